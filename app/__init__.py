@@ -1,0 +1,1 @@
+"""Teamwell: a remote multidisciplinary team for integrated mental-health and employment support."""

@@ -1,0 +1,209 @@
+"""The audit trail: append-only, hash-chained, written in the caller's transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.audit.models import AuditEvent, Outcome
+from app.clients.models import ClientRecord
+from app.context import Context
+
+GENESIS_HASH = "0" * 64
+# PostgreSQL advisory-lock key that serialises appends to the chain across server processes.
+AUDIT_CHAIN_LOCK = 0x7E4A_0D17
+
+
+def event_digest(event: AuditEvent) -> str:
+    """SHA-256 over the event's fields and the previous event's hash."""
+    fields = {
+        "occurred_at": event.occurred_at.isoformat(),
+        "actor_id": str(event.actor_id) if event.actor_id else None,
+        "actor_role": event.actor_role,
+        "organisation_id": str(event.organisation_id) if event.organisation_id else None,
+        "action": event.action,
+        "resource_type": event.resource_type,
+        "resource_id": event.resource_id,
+        "client_id": str(event.client_id) if event.client_id else None,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "outcome": str(event.outcome),
+        "detail": event.detail,
+        "prev_hash": event.prev_hash,
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _chain_tail(session: AsyncSession) -> str:
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        await session.exec(
+            text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=AUDIT_CHAIN_LOCK)
+        )  # type: ignore[call-overload]
+    last = await session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1))
+    return last.first() or GENESIS_HASH
+
+
+async def record(
+    session: AsyncSession,
+    ctx: Context,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: uuid.UUID | str | int | None = None,
+    client_id: uuid.UUID | None = None,
+    outcome: Outcome = Outcome.success,
+    detail: str | None = None,
+) -> AuditEvent:
+    return (
+        await record_many(
+            session,
+            ctx,
+            [
+                AuditEntry(
+                    action=action,
+                    resource_type=resource_type,
+                    resource_id=resource_id,
+                    client_id=client_id,
+                    outcome=outcome,
+                    detail=detail,
+                )
+            ],
+        )
+    )[0]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    action: str
+    resource_type: str
+    resource_id: uuid.UUID | str | int | None = None
+    client_id: uuid.UUID | None = None
+    outcome: Outcome = Outcome.success
+    detail: str | None = None
+
+
+async def record_many(
+    session: AsyncSession, ctx: Context, entries: Sequence[AuditEntry]
+) -> list[AuditEvent]:
+    """Append several events (for example one per client in a listing) in one go."""
+    if not entries:
+        return []
+    prev = await _chain_tail(session)
+    now = ctx.now()
+    events = []
+    for entry in entries:
+        event = AuditEvent(
+            occurred_at=now,
+            actor_id=ctx.actor.user_id,
+            actor_role=str(ctx.actor.role) if ctx.actor.role else None,
+            organisation_id=ctx.actor.organisation_id,
+            action=entry.action,
+            resource_type=entry.resource_type,
+            resource_id=str(entry.resource_id) if entry.resource_id is not None else None,
+            client_id=entry.client_id,
+            ip=ctx.actor.ip,
+            user_agent=(ctx.actor.user_agent or "")[:512] or None,
+            outcome=entry.outcome,
+            detail=entry.detail,
+            prev_hash=prev,
+            hash="",
+        )
+        event.hash = event_digest(event)
+        prev = event.hash
+        session.add(event)
+        events.append(event)
+    await session.flush()
+    return events
+
+
+async def record_in_own_transaction(
+    factory: async_sessionmaker[AsyncSession], ctx: Context, **fields: object
+) -> None:
+    """Record an event that must survive the request failing (refused access, failed sign-in)."""
+    async with factory() as session:
+        await record(session, ctx, **fields)  # type: ignore[arg-type]
+        await session.commit()
+
+
+@dataclass(frozen=True)
+class ChainVerdict:
+    ok: bool
+    checked: int
+    broken_at: int | None = None
+    reason: str | None = None
+
+
+async def verify_chain(session: AsyncSession, *, batch: int = 1000) -> ChainVerdict:
+    """Walk the chain in id order; report the first event whose hash or link does not hold."""
+    prev = GENESIS_HASH
+    checked = 0
+    last_id = 0
+    while True:
+        rows = (
+            await session.exec(
+                select(AuditEvent)
+                .where(col(AuditEvent.id) > last_id)
+                .order_by(col(AuditEvent.id))
+                .limit(batch)
+            )
+        ).all()
+        if not rows:
+            return ChainVerdict(ok=True, checked=checked)
+        for event in rows:
+            assert event.id is not None
+            if event.prev_hash != prev:
+                return ChainVerdict(False, checked, event.id, "link to the previous event broken")
+            if event_digest(event) != event.hash:
+                return ChainVerdict(False, checked, event.id, "event altered after it was written")
+            prev = event.hash
+            checked += 1
+            last_id = event.id
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    organisation_id: uuid.UUID
+    client_id: uuid.UUID | None = None
+    actor_id: uuid.UUID | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def list_events(
+    session: AsyncSession, filters: AuditFilter, *, limit: int, offset: int
+) -> tuple[list[AuditEvent], int]:
+    # An organisation sees what its own people did, and what anyone did to its clients' records.
+    own_clients = select(ClientRecord.id).where(
+        ClientRecord.organisation_id == filters.organisation_id
+    )
+    query = select(AuditEvent).where(
+        or_(
+            col(AuditEvent.organisation_id) == filters.organisation_id,
+            col(AuditEvent.client_id).in_(own_clients),
+        )
+    )
+    if filters.client_id:
+        query = query.where(AuditEvent.client_id == filters.client_id)
+    if filters.actor_id:
+        query = query.where(AuditEvent.actor_id == filters.actor_id)
+    if filters.action:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.since:
+        query = query.where(col(AuditEvent.occurred_at) >= filters.since)
+    if filters.until:
+        query = query.where(col(AuditEvent.occurred_at) < filters.until)
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = await session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit).offset(offset))
+    return list(rows.all()), int(total)

@@ -1,0 +1,204 @@
+"""The ``teamwell`` command: migrate, create-admin, seed-demo, verify-audit, serve, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app import migrate as migrations
+from app.audit import service as audit_service
+from app.clock import SystemClock
+from app.config import Settings, get_settings
+from app.context import Actor, Context
+from app.db import create_engine, session_factory
+from app.organisations import service as organisations_service
+from app.organisations.models import OrganisationKind
+from app.organisations.schemas import OrganisationCreate
+from app.users import service as users_service
+from app.users.models import Role
+from app.users.schemas import UserCreate
+
+T = TypeVar("T")
+SYSTEM = Actor(user_id=None, role=None, organisation_id=None, user_agent="teamwell-cli")
+
+
+async def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    engine = create_engine(settings)
+    try:
+        async with session_factory(engine)() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+def _system_context() -> Context:
+    return Context(actor=SYSTEM, clock=SystemClock())
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    migrations.upgrade(settings.effective_database_url)
+    print(f"database is at migration {migrations.head_revision()}")
+    return 0
+
+
+def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    password = os.environ.get("TEAMWELL_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+
+    async def work(session: AsyncSession) -> str:
+        ctx = _system_context()
+        try:
+            organisation = await organisations_service.get_by_slug(
+                session=session, slug=args.organisation
+            )
+        except organisations_service.OrganisationNotFound:
+            organisation = await organisations_service.create(
+                session=session,
+                ctx=ctx,
+                data=OrganisationCreate(
+                    slug=args.organisation,
+                    name=args.organisation_name or args.organisation,
+                    kind=OrganisationKind(args.kind),
+                ),
+            )
+        user = await users_service.create(
+            session=session,
+            ctx=ctx,
+            organisation_id=organisation.id,
+            data=UserCreate(
+                email=args.email, display_name=args.name, role=Role.admin, password=password
+            ),
+        )
+        await audit_service.record(
+            session,
+            ctx,
+            action="user.create",
+            resource_type="user",
+            resource_id=user.id,
+            detail="create-admin",
+        )
+        return user.email
+
+    email = asyncio.run(_in_session(settings, work))
+    print(f"admin {email} created")
+    return 0
+
+
+def _demo_logins_file(settings: Settings) -> Path:
+    return settings.data_dir / "demo-logins.txt"
+
+
+def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from app.demo import seed_demo
+
+    password = (
+        args.password
+        or os.environ.get("TEAMWELL_DEMO_PASSWORD")
+        or ("demo-" + secrets.token_urlsafe(9))
+    )
+
+    async def work(session: AsyncSession) -> list[str]:
+        logins = await seed_demo(session, _system_context(), password)
+        return [f"  {login.email:<42} {login.role:<22} {login.display_name}" for login in logins]
+
+    lines = asyncio.run(_in_session(settings, work))
+    text = (
+        "\n".join(["Demo logins (all with the password below):", *lines, f"  password: {password}"])
+        + "\n"
+    )
+    path = _demo_logins_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    print(text, end="")
+    return 0
+
+
+def cmd_verify_audit(settings: Settings, _args: argparse.Namespace) -> int:
+    verdict = asyncio.run(_in_session(settings, audit_service.verify_chain))
+    if verdict.ok:
+        print(f"audit chain intact: {verdict.checked} events verified")
+        return 0
+    print(
+        f"audit chain BROKEN at event {verdict.broken_at}: {verdict.reason} "
+        f"({verdict.checked} events before it verified)"
+    )
+    return 1
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    migrations.upgrade(settings.effective_database_url)
+    uvicorn.run("app.main:app", host=args.host, port=args.port, proxy_headers=True)
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Migrate, load the demo data once, print the logins and serve."""
+    migrations.upgrade(settings.effective_database_url)
+    logins = _demo_logins_file(settings)
+    if logins.exists():
+        print(logins.read_text(), end="")
+    else:
+        cmd_seed_demo(settings, argparse.Namespace(password=None))
+    print(f"Teamwell is at http://{args.host}:{args.port}/")
+    import uvicorn
+
+    uvicorn.run("app.main:app", host=args.host, port=args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="teamwell", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="upgrade the database to the latest migration")
+    admin = sub.add_parser("create-admin", help="create an admin account")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", required=True)
+    admin.add_argument("--organisation", required=True, help="organisation slug")
+    admin.add_argument("--organisation-name")
+    admin.add_argument("--kind", default="nhs_trust", choices=[k.value for k in OrganisationKind])
+    seed = sub.add_parser("seed-demo", help="load demo organisations, team, staff and clients")
+    seed.add_argument("--password", help="password for every demo login (default: generated)")
+    sub.add_parser("verify-audit", help="check the audit trail's hash chain")
+    for name in ("serve", "demo"):
+        serve = sub.add_parser(
+            name,
+            help="run the service"
+            if name == "serve"
+            else "migrate, load demo data once, and run the service",
+        )
+        serve.add_argument("--host", default="127.0.0.1")
+        serve.add_argument("--port", type=int, default=8000)
+    return parser
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "migrate": cmd_migrate,
+    "create-admin": cmd_create_admin,
+    "seed-demo": cmd_seed_demo,
+    "verify-audit": cmd_verify_audit,
+    "serve": cmd_serve,
+    "demo": cmd_demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command](get_settings(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

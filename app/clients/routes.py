@@ -1,0 +1,313 @@
+"""Client records. Every read or change writes an audit event in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.audit import service as audit_service
+from app.audit.service import AuditEntry
+from app.clients import service
+from app.clients.models import ClientRecord, ProgrammeStatus
+from app.clients.schemas import (
+    CareTeamMemberAdd,
+    CareTeamMemberPublic,
+    ClientCreate,
+    ClientListItem,
+    ClientSummary,
+    ClientUpdate,
+    ReferralCreate,
+    ReferralPublic,
+)
+from app.consents import service as consents_service
+from app.consents.models import ConsentRecord
+from app.consents.schemas import ConsentDecision, ConsentPublic
+from app.db import SessionDep
+from app.errors import Forbidden
+from app.organisations import service as organisations_service
+from app.pagination import Page, PageDep
+from app.teams import service as teams_service
+from app.users import service as users_service
+from auth import policies
+from auth.deps import ChangeableClient, ClinicalStaff, ConsentRecorder, CurrentUser, ReadableClient
+
+router = APIRouter(prefix="/clients", tags=["clients"])
+
+
+async def consent_views(session: SessionDep, records: list[ConsentRecord]) -> list[ConsentPublic]:
+    organisations = await organisations_service.names(
+        session=session, ids={r.organisation_id for r in records}
+    )
+    people = await users_service.names(
+        session=session, ids={r.recorded_by for r in records if r.recorded_by}
+    )
+    return [
+        ConsentPublic(
+            id=r.id or 0,
+            client_id=r.client_id,
+            organisation_id=r.organisation_id,
+            organisation_name=organisations.get(r.organisation_id),
+            purpose=r.purpose,
+            state=r.state,
+            recorded_at=r.recorded_at,
+            recorded_by=r.recorded_by,
+            recorded_by_name=people.get(r.recorded_by) if r.recorded_by else None,
+            note=r.note,
+        )
+        for r in records
+    ]
+
+
+async def summary_of(session: SessionDep, client: ClientRecord) -> ClientSummary:
+    organisation = await organisations_service.get(
+        session=session, organisation_id=client.organisation_id
+    )
+    team = await teams_service.get(session=session, team_id=client.team_id)
+    history = await consents_service.history(session=session, client_id=client.id)
+    return ClientSummary(
+        id=client.id,
+        display_name=client.display_name,
+        status=client.status,
+        organisation_id=client.organisation_id,
+        team_id=client.team_id,
+        created_at=client.created_at,
+        updated_at=client.updated_at,
+        user_id=client.user_id,
+        organisation_name=organisation.name,
+        team_name=team.name,
+        care_team=await service.care_team(session=session, client_id=client.id),
+        referrals=await service.referrals(session=session, client_id=client.id),
+        consents=await consent_views(session, consents_service.current_of(history)),
+    )
+
+
+@router.get("", response_model=Page[ClientListItem])
+async def list_clients(
+    principal: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    status_filter: Annotated[ProgrammeStatus | None, Query(alias="status")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of a name")] = None,
+    team_id: uuid.UUID | None = None,
+) -> Page[ClientListItem]:
+    """Clients the caller may see: their care-team clients, those of the staff they supervise,
+    and (for a client) their own record. Each listed record is an audited access."""
+    candidates = await service.related_clients(
+        session=session,
+        user_id=principal.id,
+        query=service.ClientQuery(status=status_filter, text=q, team_id=team_id),
+    )
+    visible = await policies.readable_clients(session, principal.user, candidates)
+    window = visible[page.offset : page.offset + page.limit]
+    await audit_service.record_many(
+        session,
+        principal.ctx,
+        [
+            AuditEntry(
+                action="client.list", resource_type="client", resource_id=c.id, client_id=c.id
+            )
+            for c in window
+        ],
+    )
+    return Page(
+        items=[ClientListItem.model_validate(c) for c in window],
+        total=len(visible),
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("", response_model=ClientSummary, status_code=status.HTTP_201_CREATED)
+async def create_client(
+    body: ClientCreate, principal: ClinicalStaff, session: SessionDep
+) -> ClientSummary:
+    """Take a referral: create the client's record with its first referral. The member of staff
+    who takes it joins the care team."""
+    team = await teams_service.get(session=session, team_id=body.team_id)
+    if team.organisation_id != principal.user.organisation_id:
+        raise Forbidden("Referrals are taken into a team of your own organisation.")
+    client = await service.create(
+        session=session, ctx=principal.ctx, team=team, creator=principal.user, data=body
+    )
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="client.create",
+        resource_type="client",
+        resource_id=client.id,
+        client_id=client.id,
+    )
+    return await summary_of(session, client)
+
+
+@router.get("/{client_id}", response_model=ClientSummary)
+async def get_client(access: ReadableClient, session: SessionDep) -> ClientSummary:
+    """A client's summary: status, care team, referrals and current consent."""
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="client.read",
+        resource_type="client",
+        resource_id=access.client.id,
+        client_id=access.client.id,
+    )
+    return await summary_of(session, access.client)
+
+
+@router.patch("/{client_id}", response_model=ClientSummary)
+async def update_client(
+    body: ClientUpdate, access: ChangeableClient, session: SessionDep
+) -> ClientSummary:
+    """Change a client's name or programme status."""
+    client = await service.update(session=session, ctx=access.ctx, client=access.client, data=body)
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="client.update",
+        resource_type="client",
+        resource_id=client.id,
+        client_id=client.id,
+        detail=",".join(sorted(body.model_dump(exclude_unset=True))),
+    )
+    return await summary_of(session, client)
+
+
+@router.get("/{client_id}/care-team", response_model=list[CareTeamMemberPublic])
+async def list_care_team(
+    access: ReadableClient,
+    session: SessionDep,
+    include_past: bool = False,
+) -> list[CareTeamMemberPublic]:
+    """The client's care team (with past members when asked)."""
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="care_team.read",
+        resource_type="client",
+        resource_id=access.client.id,
+        client_id=access.client.id,
+    )
+    return await service.care_team(
+        session=session, client_id=access.client.id, include_past=include_past
+    )
+
+
+@router.post(
+    "/{client_id}/care-team",
+    response_model=list[CareTeamMemberPublic],
+    status_code=status.HTTP_201_CREATED,
+)
+async def add_care_team_member(
+    body: CareTeamMemberAdd, access: ChangeableClient, session: SessionDep
+) -> list[CareTeamMemberPublic]:
+    """Add a member of staff to the care team."""
+    user = await users_service.get(session=session, user_id=body.user_id)
+    member = await service.add_care_team_member(
+        session=session, ctx=access.ctx, client=access.client, user=user, data=body
+    )
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="care_team.add",
+        resource_type="care_team_member",
+        resource_id=member.id,
+        client_id=access.client.id,
+        detail=f"user {user.id}",
+    )
+    return await service.care_team(session=session, client_id=access.client.id)
+
+
+@router.delete("/{client_id}/care-team/{member_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def end_care_team_membership(
+    member_id: uuid.UUID, access: ChangeableClient, session: SessionDep
+) -> Response:
+    """Take someone off the care team from now on (their past membership stays on record)."""
+    member = await service.end_care_team_membership(
+        session=session, ctx=access.ctx, client=access.client, member_id=member_id
+    )
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="care_team.remove",
+        resource_type="care_team_member",
+        resource_id=member.id,
+        client_id=access.client.id,
+        detail=f"user {member.user_id}",
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{client_id}/referrals", response_model=list[ReferralPublic])
+async def list_referrals(access: ReadableClient, session: SessionDep) -> list[ReferralPublic]:
+    """The client's referrals, oldest first."""
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="referral.read",
+        resource_type="client",
+        resource_id=access.client.id,
+        client_id=access.client.id,
+    )
+    return await service.referrals(session=session, client_id=access.client.id)
+
+
+@router.post(
+    "/{client_id}/referrals", response_model=ReferralPublic, status_code=status.HTTP_201_CREATED
+)
+async def add_referral(
+    body: ReferralCreate, access: ChangeableClient, session: SessionDep
+) -> ReferralPublic:
+    """Record a further referral (for example a re-referral after closure)."""
+    referral = await service.add_referral(
+        session=session, ctx=access.ctx, client=access.client, data=body
+    )
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="referral.create",
+        resource_type="referral",
+        resource_id=referral.id,
+        client_id=access.client.id,
+    )
+    return ReferralPublic.model_validate(referral)
+
+
+@router.get("/{client_id}/consents", response_model=list[ConsentPublic])
+async def consent_history(access: ReadableClient, session: SessionDep) -> list[ConsentPublic]:
+    """Every consent decision the client has made, oldest first."""
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="consent.read",
+        resource_type="client",
+        resource_id=access.client.id,
+        client_id=access.client.id,
+    )
+    history = await consents_service.history(session=session, client_id=access.client.id)
+    return await consent_views(session, history)
+
+
+@router.post(
+    "/{client_id}/consents", response_model=ConsentPublic, status_code=status.HTTP_201_CREATED
+)
+async def record_consent(
+    body: ConsentDecision, access: ConsentRecorder, session: SessionDep
+) -> ConsentPublic:
+    """Record the client's decision to grant or withdraw consent for one organisation and
+    purpose. Withdrawal takes effect at once for that organisation's staff."""
+    await organisations_service.get(session=session, organisation_id=body.organisation_id)
+    entry = await consents_service.record(
+        session=session, ctx=access.ctx, client_id=access.client.id, decision=body
+    )
+    await audit_service.record(
+        session,
+        access.ctx,
+        action=f"consent.{body.state}",
+        resource_type="consent",
+        resource_id=entry.id,
+        client_id=access.client.id,
+        detail=f"{body.purpose} for organisation {body.organisation_id}",
+    )
+    return (await consent_views(session, [entry]))[0]

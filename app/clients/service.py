@@ -1,0 +1,226 @@
+"""Client records, their care teams and referrals. Callers check the policy; this runs the SQL."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, func, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.clients.models import CareTeamMember, ClientRecord, ProgrammeStatus, Referral
+from app.clients.schemas import (
+    CareTeamMemberAdd,
+    CareTeamMemberPublic,
+    ClientCreate,
+    ClientUpdate,
+    ReferralCreate,
+    ReferralPublic,
+)
+from app.context import Context
+from app.errors import Conflict, NotFound, Problem
+from app.teams.models import Team
+from app.users.models import CLINICAL_ROLES, SupervisionLink, User
+
+
+class ClientNotFound(NotFound):
+    title = "Client not found"
+
+
+class CareTeamMemberNotFound(NotFound):
+    title = "Care-team member not found"
+
+
+class NotClinicalStaff(Problem):
+    status, slug, title = 422, "not-clinical-staff", "Only clinical staff join a care team"
+
+
+async def get(*, session: AsyncSession, client_id: uuid.UUID) -> ClientRecord:
+    client = await session.get(ClientRecord, client_id)
+    if client is None:
+        raise ClientNotFound()
+    return client
+
+
+async def care_team_user_ids(*, session: AsyncSession, client_id: uuid.UUID) -> set[uuid.UUID]:
+    rows = await session.exec(
+        select(CareTeamMember.user_id).where(
+            CareTeamMember.client_id == client_id, col(CareTeamMember.until).is_(None)
+        )
+    )
+    return set(rows.all())
+
+
+@dataclass(frozen=True)
+class ClientQuery:
+    status: ProgrammeStatus | None = None
+    text: str | None = None
+    team_id: uuid.UUID | None = None
+
+
+def _related_clients(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """Ids of clients the person is connected to: their own record, their care teams, and the
+    care teams of the staff they supervise. Consent across organisations is checked after."""
+    on_care_team = select(CareTeamMember.client_id).where(
+        CareTeamMember.user_id == user_id, col(CareTeamMember.until).is_(None)
+    )
+    supervisees = select(SupervisionLink.supervisee_id).where(
+        SupervisionLink.supervisor_id == user_id, col(SupervisionLink.until).is_(None)
+    )
+    supervised_care = select(CareTeamMember.client_id).where(
+        col(CareTeamMember.user_id).in_(supervisees), col(CareTeamMember.until).is_(None)
+    )
+    return or_(
+        col(ClientRecord.user_id) == user_id,
+        col(ClientRecord.id).in_(on_care_team),
+        col(ClientRecord.id).in_(supervised_care),
+    )
+
+
+async def related_clients(
+    *, session: AsyncSession, user_id: uuid.UUID, query: ClientQuery
+) -> list[ClientRecord]:
+    stmt = select(ClientRecord).where(_related_clients(user_id))
+    if query.status:
+        stmt = stmt.where(ClientRecord.status == query.status)
+    if query.team_id:
+        stmt = stmt.where(ClientRecord.team_id == query.team_id)
+    if query.text:
+        stmt = stmt.where(func.lower(ClientRecord.display_name).contains(query.text.lower()))
+    rows = await session.exec(stmt.order_by(col(ClientRecord.display_name), col(ClientRecord.id)))
+    return list(rows.all())
+
+
+async def create(
+    *, session: AsyncSession, ctx: Context, team: Team, creator: User, data: ClientCreate
+) -> ClientRecord:
+    now = ctx.now()
+    client = ClientRecord(
+        organisation_id=team.organisation_id,
+        team_id=team.id,
+        display_name=data.display_name,
+        status=ProgrammeStatus.referred,
+        created_at=now,
+        updated_at=now,
+        created_by=creator.id,
+    )
+    session.add(client)
+    await session.flush()
+    # Whoever takes the referral is on the care team from the start, so the record is never
+    # left without anyone responsible for it.
+    session.add(
+        CareTeamMember(
+            client_id=client.id,
+            user_id=creator.id,
+            role_on_team=creator.role,
+            since=now,
+            added_by=creator.id,
+        )
+    )
+    await add_referral(session=session, ctx=ctx, client=client, data=data.referral)
+    return client
+
+
+async def update(
+    *, session: AsyncSession, ctx: Context, client: ClientRecord, data: ClientUpdate
+) -> ClientRecord:
+    for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(client, name, value)
+    client.updated_at = ctx.now()
+    session.add(client)
+    await session.flush()
+    return client
+
+
+async def care_team(
+    *, session: AsyncSession, client_id: uuid.UUID, include_past: bool = False
+) -> list[CareTeamMemberPublic]:
+    stmt = (
+        select(CareTeamMember, User)
+        .join(User, col(User.id) == CareTeamMember.user_id)
+        .where(CareTeamMember.client_id == client_id)
+    )
+    if not include_past:
+        stmt = stmt.where(col(CareTeamMember.until).is_(None))
+    rows = await session.exec(stmt.order_by(col(CareTeamMember.since), col(User.display_name)))
+    return [
+        CareTeamMemberPublic(
+            id=member.id,
+            user_id=member.user_id,
+            display_name=user.display_name,
+            role_on_team=member.role_on_team,
+            since=member.since,
+            until=member.until,
+        )
+        for member, user in rows.all()
+    ]
+
+
+async def add_care_team_member(
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    client: ClientRecord,
+    user: User,
+    data: CareTeamMemberAdd,
+) -> CareTeamMember:
+    if user.role not in CLINICAL_ROLES or not user.is_active:
+        raise NotClinicalStaff()
+    if user.id in await care_team_user_ids(session=session, client_id=client.id):
+        raise Conflict("That person is already on this client's care team.")
+    member = CareTeamMember(
+        client_id=client.id,
+        user_id=user.id,
+        role_on_team=data.role_on_team or user.role,
+        since=ctx.now(),
+        added_by=ctx.actor.user_id,
+    )
+    session.add(member)
+    await session.flush()
+    return member
+
+
+async def end_care_team_membership(
+    *, session: AsyncSession, ctx: Context, client: ClientRecord, member_id: uuid.UUID
+) -> CareTeamMember:
+    member = await session.get(CareTeamMember, member_id)
+    if member is None or member.client_id != client.id or member.until is not None:
+        raise CareTeamMemberNotFound()
+    member.until = ctx.now()
+    session.add(member)
+    await session.flush()
+    return member
+
+
+async def add_referral(
+    *, session: AsyncSession, ctx: Context, client: ClientRecord, data: ReferralCreate
+) -> Referral:
+    referral = Referral(
+        client_id=client.id,
+        source=data.source,
+        referred_on=data.referred_on,
+        reason=data.reason,
+        recorded_by=ctx.actor.user_id,
+        recorded_at=ctx.now(),
+    )
+    session.add(referral)
+    await session.flush()
+    return referral
+
+
+async def referrals(*, session: AsyncSession, client_id: uuid.UUID) -> list[ReferralPublic]:
+    rows = await session.exec(
+        select(Referral)
+        .where(Referral.client_id == client_id)
+        .order_by(col(Referral.referred_on), col(Referral.recorded_at))
+    )
+    return [ReferralPublic.model_validate(r) for r in rows.all()]
+
+
+async def link_login(*, session: AsyncSession, client: ClientRecord, user: User) -> None:
+    if client.user_id is not None:
+        raise Conflict("This client already has a login.")
+    client.user_id = user.id
+    session.add(client)
+    await session.flush()

@@ -1,0 +1,129 @@
+"""Settings: one object, read from the environment (prefix ``TEAMWELL_``).
+
+Secrets that are not given are generated on first start and kept in a file under the data
+directory with mode 0600, so that a restart keeps tokens and encrypted fields valid. They are
+never constants in code and never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "please-change", ""}
+SECRET_NAMES = ("jwt_secret", "field_encryption_key", "session_secret")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TEAMWELL_", env_file=None, extra="ignore")
+
+    environment: str = "development"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Secrets: given in the environment, or generated into <data_dir>/secrets.json.
+    jwt_secret: SecretStr | None = None
+    field_encryption_key: SecretStr | None = None
+    session_secret: SecretStr | None = None
+
+    # Tokens and sessions.
+    access_token_minutes: int = Field(default=15, ge=1, le=60)
+    refresh_token_days: int = Field(default=14, ge=1, le=90)
+    # A signed-in session that has not refreshed its tokens for this long must sign in again.
+    session_idle_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    mfa_token_minutes: int = Field(default=5, ge=1, le=15)
+    sso_code_seconds: int = Field(default=60, ge=10, le=600)
+    invitation_days: int = Field(default=7, ge=1, le=30)
+
+    # Sign-in protection: after `login_max_failures` failures in a row the account is locked for
+    # `login_lockout_seconds`, doubling on each further failure up to `login_lockout_max_seconds`.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=60, ge=1)
+    login_lockout_max_seconds: int = Field(default=3600, ge=1)
+
+    mfa_required_for_staff: bool = True
+    mfa_issuer: str = "Teamwell"
+    recovery_code_count: int = Field(default=10, ge=4, le=20)
+
+    # Limits.
+    max_request_bytes: int = Field(default=1_000_000, ge=1024)
+    page_size_default: int = Field(default=50, ge=1)
+    page_size_max: int = Field(default=200, ge=1)
+
+    # Email: "log" writes messages to the log (development); "smtp" sends them.
+    email_backend: str = "log"
+    email_from: str = "Teamwell <no-reply@teamwell.invalid>"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+
+    @field_validator("jwt_secret", "field_encryption_key", "session_secret", "smtp_password")
+    @classmethod
+    def refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("a placeholder secret was given; set a real one or leave it unset")
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("secrets must be at least 32 characters")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'teamwell.db').as_posix()}"
+        return async_database_url(url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def secret(self, name: str) -> str:
+        """A secret by name: the configured one, or the one generated into the secrets file."""
+        given: SecretStr | None = getattr(self, name)
+        if given is not None:
+            return given.get_secret_value()
+        return load_or_create_secrets(self.data_dir)[name]
+
+
+def async_database_url(url: str) -> str:
+    """Map plain URLs to the async drivers the service uses."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("postgresql+psycopg://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.split(":///", 1)[1]
+    return url
+
+
+def load_or_create_secrets(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "secrets.json"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    existing: dict[str, str] = {}
+    if path.exists():
+        existing = json.loads(path.read_text())
+    missing = [name for name in SECRET_NAMES if name not in existing]
+    if missing:
+        for name in missing:
+            existing[name] = secrets.token_urlsafe(48)
+        # Create with 0600 from the start so the secrets are never briefly world-readable.
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(existing, handle)
+        os.replace(tmp, path)
+    os.chmod(path, 0o600)
+    return existing
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

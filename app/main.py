@@ -1,0 +1,174 @@
+"""The application factory: settings, database, authentication, routes and the web client."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.audit.routes import router as audit_router
+from app.clients.routes import router as clients_router
+from app.clock import Clock, SystemClock
+from app.config import Settings, get_settings
+from app.crypto import FieldCipher
+from app.db import create_engine, session_factory
+from app.errors import install_error_handlers, problem_response
+from app.health.routes import router as health_router
+from app.organisations.routes import router as organisations_router
+from app.teams.routes import router as teams_router
+from app.users.routes import router as users_router
+from auth.invitations.routes import router as invitations_router
+from auth.routes import router as auth_router
+from auth.service import AuthRuntime
+from auth.sso.routes import router as sso_router
+from auth.tokens import TokenSigner
+
+log = logging.getLogger("teamwell")
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class BodySizeLimit:
+    """Refuse request bodies over the configured size before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            413,
+            detail=f"Request bodies are limited to {self.max_bytes} bytes.",
+            slug="payload-too-large",
+        )
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.session_factory = session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Teamwell",
+        version="0.1.0",
+        description=(
+            "A remote multidisciplinary team service for programmes that join mental-health "
+            "care and employment support (IPS). Errors are RFC 9457 problem details."
+        ),
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.auth = AuthRuntime(
+        settings=settings,
+        signer=TokenSigner(settings.secret("jwt_secret")),
+        cipher=FieldCipher(settings.secret("field_encryption_key")),
+        clock=clock,
+    )
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Permissions-Policy",
+            "camera=(self), microphone=(self), display-capture=(self), geolocation=()",
+        )
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        if settings.public_url.startswith("https://"):
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        return response
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (
+        auth_router,
+        sso_router,
+        invitations_router,
+        organisations_router,
+        teams_router,
+        users_router,
+        clients_router,
+        audit_router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(health_router)
+
+    if WEB_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+        @app.get("/", include_in_schema=False)
+        async def index() -> FileResponse:
+            return FileResponse(WEB_DIR / "index.html")
+
+    return app
+
+
+def _default_app() -> FastAPI:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return create_app()
+
+
+app = _default_app()

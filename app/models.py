@@ -1,0 +1,37 @@
+"""Every table, imported in one place so the metadata that alembic reads is complete."""
+
+from app.audit.models import AuditEvent
+from app.clients.models import CareTeamMember, ClientRecord, Referral
+from app.consents.models import ConsentRecord
+from app.organisations.models import Organisation
+from app.teams.models import Team, TeamMembership
+from app.users.models import SupervisionLink, User
+from auth.models import (
+    AuthSession,
+    ExternalIdentity,
+    Invitation,
+    RecoveryCode,
+    RefreshToken,
+    SsoLoginCode,
+    SsoProvider,
+)
+
+__all__ = [
+    "AuditEvent",
+    "AuthSession",
+    "CareTeamMember",
+    "ClientRecord",
+    "ConsentRecord",
+    "ExternalIdentity",
+    "Invitation",
+    "Organisation",
+    "RecoveryCode",
+    "Referral",
+    "RefreshToken",
+    "SsoLoginCode",
+    "SsoProvider",
+    "SupervisionLink",
+    "Team",
+    "TeamMembership",
+    "User",
+]

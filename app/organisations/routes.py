@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from app.audit import service as audit_service
+from app.db import SessionDep
+from app.errors import Forbidden
+from app.organisations import service
+from app.organisations.schemas import OrganisationCreate, OrganisationPublic, OrganisationUpdate
+from app.pagination import Page, PageDep
+from auth.deps import AccountManager, CurrentUser
+
+router = APIRouter(prefix="/organisations", tags=["organisations"])
+
+
+@router.get("", response_model=Page[OrganisationPublic])
+async def list_organisations(
+    principal: CurrentUser, session: SessionDep, page: PageDep
+) -> Page[OrganisationPublic]:
+    """Organisations in the programme (names and kinds only: needed to record consent)."""
+    rows, total = await service.list_all(session=session, limit=page.limit, offset=page.offset)
+    return Page(
+        items=[OrganisationPublic.model_validate(o) for o in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("", response_model=OrganisationPublic, status_code=status.HTTP_201_CREATED)
+async def create_organisation(
+    body: OrganisationCreate, principal: AccountManager, session: SessionDep
+) -> OrganisationPublic:
+    """Add a partner organisation (admins)."""
+    organisation = await service.create(session=session, ctx=principal.ctx, data=body)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="organisation.create",
+        resource_type="organisation",
+        resource_id=organisation.id,
+    )
+    return OrganisationPublic.model_validate(organisation)
+
+
+@router.get("/{organisation_id}", response_model=OrganisationPublic)
+async def get_organisation(
+    organisation_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> OrganisationPublic:
+    """One organisation."""
+    organisation = await service.get(session=session, organisation_id=organisation_id)
+    return OrganisationPublic.model_validate(organisation)
+
+
+@router.patch("/{organisation_id}", response_model=OrganisationPublic)
+async def update_organisation(
+    organisation_id: uuid.UUID,
+    body: OrganisationUpdate,
+    principal: AccountManager,
+    session: SessionDep,
+) -> OrganisationPublic:
+    """Rename or re-classify an organisation (admins of that organisation)."""
+    organisation = await service.get(session=session, organisation_id=organisation_id)
+    if organisation.id != principal.user.organisation_id:
+        raise Forbidden("Admins manage their own organisation only.")
+    organisation = await service.update(session=session, organisation=organisation, data=body)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="organisation.update",
+        resource_type="organisation",
+        resource_id=organisation.id,
+    )
+    return OrganisationPublic.model_validate(organisation)

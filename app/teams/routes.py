@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from app.audit import service as audit_service
+from app.db import SessionDep
+from app.errors import Forbidden
+from app.pagination import Page, PageDep
+from app.teams import service
+from app.teams.models import Team
+from app.teams.schemas import TeamCreate, TeamMemberAdd, TeamMemberPublic, TeamPublic
+from app.users import service as users_service
+from auth.deps import AccountManager, Principal, Staff
+
+router = APIRouter(prefix="/teams", tags=["teams"])
+
+
+async def _team_in_own_organisation(
+    session: SessionDep, principal: Principal, team_id: uuid.UUID
+) -> Team:
+    team = await service.get(session=session, team_id=team_id)
+    if team.organisation_id != principal.user.organisation_id:
+        raise service.TeamNotFound()
+    return team
+
+
+@router.get("", response_model=Page[TeamPublic])
+async def list_teams(principal: Staff, session: SessionDep, page: PageDep) -> Page[TeamPublic]:
+    """Teams of the caller's organisation."""
+    rows, total = await service.list_for_organisation(
+        session=session,
+        organisation_id=principal.user.organisation_id,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Page(
+        items=[TeamPublic.model_validate(t) for t in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("", response_model=TeamPublic, status_code=status.HTTP_201_CREATED)
+async def create_team(
+    body: TeamCreate, principal: AccountManager, session: SessionDep
+) -> TeamPublic:
+    """Create a team in the admin's organisation."""
+    team = await service.create(
+        session=session,
+        ctx=principal.ctx,
+        organisation_id=principal.user.organisation_id,
+        data=body,
+    )
+    await audit_service.record(
+        session, principal.ctx, action="team.create", resource_type="team", resource_id=team.id
+    )
+    return TeamPublic.model_validate(team)
+
+
+@router.get("/{team_id}", response_model=TeamPublic)
+async def get_team(team_id: uuid.UUID, principal: Staff, session: SessionDep) -> TeamPublic:
+    """One team of the caller's organisation."""
+    return TeamPublic.model_validate(await _team_in_own_organisation(session, principal, team_id))
+
+
+@router.get("/{team_id}/members", response_model=list[TeamMemberPublic])
+async def list_members(
+    team_id: uuid.UUID, principal: Staff, session: SessionDep
+) -> list[TeamMemberPublic]:
+    """The staff on a team."""
+    team = await _team_in_own_organisation(session, principal, team_id)
+    return await service.members(session=session, team_id=team.id)
+
+
+@router.post(
+    "/{team_id}/members", response_model=list[TeamMemberPublic], status_code=status.HTTP_201_CREATED
+)
+async def add_member(
+    team_id: uuid.UUID, body: TeamMemberAdd, principal: AccountManager, session: SessionDep
+) -> list[TeamMemberPublic]:
+    """Put a member of staff on a team (admins)."""
+    team = await _team_in_own_organisation(session, principal, team_id)
+    user = await users_service.get(session=session, user_id=body.user_id)
+    if not user.is_staff:
+        raise Forbidden("Teams are made of staff; clients have care teams instead.")
+    await service.add_member(session=session, ctx=principal.ctx, team=team, user=user)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="team.member_add",
+        resource_type="team",
+        resource_id=team.id,
+        detail=f"user {user.id}",
+    )
+    return await service.members(session=session, team_id=team.id)

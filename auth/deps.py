@@ -1,0 +1,252 @@
+"""FastAPI dependencies that make a route's permissions readable in its signature."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.audit import service as audit_service
+from app.audit.models import Outcome
+from app.clients import service as clients_service
+from app.clients.models import ClientRecord
+from app.clock import Clock
+from app.context import Actor, Context
+from app.db import SessionDep
+from app.errors import Forbidden, Unauthenticated
+from app.users.models import User
+from auth import policies
+from auth import service as auth_service
+from auth.service import AuthRuntime
+from auth.tokens import InvalidToken
+
+bearer_scheme = HTTPBearer(auto_error=False, description="An access token from /auth/login")
+
+
+class MfaEnrolmentRequired(Forbidden):
+    slug, title = "mfa-enrolment-required", "Set up multi-factor authentication first"
+
+
+def get_runtime(request: Request) -> AuthRuntime:
+    runtime: AuthRuntime = request.app.state.auth
+    return runtime
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+RuntimeDep = Annotated[AuthRuntime, Depends(get_runtime)]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def anonymous_context(request: Request, runtime: RuntimeDep) -> Context:
+    actor = Actor(
+        user_id=None,
+        role=None,
+        organisation_id=None,
+        ip=client_address(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+    return Context(actor=actor, clock=runtime.clock)
+
+
+AnonymousContext = Annotated[Context, Depends(anonymous_context)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in person behind a request or a WebSocket, and the session they signed in with."""
+
+    user: User
+    session_id: uuid.UUID
+    mfa_verified: bool
+    ctx: Context
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.user.id
+
+
+async def principal_from_token(
+    *,
+    session: AsyncSession,
+    runtime: AuthRuntime,
+    token: str,
+    ip: str | None,
+    user_agent: str | None,
+) -> Principal:
+    """A valid token of a live session of an active user (HTTP and the WebSocket gateway)."""
+    try:
+        claims = runtime.signer.read_access_token(token, now=runtime.now())
+    except InvalidToken as exc:
+        raise Unauthenticated(f"Access token refused: {exc}.") from exc
+    auth = await auth_service.active_session(session=session, session_id=claims.session_id)
+    if auth is None or auth.user_id != claims.user_id:
+        raise auth_service.SessionEnded()
+    user = await session.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        raise auth_service.SessionEnded()
+    actor = Actor(
+        user_id=user.id,
+        role=user.role,
+        organisation_id=user.organisation_id,
+        ip=ip,
+        user_agent=user_agent,
+    )
+    return Principal(
+        user=user,
+        session_id=auth.id,
+        mfa_verified=auth.mfa_verified,
+        ctx=Context(actor=actor, clock=runtime.clock),
+    )
+
+
+async def authenticated(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """Signed in, whether or not multi-factor enrolment is still owed (for /auth/me, enrolment)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("Sign in to continue.")
+    return await principal_from_token(
+        session=session,
+        runtime=runtime,
+        token=credentials.credentials,
+        ip=client_address(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+SignedIn = Annotated[Principal, Depends(authenticated)]
+
+
+def enforce_mfa(principal: Principal, runtime: AuthRuntime) -> None:
+    if (
+        runtime.settings.mfa_required_for_staff
+        and principal.user.is_staff
+        and not principal.mfa_verified
+    ):
+        raise MfaEnrolmentRequired(
+            "Staff accounts must set up multi-factor authentication before using Teamwell."
+        )
+
+
+async def current_principal(principal: SignedIn, runtime: RuntimeDep) -> Principal:
+    enforce_mfa(principal, runtime)
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+async def refuse(
+    request: Request,
+    principal: Principal,
+    *,
+    action: str,
+    resource_type: str,
+    reason: str,
+    resource_id: object = None,
+    client_id: uuid.UUID | None = None,
+) -> Forbidden:
+    """Audit a refusal in its own transaction (the request's rolls back) and build the error."""
+    await audit_service.record_in_own_transaction(
+        request.app.state.session_factory,
+        principal.ctx,
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id) if resource_id is not None else None,
+        client_id=client_id,
+        outcome=Outcome.denied,
+        detail=reason,
+    )
+    return Forbidden(f"You do not have access to this: {reason}.")
+
+
+UserPolicy = Callable[[User], policies.Decision]
+
+
+def require(policy: UserPolicy, action: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits only people the named policy allows."""
+
+    async def dependency(request: Request, principal: CurrentUser) -> Principal:
+        decision = policy(principal.user)
+        if not decision:
+            raise await refuse(
+                request,
+                principal,
+                action=action,
+                resource_type="route",
+                resource_id=request.url.path,
+                reason=decision.reason,
+            )
+        return principal
+
+    dependency.__name__ = f"require_{policy.__name__}"
+    return dependency
+
+
+AccountManager = Annotated[Principal, Depends(require(policies.can_manage_accounts, "accounts"))]
+AuditReader = Annotated[Principal, Depends(require(policies.can_read_audit, "audit.read"))]
+ClinicalStaff = Annotated[Principal, Depends(require(policies.can_create_client, "client.create"))]
+Staff = Annotated[Principal, Depends(require(policies.is_staff, "staff"))]
+
+
+@dataclass(frozen=True)
+class ClientAccess:
+    client: ClientRecord
+    principal: Principal
+
+    @property
+    def ctx(self) -> Context:
+        return self.principal.ctx
+
+
+ClientPolicy = Callable[[AsyncSession, User, ClientRecord], Awaitable[policies.Decision]]
+
+
+def client_access(policy: ClientPolicy, action: str) -> Callable[..., Awaitable[ClientAccess]]:
+    """Load the client named in the path and admit the caller only if the policy allows."""
+
+    async def dependency(
+        request: Request, client_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> ClientAccess:
+        client = await clients_service.get(session=session, client_id=client_id)
+        decision = await policy(session, principal.user, client)
+        if not decision:
+            raise await refuse(
+                request,
+                principal,
+                action=action,
+                resource_type="client",
+                resource_id=client.id,
+                client_id=client.id,
+                reason=decision.reason,
+            )
+        return ClientAccess(client=client, principal=principal)
+
+    dependency.__name__ = f"client_{policy.__name__}"
+    return dependency
+
+
+ReadableClient = Annotated[
+    ClientAccess, Depends(client_access(policies.can_read_client, "client.read"))
+]
+ChangeableClient = Annotated[
+    ClientAccess, Depends(client_access(policies.can_change_client, "client.update"))
+]
+ConsentRecorder = Annotated[
+    ClientAccess, Depends(client_access(policies.can_record_consent, "consent.record"))
+]

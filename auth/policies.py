@@ -1,0 +1,157 @@
+"""Who may do what: named policies, one place, used by HTTP routes and WebSocket handlers alike.
+
+A client's record is open to the members of their care team, the supervisors of those members,
+and the client. Admins manage accounts but see no clinical content. Staff of another organisation
+than the client's also need the client's current consent for their organisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.clients import service as clients_service
+from app.clients.models import ClientRecord
+from app.consents import service as consents_service
+from app.consents.models import ConsentPurpose
+from app.organisations import service as organisations_service
+from app.organisations.models import OrganisationKind
+from app.users import service as users_service
+from app.users.models import CLINICAL_ROLES, Role, User
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOW = Decision(True, "allowed")
+
+
+class Relationship(StrEnum):
+    own_record = "own_record"
+    care_team = "care_team"
+    supervisor = "supervisor"
+    none = "none"
+
+
+def consent_purpose_for(kind: OrganisationKind) -> ConsentPurpose:
+    """What a client must have agreed to before an organisation of this kind sees their record."""
+    if kind in (OrganisationKind.employment_provider, OrganisationKind.jobcentre):
+        return ConsentPurpose.employment_sharing
+    return ConsentPurpose.care
+
+
+async def relationship(session: AsyncSession, user: User, client: ClientRecord) -> Relationship:
+    if client.user_id is not None and client.user_id == user.id:
+        return Relationship.own_record
+    if user.role not in CLINICAL_ROLES:
+        return Relationship.none
+    care_team = await clients_service.care_team_user_ids(session=session, client_id=client.id)
+    if user.id in care_team:
+        return Relationship.care_team
+    if user.role == Role.supervisor:
+        supervisees = await users_service.supervisee_ids(session=session, supervisor_id=user.id)
+        if supervisees & care_team:
+            return Relationship.supervisor
+    return Relationship.none
+
+
+async def _consent_across_organisations(
+    session: AsyncSession, user: User, client: ClientRecord
+) -> Decision:
+    if user.organisation_id == client.organisation_id:
+        return ALLOW
+    organisation = await organisations_service.get(
+        session=session, organisation_id=user.organisation_id
+    )
+    purpose = consent_purpose_for(organisation.kind)
+    granted = await consents_service.granted_clients(
+        session=session,
+        client_ids={client.id},
+        organisation_id=user.organisation_id,
+        purpose=purpose,
+    )
+    if client.id in granted:
+        return ALLOW
+    return Decision(False, f"no current consent ({purpose}) for this organisation")
+
+
+async def can_read_client(session: AsyncSession, user: User, client: ClientRecord) -> Decision:
+    if not user.is_active:
+        return Decision(False, "account is inactive")
+    if user.role == Role.admin:
+        return Decision(False, "admins manage accounts and see no clinical content")
+    related = await relationship(session, user, client)
+    if related == Relationship.none:
+        return Decision(False, "not on the care team, nor supervising it, nor the client")
+    if related == Relationship.own_record:
+        return ALLOW
+    return await _consent_across_organisations(session, user, client)
+
+
+async def can_change_client(session: AsyncSession, user: User, client: ClientRecord) -> Decision:
+    """Status, care team and referrals are changed by the care team and its supervisors."""
+    if user.role == Role.client:
+        return Decision(False, "clients do not change their record's administration")
+    return await can_read_client(session, user, client)
+
+
+async def can_record_consent(session: AsyncSession, user: User, client: ClientRecord) -> Decision:
+    """A client records their own decisions; the care team records them on the client's word."""
+    return await can_read_client(session, user, client)
+
+
+async def readable_clients(
+    session: AsyncSession, user: User, candidates: list[ClientRecord]
+) -> list[ClientRecord]:
+    """Filter related clients by the cross-organisation consent rule, in one query."""
+    if user.role == Role.admin:
+        return []
+    foreign = {
+        c.id
+        for c in candidates
+        if c.organisation_id != user.organisation_id and c.user_id != user.id
+    }
+    if not foreign:
+        return candidates
+    organisation = await organisations_service.get(
+        session=session, organisation_id=user.organisation_id
+    )
+    granted = await consents_service.granted_clients(
+        session=session,
+        client_ids=foreign,
+        organisation_id=user.organisation_id,
+        purpose=consent_purpose_for(organisation.kind),
+    )
+    return [c for c in candidates if c.id not in foreign or c.id in granted]
+
+
+def can_manage_accounts(user: User) -> Decision:
+    if user.role == Role.admin:
+        return ALLOW
+    return Decision(False, "only admins manage accounts, teams and organisations")
+
+
+def can_read_audit(user: User) -> Decision:
+    if user.role in (Role.admin, Role.supervisor):
+        return ALLOW
+    return Decision(False, "only supervisors and admins read the audit trail")
+
+
+def can_create_client(user: User) -> Decision:
+    if user.role in CLINICAL_ROLES:
+        return ALLOW
+    return Decision(False, "only clinical staff take referrals")
+
+
+def is_staff(user: User) -> Decision:
+    if user.is_staff:
+        return ALLOW
+    return Decision(False, "staff only")

@@ -1,0 +1,400 @@
+"""Sign-in, multi-factor authentication, token rotation and sign-out."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.clock import Clock
+from app.config import Settings
+from app.context import Context
+from app.crypto import FieldCipher, new_token, token_digest
+from app.errors import Conflict, Problem, TooManyRequests, Unauthenticated
+from app.users import service as users_service
+from app.users.models import User
+from app.users.schemas import UserPublic
+from auth.models import AuthSession, RecoveryCode, RefreshToken
+from auth.passwords import hash_password, needs_rehash, verify_password
+from auth.schemas import MfaChallenge, MfaEnrolment, TokenResponse
+from auth.tokens import InvalidToken, TokenSigner
+
+
+class InvalidCredentials(Unauthenticated):
+    slug, title = "invalid-credentials", "Email or password not recognised"
+
+
+class AccountLocked(TooManyRequests):
+    slug, title = "account-locked", "Too many failed sign-ins"
+
+
+class InvalidMfaCode(Unauthenticated):
+    slug, title = "invalid-mfa-code", "That code is not valid"
+
+
+class SessionEnded(Unauthenticated):
+    slug, title = "session-ended", "Your session has ended; please sign in again"
+
+
+class MfaAlreadyEnabled(Conflict):
+    slug, title = "mfa-already-enabled", "Multi-factor authentication is already set up"
+
+
+class MfaNotStarted(Problem):
+    status, slug, title = 409, "mfa-not-started", "Start multi-factor enrolment first"
+
+
+@dataclass
+class AuthRuntime:
+    """What authentication needs at run time, built once at start-up."""
+
+    settings: Settings
+    signer: TokenSigner
+    cipher: FieldCipher
+    clock: Clock
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+# --- pure rules ------------------------------------------------------------------------------
+
+
+def lockout_until(failures: int, now: datetime, settings: Settings) -> datetime | None:
+    """After ``login_max_failures`` failures the account locks, twice as long each time after."""
+    if failures < settings.login_max_failures:
+        return None
+    doublings = min(failures - settings.login_max_failures, 20)
+    seconds = min(settings.login_lockout_seconds * 2**doublings, settings.login_lockout_max_seconds)
+    return now + timedelta(seconds=seconds)
+
+
+def mfa_required_for(user: User, settings: Settings) -> bool:
+    return user.mfa_enabled or (settings.mfa_required_for_staff and user.is_staff)
+
+
+def new_recovery_code() -> str:
+    raw = secrets.token_hex(5)  # 40 bits: ten hex digits, shown as xxxxx-xxxxx
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def _normalise_recovery_code(code: str) -> str:
+    return code.strip().lower().replace(" ", "")
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+def _ensure_not_locked(user: User, now: datetime) -> None:
+    if user.locked_until is not None and user.locked_until > now:
+        wait = int((user.locked_until - now).total_seconds()) + 1
+        raise AccountLocked(
+            f"This account is locked after repeated failed sign-ins. Try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def _register_failure(user: User, runtime: AuthRuntime) -> None:
+    user.failed_logins += 1
+    user.locked_until = lockout_until(user.failed_logins, runtime.now(), runtime.settings)
+
+
+async def check_password(
+    *, session: AsyncSession, runtime: AuthRuntime, email: str, password: str
+) -> User:
+    """The account for these credentials. Failures are counted on the session; the caller
+    commits them even though it then refuses the request."""
+    user = await users_service.get_by_email(session=session, email=email)
+    now = runtime.now()
+    if user is not None:
+        _ensure_not_locked(user, now)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        if user is not None:
+            _register_failure(user, runtime)
+            session.add(user)
+            if user.locked_until is not None:
+                await session.flush()
+                _ensure_not_locked(user, now)
+        raise InvalidCredentials("Email or password not recognised.")
+    user.failed_logins = 0
+    user.locked_until = None
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    session.add(user)
+    return user
+
+
+def mfa_challenge(user: User, runtime: AuthRuntime) -> MfaChallenge:
+    token = runtime.signer.encode(
+        {"typ": "mfa", "sub": str(user.id)},
+        now=runtime.now(),
+        lifetime=timedelta(minutes=runtime.settings.mfa_token_minutes),
+    )
+    return MfaChallenge(mfa_token=token)
+
+
+async def start_session(
+    *,
+    session: AsyncSession,
+    runtime: AuthRuntime,
+    ctx: Context,
+    user: User,
+    method: str,
+    mfa_verified: bool,
+) -> TokenResponse:
+    now = runtime.now()
+    auth_session = AuthSession(
+        user_id=user.id,
+        method=method,
+        mfa_verified=mfa_verified,
+        created_at=now,
+        last_used_at=now,
+        ip=ctx.actor.ip,
+        user_agent=(ctx.actor.user_agent or "")[:512] or None,
+    )
+    user.last_login_at = now
+    session.add_all([auth_session, user])
+    await session.flush()
+    return await _issue_tokens(session=session, runtime=runtime, user=user, auth=auth_session)
+
+
+async def _issue_tokens(
+    *, session: AsyncSession, runtime: AuthRuntime, user: User, auth: AuthSession
+) -> TokenResponse:
+    now = runtime.now()
+    refresh = new_token()
+    session.add(
+        RefreshToken(
+            session_id=auth.id,
+            token_hash=token_digest(refresh),
+            issued_at=now,
+            expires_at=now + timedelta(days=runtime.settings.refresh_token_days),
+        )
+    )
+    await session.flush()
+    lifetime = timedelta(minutes=runtime.settings.access_token_minutes)
+    access = runtime.signer.access_token(
+        user_id=user.id,
+        session_id=auth.id,
+        role=user.role,
+        mfa=auth.mfa_verified,
+        now=now,
+        lifetime=lifetime,
+    )
+    return TokenResponse(
+        access_token=access,
+        refresh_token=refresh,
+        expires_in=int(lifetime.total_seconds()),
+        user=UserPublic.model_validate(user),
+        mfa_enrolment_required=(
+            runtime.settings.mfa_required_for_staff and user.is_staff and not auth.mfa_verified
+        ),
+    )
+
+
+def _verify_totp(user: User, runtime: AuthRuntime, code: str) -> bool:
+    if not user.mfa_secret_encrypted:
+        return False
+    totp = pyotp.TOTP(runtime.cipher.decrypt(user.mfa_secret_encrypted))
+    now = runtime.now()
+    for offset in (0, -1, 1):  # one step either side, for clock drift
+        when = now + timedelta(seconds=offset * totp.interval)
+        step = totp.timecode(when)
+        if secrets.compare_digest(totp.at(when), code) and step > (user.mfa_last_step or -1):
+            user.mfa_last_step = step
+            return True
+    return False
+
+
+async def _use_recovery_code(
+    session: AsyncSession, runtime: AuthRuntime, user: User, code: str
+) -> bool:
+    digest = token_digest(_normalise_recovery_code(code))
+    rows = await session.exec(
+        select(RecoveryCode).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == digest,
+            col(RecoveryCode.used_at).is_(None),
+        )
+    )
+    found = rows.first()
+    if found is None:
+        return False
+    found.used_at = runtime.now()
+    session.add(found)
+    return True
+
+
+async def user_for_mfa_token(
+    *, session: AsyncSession, runtime: AuthRuntime, mfa_token: str
+) -> User:
+    try:
+        claims = runtime.signer.decode(mfa_token, purpose="mfa", now=runtime.now())
+        user = await users_service.get(session=session, user_id=uuid.UUID(claims["sub"]))
+    except (InvalidToken, KeyError, ValueError, Problem) as exc:
+        raise Unauthenticated("The sign-in step has expired; please start again.") from exc
+    if not user.is_active:
+        raise InvalidCredentials()
+    return user
+
+
+async def check_second_factor(
+    *, session: AsyncSession, runtime: AuthRuntime, user: User, code: str
+) -> None:
+    """Accept a TOTP code or an unused recovery code; failures count towards the lockout."""
+    _ensure_not_locked(user, runtime.now())
+    compact = code.strip().replace(" ", "")
+    ok = (compact.isdigit() and _verify_totp(user, runtime, compact)) or (
+        not compact.isdigit() and await _use_recovery_code(session, runtime, user, compact)
+    )
+    if not ok:
+        _register_failure(user, runtime)
+        session.add(user)
+        await session.flush()
+        _ensure_not_locked(user, runtime.now())
+        raise InvalidMfaCode("That code is not valid. Check your authenticator app's clock.")
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+async def rotate_refresh_token(
+    *, session: AsyncSession, runtime: AuthRuntime, refresh_token: str
+) -> tuple[TokenResponse | None, AuthSession | None]:
+    """Exchange a refresh token for new tokens.
+
+    A refresh token works once. Presenting one that was already used means it was copied: the
+    whole family (the session) is revoked, and ``(None, session)`` tells the caller to refuse.
+    """
+    now = runtime.now()
+    found = (
+        await session.exec(
+            select(RefreshToken).where(RefreshToken.token_hash == token_digest(refresh_token))
+        )
+    ).first()
+    if found is None:
+        raise SessionEnded("That refresh token is not recognised.")
+    auth = await session.get(AuthSession, found.session_id)
+    if auth is None or auth.revoked_at is not None:
+        raise SessionEnded()
+    if found.used_at is not None:
+        auth.revoked_at = now
+        auth.revoked_reason = "refresh_token_reuse"
+        session.add(auth)
+        await session.flush()
+        return None, auth
+    if found.expires_at <= now:
+        raise SessionEnded("Your session has expired; please sign in again.")
+    idle = timedelta(minutes=runtime.settings.session_idle_minutes)
+    if auth.last_used_at + idle <= now:
+        auth.revoked_at = now
+        auth.revoked_reason = "idle_timeout"
+        session.add(auth)
+        await session.flush()
+        return None, auth
+    # Conditional update: of two concurrent uses of one token only one can win.
+    claimed = await session.exec(
+        update(RefreshToken)
+        .where(col(RefreshToken.id) == found.id, col(RefreshToken.used_at).is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:
+        auth.revoked_at = now
+        auth.revoked_reason = "refresh_token_reuse"
+        session.add(auth)
+        await session.flush()
+        return None, auth
+    user = await session.get(User, auth.user_id)
+    if user is None or not user.is_active:
+        raise SessionEnded()
+    auth.last_used_at = now
+    session.add(auth)
+    return await _issue_tokens(session=session, runtime=runtime, user=user, auth=auth), auth
+
+
+async def revoke_session(
+    *, session: AsyncSession, runtime: AuthRuntime, session_id: uuid.UUID, reason: str
+) -> None:
+    auth = await session.get(AuthSession, session_id)
+    if auth is not None and auth.revoked_at is None:
+        auth.revoked_at = runtime.now()
+        auth.revoked_reason = reason
+        session.add(auth)
+        await session.flush()
+
+
+async def revoke_all_sessions(
+    *, session: AsyncSession, runtime: AuthRuntime, user_id: uuid.UUID, reason: str
+) -> None:
+    await session.exec(
+        update(AuthSession)
+        .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=runtime.now(), revoked_reason=reason)
+    )
+
+
+async def active_session(*, session: AsyncSession, session_id: uuid.UUID) -> AuthSession | None:
+    auth = await session.get(AuthSession, session_id)
+    if auth is None or auth.revoked_at is not None:
+        return None
+    return auth
+
+
+# --- multi-factor enrolment ------------------------------------------------------------------
+
+
+async def begin_mfa_enrolment(
+    *, session: AsyncSession, runtime: AuthRuntime, user: User
+) -> MfaEnrolment:
+    if user.mfa_enabled:
+        raise MfaAlreadyEnabled()
+    secret = pyotp.random_base32()
+    user.mfa_secret_encrypted = runtime.cipher.encrypt(secret)
+    session.add(user)
+    await session.flush()
+    uri = pyotp.TOTP(secret).provisioning_uri(
+        name=user.email, issuer_name=runtime.settings.mfa_issuer
+    )
+    return MfaEnrolment(secret=secret, otpauth_uri=uri)
+
+
+async def complete_mfa_enrolment(
+    *, session: AsyncSession, runtime: AuthRuntime, user: User, auth: AuthSession, code: str
+) -> tuple[TokenResponse, list[str]]:
+    if user.mfa_enabled:
+        raise MfaAlreadyEnabled()
+    if not user.mfa_secret_encrypted:
+        raise MfaNotStarted()
+    if not _verify_totp(user, runtime, code):
+        raise InvalidMfaCode("That code is not valid. Check your authenticator app's clock.")
+    user.mfa_enabled = True
+    auth.mfa_verified = True
+    session.add_all([user, auth])
+    codes = await replace_recovery_codes(session=session, runtime=runtime, user=user)
+    tokens = await _issue_tokens(session=session, runtime=runtime, user=user, auth=auth)
+    return tokens, codes
+
+
+async def replace_recovery_codes(
+    *, session: AsyncSession, runtime: AuthRuntime, user: User
+) -> list[str]:
+    old = await session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    for code in old.all():
+        await session.delete(code)
+    codes = [new_recovery_code() for _ in range(runtime.settings.recovery_code_count)]
+    session.add_all(
+        RecoveryCode(user_id=user.id, code_hash=token_digest(_normalise_recovery_code(c)))
+        for c in codes
+    )
+    await session.flush()
+    return codes

@@ -1,0 +1,92 @@
+"""Signed JSON Web Tokens (HS256) with joserfc, the JOSE library of the authlib project."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+ALGORITHM = "HS256"
+ISSUER = "teamwell"
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    role: str
+    mfa: bool
+    expires_at: int
+
+
+class TokenSigner:
+    def __init__(self, secret: str) -> None:
+        self._key = OctKey.import_key(secret.encode())
+
+    def encode(self, claims: dict[str, Any], *, now: datetime, lifetime: timedelta) -> str:
+        body = {
+            **claims,
+            "iss": ISSUER,
+            "iat": int(now.timestamp()),
+            "exp": int((now + lifetime).timestamp()),
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, body, self._key, algorithms=[ALGORITHM])
+
+    def decode(self, token: str, *, purpose: str, now: datetime) -> dict[str, Any]:
+        """Verify signature, algorithm, issuer, expiry and purpose (``typ`` claim)."""
+        try:
+            # Only HS256 is accepted; a token naming another algorithm (or "none") is refused.
+            decoded = jwt.decode(token, self._key, algorithms=[ALGORITHM])
+        except (JoseError, ValueError) as exc:
+            raise InvalidToken("token signature or format is not valid") from exc
+        claims = dict(decoded.claims)
+        if decoded.header.get("alg") != ALGORITHM:
+            raise InvalidToken("unexpected algorithm")
+        if claims.get("iss") != ISSUER or claims.get("typ") != purpose:
+            raise InvalidToken("token is not for this use")
+        exp = claims.get("exp")
+        if not isinstance(exp, int) or exp <= int(now.timestamp()):
+            raise InvalidToken("token has expired")
+        return claims
+
+    def access_token(
+        self,
+        *,
+        user_id: uuid.UUID,
+        session_id: uuid.UUID,
+        role: str,
+        mfa: bool,
+        now: datetime,
+        lifetime: timedelta,
+    ) -> str:
+        claims = {
+            "typ": "access",
+            "sub": str(user_id),
+            "sid": str(session_id),
+            "role": role,
+            "mfa": mfa,
+        }
+        return self.encode(claims, now=now, lifetime=lifetime)
+
+    def read_access_token(self, token: str, *, now: datetime) -> AccessClaims:
+        claims = self.decode(token, purpose="access", now=now)
+        try:
+            return AccessClaims(
+                user_id=uuid.UUID(claims["sub"]),
+                session_id=uuid.UUID(claims["sid"]),
+                role=str(claims["role"]),
+                mfa=bool(claims.get("mfa")),
+                expires_at=int(claims["exp"]),
+            )
+        except (KeyError, ValueError) as exc:
+            raise InvalidToken("token claims are incomplete") from exc

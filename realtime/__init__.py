@@ -1,0 +1,1 @@
+"""Realtime gateway: presence, secure messaging and WebRTC signalling over `/ws`."""

@@ -1,0 +1,351 @@
+"""A real OpenID Connect provider on loopback for the SSO tests.
+
+Runs ``tests/oidc/provider.mjs`` (the npm ``oidc-provider``) under Node.js::
+
+    provider = OidcProvider(
+        clients=[{"client_id": "teamwell", "client_secret": "s3cret",
+                  "redirect_uris": ["http://127.0.0.1:8000/auth/sso/callback"]}],
+        accounts=[{"id": "alice", "email": "alice@example.org", "email_verified": True}],
+    )
+    provider.start()
+    ...  # discovery at provider.discovery_url, issuer provider.issuer
+    provider.stop()
+
+The provider requires PKCE (S256) from every client, authenticates clients with
+``client_secret_basic`` unless the client entry says otherwise, and puts ``email`` and
+``email_verified`` in the ID token when the ``email`` scope is asked for. Its login form
+accepts an account id and any password; :func:`complete_login` drives it without a browser.
+Use ``127.0.0.1`` (never ``localhost``) for redirect URIs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import html
+import json
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+from urllib.parse import urlsplit
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROVIDER_DIR = REPO_ROOT / "tests" / "oidc"
+PROVIDER_SCRIPT = PROVIDER_DIR / "provider.mjs"
+MIN_NODE_MAJOR = 20
+
+_START_ATTEMPTS = 3
+_LOGIN_MAX_STEPS = 12
+
+
+class OidcProviderError(RuntimeError):
+    """The provider could not be installed, started or stopped."""
+
+
+class _ExitedEarly(OidcProviderError):
+    """The provider process exited before it was ready."""
+
+
+class OidcLoginError(RuntimeError):
+    """:func:`complete_login` could not get through the provider's login pages."""
+
+
+def node_available() -> bool:
+    """True when ``node`` (Node.js 20 or newer) and ``npm`` are on PATH."""
+    node = shutil.which("node")
+    if node is None or shutil.which("npm") is None:
+        return False
+    try:
+        version = subprocess.run(
+            [node, "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return False
+    match = re.match(r"v(\d+)\.", version)
+    return match is not None and int(match.group(1)) >= MIN_NODE_MAJOR
+
+
+def provider_installed() -> bool:
+    """True when ``tests/oidc/node_modules`` holds ``oidc-provider``."""
+    return (PROVIDER_DIR / "node_modules" / "oidc-provider" / "package.json").is_file()
+
+
+def ensure_installed(timeout: float = 180.0) -> None:
+    """Run ``npm ci`` in ``tests/oidc`` (from its lock file) unless already installed."""
+    if provider_installed():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise OidcProviderError("npm is not on PATH; cannot install tests/oidc")
+    lock_path = Path(tempfile.gettempdir()) / "teamwell-tests-oidc-npm.lock"
+    with open(lock_path, "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)  # parallel test workers install once
+        try:
+            if provider_installed():
+                return
+            result = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"],
+                cwd=PROVIDER_DIR,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+    if result.returncode != 0 or not provider_installed():
+        raise OidcProviderError(
+            f"npm ci in tests/oidc failed ({result.returncode}):\n{result.stderr[-4000:]}"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _read_tail(path: Path, limit: int = 4000) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-limit:]
+    except OSError:
+        return ""
+
+
+class OidcProvider:
+    """A throwaway ``oidc-provider`` process on ``127.0.0.1``.
+
+    ``clients``: dicts with ``client_id``, ``client_secret``, ``redirect_uris`` (other OIDC
+    client metadata is passed through). ``accounts``: dicts with ``id``, ``email``,
+    ``email_verified`` (and optionally ``name``). Usable as a context manager.
+    """
+
+    def __init__(
+        self,
+        clients: Sequence[Mapping[str, Any]],
+        accounts: Sequence[Mapping[str, Any]],
+        *,
+        startup_timeout: float = 20.0,
+    ) -> None:
+        self.clients: list[dict[str, Any]] = [dict(client) for client in clients]
+        self.accounts: list[dict[str, Any]] = [dict(account) for account in accounts]
+        self.startup_timeout = startup_timeout
+        self._port: int | None = None
+        self._process: subprocess.Popen[str] | None = None
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self._stderr: IO[str] | None = None
+        self._reader: threading.Thread | None = None
+
+    # -- addresses -----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise OidcProviderError("the OIDC provider is not started")
+        return self._port
+
+    @property
+    def issuer(self) -> str:
+        """``http://127.0.0.1:<port>``; available once started."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def discovery_url(self) -> str:
+        """The ``/.well-known/openid-configuration`` URL (the app's ``server_metadata_url``)."""
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start the provider and wait (bounded) until it prints ``READY``."""
+        if self._process is not None:
+            raise OidcProviderError("the OIDC provider is already started")
+        node = shutil.which("node")
+        if node is None:
+            raise OidcProviderError("node is not on PATH")
+        ensure_installed()
+        self._workdir = tempfile.TemporaryDirectory(prefix="teamwell-oidc-")
+        try:
+            for attempt in range(1, _START_ATTEMPTS + 1):
+                try:
+                    self._launch(node)
+                    return self
+                except _ExitedEarly:
+                    # Most likely another process took the port we picked: try a new one.
+                    self._terminate()
+                    if attempt == _START_ATTEMPTS:
+                        raise
+        except BaseException:
+            self.stop()
+            raise
+        raise AssertionError("unreachable")
+
+    def _launch(self, node: str) -> None:
+        assert self._workdir is not None
+        workdir = Path(self._workdir.name)
+        port = _free_port()
+        config_path = workdir / "provider.json"
+        config = {
+            "port": port,
+            "issuer": f"http://127.0.0.1:{port}",
+            "clients": self.clients,
+            "accounts": self.accounts,
+        }
+        config_path.write_text(json.dumps(config), encoding="utf-8")
+        stderr_path = workdir / "provider.stderr"
+        self._stderr = open(stderr_path, "w", encoding="utf-8")  # noqa: SIM115 (closed in stop)
+        self._port = port
+        self._process = subprocess.Popen(
+            [node, str(PROVIDER_SCRIPT.relative_to(REPO_ROOT)), str(config_path)],
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,  # the provider exits when this closes
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        ready = threading.Event()
+        self._reader = threading.Thread(
+            target=_drain_stdout, args=(self._process, ready), daemon=True
+        )
+        self._reader.start()
+        deadline = time.monotonic() + self.startup_timeout
+        while not ready.wait(0.05):
+            if self._process.poll() is not None:
+                raise _ExitedEarly(
+                    f"the OIDC provider exited with {self._process.returncode}:\n"
+                    + _read_tail(stderr_path)
+                )
+            if time.monotonic() >= deadline:
+                raise OidcProviderError(
+                    f"the OIDC provider was not ready within {self.startup_timeout} s:\n"
+                    + _read_tail(stderr_path)
+                )
+
+    def _terminate(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            if process.stdin is not None:
+                with contextlib.suppress(OSError):
+                    process.stdin.close()
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
+            if process.stdout is not None:
+                process.stdout.close()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+            self._reader = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        self._port = None
+
+    def stop(self) -> None:
+        """Stop the provider and remove its temporary files; safe to call twice."""
+        self._terminate()
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _drain_stdout(process: subprocess.Popen[str], ready: threading.Event) -> None:
+    """Set ``ready`` on the ``READY`` line, then keep reading so the pipe never fills."""
+    assert process.stdout is not None
+    with contextlib.suppress(OSError, ValueError):
+        for line in process.stdout:
+            if line.strip() == "READY":
+                ready.set()
+
+
+# -- driving the login pages without a browser ---------------------------------------------
+
+_FORM_RE = re.compile(r"<form\b[^>]*\baction=\"([^\"]*)\"", re.IGNORECASE)
+_PROMPT_RE = re.compile(r"<input\b[^>]*\bname=\"prompt\"[^>]*\bvalue=\"([^\"]*)\"", re.IGNORECASE)
+
+
+def _origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
+    parts = urlsplit(str(url))
+    return parts.scheme, (parts.hostname or ""), parts.port
+
+
+def complete_login(client: httpx.Client, authorize_url: str, account_id: str) -> str:
+    """Sign ``account_id`` in at the provider and return the redirect back to the client.
+
+    Starts at ``authorize_url`` (the relying party's authorization request), follows the
+    provider's redirects, posts the devInteractions login form (``prompt=login``,
+    ``login=<account_id>``, ``password=x``) and the consent form (``prompt=consent``), and
+    returns the absolute URL of the first redirect that leaves the provider: the relying
+    party's ``redirect_uri`` with ``code``, ``state`` and ``iss`` (or ``error`` if the
+    provider refused the request). That redirect is not followed. ``client`` plays the
+    browser and keeps the provider's cookies; it must not be the app's own client.
+    Raises :class:`OidcLoginError` if the provider shows an error page or rejects the login.
+    """
+    provider_origin = _origin(authorize_url)
+    response = client.get(authorize_url, follow_redirects=False)
+    posted_login = False
+    for _ in range(_LOGIN_MAX_STEPS):
+        if response.is_redirect:
+            target = response.url.join(response.headers["location"])
+            if _origin(target) != provider_origin:
+                return str(target)
+            response = client.get(target, follow_redirects=False)
+            continue
+        if response.status_code != 200:
+            raise OidcLoginError(
+                f"the provider answered {response.status_code} at {response.url}:\n"
+                + _page_text(response.text)
+            )
+        form = _FORM_RE.search(response.text)
+        prompt = _PROMPT_RE.search(response.text)
+        if form is None or prompt is None:
+            raise OidcLoginError(
+                f"no login or consent form at {response.url}:\n" + _page_text(response.text)
+            )
+        action = response.url.join(html.unescape(form.group(1)))
+        match html.unescape(prompt.group(1)):
+            case "login":
+                if posted_login:
+                    raise OidcLoginError(f"the provider did not accept account {account_id!r}")
+                posted_login = True
+                data = {"prompt": "login", "login": account_id, "password": "x"}
+            case "consent":
+                data = {"prompt": "consent"}
+            case other:
+                raise OidcLoginError(f"unexpected interaction prompt {other!r}")
+        response = client.post(action, data=data, follow_redirects=False)
+    raise OidcLoginError(f"no redirect back to the client after {_LOGIN_MAX_STEPS} steps")
+
+
+def _page_text(page: str, limit: int = 1000) -> str:
+    text = re.sub(r"<style\b.*?</style>|<script\b.*?</script>", " ", page, flags=re.S | re.I)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    return " ".join(text.split())[:limit]

@@ -1,0 +1,184 @@
+"""A throwaway redis-server for tests (standard library only).
+
+Usage::
+
+    with RedisServer() as redis:
+        redis.url   # redis://127.0.0.1:<port>/0
+
+Runs ``redis-server`` on 127.0.0.1 on a free port with no persistence
+(``--save '' --appendonly no``) and its working directory in a fresh temp dir.
+Set ``TEAMWELL_REDIS_SERVER`` to use a specific binary.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from .net import free_port, tail, wait_until
+
+__all__ = ["RedisError", "RedisServer", "find_redis_server", "redis_available", "redis_ping"]
+
+
+class RedisError(RuntimeError):
+    """The throwaway redis-server could not be started."""
+
+
+def find_redis_server() -> Path | None:
+    """Path of the ``redis-server`` binary, or None."""
+    override = os.environ.get("TEAMWELL_REDIS_SERVER")
+    if override:
+        return Path(override) if os.access(override, os.X_OK) else None
+    found = shutil.which("redis-server")
+    if found:
+        return Path(found)
+    for candidate in ("/usr/bin/redis-server", "/usr/local/bin/redis-server"):
+        if os.access(candidate, os.X_OK):
+            return Path(candidate)
+    return None
+
+
+def redis_available() -> bool:
+    return find_redis_server() is not None
+
+
+def redis_ping(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
+    """Send an inline ``PING``; True when the reply is ``+PONG``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(b"PING\r\n")
+            reply = b""
+            while not reply.endswith(b"\r\n") and len(reply) < 512:
+                chunk = sock.recv(512)
+                if not chunk:
+                    break
+                reply += chunk
+    except OSError:
+        return False
+    return reply.startswith(b"+PONG")
+
+
+def _is_running(proc: subprocess.Popen[bytes]) -> bool:
+    return proc.poll() is None
+
+
+class RedisServer:
+    """A private redis-server on 127.0.0.1:<port> without persistence."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, *, binary: Path | None = None, startup_timeout: float = 20.0) -> None:
+        self._binary = binary
+        self.startup_timeout = startup_timeout
+        self.port = 0
+        self.url = ""
+        self.base_dir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        if self.base_dir is None:
+            raise RedisError("RedisServer is not started")
+        return self.base_dir / "redis.log"
+
+    def _spawn(self, binary: Path) -> subprocess.Popen[bytes]:
+        assert self.base_dir is not None and self._log is not None
+        return subprocess.Popen(
+            [
+                str(binary),
+                "--bind", self.host,
+                "--port", str(self.port),
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(self.base_dir),
+                "--daemonize", "no",
+                "--protected-mode", "yes",
+                "--logfile", "",
+                "--loglevel", "warning",
+            ],
+            cwd=self.base_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def start(self) -> Self:
+        """Start redis-server; returns self once it answers PING."""
+        if self._proc is not None:
+            return self
+        binary = self._binary or find_redis_server()
+        if binary is None:
+            raise RedisError("redis-server not found; install the 'redis-server' package")
+        self.base_dir = Path(tempfile.mkdtemp(prefix="teamwell-redis-"))
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        atexit.register(self.stop)
+        try:
+            for _attempt in range(5):
+                self.port = free_port(self.host)
+                self._proc = proc = self._spawn(binary)
+                ok = wait_until(
+                    functools.partial(redis_ping, self.port, self.host),
+                    timeout=self.startup_timeout,
+                    interval=0.05,
+                    alive=functools.partial(_is_running, proc),
+                )
+                if ok and proc.poll() is None:
+                    break
+                self._terminate()
+                log = tail(str(self.log_path))
+                if "already in use" not in log:
+                    raise RedisError(f"redis-server did not start\n--- redis log ---\n{log}")
+            else:
+                raise RedisError("redis-server: no free port after 5 tries")
+        except BaseException:
+            self.stop()
+            raise
+        self.url = f"redis://{self.host}:{self.port}/0"
+        return self
+
+    def _terminate(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stop the server and delete its temp dir (idempotent)."""
+        atexit.unregister(self.stop)
+        self._terminate()
+        if self._log is not None:
+            with contextlib.suppress(OSError):
+                self._log.close()
+            self._log = None
+        if self.base_dir is not None:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+            self.base_dir = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"RedisServer(port={self.port}, running={self._proc is not None})"

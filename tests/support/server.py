@@ -1,0 +1,164 @@
+"""Run the Teamwell service as a real uvicorn subprocess for end-to-end tests.
+
+Usage::
+
+    server = LiveServer(env={"TEAMWELL_DATABASE_URL": pg.async_url}, cwd=repo_root)
+    server.start()          # returns once GET /healthz answers 200
+    server.base_url         # http://127.0.0.1:<port>
+    server.stop()           # SIGTERM, then SIGKILL after 10 s
+
+stdout/stderr go to a temporary log file (``log_path``; ``log_tail()`` returns the
+end of it); a failed start raises ``LiveServerError`` including its last 4 KB.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from .net import free_port, tail, wait_until
+
+__all__ = ["LiveServer", "LiveServerError"]
+
+
+class LiveServerError(RuntimeError):
+    """The service subprocess did not become healthy."""
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return int(resp.status) == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+class LiveServer:
+    """``python -m uvicorn app.main:app`` on 127.0.0.1:<free port>."""
+
+    host = "127.0.0.1"
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        *,
+        app: str = "app.main:app",
+        port: int | None = None,
+        startup_timeout: float = 30.0,
+        health_path: str = "/healthz",
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.env = dict(env or {})
+        self.cwd = Path(cwd) if cwd is not None else Path.cwd()
+        self.app = app
+        self.port = port or free_port(self.host)
+        self.startup_timeout = startup_timeout
+        self.health_path = health_path
+        self.extra_args = list(extra_args or [])
+        self.base_url = f"http://{self.host}:{self.port}"
+        self.log_path: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", self.app,
+            "--host", self.host,
+            "--port", str(self.port),
+            "--no-access-log",
+            *self.extra_args,
+        ]  # fmt: skip
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_tail(self, limit: int = 4096) -> str:
+        return tail(str(self.log_path), limit) if self.log_path is not None else ""
+
+    def start(self) -> Self:
+        if self._proc is not None:
+            return self
+        fd, log_name = tempfile.mkstemp(prefix="teamwell-server-", suffix=".log")
+        self.log_path = Path(log_name)
+        env = {**os.environ, **self.env}
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        with os.fdopen(fd, "wb") as log:
+            self._proc = subprocess.Popen(
+                self.command,
+                cwd=self.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        atexit.register(self.stop)
+        proc = self._proc
+        ok = wait_until(
+            lambda: _healthy(self.base_url + self.health_path),
+            timeout=self.startup_timeout,
+            interval=0.05,
+            alive=lambda: proc.poll() is None,
+        )
+        if not ok:
+            exit_code = proc.poll()
+            self._terminate()
+            reason = (
+                f"exited with code {exit_code}"
+                if exit_code is not None
+                else f"GET {self.health_path} not 200 within {self.startup_timeout:g}s"
+            )
+            message = (
+                f"service failed to start ({reason}): {' '.join(self.command)}\n"
+                f"--- server log (last 4 KB) ---\n{self.log_tail()}"
+            )
+            self.stop()
+            raise LiveServerError(message)
+        return self
+
+    def _terminate(self) -> int | None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        return proc.returncode
+
+    def stop(self, *, keep_log: bool = False) -> None:
+        """SIGTERM the service (SIGKILL after 10 s) and remove the log unless keep_log."""
+        atexit.unregister(self.stop)
+        self._terminate()
+        if self.log_path is not None and not keep_log:
+            with contextlib.suppress(OSError):
+                self.log_path.unlink()
+            self.log_path = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"LiveServer({self.base_url}, running={self.running})"

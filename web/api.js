@@ -1,0 +1,388 @@
+// Fetch wrapper and session state.
+//
+// - The access token lives only in memory (this module).
+// - The refresh token lives in sessionStorage, so it survives a reload of
+//   this tab but not the closing of it.
+// - A request that gets 401 is retried once after refreshing the tokens.
+//   If the refresh fails, the session is cleared and an "expired" event is
+//   dispatched on `authEvents`.
+// - Every error is thrown as an ApiError built from RFC 9457 problem JSON;
+//   `detail` is the message to show to the user.
+
+const REFRESH_KEY = 'teamwell.refresh_token';
+const JSON_TYPES = /^application\/(?:[\w.+-]+\+)?json\b/i;
+
+const FALLBACK_MESSAGES = {
+  0: 'We could not reach Teamwell. Check your connection and try again.',
+  400: 'The request could not be processed. Check your answers and try again.',
+  401: 'You need to sign in to continue.',
+  403: 'You do not have permission to do that.',
+  404: 'We could not find what you were looking for.',
+  409: 'This conflicts with a change made elsewhere. Reload the page and try again.',
+  422: 'Some answers need correcting.',
+  429: 'Too many attempts. Wait a while and try again.',
+  500: 'Teamwell is having a problem. Try again later.',
+};
+
+export class ApiError extends Error {
+  constructor({ status = 0, title, detail, type = 'about:blank', errors = [] } = {}) {
+    const fallback = FALLBACK_MESSAGES[status] || (status >= 500 ? FALLBACK_MESSAGES[500] : 'Something went wrong.');
+    super(detail || title || fallback);
+    this.name = 'ApiError';
+    this.status = status;
+    this.type = type;
+    this.title = title || fallback;
+    this.detail = detail || fallback;
+    this.errors = errors;
+  }
+}
+
+/** Events: "change" (who is signed in changed), "expired" (session ended). */
+export const authEvents = new EventTarget();
+
+const state = {
+  accessToken: null,
+  expiresAt: 0,
+  user: null,
+  mfaToken: null,
+  enrolmentRequired: false,
+  recoveryCodes: null,
+};
+
+let refreshInFlight = null;
+let restoreInFlight = null;
+
+/* ------------------------------------------------------------ storage -- */
+
+function readRefreshToken() {
+  try {
+    return window.sessionStorage.getItem(REFRESH_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function writeRefreshToken(value) {
+  try {
+    if (value) window.sessionStorage.setItem(REFRESH_KEY, value);
+    else window.sessionStorage.removeItem(REFRESH_KEY);
+  } catch {
+    // Storage unavailable (private mode, policy): the session then lasts
+    // only as long as this page.
+  }
+}
+
+/* ----------------------------------------------------------- requests -- */
+
+function buildUrl(path, query) {
+  const url = new URL(path, window.location.origin);
+  for (const [key, value] of Object.entries(query || {})) {
+    if (value === undefined || value === null || value === '') continue;
+    url.searchParams.set(key, String(value));
+  }
+  return url.pathname + url.search;
+}
+
+async function readBody(response) {
+  if (response.status === 204 || response.status === 205) return null;
+  const text = await response.text();
+  if (!text) return null;
+  if (JSON_TYPES.test(response.headers.get('Content-Type') || '')) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** Build an ApiError from a problem document (or whatever came back). */
+function toError(status, body) {
+  if (!body || typeof body !== 'object') return new ApiError({ status });
+  let { detail } = body;
+  let errors = Array.isArray(body.errors) ? body.errors : [];
+  // Tolerate framework-default validation errors: {detail: [{loc, msg}]}.
+  if (Array.isArray(detail)) {
+    errors = detail.map((d) => ({
+      field: Array.isArray(d.loc) ? d.loc.filter((p) => p !== 'body').join('.') : '',
+      message: d.msg || String(d),
+    }));
+    detail = undefined;
+  }
+  errors = errors
+    .filter((e) => e && typeof e === 'object')
+    .map((e) => ({ field: e.field ? String(e.field) : '', message: e.message ? String(e.message) : '' }));
+  return new ApiError({
+    status,
+    type: typeof body.type === 'string' ? body.type : 'about:blank',
+    title: typeof body.title === 'string' ? body.title : undefined,
+    detail: typeof detail === 'string' ? detail : undefined,
+    errors,
+  });
+}
+
+/**
+ * Make an API request and return the parsed JSON body (null for 204).
+ * options: method, body (JSON-encoded), query (object), signal,
+ *   auth (default true: send the bearer token and refresh on 401),
+ *   retry (default true: refresh and retry once on 401),
+ *   expireOnFailure (default true: end the session when a 401 persists).
+ */
+export async function request(path, options = {}) {
+  const {
+    method = 'GET', body, query, signal, auth = true, retry = true, expireOnFailure = true,
+  } = options;
+
+  // After a reload we have a refresh token but no access token yet.
+  if (auth && !state.accessToken && readRefreshToken()) {
+    await refreshTokens();
+  }
+
+  const headers = { Accept: 'application/json, application/problem+json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const sentToken = auth ? state.accessToken : null;
+  if (sentToken) headers.Authorization = `Bearer ${sentToken}`;
+
+  let response;
+  try {
+    response = await fetch(buildUrl(path, query), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch (error) {
+    if (error && error.name === 'AbortError') throw error;
+    throw new ApiError({ status: 0 });
+  }
+
+  if (response.status === 401 && auth) {
+    const hadSession = Boolean(sentToken || readRefreshToken());
+    if (retry && readRefreshToken()) {
+      const refreshed = await refreshTokens();
+      if (refreshed) return request(path, { ...options, retry: false });
+    }
+    const error = toError(401, await readBody(response));
+    if (expireOnFailure && hadSession) expireSession();
+    throw error;
+  }
+
+  const data = await readBody(response);
+  if (!response.ok) throw toError(response.status, data);
+  return data;
+}
+
+/* ------------------------------------------------------ token handling -- */
+
+function emitChange() {
+  authEvents.dispatchEvent(new Event('change'));
+}
+
+function applyTokens(data, { fresh }) {
+  if (!data || typeof data.access_token !== 'string') {
+    throw new ApiError({ status: 500, detail: 'The sign-in response was not understood. Try again.' });
+  }
+  state.accessToken = data.access_token;
+  state.expiresAt = Date.now() + (Number(data.expires_in) || 0) * 1000;
+  if (data.refresh_token) writeRefreshToken(data.refresh_token);
+  if (data.user) state.user = data.user;
+  else if (fresh) state.user = null;
+  if (fresh || 'mfa_enrolment_required' in data) {
+    state.enrolmentRequired = data.mfa_enrolment_required === true;
+  }
+}
+
+/** Refresh the tokens once, sharing one request between concurrent callers. */
+function refreshTokens() {
+  if (!refreshInFlight) {
+    refreshInFlight = (async () => {
+      const refreshToken = readRefreshToken();
+      if (!refreshToken) return false;
+      let data;
+      try {
+        data = await request('/api/v1/auth/refresh', {
+          method: 'POST', body: { refresh_token: refreshToken }, auth: false,
+        });
+      } catch (error) {
+        // Keep the session through outages; drop it when it is refused.
+        if (error.status === 0 || error.status === 429 || error.status >= 500) throw error;
+        clearSession();
+        return false;
+      }
+      if (!data || !data.access_token) {
+        clearSession();
+        return false;
+      }
+      applyTokens(data, { fresh: false });
+      return true;
+    })().finally(() => {
+      refreshInFlight = null;
+    });
+  }
+  return refreshInFlight;
+}
+
+function clearSession() {
+  const had = Boolean(state.accessToken || state.user || readRefreshToken());
+  state.accessToken = null;
+  state.expiresAt = 0;
+  state.user = null;
+  state.mfaToken = null;
+  state.enrolmentRequired = false;
+  state.recoveryCodes = null;
+  writeRefreshToken(null);
+  if (had) emitChange();
+  return had;
+}
+
+function expireSession() {
+  clearSession();
+  authEvents.dispatchEvent(new Event('expired'));
+}
+
+async function loadUser() {
+  state.user = await request('/api/v1/auth/me');
+  return state.user;
+}
+
+/**
+ * Handle a tokens response from login, MFA, or SSO exchange.
+ * Returns "mfa" (a code is needed), "enrol" (MFA set-up is needed) or
+ * "signed-in".
+ */
+async function completeSignIn(data) {
+  if (data && data.mfa_required) {
+    clearSession();
+    state.mfaToken = data.mfa_token;
+    return 'mfa';
+  }
+  applyTokens(data, { fresh: true });
+  state.mfaToken = null;
+  state.recoveryCodes = null;
+  if (!state.user) await loadUser();
+  emitChange();
+  return state.enrolmentRequired ? 'enrol' : 'signed-in';
+}
+
+/* ---------------------------------------------------------- public API -- */
+
+export function getUser() {
+  return state.user;
+}
+
+export function isSignedIn() {
+  return Boolean(state.accessToken && state.user);
+}
+
+export function hasRefreshToken() {
+  return Boolean(readRefreshToken());
+}
+
+export function hasPendingMfa() {
+  return Boolean(state.mfaToken);
+}
+
+/** Signed in, but must finish MFA enrolment before anything else. */
+export function isRestricted() {
+  return state.enrolmentRequired || Boolean(state.recoveryCodes);
+}
+
+export async function login(email, password) {
+  const data = await request('/api/v1/auth/login', {
+    method: 'POST', body: { email, password }, auth: false,
+  });
+  return completeSignIn(data);
+}
+
+export async function verifyLoginCode(code) {
+  if (!state.mfaToken) {
+    throw new ApiError({ status: 401, detail: 'Your sign-in has timed out. Sign in again.' });
+  }
+  const data = await request('/api/v1/auth/login/mfa', {
+    method: 'POST', body: { mfa_token: state.mfaToken, code }, auth: false,
+  });
+  return completeSignIn(data);
+}
+
+export async function exchangeSsoCode(code) {
+  const data = await request('/api/v1/auth/sso/exchange', {
+    method: 'POST', body: { code }, auth: false,
+  });
+  return completeSignIn(data);
+}
+
+export function startEnrolment({ signal } = {}) {
+  return request('/api/v1/auth/mfa/enrol', { method: 'POST', signal });
+}
+
+/** Confirm enrolment; keeps the recovery codes until acknowledged. */
+export async function verifyEnrolment(code) {
+  const data = await request('/api/v1/auth/mfa/verify', {
+    method: 'POST', body: { code }, expireOnFailure: false,
+  });
+  applyTokens(data, { fresh: false });
+  state.enrolmentRequired = false;
+  state.recoveryCodes = Array.isArray(data.recovery_codes) ? data.recovery_codes.map(String) : [];
+  if (!data.user) await loadUser();
+  emitChange();
+  return state.recoveryCodes;
+}
+
+export function pendingRecoveryCodes() {
+  return state.recoveryCodes;
+}
+
+export function acknowledgeRecoveryCodes() {
+  state.recoveryCodes = null;
+  emitChange();
+}
+
+/**
+ * Re-establish the session from the stored refresh token (after a reload).
+ * Resolves true when signed in. Throws ApiError (status 0 or 5xx) when
+ * the service could not be reached, leaving the stored token in place.
+ */
+export function restoreSession() {
+  if (isSignedIn()) return Promise.resolve(true);
+  if (!restoreInFlight) {
+    restoreInFlight = (async () => {
+      if (!(await refreshTokens())) return false;
+      if (!state.user) await loadUser();
+      emitChange();
+      return isSignedIn();
+    })().finally(() => {
+      restoreInFlight = null;
+    });
+  }
+  return restoreInFlight;
+}
+
+/** Revoke the refresh token (best effort) and forget both tokens. */
+export async function logout() {
+  const revoke = () => request('/api/v1/auth/logout', {
+    method: 'POST', body: { refresh_token: readRefreshToken() }, retry: false, expireOnFailure: false,
+  });
+  try {
+    if (readRefreshToken()) {
+      try {
+        await revoke();
+      } catch (error) {
+        // The access token may have expired: refresh (which rotates the
+        // refresh token) and revoke the new one.
+        if (error.status === 401 && (await refreshTokens())) await revoke();
+      }
+    }
+  } catch {
+    // The local session is cleared regardless.
+  } finally {
+    clearSession();
+  }
+}
+
+/** Forget a half-finished sign-in (e.g. "Back to sign in" from MFA). */
+export function cancelPendingSignIn() {
+  state.mfaToken = null;
+}

@@ -1,0 +1,383 @@
+// Teamwell web client: entry point, hash router and page frame.
+
+import * as api from './api.js';
+import { h, roleLabel, loadingState } from './ui.js';
+import * as loginView from './views/login.js';
+import * as mfaView from './views/mfa.js';
+import * as enrolView from './views/mfa-enrol.js';
+import * as inviteView from './views/invite.js';
+import * as ssoView from './views/sso.js';
+import * as clientsView from './views/clients.js';
+import * as clientView from './views/client.js';
+import * as myRecordView from './views/my-record.js';
+import * as usersView from './views/users.js';
+import * as teamsView from './views/teams.js';
+import * as auditView from './views/audit.js';
+import * as notFoundView from './views/not-found.js';
+import * as errorView from './views/error.js';
+
+const STAFF = ['peer_keyworker', 'therapist', 'employment_specialist', 'supervisor'];
+
+/*
+ * access:
+ *   guest   – sign-in page; signed-in users are sent home
+ *   public  – anyone (invitations, SSO return)
+ *   mfa     – needs a pending MFA challenge
+ *   enrol   – signed in and MFA set-up is outstanding
+ *   (none)  – signed in, with one of `roles`
+ */
+const ROUTES = [
+  { pattern: /^\/login$/, view: loginView, access: 'guest' },
+  { pattern: /^\/mfa$/, view: mfaView, access: 'mfa' },
+  { pattern: /^\/mfa\/enrol$/, view: enrolView, access: 'enrol' },
+  { pattern: /^\/invite\/([^/]+)$/, keys: ['token'], view: inviteView, access: 'public' },
+  { pattern: /^\/sso\/([^/]+)$/, keys: ['code'], view: ssoView, access: 'public' },
+  { pattern: /^\/clients$/, view: clientsView, roles: STAFF, nav: 'clients', clientRedirect: '#/my-record' },
+  { pattern: /^\/clients\/([^/]+)$/, keys: ['id'], view: clientView, roles: [...STAFF, 'client'], nav: 'clients' },
+  { pattern: /^\/my-record$/, view: myRecordView, roles: ['client'], nav: 'my-record' },
+  { pattern: /^\/users$/, view: usersView, roles: ['admin'], nav: 'users' },
+  { pattern: /^\/teams$/, view: teamsView, roles: ['admin'], nav: 'teams' },
+  { pattern: /^\/audit$/, view: auditView, roles: ['supervisor', 'admin'], nav: 'audit' },
+];
+
+const NAV_ITEMS = [
+  { id: 'clients', label: 'Clients', href: '#/clients', roles: STAFF },
+  { id: 'my-record', label: 'My record', href: '#/my-record', roles: ['client'] },
+  { id: 'users', label: 'Users', href: '#/users', roles: ['admin'] },
+  { id: 'teams', label: 'Teams', href: '#/teams', roles: ['admin'] },
+  { id: 'audit', label: 'Audit', href: '#/audit', roles: ['supervisor', 'admin'] },
+];
+
+const HOME_BY_ROLE = {
+  peer_keyworker: '#/clients',
+  therapist: '#/clients',
+  employment_specialist: '#/clients',
+  supervisor: '#/clients',
+  admin: '#/users',
+  client: '#/my-record',
+};
+
+const main = document.getElementById('main');
+const nav = document.getElementById('primary-nav');
+const account = document.getElementById('account');
+
+let navigationId = 0;
+let controller = null;
+let firstRender = true;
+let flash = null;
+let returnTo = null;
+
+/* -------------------------------------------------------------- helpers -- */
+
+function parseHash(hash = window.location.hash) {
+  let raw = hash.replace(/^#/, '');
+  if (!raw.startsWith('/')) raw = `/${raw}`;
+  const q = raw.indexOf('?');
+  const path = (q === -1 ? raw : raw.slice(0, q)).replace(/\/+$/, '') || '/';
+  const query = new URLSearchParams(q === -1 ? '' : raw.slice(q + 1));
+  return { path, query };
+}
+
+function matchRoute(path) {
+  for (const route of ROUTES) {
+    const match = route.pattern.exec(path);
+    if (!match) continue;
+    const params = {};
+    (route.keys || []).forEach((key, i) => {
+      try {
+        params[key] = decodeURIComponent(match[i + 1]);
+      } catch {
+        params[key] = match[i + 1];
+      }
+    });
+    return { route, params };
+  }
+  return null;
+}
+
+function homeHash() {
+  const user = api.getUser();
+  if (!user) return '#/login';
+  if (api.isRestricted()) return '#/mfa/enrol';
+  return HOME_BY_ROLE[user.role] || '#/not-found';
+}
+
+function allowedFor(route, user) {
+  return Boolean(user && route.roles && route.roles.includes(user.role));
+}
+
+/** Change the route, adding a history entry. */
+function navigate(hash) {
+  if (window.location.hash === hash) route();
+  else window.location.hash = hash;
+}
+
+/** Change the route, replacing the current history entry. */
+function redirect(hash) {
+  window.history.replaceState(window.history.state, '', hash);
+  route();
+}
+
+function setFlash(message, kind = 'success') {
+  flash = message ? { message, kind } : null;
+}
+
+function takeFlash() {
+  const value = flash;
+  flash = null;
+  return value;
+}
+
+/** After signing in: back to where the user was going, or home. */
+function goHome() {
+  const target = returnTo;
+  returnTo = null;
+  if (target && !api.isRestricted()) {
+    const found = matchRoute(parseHash(target).path);
+    if (found && allowedFor(found.route, api.getUser())) {
+      redirect(target);
+      return;
+    }
+  }
+  redirect(homeHash());
+}
+
+function focusHeading(root = main) {
+  const heading = root.querySelector('h1');
+  if (!heading) return;
+  if (!heading.hasAttribute('tabindex')) heading.setAttribute('tabindex', '-1');
+  heading.focus({ preventScroll: true });
+  window.scrollTo(0, 0);
+}
+
+function updateTitle() {
+  const heading = main.querySelector('h1');
+  const text = heading ? heading.textContent.trim() : '';
+  document.title = text ? `${text} – Teamwell` : 'Teamwell';
+}
+
+/* --------------------------------------------------------------- header -- */
+
+function renderHeader(activeNav) {
+  const user = api.getUser();
+  const signedIn = api.isSignedIn();
+  const restricted = api.isRestricted();
+
+  const items = signedIn && !restricted
+    ? NAV_ITEMS.filter((item) => item.roles.includes(user.role))
+    : [];
+  nav.replaceChildren();
+  if (items.length) {
+    nav.append(h('ul', { class: 'nav__list' }, items.map((item) => h('li', { class: 'nav__item' },
+      h('a', {
+        class: 'nav__link',
+        href: item.href,
+        'aria-current': item.id === activeNav ? 'page' : undefined,
+      }, item.label)))));
+  }
+  nav.hidden = items.length === 0;
+
+  account.replaceChildren();
+  if (signedIn) {
+    account.append(
+      h('p', { class: 'account__who' },
+        h('span', { class: 'account__name' }, user.display_name || user.email || 'Signed in'),
+        h('span', { class: 'account__role' }, roleLabel(user.role))),
+      h('button', { type: 'button', class: 'button button--secondary button--small', onclick: signOut }, 'Sign out'),
+    );
+  }
+  account.hidden = !signedIn;
+}
+
+async function signOut(event) {
+  const button = event.currentTarget;
+  button.setAttribute('aria-disabled', 'true');
+  button.textContent = 'Signing out…';
+  await api.logout();
+  returnTo = null;
+  setFlash('You have signed out.', 'success');
+  redirect('#/login');
+}
+
+/* --------------------------------------------------------------- render -- */
+
+function show(node, { focus = true } = {}) {
+  main.replaceChildren(node);
+  main.removeAttribute('aria-busy');
+  updateTitle();
+  if (focus && !firstRender) focusHeading();
+  firstRender = false;
+}
+
+function showLoading(message) {
+  main.setAttribute('aria-busy', 'true');
+  main.replaceChildren(loadingState(message));
+}
+
+async function route() {
+  navigationId += 1;
+  const id = navigationId;
+  const isCurrent = () => id === navigationId;
+  if (controller) controller.abort();
+  controller = new AbortController();
+  const { signal } = controller;
+
+  const { path, query } = parseHash();
+  const found = matchRoute(path);
+  const access = found ? found.route.access : undefined;
+
+  // After a reload the refresh token can bring the session back.
+  if (!api.isSignedIn() && api.hasRefreshToken() && !['public', 'mfa'].includes(access)) {
+    renderHeader();
+    showLoading('Signing you in…');
+    try {
+      await api.restoreSession();
+    } catch (error) {
+      if (!isCurrent()) return;
+      renderHeader();
+      show(errorView.render({ error, onRetry: () => route() }));
+      return;
+    }
+    if (!isCurrent()) return;
+  }
+
+  const user = api.getUser();
+  const signedIn = api.isSignedIn();
+
+  if (path === '/') {
+    redirect(signedIn ? homeHash() : '#/login');
+    return;
+  }
+
+  if (!found) {
+    renderHeader();
+    show(notFoundView.render({ home: signedIn ? homeHash() : '#/login' }));
+    return;
+  }
+
+  const { route: current, params } = found;
+
+  // Guards.
+  if (current.access === 'guest' && signedIn) {
+    redirect(homeHash());
+    return;
+  }
+  if (current.access === 'mfa' && !api.hasPendingMfa()) {
+    if (signedIn) {
+      redirect(homeHash());
+    } else {
+      setFlash('Your sign-in timed out. Sign in again.', 'info');
+      redirect('#/login');
+    }
+    return;
+  }
+  if (current.access === 'enrol') {
+    if (!signedIn) {
+      redirect('#/login');
+      return;
+    }
+    if (!api.isRestricted()) {
+      redirect(homeHash());
+      return;
+    }
+  }
+  if (!current.access) {
+    if (!signedIn) {
+      returnTo = window.location.hash;
+      redirect('#/login');
+      return;
+    }
+    if (api.isRestricted()) {
+      redirect('#/mfa/enrol');
+      return;
+    }
+    if (current.clientRedirect && user.role === 'client') {
+      redirect(current.clientRedirect);
+      return;
+    }
+    if (!allowedFor(current, user)) {
+      renderHeader(current.nav);
+      show(errorView.renderForbidden({ home: homeHash() }));
+      return;
+    }
+  }
+
+  const activeNav = user && user.role === 'client' && current.nav === 'clients' ? 'my-record' : current.nav;
+  renderHeader(activeNav);
+
+  const ctx = {
+    params,
+    query,
+    signal,
+    user,
+    flash: takeFlash(),
+    isCurrent,
+    navigate,
+    redirect,
+    goHome,
+    setFlash,
+    focusHeading,
+    updateTitle,
+    /** Rewrite this page's query string without a new history entry. */
+    replaceQuery(values) {
+      const search = new URLSearchParams();
+      for (const [key, value] of Object.entries(values)) {
+        if (value !== undefined && value !== null && value !== '' && value !== 0) search.set(key, String(value));
+      }
+      const qs = search.toString();
+      window.history.replaceState(window.history.state, '', `#${path}${qs ? `?${qs}` : ''}`);
+    },
+  };
+
+  try {
+    let result = current.view.render(ctx);
+    if (result && typeof result.then === 'function') {
+      showLoading();
+      result = await result;
+    }
+    if (!isCurrent()) return;
+    show(result);
+  } catch (error) {
+    if (!isCurrent() || signal.aborted || (error && error.name === 'AbortError')) return;
+    if (error && error.status === 401 && !api.isSignedIn()) {
+      returnTo = current.access ? null : window.location.hash;
+      setFlash('Your session has ended. Sign in again to continue.', 'info');
+      redirect('#/login');
+      return;
+    }
+    if (error && error.status === 404) {
+      show(notFoundView.render({ home: homeHash(), detail: error.detail }));
+    } else if (error && error.status === 403) {
+      show(errorView.renderForbidden({ home: homeHash(), detail: error.detail }));
+    } else {
+      if (!(error && error.name === 'ApiError')) console.error(error); // eslint-disable-line no-console
+      show(errorView.render({ error, onRetry: () => route() }));
+    }
+  }
+}
+
+/* ----------------------------------------------------------------- start -- */
+
+api.authEvents.addEventListener('expired', () => {
+  const { path } = parseHash();
+  const found = matchRoute(path);
+  if (found && !found.route.access) returnTo = window.location.hash;
+  setFlash('Your session has ended. Sign in again to continue.', 'info');
+  redirect('#/login');
+});
+
+api.authEvents.addEventListener('change', () => {
+  const found = matchRoute(parseHash().path);
+  const user = api.getUser();
+  const navId = found && found.route.nav;
+  renderHeader(user && user.role === 'client' && navId === 'clients' ? 'my-record' : navId);
+});
+
+// The skip link targets <main>; stop it being read as a route.
+document.querySelector('.skip-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
+
+window.addEventListener('hashchange', () => route());
+route();

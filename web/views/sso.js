@@ -1,0 +1,37 @@
+// Return from organisation single sign-on: swap the one-time code for tokens.
+
+import * as api from '../api.js';
+import { h, heading, problemMessage } from '../ui.js';
+
+// A code works once; remember which have been tried in this page's life.
+const used = new Set();
+
+export async function render(ctx) {
+  const { code } = ctx.params;
+  if (used.has(code)) return failure('This sign-in link has already been used.');
+  used.add(code);
+
+  let outcome;
+  try {
+    outcome = await api.exchangeSsoCode(code);
+  } catch (error) {
+    if (error && error.name === 'AbortError') throw error;
+    return failure(problemMessage(error));
+  }
+  if (ctx.isCurrent()) {
+    // These replace the history entry holding the code, so it is not replayed.
+    if (outcome === 'mfa') ctx.redirect('#/mfa');
+    else if (outcome === 'enrol') ctx.redirect('#/mfa/enrol');
+    else ctx.goHome();
+  }
+  return h('div', { class: 'auth-layout' }, h('div', { class: 'card auth-card' }, heading('Signing you in…')));
+}
+
+function failure(message) {
+  return h('div', { class: 'auth-layout' },
+    h('div', { class: 'card auth-card' },
+      heading('We could not sign you in'),
+      h('div', { class: 'error-summary', role: 'alert' }, h('p', { class: 'error-summary__detail' }, message)),
+      h('p', {}, 'Single sign-on links work once and expire after a short time. Start again from the sign-in page.'),
+      h('p', {}, h('a', { class: 'button', href: '#/login' }, 'Go to sign in'))));
+}
