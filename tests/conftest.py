@@ -1,0 +1,204 @@
+"""Shared fixtures: real servers started once per test session.
+
+``live`` is a real uvicorn process on a loopback port, migrated and loaded with the demo data,
+once on SQLite and once on PostgreSQL (a throwaway cluster). Tests that take ``live`` run against
+both. ``live.as_role("therapist")`` gives an HTTP client signed in as that demo person, with
+multi-factor authentication enrolled as the product requires of staff.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+
+from app.demo import CLIENTS, STAFF
+from tests.support.postgres import PostgresServer, postgres_available
+from tests.support.server import LiveServer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_PASSWORD = "demo-password-for-the-tests"
+DEMO_CLIENT_EMAIL = "alex.morgan@example.org"
+ROLE_EMAILS = {str(role): email for email, _name, role, slug in STAFF if slug == "tyneside-nhs"}
+ROLE_EMAILS["employment_specialist"] = "erin.walsh@northern-employment.example"
+ROLE_EMAILS["client"] = DEMO_CLIENT_EMAIL
+PARTNER_ADMIN_EMAIL = "admin@northern-employment.example"
+DEMO_CLIENT_NAMES = [name for name, *_ in CLIENTS]
+
+
+def requirement(env_var: str) -> bool:
+    return os.environ.get(env_var, "").lower() == "required"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    if not postgres_available():
+        if requirement("TEAMWELL_TEST_POSTGRES"):
+            pytest.fail("PostgreSQL is required for this run but is not installed")
+        pytest.skip("PostgreSQL is not installed")
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def base_env(data_dir: Path, database_url: str) -> dict[str, str]:
+    return {
+        "TEAMWELL_DATA_DIR": str(data_dir),
+        "TEAMWELL_DATABASE_URL": database_url,
+        # Long enough that one session's tokens outlive the test run.
+        "TEAMWELL_ACCESS_TOKEN_MINUTES": "60",
+        "TEAMWELL_MFA_REQUIRED_FOR_STAFF": "true",
+        "TEAMWELL_EMAIL_BACKEND": "log",
+    }
+
+
+def teamwell_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env={**os.environ, **env},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@dataclass
+class Session:
+    """A signed-in person: an HTTP client carrying their access token."""
+
+    http: httpx.Client
+    email: str
+    tokens: dict[str, Any]
+    totp_secret: str | None = None
+
+    @property
+    def user(self) -> dict[str, Any]:
+        user: dict[str, Any] = self.tokens["user"]
+        return user
+
+    def get(self, url: str, **kw: Any) -> httpx.Response:
+        return self.http.get(url, **kw)
+
+    def post(self, url: str, **kw: Any) -> httpx.Response:
+        return self.http.post(url, **kw)
+
+    def patch(self, url: str, **kw: Any) -> httpx.Response:
+        return self.http.patch(url, **kw)
+
+    def put(self, url: str, **kw: Any) -> httpx.Response:
+        return self.http.put(url, **kw)
+
+    def delete(self, url: str, **kw: Any) -> httpx.Response:
+        return self.http.delete(url, **kw)
+
+
+@dataclass
+class Live:
+    """A running Teamwell service and what the tests know about it."""
+
+    backend: str
+    base_url: str
+    env: dict[str, str]
+    data_dir: Path
+    server: LiveServer
+    _sessions: dict[str, Session] = field(default_factory=dict)
+
+    def client(self, **kw: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30, **kw)
+
+    def sign_in(self, email: str, password: str = DEMO_PASSWORD) -> Session:
+        """Sign in, enrolling the second factor on first use as staff must."""
+        http = self.client()
+        reply = http.post("/api/v1/auth/login", json={"email": email, "password": password})
+        assert reply.status_code == 200, reply.text
+        tokens = reply.json()
+        secret = None
+        if tokens.get("mfa_enrolment_required"):
+            http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+            enrolment = http.post("/api/v1/auth/mfa/enrol")
+            assert enrolment.status_code == 200, enrolment.text
+            secret = enrolment.json()["secret"]
+            verified = http.post("/api/v1/auth/mfa/verify", json={"code": pyotp.TOTP(secret).now()})
+            assert verified.status_code == 200, verified.text
+            tokens = verified.json()
+        assert "access_token" in tokens, tokens
+        http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+        return Session(http=http, email=email, tokens=tokens, totp_secret=secret)
+
+    def as_role(self, role: str) -> Session:
+        """The demo person with this role (one sign-in per server, reused)."""
+        if role not in self._sessions:
+            self._sessions[role] = self.sign_in(ROLE_EMAILS[role])
+        return self._sessions[role]
+
+    def as_email(self, email: str) -> Session:
+        if email not in self._sessions:
+            self._sessions[email] = self.sign_in(email)
+        return self._sessions[email]
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.http.close()
+
+
+def start_live(backend: str, data_dir: Path, database_url: str) -> Live:
+    env = base_env(data_dir, database_url)
+    for args in (("migrate",), ("seed-demo", "--password", DEMO_PASSWORD)):
+        done = teamwell_cli(env, *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+    server = LiveServer(env=env, cwd=REPO_ROOT).start()
+    return Live(
+        backend=backend, base_url=server.base_url, env=env, data_dir=data_dir, server=server
+    )
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    data_dir = tmp_path_factory.mktemp(f"live-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{data_dir / 'teamwell.db'}"
+    else:
+        pg: PostgresServer = request.getfixturevalue("postgres")
+        url = pg.create_database("live_api")
+    running = start_live(request.param, data_dir, url)
+    try:
+        yield running
+    finally:
+        running.close()
+        running.server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """One server on SQLite, for tests that need a server but not both databases."""
+    data_dir = tmp_path_factory.mktemp("live-single")
+    running = start_live("sqlite", data_dir, f"sqlite:///{data_dir / 'teamwell.db'}")
+    try:
+        yield running
+    finally:
+        running.close()
+        running.server.stop()
+
+
+def problem(reply: httpx.Response, status: int) -> dict[str, Any]:
+    """Assert an RFC 9457 problem response with this status and return its body."""
+    assert reply.status_code == status, f"{reply.status_code} != {status}: {reply.text}"
+    assert reply.headers["content-type"].startswith("application/problem+json"), reply.headers
+    body: dict[str, Any] = reply.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://") and body["title"] and body["detail"]
+    return body
