@@ -72,8 +72,13 @@ class Settings(BaseSettings):
     def refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("a placeholder secret was given; set a real one or leave it unset")
+        return value
+
+    @field_validator("jwt_secret", "field_encryption_key", "session_secret")
+    @classmethod
+    def long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("secrets must be at least 32 characters")
+            raise ValueError("signing and encryption secrets must be at least 32 characters")
         return value
 
     @property

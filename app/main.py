@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.audit.routes import router as audit_router
@@ -23,6 +24,7 @@ from app.health.routes import router as health_router
 from app.organisations.routes import router as organisations_router
 from app.teams.routes import router as teams_router
 from app.users.routes import router as users_router
+from auth.email import email_sender_for
 from auth.invitations.routes import router as invitations_router
 from auth.routes import router as auth_router
 from auth.service import AuthRuntime
@@ -116,6 +118,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         cipher=FieldCipher(settings.secret("field_encryption_key")),
         clock=clock,
     )
+    app.state.email_sender = email_sender_for(settings)
     install_error_handlers(app)
 
     @app.middleware("http")
@@ -140,6 +143,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         return response
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret("session_secret"),
+        session_cookie="teamwell_sso",
+        same_site="lax",
+        https_only=settings.public_url.startswith("https://"),
+        max_age=600,
+    )
 
     api = APIRouter(prefix="/api/v1")
     for router in (

@@ -152,7 +152,7 @@ CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
 async def refuse(
-    request: Request,
+    session: AsyncSession,
     principal: Principal,
     *,
     action: str,
@@ -161,9 +161,15 @@ async def refuse(
     resource_id: object = None,
     client_id: uuid.UUID | None = None,
 ) -> Forbidden:
-    """Audit a refusal in its own transaction (the request's rolls back) and build the error."""
-    await audit_service.record_in_own_transaction(
-        request.app.state.session_factory,
+    """Audit a refusal and build the error.
+
+    Nothing the refused request did may be kept, but the refusal itself must be: the request's
+    session is rolled back, then the audit event is written and committed on it. (A second
+    session would wait on the SQLite write lock that this one holds.)
+    """
+    await session.rollback()
+    await audit_service.record(
+        session,
         principal.ctx,
         action=action,
         resource_type=resource_type,
@@ -172,6 +178,7 @@ async def refuse(
         outcome=Outcome.denied,
         detail=reason,
     )
+    await session.commit()
     return Forbidden(f"You do not have access to this: {reason}.")
 
 
@@ -181,11 +188,13 @@ UserPolicy = Callable[[User], policies.Decision]
 def require(policy: UserPolicy, action: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only people the named policy allows."""
 
-    async def dependency(request: Request, principal: CurrentUser) -> Principal:
+    async def dependency(
+        request: Request, session: SessionDep, principal: CurrentUser
+    ) -> Principal:
         decision = policy(principal.user)
         if not decision:
             raise await refuse(
-                request,
+                session,
                 principal,
                 action=action,
                 resource_type="route",
@@ -202,6 +211,9 @@ AccountManager = Annotated[Principal, Depends(require(policies.can_manage_accoun
 AuditReader = Annotated[Principal, Depends(require(policies.can_read_audit, "audit.read"))]
 ClinicalStaff = Annotated[Principal, Depends(require(policies.can_create_client, "client.create"))]
 Staff = Annotated[Principal, Depends(require(policies.is_staff, "staff"))]
+ClinicalReader = Annotated[
+    Principal, Depends(require(policies.sees_clinical_content, "client.list"))
+]
 
 
 @dataclass(frozen=True)
@@ -221,13 +233,13 @@ def client_access(policy: ClientPolicy, action: str) -> Callable[..., Awaitable[
     """Load the client named in the path and admit the caller only if the policy allows."""
 
     async def dependency(
-        request: Request, client_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+        client_id: uuid.UUID, session: SessionDep, principal: CurrentUser
     ) -> ClientAccess:
         client = await clients_service.get(session=session, client_id=client_id)
         decision = await policy(session, principal.user, client)
         if not decision:
             raise await refuse(
-                request,
+                session,
                 principal,
                 action=action,
                 resource_type="client",

@@ -151,6 +151,12 @@ def can_create_client(user: User) -> Decision:
     return Decision(False, "only clinical staff take referrals")
 
 
+def sees_clinical_content(user: User) -> Decision:
+    if user.role == Role.admin:
+        return Decision(False, "admins manage accounts and see no clinical content")
+    return ALLOW
+
+
 def is_staff(user: User) -> Decision:
     if user.is_staff:
         return ALLOW

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_, text
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -125,15 +124,6 @@ async def record_many(
         events.append(event)
     await session.flush()
     return events
-
-
-async def record_in_own_transaction(
-    factory: async_sessionmaker[AsyncSession], ctx: Context, **fields: object
-) -> None:
-    """Record an event that must survive the request failing (refused access, failed sign-in)."""
-    async with factory() as session:
-        await record(session, ctx, **fields)  # type: ignore[arg-type]
-        await session.commit()
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,13 @@ from app.pagination import Page, PageDep
 from app.teams import service as teams_service
 from app.users import service as users_service
 from auth import policies
-from auth.deps import ChangeableClient, ClinicalStaff, ConsentRecorder, CurrentUser, ReadableClient
+from auth.deps import (
+    ChangeableClient,
+    ClinicalReader,
+    ClinicalStaff,
+    ConsentRecorder,
+    ReadableClient,
+)
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 
@@ -85,7 +91,7 @@ async def summary_of(session: SessionDep, client: ClientRecord) -> ClientSummary
 
 @router.get("", response_model=Page[ClientListItem])
 async def list_clients(
-    principal: CurrentUser,
+    principal: ClinicalReader,
     session: SessionDep,
     page: PageDep,
     status_filter: Annotated[ProgrammeStatus | None, Query(alias="status")] = None,

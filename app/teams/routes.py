@@ -17,6 +17,17 @@ from auth.deps import AccountManager, Principal, Staff
 router = APIRouter(prefix="/teams", tags=["teams"])
 
 
+async def _visible_team(session: SessionDep, principal: Principal, team_id: uuid.UUID) -> Team:
+    """A team of the caller's organisation, or one they belong to: integrated teams have
+    members employed by partner organisations."""
+    team = await service.get(session=session, team_id=team_id)
+    if team.organisation_id != principal.user.organisation_id and team.id not in (
+        await service.team_ids_of(session=session, user_id=principal.id)
+    ):
+        raise service.TeamNotFound()
+    return team
+
+
 async def _team_in_own_organisation(
     session: SessionDep, principal: Principal, team_id: uuid.UUID
 ) -> Team:
@@ -62,8 +73,8 @@ async def create_team(
 
 @router.get("/{team_id}", response_model=TeamPublic)
 async def get_team(team_id: uuid.UUID, principal: Staff, session: SessionDep) -> TeamPublic:
-    """One team of the caller's organisation."""
-    return TeamPublic.model_validate(await _team_in_own_organisation(session, principal, team_id))
+    """One team of the caller's organisation or that the caller belongs to."""
+    return TeamPublic.model_validate(await _visible_team(session, principal, team_id))
 
 
 @router.get("/{team_id}/members", response_model=list[TeamMemberPublic])
@@ -71,7 +82,7 @@ async def list_members(
     team_id: uuid.UUID, principal: Staff, session: SessionDep
 ) -> list[TeamMemberPublic]:
     """The staff on a team."""
-    team = await _team_in_own_organisation(session, principal, team_id)
+    team = await _visible_team(session, principal, team_id)
     return await service.members(session=session, team_id=team.id)
 
 

@@ -1,5 +1,123 @@
-"""Invitations by one-time link (being built)."""
+"""Invitations by one-time link: admins invite by email, the invited person accepts once."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from fastapi import APIRouter, status
+
+from app.audit import service as audit_service
+from app.db import SessionDep
+from app.pagination import Page, PageDep
+from app.users.schemas import UserPublic
+from auth.deps import AccountManager, AnonymousContext, RuntimeDep
+from auth.email import EmailSenderDep
+from auth.invitations import service
+from auth.invitations.schemas import InvitationAccept, InvitationCreate, InvitationPublic
 
 router = APIRouter(prefix="/invitations", tags=["invitations"])
+
+
+@router.post("", response_model=InvitationPublic, status_code=status.HTTP_201_CREATED)
+async def create_invitation(
+    body: InvitationCreate,
+    principal: AccountManager,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    sender: EmailSenderDep,
+) -> InvitationPublic:
+    """Invite someone into your organisation (admins). They are emailed a link that works once
+    and expires after the configured number of days.
+
+    A client invitation names the client's existing record (``client_id``), which must have no
+    login yet; a staff invitation may name a team to join. The email must have no account and
+    no pending invitation (409). If the email cannot be sent nothing is saved (502)."""
+    invitation, token = await service.create(
+        session=session,
+        ctx=principal.ctx,
+        inviter=principal.user,
+        data=body,
+        lifetime=timedelta(days=runtime.settings.invitation_days),
+    )
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="invitation.create",
+        resource_type="invitation",
+        resource_id=invitation.id,
+        client_id=invitation.client_id,
+        detail=f"role {invitation.role}",
+    )
+    await service.send(
+        session=session,
+        sender=sender,
+        invitation=invitation,
+        token=token,
+        inviter=principal.user,
+        public_url=runtime.settings.public_url,
+    )
+    return service.to_public(invitation, principal.ctx.now())
+
+
+@router.get("", response_model=Page[InvitationPublic])
+async def list_invitations(
+    principal: AccountManager, session: SessionDep, page: PageDep
+) -> Page[InvitationPublic]:
+    """Your organisation's invitations, newest first: pending, accepted, revoked and expired."""
+    rows, total = await service.list_for_organisation(
+        session=session,
+        organisation_id=principal.user.organisation_id,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    now = principal.ctx.now()
+    return Page(
+        items=[service.to_public(i, now) for i in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("/{invitation_id}/revoke", response_model=InvitationPublic)
+async def revoke_invitation(
+    invitation_id: uuid.UUID, principal: AccountManager, session: SessionDep
+) -> InvitationPublic:
+    """Withdraw an invitation so its link no longer works (admins). Revoking one that is
+    already revoked changes nothing; one already accepted cannot be revoked (409)."""
+    invitation = await service.get(
+        session=session,
+        invitation_id=invitation_id,
+        organisation_id=principal.user.organisation_id,
+    )
+    if await service.revoke(session=session, ctx=principal.ctx, invitation=invitation):
+        await audit_service.record(
+            session,
+            principal.ctx,
+            action="invitation.revoke",
+            resource_type="invitation",
+            resource_id=invitation.id,
+            client_id=invitation.client_id,
+        )
+    return service.to_public(invitation, principal.ctx.now())
+
+
+@router.post("/accept", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
+async def accept_invitation(
+    body: InvitationAccept, session: SessionDep, ctx: AnonymousContext
+) -> UserPublic:
+    """Accept an invitation with the token from its link, choosing a name and password.
+
+    Creates the account (then sign in as usual; staff set up multi-factor authentication
+    first). A link works once: used, revoked or expired links answer 410, unknown ones 404."""
+    invitation, user = await service.accept(session=session, ctx=ctx, data=body)
+    await audit_service.record(
+        session,
+        service.acting_as(ctx, user),
+        action="invitation.accept",
+        resource_type="invitation",
+        resource_id=invitation.id,
+        client_id=invitation.client_id,
+    )
+    return UserPublic.model_validate(user)

@@ -16,7 +16,7 @@ export function render(ctx) {
   });
   const submit = submitButton('Sign in', { busyText: 'Signing in…' });
 
-  const form = h('form', { class: 'form', novalidate: true, 'aria-label': 'Sign in with email' },
+  const form = h('form', { class: 'form', novalidate: true },
     email.element, password.element, h('div', { class: 'form__actions' }, submit.element));
 
   form.addEventListener('submit', async (event) => {
