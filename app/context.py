@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.clock import Clock
-from app.users.models import Role
+from app.users.models import Role, User
 
 
 @dataclass(frozen=True)
@@ -29,3 +29,15 @@ class Context:
 
 
 ANONYMOUS = Actor(user_id=None, role=None, organisation_id=None)
+
+
+def acting_as(ctx: Context, user: User) -> Context:
+    """A request's context once it knows who is acting (after sign-in, or a new account)."""
+    actor = Actor(
+        user_id=user.id,
+        role=user.role,
+        organisation_id=user.organisation_id,
+        ip=ctx.actor.ip,
+        user_agent=ctx.actor.user_agent,
+    )
+    return Context(actor=actor, clock=ctx.clock)

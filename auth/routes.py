@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from app.audit import service as audit_service
 from app.audit.models import Outcome
-from app.context import Actor, Context
+from app.context import Context, acting_as
 from app.db import SessionDep
 from app.errors import Problem
 from app.users import service as users_service
@@ -32,25 +32,13 @@ from auth.service import AuthRuntime
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def _as(ctx: Context, user: User) -> Context:
-    """The anonymous request context, now knowing who signed in."""
-    actor = Actor(
-        user_id=user.id,
-        role=user.role,
-        organisation_id=user.organisation_id,
-        ip=ctx.actor.ip,
-        user_agent=ctx.actor.user_agent,
-    )
-    return Context(actor=actor, clock=ctx.clock)
-
-
 async def _refuse_sign_in(
     session: SessionDep, ctx: Context, user: User | None, exc: Problem, action: str
 ) -> Problem:
     """Keep the failure count and the audit record, then refuse."""
     await audit_service.record(
         session,
-        _as(ctx, user) if user else ctx,
+        acting_as(ctx, user) if user else ctx,
         action=action,
         resource_type="user",
         resource_id=user.id if user else None,
@@ -66,13 +54,13 @@ async def finish_sign_in(
 ) -> TokenResponse | MfaChallenge:
     """After the first factor: ask for the second, or open a session (shared with SSO)."""
     if user.mfa_enabled:
-        return auth_service.mfa_challenge(user, runtime)
+        return auth_service.mfa_challenge(user, runtime, method)
     tokens = await auth_service.start_session(
         session=session, runtime=runtime, ctx=ctx, user=user, method=method, mfa_verified=False
     )
     await audit_service.record(
         session,
-        _as(ctx, user),
+        acting_as(ctx, user),
         action="auth.login",
         resource_type="user",
         resource_id=user.id,
@@ -108,7 +96,7 @@ async def login_mfa(
     body: MfaLoginRequest, session: SessionDep, runtime: RuntimeDep, ctx: AnonymousContext
 ) -> TokenResponse:
     """Complete sign-in with a code from an authenticator app or a recovery code."""
-    user = await auth_service.user_for_mfa_token(
+    user, method = await auth_service.user_for_mfa_token(
         session=session, runtime=runtime, mfa_token=body.mfa_token
     )
     try:
@@ -118,15 +106,15 @@ async def login_mfa(
     except (auth_service.InvalidMfaCode, auth_service.AccountLocked) as exc:
         raise await _refuse_sign_in(session, ctx, user, exc, "auth.mfa") from None
     tokens = await auth_service.start_session(
-        session=session, runtime=runtime, ctx=ctx, user=user, method="password", mfa_verified=True
+        session=session, runtime=runtime, ctx=ctx, user=user, method=method, mfa_verified=True
     )
     await audit_service.record(
         session,
-        _as(ctx, user),
+        acting_as(ctx, user),
         action="auth.login",
         resource_type="user",
         resource_id=user.id,
-        detail="password+mfa",
+        detail=f"{method}+mfa",
     )
     return tokens
 

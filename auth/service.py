@@ -131,9 +131,10 @@ async def check_password(
     return user
 
 
-def mfa_challenge(user: User, runtime: AuthRuntime) -> MfaChallenge:
+def mfa_challenge(user: User, runtime: AuthRuntime, method: str) -> MfaChallenge:
+    """A short-lived token proving the first factor (``method``: password or sso) was passed."""
     token = runtime.signer.encode(
-        {"typ": "mfa", "sub": str(user.id)},
+        {"typ": "mfa", "sub": str(user.id), "amr": method},
         now=runtime.now(),
         lifetime=timedelta(minutes=runtime.settings.mfa_token_minutes),
     )
@@ -234,7 +235,8 @@ async def _use_recovery_code(
 
 async def user_for_mfa_token(
     *, session: AsyncSession, runtime: AuthRuntime, mfa_token: str
-) -> User:
+) -> tuple[User, str]:
+    """The person who passed the first factor, and how (password or sso)."""
     try:
         claims = runtime.signer.decode(mfa_token, purpose="mfa", now=runtime.now())
         user = await users_service.get(session=session, user_id=uuid.UUID(claims["sub"]))
@@ -242,7 +244,8 @@ async def user_for_mfa_token(
         raise Unauthenticated("The sign-in step has expired; please start again.") from exc
     if not user.is_active:
         raise InvalidCredentials()
-    return user
+    method = claims.get("amr")
+    return user, method if method in ("password", "sso") else "password"
 
 
 async def check_second_factor(

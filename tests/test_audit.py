@@ -28,12 +28,15 @@ async def audit_db(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, Path]]:
 
 
 async def write_events(engine: AsyncEngine, count: int) -> None:
-    ctx = Context(actor=Actor(user_id=None, role=None, organisation_id=None, ip="127.0.0.1"),
-                  clock=FrozenClock())
+    ctx = Context(
+        actor=Actor(user_id=None, role=None, organisation_id=None, ip="127.0.0.1"),
+        clock=FrozenClock(),
+    )
     async with session_factory(engine)() as session:
         for n in range(count):
-            await audit_service.record(session, ctx, action="client.read",
-                                       resource_type="client", resource_id=f"c{n}")
+            await audit_service.record(
+                session, ctx, action="client.read", resource_type="client", resource_id=f"c{n}"
+            )
         await session.commit()
 
 
@@ -83,18 +86,36 @@ async def test_verify_audit_command_says_where_the_chain_breaks(
 def test_reading_a_record_is_audited_with_who_and_where(live: Live) -> None:
     therapist = live.as_role("therapist")
     client = therapist.get("/api/v1/clients").json()["items"][0]
-    before = live.as_role("supervisor").get(
-        "/api/v1/audit-events",
-        params={"client_id": client["id"], "action": "client.read",
-                "actor_id": therapist.user["id"]},
-    ).json()["total"]
-    assert therapist.get(f"/api/v1/clients/{client['id']}",
-                         headers={"User-Agent": "ward-laptop/1.0"}).status_code == 200
-    events = live.as_role("supervisor").get(
-        "/api/v1/audit-events",
-        params={"client_id": client["id"], "action": "client.read",
-                "actor_id": therapist.user["id"]},
-    ).json()
+    before = (
+        live.as_role("supervisor")
+        .get(
+            "/api/v1/audit-events",
+            params={
+                "client_id": client["id"],
+                "action": "client.read",
+                "actor_id": therapist.user["id"],
+            },
+        )
+        .json()["total"]
+    )
+    assert (
+        therapist.get(
+            f"/api/v1/clients/{client['id']}", headers={"User-Agent": "ward-laptop/1.0"}
+        ).status_code
+        == 200
+    )
+    events = (
+        live.as_role("supervisor")
+        .get(
+            "/api/v1/audit-events",
+            params={
+                "client_id": client["id"],
+                "action": "client.read",
+                "actor_id": therapist.user["id"],
+            },
+        )
+        .json()
+    )
     assert events["total"] == before + 1
     newest = events["items"][0]
     assert newest["outcome"] == "success" and newest["ip"] == "127.0.0.1"

@@ -43,9 +43,10 @@ def bearer(token: str) -> dict[str, str]:
 def test_refresh_rotates_and_reuse_revokes_the_family(live: Live) -> None:
     tokens = login(live, DEMO_CLIENT_EMAIL, "demo-password-for-the-tests")
     with live.client() as http:
-        assert http.get("/api/v1/auth/me", headers=bearer(tokens["access_token"])).json()[
-            "email"
-        ] == DEMO_CLIENT_EMAIL
+        assert (
+            http.get("/api/v1/auth/me", headers=bearer(tokens["access_token"])).json()["email"]
+            == DEMO_CLIENT_EMAIL
+        )
         first = tokens["refresh_token"]
         rotated = http.post("/api/v1/auth/refresh", json={"refresh_token": first})
         assert rotated.status_code == 200
@@ -53,30 +54,41 @@ def test_refresh_rotates_and_reuse_revokes_the_family(live: Live) -> None:
         assert second["refresh_token"] != first
         # The first token again: a copy is in someone else's hands, so the session ends.
         problem(http.post("/api/v1/auth/refresh", json={"refresh_token": first}), 401)
-        problem(http.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}),
-                401)
+        problem(
+            http.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}), 401
+        )
         problem(http.get("/api/v1/auth/me", headers=bearer(second["access_token"])), 401)
 
 
 def test_logout_ends_access_and_refresh(live: Live) -> None:
     tokens = login(live, DEMO_CLIENT_EMAIL, "demo-password-for-the-tests")
     with live.client() as http:
-        out = http.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"]),
-                        json={"refresh_token": tokens["refresh_token"]})
+        out = http.post(
+            "/api/v1/auth/logout",
+            headers=bearer(tokens["access_token"]),
+            json={"refresh_token": tokens["refresh_token"]},
+        )
         assert out.status_code == 204
         problem(http.get("/api/v1/auth/me", headers=bearer(tokens["access_token"])), 401)
-        problem(http.post("/api/v1/auth/refresh",
-                          json={"refresh_token": tokens["refresh_token"]}), 401)
+        problem(
+            http.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}), 401
+        )
 
 
 def test_wrong_password_and_unknown_email_look_the_same(live: Live) -> None:
     email = new_person(live)
     with live.client() as http:
-        wrong = problem(http.post("/api/v1/auth/login",
-                                  json={"email": email, "password": "not-the-password"}), 401)
-        unknown = problem(http.post("/api/v1/auth/login",
-                                    json={"email": "nobody@nowhere.example",
-                                          "password": "not-the-password"}), 401)
+        wrong = problem(
+            http.post("/api/v1/auth/login", json={"email": email, "password": "not-the-password"}),
+            401,
+        )
+        unknown = problem(
+            http.post(
+                "/api/v1/auth/login",
+                json={"email": "nobody@nowhere.example", "password": "not-the-password"},
+            ),
+            401,
+        )
     assert wrong["detail"] == unknown["detail"]
     audit = live.as_role("admin").get("/api/v1/audit-events", params={"action": "auth.login"})
     assert any(e["outcome"] == "denied" for e in audit.json()["items"])
@@ -86,8 +98,7 @@ def test_repeated_failures_lock_the_account(live: Live) -> None:
     email = new_person(live)
     with live.client() as http:
         for _ in range(Settings().login_max_failures - 1):
-            problem(http.post("/api/v1/auth/login", json={"email": email, "password": "nope"}),
-                    401)
+            problem(http.post("/api/v1/auth/login", json={"email": email, "password": "nope"}), 401)
         locked = http.post("/api/v1/auth/login", json={"email": email, "password": "nope"})
         body = problem(locked, 429)
         assert int(locked.headers["retry-after"]) > 0
@@ -97,8 +108,9 @@ def test_repeated_failures_lock_the_account(live: Live) -> None:
 
 
 def test_lockout_doubles_and_is_capped() -> None:
-    settings = Settings(login_max_failures=5, login_lockout_seconds=60,
-                        login_lockout_max_seconds=600)
+    settings = Settings(
+        login_max_failures=5, login_lockout_seconds=60, login_lockout_max_seconds=600
+    )
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert lockout_until(4, now, settings) is None
     assert lockout_until(5, now, settings) == now + timedelta(seconds=60)
@@ -118,33 +130,54 @@ def test_staff_must_enrol_mfa_then_sign_in_with_a_code(live: Live) -> None:
         enrol = http.post("/api/v1/auth/mfa/enrol", headers=bearer(first["access_token"]))
         secret = enrol.json()["secret"]
         assert enrol.json()["otpauth_uri"].startswith("otpauth://totp/")
-        problem(http.post("/api/v1/auth/mfa/verify", headers=bearer(first["access_token"]),
-                          json={"code": "000000" if pyotp.TOTP(secret).now() != "000000"
-                                else "111111"}), 401)
+        problem(
+            http.post(
+                "/api/v1/auth/mfa/verify",
+                headers=bearer(first["access_token"]),
+                json={"code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"},
+            ),
+            401,
+        )
         totp = pyotp.TOTP(secret)
-        verified = http.post("/api/v1/auth/mfa/verify", headers=bearer(first["access_token"]),
-                             json={"code": totp.now()})
+        verified = http.post(
+            "/api/v1/auth/mfa/verify",
+            headers=bearer(first["access_token"]),
+            json={"code": totp.now()},
+        )
         assert verified.status_code == 200, verified.text
         codes = verified.json()["recovery_codes"]
         assert len(codes) == 10 and len(set(codes)) == 10
-        assert http.get("/api/v1/clients",
-                        headers=bearer(verified.json()["access_token"])).status_code == 200
+        assert (
+            http.get("/api/v1/clients", headers=bearer(verified.json()["access_token"])).status_code
+            == 200
+        )
 
         # Next sign-in: password, then a second factor.
         challenge = login(live, email)
         assert challenge["mfa_required"] is True and "access_token" not in challenge
-        problem(http.post("/api/v1/auth/login/mfa",
-                          json={"mfa_token": challenge["mfa_token"], "code": "12345x"}), 401)
+        problem(
+            http.post(
+                "/api/v1/auth/login/mfa",
+                json={"mfa_token": challenge["mfa_token"], "code": "12345x"},
+            ),
+            401,
+        )
         # The enrolment code's time step was used; a recovery code works once.
-        done = http.post("/api/v1/auth/login/mfa",
-                         json={"mfa_token": challenge["mfa_token"], "code": codes[0]})
+        done = http.post(
+            "/api/v1/auth/login/mfa", json={"mfa_token": challenge["mfa_token"], "code": codes[0]}
+        )
         assert done.status_code == 200, done.text
         assert done.json()["mfa_enrolment_required"] is False
         again = login(live, email)
-        problem(http.post("/api/v1/auth/login/mfa",
-                          json={"mfa_token": again["mfa_token"], "code": codes[0]}), 401)
-        problem(http.post("/api/v1/auth/mfa/enrol",
-                          headers=bearer(done.json()["access_token"])), 409)
+        problem(
+            http.post(
+                "/api/v1/auth/login/mfa", json={"mfa_token": again["mfa_token"], "code": codes[0]}
+            ),
+            401,
+        )
+        problem(
+            http.post("/api/v1/auth/mfa/enrol", headers=bearer(done.json()["access_token"])), 409
+        )
 
 
 def test_clients_sign_in_without_mfa(live: Live) -> None:
@@ -179,8 +212,10 @@ def test_deactivated_person_is_signed_out(live: Live) -> None:
     email = new_person(live, "client")
     tokens = login(live, email)
     admin = live.as_role("admin")
-    assert admin.patch(f"/api/v1/users/{tokens['user']['id']}",
-                       json={"is_active": False}).status_code == 200
+    assert (
+        admin.patch(f"/api/v1/users/{tokens['user']['id']}", json={"is_active": False}).status_code
+        == 200
+    )
     with live.client() as http:
         problem(http.get("/api/v1/auth/me", headers=bearer(tokens["access_token"])), 401)
         problem(http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}), 401)

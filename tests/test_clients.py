@@ -22,11 +22,18 @@ def provider_id(live: Live) -> str:
 def test_take_a_referral_and_build_the_care_team(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
     team_id = keyworker.get("/api/v1/teams").json()["items"][0]["id"]
-    created = keyworker.post("/api/v1/clients", json={
-        "display_name": "Hana Ito", "team_id": team_id,
-        "referral": {"source": "talking_therapies", "referred_on": str(date.today()),
-                     "reason": "Finished a course of CBT; wants to get back to nursing."},
-    })
+    created = keyworker.post(
+        "/api/v1/clients",
+        json={
+            "display_name": "Hana Ito",
+            "team_id": team_id,
+            "referral": {
+                "source": "talking_therapies",
+                "referred_on": str(date.today()),
+                "reason": "Finished a course of CBT; wants to get back to nursing.",
+            },
+        },
+    )
     assert created.status_code == 201, created.text
     record = created.json()
     assert record["status"] == "referred"
@@ -36,12 +43,17 @@ def test_take_a_referral_and_build_the_care_team(live: Live) -> None:
     # Not yet on the care team: the therapist cannot see Hana.
     therapist = live.as_role("therapist")
     problem(therapist.get(f"/api/v1/clients/{record['id']}"), 403)
-    added = keyworker.post(f"/api/v1/clients/{record['id']}/care-team",
-                           json={"user_id": therapist.user["id"]})
+    added = keyworker.post(
+        f"/api/v1/clients/{record['id']}/care-team", json={"user_id": therapist.user["id"]}
+    )
     assert added.status_code == 201
     assert therapist.get(f"/api/v1/clients/{record['id']}").status_code == 200
-    problem(keyworker.post(f"/api/v1/clients/{record['id']}/care-team",
-                           json={"user_id": therapist.user["id"]}), 409)
+    problem(
+        keyworker.post(
+            f"/api/v1/clients/{record['id']}/care-team", json={"user_id": therapist.user["id"]}
+        ),
+        409,
+    )
 
     # The supervisor of the care team sees Hana through supervision.
     assert "Hana Ito" in clients_by_name(live.as_role("supervisor"))
@@ -51,8 +63,9 @@ def test_take_a_referral_and_build_the_care_team(live: Live) -> None:
     removed = keyworker.delete(f"/api/v1/clients/{record['id']}/care-team/{member['id']}")
     assert removed.status_code == 204
     problem(therapist.get(f"/api/v1/clients/{record['id']}"), 403)
-    history = keyworker.get(f"/api/v1/clients/{record['id']}/care-team",
-                            params={"include_past": True}).json()
+    history = keyworker.get(
+        f"/api/v1/clients/{record['id']}/care-team", params={"include_past": True}
+    ).json()
     assert any(m["user_id"] == therapist.user["id"] and m["until"] for m in history)
 
     moved = keyworker.patch(f"/api/v1/clients/{record['id']}", json={"status": "active"})
@@ -72,15 +85,17 @@ def test_consent_governs_access_across_organisations(live: Live) -> None:
     alex = everyone["Alex Morgan"]["id"]
     client = live.as_role("client")
     decision = {"organisation_id": provider_id(live), "purpose": "employment_sharing"}
-    withdrawn = client.post(f"/api/v1/clients/{alex}/consents",
-                            json={**decision, "state": "withdrawn"})
+    withdrawn = client.post(
+        f"/api/v1/clients/{alex}/consents", json={**decision, "state": "withdrawn"}
+    )
     assert withdrawn.status_code == 201 and withdrawn.json()["recorded_by_name"] == "Alex Morgan"
     try:
         problem(specialist.get(f"/api/v1/clients/{alex}"), 403)
         assert "Alex Morgan" not in clients_by_name(specialist)
     finally:
-        regranted = client.post(f"/api/v1/clients/{alex}/consents",
-                                json={**decision, "state": "granted"})
+        regranted = client.post(
+            f"/api/v1/clients/{alex}/consents", json={**decision, "state": "granted"}
+        )
         assert regranted.status_code == 201
     assert specialist.get(f"/api/v1/clients/{alex}").status_code == 200
 
@@ -97,17 +112,25 @@ def test_a_client_sees_only_their_own_record(live: Live) -> None:
     assert [c["display_name"] for c in listing["items"]] == ["Alex Morgan"]
     other = clients_by_name(live.as_role("peer_keyworker"))["Bea Collins"]["id"]
     problem(client.get(f"/api/v1/clients/{other}"), 403)
-    problem(client.patch(f"/api/v1/clients/{listing['items'][0]['id']}",
-                         json={"status": "closed"}), 403)
+    problem(
+        client.patch(f"/api/v1/clients/{listing['items'][0]['id']}", json={"status": "closed"}), 403
+    )
 
 
 def test_validation_errors_name_the_field(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
     team_id = keyworker.get("/api/v1/teams").json()["items"][0]["id"]
-    body = problem(keyworker.post("/api/v1/clients", json={
-        "display_name": "", "team_id": team_id,
-        "referral": {"source": "carrier-pigeon", "referred_on": "yesterday", "reason": "x"},
-    }), 422)
+    body = problem(
+        keyworker.post(
+            "/api/v1/clients",
+            json={
+                "display_name": "",
+                "team_id": team_id,
+                "referral": {"source": "carrier-pigeon", "referred_on": "yesterday", "reason": "x"},
+            },
+        ),
+        422,
+    )
     fields = {e["field"] for e in body["errors"]}
     assert {"body.display_name", "body.referral.source", "body.referral.referred_on"} <= fields
     problem(keyworker.get("/api/v1/clients/not-a-uuid"), 422)

@@ -15,9 +15,16 @@ def test_openapi_document_lists_the_api(live: Live) -> None:
     with live.client() as http:
         spec = http.get("/openapi.json").json()
     paths = spec["paths"]
-    for path in ("/api/v1/auth/login", "/api/v1/clients", "/api/v1/clients/{client_id}",
-                 "/api/v1/audit-events", "/api/v1/organisations", "/api/v1/teams",
-                 "/api/v1/users", "/api/v1/clients/{client_id}/consents"):
+    for path in (
+        "/api/v1/auth/login",
+        "/api/v1/clients",
+        "/api/v1/clients/{client_id}",
+        "/api/v1/audit-events",
+        "/api/v1/organisations",
+        "/api/v1/teams",
+        "/api/v1/users",
+        "/api/v1/clients/{client_id}/consents",
+    ):
         assert path in paths
 
 

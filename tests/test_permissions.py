@@ -47,9 +47,12 @@ class World:
     def fresh_staff(self, role: str = "therapist") -> str:
         reply = self.live.as_role("admin").post(
             "/api/v1/users",
-            json={"email": f"{role}-{uuid.uuid4().hex[:8]}@tyneside.example",
-                  "display_name": "Fresh Colleague", "role": role,
-                  "password": DEMO_PASSWORD},
+            json={
+                "email": f"{role}-{uuid.uuid4().hex[:8]}@tyneside.example",
+                "display_name": "Fresh Colleague",
+                "role": role,
+                "password": DEMO_PASSWORD,
+            },
         )
         assert reply.status_code == 201, reply.text
         return str(reply.json()["id"])
@@ -60,9 +63,15 @@ def world(live: Live) -> World:
     w = World(live)
     admin = live.as_role("admin")
     outsider_email = f"outsider-{live.backend}@tyneside.example"
-    if admin.post("/api/v1/users", json={"email": outsider_email, "display_name": "Olu Outside",
-                                         "role": "therapist",
-                                         "password": DEMO_PASSWORD}).status_code not in (201, 409):
+    if admin.post(
+        "/api/v1/users",
+        json={
+            "email": outsider_email,
+            "display_name": "Olu Outside",
+            "role": "therapist",
+            "password": DEMO_PASSWORD,
+        },
+    ).status_code not in (201, 409):
         raise AssertionError("could not create the outsider")
     w.ids["outsider_email"] = outsider_email
     clients = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
@@ -105,67 +114,164 @@ def care_team_member_to_remove(w: World) -> dict[str, str]:
 
 RULES: list[Rule] = [
     Rule("GET", "/api/v1/organisations", ROLES),
-    Rule("POST", "/api/v1/organisations", frozenset({"admin", "partner_admin"}), 201,
-         body=lambda _w: {"slug": f"org-{uuid.uuid4().hex[:8]}", "name": "Council",
-                          "kind": "local_authority"}),
+    Rule(
+        "POST",
+        "/api/v1/organisations",
+        frozenset({"admin", "partner_admin"}),
+        201,
+        body=lambda _w: {
+            "slug": f"org-{uuid.uuid4().hex[:8]}",
+            "name": "Council",
+            "kind": "local_authority",
+        },
+    ),
     Rule("GET", "/api/v1/organisations/{organisation_id}", ROLES),
-    Rule("PATCH", "/api/v1/organisations/{organisation_id}", frozenset({"admin"}),
-         body=fixed({"name": "Tyneside NHS Foundation Trust"})),
+    Rule(
+        "PATCH",
+        "/api/v1/organisations/{organisation_id}",
+        frozenset({"admin"}),
+        body=fixed({"name": "Tyneside NHS Foundation Trust"}),
+    ),
     Rule("GET", "/api/v1/teams", frozenset(STAFF)),
-    Rule("POST", "/api/v1/teams", frozenset({"admin", "partner_admin"}), 201,
-         body=fixed({"name": "Gateshead IPS Team", "area_cluster": "Tyne and Wear"})),
-    Rule("GET", "/api/v1/teams/{team_id}", frozenset(STAFF - {"partner_admin"}),
-         hidden=frozenset({"partner_admin"})),
-    Rule("GET", "/api/v1/teams/{team_id}/members", frozenset(STAFF - {"partner_admin"}),
-         hidden=frozenset({"partner_admin"})),
-    Rule("POST", "/api/v1/teams/{team_id}/members", frozenset({"admin"}), 201,
-         body=lambda w: {"user_id": w.fresh_staff()}, hidden=frozenset({"partner_admin"})),
+    Rule(
+        "POST",
+        "/api/v1/teams",
+        frozenset({"admin", "partner_admin"}),
+        201,
+        body=fixed({"name": "Gateshead IPS Team", "area_cluster": "Tyne and Wear"}),
+    ),
+    Rule(
+        "GET",
+        "/api/v1/teams/{team_id}",
+        frozenset(STAFF - {"partner_admin"}),
+        hidden=frozenset({"partner_admin"}),
+    ),
+    Rule(
+        "GET",
+        "/api/v1/teams/{team_id}/members",
+        frozenset(STAFF - {"partner_admin"}),
+        hidden=frozenset({"partner_admin"}),
+    ),
+    Rule(
+        "POST",
+        "/api/v1/teams/{team_id}/members",
+        frozenset({"admin"}),
+        201,
+        body=lambda w: {"user_id": w.fresh_staff()},
+        hidden=frozenset({"partner_admin"}),
+    ),
     Rule("GET", "/api/v1/users", frozenset(STAFF)),
-    Rule("POST", "/api/v1/users", frozenset({"admin", "partner_admin"}), 201,
-         body=lambda _w: {"email": f"n-{uuid.uuid4().hex[:8]}@example.org",
-                          "display_name": "New Person", "role": "peer_keyworker"}),
-    Rule("GET", "/api/v1/users/{user_id}", frozenset(STAFF - {"partner_admin",
-                                                              "employment_specialist"}),
-         hidden=frozenset({"partner_admin", "employment_specialist"})),
-    Rule("PATCH", "/api/v1/users/{user_id}", frozenset({"admin"}),
-         body=fixed({"display_name": "Tom Okafor"}), hidden=frozenset({"partner_admin"})),
-    Rule("PUT", "/api/v1/users/{user_id}/supervisor", frozenset({"admin"}),
-         body=lambda w: {"supervisor_id": w.session("supervisor").user["id"]},
-         hidden=frozenset({"partner_admin"})),
+    Rule(
+        "POST",
+        "/api/v1/users",
+        frozenset({"admin", "partner_admin"}),
+        201,
+        body=lambda _w: {
+            "email": f"n-{uuid.uuid4().hex[:8]}@example.org",
+            "display_name": "New Person",
+            "role": "peer_keyworker",
+        },
+    ),
+    Rule(
+        "GET",
+        "/api/v1/users/{user_id}",
+        frozenset(STAFF - {"partner_admin", "employment_specialist"}),
+        hidden=frozenset({"partner_admin", "employment_specialist"}),
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/users/{user_id}",
+        frozenset({"admin"}),
+        body=fixed({"display_name": "Tom Okafor"}),
+        hidden=frozenset({"partner_admin"}),
+    ),
+    Rule(
+        "PUT",
+        "/api/v1/users/{user_id}/supervisor",
+        frozenset({"admin"}),
+        body=lambda w: {"supervisor_id": w.session("supervisor").user["id"]},
+        hidden=frozenset({"partner_admin"}),
+    ),
     Rule("GET", "/api/v1/clients", ROLES - {"admin", "partner_admin"}),
-    Rule("POST", "/api/v1/clients", frozenset(CLINICAL - {"employment_specialist"} |
-                                              {"outsider"}), 201,
-         body=lambda w: {"display_name": "Gus Hale", "team_id": w.ids["team"],
-                         "referral": {"source": "self", "referred_on": str(date.today()),
-                                      "reason": "Wants help finding work"}}),
+    Rule(
+        "POST",
+        "/api/v1/clients",
+        frozenset(CLINICAL - {"employment_specialist"} | {"outsider"}),
+        201,
+        body=lambda w: {
+            "display_name": "Gus Hale",
+            "team_id": w.ids["team"],
+            "referral": {
+                "source": "self",
+                "referred_on": str(date.today()),
+                "reason": "Wants help finding work",
+            },
+        },
+    ),
     Rule("GET", "/api/v1/clients/{client_id}", frozenset(CARE)),
-    Rule("PATCH", "/api/v1/clients/{client_id}", frozenset(CLINICAL),
-         body=fixed({"status": "active"})),
+    Rule(
+        "PATCH",
+        "/api/v1/clients/{client_id}",
+        frozenset(CLINICAL),
+        body=fixed({"status": "active"}),
+    ),
     Rule("GET", "/api/v1/clients/{client_id}/care-team", frozenset(CARE)),
-    Rule("POST", "/api/v1/clients/{client_id}/care-team", frozenset(CLINICAL), 201,
-         body=lambda w: {"user_id": w.fresh_staff()}),
-    Rule("DELETE", "/api/v1/clients/{client_id}/care-team/{member_id}", frozenset(CLINICAL),
-         204, params=care_team_member_to_remove),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/care-team",
+        frozenset(CLINICAL),
+        201,
+        body=lambda w: {"user_id": w.fresh_staff()},
+    ),
+    Rule(
+        "DELETE",
+        "/api/v1/clients/{client_id}/care-team/{member_id}",
+        frozenset(CLINICAL),
+        204,
+        params=care_team_member_to_remove,
+    ),
     Rule("GET", "/api/v1/clients/{client_id}/referrals", frozenset(CARE)),
-    Rule("POST", "/api/v1/clients/{client_id}/referrals", frozenset(CLINICAL), 201,
-         body=fixed({"source": "jobcentre", "referred_on": "2026-02-01",
-                     "reason": "Re-referred after a short break"})),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/referrals",
+        frozenset(CLINICAL),
+        201,
+        body=fixed(
+            {
+                "source": "jobcentre",
+                "referred_on": "2026-02-01",
+                "reason": "Re-referred after a short break",
+            }
+        ),
+    ),
     Rule("GET", "/api/v1/clients/{client_id}/consents", frozenset(CARE)),
-    Rule("POST", "/api/v1/clients/{client_id}/consents", frozenset(CARE), 201,
-         body=lambda w: {"organisation_id": w.ids["organisation"], "purpose": "evaluation",
-                         "state": "granted"}),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/consents",
+        frozenset(CARE),
+        201,
+        body=lambda w: {
+            "organisation_id": w.ids["organisation"],
+            "purpose": "evaluation",
+            "state": "granted",
+        },
+    ),
     Rule("GET", "/api/v1/audit-events", frozenset({"supervisor", "admin", "partner_admin"})),
-    Rule("GET", "/api/v1/audit-events/verify",
-         frozenset({"supervisor", "admin", "partner_admin"})),
+    Rule("GET", "/api/v1/audit-events/verify", frozenset({"supervisor", "admin", "partner_admin"})),
 ]
 
 # Routes every signed-in person (or anyone) uses for themselves, tested in their own modules.
 SELF_SERVICE = {
-    ("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/login/mfa"),
-    ("POST", "/api/v1/auth/refresh"), ("POST", "/api/v1/auth/logout"),
-    ("GET", "/api/v1/auth/me"), ("POST", "/api/v1/auth/mfa/enrol"),
-    ("POST", "/api/v1/auth/mfa/verify"), ("POST", "/api/v1/auth/mfa/recovery-codes"),
-    ("GET", "/healthz"), ("GET", "/readyz"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/login/mfa"),
+    ("POST", "/api/v1/auth/refresh"),
+    ("POST", "/api/v1/auth/logout"),
+    ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/mfa/enrol"),
+    ("POST", "/api/v1/auth/mfa/verify"),
+    ("POST", "/api/v1/auth/mfa/recovery-codes"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
 }
 # Routes whose permissions are tested in their own modules (SSO, invitations).
 TESTED_ELSEWHERE_PREFIXES = ("/api/v1/auth/sso", "/api/v1/invitations")
@@ -181,8 +287,13 @@ def test_every_route_is_in_the_table(live: Live) -> None:
 
 
 def _path(rule: Rule, w: World, extra: dict[str, str]) -> str:
-    values = {"organisation_id": w.ids["organisation"], "team_id": w.ids["team"],
-              "user_id": w.ids["therapist_user"], "client_id": w.ids["client"], **extra}
+    values = {
+        "organisation_id": w.ids["organisation"],
+        "team_id": w.ids["team"],
+        "user_id": w.ids["therapist_user"],
+        "client_id": w.ids["client"],
+        **extra,
+    }
     return rule.path.format(**values)
 
 
@@ -204,8 +315,12 @@ def test_route_by_role(world: World, rule: Rule, role: str) -> None:
 def test_refusals_are_audited(world: World) -> None:
     outsider = world.session("outsider")
     problem(outsider.get(f"/api/v1/clients/{world.ids['client']}"), 403)
-    events = world.session("supervisor").get(
-        "/api/v1/audit-events",
-        params={"client_id": world.ids["client"], "actor_id": outsider.user["id"]},
-    ).json()["items"]
+    events = (
+        world.session("supervisor")
+        .get(
+            "/api/v1/audit-events",
+            params={"client_id": world.ids["client"], "actor_id": outsider.user["id"]},
+        )
+        .json()["items"]
+    )
     assert events and events[0]["outcome"] == "denied" and events[0]["action"] == "client.read"

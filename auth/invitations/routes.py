@@ -8,6 +8,7 @@ from datetime import timedelta
 from fastapi import APIRouter, status
 
 from app.audit import service as audit_service
+from app.context import acting_as
 from app.db import SessionDep
 from app.pagination import Page, PageDep
 from app.users.schemas import UserPublic
@@ -114,7 +115,7 @@ async def accept_invitation(
     invitation, user = await service.accept(session=session, ctx=ctx, data=body)
     await audit_service.record(
         session,
-        service.acting_as(ctx, user),
+        acting_as(ctx, user),
         action="invitation.accept",
         resource_type="invitation",
         resource_id=invitation.id,

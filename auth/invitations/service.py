@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.clients import service as clients_service
 from app.clock import as_utc
-from app.context import Actor, Context
+from app.context import Context, acting_as
 from app.crypto import new_token, token_digest
 from app.errors import Conflict, NotFound, Problem
 from app.organisations import service as organisations_service
@@ -132,18 +132,6 @@ def to_public(invitation: Invitation, now: datetime) -> InvitationPublic:
         accepted_user_id=invitation.accepted_user_id,
         status=status_of(invitation, now),
     )
-
-
-def acting_as(ctx: Context, user: User) -> Context:
-    """The anonymous request context, now knowing who the new account belongs to."""
-    actor = Actor(
-        user_id=user.id,
-        role=user.role,
-        organisation_id=user.organisation_id,
-        ip=ctx.actor.ip,
-        user_agent=ctx.actor.user_agent,
-    )
-    return Context(actor=actor, clock=ctx.clock)
 
 
 # --- queries ---------------------------------------------------------------------------------

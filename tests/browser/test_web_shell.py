@@ -58,9 +58,7 @@ async def submit_password(page: Page, live: Live, email: str, password: str) -> 
 
 async def sign_in_with_code(page: Page, live: Live, email: str, secret: str) -> None:
     await submit_password(page, live, email, DEMO_PASSWORD)
-    await expect(page.get_by_role("heading", level=1)).to_have_text(
-        "Check your authenticator app"
-    )
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Check your authenticator app")
     await page.get_by_label("Authentication code").fill(next_step_code(secret))
     await page.get_by_role("button", name="Verify").click()
 
@@ -116,9 +114,7 @@ async def test_new_staff_member_enrols_in_two_step_verification(
 
     await submit_password(page, live_sqlite, email, password)
 
-    await expect(page.get_by_role("heading", level=1)).to_have_text(
-        "Set up two-step verification"
-    )
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Set up two-step verification")
     add_step = page.get_by_role("listitem").filter(
         has=page.get_by_role("heading", name="Add Teamwell to your authenticator app")
     )
