@@ -27,7 +27,7 @@ class AuditEvent(SQLModel, table=True):
     organisation_id: uuid.UUID | None = Field(default=None, index=True)
     action: str = Field(max_length=64, index=True)
     resource_type: str = Field(max_length=64)
-    resource_id: str | None = Field(default=None, max_length=64)
+    resource_id: str | None = Field(default=None, max_length=255)
     client_id: uuid.UUID | None = Field(default=None, index=True)
     ip: str | None = Field(default=None, max_length=64)
     user_agent: str | None = Field(default=None, max_length=512)

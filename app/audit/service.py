@@ -109,12 +109,13 @@ async def record_many(
             organisation_id=ctx.actor.organisation_id,
             action=entry.action,
             resource_type=entry.resource_type,
-            resource_id=str(entry.resource_id) if entry.resource_id is not None else None,
+            # Bounded like the column, so an unusually long path can never lose the event.
+            resource_id=str(entry.resource_id)[:255] if entry.resource_id is not None else None,
             client_id=entry.client_id,
             ip=ctx.actor.ip,
             user_agent=(ctx.actor.user_agent or "")[:512] or None,
             outcome=entry.outcome,
-            detail=entry.detail,
+            detail=entry.detail[:1000] if entry.detail else None,
             prev_hash=prev,
             hash="",
         )

@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("organisation_id", sa.Uuid(), nullable=True),
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("resource_type", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("resource_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("resource_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
         sa.Column("client_id", sa.Uuid(), nullable=True),
         sa.Column("ip", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("user_agent", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=True),

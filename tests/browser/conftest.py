@@ -89,17 +89,9 @@ class PageProblems:
         assert self == PageProblems(), self
 
 
-@dataclass
-class BrowserTab:
-    """One isolated browser context with one page, watched for problems."""
-
-    page: Page
-    problems: PageProblems
-
-
 @pytest_asyncio.fixture(loop_scope="session")
-async def tab(browser: Browser) -> AsyncIterator[BrowserTab]:
-    """A fresh context (own sessionStorage, so no one is signed in) and page.
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A page in a fresh context (own sessionStorage, so no one is signed in).
 
     Fails the test at teardown if any page it showed logged a console error, broke the
     Content-Security-Policy or threw an uncaught error.
@@ -109,11 +101,11 @@ async def tab(browser: Browser) -> AsyncIterator[BrowserTab]:
     context.set_default_timeout(TIMEOUT_MS)
     await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
     await context.add_init_script(REPORT_CSP_VIOLATIONS)
-    page = await context.new_page()
-    page.on("console", problems.on_console)
-    page.on("pageerror", problems.on_page_error)
+    opened = await context.new_page()
+    opened.on("console", problems.on_console)
+    opened.on("pageerror", problems.on_page_error)
     try:
-        yield BrowserTab(page=page, problems=problems)
+        yield opened
     finally:
         await context.close()
     problems.assert_clean()
