@@ -86,7 +86,12 @@ class PageProblems:
         self.csp_violations.append(f"securitypolicyviolation: {description}")
 
     def assert_clean(self) -> None:
-        assert self == PageProblems(), self
+        found = [
+            *(f"console error: {text}" for text in self.console_errors),
+            *(f"CSP violation: {text}" for text in self.csp_violations),
+            *(f"uncaught: {text}" for text in self.page_errors),
+        ]
+        assert not found, "The page reported problems:\n" + "\n".join(found)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
