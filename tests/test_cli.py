@@ -1,0 +1,50 @@
+"""The `teamwell` command and readiness, on a fresh database."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import REPO_ROOT, base_env, problem, teamwell_cli
+from tests.support.server import LiveServer
+
+
+def test_readiness_follows_migrations_and_create_admin_can_sign_in(tmp_path: Path) -> None:
+    env = base_env(tmp_path, f"sqlite:///{tmp_path / 'fresh.db'}")
+    server = LiveServer(env=env, cwd=REPO_ROOT).start()
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            # Alive, but not ready: the database has no schema yet.
+            assert http.get("/healthz").status_code == 200
+            body = problem(http.get("/readyz"), 503)
+            assert "migration" in body["detail"]
+
+            migrated = teamwell_cli(env, "migrate")
+            assert migrated.returncode == 0, migrated.stderr
+            assert http.get("/readyz").json()["status"] == "ready"
+
+            password = "an-admin-password-long-enough"
+            made = teamwell_cli(
+                {**env, "TEAMWELL_ADMIN_PASSWORD": password},
+                "create-admin", "--email", "Lead@Council.example", "--name", "Lee Admin",
+                "--organisation", "city-council", "--organisation-name", "City Council",
+                "--kind", "local_authority",
+            )
+            assert made.returncode == 0, made.stderr
+            assert password not in made.stdout + made.stderr
+            signed_in = http.post("/api/v1/auth/login",
+                                  json={"email": "lead@council.example", "password": password})
+            assert signed_in.status_code == 200, signed_in.text
+            assert signed_in.json()["user"]["role"] == "admin"
+            assert signed_in.json()["mfa_enrolment_required"] is True
+
+            verified = teamwell_cli(env, "verify-audit")
+            assert verified.returncode == 0 and "intact" in verified.stdout
+    finally:
+        server.stop()
+    secrets_file = tmp_path / "secrets.json"
+    assert secrets_file.exists() and oct(os.stat(secrets_file).st_mode & 0o777) == "0o600"
+    log = server.log_path.read_text() if server.log_path and server.log_path.exists() else ""
+    assert password not in log
