@@ -20,6 +20,7 @@ from app.clock import SystemClock
 from app.config import Settings, get_settings
 from app.context import Actor, Context
 from app.db import create_engine, session_factory
+from app.messaging.keyring import keyring_from_settings, reencrypt_messages, rotate_key
 from app.organisations import service as organisations_service
 from app.organisations.models import OrganisationKind
 from app.organisations.schemas import OrganisationCreate
@@ -137,6 +138,32 @@ def cmd_verify_audit(settings: Settings, _args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_rotate_message_key(settings: Settings, _args: argparse.Namespace) -> int:
+    if settings.message_keys is not None:
+        print(
+            "message keys come from TEAMWELL_MESSAGE_KEYS: add the new key there on every "
+            "instance, then name it in TEAMWELL_MESSAGE_KEY_CURRENT",
+            file=sys.stderr,
+        )
+        return 1
+    key_id = rotate_key(settings.data_dir)
+    print(f"message key {key_id} is now current")
+    return 0
+
+
+def cmd_reencrypt_messages(settings: Settings, _args: argparse.Namespace) -> int:
+    from app.messaging.models import Message
+
+    keyring = keyring_from_settings(settings)
+
+    async def work(session: AsyncSession) -> int:
+        return await reencrypt_messages(session, keyring, Message.__table__)  # type: ignore[attr-defined]
+
+    count = asyncio.run(_in_session(settings, work))
+    print(f"{count} messages re-encrypted with key {keyring.current_key_id}")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -173,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed-demo", help="load demo organisations, team, staff and clients")
     seed.add_argument("--password", help="password for every demo login (default: generated)")
     sub.add_parser("verify-audit", help="check the audit trail's hash chain")
+    sub.add_parser("rotate-message-key", help="add a message key and make it current")
+    sub.add_parser(
+        "reencrypt-messages", help="re-encrypt message bodies not under the current key"
+    )
     for name in ("serve", "demo"):
         serve = sub.add_parser(
             name,
@@ -190,6 +221,8 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "create-admin": cmd_create_admin,
     "seed-demo": cmd_seed_demo,
     "verify-audit": cmd_verify_audit,
+    "rotate-message-key": cmd_rotate_message_key,
+    "reencrypt-messages": cmd_reencrypt_messages,
     "serve": cmd_serve,
     "demo": cmd_demo,
 }

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     field_encryption_key: SecretStr | None = None
     session_secret: SecretStr | None = None
+    # Message-body encryption keys: a JSON object {"k1": "<base64 of 32 bytes>", ...} and the id
+    # of the one new bodies are sealed with. Unset: keys live in <data_dir>/message-keys.json.
+    message_keys: SecretStr | None = None
+    message_key_current: str | None = None
 
     # Tokens and sessions.
     access_token_minutes: int = Field(default=15, ge=1, le=60)
@@ -57,6 +61,22 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     page_size_default: int = Field(default=50, ge=1)
     page_size_max: int = Field(default=200, ge=1)
+
+    # Realtime (the /ws gateway). Each limit is enforced and tested at its edge.
+    ws_max_frame_bytes: int = Field(default=65_536, ge=1024)
+    message_max_chars: int = Field(default=4000, ge=1)
+    messages_per_second: float = Field(default=5.0, gt=0)
+    message_burst: int = Field(default=10, ge=1)
+    typing_per_second: float = Field(default=2.0, gt=0)
+    ws_connections_per_user: int = Field(default=5, ge=1)
+    conversations_page_max: int = Field(default=100, ge=1)
+    sync_page_max: int = Field(default=200, ge=1)
+    ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
+    ws_auth_grace_seconds: float = Field(default=30.0, gt=0)
+    ws_heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
+    ws_outbound_queue: int = Field(default=1000, ge=10)
+    # After this many refused frames in a row the connection is closed (4400).
+    ws_max_consecutive_errors: int = Field(default=20, ge=1)
 
     # Email: "log" writes messages to the log (development); "smtp" sends them.
     email_backend: str = "log"

@@ -21,6 +21,8 @@ from app.crypto import FieldCipher
 from app.db import create_engine, session_factory
 from app.errors import install_error_handlers, problem_response
 from app.health.routes import router as health_router
+from app.messaging.keyring import keyring_from_settings
+from app.messaging.routes import router as conversations_router
 from app.organisations.routes import router as organisations_router
 from app.teams.routes import router as teams_router
 from app.users.routes import router as users_router
@@ -30,6 +32,11 @@ from auth.routes import router as auth_router
 from auth.service import AuthRuntime
 from auth.sso.routes import router as sso_router
 from auth.tokens import TokenSigner
+from realtime.gateway import router as realtime_router
+from realtime.handlers import Realtime
+from realtime.hub import Hub
+from realtime.presence_service import PresenceService
+from realtime.pubsub import create_pubsub
 
 log = logging.getLogger("teamwell")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -94,9 +101,20 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
+        hub = Hub(create_pubsub(settings.redis_url))
+        presence = PresenceService(hub, app.state.session_factory, clock)
+        app.state.realtime = Realtime(
+            settings=settings, runtime=app.state.auth, sessions=app.state.session_factory,
+            keyring=app.state.keyring, hub=hub, presence=presence, send_buckets={},
+            typing_buckets={},
+        )
+        await hub.start()
+        await presence.start()
         try:
             yield
         finally:
+            await presence.stop()
+            await hub.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -119,6 +137,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         clock=clock,
     )
     app.state.email_sender = email_sender_for(settings)
+    app.state.keyring = keyring_from_settings(settings)
     install_error_handlers(app)
 
     @app.middleware("http")
@@ -161,11 +180,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         teams_router,
         users_router,
         clients_router,
+        conversations_router,
         audit_router,
     ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)
+    app.include_router(realtime_router)
 
     if WEB_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")

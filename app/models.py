@@ -3,6 +3,13 @@
 from app.audit.models import AuditEvent
 from app.clients.models import CareTeamMember, ClientRecord, Referral
 from app.consents.models import ConsentRecord
+from app.messaging.models import (
+    Conversation,
+    ConversationParticipant,
+    Message,
+    MessageRevision,
+    ReadMarker,
+)
 from app.organisations.models import Organisation
 from app.teams.models import Team, TeamMembership
 from app.users.models import SupervisionLink, User
@@ -22,9 +29,14 @@ __all__ = [
     "CareTeamMember",
     "ClientRecord",
     "ConsentRecord",
+    "Conversation",
+    "ConversationParticipant",
     "ExternalIdentity",
     "Invitation",
+    "Message",
+    "MessageRevision",
     "Organisation",
+    "ReadMarker",
     "RecoveryCode",
     "Referral",
     "RefreshToken",

@@ -7,6 +7,7 @@ than the client's also need the client's current consent for their organisation.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -18,6 +19,7 @@ from app.consents import service as consents_service
 from app.consents.models import ConsentPurpose
 from app.organisations import service as organisations_service
 from app.organisations.models import OrganisationKind
+from app.teams import service as teams_service
 from app.users import service as users_service
 from app.users.models import CLINICAL_ROLES, Role, User
 
@@ -161,3 +163,13 @@ def is_staff(user: User) -> Decision:
     if user.is_staff:
         return ALLOW
     return Decision(False, "staff only")
+
+
+async def contacts(session: AsyncSession, user: User) -> set[uuid.UUID]:
+    """Whose presence this person sees, and who may message them directly: colleagues who share
+    a team or a client's care team; for a client, only their own care team. The relation is
+    symmetric, so it is also who sees this person's presence."""
+    related = await clients_service.care_relationship_ids(session=session, user_id=user.id)
+    if user.role != Role.client:
+        related |= await teams_service.colleague_ids(session=session, user_id=user.id)
+    return related

@@ -59,6 +59,9 @@ def base_env(data_dir: Path, database_url: str) -> dict[str, str]:
         "TEAMWELL_ACCESS_TOKEN_MINUTES": "60",
         "TEAMWELL_MFA_REQUIRED_FOR_STAFF": "true",
         "TEAMWELL_EMAIL_BACKEND": "log",
+        # Functional tests send in bursts; the limits have their own tests at their edges.
+        "TEAMWELL_MESSAGES_PER_SECOND": "100",
+        "TEAMWELL_MESSAGE_BURST": "200",
     }
 
 
@@ -153,8 +156,10 @@ class Live:
             session.http.close()
 
 
-def start_live(backend: str, data_dir: Path, database_url: str) -> Live:
-    env = base_env(data_dir, database_url)
+def start_live(
+    backend: str, data_dir: Path, database_url: str, extra_env: dict[str, str] | None = None
+) -> Live:
+    env = {**base_env(data_dir, database_url), **(extra_env or {})}
     for args in (("migrate",), ("seed-demo", "--password", DEMO_PASSWORD)):
         done = teamwell_cli(env, *args)
         assert done.returncode == 0, done.stdout + done.stderr

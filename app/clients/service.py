@@ -224,3 +224,35 @@ async def link_login(*, session: AsyncSession, client: ClientRecord, user: User)
     client.user_id = user.id
     session.add(client)
     await session.flush()
+
+
+async def care_relationship_ids(*, session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUID]:
+    """People this person meets through a client's care: for staff, the others on the care teams
+    they are on and those clients' own logins; for a client, their own care team."""
+    my_clients = select(CareTeamMember.client_id).where(
+        CareTeamMember.user_id == user_id, col(CareTeamMember.until).is_(None)
+    )
+    own_record = select(ClientRecord.id).where(ClientRecord.user_id == user_id)
+    clients = or_(col(CareTeamMember.client_id).in_(my_clients),
+                  col(CareTeamMember.client_id).in_(own_record))
+    staff = await session.exec(
+        select(CareTeamMember.user_id).where(clients, col(CareTeamMember.until).is_(None))
+    )
+    logins = await session.exec(
+        select(ClientRecord.user_id).where(
+            col(ClientRecord.id).in_(my_clients), col(ClientRecord.user_id).is_not(None)
+        )
+    )
+    related = set(staff.all()) | {u for u in logins.all() if u is not None}
+    return related - {user_id}
+
+
+async def supervisors_of(*, session: AsyncSession, user_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    if not user_ids:
+        return set()
+    rows = await session.exec(
+        select(SupervisionLink.supervisor_id).where(
+            col(SupervisionLink.supervisee_id).in_(user_ids), col(SupervisionLink.until).is_(None)
+        )
+    )
+    return set(rows.all())

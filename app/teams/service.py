@@ -83,3 +83,19 @@ async def team_ids_of(*, session: AsyncSession, user_id: uuid.UUID) -> set[uuid.
         select(TeamMembership.team_id).where(TeamMembership.user_id == user_id)
     )
     return set(rows.all())
+
+
+async def colleague_ids(*, session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUID]:
+    """People who share a team with this person (not themselves)."""
+    my_teams = select(TeamMembership.team_id).where(TeamMembership.user_id == user_id)
+    rows = await session.exec(
+        select(TeamMembership.user_id).where(col(TeamMembership.team_id).in_(my_teams))
+    )
+    return set(rows.all()) - {user_id}
+
+
+async def member_ids(*, session: AsyncSession, team_id: uuid.UUID) -> set[uuid.UUID]:
+    rows = await session.exec(
+        select(TeamMembership.user_id).where(TeamMembership.team_id == team_id)
+    )
+    return set(rows.all())

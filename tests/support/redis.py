@@ -5,8 +5,9 @@ Usage::
     with RedisServer() as redis:
         redis.url   # redis://127.0.0.1:<port>/0
 
-Runs ``redis-server`` on 127.0.0.1 on a free port with no persistence
-(``--save '' --appendonly no``) and its working directory in a fresh temp dir.
+Runs ``redis-server`` on 127.0.0.1 on a free port (or the one given as ``port``, e.g. to
+restart a server where its clients expect it) with no persistence (``--save '' --appendonly
+no``) and its working directory in a fresh temp dir.
 Set ``TEAMWELL_REDIS_SERVER`` to use a specific binary.
 """
 
@@ -76,10 +77,17 @@ class RedisServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, *, binary: Path | None = None, startup_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        *,
+        binary: Path | None = None,
+        startup_timeout: float = 20.0,
+        port: int | None = None,
+    ) -> None:
         self._binary = binary
         self.startup_timeout = startup_timeout
-        self.port = 0
+        self._fixed_port = port
+        self.port = port or 0
         self.url = ""
         self.base_dir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -123,8 +131,8 @@ class RedisServer:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         atexit.register(self.stop)
         try:
-            for _attempt in range(5):
-                self.port = free_port(self.host)
+            for _attempt in range(5 if self._fixed_port is None else 1):
+                self.port = self._fixed_port or free_port(self.host)
                 self._proc = proc = self._spawn(binary)
                 ok = wait_until(
                     functools.partial(redis_ping, self.port, self.host),
@@ -139,6 +147,8 @@ class RedisServer:
                 if "already in use" not in log:
                     raise RedisError(f"redis-server did not start\n--- redis log ---\n{log}")
             else:
+                if self._fixed_port is not None:
+                    raise RedisError(f"redis-server: port {self.port} is in use")
                 raise RedisError("redis-server: no free port after 5 tries")
         except BaseException:
             self.stop()

@@ -1,0 +1,586 @@
+"""Conversations and messages: membership, gap-free sequence numbers, exactly-once sends,
+encryption at rest, read markers and unread counts. Callers check policies; this runs the SQL."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.clients import service as clients_service
+from app.clients.models import ClientRecord
+from app.context import Context
+from app.errors import Conflict, Forbidden, NotFound, Problem
+from app.messaging.keyring import MessageKeyring, message_aad
+from app.messaging.models import (
+    Conversation,
+    ConversationKind,
+    ConversationParticipant,
+    Message,
+    MessageRevision,
+    ReadMarker,
+)
+from app.messaging.schemas import ConversationPublic, MessagePublic, UnreadCount
+from app.teams import service as teams_service
+from app.teams.models import Team, TeamMembership
+from app.users.models import Role, User
+from auth import policies
+
+
+class ConversationNotFound(NotFound):
+    title = "Conversation not found"
+
+
+class MessageNotFound(NotFound):
+    title = "Message not found"
+
+
+class NotAMember(Forbidden):
+    slug, title = "not-a-member", "You are not in this conversation"
+
+
+class InvalidConversation(Problem):
+    status, slug, title = 422, "invalid-conversation", "That conversation cannot be opened"
+
+
+async def get(*, session: AsyncSession, conversation_id: uuid.UUID) -> Conversation:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound()
+    return conversation
+
+
+# --- membership --------------------------------------------------------------------------------
+
+
+async def member_ids(*, session: AsyncSession, conversation: Conversation) -> set[uuid.UUID]:
+    """Who is in a conversation now. Team and case membership follow the team and the care team
+    (and the permission policies) rather than being copied, so they cannot drift."""
+    if conversation.kind == ConversationKind.direct:
+        rows = await session.exec(
+            select(ConversationParticipant.user_id).where(
+                ConversationParticipant.conversation_id == conversation.id
+            )
+        )
+        return set(rows.all())
+    if conversation.kind == ConversationKind.team:
+        assert conversation.team_id is not None
+        return await teams_service.member_ids(session=session, team_id=conversation.team_id)
+    assert conversation.client_id is not None
+    client = await clients_service.get(session=session, client_id=conversation.client_id)
+    care = await clients_service.care_team_user_ids(session=session, client_id=client.id)
+    candidates = care | await clients_service.supervisors_of(session=session, user_ids=care)
+    if conversation.includes_client and client.user_id is not None:
+        candidates.add(client.user_id)
+    members = set()
+    for user_id in candidates:
+        user = await session.get(User, user_id)
+        if user is not None and await policies.can_read_client(session, user, client):
+            members.add(user_id)
+    return members
+
+
+async def is_member(*, session: AsyncSession, conversation: Conversation, user: User) -> bool:
+    if not user.is_active:
+        return False
+    if conversation.kind == ConversationKind.direct:
+        found = await session.exec(
+            select(ConversationParticipant.id).where(
+                ConversationParticipant.conversation_id == conversation.id,
+                ConversationParticipant.user_id == user.id,
+            )
+        )
+        return found.first() is not None
+    if conversation.kind == ConversationKind.team:
+        found = await session.exec(
+            select(TeamMembership.id).where(
+                TeamMembership.team_id == conversation.team_id,
+                TeamMembership.user_id == user.id,
+            )
+        )
+        return found.first() is not None
+    assert conversation.client_id is not None
+    client = await clients_service.get(session=session, client_id=conversation.client_id)
+    if user.role == Role.client and not conversation.includes_client:
+        return False
+    return bool(await policies.can_read_client(session, user, client))
+
+
+async def require_member(
+    *, session: AsyncSession, conversation_id: uuid.UUID, user: User
+) -> Conversation:
+    conversation = await get(session=session, conversation_id=conversation_id)
+    if not await is_member(session=session, conversation=conversation, user=user):
+        raise NotAMember()
+    return conversation
+
+
+# --- opening conversations ---------------------------------------------------------------------
+
+
+def direct_key(a: uuid.UUID, b: uuid.UUID) -> str:
+    first, second = sorted((str(a), str(b)))
+    return f"{first}:{second}"
+
+
+async def open_direct(
+    *, session: AsyncSession, ctx: Context, user: User, other: User
+) -> Conversation:
+    if other.id == user.id or not other.is_active:
+        raise InvalidConversation("Choose someone else to talk to.")
+    if other.id not in await policies.contacts(session, user):
+        raise Forbidden("You can message the people you work with, and a client's care team.")
+    key = direct_key(user.id, other.id)
+    existing = await session.exec(select(Conversation).where(Conversation.direct_key == key))
+    found = existing.first()
+    if found is not None:
+        return found
+    conversation = Conversation(
+        kind=ConversationKind.direct, direct_key=key, created_at=ctx.now(), created_by=user.id
+    )
+    session.add(conversation)
+    await session.flush()
+    session.add_all(
+        ConversationParticipant(conversation_id=conversation.id, user_id=uid)
+        for uid in (user.id, other.id)
+    )
+    await session.flush()
+    return conversation
+
+
+async def open_team(*, session: AsyncSession, ctx: Context, user: User, team: Team) -> Conversation:
+    if user.id not in await teams_service.member_ids(session=session, team_id=team.id):
+        raise Forbidden("Only the team's members take part in its conversation.")
+    found = (
+        await session.exec(
+            select(Conversation).where(
+                Conversation.team_id == team.id, Conversation.kind == ConversationKind.team
+            )
+        )
+    ).first()
+    if found is not None:
+        return found
+    conversation = Conversation(
+        kind=ConversationKind.team,
+        team_id=team.id,
+        title=team.name,
+        created_at=ctx.now(),
+        created_by=user.id,
+    )
+    session.add(conversation)
+    await session.flush()
+    return conversation
+
+
+async def open_case(
+    *, session: AsyncSession, ctx: Context, user: User, client: ClientRecord, includes_client: bool
+) -> Conversation:
+    if not await policies.can_read_client(session, user, client):
+        raise Forbidden("Case threads are for the client's care team.")
+    if user.role == Role.client and not includes_client:
+        raise Forbidden("The staff-only thread is for the care team.")
+    found = (
+        await session.exec(
+            select(Conversation).where(
+                Conversation.client_id == client.id, Conversation.includes_client == includes_client
+            )
+        )
+    ).first()
+    if found is not None:
+        return found
+    conversation = Conversation(
+        kind=ConversationKind.case,
+        client_id=client.id,
+        includes_client=includes_client,
+        created_at=ctx.now(),
+        created_by=user.id,
+    )
+    session.add(conversation)
+    await session.flush()
+    return conversation
+
+
+# --- listing -------------------------------------------------------------------------------------
+
+
+async def conversations_of(*, session: AsyncSession, user: User) -> list[Conversation]:
+    """Every conversation the person is in now, most recently active first."""
+    direct = select(ConversationParticipant.conversation_id).where(
+        ConversationParticipant.user_id == user.id
+    )
+    teams = select(TeamMembership.team_id).where(TeamMembership.user_id == user.id)
+    rows = await session.exec(
+        select(Conversation).where(
+            or_(
+                col(Conversation.id).in_(direct),
+                and_(
+                    col(Conversation.kind) == ConversationKind.team,
+                    col(Conversation.team_id).in_(teams),
+                ),
+            )
+        )
+    )
+    found = list(rows.all())
+    if user.role != Role.admin:
+        related = await clients_service.related_clients(
+            session=session, user_id=user.id, query=clients_service.ClientQuery()
+        )
+        readable = {c.id for c in await policies.readable_clients(session, user, related)}
+        if readable:
+            case = select(Conversation).where(
+                Conversation.kind == ConversationKind.case,
+                col(Conversation.client_id).in_(readable),
+            )
+            if user.role == Role.client:
+                case = case.where(col(Conversation.includes_client).is_(True))
+            found.extend((await session.exec(case)).all())
+    return sorted(found, key=lambda c: (c.last_seq == 0, c.created_at), reverse=False)
+
+
+async def titles(
+    *, session: AsyncSession, user: User, conversations: list[Conversation]
+) -> dict[uuid.UUID, str]:
+    """A human title per conversation, as this person sees it."""
+    result: dict[uuid.UUID, str] = {}
+    for conversation in conversations:
+        if conversation.kind == ConversationKind.direct:
+            others = await member_ids(session=session, conversation=conversation) - {user.id}
+            other = await session.get(User, next(iter(others))) if others else None
+            result[conversation.id] = other.display_name if other else "Conversation"
+        elif conversation.kind == ConversationKind.case:
+            assert conversation.client_id is not None
+            client = await session.get(ClientRecord, conversation.client_id)
+            name = client.display_name if client else "Client"
+            result[conversation.id] = (
+                f"{name} (with {name.split()[0]})"
+                if conversation.includes_client
+                else f"{name} (care team)"
+            )
+        else:
+            result[conversation.id] = conversation.title or "Team"
+    return result
+
+
+async def read_markers(
+    *, session: AsyncSession, user_id: uuid.UUID, conversation_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    if not conversation_ids:
+        return {}
+    rows = await session.exec(
+        select(ReadMarker.conversation_id, ReadMarker.last_read_seq).where(
+            ReadMarker.user_id == user_id, col(ReadMarker.conversation_id).in_(conversation_ids)
+        )
+    )
+    return dict(rows.all())
+
+
+async def unread_counts(
+    *, session: AsyncSession, user_id: uuid.UUID, conversations: list[Conversation]
+) -> list[UnreadCount]:
+    """Messages from others after the person's read marker, per conversation (one query)."""
+    ids = [c.id for c in conversations]
+    markers = await read_markers(session=session, user_id=user_id, conversation_ids=ids)
+    counts: dict[uuid.UUID, int] = {}
+    if ids:
+        marker_of = (
+            select(ReadMarker.last_read_seq)
+            .where(
+                ReadMarker.user_id == user_id, ReadMarker.conversation_id == Message.conversation_id
+            )
+            .scalar_subquery()
+        )
+        rows = await session.exec(
+            select(Message.conversation_id, func.count())
+            .where(
+                col(Message.conversation_id).in_(ids),
+                Message.sender_id != user_id,
+                col(Message.deleted_at).is_(None),
+                col(Message.seq) > func.coalesce(marker_of, 0),
+            )
+            .group_by(col(Message.conversation_id))
+        )
+        counts = dict(rows.all())
+    return [
+        UnreadCount(
+            conversation_id=c.id,
+            unread=counts.get(c.id, 0),
+            last_seq=c.last_seq,
+            last_read_seq=markers.get(c.id, 0),
+        )
+        for c in conversations
+    ]
+
+
+async def public_conversations(
+    *, session: AsyncSession, user: User, conversations: list[Conversation]
+) -> list[ConversationPublic]:
+    names = await titles(session=session, user=user, conversations=conversations)
+    unread = {
+        u.conversation_id: u
+        for u in await unread_counts(session=session, user_id=user.id, conversations=conversations)
+    }
+    return [
+        ConversationPublic(
+            id=c.id,
+            kind=c.kind,
+            title=names[c.id],
+            team_id=c.team_id,
+            client_id=c.client_id,
+            includes_client=c.includes_client,
+            last_seq=c.last_seq,
+            last_read_seq=unread[c.id].last_read_seq,
+            unread=unread[c.id].unread,
+            created_at=c.created_at,
+        )
+        for c in conversations
+    ]
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+def to_public(
+    message: Message, keyring: MessageKeyring, sender_name: str | None = None
+) -> MessagePublic:
+    deleted = message.deleted_at is not None
+    body = (
+        ""
+        if deleted
+        else keyring.decrypt(
+            message.key_id,
+            message.body_ciphertext,
+            aad=message_aad(message.conversation_id, message.seq),
+        )
+    )
+    return MessagePublic(
+        id=message.id,
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        sender_id=message.sender_id,
+        sender_name=sender_name,
+        client_msg_id=message.client_msg_id,
+        body=body,
+        created_at=message.created_at,
+        edited_at=message.edited_at,
+        deleted=deleted,
+    )
+
+
+@dataclass(frozen=True)
+class Sent:
+    message: Message
+    created: bool  # False when the client message id was seen before: nothing new stored
+
+
+async def _existing(
+    session: AsyncSession, conversation_id: uuid.UUID, sender_id: uuid.UUID, client_msg_id: str
+) -> Message | None:
+    rows = await session.exec(
+        select(Message).where(
+            Message.conversation_id == conversation_id,
+            Message.sender_id == sender_id,
+            Message.client_msg_id == client_msg_id,
+        )
+    )
+    return rows.first()
+
+
+async def send(
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    keyring: MessageKeyring,
+    conversation: Conversation,
+    sender: User,
+    client_msg_id: str,
+    body: str,
+) -> Sent:
+    """Store a message with the conversation's next sequence number.
+
+    Exactly once: a resend with the same client message id returns the stored message. The
+    sequence number is taken by incrementing the conversation's counter in this transaction, so
+    concurrent senders queue on the row and a rolled-back send leaves no gap.
+    """
+    found = await _existing(session, conversation.id, sender.id, client_msg_id)
+    if found is not None:
+        return Sent(found, created=False)
+    seq: int = (
+        await session.exec(
+            update(Conversation)
+            .where(col(Conversation.id) == conversation.id)
+            .values(last_seq=col(Conversation.last_seq) + 1)
+            .returning(col(Conversation.last_seq))
+        )
+    ).scalar_one()
+    key_id, blob = keyring.encrypt(body, aad=message_aad(conversation.id, seq))
+    message = Message(
+        conversation_id=conversation.id,
+        seq=seq,
+        sender_id=sender.id,
+        client_msg_id=client_msg_id,
+        key_id=key_id,
+        body_ciphertext=blob,
+        created_at=ctx.now(),
+    )
+    session.add(message)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # The same client message id raced in from another connection and won.
+        raise DuplicateSend() from None
+    await mark_read(
+        session=session, ctx=ctx, conversation_id=conversation.id, user_id=sender.id, seq=seq
+    )
+    return Sent(message, created=True)
+
+
+class DuplicateSend(Conflict):
+    slug, title = "duplicate-send", "That message was sent already"
+
+
+async def send_once(
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    keyring: MessageKeyring,
+    conversation_id: uuid.UUID,
+    sender: User,
+    client_msg_id: str,
+    body: str,
+) -> Sent:
+    """``send`` that resolves a lost race on the client message id to the stored message."""
+    conversation = await require_member(
+        session=session, conversation_id=conversation_id, user=sender
+    )
+    try:
+        return await send(
+            session=session,
+            ctx=ctx,
+            keyring=keyring,
+            conversation=conversation,
+            sender=sender,
+            client_msg_id=client_msg_id,
+            body=body,
+        )
+    except DuplicateSend:
+        await session.rollback()
+        found = await _existing(session, conversation_id, sender.id, client_msg_id)
+        if found is None:
+            raise
+        return Sent(found, created=False)
+
+
+async def page(
+    *, session: AsyncSession, conversation_id: uuid.UUID, after_seq: int, limit: int
+) -> tuple[list[Message], bool]:
+    """Messages after a sequence number, in order; and whether more follow."""
+    rows = await session.exec(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, col(Message.seq) > after_seq)
+        .order_by(col(Message.seq))
+        .limit(limit + 1)
+    )
+    found = list(rows.all())
+    return found[:limit], len(found) > limit
+
+
+async def before(
+    *, session: AsyncSession, conversation_id: uuid.UUID, before_seq: int, limit: int
+) -> list[Message]:
+    """The latest messages before a sequence number (for scrolling back), oldest first."""
+    rows = await session.exec(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, col(Message.seq) < before_seq)
+        .order_by(col(Message.seq).desc())
+        .limit(limit)
+    )
+    return list(reversed(rows.all()))
+
+
+async def get_message(*, session: AsyncSession, conversation_id: uuid.UUID, seq: int) -> Message:
+    rows = await session.exec(
+        select(Message).where(Message.conversation_id == conversation_id, Message.seq == seq)
+    )
+    found = rows.first()
+    if found is None:
+        raise MessageNotFound()
+    return found
+
+
+async def revise(
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    keyring: MessageKeyring,
+    message: Message,
+    editor: User,
+    new_body: str | None,
+) -> Message:
+    """Edit (new_body) or delete (None) one's own message; the previous text is kept encrypted
+    in a revision, and the caller audits the change."""
+    if message.sender_id != editor.id:
+        raise Forbidden("Only the sender can change a message.")
+    if message.deleted_at is not None:
+        raise Conflict("That message was deleted.")
+    session.add(
+        MessageRevision(
+            message_id=message.id,
+            action="edit" if new_body is not None else "delete",
+            key_id=message.key_id,
+            body_ciphertext=message.body_ciphertext,
+            revised_at=ctx.now(),
+            revised_by=editor.id,
+        )
+    )
+    aad = message_aad(message.conversation_id, message.seq)
+    if new_body is None:
+        message.key_id, message.body_ciphertext = keyring.encrypt("", aad=aad)
+        message.deleted_at = ctx.now()
+    else:
+        message.key_id, message.body_ciphertext = keyring.encrypt(new_body, aad=aad)
+        message.edited_at = ctx.now()
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def mark_read(
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    conversation_id: uuid.UUID,
+    user_id: uuid.UUID,
+    seq: int,
+) -> int:
+    """Move the read marker forward (never back); returns the marker now."""
+    rows = await session.exec(
+        select(ReadMarker).where(
+            ReadMarker.conversation_id == conversation_id, ReadMarker.user_id == user_id
+        )
+    )
+    marker = rows.first()
+    if marker is None:
+        marker = ReadMarker(
+            conversation_id=conversation_id,
+            user_id=user_id,
+            last_read_seq=seq,
+            updated_at=ctx.now(),
+        )
+    elif seq > marker.last_read_seq:
+        marker.last_read_seq = seq
+        marker.updated_at = ctx.now()
+    session.add(marker)
+    await session.flush()
+    return marker.last_read_seq
+
+
+async def sender_names(*, session: AsyncSession, messages: list[Message]) -> dict[uuid.UUID, str]:
+    ids = {m.sender_id for m in messages}
+    if not ids:
+        return {}
+    rows = await session.exec(select(User.id, User.display_name).where(col(User.id).in_(ids)))
+    return dict(rows.all())

@@ -1,0 +1,339 @@
+"""One handler per client frame type. Each opens its own database session (one per message),
+checks the shared permission policies through the services, and replies or publishes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.audit import service as audit_service
+from app.config import Settings
+from app.errors import Problem
+from app.messaging import service as messaging
+from app.messaging.keyring import MessageKeyring
+from app.messaging.models import Conversation, ConversationKind, Message
+from app.users.models import User
+from auth.deps import principal_from_token
+from auth.service import AuthRuntime
+from realtime import protocol as p
+from realtime.connection import Connection, TokenBucket
+from realtime.hub import Hub
+from realtime.presence_service import PresenceService
+from realtime.protocol import ErrorCode, FrameError
+
+log = logging.getLogger("teamwell.realtime")
+
+
+@dataclass
+class Realtime:
+    """What the handlers need, built once per process."""
+
+    settings: Settings
+    runtime: AuthRuntime
+    sessions: async_sessionmaker[AsyncSession]
+    keyring: MessageKeyring
+    hub: Hub
+    presence: PresenceService
+    send_buckets: dict[Any, TokenBucket]
+    typing_buckets: dict[Any, TokenBucket]
+
+    def send_bucket(self, connection: Connection) -> TokenBucket:
+        # Per person (all their devices on this process), so extra sockets buy no extra rate.
+        bucket = self.send_buckets.get(connection.user_id)
+        if bucket is None:
+            bucket = TokenBucket(self.settings.messages_per_second, self.settings.message_burst)
+            self.send_buckets[connection.user_id] = bucket
+        return bucket
+
+    def typing_bucket(self, connection: Connection) -> TokenBucket:
+        bucket = self.typing_buckets.get(connection.id)
+        if bucket is None:
+            rate = self.settings.typing_per_second
+            bucket = TokenBucket(rate, max(1, int(rate)))
+            self.typing_buckets[connection.id] = bucket
+        return bucket
+
+
+def problem_to_error(exc: Problem, request_id: str | None) -> FrameError:
+    if exc.slug == "not-a-member":
+        code = ErrorCode.not_a_member
+    elif exc.status == 404:
+        code = ErrorCode.not_found
+    elif exc.status in (401, 403):
+        code = ErrorCode.forbidden
+    elif exc.status == 409:
+        code = ErrorCode.conflict
+    else:
+        code = ErrorCode.invalid_frame
+    return FrameError(code, exc.detail, request_id)
+
+
+async def _fresh_user(session: AsyncSession, connection: Connection) -> User:
+    """The sender as stored now: a deactivation takes effect on the next frame."""
+    user = await session.get(User, connection.user_id)
+    if user is None or not user.is_active:
+        connection.send(p.error_frame(ErrorCode.unauthenticated,
+                                      "Your account is no longer active."))
+        connection.close(p.Close.session_ended, "account no longer active")
+        raise FrameError(ErrorCode.unauthenticated, "Your account is no longer active.")
+    return user
+
+
+async def _audit_case_access(
+    session: AsyncSession,
+    connection: Connection,
+    conversation: Conversation,
+    action: str,
+    resource_id: object = None,
+) -> None:
+    if conversation.kind == ConversationKind.case:
+        await audit_service.record(
+            session,
+            connection.ctx,
+            action=action,
+            resource_type="conversation",
+            resource_id=str(resource_id or conversation.id),
+            client_id=conversation.client_id,
+        )
+
+
+def _message_frame(rt: Realtime, message: Message, sender_name: str | None) -> dict[str, Any]:
+    return messaging.to_public(message, rt.keyring, sender_name).model_dump(mode="json")
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+async def on_ping(rt: Realtime, connection: Connection, frame: p.Ping) -> None:
+    await rt.presence.heartbeat(connection)
+    connection.send({"type": "pong", "id": frame.id})
+
+
+async def on_auth(rt: Realtime, connection: Connection, frame: p.Auth) -> None:
+    """Re-authenticate in place with a fresh access token (before or after it expired)."""
+    async with rt.sessions() as session:
+        try:
+            principal = await principal_from_token(
+                session=session,
+                runtime=rt.runtime,
+                token=frame.token,
+                ip=connection.ctx.actor.ip,
+                user_agent=connection.ctx.actor.user_agent,
+            )
+        except Problem as exc:
+            raise FrameError(ErrorCode.unauthenticated, exc.detail, frame.id) from None
+    if principal.user.id != connection.user_id:
+        connection.send(p.error_frame(ErrorCode.unauthenticated,
+                                      "That token is someone else's.", frame.id))
+        connection.close(p.Close.unauthenticated, "a token of another person")
+        return
+    claims = rt.runtime.signer.read_access_token(frame.token, now=rt.runtime.now())
+    connection.principal = principal
+    connection.token_expires_at = claims.expires_at
+    connection.grace_deadline = None
+    connection.send({"type": "ack", "id": frame.id, "expires_at": claims.expires_at})
+
+
+async def on_presence_set(rt: Realtime, connection: Connection, frame: p.PresenceSet) -> None:
+    await rt.presence.set_state(connection, frame.state)
+    connection.send({"type": "ack", "id": frame.id})
+
+
+async def on_activity(rt: Realtime, connection: Connection, frame: p.Activity) -> None:
+    await rt.presence.activity(connection)
+
+
+async def on_message_send(rt: Realtime, connection: Connection, frame: p.MessageSend) -> None:
+    limit = rt.settings.message_max_chars
+    if len(frame.body) > limit:
+        raise FrameError(
+            ErrorCode.message_too_long, f"Messages are limited to {limit} characters.", frame.id
+        )
+    if not rt.send_bucket(connection).take():
+        raise FrameError(
+            ErrorCode.rate_limited,
+            f"Slow down: at most {rt.settings.messages_per_second:g} messages a second.",
+            frame.id,
+        )
+    async with rt.sessions() as session:
+        sender = await _fresh_user(session, connection)
+        sent = await messaging.send_once(
+            session=session,
+            ctx=connection.ctx,
+            keyring=rt.keyring,
+            conversation_id=frame.conversation_id,
+            sender=sender,
+            client_msg_id=frame.client_msg_id,
+            body=frame.body,
+        )
+        conversation = await messaging.get(session=session, conversation_id=frame.conversation_id)
+        if sent.created:
+            await _audit_case_access(
+                session, connection, conversation, "message.send", sent.message.id
+            )
+        members = await messaging.member_ids(session=session, conversation=conversation)
+        message = _message_frame(rt, sent.message, sender.display_name)
+        # Stored before it is acknowledged: the commit comes first.
+        await session.commit()
+    connection.send(
+        {"type": "message.ack", "id": frame.id, "message": message, "duplicate": not sent.created}
+    )
+    if sent.created:
+        await rt.hub.send_to_users(
+            members, {"type": "message.new", "message": message}, origin=connection.id
+        )
+
+
+async def _revise(
+    rt: Realtime,
+    connection: Connection,
+    frame: p.MessageEdit | p.MessageDelete,
+    new_body: str | None,
+) -> None:
+    async with rt.sessions() as session:
+        editor = await _fresh_user(session, connection)
+        conversation = await messaging.require_member(
+            session=session, conversation_id=frame.conversation_id, user=editor
+        )
+        message = await messaging.get_message(
+            session=session, conversation_id=conversation.id, seq=frame.seq
+        )
+        await messaging.revise(
+            session=session,
+            ctx=connection.ctx,
+            keyring=rt.keyring,
+            message=message,
+            editor=editor,
+            new_body=new_body,
+        )
+        action = "message.edit" if new_body is not None else "message.delete"
+        await audit_service.record(
+            session,
+            connection.ctx,
+            action=action,
+            resource_type="message",
+            resource_id=message.id,
+            client_id=conversation.client_id,
+            detail=f"conversation {conversation.id} seq {message.seq}",
+        )
+        members = await messaging.member_ids(session=session, conversation=conversation)
+        public = _message_frame(rt, message, editor.display_name)
+        await session.commit()
+    connection.send({"type": "ack", "id": frame.id})
+    await rt.hub.send_to_users(members, {"type": "message.updated", "message": public})
+
+
+async def on_message_edit(rt: Realtime, connection: Connection, frame: p.MessageEdit) -> None:
+    if len(frame.body) > rt.settings.message_max_chars:
+        raise FrameError(
+            ErrorCode.message_too_long,
+            f"Messages are limited to {rt.settings.message_max_chars} characters.",
+            frame.id,
+        )
+    await _revise(rt, connection, frame, frame.body)
+
+
+async def on_message_delete(rt: Realtime, connection: Connection, frame: p.MessageDelete) -> None:
+    await _revise(rt, connection, frame, None)
+
+
+async def on_sync(rt: Realtime, connection: Connection, frame: p.Sync) -> None:
+    """Everything after ``after_seq``, in order, a page at a time."""
+    limit = min(frame.limit or rt.settings.sync_page_max, rt.settings.sync_page_max)
+    async with rt.sessions() as session:
+        reader = await _fresh_user(session, connection)
+        conversation = await messaging.require_member(
+            session=session, conversation_id=frame.conversation_id, user=reader
+        )
+        messages, has_more = await messaging.page(
+            session=session,
+            conversation_id=conversation.id,
+            after_seq=frame.after_seq,
+            limit=limit,
+        )
+        names = await messaging.sender_names(session=session, messages=messages)
+        await _audit_case_access(session, connection, conversation, "case_thread.read")
+        await session.commit()
+    connection.send(
+        {
+            "type": "sync.page",
+            "id": frame.id,
+            "conversation_id": str(conversation.id),
+            "messages": [_message_frame(rt, m, names.get(m.sender_id)) for m in messages],
+            "has_more": has_more,
+            "last_seq": conversation.last_seq,
+        }
+    )
+
+
+async def on_read(rt: Realtime, connection: Connection, frame: p.Read) -> None:
+    async with rt.sessions() as session:
+        reader = await _fresh_user(session, connection)
+        conversation = await messaging.require_member(
+            session=session, conversation_id=frame.conversation_id, user=reader
+        )
+        seq = min(frame.seq, conversation.last_seq)
+        marker = await messaging.mark_read(
+            session=session,
+            ctx=connection.ctx,
+            conversation_id=conversation.id,
+            user_id=reader.id,
+            seq=seq,
+        )
+        members = await messaging.member_ids(session=session, conversation=conversation)
+        await session.commit()
+    if frame.id is not None:
+        connection.send({"type": "ack", "id": frame.id, "seq": marker})
+    await rt.hub.send_to_users(
+        members,
+        {
+            "type": "receipt",
+            "conversation_id": str(conversation.id),
+            "user_id": str(reader.id),
+            "seq": marker,
+        },
+        origin=connection.id,
+    )
+
+
+async def on_typing(rt: Realtime, connection: Connection, frame: p.Typing) -> None:
+    """Ephemeral: relayed to the other members now, never stored."""
+    if not rt.typing_bucket(connection).take():
+        raise FrameError(ErrorCode.rate_limited, "Typing notices are limited.")
+    async with rt.sessions() as session:
+        user = await _fresh_user(session, connection)
+        conversation = await messaging.require_member(
+            session=session, conversation_id=frame.conversation_id, user=user
+        )
+        members = await messaging.member_ids(session=session, conversation=conversation)
+    await rt.hub.send_to_users(
+        members - {user.id},
+        {
+            "type": "typing",
+            "conversation_id": str(conversation.id),
+            "user_id": str(user.id),
+            "name": user.display_name,
+            "active": frame.active,
+        },
+    )
+
+
+Handler = Callable[[Realtime, Connection, Any], Awaitable[None]]
+HANDLERS: dict[str, Handler] = {
+    "ping": on_ping,
+    "auth": on_auth,
+    "presence.set": on_presence_set,
+    "activity": on_activity,
+    "message.send": on_message_send,
+    "message.edit": on_message_edit,
+    "message.delete": on_message_delete,
+    "sync": on_sync,
+    "read": on_read,
+    "typing": on_typing,
+}
+assert set(HANDLERS) == p.CLIENT_FRAME_TYPES, "every frame type has exactly one handler"

@@ -1,0 +1,119 @@
+"""The process's side of fan-out: its open connections, and one pub/sub subscription that
+carries every event for the people connected here.
+
+Events are published to per-person channels (``user:<id>``) through the pub/sub backend, in
+memory or Redis, so a socket may land on any server process. This process subscribes to the
+channel of each person with at least one connection here, and hands each event to their sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
+
+from realtime.protocol import Close, encode
+from realtime.pubsub import PubSub, Subscription, SubscriptionOverflow, user_channel
+
+if TYPE_CHECKING:
+    from realtime.connection import Connection
+
+log = logging.getLogger("teamwell.realtime")
+_SEPARATOR = b"\n"
+
+
+def pack(frame: dict[str, Any], origin: str | None) -> bytes:
+    """An event on the wire: the origin connection (so it is not echoed back), then the frame."""
+    return (origin or "-").encode() + _SEPARATOR + encode(frame).encode()
+
+
+def unpack(message: bytes) -> tuple[str | None, str]:
+    origin, _, frame = message.partition(_SEPARATOR)
+    return (None if origin == b"-" else origin.decode()), frame.decode()
+
+
+class Hub:
+    def __init__(self, pubsub: PubSub) -> None:
+        self.pubsub = pubsub
+        self.local: dict[uuid.UUID, set[Connection]] = defaultdict(set)
+        self._subscription_cm: AbstractAsyncContextManager[Subscription] | None = None
+        self._subscription: Subscription | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self.pubsub.connect()
+        await self._open_subscription()
+
+    async def _open_subscription(self) -> None:
+        self._subscription_cm = self.pubsub.subscribe([user_channel(u) for u in self.local])
+        self._subscription = await self._subscription_cm.__aenter__()
+        self._pump = asyncio.create_task(self._run_pump(self._subscription), name="hub-pump")
+
+    async def stop(self) -> None:
+        for connection in list(self.connections()):
+            connection.close(Close.going_away, "server shutting down")
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        if self._subscription_cm is not None:
+            await self._subscription_cm.__aexit__(None, None, None)
+        await self.pubsub.disconnect()
+
+    def connections(self) -> Iterable[Connection]:
+        for group in self.local.values():
+            yield from group
+
+    def count_for(self, user_id: uuid.UUID) -> int:
+        return len(self.local.get(user_id, ()))
+
+    async def attach(self, connection: Connection) -> None:
+        async with self._lock:
+            first = not self.local.get(connection.user_id)
+            self.local[connection.user_id].add(connection)
+            if first and self._subscription is not None:
+                await self._subscription.add(user_channel(connection.user_id))
+
+    async def detach(self, connection: Connection) -> None:
+        async with self._lock:
+            group = self.local.get(connection.user_id)
+            if group is None:
+                return
+            group.discard(connection)
+            if not group:
+                del self.local[connection.user_id]
+                if self._subscription is not None:
+                    await self._subscription.remove(user_channel(connection.user_id))
+
+    async def send_to_users(
+        self, user_ids: Iterable[uuid.UUID], frame: dict[str, Any], *, origin: str | None = None
+    ) -> None:
+        """Publish one frame to each person's channel (one round trip on Redis)."""
+        payload = pack(frame, origin)
+        items = [(user_channel(uid), payload) for uid in set(user_ids)]
+        if items:
+            await self.pubsub.publish_many(items)
+
+    async def _run_pump(self, subscription: Subscription) -> None:
+        try:
+            async for event in subscription:
+                user_id = uuid.UUID(event.channel.split(":", 1)[1])
+                origin, text = unpack(event.message)
+                for connection in list(self.local.get(user_id, ())):
+                    if connection.id != origin:
+                        connection.deliver(text)
+        except SubscriptionOverflow:
+            # This process fell behind. Every socket here may have missed events: close them
+            # so their clients reconnect and resume from their last sequence numbers.
+            log.warning("pub/sub subscription overflowed; asking clients to resume")
+            for connection in list(self.connections()):
+                connection.close(Close.resume, "fell behind; resume")
+            assert self._subscription_cm is not None
+            await self._subscription_cm.__aexit__(None, None, None)
+            await self._open_subscription()

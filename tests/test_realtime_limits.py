@@ -1,0 +1,209 @@
+"""Every realtime limit at its edge, and bad input, on a server with small limits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from app.clock import SystemClock
+from auth.tokens import TokenSigner
+from tests.conftest import Live, start_live
+from tests.support.ws import WsClient
+
+LIMITS = {
+    "TEAMWELL_WS_MAX_FRAME_BYTES": "2048",
+    "TEAMWELL_MESSAGE_MAX_CHARS": "50",
+    "TEAMWELL_MESSAGES_PER_SECOND": "0.5",
+    "TEAMWELL_MESSAGE_BURST": "3",
+    "TEAMWELL_WS_CONNECTIONS_PER_USER": "2",
+    "TEAMWELL_WS_AUTH_TIMEOUT_SECONDS": "1",
+    "TEAMWELL_WS_AUTH_GRACE_SECONDS": "1.5",
+    "TEAMWELL_WS_HEARTBEAT_TIMEOUT_SECONDS": "4",
+    "TEAMWELL_WS_MAX_CONSECUTIVE_ERRORS": "4",
+    "TEAMWELL_SYNC_PAGE_MAX": "3",
+}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    data_dir = tmp_path_factory.mktemp("limits")
+    running = start_live(
+        "sqlite", data_dir, f"sqlite:///{data_dir / 'teamwell.db'}", extra_env=LIMITS
+    )
+    try:
+        yield running
+    finally:
+        running.close()
+        running.server.stop()
+
+
+async def connect(live: Live, role: str) -> WsClient:
+    client = await WsClient.connect(live.base_url, live.as_role(role).tokens["access_token"])
+    await client.wait_type("ready")
+    return client
+
+
+def team_conversation(live: Live) -> str:
+    keyworker = live.as_role("peer_keyworker")
+    team_id = keyworker.get("/api/v1/teams").json()["items"][0]["id"]
+    return str(
+        keyworker.post("/api/v1/conversations", json={"kind": "team", "team_id": team_id}).json()[
+            "id"
+        ]
+    )
+
+
+async def test_bad_frames_get_error_frames_and_the_socket_stays(small: Live) -> None:
+    client = await connect(small, "therapist")
+    try:
+        cases = [
+            ("{not json", "bad_json"),
+            ("[1, 2]", "invalid_frame"),
+            (json.dumps({"type": "teleport"}), "unknown_type"),
+            (json.dumps({"type": "message.send", "id": "m1"}), "invalid_frame"),
+            (
+                json.dumps(
+                    {"type": "sync", "id": "s1", "conversation_id": "nope", "after_seq": -1}
+                ),
+                "invalid_frame",
+            ),
+        ]
+        for raw, code in cases[:3]:
+            await client.send(raw)
+            error = await client.wait_type("error")
+            assert error["code"] == code, raw
+            assert (await client.request({"type": "ping"}))["type"] == "pong"
+        for raw, code in cases[3:]:
+            await client.send(raw)
+            error = await client.wait_type("error")
+            assert error["code"] == code and error["id"] in ("m1", "s1")
+            assert "conversation_id" in error["message"]
+    finally:
+        await client.close()
+
+
+async def test_frame_size_limit_at_its_edge(small: Live) -> None:
+    client = await connect(small, "therapist")
+    try:
+        base = {"type": "ping", "id": "p"}
+        overhead = len(json.dumps({**base, "pad": ""}))
+        # Unknown fields are refused, but only after the size check: so the code tells which.
+        at_limit = json.dumps({**base, "pad": "x" * (2048 - overhead)})
+        assert len(at_limit) == 2048
+        await client.send(at_limit)
+        assert (await client.wait_type("error", id="p"))["code"] == "invalid_frame"
+        await client.send(json.dumps({**base, "pad": "x" * (2049 - overhead)}))
+        assert (await client.wait_type("error"))["code"] == "frame_too_large"
+        assert (await client.request({"type": "ping"}))["type"] == "pong"
+    finally:
+        await client.close()
+
+
+async def test_message_size_and_rate_limits_at_their_edges(small: Live) -> None:
+    conversation = team_conversation(small)
+    client = await connect(small, "peer_keyworker")
+    try:
+        too_long = await client.send_message(conversation, "x" * 51)
+        assert too_long["type"] == "error" and too_long["code"] == "message_too_long"
+        # The burst allows three; the refused one above cost nothing.
+        for n in range(3):
+            ok = await client.send_message(conversation, "x" * 50 if n == 0 else f"ok {n}")
+            assert ok["type"] == "message.ack", ok
+        limited = await client.send_message(conversation, "one too many")
+        assert limited["type"] == "error" and limited["code"] == "rate_limited"
+        history = (
+            small.as_role("peer_keyworker")
+            .get(f"/api/v1/conversations/{conversation}/messages")
+            .json()
+        )
+        assert "one too many" not in [m["body"] for m in history["messages"]]
+        assert history["messages"][-1]["body"] == "ok 2"  # nothing accepted was lost
+    finally:
+        await client.close()
+
+
+async def test_sync_pages_are_capped(small: Live) -> None:
+    conversation = team_conversation(small)
+    client = await connect(small, "therapist")
+    try:
+        page = await client.request(
+            {"type": "sync", "conversation_id": conversation, "after_seq": 0, "limit": 1000}
+        )
+        assert page["type"] == "sync.page" and len(page["messages"]) <= 3
+    finally:
+        await client.close()
+
+
+async def test_connections_per_person_at_the_edge(small: Live) -> None:
+    first = await connect(small, "supervisor")
+    second = await connect(small, "supervisor")
+    try:
+        third = await WsClient.connect(
+            small.base_url, small.as_role("supervisor").tokens["access_token"]
+        )
+        assert await third.wait_closed() == 4409
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_continued_abuse_closes_the_connection(small: Live) -> None:
+    client = await connect(small, "therapist")
+    for _ in range(4):
+        await client.send("{garbage")
+    assert await client.wait_closed() == 4400
+
+
+async def test_no_auth_in_time_closes(small: Live) -> None:
+    client = await WsClient.connect(small.base_url)  # no token anywhere
+    assert await client.wait_closed() == 4408
+
+
+async def test_a_silent_connection_is_closed_after_the_heartbeat_timeout(small: Live) -> None:
+    client = await connect(small, "therapist")
+    assert await client.wait_closed(timeout=10) == 4408
+
+
+def short_token(live: Live, seconds: int) -> str:
+    """A real session's token that expires in a few seconds, signed with the server's key."""
+    secret = json.loads(Path(live.data_dir / "secrets.json").read_text())["jwt_secret"]
+    signer = TokenSigner(secret)
+    claims = signer.read_access_token(
+        live.as_role("therapist").tokens["access_token"], now=SystemClock().now()
+    )
+    return signer.access_token(
+        user_id=claims.user_id,
+        session_id=claims.session_id,
+        role=claims.role,
+        mfa=claims.mfa,
+        now=SystemClock().now(),
+        lifetime=timedelta(seconds=seconds),
+    )
+
+
+async def test_an_expired_token_gets_a_grace_frame_then_a_close(small: Live) -> None:
+    client = await WsClient.connect(small.base_url, short_token(small, 2))
+    await client.wait_type("ready")
+    expired = await client.wait_type("auth.expired", timeout=10)
+    assert expired["grace_seconds"] == 1.5
+    await client.send({"type": "ping"})  # heartbeats alone do not renew the token
+    assert await client.wait_closed(timeout=10) == 4401
+
+
+async def test_re_authenticating_in_place_keeps_the_socket(small: Live) -> None:
+    client = await WsClient.connect(small.base_url, short_token(small, 2))
+    try:
+        await client.wait_type("ready")
+        await client.wait_type("auth.expired", timeout=10)
+        fresh = small.as_role("therapist").tokens["access_token"]
+        assert (await client.request({"type": "auth", "token": fresh}))["type"] == "ack"
+        others = small.as_role("peer_keyworker").tokens["access_token"]
+        wrong = await client.request({"type": "auth", "token": others})
+        assert wrong["type"] == "error" and wrong["code"] == "unauthenticated"
+        assert await client.wait_closed() == 4401
+    finally:
+        await client.close()
