@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub as RedisPubSubConnection
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -603,7 +603,7 @@ class RedisPubSub:
             self.url,
             socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
             socket_timeout=REDIS_COMMAND_TIMEOUT,
-            retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), PUBLISH_RETRIES),
+            retry=Retry(EqualJitterBackoff(cap=1.0, base=0.05), PUBLISH_RETRIES),
         )
         # Subscriptions do their own reconnecting (and resubscribing): redis-py must not.
         subscriber = Redis.from_url(
