@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import migrate as migrations
@@ -20,7 +21,12 @@ from app.clock import SystemClock
 from app.config import Settings, get_settings
 from app.context import Actor, Context
 from app.db import create_engine, session_factory
-from app.messaging.keyring import keyring_from_settings, reencrypt_messages, rotate_key
+from app.messaging.keyring import (
+    keyring_from_settings,
+    reencrypt_messages,
+    reencrypt_revisions,
+    rotate_key,
+)
 from app.organisations import service as organisations_service
 from app.organisations.models import OrganisationKind
 from app.organisations.schemas import OrganisationCreate
@@ -152,15 +158,19 @@ def cmd_rotate_message_key(settings: Settings, _args: argparse.Namespace) -> int
 
 
 def cmd_reencrypt_messages(settings: Settings, _args: argparse.Namespace) -> int:
-    from app.messaging.models import Message
+    from app.messaging.models import Message, MessageRevision
 
     keyring = keyring_from_settings(settings)
+    messages: Table = Message.__table__  # type: ignore[attr-defined]
+    revisions: Table = MessageRevision.__table__  # type: ignore[attr-defined]
 
-    async def work(session: AsyncSession) -> int:
-        return await reencrypt_messages(session, keyring, Message.__table__)  # type: ignore[attr-defined]
+    async def work(session: AsyncSession) -> tuple[int, int]:
+        moved = await reencrypt_messages(session, keyring, messages)
+        return moved, await reencrypt_revisions(session, keyring, revisions, messages)
 
-    count = asyncio.run(_in_session(settings, work))
-    print(f"{count} messages re-encrypted with key {keyring.current_key_id}")
+    count, earlier = asyncio.run(_in_session(settings, work))
+    print(f"{count} messages and {earlier} earlier versions re-encrypted with key "
+          f"{keyring.current_key_id}")
     return 0
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_PASSWORD, Live, Session
+from tests.conftest import DEMO_PASSWORD, Live, Session, teamwell_cli
 from tests.support.ws import WsClient
 
 
@@ -330,3 +330,43 @@ async def test_a_bad_token_is_refused_with_a_close_code(live: Live) -> None:
     error = await client.wait_type("error")
     assert error["code"] == "unauthenticated"
     assert await client.wait_closed() == 4401
+
+
+async def test_keys_rotate_without_downtime_and_old_rows_are_resealed(
+    live: Live, pair: tuple[WsClient, WsClient, str]
+) -> None:
+    priya, _tom, conversation = pair
+    seq = (await priya.send_message(conversation, "Sealed with the first key"))["message"]["seq"]
+    await priya.request(
+        {
+            "type": "message.edit",
+            "conversation_id": conversation,
+            "seq": seq,
+            "body": "Sealed, then edited",
+        }
+    )
+    rotated = teamwell_cli(live.env, "rotate-message-key")
+    assert rotated.returncode == 0 and "is now current" in rotated.stdout
+    # The running server picks the new key up: new messages use it, old ones still read.
+    after = await priya.send_message(conversation, "Sealed with the new key")
+    assert after["type"] == "message.ack"
+    moved = teamwell_cli(live.env, "reencrypt-messages")
+    assert moved.returncode == 0, moved.stderr
+    assert "earlier versions" in moved.stdout and not moved.stdout.startswith("0 messages")
+    history = live.as_role("therapist").get(f"/api/v1/conversations/{conversation}/messages")
+    bodies = [m["body"] for m in history.json()["messages"]]
+    assert "Sealed, then edited" in bodies and "Sealed with the new key" in bodies
+    again = teamwell_cli(live.env, "reencrypt-messages")
+    assert again.stdout.startswith("0 messages and 0 earlier versions")
+
+
+async def test_the_database_alone_never_reveals_a_body(
+    live: Live, pair: tuple[WsClient, WsClient, str]
+) -> None:
+    if live.backend != "sqlite":
+        pytest.skip("reads the database file directly")
+    priya, _tom, conversation = pair
+    secret = f"plaintext-{uuid.uuid4().hex}"
+    await priya.send_message(conversation, secret)
+    stored = b"".join(p.read_bytes() for p in live.data_dir.glob("teamwell.db*"))
+    assert stored and secret.encode() not in stored

@@ -30,7 +30,7 @@ import os
 import re
 import secrets
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -227,6 +227,46 @@ async def reencrypt_messages(
     run again. A row changed between reading and writing (an edit) is left alone: whoever changed
     it sealed it afresh.
     """
+    c = table.c
+
+    def rows(current: str) -> sa.Select[Any]:
+        return sa.select(c.id, c.conversation_id, c.seq, c.key_id, c.body_ciphertext).where(
+            c.key_id != current
+        )
+
+    return await _reencrypt(session, keyring, table, rows, batch=batch)
+
+
+async def reencrypt_revisions(
+    session: AsyncSession,
+    keyring: MessageKeyring,
+    revisions: sa.Table,
+    messages: sa.Table,
+    *,
+    batch: int = 500,
+) -> int:
+    """The same for the kept earlier versions of messages: each is sealed to its message's row
+    (conversation and sequence number), so old keys can be retired once both passes ran."""
+    r, m = revisions.c, messages.c
+
+    def rows(current: str) -> sa.Select[Any]:
+        return (
+            sa.select(r.id, m.conversation_id, m.seq, r.key_id, r.body_ciphertext)
+            .join(messages, m.id == r.message_id)
+            .where(r.key_id != current)
+        )
+
+    return await _reencrypt(session, keyring, revisions, rows, batch=batch)
+
+
+async def _reencrypt(
+    session: AsyncSession,
+    keyring: MessageKeyring,
+    table: sa.Table,
+    rows_under_old_keys: Callable[[str], sa.Select[Any]],
+    *,
+    batch: int,
+) -> int:
     if batch < 1:
         raise ValueError("batch must be at least 1")
     keyring.refresh()
@@ -235,17 +275,15 @@ async def reencrypt_messages(
     moved = 0
     after: Any = None
     while True:
-        query = sa.select(c.id, c.conversation_id, c.seq, c.key_id, c.body_ciphertext).where(
-            c.key_id != current
-        )
+        query = rows_under_old_keys(current)
         if after is not None:
             query = query.where(c.id > after)
         # Core statements on a core table: run them on the session's connection (its transaction).
         connection = await session.connection()
-        rows = (await connection.execute(query.order_by(c.id).limit(batch))).all()
-        if not rows:
+        found = (await connection.execute(query.order_by(c.id).limit(batch))).all()
+        if not found:
             return moved
-        for row_id, conversation_id, seq, key_id, blob in rows:
+        for row_id, conversation_id, seq, key_id, blob in found:
             aad = message_aad(conversation_id, seq)
             new_key_id, new_blob = keyring.encrypt(keyring.decrypt(key_id, blob, aad=aad), aad=aad)
             result = await connection.execute(
@@ -255,7 +293,7 @@ async def reencrypt_messages(
             )
             moved += result.rowcount
         await session.commit()
-        after = rows[-1][0]
+        after = found[-1][0]
 
 
 def _new_key() -> bytes:
