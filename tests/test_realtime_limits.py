@@ -25,6 +25,8 @@ LIMITS = {
     "TEAMWELL_WS_HEARTBEAT_TIMEOUT_SECONDS": "4",
     "TEAMWELL_WS_MAX_CONSECUTIVE_ERRORS": "4",
     "TEAMWELL_SYNC_PAGE_MAX": "3",
+    "TEAMWELL_CONVERSATIONS_PAGE_MAX": "2",
+    "TEAMWELL_TYPING_PER_SECOND": "2",
 }
 
 
@@ -207,3 +209,33 @@ async def test_re_authenticating_in_place_keeps_the_socket(small: Live) -> None:
         assert await client.wait_closed() == 4401
     finally:
         await client.close()
+
+
+async def test_typing_notices_are_rate_limited_at_the_edge(small: Live) -> None:
+    conversation = team_conversation(small)
+    client = await connect(small, "therapist")
+    try:
+        for _ in range(2):  # the burst is the per-second rate
+            await client.send({"type": "typing", "conversation_id": conversation, "active": True})
+        await client.send({"type": "typing", "conversation_id": conversation, "active": True})
+        assert (await client.wait_type("error"))["code"] == "rate_limited"
+        assert len([f for f in client.frames if f.get("type") == "error"]) == 1
+    finally:
+        await client.close()
+
+
+def test_conversation_pages_are_capped_at_the_edge(small: Live) -> None:
+    keyworker = small.as_role("peer_keyworker")
+    team_conversation(small)
+    clients = keyworker.get("/api/v1/clients").json()["items"][:2]
+    for client in clients:
+        opened = keyworker.post(
+            "/api/v1/conversations", json={"kind": "case", "client_id": client["id"]}
+        )
+        assert opened.status_code == 200
+    page = keyworker.get("/api/v1/conversations", params={"limit": 100}).json()
+    assert page["limit"] == 2 and len(page["items"]) == 2 and page["total"] >= 3
+    rest = keyworker.get("/api/v1/conversations", params={"offset": 2}).json()
+    assert rest["items"] and {c["id"] for c in rest["items"]}.isdisjoint(
+        {c["id"] for c in page["items"]}
+    )

@@ -360,6 +360,39 @@ export function restoreSession() {
   return restoreInFlight;
 }
 
+/* ------------------------------------------------ realtime connection -- */
+
+/** The current access token (for the realtime socket's handshake), or null. */
+export function accessToken() {
+  return state.accessToken;
+}
+
+/** When the current access token expires, in epoch milliseconds (0 when none). */
+export function accessTokenExpiresAt() {
+  return state.accessToken ? state.expiresAt : 0;
+}
+
+/**
+ * A fresh access token for the realtime socket, by refreshing the session.
+ * Resolves null (and ends the session, dispatching "expired") when the
+ * refresh token is refused. Throws ApiError when the service could not be
+ * reached, so the caller can try again later.
+ */
+export async function renewAccessToken() {
+  if (!readRefreshToken()) {
+    if (state.accessToken || state.user) expireSession();
+    return null;
+  }
+  if (await refreshTokens()) return state.accessToken;
+  expireSession();
+  return null;
+}
+
+/** The server ended this session (signed out elsewhere, revoked, deactivated). */
+export function endSession() {
+  expireSession();
+}
+
 /** Revoke the refresh token (best effort) and forget both tokens. */
 export async function logout() {
   const revoke = () => request('/api/v1/auth/logout', {

@@ -36,6 +36,8 @@ class Conversation(SQLModel, table=True):
     # numbers have no gaps.
     last_seq: int = 0
     created_at: datetime = timestamp_field()
+    # When the last message came (or the conversation was opened): lists sort by it.
+    last_activity_at: datetime = timestamp_field(index=True)
     created_by: uuid.UUID | None = Field(default=None, foreign_key="user.id")
 
 

@@ -140,7 +140,11 @@ async def open_direct(
     if found is not None:
         return found
     conversation = Conversation(
-        kind=ConversationKind.direct, direct_key=key, created_at=ctx.now(), created_by=user.id
+        kind=ConversationKind.direct,
+        direct_key=key,
+        created_at=ctx.now(),
+        last_activity_at=ctx.now(),
+        created_by=user.id,
     )
     session.add(conversation)
     await session.flush()
@@ -169,6 +173,7 @@ async def open_team(*, session: AsyncSession, ctx: Context, user: User, team: Te
         team_id=team.id,
         title=team.name,
         created_at=ctx.now(),
+        last_activity_at=ctx.now(),
         created_by=user.id,
     )
     session.add(conversation)
@@ -197,6 +202,7 @@ async def open_case(
         client_id=client.id,
         includes_client=includes_client,
         created_at=ctx.now(),
+        last_activity_at=ctx.now(),
         created_by=user.id,
     )
     session.add(conversation)
@@ -238,7 +244,7 @@ async def conversations_of(*, session: AsyncSession, user: User) -> list[Convers
             if user.role == Role.client:
                 case = case.where(col(Conversation.includes_client).is_(True))
             found.extend((await session.exec(case)).all())
-    return sorted(found, key=lambda c: (c.last_seq == 0, c.created_at), reverse=False)
+    return sorted(found, key=lambda c: (c.last_activity_at, str(c.id)), reverse=True)
 
 
 async def titles(
@@ -412,7 +418,7 @@ async def send(
         await session.exec(
             update(Conversation)
             .where(col(Conversation.id) == conversation.id)
-            .values(last_seq=col(Conversation.last_seq) + 1)
+            .values(last_seq=col(Conversation.last_seq) + 1, last_activity_at=ctx.now())
             .returning(col(Conversation.last_seq))
         )
     ).scalar_one()

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 17:06:34.592577
+Create Date: 2026-11-23 17:13:17.127115
 """
 
 from collections.abc import Sequence
@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("direct_key", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
         sa.Column("last_seq", sa.Integer(), nullable=False),
         sa.Column("created_at", app.dbtypes.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_activity_at", app.dbtypes.UtcDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.Uuid(), nullable=True),
         sa.ForeignKeyConstraint(
             ["client_id"],
@@ -52,6 +53,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("conversation", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_conversation_client_id"), ["client_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_conversation_last_activity_at"), ["last_activity_at"], unique=False
+        )
 
     op.create_table(
         "conversation_participant",
@@ -172,6 +176,7 @@ def downgrade() -> None:
 
     op.drop_table("conversation_participant")
     with op.batch_alter_table("conversation", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_conversation_last_activity_at"))
         batch_op.drop_index(batch_op.f("ix_conversation_client_id"))
 
     op.drop_table("conversation")
