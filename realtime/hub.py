@@ -18,7 +18,13 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from realtime.protocol import Close, encode
-from realtime.pubsub import PubSub, Subscription, SubscriptionOverflow, user_channel
+from realtime.pubsub import (
+    PubSub,
+    Subscription,
+    SubscriptionGap,
+    SubscriptionOverflow,
+    user_channel,
+)
 
 if TYPE_CHECKING:
     from realtime.connection import Connection
@@ -100,20 +106,30 @@ class Hub:
         if items:
             await self.pubsub.publish_many(items)
 
+    def _ask_everyone_to_resume(self, reason: str) -> None:
+        for connection in list(self.connections()):
+            connection.close(Close.resume, reason)
+
     async def _run_pump(self, subscription: Subscription) -> None:
         try:
-            async for event in subscription:
-                user_id = uuid.UUID(event.channel.split(":", 1)[1])
-                origin, text = unpack(event.message)
-                for connection in list(self.local.get(user_id, ())):
-                    if connection.id != origin:
-                        connection.deliver(text)
+            while True:
+                try:
+                    async for event in subscription:
+                        user_id = uuid.UUID(event.channel.split(":", 1)[1])
+                        origin, text = unpack(event.message)
+                        for connection in list(self.local.get(user_id, ())):
+                            if connection.id != origin:
+                                connection.deliver(text)
+                    return
+                except SubscriptionGap:
+                    # Redis dropped and came back: events of the gap may be missing here.
+                    log.warning("pub/sub connection was re-established; asking clients to resume")
+                    self._ask_everyone_to_resume("events may have been missed; resume")
         except SubscriptionOverflow:
             # This process fell behind. Every socket here may have missed events: close them
             # so their clients reconnect and resume from their last sequence numbers.
             log.warning("pub/sub subscription overflowed; asking clients to resume")
-            for connection in list(self.connections()):
-                connection.close(Close.resume, "fell behind; resume")
+            self._ask_everyone_to_resume("fell behind; resume")
             assert self._subscription_cm is not None
             await self._subscription_cm.__aexit__(None, None, None)
             await self._open_subscription()

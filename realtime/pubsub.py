@@ -100,6 +100,15 @@ class SubscriptionOverflow(Exception):
     """
 
 
+class SubscriptionGap(Exception):
+    """Events may have been missed (the Redis connection dropped and was re-established).
+
+    Raised once from the subscription's iterator; the subscription itself goes on, and iterating
+    it again continues. The caller asks the clients it serves to resume from their last sequence
+    numbers, so nothing missed stays missed.
+    """
+
+
 class PubSubUnavailable(Exception):
     """The pub/sub backend (Redis) cannot be reached."""
 
@@ -155,6 +164,7 @@ class _BufferedSubscription:
         self._buffer: deque[Event] = deque()
         self._wakeup = asyncio.Event()
         self._overflowed = False
+        self._gap = False
         self._failure: BaseException | None = None
         self._closed = False
 
@@ -172,6 +182,10 @@ class _BufferedSubscription:
 
     def _fail(self, failure: BaseException) -> None:
         self._failure = failure
+        self._wakeup.set()
+
+    def _mark_gap(self) -> None:
+        self._gap = True
         self._wakeup.set()
 
     def _shut(self) -> None:
@@ -194,6 +208,9 @@ class _BufferedSubscription:
                 )
             if self._closed:
                 return
+            if self._gap:
+                self._gap = False
+                raise SubscriptionGap("events published while reconnecting may be missing")
             if self._buffer:
                 yield self._buffer.popleft()
                 continue
@@ -563,6 +580,7 @@ class _RedisSubscription(_BufferedSubscription):
                     failure = exc
                     continue
             self._heard_since_reconnect = False
+            self._mark_gap()
             log.warning(
                 "Redis pub/sub reconnected after %d attempt(s); %d channel(s) subscribed again "
                 "(messages published while disconnected were not received)",

@@ -24,6 +24,7 @@ from realtime.pubsub import (
     PubSubUnavailable,
     RedisPubSub,
     Subscription,
+    SubscriptionGap,
     SubscriptionOverflow,
     _BufferedSubscription,
     create_pubsub,
@@ -124,14 +125,25 @@ async def next_event(events: AsyncIterator[Event]) -> Event:
         return await anext(events)
 
 
+class Received(asyncio.Queue[Event]):
+    """Events as they arrive, and how many times the subscription said some may be missing."""
+
+    gaps = 0
+
+
 @contextlib.asynccontextmanager
-async def collecting(subscription: Subscription) -> AsyncIterator[asyncio.Queue[Event]]:
+async def collecting(subscription: Subscription) -> AsyncIterator[Received]:
     """Iterate ``subscription`` in another task (as the gateway does) into a queue."""
-    received: asyncio.Queue[Event] = asyncio.Queue()
+    received = Received()
 
     async def pump() -> None:
-        async for event in subscription:
-            received.put_nowait(event)
+        while True:
+            try:
+                async for event in subscription:
+                    received.put_nowait(event)
+                return
+            except SubscriptionGap:
+                received.gaps += 1  # the subscription goes on; iterate it again
 
     task = asyncio.create_task(pump())
     try:
@@ -374,6 +386,7 @@ async def test_redis_subscription_recovers_when_redis_restarts() -> None:
                 if event.message != b"probe":  # late copies of the probes
                     received.append(event.message)
             assert received == sent
+            assert got.gaps == 1  # the reconnection was reported, so clients can resume
     finally:
         await pubsub.disconnect()
         server.stop()
