@@ -17,7 +17,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "please-change", ""}
-SECRET_NAMES = ("jwt_secret", "field_encryption_key", "session_secret")
+SECRET_NAMES = ("jwt_secret", "field_encryption_key", "session_secret", "turn_secret")
+ICE_URL_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
 
 
 class Settings(BaseSettings):
@@ -78,6 +79,15 @@ class Settings(BaseSettings):
     # After this many refused frames in a row the connection is closed (4400).
     ws_max_consecutive_errors: int = Field(default=20, ge=1)
 
+    # Meetings (WebRTC mesh calls signalled over /ws).
+    meeting_max_participants: int = Field(default=8, ge=2)
+    meeting_rejoin_grace_seconds: float = Field(default=30.0, gt=0)
+    signals_per_second: float = Field(default=50.0, gt=0)
+    signal_burst: int = Field(default=200, ge=1)
+    sdp_max_bytes: int = Field(default=32_768, ge=1024)
+    ice_candidate_max_chars: int = Field(default=1024, ge=64)
+    lobby_message_max_chars: int = Field(default=280, ge=1)
+
     # Email: "log" writes messages to the log (development); "smtp" sends them.
     email_backend: str = "log"
     email_from: str = "Teamwell <no-reply@teamwell.invalid>"
@@ -87,18 +97,38 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
 
-    @field_validator("jwt_secret", "field_encryption_key", "session_secret", "smtp_password")
+    # Meetings, ICE servers handed to the browsers: "stun:turn.example.org:3478",
+    # "turn:turn.example.org:3478?transport=udp". TURN credentials follow coturn's TURN REST scheme
+    # (`use-auth-secret`): `turn_secret` must equal coturn's `static-auth-secret`; unset, it is
+    # generated into <data_dir>/secrets.json, from where it must be copied to coturn. Each
+    # credential is valid for `turn_credential_seconds` from when it is handed out.
+    stun_urls: list[str] = []
+    turn_urls: list[str] = []
+    turn_secret: SecretStr | None = None
+    turn_credential_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
+
+    @field_validator(
+        "jwt_secret", "field_encryption_key", "session_secret", "smtp_password", "turn_secret"
+    )
     @classmethod
     def refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("a placeholder secret was given; set a real one or leave it unset")
         return value
 
-    @field_validator("jwt_secret", "field_encryption_key", "session_secret")
+    @field_validator("jwt_secret", "field_encryption_key", "session_secret", "turn_secret")
     @classmethod
     def long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("signing and encryption secrets must be at least 32 characters")
+        return value
+
+    @field_validator("stun_urls", "turn_urls")
+    @classmethod
+    def ice_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(ICE_URL_SCHEMES):
+                raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
         return value
 
     @property

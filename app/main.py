@@ -21,6 +21,8 @@ from app.crypto import FieldCipher
 from app.db import create_engine, session_factory
 from app.errors import install_error_handlers, problem_response
 from app.health.routes import router as health_router
+from app.meetings.routes import calls as calls_router
+from app.meetings.routes import router as meetings_router
 from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
 from app.organisations.routes import router as organisations_router
@@ -105,14 +107,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         presence = PresenceService(hub, app.state.session_factory, clock)
         app.state.realtime = Realtime(
             settings=settings, runtime=app.state.auth, sessions=app.state.session_factory,
-            keyring=app.state.keyring, hub=hub, presence=presence, send_buckets={},
-            typing_buckets={},
+            keyring=app.state.keyring, hub=hub, presence=presence,
         )
         await hub.start()
         await presence.start()
         try:
             yield
         finally:
+            for task in list(app.state.realtime.background):
+                task.cancel()
             await presence.stop()
             await hub.stop()
             await engine.dispose()
@@ -181,6 +184,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         users_router,
         clients_router,
         conversations_router,
+        calls_router,
+        meetings_router,
         audit_router,
     ):
         api.include_router(router)

@@ -3,6 +3,7 @@
 from app.audit.models import AuditEvent
 from app.clients.models import CareTeamMember, ClientRecord, Referral
 from app.consents.models import ConsentRecord
+from app.meetings.models import Meeting, MeetingInvitee, MeetingParticipant
 from app.messaging.models import (
     Conversation,
     ConversationParticipant,
@@ -33,6 +34,9 @@ __all__ = [
     "ConversationParticipant",
     "ExternalIdentity",
     "Invitation",
+    "Meeting",
+    "MeetingInvitee",
+    "MeetingParticipant",
     "Message",
     "MessageRevision",
     "Organisation",

@@ -13,6 +13,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage as MimeMessage
+from email.message import Message
 from email.utils import formatdate, make_msgid
 from typing import Annotated, Protocol
 
@@ -33,12 +34,43 @@ class EmailNotSent(Problem):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message, e.g. an invitation's ``invite.ics`` as
+    ``text/calendar; method=REQUEST; charset=UTF-8``."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+    def __post_init__(self) -> None:
+        if not self.filename or any(c in self.filename for c in "/\\\r\n\0"):
+            raise ValueError(f"unsafe attachment filename {self.filename!r}")
+        maintype, _subtype, _params = _split_content_type(self.content_type)
+        if maintype == "multipart":
+            raise ValueError("an attachment cannot be multipart")
+
+
+@dataclass(frozen=True)
 class EmailMessage:
-    """A plain-text message to one recipient."""
+    """A plain-text message to one recipient, with optional attachments."""
 
     to: str
     subject: str
     text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+def _split_content_type(content_type: str) -> tuple[str, str, dict[str, str]]:
+    """``"text/calendar; method=REQUEST"`` → ``("text", "calendar", {"method": "REQUEST"})``."""
+    if "\r" in content_type or "\n" in content_type:
+        raise ValueError("a content type is one line")
+    header = Message()
+    header["Content-Type"] = content_type
+    maintype, subtype = header.get_content_maintype(), header.get_content_subtype()
+    if header.get_content_type() != content_type.split(";", 1)[0].strip().lower():
+        raise ValueError(f"not a content type: {content_type!r}")
+    params = {str(k): str(v) for k, v in header.get_params(failobj=[])[1:]}
+    return maintype, subtype, params
 
 
 class EmailSender(Protocol):
@@ -49,7 +81,11 @@ class LogEmailSender:
     """Development: writes each message, link included, to the log instead of sending it."""
 
     async def send(self, message: EmailMessage) -> None:
-        log.info("email to %s: %s\n%s", message.to, message.subject, message.text)
+        # Attachments by name and size only: their content stays out of the log.
+        attached = "".join(
+            f"\n[attachment {a.filename}, {len(a.data)} bytes]" for a in message.attachments
+        )
+        log.info("email to %s: %s\n%s%s", message.to, message.subject, message.text, attached)
 
 
 class SmtpEmailSender:
@@ -114,6 +150,15 @@ class SmtpEmailSender:
         mime["Date"] = formatdate(localtime=False)
         mime["Message-ID"] = make_msgid(domain="teamwell")
         mime.set_content(message.text)
+        for attachment in message.attachments:
+            maintype, subtype, params = _split_content_type(attachment.content_type)
+            mime.add_attachment(
+                attachment.data,
+                maintype=maintype,
+                subtype=subtype,
+                filename=attachment.filename,
+                params=params,
+            )
         return mime
 
     def _send_blocking(self, mime: MimeMessage) -> None:

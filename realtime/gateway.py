@@ -16,11 +16,16 @@ from app.errors import Problem
 from auth.deps import Principal, enforce_mfa, principal_from_token
 from realtime import protocol as p
 from realtime.connection import Connection
-from realtime.handlers import HANDLERS, Realtime, problem_to_error
+from realtime.handlers import HANDLERS, Handler, Realtime, problem_to_error
+from realtime.meeting_handlers import MEETING_HANDLERS
+from realtime.meeting_handlers import on_disconnect as leave_meetings_on_disconnect
 from realtime.protocol import Close, ErrorCode, FrameError
 
 log = logging.getLogger("teamwell.realtime")
 router = APIRouter()
+
+ALL_HANDLERS: dict[str, Handler] = {**HANDLERS, **MEETING_HANDLERS}
+assert set(ALL_HANDLERS) == p.CLIENT_FRAME_TYPES, "every frame type has exactly one handler"
 
 # How often the watchdog looks at heartbeats and token expiry.
 WATCHDOG_INTERVAL = 0.5
@@ -147,8 +152,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     finally:
         await rt.hub.detach(connection)
         rt.typing_buckets.pop(connection.id, None)
+        rt.signal_buckets.pop(connection.id, None)
         with contextlib.suppress(Exception):
             await rt.presence.disconnect(connection)
+        try:
+            await leave_meetings_on_disconnect(rt, connection)
+        except Exception:
+            log.exception("could not release the meeting seats of a closed connection")
 
 
 async def _run(rt: Realtime, websocket: WebSocket, connection: Connection) -> None:
@@ -197,7 +207,7 @@ async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) 
                 raise FrameError(ErrorCode.frame_too_large, f"Frames are limited to {limit} bytes.")
             frame = p.parse_client_frame(raw)
             try:
-                await HANDLERS[frame.type](rt, connection, frame)
+                await ALL_HANDLERS[frame.type](rt, connection, frame)
             except Problem as exc:
                 raise problem_to_error(exc, getattr(frame, "id", None)) from None
         except FrameError as exc:

@@ -3,9 +3,10 @@ checks the shared permission policies through the services, and replies or publi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -39,8 +40,11 @@ class Realtime:
     keyring: MessageKeyring
     hub: Hub
     presence: PresenceService
-    send_buckets: dict[Any, TokenBucket]
-    typing_buckets: dict[Any, TokenBucket]
+    send_buckets: dict[Any, TokenBucket] = field(default_factory=dict)
+    typing_buckets: dict[Any, TokenBucket] = field(default_factory=dict)
+    signal_buckets: dict[Any, TokenBucket] = field(default_factory=dict)
+    # Timers that outlive the frame that started them (a dropped participant's grace time).
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def send_bucket(self, connection: Connection) -> TokenBucket:
         # Per person (all their devices on this process), so extra sockets buy no extra rate.
@@ -59,9 +63,18 @@ class Realtime:
         return bucket
 
 
+SLUG_CODES = {
+    "not-a-member": ErrorCode.not_a_member,
+    "not-invited": ErrorCode.not_invited,
+    "not-admitted": ErrorCode.not_admitted,
+    "meeting-full": ErrorCode.meeting_full,
+    "meeting-ended": ErrorCode.meeting_ended,
+}
+
+
 def problem_to_error(exc: Problem, request_id: str | None) -> FrameError:
-    if exc.slug == "not-a-member":
-        code = ErrorCode.not_a_member
+    if exc.slug in SLUG_CODES:
+        code = SLUG_CODES[exc.slug]
     elif exc.status == 404:
         code = ErrorCode.not_found
     elif exc.status in (401, 403):
@@ -73,7 +86,7 @@ def problem_to_error(exc: Problem, request_id: str | None) -> FrameError:
     return FrameError(code, exc.detail, request_id)
 
 
-async def _fresh_user(session: AsyncSession, connection: Connection) -> User:
+async def fresh_user(session: AsyncSession, connection: Connection) -> User:
     """The sender as stored now: a deactivation takes effect on the next frame."""
     user = await session.get(User, connection.user_id)
     if user is None or not user.is_active:
@@ -161,7 +174,7 @@ async def on_message_send(rt: Realtime, connection: Connection, frame: p.Message
             frame.id,
         )
     async with rt.sessions() as session:
-        sender = await _fresh_user(session, connection)
+        sender = await fresh_user(session, connection)
         sent = await messaging.send_once(
             session=session,
             ctx=connection.ctx,
@@ -196,7 +209,7 @@ async def _revise(
     new_body: str | None,
 ) -> None:
     async with rt.sessions() as session:
-        editor = await _fresh_user(session, connection)
+        editor = await fresh_user(session, connection)
         conversation = await messaging.require_member(
             session=session, conversation_id=frame.conversation_id, user=editor
         )
@@ -246,7 +259,7 @@ async def on_sync(rt: Realtime, connection: Connection, frame: p.Sync) -> None:
     """Everything after ``after_seq``, in order, a page at a time."""
     limit = min(frame.limit or rt.settings.sync_page_max, rt.settings.sync_page_max)
     async with rt.sessions() as session:
-        reader = await _fresh_user(session, connection)
+        reader = await fresh_user(session, connection)
         conversation = await messaging.require_member(
             session=session, conversation_id=frame.conversation_id, user=reader
         )
@@ -273,7 +286,7 @@ async def on_sync(rt: Realtime, connection: Connection, frame: p.Sync) -> None:
 
 async def on_read(rt: Realtime, connection: Connection, frame: p.Read) -> None:
     async with rt.sessions() as session:
-        reader = await _fresh_user(session, connection)
+        reader = await fresh_user(session, connection)
         conversation = await messaging.require_member(
             session=session, conversation_id=frame.conversation_id, user=reader
         )
@@ -306,7 +319,7 @@ async def on_typing(rt: Realtime, connection: Connection, frame: p.Typing) -> No
     if not rt.typing_bucket(connection).take():
         raise FrameError(ErrorCode.rate_limited, "Typing notices are limited.")
     async with rt.sessions() as session:
-        user = await _fresh_user(session, connection)
+        user = await fresh_user(session, connection)
         conversation = await messaging.require_member(
             session=session, conversation_id=frame.conversation_id, user=user
         )
@@ -336,4 +349,3 @@ HANDLERS: dict[str, Handler] = {
     "read": on_read,
     "typing": on_typing,
 }
-assert set(HANDLERS) == p.CLIENT_FRAME_TYPES, "every frame type has exactly one handler"

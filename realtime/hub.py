@@ -33,14 +33,23 @@ log = logging.getLogger("teamwell.realtime")
 _SEPARATOR = b"\n"
 
 
-def pack(frame: dict[str, Any], origin: str | None) -> bytes:
-    """An event on the wire: the origin connection (so it is not echoed back), then the frame."""
-    return (origin or "-").encode() + _SEPARATOR + encode(frame).encode()
+def pack(frame: dict[str, Any], origin: str | None, target: str | None = None) -> bytes:
+    """An event on the wire: the origin connection (not echoed back to it), the one target
+    connection (signalling goes to one device only) or none, then the frame."""
+    return (
+        (origin or "-").encode() + _SEPARATOR + (target or "-").encode() + _SEPARATOR
+        + encode(frame).encode()
+    )
 
 
-def unpack(message: bytes) -> tuple[str | None, str]:
-    origin, _, frame = message.partition(_SEPARATOR)
-    return (None if origin == b"-" else origin.decode()), frame.decode()
+def unpack(message: bytes) -> tuple[str | None, str | None, str]:
+    origin, _, rest = message.partition(_SEPARATOR)
+    target, _, frame = rest.partition(_SEPARATOR)
+    return (
+        None if origin == b"-" else origin.decode(),
+        None if target == b"-" else target.decode(),
+        frame.decode(),
+    )
 
 
 class Hub:
@@ -110,15 +119,21 @@ class Hub:
         for connection in list(self.connections()):
             connection.close(Close.resume, reason)
 
+    async def send_to_connection(
+        self, user_id: uuid.UUID, connection_id: str, frame: dict[str, Any]
+    ) -> None:
+        """One frame to one device of one person, wherever its socket is."""
+        await self.pubsub.publish(user_channel(user_id), pack(frame, None, connection_id))
+
     async def _run_pump(self, subscription: Subscription) -> None:
         try:
             while True:
                 try:
                     async for event in subscription:
                         user_id = uuid.UUID(event.channel.split(":", 1)[1])
-                        origin, text = unpack(event.message)
+                        origin, target, text = unpack(event.message)
                         for connection in list(self.local.get(user_id, ())):
-                            if connection.id != origin:
+                            if connection.id != origin and target in (None, connection.id):
                                 connection.deliver(text)
                     return
                 except SubscriptionGap:

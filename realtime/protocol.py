@@ -45,6 +45,10 @@ class ErrorCode(StrEnum):
     not_found = "not_found"
     forbidden = "forbidden"
     conflict = "conflict"
+    not_invited = "not_invited"
+    not_admitted = "not_admitted"
+    meeting_full = "meeting_full"
+    meeting_ended = "meeting_ended"
     internal = "internal"
 
 
@@ -122,6 +126,82 @@ class Typing(Frame):
     active: bool
 
 
+class MeetingJoin(Frame):
+    type: Literal["meeting.join"]
+    id: RequestId
+    meeting_id: uuid.UUID
+    audio: bool = True
+    video: bool = True
+
+
+class MeetingLeave(Frame):
+    type: Literal["meeting.leave"]
+    id: RequestId | None = None
+    meeting_id: uuid.UUID
+
+
+class Signal(BaseModel):
+    """An SDP offer or answer, or one trickled ICE candidate (``candidate`` absent = the end)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["offer", "answer", "candidate"]
+    sdp: str | None = None
+    candidate: str | None = None
+    sdp_mid: str | None = Field(default=None, max_length=64)
+    sdp_mline_index: int | None = Field(default=None, ge=0, le=64)
+
+
+class MeetingSignal(Frame):
+    type: Literal["meeting.signal"]
+    meeting_id: uuid.UUID
+    to: uuid.UUID
+    signal: Signal
+
+
+class MeetingMedia(Frame):
+    type: Literal["meeting.media"]
+    meeting_id: uuid.UUID
+    audio: bool
+    video: bool
+    screen: bool = False
+    hand: bool = False
+
+
+class MeetingAdmit(Frame):
+    type: Literal["meeting.admit"]
+    id: RequestId
+    meeting_id: uuid.UUID
+    participant_id: uuid.UUID
+
+
+class MeetingDecline(Frame):
+    type: Literal["meeting.decline"]
+    id: RequestId
+    meeting_id: uuid.UUID
+    participant_id: uuid.UUID
+
+
+class MeetingRemove(Frame):
+    type: Literal["meeting.remove"]
+    id: RequestId
+    meeting_id: uuid.UUID
+    participant_id: uuid.UUID
+
+
+class MeetingEnd(Frame):
+    type: Literal["meeting.end"]
+    id: RequestId
+    meeting_id: uuid.UUID
+
+
+class MeetingLobbyMessage(Frame):
+    type: Literal["meeting.lobby_message"]
+    id: RequestId
+    meeting_id: uuid.UUID
+    text: str = Field(min_length=1)
+
+
 ClientFrame = Annotated[
     Auth
     | Ping
@@ -132,7 +212,16 @@ ClientFrame = Annotated[
     | MessageDelete
     | Sync
     | Read
-    | Typing,
+    | Typing
+    | MeetingJoin
+    | MeetingLeave
+    | MeetingSignal
+    | MeetingMedia
+    | MeetingAdmit
+    | MeetingDecline
+    | MeetingRemove
+    | MeetingEnd
+    | MeetingLobbyMessage,
     Field(discriminator="type"),
 ]
 CLIENT_FRAME_TYPES = frozenset(
@@ -147,6 +236,15 @@ CLIENT_FRAME_TYPES = frozenset(
         "sync",
         "read",
         "typing",
+        "meeting.join",
+        "meeting.leave",
+        "meeting.signal",
+        "meeting.media",
+        "meeting.admit",
+        "meeting.decline",
+        "meeting.remove",
+        "meeting.end",
+        "meeting.lobby_message",
     }
 )
 _client_frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)

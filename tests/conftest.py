@@ -199,6 +199,15 @@ def live_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         running.server.stop()
 
 
+DEMO_TEAM = "Newcastle IPS Team"
+
+
+def demo_team_id(session: Session) -> str:
+    """The demo team (other tests may add teams to the same organisation)."""
+    teams = session.get("/api/v1/teams", params={"limit": 200}).json()["items"]
+    return str(next(t["id"] for t in teams if t["name"] == DEMO_TEAM))
+
+
 def problem(reply: httpx.Response, status: int) -> dict[str, Any]:
     """Assert an RFC 9457 problem response with this status and return its body."""
     assert reply.status_code == status, f"{reply.status_code} != {status}: {reply.text}"

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from app.config import Settings
-from tests.conftest import Live, Session, problem
+from tests.conftest import Live, Session, demo_team_id, problem
 
 
 def clients_by_name(session: Session) -> dict[str, dict[str, Any]]:
@@ -21,7 +21,7 @@ def provider_id(live: Live) -> str:
 
 def test_take_a_referral_and_build_the_care_team(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
-    team_id = keyworker.get("/api/v1/teams").json()["items"][0]["id"]
+    team_id = demo_team_id(keyworker)
     created = keyworker.post(
         "/api/v1/clients",
         json={
@@ -119,7 +119,7 @@ def test_a_client_sees_only_their_own_record(live: Live) -> None:
 
 def test_validation_errors_name_the_field(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
-    team_id = keyworker.get("/api/v1/teams").json()["items"][0]["id"]
+    team_id = demo_team_id(keyworker)
     body = problem(
         keyworker.post(
             "/api/v1/clients",

@@ -81,7 +81,30 @@ def world(live: Live) -> World:
     w.ids["organisation"] = by_name["Alex Morgan"]["organisation_id"]
     users = admin.get("/api/v1/users", params={"limit": 200}).json()["items"]
     w.ids["therapist_user"] = next(u["id"] for u in users if u["email"].startswith("tom."))
+    keyworker = live.as_role("peer_keyworker")
+    opened = keyworker.post(
+        "/api/v1/conversations", json={"kind": "team", "team_id": w.ids["team"]}
+    )
+    assert opened.status_code == 200, opened.text
+    w.ids["conversation"] = opened.json()["id"]
+    w.ids["meeting"] = new_case_meeting(w)["meeting_id"]
     return w
+
+
+def new_case_meeting(w: World) -> dict[str, str]:
+    """A case meeting about Alex, arranged by his keyworker (no one else invited)."""
+    made = w.live.as_role("peer_keyworker").post(
+        "/api/v1/meetings",
+        json={
+            "kind": "case_meeting",
+            "title": "Review",
+            "client_id": w.ids["client"],
+            "starts_at": "2030-01-07T10:00:00Z",
+            "ends_at": "2030-01-07T11:00:00Z",
+        },
+    )
+    assert made.status_code == 201, made.text
+    return {"meeting_id": made.json()["id"]}
 
 
 Factory = Callable[[World], Any]
@@ -97,6 +120,7 @@ class Rule:
     # Who is refused with 404 rather than 403 (things outside their organisation are invisible).
     hidden: frozenset[str] = frozenset()
     params: Factory | None = None
+    query: dict[str, str] | None = None
 
 
 def fixed(value: Any) -> Factory:
@@ -318,6 +342,50 @@ RULES: list[Rule] = [
         204,
         params=sso_configured,
     ),
+    Rule("GET", "/api/v1/conversations", ROLES),
+    Rule("GET", "/api/v1/conversations/unread", ROLES),
+    Rule(
+        "POST",
+        "/api/v1/conversations",
+        frozenset(CLINICAL),
+        body=lambda w: {"kind": "team", "team_id": w.ids["team"]},
+    ),
+    Rule("GET", "/api/v1/conversations/{conversation_id}", frozenset(CLINICAL)),
+    Rule("GET", "/api/v1/conversations/{conversation_id}/messages", frozenset(CLINICAL)),
+    Rule(
+        "GET",
+        "/api/v1/conversations/{conversation_id}/search",
+        frozenset(CLINICAL),
+        query={"q": "review"},
+    ),
+    Rule("POST", "/api/v1/conversations/{conversation_id}/call", frozenset(CLINICAL), 201),
+    Rule("GET", "/api/v1/meetings/ice-servers", ROLES),
+    Rule("GET", "/api/v1/meetings", ROLES),
+    Rule(
+        "POST",
+        "/api/v1/meetings",
+        frozenset(CLINICAL),
+        201,
+        body=lambda w: {
+            "kind": "supervision",
+            "title": "Reflective practice",
+            "team_id": w.ids["team"],
+            "starts_at": "2030-01-08T10:00:00Z",
+            "ends_at": "2030-01-08T11:00:00Z",
+        },
+    ),
+    Rule("GET", "/api/v1/meetings/{meeting_id}", frozenset(CLINICAL)),
+    Rule(
+        "PATCH",
+        "/api/v1/meetings/{meeting_id}",
+        frozenset(CLINICAL),
+        body=fixed({"title": "Review (moved)"}),
+    ),
+    Rule(
+        "POST", "/api/v1/meetings/{meeting_id}/cancel", frozenset(CLINICAL), params=new_case_meeting
+    ),
+    Rule("GET", "/api/v1/meetings/{meeting_id}/invite.ics", frozenset(CLINICAL)),
+    Rule("GET", "/api/v1/meetings/{meeting_id}/attendance", frozenset(CLINICAL)),
     Rule("GET", "/api/v1/audit-events", frozenset({"supervisor", "admin", "partner_admin"})),
     Rule("GET", "/api/v1/audit-events/verify", frozenset({"supervisor", "admin", "partner_admin"})),
 ]
@@ -354,6 +422,8 @@ def test_every_route_is_in_the_table(live: Live) -> None:
 
 def _path(rule: Rule, w: World, extra: dict[str, str]) -> str:
     values = {
+        "conversation_id": w.ids["conversation"],
+        "meeting_id": w.ids["meeting"],
         "organisation_id": w.ids["organisation"],
         "team_id": w.ids["team"],
         "user_id": w.ids["therapist_user"],
@@ -369,7 +439,7 @@ def test_route_by_role(world: World, rule: Rule, role: str) -> None:
     extra = rule.params(world) if rule.params else {}
     path = _path(rule, world, extra)
     kwargs = {"json": rule.body(world)} if rule.body else {}
-    reply = world.session(role).http.request(rule.method, path, **kwargs)
+    reply = world.session(role).http.request(rule.method, path, params=rule.query, **kwargs)
     if role in rule.allowed:
         assert reply.status_code == rule.ok, f"{role} {rule.method} {path}: {reply.text}"
     elif role in rule.hidden:

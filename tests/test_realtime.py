@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_PASSWORD, Live, Session, teamwell_cli
+from tests.conftest import DEMO_PASSWORD, Live, Session, demo_team_id, teamwell_cli
 from tests.support.ws import WsClient
 
 
@@ -22,7 +22,7 @@ async def connect(live: Live, session: Session, **kw: Any) -> WsClient:
 
 def team_conversation(live: Live) -> str:
     keyworker = live.as_role("peer_keyworker")
-    team_id = keyworker.get("/api/v1/teams").json()["items"][0]["id"]
+    team_id = demo_team_id(keyworker)
     opened = keyworker.post("/api/v1/conversations", json={"kind": "team", "team_id": team_id})
     assert opened.status_code == 200, opened.text
     return str(opened.json()["id"])

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import REPO_ROOT, Live, requirement, start_live
+from tests.conftest import REPO_ROOT, Live, demo_team_id, requirement, start_live
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer, redis_available
 from tests.support.server import LiveServer
@@ -51,7 +51,7 @@ async def test_a_message_crosses_processes(cluster: tuple[Live, LiveServer]) -> 
     first, second = cluster
     assert first.env["TEAMWELL_REDIS_URL"].startswith("redis://")
     keyworker = first.as_role("peer_keyworker")
-    team_id = keyworker.get("/api/v1/teams").json()["items"][0]["id"]
+    team_id = demo_team_id(keyworker)
     conversation = keyworker.post(
         "/api/v1/conversations", json={"kind": "team", "team_id": team_id}
     ).json()["id"]

@@ -11,7 +11,7 @@ import pytest
 
 from app.clock import SystemClock
 from auth.tokens import TokenSigner
-from tests.conftest import Live, start_live
+from tests.conftest import Live, demo_team_id, start_live
 from tests.support.ws import WsClient
 
 LIMITS = {
@@ -51,7 +51,7 @@ async def connect(live: Live, role: str) -> WsClient:
 
 def team_conversation(live: Live) -> str:
     keyworker = live.as_role("peer_keyworker")
-    team_id = keyworker.get("/api/v1/teams").json()["items"][0]["id"]
+    team_id = demo_team_id(keyworker)
     return str(
         keyworker.post("/api/v1/conversations", json={"kind": "team", "team_id": team_id}).json()[
             "id"

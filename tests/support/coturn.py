@@ -1,0 +1,287 @@
+"""A throwaway coturn TURN server for tests (standard library only).
+
+Usage::
+
+    with CoturnServer(secret) as turn:
+        turn.url        # turn:127.0.0.1:<port>?transport=udp
+        turn.stun_url   # stun:127.0.0.1:<port>
+        turn.log_text() # what it logged, e.g. "ALLOCATE processed, success"
+
+Runs ``turnserver`` (Debian ``coturn``) on 127.0.0.1 with TURN REST credentials
+(``use-auth-secret`` + ``static-auth-secret``), relaying over UDP between loopback addresses only,
+with its pid file, user database and log in a fresh temp dir. It is ready when it answers a STUN
+Binding request. ``allow-loopback-peers`` is for tests only: a production coturn must not relay to
+loopback or private addresses (``denied-peer-ip``). Set ``TEAMWELL_TURNSERVER`` to use a specific
+binary.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import os
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from .net import free_port, tail, wait_until
+
+__all__ = [
+    "CoturnError",
+    "CoturnServer",
+    "coturn_available",
+    "find_turnserver",
+    "stun_binding_ok",
+]
+
+REALM = "teamwell.test"
+STUN_BINDING_REQUEST = 0x0001
+STUN_BINDING_SUCCESS = 0x0101
+STUN_MAGIC_COOKIE = 0x2112A442
+RELAY_PORTS = 40  # relay ports per server: a few allocations per test
+# Relay ports come from below Linux's ephemeral range (32768+), so they do not collide with
+# ports the OS hands out; each server takes a random slice to keep parallel runs apart.
+RELAY_PORT_LOW, RELAY_PORT_HIGH = 20_000, 32_000
+ADDRESS_IN_USE = "Address already in use"
+
+
+class CoturnError(RuntimeError):
+    """The throwaway coturn could not be started."""
+
+
+def find_turnserver() -> Path | None:
+    """Path of the ``turnserver`` binary, or None."""
+    override = os.environ.get("TEAMWELL_TURNSERVER")
+    if override:
+        return Path(override) if os.access(override, os.X_OK) else None
+    found = shutil.which("turnserver")
+    if found:
+        return Path(found)
+    for candidate in ("/usr/bin/turnserver", "/usr/local/bin/turnserver"):
+        if os.access(candidate, os.X_OK):
+            return Path(candidate)
+    return None
+
+
+def coturn_available() -> bool:
+    return find_turnserver() is not None
+
+
+def stun_binding_ok(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
+    """Send one STUN Binding request over UDP; True on a Binding success with our transaction.
+
+    The request is the bare 20-byte header (RFC 8489 §5): type, length 0, magic cookie and a
+    random 96-bit transaction id.
+    """
+    transaction = os.urandom(12)
+    request = (
+        STUN_BINDING_REQUEST.to_bytes(2, "big")
+        + (0).to_bytes(2, "big")
+        + STUN_MAGIC_COOKIE.to_bytes(4, "big")
+        + transaction
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(request, (host, port))
+            reply, _ = sock.recvfrom(2048)
+        except OSError:  # timeout, or ICMP port unreachable surfacing as a refused connection
+            return False
+    return (
+        len(reply) >= 20
+        and int.from_bytes(reply[0:2], "big") == STUN_BINDING_SUCCESS
+        and int.from_bytes(reply[4:8], "big") == STUN_MAGIC_COOKIE
+        and reply[8:20] == transaction
+    )
+
+
+def _udp_port_free(port: int, host: str) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_tcp_and_udp_port(host: str) -> int:
+    """A port free for both (coturn listens on TCP and UDP); still racy, so start() retries."""
+    for _ in range(20):
+        port = free_port(host)
+        if _udp_port_free(port, host):
+            return port
+    raise CoturnError("could not find a port free for both TCP and UDP")
+
+
+class CoturnServer:
+    """A private coturn on 127.0.0.1:<port> accepting TURN REST credentials made with ``secret``."""
+
+    host = "127.0.0.1"
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        binary: Path | None = None,
+        startup_timeout: float = 10.0,
+    ) -> None:
+        if not secret or any(c.isspace() for c in secret):
+            raise ValueError("the secret must be a non-empty word (it goes in a config line)")
+        self.secret = secret
+        self._binary = binary
+        self.startup_timeout = startup_timeout
+        self.port = 0
+        self.base_dir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"turn:{self.host}:{self.port}?transport=udp"
+
+    @property
+    def stun_url(self) -> str:
+        return f"stun:{self.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        if self.base_dir is None:
+            raise CoturnError("CoturnServer is not started")
+        return self.base_dir / "turnserver.log"
+
+    def log_text(self, since: int = 0) -> str:
+        """What coturn has written to stdout so far (from byte ``since``)."""
+        try:
+            with open(self.log_path, "rb") as handle:
+                handle.seek(since)
+                return handle.read().decode("utf-8", errors="replace")
+        except (OSError, CoturnError):
+            return ""
+
+    def log_size(self) -> int:
+        """How many bytes coturn has logged: pass it to ``log_text(since=…)`` later."""
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def _starting(self, proc: subprocess.Popen[bytes], log_from: int) -> bool:
+        """Still worth waiting for: running, and not looping on a port someone else holds."""
+        return proc.poll() is None and ADDRESS_IN_USE not in self.log_text(log_from)
+
+    def _write_config(self) -> Path:
+        assert self.base_dir is not None
+        min_port = random.randrange(RELAY_PORT_LOW, RELAY_PORT_HIGH - RELAY_PORTS)
+        lines = [
+            f"listening-ip={self.host}",
+            f"relay-ip={self.host}",
+            f"listening-port={self.port}",
+            f"min-port={min_port}",
+            f"max-port={min_port + RELAY_PORTS - 1}",
+            f"realm={REALM}",
+            "use-auth-secret",
+            f"static-auth-secret={self.secret}",
+            "fingerprint",
+            "no-tls",
+            "no-dtls",
+            "no-tcp-relay",
+            # Loopback peers are what the tests relay between; coturn allows them only with no-cli.
+            "allow-loopback-peers",
+            "no-multicast-peers",
+            "no-cli",
+            "no-software-attribute",
+            f"pidfile={self.base_dir / 'turnserver.pid'}",
+            f"userdb={self.base_dir / 'turndb'}",
+            "log-file=stdout",
+            "verbose",
+        ]
+        path = self.base_dir / "turnserver.conf"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the secret
+        with os.fdopen(fd, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        return path
+
+    def start(self) -> Self:
+        """Start coturn; returns self once it answers a STUN Binding request."""
+        if self._proc is not None:
+            return self
+        binary = self._binary or find_turnserver()
+        if binary is None:
+            raise CoturnError("turnserver not found; install the 'coturn' package")
+        self.base_dir = Path(tempfile.mkdtemp(prefix="teamwell-coturn-"))
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        atexit.register(self.stop)
+        try:
+            for _attempt in range(5):
+                self.port = _free_tcp_and_udp_port(self.host)
+                config = self._write_config()
+                log_from = self.log_size()
+                self._proc = proc = subprocess.Popen(
+                    [str(binary), "-c", str(config)],
+                    cwd=self.base_dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=self._log,
+                    stderr=subprocess.STDOUT,
+                )
+                ok = wait_until(
+                    functools.partial(stun_binding_ok, self.port, self.host),
+                    timeout=self.startup_timeout,
+                    interval=0.02,
+                    alive=functools.partial(self._starting, proc, log_from),
+                )
+                if ok and proc.poll() is None:
+                    break
+                self._terminate()
+                # coturn retries a listener port in use forever rather than exiting.
+                if ADDRESS_IN_USE not in self.log_text(log_from):
+                    log = tail(str(self.log_path))
+                    raise CoturnError(f"turnserver did not start\n--- turnserver log ---\n{log}")
+            else:
+                raise CoturnError("turnserver: no free port after 5 tries")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _terminate(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stop the server and delete its temp dir (idempotent)."""
+        atexit.unregister(self.stop)
+        self._terminate()
+        if self._log is not None:
+            with contextlib.suppress(OSError):
+                self._log.close()
+            self._log = None
+        if self.base_dir is not None:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+            self.base_dir = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"CoturnServer(port={self.port}, running={self._proc is not None})"
