@@ -154,6 +154,7 @@ class Signal(BaseModel):
 
 class MeetingSignal(Frame):
     type: Literal["meeting.signal"]
+    id: RequestId | None = None  # optional: only so that an error can name the frame
     meeting_id: uuid.UUID
     to: uuid.UUID
     signal: Signal
@@ -161,6 +162,7 @@ class MeetingSignal(Frame):
 
 class MeetingMedia(Frame):
     type: Literal["meeting.media"]
+    id: RequestId | None = None
     meeting_id: uuid.UUID
     audio: bool
     video: bool
