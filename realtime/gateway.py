@@ -211,7 +211,9 @@ async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) 
             except Problem as exc:
                 raise problem_to_error(exc, getattr(frame, "id", None)) from None
         except FrameError as exc:
-            connection.send(p.error_frame(exc.code, exc.message, exc.request_id))
+            # Every refusal of a request names it, whichever check raised it.
+            request_id = exc.request_id or getattr(frame, "id", None)
+            connection.send(p.error_frame(exc.code, exc.message, request_id))
             connection.consecutive_errors += 1
             if connection.consecutive_errors >= rt.settings.ws_max_consecutive_errors:
                 connection.close(Close.protocol_abuse, "too many refused frames")

@@ -22,11 +22,17 @@ LIMITS = {
     "TEAMWELL_WS_CONNECTIONS_PER_USER": "2",
     "TEAMWELL_WS_AUTH_TIMEOUT_SECONDS": "1",
     "TEAMWELL_WS_AUTH_GRACE_SECONDS": "1.5",
-    "TEAMWELL_WS_HEARTBEAT_TIMEOUT_SECONDS": "4",
+    "TEAMWELL_WS_HEARTBEAT_TIMEOUT_SECONDS": "8",
     "TEAMWELL_WS_MAX_CONSECUTIVE_ERRORS": "4",
     "TEAMWELL_SYNC_PAGE_MAX": "3",
     "TEAMWELL_CONVERSATIONS_PAGE_MAX": "2",
     "TEAMWELL_TYPING_PER_SECOND": "2",
+    "TEAMWELL_MEETING_MAX_PARTICIPANTS": "2",
+    "TEAMWELL_MEETING_REJOIN_GRACE_SECONDS": "1.5",
+    "TEAMWELL_SDP_MAX_BYTES": "1024",
+    "TEAMWELL_SIGNALS_PER_SECOND": "0.5",
+    "TEAMWELL_SIGNAL_BURST": "3",
+    "TEAMWELL_LOBBY_MESSAGE_MAX_CHARS": "20",
 }
 
 
@@ -167,7 +173,7 @@ async def test_no_auth_in_time_closes(small: Live) -> None:
 
 async def test_a_silent_connection_is_closed_after_the_heartbeat_timeout(small: Live) -> None:
     client = await connect(small, "therapist")
-    assert await client.wait_closed(timeout=10) == 4408
+    assert await client.wait_closed(timeout=20) == 4408
 
 
 def short_token(live: Live, seconds: int) -> str:
@@ -239,3 +245,119 @@ def test_conversation_pages_are_capped_at_the_edge(small: Live) -> None:
     assert rest["items"] and {c["id"] for c in rest["items"]}.isdisjoint(
         {c["id"] for c in page["items"]}
     )
+
+
+def case_meeting(live: Live) -> str:
+    clients = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
+    alex = next(c["id"] for c in clients if c["display_name"] == "Alex Morgan")
+    made = live.as_role("peer_keyworker").post(
+        "/api/v1/meetings",
+        json={
+            "kind": "client_session",
+            "title": "Session",
+            "client_id": alex,
+            "starts_at": "2030-05-01T09:00:00Z",
+            "ends_at": "2030-05-01T10:00:00Z",
+        },
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+async def test_meeting_limits_at_their_edges(small: Live) -> None:
+    meeting = case_meeting(small)
+    priya = await connect(small, "peer_keyworker")
+    tom = await connect(small, "therapist")
+    erin = await connect(small, "employment_specialist")
+    alex = await connect(small, "client")
+    try:
+        await priya.request({"type": "meeting.join", "meeting_id": meeting})
+        tom_pid = (await tom.request({"type": "meeting.join", "meeting_id": meeting}))[
+            "participant_id"
+        ]
+        # The participant limit is two: the third gets a clear error.
+        full = await erin.request({"type": "meeting.join", "meeting_id": meeting})
+        assert full["type"] == "error" and full["code"] == "meeting_full"
+        # ...and nobody can be admitted from the lobby past it either.
+        waiting = await alex.request({"type": "meeting.join", "meeting_id": meeting})
+        refused = await priya.request(
+            {
+                "type": "meeting.admit",
+                "meeting_id": meeting,
+                "participant_id": waiting["participant_id"],
+            }
+        )
+        assert refused["type"] == "error" and refused["code"] == "meeting_full"
+        # Lobby notes are limited too.
+        long_note = await alex.request(
+            {"type": "meeting.lobby_message", "meeting_id": meeting, "text": "x" * 21}
+        )
+        assert long_note["code"] == "message_too_long"
+        assert (
+            await alex.request(
+                {"type": "meeting.lobby_message", "meeting_id": meeting, "text": "x" * 20}
+            )
+        )["type"] == "ack"
+
+        # SDP size at its edge: exactly the limit is relayed, one byte more is refused.
+        def offer(size: int) -> dict[str, object]:
+            return {
+                "type": "meeting.signal",
+                "meeting_id": meeting,
+                "to": tom_pid,
+                "signal": {"kind": "offer", "sdp": "v" * size},
+            }
+
+        await priya.send({**offer(1024), "id": "fits"})
+        await tom.wait_type("meeting.signal")
+        too_big = await priya.request(offer(1025))
+        assert too_big["code"] == "invalid_frame" and "1024" in too_big["message"]
+        # The signalling rate: a burst of three (the oversized one, refused first, cost
+        # nothing), then refused.
+        await priya.send(offer(10))
+        await priya.send(offer(10))
+        limited = await priya.request(offer(10))
+        assert limited["code"] == "rate_limited"
+        assert (await priya.request({"type": "ping"}))["type"] == "pong"  # still connected
+    finally:
+        for client in (priya, tom, erin, alex):
+            await client.close()
+
+
+async def test_a_dropped_participant_keeps_the_seat_for_the_grace_time(small: Live) -> None:
+    meeting = case_meeting(small)
+    priya = await connect(small, "peer_keyworker")
+    tom = await connect(small, "therapist")
+    try:
+        await priya.request({"type": "meeting.join", "meeting_id": meeting})
+        tom_pid = (await tom.request({"type": "meeting.join", "meeting_id": meeting}))[
+            "participant_id"
+        ]
+        tom.connection.transport.abort()  # the network drops
+        dropped = await priya.wait_for(
+            lambda f: (
+                f.get("type") == "meeting.participant"
+                and f["participant"]["state"] == "reconnecting"
+            )
+        )
+        assert dropped["participant"]["participant_id"] == tom_pid
+        back = await connect(small, "therapist")
+        try:
+            rejoined = await back.request({"type": "meeting.join", "meeting_id": meeting})
+            assert rejoined["type"] == "meeting.joined"
+            assert rejoined["participant_id"] == tom_pid  # the same seat
+            await priya.wait_for(
+                lambda f: (
+                    f.get("type") == "meeting.participant"
+                    and f["participant"]["state"] == "admitted"
+                )
+            )
+            # Gone for good this time: after the grace time the others are told.
+            back.connection.transport.abort()
+            left = await priya.wait_type("meeting.participant_left", timeout=10)
+            assert left["participant_id"] == tom_pid and left["reason"] == "timeout"
+        finally:
+            await back.close()
+    finally:
+        await priya.close()
+        await tom.close()

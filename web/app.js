@@ -1,6 +1,9 @@
 // Teamwell web client: entry point, hash router and page frame.
 
 import * as api from './api.js';
+import * as realtime from './realtime.js';
+import * as chat from './chat.js';
+import { statusMenu } from './presence.js';
 import { h, roleLabel, loadingState } from './ui.js';
 import * as loginView from './views/login.js';
 import * as mfaView from './views/mfa.js';
@@ -13,10 +16,12 @@ import * as myRecordView from './views/my-record.js';
 import * as usersView from './views/users.js';
 import * as teamsView from './views/teams.js';
 import * as auditView from './views/audit.js';
+import * as messagesView from './views/messages.js';
 import * as notFoundView from './views/not-found.js';
 import * as errorView from './views/error.js';
 
 const STAFF = ['peer_keyworker', 'therapist', 'employment_specialist', 'supervisor'];
+const EVERYONE = [...STAFF, 'admin', 'client'];
 
 /*
  * access:
@@ -38,6 +43,8 @@ const ROUTES = [
   { pattern: /^\/users$/, view: usersView, roles: ['admin'], nav: 'users' },
   { pattern: /^\/teams$/, view: teamsView, roles: ['admin'], nav: 'teams' },
   { pattern: /^\/audit$/, view: auditView, roles: ['supervisor', 'admin'], nav: 'audit' },
+  { pattern: /^\/messages$/, view: messagesView, roles: EVERYONE, nav: 'messages' },
+  { pattern: /^\/messages\/([^/]+)$/, keys: ['id'], view: messagesView, roles: EVERYONE, nav: 'messages' },
 ];
 
 const NAV_ITEMS = [
@@ -60,6 +67,7 @@ const HOME_BY_ROLE = {
 const main = document.getElementById('main');
 const nav = document.getElementById('primary-nav');
 const account = document.getElementById('account');
+const tools = document.getElementById('header-tools');
 
 let navigationId = 0;
 let controller = null;
@@ -177,6 +185,8 @@ function renderHeader(activeNav) {
   }
   nav.hidden = items.length === 0;
 
+  renderTools(signedIn && !restricted, activeNav);
+
   account.replaceChildren();
   if (signedIn) {
     account.append(
@@ -189,10 +199,75 @@ function renderHeader(activeNav) {
   account.hidden = !signedIn;
 }
 
+/*
+ * Messages and presence sit beside the main navigation for everyone signed
+ * in: the "Messages" link (with the unread count) and the status menu. They
+ * are built once and kept up to date by the realtime events.
+ */
+let messagesLink = null;
+let messagesCount = null;
+let statusControl = null;
+
+function drawUnread() {
+  if (!messagesCount) return;
+  const total = chat.totalUnread();
+  messagesCount.replaceChildren();
+  if (!total) return;
+  messagesCount.append(
+    h('span', { class: 'unread-badge unread-badge--header', 'aria-hidden': 'true' }, total > 99 ? '99+' : String(total)),
+    h('span', { class: 'visually-hidden' }, `(${total} unread)`),
+  );
+}
+
+function renderTools(show, activeNav) {
+  if (!show) {
+    tools.replaceChildren();
+    tools.hidden = true;
+    return;
+  }
+  if (!messagesLink) {
+    messagesCount = h('span', { class: 'messages-link__count' });
+    messagesLink = h('a', { class: 'nav__link messages-link', href: '#/messages' }, 'Messages', messagesCount);
+    statusControl = statusMenu();
+    chat.on('change', ({ what }) => {
+      if (what === 'conversations') drawUnread();
+    });
+  }
+  if (activeNav === 'messages') messagesLink.setAttribute('aria-current', 'page');
+  else messagesLink.removeAttribute('aria-current');
+  drawUnread();
+  if (!tools.contains(messagesLink)) {
+    tools.replaceChildren(
+      h('nav', { class: 'header-tools__nav', 'aria-label': 'Messaging' }, messagesLink),
+      statusControl,
+    );
+  }
+  tools.hidden = false;
+}
+
+/** Keep the realtime socket open exactly while someone is fully signed in. */
+let realtimeUserId = null;
+
+function syncRealtime() {
+  const user = api.getUser();
+  const live = api.isSignedIn() && !api.isRestricted() && user ? String(user.id) : null;
+  if (live !== realtimeUserId) {
+    if (realtimeUserId) {
+      realtime.disconnect();
+      chat.reset();
+    }
+    realtimeUserId = live;
+  }
+  if (live) realtime.connect();
+}
+
 async function signOut(event) {
   const button = event.currentTarget;
   button.setAttribute('aria-disabled', 'true');
   button.textContent = 'Signing out…';
+  realtime.disconnect();
+  chat.reset();
+  realtimeUserId = null;
   await api.logout();
   returnTo = null;
   setFlash('You have signed out.', 'success');
@@ -359,6 +434,7 @@ async function route() {
 /* ----------------------------------------------------------------- start -- */
 
 api.authEvents.addEventListener('expired', () => {
+  syncRealtime();
   const { path } = parseHash();
   const found = matchRoute(path);
   if (found && !found.route.access) returnTo = window.location.hash;
@@ -367,6 +443,7 @@ api.authEvents.addEventListener('expired', () => {
 });
 
 api.authEvents.addEventListener('change', () => {
+  syncRealtime();
   const found = matchRoute(parseHash().path);
   const user = api.getUser();
   const navId = found && found.route.nav;

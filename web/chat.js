@@ -518,7 +518,9 @@ rt.on('connected', () => {
     if (t.status === 'ready') syncThread(t);
   }
   flushOutboxes();
+  // Unread counts for the header, and whatever changed while disconnected.
   if (store.listLoaded) refreshListSoon();
+  else loadConversations().catch(() => {});
   if (store.active) markRead(store.active);
 });
 

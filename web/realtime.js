@@ -339,7 +339,8 @@ async function renewThenReconnect() {
     setStatus('idle');
     return;
   }
-  if (conn.wanted && !conn.socket) scheduleReconnect({ immediate: true });
+  // Straight away the first time; with backoff if the server keeps refusing.
+  if (conn.wanted && !conn.socket) scheduleReconnect({ immediate: conn.attempts === 0 });
 }
 
 function scheduleReconnect({ immediate = false } = {}) {
@@ -445,7 +446,9 @@ function startHeartbeat(seconds) {
 function scheduleRenewal(expiresAt) {
   clearTimeout(conn.renewTimer);
   if (!Number.isFinite(expiresAt) || expiresAt <= 0) return;
-  const delay = Math.max(5, expiresAt - Date.now() / 1000 - RENEW_BEFORE_S) * 1000;
+  const remaining = expiresAt - Date.now() / 1000;
+  // A minute early, or a fifth of the lifetime for short-lived tokens.
+  const delay = Math.max(5, remaining - Math.min(RENEW_BEFORE_S, remaining * 0.2)) * 1000;
   conn.renewTimer = setTimeout(renewToken, Math.min(delay, 2 ** 31 - 1));
 }
 
@@ -458,7 +461,7 @@ function renewToken() {
     let token = null;
     const socketExpiry = (Number(conn.ready && conn.ready.expires_at) || 0) * 1000;
     // The page may already hold a newer token (api.js refreshed it for a request).
-    if (api.accessTokenExpiresAt() > Math.max(socketExpiry, Date.now() + RENEW_BEFORE_S * 1000)) {
+    if (api.accessTokenExpiresAt() > Math.max(socketExpiry, Date.now() + 10_000)) {
       token = api.accessToken();
     } else {
       try {

@@ -1,17 +1,20 @@
 // Client summary: details, care team, referrals and consent.
 
 import { request } from '../api.js';
+import { openConversation } from '../chat.js';
 import {
   h, heading, page, section, dataTable, statusBadge, consentBadge, badge, time, label, roleLabel,
-  emptyState, humanise, formatDate, PURPOSE_LABELS, REFERRAL_SOURCE_LABELS, ROLE_LABELS, CONSENT_STATE_LABELS,
+  emptyState, humanise, formatDate, problemMessage, uid,
+  PURPOSE_LABELS, REFERRAL_SOURCE_LABELS, ROLE_LABELS, CONSENT_STATE_LABELS,
 } from '../ui.js';
 
 export async function render(ctx) {
   const client = await request(`/api/v1/clients/${encodeURIComponent(ctx.params.id)}`, { signal: ctx.signal });
-  return clientSummary(client, { breadcrumbs: ctx.user.role !== 'client' });
+  return clientSummary(client, { breadcrumbs: ctx.user.role !== 'client', ctx });
 }
 
-export function clientSummary(client, { breadcrumbs = true } = {}) {
+/** ctx (optional): the router context, for the case thread buttons. */
+export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
   const name = client.display_name || 'Unnamed client';
   return page(
     breadcrumbs ? h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumb' },
@@ -24,6 +27,7 @@ export function clientSummary(client, { breadcrumbs = true } = {}) {
       row('Team', client.team_name || '—'),
       row('Organisation', client.organisation_name || '—'),
       row('Client since', time(client.created_at))),
+    ctx ? caseThreadSection(client, ctx) : null,
     careTeamSection(client.care_team || []),
     referralsSection(client.referrals || []),
     consentSection(client.consents || []),
@@ -32,6 +36,60 @@ export function clientSummary(client, { breadcrumbs = true } = {}) {
 
 function row(term, value) {
   return h('div', { class: 'summary-list__row' }, h('dt', {}, term), h('dd', {}, value));
+}
+
+/**
+ * Buttons that open the client's case threads: the care team's own thread
+ * (staff only) and the thread the client takes part in.
+ */
+function caseThreadSection(client, ctx) {
+  const isClient = ctx.user.role === 'client';
+  const name = client.display_name || 'this client';
+  const firstName = String(client.display_name || '').trim().split(/\s+/)[0] || 'the client';
+  const titleId = uid('case-thread');
+  const error = h('p', { class: 'field__error', role: 'alert' });
+
+  const open = async (button, includesClient) => {
+    if (button.getAttribute('aria-disabled') === 'true') return;
+    const text = button.textContent;
+    button.setAttribute('aria-disabled', 'true');
+    button.textContent = 'Opening…';
+    error.textContent = '';
+    try {
+      const conversation = await openConversation({
+        kind: 'case', client_id: client.id, includes_client: includesClient,
+      });
+      if (!ctx.isCurrent()) return;
+      ctx.navigate(`#/messages/${encodeURIComponent(conversation.id)}`);
+    } catch (failure) {
+      if (!ctx.isCurrent()) return;
+      error.textContent = problemMessage(failure);
+      button.removeAttribute('aria-disabled');
+      button.textContent = text;
+    }
+  };
+  const button = (text, includesClient, secondary) => {
+    const el = h('button', { type: 'button', class: ['button', 'button--small', secondary ? 'button--secondary' : null] }, text);
+    el.addEventListener('click', () => open(el, includesClient));
+    return el;
+  };
+
+  let intro;
+  const buttons = [];
+  if (isClient) {
+    intro = 'Send a message to the people supporting you. Your care team will reply here.';
+    buttons.push(button('Message your care team', true, false));
+  } else {
+    intro = `Messages about ${name}’s care, kept with their record.`;
+    buttons.push(button('Care team thread', false, false));
+    buttons.push(button(`Thread with ${firstName}`, true, true));
+  }
+  return h('section', { class: 'case-thread', 'aria-labelledby': titleId },
+    h('p', { id: titleId, class: 'case-thread__title' }, 'Case thread'),
+    h('p', { class: 'case-thread__intro' }, intro,
+      !isClient && !client.user_id ? ` ${firstName} has no Teamwell account yet: they will see their thread once they do.` : ''),
+    error,
+    h('div', { class: 'button-row' }, buttons));
 }
 
 function careTeamSection(members) {

@@ -13,5 +13,5 @@ export async function render(ctx) {
       emptyState('We could not find your record. Please speak to your keyworker.'));
   }
   const client = await request(`/api/v1/clients/${encodeURIComponent(items[0].id)}`, { signal: ctx.signal });
-  return clientSummary(client, { breadcrumbs: false });
+  return clientSummary(client, { breadcrumbs: false, ctx });
 }
