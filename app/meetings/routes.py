@@ -56,6 +56,18 @@ async def _managed(session: SessionDep, principal: Principal, meeting_id: uuid.U
     return meeting
 
 
+async def _audit(session: SessionDep, principal: Principal, meeting: Meeting, action: str) -> None:
+    """Meetings about a client are part of their record: each change is audited against it."""
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action=action,
+        resource_type="meeting",
+        resource_id=meeting.id,
+        client_id=meeting.client_id,
+    )
+
+
 def _ics(
     request: Request,
     meeting: Meeting,
@@ -145,14 +157,7 @@ async def create_meeting(
     meeting = await service.create(
         session=session, ctx=principal.ctx, host=principal.user, data=body
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="meeting.create",
-        resource_type="meeting",
-        resource_id=meeting.id,
-        client_id=meeting.client_id,
-    )
+    await _audit(session, principal, meeting, "meeting.create")
     await _send_invitations(request, session, sender, meeting, "REQUEST")
     return await service.public(session=session, meeting=meeting)
 
@@ -179,14 +184,7 @@ async def update_meeting(
     """Change a meeting; calendars update the same event (same UID, higher SEQUENCE)."""
     meeting = await _managed(session, principal, meeting_id)
     meeting = await service.update(session=session, ctx=principal.ctx, meeting=meeting, data=body)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="meeting.update",
-        resource_type="meeting",
-        resource_id=meeting.id,
-        client_id=meeting.client_id,
-    )
+    await _audit(session, principal, meeting, "meeting.update")
     await _send_invitations(request, session, sender, meeting, "REQUEST")
     return await service.public(session=session, meeting=meeting)
 
@@ -202,14 +200,7 @@ async def cancel_meeting(
     """Cancel a meeting; invitees' calendars remove the event."""
     meeting = await _managed(session, principal, meeting_id)
     meeting = await service.cancel(session=session, ctx=principal.ctx, meeting=meeting)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="meeting.cancel",
-        resource_type="meeting",
-        resource_id=meeting.id,
-        client_id=meeting.client_id,
-    )
+    await _audit(session, principal, meeting, "meeting.cancel")
     await _send_invitations(request, session, sender, meeting, "CANCEL")
     return await service.public(session=session, meeting=meeting)
 
@@ -237,14 +228,7 @@ async def attendance(
 ) -> list[AttendancePublic]:
     """Who came, when they were admitted and left, and for how long (staff running it)."""
     meeting = await _managed(session, principal, meeting_id)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="meeting.attendance_read",
-        resource_type="meeting",
-        resource_id=meeting.id,
-        client_id=meeting.client_id,
-    )
+    await _audit(session, principal, meeting, "meeting.attendance_read")
     return await service.attendance(session=session, meeting_id=meeting.id)
 
 
@@ -277,12 +261,5 @@ async def start_call(
         data=data,
         conversation_id=conversation.id,
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="meeting.call",
-        resource_type="meeting",
-        resource_id=meeting.id,
-        client_id=meeting.client_id,
-    )
+    await _audit(session, principal, meeting, "meeting.call")
     return await service.public(session=session, meeting=meeting)
