@@ -12,6 +12,7 @@ from app.messaging.models import (
     ReadMarker,
 )
 from app.organisations.models import Organisation
+from app.plans.models import CarePlan, CarePlanVersion, PlanComment
 from app.teams.models import Team, TeamMembership
 from app.users.models import SupervisionLink, User
 from auth.models import (
@@ -27,6 +28,8 @@ from auth.models import (
 __all__ = [
     "AuditEvent",
     "AuthSession",
+    "CarePlan",
+    "CarePlanVersion",
     "CareTeamMember",
     "ClientRecord",
     "ConsentRecord",
@@ -40,6 +43,7 @@ __all__ = [
     "Message",
     "MessageRevision",
     "Organisation",
+    "PlanComment",
     "ReadMarker",
     "RecoveryCode",
     "Referral",

@@ -173,3 +173,18 @@ async def contacts(session: AsyncSession, user: User) -> set[uuid.UUID]:
     if user.role != Role.client:
         related |= await teams_service.colleague_ids(session=session, user_id=user.id)
     return related
+
+
+async def record_audience(session: AsyncSession, client: ClientRecord) -> set[uuid.UUID]:
+    """Everyone who may read this client's record now: its care team, their supervisors and the
+    client (each still subject to can_read_client, so withdrawn consent takes them out)."""
+    care = await clients_service.care_team_user_ids(session=session, client_id=client.id)
+    candidates = care | await clients_service.supervisors_of(session=session, user_ids=care)
+    if client.user_id is not None:
+        candidates.add(client.user_id)
+    audience = set()
+    for user_id in candidates:
+        user = await session.get(User, user_id)
+        if user is not None and await can_read_client(session, user, client):
+            audience.add(user_id)
+    return audience

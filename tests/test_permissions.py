@@ -91,6 +91,12 @@ def world(live: Live) -> World:
     return w
 
 
+def current_plan(w: World) -> tuple[dict[str, Any], str]:
+    """The plan as it stands and its ETag (saving it unchanged is allowed and changes nothing)."""
+    read = w.live.as_role("peer_keyworker").get(f"/api/v1/clients/{w.ids['client']}/plan")
+    return read.json()["content"], read.headers["etag"]
+
+
 def new_case_meeting(w: World) -> dict[str, str]:
     """A case meeting about Alex, arranged by his keyworker (no one else invited)."""
     made = w.live.as_role("peer_keyworker").post(
@@ -121,6 +127,7 @@ class Rule:
     hidden: frozenset[str] = frozenset()
     params: Factory | None = None
     query: dict[str, str] | None = None
+    headers: Factory | None = None
 
 
 def fixed(value: Any) -> Factory:
@@ -342,6 +349,23 @@ RULES: list[Rule] = [
         204,
         params=sso_configured,
     ),
+    Rule("GET", "/api/v1/clients/{client_id}/plan", frozenset(CARE)),
+    Rule(
+        "PUT",
+        "/api/v1/clients/{client_id}/plan",
+        frozenset(CARE),
+        body=lambda w: current_plan(w)[0],
+        headers=lambda w: {"If-Match": current_plan(w)[1]},
+    ),
+    Rule("GET", "/api/v1/clients/{client_id}/plan/history", frozenset(CARE)),
+    Rule("GET", "/api/v1/clients/{client_id}/plan/comments", frozenset(CARE)),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/plan/comments",
+        frozenset(CARE),
+        201,
+        body=fixed({"item_id": "goals", "text": "Agreed at the review"}),
+    ),
     Rule("GET", "/api/v1/conversations", ROLES),
     Rule("GET", "/api/v1/conversations/unread", ROLES),
     Rule(
@@ -439,7 +463,10 @@ def test_route_by_role(world: World, rule: Rule, role: str) -> None:
     extra = rule.params(world) if rule.params else {}
     path = _path(rule, world, extra)
     kwargs = {"json": rule.body(world)} if rule.body else {}
-    reply = world.session(role).http.request(rule.method, path, params=rule.query, **kwargs)
+    headers = rule.headers(world) if rule.headers else None
+    reply = world.session(role).http.request(
+        rule.method, path, params=rule.query, headers=headers, **kwargs
+    )
     if role in rule.allowed:
         assert reply.status_code == rule.ok, f"{role} {rule.method} {path}: {reply.text}"
     elif role in rule.hidden:

@@ -72,16 +72,10 @@ async def member_ids(*, session: AsyncSession, conversation: Conversation) -> se
         return await teams_service.member_ids(session=session, team_id=conversation.team_id)
     assert conversation.client_id is not None
     client = await clients_service.get(session=session, client_id=conversation.client_id)
-    care = await clients_service.care_team_user_ids(session=session, client_id=client.id)
-    candidates = care | await clients_service.supervisors_of(session=session, user_ids=care)
-    if conversation.includes_client and client.user_id is not None:
-        candidates.add(client.user_id)
-    members = set()
-    for user_id in candidates:
-        user = await session.get(User, user_id)
-        if user is not None and await policies.can_read_client(session, user, client):
-            members.add(user_id)
-    return members
+    audience = await policies.record_audience(session, client)
+    if not conversation.includes_client and client.user_id is not None:
+        audience.discard(client.user_id)
+    return audience
 
 
 async def is_member(*, session: AsyncSession, conversation: Conversation, user: User) -> bool:

@@ -1,0 +1,165 @@
+"""The shared plan: optimistic concurrency (a write names the version it was based on), a
+version kept for every change, and comments on any item."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.clients.models import ClientRecord
+from app.context import Context
+from app.errors import Forbidden, Problem
+from app.plans.models import CarePlan, CarePlanVersion, PlanComment
+from app.plans.schemas import (
+    CLIENT_EDITABLE,
+    SECTIONS,
+    CommentCreate,
+    PlanContent,
+)
+from app.users.models import Role, User
+
+
+class PlanChanged(Problem):
+    status, slug, title = 412, "plan-changed", "The plan was changed by someone else"
+
+
+class VersionRequired(Problem):
+    status, slug, title = 428, "if-match-required", "Say which version you edited"
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(header: str | None) -> int:
+    """The version an edit was based on, from ``If-Match: "<version>"``."""
+    if header is None:
+        raise VersionRequired('Send If-Match with the ETag you read, e.g. If-Match: "3".')
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise VersionRequired("If-Match must be the plan's ETag.")
+    return int(value)
+
+
+def changed_sections(before: PlanContent, after: PlanContent) -> list[str]:
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    return [name for name in SECTIONS if old[name] != new[name]]
+
+
+async def find(*, session: AsyncSession, client_id: uuid.UUID) -> CarePlan | None:
+    rows = await session.exec(select(CarePlan).where(CarePlan.client_id == client_id))
+    return rows.first()
+
+
+def content_of(plan: CarePlan | None) -> PlanContent:
+    return PlanContent.model_validate(plan.content) if plan and plan.content else PlanContent()
+
+
+async def save(
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    client: ClientRecord,
+    editor: User,
+    content: PlanContent,
+    based_on: int,
+) -> tuple[CarePlan, list[str]]:
+    """Store a new version, or refuse with 412 when the plan moved on since ``based_on``.
+
+    A client may change only their own goals; staff on the care team change everything.
+    """
+    plan = await find(session=session, client_id=client.id)
+    if plan is None:
+        plan = CarePlan(client_id=client.id, version=0, content={})
+        session.add(plan)
+        await session.flush()
+    if plan.version != based_on:
+        raise _conflict(plan)
+    sections = changed_sections(content_of(plan), content)
+    if editor.role == Role.client and not set(sections) <= CLIENT_EDITABLE:
+        raise Forbidden("You can change your own goals; your care team changes the rest.")
+    if not sections:
+        return plan, []
+    now = ctx.now()
+    dumped = content.model_dump(mode="json")
+    # Conditional on the version read, so two concurrent saves cannot both win.
+    claimed = await session.exec(
+        update(CarePlan)
+        .where(col(CarePlan.id) == plan.id, col(CarePlan.version) == based_on)
+        .values(version=based_on + 1, content=dumped, updated_at=now, updated_by=editor.id)
+    )
+    if claimed.rowcount != 1:
+        await session.refresh(plan)
+        raise _conflict(plan)
+    await session.refresh(plan)
+    session.add(
+        CarePlanVersion(
+            plan_id=plan.id,
+            version=plan.version,
+            content=dumped,
+            sections=sections,
+            changed_by=editor.id,
+            changed_at=now,
+        )
+    )
+    await session.flush()
+    return plan, sections
+
+
+def _conflict(plan: CarePlan) -> PlanChanged:
+    return PlanChanged(
+        f"The plan is at version {plan.version} now; reload it, re-apply your change and "
+        "save again.",
+        headers={"ETag": etag(plan.version)},
+        extra={"current": {"version": plan.version, "content": plan.content}},
+    )
+
+
+async def history(*, session: AsyncSession, plan: CarePlan) -> list[CarePlanVersion]:
+    rows = await session.exec(
+        select(CarePlanVersion)
+        .where(CarePlanVersion.plan_id == plan.id)
+        .order_by(col(CarePlanVersion.version))
+    )
+    return list(rows.all())
+
+
+async def add_comment(
+    *, session: AsyncSession, ctx: Context, plan: CarePlan, author: User, data: CommentCreate
+) -> PlanComment:
+    comment = PlanComment(
+        plan_id=plan.id,
+        item_id=data.item_id,
+        text=data.text,
+        author_id=author.id,
+        created_at=ctx.now(),
+    )
+    session.add(comment)
+    await session.flush()
+    return comment
+
+
+async def comments(*, session: AsyncSession, plan: CarePlan) -> list[PlanComment]:
+    rows = await session.exec(
+        select(PlanComment)
+        .where(PlanComment.plan_id == plan.id)
+        .order_by(col(PlanComment.created_at), col(PlanComment.id))
+    )
+    return list(rows.all())
+
+
+async def ensure(*, session: AsyncSession, client: ClientRecord) -> CarePlan:
+    plan = await find(session=session, client_id=client.id)
+    if plan is None:
+        plan = CarePlan(client_id=client.id, version=0, content={})
+        session.add(plan)
+        await session.flush()
+    return plan
+
+
+def public_content(plan: CarePlan | None) -> dict[str, Any]:
+    return content_of(plan).model_dump(mode="json")
