@@ -1,8 +1,10 @@
 """Every table, imported in one place so the metadata that alembic reads is complete."""
 
+from app.alerts.models import Alert
 from app.audit.models import AuditEvent
 from app.clients.models import CareTeamMember, ClientRecord, Referral
 from app.consents.models import ConsentRecord
+from app.measures.models import MeasureResponse
 from app.meetings.models import Meeting, MeetingInvitee, MeetingParticipant
 from app.messaging.models import (
     Conversation,
@@ -26,6 +28,7 @@ from auth.models import (
 )
 
 __all__ = [
+    "Alert",
     "AuditEvent",
     "AuthSession",
     "CarePlan",
@@ -37,6 +40,7 @@ __all__ = [
     "ConversationParticipant",
     "ExternalIdentity",
     "Invitation",
+    "MeasureResponse",
     "Meeting",
     "MeetingInvitee",
     "MeetingParticipant",

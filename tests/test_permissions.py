@@ -91,6 +91,18 @@ def world(live: Live) -> World:
     return w
 
 
+def fresh_alert(w: World) -> dict[str, str]:
+    """An urgent alert to Alex's therapist (his PHQ-9 item 9 answered above 0)."""
+    answers = {str(n): 1 for n in range(1, 10)}
+    sent = w.live.as_role("client").post(
+        f"/api/v1/clients/{w.ids['client']}/measures",
+        json={"instrument": "phq9", "answers": answers},
+    )
+    assert sent.status_code == 201, sent.text
+    alerts = w.live.as_role("therapist").get("/api/v1/alerts").json()
+    return {"alert_id": alerts[0]["id"]}
+
+
 def current_plan(w: World) -> tuple[dict[str, Any], str]:
     """The plan as it stands and its ETag (saving it unchanged is allowed and changes nothing)."""
     read = w.live.as_role("peer_keyworker").get(f"/api/v1/clients/{w.ids['client']}/plan")
@@ -365,6 +377,25 @@ RULES: list[Rule] = [
         frozenset(CARE),
         201,
         body=fixed({"item_id": "goals", "text": "Agreed at the review"}),
+    ),
+    Rule("GET", "/api/v1/instruments", ROLES),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/measures",
+        frozenset(CARE),
+        201,
+        body=fixed({"instrument": "gad7", "answers": {str(n): 0 for n in range(1, 8)}}),
+    ),
+    Rule("GET", "/api/v1/clients/{client_id}/measures", frozenset(CARE)),
+    Rule("GET", "/api/v1/clients/{client_id}/outcomes", frozenset(CARE)),
+    Rule("GET", "/api/v1/alerts", frozenset(STAFF)),
+    Rule(
+        "POST",
+        "/api/v1/alerts/{alert_id}/acknowledge",
+        frozenset({"therapist"}),
+        body=fixed({}),
+        params=fresh_alert,
+        hidden=frozenset(STAFF - {"therapist"}),
     ),
     Rule("GET", "/api/v1/conversations", ROLES),
     Rule("GET", "/api/v1/conversations/unread", ROLES),

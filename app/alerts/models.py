@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from app.dbtypes import enum_field, id_field, timestamp_field
+
+
+class AlertKind(StrEnum):
+    phq9_item9 = "phq9_item9"  # thoughts of self-harm: urgent, to the therapists at once
+
+
+class Alert(SQLModel, table=True):
+    """An alert to one member of staff, kept until they acknowledge it."""
+
+    id: uuid.UUID = id_field()
+    kind: AlertKind = enum_field()
+    urgent: bool = False
+    client_id: uuid.UUID = Field(foreign_key="client_record.id", index=True)
+    recipient_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    source_id: uuid.UUID | None = None  # e.g. the questionnaire that raised it
+    detail: str = Field(max_length=500)
+    raised_at: datetime = timestamp_field(index=True)
+    acknowledged_at: datetime | None = timestamp_field(nullable=True)
+    acknowledgement_note: str | None = Field(default=None, max_length=1000)
