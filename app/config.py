@@ -13,8 +13,10 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from realtime import presence
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "please-change", ""}
 SECRET_NAMES = ("jwt_secret", "field_encryption_key", "session_secret", "turn_secret")
@@ -78,6 +80,13 @@ class Settings(BaseSettings):
     ws_outbound_queue: int = Field(default=1000, ge=10)
     # After this many refused frames in a row the connection is closed (4400).
     ws_max_consecutive_errors: int = Field(default=20, ge=1)
+    # Presence timings (realtime/presence.py), the same for every process sharing Redis: clients
+    # ping every `presence_heartbeat_seconds`; a device silent for `presence_dead_after_seconds`
+    # is gone (also the devices of a process that died), and one without activity for
+    # `presence_idle_after_seconds` is away. Dead-after must exceed the heartbeat interval.
+    presence_heartbeat_seconds: float = Field(default=presence.HEARTBEAT_INTERVAL, gt=0)
+    presence_dead_after_seconds: float = Field(default=presence.DEAD_AFTER, gt=0)
+    presence_idle_after_seconds: float = Field(default=presence.IDLE_AFTER, gt=0)
 
     # Meetings (WebRTC mesh calls signalled over /ws).
     meeting_max_participants: int = Field(default=8, ge=2)
@@ -130,6 +139,19 @@ class Settings(BaseSettings):
             if not url.startswith(ICE_URL_SCHEMES):
                 raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
         return value
+
+    @model_validator(mode="after")
+    def presence_timings_work(self) -> Settings:
+        self.presence_timings  # noqa: B018 - raises ValueError for timings that cannot work
+        return self
+
+    @property
+    def presence_timings(self) -> presence.PresenceTimings:
+        return presence.PresenceTimings(
+            heartbeat_interval=self.presence_heartbeat_seconds,
+            dead_after=self.presence_dead_after_seconds,
+            idle_after=self.presence_idle_after_seconds,
+        )
 
     @property
     def effective_database_url(self) -> str:

@@ -21,11 +21,13 @@ from app.crypto import FieldCipher
 from app.db import create_engine, session_factory
 from app.errors import install_error_handlers, problem_response
 from app.health.routes import router as health_router
+from app.measures.routes import router as measures_router
 from app.meetings.routes import calls as calls_router
 from app.meetings.routes import router as meetings_router
 from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
 from app.organisations.routes import router as organisations_router
+from app.plans.routes import router as plans_router
 from app.teams.routes import router as teams_router
 from app.users.routes import router as users_router
 from auth.email import email_sender_for
@@ -38,6 +40,7 @@ from realtime.gateway import router as realtime_router
 from realtime.handlers import Realtime
 from realtime.hub import Hub
 from realtime.presence_service import PresenceService
+from realtime.presence_store import create_presence_store
 from realtime.pubsub import create_pubsub
 
 log = logging.getLogger("teamwell")
@@ -104,7 +107,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
         hub = Hub(create_pubsub(settings.redis_url))
-        presence = PresenceService(hub, app.state.session_factory, clock)
+        presence = PresenceService(
+            hub,
+            app.state.session_factory,
+            clock,
+            create_presence_store(settings.redis_url, settings.presence_timings),
+        )
         app.state.realtime = Realtime(
             settings=settings, runtime=app.state.auth, sessions=app.state.session_factory,
             keyring=app.state.keyring, hub=hub, presence=presence,
@@ -183,6 +191,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         teams_router,
         users_router,
         clients_router,
+        plans_router,
+        measures_router,
         conversations_router,
         calls_router,
         meetings_router,

@@ -1,13 +1,19 @@
-"""Presence for the connections of this process: the pure transitions of realtime.presence,
-driven by socket events and a timer, coalesced per person, and published only to the people
-entitled to see it (policies.contacts)."""
+"""Presence driven by socket events and a timer: the pure transitions of realtime.presence,
+applied to the shared presence store (realtime.presence_store), coalesced per person in this
+process, and published only to the people entitled to see it (policies.contacts).
+
+State lives in the store, never here: with Redis, every process sees one person's devices
+wherever they are connected, builds snapshots from it, and any process's timer may time out
+anyone, including the devices of a process that died. What stays per process is coalescing
+and a hint of when this process's own changes next need the timer.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import logging
+import math
 import uuid
 from typing import Any
 
@@ -20,36 +26,53 @@ from auth import policies
 from realtime import presence as rules
 from realtime.connection import Connection
 from realtime.hub import Hub
+from realtime.presence_store import CLAIM_BATCH, PresenceStore, Update
 
 log = logging.getLogger("teamwell.presence")
 
 
+def public(user_id: uuid.UUID, presence: rules.UserPresence) -> dict[str, Any]:
+    """One person's presence as others see it."""
+    return {"user_id": str(user_id), "state": str(presence.state), "last_seen": presence.last_seen}
+
+
 class PresenceService:
+    """Timings come from the store, so deadlines filed and timeouts applied always agree.
+
+    The timer sleeps until the earliest deadline in the store (anyone's: a person whose process
+    died is due too) or the next coalesced publication, and looks at the store again at least
+    every heartbeat interval, so deadlines filed meanwhile by other processes are noticed in time
+    (a device's dead time is filed when it heartbeats, a dead time ahead, which is longer).
+    Changes made here that fall due before the timer means to wake wake it at once.
+    """
+
     def __init__(
         self,
         hub: Hub,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        timings: rules.PresenceTimings | None = None,
+        store: PresenceStore,
         min_interval: float = rules.MIN_PUBLISH_INTERVAL,
     ) -> None:
         self.hub = hub
         self.sessions = sessions
         self.clock = clock
-        self.timings = timings or rules.PresenceTimings()
-        self.users: dict[uuid.UUID, rules.UserPresence] = {}
+        self.store = store
+        self.timings = store.timings
         self.coalescer = rules.Coalescer(min_interval)
-        # Deadlines of the next idle/dead check per person: only people with something due are
-        # visited, however many are connected.
-        self._timeouts: list[tuple[float, str]] = []
-        self._scheduled: dict[uuid.UUID, float] = {}
+        # The last state this process offered its coalescer per person. When a change starts
+        # from anything else, another process changed the person in between and the coalescer's
+        # idea of what others last heard is out of date (see _apply).
+        self._offered: dict[uuid.UUID, rules.PresenceState] = {}
         self._wake = asyncio.Event()
+        self._wake_at = -math.inf  # when the timer means to wake; -inf while it is working
         self._task: asyncio.Task[None] | None = None
 
     def now(self) -> float:
         return self.clock.now().timestamp()
 
     async def start(self) -> None:
+        await self.store.connect()
         self._task = asyncio.create_task(self._run(), name="presence-timer")
 
     async def stop(self) -> None:
@@ -57,123 +80,102 @@ class PresenceService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-    def state_of(self, user_id: uuid.UUID) -> dict[str, Any]:
-        presence = self.users.get(user_id, rules.UserPresence())
-        return {
-            "user_id": str(user_id),
-            "state": str(presence.state),
-            "last_seen": presence.last_seen,
-        }
+        await self.store.close()
 
     # --- socket events ---------------------------------------------------------------------
 
     async def connect(self, connection: Connection) -> None:
-        await self._apply(
-            connection.user_id,
-            rules.handle_connect(self._of(connection), connection.id, self.now()),
-        )
+        device, now = connection.id, self.now()
+        await self._apply(connection.user_id, lambda u: rules.handle_connect(u, device, now))
 
     async def disconnect(self, connection: Connection) -> None:
-        await self._apply(
-            connection.user_id,
-            rules.handle_disconnect(self._of(connection), connection.id, self.now()),
-        )
+        device, now = connection.id, self.now()
+        await self._apply(connection.user_id, lambda u: rules.handle_disconnect(u, device, now))
 
     async def heartbeat(self, connection: Connection) -> None:
-        await self._apply(
-            connection.user_id,
-            rules.handle_heartbeat(self._of(connection), connection.id, self.now()),
-        )
+        device, now = connection.id, self.now()
+        await self._apply(connection.user_id, lambda u: rules.handle_heartbeat(u, device, now))
 
     async def activity(self, connection: Connection) -> None:
-        await self._apply(
-            connection.user_id,
-            rules.handle_activity(self._of(connection), connection.id, self.now()),
-        )
+        device, now = connection.id, self.now()
+        await self._apply(connection.user_id, lambda u: rules.handle_activity(u, device, now))
 
     async def set_state(self, connection: Connection, state: str) -> None:
-        await self._apply(
-            connection.user_id,
-            rules.handle_set(
-                self._of(connection), connection.id, rules.PresenceState(state), self.now()
-            ),
-        )
+        device, chosen, now = connection.id, rules.PresenceState(state), self.now()
+        await self._apply(connection.user_id, lambda u: rules.handle_set(u, device, chosen, now))
 
     async def snapshot(self, connection: Connection) -> dict[str, Any]:
-        """The current presence of everyone this person may see."""
-        async with self.sessions() as session:
-            user = await session.get(User, connection.user_id)
-            audience = await policies.contacts(session, user) if user else set()
+        """The current presence of everyone this person may see, wherever they are connected."""
+        audience = sorted(await self._audience(connection.user_id), key=str)
+        presences = await self.store.get_many(audience)
         return {
             "type": "presence.snapshot",
-            "presences": [self.state_of(uid) for uid in sorted(audience, key=str)],
+            "presences": [public(uid, presences[uid]) for uid in audience],
         }
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _of(self, connection: Connection) -> rules.UserPresence:
-        return self.users.get(connection.user_id, rules.UserPresence())
-
-    async def _apply(self, user_id: uuid.UUID, transition: rules.Transition) -> None:
-        self.users[user_id] = transition.presence
-        self._schedule(user_id, transition.presence)
-        if transition.changed:
-            publish = self.coalescer.offer(str(user_id), transition.current, self.now())
-            if publish is not None:
-                await self._publish(user_id)
-            else:
-                self._wake.set()
-
-    def _schedule(self, user_id: uuid.UUID, presence: rules.UserPresence) -> None:
-        """Keep one pending check per person: the earliest; it reschedules when it runs."""
-        deadline = rules.next_timeout(presence, self.timings)
-        if deadline is None:
-            self._scheduled.pop(user_id, None)
-            return
-        current = self._scheduled.get(user_id)
-        if current is not None and current <= deadline:
-            return
-        self._scheduled[user_id] = deadline
-        heapq.heappush(self._timeouts, (deadline, str(user_id)))
-        self._wake.set()
-
-    async def _publish(self, user_id: uuid.UUID) -> None:
+    async def _audience(self, user_id: uuid.UUID) -> set[uuid.UUID]:
         async with self.sessions() as session:
             user = await session.get(User, user_id)
-            audience = await policies.contacts(session, user) if user else set()
+            return await policies.contacts(session, user) if user else set()
+
+    async def _apply(self, user_id: uuid.UUID, fn: Update) -> None:
+        transition = await self.store.update(user_id, fn)
+        deadline = rules.next_timeout(transition.presence, self.timings)
+        if deadline is not None and deadline < self._wake_at:
+            self._wake.set()
+        if not transition.changed:
+            return
+        # Each change of the visible state happens in exactly one process (the one whose update
+        # made it), and is offered to that process's coalescer. If this change does not start
+        # from what this process last offered, another process changed the person since, and
+        # published it: this coalescer may think others already heard the new state, and would
+        # drop it as a flap. Publish it then; offering it still brings the coalescer up to date.
+        interleaved = self._offered.get(user_id, transition.previous) != transition.previous
+        self._offered[user_id] = transition.current
+        released = self.coalescer.offer(str(user_id), transition.current, self.now())
+        if released is not None or interleaved:
+            await self._publish(user_id)
+        else:
+            self._wake.set()
+
+    async def _publish(self, user_id: uuid.UUID) -> None:
+        """Tell everyone entitled the person's current state (read last, so it is the latest)."""
+        audience = await self._audience(user_id)
         if audience:
-            await self.hub.send_to_users(audience, {"type": "presence", **self.state_of(user_id)})
+            presence = (await self.store.get_many([user_id]))[user_id]
+            frame = {"type": "presence", **public(user_id, presence)}
+            await self.hub.send_to_users(audience, frame)
 
     async def _tick(self) -> None:
         now = self.now()
-        while self._timeouts and self._timeouts[0][0] <= now:
-            deadline, user_key = heapq.heappop(self._timeouts)
-            user_id = uuid.UUID(user_key)
-            if self._scheduled.get(user_id) != deadline:
-                continue  # superseded by an earlier check
-            del self._scheduled[user_id]
-            presence = self.users.get(user_id)
-            if presence is not None:
-                await self._apply(user_id, rules.handle_timeout(presence, now, self.timings))
+        while True:
+            due = await self.store.claim_due(now)
+            for user_id in due:
+                try:
+                    await self._apply(user_id, lambda u: rules.handle_timeout(u, now, self.timings))
+                except Exception:  # the others go on; this one comes due again after the lease
+                    log.exception("presence timeout of %s failed", user_id)
+            if len(due) < CLAIM_BATCH:
+                break
         for user_key, _state in self.coalescer.due(now):
             await self._publish(uuid.UUID(user_key))
 
     async def _run(self) -> None:
         while True:
+            self._wake.clear()
+            self._wake_at = -math.inf  # changes made while working wake the next round
+            deadline: float | None = None
             try:
                 await self._tick()
-            except Exception:  # a failed publish must not stop presence for everyone
+                deadline = await self.store.next_deadline()
+            except Exception:  # a failed step must not stop presence for everyone
                 log.exception("presence timer step failed")
-            deadlines = [
-                d
-                for d in (
-                    self.coalescer.next_due(),
-                    self._timeouts[0][0] if self._timeouts else None,
-                )
-                if d is not None
-            ]
-            wait = max(0.0, min(deadlines) - self.now()) if deadlines else 30.0
-            self._wake.clear()
+            now = self.now()
+            candidates = (self.coalescer.next_due(), deadline)
+            self._wake_at = min(
+                [now + self.timings.heartbeat_interval, *(d for d in candidates if d is not None)]
+            )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=min(wait, 30.0))
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, self._wake_at - now))
