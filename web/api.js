@@ -127,11 +127,13 @@ function toError(status, body) {
  * options: method, body (JSON-encoded), query (object), signal,
  *   auth (default true: send the bearer token and refresh on 401),
  *   retry (default true: refresh and retry once on 401),
- *   expireOnFailure (default true: end the session when a 401 persists).
+ *   expireOnFailure (default true: end the session when a 401 persists),
+ *   as (default "json"; "blob" resolves the body as a Blob, for downloads).
  */
 export async function request(path, options = {}) {
   const {
     method = 'GET', body, query, signal, auth = true, retry = true, expireOnFailure = true,
+    as = 'json',
   } = options;
 
   // After a reload we have a refresh token but no access token yet.
@@ -139,7 +141,7 @@ export async function request(path, options = {}) {
     await refreshTokens();
   }
 
-  const headers = { Accept: 'application/json, application/problem+json' };
+  const headers = { Accept: as === 'blob' ? '*/*' : 'application/json, application/problem+json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const sentToken = auth ? state.accessToken : null;
   if (sentToken) headers.Authorization = `Bearer ${sentToken}`;
@@ -170,9 +172,27 @@ export async function request(path, options = {}) {
     throw error;
   }
 
+  if (as === 'blob' && response.ok) return response.blob();
   const data = await readBody(response);
   if (!response.ok) throw toError(response.status, data);
   return data;
+}
+
+/**
+ * Fetch a file with the session's credentials and hand it to the browser as a
+ * download (through a short-lived blob: URL, so no token goes in a link).
+ */
+export async function download(path, filename, { signal } = {}) {
+  const blob = await request(path, { as: 'blob', signal });
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /* ------------------------------------------------------ token handling -- */

@@ -17,6 +17,7 @@ import * as usersView from './views/users.js';
 import * as teamsView from './views/teams.js';
 import * as auditView from './views/audit.js';
 import * as messagesView from './views/messages.js';
+import * as meetingView from './views/meeting.js';
 import * as notFoundView from './views/not-found.js';
 import * as errorView from './views/error.js';
 
@@ -45,6 +46,7 @@ const ROUTES = [
   { pattern: /^\/audit$/, view: auditView, roles: ['supervisor', 'admin'], nav: 'audit' },
   { pattern: /^\/messages$/, view: messagesView, roles: EVERYONE, nav: 'messages' },
   { pattern: /^\/messages\/([^/]+)$/, keys: ['id'], view: messagesView, roles: EVERYONE, nav: 'messages' },
+  { pattern: /^\/meetings\/([^/]+)$/, keys: ['id'], view: meetingView, roles: [...STAFF, 'client'], nav: 'clients' },
 ];
 
 const NAV_ITEMS = [

@@ -1,7 +1,8 @@
-// Client summary: details, care team, referrals and consent.
+// Client summary: details, sessions, case threads, care team, referrals and consent.
 
 import { request } from '../api.js';
 import { openConversation } from '../chat.js';
+import { sessionsPanel } from './sessions.js';
 import {
   h, heading, page, section, dataTable, statusBadge, consentBadge, badge, time, label, roleLabel,
   emptyState, humanise, formatDate, problemMessage, uid,
@@ -27,6 +28,7 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
       row('Team', client.team_name || '—'),
       row('Organisation', client.organisation_name || '—'),
       row('Client since', time(client.created_at))),
+    ctx ? sessionsPanel(client, ctx) : null,
     ctx ? caseThreadSection(client, ctx) : null,
     careTeamSection(client.care_team || []),
     referralsSection(client.referrals || []),

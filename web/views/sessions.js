@@ -1,0 +1,214 @@
+// "Sessions" on a client's summary: upcoming video meetings for the client,
+// with "Join" links and calendar files, and (for staff) a form to schedule a
+// client session. On "My record" the client sees their own sessions.
+
+import * as api from '../api.js';
+import {
+  h, uid, badge, textField, applyFieldErrors, submitButton, problemMessage,
+} from '../ui.js';
+import { KIND_LABELS, meetingWhen } from './meeting.js';
+
+const DURATIONS = [
+  [30, '30 minutes'],
+  [45, '45 minutes'],
+  [60, '1 hour'],
+  [90, '1 hour 30 minutes'],
+];
+const DEFAULT_DURATION = 60;
+const PAST_GRACE_MS = 5 * 60_000; // a session may start a few minutes ago (a call arranged now)
+
+function pad(n) {
+  return String(n).padStart(2, '0');
+}
+
+function localDate(d) {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/** The next quarter hour from now, as local date and time strings. */
+function nextQuarterHour(now = new Date()) {
+  const d = new Date(now.getTime());
+  d.setSeconds(0, 0);
+  d.setMinutes(Math.ceil((d.getMinutes() + 1) / 15) * 15);
+  return { date: localDate(d), time: `${pad(d.getHours())}:${pad(d.getMinutes())}` };
+}
+
+function isUpcoming(meeting, now) {
+  return !meeting.cancelled_at && meeting.state !== 'ended' && new Date(meeting.ends_at).getTime() > now;
+}
+
+function isNow(meeting, now) {
+  return new Date(meeting.starts_at).getTime() <= now && now < new Date(meeting.ends_at).getTime();
+}
+
+/**
+ * client: the client record; ctx: the router context.
+ * Returns the panel; it loads the sessions itself.
+ */
+export function sessionsPanel(client, ctx) {
+  const isClient = ctx.user.role === 'client';
+  const firstName = String(client.display_name || '').trim().split(/\s+/)[0] || 'the client';
+  const titleId = uid('sessions');
+  const status = h('div', { class: 'sessions__status', role: 'status', tabindex: '-1' });
+  const error = h('p', { class: 'field__error', role: 'alert' });
+  const list = h('ul', { class: 'session-list', 'aria-labelledby': titleId });
+  const empty = h('p', { class: 'muted sessions__empty', hidden: true },
+    isClient ? 'You have no sessions booked.' : 'No upcoming sessions.');
+  const loading = h('p', { class: 'muted' }, 'Loading sessions…');
+
+  function sessionItem(meeting, now) {
+    const title = meeting.title || KIND_LABELS[meeting.kind] || 'Meeting';
+    const join = h('a', { class: 'button button--small', href: `#/meetings/${encodeURIComponent(meeting.id)}` },
+      'Join', h('span', { class: 'visually-hidden' }, `: ${title}`));
+    const download = h('button', { type: 'button', class: 'button button--small button--secondary' },
+      'Download calendar file', h('span', { class: 'visually-hidden' }, `: ${title}`));
+    download.addEventListener('click', async () => {
+      if (download.getAttribute('aria-disabled') === 'true') return;
+      download.setAttribute('aria-disabled', 'true');
+      error.textContent = '';
+      try {
+        const day = localDate(new Date(meeting.starts_at));
+        await api.download(`/api/v1/meetings/${encodeURIComponent(meeting.id)}/invite.ics`, `teamwell-${day}.ics`);
+      } catch (failure) {
+        if (ctx.isCurrent()) error.textContent = `The calendar file could not be downloaded. ${problemMessage(failure)}`;
+      } finally {
+        download.removeAttribute('aria-disabled');
+      }
+    });
+    return h('li', { class: 'session' },
+      h('div', { class: 'session__text' },
+        h('p', { class: 'session__title' }, title, ' ',
+          isNow(meeting, now) ? badge('Now', 'current') : null,
+          !isClient && meeting.kind !== 'client_session' ? badge(KIND_LABELS[meeting.kind] || 'Meeting') : null),
+        h('p', { class: 'session__when' },
+          h('time', { datetime: meeting.starts_at }, meetingWhen(meeting)))),
+      h('div', { class: 'button-row session__actions' }, join, download));
+  }
+
+  async function load({ focusStatus = false } = {}) {
+    error.textContent = '';
+    try {
+      const found = await api.request('/api/v1/meetings', { query: { client_id: client.id }, signal: ctx.signal });
+      if (!ctx.isCurrent()) return;
+      const now = Date.now();
+      const items = (Array.isArray(found) ? found : [])
+        .filter((m) => isUpcoming(m, now))
+        .filter((m) => !isClient || m.kind === 'client_session' || (m.invitee_ids || []).includes(ctx.user.id));
+      loading.hidden = true;
+      list.replaceChildren(...items.map((m) => sessionItem(m, now)));
+      list.hidden = items.length === 0;
+      empty.hidden = items.length > 0;
+      if (focusStatus) status.focus();
+    } catch (failure) {
+      if (!ctx.isCurrent() || (failure && failure.name === 'AbortError')) return;
+      loading.hidden = true;
+      error.textContent = `Sessions could not be loaded. ${problemMessage(failure)}`;
+    }
+  }
+
+  const intro = isClient
+    ? 'Video sessions with your care team. Join from here at the time of the session.'
+    : `Video sessions with ${firstName}. ${firstName} joins from their record and waits until someone from the care team lets them in.`;
+
+  const section = h('section', { class: 'sessions', 'aria-labelledby': titleId },
+    h('p', { id: titleId, class: 'sessions__title' }, isClient ? 'Your sessions' : 'Sessions'),
+    h('p', { class: 'sessions__intro' }, intro,
+      !isClient && !client.user_id ? ` ${firstName} has no Teamwell account yet, so they cannot join a session until they have one.` : ''),
+    status,
+    error,
+    loading,
+    list,
+    empty,
+    isClient ? null : scheduleForm(client, ctx, firstName, async (meeting) => {
+      status.replaceChildren(h('p', { class: 'notice notice--success' },
+        `Session scheduled: ${meetingWhen(meeting)}.`));
+      await load({ focusStatus: true });
+    }));
+  list.hidden = true;
+  load();
+  return section;
+}
+
+function scheduleForm(client, ctx, firstName, onScheduled) {
+  const defaults = nextQuarterHour();
+  const title = textField({ label: 'Title', name: 'title', value: `Session with ${firstName}`, autocomplete: 'off' });
+  const date = textField({ label: 'Date', name: 'date', type: 'date', value: defaults.date, extraClass: 'input--date' });
+  const time = textField({
+    label: 'Start time', name: 'time', type: 'time', value: defaults.time, extraClass: 'input--time', hint: '24-hour clock, for example 14:30',
+  });
+  const durationId = uid('duration');
+  const duration = h('select', { id: durationId, name: 'duration', class: 'select select--narrow' },
+    DURATIONS.map(([minutes, label]) => h('option', { value: String(minutes), selected: minutes === DEFAULT_DURATION }, label)));
+  const durationField = h('div', { class: 'field' },
+    h('label', { for: durationId, class: 'field__label' }, 'Length'),
+    duration);
+  const summaryError = h('p', { class: 'field__error', role: 'alert' });
+  const submit = submitButton('Schedule session', { busyText: 'Scheduling…' });
+  const form = h('form', { class: 'form sessions__form', novalidate: true },
+    summaryError,
+    title.element,
+    h('div', { class: 'sessions__when-fields' }, date.element, time.element, durationField),
+    h('div', { class: 'form__actions' }, submit.element));
+  const details = h('details', { class: 'details sessions__schedule' },
+    h('summary', {}, 'Schedule a session'),
+    form);
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (submit.busy) return;
+    for (const field of [title, date, time]) field.clearError();
+    summaryError.textContent = '';
+    const text = title.input.value.trim();
+    let invalid = null;
+    if (!text) {
+      title.setError('Enter a title');
+      invalid = invalid || title.input;
+    }
+    const startsAt = new Date(`${date.input.value}T${time.input.value}`);
+    if (!date.input.value) {
+      date.setError('Enter a date');
+      invalid = invalid || date.input;
+    } else if (!time.input.value) {
+      time.setError('Enter a start time');
+      invalid = invalid || time.input;
+    } else if (Number.isNaN(startsAt.getTime())) {
+      date.setError('Enter a real date and time');
+      invalid = invalid || date.input;
+    } else if (startsAt.getTime() < Date.now() - PAST_GRACE_MS) {
+      time.setError('Choose a time that has not passed');
+      invalid = invalid || time.input;
+    }
+    if (invalid) {
+      invalid.focus();
+      return;
+    }
+    const endsAt = new Date(startsAt.getTime() + Number(duration.value || DEFAULT_DURATION) * 60_000);
+    submit.setBusy(true);
+    try {
+      const meeting = await api.request('/api/v1/meetings', {
+        method: 'POST',
+        body: {
+          kind: 'client_session',
+          title: text,
+          client_id: client.id,
+          starts_at: startsAt.toISOString(),
+          ends_at: endsAt.toISOString(),
+          invitee_ids: [],
+        },
+      });
+      if (!ctx.isCurrent()) return;
+      details.open = false;
+      const next = nextQuarterHour();
+      date.input.value = next.date;
+      time.input.value = next.time;
+      await onScheduled(meeting);
+    } catch (failure) {
+      if (!ctx.isCurrent()) return;
+      const unmatched = applyFieldErrors(failure, { title, starts_at: date, ends_at: time });
+      summaryError.textContent = [problemMessage(failure), ...unmatched].join(' ');
+    } finally {
+      submit.setBusy(false);
+    }
+  });
+  return details;
+}
