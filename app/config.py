@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     page_size_default: int = Field(default=50, ge=1)
     page_size_max: int = Field(default=200, ge=1)
 
+    # IPS caseloads per employment specialist: assigning beyond `caseload_limit` (trailblazer: 30)
+    # needs a supervisor's override; above `caseload_warn_above` (IPS-25 best practice: 20) warns.
+    caseload_limit: int = Field(default=30, ge=1)
+    caseload_warn_above: int = Field(default=20, ge=0)
+
     # Realtime (the /ws gateway). Each limit is enforced and tested at its edge.
     ws_max_frame_bytes: int = Field(default=65_536, ge=1024)
     message_max_chars: int = Field(default=4000, ge=1)

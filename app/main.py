@@ -20,7 +20,9 @@ from app.config import Settings, get_settings
 from app.crypto import FieldCipher
 from app.db import create_engine, session_factory
 from app.errors import install_error_handlers, problem_response
+from app.exports.routes import router as exports_router
 from app.health.routes import router as health_router
+from app.ips.routes import router as ips_router
 from app.measures.routes import router as measures_router
 from app.meetings.routes import calls as calls_router
 from app.meetings.routes import router as meetings_router
@@ -193,6 +195,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         clients_router,
         plans_router,
         measures_router,
+        exports_router,
+        ips_router,
         conversations_router,
         calls_router,
         meetings_router,

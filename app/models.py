@@ -1,5 +1,6 @@
 """Every table, imported in one place so the metadata that alembic reads is complete."""
 
+import app.ips.models  # noqa: F401  (the IPS journey tables)
 from app.alerts.models import Alert
 from app.audit.models import AuditEvent
 from app.clients.models import CareTeamMember, ClientRecord, Referral

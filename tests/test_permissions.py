@@ -91,6 +91,26 @@ def world(live: Live) -> World:
     return w
 
 
+def past_day(days_back: int) -> str:
+    """A date that has happened (the IPS journey refuses dates after today)."""
+    return str(date.fromordinal(date.today().toordinal() - days_back))
+
+
+def fresh_job(w: World) -> dict[str, str]:
+    """A job Alex started a week ago, recorded by his keyworker."""
+    made = w.live.as_role("peer_keyworker").post(
+        f"/api/v1/clients/{w.ids['client']}/jobs",
+        json={
+            "employer": "Tyne Foods",
+            "role": "Packer",
+            "hours_per_week": 16,
+            "started_on": past_day(7),
+        },
+    )
+    assert made.status_code == 201, made.text
+    return {"job_id": made.json()["id"]}
+
+
 def fresh_alert(w: World) -> dict[str, str]:
     """An urgent alert to Alex's therapist (his PHQ-9 item 9 answered above 0)."""
     answers = {str(n): 1 for n in range(1, 10)}
@@ -378,6 +398,64 @@ RULES: list[Rule] = [
         201,
         body=fixed({"item_id": "goals", "text": "Agreed at the review"}),
     ),
+    Rule("GET", "/api/v1/clients/{client_id}/journey", frozenset(CARE)),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/milestones",
+        frozenset(CLINICAL),
+        201,
+        body=lambda _w: {"kind": "referral", "occurred_on": past_day(1)},
+    ),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/jobs",
+        frozenset(CLINICAL),
+        201,
+        body=lambda _w: {
+            "employer": "Quayside Café",
+            "role": "Barista",
+            "hours_per_week": 20,
+            "started_on": past_day(3),
+        },
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/clients/{client_id}/jobs/{job_id}",
+        frozenset(CLINICAL),
+        body=lambda _w: {"ended_on": past_day(1)},
+        params=fresh_job,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/jobs/{job_id}/reviews",
+        frozenset(CLINICAL),
+        201,
+        body=lambda _w: {"reviewed_on": past_day(1)},
+        params=fresh_job,
+    ),
+    Rule("GET", "/api/v1/employer-contacts", frozenset({"employment_specialist", "supervisor"})),
+    Rule(
+        "POST",
+        "/api/v1/employer-contacts",
+        frozenset({"employment_specialist"}),
+        201,
+        body=lambda w: {
+            "employer": "Metro Logistics",
+            "contacted_on": past_day(1),
+            "outcome": "Asked about warehouse vacancies",
+            "client_id": w.ids["client"],
+        },
+    ),
+    Rule("GET", "/api/v1/caseloads", frozenset(CLINICAL | {"outsider"})),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/employment-specialist",
+        frozenset(CLINICAL),
+        201,
+        body=lambda w: {"user_id": w.fresh_staff("employment_specialist")},
+    ),
+    Rule("GET", "/api/v1/clients/{client_id}/fhir", frozenset(CARE)),
+    Rule("GET", "/api/v1/clients/{client_id}/subject-access", frozenset({"client", "supervisor"})),
     Rule("GET", "/api/v1/instruments", ROLES),
     Rule(
         "POST",

@@ -25,7 +25,9 @@ const FALLBACK_MESSAGES = {
 };
 
 export class ApiError extends Error {
-  constructor({ status = 0, title, detail, type = 'about:blank', errors = [] } = {}) {
+  constructor({
+    status = 0, title, detail, type = 'about:blank', errors = [], problem = null, headers = null,
+  } = {}) {
     const fallback = FALLBACK_MESSAGES[status] || (status >= 500 ? FALLBACK_MESSAGES[500] : 'Something went wrong.');
     super(detail || title || fallback);
     this.name = 'ApiError';
@@ -34,6 +36,10 @@ export class ApiError extends Error {
     this.title = title || fallback;
     this.detail = detail || fallback;
     this.errors = errors;
+    /** The whole problem document (for extension members such as `current`), or null. */
+    this.problem = problem;
+    /** The response headers (e.g. the ETag of a 412), or null. */
+    this.headers = headers;
   }
 }
 
@@ -98,8 +104,8 @@ async function readBody(response) {
 }
 
 /** Build an ApiError from a problem document (or whatever came back). */
-function toError(status, body) {
-  if (!body || typeof body !== 'object') return new ApiError({ status });
+function toError(status, body, headers = null) {
+  if (!body || typeof body !== 'object') return new ApiError({ status, headers });
   let { detail } = body;
   let errors = Array.isArray(body.errors) ? body.errors : [];
   // Tolerate framework-default validation errors: {detail: [{loc, msg}]}.
@@ -119,6 +125,8 @@ function toError(status, body) {
     title: typeof body.title === 'string' ? body.title : undefined,
     detail: typeof detail === 'string' ? detail : undefined,
     errors,
+    problem: Array.isArray(body) ? null : body,
+    headers,
   });
 }
 
@@ -128,12 +136,15 @@ function toError(status, body) {
  *   auth (default true: send the bearer token and refresh on 401),
  *   retry (default true: refresh and retry once on 401),
  *   expireOnFailure (default true: end the session when a 401 persists),
- *   as (default "json"; "blob" resolves the body as a Blob, for downloads).
+ *   as (default "json"; "blob" resolves the body as a Blob, for downloads),
+ *   headers (extra request headers, e.g. If-Match),
+ *   withHeaders (default false: resolve { data, headers } instead of the body,
+ *     for reading an ETag).
  */
 export async function request(path, options = {}) {
   const {
     method = 'GET', body, query, signal, auth = true, retry = true, expireOnFailure = true,
-    as = 'json',
+    as = 'json', headers: extraHeaders, withHeaders = false,
   } = options;
 
   // After a reload we have a refresh token but no access token yet.
@@ -141,7 +152,10 @@ export async function request(path, options = {}) {
     await refreshTokens();
   }
 
-  const headers = { Accept: as === 'blob' ? '*/*' : 'application/json, application/problem+json' };
+  const headers = {
+    ...(extraHeaders || {}),
+    Accept: as === 'blob' ? '*/*' : 'application/json, application/problem+json',
+  };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const sentToken = auth ? state.accessToken : null;
   if (sentToken) headers.Authorization = `Bearer ${sentToken}`;
@@ -167,15 +181,15 @@ export async function request(path, options = {}) {
       const refreshed = await refreshTokens();
       if (refreshed) return request(path, { ...options, retry: false });
     }
-    const error = toError(401, await readBody(response));
+    const error = toError(401, await readBody(response), response.headers);
     if (expireOnFailure && hadSession) expireSession();
     throw error;
   }
 
   if (as === 'blob' && response.ok) return response.blob();
   const data = await readBody(response);
-  if (!response.ok) throw toError(response.status, data);
-  return data;
+  if (!response.ok) throw toError(response.status, data, response.headers);
+  return withHeaders ? { data, headers: response.headers } : data;
 }
 
 /**

@@ -3,6 +3,7 @@
 import * as api from './api.js';
 import * as realtime from './realtime.js';
 import * as chat from './chat.js';
+import * as alerts from './alerts.js';
 import { statusMenu } from './presence.js';
 import { h, roleLabel, loadingState } from './ui.js';
 import * as loginView from './views/login.js';
@@ -12,6 +13,9 @@ import * as inviteView from './views/invite.js';
 import * as ssoView from './views/sso.js';
 import * as clientsView from './views/clients.js';
 import * as clientView from './views/client.js';
+import * as planView from './views/plan.js';
+import * as measureView from './views/measure.js';
+import * as alertsView from './views/alerts.js';
 import * as myRecordView from './views/my-record.js';
 import * as usersView from './views/users.js';
 import * as teamsView from './views/teams.js';
@@ -40,6 +44,15 @@ const ROUTES = [
   { pattern: /^\/sso\/([^/]+)$/, keys: ['code'], view: ssoView, access: 'public' },
   { pattern: /^\/clients$/, view: clientsView, roles: STAFF, nav: 'clients', clientRedirect: '#/my-record' },
   { pattern: /^\/clients\/([^/]+)$/, keys: ['id'], view: clientView, roles: [...STAFF, 'client'], nav: 'clients' },
+  { pattern: /^\/clients\/([^/]+)\/plan$/, keys: ['id'], view: planView, roles: [...STAFF, 'client'], nav: 'clients' },
+  {
+    pattern: /^\/clients\/([^/]+)\/measures\/([^/]+)$/,
+    keys: ['id', 'instrument'],
+    view: measureView,
+    roles: [...STAFF, 'client'],
+    nav: 'clients',
+  },
+  { pattern: /^\/alerts$/, view: alertsView, roles: STAFF, nav: 'alerts' },
   { pattern: /^\/my-record$/, view: myRecordView, roles: ['client'], nav: 'my-record' },
   { pattern: /^\/users$/, view: usersView, roles: ['admin'], nav: 'users' },
   { pattern: /^\/teams$/, view: teamsView, roles: ['admin'], nav: 'teams' },
@@ -209,6 +222,9 @@ function renderHeader(activeNav) {
 let messagesLink = null;
 let messagesCount = null;
 let statusControl = null;
+let alertsNav = null;
+let alertsLink = null;
+let alertsCount = null;
 
 function drawUnread() {
   if (!messagesCount) return;
@@ -221,6 +237,21 @@ function drawUnread() {
   );
 }
 
+/* The "Alerts" link (staff): the number of unacknowledged alerts, red when any is urgent. */
+function drawAlerts() {
+  if (!alertsCount) return;
+  const total = alerts.count();
+  const urgent = alerts.urgentCount();
+  alertsCount.replaceChildren();
+  alertsLink.classList.toggle('alerts-link--urgent', urgent > 0);
+  if (!total) return;
+  alertsCount.append(
+    h('span', { class: ['unread-badge', 'unread-badge--header', urgent ? 'unread-badge--urgent' : null], 'aria-hidden': 'true' },
+      total > 99 ? '99+' : String(total)),
+    h('span', { class: 'visually-hidden' }, urgent ? `(${total} new, ${urgent} urgent)` : `(${total} new)`),
+  );
+}
+
 function renderTools(show, activeNav) {
   if (!show) {
     tools.replaceChildren();
@@ -230,21 +261,63 @@ function renderTools(show, activeNav) {
   if (!messagesLink) {
     messagesCount = h('span', { class: 'messages-link__count' });
     messagesLink = h('a', { class: 'nav__link messages-link', href: '#/messages' }, 'Messages', messagesCount);
+    alertsCount = h('span', { class: 'messages-link__count' });
+    alertsLink = h('a', { class: 'nav__link messages-link alerts-link', href: '#/alerts' }, 'Alerts', alertsCount);
+    alertsNav = h('nav', { class: 'header-tools__nav', 'aria-label': 'Alerts' }, alertsLink);
     statusControl = statusMenu();
     chat.on('change', ({ what }) => {
       if (what === 'conversations') drawUnread();
     });
+    alerts.on(({ what, alert }) => {
+      drawAlerts();
+      if (what === 'raised') announceAlert(alert);
+    });
   }
   if (activeNav === 'messages') messagesLink.setAttribute('aria-current', 'page');
   else messagesLink.removeAttribute('aria-current');
+  if (activeNav === 'alerts') alertsLink.setAttribute('aria-current', 'page');
+  else alertsLink.removeAttribute('aria-current');
+  alertsNav.hidden = !alerts.forMe();
   drawUnread();
+  drawAlerts();
   if (!tools.contains(messagesLink)) {
     tools.replaceChildren(
       h('nav', { class: 'header-tools__nav', 'aria-label': 'Messaging' }, messagesLink),
+      alertsNav,
       statusControl,
     );
   }
   tools.hidden = false;
+}
+
+/*
+ * An urgent alert that arrives while the person is elsewhere in Teamwell is
+ * announced (role="alert") in a banner under the header until they open the
+ * alerts or dismiss it. The Alerts page announces arrivals itself.
+ */
+const alertBanner = h('div', { class: 'alert-banner', role: 'alert' });
+document.querySelector('.site-header').after(alertBanner);
+
+function clearAlertBanner() {
+  alertBanner.replaceChildren();
+}
+
+function announceAlert(alert) {
+  if (!alert || !alert.urgent) return;
+  if (parseHash().path === '/alerts') return;
+  const dismiss = h('button', { type: 'button', class: 'button button--secondary button--small' }, 'Dismiss');
+  dismiss.addEventListener('click', () => {
+    clearAlertBanner();
+    main.focus();
+  });
+  alertBanner.replaceChildren(h('div', { class: 'container alert-banner__inner' },
+    h('p', { class: 'alert-banner__text' },
+      h('strong', {}, 'Urgent alert'),
+      alert.client_name ? ` about ${alert.client_name}` : '',
+      `: ${alert.detail || 'Open your alerts.'}`),
+    h('div', { class: 'button-row' },
+      h('a', { class: 'button button--small', href: '#/alerts' }, 'Open alerts'),
+      dismiss)));
 }
 
 /** Keep the realtime socket open exactly while someone is fully signed in. */
@@ -257,8 +330,11 @@ function syncRealtime() {
     if (realtimeUserId) {
       realtime.disconnect();
       chat.reset();
+      alerts.reset();
+      clearAlertBanner();
     }
     realtimeUserId = live;
+    if (live && alerts.forMe()) alerts.load().catch(() => {});
   }
   if (live) realtime.connect();
 }
@@ -269,6 +345,8 @@ async function signOut(event) {
   button.textContent = 'Signing out…';
   realtime.disconnect();
   chat.reset();
+  alerts.reset();
+  clearAlertBanner();
   realtimeUserId = null;
   await api.logout();
   returnTo = null;
@@ -302,6 +380,7 @@ async function route() {
   const { path, query } = parseHash();
   const found = matchRoute(path);
   const access = found ? found.route.access : undefined;
+  if (path === '/alerts') clearAlertBanner();
 
   // After a reload the refresh token can bring the session back.
   if (!api.isSignedIn() && api.hasRefreshToken() && !['public', 'mfa'].includes(access)) {

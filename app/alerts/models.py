@@ -11,6 +11,10 @@ from app.dbtypes import enum_field, id_field, timestamp_field
 
 class AlertKind(StrEnum):
     phq9_item9 = "phq9_item9"  # thoughts of self-harm: urgent, to the therapists at once
+    # The IPS journey (app/ips): overdue items, to the care team.
+    first_employer_contact_overdue = "first_employer_contact_overdue"
+    support_review_overdue = "support_review_overdue"
+    plan_action_overdue = "plan_action_overdue"
 
 
 class Alert(SQLModel, table=True):

@@ -1,8 +1,10 @@
-// Client summary: details, sessions, case threads, care team, referrals and consent.
+// Client summary: details, sessions, case threads, plan and questionnaires,
+// scores over time, care team, referrals and consent.
 
 import { request } from '../api.js';
 import { openConversation } from '../chat.js';
 import { sessionsPanel } from './sessions.js';
+import { planPanel, questionnairePanel, scoresPanel } from '../measures.js';
 import {
   h, heading, page, section, dataTable, statusBadge, consentBadge, badge, time, label, roleLabel,
   emptyState, humanise, formatDate, problemMessage, uid,
@@ -30,6 +32,8 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
       row('Client since', time(client.created_at))),
     ctx ? sessionsPanel(client, ctx) : null,
     ctx ? caseThreadSection(client, ctx) : null,
+    ctx ? h('div', { class: 'record-panels' }, planPanel(client, ctx), questionnairePanel(client, ctx)) : null,
+    ctx ? scoresPanel(client, ctx) : null,
     careTeamSection(client.care_team || []),
     referralsSection(client.referrals || []),
     consentSection(client.consents || []),

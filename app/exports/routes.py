@@ -1,0 +1,88 @@
+"""Exports of a client's record: a FHIR R4 bundle, and the subject-access archive. Each export
+is audited, and the audit event is committed before the export leaves."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from app.audit import service as audit_service
+from app.db import SessionDep
+from app.exports import fhir, sar
+from app.messaging.keyring import MessageKeyring
+from auth.deps import ClientAccess, ReadableClient, client_access
+
+router = APIRouter(prefix="/clients/{client_id}", tags=["exports"])
+
+SubjectAccessRequester = Annotated[
+    ClientAccess,
+    Depends(client_access(sar.can_request_subject_access, "client.subject_access_export")),
+]
+
+
+@router.get(
+    "/fhir",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A FHIR R4 Bundle (type collection)",
+            "content": {fhir.FHIR_MEDIA_TYPE: {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def fhir_export(access: ReadableClient, session: SessionDep) -> Response:
+    """The record as a FHIR R4 (UK Core) Bundle of type collection: Patient, CarePlan with its
+    Goals, CareTeam, a QuestionnaireResponse per completed questionnaire, an Observation per
+    score (LOINC 44261-6 PHQ-9, 70274-6 GAD-7; derivedFrom its QuestionnaireResponse), and a
+    Consent per current consent decision. Entries and references are ``urn:uuid:`` URLs."""
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="client.fhir_export",
+        resource_type="client",
+        resource_id=access.client.id,
+        client_id=access.client.id,
+    )
+    record = await fhir.collect(session=session, client=access.client)
+    bundle = fhir.bundle_of(record, now=access.ctx.now(), bundle_id=uuid.uuid4())
+    await session.commit()
+    return Response(content=bundle.model_dump_json(), media_type=fhir.FHIR_MEDIA_TYPE)
+
+
+@router.get("/subject-access", response_model=sar.SubjectAccessArchive)
+async def subject_access_export(
+    access: SubjectAccessRequester, session: SessionDep, request: Request
+) -> Response:
+    """Everything held about the client, as a JSON file to download (a subject-access request):
+    the record with its care-team, referral and consent history; the plan with its versions and
+    comments; measures; journey records; case-thread messages, decrypted; meetings and
+    attendance; and the audit trail about them, this export included. For the client themselves
+    and the supervisors of their care team."""
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="client.subject_access_export",
+        resource_type="client",
+        resource_id=access.client.id,
+        client_id=access.client.id,
+    )
+    keyring: MessageKeyring = request.app.state.keyring
+    archive = await sar.archive(
+        session=session,
+        client=access.client,
+        requester=access.principal.user,
+        keyring=keyring,
+        now=access.ctx.now(),
+    )
+    await session.commit()
+    return Response(
+        content=archive.model_dump_json(indent=2),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="subject-access-{access.client.id}.json"'
+            )
+        },
+    )

@@ -1,0 +1,362 @@
+"""The IPS employment journey: milestones, jobs with in-work support and sustainment checks,
+employer contacts, and caseloads per employment specialist.
+
+What is due is computed for today by the pure rules (``app/ips/rules.py``); reading a journey
+also raises its overdue items as alerts to the care team (``GET /api/v1/alerts``, and
+``alert.raised`` over ``/ws``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, status
+
+from app.alerts.models import Alert
+from app.audit import service as audit_service
+from app.audit.service import AuditEntry
+from app.clients import service as clients_service
+from app.clients.models import ClientRecord
+from app.db import SessionDep
+from app.ips import policies as ips_policies
+from app.ips import service
+from app.ips.models import CaseloadOverride, EmployerContact
+from app.ips.schemas import (
+    Assignment,
+    Caseload,
+    EmployerContactCreate,
+    EmployerContactPublic,
+    JobCreate,
+    JobEnd,
+    JobPublic,
+    Journey,
+    MilestoneCreate,
+    MilestonePublic,
+    OverridePublic,
+    ReviewCreate,
+    ReviewPublic,
+    SpecialistAssign,
+)
+from app.measures.schemas import AlertPublic
+from app.pagination import Page, PageDep
+from app.users import service as users_service
+from app.users.models import User
+from auth import policies
+from auth.deps import ChangeableClient, Principal, ReadableClient, refuse, require
+
+router = APIRouter(tags=["ips"])
+
+EmployerContactLogger = Annotated[
+    Principal,
+    Depends(require(ips_policies.can_log_employer_contacts, "employer_contact.create")),
+]
+EmployerContactReader = Annotated[
+    Principal,
+    Depends(require(ips_policies.can_read_employer_contacts, "employer_contact.read")),
+]
+CaseloadReader = Annotated[
+    Principal, Depends(require(ips_policies.can_read_caseloads, "caseload.read"))
+]
+
+
+def caseload_settings(request: Request) -> service.CaseloadSettings:
+    settings = request.app.state.settings
+    return service.CaseloadSettings(
+        limit=settings.caseload_limit, warn_above=settings.caseload_warn_above
+    )
+
+
+CaseloadSettingsDep = Annotated[service.CaseloadSettings, Depends(caseload_settings)]
+
+
+def _alert_frame(alert: Alert, client: ClientRecord) -> dict[str, Any]:
+    view = AlertPublic(
+        id=alert.id,
+        kind=alert.kind,
+        urgent=alert.urgent,
+        client_id=alert.client_id,
+        client_name=client.display_name,
+        detail=alert.detail,
+        raised_at=alert.raised_at,
+        acknowledged_at=alert.acknowledged_at,
+        acknowledgement_note=alert.acknowledgement_note,
+    )
+    return {"type": "alert.raised", "alert": view.model_dump(mode="json")}
+
+
+@router.get("/clients/{client_id}/journey", response_model=Journey)
+async def get_journey(access: ReadableClient, session: SessionDep, request: Request) -> Journey:
+    """The client's IPS journey as of today: milestones; jobs with their 26-week in-work support
+    window, reviews and the 13/26/52-week sustainment checks; and what is due or overdue (first
+    employer contact 30 days after joining, in-work reviews, plan actions). Overdue items are
+    raised once as alerts to each member of the care team."""
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="journey.read",
+        resource_type="client",
+        resource_id=access.client.id,
+        client_id=access.client.id,
+    )
+    journey = await service.journey(session=session, ctx=access.ctx, client=access.client)
+    raised = await service.raise_due_alerts(session, access.ctx, access.client, due=journey.alerts)
+    if raised:
+        frames = [(a.recipient_id, _alert_frame(a, access.client)) for a in raised]
+        # Stored before anyone is told.
+        await session.commit()
+        for recipient, frame in frames:
+            await request.app.state.realtime.hub.send_to_users([recipient], frame)
+    return journey
+
+
+@router.post(
+    "/clients/{client_id}/milestones",
+    response_model=MilestonePublic,
+    status_code=status.HTTP_201_CREATED,
+)
+async def record_milestone(
+    body: MilestoneCreate, access: ChangeableClient, session: SessionDep
+) -> MilestonePublic:
+    """Record a referral, the first meeting (the day the client joined) or the first employer
+    contact. Job starts and ends are recorded with the job."""
+    milestone = await service.record_milestone(
+        session=session, ctx=access.ctx, client=access.client, data=body
+    )
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="journey.milestone",
+        resource_type="milestone",
+        resource_id=milestone.id,
+        client_id=access.client.id,
+        detail=f"{milestone.kind} on {milestone.occurred_on.isoformat()}",
+    )
+    return MilestonePublic(
+        id=milestone.id,
+        kind=milestone.kind,
+        occurred_on=milestone.occurred_on,
+        job_id=milestone.job_id,
+        note=milestone.note,
+        recorded_by=milestone.recorded_by,
+        recorded_by_name=access.principal.user.display_name,
+        recorded_at=milestone.recorded_at,
+    )
+
+
+@router.post(
+    "/clients/{client_id}/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED
+)
+async def start_job(body: JobCreate, access: ChangeableClient, session: SessionDep) -> JobPublic:
+    """Record a job start (employer, role, hours): a job-start milestone, 26 weeks of in-work
+    support from that day, and sustainment checks at 13, 26 and 52 weeks."""
+    job = await service.start_job(session=session, ctx=access.ctx, client=access.client, data=body)
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="journey.job_start",
+        resource_type="job",
+        resource_id=job.id,
+        client_id=access.client.id,
+    )
+    return await service.job_public(session=session, ctx=access.ctx, job=job)
+
+
+@router.patch("/clients/{client_id}/jobs/{job_id}", response_model=JobPublic)
+async def end_job(
+    job_id: uuid.UUID, body: JobEnd, access: ChangeableClient, session: SessionDep
+) -> JobPublic:
+    """End a job on its last day: a job-end milestone; in-work support for it stops then."""
+    job = await service.get_job(session=session, client=access.client, job_id=job_id)
+    job = await service.end_job(
+        session=session, ctx=access.ctx, client=access.client, job=job, data=body
+    )
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="journey.job_end",
+        resource_type="job",
+        resource_id=job.id,
+        client_id=access.client.id,
+    )
+    return await service.job_public(session=session, ctx=access.ctx, job=job)
+
+
+@router.post(
+    "/clients/{client_id}/jobs/{job_id}/reviews",
+    response_model=ReviewPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+async def add_review(
+    job_id: uuid.UUID, body: ReviewCreate, access: ChangeableClient, session: SessionDep
+) -> ReviewPublic:
+    """Record an in-work support review of a job; the next one falls due a fortnight later."""
+    job = await service.get_job(session=session, client=access.client, job_id=job_id)
+    review = await service.add_review(session=session, ctx=access.ctx, job=job, data=body)
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="journey.support_review",
+        resource_type="job",
+        resource_id=job.id,
+        client_id=access.client.id,
+    )
+    return ReviewPublic(
+        id=review.id,
+        reviewed_on=review.reviewed_on,
+        reviewed_by=review.reviewed_by,
+        reviewed_by_name=access.principal.user.display_name,
+        note=review.note,
+    )
+
+
+async def _contact_views(
+    session: SessionDep, reader: User, contacts: list[EmployerContact]
+) -> tuple[list[EmployerContactPublic], set[uuid.UUID]]:
+    """Views of the contacts, naming a linked client only to a reader who may read them."""
+    readable: set[uuid.UUID] = set()
+    for client_id in {c.client_id for c in contacts if c.client_id is not None}:
+        client = await session.get(ClientRecord, client_id)
+        if client is not None and await policies.can_read_client(session, reader, client):
+            readable.add(client_id)
+    names = await users_service.names(session=session, ids={c.specialist_id for c in contacts})
+    views = [service.contact_view(c, names, show_client=c.client_id in readable) for c in contacts]
+    return views, readable
+
+
+@router.get("/employer-contacts", response_model=Page[EmployerContactPublic])
+async def list_employer_contacts(
+    principal: EmployerContactReader,
+    session: SessionDep,
+    page: PageDep,
+    specialist_id: uuid.UUID | None = None,
+) -> Page[EmployerContactPublic]:
+    """Employer contacts, newest first: a specialist's own, or for a supervisor those of the
+    employment specialists they supervise (``specialist_id`` narrows to one of them)."""
+    owners = await service.contact_log_owners(session=session, reader=principal.user)
+    if specialist_id is not None:
+        owners &= {specialist_id}
+    found, total = await service.employer_contacts(
+        session=session, specialist_ids=owners, limit=page.limit, offset=page.offset
+    )
+    views, shown_clients = await _contact_views(session, principal.user, found)
+    await audit_service.record_many(
+        session,
+        principal.ctx,
+        [
+            AuditEntry(
+                action="employer_contact.list",
+                resource_type="client",
+                resource_id=client_id,
+                client_id=client_id,
+            )
+            for client_id in sorted(shown_clients, key=str)
+        ],
+    )
+    return Page(items=views, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/employer-contacts",
+    response_model=EmployerContactPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+async def log_employer_contact(
+    body: EmployerContactCreate, principal: EmployerContactLogger, session: SessionDep
+) -> EmployerContactPublic:
+    """Log one of your own employer contacts (job development). A linked client must be one
+    whose record you may read; the contact then counts as that client's employer contact."""
+    if body.client_id is not None:
+        client = await clients_service.get(session=session, client_id=body.client_id)
+        decision = await policies.can_read_client(session, principal.user, client)
+        if not decision:
+            raise await refuse(
+                session,
+                principal,
+                action="employer_contact.create",
+                resource_type="client",
+                resource_id=client.id,
+                client_id=client.id,
+                reason=decision.reason,
+            )
+    contact = await service.log_employer_contact(
+        session=session, ctx=principal.ctx, specialist=principal.user, data=body
+    )
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="employer_contact.create",
+        resource_type="employer_contact",
+        resource_id=contact.id,
+        client_id=contact.client_id,
+    )
+    views, _ = await _contact_views(session, principal.user, [contact])
+    return views[0]
+
+
+@router.get("/caseloads", response_model=list[Caseload])
+async def list_caseloads(
+    principal: CaseloadReader, session: SessionDep, settings: CaseloadSettingsDep
+) -> list[Caseload]:
+    """Caseload per employment specialist of your organisation (and those you supervise):
+    clients on whose care team they are as employment specialist and whose case is open,
+    against the limit (a warning above the IPS-25 best-practice level), with the IPS-25
+    caseload item score at one full-time specialist."""
+    specialists = await service.specialists_seen_by(session=session, viewer=principal.user)
+    return await service.caseloads(session=session, specialists=specialists, settings=settings)
+
+
+def _override_view(override: CaseloadOverride) -> OverridePublic:
+    return OverridePublic.model_validate(override, from_attributes=True)
+
+
+@router.post(
+    "/clients/{client_id}/employment-specialist",
+    response_model=Assignment,
+    status_code=status.HTTP_201_CREATED,
+)
+async def assign_employment_specialist(
+    body: SpecialistAssign,
+    access: ChangeableClient,
+    session: SessionDep,
+    settings: CaseloadSettingsDep,
+) -> Assignment:
+    """Assign an employment specialist to the client's care team if their caseload allows it.
+    Up to the limit anyone who may change the record assigns; beyond it only a supervisor,
+    giving ``override_reason`` (recorded and audited). Otherwise 409 ``caseload-limit``."""
+    specialist = await users_service.get(session=session, user_id=body.user_id)
+    member, override = await service.assign_specialist(
+        session=session,
+        ctx=access.ctx,
+        client=access.client,
+        assigner=access.principal.user,
+        specialist=specialist,
+        override_reason=body.override_reason,
+        settings=settings,
+    )
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="care_team.add",
+        resource_type="care_team_member",
+        resource_id=member.id,
+        client_id=access.client.id,
+        detail=f"user {specialist.id} as employment specialist",
+    )
+    if override is not None:
+        await audit_service.record(
+            session,
+            access.ctx,
+            action="caseload.override",
+            resource_type="caseload_override",
+            resource_id=override.id,
+            client_id=access.client.id,
+            detail=f"user {specialist.id}: caseload {override.caseload_before} at limit "
+            f"{override.caseload_limit}; reason: {override.reason}",
+        )
+    caseload = await service.caseloads(session=session, specialists=[specialist], settings=settings)
+    return Assignment(
+        care_team=await clients_service.care_team(session=session, client_id=access.client.id),
+        caseload=caseload[0],
+        override=_override_view(override) if override else None,
+    )
