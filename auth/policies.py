@@ -188,3 +188,35 @@ async def record_audience(session: AsyncSession, client: ClientRecord) -> set[uu
         if user is not None and await can_read_client(session, user, client):
             audience.add(user_id)
     return audience
+
+
+# --- IPS: the employment specialist's own work -------------------------------------------------
+
+
+def can_log_employer_contacts(user: User) -> Decision:
+    """Job development is the employment specialist's: they log their own employer contacts."""
+    if user.role == Role.employment_specialist:
+        return ALLOW
+    return Decision(False, "employment specialists log their own employer contacts")
+
+
+def can_read_employer_contacts(user: User) -> Decision:
+    """A specialist reads their own log; a supervisor the logs of the specialists they supervise
+    (the IPS-25 job-development items are judged on them)."""
+    if user.role in (Role.employment_specialist, Role.supervisor):
+        return ALLOW
+    return Decision(False, "employer contacts are read by the specialists and their supervisors")
+
+
+def can_read_caseloads(user: User) -> Decision:
+    """Caseload sizes (counts, no client names) are open to the clinical team."""
+    if user.role in CLINICAL_ROLES:
+        return ALLOW
+    return Decision(False, "caseloads are for the clinical team and its supervisors")
+
+
+def can_override_caseload(user: User) -> Decision:
+    """Assigning beyond the caseload limit is a supervisor's decision."""
+    if user.role == Role.supervisor:
+        return ALLOW
+    return Decision(False, "only a supervisor may assign beyond the caseload limit")

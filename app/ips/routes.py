@@ -19,7 +19,6 @@ from app.audit.service import AuditEntry
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
 from app.db import SessionDep
-from app.ips import policies as ips_policies
 from app.ips import service
 from app.ips.models import CaseloadOverride, EmployerContact
 from app.ips.schemas import (
@@ -49,14 +48,14 @@ router = APIRouter(tags=["ips"])
 
 EmployerContactLogger = Annotated[
     Principal,
-    Depends(require(ips_policies.can_log_employer_contacts, "employer_contact.create")),
+    Depends(require(policies.can_log_employer_contacts, "employer_contact.create")),
 ]
 EmployerContactReader = Annotated[
     Principal,
-    Depends(require(ips_policies.can_read_employer_contacts, "employer_contact.read")),
+    Depends(require(policies.can_read_employer_contacts, "employer_contact.read")),
 ]
 CaseloadReader = Annotated[
-    Principal, Depends(require(ips_policies.can_read_caseloads, "caseload.read"))
+    Principal, Depends(require(policies.can_read_caseloads, "caseload.read"))
 ]
 
 

@@ -24,7 +24,6 @@ from app.clients.models import CareTeamMember, ClientRecord, ProgrammeStatus
 from app.clients.schemas import CareTeamMemberAdd
 from app.context import Context
 from app.errors import Conflict, NotFound, Problem
-from app.ips import policies as ips_policies
 from app.ips import rules
 from app.ips.models import CaseloadOverride, EmployerContact, Job, Milestone, SupportReview
 from app.ips.rules import MilestoneKind
@@ -735,7 +734,7 @@ async def assign_specialist(
     active = len(
         (await caseload_clients(session=session, specialist_ids={specialist.id}))[specialist.id]
     )
-    is_supervisor = bool(ips_policies.can_override_caseload(assigner))
+    is_supervisor = bool(policies.can_override_caseload(assigner))
     decision = rules.can_assign(
         active,
         limit=settings.limit,
