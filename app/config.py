@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     mfa_token_minutes: int = Field(default=5, ge=1, le=15)
     sso_code_seconds: int = Field(default=60, ge=10, le=600)
     invitation_days: int = Field(default=7, ge=1, le=30)
+    measure_link_hours: int = 72
 
     # Sign-in protection: after `login_max_failures` failures in a row the account is locked for
     # `login_lockout_seconds`, doubling on each further failure up to `login_lockout_max_seconds`.

@@ -456,6 +456,13 @@ RULES: list[Rule] = [
     ),
     Rule("GET", "/api/v1/clients/{client_id}/fhir", frozenset(CARE)),
     Rule("GET", "/api/v1/clients/{client_id}/subject-access", frozenset({"client", "supervisor"})),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/measure-links",
+        frozenset(CLINICAL),
+        201,
+        body=fixed({"instrument": "phq9"}),
+    ),
     Rule("GET", "/api/v1/instruments", ROLES),
     Rule(
         "POST",
@@ -541,6 +548,9 @@ SELF_SERVICE = {
     ("GET", "/api/v1/auth/sso/{slug}/login"),
     ("GET", "/api/v1/auth/sso/{slug}/callback"),
     ("POST", "/api/v1/auth/sso/exchange"),
+    # Public questionnaire links, opened and answered without signing in (test_measure_links.py).
+    ("GET", "/api/v1/measure-links/{token}"),
+    ("POST", "/api/v1/measure-links/{token}"),
 }
 
 

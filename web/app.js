@@ -14,6 +14,8 @@ import * as ssoView from './views/sso.js';
 import * as clientsView from './views/clients.js';
 import * as clientView from './views/client.js';
 import * as planView from './views/plan.js';
+import * as journeyView from './views/journey.js';
+import * as caseloadsView from './views/caseloads.js';
 import * as measureView from './views/measure.js';
 import * as alertsView from './views/alerts.js';
 import * as myRecordView from './views/my-record.js';
@@ -27,6 +29,7 @@ import * as errorView from './views/error.js';
 
 const STAFF = ['peer_keyworker', 'therapist', 'employment_specialist', 'supervisor'];
 const EVERYONE = [...STAFF, 'admin', 'client'];
+const CASELOAD_ROLES = ['employment_specialist', 'supervisor'];
 
 /*
  * access:
@@ -45,6 +48,7 @@ const ROUTES = [
   { pattern: /^\/clients$/, view: clientsView, roles: STAFF, nav: 'clients', clientRedirect: '#/my-record' },
   { pattern: /^\/clients\/([^/]+)$/, keys: ['id'], view: clientView, roles: [...STAFF, 'client'], nav: 'clients' },
   { pattern: /^\/clients\/([^/]+)\/plan$/, keys: ['id'], view: planView, roles: [...STAFF, 'client'], nav: 'clients' },
+  { pattern: /^\/clients\/([^/]+)\/journey$/, keys: ['id'], view: journeyView, roles: STAFF, nav: 'clients' },
   {
     pattern: /^\/clients\/([^/]+)\/measures\/([^/]+)$/,
     keys: ['id', 'instrument'],
@@ -53,6 +57,7 @@ const ROUTES = [
     nav: 'clients',
   },
   { pattern: /^\/alerts$/, view: alertsView, roles: STAFF, nav: 'alerts' },
+  { pattern: /^\/caseloads$/, view: caseloadsView, roles: CASELOAD_ROLES, nav: 'caseloads' },
   { pattern: /^\/my-record$/, view: myRecordView, roles: ['client'], nav: 'my-record' },
   { pattern: /^\/users$/, view: usersView, roles: ['admin'], nav: 'users' },
   { pattern: /^\/teams$/, view: teamsView, roles: ['admin'], nav: 'teams' },
@@ -225,6 +230,8 @@ let statusControl = null;
 let alertsNav = null;
 let alertsLink = null;
 let alertsCount = null;
+let caseloadsNav = null;
+let caseloadsLink = null;
 
 function drawUnread() {
   if (!messagesCount) return;
@@ -264,6 +271,8 @@ function renderTools(show, activeNav) {
     alertsCount = h('span', { class: 'messages-link__count' });
     alertsLink = h('a', { class: 'nav__link messages-link alerts-link', href: '#/alerts' }, 'Alerts', alertsCount);
     alertsNav = h('nav', { class: 'header-tools__nav', 'aria-label': 'Alerts' }, alertsLink);
+    caseloadsLink = h('a', { class: 'nav__link messages-link', href: '#/caseloads' }, 'Caseloads');
+    caseloadsNav = h('nav', { class: 'header-tools__nav', 'aria-label': 'Caseloads' }, caseloadsLink);
     statusControl = statusMenu();
     chat.on('change', ({ what }) => {
       if (what === 'conversations') drawUnread();
@@ -278,12 +287,17 @@ function renderTools(show, activeNav) {
   if (activeNav === 'alerts') alertsLink.setAttribute('aria-current', 'page');
   else alertsLink.removeAttribute('aria-current');
   alertsNav.hidden = !alerts.forMe();
+  if (activeNav === 'caseloads') caseloadsLink.setAttribute('aria-current', 'page');
+  else caseloadsLink.removeAttribute('aria-current');
+  const user = api.getUser();
+  caseloadsNav.hidden = !(user && CASELOAD_ROLES.includes(user.role));
   drawUnread();
   drawAlerts();
   if (!tools.contains(messagesLink)) {
     tools.replaceChildren(
       h('nav', { class: 'header-tools__nav', 'aria-label': 'Messaging' }, messagesLink),
       alertsNav,
+      caseloadsNav,
       statusControl,
     );
   }

@@ -29,3 +29,22 @@ class MeasureResponse(SQLModel, table=True):
     completed_at: datetime = timestamp_field(index=True)
     completed_by: uuid.UUID = Field(foreign_key="user.id")
     mode: str = Field(max_length=16)  # remote (the client) | in_session (a clinician)
+
+
+class MeasureLink(SQLModel, table=True):
+    """A one-time link for a client to complete a questionnaire remotely, without signing in.
+
+    The token in the link is stored only as a digest; the link works once (``used_at``) and
+    until ``expires_at``."""
+
+    __tablename__ = "measure_link"
+
+    id: uuid.UUID = id_field()
+    client_id: uuid.UUID = Field(foreign_key="client_record.id", index=True)
+    instrument: str = Field(max_length=32)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by: uuid.UUID = Field(foreign_key="user.id")
+    created_at: datetime = timestamp_field()
+    expires_at: datetime = timestamp_field()
+    used_at: datetime | None = timestamp_field(nullable=True)
+    response_id: uuid.UUID | None = Field(default=None, foreign_key="measure_response.id")

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, Field
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.alerts.models import Alert
 from app.audit import service as audit_service
 from app.clients.models import ClientRecord
+from app.context import acting_as
 from app.db import SessionDep
-from app.measures import service
+from app.measures import links, service
 from app.measures.instruments import REGISTRY
 from app.measures.models import MeasureResponse
 from app.measures.schemas import (
@@ -22,7 +27,15 @@ from app.measures.schemas import (
     MeasureSubmit,
     OutcomeSummary,
 )
-from auth.deps import CurrentUser, ReadableClient, Staff
+from auth.deps import (
+    AnonymousContext,
+    ChangeableClient,
+    CurrentUser,
+    ReadableClient,
+    RuntimeDep,
+    Staff,
+)
+from auth.email import EmailSenderDep
 
 router = APIRouter(tags=["measures"])
 
@@ -66,12 +79,19 @@ async def submit(
         detail=response.instrument,
     )
     view = _public(response)
-    frames = [(a.recipient_id, _alert_frame(a, access.client)) for a in alerts]
+    await _commit_and_alert(session, request, alerts, access.client)
+    return view
+
+
+async def _commit_and_alert(
+    session: AsyncSession, request: Request, alerts: list[Alert], client: ClientRecord
+) -> None:
+    """Store the answers and their alerts, then tell each recipient live."""
+    frames = [(a.recipient_id, _alert_frame(a, client)) for a in alerts]
     # Stored before anyone is told.
     await session.commit()
     for recipient, frame in frames:
         await request.app.state.realtime.hub.send_to_users([recipient], frame)
-    return view
 
 
 def _alert_view(alert: Any, client: ClientRecord | None) -> AlertPublic:
@@ -151,3 +171,134 @@ async def acknowledge(
         client_id=alert.client_id,
     )
     return _alert_view(alert, await session.get(ClientRecord, alert.client_id))
+
+
+class MeasureLinkCreate(BaseModel):
+    instrument: str = Field(min_length=1, max_length=32, examples=["phq9"])
+
+
+class MeasureLinkCreated(BaseModel):
+    """The link is shown only here, to the member of staff who made it."""
+
+    id: uuid.UUID
+    instrument: str
+    expires_at: datetime
+    emailed: bool = Field(description="Whether it was emailed to the client's login email")
+    link: str
+
+
+class MeasureLinkOpened(BaseModel):
+    instrument: dict[str, Any]
+    client_first_name: str
+    expires_at: datetime
+
+
+class MeasureLinkAnswers(BaseModel):
+    answers: dict[int, int | Literal["not_applicable"] | None] = Field(
+        description="Item number to answer; null for a missing answer"
+    )
+
+
+class MeasureLinkResult(BaseModel):
+    total: int | None
+    band: str | None
+
+
+@router.post(
+    "/clients/{client_id}/measure-links",
+    response_model=MeasureLinkCreated,
+    status_code=status.HTTP_201_CREATED,
+)
+async def create_measure_link(
+    body: MeasureLinkCreate,
+    access: ChangeableClient,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    sender: EmailSenderDep,
+) -> MeasureLinkCreated:
+    """Ask the client to complete a questionnaire remotely (care team). The one-time link is
+    emailed to the client's login email when they have one, and returned here, once, so it can
+    be given another way. It expires after the configured number of hours."""
+    link, token = await links.create(
+        session=session,
+        ctx=access.ctx,
+        client=access.client,
+        by=access.principal.user,
+        instrument_code=body.instrument,
+        lifetime=timedelta(hours=runtime.settings.measure_link_hours),
+    )
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="measure_link.create",
+        resource_type="measure_link",
+        resource_id=link.id,
+        client_id=access.client.id,
+        detail=link.instrument,
+    )
+    url = links.link_url(runtime.settings.public_url, token)
+    emailed = await links.send(
+        session=session, sender=sender, client=access.client, link=link, url=url
+    )
+    return MeasureLinkCreated(
+        id=link.id,
+        instrument=link.instrument,
+        expires_at=link.expires_at,
+        emailed=emailed,
+        link=url,
+    )
+
+
+@router.get("/measure-links/{token}", response_model=MeasureLinkOpened)
+async def open_measure_link(
+    token: str, session: SessionDep, ctx: AnonymousContext
+) -> MeasureLinkOpened:
+    """The questionnaire behind a link (no sign-in): used or expired links answer 410,
+    unknown ones 404."""
+    link = await links.open_link(session=session, ctx=ctx, token=token)
+    client = await links.client_of(session=session, link=link)
+    return MeasureLinkOpened(
+        instrument=asdict(REGISTRY[link.instrument]),
+        client_first_name=links.first_name(client),
+        expires_at=link.expires_at,
+    )
+
+
+@router.post(
+    "/measure-links/{token}",
+    response_model=MeasureLinkResult,
+    status_code=status.HTTP_201_CREATED,
+)
+async def answer_measure_link(
+    token: str,
+    body: MeasureLinkAnswers,
+    session: SessionDep,
+    ctx: AnonymousContext,
+    request: Request,
+) -> MeasureLinkResult:
+    """Send the answers (no sign-in). The link then stops working. A PHQ-9 item 9 answer above
+    0 raises the same urgent alert as answers given signed in."""
+    link = await links.open_link(session=session, ctx=ctx, token=token)
+    client = await links.client_of(session=session, link=link)
+    by = await links.respondent(session=session, client=client, link=link)
+    as_by = acting_as(ctx, by)
+    response, alerts = await links.use(
+        session=session,
+        ctx=as_by,
+        link=link,
+        client=client,
+        by=by,
+        raw_answers=dict(body.answers),
+    )
+    await audit_service.record(
+        session,
+        as_by,
+        action="measure.record",
+        resource_type="measure",
+        resource_id=response.id,
+        client_id=client.id,
+        detail=f"{response.instrument} by link {link.id}",
+    )
+    result = MeasureLinkResult(total=response.total, band=response.band)
+    await _commit_and_alert(session, request, alerts, client)
+    return result

@@ -4,6 +4,7 @@
 import { request } from '../api.js';
 import { openConversation } from '../chat.js';
 import { sessionsPanel } from './sessions.js';
+import { journeyPanel } from './journey.js';
 import { planPanel, questionnairePanel, scoresPanel } from '../measures.js';
 import {
   h, heading, page, section, dataTable, statusBadge, consentBadge, badge, time, label, roleLabel,
@@ -34,6 +35,7 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
     ctx ? caseThreadSection(client, ctx) : null,
     ctx ? h('div', { class: 'record-panels' }, planPanel(client, ctx), questionnairePanel(client, ctx)) : null,
     ctx ? scoresPanel(client, ctx) : null,
+    ctx && ctx.user.role !== 'client' ? journeyPanel(client) : null,
     careTeamSection(client.care_team || []),
     referralsSection(client.referrals || []),
     consentSection(client.consents || []),

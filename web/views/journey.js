@@ -1,0 +1,398 @@
+// The IPS employment journey of one client: what is due, a timeline of
+// milestones and jobs (with the in-work support window and the 13/26/52-week
+// sustainment checks), forms to record milestones, job starts and ends and
+// in-work support reviews, and the employer contacts logged for the client.
+
+import { request } from '../api.js';
+import {
+  h, heading, page, section, badge, time, label, emptyState, notice, errorArea, uid,
+  textField, applyFieldErrors, submitButton, dataTable,
+} from '../ui.js';
+
+const MILESTONE_LABELS = {
+  referral: 'Referral',
+  first_meeting: 'First meeting',
+  first_employer_contact: 'First employer contact',
+  job_start: 'Job start',
+  job_end: 'Job end',
+};
+
+/* Milestones recorded directly (job starts and ends are recorded with the job). */
+const RECORDABLE_MILESTONES = ['referral', 'first_meeting', 'first_employer_contact'];
+
+const CHECK_LABELS = {
+  not_yet: 'Not yet',
+  due: 'Due',
+  sustained: 'Sustained',
+  ended_before: 'Ended before',
+};
+
+const ALERT_LABELS = {
+  first_employer_contact: 'First employer contact',
+  in_work_support_review: 'In-work support review',
+};
+
+const STAFF = new Set(['peer_keyworker', 'therapist', 'employment_specialist', 'supervisor']);
+
+function clientPath(id) {
+  return `/api/v1/clients/${encodeURIComponent(id)}`;
+}
+
+function firstNameOf(client) {
+  return String(client.display_name || '').trim().split(/\s+/)[0] || 'the client';
+}
+
+/** The link from the client summary (staff). */
+export function journeyPanel(client) {
+  const titleId = uid('panel');
+  return h('section', { class: ['record-panel', 'record-panel--journey'], 'aria-labelledby': titleId },
+    h('p', { id: titleId, class: 'record-panel__title' }, 'Employment journey'),
+    h('p', { class: 'record-panel__intro' },
+      `Milestones, jobs, in-work support and sustainment checks for ${firstNameOf(client)}.`),
+    h('a', { class: 'button button--small', href: `#/clients/${encodeURIComponent(client.id)}/journey` },
+      'Open the journey'));
+}
+
+export async function render(ctx) {
+  const base = clientPath(ctx.params.id);
+  const [client, journey] = await Promise.all([
+    request(base, { signal: ctx.signal }),
+    request(`${base}/journey`, { signal: ctx.signal }),
+  ]);
+  const name = client.display_name || 'Unnamed client';
+  const canRecord = STAFF.has(ctx.user.role);
+
+  const status = h('div', { class: 'journey__status', tabindex: '-1' });
+  const body = h('div', { class: 'journey' });
+
+  async function reload(message) {
+    const fresh = await request(`${base}/journey`, { signal: ctx.signal });
+    if (!ctx.isCurrent()) return;
+    draw(fresh);
+    status.replaceChildren(notice(message, 'success'));
+    status.focus();
+  }
+
+  /** POST/PATCH, then refresh the whole journey (what is due depends on everything). */
+  async function send(path, method, payload, message) {
+    await request(path, { method, body: payload, signal: ctx.signal });
+    if (!ctx.isCurrent()) return;
+    await reload(message);
+  }
+
+  function draw(data) {
+    body.replaceChildren(
+      dueSection(data),
+      timelineSection(data, { canRecord, base, send, name }),
+      canRecord ? recordSection(data, { base, send }) : null,
+      contactsSection(data),
+    );
+  }
+
+  draw(journey);
+
+  return page(
+    h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumb' },
+      h('ol', {},
+        h('li', {}, h('a', { href: '#/clients' }, 'Clients')),
+        h('li', {}, h('a', { href: `#/clients/${encodeURIComponent(client.id)}` }, name)),
+        h('li', { 'aria-current': 'page' }, 'Employment journey'))),
+    h('div', { class: 'page-header' }, heading(`Employment journey for ${name}`)),
+    h('dl', { class: 'summary-list' },
+      row('Joined', h('span', {}, time(journey.joined_on),
+        h('span', { class: 'muted' }, journey.joined_from === 'first_meeting' ? ' (first meeting)' : ' (record created)'))),
+      row('First employer contact', journey.first_employer_contact_on
+        ? time(journey.first_employer_contact_on)
+        : h('span', { class: 'muted' }, 'Not yet'))),
+    status,
+    body,
+  );
+}
+
+function row(term, value) {
+  return h('div', { class: 'summary-list__row' }, h('dt', {}, term), h('dd', {}, value));
+}
+
+/* ------------------------------------------------------------- due now -- */
+
+function dueBadge(item) {
+  if (!item.overdue) return badge('Due today', 'due');
+  const days = item.days_past_due;
+  return badge(days === 1 ? 'Overdue by 1 day' : `Overdue by ${days} days`, 'overdue');
+}
+
+function dueSection(data) {
+  const items = [...(data.alerts || [])].sort((a, b) => Number(b.overdue) - Number(a.overdue)
+    || String(a.due_on).localeCompare(String(b.due_on)));
+  if (!items.length) {
+    return section('Due now', h('p', { class: 'journey-due__none' }, 'Nothing is due or overdue today.'));
+  }
+  return section('Due now',
+    h('ul', { class: 'journey-due' }, items.map((item) => h('li', {
+      class: ['journey-due__item', item.overdue ? 'journey-due__item--overdue' : null],
+    },
+    h('p', { class: 'journey-due__title' },
+      h('strong', {}, label(ALERT_LABELS, item.kind)), ' ', dueBadge(item)),
+    h('p', { class: 'journey-due__detail' }, item.detail || ''),
+    h('p', { class: 'journey-due__when muted' }, 'Due ', time(item.due_on))))));
+}
+
+/* ------------------------------------------------------------ timeline -- */
+
+function timelineSection(data, options) {
+  const entries = [];
+  for (const m of data.milestones || []) {
+    // Job starts and ends are shown with their job.
+    if (m.job_id && (m.kind === 'job_start' || m.kind === 'job_end')) continue;
+    entries.push({ on: m.occurred_on, node: milestoneItem(m) });
+  }
+  for (const job of data.jobs || []) {
+    entries.push({ on: job.started_on, node: jobItem(job, data, options) });
+  }
+  entries.sort((a, b) => String(a.on).localeCompare(String(b.on)));
+  const titleId = uid('section');
+  return h('section', { class: 'section', 'aria-labelledby': titleId },
+    h('h2', { id: titleId }, 'Timeline'),
+    entries.length
+      ? h('ol', { class: 'timeline', 'aria-labelledby': titleId }, entries.map((e) => e.node))
+      : emptyState('Nothing has been recorded on the journey yet.'));
+}
+
+function milestoneItem(m) {
+  return h('li', { class: 'timeline__item timeline__item--milestone' },
+    h('p', { class: 'timeline__date' }, time(m.occurred_on)),
+    h('h3', { class: 'timeline__title' }, label(MILESTONE_LABELS, m.kind)),
+    m.note ? h('p', { class: 'timeline__note' }, m.note) : null,
+    m.recorded_by_name ? h('p', { class: 'timeline__meta muted' }, `Recorded by ${m.recorded_by_name}`) : null);
+}
+
+function hoursText(hours) {
+  const n = Number(hours);
+  const text = Number.isInteger(n) ? String(n) : String(Math.round(n * 100) / 100);
+  return `${text} ${n === 1 ? 'hour' : 'hours'} a week`;
+}
+
+function supportBlock(job, today) {
+  const support = job.in_work_support || {};
+  const next = support.next_review_due_on;
+  let nextValue;
+  if (!support.open || !next) {
+    nextValue = h('span', { class: 'muted' }, 'No more reviews: the window has closed');
+  } else if (next < today) {
+    nextValue = h('span', {}, time(next), ' ', badge('Overdue', 'overdue'));
+  } else if (next === today) {
+    nextValue = h('span', {}, time(next), ' ', badge('Due today', 'due'));
+  } else {
+    nextValue = time(next);
+  }
+  return h('div', { class: 'job__block' },
+    h('h4', { class: 'job__subtitle' }, 'In-work support'),
+    h('dl', { class: 'job__facts' },
+      fact('Support until', h('span', {}, time(support.until), ' ',
+        support.open ? badge('Open', 'open') : badge('Closed', 'closed'))),
+      fact('Next review due', nextValue),
+      fact('Last review', support.last_review_on ? time(support.last_review_on) : h('span', { class: 'muted' }, 'None yet'))));
+}
+
+function sustainmentBlock(job) {
+  const checks = [...(job.sustainment || [])].sort((a, b) => a.weeks - b.weeks);
+  return h('div', { class: 'job__block' },
+    h('h4', { class: 'job__subtitle' }, 'Sustainment checks'),
+    h('ul', { class: 'checks' }, checks.map((check) => h('li', { class: 'checks__item' },
+      h('span', { class: 'checks__weeks' }, `${check.weeks} weeks`),
+      h('span', { class: 'checks__due muted' }, time(check.due_on)),
+      badge(label(CHECK_LABELS, check.status), `check-${check.status}`)))));
+}
+
+function fact(term, value) {
+  return h('div', { class: 'job__fact' }, h('dt', {}, term), h('dd', {}, value));
+}
+
+function jobItem(job, data, { canRecord, base, send }) {
+  const ended = Boolean(job.ended_on);
+  const reviews = [...(job.reviews || [])].sort((a, b) => String(b.reviewed_on).localeCompare(String(a.reviewed_on)));
+  const jobPath = `${base}/jobs/${encodeURIComponent(job.id)}`;
+  const title = `${job.role} at ${job.employer}`;
+  return h('li', { class: ['timeline__item', 'timeline__item--job', ended ? 'timeline__item--ended' : null] },
+    h('p', { class: 'timeline__date' }, time(job.started_on)),
+    h('h3', { class: 'timeline__title' }, 'Job: ', title, ' ',
+      ended ? badge('Ended', 'closed') : badge('In work', 'status-in_work')),
+    h('dl', { class: 'job__facts' },
+      fact('Employer', job.employer),
+      fact('Role', job.role),
+      fact('Hours', hoursText(job.hours_per_week)),
+      fact('Started', time(job.started_on)),
+      fact('Ended', ended ? time(job.ended_on) : h('span', { class: 'muted' }, 'Still in this job'))),
+    supportBlock(job, data.today),
+    sustainmentBlock(job),
+    reviews.length ? h('details', { class: 'details' },
+      h('summary', {}, `In-work support reviews (${reviews.length})`),
+      h('ul', { class: 'job__reviews' }, reviews.map((r) => h('li', {},
+        time(r.reviewed_on),
+        r.reviewed_by_name ? ` by ${r.reviewed_by_name}` : '',
+        r.note ? h('span', { class: 'job__review-note' }, `: ${r.note}`) : null)))) : null,
+    canRecord && !ended && job.in_work_support && job.in_work_support.open
+      ? formDetails(`Record a support review for ${title}`, 'Record a support review', reviewForm(data, jobPath, send))
+      : null,
+    canRecord && !ended
+      ? formDetails(`Record the end of ${title}`, 'Record the job end', endForm(data, job, jobPath, send))
+      : null);
+}
+
+/* --------------------------------------------------------------- forms -- */
+
+function formDetails(formName, summaryText, build) {
+  return h('details', { class: 'details journey-form' },
+    h('summary', {}, summaryText),
+    build(formName));
+}
+
+function dateField(labelText, name, value, hint) {
+  return textField({ label: labelText, name, type: 'date', value, hint, extraClass: 'input--date' });
+}
+
+function noteField(labelText = 'Note (optional)') {
+  const id = uid('note');
+  const input = h('textarea', { id, name: 'note', class: 'input', rows: '3', maxlength: '1000' });
+  return {
+    input,
+    element: h('div', { class: 'field' }, h('label', { for: id, class: 'field__label' }, labelText), input),
+    setError() {},
+    clearError() {},
+  };
+}
+
+/**
+ * A small form: fields, an error summary and a submit button.
+ * collect() → payload; submit(payload) → Promise.
+ */
+function journeyForm(name, fields, buttonText, collect, submit) {
+  const errors = errorArea();
+  const button = submitButton(buttonText, { busyText: 'Saving…' });
+  const form = h('form', { class: 'form journey-form__form', 'aria-label': name, novalidate: true },
+    errors.element,
+    Object.values(fields).map((f) => f.element),
+    h('div', { class: 'button-row' }, button.element));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (button.busy) return;
+    errors.clear();
+    Object.values(fields).forEach((f) => f.clearError());
+    const missing = Object.entries(fields)
+      .filter(([, f]) => f.input.required && !String(f.input.value).trim());
+    if (missing.length) {
+      missing.forEach(([, f]) => f.setError('Enter this'));
+      errors.show('Some answers are missing.');
+      errors.element.focus();
+      return;
+    }
+    button.setBusy(true);
+    try {
+      await submit(collect());
+    } catch (error) {
+      if (error && error.name === 'AbortError') return;
+      errors.show(error, applyFieldErrors(error, fields));
+      errors.element.focus();
+    } finally {
+      button.setBusy(false);
+    }
+  });
+  return form;
+}
+
+function reviewForm(data, jobPath, send) {
+  return (name) => {
+    const fields = {
+      reviewed_on: dateField('Date of the review', 'reviewed_on', data.today),
+      note: noteField(),
+    };
+    return journeyForm(name, fields, 'Save review',
+      () => ({ reviewed_on: fields.reviewed_on.input.value, note: fields.note.input.value.trim() || null }),
+      (payload) => send(`${jobPath}/reviews`, 'POST', payload, 'In-work support review recorded.'));
+  };
+}
+
+function endForm(data, job, jobPath, send) {
+  return (name) => {
+    const fields = {
+      ended_on: dateField('Last day in the job', 'ended_on', data.today),
+      note: noteField(),
+    };
+    fields.ended_on.input.setAttribute('min', job.started_on);
+    return journeyForm(name, fields, 'Save job end',
+      () => ({ ended_on: fields.ended_on.input.value, note: fields.note.input.value.trim() || null }),
+      (payload) => send(jobPath, 'PATCH', payload, `Job end recorded: ${job.role} at ${job.employer}.`));
+  };
+}
+
+function milestoneForm(data, base, send) {
+  const id = uid('kind');
+  const select = h('select', { id, name: 'kind', class: 'select', required: true },
+    RECORDABLE_MILESTONES.map((kind) => h('option', { value: kind }, MILESTONE_LABELS[kind])));
+  const kindField = {
+    input: select,
+    element: h('div', { class: 'field' }, h('label', { for: id, class: 'field__label' }, 'Milestone'), select),
+    setError() {},
+    clearError() {},
+  };
+  const fields = {
+    kind: kindField,
+    occurred_on: dateField('Date', 'occurred_on', data.today),
+    note: noteField(),
+  };
+  return journeyForm('Record a milestone', fields, 'Save milestone',
+    () => ({ kind: select.value, occurred_on: fields.occurred_on.input.value, note: fields.note.input.value.trim() || null }),
+    (payload) => send(`${base}/milestones`, 'POST', payload, `${label(MILESTONE_LABELS, payload.kind)} recorded.`));
+}
+
+function jobStartForm(data, base, send) {
+  const fields = {
+    employer: textField({ label: 'Employer', name: 'employer', autocomplete: 'off' }),
+    role: textField({ label: 'Role', name: 'role', autocomplete: 'off' }),
+    hours_per_week: textField({
+      label: 'Hours a week', name: 'hours_per_week', type: 'number', inputmode: 'decimal', extraClass: 'input--number',
+    }),
+    started_on: dateField('First day in the job', 'started_on', data.today),
+  };
+  fields.employer.input.setAttribute('maxlength', '200');
+  fields.role.input.setAttribute('maxlength', '200');
+  Object.entries({ min: '0.5', max: '80', step: '0.5' }).forEach(([k, v]) => fields.hours_per_week.input.setAttribute(k, v));
+  return journeyForm('Record a job start', fields, 'Save job start',
+    () => ({
+      employer: fields.employer.input.value.trim(),
+      role: fields.role.input.value.trim(),
+      hours_per_week: Number(fields.hours_per_week.input.value),
+      started_on: fields.started_on.input.value,
+    }),
+    (payload) => send(`${base}/jobs`, 'POST', payload, `Job start recorded: ${payload.role} at ${payload.employer}.`));
+}
+
+function recordSection(data, { base, send }) {
+  return section('Record on the journey',
+    h('p', { class: 'section__intro' },
+      'A job start also starts 26 weeks of in-work support and the 13, 26 and 52-week sustainment checks.'),
+    h('details', { class: 'details journey-form' },
+      h('summary', {}, 'Record a job start'),
+      jobStartForm(data, base, send)),
+    h('details', { class: 'details journey-form' },
+      h('summary', {}, 'Record a milestone'),
+      milestoneForm(data, base, send)));
+}
+
+/* --------------------------------------------------- employer contacts -- */
+
+function contactsSection(data) {
+  const contacts = data.employer_contacts || [];
+  return section('Employer contacts',
+    contacts.length ? dataTable({
+      caption: 'Employer contacts for this client, newest first',
+      captionHidden: true,
+      items: contacts,
+      columns: [
+        { header: 'Date', rowHeader: true, cell: (c) => time(c.contacted_on) },
+        { header: 'Employer', cell: (c) => c.employer },
+        { header: 'Outcome', className: 'table__wide', cell: (c) => c.outcome },
+        { header: 'Specialist', cell: (c) => c.specialist_name || '—' },
+      ],
+    }) : emptyState('No employer contacts have been logged for this client yet.'));
+}
