@@ -44,6 +44,7 @@ const ROUTES = [
   { pattern: /^\/mfa$/, view: mfaView, access: 'mfa' },
   { pattern: /^\/mfa\/enrol$/, view: enrolView, access: 'enrol' },
   { pattern: /^\/invite\/([^/]+)$/, keys: ['token'], view: inviteView, access: 'public' },
+  { pattern: /^\/q\/([^/]+)$/, keys: ['token'], view: { render: measureView.renderLink }, access: 'public' },
   { pattern: /^\/sso\/([^/]+)$/, keys: ['code'], view: ssoView, access: 'public' },
   { pattern: /^\/clients$/, view: clientsView, roles: STAFF, nav: 'clients', clientRedirect: '#/my-record' },
   { pattern: /^\/clients\/([^/]+)$/, keys: ['id'], view: clientView, roles: [...STAFF, 'client'], nav: 'clients' },

@@ -27,20 +27,32 @@ export async function render(ctx) {
   return questionnaire(ctx, client, instrument, defs);
 }
 
+/**
+ * A questionnaire opened from a one-time link (no sign-in): the link names the
+ * measure and the client's first name; the answers go back through the link.
+ */
+export async function renderLink(ctx) {
+  const token = ctx.params.token;
+  const info = await api.request(`/api/v1/measure-links/${encodeURIComponent(token)}`, { signal: ctx.signal });
+  const client = { id: null, display_name: info.client_first_name };
+  return questionnaire(ctx, client, info.instrument, [info.instrument], token);
+}
+
 function optionText(value, text, numeric) {
   if (!numeric) return text || String(value);
   return text ? `${value} – ${text}` : String(value);
 }
 
-function questionnaire(ctx, client, instrument, defs) {
-  const isClient = ctx.user.role === 'client';
+function questionnaire(ctx, client, instrument, defs, link = null) {
+  const isClient = link !== null || (ctx.user && ctx.user.role === 'client');
   const name = client.display_name || 'the client';
   const firstName = String(client.display_name || '').trim().split(/\s+/)[0] || 'the client';
   const items = instrument.items || [];
   const total = items.length;
   const allowance = allowedUnanswered(instrument);
   const naItems = new Set((instrument.allow_not_applicable_items || []).map(Number));
-  const recordHref = isClient ? '#/my-record' : `#/clients/${encodeURIComponent(client.id)}`;
+  const recordHref = link !== null ? '#/login'
+    : isClient ? '#/my-record' : `#/clients/${encodeURIComponent(client.id)}`;
 
   /* --------------------------------------------------------- the form -- */
 
@@ -188,9 +200,13 @@ function questionnaire(ctx, client, instrument, defs) {
     for (const q of questions) answers[q.item.number] = q.value();
     submit.setBusy(true);
     try {
-      const result = await api.request(`/api/v1/clients/${encodeURIComponent(client.id)}/measures`, {
-        method: 'POST', body: { instrument: instrument.code, answers },
-      });
+      const result = link !== null
+        ? await api.request(`/api/v1/measure-links/${encodeURIComponent(link)}`, {
+          method: 'POST', body: { answers },
+        })
+        : await api.request(`/api/v1/clients/${encodeURIComponent(client.id)}/measures`, {
+          method: 'POST', body: { instrument: instrument.code, answers },
+        });
       if (!ctx.isCurrent()) return;
       showResult(result, answers);
     } catch (failure) {
@@ -243,7 +259,7 @@ function questionnaire(ctx, client, instrument, defs) {
         `Question ${riskItems.join(', ')} was answered above ${instrument.min_score}: an urgent alert has gone to the therapists on ${firstName}’s care team.`)
         : null,
       isClient ? h('p', {}, 'Your care team will talk the results through with you.') : null,
-      h('div', { class: 'button-row' },
+      link !== null ? null : h('div', { class: 'button-row' },
         h('a', { class: 'button', href: recordHref }, isClient ? 'Back to my record' : `Back to ${name}`),
         others.map((d) => h('a', { class: 'button button--secondary', href: measurePath(client.id, d.code) },
           isClient ? `Complete the ${shortName(d)}` : `Record the ${shortName(d)}`)))));
@@ -252,7 +268,7 @@ function questionnaire(ctx, client, instrument, defs) {
   }
 
   return page(
-    isClient
+    link !== null ? null : isClient
       ? h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumb' },
         h('ol', {},
           h('li', {}, h('a', { href: '#/my-record' }, 'My record')),
