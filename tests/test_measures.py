@@ -3,7 +3,7 @@ urgent PHQ-9 item-9 alert reaching the therapist live, to be acknowledged."""
 
 from __future__ import annotations
 
-from tests.conftest import Live, problem
+from tests.conftest import Live, demo_team_id, problem
 from tests.support.ws import WsClient
 
 
@@ -16,21 +16,44 @@ def answers(*values: int | str | None) -> dict[str, int | str | None]:
     return {str(n): v for n, v in enumerate(values, start=1)}
 
 
+def new_client(live: Live) -> str:
+    """A client of the therapist's own with no measures yet (others' tests use Alex's)."""
+    therapist = live.as_role("therapist")
+    made = therapist.post(
+        "/api/v1/clients",
+        json={
+            "display_name": "Cal Dunn",
+            "team_id": demo_team_id(therapist),
+            "referral": {
+                "source": "talking_therapies",
+                "referred_on": "2026-01-05",
+                "reason": "Low mood; wants to return to work",
+            },
+        },
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
 def test_scores_and_outcome_between_the_first_and_latest_pair(live: Live) -> None:
-    client_id = alex(live)
-    me, therapist = live.as_role("client"), live.as_role("therapist")
+    client_id = new_client(live)
+    therapist = live.as_role("therapist")
     start = {"phq9": answers(2, 2, 2, 2, 1, 1, 1, 1, 0), "gad7": answers(2, 2, 1, 1, 1, 1, 1)}
     later = {"phq9": answers(1, 1, 0, 1, 0, 0, 0, 0, 0), "gad7": answers(1, 0, 1, 0, 0, 1, 0)}
-    for key, sitting, who in (("s1", start, me), ("s2", later, therapist)):
+    for key, sitting in (("s1", start), ("s2", later)):
         for code, given in sitting.items():
-            done = who.post(
+            done = therapist.post(
                 f"/api/v1/clients/{client_id}/measures",
                 json={"instrument": code, "answers": given, "session_key": key},
             )
             assert done.status_code == 201, done.text
     listed = therapist.get(f"/api/v1/clients/{client_id}/measures").json()
     first_phq = next(m for m in listed if m["session_key"] == "s1" and m["instrument"] == "phq9")
-    assert (first_phq["total"], first_phq["band"], first_phq["mode"]) == (12, "moderate", "remote")
+    assert (first_phq["total"], first_phq["band"], first_phq["mode"]) == (
+        12,
+        "moderate",
+        "in_session",
+    )
     outcome = therapist.get(f"/api/v1/clients/{client_id}/outcomes").json()
     assert outcome["pairs"] == 2
     change = outcome["change"]
@@ -39,6 +62,15 @@ def test_scores_and_outcome_between_the_first_and_latest_pair(live: Live) -> Non
     assert change["caseness"] and change["recovery"] and change["reliable_improvement"]
     assert change["reliable_recovery"] and not change["reliable_deterioration"]
     assert change["phq9_delta"] == -9 and change["anxiety_delta"] == -6
+
+
+def test_a_client_completes_a_measure_with_their_own_login(live: Live) -> None:
+    done = live.as_role("client").post(
+        f"/api/v1/clients/{alex(live)}/measures",
+        json={"instrument": "gad7", "answers": answers(0, 1, 0, 1, 0, 1, 0)},
+    )
+    assert done.status_code == 201, done.text
+    assert (done.json()["total"], done.json()["mode"]) == (3, "remote")
 
 
 def test_wsas_prorates_one_not_applicable_item(live: Live) -> None:
