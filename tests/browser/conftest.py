@@ -29,6 +29,8 @@ from playwright.async_api import (
 )
 
 # The real binary first: /usr/bin/chromium is a shell wrapper that may print a harmless warning.
+from tests.conftest import DEMO_PASSWORD, Live
+
 CHROMIUM_CANDIDATES = (Path("/usr/lib/chromium/chromium"), Path("/usr/bin/chromium"))
 TIMEOUT_MS = 10_000
 
@@ -114,3 +116,34 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     finally:
         await context.close()
     problems.assert_clean()
+
+
+async def sign_in(
+    page: Page,
+    live: Live,
+    email: str,
+    *,
+    code: str | None = None,
+    home: str = "Clients",
+    csp_contains: str | None = None,
+) -> None:
+    """Sign in through the sign-in page; with ``code``, pass the authenticator step too.
+
+    ``csp_contains`` names a directive the page's Content-Security-Policy must carry (each test
+    checks the one its feature depends on).
+    """
+    response = await page.goto(f"{live.base_url}/")
+    assert response is not None and response.ok
+    if csp_contains is not None:
+        assert csp_contains in response.headers["content-security-policy"]
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(DEMO_PASSWORD)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    if code is not None:
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Check your authenticator app"
+        )
+        await page.get_by_label("Authentication code").fill(code)
+        await page.get_by_role("button", name="Verify").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(home)

@@ -19,8 +19,8 @@ from datetime import date, timedelta
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems
-from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live
+from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems, sign_in
+from tests.conftest import ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -50,17 +50,7 @@ async def test_keyworker_records_a_job_start_on_alexs_journey(
         page.on("pageerror", problems.on_page_error)
 
         # Sign in: password, then a recovery code on the second-step page.
-        await page.goto(f"{live_sqlite.base_url}/")
-        await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
-        await page.get_by_label("Email").fill(ROLE_EMAILS["peer_keyworker"])
-        await page.get_by_label("Password").fill(DEMO_PASSWORD)
-        await page.get_by_role("button", name="Sign in", exact=True).click()
-        await expect(page.get_by_role("heading", level=1)).to_have_text(
-            "Check your authenticator app"
-        )
-        await page.get_by_label("Authentication code").fill(code)
-        await page.get_by_role("button", name="Verify").click()
-        await expect(page.get_by_role("heading", level=1)).to_have_text("Clients")
+        await sign_in(page, live_sqlite, ROLE_EMAILS["peer_keyworker"], code=code)
         # Caseloads are for employment specialists and supervisors.
         await expect(page.get_by_role("link", name="Caseloads")).to_be_hidden()
 

@@ -21,8 +21,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems
-from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live
+from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems, sign_in
+from tests.conftest import ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -36,20 +36,6 @@ THERAPIST_NAME = "Tom Okafor"
 class Person:
     page: Page
     problems: PageProblems
-
-
-async def sign_in(page: Page, live: Live, email: str, code: str) -> None:
-    response = await page.goto(f"{live.base_url}/")
-    assert response is not None and response.ok
-    assert "connect-src 'self'" in response.headers["content-security-policy"]
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(DEMO_PASSWORD)
-    await page.get_by_role("button", name="Sign in", exact=True).click()
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Check your authenticator app")
-    await page.get_by_label("Authentication code").fill(code)
-    await page.get_by_role("button", name="Verify").click()
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Clients")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -80,7 +66,9 @@ async def team(browser: Browser, live_sqlite: Live) -> AsyncIterator[dict[str, P
             page = await context.new_page()
             page.on("console", problems.on_console)
             page.on("pageerror", problems.on_page_error)
-            await sign_in(page, live_sqlite, emails[who], codes[who])
+            await sign_in(
+                page, live_sqlite, emails[who], code=codes[who], csp_contains="connect-src 'self'"
+            )
             people[who] = Person(page, problems)
         yield people
     finally:

@@ -26,8 +26,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems
-from tests.conftest import DEMO_CLIENT_EMAIL, DEMO_PASSWORD, ROLE_EMAILS, Live
+from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems, sign_in
+from tests.conftest import DEMO_CLIENT_EMAIL, ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -36,6 +36,7 @@ CLIENT_NAME = "Alex Morgan"
 KEYWORKER_NAME = "Priya Shah"
 THERAPIST_NAME = "Tom Okafor"
 PHONE = {"width": 375, "height": 740}
+PAGE_CSP = "script-src 'self'"
 # PHQ-9 answers by item: 1+1+0+1+0+1+0+0 and item 9 ("thoughts … of hurting yourself") at 1.
 PHQ9_ANSWERS = {
     1: "Several days",
@@ -86,23 +87,6 @@ async def open_person(
     return Person(page, problems)
 
 
-async def sign_in(page: Page, live: Live, email: str, code: str | None, home: str) -> None:
-    response = await page.goto(f"{live.base_url}/")
-    assert response is not None and response.ok
-    assert "script-src 'self'" in response.headers["content-security-policy"]
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(DEMO_PASSWORD)
-    await page.get_by_role("button", name="Sign in", exact=True).click()
-    if code is not None:
-        await expect(page.get_by_role("heading", level=1)).to_have_text(
-            "Check your authenticator app"
-        )
-        await page.get_by_label("Authentication code").fill(code)
-        await page.get_by_role("button", name="Verify").click()
-    await expect(page.get_by_role("heading", level=1)).to_have_text(home)
-
-
 def recovery_code(live: Live, role: str) -> str:
     code: str = live.as_role(role).tokens["recovery_codes"].pop()
     return code
@@ -135,8 +119,8 @@ async def test_phq9_on_a_phone_raises_an_urgent_alert_the_therapist_sees_live(
         tom,
         live_sqlite,
         ROLE_EMAILS["therapist"],
-        recovery_code(live_sqlite, "therapist"),
-        "Clients",
+        code=recovery_code(live_sqlite, "therapist"),
+        csp_contains=PAGE_CSP,
     )
     await tom.get_by_role("navigation", name="Alerts").get_by_role("link").click()
     await expect(tom.get_by_role("heading", level=1)).to_have_text("Alerts")
@@ -149,7 +133,7 @@ async def test_phq9_on_a_phone_raises_an_urgent_alert_the_therapist_sees_live(
     await tom.evaluate("window.__teamwellSamePage = true")
 
     # Alex opens the PHQ-9 from his record on his phone.
-    await sign_in(alex, live_sqlite, DEMO_CLIENT_EMAIL, None, CLIENT_NAME)
+    await sign_in(alex, live_sqlite, DEMO_CLIENT_EMAIL, home=CLIENT_NAME, csp_contains=PAGE_CSP)
     questionnaires = alex.get_by_role("region", name="Complete a questionnaire")
     await questionnaires.get_by_role("link", name=re.compile(r"^PHQ-9")).click()
     await expect(alex.get_by_role("heading", level=1)).to_have_text("PHQ-9")
@@ -221,15 +205,15 @@ async def test_two_staff_edit_the_plan_and_a_stale_save_gets_the_conflict_view(
         priya,
         live_sqlite,
         ROLE_EMAILS["peer_keyworker"],
-        recovery_code(live_sqlite, "peer_keyworker"),
-        "Clients",
+        code=recovery_code(live_sqlite, "peer_keyworker"),
+        csp_contains=PAGE_CSP,
     )
     await sign_in(
         tom,
         live_sqlite,
         ROLE_EMAILS["therapist"],
-        recovery_code(live_sqlite, "therapist"),
-        "Clients",
+        code=recovery_code(live_sqlite, "therapist"),
+        csp_contains=PAGE_CSP,
     )
     await open_plan(priya)
     await open_plan(tom)
