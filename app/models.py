@@ -5,6 +5,7 @@ from app.alerts.models import Alert
 from app.audit.models import AuditEvent
 from app.clients.models import CareTeamMember, ClientRecord, Referral
 from app.consents.models import ConsentRecord
+from app.evaluation.models import EvaluationTrial, TrialAllocation
 from app.measures.models import MeasureResponse
 from app.meetings.models import Meeting, MeetingInvitee, MeetingParticipant
 from app.messaging.models import (
@@ -16,6 +17,14 @@ from app.messaging.models import (
 )
 from app.organisations.models import Organisation
 from app.plans.models import CarePlan, CarePlanVersion, PlanComment
+from app.supervision.models import (
+    FidelityReview,
+    SupervisionAction,
+    SupervisionAttendee,
+    SupervisionCadence,
+    SupervisionRecord,
+    WellbeingCheckIn,
+)
 from app.teams.models import Team, TeamMembership
 from app.users.models import SupervisionLink, User
 from auth.models import (
@@ -39,7 +48,9 @@ __all__ = [
     "ConsentRecord",
     "Conversation",
     "ConversationParticipant",
+    "EvaluationTrial",
     "ExternalIdentity",
+    "FidelityReview",
     "Invitation",
     "MeasureResponse",
     "Meeting",
@@ -55,8 +66,14 @@ __all__ = [
     "RefreshToken",
     "SsoLoginCode",
     "SsoProvider",
+    "SupervisionAction",
+    "SupervisionAttendee",
+    "SupervisionCadence",
     "SupervisionLink",
+    "SupervisionRecord",
     "Team",
     "TeamMembership",
+    "TrialAllocation",
     "User",
+    "WellbeingCheckIn",
 ]
