@@ -214,6 +214,14 @@ Staff = Annotated[Principal, Depends(require(policies.is_staff, "staff"))]
 ClinicalReader = Annotated[
     Principal, Depends(require(policies.sees_clinical_content, "client.list"))
 ]
+WellbeingReporter = Annotated[
+    Principal, Depends(require(policies.can_check_in, "wellbeing.check_in"))
+]
+Supervisor = Annotated[Principal, Depends(require(policies.can_supervise, "supervision"))]
+ReportReader = Annotated[Principal, Depends(require(policies.can_read_reports, "reports.read"))]
+EvaluationManager = Annotated[
+    Principal, Depends(require(policies.can_manage_evaluation, "evaluation.manage"))
+]
 
 
 @dataclass(frozen=True)

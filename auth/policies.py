@@ -220,3 +220,60 @@ def can_override_caseload(user: User) -> Decision:
     if user.role == Role.supervisor:
         return ALLOW
     return Decision(False, "only a supervisor may assign beyond the caseload limit")
+
+
+# --- supervision, staff wellbeing, fidelity, reports and evaluation -----------------------------
+
+
+def can_check_in(user: User) -> Decision:
+    """Every member of staff may record how they are; clients have their own measures."""
+    if user.is_staff and user.is_active:
+        return ALLOW
+    return Decision(False, "wellbeing check-ins are for staff")
+
+
+def can_supervise(user: User) -> Decision:
+    """Supervision, team wellbeing, the team view and fidelity reviews are the supervisor's."""
+    if user.role == Role.supervisor and user.is_active:
+        return ALLOW
+    return Decision(False, "only supervisors hold supervision and see the team's wellbeing")
+
+
+async def can_read_wellbeing_of(
+    session: AsyncSession, user: User, person_id: uuid.UUID
+) -> Decision:
+    """A single person's check-ins are read by that person and their current supervisors, no one
+    else (not colleagues, not admins, not other supervisors)."""
+    if not user.is_active:
+        return Decision(False, "account is inactive")
+    if user.id == person_id:
+        return ALLOW
+    if user.role == Role.supervisor:
+        supervisees = await users_service.supervisee_ids(session=session, supervisor_id=user.id)
+        if person_id in supervisees:
+            return ALLOW
+    return Decision(False, "check-ins are seen only by the person and their supervisor")
+
+
+async def can_view_team(session: AsyncSession, user: User, team_id: uuid.UUID) -> Decision:
+    """A team's view (aggregate wellbeing, caseloads, overdue work, alerts, presence) is for the
+    supervisors who are members of that team."""
+    decision = can_supervise(user)
+    if not decision:
+        return decision
+    if team_id in await teams_service.team_ids_of(session=session, user_id=user.id):
+        return ALLOW
+    return Decision(False, "not a supervisor of this team")
+
+
+def can_read_reports(user: User) -> Decision:
+    """Programme reports hold only suppressed aggregates: supervisors and admins read them."""
+    if user.role in (Role.supervisor, Role.admin) and user.is_active:
+        return ALLOW
+    return Decision(False, "programme reports are for supervisors and admins")
+
+
+def can_manage_evaluation(user: User) -> Decision:
+    """Opening or closing a randomised evaluation is a supervisor's decision; the seed is never
+    shown to anyone, so managing a trial does not reveal future allocations."""
+    return can_supervise(user)
