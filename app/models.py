@@ -6,6 +6,7 @@ from app.audit.models import AuditEvent
 from app.clients.models import CareTeamMember, ClientRecord, Referral
 from app.consents.models import ConsentRecord
 from app.evaluation.models import EvaluationTrial, TrialAllocation
+from app.fidelity.models import FidelityReview
 from app.measures.models import MeasureResponse
 from app.meetings.models import Meeting, MeetingInvitee, MeetingParticipant
 from app.messaging.models import (
@@ -18,7 +19,6 @@ from app.messaging.models import (
 from app.organisations.models import Organisation
 from app.plans.models import CarePlan, CarePlanVersion, PlanComment
 from app.supervision.models import (
-    FidelityReview,
     SupervisionAction,
     SupervisionAttendee,
     SupervisionCadence,

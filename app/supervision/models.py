@@ -1,5 +1,4 @@
-"""Staff wellbeing check-ins, supervision records with their agreed actions, and IPS-25 fidelity
-reviews.
+"""Staff wellbeing check-ins and supervision records with their agreed actions.
 
 Free text written about a person's own wellbeing or in supervision is as sensitive as a message,
 so it is stored only encrypted (AES-GCM, the message keyring), never in the clear.
@@ -10,9 +9,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import JSON, LargeBinary, UniqueConstraint
+from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.dbtypes import enum_field, id_field, timestamp_field
@@ -96,23 +94,4 @@ class SupervisionAction(SQLModel, table=True):
     text: str = Field(max_length=1000)
     due_on: date | None = None
     done_at: datetime | None = timestamp_field(nullable=True)
-    created_at: datetime = timestamp_field()
-
-
-class FidelityReview(SQLModel, table=True):
-    """An IPS-25 self-review of a team on a date: 25 item scores, their total and band."""
-
-    __tablename__ = "fidelity_review"
-    __table_args__ = (UniqueConstraint("team_id", "reviewed_on"),)
-
-    id: uuid.UUID = id_field()
-    team_id: uuid.UUID = Field(foreign_key="team.id", index=True)
-    reviewed_on: date
-    reviewer_id: uuid.UUID = Field(foreign_key="user.id")
-    scores: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    # What Teamwell measured for the pre-filled items when the review was made (for the record).
-    measured: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    total: int
-    band: str = Field(max_length=16)
-    note: str | None = Field(default=None, max_length=2000)
     created_at: datetime = timestamp_field()
