@@ -4,12 +4,12 @@
 // caseness thresholds, the same scores as a table, and (for staff) the
 // Talking Therapies outcome summary.
 
+import { drawToWidth, legendKey, marker, svg } from './charts.js';
 import * as api from './api.js';
 import {
   h, uid, badge, dataTable, emptyState, formatDate, humanise, problemMessage, time,
 } from './ui.js';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 const DAY_MS = 86_400_000;
 const MODE_LABELS = { remote: 'By the client', in_session: 'In session' };
 
@@ -183,47 +183,8 @@ function scoresContent(defs, responses, outcome, ctx) {
 
 /* --------------------------------------------------------------- chart -- */
 
-function svg(tag, attrs = {}, ...children) {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value !== undefined && value !== null && value !== false) el.setAttribute(key, String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
-
 const shortDate = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short' });
 const monthYear = new Intl.DateTimeFormat('en-GB', { month: 'short', year: 'numeric' });
-
-/** A marker shape per series (so colour is never the only difference). */
-function marker(index, x, y, { legend = false } = {}) {
-  const cls = `chart__marker chart__marker--${index % 4}`;
-  const r = legend ? 4 : 4.5;
-  switch (index % 4) {
-    case 1:
-      return svg('rect', { class: cls, x: x - r, y: y - r, width: r * 2, height: r * 2 });
-    case 2:
-      return svg('path', { class: cls, d: `M${x} ${y - r - 1}L${x + r + 1} ${y + r}L${x - r - 1} ${y + r}Z` });
-    case 3:
-      return svg('path', { class: cls, d: `M${x} ${y - r - 1}L${x + r + 1} ${y}L${x} ${y + r + 1}L${x - r - 1} ${y}Z` });
-    default:
-      return svg('circle', { class: cls, cx: x, cy: y, r });
-  }
-}
-
-function legendKey(index, dashed = false) {
-  return svg('svg', {
-    class: 'chart-legend__key', width: 28, height: 12, viewBox: '0 0 28 12', 'aria-hidden': 'true', focusable: 'false',
-  },
-  svg('line', {
-    class: dashed ? `chart__threshold chart__threshold--${index % 4}` : `chart__line chart__line--${index % 4}`,
-    x1: 1, y1: 6, x2: 27, y2: 6,
-  }),
-  dashed ? null : marker(index, 14, 6, { legend: true }));
-}
 
 /**
  * Draw the chart at a width (px). series: [{ def, points: [{t, total, response}] }];
@@ -400,23 +361,7 @@ function chartFigure(series, defs, ctx) {
       thresholds.map((d) => h('li', { class: 'chart-legend__item' }, legendKey(defs.indexOf(d), true),
         `${shortName(d)} caseness (${d.caseness_threshold} or more)`))));
 
-  let drawnWidth = 0;
-  const draw = (width) => {
-    const w = Math.max(260, Math.floor(width));
-    if (Math.abs(w - drawnWidth) < 4) return;
-    drawnWidth = w;
-    holder.replaceChildren(drawChart(series, defs, w, titleId, descId));
-  };
-  if (typeof ResizeObserver === 'function') {
-    const observer = new ResizeObserver((entries) => {
-      const box = entries[entries.length - 1].contentRect;
-      if (box.width > 0) draw(box.width);
-    });
-    observer.observe(holder);
-    ctx.signal.addEventListener('abort', () => observer.disconnect(), { once: true });
-  } else {
-    draw(640);
-  }
+  drawToWidth(holder, (w) => drawChart(series, defs, w, titleId, descId), ctx.signal);
   return figure;
 }
 
