@@ -16,6 +16,10 @@ import * as clientView from './views/client.js';
 import * as planView from './views/plan.js';
 import * as journeyView from './views/journey.js';
 import * as caseloadsView from './views/caseloads.js';
+import * as wellbeingView from './views/wellbeing.js';
+import * as supervisionView from './views/supervision.js';
+import * as fidelityView from './views/fidelity.js';
+import * as reportsView from './views/reports.js';
 import * as measureView from './views/measure.js';
 import * as alertsView from './views/alerts.js';
 import * as myRecordView from './views/my-record.js';
@@ -30,6 +34,8 @@ import * as errorView from './views/error.js';
 const STAFF = ['peer_keyworker', 'therapist', 'employment_specialist', 'supervisor'];
 const EVERYONE = [...STAFF, 'admin', 'client'];
 const CASELOAD_ROLES = ['employment_specialist', 'supervisor'];
+const ALL_STAFF = [...STAFF, 'admin'];
+const REPORT_ROLES = ['supervisor', 'admin'];
 
 /*
  * access:
@@ -59,6 +65,10 @@ const ROUTES = [
   },
   { pattern: /^\/alerts$/, view: alertsView, roles: STAFF, nav: 'alerts' },
   { pattern: /^\/caseloads$/, view: caseloadsView, roles: CASELOAD_ROLES, nav: 'caseloads' },
+  { pattern: /^\/wellbeing$/, view: wellbeingView, roles: ALL_STAFF, nav: 'wellbeing' },
+  { pattern: /^\/supervision$/, view: supervisionView, roles: ['supervisor'], nav: 'supervision' },
+  { pattern: /^\/teams\/([^/]+)\/fidelity$/, keys: ['id'], view: fidelityView, roles: ['supervisor'], nav: 'supervision' },
+  { pattern: /^\/reports$/, view: reportsView, roles: REPORT_ROLES, nav: 'reports' },
   { pattern: /^\/my-record$/, view: myRecordView, roles: ['client'], nav: 'my-record' },
   { pattern: /^\/users$/, view: usersView, roles: ['admin'], nav: 'users' },
   { pattern: /^\/teams$/, view: teamsView, roles: ['admin'], nav: 'teams' },
@@ -73,7 +83,10 @@ const NAV_ITEMS = [
   { id: 'my-record', label: 'My record', href: '#/my-record', roles: ['client'] },
   { id: 'users', label: 'Users', href: '#/users', roles: ['admin'] },
   { id: 'teams', label: 'Teams', href: '#/teams', roles: ['admin'] },
+  { id: 'supervision', label: 'Supervision', href: '#/supervision', roles: ['supervisor'] },
+  { id: 'reports', label: 'Reports', href: '#/reports', roles: REPORT_ROLES },
   { id: 'audit', label: 'Audit', href: '#/audit', roles: ['supervisor', 'admin'] },
+  { id: 'wellbeing', label: 'How are you?', href: '#/wellbeing', roles: ALL_STAFF },
 ];
 
 const HOME_BY_ROLE = {

@@ -141,10 +141,12 @@ export function lineChart({ title, labels, series, yMin = 0, yMax, yStep = 1, no
       );
     }
     root.append(grid);
-    const every = Math.max(1, Math.ceil(n / Math.max(2, Math.floor(pw / 70))));
+    // Label every k-th point, counted back from the latest so the latest is always labelled.
+    const longest = Math.max(...labels.map((l) => String(l).length), 1);
+    const every = Math.max(1, Math.ceil(n / Math.max(1, Math.floor(pw / (longest * 7 + 16)))));
     const ticks = svg('g', { class: 'chart__x' });
     labels.forEach((labelText, i) => {
-      if (i % every !== 0 && i !== n - 1) return;
+      if ((n - 1 - i) % every !== 0) return;
       const anchor = n > 1 && i === 0 ? 'start' : n > 1 && i === n - 1 ? 'end' : 'middle';
       ticks.append(svg('text', { class: 'chart__tick', x: x(i), y: m.top + ph + 20, 'text-anchor': anchor }, labelText));
     });

@@ -1,0 +1,114 @@
+"""Staff wellbeing and the supervisor's dashboard in a real browser.
+
+The supervisor (Sofia) has her dashboard open. The therapist (Tom), whom she supervises, checks in
+from his own browser and ticks "I'd like to talk": the request appears on Sofia's page at once,
+over /ws, without a reload, and she acknowledges it. Two colleagues have checked in through the
+API beforehand, so this week three people answered and the team's wellbeing chart draws a figure;
+the caseload chart draws its bars, and the reports page draws its rates and offers the exports.
+
+Each person signs in with a recovery code taken from the end of their list (``pop()``): a TOTP
+step is accepted once per person, and the other browser tests take their codes the same way.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems, sign_in
+from tests.conftest import ROLE_EMAILS, Live
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+ANSWERS = {"mood": 3, "workload": 4, "stress": 4, "support": 2}
+
+
+async def open_page(browser: Browser, problems: PageProblems) -> tuple[BrowserContext, Page]:
+    context = await browser.new_context(locale="en-GB")
+    context.set_default_timeout(TIMEOUT_MS)
+    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
+    await context.add_init_script(REPORT_CSP_VIOLATIONS)
+    page = await context.new_page()
+    page.on("console", problems.on_console)
+    page.on("pageerror", problems.on_page_error)
+    return context, page
+
+
+async def test_check_in_reaches_the_supervisor_and_the_dashboard_draws_its_charts(
+    browser: Browser, live_sqlite: Live
+) -> None:
+    for role in ("peer_keyworker", "employment_specialist"):
+        reply = live_sqlite.as_role(role).post(
+            "/api/v1/wellbeing/check-ins", json={**ANSWERS, "wants_to_talk": False}
+        )
+        assert reply.status_code == 201, reply.text
+    supervisor_code = live_sqlite.as_role("supervisor").tokens["recovery_codes"].pop()
+    therapist_api = live_sqlite.as_role("therapist")
+    therapist_code = therapist_api.tokens["recovery_codes"].pop()
+
+    problems = PageProblems()
+    sofia_context, sofia = await open_page(browser, problems)
+    tom_context, tom = await open_page(browser, problems)
+    try:
+        # Sofia opens her dashboard.
+        await sign_in(sofia, live_sqlite, ROLE_EMAILS["supervisor"], code=supervisor_code)
+        await sofia.get_by_role("link", name="Supervision").click()
+        await expect(sofia.get_by_role("heading", level=1)).to_have_text("Supervision")
+        await expect(sofia.get_by_role("heading", name="Asked to talk")).to_be_visible()
+
+        # Tom checks in and asks to talk.
+        await sign_in(tom, live_sqlite, ROLE_EMAILS["therapist"], code=therapist_code)
+        await tom.get_by_role("link", name="How are you?").click()
+        await expect(tom.get_by_role("heading", level=1)).to_have_text("How are you?")
+        form = tom.get_by_role("form", name="Wellbeing check-in")
+        for legend, value in (
+            ("How has your mood been?", "3"),
+            ("How is your workload?", "4"),
+            ("How stressed do you feel?", "4"),
+            ("How supported do you feel?", "1 – Unsupported"),
+        ):
+            await form.get_by_role("group", name=legend).get_by_label(value, exact=True).check()
+        await form.get_by_label("I’d like to talk to my supervisor").check()
+        await form.get_by_label("Anything you want to add (optional)").fill("A hard week.")
+        await form.get_by_role("button", name="Send my check-in").click()
+        await expect(tom.get_by_text("Your supervisor has been told you’d like to talk.")).to_be_visible()
+        # His own chart now has a point.
+        await expect(tom.locator(".chart--line .chart__marker").first).to_be_attached()
+
+        mine = therapist_api.get("/api/v1/wellbeing/check-ins").json()["items"][0]
+        assert mine["wants_to_talk"] is True and mine["support"] == 1
+        assert mine["text"] == "A hard week."
+
+        # It reaches Sofia's open page at once, and she answers it.
+        request = sofia.locator(f'li.talk-request[data-check-in-id="{mine["id"]}"]')
+        await expect(request).to_contain_text("Tom Okafor would like to talk")
+        await request.get_by_role("button", name="I’ll get in touch").click()
+        await expect(request).to_be_hidden()
+        answered = live_sqlite.as_role("supervisor").get("/api/v1/wellbeing/talk-requests")
+        assert answered.status_code == 200, answered.text
+        assert all(r["check_in_id"] != mine["id"] for r in answered.json() if not r["acknowledged_at"])
+
+        # The team's charts: this week three people answered, so the week has a figure.
+        await sofia.reload()
+        wellbeing = sofia.locator("figure", has_text="Team wellbeing, week by week")
+        await expect(wellbeing.locator("svg.chart__svg")).to_be_visible()
+        await expect(wellbeing.locator("path.chart__line").first).to_be_attached()
+        await expect(wellbeing.locator(".chart__marker").first).to_be_attached()
+        caseloads = sofia.locator("figure", has_text="Caseloads (open cases per employment specialist)")
+        await expect(caseloads.locator("rect.chart__bar").first).to_be_visible()
+        await expect(sofia.get_by_role("row", name="Tom Okafor")).to_be_visible()
+
+        # Reports: the rates drawn as bars, and both exports offered.
+        await sofia.get_by_role("link", name="Reports").click()
+        await expect(sofia.get_by_role("heading", level=1)).to_have_text("Programme reports")
+        await expect(sofia.locator("figure.chart--bars svg.chart__svg")).to_be_visible()
+        await expect(sofia.get_by_role("button", name="Download CSV")).to_be_visible()
+        await expect(sofia.get_by_role("button", name="Download JSON")).to_be_visible()
+        async with sofia.expect_download() as download_info:
+            await sofia.get_by_role("button", name="Download CSV").click()
+        download = await download_info.value
+        assert download.suggested_filename.endswith(".csv")
+    finally:
+        await sofia_context.close()
+        await tom_context.close()
+    problems.assert_clean()

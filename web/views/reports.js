@@ -1,0 +1,146 @@
+// Programme reports: pick a team, organisation or area cluster and a period;
+// each figure is shown with its definition, its numerator and denominator, and
+// (when asked) by evaluation arm. Outcome rates are drawn as bars. Small
+// numbers are withheld by the server and shown here as "withheld".
+
+import { download, request } from '../api.js';
+import { barChart } from '../charts.js';
+import {
+  h, uid, heading, page, lead, section, emptyState, errorArea, problemMessage, submitButton,
+} from '../ui.js';
+
+const ARM_LABELS = { ips: 'IPS', treatment_as_usual: 'Treatment as usual', not_allocated: 'Not in the trial' };
+
+function isoDay(date) {
+  return date.toISOString().slice(0, 10);
+}
+
+export function cellText(figure, cell) {
+  if (cell && cell.denominator === 0) return 'none to count';
+  if (!cell || cell.suppressed || cell.value === null || cell.value === undefined) return 'withheld';
+  if (figure.unit === 'proportion') return `${Math.round(cell.value * 1000) / 10}%`;
+  if (figure.unit === 'days') return `${cell.value} days`;
+  return String(cell.value);
+}
+
+function fraction(cell) {
+  if (!cell || cell.denominator === null || cell.denominator === undefined) return '';
+  const top = cell.numerator === null || cell.numerator === undefined ? 'withheld' : cell.numerator;
+  return `${top} of ${cell.denominator}`;
+}
+
+function figureRow(figure) {
+  const arms = figure.by_arm ? Object.entries(figure.by_arm) : [];
+  return h('div', { class: 'report-figure', dataset: { key: figure.key } },
+    h('dt', { class: 'report-figure__label' }, figure.label),
+    h('dd', { class: 'report-figure__value' },
+      h('span', { class: 'report-figure__number' }, cellText(figure, figure.overall)),
+      figure.denominator_label && fraction(figure.overall)
+        ? h('span', { class: 'muted' }, ` (${fraction(figure.overall)} ${figure.denominator_label})`) : null,
+      arms.length ? h('ul', { class: 'report-figure__arms' }, arms.map(([arm, cell]) => h('li', {},
+        `${ARM_LABELS[arm] || arm}: ${cellText(figure, cell)}`))) : null),
+    h('dd', { class: 'report-figure__definition' }, figure.definition));
+}
+
+function outcomeChart(report, signal) {
+  const rates = report.figures.filter((f) => f.unit === 'proportion');
+  if (!rates.length) return null;
+  return barChart({
+    title: 'Rates (%)',
+    bars: rates.map((f) => ({
+      label: f.label,
+      value: f.overall.suppressed || f.overall.value === null ? null : Math.round(f.overall.value * 1000) / 10,
+      text: cellText(f, f.overall),
+    })),
+    max: 100,
+    unit: 'Per cent',
+    note: 'Withheld rates have too few people behind them to show.',
+    signal,
+  });
+}
+
+export async function render(ctx) {
+  const scopes = await request('/api/v1/reports/scopes', { signal: ctx.signal });
+  const options = [
+    ...(scopes.teams || []), ...(scopes.area_clusters || []), ...(scopes.organisations || []),
+  ];
+  if (!options.length) {
+    return page(h('div', { class: 'page-header' }, heading('Programme reports')), emptyState('There is nothing you may report on.'));
+  }
+  const today = new Date();
+  const yearAgo = new Date(today.getTime() - 365 * 86_400_000);
+  const scopeId = uid('scope');
+  const scopeSelect = h('select', { id: scopeId, class: 'input', name: 'scope' },
+    options.map((o, i) => h('option', { value: `${o.kind}|${o.id}`, selected: i === 0 },
+      `${o.name} (${o.kind === 'area_cluster' ? 'area cluster' : o.kind})`)));
+  const fromId = uid('from');
+  const from = h('input', { id: fromId, type: 'date', class: 'input', value: ctx.query.get('from') || isoDay(yearAgo) });
+  const toId = uid('to');
+  const to = h('input', { id: toId, type: 'date', class: 'input', value: ctx.query.get('to') || isoDay(today) });
+  const splitId = uid('split');
+  const split = h('input', { id: splitId, type: 'checkbox', class: 'checkbox__input' });
+  const errors = errorArea();
+  const submit = submitButton('Show the report', { busyText: 'Counting…' });
+  const output = h('div', { class: 'report', 'aria-live': 'polite' });
+
+  const params = () => {
+    const [kind, id] = scopeSelect.value.split('|');
+    const search = new URLSearchParams({ scope: kind, scope_id: id, from: from.value, to: to.value });
+    if (split.checked) search.set('split', 'arm');
+    return search;
+  };
+
+  async function show() {
+    errors.clear();
+    submit.setBusy(true);
+    try {
+      const search = params();
+      const report = await request(`/api/v1/reports/programme?${search}`, { signal: ctx.signal });
+      const base = `teamwell-report-${report.scope.name}-${report.period.from}-${report.period.to}`
+        .toLowerCase().replace(/[^a-z0-9.-]+/g, '-');
+      const exportButton = (format) => h('button', {
+        type: 'button',
+        class: 'button button--secondary button--small',
+        onClick: () => {
+          const s = new URLSearchParams(search);
+          s.set('format', format);
+          download(`/api/v1/reports/programme/export?${s}`, `${base}.${format}`, { signal: ctx.signal })
+            .catch((error) => { if (error.name !== 'AbortError') errors.show(error); });
+        },
+      }, `Download ${format.toUpperCase()}`);
+      output.replaceChildren(
+        h('h2', {}, `${report.scope.name}, ${report.period.from} to ${report.period.to}`),
+        h('p', { class: 'muted' }, `Counted to ${report.period.as_of}. ${report.suppression.rule}`),
+        h('div', { class: 'form__actions' }, exportButton('csv'), exportButton('json')),
+        outcomeChart(report, ctx.signal),
+        h('dl', { class: 'report-figures' }, report.figures.map(figureRow)),
+      );
+    } catch (error) {
+      if (error.name !== 'AbortError') errors.show(problemMessage(error));
+    } finally {
+      submit.setBusy(false);
+    }
+  }
+
+  const form = h('form', { class: 'form report-form', novalidate: true, 'aria-label': 'Choose a report' },
+    errors.element,
+    h('div', { class: 'field' }, h('label', { for: scopeId, class: 'field__label' }, 'Team, area cluster or organisation'), scopeSelect),
+    h('div', { class: 'field' }, h('label', { for: fromId, class: 'field__label' }, 'From'), from),
+    h('div', { class: 'field' }, h('label', { for: toId, class: 'field__label' }, 'To'), to),
+    h('div', { class: 'checkbox' }, split, h('label', { for: splitId, class: 'checkbox__label' }, 'Split by evaluation arm')),
+    h('div', { class: 'form__actions' }, submit.element));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (!submit.busy) show();
+  });
+
+  const page_ = page(
+    h('div', { class: 'page-header' }, heading('Programme reports')),
+    lead('Referrals, engagement, jobs and recovery for a team, an area cluster or an organisation. Only totals and rates leave Teamwell; numbers so small that they could point to a person are withheld.'),
+    section('Report', form),
+    output,
+  );
+  show();
+  return page_;
+}
+
