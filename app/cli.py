@@ -1,4 +1,5 @@
-"""The ``teamwell`` command: migrate, create-admin, seed-demo, verify-audit, serve, demo."""
+"""The ``teamwell`` command: migrate, create-admin, seed-demo, verify-audit, verify-trial,
+serve, demo."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import getpass
 import os
 import secrets
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -21,6 +23,7 @@ from app.clock import SystemClock
 from app.config import Settings, get_settings
 from app.context import Actor, Context
 from app.db import create_engine, session_factory
+from app.evaluation import service as evaluation_service
 from app.messaging.keyring import (
     keyring_from_settings,
     reencrypt_messages,
@@ -30,6 +33,7 @@ from app.messaging.keyring import (
 from app.organisations import service as organisations_service
 from app.organisations.models import OrganisationKind
 from app.organisations.schemas import OrganisationCreate
+from app.retention import service as retention_service
 from app.users import service as users_service
 from app.users.models import Role
 from app.users.schemas import UserCreate
@@ -144,6 +148,84 @@ def cmd_verify_audit(settings: Settings, _args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_verify_trial(settings: Settings, args: argparse.Namespace) -> int:
+    """Recompute an evaluation trial's allocations from its recorded seed (never printed)."""
+    try:
+        trial_id = uuid.UUID(args.trial_id)
+    except ValueError:
+        print(f"{args.trial_id!r} is not a trial id", file=sys.stderr)
+        return 2
+    keyring = keyring_from_settings(settings)
+
+    async def work(session: AsyncSession) -> evaluation_service.Verification:
+        trial = await evaluation_service.trial_by_id(session=session, trial_id=trial_id)
+        # Recorded against the trial's organisation, so its supervisors see the check was run.
+        ctx = Context(
+            actor=Actor(
+                user_id=None,
+                role=None,
+                organisation_id=trial.organisation_id,
+                user_agent=SYSTEM.user_agent,
+            ),
+            clock=SystemClock(),
+        )
+        result = await evaluation_service.verify(
+            session=session, keyring=keyring, trial=trial, now=ctx.now()
+        )
+        await audit_service.record(
+            session,
+            ctx,
+            action="evaluation.verify",
+            resource_type="evaluation_trial",
+            resource_id=trial_id,
+            detail=f"{result.matched} of {result.allocations} allocations match"
+            + ("" if result.all_match else "; MISMATCH")
+            + " (verify-trial)",
+        )
+        return result
+
+    try:
+        result = asyncio.run(_in_session(settings, work))
+    except evaluation_service.TrialNotFound:
+        print(f"no evaluation trial {trial_id}", file=sys.stderr)
+        return 2
+    for stratum in result.strata:
+        missing = stratum.missing_positions
+        gaps = f", missing positions {missing}" if missing else ""
+        print(f"  {stratum.stratum}: {stratum.matched} of {stratum.allocations} match{gaps}")
+    if not result.algorithm_matches:
+        print(f"trial {trial_id} was made with {result.algorithm}, not this version's algorithm")
+        return 1
+    if result.all_match:
+        print(f"trial {trial_id}: all {result.allocations} allocations match the recorded seed")
+        return 0
+    print(f"trial {trial_id}: MISMATCH, {result.matched} of {result.allocations} allocations match")
+    for allocation_id in result.mismatched_allocation_ids:
+        print(f"  allocation {allocation_id} differs from the sequence")
+    return 1
+
+
+def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
+    """Remove what has outlived its retention; audited with counts. Run it daily."""
+    policy = retention_service.policy_from_settings(settings)
+    keyring = keyring_from_settings(settings)
+
+    async def work(session: AsyncSession) -> retention_service.RetentionReport:
+        report = await retention_service.run(
+            session=session, ctx=_system_context(), policy=policy, keyring=keyring
+        )
+        if args.dry_run:
+            await session.rollback()
+        return report
+
+    report = asyncio.run(_in_session(settings, work))
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"retention {verb}: {report.summary()}")
+    for table, count in sorted(report.with_client_records.items()):
+        print(f"  with the client records, {table}: {count}")
+    return 0
+
+
 def cmd_rotate_message_key(settings: Settings, _args: argparse.Namespace) -> int:
     if settings.message_keys is not None:
         print(
@@ -169,8 +251,10 @@ def cmd_reencrypt_messages(settings: Settings, _args: argparse.Namespace) -> int
         return moved, await reencrypt_revisions(session, keyring, revisions, messages)
 
     count, earlier = asyncio.run(_in_session(settings, work))
-    print(f"{count} messages and {earlier} earlier versions re-encrypted with key "
-          f"{keyring.current_key_id}")
+    print(
+        f"{count} messages and {earlier} earlier versions re-encrypted with key "
+        f"{keyring.current_key_id}"
+    )
     return 0
 
 
@@ -210,10 +294,16 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed-demo", help="load demo organisations, team, staff and clients")
     seed.add_argument("--password", help="password for every demo login (default: generated)")
     sub.add_parser("verify-audit", help="check the audit trail's hash chain")
-    sub.add_parser("rotate-message-key", help="add a message key and make it current")
-    sub.add_parser(
-        "reencrypt-messages", help="re-encrypt message bodies not under the current key"
+    verify_trial = sub.add_parser(
+        "verify-trial", help="recompute an evaluation trial's allocations from its seed"
     )
+    verify_trial.add_argument("trial_id", help="the trial's id")
+    retention = sub.add_parser("retention", help="remove what has outlived its retention")
+    retention.add_argument(
+        "--dry-run", action="store_true", help="count what would go and change nothing"
+    )
+    sub.add_parser("rotate-message-key", help="add a message key and make it current")
+    sub.add_parser("reencrypt-messages", help="re-encrypt message bodies not under the current key")
     for name in ("serve", "demo"):
         serve = sub.add_parser(
             name,
@@ -231,6 +321,8 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "create-admin": cmd_create_admin,
     "seed-demo": cmd_seed_demo,
     "verify-audit": cmd_verify_audit,
+    "verify-trial": cmd_verify_trial,
+    "retention": cmd_retention,
     "rotate-message-key": cmd_rotate_message_key,
     "reencrypt-messages": cmd_reencrypt_messages,
     "serve": cmd_serve,

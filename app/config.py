@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.supervision.rules import MIN_PEOPLE_FLOOR, SUPPRESSION_THRESHOLD
 from realtime import presence
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "please-change", ""}
@@ -61,6 +62,16 @@ class Settings(BaseSettings):
     mfa_issuer: str = "Teamwell"
     recovery_code_count: int = Field(default=10, ge=4, le=20)
 
+    # Retention (`teamwell retention`; app/retention/rules.py says what each covers). Ended
+    # sign-in sessions and expired refresh tokens, and one-time links once they stopped working,
+    # go after these many days. Messages and closed client records are kept unless a period is
+    # set: that is each organisation's decision (e.g. the NHS Records Management Code of Practice
+    # keeps mental-health records 20 years after the last contact).
+    retention_auth_days: int = Field(default=30, ge=0, le=3650)
+    retention_link_days: int = Field(default=30, ge=0, le=3650)
+    retention_message_days: int | None = Field(default=None, ge=1)
+    retention_closed_client_years: int | None = Field(default=None, ge=1, le=100)
+
     # Limits.
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     page_size_default: int = Field(default=50, ge=1)
@@ -70,6 +81,35 @@ class Settings(BaseSettings):
     # needs a supervisor's override; above `caseload_warn_above` (IPS-25 best practice: 20) warns.
     caseload_limit: int = Field(default=30, ge=1)
     caseload_warn_above: int = Field(default=20, ge=0)
+
+    # Evaluation trials: the largest permuted block a supervisor may choose. Larger blocks drift
+    # further from balance within a stratum (up to half a block) and cost more to compute.
+    evaluation_max_block_size: int = Field(default=12, ge=2)
+
+    # Staff wellbeing and supervision (docs/supervision.md). The cadences are the defaults a
+    # supervisor may change per supervisee. A team's wellbeing figure is shown only when at least
+    # `team_wellbeing_min_people` answered; 3 is the floor (with two, each could work out the
+    # other's answers), so a lower value is refused.
+    wellbeing_text_max_chars: int = Field(default=2000, ge=1)
+    check_in_cadence_days: int = Field(default=7, ge=1, le=365)
+    supervision_cadence_days: int = Field(default=28, ge=1, le=365)
+    supervision_notes_max_chars: int = Field(default=20_000, ge=1)
+    team_wellbeing_min_people: int = Field(default=MIN_PEOPLE_FLOOR, ge=MIN_PEOPLE_FLOOR)
+    team_view_default_weeks: int = Field(default=12, ge=1)
+    team_view_max_weeks: int = Field(default=52, ge=1)
+
+    # Programme reports (docs/reports.md). A count from 1 to one below
+    # `report_suppression_threshold` is withheld; 3 is the floor (a lower value is refused).
+    # One report covers at most `report_max_period_days` days.
+    report_suppression_threshold: int = Field(
+        default=SUPPRESSION_THRESHOLD, ge=SUPPRESSION_THRESHOLD
+    )
+    report_max_period_days: int = Field(default=1096, ge=1)
+    # IPS-25 fidelity pre-fill (docs/reports.md): employer contacts are counted over the
+    # `fidelity_contact_weeks` weeks that end on the review date, and rapid job search looks at
+    # the clients who joined in the `fidelity_rapid_search_days` days that end on it.
+    fidelity_contact_weeks: int = Field(default=4, ge=1, le=52)
+    fidelity_rapid_search_days: int = Field(default=365, ge=31, le=3660)
 
     # Realtime (the /ws gateway). Each limit is enforced and tested at its edge.
     ws_max_frame_bytes: int = Field(default=65_536, ge=1024)

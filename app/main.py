@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response, WebSocket
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
@@ -19,8 +20,10 @@ from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
 from app.crypto import FieldCipher
 from app.db import create_engine, session_factory
-from app.errors import install_error_handlers, problem_response
+from app.errors import install_error_handlers, is_outage, problem_response
+from app.evaluation.routes import router as evaluation_router
 from app.exports.routes import router as exports_router
+from app.fidelity.routes import router as fidelity_router
 from app.health.routes import router as health_router
 from app.ips.routes import router as ips_router
 from app.measures.routes import router as measures_router
@@ -30,20 +33,24 @@ from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
 from app.organisations.routes import router as organisations_router
 from app.plans.routes import router as plans_router
+from app.reports.routes import router as reports_router
+from app.supervision.routes import router as supervision_router
 from app.teams.routes import router as teams_router
 from app.users.routes import router as users_router
+from auth.deps import install_refusal_audit
 from auth.email import email_sender_for
 from auth.invitations.routes import router as invitations_router
 from auth.routes import router as auth_router
 from auth.service import AuthRuntime
 from auth.sso.routes import router as sso_router
 from auth.tokens import TokenSigner
+from realtime.gateway import WS_PATH, websocket_endpoint
 from realtime.gateway import router as realtime_router
 from realtime.handlers import Realtime
 from realtime.hub import Hub
 from realtime.presence_service import PresenceService
-from realtime.presence_store import create_presence_store
-from realtime.pubsub import create_pubsub
+from realtime.presence_store import PresenceUnavailable, create_presence_store
+from realtime.pubsub import PubSubUnavailable, create_pubsub
 
 log = logging.getLogger("teamwell")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -71,20 +78,33 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
             return
         received = 0
+        started = refused = False
 
+        # A body without a Content-Length is counted as it arrives. The 413 is sent from here,
+        # when the limit is passed: the framework reading the body turns any exception raised
+        # while reading into its own 400, so the refusal cannot wait to travel back up; what
+        # the application answers after it is dropped.
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    if not started and not refused:
+                        refused = True
+                        await self._refuse(scope, receive, send)
                     raise _BodyTooLarge()
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._refuse(scope, receive, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = True
+            await send(message)
+
+        with contextlib.suppress(_BodyTooLarge):
+            await self.app(scope, limited_receive, guarded_send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
@@ -97,6 +117,73 @@ class BodySizeLimit:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+# Redis being unreachable, as the realtime layer reports it (beside the errors app.errors knows).
+REALTIME_OUTAGES: tuple[type[Exception], ...] = (PubSubUnavailable, PresenceUnavailable)
+# RFC 6455 "Try Again Later": the socket could not be served because a backing service is away.
+WS_CLOSE_TRY_AGAIN_LATER = 1013
+
+
+class CloseSocketsOnOutage:
+    """A WebSocket whose handling meets an outage (the database or Redis unreachable) is closed
+    with 1013, so the client knows to reconnect later, instead of being dropped without a
+    close frame."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        closed = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal closed
+            if message["type"] == "websocket.close":
+                closed = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if closed or not (is_outage(exc) or isinstance(exc, REALTIME_OUTAGES)):
+                raise
+            log.warning("closing a socket with %d: %r", WS_CLOSE_TRY_AGAIN_LATER, exc)
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": WS_CLOSE_TRY_AGAIN_LATER,
+                    "reason": "service unavailable; try again",
+                }
+            )
+
+
+class Teamwell(FastAPI):
+    """The application. A WebSocket to ``/ws`` goes straight to the gateway, wrapped only in
+    ``CloseSocketsOnOutage``, rather than through the HTTP middleware stack: none of those
+    layers acts on it, yet each kept its frames and closures alive for the socket's whole life
+    (kilobytes per connection, with ten thousand connections) and added calls to every frame
+    sent. Everything else, including ``/ws`` under a root path, takes the usual way."""
+
+    ws_fast_path: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "websocket"
+            and scope.get("path") == WS_PATH
+            and not scope.get("root_path")
+            and self.ws_fast_path is not None
+        ):
+            scope["app"] = self
+            await self.ws_fast_path(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+async def _gateway(scope: Scope, receive: Receive, send: Send) -> None:
+    await websocket_endpoint(WebSocket(scope, receive, send))
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -116,8 +203,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             create_presence_store(settings.redis_url, settings.presence_timings),
         )
         app.state.realtime = Realtime(
-            settings=settings, runtime=app.state.auth, sessions=app.state.session_factory,
-            keyring=app.state.keyring, hub=hub, presence=presence,
+            settings=settings,
+            runtime=app.state.auth,
+            sessions=app.state.session_factory,
+            keyring=app.state.keyring,
+            hub=hub,
+            presence=presence,
         )
         await hub.start()
         await presence.start()
@@ -130,7 +221,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await hub.stop()
             await engine.dispose()
 
-    app = FastAPI(
+    app = Teamwell(
         title="Teamwell",
         version="0.1.0",
         description=(
@@ -151,8 +242,22 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.email_sender = email_sender_for(settings)
     app.state.keyring = keyring_from_settings(settings)
-    install_error_handlers(app)
+    install_error_handlers(app, outages=REALTIME_OUTAGES)
+    install_refusal_audit(app)
 
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(CloseSocketsOnOutage)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret("session_secret"),
+        session_cookie="teamwell_sso",
+        same_site="lax",
+        https_only=settings.public_url.startswith("https://"),
+        max_age=600,
+    )
+
+    # Added last, so outermost: its headers are on every answer, also the refusals the
+    # middleware above makes itself (413 for an oversized body).
     @app.middleware("http")
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -168,21 +273,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
         if request.url.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
-        if settings.public_url.startswith("https://"):
+        # HSTS only where the browser reached us over TLS: the public address is https (the
+        # setting), or this request came over https, directly or per the X-Forwarded-Proto of
+        # a proxy uvicorn trusts (--forwarded-allow-ips; by default only 127.0.0.1).
+        if settings.public_url.startswith("https://") or request.url.scheme == "https":
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
         return response
-
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret("session_secret"),
-        session_cookie="teamwell_sso",
-        same_site="lax",
-        https_only=settings.public_url.startswith("https://"),
-        max_age=600,
-    )
 
     api = APIRouter(prefix="/api/v1")
     for router in (
@@ -197,15 +295,20 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         measures_router,
         exports_router,
         ips_router,
+        evaluation_router,
+        fidelity_router,
+        reports_router,
         conversations_router,
         calls_router,
         meetings_router,
+        supervision_router,
         audit_router,
     ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)
     app.include_router(realtime_router)
+    app.ws_fast_path = CloseSocketsOnOutage(_gateway)
 
     if WEB_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")

@@ -277,3 +277,44 @@ def can_manage_evaluation(user: User) -> Decision:
     """Opening or closing a randomised evaluation is a supervisor's decision; the seed is never
     shown to anyone, so managing a trial does not reveal future allocations."""
     return can_supervise(user)
+
+
+async def can_read_fidelity(session: AsyncSession, user: User, team_id: uuid.UUID) -> Decision:
+    """A team's IPS-25 reviews are read by its clinical members, supervisors included: the scores
+    describe the service they all give, and improving them is the whole team's work. Admins and
+    staff of other teams do not read them; only the team's supervisors record them."""
+    if not user.is_active:
+        return Decision(False, "account is inactive")
+    if user.role not in CLINICAL_ROLES:
+        return Decision(False, "fidelity reviews are read by the team's clinical staff")
+    if team_id in await teams_service.team_ids_of(session=session, user_id=user.id):
+        return ALLOW
+    return Decision(False, "not a member of this team")
+
+
+async def can_read_report_scope(
+    session: AsyncSession,
+    user: User,
+    *,
+    kind: str,
+    organisation_ids: frozenset[uuid.UUID],
+    team_ids: frozenset[uuid.UUID],
+) -> Decision:
+    """Which programme reports a report reader may see: an organisation's by its own supervisors
+    and admins; a team's or an area cluster's by a supervisor who is a member of a team in it,
+    or by an admin whose organisation has a team in it. ``organisation_ids`` and ``team_ids``
+    are the scope's (for an organisation, that organisation and its teams)."""
+    decision = can_read_reports(user)
+    if not decision:
+        return decision
+    if kind == "organisation":
+        if user.organisation_id in organisation_ids:
+            return ALLOW
+        return Decision(False, "an organisation's reports are for its own supervisors and admins")
+    if user.role == Role.admin:
+        if user.organisation_id in organisation_ids:
+            return ALLOW
+        return Decision(False, "no team of your organisation is in this scope")
+    if await teams_service.team_ids_of(session=session, user_id=user.id) & team_ids:
+        return ALLOW
+    return Decision(False, "you are not a member of a team in this scope")

@@ -200,6 +200,92 @@ def sso_configured(w: World) -> dict[str, str]:
     return {}
 
 
+def no_open_trial(w: World) -> dict[str, str]:
+    """Close the organisation's open evaluation trial, if any, so another may be opened."""
+    supervisor = w.session("supervisor")
+    for trial in supervisor.get("/api/v1/evaluation/trials").json():
+        if trial["open"]:
+            closed = supervisor.post(f"/api/v1/evaluation/trials/{trial['id']}/close")
+            assert closed.status_code == 200, closed.text
+    return {}
+
+
+def open_trial(w: World) -> dict[str, str]:
+    no_open_trial(w)
+    made = w.session("supervisor").post(
+        "/api/v1/evaluation/trials", json={"name": "Permission review", "stratify_by": "team"}
+    )
+    assert made.status_code == 201, made.text
+    return {"trial_id": made.json()["id"]}
+
+
+def closed_trial(w: World) -> dict[str, str]:
+    """One trial, opened and closed once, so no new client of other tests is allocated."""
+    if "trial" not in w.ids:
+        trial_id = open_trial(w)["trial_id"]
+        no_open_trial(w)
+        w.ids["trial"] = trial_id
+    return {"trial_id": w.ids["trial"]}
+
+
+def fresh_talk_request(w: World) -> dict[str, str]:
+    """Tom (the demo therapist, supervised by Sofia) asks to talk in a check-in."""
+    made = w.live.as_role("therapist").post(
+        "/api/v1/wellbeing/check-ins",
+        json={"mood": 2, "workload": 4, "stress": 4, "support": 3, "wants_to_talk": True},
+    )
+    assert made.status_code == 201, made.text
+    return {"check_in_id": made.json()["id"]}
+
+
+def fresh_supervision_record(w: World) -> dict[str, str]:
+    """A one-to-one Sofia held with Tom yesterday, with an action Tom owns."""
+    made = w.live.as_role("supervisor").post(
+        "/api/v1/supervision/records",
+        json={
+            "kind": "one_to_one",
+            "held_on": past_day(1),
+            "supervisee_ids": [w.ids["therapist_user"]],
+            "notes": "Talked through a difficult week.",
+            "actions": [{"text": "Take a day off", "owner_id": w.ids["therapist_user"]}],
+        },
+    )
+    assert made.status_code == 201, made.text
+    return {"record_id": made.json()["id"], "action_id": made.json()["actions"][0]["id"]}
+
+
+def fidelity_review_body(w: World) -> dict[str, Any]:
+    """An IPS-25 review of the demo team, the day before its earliest (one per team and day)."""
+    from app.supervision.rules import FIDELITY_ITEMS
+
+    listed = w.session("supervisor").get(f"/api/v1/teams/{w.ids['team']}/fidelity-reviews")
+    assert listed.status_code == 200, listed.text
+    days = [date.fromisoformat(r["reviewed_on"]) for r in listed.json()]
+    earliest = min(days, default=date.today())
+    return {
+        "reviewed_on": str(date.fromordinal(earliest.toordinal() - 1)),
+        "scores": {item: 4 for item in FIDELITY_ITEMS},
+    }
+
+
+def fresh_fidelity_review(w: World) -> dict[str, str]:
+    made = w.session("supervisor").post(
+        f"/api/v1/teams/{w.ids['team']}/fidelity-reviews", json=fidelity_review_body(w)
+    )
+    assert made.status_code == 201, made.text
+    return {"review_id": made.json()["id"]}
+
+
+# The trust's programme report: its supervisors and admin only (not the partner's admin).
+REPORT_QUERY = {
+    "scope": "organisation",
+    "scope_id": "tyneside-nhs",
+    "from": "2026-01-01",
+    "to": "2026-06-30",
+}
+REPORT_READERS = frozenset({"supervisor", "admin", "partner_admin"})
+
+
 RULES: list[Rule] = [
     Rule("GET", "/api/v1/organisations", ROLES),
     Rule(
@@ -462,6 +548,131 @@ RULES: list[Rule] = [
         frozenset(CLINICAL),
         201,
         body=fixed({"instrument": "phq9"}),
+    ),
+    # Alex joined before any trial opened, so he is in none: those who may ask learn that (404).
+    Rule("GET", "/api/v1/clients/{client_id}/allocation", frozenset(CARE), 404),
+    Rule("GET", "/api/v1/evaluation/trials", frozenset({"supervisor"})),
+    Rule(
+        "GET",
+        "/api/v1/evaluation/trials/{trial_id}",
+        frozenset({"supervisor"}),
+        params=closed_trial,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/evaluation/trials/{trial_id}/verify",
+        frozenset({"supervisor"}),
+        params=closed_trial,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/evaluation/trials/{trial_id}/close",
+        frozenset({"supervisor"}),
+        params=open_trial,
+    ),
+    # After the closing rule: each role's turn first closes the trial the supervisor opened.
+    Rule(
+        "POST",
+        "/api/v1/evaluation/trials",
+        frozenset({"supervisor"}),
+        201,
+        params=no_open_trial,
+        body=fixed({"name": "Permission review", "stratify_by": "area_cluster"}),
+    ),
+    Rule(
+        "POST",
+        "/api/v1/wellbeing/check-ins",
+        frozenset(STAFF),
+        201,
+        body=fixed({"mood": 3, "workload": 3, "stress": 3, "support": 3}),
+    ),
+    Rule("GET", "/api/v1/wellbeing/check-ins", frozenset(STAFF)),
+    Rule("GET", "/api/v1/wellbeing/prompt", frozenset(STAFF)),
+    Rule(
+        "GET",
+        "/api/v1/wellbeing/people/{user_id}/check-ins",
+        frozenset({"therapist", "supervisor"}),
+    ),
+    Rule("GET", "/api/v1/wellbeing/talk-requests", frozenset({"supervisor"})),
+    Rule(
+        "POST",
+        "/api/v1/wellbeing/talk-requests/{check_in_id}/acknowledge",
+        frozenset({"supervisor"}),
+        params=fresh_talk_request,
+    ),
+    Rule("GET", "/api/v1/supervision/supervisees", frozenset({"supervisor"})),
+    Rule(
+        "PUT",
+        "/api/v1/supervision/supervisees/{user_id}/cadence",
+        frozenset({"supervisor"}),
+        body=fixed({"check_in_days": 7, "supervision_days": 28}),
+    ),
+    Rule(
+        "POST",
+        "/api/v1/supervision/records",
+        frozenset({"supervisor"}),
+        201,
+        body=lambda w: {
+            "kind": "one_to_one",
+            "held_on": past_day(1),
+            "supervisee_ids": [w.ids["therapist_user"]],
+        },
+    ),
+    Rule("GET", "/api/v1/supervision/records", frozenset(STAFF)),
+    Rule(
+        "GET",
+        "/api/v1/supervision/records/{record_id}",
+        frozenset({"therapist", "supervisor"}),
+        params=fresh_supervision_record,
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/supervision/records/{record_id}",
+        frozenset({"supervisor"}),
+        body=fixed({"notes": "Agreed to review the caseload."}),
+        params=fresh_supervision_record,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/supervision/records/{record_id}/actions",
+        frozenset({"supervisor"}),
+        201,
+        body=lambda w: {"text": "Read the policy", "owner_id": w.ids["therapist_user"]},
+        params=fresh_supervision_record,
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/supervision/actions/{action_id}",
+        frozenset({"therapist", "supervisor"}),
+        body=fixed({"done": True}),
+        params=fresh_supervision_record,
+    ),
+    Rule("GET", "/api/v1/teams/{team_id}/overview", frozenset({"supervisor"})),
+    Rule("GET", "/api/v1/teams/{team_id}/fidelity-reviews", frozenset(CLINICAL)),
+    Rule("GET", "/api/v1/teams/{team_id}/fidelity-reviews/draft", frozenset({"supervisor"})),
+    Rule(
+        "POST",
+        "/api/v1/teams/{team_id}/fidelity-reviews",
+        frozenset({"supervisor"}),
+        201,
+        body=fidelity_review_body,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/teams/{team_id}/fidelity-reviews/{review_id}",
+        frozenset(CLINICAL),
+        params=fresh_fidelity_review,
+    ),
+    Rule("GET", "/api/v1/reports/definitions", REPORT_READERS),
+    Rule("GET", "/api/v1/reports/scopes", REPORT_READERS),
+    Rule(
+        "GET", "/api/v1/reports/programme", frozenset({"supervisor", "admin"}), query=REPORT_QUERY
+    ),
+    Rule(
+        "GET",
+        "/api/v1/reports/programme/export",
+        frozenset({"supervisor", "admin"}),
+        query={**REPORT_QUERY, "format": "csv"},
     ),
     Rule("GET", "/api/v1/instruments", ROLES),
     Rule(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.audit import service as audit_service
 from app.audit.service import AuditEntry
@@ -26,6 +26,7 @@ from app.consents.models import ConsentRecord
 from app.consents.schemas import ConsentDecision, ConsentPublic
 from app.db import SessionDep
 from app.errors import Forbidden
+from app.evaluation import service as evaluation_service
 from app.organisations import service as organisations_service
 from app.pagination import Page, PageDep
 from app.teams import service as teams_service
@@ -299,21 +300,44 @@ async def consent_history(access: ReadableClient, session: SessionDep) -> list[C
     "/{client_id}/consents", response_model=ConsentPublic, status_code=status.HTTP_201_CREATED
 )
 async def record_consent(
-    body: ConsentDecision, access: ConsentRecorder, session: SessionDep
+    body: ConsentDecision, access: ConsentRecorder, session: SessionDep, request: Request
 ) -> ConsentPublic:
     """Record the client's decision to grant or withdraw consent for one organisation and
-    purpose. Withdrawal takes effect at once for that organisation's staff."""
+    purpose. Withdrawal takes effect at once for that organisation's staff. Granting
+    `evaluation` consent to the organisation running an open trial allocates a new client in
+    the same transaction (see `GET /clients/{client_id}/allocation`); withdrawing it later keeps
+    the allocation."""
     await organisations_service.get(session=session, organisation_id=body.organisation_id)
     entry = await consents_service.record(
         session=session, ctx=access.ctx, client_id=access.client.id, decision=body
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action=f"consent.{body.state}",
-        resource_type="consent",
-        resource_id=entry.id,
-        client_id=access.client.id,
-        detail=f"{body.purpose} for organisation {body.organisation_id}",
+    allocation = await evaluation_service.allocate_on_consent(
+        session=session,
+        ctx=access.ctx,
+        keyring=request.app.state.keyring,
+        client=access.client,
+        consent=entry,
     )
+    entries = [
+        AuditEntry(
+            action=f"consent.{body.state}",
+            resource_type="consent",
+            resource_id=entry.id,
+            client_id=access.client.id,
+            detail=f"{body.purpose} for organisation {body.organisation_id}",
+        )
+    ]
+    if allocation is not None:
+        # The slot, not the arm: the arm follows from the seed, and verification checks it.
+        entries.append(
+            AuditEntry(
+                action="evaluation.allocate",
+                resource_type="trial_allocation",
+                resource_id=allocation.id,
+                client_id=access.client.id,
+                detail=f"trial {allocation.trial_id}, stratum {allocation.stratum!r}, "
+                f"position {allocation.position}",
+            )
+        )
+    await audit_service.record_many(session, access.ctx, entries)
     return (await consent_views(session, [entry]))[0]

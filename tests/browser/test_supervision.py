@@ -71,7 +71,8 @@ async def test_check_in_reaches_the_supervisor_and_the_dashboard_draws_its_chart
         await form.get_by_label("I’d like to talk to my supervisor").check()
         await form.get_by_label("Anything you want to add (optional)").fill("A hard week.")
         await form.get_by_role("button", name="Send my check-in").click()
-        await expect(tom.get_by_text("Your supervisor has been told you’d like to talk.")).to_be_visible()
+        told = tom.get_by_text("Your supervisor has been told you’d like to talk.")
+        await expect(told).to_be_visible()
         # His own chart now has a point.
         await expect(tom.locator(".chart--line .chart__marker").first).to_be_attached()
 
@@ -86,7 +87,8 @@ async def test_check_in_reaches_the_supervisor_and_the_dashboard_draws_its_chart
         await expect(request).to_be_hidden()
         answered = live_sqlite.as_role("supervisor").get("/api/v1/wellbeing/talk-requests")
         assert answered.status_code == 200, answered.text
-        assert all(r["check_in_id"] != mine["id"] for r in answered.json() if not r["acknowledged_at"])
+        open_requests = [r for r in answered.json() if not r["acknowledged_at"]]
+        assert all(r["check_in_id"] != mine["id"] for r in open_requests)
 
         # The team's charts: this week three people answered, so the week has a figure.
         await sofia.reload()
@@ -94,7 +96,9 @@ async def test_check_in_reaches_the_supervisor_and_the_dashboard_draws_its_chart
         await expect(wellbeing.locator("svg.chart__svg")).to_be_visible()
         await expect(wellbeing.locator("path.chart__line").first).to_be_attached()
         await expect(wellbeing.locator(".chart__marker").first).to_be_attached()
-        caseloads = sofia.locator("figure", has_text="Caseloads (open cases per employment specialist)")
+        caseloads = sofia.locator(
+            "figure", has_text="Caseloads (open cases per employment specialist)"
+        )
         await expect(caseloads.locator("rect.chart__bar").first).to_be_visible()
         await expect(sofia.get_by_role("row", name="Tom Okafor")).to_be_visible()
 

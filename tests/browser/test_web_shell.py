@@ -133,7 +133,7 @@ async def test_new_staff_member_enrols_in_two_step_verification(
     await expect(page.get_by_role("heading", level=1)).to_have_text("Clients")
     await expect(page.get_by_role("table", name="Clients")).to_be_visible()
     await expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
-        ["Clients"]
+        ["Clients", "How are you?"]
     )
 
 
@@ -158,5 +158,5 @@ async def test_admin_sees_administration_and_no_client_list(page: Page, live_sql
 
     await expect(page.get_by_role("heading", level=1)).to_have_text("Users")
     links = page.get_by_role("navigation", name="Main").get_by_role("link")
-    await expect(links).to_have_text(["Users", "Teams", "Audit"])
+    await expect(links).to_have_text(["Users", "Teams", "Reports", "Audit", "How are you?"])
     await expect(page.get_by_role("link", name="Clients")).to_have_count(0)

@@ -1,0 +1,230 @@
+"""Randomised evaluation of IPS against treatment as usual (``docs/evaluation.md``).
+
+A supervisor opens a trial for their organisation; from then on each new client whose
+evaluation consent is recorded is allocated in that transaction (``POST
+/clients/{id}/consents``). The seed is generated and sealed on the server and no answer carries
+it. Every trial operation and every reading of an allocation is audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+
+from app.audit import service as audit_service
+from app.db import SessionDep
+from app.evaluation import service
+from app.evaluation.models import EvaluationTrial
+from app.evaluation.schemas import (
+    AllocationPublic,
+    AllocationStatus,
+    StratumVerification,
+    TrialCreate,
+    TrialPublic,
+    TrialVerification,
+)
+from app.messaging.keyring import MessageKeyring
+from auth.deps import EvaluationManager, ReadableClient
+
+router = APIRouter(tags=["evaluation"])
+
+
+def get_keyring(request: Request) -> MessageKeyring:
+    keyring: MessageKeyring = request.app.state.keyring
+    return keyring
+
+
+KeyringDep = Annotated[MessageKeyring, Depends(get_keyring)]
+
+
+def _public(trial: EvaluationTrial, allocations: int) -> TrialPublic:
+    return TrialPublic(
+        id=trial.id,
+        organisation_id=trial.organisation_id,
+        name=trial.name,
+        stratify_by=service.StratifyBy(trial.stratify_by),
+        block_sizes=list(trial.block_sizes),
+        algorithm=service.algorithm_of(trial),
+        open=trial.closed_at is None,
+        opened_at=trial.opened_at,
+        closed_at=trial.closed_at,
+        created_by=trial.created_by,
+        allocations=allocations,
+    )
+
+
+async def _with_count(session: SessionDep, trial: EvaluationTrial) -> TrialPublic:
+    counts = await service.allocation_counts(session=session, trial_ids=[trial.id])
+    return _public(trial, counts.get(trial.id, 0))
+
+
+@router.post("/evaluation/trials", response_model=TrialPublic, status_code=status.HTTP_201_CREATED)
+async def open_trial(
+    body: TrialCreate,
+    principal: EvaluationManager,
+    session: SessionDep,
+    keyring: KeyringDep,
+    request: Request,
+) -> TrialPublic:
+    """Open a randomised evaluation for the supervisor's organisation: block randomisation
+    stratified by `stratify_by`, with block sizes drawn from `block_sizes`. The seed is
+    generated here and stored sealed; it is never returned. An organisation runs one trial at a
+    time (409 while another is open)."""
+    trial = await service.open_trial(
+        session=session,
+        ctx=principal.ctx,
+        keyring=keyring,
+        organisation_id=principal.user.organisation_id,
+        created_by=principal.id,
+        data=body,
+        max_block_size=request.app.state.settings.evaluation_max_block_size,
+    )
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="evaluation.trial_open",
+        resource_type="evaluation_trial",
+        resource_id=trial.id,
+        detail=f"stratified by {trial.stratify_by}, block sizes {trial.block_sizes}",
+    )
+    return _public(trial, 0)
+
+
+@router.get("/evaluation/trials", response_model=list[TrialPublic])
+async def list_trials(principal: EvaluationManager, session: SessionDep) -> list[TrialPublic]:
+    """The organisation's trials, newest first, with how many clients each has allocated."""
+    trials = await service.list_trials(
+        session=session, organisation_id=principal.user.organisation_id
+    )
+    counts = await service.allocation_counts(session=session, trial_ids=[t.id for t in trials])
+    await audit_service.record(
+        session, principal.ctx, action="evaluation.trial_list", resource_type="evaluation_trial"
+    )
+    return [_public(t, counts.get(t.id, 0)) for t in trials]
+
+
+@router.get("/evaluation/trials/{trial_id}", response_model=TrialPublic)
+async def get_trial(
+    trial_id: uuid.UUID, principal: EvaluationManager, session: SessionDep
+) -> TrialPublic:
+    """One trial of the organisation (404 for another organisation's)."""
+    trial = await service.get_trial(
+        session=session, trial_id=trial_id, organisation_id=principal.user.organisation_id
+    )
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="evaluation.trial_read",
+        resource_type="evaluation_trial",
+        resource_id=trial.id,
+    )
+    return await _with_count(session, trial)
+
+
+@router.post("/evaluation/trials/{trial_id}/close", response_model=TrialPublic)
+async def close_trial(
+    trial_id: uuid.UUID, principal: EvaluationManager, session: SessionDep
+) -> TrialPublic:
+    """Close the trial: no further clients are allocated. Allocations made stay as they are
+    (intention to treat) and can still be verified. 409 if it is already closed."""
+    trial = await service.get_trial(
+        session=session, trial_id=trial_id, organisation_id=principal.user.organisation_id
+    )
+    trial = await service.close_trial(session=session, ctx=principal.ctx, trial=trial)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="evaluation.trial_close",
+        resource_type="evaluation_trial",
+        resource_id=trial.id,
+    )
+    return await _with_count(session, trial)
+
+
+@router.post("/evaluation/trials/{trial_id}/verify", response_model=TrialVerification)
+async def verify_trial(
+    trial_id: uuid.UUID, principal: EvaluationManager, session: SessionDep, keyring: KeyringDep
+) -> TrialVerification:
+    """Audit the randomisation: recompute every allocation from the recorded seed and say
+    whether each stored arm matches. Answers with counts per stratum, never the seed."""
+    trial = await service.get_trial(
+        session=session, trial_id=trial_id, organisation_id=principal.user.organisation_id
+    )
+    result = await service.verify(
+        session=session, keyring=keyring, trial=trial, now=principal.ctx.now()
+    )
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="evaluation.verify",
+        resource_type="evaluation_trial",
+        resource_id=trial.id,
+        detail=f"{result.matched} of {result.allocations} allocations match"
+        + ("" if result.all_match else "; MISMATCH"),
+    )
+    return TrialVerification(
+        trial_id=result.trial_id,
+        algorithm=result.algorithm,
+        algorithm_matches=result.algorithm_matches,
+        allocations=result.allocations,
+        matched=result.matched,
+        mismatched_allocation_ids=result.mismatched_allocation_ids,
+        strata=[
+            StratumVerification(
+                stratum=s.stratum,
+                allocations=s.allocations,
+                matched=s.matched,
+                missing_positions=s.missing_positions,
+            )
+            for s in result.strata
+        ],
+        all_match=result.all_match,
+        verified_at=result.verified_at,
+    )
+
+
+@router.get("/clients/{client_id}/allocation", response_model=AllocationPublic)
+async def get_allocation(access: ReadableClient, session: SessionDep) -> AllocationPublic:
+    """The client's place in the evaluation: their arm once their evaluation consent is
+    recorded; `awaiting_consent` (with no arm, for none exists yet) while they could still join
+    the open trial; 404 when they are in no trial and cannot join one."""
+    client = access.client
+    found = await service.allocation_of(session=session, client_id=client.id)
+    if found is not None:
+        allocation, trial = found
+        view = AllocationPublic(
+            client_id=client.id,
+            trial_id=trial.id,
+            trial_name=trial.name,
+            status=AllocationStatus.allocated,
+            arm=allocation.arm,
+            stratum=allocation.stratum,
+            allocated_at=allocation.allocated_at,
+            consent_record_id=allocation.consent_record_id,
+        )
+    else:
+        pending = await service.awaiting_trial(session=session, client=client)
+        if pending is None:
+            raise service.AllocationNotFound("The client is in no evaluation trial.")
+        view = AllocationPublic(
+            client_id=client.id,
+            trial_id=pending.id,
+            trial_name=pending.name,
+            status=AllocationStatus.awaiting_consent,
+            arm=None,
+            stratum=None,
+            allocated_at=None,
+            consent_record_id=None,
+        )
+    await audit_service.record(
+        session,
+        access.ctx,
+        action="evaluation.allocation_read",
+        resource_type="client",
+        resource_id=client.id,
+        client_id=client.id,
+        detail=f"trial {view.trial_id}: {view.status}",
+    )
+    return view

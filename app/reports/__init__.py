@@ -1,0 +1,1 @@
+"""Programme reports: aggregate figures with their definitions, suppressed for export."""

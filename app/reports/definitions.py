@@ -1,0 +1,423 @@
+"""Programme report figures: each figure's definition as data, and the pure computation.
+
+Nothing here reads a clock, a database or the environment. The caller passes the facts of the
+scope's clients (``ClientFacts``), the period's first day and the day the figures are counted to
+(``as_of``: the period's last day, or today when that is earlier), and the suppression threshold.
+``docs/reports.md`` prints the same definitions; the web client shows them from the report.
+
+Sources (the project's domain notes, which draw on the IPS trailblazer documents and NHS Talking
+Therapies conventions):
+
+* IPS rapid job search — first employer contact within 30 days of joining
+  (``app.ips.rules.first_contact_due_on``).
+* Job sustainment at 13, 26 and 52 weeks (``app.ips.rules.sustainment_checks``).
+* Talking Therapies — recovery counts only clients at caseness at the first measure; reliable
+  improvement counts every client with two paired measures (``app.measures.scoring.change``).
+* Small-number suppression — ``app.supervision.rules.suppress`` and ``rate``.
+
+Suppression (what leaves the service)
+    1. *Primary*: a count from 1 to ``threshold - 1`` is withheld (zero is shown).
+    2. A figure whose denominator is withheld shows neither its numerator (even 0) nor its value:
+       "0 of 2" says something about both people.
+    3. *Complementary*, when the figures are split by arm: the arms and "not allocated" add up to
+       the overall figure shown beside them, so a single withheld part could be worked out by
+       subtraction. Whenever exactly one part of a count is withheld while the overall count is
+       shown, the smallest other non-zero part is withheld too (ties: in group order).
+    4. A proportion or a median is shown only when every count it is made from is shown.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Final, Literal
+
+from app.ips import rules as ips_rules
+from app.supervision.rules import rate, suppress
+
+Unit = Literal["count", "proportion", "days"]
+Group = Literal["ips", "treatment_as_usual", "not_allocated"]
+
+ARM_GROUPS: Final[tuple[Group, ...]] = ("ips", "treatment_as_usual", "not_allocated")
+"""The parts of a split by evaluation arm, in the order they are shown. A client with no
+allocation in any trial is "not allocated"."""
+
+PROPORTION_DECIMALS: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """What a figure counts, in words shown beside it."""
+
+    key: str
+    label: str
+    unit: Unit
+    definition: str
+    numerator: str
+    denominator: str | None
+
+
+def _sustained(weeks: int) -> Definition:
+    return Definition(
+        key=f"sustained_{weeks}_weeks",
+        label=f"Jobs sustained at {weeks} weeks",
+        unit="proportion",
+        definition=(
+            f"Of the jobs whose {weeks}-week point (the start day + {weeks} weeks) fell in the "
+            "period, the share the client still held on that day (a job that ended on that day "
+            "counts as held)."
+        ),
+        numerator=f"Jobs still held at their {weeks}-week point",
+        denominator=f"Jobs whose {weeks}-week point fell in the period",
+    )
+
+
+DEFINITIONS: Final[tuple[Definition, ...]] = (
+    Definition(
+        key="referrals",
+        label="Referrals",
+        unit="count",
+        definition="Referrals dated in the period, for clients of the scope (a re-referral "
+        "counts again).",
+        numerator="Referrals dated in the period",
+        denominator=None,
+    ),
+    Definition(
+        key="engagement",
+        label="Engagement",
+        unit="proportion",
+        definition="Of the clients with a referral dated in the period, the share who had "
+        "their first meeting with the team by the end of the period.",
+        numerator="Clients referred in the period who had a first meeting",
+        denominator="Clients with a referral dated in the period",
+    ),
+    Definition(
+        key="job_entries",
+        label="Job entries",
+        unit="count",
+        definition="Competitive jobs started in the period (a client starting two jobs counts "
+        "twice).",
+        numerator="Job starts dated in the period",
+        denominator=None,
+    ),
+    _sustained(13),
+    _sustained(26),
+    _sustained(52),
+    Definition(
+        key="first_employer_contact_median_days",
+        label="Time to first employer contact (median days)",
+        unit="days",
+        definition="For clients who joined in the period (their first meeting, or the day "
+        "their record was made if there has been none) and have had a first employer contact "
+        "by the end of it: the median number of days from joining to that contact (0 when "
+        "the contact came first). A first employer contact is the earliest of a recorded "
+        "first employer contact, an employer contact logged for the client, or a job start.",
+        numerator="Median days from joining to the first employer contact",
+        denominator="Clients who joined in the period and had a first employer contact",
+    ),
+    Definition(
+        key="first_employer_contact_within_30_days",
+        label="First employer contact within 30 days",
+        unit="proportion",
+        definition="Of the clients who joined in the period and whose outcome is known by the "
+        "end of it (they have had a first employer contact, or 30 days have passed since "
+        "joining), the share whose first employer contact was no later than 30 days after "
+        "joining (the IPS rapid job search standard).",
+        numerator="Clients with a first employer contact within 30 days of joining",
+        denominator="Clients who joined in the period, with a contact or 30 days behind them",
+    ),
+    Definition(
+        key="recovery",
+        label="Recovery (PHQ-9 and GAD-7)",
+        unit="proportion",
+        definition="Clients whose latest paired PHQ-9 and anxiety measure (GAD-7 by default) "
+        "up to the end of the period was completed in the period, with at least two pairs: of "
+        "those at caseness at the first pair (PHQ-9 of 10 or more, or GAD-7 of 8 or more), the "
+        "share at neither threshold at the latest pair (NHS Talking Therapies).",
+        numerator="Clients at caseness at the first pair and at neither threshold at the latest",
+        denominator="Clients at caseness at the first pair",
+    ),
+    Definition(
+        key="reliable_improvement",
+        label="Reliable improvement (PHQ-9 and GAD-7)",
+        unit="proportion",
+        definition="Clients whose latest paired PHQ-9 and anxiety measure up to the end of the "
+        "period was completed in the period, with at least two pairs: the share whose PHQ-9 "
+        "fell by 6 or more or GAD-7 by 4 or more between the first and the latest pair, with "
+        "neither rising by that much (NHS Talking Therapies).",
+        numerator="Clients with a reliable improvement",
+        denominator="Clients with two or more paired measures, the latest in the period",
+    ),
+    Definition(
+        key="diversion_uptake",
+        label="Diversion-pathway uptake",
+        unit="proportion",
+        definition="Clients whose plan's diversion pathway (life-skills and vocational-skills "
+        "activities offered instead of sanctions) was changed in the period and, as it stood "
+        "at the end of the period, offered at least one session: the share who had attended "
+        "at least one session.",
+        numerator="Clients who attended at least one diversion session",
+        denominator="Clients offered at least one diversion session, recorded in the period",
+    ),
+)
+BY_KEY: Final[Mapping[str, Definition]] = {d.key: d for d in DEFINITIONS}
+
+
+# --- the facts a report is made from ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeFacts:
+    """A client's change between their first and latest paired measures up to ``as_of``."""
+
+    last_pair_on: date
+    caseness: bool
+    recovery: bool
+    reliable_improvement: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DiversionFacts:
+    """The plan's diversion pathway: the days its section was changed (up to ``as_of``) and,
+    as the plan stood at the end of ``as_of``, the sessions offered and attended in all."""
+
+    changed_on: tuple[date, ...]
+    sessions_offered: int
+    sessions_attended: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFacts:
+    """What is recorded about one client of the scope, dated up to ``as_of``."""
+
+    arm: Group
+    referred_on: tuple[date, ...]
+    first_meeting_on: date | None
+    joined_on: date
+    first_employer_contact_on: date | None
+    jobs: tuple[ips_rules.Job, ...]
+    outcome: OutcomeFacts | None = None
+    diversion: DiversionFacts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A figure's raw counts before suppression. ``days`` holds the values a median is taken
+    of (then ``denominator`` is how many there are and ``numerator`` is None)."""
+
+    numerator: int | None
+    denominator: int | None
+    days: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A figure fit to leave the service: withheld parts are None and ``suppressed`` is set."""
+
+    value: float | int | None
+    numerator: int | None
+    denominator: int | None
+    suppressed: bool
+
+
+# --- counting --------------------------------------------------------------------------------
+
+
+def tally(clients: Sequence[ClientFacts], *, first_day: date, as_of: date) -> dict[str, Tally]:
+    """Every figure's raw counts for these clients over ``[first_day, as_of]`` (both inclusive)."""
+    if as_of < first_day:
+        raise ValueError("as_of must not be before first_day")
+
+    def in_period(day: date) -> bool:
+        return first_day <= day <= as_of
+
+    found: dict[str, Tally] = {}
+    found["referrals"] = Tally(
+        sum(1 for c in clients for day in c.referred_on if in_period(day)), None
+    )
+    referred = [c for c in clients if any(in_period(day) for day in c.referred_on)]
+    engaged = [c for c in referred if c.first_meeting_on and c.first_meeting_on <= as_of]
+    found["engagement"] = Tally(len(engaged), len(referred))
+    jobs = [job for c in clients for job in c.jobs if job.started_on <= as_of]
+    found["job_entries"] = Tally(sum(1 for job in jobs if in_period(job.started_on)), None)
+    for weeks in ips_rules.SUSTAINMENT_WEEKS:
+        reached = held = 0
+        for job in jobs:
+            check = next(c for c in ips_rules.sustainment_checks(job, as_of) if c.weeks == weeks)
+            if in_period(check.due_on):
+                reached += 1
+                # "due": today is the point and the job was held at the start of it.
+                held += check.status in ("sustained", "due")
+        found[f"sustained_{weeks}_weeks"] = Tally(held, reached)
+
+    joined = [c for c in clients if in_period(c.joined_on)]
+    contact_days: list[int] = []
+    known = within = 0
+    for client in joined:
+        contact = client.first_employer_contact_on
+        due_on = ips_rules.first_contact_due_on(client.joined_on)
+        if contact is not None and contact <= as_of:
+            contact_days.append(max(0, (contact - client.joined_on).days))
+            known += 1
+            within += contact <= due_on
+        elif as_of > due_on:
+            known += 1
+    found["first_employer_contact_median_days"] = Tally(
+        None, len(contact_days), tuple(sorted(contact_days))
+    )
+    found["first_employer_contact_within_30_days"] = Tally(within, known)
+
+    finished = [c.outcome for c in clients if c.outcome and in_period(c.outcome.last_pair_on)]
+    cases = [o for o in finished if o.caseness]
+    found["recovery"] = Tally(sum(o.recovery for o in cases), len(cases))
+    found["reliable_improvement"] = Tally(
+        sum(o.reliable_improvement for o in finished), len(finished)
+    )
+
+    offered = [
+        c.diversion
+        for c in clients
+        if c.diversion
+        and c.diversion.sessions_offered >= 1
+        and any(in_period(day) for day in c.diversion.changed_on)
+    ]
+    found["diversion_uptake"] = Tally(sum(d.sessions_attended >= 1 for d in offered), len(offered))
+    return found
+
+
+def tally_by_arm(
+    clients: Sequence[ClientFacts], *, first_day: date, as_of: date
+) -> dict[Group, dict[str, Tally]]:
+    """:func:`tally` for each arm group (every client is in exactly one)."""
+    return {
+        group: tally([c for c in clients if c.arm == group], first_day=first_day, as_of=as_of)
+        for group in ARM_GROUPS
+    }
+
+
+# --- suppression -----------------------------------------------------------------------------
+
+_Part = Literal["numerator", "denominator"]
+
+
+@dataclass(slots=True)
+class _Shown:
+    """Which counts of one tally may be shown."""
+
+    tally: Tally
+    numerator: bool
+    denominator: bool
+
+    def count(self, part: _Part) -> int | None:
+        return self.tally.numerator if part == "numerator" else self.tally.denominator
+
+    def shown(self, part: _Part) -> bool:
+        return self.numerator if part == "numerator" else self.denominator
+
+    def withhold(self, part: _Part) -> None:
+        if part == "numerator":
+            self.numerator = False
+        else:
+            self.denominator = False
+
+
+def _primary(item: Tally, threshold: int) -> _Shown:
+    def fit(count: int | None) -> bool:
+        return count is None or suppress(count, threshold=threshold) is not None
+
+    denominator = fit(item.denominator)
+    # A withheld denominator takes its numerator with it (rule 2).
+    return _Shown(item, numerator=denominator and fit(item.numerator), denominator=denominator)
+
+
+def _complementary(overall: _Shown, parts: Sequence[_Shown], part: _Part) -> None:
+    """Rule 3: never exactly one withheld part beside a shown total."""
+    if overall.count(part) is None or not overall.shown(part):
+        return
+    withheld = [p for p in parts if not p.shown(part)]
+    if len(withheld) != 1:
+        return
+    candidates = [p for p in parts if p.shown(part) and (p.count(part) or 0) > 0]
+    if candidates:
+        min(candidates, key=lambda p: p.count(part) or 0).withhold(part)
+
+
+def _cell(definition: Definition, shown: _Shown, threshold: int) -> Cell:
+    item = shown.tally
+    numerator = item.numerator if shown.numerator else None
+    denominator = item.denominator if shown.denominator else None
+    value: float | int | None
+    if definition.unit == "count":
+        value = numerator
+    elif definition.unit == "days":
+        value = float(statistics.median(item.days)) if shown.denominator and item.days else None
+    elif numerator is not None and denominator is not None:
+        found = rate(numerator, denominator, threshold=threshold)
+        value = None if found is None else round(found, PROPORTION_DECIMALS)
+    else:
+        value = None
+    suppressed = (item.numerator is not None and numerator is None) or (
+        item.denominator is not None and denominator is None
+    )
+    return Cell(value=value, numerator=numerator, denominator=denominator, suppressed=suppressed)
+
+
+def present(
+    definition: Definition,
+    overall: Tally,
+    parts: Mapping[Group, Tally] | None = None,
+    *,
+    threshold: int,
+) -> tuple[Cell, dict[Group, Cell] | None]:
+    """One figure, suppressed for export: the overall cell and, when split, one cell per group
+    (``parts`` must add up to ``overall``)."""
+    shown_overall = _primary(overall, threshold)
+    if parts is None:
+        return _cell(definition, shown_overall, threshold), None
+    groups = list(parts)
+    shown_parts = [_primary(parts[group], threshold) for group in groups]
+    # Denominators first: a part withheld there has already lost its numerator (rule 2).
+    for part in ("denominator", "numerator"):
+        _complementary(shown_overall, shown_parts, part)
+    return _cell(definition, shown_overall, threshold), {
+        group: _cell(definition, shown, threshold)
+        for group, shown in zip(groups, shown_parts, strict=True)
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    definition: Definition
+    overall: Cell
+    by_arm: dict[Group, Cell] | None
+
+
+def figures(
+    clients: Sequence[ClientFacts],
+    *,
+    first_day: date,
+    as_of: date,
+    threshold: int,
+    by_arm: bool,
+) -> list[Figure]:
+    """Every figure in :data:`DEFINITIONS` order, suppressed for export."""
+    overall = tally(clients, first_day=first_day, as_of=as_of)
+    split = tally_by_arm(clients, first_day=first_day, as_of=as_of) if by_arm else None
+    found = []
+    for definition in DEFINITIONS:
+        parts = {g: split[g][definition.key] for g in ARM_GROUPS} if split is not None else None
+        cell, cells = present(definition, overall[definition.key], parts, threshold=threshold)
+        found.append(Figure(definition=definition, overall=cell, by_arm=cells))
+    return found
+
+
+def as_of_day(last_day: date, today: date) -> date:
+    """Figures are counted to the period's last day, or to today when that is earlier."""
+    return min(last_day, today)
+
+
+def period_days(first_day: date, last_day: date) -> int:
+    """Days in ``[first_day, last_day]``, both inclusive."""
+    return (last_day - first_day).days + 1

@@ -1,0 +1,560 @@
+"""Staff wellbeing check-ins, supervision and the supervisor's team view (docs/supervision.md).
+
+A single person's check-ins are read by that person and their current supervisors only; a
+supervision record by the supervisor who holds it and its attendees only. Every read of either
+is audited, and so is every refusal. The team view shows aggregates: a week's wellbeing only when
+enough people answered, and counts where clients would otherwise be named.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from app.audit import service as audit_service
+from app.audit.service import AuditEntry
+from app.db import SessionDep
+from app.ips.routes import CaseloadSettingsDep
+from app.messaging.keyring import MessageKeyring
+from app.pagination import Page, PageDep
+from app.supervision import service
+from app.supervision.models import SupervisionRecord
+from app.supervision.schemas import (
+    ActionCreate,
+    ActionPublic,
+    ActionUpdate,
+    CadencePublic,
+    CadenceSet,
+    CheckInCreate,
+    CheckInCreated,
+    CheckInPrompt,
+    CheckInPublic,
+    RecordCreate,
+    RecordPublic,
+    RecordUpdate,
+    SuperviseeOverview,
+    TalkRequestPublic,
+    TeamOverview,
+)
+from app.supervision.service import SupervisionSettings
+from app.teams import service as teams_service
+from auth import policies
+from auth.deps import CurrentUser, Principal, Staff, Supervisor, WellbeingReporter, refuse
+from realtime.protocol import TalkRequested
+
+router = APIRouter(tags=["supervision"])
+
+
+def supervision_settings(request: Request) -> SupervisionSettings:
+    return SupervisionSettings.of(request.app.state.settings)
+
+
+def keyring_of(request: Request) -> MessageKeyring:
+    keyring: MessageKeyring = request.app.state.keyring
+    return keyring
+
+
+SettingsDep = Annotated[SupervisionSettings, Depends(supervision_settings)]
+KeyringDep = Annotated[MessageKeyring, Depends(keyring_of)]
+PeriodFrom = Annotated[
+    date | None,
+    Query(
+        alias="from",
+        description="First day (default: TEAMWELL_TEAM_VIEW_DEFAULT_WEEKS weeks up to `to`)",
+    ),
+]
+PeriodTo = Annotated[date | None, Query(alias="to", description="Last day (default: today)")]
+
+
+async def _audit_wellbeing_read(
+    session: SessionDep, principal: Principal, person_id: uuid.UUID, detail: str | None = None
+) -> None:
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="wellbeing.read",
+        resource_type="wellbeing",
+        resource_id=person_id,
+        detail=detail,
+    )
+
+
+# --- check-ins -------------------------------------------------------------------------------
+
+
+@router.post(
+    "/wellbeing/check-ins", response_model=CheckInCreated, status_code=status.HTTP_201_CREATED
+)
+async def submit_check_in(
+    body: CheckInCreate,
+    principal: WellbeingReporter,
+    session: SessionDep,
+    request: Request,
+    keyring: KeyringDep,
+    settings: SettingsDep,
+) -> CheckInCreated:
+    """Record how you are: mood, workload, stress and support, each 1-5, optional text (stored
+    encrypted). With ``wants_to_talk`` every current supervisor of yours is told at once
+    (``wellbeing.talk_requested`` over ``/ws``) and the request waits in their list until one
+    acknowledges it."""
+    row = await service.record_check_in(
+        session=session,
+        ctx=principal.ctx,
+        keyring=keyring,
+        user=principal.user,
+        data=body,
+        settings=settings,
+    )
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="wellbeing.check_in",
+        resource_type="wellbeing",
+        resource_id=row.id,
+        detail="wants to talk" if row.wants_to_talk else None,
+    )
+    supervisors: set[uuid.UUID] = set()
+    if row.wants_to_talk:
+        supervisors = await service.supervisor_ids(session=session, supervisee_id=principal.id)
+    view = CheckInCreated(
+        **service.check_in_public(row, keyring, {}).model_dump(),
+        supervisors_notified=len(supervisors),
+    )
+    if supervisors:
+        frame = TalkRequested(
+            check_in_id=row.id,
+            user_id=principal.id,
+            display_name=principal.user.display_name,
+            at=row.at,
+        ).model_dump(mode="json")
+        # Stored before anyone is told.
+        await session.commit()
+        await request.app.state.realtime.hub.send_to_users(supervisors, frame)
+    return view
+
+
+@router.get("/wellbeing/check-ins", response_model=Page[CheckInPublic])
+async def my_check_ins(
+    principal: WellbeingReporter, session: SessionDep, page: PageDep, keyring: KeyringDep
+) -> Page[CheckInPublic]:
+    """Your own check-ins, newest first."""
+    rows, total = await service.check_ins_of(
+        session=session, user_id=principal.id, limit=page.limit, offset=page.offset
+    )
+    await _audit_wellbeing_read(session, principal, principal.id)
+    items = await service.check_ins_public(session=session, keyring=keyring, rows=rows)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/wellbeing/prompt", response_model=CheckInPrompt)
+async def check_in_prompt(
+    principal: WellbeingReporter, session: SessionDep, settings: SettingsDep
+) -> CheckInPrompt:
+    """Whether you are due to check in: ``cadence_days`` after your last check-in (the cadence
+    your supervisor set, or the default), at once if you never have."""
+    return await service.prompt(
+        session=session, ctx=principal.ctx, user_id=principal.id, settings=settings
+    )
+
+
+@router.get("/wellbeing/people/{user_id}/check-ins", response_model=Page[CheckInPublic])
+async def check_ins_of_person(
+    user_id: uuid.UUID,
+    principal: WellbeingReporter,
+    session: SessionDep,
+    page: PageDep,
+    keyring: KeyringDep,
+) -> Page[CheckInPublic]:
+    """One person's check-ins, newest first: for that person and their current supervisors
+    only. Anyone else is refused (403, audited) whether or not the person exists."""
+    decision = await policies.can_read_wellbeing_of(session, principal.user, user_id)
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action="wellbeing.read",
+            resource_type="wellbeing",
+            resource_id=user_id,
+            reason=decision.reason,
+        )
+    rows, total = await service.check_ins_of(
+        session=session, user_id=user_id, limit=page.limit, offset=page.offset
+    )
+    await _audit_wellbeing_read(session, principal, user_id)
+    items = await service.check_ins_public(session=session, keyring=keyring, rows=rows)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/wellbeing/talk-requests", response_model=list[TalkRequestPublic])
+async def talk_requests(
+    principal: Supervisor, session: SessionDep, include_acknowledged: bool = False
+) -> list[TalkRequestPublic]:
+    """'I'd like to talk' requests from your current supervisees, oldest first (open ones
+    only unless ``include_acknowledged``)."""
+    people = await service.supervisee_ids(session=session, supervisor_id=principal.id)
+    found = await service.talk_requests(
+        session=session, person_ids=people, include_acknowledged=include_acknowledged
+    )
+    await audit_service.record_many(
+        session,
+        principal.ctx,
+        [
+            AuditEntry(
+                action="wellbeing.read",
+                resource_type="wellbeing",
+                resource_id=person,
+                detail="talk requests",
+            )
+            for person in sorted({t.user_id for t in found}, key=str)
+        ],
+    )
+    return found
+
+
+@router.post("/wellbeing/talk-requests/{check_in_id}/acknowledge", response_model=TalkRequestPublic)
+async def acknowledge_talk_request(
+    check_in_id: uuid.UUID, principal: Supervisor, session: SessionDep
+) -> TalkRequestPublic:
+    """Say you have picked up a supervisee's 'I'd like to talk' (409 if another supervisor
+    already did)."""
+    check_in = await service.get_check_in(session=session, check_in_id=check_in_id)
+    people = await service.supervisee_ids(session=session, supervisor_id=principal.id)
+    if check_in.user_id not in people:
+        raise await refuse(
+            session,
+            principal,
+            action="wellbeing.talk_acknowledge",
+            resource_type="wellbeing",
+            resource_id=check_in.user_id,
+            reason="only a current supervisor of the person acknowledges their request",
+        )
+    view = await service.acknowledge_talk(session=session, ctx=principal.ctx, check_in=check_in)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="wellbeing.talk_acknowledge",
+        resource_type="wellbeing",
+        resource_id=check_in.user_id,
+        detail=f"check-in {check_in.id}",
+    )
+    return view
+
+
+# --- supervisees and cadence -----------------------------------------------------------------
+
+
+@router.get("/supervision/supervisees", response_model=list[SuperviseeOverview])
+async def supervisees(
+    principal: Supervisor, session: SessionDep, settings: SettingsDep
+) -> list[SuperviseeOverview]:
+    """Your current supervisees: last supervision, when the next is due and whether it is
+    overdue by their cadence, whether a check-in is due, the actions they own from your
+    sessions (open and overdue), and any open 'I'd like to talk'."""
+    overview = await service.supervisees_overview(
+        session=session, ctx=principal.ctx, supervisor=principal.user, settings=settings
+    )
+    await audit_service.record_many(
+        session,
+        principal.ctx,
+        [
+            AuditEntry(
+                action="wellbeing.read",
+                resource_type="wellbeing",
+                resource_id=item.user_id,
+                detail="supervisees overview",
+            )
+            for item in overview
+        ],
+    )
+    return overview
+
+
+@router.put("/supervision/supervisees/{user_id}/cadence", response_model=CadencePublic)
+async def set_cadence(
+    user_id: uuid.UUID,
+    body: CadenceSet,
+    principal: Supervisor,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> CadencePublic:
+    """How often your supervisee is prompted to check in, and how often they should have
+    supervision. Only for your own current supervisees."""
+    if user_id not in await service.supervisee_ids(session=session, supervisor_id=principal.id):
+        raise await refuse(
+            session,
+            principal,
+            action="supervision.cadence_set",
+            resource_type="supervision_cadence",
+            resource_id=user_id,
+            reason="the cadence is set by the person's own supervisor",
+        )
+    chosen = await service.set_cadence(
+        session=session, ctx=principal.ctx, supervisee_id=user_id, data=body, settings=settings
+    )
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="supervision.cadence_set",
+        resource_type="supervision_cadence",
+        resource_id=user_id,
+        detail=f"check-in every {body.check_in_days} days, "
+        f"supervision every {body.supervision_days} days",
+    )
+    return chosen
+
+
+# --- supervision records ---------------------------------------------------------------------
+
+
+async def _record_view(
+    session: SessionDep, principal: Principal, keyring: MessageKeyring, record: SupervisionRecord
+) -> RecordPublic:
+    views = await service.records_public(
+        session=session, keyring=keyring, records=[record], today=service.today_of(principal.ctx)
+    )
+    return views[0]
+
+
+async def _readable_record(
+    session: SessionDep, principal: Principal, record_id: uuid.UUID, action: str
+) -> SupervisionRecord:
+    record = await service.get_record(session=session, record_id=record_id)
+    decision = await service.may_read_record(session, principal.user, record)
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action=action,
+            resource_type="supervision_record",
+            resource_id=record.id,
+            reason=decision.reason,
+        )
+    return record
+
+
+async def _audit_record(
+    session: SessionDep, principal: Principal, record: SupervisionRecord, action: str
+) -> None:
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action=action,
+        resource_type="supervision_record",
+        resource_id=record.id,
+    )
+
+
+@router.post(
+    "/supervision/records", response_model=RecordPublic, status_code=status.HTTP_201_CREATED
+)
+async def create_record(
+    body: RecordCreate,
+    principal: Supervisor,
+    session: SessionDep,
+    keyring: KeyringDep,
+    settings: SettingsDep,
+) -> RecordPublic:
+    """Record a one-to-one or group supervision session with your own supervisees: the day it
+    was held, optionally the supervision meeting it was held in, notes (stored encrypted, seen
+    only by you and the attendees) and agreed actions with owner and due date."""
+    own = await service.supervisee_ids(session=session, supervisor_id=principal.id)
+    others = [uid for uid in body.supervisee_ids if uid not in own]
+    if others:
+        raise await refuse(
+            session,
+            principal,
+            action="supervision.create",
+            resource_type="supervision_record",
+            resource_id=",".join(str(uid) for uid in others),
+            reason="supervision is recorded only with your own supervisees",
+        )
+    record = await service.create_record(
+        session=session,
+        ctx=principal.ctx,
+        keyring=keyring,
+        supervisor=principal.user,
+        data=body,
+        settings=settings,
+    )
+    await _audit_record(session, principal, record, "supervision.create")
+    return await _record_view(session, principal, keyring, record)
+
+
+@router.get("/supervision/records", response_model=Page[RecordPublic])
+async def my_records(
+    principal: Staff, session: SessionDep, page: PageDep, keyring: KeyringDep
+) -> Page[RecordPublic]:
+    """Supervision records you hold as supervisor or attended, latest session first."""
+    records, total = await service.records_for(
+        session=session, user_id=principal.id, limit=page.limit, offset=page.offset
+    )
+    await audit_service.record_many(
+        session,
+        principal.ctx,
+        [
+            AuditEntry(
+                action="supervision.read", resource_type="supervision_record", resource_id=r.id
+            )
+            for r in records
+        ],
+    )
+    items = await service.records_public(
+        session=session, keyring=keyring, records=records, today=service.today_of(principal.ctx)
+    )
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/supervision/records/{record_id}", response_model=RecordPublic)
+async def get_record(
+    record_id: uuid.UUID, principal: Staff, session: SessionDep, keyring: KeyringDep
+) -> RecordPublic:
+    """One record: for the supervisor who holds it and its attendees only."""
+    record = await _readable_record(session, principal, record_id, "supervision.read")
+    await _audit_record(session, principal, record, "supervision.read")
+    return await _record_view(session, principal, keyring, record)
+
+
+@router.patch("/supervision/records/{record_id}", response_model=RecordPublic)
+async def update_record(
+    record_id: uuid.UUID,
+    body: RecordUpdate,
+    principal: Staff,
+    session: SessionDep,
+    keyring: KeyringDep,
+    settings: SettingsDep,
+) -> RecordPublic:
+    """Replace the notes (the supervisor who holds the record)."""
+    record = await _readable_record(session, principal, record_id, "supervision.update")
+    decision = service.may_change_record(principal.user, record)
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action="supervision.update",
+            resource_type="supervision_record",
+            resource_id=record.id,
+            reason=decision.reason,
+        )
+    await service.update_notes(
+        session=session,
+        ctx=principal.ctx,
+        keyring=keyring,
+        record=record,
+        notes=body.notes,
+        settings=settings,
+    )
+    await _audit_record(session, principal, record, "supervision.update")
+    return await _record_view(session, principal, keyring, record)
+
+
+@router.post(
+    "/supervision/records/{record_id}/actions",
+    response_model=ActionPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+async def add_action(
+    record_id: uuid.UUID, body: ActionCreate, principal: Staff, session: SessionDep
+) -> ActionPublic:
+    """Add an agreed action, owned by an attendee or by you (the record's supervisor)."""
+    record = await _readable_record(session, principal, record_id, "supervision.action_create")
+    decision = service.may_change_record(principal.user, record)
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action="supervision.action_create",
+            resource_type="supervision_record",
+            resource_id=record.id,
+            reason=decision.reason,
+        )
+    action = await service.add_action(session=session, ctx=principal.ctx, record=record, data=body)
+    await _audit_record(session, principal, record, "supervision.action_create")
+    return await service.action_view(
+        session=session, action=action, today=service.today_of(principal.ctx)
+    )
+
+
+@router.patch("/supervision/actions/{action_id}", response_model=ActionPublic)
+async def update_action(
+    action_id: uuid.UUID, body: ActionUpdate, principal: Staff, session: SessionDep
+) -> ActionPublic:
+    """Mark an action done (or open again): its owner or the record's supervisor."""
+    action = await service.get_action(session=session, action_id=action_id)
+    record = await _readable_record(
+        session, principal, action.record_id, "supervision.action_update"
+    )
+    decision = service.may_change_action(principal.user, record, action)
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action="supervision.action_update",
+            resource_type="supervision_action",
+            resource_id=action.id,
+            reason=decision.reason,
+        )
+    await service.set_action_done(session=session, ctx=principal.ctx, action=action, done=body.done)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="supervision.action_update",
+        resource_type="supervision_action",
+        resource_id=action.id,
+        detail="done" if body.done else "reopened",
+    )
+    return await service.action_view(
+        session=session, action=action, today=service.today_of(principal.ctx)
+    )
+
+
+# --- the team view ---------------------------------------------------------------------------
+
+
+@router.get("/teams/{team_id}/overview", response_model=TeamOverview)
+async def team_overview(
+    team_id: uuid.UUID,
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    settings: SettingsDep,
+    caseload_settings: CaseloadSettingsDep,
+    period_from: PeriodFrom = None,
+    period_to: PeriodTo = None,
+) -> TeamOverview:
+    """The team now and over a period, for the supervisors on it: weekly wellbeing as
+    aggregates (a week is withheld when fewer than TEAMWELL_TEAM_WELLBEING_MIN_PEOPLE answered),
+    caseloads against the limits, overdue plan actions and reviews, open alerts by kind, and
+    who is present. Counts only where clients would otherwise be named."""
+    decision = await policies.can_view_team(session, principal.user, team_id)
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action="team.overview",
+            resource_type="team",
+            resource_id=team_id,
+            reason=decision.reason,
+        )
+    team = await teams_service.get(session=session, team_id=team_id)
+    period = service.team_period(service.today_of(principal.ctx), period_from, period_to, settings)
+    overview = await service.team_overview(
+        session=session,
+        ctx=principal.ctx,
+        team=team,
+        period=period,
+        settings=settings,
+        caseload_settings=caseload_settings,
+        presence=request.app.state.realtime.presence.store,
+    )
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="team.overview",
+        resource_type="team",
+        resource_id=team.id,
+        detail=f"{period[0].isoformat()}..{period[1].isoformat()}",
+    )
+    return overview
