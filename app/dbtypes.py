@@ -31,6 +31,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The largest numbers the database's integer columns hold: PostgreSQL's integer (what an `int`
+# field becomes) and bigint (offsets). A number from outside is bounded by these before it can
+# reach SQL, where a larger one fails the statement instead of matching nothing.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
 

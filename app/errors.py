@@ -6,10 +6,14 @@ it, FastAPI's validation errors and anything unexpected into ``application/probl
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg.exceptions as asyncpg_exc
+import redis.exceptions as redis_exc
+import sqlalchemy.exc as sa_exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -66,6 +70,45 @@ class PayloadTooLarge(Problem):
     status, slug, title = 413, "payload-too-large", "Request body too large"
 
 
+class ServiceUnavailable(Problem):
+    status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+
+# What a client is told to wait before trying again while the database or Redis is away.
+RETRY_AFTER_SECONDS = 5
+# Exceptions that mean a backing service (the database, Redis) could not be reached: an outage
+# to wait out, not a fault in the request or the code.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    ConnectionError,  # refused, reset or aborted while connecting or talking
+    sa_exc.DBAPIError,  # only some are outages: see is_outage
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # no pooled connection came free in time
+    asyncpg_exc.PostgresConnectionError,
+    asyncpg_exc.OperatorInterventionError,  # shutting down, or starting up
+    redis_exc.ConnectionError,
+    redis_exc.TimeoutError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc``, or what it wraps, is a backing service being unreachable."""
+    cause: BaseException | None = exc
+    for _depth in range(8):  # drivers wrap their errors a few layers deep
+        if cause is None:
+            return False
+        if isinstance(cause, sa_exc.DBAPIError):
+            if cause.connection_invalidated or isinstance(
+                cause, (sa_exc.OperationalError, sa_exc.InterfaceError)
+            ):
+                return True
+            cause = cause.orig if cause.orig is not None else cause.__cause__
+        elif isinstance(cause, OUTAGE_ERRORS):
+            return True
+        else:
+            cause = cause.__cause__
+    return False
+
+
 def problem_response(
     status: int,
     *,
@@ -89,11 +132,76 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem: what went wrong, for people and for programs.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "description": "For invalid requests: each field and what is wrong with it.",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def document_problems(app: FastAPI) -> None:
+    """Say in the OpenAPI document what the handlers below really send: every 4xx answer is a
+    problem (FastAPI would otherwise document 422 as its own JSON shape and no other error),
+    so generated clients and contract tests read errors correctly."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        for path_item in schema.get("paths", {}).values():
+            for method, operation in path_item.items():
+                if method not in _HTTP_METHODS:
+                    continue
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = _problem_response("The request is not valid")
+                responses["4XX"] = _problem_response("Refused: a problem saying why")
+        components = schema["components"]["schemas"]
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if f'"#/components/schemas/{unused}"' not in json.dumps(schema):
+                components.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, outages: tuple[type[Exception], ...] = ()) -> None:
+    """``outages``: more exception types (beside ``OUTAGE_ERRORS``) that mean a backing service
+    is unreachable, answered 503 with Retry-After."""
+    document_problems(app)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
@@ -130,6 +238,27 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             headers=dict(exc.headers or {}),
         )
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if request.scope["type"] != "http":
+            raise exc  # a WebSocket: app.main closes it with "try again later"
+        if not (is_outage(exc) or isinstance(exc, outages)):
+            return await _unexpected(request, exc)
+        # An outage is logged in one line: the traceback says nothing the message does not.
+        log.warning(
+            "%s %s: a backing service is unreachable: %r", request.method, request.url.path, exc
+        )
+        return problem_response(
+            503,
+            title=ServiceUnavailable.title,
+            detail="The service is briefly unavailable; try again shortly.",
+            slug=ServiceUnavailable.slug,
+            instance=request.url.path,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    for outage in (*OUTAGE_ERRORS, *outages):
+        app.add_exception_handler(outage, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -6,6 +6,7 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from app.config import get_settings
+from app.dbtypes import INT64_MAX
 
 T = TypeVar("T")
 
@@ -17,7 +18,7 @@ class PageParams(BaseModel):
 
 def page_params(
     limit: Annotated[int | None, Query(ge=1, description="Items per page")] = None,
-    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX, description="Items to skip")] = 0,
 ) -> PageParams:
     settings = get_settings()
     chosen = settings.page_size_default if limit is None else min(limit, settings.page_size_max)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,13 +19,14 @@ from app.clients.models import ClientRecord
 from app.clock import Clock
 from app.context import Actor, Context
 from app.db import SessionDep
-from app.errors import Forbidden, Unauthenticated
+from app.errors import Forbidden, Unauthenticated, problem_response
 from app.users.models import User
 from auth import policies
 from auth import service as auth_service
 from auth.service import AuthRuntime
 from auth.tokens import InvalidToken
 
+log = logging.getLogger("teamwell.auth")
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token from /auth/login")
 
 
@@ -77,6 +79,41 @@ class Principal:
         return self.user.id
 
 
+async def _audit_refused_token(
+    session: AsyncSession,
+    runtime: AuthRuntime,
+    refused: InvalidToken,
+    ip: str | None,
+    user_agent: str | None,
+) -> None:
+    """Write the refusal of a bearer token to the audit trail, and commit it before the request
+    is refused (which rolls its session back).
+
+    A token whose signature held (expired, or of an ended session) was issued to its subject,
+    who is then the actor. A forgery proves nothing about whom it names: the actor stays
+    unknown, but the event names that person and carries their organisation, so the admins who
+    look after them see that someone tried.
+    """
+    named = await session.get(User, refused.subject) if refused.subject else None
+    actor = Actor(
+        user_id=named.id if named and refused.signed else None,
+        role=named.role if named and refused.signed else None,
+        organisation_id=named.organisation_id if named else None,
+        ip=ip,
+        user_agent=user_agent,
+    )
+    await audit_service.record(
+        session,
+        Context(actor=actor, clock=runtime.clock),
+        action="auth.token_refused",
+        resource_type="user",
+        resource_id=refused.subject,
+        outcome=Outcome.denied,
+        detail=str(refused) if refused.signed else f"{refused} (not issued by Teamwell)",
+    )
+    await session.commit()
+
+
 async def principal_from_token(
     *,
     session: AsyncSession,
@@ -85,16 +122,22 @@ async def principal_from_token(
     ip: str | None,
     user_agent: str | None,
 ) -> Principal:
-    """A valid token of a live session of an active user (HTTP and the WebSocket gateway)."""
+    """A valid token of a live session of an active user (HTTP and the WebSocket gateway).
+    Every refusal is audited."""
     try:
         claims = runtime.signer.read_access_token(token, now=runtime.now())
     except InvalidToken as exc:
+        await _audit_refused_token(session, runtime, exc, ip, user_agent)
         raise Unauthenticated(f"Access token refused: {exc}.") from exc
     auth = await auth_service.active_session(session=session, session_id=claims.session_id)
-    if auth is None or auth.user_id != claims.user_id:
-        raise auth_service.SessionEnded()
     user = await session.get(User, claims.user_id)
-    if user is None or not user.is_active:
+    if auth is None or auth.user_id != claims.user_id or user is None or not user.is_active:
+        ended = InvalidToken(
+            "its session has ended or the account is not active",
+            subject=claims.user_id,
+            signed=True,
+        )
+        await _audit_refused_token(session, runtime, ended, ip, user_agent)
         raise auth_service.SessionEnded()
     actor = Actor(
         user_id=user.id,
@@ -143,8 +186,12 @@ def enforce_mfa(principal: Principal, runtime: AuthRuntime) -> None:
         )
 
 
-async def current_principal(principal: SignedIn, runtime: RuntimeDep) -> Principal:
+async def current_principal(
+    request: Request, principal: SignedIn, runtime: RuntimeDep
+) -> Principal:
     enforce_mfa(principal, runtime)
+    # Kept so that a refusal raised further on can be audited as theirs (audit_refusal).
+    request.state.principal = principal
     return principal
 
 
@@ -179,7 +226,51 @@ async def refuse(
         detail=reason,
     )
     await session.commit()
-    return Forbidden(f"You do not have access to this: {reason}.")
+    return Refusal(f"You do not have access to this: {reason}.")
+
+
+class Refusal(Forbidden):
+    """A refusal already written to the audit trail (by :func:`refuse`)."""
+
+
+async def audit_refusal(request: Request, exc: Exception) -> Response:
+    """Answer any other refusal (a Forbidden raised by a route or a service) as a problem, and
+    audit it first when a signed-in person made the request, so that no refusal goes unrecorded
+    however deep in the code it was decided.
+
+    The request's own session has been rolled back and closed by the time an exception handler
+    runs, so the event is written in a session of its own. If it cannot be written the refusal
+    still stands, and the failure is logged."""
+    assert isinstance(exc, Forbidden)
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is not None and not isinstance(exc, Refusal):
+        try:
+            async with request.app.state.session_factory() as session:
+                await audit_service.record(
+                    session,
+                    principal.ctx,
+                    action="route.refused",
+                    resource_type="route",
+                    resource_id=f"{request.method} {request.url.path}",
+                    outcome=Outcome.denied,
+                    detail=exc.detail,
+                )
+                await session.commit()
+        except Exception:
+            log.exception("could not audit a refusal of %s %s", request.method, request.url.path)
+    return problem_response(
+        exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        slug=exc.slug,
+        instance=request.url.path,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
+def install_refusal_audit(app: FastAPI) -> None:
+    app.add_exception_handler(Forbidden, audit_refusal)
 
 
 UserPolicy = Callable[[User], policies.Decision]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,7 +19,25 @@ ISSUER = "teamwell"
 
 
 class InvalidToken(Exception):
-    pass
+    """A token refused. ``signed``: its signature held (it expired, or is for another use), so
+    ``subject`` is who it was issued to; otherwise ``subject`` is only who it claims to be."""
+
+    def __init__(
+        self, reason: str, *, subject: uuid.UUID | None = None, signed: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.subject = subject
+        self.signed = signed
+
+
+def claimed_subject(token: str) -> uuid.UUID | None:
+    """The ``sub`` a token claims, read without verifying it (to say whom a forgery named)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return uuid.UUID(str(claims["sub"]))
+    except (IndexError, KeyError, TypeError, ValueError, RecursionError, binascii.Error):
+        return None
 
 
 @dataclass(frozen=True)
@@ -47,16 +68,20 @@ class TokenSigner:
         try:
             # Only HS256 is accepted; a token naming another algorithm (or "none") is refused.
             decoded = jwt.decode(token, self._key, algorithms=[ALGORITHM])
-        except (JoseError, ValueError) as exc:
-            raise InvalidToken("token signature or format is not valid") from exc
+        # RecursionError: a header or claims of deeply nested JSON, made to crash the parser.
+        except (JoseError, ValueError, RecursionError) as exc:
+            raise InvalidToken(
+                "token signature or format is not valid", subject=claimed_subject(token)
+            ) from exc
         claims = dict(decoded.claims)
+        subject = claimed_subject(token)
         if decoded.header.get("alg") != ALGORITHM:
-            raise InvalidToken("unexpected algorithm")
+            raise InvalidToken("unexpected algorithm", subject=subject)
         if claims.get("iss") != ISSUER or claims.get("typ") != purpose:
-            raise InvalidToken("token is not for this use")
+            raise InvalidToken("token is not for this use", subject=subject, signed=True)
         exp = claims.get("exp")
         if not isinstance(exp, int) or exp <= int(now.timestamp()):
-            raise InvalidToken("token has expired")
+            raise InvalidToken("token has expired", subject=subject, signed=True)
         return claims
 
     def access_token(
@@ -89,4 +114,6 @@ class TokenSigner:
                 expires_at=int(claims["exp"]),
             )
         except (KeyError, ValueError) as exc:
-            raise InvalidToken("token claims are incomplete") from exc
+            raise InvalidToken(
+                "token claims are incomplete", subject=claimed_subject(token), signed=True
+            ) from exc

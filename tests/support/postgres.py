@@ -428,6 +428,32 @@ class PostgresServer:
         """Drop a database (terminating its connections)."""
         self.run_sql(f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)")
 
+    # -- outages (fault tests) -----------------------------------------------------------
+
+    def halt(self, mode: str = "immediate") -> None:
+        """Stop the postmaster but keep the cluster, its data and port, to ``resume`` later.
+
+        ``immediate`` is a crash as far as clients and the data are concerned (recovery runs on
+        the next start); ``fast`` disconnects clients and shuts down cleanly.
+        """
+        if not self._started:
+            raise PostgresError("PostgresServer is not started")
+        result = self._run(
+            [self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "-t", "30", "stop"],
+            timeout=45,
+            as_owner=True,
+        )
+        if result.returncode != 0:
+            raise PostgresError(f"pg_ctl stop failed:\n{result.stderr}\n{self._log_tail()}")
+
+    def resume(self) -> None:
+        """Start a halted cluster again on the same port, so its URLs work unchanged."""
+        if not self._started:
+            raise PostgresError("PostgresServer is not started")
+        if not self._pg_ctl_start():
+            raise PostgresError(f"port {self.port} was taken while halted\n{self._log_tail()}")
+        self._wait_ready()
+
     def stop(self) -> None:
         """Stop the cluster immediately and delete its directory (idempotent)."""
         if not self._started:

@@ -167,6 +167,39 @@ class RedisServer:
             proc.kill()
             proc.wait(timeout=10)
 
+    # -- outages (fault tests) -----------------------------------------------------------
+
+    def halt(self, *, kill: bool = False) -> None:
+        """Stop redis-server (SIGTERM, or SIGKILL with ``kill``) but keep its port and
+        directory, to ``resume`` it where its clients expect it."""
+        proc = self._proc
+        if proc is None:
+            return
+        if kill:
+            self._proc = None
+            proc.kill()
+            proc.wait(timeout=10)
+        else:
+            self._terminate()
+
+    def resume(self) -> Self:
+        """Start a halted redis-server again on the same port (empty: there is no persistence)."""
+        if self._proc is not None:
+            return self
+        binary = self._binary or find_redis_server()
+        if self.base_dir is None or not self.port or binary is None:
+            raise RedisError("RedisServer was never started")
+        self._proc = proc = self._spawn(binary)
+        if not wait_until(
+            functools.partial(redis_ping, self.port, self.host),
+            timeout=self.startup_timeout,
+            interval=0.05,
+            alive=functools.partial(_is_running, proc),
+        ):
+            self._terminate()
+            raise RedisError(f"redis-server did not start again\n{tail(str(self.log_path))}")
+        return self
+
     def stop(self) -> None:
         """Stop the server and delete its temp dir (idempotent)."""
         atexit.unregister(self.stop)

@@ -140,6 +140,16 @@ class LiveServer:
                 proc.wait(timeout=10)
         return proc.returncode
 
+    def kill(self) -> None:
+        """SIGKILL the service: no shutdown, no cleanup, as in a crash. The log is kept (for
+        ``log_tail``); ``stop`` removes it. A new ``LiveServer`` with the same ``port`` and
+        environment stands in for the restarted process."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.kill()
+        proc.wait(timeout=10)
+
     def stop(self, *, keep_log: bool = False) -> None:
         """SIGTERM the service (SIGKILL after 10 s) and remove the log unless keep_log."""
         atexit.unregister(self.stop)

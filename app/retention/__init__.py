@@ -1,0 +1,1 @@
+"""Retention: what Teamwell removes once it has been kept long enough, and when."""
