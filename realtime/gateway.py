@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from app.audit import service as audit_service
+from app.audit.models import Outcome
 from app.errors import Problem
 from auth.deps import Principal, enforce_mfa, principal_from_token
 from realtime import protocol as p
@@ -27,6 +29,7 @@ router = APIRouter()
 ALL_HANDLERS: dict[str, Handler] = {**HANDLERS, **MEETING_HANDLERS}
 assert set(ALL_HANDLERS) == p.CLIENT_FRAME_TYPES, "every frame type has exactly one handler"
 
+WS_PATH = "/ws"
 # How often the watchdog looks at heartbeats and token expiry.
 WATCHDOG_INTERVAL = 0.5
 
@@ -101,7 +104,7 @@ async def _authenticate(rt: Realtime, websocket: WebSocket) -> tuple[Principal, 
     return principal, claims.expires_at
 
 
-@router.websocket("/ws")
+@router.websocket(WS_PATH)
 async def websocket_endpoint(websocket: WebSocket) -> None:
     rt: Realtime = websocket.app.state.realtime
     offered = websocket.scope.get("subprotocols", [])
@@ -162,21 +165,22 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
 
 async def _run(rt: Realtime, websocket: WebSocket, connection: Connection) -> None:
-    tasks = [
-        asyncio.create_task(_receiver(rt, websocket, connection), name="ws-receiver"),
-        asyncio.create_task(_sender(websocket, connection), name="ws-sender"),
-        asyncio.create_task(_watchdog(rt, connection), name="ws-watchdog"),
-        asyncio.create_task(connection.closed.wait(), name="ws-closed"),
-    ]
+    receiver = asyncio.create_task(_receiver(rt, websocket, connection), name="ws-receiver")
+    sender = _Sender(websocket, connection)
+    watchdog = _watchdog_for(websocket, rt)
+    watchdog.watch(connection)
     try:
-        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        waited: list[asyncio.Future[None]] = [receiver, sender.failed, connection.closed.future()]
+        done, _pending = await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        watchdog.forget(connection)
+        tasks = [receiver, *sender.stop()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("connection task failed", exc_info=task.exception())
+    for finished in done:
+        if not finished.cancelled() and finished.exception() is not None:
+            log.error("connection task failed", exc_info=finished.exception())
     if connection.close_code is not None and websocket.client_state == WebSocketState.CONNECTED:
         # Flush what was queued before the close (for example a final error frame).
         with contextlib.suppress(Exception):
@@ -185,10 +189,68 @@ async def _run(rt: Realtime, websocket: WebSocket, connection: Connection) -> No
             await websocket.close(connection.close_code, connection.close_reason)
 
 
-async def _sender(websocket: WebSocket, connection: Connection) -> None:
-    while True:
-        text = await connection.outbound.get()
-        await websocket.send_text(text)
+class _Sender:
+    """Sends what the connection queued, from a task that runs only while frames wait: an idle
+    socket (most of them) holds no sender task at all. A failure to send ends the connection."""
+
+    def __init__(self, websocket: WebSocket, connection: Connection) -> None:
+        self.websocket = websocket
+        self.connection = connection
+        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._task: asyncio.Task[None] | None = None
+        connection.outbound.on_ready = self.wake
+        if not connection.outbound.empty():
+            self.wake()
+
+    def wake(self) -> None:
+        if self._task is None and not self.failed.done():
+            self._task = asyncio.create_task(self._drain(), name="ws-sender")
+
+    async def _drain(self) -> None:
+        outbound = self.connection.outbound
+        try:
+            while not outbound.empty():
+                await self.websocket.send_text(outbound.get_nowait())
+        except Exception as exc:
+            if not self.failed.done():
+                self.failed.set_exception(exc)
+        finally:
+            self._task = None
+
+    def stop(self) -> list[asyncio.Task[None]]:
+        """The running task, if any, for the caller to cancel; nothing starts after this."""
+        self.connection.outbound.on_ready = None
+        if not self.failed.done():
+            self.failed.cancel()
+        elif not self.failed.cancelled():
+            self.failed.exception()  # seen (and logged by the caller when it ended the socket)
+        return [self._task] if self._task is not None else []
+
+
+async def _audit_refused_frame(
+    rt: Realtime, connection: Connection, frame: Any, refusal: Problem
+) -> None:
+    """A frame the permission policies refused (not a member, not invited, not admitted...) is
+    audited like a refused HTTP request. The handler's session is closed by now, so the event
+    gets its own; failing to write it is logged and the refusal still goes out."""
+    if getattr(frame, "meeting_id", None) is not None:
+        resource_type, resource_id = "meeting", frame.meeting_id
+    else:
+        resource_type, resource_id = "conversation", getattr(frame, "conversation_id", None)
+    try:
+        async with rt.sessions() as session:
+            await audit_service.record(
+                session,
+                connection.ctx,
+                action=frame.type,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                outcome=Outcome.denied,
+                detail=refusal.detail,
+            )
+            await session.commit()
+    except Exception:
+        log.exception("could not audit a refused %s frame", frame.type)
 
 
 async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) -> None:
@@ -209,6 +271,8 @@ async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) 
             try:
                 await ALL_HANDLERS[frame.type](rt, connection, frame)
             except Problem as exc:
+                if exc.status == 403:
+                    await _audit_refused_frame(rt, connection, frame, exc)
                 raise problem_to_error(exc, getattr(frame, "id", None)) from None
         except FrameError as exc:
             # Every refusal of a request names it, whichever check raised it.
@@ -230,20 +294,58 @@ async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) 
             connection.consecutive_errors = 0
 
 
-async def _watchdog(rt: Realtime, connection: Connection) -> None:
-    """A silent connection is dead after the heartbeat timeout; an expired token gets a grace
-    frame, and the socket closes if no fresh token arrives within the grace time."""
-    while True:
-        await asyncio.sleep(WATCHDOG_INTERVAL)
-        now = time.monotonic()
-        if now - connection.last_received > rt.settings.ws_heartbeat_timeout_seconds:
-            connection.close(Close.timeout, "no heartbeat")
-            return
-        if connection.grace_deadline is None:
-            if rt.runtime.now().timestamp() >= connection.token_expires_at:
-                grace = rt.settings.ws_auth_grace_seconds
-                connection.grace_deadline = now + grace
-                connection.send({"type": "auth.expired", "grace_seconds": grace})
-        elif now >= connection.grace_deadline:
-            connection.close(Close.unauthenticated, "token expired")
-            return
+class _Watchdog:
+    """One task per process looks at every socket's heartbeat and token each WATCHDOG_INTERVAL:
+    a silent connection is dead after the heartbeat timeout; an expired token gets a grace frame,
+    and the socket closes if no fresh token arrives within the grace time. (A task per socket
+    would wake the process thousands of times a second while ten thousand sockets sit idle.)"""
+
+    def __init__(self, rt: Realtime) -> None:
+        self.rt = rt
+        self.connections: set[Connection] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def watch(self, connection: Connection) -> None:
+        self.connections.add(connection)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="ws-watchdog")
+            # Cancelled with the other background timers when the application stops.
+            self.rt.background.add(self._task)
+            self._task.add_done_callback(self.rt.background.discard)
+
+    def forget(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+
+    async def _run(self) -> None:
+        while self.connections:
+            await asyncio.sleep(WATCHDOG_INTERVAL)
+            now, wall = time.monotonic(), self.rt.runtime.now().timestamp()
+            for connection in list(self.connections):
+                try:
+                    _check(self.rt, connection, now, wall)
+                except Exception:  # one socket's failure must not stop the others' watch
+                    log.exception("watchdog check of a connection failed")
+
+
+def _watchdog_for(websocket: WebSocket, rt: Realtime) -> _Watchdog:
+    state = websocket.app.state
+    watchdog: _Watchdog | None = getattr(state, "ws_watchdog", None)
+    if watchdog is None or watchdog.rt is not rt:
+        watchdog = _Watchdog(rt)
+        state.ws_watchdog = watchdog
+    return watchdog
+
+
+def _check(rt: Realtime, connection: Connection, now: float, wall: float) -> None:
+    if connection.closed.is_set():
+        return
+    if now - connection.last_received > rt.settings.ws_heartbeat_timeout_seconds:
+        connection.close(Close.timeout, "no heartbeat")
+        return
+    if connection.grace_deadline is None:
+        if wall >= connection.token_expires_at:
+            grace = rt.settings.ws_auth_grace_seconds
+            connection.grace_deadline = now + grace
+            connection.send({"type": "auth.expired", "grace_seconds": grace})
+    elif now >= connection.grace_deadline:
+        connection.close(Close.unauthenticated, "token expired")

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,6 +24,7 @@ from auth.service import AuthRuntime
 from realtime import protocol as p
 from realtime.connection import Connection, TokenBucket
 from realtime.hub import Hub
+from realtime.message_writer import MessageWriter
 from realtime.presence_service import PresenceService
 from realtime.protocol import ErrorCode, FrameError
 
@@ -45,6 +46,20 @@ class Realtime:
     signal_buckets: dict[Any, TokenBucket] = field(default_factory=dict)
     # Timers that outlive the frame that started them (a dropped participant's grace time).
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    # Group commit for message.send (realtime/message_writer.py), made on first use.
+    message_writer: MessageWriter | None = None
+
+    def writer(self) -> MessageWriter:
+        if self.message_writer is None:
+            self.message_writer = MessageWriter(
+                self.sessions, self.keyring, on_task=self._keep_in_background
+            )
+        return self.message_writer
+
+    def _keep_in_background(self, task: asyncio.Task[None]) -> None:
+        # Cancelled with the other timers when the application stops.
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     def send_bucket(self, connection: Connection) -> TokenBucket:
         # Per person (all their devices on this process), so extra sockets buy no extra rate.
@@ -90,11 +105,14 @@ async def fresh_user(session: AsyncSession, connection: Connection) -> User:
     """The sender as stored now: a deactivation takes effect on the next frame."""
     user = await session.get(User, connection.user_id)
     if user is None or not user.is_active:
-        connection.send(p.error_frame(ErrorCode.unauthenticated,
-                                      "Your account is no longer active."))
-        connection.close(p.Close.session_ended, "account no longer active")
-        raise FrameError(ErrorCode.unauthenticated, "Your account is no longer active.")
+        _account_gone(connection)
     return user
+
+
+def _account_gone(connection: Connection) -> NoReturn:
+    connection.send(p.error_frame(ErrorCode.unauthenticated, "Your account is no longer active."))
+    connection.close(p.Close.session_ended, "account no longer active")
+    raise FrameError(ErrorCode.unauthenticated, "Your account is no longer active.")
 
 
 async def _audit_case_access(
@@ -141,8 +159,9 @@ async def on_auth(rt: Realtime, connection: Connection, frame: p.Auth) -> None:
         except Problem as exc:
             raise FrameError(ErrorCode.unauthenticated, exc.detail, frame.id) from None
     if principal.user.id != connection.user_id:
-        connection.send(p.error_frame(ErrorCode.unauthenticated,
-                                      "That token is someone else's.", frame.id))
+        connection.send(
+            p.error_frame(ErrorCode.unauthenticated, "That token is someone else's.", frame.id)
+        )
         connection.close(p.Close.unauthenticated, "a token of another person")
         return
     claims = rt.runtime.signer.read_access_token(frame.token, now=rt.runtime.now())
@@ -173,33 +192,28 @@ async def on_message_send(rt: Realtime, connection: Connection, frame: p.Message
             f"Slow down: at most {rt.settings.messages_per_second:g} messages a second.",
             frame.id,
         )
-    async with rt.sessions() as session:
-        sender = await fresh_user(session, connection)
-        sent = await messaging.send_once(
-            session=session,
-            ctx=connection.ctx,
-            keyring=rt.keyring,
-            conversation_id=frame.conversation_id,
-            sender=sender,
-            client_msg_id=frame.client_msg_id,
-            body=frame.body,
-        )
-        conversation = await messaging.get(session=session, conversation_id=frame.conversation_id)
-        if sent.created:
-            await _audit_case_access(
-                session, connection, conversation, "message.send", sent.message.id
+    try:
+        stored = await rt.writer().send(
+            messaging.Outgoing(
+                ctx=connection.ctx,
+                conversation_id=frame.conversation_id,
+                sender_id=connection.user_id,
+                client_msg_id=frame.client_msg_id,
+                body=frame.body,
             )
-        members = await messaging.member_ids(session=session, conversation=conversation)
-        message = _message_frame(rt, sent.message, sender.display_name)
-        # Stored before it is acknowledged: the commit comes first.
-        await session.commit()
-    connection.send(
-        {"type": "message.ack", "id": frame.id, "message": message, "duplicate": not sent.created}
-    )
-    if sent.created:
-        await rt.hub.send_to_users(
-            members, {"type": "message.new", "message": message}, origin=connection.id
         )
+    except messaging.SenderInactive:
+        _account_gone(connection)
+    message = _message_frame(rt, stored.message, stored.sender_name)
+    # Stored (committed) before it is acknowledged.
+    connection.send(
+        {"type": "message.ack", "id": frame.id, "message": message, "duplicate": not stored.created}
+    )
+    # A resend (duplicate) is announced again: its first announcement may never have gone out
+    # (the process died between storing and publishing), and members drop a seq they have.
+    await rt.hub.send_to_users(
+        stored.members, {"type": "message.new", "message": message}, origin=connection.id
+    )
 
 
 async def _revise(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from realtime.protocol import Close, encode
 from realtime.pubsub import (
     PubSub,
+    PubSubUnavailable,
     Subscription,
     SubscriptionGap,
     SubscriptionOverflow,
@@ -37,7 +38,10 @@ def pack(frame: dict[str, Any], origin: str | None, target: str | None = None) -
     """An event on the wire: the origin connection (not echoed back to it), the one target
     connection (signalling goes to one device only) or none, then the frame."""
     return (
-        (origin or "-").encode() + _SEPARATOR + (target or "-").encode() + _SEPARATOR
+        (origin or "-").encode()
+        + _SEPARATOR
+        + (target or "-").encode()
+        + _SEPARATOR
         + encode(frame).encode()
     )
 
@@ -93,7 +97,17 @@ class Hub:
             first = not self.local.get(connection.user_id)
             self.local[connection.user_id].add(connection)
             if first and self._subscription is not None:
-                await self._subscription.add(user_channel(connection.user_id))
+                try:
+                    await self._subscription.add(user_channel(connection.user_id))
+                except BaseException:
+                    # Not attached after all (Redis away): a socket that never opened must not
+                    # go on counting against its person's connection limit.
+                    self.local[connection.user_id].discard(connection)
+                    if not self.local[connection.user_id]:
+                        del self.local[connection.user_id]
+                        with contextlib.suppress(Exception):
+                            await self._subscription.remove(user_channel(connection.user_id))
+                    raise
 
     async def detach(self, connection: Connection) -> None:
         async with self._lock:
@@ -109,11 +123,20 @@ class Hub:
     async def send_to_users(
         self, user_ids: Iterable[uuid.UUID], frame: dict[str, Any], *, origin: str | None = None
     ) -> None:
-        """Publish one frame to each person's channel (one round trip on Redis)."""
+        """Publish one frame to each person's channel (one round trip on Redis).
+
+        Callers publish what they have already stored, so a pub/sub outage must not turn a
+        stored change into a failed request (a retry would store it twice). The frame is then
+        lost, not the change: subscriptions that lost Redis ask their clients to resume when it
+        is back, and a client that sees a sequence gap syncs.
+        """
         payload = pack(frame, origin)
         items = [(user_channel(uid), payload) for uid in set(user_ids)]
         if items:
-            await self.pubsub.publish_many(items)
+            try:
+                await self.pubsub.publish_many(items)
+            except PubSubUnavailable as exc:
+                log.warning("a %s frame was not published: %s", frame.get("type"), exc)
 
     def _ask_everyone_to_resume(self, reason: str) -> None:
         for connection in list(self.connections()):

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit_service
+from app.errors import Forbidden
 from app.meetings import service as meetings
 from app.meetings.ice import ice_servers
 from app.meetings.models import Meeting, MeetingParticipant, ParticipantState
@@ -250,7 +251,9 @@ async def on_signal(rt: Realtime, connection: Connection, frame: p.MeetingSignal
             session=session, meeting_id=frame.meeting_id, participant_id=frame.to
         )
         if target.state != ParticipantState.admitted:
-            raise meetings.NotAdmitted("That participant is not in the call.")
+            # Not audited: candidates still trickling to someone who has just left are a race,
+            # not a refusal of the sender (who is admitted).
+            raise FrameError(ErrorCode.not_admitted, "That participant is not in the call.")
     await rt.hub.send_to_connection(
         target.user_id,
         target.connection_id,
@@ -295,9 +298,7 @@ async def _as_care_staff(
         session=session, meeting_id=meeting.id, connection_id=connection.id
     )
     if not await meetings.is_care_staff(session, user, meeting):
-        raise FrameError(
-            ErrorCode.forbidden, "Only staff on the care team (or the team) can do that."
-        )
+        raise Forbidden("Only staff on the care team (or the team) can do that.")
     return meeting, user
 
 
@@ -444,7 +445,7 @@ async def on_lobby_message(
         elif await meetings.is_care_staff(session, user, meeting):
             recipients = await meetings.waiting(session=session, meeting_id=meeting.id)
         else:
-            raise FrameError(ErrorCode.forbidden, "Only staff write to the lobby.", frame.id)
+            raise Forbidden("Only staff write to the lobby.")
     message = {
         "type": "meeting.lobby_message",
         "meeting_id": str(meeting.id),

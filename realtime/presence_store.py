@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -51,7 +51,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
 from realtime import presence as rules
-from realtime.pubsub import REDIS_COMMAND_TIMEOUT, REDIS_CONNECT_TIMEOUT, _redacted
+from realtime.pubsub import (
+    REDIS_COMMAND_TIMEOUT,
+    REDIS_CONNECT_TIMEOUT,
+    REDIS_POOL_SIZE,
+    _redacted,
+)
 
 __all__ = [
     "CLAIM_BATCH",
@@ -280,12 +285,18 @@ class RedisPresenceStore:
         """Connect and check that Redis answers; ``PresenceUnavailable`` if it does not."""
         if self._redis is not None:
             return
-        client = Redis.from_url(
-            self.url,
-            decode_responses=True,
-            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-            socket_timeout=REDIS_COMMAND_TIMEOUT,
-            retry=Retry(EqualJitterBackoff(cap=1.0, base=0.05), 3),
+        # Many sockets connecting or heartbeating at once wait for a connection of the pool
+        # rather than fail (which would close their sockets as if Redis were down).
+        client = Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                self.url,
+                decode_responses=True,
+                socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+                socket_timeout=REDIS_COMMAND_TIMEOUT,
+                retry=Retry(EqualJitterBackoff(cap=1.0, base=0.05), 3),
+                max_connections=REDIS_POOL_SIZE,
+                timeout=REDIS_COMMAND_TIMEOUT,
+            )
         )
         try:
             await client.ping()

@@ -8,16 +8,21 @@ code and close code.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from app.dbtypes import INT32_MAX
+
 SUBPROTOCOL = "teamwell.v1"
 BEARER_PREFIX = "bearer."
 
 RequestId = Annotated[str, Field(min_length=1, max_length=64)]
+# A message's number in its conversation: no larger than the column that stores it holds.
+Seq = Annotated[int, Field(le=INT32_MAX)]
 ClientMsgId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
@@ -94,7 +99,7 @@ class MessageEdit(Frame):
     type: Literal["message.edit"]
     id: RequestId
     conversation_id: uuid.UUID
-    seq: int = Field(ge=1)
+    seq: Seq = Field(ge=1)
     body: str = Field(min_length=1)
 
 
@@ -102,14 +107,14 @@ class MessageDelete(Frame):
     type: Literal["message.delete"]
     id: RequestId
     conversation_id: uuid.UUID
-    seq: int = Field(ge=1)
+    seq: Seq = Field(ge=1)
 
 
 class Sync(Frame):
     type: Literal["sync"]
     id: RequestId
     conversation_id: uuid.UUID
-    after_seq: int = Field(ge=0)
+    after_seq: Seq = Field(ge=0)
     limit: int | None = Field(default=None, ge=1)
 
 
@@ -117,7 +122,7 @@ class Read(Frame):
     type: Literal["read"]
     id: RequestId | None = None
     conversation_id: uuid.UUID
-    seq: int = Field(ge=0)
+    seq: Seq = Field(ge=0)
 
 
 class Typing(Frame):
@@ -294,3 +299,15 @@ def error_frame(code: ErrorCode, message: str, request_id: str | None = None) ->
     if request_id is not None:
         frame["id"] = request_id
     return frame
+
+
+class TalkRequested(Frame):
+    """An "I'd like to talk" from a check-in, sent at once to every current supervisor of the
+    member of staff who ticked it. It names who and when only; the answers are read (and audited)
+    over HTTP, and the request stays open until a supervisor acknowledges it."""
+
+    type: Literal["wellbeing.talk_requested"] = "wellbeing.talk_requested"
+    check_in_id: uuid.UUID
+    user_id: uuid.UUID
+    display_name: str
+    at: datetime

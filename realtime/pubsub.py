@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub as RedisPubSubConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff, NoBackoff
@@ -58,6 +58,10 @@ SUBSCRIPTION_QUEUE_SIZE = 10_000
 # reply, may take before the connection counts as dead.
 REDIS_CONNECT_TIMEOUT = 5.0
 REDIS_COMMAND_TIMEOUT = 5.0
+# Redis: connections a process keeps for commands (publishing, presence). When all are busy a
+# command waits for one (up to the command timeout) rather than failing: a burst of traffic is
+# not an outage.
+REDIS_POOL_SIZE = 100
 # Redis: a subscription that has heard nothing for this long sends PING; if the next interval
 # passes without a reply too, the connection counts as dead and is replaced.
 REDIS_KEEPALIVE_SECONDS = 30.0
@@ -617,11 +621,15 @@ class RedisPubSub:
         """Connect and check that Redis answers; ``PubSubUnavailable`` if it does not."""
         if self._publisher is not None:
             return
-        publisher = Redis.from_url(
-            self.url,
-            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-            socket_timeout=REDIS_COMMAND_TIMEOUT,
-            retry=Retry(EqualJitterBackoff(cap=1.0, base=0.05), PUBLISH_RETRIES),
+        publisher = Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                self.url,
+                socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+                socket_timeout=REDIS_COMMAND_TIMEOUT,
+                retry=Retry(EqualJitterBackoff(cap=1.0, base=0.05), PUBLISH_RETRIES),
+                max_connections=REDIS_POOL_SIZE,
+                timeout=REDIS_COMMAND_TIMEOUT,
+            )
         )
         # Subscriptions do their own reconnecting (and resubscribing): redis-py must not.
         subscriber = Redis.from_url(

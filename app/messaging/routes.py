@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from app.audit import service as audit_service
 from app.clients import service as clients_service
 from app.db import SessionDep
+from app.dbtypes import INT32_MAX
 from app.errors import Problem
 from app.messaging import service
 from app.messaging.keyring import MessageKeyring
@@ -43,8 +44,12 @@ async def _member_conversation(
     if conversation.kind == ConversationKind.case:
         # Reading a case thread is an access to the client's record.
         await audit_service.record(
-            session, principal.ctx, action="case_thread.read", resource_type="conversation",
-            resource_id=conversation.id, client_id=conversation.client_id,
+            session,
+            principal.ctx,
+            action="case_thread.read",
+            resource_type="conversation",
+            resource_id=conversation.id,
+            client_id=conversation.client_id,
         )
     return conversation
 
@@ -62,8 +67,9 @@ async def list_conversations(
     chosen = min(limit or cap, cap)
     everything = await service.conversations_of(session=session, user=principal.user)
     window = everything[offset : offset + chosen]
-    items = await service.public_conversations(session=session, user=principal.user,
-                                               conversations=window)
+    items = await service.public_conversations(
+        session=session, user=principal.user, conversations=window
+    )
     return Page(items=items, total=len(everything), limit=chosen, offset=offset)
 
 
@@ -76,35 +82,47 @@ async def open_conversation(
     user = principal.user
     if body.kind == ConversationKind.direct and body.user_id:
         other = await users_service.get(session=session, user_id=body.user_id)
-        conversation = await service.open_direct(session=session, ctx=principal.ctx, user=user,
-                                                 other=other)
+        conversation = await service.open_direct(
+            session=session, ctx=principal.ctx, user=user, other=other
+        )
     elif body.kind == ConversationKind.team and body.team_id:
         team = await teams_service.get(session=session, team_id=body.team_id)
-        conversation = await service.open_team(session=session, ctx=principal.ctx, user=user,
-                                               team=team)
+        conversation = await service.open_team(
+            session=session, ctx=principal.ctx, user=user, team=team
+        )
     elif body.kind == ConversationKind.case and body.client_id:
         client = await clients_service.get(session=session, client_id=body.client_id)
-        conversation = await service.open_case(session=session, ctx=principal.ctx, user=user,
-                                               client=client,
-                                               includes_client=body.includes_client)
+        conversation = await service.open_case(
+            session=session,
+            ctx=principal.ctx,
+            user=user,
+            client=client,
+            includes_client=body.includes_client,
+        )
         await audit_service.record(
-            session, principal.ctx, action="case_thread.open", resource_type="conversation",
-            resource_id=conversation.id, client_id=client.id,
+            session,
+            principal.ctx,
+            action="case_thread.open",
+            resource_type="conversation",
+            resource_id=conversation.id,
+            client_id=client.id,
         )
     else:
         raise service.InvalidConversation(
             "Say who: user_id for direct, team_id for team, client_id for case."
         )
-    return (await service.public_conversations(session=session, user=user,
-                                               conversations=[conversation]))[0]
+    return (
+        await service.public_conversations(session=session, user=user, conversations=[conversation])
+    )[0]
 
 
 @router.get("/unread", response_model=list[UnreadCount])
 async def unread(principal: CurrentUser, session: SessionDep) -> list[UnreadCount]:
     """Unread messages per conversation."""
     conversations = await service.conversations_of(session=session, user=principal.user)
-    return await service.unread_counts(session=session, user_id=principal.id,
-                                       conversations=conversations)
+    return await service.unread_counts(
+        session=session, user_id=principal.id, conversations=conversations
+    )
 
 
 @router.get("/{conversation_id}", response_model=ConversationPublic)
@@ -113,8 +131,11 @@ async def get_conversation(
 ) -> ConversationPublic:
     """One conversation the caller is in."""
     conversation = await _member_conversation(session, principal, conversation_id)
-    return (await service.public_conversations(session=session, user=principal.user,
-                                               conversations=[conversation]))[0]
+    return (
+        await service.public_conversations(
+            session=session, user=principal.user, conversations=[conversation]
+        )
+    )[0]
 
 
 @router.get("/{conversation_id}/messages", response_model=MessagePage)
@@ -123,8 +144,12 @@ async def history(
     principal: CurrentUser,
     session: SessionDep,
     request: Request,
-    after_seq: Annotated[int | None, Query(ge=0, description="Messages after this")] = None,
-    before_seq: Annotated[int | None, Query(ge=1, description="Messages before this")] = None,
+    after_seq: Annotated[
+        int | None, Query(ge=0, le=INT32_MAX, description="Messages after this")
+    ] = None,
+    before_seq: Annotated[
+        int | None, Query(ge=1, le=INT32_MAX, description="Messages before this")
+    ] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> MessagePage:
     """A page of history: after a sequence number (catching up, oldest first), or the latest
@@ -135,19 +160,22 @@ async def history(
     if after_seq is not None and before_seq is not None:
         raise Problem("Give after_seq or before_seq, not both.")
     if after_seq is not None:
-        messages, has_more = await service.page(session=session, conversation_id=conversation.id,
-                                                after_seq=after_seq, limit=chosen)
+        messages, has_more = await service.page(
+            session=session, conversation_id=conversation.id, after_seq=after_seq, limit=chosen
+        )
     else:
         upper = before_seq if before_seq is not None else conversation.last_seq + 1
-        messages = await service.before(session=session, conversation_id=conversation.id,
-                                        before_seq=upper, limit=chosen)
+        messages = await service.before(
+            session=session, conversation_id=conversation.id, before_seq=upper, limit=chosen
+        )
         has_more = bool(messages) and messages[0].seq > 1
     names = await service.sender_names(session=session, messages=messages)
     keyring = keyring_of(request)
     return MessagePage(
         conversation_id=conversation.id,
         messages=[service.to_public(m, keyring, names.get(m.sender_id)) for m in messages],
-        has_more=has_more, last_seq=conversation.last_seq,
+        has_more=has_more,
+        last_seq=conversation.last_seq,
     )
 
 
@@ -168,8 +196,9 @@ async def search(
     hits = []
     after = 0
     while True:
-        batch, more = await service.page(session=session, conversation_id=conversation.id,
-                                         after_seq=after, limit=500)
+        batch, more = await service.page(
+            session=session, conversation_id=conversation.id, after_seq=after, limit=500
+        )
         for message in batch:
             public = service.to_public(message, keyring)
             if not public.deleted and needle in public.body.casefold():
@@ -178,7 +207,12 @@ async def search(
             break
         after = batch[-1].seq
     names = await service.sender_names(session=session, messages=[m for m, _ in hits])
-    found = [pub.model_copy(update={"sender_name": names.get(pub.sender_id)})
-             for _, pub in hits[-cap:]]
-    return MessagePage(conversation_id=conversation.id, messages=found,
-                       has_more=len(hits) > cap, last_seq=conversation.last_seq)
+    found = [
+        pub.model_copy(update={"sender_name": names.get(pub.sender_id)}) for _, pub in hits[-cap:]
+    ]
+    return MessagePage(
+        conversation_id=conversation.id,
+        messages=found,
+        has_more=len(hits) > cap,
+        last_seq=conversation.last_seq,
+    )

@@ -1,0 +1,1 @@
+"""Teamwell's benchmark suite: ``python -m bench`` (see bench/README.md)."""

@@ -1,0 +1,277 @@
+"""Benchmark 1, fan-out: senders post to conversations of ten members at fixed rates; every
+member has a socket of their own and each message is timed from just before it is sent to when
+each of the ten receives it.
+
+Each conversation has one sender socket (a second device of one member, so all ten members'
+own sockets receive every message) sending without waiting for acknowledgements. Rates climb a
+ladder (doubling) until one is not sustained, then one rate between the last sustained and the
+first not is tried. A rate is *sustained* when every message is acknowledged with no error and
+delivered to all ten receivers within ``DRAIN_SECONDS`` of the last send, the generator kept to
+its schedule, and p99 stays under ``SUSTAINED_P99_MS`` (a queue that grows over the step shows
+there first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import orjson
+
+from bench.clients import Frame, Http, Socket, close_all, open_many
+from bench.deploy import Deployment
+from bench.measure import GENERATOR, SERVER, SUPPORT, CpuWindow, Latency
+
+MEMBERS = 10
+DRAIN_SECONDS = 3.0
+SUSTAINED_P99_MS = 250.0
+LADDER = (20, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600)
+BODY_CHARS = 100  # a short chat message
+
+
+@dataclass
+class Step:
+    rate: float  # messages a second offered
+    sent: int
+    acked: int
+    errors: int
+    delivered: int
+    seconds: float  # from the first send to the last delivery (or the drain timeout)
+    latency: Latency
+    cpu: dict[str, float]
+    on_schedule: bool
+    sustained: bool
+
+    @property
+    def deliveries_per_second(self) -> float:
+        return self.delivered / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class FanoutResult:
+    target: str
+    conversations: int
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def best(self) -> Step | None:
+        passed = [s for s in self.steps if s.sustained]
+        return max(passed, key=lambda s: s.rate) if passed else None
+
+    @property
+    def found_limit(self) -> bool:
+        """Whether some rate was not sustained (otherwise the best is only a lower bound)."""
+        return any(not s.sustained for s in self.steps)
+
+    def at(self, rate: float) -> Step | None:
+        return next((s for s in self.steps if s.rate == rate), None)
+
+
+@dataclass
+class Rig:
+    """Sockets ready for the fan-out: one sender per conversation, ten receivers each."""
+
+    conversations: list[str]
+    senders: list[Socket]
+    receivers: list[Socket]
+    cpu_groups: dict[str, list[int]]
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self.acked = 0
+        self.errors = 0
+        self.last_error = ""
+        self.counting = False
+
+    def on_delivery(self, frame: Frame, arrived: float) -> None:
+        if frame.get("type") == "message.new" and self.counting:
+            body: str = frame["message"]["body"]
+            self.samples.append(arrived - float(body[: body.index(" ")]))
+
+    def on_reply(self, frame: Frame, _arrived: float) -> None:
+        kind = frame.get("type")
+        if kind == "message.ack":
+            self.acked += 1
+        elif kind == "error":
+            self.errors += 1
+            self.last_error = str(frame.get("message"))
+
+
+def _body() -> str:
+    stamp = f"{time.perf_counter():.9f} "
+    return stamp + "x" * (BODY_CHARS - len(stamp))
+
+
+async def _drive(rig: Rig, tally: Tally, rate: float, seconds: float) -> tuple[int, float]:
+    """Send at ``rate`` for ``seconds`` (catching up in a burst whenever the loop wakes late);
+    returns how many were sent and when sending began."""
+    interval = 1.0 / rate
+    count = len(rig.conversations)
+    start = time.perf_counter()
+    sent = 0
+    total = max(1, int(rate * seconds))
+    while sent < total:
+        now = time.perf_counter()
+        due = min(total, int((now - start) / interval) + 1)
+        while sent < due:
+            index = sent % count
+            await rig.senders[index].send(
+                {
+                    "type": "message.send",
+                    "id": f"m{sent}",
+                    "conversation_id": rig.conversations[index],
+                    "client_msg_id": uuid.uuid4().hex,
+                    "body": _body(),
+                }
+            )
+            sent += 1
+        wait = start + sent * interval - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+    return sent, start
+
+
+async def run_step(rig: Rig, tally: Tally, rate: float, seconds: float) -> Step:
+    tally.samples = []
+    tally.acked = tally.errors = 0
+    tally.counting = True
+    cpu = CpuWindow(rig.cpu_groups)
+    cpu.start()
+    sent, start = await _drive(rig, tally, rate, seconds)
+    sending_took = time.perf_counter() - start
+    deadline = time.perf_counter() + DRAIN_SECONDS
+    expected = sent * MEMBERS
+    while time.perf_counter() < deadline and (
+        len(tally.samples) < expected or tally.acked + tally.errors < sent
+    ):
+        if any(s.closed for s in rig.receivers + rig.senders):
+            break
+        await asyncio.sleep(0.01)
+    used = cpu.stop()
+    finished = time.perf_counter()
+    tally.counting = False
+    latency = Latency.of(tally.samples)
+    on_schedule = sending_took <= seconds * 1.05 + 0.05
+    delivered = len(tally.samples)
+    sustained = (
+        tally.errors == 0
+        and tally.acked == sent
+        and delivered == expected
+        and on_schedule
+        and latency.p99 < SUSTAINED_P99_MS
+    )
+    return Step(
+        rate=rate,
+        sent=sent,
+        acked=tally.acked,
+        errors=tally.errors,
+        delivered=delivered,
+        seconds=finished - start,
+        latency=latency,
+        cpu=used,
+        on_schedule=on_schedule,
+        sustained=sustained,
+    )
+
+
+async def ladder(
+    rig: Rig, name: str, *, seconds: float, rates: tuple[float, ...] = LADDER, log: bool = True
+) -> FanoutResult:
+    tally = Tally()
+    for socket in rig.receivers:
+        socket.on_frame = tally.on_delivery
+    for socket in rig.senders:
+        socket.on_frame = tally.on_reply
+    result = FanoutResult(target=name, conversations=len(rig.conversations))
+    await run_step(rig, tally, rates[0], min(1.0, seconds))  # warm-up, not reported
+    failed: Step | None = None
+    for rate in rates:
+        step = await run_step(rig, tally, rate, seconds)
+        result.steps.append(step)
+        if log:
+            _log(name, step)
+        if not step.sustained:
+            failed = step
+            break
+        await asyncio.sleep(0.5)  # let anything late settle before the next rate
+    best = result.best
+    if failed is not None and best is not None:
+        between = round(math.sqrt(best.rate * failed.rate))
+        step = await run_step(rig, tally, between, seconds)
+        result.steps.append(step)
+        if log:
+            _log(name, step)
+    result.steps.sort(key=lambda s: s.rate)
+    if tally.last_error and log:
+        print(f"    last error: {tally.last_error}", flush=True)
+    return result
+
+
+def _log(name: str, step: Step) -> None:
+    cpu = ", ".join(f"{k} {v:.0%}" for k, v in step.cpu.items())
+    print(
+        f"  {name:>22} {step.rate:>6g}/s: {step.deliveries_per_second:8.0f} deliveries/s, "
+        f"p50 {step.latency.p50:6.1f} p99 {step.latency.p99:7.1f} ms, {cpu}"
+        f"{'' if step.sustained else '  (not sustained)'}"
+        f" [sent {step.sent} acked {step.acked} errors {step.errors} delivered {step.delivered}]",
+        flush=True,
+    )
+
+
+# --- rigs ----------------------------------------------------------------------------------
+
+
+async def teamwell_rig(deployment: Deployment, conversations: int) -> Rig:
+    """Team conversations of the first teams; each member's own socket, spread over the
+    processes, and a second socket of each team's first member that sends."""
+    teams = deployment.world.teams[:conversations]
+    ids = []
+    for t, team in enumerate(teams):
+        http = Http(deployment.url(t))
+        status, _, body = await http.request(
+            "POST",
+            "/api/v1/conversations",
+            headers={"Authorization": f"Bearer {team[0].token}"},
+            body={"kind": "team", "team_id": deployment.world.team_ids[t]},
+        )
+        await http.close()
+        if status != 200:
+            raise RuntimeError(f"opening a team conversation: {status} {body[:200]!r}")
+        ids.append(orjson.loads(body)["id"])
+    receivers = await open_many(deployment.urls, [p.token for team in teams for p in team])
+    # Offset by one so that, with two processes, a sender is not on its receivers' process.
+    senders = await open_many(
+        deployment.urls[1:] + deployment.urls[:1], [t[0].token for t in teams]
+    )
+    return Rig(
+        conversations=ids,
+        senders=senders,
+        receivers=receivers,
+        cpu_groups={
+            SERVER: deployment.server_pids,
+            SUPPORT: deployment.support,
+            GENERATOR: [os.getpid()],
+        },
+    )
+
+
+async def baseline_rig(base_url: str, pid: int, conversations: int) -> Rig:
+    ids = [f"c{i}" for i in range(conversations)]
+    receivers = await open_many([base_url], [f"rooms.{c}" for c in ids for _ in range(MEMBERS)])
+    senders = await open_many([base_url], ["rooms." for _ in ids])
+    return Rig(
+        conversations=ids,
+        senders=senders,
+        receivers=receivers,
+        cpu_groups={SERVER: [pid], GENERATOR: [os.getpid()]},
+    )
+
+
+async def close_rig(rig: Rig) -> None:
+    await close_all(rig.senders + rig.receivers)

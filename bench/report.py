@@ -1,0 +1,318 @@
+"""The run's figures as docs/benchmarks.md: the machine, the targets and whether each was met,
+then every benchmark's table with its baseline beside it, then the notes kept by hand in
+bench/notes.md (method, profiles, what was changed)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from bench.connections import ConnectionsResult
+from bench.fanout import FanoutResult, Step
+from bench.measure import GENERATOR, SERVER, SUPPORT
+from bench.plans import PlanResult
+from bench.signalling import SignallingResult
+
+T = TypeVar("T")
+BASELINE = "baseline"
+NOTES = Path(__file__).with_name("notes.md")
+
+# The issue's targets on the 2-core machine.
+FANOUT_SHARE = 0.30  # of the bare websockets baseline's highest sustained rate
+SYNAPSE_RATE = 60.0  # messages/s to 10 receivers, Synapse on this class of machine
+SYNAPSE_FACTOR = 25
+LATENCY_RATE = 200.0  # messages/s to conversations of ten
+LATENCY_P99_MS = 20.0
+CONNECTIONS = 10_000
+BYTES_PER_CONNECTION = 30 * 1024
+SIGNAL_P99_MS = 10.0
+
+
+@dataclass
+class Run:
+    started: datetime
+    command: str
+    facts: dict[str, str]
+    deployments: dict[str, str]  # name -> description
+    finished: datetime | None = None
+    quick: bool = False
+    connections: list[ConnectionsResult] = field(default_factory=list)
+    fanout: list[FanoutResult] = field(default_factory=list)
+    signalling: list[SignallingResult] = field(default_factory=list)
+    plans: list[PlanResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    profile: list[tuple[str, str]] = field(default_factory=list)  # (heading, preformatted)
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.1f}"
+
+
+def _kib(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value / 1024:.1f} KiB"
+
+
+def _cpu(cpu: dict[str, float], name: str) -> str:
+    return f"{cpu[name]:.0%}" if name in cpu else "-"
+
+
+def _ratio(value: float, base: float) -> str:
+    if not base or math.isnan(value) or math.isnan(base):
+        return "-"
+    return f"{value / base:.2f}x"
+
+
+def _verdict(met: bool | None) -> str:
+    return "not measured" if met is None else ("**met**" if met else "**not met**")
+
+
+def _by_target(items: Sequence[T], target: str) -> T | None:
+    return next((i for i in items if getattr(i, "target", None) == target), None)
+
+
+def _targets(run: Run) -> list[str]:
+    rows = [
+        "| target | deployment | measured | baseline (same run) | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    bare = _by_target(run.fanout, BASELINE)
+    bare_best = bare.best.rate if bare and bare.best else float("nan")
+    for name in run.deployments:
+        result: FanoutResult | None = _by_target(run.fanout, name)
+        if result is None:
+            continue
+        best = result.best.rate if result.best else 0.0
+        share = best / bare_best if bare_best and not math.isnan(bare_best) else float("nan")
+        if not (result.found_limit and bare and bare.found_limit):
+            share = float("nan")  # a ladder ended before a limit was found: no ratio to judge
+        rows.append(
+            f"| fan-out rate ≥ {FANOUT_SHARE:.0%} of bare `websockets` | {name} | "
+            f"{best:g} msg/s ({best * 10:g} deliveries/s), {share:.0%} of the baseline | "
+            f"{bare_best:g} msg/s | "
+            f"{_verdict(None if math.isnan(share) else share >= FANOUT_SHARE)} |"
+        )
+        rows.append(
+            f"| fan-out rate ≥ {SYNAPSE_FACTOR}x Synapse's {SYNAPSE_RATE:g} msg/s | {name} | "
+            f"{best:g} msg/s ({best / SYNAPSE_RATE:.1f}x) | - | "
+            f"{_verdict(best >= SYNAPSE_FACTOR * SYNAPSE_RATE)} |"
+        )
+        step = result.at(LATENCY_RATE)
+        bare_step = bare.at(LATENCY_RATE) if bare else None
+        rows.append(
+            f"| p99 < {LATENCY_P99_MS:g} ms at {LATENCY_RATE:g} msg/s | {name} | "
+            f"{_ms(step.latency.p99) if step else '-'} ms | "
+            f"{_ms(bare_step.latency.p99) if bare_step else '-'} ms | "
+            f"{_verdict(None if step is None else step.latency.p99 < LATENCY_P99_MS and step.sustained)} |"  # noqa: E501
+        )
+    bare_conn = _by_target(run.connections, BASELINE)
+    for name in run.deployments:
+        held: ConnectionsResult | None = _by_target(run.connections, name)
+        if held is None:
+            continue
+        per = held.bytes_per_connection
+        processes = len(held.memory)
+        base = f"{bare_conn.bytes_per_connection / 1024:.1f} KiB each" if bare_conn else "-"
+        if held.failed:
+            measured = f"{held.held:,} held, then: {held.failed}"
+            verdict = _verdict(False)
+        else:
+            measured = f"{held.held:,} held, {per / 1024:.1f} KiB each"
+            verdict = (
+                _verdict(held.held >= CONNECTIONS and per < BYTES_PER_CONNECTION)
+                if processes == 1
+                else f"spread over {processes} processes; the target is one process's (embedded)"
+            )
+        rows.append(
+            f"| {CONNECTIONS:,} idle connections in one process, < 30 KiB each | {name} | "
+            f"{measured} | {base} | {verdict} |"
+        )
+    bare_sig = _by_target(run.signalling, BASELINE)
+    for name in run.deployments:
+        sig: SignallingResult | None = _by_target(run.signalling, name)
+        if sig is None:
+            continue
+        rows.append(
+            f"| signalling relay p99 < {SIGNAL_P99_MS:g} ms | {name} | "
+            f"{_ms(sig.latency.p99)} ms round trip | "
+            f"{_ms(bare_sig.latency.p99) if bare_sig else '-'} ms | "
+            f"{_verdict(sig.latency.p99 < SIGNAL_P99_MS and sig.lost == 0)} |"
+        )
+    return rows
+
+
+def _fanout(run: Run) -> list[str]:
+    out: list[str] = []
+    bare = _by_target(run.fanout, BASELINE)
+    for result in run.fanout:
+        best = result.best
+        title = "bare `websockets` broadcast" if result.target == BASELINE else result.target
+        ratio = (
+            f", {_ratio(best.rate, bare.best.rate)} the baseline"
+            if best and bare and bare.best and result.target != BASELINE
+            else ""
+        )
+        out += [
+            "",
+            f"**{title}**: {result.conversations} conversations of 10; highest sustained rate "
+            f"{'' if result.found_limit else 'at least '}"
+            f"**{best.rate:g} messages/s** ({best.rate * 10:g} deliveries/s){ratio}"
+            if best
+            else f"**{title}**: no rate was sustained",
+            "",
+            "| offered msg/s | deliveries/s | p50 ms | p95 ms | p99 ms | max ms | "
+            "server CPU | PostgreSQL+Redis CPU | generator CPU | sustained |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        out += [_step_row(step) for step in result.steps]
+    return out
+
+
+def _step_row(step: Step) -> str:
+    why = ""
+    if not step.sustained:
+        reasons = []
+        if step.errors:
+            reasons.append(f"{step.errors} errors")
+        if step.delivered < step.sent * 10:
+            reasons.append(f"{step.sent * 10 - step.delivered} not delivered in time")
+        if not step.on_schedule:
+            reasons.append("generator behind schedule")
+        if not reasons:
+            reasons.append("p99 over 250 ms")
+        why = " (" + ", ".join(reasons) + ")"
+    return (
+        f"| {step.rate:g} | {step.deliveries_per_second:,.0f} | {_ms(step.latency.p50)} | "
+        f"{_ms(step.latency.p95)} | {_ms(step.latency.p99)} | {_ms(step.latency.max)} | "
+        f"{_cpu(step.cpu, SERVER)} | {_cpu(step.cpu, SUPPORT)} | {_cpu(step.cpu, GENERATOR)} | "
+        f"{'yes' if step.sustained else 'no' + why} |"
+    )
+
+
+def _connections(run: Run) -> list[str]:
+    out = [
+        "",
+        "| target | held / wanted | per process | memory per connection | connects/s | "
+        "server CPU idle | PostgreSQL+Redis CPU idle | ratio to baseline (memory) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    bare = _by_target(run.connections, BASELINE)
+    for result in run.connections:
+        per_process = ", ".join(
+            f"{n:,} (+{(after - before) / 2**20:.0f} MiB)" for n, before, after in result.memory
+        )
+        failed = f" — stopped: {result.failed}" if result.failed else ""
+        out.append(
+            f"| {result.target} | {result.held:,} / {result.wanted:,}{failed} | {per_process} | "
+            f"{_kib(result.bytes_per_connection)} | {result.connects_per_second:,.0f} | "
+            f"{_cpu(result.idle_cpu, SERVER)} | {_cpu(result.idle_cpu, SUPPORT)} | "
+            + (
+                _ratio(result.bytes_per_connection, bare.bytes_per_connection)
+                if bare and result is not bare
+                else "-"
+            )
+            + " |"
+        )
+    return out
+
+
+def _signalling(run: Run) -> list[str]:
+    out = [
+        "",
+        "| target | pairs x offers/s | round trips | p50 ms | p95 ms | p99 ms | max ms | lost | "
+        "server CPU | PostgreSQL+Redis CPU | p99 to baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    bare = _by_target(run.signalling, BASELINE)
+    for r in run.signalling:
+        out.append(
+            f"| {r.target} | {r.pairs} x {r.per_second:g} | {r.latency.count:,} | "
+            f"{_ms(r.latency.p50)} | {_ms(r.latency.p95)} | {_ms(r.latency.p99)} | "
+            f"{_ms(r.latency.max)} | {r.lost} | {_cpu(r.cpu, SERVER)} | {_cpu(r.cpu, SUPPORT)} | "
+            + (_ratio(r.latency.p99, bare.latency.p99) if bare and r is not bare else "-")
+            + " |"
+        )
+    return out
+
+
+def _plans(run: Run) -> list[str]:
+    out = [
+        "",
+        "| target | kind | workers | requests/s | p50 ms | p99 ms | errors | server CPU | "
+        "PostgreSQL+Redis CPU | generator CPU | rate to baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in run.plans:
+        bare = next((b for b in run.plans if b.target == BASELINE and b.kind == r.kind), None)
+        errors = f"{r.errors}" + (f" ({r.last_error[:80]})" if r.errors else "")
+        out.append(
+            f"| {r.target} | {r.kind} | {r.workers} | {r.per_second:,.0f} | "
+            f"{_ms(r.latency.p50)} | {_ms(r.latency.p99)} | {errors} | {_cpu(r.cpu, SERVER)} | "
+            f"{_cpu(r.cpu, SUPPORT)} | {_cpu(r.cpu, GENERATOR)} | "
+            + (_ratio(r.per_second, bare.per_second) if bare and r is not bare else "-")
+            + " |"
+        )
+    return out
+
+
+def render(run: Run) -> str:
+    took = (run.finished - run.started).total_seconds() if run.finished else 0.0
+    lines = [
+        "# Benchmarks",
+        "",
+        "This file is written by the benchmark suite (`python -m bench`, see bench/README.md): "
+        "the figures below are its **latest run**"
+        + (" — a quick run, too short to rely on" if run.quick else "")
+        + ". Every figure sits beside a baseline measured in the same run on the same machine, "
+        "because absolute numbers on a shared machine move with whatever else it is doing; "
+        "the ratios are what to read.",
+        "",
+        f"Run: {run.started:%Y-%m-%d %H:%M} UTC, {took / 60:.1f} minutes, `{run.command}`.",
+        "",
+        "## The machine",
+        "",
+        *[f"- {k}: {v}" for k, v in run.facts.items()],
+        "",
+        "Deployments measured:",
+        "",
+        *[f"- **{name}**: {text}" for name, text in run.deployments.items()],
+        "- **baseline**: a bare `websockets` server (bench/baseline.py) for the WebSocket "
+        "benchmarks, and a bare FastAPI endpoint on the same uvicorn for the HTTP one: no "
+        "authentication, storage, encryption, permissions or audit.",
+        "",
+        "The load generator is one process on the same machine; its CPU is reported beside the "
+        "server's (as a share of one core) so that a run limited by the generator shows as such.",
+        "",
+        "## Targets",
+        "",
+        *_targets(run),
+    ]
+    if run.problems:
+        lines += ["", "Problems in this run:", "", *[f"- {p}" for p in run.problems]]
+    lines += [
+        "",
+        "## 1. Fan-out to conversations of ten",
+        "",
+        "Latency is from just before a message is sent to when each of its ten receivers has it "
+        "(every receiver counted). A rate is sustained when every message is acknowledged and "
+        "delivered to all ten within 3 s of the last send, the generator kept its schedule and "
+        "p99 stayed under 250 ms.",
+        *_fanout(run),
+        "",
+        "## 2. Idle authenticated connections with presence",
+        *_connections(run),
+        "",
+        "## 3. Signalling: offer and answer relayed between two participants",
+        *_signalling(run),
+        "",
+        "## 4. Plan reads and writes over HTTP",
+        *_plans(run),
+    ]
+    for heading, text in run.profile:
+        lines += ["", f"### Profile: {heading}", "", "```", text.rstrip(), "```"]
+    if NOTES.exists():
+        lines += ["", NOTES.read_text(encoding="utf-8").rstrip()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,150 @@
+"""Group commit for ``message.send``: one writer per process stores every message that arrives
+while the previous batch is being written, in one transaction.
+
+Under light load a batch is one message and costs what storing it alone would. Under heavy load
+the statements and the commit of a batch are shared by all its messages (see
+``messaging.send_batch``), so the process keeps up with many more messages a second. Each
+sender still waits for its own message to be committed before it is acknowledged and announced,
+and the messages of one socket keep their order (its handler sends the next only after the
+previous was stored).
+
+If a batch fails while writing (for example a resend racing in from another process hits the
+unique client message id), it is rolled back and its messages are stored one at a time through
+``messaging.send_once``, so one message's trouble is only ever that message's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.audit import service as audit_service
+from app.messaging import service as messaging
+from app.messaging.keyring import MessageKeyring
+from app.messaging.models import ConversationKind
+from app.users.models import User
+
+log = logging.getLogger("teamwell.realtime")
+
+# At most this many messages share a transaction (keeps one batch's commit short).
+BATCH_MAX = 64
+
+Pending = tuple[messaging.Outgoing, "asyncio.Future[messaging.Stored]"]
+
+
+class MessageWriter:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        keyring: MessageKeyring,
+        *,
+        on_task: Callable[[asyncio.Task[None]], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.keyring = keyring
+        self._on_task = on_task
+        self._pending: list[Pending] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def send(self, item: messaging.Outgoing) -> messaging.Stored:
+        """Store one message (with whatever else is waiting); returns it once committed, or
+        raises what refused it (``NotAMember``, ``ConversationNotFound``, ``SenderInactive``)."""
+        waiter: asyncio.Future[messaging.Stored] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, waiter))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="message-writer")
+            if self._on_task is not None:
+                self._on_task(self._task)
+        self._wake.set()
+        return await waiter
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[:BATCH_MAX]
+                del self._pending[:BATCH_MAX]
+                try:
+                    await self._write(batch)
+                except BaseException as exc:  # never leave a sender waiting
+                    for _item, waiter in batch:
+                        if not waiter.done():
+                            waiter.set_exception(
+                                exc if isinstance(exc, Exception) else RuntimeError(exc)
+                            )
+                    if not isinstance(exc, Exception):
+                        raise
+
+    async def _write(self, batch: list[Pending]) -> None:
+        try:
+            async with self.sessions() as session:
+                results = await messaging.send_batch(
+                    session=session, keyring=self.keyring, items=[item for item, _ in batch]
+                )
+                await session.commit()
+        except Exception:
+            if len(batch) > 1:
+                log.info("a batch of %d messages failed; storing them one by one", len(batch))
+            for pending in batch:
+                await self._write_one(*pending)
+            return
+        for (_item, waiter), result in zip(batch, results, strict=True):
+            if waiter.done():  # the sender's socket went away meanwhile; the message stays
+                continue
+            if isinstance(result, Exception):
+                waiter.set_exception(result)
+            else:
+                waiter.set_result(result)
+
+    async def _write_one(
+        self, item: messaging.Outgoing, waiter: asyncio.Future[messaging.Stored]
+    ) -> None:
+        try:
+            async with self.sessions() as session:
+                sender = await session.get(User, item.sender_id)
+                if sender is None or not sender.is_active:
+                    raise messaging.SenderInactive()
+                # Read now: a lost race on the client message id rolls the session back.
+                name = sender.display_name
+                sent = await messaging.send_once(
+                    session=session,
+                    ctx=item.ctx,
+                    keyring=self.keyring,
+                    conversation_id=item.conversation_id,
+                    sender=sender,
+                    client_msg_id=item.client_msg_id,
+                    body=item.body,
+                )
+                conversation = await messaging.get(
+                    session=session, conversation_id=item.conversation_id
+                )
+                if sent.created and conversation.kind == ConversationKind.case:
+                    await audit_service.record(
+                        session,
+                        item.ctx,
+                        action="message.send",
+                        resource_type="conversation",
+                        resource_id=str(sent.message.id),
+                        client_id=conversation.client_id,
+                    )
+                members = (
+                    sent.members
+                    if sent.members is not None
+                    else frozenset(
+                        await messaging.member_ids(session=session, conversation=conversation)
+                    )
+                )
+                await session.commit()
+            result = messaging.Stored(sent.message, sent.created, name, members)
+        except Exception as exc:
+            if not waiter.done():
+                waiter.set_exception(exc)
+            return
+        if not waiter.done():
+            waiter.set_result(result)

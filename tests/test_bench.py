@@ -1,0 +1,63 @@
+"""The benchmark suite (bench/) runs end to end for a moment on the embedded defaults, so that it
+cannot rot between the runs that measure. Nothing here is about speed: the figures of a run this
+short mean nothing, only that every benchmark produced them beside its baseline."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+
+
+def test_every_benchmark_runs_and_reports_beside_its_baseline(tmp_path: Path) -> None:
+    report = tmp_path / "benchmarks.md"
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "bench", "--quick",
+            "--deployments", "embedded",
+            "--connections", "20",
+            "--seconds", "0.5",
+            "--output", str(report),
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    text = report.read_text(encoding="utf-8")
+    assert "Problems in this run" not in text, text
+    for heading in (
+        "## The machine",
+        "## Targets",
+        "## 1. Fan-out to conversations of ten",
+        "## 2. Idle authenticated connections with presence",
+        "## 3. Signalling",
+        "## 4. Plan reads and writes over HTTP",
+    ):
+        assert heading in text, heading
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+
+    def row(target: str, *words: str) -> str:
+        found = [r for r in rows if r.startswith(f"| {target} |") and all(w in r for w in words)]
+        assert found, (target, words, text)
+        return found[0]
+
+    # Connections: all twenty held, by the baseline and by Teamwell.
+    assert "20 / 20" in row("baseline") and "20 / 20" in row("embedded")
+    # Signalling: round trips measured, none lost.
+    for target in ("baseline", "embedded"):
+        assert "| 0 |" in row(target, "2 x 20")
+    # Plans: reads and writes answered without errors, on both.
+    for target in ("baseline", "embedded"):
+        for kind in ("read", "write"):
+            assert f"| {target} | {kind} | 8 | " in row(target, f"| {kind} |")
+            assert "| 0 |" in row(target, f"| {kind} |")
+    # Fan-out: a rate was sustained by both (messages acknowledged and delivered to all ten).
+    assert "**bare `websockets` broadcast**: 4 conversations of 10; highest sustained" in text
+    assert "**embedded**: 4 conversations of 10; highest sustained" in text
