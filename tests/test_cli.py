@@ -28,14 +28,23 @@ def test_readiness_follows_migrations_and_create_admin_can_sign_in(tmp_path: Pat
             password = "an-admin-password-long-enough"
             made = teamwell_cli(
                 {**env, "TEAMWELL_ADMIN_PASSWORD": password},
-                "create-admin", "--email", "Lead@Council.example", "--name", "Lee Admin",
-                "--organisation", "city-council", "--organisation-name", "City Council",
-                "--kind", "local_authority",
+                "create-admin",
+                "--email",
+                "Lead@Council.example",
+                "--name",
+                "Lee Admin",
+                "--organisation",
+                "city-council",
+                "--organisation-name",
+                "City Council",
+                "--kind",
+                "local_authority",
             )
             assert made.returncode == 0, made.stderr
             assert password not in made.stdout + made.stderr
-            signed_in = http.post("/api/v1/auth/login",
-                                  json={"email": "lead@council.example", "password": password})
+            signed_in = http.post(
+                "/api/v1/auth/login", json={"email": "lead@council.example", "password": password}
+            )
             assert signed_in.status_code == 200, signed_in.text
             assert signed_in.json()["user"]["role"] == "admin"
             assert signed_in.json()["mfa_enrolment_required"] is True

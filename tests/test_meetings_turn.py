@@ -31,9 +31,15 @@ def relayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, Co
     turn = CoturnServer(secret).start()
     data_dir = tmp_path_factory.mktemp("relayed")
     try:
-        live = start_live("sqlite", data_dir, f"sqlite:///{data_dir / 'teamwell.db'}",
-                          extra_env={"TEAMWELL_TURN_URLS": json.dumps([turn.url]),
-                                     "TEAMWELL_TURN_SECRET": secret})
+        live = start_live(
+            "sqlite",
+            data_dir,
+            f"sqlite:///{data_dir / 'teamwell.db'}",
+            extra_env={
+                "TEAMWELL_TURN_URLS": json.dumps([turn.url]),
+                "TEAMWELL_TURN_SECRET": secret,
+            },
+        )
         try:
             yield live, turn
         finally:

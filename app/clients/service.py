@@ -233,8 +233,9 @@ async def care_relationship_ids(*, session: AsyncSession, user_id: uuid.UUID) ->
         CareTeamMember.user_id == user_id, col(CareTeamMember.until).is_(None)
     )
     own_record = select(ClientRecord.id).where(ClientRecord.user_id == user_id)
-    clients = or_(col(CareTeamMember.client_id).in_(my_clients),
-                  col(CareTeamMember.client_id).in_(own_record))
+    clients = or_(
+        col(CareTeamMember.client_id).in_(my_clients), col(CareTeamMember.client_id).in_(own_record)
+    )
     staff = await session.exec(
         select(CareTeamMember.user_id).where(clients, col(CareTeamMember.until).is_(None))
     )

@@ -524,9 +524,7 @@ async def _threads(
             (col(Conversation.kind) == ConversationKind.direct) & col(Conversation.id).in_(direct),
         )
     conversations = (
-        await session.exec(
-            select(Conversation).where(where).order_by(col(Conversation.created_at))
-        )
+        await session.exec(select(Conversation).where(where).order_by(col(Conversation.created_at)))
     ).all()
     threads = []
     for conversation in conversations:
