@@ -26,6 +26,7 @@ from app.db import create_engine, session_factory
 from app.evaluation import service as evaluation_service
 from app.messaging.keyring import (
     keyring_from_settings,
+    reencrypt_column,
     reencrypt_messages,
     reencrypt_revisions,
     rotate_key,
@@ -240,20 +241,68 @@ def cmd_rotate_message_key(settings: Settings, _args: argparse.Namespace) -> int
 
 
 def cmd_reencrypt_messages(settings: Settings, _args: argparse.Namespace) -> int:
+    from app.evaluation.models import EvaluationTrial
+    from app.evaluation.service import seed_aad
     from app.messaging.models import Message, MessageRevision
+    from app.supervision.models import SupervisionRecord, WellbeingCheckIn
+    from app.supervision.service import check_in_aad, notes_aad
 
     keyring = keyring_from_settings(settings)
     messages: Table = Message.__table__  # type: ignore[attr-defined]
     revisions: Table = MessageRevision.__table__  # type: ignore[attr-defined]
+    # Everything else sealed with the same keyring, so an old key can be retired once this ran:
+    # (what it is, table, key id column, ciphertext column, columns of its associated data, aad).
+    others: list[tuple[str, Table, str, str, tuple[str, ...], Callable[..., bytes]]] = [
+        (
+            "check-in texts",
+            WellbeingCheckIn.__table__,  # type: ignore[attr-defined]
+            "text_key_id",
+            "text_ciphertext",
+            ("id", "user_id"),
+            check_in_aad,
+        ),
+        (
+            "supervision notes",
+            SupervisionRecord.__table__,  # type: ignore[attr-defined]
+            "notes_key_id",
+            "notes_ciphertext",
+            ("id",),
+            notes_aad,
+        ),
+        (
+            "trial seeds",
+            EvaluationTrial.__table__,  # type: ignore[attr-defined]
+            "seed_key_id",
+            "seed_ciphertext",
+            ("id",),
+            seed_aad,
+        ),
+    ]
 
-    async def work(session: AsyncSession) -> tuple[int, int]:
-        moved = await reencrypt_messages(session, keyring, messages)
-        return moved, await reencrypt_revisions(session, keyring, revisions, messages)
+    async def work(session: AsyncSession) -> list[int]:
+        counts = [
+            await reencrypt_messages(session, keyring, messages),
+            await reencrypt_revisions(session, keyring, revisions, messages),
+        ]
+        for _label, table, key_column, blob_column, aad_columns, aad in others:
+            counts.append(
+                await reencrypt_column(
+                    session,
+                    keyring,
+                    table,
+                    key_column=key_column,
+                    blob_column=blob_column,
+                    aad_columns=aad_columns,
+                    aad=aad,
+                )
+            )
+        return counts
 
-    count, earlier = asyncio.run(_in_session(settings, work))
+    count, earlier, *rest = asyncio.run(_in_session(settings, work))
+    also = ", ".join(f"{n} {label}" for n, (label, *_) in zip(rest, others, strict=True))
     print(
         f"{count} messages and {earlier} earlier versions re-encrypted with key "
-        f"{keyring.current_key_id}"
+        f"{keyring.current_key_id}; also {also}"
     )
     return 0
 
@@ -303,7 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="count what would go and change nothing"
     )
     sub.add_parser("rotate-message-key", help="add a message key and make it current")
-    sub.add_parser("reencrypt-messages", help="re-encrypt message bodies not under the current key")
+    sub.add_parser(
+        "reencrypt-messages",
+        help="re-encrypt message bodies, check-in texts, supervision notes and trial seeds "
+        "not under the current key",
+    )
     for name in ("serve", "demo"):
         serve = sub.add_parser(
             name,

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from app.messaging.keyring import KEY_FILE_NAME, MessageKeyring, UndecryptableMessage
 from app.supervision.service import check_in_aad, notes_aad
-from tests.conftest import DEMO_PASSWORD, Live, Session, problem
+from tests.conftest import DEMO_PASSWORD, Live, Session, problem, teamwell_cli
 from tests.support.net import wait_until
 from tests.support.ws import WsClient
 
@@ -711,3 +711,49 @@ def test_supervision_is_overdue_by_the_cadence(live: Live, cast: Cast) -> None:
     ]
     for who in (person.session, live.as_role("admin"), live.as_role("client")):
         problem(who.get("/api/v1/supervision/supervisees"), 403)
+
+
+def test_a_new_message_key_reseals_check_in_texts_and_notes(live: Live, cast: Cast) -> None:
+    """After a key rotation, the re-encryption pass moves check-in texts and supervision notes
+    to the new key too, so the old key can be retired; both still read through the API."""
+    text = "Sealed before the rotation."
+    made = check_in(cast.therapist, text=text)
+    notes = "Notes sealed before the rotation."
+    held = record(
+        cast.supervisor,
+        kind="one_to_one",
+        held_on=days_from_today(-2),
+        supervisee_ids=[cast.therapist.id],
+        notes=notes,
+    )
+    old_key, _ = stored_row(live, "wellbeing_check_in", "text_key_id, text_ciphertext", made["id"])
+
+    rotated = teamwell_cli(live.env, "rotate-message-key")
+    assert rotated.returncode == 0, rotated.stderr
+    moved = teamwell_cli(live.env, "reencrypt-messages")
+    assert moved.returncode == 0, moved.stderr
+    assert "0 check-in texts" not in moved.stdout and "0 supervision notes" not in moved.stdout
+
+    current = keyring_of(live).current_key_id
+    assert current != old_key
+    key_id, sealed = stored_row(
+        live, "wellbeing_check_in", "text_key_id, text_ciphertext", made["id"]
+    )
+    assert key_id == current
+    assert (
+        keyring_of(live).decrypt(
+            key_id,
+            bytes(sealed),
+            aad=check_in_aad(uuid.UUID(made["id"]), uuid.UUID(made["user_id"])),
+        )
+        == text
+    )
+    key_id, _ = stored_row(live, "supervision_record", "notes_key_id, notes_ciphertext", held["id"])
+    assert key_id == current
+    mine = cast.therapist.session.get("/api/v1/wellbeing/check-ins").json()["items"]
+    assert text in [c["text"] for c in mine]
+    path = f"/api/v1/supervision/records/{held['id']}"
+    assert cast.therapist.session.get(path).json()["notes"] == notes
+
+    again = teamwell_cli(live.env, "reencrypt-messages")
+    assert "0 check-in texts, 0 supervision notes, 0 trial seeds" in again.stdout, again.stdout

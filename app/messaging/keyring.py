@@ -230,11 +230,11 @@ async def reencrypt_messages(
     c = table.c
 
     def rows(current: str) -> sa.Select[Any]:
-        return sa.select(c.id, c.conversation_id, c.seq, c.key_id, c.body_ciphertext).where(
+        return sa.select(c.id, c.key_id, c.body_ciphertext, c.conversation_id, c.seq).where(
             c.key_id != current
         )
 
-    return await _reencrypt(session, keyring, table, rows, batch=batch)
+    return await _reencrypt(session, keyring, table, rows, message_aad, batch=batch)
 
 
 async def reencrypt_revisions(
@@ -251,12 +251,45 @@ async def reencrypt_revisions(
 
     def rows(current: str) -> sa.Select[Any]:
         return (
-            sa.select(r.id, m.conversation_id, m.seq, r.key_id, r.body_ciphertext)
+            sa.select(r.id, r.key_id, r.body_ciphertext, m.conversation_id, m.seq)
             .join(messages, m.id == r.message_id)
             .where(r.key_id != current)
         )
 
-    return await _reencrypt(session, keyring, revisions, rows, batch=batch)
+    return await _reencrypt(session, keyring, revisions, rows, message_aad, batch=batch)
+
+
+async def reencrypt_column(
+    session: AsyncSession,
+    keyring: MessageKeyring,
+    table: sa.Table,
+    *,
+    key_column: str,
+    blob_column: str,
+    aad_columns: tuple[str, ...],
+    aad: Callable[..., bytes],
+    batch: int = 500,
+) -> int:
+    """The same pass for any other column sealed with the keyring (check-in text, supervision
+    notes, a trial's seed): ``aad`` rebuilds a row's associated data from ``aad_columns``.
+    Rows with nothing sealed (a null key id) are not touched."""
+    c = table.c
+
+    def rows(current: str) -> sa.Select[Any]:
+        return sa.select(
+            c.id, c[key_column], c[blob_column], *(c[name] for name in aad_columns)
+        ).where(c[key_column] != current)
+
+    return await _reencrypt(
+        session,
+        keyring,
+        table,
+        rows,
+        aad,
+        key_column=key_column,
+        blob_column=blob_column,
+        batch=batch,
+    )
 
 
 async def _reencrypt(
@@ -264,9 +297,13 @@ async def _reencrypt(
     keyring: MessageKeyring,
     table: sa.Table,
     rows_under_old_keys: Callable[[str], sa.Select[Any]],
+    aad_of: Callable[..., bytes],
     *,
+    key_column: str = "key_id",
+    blob_column: str = "body_ciphertext",
     batch: int,
 ) -> int:
+    """Rows come as (id, key id, ciphertext, *the values ``aad_of`` takes)."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
     keyring.refresh()
@@ -283,13 +320,13 @@ async def _reencrypt(
         found = (await connection.execute(query.order_by(c.id).limit(batch))).all()
         if not found:
             return moved
-        for row_id, conversation_id, seq, key_id, blob in found:
-            aad = message_aad(conversation_id, seq)
+        for row_id, key_id, blob, *aad_parts in found:
+            aad = aad_of(*aad_parts)
             new_key_id, new_blob = keyring.encrypt(keyring.decrypt(key_id, blob, aad=aad), aad=aad)
             result = await connection.execute(
                 sa.update(table)
-                .where(c.id == row_id, c.key_id == key_id, c.body_ciphertext == blob)
-                .values(key_id=new_key_id, body_ciphertext=new_blob)
+                .where(c.id == row_id, c[key_column] == key_id, c[blob_column] == blob)
+                .values({key_column: new_key_id, blob_column: new_blob})
             )
             moved += result.rowcount
         await session.commit()
