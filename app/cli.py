@@ -120,7 +120,9 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     )
 
     async def work(session: AsyncSession) -> list[str]:
-        logins = await seed_demo(session, _system_context(), password)
+        logins = await seed_demo(
+            session, _system_context(), password, keyring_from_settings(settings)
+        )
         return [f"  {login.email:<42} {login.role:<22} {login.display_name}" for login in logins]
 
     lines = asyncio.run(_in_session(settings, work))

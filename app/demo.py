@@ -1,9 +1,11 @@
-"""Demo data: two organisations, one integrated team, six clients at different stages."""
+"""Demo data: two organisations, one integrated team, six clients at different stages, and the
+team's recent past (weekly check-ins, supervision with agreed actions, a fidelity review), so
+the supervisor's dashboard has something to show on first start."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -11,14 +13,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord, ProgrammeStatus, ReferralSource
 from app.clients.schemas import CareTeamMemberAdd, ClientCreate, ClientUpdate, ReferralCreate
+from app.clock import FrozenClock
 from app.consents import service as consents_service
 from app.consents.models import ConsentPurpose, ConsentState
 from app.consents.schemas import ConsentDecision
 from app.context import Actor, Context
+from app.fidelity import service as fidelity_service
+from app.fidelity.schemas import FidelityReviewCreate
+from app.messaging.keyring import MessageKeyring
 from app.organisations import service as organisations_service
 from app.organisations.models import Organisation, OrganisationKind
 from app.organisations.schemas import OrganisationCreate
+from app.supervision import rules as supervision_rules
+from app.supervision import service as supervision_service
+from app.supervision.models import SupervisionKind
+from app.supervision.schemas import ActionCreate, CheckInCreate, RecordCreate
 from app.teams import service as teams_service
+from app.teams.models import Team
 from app.teams.schemas import TeamCreate
 from app.users import service as users_service
 from app.users.models import Role, User
@@ -102,7 +113,9 @@ CLIENTS = [
 ]
 
 
-async def seed_demo(session: AsyncSession, ctx: Context, password: str) -> list[DemoLogin]:
+async def seed_demo(
+    session: AsyncSession, ctx: Context, password: str, keyring: MessageKeyring
+) -> list[DemoLogin]:
     """Create the demo programme. Refuses to run twice (it is for an empty database)."""
     existing = await session.exec(select(Organisation).where(Organisation.slug == TRUST.slug))
     if existing.first() is not None:
@@ -186,7 +199,158 @@ async def seed_demo(session: AsyncSession, ctx: Context, password: str) -> list[
             )
             await clients_service.link_login(session=session, client=client, user=user)
             logins.append(DemoLogin(user.email, Role.client, name))
+    await _demo_team_past(session, ctx, keyring, team, people)
     return logins
+
+
+# Weekly answers (mood, workload, stress, support) for the eight weeks before this one, oldest
+# first: Tom's workload climbs as two clients reach crisis, then eases after supervision.
+CHECK_IN_WEEKS: dict[Role, list[tuple[int, int, int, int]]] = {
+    Role.peer_keyworker: [
+        (4, 3, 2, 4),
+        (4, 3, 2, 4),
+        (3, 3, 3, 4),
+        (4, 4, 3, 4),
+        (4, 3, 2, 5),
+        (3, 3, 3, 4),
+        (4, 3, 2, 4),
+        (4, 2, 2, 5),
+    ],
+    Role.therapist: [
+        (4, 3, 2, 4),
+        (3, 4, 3, 3),
+        (3, 4, 4, 3),
+        (2, 5, 4, 2),
+        (2, 5, 5, 2),
+        (3, 4, 4, 3),
+        (3, 4, 3, 4),
+        (4, 3, 3, 4),
+    ],
+    Role.employment_specialist: [
+        (3, 3, 3, 3),
+        (4, 3, 2, 3),
+        (4, 4, 3, 3),
+        (3, 4, 3, 3),
+        (4, 3, 3, 4),
+        (4, 3, 2, 4),
+        (3, 3, 3, 3),
+        (4, 3, 2, 4),
+    ],
+}
+
+# The IPS-25 self-review held about two months ago: a "good" team still building employer work.
+FIDELITY_SCORES_BELOW_FIVE = {
+    "job development - frequent employer contact": 3,
+    "job development - quality of employer contact": 3,
+    "executive team support": 3,
+    "diversity of employers": 4,
+    "diversity of job types": 4,
+    "ongoing work-based assessment": 4,
+    "agency focus on competitive employment": 4,
+    "integration with mental health treatment through team assignment": 4,
+    "rapid job search": 4,
+}
+
+
+def _at(day: date, hour: int) -> FrozenClock:
+    return FrozenClock(datetime.combine(day, time(hour), tzinfo=UTC))
+
+
+async def _demo_team_past(
+    session: AsyncSession,
+    ctx: Context,
+    keyring: MessageKeyring,
+    team: Team,
+    people: dict[Role, User],
+) -> None:
+    settings = supervision_service.SupervisionSettings()
+    supervisor = people[Role.supervisor]
+    today = ctx.now().date()
+    this_monday = today - timedelta(days=today.weekday())
+    weeks = len(next(iter(CHECK_IN_WEEKS.values())))
+    for role, answers in CHECK_IN_WEEKS.items():
+        person = people[role]
+        for index, (mood, workload, stress, support) in enumerate(answers):
+            # Tuesday of each past week, staggered by person.
+            day = this_monday - timedelta(weeks=weeks - index) + timedelta(days=1)
+            hour = 9 + list(CHECK_IN_WEEKS).index(role)
+            await supervision_service.record_check_in(
+                session=session,
+                ctx=Context(actor=_actor(person), clock=_at(day, hour)),
+                keyring=keyring,
+                user=person,
+                data=CheckInCreate(mood=mood, workload=workload, stress=stress, support=support),
+                settings=settings,
+            )
+
+    as_supervisor = Context(actor=_actor(supervisor), clock=ctx.clock)
+    keyworker, therapist, specialist = (
+        people[Role.peer_keyworker],
+        people[Role.therapist],
+        people[Role.employment_specialist],
+    )
+    await supervision_service.create_record(
+        session=session,
+        ctx=as_supervisor,
+        keyring=keyring,
+        supervisor=supervisor,
+        data=RecordCreate(
+            kind=SupervisionKind.group,
+            held_on=today - timedelta(days=17),
+            supervisee_ids=[keyworker.id, therapist.id, specialist.id],
+            notes=(
+                "Reflective practice: holding hope for clients whose job starts fall through. "
+                "Tom named the weight of two clients in crisis in the same fortnight; the team "
+                "agreed to share duty cover."
+            ),
+            actions=[
+                ActionCreate(
+                    text="Share out-of-hours duty cover across the team for a month",
+                    owner_id=supervisor.id,
+                    due_on=today - timedelta(days=10),
+                ),
+                ActionCreate(
+                    text="Bring one employer story to the next session",
+                    owner_id=specialist.id,
+                    due_on=today + timedelta(days=11),
+                ),
+            ],
+        ),
+        settings=settings,
+    )
+    await supervision_service.create_record(
+        session=session,
+        ctx=as_supervisor,
+        keyring=keyring,
+        supervisor=supervisor,
+        data=RecordCreate(
+            kind=SupervisionKind.one_to_one,
+            held_on=today - timedelta(days=12),
+            supervisee_ids=[therapist.id],
+            notes="Caseload review; agreed to pause new referrals for two weeks.",
+            actions=[],
+        ),
+        settings=settings,
+    )
+    await fidelity_service.record(
+        session=session,
+        ctx=as_supervisor,
+        team=team,
+        reviewer=supervisor,
+        data=FidelityReviewCreate(
+            reviewed_on=today - timedelta(days=60),
+            scores={
+                item: FIDELITY_SCORES_BELOW_FIVE.get(item, 5)
+                for item in supervision_rules.FIDELITY_ITEMS
+            },
+            note="First self-review since the team went remote.",
+        ),
+        settings=fidelity_service.FidelitySettings(),
+    )
+
+
+def _actor(user: User) -> Actor:
+    return Actor(user_id=user.id, role=user.role, organisation_id=user.organisation_id)
 
 
 async def _demo_consents(

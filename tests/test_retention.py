@@ -28,7 +28,7 @@ from app.db import create_engine, metadata, session_factory
 from app.demo import seed_demo
 from app.measures.models import MeasureLink, MeasureResponse
 from app.messaging import service as messaging
-from app.messaging.keyring import MessageKeyring, message_aad
+from app.messaging.keyring import MessageKeyring, keyring_from_settings, message_aad
 from app.messaging.models import Message, MessageRevision
 from app.migrate import upgrade_async
 from app.retention import rules
@@ -148,7 +148,12 @@ async def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = create_engine(Settings(data_dir=path.parent, database_url=f"sqlite:///{path}"))
     try:
         async with session_factory(engine)() as session:
-            await seed_demo(session, Context(actor=SYSTEM, clock=FrozenClock(NOW)), DEMO_PASSWORD)
+            await seed_demo(
+                session,
+                Context(actor=SYSTEM, clock=FrozenClock(NOW)),
+                DEMO_PASSWORD,
+                keyring_from_settings(Settings(data_dir=path.parent)),
+            )
             await session.commit()
     finally:
         await engine.dispose()
