@@ -183,6 +183,10 @@ def document_problems(app: FastAPI) -> None:
                 if "422" in responses:
                     responses["422"] = _problem_response("The request is not valid")
                 responses["4XX"] = _problem_response("Refused: a problem saying why")
+                responses["503"] = _problem_response(
+                    "A service it depends on (the database, Redis) is unreachable: try again "
+                    "after Retry-After"
+                )
         components = schema["components"]["schemas"]
         for unused in ("HTTPValidationError", "ValidationError"):
             if f'"#/components/schemas/{unused}"' not in json.dumps(schema):

@@ -286,7 +286,9 @@ async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) 
             connection.send(
                 p.error_frame(
                     ErrorCode.internal,
-                    "Something went wrong; nothing was changed.",
+                    # Not "nothing was changed": the failure may come after a commit (telling
+                    # the others, say). A resend with the same client_msg_id is stored once.
+                    "Something went wrong; try again.",
                     getattr(frame, "id", None),
                 )
             )

@@ -26,6 +26,12 @@ def test_openapi_document_lists_the_api(live: Live) -> None:
         "/api/v1/clients/{client_id}/consents",
     ):
         assert path in paths
+    # Errors are documented as they are sent: refusals and outages are problems.
+    answers = paths["/api/v1/clients"]["get"]["responses"]
+    for status in ("4XX", "503"):
+        assert answers[status]["content"]["application/problem+json"]["schema"] == {
+            "$ref": "#/components/schemas/Problem"
+        }
 
 
 def test_unknown_route_is_problem_json(live: Live) -> None:
