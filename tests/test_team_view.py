@@ -378,3 +378,48 @@ async def test_counts_stand_in_for_clients(live: Live) -> None:
         ok(person.session.post(f"/api/v1/alerts/{alert['id']}/acknowledge", json={}))
         counts = {a["kind"]: a["open"] for a in team.overview()["open_alerts"]}
         assert counts.get("first_employer_contact_overdue", 0) == remaining
+
+
+def test_supervision_meetings_are_private_to_those_in_them(live: Live) -> None:
+    """A team's case meetings are the whole team's; its supervision is not: a one-to-one is
+    seen and joined by the supervisor and the person supervised only, and only the supervisor
+    who arranged it moves or cancels it."""
+    team = new_team(live, ["peer_keyworker", "therapist"])
+    supervisee, colleague = team.members
+    starts = datetime.now(UTC) + timedelta(days=1)
+    when = {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat()}
+    supervision = ok(
+        team.supervisor.session.post(
+            "/api/v1/meetings",
+            json={
+                "kind": "supervision",
+                "title": "Supervision",
+                "team_id": team.id,
+                "invitee_ids": [supervisee.id],
+                **when,
+            },
+        ),
+        201,
+    )
+    team_meeting = ok(
+        team.supervisor.session.post(
+            "/api/v1/meetings",
+            json={"kind": "case_meeting", "title": "Team huddle", "team_id": team.id, **when},
+        ),
+        201,
+    )
+    path = f"/api/v1/meetings/{supervision['id']}"
+
+    def listed(person: Person) -> set[str]:
+        return {m["id"] for m in ok(person.session.get("/api/v1/meetings"))}
+
+    assert {supervision["id"], team_meeting["id"]} <= listed(team.supervisor)
+    assert {supervision["id"], team_meeting["id"]} <= listed(supervisee)
+    assert ok(supervisee.session.get(path))["invitee_ids"] == [supervisee.id]
+
+    assert team_meeting["id"] in listed(colleague)
+    assert supervision["id"] not in listed(colleague)
+    problem(colleague.session.get(path), 403)
+    problem(colleague.session.post(f"{path}/cancel"), 403)
+    problem(supervisee.session.post(f"{path}/cancel"), 403)
+    assert ok(team.supervisor.session.post(f"{path}/cancel"))["cancelled_at"] is not None

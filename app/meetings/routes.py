@@ -53,6 +53,9 @@ async def _managed(session: SessionDep, principal: Principal, meeting_id: uuid.U
     meeting = await service.get(session=session, meeting_id=meeting_id)
     if not await service.is_care_staff(session, principal.user, meeting):
         raise Forbidden("Meetings are changed by the care team or the team's staff.")
+    if meeting.kind == MeetingKind.supervision and meeting.host_id != principal.user.id:
+        # Those supervised join it; moving or cancelling it is for the supervisor who holds it.
+        raise Forbidden("Supervision is changed by the supervisor who arranged it.")
     return meeting
 
 

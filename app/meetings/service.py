@@ -78,14 +78,19 @@ async def invitee_ids(*, session: AsyncSession, meeting_id: uuid.UUID) -> set[uu
 
 async def is_care_staff(session: AsyncSession, user: User, meeting: Meeting) -> bool:
     """Staff who run this meeting: the client's care team (and their supervisors) for a case,
-    the team's staff for a team meeting."""
+    the team's staff for a team meeting. Supervision is private to those in it: of the team,
+    only its host and the people invited (a one-to-one is not open to colleagues)."""
     if not user.is_active or user.role in (Role.client, Role.admin):
         return False
     if meeting.client_id is not None:
         client = await clients_service.get(session=session, client_id=meeting.client_id)
         return bool(await policies.can_change_client(session, user, client))
     assert meeting.team_id is not None
-    return user.id in await teams_service.member_ids(session=session, team_id=meeting.team_id)
+    if user.id not in await teams_service.member_ids(session=session, team_id=meeting.team_id):
+        return False
+    if meeting.kind == MeetingKind.supervision and user.id != meeting.host_id:
+        return user.id in await invitee_ids(session=session, meeting_id=meeting.id)
+    return True
 
 
 async def join_mode(session: AsyncSession, user: User, meeting: Meeting) -> JoinMode:
@@ -206,7 +211,8 @@ async def meetings_for(
     query = select(Meeting).where(
         (col(Meeting.host_id) == user.id)
         | col(Meeting.id).in_(invited)
-        | col(Meeting.team_id).in_(teams)
+        # The team's meetings, but not supervision, which only its host and invitees see.
+        | (col(Meeting.team_id).in_(teams) & (col(Meeting.kind) != MeetingKind.supervision))
     )
     found = {m.id: m for m in (await session.exec(query)).all()}
     related = await clients_service.related_clients(
