@@ -90,6 +90,18 @@ async def test_check_in_reaches_the_supervisor_and_the_dashboard_draws_its_chart
         open_requests = [r for r in answered.json() if not r["acknowledged_at"]]
         assert all(r["check_in_id"] != mine["id"] for r in open_requests)
 
+        # She arranges a one-to-one call with him; it is on his page, for him alone.
+        arrange = sofia.get_by_role("form", name="Arrange supervision")
+        await sofia.locator("summary", has_text="Arrange supervision").click()
+        await arrange.get_by_role("group", name="With").get_by_label("Tom Okafor").check()
+        await arrange.get_by_role("button", name="Arrange supervision").click()
+        calls = sofia.locator(".supervision-calls .session")
+        await expect(calls.filter(has_text="Supervision with Tom Okafor")).to_be_visible()
+        await tom.reload()
+        tom_calls = tom.get_by_role("list", name="Supervision calls")
+        await expect(tom_calls.get_by_role("link", name="Join")).to_have_count(1)
+        await expect(tom_calls).to_contain_text("Supervision with Tom Okafor")
+
         # The team's charts: this week three people answered, so the week has a figure.
         await sofia.reload()
         wellbeing = sofia.locator("figure", has_text="Team wellbeing, week by week")

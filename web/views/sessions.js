@@ -8,37 +8,71 @@ import {
 } from '../ui.js';
 import { KIND_LABELS, meetingWhen } from './meeting.js';
 
-const DURATIONS = [
+export const DURATIONS = [
   [30, '30 minutes'],
   [45, '45 minutes'],
   [60, '1 hour'],
   [90, '1 hour 30 minutes'],
 ];
-const DEFAULT_DURATION = 60;
-const PAST_GRACE_MS = 5 * 60_000; // a session may start a few minutes ago (a call arranged now)
+export const DEFAULT_DURATION = 60;
+export const PAST_GRACE_MS = 5 * 60_000; // a session may start a few minutes ago (a call arranged now)
 
 function pad(n) {
   return String(n).padStart(2, '0');
 }
 
-function localDate(d) {
+export function localDate(d) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
 /** The next quarter hour from now, as local date and time strings. */
-function nextQuarterHour(now = new Date()) {
+export function nextQuarterHour(now = new Date()) {
   const d = new Date(now.getTime());
   d.setSeconds(0, 0);
   d.setMinutes(Math.ceil((d.getMinutes() + 1) / 15) * 15);
   return { date: localDate(d), time: `${pad(d.getHours())}:${pad(d.getMinutes())}` };
 }
 
-function isUpcoming(meeting, now) {
+export function isUpcoming(meeting, now) {
   return !meeting.cancelled_at && meeting.state !== 'ended' && new Date(meeting.ends_at).getTime() > now;
 }
 
 function isNow(meeting, now) {
   return new Date(meeting.starts_at).getTime() <= now && now < new Date(meeting.ends_at).getTime();
+}
+
+/**
+ * One upcoming meeting: its title and time, "Join", and its calendar file.
+ * error: where a failed download is reported; showKind: badge meetings that
+ * are not client sessions with their kind.
+ */
+export function meetingItem(meeting, now, ctx, error, { showKind = false } = {}) {
+  const title = meeting.title || KIND_LABELS[meeting.kind] || 'Meeting';
+  const join = h('a', { class: 'button button--small', href: `#/meetings/${encodeURIComponent(meeting.id)}` },
+    'Join', h('span', { class: 'visually-hidden' }, `: ${title}`));
+  const download = h('button', { type: 'button', class: 'button button--small button--secondary' },
+    'Download calendar file', h('span', { class: 'visually-hidden' }, `: ${title}`));
+  download.addEventListener('click', async () => {
+    if (download.getAttribute('aria-disabled') === 'true') return;
+    download.setAttribute('aria-disabled', 'true');
+    error.textContent = '';
+    try {
+      const day = localDate(new Date(meeting.starts_at));
+      await api.download(`/api/v1/meetings/${encodeURIComponent(meeting.id)}/invite.ics`, `teamwell-${day}.ics`);
+    } catch (failure) {
+      if (ctx.isCurrent()) error.textContent = `The calendar file could not be downloaded. ${problemMessage(failure)}`;
+    } finally {
+      download.removeAttribute('aria-disabled');
+    }
+  });
+  return h('li', { class: 'session' },
+    h('div', { class: 'session__text' },
+      h('p', { class: 'session__title' }, title, ' ',
+        isNow(meeting, now) ? badge('Now', 'current') : null,
+        showKind && meeting.kind !== 'client_session' ? badge(KIND_LABELS[meeting.kind] || 'Meeting') : null),
+      h('p', { class: 'session__when' },
+        h('time', { datetime: meeting.starts_at }, meetingWhen(meeting)))),
+    h('div', { class: 'button-row session__actions' }, join, download));
 }
 
 /**
@@ -56,35 +90,6 @@ export function sessionsPanel(client, ctx) {
     isClient ? 'You have no sessions booked.' : 'No upcoming sessions.');
   const loading = h('p', { class: 'muted' }, 'Loading sessions…');
 
-  function sessionItem(meeting, now) {
-    const title = meeting.title || KIND_LABELS[meeting.kind] || 'Meeting';
-    const join = h('a', { class: 'button button--small', href: `#/meetings/${encodeURIComponent(meeting.id)}` },
-      'Join', h('span', { class: 'visually-hidden' }, `: ${title}`));
-    const download = h('button', { type: 'button', class: 'button button--small button--secondary' },
-      'Download calendar file', h('span', { class: 'visually-hidden' }, `: ${title}`));
-    download.addEventListener('click', async () => {
-      if (download.getAttribute('aria-disabled') === 'true') return;
-      download.setAttribute('aria-disabled', 'true');
-      error.textContent = '';
-      try {
-        const day = localDate(new Date(meeting.starts_at));
-        await api.download(`/api/v1/meetings/${encodeURIComponent(meeting.id)}/invite.ics`, `teamwell-${day}.ics`);
-      } catch (failure) {
-        if (ctx.isCurrent()) error.textContent = `The calendar file could not be downloaded. ${problemMessage(failure)}`;
-      } finally {
-        download.removeAttribute('aria-disabled');
-      }
-    });
-    return h('li', { class: 'session' },
-      h('div', { class: 'session__text' },
-        h('p', { class: 'session__title' }, title, ' ',
-          isNow(meeting, now) ? badge('Now', 'current') : null,
-          !isClient && meeting.kind !== 'client_session' ? badge(KIND_LABELS[meeting.kind] || 'Meeting') : null),
-        h('p', { class: 'session__when' },
-          h('time', { datetime: meeting.starts_at }, meetingWhen(meeting)))),
-      h('div', { class: 'button-row session__actions' }, join, download));
-  }
-
   async function load({ focusStatus = false } = {}) {
     error.textContent = '';
     try {
@@ -95,7 +100,7 @@ export function sessionsPanel(client, ctx) {
         .filter((m) => isUpcoming(m, now))
         .filter((m) => !isClient || m.kind === 'client_session' || (m.invitee_ids || []).includes(ctx.user.id));
       loading.hidden = true;
-      list.replaceChildren(...items.map((m) => sessionItem(m, now)));
+      list.replaceChildren(...items.map((m) => meetingItem(m, now, ctx, error, { showKind: !isClient })));
       list.hidden = items.length === 0;
       empty.hidden = items.length > 0;
       if (focusStatus) status.focus();
@@ -129,9 +134,13 @@ export function sessionsPanel(client, ctx) {
   return section;
 }
 
-function scheduleForm(client, ctx, firstName, onScheduled) {
+/**
+ * Date, start time and length of a meeting to arrange: `element` holds the
+ * fields; `read()` gives { startsAt, endsAt } or null after marking what is
+ * wrong (and focusing it); `reset()` moves them to the next quarter hour.
+ */
+export function whenFields() {
   const defaults = nextQuarterHour();
-  const title = textField({ label: 'Title', name: 'title', value: `Session with ${firstName}`, autocomplete: 'off' });
   const date = textField({ label: 'Date', name: 'date', type: 'date', value: defaults.date, extraClass: 'input--date' });
   const time = textField({
     label: 'Start time', name: 'time', type: 'time', value: defaults.time, extraClass: 'input--time', hint: '24-hour clock, for example 14:30',
@@ -142,12 +151,52 @@ function scheduleForm(client, ctx, firstName, onScheduled) {
   const durationField = h('div', { class: 'field' },
     h('label', { for: durationId, class: 'field__label' }, 'Length'),
     duration);
+  return {
+    date,
+    time,
+    element: h('div', { class: 'sessions__when-fields' }, date.element, time.element, durationField),
+    read() {
+      date.clearError();
+      time.clearError();
+      const startsAt = new Date(`${date.input.value}T${time.input.value}`);
+      let invalid = null;
+      if (!date.input.value) {
+        date.setError('Enter a date');
+        invalid = date.input;
+      } else if (!time.input.value) {
+        time.setError('Enter a start time');
+        invalid = time.input;
+      } else if (Number.isNaN(startsAt.getTime())) {
+        date.setError('Enter a real date and time');
+        invalid = date.input;
+      } else if (startsAt.getTime() < Date.now() - PAST_GRACE_MS) {
+        time.setError('Choose a time that has not passed');
+        invalid = time.input;
+      }
+      if (invalid) {
+        invalid.focus();
+        return null;
+      }
+      const endsAt = new Date(startsAt.getTime() + Number(duration.value || DEFAULT_DURATION) * 60_000);
+      return { startsAt, endsAt };
+    },
+    reset() {
+      const next = nextQuarterHour();
+      date.input.value = next.date;
+      time.input.value = next.time;
+    },
+  };
+}
+
+function scheduleForm(client, ctx, firstName, onScheduled) {
+  const title = textField({ label: 'Title', name: 'title', value: `Session with ${firstName}`, autocomplete: 'off' });
+  const when = whenFields();
   const summaryError = h('p', { class: 'field__error', role: 'alert' });
   const submit = submitButton('Schedule session', { busyText: 'Scheduling…' });
   const form = h('form', { class: 'form sessions__form', novalidate: true },
     summaryError,
     title.element,
-    h('div', { class: 'sessions__when-fields' }, date.element, time.element, durationField),
+    when.element,
     h('div', { class: 'form__actions' }, submit.element));
   const details = h('details', { class: 'details sessions__schedule' },
     h('summary', {}, 'Schedule a session'),
@@ -156,33 +205,16 @@ function scheduleForm(client, ctx, firstName, onScheduled) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (submit.busy) return;
-    for (const field of [title, date, time]) field.clearError();
+    title.clearError();
     summaryError.textContent = '';
     const text = title.input.value.trim();
-    let invalid = null;
     if (!text) {
       title.setError('Enter a title');
-      invalid = invalid || title.input;
-    }
-    const startsAt = new Date(`${date.input.value}T${time.input.value}`);
-    if (!date.input.value) {
-      date.setError('Enter a date');
-      invalid = invalid || date.input;
-    } else if (!time.input.value) {
-      time.setError('Enter a start time');
-      invalid = invalid || time.input;
-    } else if (Number.isNaN(startsAt.getTime())) {
-      date.setError('Enter a real date and time');
-      invalid = invalid || date.input;
-    } else if (startsAt.getTime() < Date.now() - PAST_GRACE_MS) {
-      time.setError('Choose a time that has not passed');
-      invalid = invalid || time.input;
-    }
-    if (invalid) {
-      invalid.focus();
+      title.input.focus();
       return;
     }
-    const endsAt = new Date(startsAt.getTime() + Number(duration.value || DEFAULT_DURATION) * 60_000);
+    const times = when.read();
+    if (!times) return;
     submit.setBusy(true);
     try {
       const meeting = await api.request('/api/v1/meetings', {
@@ -191,20 +223,18 @@ function scheduleForm(client, ctx, firstName, onScheduled) {
           kind: 'client_session',
           title: text,
           client_id: client.id,
-          starts_at: startsAt.toISOString(),
-          ends_at: endsAt.toISOString(),
+          starts_at: times.startsAt.toISOString(),
+          ends_at: times.endsAt.toISOString(),
           invitee_ids: [],
         },
       });
       if (!ctx.isCurrent()) return;
       details.open = false;
-      const next = nextQuarterHour();
-      date.input.value = next.date;
-      time.input.value = next.time;
+      when.reset();
       await onScheduled(meeting);
     } catch (failure) {
       if (!ctx.isCurrent()) return;
-      const unmatched = applyFieldErrors(failure, { title, starts_at: date, ends_at: time });
+      const unmatched = applyFieldErrors(failure, { title, starts_at: when.date, ends_at: when.time });
       summaryError.textContent = [problemMessage(failure), ...unmatched].join(' ');
     } finally {
       submit.setBusy(false);

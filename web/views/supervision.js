@@ -12,6 +12,7 @@ import {
   submitButton, formatDate, formatDateTime, badge, dataTable, roleLabel, textField,
 } from '../ui.js';
 import { MEASURES } from './wellbeing.js';
+import { isUpcoming, meetingItem, whenFields } from './sessions.js';
 
 const BAND_LABELS = { exemplary: 'Exemplary', good: 'Good', fair: 'Fair', not_ips: 'Not IPS' };
 
@@ -167,6 +168,105 @@ function recordForm(ctx, supervisees, onSaved) {
   return form;
 }
 
+/* --------------------------------------------- arranging supervision -- */
+
+/**
+ * Upcoming supervision calls (meetings of the kind "supervision", which only
+ * their host and those invited see), and a form to arrange one with the
+ * people one supervises, as a call on the team's behalf.
+ */
+function supervisionMeetings(ctx, teamId, supervisees) {
+  const titleId = uid('supervision-calls');
+  const status = h('div', { role: 'status' });
+  const error = h('p', { class: 'field__error', role: 'alert' });
+  const list = h('ul', { class: 'session-list', 'aria-labelledby': titleId });
+  const empty = h('p', { class: 'muted', hidden: true }, 'No supervision arranged.');
+
+  async function load() {
+    const found = await request('/api/v1/meetings', { signal: ctx.signal });
+    if (!ctx.isCurrent()) return;
+    const now = Date.now();
+    const items = found.filter((m) => m.kind === 'supervision' && isUpcoming(m, now));
+    list.replaceChildren(...items.map((m) => meetingItem(m, now, ctx, error)));
+    list.hidden = items.length === 0;
+    empty.hidden = items.length > 0;
+  }
+
+  const errors = errorArea();
+  const kindName = uid('call-kind');
+  const kinds = [['one_to_one', 'One-to-one'], ['group', 'Group reflective practice']].map(([value, text], i) => {
+    const id = uid('call-kind');
+    return h('div', { class: 'checkbox' },
+      h('input', { id, type: 'radio', name: kindName, value, class: 'checkbox__input', checked: i === 0 }),
+      h('label', { for: id, class: 'checkbox__label' }, text));
+  });
+  const people = supervisees.map((s) => {
+    const id = uid('call-who');
+    const input = h('input', { id, type: 'checkbox', value: s.user_id, class: 'checkbox__input' });
+    return { input, name: s.display_name, element: h('div', { class: 'checkbox' }, input, h('label', { for: id, class: 'checkbox__label' }, s.display_name)) };
+  });
+  const when = whenFields();
+  const submit = submitButton('Arrange supervision', { busyText: 'Arranging…' });
+  const form = h('form', { class: 'form sessions__form', novalidate: true, 'aria-label': 'Arrange supervision' },
+    errors.element,
+    h('fieldset', { class: 'fieldset' }, h('legend', {}, 'Kind of session'), kinds),
+    h('fieldset', { class: 'fieldset' }, h('legend', {}, 'With'), people.map((p) => p.element)),
+    when.element,
+    h('div', { class: 'form__actions' }, submit.element));
+  const details = h('details', { class: 'details sessions__schedule' }, h('summary', {}, 'Arrange supervision'), form);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (submit.busy) return;
+    errors.clear();
+    const chosen = people.filter((p) => p.input.checked);
+    const kind = form.querySelector(`input[name="${kindName}"]:checked`).value;
+    if (!chosen.length) {
+      errors.show('Tick who the session is with.');
+      return;
+    }
+    if (kind === 'one_to_one' && chosen.length !== 1) {
+      errors.show('A one-to-one is with one person: tick one, or choose group reflective practice.');
+      return;
+    }
+    const times = when.read();
+    if (!times) return;
+    submit.setBusy(true);
+    try {
+      const meeting = await request('/api/v1/meetings', {
+        method: 'POST',
+        signal: ctx.signal,
+        body: {
+          kind: 'supervision',
+          title: kind === 'one_to_one' ? `Supervision with ${chosen[0].name}` : 'Group reflective practice',
+          team_id: teamId,
+          starts_at: times.startsAt.toISOString(),
+          ends_at: times.endsAt.toISOString(),
+          invitee_ids: chosen.map((p) => p.input.value),
+        },
+      });
+      if (!ctx.isCurrent()) return;
+      form.reset();
+      when.reset();
+      details.open = false;
+      status.replaceChildren(notice(`Arranged: ${meeting.title}. Those invited get a calendar invitation.`, 'success'));
+      await load();
+    } catch (failure) {
+      if (failure.name !== 'AbortError') errors.show(failure);
+    } finally {
+      submit.setBusy(false);
+    }
+  });
+
+  list.hidden = true;
+  load().catch((failure) => {
+    if (failure.name !== 'AbortError' && ctx.isCurrent()) error.textContent = `Supervision calls could not be loaded. ${problemMessage(failure)}`;
+  });
+  return h('div', { class: 'supervision-calls' },
+    h('p', { id: titleId, class: 'visually-hidden' }, 'Upcoming supervision'),
+    status, error, list, empty,
+    teamId && supervisees.length ? details : null);
+}
+
 /* ----------------------------------------------------------- team view -- */
 
 const dayMonth = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' });
@@ -303,6 +403,7 @@ export async function render(ctx) {
     section('Asked to talk', talkRequests(ctx, talk)),
     section(teamName ? `Team: ${teamName}` : 'Team', teamPicker, teamArea),
     section('People you supervise', superviseesArea),
+    section('Supervision calls', supervisionMeetings(ctx, teamId, supervisees)),
     section('Record a supervision session', saved,
       supervisees.length ? recordForm(ctx, supervisees, refreshSupervisees) : emptyState('No one to record a session for.')),
   );

@@ -6,6 +6,7 @@
 
 import { request } from '../api.js';
 import { lineChart } from '../charts.js';
+import { isUpcoming, meetingItem } from './sessions.js';
 import {
   h, uid, heading, page, lead, section, notice, emptyState, errorArea, problemMessage,
   submitButton, formatDate, badge,
@@ -192,11 +193,20 @@ export function recordCard(record, me, ctx, refresh) {
 
 export async function render(ctx) {
   const me = ctx.user && ctx.user.id;
-  const [prompt, history, records] = await Promise.all([
+  const [prompt, history, records, meetings] = await Promise.all([
     request('/api/v1/wellbeing/prompt', { signal: ctx.signal }),
     request('/api/v1/wellbeing/check-ins?limit=26', { signal: ctx.signal }),
     request('/api/v1/supervision/records?limit=20', { signal: ctx.signal }),
+    request('/api/v1/meetings', { signal: ctx.signal }),
   ]);
+  // Supervision calls arranged with me (only their host and invitees see them).
+  const now = Date.now();
+  const callsError = h('p', { class: 'field__error', role: 'alert' });
+  const calls = meetings.filter((m) => m.kind === 'supervision' && isUpcoming(m, now));
+  const callsArea = calls.length
+    ? h('div', {}, callsError, h('ul', { class: 'session-list', 'aria-label': 'Supervision calls' },
+      calls.map((m) => meetingItem(m, now, ctx, callsError))))
+    : null;
   const promptArea = h('div', { class: 'checkin-prompt' }, promptNotice(prompt));
   const historyArea = h('div', {}, checkInChart(history.items || [], { title: 'My check-ins', signal: ctx.signal }));
   const recordsArea = h('div', { class: 'supervision-records' });
@@ -234,7 +244,7 @@ export async function render(ctx) {
     promptArea,
     section('Check in', form),
     section('My check-ins over time', historyArea),
-    section('My supervision', recordsArea),
+    section('My supervision', callsArea, recordsArea),
   );
 }
 
