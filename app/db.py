@@ -58,6 +58,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 
 BEGIN_WRITING = "BEGIN IMMEDIATE"
+# A reading session's transactions begin deferred: they take no write lock (see read_only).
+BEGIN_READING = "BEGIN"
+READ_ONLY = "teamwell_read_only"
 
 
 class _OneTripCursor:
@@ -231,7 +234,19 @@ def _serialise_sqlite_writes(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql(BEGIN_WRITING)
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql(BEGIN_READING if reading else BEGIN_WRITING)
+
+
+def read_only(session: AsyncSession) -> None:
+    """Mark a session that will only read: on SQLite its transactions then begin deferred, so
+    they neither take nor wait for the write lock (WAL lets them read beside a writer). It must
+    be marked before its first statement, and must write nothing: a deferred transaction that
+    read and then writes can fail when another writer committed in between."""
+    sync = session.sync_session
+    if sync.in_transaction():
+        raise RuntimeError("mark a session read-only before its first statement")
+    sync.execution_options = sync.execution_options.union({READ_ONLY: True})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

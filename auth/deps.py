@@ -34,12 +34,14 @@ class MfaEnrolmentRequired(Forbidden):
     slug, title = "mfa-enrolment-required", "Set up multi-factor authentication first"
 
 
-def get_runtime(request: Request) -> AuthRuntime:
+# The dependencies below are coroutines although they do not wait for anything: FastAPI runs a
+# plain function dependency in its thread pool, a round trip between threads on every request.
+async def get_runtime(request: Request) -> AuthRuntime:
     runtime: AuthRuntime = request.app.state.auth
     return runtime
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -51,7 +53,7 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def anonymous_context(request: Request, runtime: RuntimeDep) -> Context:
+async def anonymous_context(request: Request, runtime: RuntimeDep) -> Context:
     actor = Actor(
         user_id=None,
         role=None,
@@ -129,9 +131,10 @@ async def principal_from_token(
     except InvalidToken as exc:
         await _audit_refused_token(session, runtime, exc, ip, user_agent)
         raise Unauthenticated(f"Access token refused: {exc}.") from exc
-    auth = await auth_service.active_session(session=session, session_id=claims.session_id)
-    user = await session.get(User, claims.user_id)
-    if auth is None or auth.user_id != claims.user_id or user is None or not user.is_active:
+    found = await auth_service.signed_in(
+        session=session, session_id=claims.session_id, user_id=claims.user_id
+    )
+    if found is None or not found[0].is_active:
         ended = InvalidToken(
             "its session has ended or the account is not active",
             subject=claims.user_id,
@@ -139,6 +142,7 @@ async def principal_from_token(
         )
         await _audit_refused_token(session, runtime, ended, ip, user_agent)
         raise auth_service.SessionEnded()
+    user, mfa_verified = found
     actor = Actor(
         user_id=user.id,
         role=user.role,
@@ -148,8 +152,8 @@ async def principal_from_token(
     )
     return Principal(
         user=user,
-        session_id=auth.id,
-        mfa_verified=auth.mfa_verified,
+        session_id=claims.session_id,
+        mfa_verified=mfa_verified,
         ctx=Context(actor=actor, clock=runtime.clock),
     )
 

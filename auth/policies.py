@@ -55,13 +55,13 @@ async def relationship(session: AsyncSession, user: User, client: ClientRecord) 
         return Relationship.own_record
     if user.role not in CLINICAL_ROLES:
         return Relationship.none
-    care_team = await clients_service.care_team_user_ids(session=session, client_id=client.id)
-    if user.id in care_team:
+    on_care_team, supervising = await clients_service.care_relation(
+        session=session, client_id=client.id, user_id=user.id
+    )
+    if on_care_team:
         return Relationship.care_team
-    if user.role == Role.supervisor:
-        supervisees = await users_service.supervisee_ids(session=session, supervisor_id=user.id)
-        if supervisees & care_team:
-            return Relationship.supervisor
+    if user.role == Role.supervisor and supervising:
+        return Relationship.supervisor
     return Relationship.none
 
 

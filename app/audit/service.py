@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, or_, text
 from sqlmodel import col, select
@@ -53,6 +54,16 @@ async def _chain_tail(session: AsyncSession) -> str:
     return last.first() or GENESIS_HASH
 
 
+# The key in ``session.info`` under which a reading request's session names the audit writer
+# that appends its events (``app/audit/writer.py``); absent, events join the session's own
+# transaction.
+AUDIT_WRITER = "teamwell_audit_writer"
+
+
+class AuditAppender(Protocol):
+    async def append(self, ctx: Context, entries: Sequence[AuditEntry]) -> list[AuditEvent]: ...
+
+
 async def record(
     session: AsyncSession,
     ctx: Context,
@@ -95,13 +106,30 @@ class AuditEntry:
 async def record_many(
     session: AsyncSession, ctx: Context, entries: Sequence[AuditEntry]
 ) -> list[AuditEvent]:
-    """Append several events (for example one per client in a listing) in one go."""
+    """Append several events (for example one per client in a listing) in one go.
+
+    In the session's own transaction, so they are stored with what the request changed or not at
+    all; or, when the session belongs to a reading request, by the audit writer, which has them
+    committed before this returns (the request's session writes nothing, see
+    ``app/audit/writer.py``)."""
     if not entries:
         return []
-    prev = await _chain_tail(session)
-    now = ctx.now()
+    writer: AuditAppender | None = session.info.get(AUDIT_WRITER)
+    if writer is not None:
+        return await writer.append(ctx, entries)
+    events = chained(await _chain_tail(session), [(ctx, entry) for entry in entries])
+    session.add_all(events)
+    await session.flush()
+    return events
+
+
+def chained(prev: str, items: Sequence[tuple[Context, AuditEntry]]) -> list[AuditEvent]:
+    """The events for ``items`` in order, each linked to the one before, the first to ``prev``."""
     events = []
-    for entry in entries:
+    last: Context | None = None
+    for ctx, entry in items:
+        if ctx is not last:  # the events of one request share its moment
+            now, last = ctx.now(), ctx
         event = AuditEvent(
             occurred_at=now,
             actor_id=ctx.actor.user_id,
@@ -121,8 +149,17 @@ async def record_many(
         )
         event.hash = event_digest(event)
         prev = event.hash
-        session.add(event)
         events.append(event)
+    return events
+
+
+async def append_chained(
+    session: AsyncSession, items: Sequence[tuple[Context, AuditEntry]]
+) -> list[AuditEvent]:
+    """Append the events of several requests in order (the audit writer's batch), with one read
+    of the chain's tail and one insert, in the session's transaction."""
+    events = chained(await _chain_tail(session), items)
+    session.add_all(events)
     await session.flush()
     return events
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -50,6 +50,28 @@ async def care_team_user_ids(*, session: AsyncSession, client_id: uuid.UUID) -> 
         )
     )
     return set(rows.all())
+
+
+async def care_relation(
+    *, session: AsyncSession, client_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[bool, bool]:
+    """Whether the person is on the client's current care team, and whether they currently
+    supervise someone who is: one query (it decides every access to a client's record)."""
+    on_care_team = exists().where(
+        col(CareTeamMember.client_id) == client_id,
+        col(CareTeamMember.user_id) == user_id,
+        col(CareTeamMember.until).is_(None),
+    )
+    supervising = exists().where(
+        col(SupervisionLink.supervisor_id) == user_id,
+        col(SupervisionLink.until).is_(None),
+        col(CareTeamMember.user_id) == col(SupervisionLink.supervisee_id),
+        col(CareTeamMember.client_id) == client_id,
+        col(CareTeamMember.until).is_(None),
+    )
+    rows = await session.exec(select(on_care_team, supervising))
+    on_team, supervises = rows.one()
+    return bool(on_team), bool(supervises)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response, status
 
 from app.audit import service as audit_service
+from app.audit.writer import AuditedRead
 from app.db import SessionDep
 from app.plans import service
 from app.plans.schemas import (
@@ -25,21 +26,19 @@ router = APIRouter(prefix="/clients/{client_id}/plan", tags=["plans"])
 
 
 async def _view(session: SessionDep, access: ClientAccess) -> PlanPublic:
-    plan = await service.find(session=session, client_id=access.client.id)
-    names = await users_service.names(
-        session=session, ids={plan.updated_by} if plan and plan.updated_by else set()
-    )
+    plan, editor = await service.find_with_editor(session=session, client_id=access.client.id)
     return PlanPublic(
         client_id=access.client.id,
         version=plan.version if plan else 0,
         content=service.content_of(plan),
         updated_at=plan.updated_at if plan else None,
         updated_by=plan.updated_by if plan else None,
-        updated_by_name=names.get(plan.updated_by) if plan and plan.updated_by else None,
+        updated_by_name=editor if plan and plan.updated_by else None,
     )
 
 
-@router.get("", response_model=PlanPublic)
+# Reading routes append their audit events through the audit writer (app/audit/writer.py).
+@router.get("", response_model=PlanPublic, dependencies=[AuditedRead])
 async def get_plan(access: ReadableClient, session: SessionDep, response: Response) -> PlanPublic:
     """The plan, with its version as the ETag to send back in If-Match when saving."""
     await audit_service.record(
@@ -107,7 +106,7 @@ async def save_plan(
     return view
 
 
-@router.get("/history", response_model=list[PlanVersionPublic])
+@router.get("/history", response_model=list[PlanVersionPublic], dependencies=[AuditedRead])
 async def plan_history(access: ReadableClient, session: SessionDep) -> list[PlanVersionPublic]:
     """Every saved version: who, when, which sections changed, and the content then."""
     await audit_service.record(
@@ -136,7 +135,7 @@ async def plan_history(access: ReadableClient, session: SessionDep) -> list[Plan
     ]
 
 
-@router.get("/comments", response_model=list[CommentPublic])
+@router.get("/comments", response_model=list[CommentPublic], dependencies=[AuditedRead])
 async def list_comments(access: ReadableClient, session: SessionDep) -> list[CommentPublic]:
     """Comments on plan items, oldest first."""
     plan = await service.find(session=session, client_id=access.client.id)

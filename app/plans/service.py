@@ -55,6 +55,19 @@ async def find(*, session: AsyncSession, client_id: uuid.UUID) -> CarePlan | Non
     return rows.first()
 
 
+async def find_with_editor(
+    *, session: AsyncSession, client_id: uuid.UUID
+) -> tuple[CarePlan | None, str | None]:
+    """The plan and the name of who saved it last, in one query."""
+    rows = await session.exec(
+        select(CarePlan, User.display_name)
+        .outerjoin(User, col(User.id) == col(CarePlan.updated_by))
+        .where(CarePlan.client_id == client_id)
+    )
+    found = rows.first()
+    return (found[0], found[1]) if found is not None else (None, None)
+
+
 def content_of(plan: CarePlan | None) -> PlanContent:
     return PlanContent.model_validate(plan.content) if plan and plan.content else PlanContent()
 
