@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit_service
+from app.db import read_only
 from app.errors import Forbidden
 from app.meetings import service as meetings
 from app.meetings.ice import ice_servers
@@ -244,11 +245,10 @@ async def on_signal(rt: Realtime, connection: Connection, frame: p.MeetingSignal
     if not _signal_bucket(rt, connection).take():
         raise FrameError(ErrorCode.rate_limited, "Too much signalling; slow down.")
     async with rt.sessions() as session:
-        sender = await meetings.require_admitted(
-            session=session, meeting_id=frame.meeting_id, connection_id=connection.id
-        )
-        target = await meetings.participant(
-            session=session, meeting_id=frame.meeting_id, participant_id=frame.to
+        # Only reads: on SQLite it need not queue for the write lock behind stored messages.
+        read_only(session)
+        sender, target = await meetings.signalling_seats(
+            session=session, meeting_id=frame.meeting_id, connection_id=connection.id, to=frame.to
         )
         if target.state != ParticipantState.admitted:
             # Not audited: candidates still trickling to someone who has just left are a race,

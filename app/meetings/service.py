@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -367,6 +367,39 @@ async def participant(
     if found is None or found.meeting_id != meeting_id:
         raise ParticipantNotFound()
     return found
+
+
+async def signalling_seats(
+    *, session: AsyncSession, meeting_id: uuid.UUID, connection_id: str, to: uuid.UUID
+) -> tuple[MeetingParticipant, MeetingParticipant]:
+    """The sender's seat (this socket's, admitted) and the target's, read in one query as
+    every relayed offer, answer and candidate needs both. Raises as ``require_admitted`` and
+    ``participant`` would, in that order."""
+    rows = await session.exec(
+        select(MeetingParticipant).where(
+            MeetingParticipant.meeting_id == meeting_id,
+            or_(
+                (col(MeetingParticipant.connection_id) == connection_id)
+                & col(MeetingParticipant.state).in_((*ACTIVE_STATES, ParticipantState.lobby)),
+                col(MeetingParticipant.id) == to,
+            ),
+        )
+    )
+    sender = target = None
+    for seat in rows.all():
+        if (
+            sender is None
+            and seat.connection_id == connection_id
+            and seat.state in (*ACTIVE_STATES, ParticipantState.lobby)
+        ):
+            sender = seat
+        if seat.id == to:
+            target = seat
+    if sender is None or sender.state != ParticipantState.admitted:
+        raise NotAdmitted()
+    if target is None:
+        raise ParticipantNotFound()
+    return sender, target
 
 
 async def require_admitted(
