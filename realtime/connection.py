@@ -96,7 +96,8 @@ class Flag:
         await asyncio.shield(self.future())
 
 
-@dataclass(eq=False)  # identity, not value: connections live in sets
+# Identity, not value: connections live in sets. Slots: there is one per socket, thousands.
+@dataclass(eq=False, slots=True)
 class Connection:
     principal: Principal
     token_expires_at: int
@@ -107,6 +108,8 @@ class Connection:
     consecutive_errors: int = 0
     close_code: int | None = None
     close_reason: str = ""
+    outbound: Outbox = field(init=False)
+    closed: Flag = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbound = Outbox(self.outbound_limit)

@@ -165,22 +165,46 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
 
 async def _run(rt: Realtime, websocket: WebSocket, connection: Connection) -> None:
-    receiver = asyncio.create_task(_receiver(rt, websocket, connection), name="ws-receiver")
+    """Receive frames until the client goes away, the connection is closed (by the watchdog or
+    a handler) or a send fails. The frames are received in the socket's own task rather than a
+    receiver task of their own: an idle socket then holds one task and no ``asyncio.wait``, a
+    few kilobytes less for each of thousands of connections. A close or a failed send stops the
+    receiving by cancelling this task, as it cancelled the receiver task before."""
+    this = asyncio.current_task()
+    assert this is not None
+    interrupted = False
+
+    def interrupt(_done: object) -> None:
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            this.cancel()
+
     sender = _Sender(websocket, connection)
+    closed = connection.closed.future()
     watchdog = _watchdog_for(websocket, rt)
     watchdog.watch(connection)
+    sender.failed.add_done_callback(interrupt)
+    closed.add_done_callback(interrupt)
     try:
-        waited: list[asyncio.Future[None]] = [receiver, sender.failed, connection.closed.future()]
-        done, _pending = await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
+        await _receiver(rt, websocket, connection)
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise  # the server is stopping
+        this.uncancel()
+    except Exception:
+        log.exception("connection task failed")
     finally:
+        interrupted = True  # nothing cancels this task from here on
+        sender.failed.remove_done_callback(interrupt)
+        closed.remove_done_callback(interrupt)
         watchdog.forget(connection)
-        tasks = [receiver, *sender.stop()]
+        tasks = sender.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    for finished in done:
-        if not finished.cancelled() and finished.exception() is not None:
-            log.error("connection task failed", exc_info=finished.exception())
+    if sender.failed.done() and not sender.failed.cancelled():
+        log.error("connection task failed", exc_info=sender.failed.exception())
     if connection.close_code is not None and websocket.client_state == WebSocketState.CONNECTED:
         # Flush what was queued before the close (for example a final error frame).
         with contextlib.suppress(Exception):
@@ -255,7 +279,7 @@ async def _audit_refused_frame(
 
 async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) -> None:
     limit = rt.settings.ws_max_frame_bytes
-    while True:
+    while not connection.closed.is_set():
         try:
             raw = await _receive_text(websocket)
         except WebSocketDisconnect:
