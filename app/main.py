@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocketState
 
 from app.audit.routes import router as audit_router
 from app.audit.writer import AuditWriter
@@ -231,7 +232,25 @@ class Teamwell(FastAPI):
 
 
 async def _gateway(scope: Scope, receive: Receive, send: Send) -> None:
-    await websocket_endpoint(WebSocket(scope, receive, send))
+    """``/ws`` on the fast path, closing with 1013 on an outage as ``CloseSocketsOnOutage`` does
+    but without its wrapper (a frame and a closure per socket, for the socket's life): whether
+    the close was sent already is read from the socket's own state."""
+    websocket = WebSocket(scope, receive, send)
+    try:
+        await websocket_endpoint(websocket)
+    except Exception as exc:
+        if websocket.application_state == WebSocketState.DISCONNECTED or not (
+            is_outage(exc) or isinstance(exc, REALTIME_OUTAGES)
+        ):
+            raise
+        log.warning("closing a socket with %d: %r", WS_CLOSE_TRY_AGAIN_LATER, exc)
+        await send(
+            {
+                "type": "websocket.close",
+                "code": WS_CLOSE_TRY_AGAIN_LATER,
+                "reason": "service unavailable; try again",
+            }
+        )
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -336,7 +355,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(api)
     app.include_router(health_router)
     app.include_router(realtime_router)
-    app.ws_fast_path = CloseSocketsOnOutage(_gateway)
+    app.ws_fast_path = _gateway
 
     if WEB_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
