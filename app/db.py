@@ -32,8 +32,13 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, *, connections: int | None = None) -> AsyncEngine:
+    """The database engine; ``connections`` caps its pool (for a single-minded user such as
+    the audit writer), otherwise the pool serves the requests."""
     url = settings.effective_database_url
+    pool: dict[str, Any] = (
+        {"pool_size": connections, "max_overflow": 0} if connections is not None else {}
+    )
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = make_url(url).database or ":memory:"
@@ -41,10 +46,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
         async def connect() -> aiosqlite.Connection:
             return await _sqlite_connection(database)
 
-        engine = create_async_engine(url, async_creator=connect)
+        engine = create_async_engine(url, async_creator=connect, **pool)
         _serialise_sqlite_writes(engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url, **(pool or {"pool_size": 10, "max_overflow": 20}), pool_pre_ping=True
+    )
 
 
 # --- SQLite: one trip to the connection's thread per statement ------------------------------

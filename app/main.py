@@ -262,7 +262,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
-        app.state.audit_writer = AuditWriter(app.state.session_factory)
+        # The audit writer has a connection of its own: requests wait for it while holding
+        # theirs, so from a shared pool enough concurrent reads would leave it none (deadlock).
+        audit_engine = create_engine(settings, connections=1)
+        app.state.audit_writer = AuditWriter(session_factory(audit_engine))
         hub = Hub(create_pubsub(settings.redis_url))
         presence = PresenceService(
             hub,
@@ -288,6 +291,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await presence.stop()
             await hub.stop()
             await app.state.audit_writer.stop()
+            await audit_engine.dispose()
             await engine.dispose()
 
     app = Teamwell(
