@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.context import Context
-from app.users.models import User
+from app.users.models import Role
 from auth.deps import Principal
 from realtime.protocol import Close, encode
 
@@ -99,7 +99,12 @@ class Flag:
 # Identity, not value: connections live in sets. Slots: there is one per socket, thousands.
 @dataclass(eq=False, slots=True)
 class Connection:
-    principal: Principal
+    # Who is behind it, as plain values: the person's database row is not kept for the socket's
+    # life (thousands of sockets; a row with its ORM state is over a kilobyte each).
+    user_id: uuid.UUID
+    role: Role
+    display_name: str
+    ctx: Context
     token_expires_at: int
     outbound_limit: int
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -115,17 +120,23 @@ class Connection:
         self.outbound = Outbox(self.outbound_limit)
         self.closed = Flag()
 
-    @property
-    def user(self) -> User:
-        return self.principal.user
+    @classmethod
+    def of(cls, principal: Principal, *, token_expires_at: int, outbound_limit: int) -> Connection:
+        return cls(
+            user_id=principal.user.id,
+            role=principal.user.role,
+            display_name=principal.user.display_name,
+            ctx=principal.ctx,
+            token_expires_at=token_expires_at,
+            outbound_limit=outbound_limit,
+        )
 
-    @property
-    def user_id(self) -> uuid.UUID:
-        return self.principal.user.id
-
-    @property
-    def ctx(self) -> Context:
-        return self.principal.ctx
+    def reauthenticated(self, principal: Principal, token_expires_at: int) -> None:
+        """A fresh token of the same person: what it says now (a changed name or role)."""
+        self.role = principal.user.role
+        self.display_name = principal.user.display_name
+        self.ctx = principal.ctx
+        self.token_expires_at = token_expires_at
 
     def deliver(self, text: str) -> None:
         """Queue an already-encoded frame. A client too slow to keep up is asked to resume

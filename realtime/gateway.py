@@ -124,11 +124,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         )
         await websocket.close(Close.too_many_connections, "too many connections")
         return
-    connection = Connection(
-        principal=principal,
-        token_expires_at=expires_at,
-        outbound_limit=rt.settings.ws_outbound_queue,
+    connection = Connection.of(
+        principal, token_expires_at=expires_at, outbound_limit=rt.settings.ws_outbound_queue
     )
+    # Not kept alive by this frame for the socket's life: the connection has what it needs.
+    del principal, authenticated
     # Subscribe before saying ready: anything stored after "ready" arrives live, and anything
     # before it is found by sync, so a resuming client sees no gap.
     await rt.hub.attach(connection)
@@ -137,7 +137,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         connection.send(
             {
                 "type": "ready",
-                "user_id": str(principal.user.id),
+                "user_id": str(connection.user_id),
                 "connection_id": connection.id,
                 "expires_at": expires_at,
                 "heartbeat_seconds": rt.presence.timings.heartbeat_interval,

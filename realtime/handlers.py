@@ -165,8 +165,7 @@ async def on_auth(rt: Realtime, connection: Connection, frame: p.Auth) -> None:
         connection.close(p.Close.unauthenticated, "a token of another person")
         return
     claims = rt.runtime.signer.read_access_token(frame.token, now=rt.runtime.now())
-    connection.principal = principal
-    connection.token_expires_at = claims.expires_at
+    connection.reauthenticated(principal, claims.expires_at)
     connection.grace_deadline = None
     connection.send({"type": "ack", "id": frame.id, "expires_at": claims.expires_at})
 

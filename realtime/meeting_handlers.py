@@ -9,7 +9,7 @@ import contextlib
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,7 +19,7 @@ from app.errors import Forbidden
 from app.meetings import service as meetings
 from app.meetings.ice import ice_servers
 from app.meetings.models import Meeting, MeetingParticipant, ParticipantState
-from app.users.models import User
+from app.users.models import Role, User
 from realtime import protocol as p
 from realtime.connection import Connection, TokenBucket
 from realtime.handlers import Handler, Realtime, fresh_user
@@ -28,7 +28,18 @@ from realtime.protocol import ErrorCode, FrameError
 log = logging.getLogger("teamwell.meetings")
 
 
-def participant_view(seat: MeetingParticipant, user: User | None) -> dict[str, Any]:
+class Named(Protocol):
+    """Whoever sits in a seat, as a participant list shows them (a person's row, or the
+    connection of the person leaving)."""
+
+    @property
+    def display_name(self) -> str: ...
+
+    @property
+    def role(self) -> Role: ...
+
+
+def participant_view(seat: MeetingParticipant, user: Named | None) -> dict[str, Any]:
     return {
         "participant_id": str(seat.id),
         "user_id": str(seat.user_id),
@@ -473,7 +484,7 @@ async def on_disconnect(rt: Realtime, connection: Connection) -> None:
         for seat in changed:
             others = await meetings.active(session=session, meeting_id=seat.meeting_id)
             meeting = await meetings.get(session=session, meeting_id=seat.meeting_id)
-            view = participant_view(seat, connection.user)
+            view = participant_view(seat, connection)
             notices.append((seat, others, meeting, view))
         await session.commit()
     for seat, others, meeting, view in notices:
