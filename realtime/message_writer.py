@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit_service
+from app.group_commit import GroupCommit
 from app.messaging import service as messaging
 from app.messaging.keyring import MessageKeyring
 from app.messaging.models import ConversationKind
@@ -36,7 +37,7 @@ BATCH_MAX = 64
 Pending = tuple[messaging.Outgoing, "asyncio.Future[messaging.Stored]"]
 
 
-class MessageWriter:
+class MessageWriter(GroupCommit[messaging.Outgoing, messaging.Stored]):
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -44,42 +45,14 @@ class MessageWriter:
         *,
         on_task: Callable[[asyncio.Task[None]], None] | None = None,
     ) -> None:
+        super().__init__(name="message-writer", batch_max=BATCH_MAX, on_task=on_task)
         self.sessions = sessions
         self.keyring = keyring
-        self._on_task = on_task
-        self._pending: list[Pending] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     async def send(self, item: messaging.Outgoing) -> messaging.Stored:
         """Store one message (with whatever else is waiting); returns it once committed, or
         raises what refused it (``NotAMember``, ``ConversationNotFound``, ``SenderInactive``)."""
-        waiter: asyncio.Future[messaging.Stored] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, waiter))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="message-writer")
-            if self._on_task is not None:
-                self._on_task(self._task)
-        self._wake.set()
-        return await waiter
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch = self._pending[:BATCH_MAX]
-                del self._pending[:BATCH_MAX]
-                try:
-                    await self._write(batch)
-                except BaseException as exc:  # never leave a sender waiting
-                    for _item, waiter in batch:
-                        if not waiter.done():
-                            waiter.set_exception(
-                                exc if isinstance(exc, Exception) else RuntimeError(exc)
-                            )
-                    if not isinstance(exc, Exception):
-                        raise
+        return await self._submit(item)
 
     async def _write(self, batch: list[Pending]) -> None:
         try:

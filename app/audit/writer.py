@@ -36,63 +36,30 @@ from app.audit import service as audit_service
 from app.audit.models import AuditEvent
 from app.context import Context
 from app.db import SessionDep, read_only
+from app.group_commit import GroupCommit
 
 log = logging.getLogger("teamwell.audit")
 
 # At most this many requests' events share a transaction (keeps one batch's commit short).
 BATCH_MAX = 128
 
-Pending = tuple[Context, Sequence[audit_service.AuditEntry], "asyncio.Future[list[AuditEvent]]"]
+ReadEvents = tuple[Context, Sequence[audit_service.AuditEntry]]
+Pending = tuple[ReadEvents, "asyncio.Future[list[AuditEvent]]"]
 
 
-class AuditWriter:
+class AuditWriter(GroupCommit[ReadEvents, list[AuditEvent]]):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(name="audit writer", batch_max=BATCH_MAX)
         self.sessions = sessions
-        self._pending: list[Pending] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     async def append(
         self, ctx: Context, entries: Sequence[audit_service.AuditEntry]
     ) -> list[AuditEvent]:
         """Append one request's events (with whatever else is waiting); returns them once
         committed, or raises what stopped them being stored."""
-        waiter: asyncio.Future[list[AuditEvent]] = asyncio.get_running_loop().create_future()
-        self._pending.append((ctx, entries, waiter))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="audit-writer")
-        self._wake.set()
         # Shielded: a request cancelled meanwhile (its client went away) leaves its events to be
         # stored all the same, and the batch is not disturbed.
-        return await asyncio.shield(waiter)
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        for _ctx, _entries, waiter in self._pending:
-            if not waiter.done():
-                waiter.set_exception(RuntimeError("the audit writer stopped"))
-        self._pending.clear()
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch = self._pending[:BATCH_MAX]
-                del self._pending[:BATCH_MAX]
-                try:
-                    await self._write(batch)
-                except BaseException as exc:  # never leave a request waiting
-                    for _ctx, _entries, waiter in batch:
-                        if not waiter.done():
-                            waiter.set_exception(
-                                exc if isinstance(exc, Exception) else RuntimeError(exc)
-                            )
-                    if not isinstance(exc, Exception):
-                        raise
+        return await asyncio.shield(self._submit((ctx, entries)))
 
     async def _write(self, batch: list[Pending]) -> None:
         try:
@@ -105,13 +72,13 @@ class AuditWriter:
                 await self._write_one(pending)
             return
         start = 0
-        for _ctx, entries, waiter in batch:
+        for (_ctx, entries), waiter in batch:
             if not waiter.done():
                 waiter.set_result(events[start : start + len(entries)])
             start += len(entries)
 
     async def _write_one(self, pending: Pending) -> None:
-        waiter = pending[2]
+        waiter = pending[1]
         try:
             events = await self._store([pending])
         except Exception as exc:
@@ -124,7 +91,7 @@ class AuditWriter:
     async def _store(self, batch: list[Pending]) -> list[AuditEvent]:
         async with self.sessions() as session:
             events = await audit_service.append_chained(
-                session, [(ctx, entry) for ctx, entries, _ in batch for entry in entries]
+                session, [(ctx, entry) for (ctx, entries), _ in batch for entry in entries]
             )
             await session.commit()
         return events
