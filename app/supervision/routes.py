@@ -335,6 +335,24 @@ async def _readable_record(
     return record
 
 
+async def _changeable_record(
+    session: SessionDep, principal: Principal, record_id: uuid.UUID, action: str
+) -> SupervisionRecord:
+    """A record the caller may read and change (the supervisor who holds it)."""
+    record = await _readable_record(session, principal, record_id, action)
+    decision = service.may_change_record(principal.user, record)
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action=action,
+            resource_type="supervision_record",
+            resource_id=record.id,
+            reason=decision.reason,
+        )
+    return record
+
+
 async def _audit_record(
     session: SessionDep, principal: Principal, record: SupervisionRecord, action: str
 ) -> None:
@@ -427,17 +445,7 @@ async def update_record(
     settings: SettingsDep,
 ) -> RecordPublic:
     """Replace the notes (the supervisor who holds the record)."""
-    record = await _readable_record(session, principal, record_id, "supervision.update")
-    decision = service.may_change_record(principal.user, record)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="supervision.update",
-            resource_type="supervision_record",
-            resource_id=record.id,
-            reason=decision.reason,
-        )
+    record = await _changeable_record(session, principal, record_id, "supervision.update")
     await service.update_notes(
         session=session,
         ctx=principal.ctx,
@@ -459,17 +467,7 @@ async def add_action(
     record_id: uuid.UUID, body: ActionCreate, principal: Staff, session: SessionDep
 ) -> ActionPublic:
     """Add an agreed action, owned by an attendee or by you (the record's supervisor)."""
-    record = await _readable_record(session, principal, record_id, "supervision.action_create")
-    decision = service.may_change_record(principal.user, record)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="supervision.action_create",
-            resource_type="supervision_record",
-            resource_id=record.id,
-            reason=decision.reason,
-        )
+    record = await _changeable_record(session, principal, record_id, "supervision.action_create")
     action = await service.add_action(session=session, ctx=principal.ctx, record=record, data=body)
     await _audit_record(session, principal, record, "supervision.action_create")
     return await service.action_view(
