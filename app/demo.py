@@ -17,7 +17,7 @@ from app.clock import FrozenClock
 from app.consents import service as consents_service
 from app.consents.models import ConsentPurpose, ConsentState
 from app.consents.schemas import ConsentDecision
-from app.context import Actor, Context
+from app.context import Actor, Context, acting_as
 from app.fidelity import service as fidelity_service
 from app.fidelity.schemas import FidelityReviewCreate
 from app.messaging.keyring import MessageKeyring
@@ -276,14 +276,14 @@ async def _demo_team_past(
             hour = 9 + list(CHECK_IN_WEEKS).index(role)
             await supervision_service.record_check_in(
                 session=session,
-                ctx=Context(actor=_actor(person), clock=_at(day, hour)),
+                ctx=acting_as(Context(actor=ctx.actor, clock=_at(day, hour)), person),
                 keyring=keyring,
                 user=person,
                 data=CheckInCreate(mood=mood, workload=workload, stress=stress, support=support),
                 settings=settings,
             )
 
-    as_supervisor = Context(actor=_actor(supervisor), clock=ctx.clock)
+    as_supervisor = acting_as(ctx, supervisor)
     keyworker, therapist, specialist = (
         people[Role.peer_keyworker],
         people[Role.therapist],
@@ -347,10 +347,6 @@ async def _demo_team_past(
         ),
         settings=fidelity_service.FidelitySettings(),
     )
-
-
-def _actor(user: User) -> Actor:
-    return Actor(user_id=user.id, role=user.role, organisation_id=user.organisation_id)
 
 
 async def _demo_consents(
