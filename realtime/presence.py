@@ -281,6 +281,16 @@ class Coalescer:
             released.append((user_id, state))
         return released
 
+    def shown(self, user_id: str, current: PresenceState) -> PresenceState:
+        """What a snapshot must say of a user whose visible state is ``current``: while a change
+        of theirs made here is held back, the state everyone was last told, since a held-back
+        change that flaps back is never published and whoever was shown it would keep it. When
+        ``current`` is not the change held back here, another process changed the user since
+        (and published it): ``current`` stands."""
+        if self._pending.get(user_id) != current:
+            return current
+        return self._published[user_id][0]
+
     def next_due(self) -> float | None:
         """When :meth:`due` next has work (the loop sleeps until then); None if nothing pends."""
         return self._deadlines[0][0] if self._deadlines else None

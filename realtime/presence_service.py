@@ -108,10 +108,12 @@ class PresenceService:
         """The current presence of everyone this person may see, wherever they are connected."""
         audience = sorted(await self._audience(connection.user_id), key=str)
         presences = await self.store.get_many(audience)
-        return {
-            "type": "presence.snapshot",
-            "presences": [public(uid, presences[uid]) for uid in audience],
-        }
+        shown = []
+        for uid in audience:
+            entry = public(uid, presences[uid])
+            entry["state"] = str(self.coalescer.shown(str(uid), presences[uid].state))
+            shown.append(entry)
+        return {"type": "presence.snapshot", "presences": shown}
 
     # --- internals ---------------------------------------------------------------------------
 

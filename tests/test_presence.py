@@ -435,6 +435,20 @@ def test_flapping_back_to_the_published_state_publishes_nothing() -> None:
     assert coalescer.offer("u1", AWAY, T0 + 1.2) is AWAY
 
 
+def test_while_a_change_is_held_back_the_published_state_is_what_is_shown() -> None:
+    coalescer = Coalescer()
+    assert coalescer.shown("u1", OFFLINE) is OFFLINE
+    coalescer.offer("u1", ONLINE, T0)
+    assert coalescer.shown("u1", ONLINE) is ONLINE  # published: the current state is shown
+    coalescer.offer("u1", OFFLINE, T0 + 0.2)  # held back
+    assert coalescer.shown("u1", OFFLINE) is ONLINE
+    # Another process changed the user since: what it published stands.
+    assert coalescer.shown("u1", BUSY) is BUSY
+    coalescer.offer("u1", ONLINE, T0 + 0.4)  # flaps back: never published
+    assert coalescer.due(T0 + 1) == []
+    assert coalescer.shown("u1", ONLINE) is ONLINE
+
+
 def test_offering_the_published_state_again_is_no_change() -> None:
     coalescer = Coalescer()
     coalescer.offer("u1", ONLINE, T0)
