@@ -133,8 +133,10 @@ async def _audit_case_access(
         )
 
 
-def _message_frame(rt: Realtime, message: Message, sender_name: str | None) -> dict[str, Any]:
-    return messaging.to_public(message, rt.keyring, sender_name).model_dump(mode="json")
+def _message_frame(
+    rt: Realtime, message: Message, sender_name: str | None, body: str | None = None
+) -> dict[str, Any]:
+    return messaging.to_public(message, rt.keyring, sender_name, body=body).model_dump(mode="json")
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -203,7 +205,7 @@ async def on_message_send(rt: Realtime, connection: Connection, frame: p.Message
         )
     except messaging.SenderInactive:
         _account_gone(connection)
-    message = _message_frame(rt, stored.message, stored.sender_name)
+    message = _message_frame(rt, stored.message, stored.sender_name, stored.body)
     # Stored (committed) before it is acknowledged.
     connection.send(
         {"type": "message.ack", "id": frame.id, "message": message, "duplicate": not stored.created}

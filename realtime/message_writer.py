@@ -3,14 +3,17 @@ while the previous batch is being written, in one transaction.
 
 Under light load a batch is one message and costs what storing it alone would. Under heavy load
 the statements and the commit of a batch are shared by all its messages (see
-``messaging.send_batch``), so the process keeps up with many more messages a second. Each
+app/messaging/batch.py, which stores a batch on the database driver itself), so the process
+keeps up with many more messages a second. Each
 sender still waits for its own message to be committed before it is acknowledged and announced,
 and the messages of one socket keep their order (its handler sends the next only after the
 previous was stored).
 
 If a batch fails while writing (for example a resend racing in from another process hits the
 unique client message id), it is rolled back and its messages are stored one at a time through
-``messaging.send_once``, so one message's trouble is only ever that message's.
+``messaging.send_once``, so one message's trouble is only ever that message's. Messages to a
+client's case thread are stored that way too, after the batch: their membership follows the
+shared care-team and consent policies, and each is audited.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit_service
 from app.group_commit import GroupCommit
 from app.messaging import service as messaging
+from app.messaging.batch import NeedsFullPath, store_batch
 from app.messaging.keyring import MessageKeyring
 from app.messaging.models import ConversationKind
 from app.users.models import User
@@ -47,6 +51,9 @@ class MessageWriter(GroupCommit[messaging.Outgoing, messaging.Stored]):
     ) -> None:
         super().__init__(name="message-writer", batch_max=BATCH_MAX, on_task=on_task)
         self.sessions = sessions
+        engine = sessions.kw["bind"]
+        assert isinstance(engine, AsyncEngine)
+        self.engine = engine
         self.keyring = keyring
 
     async def send(self, item: messaging.Outgoing) -> messaging.Stored:
@@ -56,24 +63,22 @@ class MessageWriter(GroupCommit[messaging.Outgoing, messaging.Stored]):
 
     async def _write(self, batch: list[Pending]) -> None:
         try:
-            async with self.sessions() as session:
-                results = await messaging.send_batch(
-                    session=session, keyring=self.keyring, items=[item for item, _ in batch]
-                )
-                await session.commit()
+            outcomes = await store_batch(self.engine, self.keyring, [item for item, _ in batch])
         except Exception:
             if len(batch) > 1:
                 log.info("a batch of %d messages failed; storing them one by one", len(batch))
             for pending in batch:
                 await self._write_one(*pending)
             return
-        for (_item, waiter), result in zip(batch, results, strict=True):
+        for (item, waiter), outcome in zip(batch, outcomes, strict=True):
             if waiter.done():  # the sender's socket went away meanwhile; the message stays
                 continue
-            if isinstance(result, Exception):
-                waiter.set_exception(result)
+            if isinstance(outcome, NeedsFullPath):
+                await self._write_one(item, waiter)
+            elif isinstance(outcome, Exception):
+                waiter.set_exception(outcome)
             else:
-                waiter.set_result(result)
+                waiter.set_result(outcome)
 
     async def _write_one(
         self, item: messaging.Outgoing, waiter: asyncio.Future[messaging.Stored]

@@ -4,17 +4,14 @@ encryption at rest, read markers and unread counts. Callers check policies; this
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, update
+from sqlalchemy import and_, func, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.audit import service as audit_service
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
 from app.context import Context
@@ -349,12 +346,19 @@ async def public_conversations(
 
 
 def to_public(
-    message: Message, keyring: MessageKeyring, sender_name: str | None = None
+    message: Message,
+    keyring: MessageKeyring,
+    sender_name: str | None = None,
+    *,
+    body: str | None = None,
 ) -> MessagePublic:
+    """``body``: the text when the caller has it already (it just sealed it)."""
     deleted = message.deleted_at is not None
     body = (
         ""
         if deleted
+        else body
+        if body is not None
         else keyring.decrypt(
             message.key_id,
             message.body_ciphertext,
@@ -511,269 +515,12 @@ class Stored:
     created: bool  # False for a resend of a stored message: nothing new was stored
     sender_name: str
     members: frozenset[uuid.UUID]
+    # The text, when known without decrypting the stored body (it was just sealed from it).
+    body: str | None = None
 
 
 class SenderInactive(Exception):
     """The sender's account is gone or deactivated."""
-
-
-# The group commit's statements, built once: building and keying a statement costs more than
-# running it on this hot path. They work on the tables (not the mapped classes), so no identity
-# map or unit of work is involved; the rows are plain.
-_users = User.__table__  # type: ignore[attr-defined]
-_conversations = Conversation.__table__  # type: ignore[attr-defined]
-_memberships = TeamMembership.__table__  # type: ignore[attr-defined]
-_participants = ConversationParticipant.__table__  # type: ignore[attr-defined]
-_messages = Message.__table__  # type: ignore[attr-defined]
-_markers = ReadMarker.__table__  # type: ignore[attr-defined]
-_SENDERS = select(_users.c.id, _users.c.is_active, _users.c.display_name).where(
-    _users.c.id.in_(bindparam("ids", expanding=True))
-)
-_CONVERSATIONS = select(_conversations.c.id, _conversations.c.kind, _conversations.c.team_id).where(
-    _conversations.c.id.in_(bindparam("ids", expanding=True))
-)
-_TEAM_MEMBERS = select(_memberships.c.team_id, _memberships.c.user_id).where(
-    _memberships.c.team_id.in_(bindparam("ids", expanding=True))
-)
-_PARTICIPANTS = select(_participants.c.conversation_id, _participants.c.user_id).where(
-    _participants.c.conversation_id.in_(bindparam("ids", expanding=True))
-)
-_RESENDS = select(_messages).where(
-    _messages.c.conversation_id.in_(bindparam("conversations", expanding=True)),
-    _messages.c.sender_id.in_(bindparam("senders", expanding=True)),
-    _messages.c.client_msg_id.in_(bindparam("client_msg_ids", expanding=True)),
-)
-_TAKE_SEQS = (
-    update(_conversations)
-    .where(_conversations.c.id == bindparam("conversation"))
-    .values(
-        last_seq=_conversations.c.last_seq + bindparam("count"),
-        last_activity_at=bindparam("now"),
-    )
-    .returning(_conversations.c.last_seq)
-)
-_LOCK_CONVERSATIONS = (
-    select(_conversations.c.id)
-    .where(_conversations.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_conversations.c.id)
-    .with_for_update()
-)
-_INSERT_MESSAGES = insert(_messages)
-
-
-def _marker_upsert(dialect: Any) -> Any:
-    upsert = dialect.insert(_markers)
-    return upsert.on_conflict_do_update(
-        index_elements=[_markers.c.conversation_id, _markers.c.user_id],
-        set_={
-            "last_read_seq": upsert.excluded.last_read_seq,
-            "updated_at": upsert.excluded.updated_at,
-        },
-        # Only ever forward.
-        where=_markers.c.last_read_seq < upsert.excluded.last_read_seq,
-    )
-
-
-_MOVE_MARKERS = {"postgresql": _marker_upsert(postgresql), "sqlite": _marker_upsert(sqlite)}
-
-
-async def send_batch(
-    *, session: AsyncSession, keyring: MessageKeyring, items: Sequence[Outgoing]
-) -> list[Stored | Exception]:
-    """Store several messages in one transaction (a group commit), each as ``send_once`` would:
-    the sender re-read, membership checked, a resend answered with the stored message, the next
-    gap-free sequence number taken from the conversation's counter, the body sealed, the
-    sender's read marker moved, a case thread's message audited.
-
-    A few statements serve the whole batch (the senders, the conversations, their members, the
-    resends, the inserts and the read markers), so the cost per message falls as the batch grows.
-    Each item gets its ``Stored``, or the exception that refused it; a refused item changes
-    nothing and does not stop the others. An error while writing (such as a resend racing in
-    from another process) propagates: the caller rolls back and stores the items one by one.
-    """
-    results: list[Stored | Exception | None] = [None] * len(items)
-    senders = {
-        row.id: row
-        for row in await session.execute(
-            _SENDERS, {"ids": list({item.sender_id for item in items})}
-        )
-    }
-    conversations = {
-        row.id: row
-        for row in await session.execute(
-            _CONVERSATIONS, {"ids": list({item.conversation_id for item in items})}
-        )
-    }
-    teams: dict[uuid.UUID, set[uuid.UUID]] = {
-        row.team_id: set() for row in conversations.values() if row.kind == ConversationKind.team
-    }
-    if teams:
-        for team_id, user_id in await session.execute(_TEAM_MEMBERS, {"ids": list(teams)}):
-            teams[team_id].add(user_id)
-    directs: dict[uuid.UUID, set[uuid.UUID]] = {
-        row.id: set() for row in conversations.values() if row.kind == ConversationKind.direct
-    }
-    if directs:
-        for conversation_id, user_id in await session.execute(
-            _PARTICIPANTS, {"ids": list(directs)}
-        ):
-            directs[conversation_id].add(user_id)
-
-    # (index, sender's name, conversation id, its kind, members)
-    accepted: list[tuple[int, str, uuid.UUID, str, frozenset[uuid.UUID]]] = []
-    for index, item in enumerate(items):
-        sender = senders.get(item.sender_id)
-        found = conversations.get(item.conversation_id)
-        if sender is None or not sender.is_active:
-            results[index] = SenderInactive()
-            continue
-        if found is None:
-            results[index] = ConversationNotFound()
-            continue
-        if found.kind == ConversationKind.team:
-            members = frozenset(teams[found.team_id])
-            member = sender.id in members
-        elif found.kind == ConversationKind.direct:
-            members = frozenset(directs[found.id])
-            member = sender.id in members
-        else:
-            # A case thread: the care team and consent, through the shared policies.
-            user = await session.get(User, sender.id)
-            conversation = await get(session=session, conversation_id=found.id)
-            assert user is not None
-            member = await is_member(session=session, conversation=conversation, user=user)
-            members = (
-                frozenset(await member_ids(session=session, conversation=conversation))
-                if member
-                else frozenset()
-            )
-        if not member:
-            results[index] = NotAMember()
-            continue
-        accepted.append((index, sender.display_name, found.id, found.kind, members))
-
-    # Resends: stored before, or earlier in this very batch.
-    keys = {
-        (items[i].conversation_id, items[i].sender_id, items[i].client_msg_id) for i, *_ in accepted
-    }
-    stored_before: dict[tuple[uuid.UUID, uuid.UUID, str], Message] = {}
-    if keys:
-        rows = await session.execute(
-            _RESENDS,
-            {
-                "conversations": list({k[0] for k in keys}),
-                "senders": list({k[1] for k in keys}),
-                "client_msg_ids": list({k[2] for k in keys}),
-            },
-        )
-        for earlier in rows:
-            key = (earlier.conversation_id, earlier.sender_id, earlier.client_msg_id)
-            if key in keys:
-                stored_before[key] = Message(**earlier._mapping)
-    fresh: list[tuple[int, str, uuid.UUID, str, frozenset[uuid.UUID]]] = []
-    first_in_batch: dict[tuple[uuid.UUID, uuid.UUID, str], int] = {}
-    repeats: list[tuple[int, int]] = []  # (index, index of the first with the same key)
-    for entry in accepted:
-        index, name, _conversation_id, _kind, members = entry
-        item = items[index]
-        key = (item.conversation_id, item.sender_id, item.client_msg_id)
-        if key in stored_before:
-            results[index] = Stored(stored_before[key], False, name, members)
-        elif key in first_in_batch:
-            repeats.append((index, first_in_batch[key]))
-        else:
-            first_in_batch[key] = index
-            fresh.append(entry)
-
-    if fresh:
-        # Sequence numbers: each conversation's counter moves once for all its new messages, in
-        # a fixed order of conversations so that two processes' batches cannot deadlock.
-        wanted: dict[uuid.UUID, int] = {}
-        for _index, _name, conversation_id, _kind, _members in fresh:
-            wanted[conversation_id] = wanted.get(conversation_id, 0) + 1
-        now = items[fresh[0][0]].ctx.now()
-        next_seq: dict[uuid.UUID, int] = {}
-        postgres = session.get_bind().dialect.name == "postgresql"
-        if len(wanted) == 1:
-            ((conversation_id, count),) = wanted.items()
-            taken = await session.execute(
-                _TAKE_SEQS, {"conversation": conversation_id, "count": count, "now": now}
-            )
-            next_seq[conversation_id] = int(taken.scalar_one()) - count + 1
-        else:
-            ids = sorted(wanted, key=str)
-            if postgres:
-                # Lock the counters in one order everywhere, so two processes' batches queue
-                # on each other rather than deadlock (SQLite's write lock already serialises).
-                await session.execute(_LOCK_CONVERSATIONS, {"ids": ids})
-            moved = await session.execute(
-                update(_conversations)
-                .where(_conversations.c.id.in_(ids))
-                .values(
-                    last_seq=_conversations.c.last_seq + case(wanted, value=_conversations.c.id),
-                    last_activity_at=now,
-                )
-                .returning(_conversations.c.id, _conversations.c.last_seq)
-            )
-            for conversation_id, last in moved:
-                next_seq[conversation_id] = int(last) - wanted[conversation_id] + 1
-        rows_to_insert: list[dict[str, Any]] = []
-        markers: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
-        for index, name, conversation_id, _kind, members in fresh:
-            item = items[index]
-            seq = next_seq[conversation_id]
-            next_seq[conversation_id] = seq + 1
-            key_id, blob = keyring.encrypt(item.body, aad=message_aad(conversation_id, seq))
-            row: dict[str, Any] = {
-                "id": new_id(),
-                "conversation_id": conversation_id,
-                "seq": seq,
-                "sender_id": item.sender_id,
-                "client_msg_id": item.client_msg_id,
-                "key_id": key_id,
-                "body_ciphertext": blob,
-                "created_at": item.ctx.now(),
-                "edited_at": None,
-                "deleted_at": None,
-            }
-            rows_to_insert.append(row)
-            markers[(conversation_id, item.sender_id)] = seq
-            results[index] = Stored(Message(**row), True, name, members)
-        await session.execute(_INSERT_MESSAGES, rows_to_insert)
-        await session.execute(
-            _MOVE_MARKERS[session.get_bind().dialect.name],
-            [
-                {
-                    "id": new_id(),
-                    "conversation_id": conversation_id,
-                    "user_id": user_id,
-                    "last_read_seq": seq,
-                    "updated_at": now,
-                }
-                # In one order everywhere, like the counters above.
-                for (conversation_id, user_id), seq in sorted(
-                    markers.items(), key=lambda marker: (str(marker[0][0]), str(marker[0][1]))
-                )
-            ],
-        )
-        for index, _name, conversation_id, kind, _members in fresh:
-            stored = results[index]
-            if kind == ConversationKind.case and isinstance(stored, Stored):
-                # Writing in a case thread is an access to the client's record.
-                conversation = await get(session=session, conversation_id=conversation_id)
-                await audit_service.record(
-                    session,
-                    items[index].ctx,
-                    action="message.send",
-                    resource_type="conversation",
-                    resource_id=str(stored.message.id),
-                    client_id=conversation.client_id,
-                )
-    for index, first in repeats:
-        stored = results[first]
-        assert isinstance(stored, Stored)
-        results[index] = Stored(stored.message, False, stored.sender_name, stored.members)
-    return [r if r is not None else RuntimeError("not handled") for r in results]
 
 
 async def page(
