@@ -288,6 +288,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         finally:
             for task in list(app.state.realtime.background):
                 task.cancel()
+            if app.state.realtime.message_writer is not None:
+                await app.state.realtime.message_writer.stop()
             await presence.stop()
             await hub.stop()
             await app.state.audit_writer.stop()

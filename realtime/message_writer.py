@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit_service
@@ -51,10 +51,28 @@ class MessageWriter(GroupCommit[messaging.Outgoing, messaging.Stored]):
     ) -> None:
         super().__init__(name="message-writer", batch_max=BATCH_MAX, on_task=on_task)
         self.sessions = sessions
+        self.keyring = keyring
         engine = sessions.kw["bind"]
         assert isinstance(engine, AsyncEngine)
         self.engine = engine
-        self.keyring = keyring
+        # A connection of the writer's own, kept between batches: checking one out of the pool
+        # for every batch (and PostgreSQL's ping on checkout) cost more than a small batch.
+        self._connection: AsyncConnection | None = None
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self._let_go()
+
+    async def _let_go(self) -> None:
+        """Close the held connection (after a failure it may be broken; the next batch opens
+        a fresh one)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                await connection.invalidate()
+                await connection.close()
+            except Exception:
+                log.debug("closing the message writer's connection failed", exc_info=True)
 
     async def send(self, item: messaging.Outgoing) -> messaging.Stored:
         """Store one message (with whatever else is waiting); returns it once committed, or
@@ -63,8 +81,13 @@ class MessageWriter(GroupCommit[messaging.Outgoing, messaging.Stored]):
 
     async def _write(self, batch: list[Pending]) -> None:
         try:
-            outcomes = await store_batch(self.engine, self.keyring, [item for item, _ in batch])
+            if self._connection is None:
+                self._connection = await self.engine.connect()
+            outcomes = await store_batch(
+                self._connection, self.keyring, [item for item, _ in batch]
+            )
         except Exception:
+            await self._let_go()
             if len(batch) > 1:
                 log.info("a batch of %d messages failed; storing them one by one", len(batch))
             for pending in batch:

@@ -3,12 +3,14 @@
 This is the hottest write in Teamwell: every chat message passes through it. Profiles of the
 fan-out benchmark showed about two thirds of a busy server's time spent storing batches, nearly
 all of it in SQLAlchemy's statement execution and in trips to SQLite's thread, not in the
-database. So this path speaks to the driver directly, with statements written once per dialect:
+database. So this path speaks to the driver directly, with a few statements written per dialect:
 
 - on SQLite the whole batch, from ``BEGIN IMMEDIATE`` to ``COMMIT``, runs in one trip to the
   connection's thread (still queued for the write lock in the event loop first, as every writer
   here is: app/db.py);
-- on PostgreSQL each statement is one asyncpg round trip in one transaction.
+- on PostgreSQL (asyncpg) a batch is a handful of round trips in one transaction: what it needs
+  to know in one query, the counters moved in one statement, the messages and read markers
+  written in one.
 
 The rules are written once (``_store``) and are those of ``messaging.send_once``: the sender
 re-read and active, membership read (team and direct conversations; it is also who is told), a
@@ -16,7 +18,7 @@ resend answered with the stored message, the next gap-free sequence numbers take
 conversation's counter, the body sealed with the conversation and sequence number as associated
 data, the sender's read marker moved forward. Messages to a client's case thread are not stored
 here: their membership follows the shared care-team and consent policies and each is audited,
-so the writer stores them through ``send_once`` (``Batch.needs_full_path``).
+so the writer stores them through ``send_once`` (``NeedsFullPath``).
 
 A batch that fails while writing (a resend racing in from another process hits the unique
 client message id, say) is rolled back whole; the writer then stores its messages one at a time.
@@ -27,11 +29,12 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import orjson
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.dbtypes import new_id
 from app.messaging.keyring import MessageKeyring, message_aad
@@ -56,80 +59,67 @@ class NeedsFullPath(Exception):
 Outcome = Stored | Exception
 
 
-class _Driver(Protocol):
-    """The few things ``_store`` asks of a database connection inside a transaction."""
+@dataclass
+class Facts:
+    """What the batch's rules need from the database, read in one query."""
 
-    name: str
-
-    async def rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]: ...
-
-    async def many(self, sql: str, params: list[Sequence[Any]]) -> None: ...
-
-    def array(self, values: Sequence[uuid.UUID] | Sequence[str]) -> Any:
-        """A list of ids or texts as one parameter (what ``in_ids`` compares with)."""
-
-    def uuid_in(self, value: uuid.UUID) -> Any: ...
-
-    def uuid_out(self, value: Any) -> uuid.UUID: ...
-
-    def time_in(self, value: Any) -> Any: ...
-
-    def time_out(self, value: Any) -> Any: ...
+    senders: dict[uuid.UUID, tuple[bool, str]] = field(default_factory=dict)  # active, name
+    kinds: dict[uuid.UUID, str] = field(default_factory=dict)  # conversation -> kind
+    members: dict[uuid.UUID, set[uuid.UUID]] = field(default_factory=dict)  # team and direct
+    resent: set[Key] = field(default_factory=set)  # stored before (some may be other batches')
 
 
-# --- the statements, once per dialect ------------------------------------------------------------
-# Built at import from constant fragments (so S608, text-built SQL, is waived for this file in
-# pyproject.toml); values are always parameters, never in the text.
-
-_MESSAGE_COLUMNS = (
+# One row per fact: (what, a, b, c), all text so that the branches line up on both databases.
+_FACTS = """
+SELECT 's', CAST(id AS TEXT), CAST(is_active AS TEXT), display_name FROM "user" WHERE id {s}
+UNION ALL
+SELECT 'c', CAST(id AS TEXT), kind, NULL FROM conversation WHERE id {c}
+UNION ALL
+SELECT 'm', CAST(c.id AS TEXT), CAST(m.user_id AS TEXT), NULL
+  FROM conversation c JOIN team_membership m ON m.team_id = c.team_id
+  WHERE c.kind = 'team' AND c.id {c}
+UNION ALL
+SELECT 'm', CAST(conversation_id AS TEXT), CAST(user_id AS TEXT), NULL
+  FROM conversation_participant WHERE conversation_id {c}
+UNION ALL
+SELECT 'r', CAST(conversation_id AS TEXT), CAST(sender_id AS TEXT), client_msg_id
+  FROM message WHERE conversation_id {c} AND sender_id {s} AND client_msg_id {k}
+"""
+_COLUMNS = (
     "id, conversation_id, seq, sender_id, client_msg_id, key_id, body_ciphertext,"
     " created_at, edited_at, deleted_at"
 )
+_RESENDS = (
+    f"SELECT {_COLUMNS} FROM message WHERE conversation_id {{c}} AND sender_id {{s}}"
+    " AND client_msg_id {k}"
+)
+# Only ever forward.
+_MARKER_CONFLICT = (
+    " ON CONFLICT (conversation_id, user_id) DO UPDATE SET"
+    " last_read_seq = excluded.last_read_seq, updated_at = excluded.updated_at"
+    " WHERE read_marker.last_read_seq < excluded.last_read_seq"
+)
 
 
-def _statements(p: Callable[[int], str], in_ids: Callable[[int], str]) -> dict[str, str]:
-    """The batch's statements with ``p(n)`` as the n-th placeholder and ``in_ids(n)`` as
-    ``IN (<the list of ids in parameter n>)``."""
-    return {
-        "senders": f'SELECT id, is_active, display_name FROM "user" WHERE id {in_ids(1)}',
-        "conversations": f"SELECT id, kind, team_id FROM conversation WHERE id {in_ids(1)}",
-        "team_members": f"SELECT team_id, user_id FROM team_membership WHERE team_id {in_ids(1)}",
-        "participants": (
-            "SELECT conversation_id, user_id FROM conversation_participant"
-            f" WHERE conversation_id {in_ids(1)}"
-        ),
-        "resends": (
-            f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE conversation_id {in_ids(1)}"
-            f" AND sender_id {in_ids(2)} AND client_msg_id {in_ids(3)}"
-        ),
-        # Lock the counters in one order everywhere, so two processes' batches queue on each
-        # other rather than deadlock (only on PostgreSQL: SQLite's write lock serialises).
-        "lock": f"SELECT id FROM conversation WHERE id {in_ids(1)} ORDER BY id FOR UPDATE",
-        "take_seqs": (
-            f"UPDATE conversation SET last_seq = last_seq + {p(1)}, last_activity_at = {p(2)}"
-            f" WHERE id = {p(3)} RETURNING last_seq"
-        ),
-        "insert": (
-            f"INSERT INTO message ({_MESSAGE_COLUMNS}) VALUES"
-            f" ({', '.join(p(n) for n in range(1, 11))})"
-        ),
-        "marker": (
-            "INSERT INTO read_marker (id, conversation_id, user_id, last_read_seq, updated_at)"
-            f" VALUES ({p(1)}, {p(2)}, {p(3)}, {p(4)}, {p(5)})"
-            " ON CONFLICT (conversation_id, user_id) DO UPDATE SET"
-            " last_read_seq = excluded.last_read_seq, updated_at = excluded.updated_at"
-            # Only ever forward.
-            " WHERE read_marker.last_read_seq < excluded.last_read_seq"
-        ),
-    }
+class _Driver(Protocol):
+    """What ``_store`` asks of a database connection inside a transaction."""
 
+    async def facts(
+        self, senders: list[uuid.UUID], conversations: list[uuid.UUID], keys: list[str]
+    ) -> Facts: ...
 
-# SQLite takes a list as a JSON array (one statement text whatever the length, so its statement
-# cache keeps working); PostgreSQL as an array.
-_SQLITE = _statements(lambda n: "?", lambda n: "IN (SELECT value FROM json_each(?))")
-_SQLITE["lock"] = ""
-_POSTGRES = _statements(lambda n: f"${n}", lambda n: f"= ANY(${n})")
-_POSTGRES["resends"] = _POSTGRES["resends"].replace("= ANY($3)", "= ANY($3::text[])")
+    async def resends(self, keys: set[Key]) -> list[Message]: ...
+
+    async def take_seqs(self, wanted: dict[uuid.UUID, int], now: Any) -> dict[uuid.UUID, int]:
+        """Move each conversation's counter on by its count; the last number given out."""
+
+    async def write(
+        self,
+        messages: list[Message],
+        markers: list[tuple[uuid.UUID, uuid.UUID, int]],
+        now: Any,
+    ) -> None:
+        """Insert the messages; move each (conversation, person)'s read marker forward."""
 
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -140,52 +130,24 @@ async def _store(
 ) -> list[Outcome]:
     """Store what may be stored of ``items``; an outcome for each. Raises only on a failure to
     write (the caller rolls the transaction back)."""
-    sql = _SQLITE if db.name == "sqlite" else _POSTGRES
     results: list[Outcome | None] = [None] * len(items)
-    senders = {
-        db.uuid_out(id_): (bool(active), name)
-        for id_, active, name in await db.rows(
-            sql["senders"], [db.array(list({i.sender_id for i in items}))]
-        )
-    }
-    conversations = {
-        db.uuid_out(id_): (kind, None if team is None else db.uuid_out(team))
-        for id_, kind, team in await db.rows(
-            sql["conversations"], [db.array(list({i.conversation_id for i in items}))]
-        )
-    }
-    teams: dict[uuid.UUID, set[uuid.UUID]] = {
-        team: set()
-        for kind, team in conversations.values()
-        if kind == ConversationKind.team and team is not None
-    }
-    if teams:
-        for team, user in await db.rows(sql["team_members"], [db.array(list(teams))]):
-            teams[db.uuid_out(team)].add(db.uuid_out(user))
-    directs: dict[uuid.UUID, set[uuid.UUID]] = {
-        cid: set() for cid, (kind, _) in conversations.items() if kind == ConversationKind.direct
-    }
-    if directs:
-        for cid, user in await db.rows(sql["participants"], [db.array(list(directs))]):
-            directs[db.uuid_out(cid)].add(db.uuid_out(user))
-
+    facts = await db.facts(
+        list({i.sender_id for i in items}),
+        list({i.conversation_id for i in items}),
+        list({i.client_msg_id for i in items}),
+    )
     accepted: list[tuple[int, str, frozenset[uuid.UUID]]] = []  # (index, sender's name, members)
     for index, item in enumerate(items):
-        sender = senders.get(item.sender_id)
-        found = conversations.get(item.conversation_id)
+        sender = facts.senders.get(item.sender_id)
+        kind = facts.kinds.get(item.conversation_id)
         if sender is None or not sender[0]:
             results[index] = SenderInactive()
-        elif found is None:
+        elif kind is None:
             results[index] = ConversationNotFound()
-        elif found[0] == ConversationKind.case:
+        elif kind == ConversationKind.case:
             results[index] = NeedsFullPath()
         else:
-            kind, team = found
-            members = frozenset(
-                teams[team]
-                if kind == ConversationKind.team and team
-                else directs[item.conversation_id]
-            )
+            members = frozenset(facts.members.get(item.conversation_id, ()))
             if item.sender_id in members:
                 accepted.append((index, sender[1], members))
             else:
@@ -197,19 +159,11 @@ async def _store(
         for i, _, _ in accepted
     }
     stored_before: dict[Key, Message] = {}
-    if keys:
-        for row in await db.rows(
-            sql["resends"],
-            [
-                db.array(list({k[0] for k in keys})),
-                db.array(list({k[1] for k in keys})),
-                db.array(list({k[2] for k in keys})),
-            ],
-        ):
-            earlier = _message_from_row(db, row)
-            key = (earlier.conversation_id, earlier.sender_id, earlier.client_msg_id)
-            if key in keys:
-                stored_before[key] = earlier
+    if keys & facts.resent:
+        for earlier in await db.resends(keys & facts.resent):
+            stored_before[(earlier.conversation_id, earlier.sender_id, earlier.client_msg_id)] = (
+                earlier
+            )
     fresh: list[tuple[int, str, frozenset[uuid.UUID]]] = []
     first_in_batch: dict[Key, int] = {}
     repeats: list[tuple[int, int]] = []  # (index, index of the first with the same key)
@@ -236,17 +190,9 @@ async def _store(
         for index, _, _ in fresh:
             cid = items[index].conversation_id
             wanted[cid] = wanted.get(cid, 0) + 1
-        # In one order everywhere (see "lock").
-        order = sorted(wanted, key=str)
-        if sql["lock"] and len(order) > 1:
-            await db.rows(sql["lock"], [db.array(order)])
-        next_seq: dict[uuid.UUID, int] = {}
-        for cid in order:
-            ((last,),) = await db.rows(
-                sql["take_seqs"], [wanted[cid], db.time_in(now), db.uuid_in(cid)]
-            )
-            next_seq[cid] = int(last) - wanted[cid] + 1
-        inserts: list[Sequence[Any]] = []
+        last = await db.take_seqs(wanted, now)
+        next_seq = {cid: last[cid] - count + 1 for cid, count in wanted.items()}
+        messages: list[Message] = []
         markers: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
         for index, name, members in fresh:
             item = items[index]
@@ -265,32 +211,17 @@ async def _store(
                 edited_at=None,
                 deleted_at=None,
             )
-            inserts.append(
-                (
-                    db.uuid_in(message.id),
-                    db.uuid_in(item.conversation_id),
-                    seq,
-                    db.uuid_in(item.sender_id),
-                    item.client_msg_id,
-                    key_id,
-                    blob,
-                    db.time_in(now),
-                    None,
-                    None,
-                )
-            )
+            messages.append(message)
             markers[(item.conversation_id, item.sender_id)] = seq
             results[index] = Stored(message, True, name, members, item.body)
-        await db.many(sql["insert"], inserts)
-        await db.many(
-            sql["marker"],
-            [
-                (db.uuid_in(new_id()), db.uuid_in(cid), db.uuid_in(uid), seq, db.time_in(now))
-                # In one order everywhere, like the counters.
-                for (cid, uid), seq in sorted(
-                    markers.items(), key=lambda m: (str(m[0][0]), str(m[0][1]))
-                )
-            ],
+        await db.write(
+            messages,
+            # In one order everywhere, like the counters (see _Postgres.take_seqs).
+            sorted(
+                ((c, u, seq) for (c, u), seq in markers.items()),
+                key=lambda m: (str(m[0]), str(m[1])),
+            ),
+            now,
         )
     for index, first in repeats:
         stored = results[first]
@@ -301,23 +232,9 @@ async def _store(
     return [r if r is not None else RuntimeError("not handled") for r in results]
 
 
-def _message_from_row(db: _Driver, row: Sequence[Any]) -> Message:
-    id_, cid, seq, sender, client_msg_id, key_id, blob, created, edited, deleted = row
-    return Message.model_construct(
-        id=db.uuid_out(id_),
-        conversation_id=db.uuid_out(cid),
-        seq=int(seq),
-        sender_id=db.uuid_out(sender),
-        client_msg_id=client_msg_id,
-        key_id=key_id,
-        body_ciphertext=bytes(blob),
-        created_at=db.time_out(created),
-        edited_at=db.time_out(edited),
-        deleted_at=db.time_out(deleted),
-    )
-
-
 # --- the drivers ---------------------------------------------------------------------------------
+# The statements are built at import from constant fragments (so S608, text-built SQL, is waived
+# for this file in pyproject.toml); values are always parameters, never in the text.
 
 _MESSAGES = Message.__table__  # type: ignore[attr-defined]
 
@@ -333,11 +250,8 @@ class _Codec:
             result = kind.result_processor(dialect, None)
             return (bind or _same), (result or _same)
 
-        self._uuid_in, self._uuid_out = processors("id")
+        self.uuid_in, self._uuid_out = processors("id")
         self.time_in, self._time_out = processors("created_at")
-
-    def uuid_in(self, value: uuid.UUID) -> Any:
-        return self._uuid_in(value)
 
     def uuid_out(self, value: Any) -> uuid.UUID:
         found = self._uuid_out(value)
@@ -347,45 +261,187 @@ class _Codec:
     def time_out(self, value: Any) -> Any:
         return None if value is None else self._time_out(value)
 
+    def message(self, row: Sequence[Any]) -> Message:
+        id_, cid, seq, sender, client_msg_id, key_id, blob, created, edited, deleted = row
+        return Message.model_construct(
+            id=self.uuid_out(id_),
+            conversation_id=self.uuid_out(cid),
+            seq=int(seq),
+            sender_id=self.uuid_out(sender),
+            client_msg_id=client_msg_id,
+            key_id=key_id,
+            body_ciphertext=bytes(blob),
+            created_at=self.time_out(created),
+            edited_at=self.time_out(edited),
+            deleted_at=self.time_out(deleted),
+        )
+
 
 def _same(value: Any) -> Any:
     return value
 
 
-class _Sqlite(_Codec):
-    """Runs on the connection's own thread: nothing here awaits anything (see ``_to_the_end``)."""
+def _facts_from(rows: Sequence[Sequence[Any]]) -> Facts:
+    facts = Facts()
+    for what, a, b, c in rows:
+        if what == "s":
+            # PostgreSQL spells a boolean as text "true", SQLite as "1".
+            facts.senders[uuid.UUID(a)] = (b in ("true", "1"), c)
+        elif what == "c":
+            facts.kinds[uuid.UUID(a)] = b
+        elif what == "m":
+            facts.members.setdefault(uuid.UUID(a), set()).add(uuid.UUID(b))
+        else:
+            facts.resent.add((uuid.UUID(a), uuid.UUID(b), c))
+    return facts
 
-    name = "sqlite"
+
+class _Sqlite(_Codec):
+    """Runs on the connection's own thread: nothing here awaits anything (see ``_to_the_end``).
+    A list is one parameter, a JSON array: one statement text whatever its length, so SQLite's
+    statement cache keeps working."""
+
+    IN = "IN (SELECT value FROM json_each(?{}))"
+    FACTS = _FACTS.format(s=IN.format(1), c=IN.format(2), k=IN.format(3))
+    RESENDS = _RESENDS.format(s=IN.format(1), c=IN.format(2), k=IN.format(3))
+    TAKE = (
+        "UPDATE conversation SET last_seq = last_seq + ?, last_activity_at = ?"
+        " WHERE id = ? RETURNING last_seq"
+    )
+    INSERT = f"INSERT INTO message ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    MARKER = (
+        "INSERT INTO read_marker (id, conversation_id, user_id, last_read_seq, updated_at)"
+        " VALUES (?, ?, ?, ?, ?)" + _MARKER_CONFLICT
+    )
 
     def __init__(self, connection: sqlite3.Connection, dialect: Dialect) -> None:
         super().__init__(dialect)
-        self.connection = connection
+        self.db = connection
 
-    async def rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        return self.connection.execute(sql, params).fetchall()
-
-    async def many(self, sql: str, params: list[Sequence[Any]]) -> None:
-        self.connection.executemany(sql, params)
-
-    def array(self, values: Sequence[uuid.UUID] | Sequence[str]) -> Any:
+    def _array(self, values: Sequence[uuid.UUID] | Sequence[str]) -> str:
         return orjson.dumps([v.hex if isinstance(v, uuid.UUID) else v for v in values]).decode()
+
+    async def facts(
+        self, senders: list[uuid.UUID], conversations: list[uuid.UUID], keys: list[str]
+    ) -> Facts:
+        params = (self._array(senders), self._array(conversations), self._array(keys))
+        return _facts_from(self.db.execute(self.FACTS, params).fetchall())
+
+    async def resends(self, keys: set[Key]) -> list[Message]:
+        params = (
+            self._array(list({k[1] for k in keys})),
+            self._array(list({k[0] for k in keys})),
+            self._array(list({k[2] for k in keys})),
+        )
+        return [self.message(row) for row in self.db.execute(self.RESENDS, params)]
+
+    async def take_seqs(self, wanted: dict[uuid.UUID, int], now: Any) -> dict[uuid.UUID, int]:
+        at = self.time_in(now)
+        return {
+            cid: self.db.execute(self.TAKE, (count, at, self.uuid_in(cid))).fetchone()[0]
+            for cid, count in wanted.items()
+        }
+
+    async def write(
+        self, messages: list[Message], markers: list[tuple[uuid.UUID, uuid.UUID, int]], now: Any
+    ) -> None:
+        at = self.time_in(now)
+        self.db.executemany(
+            self.INSERT,
+            [
+                (
+                    self.uuid_in(m.id),
+                    self.uuid_in(m.conversation_id),
+                    m.seq,
+                    self.uuid_in(m.sender_id),
+                    m.client_msg_id,
+                    m.key_id,
+                    m.body_ciphertext,
+                    at,
+                    None,
+                    None,
+                )
+                for m in messages
+            ],
+        )
+        self.db.executemany(
+            self.MARKER,
+            [
+                (self.uuid_in(new_id()), self.uuid_in(c), self.uuid_in(u), seq, at)
+                for c, u, seq in markers
+            ],
+        )
 
 
 class _Postgres(_Codec):
-    name = "postgresql"
+    """asyncpg, a list as an array parameter."""
+
+    FACTS = _FACTS.format(s="= ANY($1::uuid[])", c="= ANY($2::uuid[])", k="= ANY($3::text[])")
+    RESENDS = _RESENDS.format(s="= ANY($1::uuid[])", c="= ANY($2::uuid[])", k="= ANY($3::text[])")
+    # Lock the counters in one order everywhere, so that two processes' batches queue on each
+    # other rather than deadlock (SQLite's write lock serialises whole transactions).
+    LOCK = "SELECT id FROM conversation WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"
+    TAKE = (
+        "UPDATE conversation AS c SET last_seq = c.last_seq + w.n, last_activity_at = $3"
+        " FROM unnest($1::uuid[], $2::int[]) AS w(id, n) WHERE c.id = w.id"
+        " RETURNING c.id, c.last_seq"
+    )
+    # The messages and the read markers in one statement (one round trip).
+    WRITE = (
+        "WITH stored AS (INSERT INTO message (id, conversation_id, seq, sender_id,"
+        " client_msg_id, key_id, body_ciphertext, created_at) SELECT * FROM unnest($1::uuid[],"
+        " $2::uuid[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::bytea[],"
+        " $8::timestamptz[]))"
+        " INSERT INTO read_marker (id, conversation_id, user_id, last_read_seq, updated_at)"
+        " SELECT * FROM unnest($9::uuid[], $10::uuid[], $11::uuid[], $12::int[],"
+        " $13::timestamptz[])" + _MARKER_CONFLICT
+    )
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
         super().__init__(dialect)
-        self.connection = connection  # asyncpg's
+        self.db = connection  # asyncpg's
 
-    async def rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        return list(await self.connection.fetch(sql, *params))
+    async def facts(
+        self, senders: list[uuid.UUID], conversations: list[uuid.UUID], keys: list[str]
+    ) -> Facts:
+        return _facts_from(await self.db.fetch(self.FACTS, senders, conversations, keys))
 
-    async def many(self, sql: str, params: list[Sequence[Any]]) -> None:
-        await self.connection.executemany(sql, params)
+    async def resends(self, keys: set[Key]) -> list[Message]:
+        rows = await self.db.fetch(
+            self.RESENDS,
+            list({k[1] for k in keys}),
+            list({k[0] for k in keys}),
+            list({k[2] for k in keys}),
+        )
+        return [self.message(row) for row in rows]
 
-    def array(self, values: Sequence[uuid.UUID] | Sequence[str]) -> Any:
-        return list(values)
+    async def take_seqs(self, wanted: dict[uuid.UUID, int], now: Any) -> dict[uuid.UUID, int]:
+        ids = sorted(wanted, key=str)
+        if len(ids) > 1:
+            await self.db.execute(self.LOCK, ids)
+        rows = await self.db.fetch(self.TAKE, ids, [wanted[i] for i in ids], self.time_in(now))
+        return {self.uuid_out(cid): int(last) for cid, last in rows}
+
+    async def write(
+        self, messages: list[Message], markers: list[tuple[uuid.UUID, uuid.UUID, int]], now: Any
+    ) -> None:
+        at = self.time_in(now)
+        await self.db.execute(
+            self.WRITE,
+            [m.id for m in messages],
+            [m.conversation_id for m in messages],
+            [m.seq for m in messages],
+            [m.sender_id for m in messages],
+            [m.client_msg_id for m in messages],
+            [m.key_id for m in messages],
+            [m.body_ciphertext for m in messages],
+            [at] * len(messages),
+            [new_id() for _ in markers],
+            [c for c, _, _ in markers],
+            [u for _, u, _ in markers],
+            [seq for _, _, seq in markers],
+            [at] * len(markers),
+        )
 
 
 def _to_the_end(work: Coroutine[Any, Any, T]) -> T:
@@ -404,19 +460,19 @@ def _to_the_end(work: Coroutine[Any, Any, T]) -> T:
 
 
 async def store_batch(
-    engine: AsyncEngine, keyring: MessageKeyring, items: Sequence[Outgoing]
+    connection: AsyncConnection, keyring: MessageKeyring, items: Sequence[Outgoing]
 ) -> list[Outcome]:
-    """Store ``items`` in one transaction; an outcome for each (``Stored``, or what refused it,
-    or ``NeedsFullPath``). Raises if the transaction failed: then nothing was stored."""
+    """Store ``items`` in one transaction on ``connection`` (held by the writer, with no
+    transaction open); an outcome for each (``Stored``, or what refused it, or
+    ``NeedsFullPath``). Raises if the transaction failed: then nothing was stored."""
     now = items[0].ctx.now()
-    dialect = engine.dialect
-    async with engine.connect() as connection:
-        raw = (await connection.get_raw_connection()).driver_connection
-        if dialect.name == "sqlite":
+    dialect = connection.dialect
+    raw = (await connection.get_raw_connection()).driver_connection
+    if dialect.name == "sqlite":
 
-            def work(sqlite: sqlite3.Connection) -> list[Outcome]:
-                return _to_the_end(_store(_Sqlite(sqlite, dialect), keyring, items, now))
+        def work(sqlite: sqlite3.Connection) -> list[Outcome]:
+            return _to_the_end(_store(_Sqlite(sqlite, dialect), keyring, items, now))
 
-            return await raw.write_in_one_trip(work)  # type: ignore[union-attr]
-        async with raw.transaction():  # type: ignore[union-attr]
-            return await _store(_Postgres(raw, dialect), keyring, items, now)
+        return await raw.write_in_one_trip(work)  # type: ignore[union-attr]
+    async with raw.transaction():  # type: ignore[union-attr]
+        return await _store(_Postgres(raw, dialect), keyring, items, now)
