@@ -117,7 +117,8 @@ class Suite:
 
     def stop(self) -> None:
         for deployment in self.deployments:
-            deployment.stop()
+            # A benchmark that failed leaves the servers' logs to say why.
+            deployment.stop(keep_logs=bool(self.run.problems))
         self.baselines.stop()
         shutil.rmtree(getattr(self, "_work", ""), ignore_errors=True)
 

@@ -61,9 +61,13 @@ class Deployment:
     def server_pids(self) -> list[int]:
         return [s._proc.pid for s in self.servers if s._proc is not None]
 
-    def stop(self) -> None:
+    def stop(self, *, keep_logs: bool = False) -> None:
+        """Stop everything; ``keep_logs`` keeps the servers' logs (when something failed) and
+        says where they are."""
         for server in self.servers:
-            server.stop()
+            if keep_logs and server.log_path is not None:
+                print(f"  {self.name} server log kept: {server.log_path}", flush=True)
+            server.stop(keep_log=keep_logs)
         for stopper in reversed(self._stops):
             stopper.stop()  # type: ignore[attr-defined]
 
