@@ -60,6 +60,8 @@ class Hub:
     def __init__(self, pubsub: PubSub) -> None:
         self.pubsub = pubsub
         self.local: dict[uuid.UUID, set[Connection]] = defaultdict(set)
+        # The channel of each person in ``local`` and who it is.
+        self._channel_people: dict[str, uuid.UUID] = {}
         self._subscription_cm: AbstractAsyncContextManager[Subscription] | None = None
         self._subscription: Subscription | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -96,6 +98,7 @@ class Hub:
         async with self._lock:
             first = not self.local.get(connection.user_id)
             self.local[connection.user_id].add(connection)
+            self._channel_people[user_channel(connection.user_id)] = connection.user_id
             if first and self._subscription is not None:
                 try:
                     await self._subscription.add(user_channel(connection.user_id))
@@ -105,6 +108,7 @@ class Hub:
                     self.local[connection.user_id].discard(connection)
                     if not self.local[connection.user_id]:
                         del self.local[connection.user_id]
+                        self._channel_people.pop(user_channel(connection.user_id), None)
                         with contextlib.suppress(Exception):
                             await self._subscription.remove(user_channel(connection.user_id))
                     raise
@@ -117,6 +121,7 @@ class Hub:
             group.discard(connection)
             if not group:
                 del self.local[connection.user_id]
+                self._channel_people.pop(user_channel(connection.user_id), None)
                 if self._subscription is not None:
                     await self._subscription.remove(user_channel(connection.user_id))
 
@@ -149,12 +154,19 @@ class Hub:
         await self.pubsub.publish(user_channel(user_id), pack(frame, None, connection_id))
 
     async def _run_pump(self, subscription: Subscription) -> None:
+        # A frame for ten people arrives as ten events with the same payload: it is unpacked
+        # once, and each person's channel name is read back to their id from the attach map.
+        last: tuple[bytes, tuple[str | None, str | None, str]] = (b"", (None, None, ""))
         try:
             while True:
                 try:
                     async for event in subscription:
-                        user_id = uuid.UUID(event.channel.split(":", 1)[1])
-                        origin, target, text = unpack(event.message)
+                        user_id = self._channel_people.get(event.channel)
+                        if user_id is None:
+                            continue  # nobody of that channel is connected here any more
+                        if event.message != last[0]:
+                            last = (event.message, unpack(event.message))
+                        origin, target, text = last[1]
                         for connection in list(self.local.get(user_id, ())):
                             if connection.id != origin and target in (None, connection.id):
                                 connection.deliver(text)

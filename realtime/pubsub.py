@@ -33,6 +33,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub as RedisPubSubConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff, NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -316,6 +317,14 @@ class MemoryPubSub:
 
 
 # --- Redis ----------------------------------------------------------------------------------
+
+# ARGV[1] is the message, the rest are the channels it goes to (not KEYS: channels are not keys).
+_PUBLISH_TO_EACH = """
+for i = 2, #ARGV do
+  redis.call('PUBLISH', ARGV[i], ARGV[1])
+end
+return #ARGV - 1
+"""
 
 
 def _redacted(url: str) -> str:
@@ -616,6 +625,7 @@ class RedisPubSub:
         self._publisher: Redis | None = None
         self._subscriber: Redis | None = None
         self._subscriptions: set[_RedisSubscription] = set()
+        self._publish_to_each: AsyncScript | None = None
 
     async def connect(self) -> None:
         """Connect and check that Redis answers; ``PubSubUnavailable`` if it does not."""
@@ -646,6 +656,7 @@ class RedisPubSub:
             await subscriber.aclose()
             raise PubSubUnavailable(f"cannot reach Redis at {_redacted(self.url)}: {exc}") from exc
         self._publisher, self._subscriber = publisher, subscriber
+        self._publish_to_each = publisher.register_script(_PUBLISH_TO_EACH)
 
     async def disconnect(self) -> None:
         """Close every open subscription (their iterators end) and the connections."""
@@ -672,11 +683,20 @@ class RedisPubSub:
             raise PubSubUnavailable(f"cannot publish to Redis: {exc}") from exc
 
     async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> None:
-        """Publish every item in order, in one round trip."""
+        """Publish every item in order, in one round trip.
+
+        One frame to several people (a message to its conversation's members, the usual case)
+        goes to Redis once with their channels, and a script there publishes it to each: one
+        command and one reply instead of one of each per person, and the frame sent once."""
         publisher, _ = self._clients()
         if not items:
             return
+        message = items[0][1]
         try:
+            if len(items) > 1 and all(m == message for _, m in items):
+                assert self._publish_to_each is not None  # made with the publisher
+                await self._publish_to_each(args=[message, *(c for c, _ in items)])
+                return
             async with publisher.pipeline(transaction=False) as pipe:
                 for channel, message in items:
                     pipe.publish(channel, message)

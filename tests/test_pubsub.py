@@ -512,3 +512,20 @@ async def test_a_silent_redis_connection_is_noticed_and_replaced(
     finally:
         await pubsub.disconnect()
         await relay.close()
+
+
+async def test_one_message_to_many_channels_reaches_each_once(backend: Backend) -> None:
+    """What a message to a conversation publishes: one frame to each member's channel (on
+    Redis, one scripted command)."""
+    pubsub = await backend.process()
+    channels = [channel() for _ in range(10)]
+    unheard = channel()
+    async with pubsub.subscribe(channels) as subscription:
+        events = aiter(subscription)
+        await pubsub.publish_many([(name, b"to everyone") for name in [*channels, unheard]])
+        await pubsub.publish_many([(channels[0], b"just one")])
+        received = [await next_event(events) for _ in range(11)]
+    assert sorted(received[:10], key=lambda e: e.channel) == sorted(
+        (Event(name, b"to everyone") for name in channels), key=lambda e: e.channel
+    )
+    assert received[10] == Event(channels[0], b"just one")
