@@ -53,6 +53,14 @@ async def list_users(
     return list(rows.all()), int(total)
 
 
+async def many(*, session: AsyncSession, ids: set[uuid.UUID]) -> list[User]:
+    """Those of these people who exist, in one query."""
+    if not ids:
+        return []
+    rows = await session.exec(select(User).where(col(User.id).in_(ids)))
+    return list(rows.all())
+
+
 async def names(*, session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     if not ids:
         return {}

@@ -1,0 +1,116 @@
+"""Who is told of a change to a client's record (``policies.record_audience``, decided for
+everyone at once) is exactly who ``can_read_client`` lets read it, person by person: on the
+demo programme, and again after a care-team member is deactivated, a supervisor's link ends,
+the client's partner consent flips, and a client's account is unlinked."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.clients.models import CareTeamMember, ClientRecord
+from app.clock import FrozenClock
+from app.config import Settings
+from app.consents.models import ConsentPurpose, ConsentRecord, ConsentState
+from app.context import Actor, Context
+from app.db import create_engine, session_factory
+from app.demo import seed_demo
+from app.messaging.keyring import keyring_from_settings
+from app.migrate import upgrade_async
+from app.organisations.models import Organisation, OrganisationKind
+from app.users.models import SupervisionLink, User
+from auth import policies
+from tests.conftest import DEMO_PASSWORD
+
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+SYSTEM = Actor(user_id=None, role=None, organisation_id=None, user_agent="audience-test")
+
+
+@pytest.fixture
+async def session(tmp_path: Path) -> AsyncIterator[AsyncSession]:
+    url = f"sqlite:///{tmp_path / 'audience.db'}"
+    await upgrade_async(url)
+    settings = Settings(data_dir=tmp_path, database_url=url)
+    engine = create_engine(settings)
+    async with session_factory(engine)() as session:
+        await seed_demo(
+            session,
+            Context(actor=SYSTEM, clock=FrozenClock(NOW)),
+            DEMO_PASSWORD,
+            keyring_from_settings(settings),
+        )
+        await session.commit()
+        yield session
+    await engine.dispose()
+
+
+async def one_by_one(session: AsyncSession, client: ClientRecord) -> set[uuid.UUID]:
+    everyone = (await session.exec(select(User))).all()
+    return {u.id for u in everyone if await policies.can_read_client(session, u, client)}
+
+
+async def agree_everywhere(session: AsyncSession) -> None:
+    clients = (await session.exec(select(ClientRecord))).all()
+    assert clients
+    for client in clients:
+        assert await policies.record_audience(session, client) == await one_by_one(
+            session, client
+        ), client.display_name
+
+
+async def test_the_audience_is_who_may_read_the_record(session: AsyncSession) -> None:
+    await agree_everywhere(session)
+    clients = (await session.exec(select(ClientRecord))).all()
+    # Someone from the partner organisation is on a care team (what consent is about).
+    provider = (
+        await session.exec(
+            select(Organisation).where(Organisation.kind == OrganisationKind.employment_provider)
+        )
+    ).one()
+    partner_ids = {
+        u.id for u in (await session.exec(select(User).where(User.organisation_id == provider.id)))
+    }
+    on_teams = (
+        await session.exec(
+            select(CareTeamMember).where(col(CareTeamMember.user_id).in_(partner_ids))
+        )
+    ).all()
+    assert on_teams, "the demo has a partner on a care team"
+
+    # The partner's consent flips for every client, both ways.
+    for state in (ConsentState.withdrawn, ConsentState.granted, ConsentState.withdrawn):
+        for client in clients:
+            session.add(
+                ConsentRecord(
+                    client_id=client.id,
+                    organisation_id=provider.id,
+                    purpose=ConsentPurpose.employment_sharing,
+                    state=state,
+                    recorded_at=NOW,
+                )
+            )
+        await session.flush()
+        await agree_everywhere(session)
+
+    # A care-team member leaves, a supervision link ends, a client's account is unlinked.
+    member = (await session.exec(select(CareTeamMember))).first()
+    assert member is not None
+    leaver = await session.get(User, member.user_id)
+    assert leaver is not None
+    leaver.is_active = False
+    session.add(leaver)
+    link = (await session.exec(select(SupervisionLink))).first()
+    assert link is not None
+    link.until = NOW
+    session.add(link)
+    with_account = next(c for c in clients if c.user_id is not None)
+    with_account.user_id = None
+    session.add(with_account)
+    await session.flush()
+    await agree_everywhere(session)
