@@ -4,11 +4,12 @@ each of the ten receives it.
 
 Each conversation has one sender socket (a second device of one member, so all ten members'
 own sockets receive every message) sending without waiting for acknowledgements. Rates climb a
-ladder (doubling) until one is not sustained, then one rate between the last sustained and the
-first not is tried. A rate is *sustained* when every message is acknowledged with no error and
-delivered to all ten receivers within ``DRAIN_SECONDS`` of the last send, the generator kept to
-its schedule, and p99 stays under ``SUSTAINED_P99_MS`` (a queue that grows over the step shows
-there first).
+ladder (doubling) until one is not sustained; then the limit is narrowed by ``REFINE_STEPS`` more
+rates, each halfway (geometrically) between the highest sustained and the lowest not, as in a
+bisection (a doubling ladder alone could understate the limit by nearly half). A rate is
+*sustained* when every message is acknowledged with no error and delivered to all ten receivers
+within ``DRAIN_SECONDS`` of the last send, the generator kept to its schedule, and p99 stays
+under ``SUSTAINED_P99_MS`` (a queue that grows over the step shows there first).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ DRAIN_SECONDS = 3.0
 SUSTAINED_P99_MS = 250.0
 LADDER = (20, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600)
 BODY_CHARS = 100  # a short chat message
+REFINE_STEPS = 3
 
 
 @dataclass
@@ -202,11 +204,20 @@ async def ladder(
         await asyncio.sleep(0.5)  # let anything late settle before the next rate
     best = result.best
     if failed is not None and best is not None:
-        between = round(math.sqrt(best.rate * failed.rate))
-        step = await run_step(rig, tally, between, seconds)
-        result.steps.append(step)
-        if log:
-            _log(name, step)
+        low, high = best.rate, failed.rate
+        for _ in range(REFINE_STEPS):
+            between = round(math.sqrt(low * high))
+            if between in (low, high):
+                break
+            await asyncio.sleep(0.5)
+            step = await run_step(rig, tally, between, seconds)
+            result.steps.append(step)
+            if log:
+                _log(name, step)
+            if step.sustained:
+                low = between
+            else:
+                high = between
     result.steps.sort(key=lambda s: s.rate)
     if tally.last_error and log:
         print(f"    last error: {tally.last_error}", flush=True)

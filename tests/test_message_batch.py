@@ -281,7 +281,10 @@ async def waiting_on_a_lock(engine: AsyncEngine, seconds: float = 10) -> None:
         while time.monotonic() < deadline:
             waiting = (
                 await probe.execute(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
                 )
             ).scalar_one()
             await probe.rollback()
