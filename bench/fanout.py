@@ -33,6 +33,10 @@ SUSTAINED_P99_MS = 250.0
 LADDER = (20, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600)
 BODY_CHARS = 100  # a short chat message
 REFINE_STEPS = 3
+# Before each rate, wait until nothing has arrived for this long (at most QUIET_LIMIT_SECONDS):
+# a rate that was not sustained leaves a backlog that would otherwise land in the next one.
+QUIET_SECONDS = 0.5
+QUIET_LIMIT_SECONDS = 60.0
 
 
 @dataclass
@@ -90,13 +94,16 @@ class Tally:
         self.errors = 0
         self.last_error = ""
         self.counting = False
+        self.last_frame = 0.0  # when anything last arrived (perf_counter)
 
     def on_delivery(self, frame: Frame, arrived: float) -> None:
+        self.last_frame = arrived
         if frame.get("type") == "message.new" and self.counting:
             body: str = frame["message"]["body"]
             self.samples.append(arrived - float(body[: body.index(" ")]))
 
-    def on_reply(self, frame: Frame, _arrived: float) -> None:
+    def on_reply(self, frame: Frame, arrived: float) -> None:
+        self.last_frame = arrived
         kind = frame.get("type")
         if kind == "message.ack":
             self.acked += 1
@@ -201,7 +208,7 @@ async def ladder(
         if not step.sustained:
             failed = step
             break
-        await asyncio.sleep(0.5)  # let anything late settle before the next rate
+        await _quiet(tally)
     best = result.best
     if failed is not None and best is not None:
         low, high = best.rate, failed.rate
@@ -209,7 +216,7 @@ async def ladder(
             between = round(math.sqrt(low * high))
             if between in (low, high):
                 break
-            await asyncio.sleep(0.5)
+            await _quiet(tally)
             step = await run_step(rig, tally, between, seconds)
             result.steps.append(step)
             if log:
@@ -222,6 +229,16 @@ async def ladder(
     if tally.last_error and log:
         print(f"    last error: {tally.last_error}", flush=True)
     return result
+
+
+async def _quiet(tally: Tally) -> None:
+    """Wait until nothing has arrived for ``QUIET_SECONDS`` (bounded)."""
+    deadline = time.perf_counter() + QUIET_LIMIT_SECONDS
+    while (now := time.perf_counter()) < deadline:
+        idle = now - tally.last_frame
+        if idle >= QUIET_SECONDS:
+            return
+        await asyncio.sleep(QUIET_SECONDS - idle)
 
 
 def _log(name: str, step: Step) -> None:
