@@ -216,6 +216,8 @@ async def ladder(
             between = round(math.sqrt(low * high))
             if between in (low, high):
                 break
+            if any(s.closed for s in rig.receivers + rig.senders):
+                break  # a socket was let go while overloaded: later rates would not compare
             await _quiet(tally)
             step = await run_step(rig, tally, between, seconds)
             result.steps.append(step)
