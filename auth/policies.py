@@ -50,19 +50,30 @@ def consent_purpose_for(kind: OrganisationKind) -> ConsentPurpose:
     return ConsentPurpose.care
 
 
-async def relationship(session: AsyncSession, user: User, client: ClientRecord) -> Relationship:
+def _related(
+    user: User, client: ClientRecord, *, on_care_team: bool, supervising: bool
+) -> Relationship:
+    """The relationship, given whether the person is on the current care team and whether they
+    supervise someone who is (``clients.care_relation``)."""
     if client.user_id is not None and client.user_id == user.id:
         return Relationship.own_record
     if user.role not in CLINICAL_ROLES:
         return Relationship.none
-    on_care_team, supervising = await clients_service.care_relation(
-        session=session, client_id=client.id, user_id=user.id
-    )
     if on_care_team:
         return Relationship.care_team
     if user.role == Role.supervisor and supervising:
         return Relationship.supervisor
     return Relationship.none
+
+
+async def relationship(session: AsyncSession, user: User, client: ClientRecord) -> Relationship:
+    related = _related(user, client, on_care_team=False, supervising=False)
+    if related == Relationship.own_record or user.role not in CLINICAL_ROLES:
+        return related  # decided without asking about the care team
+    on_care_team, supervising = await clients_service.care_relation(
+        session=session, client_id=client.id, user_id=user.id
+    )
+    return _related(user, client, on_care_team=on_care_team, supervising=supervising)
 
 
 async def _consent_across_organisations(
@@ -85,11 +96,19 @@ async def _consent_across_organisations(
     return Decision(False, f"no current consent ({purpose}) for this organisation")
 
 
-async def can_read_client(session: AsyncSession, user: User, client: ClientRecord) -> Decision:
+def _account_refusal(user: User) -> Decision | None:
+    """What refuses this account any client record, whoever the client."""
     if not user.is_active:
         return Decision(False, "account is inactive")
     if user.role == Role.admin:
         return Decision(False, "admins manage accounts and see no clinical content")
+    return None
+
+
+async def can_read_client(session: AsyncSession, user: User, client: ClientRecord) -> Decision:
+    refusal = _account_refusal(user)
+    if refusal is not None:
+        return refusal
     related = await relationship(session, user, client)
     if related == Relationship.none:
         return Decision(False, "not on the care team, nor supervising it, nor the client")
@@ -192,17 +211,15 @@ async def record_audience(session: AsyncSession, client: ClientRecord) -> set[uu
     audience: set[uuid.UUID] = set()
     elsewhere: dict[uuid.UUID, set[uuid.UUID]] = {}  # other organisation -> its people here
     for user in await users_service.many(session=session, ids=candidates):
-        # As can_read_client, rule by rule.
-        if not user.is_active or user.role == Role.admin:
+        # As can_read_client, through the same rules.
+        if _account_refusal(user) is not None:
             continue
-        if client.user_id is not None and user.id == client.user_id:
-            audience.add(user.id)  # their own record
+        related = _related(
+            user, client, on_care_team=user.id in care, supervising=user.id in supervising
+        )
+        if related == Relationship.none:
             continue
-        if user.role not in CLINICAL_ROLES:
-            continue
-        if user.id not in care and not (user.role == Role.supervisor and user.id in supervising):
-            continue
-        if user.organisation_id == client.organisation_id:
+        if related == Relationship.own_record or user.organisation_id == client.organisation_id:
             audience.add(user.id)
         else:
             elsewhere.setdefault(user.organisation_id, set()).add(user.id)
