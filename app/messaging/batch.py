@@ -159,8 +159,9 @@ async def _store(
         for i, _, _ in accepted
     }
     stored_before: dict[Key, Message] = {}
-    if keys & facts.resent:
-        for earlier in await db.resends(keys & facts.resent):
+    resent = keys & facts.resent
+    if resent:
+        for earlier in await db.resends(resent):
             stored_before[(earlier.conversation_id, earlier.sender_id, earlier.client_msg_id)] = (
                 earlier
             )
