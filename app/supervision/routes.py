@@ -43,6 +43,7 @@ from app.supervision.service import SupervisionSettings
 from app.teams import service as teams_service
 from auth import policies
 from auth.deps import CurrentUser, Principal, Staff, Supervisor, WellbeingReporter, refuse
+from auth.policies import Decision
 from realtime.protocol import TalkRequested
 
 router = APIRouter(tags=["supervision"])
@@ -318,11 +319,14 @@ async def _record_view(
     return views[0]
 
 
-async def _readable_record(
-    session: SessionDep, principal: Principal, record_id: uuid.UUID, action: str
-) -> SupervisionRecord:
-    record = await service.get_record(session=session, record_id=record_id)
-    decision = await service.may_read_record(session, principal.user, record)
+async def _unless_allowed(
+    session: SessionDep,
+    principal: Principal,
+    record: SupervisionRecord,
+    action: str,
+    decision: Decision,
+) -> None:
+    """Refuse (audited) the action on the record unless the decision allows it."""
     if not decision:
         raise await refuse(
             session,
@@ -332,6 +336,14 @@ async def _readable_record(
             resource_id=record.id,
             reason=decision.reason,
         )
+
+
+async def _readable_record(
+    session: SessionDep, principal: Principal, record_id: uuid.UUID, action: str
+) -> SupervisionRecord:
+    record = await service.get_record(session=session, record_id=record_id)
+    decision = await service.may_read_record(session, principal.user, record)
+    await _unless_allowed(session, principal, record, action, decision)
     return record
 
 
@@ -340,16 +352,9 @@ async def _changeable_record(
 ) -> SupervisionRecord:
     """A record the caller may read and change (the supervisor who holds it)."""
     record = await _readable_record(session, principal, record_id, action)
-    decision = service.may_change_record(principal.user, record)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action=action,
-            resource_type="supervision_record",
-            resource_id=record.id,
-            reason=decision.reason,
-        )
+    await _unless_allowed(
+        session, principal, record, action, service.may_change_record(principal.user, record)
+    )
     return record
 
 
