@@ -252,27 +252,23 @@ class _Sender:
         """Go on with a send that had to wait (what an asyncio task does with a coroutine that
         yielded what it waits for), then send whatever queued meanwhile."""
         try:
-            while True:
-                try:
-                    if waiting is None:  # a bare yield: wait one turn of the loop
-                        await asyncio.sleep(0)
+            try:
+                while True:
+                    try:
+                        if waiting is None:  # a bare yield: wait one turn of the loop
+                            await asyncio.sleep(0)
+                        else:
+                            # The future it yielded, marked as yielded by an await; a task
+                            # clears the mark on taking it, or awaiting it again would refuse.
+                            waiting._asyncio_future_blocking = False
+                            await waiting
+                    except BaseException as exc:  # cancelled: the send sees it where it waited
+                        waiting = sending.throw(exc)
                     else:
-                        # The future it yielded, marked as yielded by an await; a task clears
-                        # the mark on taking it, or awaiting it again would refuse.
-                        waiting._asyncio_future_blocking = False
-                        await waiting
-                except BaseException as exc:  # cancelled: the send sees it where it waited
-                    waiting = sending.throw(exc)
-                else:
-                    waiting = sending.send(None)
-        except StopIteration:
-            pass
-        except Exception as exc:
-            self._fail(exc)
-            self._task = None
-            return
-        outbound = self.connection.outbound
-        try:
+                        waiting = sending.send(None)
+            except StopIteration:
+                pass
+            outbound = self.connection.outbound
             while not outbound.empty():
                 await self.websocket.send_text(outbound.get_nowait())
         except Exception as exc:
