@@ -27,4 +27,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
 
 # Migrate, then serve. Behind a reverse proxy that terminates TLS and forwards the client address.
-CMD ["sh", "-c", "teamwell migrate && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers --forwarded-allow-ips='*' --ws-per-message-deflate false --timeout-graceful-shutdown 20"]
+CMD ["sh", "-c", "teamwell migrate && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers --forwarded-allow-ips='*' --ws realtime.wire:WebSocketProtocol --ws-per-message-deflate false --timeout-graceful-shutdown 20"]

@@ -38,6 +38,7 @@ from app.retention import service as retention_service
 from app.users import service as users_service
 from app.users.models import Role
 from app.users.schemas import UserCreate
+from realtime.wire import PROTOCOL_PATH
 
 T = TypeVar("T")
 SYSTEM = Actor(user_id=None, role=None, organisation_id=None, user_agent="teamwell-cli")
@@ -309,10 +310,17 @@ def cmd_reencrypt_messages(settings: Settings, _args: argparse.Namespace) -> int
     return 0
 
 
-# As docs/deploy.md runs the server: no WebSocket compression (small JSON frames gain little,
-# while each compressed socket keeps zlib state: about 64 KiB an idle connection instead of 23),
-# and a grace period for open requests when stopped.
-SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False, "timeout_graceful_shutdown": 20}
+# As docs/deploy.md runs the server: Teamwell's WebSocket protocol (uvicorn's, writing the frames
+# of a fan-out straight to the socket: realtime/wire.py); no WebSocket compression (small JSON
+# frames gain little, while each compressed socket keeps zlib state: about 64 KiB an idle
+# connection instead of 23); and a grace period for open requests when stopped.
+SERVER_OPTIONS: dict[str, Any] = {
+    "ws": PROTOCOL_PATH,
+    "ws_per_message_deflate": False,
+    "timeout_graceful_shutdown": 20,
+}
+# The WebSocket options on uvicorn's command line (the test servers and the benchmark's).
+SERVER_ARGS = ["--ws", PROTOCOL_PATH, "--ws-per-message-deflate", "false"]
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app import cli
 from app.config import Settings
 from bench.seed import World, seed
 from tests.support.postgres import PostgresServer, postgres_available
@@ -26,7 +27,7 @@ from tests.support.server import LiveServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # uvicorn as docs/deploy.md runs it (uvloop and httptools are picked up on their own).
-SERVER_ARGS = ["--ws-per-message-deflate", "false"]
+SERVER_ARGS = cli.SERVER_ARGS
 
 # Settings changed for the benchmark, and why. Everything else is the default.
 BENCH_SETTINGS = {

@@ -23,6 +23,7 @@ from realtime.handlers import HANDLERS, Handler, Realtime, problem_to_error
 from realtime.meeting_handlers import MEETING_HANDLERS
 from realtime.meeting_handlers import on_disconnect as leave_meetings_on_disconnect
 from realtime.protocol import Close, ErrorCode, FrameError
+from realtime.wire import FRAME_WRITER, FrameWriter, LastFrame
 
 log = logging.getLogger("teamwell.realtime")
 router = APIRouter()
@@ -214,6 +215,10 @@ async def _run(rt: Realtime, websocket: WebSocket, connection: Connection) -> No
             await websocket.close(connection.close_code, connection.close_reason)
 
 
+# The frame of the last text sent, shared by every socket of the process (see LastFrame).
+_frames = LastFrame()
+
+
 class _Sender:
     """Sends what the connection queued. A failure to send ends the connection.
 
@@ -221,11 +226,18 @@ class _Sender:
     transport at once), so a frame is sent right where it was queued, with no task: a task per
     delivery was a tenth of a busy server's time in the fan-out benchmark. Only when the send
     has to wait (the client reads slowly and the socket's buffer is full) does a task take over
-    that send and what queues behind it, and an idle socket holds no sender task at all."""
+    that send and what queues behind it, and an idle socket holds no sender task at all.
+
+    Served by Teamwell's own uvicorn protocol (``realtime.wire``), a frame is written to the
+    transport directly, built once for all the receivers of one event; whenever the protocol
+    declines (a full buffer, closing, compression), the frame goes through ASGI as above."""
 
     def __init__(self, websocket: WebSocket, connection: Connection) -> None:
         self.websocket = websocket
         self.connection = connection
+        self._write_frame: FrameWriter | None = websocket.scope.get("extensions", {}).get(
+            FRAME_WRITER
+        )
         self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task: asyncio.Task[None] | None = None
         connection.outbound.on_ready = self.wake
@@ -236,8 +248,12 @@ class _Sender:
         if self._task is not None or self.failed.done():
             return  # the task sends it in turn; or the socket is finished
         outbound = self.connection.outbound
+        write_frame = self._write_frame
         while not outbound.empty():
-            sending = self.websocket.send_text(outbound.get_nowait())
+            text = outbound.get_nowait()
+            if write_frame is not None and write_frame(_frames.of(text)):
+                continue
+            sending = self.websocket.send_text(text)
             try:
                 waiting = sending.send(None)
             except StopIteration:
@@ -269,8 +285,11 @@ class _Sender:
             except StopIteration:
                 pass
             outbound = self.connection.outbound
+            write_frame = self._write_frame
             while not outbound.empty():
-                await self.websocket.send_text(outbound.get_nowait())
+                text = outbound.get_nowait()
+                if write_frame is None or not write_frame(_frames.of(text)):
+                    await self.websocket.send_text(text)
         except Exception as exc:
             self._fail(exc)
         finally:

@@ -148,4 +148,5 @@ def test_live_server_defaults_to_the_teamwell_app() -> None:
     assert server.command[1:] == [
         "-m", "uvicorn", "app.main:app",
         "--host", "127.0.0.1", "--port", str(server.port), "--no-access-log",
+        "--ws", "realtime.wire:WebSocketProtocol", "--ws-per-message-deflate", "false",
     ]  # fmt: skip

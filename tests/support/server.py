@@ -26,9 +26,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from app.cli import SERVER_ARGS
+
 from .net import free_port, tail, wait_until
 
 __all__ = ["LiveServer", "LiveServerError"]
+
+
+TEAMWELL_APP = "app.main:app"
 
 
 class LiveServerError(RuntimeError):
@@ -53,7 +58,7 @@ class LiveServer:
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         *,
-        app: str = "app.main:app",
+        app: str = TEAMWELL_APP,
         port: int | None = None,
         startup_timeout: float = 30.0,
         health_path: str = "/healthz",
@@ -65,7 +70,10 @@ class LiveServer:
         self.port = port or free_port(self.host)
         self.startup_timeout = startup_timeout
         self.health_path = health_path
-        self.extra_args = list(extra_args or [])
+        # The Teamwell app is served as deployed (its WebSocket protocol, no compression).
+        self.extra_args = list(
+            extra_args if extra_args is not None else SERVER_ARGS if app == TEAMWELL_APP else []
+        )
         self.base_url = f"http://{self.host}:{self.port}"
         self.log_path: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
