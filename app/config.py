@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     ws_auth_grace_seconds: float = Field(default=30.0, gt=0)
     ws_heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
     ws_outbound_queue: int = Field(default=1000, ge=10)
+    # message.send frames of one socket being stored at once: the socket's next frames are read
+    # while earlier messages wait for their commit, up to this many (then reading waits).
+    ws_sends_in_flight: int = Field(default=32, ge=1)
     # After this many refused frames in a row the connection is closed (4400).
     ws_max_consecutive_errors: int = Field(default=20, ge=1)
     # Presence timings (realtime/presence.py), the same for every process sharing Redis: clients

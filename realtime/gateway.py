@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections import deque
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
@@ -19,7 +20,13 @@ from app.errors import Problem
 from auth.deps import Principal, enforce_mfa, principal_from_token
 from realtime import protocol as p
 from realtime.connection import Connection
-from realtime.handlers import HANDLERS, Handler, Realtime, problem_to_error
+from realtime.handlers import (
+    HANDLERS,
+    STARTED_AT_ONCE,
+    Handler,
+    Realtime,
+    problem_to_error,
+)
 from realtime.meeting_handlers import MEETING_HANDLERS
 from realtime.meeting_handlers import on_disconnect as leave_meetings_on_disconnect
 from realtime.protocol import Close, ErrorCode, FrameError
@@ -337,45 +344,126 @@ async def _audit_refused_frame(
 
 async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) -> None:
     limit = rt.settings.ws_max_frame_bytes
-    while not connection.closed.is_set():
-        try:
-            raw = await _receive_text(websocket)
-        except WebSocketDisconnect:
-            return
-        if raw is None:
-            return
-        connection.last_received = time.monotonic()
-        frame: Any = None
-        try:
-            if len(raw.encode()) > limit:
-                raise FrameError(ErrorCode.frame_too_large, f"Frames are limited to {limit} bytes.")
-            frame = p.parse_client_frame(raw)
+    in_order: _InOrder | None = None  # made at the first frame started at once
+    try:
+        while not connection.closed.is_set():
             try:
-                await ALL_HANDLERS[frame.type](rt, connection, frame)
-            except Problem as exc:
-                if exc.status == 403:
-                    await _audit_refused_frame(rt, connection, frame, exc)
-                raise problem_to_error(exc, getattr(frame, "id", None)) from None
-        except FrameError as exc:
-            # Every refusal of a request names it, whichever check raised it.
-            request_id = exc.request_id or getattr(frame, "id", None)
-            connection.send(p.error_frame(exc.code, exc.message, request_id))
-            connection.consecutive_errors += 1
-            if connection.consecutive_errors >= rt.settings.ws_max_consecutive_errors:
-                connection.close(Close.protocol_abuse, "too many refused frames")
-        except Exception:
-            log.exception("handler for %s failed", getattr(frame, "type", "?"))
-            connection.send(
-                p.error_frame(
-                    ErrorCode.internal,
-                    # Not "nothing was changed": the failure may come after a commit (telling
-                    # the others, say). A resend with the same client_msg_id is stored once.
-                    "Something went wrong; try again.",
-                    getattr(frame, "id", None),
+                raw = await _receive_text(websocket)
+            except WebSocketDisconnect:
+                return
+            if raw is None:
+                return
+            connection.last_received = time.monotonic()
+            try:
+                if len(raw.encode()) > limit:
+                    raise FrameError(
+                        ErrorCode.frame_too_large, f"Frames are limited to {limit} bytes."
+                    )
+                frame = p.parse_client_frame(raw)
+            except FrameError as exc:
+                _refused(rt, connection, exc, None)
+                continue
+            start = STARTED_AT_ONCE.get(frame.type)
+            if start is None:
+                await _answer(
+                    rt, connection, frame, ALL_HANDLERS[frame.type](rt, connection, frame)
                 )
+                continue
+            if in_order is None:
+                in_order = _InOrder(rt, connection)
+            await in_order.add(frame, start(rt, connection, frame))
+    finally:
+        if in_order is not None:
+            in_order.let_go()
+
+
+async def _answer(rt: Realtime, connection: Connection, frame: Any, work: Awaitable[None]) -> None:
+    """Run a frame's handling, and answer a failure with an error frame naming the request."""
+    try:
+        try:
+            await work
+        except Problem as exc:
+            if exc.status == 403:
+                await _audit_refused_frame(rt, connection, frame, exc)
+            raise problem_to_error(exc, getattr(frame, "id", None)) from None
+    except FrameError as exc:
+        _refused(rt, connection, exc, frame)
+    except Exception:
+        log.exception("handler for %s failed", getattr(frame, "type", "?"))
+        connection.send(
+            p.error_frame(
+                ErrorCode.internal,
+                # Not "nothing was changed": the failure may come after a commit (telling
+                # the others, say). A resend with the same client_msg_id is stored once.
+                "Something went wrong; try again.",
+                getattr(frame, "id", None),
             )
-        else:
-            connection.consecutive_errors = 0
+        )
+    else:
+        connection.consecutive_errors = 0
+
+
+def _refused(rt: Realtime, connection: Connection, exc: FrameError, frame: Any) -> None:
+    # Every refusal of a request names it, whichever check raised it.
+    request_id = exc.request_id or getattr(frame, "id", None)
+    connection.send(p.error_frame(exc.code, exc.message, request_id))
+    connection.consecutive_errors += 1
+    if connection.consecutive_errors >= rt.settings.ws_max_consecutive_errors:
+        connection.close(Close.protocol_abuse, "too many refused frames")
+
+
+class _InOrder:
+    """Frames started at once (``STARTED_AT_ONCE``: a message checked and handed to the
+    message writer as soon as it is read) and finished in the order they came, by one task
+    while any are in flight: acknowledgements, refusals and announcements go out in that order.
+
+    Waiting for each message's commit before reading the next frame let a socket have one
+    message in a commit at a time, so a batch could hold no more messages than there were
+    sockets sending. At most ``ws_sends_in_flight`` are in flight; then the receiver waits for
+    the oldest to finish before it reads on."""
+
+    __slots__ = ("_connection", "_limit", "_queue", "_room", "_rt", "_task")
+
+    def __init__(self, rt: Realtime, connection: Connection) -> None:
+        self._rt = rt
+        self._connection = connection
+        self._limit = rt.settings.ws_sends_in_flight
+        self._queue: deque[tuple[Any, Coroutine[Any, Any, None]]] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._room: asyncio.Future[None] | None = None
+
+    async def add(self, frame: Any, finishing: Coroutine[Any, Any, None]) -> None:
+        self._queue.append((frame, finishing))
+        if self._task is None:
+            self._task = asyncio.create_task(self._finish_in_order(), name="ws-in-order")
+        while len(self._queue) >= self._limit:
+            self._room = asyncio.get_running_loop().create_future()
+            await self._room
+
+    async def _finish_in_order(self) -> None:
+        try:
+            while self._queue:
+                frame, finishing = self._queue[0]
+                await _answer(self._rt, self._connection, frame, finishing)
+                self._queue.popleft()
+                if self._room is not None and not self._room.done():
+                    self._room.set_result(None)
+        finally:
+            self._task = None
+            for _frame, finishing in self._queue:  # cancelled: the server is stopping
+                finishing.close()
+            self._queue.clear()
+            if self._room is not None and not self._room.done():
+                self._room.set_result(None)  # a receiver waiting for room reads on
+
+    def let_go(self) -> None:
+        """The socket is done. What is in flight is still finished, in the background: the
+        messages are stored whatever happens to the socket, and the others are told of them."""
+        task = self._task
+        if task is not None:
+            # Cancelled with the other background work when the application stops.
+            self._rt.background.add(task)
+            task.add_done_callback(self._rt.background.discard)
 
 
 class _Watchdog:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -182,27 +182,57 @@ async def on_activity(rt: Realtime, connection: Connection, frame: p.Activity) -
 
 
 async def on_message_send(rt: Realtime, connection: Connection, frame: p.MessageSend) -> None:
+    await start_message_send(rt, connection, frame)
+
+
+def start_message_send(
+    rt: Realtime, connection: Connection, frame: p.MessageSend
+) -> Coroutine[Any, Any, None]:
+    """Check the message and hand it to the message writer now; what is returned finishes it
+    (waits for the commit, acknowledges, announces) or raises the refusal. The gateway reads
+    the socket's next frames meanwhile (see STARTED_AT_ONCE): a client's messages are stored
+    in the order it sent them, several to a commit."""
     limit = rt.settings.message_max_chars
     if len(frame.body) > limit:
-        raise FrameError(
-            ErrorCode.message_too_long, f"Messages are limited to {limit} characters.", frame.id
-        )
-    if not rt.send_bucket(connection).take():
-        raise FrameError(
-            ErrorCode.rate_limited,
-            f"Slow down: at most {rt.settings.messages_per_second:g} messages a second.",
-            frame.id,
-        )
-    try:
-        stored = await rt.writer().send(
-            messaging.Outgoing(
-                ctx=connection.ctx,
-                conversation_id=frame.conversation_id,
-                sender_id=connection.user_id,
-                client_msg_id=frame.client_msg_id,
-                body=frame.body,
+        return _refuse(
+            FrameError(
+                ErrorCode.message_too_long,
+                f"Messages are limited to {limit} characters.",
+                frame.id,
             )
         )
+    if not rt.send_bucket(connection).take():
+        return _refuse(
+            FrameError(
+                ErrorCode.rate_limited,
+                f"Slow down: at most {rt.settings.messages_per_second:g} messages a second.",
+                frame.id,
+            )
+        )
+    storing = rt.writer().submit(
+        messaging.Outgoing(
+            ctx=connection.ctx,
+            conversation_id=frame.conversation_id,
+            sender_id=connection.user_id,
+            client_msg_id=frame.client_msg_id,
+            body=frame.body,
+        )
+    )
+    return _finish_message_send(rt, connection, frame, storing)
+
+
+async def _refuse(refusal: FrameError) -> None:
+    raise refusal
+
+
+async def _finish_message_send(
+    rt: Realtime,
+    connection: Connection,
+    frame: p.MessageSend,
+    storing: asyncio.Future[messaging.Stored],
+) -> None:
+    try:
+        stored = await storing
     except messaging.SenderInactive:
         _account_gone(connection)
     message = _message_frame(rt, stored.message, stored.sender_name, stored.body)
@@ -352,6 +382,12 @@ async def on_typing(rt: Realtime, connection: Connection, frame: p.Typing) -> No
 
 
 Handler = Callable[[Realtime, Connection, Any], Awaitable[None]]
+# Frames whose handling starts as soon as they are read and finishes later, in order, while the
+# socket's next frames are read (realtime/gateway.py): the start checks and hands over, and the
+# coroutine it returns finishes. Each also has its handler above, which does both at once.
+Starter = Callable[[Realtime, Connection, Any], Coroutine[Any, Any, None]]
+STARTED_AT_ONCE: dict[str, Starter] = {"message.send": start_message_send}
+
 HANDLERS: dict[str, Handler] = {
     "ping": on_ping,
     "auth": on_auth,

@@ -77,7 +77,12 @@ class MessageWriter(GroupCommit[messaging.Outgoing, messaging.Stored]):
     async def send(self, item: messaging.Outgoing) -> messaging.Stored:
         """Store one message (with whatever else is waiting); returns it once committed, or
         raises what refused it (``NotAMember``, ``ConversationNotFound``, ``SenderInactive``)."""
-        return await self._submit(item)
+        return await self.submit(item)
+
+    def submit(self, item: messaging.Outgoing) -> asyncio.Future[messaging.Stored]:
+        """Hand one message over now; what ``send`` returns or raises, when it is known.
+        Messages are stored in the order they were handed over."""
+        return self._submit(item)
 
     async def _write(self, batch: list[Pending]) -> None:
         try:

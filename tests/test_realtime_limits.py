@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +34,7 @@ LIMITS = {
     "TEAMWELL_SIGNALS_PER_SECOND": "0.5",
     "TEAMWELL_SIGNAL_BURST": "3",
     "TEAMWELL_LOBBY_MESSAGE_MAX_CHARS": "20",
+    "TEAMWELL_WS_SENDS_IN_FLIGHT": "2",
 }
 
 
@@ -361,3 +363,81 @@ async def test_a_dropped_participant_keeps_the_seat_for_the_grace_time(small: Li
     finally:
         await priya.close()
         await tom.close()
+
+
+async def test_a_socket_reads_on_while_its_messages_commit_up_to_the_limit(small: Live) -> None:
+    """message.send frames are handed to the message writer as they are read, and the socket's
+    next frames are read while they wait for their commit, up to TEAMWELL_WS_SENDS_IN_FLIGHT (2
+    here); their acknowledgements come in the order they were sent."""
+    conversation = team_conversation(small)
+    client = await connect(small, "therapist")
+
+    def send(request_id: str) -> dict[str, str]:
+        return {
+            "type": "message.send",
+            "id": request_id,
+            "conversation_id": conversation,
+            "client_msg_id": f"in-flight-{request_id}",
+            "body": f"in flight {request_id}",
+        }
+
+    database = sqlite3.connect(small.data_dir / "teamwell.db", isolation_level=None)
+    try:
+        # Holding SQLite's write lock keeps every message waiting for its commit.
+        database.execute("BEGIN IMMEDIATE")
+        try:
+            await client.send(send("m1"))
+            # One in flight: the socket's next frame is read and answered meanwhile.
+            assert (await client.request({"type": "ping", "id": "p1"}))["type"] == "pong"
+            await client.send(send("m2"))
+            # Two in flight: the limit. The next frame waits to be read.
+            await client.send({"type": "ping", "id": "p2"})
+            with pytest.raises(TimeoutError):
+                await client.wait_for(lambda f: f.get("id") in {"m1", "m2", "p2"}, timeout=1.0)
+        finally:
+            database.execute("ROLLBACK")
+        for request_id in ("m1", "m2", "p2"):
+            await client.wait_for(lambda f, r=request_id: f.get("id") == r)
+        answered = [f["id"] for f in client.frames if f.get("id") in {"m1", "m2", "p2"}]
+        assert answered.index("m1") < answered.index("m2")  # acknowledged in the order sent
+        assert answered.index("m1") < answered.index("p2")  # read once m1 made room
+        acks = [f for f in client.frames if f.get("type") == "message.ack"]
+        assert [a["message"]["body"] for a in acks[-2:]] == ["in flight m1", "in flight m2"]
+        assert acks[-2]["message"]["seq"] + 1 == acks[-1]["message"]["seq"]
+    finally:
+        database.close()
+        await client.close()
+
+
+async def test_a_message_in_flight_when_its_socket_closes_is_still_announced(small: Live) -> None:
+    conversation = team_conversation(small)
+    sender = await connect(small, "therapist")
+    member = await connect(small, "peer_keyworker")
+    database = sqlite3.connect(small.data_dir / "teamwell.db", isolation_level=None)
+    try:
+        database.execute("BEGIN IMMEDIATE")
+        try:
+            await sender.send(
+                {
+                    "type": "message.send",
+                    "id": "gone",
+                    "conversation_id": conversation,
+                    "client_msg_id": "sent-then-gone",
+                    "body": "sent just before the link dropped",
+                }
+            )
+            # Read by the server (it answers the next frame) before the socket goes.
+            assert (await sender.request({"type": "ping"}))["type"] == "pong"
+            await sender.close()
+        finally:
+            database.execute("ROLLBACK")
+        announced = await member.wait_for(
+            lambda f: (
+                f.get("type") == "message.new"
+                and f["message"]["body"] == "sent just before the link dropped"
+            )
+        )
+        assert announced["message"]["conversation_id"] == conversation
+    finally:
+        database.close()
+        await member.close()
