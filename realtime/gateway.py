@@ -26,6 +26,7 @@ from realtime.handlers import (
     Handler,
     Realtime,
     problem_to_error,
+    raises,
 )
 from realtime.meeting_handlers import MEETING_HANDLERS
 from realtime.meeting_handlers import on_disconnect as leave_meetings_on_disconnect
@@ -371,7 +372,11 @@ async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) 
                 continue
             if in_order is None:
                 in_order = _InOrder(rt, connection)
-            await in_order.add(frame, start(rt, connection, frame))
+            try:
+                finishing = start(rt, connection, frame)
+            except Exception as exc:  # answered in its turn, like a handler's failure
+                finishing = raises(exc)
+            await in_order.add(frame, finishing)
     finally:
         if in_order is not None:
             in_order.let_go()

@@ -194,7 +194,7 @@ def start_message_send(
     in the order it sent them, several to a commit."""
     limit = rt.settings.message_max_chars
     if len(frame.body) > limit:
-        return _refuse(
+        return raises(
             FrameError(
                 ErrorCode.message_too_long,
                 f"Messages are limited to {limit} characters.",
@@ -202,7 +202,7 @@ def start_message_send(
             )
         )
     if not rt.send_bucket(connection).take():
-        return _refuse(
+        return raises(
             FrameError(
                 ErrorCode.rate_limited,
                 f"Slow down: at most {rt.settings.messages_per_second:g} messages a second.",
@@ -221,8 +221,9 @@ def start_message_send(
     return _finish_message_send(rt, connection, frame, storing)
 
 
-async def _refuse(refusal: FrameError) -> None:
-    raise refusal
+async def raises(exc: Exception) -> None:
+    """Handling that fails with ``exc`` when it is awaited (in its turn)."""
+    raise exc
 
 
 async def _finish_message_send(

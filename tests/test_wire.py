@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,16 +17,14 @@ from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 from websockets.frames import Frame, Opcode
 
-from app.clock import SystemClock
-from app.context import Actor, Context
-from app.users.models import Role
-from realtime.connection import Connection
 from realtime.gateway import _Sender
 from realtime.wire import FRAME_WRITER, PROTOCOL_PATH, LastFrame, text_frame
+from tests.test_gateway_sender import LIMIT, connection
 
 # Lengths at the edges of the frame header's three sizes (RFC 6455 5.2), and text that is not
 # ASCII (its length in bytes, not characters, goes in the header).
 TEXTS = ["", "a" * 125, "a" * 126, "é" * 70, "a" * 65535, "a" * 65536, "ü" * 40_000]
+assert len(TEXTS) <= LIMIT
 
 
 @pytest.mark.parametrize("text", TEXTS, ids=lambda t: f"{len(t.encode())} bytes")
@@ -44,21 +41,6 @@ def test_the_last_frame_is_built_once_for_the_same_text() -> None:
     other = "".join(["x" * 150, "x" * 150])  # equal, another object
     assert frames.of(other) == first
     assert frames.of("y") == text_frame("y")
-
-
-def member() -> Connection:
-    user = uuid.uuid4()
-    return Connection(
-        user_id=user,
-        role=Role.therapist,
-        display_name="Tom",
-        ctx=Context(
-            actor=Actor(user_id=user, role=Role.therapist, organisation_id=None),
-            clock=SystemClock(),
-        ),
-        token_expires_at=0,
-        outbound_limit=len(TEXTS) + 5,
-    )
 
 
 Handler = Callable[[WebSocket, Any], Awaitable[None]]
@@ -120,7 +102,7 @@ class Served:
 
 async def deliver_all(websocket: WebSocket, _writer: Any) -> None:
     """What the gateway does: the socket's sender sends what its connection is given."""
-    conn = member()
+    conn = connection()  # its outbound queue holds all of TEXTS
     sender = _Sender(websocket, conn)
     for text in TEXTS:
         conn.deliver(text)
