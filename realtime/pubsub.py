@@ -30,12 +30,13 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.client import PubSub as RedisPubSubConnection
 from redis.asyncio.retry import Retry
-from redis.backoff import EqualJitterBackoff, NoBackoff
+from redis.backoff import EqualJitterBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from realtime.redis_line import LineDown, SubscriberLine
 
 __all__ = [
     "SUBSCRIPTION_QUEUE_SIZE",
@@ -357,7 +358,6 @@ class _RedisSubscription(_BufferedSubscription):
 
     def __init__(
         self,
-        client: Redis,
         *,
         url: str,
         queue_size: int,
@@ -365,12 +365,11 @@ class _RedisSubscription(_BufferedSubscription):
         confirm_timeout: float,
     ) -> None:
         super().__init__(queue_size=queue_size)
-        self._client = client
         self._url = url
         self._keepalive = keepalive
         self._confirm_timeout = confirm_timeout
         self._lock = asyncio.Lock()
-        self._pubsub: RedisPubSubConnection | None = None
+        self._line: SubscriberLine | None = None
         self._broken = False
         self._confirmed: set[str] = set()
         self._confirmations: list[_Confirmation] = []
@@ -383,48 +382,43 @@ class _RedisSubscription(_BufferedSubscription):
     # Connection management (callers hold self._lock).
 
     async def _open_connection(self) -> None:
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         self._confirmed.clear()
+        line = await SubscriberLine.open(self._url, within=REDIS_CONNECT_TIMEOUT)
         try:
-            await pubsub.connect()
             if self._channels:
-                await pubsub.subscribe(*self._channels)
+                line.send("SUBSCRIBE", *self._channels)
+                await self._flush(line)
         except BaseException:
-            await self._close_connection(pubsub)
+            line.close()
             raise
-        self._pubsub = pubsub
+        self._line = line
         self._broken = False
 
     @staticmethod
-    async def _close_connection(pubsub: RedisPubSubConnection | None) -> None:
-        if pubsub is None:
-            return
+    async def _flush(line: SubscriberLine) -> None:
         try:
-            await pubsub.aclose()
-        except Exception as exc:  # the connection is being thrown away in any case
-            log.debug("closing a Redis pub/sub connection: %r", exc)
+            async with asyncio.timeout(REDIS_COMMAND_TIMEOUT):
+                await line.flush()
+        except TimeoutError:
+            raise LineDown(
+                f"Redis took more than {REDIS_COMMAND_TIMEOUT:g} s to take a command"
+            ) from None
 
-    def _usable(self) -> RedisPubSubConnection | None:
+    def _usable(self) -> SubscriberLine | None:
         """The live connection, or None while broken (the reader will replace it)."""
-        pubsub = self._pubsub
-        if pubsub is None or self._broken or self._closed:
+        if self._broken or self._closed:
             return None
-        connection = pubsub.connection
-        if connection is None or not connection.is_connected:
-            return None
-        return pubsub
+        return self._line
 
     async def _command(self, name: str, channels: Sequence[str]) -> None:
         async with self._lock:
-            pubsub = self._usable()
-            if pubsub is None:
+            line = self._usable()
+            if line is None:
                 return  # resubscribing after the reconnect brings the channel set up to date
             try:
-                if name == "SUBSCRIBE":
-                    await pubsub.subscribe(*channels)
-                else:
-                    await pubsub.unsubscribe(*channels)
-            except _REDIS_DOWN as exc:
+                line.send(name, *channels)
+                await self._flush(line)
+            except LineDown as exc:
                 self._broken = True
                 log.warning("Redis pub/sub %s failed; reconnecting: %s", name, exc)
 
@@ -433,7 +427,7 @@ class _RedisSubscription(_BufferedSubscription):
         async with self._lock:
             try:
                 await self._open_connection()
-            except _REDIS_DOWN as exc:
+            except LineDown as exc:
                 raise PubSubUnavailable(
                     f"cannot subscribe through Redis at {_redacted(self._url)}: {exc}"
                 ) from exc
@@ -447,9 +441,10 @@ class _RedisSubscription(_BufferedSubscription):
             reader.cancel()
             await asyncio.wait([reader])
         async with self._lock:
-            pubsub, self._pubsub = self._pubsub, None
+            line, self._line = self._line, None
             self._channels.clear()
-            await self._close_connection(pubsub)
+            if line is not None:
+                line.close()
 
     # Channels.
 
@@ -519,23 +514,24 @@ class _RedisSubscription(_BufferedSubscription):
     async def _read_forever(self) -> None:
         awaiting_pong = False
         while not self._closed:
-            pubsub = self._usable()
-            if pubsub is None:
+            line = self._usable()
+            if line is None:
                 await self._reconnect()
                 awaiting_pong = False
                 continue
             try:
-                response = await pubsub.parse_response(block=False, timeout=self._keepalive)
-            except Exception as exc:
+                replies = await line.replies(self._keepalive)
+            except LineDown as exc:
                 if not self._closed:
-                    log.warning("Redis pub/sub connection lost: %s", exc or type(exc).__name__)
+                    log.warning("Redis pub/sub connection lost: %s", exc)
                     self._broken = True
                 continue
-            if response is not None:
+            if replies:
                 awaiting_pong = False
                 self._heard_since_reconnect = True
                 self._reconnect_delay = RECONNECT_DELAY_FIRST
-                await self._handle(pubsub, response)
+                for reply in replies:
+                    self._handle(reply)
             elif awaiting_pong:
                 log.warning("Redis did not answer PING in %g s; reconnecting", self._keepalive)
                 self._broken = True
@@ -545,25 +541,27 @@ class _RedisSubscription(_BufferedSubscription):
 
     async def _ping(self) -> None:
         async with self._lock:
-            pubsub = self._usable()
-            if pubsub is None or pubsub.connection is None:
+            line = self._usable()
+            if line is None:
                 return
             try:
-                await pubsub.connection.send_command("PING", check_health=False)
-            except _REDIS_DOWN:
+                line.send("PING")
+                await self._flush(line)
+            except LineDown:
                 self._broken = True
 
-    async def _handle(self, pubsub: RedisPubSubConnection, response: Any) -> None:
-        if isinstance(response, list) and len(response) >= 2 and response[0] == b"subscribe":
-            # Confirmations are ignored by redis-py (ignore_subscribe_messages) but an ``add``
-            # may be waiting for one.
-            channel = response[1].decode()
+    def _handle(self, reply: Any) -> None:
+        # RESP2 in subscribe mode: [b"message", channel, data], [b"subscribe", channel, count],
+        # [b"unsubscribe", channel, count] or [b"pong", b""].
+        kind = reply[0] if isinstance(reply, list) and len(reply) == 3 else None
+        if kind == b"message":
+            self._deliver(Event(reply[1].decode(), reply[2]))
+        elif kind == b"subscribe":
+            # An ``add`` may be waiting for the server to confirm its channel.
+            channel = reply[1].decode()
             if channel in self._channels:
                 self._confirmed.add(channel)
                 self._settle()
-        message = await pubsub.handle_message(response)
-        if message is not None and message["type"] == "message":
-            self._deliver(Event(message["channel"].decode(), message["data"]))
 
     async def _reconnect(self) -> None:
         """Replace the connection, with capped backoff for as long as Redis is away."""
@@ -585,11 +583,12 @@ class _RedisSubscription(_BufferedSubscription):
             async with self._lock:
                 if self._closed:
                     return
-                old, self._pubsub = self._pubsub, None
-                await self._close_connection(old)
+                old, self._line = self._line, None
+                if old is not None:
+                    old.close()
                 try:
                     await self._open_connection()
-                except _REDIS_DOWN as exc:
+                except LineDown as exc:
                     failure = exc
                     continue
             self._heard_since_reconnect = False
@@ -607,7 +606,8 @@ class RedisPubSub:
     """Fan-out through Redis PUBLISH/SUBSCRIBE, shared by every process using the same Redis.
 
     One client publishes (``publish_many`` is one pipelined round trip); each subscription
-    holds one Redis pub/sub connection of its own, read by its own task.
+    holds one Redis pub/sub connection of its own (``realtime/redis_line.py``), read by its own
+    task.
     """
 
     def __init__(
@@ -623,7 +623,6 @@ class RedisPubSub:
         self._keepalive = keepalive
         self._confirm_timeout = confirm_timeout
         self._publisher: Redis | None = None
-        self._subscriber: Redis | None = None
         self._subscriptions: set[_RedisSubscription] = set()
         self._publish_to_each: AsyncScript | None = None
 
@@ -641,21 +640,12 @@ class RedisPubSub:
                 timeout=REDIS_COMMAND_TIMEOUT,
             )
         )
-        # Subscriptions do their own reconnecting (and resubscribing): redis-py must not.
-        subscriber = Redis.from_url(
-            self.url,
-            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-            socket_timeout=REDIS_COMMAND_TIMEOUT,
-            socket_keepalive=True,
-            retry=Retry(NoBackoff(), 0, supported_errors=()),
-        )
         try:
             await publisher.ping()
         except _REDIS_DOWN as exc:
             await publisher.aclose()
-            await subscriber.aclose()
             raise PubSubUnavailable(f"cannot reach Redis at {_redacted(self.url)}: {exc}") from exc
-        self._publisher, self._subscriber = publisher, subscriber
+        self._publisher = publisher
         self._publish_to_each = publisher.register_script(_PUBLISH_TO_EACH)
 
     async def disconnect(self) -> None:
@@ -663,20 +653,18 @@ class RedisPubSub:
         for subscription in list(self._subscriptions):
             await subscription.close()
         self._subscriptions.clear()
-        clients = (self._publisher, self._subscriber)
-        self._publisher = self._subscriber = None
-        for client in clients:
-            if client is not None:
-                with contextlib.suppress(Exception):
-                    await client.aclose()
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            with contextlib.suppress(Exception):
+                await publisher.aclose()
 
-    def _clients(self) -> tuple[Redis, Redis]:
-        if self._publisher is None or self._subscriber is None:
+    def _connected(self) -> Redis:
+        if self._publisher is None:
             raise RuntimeError("RedisPubSub is not connected: call connect() first")
-        return self._publisher, self._subscriber
+        return self._publisher
 
     async def publish(self, channel: str, message: bytes) -> None:
-        publisher, _ = self._clients()
+        publisher = self._connected()
         try:
             await publisher.publish(channel, message)
         except _REDIS_DOWN as exc:
@@ -688,7 +676,7 @@ class RedisPubSub:
         One frame to several people (a message to its conversation's members, the usual case)
         goes to Redis once with their channels, and a script there publishes it to each: one
         command and one reply instead of one of each per person, and the frame sent once."""
-        publisher, _ = self._clients()
+        publisher = self._connected()
         if not items:
             return
         message = items[0][1]
@@ -707,9 +695,8 @@ class RedisPubSub:
     @contextlib.asynccontextmanager
     async def subscribe(self, channels: Iterable[str]) -> AsyncIterator[Subscription]:
         """A subscription to ``channels``, confirmed by Redis before it is handed out."""
-        _, subscriber = self._clients()
+        self._connected()
         subscription = _RedisSubscription(
-            subscriber,
             url=self.url,
             queue_size=self._queue_size,
             keepalive=self._keepalive,

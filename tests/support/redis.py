@@ -83,8 +83,11 @@ class RedisServer:
         binary: Path | None = None,
         startup_timeout: float = 20.0,
         port: int | None = None,
+        extra_args: list[str] | None = None,
     ) -> None:
         self._binary = binary
+        # More redis-server options (a TLS port, a Unix socket); PING goes to the plain port.
+        self._extra_args = list(extra_args or [])
         self.startup_timeout = startup_timeout
         self._fixed_port = port
         self.port = port or 0
@@ -113,6 +116,7 @@ class RedisServer:
                 "--protected-mode", "yes",
                 "--logfile", "",
                 "--loglevel", "warning",
+                *self._extra_args,
             ],
             cwd=self.base_dir,
             stdin=subprocess.DEVNULL,
