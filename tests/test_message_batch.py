@@ -21,6 +21,7 @@ from app.clock import SystemClock
 from app.config import Settings
 from app.context import Actor, Context
 from app.db import create_engine, session_factory
+from app.messaging import batch
 from app.messaging import service as messaging
 from app.messaging.batch import NeedsFullPath, store_batch
 from app.messaging.keyring import MessageKeyring, keyring_from_settings, message_aad
@@ -250,6 +251,87 @@ async def test_a_resend_racing_in_from_another_process_is_stored_once(
     assert beside.created
     rows = await stored_messages(world, world.team_conversation)
     assert [m.seq for m in rows] == [1, 2]
+
+
+async def test_a_counter_moved_after_the_facts_sends_the_batch_down_the_locked_path(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a batch is stored in one go: the facts read the counters, one statement
+    moves them only if they still read the same. Another process taking a number in between
+    undoes that statement whole, and the batch is stored again with the counters locked."""
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL stores a batch in one go (SQLite holds its write lock)")
+    priya = world.team[0]
+    locked_takes: list[dict[uuid.UUID, int]] = []
+    take_locked = batch._Postgres.take_seqs
+
+    async def counted(self: batch._Postgres, wanted: dict[uuid.UUID, int], now: object) -> object:
+        locked_takes.append(dict(wanted))
+        return await take_locked(self, wanted, now)
+
+    monkeypatch.setattr(batch._Postgres, "take_seqs", counted)
+    first = await store(world, [world.item(priya, world.team_conversation, "one")])
+    assert isinstance(first[0], messaging.Stored) and first[0].message.seq == 1
+    assert locked_takes == []  # uncontended: in one go
+
+    read_facts = batch._PostgresInOneGo.facts
+
+    async def someone_else_sends_meanwhile(
+        self: batch._PostgresInOneGo, *args: list[object]
+    ) -> batch.Facts:
+        facts = await read_facts(self, *args)  # type: ignore[arg-type]
+        async with world.engine.begin() as other:
+            await other.execute(
+                text("UPDATE conversation SET last_seq = last_seq + 1 WHERE id = :id"),
+                {"id": world.team_conversation},
+            )
+        return facts
+
+    monkeypatch.setattr(batch._PostgresInOneGo, "facts", someone_else_sends_meanwhile)
+    second = await store(
+        world,
+        [
+            world.item(priya, world.team_conversation, "two"),
+            world.item(priya, world.direct, "three"),
+        ],
+    )
+    assert [s.message.seq for s in second] == [3, 1]  # type: ignore[attr-defined]
+    assert locked_takes == [{world.team_conversation: 1, world.direct: 1}]
+    # Nothing of the undone statement stayed: not the direct conversation's counter either.
+    assert [m.seq for m in await stored_messages(world, world.team_conversation)] == [1, 3]
+    assert [m.seq for m in await stored_messages(world, world.direct)] == [1]
+    async with session_factory(world.engine)() as session:
+        direct = await session.get(Conversation, world.direct)
+        assert direct is not None and direct.last_seq == 1
+
+
+async def test_two_processes_storing_at_once_keep_every_conversation_gap_free(
+    world: World,
+) -> None:
+    """Two writers (each its own connection, as two processes have) store batches to the same
+    conversations at once: every message stored once, the numbers of each conversation 1..n."""
+    priya, tom = world.team[0], world.team[1]
+
+    async def writer(name: str) -> None:
+        for round_ in range(12):
+            await store(
+                world,
+                [
+                    world.item(priya, world.team_conversation, f"{name} {round_} a"),
+                    world.item(tom, world.team_conversation, f"{name} {round_} b"),
+                    world.item(tom, world.direct, f"{name} {round_} c"),
+                ],
+            )
+
+    await asyncio.wait_for(asyncio.gather(writer("left"), writer("right")), 60)
+    team = await stored_messages(world, world.team_conversation)
+    direct = await stored_messages(world, world.direct)
+    assert [m.seq for m in team] == list(range(1, 49))
+    assert [m.seq for m in direct] == list(range(1, 25))
+    async with session_factory(world.engine)() as session:
+        for conversation_id, count in ((world.team_conversation, 48), (world.direct, 24)):
+            conversation = await session.get(Conversation, conversation_id)
+            assert conversation is not None and conversation.last_seq == count
 
 
 async def store_in(connection: object, world: World, item: messaging.Outgoing) -> uuid.UUID:
