@@ -334,6 +334,33 @@ async def test_two_processes_storing_at_once_keep_every_conversation_gap_free(
             assert conversation is not None and conversation.last_seq == count
 
 
+async def test_stored_messages_are_found_by_index_in_the_kept_plan(world: World) -> None:
+    """The plan PostgreSQL keeps for the facts query (a prepared statement's generic plan, made
+    without the keys' values) finds resends with the unique index; as a join it read the whole
+    table once a few hundred messages were in it."""
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite plans each statement when it is prepared, with what it is given")
+    priya = world.team[0]
+    for _ in range(4):
+        await store(world, [world.item(priya, world.team_conversation, "x") for _ in range(64)])
+    async with world.engine.connect() as connection:
+        await connection.execute(text("ANALYZE message"))
+        await connection.commit()
+        raw = (await connection.get_raw_connection()).driver_connection
+        await raw.execute("SET plan_cache_mode = force_generic_plan")  # type: ignore[union-attr]
+        await raw.execute(  # type: ignore[union-attr]
+            "PREPARE facts (uuid[], uuid[], uuid[], uuid[], text[]) AS " + batch._Postgres.FACTS
+        )
+        plan = "\n".join(
+            row[0]
+            for row in await raw.fetch(  # type: ignore[union-attr]
+                "EXPLAIN EXECUTE facts ('{}', '{}', '{}', '{}', '{}')"
+            )
+        )
+    assert "uq_message_conversation_id_sender_id_client_msg_id on message" in plan, plan
+    assert "Seq Scan on message" not in plan, plan
+
+
 async def store_in(connection: object, world: World, item: messaging.Outgoing) -> uuid.UUID:
     """A message stored the usual way in an open transaction of another connection."""
     key_id, blob = world.keyring.encrypt(item.body, aad=message_aad(item.conversation_id, 1))
