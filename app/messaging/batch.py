@@ -8,9 +8,10 @@ database. So this path speaks to the driver directly, with a few statements writ
 - on SQLite the whole batch, from ``BEGIN IMMEDIATE`` to ``COMMIT``, runs in one trip to the
   connection's thread (still queued for the write lock in the event loop first, as every writer
   here is: app/db.py);
-- on PostgreSQL (asyncpg) a batch is a handful of round trips in one transaction: what it needs
-  to know in one query, the counters moved in one statement, the messages and read markers
-  written in one.
+- on PostgreSQL (asyncpg) a batch is two round trips: what it needs to know (the conversations'
+  counters among it) in one query, then one statement that moves the counters, if nobody moved
+  them meanwhile, and writes the messages and read markers; if somebody did, the batch is stored
+  again in a transaction with the counters locked (``_PostgresInOneGo``, ``_Postgres``).
 
 The rules are written once (``_store``) and are those of ``messaging.send_once``: the sender
 re-read and active, membership read (team and direct conversations; it is also who is told), a
