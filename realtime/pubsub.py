@@ -20,23 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import EqualJitterBackoff
-from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+import hiredis
 
-from realtime.redis_line import LineDown, SubscriberLine
+from realtime.redis_line import CommandLine, LineDown, RedisLine
 
 __all__ = [
     "SUBSCRIPTION_QUEUE_SIZE",
@@ -60,9 +56,9 @@ SUBSCRIPTION_QUEUE_SIZE = 10_000
 # reply, may take before the connection counts as dead.
 REDIS_CONNECT_TIMEOUT = 5.0
 REDIS_COMMAND_TIMEOUT = 5.0
-# Redis: connections a process keeps for commands (publishing, presence). When all are busy a
-# command waits for one (up to the command timeout) rather than failing: a burst of traffic is
-# not an outage.
+# Redis: connections the presence store keeps for its commands. When all are busy a command
+# waits for one (up to the command timeout) rather than failing: a burst of traffic is not an
+# outage. (Publishing shares one pipelined connection.)
 REDIS_POOL_SIZE = 100
 # Redis: a subscription that has heard nothing for this long sends PING; if the next interval
 # passes without a reply too, the connection counts as dead and is replaced.
@@ -75,8 +71,6 @@ SUBSCRIBE_CONFIRM_TIMEOUT = 10.0
 # Redis: a publish that meets a dropped connection reconnects and is sent again, at most this
 # often (a reply lost in flight can thus deliver one message twice; sequence numbers dedupe).
 PUBLISH_RETRIES = 3
-
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 
 
 def user_channel(user_id: uuid.UUID) -> str:
@@ -326,6 +320,8 @@ for i = 2, #ARGV do
 end
 return #ARGV - 1
 """
+# The name Redis gives the script (SHA-1 is Redis's choice; nothing here relies on it as a hash).
+_PUBLISH_TO_EACH_SHA = hashlib.sha1(_PUBLISH_TO_EACH.encode(), usedforsecurity=False).hexdigest()
 
 
 def _redacted(url: str) -> str:
@@ -369,7 +365,7 @@ class _RedisSubscription(_BufferedSubscription):
         self._keepalive = keepalive
         self._confirm_timeout = confirm_timeout
         self._lock = asyncio.Lock()
-        self._line: SubscriberLine | None = None
+        self._line: RedisLine | None = None
         self._broken = False
         self._confirmed: set[str] = set()
         self._confirmations: list[_Confirmation] = []
@@ -383,7 +379,7 @@ class _RedisSubscription(_BufferedSubscription):
 
     async def _open_connection(self) -> None:
         self._confirmed.clear()
-        line = await SubscriberLine.open(self._url, within=REDIS_CONNECT_TIMEOUT)
+        line = await RedisLine.open(self._url, within=REDIS_CONNECT_TIMEOUT)
         try:
             if self._channels:
                 line.send("SUBSCRIBE", *self._channels)
@@ -395,7 +391,7 @@ class _RedisSubscription(_BufferedSubscription):
         self._broken = False
 
     @staticmethod
-    async def _flush(line: SubscriberLine) -> None:
+    async def _flush(line: RedisLine) -> None:
         try:
             async with asyncio.timeout(REDIS_COMMAND_TIMEOUT):
                 await line.flush()
@@ -404,7 +400,7 @@ class _RedisSubscription(_BufferedSubscription):
                 f"Redis took more than {REDIS_COMMAND_TIMEOUT:g} s to take a command"
             ) from None
 
-    def _usable(self) -> SubscriberLine | None:
+    def _usable(self) -> RedisLine | None:
         """The live connection, or None while broken (the reader will replace it)."""
         if self._broken or self._closed:
             return None
@@ -605,9 +601,9 @@ class _RedisSubscription(_BufferedSubscription):
 class RedisPubSub:
     """Fan-out through Redis PUBLISH/SUBSCRIBE, shared by every process using the same Redis.
 
-    One client publishes (``publish_many`` is one pipelined round trip); each subscription
-    holds one Redis pub/sub connection of its own (``realtime/redis_line.py``), read by its own
-    task.
+    Publishing goes down one connection that every task of the process shares, commands
+    pipelined (``realtime/redis_line.py``, ``CommandLine``); each subscription holds one Redis
+    pub/sub connection of its own, read by its own task.
     """
 
     def __init__(
@@ -622,31 +618,25 @@ class RedisPubSub:
         self._queue_size = queue_size
         self._keepalive = keepalive
         self._confirm_timeout = confirm_timeout
-        self._publisher: Redis | None = None
+        self._publisher: CommandLine | None = None
         self._subscriptions: set[_RedisSubscription] = set()
-        self._publish_to_each: AsyncScript | None = None
 
     async def connect(self) -> None:
         """Connect and check that Redis answers; ``PubSubUnavailable`` if it does not."""
         if self._publisher is not None:
             return
-        publisher = Redis.from_pool(
-            BlockingConnectionPool.from_url(
-                self.url,
-                socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-                socket_timeout=REDIS_COMMAND_TIMEOUT,
-                retry=Retry(EqualJitterBackoff(cap=1.0, base=0.05), PUBLISH_RETRIES),
-                max_connections=REDIS_POOL_SIZE,
-                timeout=REDIS_COMMAND_TIMEOUT,
-            )
+        publisher = CommandLine(
+            self.url,
+            connect_within=REDIS_CONNECT_TIMEOUT,
+            reply_within=REDIS_COMMAND_TIMEOUT,
+            retries=PUBLISH_RETRIES,
         )
         try:
-            await publisher.ping()
-        except _REDIS_DOWN as exc:
-            await publisher.aclose()
+            await publisher.call("PING")
+        except LineDown as exc:
+            await publisher.close()
             raise PubSubUnavailable(f"cannot reach Redis at {_redacted(self.url)}: {exc}") from exc
         self._publisher = publisher
-        self._publish_to_each = publisher.register_script(_PUBLISH_TO_EACH)
 
     async def disconnect(self) -> None:
         """Close every open subscription (their iterators end) and the connections."""
@@ -655,20 +645,15 @@ class RedisPubSub:
         self._subscriptions.clear()
         publisher, self._publisher = self._publisher, None
         if publisher is not None:
-            with contextlib.suppress(Exception):
-                await publisher.aclose()
+            await publisher.close()
 
-    def _connected(self) -> Redis:
+    def _connected(self) -> CommandLine:
         if self._publisher is None:
             raise RuntimeError("RedisPubSub is not connected: call connect() first")
         return self._publisher
 
     async def publish(self, channel: str, message: bytes) -> None:
-        publisher = self._connected()
-        try:
-            await publisher.publish(channel, message)
-        except _REDIS_DOWN as exc:
-            raise PubSubUnavailable(f"cannot publish to Redis: {exc}") from exc
+        await self._published(self._connected().call_many([("PUBLISH", channel, message)]))
 
     async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         """Publish every item in order, in one round trip.
@@ -680,17 +665,29 @@ class RedisPubSub:
         if not items:
             return
         message = items[0][1]
+        if len(items) > 1 and all(m == message for _, m in items):
+            channels = [c for c, _ in items]
+            (reply,) = await self._published(
+                publisher.call_many([("EVALSHA", _PUBLISH_TO_EACH_SHA, "0", message, *channels)])
+            )
+            if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
+                # Redis restarted (or its scripts were flushed): send the script itself, once.
+                await self._published(
+                    publisher.call_many([("EVAL", _PUBLISH_TO_EACH, "0", message, *channels)])
+                )
+            return
+        await self._published(publisher.call_many([("PUBLISH", c, m) for c, m in items]))
+
+    @staticmethod
+    async def _published(sending: Awaitable[list[Any]]) -> list[Any]:
         try:
-            if len(items) > 1 and all(m == message for _, m in items):
-                assert self._publish_to_each is not None  # made with the publisher
-                await self._publish_to_each(args=[message, *(c for c, _ in items)])
-                return
-            async with publisher.pipeline(transaction=False) as pipe:
-                for channel, message in items:
-                    pipe.publish(channel, message)
-                await pipe.execute()
-        except _REDIS_DOWN as exc:
+            replies = await sending
+        except LineDown as exc:
             raise PubSubUnavailable(f"cannot publish to Redis: {exc}") from exc
+        for reply in replies:
+            if isinstance(reply, hiredis.ReplyError) and not str(reply).startswith("NOSCRIPT"):
+                raise PubSubUnavailable(f"Redis refused to publish: {reply}")
+        return replies
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channels: Iterable[str]) -> AsyncIterator[Subscription]:

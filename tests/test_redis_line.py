@@ -1,6 +1,8 @@
-"""The subscriber's own Redis connection (realtime/redis_line.py) against real redis-servers:
-the URL forms a deployment uses (a password, an ACL user, TLS with its own CA, a Unix socket)
-and replies read in bulk. Reconnecting, PING and confirmations are in tests/test_pubsub.py."""
+"""Teamwell's own Redis connections (realtime/redis_line.py) against real redis-servers: the URL
+forms a deployment uses (a password, an ACL user, TLS with its own CA, a Unix socket), replies
+read in bulk, and the publisher's shared connection (replies to their callers, a dropped or
+silent connection replaced and the command sent again, the script sent again after a flush).
+The subscription's reconnecting, PING and confirmations are in tests/test_pubsub.py."""
 
 from __future__ import annotations
 
@@ -20,10 +22,10 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from realtime.pubsub import Event, RedisPubSub, user_channel
-from realtime.redis_line import LineDown, SubscriberLine
+from realtime.redis_line import CommandLine, LineDown, RedisLine
 from tests.support.net import free_port
 from tests.support.redis import RedisServer
-from tests.test_pubsub import require_redis
+from tests.test_pubsub import Relay, require_redis
 
 WAIT = 10.0
 
@@ -147,7 +149,7 @@ async def test_a_wrong_password_is_refused_without_repeating_it(
 ) -> None:
     server, _ = locked_redis
     with pytest.raises(LineDown, match=r"WRONGPASS|invalid password") as refused:
-        await SubscriberLine.open(f"redis://:not-the-one@127.0.0.1:{server.port}/0", within=WAIT)
+        await RedisLine.open(f"redis://:not-the-one@127.0.0.1:{server.port}/0", within=WAIT)
     assert "not-the-one" not in str(refused.value)
 
 
@@ -158,9 +160,9 @@ async def test_tls_with_a_certificate_from_an_unknown_ca_is_refused(
     other_ca, _ = _certificate(Path(urls["dir"]), "stranger")
     url = f"rediss://:s3cret@127.0.0.1:{urls['tls_port']}/0?ssl_ca_certs={other_ca}"
     with pytest.raises(LineDown, match="certificate verify failed"):
-        await SubscriberLine.open(url, within=WAIT)
+        await RedisLine.open(url, within=WAIT)
     # Unverified only when the URL says so.
-    line = await SubscriberLine.open(
+    line = await RedisLine.open(
         f"rediss://:s3cret@127.0.0.1:{urls['tls_port']}/0?ssl_cert_reqs=none", within=WAIT
     )
     line.close()
@@ -168,7 +170,7 @@ async def test_tls_with_a_certificate_from_an_unknown_ca_is_refused(
 
 async def test_nothing_listening_is_line_down() -> None:
     with pytest.raises(LineDown):
-        await SubscriberLine.open(f"redis://127.0.0.1:{free_port()}/0", within=WAIT)
+        await RedisLine.open(f"redis://127.0.0.1:{free_port()}/0", within=WAIT)
 
 
 async def test_a_burst_is_parsed_from_few_reads(
@@ -176,7 +178,7 @@ async def test_a_burst_is_parsed_from_few_reads(
 ) -> None:
     """Five hundred events published at once come back in order from a handful of reads,
     not one read each."""
-    line = await SubscriberLine.open(locked_redis[1]["plain"], within=WAIT)
+    line = await RedisLine.open(locked_redis[1]["plain"], within=WAIT)
     try:
         mine = user_channel(uuid.uuid4())
         line.send("SUBSCRIBE", mine)
@@ -199,3 +201,91 @@ async def test_a_burst_is_parsed_from_few_reads(
         assert await line.replies(0.05) == []
     finally:
         line.close()
+
+
+def _commands(url: str, *, reply_within: float = WAIT, retries: int = 3) -> CommandLine:
+    return CommandLine(url, connect_within=WAIT, reply_within=reply_within, retries=retries)
+
+
+async def test_commands_sent_at_once_each_get_their_own_reply(
+    locked_redis: tuple[RedisServer, dict[str, str]],
+) -> None:
+    line = _commands(locked_redis[1]["plain"])
+    try:
+        async with asyncio.timeout(WAIT):
+            replies = await asyncio.gather(*(line.call("ECHO", f"n{n}") for n in range(300)))
+            assert replies == [f"n{n}".encode() for n in range(300)]
+            assert await line.call_many([("ECHO", "a"), ("ECHO", "b")]) == [b"a", b"b"]
+            # One connection carried them all.
+            ids = {await line.call("CLIENT", "ID") for _ in range(3)}
+        assert len(ids) == 1
+    finally:
+        await line.close()
+
+
+async def test_a_killed_connection_is_replaced(
+    locked_redis: tuple[RedisServer, dict[str, str]], publisher: Redis
+) -> None:
+    line = _commands(locked_redis[1]["plain"])
+    try:
+        first = await line.call("CLIENT", "ID")
+        assert await publisher.execute_command("CLIENT", "KILL", "ID", first) == 1
+        async with asyncio.timeout(WAIT):
+            assert await line.call("ECHO", "after") == b"after"
+            assert await line.call("CLIENT", "ID") != first
+    finally:
+        await line.close()
+
+
+async def test_a_silent_connection_is_given_up_after_the_reply_time(
+    locked_redis: tuple[RedisServer, dict[str, str]],
+) -> None:
+    server, _ = locked_redis
+    relay = await Relay(server.port).start()
+    line = _commands(f"redis://:s3cret@127.0.0.1:{relay.port}/0", reply_within=0.2)
+    try:
+        assert await line.call("ECHO", "before") == b"before"
+        relay.silence_open_connections()
+        # No reply on the old connection: a new one (through the relay, whose new connections
+        # pass) carries the command.
+        async with asyncio.timeout(WAIT):
+            assert await line.call("ECHO", "again") == b"again"
+    finally:
+        await line.close()
+        await relay.close()
+
+
+async def test_commands_fail_once_the_retries_are_spent() -> None:
+    require_redis()
+    server = RedisServer().start()
+    line = _commands(server.url, retries=2)
+    try:
+        assert await line.call("PING") == b"PONG"
+        await asyncio.to_thread(server.stop)
+        async with asyncio.timeout(WAIT):
+            with pytest.raises(LineDown):
+                await line.call("PING")
+    finally:
+        await line.close()
+        server.stop()
+
+
+async def test_a_message_to_many_is_published_after_the_scripts_were_flushed(
+    locked_redis: tuple[RedisServer, dict[str, str]], publisher: Redis
+) -> None:
+    pubsub = RedisPubSub(locked_redis[1]["plain"])
+    await pubsub.connect()
+    try:
+        channels = [user_channel(uuid.uuid4()) for _ in range(3)]
+        async with pubsub.subscribe(channels) as subscription:
+            events = aiter(subscription)
+            for round_ in (b"first", b"after the flush"):
+                await pubsub.publish_many([(c, round_) for c in channels])
+                async with asyncio.timeout(WAIT):
+                    heard = [await anext(events) for _ in channels]
+                assert sorted(heard, key=lambda e: e.channel) == sorted(
+                    (Event(c, round_) for c in channels), key=lambda e: e.channel
+                )
+                await publisher.script_flush()
+    finally:
+        await pubsub.disconnect()
