@@ -240,6 +240,9 @@ class _Sender:
     transport directly, built once for all the receivers of one event; whenever the protocol
     declines (a full buffer, closing, compression), the frame goes through ASGI as above."""
 
+    # One per socket, for the socket's whole life.
+    __slots__ = ("_task", "_write_frame", "connection", "failed", "websocket")
+
     def __init__(self, websocket: WebSocket, connection: Connection) -> None:
         self.websocket = websocket
         self.connection = connection

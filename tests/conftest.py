@@ -119,6 +119,10 @@ class Live:
     _sessions: dict[str, Session] = field(default_factory=dict)
 
     def client(self, **kw: Any) -> httpx.Client:
+        # A kept-alive connection is dropped by the client before the server drops it (uvicorn
+        # closes one idle for 5 s, httpx reused one up to 5 s old): with both at 5 s a request
+        # could go out on a connection the server was closing, and fail with a reset.
+        kw.setdefault("limits", httpx.Limits(keepalive_expiry=2.0))
         return httpx.Client(base_url=self.base_url, timeout=30, **kw)
 
     def sign_in(self, email: str, password: str = DEMO_PASSWORD) -> Session:
