@@ -93,14 +93,18 @@ class Tally:
         self.acked = 0
         self.errors = 0
         self.last_error = ""
-        self.counting = False
+        # Deliveries count only of messages sent from this moment (perf_counter) on: one of
+        # an earlier step that arrives late would otherwise be counted with its whole delay.
+        self.since: float | None = None
         self.last_frame = 0.0  # when anything last arrived (perf_counter)
 
     def on_delivery(self, frame: Frame, arrived: float) -> None:
         self.last_frame = arrived
-        if frame.get("type") == "message.new" and self.counting:
+        if frame.get("type") == "message.new" and self.since is not None:
             body: str = frame["message"]["body"]
-            self.samples.append(arrived - float(body[: body.index(" ")]))
+            sent = float(body[: body.index(" ")])
+            if sent >= self.since:
+                self.samples.append(arrived - sent)
 
     def on_reply(self, frame: Frame, arrived: float) -> None:
         self.last_frame = arrived
@@ -149,7 +153,7 @@ async def _drive(rig: Rig, tally: Tally, rate: float, seconds: float) -> tuple[i
 async def run_step(rig: Rig, tally: Tally, rate: float, seconds: float) -> Step:
     tally.samples = []
     tally.acked = tally.errors = 0
-    tally.counting = True
+    tally.since = time.perf_counter()
     cpu = CpuWindow(rig.cpu_groups)
     cpu.start()
     sent, start = await _drive(rig, tally, rate, seconds)
@@ -164,7 +168,7 @@ async def run_step(rig: Rig, tally: Tally, rate: float, seconds: float) -> Step:
         await asyncio.sleep(0.01)
     used = cpu.stop()
     finished = time.perf_counter()
-    tally.counting = False
+    tally.since = None
     latency = Latency.of(tally.samples)
     on_schedule = sending_took <= seconds * 1.05 + 0.05
     delivered = len(tally.samples)

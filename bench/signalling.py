@@ -122,7 +122,9 @@ class Pair:
 class RoundTrips:
     def __init__(self) -> None:
         self.samples: list[float] = []
-        self.counting = False
+        # Answers count only to offers sent from this moment (perf_counter) on: a warm-up
+        # answer that arrives late would otherwise be counted, with its whole delay.
+        self.since: float | None = None
         self._arrived = asyncio.Event()
 
     async def all_in(self, expected: int) -> None:
@@ -147,13 +149,15 @@ class RoundTrips:
     def offerer(self) -> object:
         def on_frame(frame: Frame, arrived: float) -> None:
             if (
-                self.counting
+                self.since is not None
                 and frame.get("type") == "meeting.signal"
                 and frame["signal"]["kind"] == "answer"
             ):
                 sdp: str = frame["signal"]["sdp"]
-                self.samples.append(arrived - float(sdp[2 : sdp.index("\r\n")]))
-                self._arrived.set()
+                sent = float(sdp[2 : sdp.index("\r\n")])
+                if sent >= self.since:
+                    self.samples.append(arrived - sent)
+                    self._arrived.set()
 
         return on_frame
 
@@ -210,7 +214,7 @@ async def measure(
     warm = max(1, int(PER_SECOND * min(1.0, seconds)))
     await asyncio.gather(*(offers(p, warm, interval) for p in pairs))
     await asyncio.sleep(0.2)
-    trips.counting = True
+    trips.since = time.perf_counter()
     cpu = CpuWindow(cpu_groups)
     cpu.start()
     count = max(1, int(PER_SECOND * seconds))
@@ -225,7 +229,7 @@ async def measure(
         async with asyncio.timeout(3.0):
             await trips.all_in(expected)
     used = cpu.stop()
-    trips.counting = False
+    trips.since = None
     return SignallingResult(
         target=target,
         pairs=len(pairs),

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO_ROOT
 
 
@@ -61,3 +63,36 @@ def test_every_benchmark_runs_and_reports_beside_its_baseline(tmp_path: Path) ->
     # Fan-out: a rate was sustained by both (messages acknowledged and delivered to all ten).
     assert "**bare `websockets` broadcast**: 4 conversations of 10; highest sustained" in text
     assert "**embedded**: 4 conversations of 10; highest sustained" in text
+
+
+def test_a_late_answer_to_an_offer_sent_before_counting_is_not_counted() -> None:
+    """A warm-up offer answered after counting began once added its whole delay to the
+    signalling p99 (501 ms in one run): only answers to offers sent since count."""
+    from bench.signalling import RoundTrips
+
+    trips = RoundTrips()
+    on_frame = trips.offerer()
+
+    def answer(sent: float) -> dict[str, object]:
+        return {"type": "meeting.signal", "signal": {"kind": "answer", "sdp": f"v={sent}\r\nx"}}
+
+    on_frame(answer(1.0), 1.5)  # type: ignore[operator]
+    trips.since = 2.0
+    on_frame(answer(1.9), 2.4)  # type: ignore[operator]  # sent before: not counted
+    on_frame(answer(2.0), 2.005)  # type: ignore[operator]
+    assert trips.samples == [pytest.approx(0.005)]
+
+
+def test_a_late_delivery_of_an_earlier_step_is_not_counted() -> None:
+    from bench.fanout import Tally
+
+    tally = Tally()
+
+    def delivery(sent: float) -> dict[str, object]:
+        return {"type": "message.new", "message": {"body": f"{sent:.9f} xxxx"}}
+
+    tally.on_delivery(delivery(1.0), 1.5)  # type: ignore[arg-type]
+    tally.since = 2.0
+    tally.on_delivery(delivery(1.9), 2.4)  # type: ignore[arg-type]
+    tally.on_delivery(delivery(2.5), 2.75)  # type: ignore[arg-type]
+    assert tally.samples == [pytest.approx(0.25)]
