@@ -383,22 +383,12 @@ class _RedisSubscription(_BufferedSubscription):
         try:
             if self._channels:
                 line.send("SUBSCRIBE", *self._channels)
-                await self._flush(line)
+                await line.flush(REDIS_COMMAND_TIMEOUT)
         except BaseException:
             line.close()
             raise
         self._line = line
         self._broken = False
-
-    @staticmethod
-    async def _flush(line: RedisLine) -> None:
-        try:
-            async with asyncio.timeout(REDIS_COMMAND_TIMEOUT):
-                await line.flush()
-        except TimeoutError:
-            raise LineDown(
-                f"Redis took more than {REDIS_COMMAND_TIMEOUT:g} s to take a command"
-            ) from None
 
     def _usable(self) -> RedisLine | None:
         """The live connection, or None while broken (the reader will replace it)."""
@@ -413,7 +403,7 @@ class _RedisSubscription(_BufferedSubscription):
                 return  # resubscribing after the reconnect brings the channel set up to date
             try:
                 line.send(name, *channels)
-                await self._flush(line)
+                await line.flush(REDIS_COMMAND_TIMEOUT)
             except LineDown as exc:
                 self._broken = True
                 log.warning("Redis pub/sub %s failed; reconnecting: %s", name, exc)
@@ -542,7 +532,7 @@ class _RedisSubscription(_BufferedSubscription):
                 return
             try:
                 line.send("PING")
-                await self._flush(line)
+                await line.flush(REDIS_COMMAND_TIMEOUT)
             except LineDown:
                 self._broken = True
 

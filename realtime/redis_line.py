@@ -18,8 +18,8 @@ callers in order; there is nothing to check out, and concurrent publishes share 
 Only what these need: connect (TCP, TLS for ``rediss://``, or a Unix socket, from the
 same URL as redis-py's clients, parsed by redis-py), ``AUTH`` when the URL has a password,
 RESP2 (``SUBSCRIBE``/``UNSUBSCRIBE``/``PING`` and what Redis pushes back; ``PUBLISH``,
-``EVALSHA`` and their replies). The database number
-is not selected: pub/sub channels are shared by every database of a server.
+``EVALSHA`` and their replies). The database number is not selected: pub/sub channels are
+shared by every database of a server.
 """
 
 from __future__ import annotations
@@ -68,15 +68,15 @@ class RedisLine:
                 line = cls(reader, writer)
                 try:
                     if kind is not UnixDomainSocketConnection:
-                        # A subscriber may hear nothing for long: let the kernel notice a peer
-                        # that vanished (the keepalive PING notices a silent one).
+                        # A line may carry nothing for long: let the kernel notice a peer that
+                        # vanished (a subscription's PING notices a silent one).
                         writer.get_extra_info("socket").setsockopt(
                             socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1
                         )
                     if settings.get("password") is not None:
                         user = settings.get("username")
                         line.send("AUTH", *([user] if user else []), settings["password"])
-                        await line.flush()
+                        await line.flush(within)
                         (answer,) = await line._next_replies(1)
                         if isinstance(answer, hiredis.ReplyError):
                             # Redis's own words ("WRONGPASS ..."), which never hold the password.
@@ -95,9 +95,14 @@ class RedisLine:
         # hiredis's stub types the argument as a 1-tuple; any number of arguments is packed.
         self._writer.write(hiredis.pack_command(args))  # type: ignore[arg-type]
 
-    async def flush(self) -> None:
+    async def flush(self, within: float) -> None:
+        """Write what was queued; ``LineDown`` if Redis does not take it within ``within``
+        seconds (a connection whose peer stopped reading counts as dead)."""
         try:
-            await self._writer.drain()
+            async with asyncio.timeout(within):
+                await self._writer.drain()
+        except TimeoutError:
+            raise LineDown(f"Redis took more than {within:g} s to take a command") from None
         except OSError as exc:
             raise LineDown(str(exc) or type(exc).__name__) from exc
 
@@ -200,12 +205,13 @@ class CommandLine:
             line.send(*args)
             self._waiting.append(future)
         try:
-            async with asyncio.timeout(self._reply_within):
-                await line.flush()
+            async with asyncio.timeout(self._reply_within):  # written and answered within it
+                await line.flush(self._reply_within)
                 return list(await asyncio.gather(*futures))
         except TimeoutError:
-            self._drop(line, LineDown(f"no reply from Redis within {self._reply_within:g} s"))
-            raise LineDown(f"no reply from Redis within {self._reply_within:g} s") from None
+            failure = LineDown(f"no reply from Redis within {self._reply_within:g} s")
+            self._drop(line, failure)
+            raise failure from None
         except LineDown as exc:
             self._drop(line, exc)
             raise

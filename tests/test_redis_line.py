@@ -182,7 +182,7 @@ async def test_a_burst_is_parsed_from_few_reads(
     try:
         mine = user_channel(uuid.uuid4())
         line.send("SUBSCRIBE", mine)
-        await line.flush()
+        await line.flush(WAIT)
         assert await line.replies(WAIT) == [[b"subscribe", mine.encode(), 1]]
         async with publisher.pipeline(transaction=False) as pipe:
             for n in range(500):
