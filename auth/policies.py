@@ -129,6 +129,44 @@ async def can_record_consent(session: AsyncSession, user: User, client: ClientRe
     return await can_read_client(session, user, client)
 
 
+# Who sees each questionnaire answer and the risk alerts, not only the scores. PHQ-9 item 9 asks
+# about thoughts of self-harm: it must reach a clinician on the care team at once, and it is
+# need-to-know inside the care team. Therapists own clinical risk; supervisors oversee the
+# clinical work of the staff they supervise. Peer keyworkers and employment specialists work
+# from the totals, bands and recovery status.
+ITEM_ANSWER_ROLES = frozenset({Role.therapist, Role.supervisor})
+ITEM_ANSWERS_REFUSED = (
+    "item answers and risk alerts are for the care team's clinicians (its therapists and the "
+    "supervisors of its staff); others see totals, bands and recovery"
+)
+
+
+async def can_see_item_answers(session: AsyncSession, user: User, client: ClientRecord) -> Decision:
+    """Whether this person sees a client's questionnaire answers item by item (PHQ-9 item 9
+    among them) and the risk alerts they raise, beside the totals everyone who reads the record
+    sees: the client (their own answers), a therapist on the care team, and a supervisor on it
+    or supervising someone on it (the supervision rule of ``relationship``). Never staff of an
+    employment provider or a Jobcentre: their access rests on the client's consent to share
+    with an employment service, which is for employment support, not clinical detail."""
+    refusal = _account_refusal(user)
+    if refusal is not None:
+        return refusal
+    related = await relationship(session, user, client)
+    if related == Relationship.own_record:
+        return ALLOW
+    if related == Relationship.none:
+        return Decision(False, "not on the care team, nor supervising it, nor the client")
+    if user.role not in ITEM_ANSWER_ROLES:
+        return Decision(False, ITEM_ANSWERS_REFUSED)
+    if user.organisation_id != client.organisation_id:
+        organisation = await organisations_service.get(
+            session=session, organisation_id=user.organisation_id
+        )
+        if consent_purpose_for(organisation.kind) == ConsentPurpose.employment_sharing:
+            return Decision(False, ITEM_ANSWERS_REFUSED)
+    return await _consent_across_organisations(session, user, client)
+
+
 async def readable_clients(
     session: AsyncSession, user: User, candidates: list[ClientRecord]
 ) -> list[ClientRecord]:

@@ -24,7 +24,7 @@ from app.demo import seed_demo
 from app.messaging.keyring import keyring_from_settings
 from app.migrate import upgrade_async
 from app.organisations.models import Organisation, OrganisationKind
-from app.users.models import SupervisionLink, User
+from app.users.models import Role, SupervisionLink, User
 from auth import policies
 from tests.conftest import DEMO_PASSWORD
 
@@ -114,3 +114,61 @@ async def test_the_audience_is_who_may_read_the_record(session: AsyncSession) ->
     session.add(with_account)
     await session.flush()
     await agree_everywhere(session)
+
+
+async def test_item_answers_are_for_the_client_and_the_care_teams_clinicians(
+    session: AsyncSession,
+) -> None:
+    """``can_see_item_answers`` on the demo programme, person by person: of everyone who reads
+    a record, the client, the therapists and the supervisors see answers item by item; a
+    supervisor of the partner employment provider, supervising the specialist on the care team
+    and with the client's consent, reads the record but not the answers."""
+    clients = (await session.exec(select(ClientRecord))).all()
+    provider = (
+        await session.exec(
+            select(Organisation).where(Organisation.kind == OrganisationKind.employment_provider)
+        )
+    ).one()
+    specialist = (
+        await session.exec(select(User).where(User.role == Role.employment_specialist))
+    ).first()
+    assert specialist is not None and specialist.organisation_id == provider.id
+    theirs = User(
+        organisation_id=provider.id,
+        email="lead@northern-employment.example",
+        display_name="Provider Lead",
+        role=Role.supervisor,
+        password_hash="x",
+        created_at=NOW,
+    )
+    session.add(theirs)
+    for link in (
+        await session.exec(
+            select(SupervisionLink).where(
+                SupervisionLink.supervisee_id == specialist.id, col(SupervisionLink.until).is_(None)
+            )
+        )
+    ).all():
+        link.until = NOW
+        session.add(link)
+    session.add(SupervisionLink(supervisor_id=theirs.id, supervisee_id=specialist.id, since=NOW))
+    await session.flush()
+    everyone = (await session.exec(select(User))).all()
+    checked = 0
+    for client in clients:
+        for user in everyone:
+            reads = await policies.can_read_client(session, user, client)
+            sees = await policies.can_see_item_answers(session, user, client)
+            if sees:
+                assert reads, (user.display_name, client.display_name)
+            if not reads:
+                continue
+            checked += 1
+            expected = client.user_id == user.id or (
+                user.role in (Role.therapist, Role.supervisor)
+                and user.organisation_id != provider.id
+            )
+            assert bool(sees) == expected, (user.display_name, user.role, client.display_name)
+    assert checked
+    granted = [c for c in clients if await policies.can_read_client(session, theirs, c)]
+    assert granted, "the provider's supervisor reads some record through consent"

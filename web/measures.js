@@ -170,7 +170,11 @@ function scoresContent(defs, responses, outcome, ctx) {
       },
       { header: 'Severity', cell: (r) => bandLabel(r.band) || '—' },
       { header: 'How', cell: (r) => MODE_LABELS[r.mode] || humanise(r.mode) },
-    ],
+      // Item by item only for those the server sends them to (the client, the care team's
+      // therapists, the supervisors of its staff); for everyone else `answers` is null and
+      // there is no column at all.
+      rows.some((r) => r.answers) ? { header: 'Answers by question', cell: answersCell } : null,
+    ].filter(Boolean),
   });
   return [
     chart,
@@ -179,6 +183,17 @@ function scoresContent(defs, responses, outcome, ctx) {
       table),
     outcome ? outcomeSummary(outcome, byCode) : null,
   ];
+}
+
+const ANSWER_TEXT = { not_applicable: 'not applicable' };
+
+/** "Q1 2, Q2 1, …": each question's number and answer, in question order. */
+function answersCell(r) {
+  if (!r.answers) return h('span', { class: 'muted' }, '—');
+  const entries = Object.entries(r.answers).sort(([a], [b]) => Number(a) - Number(b));
+  return h('span', { class: 'scores__answers' }, entries
+    .map(([n, v]) => `Q${n} ${v === null || v === undefined ? 'no answer' : ANSWER_TEXT[v] || v}`)
+    .join(', '));
 }
 
 /* --------------------------------------------------------------- chart -- */

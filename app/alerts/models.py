@@ -17,6 +17,11 @@ class AlertKind(StrEnum):
     plan_action_overdue = "plan_action_overdue"
 
 
+# Alerts that carry clinical risk (what a questionnaire answer said): seen only by those who may
+# see item answers (auth.policies.can_see_item_answers), never by the whole care team.
+RISK_ALERT_KINDS = frozenset({AlertKind.phq9_item9})
+
+
 class Alert(SQLModel, table=True):
     """An alert to one member of staff, kept until they acknowledge it."""
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.clients.models import ProgrammeStatus, ReferralSource
 from app.consents.schemas import ConsentPublic
+from app.schemas import Name
 from app.users.models import Role
 
 
@@ -27,13 +28,13 @@ class ReferralPublic(BaseModel):
 
 
 class ClientCreate(BaseModel):
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: Name = Field(min_length=1, max_length=200)
     team_id: uuid.UUID
     referral: ReferralCreate
 
 
 class ClientUpdate(BaseModel):
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    display_name: Name | None = Field(default=None, min_length=1, max_length=200)
     status: ProgrammeStatus | None = None
 
 

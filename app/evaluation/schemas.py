@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.evaluation.randomisation import DEFAULT_BLOCK_SIZES, Arm
+from app.schemas import Name
 
 # A trial offers a few block sizes to draw from (repeating one weights it); more adds nothing.
 MAX_BLOCK_SIZE_CHOICES = 6
@@ -27,7 +28,7 @@ class Strict(BaseModel):
 
 
 class TrialCreate(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     stratify_by: StratifyBy
     block_sizes: list[int] = Field(
         default_factory=lambda: list(DEFAULT_BLOCK_SIZES),

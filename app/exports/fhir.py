@@ -14,10 +14,12 @@ What goes in:
   description.
 * ``CareTeam`` — the current members by name, each with their role as text.
 * ``QuestionnaireResponse`` (completed) per completed questionnaire: linkId = item number,
-  ``valueInteger`` answers ("not applicable" as the data-absent-reason code).
+  ``valueInteger`` answers ("not applicable" as the data-absent-reason code). Only for readers
+  who see item answers (``auth.policies.can_see_item_answers``: the client, the care team's
+  therapists, the supervisors of its staff); for the others the bundle has none.
 * ``Observation`` (final, survey) per scored questionnaire: LOINC 44261-6 (PHQ-9) or 70274-6
   (GAD-7), or a text code when the instrument has no LOINC total (WSAS); ``valueInteger`` total;
-  ``derivedFrom`` its QuestionnaireResponse.
+  ``derivedFrom`` its QuestionnaireResponse when that is in the bundle.
 * ``Consent`` per current consent decision: active when granted, inactive when withdrawn, with
   the organisation it concerns.
 * ``Organization`` (id and name) for each organisation named, so references resolve inside.
@@ -104,9 +106,14 @@ class ClinicalRecord:
     staff_names: dict[uuid.UUID, str]
     measures: list[MeasureResponse]
     consents: list[ConsentRecord]
+    # Whether the reader sees item answers (auth.policies.can_see_item_answers): when not, no
+    # QuestionnaireResponse goes in, only the Observations with the totals.
+    item_answers: bool
 
 
-async def collect(*, session: AsyncSession, client: ClientRecord) -> ClinicalRecord:
+async def collect(
+    *, session: AsyncSession, client: ClientRecord, item_answers: bool
+) -> ClinicalRecord:
     """Read what the bundle needs: the current care team, plan, measures and consents."""
     care_team = await clients_service.care_team(session=session, client_id=client.id)
     plan = await plans_service.find(session=session, client_id=client.id)
@@ -127,6 +134,7 @@ async def collect(*, session: AsyncSession, client: ClientRecord) -> ClinicalRec
         staff_names=await users_service.names(session=session, ids=people),
         measures=measures,
         consents=consents,
+        item_answers=item_answers,
     )
 
 
@@ -140,7 +148,8 @@ def bundle_of(record: ClinicalRecord, *, now: datetime, bundle_id: uuid.UUID) ->
         resources.append(builder.care_plan(record.plan_id, record.plan))
         resources += [builder.goal(record.plan_id, g.id, g.text) for g in record.plan.goals]
     for measure in record.measures:
-        resources.append(builder.questionnaire_response(measure))
+        if record.item_answers:
+            resources.append(builder.questionnaire_response(measure))
         if measure.total is not None:
             resources.append(builder.observation(measure))
     resources += [builder.consent(c) for c in record.consents]
@@ -308,8 +317,9 @@ class _Builder:
             "effectiveDateTime": measure.completed_at.isoformat(),
             "performer": [self.person_ref(measure.completed_by)],
             "valueInteger": measure.total,
-            "derivedFrom": [_ref(measure.id)],
         }
+        if self.record.item_answers:  # the QuestionnaireResponse is in the bundle
+            observation["derivedFrom"] = [_ref(measure.id)]
         if measure.band:
             observation["interpretation"] = [{"text": measure.band}]
         if measure.prorated:

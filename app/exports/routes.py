@@ -12,6 +12,7 @@ from app.audit import service as audit_service
 from app.db import SessionDep
 from app.exports import fhir, sar
 from app.messaging.keyring import MessageKeyring
+from auth import policies
 from auth.deps import ClientAccess, ReadableClient, client_access
 
 router = APIRouter(prefix="/clients/{client_id}", tags=["exports"])
@@ -36,7 +37,10 @@ async def fhir_export(access: ReadableClient, session: SessionDep) -> Response:
     """The record as a FHIR R4 (UK Core) Bundle of type collection: Patient, CarePlan with its
     Goals, CareTeam, a QuestionnaireResponse per completed questionnaire, an Observation per
     score (LOINC 44261-6 PHQ-9, 70274-6 GAD-7; derivedFrom its QuestionnaireResponse), and a
-    Consent per current consent decision. Entries and references are ``urn:uuid:`` URLs."""
+    Consent per current consent decision. Entries and references are ``urn:uuid:`` URLs.
+    Readers who see only scores (not the care team's therapists or the supervisors of its
+    staff) get no QuestionnaireResponse: the Observations carry the totals alone."""
+    items = await policies.can_see_item_answers(session, access.principal.user, access.client)
     await audit_service.record(
         session,
         access.ctx,
@@ -44,8 +48,9 @@ async def fhir_export(access: ReadableClient, session: SessionDep) -> Response:
         resource_type="client",
         resource_id=access.client.id,
         client_id=access.client.id,
+        detail=None if items else f"item answers withheld: {items.reason}",
     )
-    record = await fhir.collect(session=session, client=access.client)
+    record = await fhir.collect(session=session, client=access.client, item_answers=bool(items))
     bundle = fhir.bundle_of(record, now=access.ctx.now(), bundle_id=uuid.uuid4())
     await session.commit()
     return Response(content=bundle.model_dump_json(), media_type=fhir.FHIR_MEDIA_TYPE)

@@ -7,6 +7,9 @@ supervisor of their care team (``can_request_subject_access``). Sections:
   secrets), the care team with its history, referrals, and every consent decision;
 * ``plan`` — the plan as it stands, every saved version, and the comments;
 * ``measures`` — every questionnaire with its answers and score; ``alerts`` — risk alerts raised;
+  the answers item by item and the risk alerts only for a requester who may see them
+  (``policies.can_see_item_answers``: the client's own answers are theirs), otherwise
+  ``answers`` is null and ``about.withheld`` counts what was held back;
 * ``journey`` — the IPS employment journey (milestones, jobs and their reviews, employer
   contacts), an empty object while none is recorded; ``other_records`` — rows of any other
   table that refers to the client (an invitation to their login, say), found through the
@@ -40,7 +43,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.main import default_registry
 
-from app.alerts.models import Alert
+from app.alerts.models import RISK_ALERT_KINDS, Alert
 from app.audit.models import AuditEvent
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord, ProgrammeStatus
@@ -262,6 +265,21 @@ async def archive(
     threads = await _threads(session, client, keyring)
     alerts = await _alerts(session, client)
     journey, other_records = await _kept_elsewhere(session, client)
+    measures = await _measures(session, client)
+    items = await policies.can_see_item_answers(session, requester, client)
+    if not items:
+        # A supervisor outside the clinical need to know (one at an employment service) exports
+        # the scores; the answers and the risk alerts go out through a clinician.
+        answered = [m for m in measures if m.answers is not None]
+        if answered:
+            withheld.append(
+                Withheld(section="measures.answers", items=len(answered), reason=items.reason)
+            )
+        measures = [m.model_copy(update={"answers": None}) for m in measures]
+        risk = [a for a in alerts if a.kind in RISK_ALERT_KINDS]
+        if risk:
+            withheld.append(Withheld(section="alerts", items=len(risk), reason=items.reason))
+            alerts = [a for a in alerts if a not in risk]
     if by_client:
         staff_only = [
             t for t in threads if t.kind == ConversationKind.case and not t.includes_client
@@ -284,7 +302,7 @@ async def archive(
         ),
         record=await _record(session, client),
         plan=await _plan(session, client),
-        measures=await _measures(session, client),
+        measures=measures,
         alerts=alerts,
         journey=journey,
         other_records=other_records,

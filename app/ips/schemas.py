@@ -7,10 +7,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 
 from app.clients.schemas import CareTeamMemberPublic
 from app.ips.rules import CaseloadState, CheckStatus, MilestoneKind
+from app.schemas import Name
 
 
 class Strict(BaseModel):
@@ -43,9 +44,11 @@ class MilestonePublic(BaseModel):
 
 
 class JobCreate(Strict):
-    employer: str = Field(min_length=1, max_length=200)
-    role: str = Field(min_length=1, max_length=200)
-    hours_per_week: float = Field(gt=0, le=80)
+    employer: Name = Field(min_length=1, max_length=200)
+    role: Name = Field(min_length=1, max_length=200)
+    hours_per_week: StrictFloat = Field(
+        gt=0, le=80, description="A number: a string or true/false is refused"
+    )
     started_on: date
 
 
@@ -108,7 +111,7 @@ class JourneyAlert(BaseModel):
 
 
 class EmployerContactCreate(Strict):
-    employer: str = Field(min_length=1, max_length=200)
+    employer: Name = Field(min_length=1, max_length=200)
     contacted_on: date
     outcome: str = Field(min_length=1, max_length=1000)
     client_id: uuid.UUID | None = Field(

@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.alerts.models import Alert
+from app.alerts.models import RISK_ALERT_KINDS, Alert
 from app.audit import service as audit_service
 from app.clients.models import ClientRecord
 from app.context import acting_as
@@ -21,27 +21,38 @@ from app.measures import links, service
 from app.measures.instruments import REGISTRY
 from app.measures.models import MeasureResponse
 from app.measures.schemas import (
+    ANSWERS_DESCRIPTION,
     Acknowledge,
     AlertPublic,
+    ItemAnswer,
     MeasurePublic,
     MeasureSubmit,
     OutcomeSummary,
 )
+from auth import policies
 from auth.deps import (
     AnonymousContext,
     ChangeableClient,
+    ClientAccess,
     CurrentUser,
     ReadableClient,
     RuntimeDep,
     Staff,
+    refuse,
 )
 from auth.email import EmailSenderDep
 
 router = APIRouter(tags=["measures"])
 
 
-def _public(response: MeasureResponse) -> MeasurePublic:
-    return MeasurePublic.model_validate(response, from_attributes=True)
+def _public(response: MeasureResponse, *, items: bool) -> MeasurePublic:
+    """The response as the reader may see it: with the item answers, or only the scores."""
+    view = MeasurePublic.model_validate(response, from_attributes=True)
+    return view if items else view.model_copy(update={"answers": None})
+
+
+async def _item_answers(session: AsyncSession, access: ClientAccess) -> policies.Decision:
+    return await policies.can_see_item_answers(session, access.principal.user, access.client)
 
 
 @router.get("/instruments")
@@ -78,7 +89,7 @@ async def submit(
         client_id=access.client.id,
         detail=response.instrument,
     )
-    view = _public(response)
+    view = _public(response, items=bool(await _item_answers(session, access)))
     await _commit_and_alert(session, request, alerts, access.client)
     return view
 
@@ -114,7 +125,9 @@ def _alert_frame(alert: Any, client: ClientRecord) -> dict[str, Any]:
 
 @router.get("/clients/{client_id}/measures", response_model=list[MeasurePublic])
 async def measures(access: ReadableClient, session: SessionDep) -> list[MeasurePublic]:
-    """Every questionnaire the client completed, oldest first."""
+    """Every questionnaire the client completed, oldest first. ``answers`` is null for readers
+    who see only the scores (``auth.policies.can_see_item_answers``)."""
+    items = await _item_answers(session, access)
     await audit_service.record(
         session,
         access.ctx,
@@ -122,8 +135,10 @@ async def measures(access: ReadableClient, session: SessionDep) -> list[MeasureP
         resource_type="client",
         resource_id=access.client.id,
         client_id=access.client.id,
+        detail=None if items else f"item answers withheld: {items.reason}",
     )
-    return [_public(r) for r in await service.history(session=session, client_id=access.client.id)]
+    found = await service.history(session=session, client_id=access.client.id)
+    return [_public(r, items=bool(items)) for r in found]
 
 
 @router.get("/clients/{client_id}/outcomes", response_model=OutcomeSummary)
@@ -147,11 +162,31 @@ async def outcomes(access: ReadableClient, session: SessionDep) -> OutcomeSummar
 async def my_alerts(
     principal: Staff, session: SessionDep, include_acknowledged: bool = False
 ) -> list[AlertPublic]:
-    """Alerts addressed to the caller, newest first (unacknowledged only unless asked)."""
+    """Alerts addressed to the caller, newest first (unacknowledged only unless asked). A risk
+    alert (PHQ-9 item 9) is listed only while its recipient may still see the client's item
+    answers: someone since taken off the care team, or whose consent was withdrawn, no longer
+    sees it."""
     found = await service.alerts_for(
         session=session, user_id=principal.id, include_acknowledged=include_acknowledged
     )
-    return [_alert_view(a, await session.get(ClientRecord, a.client_id)) for a in found]
+    views = []
+    clients: dict[uuid.UUID, ClientRecord | None] = {}
+    sees_risk: dict[uuid.UUID, bool] = {}
+    for alert in found:
+        if alert.client_id not in clients:
+            clients[alert.client_id] = await session.get(ClientRecord, alert.client_id)
+        client = clients[alert.client_id]
+        if alert.kind in RISK_ALERT_KINDS:
+            if client is None:
+                continue
+            if alert.client_id not in sees_risk:
+                sees_risk[alert.client_id] = bool(
+                    await policies.can_see_item_answers(session, principal.user, client)
+                )
+            if not sees_risk[alert.client_id]:
+                continue
+        views.append(_alert_view(alert, client))
+    return views
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertPublic)
@@ -159,8 +194,26 @@ async def acknowledge(
     alert_id: uuid.UUID, body: Acknowledge, principal: Staff, session: SessionDep
 ) -> AlertPublic:
     """Acknowledge an alert (recorded, with an optional note of what was done)."""
+    alert = await service.alert_of(session=session, alert_id=alert_id, user=principal.user)
+    if alert.kind in RISK_ALERT_KINDS:
+        client = await session.get(ClientRecord, alert.client_id)
+        decision = (
+            await policies.can_see_item_answers(session, principal.user, client)
+            if client is not None
+            else policies.Decision(False, "the client's record is gone")
+        )
+        if not decision:
+            raise await refuse(
+                session,
+                principal,
+                action="alert.acknowledge",
+                resource_type="alert",
+                resource_id=alert.id,
+                client_id=alert.client_id,
+                reason=decision.reason,
+            )
     alert = await service.acknowledge(
-        session=session, ctx=principal.ctx, alert_id=alert_id, user=principal.user, note=body.note
+        session=session, ctx=principal.ctx, alert=alert, user=principal.user, note=body.note
     )
     await audit_service.record(
         session,
@@ -194,9 +247,7 @@ class MeasureLinkOpened(BaseModel):
 
 
 class MeasureLinkAnswers(BaseModel):
-    answers: dict[int, int | Literal["not_applicable"] | None] = Field(
-        description="Item number to answer; null for a missing answer"
-    )
+    answers: dict[int, ItemAnswer] = Field(description=ANSWERS_DESCRIPTION)
 
 
 class MeasureLinkResult(BaseModel):

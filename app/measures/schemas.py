@@ -3,18 +3,48 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, StrictInt
 
 from app.measures.scoring import Change
+
+NOT_APPLICABLE_ANSWER = "not_applicable"
+
+
+def _kind_of(value: object) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, float):
+        return "a decimal number"
+    return "a list or an object" if isinstance(value, list | dict) else type(value).__name__
+
+
+def _whole_number(value: object) -> object:
+    """An answer is taken as given, never converted: "2" or true is not an answer of 2 or 1
+    (a form that sent one has a fault that would otherwise be scored and stored)."""
+    if value is None or value == NOT_APPLICABLE_ANSWER:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(
+        f'an answer is a whole number, "{NOT_APPLICABLE_ANSWER}" or null, not {_kind_of(value)}'
+    )
+
+
+ItemAnswer = Annotated[StrictInt | Literal["not_applicable"] | None, BeforeValidator(_whole_number)]
+"""One item's answer, strictly typed: a JSON integer, "not_applicable", or null (missing)."""
+ANSWERS_DESCRIPTION = (
+    'Item number to answer: a JSON integer, "not_applicable", or null for a missing answer. '
+    'A string ("2") or a boolean is refused (422 naming the item), never read as a number.'
+)
 
 
 class MeasureSubmit(BaseModel):
     instrument: str = Field(min_length=1, max_length=32, examples=["phq9"])
-    answers: dict[int, int | Literal["not_applicable"] | None] = Field(
-        description="Item number to answer; null for a missing answer"
-    )
+    answers: dict[int, ItemAnswer] = Field(description=ANSWERS_DESCRIPTION)
     session_key: str | None = Field(
         default=None,
         max_length=64,
@@ -22,10 +52,16 @@ class MeasureSubmit(BaseModel):
     )
 
 
+ANSWERS_WITHHELD = (
+    "Item number to answer, for the client, the care team's therapists and the supervisors of "
+    "its staff; null for everyone else, who see the total, band and outcomes only"
+)
+
+
 class MeasurePublic(BaseModel):
     id: uuid.UUID
     instrument: str
-    answers: dict[str, Any]
+    answers: dict[str, Any] | None = Field(description=ANSWERS_WITHHELD)
     total: int | None
     prorated: bool
     band: str | None

@@ -165,12 +165,17 @@ async def alerts_for(
     return list(rows.all())
 
 
-async def acknowledge(
-    *, session: AsyncSession, ctx: Context, alert_id: uuid.UUID, user: User, note: str | None
-) -> Alert:
+async def alert_of(*, session: AsyncSession, alert_id: uuid.UUID, user: User) -> Alert:
+    """An alert addressed to this person (anyone else's is not found)."""
     alert = await session.get(Alert, alert_id)
     if alert is None or alert.recipient_id != user.id:
         raise AlertNotFound()
+    return alert
+
+
+async def acknowledge(
+    *, session: AsyncSession, ctx: Context, alert: Alert, user: User, note: str | None
+) -> Alert:
     if alert.acknowledged_at is None:
         alert.acknowledged_at = ctx.now()
         alert.acknowledgement_note = note

@@ -6,11 +6,12 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.meetings.models import MeetingKind, MeetingState
+from app.schemas import Name
 
 
 class MeetingCreate(BaseModel):
     kind: MeetingKind
-    title: str = Field(min_length=1, max_length=200)
+    title: Name = Field(min_length=1, max_length=200)
     client_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     starts_at: datetime
@@ -29,7 +30,7 @@ class MeetingCreate(BaseModel):
 
 
 class MeetingUpdate(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: Name | None = Field(default=None, min_length=1, max_length=200)
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     invitee_ids: list[uuid.UUID] | None = Field(default=None, max_length=50)

@@ -6,16 +6,17 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.organisations.models import OrganisationKind
+from app.schemas import Name
 
 
 class OrganisationCreate(BaseModel):
     slug: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    name: str = Field(min_length=2, max_length=200)
+    name: Name = Field(min_length=2, max_length=200)
     kind: OrganisationKind
 
 
 class OrganisationUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=2, max_length=200)
+    name: Name | None = Field(default=None, min_length=2, max_length=200)
     kind: OrganisationKind | None = None
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 
 class Strict(BaseModel):
@@ -28,7 +28,7 @@ class Goal(Strict):
 class JobPreferences(Strict):
     types: list[str] = Field(default_factory=list, max_length=20)
     locations: list[str] = Field(default_factory=list, max_length=20)
-    hours_per_week: int | None = Field(default=None, ge=0, le=80)
+    hours_per_week: StrictInt | None = Field(default=None, ge=0, le=80)
 
 
 class VocationalProfile(Strict):
@@ -90,8 +90,8 @@ class DiversionActivity(Strict):
     id: str = Field(default_factory=new_item_id, max_length=32)
     kind: DiversionKind
     activity: str = Field(min_length=1, max_length=300)
-    sessions_offered: int = Field(default=0, ge=0, le=500)
-    sessions_attended: int = Field(default=0, ge=0, le=500)
+    sessions_offered: StrictInt = Field(default=0, ge=0, le=500)
+    sessions_attended: StrictInt = Field(default=0, ge=0, le=500)
 
 
 class PlanContent(Strict):

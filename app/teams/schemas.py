@@ -5,10 +5,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas import Name
+
 
 class TeamCreate(BaseModel):
-    name: str = Field(min_length=2, max_length=200)
-    area_cluster: str = Field(min_length=2, max_length=100)
+    name: Name = Field(min_length=2, max_length=200)
+    area_cluster: Name = Field(min_length=2, max_length=100)
 
 
 class TeamPublic(BaseModel):

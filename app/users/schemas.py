@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool
 
+from app.schemas import Name
 from app.users.models import Role
 
 
@@ -26,15 +27,15 @@ class UserPublic(BaseModel):
 
 class UserCreate(BaseModel):
     email: EmailStr
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: Name = Field(min_length=1, max_length=200)
     role: Role
     password: str | None = Field(default=None, min_length=12, max_length=200)
 
 
 class UserUpdate(BaseModel):
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    display_name: Name | None = Field(default=None, min_length=1, max_length=200)
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class SupervisorAssign(BaseModel):

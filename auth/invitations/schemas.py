@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, EmailStr, Field
 
+from app.schemas import Name
 from app.users.models import Role
 from auth.passwords import MIN_PASSWORD_LENGTH
 
@@ -20,7 +21,7 @@ class InvitationStatus(StrEnum):
 class InvitationCreate(BaseModel):
     email: EmailStr
     role: Role
-    display_name: str | None = Field(
+    display_name: Name | None = Field(
         default=None, min_length=1, max_length=200, description="Used to greet them."
     )
     team_id: uuid.UUID | None = Field(
@@ -53,5 +54,5 @@ class InvitationPublic(BaseModel):
 
 class InvitationAccept(BaseModel):
     token: str = Field(min_length=1, max_length=200, description="From the emailed link.")
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: Name = Field(min_length=1, max_length=200)
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=200)

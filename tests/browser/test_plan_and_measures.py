@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems, sign_in
 from tests.conftest import DEMO_CLIENT_EMAIL, ROLE_EMAILS, Live
@@ -296,6 +296,69 @@ async def test_two_staff_edit_the_plan_and_a_stale_save_gets_the_conflict_view(
     await expect(versions.first).to_contain_text("Changed: Goals")
     await expect(versions.nth(1)).to_contain_text("Changed: Actions")
     await priya.screenshot(path=SCREENSHOTS / "plan-keyworker.png", full_page=True)
+
+    for seen in problems:
+        seen.assert_clean()
+
+
+async def scores_table(page: Page) -> Locator:
+    """Alex's record from the client list, and the scores shown as a table."""
+    await (
+        page.get_by_role("table", name="Clients")
+        .get_by_role("link", name=CLIENT_NAME, exact=True)
+        .click()
+    )
+    await expect(page.get_by_role("heading", level=1)).to_have_text(CLIENT_NAME)
+    scores = page.get_by_role("region", name="Questionnaire scores")
+    await scores.get_by_text(re.compile(r"^Show the scores as a table")).click()
+    table = scores.get_by_role("table", name="Questionnaire scores, newest first")
+    await expect(table).to_be_visible()
+    return table
+
+
+async def test_the_employment_specialist_sees_scores_without_answers(
+    browser: Browser, live_sqlite: Live, people: list[BrowserContext]
+) -> None:
+    """Item answers are for the care team's clinicians: the therapist sees them beside each
+    score, the partner provider's employment specialist sees the scores alone."""
+    client_id = next(
+        c["id"]
+        for c in live_sqlite.as_role("therapist").get("/api/v1/clients").json()["items"]
+        if c["display_name"] == CLIENT_NAME
+    )
+    saved = live_sqlite.as_role("therapist").post(
+        f"/api/v1/clients/{client_id}/measures",
+        json={"instrument": "phq9", "answers": {str(n): 1 for n in range(1, 10)}},
+    )
+    assert saved.status_code == 201, saved.text
+    problems: list[PageProblems] = []
+    specialist = await open_person(browser, people, problems)
+    therapist = await open_person(browser, people, problems)
+
+    await sign_in(
+        specialist.page,
+        live_sqlite,
+        ROLE_EMAILS["employment_specialist"],
+        code=recovery_code(live_sqlite, "employment_specialist"),
+    )
+    table = await scores_table(specialist.page)
+    await expect(table.get_by_role("cell", name="9 of 27")).not_to_have_count(0)
+    await expect(table.get_by_role("columnheader", name="Answers by question")).to_have_count(0)
+    await expect(specialist.page.get_by_text("Q9 1")).to_have_count(0)
+    await expect(
+        specialist.page.get_by_role("navigation", name="Alerts").get_by_role("link")
+    ).not_to_have_accessible_name(re.compile(r"urgent"))
+    await specialist.page.screenshot(path=SCREENSHOTS / "scores-specialist.png", full_page=True)
+
+    await sign_in(
+        therapist.page,
+        live_sqlite,
+        ROLE_EMAILS["therapist"],
+        code=recovery_code(live_sqlite, "therapist"),
+    )
+    table = await scores_table(therapist.page)
+    await expect(table.get_by_role("columnheader", name="Answers by question")).to_have_count(1)
+    await expect(table.get_by_role("cell").filter(has_text="Q9 1").first).to_be_visible()
 
     for seen in problems:
         seen.assert_clean()
