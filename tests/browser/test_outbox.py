@@ -53,16 +53,20 @@ class Link:
     def __init__(self) -> None:
         self.routes: list[WebSocketRoute] = []
         self.server_closes: list[int | None] = []
+        self._closing: set[asyncio.Future[None]] = set()  # kept until done
 
     def route(self, ws: WebSocketRoute) -> None:
         server = ws.connect_to_server()
 
         def closed(code: int | None, reason: str | None) -> None:
             self.server_closes.append(code)
+            # The page side closes as the server's did (1005/1006 cannot be sent).
             if code is None or code in (1005, 1006):
-                asyncio.ensure_future(ws.close())
+                closing = asyncio.ensure_future(ws.close())
             else:
-                asyncio.ensure_future(ws.close(code=code, reason=reason))
+                closing = asyncio.ensure_future(ws.close(code=code, reason=reason))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
 
         server.on_close(closed)
         self.routes.append(ws)
@@ -114,9 +118,11 @@ async def test_messages_written_offline_are_sent_once_in_order_after_reconnectin
     rate_limited again after retry_after_ms. None is marked "Not sent", and the socket is not
     closed for too many refused frames (4400)."""
     page, link = keyworker
-    await page.get_by_role("navigation", name="Messaging").get_by_role(
-        "link", name="Messages"
-    ).click()
+    await (
+        page.get_by_role("navigation", name="Messaging")
+        .get_by_role("link", name="Messages")
+        .click()
+    )
     await page.get_by_role("button", name="Team conversation").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(TEAM)
     conversation = page.url.rsplit("/", 1)[-1]
