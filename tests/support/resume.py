@@ -163,6 +163,8 @@ class Sender:
         self.acked: list[Message] = []  # acknowledged messages, in the order they were sent
         self.duplicates = 0  # acknowledgements that said the message was already stored
         self.resends = 0
+        self.attempts = 0  # message.send frames sent (first sends and resends)
+        self.awaiting = False  # a message.send is out and nothing has answered it yet
         self.errors: Counter[str] = Counter()  # error codes answered to a send
         self.close_codes: list[int] = []
         self._client: WsClient | None = None
@@ -207,15 +209,21 @@ class Sender:
                     )
                     self._pace.follow(self._client)
                 await self._pace.wait()
-                reply = await self._client.request(
-                    {
-                        "type": "message.send",
-                        "conversation_id": self.conversation_id,
-                        "client_msg_id": client_msg_id,
-                        "body": body,
-                    },
-                    timeout=REQUEST_TIMEOUT,
-                )
+                self.attempts += 1
+                self.awaiting = True
+                self.progress.note()
+                try:
+                    reply = await self._client.request(
+                        {
+                            "type": "message.send",
+                            "conversation_id": self.conversation_id,
+                            "client_msg_id": client_msg_id,
+                            "body": body,
+                        },
+                        timeout=REQUEST_TIMEOUT,
+                    )
+                finally:
+                    self.awaiting = False
             except LINK_FAILURES:
                 await self._drop()
                 continue
