@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -32,6 +33,11 @@ class TokenBucket:
             self.tokens -= 1.0
             return True
         return False
+
+    def retry_after_ms(self) -> int:
+        """After a refused ``take``: how long until a token is there (at least 1 ms; rounded
+        up, so a client that waits exactly this long finds one)."""
+        return max(1, math.ceil((1.0 - self.tokens) / self.rate * 1000))
 
 
 class Outbox:

@@ -414,7 +414,14 @@ async def _answer(rt: Realtime, connection: Connection, frame: Any, work: Awaita
 def _refused(rt: Realtime, connection: Connection, exc: FrameError, frame: Any) -> None:
     # Every refusal of a request names it, whichever check raised it.
     request_id = exc.request_id or getattr(frame, "id", None)
-    connection.send(p.error_frame(exc.code, exc.message, request_id))
+    connection.send(
+        p.error_frame(exc.code, exc.message, request_id, retry_after_ms=exc.retry_after_ms)
+    )
+    if exc.code == ErrorCode.rate_limited:
+        # A limit slows a client down before it cuts it off: a burst (an outbox flushing after
+        # a reconnect) is told when to send again, not closed. Not a success either, so the
+        # count of refused frames in a row goes on from where it was.
+        return
     connection.consecutive_errors += 1
     if connection.consecutive_errors >= rt.settings.ws_max_consecutive_errors:
         connection.close(Close.protocol_abuse, "too many refused frames")

@@ -201,10 +201,11 @@ def start_message_send(
                 frame.id,
             )
         )
-    if not rt.send_bucket(connection).take():
+    bucket = rt.send_bucket(connection)
+    if not bucket.take():
         return raises(
-            FrameError(
-                ErrorCode.rate_limited,
+            rate_limited(
+                bucket,
                 f"Slow down: at most {rt.settings.messages_per_second:g} messages a second.",
                 frame.id,
             )
@@ -219,6 +220,16 @@ def start_message_send(
         )
     )
     return _finish_message_send(rt, connection, frame, storing)
+
+
+def rate_limited(bucket: TokenBucket, message: str, request_id: str | None) -> FrameError:
+    """The refusal of a frame over its rate, saying when to send it again. It slows the client
+    down without cutting it off: it is not counted towards TEAMWELL_WS_MAX_CONSECUTIVE_ERRORS
+    (an outbox flushing after a reconnect is not abuse, and closing it would lose nothing but
+    time while costing the client its socket)."""
+    return FrameError(
+        ErrorCode.rate_limited, message, request_id, retry_after_ms=bucket.retry_after_ms()
+    )
 
 
 async def raises(exc: Exception) -> None:
@@ -362,8 +373,9 @@ async def on_read(rt: Realtime, connection: Connection, frame: p.Read) -> None:
 
 async def on_typing(rt: Realtime, connection: Connection, frame: p.Typing) -> None:
     """Ephemeral: relayed to the other members now, never stored."""
-    if not rt.typing_bucket(connection).take():
-        raise FrameError(ErrorCode.rate_limited, "Typing notices are limited.")
+    bucket = rt.typing_bucket(connection)
+    if not bucket.take():
+        raise rate_limited(bucket, "Typing notices are limited.", None)
     async with rt.sessions() as session:
         user = await fresh_user(session, connection)
         conversation = await messaging.require_member(

@@ -22,7 +22,7 @@ from app.meetings.models import Meeting, MeetingParticipant, ParticipantState
 from app.users.models import Role, User
 from realtime import protocol as p
 from realtime.connection import Connection, TokenBucket
-from realtime.handlers import Handler, Realtime, fresh_user
+from realtime.handlers import Handler, Realtime, fresh_user, rate_limited
 from realtime.protocol import ErrorCode, FrameError
 
 log = logging.getLogger("teamwell.meetings")
@@ -253,8 +253,9 @@ def _signal_bucket(rt: Realtime, connection: Connection) -> TokenBucket:
 
 async def on_signal(rt: Realtime, connection: Connection, frame: p.MeetingSignal) -> None:
     _check_signal(rt, frame)
-    if not _signal_bucket(rt, connection).take():
-        raise FrameError(ErrorCode.rate_limited, "Too much signalling; slow down.")
+    bucket = _signal_bucket(rt, connection)
+    if not bucket.take():
+        raise rate_limited(bucket, "Too much signalling; slow down.", frame.id)
     async with rt.sessions() as session:
         # Only reads: on SQLite it need not queue for the write lock behind stored messages.
         read_only(session)

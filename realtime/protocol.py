@@ -258,11 +258,20 @@ _client_frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
 
 
 class FrameError(Exception):
-    def __init__(self, code: ErrorCode, message: str, request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        request_id: str | None = None,
+        *,
+        retry_after_ms: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.request_id = request_id
+        # Only with rate_limited: when the same frame would be accepted.
+        self.retry_after_ms = retry_after_ms
 
 
 def parse_client_frame(raw: str | bytes) -> Any:
@@ -294,10 +303,18 @@ def encode(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame).decode()
 
 
-def error_frame(code: ErrorCode, message: str, request_id: str | None = None) -> dict[str, Any]:
+def error_frame(
+    code: ErrorCode,
+    message: str,
+    request_id: str | None = None,
+    *,
+    retry_after_ms: int | None = None,
+) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "error", "code": str(code), "message": message}
     if request_id is not None:
         frame["id"] = request_id
+    if retry_after_ms is not None:
+        frame["retry_after_ms"] = retry_after_ms
     return frame
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -123,8 +124,11 @@ async def test_message_size_and_rate_limits_at_their_edges(small: Live) -> None:
         for n in range(3):
             ok = await client.send_message(conversation, "x" * 50 if n == 0 else f"ok {n}")
             assert ok["type"] == "message.ack", ok
-        limited = await client.send_message(conversation, "one too many")
+        limited = await client.send_message(conversation, "one too many", "one-too-many")
         assert limited["type"] == "error" and limited["code"] == "rate_limited"
+        # When the next token is there: at most one token's time at 0.5 a second.
+        assert isinstance(limited["retry_after_ms"], int)
+        assert 0 < limited["retry_after_ms"] <= 2000
         history = (
             small.as_role("peer_keyworker")
             .get(f"/api/v1/conversations/{conversation}/messages")
@@ -132,8 +136,93 @@ async def test_message_size_and_rate_limits_at_their_edges(small: Live) -> None:
         )
         assert "one too many" not in [m["body"] for m in history["messages"]]
         assert history["messages"][-1]["body"] == "ok 2"  # nothing accepted was lost
+        # Sent again once retry_after_ms has passed, it is accepted (the wait is the client's
+        # backoff, as the server told it; the server rounds up, so the token is there).
+        await asyncio.sleep(limited["retry_after_ms"] / 1000)
+        again = await client.send_message(conversation, "one too many", "one-too-many")
+        assert again["type"] == "message.ack" and not again["duplicate"], again
     finally:
         await client.close()
+
+
+async def test_a_burst_past_the_rate_is_slowed_not_closed(small: Live) -> None:
+    """An outbox flushing after a reconnect sends many messages at once. Those over the rate are
+    refused with a retry_after_ms and do not count towards the refused frames in a row (4 here):
+    the socket stays, and nothing it had accepted is lost."""
+    conversation = team_conversation(small)
+    client = await connect(small, "employment_specialist")
+    try:
+        ids = [f"burst-{n}" for n in range(10)]
+        for request_id in ids:
+            await client.send(
+                {
+                    "type": "message.send",
+                    "id": request_id,
+                    "conversation_id": conversation,
+                    "client_msg_id": f"burst-{request_id}",
+                    "body": f"burst {request_id}",
+                }
+            )
+        replies = [await client.wait_for(lambda f, r=r: f.get("id") == r) for r in ids]
+        limited = [r for r in replies if r["type"] == "error"]
+        acked = [r for r in replies if r["type"] == "message.ack"]
+        # Past the burst of three, more refusals in a row than the consecutive-error limit.
+        assert len(limited) >= 5 and len(acked) + len(limited) == len(ids)
+        assert {r["code"] for r in limited} == {"rate_limited"}
+        assert all(r["retry_after_ms"] > 0 for r in limited)
+        assert (await client.request({"type": "ping"}))["type"] == "pong"  # still connected
+        assert client.closed_code is None
+        stored = (
+            small.as_role("employment_specialist")
+            .get(f"/api/v1/conversations/{conversation}/messages")
+            .json()["messages"]
+        )
+        stored_ids = [m["client_msg_id"] for m in stored if m["client_msg_id"].startswith("burst-")]
+        assert stored_ids == [f"burst-{r['id']}" for r in acked]
+    finally:
+        await client.close()
+
+
+async def test_refused_frames_still_close_at_the_limit_between_rate_refusals(
+    small: Live,
+) -> None:
+    """A rate_limited refusal neither counts nor clears the count: a client that sends broken
+    frames is closed at the limit (4) whatever rate refusals come between them."""
+    conversation = team_conversation(small)
+    client = await connect(small, "employment_specialist")
+    try:
+        for _ in range(4):  # use up the burst (what is left of it)
+            if (await client.send_message(conversation, "fill"))["type"] == "error":
+                break
+        for _ in range(3):
+            await client.send("{garbage")
+            limited = await client.send_message(conversation, "over the rate")
+            assert limited["code"] == "rate_limited", limited
+        await client.send("{garbage")  # the fourth refused frame in a row that counts
+        assert await client.wait_closed() == 4400
+    finally:
+        await client.close()
+
+
+async def test_a_second_socket_of_the_same_person_buys_no_extra_rate(small: Live) -> None:
+    """The message rate is per person: once one socket has used the person's burst, their
+    second socket is refused too (a bucket per socket would give it a burst of its own)."""
+    conversation = team_conversation(small)
+    first = await connect(small, "supervisor")
+    second = await connect(small, "supervisor")
+    try:
+        for n in range(4):  # the burst is three
+            reply = await first.send_message(conversation, f"first socket {n}")
+            if reply["type"] == "error":
+                break
+        assert reply["code"] == "rate_limited", reply
+        other = await second.send_message(conversation, "second socket")
+        assert other["type"] == "error" and other["code"] == "rate_limited", other
+        # The same bucket: the second socket is told to wait no longer than the first.
+        assert other["retry_after_ms"] <= reply["retry_after_ms"]
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def test_sync_pages_are_capped(small: Live) -> None:

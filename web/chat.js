@@ -8,6 +8,12 @@
 // - Sending puts the message in an outbox with a client_msg_id chosen once.
 //   It shows as "Sending…" until acknowledged, and after a reconnect it is
 //   sent again with the same id, so the server stores it only once.
+// - The outboxes are sent in order, one message in flight per conversation
+//   (a refused one is then never overtaken by the next), paced to the rate
+//   in the ready frame's limits (messages_per_second, bursts of
+//   message_burst); a `rate_limited` refusal is sent again after its
+//   retry_after_ms. So a full outbox flushing after a reconnect is slowed,
+//   never refused or cut off.
 // - On every (re)connection each open conversation is synced from its
 //   lastSeq until has_more is false, then the outbox is flushed.
 //
@@ -389,7 +395,7 @@ export function sendMessage(id, body) {
   };
   t.outbox.push(entry);
   emit('thread', id);
-  dispatch(t, entry);
+  pump();
   return entry.client_msg_id;
 }
 
@@ -401,13 +407,60 @@ export function retry(id, clientMsgId) {
   entry.status = 'sending';
   entry.error = null;
   emit('thread', id);
-  dispatch(t, entry);
+  pump();
 }
 
 /** Drop a message that was not sent. */
 export function discard(id, clientMsgId) {
   const t = thread(id);
   if (settleOutbox(t, clientMsgId)) emit('thread', id);
+}
+
+/**
+ * The pace of sending: a token bucket of the server's per-person rate
+ * (ready.limits), kept across reconnects as the server keeps its own, and a
+ * hold until a rate_limited refusal's retry_after_ms has passed.
+ */
+const pace = { tokens: null, updated: 0, heldUntil: 0, timer: null };
+
+/** Take a send from the bucket, or say how many ms until one is there. */
+function takeSend() {
+  const { messages_per_second: rate, message_burst: burst } = rt.limits();
+  const now = Date.now();
+  if (now < pace.heldUntil) return pace.heldUntil - now;
+  if (!(rate > 0) || !(burst >= 1)) return 0; // no limits known: not paced
+  if (pace.tokens === null) pace.tokens = burst;
+  pace.tokens = Math.min(burst, pace.tokens + ((now - pace.updated) / 1000) * rate);
+  pace.updated = now;
+  if (pace.tokens >= 1) {
+    pace.tokens -= 1;
+    return 0;
+  }
+  return Math.ceil(((1 - pace.tokens) / rate) * 1000);
+}
+
+function pumpLater(ms) {
+  if (pace.timer) return;
+  pace.timer = setTimeout(() => {
+    pace.timer = null;
+    pump();
+  }, ms);
+}
+
+/** Send the next message of each conversation whose outbox has none in flight. */
+function pump() {
+  if (!rt.isOpen()) return; // resent on reconnecting
+  for (const t of store.threads.values()) {
+    if (t.outbox.some((entry) => entry.inflight)) continue;
+    const entry = t.outbox.find((e) => e.status === 'sending');
+    if (!entry) continue;
+    const wait = takeSend();
+    if (wait > 0) {
+      pumpLater(wait);
+      return;
+    }
+    dispatch(t, entry);
+  }
 }
 
 async function dispatch(t, entry) {
@@ -434,25 +487,34 @@ async function dispatch(t, entry) {
     }
     emit('thread', t.id);
     markRead(t.id);
+    pump();
   } catch (error) {
     entry.inflight = false;
     if (generation !== store.generation) return;
     if (error.code === 'disconnected') return; // resent on reconnecting
+    if (error.code === 'rate_limited') {
+      // Slowed, not refused: still "Sending…", sent again when the server said.
+      const after = Number(error.retryAfterMs) > 0 ? Number(error.retryAfterMs) : 1_000;
+      pace.tokens = 0;
+      pace.updated = Date.now();
+      pace.heldUntil = Math.max(pace.heldUntil, Date.now() + after);
+      pumpLater(after);
+      return;
+    }
     if (error.code === 'timeout') {
-      setTimeout(() => dispatch(t, entry), RETRY_TIMEOUT_DELAY_MS);
+      setTimeout(pump, RETRY_TIMEOUT_DELAY_MS); // in its turn, paced like the rest
       return;
     }
     entry.status = 'failed';
     entry.error = { code: error.code, message: error.message };
     emit('thread', t.id);
     emit('send-error', t.id, { code: error.code, message: error.message, clientMsgId: entry.client_msg_id });
+    pump();
   }
 }
 
 function flushOutboxes() {
-  for (const t of store.threads.values()) {
-    for (const entry of t.outbox) dispatch(t, entry);
-  }
+  pump();
 }
 
 /* ----------------------------------------------------------- read, typing -- */

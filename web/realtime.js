@@ -208,10 +208,12 @@ export function request(frame) {
 }
 
 export class RealtimeError extends Error {
-  constructor(code, message) {
+  constructor(code, message, retryAfterMs = null) {
     super(message || code);
     this.name = 'RealtimeError';
     this.code = code;
+    // With rate_limited: how long until the same frame would be accepted.
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -398,7 +400,7 @@ function settleRequest(frame) {
   const { resolve, reject, timer } = conn.pending.get(frame.id);
   conn.pending.delete(frame.id);
   clearTimeout(timer);
-  if (frame.type === 'error') reject(new RealtimeError(frame.code, frame.message));
+  if (frame.type === 'error') reject(new RealtimeError(frame.code, frame.message, frame.retry_after_ms));
   else resolve(frame);
 }
 

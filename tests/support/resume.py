@@ -1,9 +1,12 @@
 """Clients that keep going through faults the way the web client does (docs/realtime.md,
 "Resuming without gaps or duplicates"):
 
-* ``Sender`` sends its messages one after another; a message without an acknowledgement (the
-  socket dropped, the server died, an ``internal`` error) is sent again with the same
-  ``client_msg_id`` until it is acknowledged.
+* ``Sender`` sends its messages one after another, as the web client's outbox does (one in
+  flight per conversation, paced to the ``ready`` frame's ``limits``: ``messages_per_second``
+  with bursts of ``message_burst``); a message without an acknowledgement (the socket dropped,
+  the server died, an ``internal`` error) is sent again with the same ``client_msg_id`` until it
+  is acknowledged, and one refused as ``rate_limited`` is sent again after the error's
+  ``retry_after_ms``. ``queue`` then ``flush`` sends what was queued while offline.
 * ``Reader`` applies each conversation's messages in ``seq`` order: after every (re)connect it
   syncs from the highest ``seq`` applied, a live message beyond the next ``seq`` means a gap and
   starts a sync, and a ``seq`` already applied is dropped. It pings when the line is quiet, as
@@ -99,6 +102,47 @@ async def close_quietly(client: WsClient) -> None:
         await asyncio.wait_for(client.close(), REQUEST_TIMEOUT)
 
 
+class Pace:
+    """The web client's pacing of its sends (web/chat.js): a token bucket of the rate and burst
+    the server announced in ``ready.limits``, kept across reconnects (the server's bucket is the
+    person's, not the socket's), and a hold until a ``rate_limited`` refusal's
+    ``retry_after_ms`` has passed. Unpaced until a ``ready`` has named the limits."""
+
+    def __init__(self) -> None:
+        self.rate: float | None = None
+        self.burst = 0.0
+        self.tokens = 0.0
+        self.updated = time.monotonic()
+        self.held_until = 0.0
+
+    def follow(self, client: WsClient) -> None:
+        ready = next(f for f in client.frames if f.get("type") == "ready")
+        limits = ready["limits"]
+        if self.rate is None:
+            self.tokens = float(limits["message_burst"])
+        self.rate = float(limits["messages_per_second"])
+        self.burst = float(limits["message_burst"])
+
+    def hold(self, retry_after_ms: int) -> None:
+        self.tokens = 0.0
+        self.updated = time.monotonic()
+        self.held_until = max(self.held_until, self.updated + retry_after_ms / 1000)
+
+    async def wait(self) -> None:
+        """Until a send is allowed, then take it."""
+        if self.rate is None:
+            return
+        while True:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if now >= self.held_until and self.tokens >= 1.0:
+                self.tokens -= 1.0
+                return
+            ready_at = max(self.held_until, now + (1.0 - self.tokens) / self.rate)
+            await asyncio.sleep(ready_at - now)  # pacing, as a client does; not a wait for an event
+
+
 class Sender:
     def __init__(
         self,
@@ -119,16 +163,38 @@ class Sender:
         self.acked: list[Message] = []  # acknowledged messages, in the order they were sent
         self.duplicates = 0  # acknowledgements that said the message was already stored
         self.resends = 0
+        self.attempts = 0  # message.send frames sent (first sends and resends)
+        self.awaiting = False  # a message.send is out and nothing has answered it yet
         self.errors: Counter[str] = Counter()  # error codes answered to a send
         self.close_codes: list[int] = []
         self._client: WsClient | None = None
         self._count = 0
+        self._outbox: list[tuple[str, str]] = []  # (client_msg_id, body) not yet acknowledged
+        self._pace = Pace()
 
-    async def send(self, body: str) -> Message:
-        """Send until acknowledged; returns the stored message."""
+    def queue(self, body: str) -> str:
+        """Put a message in the outbox (connected or not); ``flush`` sends it."""
         self._count += 1
         client_msg_id = f"{self.name}-{self._count}"
         self.sent.append(client_msg_id)
+        self._outbox.append((client_msg_id, body))
+        return client_msg_id
+
+    async def flush(self) -> list[Message]:
+        """Send everything queued, in order, each until acknowledged."""
+        stored = []
+        while self._outbox:
+            client_msg_id, body = self._outbox[0]
+            stored.append(await self._deliver(client_msg_id, body))
+            self._outbox.pop(0)
+        return stored
+
+    async def send(self, body: str) -> Message:
+        """Send until acknowledged; returns the stored message."""
+        self.queue(body)
+        return (await self.flush())[-1]
+
+    async def _deliver(self, client_msg_id: str, body: str) -> Message:
         attempt = 0
         while True:
             attempt += 1
@@ -141,15 +207,23 @@ class Sender:
                     self._client = await connect_ready(
                         self.address, self.token, self.deadline, self.close_codes
                     )
-                reply = await self._client.request(
-                    {
-                        "type": "message.send",
-                        "conversation_id": self.conversation_id,
-                        "client_msg_id": client_msg_id,
-                        "body": body,
-                    },
-                    timeout=REQUEST_TIMEOUT,
-                )
+                    self._pace.follow(self._client)
+                await self._pace.wait()
+                self.attempts += 1
+                self.awaiting = True
+                self.progress.note()
+                try:
+                    reply = await self._client.request(
+                        {
+                            "type": "message.send",
+                            "conversation_id": self.conversation_id,
+                            "client_msg_id": client_msg_id,
+                            "body": body,
+                        },
+                        timeout=REQUEST_TIMEOUT,
+                    )
+                finally:
+                    self.awaiting = False
             except LINK_FAILURES:
                 await self._drop()
                 continue
@@ -160,9 +234,12 @@ class Sender:
                 self.progress.note()
                 return message
             self.errors[str(reply.get("code"))] += 1
-            if reply.get("code") not in ("internal", "rate_limited"):
+            if reply.get("code") == "rate_limited":
+                self._pace.hold(reply["retry_after_ms"])
+                continue
+            if reply.get("code") != "internal":
                 raise AssertionError(f"{self.name}: {client_msg_id} refused: {reply}")
-            await asyncio.sleep(0.1)  # retry backoff after a refusal, as a client does
+            await asyncio.sleep(0.1)  # retry backoff after a failure, as a client does
 
     async def _drop(self) -> None:
         client, self._client = self._client, None
