@@ -256,6 +256,9 @@ async def test_a_checkpoint_line_not_signed_with_the_key_is_refused(trail: Trail
         assert "not signed with the checkpoint key" in found.reason and "line 2" in found.reason
         broken = teamwell_cli(trail.env, "verify-audit")
         assert broken.returncode == 1 and "forged or damaged" in broken.stdout
+    # A line still being appended (no newline yet) is not read; it is not a refusal either.
+    path.write_text(genuine + genuine[:40])
+    assert (await trail.verdict()).ok
 
 
 async def test_the_checkpointer_writes_at_start_while_events_come_and_at_stop(

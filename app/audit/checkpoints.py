@@ -127,7 +127,9 @@ def load(paths: Iterable[Path], key: Ed25519PublicKey) -> Loaded:
             text = path.read_text()
         except FileNotFoundError:
             continue
-        for number, line in enumerate(text.splitlines(), start=1):
+        lines = text.split("\n")
+        # The last piece has no newline yet: an append being written as we read (or nothing).
+        for number, line in enumerate(lines[:-1], start=1):
             if not line.strip():
                 continue
             try:
