@@ -39,6 +39,7 @@ from app.audit.service import Checkpoint
 from app.clock import Clock
 from app.config import Settings
 from app.db import read_only
+from app.errors import is_outage
 
 log = logging.getLogger("teamwell.audit")
 
@@ -157,6 +158,10 @@ async def verify(
     return await audit_service.verify_chain(session, checkpoints=loaded.checkpoints)
 
 
+# How long the first checkpoint may hold up the server's start.
+START_SECONDS = 5.0
+
+
 class Checkpointer:
     """The process's checkpoint writer: one at start, then every ``interval`` seconds when the
     chain has grown (or changed), and one at stop."""
@@ -181,11 +186,13 @@ class Checkpointer:
         self._written: Callable[[Checkpoint], None] | None = None
 
     async def start(self) -> None:
-        """Checkpoint what is there (before the service answers anyone), then keep on."""
+        """Checkpoint what is there (before the service answers anyone), then keep on. A
+        database that does not answer in time does not hold up the start: the next interval
+        tries again."""
         try:
-            await self.checkpoint()
-        except Exception:
-            log.exception("the first audit checkpoint could not be written; trying again")
+            await asyncio.wait_for(self._checkpoint_or_log(), timeout=START_SECONDS)
+        except TimeoutError:
+            log.warning("no audit checkpoint at start: the database did not answer in time")
         self._task = asyncio.create_task(self._run(), name="audit checkpointer")
 
     async def stop(self) -> None:
@@ -193,10 +200,7 @@ class Checkpointer:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        try:
-            await self.checkpoint()
-        except Exception:
-            log.exception("the final audit checkpoint could not be written")
+        await self._checkpoint_or_log()
 
     async def _run(self) -> None:
         while True:
@@ -204,10 +208,17 @@ class Checkpointer:
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
             if self._stopping.is_set():
                 return
-            try:
-                await self.checkpoint()
-            except Exception:
-                log.exception("an audit checkpoint could not be written; trying again")
+            await self._checkpoint_or_log()
+
+    async def _checkpoint_or_log(self) -> None:
+        # A failed checkpoint only widens the window until the next one: the service goes on.
+        try:
+            await self.checkpoint()
+        except Exception as exc:
+            if is_outage(exc):  # the database away or not migrated yet: one line, as elsewhere
+                log.warning("no audit checkpoint: the database is away or not migrated: %r", exc)
+            else:
+                log.exception("an audit checkpoint could not be written")
 
     async def checkpoint(self) -> Checkpoint | None:
         """Write a checkpoint if the chain is not where the last one left it; returns it."""
