@@ -18,6 +18,7 @@ from sqlalchemy import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import migrate as migrations
+from app.audit import checkpoints as audit_checkpoints
 from app.audit import service as audit_service
 from app.clock import SystemClock
 from app.config import Settings, get_settings
@@ -140,15 +141,25 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_verify_audit(settings: Settings, _args: argparse.Namespace) -> int:
-    verdict = asyncio.run(_in_session(settings, audit_service.verify_chain))
-    if verdict.ok:
-        print(f"audit chain intact: {verdict.checked} events verified")
-        return 0
-    print(
-        f"audit chain BROKEN at event {verdict.broken_at}: {verdict.reason} "
-        f"({verdict.checked} events before it verified)"
+def cmd_verify_audit(settings: Settings, args: argparse.Namespace) -> int:
+    paths = [settings.audit_checkpoint_file, *(Path(p) for p in args.checkpoints or [])]
+    key = audit_checkpoints.settings_key(settings).public_key()
+    verdict = asyncio.run(
+        _in_session(settings, lambda session: audit_checkpoints.verify(session, paths, key))
     )
+    if verdict.ok:
+        print(
+            f"audit chain intact: {verdict.checked} events verified, "
+            f"{verdict.checkpoints} signed checkpoints matched"
+        )
+        return 0
+    if verdict.broken_at is None:
+        print(f"audit chain BROKEN: {verdict.reason} ({verdict.checked} events verified)")
+    else:
+        print(
+            f"audit chain BROKEN at event {verdict.broken_at}: {verdict.reason} "
+            f"({verdict.checked} events before it verified)"
+        )
     return 1
 
 
@@ -360,7 +371,16 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--kind", default="nhs_trust", choices=[k.value for k in OrganisationKind])
     seed = sub.add_parser("seed-demo", help="load demo organisations, team, staff and clients")
     seed.add_argument("--password", help="password for every demo login (default: generated)")
-    sub.add_parser("verify-audit", help="check the audit trail's hash chain")
+    verify_audit = sub.add_parser(
+        "verify-audit", help="check the audit trail's hash chain against its signed checkpoints"
+    )
+    verify_audit.add_argument(
+        "--checkpoints",
+        action="append",
+        metavar="FILE",
+        help="another checkpoint file to check against (another host's, or an archived one); "
+        "TEAMWELL_AUDIT_CHECKPOINT_PATH is always checked",
+    )
     verify_trial = sub.add_parser(
         "verify-trial", help="recompute an evaluation trial's allocations from its seed"
     )

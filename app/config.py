@@ -20,7 +20,13 @@ from app.supervision.rules import MIN_PEOPLE_FLOOR, SUPPRESSION_THRESHOLD
 from realtime import presence
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "please-change", ""}
-SECRET_NAMES = ("jwt_secret", "field_encryption_key", "session_secret", "turn_secret")
+SECRET_NAMES = (
+    "jwt_secret",
+    "field_encryption_key",
+    "session_secret",
+    "turn_secret",
+    "audit_checkpoint_key",
+)
 ICE_URL_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
 
 
@@ -165,8 +171,24 @@ class Settings(BaseSettings):
     turn_secret: SecretStr | None = None
     turn_credential_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
 
+    # Audit checkpoints (docs/security.md): every `audit_checkpoint_seconds`, while events are
+    # being written, each server process appends the chain's length and newest hash, signed with
+    # Ed25519 under `audit_checkpoint_key` (a key of its own; unset, generated into
+    # <data_dir>/secrets.json), to `audit_checkpoint_path` (unset: <data_dir>/audit-checkpoints).
+    # `teamwell verify-audit` then finds the newest events removed. The events of the last
+    # interval are not covered yet, so a shorter interval closes that window at the cost of a
+    # longer file (one line of about 250 bytes per interval in which events were written).
+    audit_checkpoint_key: SecretStr | None = None
+    audit_checkpoint_path: Path | None = None
+    audit_checkpoint_seconds: float = Field(default=10.0, ge=0.01, le=3600)
+
     @field_validator(
-        "jwt_secret", "field_encryption_key", "session_secret", "smtp_password", "turn_secret"
+        "jwt_secret",
+        "field_encryption_key",
+        "session_secret",
+        "smtp_password",
+        "turn_secret",
+        "audit_checkpoint_key",
     )
     @classmethod
     def refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
@@ -174,7 +196,13 @@ class Settings(BaseSettings):
             raise ValueError("a placeholder secret was given; set a real one or leave it unset")
         return value
 
-    @field_validator("jwt_secret", "field_encryption_key", "session_secret", "turn_secret")
+    @field_validator(
+        "jwt_secret",
+        "field_encryption_key",
+        "session_secret",
+        "turn_secret",
+        "audit_checkpoint_key",
+    )
     @classmethod
     def long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
@@ -206,6 +234,10 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         url = self.database_url or f"sqlite:///{(self.data_dir / 'teamwell.db').as_posix()}"
         return async_database_url(url)
+
+    @property
+    def audit_checkpoint_file(self) -> Path:
+        return self.audit_checkpoint_path or self.data_dir / "audit-checkpoints"
 
     @property
     def is_sqlite(self) -> bool:

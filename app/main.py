@@ -15,6 +15,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketState
 
+from app.audit.checkpoints import Checkpointer
+from app.audit.checkpoints import settings_key as checkpoint_key
 from app.audit.routes import router as audit_router
 from app.audit.writer import AuditWriter
 from app.clients.routes import router as clients_router
@@ -266,6 +268,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # theirs, so from a shared pool enough concurrent reads would leave it none (deadlock).
         audit_engine = create_engine(settings, connections=1)
         app.state.audit_writer = AuditWriter(session_factory(audit_engine))
+        app.state.audit_checkpointer = Checkpointer(
+            app.state.session_factory,
+            path=settings.audit_checkpoint_file,
+            key=checkpoint_key(settings),
+            clock=clock,
+            interval=settings.audit_checkpoint_seconds,
+        )
         hub = Hub(create_pubsub(settings.redis_url))
         presence = PresenceService(
             hub,
@@ -283,6 +292,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
         await hub.start()
         await presence.start()
+        await app.state.audit_checkpointer.start()
         try:
             yield
         finally:
@@ -293,6 +303,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await presence.stop()
             await hub.stop()
             await app.state.audit_writer.stop()
+            await app.state.audit_checkpointer.stop()  # after the last events are written
             await audit_engine.dispose()
             await engine.dispose()
 

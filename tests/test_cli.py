@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -53,6 +55,16 @@ def test_readiness_follows_migrations_and_create_admin_can_sign_in(tmp_path: Pat
             assert verified.returncode == 0 and "intact" in verified.stdout
     finally:
         server.stop()
+    # Stopping, the server signed a checkpoint of the chain as it left it (it signs one every
+    # TEAMWELL_AUDIT_CHECKPOINT_SECONDS while events come): the newest event removed is found.
+    verified = teamwell_cli(env, "verify-audit")
+    matched = re.search(r"(\d+) signed checkpoints matched", verified.stdout)
+    assert verified.returncode == 0 and matched and int(matched[1]) >= 1, verified.stdout
+    with sqlite3.connect(tmp_path / "fresh.db") as db:
+        db.execute("DELETE FROM audit_event WHERE id = (SELECT max(id) FROM audit_event)")
+    truncated = teamwell_cli(env, "verify-audit")
+    assert truncated.returncode == 1
+    assert "BROKEN: 1 events missing after the checkpoint of" in truncated.stdout
     secrets_file = tmp_path / "secrets.json"
     assert secrets_file.exists() and oct(os.stat(secrets_file).st_mode & 0o777) == "0o600"
     log = server.log_path.read_text() if server.log_path and server.log_path.exists() else ""

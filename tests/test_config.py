@@ -49,3 +49,24 @@ def test_default_database_is_sqlite_under_the_data_dir(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     assert settings.effective_database_url == f"sqlite+aiosqlite:///{tmp_path}/teamwell.db"
     assert async_database_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+
+
+def test_the_audit_checkpoint_settings(tmp_path: Path) -> None:
+    """The checkpoint key is a secret of its own (generated, or given and never a placeholder);
+    the file is under the data directory unless named; the interval is bounded."""
+    settings = Settings(data_dir=tmp_path)
+    generated = settings.secret("audit_checkpoint_key")
+    assert len(generated) >= 32 and generated != settings.secret("jwt_secret")
+    assert settings.audit_checkpoint_file == tmp_path / "audit-checkpoints"
+    elsewhere = tmp_path / "elsewhere" / "checkpoints"
+    assert Settings(audit_checkpoint_path=elsewhere).audit_checkpoint_file == elsewhere
+    for bad in ("changeme", "x" * 31):
+        with pytest.raises(ValidationError):
+            Settings(data_dir=tmp_path, audit_checkpoint_key=bad)
+    assert Settings(audit_checkpoint_key="x" * 32).secret("audit_checkpoint_key") == "x" * 32
+    for edge, accepted in ((0.01, True), (0.009, False), (3600, True), (3600.1, False)):
+        if accepted:
+            assert Settings(audit_checkpoint_seconds=edge).audit_checkpoint_seconds == edge
+        else:
+            with pytest.raises(ValidationError):
+                Settings(audit_checkpoint_seconds=edge)

@@ -3,7 +3,9 @@
 coturn (``use-auth-secret``) runs on loopback with a per-run secret; two aiortc peers in relay-only
 mode, with the credentials Teamwell would hand out, negotiate in-process (no signalling server),
 send media and exchange bytes over a data channel. coturn's own log proves the traffic went
-through it. Expired or wrongly signed credentials get no relay candidates at all.
+through it. Expired or wrongly signed credentials get no relay candidates at all. And coturn run
+with the deployment configuration docs/meetings.md gives (read from the doc) refuses to relay to
+loopback, private and reserved addresses while allowing a public one.
 
 Skipped when coturn or aiortc is missing, unless ``CI=true``: then that is a failure.
 """
@@ -16,7 +18,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,10 +28,11 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.meetings.ice import ice_servers
-from tests.support.coturn import CoturnServer, coturn_available
+from tests.support.coturn import CoturnServer, coturn_available, documented_config
 
 try:
     import aioice.stun
+    from aioice.turn import TurnClientUdpProtocol
     from aiortc import (
         RTCBundlePolicy,
         RTCConfiguration,
@@ -231,3 +234,98 @@ async def test_bad_credentials_get_no_relay(
     refused = f"user <{servers[-1]['username']}>: incoming packet message processed, error 401"
     assert await log_shows(turn, refused, since=log_from), turn.log_text(log_from)
     assert "ALLOCATE processed, success" not in turn.log_text(log_from)
+
+
+# --- The production configuration refuses to relay into private networks ----------------------
+
+MEETINGS_DOC = Path(__file__).resolve().parent.parent / "docs" / "meetings.md"
+# A public address: CreatePermission and ChannelBind only install state in coturn, so nothing is
+# ever sent to it.
+PUBLIC_PEER = ("8.8.8.8", 3478)
+
+
+@pytest.fixture(scope="module")
+def production_coturn(coturn: CoturnServer) -> Iterator[CoturnServer]:
+    """coturn with the configuration docs/meetings.md gives for a deployment, read from the doc,
+    listening on loopback (``coturn`` first: it skips or fails when coturn is missing)."""
+    config = documented_config(MEETINGS_DOC)
+    assert "allow-loopback-peers" not in config
+    server = CoturnServer(secrets.token_urlsafe(32), production_config=config).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def denied_ipv4_ranges(config: list[str]) -> list[tuple[str, str]]:
+    ranges = []
+    for line in config:
+        key, _, value = line.partition("=")
+        if key == "denied-peer-ip" and ":" not in value:
+            first, _, last = value.partition("-")
+            ranges.append((first, last or first))
+    return ranges
+
+
+async def turn_allocation(turn: CoturnServer, data_dir: Path) -> TurnClientUdpProtocol:
+    """A TURN allocation made with the credentials Teamwell hands out."""
+    servers = ice_servers(settings_for(turn, data_dir), user_id=uuid.uuid4(), now=datetime.now(UTC))
+    relay = next(s for s in servers if s.get("username"))
+    loop = asyncio.get_running_loop()
+    _transport, client = await loop.create_datagram_endpoint(
+        lambda: TurnClientUdpProtocol(
+            (turn.host, turn.port),
+            username=relay["username"],
+            password=relay["credential"],
+            lifetime=600,
+            channel_refresh_time=500,
+        ),
+        remote_addr=(turn.host, turn.port),
+    )
+    await client.connect()
+    return client
+
+
+async def create_permission(client: TurnClientUdpProtocol, peer: tuple[str, int]) -> None:
+    request = aioice.stun.Message(
+        message_method=aioice.stun.Method.CREATE_PERMISSION,
+        message_class=aioice.stun.Class.REQUEST,
+    )
+    request.attributes["XOR-PEER-ADDRESS"] = peer
+    await client.request_with_retry(request)
+
+
+async def refusal(attempt: Awaitable[None]) -> tuple[int, str] | None:
+    """coturn's error code and reason, or None when it said yes."""
+    try:
+        await attempt
+    except aioice.stun.TransactionFailed as failed:
+        code, reason = failed.response.attributes["ERROR-CODE"]
+        return code, reason
+    return None
+
+
+async def test_the_documented_coturn_refuses_to_relay_into_private_and_reserved_networks(
+    production_coturn: CoturnServer, tmp_path: Path
+) -> None:
+    config = documented_config(MEETINGS_DOC)
+    ranges = denied_ipv4_ranges(config)
+    assert ("127.0.0.0", "127.255.255.255") in ranges and ("10.0.0.0", "10.255.255.255") in ranges
+    client = await turn_allocation(production_coturn, tmp_path)
+    try:
+        # The control: the same allocation may open a permission and bind a channel to a public
+        # address, so the refusals below are the denied ranges, not a broken allocation.
+        assert await refusal(create_permission(client, PUBLIC_PEER)) is None
+        assert await refusal(client.channel_bind(0x4000, PUBLIC_PEER)) is None
+        # Loopback (where coturn itself listens here) and 10/8, both ways of reaching a peer.
+        forbidden = (403, "Forbidden IP")
+        for peer in (("127.0.0.1", 8080), ("10.0.0.1", 8080)):
+            assert await refusal(create_permission(client, peer)) == forbidden, peer
+            assert await refusal(client.channel_bind(0x4001, peer)) == forbidden, peer
+        # Every documented IPv4 range, at both ends.
+        for first, last in ranges:
+            for address in (first, last):
+                assert await refusal(create_permission(client, (address, 9))) == forbidden, address
+    finally:
+        await client.delete()
+        client.transport.close()  # type: ignore[union-attr]

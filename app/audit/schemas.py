@@ -27,3 +27,4 @@ class ChainReport(BaseModel):
     checked: int
     broken_at: int | None
     reason: str | None
+    checkpoints: int

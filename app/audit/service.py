@@ -170,10 +170,74 @@ class ChainVerdict:
     checked: int
     broken_at: int | None = None
     reason: str | None = None
+    # How many signed checkpoints the chain was checked against (``app/audit/checkpoints.py``).
+    checkpoints: int = 0
 
 
-async def verify_chain(session: AsyncSession, *, batch: int = 1000) -> ChainVerdict:
-    """Walk the chain in id order; report the first event whose hash or link does not hold."""
+@dataclass(frozen=True)
+class Checkpoint:
+    """The chain as it stood: ``count`` events, the newest ``head_id`` with ``head_hash``."""
+
+    count: int
+    head_id: int
+    head_hash: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    checkpoint: Checkpoint
+    # The event ``after`` named was no longer there as it was, so the whole chain was counted.
+    recounted: bool
+
+
+# One statement, so that the newest event, the count and the earlier checkpoint's event are read
+# in one snapshot: a committed prefix of the chain (appends commit in chain order, under the
+# chain's lock). Counting only what came after the previous checkpoint keeps it cheap.
+_CHAIN_HEAD = text(
+    """
+    SELECT head.id, head.hash,
+           (SELECT count(*) FROM audit_event AS added
+             WHERE added.id > :after_id AND added.id <= head.id) AS added,
+           (SELECT anchor.hash FROM audit_event AS anchor WHERE anchor.id = :after_id) AS anchor
+      FROM audit_event AS head
+     ORDER BY head.id DESC
+     LIMIT 1
+    """
+)
+
+
+async def chain_head(
+    session: AsyncSession, *, after: Checkpoint | None, at: datetime
+) -> ChainHead | None:
+    """The chain's length and newest event now, counted on from ``after`` when its event is
+    still there unchanged (otherwise from the start); None while the chain is empty."""
+    base, after_id = (after.count, after.head_id) if after is not None else (0, 0)
+    row = (
+        await session.exec(_CHAIN_HEAD.bindparams(after_id=after_id))  # type: ignore[call-overload]
+    ).first()
+    if row is None:
+        return None
+    head_id, head_hash, added, anchor = row
+    if after is not None and (anchor != after.head_hash or head_id < after.head_id):
+        row = (await session.exec(_CHAIN_HEAD.bindparams(after_id=0))).first()  # type: ignore[call-overload]
+        if row is None:
+            return ChainHead(Checkpoint(0, 0, GENESIS_HASH, at), recounted=True)
+        head_id, head_hash, added, _anchor = row
+        return ChainHead(Checkpoint(int(added), head_id, head_hash, at), recounted=True)
+    return ChainHead(Checkpoint(base + int(added), head_id, head_hash, at), recounted=False)
+
+
+async def verify_chain(
+    session: AsyncSession, *, batch: int = 1000, checkpoints: Sequence[Checkpoint] = ()
+) -> ChainVerdict:
+    """Walk the chain in id order; report the first event whose hash or link does not hold, or
+    that differs from what a checkpoint recorded of it, and then a checkpoint whose event the
+    chain no longer reaches (its newest events removed)."""
+    by_event: dict[int, list[Checkpoint]] = {}
+    for checkpoint in checkpoints:
+        by_event.setdefault(checkpoint.head_id, []).append(checkpoint)
+    matched = 0
     prev = GENESIS_HASH
     checked = 0
     last_id = 0
@@ -187,7 +251,7 @@ async def verify_chain(session: AsyncSession, *, batch: int = 1000) -> ChainVerd
             )
         ).all()
         if not rows:
-            return ChainVerdict(ok=True, checked=checked)
+            break
         for event in rows:
             assert event.id is not None
             if event.prev_hash != prev:
@@ -197,6 +261,33 @@ async def verify_chain(session: AsyncSession, *, batch: int = 1000) -> ChainVerd
             prev = event.hash
             checked += 1
             last_id = event.id
+            for checkpoint in by_event.pop(event.id, []):
+                if (checkpoint.count, checkpoint.head_hash) != (checked, event.hash):
+                    return ChainVerdict(
+                        False,
+                        checked - 1,
+                        event.id,
+                        f"event {event.id} is not the one the checkpoint of "
+                        f"{checkpoint.at.isoformat()} recorded (event {checkpoint.count} of the "
+                        f"chain, hash {checkpoint.head_hash}): events were rewritten after it",
+                    )
+                matched += 1
+    unmatched = [c for waiting in by_event.values() for c in waiting]
+    if unmatched:
+        furthest = max(unmatched, key=lambda c: c.count)
+        if furthest.count > checked:
+            reason = (
+                f"{furthest.count - checked} events missing after the checkpoint of "
+                f"{furthest.at.isoformat()}: it counted {furthest.count} events up to event "
+                f"{furthest.head_id}, the chain holds {checked}"
+            )
+        else:
+            reason = (
+                f"event {furthest.head_id}, the newest at the checkpoint of "
+                f"{furthest.at.isoformat()}, is missing: events were rewritten after it"
+            )
+        return ChainVerdict(False, checked, None, reason, checkpoints=matched)
+    return ChainVerdict(ok=True, checked=checked, checkpoints=matched)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ Runs ``turnserver`` (Debian ``coturn``) on 127.0.0.1 with TURN REST credentials
 (``use-auth-secret`` + ``static-auth-secret``), relaying over UDP between loopback addresses only,
 with its pid file, user database and log in a fresh temp dir. It is ready when it answers a STUN
 Binding request. ``allow-loopback-peers`` is for tests only: a production coturn must not relay to
-loopback or private addresses (``denied-peer-ip``). Set ``TEAMWELL_TURNSERVER`` to use a specific
-binary.
+loopback or private addresses (``denied-peer-ip``): ``production_config`` runs a deployment's
+configuration instead (``documented_config`` reads it from docs/meetings.md), listening on
+loopback. Set ``TEAMWELL_TURNSERVER`` to use a specific binary.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -36,6 +38,7 @@ __all__ = [
     "CoturnError",
     "CoturnServer",
     "coturn_available",
+    "documented_config",
     "find_turnserver",
     "stun_binding_ok",
 ]
@@ -49,6 +52,35 @@ RELAY_PORTS = 40  # relay ports per server: a few allocations per test
 # ports the OS hands out; each server takes a random slice to keep parallel runs apart.
 RELAY_PORT_LOW, RELAY_PORT_HIGH = 20_000, 32_000
 ADDRESS_IN_USE = "Address already in use"
+
+
+# What a deployment's coturn configuration says that a test on loopback must say otherwise: where
+# it listens (and its TLS certificates, which the tests have none of) and its secret.
+LOOPBACK_ADJUSTED = frozenset(
+    {
+        "listening-port",
+        "tls-listening-port",
+        "listening-ip",
+        "relay-ip",
+        "cert",
+        "pkey",
+        "static-auth-secret",
+    }
+)
+
+
+def documented_config(doc: Path) -> list[str]:
+    """The configuration lines of the coturn block in ``doc`` (the fenced block after the line
+    naming ``/etc/turnserver.conf``), without comments and blank lines."""
+    text = doc.read_text()
+    start = text.index("/etc/turnserver.conf")
+    block = text[text.index("```", start) :].split("\n", 1)[1]
+    block = block[: block.index("```")]
+    return [
+        line.strip()
+        for line in block.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 class CoturnError(RuntimeError):
@@ -130,10 +162,15 @@ class CoturnServer:
         *,
         binary: Path | None = None,
         startup_timeout: float = 10.0,
+        production_config: Sequence[str] | None = None,
     ) -> None:
+        """``production_config``: run a deployment's configuration (the lines docs/meetings.md
+        gives, see ``documented_config``) instead of the tests' loopback relay, with only where it
+        listens and relays, its secret and its files adjusted (``LOOPBACK_ADJUSTED``)."""
         if not secret or any(c.isspace() for c in secret):
             raise ValueError("the secret must be a non-empty word (it goes in a config line)")
         self.secret = secret
+        self.production_config = list(production_config) if production_config else None
         self._binary = binary
         self.startup_timeout = startup_timeout
         self.port = 0
@@ -201,11 +238,38 @@ class CoturnServer:
             "log-file=stdout",
             "verbose",
         ]
+        if self.production_config is not None:
+            lines = self._production_lines(min_port)
         path = self.base_dir / "turnserver.conf"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the secret
         with os.fdopen(fd, "w") as handle:
             handle.write("\n".join(lines) + "\n")
         return path
+
+    def _production_lines(self, min_port: int) -> list[str]:
+        """The deployment's lines as documented, except where it listens (loopback, no TLS
+        certificates here), the secret and the files; no ``allow-loopback-peers``."""
+        assert self.base_dir is not None and self.production_config is not None
+        kept = [
+            line
+            for line in self.production_config
+            if line.split("=", 1)[0].strip() not in LOOPBACK_ADJUSTED
+        ]
+        return [
+            *kept,
+            f"listening-ip={self.host}",
+            f"relay-ip={self.host}",
+            f"listening-port={self.port}",
+            f"min-port={min_port}",
+            f"max-port={min_port + RELAY_PORTS - 1}",
+            f"static-auth-secret={self.secret}",
+            "no-tls",
+            "no-dtls",
+            f"pidfile={self.base_dir / 'turnserver.pid'}",
+            f"userdb={self.base_dir / 'turndb'}",
+            "log-file=stdout",
+            "verbose",
+        ]
 
     def start(self) -> Self:
         """Start coturn; returns self once it answers a STUN Binding request."""
