@@ -122,9 +122,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await _serve(websocket)
     except WebSocketDisconnect:
         # The client went away while being answered (a handshake dropped as soon as it was
-        # made, say): nothing went wrong here. Uvicorn already logs the socket's opening and
-        # closing; a traceback for each would let any stranger fill the log.
-        return
+        # made, say): nothing went wrong here. One line, not a traceback: anyone can open and
+        # drop sockets, and must not be able to fill the log with them.
+        log.info("a socket closed before it was answered")
 
 
 def _origin_refusal(rt: Realtime, websocket: WebSocket) -> str | None:
