@@ -489,7 +489,12 @@ async def test_a_socket_opened_by_another_sites_page_is_refused_and_audited(smal
         ]
     # The service's own pages, an allowed site's (the edge: exactly as listed, any case) and
     # clients that are not browsers (no Origin) get in, and nothing is recorded against them.
-    for origin in (small.base_url, "https://care.example.org", "https://Care.Example.org:443", None):
+    for origin in (
+        small.base_url,
+        "https://care.example.org",
+        "https://Care.Example.org:443",
+        None,
+    ):
         agent = f"origin-{uuid.uuid4().hex[:10]}"
         client = await open_from(small, origin, agent)
         try:
