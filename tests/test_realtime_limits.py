@@ -319,6 +319,16 @@ async def test_meeting_limits_at_their_edges(small: Live) -> None:
         await tom.wait_type("meeting.signal")
         too_big = await priya.request(offer(1025))
         assert too_big["code"] == "invalid_frame" and "1024" in too_big["message"]
+        # Each kind carries its own fields: a candidate cannot ride on an offer past its
+        # limit, nor an SDP on a candidate.
+        riding = await priya.request(
+            {**offer(10), "signal": {"kind": "offer", "sdp": "v=0", "candidate": "c" * 1500}}
+        )
+        assert riding["code"] == "invalid_frame" and "sdp only" in riding["message"]
+        carrying = await priya.request(
+            {**offer(10), "signal": {"kind": "candidate", "sdp": "v=0", "candidate": "c"}}
+        )
+        assert carrying["code"] == "invalid_frame" and "no sdp" in carrying["message"]
         # The signalling rate: a burst of three (the oversized one, refused first, cost
         # nothing), then refused.
         await priya.send(offer(10))
