@@ -324,3 +324,41 @@ async def test_the_lobby_is_seen_only_by_those_who_may_admit(live_sqlite: Live) 
     finally:
         for client in (priya, alex, guest):
             await client.close()
+
+
+async def test_a_second_device_takes_the_seat_over(live_sqlite: Live) -> None:
+    """As docs/realtime.md says: one seat per person, moved to the device that joined last; the
+    first device is not told and its meeting frames are refused."""
+    meeting = client_session(live_sqlite)["id"]
+    laptop = await connect(live_sqlite, live_sqlite.as_role("peer_keyworker"))
+    phone = await connect(live_sqlite, live_sqlite.as_role("peer_keyworker"))
+    tom = await connect(live_sqlite, live_sqlite.as_role("therapist"))
+    try:
+        first = await laptop.request({"type": "meeting.join", "meeting_id": meeting})
+        tom_pid = (await tom.request({"type": "meeting.join", "meeting_id": meeting}))[
+            "participant_id"
+        ]
+        await laptop.wait_type("meeting.participant_joined")
+        moved = await phone.request({"type": "meeting.join", "meeting_id": meeting, "video": False})
+        assert moved["type"] == "meeting.joined"
+        assert moved["participant_id"] == first["participant_id"]
+        assert [p["participant_id"] for p in moved["participants"]] == [tom_pid]
+        rejoined = await tom.wait_type("meeting.participant")
+        assert rejoined["participant"]["participant_id"] == first["participant_id"]
+        assert rejoined["participant"]["video"] is False
+        # The laptop is out of the call, and nothing told it so.
+        media = {"type": "meeting.media", "meeting_id": meeting, "audio": True, "video": True}
+        assert (await laptop.request(media))["code"] == "not_admitted"
+        leave = await laptop.request({"type": "meeting.leave", "meeting_id": meeting})
+        assert leave["code"] == "not_found"
+        assert not [f for f in laptop.frames if f.get("type") == "meeting.participant"]
+        # The phone has the seat: its media change goes to everyone admitted (itself too).
+        await phone.send(media)
+        for client in (phone, tom):
+            await client.wait_for(
+                lambda f: f.get("type") == "meeting.participant" and f["participant"]["video"]
+            )
+        assert not [f for f in laptop.frames if f.get("type") == "meeting.participant"]
+    finally:
+        for client in (laptop, phone, tom):
+            await client.close()
