@@ -12,6 +12,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,24 @@ SECRET_NAMES = (
 ICE_URL_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
 
 
+def web_origin(url: str) -> str | None:
+    """The origin of an http(s) URL as browsers send it in ``Origin`` (scheme://host[:port],
+    lower case, without the scheme's default port), or None if it is no such URL."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if scheme not in ("http", "https") or not host or parts.username or parts.password:
+        return None
+    if ":" in host:  # an IPv6 address is bracketed in an origin
+        host = f"[{host}]"
+    if port is None or port == {"http": 80, "https": 443}[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TEAMWELL_", env_file=None, extra="ignore")
 
@@ -38,6 +57,10 @@ class Settings(BaseSettings):
     database_url: str = ""
     redis_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
+    # Web pages, besides the public URL's own, whose scripts may open `/ws` (a JSON list of
+    # origins, "https://teamwell.example.org"): a browser names the page's origin on every
+    # WebSocket it opens, and a socket opened from any other site is refused.
+    allowed_origins: list[str] = []
 
     # Secrets: given in the environment, or generated into <data_dir>/secrets.json.
     jwt_secret: SecretStr | None = None
@@ -216,6 +239,27 @@ class Settings(BaseSettings):
             if not url.startswith(ICE_URL_SCHEMES):
                 raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
         return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def origins(cls, value: list[str]) -> list[str]:
+        normal = []
+        for origin in value:
+            named = web_origin(origin)
+            parts = urlsplit(origin.strip())
+            if named is None or parts.path not in ("", "/") or parts.query or parts.fragment:
+                raise ValueError(
+                    f"{origin!r} is not an origin (scheme://host[:port], no path), "
+                    "such as https://teamwell.example.org"
+                )
+            normal.append(named)
+        return normal
+
+    @property
+    def websocket_origins(self) -> frozenset[str]:
+        """The pages whose scripts may open `/ws`: the public URL's and the allowed ones."""
+        own = web_origin(self.public_url)
+        return frozenset([*([own] if own else []), *self.allowed_origins])
 
     @model_validator(mode="after")
     def presence_timings_work(self) -> Settings:

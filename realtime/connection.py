@@ -121,6 +121,9 @@ class Connection:
     close_reason: str = ""
     outbound: Outbox = field(init=False)
     closed: Flag = field(init=False)
+    # Events that arrived while the socket was being opened, kept until its first frames
+    # (``ready``) are queued: see hold() and open().
+    held: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.outbound = Outbox(self.outbound_limit)
@@ -144,10 +147,31 @@ class Connection:
         self.ctx = principal.ctx
         self.token_expires_at = token_expires_at
 
+    def hold(self) -> None:
+        """Keep what is delivered from now on back until ``open``: the socket is subscribed
+        before it says ``ready`` (so nothing published meanwhile is lost), yet ``ready`` must be
+        the first frame the client reads."""
+        self.held = []
+
+    def open(self, *first: dict[str, Any]) -> None:
+        """Queue the socket's first frames, then what was held back while they were made, in
+        the order it came."""
+        held, self.held = self.held, None
+        for frame in first:
+            self.send(frame)
+        for text in held or ():
+            self.deliver(text)
+
     def deliver(self, text: str) -> None:
         """Queue an already-encoded frame. A client too slow to keep up is asked to resume
         rather than buffered without bound (it loses nothing: it syncs from its last seq)."""
         if self.closed.is_set():
+            return
+        if self.held is not None:
+            if len(self.held) >= self.outbound_limit:
+                self.close(Close.resume, "too far behind; reconnect and resume")
+            else:
+                self.held.append(text)
             return
         try:
             self.outbound.put_nowait(text)

@@ -16,6 +16,8 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from app.audit import service as audit_service
 from app.audit.models import Outcome
+from app.config import web_origin
+from app.context import Actor, Context
 from app.errors import Problem
 from auth.deps import Principal, enforce_mfa, principal_from_token
 from realtime import protocol as p
@@ -116,7 +118,65 @@ async def _authenticate(rt: Realtime, websocket: WebSocket) -> tuple[Principal, 
 
 @router.websocket(WS_PATH)
 async def websocket_endpoint(websocket: WebSocket) -> None:
+    try:
+        await _serve(websocket)
+    except WebSocketDisconnect:
+        # The client went away while being answered (a handshake dropped as soon as it was
+        # made, say): nothing went wrong here. One line, not a traceback: anyone can open and
+        # drop sockets, and must not be able to fill the log with them.
+        log.info("a socket closed before it was answered")
+
+
+def _origin_refusal(rt: Realtime, websocket: WebSocket) -> str | None:
+    """Why the socket's ``Origin`` is refused, or None. A browser names the page whose script
+    opens a WebSocket, and a page of another site must not reach the gateway (cross-site
+    WebSocket hijacking). A socket without ``Origin`` is not from a browser (every browser sends
+    one) and is let through, as RFC 6455 (10.2) intends; it still needs a token."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return None
+    named = web_origin(origin)
+    if named is not None and named in rt.settings.websocket_origins:
+        return None
+    return f"WebSocket from origin {origin[:200]!r} refused."
+
+
+async def _audit_refused_origin(rt: Realtime, websocket: WebSocket, detail: str) -> None:
+    client = websocket.client
+    ctx = Context(
+        actor=Actor(
+            user_id=None,
+            role=None,
+            organisation_id=None,
+            ip=client.host if client else None,
+            user_agent=websocket.headers.get("user-agent"),
+        ),
+        clock=rt.runtime.clock,
+    )
+    try:
+        async with rt.sessions() as session:
+            await audit_service.record(
+                session,
+                ctx,
+                action="ws.connect",
+                resource_type="websocket",
+                resource_id=WS_PATH,
+                outcome=Outcome.denied,
+                detail=detail,
+            )
+            await session.commit()
+    except Exception:
+        log.exception("could not audit a refused WebSocket")
+
+
+async def _serve(websocket: WebSocket) -> None:
     rt: Realtime = websocket.app.state.realtime
+    refusal = _origin_refusal(rt, websocket)
+    if refusal is not None:
+        # Closing before accepting answers the handshake with HTTP 403.
+        await _audit_refused_origin(rt, websocket, refusal)
+        await websocket.close()
+        return
     offered = websocket.scope.get("subprotocols", [])
     await websocket.accept(subprotocol=p.SUBPROTOCOL if p.SUBPROTOCOL in offered else None)
     authenticated = await _authenticate(rt, websocket)
@@ -140,27 +200,27 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     # Not kept alive by this frame for the socket's life: the connection has what it needs.
     del principal, authenticated
     # Subscribe before saying ready: anything stored after "ready" arrives live, and anything
-    # before it is found by sync, so a resuming client sees no gap.
+    # before it is found by sync, so a resuming client sees no gap. What arrives before "ready"
+    # and the snapshot are queued is held back and follows them: "ready" is the first frame.
+    connection.hold()
     await rt.hub.attach(connection)
     try:
         await rt.presence.connect(connection)
-        connection.send(
-            {
-                "type": "ready",
-                "user_id": str(connection.user_id),
-                "connection_id": connection.id,
-                "expires_at": expires_at,
-                "heartbeat_seconds": rt.presence.timings.heartbeat_interval,
-                "limits": {
-                    "frame_bytes": rt.settings.ws_max_frame_bytes,
-                    "message_chars": rt.settings.message_max_chars,
-                    "messages_per_second": rt.settings.messages_per_second,
-                    "message_burst": rt.settings.message_burst,
-                    "sync_page": rt.settings.sync_page_max,
-                },
-            }
-        )
-        connection.send(await rt.presence.snapshot(connection))
+        ready = {
+            "type": "ready",
+            "user_id": str(connection.user_id),
+            "connection_id": connection.id,
+            "expires_at": expires_at,
+            "heartbeat_seconds": rt.presence.timings.heartbeat_interval,
+            "limits": {
+                "frame_bytes": rt.settings.ws_max_frame_bytes,
+                "message_chars": rt.settings.message_max_chars,
+                "messages_per_second": rt.settings.messages_per_second,
+                "message_burst": rt.settings.message_burst,
+                "sync_page": rt.settings.sync_page_max,
+            },
+        }
+        connection.open(ready, await rt.presence.snapshot(connection))
         await _run(rt, websocket, connection)
     finally:
         await rt.hub.detach(connection)
@@ -214,7 +274,10 @@ async def _run(rt: Realtime, websocket: WebSocket, connection: Connection) -> No
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     if sender.failed.done() and not sender.failed.cancelled():
-        log.error("connection task failed", exc_info=sender.failed.exception())
+        failure = sender.failed.exception()
+        # A send to a client that has gone is how most sockets end, not a failure.
+        if not isinstance(failure, WebSocketDisconnect):
+            log.error("connection task failed", exc_info=failure)
     if connection.close_code is not None and websocket.client_state == WebSocketState.CONNECTED:
         # Flush what was queued before the close (for example a final error frame).
         with contextlib.suppress(Exception):

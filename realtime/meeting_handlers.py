@@ -227,14 +227,24 @@ async def on_leave(rt: Realtime, connection: Connection, frame: p.MeetingLeave) 
 
 
 def _check_signal(rt: Realtime, frame: p.MeetingSignal) -> None:
+    """Each kind carries its own fields only: what is relayed is bounded by the limit of its
+    kind, never by the frame size alone (a candidate riding on an offer escaped its limit)."""
     signal = frame.signal
     if signal.kind in ("offer", "answer"):
         if not signal.sdp:
             raise FrameError(ErrorCode.invalid_frame, "An offer or answer carries sdp.")
+        if (signal.candidate, signal.sdp_mid, signal.sdp_mline_index) != (None, None, None):
+            raise FrameError(
+                ErrorCode.invalid_frame,
+                "An offer or answer carries sdp only (candidate, sdp_mid and sdp_mline_index "
+                "belong to a candidate).",
+            )
         if len(signal.sdp.encode()) > rt.settings.sdp_max_bytes:
             raise FrameError(
                 ErrorCode.invalid_frame, f"SDP is limited to {rt.settings.sdp_max_bytes} bytes."
             )
+    elif signal.sdp is not None:
+        raise FrameError(ErrorCode.invalid_frame, "A candidate carries no sdp.")
     elif signal.candidate is not None:
         limit = rt.settings.ice_candidate_max_chars
         if len(signal.candidate) > limit:

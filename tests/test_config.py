@@ -70,3 +70,27 @@ def test_the_audit_checkpoint_settings(tmp_path: Path) -> None:
         else:
             with pytest.raises(ValidationError):
                 Settings(audit_checkpoint_seconds=edge)
+
+
+def test_websocket_origins_are_the_public_urls_and_the_allowed_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEAMWELL_PUBLIC_URL", "https://Teamwell.Example.org/")
+    monkeypatch.setenv(
+        "TEAMWELL_ALLOWED_ORIGINS", '["https://intranet.example.org:443", "http://10.0.0.5:8080"]'
+    )
+    assert Settings().websocket_origins == {
+        "https://teamwell.example.org",
+        "https://intranet.example.org",
+        "http://10.0.0.5:8080",
+    }
+    # Not origins: a path, no scheme, another scheme, credentials, the opaque "null".
+    for bad in (
+        "https://a.example/app",
+        "a.example",
+        "ftp://a.example",
+        "https://u:p@a.example",
+        "null",
+    ):
+        with pytest.raises(ValidationError):
+            Settings(allowed_origins=[bad])

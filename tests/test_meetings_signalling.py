@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-from tests.conftest import Live, Session
+from tests.conftest import DEMO_PASSWORD, Live, Session
 from tests.support.ws import WsClient
 
 OFFER = {"kind": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}
@@ -252,3 +252,113 @@ def test_invitations_are_icalendar_with_one_uid(live_sqlite: Live) -> None:
     last = Calendar.from_ical(keyworker.get(f"/api/v1/meetings/{meeting['id']}/invite.ics").content)
     assert str(last["METHOD"]) == "CANCEL"
     assert str(last.walk("VEVENT")[0]["UID"]) == meeting["ical_uid"]
+
+
+async def test_the_lobby_is_seen_only_by_those_who_may_admit(live_sqlite: Live) -> None:
+    """Who waits in the lobby, and what they write there, reaches only the admitted staff who may
+    admit: not an admitted client, and nobody in the lobby hears the call."""
+    email = f"lobby-guest-{uuid.uuid4().hex[:6]}@tyneside.example"
+    made = live_sqlite.as_role("admin").post(
+        "/api/v1/users",
+        json={
+            "email": email,
+            "display_name": "Gale Guest",
+            "role": "therapist",
+            "password": DEMO_PASSWORD,
+        },
+    )
+    assert made.status_code == 201, made.text
+    guest_session = live_sqlite.sign_in(email)
+    meeting = client_session(live_sqlite, invitee_ids=[made.json()["id"]])["id"]
+    priya = await connect(live_sqlite, live_sqlite.as_role("peer_keyworker"))
+    alex = await connect(live_sqlite, live_sqlite.as_role("client"))
+    guest = await connect(live_sqlite, guest_session)
+    try:
+        await priya.request({"type": "meeting.join", "meeting_id": meeting})
+        alex_pid = (await alex.request({"type": "meeting.join", "meeting_id": meeting}))[
+            "participant_id"
+        ]
+        admit = {"type": "meeting.admit", "meeting_id": meeting, "participant_id": alex_pid}
+        assert (await priya.request(admit))["type"] == "ack"
+        await alex.wait_type("meeting.admitted")
+
+        # The invited guest waits in the lobby, writes a note, and is declined.
+        waiting = await guest.request({"type": "meeting.join", "meeting_id": meeting})
+        assert waiting["type"] == "meeting.waiting"
+        lobby = await priya.wait_for(
+            lambda f: (
+                f.get("type") == "meeting.lobby"
+                and [w["name"] for w in f["waiting"]] == ["Gale Guest"]
+            )
+        )
+        assert lobby["waiting"][0]["participant_id"] == waiting["participant_id"]
+        note = {"type": "meeting.lobby_message", "meeting_id": meeting, "text": "Hello?"}
+        assert (await guest.request(note))["type"] == "ack"
+        assert (await priya.wait_type("meeting.lobby_message"))["from_name"] == "Gale Guest"
+        decline = {
+            "type": "meeting.decline",
+            "meeting_id": meeting,
+            "participant_id": waiting["participant_id"],
+        }
+        # Answered once every lobby frame of the decline (and of what came before) is out.
+        assert (await priya.request(decline))["type"] == "ack"
+        await guest.wait_type("meeting.declined")
+
+        # A frame published to both after all of that: what reached Alex and the guest before it
+        # is everything they were ever sent about the lobby and the call.
+        media = {"type": "meeting.media", "meeting_id": meeting, "audio": False, "video": False}
+        await priya.send(media)
+        await alex.wait_for(
+            lambda f: f.get("type") == "meeting.participant" and f["participant"]["audio"] is False
+        )
+        assert not [
+            f for f in alex.frames if f.get("type") in ("meeting.lobby", "meeting.lobby_message")
+        ], alex.frames
+        assert (await guest.request({"type": "ping"}))["type"] == "pong"
+        assert not [
+            f
+            for f in guest.frames
+            if f.get("type")
+            in ("meeting.participant", "meeting.participant_joined", "meeting.lobby")
+        ], guest.frames
+    finally:
+        for client in (priya, alex, guest):
+            await client.close()
+
+
+async def test_a_second_device_takes_the_seat_over(live_sqlite: Live) -> None:
+    """As docs/realtime.md says: one seat per person, moved to the device that joined last; the
+    first device is not told and its meeting frames are refused."""
+    meeting = client_session(live_sqlite)["id"]
+    laptop = await connect(live_sqlite, live_sqlite.as_role("peer_keyworker"))
+    phone = await connect(live_sqlite, live_sqlite.as_role("peer_keyworker"))
+    tom = await connect(live_sqlite, live_sqlite.as_role("therapist"))
+    try:
+        first = await laptop.request({"type": "meeting.join", "meeting_id": meeting})
+        tom_pid = (await tom.request({"type": "meeting.join", "meeting_id": meeting}))[
+            "participant_id"
+        ]
+        await laptop.wait_type("meeting.participant_joined")
+        moved = await phone.request({"type": "meeting.join", "meeting_id": meeting, "video": False})
+        assert moved["type"] == "meeting.joined"
+        assert moved["participant_id"] == first["participant_id"]
+        assert [p["participant_id"] for p in moved["participants"]] == [tom_pid]
+        rejoined = await tom.wait_type("meeting.participant")
+        assert rejoined["participant"]["participant_id"] == first["participant_id"]
+        assert rejoined["participant"]["video"] is False
+        # The laptop is out of the call, and nothing told it so.
+        media = {"type": "meeting.media", "meeting_id": meeting, "audio": True, "video": True}
+        assert (await laptop.request(media))["code"] == "not_admitted"
+        leave = await laptop.request({"type": "meeting.leave", "meeting_id": meeting})
+        assert leave["code"] == "not_found"
+        assert not [f for f in laptop.frames if f.get("type") == "meeting.participant"]
+        # The phone has the seat: its media change goes to everyone admitted (itself too).
+        await phone.send(media)
+        for client in (phone, tom):
+            await client.wait_for(
+                lambda f: f.get("type") == "meeting.participant" and f["participant"]["video"]
+            )
+        assert not [f for f in laptop.frames if f.get("type") == "meeting.participant"]
+    finally:
+        for client in (laptop, phone, tom):
+            await client.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from itertools import product
+from typing import Any
 
 import pytest
 
@@ -26,6 +28,8 @@ from realtime.presence import (
     handle_timeout,
     next_timeout,
 )
+from tests.conftest import DEMO_PASSWORD, Live, Session
+from tests.support.ws import WsClient
 
 ONLINE = PresenceState.ONLINE
 AWAY = PresenceState.AWAY
@@ -518,3 +522,84 @@ def test_offer_touches_only_the_offering_user() -> None:
     coalescer._published = counting
     assert coalescer.offer("user-7", AWAY, T0 + 2) is AWAY
     assert counting.reads == 1
+
+
+# --- who is told: the audience rule (auth/policies.py `contacts`) on a real server ---------------
+
+
+async def test_presence_reaches_only_those_entitled(live_sqlite: Live) -> None:
+    """Staff see colleagues who share a team or a care team, a client only their own care team;
+    a colleague with neither sees nobody and is told of nobody, in the snapshot or live."""
+    email = f"presence-outsider-{uuid.uuid4().hex[:6]}@tyneside.example"
+    made = live_sqlite.as_role("admin").post(
+        "/api/v1/users",
+        json={
+            "email": email,
+            "display_name": "Oona Outside",
+            "role": "therapist",
+            "password": DEMO_PASSWORD,
+        },
+    )
+    assert made.status_code == 201, made.text
+    outsider_id = made.json()["id"]
+
+    async def connect(session: Session) -> WsClient:
+        client = await WsClient.connect(live_sqlite.base_url, session.tokens["access_token"])
+        await client.wait_type("ready")
+        return client
+
+    priya_session = live_sqlite.as_role("peer_keyworker")
+    alex_session = live_sqlite.as_role("client")
+    outsider = await connect(live_sqlite.sign_in(email))
+    tom = await connect(live_sqlite.as_role("therapist"))
+    alex = await connect(alex_session)
+    priya = await connect(priya_session)
+    try:
+        snapshots = {
+            name: next(f for f in c.frames if f["type"] == "presence.snapshot")["presences"]
+            for name, c in (("outsider", outsider), ("alex", alex), ("tom", tom))
+        }
+        assert snapshots["outsider"] == []
+        alex_record = next(
+            c["id"]
+            for c in priya_session.get("/api/v1/clients").json()["items"]
+            if c["display_name"] == "Alex Morgan"
+        )
+        care_team = {
+            m["user_id"]
+            for m in priya_session.get(f"/api/v1/clients/{alex_record}/care-team").json()
+        }
+        assert {p["user_id"] for p in snapshots["alex"]} == care_team
+        assert outsider_id not in {p["user_id"] for p in snapshots["tom"]}
+
+        # Priya's change reaches Tom (a colleague) and Alex (her client) ...
+        priya_id = priya_session.user["id"]
+        await priya.request({"type": "presence.set", "state": "busy"})
+
+        def busy(f: dict[str, Any]) -> bool:
+            return f.get("type") == "presence" and f["user_id"] == priya_id and f["state"] == "busy"
+
+        await tom.wait_for(busy)
+        await alex.wait_for(busy)
+        # ... and not the outsider: published in the same go as Tom's, so anything for the
+        # outsider would be on their socket before the answer to this ping.
+        await outsider.request({"type": "ping"})
+        assert not [f for f in outsider.frames if f.get("type") == "presence"], outsider.frames
+        # Nor does the outsider's own change reach anyone: Tom and Alex hear of Priya again
+        # after it, and never of the outsider.
+        await outsider.request({"type": "presence.set", "state": "busy"})
+        await priya.request({"type": "presence.set", "state": "online"})
+        for watcher in (tom, alex):
+            await watcher.wait_for(
+                lambda f: (
+                    f.get("type") == "presence"
+                    and f["user_id"] == priya_id
+                    and f["state"] == "online"
+                )
+            )
+            assert not [f for f in watcher.frames if f.get("user_id") == outsider_id], (
+                watcher.frames
+            )
+    finally:
+        for client in (outsider, tom, alex, priya):
+            await client.close()

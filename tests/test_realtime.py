@@ -382,3 +382,79 @@ async def test_the_database_alone_never_reveals_a_body(
     await priya.send_message(conversation, secret)
     stored = b"".join(p.read_bytes() for p in live.data_dir.glob("teamwell.db*"))
     assert stored and secret.encode() not in stored
+
+
+async def test_ready_is_the_first_frame_and_nothing_published_meanwhile_is_lost(
+    live: Live,
+) -> None:
+    """A socket is subscribed before it says ``ready``; what is published while it opens is held
+    back and follows ``ready`` and the snapshot. So a client may ignore anything before ``ready``
+    (docs/realtime.md), and with ``sync`` from what it had, it misses nothing."""
+    conversation = team_conversation(live)
+    publishers = [
+        await connect(live, live.as_role("peer_keyworker")),
+        await connect(live, live.as_role("supervisor")),
+    ]
+    stop = asyncio.Event()
+    stored: list[int] = []
+    started = asyncio.Event()
+
+    async def publish(client: WsClient) -> None:
+        n = 0
+        while not stop.is_set():
+            reply = await client.send_message(conversation, f"while others connect {n}")
+            n += 1
+            if reply["type"] == "message.ack":
+                stored.append(reply["message"]["seq"])
+                started.set()
+            else:  # the functional tests' rate limit is generous, but not endless
+                assert reply.get("code") == "rate_limited", reply
+
+    def news(client: WsClient) -> set[int]:
+        return {
+            f["message"]["seq"]
+            for f in client.frames
+            if f.get("type") == "message.new" and f["message"]["conversation_id"] == conversation
+        }
+
+    publishing = [asyncio.create_task(publish(client)) for client in publishers]
+    token = live.as_role("therapist").tokens["access_token"]
+    attempts = 12
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        for attempt in range(attempts):
+            had = max(stored)  # what a client connected until now had applied
+            client = await WsClient.connect(live.base_url, token)
+            first = await client.wait_for(lambda f: True)
+            assert first["type"] == "ready", (attempt, first)
+            assert (await client.wait_for(lambda f: True))["type"] == "presence.snapshot"
+            if attempt < attempts - 1:
+                await client.close()
+        # The last socket resumes as docs/realtime.md says, while messages keep coming: a sync
+        # from what it had, then live frames. Whatever the sync did not see must come live.
+        applied: set[int] = set()
+        after = had
+        while True:
+            page = await client.request(
+                {"type": "sync", "conversation_id": conversation, "after_seq": after}
+            )
+            assert page["type"] == "sync.page", page
+            applied |= {m["seq"] for m in page["messages"]}
+            after = page["messages"][-1]["seq"] if page["messages"] else after
+            if not page["has_more"]:
+                break
+        stop.set()
+        await asyncio.gather(*publishing)
+        last = max(stored)
+        if last not in news(client):
+            await client.wait_for(
+                lambda f: f.get("type") == "message.new" and f["message"]["seq"] == last
+            )
+        assert set(range(had + 1, last + 1)) <= applied | news(client)
+        await client.close()
+    finally:
+        stop.set()
+        for task in publishing:
+            task.cancel()
+        for client in publishers:
+            await client.close()

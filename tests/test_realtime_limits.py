@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from app.clock import SystemClock
 from auth.tokens import TokenSigner
 from tests.conftest import Live, demo_team_id, start_live
+from tests.support.net import wait_until
 from tests.support.ws import WsClient
 
 LIMITS = {
@@ -36,6 +39,7 @@ LIMITS = {
     "TEAMWELL_SIGNAL_BURST": "3",
     "TEAMWELL_LOBBY_MESSAGE_MAX_CHARS": "20",
     "TEAMWELL_WS_SENDS_IN_FLIGHT": "2",
+    "TEAMWELL_ALLOWED_ORIGINS": '["https://care.example.org"]',
 }
 
 
@@ -403,6 +407,16 @@ async def test_meeting_limits_at_their_edges(small: Live) -> None:
         await tom.wait_type("meeting.signal")
         too_big = await priya.request(offer(1025))
         assert too_big["code"] == "invalid_frame" and "1024" in too_big["message"]
+        # Each kind carries its own fields: a candidate cannot ride on an offer past its
+        # limit, nor an SDP on a candidate.
+        riding = await priya.request(
+            {**offer(10), "signal": {"kind": "offer", "sdp": "v=0", "candidate": "c" * 1500}}
+        )
+        assert riding["code"] == "invalid_frame" and "sdp only" in riding["message"]
+        carrying = await priya.request(
+            {**offer(10), "signal": {"kind": "candidate", "sdp": "v=0", "candidate": "c"}}
+        )
+        assert carrying["code"] == "invalid_frame" and "no sdp" in carrying["message"]
         # The signalling rate: a burst of three (the oversized one, refused first, cost
         # nothing), then refused.
         await priya.send(offer(10))
@@ -530,3 +544,109 @@ async def test_a_message_in_flight_when_its_socket_closes_is_still_announced(sma
     finally:
         database.close()
         await member.close()
+
+
+# --- the handshake: origins, and clients that go away -------------------------------------------
+
+
+def refused_sockets(live: Live, user_agent: str) -> list[tuple[str, str, str]]:
+    """The audited refusals of sockets opened with ``user_agent``: (action, outcome, detail)."""
+    with sqlite3.connect(live.data_dir / "teamwell.db") as db:
+        rows = db.execute(
+            "SELECT action, outcome, detail FROM audit_event WHERE user_agent = ?", (user_agent,)
+        ).fetchall()
+    return [(str(a), str(o), str(d)) for a, o, d in rows]
+
+
+async def open_from(live: Live, origin: str | None, user_agent: str) -> WsClient:
+    headers = {"User-Agent": user_agent}
+    if origin is not None:
+        headers["Origin"] = origin
+    return await WsClient.connect(
+        live.base_url, live.as_role("therapist").tokens["access_token"], headers=headers
+    )
+
+
+async def test_a_socket_opened_by_another_sites_page_is_refused_and_audited(small: Live) -> None:
+    """Cross-site WebSocket hijacking: a browser names the page that opens a socket in
+    ``Origin``; only the public URL's own and TEAMWELL_ALLOWED_ORIGINS' pages get in."""
+    for origin in (
+        "https://evil.example",
+        "https://care.example.org.evil.example",
+        "http://care.example.org",  # the allowed origin, but not over https
+        "https://care.example.org:8443",
+        small.base_url.replace("127.0.0.1", "localhost"),
+        "null",  # a sandboxed page or a file
+    ):
+        agent = f"origin-{uuid.uuid4().hex[:10]}"
+        with pytest.raises(InvalidStatus) as refused:
+            await open_from(small, origin, agent)
+        assert refused.value.response.status_code == 403, origin
+        assert refused_sockets(small, agent) == [
+            ("ws.connect", "denied", f"WebSocket from origin {origin!r} refused.")
+        ]
+    # The service's own pages, an allowed site's (the edge: exactly as listed, any case) and
+    # clients that are not browsers (no Origin) get in, and nothing is recorded against them.
+    for origin in (
+        small.base_url,
+        "https://care.example.org",
+        "https://Care.Example.org:443",
+        None,
+    ):
+        agent = f"origin-{uuid.uuid4().hex[:10]}"
+        client = await open_from(small, origin, agent)
+        try:
+            assert (await client.wait_for(lambda f: True))["type"] == "ready", origin
+        finally:
+            await client.close()
+        assert refused_sockets(small, agent) == []
+
+
+async def _auth_and_go(live: Live, token: str) -> None:
+    """Open ``/ws``, then send an ``auth`` frame and a close frame in one write: the server reads
+    the token of a client that has already gone, and whatever it answers finds the socket shut."""
+    client = await WsClient.connect(live.base_url)
+    protocol = client.connection.protocol
+    protocol.send_text(json.dumps({"type": "auth", "token": token}).encode())
+    protocol.send_close(1000, "")
+    client.connection.transport.write(b"".join(protocol.data_to_send()))
+    await client.wait_closed()
+
+
+async def test_clients_that_go_away_at_once_leave_no_traceback(small: Live) -> None:
+    """Strangers opening ``/ws`` with a made-up token and leaving at once must not fill the log;
+    nor does an ordinary client that leaves while it is being greeted."""
+    assert small.server.log_path is not None
+    start = small.server.log_path.stat().st_size
+
+    def since_start() -> str:
+        assert small.server.log_path is not None
+        with small.server.log_path.open("rb") as log:
+            log.seek(start)
+            return log.read().decode(errors="replace")
+
+    strangers = 5
+    for _ in range(strangers):
+        await _auth_and_go(small, "not-a-token-at-all")
+    # Each of them gets one line, the sign that the server is done with them.
+    marker = "a socket closed before it was answered"
+    assert wait_until(lambda: since_start().count(marker) >= strangers, timeout=10), since_start()
+
+    # A person's sockets, greeted after they went. Once the server lets the person open as many
+    # sockets as the limit again, it is done with the ones that went.
+    limit = int(LIMITS["TEAMWELL_WS_CONNECTIONS_PER_USER"])
+    token = small.as_role("employment_specialist").tokens["access_token"]
+    for _ in range(limit):
+        await _auth_and_go(small, token)
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        sockets = [await WsClient.connect(small.base_url, token) for _ in range(limit)]
+        greeted = [await s.wait_for(lambda f: f["type"] in ("ready", "error")) for s in sockets]
+        for s in sockets:
+            await s.close()
+        if all(frame["type"] == "ready" for frame in greeted):
+            break
+        assert asyncio.get_running_loop().time() < deadline, "the sockets that went stayed"
+    log = since_start()
+    assert "Traceback" not in log and "connection task failed" not in log, log[-4000:]
+    assert log.count(marker) == strangers, log

@@ -102,6 +102,10 @@ class LiveServer:
         self.log_path = Path(log_name)
         env = {**os.environ, **self.env}
         env.setdefault("PYTHONUNBUFFERED", "1")
+        if self.app == TEAMWELL_APP:
+            # The service's public address is where it runs, as in a deployment: the web
+            # client's pages come from there, and `/ws` accepts scripts of that origin only.
+            env.setdefault("TEAMWELL_PUBLIC_URL", self.base_url)
         with os.fdopen(fd, "wb") as log:
             self._proc = subprocess.Popen(
                 self.command,
