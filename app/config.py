@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # A signed-in session that has not refreshed its tokens for this long must sign in again.
     session_idle_minutes: int = Field(default=60, ge=5, le=24 * 60)
     mfa_token_minutes: int = Field(default=5, ge=1, le=15)
+    # A used refresh token presented again within this many seconds, while its successor is
+    # unused, is two tabs refreshing at once: answered with that successor, not a revocation.
+    # 0 turns the grace off (every reuse revokes the session).
+    refresh_reuse_grace_seconds: float = Field(default=10.0, ge=0, le=60)
     sso_code_seconds: int = Field(default=60, ge=10, le=600)
     invitation_days: int = Field(default=7, ge=1, le=30)
     measure_link_hours: int = 72

@@ -182,9 +182,15 @@ async def mfa_verify(
     for this now fully verified session."""
     auth = await session.get(AuthSession, principal.session_id)
     assert auth is not None
-    tokens, codes = await auth_service.complete_mfa_enrolment(
-        session=session, runtime=runtime, user=principal.user, auth=auth, code=body.code
-    )
+    try:
+        tokens, codes = await auth_service.complete_mfa_enrolment(
+            session=session, runtime=runtime, user=principal.user, auth=auth, code=body.code
+        )
+    except auth_service.InvalidMfaCode as exc:
+        # Nothing was changed: a wrong code leaves the enrolment as it was.
+        raise await _refuse_sign_in(
+            session, principal.ctx, principal.user, exc, "auth.mfa_verify"
+        ) from None
     await audit_service.record(
         session,
         principal.ctx,

@@ -75,6 +75,18 @@ def lockout_until(failures: int, now: datetime, settings: Settings) -> datetime 
     return now + timedelta(seconds=seconds)
 
 
+def reuse_forgiven(
+    *, used_at: datetime, successor_used: bool, now: datetime, grace: timedelta
+) -> bool:
+    """Whether a refresh token presented after it was used is a race, not a copy.
+
+    Two tabs (or a retry) refreshing with one token at the same moment present it twice within
+    moments. The token is forgiven only while it is the immediately previous one (its successor
+    has not been used) and for less than ``grace`` after it was used (OAuth 2.0 Security BCP,
+    refresh token rotation). Any other reuse means the token was copied."""
+    return not successor_used and now - used_at < grace
+
+
 def mfa_required_for(user: User, settings: Settings) -> bool:
     return user.mfa_enabled or (settings.mfa_required_for_staff and user.is_staff)
 
@@ -167,10 +179,17 @@ async def start_session(
 
 
 async def _issue_tokens(
-    *, session: AsyncSession, runtime: AuthRuntime, user: User, auth: AuthSession
+    *,
+    session: AsyncSession,
+    runtime: AuthRuntime,
+    user: User,
+    auth: AuthSession,
+    refresh: str | None = None,
 ) -> TokenResponse:
+    """Store a new refresh token (``refresh``, or a random one) and answer it with a new
+    access token."""
     now = runtime.now()
-    refresh = new_token()
+    refresh = refresh or new_token()
     session.add(
         RefreshToken(
             session_id=auth.id,
@@ -180,6 +199,13 @@ async def _issue_tokens(
         )
     )
     await session.flush()
+    return _token_response(runtime=runtime, user=user, auth=auth, refresh=refresh)
+
+
+def _token_response(
+    *, runtime: AuthRuntime, user: User, auth: AuthSession, refresh: str
+) -> TokenResponse:
+    now = runtime.now()
     lifetime = timedelta(minutes=runtime.settings.access_token_minutes)
     access = runtime.signer.access_token(
         user_id=user.id,
@@ -276,8 +302,11 @@ async def rotate_refresh_token(
 ) -> tuple[TokenResponse | None, AuthSession | None]:
     """Exchange a refresh token for new tokens.
 
-    A refresh token works once. Presenting one that was already used means it was copied: the
-    whole family (the session) is revoked, and ``(None, session)`` tells the caller to refuse.
+    A refresh token works once; its successor is ``signer.refresh_successor`` of it. Presenting
+    a used one again within the grace, while its successor is unused, is a race of two tabs:
+    it is answered with that same successor and a new access token, and nothing is revoked.
+    Any other reuse means the token was copied: the whole family (the session) is revoked, and
+    ``(None, session)`` tells the caller to refuse.
     """
     now = runtime.now()
     found = (
@@ -291,38 +320,82 @@ async def rotate_refresh_token(
     if auth is None or auth.revoked_at is not None:
         raise SessionEnded()
     if found.used_at is not None:
-        auth.revoked_at = now
-        auth.revoked_reason = "refresh_token_reuse"
-        session.add(auth)
-        await session.flush()
-        return None, auth
+        return await _present_again(
+            session=session, runtime=runtime, used=found, auth=auth, refresh_token=refresh_token
+        )
     if found.expires_at <= now:
         raise SessionEnded("Your session has expired; please sign in again.")
     idle = timedelta(minutes=runtime.settings.session_idle_minutes)
     if auth.last_used_at + idle <= now:
-        auth.revoked_at = now
-        auth.revoked_reason = "idle_timeout"
-        session.add(auth)
-        await session.flush()
-        return None, auth
-    # Conditional update: of two concurrent uses of one token only one can win.
+        return None, await _revoke_family(session, auth, now, "idle_timeout")
+    # Conditional update: of two concurrent uses of one token only one can win; the other is
+    # then a token presented again, a moment after it was used.
     claimed = await session.exec(
         update(RefreshToken)
         .where(col(RefreshToken.id) == found.id, col(RefreshToken.used_at).is_(None))
         .values(used_at=now)
     )
     if claimed.rowcount != 1:
-        auth.revoked_at = now
-        auth.revoked_reason = "refresh_token_reuse"
-        session.add(auth)
-        await session.flush()
-        return None, auth
+        await session.refresh(found)
+        return await _present_again(
+            session=session, runtime=runtime, used=found, auth=auth, refresh_token=refresh_token
+        )
     user = await session.get(User, auth.user_id)
     if user is None or not user.is_active:
         raise SessionEnded()
     auth.last_used_at = now
     session.add(auth)
-    return await _issue_tokens(session=session, runtime=runtime, user=user, auth=auth), auth
+    successor = runtime.signer.refresh_successor(refresh_token)
+    tokens = await _issue_tokens(
+        session=session, runtime=runtime, user=user, auth=auth, refresh=successor
+    )
+    return tokens, auth
+
+
+async def _present_again(
+    *,
+    session: AsyncSession,
+    runtime: AuthRuntime,
+    used: RefreshToken,
+    auth: AuthSession,
+    refresh_token: str,
+) -> tuple[TokenResponse | None, AuthSession]:
+    """A used refresh token presented again: forgiven as a race (``reuse_forgiven``), or the
+    end of its session."""
+    now = runtime.now()
+    successor = runtime.signer.refresh_successor(refresh_token)
+    issued = (
+        await session.exec(
+            select(RefreshToken).where(
+                RefreshToken.token_hash == token_digest(successor),
+                RefreshToken.session_id == auth.id,
+            )
+        )
+    ).first()
+    grace = timedelta(seconds=runtime.settings.refresh_reuse_grace_seconds)
+    user = await session.get(User, auth.user_id)
+    if (
+        used.used_at is not None
+        and issued is not None
+        and issued.expires_at > now
+        and user is not None
+        and user.is_active
+        and reuse_forgiven(
+            used_at=used.used_at, successor_used=issued.used_at is not None, now=now, grace=grace
+        )
+    ):
+        return _token_response(runtime=runtime, user=user, auth=auth, refresh=successor), auth
+    return None, await _revoke_family(session, auth, now, "refresh_token_reuse")
+
+
+async def _revoke_family(
+    session: AsyncSession, auth: AuthSession, now: datetime, reason: str
+) -> AuthSession:
+    auth.revoked_at = now
+    auth.revoked_reason = reason
+    session.add(auth)
+    await session.flush()
+    return auth
 
 
 async def revoke_session(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pyotp
 import pytest
 
 from app.config import Settings
-from auth.service import lockout_until
+from auth.service import lockout_until, reuse_forgiven
 from tests.conftest import DEMO_CLIENT_EMAIL, Live, problem
 
 PASSWORD = "a-long-enough-password-1"
@@ -50,14 +53,89 @@ def test_refresh_rotates_and_reuse_revokes_the_family(live: Live) -> None:
         first = tokens["refresh_token"]
         rotated = http.post("/api/v1/auth/refresh", json={"refresh_token": first})
         assert rotated.status_code == 200
+        between = rotated.json()
+        assert between["refresh_token"] != first
+        rotated = http.post(
+            "/api/v1/auth/refresh", json={"refresh_token": between["refresh_token"]}
+        )
+        assert rotated.status_code == 200
         second = rotated.json()
-        assert second["refresh_token"] != first
-        # The first token again: a copy is in someone else's hands, so the session ends.
+        # The first token again, older than the one its successor replaced: a copy is in
+        # someone else's hands, so the session ends (the grace covers only the one before).
         problem(http.post("/api/v1/auth/refresh", json={"refresh_token": first}), 401)
         problem(
             http.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}), 401
         )
         problem(http.get("/api/v1/auth/me", headers=bearer(second["access_token"])), 401)
+
+
+def refresh(live: Live, token: str) -> httpx.Response:
+    with live.client() as http:
+        return http.post("/api/v1/auth/refresh", json={"refresh_token": token})
+
+
+def test_two_tabs_refreshing_at_once_keep_the_session(live: Live) -> None:
+    tokens = login(live, DEMO_CLIENT_EMAIL, "demo-password-for-the-tests")
+    start = threading.Barrier(2)
+
+    def tab(_: int) -> httpx.Response:
+        start.wait(timeout=10)
+        return refresh(live, tokens["refresh_token"])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(tab, range(2)))
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    first, second = (a.json() for a in answers)
+    # One line of tokens: both tabs hold the same successor, and each a working access token.
+    assert first["refresh_token"] == second["refresh_token"] != tokens["refresh_token"]
+    with live.client() as http:
+        for answer in (first, second):
+            me = http.get("/api/v1/auth/me", headers=bearer(answer["access_token"]))
+            assert me.status_code == 200, me.text
+    onwards = refresh(live, first["refresh_token"])
+    assert onwards.status_code == 200, onwards.text
+    # The successor has been used now, so the first token is no longer the one just before:
+    # presenting it again is reuse, and ends the session.
+    problem(refresh(live, tokens["refresh_token"]), 401)
+    problem(refresh(live, onwards.json()["refresh_token"]), 401)
+
+
+def test_the_token_just_replaced_is_forgiven_within_the_grace(live: Live) -> None:
+    tokens = login(live, DEMO_CLIENT_EMAIL, "demo-password-for-the-tests")
+    rotated = refresh(live, tokens["refresh_token"])
+    assert rotated.status_code == 200, rotated.text
+    again = refresh(live, tokens["refresh_token"])
+    assert again.status_code == 200, again.text
+    assert again.json()["refresh_token"] == rotated.json()["refresh_token"]
+    assert again.json()["access_token"] != rotated.json()["access_token"]
+    assert refresh(live, rotated.json()["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("after", "successor_used", "forgiven"),
+    [
+        (timedelta(0), False, True),
+        (timedelta(seconds=10) - timedelta(microseconds=1), False, True),
+        (timedelta(seconds=10), False, False),  # the grace has passed, at its edge
+        (timedelta(seconds=1), True, False),  # not the token just before: its successor was used
+    ],
+)
+def test_reuse_is_forgiven_only_just_after_and_only_for_the_previous_token(
+    after: timedelta, successor_used: bool, forgiven: bool
+) -> None:
+    used_at = datetime(2026, 1, 1, tzinfo=UTC)
+    grace = timedelta(seconds=Settings().refresh_reuse_grace_seconds)
+    assert grace == timedelta(seconds=10)
+    assert (
+        reuse_forgiven(
+            used_at=used_at, successor_used=successor_used, now=used_at + after, grace=grace
+        )
+        is forgiven
+    )
+    # No grace at all: every reuse ends the session.
+    assert not reuse_forgiven(
+        used_at=used_at, successor_used=False, now=used_at, grace=timedelta(0)
+    )
 
 
 def test_logout_ends_access_and_refresh(live: Live) -> None:
