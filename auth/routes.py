@@ -14,6 +14,7 @@ from app.users.models import User
 from app.users.schemas import UserPublic
 from auth import service as auth_service
 from auth.deps import AnonymousContext, CurrentUser, RuntimeDep, SignedIn
+from auth.email import EmailSenderDep, recovery_codes_replaced_email
 from auth.models import AuthSession
 from auth.schemas import (
     LoginRequest,
@@ -24,6 +25,7 @@ from auth.schemas import (
     MfaVerified,
     MfaVerifyRequest,
     RecoveryCodes,
+    RecoveryCodesRequest,
     RefreshRequest,
     TokenResponse,
 )
@@ -203,11 +205,26 @@ async def mfa_verify(
 
 @router.post("/mfa/recovery-codes", response_model=RecoveryCodes)
 async def new_recovery_codes(
-    principal: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    body: RecoveryCodesRequest,
+    principal: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    sender: EmailSenderDep,
 ) -> RecoveryCodes:
-    """Replace the recovery codes; the old ones stop working."""
+    """Replace the recovery codes; the old ones stop working. Asks for the password and a
+    current code from the authenticator app again (401 ``step-up-failed`` if either is wrong;
+    audited), and emails the person that their codes changed (the email carries no codes). If
+    the email cannot be sent nothing is changed (502)."""
     if not principal.user.mfa_enabled:
         raise auth_service.MfaNotStarted()
+    try:
+        auth_service.check_step_up(
+            runtime=runtime, user=principal.user, password=body.password, code=body.code
+        )
+    except auth_service.StepUpFailed as exc:
+        raise await _refuse_sign_in(
+            session, principal.ctx, principal.user, exc, "auth.recovery_codes_replaced"
+        ) from None
     codes = await auth_service.replace_recovery_codes(
         session=session, runtime=runtime, user=principal.user
     )
@@ -217,5 +234,13 @@ async def new_recovery_codes(
         action="auth.recovery_codes_replaced",
         resource_type="user",
         resource_id=principal.id,
+    )
+    await sender.send(
+        recovery_codes_replaced_email(
+            to=principal.user.email,
+            when=runtime.now(),
+            ip=principal.ctx.actor.ip,
+            public_url=runtime.settings.public_url,
+        )
     )
     return RecoveryCodes(recovery_codes=codes)

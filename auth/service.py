@@ -38,6 +38,10 @@ class InvalidMfaCode(Unauthenticated):
     slug, title = "invalid-mfa-code", "That code is not valid"
 
 
+class StepUpFailed(Unauthenticated):
+    slug, title = "step-up-failed", "Password or code not recognised"
+
+
 class SessionEnded(Unauthenticated):
     slug, title = "session-ended", "Your session has ended; please sign in again"
 
@@ -470,6 +474,18 @@ async def complete_mfa_enrolment(
     codes = await replace_recovery_codes(session=session, runtime=runtime, user=user)
     tokens = await _issue_tokens(session=session, runtime=runtime, user=user, auth=auth)
     return tokens, codes
+
+
+def check_step_up(*, runtime: AuthRuntime, user: User, password: str, code: str) -> None:
+    """The signed-in person proves it is them again: password and a current code from their
+    authenticator app (not a recovery code: those are what is being replaced). One answer
+    for either being wrong, so a stolen token does not tell which."""
+    password_ok = verify_password(user.password_hash, password)
+    # Checked even after a wrong password, so the answer takes as long either way; a code
+    # accepted here is used up (its time step) like one accepted at sign-in.
+    code_ok = _verify_totp(user, runtime, code)
+    if not (password_ok and code_ok):
+        raise StepUpFailed("That password or code is not right.")
 
 
 async def replace_recovery_codes(
