@@ -56,11 +56,18 @@ class Settings(BaseSettings):
     invitation_days: int = Field(default=7, ge=1, le=30)
     measure_link_hours: int = 72
 
-    # Sign-in protection: after `login_max_failures` failures in a row the account is locked for
-    # `login_lockout_seconds`, doubling on each further failure up to `login_lockout_max_seconds`.
+    # Sign-in throttling (auth/throttle.py, docs/security.md). After `login_max_failures` failures
+    # in a row for one email from one address, that email is refused from that address for
+    # `login_lockout_seconds`, doubling on each further failure up to `login_lockout_max_seconds`
+    # (other addresses, the person's own among them, are not held up). The same counts apply to
+    # the second factor on its own (per account). `login_address_max_failures` failures from one
+    # address, whatever the emails, within `login_address_window_seconds` of the first refuse
+    # every sign-in from that address until the window ends.
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=60, ge=1)
     login_lockout_max_seconds: int = Field(default=3600, ge=1)
+    login_address_max_failures: int = Field(default=50, ge=1)
+    login_address_window_seconds: int = Field(default=900, ge=1)
 
     mfa_required_for_staff: bool = True
     mfa_issuer: str = "Teamwell"

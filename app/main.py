@@ -292,6 +292,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 await app.state.realtime.message_writer.stop()
             await presence.stop()
             await hub.stop()
+            await app.state.auth.throttle.close()
             await app.state.audit_writer.stop()
             await audit_engine.dispose()
             await engine.dispose()

@@ -78,14 +78,20 @@ async def login(
     """Sign in with email and password.
 
     Answers with tokens, or with an ``mfa_token`` to complete at ``/auth/login/mfa`` when the
-    account has multi-factor authentication. Repeated failures lock the account for a while
-    (429 with ``Retry-After``).
+    account has multi-factor authentication. Repeated failures for one email from one
+    address, or from one address for any emails, are refused for a while (429
+    ``sign-in-throttled`` with ``Retry-After``, the same whether or not the email has an
+    account); see docs/security.md.
     """
     try:
         user = await auth_service.check_password(
-            session=session, runtime=runtime, email=body.email, password=body.password
+            session=session,
+            runtime=runtime,
+            email=body.email,
+            password=body.password,
+            address=ctx.actor.ip,
         )
-    except (auth_service.InvalidCredentials, auth_service.AccountLocked) as exc:
+    except (auth_service.InvalidCredentials, auth_service.SignInThrottled) as exc:
         known = await users_service.get_by_email(session=session, email=body.email)
         raise await _refuse_sign_in(session, ctx, known, exc, "auth.login") from None
     return await finish_sign_in(
@@ -218,10 +224,14 @@ async def new_recovery_codes(
     if not principal.user.mfa_enabled:
         raise auth_service.MfaNotStarted()
     try:
-        auth_service.check_step_up(
-            runtime=runtime, user=principal.user, password=body.password, code=body.code
+        await auth_service.check_step_up(
+            runtime=runtime,
+            user=principal.user,
+            password=body.password,
+            code=body.code,
+            address=principal.ctx.actor.ip,
         )
-    except auth_service.StepUpFailed as exc:
+    except (auth_service.StepUpFailed, auth_service.SignInThrottled) as exc:
         raise await _refuse_sign_in(
             session, principal.ctx, principal.user, exc, "auth.recovery_codes_replaced"
         ) from None

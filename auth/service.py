@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pyotp
@@ -23,6 +23,7 @@ from app.users.schemas import UserPublic
 from auth.models import AuthSession, RecoveryCode, RefreshToken
 from auth.passwords import hash_password, needs_rehash, verify_password
 from auth.schemas import MfaChallenge, MfaEnrolment, TokenResponse
+from auth.throttle import SignInThrottle
 from auth.tokens import InvalidToken, TokenSigner
 
 
@@ -32,6 +33,18 @@ class InvalidCredentials(Unauthenticated):
 
 class AccountLocked(TooManyRequests):
     slug, title = "account-locked", "Too many failed sign-ins"
+
+
+class SignInThrottled(TooManyRequests):
+    """The same answer whichever limit applies and whether or not the email has an account."""
+
+    slug, title = "sign-in-throttled", "Too many failed sign-ins"
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(
+            f"Too many failed sign-ins. Try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 class InvalidMfaCode(Unauthenticated):
@@ -62,6 +75,11 @@ class AuthRuntime:
     signer: TokenSigner
     cipher: FieldCipher
     clock: Clock
+    # Counts of failed sign-ins (in Redis when TEAMWELL_REDIS_URL is set): auth/throttle.py.
+    throttle: SignInThrottle = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.throttle = SignInThrottle(self.settings)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -122,28 +140,34 @@ def _register_failure(user: User, runtime: AuthRuntime) -> None:
 
 
 async def check_password(
-    *, session: AsyncSession, runtime: AuthRuntime, email: str, password: str
+    *,
+    session: AsyncSession,
+    runtime: AuthRuntime,
+    email: str,
+    password: str,
+    address: str | None,
 ) -> User:
-    """The account for these credentials. Failures are counted on the session; the caller
-    commits them even though it then refuses the request."""
+    """The account for these credentials, tried from ``address``.
+
+    Throttled (auth/throttle.py) by this email at this address and by the address: while
+    either limit applies the password is not even checked, and the answer is the same whether
+    or not the email has an account."""
+    throttle = runtime.throttle
+    now = runtime.now().timestamp()
+    wait = await throttle.wait(email=email, address=address, now=now)
+    if wait is not None:
+        raise SignInThrottled(wait)
     user = await users_service.get_by_email(session=session, email=email)
-    now = runtime.now()
-    if user is not None:
-        _ensure_not_locked(user, now)
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
-        if user is not None:
-            _register_failure(user, runtime)
-            session.add(user)
-            if user.locked_until is not None:
-                await session.flush()
-                _ensure_not_locked(user, now)
+        wait = await throttle.failed(email=email, address=address, now=now)
+        if wait is not None:
+            raise SignInThrottled(wait)
         raise InvalidCredentials("Email or password not recognised.")
-    user.failed_logins = 0
-    user.locked_until = None
+    await throttle.succeeded(email=email, address=address)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    session.add(user)
+        session.add(user)
     return user
 
 
@@ -476,15 +500,27 @@ async def complete_mfa_enrolment(
     return tokens, codes
 
 
-def check_step_up(*, runtime: AuthRuntime, user: User, password: str, code: str) -> None:
+async def check_step_up(
+    *, runtime: AuthRuntime, user: User, password: str, code: str, address: str | None
+) -> None:
     """The signed-in person proves it is them again: password and a current code from their
     authenticator app (not a recovery code: those are what is being replaced). One answer
-    for either being wrong, so a stolen token does not tell which."""
+    for either being wrong, so a stolen token does not tell which; failures count towards the
+    sign-in throttle of this account at this address, so guessing here is no faster than at
+    sign-in."""
+    throttle = runtime.throttle
+    now = runtime.now().timestamp()
+    wait = await throttle.wait(email=user.email, address=address, now=now)
+    if wait is not None:
+        raise SignInThrottled(wait)
     password_ok = verify_password(user.password_hash, password)
     # Checked even after a wrong password, so the answer takes as long either way; a code
     # accepted here is used up (its time step) like one accepted at sign-in.
     code_ok = _verify_totp(user, runtime, code)
     if not (password_ok and code_ok):
+        wait = await throttle.failed(email=user.email, address=address, now=now)
+        if wait is not None:
+            raise SignInThrottled(wait)
         raise StepUpFailed("That password or code is not right.")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -172,17 +173,51 @@ def test_wrong_password_and_unknown_email_look_the_same(live: Live) -> None:
     assert any(e["outcome"] == "denied" for e in audit.json()["items"])
 
 
-def test_repeated_failures_lock_the_account(live: Live) -> None:
+def from_address() -> dict[str, str]:
+    """A client address of its own for one test (the test server trusts X-Forwarded-For from
+    loopback, as a deployment trusts its reverse proxy), so throttles touch no other test."""
+    n = uuid.uuid4().int
+    return {"X-Forwarded-For": f"10.{n % 250}.{(n >> 8) % 250}.{(n >> 16) % 250 + 1}"}
+
+
+def test_repeated_failures_throttle_the_account_at_that_address(live: Live) -> None:
+    """Changed by the sign-in throttling: the refusal is `sign-in-throttled` (the same for an
+    email without an account, next test) and holds only at the address the failures came
+    from, so that a guesser cannot lock the person out."""
     email = new_person(live)
-    with live.client() as http:
+    with live.client(headers=from_address()) as http:
         for _ in range(Settings().login_max_failures - 1):
             problem(http.post("/api/v1/auth/login", json={"email": email, "password": "nope"}), 401)
         locked = http.post("/api/v1/auth/login", json={"email": email, "password": "nope"})
         body = problem(locked, 429)
-        assert int(locked.headers["retry-after"]) > 0
-        assert "locked" in body["detail"]
-        # Even the right password is refused while the lock lasts.
+        assert 0 < int(locked.headers["retry-after"]) <= Settings().login_lockout_seconds
+        assert body["type"].endswith("sign-in-throttled") and "Try again" in body["detail"]
+        # Even the right password is refused from there while the delay lasts: not checked.
         problem(http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}), 429)
+    # The person, from their own address, is not held up by someone else's guessing.
+    with live.client(headers=from_address()) as http:
+        own = http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert own.status_code == 200, own.text
+
+
+def test_throttling_looks_the_same_for_an_email_without_an_account(live: Live) -> None:
+    known, unknown = new_person(live), f"nobody-{uuid.uuid4().hex[:8]}@tyneside.example"
+    answers: dict[str, list[tuple[int, str, str]]] = {}
+    for email in (known, unknown):
+        with live.client(headers=from_address()) as http:
+            replies = [
+                http.post("/api/v1/auth/login", json={"email": email, "password": "nope"})
+                for _ in range(Settings().login_max_failures + 1)
+            ]
+        # The seconds in the detail and Retry-After count down with the clock; all else is equal.
+        answers[email] = [
+            (r.status_code, r.headers.get("content-type", ""), re.sub(r"\d+", "N", r.text))
+            for r in replies
+        ]
+        assert all(int(r.headers["retry-after"]) > 0 for r in replies if r.status_code == 429)
+    statuses = [status for status, *_ in answers[known]]
+    assert statuses == [401] * (Settings().login_max_failures - 1) + [429, 429]
+    assert answers[known] == answers[unknown]
 
 
 def test_lockout_doubles_and_is_capped() -> None:
