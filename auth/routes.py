@@ -109,9 +109,9 @@ async def login_mfa(
     )
     try:
         await auth_service.check_second_factor(
-            session=session, runtime=runtime, user=user, code=body.code
+            session=session, runtime=runtime, user=user, code=body.code, address=ctx.actor.ip
         )
-    except (auth_service.InvalidMfaCode, auth_service.AccountLocked) as exc:
+    except (auth_service.InvalidMfaCode, auth_service.SignInThrottled) as exc:
         raise await _refuse_sign_in(session, ctx, user, exc, "auth.mfa") from None
     tokens = await auth_service.start_session(
         session=session, runtime=runtime, ctx=ctx, user=user, method=method, mfa_verified=True

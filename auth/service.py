@@ -31,10 +31,6 @@ class InvalidCredentials(Unauthenticated):
     slug, title = "invalid-credentials", "Email or password not recognised"
 
 
-class AccountLocked(TooManyRequests):
-    slug, title = "account-locked", "Too many failed sign-ins"
-
-
 class SignInThrottled(TooManyRequests):
     """The same answer whichever limit applies and whether or not the email has an account."""
 
@@ -88,15 +84,6 @@ class AuthRuntime:
 # --- pure rules ------------------------------------------------------------------------------
 
 
-def lockout_until(failures: int, now: datetime, settings: Settings) -> datetime | None:
-    """After ``login_max_failures`` failures the account locks, twice as long each time after."""
-    if failures < settings.login_max_failures:
-        return None
-    doublings = min(failures - settings.login_max_failures, 20)
-    seconds = min(settings.login_lockout_seconds * 2**doublings, settings.login_lockout_max_seconds)
-    return now + timedelta(seconds=seconds)
-
-
 def reuse_forgiven(
     *, used_at: datetime, successor_used: bool, now: datetime, grace: timedelta
 ) -> bool:
@@ -123,20 +110,6 @@ def _normalise_recovery_code(code: str) -> str:
 
 
 # --- sign-in ---------------------------------------------------------------------------------
-
-
-def _ensure_not_locked(user: User, now: datetime) -> None:
-    if user.locked_until is not None and user.locked_until > now:
-        wait = int((user.locked_until - now).total_seconds()) + 1
-        raise AccountLocked(
-            f"This account is locked after repeated failed sign-ins. Try again in {wait} seconds.",
-            headers={"Retry-After": str(wait)},
-        )
-
-
-def _register_failure(user: User, runtime: AuthRuntime) -> None:
-    user.failed_logins += 1
-    user.locked_until = lockout_until(user.failed_logins, runtime.now(), runtime.settings)
 
 
 async def check_password(
@@ -303,22 +276,26 @@ async def user_for_mfa_token(
 
 
 async def check_second_factor(
-    *, session: AsyncSession, runtime: AuthRuntime, user: User, code: str
+    *, session: AsyncSession, runtime: AuthRuntime, user: User, code: str, address: str | None
 ) -> None:
-    """Accept a TOTP code or an unused recovery code; failures count towards the lockout."""
-    _ensure_not_locked(user, runtime.now())
+    """Accept a TOTP code or an unused recovery code. Throttled like the password, by this
+    account at this address (its own count) and by the address."""
+    throttle = runtime.throttle
+    now = runtime.now().timestamp()
+    step = "second-factor"
+    wait = await throttle.wait(email=user.email, address=address, now=now, step=step)
+    if wait is not None:
+        raise SignInThrottled(wait)
     compact = code.strip().replace(" ", "")
     ok = (compact.isdigit() and _verify_totp(user, runtime, compact)) or (
         not compact.isdigit() and await _use_recovery_code(session, runtime, user, compact)
     )
     if not ok:
-        _register_failure(user, runtime)
-        session.add(user)
-        await session.flush()
-        _ensure_not_locked(user, runtime.now())
+        wait = await throttle.failed(email=user.email, address=address, now=now, step=step)
+        if wait is not None:
+            raise SignInThrottled(wait)
         raise InvalidMfaCode("That code is not valid. Check your authenticator app's clock.")
-    user.failed_logins = 0
-    user.locked_until = None
+    await throttle.succeeded(email=user.email, address=address, step=step)
     session.add(user)
 
 

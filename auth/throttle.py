@@ -99,10 +99,11 @@ def retry_after(until: float, now: float) -> int:
     return max(1, math.ceil(until - now))
 
 
-def account_key(email: str, address: str | None) -> str:
-    # A digest: the email itself stays out of Redis.
+def account_key(email: str, address: str | None, step: str = "account") -> str:
+    """The count of one email at one address, for one step of signing in: ``account`` (the
+    password) or ``second-factor``. A digest: the email itself stays out of Redis."""
     subject = f"{normalise_email(email)}\0{address or 'unknown'}"
-    return f"signin:account:{hashlib.sha256(subject.encode()).hexdigest()}"
+    return f"signin:{step}:{hashlib.sha256(subject.encode()).hexdigest()}"
 
 
 def address_key(address: str | None) -> str:
@@ -256,27 +257,35 @@ def create_failure_store(url: str | None) -> FailureStore:
 
 
 class SignInThrottle:
-    """The two counts for one sign-in attempt: ``wait`` before checking a password, ``failed``
-    after a wrong one, ``succeeded`` after a right one."""
+    """The two counts for one sign-in attempt: ``wait`` before checking a password (or a
+    code), ``failed`` after a wrong one, ``succeeded`` after a right one.
+
+    ``step`` keeps the second factor's count apart from the password's, so that the right
+    password (which clears its own count) does not clear failed codes: someone who has the
+    password and guesses codes is slowed as at the password step."""
 
     def __init__(self, settings: Settings, store: FailureStore | None = None) -> None:
         self.settings = settings
         self.store = store or create_failure_store(settings.redis_url)
 
-    async def wait(self, *, email: str, address: str | None, now: float) -> int | None:
+    async def wait(
+        self, *, email: str, address: str | None, now: float, step: str = "account"
+    ) -> int | None:
         """Seconds before this email may be tried from this address again, or None."""
-        account = await self.store.read(account_key(email, address), now)
+        account = await self.store.read(account_key(email, address, step), now)
         by_address = await self.store.read(address_key(address), now)
         until = throttled_until(
             account=account, address=by_address, now=now, settings=self.settings
         )
         return None if until is None else retry_after(until, now)
 
-    async def failed(self, *, email: str, address: str | None, now: float) -> int | None:
+    async def failed(
+        self, *, email: str, address: str | None, now: float, step: str = "account"
+    ) -> int | None:
         """Count a failure; the seconds to wait if this one reached a limit, or None."""
         settings = self.settings
         account = await self.store.add(
-            account_key(email, address),
+            account_key(email, address, step),
             now,
             2 * settings.login_lockout_max_seconds,
             extend=True,
@@ -287,8 +296,8 @@ class SignInThrottle:
         until = throttled_until(account=account, address=by_address, now=now, settings=settings)
         return None if until is None else retry_after(until, now)
 
-    async def succeeded(self, *, email: str, address: str | None) -> None:
-        await self.store.clear(account_key(email, address))
+    async def succeeded(self, *, email: str, address: str | None, step: str = "account") -> None:
+        await self.store.clear(account_key(email, address, step))
 
     async def close(self) -> None:
         await self.store.close()

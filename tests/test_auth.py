@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,8 @@ import pyotp
 import pytest
 
 from app.config import Settings
-from auth.service import lockout_until, reuse_forgiven
+from auth.service import reuse_forgiven
+from auth.throttle import account_delay
 from tests.conftest import DEMO_CLIENT_EMAIL, Live, problem
 
 PASSWORD = "a-long-enough-password-1"
@@ -200,6 +202,43 @@ def test_repeated_failures_throttle_the_account_at_that_address(live: Live) -> N
     assert own.status_code == 200, own.text
 
 
+def test_guessing_codes_with_the_password_does_not_lock_out_the_person(live: Live) -> None:
+    """Someone who has the password and guesses codes is throttled at their address; the
+    person, with the password and their app, still gets in from their own."""
+    email = new_person(live, "peer_keyworker")
+    secret = live.sign_in(email, PASSWORD).totp_secret
+    assert secret is not None
+    code = pyotp.TOTP(secret).at(time.time() + 30)  # the enrolment used the current one
+    wrong = "000000" if code != "000000" else "111111"
+    with live.client(headers=from_address()) as http:
+        for attempt in range(Settings().login_max_failures):
+            challenge = login_with(http, email)
+            reply = http.post(
+                "/api/v1/auth/login/mfa", json={"mfa_token": challenge["mfa_token"], "code": wrong}
+            )
+            problem(reply, 429 if attempt == Settings().login_max_failures - 1 else 401)
+        # Signing in with the password again does not clear the count of wrong codes.
+        challenge = login_with(http, email)
+        reply = http.post(
+            "/api/v1/auth/login/mfa", json={"mfa_token": challenge["mfa_token"], "code": code}
+        )
+        assert problem(reply, 429)["type"].endswith("sign-in-throttled")
+    with live.client(headers=from_address()) as http:
+        challenge = login_with(http, email)
+        reply = http.post(
+            "/api/v1/auth/login/mfa", json={"mfa_token": challenge["mfa_token"], "code": code}
+        )
+    assert reply.status_code == 200, reply.text
+
+
+def login_with(http: httpx.Client, email: str) -> dict:
+    reply = http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert reply.status_code == 200, reply.text
+    challenge: dict = reply.json()
+    assert challenge["mfa_required"] is True
+    return challenge
+
+
 def test_throttling_looks_the_same_for_an_email_without_an_account(live: Live) -> None:
     known, unknown = new_person(live), f"nobody-{uuid.uuid4().hex[:8]}@tyneside.example"
     answers: dict[str, list[tuple[int, str, str]]] = {}
@@ -224,13 +263,13 @@ def test_lockout_doubles_and_is_capped() -> None:
     settings = Settings(
         login_max_failures=5, login_lockout_seconds=60, login_lockout_max_seconds=600
     )
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    assert lockout_until(4, now, settings) is None
-    assert lockout_until(5, now, settings) == now + timedelta(seconds=60)
-    assert lockout_until(6, now, settings) == now + timedelta(seconds=120)
-    assert lockout_until(8, now, settings) == now + timedelta(seconds=480)
-    assert lockout_until(9, now, settings) == now + timedelta(seconds=600)
-    assert lockout_until(400, now, settings) == now + timedelta(seconds=600)
+    # The rule is now the throttle's delay, in seconds from the latest failure.
+    assert account_delay(4, settings) is None
+    assert account_delay(5, settings) == 60
+    assert account_delay(6, settings) == 120
+    assert account_delay(8, settings) == 480
+    assert account_delay(9, settings) == 600
+    assert account_delay(400, settings) == 600
 
 
 def test_staff_must_enrol_mfa_then_sign_in_with_a_code(live: Live) -> None:
