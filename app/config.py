@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     # Sign-in throttling (auth/throttle.py, docs/security.md). After `login_max_failures` failures
     # in a row for one email from one address, that email is refused from that address for
     # `login_lockout_seconds`, doubling on each further failure up to `login_lockout_max_seconds`
-    # (other addresses, the person's own among them, are not held up). The same counts apply to
-    # the second factor on its own (per account). `login_address_max_failures` failures from one
+    # (other addresses, the person's own among them, are not held up); codes at the second
+    # factor are counted the same way, apart. `login_address_max_failures` failures from one
     # address, whatever the emails, within `login_address_window_seconds` of the first refuse
     # every sign-in from that address until the window ends.
     login_max_failures: int = Field(default=5, ge=1)
