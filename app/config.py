@@ -77,15 +77,26 @@ class Settings(BaseSettings):
     # A signed-in session that has not refreshed its tokens for this long must sign in again.
     session_idle_minutes: int = Field(default=60, ge=5, le=24 * 60)
     mfa_token_minutes: int = Field(default=5, ge=1, le=15)
+    # A used refresh token presented again within this many seconds, while its successor is
+    # unused, is two tabs refreshing at once: answered with that successor, not a revocation.
+    # 0 turns the grace off (every reuse revokes the session).
+    refresh_reuse_grace_seconds: float = Field(default=10.0, ge=0, le=60)
     sso_code_seconds: int = Field(default=60, ge=10, le=600)
     invitation_days: int = Field(default=7, ge=1, le=30)
     measure_link_hours: int = 72
 
-    # Sign-in protection: after `login_max_failures` failures in a row the account is locked for
-    # `login_lockout_seconds`, doubling on each further failure up to `login_lockout_max_seconds`.
+    # Sign-in throttling (auth/throttle.py, docs/security.md). After `login_max_failures` failures
+    # in a row for one email from one address, that email is refused from that address for
+    # `login_lockout_seconds`, doubling on each further failure up to `login_lockout_max_seconds`
+    # (other addresses, the person's own among them, are not held up); codes at the second
+    # factor are counted the same way, apart. `login_address_max_failures` failures from one
+    # address, whatever the emails, within `login_address_window_seconds` of the first refuse
+    # every sign-in from that address until the window ends.
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=60, ge=1)
     login_lockout_max_seconds: int = Field(default=3600, ge=1)
+    login_address_max_failures: int = Field(default=50, ge=1)
+    login_address_window_seconds: int = Field(default=900, ge=1)
 
     mfa_required_for_staff: bool = True
     mfa_issuer: str = "Teamwell"

@@ -302,6 +302,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 await app.state.realtime.message_writer.stop()
             await presence.stop()
             await hub.stop()
+            await app.state.auth.throttle.close()
             await app.state.audit_writer.stop()
             await app.state.audit_checkpointer.stop()  # after the last events are written
             await audit_engine.dispose()

@@ -190,10 +190,34 @@ def enforce_mfa(principal: Principal, runtime: AuthRuntime) -> None:
         )
 
 
+async def require_mfa(
+    session: AsyncSession, principal: Principal, runtime: AuthRuntime, *, where: str
+) -> None:
+    """``enforce_mfa`` with its refusal audited (``auth.mfa_enrolment_required``, ``denied``,
+    the route or ``/ws`` as resource) and committed before the request or socket is refused:
+    HTTP and the WebSocket gateway refuse a session that still owes enrolment the same way."""
+    try:
+        enforce_mfa(principal, runtime)
+    except MfaEnrolmentRequired as exc:
+        await session.rollback()
+        await audit_service.record(
+            session,
+            principal.ctx,
+            action="auth.mfa_enrolment_required",
+            resource_type="route",
+            resource_id=where,
+            outcome=Outcome.denied,
+            detail=exc.detail,
+        )
+        await session.commit()
+        raise
+
+
 async def current_principal(
-    request: Request, principal: SignedIn, runtime: RuntimeDep
+    request: Request, principal: SignedIn, runtime: RuntimeDep, session: SessionDep
 ) -> Principal:
-    enforce_mfa(principal, runtime)
+    # Audited here, not by audit_refusal: request.state.principal is set only once admitted.
+    await require_mfa(session, principal, runtime, where=f"{request.method} {request.url.path}")
     # Kept so that a refusal raised further on can be audited as theirs (audit_refusal).
     request.state.principal = principal
     return principal

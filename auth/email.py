@@ -12,6 +12,7 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage as MimeMessage
 from email.message import Message
 from email.utils import formatdate, make_msgid
@@ -201,3 +202,23 @@ def get_email_sender(request: Request) -> EmailSender:
 
 
 EmailSenderDep = Annotated[EmailSender, Depends(get_email_sender)]
+
+
+def recovery_codes_replaced_email(
+    *, to: str, when: datetime, ip: str | None, public_url: str
+) -> EmailMessage:
+    """Tells a person that their recovery codes were replaced: when, and from which address,
+    so that someone who did not do it knows to act. It carries no code and nothing about
+    anyone's care."""
+    where = f" from the address {ip}" if ip else ""
+    return EmailMessage(
+        to=to,
+        subject="Your Teamwell recovery codes were replaced",
+        text=(
+            f"The recovery codes of your Teamwell account were replaced on "
+            f"{when.astimezone(UTC):%d %B %Y at %H:%M} UTC{where}. The old codes no longer "
+            f"work.\n\nIf this was you, there is nothing more to do. If it was not, sign in "
+            f"at {public_url} and change your password, and tell your organisation's "
+            f"Teamwell administrator at once.\n"
+        ),
+    )

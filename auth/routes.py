@@ -14,6 +14,7 @@ from app.users.models import User
 from app.users.schemas import UserPublic
 from auth import service as auth_service
 from auth.deps import AnonymousContext, CurrentUser, RuntimeDep, SignedIn
+from auth.email import EmailSenderDep, recovery_codes_replaced_email
 from auth.models import AuthSession
 from auth.schemas import (
     LoginRequest,
@@ -24,6 +25,7 @@ from auth.schemas import (
     MfaVerified,
     MfaVerifyRequest,
     RecoveryCodes,
+    RecoveryCodesRequest,
     RefreshRequest,
     TokenResponse,
 )
@@ -76,14 +78,20 @@ async def login(
     """Sign in with email and password.
 
     Answers with tokens, or with an ``mfa_token`` to complete at ``/auth/login/mfa`` when the
-    account has multi-factor authentication. Repeated failures lock the account for a while
-    (429 with ``Retry-After``).
+    account has multi-factor authentication. Repeated failures for one email from one
+    address, or from one address for any emails, are refused for a while (429
+    ``sign-in-throttled`` with ``Retry-After``, the same whether or not the email has an
+    account); see docs/security.md.
     """
     try:
         user = await auth_service.check_password(
-            session=session, runtime=runtime, email=body.email, password=body.password
+            session=session,
+            runtime=runtime,
+            email=body.email,
+            password=body.password,
+            address=ctx.actor.ip,
         )
-    except (auth_service.InvalidCredentials, auth_service.AccountLocked) as exc:
+    except (auth_service.InvalidCredentials, auth_service.SignInThrottled) as exc:
         known = await users_service.get_by_email(session=session, email=body.email)
         raise await _refuse_sign_in(session, ctx, known, exc, "auth.login") from None
     return await finish_sign_in(
@@ -101,9 +109,9 @@ async def login_mfa(
     )
     try:
         await auth_service.check_second_factor(
-            session=session, runtime=runtime, user=user, code=body.code
+            session=session, runtime=runtime, user=user, code=body.code, address=ctx.actor.ip
         )
-    except (auth_service.InvalidMfaCode, auth_service.AccountLocked) as exc:
+    except (auth_service.InvalidMfaCode, auth_service.SignInThrottled) as exc:
         raise await _refuse_sign_in(session, ctx, user, exc, "auth.mfa") from None
     tokens = await auth_service.start_session(
         session=session, runtime=runtime, ctx=ctx, user=user, method=method, mfa_verified=True
@@ -182,9 +190,15 @@ async def mfa_verify(
     for this now fully verified session."""
     auth = await session.get(AuthSession, principal.session_id)
     assert auth is not None
-    tokens, codes = await auth_service.complete_mfa_enrolment(
-        session=session, runtime=runtime, user=principal.user, auth=auth, code=body.code
-    )
+    try:
+        tokens, codes = await auth_service.complete_mfa_enrolment(
+            session=session, runtime=runtime, user=principal.user, auth=auth, code=body.code
+        )
+    except auth_service.InvalidMfaCode as exc:
+        # Nothing was changed: a wrong code leaves the enrolment as it was.
+        raise await _refuse_sign_in(
+            session, principal.ctx, principal.user, exc, "auth.mfa_verify"
+        ) from None
     await audit_service.record(
         session,
         principal.ctx,
@@ -197,11 +211,30 @@ async def mfa_verify(
 
 @router.post("/mfa/recovery-codes", response_model=RecoveryCodes)
 async def new_recovery_codes(
-    principal: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    body: RecoveryCodesRequest,
+    principal: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    sender: EmailSenderDep,
 ) -> RecoveryCodes:
-    """Replace the recovery codes; the old ones stop working."""
+    """Replace the recovery codes; the old ones stop working. Asks for the password and a
+    current code from the authenticator app again (401 ``step-up-failed`` if either is wrong;
+    audited), and emails the person that their codes changed (the email carries no codes). If
+    the email cannot be sent nothing is changed (502)."""
     if not principal.user.mfa_enabled:
         raise auth_service.MfaNotStarted()
+    try:
+        await auth_service.check_step_up(
+            runtime=runtime,
+            user=principal.user,
+            password=body.password,
+            code=body.code,
+            address=principal.ctx.actor.ip,
+        )
+    except (auth_service.StepUpFailed, auth_service.SignInThrottled) as exc:
+        raise await _refuse_sign_in(
+            session, principal.ctx, principal.user, exc, "auth.recovery_codes_replaced"
+        ) from None
     codes = await auth_service.replace_recovery_codes(
         session=session, runtime=runtime, user=principal.user
     )
@@ -211,5 +244,13 @@ async def new_recovery_codes(
         action="auth.recovery_codes_replaced",
         resource_type="user",
         resource_id=principal.id,
+    )
+    await sender.send(
+        recovery_codes_replaced_email(
+            to=principal.user.email,
+            when=runtime.now(),
+            ip=principal.ctx.actor.ip,
+            public_url=runtime.settings.public_url,
+        )
     )
     return RecoveryCodes(recovery_codes=codes)

@@ -50,5 +50,15 @@ class MfaVerified(TokenResponse):
     recovery_codes: list[str]
 
 
+class RecoveryCodesRequest(BaseModel):
+    """Step-up: replacing the recovery codes asks for the password and a current code again,
+    so that an access token alone (one that was stolen) cannot mint a second factor."""
+
+    password: str = Field(min_length=1, max_length=200)
+    code: str = Field(
+        min_length=6, max_length=8, pattern=r"^\d{6,8}$", description="A code from the app"
+    )
+
+
 class RecoveryCodes(BaseModel):
     recovery_codes: list[str]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pyotp
@@ -23,6 +23,7 @@ from app.users.schemas import UserPublic
 from auth.models import AuthSession, RecoveryCode, RefreshToken
 from auth.passwords import hash_password, needs_rehash, verify_password
 from auth.schemas import MfaChallenge, MfaEnrolment, TokenResponse
+from auth.throttle import SignInThrottle
 from auth.tokens import InvalidToken, TokenSigner
 
 
@@ -30,12 +31,24 @@ class InvalidCredentials(Unauthenticated):
     slug, title = "invalid-credentials", "Email or password not recognised"
 
 
-class AccountLocked(TooManyRequests):
-    slug, title = "account-locked", "Too many failed sign-ins"
+class SignInThrottled(TooManyRequests):
+    """The same answer whichever limit applies and whether or not the email has an account."""
+
+    slug, title = "sign-in-throttled", "Too many failed sign-ins"
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(
+            f"Too many failed sign-ins. Try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 class InvalidMfaCode(Unauthenticated):
     slug, title = "invalid-mfa-code", "That code is not valid"
+
+
+class StepUpFailed(Unauthenticated):
+    slug, title = "step-up-failed", "Password or code not recognised"
 
 
 class SessionEnded(Unauthenticated):
@@ -58,6 +71,11 @@ class AuthRuntime:
     signer: TokenSigner
     cipher: FieldCipher
     clock: Clock
+    # Counts of failed sign-ins (in Redis when TEAMWELL_REDIS_URL is set): auth/throttle.py.
+    throttle: SignInThrottle = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.throttle = SignInThrottle(self.settings)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -66,13 +84,16 @@ class AuthRuntime:
 # --- pure rules ------------------------------------------------------------------------------
 
 
-def lockout_until(failures: int, now: datetime, settings: Settings) -> datetime | None:
-    """After ``login_max_failures`` failures the account locks, twice as long each time after."""
-    if failures < settings.login_max_failures:
-        return None
-    doublings = min(failures - settings.login_max_failures, 20)
-    seconds = min(settings.login_lockout_seconds * 2**doublings, settings.login_lockout_max_seconds)
-    return now + timedelta(seconds=seconds)
+def reuse_forgiven(
+    *, used_at: datetime, successor_used: bool, now: datetime, grace: timedelta
+) -> bool:
+    """Whether a refresh token presented after it was used is a race, not a copy.
+
+    Two tabs (or a retry) refreshing with one token at the same moment present it twice within
+    moments. The token is forgiven only while it is the immediately previous one (its successor
+    has not been used) and for less than ``grace`` after it was used (OAuth 2.0 Security BCP,
+    refresh token rotation). Any other reuse means the token was copied."""
+    return not successor_used and now - used_at < grace
 
 
 def mfa_required_for(user: User, settings: Settings) -> bool:
@@ -91,43 +112,35 @@ def _normalise_recovery_code(code: str) -> str:
 # --- sign-in ---------------------------------------------------------------------------------
 
 
-def _ensure_not_locked(user: User, now: datetime) -> None:
-    if user.locked_until is not None and user.locked_until > now:
-        wait = int((user.locked_until - now).total_seconds()) + 1
-        raise AccountLocked(
-            f"This account is locked after repeated failed sign-ins. Try again in {wait} seconds.",
-            headers={"Retry-After": str(wait)},
-        )
-
-
-def _register_failure(user: User, runtime: AuthRuntime) -> None:
-    user.failed_logins += 1
-    user.locked_until = lockout_until(user.failed_logins, runtime.now(), runtime.settings)
-
-
 async def check_password(
-    *, session: AsyncSession, runtime: AuthRuntime, email: str, password: str
+    *,
+    session: AsyncSession,
+    runtime: AuthRuntime,
+    email: str,
+    password: str,
+    address: str | None,
 ) -> User:
-    """The account for these credentials. Failures are counted on the session; the caller
-    commits them even though it then refuses the request."""
+    """The account for these credentials, tried from ``address``.
+
+    Throttled (auth/throttle.py) by this email at this address and by the address: while
+    either limit applies the password is not even checked, and the answer is the same whether
+    or not the email has an account."""
+    throttle = runtime.throttle
+    now = runtime.now().timestamp()
+    wait = await throttle.wait(email=email, address=address, now=now)
+    if wait is not None:
+        raise SignInThrottled(wait)
     user = await users_service.get_by_email(session=session, email=email)
-    now = runtime.now()
-    if user is not None:
-        _ensure_not_locked(user, now)
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
-        if user is not None:
-            _register_failure(user, runtime)
-            session.add(user)
-            if user.locked_until is not None:
-                await session.flush()
-                _ensure_not_locked(user, now)
+        wait = await throttle.failed(email=email, address=address, now=now)
+        if wait is not None:
+            raise SignInThrottled(wait)
         raise InvalidCredentials("Email or password not recognised.")
-    user.failed_logins = 0
-    user.locked_until = None
+    await throttle.succeeded(email=email, address=address)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    session.add(user)
+        session.add(user)
     return user
 
 
@@ -167,10 +180,17 @@ async def start_session(
 
 
 async def _issue_tokens(
-    *, session: AsyncSession, runtime: AuthRuntime, user: User, auth: AuthSession
+    *,
+    session: AsyncSession,
+    runtime: AuthRuntime,
+    user: User,
+    auth: AuthSession,
+    refresh: str | None = None,
 ) -> TokenResponse:
+    """Store a new refresh token (``refresh``, or a random one) and answer it with a new
+    access token."""
     now = runtime.now()
-    refresh = new_token()
+    refresh = refresh or new_token()
     session.add(
         RefreshToken(
             session_id=auth.id,
@@ -180,6 +200,13 @@ async def _issue_tokens(
         )
     )
     await session.flush()
+    return _token_response(runtime=runtime, user=user, auth=auth, refresh=refresh)
+
+
+def _token_response(
+    *, runtime: AuthRuntime, user: User, auth: AuthSession, refresh: str
+) -> TokenResponse:
+    now = runtime.now()
     lifetime = timedelta(minutes=runtime.settings.access_token_minutes)
     access = runtime.signer.access_token(
         user_id=user.id,
@@ -249,22 +276,26 @@ async def user_for_mfa_token(
 
 
 async def check_second_factor(
-    *, session: AsyncSession, runtime: AuthRuntime, user: User, code: str
+    *, session: AsyncSession, runtime: AuthRuntime, user: User, code: str, address: str | None
 ) -> None:
-    """Accept a TOTP code or an unused recovery code; failures count towards the lockout."""
-    _ensure_not_locked(user, runtime.now())
+    """Accept a TOTP code or an unused recovery code. Throttled like the password, by this
+    account at this address (its own count) and by the address."""
+    throttle = runtime.throttle
+    now = runtime.now().timestamp()
+    step = "second-factor"
+    wait = await throttle.wait(email=user.email, address=address, now=now, step=step)
+    if wait is not None:
+        raise SignInThrottled(wait)
     compact = code.strip().replace(" ", "")
     ok = (compact.isdigit() and _verify_totp(user, runtime, compact)) or (
         not compact.isdigit() and await _use_recovery_code(session, runtime, user, compact)
     )
     if not ok:
-        _register_failure(user, runtime)
-        session.add(user)
-        await session.flush()
-        _ensure_not_locked(user, runtime.now())
+        wait = await throttle.failed(email=user.email, address=address, now=now, step=step)
+        if wait is not None:
+            raise SignInThrottled(wait)
         raise InvalidMfaCode("That code is not valid. Check your authenticator app's clock.")
-    user.failed_logins = 0
-    user.locked_until = None
+    await throttle.succeeded(email=user.email, address=address, step=step)
     session.add(user)
 
 
@@ -276,8 +307,11 @@ async def rotate_refresh_token(
 ) -> tuple[TokenResponse | None, AuthSession | None]:
     """Exchange a refresh token for new tokens.
 
-    A refresh token works once. Presenting one that was already used means it was copied: the
-    whole family (the session) is revoked, and ``(None, session)`` tells the caller to refuse.
+    A refresh token works once; its successor is ``signer.refresh_successor`` of it. Presenting
+    a used one again within the grace, while its successor is unused, is a race of two tabs:
+    it is answered with that same successor and a new access token, and nothing is revoked.
+    Any other reuse means the token was copied: the whole family (the session) is revoked, and
+    ``(None, session)`` tells the caller to refuse.
     """
     now = runtime.now()
     found = (
@@ -291,38 +325,82 @@ async def rotate_refresh_token(
     if auth is None or auth.revoked_at is not None:
         raise SessionEnded()
     if found.used_at is not None:
-        auth.revoked_at = now
-        auth.revoked_reason = "refresh_token_reuse"
-        session.add(auth)
-        await session.flush()
-        return None, auth
+        return await _present_again(
+            session=session, runtime=runtime, used=found, auth=auth, refresh_token=refresh_token
+        )
     if found.expires_at <= now:
         raise SessionEnded("Your session has expired; please sign in again.")
     idle = timedelta(minutes=runtime.settings.session_idle_minutes)
     if auth.last_used_at + idle <= now:
-        auth.revoked_at = now
-        auth.revoked_reason = "idle_timeout"
-        session.add(auth)
-        await session.flush()
-        return None, auth
-    # Conditional update: of two concurrent uses of one token only one can win.
+        return None, await _revoke_family(session, auth, now, "idle_timeout")
+    # Conditional update: of two concurrent uses of one token only one can win; the other is
+    # then a token presented again, a moment after it was used.
     claimed = await session.exec(
         update(RefreshToken)
         .where(col(RefreshToken.id) == found.id, col(RefreshToken.used_at).is_(None))
         .values(used_at=now)
     )
     if claimed.rowcount != 1:
-        auth.revoked_at = now
-        auth.revoked_reason = "refresh_token_reuse"
-        session.add(auth)
-        await session.flush()
-        return None, auth
+        await session.refresh(found)
+        return await _present_again(
+            session=session, runtime=runtime, used=found, auth=auth, refresh_token=refresh_token
+        )
     user = await session.get(User, auth.user_id)
     if user is None or not user.is_active:
         raise SessionEnded()
     auth.last_used_at = now
     session.add(auth)
-    return await _issue_tokens(session=session, runtime=runtime, user=user, auth=auth), auth
+    successor = runtime.signer.refresh_successor(refresh_token)
+    tokens = await _issue_tokens(
+        session=session, runtime=runtime, user=user, auth=auth, refresh=successor
+    )
+    return tokens, auth
+
+
+async def _present_again(
+    *,
+    session: AsyncSession,
+    runtime: AuthRuntime,
+    used: RefreshToken,
+    auth: AuthSession,
+    refresh_token: str,
+) -> tuple[TokenResponse | None, AuthSession]:
+    """A used refresh token presented again: forgiven as a race (``reuse_forgiven``), or the
+    end of its session."""
+    now = runtime.now()
+    successor = runtime.signer.refresh_successor(refresh_token)
+    issued = (
+        await session.exec(
+            select(RefreshToken).where(
+                RefreshToken.token_hash == token_digest(successor),
+                RefreshToken.session_id == auth.id,
+            )
+        )
+    ).first()
+    grace = timedelta(seconds=runtime.settings.refresh_reuse_grace_seconds)
+    user = await session.get(User, auth.user_id)
+    if (
+        used.used_at is not None
+        and issued is not None
+        and issued.expires_at > now
+        and user is not None
+        and user.is_active
+        and reuse_forgiven(
+            used_at=used.used_at, successor_used=issued.used_at is not None, now=now, grace=grace
+        )
+    ):
+        return _token_response(runtime=runtime, user=user, auth=auth, refresh=successor), auth
+    return None, await _revoke_family(session, auth, now, "refresh_token_reuse")
+
+
+async def _revoke_family(
+    session: AsyncSession, auth: AuthSession, now: datetime, reason: str
+) -> AuthSession:
+    auth.revoked_at = now
+    auth.revoked_reason = reason
+    session.add(auth)
+    await session.flush()
+    return auth
 
 
 async def revoke_session(
@@ -397,6 +475,30 @@ async def complete_mfa_enrolment(
     codes = await replace_recovery_codes(session=session, runtime=runtime, user=user)
     tokens = await _issue_tokens(session=session, runtime=runtime, user=user, auth=auth)
     return tokens, codes
+
+
+async def check_step_up(
+    *, runtime: AuthRuntime, user: User, password: str, code: str, address: str | None
+) -> None:
+    """The signed-in person proves it is them again: password and a current code from their
+    authenticator app (not a recovery code: those are what is being replaced). One answer
+    for either being wrong, so a stolen token does not tell which; failures count towards the
+    sign-in throttle of this account at this address, so guessing here is no faster than at
+    sign-in."""
+    throttle = runtime.throttle
+    now = runtime.now().timestamp()
+    wait = await throttle.wait(email=user.email, address=address, now=now)
+    if wait is not None:
+        raise SignInThrottled(wait)
+    password_ok = verify_password(user.password_hash, password)
+    # Checked even after a wrong password, so the answer takes as long either way; a code
+    # accepted here is used up (its time step) like one accepted at sign-in.
+    code_ok = _verify_totp(user, runtime, code)
+    if not (password_ok and code_ok):
+        wait = await throttle.failed(email=user.email, address=address, now=now)
+        if wait is not None:
+            raise SignInThrottled(wait)
+        raise StepUpFailed("That password or code is not right.")
 
 
 async def replace_recovery_codes(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import uuid
 from dataclasses import dataclass
@@ -52,6 +54,20 @@ class AccessClaims:
 class TokenSigner:
     def __init__(self, secret: str) -> None:
         self._key = OctKey.import_key(secret.encode())
+        # A key of its own for refresh successors, so that no value made with it is also a
+        # valid signature of anything.
+        self._successor_key = hmac.new(
+            secret.encode(), b"teamwell refresh-token successor", hashlib.sha256
+        ).digest()
+
+    def refresh_successor(self, refresh_token: str) -> str:
+        """The refresh token that replaces ``refresh_token`` when it is used: derived from it
+        with a server key rather than drawn at random, so that a request presenting it again
+        (a second tab refreshing at the same moment) can be given the same successor instead
+        of starting a second line of tokens. Unpredictable without the key, like a random one.
+        """
+        digest = hmac.new(self._successor_key, refresh_token.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def encode(self, claims: dict[str, Any], *, now: datetime, lifetime: timedelta) -> str:
         body = {

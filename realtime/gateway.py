@@ -19,7 +19,7 @@ from app.audit.models import Outcome
 from app.config import web_origin
 from app.context import Actor, Context
 from app.errors import Problem
-from auth.deps import Principal, enforce_mfa, principal_from_token
+from auth.deps import Principal, principal_from_token, require_mfa
 from realtime import protocol as p
 from realtime.connection import Connection
 from realtime.handlers import (
@@ -105,7 +105,7 @@ async def _authenticate(rt: Realtime, websocket: WebSocket) -> tuple[Principal, 
             await websocket.close(Close.unauthenticated, "token refused")
             return None
         try:
-            enforce_mfa(principal, rt.runtime)
+            await require_mfa(session, principal, rt.runtime, where=WS_PATH)
         except Problem as exc:
             await websocket.send_text(
                 p.encode(p.error_frame(ErrorCode.unauthenticated, exc.detail))

@@ -17,6 +17,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pyotp
+
 from app.clock import SystemClock
 from auth.tokens import TokenSigner
 from tests.conftest import DEMO_PASSWORD, PARTNER_ADMIN_EMAIL, Live, Session, problem
@@ -260,6 +262,34 @@ async def test_a_token_made_to_crash_the_parser_is_refused_like_any_other(live: 
     assert live.as_role("therapist").get("/api/v1/auth/me").status_code == 200
 
 
+# --- a session that still owes the second factor --------------------------------------------------
+
+
+async def test_a_session_without_the_second_factor_is_refused_and_audited(live: Live) -> None:
+    """Staff signed in with a password only reach enrolment and nothing else; each refusal (an
+    API route, the socket, a wrong enrolment code) is in the trail as theirs."""
+    email, user_id = fresh_therapist(live)
+    with live.client() as http:
+        signed_in = http.post(
+            "/api/v1/auth/login", json={"email": email, "password": DEMO_PASSWORD}
+        ).json()
+        assert signed_in["mfa_enrolment_required"] is True
+        auth = {"Authorization": f"Bearer {signed_in['access_token']}"}
+        refused = problem(http.get("/api/v1/clients", headers=auth), 403)
+        assert refused["type"].endswith("mfa-enrolment-required")
+        secret = http.post("/api/v1/auth/mfa/enrol", headers=auth).json()["secret"]
+        wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
+        problem(http.post("/api/v1/auth/mfa/verify", headers=auth, json={"code": wrong}), 401)
+    socket = await WsClient.connect(live.base_url, signed_in["access_token"])
+    assert await socket.wait_closed() == 4401
+
+    events = audit_events(live.as_role("supervisor"), actor_id=user_id)
+    denied = {(e["action"], e["resource_id"]) for e in events if e["outcome"] == "denied"}
+    assert ("auth.mfa_enrolment_required", "GET /api/v1/clients") in denied
+    assert ("auth.mfa_enrolment_required", "/ws") in denied
+    assert ("auth.mfa_verify", user_id) in denied
+
+
 # --- a refresh token replayed --------------------------------------------------------------------
 
 
@@ -269,8 +299,14 @@ def test_a_replayed_refresh_token_ends_the_session_and_is_audited(live: Live) ->
     ua = attacker("replay")
     with live.client(headers={"User-Agent": ua}) as http:
         first = signed_in.tokens["refresh_token"]
-        rotated = http.post("/api/v1/auth/refresh", json={"refresh_token": first})
+        between = http.post("/api/v1/auth/refresh", json={"refresh_token": first})
+        assert between.status_code == 200, between.text
+        rotated = http.post(
+            "/api/v1/auth/refresh", json={"refresh_token": between.json()["refresh_token"]}
+        )
         assert rotated.status_code == 200, rotated.text
+        # Older than the token just replaced (which a second tab may present again for a few
+        # seconds): a copy.
         problem(http.post("/api/v1/auth/refresh", json={"refresh_token": first}), 401)
         # The whole family is gone: the newest tokens too.
         access = rotated.json()["access_token"]

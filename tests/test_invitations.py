@@ -35,9 +35,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from app.config import Settings
 from app.crypto import new_token
+from app.db import create_engine
 from app.users.models import Role
 from auth.email import (
     EmailMessage,
@@ -288,6 +290,53 @@ def test_invited_therapist_accepts_once_joins_the_team_and_signs_in(invites: Inv
 
 def test_unknown_token_is_not_found(invites: Invites) -> None:
     problem(invites.accept(new_token()), 404)
+
+
+async def unattributed_events(live: Live, action: str) -> list[dict[str, Any]]:
+    """Audit events of nobody's organisation (an attempt that named no one), read from the
+    database: no organisation's audit reader sees them."""
+    engine = create_engine(Settings(database_url=live.env["TEAMWELL_DATABASE_URL"]))
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT actor_id, resource_id, outcome, detail, user_agent FROM audit_event"
+                    " WHERE action = :action AND organisation_id IS NULL"
+                ),
+                {"action": action},
+            )
+            return [dict(row._mapping) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+async def test_refused_links_are_audited(invites: Invites) -> None:
+    """A link used again (410) is recorded against its invitation, for its organisation's
+    admins; a guessed link (404) names nothing, as with a forged token."""
+    admin = invites.live.as_role("admin")
+    address = unique_email("twice")
+    created = invites.invite(email=address, role="therapist")
+    token = invites.token_from_email(address)
+    assert invites.accept(token).status_code == 201
+    problem(invites.accept(token), 410)
+    events = admin.get("/api/v1/audit-events", params={"action": "invitation.accept"}).json()
+    refused = [
+        e for e in events["items"] if e["resource_id"] == created["id"] and e["outcome"] == "denied"
+    ]
+    assert len(refused) == 1 and refused[0]["actor_id"] is None, refused
+    assert refused[0]["detail"].startswith("invitation-gone")
+
+    guess = f"guessed-{uuid.uuid4().hex}"
+    with invites.live.client(headers={"User-Agent": guess}) as http:
+        body = {"token": new_token(), "display_name": "Nobody", "password": STRONG_PASSWORD}
+        problem(http.post("/api/v1/invitations/accept", json=body), 404)
+    [event] = [
+        e
+        for e in await unattributed_events(invites.live, "invitation.accept")
+        if e["user_agent"] == guess
+    ]
+    assert event["actor_id"] is None and event["resource_id"] is None
+    assert event["outcome"] == "denied"
 
 
 def test_only_admins_invite(invites: Invites) -> None:

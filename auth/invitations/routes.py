@@ -8,8 +8,10 @@ from datetime import timedelta
 from fastapi import APIRouter, status
 
 from app.audit import service as audit_service
-from app.context import acting_as
+from app.audit.models import Outcome
+from app.context import Actor, Context, acting_as
 from app.db import SessionDep
+from app.errors import Problem
 from app.pagination import Page, PageDep
 from app.users.schemas import UserPublic
 from auth.deps import AccountManager, AnonymousContext, RuntimeDep
@@ -104,6 +106,38 @@ async def revoke_invitation(
     return service.to_public(invitation, principal.ctx.now())
 
 
+async def _audit_refused_link(
+    session: SessionDep, ctx: Context, token: str, refused: Problem
+) -> None:
+    """Record a refused link (``invitation.accept``, ``denied``) and commit it before the
+    request is refused. Whoever holds a used, revoked or expired link is not known: the actor
+    stays anonymous, and the event names the invitation and carries its organisation, so that
+    organisation's admins see it. A link no invitation has names nothing, as with a forged
+    token: no resource, no organisation."""
+    await session.rollback()
+    known = None
+    if isinstance(refused, service.InvitationGone):
+        known = await service.get_by_token(session=session, token=token)
+    actor = Actor(
+        user_id=None,
+        role=None,
+        organisation_id=known.organisation_id if known else None,
+        ip=ctx.actor.ip,
+        user_agent=ctx.actor.user_agent,
+    )
+    await audit_service.record(
+        session,
+        Context(actor=actor, clock=ctx.clock),
+        action="invitation.accept",
+        resource_type="invitation",
+        resource_id=known.id if known else None,
+        client_id=known.client_id if known else None,
+        outcome=Outcome.denied,
+        detail=f"{refused.slug}: {refused.detail}" if known else "no invitation has this link",
+    )
+    await session.commit()
+
+
 @router.post("/accept", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
 async def accept_invitation(
     body: InvitationAccept, session: SessionDep, ctx: AnonymousContext
@@ -112,7 +146,11 @@ async def accept_invitation(
 
     Creates the account (then sign in as usual; staff set up multi-factor authentication
     first). A link works once: used, revoked or expired links answer 410, unknown ones 404."""
-    invitation, user = await service.accept(session=session, ctx=ctx, data=body)
+    try:
+        invitation, user = await service.accept(session=session, ctx=ctx, data=body)
+    except (service.InvitationGone, service.InvitationNotFound) as exc:
+        await _audit_refused_link(session, ctx, body.token, exc)
+        raise
     await audit_service.record(
         session,
         acting_as(ctx, user),
