@@ -19,7 +19,7 @@ from typing import Any
 
 from app.clock import SystemClock
 from auth.tokens import TokenSigner
-from tests.conftest import DEMO_PASSWORD, PARTNER_ADMIN_EMAIL, Live, Session, problem
+from tests.conftest import PARTNER_ADMIN_EMAIL, Live, Session, problem
 from tests.support.ws import WsClient
 
 ONE_MINUTE = timedelta(minutes=1)
@@ -52,17 +52,8 @@ def client_ids(live: Live) -> dict[str, str]:
 def fresh_therapist(live: Live) -> tuple[str, str]:
     """A new therapist of the trust: (email, user id)."""
     email = f"attack-therapist-{uuid.uuid4().hex[:8]}@tyneside.example"
-    made = live.as_role("admin").post(
-        "/api/v1/users",
-        json={
-            "email": email,
-            "display_name": "Casey Temp",
-            "role": "therapist",
-            "password": DEMO_PASSWORD,
-        },
-    )
-    assert made.status_code == 201, made.text
-    return email, str(made.json()["id"])
+    made = live.new_account(email, "Casey Temp", "therapist")
+    return email, str(made["id"])
 
 
 async def connect(live: Live, token: str) -> WsClient:

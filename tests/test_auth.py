@@ -20,12 +20,7 @@ PASSWORD = "a-long-enough-password-1"
 def new_person(live: Live, role: str = "therapist") -> str:
     """A fresh account (so lockouts and replays in one test touch no other)."""
     email = f"{role}-{uuid.uuid4().hex[:10]}@tyneside.example"
-    admin = live.as_role("admin")
-    made = admin.post(
-        "/api/v1/users",
-        json={"email": email, "display_name": "Test Person", "role": role, "password": PASSWORD},
-    )
-    assert made.status_code == 201, made.text
+    live.new_account(email, "Test Person", role, password=PASSWORD)
     return email
 
 

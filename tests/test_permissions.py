@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_PASSWORD, Live, Session, problem
+from tests.conftest import Live, Session, problem
 
 ROLES_ORDER = [
     "peer_keyworker",
@@ -45,17 +45,10 @@ class World:
         return self.live.as_role(role)
 
     def fresh_staff(self, role: str = "therapist") -> str:
-        reply = self.live.as_role("admin").post(
-            "/api/v1/users",
-            json={
-                "email": f"{role}-{uuid.uuid4().hex[:8]}@tyneside.example",
-                "display_name": "Fresh Colleague",
-                "role": role,
-                "password": DEMO_PASSWORD,
-            },
+        made = self.live.new_account(
+            f"{role}-{uuid.uuid4().hex[:8]}@tyneside.example", "Fresh Colleague", role
         )
-        assert reply.status_code == 201, reply.text
-        return str(reply.json()["id"])
+        return str(made["id"])
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +56,7 @@ def world(live: Live) -> World:
     w = World(live)
     admin = live.as_role("admin")
     outsider_email = f"outsider-{live.backend}@tyneside.example"
-    if admin.post(
-        "/api/v1/users",
-        json={
-            "email": outsider_email,
-            "display_name": "Olu Outside",
-            "role": "therapist",
-            "password": DEMO_PASSWORD,
-        },
-    ).status_code not in (201, 409):
-        raise AssertionError("could not create the outsider")
+    live.new_account(outsider_email, "Olu Outside", "therapist")
     w.ids["outsider_email"] = outsider_email
     clients = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
     by_name = {c["display_name"]: c for c in clients}
