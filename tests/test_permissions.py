@@ -168,6 +168,32 @@ def pending_invitation(w: World) -> dict[str, str]:
     return {"invitation_id": made.json()["id"]}
 
 
+def proposed_supervisor(w: World) -> dict[str, str]:
+    """A pending link proposing a supervisor for the outsider (who alone may decide it): the
+    demo supervisor or a second one, whichever is not already in force."""
+    if "second_supervisor" not in w.ids:
+        made = w.live.new_account(
+            f"supervisor-{uuid.uuid4().hex[:8]}@tyneside.example", "Second Supervisor", "supervisor"
+        )
+        w.ids["second_supervisor"] = str(made["id"])
+    outsider = w.session("outsider")
+    active = {
+        x["supervisor_id"]
+        for x in outsider.get("/api/v1/supervision/links").json()
+        if x["status"] == "active" and x["supervisee_id"] == outsider.user["id"]
+    }
+    supervisor = next(
+        s
+        for s in (str(w.session("supervisor").user["id"]), w.ids["second_supervisor"])
+        if s not in active
+    )
+    proposed = w.session("admin").put(
+        f"/api/v1/users/{outsider.user['id']}/supervisor", json={"supervisor_id": supervisor}
+    )
+    assert proposed.status_code == 200 and proposed.json()["status"] == "pending", proposed.text
+    return {"link_id": proposed.json()["id"]}
+
+
 SSO_SETTINGS = {
     "issuer": "https://login.tyneside.example/realms/staff",
     "client_id": "teamwell",
@@ -585,6 +611,19 @@ RULES: list[Rule] = [
         params=fresh_talk_request,
     ),
     Rule("GET", "/api/v1/supervision/supervisees", frozenset({"supervisor"})),
+    Rule("GET", "/api/v1/supervision/links", frozenset(STAFF)),
+    Rule(
+        "POST",
+        "/api/v1/supervision/links/{link_id}/accept",
+        frozenset({"outsider"}),
+        params=proposed_supervisor,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/supervision/links/{link_id}/decline",
+        frozenset({"outsider"}),
+        params=proposed_supervisor,
+    ),
     Rule(
         "PUT",
         "/api/v1/supervision/supervisees/{user_id}/cadence",
