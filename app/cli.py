@@ -89,9 +89,8 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
             session=session,
             ctx=ctx,
             organisation_id=organisation.id,
-            data=UserCreate(
-                email=args.email, display_name=args.name, role=Role.admin, password=password
-            ),
+            data=UserCreate(email=args.email, display_name=args.name, role=Role.admin),
+            password=password,
         )
         await audit_service.record(
             session,

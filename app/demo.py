@@ -138,16 +138,19 @@ async def seed_demo(
             session=session,
             ctx=ctx,
             organisation_id=organisations[slug].id,
-            data=UserCreate(email=email, display_name=name, role=role, password=password),
+            data=UserCreate(email=email, display_name=name, role=role),
+            password=password,
         )
         people.setdefault(role, user)
         logins.append(DemoLogin(email, role, name))
         if role != Role.admin:
             await teams_service.add_member(session=session, ctx=ctx, team=team, user=user)
     for role in (Role.peer_keyworker, Role.therapist, Role.employment_specialist):
-        await users_service.assign_supervisor(
+        # Seeded as already accepted by each supervisee, as a running service would have them.
+        link = await users_service.propose_supervisor(
             session=session, ctx=ctx, supervisee=people[role], supervisor=people[Role.supervisor]
         )
+        await users_service.accept_supervisor(session=session, ctx=ctx, link=link)
     keyworker = people[Role.peer_keyworker]
     as_keyworker = Context(
         actor=Actor(
@@ -194,8 +197,8 @@ async def seed_demo(
                     email="alex.morgan@example.org",
                     display_name=name,
                     role=Role.client,
-                    password=password,
                 ),
+                password=password,
             )
             await clients_service.link_login(session=session, client=client, user=user)
             logins.append(DemoLogin(user.email, Role.client, name))

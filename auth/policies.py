@@ -198,6 +198,41 @@ def can_manage_accounts(user: User) -> Decision:
     return Decision(False, "only admins manage accounts, teams and organisations")
 
 
+def can_join_team(user: User) -> Decision:
+    """Teams are clinical staff: their members read the team's conversation and meetings, so
+    an admin (who may put people on teams) is never one, nor is a client (care teams instead)."""
+    if user.role == Role.client:
+        return Decision(False, "teams are made of staff; clients have care teams instead")
+    if user.role not in CLINICAL_ROLES:
+        return Decision(False, "admins manage teams and are not their members")
+    return ALLOW
+
+
+def can_change_role(target: User, new_role: Role) -> Decision:
+    """Roles change only among the clinical roles. An account is never made an admin or a
+    clinician from the other side (an admin would otherwise give itself, or an account it runs,
+    clinical reach), nor a client's login staff or the reverse (it belongs to a record)."""
+    if new_role == target.role:
+        return ALLOW
+    if target.role in CLINICAL_ROLES and new_role in CLINICAL_ROLES:
+        return ALLOW
+    return Decision(
+        False,
+        f"a {target.role} account does not become {new_role}; invite a new account instead",
+    )
+
+
+def can_decide_supervision(user: User, supervisee_id: uuid.UUID) -> Decision:
+    """A proposed supervisor is accepted or declined by the supervisee alone: the one person who
+    already holds the clinical relationships the link would open, and whom an admin does not
+    control."""
+    if not user.is_active:
+        return Decision(False, "account is inactive")
+    if user.id == supervisee_id:
+        return ALLOW
+    return Decision(False, "only the person to be supervised accepts or declines a supervisor")
+
+
 def can_read_audit(user: User) -> Decision:
     if user.role in (Role.admin, Role.supervisor):
         return ALLOW

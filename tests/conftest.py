@@ -9,6 +9,7 @@ multi-factor authentication enrolled as the product requires of staff.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -146,6 +147,51 @@ class Live:
         assert "access_token" in tokens, tokens
         http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
         return Session(http=http, email=email, tokens=tokens, totp_secret=secret)
+
+    def invitation_token(self, email: str) -> str:
+        """The token of the last invitation link emailed to this address. The servers here send
+        email with the log backend, so the message is in the server's log, written before the
+        invitation's answer was sent."""
+        assert self.server.log_path is not None
+        text = self.server.log_path.read_text(errors="replace")
+        start = text.rfind(f"email to {email.strip().lower()}:")
+        assert start >= 0, f"no email to {email} in the server log"
+        match = re.search(r"/#/invite/([A-Za-z0-9_-]+)", text[start:])
+        assert match, text[start : start + 2000]
+        return match.group(1)
+
+    def new_account(
+        self,
+        email: str,
+        display_name: str,
+        role: str,
+        *,
+        admin: Session | None = None,
+        password: str = DEMO_PASSWORD,
+        client_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A new account, made as people join: an admin invites them (the trust's admin unless
+        another is given; a client's login opens their record, ``client_id``) and they accept
+        the emailed link with their own password. Returns the account as the accept answered
+        it."""
+        inviter = admin or self.as_role("admin")
+        body = {"email": email, "role": role, "display_name": display_name}
+        if client_id is not None:
+            body["client_id"] = client_id
+        invited = inviter.post("/api/v1/invitations", json=body)
+        assert invited.status_code == 201, invited.text
+        with self.client() as http:
+            accepted = http.post(
+                "/api/v1/invitations/accept",
+                json={
+                    "token": self.invitation_token(email),
+                    "display_name": display_name,
+                    "password": password,
+                },
+            )
+        assert accepted.status_code == 201, accepted.text
+        account: dict[str, Any] = accepted.json()
+        return account
 
     def as_role(self, role: str) -> Session:
         """The demo person with this role (one sign-in per server, reused)."""

@@ -54,17 +54,8 @@ def client_ids(live: Live) -> dict[str, str]:
 def fresh_therapist(live: Live) -> tuple[str, str]:
     """A new therapist of the trust: (email, user id)."""
     email = f"attack-therapist-{uuid.uuid4().hex[:8]}@tyneside.example"
-    made = live.as_role("admin").post(
-        "/api/v1/users",
-        json={
-            "email": email,
-            "display_name": "Casey Temp",
-            "role": "therapist",
-            "password": DEMO_PASSWORD,
-        },
-    )
-    assert made.status_code == 201, made.text
-    return email, str(made.json()["id"])
+    made = live.new_account(email, "Casey Temp", "therapist")
+    return email, str(made["id"])
 
 
 async def connect(live: Live, token: str) -> WsClient:

@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pyotp
@@ -18,7 +18,7 @@ import pytest
 from app.config import Settings
 from auth.service import reuse_forgiven
 from auth.throttle import account_delay
-from tests.conftest import DEMO_CLIENT_EMAIL, Live, problem
+from tests.conftest import DEMO_CLIENT_EMAIL, Live, demo_team_id, problem
 
 PASSWORD = "a-long-enough-password-1"
 
@@ -26,12 +26,24 @@ PASSWORD = "a-long-enough-password-1"
 def new_person(live: Live, role: str = "therapist") -> str:
     """A fresh account (so lockouts and replays in one test touch no other)."""
     email = f"{role}-{uuid.uuid4().hex[:10]}@tyneside.example"
-    admin = live.as_role("admin")
-    made = admin.post(
-        "/api/v1/users",
-        json={"email": email, "display_name": "Test Person", "role": role, "password": PASSWORD},
-    )
-    assert made.status_code == 201, made.text
+    client_id = None
+    if role == "client":  # a client's login opens their record, made first by the care team
+        keyworker = live.as_role("peer_keyworker")
+        made = keyworker.post(
+            "/api/v1/clients",
+            json={
+                "display_name": "Test Person",
+                "team_id": demo_team_id(keyworker),
+                "referral": {
+                    "source": "self",
+                    "referred_on": str(date.today()),
+                    "reason": "Wants help finding work",
+                },
+            },
+        )
+        assert made.status_code == 201, made.text
+        client_id = made.json()["id"]
+    live.new_account(email, "Test Person", role, password=PASSWORD, client_id=client_id)
     return email
 
 

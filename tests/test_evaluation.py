@@ -24,7 +24,6 @@ from app.evaluation.schemas import MAX_BLOCK_SIZE_CHOICES
 from app.evaluation.service import seed_aad
 from app.messaging.keyring import KEY_FILE_NAME, MessageKeyring
 from tests.conftest import (
-    DEMO_PASSWORD,
     Live,
     Session,
     demo_team_id,
@@ -556,16 +555,12 @@ def test_only_supervisors_manage_trials(world: World) -> None:
 
     # A supervisor of another organisation does not see this one's trial.
     email = f"supervisor-{uuid.uuid4().hex[:6]}@northern-employment.example"
-    made = world.live.as_email("admin@northern-employment.example").post(
-        "/api/v1/users",
-        json={
-            "email": email,
-            "display_name": "Pat Partner",
-            "role": "supervisor",
-            "password": DEMO_PASSWORD,
-        },
+    world.live.new_account(
+        email,
+        "Pat Partner",
+        "supervisor",
+        admin=world.live.as_email("admin@northern-employment.example"),
     )
-    assert made.status_code == 201, made.text
     partner = world.live.sign_in(email)
     try:
         assert partner.get(TRIALS).json() == []

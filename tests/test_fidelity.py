@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from app.config import Settings
 from app.fidelity.service import employer_contact_score, rapid_job_search_score, score_problems
 from app.supervision.rules import FIDELITY_ITEMS
-from tests.conftest import DEMO_PASSWORD, Live, Session, demo_team_id, problem
+from tests.conftest import Live, Session, demo_team_id, problem
 
 CASELOAD, RAPID, CONTACTS = (
     "caseload size",
@@ -181,18 +181,7 @@ def team(live: Live) -> FidelityTeam:
     )
     user_ids = {}
     for who, email in emails.items():
-        user_ids[who] = ok(
-            admin.post(
-                "/api/v1/users",
-                json={
-                    "email": email,
-                    "display_name": f"{who.title()} {suffix}",
-                    "role": roles[who],
-                    "password": DEMO_PASSWORD,
-                },
-            ),
-            201,
-        )["id"]
+        user_ids[who] = live.new_account(email, f"{who.title()} {suffix}", roles[who])["id"]
         ok(
             admin.post(f"/api/v1/teams/{made['id']}/members", json={"user_id": user_ids[who]}),
             201,

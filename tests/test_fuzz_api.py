@@ -43,7 +43,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import DEMO_PASSWORD, PARTNER_ADMIN_EMAIL, Live, start_live
+from tests.conftest import PARTNER_ADMIN_EMAIL, Live, start_live
 
 # Examples per operation for each generation mode. A positive example is sent once as every
 # role; a negative one (refused by validation, which only roles let past the permission check
@@ -129,16 +129,9 @@ def _real_ids(live: Live) -> dict[str, str]:
         for c in keyworker.get("/api/v1/clients").json()["items"]
         if c["display_name"] == "Alex Morgan"
     )
-    target = admin.post(
-        "/api/v1/users",
-        json={
-            "email": f"fuzz-target-{uuid.uuid4().hex[:8]}@tyneside.example",
-            "display_name": "Fuzz Target",
-            "role": "therapist",
-            "password": DEMO_PASSWORD,
-        },
+    target = live.new_account(
+        f"fuzz-target-{uuid.uuid4().hex[:8]}@tyneside.example", "Fuzz Target", "therapist"
     )
-    assert target.status_code == 201, target.text
     conversation = keyworker.post(
         "/api/v1/conversations", json={"kind": "team", "team_id": alex["team_id"]}
     )
@@ -174,7 +167,7 @@ def _real_ids(live: Live) -> dict[str, str]:
         "client_id": alex["id"],
         "team_id": alex["team_id"],
         "organisation_id": alex["organisation_id"],
-        "user_id": target.json()["id"],
+        "user_id": target["id"],
         "conversation_id": conversation.json()["id"],
         "meeting_id": meeting.json()["id"],
         "job_id": job.json()["id"],

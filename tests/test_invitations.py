@@ -91,13 +91,18 @@ class Mailbox:
             self._arrived.notify_all()
         return "250 Message accepted for delivery"
 
-    def _find(self, to: str) -> MimeMessage | None:
-        return next((m for m in self._messages if m["To"] == to), None)
+    def _find(self, to: str, subject: str) -> MimeMessage | None:
+        return next(
+            (m for m in self._messages if m["To"] == to and subject in str(m["Subject"])), None
+        )
 
-    def wait_for(self, to: str, timeout: float = MAIL_WAIT_SECONDS) -> MimeMessage:
+    def wait_for(
+        self, to: str, timeout: float = MAIL_WAIT_SECONDS, *, subject: str = ""
+    ) -> MimeMessage:
+        """The first message to ``to`` whose subject holds ``subject``."""
         with self._arrived:
-            found = self._arrived.wait_for(lambda: self._find(to), timeout=timeout)
-        assert found is not None, f"no email to {to} within {timeout}s"
+            found = self._arrived.wait_for(lambda: self._find(to, subject), timeout=timeout)
+        assert found is not None, f"no email to {to} ({subject!r}) within {timeout}s"
         return found
 
     def sent_to(self, to: str) -> list[MimeMessage]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_PASSWORD, Live, Session, demo_team_id, problem, start_live
+from tests.conftest import Live, Session, demo_team_id, problem, start_live
 
 
 def today() -> date:
@@ -328,17 +328,9 @@ def test_assigning_beyond_the_limit_needs_a_supervisors_recorded_override(
     small_caseload: Live,
 ) -> None:
     live = small_caseload
-    made = live.as_role("admin").post(
-        "/api/v1/users",
-        json={
-            "email": "casey.byrne@tyneside.example",
-            "display_name": "Casey Byrne",
-            "role": "employment_specialist",
-            "password": DEMO_PASSWORD,
-        },
-    )
-    assert made.status_code == 201, made.text
-    casey = made.json()["id"]
+    casey = live.new_account(
+        "casey.byrne@tyneside.example", "Casey Byrne", "employment_specialist"
+    )["id"]
     keyworker, supervisor = live.as_role("peer_keyworker"), live.as_role("supervisor")
     clients = [new_client(live, f"Client {n}") for n in (1, 2, 3)]
 

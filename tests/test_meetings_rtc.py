@@ -19,7 +19,7 @@ from typing import Any
 import aioice.stun
 import pytest
 
-from tests.conftest import DEMO_PASSWORD, Live
+from tests.conftest import Live
 from tests.support.rtc_peer import MeetingError, MeetingPeer
 from tests.support.ws import WsClient
 
@@ -212,16 +212,7 @@ async def test_the_client_waits_in_the_lobby_until_admitted(live_sqlite: Live) -
 async def test_staff_outside_the_care_team_are_not_invited(live_sqlite: Live) -> None:
     meeting = case_meeting(live_sqlite, "therapist")
     email = f"outsider-{uuid.uuid4().hex[:8]}@tyneside.example"
-    created = live_sqlite.as_role("admin").post(
-        "/api/v1/users",
-        json={
-            "email": email,
-            "display_name": "Olu Outsider",
-            "role": "therapist",
-            "password": DEMO_PASSWORD,
-        },
-    )
-    assert created.status_code == 201, created.text
+    live_sqlite.new_account(email, "Olu Outsider", "therapist")
     outsider = live_sqlite.sign_in(email)
     try:
         async with call(live_sqlite) as c:

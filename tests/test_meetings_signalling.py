@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-from tests.conftest import DEMO_PASSWORD, Live, Session
+from tests.conftest import Live, Session
 from tests.support.ws import WsClient
 
 OFFER = {"kind": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}
@@ -258,18 +258,9 @@ async def test_the_lobby_is_seen_only_by_those_who_may_admit(live_sqlite: Live) 
     """Who waits in the lobby, and what they write there, reaches only the admitted staff who may
     admit: not an admitted client, and nobody in the lobby hears the call."""
     email = f"lobby-guest-{uuid.uuid4().hex[:6]}@tyneside.example"
-    made = live_sqlite.as_role("admin").post(
-        "/api/v1/users",
-        json={
-            "email": email,
-            "display_name": "Gale Guest",
-            "role": "therapist",
-            "password": DEMO_PASSWORD,
-        },
-    )
-    assert made.status_code == 201, made.text
+    made = live_sqlite.new_account(email, "Gale Guest", "therapist")
     guest_session = live_sqlite.sign_in(email)
-    meeting = client_session(live_sqlite, invitee_ids=[made.json()["id"]])["id"]
+    meeting = client_session(live_sqlite, invitee_ids=[made["id"]])["id"]
     priya = await connect(live_sqlite, live_sqlite.as_role("peer_keyworker"))
     alex = await connect(live_sqlite, live_sqlite.as_role("client"))
     guest = await connect(live_sqlite, guest_session)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_PASSWORD, Live, Session, problem
+from tests.conftest import Live, Session, problem
 
 ROLES_ORDER = [
     "peer_keyworker",
@@ -45,17 +45,10 @@ class World:
         return self.live.as_role(role)
 
     def fresh_staff(self, role: str = "therapist") -> str:
-        reply = self.live.as_role("admin").post(
-            "/api/v1/users",
-            json={
-                "email": f"{role}-{uuid.uuid4().hex[:8]}@tyneside.example",
-                "display_name": "Fresh Colleague",
-                "role": role,
-                "password": DEMO_PASSWORD,
-            },
+        made = self.live.new_account(
+            f"{role}-{uuid.uuid4().hex[:8]}@tyneside.example", "Fresh Colleague", role
         )
-        assert reply.status_code == 201, reply.text
-        return str(reply.json()["id"])
+        return str(made["id"])
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +56,7 @@ def world(live: Live) -> World:
     w = World(live)
     admin = live.as_role("admin")
     outsider_email = f"outsider-{live.backend}@tyneside.example"
-    if admin.post(
-        "/api/v1/users",
-        json={
-            "email": outsider_email,
-            "display_name": "Olu Outside",
-            "role": "therapist",
-            "password": DEMO_PASSWORD,
-        },
-    ).status_code not in (201, 409):
-        raise AssertionError("could not create the outsider")
+    live.new_account(outsider_email, "Olu Outside", "therapist")
     w.ids["outsider_email"] = outsider_email
     clients = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
     by_name = {c["display_name"]: c for c in clients}
@@ -182,6 +166,32 @@ def pending_invitation(w: World) -> dict[str, str]:
     )
     assert made.status_code == 201, made.text
     return {"invitation_id": made.json()["id"]}
+
+
+def proposed_supervisor(w: World) -> dict[str, str]:
+    """A pending link proposing a supervisor for the outsider (who alone may decide it): the
+    demo supervisor or a second one, whichever is not already in force."""
+    if "second_supervisor" not in w.ids:
+        made = w.live.new_account(
+            f"supervisor-{uuid.uuid4().hex[:8]}@tyneside.example", "Second Supervisor", "supervisor"
+        )
+        w.ids["second_supervisor"] = str(made["id"])
+    outsider = w.session("outsider")
+    active = {
+        x["supervisor_id"]
+        for x in outsider.get("/api/v1/supervision/links").json()
+        if x["status"] == "active" and x["supervisee_id"] == outsider.user["id"]
+    }
+    supervisor = next(
+        s
+        for s in (str(w.session("supervisor").user["id"]), w.ids["second_supervisor"])
+        if s not in active
+    )
+    proposed = w.session("admin").put(
+        f"/api/v1/users/{outsider.user['id']}/supervisor", json={"supervisor_id": supervisor}
+    )
+    assert proposed.status_code == 200 and proposed.json()["status"] == "pending", proposed.text
+    return {"link_id": proposed.json()["id"]}
 
 
 SSO_SETTINGS = {
@@ -601,6 +611,19 @@ RULES: list[Rule] = [
         params=fresh_talk_request,
     ),
     Rule("GET", "/api/v1/supervision/supervisees", frozenset({"supervisor"})),
+    Rule("GET", "/api/v1/supervision/links", frozenset(STAFF)),
+    Rule(
+        "POST",
+        "/api/v1/supervision/links/{link_id}/accept",
+        frozenset({"outsider"}),
+        params=proposed_supervisor,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/supervision/links/{link_id}/decline",
+        frozenset({"outsider"}),
+        params=proposed_supervisor,
+    ),
     Rule(
         "PUT",
         "/api/v1/supervision/supervisees/{user_id}/cadence",

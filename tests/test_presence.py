@@ -28,7 +28,7 @@ from realtime.presence import (
     handle_timeout,
     next_timeout,
 )
-from tests.conftest import DEMO_PASSWORD, Live, Session
+from tests.conftest import Live, Session
 from tests.support.ws import WsClient
 
 ONLINE = PresenceState.ONLINE
@@ -531,17 +531,8 @@ async def test_presence_reaches_only_those_entitled(live_sqlite: Live) -> None:
     """Staff see colleagues who share a team or a care team, a client only their own care team;
     a colleague with neither sees nobody and is told of nobody, in the snapshot or live."""
     email = f"presence-outsider-{uuid.uuid4().hex[:6]}@tyneside.example"
-    made = live_sqlite.as_role("admin").post(
-        "/api/v1/users",
-        json={
-            "email": email,
-            "display_name": "Oona Outside",
-            "role": "therapist",
-            "password": DEMO_PASSWORD,
-        },
-    )
-    assert made.status_code == 201, made.text
-    outsider_id = made.json()["id"]
+    made = live_sqlite.new_account(email, "Oona Outside", "therapist")
+    outsider_id = made["id"]
 
     async def connect(session: Session) -> WsClient:
         client = await WsClient.connect(live_sqlite.base_url, session.tokens["access_token"])

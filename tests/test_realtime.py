@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_PASSWORD, Live, Session, demo_team_id, teamwell_cli
+from tests.conftest import Live, Session, demo_team_id, teamwell_cli
 from tests.support.ws import WsClient
 
 
@@ -198,18 +198,7 @@ async def test_edit_and_delete_are_relayed_and_audited(
 async def test_presence_is_private_to_care_relationships(live: Live) -> None:
     admin = live.as_role("admin")
     email = f"outsider-ws-{uuid.uuid4().hex[:6]}@tyneside.example"
-    assert (
-        admin.post(
-            "/api/v1/users",
-            json={
-                "email": email,
-                "display_name": "Ola Outside",
-                "role": "therapist",
-                "password": DEMO_PASSWORD,
-            },
-        ).status_code
-        == 201
-    )
+    live.new_account(email, "Ola Outside", "therapist", admin=admin)
     outsider_session = live.sign_in(email)
     priya_session = live.as_role("peer_keyworker")
     tom = await connect(live, live.as_role("therapist"))

@@ -55,7 +55,7 @@ from app.reports.definitions import (
     tally,
 )
 from app.reports.service import CSV_COLUMNS
-from tests.conftest import DEMO_PASSWORD, Live, Session, problem, start_live
+from tests.conftest import Live, Session, problem, start_live
 from tests.support.postgres import PostgresServer
 
 D0 = date(2026, 3, 2)
@@ -492,12 +492,8 @@ class Seeder:
         ok(self.staff.put(path, json=content, headers={"If-Match": read.headers["etag"]}))
 
 
-def _new_user(admin: Session, email: str, role: str, name: str) -> str:
-    made = admin.post(
-        "/api/v1/users",
-        json={"email": email, "display_name": name, "role": role, "password": DEMO_PASSWORD},
-    )
-    return str(ok(made, 201)["id"])
+def _new_user(live: Live, admin: Session, email: str, role: str, name: str) -> str:
+    return str(live.new_account(email, name, role, admin=admin)["id"])
 
 
 def _new_team(admin: Session, name: str, cluster: str, members: list[str]) -> str:
@@ -580,8 +576,8 @@ def programme(report_live: Live) -> Programme:
         "client": "alex.morgan@example.org",
         "specialist": "erin.walsh@northern-employment.example",
     }
-    supervisor = _new_user(provider_admin, emails["supervisor"], "supervisor", "Sam Reid")
-    therapist = _new_user(provider_admin, emails["therapist"], "therapist", "Tess Lowe")
+    supervisor = _new_user(live, provider_admin, emails["supervisor"], "supervisor", "Sam Reid")
+    therapist = _new_user(live, provider_admin, emails["therapist"], "therapist", "Tess Lowe")
     ids = {
         "provider": organisations[PROVIDER_SLUG],
         "trust": organisations[TRUST_SLUG],

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from app.messaging.keyring import KEY_FILE_NAME, MessageKeyring, UndecryptableMessage
 from app.supervision.service import check_in_aad, notes_aad
-from tests.conftest import DEMO_PASSWORD, Live, Session, problem, teamwell_cli
+from tests.conftest import Live, Session, problem, teamwell_cli
 from tests.support.net import wait_until
 from tests.support.ws import WsClient
 
@@ -43,19 +43,20 @@ class Person:
 def new_staff(live: Live, role: str, name: str) -> Person:
     """A new member of the trust's staff, signed in (second factor enrolled)."""
     email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@tyneside.example"
-    made = live.as_role("admin").post(
-        "/api/v1/users",
-        json={"email": email, "display_name": name, "role": role, "password": DEMO_PASSWORD},
-    )
-    assert made.status_code == 201, made.text
-    return Person(str(made.json()["id"]), name, live.as_email(email))
+    made = live.new_account(email, name, role)
+    return Person(str(made["id"]), name, live.as_email(email))
 
 
 def supervise(live: Live, supervisor: Person, supervisee: Person) -> None:
+    """The admin proposes the supervisor; the supervisee accepts, which puts it in force."""
     linked = live.as_role("admin").put(
         f"/api/v1/users/{supervisee.id}/supervisor", json={"supervisor_id": supervisor.id}
     )
     assert linked.status_code == 200, linked.text
+    assert linked.json()["status"] == "pending"
+    accepted = supervisee.session.post(f"/api/v1/supervision/links/{linked.json()['id']}/accept")
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "active"
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
-from tests.conftest import DEMO_PASSWORD, Live, Session, problem, start_live
+from tests.conftest import Live, Session, problem, start_live
 from tests.support.ws import WsClient
 
 
@@ -40,12 +40,8 @@ class Person:
 
 def new_staff(live: Live, role: str, name: str) -> Person:
     email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@tyneside.example"
-    made = live.as_role("admin").post(
-        "/api/v1/users",
-        json={"email": email, "display_name": name, "role": role, "password": DEMO_PASSWORD},
-    )
-    assert made.status_code == 201, made.text
-    return Person(str(made.json()["id"]), name, live.as_email(email))
+    made = live.new_account(email, name, role)
+    return Person(str(made["id"]), name, live.as_email(email))
 
 
 @dataclass

@@ -41,6 +41,9 @@ from app.supervision.schemas import (
 )
 from app.supervision.service import SupervisionSettings
 from app.teams import service as teams_service
+from app.users import service as users_service
+from app.users.models import SupervisionLink
+from app.users.schemas import SupervisionPublic
 from auth import policies
 from auth.deps import CurrentUser, Principal, Staff, Supervisor, WellbeingReporter, refuse
 from auth.policies import Decision
@@ -245,6 +248,73 @@ async def acknowledge_talk_request(
 
 
 # --- supervisees and cadence -----------------------------------------------------------------
+
+
+# --- who supervises whom: proposals and their acceptance -------------------------------------
+
+
+@router.get("/supervision/links", response_model=list[SupervisionPublic])
+async def my_supervision_links(principal: Staff, session: SessionDep) -> list[SupervisionPublic]:
+    """The supervision links naming you, as supervisee or as supervisor, that are ``pending``
+    (proposed by an admin, waiting for the supervisee) or ``active``; oldest first."""
+    links = await users_service.supervision_links_of(session=session, user_id=principal.id)
+    return await users_service.links_public(session=session, links=links)
+
+
+async def _decide_link(
+    session: SessionDep, principal: Principal, link_id: uuid.UUID, action: str
+) -> SupervisionLink:
+    link = await users_service.get_link(session=session, link_id=link_id)
+    decision = policies.can_decide_supervision(principal.user, link.supervisee_id)
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action=action,
+            resource_type="supervision_link",
+            resource_id=link.id,
+            reason=decision.reason,
+        )
+    return link
+
+
+@router.post("/supervision/links/{link_id}/accept", response_model=SupervisionPublic)
+async def accept_supervisor(
+    link_id: uuid.UUID, principal: Staff, session: SessionDep
+) -> SupervisionPublic:
+    """Accept a proposed supervisor (the supervisee only; anyone else 403, audited). From now
+    on they are your supervisor: they see your check-ins and your clients' records, and your
+    previous supervisor's link ends. 409 ``supervision-link-not-pending`` once decided."""
+    link = await _decide_link(session, principal, link_id, "supervision.link_accept")
+    link = await users_service.accept_supervisor(session=session, ctx=principal.ctx, link=link)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="supervision.link_accept",
+        resource_type="supervision_link",
+        resource_id=link.id,
+        detail=f"supervisor {link.supervisor_id}",
+    )
+    return (await users_service.links_public(session=session, links=[link]))[0]
+
+
+@router.post("/supervision/links/{link_id}/decline", response_model=SupervisionPublic)
+async def decline_supervisor(
+    link_id: uuid.UUID, principal: Staff, session: SessionDep
+) -> SupervisionPublic:
+    """Decline a proposed supervisor (the supervisee only; anyone else 403, audited). Nothing
+    changes for your current supervisor. 409 ``supervision-link-not-pending`` once decided."""
+    link = await _decide_link(session, principal, link_id, "supervision.link_decline")
+    link = await users_service.decline_supervisor(session=session, ctx=principal.ctx, link=link)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="supervision.link_decline",
+        resource_type="supervision_link",
+        resource_id=link.id,
+        detail=f"supervisor {link.supervisor_id}",
+    )
+    return (await users_service.links_public(session=session, links=[link]))[0]
 
 
 @router.get("/supervision/supervisees", response_model=list[SuperviseeOverview])

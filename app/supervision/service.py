@@ -159,7 +159,7 @@ async def supervisor_ids(*, session: AsyncSession, supervisee_id: uuid.UUID) -> 
         .join(User, col(User.id) == SupervisionLink.supervisor_id)
         .where(
             SupervisionLink.supervisee_id == supervisee_id,
-            col(SupervisionLink.until).is_(None),
+            *users_service.link_in_force(),
             col(User.is_active).is_(True),
             User.role == Role.supervisor,
         )
@@ -798,7 +798,7 @@ async def supervisees_overview(
     rows = await session.exec(
         select(SupervisionLink, User)
         .join(User, col(User.id) == SupervisionLink.supervisee_id)
-        .where(SupervisionLink.supervisor_id == supervisor.id, col(SupervisionLink.until).is_(None))
+        .where(SupervisionLink.supervisor_id == supervisor.id, *users_service.link_in_force())
         .order_by(col(User.display_name), col(User.id), col(SupervisionLink.since))
     )
     links: dict[uuid.UUID, tuple[SupervisionLink, User]] = {}

@@ -6,13 +6,13 @@ from fastapi import APIRouter, status
 
 from app.audit import service as audit_service
 from app.db import SessionDep
-from app.errors import Forbidden
 from app.pagination import Page, PageDep
 from app.teams import service
 from app.teams.models import Team
 from app.teams.schemas import TeamCreate, TeamMemberAdd, TeamMemberPublic, TeamPublic
 from app.users import service as users_service
-from auth.deps import AccountManager, Principal, Staff
+from auth import policies
+from auth.deps import AccountManager, Principal, Staff, refuse
 
 router = APIRouter(prefix="/teams", tags=["teams"])
 
@@ -92,11 +92,24 @@ async def list_members(
 async def add_member(
     team_id: uuid.UUID, body: TeamMemberAdd, principal: AccountManager, session: SessionDep
 ) -> list[TeamMemberPublic]:
-    """Put a member of staff on a team (admins)."""
+    """Put a member of clinical staff of the team's organisation on a team (admins). Another
+    organisation's person is not found (404); clients and admins are refused (403): a team's
+    members read its conversation, and admins see no clinical content."""
     team = await _team_in_own_organisation(session, principal, team_id)
     user = await users_service.get(session=session, user_id=body.user_id)
-    if not user.is_staff:
-        raise Forbidden("Teams are made of staff; clients have care teams instead.")
+    if user.organisation_id != team.organisation_id:
+        # Another organisation's people are not found here, as everywhere (docs/security.md).
+        raise users_service.UserNotFound()
+    decision = policies.can_join_team(user)
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action="team.member_add",
+            resource_type="team",
+            resource_id=team.id,
+            reason=decision.reason,
+        )
     await service.add_member(session=session, ctx=principal.ctx, team=team, user=user)
     await audit_service.record(
         session,

@@ -52,12 +52,22 @@ class User(SQLModel, table=True):
 
 
 class SupervisionLink(SQLModel, table=True):
-    """Which supervisor supervises which member of staff, and since when."""
+    """Which supervisor supervises which member of staff, and since when.
+
+    An admin only proposes a link; it is in force (and opens the supervisee's clients' records
+    to the supervisor) once the supervisee has accepted it. The admin controls every account it
+    makes, email address included, so the one who confirms must be someone who already holds
+    the clinical relationship: the supervisee, whose records are the ones opened.
+    """
 
     __tablename__ = "supervision_link"
 
     id: uuid.UUID = id_field()
     supervisor_id: uuid.UUID = Field(foreign_key="user.id", index=True)
     supervisee_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    # When it came into force (accepted); while pending, when it was proposed.
     since: datetime = timestamp_field()
     until: datetime | None = timestamp_field(nullable=True)
+    proposed_by: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    accepted_at: datetime | None = timestamp_field(nullable=True)
+    declined_at: datetime | None = timestamp_field(nullable=True)

@@ -16,8 +16,9 @@ from app.users.schemas import (
     UserPublic,
     UserUpdate,
 )
+from auth import policies
 from auth import service as auth_service
-from auth.deps import AccountManager, Principal, RuntimeDep, Staff
+from auth.deps import AccountManager, Principal, RuntimeDep, Staff, refuse
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -54,8 +55,9 @@ async def list_users(principal: Staff, session: SessionDep, page: PageDep) -> Pa
 async def create_user(
     body: UserCreate, principal: AccountManager, session: SessionDep
 ) -> UserPublic:
-    """Create an account directly (admins). Usually people are invited instead, so they choose
-    their own password."""
+    """Create an account without a password (admins), for people who sign in by single sign-on.
+    An admin never sets a password, so it can never sign in as the account it made: invite
+    people instead (``POST /invitations``) to have them choose their own."""
     user = await service.create(
         session=session,
         ctx=principal.ctx,
@@ -85,8 +87,21 @@ async def update_user(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> UserPublic:
-    """Change a person's name or role, or deactivate them (which ends all their sessions)."""
+    """Change a person's name or role, or deactivate them (which ends all their sessions).
+    Roles change only among the clinical roles: nobody becomes or stops being an admin or a
+    client this way (403, audited)."""
     user = await _user_in_own_organisation(session, principal, user_id)
+    if body.role is not None:
+        decision = policies.can_change_role(user, body.role)
+        if not decision:
+            raise await refuse(
+                session,
+                principal,
+                action="user.update",
+                resource_type="user",
+                resource_id=user.id,
+                reason=decision.reason,
+            )
     user = await service.update(session=session, user=user, data=body)
     if body.is_active is False:
         await auth_service.revoke_all_sessions(
@@ -107,10 +122,13 @@ async def update_user(
 async def assign_supervisor(
     user_id: uuid.UUID, body: SupervisorAssign, principal: AccountManager, session: SessionDep
 ) -> SupervisionPublic:
-    """Set who supervises a member of staff (admins). The previous link is ended, not erased."""
+    """Propose who supervises a member of staff (admins). The link is ``pending`` and opens
+    nothing until the supervisee accepts it (``POST /supervision/links/{id}/accept``); then the
+    previous link ends (kept, not erased). A newer proposal withdraws an unanswered one;
+    proposing the supervisor already in force answers that link unchanged."""
     supervisee = await _user_in_own_organisation(session, principal, user_id)
     supervisor = await _user_in_own_organisation(session, principal, body.supervisor_id)
-    link = await service.assign_supervisor(
+    link = await service.propose_supervisor(
         session=session, ctx=principal.ctx, supervisee=supervisee, supervisor=supervisor
     )
     await audit_service.record(
@@ -119,6 +137,6 @@ async def assign_supervisor(
         action="user.supervisor_assign",
         resource_type="user",
         resource_id=supervisee.id,
-        detail=f"supervisor {supervisor.id}",
+        detail=f"supervisor {supervisor.id} ({service.link_status(link)})",
     )
-    return SupervisionPublic.model_validate(link)
+    return (await service.links_public(session=session, links=[link]))[0]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool
 
@@ -26,10 +27,15 @@ class UserPublic(BaseModel):
 
 
 class UserCreate(BaseModel):
+    """An account made by an admin. It has no password: nobody but its holder may ever know one,
+    so the person signs in by single sign-on, or is invited instead (``POST /invitations``) and
+    chooses their own. A ``password`` field is refused (422), not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
     email: EmailStr
     display_name: Name = Field(min_length=1, max_length=200)
     role: Role
-    password: str | None = Field(default=None, min_length=12, max_length=200)
 
 
 class UserUpdate(BaseModel):
@@ -42,11 +48,24 @@ class SupervisorAssign(BaseModel):
     supervisor_id: uuid.UUID
 
 
-class SupervisionPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class SupervisionLinkStatus(StrEnum):
+    pending = "pending"  # proposed by an admin, waiting for the supervisee
+    active = "active"  # accepted by the supervisee and in force
+    declined = "declined"  # the supervisee said no
+    withdrawn = "withdrawn"  # replaced by a later proposal before anyone answered
+    ended = "ended"  # was in force; replaced by a later accepted link
 
+
+class SupervisionPublic(BaseModel):
     id: uuid.UUID
     supervisor_id: uuid.UUID
+    supervisor_name: str | None = None
+    supervisor_email: str | None = None
     supervisee_id: uuid.UUID
-    since: datetime
+    supervisee_name: str | None = None
+    status: SupervisionLinkStatus
+    since: datetime = Field(description="In force since; while pending, when proposed.")
     until: datetime | None
+    proposed_by: uuid.UUID | None
+    accepted_at: datetime | None
+    declined_at: datetime | None

@@ -315,8 +315,8 @@ async def accept(
             email=invitation.email,
             display_name=data.display_name,
             role=invitation.role,
-            password=data.password,
         ),
+        password=data.password,
     )
     as_user = acting_as(ctx, user)
     if invitation.team_id is not None:

@@ -12,6 +12,8 @@ step is accepted once per person, and the other browser tests take their codes t
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
@@ -128,3 +130,35 @@ async def test_check_in_reaches_the_supervisor_and_the_dashboard_draws_its_chart
         await sofia_context.close()
         await tom_context.close()
     problems.assert_clean()
+
+
+async def test_a_proposed_supervisor_is_accepted_by_the_supervisee_in_the_browser(
+    page: Page, live_sqlite: Live
+) -> None:
+    """The admin proposes a new supervisor for a new therapist; the therapist finds the
+    proposal on "How are you?", named with its email, and accepts it there."""
+    suffix = uuid.uuid4().hex[:8]
+    therapist_email = f"tara-{suffix}@tyneside.example"
+    therapist = live_sqlite.new_account(therapist_email, "Tara Quinn", "therapist")
+    supervisor_email = f"sol-{suffix}@tyneside.example"
+    supervisor = live_sqlite.new_account(supervisor_email, "Sol Baker", "supervisor")
+    as_therapist = live_sqlite.sign_in(therapist_email)
+    proposed = live_sqlite.as_role("admin").put(
+        f"/api/v1/users/{therapist['id']}/supervisor", json={"supervisor_id": supervisor["id"]}
+    )
+    assert proposed.status_code == 200 and proposed.json()["status"] == "pending", proposed.text
+
+    await sign_in(
+        page, live_sqlite, therapist_email, code=as_therapist.tokens["recovery_codes"].pop()
+    )
+    await page.get_by_role("link", name="How are you?").click()
+    mine = page.get_by_role("region", name="My supervisor")
+    await expect(mine).to_contain_text("You have no supervisor at the moment.")
+    proposal = mine.get_by_role("list", name="Proposed supervisors").get_by_role("listitem")
+    await expect(proposal).to_contain_text(f"Sol Baker ({supervisor_email})")
+    await proposal.get_by_role("button", name="Accept Sol Baker as my supervisor").click()
+    await expect(mine).to_contain_text(f"Your supervisor is Sol Baker ({supervisor_email})")
+    await expect(mine.get_by_role("list", name="Proposed supervisors")).to_have_count(0)
+
+    links = as_therapist.get("/api/v1/supervision/links").json()
+    assert [(x["supervisor_id"], x["status"]) for x in links] == [(supervisor["id"], "active")]

@@ -100,16 +100,7 @@ async def test_new_staff_member_enrols_in_two_step_verification(
 ) -> None:
     email = f"new.therapist.{uuid.uuid4().hex[:8]}@tyneside.example"
     password = "a-long-first-password-" + uuid.uuid4().hex[:8]
-    created = live_sqlite.as_role("admin").post(
-        "/api/v1/users",
-        json={
-            "email": email,
-            "display_name": "Noor Haddad",
-            "role": "therapist",
-            "password": password,
-        },
-    )
-    assert created.status_code == 201, created.text
+    live_sqlite.new_account(email, "Noor Haddad", "therapist", password=password)
 
     await submit_password(page, live_sqlite, email, password)
 

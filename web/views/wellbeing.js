@@ -191,13 +191,63 @@ export function recordCard(record, me, ctx, refresh) {
       : null);
 }
 
+/* ----------------------------------------------------- my supervisor -- */
+
+// An admin only proposes a supervisor: the link opens my clients' records to
+// them once I accept it here, so the proposal names them by email as well,
+// for me to tell them from someone of the same name.
+function supervisorArea(ctx, me, initial) {
+  const area = h('div', { class: 'my-supervisor' });
+  const draw = (links) => {
+    const mine = links.filter((l) => l.supervisee_id === me);
+    const active = mine.find((l) => l.status === 'active');
+    const pending = mine.filter((l) => l.status === 'pending');
+    const current = active
+      ? h('p', {}, 'Your supervisor is ', h('strong', {}, active.supervisor_name),
+        ` (${active.supervisor_email}), since ${formatDate(active.since)}.`)
+      : h('p', {}, 'You have no supervisor at the moment.');
+    const proposals = pending.map((l) => {
+      const error = h('p', { class: 'field__error', role: 'alert' });
+      const decide = (verb) => async (event) => {
+        for (const b of item.querySelectorAll('button')) b.disabled = true;
+        try {
+          await request(`/api/v1/supervision/links/${l.id}/${verb}`, { method: 'POST', signal: ctx.signal });
+          draw(await request('/api/v1/supervision/links', { signal: ctx.signal }));
+        } catch (err) {
+          if (err.name === 'AbortError') return;
+          error.textContent = problemMessage(err);
+          for (const b of item.querySelectorAll('button')) b.disabled = false;
+          event.target.focus();
+        }
+      };
+      const item = h('li', { class: 'supervisor-proposal', dataset: { linkId: l.id } },
+        h('p', {}, 'Proposed as your supervisor: ', h('strong', {}, l.supervisor_name),
+          ` (${l.supervisor_email}), on ${formatDate(l.since)}. `
+          + 'Once you accept, they see your check-ins and the records of the clients you work with.'),
+        h('div', { class: 'form__actions' },
+          h('button', { type: 'button', class: 'button button--small', onClick: decide('accept') },
+            `Accept ${l.supervisor_name} as my supervisor`),
+          h('button', { type: 'button', class: 'button button--small button--secondary', onClick: decide('decline') },
+            'Decline')),
+        error);
+      return item;
+    });
+    area.replaceChildren(current, ...(proposals.length
+      ? [h('ul', { class: 'supervisor-proposals', 'aria-label': 'Proposed supervisors' }, proposals)]
+      : []));
+  };
+  draw(initial);
+  return area;
+}
+
 export async function render(ctx) {
   const me = ctx.user && ctx.user.id;
-  const [prompt, history, records, meetings] = await Promise.all([
+  const [prompt, history, records, meetings, links] = await Promise.all([
     request('/api/v1/wellbeing/prompt', { signal: ctx.signal }),
     request('/api/v1/wellbeing/check-ins?limit=26', { signal: ctx.signal }),
     request('/api/v1/supervision/records?limit=20', { signal: ctx.signal }),
     request('/api/v1/meetings', { signal: ctx.signal }),
+    request('/api/v1/supervision/links', { signal: ctx.signal }),
   ]);
   // Supervision calls arranged with me (only their host and invitees see them).
   const now = Date.now();
@@ -244,6 +294,7 @@ export async function render(ctx) {
     promptArea,
     section('Check in', form),
     section('My check-ins over time', historyArea),
+    section('My supervisor', supervisorArea(ctx, me, links)),
     section('My supervision', callsArea, recordsArea),
   );
 }
