@@ -19,7 +19,7 @@ from app.meetings.models import MeetingKind, MeetingState
 # The most people one meeting invites (besides its host), in a request body.
 MAX_INVITEES = 50
 
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")  # RFC 3339 allows t and a space
 
 
 def _written_as_date_time(value: object) -> object:
