@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from app.meetings.schemas import MAX_INVITEES
 from app.users.models import Role, User
 from auth import policies
 from tests.conftest import Live, Session, problem
@@ -125,6 +126,13 @@ def test_meeting_times_and_fields_are_taken_only_as_documented(live: Live) -> No
     for change, fields in wrong:
         refused = problem(host.post("/api/v1/meetings", json={**body, **change}), 422)
         assert [e["field"] for e in refused["errors"]] == [f"body.{f}" for f in fields], refused
+    # At most MAX_INVITEES (50) invitees: 51 is refused by validation, 50 gets as far as looking
+    # the people up (these ids are no one's).
+    many = [str(uuid.uuid4()) for _ in range(MAX_INVITEES + 1)]
+    too_many = problem(host.post("/api/v1/meetings", json={**body, "invitee_ids": many}), 422)
+    assert [e["field"] for e in too_many["errors"]] == ["body.invitee_ids"]
+    at_most = host.post("/api/v1/meetings", json={**body, "invitee_ids": many[:MAX_INVITEES]})
+    assert "No active person" in problem(at_most, 404)["detail"]
     made = host.post("/api/v1/meetings", json={**body, "starts_at": "2030-04-03T11:00:00+01:00"})
     assert made.status_code == 201, made.text
     starts = datetime.fromisoformat(made.json()["starts_at"])
@@ -132,4 +140,5 @@ def test_meeting_times_and_fields_are_taken_only_as_documented(live: Live) -> No
     path = f"/api/v1/meetings/{made.json()['id']}"
     problem(host.patch(path, json={"ends_at": "2030-04-03T12:00:00"}), 422)
     problem(host.patch(path, json={"title": "Moved", "cancelled": True}), 422)
+    problem(host.patch(path, json={"invitee_ids": many}), 422)
     assert host.patch(path, json={"ends_at": None, "title": "Moved"}).json()["title"] == "Moved"
