@@ -311,6 +311,23 @@ async def record_audience(session: AsyncSession, client: ClientRecord) -> set[uu
     return audience
 
 
+# --- meetings ----------------------------------------------------------------------------------
+
+
+def can_change_meeting(user: User, *, host_id: uuid.UUID, runs_it: bool) -> Decision:
+    """A meeting is moved, re-invited or cancelled only by the person who arranged it, its host
+    (a meeting has one host and no co-hosts): colleagues on the care team join it, admit people
+    and may end the call for everyone, but do not rearrange or call off a meeting someone else
+    is holding and has sent invitations for in their own name. ``runs_it``: whether the person
+    is still among the staff who run it (``meetings.is_care_staff``): a host taken off the care
+    team, or deactivated, no longer changes the client's meetings."""
+    if user.id != host_id:
+        return Decision(False, "only the person who arranged the meeting changes or cancels it")
+    if not runs_it:
+        return Decision(False, "no longer on the care team or the team the meeting belongs to")
+    return ALLOW
+
+
 # --- IPS: the employment specialist's own work -------------------------------------------------
 
 

@@ -6,7 +6,6 @@ against the provider's published keys with joserfc.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,10 +17,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.support.oidc import OidcLoginError, OidcProvider, complete_login, node_available
-
-# Skipped without Node.js unless TEAMWELL_TEST_NODE=required (CI), which makes it fail instead.
-NODE_REQUIRED = os.environ.get("TEAMWELL_TEST_NODE") == "required"
+from tests.support.oidc import OidcLoginError, OidcProvider, complete_login, require_node
 
 CLIENT_ID = "teamwell-test"
 CLIENT_SECRET = "not-a-real-secret-0123456789"
@@ -35,10 +31,7 @@ ACCOUNTS: list[dict[str, Any]] = [
 
 @pytest.fixture(scope="module")
 def provider(request: pytest.FixtureRequest) -> OidcProvider:
-    if not node_available():
-        if NODE_REQUIRED:
-            pytest.fail("Node.js 20+ and npm are not available but TEAMWELL_TEST_NODE=required")
-        pytest.skip("Node.js 20+ and npm are not available (TEAMWELL_TEST_NODE=required fails)")
+    require_node()  # skipped without Node.js 20+, failed instead under CI
     oidc = OidcProvider(
         clients=[
             {

@@ -749,14 +749,19 @@ RULES: list[Rule] = [
         },
     ),
     Rule("GET", "/api/v1/meetings/{meeting_id}", frozenset(CLINICAL)),
+    # Only the host (the keyworker who arranged it) moves or cancels a meeting; colleagues on
+    # the care team join it but do not rearrange it.
     Rule(
         "PATCH",
         "/api/v1/meetings/{meeting_id}",
-        frozenset(CLINICAL),
+        frozenset({"peer_keyworker"}),
         body=fixed({"title": "Review (moved)"}),
     ),
     Rule(
-        "POST", "/api/v1/meetings/{meeting_id}/cancel", frozenset(CLINICAL), params=new_case_meeting
+        "POST",
+        "/api/v1/meetings/{meeting_id}/cancel",
+        frozenset({"peer_keyworker"}),
+        params=new_case_meeting,
     ),
     Rule("GET", "/api/v1/meetings/{meeting_id}/invite.ics", frozenset(CLINICAL)),
     Rule("GET", "/api/v1/meetings/{meeting_id}/attendance", frozenset(CLINICAL)),

@@ -7,7 +7,6 @@ database, with a frozen clock.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -41,11 +40,8 @@ from tests.conftest import (
     teamwell_cli,
 )
 from tests.support.net import free_port
-from tests.support.oidc import OidcProvider, complete_login, node_available
+from tests.support.oidc import OidcProvider, complete_login, require_node
 from tests.support.server import LiveServer
-
-# Skipped without Node.js unless TEAMWELL_TEST_NODE=required (CI), which makes it fail instead.
-NODE_REQUIRED = os.environ.get("TEAMWELL_TEST_NODE", "").lower() == "required"
 
 SLUG = "tyneside-nhs"
 CLIENT_ID = "teamwell-tyneside"
@@ -84,10 +80,7 @@ class SsoWorld:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoWorld]:
-    if not node_available():
-        if NODE_REQUIRED:
-            pytest.fail("Node.js 20+ and npm are not available but TEAMWELL_TEST_NODE=required")
-        pytest.skip("Node.js 20+ and npm are not available (TEAMWELL_TEST_NODE=required fails)")
+    require_node()  # skipped without Node.js 20+, failed instead under CI
     data_dir = tmp_path_factory.mktemp("sso")
     port = free_port()
     public_url = f"http://127.0.0.1:{port}"

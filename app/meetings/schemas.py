@@ -1,22 +1,55 @@
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from app.meetings.models import MeetingKind, MeetingState
 from app.schemas import Name
 
+# The most people one meeting invites (besides its host), in a request body.
+MAX_INVITEES = 50
+
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")  # RFC 3339 allows t and a space
+
+
+def _written_as_date_time(value: object) -> object:
+    """A time comes as an RFC 3339 string with its offset. Pydantic alone would also take a
+    number, or a string of one ("1893492000"), for a count of seconds."""
+    if isinstance(value, datetime):
+        return value  # made in Python (an ad-hoc call), not read from a request
+    if not isinstance(value, str) or not _DATE_TIME.match(value):
+        raise ValueError("a date-time like 2030-01-07T10:00:00Z")
+    return value
+
+
+# A time with its offset ("2030-01-07T10:00:00Z"): a time without one would be read as some
+# zone's local time.
+MeetingTime = Annotated[AwareDatetime, BeforeValidator(_written_as_date_time)]
+
 
 class MeetingCreate(BaseModel):
+    """docs/meetings.md, "Request bodies"; tests/test_api_docs.py compares the two."""
+
+    model_config = ConfigDict(extra="forbid")
+
     kind: MeetingKind
     title: Name = Field(min_length=1, max_length=200)
     client_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
-    starts_at: datetime
-    ends_at: datetime
-    invitee_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50)
+    starts_at: MeetingTime
+    ends_at: MeetingTime
+    invitee_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_INVITEES)
 
     @model_validator(mode="after")
     def belongs_somewhere(self) -> MeetingCreate:
@@ -30,10 +63,14 @@ class MeetingCreate(BaseModel):
 
 
 class MeetingUpdate(BaseModel):
+    """Only the fields given change; ``invitee_ids`` replaces the whole list."""
+
+    model_config = ConfigDict(extra="forbid")
+
     title: Name | None = Field(default=None, min_length=1, max_length=200)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    invitee_ids: list[uuid.UUID] | None = Field(default=None, max_length=50)
+    starts_at: MeetingTime | None = None
+    ends_at: MeetingTime | None = None
+    invitee_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_INVITEES)
 
 
 class MeetingPublic(BaseModel):

