@@ -28,8 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 PROVIDER = "Northern Employment Partners"
 REFUSAL = (
-    "You do not have access to this: no current consent (employment_sharing) for this "
-    "organisation."
+    "You do not have access to this: no current consent (employment_sharing) for this organisation."
 )
 
 
@@ -90,7 +89,9 @@ async def test_referral_care_team_and_consent_decide_who_reads_the_record(
             joined = person.split(" (")[0]
             await expect(care_team.get_by_role("rowheader", name=joined)).to_be_visible()
         await care_team.get_by_role("button", name="End membership: Tom Okafor").click()
-        await expect(care_team.get_by_text("Tom Okafor is no longer on the care team.")).to_be_visible()
+        await expect(
+            care_team.get_by_text("Tom Okafor is no longer on the care team.")
+        ).to_be_visible()
         current = care_team.get_by_role("table", name="Care team", exact=True)
         await expect(current.get_by_role("rowheader")).to_have_text(["Priya Shah", "Erin Walsh"])
         await care_team.locator("summary", has_text="Past members").click()
@@ -145,7 +146,9 @@ async def test_referral_care_team_and_consent_decide_who_reads_the_record(
         await further.get_by_label("Reason for referral").fill("Asked to add in-work support.")
         await further.get_by_role("button", name="Add referral").click()
         await expect(referrals.get_by_text("Referral added.")).to_be_visible()
-        await expect(referrals.get_by_role("table", name="Referrals").get_by_role("row")).to_have_count(3)
+        await expect(
+            referrals.get_by_role("table", name="Referrals").get_by_role("row")
+        ).to_have_count(3)
     finally:
         await priya_context.close()
         await erin_context.close()
@@ -170,6 +173,7 @@ async def test_referral_care_team_and_consent_decide_who_reads_the_record(
     ).json()
     tom = next(m for m in past_team if m["display_name"] == "Tom Okafor")
     assert tom["role_on_team"] == "therapist" and tom["until"] is not None
-    assert live_sqlite.as_role("employment_specialist").get(
-        f"/api/v1/clients/{client_id}"
-    ).status_code == 403
+    assert (
+        live_sqlite.as_role("employment_specialist").get(f"/api/v1/clients/{client_id}").status_code
+        == 403
+    )
