@@ -4,12 +4,13 @@ The peer keyworker (Priya) takes a referral from the clients list: the new clien
 She puts the partner organisation's employment specialist (Erin) and a therapist (Tom) on the
 care team, then ends Tom's membership. She records the client's consent to share with the
 employment provider (`employment_sharing`): Erin, in her own browser, finds the client in her
-list and opens the record. Priya withdraws that consent; Erin's page, reloaded, shows the
-server's refusal. Last, Priya records a further referral.
+list and opens the record. Priya withdraws that consent: Erin's next change on the page she has
+open is refused, and the page, reloaded, shows the server's refusal. Last, Priya records a
+further referral.
 
 Each person signs in with a recovery code from the end of their list (``pop()``), as the other
 browser tests do. As in the ``page`` fixture, a console error, a Content-Security-Policy
-violation or an uncaught error fails the test (the one expected 403 is taken out by name).
+violation or an uncaught error fails the test (the two expected 403s are taken out by name).
 """
 
 from __future__ import annotations
@@ -128,14 +129,26 @@ async def test_referral_care_team_and_consent_decide_who_reads_the_record(
         history = consent.get_by_role("table", name="Consent history")
         await expect(history.get_by_role("row")).to_have_count(3)  # header and two decisions
         await expect(history).to_contain_text("Agreed in person at intake.")
+        # On the page she still has open, her next change is refused in the server's words.
+        erin_referrals = erin.get_by_role("region", name="Referrals")
+        await erin_referrals.locator("summary", has_text="Add a referral").click()
+        attempt = erin_referrals.get_by_role("form", name="Add a referral")
+        await attempt.get_by_label("Referred by").select_option(label="Other")
+        await attempt.get_by_label("Reason for referral").fill("Employer asked for support.")
+        await attempt.get_by_role("button", name="Add referral").click()
+        await expect(attempt.get_by_role("alert")).to_contain_text(REFUSAL)
         await erin.reload()
         await expect(erin.get_by_role("heading", level=1)).to_have_text(
             "You do not have access to this page"
         )
         await expect(erin.get_by_text(REFUSAL)).to_be_visible()
         refused = [e for e in erin_problems.console_errors if "403" in e]
-        assert len(refused) == 1 and f"/clients/{client_id}" in refused[0], refused
-        erin_problems.console_errors.remove(refused[0])
+        assert len(refused) == 2, refused
+        # Each console error ends with the address it came from: the referral, then the record.
+        assert refused[0].endswith(f"/clients/{client_id}/referrals)"), refused
+        assert refused[1].endswith(f"/clients/{client_id})"), refused
+        for expected in refused:
+            erin_problems.console_errors.remove(expected)
 
         # A further referral, recorded from the record.
         earlier = date.today() - timedelta(days=3)
