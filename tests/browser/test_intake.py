@@ -119,6 +119,11 @@ async def test_referral_care_team_and_consent_decide_who_reads_the_record(
             erin.get_by_role("table", name="Clients").get_by_role("link", name=name, exact=True)
         ).click()
         await expect(erin.get_by_role("heading", level=1)).to_have_text(name)
+        erin_consent = erin.get_by_role("region", name="Consent")
+        await erin_consent.locator("summary", has_text="Consent history").click()
+        await expect(
+            erin_consent.get_by_role("table", name="Consent history").get_by_role("row")
+        ).to_have_count(2)  # header and the one decision
 
         # Priya withdraws it; Erin's access is gone and her page says why, in the server's words.
         await provider_row.get_by_role(

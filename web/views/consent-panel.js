@@ -44,7 +44,10 @@ export function consentPanel(client, ctx) {
   const status = h('div', { class: 'consent-panel__status' });
   const failure = h('p', { class: 'field__error', role: 'alert' });
   const isClient = Boolean(ctx) && ctx.user.role === 'client';
+  // The summary carries the current decisions only; the full history is fetched when asked
+  // for (each read of it is audited) and after every decision recorded here.
   let history = client.consents || [];
+  let fullHistory = false;
   let formDetails = null;
 
   async function decide(decision) {
@@ -58,6 +61,7 @@ export function consentPanel(client, ctx) {
     try {
       // The whole history, not only the summary's current decisions.
       history = await request(`/api/v1/clients/${encodeURIComponent(client.id)}/consents`, { signal: ctx.signal });
+      fullHistory = true;
     } catch (error) {
       if (error.name === 'AbortError' || !ctx.isCurrent()) return;
       // Withdrawing consent for one's own organisation ends one's own access.
@@ -98,6 +102,56 @@ export function consentPanel(client, ctx) {
       ctx && record.state === 'granted' ? withdrawButton(record) : null);
   }
 
+  function historyTable(records) {
+    return dataTable({
+      caption: 'Consent history',
+      captionHidden: true,
+      items: [...records].reverse(), // newest first
+      columns: [
+        { header: 'Recorded', cell: (c) => time(c.recorded_at, { withTime: true }) },
+        { header: 'Organisation', cell: (c) => c.organisation_name || '—' },
+        { header: 'Purpose', cell: (c) => label(PURPOSE_LABELS, c.purpose) },
+        { header: 'Decision', cell: (c) => label(CONSENT_STATE_LABELS, c.state) },
+        { header: 'Recorded by', cell: (c) => c.recorded_by_name || '—' },
+        { header: 'Note', cell: (c) => c.note || '—' },
+      ],
+    });
+  }
+
+  function historyDetails() {
+    const summary = h('summary', {}, 'Consent history');
+    const details = h('details', { class: 'details' }, summary);
+    const show = (records) => {
+      summary.textContent = `Consent history (${records.length} ${records.length === 1 ? 'record' : 'records'})`;
+      details.append(historyTable(records));
+    };
+    if (fullHistory || !ctx) {
+      show(history);
+      return details;
+    }
+    let loading = false;
+    details.addEventListener('toggle', () => {
+      if (!details.open || fullHistory || loading) return;
+      loading = true;
+      const waiting = h('p', { role: 'status' }, 'Loading the history…');
+      details.append(waiting);
+      request(`/api/v1/clients/${encodeURIComponent(client.id)}/consents`, { signal: ctx.signal })
+        .then((records) => {
+          if (!ctx.isCurrent()) return;
+          history = records;
+          fullHistory = true;
+          waiting.remove();
+          show(records);
+        })
+        .catch((error) => {
+          if (error.name === 'AbortError' || !ctx.isCurrent()) return;
+          waiting.replaceWith(h('p', { class: 'field__error', role: 'alert' }, problemMessage(error)));
+        })
+        .finally(() => { loading = false; });
+    });
+    return details;
+  }
+
   function draw() {
     if (!history.length) {
       body.replaceChildren(emptyState('No consent decisions have been recorded.'));
@@ -117,31 +171,16 @@ export function consentPanel(client, ctx) {
         })),
       ],
     });
-    const newestFirst = [...history].reverse();
-    const historyTable = h('details', { class: 'details' },
-      h('summary', {}, `Consent history (${newestFirst.length} ${newestFirst.length === 1 ? 'record' : 'records'})`),
-      dataTable({
-        caption: 'Consent history',
-        captionHidden: true,
-        items: newestFirst,
-        columns: [
-          { header: 'Recorded', cell: (c) => time(c.recorded_at, { withTime: true }) },
-          { header: 'Organisation', cell: (c) => c.organisation_name || '—' },
-          { header: 'Purpose', cell: (c) => label(PURPOSE_LABELS, c.purpose) },
-          { header: 'Decision', cell: (c) => label(CONSENT_STATE_LABELS, c.state) },
-          { header: 'Recorded by', cell: (c) => c.recorded_by_name || '—' },
-          { header: 'Note', cell: (c) => c.note || '—' },
-        ],
-      }));
+    const historyPart = historyDetails();
     body.replaceChildren(
       h('p', { class: 'section__intro' }, 'The most recent decision for each organisation and purpose.'),
       matrix,
-      historyTable);
+      historyPart);
   }
 
   function decisionForm() {
     const details = h('details', { class: 'details consent-form' },
-      h('summary', {}, isClient ? 'Record a consent decision of yours' : 'Record a consent decision'));
+      h('summary', {}, isClient ? 'Record your consent decision' : 'Record a consent decision'));
     let loaded = false;
     details.addEventListener('toggle', () => {
       if (!details.open || loaded) return;
