@@ -6,11 +6,14 @@ import { openConversation } from '../chat.js';
 import { sessionsPanel } from './sessions.js';
 import { journeyPanel } from './journey.js';
 import { planPanel, questionnairePanel, scoresPanel } from '../measures.js';
+import { careTeamPanel } from './care-team-panel.js';
+import { referralsPanel } from './referrals-panel.js';
+import { consentPanel } from './consent-panel.js';
 import {
-  h, heading, page, section, dataTable, statusBadge, consentBadge, badge, time, label, roleLabel,
-  emptyState, humanise, formatDate, problemMessage, uid,
-  PURPOSE_LABELS, REFERRAL_SOURCE_LABELS, ROLE_LABELS, CONSENT_STATE_LABELS,
+  h, heading, page, statusBadge, time, problemMessage, uid,
 } from '../ui.js';
+
+export { currentConsent } from './consent-panel.js';
 
 export async function render(ctx) {
   const client = await request(`/api/v1/clients/${encodeURIComponent(ctx.params.id)}`, { signal: ctx.signal });
@@ -36,9 +39,10 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
     ctx ? h('div', { class: 'record-panels' }, planPanel(client, ctx), questionnairePanel(client, ctx)) : null,
     ctx ? scoresPanel(client, ctx) : null,
     ctx && ctx.user.role !== 'client' ? journeyPanel(client) : null,
-    careTeamSection(client.care_team || []),
-    referralsSection(client.referrals || []),
-    consentSection(client.consents || []),
+    // The record's administration: each panel in its own module.
+    careTeamPanel(client, ctx),
+    referralsPanel(client, ctx),
+    consentPanel(client, ctx),
   );
 }
 
@@ -98,111 +102,4 @@ function caseThreadSection(client, ctx) {
       !isClient && !client.user_id ? ` ${firstName} has no Teamwell account yet: they will see their thread once they do.` : ''),
     error,
     h('div', { class: 'button-row' }, buttons));
-}
-
-function careTeamSection(members) {
-  // Current members first, then by start date.
-  const sorted = [...members].sort((a, b) => (Boolean(a.until) - Boolean(b.until))
-    || String(a.since || '').localeCompare(String(b.since || '')));
-  return section('Care team',
-    sorted.length ? dataTable({
-      caption: 'Care team',
-      captionHidden: true,
-      items: sorted,
-      columns: [
-        { header: 'Name', rowHeader: true, cell: (m) => m.display_name || '—' },
-        { header: 'Role', cell: (m) => (Object.hasOwn(ROLE_LABELS, m.role_on_team) ? roleLabel(m.role_on_team) : humanise(m.role_on_team)) },
-        { header: 'Since', cell: (m) => time(m.since) },
-        { header: 'Until', cell: (m) => (m.until ? time(m.until) : badge('Current', 'current')) },
-      ],
-    }) : emptyState('No one has been assigned to this client yet.'));
-}
-
-function referralsSection(referrals) {
-  const sorted = [...referrals].sort((a, b) => String(b.referred_on || '').localeCompare(String(a.referred_on || '')));
-  return section('Referrals',
-    sorted.length ? dataTable({
-      caption: 'Referrals',
-      captionHidden: true,
-      items: sorted,
-      columns: [
-        { header: 'Referred on', rowHeader: true, cell: (r) => time(r.referred_on) },
-        { header: 'Source', cell: (r) => label(REFERRAL_SOURCE_LABELS, r.source) },
-        { header: 'Reason', className: 'table__wide', cell: (r) => r.reason || '—' },
-      ],
-    }) : emptyState('No referrals recorded.'));
-}
-
-/**
- * The latest consent decision for each organisation and purpose.
- * Returns { organisations: [{id, name}], purposes: [..], current: Map }.
- */
-export function currentConsent(consents) {
-  const current = new Map();
-  const organisations = new Map();
-  const purposes = new Set(Object.keys(PURPOSE_LABELS));
-  for (const c of consents) {
-    const orgId = String(c.organisation_id);
-    if (!organisations.has(orgId)) organisations.set(orgId, c.organisation_name || orgId);
-    purposes.add(c.purpose);
-    const key = `${orgId}\u0000${c.purpose}`;
-    const seen = current.get(key);
-    if (!seen || String(c.recorded_at || '') >= String(seen.recorded_at || '')) current.set(key, c);
-  }
-  return {
-    organisations: [...organisations].map(([id, name]) => ({ id, name }))
-      .sort((a, b) => a.name.localeCompare(b.name)),
-    purposes: [...purposes],
-    current,
-  };
-}
-
-function consentCell(record) {
-  if (!record) return h('span', { class: 'muted' }, 'Not recorded');
-  return h('div', { class: 'consent-cell' },
-    consentBadge(record.state),
-    h('span', { class: 'consent-cell__meta' },
-      formatDate(record.recorded_at),
-      record.recorded_by_name ? ` by ${record.recorded_by_name}` : ''));
-}
-
-function consentSection(consents) {
-  if (!consents.length) {
-    return section('Consent', emptyState('No consent decisions have been recorded.'));
-  }
-  const { organisations, purposes, current } = currentConsent(consents);
-  const matrix = dataTable({
-    caption: 'Current consent by organisation and purpose',
-    captionHidden: true,
-    className: 'table--consent',
-    items: organisations,
-    columns: [
-      { header: 'Organisation', rowHeader: true, cell: (o) => o.name },
-      ...purposes.map((purpose) => ({
-        header: label(PURPOSE_LABELS, purpose),
-        cell: (o) => consentCell(current.get(`${o.id}\u0000${purpose}`)),
-      })),
-    ],
-  });
-
-  const history = [...consents].sort((a, b) => String(b.recorded_at || '').localeCompare(String(a.recorded_at || '')));
-  const historyTable = h('details', { class: 'details' },
-    h('summary', {}, `Consent history (${history.length} ${history.length === 1 ? 'record' : 'records'})`),
-    dataTable({
-      caption: 'Consent history',
-      captionHidden: true,
-      items: history,
-      columns: [
-        { header: 'Recorded', cell: (c) => time(c.recorded_at, { withTime: true }) },
-        { header: 'Organisation', cell: (c) => c.organisation_name || '—' },
-        { header: 'Purpose', cell: (c) => label(PURPOSE_LABELS, c.purpose) },
-        { header: 'Decision', cell: (c) => label(CONSENT_STATE_LABELS, c.state) },
-        { header: 'Recorded by', cell: (c) => c.recorded_by_name || '—' },
-      ],
-    }));
-
-  return section('Consent',
-    h('p', { class: 'section__intro' }, 'The most recent decision for each organisation and purpose.'),
-    matrix,
-    historyTable);
 }

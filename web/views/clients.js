@@ -4,6 +4,7 @@ import { request } from '../api.js';
 import {
   h, heading, page, pagedTable, statusBadge, time, STATUS_LABELS, uid,
 } from '../ui.js';
+import { referralIntake } from './referral-intake.js';
 
 const LIMIT = 50;
 
@@ -82,6 +83,7 @@ export async function render(ctx) {
     h('div', { class: 'page-header' },
       heading('Clients'),
       h('p', { class: 'lead' }, 'People your team is working with.')),
+    referralIntake(ctx),
     form,
     table.element);
 }

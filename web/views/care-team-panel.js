@@ -1,0 +1,196 @@
+// The client page's care team: current members, past members on request,
+// adding a member of staff with their role on the care team, and ending a
+// membership. Changes are for staff who read the record (the care team and
+// its supervisors, auth.policies.can_change_client); the client sees the list.
+
+import { request } from '../api.js';
+import {
+  h, section, dataTable, time, badge, roleLabel, emptyState, problemMessage,
+  errorArea, applyFieldErrors, submitButton, notice,
+} from '../ui.js';
+import { CLINICAL_ROLES, roleOptions, selectField } from './record-fields.js';
+
+const mayChange = (ctx) => Boolean(ctx) && ctx.user.role !== 'client';
+
+/** ctx null: read only. */
+export function careTeamPanel(client, ctx) {
+  const base = `/api/v1/clients/${encodeURIComponent(client.id)}/care-team`;
+  const status = h('div', { class: 'care-team-panel__status' });
+  const failure = h('p', { class: 'field__error', role: 'alert' });
+  const body = h('div', { class: 'care-team-panel' });
+  let members = client.care_team || [];
+  const changes = mayChange(ctx);
+
+  async function refresh() {
+    try {
+      members = await request(base, { signal: ctx.signal });
+    } catch (error) {
+      if (error.name === 'AbortError' || !ctx.isCurrent()) return;
+      // Ending one's own membership ends one's access to the record.
+      failure.textContent = problemMessage(error);
+      body.replaceChildren();
+      return;
+    }
+    if (ctx.isCurrent()) draw();
+  }
+
+  function endButton(member) {
+    const name = member.display_name || 'this member';
+    const button = h('button', {
+      type: 'button', class: 'button button--small button--secondary', 'aria-label': `End membership: ${name}`,
+    }, 'End membership');
+    button.addEventListener('click', async () => {
+      if (button.getAttribute('aria-disabled') === 'true') return;
+      button.setAttribute('aria-disabled', 'true');
+      failure.textContent = '';
+      status.replaceChildren();
+      try {
+        await request(`${base}/${encodeURIComponent(member.id)}`, { method: 'DELETE', signal: ctx.signal });
+        if (!ctx.isCurrent()) return;
+        status.replaceChildren(notice(`${name} is no longer on the care team.`, 'success'));
+        await refresh();
+      } catch (error) {
+        if (error.name === 'AbortError' || !ctx.isCurrent()) return;
+        failure.textContent = problemMessage(error);
+        button.removeAttribute('aria-disabled');
+      }
+    });
+    return button;
+  }
+
+  function table(items, { past = false } = {}) {
+    const columns = [
+      { header: 'Name', rowHeader: true, cell: (m) => m.display_name || '—' },
+      { header: 'Role', cell: (m) => roleLabel(m.role_on_team) },
+      { header: 'Since', cell: (m) => time(m.since) },
+      { header: 'Until', cell: (m) => (m.until ? time(m.until) : badge('Current', 'current')) },
+    ];
+    if (changes && !past) columns.push({ header: 'Change', cell: (m) => endButton(m) });
+    return dataTable({ caption: past ? 'Care team, with past members' : 'Care team', captionHidden: true, items, columns });
+  }
+
+  function pastMembers() {
+    const details = h('details', { class: 'details' }, h('summary', {}, 'Past members'));
+    let loaded = false;
+    details.addEventListener('toggle', () => {
+      if (!details.open || loaded) return;
+      loaded = true;
+      const waiting = h('p', { role: 'status' }, 'Loading…');
+      details.append(waiting);
+      request(base, { query: { include_past: true }, signal: ctx.signal })
+        .then((all) => {
+          if (!ctx.isCurrent()) return;
+          const past = all.filter((m) => m.until);
+          waiting.replaceWith(past.length ? table(past, { past: true }) : emptyState('No one has left this care team.'));
+        })
+        .catch((error) => {
+          if (error.name === 'AbortError' || !ctx.isCurrent()) return;
+          loaded = false;
+          waiting.replaceWith(h('p', { class: 'field__error', role: 'alert' }, problemMessage(error)));
+        });
+    });
+    return details;
+  }
+
+  function draw() {
+    const sorted = [...members].sort((a, b) => String(a.since || '').localeCompare(String(b.since || '')));
+    body.replaceChildren(
+      sorted.length ? table(sorted) : emptyState('No one has been assigned to this client yet.'),
+      ctx ? pastMembers() : null,
+      changes ? addForm() : null);
+  }
+
+  /** Who may join: clinical staff of the client's team (partners' staff among them) and of one's own organisation. */
+  async function candidates() {
+    const [team, staff] = await Promise.allSettled([
+      request(`/api/v1/teams/${encodeURIComponent(client.team_id)}/members`, { signal: ctx.signal }),
+      request('/api/v1/users', { query: { limit: 100 }, signal: ctx.signal }),
+    ]);
+    if (team.status === 'rejected' && staff.status === 'rejected') throw team.reason;
+    const people = new Map();
+    for (const m of team.status === 'fulfilled' ? team.value : []) {
+      people.set(m.user_id, { id: m.user_id, name: m.display_name, role: m.role });
+    }
+    for (const u of staff.status === 'fulfilled' ? (staff.value.items || []) : []) {
+      if (u.is_active) people.set(u.id, { id: u.id, name: u.display_name, role: u.role });
+    }
+    const current = new Set(members.map((m) => m.user_id));
+    return [...people.values()]
+      .filter((p) => CLINICAL_ROLES.includes(p.role) && !current.has(p.id))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  function addForm() {
+    const details = h('details', { class: 'details care-team-form' }, h('summary', {}, 'Add to the care team'));
+    let loaded = false;
+    details.addEventListener('toggle', () => {
+      if (!details.open || loaded) return;
+      loaded = true;
+      const waiting = h('p', { role: 'status' }, 'Loading staff…');
+      details.append(waiting);
+      candidates()
+        .then((people) => {
+          if (!ctx.isCurrent()) return;
+          waiting.replaceWith(people.length
+            ? form(people, details)
+            : h('p', { class: 'muted' }, 'Everyone on the team is already on this care team.'));
+        })
+        .catch((error) => {
+          if (error.name === 'AbortError' || !ctx.isCurrent()) return;
+          loaded = false;
+          waiting.replaceWith(h('p', { class: 'field__error', role: 'alert' }, problemMessage(error)));
+        });
+    });
+    return details;
+  }
+
+  function form(people, details) {
+    const errors = errorArea();
+    const person = selectField({
+      label: 'Member of staff', name: 'user_id', placeholder: 'Choose a person',
+      options: people.map((p) => [p.id, `${p.name} (${roleLabel(p.role)})`]),
+    });
+    const role = selectField({
+      label: 'Role on the care team', name: 'role_on_team',
+      options: [['', 'Their own role'], ...roleOptions()],
+    });
+    role.input.required = false;
+    const submit = submitButton('Add to care team', { busyText: 'Adding…' });
+    const el = h('form', { class: 'form', novalidate: true, 'aria-label': 'Add to the care team' },
+      errors.element, person.element, role.element,
+      h('div', { class: 'form__actions' }, submit.element));
+    el.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (submit.busy) return;
+      errors.clear();
+      person.clearError();
+      role.clearError();
+      if (!person.input.value) {
+        person.setError('Choose who joins the care team');
+        return;
+      }
+      const chosen = people.find((p) => p.id === person.input.value);
+      const payload = { user_id: person.input.value };
+      if (role.input.value) payload.role_on_team = role.input.value;
+      submit.setBusy(true);
+      try {
+        members = await request(base, { method: 'POST', body: payload, signal: ctx.signal });
+        if (!ctx.isCurrent()) return;
+        details.open = false;
+        status.replaceChildren(notice(`${chosen ? chosen.name : 'They'} joined the care team.`, 'success'));
+        draw();
+      } catch (error) {
+        if (error.name === 'AbortError') return;
+        const unmatched = applyFieldErrors(error, { user_id: person, role_on_team: role });
+        errors.show(error, unmatched);
+        errors.element.focus();
+      } finally {
+        submit.setBusy(false);
+      }
+    });
+    return el;
+  }
+
+  draw();
+  return section('Care team', status, failure, body);
+}

@@ -1,0 +1,109 @@
+// Form fields shared by intake and the record's administration panels
+// (taking a referral, adding a referral, care team, consent).
+
+import {
+  h, uid, REFERRAL_SOURCE_LABELS, ROLE_LABELS,
+} from '../ui.js';
+
+/** The roles that take referrals and join care teams (the server's CLINICAL_ROLES). */
+export const CLINICAL_ROLES = ['peer_keyworker', 'therapist', 'employment_specialist', 'supervisor'];
+
+export const isClinical = (user) => Boolean(user) && CLINICAL_ROLES.includes(user.role);
+
+/** Today as YYYY-MM-DD in the person's own time zone (a referral's date is a calendar date). */
+export function today() {
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+/** A labelled field holding any control, with an error slot like ui.textField's. */
+function field(labelText, control, { hint } = {}) {
+  const id = control.id || uid(control.name || 'field');
+  control.id = id;
+  const hintId = hint ? `${id}-hint` : null;
+  const errorId = `${id}-error`;
+  if (hintId) control.setAttribute('aria-describedby', hintId);
+  const error = h('p', { id: errorId, class: 'field__error', hidden: true });
+  const element = h('div', { class: 'field' },
+    h('label', { for: id, class: 'field__label' }, labelText),
+    hint ? h('p', { id: hintId, class: 'field__hint' }, hint) : null,
+    error,
+    control);
+  return {
+    element,
+    input: control,
+    setError(message) {
+      error.replaceChildren(h('span', { class: 'visually-hidden' }, 'Error: '), message);
+      error.hidden = false;
+      element.classList.add('field--error');
+      control.setAttribute('aria-invalid', 'true');
+      control.setAttribute('aria-describedby', [hintId, errorId].filter(Boolean).join(' '));
+    },
+    clearError() {
+      error.replaceChildren();
+      error.hidden = true;
+      element.classList.remove('field--error');
+      control.removeAttribute('aria-invalid');
+      if (hintId) control.setAttribute('aria-describedby', hintId);
+      else control.removeAttribute('aria-describedby');
+    },
+  };
+}
+
+/** options: [[value, text], …]; `placeholder` adds a first empty choice. */
+export function selectField({ label: labelText, name, options, placeholder, hint }) {
+  const select = h('select', { name, class: 'select', required: true },
+    placeholder ? h('option', { value: '' }, placeholder) : null,
+    options.map(([value, text]) => h('option', { value }, text)));
+  return field(labelText, select, { hint });
+}
+
+export function textareaField({ label: labelText, name, maxlength, hint, required = true }) {
+  const textarea = h('textarea', { name, class: 'input textarea', rows: '3', maxlength, required });
+  return field(labelText, textarea, { hint });
+}
+
+export function dateField({ label: labelText, name, value }) {
+  return field(labelText, h('input', { name, type: 'date', class: 'input input--date', value, required: true }));
+}
+
+/**
+ * A referral's source, date and reason (POST /clients and POST /clients/{id}/referrals).
+ * Returns { elements, fields, read() → body or null (errors shown), reset() }.
+ */
+export function referralFields() {
+  const source = selectField({
+    label: 'Referred by',
+    name: 'source',
+    placeholder: 'Choose a source',
+    options: Object.entries(REFERRAL_SOURCE_LABELS),
+  });
+  const referredOn = dateField({ label: 'Referred on', name: 'referred_on', value: today() });
+  const reason = textareaField({
+    label: 'Reason for referral', name: 'reason', maxlength: '2000',
+    hint: 'What the referrer said, and what the person wants help with.',
+  });
+  const fields = { source, referred_on: referredOn, reason };
+  return {
+    elements: [source.element, referredOn.element, reason.element],
+    fields,
+    read() {
+      let ok = true;
+      for (const f of Object.values(fields)) f.clearError();
+      if (!source.input.value) { source.setError('Choose who referred them'); ok = false; }
+      if (!referredOn.input.value) { referredOn.setError('Enter the date of the referral'); ok = false; }
+      if (!reason.input.value.trim()) { reason.setError('Enter the reason for the referral'); ok = false; }
+      if (!ok) return null;
+      return { source: source.input.value, referred_on: referredOn.input.value, reason: reason.input.value.trim() };
+    },
+    reset() {
+      source.input.value = '';
+      referredOn.input.value = today();
+      reason.input.value = '';
+      for (const f of Object.values(fields)) f.clearError();
+    },
+  };
+}
+
+export const roleOptions = () => CLINICAL_ROLES.map((role) => [role, ROLE_LABELS[role]]);

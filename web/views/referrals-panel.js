@@ -1,0 +1,71 @@
+// The client page's referrals: the list, and recording a further referral
+// (for example a re-referral after closure). Adding is for staff who read the
+// record (auth.policies.can_change_client); the client sees the list.
+
+import { request } from '../api.js';
+import {
+  h, section, dataTable, time, label, emptyState, errorArea, applyFieldErrors, submitButton, notice,
+  REFERRAL_SOURCE_LABELS,
+} from '../ui.js';
+import { referralFields } from './record-fields.js';
+
+/** ctx null: read only. */
+export function referralsPanel(client, ctx) {
+  const status = h('div', { class: 'referrals-panel__status' });
+  const body = h('div', { class: 'referrals-panel' });
+  let referrals = client.referrals || [];
+  const changes = Boolean(ctx) && ctx.user.role !== 'client';
+
+  function draw() {
+    const sorted = [...referrals].sort((a, b) => String(b.referred_on || '').localeCompare(String(a.referred_on || '')));
+    body.replaceChildren(sorted.length ? dataTable({
+      caption: 'Referrals',
+      captionHidden: true,
+      items: sorted,
+      columns: [
+        { header: 'Referred on', rowHeader: true, cell: (r) => time(r.referred_on) },
+        { header: 'Source', cell: (r) => label(REFERRAL_SOURCE_LABELS, r.source) },
+        { header: 'Reason', className: 'table__wide', cell: (r) => r.reason || '—' },
+      ],
+    }) : emptyState('No referrals recorded.'));
+  }
+
+  function addForm() {
+    const errors = errorArea();
+    const fields = referralFields();
+    const submit = submitButton('Add referral', { busyText: 'Saving…' });
+    const form = h('form', { class: 'form', novalidate: true, 'aria-label': 'Add a referral' },
+      errors.element, ...fields.elements, h('div', { class: 'form__actions' }, submit.element));
+    const details = h('details', { class: 'details referral-form' }, h('summary', {}, 'Add a referral'), form);
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (submit.busy) return;
+      errors.clear();
+      const payload = fields.read();
+      if (!payload) return;
+      submit.setBusy(true);
+      try {
+        const added = await request(`/api/v1/clients/${encodeURIComponent(client.id)}/referrals`, {
+          method: 'POST', body: payload, signal: ctx.signal,
+        });
+        if (!ctx.isCurrent()) return;
+        referrals = [...referrals, added];
+        fields.reset();
+        details.open = false;
+        status.replaceChildren(notice('Referral added.', 'success'));
+        draw();
+      } catch (error) {
+        if (error.name === 'AbortError') return;
+        const unmatched = applyFieldErrors(error, fields.fields);
+        errors.show(error, unmatched);
+        errors.element.focus();
+      } finally {
+        submit.setBusy(false);
+      }
+    });
+    return details;
+  }
+
+  draw();
+  return section('Referrals', status, body, changes ? addForm() : null);
+}
