@@ -55,7 +55,9 @@ async def call_browser(browser: Browser) -> AsyncIterator[Browser]:
         await launched.close()
 
 
-async def signed_in(browser: Browser, contexts: list[BrowserContext], live: Live, role: str) -> Person:
+async def signed_in(
+    browser: Browser, contexts: list[BrowserContext], live: Live, role: str
+) -> Person:
     person = await open_person(browser, contexts)
     code = live.as_role(role).tokens["recovery_codes"].pop()
     await sign_in(person.page, live, ROLE_EMAILS[role], code=code, csp_contains=MEDIA_CSP)
@@ -73,7 +75,9 @@ async def open_alex(page: Page) -> None:
 
 async def join_from(page: Page, item_title: str, where: str) -> None:
     """Join the meeting `item_title` from the list in region `where`, past the camera check."""
-    item = page.get_by_role("region", name=where).get_by_role("listitem").filter(has_text=item_title)
+    item = (
+        page.get_by_role("region", name=where).get_by_role("listitem").filter(has_text=item_title)
+    )
     await item.get_by_role("link", name="Join").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(item_title)
     await page.get_by_role("button", name="Join", exact=True).click()
@@ -139,10 +143,14 @@ async def test_keyworker_calls_a_case_meeting_the_care_team_meets_and_attendance
         therapist = await signed_in(call_browser, contexts, live_sqlite, "therapist")
         people.append(therapist)
         tom = therapist.page
-        await tom.get_by_role("navigation", name="Main").get_by_role("link", name="Meetings").click()
+        await (
+            tom.get_by_role("navigation", name="Main").get_by_role("link", name="Meetings").click()
+        )
         await expect(tom.get_by_role("heading", level=1)).to_have_text("Meetings")
-        his = tom.get_by_role("region", name="Upcoming").get_by_role("listitem").filter(
-            has_text=title
+        his = (
+            tom.get_by_role("region", name="Upcoming")
+            .get_by_role("listitem")
+            .filter(has_text=title)
         )
         await expect(his.get_by_role("link", name="Join")).to_be_visible()
         await expect(his.get_by_role("button", name="Change")).to_have_count(0)
@@ -175,7 +183,9 @@ async def test_keyworker_calls_a_case_meeting_the_care_team_meets_and_attendance
             await expect(page.get_by_role("heading", name="The meeting has ended.")).to_be_visible()
 
         # Afterwards the meeting is past, with who came.
-        await tom.get_by_role("navigation", name="Main").get_by_role("link", name="Meetings").click()
+        await (
+            tom.get_by_role("navigation", name="Main").get_by_role("link", name="Meetings").click()
+        )
         held = tom.get_by_role("region", name="Past").get_by_role("listitem").filter(has_text=title)
         await held.get_by_text(re.compile(r"^Attendance")).click()
         attendance = held.get_by_role("table", name=f"Attendance at {title}")
