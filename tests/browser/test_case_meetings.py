@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -244,3 +244,89 @@ async def test_a_call_starts_from_a_conversation_and_a_colleague_joins_it(
             await context.close()
     for person in people:
         person.problems.assert_clean()
+
+
+def arrange_for_alex(live: Live, title: str) -> str:
+    """A case meeting about Alex tomorrow, arranged by the keyworker over the API."""
+    keyworker = live.as_role("peer_keyworker")
+    clients = keyworker.get("/api/v1/clients", params={"limit": 100})
+    assert clients.status_code == 200, clients.text
+    alex = next(c for c in clients.json()["items"] if c["display_name"] == CLIENT_NAME)
+    starts = datetime.now(UTC) + timedelta(days=1)
+    created = keyworker.post(
+        "/api/v1/meetings",
+        json={
+            "kind": "case_meeting",
+            "title": title,
+            "client_id": alex["id"],
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=1)).isoformat(),
+        },
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def test_the_host_cancels_and_a_refused_change_or_cancel_shows_the_reason(
+    browser: Browser, live_sqlite: Live
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    moved, gone, called_off = (f"{what} {tag}" for what in ("Moved", "Gone", "Called off"))
+    ids = {title: arrange_for_alex(live_sqlite, title) for title in (moved, gone, called_off)}
+    keyworker = live_sqlite.as_role("peer_keyworker")
+    contexts: list[BrowserContext] = []
+    try:
+        host = await open_person(browser, contexts)
+        page = host.page
+        await sign_in(
+            page,
+            live_sqlite,
+            ROLE_EMAILS["peer_keyworker"],
+            code=keyworker.tokens["recovery_codes"].pop(),
+        )
+        await (
+            page.get_by_role("navigation", name="Main").get_by_role("link", name="Meetings").click()
+        )
+        upcoming = page.get_by_role("region", name="Upcoming")
+
+        for title in ids:
+            await expect(upcoming.get_by_role("listitem").filter(has_text=title)).to_be_visible()
+
+        # Cancelled elsewhere while the host had the page open: the server's reasons are shown.
+        for title in (moved, gone):
+            cancelled = keyworker.post(f"/api/v1/meetings/{ids[title]}/cancel")
+            assert cancelled.status_code == 200, cancelled.text
+        item = upcoming.get_by_role("listitem").filter(has_text=moved)
+        await item.get_by_role("button", name="Change").click()
+        await item.get_by_role("button", name="Save changes").click()
+        await expect(item.get_by_role("alert")).to_have_text(
+            "The meeting could not be changed. The meeting has ended"
+        )
+        item = upcoming.get_by_role("listitem").filter(has_text=gone)
+        await item.get_by_role("button", name="Cancel meeting").click()
+        await item.get_by_role("button", name="Yes, cancel it").click()
+        await expect(item.get_by_role("alert")).to_have_text(
+            "The meeting could not be cancelled. The meeting was already cancelled."
+        )
+
+        # Cancelled here: it moves to the past meetings, marked as cancelled.
+        item = upcoming.get_by_role("listitem").filter(has_text=called_off)
+        await item.get_by_role("button", name="Cancel meeting").click()
+        await item.get_by_role("button", name="Yes, cancel it").click()
+        await expect(page.get_by_text(f"{called_off} was cancelled.")).to_be_visible()
+        past = (
+            page.get_by_role("region", name="Past")
+            .get_by_role("listitem")
+            .filter(has_text=called_off)
+        )
+        await expect(past).to_contain_text("Cancelled")
+        assert keyworker.get(f"/api/v1/meetings/{ids[called_off]}").json()["cancelled_at"]
+    finally:
+        for context in contexts:
+            await context.close()
+    # The two refusals, as Chromium logs every answer of 4xx; nothing else.
+    refused = [e for e in host.problems.console_errors if "(Gone)" in e or "(Conflict)" in e]
+    assert len(refused) == 2, host.problems.console_errors
+    for entry in refused:
+        host.problems.console_errors.remove(entry)
+    host.problems.assert_clean()
