@@ -28,6 +28,7 @@ import * as teamsView from './views/teams.js';
 import * as auditView from './views/audit.js';
 import * as messagesView from './views/messages.js';
 import * as meetingView from './views/meeting.js';
+import * as meetingsView from './views/meetings.js';
 import * as notFoundView from './views/not-found.js';
 import * as errorView from './views/error.js';
 
@@ -75,11 +76,13 @@ const ROUTES = [
   { pattern: /^\/audit$/, view: auditView, roles: ['supervisor', 'admin'], nav: 'audit' },
   { pattern: /^\/messages$/, view: messagesView, roles: EVERYONE, nav: 'messages' },
   { pattern: /^\/messages\/([^/]+)$/, keys: ['id'], view: messagesView, roles: EVERYONE, nav: 'messages' },
+  { pattern: /^\/meetings$/, view: meetingsView, roles: STAFF, nav: 'meetings' },
   { pattern: /^\/meetings\/([^/]+)$/, keys: ['id'], view: meetingView, roles: [...STAFF, 'client'], nav: 'clients' },
 ];
 
 const NAV_ITEMS = [
   { id: 'clients', label: 'Clients', href: '#/clients', roles: STAFF },
+  { id: 'meetings', label: 'Meetings', href: '#/meetings', roles: STAFF },
   { id: 'my-record', label: 'My record', href: '#/my-record', roles: ['client'] },
   { id: 'users', label: 'Users', href: '#/users', roles: ['admin'] },
   { id: 'teams', label: 'Teams', href: '#/teams', roles: ['admin'] },

@@ -124,7 +124,7 @@ async def test_new_staff_member_enrols_in_two_step_verification(
     await expect(page.get_by_role("heading", level=1)).to_have_text("Clients")
     await expect(page.get_by_role("table", name="Clients")).to_be_visible()
     await expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
-        ["Clients", "How are you?"]
+        ["Clients", "Meetings", "How are you?"]
     )
 
 

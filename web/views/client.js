@@ -4,6 +4,7 @@
 import { request } from '../api.js';
 import { openConversation } from '../chat.js';
 import { sessionsPanel } from './sessions.js';
+import { caseMeetingPanel } from './meetings.js';
 import { journeyPanel } from './journey.js';
 import { planPanel, questionnairePanel, scoresPanel } from '../measures.js';
 import { careTeamPanel } from './care-team-panel.js';
@@ -35,6 +36,7 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
       row('Organisation', client.organisation_name || '—'),
       row('Client since', time(client.created_at))),
     ctx ? sessionsPanel(client, ctx) : null,
+    ctx && ctx.user.role !== 'client' ? caseMeetingPanel(client, ctx) : null,
     ctx ? caseThreadSection(client, ctx) : null,
     ctx ? h('div', { class: 'record-panels' }, planPanel(client, ctx), questionnairePanel(client, ctx)) : null,
     ctx ? scoresPanel(client, ctx) : null,

@@ -5,6 +5,7 @@ import * as api from '../api.js';
 import * as rt from '../realtime.js';
 import * as chat from '../chat.js';
 import { presenceDot, setDot } from '../presence.js';
+import { callBar } from './meetings.js';
 import {
   h, heading, page, uid, emptyState, problemMessage, roleLabel, formatDateTime,
 } from '../ui.js';
@@ -192,7 +193,7 @@ async function loadPeople(user, signal) {
   return data;
 }
 
-async function myTeams(user, signal) {
+export async function myTeams(user, signal) {
   const page = await api.request('/api/v1/teams', { query: { limit: 100 }, signal });
   const teams = new Map(((page && page.items) || []).map((t) => [t.id, { id: t.id, name: t.name }]));
   // Teams of a partner organisation are not in that list; their conversations say they exist.
@@ -659,6 +660,7 @@ function conversationPane(ctx, c, cleanups) {
   return h('section', { class: 'messaging__pane thread', 'aria-labelledby': logLabel },
     labelText,
     caseLink,
+    ctx.user.role !== 'client' && c.kind !== 'direct' ? callBar(ctx, c) : null,
     older,
     status,
     log,

@@ -98,7 +98,9 @@ export function sessionsPanel(client, ctx) {
       const now = Date.now();
       const items = (Array.isArray(found) ? found : [])
         .filter((m) => isUpcoming(m, now))
-        .filter((m) => !isClient || m.kind === 'client_session' || (m.invitee_ids || []).includes(ctx.user.id));
+        .filter((m) => !isClient || m.kind === 'client_session' || (m.invitee_ids || []).includes(ctx.user.id))
+        // Staff find case meetings in their own panel (meetings.js).
+        .filter((m) => isClient || m.kind !== 'case_meeting');
       loading.hidden = true;
       list.replaceChildren(...items.map((m) => meetingItem(m, now, ctx, error, { showKind: !isClient })));
       list.hidden = items.length === 0;
@@ -138,16 +140,24 @@ export function sessionsPanel(client, ctx) {
  * Date, start time and length of a meeting to arrange: `element` holds the
  * fields; `read()` gives { startsAt, endsAt } or null after marking what is
  * wrong (and focusing it); `reset()` moves them to the next quarter hour.
+ * `meeting` (optional): start from its time and length (changing a meeting).
  */
-export function whenFields() {
-  const defaults = nextQuarterHour();
+export function whenFields(meeting = null) {
+  const start = meeting ? new Date(meeting.starts_at) : null;
+  const defaults = start && !Number.isNaN(start.getTime())
+    ? { date: localDate(start), time: `${pad(start.getHours())}:${pad(start.getMinutes())}` }
+    : nextQuarterHour();
+  const length = meeting ? Math.round((new Date(meeting.ends_at) - start) / 60_000) : DEFAULT_DURATION;
+  const lengths = DURATIONS.some(([minutes]) => minutes === length) || !(length > 0)
+    ? DURATIONS : [...DURATIONS, [length, `${length} minutes`]].sort((a, b) => a[0] - b[0]);
+  const chosen = length > 0 ? length : DEFAULT_DURATION;
   const date = textField({ label: 'Date', name: 'date', type: 'date', value: defaults.date, extraClass: 'input--date' });
   const time = textField({
     label: 'Start time', name: 'time', type: 'time', value: defaults.time, extraClass: 'input--time', hint: '24-hour clock, for example 14:30',
   });
   const durationId = uid('duration');
   const duration = h('select', { id: durationId, name: 'duration', class: 'select select--narrow' },
-    DURATIONS.map(([minutes, label]) => h('option', { value: String(minutes), selected: minutes === DEFAULT_DURATION }, label)));
+    lengths.map(([minutes, label]) => h('option', { value: String(minutes), selected: minutes === chosen }, label)));
   const durationField = h('div', { class: 'field' },
     h('label', { for: durationId, class: 'field__label' }, 'Length'),
     duration);

@@ -1,0 +1,501 @@
+// Meetings for staff: the "Meetings" page (#/meetings) with every meeting a
+// person hosts, is invited to or runs with colleagues, upcoming and past
+// (with attendance), and a form to call a meeting of each of their teams;
+// the "Case meetings" panel on a client's record (the care team pre-invited,
+// the client optional); and "Start a call" in a team conversation or case
+// thread. Only a meeting's host is offered Change and Cancel: the server
+// refuses anyone else (docs/meetings.md), and any refusal shows its detail.
+
+import * as api from '../api.js';
+import * as chat from '../chat.js';
+import {
+  h, heading, page, uid, badge, textField, applyFieldErrors, submitButton, problemMessage,
+  roleLabel, dataTable, emptyState, formatDateTime,
+} from '../ui.js';
+import { KIND_LABELS, meetingWhen } from './meeting.js';
+import { whenFields, localDate, isUpcoming } from './sessions.js';
+import { myTeams } from './messages.js';
+
+const KIND_NOUNS = {
+  case_meeting: 'Case meeting',
+  client_session: 'Session',
+  supervision: 'Meeting',
+};
+
+function meetingTitle(meeting) {
+  return meeting.title || KIND_LABELS[meeting.kind] || 'Meeting';
+}
+
+function isNow(meeting, now) {
+  return new Date(meeting.starts_at).getTime() <= now && now < new Date(meeting.ends_at).getTime();
+}
+
+/* ------------------------------------------------------------ the page -- */
+
+export async function render(ctx) {
+  await chat.loadConversations({ signal: ctx.signal });
+  const teams = await myTeams(ctx.user, ctx.signal);
+  const status = h('div', { class: 'sessions__status', role: 'status', tabindex: '-1' });
+  const list = meetingList(ctx, {
+    level: 2,
+    load: (signal) => api.request('/api/v1/meetings', { signal }),
+    status,
+  });
+  const forms = teams.map((team) => arrangeForm(ctx, {
+    kind: 'case_meeting',
+    target: { team_id: team.id },
+    summary: `Call a meeting of ${team.name}`,
+    defaultTitle: `${team.name} meeting`,
+    people: team.members
+      .filter((m) => m.user_id !== ctx.user.id)
+      .map((m) => ({ user_id: m.user_id, display_name: m.display_name, role: m.role, checked: true })),
+    submitText: 'Call the meeting',
+    onArranged: async (meeting, invited) => {
+      status.replaceChildren(h('p', { class: 'notice notice--success' },
+        `Team meeting called: ${meetingWhen(meeting)}. ${invitationNote(invited)}`));
+      await list.reload({ focusStatus: true });
+    },
+  }));
+  const teamTitle = uid('team-meeting');
+  return page(
+    h('div', { class: 'page-header' },
+      heading('Meetings'),
+      h('p', { class: 'lead' }, 'Case meetings, team meetings, sessions and calls you host, are invited to or run with your colleagues.')),
+    status,
+    h('section', { class: 'section', 'aria-labelledby': teamTitle },
+      h('h2', { id: teamTitle }, 'Call a team meeting'),
+      forms.length ? forms : emptyState('You are not on a team yet.')),
+    list.element);
+}
+
+function invitationNote(invited) {
+  if (!invited) return 'No one else was invited.';
+  return `A calendar invitation was emailed to ${invited === 1 ? '1 person' : `${invited} people`}.`;
+}
+
+/* -------------------------------------------------- the client's panel -- */
+
+/**
+ * "Case meetings" on a client's record (staff): the client's case meetings,
+ * upcoming and past, and "Call a case meeting" with the care team invited.
+ */
+export function caseMeetingPanel(client, ctx) {
+  const titleId = uid('case-meetings');
+  const name = client.display_name || 'the client';
+  const status = h('div', { class: 'sessions__status', role: 'status', tabindex: '-1' });
+  const list = meetingList(ctx, {
+    level: 0,
+    load: async (signal) => {
+      const found = await api.request('/api/v1/meetings', { query: { client_id: client.id }, signal });
+      return (Array.isArray(found) ? found : []).filter((m) => m.kind === 'case_meeting');
+    },
+    status,
+    emptyUpcoming: 'No case meetings arranged.',
+  });
+  const people = (client.care_team || [])
+    .filter((m) => !m.until && m.user_id && m.user_id !== ctx.user.id)
+    .map((m) => ({ user_id: m.user_id, display_name: m.display_name, role: m.role_on_team, checked: true }));
+  if (client.user_id) {
+    people.push({ user_id: client.user_id, display_name: `${name} (the client)`, checked: false });
+  }
+  const form = arrangeForm(ctx, {
+    kind: 'case_meeting',
+    target: { client_id: client.id },
+    summary: 'Call a case meeting',
+    defaultTitle: `Case meeting: ${name}`,
+    people,
+    submitText: 'Call the case meeting',
+    onArranged: async (meeting, invited) => {
+      status.replaceChildren(h('p', { class: 'notice notice--success' },
+        `Case meeting called: ${meetingWhen(meeting)}. ${invitationNote(invited)}`));
+      await list.reload({ focusStatus: true });
+    },
+  });
+  return h('section', { class: 'sessions case-meetings', 'aria-labelledby': titleId },
+    h('p', { id: titleId, class: 'sessions__title' }, 'Case meetings'),
+    h('p', { class: 'sessions__intro' },
+      `The care team meets about ${name} by video. Invitations go by email with a calendar entry; the care team joins from here or from Meetings.`),
+    status,
+    form,
+    list.element);
+}
+
+/* ------------------------------------------------ start a call (chat) -- */
+
+/**
+ * "Start a call" for a team conversation or case thread (staff): the call is
+ * made by the server and the meeting room opens. A call already under way
+ * from this conversation is offered to join instead of another.
+ */
+export function callBar(ctx, conversation) {
+  const error = h('p', { class: 'field__error', role: 'alert' });
+  const ongoing = h('p', { class: 'thread__call-ongoing', hidden: true });
+  const start = h('button', { type: 'button', class: 'button button--small' }, 'Start a call');
+  start.addEventListener('click', async () => {
+    if (start.getAttribute('aria-disabled') === 'true') return;
+    start.setAttribute('aria-disabled', 'true');
+    start.textContent = 'Starting…';
+    error.textContent = '';
+    try {
+      const meeting = await api.request(`/api/v1/conversations/${encodeURIComponent(conversation.id)}/call`, { method: 'POST' });
+      if (!ctx.isCurrent()) return;
+      ctx.navigate(`#/meetings/${encodeURIComponent(meeting.id)}`);
+    } catch (failure) {
+      if (!ctx.isCurrent()) return;
+      error.textContent = `The call could not be started. ${problemMessage(failure)}`;
+      start.removeAttribute('aria-disabled');
+      start.textContent = 'Start a call';
+    }
+  });
+  (async () => {
+    try {
+      const found = await api.request('/api/v1/meetings', { signal: ctx.signal });
+      if (!ctx.isCurrent()) return;
+      const now = Date.now();
+      const live = (Array.isArray(found) ? found : [])
+        .filter((m) => m.conversation_id === conversation.id && isUpcoming(m, now))
+        .pop();
+      if (!live) return;
+      ongoing.replaceChildren('A call started from this conversation. ',
+        h('a', { href: `#/meetings/${encodeURIComponent(live.id)}` }, 'Join the call'));
+      ongoing.hidden = false;
+    } catch {
+      // Only the offer to join is missing; starting a call still works.
+    }
+  })();
+  return h('div', { class: 'thread__call' }, h('div', { class: 'button-row' }, start), ongoing, error);
+}
+
+/* ------------------------------------------------- arranging a meeting -- */
+
+/**
+ * A folded form that arranges a meeting: title, time and length, and who is
+ * invited (people: [{ user_id, display_name, role?, checked }]).
+ * onArranged(meeting, invitedCount) runs after the server made it.
+ */
+function arrangeForm(ctx, { kind, target, summary, defaultTitle, people, submitText, onArranged }) {
+  const title = textField({ label: 'Title', name: 'title', value: defaultTitle, autocomplete: 'off' });
+  const when = whenFields();
+  const summaryError = h('p', { class: 'field__error', role: 'alert' });
+  const submit = submitButton(submitText, { busyText: 'Arranging…' });
+  const boxes = people.map((person) => {
+    const id = uid('invitee');
+    const input = h('input', {
+      id, type: 'checkbox', class: 'checkbox__input', value: person.user_id, checked: person.checked,
+    });
+    return {
+      input,
+      element: h('div', { class: 'checkbox' }, input,
+        h('label', { for: id, class: 'checkbox__label' }, person.display_name || 'Unknown',
+          person.role ? ` (${roleLabel(person.role)})` : '')),
+    };
+  });
+  const invitees = boxes.length
+    ? h('fieldset', { class: 'fieldset' }, h('legend', {}, 'Invite'), boxes.map((b) => b.element))
+    : h('p', { class: 'muted' }, 'There is no one else to invite yet.');
+  const form = h('form', { class: 'form sessions__form', novalidate: true },
+    summaryError,
+    title.element,
+    when.element,
+    invitees,
+    h('div', { class: 'form__actions' }, submit.element));
+  const details = h('details', { class: 'details sessions__schedule' }, h('summary', {}, summary), form);
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (submit.busy) return;
+    title.clearError();
+    summaryError.textContent = '';
+    const text = title.input.value.trim();
+    if (!text) {
+      title.setError('Enter a title');
+      title.input.focus();
+      return;
+    }
+    const times = when.read();
+    if (!times) return;
+    const chosen = boxes.filter((b) => b.input.checked).map((b) => b.input.value);
+    submit.setBusy(true);
+    try {
+      const meeting = await api.request('/api/v1/meetings', {
+        method: 'POST',
+        body: {
+          kind,
+          title: text,
+          ...target,
+          starts_at: times.startsAt.toISOString(),
+          ends_at: times.endsAt.toISOString(),
+          invitee_ids: chosen,
+        },
+      });
+      if (!ctx.isCurrent()) return;
+      details.open = false;
+      when.reset();
+      await onArranged(meeting, chosen.length);
+    } catch (failure) {
+      if (!ctx.isCurrent()) return;
+      const unmatched = applyFieldErrors(failure, { title, starts_at: when.date, ends_at: when.time });
+      summaryError.textContent = [problemMessage(failure), ...unmatched].join(' ');
+    } finally {
+      submit.setBusy(false);
+    }
+  });
+  return details;
+}
+
+/* ------------------------------------------------------ meeting lists -- */
+
+/**
+ * Upcoming and past meetings under headings of `level` (0: titles that are
+ * not headings, in a panel titled the same way). load(signal) gives
+ * the meetings; status: where changes are announced. Returns { element, reload }.
+ */
+function meetingList(ctx, { level, load, status, emptyUpcoming = 'No upcoming meetings.' }) {
+  const upcomingId = uid('upcoming');
+  const pastId = uid('past');
+  const error = h('p', { class: 'field__error', role: 'alert' });
+  const upcoming = h('ul', { class: 'session-list', 'aria-labelledby': upcomingId });
+  const past = h('ul', { class: 'session-list', 'aria-labelledby': pastId });
+  const upcomingEmpty = h('p', { class: 'muted', hidden: true }, emptyUpcoming);
+  const pastEmpty = h('p', { class: 'muted', hidden: true }, 'No past meetings.');
+  const loading = h('p', { class: 'muted' }, 'Loading meetings…');
+
+  async function reload({ focusStatus = false } = {}) {
+    error.textContent = '';
+    try {
+      const found = await load(ctx.signal);
+      if (!ctx.isCurrent()) return;
+      const now = Date.now();
+      const all = Array.isArray(found) ? found : [];
+      const ahead = all.filter((m) => isUpcoming(m, now));
+      const behind = all.filter((m) => !isUpcoming(m, now)).reverse(); // most recent first
+      const changed = (message) => {
+        status.replaceChildren(h('p', { class: 'notice notice--success' }, message));
+        return reload({ focusStatus: true });
+      };
+      loading.hidden = true;
+      upcoming.replaceChildren(...ahead.map((m) => upcomingItem(ctx, m, now, changed)));
+      past.replaceChildren(...behind.map((m) => pastItem(ctx, m)));
+      upcoming.hidden = !ahead.length;
+      upcomingEmpty.hidden = Boolean(ahead.length);
+      past.hidden = !behind.length;
+      pastEmpty.hidden = Boolean(behind.length);
+      if (focusStatus) status.focus();
+    } catch (failure) {
+      if (!ctx.isCurrent() || (failure && failure.name === 'AbortError')) return;
+      loading.hidden = true;
+      error.textContent = `Meetings could not be loaded. ${problemMessage(failure)}`;
+    }
+  }
+  upcoming.hidden = true;
+  past.hidden = true;
+  reload();
+  const tag = level ? `h${level}` : 'p';
+  const subtitle = level ? undefined : 'meeting-lists__title';
+  const element = h('div', { class: 'meeting-lists' },
+    error,
+    loading,
+    h('section', { 'aria-labelledby': upcomingId },
+      h(tag, { id: upcomingId, class: subtitle }, 'Upcoming'), upcoming, upcomingEmpty),
+    h('section', { 'aria-labelledby': pastId },
+      h(tag, { id: pastId, class: subtitle }, 'Past'), past, pastEmpty));
+  return { element, reload };
+}
+
+function itemHeader(meeting, ...badges) {
+  return h('div', { class: 'session__text' },
+    h('p', { class: 'session__title' }, meetingTitle(meeting), ' ', ...badges,
+      meeting.kind !== 'client_session' ? badge(KIND_LABELS[meeting.kind] || 'Meeting') : null),
+    h('p', { class: 'session__when' },
+      h('time', { datetime: meeting.starts_at }, meetingWhen(meeting))));
+}
+
+function upcomingItem(ctx, meeting, now, changed) {
+  const title = meetingTitle(meeting);
+  const error = h('p', { class: 'field__error', role: 'alert' });
+  const hidden = (text) => h('span', { class: 'visually-hidden' }, `: ${text}`);
+  const join = h('a', { class: 'button button--small', href: `#/meetings/${encodeURIComponent(meeting.id)}` },
+    'Join', hidden(title));
+  const download = h('button', { type: 'button', class: 'button button--small button--secondary' },
+    'Download calendar file', hidden(title));
+  download.addEventListener('click', async () => {
+    if (download.getAttribute('aria-disabled') === 'true') return;
+    download.setAttribute('aria-disabled', 'true');
+    error.textContent = '';
+    try {
+      const day = localDate(new Date(meeting.starts_at));
+      await api.download(`/api/v1/meetings/${encodeURIComponent(meeting.id)}/invite.ics`, `teamwell-${day}.ics`);
+    } catch (failure) {
+      if (ctx.isCurrent()) error.textContent = `The calendar file could not be downloaded. ${problemMessage(failure)}`;
+    } finally {
+      download.removeAttribute('aria-disabled');
+    }
+  });
+  const hosting = meeting.host_id === ctx.user.id;
+  const actions = [join, download];
+  let changeForm = null;
+  if (hosting) {
+    const change = h('button', { type: 'button', class: 'button button--small button--secondary', 'aria-expanded': 'false' },
+      'Change', hidden(title));
+    changeForm = changeMeetingForm(ctx, meeting, {
+      onDone: (updated) => changed(`${KIND_NOUNS[meeting.kind] || 'Meeting'} changed: ${meetingWhen(updated)}. Invitees were sent the new time.`),
+      onClose: () => {
+        changeForm.hidden = true;
+        change.setAttribute('aria-expanded', 'false');
+        change.focus();
+      },
+    });
+    changeForm.hidden = true;
+    change.addEventListener('click', () => {
+      const opening = changeForm.hidden;
+      changeForm.hidden = !opening;
+      change.setAttribute('aria-expanded', String(opening));
+      if (opening) changeForm.querySelector('input').focus();
+    });
+    const cancel = confirmCancel(title, async () => {
+      error.textContent = '';
+      try {
+        await api.request(`/api/v1/meetings/${encodeURIComponent(meeting.id)}/cancel`, { method: 'POST' });
+        if (ctx.isCurrent()) await changed(`${title} was cancelled. Invitees were told.`);
+      } catch (failure) {
+        if (ctx.isCurrent()) error.textContent = `The meeting could not be cancelled. ${problemMessage(failure)}`;
+      }
+    });
+    actions.push(change, cancel);
+  }
+  return h('li', { class: 'session meeting-item' },
+    itemHeader(meeting, isNow(meeting, now) ? badge('Now', 'current') : null,
+      hosting ? h('span', { class: 'meeting-item__host' }, '(you arranged it) ') : null),
+    h('div', { class: 'button-row session__actions' }, actions),
+    error,
+    changeForm);
+}
+
+/** "Cancel meeting", asking first; `action` runs on confirmation. */
+function confirmCancel(title, action) {
+  const start = h('button', { type: 'button', class: 'button button--small button--secondary' },
+    'Cancel meeting', h('span', { class: 'visually-hidden' }, `: ${title}`));
+  const yes = h('button', { type: 'button', class: 'button button--small button--danger' }, 'Yes, cancel it');
+  const no = h('button', { type: 'button', class: 'button button--small button--secondary' }, 'Keep it');
+  const question = 'Cancel this meeting for everyone?';
+  const ask = h('span', { class: 'confirm', role: 'group', 'aria-label': question, hidden: true },
+    h('span', { class: 'confirm__question' }, question), ' ', yes, ' ', no);
+  start.addEventListener('click', () => {
+    start.hidden = true;
+    ask.hidden = false;
+    yes.focus();
+  });
+  no.addEventListener('click', () => {
+    ask.hidden = true;
+    start.hidden = false;
+    start.focus();
+  });
+  yes.addEventListener('click', async () => {
+    if (yes.getAttribute('aria-disabled') === 'true') return;
+    yes.setAttribute('aria-disabled', 'true');
+    try {
+      await action();
+    } finally {
+      yes.removeAttribute('aria-disabled');
+      ask.hidden = true;
+      start.hidden = false;
+    }
+  });
+  return h('span', { class: 'confirming' }, start, ask);
+}
+
+/** The host's form to move or retitle a meeting (PATCH); invitees get the update by email. */
+function changeMeetingForm(ctx, meeting, { onDone, onClose }) {
+  const title = textField({ label: 'Title', name: 'title', value: meeting.title, autocomplete: 'off' });
+  const when = whenFields(meeting);
+  const summaryError = h('p', { class: 'field__error', role: 'alert' });
+  const submit = submitButton('Save changes', { busyText: 'Saving…' });
+  const close = h('button', { type: 'button', class: 'button button--secondary' }, 'Close');
+  close.addEventListener('click', onClose);
+  const form = h('form', { class: 'form sessions__form meeting-item__change', novalidate: true, 'aria-label': `Change ${meetingTitle(meeting)}` },
+    summaryError,
+    title.element,
+    when.element,
+    h('div', { class: 'form__actions button-row' }, submit.element, close));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (submit.busy) return;
+    title.clearError();
+    summaryError.textContent = '';
+    const text = title.input.value.trim();
+    if (!text) {
+      title.setError('Enter a title');
+      title.input.focus();
+      return;
+    }
+    const times = when.read();
+    if (!times) return;
+    submit.setBusy(true);
+    try {
+      const updated = await api.request(`/api/v1/meetings/${encodeURIComponent(meeting.id)}`, {
+        method: 'PATCH',
+        body: { title: text, starts_at: times.startsAt.toISOString(), ends_at: times.endsAt.toISOString() },
+      });
+      if (!ctx.isCurrent()) return;
+      await onDone(updated);
+    } catch (failure) {
+      if (!ctx.isCurrent()) return;
+      const unmatched = applyFieldErrors(failure, { title, starts_at: when.date, ends_at: when.time });
+      summaryError.textContent = [`The meeting could not be changed. ${problemMessage(failure)}`, ...unmatched].join(' ');
+    } finally {
+      submit.setBusy(false);
+    }
+  });
+  return form;
+}
+
+function pastItem(ctx, meeting) {
+  const title = meetingTitle(meeting);
+  const cancelled = Boolean(meeting.cancelled_at);
+  let attendance = null;
+  if (!cancelled) {
+    const body = h('div', { class: 'meeting-item__attendance' }, h('p', { class: 'muted' }, 'Loading attendance…'));
+    attendance = h('details', { class: 'details' },
+      h('summary', {}, 'Attendance', h('span', { class: 'visually-hidden' }, `: ${title}`)),
+      body);
+    let loaded = false;
+    attendance.addEventListener('toggle', async () => {
+      if (!attendance.open || loaded) return;
+      loaded = true;
+      try {
+        const rows = await api.request(`/api/v1/meetings/${encodeURIComponent(meeting.id)}/attendance`, { signal: ctx.signal });
+        if (!ctx.isCurrent()) return;
+        body.replaceChildren(attendanceTable(title, Array.isArray(rows) ? rows : []));
+      } catch (failure) {
+        if (!ctx.isCurrent() || (failure && failure.name === 'AbortError')) return;
+        loaded = false;
+        body.replaceChildren(h('p', { class: 'field__error', role: 'alert' },
+          `Attendance could not be shown. ${problemMessage(failure)}`));
+      }
+    });
+  }
+  return h('li', { class: 'session meeting-item' },
+    itemHeader(meeting, cancelled ? badge('Cancelled') : null),
+    attendance);
+}
+
+function attendanceTable(title, rows) {
+  const caption = `Attendance at ${title}`;
+  const table = dataTable({
+    caption,
+    captionHidden: true,
+    items: rows,
+    emptyText: 'No one joined.',
+    columns: [
+      { header: 'Name', rowHeader: true, cell: (r) => r.name || '—' },
+      { header: 'Arrived', cell: (r) => (r.arrived_at ? formatDateTime(r.arrived_at) : '—') },
+      { header: 'Left', cell: (r) => (r.left_at ? formatDateTime(r.left_at) : '—') },
+      { header: 'Minutes', cell: (r) => (typeof r.minutes === 'number' ? String(Math.round(r.minutes * 10) / 10) : '—') },
+    ],
+  });
+  // A table wider than a phone scrolls in its own focusable, named region.
+  table.setAttribute('tabindex', '0');
+  table.setAttribute('role', 'region');
+  table.setAttribute('aria-label', caption);
+  return table;
+}
