@@ -167,6 +167,86 @@ async def can_see_item_answers(session: AsyncSession, user: User, client: Client
     return await _consent_across_organisations(session, user, client)
 
 
+class RiskAlertReach(StrEnum):
+    """Whom a risk alert reached (``risk_alert_audience``), widest last."""
+
+    care_team = "care_team"  # the care team's clinicians
+    supervisors_of_care_team = "supervisors_of_care_team"  # the care team has none
+    organisation_supervisors = "organisation_supervisors"  # nobody on or over the care team
+    nobody = "nobody"  # nor has the organisation an active supervisor
+
+
+@dataclass(frozen=True)
+class RiskAlertAudience:
+    reach: RiskAlertReach
+    recipients: frozenset[uuid.UUID]
+
+
+async def risk_alert_audience(session: AsyncSession, client: ClientRecord) -> RiskAlertAudience:
+    """Who receives a risk alert (PHQ-9 item 9 above 0). It must reach a clinician at once and
+    is never dropped silently, so each wider step is taken only when the one before reached
+    nobody:
+
+    1. everyone on the care team who may see the item answers (``can_see_item_answers``: its
+       therapists and supervisors, by their own role, whatever role they hold on the team);
+    2. else the supervisors of the care team's staff (supervision links in force) who may;
+    3. else the organisation's active supervisors (``can_receive_escalated_risk_alert``).
+    """
+    care = await clients_service.care_team_user_ids(session=session, client_id=client.id)
+    steps = (
+        (RiskAlertReach.care_team, care),
+        (
+            RiskAlertReach.supervisors_of_care_team,
+            await clients_service.supervisors_of(session=session, user_ids=care) - care,
+        ),
+    )
+    for reach, candidates in steps:
+        allowed: set[uuid.UUID] = set()
+        for user in await users_service.many(session=session, ids=candidates):
+            if await can_see_item_answers(session, user, client):
+                allowed.add(user.id)
+        if allowed:
+            return RiskAlertAudience(reach, frozenset(allowed))
+    supervisors = frozenset(
+        user.id
+        for user in await users_service.active_supervisors(
+            session=session, organisation_id=client.organisation_id
+        )
+        if can_receive_escalated_risk_alert(user, client)
+    )
+    if supervisors:
+        return RiskAlertAudience(RiskAlertReach.organisation_supervisors, supervisors)
+    return RiskAlertAudience(RiskAlertReach.nobody, frozenset())
+
+
+def can_receive_escalated_risk_alert(user: User, client: ClientRecord) -> Decision:
+    """A risk alert nobody on or over the care team may see goes to the supervisors of the
+    client's own organisation: a risk to life reaches a clinician who can find one for the
+    client rather than nobody. It opens only that alert (its detail and the client's name), not
+    the record nor its item answers."""
+    if not user.is_active:
+        return Decision(False, "account is inactive")
+    if user.role != Role.supervisor:
+        return Decision(False, "escalated risk alerts go to the organisation's supervisors")
+    if user.organisation_id != client.organisation_id:
+        return Decision(False, "not a supervisor of the client's organisation")
+    return ALLOW
+
+
+async def can_see_risk_alert(
+    session: AsyncSession, user: User, client: ClientRecord, *, escalated: bool
+) -> Decision:
+    """Whether the recipient of a risk alert still sees it (and may acknowledge it): while they
+    may see the client's item answers, or, for an alert escalated to the organisation's
+    supervisors, while they are one of them."""
+    decision = await can_see_item_answers(session, user, client)
+    if decision or not escalated:
+        return decision
+    if can_receive_escalated_risk_alert(user, client):
+        return ALLOW
+    return decision
+
+
 async def readable_clients(
     session: AsyncSession, user: User, candidates: list[ClientRecord]
 ) -> list[ClientRecord]:

@@ -157,6 +157,11 @@ async def on_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) ->
         views = await _views(session, others)
         mine = participant_view(seat.participant, user)
         await session.commit()
+        if seat.moved_from is not None:
+            # The device that held the seat is out of the call: say so, rather than let its
+            # meeting frames be refused without a word.
+            moved = p.MeetingMoved(meeting_id=meeting.id, participant_id=seat.participant.id)
+            await rt.hub.send_to_connection(user.id, seat.moved_from, moved.model_dump(mode="json"))
         if seat.mode == meetings.JoinMode.lobby and seat.participant.state == "lobby":
             connection.send(
                 {

@@ -328,3 +328,14 @@ class TalkRequested(Frame):
     user_id: uuid.UUID
     display_name: str
     at: datetime
+
+
+class MeetingMoved(Frame):
+    """To the device that held a person's seat when they joined the same meeting from another
+    device (or tab): the seat now belongs to the new one, so this device is out of the call and
+    its meeting frames are refused. Joining again from here takes the seat back."""
+
+    type: Literal["meeting.moved"] = "meeting.moved"
+    meeting_id: uuid.UUID
+    participant_id: uuid.UUID
+    reason: Literal["joined_on_another_device"] = "joined_on_another_device"

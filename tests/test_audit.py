@@ -256,6 +256,8 @@ async def test_a_checkpoint_line_not_signed_with_the_key_is_refused(trail: Trail
         assert "not signed with the checkpoint key" in found.reason and "line 2" in found.reason
         broken = teamwell_cli(trail.env, "verify-audit")
         assert broken.returncode == 1 and "forged or damaged" in broken.stdout
+        # The operator at the command line is told which file.
+        assert f"{path} line 2" in broken.stdout
     # A line still being appended (no newline yet) is not read; it is not a refusal either.
     path.write_text(genuine + genuine[:40])
     assert (await trail.verdict()).ok
@@ -279,3 +281,35 @@ async def test_the_checkpointer_writes_at_start_while_events_come_and_at_stop(
     counts = [json.loads(line)["count"] for line in trail.settings.audit_checkpoint_file.open()]
     assert counts[-1] == 6 and counts == sorted(set(counts))
     assert oct(trail.settings.audit_checkpoint_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_verify_api_names_a_forged_checkpoint_line_but_no_server_path(
+    live_sqlite: Live,
+) -> None:
+    """The command line names the checkpoint file (an operator runs it on the host); the API's
+    answer leaves the server, so it says "checkpoint line <n>" and names none of its paths."""
+    supervisor = live_sqlite.as_role("supervisor")
+    assert supervisor.get("/api/v1/audit-events/verify").json()["ok"] is True
+    path = live_sqlite.data_dir / "audit-checkpoints"
+    made_up = checkpoints.encode(
+        audit_service.Checkpoint(count=1, head_id=1, head_hash="0" * 64, at=FrozenClock().now()),
+        checkpoints.signing_key("a-different-key-that-is-long-enough-to-be-accepted"),
+    )
+    with path.open("a") as file:
+        file.write(made_up + "\n")
+    try:
+        number = path.read_text().split("\n").index(made_up) + 1
+        verdict = supervisor.get("/api/v1/audit-events/verify").json()
+        assert verdict["ok"] is False
+        assert verdict["reason"].endswith(f"(forged or damaged): checkpoint line {number}")
+        assert str(live_sqlite.data_dir) not in verdict["reason"]
+        assert path.name not in verdict["reason"]
+    finally:
+        path.write_text(
+            "".join(
+                line
+                for line in path.read_text().splitlines(keepends=True)
+                if line != made_up + "\n"
+            )
+        )
+    assert supervisor.get("/api/v1/audit-events/verify").json()["ok"] is True

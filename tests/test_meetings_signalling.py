@@ -319,7 +319,7 @@ async def test_the_lobby_is_seen_only_by_those_who_may_admit(live_sqlite: Live) 
 
 async def test_a_second_device_takes_the_seat_over(live_sqlite: Live) -> None:
     """As docs/realtime.md says: one seat per person, moved to the device that joined last; the
-    first device is not told and its meeting frames are refused."""
+    first device is told (`meeting.moved`) and its meeting frames are refused."""
     meeting = client_session(live_sqlite)["id"]
     laptop = await connect(live_sqlite, live_sqlite.as_role("peer_keyworker"))
     phone = await connect(live_sqlite, live_sqlite.as_role("peer_keyworker"))
@@ -337,7 +337,15 @@ async def test_a_second_device_takes_the_seat_over(live_sqlite: Live) -> None:
         rejoined = await tom.wait_type("meeting.participant")
         assert rejoined["participant"]["participant_id"] == first["participant_id"]
         assert rejoined["participant"]["video"] is False
-        # The laptop is out of the call, and nothing told it so.
+        # The laptop is out of the call, and is told so.
+        told = await laptop.wait_type("meeting.moved")
+        assert told == {
+            "type": "meeting.moved",
+            "meeting_id": meeting,
+            "participant_id": first["participant_id"],
+            "reason": "joined_on_another_device",
+        }
+        assert not [f for f in phone.frames if f.get("type") == "meeting.moved"]
         media = {"type": "meeting.media", "meeting_id": meeting, "audio": True, "video": True}
         assert (await laptop.request(media))["code"] == "not_admitted"
         leave = await laptop.request({"type": "meeting.leave", "meeting_id": meeting})
@@ -350,6 +358,12 @@ async def test_a_second_device_takes_the_seat_over(live_sqlite: Live) -> None:
                 lambda f: f.get("type") == "meeting.participant" and f["participant"]["video"]
             )
         assert not [f for f in laptop.frames if f.get("type") == "meeting.participant"]
+        # Joining again from the laptop takes the seat back; now the phone is told.
+        back = await laptop.request({"type": "meeting.join", "meeting_id": meeting})
+        assert back["type"] == "meeting.joined"
+        assert back["participant_id"] == first["participant_id"]
+        assert (await phone.wait_type("meeting.moved"))["meeting_id"] == meeting
+        assert len([f for f in laptop.frames if f.get("type") == "meeting.moved"]) == 1
     finally:
         for client in (laptop, phone, tom):
             await client.close()

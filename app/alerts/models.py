@@ -10,7 +10,9 @@ from app.dbtypes import enum_field, id_field, timestamp_field
 
 
 class AlertKind(StrEnum):
-    phq9_item9 = "phq9_item9"  # thoughts of self-harm: urgent, to the therapists at once
+    # Thoughts of self-harm: urgent, at once, to the care team's clinicians; never to nobody
+    # (auth.policies.risk_alert_audience).
+    phq9_item9 = "phq9_item9"
     # The IPS journey (app/ips): overdue items, to the care team.
     first_employer_contact_overdue = "first_employer_contact_overdue"
     support_review_overdue = "support_review_overdue"
@@ -32,6 +34,9 @@ class Alert(SQLModel, table=True):
     recipient_id: uuid.UUID = Field(foreign_key="user.id", index=True)
     source_id: uuid.UUID | None = None  # e.g. the questionnaire that raised it
     detail: str = Field(max_length=500)
+    # Sent to the organisation's supervisors because nobody on or over the care team may see it
+    # (auth.policies.risk_alert_audience): they keep it while they are such supervisors.
+    escalated: bool = False
     raised_at: datetime = timestamp_field(index=True)
     acknowledged_at: datetime | None = timestamp_field(nullable=True)
     acknowledgement_note: str | None = Field(default=None, max_length=1000)

@@ -115,14 +115,14 @@ def append(path: Path, checkpoint: Checkpoint, key: Ed25519PrivateKey) -> None:
 @dataclass(frozen=True)
 class Loaded:
     checkpoints: list[Checkpoint]
-    # "<path> line <n>" of each line that did not verify.
-    forged: list[str]
+    # The file and line number of each line that did not verify.
+    forged: list[tuple[Path, int]]
 
 
 def load(paths: Iterable[Path], key: Ed25519PublicKey) -> Loaded:
     """Every checkpoint in these files (a file not there yet has none)."""
     checkpoints: list[Checkpoint] = []
-    forged: list[str] = []
+    forged: list[tuple[Path, int]] = []
     for path in paths:
         try:
             text = path.read_text()
@@ -136,23 +136,35 @@ def load(paths: Iterable[Path], key: Ed25519PublicKey) -> Loaded:
             try:
                 checkpoints.append(decode(line, key))
             except ForgedCheckpoint:
-                forged.append(f"{path} line {number}")
+                forged.append((path, number))
     return Loaded(checkpoints, forged)
 
 
 async def verify(
-    session: AsyncSession, paths: Iterable[Path], key: Ed25519PublicKey
+    session: AsyncSession,
+    paths: Iterable[Path],
+    key: Ed25519PublicKey,
+    *,
+    name_files: bool = True,
 ) -> audit_service.ChainVerdict:
     """The chain checked against every checkpoint in these files. The files are read before the
-    table, so each checkpoint describes events committed before the walk begins."""
+    table, so each checkpoint describes events committed before the walk begins.
+
+    ``name_files``: whether a forged line is named by its file's path ("<path> line <n>"), for
+    the operator at ``teamwell verify-audit``, or only as "checkpoint line <n>", for the API,
+    whose answer leaves the server and names none of its paths."""
     loaded = await asyncio.to_thread(load, list(paths), key)
     if loaded.forged:
+        where = [
+            f"{path} line {number}" if name_files else f"checkpoint line {number}"
+            for path, number in loaded.forged[:5]
+        ]
         return audit_service.ChainVerdict(
             ok=False,
             checked=0,
             reason=(
                 f"{len(loaded.forged)} checkpoint line(s) not signed with the checkpoint key "
-                f"(forged or damaged): {', '.join(loaded.forged[:5])}"
+                f"(forged or damaged): {', '.join(where)}"
             ),
         )
     return await audit_service.verify_chain(session, checkpoints=loaded.checkpoints)

@@ -64,12 +64,14 @@ async def list_events(
 @router.get("/verify", response_model=ChainReport)
 async def verify(principal: AuditReader, session: SessionDep, request: Request) -> ChainReport:
     """Check the whole hash chain, and that it still holds every event this host's signed
-    checkpoints recorded; say where, if anywhere, it breaks."""
+    checkpoints recorded; say where, if anywhere, it breaks (a forged checkpoint line by its
+    number, never by the server's file path)."""
     settings: Settings = request.app.state.settings
     verdict = await checkpoints.verify(
         session,
         [settings.audit_checkpoint_file],
         checkpoints.settings_key(settings).public_key(),
+        name_files=False,
     )
     return ChainReport(
         ok=verdict.ok,

@@ -14,7 +14,6 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.alerts.models import Alert
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
 from app.clock import as_utc
@@ -152,7 +151,7 @@ async def use(
     client: ClientRecord,
     by: User,
     raw_answers: dict[Any, Any],
-) -> tuple[MeasureResponse, list[Alert]]:
+) -> tuple[MeasureResponse, service.RiskAlerting | None]:
     """Record the answers and spend the link. Of two concurrent uses only one can win."""
     now = ctx.now()
     claimed = await session.exec(
@@ -166,7 +165,7 @@ async def use(
     )
     if claimed.rowcount != 1:
         raise MeasureLinkGone("This questionnaire has just been completed.")
-    response, alerts = await service.record(
+    response, alerting = await service.record(
         session=session,
         ctx=ctx,
         client=client,
@@ -182,7 +181,7 @@ async def use(
     link.response_id = response.id
     session.add(link)
     await session.flush()
-    return response, alerts
+    return response, alerting
 
 
 async def client_of(*, session: AsyncSession, link: MeasureLink) -> ClientRecord:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.alerts.models import RISK_ALERT_KINDS, Alert
+from app.alerts.models import RISK_ALERT_KINDS
 from app.audit import service as audit_service
 from app.clients.models import ClientRecord
 from app.context import acting_as
@@ -28,6 +28,7 @@ from app.measures.schemas import (
     MeasurePublic,
     MeasureSubmit,
     OutcomeSummary,
+    RiskAlertNotice,
 )
 from auth import policies
 from auth.deps import (
@@ -70,8 +71,10 @@ async def submit(
     body: MeasureSubmit, access: ReadableClient, session: SessionDep, request: Request
 ) -> MeasurePublic:
     """Record a completed questionnaire. A PHQ-9 item 9 answer above 0 raises an urgent alert
-    to the therapists on the care team at once."""
-    response, alerts = await service.record(
+    at once to the care team's clinicians, or, when it has none, to the supervisors of its
+    staff, or else to the organisation's supervisors; staff who entered it are told which
+    (``risk_alert``)."""
+    response, alerting = await service.record(
         session=session,
         ctx=access.ctx,
         client=access.client,
@@ -90,14 +93,24 @@ async def submit(
         detail=response.instrument,
     )
     view = _public(response, items=bool(await _item_answers(session, access)))
-    await _commit_and_alert(session, request, alerts, access.client)
+    if alerting is not None and access.principal.user.is_staff:
+        view.risk_alert = RiskAlertNotice(
+            sent_to=alerting.reach.value,
+            recipients=len(alerting.alerts),
+            message=service.REACH_MESSAGES[alerting.reach],
+        )
+    await _commit_and_alert(session, request, alerting, access.client)
     return view
 
 
 async def _commit_and_alert(
-    session: AsyncSession, request: Request, alerts: list[Alert], client: ClientRecord
+    session: AsyncSession,
+    request: Request,
+    alerting: service.RiskAlerting | None,
+    client: ClientRecord,
 ) -> None:
     """Store the answers and their alerts, then tell each recipient live."""
+    alerts = alerting.alerts if alerting is not None else []
     frames = [(a.recipient_id, _alert_frame(a, client)) for a in alerts]
     # Stored before anyone is told.
     await session.commit()
@@ -113,6 +126,7 @@ def _alert_view(alert: Any, client: ClientRecord | None) -> AlertPublic:
         client_id=alert.client_id,
         client_name=client.display_name if client else None,
         detail=alert.detail,
+        escalated=alert.escalated,
         raised_at=alert.raised_at,
         acknowledged_at=alert.acknowledged_at,
         acknowledgement_note=alert.acknowledgement_note,
@@ -164,14 +178,14 @@ async def my_alerts(
 ) -> list[AlertPublic]:
     """Alerts addressed to the caller, newest first (unacknowledged only unless asked). A risk
     alert (PHQ-9 item 9) is listed only while its recipient may still see the client's item
-    answers: someone since taken off the care team, or whose consent was withdrawn, no longer
-    sees it."""
+    answers (someone since taken off the care team, or whose consent was withdrawn, no longer
+    sees it), or, for one escalated to the organisation's supervisors, while they are one."""
     found = await service.alerts_for(
         session=session, user_id=principal.id, include_acknowledged=include_acknowledged
     )
     views = []
     clients: dict[uuid.UUID, ClientRecord | None] = {}
-    sees_risk: dict[uuid.UUID, bool] = {}
+    sees_risk: dict[tuple[uuid.UUID, bool], bool] = {}
     for alert in found:
         if alert.client_id not in clients:
             clients[alert.client_id] = await session.get(ClientRecord, alert.client_id)
@@ -179,11 +193,14 @@ async def my_alerts(
         if alert.kind in RISK_ALERT_KINDS:
             if client is None:
                 continue
-            if alert.client_id not in sees_risk:
-                sees_risk[alert.client_id] = bool(
-                    await policies.can_see_item_answers(session, principal.user, client)
+            key = (alert.client_id, alert.escalated)
+            if key not in sees_risk:
+                sees_risk[key] = bool(
+                    await policies.can_see_risk_alert(
+                        session, principal.user, client, escalated=alert.escalated
+                    )
                 )
-            if not sees_risk[alert.client_id]:
+            if not sees_risk[key]:
                 continue
         views.append(_alert_view(alert, client))
     return views
@@ -198,7 +215,9 @@ async def acknowledge(
     if alert.kind in RISK_ALERT_KINDS:
         client = await session.get(ClientRecord, alert.client_id)
         decision = (
-            await policies.can_see_item_answers(session, principal.user, client)
+            await policies.can_see_risk_alert(
+                session, principal.user, client, escalated=alert.escalated
+            )
             if client is not None
             else policies.Decision(False, "the client's record is gone")
         )
@@ -333,7 +352,7 @@ async def answer_measure_link(
     client = await links.client_of(session=session, link=link)
     by = await links.respondent(session=session, client=client, link=link)
     as_by = acting_as(ctx, by)
-    response, alerts = await links.use(
+    response, alerting = await links.use(
         session=session,
         ctx=as_by,
         link=link,
@@ -351,5 +370,5 @@ async def answer_measure_link(
         detail=f"{response.instrument} by link {link.id}",
     )
     result = MeasureLinkResult(total=response.total, band=response.band)
-    await _commit_and_alert(session, request, alerts, client)
+    await _commit_and_alert(session, request, alerting, client)
     return result

@@ -58,6 +58,20 @@ ANSWERS_WITHHELD = (
 )
 
 
+class RiskAlertNotice(BaseModel):
+    """Whom the urgent alert of this questionnaire reached: told to the member of staff who
+    entered the answers, so an alert that could not go to the care team is never silent."""
+
+    sent_to: Literal[
+        "care_team", "supervisors_of_care_team", "organisation_supervisors", "nobody"
+    ] = Field(
+        description="The care team's clinicians, else the supervisors of its staff, else "
+        "the organisation's supervisors, else nobody"
+    )
+    recipients: int = Field(description="How many people received the alert")
+    message: str = Field(description="The same, in words, to show")
+
+
 class MeasurePublic(BaseModel):
     id: uuid.UUID
     instrument: str
@@ -69,6 +83,11 @@ class MeasurePublic(BaseModel):
     completed_at: datetime
     completed_by: uuid.UUID
     mode: str
+    risk_alert: RiskAlertNotice | None = Field(
+        default=None,
+        description="Only in the answer to staff who entered a questionnaire that raised a risk "
+        "alert: whom the alert reached. Null otherwise, and in every list.",
+    )
 
 
 class OutcomeSummary(BaseModel):
@@ -96,6 +115,11 @@ class AlertPublic(BaseModel):
     client_id: uuid.UUID
     client_name: str | None = None
     detail: str
+    escalated: bool = Field(
+        default=False,
+        description="Sent to the organisation's supervisors because the care team had no "
+        "clinician and nobody supervised its staff",
+    )
     raised_at: datetime
     acknowledged_at: datetime | None
     acknowledgement_note: str | None

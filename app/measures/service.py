@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.alerts.models import Alert, AlertKind
-from app.clients import service as clients_service
+from app.audit import service as audit_service
+from app.audit.models import Outcome
 from app.clients.models import ClientRecord
 from app.context import Context
 from app.errors import Problem
@@ -26,6 +28,33 @@ from app.measures.scoring import (
     score,
 )
 from app.users.models import Role, User
+from auth.policies import RiskAlertReach, risk_alert_audience
+
+
+@dataclass(frozen=True)
+class RiskAlerting:
+    """The risk alerts one questionnaire raised, and whom they reached."""
+
+    reach: RiskAlertReach
+    alerts: list[Alert]
+
+
+# What the member of staff who entered the answers is told, by whom the alert reached.
+REACH_MESSAGES = {
+    RiskAlertReach.care_team: "An urgent alert has gone to the clinicians on the care team.",
+    RiskAlertReach.supervisors_of_care_team: (
+        "The care team has no clinician, so the urgent alert has gone to the supervisors of "
+        "the care team's staff."
+    ),
+    RiskAlertReach.organisation_supervisors: (
+        "The care team has no clinician and nobody supervises its staff, so the urgent alert "
+        "has gone to the organisation's supervisors."
+    ),
+    RiskAlertReach.nobody: (
+        "The care team has no clinician and the organisation has no supervisor, so the alert "
+        "reached nobody: contact a clinician about this client yourself, today."
+    ),
+}
 
 
 class InvalidMeasure(Problem):
@@ -45,7 +74,7 @@ async def record(
     instrument_code: str,
     raw_answers: dict[int, int | str | None],
     session_key: str | None,
-) -> tuple[MeasureResponse, list[Alert]]:
+) -> tuple[MeasureResponse, RiskAlerting | None]:
     instrument = REGISTRY.get(instrument_code)
     if instrument is None:
         raise InvalidMeasure(f"Unknown measure {instrument_code!r}; known: {sorted(REGISTRY)}.")
@@ -76,18 +105,22 @@ async def record(
     )
     session.add(response)
     await session.flush()
-    alerts: list[Alert] = []
-    if risk_flag(instrument, answers):
-        alerts = await _raise_risk_alerts(session, ctx, client, response)
-    return response, alerts
+    if not risk_flag(instrument, answers):
+        return response, None
+    return response, await _raise_risk_alerts(session, ctx, client, response)
 
 
 async def _raise_risk_alerts(
     session: AsyncSession, ctx: Context, client: ClientRecord, response: MeasureResponse
-) -> list[Alert]:
-    """Any answer above 0 to PHQ-9 item 9 reaches every therapist on the care team at once."""
-    care = await clients_service.care_team(session=session, client_id=client.id)
-    therapists = {m.user_id for m in care if m.role_on_team == Role.therapist}
+) -> RiskAlerting:
+    """Any answer above 0 to PHQ-9 item 9 reaches a clinician at once: the care team's, or else
+    the supervisors over it, or else the organisation's (``risk_alert_audience``). Going beyond
+    the supervisors of the care team, or reaching nobody, is audited (``alert.escalated``)."""
+    audience = await risk_alert_audience(session, client)
+    escalated = audience.reach in (
+        RiskAlertReach.organisation_supervisors,
+        RiskAlertReach.nobody,
+    )
     alerts = [
         Alert(
             kind=AlertKind.phq9_item9,
@@ -97,13 +130,37 @@ async def _raise_risk_alerts(
             source_id=response.id,
             raised_at=ctx.now(),
             detail=f"PHQ-9 item 9 (thoughts of self-harm) answered above 0 on "
-            f"{response.completed_at:%d %b %Y %H:%M} UTC. Contact the client today.",
+            f"{response.completed_at:%d %b %Y %H:%M} UTC. Contact the client today."
+            + (
+                " Sent to the organisation's supervisors: the care team has no clinician."
+                if escalated
+                else ""
+            ),
+            escalated=escalated,
         )
-        for uid in sorted(therapists, key=str)
+        for uid in sorted(audience.recipients, key=str)
     ]
     session.add_all(alerts)
     await session.flush()
-    return alerts
+    if escalated:
+        # Says whom it reached, not what was answered (admins read the audit trail too).
+        await audit_service.record(
+            session,
+            ctx,
+            action="alert.escalated",
+            resource_type="measure",
+            resource_id=response.id,
+            client_id=client.id,
+            outcome=Outcome.success if alerts else Outcome.failure,
+            detail=(
+                f"no clinician on or over the care team; sent to {len(alerts)} supervisor(s) "
+                "of the organisation"
+                if alerts
+                else "no clinician on or over the care team and no supervisor in the "
+                "organisation; nobody was alerted"
+            ),
+        )
+    return RiskAlerting(audience.reach, alerts)
 
 
 async def history(*, session: AsyncSession, client_id: uuid.UUID) -> list[MeasureResponse]:

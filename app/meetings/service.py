@@ -235,6 +235,9 @@ class Seat:
     participant: MeetingParticipant
     mode: JoinMode
     rejoined: bool = False
+    # The socket that held the seat before this join, when it was another one: it is to be told
+    # that the seat moved.
+    moved_from: str | None = None
 
 
 async def _expire_reconnecting(
@@ -318,6 +321,7 @@ async def join(
     seat = await _current_seat(session, meeting.id, user.id)
     if seat is not None:
         # The same person again (a new socket after a drop, or a second join): same seat.
+        moved_from = seat.connection_id if seat.connection_id != connection_id else None
         seat.connection_id = connection_id
         seat.audio, seat.video = audio, video
         rejoined = seat.state in ACTIVE_STATES
@@ -326,7 +330,7 @@ async def join(
             seat.reconnect_deadline = None
         session.add(seat)
         await session.flush()
-        return Seat(seat, mode, rejoined=rejoined)
+        return Seat(seat, mode, rejoined=rejoined, moved_from=moved_from)
     if mode == JoinMode.direct:
         await _ensure_room(session, meeting.id, limit)
     seat = MeetingParticipant(

@@ -112,6 +112,20 @@ async def create(
     return user
 
 
+async def active_supervisors(*, session: AsyncSession, organisation_id: uuid.UUID) -> list[User]:
+    """The organisation's supervisors whose accounts are active."""
+    rows = await session.exec(
+        select(User)
+        .where(
+            User.organisation_id == organisation_id,
+            User.role == Role.supervisor,
+            col(User.is_active).is_(True),
+        )
+        .order_by(col(User.display_name), col(User.id))
+    )
+    return list(rows.all())
+
+
 async def update(*, session: AsyncSession, user: User, data: UserUpdate) -> User:
     for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(user, name, value)

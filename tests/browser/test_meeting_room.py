@@ -346,3 +346,50 @@ async def test_without_a_camera_the_client_joins_with_sound_only(
         for context in contexts:
             await context.close()
     client.problems.assert_clean()
+
+
+async def test_joining_on_a_second_device_ends_the_call_on_the_first_which_can_take_it_back(
+    media_browser: Browser, live_sqlite: Live
+) -> None:
+    """Alex joins on his laptop, then on his phone: the seat moves to the phone (one seat per
+    person), and the laptop says so and ends its call instead of going quiet. Taking the call
+    back on the laptop moves the seat back, and now the phone says so."""
+    title = f"Two-device check-in {uuid.uuid4().hex[:6]}"
+    meeting_id = schedule_session_for_alex(live_sqlite, title)
+    contexts: list[BrowserContext] = []
+    try:
+        laptop = await open_person(media_browser, contexts)
+        phone = await open_person(media_browser, contexts)
+        waiting = "Waiting for your care team to let you in"
+        moved = "You joined this meeting on another device"
+        for device in (laptop, phone):
+            await sign_in(
+                device.page,
+                live_sqlite,
+                DEMO_CLIENT_EMAIL,
+                home=CLIENT_NAME,
+                csp_contains=MEDIA_CSP,
+            )
+            await device.page.goto(f"{live_sqlite.base_url}/#/meetings/{meeting_id}")
+            await expect(device.page.get_by_role("heading", level=1)).to_have_text(title)
+        await laptop.page.get_by_role("button", name="Join", exact=True).click()
+        await expect(laptop.page.get_by_role("heading", name=waiting)).to_be_visible()
+
+        await phone.page.get_by_role("button", name="Join", exact=True).click()
+        await expect(phone.page.get_by_role("heading", name=waiting)).to_be_visible()
+        await expect(laptop.page.get_by_role("heading", name=moved)).to_be_visible()
+        await expect(laptop.page.get_by_role("heading", name=waiting)).to_have_count(0)
+        SCREENSHOTS.mkdir(exist_ok=True)
+        await laptop.page.screenshot(path=SCREENSHOTS / "meeting-moved.png", full_page=True)
+
+        await laptop.page.get_by_role("button", name="Take the call back here").click()
+        await expect(laptop.page.get_by_role("heading", name=waiting)).to_be_visible()
+        await expect(phone.page.get_by_role("heading", name=moved)).to_be_visible()
+        await expect(
+            phone.page.get_by_role("button", name="Take the call back here")
+        ).to_be_visible()
+    finally:
+        for context in contexts:
+            await context.close()
+    laptop.problems.assert_clean()
+    phone.problems.assert_clean()

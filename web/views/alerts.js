@@ -81,7 +81,8 @@ export async function render(ctx) {
     h('div', { class: 'alert-card__head' },
       alert.urgent ? badge('Urgent', 'urgent') : badge('Alert'),
       h('p', { id: titleId, class: 'alert-card__title' },
-        h('a', { href: `#/clients/${encodeURIComponent(alert.client_id)}` }, client),
+        // An escalated alert opens no record: its recipient is to find the client a clinician.
+        alert.escalated ? client : h('a', { href: `#/clients/${encodeURIComponent(alert.client_id)}` }, client),
         h('span', { class: 'alert-card__kind' }, ` — ${KIND_LABELS[alert.kind] || humanise(alert.kind)}`))),
     h('p', { class: 'alert-card__detail' }, alert.detail),
     h('p', { class: 'alert-card__when' }, 'Raised ', time(alert.raised_at, { withTime: true }),

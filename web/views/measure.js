@@ -256,7 +256,9 @@ function questionnaire(ctx, client, instrument, defs, link = null) {
         h('p', {}, 'You can also call NHS 111 and choose the option for mental health, or call Samaritans free on 116 123 at any time.'))
         : null,
       risk && !isClient ? h('p', { class: 'notice notice--warning' },
-        `Question ${riskItems.join(', ')} was answered above ${instrument.min_score}: an urgent alert has gone to the therapists on ${firstName}’s care team.`)
+        // The server says whom the alert reached (it may not be the care team: docs/api.md).
+        `Question ${riskItems.join(', ')} was answered above ${instrument.min_score}. `
+        + (result.risk_alert ? result.risk_alert.message : `An urgent alert has gone to ${firstName}’s care team.`))
         : null,
       isClient ? h('p', {}, 'Your care team will talk the results through with you.') : null,
       link !== null ? null : h('div', { class: 'button-row' },

@@ -418,7 +418,8 @@ function meetingRoom(ctx, meeting) {
     selfTile.setStream(null);
   }
 
-  state.mediaReady = openLocalMedia().then((media) => {
+  // Opened for the prejoin preview, and again when the call is taken back from another device.
+  const startLocalMedia = () => openLocalMedia().then((media) => {
     if (state.phase === 'over' || ctx.signal.aborted) {
       for (const track of media.stream.getTracks()) track.stop();
       return;
@@ -435,6 +436,7 @@ function meetingRoom(ctx, meeting) {
     drawDevicesNote();
     sendMedia();
   });
+  state.mediaReady = startLocalMedia();
 
   function setMic(on) {
     if (!state.media.audio) return;
@@ -826,21 +828,26 @@ function meetingRoom(ctx, meeting) {
 
   let overMessage = '';
   let overRejoin = false;
+  let overTakeBack = false;
 
   function overStage() {
     const rejoin = h('button', { type: 'button', class: 'button button--secondary' }, 'Join again');
     rejoin.addEventListener('click', () => ctx.navigate(window.location.hash));
+    const takeBack = h('button', { type: 'button', class: 'button' }, 'Take the call back here');
+    takeBack.addEventListener('click', takeCallBack);
     return h('div', { class: 'meeting__over card' },
       h('h2', { tabindex: '-1' }, overMessage),
-      h('div', { class: 'button-row' }, overRejoin ? rejoin : null, h('span', {}, backLink(ctx, meeting))));
+      h('div', { class: 'button-row' },
+        overTakeBack ? takeBack : null, overRejoin ? rejoin : null, h('span', {}, backLink(ctx, meeting))));
   }
 
-  /** Leave the call for good (left, ended, removed, declined). */
-  function finish(message, { rejoin = false } = {}) {
+  /** Leave the call for good (left, ended, removed, declined, moved to another device). */
+  function finish(message, { rejoin = false, takeBack = false } = {}) {
     if (state.phase === 'over') return;
     state.phase = 'over';
     overMessage = message;
     overRejoin = rejoin;
+    overTakeBack = takeBack;
     if (state.mesh) state.mesh.close();
     state.mesh = null;
     for (const pid of [...state.people.keys()]) forgetPerson(pid);
@@ -850,6 +857,16 @@ function meetingRoom(ctx, meeting) {
     announce(message);
     const title = stage.querySelector('h2');
     if (title) title.focus();
+  }
+
+  /** The person joined on another device, which now holds the seat: join again from here
+   * (meeting.join moves the seat back, and the other device is told in its turn). */
+  function takeCallBack() {
+    if (state.phase !== 'over' || !ctx.isCurrent()) return;
+    state.phase = 'prejoin';
+    state.mediaReady = startLocalMedia();
+    drawStage();
+    join();
   }
 
   /* ----- joining ----- */
@@ -1064,6 +1081,7 @@ function meetingRoom(ctx, meeting) {
       finish('You were not let in to this meeting. Your care team may get in touch to arrange another time.');
     })),
     rt.on('meeting.removed', mine(() => finish('You were removed from the meeting.'))),
+    rt.on('meeting.moved', mine(() => finish('You joined this meeting on another device', { takeBack: true }))),
     rt.on('meeting.ended', mine(() => finish('The meeting has ended.'))),
     rt.on('meeting.lobby_message', mine((frame) => {
       if (state.phase === 'lobby') clientChat.add(frame.from_name || 'Care team', frame.text || '', frame.at, false);
