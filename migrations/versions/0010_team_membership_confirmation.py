@@ -1,6 +1,6 @@
 """team memberships are proposed, then confirmed by someone already on the team
 
-Revision ID: 0010_team_membership_confirmation
+Revision ID: 0010_team_membership_confirm
 Revises: 0009_supervision_acceptance
 Create Date: 2026-12-09 10:00:00
 
@@ -16,7 +16,7 @@ from alembic import op
 
 import app.dbtypes
 
-revision: str = "0010_team_membership_confirmation"
+revision: str = "0010_team_membership_confirm"  # alembic_version holds 32 characters
 down_revision: str | None = "0009_supervision_acceptance"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
