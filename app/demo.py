@@ -144,7 +144,10 @@ async def seed_demo(
         people.setdefault(role, user)
         logins.append(DemoLogin(email, role, name))
         if role != Role.admin:
-            await teams_service.add_member(session=session, ctx=ctx, team=team, user=user)
+            # Seeded in force, as a running service's team would be.
+            await teams_service.add_member(
+                session=session, ctx=ctx, team=team, user=user, proposed_by=None, in_force=True
+            )
     for role in (Role.peer_keyworker, Role.therapist, Role.employment_specialist):
         # Seeded as already accepted by each supervisee, as a running service would have them.
         link = await users_service.propose_supervisor(

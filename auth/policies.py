@@ -288,6 +288,28 @@ def can_join_team(user: User) -> Decision:
     return ALLOW
 
 
+def can_confirm_team_member(
+    user: User, *, candidate_id: uuid.UUID, confirmers: set[uuid.UUID]
+) -> Decision:
+    """A member an admin proposes for a team is confirmed (or declined) by someone already on it
+    in force: its supervisors, or any of its clinical members when it has no supervisor
+    (``teams.confirmer_ids``). They already read what the new member would, and the admin, who
+    controls every account it makes, is none of them (admins are never members)."""
+    if not user.is_active:
+        return Decision(False, "account is inactive")
+    if user.role not in CLINICAL_ROLES:
+        return Decision(False, "a team's own clinical staff confirm who joins it")
+    if user.id == candidate_id:
+        return Decision(False, "nobody confirms their own place on a team")
+    if user.id in confirmers:
+        return ALLOW
+    return Decision(
+        False,
+        "a team's supervisors confirm who joins it (its clinical members, when it has no "
+        "supervisor)",
+    )
+
+
 def can_change_role(target: User, new_role: Role) -> Decision:
     """Roles change only among the clinical roles. An account is never made an admin or a
     clinician from the other side (an admin would otherwise give itself, or an account it runs,

@@ -193,6 +193,31 @@ class Live:
         account: dict[str, Any] = accepted.json()
         return account
 
+    def join_team(
+        self,
+        team_id: str,
+        user_id: str,
+        *,
+        confirmer: Session | None = None,
+        admin: Session | None = None,
+    ) -> list[dict[str, Any]]:
+        """Put someone on a team as people join one: an admin proposes them (the trust's admin
+        unless another is given) and, unless the team is new and empty (its first member is in
+        force at once), ``confirmer`` confirms them: a supervisor of the team, or one of its
+        clinical members when it has no supervisor. Returns the team's members."""
+        proposer = admin or self.as_role("admin")
+        added = proposer.post(f"/api/v1/teams/{team_id}/members", json={"user_id": user_id})
+        assert added.status_code == 201, added.text
+        [me] = [m for m in added.json() if m["user_id"] == user_id]
+        if me["status"] == "active":
+            members: list[dict[str, Any]] = added.json()
+            return members
+        assert confirmer is not None, "a proposed member needs someone of the team to confirm"
+        confirmed = confirmer.post(f"/api/v1/teams/{team_id}/members/{user_id}/confirm")
+        assert confirmed.status_code == 200, confirmed.text
+        members = confirmed.json()
+        return members
+
     def as_role(self, role: str) -> Session:
         """The demo person with this role (one sign-in per server, reused)."""
         if role not in self._sessions:

@@ -181,3 +181,100 @@ def test_a_team_takes_only_clinical_staff_of_its_own_organisation(live: Live) ->
 
 def _user_id_of(session: Session) -> str:
     return str(session.user["id"])
+
+
+def test_an_admin_put_on_a_team_reads_nothing_of_it_until_the_team_confirms(live: Live) -> None:
+    """The admin invites an account onto a team (``team_id``), accepts the link itself (it
+    controls the address), signs in with the second factor, and tries the team's conversation,
+    meetings and colleagues: all refused while the membership is only proposed. Once the team's
+    supervisor confirms it, the same account reads them (the control)."""
+    admin = live.as_role("admin")
+    suffix = uuid.uuid4().hex[:8]
+    team = admin.post(
+        "/api/v1/teams", json={"name": f"Gated team {suffix}", "area_cluster": "Tyne and Wear"}
+    )
+    assert team.status_code == 201, team.text
+    team_id = str(team.json()["id"])
+    lead_email = f"lead-{suffix}@tyneside.example"
+    lead_id = str(live.new_account(lead_email, "Lena Lead", "supervisor")["id"])
+    # The first member of a new, empty team is in force at once: nothing there yet to read.
+    [first] = live.join_team(team_id, lead_id, admin=admin)
+    assert first["status"] == "active"
+    lead = live.as_email(lead_email)
+    chat = lead.post("/api/v1/conversations", json={"kind": "team", "team_id": team_id})
+    assert chat.status_code == 200, chat.text
+    conversation = str(chat.json()["id"])
+    meeting = lead.post(
+        "/api/v1/meetings",
+        json={
+            "kind": "case_meeting",
+            "title": "Team huddle",
+            "team_id": team_id,
+            "starts_at": "2030-01-07T10:00:00Z",
+            "ends_at": "2030-01-07T11:00:00Z",
+        },
+    )
+    assert meeting.status_code == 201, meeting.text
+    meeting_id = str(meeting.json()["id"])
+
+    # The admin's account: invited with the team, accepted by the admin with its own password.
+    email = f"mole-{suffix}@tyneside.example"
+    invited = admin.post(
+        "/api/v1/invitations",
+        json={"email": email, "role": "therapist", "display_name": "Mo Le", "team_id": team_id},
+    )
+    assert invited.status_code == 201, invited.text
+    with live.client() as http:
+        accepted = http.post(
+            "/api/v1/invitations/accept",
+            json={
+                "token": live.invitation_token(email),
+                "display_name": "Mo Le",
+                "password": "admin-chose-this-one",
+            },
+        )
+    assert accepted.status_code == 201, accepted.text
+    mole_id = str(accepted.json()["id"])
+    mole = live.sign_in(email, "admin-chose-this-one")
+
+    def reach() -> dict[str, int]:
+        return {
+            "open": mole.post(
+                "/api/v1/conversations", json={"kind": "team", "team_id": team_id}
+            ).status_code,
+            "read": mole.get(f"/api/v1/conversations/{conversation}/messages").status_code,
+            "listed": int(
+                conversation in {c["id"] for c in mole.get("/api/v1/conversations").json()["items"]}
+            ),
+            "meeting": mole.get(f"/api/v1/meetings/{meeting_id}").status_code,
+            "meetings": int(meeting_id in {m["id"] for m in mole.get("/api/v1/meetings").json()}),
+            # Who may be messaged directly is who is a contact: the presence audience.
+            "colleague": mole.post(
+                "/api/v1/conversations", json={"kind": "direct", "user_id": lead_id}
+            ).status_code,
+            "team view": mole.get(f"/api/v1/teams/{team_id}/members").status_code,
+        }
+
+    refused = reach()
+    assert refused["open"] == 403 and refused["read"] in (403, 404), refused
+    assert refused["listed"] == 0 and refused["meetings"] == 0, refused
+    assert refused["meeting"] in (403, 404) and refused["colleague"] == 403, refused
+    # Neither the admin nor its account confirms; the lead sees the proposal, named.
+    problem(admin.post(f"/api/v1/teams/{team_id}/members/{mole_id}/confirm"), 403)
+    problem(mole.post(f"/api/v1/teams/{team_id}/members/{mole_id}/confirm"), 403)
+    assert _denied(live, "team.member_confirm", str(admin.user["id"]))
+    assert _denied(live, "team.member_confirm", mole_id)
+    waiting = lead.get("/api/v1/teams/pending-members").json()
+    assert [(p["user_id"], p["email"]) for p in waiting if p["team_id"] == team_id] == [
+        (mole_id, email)
+    ]
+    assert admin.get("/api/v1/teams/pending-members").json() == []
+
+    # The control: once the team's supervisor confirms, the same calls succeed.
+    confirmed = lead.post(f"/api/v1/teams/{team_id}/members/{mole_id}/confirm")
+    assert confirmed.status_code == 200, confirmed.text
+    problem(lead.post(f"/api/v1/teams/{team_id}/members/{mole_id}/confirm"), 409)
+    allowed = reach()
+    assert allowed["open"] == 200 and allowed["read"] == 200 and allowed["listed"] == 1, allowed
+    assert allowed["meeting"] == 200 and allowed["meetings"] == 1, allowed
+    assert allowed["colleague"] == 200, allowed

@@ -182,10 +182,9 @@ def team(live: Live) -> FidelityTeam:
     user_ids = {}
     for who, email in emails.items():
         user_ids[who] = live.new_account(email, f"{who.title()} {suffix}", roles[who])["id"]
-        ok(
-            admin.post(f"/api/v1/teams/{made['id']}/members", json={"user_id": user_ids[who]}),
-            201,
-        )
+        # The lead, first on the new team, confirms the others.
+        confirmer = live.as_email(emails["lead"]) if who != "lead" else None
+        live.join_team(made["id"], user_ids[who], confirmer=confirmer, admin=admin)
     t = FidelityTeam(live, made["id"], datetime.now(UTC).date().isoformat(), emails)
     clinician = t.as_("clinician")
 

@@ -272,8 +272,17 @@ def test_invited_therapist_accepts_once_joins_the_team_and_signs_in(invites: Inv
     assert login.status_code == 200, login.text
     assert login.json()["mfa_enrolment_required"] is True
 
+    # On the team as proposed by the admin who invited them, until the team's supervisor
+    # confirms it (docs/security.md).
     members = admin.get(f"/api/v1/teams/{team_id}/members").json()
-    assert user["id"] in {m["user_id"] for m in members}
+    [joined] = [m for m in members if m["user_id"] == user["id"]]
+    assert joined["status"] == "pending" and joined["proposed_by"] == admin.user["id"]
+    confirmed = live.as_role("supervisor").post(
+        f"/api/v1/teams/{team_id}/members/{user['id']}/confirm"
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    [joined] = [m for m in confirmed.json() if m["user_id"] == user["id"]]
+    assert joined["status"] == "active" and joined["confirmed_at"] is not None
 
     problem(invites.accept(token), 410)  # the link works once
 

@@ -496,10 +496,15 @@ def _new_user(live: Live, admin: Session, email: str, role: str, name: str) -> s
     return str(live.new_account(email, name, role, admin=admin)["id"])
 
 
-def _new_team(admin: Session, name: str, cluster: str, members: list[str]) -> str:
+def _new_team(
+    live: Live, admin: Session, name: str, cluster: str, members: list[str], confirmer: str = ""
+) -> str:
+    """A new team; its first member is in force at once and confirms the others (``confirmer``,
+    their email)."""
     team = ok(admin.post("/api/v1/teams", json={"name": name, "area_cluster": cluster}), 201)
-    for user_id in members:
-        ok(admin.post(f"/api/v1/teams/{team['id']}/members", json={"user_id": user_id}), 201)
+    for n, user_id in enumerate(members):
+        by = live.as_email(confirmer) if n else None
+        live.join_team(str(team["id"]), user_id, confirmer=by, admin=admin)
     return str(team["id"])
 
 
@@ -581,9 +586,16 @@ def programme(report_live: Live) -> Programme:
     ids = {
         "provider": organisations[PROVIDER_SLUG],
         "trust": organisations[TRUST_SLUG],
-        "A": _new_team(provider_admin, "Report Team A", NORTH, [supervisor, therapist]),
-        "B": _new_team(provider_admin, "Report Team B", SOUTH, [therapist]),
-        "C": _new_team(live.as_email(emails["trust_admin"]), "Report Team C", NORTH, []),
+        "A": _new_team(
+            live,
+            provider_admin,
+            "Report Team A",
+            NORTH,
+            [supervisor, therapist],
+            confirmer=emails["supervisor"],
+        ),
+        "B": _new_team(live, provider_admin, "Report Team B", SOUTH, [therapist]),
+        "C": _new_team(live, live.as_email(emails["trust_admin"]), "Report Team C", NORTH, []),
     }
     p = Programme(live, datetime.now(UTC).date(), ids, emails)
     seed = Seeder(p, live.as_email(emails["therapist"]))

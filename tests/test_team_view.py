@@ -76,8 +76,7 @@ def new_team(live: Live, roles: list[str]) -> Team:
     supervisor = new_staff(live, "supervisor", "Vera Viewer")
     members = [new_staff(live, role, f"Member{n} Person") for n, role in enumerate(roles)]
     for person in (supervisor, *members):
-        joined = admin.post(f"/api/v1/teams/{team_id}/members", json={"user_id": person.id})
-        assert joined.status_code == 201, joined.text
+        live.join_team(team_id, person.id, confirmer=supervisor.session, admin=admin)
     return Team(team_id, supervisor, members)
 
 

@@ -205,9 +205,7 @@ async def meetings_for(
     """Meetings the person hosts or is invited to, their teams' meetings, and (for staff who
     may read it, or the client themselves) a client's meetings."""
     invited = select(MeetingInvitee.meeting_id).where(MeetingInvitee.user_id == user.id)
-    teams = select(teams_service.TeamMembership.team_id).where(
-        teams_service.TeamMembership.user_id == user.id
-    )
+    teams = teams_service.teams_in_force_of(user.id)
     query = select(Meeting).where(
         (col(Meeting.host_id) == user.id)
         | col(Meeting.id).in_(invited)

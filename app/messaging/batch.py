@@ -73,6 +73,8 @@ class Facts:
 
 
 # One row per fact: (what, a, b, c), all text so that the branches line up on both databases.
+# A team's members are those in force (``teams.membership_in_force``): a proposed member is told
+# nothing and sends nothing.
 _FACTS = """
 SELECT 's', CAST(id AS TEXT), CAST(is_active AS TEXT), display_name FROM "user" WHERE id {s}
 UNION ALL
@@ -80,7 +82,7 @@ SELECT 'c', CAST(id AS TEXT), kind, CAST(last_seq AS TEXT) FROM conversation WHE
 UNION ALL
 SELECT 'm', CAST(c.id AS TEXT), CAST(m.user_id AS TEXT), NULL
   FROM conversation c JOIN team_membership m ON m.team_id = c.team_id
-  WHERE c.kind = 'team' AND c.id {c}
+  WHERE c.kind = 'team' AND c.id {c} AND m.confirmed_at IS NOT NULL
 UNION ALL
 SELECT 'm', CAST(conversation_id AS TEXT), CAST(user_id AS TEXT), NULL
   FROM conversation_participant WHERE conversation_id {c}

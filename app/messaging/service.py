@@ -96,6 +96,7 @@ async def is_member(*, session: AsyncSession, conversation: Conversation, user: 
             select(TeamMembership.id).where(
                 TeamMembership.team_id == conversation.team_id,
                 TeamMembership.user_id == user.id,
+                *teams_service.membership_in_force(),
             )
         )
         return found.first() is not None
@@ -214,7 +215,7 @@ async def conversations_of(*, session: AsyncSession, user: User) -> list[Convers
     direct = select(ConversationParticipant.conversation_id).where(
         ConversationParticipant.user_id == user.id
     )
-    teams = select(TeamMembership.team_id).where(TeamMembership.user_id == user.id)
+    teams = teams_service.teams_in_force_of(user.id)
     rows = await session.exec(
         select(Conversation).where(
             or_(

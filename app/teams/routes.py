@@ -8,8 +8,14 @@ from app.audit import service as audit_service
 from app.db import SessionDep
 from app.pagination import Page, PageDep
 from app.teams import service
-from app.teams.models import Team
-from app.teams.schemas import TeamCreate, TeamMemberAdd, TeamMemberPublic, TeamPublic
+from app.teams.models import Team, TeamMembership
+from app.teams.schemas import (
+    PendingTeamMember,
+    TeamCreate,
+    TeamMemberAdd,
+    TeamMemberPublic,
+    TeamPublic,
+)
 from app.users import service as users_service
 from auth import policies
 from auth.deps import AccountManager, Principal, Staff, refuse
@@ -71,6 +77,14 @@ async def create_team(
     return TeamPublic.model_validate(team)
 
 
+@router.get("/pending-members", response_model=list[PendingTeamMember])
+async def pending_members(principal: Staff, session: SessionDep) -> list[PendingTeamMember]:
+    """People proposed for the teams you may confirm members of (a team's supervisors, or its
+    clinical members when it has no supervisor), waiting for you; oldest first. Empty for
+    everyone else."""
+    return await service.pending_for(session=session, user=principal.user)
+
+
 @router.get("/{team_id}", response_model=TeamPublic)
 async def get_team(team_id: uuid.UUID, principal: Staff, session: SessionDep) -> TeamPublic:
     """One team of the caller's organisation or that the caller belongs to."""
@@ -92,9 +106,12 @@ async def list_members(
 async def add_member(
     team_id: uuid.UUID, body: TeamMemberAdd, principal: AccountManager, session: SessionDep
 ) -> list[TeamMemberPublic]:
-    """Put a member of clinical staff of the team's organisation on a team (admins). Another
-    organisation's person is not found (404); clients and admins are refused (403): a team's
-    members read its conversation, and admins see no clinical content."""
+    """Propose a member of clinical staff of the team's organisation for a team (admins). The
+    membership is ``pending`` and grants nothing until one of the team's supervisors (or, with
+    none, a clinical member) confirms it; the first member of a team with nothing recorded is
+    ``active`` at once. Another organisation's person is not found (404); clients and admins
+    are refused (403): a team's members read its conversation, and admins see no clinical
+    content."""
     team = await _team_in_own_organisation(session, principal, team_id)
     user = await users_service.get(session=session, user_id=body.user_id)
     if user.organisation_id != team.organisation_id:
@@ -110,13 +127,81 @@ async def add_member(
             resource_id=team.id,
             reason=decision.reason,
         )
-    await service.add_member(session=session, ctx=principal.ctx, team=team, user=user)
+    membership = await service.add_member(
+        session=session, ctx=principal.ctx, team=team, user=user, proposed_by=principal.id
+    )
     await audit_service.record(
         session,
         principal.ctx,
         action="team.member_add",
         resource_type="team",
         resource_id=team.id,
-        detail=f"user {user.id}",
+        detail=f"user {user.id} {service.membership_status(membership)}",
     )
     return await service.members(session=session, team_id=team.id)
+
+
+async def _decide_membership(
+    session: SessionDep, principal: Principal, team_id: uuid.UUID, user_id: uuid.UUID, action: str
+) -> TeamMembership:
+    team = await _visible_team(session, principal, team_id)
+    decision = policies.can_confirm_team_member(
+        principal.user,
+        candidate_id=user_id,
+        confirmers=await service.confirmer_ids(session=session, team_id=team.id),
+    )
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action=action,
+            resource_type="team",
+            resource_id=team.id,
+            reason=f"{decision.reason} (user {user_id})",
+        )
+    return await service.get_membership(session=session, team_id=team.id, user_id=user_id)
+
+
+@router.post("/{team_id}/members/{user_id}/confirm", response_model=list[TeamMemberPublic])
+async def confirm_member(
+    team_id: uuid.UUID, user_id: uuid.UUID, principal: Staff, session: SessionDep
+) -> list[TeamMemberPublic]:
+    """Confirm a proposed member: from now on they read the team's conversation, join its
+    meetings and see their colleagues' presence. The team's supervisors in force confirm (its
+    clinical members, when it has no supervisor); anyone else 403, audited. 409
+    ``team-member-not-pending`` when they are already on the team."""
+    membership = await _decide_membership(
+        session, principal, team_id, user_id, "team.member_confirm"
+    )
+    await service.confirm_member(session=session, ctx=principal.ctx, membership=membership)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="team.member_confirm",
+        resource_type="team",
+        resource_id=team_id,
+        detail=f"user {user_id}",
+    )
+    return await service.members(session=session, team_id=team_id)
+
+
+@router.post("/{team_id}/members/{user_id}/decline", response_model=list[TeamMemberPublic])
+async def decline_member(
+    team_id: uuid.UUID, user_id: uuid.UUID, principal: Staff, session: SessionDep
+) -> list[TeamMemberPublic]:
+    """Decline a proposed member: the proposal goes (an admin may propose them again). Who may
+    confirm may decline; anyone else 403, audited. 409 ``team-member-not-pending`` when they
+    are already on the team."""
+    membership = await _decide_membership(
+        session, principal, team_id, user_id, "team.member_decline"
+    )
+    await service.decline_member(session=session, ctx=principal.ctx, membership=membership)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="team.member_decline",
+        resource_type="team",
+        resource_id=team_id,
+        detail=f"user {user_id}",
+    )
+    return await service.members(session=session, team_id=team_id)

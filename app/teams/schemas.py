@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,8 +28,33 @@ class TeamMemberAdd(BaseModel):
     user_id: uuid.UUID
 
 
+class TeamMembershipStatus(StrEnum):
+    pending = "pending"  # proposed by an admin; grants nothing until confirmed
+    active = "active"
+
+
 class TeamMemberPublic(BaseModel):
     user_id: uuid.UUID
     display_name: str
     role: str
+    # When the membership came into force; while pending, when it was proposed.
     since: datetime
+    status: TeamMembershipStatus
+    proposed_by: uuid.UUID | None
+    confirmed_at: datetime | None
+    confirmed_by: uuid.UUID | None
+
+
+class PendingTeamMember(BaseModel):
+    """A proposed member waiting for the caller to confirm or decline them. The email is shown so
+    a person can be told from someone of the same name."""
+
+    team_id: uuid.UUID
+    team_name: str
+    user_id: uuid.UUID
+    display_name: str
+    email: str
+    role: str
+    proposed_by: uuid.UUID | None
+    proposed_by_name: str | None
+    proposed_at: datetime

@@ -321,7 +321,10 @@ async def accept(
     as_user = acting_as(ctx, user)
     if invitation.team_id is not None:
         team = await teams_service.get(session=session, team_id=invitation.team_id)
-        await teams_service.add_member(session=session, ctx=as_user, team=team, user=user)
+        # Proposed by the admin who invited them: in force once the team confirms it.
+        await teams_service.add_member(
+            session=session, ctx=as_user, team=team, user=user, proposed_by=invitation.invited_by
+        )
     if invitation.client_id is not None:
         client = await clients_service.get(session=session, client_id=invitation.client_id)
         await clients_service.link_login(session=session, client=client, user=user)

@@ -162,3 +162,42 @@ async def test_a_proposed_supervisor_is_accepted_by_the_supervisee_in_the_browse
 
     links = as_therapist.get("/api/v1/supervision/links").json()
     assert [(x["supervisor_id"], x["status"]) for x in links] == [(supervisor["id"], "active")]
+
+
+async def test_a_supervisor_confirms_who_joins_the_team_in_the_browser(
+    page: Page, live_sqlite: Live
+) -> None:
+    """An admin proposes a new therapist for a team; the team's supervisor finds them on the
+    Supervision page under "Waiting to join your team", named with their email, and confirms
+    them there. Until then the therapist is only proposed."""
+    live = live_sqlite
+    admin = live.as_role("admin")
+    suffix = uuid.uuid4().hex[:8]
+    team = admin.post(
+        "/api/v1/teams", json={"name": f"Joining team {suffix}", "area_cluster": "Tyne"}
+    )
+    assert team.status_code == 201, team.text
+    team_id = str(team.json()["id"])
+    lead_email = f"lea-{suffix}@tyneside.example"
+    lead = live.new_account(lead_email, "Lea Stone", "supervisor")
+    live.join_team(team_id, lead["id"], admin=admin)  # the first member: in force at once
+    newcomer_email = f"nat-{suffix}@tyneside.example"
+    newcomer = live.new_account(newcomer_email, "Nat Rowe", "therapist")
+    added = admin.post(f"/api/v1/teams/{team_id}/members", json={"user_id": newcomer["id"]})
+    assert added.status_code == 201, added.text
+    as_lead = live.sign_in(lead_email)
+
+    await sign_in(page, live, lead_email, code=as_lead.tokens["recovery_codes"].pop())
+    await page.get_by_role("link", name="Supervision").click()
+    waiting = page.get_by_role("region", name="Waiting to join your team")
+    proposal = waiting.get_by_role("list", name="Waiting to join your team").get_by_role("listitem")
+    await expect(proposal).to_contain_text(f"Nat Rowe ({newcomer_email}")
+    await expect(proposal).to_contain_text(f"Joining team {suffix}")
+    await proposal.get_by_role("button", name="Confirm Nat Rowe").click()
+    await expect(waiting).to_contain_text("No one is waiting to join your team.")
+
+    members = as_lead.get(f"/api/v1/teams/{team_id}/members").json()
+    assert {m["user_id"]: m["status"] for m in members} == {
+        lead["id"]: "active",
+        newcomer["id"]: "active",
+    }

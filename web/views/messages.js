@@ -209,9 +209,11 @@ export async function myTeams(user, signal) {
     if (result.status !== 'fulfilled') continue;
     const team = result.value;
     const members = Array.isArray(team.members) ? team.members : [];
-    if (!members.some((m) => m.user_id === user.id)) continue;
-    for (const m of members) chat.rememberName(m.user_id, m.display_name);
-    mine.push({ ...team, members });
+    // Only members in force: a proposed member takes no part until the team confirms them.
+    const active = members.filter((m) => m.status !== 'pending');
+    if (!active.some((m) => m.user_id === user.id)) continue;
+    for (const m of active) chat.rememberName(m.user_id, m.display_name);
+    mine.push({ ...team, members: active });
   }
   return mine.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -13,6 +13,7 @@ import {
 } from '../ui.js';
 import { MEASURES } from './wellbeing.js';
 import { isUpcoming, meetingItem, whenFields } from './sessions.js';
+import { teamJoinsArea } from './team-joins.js';
 
 const BAND_LABELS = { exemplary: 'Exemplary', good: 'Good', fair: 'Fair', not_ips: 'Not IPS' };
 
@@ -362,10 +363,11 @@ async function teamView(ctx, teamId) {
 /* ----------------------------------------------------------------- page -- */
 
 export async function render(ctx) {
-  const [talk, supervisees, scopes] = await Promise.all([
+  const [talk, supervisees, scopes, joining] = await Promise.all([
     request('/api/v1/wellbeing/talk-requests', { signal: ctx.signal }),
     request('/api/v1/supervision/supervisees', { signal: ctx.signal }),
     request('/api/v1/reports/scopes', { signal: ctx.signal }),
+    request('/api/v1/teams/pending-members', { signal: ctx.signal }),
   ]);
   const teams = scopes.teams || [];
   const teamId = ctx.query.get('team') || (teams[0] && teams[0].id);
@@ -401,6 +403,7 @@ export async function render(ctx) {
     h('div', { class: 'page-header' }, heading('Supervision')),
     lead('The people you supervise and how your team is doing. Team figures are averages and counts; no one person’s answers are shown here.'),
     section('Asked to talk', talkRequests(ctx, talk)),
+    section('Waiting to join your team', teamJoinsArea(ctx, joining)),
     section(teamName ? `Team: ${teamName}` : 'Team', teamPicker, teamArea),
     section('People you supervise', superviseesArea),
     section('Supervision calls', supervisionMeetings(ctx, teamId, supervisees)),

@@ -7,6 +7,7 @@
 import { request } from '../api.js';
 import { lineChart } from '../charts.js';
 import { isUpcoming, meetingItem } from './sessions.js';
+import { teamJoinsArea } from './team-joins.js';
 import {
   h, uid, heading, page, lead, section, notice, emptyState, errorArea, problemMessage,
   submitButton, formatDate, badge,
@@ -249,6 +250,10 @@ export async function render(ctx) {
     request('/api/v1/meetings', { signal: ctx.signal }),
     request('/api/v1/supervision/links', { signal: ctx.signal }),
   ]);
+  // A team without a supervisor has its clinical members confirm who joins it; supervisors do
+  // it on their Supervision page.
+  const joining = ctx.user && ctx.user.role !== 'supervisor'
+    ? await request('/api/v1/teams/pending-members', { signal: ctx.signal }) : [];
   // Supervision calls arranged with me (only their host and invitees see them).
   const now = Date.now();
   const callsError = h('p', { class: 'field__error', role: 'alert' });
@@ -295,6 +300,7 @@ export async function render(ctx) {
     section('Check in', form),
     section('My check-ins over time', historyArea),
     section('My supervisor', supervisorArea(ctx, me, links)),
+    joining.length ? section('Waiting to join your team', teamJoinsArea(ctx, joining)) : null,
     section('My supervision', callsArea, recordsArea),
   );
 }
