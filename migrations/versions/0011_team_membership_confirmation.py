@@ -1,8 +1,8 @@
 """team memberships are proposed, then confirmed by someone already on the team
 
-Revision ID: 0010_team_membership_confirm
-Revises: 0009_supervision_acceptance
-Create Date: 2026-12-09 10:00:00
+Revision ID: 0011_team_membership_confirm
+Revises: 0010_risk_alert_escalation
+Create Date: 2026-12-07 08:00:00
 
 Memberships made before this revision were in force: they are marked confirmed when they
 began (by nobody), so teams go on as they were. Admins should review them (the audit trail
@@ -16,8 +16,8 @@ from alembic import op
 
 import app.dbtypes
 
-revision: str = "0010_team_membership_confirm"  # alembic_version holds 32 characters
-down_revision: str | None = "0009_supervision_acceptance"
+revision: str = "0011_team_membership_confirm"  # alembic_version holds 32 characters
+down_revision: str | None = "0010_risk_alert_escalation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
