@@ -440,6 +440,18 @@ def can_log_employer_contacts(user: User) -> Decision:
     return Decision(False, "employment specialists log their own employer contacts")
 
 
+def can_change_employer_contact(user: User, specialist_id: uuid.UUID) -> Decision:
+    """A logged contact is corrected by the specialist who logged it, and only while they are
+    one (the same policy that lets them log it): a supervisor reads the log but does not rewrite
+    their specialists' work."""
+    allowed = can_log_employer_contacts(user)
+    if not allowed:
+        return allowed
+    if user.id != specialist_id:
+        return Decision(False, "only the specialist who logged an employer contact changes it")
+    return ALLOW
+
+
 def can_read_employer_contacts(user: User) -> Decision:
     """A specialist reads their own log; a supervisor the logs of the specialists they supervise
     (the IPS-25 job-development items are judged on them)."""

@@ -155,6 +155,7 @@ def test_milestones_and_jobs_show_support_window_and_sustainment(live: Live) -> 
         "job_end",
     ]
     assert seen["first_employer_contact_on"] == days_ago(200)  # a job start counts as contact
+    assert seen["first_employer_contact_from"] == "job_start"
     assert [j["employer"] for j in seen["jobs"]] == ["Quayside Café", "Tyne Foods"]
     review_alerts = [a for a in seen["alerts"] if a["kind"] == "support_review_overdue"]
     assert len(review_alerts) == 1 and review_alerts[0]["job_id"] == job["id"]
@@ -239,6 +240,88 @@ def test_first_contact_alert_reaches_the_care_team_once_then_clears(live: Live) 
         .json()["items"]
     )
     assert events and events[0]["actor_name"] == "Erin Walsh"
+
+
+def test_a_specialist_corrects_her_own_employer_contact(live: Live) -> None:
+    client_id = new_client(live, "Cam Correct")
+    with_specialist(live, client_id)
+    erin, supervisor = live.as_role("employment_specialist"), live.as_role("supervisor")
+    logged = erin.post(
+        "/api/v1/employer-contacts",
+        json={
+            "employer": "Tyne Foods",
+            "contacted_on": days_ago(3),
+            "contact_type": "phone",
+            "outcome": "Spoke to the manager",
+            "client_id": client_id,
+        },
+    )
+    assert logged.status_code == 201, logged.text
+    assert logged.json()["contact_type"] == "phone"
+    seen = journey(erin, client_id)
+    assert (seen["first_employer_contact_on"], seen["first_employer_contact_from"]) == (
+        days_ago(3),
+        "employer_contact",
+    )
+    path = f"/api/v1/employer-contacts/{logged.json()['id']}"
+
+    changed = erin.patch(
+        path,
+        json={"contacted_on": days_ago(1), "contact_type": "face_to_face", "outcome": "Met her"},
+    )
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["contacted_on"], body["contact_type"], body["outcome"]) == (
+        days_ago(1),
+        "face_to_face",
+        "Met her",
+    )
+    assert (body["employer"], body["client_id"]) == ("Tyne Foods", client_id)
+    [shown] = journey(erin, client_id)["employer_contacts"]
+    assert (shown["contacted_on"], shown["contact_type"]) == (days_ago(1), "face_to_face")
+    assert journey(erin, client_id)["first_employer_contact_on"] == days_ago(1)
+    # The type may be cleared; nothing else may, and only known types, past days and these
+    # fields are taken.
+    assert erin.patch(path, json={"contact_type": None}).json()["contact_type"] is None
+    assert erin.patch(path, json={}).status_code == 200
+    assert problem(erin.patch(path, json={"employer": None}), 422)["errors"][0]["field"] == (
+        "body.employer"
+    )
+    problem(erin.patch(path, json={"contacted_on": days_ago(-1)}), 422)
+    problem(erin.patch(path, json={"contact_type": "in person"}), 422)
+    problem(erin.patch(path, json={"client_id": client_id}), 422)
+    problem(erin.patch(path, json={"outcome": ""}), 422)
+
+    # Only the specialist who logged it: not another specialist, not her supervisor.
+    other_email = f"es-{today().isoformat()}-{client_id[:8]}@tyneside.example"
+    live.new_account(other_email, "Other Specialist", "employment_specialist")
+    refused = problem(live.as_email(other_email).patch(path, json={"outcome": "Mine now"}), 403)
+    assert "only the specialist who logged" in refused["detail"]
+    problem(supervisor.patch(path, json={"outcome": "Edited"}), 403)
+    problem(live.as_role("therapist").patch(path, json={"outcome": "Edited"}), 403)
+    problem(
+        erin.patch("/api/v1/employer-contacts/00000000-0000-4000-8000-000000000000", json={}), 404
+    )
+    assert journey(erin, client_id)["employer_contacts"][0]["outcome"] == "Met her"
+
+    events = supervisor.get(
+        "/api/v1/audit-events",
+        params={"client_id": client_id, "action": "employer_contact.update"},
+    ).json()["items"]
+    outcomes = sorted((e["actor_name"], e["outcome"]) for e in events)
+    assert ("Other Specialist", "denied") in outcomes
+    assert [e["detail"] for e in events if e["outcome"] == "success"].count(
+        "changed: contact_type, contacted_on, outcome"
+    ) == 1
+
+    # Taken off the client's care team, she no longer changes what she logged for them.
+    team = live.as_role("peer_keyworker").get(f"/api/v1/clients/{client_id}/care-team").json()
+    member = next(m for m in team if m["user_id"] == erin.user["id"] and m["until"] is None)
+    ended = live.as_role("peer_keyworker").delete(
+        f"/api/v1/clients/{client_id}/care-team/{member['id']}"
+    )
+    assert ended.status_code == 204, ended.text
+    problem(erin.patch(path, json={"outcome": "After leaving"}), 403)
 
 
 def test_an_overdue_plan_action_is_raised(live: Live) -> None:

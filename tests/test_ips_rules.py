@@ -14,6 +14,7 @@ from app.ips.rules import (
     AlertKind,
     Check,
     CheckStatus,
+    FirstContact,
     Job,
     MilestoneKind,
     SustainmentWeeks,
@@ -23,6 +24,7 @@ from app.ips.rules import (
     caseload_state,
     first_contact_alert,
     first_contact_due_on,
+    first_employer_contact,
     in_work_support_open,
     in_work_support_until,
     support_review_due,
@@ -85,6 +87,69 @@ def test_a_job_refuses_impossible_values(hours: float, ended_on: date | None, me
 
 
 # --- first employer contact -----------------------------------------------------------------
+
+
+TODAY = date(2026, 3, 10)
+
+
+def test_nothing_recorded_is_no_first_contact() -> None:
+    assert first_employer_contact(TODAY) is None
+
+
+@pytest.mark.parametrize("source", ["milestone", "employer_contact", "job_start"])
+@pytest.mark.parametrize(
+    ("offset", "counts"),
+    [
+        (-400, True),
+        (-1, True),  # yesterday
+        (0, True),  # today: it has happened
+        (1, False),  # tomorrow: not yet
+    ],
+)
+def test_each_kind_of_evidence_counts_up_to_today(source: str, offset: int, counts: bool) -> None:
+    """A recorded milestone, a logged contact and a job start each satisfy the milestone."""
+    on = day(TODAY, offset)
+    found = first_employer_contact(TODAY, **{f"{source}s": [on]})
+    assert found == (FirstContact(on=on, source=source) if counts else None)  # type: ignore[arg-type]
+
+
+def test_a_job_start_alone_is_a_first_employer_contact() -> None:
+    """The journey never shows a job with "no employer contact yet"."""
+    assert first_employer_contact(TODAY, job_starts=[day(TODAY, -5)]) == FirstContact(
+        on=day(TODAY, -5), source="job_start"
+    )
+
+
+def test_the_earliest_evidence_wins_whatever_its_kind() -> None:
+    found = first_employer_contact(
+        TODAY,
+        milestones=[day(TODAY, -3)],
+        employer_contacts=[day(TODAY, -2), day(TODAY, -9)],
+        job_starts=[day(TODAY, -8)],
+    )
+    assert found == FirstContact(on=day(TODAY, -9), source="employer_contact")
+    # A job started a day before the earliest logged contact names the job start.
+    earlier_job = first_employer_contact(
+        TODAY, employer_contacts=[day(TODAY, -9)], job_starts=[day(TODAY, -10)]
+    )
+    assert earlier_job == FirstContact(on=day(TODAY, -10), source="job_start")
+
+
+def test_future_evidence_does_not_hide_past_evidence() -> None:
+    found = first_employer_contact(
+        TODAY, employer_contacts=[day(TODAY, 1)], job_starts=[day(TODAY, 0)]
+    )
+    assert found == FirstContact(on=TODAY, source="job_start")
+
+
+def test_on_a_tie_the_most_direct_evidence_names_the_source() -> None:
+    same = day(TODAY, -4)
+    assert first_employer_contact(
+        TODAY, milestones=[same], employer_contacts=[same], job_starts=[same]
+    ) == FirstContact(on=same, source="milestone")
+    assert first_employer_contact(
+        TODAY, employer_contacts=[same], job_starts=[same]
+    ) == FirstContact(on=same, source="employer_contact")
 
 
 def test_first_contact_is_due_thirty_days_after_joining() -> None:

@@ -95,6 +95,21 @@ def fresh_job(w: World) -> dict[str, str]:
     return {"job_id": made.json()["id"]}
 
 
+def fresh_employer_contact(w: World) -> dict[str, str]:
+    """An employer contact for Alex that Erin (the employment specialist) logged yesterday."""
+    made = w.live.as_role("employment_specialist").post(
+        "/api/v1/employer-contacts",
+        json={
+            "employer": "Tyne Foods",
+            "contacted_on": past_day(1),
+            "outcome": "Asked about packing shifts",
+            "client_id": w.ids["client"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    return {"contact_id": made.json()["id"]}
+
+
 def fresh_alert(w: World) -> dict[str, str]:
     """An urgent alert to Alex's therapist (his PHQ-9 item 9 answered above 0)."""
     answers = {str(n): 1 for n in range(1, 10)}
@@ -541,6 +556,13 @@ RULES: list[Rule] = [
             "outcome": "Asked about warehouse vacancies",
             "client_id": w.ids["client"],
         },
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/employer-contacts/{contact_id}",
+        frozenset({"employment_specialist"}),
+        body=fixed({"contact_type": "face_to_face"}),
+        params=fresh_employer_contact,
     ),
     Rule("GET", "/api/v1/caseloads", frozenset(CLINICAL | {"outsider"})),
     Rule(

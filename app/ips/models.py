@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
@@ -60,6 +61,17 @@ class SupportReview(SQLModel, table=True):
     recorded_at: datetime = timestamp_field()
 
 
+class EmployerContactType(StrEnum):
+    """How the specialist reached the employer. IPS-25 job development counts face-to-face
+    contacts, so the log says which they were."""
+
+    face_to_face = "face_to_face"
+    phone = "phone"
+    video = "video"
+    email = "email"
+    other = "other"
+
+
 class EmployerContact(SQLModel, table=True):
     """Job development: an employment specialist's contact with an employer, for a client when
     there is one (then it also counts as that client's employer contact)."""
@@ -70,6 +82,8 @@ class EmployerContact(SQLModel, table=True):
     specialist_id: uuid.UUID = Field(foreign_key="user.id", index=True)
     employer: str = Field(max_length=200)
     contacted_on: date = Field(index=True)
+    # None on contacts logged before the type was recorded, or when it was not given.
+    contact_type: EmployerContactType | None = enum_field(default=None)
     outcome: str = Field(max_length=1000)
     client_id: uuid.UUID | None = Field(default=None, foreign_key="client_record.id", index=True)
     recorded_at: datetime = timestamp_field()

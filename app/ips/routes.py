@@ -26,6 +26,7 @@ from app.ips.schemas import (
     Caseload,
     EmployerContactCreate,
     EmployerContactPublic,
+    EmployerContactUpdate,
     JobCreate,
     JobEnd,
     JobPublic,
@@ -49,6 +50,10 @@ router = APIRouter(tags=["ips"])
 EmployerContactLogger = Annotated[
     Principal,
     Depends(require(policies.can_log_employer_contacts, "employer_contact.create")),
+]
+EmployerContactEditor = Annotated[
+    Principal,
+    Depends(require(policies.can_log_employer_contacts, "employer_contact.update")),
 ]
 EmployerContactReader = Annotated[
     Principal,
@@ -255,6 +260,24 @@ async def list_employer_contacts(
     return Page(items=views, total=total, limit=page.limit, offset=page.offset)
 
 
+async def _must_read_linked_client(
+    session: SessionDep, principal: Principal, client_id: uuid.UUID, *, action: str
+) -> None:
+    """A contact linked to a client is logged or changed only by someone who may read them."""
+    client = await clients_service.get(session=session, client_id=client_id)
+    decision = await policies.can_read_client(session, principal.user, client)
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action=action,
+            resource_type="client",
+            resource_id=client.id,
+            client_id=client.id,
+            reason=decision.reason,
+        )
+
+
 @router.post(
     "/employer-contacts",
     response_model=EmployerContactPublic,
@@ -266,18 +289,9 @@ async def log_employer_contact(
     """Log one of your own employer contacts (job development). A linked client must be one
     whose record you may read; the contact then counts as that client's employer contact."""
     if body.client_id is not None:
-        client = await clients_service.get(session=session, client_id=body.client_id)
-        decision = await policies.can_read_client(session, principal.user, client)
-        if not decision:
-            raise await refuse(
-                session,
-                principal,
-                action="employer_contact.create",
-                resource_type="client",
-                resource_id=client.id,
-                client_id=client.id,
-                reason=decision.reason,
-            )
+        await _must_read_linked_client(
+            session, principal, body.client_id, action="employer_contact.create"
+        )
     contact = await service.log_employer_contact(
         session=session, ctx=principal.ctx, specialist=principal.user, data=body
     )
@@ -288,6 +302,48 @@ async def log_employer_contact(
         resource_type="employer_contact",
         resource_id=contact.id,
         client_id=contact.client_id,
+    )
+    views, _ = await _contact_views(session, principal.user, [contact])
+    return views[0]
+
+
+@router.patch("/employer-contacts/{contact_id}", response_model=EmployerContactPublic)
+async def change_employer_contact(
+    contact_id: uuid.UUID,
+    body: EmployerContactUpdate,
+    principal: EmployerContactEditor,
+    session: SessionDep,
+) -> EmployerContactPublic:
+    """Correct one of your own employer contacts: its employer, date, contact type or outcome
+    (only the fields given change). A contact linked to a client is changed only while you may
+    read that client's record; the client it is linked to does not change."""
+    contact = await service.get_employer_contact(session=session, contact_id=contact_id)
+    decision = policies.can_change_employer_contact(principal.user, contact.specialist_id)
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action="employer_contact.update",
+            resource_type="employer_contact",
+            resource_id=contact.id,
+            client_id=contact.client_id,
+            reason=decision.reason,
+        )
+    if contact.client_id is not None:
+        await _must_read_linked_client(
+            session, principal, contact.client_id, action="employer_contact.update"
+        )
+    changed = await service.update_employer_contact(
+        session=session, ctx=principal.ctx, contact=contact, data=body
+    )
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="employer_contact.update",
+        resource_type="employer_contact",
+        resource_id=contact.id,
+        client_id=contact.client_id,
+        detail=f"changed: {', '.join(changed) or 'nothing'}",
     )
     views, _ = await _contact_views(session, principal.user, [contact])
     return views[0]

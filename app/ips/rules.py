@@ -24,6 +24,7 @@ Date conventions used throughout:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -148,6 +149,57 @@ def first_contact_due_on(joined_on: date, *, days: int = FIRST_EMPLOYER_CONTACT_
     """The last day on which a first employer contact is still on time: joined_on + ``days``."""
     _non_negative("days", days)
     return joined_on + timedelta(days=days)
+
+
+FirstContactSource = Literal["milestone", "employer_contact", "job_start"]
+
+
+@dataclass(frozen=True)
+class FirstContact:
+    """The day of a client's first employer contact and what on the journey showed it."""
+
+    on: date
+    source: FirstContactSource
+
+
+FIRST_CONTACT_SOURCES: Final[tuple[FirstContactSource, ...]] = (
+    "milestone",
+    "employer_contact",
+    "job_start",
+)
+"""On a tie, the more direct evidence names the source: a recorded first-contact milestone,
+then a logged employer contact, then a job start."""
+
+
+def first_employer_contact(
+    today: date,
+    *,
+    milestones: Iterable[date] = (),
+    employer_contacts: Iterable[date] = (),
+    job_starts: Iterable[date] = (),
+) -> FirstContact | None:
+    """A client's first employer contact: the earliest day, up to and including ``today``, of a
+    recorded first-employer-contact milestone, an employer contact logged for the client, or a
+    job start.
+
+    A job start counts because a competitive job is never found without contacting an employer
+    (IPS rapid job search counts contact with an employer about a job; the offer is one): a
+    journey that shows a job but "no employer contact yet" contradicts itself. A day after
+    ``today`` is ignored (not yet happened), so the contact on ``today`` counts and one dated
+    tomorrow does not. On a tie the source is the first in ``FIRST_CONTACT_SOURCES``. ``None``
+    when nothing qualifies.
+    """
+    evidence: dict[FirstContactSource, Iterable[date]] = {
+        "milestone": milestones,
+        "employer_contact": employer_contacts,
+        "job_start": job_starts,
+    }
+    found: FirstContact | None = None
+    for source in FIRST_CONTACT_SOURCES:
+        for day in evidence[source]:
+            if day <= today and (found is None or day < found.on):
+                found = FirstContact(on=day, source=source)
+    return found
 
 
 def first_contact_alert(

@@ -10,7 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 
 from app.clients.schemas import CareTeamMemberPublic
-from app.ips.rules import CaseloadState, CheckStatus, MilestoneKind
+from app.ips.models import EmployerContactType
+from app.ips.rules import CaseloadState, CheckStatus, FirstContactSource, MilestoneKind
 from app.schemas import Name
 
 
@@ -113,10 +114,23 @@ class JourneyAlert(BaseModel):
 class EmployerContactCreate(Strict):
     employer: Name = Field(min_length=1, max_length=200)
     contacted_on: date
+    contact_type: EmployerContactType | None = Field(
+        default=None, description="face_to_face, phone, video, email or other"
+    )
     outcome: str = Field(min_length=1, max_length=1000)
     client_id: uuid.UUID | None = Field(
         default=None, description="The client the contact was for, if any"
     )
+
+
+class EmployerContactUpdate(Strict):
+    """A correction of a logged contact: only the fields given change. ``contact_type`` may be
+    set to null; the others may not. The linked client does not change."""
+
+    employer: Name | None = Field(default=None, min_length=1, max_length=200)
+    contacted_on: date | None = None
+    contact_type: EmployerContactType | None = None
+    outcome: str | None = Field(default=None, min_length=1, max_length=1000)
 
 
 class EmployerContactPublic(BaseModel):
@@ -125,6 +139,7 @@ class EmployerContactPublic(BaseModel):
     specialist_name: str | None
     employer: str
     contacted_on: date
+    contact_type: EmployerContactType | None
     outcome: str
     client_id: uuid.UUID | None = Field(
         description="Shown only when the reader may read that client's record"
@@ -138,6 +153,10 @@ class Journey(BaseModel):
     joined_on: date
     joined_from: Literal["first_meeting", "record_created"]
     first_employer_contact_on: date | None
+    first_employer_contact_from: FirstContactSource | None = Field(
+        description="What showed the first employer contact: a recorded first-employer-contact "
+        "milestone, an employer contact logged for the client, or a job start"
+    )
     milestones: list[MilestonePublic]
     jobs: list[JobPublic]
     employer_contacts: list[EmployerContactPublic] = Field(

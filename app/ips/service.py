@@ -31,6 +31,7 @@ from app.ips.schemas import (
     Caseload,
     EmployerContactCreate,
     EmployerContactPublic,
+    EmployerContactUpdate,
     InWorkSupport,
     JobCreate,
     JobEnd,
@@ -71,6 +72,14 @@ class DateInFuture(Problem):
 
 class InvalidJobDates(Problem):
     status, slug, title = 422, "invalid-job-dates", "The dates do not fit the job"
+
+
+class EmployerContactNotFound(NotFound):
+    title = "Employer contact not found"
+
+
+class InvalidContactUpdate(Problem):
+    status, slug, title = 422, "invalid-contact-update", "That change cannot be made"
 
 
 class JobAlreadyEnded(Conflict):
@@ -317,17 +326,26 @@ def joined(journey: JourneyFacts) -> tuple[date, Literal["first_meeting", "recor
     return journey.client.created_at.date(), "record_created"
 
 
+def first_employer_contact(journey: JourneyFacts, today: date) -> rules.FirstContact | None:
+    """The client's first employer contact by ``rules.first_employer_contact``: the earliest of
+    a recorded first-employer-contact milestone, an employer contact logged for the client, or
+    a job start, with what showed it."""
+    return rules.first_employer_contact(
+        today,
+        milestones=[
+            m.occurred_on
+            for m in journey.milestones
+            if m.kind == MilestoneKind.first_employer_contact
+        ],
+        employer_contacts=[c.contacted_on for c in journey.employer_contacts],
+        job_starts=[m.occurred_on for m in journey.milestones if m.kind == MilestoneKind.job_start],
+    )
+
+
 def first_employer_contact_on(journey: JourneyFacts, today: date) -> date | None:
-    """The earliest of: a recorded first-employer-contact milestone, an employer contact logged
-    for the client, or a job start (a job is never found without contacting an employer)."""
-    days = [
-        m.occurred_on
-        for m in journey.milestones
-        if m.kind in (MilestoneKind.first_employer_contact, MilestoneKind.job_start)
-    ]
-    days.extend(c.contacted_on for c in journey.employer_contacts)
-    past = [d for d in days if d <= today]
-    return min(past) if past else None
+    """The day of the first employer contact (see ``first_employer_contact``)."""
+    found = first_employer_contact(journey, today)
+    return found.on if found else None
 
 
 def _last_review_on(reviews: list[SupportReview], today: date) -> date | None:
@@ -404,12 +422,14 @@ async def _names(session: AsyncSession, recorded: JourneyFacts) -> dict[uuid.UUI
 
 def view(recorded: JourneyFacts, today: date, names: dict[uuid.UUID, str]) -> Journey:
     joined_on, joined_from = joined(recorded)
+    first = first_employer_contact(recorded, today)
     return Journey(
         client_id=recorded.client.id,
         today=today,
         joined_on=joined_on,
         joined_from=joined_from,
-        first_employer_contact_on=first_employer_contact_on(recorded, today),
+        first_employer_contact_on=first.on if first else None,
+        first_employer_contact_from=first.source if first else None,
         milestones=[
             MilestonePublic(
                 id=m.id,
@@ -556,6 +576,7 @@ async def log_employer_contact(
         specialist_id=specialist.id,
         employer=data.employer,
         contacted_on=data.contacted_on,
+        contact_type=data.contact_type,
         outcome=data.outcome,
         client_id=data.client_id,
         recorded_at=ctx.now(),
@@ -563,6 +584,37 @@ async def log_employer_contact(
     session.add(contact)
     await session.flush()
     return contact
+
+
+async def get_employer_contact(*, session: AsyncSession, contact_id: uuid.UUID) -> EmployerContact:
+    contact = await session.get(EmployerContact, contact_id)
+    if contact is None:
+        raise EmployerContactNotFound()
+    return contact
+
+
+async def update_employer_contact(
+    *, session: AsyncSession, ctx: Context, contact: EmployerContact, data: EmployerContactUpdate
+) -> list[str]:
+    """Correct a logged contact; returns the names of the fields that changed. The linked
+    client and who logged it stay as they were (log a new contact for another client)."""
+    if data.contacted_on is not None:
+        _not_after_today(ctx, "contacted_on", data.contacted_on)
+    changed = []
+    for name in sorted(data.model_fields_set):
+        value = getattr(data, name)
+        if name != "contact_type" and value is None:
+            raise InvalidContactUpdate(
+                f"{name} cannot be cleared.",
+                extra={"errors": [{"field": f"body.{name}", "message": "must not be null"}]},
+            )
+        if getattr(contact, name) != value:
+            setattr(contact, name, value)
+            changed.append(name)
+    if changed:
+        session.add(contact)
+        await session.flush()
+    return changed
 
 
 def contact_view(
@@ -575,6 +627,7 @@ def contact_view(
         specialist_name=names.get(contact.specialist_id),
         employer=contact.employer,
         contacted_on=contact.contacted_on,
+        contact_type=contact.contact_type,
         outcome=contact.outcome,
         client_id=contact.client_id if show_client else None,
         recorded_at=contact.recorded_at,

@@ -71,6 +71,9 @@ async def test_keyworker_records_a_job_start_on_alexs_journey(
             f"Employment journey for {CLIENT_NAME}"
         )
         await expect(page.get_by_role("heading", level=2, name="Due now")).to_be_visible()
+        # Employer contacts are the specialist's to log: the keyworker reads the list only.
+        await expect(page.get_by_role("heading", level=2, name="Employer contacts")).to_be_visible()
+        await expect(page.get_by_text("Log an employer contact")).to_have_count(0)
 
         # Record a job start today.
         await page.get_by_text("Record a job start", exact=True).click()

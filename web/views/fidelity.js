@@ -63,6 +63,25 @@ function itemRow(item, number, suggested, measured) {
   };
 }
 
+/** The team's reviews as a chart of totals and a table, oldest first. */
+function pastReviews(reviews, signal) {
+  const ordered = [...reviews].sort((a, b) => String(a.reviewed_on).localeCompare(String(b.reviewed_on)));
+  return [
+    fidelityChart(ordered, signal),
+    ordered.length ? dataTable({
+      caption: 'Past reviews',
+      captionHidden: true,
+      items: ordered,
+      columns: [
+        { header: 'Date', rowHeader: true, cell: (r) => formatDate(r.reviewed_on) },
+        { header: 'Total', cell: (r) => String(r.total) },
+        { header: 'Band', cell: (r) => bandBadge(r.band) },
+        { header: 'By', cell: (r) => r.reviewer_name || '' },
+      ],
+    }) : null,
+  ].filter(Boolean);
+}
+
 export async function render(ctx) {
   const teamId = ctx.params.id;
   const [draft, reviews] = await Promise.all([
@@ -70,6 +89,9 @@ export async function render(ctx) {
     request(`/api/v1/teams/${teamId}/fidelity-reviews`, { signal: ctx.signal }),
   ]);
   const measuredByItem = draft.measured || {};
+  const past = h('div', { class: 'fidelity-past' });
+  const drawPast = () => past.replaceChildren(...pastReviews(reviews, ctx.signal));
+  drawPast();
   const rows = draft.items.map((item, i) => itemRow(item, i + 1, draft.scores[item], measuredByItem[item]));
   const totalText = h('output', { class: 'fidelity-total', 'aria-live': 'polite' });
   const updateTotal = () => {
@@ -116,6 +138,10 @@ export async function render(ctx) {
     submit.setBusy(true);
     try {
       const saved = await request(`/api/v1/teams/${teamId}/fidelity-reviews`, { method: 'POST', body, signal: ctx.signal });
+      if (!ctx.isCurrent()) return;
+      // The saved review joins the chart and the table at once (the answer is the stored review).
+      reviews.push(saved);
+      drawPast();
       result.replaceChildren(notice(`Saved: ${saved.total} of 125 (${saved.band.replace('_', ' ')}).`, 'success'));
       result.scrollIntoView({ block: 'nearest' });
     } catch (error) {
@@ -129,19 +155,7 @@ export async function render(ctx) {
     h('div', { class: 'page-header' }, heading('IPS-25 fidelity review')),
     lead('Score each item from 1 to 5. Caseload size, rapid job search and frequent employer contact are pre-filled from the team’s records; check them and change them if you know better.'),
     result,
-    section('Past reviews',
-      fidelityChart(reviews, ctx.signal),
-      reviews.length ? dataTable({
-        caption: 'Past reviews',
-        captionHidden: true,
-        items: reviews,
-        columns: [
-          { header: 'Date', rowHeader: true, cell: (r) => formatDate(r.reviewed_on) },
-          { header: 'Total', cell: (r) => String(r.total) },
-          { header: 'Band', cell: (r) => bandBadge(r.band) },
-          { header: 'By', cell: (r) => r.reviewer_name || '' },
-        ],
-      }) : null),
+    section('Past reviews', past),
     section('New review', form),
     h('p', {}, h('a', { href: `#/supervision?team=${teamId}` }, 'Back to the team')),
   );

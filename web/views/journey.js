@@ -1,12 +1,13 @@
 // The IPS employment journey of one client: what is due, a timeline of
 // milestones and jobs (with the in-work support window and the 13/26/52-week
 // sustainment checks), forms to record milestones, job starts and ends and
-// in-work support reviews, and the employer contacts logged for the client.
+// in-work support reviews, and the employer contacts logged for the client
+// (logged and corrected here by the employment specialist who made them).
 
 import { request } from '../api.js';
 import {
   h, heading, page, section, badge, time, label, emptyState, notice, errorArea, uid,
-  textField, applyFieldErrors, submitButton, dataTable,
+  textField, applyFieldErrors, submitButton, dataTable, formatDate,
 } from '../ui.js';
 
 const MILESTONE_LABELS = {
@@ -30,6 +31,21 @@ const CHECK_LABELS = {
 const ALERT_LABELS = {
   first_employer_contact: 'First employer contact',
   in_work_support_review: 'In-work support review',
+};
+
+const CONTACT_TYPE_LABELS = {
+  face_to_face: 'Face to face',
+  phone: 'Phone',
+  video: 'Video call',
+  email: 'Email',
+  other: 'Other',
+};
+
+/* What showed the first employer contact (Journey.first_employer_contact_from). */
+const FIRST_CONTACT_SOURCES = {
+  milestone: 'recorded as a milestone',
+  employer_contact: 'an employer contact logged for the client',
+  job_start: 'a job start: a job is never found without contacting an employer',
 };
 
 const STAFF = new Set(['peer_keyworker', 'therapist', 'employment_specialist', 'supervisor']);
@@ -61,7 +77,10 @@ export async function render(ctx) {
   ]);
   const name = client.display_name || 'Unnamed client';
   const canRecord = STAFF.has(ctx.user.role);
+  // The server's policy (can_log_employer_contacts): job development is the specialist's own.
+  const canLogContacts = ctx.user.role === 'employment_specialist';
 
+  const summary = h('dl', { class: 'summary-list' });
   const status = h('div', { class: 'journey__status', tabindex: '-1' });
   const body = h('div', { class: 'journey' });
 
@@ -81,11 +100,15 @@ export async function render(ctx) {
   }
 
   function draw(data) {
+    // The summary is drawn with the rest: what is recorded below changes it.
+    summary.replaceChildren(...summaryRows(data));
     body.replaceChildren(
       dueSection(data),
       timelineSection(data, { canRecord, base, send, name }),
       canRecord ? recordSection(data, { base, send }) : null,
-      contactsSection(data),
+      contactsSection(data, {
+        canLogContacts, userId: ctx.user.id, clientId: client.id, send,
+      }),
     );
   }
 
@@ -98,15 +121,23 @@ export async function render(ctx) {
         h('li', {}, h('a', { href: `#/clients/${encodeURIComponent(client.id)}` }, name)),
         h('li', { 'aria-current': 'page' }, 'Employment journey'))),
     h('div', { class: 'page-header' }, heading(`Employment journey for ${name}`)),
-    h('dl', { class: 'summary-list' },
-      row('Joined', h('span', {}, time(journey.joined_on),
-        h('span', { class: 'muted' }, journey.joined_from === 'first_meeting' ? ' (first meeting)' : ' (record created)'))),
-      row('First employer contact', journey.first_employer_contact_on
-        ? time(journey.first_employer_contact_on)
-        : h('span', { class: 'muted' }, 'Not yet'))),
+    summary,
     status,
     body,
   );
+}
+
+function summaryRows(data) {
+  const first = data.first_employer_contact_on;
+  const source = FIRST_CONTACT_SOURCES[data.first_employer_contact_from];
+  return [
+    row('Joined', h('span', {}, time(data.joined_on),
+      h('span', { class: 'muted' }, data.joined_from === 'first_meeting' ? ' (first meeting)' : ' (record created)'))),
+    row('First employer contact', first
+      ? h('span', {}, time(first), source ? h('span', { class: 'muted' }, ` (${source})`) : null)
+      : h('span', { class: 'muted' },
+        'Not yet. A logged employer contact, a recorded first employer contact or a job start counts.')),
+  ];
 }
 
 function row(term, value) {
@@ -381,18 +412,122 @@ function recordSection(data, { base, send }) {
 
 /* --------------------------------------------------- employer contacts -- */
 
-function contactsSection(data) {
+function selectField(labelText, name, options, value) {
+  const id = uid(name);
+  const errorId = `${id}-error`;
+  const input = h('select', { id, name, class: 'select', required: true },
+    h('option', { value: '' }, 'Choose…'),
+    Object.entries(options).map(([v, text]) => h('option', { value: v, selected: v === value }, text)));
+  const error = h('p', { id: errorId, class: 'field__error', hidden: true });
+  const element = h('div', { class: 'field' }, h('label', { for: id, class: 'field__label' }, labelText), error, input);
+  return fieldWithError(element, input, error, errorId);
+}
+
+function textAreaField(labelText, name, value) {
+  const id = uid(name);
+  const errorId = `${id}-error`;
+  const input = h('textarea', { id, name, class: 'input', rows: '3', maxlength: '1000', required: true });
+  input.value = value || '';
+  const error = h('p', { id: errorId, class: 'field__error', hidden: true });
+  const element = h('div', { class: 'field' }, h('label', { for: id, class: 'field__label' }, labelText), error, input);
+  return fieldWithError(element, input, error, errorId);
+}
+
+function fieldWithError(element, input, error, errorId) {
+  return {
+    element,
+    input,
+    setError(message) {
+      error.replaceChildren(h('span', { class: 'visually-hidden' }, 'Error: '), message);
+      error.hidden = false;
+      element.classList.add('field--error');
+      input.setAttribute('aria-invalid', 'true');
+      input.setAttribute('aria-describedby', errorId);
+    },
+    clearError() {
+      error.replaceChildren();
+      error.hidden = true;
+      element.classList.remove('field--error');
+      input.removeAttribute('aria-invalid');
+      input.removeAttribute('aria-describedby');
+    },
+  };
+}
+
+/** Employer, date, how and outcome: the form to log a contact and to correct one. */
+function contactForm(formName, buttonText, today, contact, submit) {
+  const fields = {
+    employer: textField({ label: 'Employer', name: 'employer', autocomplete: 'off', value: contact && contact.employer }),
+    contacted_on: dateField('Date of the contact', 'contacted_on', contact ? contact.contacted_on : today),
+    contact_type: selectField('How', 'contact_type', CONTACT_TYPE_LABELS, contact && contact.contact_type),
+    outcome: textAreaField('Outcome', 'outcome', contact && contact.outcome),
+  };
+  fields.employer.input.setAttribute('maxlength', '200');
+  fields.contacted_on.input.setAttribute('max', today);
+  return journeyForm(formName, fields, buttonText,
+    () => ({
+      employer: fields.employer.input.value.trim(),
+      contacted_on: fields.contacted_on.input.value,
+      contact_type: fields.contact_type.input.value,
+      outcome: fields.outcome.input.value.trim(),
+    }),
+    submit);
+}
+
+function contactsSection(data, { canLogContacts, userId, clientId, send }) {
   const contacts = data.employer_contacts || [];
+  const editArea = h('div', { class: 'journey-contact-edit' });
+  const contactsPath = '/api/v1/employer-contacts';
+
+  function edit(contact) {
+    const what = `${contact.employer} on ${formatDate(contact.contacted_on)}`;
+    const cancel = h('button', { type: 'button', class: 'button button--secondary' }, 'Cancel');
+    cancel.addEventListener('click', () => editArea.replaceChildren());
+    const titleId = uid('edit');
+    editArea.replaceChildren(h('div', { class: 'journey-form', role: 'group', 'aria-labelledby': titleId },
+      h('h3', { id: titleId, tabindex: '-1' }, `Edit the contact with ${what}`),
+      contactForm(`Edit the employer contact with ${what}`, 'Save changes', data.today, contact,
+        (payload) => send(`${contactsPath}/${encodeURIComponent(contact.id)}`, 'PATCH', payload,
+          `Employer contact updated: ${payload.employer}.`)),
+      h('div', { class: 'button-row' }, cancel)));
+    editArea.querySelector('h3').focus();
+  }
+
+  const columns = [
+    { header: 'Date', rowHeader: true, cell: (c) => time(c.contacted_on) },
+    { header: 'Employer', cell: (c) => c.employer },
+    { header: 'How', cell: (c) => (c.contact_type ? label(CONTACT_TYPE_LABELS, c.contact_type) : h('span', { class: 'muted' }, 'Not recorded')) },
+    { header: 'Outcome', className: 'table__wide', cell: (c) => c.outcome },
+    { header: 'Specialist', cell: (c) => c.specialist_name || '—' },
+  ];
+  if (canLogContacts) {
+    columns.push({
+      header: h('span', { class: 'visually-hidden' }, 'Change'),
+      cell: (c) => {
+        // Only the specialist who logged a contact corrects it (can_change_employer_contact).
+        if (String(c.specialist_id) !== String(userId)) return '';
+        const button = h('button', {
+          type: 'button',
+          class: 'button button--small button--secondary',
+          'aria-label': `Edit the contact with ${c.employer} on ${formatDate(c.contacted_on)}`,
+        }, 'Edit');
+        button.addEventListener('click', () => edit(c));
+        return button;
+      },
+    });
+  }
+
   return section('Employer contacts',
     contacts.length ? dataTable({
       caption: 'Employer contacts for this client, newest first',
       captionHidden: true,
       items: contacts,
-      columns: [
-        { header: 'Date', rowHeader: true, cell: (c) => time(c.contacted_on) },
-        { header: 'Employer', cell: (c) => c.employer },
-        { header: 'Outcome', className: 'table__wide', cell: (c) => c.outcome },
-        { header: 'Specialist', cell: (c) => c.specialist_name || '—' },
-      ],
-    }) : emptyState('No employer contacts have been logged for this client yet.'));
+      columns,
+    }) : emptyState('No employer contacts have been logged for this client yet.'),
+    editArea,
+    canLogContacts ? h('details', { class: 'details journey-form' },
+      h('summary', {}, 'Log an employer contact'),
+      contactForm('Log an employer contact', 'Save contact', data.today, null,
+        (payload) => send(contactsPath, 'POST', { ...payload, client_id: clientId },
+          `Employer contact logged: ${payload.employer}.`))) : null);
 }
