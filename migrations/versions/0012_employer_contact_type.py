@@ -1,8 +1,8 @@
 """employer contacts say how the employer was reached
 
-Revision ID: 0010_employer_contact_type
-Revises: 0009_supervision_acceptance
-Create Date: 2026-12-08 12:00:00
+Revision ID: 0012_employer_contact_type
+Revises: 0011_team_membership_confirm
+Create Date: 2026-12-07 08:30:00
 
 Contacts logged before this revision have no type (null): nobody recorded it, and guessing would
 put contacts into the face-to-face count that may not have been.
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_employer_contact_type"
-down_revision: str | None = "0009_supervision_acceptance"
+revision: str = "0012_employer_contact_type"
+down_revision: str | None = "0011_team_membership_confirm"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
