@@ -151,7 +151,12 @@ async def test_item_answers_are_for_the_client_and_the_care_teams_clinicians(
     ).all():
         link.until = NOW
         session.add(link)
-    session.add(SupervisionLink(supervisor_id=theirs.id, supervisee_id=specialist.id, since=NOW))
+    # Accepted by the specialist: a link only proposed opens nothing.
+    session.add(
+        SupervisionLink(
+            supervisor_id=theirs.id, supervisee_id=specialist.id, since=NOW, accepted_at=NOW
+        )
+    )
     await session.flush()
     everyone = (await session.exec(select(User))).all()
     checked = 0
