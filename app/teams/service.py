@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.context import Context
 from app.errors import Conflict, NotFound
 from app.teams.models import Team, TeamMembership
-from app.teams.schemas import TeamCreate, TeamMemberPublic
+from app.teams.schemas import TeamCreate, TeamMemberPublic, TeamUpdate
 from app.users.models import User
 
 
@@ -45,6 +45,32 @@ async def create(
     session.add(team)
     await session.flush()
     return team
+
+
+async def update(*, session: AsyncSession, team: Team, data: TeamUpdate) -> Team:
+    for key, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(team, key, value)
+    session.add(team)
+    await session.flush()
+    return team
+
+
+class NotAMember(NotFound):
+    title = "Not on this team"
+
+
+async def remove_member(*, session: AsyncSession, team: Team, user_id: uuid.UUID) -> None:
+    membership = (
+        await session.exec(
+            select(TeamMembership).where(
+                TeamMembership.team_id == team.id, TeamMembership.user_id == user_id
+            )
+        )
+    ).first()
+    if membership is None:
+        raise NotAMember("That person is not on the team.")
+    await session.delete(membership)
+    await session.flush()
 
 
 async def add_member(
