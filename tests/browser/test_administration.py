@@ -170,10 +170,10 @@ async def admin_journey(page: Page, browser: Browser, live_sqlite: Live) -> None
     # A team: made, renamed, a member added and taken off again.
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Teams").click()
     create = page.get_by_role("form", name="Create a team")
-    await create.get_by_label("Team name").fill(f"Coast {suffix}")
+    await create.get_by_label("Team name").fill(f"Tynemouth {suffix}")
     await create.get_by_label("Area cluster").fill("Tyne and Wear")
     await create.get_by_role("button", name="Create team").click()
-    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Coast {suffix}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Tynemouth {suffix}")
     add = page.get_by_role("form", name="Add someone to the team")
     # Admins and clients are not offered.
     offered = await add.get_by_label("Person to add").locator("option").all_inner_texts()
@@ -187,9 +187,11 @@ async def admin_journey(page: Page, browser: Browser, live_sqlite: Live) -> None
     await expect(members.get_by_role("status")).to_contain_text(f"Nia {suffix}")
 
     rename = page.get_by_role("form", name="Rename the team")
-    await rename.get_by_label("Team name").fill(f"Coast and Valleys {suffix}")
+    await rename.get_by_label("Team name").fill(f"Tynemouth and Whitley Bay {suffix}")
     await rename.get_by_role("button", name="Save").click()
-    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Coast and Valleys {suffix}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Tynemouth and Whitley Bay {suffix}"
+    )
 
     await (
         members.get_by_role("form", name=f"Take Nia {suffix} off the team")

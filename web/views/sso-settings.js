@@ -26,7 +26,7 @@ export async function render(ctx) {
 
   const issuer = textField({
     label: 'Issuer', name: 'issuer', type: 'url', autocomplete: 'off', spellcheck: false,
-    value: current ? current.issuer : '', hint: 'Exactly as the provider\u2019s discovery document states it, for example https://login.example.org/realms/staff.',
+    value: current ? current.issuer : '', hint: 'The provider\u2019s address for Teamwell, starting with https, exactly as its discovery document states it.',
   });
   const clientId = textField({ label: 'Client ID', name: 'client_id', autocomplete: 'off', spellcheck: false, value: current ? current.client_id : '' });
   const secret = textField({
