@@ -165,6 +165,15 @@ def fixed(value: Any) -> Factory:
     return lambda _w: value
 
 
+def team_member_to_remove(w: World) -> dict[str, str]:
+    fresh = w.fresh_staff()
+    added = w.session("admin").post(
+        f"/api/v1/teams/{w.ids['team']}/members", json={"user_id": fresh}
+    )
+    assert added.status_code == 201, added.text
+    return {"user_id": fresh}
+
+
 def care_team_member_to_remove(w: World) -> dict[str, str]:
     admin_added = w.session("supervisor").post(
         f"/api/v1/clients/{w.ids['client']}/care-team", json={"user_id": w.fresh_staff()}
@@ -357,6 +366,26 @@ RULES: list[Rule] = [
         frozenset({"admin"}),
         201,
         body=lambda w: {"user_id": w.fresh_staff()},
+        hidden=frozenset({"partner_admin"}),
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/teams/{team_id}",
+        frozenset({"admin"}),
+        body=fixed({"area_cluster": "Tyne and Wear"}),
+        hidden=frozenset({"partner_admin"}),
+    ),
+    Rule(
+        "DELETE",
+        "/api/v1/teams/{team_id}/members/{user_id}",
+        frozenset({"admin"}),
+        params=team_member_to_remove,
+        hidden=frozenset({"partner_admin"}),
+    ),
+    Rule(
+        "GET",
+        "/api/v1/users/{user_id}/supervisor",
+        frozenset({"admin"}),
         hidden=frozenset({"partner_admin"}),
     ),
     Rule("GET", "/api/v1/users", frozenset(STAFF)),
@@ -808,6 +837,7 @@ SELF_SERVICE = {
     ("GET", "/api/v1/auth/sso/providers"),
     ("GET", "/api/v1/auth/sso/{slug}/login"),
     ("GET", "/api/v1/auth/sso/{slug}/callback"),
+    ("GET", "/api/v1/auth/sso/failures/{failure}"),
     ("POST", "/api/v1/auth/sso/exchange"),
     # Public questionnaire links, opened and answered without signing in (test_measure_links.py).
     ("GET", "/api/v1/measure-links/{token}"),

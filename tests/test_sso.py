@@ -164,6 +164,22 @@ def sso_code(world: SsoWorld, reply: httpx.Response) -> str:
     return location.removeprefix(prefix)
 
 
+def failure_page(world: SsoWorld, reply: httpx.Response) -> str:
+    """The failure a browser was sent to the web client's page for, with that page's words
+    checked to come from the server (never authlib's)."""
+    assert reply.status_code == 302, reply.text
+    location = reply.headers["location"]
+    prefix = f"{world.public_url}/#/sso/failed/"
+    assert location.startswith(prefix), location
+    failure = location.removeprefix(prefix)
+    with world.live.client() as anonymous:
+        words = anonymous.get(f"/api/v1/auth/sso/failures/{failure}")
+    assert words.status_code == 200, words.text
+    assert words.json()["failure"] == failure
+    assert "CSRF" not in words.text and words.json()["detail"]
+    return failure
+
+
 def exchange(http: httpx.Client, code: str) -> httpx.Response:
     return http.post("/api/v1/auth/sso/exchange", json={"code": code})
 
@@ -237,12 +253,15 @@ def test_login_needs_an_enabled_provider(world: SsoWorld, configured: dict[str, 
     admin = world.live.as_role("admin")
     path = f"/api/v1/auth/sso/organisations/{configured['organisation_id']}"
     with world.live.client() as http:
-        problem(http.get("/api/v1/auth/sso/northern-employment/login"), 404)
-        problem(http.get("/api/v1/auth/sso/no-such-organisation/login"), 404)
+        for slug in ("northern-employment", "no-such-organisation"):
+            reply = http.get(f"/api/v1/auth/sso/{slug}/login")
+            assert failure_page(world, reply) == "not-configured"
         off = {"issuer": world.provider.issuer, "client_id": CLIENT_ID, "enabled": False}
         assert admin.put(path, json=off).status_code == 200
         try:
-            problem(http.get(f"/api/v1/auth/sso/{SLUG}/login"), 404)
+            assert failure_page(world, http.get(f"/api/v1/auth/sso/{SLUG}/login")) == (
+                "not-configured"
+            )
             listed = http.get("/api/v1/auth/sso/providers").json()
             assert SLUG not in {p["organisation_slug"] for p in listed}
         finally:
@@ -308,19 +327,19 @@ def test_someone_with_a_second_factor_is_asked_for_it(
 
 
 @pytest.mark.parametrize(
-    ("account_id", "reason"),
+    ("account_id", "reason", "failure"),
     [
-        ("tom-at-idp", "email-not-verified"),
-        ("stranger-at-idp", "unknown-account"),
-        ("erin-at-idp", "other-organisation"),
+        ("tom-at-idp", "email-not-verified", "email-not-verified"),
+        ("stranger-at-idp", "unknown-account", "no-account"),
+        # The page does not tell an account of another organisation from no account.
+        ("erin-at-idp", "other-organisation", "no-account"),
     ],
 )
 def test_people_teamwell_will_not_sign_in_are_refused_and_audited(
-    world: SsoWorld, configured: dict[str, Any], account_id: str, reason: str
+    world: SsoWorld, configured: dict[str, Any], account_id: str, reason: str, failure: str
 ) -> None:
     with browser(world) as http:
-        body = problem(through_provider(world, http, account_id), 403)
-    assert body["type"].endswith("/sso-refused")
+        assert failure_page(world, through_provider(world, http, account_id)) == failure
     denials = [e for e in audit_events(world, "auth.login") if e["outcome"] == "denied"]
     assert any(e["detail"] == f"sso:{reason}" for e in denials), denials
 
@@ -331,37 +350,109 @@ def test_an_inactive_account_is_refused(world: SsoWorld, configured: dict[str, A
     sofia = next(p for p in people if p["email"] == SOFIA)
     assert admin.patch(f"/api/v1/users/{sofia['id']}", json={"is_active": False}).is_success
     with browser(world) as http:
-        problem(through_provider(world, http, "sofia-at-idp"), 403)
+        assert failure_page(world, through_provider(world, http, "sofia-at-idp")) == (
+            "account-inactive"
+        )
     denials = [e for e in audit_events(world, "auth.login") if e["outcome"] == "denied"]
     assert any(
         e["detail"] == "sso:account-inactive" and e["resource_id"] == sofia["id"] for e in denials
     )
 
 
-def test_forged_or_missing_state_and_provider_errors_are_clean_400s(
+def test_forged_replayed_or_missing_state_and_cancelling_are_pages_in_our_words(
     world: SsoWorld, configured: dict[str, Any]
 ) -> None:
     callback = f"/api/v1/auth/sso/{SLUG}/callback"
     with browser(world) as http:
         # No login started in this browser at all.
-        problem(http.get(callback, params={"code": "abc", "state": "forged"}), 400)
-        problem(http.get(callback, params={"code": "abc"}), 400)
+        forged = http.get(callback, params={"code": "abc", "state": "forged"})
+        assert failure_page(world, forged) == "not-started-here"
+        assert failure_page(world, http.get(callback, params={"code": "abc"})) == (
+            "not-started-here"
+        )
         # A login started, but the answer carries another state.
         start = http.get(f"/api/v1/auth/sso/{SLUG}/login")
         state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
-        problem(http.get(callback, params={"code": "abc", "state": state + "x"}), 400)
-        # The provider says no.
-        refused = problem(
-            http.get(callback, params={"error": "access_denied", "state": state}), 400
-        )
-        assert "access_denied" in refused["detail"]
+        other = http.get(callback, params={"code": "abc", "state": state + "x"})
+        assert failure_page(world, other) == "not-started-here"
+        # The person cancels at the provider.
+        cancelled = http.get(callback, params={"error": "access_denied", "state": state})
+        assert failure_page(world, cancelled) == "cancelled"
+        # Another error from the provider.
+        start = http.get(f"/api/v1/auth/sso/{SLUG}/login")
+        state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+        erred = http.get(callback, params={"error": "server_error", "state": state})
+        assert failure_page(world, erred) == "provider-error"
 
     # A genuine answer from the provider, delivered to a browser that did not start the login
     # (login CSRF): this browser holds no state for it.
     with browser(world) as victim_of_csrf, browser(world) as attacker:
         start = attacker.get(f"/api/v1/auth/sso/{SLUG}/login")
         answer = complete_login(attacker, start.headers["location"], "priya-at-idp")
-        problem(victim_of_csrf.get(answer), 400)
+        assert failure_page(world, victim_of_csrf.get(answer)) == "not-started-here"
+
+    # The same answer replayed after it signed someone in.
+    with browser(world) as http:
+        start = http.get(f"/api/v1/auth/sso/{SLUG}/login")
+        answer = complete_login(http, start.headers["location"], "priya-at-idp")
+        sso_code(world, http.get(answer))
+        assert failure_page(world, http.get(answer)) == "not-started-here"
+
+
+def test_every_failure_has_words_and_an_unknown_one_is_not_found(world: SsoWorld) -> None:
+    with world.live.client() as anonymous:
+        for failure in sso.SsoFailure:
+            words = anonymous.get(f"/api/v1/auth/sso/failures/{failure.value}")
+            assert words.status_code == 200, words.text
+            assert words.json() == {"failure": failure.value, "detail": sso.FAILURE_DETAIL[failure]}
+        problem(anonymous.get("/api/v1/auth/sso/failures/no-such-failure"), 422)
+
+
+def test_an_issuer_the_discovery_document_does_not_name_is_refused_when_saved(
+    world: SsoWorld, configured: dict[str, Any]
+) -> None:
+    admin = world.live.as_role("admin")
+    path = f"/api/v1/auth/sso/organisations/{configured['organisation_id']}"
+    # The same provider, but spelt with a trailing slash: its discovery names it without one.
+    mismatched = {"issuer": world.provider.issuer + "/", "client_id": CLIENT_ID, "enabled": True}
+    body = problem(admin.put(path, json=mismatched), 422)
+    assert body["type"].endswith("/sso-settings-invalid")
+    assert f"names the issuer {world.provider.issuer}," in body["detail"]
+    unreachable = {"issuer": f"http://127.0.0.1:{free_port()}", "client_id": CLIENT_ID}
+    body = problem(admin.put(path, json=unreachable), 422)
+    assert "could not read the provider's discovery document" in body["detail"]
+    # Nothing changed.
+    assert admin.get(path).json()["issuer"] == world.provider.issuer
+    # Switched off, settings are kept unchecked (prepared before the provider exists).
+    off = {**unreachable, "enabled": False}
+    assert admin.put(path, json=off).status_code == 200
+    back = {"issuer": world.provider.issuer, "client_id": CLIENT_ID, "enabled": True}
+    assert admin.put(path, json=back).status_code == 200
+
+
+def test_a_provider_that_is_down_is_said_so_by_teamwell(world: SsoWorld) -> None:
+    """authlib keeps the discovery document; without reading it again at each login, the
+    browser was sent to a provider that does not answer."""
+    partner_admin = world.live.as_email(PARTNER_ADMIN_EMAIL)
+    organisation = partner_admin.user["organisation_id"]
+    slug = partner_admin.get(f"/api/v1/organisations/{organisation}").json()["slug"]
+    path = f"/api/v1/auth/sso/organisations/{organisation}"
+    with OidcProvider(clients=[], accounts=[]) as doomed:
+        settings = {
+            "issuer": doomed.issuer,
+            "client_id": "teamwell-partner",
+            "client_secret": "partner-client-secret-0123456789",
+        }
+        assert partner_admin.put(path, json=settings).status_code == 200
+        with browser(world) as http:
+            started = http.get(f"/api/v1/auth/sso/{slug}/login")
+            assert started.headers["location"].startswith(doomed.issuer + "/")
+    try:
+        with browser(world) as http:
+            reply = http.get(f"/api/v1/auth/sso/{slug}/login")
+            assert failure_page(world, reply) == "provider-unavailable"
+    finally:
+        assert partner_admin.delete(path).status_code == 204
 
 
 def test_unknown_code_is_refused(world: SsoWorld) -> None:

@@ -25,6 +25,9 @@ import * as alertsView from './views/alerts.js';
 import * as myRecordView from './views/my-record.js';
 import * as usersView from './views/users.js';
 import * as teamsView from './views/teams.js';
+import * as userView from './views/user.js';
+import * as teamView from './views/team.js';
+import * as ssoSettingsView from './views/sso-settings.js';
 import * as auditView from './views/audit.js';
 import * as messagesView from './views/messages.js';
 import * as meetingView from './views/meeting.js';
@@ -53,6 +56,7 @@ const ROUTES = [
   { pattern: /^\/invite\/([^/]+)$/, keys: ['token'], view: inviteView, access: 'public' },
   { pattern: /^\/q\/([^/]+)$/, keys: ['token'], view: { render: measureView.renderLink }, access: 'public' },
   { pattern: /^\/sso\/([^/]+)$/, keys: ['code'], view: ssoView, access: 'public' },
+  { pattern: /^\/sso\/failed\/([^/]+)$/, keys: ['failure'], view: { render: ssoView.renderFailure }, access: 'public' },
   { pattern: /^\/clients$/, view: clientsView, roles: STAFF, nav: 'clients', clientRedirect: '#/my-record' },
   { pattern: /^\/clients\/([^/]+)$/, keys: ['id'], view: clientView, roles: [...STAFF, 'client'], nav: 'clients' },
   { pattern: /^\/clients\/([^/]+)\/plan$/, keys: ['id'], view: planView, roles: [...STAFF, 'client'], nav: 'clients' },
@@ -73,6 +77,9 @@ const ROUTES = [
   { pattern: /^\/my-record$/, view: myRecordView, roles: ['client'], nav: 'my-record' },
   { pattern: /^\/users$/, view: usersView, roles: ['admin'], nav: 'users' },
   { pattern: /^\/teams$/, view: teamsView, roles: ['admin'], nav: 'teams' },
+  { pattern: /^\/users\/([^/]+)$/, keys: ['id'], view: userView, roles: ['admin'], nav: 'users' },
+  { pattern: /^\/teams\/([^/]+)$/, keys: ['id'], view: teamView, roles: ['admin'], nav: 'teams' },
+  { pattern: /^\/single-sign-on$/, view: ssoSettingsView, roles: ['admin'], nav: 'users' },
   { pattern: /^\/audit$/, view: auditView, roles: ['supervisor', 'admin'], nav: 'audit' },
   { pattern: /^\/messages$/, view: messagesView, roles: EVERYONE, nav: 'messages' },
   { pattern: /^\/messages\/([^/]+)$/, keys: ['id'], view: messagesView, roles: EVERYONE, nav: 'messages' },

@@ -15,6 +15,7 @@ from app.teams.schemas import (
     TeamMemberAdd,
     TeamMemberPublic,
     TeamPublic,
+    TeamUpdate,
 )
 from app.users import service as users_service
 from auth import policies
@@ -89,6 +90,43 @@ async def pending_members(principal: Staff, session: SessionDep) -> list[Pending
 async def get_team(team_id: uuid.UUID, principal: Staff, session: SessionDep) -> TeamPublic:
     """One team of the caller's organisation or that the caller belongs to."""
     return TeamPublic.model_validate(await _visible_team(session, principal, team_id))
+
+
+@router.patch("/{team_id}", response_model=TeamPublic)
+async def update_team(
+    team_id: uuid.UUID, body: TeamUpdate, principal: AccountManager, session: SessionDep
+) -> TeamPublic:
+    """Rename a team or change its area cluster (admins of its organisation)."""
+    team = await _team_in_own_organisation(session, principal, team_id)
+    team = await service.update(session=session, team=team, data=body)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="team.update",
+        resource_type="team",
+        resource_id=team.id,
+        detail=",".join(sorted(body.model_dump(exclude_unset=True))),
+    )
+    return TeamPublic.model_validate(team)
+
+
+@router.delete("/{team_id}/members/{user_id}", response_model=list[TeamMemberPublic])
+async def remove_member(
+    team_id: uuid.UUID, user_id: uuid.UUID, principal: AccountManager, session: SessionDep
+) -> list[TeamMemberPublic]:
+    """Take someone off a team (admins of its organisation); answers the members left. From then
+    on they no longer read the team's conversation or join its meetings as a member."""
+    team = await _team_in_own_organisation(session, principal, team_id)
+    await service.remove_member(session=session, team=team, user_id=user_id)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="team.member_remove",
+        resource_type="team",
+        resource_id=team.id,
+        detail=f"user {user_id}",
+    )
+    return await service.members(session=session, team_id=team.id)
 
 
 @router.get("/{team_id}/members", response_model=list[TeamMemberPublic])

@@ -14,6 +14,15 @@ class TeamCreate(BaseModel):
     area_cluster: Name = Field(min_length=2, max_length=100)
 
 
+class TeamUpdate(BaseModel):
+    """A new name or area cluster for a team; what is left out stays."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = Field(default=None, min_length=2, max_length=200)
+    area_cluster: Name | None = Field(default=None, min_length=2, max_length=100)
+
+
 class TeamPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

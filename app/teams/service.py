@@ -17,6 +17,7 @@ from app.teams.schemas import (
     TeamCreate,
     TeamMemberPublic,
     TeamMembershipStatus,
+    TeamUpdate,
 )
 from app.users.models import CLINICAL_ROLES, Role, User
 
@@ -98,6 +99,32 @@ async def has_nothing_recorded(*, session: AsyncSession, team_id: uuid.UUID) -> 
         if (await session.exec(query.limit(1))).first() is not None:
             return False
     return True
+
+
+async def update(*, session: AsyncSession, team: Team, data: TeamUpdate) -> Team:
+    for key, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(team, key, value)
+    session.add(team)
+    await session.flush()
+    return team
+
+
+class NotAMember(NotFound):
+    title = "Not on this team"
+
+
+async def remove_member(*, session: AsyncSession, team: Team, user_id: uuid.UUID) -> None:
+    membership = (
+        await session.exec(
+            select(TeamMembership).where(
+                TeamMembership.team_id == team.id, TeamMembership.user_id == user_id
+            )
+        )
+    ).first()
+    if membership is None:
+        raise NotAMember("That person is not on the team.")
+    await session.delete(membership)
+    await session.flush()
 
 
 async def add_member(

@@ -118,6 +118,18 @@ async def update_user(
     return UserPublic.model_validate(user)
 
 
+@router.get("/{user_id}/supervisor", response_model=list[SupervisionPublic])
+async def supervision_of(
+    user_id: uuid.UUID, principal: AccountManager, session: SessionDep
+) -> list[SupervisionPublic]:
+    """Who supervises this person (admins): the links naming them as supervisee that are
+    ``pending`` (proposed, waiting for them) or ``active``; oldest first."""
+    supervisee = await _user_in_own_organisation(session, principal, user_id)
+    links = await service.supervision_links_of(session=session, user_id=supervisee.id)
+    mine = [link for link in links if link.supervisee_id == supervisee.id]
+    return await service.links_public(session=session, links=mine)
+
+
 @router.put("/{user_id}/supervisor", response_model=SupervisionPublic)
 async def assign_supervisor(
     user_id: uuid.UUID, body: SupervisorAssign, principal: AccountManager, session: SessionDep

@@ -21,6 +21,7 @@ from auth.schemas import MfaChallenge, TokenResponse
 from auth.sso import service
 from auth.sso.schemas import (
     SsoExchangeRequest,
+    SsoFailurePublic,
     SsoProviderListing,
     SsoProviderPublic,
     SsoProviderSettings,
@@ -138,16 +139,35 @@ async def login(
     slug: str, request: Request, session: SessionDep, runtime: RuntimeDep, clients: SsoClientsDep
 ) -> Response:
     """Start single sign-on for the organisation with this slug: a redirect to its identity
-    provider (authorization code flow with PKCE S256, state and nonce)."""
-    organisation, provider = await service.provider_for_login(session=session, slug=slug)
-    await session.commit()  # hold no database transaction while waiting on the provider
-    return await service.authorization_redirect(
-        clients=clients,
-        client=clients.client_for(provider, runtime.cipher),
-        provider=provider,
-        request=request,
-        redirect_uri=service.callback_url(runtime.settings, organisation.slug),
+    provider (authorization code flow with PKCE S256, state and nonce). When that cannot start
+    (no enabled provider, the provider not answering), a redirect to the web client's
+    ``/#/sso/failed/<failure>`` instead."""
+    try:
+        organisation, provider = await service.provider_for_login(session=session, slug=slug)
+        await session.commit()  # hold no database transaction while waiting on the provider
+        return await service.authorization_redirect(
+            clients=clients,
+            client=clients.client_for(provider, runtime.cipher),
+            provider=provider,
+            request=request,
+            redirect_uri=service.callback_url(runtime.settings, organisation.slug),
+        )
+    except service.SsoProblem as exc:
+        return _failure_page(runtime, exc)
+
+
+def _failure_page(runtime: RuntimeDep, exc: service.SsoProblem) -> Response:
+    """A browser on its way through the provider gets a page of the web client, not JSON."""
+    return RedirectResponse(
+        service.failure_url(runtime.settings, exc.failure), status_code=status.HTTP_302_FOUND
     )
+
+
+@router.get("/failures/{failure}", response_model=SsoFailurePublic)
+async def failure_words(failure: service.SsoFailure) -> SsoFailurePublic:
+    """What the web client's ``/#/sso/failed/<failure>`` page says (public: nobody is signed in
+    yet)."""
+    return SsoFailurePublic(failure=failure, detail=service.FAILURE_DETAIL[failure])
 
 
 @router.get(
@@ -166,8 +186,23 @@ async def callback(
 ) -> Response:
     """Where the provider sends the browser back. The ID token is verified and matched to an
     account of the organisation; the browser is then sent to ``/#/sso/<code>`` with a one-time
-    code to exchange at ``/auth/sso/exchange``. A missing or forged state or an error from the
-    provider is 400; a person Teamwell will not sign in is 403 (and audited)."""
+    code to exchange at ``/auth/sso/exchange``. Any failure (a missing, forged or replayed state,
+    the person cancelling, an error from the provider, a person Teamwell will not sign in, the
+    last audited) sends the browser to ``/#/sso/failed/<failure>`` instead."""
+    try:
+        return await _callback(slug, request, session, runtime, ctx, clients)
+    except service.SsoProblem as exc:
+        return _failure_page(runtime, exc)
+
+
+async def _callback(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    ctx: AnonymousContext,
+    clients: SsoClientsDep,
+) -> Response:
     organisation, provider = await service.provider_for_login(session=session, slug=slug)
     await session.commit()  # hold no database transaction while waiting on the provider
     identity = await service.verified_identity(

@@ -74,3 +74,10 @@ class SsoProviderPublic(BaseModel):
 
 class SsoExchangeRequest(BaseModel):
     code: str = Field(min_length=1, max_length=200, description="The code from /#/sso/<code>")
+
+
+class SsoFailurePublic(BaseModel):
+    """Why a sign-in through the identity provider failed, in the words the web client shows."""
+
+    failure: str = Field(description="The key from /#/sso/failed/<failure>")
+    detail: str

@@ -49,20 +49,72 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # --- what can go wrong -----------------------------------------------------------------------
 
 
-class SsoNotConfigured(NotFound):
+class SsoFailure(StrEnum):
+    """Why a sign-in through the provider did not reach Teamwell: the key of the page the browser
+    is sent to (``/#/sso/failed/<failure>``) and of its words (``GET /auth/sso/failures/...``)."""
+
+    not_configured = "not-configured"
+    provider_unavailable = "provider-unavailable"
+    cancelled = "cancelled"
+    provider_error = "provider-error"
+    not_started_here = "not-started-here"
+    not_verified = "not-verified"
+    email_not_verified = "email-not-verified"
+    no_account = "no-account"
+    account_inactive = "account-inactive"
+    identity_conflict = "identity-conflict"
+
+
+FAILURE_DETAIL = {
+    SsoFailure.not_configured: "Single sign-on is not set up for this organisation, or it is "
+    "switched off. Sign in with your email address and password, or ask your organisation's "
+    "Teamwell admin.",
+    SsoFailure.provider_unavailable: "Your organisation's identity provider did not answer, so "
+    "you cannot sign in with it just now. Try again later, or sign in with your email address "
+    "and password.",
+    SsoFailure.cancelled: "The sign-in was cancelled at your identity provider.",
+    SsoFailure.provider_error: "Your identity provider did not complete the sign-in.",
+    SsoFailure.not_started_here: "This sign-in was not started in this browser, was already "
+    "used, or took too long. Start again from the sign-in page.",
+    SsoFailure.not_verified: "Your identity provider's answer could not be verified.",
+    SsoFailure.email_not_verified: "Your identity provider has not confirmed your email "
+    "address, so it cannot be matched to a Teamwell account.",
+    SsoFailure.no_account: "No Teamwell account in this organisation matches your sign-in. Ask "
+    "your organisation's Teamwell admin.",
+    SsoFailure.account_inactive: "This Teamwell account is not active.",
+    SsoFailure.identity_conflict: "This Teamwell account is linked to a different identity at "
+    "your provider. Ask your organisation's Teamwell admin.",
+}
+
+
+class SsoProblem(Problem):
+    """A failure of the sign-in round trip; the browser is sent to the web client's page for
+    ``failure`` instead of being shown this problem as JSON."""
+
+    failure = SsoFailure.provider_error
+
+    def __init__(self, failure: SsoFailure | None = None, detail: str | None = None) -> None:
+        if failure is not None:
+            self.failure = failure
+        super().__init__(detail or FAILURE_DETAIL[self.failure])
+
+
+class SsoNotConfigured(SsoProblem, NotFound):
     slug, title = "sso-not-configured", "Single sign-on is not set up for this organisation"
+    failure = SsoFailure.not_configured
 
 
 class SsoSettingsInvalid(Problem):
     status, slug, title = 422, "sso-settings-invalid", "These single sign-on settings are not valid"
 
 
-class SsoFailed(Problem):
+class SsoFailed(SsoProblem):
     slug, title = "sso-failed", "Single sign-on did not complete"
 
 
-class SsoProviderUnavailable(Problem):
+class SsoProviderUnavailable(SsoProblem):
     status, slug, title = 502, "sso-provider-unavailable", "The identity provider did not answer"
+    failure = SsoFailure.provider_unavailable
 
 
 class InvalidSsoCode(Unauthenticated):
@@ -77,29 +129,31 @@ class RefusalReason(StrEnum):
     identity_conflict = "identity-conflict"
 
 
-_REFUSAL_DETAIL = {
-    RefusalReason.email_not_verified: "Your identity provider has not confirmed your email "
-    "address, so it cannot be matched to a Teamwell account.",
-    RefusalReason.unknown_account: "No Teamwell account in this organisation matches your "
-    "sign-in. Ask your organisation's Teamwell admin.",
-    RefusalReason.other_organisation: "No Teamwell account in this organisation matches your "
-    "sign-in. Ask your organisation's Teamwell admin.",
-    RefusalReason.account_inactive: "This Teamwell account is not active.",
-    RefusalReason.identity_conflict: "This Teamwell account is linked to a different identity "
-    "at your provider. Ask your organisation's Teamwell admin.",
+# The page does not tell an unknown account from one of another organisation; the audit does.
+_REFUSAL_FAILURE = {
+    RefusalReason.email_not_verified: SsoFailure.email_not_verified,
+    RefusalReason.unknown_account: SsoFailure.no_account,
+    RefusalReason.other_organisation: SsoFailure.no_account,
+    RefusalReason.account_inactive: SsoFailure.account_inactive,
+    RefusalReason.identity_conflict: SsoFailure.identity_conflict,
 }
 
 
-class SsoRefused(Forbidden):
+class SsoRefused(SsoProblem, Forbidden):
     """The provider vouched for someone Teamwell will not sign in. ``reason`` is for the audit
-    trail; the response does not tell an unknown account from one of another organisation."""
+    trail; the page does not tell an unknown account from one of another organisation."""
 
     slug, title = "sso-refused", "Single sign-on refused"
 
     def __init__(self, reason: RefusalReason, *, user: User | None = None) -> None:
-        super().__init__(_REFUSAL_DETAIL[reason])
+        super().__init__(_REFUSAL_FAILURE[reason])
         self.reason = reason
         self.user = user
+
+
+def failure_url(settings: Settings, failure: SsoFailure) -> str:
+    """The web client's page saying why a sign-in through the provider failed."""
+    return f"{settings.public_url.rstrip('/')}/#/sso/failed/{failure.value}"
 
 
 # --- pure rules ------------------------------------------------------------------------------
@@ -152,7 +206,7 @@ class ProviderIdentity:
 def identity_from_claims(issuer: str, claims: Mapping[str, Any]) -> ProviderIdentity:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > 255:
-        raise SsoFailed("The identity provider's answer had no usable subject.")
+        raise SsoFailed(SsoFailure.not_verified)
     email = claims.get("email")
     return ProviderIdentity(
         issuer=issuer,
@@ -211,6 +265,10 @@ async def save_settings(
     """Create or replace the organisation's provider; True when it was created."""
     if not issuer_allowed(data.issuer, runtime.settings):
         raise SsoSettingsInvalid("The issuer must be an https:// URL.")
+    if data.enabled:
+        # Switched off, settings may be prepared before the provider exists; switched on, a
+        # wrong issuer would otherwise be found only when someone tries to sign in.
+        await check_issuer(data.issuer)
     existing = (
         await session.exec(
             select(SsoProvider).where(SsoProvider.organisation_id == organisation_id)
@@ -236,6 +294,25 @@ async def save_settings(
     session.add(provider)
     await session.flush()
     return provider, existing is None
+
+
+async def check_issuer(issuer: str) -> None:
+    """Refuse settings whose provider does not confirm the issuer, when they are saved rather
+    than when someone first signs in."""
+    try:
+        await read_discovery(issuer)
+    except SsoProviderUnavailable:
+        raise SsoSettingsInvalid(
+            f"Teamwell could not read the provider's discovery document at "
+            f"{discovery_url(issuer)}. Check the issuer, and that the provider is reachable "
+            "from Teamwell."
+        ) from None
+    except IssuerMismatch as exc:
+        named = f"names the issuer {exc.named}" if exc.named else "names no issuer"
+        raise SsoSettingsInvalid(
+            f"The provider's discovery document {named}, not {issuer}. Enter the issuer "
+            "exactly as the provider states it."
+        ) from None
 
 
 async def delete_settings(*, session: AsyncSession, organisation_id: uuid.UUID) -> SsoProvider:
@@ -303,7 +380,7 @@ class SsoClients:
             secret = cipher.decrypt(provider.client_secret_encrypted)
         except ValueError:
             raise SsoProviderUnavailable(
-                "The stored client secret cannot be read; an admin must enter it again."
+                detail="The stored client secret cannot be read; an admin must enter it again."
             ) from None
         client = OAuth().register(
             # The name keys authlib's state in the browser session: one per organisation.
@@ -327,26 +404,65 @@ class SsoClients:
 # --- talking to the provider -----------------------------------------------------------------
 
 
+async def read_discovery(issuer: str) -> dict[str, Any]:
+    """The provider's discovery document, read now (not from a cache), checked to name this very
+    issuer. :class:`SsoProviderUnavailable` when it cannot be read, :class:`IssuerMismatch` when
+    it names another issuer."""
+    try:
+        async with httpx.AsyncClient(timeout=PROVIDER_TIMEOUT_SECONDS) as http:
+            reply = await http.get(discovery_url(issuer))
+            reply.raise_for_status()
+            document = reply.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise SsoProviderUnavailable() from exc
+    if not isinstance(document, dict):
+        raise SsoProviderUnavailable()
+    named = document.get("issuer")
+    if named != issuer:
+        raise IssuerMismatch(named if isinstance(named, str) else None)
+    return document
+
+
+class IssuerMismatch(Exception):
+    """The discovery document names another issuer (``named``) than the one configured."""
+
+    def __init__(self, named: str | None) -> None:
+        super().__init__(named)
+        self.named = named
+
+
 async def authorization_redirect(
     *, clients: SsoClients, client: Any, provider: SsoProvider, request: Request, redirect_uri: str
 ) -> Response:
     """A 302 to the provider's authorization endpoint. authlib keeps state, nonce and the PKCE
-    verifier in the (signed) session cookie for the callback."""
+    verifier in the (signed) session cookie for the callback.
+
+    The discovery document is read again first, even while authlib holds it: a provider that is
+    down is then said so by Teamwell, instead of the browser being sent to an address that does
+    not answer."""
     try:
-        metadata = await client.load_server_metadata()
-        if metadata.get("issuer") != provider.issuer:
-            clients.forget(provider.organisation_id)
-            raise SsoProviderUnavailable(
-                "The provider's discovery document names a different issuer than the one "
-                "configured; an admin must correct the issuer."
-            )
+        metadata = await read_discovery(provider.issuer)
+    except (SsoProviderUnavailable, IssuerMismatch):
+        clients.forget(provider.organisation_id)
+        raise SsoProviderUnavailable() from None
+    try:
+        client.server_metadata.update(metadata, _loaded_at=time.time())
         response: Response = await client.authorize_redirect(request, redirect_uri)
     except (httpx.HTTPError, ValueError) as exc:
         clients.forget(provider.organisation_id)
-        raise SsoProviderUnavailable(
-            "The identity provider's discovery document could not be read."
-        ) from exc
+        raise SsoProviderUnavailable() from exc
     return response
+
+
+def _oauth_failure(error: str | None) -> SsoFailure:
+    """An authlib error as the failure a person is shown: the provider's ``access_denied`` is
+    the person cancelling; authlib's own state checks (no error code from the provider, or
+    ``mismatching_state``) mean this browser did not start this sign-in, or used it already."""
+    if error == "access_denied":
+        return SsoFailure.cancelled
+    if not error or error == "mismatching_state":
+        return SsoFailure.not_started_here
+    return SsoFailure.provider_error
 
 
 async def verified_identity(
@@ -357,7 +473,7 @@ async def verified_identity(
     :class:`SsoFailed`."""
     returned_issuer = request.query_params.get("iss")
     if returned_issuer is not None and returned_issuer != provider.issuer:
-        raise SsoFailed("The answer came from a different identity provider.")
+        raise SsoFailed(SsoFailure.not_verified)
     try:
         token = await client.authorize_access_token(
             request,
@@ -367,15 +483,15 @@ async def verified_identity(
             },
         )
     except OAuthError as exc:
-        reason = exc.description or exc.error or "the sign-in could not be verified"
-        raise SsoFailed(f"Single sign-on did not complete: {reason}. Please start again.") from exc
+        # authlib's own wording ("CSRF Warning! ...") is not for people: each case has ours.
+        raise SsoFailed(_oauth_failure(exc.error)) from exc
     except JoseError as exc:
-        raise SsoFailed("The identity provider's ID token did not verify.") from exc
+        raise SsoFailed(SsoFailure.not_verified) from exc
     except httpx.HTTPError as exc:
-        raise SsoProviderUnavailable("The identity provider could not be reached.") from exc
+        raise SsoProviderUnavailable() from exc
     claims = token.get("userinfo") if isinstance(token, dict) else None
     if not claims:
-        raise SsoFailed("The identity provider did not return an ID token.")
+        raise SsoFailed(SsoFailure.not_verified)
     return identity_from_claims(provider.issuer, claims)
 
 

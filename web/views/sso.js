@@ -35,3 +35,22 @@ function failure(message) {
       h('p', {}, 'Single sign-on links work once and expire after a short time. Start again from the sign-in page.'),
       h('p', {}, h('a', { class: 'button', href: '#/login' }, 'Go to sign in'))));
 }
+
+// A sign-in through the organisation's provider that failed: the server sends the browser here
+// with the failure's key, and says in its own words what went wrong.
+export async function renderFailure(ctx) {
+  const { failure } = ctx.params;
+  let detail;
+  try {
+    const words = await api.request(`/api/v1/auth/sso/failures/${encodeURIComponent(failure)}`, { auth: false, signal: ctx.signal });
+    detail = words.detail;
+  } catch (error) {
+    if (error && error.name === 'AbortError') throw error;
+    detail = 'Single sign-on did not complete.';
+  }
+  return h('div', { class: 'auth-layout' },
+    h('div', { class: 'card auth-card' },
+      heading('We could not sign you in'),
+      h('div', { class: 'error-summary', role: 'alert' }, h('p', { class: 'error-summary__detail' }, detail)),
+      h('p', {}, h('a', { class: 'button', href: '#/login' }, 'Sign in again'))));
+}
