@@ -99,3 +99,10 @@ async def member_ids(*, session: AsyncSession, team_id: uuid.UUID) -> set[uuid.U
         select(TeamMembership.user_id).where(TeamMembership.team_id == team_id)
     )
     return set(rows.all())
+
+
+async def count_for_organisation(*, session: AsyncSession, organisation_id: uuid.UUID) -> int:
+    rows = await session.exec(
+        select(func.count()).select_from(Team).where(Team.organisation_id == organisation_id)
+    )
+    return int(rows.one())
