@@ -29,6 +29,7 @@ import * as auditView from './views/audit.js';
 import * as messagesView from './views/messages.js';
 import * as meetingView from './views/meeting.js';
 import * as notFoundView from './views/not-found.js';
+import * as homeView from './views/home.js';
 import * as errorView from './views/error.js';
 
 const STAFF = ['peer_keyworker', 'therapist', 'employment_specialist', 'supervisor'];
@@ -52,6 +53,7 @@ const ROUTES = [
   { pattern: /^\/invite\/([^/]+)$/, keys: ['token'], view: inviteView, access: 'public' },
   { pattern: /^\/q\/([^/]+)$/, keys: ['token'], view: { render: measureView.renderLink }, access: 'public' },
   { pattern: /^\/sso\/([^/]+)$/, keys: ['code'], view: ssoView, access: 'public' },
+  { pattern: /^\/home$/, view: homeView, roles: EVERYONE, nav: 'home' },
   { pattern: /^\/clients$/, view: clientsView, roles: STAFF, nav: 'clients', clientRedirect: '#/my-record' },
   { pattern: /^\/clients\/([^/]+)$/, keys: ['id'], view: clientView, roles: [...STAFF, 'client'], nav: 'clients' },
   { pattern: /^\/clients\/([^/]+)\/plan$/, keys: ['id'], view: planView, roles: [...STAFF, 'client'], nav: 'clients' },
@@ -79,6 +81,7 @@ const ROUTES = [
 ];
 
 const NAV_ITEMS = [
+  { id: 'home', label: 'Home', href: '#/home', roles: EVERYONE },
   { id: 'clients', label: 'Clients', href: '#/clients', roles: STAFF },
   { id: 'my-record', label: 'My record', href: '#/my-record', roles: ['client'] },
   { id: 'users', label: 'Users', href: '#/users', roles: ['admin'] },
@@ -90,12 +93,12 @@ const NAV_ITEMS = [
 ];
 
 const HOME_BY_ROLE = {
-  peer_keyworker: '#/clients',
-  therapist: '#/clients',
-  employment_specialist: '#/clients',
-  supervisor: '#/clients',
-  admin: '#/users',
-  client: '#/my-record',
+  peer_keyworker: '#/home',
+  therapist: '#/home',
+  employment_specialist: '#/home',
+  supervisor: '#/home',
+  admin: '#/home',
+  client: '#/home',
 };
 
 const main = document.getElementById('main');
