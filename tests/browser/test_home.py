@@ -128,7 +128,7 @@ async def test_therapist_sees_the_urgent_alert_on_today(
         alerts.get_by_role("listitem").filter(has_text="PHQ-9 item 9").filter(has_text=CLIENT_NAME)
     )
     await expect(urgent.first).to_contain_text("Urgent")
-    await alerts.get_by_role("link", name=re.compile(r"^Open your alerts")).click()
+    await alerts.get_by_role("link", name=re.compile(r"^Review and acknowledge them")).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Alerts")
     person.problems.assert_clean()
 
@@ -145,7 +145,7 @@ async def test_supervisor_sees_a_wish_to_talk_on_today(
     page = await sign_in_as(person, live_sqlite, "supervisor")
     talk = page.get_by_role("region", name="Asked to talk")
     await expect(talk.get_by_role("listitem").filter(has_text="Erin Walsh").first).to_be_visible()
-    await talk.get_by_role("link", name="Open supervision").click()
+    await talk.get_by_role("link", name="Reply to a request").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Supervision")
     person.problems.assert_clean()
 

@@ -56,7 +56,7 @@ function alertsPart(alerts) {
         a.client_name ? ` – ${a.client_name}` : '',
         h('span', { class: 'muted' }, ` (raised ${formatDateTime(a.raised_at)})`))), 'Open alerts')
       : empty('No alerts need your attention.'),
-    shown.length ? h('p', {}, h('a', { href: '#/alerts' }, `Open your alerts (${plural(shown.length, 'alert', 'alerts')})`)) : null);
+    shown.length ? h('p', {}, h('a', { href: '#/alerts' }, `Review and acknowledge them (${shown.length} open)`)) : null);
 }
 
 function unreadPart(unread) {
@@ -84,7 +84,7 @@ function checkInPart(prompt) {
     prompt.due
       ? h('p', {}, 'Your wellbeing check-in is due. ', h('a', { href: '#/wellbeing' }, 'Check in now'))
       : h('p', {}, `Your next check-in is due ${formatDate(prompt.next_due_at)}. `,
-        h('a', { href: '#/wellbeing' }, 'How are you?')));
+        h('a', { href: '#/wellbeing' }, 'Check in early')));
 }
 
 function talkPart(requests) {
@@ -93,7 +93,7 @@ function talkPart(requests) {
       ? list(requests.map((r) => h('li', { class: 'home-item' },
         h('strong', {}, r.display_name), ` would like to talk (asked ${formatDateTime(r.at)}).`)), 'Asked to talk')
       : empty('No one has asked to talk.'),
-    h('p', {}, h('a', { href: '#/supervision' }, 'Open supervision')));
+    h('p', {}, h('a', { href: '#/supervision' }, 'Reply to a request')));
 }
 
 function clientParts(day, ctx) {
@@ -134,8 +134,7 @@ function adminParts(day) {
         h('div', { class: 'summary-list__row' }, h('dt', {}, 'Teams'), h('dd', {}, String(a.teams)))),
       list([
         h('li', { class: 'home-item' }, h('a', { href: '#/users' }, 'Manage accounts and invitations')),
-        h('li', { class: 'home-item' }, h('a', { href: '#/teams' }, 'Manage teams')),
-        h('li', { class: 'home-item' }, h('a', { href: '#/audit' }, 'Read the audit trail')),
+        h('li', { class: 'home-item' }, h('a', { href: '#/teams' }, 'Set up a team')),
       ], 'Administration')),
     day.check_in ? checkInPart(day.check_in) : null,
     unreadPart(day.unread),
