@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     sso_code_seconds: int = Field(default=60, ge=10, le=600)
     invitation_days: int = Field(default=7, ge=1, le=30)
     measure_link_hours: int = 72
+    # The home page (GET /api/v1/me/today) lists the meetings starting within this many hours
+    # (and those under way): "today" without knowing the reader's time zone.
+    home_meetings_hours: int = Field(default=24, ge=1, le=168)
 
     # Sign-in throttling (auth/throttle.py, docs/security.md). After `login_max_failures` failures
     # in a row for one email from one address, that email is refused from that address for

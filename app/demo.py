@@ -20,6 +20,9 @@ from app.consents.schemas import ConsentDecision
 from app.context import Actor, Context, acting_as
 from app.fidelity import service as fidelity_service
 from app.fidelity.schemas import FidelityReviewCreate
+from app.meetings import service as meetings_service
+from app.meetings.models import MeetingKind
+from app.meetings.schemas import MeetingCreate
 from app.messaging.keyring import MessageKeyring
 from app.organisations import service as organisations_service
 from app.organisations.models import Organisation, OrganisationKind
@@ -205,8 +208,34 @@ async def seed_demo(
             )
             await clients_service.link_login(session=session, client=client, user=user)
             logins.append(DemoLogin(user.email, Role.client, name))
+            await _demo_session_today(session, as_keyworker, keyworker, client)
     await _demo_team_past(session, ctx, keyring, team, people)
     return logins
+
+
+# When the demo's video session with Alex starts, after the demo is loaded, and how long it is:
+# the home pages show it as today's, and it can be joined from them.
+DEMO_SESSION_STARTS_AFTER = timedelta(hours=2)
+DEMO_SESSION_LENGTH = timedelta(hours=1)
+
+
+async def _demo_session_today(
+    session: AsyncSession, ctx: Context, keyworker: User, client: ClientRecord
+) -> None:
+    """A session with the client later today, arranged by their keyworker."""
+    starts_at = ctx.now().replace(second=0, microsecond=0) + DEMO_SESSION_STARTS_AFTER
+    await meetings_service.create(
+        session=session,
+        ctx=ctx,
+        host=keyworker,
+        data=MeetingCreate(
+            kind=MeetingKind.client_session,
+            title=f"Weekly check-in with {client.display_name.split()[0]}",
+            client_id=client.id,
+            starts_at=starts_at,
+            ends_at=starts_at + DEMO_SESSION_LENGTH,
+        ),
+    )
 
 
 # Weekly answers (mood, workload, stress, support) for the eight weeks before this one, oldest

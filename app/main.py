@@ -29,6 +29,7 @@ from app.evaluation.routes import router as evaluation_router
 from app.exports.routes import router as exports_router
 from app.fidelity.routes import router as fidelity_router
 from app.health.routes import router as health_router
+from app.home.routes import router as home_router
 from app.ips.routes import router as ips_router
 from app.measures.routes import router as measures_router
 from app.meetings.routes import calls as calls_router
@@ -368,6 +369,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         meetings_router,
         supervision_router,
         audit_router,
+        home_router,
     ):
         api.include_router(router)
     app.include_router(api)

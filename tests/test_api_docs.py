@@ -191,3 +191,35 @@ async def test_a_history_answer_has_exactly_the_documented_keys(live_sqlite: Liv
         assert answer["messages"], path
         for message in answer["messages"]:
             assert set(message) == message_keys
+
+
+# --- docs/api.md: home (my day) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("marker", "schema_name", "leaf"),
+    [
+        ("`GET /api/v1/me/today` is what", "Today", False),
+        ("An unread conversation:", "UnreadConversation", True),
+        ("Due work (the rules", "DueWork", True),
+        ("`client`:", "ClientDay", False),
+        ("A questionnaire due:", "QuestionnaireDue", True),
+        ("`admin` (no clinical content):", "AdminDay", True),
+    ],
+)
+def test_the_home_day_is_documented_as_answered(
+    spec: dict[str, Any], marker: str, schema_name: str, leaf: bool
+) -> None:
+    table = table_after((DOCS / "api.md").read_text(), marker)
+    schema = spec["components"]["schemas"][schema_name]
+    if leaf:
+        check_fields(spec, schema, table, "type")
+    else:  # parts that are objects of their own: the names, and which may be null
+        assert set(table) == set(schema["properties"]), "documented fields differ"
+        for name, prop in schema["properties"].items():
+            nullable = "or null" in type_words_shallow(prop)
+            assert ("or null" in table[name]["type"]) == nullable, name
+
+
+def type_words_shallow(schema: dict[str, Any]) -> set[str]:
+    return {"or null" for one in schema.get("anyOf", []) if one.get("type") == "null"}

@@ -786,6 +786,7 @@ RULES: list[Rule] = [
     Rule("POST", "/api/v1/conversations/{conversation_id}/call", frozenset(CLINICAL), 201),
     Rule("GET", "/api/v1/meetings/ice-servers", ROLES),
     Rule("GET", "/api/v1/meetings", ROLES),
+    Rule("GET", "/api/v1/me/today", ROLES),
     Rule(
         "POST",
         "/api/v1/meetings",

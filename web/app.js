@@ -33,6 +33,7 @@ import * as messagesView from './views/messages.js';
 import * as meetingView from './views/meeting.js';
 import * as meetingsView from './views/meetings.js';
 import * as notFoundView from './views/not-found.js';
+import * as homeView from './views/home.js';
 import * as errorView from './views/error.js';
 
 const STAFF = ['peer_keyworker', 'therapist', 'employment_specialist', 'supervisor'];
@@ -57,6 +58,7 @@ const ROUTES = [
   { pattern: /^\/q\/([^/]+)$/, keys: ['token'], view: { render: measureView.renderLink }, access: 'public' },
   { pattern: /^\/sso\/([^/]+)$/, keys: ['code'], view: ssoView, access: 'public' },
   { pattern: /^\/sso\/failed\/([^/]+)$/, keys: ['failure'], view: { render: ssoView.renderFailure }, access: 'public' },
+  { pattern: /^\/home$/, view: homeView, roles: EVERYONE, nav: 'home' },
   { pattern: /^\/clients$/, view: clientsView, roles: STAFF, nav: 'clients', clientRedirect: '#/my-record' },
   { pattern: /^\/clients\/([^/]+)$/, keys: ['id'], view: clientView, roles: [...STAFF, 'client'], nav: 'clients' },
   { pattern: /^\/clients\/([^/]+)\/plan$/, keys: ['id'], view: planView, roles: [...STAFF, 'client'], nav: 'clients' },
@@ -88,6 +90,7 @@ const ROUTES = [
 ];
 
 const NAV_ITEMS = [
+  { id: 'home', label: 'Home', href: '#/home', roles: EVERYONE },
   { id: 'clients', label: 'Clients', href: '#/clients', roles: STAFF },
   { id: 'meetings', label: 'Meetings', href: '#/meetings', roles: STAFF },
   { id: 'my-record', label: 'My record', href: '#/my-record', roles: ['client'] },
@@ -100,12 +103,12 @@ const NAV_ITEMS = [
 ];
 
 const HOME_BY_ROLE = {
-  peer_keyworker: '#/clients',
-  therapist: '#/clients',
-  employment_specialist: '#/clients',
-  supervisor: '#/clients',
-  admin: '#/users',
-  client: '#/my-record',
+  peer_keyworker: '#/home',
+  therapist: '#/home',
+  employment_specialist: '#/home',
+  supervisor: '#/home',
+  admin: '#/home',
+  client: '#/home',
 };
 
 const main = document.getElementById('main');

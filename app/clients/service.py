@@ -280,3 +280,22 @@ async def supervisors_of(*, session: AsyncSession, user_ids: set[uuid.UUID]) -> 
         )
     )
     return set(rows.all())
+
+
+async def own_record(*, session: AsyncSession, user_id: uuid.UUID) -> ClientRecord | None:
+    """The client record this login belongs to, if any."""
+    rows = await session.exec(select(ClientRecord).where(ClientRecord.user_id == user_id))
+    return rows.first()
+
+
+async def on_care_team_of(*, session: AsyncSession, user_id: uuid.UUID) -> list[ClientRecord]:
+    """The clients on whose care team the person is now (not those they only supervise)."""
+    current = select(CareTeamMember.client_id).where(
+        CareTeamMember.user_id == user_id, col(CareTeamMember.until).is_(None)
+    )
+    rows = await session.exec(
+        select(ClientRecord)
+        .where(col(ClientRecord.id).in_(current))
+        .order_by(col(ClientRecord.display_name), col(ClientRecord.id))
+    )
+    return list(rows.all())

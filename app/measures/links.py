@@ -7,6 +7,7 @@ sign-in; it can be used once (a conditional update on ``used_at``) until it expi
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -186,3 +187,20 @@ async def use(
 
 async def client_of(*, session: AsyncSession, link: MeasureLink) -> ClientRecord:
     return await clients_service.get(session=session, client_id=link.client_id)
+
+
+async def open_for_client(
+    *, session: AsyncSession, client_id: uuid.UUID, now: datetime
+) -> list[MeasureLink]:
+    """The client's links still waiting for answers (neither used nor expired), soonest to
+    expire first: the questionnaires their care team asked of them."""
+    rows = await session.exec(
+        select(MeasureLink)
+        .where(
+            MeasureLink.client_id == client_id,
+            col(MeasureLink.used_at).is_(None),
+            col(MeasureLink.expires_at) > now,
+        )
+        .order_by(col(MeasureLink.expires_at), col(MeasureLink.id))
+    )
+    return list(rows.all())

@@ -119,18 +119,7 @@ async def _commit_and_alert(
 
 
 def _alert_view(alert: Any, client: ClientRecord | None) -> AlertPublic:
-    return AlertPublic(
-        id=alert.id,
-        kind=alert.kind,
-        urgent=alert.urgent,
-        client_id=alert.client_id,
-        client_name=client.display_name if client else None,
-        detail=alert.detail,
-        escalated=alert.escalated,
-        raised_at=alert.raised_at,
-        acknowledged_at=alert.acknowledged_at,
-        acknowledgement_note=alert.acknowledgement_note,
-    )
+    return service.alert_public(alert, client)
 
 
 def _alert_frame(alert: Any, client: ClientRecord) -> dict[str, Any]:
@@ -180,30 +169,10 @@ async def my_alerts(
     alert (PHQ-9 item 9) is listed only while its recipient may still see the client's item
     answers (someone since taken off the care team, or whose consent was withdrawn, no longer
     sees it), or, for one escalated to the organisation's supervisors, while they are one."""
-    found = await service.alerts_for(
-        session=session, user_id=principal.id, include_acknowledged=include_acknowledged
+    found = await service.visible_alerts(
+        session=session, user=principal.user, include_acknowledged=include_acknowledged
     )
-    views = []
-    clients: dict[uuid.UUID, ClientRecord | None] = {}
-    sees_risk: dict[tuple[uuid.UUID, bool], bool] = {}
-    for alert in found:
-        if alert.client_id not in clients:
-            clients[alert.client_id] = await session.get(ClientRecord, alert.client_id)
-        client = clients[alert.client_id]
-        if alert.kind in RISK_ALERT_KINDS:
-            if client is None:
-                continue
-            key = (alert.client_id, alert.escalated)
-            if key not in sees_risk:
-                sees_risk[key] = bool(
-                    await policies.can_see_risk_alert(
-                        session, principal.user, client, escalated=alert.escalated
-                    )
-                )
-            if not sees_risk[key]:
-                continue
-        views.append(_alert_view(alert, client))
-    return views
+    return [_alert_view(alert, client) for alert, client in found]
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertPublic)

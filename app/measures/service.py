@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.alerts.models import Alert, AlertKind
+from app.alerts.models import RISK_ALERT_KINDS, Alert, AlertKind
 from app.audit import service as audit_service
 from app.audit.models import Outcome
 from app.clients.models import ClientRecord
@@ -17,6 +17,7 @@ from app.context import Context
 from app.errors import Problem
 from app.measures.instruments import PHQ9, REGISTRY
 from app.measures.models import MeasureResponse
+from app.measures.schemas import AlertPublic
 from app.measures.scoring import (
     NOT_APPLICABLE,
     Answer,
@@ -28,6 +29,7 @@ from app.measures.scoring import (
     score,
 )
 from app.users.models import Role, User
+from auth import policies
 from auth.policies import RiskAlertReach, risk_alert_audience
 
 
@@ -220,6 +222,55 @@ async def alerts_for(
         query = query.where(col(Alert.acknowledged_at).is_(None))
     rows = await session.exec(query.order_by(col(Alert.raised_at).desc()))
     return list(rows.all())
+
+
+def alert_public(alert: Alert, client: ClientRecord | None) -> AlertPublic:
+    return AlertPublic(
+        id=alert.id,
+        kind=alert.kind,
+        urgent=alert.urgent,
+        client_id=alert.client_id,
+        client_name=client.display_name if client else None,
+        detail=alert.detail,
+        escalated=alert.escalated,
+        raised_at=alert.raised_at,
+        acknowledged_at=alert.acknowledged_at,
+        acknowledgement_note=alert.acknowledgement_note,
+    )
+
+
+async def visible_alerts(
+    *, session: AsyncSession, user: User, include_acknowledged: bool
+) -> list[tuple[Alert, ClientRecord | None]]:
+    """Alerts addressed to this person, newest first, each with its client. A risk alert
+    (PHQ-9 item 9) is left out unless its recipient may still see the client's item answers
+    (``auth.policies.can_see_risk_alert``): someone since taken off the care team, or whose
+    consent was withdrawn, no longer sees it; one escalated to the organisation's supervisors is
+    seen while its recipient is one. The alerts list and the home page share this."""
+    found = await alerts_for(
+        session=session, user_id=user.id, include_acknowledged=include_acknowledged
+    )
+    visible: list[tuple[Alert, ClientRecord | None]] = []
+    clients: dict[uuid.UUID, ClientRecord | None] = {}
+    sees_risk: dict[tuple[uuid.UUID, bool], bool] = {}
+    for alert in found:
+        if alert.client_id not in clients:
+            clients[alert.client_id] = await session.get(ClientRecord, alert.client_id)
+        client = clients[alert.client_id]
+        if alert.kind in RISK_ALERT_KINDS:
+            if client is None:
+                continue
+            key = (alert.client_id, alert.escalated)
+            if key not in sees_risk:
+                sees_risk[key] = bool(
+                    await policies.can_see_risk_alert(
+                        session, user, client, escalated=alert.escalated
+                    )
+                )
+            if not sees_risk[key]:
+                continue
+        visible.append((alert, client))
+    return visible
 
 
 async def alert_of(*, session: AsyncSession, alert_id: uuid.UUID, user: User) -> Alert:

@@ -198,24 +198,12 @@ async def talk_requests(
 ) -> list[TalkRequestPublic]:
     """'I'd like to talk' requests from your current supervisees, oldest first (open ones
     only unless ``include_acknowledged``)."""
-    people = await service.supervisee_ids(session=session, supervisor_id=principal.id)
-    found = await service.talk_requests(
-        session=session, person_ids=people, include_acknowledged=include_acknowledged
+    return await service.supervisees_talk_requests(
+        session=session,
+        ctx=principal.ctx,
+        supervisor_id=principal.id,
+        include_acknowledged=include_acknowledged,
     )
-    await audit_service.record_many(
-        session,
-        principal.ctx,
-        [
-            AuditEntry(
-                action="wellbeing.read",
-                resource_type="wellbeing",
-                resource_id=person,
-                detail="talk requests",
-            )
-            for person in sorted({t.user_id for t in found}, key=str)
-        ],
-    )
-    return found
 
 
 @router.post("/wellbeing/talk-requests/{check_in_id}/acknowledge", response_model=TalkRequestPublic)

@@ -19,6 +19,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.alerts.models import Alert, AlertKind
+from app.audit import service as audit_service
+from app.audit.service import AuditEntry
 from app.clients.models import ClientRecord, ProgrammeStatus
 from app.config import Settings
 from app.context import Context
@@ -403,6 +405,31 @@ async def talk_requests(
     ids = {row.talk_acknowledged_by for row, _ in rows if row.talk_acknowledged_by}
     names = await users_service.names(session=session, ids=ids)
     return [_talk_public(row, name, names) for row, name in rows]
+
+
+async def supervisees_talk_requests(
+    *, session: AsyncSession, ctx: Context, supervisor_id: uuid.UUID, include_acknowledged: bool
+) -> list[TalkRequestPublic]:
+    """The talk requests of a supervisor's current supervisees (``talk_requests``), each person's
+    read audited (``wellbeing.read``): the supervision page and the home page show the same."""
+    people = await supervisee_ids(session=session, supervisor_id=supervisor_id)
+    found = await talk_requests(
+        session=session, person_ids=people, include_acknowledged=include_acknowledged
+    )
+    await audit_service.record_many(
+        session,
+        ctx,
+        [
+            AuditEntry(
+                action="wellbeing.read",
+                resource_type="wellbeing",
+                resource_id=person,
+                detail="talk requests",
+            )
+            for person in sorted({t.user_id for t in found}, key=str)
+        ],
+    )
+    return found
 
 
 def talk_request_of(row: WellbeingCheckIn, display_name: str) -> TalkRequestPublic:

@@ -322,3 +322,10 @@ async def decline_member(
     )
     if claimed.rowcount != 1:
         raise TeamMembershipNotPending()
+
+
+async def count_for_organisation(*, session: AsyncSession, organisation_id: uuid.UUID) -> int:
+    rows = await session.exec(
+        select(func.count()).select_from(Team).where(Team.organisation_id == organisation_id)
+    )
+    return int(rows.one())

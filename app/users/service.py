@@ -313,3 +313,14 @@ async def supervisee_ids(*, session: AsyncSession, supervisor_id: uuid.UUID) -> 
         )
     )
     return set(rows.all())
+
+
+async def count_accounts(*, session: AsyncSession, organisation_id: uuid.UUID) -> tuple[int, int]:
+    """The organisation's accounts (staff and clients): (active, inactive)."""
+    rows = await session.exec(
+        select(User.is_active, func.count())
+        .where(User.organisation_id == organisation_id)
+        .group_by(col(User.is_active))
+    )
+    counts = {bool(active): int(n) for active, n in rows.all()}
+    return counts.get(True, 0), counts.get(False, 0)

@@ -333,3 +333,13 @@ async def accept(
     session.add(invitation)
     await session.flush()
     return invitation, user
+
+
+async def count_pending(*, session: AsyncSession, organisation_id: uuid.UUID, now: datetime) -> int:
+    """Invitations of the organisation still waiting to be accepted."""
+    rows = await session.exec(
+        select(func.count())
+        .select_from(Invitation)
+        .where(Invitation.organisation_id == organisation_id, *_pending(now))
+    )
+    return int(rows.one())

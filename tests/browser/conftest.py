@@ -124,13 +124,14 @@ async def sign_in(
     email: str,
     *,
     code: str | None = None,
-    home: str = "Clients",
+    home: str = "Today",
     csp_contains: str | None = None,
 ) -> None:
     """Sign in through the sign-in page; with ``code``, pass the authenticator step too.
 
     ``csp_contains`` names a directive the page's Content-Security-Policy must carry (each test
-    checks the one its feature depends on).
+    checks the one its feature depends on). Everyone lands on the home page (``home``: its
+    heading); tests that start elsewhere go there with :func:`open_nav`.
     """
     response = await page.goto(f"{live.base_url}/")
     assert response is not None and response.ok
@@ -147,3 +148,11 @@ async def sign_in(
         await page.get_by_label("Authentication code").fill(code)
         await page.get_by_role("button", name="Verify").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(home)
+
+
+async def open_nav(page: Page, link: str, heading: str | None = None) -> None:
+    """Follow a link of the main navigation and wait for its page (``heading``: its h1, when
+    not the link's own text)."""
+    main = page.get_by_role("navigation", name="Main")
+    await main.get_by_role("link", name=link, exact=True).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(heading or link)

@@ -19,7 +19,13 @@ from datetime import date, timedelta
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems, sign_in
+from tests.browser.conftest import (
+    REPORT_CSP_VIOLATIONS,
+    TIMEOUT_MS,
+    PageProblems,
+    open_nav,
+    sign_in,
+)
 from tests.conftest import ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -51,6 +57,7 @@ async def test_keyworker_records_a_job_start_on_alexs_journey(
 
         # Sign in: password, then a recovery code on the second-step page.
         await sign_in(page, live_sqlite, ROLE_EMAILS["peer_keyworker"], code=code)
+        await open_nav(page, "Clients")
         # Caseloads are for employment specialists and supervisors.
         await expect(page.get_by_role("link", name="Caseloads")).to_be_hidden()
 

@@ -31,6 +31,7 @@ from tests.browser.conftest import (
     TIMEOUT_MS,
     PageProblems,
     chromium_executable,
+    open_nav,
     sign_in,
 )
 from tests.conftest import DEMO_CLIENT_EMAIL, ROLE_EMAILS, Live
@@ -168,9 +169,8 @@ async def test_client_waits_is_admitted_and_both_see_each_other(
         alex_page, priya = client.page, staff.page
 
         # Alex finds the session on his record, checks his camera and joins: the lobby.
-        await sign_in(
-            alex_page, live_sqlite, DEMO_CLIENT_EMAIL, home=CLIENT_NAME, csp_contains=MEDIA_CSP
-        )
+        await sign_in(alex_page, live_sqlite, DEMO_CLIENT_EMAIL, csp_contains=MEDIA_CSP)
+        await open_nav(alex_page, "My record", CLIENT_NAME)
         sessions = alex_page.get_by_role("region", name="Your sessions")
         session = sessions.get_by_role("listitem").filter(has_text=title)
         await expect(session).to_contain_text("Now")
@@ -195,6 +195,7 @@ async def test_client_waits_is_admitted_and_both_see_each_other(
             code=recovery_code,
             csp_contains=MEDIA_CSP,
         )
+        await open_nav(priya, "Clients")
         await (
             priya.get_by_role("table", name="Clients")
             .get_by_role("link", name=CLIENT_NAME, exact=True)
@@ -319,9 +320,7 @@ async def test_without_a_camera_the_client_joins_with_sound_only(
     try:
         client = await open_person(media_browser, contexts, NO_CAMERA)
         page = client.page
-        await sign_in(
-            page, live_sqlite, DEMO_CLIENT_EMAIL, home=CLIENT_NAME, csp_contains=MEDIA_CSP
-        )
+        await sign_in(page, live_sqlite, DEMO_CLIENT_EMAIL, csp_contains=MEDIA_CSP)
         await page.goto(f"{live_sqlite.base_url}/#/meetings/{meeting_id}")
         await expect(page.get_by_role("heading", level=1)).to_have_text(title)
         await expect(page.get_by_text("you will join with sound only")).to_be_visible()

@@ -26,7 +26,13 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems, sign_in
+from tests.browser.conftest import (
+    REPORT_CSP_VIOLATIONS,
+    TIMEOUT_MS,
+    PageProblems,
+    open_nav,
+    sign_in,
+)
 from tests.conftest import DEMO_CLIENT_EMAIL, ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -94,6 +100,7 @@ def recovery_code(live: Live, role: str) -> str:
 
 async def open_plan(page: Page) -> None:
     """From the client list to Alex's plan, as staff find it."""
+    await open_nav(page, "Clients")
     await (
         page.get_by_role("table", name="Clients")
         .get_by_role("link", name=CLIENT_NAME, exact=True)
@@ -133,7 +140,8 @@ async def test_phq9_on_a_phone_raises_an_urgent_alert_the_therapist_sees_live(
     await tom.evaluate("window.__teamwellSamePage = true")
 
     # Alex opens the PHQ-9 from his record on his phone.
-    await sign_in(alex, live_sqlite, DEMO_CLIENT_EMAIL, home=CLIENT_NAME, csp_contains=PAGE_CSP)
+    await sign_in(alex, live_sqlite, DEMO_CLIENT_EMAIL, csp_contains=PAGE_CSP)
+    await open_nav(alex, "My record", CLIENT_NAME)
     questionnaires = alex.get_by_role("region", name="Complete a questionnaire")
     await questionnaires.get_by_role("link", name=re.compile(r"^PHQ-9")).click()
     await expect(alex.get_by_role("heading", level=1)).to_have_text("PHQ-9")
@@ -303,6 +311,7 @@ async def test_two_staff_edit_the_plan_and_a_stale_save_gets_the_conflict_view(
 
 async def scores_table(page: Page) -> Locator:
     """Alex's record from the client list, and the scores shown as a table."""
+    await open_nav(page, "Clients")
     await (
         page.get_by_role("table", name="Clients")
         .get_by_role("link", name=CLIENT_NAME, exact=True)

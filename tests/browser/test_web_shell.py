@@ -18,6 +18,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from app.config import Settings
+from tests.browser.conftest import open_nav
 from tests.conftest import (
     DEMO_CLIENT_EMAIL,
     DEMO_CLIENT_NAMES,
@@ -72,7 +73,8 @@ async def test_therapist_signs_in_with_a_code_and_opens_a_client(
 
     await sign_in_with_code(page, live_sqlite, email, secret)
 
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Clients")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Today")
+    await open_nav(page, "Clients")
     clients = page.get_by_role("table", name="Clients")
     await expect(clients).to_be_visible()
     names = clients.get_by_role("rowheader")
@@ -121,21 +123,24 @@ async def test_new_staff_member_enrols_in_two_step_verification(
     await expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
     await page.get_by_role("button", name="I have saved these").click()
 
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Clients")
-    await expect(page.get_by_role("table", name="Clients")).to_be_visible()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     await expect(page.get_by_role("navigation", name="Main").get_by_role("link")).to_have_text(
-        ["Clients", "Meetings", "How are you?"]
+        ["Home", "Clients", "Meetings", "How are you?"]
     )
+    await open_nav(page, "Clients")
+    await expect(page.get_by_role("table", name="Clients")).to_be_visible()
 
 
 async def test_client_sees_their_own_record(page: Page, live_sqlite: Live) -> None:
     await submit_password(page, live_sqlite, DEMO_CLIENT_EMAIL, DEMO_PASSWORD)
 
-    await expect(page).to_have_url(re.compile(r"#/my-record$"))
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Alex Morgan")
+    await expect(page).to_have_url(re.compile(r"#/home$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     links = page.get_by_role("navigation", name="Main").get_by_role("link")
-    await expect(links).to_have_text(["My record"])
+    await expect(links).to_have_text(["Home", "My record"])
     await expect(links.first).to_have_attribute("aria-current", "page")
+    await open_nav(page, "My record", "Alex Morgan")
+    await expect(page).to_have_url(re.compile(r"#/my-record$"))
     await expect(page.get_by_role("heading", level=2)).to_have_text(
         ["Care team", "Referrals", "Consent"]
     )
@@ -147,7 +152,8 @@ async def test_admin_sees_administration_and_no_client_list(page: Page, live_sql
 
     await sign_in_with_code(page, live_sqlite, ROLE_EMAILS["admin"], secret)
 
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Users")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     links = page.get_by_role("navigation", name="Main").get_by_role("link")
-    await expect(links).to_have_text(["Users", "Teams", "Reports", "Audit", "How are you?"])
+    await expect(links).to_have_text(["Home", "Users", "Teams", "Reports", "Audit", "How are you?"])
+    await open_nav(page, "Users")
     await expect(page.get_by_role("link", name="Clients")).to_have_count(0)
