@@ -35,6 +35,7 @@ from app.meetings.routes import calls as calls_router
 from app.meetings.routes import router as meetings_router
 from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
+from app.meta.routes import router as meta_router
 from app.organisations.routes import router as organisations_router
 from app.plans.routes import router as plans_router
 from app.reports.routes import router as reports_router
@@ -368,6 +369,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         meetings_router,
         supervision_router,
         audit_router,
+        meta_router,
     ):
         api.include_router(router)
     app.include_router(api)

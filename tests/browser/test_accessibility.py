@@ -311,3 +311,206 @@ async def test_pages_before_sign_in_have_no_violations(
     finally:
         await person.context.close()
     person.problems.assert_clean()
+
+
+# ------------------------------------------------------------------------------------------------
+# The look: a client's day on a phone, and the first screens on a desktop.
+
+PHONE = SIZES["phone"]
+# A PHQ-9 of exactly the caseness threshold (10): its point sits on the threshold's line, where
+# the line's label used to be drawn over it. Item 9 is 0, so no alert is raised.
+PHQ9_ON_THE_LINE = {"1": 2, "2": 2, "3": 2, "4": 2, "5": 1, "6": 1, "7": 0, "8": 0, "9": 0}
+
+PHQ9_DEF_CODE = "phq9"
+DRAW_WITH_LATEST_ON_THE_LINE = """
+async (code) => {
+  const measures = await import('/static/measures.js');
+  const defs = await measures.instruments();
+  const def = defs.find((d) => d.code === code);
+  const day = 24 * 3600 * 1000;
+  const now = Date.now();
+  const points = [16, 10, 10, 10].map((total, i) => ({
+    t: now - (3 - i) * 4 * day,
+    total,
+    response: { band: null, completed_at: new Date(now - (3 - i) * 4 * day).toISOString() },
+  }));
+  const svg = measures.drawChart([{ def, points }], [def], 358, 't', 'd', { forClient: true });
+  document.body.append(svg);
+  const label = svg.querySelector('.chart__threshold-label').getBoundingClientRect();
+  const hits = [...svg.querySelectorAll('.chart__marker')].map((m) => m.getBoundingClientRect())
+    .filter((r) => r.left < label.right && label.left < r.right
+      && r.top < label.bottom && label.top < r.bottom)
+    .map((r) => `marker at ${Math.round(r.left)},${Math.round(r.top)}`);
+  svg.remove();
+  return hits;
+}
+"""
+
+OVERLAPS = """
+([a, b]) => {
+  const r = a.getBoundingClientRect();
+  const s = b.getBoundingClientRect();
+  return r.left < s.right && s.left < r.right && r.top < s.bottom && s.top < r.bottom;
+}
+"""
+
+
+async def test_a_clients_record_on_a_phone(media_browser: Browser, live_demo: Live) -> None:
+    keyworker = live_demo.as_role("peer_keyworker")
+    clients = keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
+    alex = next(c for c in clients if c["display_name"] == CLIENT_NAME)
+    scored = keyworker.post(
+        f"/api/v1/clients/{alex['id']}/measures",
+        json={"instrument": "phq9", "answers": PHQ9_ON_THE_LINE},
+    )
+    assert scored.status_code == 201, scored.text
+    assert scored.json()["total"] == 10
+
+    client = await open_person(media_browser, refresh_token_for(live_demo, "client"))
+    page = client.page
+    try:
+        await page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+        await page.goto(f"{live_demo.base_url}/#/my-record")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(CLIENT_NAME)
+
+        # The header is two short rows, the navigation beside Messages, not under the name.
+        header = await page.locator(".site-header").bounding_box()
+        assert header is not None and header["height"] < PHONE[1] / 6, header
+        tops = await page.locator(".site-header .nav__link:visible").evaluate_all(
+            "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
+        )
+        assert len(tops) == 2 and len(set(tops)) == 1, tops  # "My record" beside "Messages"
+
+        # The care team fits the screen, and its scroll container takes keyboard focus.
+        care_team = page.get_by_role("region", name="Care team").locator(".table-wrap")
+        assert await care_team.get_attribute("tabindex") == "0"
+        widths = await care_team.evaluate("el => [el.scrollWidth, el.clientWidth]")
+        assert widths[0] <= widths[1], widths
+
+        # The chart speaks to the client: no clinical "caseness", and the line's label is not
+        # drawn over the score sitting on that line.
+        chart = page.locator(".chart__svg")
+        await expect(chart).to_be_visible()
+        await expect(page.locator(".chart")).not_to_contain_text(re.compile("caseness", re.I))
+        label = chart.locator(".chart__threshold-label").first
+        await expect(label).to_contain_text("PHQ-9")
+        for marker in await chart.locator(".chart__marker").all():
+            handles = [await label.element_handle(), await marker.element_handle()]
+            assert not await page.evaluate(OVERLAPS, handles), "label drawn over a score"
+
+        # Where scores sit on the line all along it, its label still clears them: the page's
+        # own chart module, drawn with a fortnight of scores ending on the threshold.
+        overlapping = await page.evaluate(DRAW_WITH_LATEST_ON_THE_LINE, PHQ9_DEF_CODE)
+        assert overlapping == [], overlapping
+
+        # The staff-facing footer is not shown to clients.
+        await expect(page.locator(".site-footer")).to_be_hidden()
+    finally:
+        await client.context.close()
+    client.problems.assert_clean()
+
+
+async def test_a_client_joins_a_session_on_a_phone(media_browser: Browser, live_demo: Live) -> None:
+    keyworker = live_demo.as_role("peer_keyworker")
+    clients = keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
+    alex = next(c for c in clients if c["display_name"] == CLIENT_NAME)
+    now = datetime.now(UTC)
+    title = f"Phone check-in {uuid.uuid4().hex[:6]}"
+    created = keyworker.post(
+        "/api/v1/meetings",
+        json={
+            "kind": "client_session",
+            "title": title,
+            "client_id": alex["id"],
+            "starts_at": (now - timedelta(minutes=1)).isoformat(),
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "invitee_ids": [],
+        },
+    )
+    assert created.status_code == 201, created.text
+    meeting = f"/meetings/{created.json()['id']}"
+
+    client = await open_person(media_browser, refresh_token_for(live_demo, "client"))
+    staff = await open_person(media_browser, refresh_token_for(live_demo, "peer_keyworker"))
+    alex_page, priya = client.page, staff.page
+    try:
+        await alex_page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+        await alex_page.goto(f"{live_demo.base_url}/#{meeting}")
+        await expect(alex_page.get_by_text("Your camera and microphone are ready")).to_be_visible()
+        join = alex_page.get_by_role("button", name="Join", exact=True)
+        await join.scroll_into_view_if_needed()
+        await join.click()
+        await expect(
+            alex_page.get_by_role("heading", name="Waiting for your care team to let you in")
+        ).to_be_visible()
+        # The waiting room opens at the top, the whole picture in view.
+        assert await alex_page.evaluate("window.scrollY") == 0
+
+        await priya.goto(f"{live_demo.base_url}/#{meeting}")
+        await priya.get_by_role("button", name="Join", exact=True).click()
+        waiting = (
+            priya.get_by_role("region", name="Waiting to join")
+            .get_by_role("listitem")
+            .filter(has_text=CLIENT_NAME)
+        )
+        await waiting.get_by_role("button", name="Admit").click()
+
+        await expect(alex_page.get_by_role("figure", name="Priya Shah")).to_be_visible()
+        assert await alex_page.evaluate("window.scrollY") == 0
+        # The own picture's name stays on one line inside the small picture, "(you)" kept.
+        me = alex_page.get_by_role("figure", name=f"{CLIENT_NAME} (you)")
+        await expect(me).to_be_visible()
+        name = me.locator(".tile__name")
+        await expect(name).to_contain_text("(you)")
+        tile_box = await me.bounding_box()
+        name_box = await name.bounding_box()
+        assert tile_box is not None and name_box is not None
+        line = await name.evaluate("el => parseFloat(getComputedStyle(el).lineHeight)")
+        assert name_box["height"] < 2 * line, (name_box, line)  # one line, not wrapped
+        assert name_box["x"] >= tile_box["x"] and name_box["y"] >= tile_box["y"]
+        assert name_box["x"] + name_box["width"] <= tile_box["x"] + tile_box["width"] + 0.5
+        assert name_box["y"] + name_box["height"] <= tile_box["y"] + tile_box["height"] + 0.5
+    finally:
+        await client.context.close()
+        await staff.context.close()
+    client.problems.assert_clean()
+    staff.problems.assert_clean()
+
+
+async def test_first_screens_on_a_desktop(media_browser: Browser, live_demo: Live) -> None:
+    person = await open_person(media_browser)
+    page = person.page
+    try:
+        await page.goto(f"{live_demo.base_url}/")
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+        about = page.get_by_role("region", name="What Teamwell is")
+        await expect(about).to_contain_text("mental health")
+        # In the demo: the demo logins, never their password.
+        demo = about.get_by_role("region", name="Trying the demo?")
+        for email in ROLE_EMAILS.values():
+            await expect(demo).to_contain_text(email)
+        await expect(demo).to_contain_text("./scripts/demo")
+        assert DEMO_PASSWORD not in await page.content()
+        # Beside the sign-in form, not under it.
+        form = await page.locator(".auth-card").bounding_box()
+        beside = await about.bounding_box()
+        assert form is not None and beside is not None
+        assert beside["x"] >= form["x"] + form["width"], (form, beside)
+    finally:
+        await person.context.close()
+    person.problems.assert_clean()
+
+    for role in ("supervisor", "admin"):
+        person = await open_person(media_browser, refresh_token_for(live_demo, role))
+        page = person.page
+        try:
+            await page.goto(f"{live_demo.base_url}/#/wellbeing")
+            await settled(page)
+            links = page.locator(".site-header .nav__link:visible")
+            tops = await links.evaluate_all(
+                "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
+            )
+            assert len(tops) >= 5 and len(set(tops)) == 1, (role, tops)
+        finally:
+            await person.context.close()
+        person.problems.assert_clean()

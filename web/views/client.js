@@ -108,6 +108,7 @@ function careTeamSection(members) {
     sorted.length ? dataTable({
       caption: 'Care team',
       captionHidden: true,
+      className: 'table--fit',
       items: sorted,
       columns: [
         { header: 'Name', rowHeader: true, cell: (m) => m.display_name || '—' },
