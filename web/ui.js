@@ -346,10 +346,11 @@ export function dataTable({ caption, captionHidden = false, columns, items, empt
 /*
  * A table's scroll container. On a phone a wide table scrolls sideways; a
  * keyboard user can scroll it only if the container takes focus, and a
- * screen reader then names it by the table's caption (WCAG 2.1.1).
+ * screen reader then names it by the table's caption (WCAG 2.1.1). A group,
+ * not a region: the section around it is already the landmark of that name.
  */
 export function scrollableTable(table, captionId) {
-  return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-labelledby': captionId }, table);
+  return h('div', { class: 'table-wrap', tabindex: '0', role: 'group', 'aria-labelledby': captionId }, table);
 }
 
 /** Accept `{items,total,limit,offset}` or a bare array. */
