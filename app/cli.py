@@ -352,6 +352,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     else:
         cmd_seed_demo(settings, argparse.Namespace(password=None))
     print(f"Teamwell is at http://{args.host}:{args.port}/")
+    # The app reads its settings when uvicorn imports it, here in this process: the sign-in
+    # page then lists the demo logins (GET /api/v1/meta).
+    os.environ["TEAMWELL_DEMO_MODE"] = "true"
     import uvicorn
 
     uvicorn.run("app.main:app", host=args.host, port=args.port, **SERVER_OPTIONS)

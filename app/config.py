@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     login_address_max_failures: int = Field(default=50, ge=1)
     login_address_window_seconds: int = Field(default=900, ge=1)
 
+    # Set by ``teamwell demo``: the sign-in page lists the demo logins (GET /api/v1/meta).
+    # Never in production: it tells anyone who opens the page which accounts exist.
+    demo_mode: bool = False
+
     mfa_required_for_staff: bool = True
     mfa_issuer: str = "Teamwell"
     recovery_code_count: int = Field(default=10, ge=4, le=20)

@@ -69,6 +69,9 @@ STAFF = [
     ("admin@northern-employment.example", "Jamie Hart", Role.admin, PROVIDER.slug),
 ]
 
+# The one demo client who signs in (the others are reached through their care team).
+DEMO_CLIENT_LOGIN = "alex.morgan@example.org"
+
 # name, status, referral source, reason, has a login
 CLIENTS = [
     (
@@ -200,7 +203,7 @@ async def seed_demo(
                 ctx=ctx,
                 organisation_id=client.organisation_id,
                 data=UserCreate(
-                    email="alex.morgan@example.org",
+                    email=DEMO_CLIENT_LOGIN,
                     display_name=name,
                     role=Role.client,
                 ),
@@ -417,3 +420,15 @@ async def _demo_consents(
         await consents_service.record(
             session=session, ctx=ctx, client_id=client.id, decision=decision
         )
+
+
+def demo_logins() -> list[DemoLogin]:
+    """The logins ``seed_demo`` makes, in its order, without the database (the sign-in page of a
+    demo shows them)."""
+    staff = [DemoLogin(email, role, name) for email, name, role, _slug in STAFF]
+    clients = [
+        DemoLogin(DEMO_CLIENT_LOGIN, Role.client, name)
+        for name, *_rest, has_login in CLIENTS
+        if has_login
+    ]
+    return [*staff, *clients]

@@ -36,6 +36,8 @@ from app.meetings.routes import calls as calls_router
 from app.meetings.routes import router as meetings_router
 from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
+from app.meta.docs import router as api_docs_router
+from app.meta.routes import router as meta_router
 from app.organisations.routes import router as organisations_router
 from app.plans.routes import router as plans_router
 from app.reports.routes import router as reports_router
@@ -317,7 +319,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             "care and employment support (IPS). Errors are RFC 9457 problem details."
         ),
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # served by app/meta/docs.py, under the Content-Security-Policy
         redoc_url=None,
     )
     app.state.settings = settings
@@ -370,9 +372,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         supervision_router,
         audit_router,
         home_router,
+        meta_router,
     ):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(api_docs_router)
     app.include_router(health_router)
     app.include_router(realtime_router)
     app.ws_fast_path = _gateway

@@ -398,6 +398,8 @@ async function signOut(event) {
 /* --------------------------------------------------------------- render -- */
 
 function show(node, { focus = true } = {}) {
+  // Clients (signed in, or answering a questionnaire link) do not see the staff-facing footer.
+  document.body.classList.toggle('audience-client', api.getUser()?.role === 'client' || parseHash().path.startsWith('/q/'));
   main.replaceChildren(node);
   main.removeAttribute('aria-busy');
   updateTitle();

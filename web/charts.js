@@ -4,7 +4,7 @@
 // container's width, a legend in which shape as well as colour tells the series
 // apart, and the same figures as a table for people who do not see the drawing.
 
-import { h, uid } from './ui.js';
+import { h, uid, scrollableTable } from './ui.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -88,11 +88,12 @@ function figureShell({ title, description, legend, table, className }) {
 }
 
 function dataTable(caption, head, rows) {
-  return h('table', { class: 'table' },
-    h('caption', { class: 'visually-hidden' }, caption),
+  const captionId = uid('chart-table');
+  return scrollableTable(h('table', { class: 'table' },
+    h('caption', { id: captionId, class: 'visually-hidden' }, caption),
     h('thead', {}, h('tr', {}, head.map((cell) => h('th', { scope: 'col' }, cell)))),
     h('tbody', {}, rows.map((row) => h('tr', {}, row.map((cell, i) => (
-      i === 0 ? h('th', { scope: 'row' }, cell) : h('td', {}, cell)))))));
+      i === 0 ? h('th', { scope: 'row' }, cell) : h('td', {}, cell))))))), captionId);
 }
 
 const shown = (value) => (value === null || value === undefined ? 'withheld' : String(value));

@@ -201,11 +201,23 @@ function answersCell(r) {
 const shortDate = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short' });
 const monthYear = new Intl.DateTimeFormat('en-GB', { month: 'short', year: 'numeric' });
 
+/* The width a threshold label takes (.chart__threshold-label: 600 12px, the page's font). */
+let measuring = null;
+function labelWidth(text) {
+  try {
+    measuring = measuring || document.createElement('canvas').getContext('2d');
+    measuring.font = `600 12px ${getComputedStyle(document.body).fontFamily}`;
+    return measuring.measureText(text).width;
+  } catch {
+    return text.length * 7.6;
+  }
+}
+
 /**
  * Draw the chart at a width (px). series: [{ def, points: [{t, total, response}] }];
  * thresholds are drawn for every instrument with a caseness threshold.
  */
-export function drawChart(series, defs, width, titleId, descId) {
+export function drawChart(series, defs, width, titleId, descId, { forClient = false } = {}) {
   const height = width < 480 ? 240 : 300;
   const m = { top: 22, right: 14, bottom: 34, left: 34 };
   const pw = Math.max(40, width - m.left - m.right);
@@ -265,15 +277,20 @@ export function drawChart(series, defs, width, titleId, descId) {
 
   // Caseness thresholds: dashed lines, each labelled where its label covers
   // the fewest data points and no other label.
+  // A point's marker is an obstacle as big as it is drawn (and a score on the
+  // threshold itself sits on the label's own line, so it must not be ignored
+  // with that line); a label over a marker costs far more than over a line.
   const obstacles = [];
   for (const { points } of series) {
     const xy = points.map((p) => [x(p.t), y(p.total)]);
     xy.forEach(([px, py], i) => {
-      obstacles.push([px, py]);
+      obstacles.push({ x: px, y: py, r: 6, weight: 10 }); // a marker reaches 5.5 px out
       if (i === 0) return;
       const [qx, qy] = xy[i - 1];
       const steps = Math.ceil(Math.abs(px - qx) / 4);
-      for (let k = 1; k < steps; k += 1) obstacles.push([qx + ((px - qx) * k) / steps, qy + ((py - qy) * k) / steps]);
+      for (let k = 1; k < steps; k += 1) {
+        obstacles.push({ x: qx + ((px - qx) * k) / steps, y: qy + ((py - qy) * k) / steps, r: 2, weight: 1 });
+      }
     });
   }
   const placed = [];
@@ -281,30 +298,45 @@ export function drawChart(series, defs, width, titleId, descId) {
     .sort((a, b) => b.caseness_threshold - a.caseness_threshold);
   // Labels never sit on another threshold's line.
   for (const def of sorted) {
-    for (let px = m.left; px <= m.left + pw; px += 6) obstacles.push([px, y(def.caseness_threshold)]);
+    const ty = y(def.caseness_threshold);
+    for (let px = m.left; px <= m.left + pw; px += 6) obstacles.push({ x: px, y: ty, r: 0, weight: 1, line: true });
   }
   sorted.forEach((def, i) => {
     const ly = y(def.caseness_threshold);
     const index = defs.indexOf(def);
-    const text = `${shortName(def)} caseness ${def.caseness_threshold}`;
-    const textWidth = text.length * 7.2;
+    // "Caseness" is the clinicians' word; a client reads the line as a guide.
+    const text = forClient
+      ? `${shortName(def)} guide ${def.caseness_threshold}`
+      : `${shortName(def)} caseness ${def.caseness_threshold}`;
+    const textWidth = labelWidth(text) + 2;
     // Close thresholds: the upper label above its line, the lower one below.
     const above = i > 0 && Math.abs(y(sorted[i - 1].caseness_threshold) - ly) < 20 ? [] : [-5];
     const below = i < sorted.length - 1 && Math.abs(y(sorted[i + 1].caseness_threshold) - ly) < 20 ? [] : [14];
     const offsets = [...above, ...below];
+    // Every place along the line, the right-hand end first (then the left, then between):
+    // on a tie the earlier place wins.
     const candidates = [];
-    for (const fx of [1, 0, 0.5, 0.25, 0.75]) {
+    const left = m.left + 4;
+    const right = Math.max(left, m.left + pw - textWidth - 4);
+    const xs = [right, left];
+    for (let px = right - 8; px > left; px -= 8) xs.push(px);
+    for (const x0 of xs) {
       for (const dy of offsets.length ? offsets : [-5]) {
-        const x0 = Math.min(Math.max(m.left + 4, m.left + fx * pw - fx * textWidth - (fx === 1 ? 4 : 0)), m.left + pw - textWidth);
         candidates.push({ x0, x1: x0 + textWidth, baseline: ly + dy });
       }
+    }
+    // Scores on the line itself leave no room right by it: then a little further off it.
+    for (const x0 of xs) {
+      for (const dy of [-11, 20]) candidates.push({ x0, x1: x0 + textWidth, baseline: ly + dy });
     }
     const cost = (c) => {
       const top = c.baseline - 12;
       const bottom = c.baseline + 3;
       let n = 0;
-      for (const [ox, oy] of obstacles) {
-        if (ox >= c.x0 - 5 && ox <= c.x1 + 5 && oy >= top - 3 && oy <= bottom + 3 && Math.abs(oy - ly) > 1) n += 1;
+      for (const o of obstacles) {
+        if (o.line && Math.abs(o.y - ly) <= 1) continue; // the label's own line
+        const pad = o.r + 2;
+        if (o.x > c.x0 - pad && o.x < c.x1 + pad && o.y > top - pad && o.y < bottom + pad) n += o.weight;
       }
       for (const other of placed) {
         if (c.x0 < other.x1 && other.x0 < c.x1 && top < other.baseline + 3 && other.baseline - 12 < bottom) n += 100;
@@ -351,6 +383,7 @@ export function drawChart(series, defs, width, titleId, descId) {
 }
 
 function chartFigure(series, defs, ctx) {
+  const forClient = Boolean(ctx && ctx.user && ctx.user.role === 'client');
   const titleId = uid('chart-title');
   const descId = uid('chart-desc');
   const names = series.map((s) => shortName(s.def));
@@ -365,7 +398,9 @@ function chartFigure(series, defs, ctx) {
       h('span', { id: titleId, class: 'chart__title' }, `${names.join(', ')} totals over time`),
       h('span', { id: descId, class: 'visually-hidden' },
         `Line chart. Latest: ${latest.join('; ')}. `,
-        thresholds.map((d) => `${shortName(d)} caseness threshold ${d.caseness_threshold}. `).join(''),
+        thresholds.map((d) => (forClient
+          ? `${shortName(d)} guide line at ${d.caseness_threshold}. `
+          : `${shortName(d)} caseness threshold ${d.caseness_threshold}. `)).join(''),
         'The table after the chart lists every score.')),
     holder,
     h('ul', { class: 'chart-legend', 'aria-hidden': 'true' },
@@ -374,9 +409,11 @@ function chartFigure(series, defs, ctx) {
         return h('li', { class: 'chart-legend__item' }, legendKey(index), `${shortName(s.def)} (0–${maxTotal(s.def)})`);
       }),
       thresholds.map((d) => h('li', { class: 'chart-legend__item' }, legendKey(defs.indexOf(d), true),
-        `${shortName(d)} caseness (${d.caseness_threshold} or more)`))));
+        forClient
+          ? `${shortName(d)} guide line: ${d.caseness_threshold} or more is worth talking over with your care team`
+          : `${shortName(d)} caseness (${d.caseness_threshold} or more)`))));
 
-  drawToWidth(holder, (w) => drawChart(series, defs, w, titleId, descId), ctx.signal);
+  drawToWidth(holder, (w) => drawChart(series, defs, w, titleId, descId, { forClient }), ctx.signal);
   return figure;
 }
 

@@ -323,8 +323,9 @@ export async function copyText(text) {
  * columns: [{ header, cell(item) → node|string, rowHeader?, className? }]
  */
 export function dataTable({ caption, captionHidden = false, columns, items, emptyText = 'Nothing to show.', className }) {
+  const captionId = uid('table-caption');
   const table = h('table', { class: ['table', className] },
-    h('caption', { class: captionHidden ? 'visually-hidden' : 'table__caption' }, caption),
+    h('caption', { id: captionId, class: captionHidden ? 'visually-hidden' : 'table__caption' }, caption),
     h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.className }, c.header)))));
   const body = h('tbody');
   if (!items.length) {
@@ -339,7 +340,17 @@ export function dataTable({ caption, captionHidden = false, columns, items, empt
     })));
   }
   table.append(body);
-  return h('div', { class: 'table-wrap' }, table);
+  return scrollableTable(table, captionId);
+}
+
+/*
+ * A table's scroll container. On a phone a wide table scrolls sideways; a
+ * keyboard user can scroll it only if the container takes focus, and a
+ * screen reader then names it by the table's caption (WCAG 2.1.1). A group,
+ * not a region: the section around it is already the landmark of that name.
+ */
+export function scrollableTable(table, captionId) {
+  return h('div', { class: 'table-wrap', tabindex: '0', role: 'group', 'aria-labelledby': captionId }, table);
 }
 
 /** Accept `{items,total,limit,offset}` or a bare array. */

@@ -66,7 +66,7 @@ export function careTeamPanel(client, ctx) {
       { header: 'Until', cell: (m) => (m.until ? time(m.until) : badge('Current', 'current')) },
     ];
     if (changes && !past) columns.push({ header: 'Change', cell: (m) => endButton(m) });
-    return dataTable({ caption: past ? 'Care team, with past members' : 'Care team', captionHidden: true, items, columns });
+    return dataTable({ caption: past ? 'Care team, with past members' : 'Care team', captionHidden: true, className: 'table--fit', items, columns });
   }
 
   function pastMembers() {

@@ -2,7 +2,7 @@
 
 import * as api from '../api.js';
 import {
-  h, heading, notice, errorArea, textField, submitButton, applyFieldErrors, uid,
+  h, heading, notice, errorArea, textField, submitButton, applyFieldErrors, uid, roleLabel,
 } from '../ui.js';
 
 export function render(ctx) {
@@ -66,7 +66,15 @@ export function render(ctx) {
     ssoList);
   loadProviders(ctx, ssoList, sso);
 
-  return h('div', { class: 'auth-layout' },
+  const aboutId = uid('about');
+  const about = h('section', { class: 'auth-about', 'aria-labelledby': aboutId },
+    h('h2', { id: aboutId, class: 'auth-about__title' }, 'What Teamwell is'),
+    h('p', {}, 'Teamwell brings together the people supporting someone with their mental health '
+      + 'and their return to work. Therapists, peer keyworkers and employment specialists share '
+      + 'one record, plan, messages and video sessions with the client.'));
+  loadMeta(ctx, about);
+
+  return h('div', { class: 'auth-layout auth-layout--with-about' },
     h('div', { class: 'card auth-card' },
       heading('Sign in'),
       h('p', { class: 'lead' }, 'Sign in to Teamwell to work with your team.'),
@@ -74,8 +82,28 @@ export function render(ctx) {
       errors.element,
       form,
       sso),
+    about,
     h('p', { class: 'auth-layout__aside' },
       'New to Teamwell? Use the link in your invitation email to set up your account.'));
+}
+
+/* In a demo (and only there) the service lists the demo logins, never their password. */
+async function loadMeta(ctx, about) {
+  let meta;
+  try {
+    meta = await api.request('/api/v1/meta', { auth: false, signal: ctx.signal });
+  } catch {
+    return; // The description above is enough; signing in does not need this.
+  }
+  if (!ctx.isCurrent() || !meta || !meta.demo || !Array.isArray(meta.demo.logins)) return;
+  const titleId = uid('demo');
+  about.append(h('section', { class: 'demo-logins', 'aria-labelledby': titleId },
+    h('h3', { id: titleId, class: 'demo-logins__title' }, 'Trying the demo?'),
+    h('p', {}, 'Sign in as any of these people. ', meta.demo.note),
+    h('ul', { class: 'demo-logins__list' },
+      meta.demo.logins.map((login) => h('li', { class: 'demo-logins__item' },
+        h('span', { class: 'demo-logins__who' }, `${login.display_name}, ${roleLabel(login.role)}`),
+        h('code', { class: 'demo-logins__email' }, login.email))))));
 }
 
 async function loadProviders(ctx, list, container) {

@@ -143,7 +143,7 @@ function initials(name) {
  * plays their sound), their initials when there is no picture, and text
  * flags for muted / camera off / sharing / hand raised.
  */
-function videoTile({ name, self = false }) {
+function videoTile({ name, self = false, suffix = '' }) {
   const nameId = uid('tile-name');
   const video = h('video', {
     class: 'tile__video',
@@ -153,7 +153,10 @@ function videoTile({ name, self = false }) {
     dataset: self ? { local: 'true' } : { remote: 'true' },
   });
   video.muted = self; // the property, not only the attribute: never echo our own sound
-  const nameEl = h('span', { id: nameId, class: 'tile__name' }, name);
+  // The suffix (" (you)") is kept whole: on a small picture the name shortens with an ellipsis
+  // instead of wrapping over the video.
+  const whoEl = h('span', { class: 'tile__who' }, name);
+  const nameEl = h('span', { id: nameId, class: 'tile__name' }, whoEl, suffix ? h('span', { class: 'tile__suffix' }, suffix) : null);
   const flags = h('span', { class: 'tile__flags' });
   const stateEl = h('span', { class: 'tile__state' });
   const playButton = h('button', { type: 'button', class: 'button button--small tile__play', hidden: true }, 'Play sound and video');
@@ -181,7 +184,7 @@ function videoTile({ name, self = false }) {
     el,
     video,
     setName(text) {
-      if (nameEl.textContent !== text) nameEl.textContent = text;
+      if (whoEl.textContent !== text) whoEl.textContent = text;
       el.querySelector('.tile__initials').textContent = initials(text);
     },
     setStream(stream) {
@@ -359,7 +362,7 @@ function meetingRoom(ctx, meeting) {
   const announcer = h('div', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
   const statusNote = h('div', { class: 'notice notice--warning meeting__notice', role: 'status', hidden: true });
   const stage = h('div', { class: 'meeting__stage' });
-  const selfTile = videoTile({ name: `${myName} (you)`, self: true });
+  const selfTile = videoTile({ name: myName, suffix: ' (you)', self: true });
 
   function announce(text) {
     announcer.textContent = '';
@@ -943,7 +946,10 @@ function meetingRoom(ctx, meeting) {
         for (const pid of [...state.people.keys()]) forgetPerson(pid);
         drawStage();
         const title = stage.querySelector('h2');
-        if (title) title.focus();
+        // Opened at the top, the whole of the picture in view (focusing would scroll the
+        // heading to the top of a phone's screen, cutting off the video above it).
+        if (title) title.focus({ preventScroll: true });
+        window.scrollTo(0, 0);
         announce('You are in the waiting room. Your care team will let you in.');
       }
       return;
@@ -997,6 +1003,7 @@ function meetingRoom(ctx, meeting) {
       announce(frame.type === 'meeting.admitted' ? 'You have been let in to the meeting.' : 'You have joined the meeting.');
       const title = ctx.isCurrent() ? document.querySelector('.page-title') : null;
       if (title && frame.type === 'meeting.admitted') title.focus({ preventScroll: true });
+      if (ctx.isCurrent()) window.scrollTo(0, 0); // the call opens with the pictures in view
     }
     showStatus('');
     sendMedia();

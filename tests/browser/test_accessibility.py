@@ -1,0 +1,516 @@
+"""Every view of the web client, for every role that can open it, at a desktop (1366x768) and a
+phone (390x844) size: axe-core finds no WCAG 2.2 A/AA violation (tests/browser/accessibility.py).
+
+To scan a new view, add its route to ``STAFF_VIEWS`` (or the client's list) below, or call
+``axe_check(page, "what is on screen")`` from the view's own browser test once it has rendered.
+
+One Chromium (with fake camera and microphone, for the meeting room) and one context per person,
+signed in over HTTP: the page restores the session from the refresh token, as after a reload.
+As in the ``page`` fixture, a console error, a CSP violation or an uncaught error fails the test.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from tests.browser.accessibility import axe_check
+from tests.browser.conftest import (
+    REPORT_CSP_VIOLATIONS,
+    TIMEOUT_MS,
+    PageProblems,
+    chromium_executable,
+)
+from tests.browser.test_meeting_room import MEDIA_ARGS
+from tests.conftest import (
+    DEMO_PASSWORD,
+    ROLE_EMAILS,
+    Live,
+    demo_team_id,
+    start_live,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
+CLIENT_NAME = "Alex Morgan"
+
+# Views by role ("{client}" is a demo client of the role's caseload, "{team}" the demo team).
+COMMON_STAFF = [
+    "/clients",
+    "/clients/{client}",
+    "/clients/{client}/plan",
+    "/clients/{client}/measures/phq9",
+    "/clients/{client}/journey",
+    "/messages",
+    "/alerts",
+    "/wellbeing",
+]
+STAFF_VIEWS = {
+    "peer_keyworker": COMMON_STAFF,
+    "therapist": COMMON_STAFF,
+    "employment_specialist": [*COMMON_STAFF, "/caseloads"],
+    "supervisor": [
+        *COMMON_STAFF,
+        "/caseloads",
+        "/supervision",
+        "/teams/{team}/fidelity",
+        "/reports",
+        "/audit",
+    ],
+    "admin": ["/users", "/teams", "/reports", "/audit", "/wellbeing", "/messages"],
+}
+CLIENT_VIEWS = [
+    "/my-record",
+    "/clients/{client}",
+    "/clients/{client}/plan",
+    "/clients/{client}/measures/phq9",
+    "/messages",
+    "/no-such-page",
+]
+
+# The page takes this refresh token as if it had signed in before a reload; only when it has none
+# of its own, since each refresh replaces it (and a replaced one must not come back).
+SEED_REFRESH_TOKEN = """
+(token) => {
+  if (!window.sessionStorage.getItem('teamwell.refresh_token')) {
+    window.sessionStorage.setItem('teamwell.refresh_token', token);
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def live_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """A server of this module's own, in demo mode: each role signs in here for the first time
+    (enrolling its second factor over HTTP), and the sign-in page shows the demo logins."""
+    data_dir = tmp_path_factory.mktemp("live-accessibility")
+    running = start_live(
+        "sqlite",
+        data_dir,
+        f"sqlite:///{data_dir / 'teamwell.db'}",
+        extra_env={"TEAMWELL_DEMO_MODE": "true"},
+    )
+    try:
+        yield running
+    finally:
+        running.close()
+        running.server.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def media_browser(browser: Browser) -> AsyncIterator[Browser]:
+    executable = chromium_executable()
+    assert executable is not None  # the shared fixture skips (or fails) without one
+    launched = await browser.browser_type.launch(
+        executable_path=str(executable), headless=True, args=MEDIA_ARGS
+    )
+    try:
+        yield launched
+    finally:
+        await launched.close()
+
+
+@dataclass
+class Person:
+    context: BrowserContext
+    page: Page
+    problems: PageProblems
+
+
+async def open_person(browser: Browser, refresh_token: str | None = None) -> Person:
+    problems = PageProblems()
+    context = await browser.new_context(locale="en-GB", viewport={"width": 1366, "height": 768})
+    context.set_default_timeout(TIMEOUT_MS)
+    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
+    await context.add_init_script(REPORT_CSP_VIOLATIONS)
+    if refresh_token is not None:
+        await context.add_init_script(script=f"({SEED_REFRESH_TOKEN})({refresh_token!r})")
+    page = await context.new_page()
+    page.on("console", problems.on_console)
+    page.on("pageerror", problems.on_page_error)
+    return Person(context, page, problems)
+
+
+async def settled(page: Page) -> None:
+    """The view has rendered: a main heading, nothing loading."""
+    await expect(page.locator("h1").first).to_be_visible()
+    await expect(page.locator("#main[aria-busy='true'], #main .loading")).to_have_count(0)
+
+
+async def scan_both_sizes(page: Page, label: str) -> None:
+    for size, (width, height) in SIZES.items():
+        await page.set_viewport_size({"width": width, "height": height})
+        await axe_check(page, f"{label} at {size} size")
+    await page.set_viewport_size({"width": 1366, "height": 768})
+
+
+async def scan_views(live: Live, person: Person, role: str, views: list[str], ids: dict[str, str]):
+    page = person.page
+    for view in views:
+        path = view.format(**ids)
+        await page.goto(f"{live.base_url}/#{path}")
+        await expect(page).to_have_url(re.compile(re.escape(f"#{path}") + "$"))
+        await settled(page)
+        await scan_both_sizes(page, f"{view} as {role}")
+
+
+def refresh_token_for(live: Live, role: str) -> str:
+    """A refresh token of a sign-in of its own: the demo person's HTTP session (which enrolled
+    the second factor) gives up one of its recovery codes for it."""
+    codes = live.as_role(role).tokens.get("recovery_codes", [])
+    with live.client() as http:
+        challenge = http.post(
+            "/api/v1/auth/login", json={"email": ROLE_EMAILS[role], "password": DEMO_PASSWORD}
+        )
+        assert challenge.status_code == 200, challenge.text
+        tokens = challenge.json()
+        if tokens.get("mfa_required"):
+            verified = http.post(
+                "/api/v1/auth/login/mfa",
+                json={"mfa_token": tokens["mfa_token"], "code": codes.pop()},
+            )
+            assert verified.status_code == 200, verified.text
+            tokens = verified.json()
+    return str(tokens["refresh_token"])
+
+
+@pytest.mark.parametrize("role", list(STAFF_VIEWS))
+async def test_every_staff_view_has_no_violations(
+    media_browser: Browser, live_demo: Live, role: str
+) -> None:
+    session = live_demo.as_role(role)
+    ids = {"client": "", "team": ""}
+    if "/clients" in STAFF_VIEWS[role]:
+        clients = session.get("/api/v1/clients", params={"limit": 100}).json()["items"]
+        ids["client"] = str(clients[0]["id"])
+    if role == "supervisor":
+        ids["team"] = demo_team_id(session)
+    person = await open_person(media_browser, refresh_token_for(live_demo, role))
+    try:
+        await scan_views(live_demo, person, role, STAFF_VIEWS[role], ids)
+    finally:
+        await person.context.close()
+    person.problems.assert_clean()
+
+
+async def test_every_client_view_and_the_meeting_room_have_no_violations(
+    media_browser: Browser, live_demo: Live
+) -> None:
+    keyworker = live_demo.as_role("peer_keyworker")
+    clients = keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
+    alex = next(c for c in clients if c["display_name"] == CLIENT_NAME)
+    now = datetime.now(UTC)
+    title = f"Check-in {uuid.uuid4().hex[:6]}"
+    created = keyworker.post(
+        "/api/v1/meetings",
+        json={
+            "kind": "client_session",
+            "title": title,
+            "client_id": alex["id"],
+            "starts_at": (now - timedelta(minutes=1)).isoformat(),
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "invitee_ids": [],
+        },
+    )
+    assert created.status_code == 201, created.text
+    meeting = f"/meetings/{created.json()['id']}"
+
+    client = await open_person(media_browser, refresh_token_for(live_demo, "client"))
+    staff = await open_person(media_browser, refresh_token_for(live_demo, "peer_keyworker"))
+    try:
+        await scan_views(live_demo, client, "client", CLIENT_VIEWS, {"client": str(alex["id"])})
+
+        alex_page, priya = client.page, staff.page
+        await alex_page.goto(f"{live_demo.base_url}/#{meeting}")
+        await expect(alex_page.get_by_text("Your camera and microphone are ready")).to_be_visible()
+        await scan_both_sizes(alex_page, "the meeting's pre-join as client")
+        await alex_page.get_by_role("button", name="Join", exact=True).click()
+        await expect(
+            alex_page.get_by_role("heading", name="Waiting for your care team to let you in")
+        ).to_be_visible()
+        await scan_both_sizes(alex_page, "the meeting lobby as client")
+
+        await priya.goto(f"{live_demo.base_url}/#{meeting}")
+        await expect(priya.get_by_text("Your camera and microphone are ready")).to_be_visible()
+        await priya.get_by_role("button", name="Join", exact=True).click()
+        waiting = (
+            priya.get_by_role("region", name="Waiting to join")
+            .get_by_role("listitem")
+            .filter(has_text=CLIENT_NAME)
+        )
+        await expect(waiting).to_be_visible()
+        await scan_both_sizes(priya, "the meeting room with someone waiting as keyworker")
+        await waiting.get_by_role("button", name="Admit").click()
+        await expect(alex_page.get_by_role("figure", name=re.compile("Priya Shah"))).to_be_visible()
+        await scan_both_sizes(alex_page, "the meeting room in a call as client")
+        await scan_both_sizes(priya, "the meeting room in a call as keyworker")
+    finally:
+        await client.context.close()
+        await staff.context.close()
+    client.problems.assert_clean()
+    staff.problems.assert_clean()
+
+
+async def test_pages_before_sign_in_have_no_violations(
+    media_browser: Browser, live_demo: Live
+) -> None:
+    keyworker = live_demo.as_role("peer_keyworker")  # enrolled: its sign-in asks for a code
+    clients = keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
+    bea = next(c["id"] for c in clients if c["display_name"] == "Bea Collins")
+    made = keyworker.post(f"/api/v1/clients/{bea}/measure-links", json={"instrument": "phq9"})
+    assert made.status_code == 201, made.text
+    questionnaire = made.json()["link"].split("#", 1)[1]
+    newcomer = f"new.{uuid.uuid4().hex[:8]}@tyneside.example"
+    live_demo.new_account(newcomer, "Sam Newcomer", "therapist")
+
+    person = await open_person(media_browser)
+    page = person.page
+    try:
+        await page.goto(f"{live_demo.base_url}/#{questionnaire}")
+        await expect(page.get_by_role("heading", level=1)).to_contain_text("PHQ-9")
+        await scan_both_sizes(page, "the questionnaire link")
+
+        await page.goto(f"{live_demo.base_url}/#/no-such-page")
+        await expect(page.get_by_role("heading", level=1)).to_be_visible()
+        await scan_both_sizes(page, "not found, signed out")
+
+        await page.goto(f"{live_demo.base_url}/#/login")
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+        await scan_both_sizes(page, "sign-in")
+
+        await page.get_by_label("Email").fill(ROLE_EMAILS["peer_keyworker"])
+        await page.get_by_label("Password").fill(DEMO_PASSWORD)
+        await page.get_by_role("button", name="Sign in", exact=True).click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Check your authenticator app"
+        )
+        await scan_both_sizes(page, "the second-factor step")
+    finally:
+        await person.context.close()
+    person.problems.assert_clean()
+
+    person = await open_person(media_browser)
+    page = person.page
+    try:
+        await page.goto(f"{live_demo.base_url}/#/login")
+        await page.get_by_label("Email").fill(newcomer)
+        await page.get_by_label("Password").fill(DEMO_PASSWORD)
+        await page.get_by_role("button", name="Sign in", exact=True).click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Set up two-step verification"
+        )
+        await scan_both_sizes(page, "two-step verification set-up")
+    finally:
+        await person.context.close()
+    person.problems.assert_clean()
+
+
+# ------------------------------------------------------------------------------------------------
+# The look: a client's day on a phone, and the first screens on a desktop.
+
+PHONE = SIZES["phone"]
+# A PHQ-9 of exactly the caseness threshold (10): its point sits on the threshold's line, where
+# the line's label used to be drawn over it. Item 9 is 0, so no alert is raised.
+PHQ9_ON_THE_LINE = {"1": 2, "2": 2, "3": 2, "4": 2, "5": 1, "6": 1, "7": 0, "8": 0, "9": 0}
+
+PHQ9_DEF_CODE = "phq9"
+DRAW_WITH_LATEST_ON_THE_LINE = """
+async (code) => {
+  const measures = await import('/static/measures.js');
+  const defs = await measures.instruments();
+  const def = defs.find((d) => d.code === code);
+  const day = 24 * 3600 * 1000;
+  const now = Date.now();
+  const points = [16, 10, 10, 10].map((total, i) => ({
+    t: now - (3 - i) * 4 * day,
+    total,
+    response: { band: null, completed_at: new Date(now - (3 - i) * 4 * day).toISOString() },
+  }));
+  const svg = measures.drawChart([{ def, points }], [def], 358, 't', 'd', { forClient: true });
+  document.body.append(svg);
+  const label = svg.querySelector('.chart__threshold-label').getBoundingClientRect();
+  const hits = [...svg.querySelectorAll('.chart__marker')].map((m) => m.getBoundingClientRect())
+    .filter((r) => r.left < label.right && label.left < r.right
+      && r.top < label.bottom && label.top < r.bottom)
+    .map((r) => `marker at ${Math.round(r.left)},${Math.round(r.top)}`);
+  svg.remove();
+  return hits;
+}
+"""
+
+OVERLAPS = """
+([a, b]) => {
+  const r = a.getBoundingClientRect();
+  const s = b.getBoundingClientRect();
+  return r.left < s.right && s.left < r.right && r.top < s.bottom && s.top < r.bottom;
+}
+"""
+
+
+async def test_a_clients_record_on_a_phone(media_browser: Browser, live_demo: Live) -> None:
+    keyworker = live_demo.as_role("peer_keyworker")
+    clients = keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
+    alex = next(c for c in clients if c["display_name"] == CLIENT_NAME)
+    scored = keyworker.post(
+        f"/api/v1/clients/{alex['id']}/measures",
+        json={"instrument": "phq9", "answers": PHQ9_ON_THE_LINE},
+    )
+    assert scored.status_code == 201, scored.text
+    assert scored.json()["total"] == 10
+
+    client = await open_person(media_browser, refresh_token_for(live_demo, "client"))
+    page = client.page
+    try:
+        await page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+        await page.goto(f"{live_demo.base_url}/#/my-record")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(CLIENT_NAME)
+
+        # The header is two short rows, the navigation beside Messages, not under the name.
+        header = await page.locator(".site-header").bounding_box()
+        assert header is not None and header["height"] < PHONE[1] / 6, header
+        tops = await page.locator(".site-header .nav__link:visible").evaluate_all(
+            "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
+        )
+        assert len(tops) == 2 and len(set(tops)) == 1, tops  # "My record" beside "Messages"
+
+        # The care team fits the screen, and its scroll container takes keyboard focus.
+        care_team = page.get_by_role("region", name="Care team").locator(".table-wrap")
+        assert await care_team.get_attribute("tabindex") == "0"
+        widths = await care_team.evaluate("el => [el.scrollWidth, el.clientWidth]")
+        assert widths[0] <= widths[1], widths
+
+        # The chart speaks to the client: no clinical "caseness", and the line's label is not
+        # drawn over the score sitting on that line.
+        chart = page.locator(".chart__svg")
+        await expect(chart).to_be_visible()
+        await expect(page.locator(".chart")).not_to_contain_text(re.compile("caseness", re.I))
+        label = chart.locator(".chart__threshold-label").first
+        await expect(label).to_contain_text("PHQ-9")
+        for marker in await chart.locator(".chart__marker").all():
+            handles = [await label.element_handle(), await marker.element_handle()]
+            assert not await page.evaluate(OVERLAPS, handles), "label drawn over a score"
+
+        # Where scores sit on the line all along it, its label still clears them: the page's
+        # own chart module, drawn with a fortnight of scores ending on the threshold.
+        overlapping = await page.evaluate(DRAW_WITH_LATEST_ON_THE_LINE, PHQ9_DEF_CODE)
+        assert overlapping == [], overlapping
+
+        # The staff-facing footer is not shown to clients.
+        await expect(page.locator(".site-footer")).to_be_hidden()
+    finally:
+        await client.context.close()
+    client.problems.assert_clean()
+
+
+async def test_a_client_joins_a_session_on_a_phone(media_browser: Browser, live_demo: Live) -> None:
+    keyworker = live_demo.as_role("peer_keyworker")
+    clients = keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
+    alex = next(c for c in clients if c["display_name"] == CLIENT_NAME)
+    now = datetime.now(UTC)
+    title = f"Phone check-in {uuid.uuid4().hex[:6]}"
+    created = keyworker.post(
+        "/api/v1/meetings",
+        json={
+            "kind": "client_session",
+            "title": title,
+            "client_id": alex["id"],
+            "starts_at": (now - timedelta(minutes=1)).isoformat(),
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "invitee_ids": [],
+        },
+    )
+    assert created.status_code == 201, created.text
+    meeting = f"/meetings/{created.json()['id']}"
+
+    client = await open_person(media_browser, refresh_token_for(live_demo, "client"))
+    staff = await open_person(media_browser, refresh_token_for(live_demo, "peer_keyworker"))
+    alex_page, priya = client.page, staff.page
+    try:
+        await alex_page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+        await alex_page.goto(f"{live_demo.base_url}/#{meeting}")
+        await expect(alex_page.get_by_text("Your camera and microphone are ready")).to_be_visible()
+        join = alex_page.get_by_role("button", name="Join", exact=True)
+        await join.scroll_into_view_if_needed()
+        await join.click()
+        await expect(
+            alex_page.get_by_role("heading", name="Waiting for your care team to let you in")
+        ).to_be_visible()
+        # The waiting room opens at the top, the whole picture in view.
+        assert await alex_page.evaluate("window.scrollY") == 0
+
+        await priya.goto(f"{live_demo.base_url}/#{meeting}")
+        await priya.get_by_role("button", name="Join", exact=True).click()
+        waiting = (
+            priya.get_by_role("region", name="Waiting to join")
+            .get_by_role("listitem")
+            .filter(has_text=CLIENT_NAME)
+        )
+        await waiting.get_by_role("button", name="Admit").click()
+
+        await expect(alex_page.get_by_role("figure", name="Priya Shah")).to_be_visible()
+        assert await alex_page.evaluate("window.scrollY") == 0
+        # The own picture's name stays on one line inside the small picture, "(you)" kept.
+        me = alex_page.get_by_role("figure", name=f"{CLIENT_NAME} (you)")
+        await expect(me).to_be_visible()
+        name = me.locator(".tile__name")
+        await expect(name).to_contain_text("(you)")
+        tile_box = await me.bounding_box()
+        name_box = await name.bounding_box()
+        assert tile_box is not None and name_box is not None
+        line = await name.evaluate("el => parseFloat(getComputedStyle(el).lineHeight)")
+        assert name_box["height"] < 2 * line, (name_box, line)  # one line, not wrapped
+        assert name_box["x"] >= tile_box["x"] and name_box["y"] >= tile_box["y"]
+        assert name_box["x"] + name_box["width"] <= tile_box["x"] + tile_box["width"] + 0.5
+        assert name_box["y"] + name_box["height"] <= tile_box["y"] + tile_box["height"] + 0.5
+    finally:
+        await client.context.close()
+        await staff.context.close()
+    client.problems.assert_clean()
+    staff.problems.assert_clean()
+
+
+async def test_first_screens_on_a_desktop(media_browser: Browser, live_demo: Live) -> None:
+    person = await open_person(media_browser)
+    page = person.page
+    try:
+        await page.goto(f"{live_demo.base_url}/")
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+        about = page.get_by_role("region", name="What Teamwell is")
+        await expect(about).to_contain_text("mental health")
+        # In the demo: the demo logins, never their password.
+        demo = about.get_by_role("region", name="Trying the demo?")
+        for email in ROLE_EMAILS.values():
+            await expect(demo).to_contain_text(email)
+        await expect(demo).to_contain_text("./scripts/demo")
+        assert DEMO_PASSWORD not in await page.content()
+        # Beside the sign-in form, not under it.
+        form = await page.locator(".auth-card").bounding_box()
+        beside = await about.bounding_box()
+        assert form is not None and beside is not None
+        assert beside["x"] >= form["x"] + form["width"], (form, beside)
+    finally:
+        await person.context.close()
+    person.problems.assert_clean()
+
+    for role in ("supervisor", "admin"):
+        person = await open_person(media_browser, refresh_token_for(live_demo, role))
+        page = person.page
+        try:
+            await page.goto(f"{live_demo.base_url}/#/wellbeing")
+            await settled(page)
+            links = page.locator(".site-header .nav__link:visible")
+            tops = await links.evaluate_all(
+                "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
+            )
+            assert len(tops) >= 5 and len(set(tops)) == 1, (role, tops)
+        finally:
+            await person.context.close()
+        person.problems.assert_clean()
