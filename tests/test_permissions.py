@@ -174,6 +174,16 @@ def team_member_to_remove(w: World) -> dict[str, str]:
     return {"user_id": fresh}
 
 
+def proposed_team_member(w: World) -> dict[str, str]:
+    """A colleague the admin proposes for the demo team: waiting for its supervisor."""
+    fresh = w.fresh_staff()
+    added = w.session("admin").post(
+        f"/api/v1/teams/{w.ids['team']}/members", json={"user_id": fresh}
+    )
+    assert added.status_code == 201, added.text
+    return {"user_id": fresh}
+
+
 def care_team_member_to_remove(w: World) -> dict[str, str]:
     admin_added = w.session("supervisor").post(
         f"/api/v1/clients/{w.ids['client']}/care-team", json={"user_id": w.fresh_staff()}
@@ -380,6 +390,23 @@ RULES: list[Rule] = [
         "/api/v1/teams/{team_id}/members/{user_id}",
         frozenset({"admin"}),
         params=team_member_to_remove,
+        hidden=frozenset({"partner_admin"}),
+    ),
+    # Everyone on staff asks; the list holds only what they may confirm (empty for most).
+    Rule("GET", "/api/v1/teams/pending-members", frozenset(STAFF)),
+    # The demo team has a supervisor in force: she alone confirms or declines who joins.
+    Rule(
+        "POST",
+        "/api/v1/teams/{team_id}/members/{user_id}/confirm",
+        frozenset({"supervisor"}),
+        params=proposed_team_member,
+        hidden=frozenset({"partner_admin"}),
+    ),
+    Rule(
+        "POST",
+        "/api/v1/teams/{team_id}/members/{user_id}/decline",
+        frozenset({"supervisor"}),
+        params=proposed_team_member,
         hidden=frozenset({"partner_admin"}),
     ),
     Rule(

@@ -12,8 +12,7 @@
 
 import * as api from './api.js';
 import * as rt from './realtime.js';
-
-const STAFF = new Set(['peer_keyworker', 'therapist', 'employment_specialist', 'supervisor']);
+import { sees } from './access.js';
 
 const listeners = new Set();
 let store = emptyStore();
@@ -45,7 +44,7 @@ function emit(what, alert = null) {
 /** Whether the signed-in person receives alerts (staff other than admins). */
 export function forMe() {
   const user = api.getUser();
-  return Boolean(user && STAFF.has(user.role) && api.isSignedIn() && !api.isRestricted());
+  return Boolean(sees(user, 'alerts') && api.isSignedIn() && !api.isRestricted());
 }
 
 /** Forget everything (signing out, or someone else signing in). */

@@ -6,6 +6,7 @@ import * as chat from './chat.js';
 import * as alerts from './alerts.js';
 import { statusMenu } from './presence.js';
 import { h, roleLabel, loadingState } from './ui.js';
+import { sees, navFor, landingFor } from './access.js';
 import * as loginView from './views/login.js';
 import * as mfaView from './views/mfa.js';
 import * as enrolView from './views/mfa-enrol.js';
@@ -36,19 +37,13 @@ import * as notFoundView from './views/not-found.js';
 import * as homeView from './views/home.js';
 import * as errorView from './views/error.js';
 
-const STAFF = ['peer_keyworker', 'therapist', 'employment_specialist', 'supervisor'];
-const EVERYONE = [...STAFF, 'admin', 'client'];
-const CASELOAD_ROLES = ['employment_specialist', 'supervisor'];
-const ALL_STAFF = [...STAFF, 'admin'];
-const REPORT_ROLES = ['supervisor', 'admin'];
-
 /*
  * access:
  *   guest   – sign-in page; signed-in users are sent home
  *   public  – anyone (invitations, SSO return)
  *   mfa     – needs a pending MFA challenge
  *   enrol   – signed in and MFA set-up is outstanding
- *   (none)  – signed in, with one of `roles`
+ *   (none)  – signed in, and `page` (access.js) names the person's role
  */
 const ROUTES = [
   { pattern: /^\/login$/, view: loginView, access: 'guest' },
@@ -58,58 +53,36 @@ const ROUTES = [
   { pattern: /^\/q\/([^/]+)$/, keys: ['token'], view: { render: measureView.renderLink }, access: 'public' },
   { pattern: /^\/sso\/([^/]+)$/, keys: ['code'], view: ssoView, access: 'public' },
   { pattern: /^\/sso\/failed\/([^/]+)$/, keys: ['failure'], view: { render: ssoView.renderFailure }, access: 'public' },
-  { pattern: /^\/home$/, view: homeView, roles: EVERYONE, nav: 'home' },
-  { pattern: /^\/clients$/, view: clientsView, roles: STAFF, nav: 'clients', clientRedirect: '#/my-record' },
-  { pattern: /^\/clients\/([^/]+)$/, keys: ['id'], view: clientView, roles: [...STAFF, 'client'], nav: 'clients' },
-  { pattern: /^\/clients\/([^/]+)\/plan$/, keys: ['id'], view: planView, roles: [...STAFF, 'client'], nav: 'clients' },
-  { pattern: /^\/clients\/([^/]+)\/journey$/, keys: ['id'], view: journeyView, roles: STAFF, nav: 'clients' },
+  { pattern: /^\/home$/, view: homeView, page: 'home', nav: 'home' },
+  { pattern: /^\/clients$/, view: clientsView, page: 'clients', nav: 'clients', clientRedirect: '#/my-record' },
+  { pattern: /^\/clients\/([^/]+)$/, keys: ['id'], view: clientView, page: 'client', nav: 'clients' },
+  { pattern: /^\/clients\/([^/]+)\/plan$/, keys: ['id'], view: planView, page: 'plan', nav: 'clients' },
+  { pattern: /^\/clients\/([^/]+)\/journey$/, keys: ['id'], view: journeyView, page: 'journey', nav: 'clients' },
   {
     pattern: /^\/clients\/([^/]+)\/measures\/([^/]+)$/,
     keys: ['id', 'instrument'],
     view: measureView,
-    roles: [...STAFF, 'client'],
+    page: 'measure',
     nav: 'clients',
   },
-  { pattern: /^\/alerts$/, view: alertsView, roles: STAFF, nav: 'alerts' },
-  { pattern: /^\/caseloads$/, view: caseloadsView, roles: CASELOAD_ROLES, nav: 'caseloads' },
-  { pattern: /^\/wellbeing$/, view: wellbeingView, roles: ALL_STAFF, nav: 'wellbeing' },
-  { pattern: /^\/supervision$/, view: supervisionView, roles: ['supervisor'], nav: 'supervision' },
-  { pattern: /^\/teams\/([^/]+)\/fidelity$/, keys: ['id'], view: fidelityView, roles: ['supervisor'], nav: 'supervision' },
-  { pattern: /^\/reports$/, view: reportsView, roles: REPORT_ROLES, nav: 'reports' },
-  { pattern: /^\/my-record$/, view: myRecordView, roles: ['client'], nav: 'my-record' },
-  { pattern: /^\/users$/, view: usersView, roles: ['admin'], nav: 'users' },
-  { pattern: /^\/teams$/, view: teamsView, roles: ['admin'], nav: 'teams' },
-  { pattern: /^\/users\/([^/]+)$/, keys: ['id'], view: userView, roles: ['admin'], nav: 'users' },
-  { pattern: /^\/teams\/([^/]+)$/, keys: ['id'], view: teamView, roles: ['admin'], nav: 'teams' },
-  { pattern: /^\/single-sign-on$/, view: ssoSettingsView, roles: ['admin'], nav: 'users' },
-  { pattern: /^\/audit$/, view: auditView, roles: ['supervisor', 'admin'], nav: 'audit' },
-  { pattern: /^\/messages$/, view: messagesView, roles: EVERYONE, nav: 'messages' },
-  { pattern: /^\/messages\/([^/]+)$/, keys: ['id'], view: messagesView, roles: EVERYONE, nav: 'messages' },
-  { pattern: /^\/meetings$/, view: meetingsView, roles: STAFF, nav: 'meetings' },
-  { pattern: /^\/meetings\/([^/]+)$/, keys: ['id'], view: meetingView, roles: [...STAFF, 'client'], nav: 'clients' },
+  { pattern: /^\/alerts$/, view: alertsView, page: 'alerts', nav: 'alerts' },
+  { pattern: /^\/caseloads$/, view: caseloadsView, page: 'caseloads', nav: 'caseloads' },
+  { pattern: /^\/wellbeing$/, view: wellbeingView, page: 'wellbeing', nav: 'wellbeing' },
+  { pattern: /^\/supervision$/, view: supervisionView, page: 'supervision', nav: 'supervision' },
+  { pattern: /^\/teams\/([^/]+)\/fidelity$/, keys: ['id'], view: fidelityView, page: 'fidelity', nav: 'supervision' },
+  { pattern: /^\/reports$/, view: reportsView, page: 'reports', nav: 'reports' },
+  { pattern: /^\/my-record$/, view: myRecordView, page: 'my-record', nav: 'my-record' },
+  { pattern: /^\/users$/, view: usersView, page: 'users', nav: 'users' },
+  { pattern: /^\/teams$/, view: teamsView, page: 'teams', nav: 'teams' },
+  { pattern: /^\/users\/([^/]+)$/, keys: ['id'], view: userView, page: 'user', nav: 'users' },
+  { pattern: /^\/teams\/([^/]+)$/, keys: ['id'], view: teamView, page: 'team', nav: 'teams' },
+  { pattern: /^\/single-sign-on$/, view: ssoSettingsView, page: 'sso-settings', nav: 'users' },
+  { pattern: /^\/audit$/, view: auditView, page: 'audit', nav: 'audit' },
+  { pattern: /^\/messages$/, view: messagesView, page: 'messages', nav: 'messages' },
+  { pattern: /^\/messages\/([^/]+)$/, keys: ['id'], view: messagesView, page: 'messages', nav: 'messages' },
+  { pattern: /^\/meetings$/, view: meetingsView, page: 'meetings', nav: 'meetings' },
+  { pattern: /^\/meetings\/([^/]+)$/, keys: ['id'], view: meetingView, page: 'meeting', nav: 'clients' },
 ];
-
-const NAV_ITEMS = [
-  { id: 'home', label: 'Home', href: '#/home', roles: EVERYONE },
-  { id: 'clients', label: 'Clients', href: '#/clients', roles: STAFF },
-  { id: 'meetings', label: 'Meetings', href: '#/meetings', roles: STAFF },
-  { id: 'my-record', label: 'My record', href: '#/my-record', roles: ['client'] },
-  { id: 'users', label: 'Users', href: '#/users', roles: ['admin'] },
-  { id: 'teams', label: 'Teams', href: '#/teams', roles: ['admin'] },
-  { id: 'supervision', label: 'Supervision', href: '#/supervision', roles: ['supervisor'] },
-  { id: 'reports', label: 'Reports', href: '#/reports', roles: REPORT_ROLES },
-  { id: 'audit', label: 'Audit', href: '#/audit', roles: ['supervisor', 'admin'] },
-  { id: 'wellbeing', label: 'How are you?', href: '#/wellbeing', roles: ALL_STAFF },
-];
-
-const HOME_BY_ROLE = {
-  peer_keyworker: '#/home',
-  therapist: '#/home',
-  employment_specialist: '#/home',
-  supervisor: '#/home',
-  admin: '#/home',
-  client: '#/home',
-};
 
 const main = document.getElementById('main');
 const nav = document.getElementById('primary-nav');
@@ -154,11 +127,11 @@ function homeHash() {
   const user = api.getUser();
   if (!user) return '#/login';
   if (api.isRestricted()) return '#/mfa/enrol';
-  return HOME_BY_ROLE[user.role] || '#/not-found';
+  return landingFor(user);
 }
 
 function allowedFor(route, user) {
-  return Boolean(user && route.roles && route.roles.includes(user.role));
+  return Boolean(route.page) && sees(user, route.page);
 }
 
 /** Change the route, adding a history entry. */
@@ -218,9 +191,7 @@ function renderHeader(activeNav) {
   const signedIn = api.isSignedIn();
   const restricted = api.isRestricted();
 
-  const items = signedIn && !restricted
-    ? NAV_ITEMS.filter((item) => item.roles.includes(user.role))
-    : [];
+  const items = signedIn && !restricted ? navFor(user) : [];
   nav.replaceChildren();
   if (items.length) {
     nav.append(h('ul', { class: 'nav__list' }, items.map((item) => h('li', { class: 'nav__item' },
@@ -317,7 +288,7 @@ function renderTools(show, activeNav) {
   if (activeNav === 'caseloads') caseloadsLink.setAttribute('aria-current', 'page');
   else caseloadsLink.removeAttribute('aria-current');
   const user = api.getUser();
-  caseloadsNav.hidden = !(user && CASELOAD_ROLES.includes(user.role));
+  caseloadsNav.hidden = !sees(user, 'caseloads');
   drawUnread();
   drawAlerts();
   if (!tools.contains(messagesLink)) {

@@ -1,0 +1,168 @@
+// Who sees which page and navigation entry of the web client, in one place.
+//
+// Each page names the roles that may open it and the server operations it
+// needs to show anything ("METHOD /path/template", the first one being the
+// page's main operation). tests/test_web_access.py reads the object between
+// the ACCESS markers as JSON and checks it against the server's permission
+// table: no role is shown a page whose operations it may not call, and every
+// role that may call a navigation entry's main operation sees the entry, sees
+// it elsewhere (`elsewhere`: role -> the page where that role finds it), or is
+// named in `notShownTo` with the reason. Keep the object plain JSON.
+
+// ACCESS BEGIN
+export const ACCESS = {
+  "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "admin", "client"],
+  "landing": {
+    "peer_keyworker": "home",
+    "therapist": "home",
+    "employment_specialist": "home",
+    "supervisor": "home",
+    "admin": "home",
+    "client": "home"
+  },
+  "nav": ["home", "clients", "meetings", "my-record", "users", "teams", "supervision", "reports", "audit", "wellbeing"],
+  "tools": ["messages", "alerts", "caseloads"],
+  "pages": {
+    "home": {
+      "label": "Home", "href": "#/home",
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "admin", "client"],
+      "needs": ["GET /api/v1/me/today"]
+    },
+    "clients": {
+      "label": "Clients", "href": "#/clients",
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor"],
+      "needs": ["GET /api/v1/clients"],
+      "elsewhere": {"client": "my-record"}
+    },
+    "client": {
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "client"],
+      "needs": ["GET /api/v1/clients/{client_id}"]
+    },
+    "plan": {
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "client"],
+      "needs": ["GET /api/v1/clients/{client_id}/plan", "GET /api/v1/clients/{client_id}", "GET /api/v1/clients/{client_id}/plan/comments"]
+    },
+    "journey": {
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor"],
+      "needs": ["GET /api/v1/clients/{client_id}/journey", "GET /api/v1/clients/{client_id}"]
+    },
+    "measure": {
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "client"],
+      "needs": ["GET /api/v1/instruments", "GET /api/v1/clients/{client_id}"]
+    },
+    "meetings": {
+      "label": "Meetings", "href": "#/meetings",
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor"],
+      "needs": ["GET /api/v1/meetings"],
+      "elsewhere": {"client": "my-record", "admin": "wellbeing"}
+    },
+    "meeting": {
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "client"],
+      "needs": ["GET /api/v1/meetings/{meeting_id}"]
+    },
+    "my-record": {
+      "label": "My record", "href": "#/my-record",
+      "roles": ["client"],
+      "needs": ["GET /api/v1/clients", "GET /api/v1/clients/{client_id}", "GET /api/v1/meetings"],
+      "elsewhere": {"peer_keyworker": "clients", "therapist": "clients", "employment_specialist": "clients", "supervisor": "clients"}
+    },
+    "users": {
+      "label": "Users", "href": "#/users",
+      "roles": ["admin"],
+      "needs": ["GET /api/v1/users", "GET /api/v1/invitations", "GET /api/v1/teams"],
+      "notShownTo": {
+        "peer_keyworker": "Staff read the people list only to choose a colleague (a care team's new member); managing people and invitations is the admin's.",
+        "therapist": "Staff read the people list only to choose a colleague (a care team's new member); managing people and invitations is the admin's.",
+        "employment_specialist": "Staff read the people list only to choose a colleague (a care team's new member); managing people and invitations is the admin's.",
+        "supervisor": "Staff read the people list only to choose a colleague (a care team's new member); managing people and invitations is the admin's."
+      }
+    },
+    "user": {
+      "roles": ["admin"],
+      "needs": ["GET /api/v1/users/{user_id}", "GET /api/v1/users/{user_id}/supervisor"]
+    },
+    "teams": {
+      "label": "Teams", "href": "#/teams",
+      "roles": ["admin"],
+      "needs": ["GET /api/v1/teams"],
+      "notShownTo": {
+        "peer_keyworker": "Staff read the teams only to choose one (a referral's team, a team conversation); making and changing teams is the admin's.",
+        "therapist": "Staff read the teams only to choose one (a referral's team, a team conversation); making and changing teams is the admin's.",
+        "employment_specialist": "Staff read the teams only to choose one (a referral's team, a team conversation); making and changing teams is the admin's.",
+        "supervisor": "Staff read the teams only to choose one (a referral's team, a team conversation); making and changing teams is the admin's."
+      }
+    },
+    "team": {
+      "roles": ["admin"],
+      "needs": ["GET /api/v1/teams/{team_id}", "GET /api/v1/teams/{team_id}/members"]
+    },
+    "sso-settings": {
+      "roles": ["admin"],
+      "needs": ["GET /api/v1/auth/sso/organisations/{organisation_id}"]
+    },
+    "supervision": {
+      "label": "Supervision", "href": "#/supervision",
+      "roles": ["supervisor"],
+      "needs": ["GET /api/v1/supervision/supervisees", "GET /api/v1/wellbeing/talk-requests", "GET /api/v1/reports/scopes", "GET /api/v1/teams/pending-members"]
+    },
+    "fidelity": {
+      "roles": ["supervisor"],
+      "needs": ["GET /api/v1/teams/{team_id}/fidelity-reviews/draft", "GET /api/v1/teams/{team_id}/fidelity-reviews"]
+    },
+    "reports": {
+      "label": "Reports", "href": "#/reports",
+      "roles": ["supervisor", "admin"],
+      "needs": ["GET /api/v1/reports/programme", "GET /api/v1/reports/scopes"]
+    },
+    "audit": {
+      "label": "Audit", "href": "#/audit",
+      "roles": ["supervisor", "admin"],
+      "needs": ["GET /api/v1/audit-events"]
+    },
+    "wellbeing": {
+      "label": "How are you?", "href": "#/wellbeing",
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "admin"],
+      "needs": ["GET /api/v1/wellbeing/prompt", "GET /api/v1/wellbeing/check-ins", "GET /api/v1/supervision/records", "GET /api/v1/meetings", "GET /api/v1/supervision/links"]
+    },
+    "messages": {
+      "label": "Messages", "href": "#/messages",
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "admin", "client"],
+      "needs": ["GET /api/v1/conversations"]
+    },
+    "alerts": {
+      "label": "Alerts", "href": "#/alerts",
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor"],
+      "needs": ["GET /api/v1/alerts"],
+      "notShownTo": {
+        "admin": "Alerts reach clinicians (a client's care team, else supervisors); an admin is never sent one, so the list would always be empty."
+      }
+    },
+    "caseloads": {
+      "label": "Caseloads", "href": "#/caseloads",
+      "roles": ["employment_specialist", "supervisor"],
+      "needs": ["GET /api/v1/caseloads"],
+      "notShownTo": {
+        "peer_keyworker": "Caseloads are the employment specialists' open cases against the IPS limit, watched by the specialists and their supervisor; a keyworker sees a client's specialist on the record.",
+        "therapist": "Caseloads are the employment specialists' open cases against the IPS limit, watched by the specialists and their supervisor; a therapist sees a client's specialist on the record."
+      }
+    }
+  }
+};
+// ACCESS END
+
+/** Whether `user` may open the page `id` (and, for a navigation entry, sees it). */
+export function sees(user, id) {
+  const found = ACCESS.pages[id];
+  return Boolean(user && found && found.roles.includes(user.role));
+}
+
+/** The navigation entries (main navigation, in order) `user` sees. */
+export function navFor(user) {
+  return ACCESS.nav.filter((id) => sees(user, id)).map((id) => ({ id, ...ACCESS.pages[id] }));
+}
+
+/** Where `user` lands after signing in, as a hash. */
+export function landingFor(user) {
+  const id = user && ACCESS.landing[user.role];
+  return id ? ACCESS.pages[id].href : '#/not-found';
+}
