@@ -227,9 +227,11 @@ async def walk_keyworker(browser: Browser, live: Live, walk: Walk) -> PageProble
     await expect(form.get_by_role("button", name="Take referral")).to_be_visible()
     await walk.shot(page, "keyworker-take-referral", form)
 
-    await page.get_by_role("table", name="Clients").get_by_role(
-        "link", name=CLIENT_NAME, exact=True
-    ).click()
+    await (
+        page.get_by_role("table", name="Clients")
+        .get_by_role("link", name=CLIENT_NAME, exact=True)
+        .click()
+    )
     await expect(page.get_by_role("heading", level=1)).to_have_text(CLIENT_NAME)
     panel = page.get_by_role("region", name="Case meetings")
     await panel.get_by_text("Call a case meeting").click()
@@ -266,7 +268,9 @@ async def walk_therapist(browser: Browser, live: Live, walk: Walk) -> PageProble
 
     await open_nav(page, "How are you?")
     mine = page.get_by_role("region", name="My supervisor")
-    await expect(mine.get_by_role("button", name="Accept Sol Baker as my supervisor")).to_be_visible()
+    await expect(
+        mine.get_by_role("button", name="Accept Sol Baker as my supervisor")
+    ).to_be_visible()
     await walk.shot(page, "therapist-accept-supervisor", mine)
     await person.context.close()
     return person.problems
@@ -335,9 +339,11 @@ async def walk_client(browser: Browser, live: Live, walk: Walk) -> PageProblems:
 
     await open_nav(page, "Home", "Today")
     await walk.look(page, "client-plan")
-    await page.get_by_role("region", name="Your plan and record").get_by_role(
-        "link", name="Your plan"
-    ).click()
+    await (
+        page.get_by_role("region", name="Your plan and record")
+        .get_by_role("link", name="Your plan")
+        .click()
+    )
     await expect(page.get_by_role("heading", level=1)).not_to_have_text("Today")
     await walk.shot(page, "client-plan")
     await person.context.close()
@@ -433,4 +439,6 @@ async def test_every_guide_matches_the_screens_it_describes(
     if not update:
         # The check of committed images above runs without a browser; here, the same names.
         committed = {path.stem for path in IMAGES.glob("*.png")}
-        assert taken == committed, f"re-run with TEAMWELL_GUIDE_SCREENSHOTS=update: {taken ^ committed}"
+        assert taken == committed, (
+            f"re-run with TEAMWELL_GUIDE_SCREENSHOTS=update: {taken ^ committed}"
+        )
