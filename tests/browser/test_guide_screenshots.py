@@ -330,7 +330,9 @@ async def walk_client(browser: Browser, live: Live, walk: Walk) -> PageProblems:
     await session.get_by_role("link", name="Join").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(SESSION_TITLE)
     await expect(page.get_by_text("Your camera and microphone are ready")).to_be_visible()
-    await walk.shot(page, "client-join-session")
+    await walk.shot(
+        page, "client-join-session", page.get_by_role("button", name="Join", exact=True)
+    )
     await page.get_by_role("button", name="Join", exact=True).click()
     await expect(
         page.get_by_role("heading", name="Waiting for your care team to let you in")
