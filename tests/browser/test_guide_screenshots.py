@@ -1,0 +1,446 @@
+"""The user guides in docs/guide/ are pinned to the screens they describe.
+
+One walk signs in as each role on a fresh demo server, goes to every screen the guides show and
+photographs it (desktop 1366x768; the client on a 390x844 phone). Then, per guide:
+
+- every image a guide shows is one this walk took, and every picture the walk takes is shown
+  by a guide (no stale screenshots, no tasks without one);
+- every on-screen label a guide quotes (written **"Label"**) is text of a screen the walk
+  visited for that task, so a renamed button or heading fails here, not in a reader's hands.
+
+The pictures are written to a temporary directory; with TEAMWELL_GUIDE_SCREENSHOTS=update they
+replace the ones in docs/guide/img/ (a normal run leaves the committed images alone: they show
+dates and times, so each run's would differ).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
+
+from tests.browser.conftest import (
+    REPORT_CSP_VIOLATIONS,
+    TIMEOUT_MS,
+    PageProblems,
+    chromium_executable,
+    open_nav,
+    sign_in,
+)
+from tests.browser.test_administration import only_these_refusals
+from tests.browser.test_meeting_room import MEDIA_ARGS, schedule_session_for_alex
+from tests.conftest import REPO_ROOT, ROLE_EMAILS, Live, demo_team_id, start_live
+
+pytestmark = [pytest.mark.browser]
+
+GUIDE_DIR = REPO_ROOT / "docs" / "guide"
+IMAGES = GUIDE_DIR / "img"
+GUIDES = {
+    "peer_keyworker": "peer-keyworker.md",
+    "therapist": "therapist.md",
+    "employment_specialist": "employment-specialist.md",
+    "supervisor": "supervisor.md",
+    "client": "client.md",
+    "admin": "admin.md",
+}
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+CLIENT_NAME = "Alex Morgan"
+SESSION_TITLE = "Check-in from home"
+PHQ9_ITEM9 = {"1": 1, "2": 1, "3": 0, "4": 1, "5": 0, "6": 1, "7": 0, "8": 0, "9": 1}
+# All the images together, committed: kept small (viewports, not whole pages).
+MAX_TOTAL_IMAGE_BYTES = 3_000_000
+
+# Markdown images, or HTML ones (the phone screenshots are shown narrower).
+IMAGE_REF = re.compile(r"(?:\]\(|src=\")img/([a-z0-9-]+)\.png")
+LABEL = re.compile(r"\*\*\"([^\"]+)\"\*\*")
+
+
+def normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass
+class Task:
+    """One task of a guide: its heading, the screenshots it shows and the labels it quotes."""
+
+    guide: str
+    title: str
+    images: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+
+def guide_tasks(name: str) -> list[Task]:
+    """The sections (``## ...``) of a guide; text before the first one is its introduction."""
+    tasks: list[Task] = []
+    current = Task(name, "(introduction)")
+    for line in (GUIDE_DIR / name).read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            tasks.append(current)
+            current = Task(name, line[3:].strip())
+            continue
+        current.images += IMAGE_REF.findall(line)
+        current.labels += LABEL.findall(line)
+    tasks.append(current)
+    return tasks
+
+
+def all_tasks() -> list[Task]:
+    return [task for name in GUIDES.values() for task in guide_tasks(name)]
+
+
+@dataclass
+class Walk:
+    """What the walk saw: the text of each screen, by the screenshot it belongs to."""
+
+    out: Path
+    seen: dict[str, list[str]] = field(default_factory=dict)
+
+    async def look(self, page: Page, shot: str) -> None:
+        """Remember what is on the screen now, as part of the task photographed as ``shot``."""
+        text = await page.locator("body").inner_text()
+        self.seen.setdefault(shot, []).append(normalised(text))
+
+    async def shot(self, page: Page, shot: str, focus: Locator | None = None) -> None:
+        """Photograph the viewport (scrolled to ``focus`` when given) and remember its text."""
+        if focus is not None:
+            await focus.scroll_into_view_if_needed()
+        await self.look(page, shot)
+        await page.mouse.move(0, 0)  # no hover styles in the picture
+        await page.screenshot(
+            path=str(self.out / f"{shot}.png"), animations="disabled", caret="hide"
+        )
+
+
+@pytest.fixture(scope="module")
+def guide_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """A server of its own, so the screens show the demo data and nothing other tests added."""
+    data_dir = tmp_path_factory.mktemp("live-guide")
+    running = start_live("sqlite", data_dir, f"sqlite:///{data_dir / 'teamwell.db'}")
+    try:
+        yield running
+    finally:
+        running.close()
+        running.server.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def media_browser(browser: Browser) -> AsyncIterator[Browser]:
+    """Chromium with fake camera and microphone, for the client's session on the phone."""
+    executable = chromium_executable()
+    assert executable is not None  # the shared fixture skips (or fails) without one
+    launched = await browser.browser_type.launch(
+        executable_path=str(executable), headless=True, args=MEDIA_ARGS
+    )
+    try:
+        yield launched
+    finally:
+        await launched.close()
+
+
+@dataclass
+class Person:
+    page: Page
+    problems: PageProblems
+    context: BrowserContext
+
+
+async def open_person(browser: Browser, **options: Any) -> Person:
+    problems = PageProblems()
+    context = await browser.new_context(locale="en-GB", **options)
+    context.set_default_timeout(TIMEOUT_MS)
+    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
+    await context.add_init_script(REPORT_CSP_VIOLATIONS)
+    page = await context.new_page()
+    page.on("console", problems.on_console)
+    page.on("pageerror", problems.on_page_error)
+    return Person(page, problems, context)
+
+
+async def signed_in(browser: Browser, live: Live, role: str, email: str | None = None) -> Person:
+    person = await open_person(browser, viewport=DESKTOP)
+    session = live.as_email(email) if email else live.as_role(role)
+    code = session.tokens["recovery_codes"].pop()
+    await sign_in(person.page, live, email or ROLE_EMAILS[role], code=code)
+    return person
+
+
+async def open_alex(page: Page) -> None:
+    await open_nav(page, "Clients")
+    await (
+        page.get_by_role("table", name="Clients")
+        .get_by_role("link", name=CLIENT_NAME, exact=True)
+        .click()
+    )
+    await expect(page.get_by_role("heading", level=1)).to_have_text(CLIENT_NAME)
+
+
+def prepare(live: Live) -> dict[str, str]:
+    """What the day in the guides has in it, beyond the demo: a session with Alex now, an
+    urgent PHQ-9 answer, a specialist who asked to talk, a newcomer waiting to join the team and
+    a new supervisor proposed for the therapist."""
+    schedule_session_for_alex(live, SESSION_TITLE)
+    therapist = live.as_role("therapist")
+    clients = therapist.get("/api/v1/clients", params={"limit": 100}).json()["items"]
+    alex = next(c["id"] for c in clients if c["display_name"] == CLIENT_NAME)
+    saved = therapist.post(
+        f"/api/v1/clients/{alex}/measures", json={"instrument": "phq9", "answers": PHQ9_ITEM9}
+    )
+    assert saved.status_code == 201, saved.text
+    asked = live.as_role("employment_specialist").post(
+        "/api/v1/wellbeing/check-ins",
+        json={"mood": 2, "workload": 4, "stress": 4, "support": 3, "wants_to_talk": True},
+    )
+    assert asked.status_code == 201, asked.text
+    admin = live.as_role("admin")
+    newcomer = live.new_account("nat.rowe@tyneside.example", "Nat Rowe", "therapist")
+    added = admin.post(
+        f"/api/v1/teams/{demo_team_id(admin)}/members", json={"user_id": newcomer["id"]}
+    )
+    assert added.status_code == 201, added.text
+    sol = live.new_account("sol.baker@tyneside.example", "Sol Baker", "supervisor")
+    proposed = admin.put(
+        f"/api/v1/users/{therapist.user['id']}/supervisor", json={"supervisor_id": sol["id"]}
+    )
+    assert proposed.status_code == 200, proposed.text
+    return {"alex": str(alex)}
+
+
+async def walk_keyworker(browser: Browser, live: Live, walk: Walk) -> PageProblems:
+    person = await signed_in(browser, live, "peer_keyworker")
+    page = person.page
+    today = page.get_by_role("region", name="Meetings and sessions today")
+    await expect(today.get_by_role("listitem").filter(has_text=SESSION_TITLE)).to_be_visible()
+    await walk.shot(page, "keyworker-today")
+
+    await open_nav(page, "Clients")
+    await page.locator("summary", has_text="Take a referral").click()
+    form = page.get_by_role("form", name="Take a referral")
+    await expect(form.get_by_role("button", name="Take referral")).to_be_visible()
+    await walk.shot(page, "keyworker-take-referral", form)
+
+    await (
+        page.get_by_role("table", name="Clients")
+        .get_by_role("link", name=CLIENT_NAME, exact=True)
+        .click()
+    )
+    await expect(page.get_by_role("heading", level=1)).to_have_text(CLIENT_NAME)
+    panel = page.get_by_role("region", name="Case meetings")
+    await panel.get_by_text("Call a case meeting").click()
+    await expect(panel.get_by_role("button", name="Call the case meeting")).to_be_visible()
+    await walk.shot(page, "keyworker-case-meeting", panel)
+
+    await open_nav(page, "Meetings")
+    await expect(page.get_by_role("listitem").filter(has_text=SESSION_TITLE)).to_be_visible()
+    await walk.shot(page, "keyworker-meetings")
+    await person.context.close()
+    return person.problems
+
+
+async def walk_therapist(browser: Browser, live: Live, walk: Walk) -> PageProblems:
+    person = await signed_in(browser, live, "therapist")
+    page = person.page
+    alerts = page.get_by_role("region", name="Alerts", exact=True)
+    await expect(alerts.get_by_text("PHQ-9 item 9").first).to_be_visible()
+    await walk.shot(page, "therapist-today")
+
+    await walk.look(page, "therapist-alert")
+    await alerts.get_by_role("link", name=re.compile(r"^Review and acknowledge them")).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Alerts")
+    await expect(page.get_by_role("button", name=re.compile("^Acknowledge")).first).to_be_visible()
+    await walk.shot(page, "therapist-alert")
+
+    await open_alex(page)
+    consent = page.get_by_role("region", name="Consent")
+    await walk.look(page, "therapist-consent")
+    await consent.locator("summary", has_text="Record a consent decision").click()
+    decision = consent.get_by_role("form", name="Record a consent decision")
+    await expect(decision.get_by_role("button", name="Record decision")).to_be_visible()
+    await walk.shot(page, "therapist-consent", decision)
+
+    await open_nav(page, "How are you?")
+    mine = page.get_by_role("region", name="My supervisor")
+    await expect(
+        mine.get_by_role("button", name="Accept Sol Baker as my supervisor")
+    ).to_be_visible()
+    await walk.shot(page, "therapist-accept-supervisor", mine)
+    await person.context.close()
+    return person.problems
+
+
+async def walk_specialist(browser: Browser, live: Live, walk: Walk) -> PageProblems:
+    person = await signed_in(browser, live, "employment_specialist")
+    page = person.page
+    await expect(page.get_by_role("region", name="Journey work due")).to_be_visible()
+    await walk.shot(page, "specialist-today")
+    await walk.look(page, "specialist-employer-contact")
+    await open_alex(page)
+    await walk.look(page, "specialist-employer-contact")
+    await page.get_by_role("link", name="Open the journey").click()
+    contacts = page.get_by_role("region", name="Employer contacts")
+    await contacts.get_by_text("Log an employer contact", exact=True).click()
+    form = page.get_by_role("form", name="Log an employer contact")
+    await expect(form.get_by_role("button", name="Save contact")).to_be_visible()
+    await walk.shot(page, "specialist-employer-contact", form)
+
+    await open_nav(page, "How are you?")
+    await expect(page.get_by_role("form", name="Wellbeing check-in")).to_be_visible()
+    await walk.shot(page, "specialist-check-in")
+    await person.context.close()
+    return person.problems
+
+
+async def walk_supervisor(browser: Browser, live: Live, walk: Walk) -> PageProblems:
+    person = await signed_in(browser, live, "supervisor")
+    page = person.page
+    talk = page.get_by_role("region", name="Asked to talk")
+    await expect(talk.get_by_role("listitem").filter(has_text="Erin Walsh").first).to_be_visible()
+    await walk.shot(page, "supervisor-today")
+
+    await walk.look(page, "supervisor-talk")
+    await talk.get_by_role("link", name="Reply to a request").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Supervision")
+    request = page.get_by_role("button", name="I’ll get in touch").first
+    await expect(request).to_be_visible()
+    waiting = page.get_by_role("region", name="Waiting to join your team")
+    await expect(waiting.get_by_role("button", name="Confirm Nat Rowe")).to_be_visible()
+    await walk.shot(page, "supervisor-talk")
+    await person.context.close()
+    return person.problems
+
+
+async def walk_client(browser: Browser, live: Live, walk: Walk) -> PageProblems:
+    person = await open_person(browser, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = person.page
+    await sign_in(page, live, ROLE_EMAILS["client"])
+    sessions = page.get_by_role("region", name="Your sessions today")
+    session = sessions.get_by_role("listitem").filter(has_text=SESSION_TITLE)
+    await expect(session).to_contain_text("Now")
+    await walk.shot(page, "client-today")
+
+    await walk.look(page, "client-join-session")
+    await session.get_by_role("link", name="Join").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(SESSION_TITLE)
+    await expect(page.get_by_text("Your camera and microphone are ready")).to_be_visible()
+    await walk.shot(
+        page, "client-join-session", page.get_by_role("button", name="Join", exact=True)
+    )
+    await page.get_by_role("button", name="Join", exact=True).click()
+    await expect(
+        page.get_by_role("heading", name="Waiting for your care team to let you in")
+    ).to_be_visible()
+    await walk.shot(page, "client-waiting")
+
+    await open_nav(page, "Home", "Today")
+    await walk.look(page, "client-plan")
+    await (
+        page.get_by_role("region", name="Your plan and record")
+        .get_by_role("link", name="Your plan")
+        .click()
+    )
+    await expect(page.get_by_role("heading", level=1)).not_to_have_text("Today")
+    await walk.shot(page, "client-plan")
+    await person.context.close()
+    return person.problems
+
+
+async def walk_admin(browser: Browser, live: Live, walk: Walk) -> PageProblems:
+    person = await signed_in(browser, live, "admin")
+    page = person.page
+    await expect(page.get_by_role("region", name="Your organisation")).to_be_visible()
+    await walk.shot(page, "admin-today")
+
+    await open_nav(page, "Users")
+    invite = page.get_by_role("form", name="Invite someone")
+    await invite.get_by_label("Email address").fill("new.colleague@tyneside.example")
+    await walk.shot(page, "admin-invite", invite)
+
+    await walk.look(page, "admin-supervisor")
+    await page.get_by_role("link", name="Nat Rowe").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Nat Rowe")
+    propose = page.get_by_role("form", name="Propose a supervisor")
+    await expect(propose.get_by_role("button", name="Propose supervisor")).to_be_visible()
+    await walk.shot(page, "admin-supervisor", propose)
+
+    await open_nav(page, "Teams")
+    create = page.get_by_role("form", name="Create a team")
+    await expect(create.get_by_role("button", name="Create team")).to_be_visible()
+    await walk.shot(page, "admin-teams")
+
+    await open_nav(page, "Users")
+    await walk.look(page, "admin-single-sign-on")
+    await page.get_by_role("link", name="Single sign-on settings").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Single sign-on")
+    await walk.shot(page, "admin-single-sign-on")
+    await person.context.close()
+    # With no single sign-on set up yet, reading its settings is a 404 that Chromium logs.
+    only_these_refusals(person.problems, [("404", "/api/v1/auth/sso/organisations/")])
+    return person.problems
+
+
+def test_the_guides_show_only_pictures_that_exist_and_are_linked_from_the_readme() -> None:
+    """Without a browser: each image a guide shows is committed, the images stay small and the
+    README links every guide."""
+    shown = {image for task in all_tasks() for image in task.images}
+    committed = {path.stem for path in IMAGES.glob("*.png")}
+    assert shown <= committed, f"guides show missing images: {sorted(shown - committed)}"
+    assert committed <= shown, f"images no guide shows: {sorted(committed - shown)}"
+    total = sum(path.stat().st_size for path in IMAGES.glob("*.png"))
+    assert total < MAX_TOTAL_IMAGE_BYTES, f"the guide images take {total} bytes"
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for name in GUIDES.values():
+        assert f"docs/guide/{name}" in readme, f"README.md does not link docs/guide/{name}"
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_every_guide_matches_the_screens_it_describes(
+    browser: Browser, media_browser: Browser, guide_live: Live
+) -> None:
+    live = guide_live
+    prepare(live)
+    update = os.environ.get("TEAMWELL_GUIDE_SCREENSHOTS", "") == "update"
+    out = IMAGES if update else Path(tempfile.mkdtemp(prefix="teamwell-guide-"))
+    out.mkdir(parents=True, exist_ok=True)
+    walk = Walk(out)
+    problems = [
+        await walk_keyworker(browser, live, walk),
+        await walk_therapist(browser, live, walk),
+        await walk_specialist(browser, live, walk),
+        await walk_supervisor(browser, live, walk),
+        await walk_client(media_browser, live, walk),
+        await walk_admin(browser, live, walk),
+    ]
+    for found in problems:
+        found.assert_clean()
+
+    taken = {path.stem for path in out.glob("*.png")}
+    assert taken == set(walk.seen), "every task the walk looked at is photographed"
+    tasks = all_tasks()
+    shown = {image for task in tasks for image in task.images}
+    assert taken <= shown, f"screenshots no guide shows: {sorted(taken - shown)}"
+    assert shown <= taken, f"guides show screens the walk does not visit: {sorted(shown - taken)}"
+
+    drifted: list[str] = []
+    for task in tasks:
+        if task.labels and not task.images:
+            drifted.append(f"{task.guide}, {task.title}: quotes labels but shows no screen")
+            continue
+        screens = " | ".join(text for image in task.images for text in walk.seen[image])
+        for label in task.labels:
+            if normalised(label) not in screens:
+                drifted.append(f"{task.guide}, {task.title}: {label!r} is not on its screen")
+    assert not drifted, "guides quote labels their screens do not show:\n" + "\n".join(drifted)
+    if not update:
+        # The check of committed images above runs without a browser; here, the same names.
+        committed = {path.stem for path in IMAGES.glob("*.png")}
+        assert taken == committed, (
+            f"re-run with TEAMWELL_GUIDE_SCREENSHOTS=update: {taken ^ committed}"
+        )
