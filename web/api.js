@@ -24,7 +24,18 @@ const FALLBACK_MESSAGES = {
   500: 'Teamwell is having a problem. Try again later.',
 };
 
+/**
+ * @typedef {object} ProblemOptions
+ * @property {number} [status]  the HTTP status; 0 when the server could not be reached
+ * @property {string} [title]
+ * @property {string} [detail]  the message to show the person
+ * @property {string} [type]
+ * @property {{ field: string, message: string }[]} [errors]
+ * @property {Record<string, any> | null} [problem]
+ * @property {Headers | null} [headers]
+ */
 export class ApiError extends Error {
+  /** @param {ProblemOptions} [options] */
   constructor({
     status = 0, title, detail, type = 'about:blank', errors = [], problem = null, headers = null,
   } = {}) {
@@ -195,6 +206,9 @@ export async function request(path, options = {}) {
 /**
  * Fetch a file with the session's credentials and hand it to the browser as a
  * download (through a short-lived blob: URL, so no token goes in a link).
+ * @param {string} path
+ * @param {string} filename
+ * @param {{ signal?: AbortSignal }} [options]
  */
 export async function download(path, filename, { signal } = {}) {
   const blob = await request(path, { as: 'blob', signal });
@@ -348,6 +362,9 @@ export async function exchangeSsoCode(code) {
   return completeSignIn(data);
 }
 
+/**
+ * @param {{ signal?: AbortSignal }} [options]
+ */
 export function startEnrolment({ signal } = {}) {
   return request('/api/v1/auth/mfa/enrol', { method: 'POST', signal });
 }
