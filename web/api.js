@@ -54,12 +54,31 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * @typedef {'peer_keyworker' | 'therapist' | 'employment_specialist' | 'supervisor' | 'admin' | 'client'} Role
+ */
+
+/**
+ * Who is signed in: GET /api/v1/auth/me (the server's UserPublic).
+ * @typedef {object} User
+ * @property {string} id
+ * @property {string} email
+ * @property {string} display_name
+ * @property {Role} role
+ * @property {string} kind
+ * @property {string} organisation_id
+ * @property {boolean} is_active
+ * @property {boolean} mfa_enabled
+ * @property {string} created_at
+ */
+
 /** Events: "change" (who is signed in changed), "expired" (session ended). */
 export const authEvents = new EventTarget();
 
 const state = {
   accessToken: null,
   expiresAt: 0,
+  /** @type {User | null} */
   user: null,
   mfaToken: null,
   enrolmentRequired: false,
@@ -151,6 +170,13 @@ function toError(status, body, headers = null) {
  *   headers (extra request headers, e.g. If-Match),
  *   withHeaders (default false: resolve { data, headers } instead of the body,
  *     for reading an ETag).
+ * @param {string} path
+ * @param {{
+ *   method?: string, body?: any, query?: Record<string, any>, signal?: AbortSignal,
+ *   auth?: boolean, retry?: boolean, expireOnFailure?: boolean, as?: 'json' | 'blob',
+ *   headers?: Record<string, string>, withHeaders?: boolean,
+ * }} [options]
+ * @returns {Promise<any>}
  */
 export async function request(path, options = {}) {
   const {
@@ -163,6 +189,7 @@ export async function request(path, options = {}) {
     await refreshTokens();
   }
 
+  /** @type {Record<string, string>} */
   const headers = {
     ...(extraHeaders || {}),
     Accept: as === 'blob' ? '*/*' : 'application/json, application/problem+json',
@@ -317,6 +344,7 @@ async function completeSignIn(data) {
 
 /* ---------------------------------------------------------- public API -- */
 
+/** @returns {User | null} */
 export function getUser() {
   return state.user;
 }

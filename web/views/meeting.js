@@ -99,6 +99,7 @@ function icon(name) {
 
 /* ---------------------------------------------------------------- page -- */
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   let meeting;
   try {

@@ -20,6 +20,7 @@ const KIND_LABELS = {
 
 /* ------------------------------------------------------------ the page -- */
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const id = ctx.params.id || null;
   await chat.loadConversations({ signal: ctx.signal });

@@ -129,6 +129,7 @@ function today() {
 
 /* ----------------------------------------------------------------- page -- */
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const id = encodeURIComponent(ctx.params.id);
   const [client, read, comments] = await Promise.all([
