@@ -75,7 +75,10 @@ export function urgentCount() {
   return n;
 }
 
-/** (Re)load the unacknowledged alerts; concurrent callers share one request. */
+/**
+ * (Re)load the unacknowledged alerts; concurrent callers share one request.
+ * @param {{ signal?: AbortSignal }} [options]
+ */
 export function load({ signal } = {}) {
   if (!forMe()) return Promise.resolve([]);
   if (store.loading) return store.loading;
@@ -96,7 +99,10 @@ export function load({ signal } = {}) {
   return store.loading;
 }
 
-/** Acknowledged alerts too (newest first), for the "Acknowledged" list. */
+/**
+ * Acknowledged alerts too (newest first), for the "Acknowledged" list.
+ * @param {{ signal?: AbortSignal }} [options]
+ */
 export async function loadAll({ signal } = {}) {
   const items = await api.request('/api/v1/alerts', { query: { include_acknowledged: 'true' }, signal });
   return (Array.isArray(items) ? items : [])

@@ -24,7 +24,18 @@ const FALLBACK_MESSAGES = {
   500: 'Teamwell is having a problem. Try again later.',
 };
 
+/**
+ * @typedef {object} ProblemOptions
+ * @property {number} [status]  the HTTP status; 0 when the server could not be reached
+ * @property {string} [title]
+ * @property {string} [detail]  the message to show the person
+ * @property {string} [type]
+ * @property {{ field: string, message: string }[]} [errors]
+ * @property {Record<string, any> | null} [problem]
+ * @property {Headers | null} [headers]
+ */
 export class ApiError extends Error {
+  /** @param {ProblemOptions} [options] */
   constructor({
     status = 0, title, detail, type = 'about:blank', errors = [], problem = null, headers = null,
   } = {}) {
@@ -43,12 +54,31 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * @typedef {'peer_keyworker' | 'therapist' | 'employment_specialist' | 'supervisor' | 'admin' | 'client'} Role
+ */
+
+/**
+ * Who is signed in: GET /api/v1/auth/me (the server's UserPublic).
+ * @typedef {object} User
+ * @property {string} id
+ * @property {string} email
+ * @property {string} display_name
+ * @property {Role} role
+ * @property {string} kind
+ * @property {string} organisation_id
+ * @property {boolean} is_active
+ * @property {boolean} mfa_enabled
+ * @property {string} created_at
+ */
+
 /** Events: "change" (who is signed in changed), "expired" (session ended). */
 export const authEvents = new EventTarget();
 
 const state = {
   accessToken: null,
   expiresAt: 0,
+  /** @type {User | null} */
   user: null,
   mfaToken: null,
   enrolmentRequired: false,
@@ -140,6 +170,13 @@ function toError(status, body, headers = null) {
  *   headers (extra request headers, e.g. If-Match),
  *   withHeaders (default false: resolve { data, headers } instead of the body,
  *     for reading an ETag).
+ * @param {string} path
+ * @param {{
+ *   method?: string, body?: any, query?: Record<string, any>, signal?: AbortSignal,
+ *   auth?: boolean, retry?: boolean, expireOnFailure?: boolean, as?: 'json' | 'blob',
+ *   headers?: Record<string, string>, withHeaders?: boolean,
+ * }} [options]
+ * @returns {Promise<any>}
  */
 export async function request(path, options = {}) {
   const {
@@ -152,6 +189,7 @@ export async function request(path, options = {}) {
     await refreshTokens();
   }
 
+  /** @type {Record<string, string>} */
   const headers = {
     ...(extraHeaders || {}),
     Accept: as === 'blob' ? '*/*' : 'application/json, application/problem+json',
@@ -195,6 +233,9 @@ export async function request(path, options = {}) {
 /**
  * Fetch a file with the session's credentials and hand it to the browser as a
  * download (through a short-lived blob: URL, so no token goes in a link).
+ * @param {string} path
+ * @param {string} filename
+ * @param {{ signal?: AbortSignal }} [options]
  */
 export async function download(path, filename, { signal } = {}) {
   const blob = await request(path, { as: 'blob', signal });
@@ -303,6 +344,7 @@ async function completeSignIn(data) {
 
 /* ---------------------------------------------------------- public API -- */
 
+/** @returns {User | null} */
 export function getUser() {
   return state.user;
 }
@@ -348,6 +390,9 @@ export async function exchangeSsoCode(code) {
   return completeSignIn(data);
 }
 
+/**
+ * @param {{ signal?: AbortSignal }} [options]
+ */
 export function startEnrolment({ signal } = {}) {
   return request('/api/v1/auth/mfa/enrol', { method: 'POST', signal });
 }

@@ -97,6 +97,24 @@ let returnTo = null;
 
 /* -------------------------------------------------------------- helpers -- */
 
+/**
+ * What the router hands each view's render(ctx).
+ * @typedef {object} ViewContext
+ * @property {Record<string, string>} params  the route's path parameters, decoded
+ * @property {URLSearchParams} query  the hash's query string
+ * @property {AbortSignal} signal  aborted when the person navigates away
+ * @property {import('./api.js').User | null} user  who is signed in (null on public pages)
+ * @property {{ message: string, kind: string } | null} flash  a message left by the page before
+ * @property {() => boolean} isCurrent  false once the person has navigated away
+ * @property {(hash: string) => void} navigate
+ * @property {(hash: string) => void} redirect
+ * @property {() => void} goHome
+ * @property {(message: string, kind?: string) => void} setFlash
+ * @property {(root?: HTMLElement) => void} focusHeading
+ * @property {() => void} updateTitle
+ * @property {(values: Record<string, any>) => void} replaceQuery
+ */
+
 function parseHash(hash = window.location.hash) {
   let raw = hash.replace(/^#/, '');
   if (!raw.startsWith('/')) raw = `/${raw}`;
@@ -475,6 +493,7 @@ async function route() {
   const activeNav = user && user.role === 'client' && current.nav === 'clients' ? 'my-record' : current.nav;
   renderHeader(activeNav);
 
+  /** @type {ViewContext} */
   const ctx = {
     params,
     query,

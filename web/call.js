@@ -35,7 +35,7 @@ export async function openLocalMedia() {
   if (!devices || typeof devices.getUserMedia !== 'function') {
     return empty('This browser cannot use a camera or microphone here. You can still join to see and hear others.');
   }
-  let firstError = null;
+  let firstError;
   try {
     const stream = await devices.getUserMedia({ audio: true, video: { width: { ideal: 1280 }, height: { ideal: 720 } } });
     return fromStream(stream, '');
@@ -101,7 +101,7 @@ export function unlockSound() {
     if (audioContext.state === 'suspended') audioContext.resume().catch(() => {});
     return;
   }
-  const Context = window.AudioContext || window.webkitAudioContext;
+  const Context = window.AudioContext || /** @type {any} */ (window).webkitAudioContext;
   if (!Context) return;
   try {
     audioContext = new Context();

@@ -103,6 +103,10 @@ const shown = (value) => (value === null || value === undefined ? 'withheld' : S
  *   series: [{ name, values: [number|null, …] }] — null is a gap (e.g. a figure
  *   withheld because too few people answered); labels: one per point.
  *   yMin/yMax: the scale's fixed range; note: text read after the description.
+ * @param {{
+ *   title: string, labels: (string | number)[], series: { name: string, values: (number | null)[] }[],
+ *   yMin?: number, yMax?: number, yStep?: number, note?: string, signal: AbortSignal,
+ * }} options
  */
 export function lineChart({ title, labels, series, yMin = 0, yMax, yStep = 1, note = '', signal }) {
   const top = yMax ?? Math.max(1, ...series.flatMap((s) => s.values.filter((v) => v !== null)));
@@ -183,6 +187,10 @@ export function lineChart({ title, labels, series, yMin = 0, yMax, yStep = 1, no
 /**
  * Horizontal bars, one per row, with an optional limit line per bar.
  *   bars: [{ label, value: number|null, limit?: number, text?: string }]
+ * @param {{
+ *   title: string, bars: { label: string, value: number | null, limit?: number | null, text?: string }[],
+ *   max?: number, unit?: string, limitLabel?: string, note?: string, signal: AbortSignal,
+ * }} options
  */
 export function barChart({ title, bars, max, unit = '', limitLabel = 'limit', note = '', signal }) {
   const top = max ?? Math.max(1, ...bars.map((b) => Math.max(b.value ?? 0, b.limit ?? 0)));

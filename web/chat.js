@@ -157,7 +157,10 @@ export function totalUnread() {
   return total;
 }
 
-/** Load (or reload) the conversation list. Shares one request between callers. */
+/**
+ * Load (or reload) the conversation list. Shares one request between callers.
+ * @param {{ force?: boolean, signal?: AbortSignal }} [options]
+ */
 export function loadConversations({ force = false, signal } = {}) {
   if (store.listLoaded && !force) return Promise.resolve(conversations());
   if (store.listPromise) return store.listPromise;
@@ -208,7 +211,11 @@ export async function openConversation(body) {
   return upsertConversation(c);
 }
 
-/** One conversation, from the list or the server (404/403 throw ApiError). */
+/**
+ * One conversation, from the list or the server (404/403 throw ApiError).
+ * @param {string} id
+ * @param {{ signal?: AbortSignal }} [options]
+ */
 export async function fetchConversation(id, { signal } = {}) {
   if (store.conversations.has(id)) return store.conversations.get(id);
   const c = await api.request(`/api/v1/conversations/${encodeURIComponent(id)}`, { signal });
@@ -232,7 +239,11 @@ export function threadState(id) {
   };
 }
 
-/** Load the latest page of a conversation (once; later changes arrive live). */
+/**
+ * Load the latest page of a conversation (once; later changes arrive live).
+ * @param {string} id
+ * @param {{ signal?: AbortSignal }} [options]
+ */
 export function loadThread(id, { signal } = {}) {
   const t = thread(id);
   if (t.status === 'ready') return Promise.resolve();

@@ -17,7 +17,10 @@ const MODE_LABELS = { remote: 'By the client', in_session: 'In session' };
 
 let instrumentsPromise = null;
 
-/** The questionnaires, in the server's order (fetched once per page load). */
+/**
+ * The questionnaires, in the server's order (fetched once per page load).
+ * @param {{ signal?: AbortSignal }} [options]
+ */
 export function instruments({ signal } = {}) {
   if (!instrumentsPromise) {
     instrumentsPromise = api.request('/api/v1/instruments', { signal })

@@ -327,7 +327,7 @@ function handleClose(code) {
 
 async function renewThenReconnect() {
   setStatus('reconnecting');
-  let token = null;
+  let token;
   try {
     token = await api.renewAccessToken();
   } catch {
@@ -460,7 +460,7 @@ let renewing = null;
 function renewToken() {
   if (renewing) return renewing;
   renewing = (async () => {
-    let token = null;
+    let token;
     const socketExpiry = (Number(conn.ready && conn.ready.expires_at) || 0) * 1000;
     // The page may already hold a newer token (api.js refreshed it for a request).
     if (api.accessTokenExpiresAt() > Math.max(socketExpiry, Date.now() + 10_000)) {

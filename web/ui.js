@@ -160,7 +160,11 @@ export function consentBadge(state) {
 
 /* -------------------------------------------------------- page furniture -- */
 
-/** The page's <h1>. The router focuses it after each navigation. */
+/**
+ * The page's <h1>. The router focuses it after each navigation.
+ * @param {string} text
+ * @param {{ level?: number, id?: string }} [options]
+ */
 export function heading(text, { level = 1, id } = {}) {
   return h(`h${level}`, { id, class: level === 1 ? 'page-title' : undefined, tabindex: level === 1 ? '-1' : undefined }, text);
 }
@@ -229,6 +233,11 @@ export function problemMessage(error) {
 /**
  * A labelled input with optional hint and an error message slot.
  * Returns { element, input, setError(message), clearError() }.
+ * @param {{
+ *   label: string, name: string, type?: string, autocomplete?: string, hint?: string,
+ *   required?: boolean, inputmode?: string, spellcheck?: boolean, autocapitalize?: string,
+ *   value?: string, extraClass?: string,
+ * }} options
  */
 export function textField({
   label: labelText, name, type = 'text', autocomplete, hint, required = true,
@@ -290,6 +299,8 @@ export function applyFieldErrors(error, fields) {
  * A submit button that guards against double submission while a request is
  * under way. It stays focusable (aria-disabled rather than disabled) so
  * keyboard focus is not lost.
+ * @param {string} text
+ * @param {{ busyText?: string }} [options]
  */
 export function submitButton(text, { busyText } = {}) {
   const button = h('button', { type: 'submit', class: 'button' }, text);
@@ -319,8 +330,20 @@ export async function copyText(text) {
 /* --------------------------------------------------------------- tables -- */
 
 /**
+ * @typedef {object} TableColumn
+ * @property {string} header
+ * @property {(item: any) => any} cell  a node, a string or an array of them
+ * @property {boolean} [rowHeader]
+ * @property {string} [className]
+ */
+
+/**
  * A data table.
  * columns: [{ header, cell(item) → node|string, rowHeader?, className? }]
+ * @param {{
+ *   caption: string, captionHidden?: boolean, columns: TableColumn[], items: any[],
+ *   emptyText?: string, className?: string,
+ * }} options
  */
 export function dataTable({ caption, captionHidden = false, columns, items, emptyText = 'Nothing to show.', className }) {
   const captionId = uid('table-caption');
@@ -372,6 +395,12 @@ export function normalisePage(data, { limit = 50, offset = 0 } = {}) {
  *   load({offset, limit, signal}) → page
  *   onChange(page) after each successful load
  * Returns { element, reload(offset, {focus}) }.
+ * @param {{
+ *   caption: string, captionHidden?: boolean, columns: TableColumn[], noun?: string[],
+ *   emptyText?: string, initial: any,
+ *   load: (query: { offset: number, limit: number, signal: AbortSignal }) => Promise<any>,
+ *   onChange?: (page: ReturnType<typeof normalisePage>) => void, limit?: number,
+ * }} options
  */
 export function pagedTable({
   caption, captionHidden = true, columns, noun = ['item', 'items'], emptyText,

@@ -6,7 +6,10 @@ import { h, uid, errorArea, submitButton, applyFieldErrors, notice } from '../ui
 
 export const CLINICAL_ROLES = ['peer_keyworker', 'therapist', 'employment_specialist', 'supervisor'];
 
-/** A labelled <select>. options: [{ value, text }]. */
+/**
+ * A labelled <select>. options: [{ value, text }].
+ * @param {{ label: string, name: string, options: { value: string, text: string }[], value?: string, hint?: string, required?: boolean }} options
+ */
 export function selectField({ label: labelText, name, options, value, hint, required = true }) {
   const id = uid(name);
   const hintId = hint ? `${id}-hint` : null;
@@ -61,7 +64,10 @@ export function actionForm({ label: formLabel, children, buttonText, busyText, a
   return { element: form, errors };
 }
 
-/** Every account of the organisation (all pages). */
+/**
+ * Every account of the organisation (all pages).
+ * @param {{ signal?: AbortSignal }} [options]
+ */
 export async function everyone({ signal } = {}) {
   const people = [];
   for (let offset = 0; ; ) {

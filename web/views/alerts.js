@@ -15,6 +15,7 @@ const KIND_LABELS = {
   plan_action_overdue: 'Plan action overdue',
 };
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   await alerts.load({ signal: ctx.signal });
 

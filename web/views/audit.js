@@ -16,6 +16,7 @@ function outcomeBadge(outcome) {
   return badge(humanise(outcome) || 'Unknown', `outcome-${OUTCOME_VARIANTS[String(outcome).toLowerCase()] || 'other'}`);
 }
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const canOpenClients = ctx.user.role !== 'admin';
   const load = ({ offset, limit, signal }) => request('/api/v1/audit-events', { query: { limit, offset }, signal });

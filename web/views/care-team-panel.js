@@ -148,7 +148,7 @@ export function careTeamPanel(client, ctx) {
     const errors = errorArea();
     const person = selectField({
       label: 'Member of staff', name: 'user_id', placeholder: 'Choose a person',
-      options: people.map((p) => [p.id, `${p.name} (${roleLabel(p.role)})`]),
+      options: people.map((p) => /** @type {[string, string]} */ ([p.id, `${p.name} (${roleLabel(p.role)})`])),
     });
     const role = selectField({
       label: 'Role on the care team', name: 'role_on_team',

@@ -30,6 +30,7 @@ function loadCell(c) {
     }));
 }
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const items = await request('/api/v1/caseloads', { signal: ctx.signal });
   const list = [...(Array.isArray(items) ? items : [])]

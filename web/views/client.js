@@ -16,6 +16,7 @@ import {
 
 export { currentConsent } from './consent-panel.js';
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const client = await request(`/api/v1/clients/${encodeURIComponent(ctx.params.id)}`, { signal: ctx.signal });
   return clientSummary(client, { breadcrumbs: ctx.user.role !== 'client', ctx });

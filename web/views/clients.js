@@ -13,6 +13,7 @@ function toOffset(value) {
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const filters = {
     q: (ctx.query.get('q') || '').trim(),

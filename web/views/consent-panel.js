@@ -213,7 +213,7 @@ export function consentPanel(client, ctx) {
       hint: 'Care: sharing for care. Employment sharing: with an employment service or Jobcentre. Evaluation: taking part in an evaluation.',
     });
     const groupName = uid('consent-state');
-    const choices = Object.entries(CONSENT_STATE_LABELS).map(([value, text]) => {
+    const choices = Object.entries(CONSENT_STATE_LABELS).map(([value]) => {
       const id = uid('consent-state');
       return h('div', { class: 'checkbox' },
         h('input', { id, type: 'radio', name: groupName, value, class: 'checkbox__input' }),

@@ -2,6 +2,9 @@
 
 import { h, heading, page, problemMessage } from '../ui.js';
 
+/**
+ * @param {{ home?: string, detail?: string }} [options]
+ */
 export function renderForbidden({ home = '#/', detail } = {}) {
   return page(
     h('div', { class: 'page-header' }, heading('You do not have access to this page')),
@@ -9,6 +12,9 @@ export function renderForbidden({ home = '#/', detail } = {}) {
     h('p', {}, h('a', { href: home }, 'Go to your home page')));
 }
 
+/**
+ * @param {{ error?: any, onRetry?: () => void }} [options]
+ */
 export function render({ error, onRetry } = {}) {
   const offline = error && error.status === 0;
   return page(

@@ -82,6 +82,7 @@ function pastReviews(reviews, signal) {
   ].filter(Boolean);
 }
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const teamId = ctx.params.id;
   const [draft, reviews] = await Promise.all([

@@ -152,6 +152,7 @@ function staffParts(day, ctx) {
   ];
 }
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const day = await request('/api/v1/me/today', { signal: ctx.signal });
   let parts;

@@ -5,6 +5,7 @@ import {
   h, heading, errorArea, textField, submitButton, applyFieldErrors,
 } from '../ui.js';
 
+/** @param {import('../app.js').ViewContext} ctx */
 export function render(ctx) {
   const { token } = ctx.params;
   const errors = errorArea();

@@ -69,6 +69,7 @@ export function journeyPanel(client) {
       'Open the journey'));
 }
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const base = clientPath(ctx.params.id);
   const [client, journey] = await Promise.all([

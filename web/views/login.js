@@ -5,6 +5,7 @@ import {
   h, heading, notice, errorArea, textField, submitButton, applyFieldErrors, uid, roleLabel,
 } from '../ui.js';
 
+/** @param {import('../app.js').ViewContext} ctx */
 export function render(ctx) {
   const errors = errorArea();
   const email = textField({

@@ -14,6 +14,7 @@ import {
 
 const NOT_APPLICABLE = 'not_applicable';
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const id = encodeURIComponent(ctx.params.id);
   const [defs, client] = await Promise.all([
@@ -30,6 +31,7 @@ export async function render(ctx) {
 /**
  * A questionnaire opened from a one-time link (no sign-in): the link names the
  * measure and the client's first name; the answers go back through the link.
+ * @param {import('../app.js').ViewContext} ctx
  */
 export async function renderLink(ctx) {
   const token = ctx.params.token;

@@ -99,6 +99,7 @@ function icon(name) {
 
 /* ---------------------------------------------------------------- page -- */
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   let meeting;
   try {
@@ -876,7 +877,7 @@ function meetingRoom(ctx, meeting) {
 
   function whenConnected() {
     if (rt.isOpen()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
+    return /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
         reject(new Error('Teamwell is not connected. Check your internet connection and try again.'));
@@ -890,7 +891,7 @@ function meetingRoom(ctx, meeting) {
         clearTimeout(timer);
         off();
       }, { once: true });
-    });
+    }));
   }
 
   function joinProblem(error) {
@@ -1001,7 +1002,7 @@ function meetingRoom(ctx, meeting) {
       drawWaiting();
       drawPeopleList();
       announce(frame.type === 'meeting.admitted' ? 'You have been let in to the meeting.' : 'You have joined the meeting.');
-      const title = ctx.isCurrent() ? document.querySelector('.page-title') : null;
+      const title = ctx.isCurrent() ? /** @type {HTMLElement | null} */ (document.querySelector('.page-title')) : null;
       if (title && frame.type === 'meeting.admitted') title.focus({ preventScroll: true });
       if (ctx.isCurrent()) window.scrollTo(0, 0); // the call opens with the pictures in view
     }
@@ -1110,7 +1111,8 @@ function meetingRoom(ctx, meeting) {
       state.rejoining = true;
       try {
         const reply = await rt.request({ type: 'meeting.join', meeting_id: meetingId, ...pick(mediaState(), ['audio', 'video']) });
-        if (state.phase === 'over' || !ctx.isCurrent()) return;
+        // The meeting may have ended while the join was awaited (hence the cast: not narrowed).
+        if (/** @type {string} */ (state.phase) === 'over' || !ctx.isCurrent()) return;
         if (reply.type === 'meeting.joined') {
           enterRoom(reply, { direct: true });
         } else {

@@ -32,6 +32,7 @@ function isNow(meeting, now) {
 
 /* ------------------------------------------------------------ the page -- */
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   await chat.loadConversations({ signal: ctx.signal });
   const teams = await myTeams(ctx.user, ctx.signal);

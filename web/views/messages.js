@@ -20,6 +20,7 @@ const KIND_LABELS = {
 
 /* ------------------------------------------------------------ the page -- */
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const id = ctx.params.id || null;
   await chat.loadConversations({ signal: ctx.signal });
@@ -145,7 +146,7 @@ function conversationList(ctx, activeId, cleanups) {
 
   function draw() {
     const items = chat.conversations();
-    const focused = document.activeElement;
+    const focused = /** @type {HTMLElement | null} */ (document.activeElement);
     const wanted = items.map(row);
     const keep = new Set(items.map((c) => c.id));
     for (const [id, r] of rows) {
@@ -297,7 +298,7 @@ function peoplePanel(ctx, cleanups) {
 
   function peopleList(label, people) {
     const list = h('ul', { class: 'people__list', 'aria-label': label });
-    const sorted = [...people].sort((a, b) => (b.user_id === user.id) - (a.user_id === user.id)
+    const sorted = [...people].sort((a, b) => Number(b.user_id === user.id) - Number(a.user_id === user.id)
       || String(a.display_name).localeCompare(String(b.display_name)));
     for (const person of sorted) {
       const r = presenceRow(person, user.id);

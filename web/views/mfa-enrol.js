@@ -12,6 +12,7 @@ export function groupSecret(secret) {
   return (compact.match(/.{1,4}/g) || []).join(' ');
 }
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const codes = api.pendingRecoveryCodes();
   if (codes) return recoveryCodesView(ctx, codes);

@@ -13,6 +13,7 @@ export function normaliseCode(value) {
     : trimmed;
 }
 
+/** @param {import('../app.js').ViewContext} ctx */
 export function render(ctx) {
   const errors = errorArea();
   const code = textField({

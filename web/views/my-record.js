@@ -4,6 +4,7 @@ import { request } from '../api.js';
 import { h, heading, page, emptyState } from '../ui.js';
 import { clientSummary } from './client.js';
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const list = await request('/api/v1/clients', { query: { limit: 1, offset: 0 }, signal: ctx.signal });
   const items = Array.isArray(list) ? list : (list && list.items) || [];

@@ -2,6 +2,9 @@
 
 import { h, heading, page } from '../ui.js';
 
+/**
+ * @param {{ home?: string, detail?: string }} [options]
+ */
 export function render({ home = '#/', detail } = {}) {
   return page(
     h('div', { class: 'page-header' }, heading('Page not found')),

@@ -129,6 +129,7 @@ function today() {
 
 /* ----------------------------------------------------------------- page -- */
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const id = encodeURIComponent(ctx.params.id);
   const [client, read, comments] = await Promise.all([
@@ -279,6 +280,11 @@ function planPage(ctx, client, read, initialComments) {
     return h(tag, { id: uid('plan'), dataset: { key }, ...props }, ...children);
   }
 
+  /**
+   * @param {string} labelText
+   * @param {HTMLElement} input
+   * @param {{ hint?: string, className?: string }} [options]
+   */
   function field(labelText, input, { hint, className } = {}) {
     const hintId = hint ? `${input.id}-hint` : null;
     if (hintId) input.setAttribute('aria-describedby', hintId);
@@ -345,6 +351,12 @@ function planPage(ctx, client, read, initialComments) {
     return el;
   }
 
+  /**
+   * @param {string} text
+   * @param {string} key
+   * @param {() => void} onClick
+   * @param {{ secondary?: boolean, small?: boolean, hidden?: string }} [options]  hidden: words only a screen reader hears after the text
+   */
   function button(text, key, onClick, { secondary = true, small = true, hidden: hiddenText } = {}) {
     const el = h('button', {
       type: 'button',
@@ -385,7 +397,7 @@ function planPage(ctx, client, read, initialComments) {
           field(`Goal ${i + 1}`, textArea(`goals.${goal.id}.text`, goal.text, (v) => { goal.text = v; })),
           h('div', { class: 'plan-item__tools' },
             itemComments('goals', goal.id, `on goal ${i + 1}`),
-            button('Remove', `goals.${goal.id}.remove`, () => removeItem('goals', goal.id, `Goal ${i + 1}`), { hidden: `goal ${i + 1}` })))))
+            button('Remove', `goals.${goal.id}.remove`, () => removeItem('goals', goal.id), { hidden: `goal ${i + 1}` })))))
         : emptyState(isClient ? 'You have not written any goals yet.' : 'No goals yet.'),
       button('Add a goal', 'goals.add', () => addItem('goals', { id: newId(), text: '' }, 'text'), { secondary: false }),
     ];
@@ -421,7 +433,7 @@ function planPage(ctx, client, read, initialComments) {
                 field('Status', select(`actions.${action.id}.status`, action.status, Object.entries(ACTION_STATUS), (v) => { action.status = v; })))),
             h('div', { class: 'plan-item__tools' },
               itemComments('actions', action.id, `on action ${i + 1}`),
-              button('Remove', `actions.${action.id}.remove`, () => removeItem('actions', action.id, `Action ${i + 1}`), { hidden: `action ${i + 1}` })));
+              button('Remove', `actions.${action.id}.remove`, () => removeItem('actions', action.id), { hidden: `action ${i + 1}` })));
         }))
         : emptyState('No actions yet.'),
       button('Add an action', 'actions.add', () => addItem('actions', {
@@ -443,7 +455,7 @@ function planPage(ctx, client, read, initialComments) {
             field('What is needed', textArea(`support_needs.${need.id}.description`, need.description, (v) => { need.description = v; }))),
           h('div', { class: 'plan-item__tools' },
             itemComments('support_needs', need.id, `on support need ${i + 1}`),
-            button('Remove', `support_needs.${need.id}.remove`, () => removeItem('support_needs', need.id, `Support need ${i + 1}`), { hidden: `support need ${i + 1}` })))))
+            button('Remove', `support_needs.${need.id}.remove`, () => removeItem('support_needs', need.id), { hidden: `support need ${i + 1}` })))))
         : emptyState('No support needs recorded.'),
       button('Add a support need', 'support_needs.add', () => addItem('support_needs', {
         id: newId(), kind: 'housing', description: '', referral_status: 'to_refer',
@@ -466,7 +478,7 @@ function planPage(ctx, client, read, initialComments) {
               field('Sessions attended', numberInput(`diversion.${activity.id}.attended`, activity.sessions_attended, (v) => { activity.sessions_attended = v; }, { max: 500, empty: 0 })))),
           h('div', { class: 'plan-item__tools' },
             itemComments('diversion', activity.id, `on activity ${i + 1}`),
-            button('Remove', `diversion.${activity.id}.remove`, () => removeItem('diversion', activity.id, `Activity ${i + 1}`), { hidden: `activity ${i + 1}` })))))
+            button('Remove', `diversion.${activity.id}.remove`, () => removeItem('diversion', activity.id), { hidden: `activity ${i + 1}` })))))
         : emptyState('No diversion activities.'),
       button('Add an activity', 'diversion.add', () => addItem('diversion', {
         id: newId(), kind: 'life_skills', activity: '', sessions_offered: 0, sessions_attended: 0,
@@ -567,14 +579,15 @@ function planPage(ctx, client, read, initialComments) {
 
   /** Rebuild the sections from the draft, keeping focus where it was. */
   function draw({ focusKey = null } = {}) {
-    const active = document.activeElement;
+    // A text control when it has a selection to keep (checked below), else any element.
+    const active = /** @type {HTMLInputElement | null} */ (document.activeElement);
     const activeKey = active && sectionsEl.contains(active) && active.dataset ? active.dataset.key : null;
     const start = active && typeof active.selectionStart === 'number' ? active.selectionStart : null;
     const end = active && typeof active.selectionEnd === 'number' ? active.selectionEnd : null;
     sectionsEl.replaceChildren(...SECTIONS.map(sectionEl));
     drawBar();
     const key = focusKey || activeKey;
-    const target = key ? sectionsEl.querySelector(`[data-key="${CSS.escape(key)}"]`) : null;
+    const target = key ? /** @type {HTMLInputElement | null} */ (sectionsEl.querySelector(`[data-key="${CSS.escape(key)}"]`)) : null;
     if (target) {
       target.focus({ preventScroll: !focusKey });
       if (!focusKey && start !== null && typeof target.setSelectionRange === 'function') {
@@ -1005,7 +1018,7 @@ function planPage(ctx, client, read, initialComments) {
   const beforeUnload = (event) => {
     if (dirtySections().length) {
       event.preventDefault();
-      event.returnValue = ''; // eslint-disable-line no-param-reassign
+      event.returnValue = '';
     }
   };
   window.addEventListener('beforeunload', beforeUnload);

@@ -17,7 +17,12 @@ export function today() {
   return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
 }
 
-/** A labelled field holding any control, with an error slot like ui.textField's. */
+/**
+ * A labelled field holding any control, with an error slot like ui.textField's.
+ * @param {string} labelText
+ * @param {any} control  an <input>, <select> or <textarea>
+ * @param {{ hint?: string }} [options]
+ */
 function field(labelText, control, { hint } = {}) {
   const id = control.id || uid(control.name || 'field');
   control.id = id;
@@ -51,7 +56,10 @@ function field(labelText, control, { hint } = {}) {
   };
 }
 
-/** options: [[value, text], …]; `placeholder` adds a first empty choice. */
+/**
+ * options: [[value, text], …]; `placeholder` adds a first empty choice.
+ * @param {{ label: string, name: string, options: [string, string][], placeholder?: string, hint?: string }} options
+ */
 export function selectField({ label: labelText, name, options, placeholder, hint }) {
   const select = h('select', { name, class: 'select', required: true },
     placeholder ? h('option', { value: '' }, placeholder) : null,
@@ -106,4 +114,5 @@ export function referralFields() {
   };
 }
 
+/** @returns {[string, string][]} */
 export const roleOptions = () => CLINICAL_ROLES.map((role) => [role, ROLE_LABELS[role]]);

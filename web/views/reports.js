@@ -59,6 +59,7 @@ function outcomeChart(report, signal) {
   });
 }
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const scopes = await request('/api/v1/reports/scopes', { signal: ctx.signal });
   const options = [

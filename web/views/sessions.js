@@ -8,6 +8,7 @@ import {
 } from '../ui.js';
 import { KIND_LABELS, meetingWhen } from './meeting.js';
 
+/** @type {[number, string][]} */
 export const DURATIONS = [
   [30, '30 minutes'],
   [45, '45 minutes'],
@@ -147,9 +148,9 @@ export function whenFields(meeting = null) {
   const defaults = start && !Number.isNaN(start.getTime())
     ? { date: localDate(start), time: `${pad(start.getHours())}:${pad(start.getMinutes())}` }
     : nextQuarterHour();
-  const length = meeting ? Math.round((new Date(meeting.ends_at) - start) / 60_000) : DEFAULT_DURATION;
+  const length = meeting ? Math.round((new Date(meeting.ends_at).getTime() - start.getTime()) / 60_000) : DEFAULT_DURATION;
   const lengths = DURATIONS.some(([minutes]) => minutes === length) || !(length > 0)
-    ? DURATIONS : [...DURATIONS, [length, `${length} minutes`]].sort((a, b) => a[0] - b[0]);
+    ? DURATIONS : [...DURATIONS, /** @type {[number, string]} */ ([length, `${length} minutes`])].sort((a, b) => a[0] - b[0]);
   const chosen = length > 0 ? length : DEFAULT_DURATION;
   const date = textField({ label: 'Date', name: 'date', type: 'date', value: defaults.date, extraClass: 'input--date' });
   const time = textField({

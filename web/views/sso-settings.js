@@ -5,6 +5,7 @@ import { request } from '../api.js';
 import { h, heading, page, section, textField, notice } from '../ui.js';
 import { actionForm, checkboxField } from './admin-kit.js';
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const organisationId = ctx.user.organisation_id;
   const path = `/api/v1/auth/sso/organisations/${organisationId}`;

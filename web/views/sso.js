@@ -6,6 +6,7 @@ import { h, heading, problemMessage } from '../ui.js';
 // A code works once; remember which have been tried in this page's life.
 const used = new Set();
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const { code } = ctx.params;
   if (used.has(code)) return failure('This sign-in link has already been used.');
@@ -38,6 +39,7 @@ function failure(message) {
 
 // A sign-in through the organisation's provider that failed: the server sends the browser here
 // with the failure's key, and says in its own words what went wrong.
+/** @param {import('../app.js').ViewContext} ctx */
 export async function renderFailure(ctx) {
   const { failure } = ctx.params;
   let detail;

@@ -362,6 +362,7 @@ async function teamView(ctx, teamId) {
 
 /* ----------------------------------------------------------------- page -- */
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const [talk, supervisees, scopes, joining] = await Promise.all([
     request('/api/v1/wellbeing/talk-requests', { signal: ctx.signal }),

@@ -8,6 +8,7 @@ import {
 } from '../ui.js';
 import { actionForm, selectField, everyone, CLINICAL_ROLES } from './admin-kit.js';
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const { id } = ctx.params;
   const [team, initialMembers, people] = await Promise.all([

@@ -6,6 +6,7 @@ import { actionForm } from './admin-kit.js';
 
 const LIMIT = 50;
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const load = ({ offset, limit, signal }) => request('/api/v1/teams', { query: { limit, offset }, signal });
   const initial = await load({ offset: 0, limit: LIMIT, signal: ctx.signal });

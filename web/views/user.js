@@ -12,6 +12,7 @@ const LINK_STATUS = {
   active: ['Active', 'active'],
 };
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const { id } = ctx.params;
   const [person, people] = await Promise.all([

@@ -18,6 +18,7 @@ const INVITATION_STATUS = {
   expired: ['Expired', 'inactive'],
 };
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const load = ({ offset, limit, signal }) => request('/api/v1/users', { query: { limit, offset }, signal });
   const loadInvitations = ({ offset, limit, signal }) => request('/api/v1/invitations', { query: { limit, offset }, signal });

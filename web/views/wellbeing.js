@@ -241,6 +241,7 @@ function supervisorArea(ctx, me, initial) {
   return area;
 }
 
+/** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const me = ctx.user && ctx.user.id;
   const [prompt, history, records, meetings, links] = await Promise.all([
