@@ -102,7 +102,13 @@ async def _seed(settings: Settings, *, people: int, clients: int) -> World:
             session.add_all(users)
             await session.flush()
             session.add_all(
-                TeamMembership(team_id=teams[index // TEAM_SIZE].id, user_id=user.id, since=now)
+                # Established teams: in force, as memberships a team has confirmed are.
+                TeamMembership(
+                    team_id=teams[index // TEAM_SIZE].id,
+                    user_id=user.id,
+                    since=now,
+                    confirmed_at=now,
+                )
                 for index, user in enumerate(users)
             )
             session.add_all(sessions)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Live
+from tests.conftest import Live, demo_team_id
 from tests.support.ws import WsClient
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -172,7 +172,7 @@ async def test_a_history_answer_has_exactly_the_documented_keys(live_sqlite: Liv
     page_keys = set(table_after(text, "The answer, for both"))
     message_keys = set(table_after(text, "Each message:"))
     keyworker = live_sqlite.as_role("peer_keyworker")
-    team = keyworker.get("/api/v1/teams").json()["items"][0]["id"]
+    team = demo_team_id(keyworker)  # hers; other tests add teams she is not on
     opened = keyworker.post("/api/v1/conversations", json={"kind": "team", "team_id": team})
     assert opened.status_code == 200, opened.text
     conversation = opened.json()["id"]

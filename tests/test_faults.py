@@ -406,7 +406,10 @@ async def test_kill_9_during_a_message_load_loses_nothing_acknowledged(cluster: 
         killed.stop()  # its log
     # The kill cut sends in flight and sockets on A: both came back by resending and resuming.
     assert priya.resends >= 1 and tom.resends >= 1
-    assert on_a.connects >= 2 and 1006 in on_a.close_codes
+    # The reader on A was cut and came back (how it noticed varies: the dropped connection,
+    # 1006, or its ping unanswered before the socket reported the drop; its close codes are
+    # checked against the documented ones above).
+    assert on_a.connects >= 2, on_a.close_codes
     assert on_b.connects == 1  # B never went away
 
 

@@ -870,6 +870,9 @@ SELF_SERVICE = {
     # Public questionnaire links, opened and answered without signing in (test_measure_links.py).
     ("GET", "/api/v1/measure-links/{token}"),
     ("POST", "/api/v1/measure-links/{token}"),
+    # What the sign-in page shows before anyone signs in: the name, and in a demo the demo
+    # logins (tests/test_meta.py).
+    ("GET", "/api/v1/meta"),
 }
 
 
