@@ -34,6 +34,7 @@ from tests.conftest import ROLE_EMAILS, Live
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 PROVIDER = "Northern Employment Partners"
+TEAM = "Newcastle IPS Team"
 REFUSAL = (
     "You do not have access to this: no current consent (employment_sharing) for this organisation."
 )
@@ -69,6 +70,9 @@ async def test_referral_care_team_and_consent_decide_who_reads_the_record(
         await priya.locator("summary", has_text="Take a referral").click()
         intake = priya.get_by_role("form", name="Take a referral")
         await intake.get_by_label("Client’s name").fill(name)
+        # Chosen by name: other tests add teams to the organisation, and with more than one
+        # the form asks which team takes the referral.
+        await intake.get_by_label("Team", exact=True).select_option(label=TEAM)
         await intake.get_by_label("Referred by").select_option(label="Jobcentre")
         await intake.get_by_label("Reason for referral").fill(reason)
         await intake.get_by_role("button", name="Take referral").click()
