@@ -18,7 +18,7 @@ import pyotp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import PageProblems, sign_in
+from tests.browser.conftest import PageProblems, open_nav, sign_in
 from tests.browser.test_supervision import open_page
 from tests.conftest import ROLE_EMAILS, Live
 from tests.test_hardening import _Discovery
@@ -51,7 +51,8 @@ def only_these_refusals(problems: PageProblems, refusals: list[tuple[str, str]])
 
 async def sign_in_admin(page: Page, live: Live) -> None:
     code = live.as_role("admin").tokens["recovery_codes"].pop()
-    await sign_in(page, live, ROLE_EMAILS["admin"], code=code, home="Users")
+    await sign_in(page, live, ROLE_EMAILS["admin"], code=code)
+    await open_nav(page, "Users")
 
 
 async def test_admin_invites_someone_who_joins_and_manages_them(
@@ -115,7 +116,7 @@ async def admin_journey(page: Page, browser: Browser, live_sqlite: Live) -> None
             "Save your recovery codes"
         )
         await newcomer.get_by_role("button", name="I have saved these").click()
-        await expect(newcomer.get_by_role("heading", level=1)).to_have_text("Clients")
+        await expect(newcomer.get_by_role("heading", level=1)).to_have_text("Today")
     finally:
         await context.close()
     problems.assert_clean()

@@ -21,7 +21,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import chromium_executable, sign_in
+from tests.browser.conftest import chromium_executable, open_nav, sign_in
 from tests.browser.test_meeting_room import (
     MEDIA_ARGS,
     MEDIA_CSP,
@@ -65,6 +65,7 @@ async def signed_in(
 
 
 async def open_alex(page: Page) -> None:
+    await open_nav(page, "Clients")
     await (
         page.get_by_role("table", name="Clients")
         .get_by_role("link", name=CLIENT_NAME, exact=True)

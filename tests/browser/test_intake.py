@@ -22,12 +22,19 @@ from datetime import date, timedelta
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems, sign_in
+from tests.browser.conftest import (
+    REPORT_CSP_VIOLATIONS,
+    TIMEOUT_MS,
+    PageProblems,
+    open_nav,
+    sign_in,
+)
 from tests.conftest import ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 PROVIDER = "Northern Employment Partners"
+TEAM = "Newcastle IPS Team"
 REFUSAL = (
     "You do not have access to this: no current consent (employment_sharing) for this organisation."
 )
@@ -59,9 +66,13 @@ async def test_referral_care_team_and_consent_decide_who_reads_the_record(
     try:
         # Priya takes the referral from the clients list; the new record opens.
         await sign_in(priya, live_sqlite, ROLE_EMAILS["peer_keyworker"], code=keyworker_code)
+        await open_nav(priya, "Clients")
         await priya.locator("summary", has_text="Take a referral").click()
         intake = priya.get_by_role("form", name="Take a referral")
         await intake.get_by_label("Client’s name").fill(name)
+        # Chosen by name: other tests add teams to the organisation, and with more than one
+        # the form asks which team takes the referral.
+        await intake.get_by_label("Team", exact=True).select_option(label=TEAM)
         await intake.get_by_label("Referred by").select_option(label="Jobcentre")
         await intake.get_by_label("Reason for referral").fill(reason)
         await intake.get_by_role("button", name="Take referral").click()
@@ -115,6 +126,7 @@ async def test_referral_care_team_and_consent_decide_who_reads_the_record(
 
         # Erin finds the client in her own list and reads the record.
         await sign_in(erin, live_sqlite, ROLE_EMAILS["employment_specialist"], code=specialist_code)
+        await open_nav(erin, "Clients")
         await (
             erin.get_by_role("table", name="Clients").get_by_role("link", name=name, exact=True)
         ).click()

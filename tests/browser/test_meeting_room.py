@@ -366,7 +366,6 @@ async def test_joining_on_a_second_device_ends_the_call_on_the_first_which_can_t
                 device.page,
                 live_sqlite,
                 DEMO_CLIENT_EMAIL,
-                home=CLIENT_NAME,
                 csp_contains=MEDIA_CSP,
             )
             await device.page.goto(f"{live_sqlite.base_url}/#/meetings/{meeting_id}")
