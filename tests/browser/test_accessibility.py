@@ -373,13 +373,13 @@ async def test_a_clients_record_on_a_phone(media_browser: Browser, live_demo: Li
         await page.goto(f"{live_demo.base_url}/#/my-record")
         await expect(page.get_by_role("heading", level=1)).to_have_text(CLIENT_NAME)
 
-        # The header is two short rows, the navigation beside Messages, not under the name.
+        # The header takes under a sixth of the screen: short rows, the main navigation on one.
         header = await page.locator(".site-header").bounding_box()
         assert header is not None and header["height"] < PHONE[1] / 6, header
-        tops = await page.locator(".site-header .nav__link:visible").evaluate_all(
+        tops = await page.locator(".site-header .nav .nav__link:visible").evaluate_all(
             "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
         )
-        assert len(tops) == 2 and len(set(tops)) == 1, tops  # "My record" beside "Messages"
+        assert len(tops) == 2 and len(set(tops)) == 1, tops  # "Home" beside "My record"
 
         # The care team fits the screen, and its scroll container takes keyboard focus.
         care_team = page.get_by_role("region", name="Care team").locator(".table-wrap")
