@@ -178,6 +178,17 @@ async def scan_both_sizes(page: Page, label: str) -> None:
     await page.set_viewport_size({"width": 1366, "height": 768})
 
 
+# The forms and histories a view keeps folded away (taking a referral, recording consent, adding
+# to the care team, a meeting's attendance): opened, as a person would, so they are scanned too.
+OPEN_EVERY_FOLD = """
+() => {
+  const closed = [...document.querySelectorAll('#main details:not([open])')];
+  closed.forEach((d) => { d.open = true; });
+  return closed.length;
+}
+"""
+
+
 async def scan_views(live: Live, person: Person, role: str, views: list[str], ids: dict[str, str]):
     page = person.page
     for view in views:
@@ -186,6 +197,9 @@ async def scan_views(live: Live, person: Person, role: str, views: list[str], id
         await expect(page).to_have_url(re.compile(re.escape(f"#{path}") + "$"))
         await settled(page)
         await scan_both_sizes(page, f"{view} as {role}")
+        if await page.evaluate(OPEN_EVERY_FOLD):
+            await settled(page)
+            await scan_both_sizes(page, f"{view} as {role}, every fold open")
 
 
 def refresh_token_for(live: Live, role: str) -> str:
