@@ -45,7 +45,9 @@ async def test_a_supervisor_checks_the_audit_trail_searches_and_replaces_her_cod
 
 async def steps(page: Page, live_sqlite: Live, problems: PageProblems) -> None:
     sofia = live_sqlite.as_role("supervisor")
-    await sign_in(page, live_sqlite, ROLE_EMAILS["supervisor"], code=sofia.tokens["recovery_codes"].pop())
+    await sign_in(
+        page, live_sqlite, ROLE_EMAILS["supervisor"], code=sofia.tokens["recovery_codes"].pop()
+    )
 
     # The audit trail holds.
     await open_nav(page, "Audit")
@@ -54,11 +56,17 @@ async def steps(page: Page, live_sqlite: Live, problems: PageProblems) -> None:
 
     # A message she sends is found by a search of its conversation.
     word = f"zebra{uuid.uuid4().hex[:6]}"
-    await page.get_by_role("navigation", name="Messaging").get_by_role("link", name="Messages").click()
+    await (
+        page.get_by_role("navigation", name="Messaging")
+        .get_by_role("link", name="Messages")
+        .click()
+    )
     await page.get_by_role("button", name="Team conversation").click()
     await page.get_by_label("Message", exact=True).fill(f"Notes for the {word} review")
     await page.get_by_role("button", name="Send", exact=True).click()
-    await expect(page.locator(".message-list").get_by_text(f"Notes for the {word} review")).to_be_visible()
+    await expect(
+        page.locator(".message-list").get_by_text(f"Notes for the {word} review")
+    ).to_be_visible()
     await page.get_by_text("Search this conversation").click()
     await page.get_by_label("Words to find").fill(word)
     await page.get_by_role("search").get_by_role("button", name="Search").click()
