@@ -135,10 +135,6 @@ NOT_FOR_PEOPLE: dict[Operation, str] = {
 
 # Operations people need that the web client does not offer yet: the gap, written down.
 NOT_YET_IN_THE_WEB_CLIENT: dict[Operation, str] = {
-    ("GET", "/api/v1/audit-events/verify"): (
-        "Not built yet: the Audit page does not let a supervisor or admin check the log's "
-        "hash chain."
-    ),
     ("PATCH", "/api/v1/clients/{client_id}"): (
         "Not built yet: a client's name or status cannot be changed on the client page."
     ),
@@ -160,9 +156,6 @@ NOT_YET_IN_THE_WEB_CLIENT: dict[Operation, str] = {
     ),
     ("GET", "/api/v1/clients/{client_id}/subject-access"): (
         "Not built yet: no download of the subject-access export for a client or supervisor."
-    ),
-    ("GET", "/api/v1/conversations/{conversation_id}/search"): (
-        "Not built yet: no search box in a conversation."
     ),
     ("GET", "/api/v1/employer-contacts"): (
         "Not built yet as a call: the journey page reads contacts from the journey; no list of "
@@ -216,10 +209,6 @@ NOT_YET_IN_THE_WEB_CLIENT: dict[Operation, str] = {
     ),
     ("GET", "/api/v1/wellbeing/people/{user_id}/check-ins"): (
         "Not built yet: a supervisor cannot open one supervisee's check-in history."
-    ),
-    ("POST", "/api/v1/auth/mfa/recovery-codes"): (
-        "Not built yet: a signed-in person replaces their recovery codes (the old ones stop "
-        "working); the codes are shown once at enrolment, and no page offers new ones."
     ),
 }
 

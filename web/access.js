@@ -114,6 +114,10 @@ export const ACCESS = {
       "roles": ["supervisor", "admin"],
       "needs": ["GET /api/v1/reports/programme", "GET /api/v1/reports/scopes"]
     },
+    "account": {
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "admin", "client"],
+      "needs": ["POST /api/v1/auth/mfa/recovery-codes"]
+    },
     "audit": {
       "label": "Audit", "href": "#/audit",
       "roles": ["supervisor", "admin"],

@@ -30,6 +30,7 @@ import * as userView from './views/user.js';
 import * as teamView from './views/team.js';
 import * as ssoSettingsView from './views/sso-settings.js';
 import * as auditView from './views/audit.js';
+import * as accountView from './views/account.js';
 import * as messagesView from './views/messages.js';
 import * as meetingView from './views/meeting.js';
 import * as meetingsView from './views/meetings.js';
@@ -78,6 +79,7 @@ const ROUTES = [
   { pattern: /^\/teams\/([^/]+)$/, keys: ['id'], view: teamView, page: 'team', nav: 'teams' },
   { pattern: /^\/single-sign-on$/, view: ssoSettingsView, page: 'sso-settings', nav: 'users' },
   { pattern: /^\/audit$/, view: auditView, page: 'audit', nav: 'audit' },
+  { pattern: /^\/account$/, view: accountView, page: 'account', nav: 'account' },
   { pattern: /^\/messages$/, view: messagesView, page: 'messages', nav: 'messages' },
   { pattern: /^\/messages\/([^/]+)$/, keys: ['id'], view: messagesView, page: 'messages', nav: 'messages' },
   { pattern: /^\/meetings$/, view: meetingsView, page: 'meetings', nav: 'meetings' },
@@ -229,6 +231,7 @@ function renderHeader(activeNav) {
       h('p', { class: 'account__who' },
         h('span', { class: 'account__name' }, user.display_name || user.email || 'Signed in'),
         h('span', { class: 'account__role' }, roleLabel(user.role))),
+      sees(user, 'account') ? h('a', { class: 'account__link', href: '#/account', 'aria-current': activeNav === 'account' ? 'page' : undefined }, 'Your account') : null,
       h('button', { type: 'button', class: 'button button--secondary button--small', onclick: signOut }, 'Sign out'),
     );
   }

@@ -57,6 +57,7 @@ COMMON_STAFF = [
     "/messages",
     "/alerts",
     "/wellbeing",
+    "/account",
 ]
 STAFF_VIEWS = {
     "peer_keyworker": COMMON_STAFF,
@@ -81,6 +82,7 @@ STAFF_VIEWS = {
         "/audit",
         "/wellbeing",
         "/messages",
+        "/account",
     ],
 }
 CLIENT_VIEWS = [
@@ -90,6 +92,7 @@ CLIENT_VIEWS = [
     "/clients/{client}/plan",
     "/clients/{client}/measures/phq9",
     "/messages",
+    "/account",
     "/no-such-page",
 ]
 

@@ -664,9 +664,91 @@ function conversationPane(ctx, c, cleanups) {
     labelText,
     caseLink,
     ctx.user.role !== 'client' && c.kind !== 'direct' ? callBar(ctx, c) : null,
+    searchPanel(ctx, c),
     older,
     status,
     log,
     typing,
     composer);
+}
+
+/* ------------------------------------------------- search a conversation -- */
+
+// The server's bounds for `q` (docs/api.md, "Message history"): checked here
+// too so a one-letter search is explained rather than sent.
+const SEARCH_MIN_CHARS = 2;
+const SEARCH_MAX_CHARS = 100;
+
+/** "Search this conversation": the latest messages containing the words. */
+function searchPanel(ctx, c) {
+  const inputId = uid('search');
+  const errorId = `${inputId}-error`;
+  const input = h('input', {
+    id: inputId, name: 'q', type: 'search', class: 'input', autocomplete: 'off',
+    maxlength: String(SEARCH_MAX_CHARS),
+  });
+  const error = h('p', { id: errorId, class: 'field__error', role: 'alert' });
+  const status = h('p', { class: 'thread-search__status', role: 'status' });
+  const results = h('ol', { class: 'thread-search__results', 'aria-label': 'Matching messages', hidden: true });
+  const button = h('button', { type: 'submit', class: 'button button--secondary' }, 'Search');
+  const form = h('form', { class: 'thread-search__form', role: 'search', novalidate: true },
+    h('label', { for: inputId, class: 'field__label' }, 'Words to find'),
+    error,
+    h('div', { class: 'thread-search__row' }, input, button));
+
+  function showError(message) {
+    error.textContent = message || '';
+    if (message) {
+      input.setAttribute('aria-invalid', 'true');
+      input.setAttribute('aria-describedby', errorId);
+    } else {
+      input.removeAttribute('aria-invalid');
+      input.removeAttribute('aria-describedby');
+    }
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (button.getAttribute('aria-disabled') === 'true') return;
+    const q = input.value.trim();
+    showError('');
+    if ([...q].length < SEARCH_MIN_CHARS) {
+      showError(`Enter at least ${SEARCH_MIN_CHARS} characters to search for.`);
+      input.focus();
+      return;
+    }
+    button.setAttribute('aria-disabled', 'true');
+    status.textContent = 'Searching…';
+    try {
+      const answer = await api.request(`/api/v1/conversations/${encodeURIComponent(c.id)}/search`,
+        { query: { q }, signal: ctx.signal });
+      if (!ctx.isCurrent()) return;
+      const found = (answer && Array.isArray(answer.messages) ? answer.messages : []).filter((m) => !m.deleted);
+      // Newest first: the one someone is looking for is usually recent.
+      results.replaceChildren(...found.slice().reverse().map((m) => h('li', { class: 'thread-search__item' },
+        h('p', { class: 'message__meta' },
+          h('span', { class: 'message__sender' }, m.sender_id === chat.myId() ? 'You' : (m.sender_name || 'Someone')),
+          ' ',
+          h('time', { class: 'message__time', datetime: m.created_at }, formatDateTime(m.created_at))),
+        h('p', { class: 'message__body' }, m.body || ''))));
+      results.hidden = found.length === 0;
+      const count = found.length === 1 ? '1 message matches' : `${found.length} messages match`;
+      status.textContent = found.length
+        ? `${count} “${q}”${answer.has_more ? ' (the latest ones; earlier matches are left out)' : ''}.`
+        : `No messages match “${q}”.`;
+    } catch (failure) {
+      if (!ctx.isCurrent() || (failure && failure.name === 'AbortError')) return;
+      status.textContent = '';
+      results.hidden = true;
+      showError(`The search failed. ${problemMessage(failure)}`);
+    } finally {
+      button.removeAttribute('aria-disabled');
+    }
+  });
+
+  return h('details', { class: 'details thread-search' },
+    h('summary', {}, 'Search this conversation'),
+    form,
+    status,
+    results);
 }

@@ -103,6 +103,24 @@ function setupView(ctx, { secret, otpauth_uri: uri }) {
 }
 
 function recoveryCodesView(ctx, codes) {
+  return h('div', { class: 'auth-layout auth-layout--wide' },
+    recoveryCodesCard(codes, {
+      done: 'Two-step verification is now set up.',
+      onSaved: () => {
+        api.acknowledgeRecoveryCodes();
+        ctx.goHome();
+      },
+    }));
+}
+
+/**
+ * The one-time display of recovery codes, with copy, download and "I have
+ * saved these" (onSaved). done: what has just happened, said above them.
+ * Also used when someone replaces their codes (views/account.js).
+ * @param {string[]} codes
+ * @param {{ done: string, onSaved: () => void }} options
+ */
+export function recoveryCodesCard(codes, { done, onSaved }) {
   const status = h('p', { class: 'copy-status', role: 'status' });
   const text = `Teamwell recovery codes\n\n${codes.join('\n')}\n\nEach code can be used once.\n`;
 
@@ -116,35 +134,27 @@ function recoveryCodesView(ctx, codes) {
     status.textContent = 'Downloaded teamwell-recovery-codes.txt.';
   };
 
-  return h('div', { class: 'auth-layout auth-layout--wide' },
-    h('div', { class: 'card auth-card' },
-      heading('Save your recovery codes'),
-      notice('Two-step verification is now set up.', 'success'),
-      h('p', {}, 'If you lose access to your authenticator app, you can sign in with one of these codes instead. Each code works once.'),
-      h('p', { class: 'warning-text' },
-        h('strong', {}, 'You will not be shown these codes again. '),
-        'Keep them somewhere safe and private, such as a password manager.'),
-      h('ol', { class: 'recovery-codes', 'aria-label': 'Recovery codes' },
-        codes.map((c) => h('li', {}, h('code', {}, c)))),
-      h('p', { class: 'button-row' },
-        h('button', {
-          type: 'button',
-          class: 'button button--secondary',
-          onclick: async () => {
-            status.textContent = (await copyText(codes.join('\n')))
-              ? 'Copied the recovery codes.'
-              : 'Could not copy. Select the codes and copy them instead.';
-          },
-        }, 'Copy codes'),
-        h('button', { type: 'button', class: 'button button--secondary', onclick: download }, 'Download as a text file')),
-      status,
-      h('div', { class: 'form__actions' },
-        h('button', {
-          type: 'button',
-          class: 'button',
-          onclick: () => {
-            api.acknowledgeRecoveryCodes();
-            ctx.goHome();
-          },
-        }, 'I have saved these'))));
+  return h('div', { class: 'card auth-card' },
+    heading('Save your recovery codes'),
+    notice(done, 'success'),
+    h('p', {}, 'If you lose access to your authenticator app, you can sign in with one of these codes instead. Each code works once.'),
+    h('p', { class: 'warning-text' },
+      h('strong', {}, 'You will not be shown these codes again. '),
+      'Keep them somewhere safe and private, such as a password manager.'),
+    h('ol', { class: 'recovery-codes', 'aria-label': 'Recovery codes' },
+      codes.map((c) => h('li', {}, h('code', {}, c)))),
+    h('p', { class: 'button-row' },
+      h('button', {
+        type: 'button',
+        class: 'button button--secondary',
+        onclick: async () => {
+          status.textContent = (await copyText(codes.join('\n')))
+            ? 'Copied the recovery codes.'
+            : 'Could not copy. Select the codes and copy them instead.';
+        },
+      }, 'Copy codes'),
+      h('button', { type: 'button', class: 'button button--secondary', onclick: download }, 'Download as a text file')),
+    status,
+    h('div', { class: 'form__actions' },
+      h('button', { type: 'button', class: 'button', onclick: onSaved }, 'I have saved these')));
 }
