@@ -58,7 +58,8 @@ async def test_record_actions_through_the_client_page(
     keyworker = live_sqlite.as_role("peer_keyworker")
     code: str = keyworker.tokens["recovery_codes"].pop()
     alex = next(
-        c for c in keyworker.get("/api/v1/clients").json()["items"]
+        c
+        for c in keyworker.get("/api/v1/clients").json()["items"]
         if c["display_name"] == "Alex Morgan"
     )
     suffix = uuid.uuid4().hex[:6]
