@@ -135,27 +135,12 @@ NOT_FOR_PEOPLE: dict[Operation, str] = {
 
 # Operations people need that the web client does not offer yet: the gap, written down.
 NOT_YET_IN_THE_WEB_CLIENT: dict[Operation, str] = {
-    ("PATCH", "/api/v1/clients/{client_id}"): (
-        "Not built yet: a client's name or status cannot be changed on the client page."
-    ),
     ("GET", "/api/v1/clients/{client_id}/allocation"): (
         "Not built yet: a client's evaluation-trial arm is not shown on the record."
-    ),
-    ("POST", "/api/v1/clients/{client_id}/employment-specialist"): (
-        "Not built yet: no control to assign a client's employment specialist."
-    ),
-    ("GET", "/api/v1/clients/{client_id}/fhir"): (
-        "Not built yet: no download of a client's record as FHIR on the client page."
-    ),
-    ("POST", "/api/v1/clients/{client_id}/measure-links"): (
-        "Not built yet: staff cannot send a client a questionnaire link from the record."
     ),
     ("GET", "/api/v1/clients/{client_id}/referrals"): (
         "Not built yet as a call: the referrals panel reads the referrals the client record "
         "carries."
-    ),
-    ("GET", "/api/v1/clients/{client_id}/subject-access"): (
-        "Not built yet: no download of the subject-access export for a client or supervisor."
     ),
     ("GET", "/api/v1/employer-contacts"): (
         "Not built yet as a call: the journey page reads contacts from the journey; no list of "

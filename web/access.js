@@ -115,8 +115,11 @@ export const ACCESS = {
       "needs": ["GET /api/v1/reports/programme", "GET /api/v1/reports/scopes"]
     },
     "account": {
-      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "admin", "client"],
-      "needs": ["POST /api/v1/auth/mfa/recovery-codes"]
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "admin"],
+      "needs": ["POST /api/v1/auth/mfa/recovery-codes"],
+      "notShownTo": {
+        "client": "Clients sign in with a password alone (no authenticator app), so they have no recovery codes to replace; the server answers them 409 mfa-not-started."
+      }
     },
     "audit": {
       "label": "Audit", "href": "#/audit",

@@ -92,7 +92,6 @@ CLIENT_VIEWS = [
     "/clients/{client}/plan",
     "/clients/{client}/measures/phq9",
     "/messages",
-    "/account",
     "/no-such-page",
 ]
 

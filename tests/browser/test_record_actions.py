@@ -1,0 +1,153 @@
+"""The client page's record actions in a real browser.
+
+The peer keyworker opens a newly referred client's record, downloads it as FHIR, corrects the
+client's name and makes them active, sends them a questionnaire link (they have no login, so the
+page shows the link to give them) and assigns Erin Walsh as their employment specialist; Alex
+downloads his subject-access export from My record. Each result is checked through the API. As in
+the ``page`` fixture, a console error, a Content-Security-Policy violation or an uncaught error
+fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from tests.browser.conftest import (
+    REPORT_CSP_VIOLATIONS,
+    TIMEOUT_MS,
+    PageProblems,
+    open_nav,
+    sign_in,
+)
+from tests.conftest import DEMO_CLIENT_EMAIL, ROLE_EMAILS, Live
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+SPECIALIST = "Erin Walsh"
+
+
+async def open_page(browser: Browser, problems: PageProblems) -> tuple[BrowserContext, Page]:
+    context = await browser.new_context(locale="en-GB", accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
+    await context.add_init_script(REPORT_CSP_VIOLATIONS)
+    page = await context.new_page()
+    page.on("console", problems.on_console)
+    page.on("pageerror", problems.on_page_error)
+    return context, page
+
+
+async def downloaded_json(page: Page, button: str, tmp_path: Path) -> object:
+    async with page.expect_download() as started:
+        await page.get_by_role("button", name=button, exact=True).click()
+    download = await started.value
+    target = tmp_path / download.suggested_filename
+    await download.save_as(target)
+    return json.loads(target.read_text(encoding="utf-8"))
+
+
+async def test_record_actions_through_the_client_page(
+    browser: Browser, live_sqlite: Live, tmp_path: Path
+) -> None:
+    keyworker = live_sqlite.as_role("peer_keyworker")
+    code: str = keyworker.tokens["recovery_codes"].pop()
+    alex = next(
+        c
+        for c in keyworker.get("/api/v1/clients").json()["items"]
+        if c["display_name"] == "Alex Morgan"
+    )
+    suffix = uuid.uuid4().hex[:6]
+    made = keyworker.post(
+        "/api/v1/clients",
+        json={
+            "display_name": f"Gus Hael {suffix}",
+            "team_id": alex["team_id"],
+            "referral": {"source": "self", "referred_on": str(date.today()), "reason": "Work"},
+        },
+    )
+    assert made.status_code == 201, made.text
+    gus = made.json()
+    corrected = f"Gus Hale {suffix}"
+
+    problems = PageProblems()
+    context, page = await open_page(browser, problems)
+    try:
+        await sign_in(page, live_sqlite, ROLE_EMAILS["peer_keyworker"], code=code)
+        await open_nav(page, "Clients")
+        await page.get_by_role("link", name=gus["display_name"], exact=True).click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(gus["display_name"])
+        actions = page.get_by_role("region", name="Record actions")
+        # The subject-access export is for the client and supervisors only.
+        await expect(
+            actions.get_by_role("button", name="Download subject-access export")
+        ).to_have_count(0)
+
+        # Download as FHIR: the record as a Bundle naming the client.
+        bundle = await downloaded_json(page, "Download as FHIR", tmp_path)
+        assert isinstance(bundle, dict) and bundle["resourceType"] == "Bundle"
+        patients = [
+            e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+        ]
+        assert len(patients) == 1
+
+        # Change the name and the status.
+        await actions.get_by_text("Change name or status").click()
+        await actions.get_by_label("Name", exact=True).fill(corrected)
+        await actions.get_by_label("Status", exact=True).select_option("active")
+        await actions.get_by_role("button", name="Save changes").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(corrected)
+        await expect(page.get_by_text("The record is updated.")).to_be_visible()
+        record = keyworker.get(f"/api/v1/clients/{gus['id']}").json()
+        assert (record["display_name"], record["status"]) == (corrected, "active")
+
+        # Send a questionnaire link: Gus has no login, so the page shows the link to give him.
+        actions = page.get_by_role("region", name="Record actions")
+        await actions.get_by_text("Send a questionnaire link").click()
+        await actions.get_by_label("Questionnaire", exact=True).select_option("phq9")
+        await actions.get_by_role("button", name="Send the link").click()
+        shown = actions.get_by_text("has no login email, so nothing was sent")
+        await expect(shown).to_be_visible()
+        link = await actions.locator(".record-actions__link").inner_text()
+        opened = keyworker.http.get(f"/api/v1/measure-links/{link.rsplit('/', 1)[1]}")
+        assert opened.status_code == 200, opened.text
+        assert opened.json()["instrument"]["code"] == "phq9"
+
+        # Assign the employment specialist.
+        await actions.get_by_text("Assign the employment specialist").click()
+        await actions.get_by_label("Employment specialist", exact=True).select_option(
+            label=f"{SPECIALIST} (Employment specialist)"
+        )
+        await actions.get_by_role("button", name="Assign", exact=True).click()
+        await expect(
+            page.get_by_text(f"{SPECIALIST} is now {corrected}’s employment specialist")
+        ).to_be_visible()
+        team = keyworker.get(f"/api/v1/clients/{gus['id']}/care-team").json()
+        assert any(
+            m["display_name"] == SPECIALIST and m["role_on_team"] == "employment_specialist"
+            for m in team
+        )
+    finally:
+        await context.close()
+    problems.assert_clean()
+
+    # Alex downloads everything held about him from My record; he changes nothing there.
+    problems = PageProblems()
+    context, page = await open_page(browser, problems)
+    try:
+        await sign_in(page, live_sqlite, DEMO_CLIENT_EMAIL)
+        await open_nav(page, "My record", heading="Alex Morgan")
+        yours = page.get_by_role("region", name="Your data")
+        await expect(yours.get_by_text("Change name or status")).to_have_count(0)
+        archive = await downloaded_json(page, "Download subject-access export", tmp_path)
+        assert isinstance(archive, dict)
+        about = archive["about"]
+        assert (about["format"], about["client_id"]) == ("teamwell.subject-access.v1", alex["id"])
+    finally:
+        await context.close()
+    problems.assert_clean()
