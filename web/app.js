@@ -227,13 +227,14 @@ function renderHeader(activeNav) {
 
   account.replaceChildren();
   if (signedIn) {
-    account.append(
+    // Node.append writes a null as the text "null": leave out what this person does not see.
+    account.append(...[
       h('p', { class: 'account__who' },
         h('span', { class: 'account__name' }, user.display_name || user.email || 'Signed in'),
         h('span', { class: 'account__role' }, roleLabel(user.role))),
       sees(user, 'account') ? h('a', { class: 'account__link', href: '#/account', 'aria-current': activeNav === 'account' ? 'page' : undefined }, 'Your account') : null,
       h('button', { type: 'button', class: 'button button--secondary button--small', onclick: signOut }, 'Sign out'),
-    );
+    ].filter(Boolean));
   }
   account.hidden = !signedIn;
 }

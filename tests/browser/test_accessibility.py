@@ -441,6 +441,8 @@ async def test_a_clients_record_on_a_phone(media_browser: Browser, live_demo: Li
         # The header takes under a sixth of the screen: short rows, the main navigation on one.
         header = await page.locator(".site-header").bounding_box()
         assert header is not None and header["height"] < PHONE[1] / 6, header
+        # Nothing stray in it (a left-out link once showed as the text "null").
+        assert "null" not in (await page.locator(".site-header").inner_text()).split()
         tops = await page.locator(".site-header .nav .nav__link:visible").evaluate_all(
             "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
         )
