@@ -91,8 +91,8 @@ async def test_therapist_signs_in_with_a_code_and_opens_a_client(
     await expect(page).to_have_url(re.compile(r"#/clients/[^/]+$"))
     await expect(page.get_by_role("heading", level=1)).to_have_text(chosen)
     sections = page.get_by_role("heading", level=2)
-    await expect(sections).to_have_text(["Care team", "Referrals", "Consent"])
-    for name in ("Care team", "Referrals", "Consent"):
+    await expect(sections).to_have_text(["Care team", "Referrals", "Consent", "Record actions"])
+    for name in ("Care team", "Referrals", "Consent", "Record actions"):
         await expect(page.get_by_role("region", name=name)).to_be_visible()
     await page.screenshot(path=SCREENSHOTS / "client-summary.png", full_page=True)
 
@@ -141,8 +141,9 @@ async def test_client_sees_their_own_record(page: Page, live_sqlite: Live) -> No
     await expect(links.first).to_have_attribute("aria-current", "page")
     await open_nav(page, "My record", "Alex Morgan")
     await expect(page).to_have_url(re.compile(r"#/my-record$"))
+    # A client's own record offers their data to download, not staff's record actions.
     await expect(page.get_by_role("heading", level=2)).to_have_text(
-        ["Care team", "Referrals", "Consent"]
+        ["Care team", "Referrals", "Consent", "Your data"]
     )
 
 
