@@ -355,6 +355,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     # The app reads its settings when uvicorn imports it, here in this process: the sign-in
     # page then lists the demo logins (GET /api/v1/meta).
     os.environ["TEAMWELL_DEMO_MODE"] = "true"
+    get_settings.cache_clear()  # read before this command ran, without demo mode
     import uvicorn
 
     uvicorn.run("app.main:app", host=args.host, port=args.port, **SERVER_OPTIONS)

@@ -3,14 +3,13 @@ command turns demo mode on."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
 import uvicorn
 
 from app import cli
-from app.config import Settings
+from app.config import get_settings
 from tests.conftest import DEMO_PASSWORD, Live
 
 
@@ -30,8 +29,12 @@ def test_the_demo_command_serves_in_demo_mode(
     monkeypatch.setenv("TEAMWELL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("TEAMWELL_DATABASE_URL", f"sqlite:///{tmp_path / 'teamwell.db'}")
     served: list[bool] = []
-    # The app reads its settings when uvicorn imports it; stand in for that moment.
-    monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: served.append(Settings().demo_mode))
-    assert not Settings().demo_mode
-    assert cli.cmd_demo(Settings(), argparse.Namespace(host="127.0.0.1", port=8000)) == 0
+    # The app reads get_settings() when uvicorn imports it; stand in for that moment. The
+    # command line read (and cached) them first, as `teamwell demo` does.
+    monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: served.append(get_settings().demo_mode))
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["demo", "--host", "127.0.0.1", "--port", "8000"]) == 0
+    finally:
+        get_settings.cache_clear()
     assert served == [True]
