@@ -1,9 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
+from sqlalchemy import func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.config import get_settings
 from app.dbtypes import INT64_MAX
@@ -33,3 +37,19 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+async def paginate(
+    session: AsyncSession,
+    query: SelectOfScalar[T],
+    *order_by: Any,
+    limit: int,
+    offset: int,
+) -> tuple[list[T], int]:
+    """One page of ``query`` in the given order, and how many rows the whole query has.
+
+    The order must end on a unique column, so that pages neither repeat nor skip a row.
+    """
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = await session.exec(query.order_by(*order_by).limit(limit).offset(offset))
+    return list(rows.all()), int(total)

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import func, or_, text
+from sqlalchemy import or_, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit.models import AuditEvent, Outcome
 from app.clients.models import ClientRecord
 from app.context import Context
+from app.pagination import paginate
 
 GENESIS_HASH = "0" * 64
 # PostgreSQL advisory-lock key that serialises appends to the chain across server processes.
@@ -323,6 +324,4 @@ async def list_events(
         query = query.where(col(AuditEvent.occurred_at) >= filters.since)
     if filters.until:
         query = query.where(col(AuditEvent.occurred_at) < filters.until)
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = await session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit).offset(offset))
-    return list(rows.all()), int(total)
+    return await paginate(session, query, col(AuditEvent.id).desc(), limit=limit, offset=offset)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -44,6 +44,7 @@ from app.ips.schemas import (
     ReviewPublic,
     SustainmentCheck,
 )
+from app.pagination import paginate
 from app.plans import service as plans_service
 from app.users import service as users_service
 from app.users.models import Role, User
@@ -641,17 +642,15 @@ async def employer_contacts(
     if not specialist_ids:
         return [], 0
     query = select(EmployerContact).where(col(EmployerContact.specialist_id).in_(specialist_ids))
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = await session.exec(
-        query.order_by(
-            col(EmployerContact.contacted_on).desc(),
-            col(EmployerContact.recorded_at).desc(),
-            col(EmployerContact.id),
-        )
-        .limit(limit)
-        .offset(offset)
+    return await paginate(
+        session,
+        query,
+        col(EmployerContact.contacted_on).desc(),
+        col(EmployerContact.recorded_at).desc(),
+        col(EmployerContact.id),
+        limit=limit,
+        offset=offset,
     )
-    return list(rows.all()), int(total)
 
 
 async def contact_log_owners(*, session: AsyncSession, reader: User) -> set[uuid.UUID]:

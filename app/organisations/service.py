@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -10,6 +9,7 @@ from app.context import Context
 from app.errors import Conflict, NotFound
 from app.organisations.models import Organisation
 from app.organisations.schemas import OrganisationCreate, OrganisationUpdate
+from app.pagination import paginate
 
 
 class OrganisationNotFound(NotFound):
@@ -42,11 +42,14 @@ async def names(*, session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID
 async def list_all(
     *, session: AsyncSession, limit: int, offset: int
 ) -> tuple[list[Organisation], int]:
-    total = (await session.exec(select(func.count()).select_from(Organisation))).one()
-    rows = await session.exec(
-        select(Organisation).order_by(col(Organisation.name)).limit(limit).offset(offset)
+    return await paginate(
+        session,
+        select(Organisation),
+        col(Organisation.name),
+        col(Organisation.id),
+        limit=limit,
+        offset=offset,
     )
-    return list(rows.all()), int(total)
 
 
 async def create(*, session: AsyncSession, ctx: Context, data: OrganisationCreate) -> Organisation:

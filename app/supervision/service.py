@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +30,7 @@ from app.ips import service as ips_service
 from app.meetings import service as meetings_service
 from app.meetings.models import Meeting, MeetingKind
 from app.messaging.keyring import MessageKeyring
+from app.pagination import paginate
 from app.supervision import rules
 from app.supervision.models import (
     SupervisionAction,
@@ -263,13 +264,14 @@ async def check_ins_of(
 ) -> tuple[list[WellbeingCheckIn], int]:
     """One person's check-ins, newest first."""
     query = select(WellbeingCheckIn).where(WellbeingCheckIn.user_id == user_id)
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = await session.exec(
-        query.order_by(col(WellbeingCheckIn.at).desc(), col(WellbeingCheckIn.id))
-        .limit(limit)
-        .offset(offset)
+    return await paginate(
+        session,
+        query,
+        col(WellbeingCheckIn.at).desc(),
+        col(WellbeingCheckIn.id),
+        limit=limit,
+        offset=offset,
     )
-    return list(rows.all()), int(total)
 
 
 async def get_check_in(*, session: AsyncSession, check_in_id: uuid.UUID) -> WellbeingCheckIn:
@@ -724,17 +726,15 @@ async def records_for(
             col(SupervisionRecord.id).in_(attended),
         )
     )
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = await session.exec(
-        query.order_by(
-            col(SupervisionRecord.held_on).desc(),
-            col(SupervisionRecord.created_at).desc(),
-            col(SupervisionRecord.id),
-        )
-        .limit(limit)
-        .offset(offset)
+    return await paginate(
+        session,
+        query,
+        col(SupervisionRecord.held_on).desc(),
+        col(SupervisionRecord.created_at).desc(),
+        col(SupervisionRecord.id),
+        limit=limit,
+        offset=offset,
     )
-    return list(rows.all()), int(total)
 
 
 async def records_public(

@@ -11,6 +11,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.context import Context
 from app.errors import Conflict, NotFound
+from app.pagination import paginate
 from app.teams.models import Team, TeamMembership
 from app.teams.schemas import (
     PendingTeamMember,
@@ -45,9 +46,7 @@ async def list_for_organisation(
     *, session: AsyncSession, organisation_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[Team], int]:
     query = select(Team).where(Team.organisation_id == organisation_id)
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = await session.exec(query.order_by(col(Team.name)).limit(limit).offset(offset))
-    return list(rows.all()), int(total)
+    return await paginate(session, query, col(Team.name), col(Team.id), limit=limit, offset=offset)
 
 
 async def create(

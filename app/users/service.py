@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.context import Context
 from app.errors import Conflict, NotFound, Problem
+from app.pagination import paginate
 from app.users.models import Role, SupervisionLink, User
 from app.users.schemas import (
     SupervisionLinkStatus,
@@ -66,9 +67,9 @@ async def list_users(
     query = select(User).where(User.organisation_id == organisation_id)
     if staff_only:
         query = query.where(User.role != Role.client)
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = await session.exec(query.order_by(col(User.display_name)).limit(limit).offset(offset))
-    return list(rows.all()), int(total)
+    return await paginate(
+        session, query, col(User.display_name), col(User.id), limit=limit, offset=offset
+    )
 
 
 async def many(*, session: AsyncSession, ids: set[uuid.UUID]) -> list[User]:
