@@ -291,27 +291,17 @@ async def _outcome_facts(
     return responses, arms, await _diversion(session, in_scope, first_day, as_of)
 
 
-async def client_facts(
-    *,
-    session: AsyncSession,
-    team_ids: Iterable[uuid.UUID],
-    first_day: date,
-    as_of: date,
-    with_outcomes: bool = True,
-) -> list[ClientFacts]:
-    """The facts of every client of these teams, dated up to ``as_of``, in a fixed number of
-    queries (``first_day`` only narrows which plans' diversion pathway is read). Without
-    ``with_outcomes`` only the IPS journey is read: no measures, plans or allocations."""
-    teams = list(team_ids)
-    if not teams:
-        return []
-    clients = list(
-        await session.exec(select(ClientRecord).where(col(ClientRecord.team_id).in_(teams)))
-    )
-    if not clients:
-        return []
-    in_scope = select(ClientRecord.id).where(col(ClientRecord.team_id).in_(teams))
+@dataclass(frozen=True)
+class _JourneyRows:
+    """Each client's referrals, journey milestones, jobs and employer contacts up to a day."""
 
+    referrals: dict[uuid.UUID, list[date]]
+    milestones: dict[uuid.UUID, list[Milestone]]
+    jobs: dict[uuid.UUID, list[Job]]
+    contacts: dict[uuid.UUID, list[EmployerContact]]
+
+
+async def _journey_rows(session: AsyncSession, in_scope: Any, as_of: date) -> _JourneyRows:
     referrals: dict[uuid.UUID, list[date]] = defaultdict(list)
     for client_id, referred_on in (
         await session.exec(
@@ -347,40 +337,79 @@ async def client_facts(
     ):
         if contact.client_id is not None:
             contacts[contact.client_id].append(contact)
+    return _JourneyRows(referrals=referrals, milestones=milestones, jobs=jobs, contacts=contacts)
 
+
+async def client_facts(
+    *,
+    session: AsyncSession,
+    team_ids: Iterable[uuid.UUID],
+    first_day: date,
+    as_of: date,
+    with_outcomes: bool = True,
+) -> list[ClientFacts]:
+    """The facts of every client of these teams, dated up to ``as_of``, in a fixed number of
+    queries (``first_day`` only narrows which plans' diversion pathway is read). Without
+    ``with_outcomes`` only the IPS journey is read: no measures, plans or allocations."""
+    teams = list(team_ids)
+    if not teams:
+        return []
+    clients = list(
+        await session.exec(select(ClientRecord).where(col(ClientRecord.team_id).in_(teams)))
+    )
+    if not clients:
+        return []
+    in_scope = select(ClientRecord.id).where(col(ClientRecord.team_id).in_(teams))
+    rows = await _journey_rows(session, in_scope, as_of)
     responses: dict[uuid.UUID, list[MeasureResponse]] = defaultdict(list)
     arms: dict[uuid.UUID, Group] = {}
     diversion: dict[uuid.UUID, DiversionFacts] = {}
     if with_outcomes:
         responses, arms, diversion = await _outcome_facts(session, in_scope, first_day, as_of)
+    return [
+        _client_fact(
+            client,
+            rows,
+            as_of,
+            arm=arms.get(client.id, "not_allocated"),
+            responses=responses[client.id],
+            diversion=diversion.get(client.id),
+        )
+        for client in clients
+    ]
 
-    facts = []
-    for client in clients:
-        journey = ips_service.JourneyFacts(
-            client=client,
-            milestones=milestones[client.id],
-            jobs=jobs[client.id],
-            reviews={},
-            employer_contacts=contacts[client.id],
-            plan_actions=[],
-        )
-        joined_on, _source = ips_service.joined(journey)
-        meetings = [
-            m.occurred_on for m in milestones[client.id] if m.kind == MilestoneKind.first_meeting
-        ]
-        facts.append(
-            ClientFacts(
-                arm=arms.get(client.id, "not_allocated"),
-                referred_on=tuple(sorted(referrals[client.id])),
-                first_meeting_on=min(meetings) if meetings else None,
-                joined_on=joined_on,
-                first_employer_contact_on=ips_service.first_employer_contact_on(journey, as_of),
-                jobs=tuple(ips_service.as_rule_job(j) for j in jobs[client.id] if _valid_job(j)),
-                outcome=_outcome(responses[client.id]),
-                diversion=diversion.get(client.id),
-            )
-        )
-    return facts
+
+def _client_fact(
+    client: ClientRecord,
+    rows: _JourneyRows,
+    as_of: date,
+    *,
+    arm: Group,
+    responses: list[MeasureResponse],
+    diversion: DiversionFacts | None,
+) -> ClientFacts:
+    milestones = rows.milestones[client.id]
+    jobs = rows.jobs[client.id]
+    journey = ips_service.JourneyFacts(
+        client=client,
+        milestones=milestones,
+        jobs=jobs,
+        reviews={},
+        employer_contacts=rows.contacts[client.id],
+        plan_actions=[],
+    )
+    joined_on, _source = ips_service.joined(journey)
+    meetings = [m.occurred_on for m in milestones if m.kind == MilestoneKind.first_meeting]
+    return ClientFacts(
+        arm=arm,
+        referred_on=tuple(sorted(rows.referrals[client.id])),
+        first_meeting_on=min(meetings) if meetings else None,
+        joined_on=joined_on,
+        first_employer_contact_on=ips_service.first_employer_contact_on(journey, as_of),
+        jobs=tuple(ips_service.as_rule_job(j) for j in jobs if _valid_job(j)),
+        outcome=_outcome(responses),
+        diversion=diversion,
+    )
 
 
 def _valid_job(job: Job) -> bool:

@@ -18,7 +18,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, Table, delete, exists, or_, update
@@ -91,85 +91,104 @@ async def run(
     (and one ``client.removed`` per client record removed). The caller commits."""
     cut = rules.cutoffs(policy, ctx.now())
     report = RetentionReport()
-    removed = report.removed
-
-    # Sessions that ended before the cutoff: revoked before it, or (never revoked) idle from a
-    # last use before cutoff - idle. Their refresh tokens go first (they refer to them).
-    ended = or_(
-        col(AuthSession.revoked_at) < cut.auth_ended_before,
-        col(AuthSession.revoked_at).is_(None)
-        & (col(AuthSession.last_used_at) < cut.auth_ended_before - policy.session_idle),
-    )
-    ended_ids = select(AuthSession.id).where(ended)
-    removed["refresh_token"] = await _delete(
-        session,
-        delete(RefreshToken).where(
-            or_(
-                col(RefreshToken.session_id).in_(ended_ids),
-                col(RefreshToken.expires_at) < cut.auth_ended_before,
-            )
-        ),
-    )
-    removed["auth_session"] = await _delete(session, delete(AuthSession).where(ended))
-
-    link = cut.link_ended_before
-    removed["invitation"] = await _delete(
-        session,
-        delete(Invitation).where(
-            or_(
-                col(Invitation.expires_at) < link,
-                col(Invitation.accepted_at) < link,
-                col(Invitation.revoked_at) < link,
-            )
-        ),
-    )
-    removed["measure_link"] = await _delete(
-        session,
-        delete(MeasureLink).where(
-            or_(col(MeasureLink.expires_at) < link, col(MeasureLink.used_at) < link)
-        ),
-    )
-    removed["sso_login_code"] = await _delete(
-        session,
-        delete(SsoLoginCode).where(
-            or_(col(SsoLoginCode.expires_at) < link, col(SsoLoginCode.used_at) < link)
-        ),
-    )
-
+    report.removed.update(await _remove_ended_sign_ins(session, cut, policy))
+    report.removed.update(await _remove_spent_links(session, cut.link_ended_before))
     if cut.messages_sent_before is not None:
-        removed["message"] = await _erase_messages(
+        report.removed["message"] = await _erase_messages(
             session, ctx, keyring, sent_before=cut.messages_sent_before
         )
-
     if cut.closed_clients_changed_before is not None:
-        closed = await session.exec(
-            select(ClientRecord).where(
-                col(ClientRecord.status) == ProgrammeStatus.closed,
-                col(ClientRecord.updated_at) < cut.closed_clients_changed_before,
-            )
+        await _remove_closed_clients(
+            session, ctx, report, changed_before=cut.closed_clients_changed_before
         )
-        for client in list(closed.all()):
-            for table, count in (await _remove_client(session, client)).items():
-                report.with_client_records[table] = report.with_client_records.get(table, 0) + count
-            report.client_ids.append(client.id)
-            # Recorded for the client's organisation, so its admins see the record went.
-            await audit_service.record(
-                session,
-                _for_organisation(ctx, client.organisation_id),
-                action="client.removed",
-                resource_type="client_record",
-                resource_id=client.id,
-                client_id=client.id,
-                detail="closed record past its retention",
-            )
-        removed["client_record"] = len(report.client_ids)
-
     await audit_service.record_many(
         session,
         ctx,
         [AuditEntry(action="retention.run", resource_type="retention", detail=report.summary())],
     )
     return report
+
+
+async def _remove_ended_sign_ins(
+    session: AsyncSession, cut: rules.Cutoffs, policy: rules.RetentionPolicy
+) -> dict[str, int]:
+    """Sessions that ended before the cutoff: revoked before it, or (never revoked) idle from a
+    last use before cutoff - idle. Their refresh tokens go first (they refer to them)."""
+    ended = or_(
+        col(AuthSession.revoked_at) < cut.auth_ended_before,
+        col(AuthSession.revoked_at).is_(None)
+        & (col(AuthSession.last_used_at) < cut.auth_ended_before - policy.session_idle),
+    )
+    ended_ids = select(AuthSession.id).where(ended)
+    removed = {
+        "refresh_token": await _delete(
+            session,
+            delete(RefreshToken).where(
+                or_(
+                    col(RefreshToken.session_id).in_(ended_ids),
+                    col(RefreshToken.expires_at) < cut.auth_ended_before,
+                )
+            ),
+        )
+    }
+    removed["auth_session"] = await _delete(session, delete(AuthSession).where(ended))
+    return removed
+
+
+async def _remove_spent_links(session: AsyncSession, link: datetime) -> dict[str, int]:
+    """Invitations, questionnaire links and single sign-on codes expired, used or revoked
+    before ``link``."""
+    return {
+        "invitation": await _delete(
+            session,
+            delete(Invitation).where(
+                or_(
+                    col(Invitation.expires_at) < link,
+                    col(Invitation.accepted_at) < link,
+                    col(Invitation.revoked_at) < link,
+                )
+            ),
+        ),
+        "measure_link": await _delete(
+            session,
+            delete(MeasureLink).where(
+                or_(col(MeasureLink.expires_at) < link, col(MeasureLink.used_at) < link)
+            ),
+        ),
+        "sso_login_code": await _delete(
+            session,
+            delete(SsoLoginCode).where(
+                or_(col(SsoLoginCode.expires_at) < link, col(SsoLoginCode.used_at) < link)
+            ),
+        ),
+    }
+
+
+async def _remove_closed_clients(
+    session: AsyncSession, ctx: Context, report: RetentionReport, *, changed_before: datetime
+) -> None:
+    """Closed client records unchanged since ``changed_before``, with everything about them."""
+    closed = await session.exec(
+        select(ClientRecord).where(
+            col(ClientRecord.status) == ProgrammeStatus.closed,
+            col(ClientRecord.updated_at) < changed_before,
+        )
+    )
+    for client in list(closed.all()):
+        for table, count in (await _remove_client(session, client)).items():
+            report.with_client_records[table] = report.with_client_records.get(table, 0) + count
+        report.client_ids.append(client.id)
+        # Recorded for the client's organisation, so its admins see the record went.
+        await audit_service.record(
+            session,
+            _for_organisation(ctx, client.organisation_id),
+            action="client.removed",
+            resource_type="client_record",
+            resource_id=client.id,
+            client_id=client.id,
+            detail="closed record past its retention",
+        )
+    report.removed["client_record"] = len(report.client_ids)
 
 
 def _for_organisation(ctx: Context, organisation_id: uuid.UUID) -> Context:
