@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, WebSocket
@@ -261,6 +261,39 @@ async def _gateway(scope: Scope, receive: Receive, send: Send) -> None:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     clock = clock or SystemClock()
+    app = Teamwell(
+        title="Teamwell",
+        version="0.1.0",
+        description=(
+            "A remote multidisciplinary team service for programmes that join mental-health "
+            "care and employment support (IPS). Errors are RFC 9457 problem details."
+        ),
+        lifespan=_lifespan(settings, clock),
+        docs_url=None,  # served by app/meta/docs.py, under the Content-Security-Policy
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.auth = AuthRuntime(
+        settings=settings,
+        signer=TokenSigner(settings.secret("jwt_secret")),
+        cipher=FieldCipher(settings.secret("field_encryption_key")),
+        clock=clock,
+    )
+    app.state.email_sender = email_sender_for(settings)
+    app.state.keyring = keyring_from_settings(settings)
+    install_error_handlers(app, outages=REALTIME_OUTAGES)
+    install_refusal_audit(app)
+    _install_middleware(app, settings)
+    _include_routes(app)
+    return app
+
+
+def _lifespan(
+    settings: Settings, clock: Clock
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs while the app serves: databases, the audit writer and checkpointer, pub/sub
+    and presence, started in order and stopped in reverse."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -311,30 +344,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await audit_engine.dispose()
             await engine.dispose()
 
-    app = Teamwell(
-        title="Teamwell",
-        version="0.1.0",
-        description=(
-            "A remote multidisciplinary team service for programmes that join mental-health "
-            "care and employment support (IPS). Errors are RFC 9457 problem details."
-        ),
-        lifespan=lifespan,
-        docs_url=None,  # served by app/meta/docs.py, under the Content-Security-Policy
-        redoc_url=None,
-    )
-    app.state.settings = settings
-    app.state.clock = clock
-    app.state.auth = AuthRuntime(
-        settings=settings,
-        signer=TokenSigner(settings.secret("jwt_secret")),
-        cipher=FieldCipher(settings.secret("field_encryption_key")),
-        clock=clock,
-    )
-    app.state.email_sender = email_sender_for(settings)
-    app.state.keyring = keyring_from_settings(settings)
-    install_error_handlers(app, outages=REALTIME_OUTAGES)
-    install_refusal_audit(app)
+    return lifespan
 
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(CloseSocketsOnOutage)
     app.add_middleware(
@@ -345,11 +358,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         https_only=settings.public_url.startswith("https://"),
         max_age=600,
     )
-
     # Added last, so outermost: its headers are on every answer, also the refusals the
     # middleware above makes itself (413 for an oversized body).
     app.add_middleware(SecurityHeaders, settings=settings)
 
+
+def _include_routes(app: Teamwell) -> None:
     api = APIRouter(prefix="/api/v1")
     for router in (
         auth_router,
@@ -387,8 +401,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         @app.get("/", include_in_schema=False)
         async def index() -> FileResponse:
             return FileResponse(WEB_DIR / "index.html")
-
-    return app
 
 
 def _default_app() -> FastAPI:
