@@ -12,6 +12,7 @@
 //   there are no unsaved edits ("Updated by … just now"); with unsaved edits
 //   a banner (bar.js) says the plan changed and the save will need merging.
 // - comments.js: comments on every item and section (live through plan.comment).
+// - requests.js: the plan's API calls.
 // - history.js: every version with who, when and which sections changed.
 // - A client edits only their goals; the other sections are read-only for
 //   them, and they may comment on anything.
@@ -19,6 +20,7 @@
 import * as api from '../api.js';
 import { h, heading, page } from '../ui.js';
 import { fromView } from './plan/state.js';
+import { readPlan, readComments } from './plan/requests.js';
 import { actionOwners } from './plan/people.js';
 import { planComments } from './plan/comments.js';
 import { readOnlyView } from './plan/sections.js';
@@ -33,8 +35,8 @@ export async function render(ctx) {
   const id = encodeURIComponent(ctx.params.id);
   const [client, read, comments] = await Promise.all([
     api.request(`/api/v1/clients/${id}`, { signal: ctx.signal }),
-    api.request(`/api/v1/clients/${id}/plan`, { signal: ctx.signal, withHeaders: true }),
-    api.request(`/api/v1/clients/${id}/plan/comments`, { signal: ctx.signal }),
+    readPlan(ctx.params.id, { signal: ctx.signal }),
+    readComments(ctx.params.id, { signal: ctx.signal }),
   ]);
   return planPage(ctx, client, read, Array.isArray(comments) ? comments : []);
 }
@@ -47,17 +49,16 @@ export async function render(ctx) {
  */
 function planPage(ctx, client, read, initialComments) {
   const isClient = ctx.user.role === 'client';
-  const clientPath = `/api/v1/clients/${encodeURIComponent(client.id)}`;
   const name = client.display_name || 'this client';
   const firstName = String(client.display_name || '').trim().split(/\s+/)[0] || 'the client';
 
   const { ownerName, ownerOptions } = actionOwners(client, { isClient, firstName });
-  const comments = planComments({ ctx, clientPath, initial: initialComments });
+  const comments = planComments({ ctx, clientId: client.id, initial: initialComments });
   const readOnly = readOnlyView({ ownerName, commentBox: comments.box });
-  const history = planHistory({ ctx, clientPath, readOnly });
+  const history = planHistory({ ctx, clientId: client.id, readOnly });
   const editor = planEditor({
     ctx,
-    clientPath,
+    clientId: client.id,
     base: fromView(read.data, read.headers.get('ETag')),
     isClient,
     firstName,
@@ -66,7 +67,7 @@ function planPage(ctx, client, read, initialComments) {
     commentBox: comments.box,
     refreshHistory: history.refresh,
   });
-  const cleanups = followPlan({ ctx, client, clientPath, editor, addComment: comments.add });
+  const cleanups = followPlan({ ctx, client, editor, addComment: comments.add });
   ctx.signal.addEventListener('abort', () => {
     for (const fn of cleanups.splice(0)) fn();
   }, { once: true });

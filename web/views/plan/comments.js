@@ -2,16 +2,16 @@
 // per item, kept across redraws so an open box and a half-written comment
 // survive a live update; comments arriving live (plan.comment) join their box.
 
-import * as api from '../../api.js';
 import { h, uid, time, problemMessage } from '../../ui.js';
+import { postComment } from './requests.js';
 
 /**
  * @param {object} options
  * @param {import('../../app.js').ViewContext} options.ctx
- * @param {string} options.clientPath  /api/v1/clients/{id}
+ * @param {string} options.clientId
  * @param {any[]} options.initial  the comments read with the page
  */
-export function planComments({ ctx, clientPath, initial }) {
+export function planComments({ ctx, clientId, initial }) {
   const comments = new Map(); // item_id → [comment], oldest first
   const boxes = new Map(); // item_id → comment box
 
@@ -62,9 +62,7 @@ export function planComments({ ctx, clientPath, initial }) {
         if (post.getAttribute('aria-disabled') === 'true') return;
         post.setAttribute('aria-disabled', 'true');
         try {
-          const saved = await api.request(`${clientPath}/plan/comments`, {
-            method: 'POST', body: { item_id: itemId, text },
-          });
+          const saved = await postComment(clientId, itemId, text);
           if (!ctx.isCurrent()) return;
           add(saved);
           input.value = '';

@@ -4,21 +4,21 @@
 // puts ours on top; "Use theirs" drops our unsaved changes. Nothing is ever
 // overwritten silently.
 
-import * as api from '../../api.js';
 import { h, uid, time } from '../../ui.js';
 import {
   SECTIONS, SECTION_TITLES, normalise, changedSections, sectionList, clone, dirtySections,
 } from './state.js';
+import { readHistory } from './requests.js';
 
 /**
  * Their version, from the 412's problem (`current`), and the versions saved since ours, from the
  * history (who saved is a nicety: without it the comparison still works). Null when the problem
  * carries no current version.
  * @param {any} failure  the ApiError of the refused save
- * @param {{ clientPath: string, signal: AbortSignal, since: number }} options  since: our base version
+ * @param {{ clientId: string, signal: AbortSignal, since: number }} options  since: our base version
  * @returns {Promise<{ theirs: import('./state.js').PlanVersion, versions: any[] } | null>}
  */
-export async function readConflict(failure, { clientPath, signal, since }) {
+export async function readConflict(failure, { clientId, signal, since }) {
   const current = failure.problem && failure.problem.current;
   if (!current) return null;
   const theirs = {
@@ -30,7 +30,7 @@ export async function readConflict(failure, { clientPath, signal, since }) {
   };
   let versions = [];
   try {
-    const all = await api.request(`${clientPath}/plan/history`, { signal });
+    const all = await readHistory(clientId, { signal });
     versions = (Array.isArray(all) ? all : []).filter((v) => v.version > since && v.version <= theirs.version);
   } catch {
     // Who saved is a nicety; the comparison works without it.

@@ -3,10 +3,10 @@
 // conflict view (conflict.js); a newer version arriving while there are no
 // unsaved edits replaces the draft in place ("Updated by … just now").
 
-import * as api from '../../api.js';
 import { problemMessage } from '../../ui.js';
 import { fromView, planState, same, clone, dirtySections } from './state.js';
 import { validate } from './validate.js';
+import { savePlan } from './requests.js';
 import { planSections } from './sections.js';
 import { saveBar } from './bar.js';
 import { problemSummary } from './problems.js';
@@ -17,7 +17,7 @@ import {
 /**
  * @param {object} options
  * @param {import('../../app.js').ViewContext} options.ctx
- * @param {string} options.clientPath  /api/v1/clients/{id}
+ * @param {string} options.clientId
  * @param {import('./state.js').PlanVersion} options.base  the version read
  * @param {boolean} options.isClient
  * @param {string} options.firstName
@@ -27,7 +27,7 @@ import {
  * @param {() => void} options.refreshHistory
  */
 export function planEditor({
-  ctx, clientPath, base, isClient, firstName, ownerOptions, readOnly, commentBox, refreshHistory,
+  ctx, clientId, base, isClient, firstName, ownerOptions, readOnly, commentBox, refreshHistory,
 }) {
   const state = planState(base);
   const sections = planSections({
@@ -100,9 +100,7 @@ export function planEditor({
     state.saving = true;
     bar.draw();
     try {
-      const { data, headers } = await api.request(`${clientPath}/plan`, {
-        method: 'PUT', body: sent, headers: { 'If-Match': state.base.etag }, withHeaders: true,
-      });
+      const { data, headers } = await savePlan(clientId, sent, state.base.etag);
       if (!ctx.isCurrent()) return;
       state.saving = false;
       state.base = fromView(data, headers.get('ETag'));
@@ -132,7 +130,7 @@ export function planEditor({
   }
 
   async function showConflict(failure) {
-    const found = await readConflict(failure, { clientPath, signal: ctx.signal, since: state.base.version });
+    const found = await readConflict(failure, { clientId, signal: ctx.signal, since: state.base.version });
     if (!found) {
       problems.show([], problemMessage(failure));
       return;

@@ -2,17 +2,17 @@
 // sections changed, each one shown in full on request. Loaded when opened,
 // and again after a save or a live update while it is open.
 
-import * as api from '../../api.js';
 import { h, uid, time, problemMessage } from '../../ui.js';
 import { SECTIONS, SECTION_TITLES, normalise, sectionList } from './state.js';
+import { readHistory } from './requests.js';
 
 /**
  * @param {object} options
  * @param {import('../../app.js').ViewContext} options.ctx
- * @param {string} options.clientPath  /api/v1/clients/{id}
+ * @param {string} options.clientId
  * @param {import('./sections.js').ReadOnly} options.readOnly
  */
-export function planHistory({ ctx, clientPath, readOnly }) {
+export function planHistory({ ctx, clientId, readOnly }) {
   const historyBody = h('div', { class: 'plan-history__body' });
   const historyDetails = /** @type {HTMLDetailsElement} */ (h('details', { class: 'details plan-history' },
     h('summary', {}, 'Show version history'), historyBody));
@@ -23,7 +23,7 @@ export function planHistory({ ctx, clientPath, readOnly }) {
     historyLoading = (async () => {
       if (!historyBody.childElementCount) historyBody.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
       try {
-        const all = await api.request(`${clientPath}/plan/history`, { signal: ctx.signal });
+        const all = await readHistory(clientId, { signal: ctx.signal });
         if (!ctx.isCurrent()) return;
         const versions = (Array.isArray(all) ? all : []).slice().reverse();
         historyBody.replaceChildren(versions.length

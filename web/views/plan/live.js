@@ -3,22 +3,21 @@
 // a new comment, and after a reconnection whatever was missed is read again.
 // Leaving the page with unsaved edits asks first.
 
-import * as api from '../../api.js';
 import * as rt from '../../realtime.js';
 import {
   SECTIONS, normalise, fromView, changedSections, dirtySections,
 } from './state.js';
+import { readPlan, readComments } from './requests.js';
 
 /**
  * @param {object} options
  * @param {import('../../app.js').ViewContext} options.ctx
  * @param {any} options.client
- * @param {string} options.clientPath  /api/v1/clients/{id}
  * @param {ReturnType<typeof import('./editor.js').planEditor>} options.editor
  * @param {(comment: any) => boolean} options.addComment
  * @returns {(() => void)[]} what undoes it, for when the page is left
  */
-export function followPlan({ ctx, client, clientPath, editor, addComment }) {
+export function followPlan({ ctx, client, editor, addComment }) {
   const { state } = editor;
   const cleanups = [];
 
@@ -51,8 +50,8 @@ export function followPlan({ ctx, client, clientPath, editor, addComment }) {
     if (!resumed) return;
     try {
       const [fresh, all] = await Promise.all([
-        api.request(`${clientPath}/plan`, { signal: ctx.signal, withHeaders: true }),
-        api.request(`${clientPath}/plan/comments`, { signal: ctx.signal }),
+        readPlan(client.id, { signal: ctx.signal }),
+        readComments(client.id, { signal: ctx.signal }),
       ]);
       if (!ctx.isCurrent()) return;
       for (const c of Array.isArray(all) ? all : []) addComment(c);
