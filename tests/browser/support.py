@@ -200,26 +200,41 @@ async def open_client(page: Page, name: str = CLIENT_NAME) -> None:
     await expect(page.get_by_role("heading", level=1)).to_have_text(name)
 
 
-def schedule_session_for_alex(live: Live, title: str) -> str:
-    """A client session for Alex starting now, arranged by the keyworker over the API."""
+def meeting_for_alex(
+    live: Live,
+    title: str,
+    *,
+    kind: str = "client_session",
+    starts: datetime | None = None,
+    ends: datetime | None = None,
+) -> str:
+    """A meeting about Alex arranged by the keyworker over the API, no one else invited; its
+    id. By default a client session from a minute ago to an hour from now."""
     keyworker = live.as_role("peer_keyworker")
     clients = keyworker.get("/api/v1/clients", params={"limit": 100})
     assert clients.status_code == 200, clients.text
     alex = next(c for c in clients.json()["items"] if c["display_name"] == CLIENT_NAME)
     now = datetime.now(UTC)
+    starts = starts or now - timedelta(minutes=1)
+    ends = ends or now + timedelta(hours=1)
     created = keyworker.post(
         "/api/v1/meetings",
         json={
-            "kind": "client_session",
+            "kind": kind,
             "title": title,
             "client_id": alex["id"],
-            "starts_at": (now - timedelta(minutes=1)).isoformat(),
-            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "starts_at": starts.isoformat(),
+            "ends_at": ends.isoformat(),
             "invitee_ids": [],
         },
     )
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
+
+
+def schedule_session_for_alex(live: Live, title: str) -> str:
+    """A client session for Alex starting now, arranged by the keyworker over the API."""
+    return meeting_for_alex(live, title)
 
 
 def only_these_refusals(problems: PageProblems, refusals: list[tuple[str, str]]) -> None:

@@ -22,6 +22,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from tests.browser.support import (
     MEDIA_CSP,
     Person,
+    meeting_for_alex,
     open_client,
     open_person,
     sign_in,
@@ -223,23 +224,10 @@ async def test_a_call_starts_from_a_conversation_and_a_colleague_joins_it(
 
 def arrange_for_alex(live: Live, title: str) -> str:
     """A case meeting about Alex tomorrow, arranged by the keyworker over the API."""
-    keyworker = live.as_role("peer_keyworker")
-    clients = keyworker.get("/api/v1/clients", params={"limit": 100})
-    assert clients.status_code == 200, clients.text
-    alex = next(c for c in clients.json()["items"] if c["display_name"] == CLIENT_NAME)
     starts = datetime.now(UTC) + timedelta(days=1)
-    created = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "case_meeting",
-            "title": title,
-            "client_id": alex["id"],
-            "starts_at": starts.isoformat(),
-            "ends_at": (starts + timedelta(hours=1)).isoformat(),
-        },
+    return meeting_for_alex(
+        live, title, kind="case_meeting", starts=starts, ends=starts + timedelta(hours=1)
     )
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
 
 
 async def test_the_host_cancels_and_a_refused_change_or_cancel_shows_the_reason(
