@@ -13,23 +13,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.browser.accessibility import axe_check
-from tests.browser.conftest import (
-    REPORT_CSP_VIOLATIONS,
-    TIMEOUT_MS,
-    PageProblems,
-    chromium_executable,
+from tests.browser.support import (
+    Person,
+    only_these_refusals,
+    open_person,
+    schedule_session_for_alex,
 )
-from tests.browser.test_administration import only_these_refusals
-from tests.browser.test_meeting_room import MEDIA_ARGS
 from tests.conftest import (
     DEMO_PASSWORD,
     ROLE_EMAILS,
@@ -41,6 +36,7 @@ from tests.conftest import (
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
+DESKTOP = {"width": SIZES["desktop"][0], "height": SIZES["desktop"][1]}
 CLIENT_NAME = "Alex Morgan"
 
 # Views by role ("{client}" is a demo client of the role's caseload, "{team}" the demo team,
@@ -124,40 +120,6 @@ def live_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         running.server.stop()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def media_browser(browser: Browser) -> AsyncIterator[Browser]:
-    executable = chromium_executable()
-    assert executable is not None  # the shared fixture skips (or fails) without one
-    launched = await browser.browser_type.launch(
-        executable_path=str(executable), headless=True, args=MEDIA_ARGS
-    )
-    try:
-        yield launched
-    finally:
-        await launched.close()
-
-
-@dataclass
-class Person:
-    context: BrowserContext
-    page: Page
-    problems: PageProblems
-
-
-async def open_person(browser: Browser, refresh_token: str | None = None) -> Person:
-    problems = PageProblems()
-    context = await browser.new_context(locale="en-GB", viewport={"width": 1366, "height": 768})
-    context.set_default_timeout(TIMEOUT_MS)
-    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-    await context.add_init_script(REPORT_CSP_VIOLATIONS)
-    if refresh_token is not None:
-        await context.add_init_script(script=f"({SEED_REFRESH_TOKEN})({refresh_token!r})")
-    page = await context.new_page()
-    page.on("console", problems.on_console)
-    page.on("pageerror", problems.on_page_error)
-    return Person(context, page, problems)
-
-
 # A part of a view still fetching says "Loading…" (the client page's panels, the meetings list):
 # axe checks only what is there, so the scan waits for every part to have arrived.
 NOTHING_LOADING = """
@@ -224,6 +186,12 @@ def refresh_token_for(live: Live, role: str) -> str:
     return str(tokens["refresh_token"])
 
 
+async def reopened(browser: Browser, live: Live, role: str) -> Person:
+    """Someone of ``role`` at a desktop size, signed in as after a reload (SEED_REFRESH_TOKEN)."""
+    seed = f"({SEED_REFRESH_TOKEN})({refresh_token_for(live, role)!r})"
+    return await open_person(browser, seed, viewport=DESKTOP)
+
+
 @pytest.mark.parametrize("role", list(STAFF_VIEWS))
 async def test_every_staff_view_has_no_violations(
     media_browser: Browser, live_demo: Live, role: str
@@ -238,7 +206,7 @@ async def test_every_staff_view_has_no_violations(
     if role == "admin":
         people = session.get("/api/v1/users", params={"limit": 100}).json()["items"]
         ids["user"] = next(str(p["id"]) for p in people if p["email"] == ROLE_EMAILS["therapist"])
-    person = await open_person(media_browser, refresh_token_for(live_demo, role))
+    person = await reopened(media_browser, live_demo, role)
     try:
         await scan_views(live_demo, person, role, STAFF_VIEWS[role], ids)
     finally:
@@ -255,24 +223,11 @@ async def test_every_client_view_and_the_meeting_room_have_no_violations(
     keyworker = live_demo.as_role("peer_keyworker")
     clients = keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
     alex = next(c for c in clients if c["display_name"] == CLIENT_NAME)
-    now = datetime.now(UTC)
     title = f"Check-in {uuid.uuid4().hex[:6]}"
-    created = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "client_session",
-            "title": title,
-            "client_id": alex["id"],
-            "starts_at": (now - timedelta(minutes=1)).isoformat(),
-            "ends_at": (now + timedelta(hours=1)).isoformat(),
-            "invitee_ids": [],
-        },
-    )
-    assert created.status_code == 201, created.text
-    meeting = f"/meetings/{created.json()['id']}"
+    meeting = f"/meetings/{schedule_session_for_alex(live_demo, title)}"
 
-    client = await open_person(media_browser, refresh_token_for(live_demo, "client"))
-    staff = await open_person(media_browser, refresh_token_for(live_demo, "peer_keyworker"))
+    client = await reopened(media_browser, live_demo, "client")
+    staff = await reopened(media_browser, live_demo, "peer_keyworker")
     try:
         await scan_views(live_demo, client, "client", CLIENT_VIEWS, {"client": str(alex["id"])})
 
@@ -326,7 +281,7 @@ async def test_pages_before_sign_in_have_no_violations(
     assert made.status_code == 201, made.text
     invitation = f"/invite/{live_demo.invitation_token(invited)}"
 
-    person = await open_person(media_browser)
+    person = await open_person(media_browser, viewport=DESKTOP)
     page = person.page
     try:
         await page.goto(f"{live_demo.base_url}/#{questionnaire}")
@@ -362,7 +317,7 @@ async def test_pages_before_sign_in_have_no_violations(
         await person.context.close()
     person.problems.assert_clean()
 
-    person = await open_person(media_browser)
+    person = await open_person(media_browser, viewport=DESKTOP)
     page = person.page
     try:
         await page.goto(f"{live_demo.base_url}/#/login")
@@ -431,7 +386,7 @@ async def test_a_clients_record_on_a_phone(media_browser: Browser, live_demo: Li
     assert scored.status_code == 201, scored.text
     assert scored.json()["total"] == 10
 
-    client = await open_person(media_browser, refresh_token_for(live_demo, "client"))
+    client = await reopened(media_browser, live_demo, "client")
     page = client.page
     try:
         await page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
@@ -478,27 +433,11 @@ async def test_a_clients_record_on_a_phone(media_browser: Browser, live_demo: Li
 
 
 async def test_a_client_joins_a_session_on_a_phone(media_browser: Browser, live_demo: Live) -> None:
-    keyworker = live_demo.as_role("peer_keyworker")
-    clients = keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
-    alex = next(c for c in clients if c["display_name"] == CLIENT_NAME)
-    now = datetime.now(UTC)
     title = f"Phone check-in {uuid.uuid4().hex[:6]}"
-    created = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "client_session",
-            "title": title,
-            "client_id": alex["id"],
-            "starts_at": (now - timedelta(minutes=1)).isoformat(),
-            "ends_at": (now + timedelta(hours=1)).isoformat(),
-            "invitee_ids": [],
-        },
-    )
-    assert created.status_code == 201, created.text
-    meeting = f"/meetings/{created.json()['id']}"
+    meeting = f"/meetings/{schedule_session_for_alex(live_demo, title)}"
 
-    client = await open_person(media_browser, refresh_token_for(live_demo, "client"))
-    staff = await open_person(media_browser, refresh_token_for(live_demo, "peer_keyworker"))
+    client = await reopened(media_browser, live_demo, "client")
+    staff = await reopened(media_browser, live_demo, "peer_keyworker")
     alex_page, priya = client.page, staff.page
     try:
         await alex_page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
@@ -545,7 +484,7 @@ async def test_a_client_joins_a_session_on_a_phone(media_browser: Browser, live_
 
 
 async def test_first_screens_on_a_desktop(media_browser: Browser, live_demo: Live) -> None:
-    person = await open_person(media_browser)
+    person = await open_person(media_browser, viewport=DESKTOP)
     page = person.page
     try:
         await page.goto(f"{live_demo.base_url}/")
@@ -568,7 +507,7 @@ async def test_first_screens_on_a_desktop(media_browser: Browser, live_demo: Liv
     person.problems.assert_clean()
 
     for role in ("supervisor", "admin"):
-        person = await open_person(media_browser, refresh_token_for(live_demo, role))
+        person = await reopened(media_browser, live_demo, role)
         page = person.page
         try:
             await page.goto(f"{live_demo.base_url}/#/wellbeing")

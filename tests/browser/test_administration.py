@@ -18,9 +18,14 @@ import pyotp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import PageProblems, open_nav, sign_in
-from tests.browser.test_supervision import open_page
-from tests.conftest import ROLE_EMAILS, Live
+from tests.browser.support import (
+    PageProblems,
+    only_these_refusals,
+    open_nav,
+    open_page,
+    sign_in_as,
+)
+from tests.conftest import Live
 from tests.test_hardening import _Discovery
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -39,19 +44,8 @@ def discovery() -> Iterator[str]:
         server.server_close()
 
 
-def only_these_refusals(problems: PageProblems, refusals: list[tuple[str, str]]) -> None:
-    """Chromium logs each refused request as an error: take out those the test provoked, in
-    order, and fail on anything else."""
-    for status, where in refusals:
-        found = [e for e in problems.console_errors if f"status of {status}" in e and where in e]
-        assert found, (status, where, problems.console_errors)
-        problems.console_errors.remove(found[0])
-    problems.assert_clean()
-
-
 async def sign_in_admin(page: Page, live: Live) -> None:
-    code = live.as_role("admin").tokens["recovery_codes"].pop()
-    await sign_in(page, live, ROLE_EMAILS["admin"], code=code)
+    await sign_in_as(page, live, "admin")
     await open_nav(page, "Users")
 
 

@@ -14,21 +14,21 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import chromium_executable, open_nav, sign_in
-from tests.browser.test_meeting_room import (
-    MEDIA_ARGS,
+from tests.browser.support import (
     MEDIA_CSP,
     Person,
-    expect_video_playing,
+    meeting_for_alex,
+    open_client,
     open_person,
+    sign_in,
+    sign_in_as,
 )
+from tests.browser.test_meeting_room import expect_video_playing
 from tests.conftest import ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -41,37 +41,12 @@ NAMES = {
 }
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def call_browser(browser: Browser) -> AsyncIterator[Browser]:
-    """Chromium with fake media devices, launched by the shared browser's Playwright."""
-    executable = chromium_executable()
-    assert executable is not None  # the shared fixture skips (or fails) without one
-    launched = await browser.browser_type.launch(
-        executable_path=str(executable), headless=True, args=MEDIA_ARGS
-    )
-    try:
-        yield launched
-    finally:
-        await launched.close()
-
-
 async def signed_in(
     browser: Browser, contexts: list[BrowserContext], live: Live, role: str
 ) -> Person:
-    person = await open_person(browser, contexts)
-    code = live.as_role(role).tokens["recovery_codes"].pop()
-    await sign_in(person.page, live, ROLE_EMAILS[role], code=code, csp_contains=MEDIA_CSP)
+    person = await open_person(browser, contexts=contexts)
+    await sign_in_as(person.page, live, role, csp_contains=MEDIA_CSP)
     return person
-
-
-async def open_alex(page: Page) -> None:
-    await open_nav(page, "Clients")
-    await (
-        page.get_by_role("table", name="Clients")
-        .get_by_role("link", name=CLIENT_NAME, exact=True)
-        .click()
-    )
-    await expect(page.get_by_role("heading", level=1)).to_have_text(CLIENT_NAME)
 
 
 async def join_from(page: Page, item_title: str, where: str) -> None:
@@ -86,18 +61,18 @@ async def join_from(page: Page, item_title: str, where: str) -> None:
 
 
 async def test_keyworker_calls_a_case_meeting_the_care_team_meets_and_attendance_is_kept(
-    call_browser: Browser, live_sqlite: Live
+    media_browser: Browser, live_sqlite: Live
 ) -> None:
     title = f"Case review {uuid.uuid4().hex[:6]}"
     contexts: list[BrowserContext] = []
     people: list[Person] = []
     try:
-        keyworker = await signed_in(call_browser, contexts, live_sqlite, "peer_keyworker")
+        keyworker = await signed_in(media_browser, contexts, live_sqlite, "peer_keyworker")
         people.append(keyworker)
         priya = keyworker.page
 
         # Priya calls the case meeting from Alex's record: the care team is invited, Alex not.
-        await open_alex(priya)
+        await open_client(priya)
         panel = priya.get_by_role("region", name="Case meetings")
         await panel.get_by_text("Call a case meeting").click()
         await panel.get_by_label("Title").fill(title)
@@ -141,7 +116,7 @@ async def test_keyworker_calls_a_case_meeting_the_care_team_meets_and_attendance
         assert changed.json()["ical_sequence"] == meeting["ical_sequence"] + 1
 
         # Tom finds it under Meetings: he may join, but it is Priya's to change or cancel.
-        therapist = await signed_in(call_browser, contexts, live_sqlite, "therapist")
+        therapist = await signed_in(media_browser, contexts, live_sqlite, "therapist")
         people.append(therapist)
         tom = therapist.page
         await (
@@ -159,10 +134,10 @@ async def test_keyworker_calls_a_case_meeting_the_care_team_meets_and_attendance
         await join_from(tom, title, "Upcoming")
 
         # Erin joins from Alex's record, Priya from hers.
-        specialist = await signed_in(call_browser, contexts, live_sqlite, "employment_specialist")
+        specialist = await signed_in(media_browser, contexts, live_sqlite, "employment_specialist")
         people.append(specialist)
         erin = specialist.page
-        await open_alex(erin)
+        await open_client(erin)
         await expect(
             erin.get_by_role("region", name="Case meetings")
             .get_by_role("listitem")
@@ -201,15 +176,15 @@ async def test_keyworker_calls_a_case_meeting_the_care_team_meets_and_attendance
 
 
 async def test_a_call_starts_from_a_conversation_and_a_colleague_joins_it(
-    call_browser: Browser, live_sqlite: Live
+    media_browser: Browser, live_sqlite: Live
 ) -> None:
     contexts: list[BrowserContext] = []
     people: list[Person] = []
     try:
-        keyworker = await signed_in(call_browser, contexts, live_sqlite, "peer_keyworker")
+        keyworker = await signed_in(media_browser, contexts, live_sqlite, "peer_keyworker")
         people.append(keyworker)
         priya = keyworker.page
-        await open_alex(priya)
+        await open_client(priya)
         await priya.get_by_role("button", name="Care team thread").click()
         await expect(priya).to_have_url(re.compile(r"#/messages/[^/]+$"))
         thread_url = priya.url
@@ -226,7 +201,7 @@ async def test_a_call_starts_from_a_conversation_and_a_colleague_joins_it(
         assert made.json()["conversation_id"] == thread_url.rsplit("/", 1)[1]
 
         # Tom opens the same thread: the call is offered to join.
-        therapist = await signed_in(call_browser, contexts, live_sqlite, "therapist")
+        therapist = await signed_in(media_browser, contexts, live_sqlite, "therapist")
         people.append(therapist)
         tom = therapist.page
         await tom.goto(thread_url)
@@ -249,23 +224,10 @@ async def test_a_call_starts_from_a_conversation_and_a_colleague_joins_it(
 
 def arrange_for_alex(live: Live, title: str) -> str:
     """A case meeting about Alex tomorrow, arranged by the keyworker over the API."""
-    keyworker = live.as_role("peer_keyworker")
-    clients = keyworker.get("/api/v1/clients", params={"limit": 100})
-    assert clients.status_code == 200, clients.text
-    alex = next(c for c in clients.json()["items"] if c["display_name"] == CLIENT_NAME)
     starts = datetime.now(UTC) + timedelta(days=1)
-    created = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "case_meeting",
-            "title": title,
-            "client_id": alex["id"],
-            "starts_at": starts.isoformat(),
-            "ends_at": (starts + timedelta(hours=1)).isoformat(),
-        },
+    return meeting_for_alex(
+        live, title, kind="case_meeting", starts=starts, ends=starts + timedelta(hours=1)
     )
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
 
 
 async def test_the_host_cancels_and_a_refused_change_or_cancel_shows_the_reason(
@@ -277,7 +239,7 @@ async def test_the_host_cancels_and_a_refused_change_or_cancel_shows_the_reason(
     keyworker = live_sqlite.as_role("peer_keyworker")
     contexts: list[BrowserContext] = []
     try:
-        host = await open_person(browser, contexts)
+        host = await open_person(browser, contexts=contexts)
         page = host.page
         await sign_in(
             page,

@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems, sign_in
-from tests.conftest import ROLE_EMAILS, Live, demo_team_id
+from tests.browser.support import PageProblems, open_page, sign_in_as
+from tests.conftest import Live, demo_team_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -67,16 +67,9 @@ def client_with_erin(live: Live, name: str) -> str:
 async def signed_in(
     browser: Browser, live: Live, role: str, problems: PageProblems
 ) -> AsyncIterator[Page]:
-    code: str = live.as_role(role).tokens["recovery_codes"].pop()
-    context = await browser.new_context(locale="en-GB")
+    context, page = await open_page(browser, problems)
     try:
-        context.set_default_timeout(TIMEOUT_MS)
-        await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-        await context.add_init_script(REPORT_CSP_VIOLATIONS)
-        page = await context.new_page()
-        page.on("console", problems.on_console)
-        page.on("pageerror", problems.on_page_error)
-        await sign_in(page, live, ROLE_EMAILS[role], code=code)
+        await sign_in_as(page, live, role)
         yield page
     finally:
         await context.close()

@@ -18,26 +18,24 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import (
-    REPORT_CSP_VIOLATIONS,
-    TIMEOUT_MS,
+from tests.browser.support import (
     PageProblems,
-    chromium_executable,
+    Person,
+    only_these_refusals,
+    open_client,
     open_nav,
-    sign_in,
+    open_person,
+    schedule_session_for_alex,
+    sign_in_as,
 )
-from tests.browser.test_administration import only_these_refusals
-from tests.browser.test_meeting_room import MEDIA_ARGS, schedule_session_for_alex
-from tests.conftest import REPO_ROOT, ROLE_EMAILS, Live, demo_team_id, start_live
+from tests.conftest import REPO_ROOT, Live, demo_team_id, start_live
 
 pytestmark = [pytest.mark.browser]
 
@@ -132,55 +130,10 @@ def guide_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         running.server.stop()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def media_browser(browser: Browser) -> AsyncIterator[Browser]:
-    """Chromium with fake camera and microphone, for the client's session on the phone."""
-    executable = chromium_executable()
-    assert executable is not None  # the shared fixture skips (or fails) without one
-    launched = await browser.browser_type.launch(
-        executable_path=str(executable), headless=True, args=MEDIA_ARGS
-    )
-    try:
-        yield launched
-    finally:
-        await launched.close()
-
-
-@dataclass
-class Person:
-    page: Page
-    problems: PageProblems
-    context: BrowserContext
-
-
-async def open_person(browser: Browser, **options: Any) -> Person:
-    problems = PageProblems()
-    context = await browser.new_context(locale="en-GB", **options)
-    context.set_default_timeout(TIMEOUT_MS)
-    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-    await context.add_init_script(REPORT_CSP_VIOLATIONS)
-    page = await context.new_page()
-    page.on("console", problems.on_console)
-    page.on("pageerror", problems.on_page_error)
-    return Person(page, problems, context)
-
-
-async def signed_in(browser: Browser, live: Live, role: str, email: str | None = None) -> Person:
+async def signed_in(browser: Browser, live: Live, role: str) -> Person:
     person = await open_person(browser, viewport=DESKTOP)
-    session = live.as_email(email) if email else live.as_role(role)
-    code = session.tokens["recovery_codes"].pop()
-    await sign_in(person.page, live, email or ROLE_EMAILS[role], code=code)
+    await sign_in_as(person.page, live, role)
     return person
-
-
-async def open_alex(page: Page) -> None:
-    await open_nav(page, "Clients")
-    await (
-        page.get_by_role("table", name="Clients")
-        .get_by_role("link", name=CLIENT_NAME, exact=True)
-        .click()
-    )
-    await expect(page.get_by_role("heading", level=1)).to_have_text(CLIENT_NAME)
 
 
 def prepare(live: Live) -> dict[str, str]:
@@ -258,7 +211,7 @@ async def walk_therapist(browser: Browser, live: Live, walk: Walk) -> PageProble
     await expect(page.get_by_role("button", name=re.compile("^Acknowledge")).first).to_be_visible()
     await walk.shot(page, "therapist-alert")
 
-    await open_alex(page)
+    await open_client(page, CLIENT_NAME)
     consent = page.get_by_role("region", name="Consent")
     await walk.look(page, "therapist-consent")
     await consent.locator("summary", has_text="Record a consent decision").click()
@@ -282,7 +235,7 @@ async def walk_specialist(browser: Browser, live: Live, walk: Walk) -> PageProbl
     await expect(page.get_by_role("region", name="Journey work due")).to_be_visible()
     await walk.shot(page, "specialist-today")
     await walk.look(page, "specialist-employer-contact")
-    await open_alex(page)
+    await open_client(page, CLIENT_NAME)
     await walk.look(page, "specialist-employer-contact")
     await page.get_by_role("link", name="Open the journey").click()
     contacts = page.get_by_role("region", name="Employer contacts")
@@ -320,7 +273,7 @@ async def walk_supervisor(browser: Browser, live: Live, walk: Walk) -> PageProbl
 async def walk_client(browser: Browser, live: Live, walk: Walk) -> PageProblems:
     person = await open_person(browser, viewport=PHONE, is_mobile=True, has_touch=True)
     page = person.page
-    await sign_in(page, live, ROLE_EMAILS["client"])
+    await sign_in_as(page, live, "client")
     sessions = page.get_by_role("region", name="Your sessions today")
     session = sessions.get_by_role("listitem").filter(has_text=SESSION_TITLE)
     await expect(session).to_contain_text("Now")

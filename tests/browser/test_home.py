@@ -7,23 +7,19 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import (
-    REPORT_CSP_VIOLATIONS,
-    TIMEOUT_MS,
-    PageProblems,
-    chromium_executable,
+from tests.browser.support import (
+    MEDIA_CSP,
+    Person,
+    open_person,
+    schedule_session_for_alex,
     sign_in,
+    sign_in_as,
 )
-from tests.browser.test_meeting_room import MEDIA_ARGS, MEDIA_CSP, schedule_session_for_alex
-from tests.conftest import DEMO_CLIENT_EMAIL, ROLE_EMAILS, Live
+from tests.conftest import DEMO_CLIENT_EMAIL, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -33,56 +29,9 @@ PHONE = {"width": 390, "height": 844}
 PHQ9_ITEM9 = {"1": 1, "2": 1, "3": 0, "4": 1, "5": 0, "6": 1, "7": 0, "8": 0, "9": 1}
 
 
-@dataclass
-class Person:
-    page: Page
-    problems: PageProblems
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def media_browser(browser: Browser) -> AsyncIterator[Browser]:
-    """Chromium with fake camera and microphone (as in test_meeting_room.py)."""
-    executable = chromium_executable()
-    assert executable is not None  # the shared fixture skips (or fails) without one
-    launched = await browser.browser_type.launch(
-        executable_path=str(executable), headless=True, args=MEDIA_ARGS
-    )
-    try:
-        yield launched
-    finally:
-        await launched.close()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def people(browser: Browser) -> AsyncIterator[list[BrowserContext]]:
-    contexts: list[BrowserContext] = []
-    try:
-        yield contexts
-    finally:
-        for context in contexts:
-            await context.close()
-
-
-async def open_person(browser: Browser, contexts: list[BrowserContext], **options: Any) -> Person:
-    problems = PageProblems()
-    context = await browser.new_context(locale="en-GB", **options)
-    contexts.append(context)
-    context.set_default_timeout(TIMEOUT_MS)
-    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-    await context.add_init_script(REPORT_CSP_VIOLATIONS)
-    page = await context.new_page()
-    page.on("console", problems.on_console)
-    page.on("pageerror", problems.on_page_error)
-    return Person(page, problems)
-
-
-def recovery_code(live: Live, role: str) -> str:
-    code: str = live.as_role(role).tokens["recovery_codes"].pop()
-    return code
-
-
-async def sign_in_as(person: Person, live: Live, role: str) -> Page:
-    await sign_in(person.page, live, ROLE_EMAILS[role], code=recovery_code(live, role))
+async def land_on_home(person: Person, live: Live, role: str) -> Page:
+    """Signs ``person`` in as the demo person of ``role``: they land on their home page."""
+    await sign_in_as(person.page, live, role)
     await expect(person.page).to_have_url(re.compile(r"#/home$"))
     return person.page
 
@@ -90,8 +39,8 @@ async def sign_in_as(person: Person, live: Live, role: str) -> Page:
 async def test_keyworker_lands_on_today_and_joins_the_session_from_it(
     browser: Browser, live_sqlite: Live, people: list[BrowserContext]
 ) -> None:
-    person = await open_person(browser, people)
-    page = await sign_in_as(person, live_sqlite, "peer_keyworker")
+    person = await open_person(browser, contexts=people)
+    page = await land_on_home(person, live_sqlite, "peer_keyworker")
     main_nav = page.get_by_role("navigation", name="Main")
     await expect(main_nav.get_by_role("link", name="Home")).to_have_attribute(
         "aria-current", "page"
@@ -121,8 +70,8 @@ async def test_therapist_sees_the_urgent_alert_on_today(
     )
     assert saved.status_code == 201, saved.text
 
-    person = await open_person(browser, people)
-    page = await sign_in_as(person, live_sqlite, "therapist")
+    person = await open_person(browser, contexts=people)
+    page = await land_on_home(person, live_sqlite, "therapist")
     alerts = page.get_by_role("region", name="Alerts", exact=True)
     urgent = (
         alerts.get_by_role("listitem").filter(has_text="PHQ-9 item 9").filter(has_text=CLIENT_NAME)
@@ -141,8 +90,8 @@ async def test_supervisor_sees_a_wish_to_talk_on_today(
         json={"mood": 2, "workload": 4, "stress": 4, "support": 3, "wants_to_talk": True},
     )
     assert made.status_code == 201, made.text
-    person = await open_person(browser, people)
-    page = await sign_in_as(person, live_sqlite, "supervisor")
+    person = await open_person(browser, contexts=people)
+    page = await land_on_home(person, live_sqlite, "supervisor")
     talk = page.get_by_role("region", name="Asked to talk")
     await expect(talk.get_by_role("listitem").filter(has_text="Erin Walsh").first).to_be_visible()
     await talk.get_by_role("link", name="Reply to a request").click()
@@ -153,8 +102,8 @@ async def test_supervisor_sees_a_wish_to_talk_on_today(
 async def test_admin_lands_on_administration_without_clinical_content(
     browser: Browser, live_sqlite: Live, people: list[BrowserContext]
 ) -> None:
-    person = await open_person(browser, people)
-    page = await sign_in_as(person, live_sqlite, "admin")
+    person = await open_person(browser, contexts=people)
+    page = await land_on_home(person, live_sqlite, "admin")
     organisation = page.get_by_role("region", name="Your organisation")
     await expect(organisation.get_by_text("Invitations waiting")).to_be_visible()
     await expect(organisation.get_by_text("Active accounts")).to_be_visible()
@@ -171,7 +120,7 @@ async def test_client_on_a_phone_joins_the_session_from_today(
     title = f"Check-in from home {uuid.uuid4().hex[:6]}"
     meeting_id = schedule_session_for_alex(live_sqlite, title)
     person = await open_person(
-        media_browser, people, viewport=PHONE, is_mobile=True, has_touch=True
+        media_browser, contexts=people, viewport=PHONE, is_mobile=True, has_touch=True
     )
     page = person.page
     await sign_in(page, live_sqlite, DEMO_CLIENT_EMAIL, csp_contains=MEDIA_CSP)

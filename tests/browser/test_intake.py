@@ -20,15 +20,9 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import (
-    REPORT_CSP_VIOLATIONS,
-    TIMEOUT_MS,
-    PageProblems,
-    open_nav,
-    sign_in,
-)
+from tests.browser.support import PageProblems, open_nav, open_page, sign_in
 from tests.conftest import ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -38,17 +32,6 @@ TEAM = "Newcastle IPS Team"
 REFUSAL = (
     "You do not have access to this: no current consent (employment_sharing) for this organisation."
 )
-
-
-async def open_page(browser: Browser, problems: PageProblems) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context(locale="en-GB")
-    context.set_default_timeout(TIMEOUT_MS)
-    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-    await context.add_init_script(REPORT_CSP_VIOLATIONS)
-    page = await context.new_page()
-    page.on("console", problems.on_console)
-    page.on("pageerror", problems.on_page_error)
-    return context, page
 
 
 async def test_referral_care_team_and_consent_decide_who_reads_the_record(

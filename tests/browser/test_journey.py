@@ -19,13 +19,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import (
-    REPORT_CSP_VIOLATIONS,
-    TIMEOUT_MS,
-    PageProblems,
-    open_nav,
-    sign_in,
-)
+from tests.browser.support import PageProblems, open_nav, open_page, sign_in
 from tests.conftest import ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -46,15 +40,8 @@ async def test_keyworker_records_a_job_start_on_alexs_journey(
     employer = f"Tyne Bakery {uuid.uuid4().hex[:6]}"
 
     problems = PageProblems()
-    context = await browser.new_context(locale="en-GB", viewport=PHONE)
+    context, page = await open_page(browser, problems, viewport=PHONE)
     try:
-        context.set_default_timeout(TIMEOUT_MS)
-        await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-        await context.add_init_script(REPORT_CSP_VIOLATIONS)
-        page = await context.new_page()
-        page.on("console", problems.on_console)
-        page.on("pageerror", problems.on_page_error)
-
         # Sign in: password, then a recovery code on the second-step page.
         await sign_in(page, live_sqlite, ROLE_EMAILS["peer_keyworker"], code=code)
         await open_nav(page, "Clients")

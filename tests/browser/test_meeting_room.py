@@ -4,8 +4,8 @@ lets him in, and each sees and hears the other over a real WebRTC connection.
 Chromium runs with fake camera and microphone devices (a test pattern and a beep) and without
 permission prompts. The test server hands out no STUN or TURN servers, so the two peer connections
 meet on host candidates: ``--allow-loopback-in-peer-connection`` lets Chromium offer loopback ones
-as well, for machines whose only interface is ``lo``. These flags need a browser of this module's
-own; the shared one (tests/browser/conftest.py) has none.
+as well, for machines whose only interface is ``lo``. These flags need a browser of their own (the
+``media_browser`` fixture, tests/browser/conftest.py); the shared one has none.
 
 As in the ``page`` fixture, a console error, a Content-Security-Policy violation or an uncaught
 error on either page fails the test.
@@ -17,37 +17,25 @@ import asyncio
 import re
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import (
-    REPORT_CSP_VIOLATIONS,
-    TIMEOUT_MS,
-    PageProblems,
-    chromium_executable,
-    open_nav,
-    sign_in,
-)
-from tests.conftest import DEMO_CLIENT_EMAIL, ROLE_EMAILS, Live
+from tests.browser import support
 
-MEDIA_CSP = "media-src 'self' blob:"
+# MEDIA_ARGS and schedule_session_for_alex were defined here first; other tests import them
+# from here still.
+from tests.browser.support import MEDIA_ARGS as MEDIA_ARGS
+from tests.browser.support import MEDIA_CSP, Person, open_client, open_nav, sign_in
+from tests.browser.support import schedule_session_for_alex as schedule_session_for_alex
+from tests.conftest import DEMO_CLIENT_EMAIL, ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 SCREENSHOTS = Path(tempfile.gettempdir()) / "teamwell-browser"
 CLIENT_NAME = "Alex Morgan"
 KEYWORKER_NAME = "Priya Shah"
-MEDIA_ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-]
 MEDIA_TIMEOUT_MS = 15_000
 
 # Test instrumentation (an init script, so the page's CSP does not apply): keep a reference to
@@ -79,39 +67,9 @@ NO_CAMERA = """
 """
 
 
-@dataclass
-class Person:
-    page: Page
-    problems: PageProblems
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def media_browser(browser: Browser) -> AsyncIterator[Browser]:
-    """Chromium with fake media devices, launched by the shared browser's Playwright."""
-    executable = chromium_executable()
-    assert executable is not None  # the shared fixture skips (or fails) without one
-    launched = await browser.browser_type.launch(
-        executable_path=str(executable), headless=True, args=MEDIA_ARGS
-    )
-    try:
-        yield launched
-    finally:
-        await launched.close()
-
-
 async def open_person(browser: Browser, contexts: list[BrowserContext], *scripts: str) -> Person:
-    problems = PageProblems()
-    context = await browser.new_context(locale="en-GB")
-    contexts.append(context)
-    context.set_default_timeout(TIMEOUT_MS)
-    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-    await context.add_init_script(REPORT_CSP_VIOLATIONS)
-    for script in (TRACK_SOCKETS, *scripts):
-        await context.add_init_script(script)
-    page = await context.new_page()
-    page.on("console", problems.on_console)
-    page.on("pageerror", problems.on_page_error)
-    return Person(page, problems)
+    """A person whose page keeps its WebSockets within the test's reach (TRACK_SOCKETS)."""
+    return await support.open_person(browser, TRACK_SOCKETS, *scripts, contexts=contexts)
 
 
 async def expect_video_playing(page: Page, name: str) -> None:
@@ -129,28 +87,6 @@ async def expect_video_playing(page: Page, name: str) -> None:
     await page.wait_for_function(
         "([v, t]) => v.currentTime > t + 0.3", arg=[handle, started], timeout=MEDIA_TIMEOUT_MS
     )
-
-
-def schedule_session_for_alex(live: Live, title: str) -> str:
-    """A client session for Alex starting now, arranged by the keyworker over the API."""
-    keyworker = live.as_role("peer_keyworker")
-    clients = keyworker.get("/api/v1/clients", params={"limit": 100})
-    assert clients.status_code == 200, clients.text
-    alex = next(c for c in clients.json()["items"] if c["display_name"] == CLIENT_NAME)
-    now = datetime.now(UTC)
-    created = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "client_session",
-            "title": title,
-            "client_id": alex["id"],
-            "starts_at": (now - timedelta(minutes=1)).isoformat(),
-            "ends_at": (now + timedelta(hours=1)).isoformat(),
-            "invitee_ids": [],
-        },
-    )
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
 
 
 async def test_client_waits_is_admitted_and_both_see_each_other(
@@ -195,13 +131,7 @@ async def test_client_waits_is_admitted_and_both_see_each_other(
             code=recovery_code,
             csp_contains=MEDIA_CSP,
         )
-        await open_nav(priya, "Clients")
-        await (
-            priya.get_by_role("table", name="Clients")
-            .get_by_role("link", name=CLIENT_NAME, exact=True)
-            .click()
-        )
-        await expect(priya.get_by_role("heading", level=1)).to_have_text(CLIENT_NAME)
+        await open_client(priya, CLIENT_NAME)
         staff_sessions = priya.get_by_role("region", name="Sessions")
         ours = staff_sessions.get_by_role("listitem").filter(has_text=title)
         await expect(ours).to_be_visible()

@@ -13,7 +13,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyotp
@@ -21,7 +20,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems, sign_in
+from tests.browser.support import Person, open_person, sign_in
 from tests.conftest import ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -30,12 +29,6 @@ SCREENSHOTS = Path(tempfile.gettempdir()) / "teamwell-browser"
 TEAM = "Newcastle IPS Team"
 KEYWORKER_NAME = "Priya Shah"
 THERAPIST_NAME = "Tom Okafor"
-
-
-@dataclass
-class Person:
-    page: Page
-    problems: PageProblems
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -57,19 +50,15 @@ async def team(browser: Browser, live_sqlite: Live) -> AsyncIterator[dict[str, P
     contexts = []
     try:
         for who in ("keyworker", "therapist"):
-            problems = PageProblems()
-            context = await browser.new_context(locale="en-GB")
-            contexts.append(context)
-            context.set_default_timeout(TIMEOUT_MS)
-            await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-            await context.add_init_script(REPORT_CSP_VIOLATIONS)
-            page = await context.new_page()
-            page.on("console", problems.on_console)
-            page.on("pageerror", problems.on_page_error)
+            person = await open_person(browser, contexts=contexts)
             await sign_in(
-                page, live_sqlite, emails[who], code=codes[who], csp_contains="connect-src 'self'"
+                person.page,
+                live_sqlite,
+                emails[who],
+                code=codes[who],
+                csp_contains="connect-src 'self'",
             )
-            people[who] = Person(page, problems)
+            people[who] = person
         yield people
     finally:
         for context in contexts:

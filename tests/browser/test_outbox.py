@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
-from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems, sign_in
+from tests.browser.support import PageProblems, open_page, sign_in
 from tests.conftest import ROLE_EMAILS, Live, start_live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -83,15 +83,9 @@ async def keyworker(browser: Browser, rated: Live) -> AsyncIterator[tuple[Page, 
     secret = rated.as_role("peer_keyworker").totp_secret
     assert secret
     problems = PageProblems()
-    context = await browser.new_context(locale="en-GB")
-    context.set_default_timeout(TIMEOUT_MS)
-    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-    await context.add_init_script(REPORT_CSP_VIOLATIONS)
+    context, page = await open_page(browser, problems)
     link = Link()
-    await context.route_web_socket(re.compile(r"/ws$"), link.route)
-    page = await context.new_page()
-    page.on("console", problems.on_console)
-    page.on("pageerror", problems.on_page_error)
+    await context.route_web_socket(re.compile(r"/ws$"), link.route)  # before the page opens one
     try:
         await sign_in(
             page,

@@ -17,23 +17,15 @@ from __future__ import annotations
 import re
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.browser.conftest import (
-    REPORT_CSP_VIOLATIONS,
-    TIMEOUT_MS,
-    PageProblems,
-    open_nav,
-    sign_in,
-)
-from tests.conftest import DEMO_CLIENT_EMAIL, ROLE_EMAILS, Live
+from tests.browser import support
+from tests.browser.support import PageProblems, Person, open_client, open_nav, sign_in, sign_in_as
+from tests.conftest import DEMO_CLIENT_EMAIL, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -57,56 +49,21 @@ PHQ9_ANSWERS = {
 }
 
 
-@dataclass
-class Person:
-    page: Page
-    problems: PageProblems
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def people(browser: Browser) -> AsyncIterator[list[BrowserContext]]:
-    """The browser contexts a test opens; closed (and their pages checked) afterwards."""
-    contexts: list[BrowserContext] = []
-    try:
-        yield contexts
-    finally:
-        for context in contexts:
-            await context.close()
-
-
 async def open_person(
     browser: Browser,
     contexts: list[BrowserContext],
     problems_seen: list[PageProblems],
     **options: Any,
 ) -> Person:
-    problems = PageProblems()
-    problems_seen.append(problems)
-    context = await browser.new_context(locale="en-GB", **options)
-    contexts.append(context)
-    context.set_default_timeout(TIMEOUT_MS)
-    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-    await context.add_init_script(REPORT_CSP_VIOLATIONS)
-    page = await context.new_page()
-    page.on("console", problems.on_console)
-    page.on("pageerror", problems.on_page_error)
-    return Person(page, problems)
-
-
-def recovery_code(live: Live, role: str) -> str:
-    code: str = live.as_role(role).tokens["recovery_codes"].pop()
-    return code
+    """support.open_person, its problems added to ``problems_seen`` (checked at the test's end)."""
+    person = await support.open_person(browser, contexts=contexts, **options)
+    problems_seen.append(person.problems)
+    return person
 
 
 async def open_plan(page: Page) -> None:
     """From the client list to Alex's plan, as staff find it."""
-    await open_nav(page, "Clients")
-    await (
-        page.get_by_role("table", name="Clients")
-        .get_by_role("link", name=CLIENT_NAME, exact=True)
-        .click()
-    )
-    await expect(page.get_by_role("heading", level=1)).to_have_text(CLIENT_NAME)
+    await open_client(page, CLIENT_NAME)
     await page.get_by_role("region", name="Plan").get_by_role("link", name="Open the plan").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Plan for {CLIENT_NAME}")
 
@@ -122,13 +79,7 @@ async def test_phq9_on_a_phone_raises_an_urgent_alert_the_therapist_sees_live(
     tom, alex = therapist.page, client.page
 
     # The therapist has the Alerts page open, connected for live updates.
-    await sign_in(
-        tom,
-        live_sqlite,
-        ROLE_EMAILS["therapist"],
-        code=recovery_code(live_sqlite, "therapist"),
-        csp_contains=PAGE_CSP,
-    )
+    await sign_in_as(tom, live_sqlite, "therapist", csp_contains=PAGE_CSP)
     await tom.get_by_role("navigation", name="Alerts").get_by_role("link").click()
     await expect(tom.get_by_role("heading", level=1)).to_have_text("Alerts")
     await expect(
@@ -209,20 +160,8 @@ async def test_two_staff_edit_the_plan_and_a_stale_save_gets_the_conflict_view(
     keyworker = await open_person(browser, people, problems)
     therapist = await open_person(browser, people, problems)
     priya, tom = keyworker.page, therapist.page
-    await sign_in(
-        priya,
-        live_sqlite,
-        ROLE_EMAILS["peer_keyworker"],
-        code=recovery_code(live_sqlite, "peer_keyworker"),
-        csp_contains=PAGE_CSP,
-    )
-    await sign_in(
-        tom,
-        live_sqlite,
-        ROLE_EMAILS["therapist"],
-        code=recovery_code(live_sqlite, "therapist"),
-        csp_contains=PAGE_CSP,
-    )
+    await sign_in_as(priya, live_sqlite, "peer_keyworker", csp_contains=PAGE_CSP)
+    await sign_in_as(tom, live_sqlite, "therapist", csp_contains=PAGE_CSP)
     await open_plan(priya)
     await open_plan(tom)
     tag = uuid.uuid4().hex[:6]
@@ -311,13 +250,7 @@ async def test_two_staff_edit_the_plan_and_a_stale_save_gets_the_conflict_view(
 
 async def scores_table(page: Page) -> Locator:
     """Alex's record from the client list, and the scores shown as a table."""
-    await open_nav(page, "Clients")
-    await (
-        page.get_by_role("table", name="Clients")
-        .get_by_role("link", name=CLIENT_NAME, exact=True)
-        .click()
-    )
-    await expect(page.get_by_role("heading", level=1)).to_have_text(CLIENT_NAME)
+    await open_client(page, CLIENT_NAME)
     scores = page.get_by_role("region", name="Questionnaire scores")
     await scores.get_by_text(re.compile(r"^Show the scores as a table")).click()
     table = scores.get_by_role("table", name="Questionnaire scores, newest first")
@@ -344,12 +277,7 @@ async def test_the_employment_specialist_sees_scores_without_answers(
     specialist = await open_person(browser, people, problems)
     therapist = await open_person(browser, people, problems)
 
-    await sign_in(
-        specialist.page,
-        live_sqlite,
-        ROLE_EMAILS["employment_specialist"],
-        code=recovery_code(live_sqlite, "employment_specialist"),
-    )
+    await sign_in_as(specialist.page, live_sqlite, "employment_specialist")
     table = await scores_table(specialist.page)
     await expect(table.get_by_role("cell", name="9 of 27")).not_to_have_count(0)
     await expect(table.get_by_role("columnheader", name="Answers by question")).to_have_count(0)
@@ -359,12 +287,7 @@ async def test_the_employment_specialist_sees_scores_without_answers(
     ).not_to_have_accessible_name(re.compile(r"urgent"))
     await specialist.page.screenshot(path=SCREENSHOTS / "scores-specialist.png", full_page=True)
 
-    await sign_in(
-        therapist.page,
-        live_sqlite,
-        ROLE_EMAILS["therapist"],
-        code=recovery_code(live_sqlite, "therapist"),
-    )
+    await sign_in_as(therapist.page, live_sqlite, "therapist")
     table = await scores_table(therapist.page)
     await expect(table.get_by_role("columnheader", name="Answers by question")).to_have_count(1)
     await expect(table.get_by_role("cell").filter(has_text="Q9 1").first).to_be_visible()

@@ -16,31 +16,14 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import (
-    REPORT_CSP_VIOLATIONS,
-    TIMEOUT_MS,
-    PageProblems,
-    open_nav,
-    sign_in,
-)
+from tests.browser.support import PageProblems, open_nav, open_page, sign_in
 from tests.conftest import DEMO_CLIENT_EMAIL, ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 SPECIALIST = "Erin Walsh"
-
-
-async def open_page(browser: Browser, problems: PageProblems) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context(locale="en-GB", accept_downloads=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-    await context.add_init_script(REPORT_CSP_VIOLATIONS)
-    page = await context.new_page()
-    page.on("console", problems.on_console)
-    page.on("pageerror", problems.on_page_error)
-    return context, page
 
 
 async def downloaded_json(page: Page, button: str, tmp_path: Path) -> object:
@@ -76,7 +59,7 @@ async def test_record_actions_through_the_client_page(
     corrected = f"Gus Hale {suffix}"
 
     problems = PageProblems()
-    context, page = await open_page(browser, problems)
+    context, page = await open_page(browser, problems, accept_downloads=True)
     try:
         await sign_in(page, live_sqlite, ROLE_EMAILS["peer_keyworker"], code=code)
         await open_nav(page, "Clients")
@@ -138,7 +121,7 @@ async def test_record_actions_through_the_client_page(
 
     # Alex downloads everything held about him from My record; he changes nothing there.
     problems = PageProblems()
-    context, page = await open_page(browser, problems)
+    context, page = await open_page(browser, problems, accept_downloads=True)
     try:
         await sign_in(page, live_sqlite, DEMO_CLIENT_EMAIL)
         await open_nav(page, "My record", heading="Alex Morgan")

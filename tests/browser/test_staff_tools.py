@@ -13,13 +13,7 @@ import pyotp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import (
-    REPORT_CSP_VIOLATIONS,
-    TIMEOUT_MS,
-    PageProblems,
-    open_nav,
-    sign_in,
-)
+from tests.browser.support import PageProblems, open_nav, open_page, sign_in
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -29,13 +23,7 @@ async def test_a_supervisor_checks_the_audit_trail_searches_and_replaces_her_cod
     browser: Browser, live_sqlite: Live
 ) -> None:
     problems = PageProblems()
-    context = await browser.new_context(locale="en-GB")
-    context.set_default_timeout(TIMEOUT_MS)
-    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-    await context.add_init_script(REPORT_CSP_VIOLATIONS)
-    page = await context.new_page()
-    page.on("console", problems.on_console)
-    page.on("pageerror", problems.on_page_error)
+    context, page = await open_page(browser, problems)
     try:
         await steps(page, live_sqlite, problems)
     finally:

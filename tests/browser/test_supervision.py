@@ -15,25 +15,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import REPORT_CSP_VIOLATIONS, TIMEOUT_MS, PageProblems, sign_in
+from tests.browser.support import PageProblems, open_page, sign_in
 from tests.conftest import ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 ANSWERS = {"mood": 3, "workload": 4, "stress": 4, "support": 2}
-
-
-async def open_page(browser: Browser, problems: PageProblems) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context(locale="en-GB")
-    context.set_default_timeout(TIMEOUT_MS)
-    await context.expose_function("__teamwellCspViolation", problems.on_csp_violation)
-    await context.add_init_script(REPORT_CSP_VIOLATIONS)
-    page = await context.new_page()
-    page.on("console", problems.on_console)
-    page.on("pageerror", problems.on_page_error)
-    return context, page
 
 
 async def test_check_in_reaches_the_supervisor_and_the_dashboard_draws_its_charts(

@@ -8,7 +8,9 @@ import {
   h, section, dataTable, time, badge, roleLabel, emptyState, problemMessage,
   errorArea, applyFieldErrors, submitButton, notice,
 } from '../ui.js';
-import { CLINICAL_ROLES, roleOptions, selectField } from './record-fields.js';
+import {
+  CLINICAL_ROLES, careTeamCandidates, roleOptions, selectField,
+} from './record-fields.js';
 
 const mayChange = (ctx) => Boolean(ctx) && ctx.user.role !== 'client';
 
@@ -102,22 +104,9 @@ export function careTeamPanel(client, ctx) {
 
   /** Who may join: clinical staff of the client's team (partners' staff among them) and of one's own organisation. */
   async function candidates() {
-    const [team, staff] = await Promise.allSettled([
-      request(`/api/v1/teams/${encodeURIComponent(client.team_id)}/members`, { signal: ctx.signal }),
-      request('/api/v1/users', { query: { limit: 100 }, signal: ctx.signal }),
-    ]);
-    if (team.status === 'rejected' && staff.status === 'rejected') throw team.reason;
-    const people = new Map();
-    for (const m of team.status === 'fulfilled' ? team.value : []) {
-      people.set(m.user_id, { id: m.user_id, name: m.display_name, role: m.role });
-    }
-    for (const u of staff.status === 'fulfilled' ? (staff.value.items || []) : []) {
-      if (u.is_active) people.set(u.id, { id: u.id, name: u.display_name, role: u.role });
-    }
     const current = new Set(members.map((m) => m.user_id));
-    return [...people.values()]
-      .filter((p) => CLINICAL_ROLES.includes(p.role) && !current.has(p.id))
-      .sort((a, b) => a.name.localeCompare(b.name));
+    return (await careTeamCandidates(client, { signal: ctx.signal }))
+      .filter((p) => CLINICAL_ROLES.includes(p.role) && !current.has(p.id));
   }
 
   function addForm() {

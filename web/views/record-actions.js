@@ -11,7 +11,9 @@ import {
   h, section, notice, problemMessage, errorArea, applyFieldErrors, submitButton, textField,
   formatDateTime, STATUS_LABELS, roleLabel,
 } from '../ui.js';
-import { CLINICAL_ROLES, selectField, textareaField } from './record-fields.js';
+import {
+  CLINICAL_ROLES, careTeamCandidates, selectField, textareaField,
+} from './record-fields.js';
 
 /** Who may ask for the subject-access export (app/exports/sar.py). */
 const SUBJECT_ACCESS_ROLES = ['client', 'supervisor'];
@@ -210,22 +212,8 @@ function specialistForm(client, ctx, base) {
 
   /** Active employment specialists of the client's team (partners' among them) and of one's organisation. */
   async function specialists() {
-    const [team, staff] = await Promise.allSettled([
-      request(`/api/v1/teams/${encodeURIComponent(client.team_id)}/members`, { signal: ctx.signal }),
-      request('/api/v1/users', { query: { limit: 100 }, signal: ctx.signal }),
-    ]);
-    if (team.status === 'rejected' && staff.status === 'rejected') throw team.reason;
-    const people = new Map();
-    for (const m of team.status === 'fulfilled' ? team.value : []) {
-      people.set(m.user_id, { id: m.user_id, name: m.display_name, role: m.role });
-    }
-    for (const u of staff.status === 'fulfilled' ? (staff.value.items || []) : []) {
-      if (u.is_active) people.set(u.id, { id: u.id, name: u.display_name, role: u.role });
-      else people.delete(u.id);
-    }
-    return [...people.values()]
-      .filter((p) => p.role === 'employment_specialist' && !onTeam.has(p.id))
-      .sort((a, b) => a.name.localeCompare(b.name));
+    return (await careTeamCandidates(client, { signal: ctx.signal }))
+      .filter((p) => p.role === 'employment_specialist' && !onTeam.has(p.id));
   }
 
   function form(people) {

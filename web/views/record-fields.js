@@ -1,6 +1,8 @@
 // Form fields shared by intake and the record's administration panels
-// (taking a referral, adding a referral, care team, consent).
+// (taking a referral, adding a referral, care team, consent), and the staff
+// those panels offer to put on a client's care team.
 
+import { request } from '../api.js';
 import {
   h, uid, REFERRAL_SOURCE_LABELS, ROLE_LABELS,
 } from '../ui.js';
@@ -116,3 +118,37 @@ export function referralFields() {
 
 /** @returns {[string, string][]} */
 export const roleOptions = () => CLINICAL_ROLES.map((role) => [role, ROLE_LABELS[role]]);
+
+/**
+ * @typedef {object} StaffCandidate
+ * @property {string} id
+ * @property {string} name
+ * @property {string} role
+ */
+
+/**
+ * The staff who could join a client's care team, by name: the members of the client's team
+ * (partners' staff among them) and the active people of one's own organisation, each once.
+ * Either list may be refused to the reader; only when both are does this fail. Callers keep
+ * those of the roles they offer and not on the care team already; the server decides in the end.
+ * @param {{ team_id: string }} client
+ * @param {{ signal?: AbortSignal }} options
+ * @returns {Promise<StaffCandidate[]>}
+ */
+export async function careTeamCandidates(client, { signal }) {
+  const [team, staff] = await Promise.allSettled([
+    request(`/api/v1/teams/${encodeURIComponent(client.team_id)}/members`, { signal }),
+    request('/api/v1/users', { query: { limit: 100 }, signal }),
+  ]);
+  if (team.status === 'rejected' && staff.status === 'rejected') throw team.reason;
+  const people = new Map();
+  for (const m of team.status === 'fulfilled' ? team.value : []) {
+    people.set(m.user_id, { id: m.user_id, name: m.display_name, role: m.role });
+  }
+  // A deactivated account can join no care team (the server refuses it), team member or not.
+  for (const u of staff.status === 'fulfilled' ? (staff.value.items || []) : []) {
+    if (u.is_active) people.set(u.id, { id: u.id, name: u.display_name, role: u.role });
+    else people.delete(u.id);
+  }
+  return [...people.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
