@@ -19,6 +19,8 @@ import * as journeyView from './views/journey.js';
 import * as caseloadsView from './views/caseloads.js';
 import * as wellbeingView from './views/wellbeing.js';
 import * as supervisionView from './views/supervision.js';
+import * as supervisionRecordView from './views/supervision-record.js';
+import * as superviseeView from './views/supervisee.js';
 import * as fidelityView from './views/fidelity.js';
 import * as reportsView from './views/reports.js';
 import * as measureView from './views/measure.js';
@@ -70,6 +72,8 @@ const ROUTES = [
   { pattern: /^\/caseloads$/, view: caseloadsView, page: 'caseloads', nav: 'caseloads' },
   { pattern: /^\/wellbeing$/, view: wellbeingView, page: 'wellbeing', nav: 'wellbeing' },
   { pattern: /^\/supervision$/, view: supervisionView, page: 'supervision', nav: 'supervision' },
+  { pattern: /^\/supervision\/records\/([^/]+)$/, keys: ['id'], view: supervisionRecordView, page: 'supervision-record', nav: 'wellbeing' },
+  { pattern: /^\/supervision\/people\/([^/]+)$/, keys: ['id'], view: superviseeView, page: 'supervisee', nav: 'supervision' },
   { pattern: /^\/teams\/([^/]+)\/fidelity$/, keys: ['id'], view: fidelityView, page: 'fidelity', nav: 'supervision' },
   { pattern: /^\/reports$/, view: reportsView, page: 'reports', nav: 'reports' },
   { pattern: /^\/my-record$/, view: myRecordView, page: 'my-record', nav: 'my-record' },
