@@ -96,6 +96,16 @@ class PageProblems:
         assert not found, "The page reported problems:\n" + "\n".join(found)
 
 
+def only_these_refusals(problems: PageProblems, refusals: list[tuple[str, str]]) -> None:
+    """Chromium logs each refused request as an error: take out those the test provoked, in
+    order, and fail on anything else."""
+    for status, where in refusals:
+        found = [e for e in problems.console_errors if f"status of {status}" in e and where in e]
+        assert found, (status, where, problems.console_errors)
+        problems.console_errors.remove(found[0])
+    problems.assert_clean()
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def page(browser: Browser) -> AsyncIterator[Page]:
     """A page in a fresh context (own sessionStorage, so no one is signed in).

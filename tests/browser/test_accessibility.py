@@ -27,8 +27,8 @@ from tests.browser.conftest import (
     TIMEOUT_MS,
     PageProblems,
     chromium_executable,
+    only_these_refusals,
 )
-from tests.browser.test_administration import only_these_refusals
 from tests.browser.test_meeting_room import MEDIA_ARGS
 from tests.conftest import (
     DEMO_PASSWORD,

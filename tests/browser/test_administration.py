@@ -18,7 +18,7 @@ import pyotp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import PageProblems, open_nav, sign_in
+from tests.browser.conftest import PageProblems, only_these_refusals, open_nav, sign_in
 from tests.browser.test_supervision import open_page
 from tests.conftest import ROLE_EMAILS, Live
 from tests.test_hardening import _Discovery
@@ -37,16 +37,6 @@ def discovery() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def only_these_refusals(problems: PageProblems, refusals: list[tuple[str, str]]) -> None:
-    """Chromium logs each refused request as an error: take out those the test provoked, in
-    order, and fail on anything else."""
-    for status, where in refusals:
-        found = [e for e in problems.console_errors if f"status of {status}" in e and where in e]
-        assert found, (status, where, problems.console_errors)
-        problems.console_errors.remove(found[0])
-    problems.assert_clean()
 
 
 async def sign_in_admin(page: Page, live: Live) -> None:

@@ -32,10 +32,10 @@ from tests.browser.conftest import (
     TIMEOUT_MS,
     PageProblems,
     chromium_executable,
+    only_these_refusals,
     open_nav,
     sign_in,
 )
-from tests.browser.test_administration import only_these_refusals
 from tests.browser.test_meeting_room import MEDIA_ARGS, schedule_session_for_alex
 from tests.conftest import REPO_ROOT, ROLE_EMAILS, Live, demo_team_id, start_live
 
