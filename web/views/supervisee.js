@@ -105,9 +105,9 @@ export async function render(ctx) {
     section('Check-ins over time', checkInChart(history.items || [], {
       title: `${name}: check-ins (latest ${HISTORY_PAGE})`, signal: ctx.signal,
     })),
-    section('Every check-in', historyTable(ctx, id, history)),
     person
       ? section('Cadence', cadenceNow, cadenceForm(ctx, person, (saved) => { person.cadence = saved; drawCadence(); }))
       : null,
+    section('Every check-in', historyTable(ctx, id, history)),
   );
 }
