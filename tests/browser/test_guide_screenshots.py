@@ -324,9 +324,11 @@ async def walk_supervisor(browser: Browser, live: Live, walk: Walk) -> PageProbl
     await open_nav(page, "Supervision")
     await walk.look(page, "supervisor-record")
     recorded = page.get_by_role("list", name="Sessions you recorded")
-    await recorded.get_by_role("link").first.click()
-    await expect(page.get_by_role("form", name="Correct the notes")).to_be_visible()
-    await walk.shot(page, "supervisor-record", page.get_by_role("region", name="Actions agreed"))
+    await recorded.get_by_role("link", name="Group reflective practice").first.click()
+    for fold in ("Correct the notes", "Add an action"):
+        await page.locator("summary", has_text=fold).click()
+        await expect(page.get_by_role("form", name=fold)).to_be_visible()
+    await walk.shot(page, "supervisor-record", page.get_by_role("heading", level=1))
     await person.context.close()
     return person.problems
 

@@ -266,6 +266,7 @@ async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action
         await expect(notes).to_contain_text(f"First draft {suffix}.")
 
         # Corrected: the notes are replaced in full.
+        await page.locator("summary", has_text="Correct the notes").click()
         correct = page.get_by_role("form", name="Correct the notes")
         await correct.get_by_label("Notes", exact=True).fill(f"Corrected {suffix}: a hard month.")
         await correct.get_by_role("button", name="Save the notes").click()
@@ -286,6 +287,7 @@ async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action
 
         # An action for Tom, due in a week.
         due = date.today() + timedelta(days=7)
+        await page.locator("summary", has_text="Add an action").click()
         add = page.get_by_role("form", name="Add an action")
         await add.get_by_label("What was agreed").fill(f"Book a day of leave {suffix}")
         await add.get_by_label("Who does it").select_option(label="Tom Okafor")
@@ -445,6 +447,7 @@ async def test_those_who_attended_open_the_record_and_only_read_it(
                 f"Share the rota {suffix}"
             )
             await expect(page.get_by_role("form")).to_have_count(0)
+            await expect(page.locator("#main summary")).to_have_count(0)
             if email == ROLE_EMAILS["peer_keyworker"]:
                 await page.get_by_role("button", name="Mark done").click()
                 await expect(page.get_by_role("list", name="Actions agreed")).to_contain_text(

@@ -49,11 +49,11 @@ function cadenceText(cadence) {
 function cadenceForm(ctx, person, onSaved) {
   const hint = 'A whole number of days, 1 to 365.';
   const checkIn = textField({
-    label: 'Prompt to check in every (days)', name: 'check_in_days', type: 'number', inputmode: 'numeric',
+    label: 'Prompt to check in every (days)', name: 'check_in_days', type: 'number', inputmode: 'numeric', extraClass: 'input--number',
     hint, value: String(person.cadence.check_in_days),
   });
   const supervision = textField({
-    label: 'Supervision due every (days)', name: 'supervision_days', type: 'number', inputmode: 'numeric',
+    label: 'Supervision due every (days)', name: 'supervision_days', type: 'number', inputmode: 'numeric', extraClass: 'input--number',
     hint, value: String(person.cadence.supervision_days),
   });
   for (const field of [checkIn, supervision]) {

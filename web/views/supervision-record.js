@@ -49,7 +49,7 @@ function addActionForm(ctx, record, onAdded) {
       { value: record.supervisor_id, text: `${record.supervisor_name || 'The supervisor'} (you)` },
     ],
   });
-  const due = textField({ label: 'Due on (optional)', name: 'due_on', type: 'date', required: false });
+  const due = textField({ label: 'Due on (optional)', name: 'due_on', type: 'date', required: false, extraClass: 'input--date' });
   const form = actionForm({
     ctx,
     label: 'Add an action',
@@ -70,6 +70,11 @@ function addActionForm(ctx, record, onAdded) {
     },
   });
   return form.element;
+}
+
+/** A form kept folded away under its name until it is wanted. */
+function fold(name, form) {
+  return h('details', { class: 'details' }, h('summary', {}, name), form);
 }
 
 /** @param {import('../app.js').ViewContext} ctx */
@@ -109,7 +114,8 @@ export async function render(ctx) {
       h('ol', {}, h('li', {}, back), h('li', { 'aria-current': 'page' }, recordTitle(record)))),
     h('div', { class: 'page-header' }, title, people),
     section('Notes', notesArea,
-      holder ? notesForm(ctx, record, (saved) => { record = saved; draw(); }) : null),
-    section('Actions agreed', actionsArea, holder ? addActionForm(ctx, record, reload) : null),
+      holder ? fold('Correct the notes', notesForm(ctx, record, (saved) => { record = saved; draw(); })) : null),
+    section('Actions agreed', actionsArea,
+      holder ? fold('Add an action', addActionForm(ctx, record, reload)) : null),
   );
 }
