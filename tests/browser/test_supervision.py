@@ -229,6 +229,12 @@ def supervised_by_sofia(
     return person, as_person
 
 
+async def sofia_opens_supervision(page: Page, live: Live) -> None:
+    code = live.as_role("supervisor").tokens["recovery_codes"].pop()
+    await sign_in(page, live, ROLE_EMAILS["supervisor"], code=code)
+    await open_nav(page, "Supervision")
+
+
 async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action(
     browser: Browser, live_sqlite: Live
 ) -> None:
@@ -255,10 +261,7 @@ async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action
     problems = PageProblems()
     context, page = await open_page(browser, problems)
     try:
-        await sign_in(
-            page, live, ROLE_EMAILS["supervisor"], code=sofia_api.tokens["recovery_codes"].pop()
-        )
-        await open_nav(page, "Supervision")
+        await sofia_opens_supervision(page, live)
         recorded = page.get_by_role("list", name="Sessions you recorded")
         await recorded.locator(f'li[data-record-id="{record_id}"]').get_by_role("link").click()
         await expect(page.get_by_role("heading", level=1)).to_contain_text("One-to-one supervision")
@@ -335,10 +338,7 @@ async def test_a_supervisor_reads_a_supervisees_check_ins_and_sets_their_cadence
     problems = PageProblems()
     context, page = await open_page(browser, problems)
     try:
-        await sign_in(
-            page, live, ROLE_EMAILS["supervisor"], code=sofia_api.tokens["recovery_codes"].pop()
-        )
-        await open_nav(page, "Supervision")
+        await sofia_opens_supervision(page, live)
         people = page.get_by_role("region", name="People you supervise")
         await people.get_by_role("link", name=f"Nia Hart {suffix}", exact=True).click()
         await expect(page.get_by_role("heading", level=1)).to_have_text(f"Nia Hart {suffix}")
