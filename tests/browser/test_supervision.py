@@ -265,6 +265,10 @@ async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action
         recorded = page.get_by_role("list", name="Sessions you recorded")
         await recorded.locator(f'li[data-record-id="{record_id}"]').get_by_role("link").click()
         await expect(page.get_by_role("heading", level=1)).to_contain_text("One-to-one supervision")
+        main = page.get_by_role("navigation", name="Main")
+        await expect(main.get_by_role("link", name="Supervision")).to_have_attribute(
+            "aria-current", "page"
+        )
         notes = page.get_by_role("region", name="Notes")
         await expect(notes).to_contain_text(f"First draft {suffix}.")
 
@@ -447,6 +451,10 @@ async def test_those_who_attended_open_the_record_and_only_read_it(
                 f"Share the rota {suffix}"
             )
             await expect(page.get_by_role("form")).to_have_count(0)
+            main = page.get_by_role("navigation", name="Main")
+            await expect(main.get_by_role("link", name="How are you?")).to_have_attribute(
+                "aria-current", "page"
+            )
             await expect(page.locator("#main summary")).to_have_count(0)
             if email == ROLE_EMAILS["peer_keyworker"]:
                 await page.get_by_role("button", name="Mark done").click()
