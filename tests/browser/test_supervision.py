@@ -278,7 +278,7 @@ async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action
         await correct.get_by_label("Notes", exact=True).fill(f"Corrected {suffix}: a hard month.")
         await correct.get_by_role("button", name="Save the notes").click()
         await expect(correct).to_contain_text("The notes are saved")
-        await expect(notes.locator(".supervision-record__text")).to_have_text(
+        await expect(notes.locator(".supervision-record__notes")).to_have_text(
             f"Corrected {suffix}: a hard month."
         )
 
@@ -288,7 +288,7 @@ async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action
         await expect(correct.get_by_role("alert")).to_contain_text(
             "The notes are 20001 characters; at most 20000 are kept."
         )
-        await expect(notes.locator(".supervision-record__text")).to_have_text(
+        await expect(notes.locator(".supervision-record__notes")).to_have_text(
             f"Corrected {suffix}: a hard month."
         )
 

@@ -5,7 +5,9 @@
 // refusal in its own words (the router shows a 403 or 404 as it comes).
 
 import { request } from '../api.js';
-import { h, uid, heading, page, section, emptyState, formatDateTime, textField } from '../ui.js';
+import {
+  h, uid, heading, page, section, emptyState, notice, problemMessage, formatDateTime, textField,
+} from '../ui.js';
 import { actionForm, selectField } from './admin-kit.js';
 import { actionItem, recordPeople, recordTitle } from './wellbeing.js';
 
@@ -86,14 +88,14 @@ export async function render(ctx) {
 
   const title = heading(recordTitle(record));
   const people = h('p', { class: 'muted' });
-  const notesArea = h('div', { class: 'supervision-record__notes' });
+  const notesArea = h('div', {});
   const actionsArea = h('div', {});
 
   const draw = () => {
     title.textContent = recordTitle(record);
     people.textContent = `${recordPeople(record)} Last changed ${formatDateTime(record.updated_at)}.`;
     notesArea.replaceChildren(record.notes
-      ? h('p', { class: 'supervision-record__text' }, record.notes)
+      ? h('p', { class: 'supervision-record__notes' }, record.notes)
       : h('p', { class: 'muted' }, 'No notes.'));
     actionsArea.replaceChildren(record.actions.length
       ? h('ul', { class: 'supervision-actions', 'aria-label': 'Actions agreed' },
@@ -101,8 +103,12 @@ export async function render(ctx) {
       : emptyState('No actions agreed.'));
   };
   async function reload() {
-    record = await request(`/api/v1/supervision/records/${id}`, { signal: ctx.signal });
-    if (ctx.isCurrent()) draw();
+    try {
+      record = await request(`/api/v1/supervision/records/${id}`, { signal: ctx.signal });
+      if (ctx.isCurrent()) draw();
+    } catch (error) {
+      if (error.name !== 'AbortError') actionsArea.append(notice(problemMessage(error), 'error'));
+    }
   }
   draw();
 
