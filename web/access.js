@@ -103,7 +103,15 @@ export const ACCESS = {
     "supervision": {
       "label": "Supervision", "href": "#/supervision",
       "roles": ["supervisor"],
-      "needs": ["GET /api/v1/supervision/supervisees", "GET /api/v1/wellbeing/talk-requests", "GET /api/v1/reports/scopes", "GET /api/v1/teams/pending-members"]
+      "needs": ["GET /api/v1/supervision/supervisees", "GET /api/v1/wellbeing/talk-requests", "GET /api/v1/reports/scopes", "GET /api/v1/teams/pending-members", "GET /api/v1/supervision/records"]
+    },
+    "supervision-record": {
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "admin"],
+      "needs": ["GET /api/v1/supervision/records/{record_id}"]
+    },
+    "supervisee": {
+      "roles": ["supervisor"],
+      "needs": ["GET /api/v1/wellbeing/people/{user_id}/check-ins", "GET /api/v1/supervision/supervisees"]
     },
     "fidelity": {
       "roles": ["supervisor"],

@@ -19,6 +19,8 @@ import * as journeyView from './views/journey.js';
 import * as caseloadsView from './views/caseloads.js';
 import * as wellbeingView from './views/wellbeing.js';
 import * as supervisionView from './views/supervision.js';
+import * as supervisionRecordView from './views/supervision-record.js';
+import * as superviseeView from './views/supervisee.js';
 import * as fidelityView from './views/fidelity.js';
 import * as reportsView from './views/reports.js';
 import * as measureView from './views/measure.js';
@@ -70,6 +72,16 @@ const ROUTES = [
   { pattern: /^\/caseloads$/, view: caseloadsView, page: 'caseloads', nav: 'caseloads' },
   { pattern: /^\/wellbeing$/, view: wellbeingView, page: 'wellbeing', nav: 'wellbeing' },
   { pattern: /^\/supervision$/, view: supervisionView, page: 'supervision', nav: 'supervision' },
+  {
+    pattern: /^\/supervision\/records\/([^/]+)$/,
+    keys: ['id'],
+    view: supervisionRecordView,
+    page: 'supervision-record',
+    // Those who attended find their records on "How are you?"; supervisors theirs on Supervision.
+    nav: 'wellbeing',
+    navByRole: { supervisor: 'supervision' },
+  },
+  { pattern: /^\/supervision\/people\/([^/]+)$/, keys: ['id'], view: superviseeView, page: 'supervisee', nav: 'supervision' },
   { pattern: /^\/teams\/([^/]+)\/fidelity$/, keys: ['id'], view: fidelityView, page: 'fidelity', nav: 'supervision' },
   { pattern: /^\/reports$/, view: reportsView, page: 'reports', nav: 'reports' },
   { pattern: /^\/my-record$/, view: myRecordView, page: 'my-record', nav: 'my-record' },
@@ -148,6 +160,16 @@ function homeHash() {
   if (!user) return '#/login';
   if (api.isRestricted()) return '#/mfa/enrol';
   return landingFor(user);
+}
+
+/**
+ * The navigation entry a route lights up for `user`: its `navByRole` entry for their role if
+ * it names one, "My record" for a client's own record pages, else its `nav`.
+ */
+function navOf(route, user) {
+  const role = user && user.role;
+  if (role && route.navByRole && route.navByRole[role]) return route.navByRole[role];
+  return role === 'client' && route.nav === 'clients' ? 'my-record' : route.nav;
 }
 
 function allowedFor(route, user) {
@@ -494,8 +516,7 @@ async function route() {
     }
   }
 
-  const activeNav = user && user.role === 'client' && current.nav === 'clients' ? 'my-record' : current.nav;
-  renderHeader(activeNav);
+  renderHeader(navOf(current, user));
 
   /** @type {ViewContext} */
   const ctx = {
@@ -564,8 +585,7 @@ api.authEvents.addEventListener('change', () => {
   syncRealtime();
   const found = matchRoute(parseHash().path);
   const user = api.getUser();
-  const navId = found && found.route.nav;
-  renderHeader(user && user.role === 'client' && navId === 'clients' ? 'my-record' : navId);
+  renderHeader(found ? navOf(found.route, user) : undefined);
 });
 
 // The skip link targets <main>; stop it being read as a route.

@@ -27,6 +27,7 @@ from tests.browser.support import (
     TIMEOUT_MS,
     PageProblems,
     chromium_executable,
+    only_these_refusals,
     open_nav,
     open_page,
     sign_in,
@@ -38,6 +39,7 @@ __all__ = [
     "TIMEOUT_MS",
     "PageProblems",
     "chromium_executable",
+    "only_these_refusals",
     "open_nav",
     "sign_in",
 ]

@@ -40,8 +40,9 @@ DESKTOP = {"width": SIZES["desktop"][0], "height": SIZES["desktop"][1]}
 CLIENT_NAME = "Alex Morgan"
 
 # Views by role ("{client}" is a demo client of the role's caseload, "{team}" the demo team,
-# "{user}" a demo person). The client's page holds its panels (referrals, intake, consent, care
-# team), so scanning it scans them.
+# "{user}" a demo person, "{record}" the demo's latest supervision record, which the supervisor
+# holds and the other clinical roles attended, "{supervisee}" the demo therapist). The client's
+# page holds its panels (referrals, intake, consent, care team), so scanning it scans them.
 COMMON_STAFF = [
     "/home",
     "/clients",
@@ -53,6 +54,7 @@ COMMON_STAFF = [
     "/messages",
     "/alerts",
     "/wellbeing",
+    "/supervision/records/{record}",
     "/account",
 ]
 STAFF_VIEWS = {
@@ -63,6 +65,7 @@ STAFF_VIEWS = {
         *COMMON_STAFF,
         "/caseloads",
         "/supervision",
+        "/supervision/people/{supervisee}",
         "/teams/{team}/fidelity",
         "/reports",
         "/audit",
@@ -197,7 +200,12 @@ async def test_every_staff_view_has_no_violations(
     media_browser: Browser, live_demo: Live, role: str
 ) -> None:
     session = live_demo.as_role(role)
-    ids = {"client": "", "team": "", "user": ""}
+    ids = {"client": "", "team": "", "user": "", "record": "", "supervisee": ""}
+    if "/supervision/records/{record}" in STAFF_VIEWS[role]:
+        records = session.get("/api/v1/supervision/records").json()["items"]
+        ids["record"] = str(records[0]["id"])
+    if role == "supervisor":
+        ids["supervisee"] = live_demo.as_role("therapist").user["id"]
     if "/clients" in STAFF_VIEWS[role]:
         clients = session.get("/api/v1/clients", params={"limit": 100}).json()["items"]
         ids["client"] = str(clients[0]["id"])

@@ -266,6 +266,22 @@ async def walk_supervisor(browser: Browser, live: Live, walk: Walk) -> PageProbl
     waiting = page.get_by_role("region", name="Waiting to join your team")
     await expect(waiting.get_by_role("button", name="Confirm Nat Rowe")).to_be_visible()
     await walk.shot(page, "supervisor-talk")
+
+    await walk.look(page, "supervisor-supervisee")
+    supervised = page.get_by_role("region", name="People you supervise")
+    await supervised.get_by_role("link", name="Tom Okafor", exact=True).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Tom Okafor")
+    await expect(page.get_by_role("table", name="Every check-in")).to_be_visible()
+    await walk.shot(page, "supervisor-supervisee", page.get_by_role("region", name="Cadence"))
+
+    await open_nav(page, "Supervision")
+    await walk.look(page, "supervisor-record")
+    recorded = page.get_by_role("list", name="Sessions you recorded")
+    await recorded.get_by_role("link", name="Group reflective practice").first.click()
+    for fold in ("Correct the notes", "Add an action"):
+        await page.locator("summary", has_text=fold).click()
+        await expect(page.get_by_role("form", name=fold)).to_be_visible()
+    await walk.shot(page, "supervisor-record", page.get_by_role("heading", level=1))
     await person.context.close()
     return person.problems
 

@@ -13,12 +13,20 @@ step is accepted once per person, and the other browser tests take their codes t
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.support import PageProblems, open_page, sign_in
-from tests.conftest import ROLE_EMAILS, Live
+from tests.browser.support import (
+    PageProblems,
+    only_these_refusals,
+    open_nav,
+    open_page,
+    sign_in,
+)
+from tests.conftest import ROLE_EMAILS, Live, Session
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -190,3 +198,259 @@ async def test_a_supervisor_confirms_who_joins_the_team_in_the_browser(
         lead["id"]: "active",
         newcomer["id"]: "active",
     }
+
+
+def supervised_by_sofia(
+    live: Live, email: str, name: str, role: str
+) -> tuple[dict[str, Any], Session]:
+    """A new member of staff whom Sofia (the demo supervisor) supervises: the admin proposes
+    her and they accept, as people come to be supervised."""
+    person = live.new_account(email, name, role)
+    as_person = live.sign_in(email)
+    sofia = live.as_role("supervisor").user
+    proposed = live.as_role("admin").put(
+        f"/api/v1/users/{person['id']}/supervisor", json={"supervisor_id": sofia["id"]}
+    )
+    assert proposed.status_code == 200, proposed.text
+    accepted = as_person.post(f"/api/v1/supervision/links/{proposed.json()['id']}/accept")
+    assert accepted.status_code == 200, accepted.text
+    return person, as_person
+
+
+async def sofia_opens_supervision(page: Page, live: Live) -> None:
+    code = live.as_role("supervisor").tokens["recovery_codes"].pop()
+    await sign_in(page, live, ROLE_EMAILS["supervisor"], code=code)
+    await open_nav(page, "Supervision")
+
+
+async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action(
+    browser: Browser, live_sqlite: Live
+) -> None:
+    """Sofia opens a one-to-one she recorded from "Sessions you recorded" on the Supervision
+    page, corrects the notes, is told in the server's words when they are too long (and nothing
+    changes), and adds an action Tom owns; Tom reads both."""
+    live = live_sqlite
+    sofia_api = live.as_role("supervisor")
+    tom_api = live.as_role("therapist")
+    tom = tom_api.user
+    suffix = uuid.uuid4().hex[:8]
+    made = sofia_api.post(
+        "/api/v1/supervision/records",
+        json={
+            "kind": "one_to_one",
+            "held_on": str(date.today() - timedelta(days=1)),
+            "supervisee_ids": [tom["id"]],
+            "notes": f"First draft {suffix}.",
+        },
+    )
+    assert made.status_code == 201, made.text
+    record_id = made.json()["id"]
+
+    problems = PageProblems()
+    context, page = await open_page(browser, problems)
+    try:
+        await sofia_opens_supervision(page, live)
+        recorded = page.get_by_role("list", name="Sessions you recorded")
+        await recorded.locator(f'li[data-record-id="{record_id}"]').get_by_role("link").click()
+        await expect(page.get_by_role("heading", level=1)).to_contain_text("One-to-one supervision")
+        main = page.get_by_role("navigation", name="Main")
+        await expect(main.get_by_role("link", name="Supervision")).to_have_attribute(
+            "aria-current", "page"
+        )
+        notes = page.get_by_role("region", name="Notes")
+        await expect(notes).to_contain_text(f"First draft {suffix}.")
+
+        # Corrected: the notes are replaced in full.
+        await page.locator("summary", has_text="Correct the notes").click()
+        correct = page.get_by_role("form", name="Correct the notes")
+        await correct.get_by_label("Notes", exact=True).fill(f"Corrected {suffix}: a hard month.")
+        await correct.get_by_role("button", name="Save the notes").click()
+        await expect(correct).to_contain_text("The notes are saved")
+        await expect(notes.locator(".supervision-record__notes")).to_have_text(
+            f"Corrected {suffix}: a hard month."
+        )
+
+        # Too long: the server's refusal in its own words, and the notes as they were.
+        await correct.get_by_label("Notes", exact=True).fill("x" * 20_001)
+        await correct.get_by_role("button", name="Save the notes").click()
+        await expect(correct.get_by_role("alert")).to_contain_text(
+            "The notes are 20001 characters; at most 20000 are kept."
+        )
+        await expect(notes.locator(".supervision-record__notes")).to_have_text(
+            f"Corrected {suffix}: a hard month."
+        )
+
+        # An action for Tom, due in a week.
+        due = date.today() + timedelta(days=7)
+        await page.locator("summary", has_text="Add an action").click()
+        add = page.get_by_role("form", name="Add an action")
+        await add.get_by_label("What was agreed").fill(f"Book a day of leave {suffix}")
+        await add.get_by_label("Who does it").select_option(label="Tom Okafor")
+        await add.get_by_label("Due on (optional)").fill(due.isoformat())
+        await add.get_by_role("button", name="Add the action").click()
+        await expect(add).to_contain_text(f"Added: Book a day of leave {suffix} (Tom Okafor).")
+        actions = page.get_by_role("list", name="Actions agreed")
+        await expect(actions.get_by_role("listitem")).to_have_count(1)
+        await expect(actions).to_contain_text(f"Book a day of leave {suffix}")
+
+        seen = tom_api.get(f"/api/v1/supervision/records/{record_id}")
+        assert seen.status_code == 200, seen.text
+        assert seen.json()["notes"] == f"Corrected {suffix}: a hard month."
+        [action] = seen.json()["actions"]
+        assert (action["text"], action["owner_id"], action["due_on"]) == (
+            f"Book a day of leave {suffix}",
+            tom["id"],
+            due.isoformat(),
+        )
+    finally:
+        await context.close()
+    only_these_refusals(problems, [("422", f"/api/v1/supervision/records/{record_id}")])
+
+
+async def test_a_supervisor_reads_a_supervisees_check_ins_and_sets_their_cadence(
+    browser: Browser, live_sqlite: Live
+) -> None:
+    """From the Supervision page's list of the people she supervises, Sofia opens a new
+    therapist's check-ins (what they added too) and sets how often they are prompted and due
+    for supervision; a number out of range is refused in the server's words. Someone she does
+    not supervise is refused whole."""
+    live = live_sqlite
+    suffix = uuid.uuid4().hex[:8]
+    nia, as_nia = supervised_by_sofia(
+        live, f"nia-{suffix}@tyneside.example", f"Nia Hart {suffix}", "therapist"
+    )
+    checked = as_nia.post(
+        "/api/v1/wellbeing/check-ins",
+        json={**ANSWERS, "wants_to_talk": False, "text": f"Busy but fine {suffix}."},
+    )
+    assert checked.status_code == 201, checked.text
+    stranger = live.new_account(f"sam-{suffix}@tyneside.example", "Sam Vale", "therapist")
+    sofia_api = live.as_role("supervisor")
+
+    problems = PageProblems()
+    context, page = await open_page(browser, problems)
+    try:
+        await sofia_opens_supervision(page, live)
+        people = page.get_by_role("region", name="People you supervise")
+        await people.get_by_role("link", name=f"Nia Hart {suffix}", exact=True).click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(f"Nia Hart {suffix}")
+        history = page.get_by_role("table", name="Every check-in")
+        row = history.get_by_role("row").filter(has_text=f"Busy but fine {suffix}.")
+        await expect(row).to_have_count(1)
+        await expect(row.get_by_role("cell")).to_have_text(
+            ["3", "4", "4", "2", "No", f"Busy but fine {suffix}."]
+        )
+        chart = page.locator("figure", has_text=f"Nia Hart {suffix}: check-ins")
+        await expect(chart.locator(".chart__marker").first).to_be_attached()
+
+        cadence = page.get_by_role("region", name="Cadence")
+        await expect(cadence).to_contain_text("the service’s default")
+        form = page.get_by_role("form", name="Set the cadence")
+        await form.get_by_label("Prompt to check in every (days)").fill("400")
+        await form.get_by_role("button", name="Save the cadence").click()
+        await expect(form.get_by_role("alert")).to_contain_text(
+            "Check these fields: body.check_in_days"
+        )
+        await expect(form).to_contain_text("Input should be less than or equal to 365")
+
+        await form.get_by_label("Prompt to check in every (days)").fill("14")
+        await form.get_by_label("Supervision due every (days)").fill("21")
+        await form.get_by_role("button", name="Save the cadence").click()
+        await expect(form).to_contain_text(
+            "Saved. Check-in every 14 days; supervision every 21 days"
+        )
+        await expect(cadence.locator(".cadence-summary")).to_contain_text(
+            "Check-in every 14 days; supervision every 21 days (set "
+        )
+        prompt = as_nia.get("/api/v1/wellbeing/prompt").json()
+        assert (prompt["cadence_days"], prompt["cadence_set_by_supervisor"]) == (14, True)
+        [mine] = [
+            s
+            for s in sofia_api.get("/api/v1/supervision/supervisees").json()
+            if s["user_id"] == nia["id"]
+        ]
+        assert mine["cadence"]["supervision_days"] == 21
+
+        # Back on the list, the cadence is the new one.
+        await page.get_by_role("navigation", name="Breadcrumb").get_by_role("link").click()
+        await expect(page.get_by_role("row").filter(has_text=f"Nia Hart {suffix}")).to_contain_text(
+            "check-in every 14 days, supervision every 21 days"
+        )
+
+        # Someone else's check-ins: refused, in the server's words.
+        await page.goto(f"{live.base_url}/#/supervision/people/{stranger['id']}")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "You do not have access to this page"
+        )
+        await expect(
+            page.get_by_text("check-ins are seen only by the person and their supervisor")
+        ).to_be_visible()
+    finally:
+        await context.close()
+    only_these_refusals(
+        problems,
+        [("422", "/cadence"), ("403", f"/api/v1/wellbeing/people/{stranger['id']}/check-ins")],
+    )
+
+
+async def test_those_who_attended_open_the_record_and_only_read_it(
+    browser: Browser, live_sqlite: Live
+) -> None:
+    """A group session Sofia held with Priya (the demo keyworker) and a new admin she
+    supervises: each opens it from "How are you?" and reads the notes, with no form to correct
+    them or add an action (the record's supervisor's alone); Priya marks her own action done."""
+    live = live_sqlite
+    suffix = uuid.uuid4().hex[:8]
+    ada_email = f"ada-{suffix}@tyneside.example"
+    ada, as_ada = supervised_by_sofia(live, ada_email, f"Ada Finch {suffix}", "admin")
+    priya_api = live.as_role("peer_keyworker")
+    priya = priya_api.user
+    made = live.as_role("supervisor").post(
+        "/api/v1/supervision/records",
+        json={
+            "kind": "group",
+            "held_on": str(date.today()),
+            "supervisee_ids": [priya["id"], ada["id"]],
+            "notes": f"Reflective practice {suffix}.",
+            "actions": [{"text": f"Share the rota {suffix}", "owner_id": priya["id"]}],
+        },
+    )
+    assert made.status_code == 201, made.text
+    record_id = made.json()["id"]
+
+    problems = PageProblems()
+    for email, session in (
+        (ROLE_EMAILS["peer_keyworker"], priya_api),
+        (ada_email, as_ada),
+    ):
+        context, page = await open_page(browser, problems)
+        try:
+            await sign_in(page, live, email, code=session.tokens["recovery_codes"].pop())
+            await open_nav(page, "How are you?")
+            card = page.locator(f'article[data-record-id="{record_id}"]')
+            await card.get_by_role("link").click()
+            await expect(page.get_by_role("heading", level=1)).to_contain_text(
+                "Group reflective practice"
+            )
+            await expect(page.get_by_role("region", name="Notes")).to_contain_text(
+                f"Reflective practice {suffix}."
+            )
+            await expect(page.get_by_role("list", name="Actions agreed")).to_contain_text(
+                f"Share the rota {suffix}"
+            )
+            await expect(page.get_by_role("form")).to_have_count(0)
+            main = page.get_by_role("navigation", name="Main")
+            await expect(main.get_by_role("link", name="How are you?")).to_have_attribute(
+                "aria-current", "page"
+            )
+            await expect(page.locator("#main summary")).to_have_count(0)
+            if email == ROLE_EMAILS["peer_keyworker"]:
+                await page.get_by_role("button", name="Mark done").click()
+                await expect(page.get_by_role("list", name="Actions agreed")).to_contain_text(
+                    "Done"
+                )
+        finally:
+            await context.close()
+    problems.assert_clean()
+    [action] = priya_api.get(f"/api/v1/supervision/records/{record_id}").json()["actions"]
+    assert action["done_at"] is not None

@@ -11,7 +11,7 @@ import {
   h, uid, heading, page, lead, section, notice, emptyState, errorArea, problemMessage,
   submitButton, formatDate, formatDateTime, badge, dataTable, roleLabel, textField,
 } from '../ui.js';
-import { MEASURES } from './wellbeing.js';
+import { MEASURES, recordPeople, recordTitle } from './wellbeing.js';
 import { isUpcoming, meetingItem, whenFields } from './sessions.js';
 import { teamJoinsArea } from './team-joins.js';
 
@@ -74,7 +74,13 @@ function superviseesTable(items) {
     items,
     emptyText: 'No one is assigned to you for supervision.',
     columns: [
-      { header: 'Name', rowHeader: true, cell: (s) => h('span', {}, s.display_name, h('br'), h('span', { class: 'muted' }, roleLabel(s.role))) },
+      {
+        header: 'Name',
+        rowHeader: true,
+        cell: (s) => h('span', {},
+          h('a', { href: `#/supervision/people/${s.user_id}` }, s.display_name), h('br'),
+          h('span', { class: 'muted' }, roleLabel(s.role))),
+      },
       {
         header: 'Supervision',
         cell: (s) => h('span', {},
@@ -98,10 +104,27 @@ function superviseesTable(items) {
       },
       {
         header: 'Cadence',
-        cell: (s) => `check-in every ${s.cadence.check_in_days} days, supervision every ${s.cadence.supervision_days} days`,
+        cell: (s) => h('span', {},
+          `check-in every ${s.cadence.check_in_days} days, supervision every ${s.cadence.supervision_days} days `,
+          h('a', { href: `#/supervision/people/${s.user_id}` },
+            'Change', h('span', { class: 'visually-hidden' }, ` for ${s.display_name}`))),
       },
     ],
   });
+}
+
+/* ------------------------------------------------ sessions recorded -- */
+
+/** The sessions this supervisor recorded (latest first), each opening in its own view. */
+function recordedList(records, me) {
+  const mine = records.filter((r) => r.supervisor_id === me);
+  if (!mine.length) return emptyState('No supervision recorded yet.');
+  return h('ul', { class: 'supervision-recorded', 'aria-label': 'Sessions you recorded' }, mine.map((r) => {
+    const open = r.actions.filter((a) => !a.done_at).length;
+    return h('li', { dataset: { recordId: r.id } },
+      h('a', { href: `#/supervision/records/${r.id}` }, recordTitle(r)), ' ',
+      h('span', { class: 'muted' }, `${recordPeople(r)} ${open ? `${open} action${open === 1 ? '' : 's'} open.` : 'No actions open.'}`));
+  }));
 }
 
 /* ------------------------------------------------- recording a session -- */
@@ -364,19 +387,27 @@ async function teamView(ctx, teamId) {
 
 /** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
-  const [talk, supervisees, scopes, joining] = await Promise.all([
+  const me = ctx.user && ctx.user.id;
+  const recordsPath = '/api/v1/supervision/records?limit=20';
+  const [talk, supervisees, scopes, joining, records] = await Promise.all([
     request('/api/v1/wellbeing/talk-requests', { signal: ctx.signal }),
     request('/api/v1/supervision/supervisees', { signal: ctx.signal }),
     request('/api/v1/reports/scopes', { signal: ctx.signal }),
     request('/api/v1/teams/pending-members', { signal: ctx.signal }),
+    request(recordsPath, { signal: ctx.signal }),
   ]);
   const teams = scopes.teams || [];
   const teamId = ctx.query.get('team') || (teams[0] && teams[0].id);
   const superviseesArea = h('div', {}, superviseesTable(supervisees));
+  const recordedArea = h('div', {}, recordedList(records.items || [], me));
   const saved = h('div', {});
   const refreshSupervisees = async () => {
-    const fresh = await request('/api/v1/supervision/supervisees', { signal: ctx.signal });
+    const [fresh, freshRecords] = await Promise.all([
+      request('/api/v1/supervision/supervisees', { signal: ctx.signal }),
+      request(recordsPath, { signal: ctx.signal }),
+    ]);
     superviseesArea.replaceChildren(superviseesTable(fresh));
+    recordedArea.replaceChildren(recordedList(freshRecords.items || [], me));
     saved.replaceChildren(notice('The session is recorded.', 'success'));
   };
 
@@ -408,6 +439,7 @@ export async function render(ctx) {
     section(teamName ? `Team: ${teamName}` : 'Team', teamPicker, teamArea),
     section('People you supervise', superviseesArea),
     section('Supervision calls', supervisionMeetings(ctx, teamId, supervisees)),
+    section('Sessions you recorded', recordedArea),
     section('Record a supervision session', saved,
       supervisees.length ? recordForm(ctx, supervisees, refreshSupervisees) : emptyState('No one to record a session for.')),
   );

@@ -150,12 +150,13 @@ export function checkInChart(items, { title, signal }) {
   });
 }
 
-function actionItem(action, me, ctx, refresh) {
+/** One agreed action: its owner marks it done (so may the record's supervisor, on the record). */
+export function actionItem(action, me, ctx, refresh, { supervisor = false } = {}) {
   const status = action.done_at
     ? badge('Done', 'outcome-ok')
     : action.overdue ? badge('Overdue', 'outcome-bad') : badge('Open', 'neutral');
   let button = null;
-  if (!action.done_at && action.owner_id === me) {
+  if (!action.done_at && (action.owner_id === me || supervisor)) {
     button = h('button', {
       type: 'button',
       class: 'button button--small button--secondary',
@@ -179,13 +180,23 @@ function actionItem(action, me, ctx, refresh) {
     ' ', status, ' ', button);
 }
 
-/** One supervision record as a card: who, when, the notes, the actions. */
-export function recordCard(record, me, ctx, refresh) {
+/** What a supervision record is called: its kind and the day it was held. */
+export function recordTitle(record) {
   const kind = record.kind === 'group' ? 'Group reflective practice' : 'One-to-one supervision';
+  return `${kind}, ${formatDate(record.held_on)}`;
+}
+
+/** Who held the session and who attended it, in a sentence. */
+export function recordPeople(record) {
   const people = record.attendees.map((a) => a.display_name || 'Someone').join(', ');
+  return `With ${record.supervisor_name || 'the supervisor'}; attended by ${people}.`;
+}
+
+/** One supervision record as a card: who, when, the notes, the actions; its title opens it. */
+export function recordCard(record, me, ctx, refresh) {
   return h('article', { class: 'card supervision-record', dataset: { recordId: record.id } },
-    h('h3', { class: 'card__title' }, `${kind}, ${formatDate(record.held_on)}`),
-    h('p', { class: 'muted' }, `With ${record.supervisor_name || 'the supervisor'}; attended by ${people}.`),
+    h('h3', { class: 'card__title' }, h('a', { href: `#/supervision/records/${record.id}` }, recordTitle(record))),
+    h('p', { class: 'muted' }, recordPeople(record)),
     record.notes ? h('p', { class: 'supervision-record__notes' }, record.notes) : h('p', { class: 'muted' }, 'No notes.'),
     record.actions.length
       ? h('ul', { class: 'supervision-actions' }, record.actions.map((a) => actionItem(a, me, ctx, refresh)))
