@@ -20,7 +20,7 @@ export const ACCESS = {
     "admin": "home",
     "client": "home"
   },
-  "nav": ["home", "clients", "meetings", "my-record", "users", "teams", "supervision", "reports", "audit", "wellbeing"],
+  "nav": ["home", "clients", "meetings", "my-record", "users", "teams", "supervision", "reports", "evaluation", "audit", "wellbeing"],
   "tools": ["messages", "alerts", "caseloads"],
   "pages": {
     "home": {
@@ -113,6 +113,15 @@ export const ACCESS = {
       "label": "Reports", "href": "#/reports",
       "roles": ["supervisor", "admin"],
       "needs": ["GET /api/v1/reports/programme", "GET /api/v1/reports/scopes"]
+    },
+    "evaluation": {
+      "label": "Evaluation", "href": "#/evaluation",
+      "roles": ["supervisor"],
+      "needs": ["GET /api/v1/evaluation/trials"]
+    },
+    "evaluation-trial": {
+      "roles": ["supervisor"],
+      "needs": ["GET /api/v1/evaluation/trials/{trial_id}"]
     },
     "account": {
       "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "admin"],

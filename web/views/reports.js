@@ -7,9 +7,14 @@ import { download, request } from '../api.js';
 import { barChart } from '../charts.js';
 import {
   h, uid, heading, page, lead, section, emptyState, errorArea, problemMessage, submitButton,
+  ARM_LABELS,
 } from '../ui.js';
 
-const ARM_LABELS = { ips: 'IPS', treatment_as_usual: 'Treatment as usual', not_allocated: 'Not in the trial' };
+const UNIT_TEXT = {
+  count: 'Shown as a number.',
+  proportion: 'Shown as a percentage.',
+  days: 'Shown as a median number of days.',
+};
 
 function isoDay(date) {
   return date.toISOString().slice(0, 10);
@@ -42,6 +47,19 @@ function figureRow(figure) {
     h('dd', { class: 'report-figure__definition' }, figure.definition));
 }
 
+/** Every figure's definition, in report order: what is counted and out of what. */
+function howCounted(definitions) {
+  return h('details', { class: 'details report-definitions' },
+    h('summary', {}, 'How these are counted'),
+    h('dl', { class: 'report-definitions__list' }, definitions.map((d) => h('div', { class: 'report-definition', dataset: { key: d.key } },
+      h('dt', { class: 'report-definition__label' }, d.label),
+      h('dd', {}, d.definition),
+      h('dd', { class: 'report-definition__parts' },
+        h('span', {}, h('strong', {}, 'Counted: '), d.numerator_label),
+        d.denominator_label ? h('span', {}, h('strong', {}, 'Out of: '), d.denominator_label) : null,
+        h('span', { class: 'muted' }, UNIT_TEXT[d.unit] || d.unit))))));
+}
+
 function outcomeChart(report, signal) {
   const rates = report.figures.filter((f) => f.unit === 'proportion');
   if (!rates.length) return null;
@@ -61,7 +79,10 @@ function outcomeChart(report, signal) {
 
 /** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
-  const scopes = await request('/api/v1/reports/scopes', { signal: ctx.signal });
+  const [scopes, definitions] = await Promise.all([
+    request('/api/v1/reports/scopes', { signal: ctx.signal }),
+    request('/api/v1/reports/definitions', { signal: ctx.signal }),
+  ]);
   const options = [
     ...(scopes.teams || []), ...(scopes.area_clusters || []), ...(scopes.organisations || []),
   ];
@@ -140,6 +161,7 @@ export async function render(ctx) {
     lead('Referrals, engagement, jobs and recovery for a team, an area cluster or an organisation. Only totals and rates leave Teamwell; numbers so small that they could point to a person are withheld.'),
     section('Report', form),
     output,
+    howCounted(definitions),
   );
   show();
   return page_;
