@@ -44,8 +44,8 @@ SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 CLIENT_NAME = "Alex Morgan"
 
 # Views by role ("{client}" is a demo client of the role's caseload, "{team}" the demo team,
-# "{user}" a demo person). The client's page holds its panels (referrals, intake, consent, care
-# team), so scanning it scans them.
+# "{user}" a demo person, "{trial}" an evaluation trial opened for the scan). The client's page
+# holds its panels (referrals, intake, consent, care team, evaluation), so scanning it scans them.
 COMMON_STAFF = [
     "/home",
     "/clients",
@@ -69,6 +69,8 @@ STAFF_VIEWS = {
         "/supervision",
         "/teams/{team}/fidelity",
         "/reports",
+        "/evaluation",
+        "/evaluation/{trial}",
         "/audit",
     ],
     "admin": [
@@ -229,7 +231,7 @@ async def test_every_staff_view_has_no_violations(
     media_browser: Browser, live_demo: Live, role: str
 ) -> None:
     session = live_demo.as_role(role)
-    ids = {"client": "", "team": "", "user": ""}
+    ids = {"client": "", "team": "", "user": "", "trial": ""}
     if "/clients" in STAFF_VIEWS[role]:
         clients = session.get("/api/v1/clients", params={"limit": 100}).json()["items"]
         ids["client"] = str(clients[0]["id"])
@@ -238,11 +240,22 @@ async def test_every_staff_view_has_no_violations(
     if role == "admin":
         people = session.get("/api/v1/users", params={"limit": 100}).json()["items"]
         ids["user"] = next(str(p["id"]) for p in people if p["email"] == ROLE_EMAILS["therapist"])
+    if role == "supervisor":
+        # Open, so the trial's page offers to close it; closed again after the scan, so it takes
+        # in none of the other tests' clients.
+        opened = session.post(
+            "/api/v1/evaluation/trials", json={"name": "Scan", "stratify_by": "area_cluster"}
+        )
+        assert opened.status_code == 201, opened.text
+        ids["trial"] = str(opened.json()["id"])
     person = await open_person(media_browser, refresh_token_for(live_demo, role))
     try:
         await scan_views(live_demo, person, role, STAFF_VIEWS[role], ids)
     finally:
         await person.context.close()
+        if ids["trial"]:
+            closed = session.post(f"/api/v1/evaluation/trials/{ids['trial']}/close")
+            assert closed.status_code == 200, closed.text
     # The demo organisation has no single sign-on provider: its settings page asks, is told 404
     # (which Chromium logs), and offers to set one up.
     refusals = [("404", "/api/v1/auth/sso/organisations/")] if role == "admin" else []
