@@ -20,6 +20,7 @@ import re
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -313,6 +314,68 @@ async def walk_supervisor(browser: Browser, live: Live, walk: Walk) -> PageProbl
     waiting = page.get_by_role("region", name="Waiting to join your team")
     await expect(waiting.get_by_role("button", name="Confirm Nat Rowe")).to_be_visible()
     await walk.shot(page, "supervisor-talk")
+
+    await walk.look(page, "supervisor-fidelity-review")
+    await page.get_by_role("link", name="New fidelity review").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("IPS-25 fidelity review")
+    past = page.get_by_role("region", name="Past reviews")
+    await past.get_by_role("button", name=re.compile(r"^Open the review of ")).first.click()
+    review = past.locator("section.fidelity-review")
+    await expect(review.get_by_role("button", name="Close the review")).to_be_visible()
+    await walk.shot(page, "supervisor-fidelity-review", review.get_by_role("heading", level=3))
+
+    await open_nav(page, "Reports", "Programme reports")
+    await expect(page.locator(".report-figure").first).to_be_visible()
+    counted = page.locator("summary", has_text="How these are counted")
+    await counted.click()
+    await expect(page.locator(".report-definition").first).to_be_visible()
+    await walk.shot(page, "supervisor-report-definitions", counted)
+
+    # A trial opened in the browser; two new clients consent and are allocated; verified.
+    await open_nav(page, "Evaluation")
+    form = page.get_by_role("form", name="Open an evaluation trial")
+    await form.get_by_label("Name of the trial").fill("Tyneside IPS evaluation")
+    await walk.look(page, "supervisor-evaluation")
+    await form.get_by_role("button", name="Open the trial").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Tyneside IPS evaluation")
+    keyworker = live.as_role("peer_keyworker")
+    team = demo_team_id(keyworker)
+    for name in ("Jo Entrant", "Sam Entrant"):
+        made = keyworker.post(
+            "/api/v1/clients",
+            json={
+                "display_name": name,
+                "team_id": team,
+                "referral": {
+                    "source": "jobcentre",
+                    "referred_on": str(date.today()),
+                    "reason": "Wants to get back to work",
+                },
+            },
+        )
+        assert made.status_code == 201, made.text
+        consent = keyworker.post(
+            f"/api/v1/clients/{made.json()['id']}/consents",
+            json={
+                "organisation_id": keyworker.user["organisation_id"],
+                "purpose": "evaluation",
+                "state": "granted",
+            },
+        )
+        assert consent.status_code == 201, consent.text
+    await page.reload()
+    await page.get_by_role("button", name="Verify the allocations").click()
+    verdict = page.locator(".evaluation-verification")
+    await expect(verdict).to_contain_text("The allocations match")
+    await walk.shot(page, "supervisor-evaluation", verdict)
+    closing = page.get_by_role("region", name="Close the trial")
+    await closing.get_by_role("button", name="Close the trial").click()
+    await expect(closing.get_by_role("button", name="Yes, close it")).to_be_visible()
+    await walk.look(page, "supervisor-evaluation")
+    await closing.get_by_role("button", name="Keep it open").click()
+    await open_alex(page)
+    await expect(page.get_by_role("button", name="Show the evaluation arm")).to_be_visible()
+    await walk.look(page, "supervisor-evaluation")
     await person.context.close()
     return person.problems
 
