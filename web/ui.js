@@ -328,6 +328,7 @@ export function submitButton(text, { busyText } = {}) {
  * A button for something that cannot be undone: the first press asks
  * "question [yes] [no]" in place, and only `yes` runs `action`. Focus moves
  * to the answer, and back to the button when the person keeps things as they are.
+ * `hiddenLabel` is read after the label by screen readers alone (": which one").
  * @param {{
  *   label: string, question: string, yesText: string, noText?: string, hiddenLabel?: string,
  *   action: () => Promise<any>,
@@ -335,7 +336,7 @@ export function submitButton(text, { busyText } = {}) {
  */
 export function confirmingButton({ label: text, question, yesText, noText = 'Cancel', hiddenLabel = '', action }) {
   const start = h('button', { type: 'button', class: 'button button--small button--secondary' }, text,
-    hiddenLabel ? h('span', { class: 'visually-hidden' }, ` ${hiddenLabel}`) : null);
+    hiddenLabel ? h('span', { class: 'visually-hidden' }, hiddenLabel) : null);
   const yes = h('button', { type: 'button', class: 'button button--small button--danger' }, yesText);
   const no = h('button', { type: 'button', class: 'button button--small button--secondary' }, noText);
   const ask = h('span', { class: 'confirm', role: 'group', 'aria-label': question, hidden: true },

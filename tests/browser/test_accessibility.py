@@ -35,7 +35,7 @@ from tests.conftest import (
     ROLE_EMAILS,
     Live,
     demo_team_id,
-    start_live,
+    sqlite_live,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -112,18 +112,10 @@ SEED_REFRESH_TOKEN = """
 def live_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server of this module's own, in demo mode: each role signs in here for the first time
     (enrolling its second factor over HTTP), and the sign-in page shows the demo logins."""
-    data_dir = tmp_path_factory.mktemp("live-accessibility")
-    running = start_live(
-        "sqlite",
-        data_dir,
-        f"sqlite:///{data_dir / 'teamwell.db'}",
-        extra_env={"TEAMWELL_DEMO_MODE": "true"},
-    )
-    try:
+    with sqlite_live(
+        tmp_path_factory, "live-accessibility", {"TEAMWELL_DEMO_MODE": "true"}
+    ) as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -38,7 +38,7 @@ from tests.browser.conftest import (
 )
 from tests.browser.test_administration import only_these_refusals
 from tests.browser.test_meeting_room import MEDIA_ARGS, schedule_session_for_alex
-from tests.conftest import REPO_ROOT, ROLE_EMAILS, Live, demo_team_id, start_live
+from tests.conftest import REPO_ROOT, ROLE_EMAILS, Live, demo_team_id, sqlite_live
 
 pytestmark = [pytest.mark.browser]
 
@@ -124,13 +124,8 @@ class Walk:
 @pytest.fixture(scope="module")
 def guide_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server of its own, so the screens show the demo data and nothing other tests added."""
-    data_dir = tmp_path_factory.mktemp("live-guide")
-    running = start_live("sqlite", data_dir, f"sqlite:///{data_dir / 'teamwell.db'}")
-    try:
+    with sqlite_live(tmp_path_factory, "live-guide") as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

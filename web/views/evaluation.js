@@ -3,12 +3,12 @@
 // (the total allocated, never counts by arm or stratum: those would let someone guess the next
 // allocation), closing it and verifying its allocations against the sealed seed.
 
-import { request } from '../api.js';
+import { ApiError, request } from '../api.js';
 import {
   h, heading, page, lead, section, dataTable, badge, time, label, textField, errorArea, notice,
-  applyFieldErrors, submitButton, confirmingButton, emptyState, problemMessage,
+  confirmingButton, emptyState, problemMessage,
 } from '../ui.js';
-import { selectField } from './admin-kit.js';
+import { actionForm, selectField } from './admin-kit.js';
 
 export const STRATIFY_LABELS = {
   area_cluster: 'Area cluster of the client’s team',
@@ -74,47 +74,40 @@ function openTrialForm(ctx, openOne) {
     value: '4, 6',
     hint: 'Even numbers of at least 2, separated by commas. Each block’s size is drawn from these at random; repeating one makes it more likely.',
   });
-  const errors = errorArea();
-  const submit = submitButton('Open the trial', { busyText: 'Opening…' });
-  const form = h('form', { class: 'form', novalidate: true, 'aria-label': 'Open an evaluation trial' },
-    errors.element,
-    openOne ? notice(`“${openOne.name}” is open. An organisation runs one trial at a time: close it before opening another.`, 'info') : null,
-    name.element, stratify.element, blocks.element,
-    h('p', { class: 'field__hint' }, 'From now on, each new client whose evaluation consent is recorded is allocated to an arm at that moment. Clients already on the caseload are never randomised. The seed is made and sealed on the server; nobody sees it.'),
-    h('div', { class: 'form__actions' }, submit.element));
-
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    if (submit.busy) return;
-    errors.clear();
-    name.clearError();
-    blocks.clearError();
-    const body = { name: name.input.value, stratify_by: stratify.input.value };
+  // Block sizes are read here, so a word that is no number is refused beside its field in the
+  // server's way (a problem with field errors), not sent as something the server cannot parse.
+  const blockSizes = () => {
     const words = blocks.input.value.split(/[\s,]+/).filter(Boolean);
     if (words.some((w) => !/^\d+$/.test(w))) {
-      blocks.setError('Write whole numbers separated by commas, such as 4, 6.');
-      errors.show('Check the block sizes.');
-      errors.element.focus();
-      return;
+      const message = 'Write whole numbers separated by commas, such as 4, 6.';
+      throw new ApiError({ status: 422, detail: 'Check the block sizes.', errors: [{ field: 'block_sizes', message }] });
     }
     // Left empty, the server draws from its default sizes (4 and 6).
-    if (words.length) body.block_sizes = words.map(Number);
-    submit.setBusy(true);
-    try {
-      const trial = await request('/api/v1/evaluation/trials', { method: 'POST', body, signal: ctx.signal });
-      if (!ctx.isCurrent()) return;
+    return words.length ? words.map(Number) : undefined;
+  };
+  const form = actionForm({
+    ctx,
+    label: 'Open an evaluation trial',
+    fields: { name, block_sizes: blocks },
+    children: [
+      openOne ? notice(`“${openOne.name}” is open. An organisation runs one trial at a time: close it before opening another.`, 'info') : null,
+      name.element, stratify.element, blocks.element,
+      h('p', { class: 'field__hint' }, 'From now on, each new client whose evaluation consent is recorded is allocated to an arm at that moment. Clients already on the caseload are never randomised. The seed is made and sealed on the server; nobody sees it.'),
+    ],
+    buttonText: 'Open the trial',
+    busyText: 'Opening…',
+    action: () => request('/api/v1/evaluation/trials', {
+      method: 'POST',
+      body: { name: name.input.value, stratify_by: stratify.input.value, block_sizes: blockSizes() },
+      signal: ctx.signal,
+    }),
+    done: (trial) => {
       ctx.setFlash(`“${trial.name}” is open. New clients are allocated as their evaluation consent is recorded.`, 'success');
       ctx.navigate(trialHref(trial));
-    } catch (error) {
-      if (error.name === 'AbortError') return;
-      const unmatched = applyFieldErrors(error, { name, block_sizes: blocks });
-      errors.show(error, unmatched);
-      errors.element.focus();
-    } finally {
-      submit.setBusy(false);
-    }
+      return null;
+    },
   });
-  return form;
+  return form.element;
 }
 
 /* ------------------------------------------------------------- one trial -- */
