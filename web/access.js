@@ -20,7 +20,7 @@ export const ACCESS = {
     "admin": "home",
     "client": "home"
   },
-  "nav": ["home", "clients", "meetings", "my-record", "users", "teams", "supervision", "reports", "evaluation", "audit", "wellbeing"],
+  "nav": ["home", "clients", "meetings", "my-record", "users", "teams", "supervision", "reports", "audit", "wellbeing"],
   "tools": ["messages", "alerts", "caseloads"],
   "pages": {
     "home": {
@@ -115,7 +115,6 @@ export const ACCESS = {
       "needs": ["GET /api/v1/reports/programme", "GET /api/v1/reports/scopes"]
     },
     "evaluation": {
-      "label": "Evaluation", "href": "#/evaluation",
       "roles": ["supervisor"],
       "needs": ["GET /api/v1/evaluation/trials"]
     },

@@ -62,7 +62,9 @@ async def test_a_supervisor_runs_a_trial_and_staff_see_each_clients_arm(
     try:
         code = own.as_role("supervisor").tokens["recovery_codes"].pop()
         await sign_in(sofia, own, ROLE_EMAILS["supervisor"], code=code)
-        await open_nav(sofia, "Evaluation")
+        await open_nav(sofia, "Reports", "Programme reports")
+        await sofia.get_by_role("link", name="Evaluation trials").click()
+        await expect(sofia.get_by_role("heading", level=1)).to_have_text("Evaluation")
         await expect(sofia.get_by_role("region", name="Trials")).to_contain_text(
             "Your organisation has not opened an evaluation trial."
         )
@@ -159,7 +161,11 @@ async def test_a_supervisor_runs_a_trial_and_staff_see_each_clients_arm(
         await scan(sofia, "an evaluation trial with its verification")
 
         # A second trial while this one is open: refused, in the server's words.
-        await sofia.get_by_role("link", name="Evaluation", exact=True).first.click()
+        await (
+            sofia.get_by_role("navigation", name="Breadcrumb")
+            .get_by_role("link", name="Evaluation")
+            .click()
+        )
         await expect(sofia.get_by_role("heading", level=1)).to_have_text("Evaluation")
         row = sofia.get_by_role("row", name=re.compile(re.escape(name)))
         await expect(row).to_contain_text("Open")

@@ -327,7 +327,9 @@ async def walk_supervisor(browser: Browser, live: Live, walk: Walk) -> PageProbl
     await walk.shot(page, "supervisor-report-definitions", counted)
 
     # A trial opened in the browser; two new clients consent and are allocated; verified.
-    await open_nav(page, "Evaluation")
+    await walk.look(page, "supervisor-evaluation")
+    await page.get_by_role("link", name="Evaluation trials").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Evaluation")
     form = page.get_by_role("form", name="Open an evaluation trial")
     await form.get_by_label("Name of the trial").fill("Tyneside IPS evaluation")
     await walk.look(page, "supervisor-evaluation")

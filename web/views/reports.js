@@ -5,6 +5,7 @@
 
 import { download, request } from '../api.js';
 import { barChart } from '../charts.js';
+import { sees } from '../access.js';
 import {
   h, uid, heading, page, lead, section, emptyState, errorArea, problemMessage, submitButton,
   ARM_LABELS,
@@ -159,6 +160,9 @@ export async function render(ctx) {
   const page_ = page(
     h('div', { class: 'page-header' }, heading('Programme reports')),
     lead('Referrals, engagement, jobs and recovery for a team, an area cluster or an organisation. Only totals and rates leave Teamwell; numbers so small that they could point to a person are withheld.'),
+    // The arms a report splits by come from the organisation's trials, which its supervisors run.
+    sees(ctx.user, 'evaluation') ? h('p', {}, h('a', { href: '#/evaluation' }, 'Evaluation trials'),
+      ': randomise consenting new clients between IPS and treatment as usual, and check the allocations.') : null,
     section('Report', form),
     output,
     howCounted(definitions),
