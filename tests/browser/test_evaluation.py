@@ -75,6 +75,12 @@ async def test_a_supervisor_runs_a_trial_and_staff_see_each_clients_arm(
         await form.get_by_label("Stratify by").select_option(
             label="Where the client’s first referral came from"
         )
+        # A word that is no number never leaves the page; an odd size is the server's refusal.
+        await form.get_by_label("Block sizes").fill("4, six")
+        await form.get_by_role("button", name="Open the trial").click()
+        await expect(form.locator(".field--error")).to_contain_text(
+            "Write whole numbers separated by commas, such as 4, 6."
+        )
         await form.get_by_label("Block sizes").fill("4, 5")
         await form.get_by_role("button", name="Open the trial").click()
         await expect(form.get_by_role("alert")).to_contain_text(
