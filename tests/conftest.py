@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,16 +266,25 @@ def live(
         running.server.stop()
 
 
-@pytest.fixture(scope="session")
-def live_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """One server on SQLite, for tests that need a server but not both databases."""
-    data_dir = tmp_path_factory.mktemp("live-single")
-    running = start_live("sqlite", data_dir, f"sqlite:///{data_dir / 'teamwell.db'}")
+@contextmanager
+def sqlite_live(
+    tmp_path_factory: pytest.TempPathFactory, name: str, extra_env: dict[str, str] | None = None
+) -> Iterator[Live]:
+    """A server of its own on a fresh SQLite database with the demo data, stopped on leaving."""
+    data_dir = tmp_path_factory.mktemp(name)
+    running = start_live("sqlite", data_dir, f"sqlite:///{data_dir / 'teamwell.db'}", extra_env)
     try:
         yield running
     finally:
         running.close()
         running.server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """One server on SQLite, for tests that need a server but not both databases."""
+    with sqlite_live(tmp_path_factory, "live-single") as running:
+        yield running
 
 
 DEMO_TEAM = "Newcastle IPS Team"

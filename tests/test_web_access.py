@@ -143,9 +143,6 @@ NOT_FOR_PEOPLE: dict[Operation, str] = {
 
 # Operations people need that the web client does not offer yet: the gap, written down.
 NOT_YET_IN_THE_WEB_CLIENT: dict[Operation, str] = {
-    ("GET", "/api/v1/clients/{client_id}/allocation"): (
-        "Not built yet: a client's evaluation-trial arm is not shown on the record."
-    ),
     ("GET", "/api/v1/clients/{client_id}/referrals"): (
         "Not built yet as a call: the referrals panel reads the referrals the client record "
         "carries."
@@ -153,21 +150,6 @@ NOT_YET_IN_THE_WEB_CLIENT: dict[Operation, str] = {
     ("GET", "/api/v1/employer-contacts"): (
         "Not built yet as a call: the journey page reads contacts from the journey; no list of "
         "all of a specialist's contacts."
-    ),
-    ("GET", "/api/v1/evaluation/trials"): (
-        "Not built yet: supervisors have no page for evaluation trials."
-    ),
-    ("POST", "/api/v1/evaluation/trials"): (
-        "Not built yet: supervisors have no page for evaluation trials."
-    ),
-    ("GET", "/api/v1/evaluation/trials/{trial_id}"): (
-        "Not built yet: supervisors have no page for evaluation trials."
-    ),
-    ("POST", "/api/v1/evaluation/trials/{trial_id}/close"): (
-        "Not built yet: supervisors have no page for evaluation trials."
-    ),
-    ("POST", "/api/v1/evaluation/trials/{trial_id}/verify"): (
-        "Not built yet: supervisors have no page for evaluation trials."
     ),
     ("POST", "/api/v1/organisations"): (
         "Not built yet: admins have no page for adding a partner organisation."
@@ -177,12 +159,6 @@ NOT_YET_IN_THE_WEB_CLIENT: dict[Operation, str] = {
     ),
     ("PATCH", "/api/v1/organisations/{organisation_id}"): (
         "Not built yet: admins have no page for their organisation."
-    ),
-    ("GET", "/api/v1/reports/definitions"): (
-        "Not built yet: the Reports page does not show how each measure is defined."
-    ),
-    ("GET", "/api/v1/teams/{team_id}/fidelity-reviews/{review_id}"): (
-        "Not built yet: no page for one fidelity review (the list carries them)."
     ),
     ("POST", "/api/v1/users"): (
         "Not built yet as a call: admins invite people (POST /invitations) instead of making "

@@ -122,6 +122,14 @@ export const ACCESS = {
       "roles": ["supervisor", "admin"],
       "needs": ["GET /api/v1/reports/programme", "GET /api/v1/reports/scopes"]
     },
+    "evaluation": {
+      "roles": ["supervisor"],
+      "needs": ["GET /api/v1/evaluation/trials"]
+    },
+    "evaluation-trial": {
+      "roles": ["supervisor"],
+      "needs": ["GET /api/v1/evaluation/trials/{trial_id}"]
+    },
     "account": {
       "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "admin"],
       "needs": ["POST /api/v1/auth/mfa/recovery-codes"],

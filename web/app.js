@@ -23,6 +23,7 @@ import * as supervisionRecordView from './views/supervision-record.js';
 import * as superviseeView from './views/supervisee.js';
 import * as fidelityView from './views/fidelity.js';
 import * as reportsView from './views/reports.js';
+import * as evaluationView from './views/evaluation.js';
 import * as measureView from './views/measure.js';
 import * as alertsView from './views/alerts.js';
 import * as myRecordView from './views/my-record.js';
@@ -84,6 +85,8 @@ const ROUTES = [
   { pattern: /^\/supervision\/people\/([^/]+)$/, keys: ['id'], view: superviseeView, page: 'supervisee', nav: 'supervision' },
   { pattern: /^\/teams\/([^/]+)\/fidelity$/, keys: ['id'], view: fidelityView, page: 'fidelity', nav: 'supervision' },
   { pattern: /^\/reports$/, view: reportsView, page: 'reports', nav: 'reports' },
+  { pattern: /^\/evaluation$/, view: evaluationView, page: 'evaluation', nav: 'reports' },
+  { pattern: /^\/evaluation\/([^/]+)$/, keys: ['id'], view: { render: evaluationView.renderTrial }, page: 'evaluation-trial', nav: 'reports' },
   { pattern: /^\/my-record$/, view: myRecordView, page: 'my-record', nav: 'my-record' },
   { pattern: /^\/users$/, view: usersView, page: 'users', nav: 'users' },
   { pattern: /^\/teams$/, view: teamsView, page: 'teams', nav: 'teams' },

@@ -96,6 +96,13 @@ export const REFERRAL_SOURCE_LABELS = {
   other: 'Other',
 };
 
+/** The arms of the randomised evaluation (docs/evaluation.md); reports also count those in none. */
+export const ARM_LABELS = {
+  ips: 'IPS',
+  treatment_as_usual: 'Treatment as usual',
+  not_allocated: 'Not in the trial',
+};
+
 /** "some_value" → "Some value" for codes we have no label for. */
 export function humanise(value) {
   if (value === null || value === undefined || value === '') return '';
@@ -315,6 +322,48 @@ export function submitButton(text, { busyText } = {}) {
       else button.removeAttribute('aria-disabled');
     },
   };
+}
+
+/**
+ * A button for something that cannot be undone: the first press asks
+ * "question [yes] [no]" in place, and only `yes` runs `action`. Focus moves
+ * to the answer, and back to the button when the person keeps things as they are.
+ * `hiddenLabel` is read after the label by screen readers alone (": which one").
+ * @param {{
+ *   label: string, question: string, yesText: string, noText?: string, hiddenLabel?: string,
+ *   action: () => Promise<any>,
+ * }} options
+ */
+export function confirmingButton({ label: text, question, yesText, noText = 'Cancel', hiddenLabel = '', action }) {
+  const start = h('button', { type: 'button', class: 'button button--small button--secondary' }, text,
+    hiddenLabel ? h('span', { class: 'visually-hidden' }, hiddenLabel) : null);
+  const yes = h('button', { type: 'button', class: 'button button--small button--danger' }, yesText);
+  const no = h('button', { type: 'button', class: 'button button--small button--secondary' }, noText);
+  const ask = h('span', { class: 'confirm', role: 'group', 'aria-label': question, hidden: true },
+    h('span', { class: 'confirm__question' }, question), ' ', yes, ' ', no);
+  const asking = (value) => {
+    start.hidden = value;
+    ask.hidden = !value;
+  };
+  start.addEventListener('click', () => {
+    asking(true);
+    yes.focus();
+  });
+  no.addEventListener('click', () => {
+    asking(false);
+    start.focus();
+  });
+  yes.addEventListener('click', async () => {
+    if (yes.getAttribute('aria-disabled') === 'true') return;
+    yes.setAttribute('aria-disabled', 'true');
+    try {
+      await action();
+    } finally {
+      yes.removeAttribute('aria-disabled');
+      asking(false);
+    }
+  });
+  return h('span', { class: 'confirming' }, start, ask);
 }
 
 /** Copy text to the clipboard; resolves true on success. */

@@ -30,7 +30,7 @@ from tests.conftest import (
     ROLE_EMAILS,
     Live,
     demo_team_id,
-    start_live,
+    sqlite_live,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -41,8 +41,9 @@ CLIENT_NAME = "Alex Morgan"
 
 # Views by role ("{client}" is a demo client of the role's caseload, "{team}" the demo team,
 # "{user}" a demo person, "{record}" the demo's latest supervision record, which the supervisor
-# holds and the other clinical roles attended, "{supervisee}" the demo therapist). The client's
-# page holds its panels (referrals, intake, consent, care team), so scanning it scans them.
+# holds and the other clinical roles attended, "{supervisee}" the demo therapist, "{trial}" an
+# evaluation trial opened for the scan). The client's page holds its panels (referrals, intake,
+# consent, care team, evaluation), so scanning it scans them.
 COMMON_STAFF = [
     "/home",
     "/clients",
@@ -68,6 +69,8 @@ STAFF_VIEWS = {
         "/supervision/people/{supervisee}",
         "/teams/{team}/fidelity",
         "/reports",
+        "/evaluation",
+        "/evaluation/{trial}",
         "/audit",
     ],
     "admin": [
@@ -109,18 +112,10 @@ SEED_REFRESH_TOKEN = """
 def live_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server of this module's own, in demo mode: each role signs in here for the first time
     (enrolling its second factor over HTTP), and the sign-in page shows the demo logins."""
-    data_dir = tmp_path_factory.mktemp("live-accessibility")
-    running = start_live(
-        "sqlite",
-        data_dir,
-        f"sqlite:///{data_dir / 'teamwell.db'}",
-        extra_env={"TEAMWELL_DEMO_MODE": "true"},
-    )
-    try:
+    with sqlite_live(
+        tmp_path_factory, "live-accessibility", {"TEAMWELL_DEMO_MODE": "true"}
+    ) as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 # A part of a view still fetching says "Loading…" (the client page's panels, the meetings list):
@@ -200,7 +195,7 @@ async def test_every_staff_view_has_no_violations(
     media_browser: Browser, live_demo: Live, role: str
 ) -> None:
     session = live_demo.as_role(role)
-    ids = {"client": "", "team": "", "user": "", "record": "", "supervisee": ""}
+    ids = {"client": "", "team": "", "user": "", "record": "", "supervisee": "", "trial": ""}
     if "/supervision/records/{record}" in STAFF_VIEWS[role]:
         records = session.get("/api/v1/supervision/records").json()["items"]
         ids["record"] = str(records[0]["id"])
@@ -214,11 +209,22 @@ async def test_every_staff_view_has_no_violations(
     if role == "admin":
         people = session.get("/api/v1/users", params={"limit": 100}).json()["items"]
         ids["user"] = next(str(p["id"]) for p in people if p["email"] == ROLE_EMAILS["therapist"])
+    if role == "supervisor":
+        # Open, so the trial's page offers to close it; closed again after the scan, so it takes
+        # in none of the other tests' clients.
+        opened = session.post(
+            "/api/v1/evaluation/trials", json={"name": "Scan", "stratify_by": "area_cluster"}
+        )
+        assert opened.status_code == 201, opened.text
+        ids["trial"] = str(opened.json()["id"])
     person = await reopened(media_browser, live_demo, role)
     try:
         await scan_views(live_demo, person, role, STAFF_VIEWS[role], ids)
     finally:
         await person.context.close()
+        if ids["trial"]:
+            closed = session.post(f"/api/v1/evaluation/trials/{ids['trial']}/close")
+            assert closed.status_code == 200, closed.text
     # The demo organisation has no single sign-on provider: its settings page asks, is told 404
     # (which Chromium logs), and offers to set one up.
     refusals = [("404", "/api/v1/auth/sso/organisations/")] if role == "admin" else []

@@ -20,6 +20,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ from tests.browser.support import (
     schedule_session_for_alex,
     sign_in_as,
 )
-from tests.conftest import REPO_ROOT, Live, demo_team_id, start_live
+from tests.conftest import REPO_ROOT, Live, demo_team_id, sqlite_live
 
 pytestmark = [pytest.mark.browser]
 
@@ -121,13 +122,8 @@ class Walk:
 @pytest.fixture(scope="module")
 def guide_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server of its own, so the screens show the demo data and nothing other tests added."""
-    data_dir = tmp_path_factory.mktemp("live-guide")
-    running = start_live("sqlite", data_dir, f"sqlite:///{data_dir / 'teamwell.db'}")
-    try:
+    with sqlite_live(tmp_path_factory, "live-guide") as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 async def signed_in(browser: Browser, live: Live, role: str) -> Person:
@@ -282,6 +278,71 @@ async def walk_supervisor(browser: Browser, live: Live, walk: Walk) -> PageProbl
         await page.locator("summary", has_text=fold).click()
         await expect(page.get_by_role("form", name=fold)).to_be_visible()
     await walk.shot(page, "supervisor-record", page.get_by_role("heading", level=1))
+
+    await open_nav(page, "Supervision")
+    await walk.look(page, "supervisor-fidelity-review")
+    await page.get_by_role("link", name="New fidelity review").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("IPS-25 fidelity review")
+    past = page.get_by_role("region", name="Past reviews")
+    await past.get_by_role("button", name=re.compile(r"^Open the review of ")).first.click()
+    review = past.locator("section.fidelity-review")
+    await expect(review.get_by_role("button", name="Close the review")).to_be_visible()
+    await walk.shot(page, "supervisor-fidelity-review", review.get_by_role("heading", level=3))
+
+    await open_nav(page, "Reports", "Programme reports")
+    await expect(page.locator(".report-figure").first).to_be_visible()
+    counted = page.locator("summary", has_text="How these are counted")
+    await counted.click()
+    await expect(page.locator(".report-definition").first).to_be_visible()
+    await walk.shot(page, "supervisor-report-definitions", counted)
+
+    # A trial opened in the browser; two new clients consent and are allocated; verified.
+    await walk.look(page, "supervisor-evaluation")
+    await page.get_by_role("link", name="Evaluation trials").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Evaluation")
+    form = page.get_by_role("form", name="Open an evaluation trial")
+    await form.get_by_label("Name of the trial").fill("Tyneside IPS evaluation")
+    await walk.look(page, "supervisor-evaluation")
+    await form.get_by_role("button", name="Open the trial").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Tyneside IPS evaluation")
+    keyworker = live.as_role("peer_keyworker")
+    team = demo_team_id(keyworker)
+    for name in ("Jo Entrant", "Sam Entrant"):
+        made = keyworker.post(
+            "/api/v1/clients",
+            json={
+                "display_name": name,
+                "team_id": team,
+                "referral": {
+                    "source": "jobcentre",
+                    "referred_on": str(date.today()),
+                    "reason": "Wants to get back to work",
+                },
+            },
+        )
+        assert made.status_code == 201, made.text
+        consent = keyworker.post(
+            f"/api/v1/clients/{made.json()['id']}/consents",
+            json={
+                "organisation_id": keyworker.user["organisation_id"],
+                "purpose": "evaluation",
+                "state": "granted",
+            },
+        )
+        assert consent.status_code == 201, consent.text
+    await page.reload()
+    await page.get_by_role("button", name="Verify the allocations").click()
+    verdict = page.locator(".evaluation-verification")
+    await expect(verdict).to_contain_text("The allocations match")
+    await walk.shot(page, "supervisor-evaluation", verdict)
+    closing = page.get_by_role("region", name="Close the trial")
+    await closing.get_by_role("button", name="Close the trial").click()
+    await expect(closing.get_by_role("button", name="Yes, close it")).to_be_visible()
+    await walk.look(page, "supervisor-evaluation")
+    await closing.get_by_role("button", name="Keep it open").click()
+    await open_client(page)
+    await expect(page.get_by_role("button", name="Show the evaluation arm")).to_be_visible()
+    await walk.look(page, "supervisor-evaluation")
     await person.context.close()
     return person.problems
 

@@ -91,8 +91,9 @@ async def test_therapist_signs_in_with_a_code_and_opens_a_client(
     await expect(page).to_have_url(re.compile(r"#/clients/[^/]+$"))
     await expect(page.get_by_role("heading", level=1)).to_have_text(chosen)
     sections = page.get_by_role("heading", level=2)
-    await expect(sections).to_have_text(["Care team", "Referrals", "Consent", "Record actions"])
-    for name in ("Care team", "Referrals", "Consent", "Record actions"):
+    panels = ["Care team", "Referrals", "Consent", "Evaluation", "Record actions"]
+    await expect(sections).to_have_text(panels)
+    for name in panels:
         await expect(page.get_by_role("region", name=name)).to_be_visible()
     await page.screenshot(path=SCREENSHOTS / "client-summary.png", full_page=True)
 

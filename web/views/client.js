@@ -10,6 +10,7 @@ import { planPanel, questionnairePanel, scoresPanel } from '../measures.js';
 import { careTeamPanel } from './care-team-panel.js';
 import { referralsPanel } from './referrals-panel.js';
 import { consentPanel } from './consent-panel.js';
+import { allocationPanel } from './allocation-panel.js';
 import { recordActions } from './record-actions.js';
 import {
   h, heading, page, statusBadge, time, problemMessage, uid,
@@ -47,6 +48,7 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
     careTeamPanel(client, ctx),
     referralsPanel(client, ctx),
     consentPanel(client, ctx),
+    allocationPanel(client, ctx),
     recordActions(client, ctx),
   );
 }

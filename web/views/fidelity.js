@@ -63,8 +63,8 @@ function itemRow(item, number, suggested, measured) {
   };
 }
 
-/** The team's reviews as a chart of totals and a table, oldest first. */
-function pastReviews(reviews, signal) {
+/** The team's reviews as a chart of totals and a table, oldest first; `open(review)` shows one. */
+function pastReviews(reviews, signal, open) {
   const ordered = [...reviews].sort((a, b) => String(a.reviewed_on).localeCompare(String(b.reviewed_on)));
   return [
     fidelityChart(ordered, signal),
@@ -77,9 +77,43 @@ function pastReviews(reviews, signal) {
         { header: 'Total', cell: (r) => String(r.total) },
         { header: 'Band', cell: (r) => bandBadge(r.band) },
         { header: 'By', cell: (r) => r.reviewer_name || '' },
+        {
+          header: 'Scores',
+          cell: (r) => h('button', {
+            type: 'button', class: 'button button--small button--secondary', onClick: () => open(r),
+          }, 'Open', h('span', { class: 'visually-hidden' }, ` the review of ${formatDate(r.reviewed_on)}`)),
+        },
       ],
     }) : null,
   ].filter(Boolean);
+}
+
+/** One saved review as the server gives it: its total and band, note and every item's score. */
+function reviewDetail(review, close) {
+  const titleId = uid('review');
+  const title = h('h3', { id: titleId, tabindex: '-1' }, `Review of ${formatDate(review.reviewed_on)}`);
+  const measured = review.measured || {};
+  const element = h('section', { class: 'fidelity-review', 'aria-labelledby': titleId },
+    title,
+    h('p', {}, `Total ${review.total} of 125: `, bandBadge(review.band),
+      review.reviewer_name ? ` Scored by ${review.reviewer_name}.` : null),
+    review.note ? h('p', { class: 'fidelity-review__note' }, review.note) : null,
+    dataTable({
+      caption: `Item scores of the review of ${formatDate(review.reviewed_on)}`,
+      captionHidden: true,
+      items: Object.entries(review.scores).map(([item, score], i) => ({ item, score, number: i + 1 })),
+      columns: [
+        { header: 'Item', rowHeader: true, cell: (x) => `${x.number}. ${capitalised(x.item)}` },
+        { header: 'Score', cell: (x) => String(x.score) },
+        {
+          header: 'Measured then',
+          cell: (x) => (measured[x.item] ? measuredFigure(x.item, measured[x.item]) || '' : ''),
+        },
+      ],
+    }),
+    h('div', { class: 'form__actions' },
+      h('button', { type: 'button', class: 'button button--small button--secondary', onClick: close }, 'Close the review')));
+  return { element, title };
 }
 
 /** @param {import('../app.js').ViewContext} ctx */
@@ -91,8 +125,32 @@ export async function render(ctx) {
   ]);
   const measuredByItem = draft.measured || {};
   const past = h('div', { class: 'fidelity-past' });
-  const drawPast = () => past.replaceChildren(...pastReviews(reviews, ctx.signal));
+  const opened = h('div', { class: 'fidelity-review__holder' });
+  const openErrors = errorArea();
+  const closeReview = () => {
+    opened.replaceChildren();
+    ctx.replaceQuery({});
+  };
+  const openReview = async (summary) => {
+    openErrors.clear();
+    try {
+      const review = await request(`/api/v1/teams/${teamId}/fidelity-reviews/${summary.id}`, { signal: ctx.signal });
+      if (!ctx.isCurrent()) return;
+      const detail = reviewDetail(review, closeReview);
+      opened.replaceChildren(detail.element);
+      ctx.replaceQuery({ review: review.id });
+      detail.title.focus();
+    } catch (error) {
+      if (error.name === 'AbortError') return;
+      openErrors.show(error);
+      openErrors.element.focus();
+    }
+  };
+  const drawPast = () => past.replaceChildren(...pastReviews(reviews, ctx.signal, openReview));
   drawPast();
+  // A review's own address (?review=…) opens it with the page.
+  const asked = reviews.find((r) => r.id === ctx.query.get('review'));
+  if (asked) openReview(asked);
   const rows = draft.items.map((item, i) => itemRow(item, i + 1, draft.scores[item], measuredByItem[item]));
   const totalText = h('output', { class: 'fidelity-total', 'aria-live': 'polite' });
   const updateTotal = () => {
@@ -156,7 +214,7 @@ export async function render(ctx) {
     h('div', { class: 'page-header' }, heading('IPS-25 fidelity review')),
     lead('Score each item from 1 to 5. Caseload size, rapid job search and frequent employer contact are pre-filled from the team’s records; check them and change them if you know better.'),
     result,
-    section('Past reviews', past),
+    section('Past reviews', past, openErrors.element, opened),
     section('New review', form),
     h('p', {}, h('a', { href: `#/supervision?team=${teamId}` }, 'Back to the team')),
   );

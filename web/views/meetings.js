@@ -10,7 +10,7 @@ import * as api from '../api.js';
 import * as chat from '../chat.js';
 import {
   h, heading, page, uid, badge, textField, applyFieldErrors, submitButton, problemMessage,
-  roleLabel, dataTable, emptyState, formatDateTime,
+  roleLabel, dataTable, emptyState, formatDateTime, confirmingButton,
 } from '../ui.js';
 import { KIND_LABELS, meetingWhen } from './meeting.js';
 import { whenFields, localDate, isUpcoming } from './sessions.js';
@@ -374,35 +374,14 @@ function upcomingItem(ctx, meeting, now, changed) {
 
 /** "Cancel meeting", asking first; `action` runs on confirmation. */
 function confirmCancel(title, action) {
-  const start = h('button', { type: 'button', class: 'button button--small button--secondary' },
-    'Cancel meeting', h('span', { class: 'visually-hidden' }, `: ${title}`));
-  const yes = h('button', { type: 'button', class: 'button button--small button--danger' }, 'Yes, cancel it');
-  const no = h('button', { type: 'button', class: 'button button--small button--secondary' }, 'Keep it');
-  const question = 'Cancel this meeting for everyone?';
-  const ask = h('span', { class: 'confirm', role: 'group', 'aria-label': question, hidden: true },
-    h('span', { class: 'confirm__question' }, question), ' ', yes, ' ', no);
-  start.addEventListener('click', () => {
-    start.hidden = true;
-    ask.hidden = false;
-    yes.focus();
+  return confirmingButton({
+    label: 'Cancel meeting',
+    hiddenLabel: `: ${title}`,
+    question: 'Cancel this meeting for everyone?',
+    yesText: 'Yes, cancel it',
+    noText: 'Keep it',
+    action,
   });
-  no.addEventListener('click', () => {
-    ask.hidden = true;
-    start.hidden = false;
-    start.focus();
-  });
-  yes.addEventListener('click', async () => {
-    if (yes.getAttribute('aria-disabled') === 'true') return;
-    yes.setAttribute('aria-disabled', 'true');
-    try {
-      await action();
-    } finally {
-      yes.removeAttribute('aria-disabled');
-      ask.hidden = true;
-      start.hidden = false;
-    }
-  });
-  return h('span', { class: 'confirming' }, start, ask);
 }
 
 /** The host's form to move or retitle a meeting (PATCH); invitees get the update by email. */

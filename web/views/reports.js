@@ -5,11 +5,17 @@
 
 import { download, request } from '../api.js';
 import { barChart } from '../charts.js';
+import { sees } from '../access.js';
 import {
   h, uid, heading, page, lead, section, emptyState, errorArea, problemMessage, submitButton,
+  ARM_LABELS,
 } from '../ui.js';
 
-const ARM_LABELS = { ips: 'IPS', treatment_as_usual: 'Treatment as usual', not_allocated: 'Not in the trial' };
+const UNIT_TEXT = {
+  count: 'Shown as a number.',
+  proportion: 'Shown as a percentage.',
+  days: 'Shown as a median number of days.',
+};
 
 function isoDay(date) {
   return date.toISOString().slice(0, 10);
@@ -42,6 +48,19 @@ function figureRow(figure) {
     h('dd', { class: 'report-figure__definition' }, figure.definition));
 }
 
+/** Every figure's definition, in report order: what is counted and out of what. */
+function howCounted(definitions) {
+  return h('details', { class: 'details report-definitions' },
+    h('summary', {}, 'How these are counted'),
+    h('dl', { class: 'report-definitions__list' }, definitions.map((d) => h('div', { class: 'report-definition', dataset: { key: d.key } },
+      h('dt', { class: 'report-definition__label' }, d.label),
+      h('dd', {}, d.definition),
+      h('dd', { class: 'report-definition__parts' },
+        h('span', {}, h('strong', {}, 'Counted: '), d.numerator_label),
+        d.denominator_label ? h('span', {}, h('strong', {}, 'Out of: '), d.denominator_label) : null,
+        h('span', { class: 'muted' }, UNIT_TEXT[d.unit] || d.unit))))));
+}
+
 function outcomeChart(report, signal) {
   const rates = report.figures.filter((f) => f.unit === 'proportion');
   if (!rates.length) return null;
@@ -61,7 +80,10 @@ function outcomeChart(report, signal) {
 
 /** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
-  const scopes = await request('/api/v1/reports/scopes', { signal: ctx.signal });
+  const [scopes, definitions] = await Promise.all([
+    request('/api/v1/reports/scopes', { signal: ctx.signal }),
+    request('/api/v1/reports/definitions', { signal: ctx.signal }),
+  ]);
   const options = [
     ...(scopes.teams || []), ...(scopes.area_clusters || []), ...(scopes.organisations || []),
   ];
@@ -138,8 +160,12 @@ export async function render(ctx) {
   const page_ = page(
     h('div', { class: 'page-header' }, heading('Programme reports')),
     lead('Referrals, engagement, jobs and recovery for a team, an area cluster or an organisation. Only totals and rates leave Teamwell; numbers so small that they could point to a person are withheld.'),
+    // The arms a report splits by come from the organisation's trials, which its supervisors run.
+    sees(ctx.user, 'evaluation') ? h('p', {}, h('a', { href: '#/evaluation' }, 'Evaluation trials'),
+      ': randomise consenting new clients between IPS and treatment as usual, and check the allocations.') : null,
     section('Report', form),
     output,
+    howCounted(definitions),
   );
   show();
   return page_;
