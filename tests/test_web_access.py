@@ -138,14 +138,6 @@ NOT_YET_IN_THE_WEB_CLIENT: dict[Operation, str] = {
     ("GET", "/api/v1/clients/{client_id}/allocation"): (
         "Not built yet: a client's evaluation-trial arm is not shown on the record."
     ),
-    ("GET", "/api/v1/clients/{client_id}/referrals"): (
-        "Not built yet as a call: the referrals panel reads the referrals the client record "
-        "carries."
-    ),
-    ("GET", "/api/v1/employer-contacts"): (
-        "Not built yet as a call: the journey page reads contacts from the journey; no list of "
-        "all of a specialist's contacts."
-    ),
     ("GET", "/api/v1/evaluation/trials"): (
         "Not built yet: supervisors have no page for evaluation trials."
     ),
@@ -160,15 +152,6 @@ NOT_YET_IN_THE_WEB_CLIENT: dict[Operation, str] = {
     ),
     ("POST", "/api/v1/evaluation/trials/{trial_id}/verify"): (
         "Not built yet: supervisors have no page for evaluation trials."
-    ),
-    ("POST", "/api/v1/organisations"): (
-        "Not built yet: admins have no page for adding a partner organisation."
-    ),
-    ("GET", "/api/v1/organisations/{organisation_id}"): (
-        "Not built yet: admins have no page for their organisation."
-    ),
-    ("PATCH", "/api/v1/organisations/{organisation_id}"): (
-        "Not built yet: admins have no page for their organisation."
     ),
     ("GET", "/api/v1/reports/definitions"): (
         "Not built yet: the Reports page does not show how each measure is defined."
@@ -187,10 +170,6 @@ NOT_YET_IN_THE_WEB_CLIENT: dict[Operation, str] = {
     ),
     ("GET", "/api/v1/teams/{team_id}/fidelity-reviews/{review_id}"): (
         "Not built yet: no page for one fidelity review (the list carries them)."
-    ),
-    ("POST", "/api/v1/users"): (
-        "Not built yet as a call: admins invite people (POST /invitations) instead of making "
-        "accounts."
     ),
     ("GET", "/api/v1/wellbeing/people/{user_id}/check-ins"): (
         "Not built yet: a supervisor cannot open one supervisee's check-in history."

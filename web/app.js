@@ -17,6 +17,7 @@ import * as clientView from './views/client.js';
 import * as planView from './views/plan.js';
 import * as journeyView from './views/journey.js';
 import * as caseloadsView from './views/caseloads.js';
+import * as employerContactsView from './views/employer-contacts.js';
 import * as wellbeingView from './views/wellbeing.js';
 import * as supervisionView from './views/supervision.js';
 import * as fidelityView from './views/fidelity.js';
@@ -29,6 +30,7 @@ import * as teamsView from './views/teams.js';
 import * as userView from './views/user.js';
 import * as teamView from './views/team.js';
 import * as ssoSettingsView from './views/sso-settings.js';
+import * as organisationView from './views/organisation.js';
 import * as auditView from './views/audit.js';
 import * as accountView from './views/account.js';
 import * as messagesView from './views/messages.js';
@@ -68,6 +70,7 @@ const ROUTES = [
   },
   { pattern: /^\/alerts$/, view: alertsView, page: 'alerts', nav: 'alerts' },
   { pattern: /^\/caseloads$/, view: caseloadsView, page: 'caseloads', nav: 'caseloads' },
+  { pattern: /^\/employer-contacts$/, view: employerContactsView, page: 'employer-contacts', nav: 'caseloads' },
   { pattern: /^\/wellbeing$/, view: wellbeingView, page: 'wellbeing', nav: 'wellbeing' },
   { pattern: /^\/supervision$/, view: supervisionView, page: 'supervision', nav: 'supervision' },
   { pattern: /^\/teams\/([^/]+)\/fidelity$/, keys: ['id'], view: fidelityView, page: 'fidelity', nav: 'supervision' },
@@ -77,6 +80,7 @@ const ROUTES = [
   { pattern: /^\/teams$/, view: teamsView, page: 'teams', nav: 'teams' },
   { pattern: /^\/users\/([^/]+)$/, keys: ['id'], view: userView, page: 'user', nav: 'users' },
   { pattern: /^\/teams\/([^/]+)$/, keys: ['id'], view: teamView, page: 'team', nav: 'teams' },
+  { pattern: /^\/organisation$/, view: organisationView, page: 'organisation', nav: 'organisation' },
   { pattern: /^\/single-sign-on$/, view: ssoSettingsView, page: 'sso-settings', nav: 'users' },
   { pattern: /^\/audit$/, view: auditView, page: 'audit', nav: 'audit' },
   { pattern: /^\/account$/, view: accountView, page: 'account', nav: 'account' },
