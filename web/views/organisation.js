@@ -31,25 +31,6 @@ export async function render(ctx) {
   };
   drawDetails();
 
-  const name = textField({ label: 'Name', name: 'name', autocomplete: 'organization', value: organisation.name });
-  const kind = selectField({ label: 'Kind', name: 'kind', options: KINDS, value: organisation.kind });
-  const edit = actionForm({
-    ctx,
-    label: 'Edit your organisation',
-    fields: { name },
-    children: [name.element, kind.element],
-    buttonText: 'Save changes',
-    busyText: 'Saving…',
-    action: () => request(path, {
-      method: 'PATCH', body: { name: name.input.value.trim(), kind: kind.input.value },
-    }),
-    done: (saved) => {
-      Object.assign(organisation, saved);
-      drawDetails();
-      return 'Organisation details saved.';
-    },
-  });
-
   const table = pagedTable({
     caption: 'Organisations in the programme',
     noun: ['organisation', 'organisations'],
@@ -62,6 +43,27 @@ export async function render(ctx) {
       { header: 'Short name', cell: (o) => h('code', {}, o.slug) },
     ],
   });
+
+  const name = textField({ label: 'Name', name: 'name', autocomplete: 'organization', value: organisation.name });
+  const kind = selectField({ label: 'Kind', name: 'kind', options: KINDS, value: organisation.kind });
+  const edit = actionForm({
+    ctx,
+    label: 'Edit your organisation',
+    fields: { name },
+    children: [name.element, kind.element],
+    buttonText: 'Save changes',
+    busyText: 'Saving…',
+    action: () => request(path, {
+      method: 'PATCH', body: { name: name.input.value.trim(), kind: kind.input.value },
+    }),
+    done: async (saved) => {
+      Object.assign(organisation, saved);
+      drawDetails();
+      await table.reload(0, { focus: false });
+      return 'Organisation details saved.';
+    },
+  });
+
 
   const partnerName = textField({ label: 'Name', name: 'name', autocomplete: 'off' });
   const slug = textField({
