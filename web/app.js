@@ -210,6 +210,38 @@ function updateTitle() {
 
 /* --------------------------------------------------------------- header -- */
 
+/*
+ * On a phone or a small tablet, staff have more links than fit a short header: the main
+ * navigation, caseloads, the status and the account fold behind a "Menu" button (a disclosure:
+ * aria-expanded, Escape closes it and gives the button focus back; following a link closes it),
+ * leaving the brand, the button, messages and alerts on one row. The stylesheet shows the button
+ * only below the desktop layout, so on a desktop everything stays in view. Clients have two
+ * links, which fit: their header has no menu.
+ */
+const header = /** @type {HTMLElement} */ (document.querySelector('.site-header'));
+const menuButton = h('button', {
+  type: 'button',
+  class: 'nav-toggle',
+  'aria-expanded': 'false',
+  'aria-controls': 'primary-nav account',
+  hidden: true,
+}, h('span', { class: 'nav-toggle__icon', 'aria-hidden': 'true' }), 'Menu');
+document.querySelector('.brand').after(menuButton);
+
+function setMenuOpen(open) {
+  menuButton.setAttribute('aria-expanded', String(open));
+  header.classList.toggle('site-header--open', open);
+}
+
+menuButton.addEventListener('click', () => setMenuOpen(menuButton.getAttribute('aria-expanded') !== 'true'));
+header.addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape' || menuButton.getAttribute('aria-expanded') !== 'true') return;
+  // The status menu's own Escape closes that menu first.
+  if (event.target instanceof Element && event.target.closest('.status-menu__list')) return;
+  setMenuOpen(false);
+  menuButton.focus();
+});
+
 function renderHeader(activeNav) {
   const user = api.getUser();
   const signedIn = api.isSignedIn();
@@ -226,6 +258,9 @@ function renderHeader(activeNav) {
       }, item.label)))));
   }
   nav.hidden = items.length === 0;
+  const folds = items.length > 0 && user.role !== 'client';
+  header.classList.toggle('site-header--menu', folds);
+  menuButton.hidden = !folds;
 
   renderTools(signedIn && !restricted, activeNav);
 
@@ -296,7 +331,7 @@ function renderTools(show, activeNav) {
     alertsLink = h('a', { class: 'nav__link messages-link alerts-link', href: '#/alerts' }, 'Alerts', alertsCount);
     alertsNav = h('nav', { class: 'header-tools__nav', 'aria-label': 'Alerts' }, alertsLink);
     caseloadsLink = h('a', { class: 'nav__link messages-link', href: '#/caseloads' }, 'Caseloads');
-    caseloadsNav = h('nav', { class: 'header-tools__nav', 'aria-label': 'Caseloads' }, caseloadsLink);
+    caseloadsNav = h('nav', { class: 'header-tools__nav header-tools__nav--folds', 'aria-label': 'Caseloads' }, caseloadsLink);
     statusControl = statusMenu();
     chat.on('change', ({ what }) => {
       if (what === 'conversations') drawUnread();
@@ -319,7 +354,7 @@ function renderTools(show, activeNav) {
   drawAlerts();
   if (!tools.contains(messagesLink)) {
     tools.replaceChildren(
-      h('nav', { class: 'header-tools__nav', 'aria-label': 'Messaging' }, messagesLink),
+      h('nav', { class: 'header-tools__nav header-tools__nav--messages', 'aria-label': 'Messaging' }, messagesLink),
       alertsNav,
       caseloadsNav,
       statusControl,
@@ -420,6 +455,7 @@ async function route() {
   const { path, query } = parseHash();
   const found = matchRoute(path);
   const access = found ? found.route.access : undefined;
+  setMenuOpen(false);
   if (path === '/alerts') clearAlertBanner();
 
   // After a reload the refresh token can bring the session back.

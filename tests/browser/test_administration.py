@@ -19,6 +19,7 @@ import pyotp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.browser.accessibility import axe_check
 from tests.browser.conftest import PageProblems, open_nav, sign_in
 from tests.browser.test_supervision import open_page
 from tests.conftest import ROLE_EMAILS, Live
@@ -245,6 +246,7 @@ async def single_sign_on_set_up(page: Page, live_sqlite: Live, discovery: str) -
     await expect(current).to_contain_text("/api/v1/auth/sso/tyneside-nhs/callback")
 
     # An account for someone who signs in through the provider: it has no password.
+    await axe_check(page, "single sign-on set up, with the form for an account")
     email = f"kai.{uuid.uuid4().hex[:8]}@tyneside.example"
     add = page.get_by_role("form", name="Add someone who signs in with single sign-on")
     await add.get_by_label("Email address").fill(email)
