@@ -220,9 +220,7 @@ async def test_admin_sets_up_single_sign_on_and_a_mismatched_issuer_is_refused(
         await context.close()
     settings = "/api/v1/auth/sso/organisations/"
     # Not set up yet (the page's first look), then the mismatched issuer; the address taken.
-    only_these_refusals(
-        problems, [("404", settings), ("422", settings), ("409", "/api/v1/users)")]
-    )
+    only_these_refusals(problems, [("404", settings), ("422", settings), ("409", "/api/v1/users)")])
 
 
 async def single_sign_on_set_up(page: Page, live_sqlite: Live, discovery: str) -> None:

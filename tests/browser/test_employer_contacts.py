@@ -266,9 +266,7 @@ async def test_specialist_and_supervisor_read_every_employer_contact(
         await page.get_by_role("link", name="Employer contacts").click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("Employer contacts")
         table = page.get_by_role("table", name="Employer contacts, newest first")
-        await expect(table.get_by_role("row").filter(has_text=linked)).to_contain_text(
-            "Erin Walsh"
-        )
+        await expect(table.get_by_role("row").filter(has_text=linked)).to_contain_text("Erin Walsh")
         summary = page.locator(".results-summary")
         choice = page.get_by_label("Employment specialist")
         await choice.select_option(label=other)
