@@ -64,7 +64,6 @@ export async function render(ctx) {
     },
   });
 
-
   const partnerName = textField({ label: 'Name', name: 'name', autocomplete: 'off' });
   const slug = textField({
     label: 'Short name', name: 'slug', autocomplete: 'off', spellcheck: false, autocapitalize: 'none',
