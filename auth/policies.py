@@ -278,6 +278,16 @@ def can_manage_accounts(user: User) -> Decision:
     return Decision(False, "only admins manage accounts, teams and organisations")
 
 
+def can_change_organisation(user: User, organisation_id: uuid.UUID) -> Decision:
+    """An admin renames or re-classifies their own organisation only: a partner's name and kind
+    are what its own people, and the clients who consent to sharing with it, go by."""
+    if user.role != Role.admin:
+        return Decision(False, "only admins manage accounts, teams and organisations")
+    if user.organisation_id != organisation_id:
+        return Decision(False, "admins manage their own organisation only")
+    return ALLOW
+
+
 def can_join_team(user: User) -> Decision:
     """Teams are clinical staff: their members read the team's conversation and meetings, so
     an admin (who may put people on teams) is never one, nor is a client (care teams instead)."""

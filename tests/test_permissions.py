@@ -928,3 +928,22 @@ def test_refusals_are_audited(world: World) -> None:
         .json()["items"]
     )
     assert events and events[0]["outcome"] == "denied" and events[0]["action"] == "client.read"
+
+
+def test_changing_another_organisation_is_refused_and_audited(world: World) -> None:
+    """The partner's admin may not rename the trust: 403 in the policy's words, in the trail."""
+    partner = world.session("partner_admin")
+    trust = world.ids["organisation"]
+    refused = partner.patch(f"/api/v1/organisations/{trust}", json={"name": "Taken Over"})
+    problem(refused, 403)
+    assert refused.json()["detail"] == (
+        "You do not have access to this: admins manage their own organisation only."
+    )
+    events = partner.get(
+        "/api/v1/audit-events",
+        params={"actor_id": partner.user["id"], "action": "organisation.update"},
+    ).json()["items"]
+    assert events and events[0]["outcome"] == "denied", events
+    assert events[0]["resource_id"] == trust, events[0]
+    shown = world.session("admin").get(f"/api/v1/organisations/{trust}").json()
+    assert shown["name"] != "Taken Over"

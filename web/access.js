@@ -20,7 +20,7 @@ export const ACCESS = {
     "admin": "home",
     "client": "home"
   },
-  "nav": ["home", "clients", "meetings", "my-record", "users", "teams", "supervision", "reports", "audit", "wellbeing"],
+  "nav": ["home", "clients", "meetings", "my-record", "users", "teams", "organisation", "supervision", "reports", "audit", "wellbeing"],
   "tools": ["messages", "alerts", "caseloads"],
   "pages": {
     "home": {
@@ -96,6 +96,18 @@ export const ACCESS = {
       "roles": ["admin"],
       "needs": ["GET /api/v1/teams/{team_id}", "GET /api/v1/teams/{team_id}/members"]
     },
+    "organisation": {
+      "label": "Organisation", "href": "#/organisation",
+      "roles": ["admin"],
+      "needs": ["GET /api/v1/organisations/{organisation_id}", "GET /api/v1/organisations"],
+      "notShownTo": {
+        "peer_keyworker": "Staff see an organisation by its name only (recording consent, a partner's member of a team); its details and partners are the admin's to manage.",
+        "therapist": "Staff see an organisation by its name only (recording consent, a partner's member of a team); its details and partners are the admin's to manage.",
+        "employment_specialist": "Staff see an organisation by its name only (recording consent, a partner's member of a team); its details and partners are the admin's to manage.",
+        "supervisor": "Staff see an organisation by its name only (recording consent, a partner's member of a team); its details and partners are the admin's to manage.",
+        "client": "Clients see the organisations sharing their record on their consent panel; managing organisations is the admin's."
+      }
+    },
     "sso-settings": {
       "roles": ["admin"],
       "needs": ["GET /api/v1/auth/sso/organisations/{organisation_id}"]
@@ -159,6 +171,10 @@ export const ACCESS = {
       "notShownTo": {
         "admin": "Alerts reach clinicians (a client's care team, else supervisors); an admin is never sent one, so the list would always be empty."
       }
+    },
+    "employer-contacts": {
+      "roles": ["employment_specialist", "supervisor"],
+      "needs": ["GET /api/v1/employer-contacts", "GET /api/v1/clients"]
     },
     "caseloads": {
       "label": "Caseloads", "href": "#/caseloads",

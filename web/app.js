@@ -17,6 +17,7 @@ import * as clientView from './views/client.js';
 import * as planView from './views/plan.js';
 import * as journeyView from './views/journey.js';
 import * as caseloadsView from './views/caseloads.js';
+import * as employerContactsView from './views/employer-contacts.js';
 import * as wellbeingView from './views/wellbeing.js';
 import * as supervisionView from './views/supervision.js';
 import * as supervisionRecordView from './views/supervision-record.js';
@@ -32,6 +33,7 @@ import * as teamsView from './views/teams.js';
 import * as userView from './views/user.js';
 import * as teamView from './views/team.js';
 import * as ssoSettingsView from './views/sso-settings.js';
+import * as organisationView from './views/organisation.js';
 import * as auditView from './views/audit.js';
 import * as accountView from './views/account.js';
 import * as messagesView from './views/messages.js';
@@ -71,6 +73,7 @@ const ROUTES = [
   },
   { pattern: /^\/alerts$/, view: alertsView, page: 'alerts', nav: 'alerts' },
   { pattern: /^\/caseloads$/, view: caseloadsView, page: 'caseloads', nav: 'caseloads' },
+  { pattern: /^\/employer-contacts$/, view: employerContactsView, page: 'employer-contacts', nav: 'caseloads' },
   { pattern: /^\/wellbeing$/, view: wellbeingView, page: 'wellbeing', nav: 'wellbeing' },
   { pattern: /^\/supervision$/, view: supervisionView, page: 'supervision', nav: 'supervision' },
   {
@@ -92,6 +95,7 @@ const ROUTES = [
   { pattern: /^\/teams$/, view: teamsView, page: 'teams', nav: 'teams' },
   { pattern: /^\/users\/([^/]+)$/, keys: ['id'], view: userView, page: 'user', nav: 'users' },
   { pattern: /^\/teams\/([^/]+)$/, keys: ['id'], view: teamView, page: 'team', nav: 'teams' },
+  { pattern: /^\/organisation$/, view: organisationView, page: 'organisation', nav: 'organisation' },
   { pattern: /^\/single-sign-on$/, view: ssoSettingsView, page: 'sso-settings', nav: 'users' },
   { pattern: /^\/audit$/, view: auditView, page: 'audit', nav: 'audit' },
   { pattern: /^\/account$/, view: accountView, page: 'account', nav: 'account' },
@@ -231,6 +235,38 @@ function updateTitle() {
 
 /* --------------------------------------------------------------- header -- */
 
+/*
+ * On a phone or a small tablet, staff have more links than fit a short header: the main
+ * navigation, caseloads, the status and the account fold behind a "Menu" button (a disclosure:
+ * aria-expanded, Escape closes it and gives the button focus back; following a link closes it),
+ * leaving the brand, the button, messages and alerts on one row. The stylesheet shows the button
+ * only below the desktop layout, so on a desktop everything stays in view. Clients have two
+ * links, which fit: their header has no menu.
+ */
+const header = /** @type {HTMLElement} */ (document.querySelector('.site-header'));
+const menuButton = h('button', {
+  type: 'button',
+  class: 'nav-toggle',
+  'aria-expanded': 'false',
+  'aria-controls': 'primary-nav account',
+  hidden: true,
+}, h('span', { class: 'nav-toggle__icon', 'aria-hidden': 'true' }), 'Menu');
+document.querySelector('.brand').after(menuButton);
+
+function setMenuOpen(open) {
+  menuButton.setAttribute('aria-expanded', String(open));
+  header.classList.toggle('site-header--open', open);
+}
+
+menuButton.addEventListener('click', () => setMenuOpen(menuButton.getAttribute('aria-expanded') !== 'true'));
+header.addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape' || menuButton.getAttribute('aria-expanded') !== 'true') return;
+  // The status menu's own Escape closes that menu first.
+  if (event.target instanceof Element && event.target.closest('.status-menu__list')) return;
+  setMenuOpen(false);
+  menuButton.focus();
+});
+
 function renderHeader(activeNav) {
   const user = api.getUser();
   const signedIn = api.isSignedIn();
@@ -247,6 +283,9 @@ function renderHeader(activeNav) {
       }, item.label)))));
   }
   nav.hidden = items.length === 0;
+  const folds = items.length > 0 && user.role !== 'client';
+  header.classList.toggle('site-header--menu', folds);
+  menuButton.hidden = !folds;
 
   renderTools(signedIn && !restricted, activeNav);
 
@@ -317,7 +356,7 @@ function renderTools(show, activeNav) {
     alertsLink = h('a', { class: 'nav__link messages-link alerts-link', href: '#/alerts' }, 'Alerts', alertsCount);
     alertsNav = h('nav', { class: 'header-tools__nav', 'aria-label': 'Alerts' }, alertsLink);
     caseloadsLink = h('a', { class: 'nav__link messages-link', href: '#/caseloads' }, 'Caseloads');
-    caseloadsNav = h('nav', { class: 'header-tools__nav', 'aria-label': 'Caseloads' }, caseloadsLink);
+    caseloadsNav = h('nav', { class: 'header-tools__nav header-tools__nav--folds', 'aria-label': 'Caseloads' }, caseloadsLink);
     statusControl = statusMenu();
     chat.on('change', ({ what }) => {
       if (what === 'conversations') drawUnread();
@@ -340,7 +379,7 @@ function renderTools(show, activeNav) {
   drawAlerts();
   if (!tools.contains(messagesLink)) {
     tools.replaceChildren(
-      h('nav', { class: 'header-tools__nav', 'aria-label': 'Messaging' }, messagesLink),
+      h('nav', { class: 'header-tools__nav header-tools__nav--messages', 'aria-label': 'Messaging' }, messagesLink),
       alertsNav,
       caseloadsNav,
       statusControl,
@@ -441,6 +480,7 @@ async function route() {
   const { path, query } = parseHash();
   const found = matchRoute(path);
   const access = found ? found.route.access : undefined;
+  setMenuOpen(false);
   if (path === '/alerts') clearAlertBanner();
 
   // After a reload the refresh token can bring the session back.

@@ -89,6 +89,14 @@ export const CONSENT_STATE_LABELS = {
   withdrawn: 'Withdrawn',
 };
 
+export const ORGANISATION_KIND_LABELS = {
+  nhs_trust: 'NHS trust',
+  employment_provider: 'Employment provider',
+  local_authority: 'Local authority',
+  jobcentre: 'Jobcentre Plus / DWP',
+  voluntary_sector: 'Voluntary sector',
+};
+
 export const REFERRAL_SOURCE_LABELS = {
   jobcentre: 'Jobcentre',
   talking_therapies: 'NHS Talking Therapies',
@@ -385,6 +393,11 @@ export async function copyText(text) {
  * @property {boolean} [rowHeader]
  * @property {string} [className]
  */
+
+/** One term and its value in a summary list (<dl class="summary-list">). */
+export function summaryRow(term, value) {
+  return h('div', { class: 'summary-list__row' }, h('dt', {}, term), h('dd', {}, value));
+}
 
 /**
  * A data table.

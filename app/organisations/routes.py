@@ -6,11 +6,11 @@ from fastapi import APIRouter, status
 
 from app.audit import service as audit_service
 from app.db import SessionDep
-from app.errors import Forbidden
 from app.organisations import service
 from app.organisations.schemas import OrganisationCreate, OrganisationPublic, OrganisationUpdate
 from app.pagination import Page, PageDep
-from auth.deps import AccountManager, CurrentUser
+from auth import policies
+from auth.deps import AccountManager, CurrentUser, refuse
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
 
@@ -61,10 +61,19 @@ async def update_organisation(
     principal: AccountManager,
     session: SessionDep,
 ) -> OrganisationPublic:
-    """Rename or re-classify an organisation (admins of that organisation)."""
+    """Rename or re-classify an organisation (admins of that organisation; another's is 403,
+    audited)."""
     organisation = await service.get(session=session, organisation_id=organisation_id)
-    if organisation.id != principal.user.organisation_id:
-        raise Forbidden("Admins manage their own organisation only.")
+    decision = policies.can_change_organisation(principal.user, organisation.id)
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action="organisation.update",
+            resource_type="organisation",
+            resource_id=organisation.id,
+            reason=decision.reason,
+        )
     organisation = await service.update(session=session, organisation=organisation, data=body)
     await audit_service.record(
         session,

@@ -185,7 +185,10 @@ async def sign_in_as(page: Page, live: Live, role: str, **options: Any) -> None:
 
 async def open_nav(page: Page, link: str, heading: str | None = None) -> None:
     """Follow a link of the main navigation and wait for its page (``heading``: its h1, when
-    not the link's own text)."""
+    not the link's own text). On a phone, staff open the menu it folds behind first."""
+    menu = page.get_by_role("button", name="Menu", exact=True)
+    if await menu.is_visible() and await menu.get_attribute("aria-expanded") == "false":
+        await menu.click()
     main = page.get_by_role("navigation", name="Main")
     await main.get_by_role("link", name=link, exact=True).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(heading or link)

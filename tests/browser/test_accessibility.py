@@ -61,10 +61,11 @@ COMMON_STAFF = [
 STAFF_VIEWS = {
     "peer_keyworker": COMMON_STAFF,
     "therapist": COMMON_STAFF,
-    "employment_specialist": [*COMMON_STAFF, "/caseloads"],
+    "employment_specialist": [*COMMON_STAFF, "/caseloads", "/employer-contacts"],
     "supervisor": [
         *COMMON_STAFF,
         "/caseloads",
+        "/employer-contacts",
         "/supervision",
         "/supervision/people/{supervisee}",
         "/teams/{team}/fidelity",
@@ -79,6 +80,7 @@ STAFF_VIEWS = {
         "/users/{user}",
         "/teams",
         "/teams/{team}",
+        "/organisation",
         "/single-sign-on",
         "/reports",
         "/audit",
@@ -416,6 +418,8 @@ async def test_a_clients_record_on_a_phone(media_browser: Browser, live_demo: Li
             "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
         )
         assert len(tops) == 2 and len(set(tops)) == 1, tops  # "Home" beside "My record"
+        # Two links fit: a client's header has no menu to open.
+        await expect(page.get_by_role("button", name="Menu", exact=True)).to_be_hidden()
 
         # The care team fits the screen, and its scroll container takes keyboard focus.
         care_team = page.get_by_role("region", name="Care team").locator(".table-wrap")
@@ -444,6 +448,71 @@ async def test_a_clients_record_on_a_phone(media_browser: Browser, live_demo: Li
     finally:
         await client.context.close()
     client.problems.assert_clean()
+
+
+async def test_a_staff_header_on_a_phone_folds_behind_a_menu(
+    media_browser: Browser, live_demo: Live
+) -> None:
+    """Sofia, on a phone: a short header (the brand, Menu, messages and alerts); the menu opens
+    and closes from the keyboard with focus kept on its button, and a link in it navigates and
+    folds it again. At a desktop's width there is no menu: everything is in view."""
+    person = await open_person(media_browser, refresh_token_for(live_demo, "supervisor"))
+    page = person.page
+    try:
+        await page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+        await page.goto(f"{live_demo.base_url}/#/home")
+        await settled(page)
+        header = page.locator(".site-header")
+        menu = page.get_by_role("button", name="Menu", exact=True)
+        main = page.get_by_role("navigation", name="Main")
+
+        # Closed: one short row, the main navigation and the account out of the way.
+        await expect(menu).to_have_attribute("aria-expanded", "false")
+        await expect(main).to_be_hidden()
+        await expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+        await expect(page.get_by_role("navigation", name="Messaging")).to_be_visible()
+        box = await header.bounding_box()
+        assert box is not None and box["height"] < PHONE[1] / 12, box
+        controls = (await menu.get_attribute("aria-controls") or "").split()
+        assert controls == ["primary-nav", "account"], controls
+
+        # Opened from the keyboard: the links show, focus stays on the button.
+        await menu.focus()
+        await page.keyboard.press("Enter")
+        await expect(menu).to_have_attribute("aria-expanded", "true")
+        await expect(main.get_by_role("link", name="Supervision")).to_be_visible()
+        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        assert await menu.evaluate("el => el === document.activeElement")
+        await axe_check(page, "the staff header's menu opened on a phone")
+
+        # Escape folds it and gives focus back to the button; Space opens it again.
+        await main.get_by_role("link", name="Clients").focus()
+        await page.keyboard.press("Escape")
+        await expect(menu).to_have_attribute("aria-expanded", "false")
+        await expect(main).to_be_hidden()
+        assert await menu.evaluate("el => el === document.activeElement")
+        await page.keyboard.press("Space")
+        await expect(menu).to_have_attribute("aria-expanded", "true")
+
+        # A link navigates, and the menu folds again.
+        await main.get_by_role("link", name="Supervision").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Supervision")
+        await expect(menu).to_have_attribute("aria-expanded", "false")
+        await expect(main).to_be_hidden()
+        box = await header.bounding_box()
+        assert box is not None and box["height"] < PHONE[1] / 12, box
+
+        # On a desktop: no menu button, every link in view on one row.
+        await page.set_viewport_size({"width": 1366, "height": 768})
+        await expect(menu).to_be_hidden()
+        await expect(main.get_by_role("link", name="Supervision")).to_be_visible()
+        tops = await page.locator(".site-header .nav__link:visible").evaluate_all(
+            "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
+        )
+        assert len(tops) >= 5 and len(set(tops)) == 1, tops
+    finally:
+        await person.context.close()
+    person.problems.assert_clean()
 
 
 async def test_a_client_joins_a_session_on_a_phone(media_browser: Browser, live_demo: Live) -> None:

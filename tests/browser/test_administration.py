@@ -1,7 +1,8 @@
 """An admin's day in the browser: inviting someone who then joins, changing a role, proposing a
-supervisor, deactivating and reactivating, making a team and putting people on it, and setting
-up single sign-on (a mismatched issuer refused, in the server's words). And the page a failed
-single sign-on lands on.
+supervisor, deactivating and reactivating, making a team and putting people on it, seeing and
+editing their organisation and adding a partner one, and setting up single sign-on (a mismatched
+issuer refused, in the server's words) with an account for someone who signs in through it. And
+the page a failed single sign-on lands on.
 
 Real Chromium against a real server; every step through the web client after signing in.
 """
@@ -18,6 +19,7 @@ import pyotp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.browser.accessibility import axe_check
 from tests.browser.support import (
     PageProblems,
     only_these_refusals,
@@ -211,8 +213,8 @@ async def test_admin_sets_up_single_sign_on_and_a_mismatched_issuer_is_refused(
     finally:
         await context.close()
     settings = "/api/v1/auth/sso/organisations/"
-    # Not set up yet (the page's first look), then the mismatched issuer.
-    only_these_refusals(problems, [("404", settings), ("422", settings)])
+    # Not set up yet (the page's first look), then the mismatched issuer; the address taken.
+    only_these_refusals(problems, [("404", settings), ("422", settings), ("409", "/api/v1/users)")])
 
 
 async def single_sign_on_set_up(page: Page, live_sqlite: Live, discovery: str) -> None:
@@ -235,12 +237,114 @@ async def single_sign_on_set_up(page: Page, live_sqlite: Live, discovery: str) -
     await expect(current).to_contain_text("Single sign-on is on.")
     await expect(current).to_contain_text("/api/v1/auth/sso/tyneside-nhs/callback")
 
+    # An account for someone who signs in through the provider: it has no password.
+    await axe_check(page, "single sign-on set up, with the form for an account")
+    email = f"kai.{uuid.uuid4().hex[:8]}@tyneside.example"
+    add = page.get_by_role("form", name="Add someone who signs in with single sign-on")
+    await add.get_by_label("Email address").fill(email)
+    await add.get_by_label("Name", exact=True).fill("Kai Provider")
+    await add.get_by_label("Role").select_option(label="Therapist")
+    await add.get_by_role("button", name="Add account").click()
+    await expect(add.get_by_role("status")).to_contain_text(f"Account made for {email}.")
+    # The same address twice is refused in the server's words.
+    await add.get_by_label("Email address").fill(email)
+    await add.get_by_label("Name", exact=True).fill("Kai Again")
+    await add.get_by_role("button", name="Add account").click()
+    await expect(add.get_by_role("alert")).to_contain_text(
+        "An account with that email already exists."
+    )
+    await page.get_by_role("link", name="Open Kai Provider’s page").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Kai Provider")
+    await expect(page.locator(".user-summary")).to_contain_text(f"Therapist · {email} · Active")
+    with live_sqlite.client() as http:  # no password to sign in with
+        refused = http.post(
+            "/api/v1/auth/login", json={"email": email, "password": "any-password-at-all"}
+        )
+        assert refused.status_code == 401, refused.text
+    await page.go_back()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Single sign-on")
+
     # Removed again, so the sign-in page of other tests lists no provider.
     await page.get_by_role("button", name="Remove single sign-on").click()
     await expect(
         page.get_by_role("status").filter(has_text="Single sign-on removed.")
     ).to_be_visible()
     await expect(current).to_contain_text("Single sign-on is not set up.")
+
+
+TRUST = "Tyneside NHS Foundation Trust"
+
+
+async def test_admin_edits_their_organisation_and_adds_a_partner(
+    browser: Browser, live_sqlite: Live
+) -> None:
+    problems = PageProblems()
+    context, page = await open_page(browser, problems)
+    try:
+        await organisation_journey(page, live_sqlite)
+    finally:
+        await context.close()
+        # The demo trust's name, whatever happened, for the tests after this one.
+        live_sqlite.as_role("admin").patch(
+            f"/api/v1/organisations/{live_sqlite.as_role('admin').user['organisation_id']}",
+            json={"name": TRUST},
+        )
+    # The refusals the admin was shown: a name too short, a short name already taken.
+    only_these_refusals(
+        problems, [("422", "/api/v1/organisations/"), ("409", "/api/v1/organisations)")]
+    )
+
+
+async def organisation_journey(page: Page, live_sqlite: Live) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    await sign_in_admin(page, live_sqlite)
+    await open_nav(page, "Organisation")
+    details = page.get_by_role("region", name="Details")
+    await expect(details).to_contain_text(TRUST)
+    await expect(details).to_contain_text("NHS trust")
+    await expect(details).to_contain_text("tyneside-nhs")
+
+    # Edit: a refusal in the server's words beside the field, then the change saved.
+    edit = page.get_by_role("form", name="Edit your organisation")
+    await edit.get_by_label("Name").fill("T")
+    await edit.get_by_role("button", name="Save changes").click()
+    await expect(edit.get_by_role("alert")).to_contain_text("There is a problem")
+    await expect(edit.locator(".field__error")).to_contain_text("at least 2")
+    renamed = f"Tyneside and Wear NHS Trust {suffix}"
+    await edit.get_by_label("Name").fill(renamed)
+    await edit.get_by_role("button", name="Save changes").click()
+    await expect(edit.get_by_role("status")).to_have_text("Organisation details saved.")
+    await expect(details).to_contain_text(renamed)
+    listed = page.get_by_role("table", name="Organisations in the programme")
+    await expect(listed.get_by_role("row").filter(has_text=f"{renamed} (yours)")).to_have_count(1)
+    await page.reload()
+    await expect(details).to_contain_text(renamed)
+    await page.get_by_role("form", name="Edit your organisation").get_by_label("Name").fill(TRUST)
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(details).to_contain_text(TRUST)
+
+    # A partner: added, listed; its short name cannot be taken twice (the server's words).
+    add = page.get_by_role("form", name="Add a partner organisation")
+    council = f"Gateshead Council {suffix}"
+    await add.get_by_label("Name", exact=True).fill(council)
+    await add.get_by_label("Short name").fill(f"gateshead-{suffix}")
+    await add.get_by_label("Kind").select_option(label="Local authority")
+    await add.get_by_role("button", name="Add organisation").click()
+    await expect(add.get_by_role("status")).to_contain_text(f"{council} added.")
+    table = page.get_by_role("table", name="Organisations in the programme")
+    await expect(table.get_by_role("row").filter(has_text=council)).to_contain_text(
+        "Local authority"
+    )
+    await add.get_by_label("Name", exact=True).fill("Another council")
+    await add.get_by_label("Short name").fill(f"gateshead-{suffix}")
+    await add.get_by_role("button", name="Add organisation").click()
+    await expect(add.get_by_role("alert")).to_contain_text(
+        f"An organisation with the slug 'gateshead-{suffix}' already exists."
+    )
+
+    listed = live_sqlite.as_role("admin").get("/api/v1/organisations", params={"limit": 200})
+    made = [o for o in listed.json()["items"] if o["name"] == council]
+    assert [(o["slug"], o["kind"]) for o in made] == [(f"gateshead-{suffix}", "local_authority")]
 
 
 async def test_a_failed_single_sign_on_is_a_page_with_a_way_back(

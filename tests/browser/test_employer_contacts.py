@@ -200,3 +200,73 @@ async def test_a_saved_fidelity_review_joins_the_past_reviews_at_once(
         await expect(table.get_by_role("row").filter(has_text=long_date(day))).to_contain_text("75")
         await expect(markers).to_have_count(before + 1)
     problems.assert_clean()
+
+
+async def test_specialist_and_supervisor_read_every_employer_contact(
+    browser: Browser, live_sqlite: Live
+) -> None:
+    """Erin's whole log, from her Caseloads page: each contact linked to a client opens that
+    client's journey. Sofia, who supervises her, reads it narrowed to Erin, and narrowed to a
+    specialist she does not supervise finds nothing."""
+    suffix = uuid.uuid4().hex[:6]
+    other = f"Sam Specialist {suffix}"
+    live_sqlite.new_account(f"sam.{suffix}@tyneside.example", other, "employment_specialist")
+    name = f"Lee Logbook {suffix}"
+    client_id = client_with_erin(live_sqlite, name)
+    erin = live_sqlite.as_role("employment_specialist")
+    today = datetime.now(UTC).date().isoformat()
+    linked, unlinked = f"Metro Logistics {suffix}", f"Tyne Garden Centre {suffix}"
+    for body in (
+        {"employer": unlinked, "contacted_on": today, "outcome": "Met the manager"},
+        {
+            "employer": linked,
+            "contacted_on": today,
+            "contact_type": "video",
+            "outcome": "Asked about warehouse vacancies",
+            "client_id": client_id,
+        },
+    ):
+        logged = erin.post("/api/v1/employer-contacts", json=body)
+        assert logged.status_code == 201, logged.text
+
+    problems = PageProblems()
+    async with signed_in(browser, live_sqlite, "employment_specialist", problems) as page:
+        tools = page.get_by_role("navigation", name="Caseloads")
+        await tools.get_by_role("link", name="Caseloads").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Caseloads")
+        await page.get_by_role("link", name="Employer contacts").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Employer contacts")
+        table = page.get_by_role("table", name="Employer contacts, newest first")
+        row = table.get_by_role("row").filter(has_text=linked)
+        await expect(row).to_contain_text("Video call")
+        await expect(row).to_contain_text("Asked about warehouse vacancies")
+        await expect(table.get_by_role("row").filter(has_text=unlinked)).to_contain_text("None")
+        # No specialist filter for a specialist: the log is her own.
+        await expect(page.get_by_label("Employment specialist")).to_have_count(0)
+        await row.get_by_role("link", name=f"{name}\u2019s journey").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            f"Employment journey for {name}"
+        )
+        # And back from the journey to the whole log.
+        await page.get_by_role("link", name="All employer contacts, for every client").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Employer contacts")
+    problems.assert_clean()
+
+    problems = PageProblems()
+    async with signed_in(browser, live_sqlite, "supervisor", problems) as page:
+        tools = page.get_by_role("navigation", name="Caseloads")
+        await tools.get_by_role("link", name="Caseloads").click()
+        await page.get_by_role("link", name="Employer contacts").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Employer contacts")
+        table = page.get_by_role("table", name="Employer contacts, newest first")
+        await expect(table.get_by_role("row").filter(has_text=linked)).to_contain_text("Erin Walsh")
+        summary = page.locator(".results-summary")
+        choice = page.get_by_label("Employment specialist")
+        await choice.select_option(label=other)
+        await expect(summary).to_have_text("No employer contacts found.")
+        await choice.select_option(label="Erin Walsh")
+        await expect(page).to_have_url(re.compile(rf"specialist={erin.user['id']}$"))
+        await expect(table.get_by_role("row").filter(has_text=linked)).to_be_visible()
+        every = erin.get("/api/v1/employer-contacts", params={"limit": 1}).json()["total"]
+        await expect(summary).to_contain_text(f"of {every} employer contact")
+    problems.assert_clean()

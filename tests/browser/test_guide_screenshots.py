@@ -134,8 +134,8 @@ async def signed_in(browser: Browser, live: Live, role: str) -> Person:
 
 def prepare(live: Live) -> dict[str, str]:
     """What the day in the guides has in it, beyond the demo: a session with Alex now, an
-    urgent PHQ-9 answer, a specialist who asked to talk, a newcomer waiting to join the team and
-    a new supervisor proposed for the therapist."""
+    urgent PHQ-9 answer, a specialist who asked to talk, her employer contacts, a newcomer
+    waiting to join the team and a new supervisor proposed for the therapist."""
     schedule_session_for_alex(live, SESSION_TITLE)
     therapist = live.as_role("therapist")
     clients = therapist.get("/api/v1/clients", params={"limit": 100}).json()["items"]
@@ -149,6 +149,24 @@ def prepare(live: Live) -> dict[str, str]:
         json={"mood": 2, "workload": 4, "stress": 4, "support": 3, "wants_to_talk": True},
     )
     assert asked.status_code == 201, asked.text
+    for contact in (
+        {
+            "employer": "Quayside Hotel",
+            "contact_type": "face_to_face",
+            "client_id": alex,
+            "outcome": "Met the head chef; a trial shift is possible in the spring",
+        },
+        {
+            "employer": "Metro Logistics",
+            "contact_type": "phone",
+            "outcome": "Asked about warehouse vacancies for people returning to work",
+        },
+    ):
+        logged = live.as_role("employment_specialist").post(
+            "/api/v1/employer-contacts",
+            json={"contacted_on": str(date.today()), **contact},
+        )
+        assert logged.status_code == 201, logged.text
     admin = live.as_role("admin")
     newcomer = live.new_account("nat.rowe@tyneside.example", "Nat Rowe", "therapist")
     added = admin.post(
@@ -239,6 +257,15 @@ async def walk_specialist(browser: Browser, live: Live, walk: Walk) -> PageProbl
     form = page.get_by_role("form", name="Log an employer contact")
     await expect(form.get_by_role("button", name="Save contact")).to_be_visible()
     await walk.shot(page, "specialist-employer-contact", form)
+
+    await walk.look(page, "specialist-employer-contacts")
+    await page.get_by_role("navigation", name="Caseloads").get_by_role("link").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Caseloads")
+    await walk.look(page, "specialist-employer-contacts")
+    await page.get_by_role("link", name="Employer contacts").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Employer contacts")
+    await expect(page.get_by_role("link", name=f"{CLIENT_NAME}’s journey")).to_be_visible()
+    await walk.shot(page, "specialist-employer-contacts")
 
     await open_nav(page, "How are you?")
     await expect(page.get_by_role("form", name="Wellbeing check-in")).to_be_visible()
@@ -404,6 +431,17 @@ async def walk_admin(browser: Browser, live: Live, walk: Walk) -> PageProblems:
     create = page.get_by_role("form", name="Create a team")
     await expect(create.get_by_role("button", name="Create team")).to_be_visible()
     await walk.shot(page, "admin-teams")
+
+    await open_nav(page, "Organisation")
+    edit = page.get_by_role("form", name="Edit your organisation")
+    await expect(edit.get_by_role("button", name="Save changes")).to_be_visible()
+    await walk.shot(page, "admin-organisation")
+    await walk.look(page, "admin-partner")
+    add = page.get_by_role("form", name="Add a partner organisation")
+    await add.get_by_label("Name", exact=True).fill("Gateshead Council")
+    await add.get_by_label("Short name").fill("gateshead-council")
+    await add.get_by_label("Kind").select_option(label="Local authority")
+    await walk.shot(page, "admin-partner", add)
 
     await open_nav(page, "Users")
     await walk.look(page, "admin-single-sign-on")

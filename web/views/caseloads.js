@@ -39,7 +39,9 @@ export async function render(ctx) {
   const over = list.filter((c) => c.state === 'over_limit' || c.state === 'at_limit').length;
 
   return page(
-    h('div', { class: 'page-header' }, heading('Caseloads')),
+    h('div', { class: 'page-header' },
+      heading('Caseloads'),
+      h('p', {}, h('a', { href: '#/employer-contacts' }, 'Employer contacts'), ': job development with employers, newest first.')),
     lead(sample
       ? `Open cases per employment specialist. Best practice (IPS-25) is ${sample.warn_above} or fewer; the limit is ${sample.limit}. Beyond the limit, only a supervisor can assign, giving a reason.`
       : 'Open cases per employment specialist.'),

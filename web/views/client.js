@@ -13,7 +13,7 @@ import { consentPanel } from './consent-panel.js';
 import { allocationPanel } from './allocation-panel.js';
 import { recordActions } from './record-actions.js';
 import {
-  h, heading, page, statusBadge, time, problemMessage, uid,
+  h, heading, page, statusBadge, time, problemMessage, uid, summaryRow,
 } from '../ui.js';
 
 export { currentConsent } from './consent-panel.js';
@@ -34,10 +34,10 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
         h('li', { 'aria-current': 'page' }, name))) : null,
     h('div', { class: 'page-header' }, heading(name)),
     h('dl', { class: 'summary-list' },
-      row('Status', statusBadge(client.status)),
-      row('Team', client.team_name || '—'),
-      row('Organisation', client.organisation_name || '—'),
-      row('Client since', time(client.created_at))),
+      summaryRow('Status', statusBadge(client.status)),
+      summaryRow('Team', client.team_name || '—'),
+      summaryRow('Organisation', client.organisation_name || '—'),
+      summaryRow('Client since', time(client.created_at))),
     ctx ? sessionsPanel(client, ctx) : null,
     ctx && ctx.user.role !== 'client' ? caseMeetingPanel(client, ctx) : null,
     ctx ? caseThreadSection(client, ctx) : null,
@@ -51,10 +51,6 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
     allocationPanel(client, ctx),
     recordActions(client, ctx),
   );
-}
-
-function row(term, value) {
-  return h('div', { class: 'summary-list__row' }, h('dt', {}, term), h('dd', {}, value));
 }
 
 /**

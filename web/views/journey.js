@@ -5,6 +5,7 @@
 // (logged and corrected here by the employment specialist who made them).
 
 import { request } from '../api.js';
+import { sees } from '../access.js';
 import {
   h, heading, page, section, badge, time, label, emptyState, notice, errorArea, uid,
   textField, applyFieldErrors, submitButton, dataTable, formatDate,
@@ -33,7 +34,7 @@ const ALERT_LABELS = {
   in_work_support_review: 'In-work support review',
 };
 
-const CONTACT_TYPE_LABELS = {
+export const CONTACT_TYPE_LABELS = {
   face_to_face: 'Face to face',
   phone: 'Phone',
   video: 'Video call',
@@ -109,6 +110,7 @@ export async function render(ctx) {
       canRecord ? recordSection(data, { base, send }) : null,
       contactsSection(data, {
         canLogContacts, userId: ctx.user.id, clientId: client.id, send,
+        everyContact: sees(ctx.user, 'employer-contacts'),
       }),
     );
   }
@@ -475,7 +477,9 @@ function contactForm(formName, buttonText, today, contact, submit) {
     submit);
 }
 
-function contactsSection(data, { canLogContacts, userId, clientId, send }) {
+function contactsSection(data, {
+  canLogContacts, userId, clientId, send, everyContact,
+}) {
   const contacts = data.employer_contacts || [];
   const editArea = h('div', { class: 'journey-contact-edit' });
   const contactsPath = '/api/v1/employer-contacts';
@@ -519,6 +523,7 @@ function contactsSection(data, { canLogContacts, userId, clientId, send }) {
   }
 
   return section('Employer contacts',
+    everyContact ? h('p', {}, h('a', { href: '#/employer-contacts' }, 'All employer contacts, for every client')) : null,
     contacts.length ? dataTable({
       caption: 'Employer contacts for this client, newest first',
       captionHidden: true,

@@ -1,20 +1,36 @@
 // The client page's referrals: the list, and recording a further referral
 // (for example a re-referral after closure). Adding is for staff who read the
-// record (auth.policies.can_change_client); the client sees the list.
+// record (auth.policies.can_change_client); the client sees the list. The list
+// is the server's (GET …/referrals), read when the panel opens and again after
+// a referral is added, so it shows what is recorded, not what this page sent.
 
 import { request } from '../api.js';
 import {
   h, section, dataTable, time, label, emptyState, errorArea, applyFieldErrors, submitButton, notice,
-  REFERRAL_SOURCE_LABELS,
+  problemMessage, REFERRAL_SOURCE_LABELS,
 } from '../ui.js';
 import { referralFields } from './record-fields.js';
 
 /** ctx null: read only. */
 export function referralsPanel(client, ctx) {
   const status = h('div', { class: 'referrals-panel__status' });
-  const body = h('div', { class: 'referrals-panel' });
-  let referrals = client.referrals || [];
+  const body = h('div', { class: 'referrals-panel' }, h('p', { role: 'status' }, 'Loading…'));
+  const path = `/api/v1/clients/${encodeURIComponent(client.id)}/referrals`;
+  let referrals = [];
   const changes = Boolean(ctx) && ctx.user.role !== 'client';
+
+  async function load() {
+    try {
+      referrals = await request(path, { signal: ctx ? ctx.signal : undefined });
+    } catch (error) {
+      if (error && error.name === 'AbortError') return;
+      if (ctx && !ctx.isCurrent()) return;
+      body.replaceChildren(h('p', { class: 'field__error', role: 'alert' }, problemMessage(error)));
+      return;
+    }
+    if (ctx && !ctx.isCurrent()) return;
+    draw();
+  }
 
   function draw() {
     const sorted = [...referrals].sort((a, b) => String(b.referred_on || '').localeCompare(String(a.referred_on || '')));
@@ -45,15 +61,12 @@ export function referralsPanel(client, ctx) {
       if (!payload) return;
       submit.setBusy(true);
       try {
-        const added = await request(`/api/v1/clients/${encodeURIComponent(client.id)}/referrals`, {
-          method: 'POST', body: payload, signal: ctx.signal,
-        });
+        await request(path, { method: 'POST', body: payload, signal: ctx.signal });
         if (!ctx.isCurrent()) return;
-        referrals = [...referrals, added];
         fields.reset();
         details.open = false;
         status.replaceChildren(notice('Referral added.', 'success'));
-        draw();
+        await load();
       } catch (error) {
         if (error.name === 'AbortError') return;
         const unmatched = applyFieldErrors(error, fields.fields);
@@ -66,6 +79,6 @@ export function referralsPanel(client, ctx) {
     return details;
   }
 
-  draw();
+  load();
   return section('Referrals', status, body, changes ? addForm() : null);
 }

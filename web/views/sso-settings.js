@@ -1,9 +1,12 @@
 // Administrator: the organisation's single sign-on provider (OpenID Connect). Teamwell checks
 // the issuer against the provider's discovery document when the settings are saved switched on.
+// With a provider set up, the admin can also make an account for someone who will only ever sign
+// in through it: the account has no password, so nobody (the admin included) can sign in as it
+// with one. Everyone else is invited from the Users page and chooses their own.
 
 import { request } from '../api.js';
-import { h, heading, page, section, textField, notice } from '../ui.js';
-import { actionForm, checkboxField } from './admin-kit.js';
+import { h, heading, page, section, textField, notice, roleLabel } from '../ui.js';
+import { actionForm, checkboxField, selectField, CLINICAL_ROLES } from './admin-kit.js';
 
 /** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
@@ -36,6 +39,7 @@ export async function render(ctx) {
   });
   const enabled = checkboxField({ label: 'Let people sign in with this provider', name: 'enabled', checked: current ? current.enabled : true });
   const removeHolder = h('div');
+  const accountsHolder = h('div');
 
   const form = actionForm({
     ctx,
@@ -54,6 +58,7 @@ export async function render(ctx) {
       secret.input.value = '';
       drawSummary();
       drawRemove();
+      drawAccounts();
       return 'Single sign-on settings saved.';
     },
   });
@@ -70,6 +75,7 @@ export async function render(ctx) {
         done: () => {
           current = null;
           drawSummary();
+          drawAccounts();
           removeHolder.replaceChildren(notice('Single sign-on removed.', 'success'));
           return null;
         },
@@ -78,6 +84,11 @@ export async function render(ctx) {
   }
   drawRemove();
 
+  function drawAccounts() {
+    accountsHolder.replaceChildren(current ? accountForPeopleSigningInWithTheProvider(ctx) : '');
+  }
+  drawAccounts();
+
   return page(
     h('div', { class: 'page-header' },
       heading('Single sign-on'),
@@ -85,5 +96,44 @@ export async function render(ctx) {
       h('p', {}, h('a', { href: '#/users' }, 'All users'))),
     section('Current state', summary),
     section('Provider settings', form.element),
+    accountsHolder,
     removeHolder);
+}
+
+/** Make an account without a password, for someone who signs in with the provider. */
+function accountForPeopleSigningInWithTheProvider(ctx) {
+  const email = textField({
+    label: 'Email address', name: 'email', type: 'email', autocomplete: 'off', spellcheck: false,
+    hint: 'Exactly as your identity provider knows them: the first sign-in matches it (a verified address).',
+  });
+  const name = textField({ label: 'Name', name: 'display_name', autocomplete: 'off' });
+  const role = selectField({
+    label: 'Role',
+    name: 'role',
+    options: [...CLINICAL_ROLES, 'admin'].map((r) => ({ value: r, text: roleLabel(r) })),
+    value: 'peer_keyworker',
+  });
+  const made = h('div');
+  const form = actionForm({
+    ctx,
+    label: 'Add someone who signs in with single sign-on',
+    fields: { email, display_name: name },
+    children: [email.element, name.element, role.element],
+    buttonText: 'Add account',
+    busyText: 'Adding…',
+    action: () => request('/api/v1/users', {
+      method: 'POST',
+      body: { email: email.input.value.trim(), display_name: name.input.value.trim(), role: role.input.value },
+    }),
+    done: (user) => {
+      email.input.value = '';
+      name.input.value = '';
+      made.replaceChildren(h('p', {}, h('a', { href: `#/users/${user.id}` }, `Open ${user.display_name}\u2019s page`)));
+      return `Account made for ${user.email}. They sign in with single sign-on; staff set up their second factor at the first sign-in.`;
+    },
+  });
+  return section('Add someone who signs in with single sign-on',
+    h('p', {}, 'Their account has no password: they can only sign in through your identity provider. To let someone choose a password instead, invite them from the Users page.'),
+    form.element,
+    made);
 }
