@@ -456,7 +456,7 @@ async def test_a_staff_header_on_a_phone_folds_behind_a_menu(
     """Sofia, on a phone: a short header (the brand, Menu, messages and alerts); the menu opens
     and closes from the keyboard with focus kept on its button, and a link in it navigates and
     folds it again. At a desktop's width there is no menu: everything is in view."""
-    person = await open_person(media_browser, refresh_token_for(live_demo, "supervisor"))
+    person = await reopened(media_browser, live_demo, "supervisor")
     page = person.page
     try:
         await page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
