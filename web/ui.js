@@ -317,6 +317,49 @@ export function submitButton(text, { busyText } = {}) {
   };
 }
 
+/**
+ * A button that asks first: the first click shows "question [confirm] [cancel]"
+ * in place of it, with focus on the confirming button; `action` runs on
+ * confirmation, and the button comes back once it has finished.
+ * `hiddenLabel` is appended to the button's name for screen readers only
+ * (": Case review", " Tom Okafor"), telling apart buttons of a list.
+ * @param {{ label: string, hiddenLabel?: string, question: string, confirmLabel: string,
+ *   cancelLabel?: string, className?: string, action: () => (Promise<unknown> | unknown) }} options
+ * @returns {HTMLElement}
+ */
+export function confirmingButton({
+  label, hiddenLabel = '', question, confirmLabel, cancelLabel = 'Cancel', className, action,
+}) {
+  const start = h('button', { type: 'button', class: ['button', 'button--small', className] }, label,
+    hiddenLabel ? h('span', { class: 'visually-hidden' }, hiddenLabel) : null);
+  const yes = h('button', { type: 'button', class: 'button button--small button--danger' }, confirmLabel);
+  const no = h('button', { type: 'button', class: 'button button--small button--secondary' }, cancelLabel);
+  const ask = h('span', { class: 'confirm', role: 'group', 'aria-label': question, hidden: true },
+    h('span', { class: 'confirm__question' }, question), ' ', yes, ' ', no);
+  start.addEventListener('click', () => {
+    start.hidden = true;
+    ask.hidden = false;
+    yes.focus();
+  });
+  no.addEventListener('click', () => {
+    ask.hidden = true;
+    start.hidden = false;
+    start.focus();
+  });
+  yes.addEventListener('click', async () => {
+    if (yes.getAttribute('aria-disabled') === 'true') return;
+    yes.setAttribute('aria-disabled', 'true');
+    try {
+      await action();
+    } finally {
+      yes.removeAttribute('aria-disabled');
+      ask.hidden = true;
+      start.hidden = false;
+    }
+  });
+  return h('span', { class: 'confirming' }, start, ask);
+}
+
 /** Copy text to the clipboard; resolves true on success. */
 export async function copyText(text) {
   try {
