@@ -31,7 +31,7 @@ from tests.browser.test_meeting_room import (
     expect_video_playing,
     open_person,
 )
-from tests.conftest import ROLE_EMAILS, Live
+from tests.conftest import ROLE_EMAILS, Live, demo_team_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -353,11 +353,8 @@ async def test_the_host_adds_and_removes_invitees_when_changing_a_meeting(
         host = await signed_in(browser, contexts, live_sqlite, "peer_keyworker")
         page = host.page
         await open_nav(page, "Meetings")
-        item = (
-            page.get_by_role("region", name="Upcoming")
-            .get_by_role("listitem")
-            .filter(has_text=title)
-        )
+        upcoming = page.get_by_role("region", name="Upcoming")
+        item = upcoming.get_by_role("listitem").filter(has_text=title)
         await item.get_by_role("button", name="Change").click()
         change = item.get_by_role("form", name=f"Change {title}")
         invite = change.get_by_role("group", name="Invite")
@@ -384,6 +381,32 @@ async def test_the_host_adds_and_removes_invitees_when_changing_a_meeting(
         await expect(tom).not_to_be_checked()
         await expect(erin).to_be_checked()
         await expect(alex).to_be_checked()
+
+        # A team's meeting offers the team's members; Erin is taken off, Tom stays.
+        team_title = f"Team huddle {uuid.uuid4().hex[:6]}"
+        starts = datetime.now(UTC) + timedelta(days=2)
+        huddle = keyworker.post(
+            "/api/v1/meetings",
+            json={
+                "kind": "case_meeting",
+                "title": team_title,
+                "team_id": demo_team_id(keyworker),
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=1)).isoformat(),
+                "invitee_ids": [ids["therapist"], ids["employment_specialist"]],
+            },
+        )
+        assert huddle.status_code == 201, huddle.text
+        await page.reload()
+        team_item = upcoming.get_by_role("listitem").filter(has_text=team_title)
+        await team_item.get_by_role("button", name="Change").click()
+        team_invite = team_item.get_by_role("group", name="Invite")
+        await expect(team_invite.get_by_label("Tom Okafor", exact=False)).to_be_checked()
+        await team_invite.get_by_label("Erin Walsh", exact=False).uncheck()
+        await team_item.get_by_role("button", name="Save changes").click()
+        await expect(page.get_by_text("Case meeting changed")).to_be_visible()
+        after = keyworker.get(f"/api/v1/meetings/{huddle.json()['id']}").json()
+        assert after["invitee_ids"] == [ids["therapist"]]
     finally:
         for context in contexts:
             await context.close()
