@@ -4,6 +4,7 @@ the supervisor's dashboard has something to show on first start."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -21,7 +22,7 @@ from app.context import Actor, Context, acting_as
 from app.fidelity import service as fidelity_service
 from app.fidelity.schemas import FidelityReviewCreate
 from app.meetings import service as meetings_service
-from app.meetings.models import MeetingKind
+from app.meetings.models import MeetingKind, ParticipantState
 from app.meetings.schemas import MeetingCreate
 from app.messaging.keyring import MessageKeyring
 from app.organisations import service as organisations_service
@@ -212,6 +213,7 @@ async def seed_demo(
             await clients_service.link_login(session=session, client=client, user=user)
             logins.append(DemoLogin(user.email, Role.client, name))
             await _demo_session_today(session, as_keyworker, keyworker, client)
+            await _demo_case_meeting_past(session, as_keyworker, client, people)
     await _demo_team_past(session, ctx, keyring, team, people)
     return logins
 
@@ -238,6 +240,78 @@ async def _demo_session_today(
             starts_at=starts_at,
             ends_at=starts_at + DEMO_SESSION_LENGTH,
         ),
+    )
+
+
+# The care team's last case meeting about the client, held by video before the demo starts: who
+# came when, and for how long (minutes after the start: arrived, left). The Meetings page and the
+# client's record show it among past meetings with its attendance.
+DEMO_CASE_MEETING_DAYS_AGO = 6
+DEMO_CASE_MEETING_ATTENDANCE: dict[Role, tuple[int, int]] = {
+    Role.peer_keyworker: (0, 45),
+    Role.therapist: (2, 45),
+    Role.employment_specialist: (6, 38),
+}
+
+
+def _demo_case_meeting_title(client: ClientRecord) -> str:
+    return f"Case review: {client.display_name}"
+
+
+async def _demo_case_meeting_past(
+    session: AsyncSession, ctx: Context, client: ClientRecord, people: dict[Role, User]
+) -> None:
+    """A case meeting the keyworker arranged with the therapist and the employment specialist,
+    held last week: each joined from their own device and left, and the call ended. Attendance
+    is written through the same service functions the call uses, at the times they happened."""
+    day = ctx.now().date() - timedelta(days=DEMO_CASE_MEETING_DAYS_AGO)
+    starts_at = datetime.combine(day, time(10), tzinfo=UTC)
+    keyworker = people[Role.peer_keyworker]
+    then = Context(actor=ctx.actor, clock=FrozenClock(starts_at - timedelta(days=7)))
+    meeting = await meetings_service.create(
+        session=session,
+        ctx=then,
+        host=keyworker,
+        data=MeetingCreate(
+            kind=MeetingKind.case_meeting,
+            title=_demo_case_meeting_title(client),
+            client_id=client.id,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=1),
+            invitee_ids=[people[Role.therapist].id, people[Role.employment_specialist].id],
+        ),
+    )
+    seats = []
+    for role, (arrived, left) in DEMO_CASE_MEETING_ATTENDANCE.items():
+        person = people[role]
+        at = acting_as(
+            Context(actor=ctx.actor, clock=FrozenClock(starts_at + timedelta(minutes=arrived))),
+            person,
+        )
+        seat = await meetings_service.join(
+            session=session,
+            ctx=at,
+            meeting=meeting,
+            user=person,
+            connection_id=f"demo-{uuid.uuid4().hex}",
+            audio=True,
+            video=True,
+            limit=len(DEMO_CASE_MEETING_ATTENDANCE),
+        )
+        seats.append((seat.participant, starts_at + timedelta(minutes=left)))
+    for participant, left_at in sorted(seats, key=lambda pair: pair[1]):
+        await meetings_service.finish(
+            session=session,
+            ctx=Context(actor=ctx.actor, clock=FrozenClock(left_at)),
+            seat=participant,
+            state=ParticipantState.left,
+        )
+    # The last to leave ended it for everyone.
+    last = max(left for _arrived, left in DEMO_CASE_MEETING_ATTENDANCE.values())
+    await meetings_service.end(
+        session=session,
+        ctx=Context(actor=ctx.actor, clock=FrozenClock(starts_at + timedelta(minutes=last))),
+        meeting=meeting,
     )
 
 

@@ -142,3 +142,70 @@ def test_meeting_times_and_fields_are_taken_only_as_documented(live: Live) -> No
     problem(host.patch(path, json={"title": "Moved", "cancelled": True}), 422)
     problem(host.patch(path, json={"invitee_ids": many}), 422)
     assert host.patch(path, json={"ends_at": None, "title": "Moved"}).json()["title"] == "Moved"
+
+
+def _emails_to(live: Live, email: str) -> list[str]:
+    """The subjects and bodies of the emails sent to ``email``, from the server's log (the test
+    servers send email with the log backend, before answering)."""
+    assert live.server.log_path is not None
+    text = live.server.log_path.read_text(errors="replace")
+    marker = f"email to {email.strip().lower()}:"
+    return [part.split("\n[attachment", 1)[0] for part in text.split(marker)[1:]]
+
+
+def test_the_host_changes_who_is_invited_and_those_taken_off_are_told(live: Live) -> None:
+    host = live.as_role("peer_keyworker")
+    therapist = live.as_role("therapist")
+    specialist = live.as_role("employment_specialist")
+    title = f"Invitees {uuid.uuid4().hex[:6]}"
+    made = host.post(
+        "/api/v1/meetings",
+        json={
+            "kind": "case_meeting",
+            "title": title,
+            "client_id": _alex(live),
+            "starts_at": "2030-05-01T10:00:00Z",
+            "ends_at": "2030-05-01T11:00:00Z",
+            "invitee_ids": [therapist.user["id"]],
+        },
+    )
+    assert made.status_code == 201, made.text
+    path = f"/api/v1/meetings/{made.json()['id']}"
+    before = {
+        who: len(_emails_to(live, s.email)) for who, s in (("t", therapist), ("e", specialist))
+    }
+
+    added = host.patch(path, json={"invitee_ids": [specialist.user["id"]]})
+    assert added.status_code == 200, added.text
+    assert added.json()["invitee_ids"] == [specialist.user["id"]]
+    assert added.json()["ical_sequence"] == 1
+
+    to_therapist = _emails_to(live, therapist.email)[before["t"] :]
+    to_specialist = _emails_to(live, specialist.email)[before["e"] :]
+    assert len(to_therapist) == 1 and len(to_specialist) == 1
+    assert to_therapist[0].startswith(" Teamwell meeting cancelled\n")
+    assert "no longer invited" in to_therapist[0]
+    assert to_specialist[0].startswith(" Teamwell meeting updated\n")
+    for sent in to_therapist + to_specialist:
+        assert title not in sent  # no clinical detail leaves Teamwell in email
+
+    # A change that keeps the list tells no one they were taken off.
+    kept = host.patch(path, json={"title": f"{title} (moved)"})
+    assert kept.status_code == 200, kept.text
+    assert len(_emails_to(live, therapist.email)) == before["t"] + 1
+
+
+def test_the_demo_has_a_past_case_meeting_with_its_attendance(live: Live) -> None:
+    """A fresh demo shows a past case meeting and who came to it (app/demo.py)."""
+    keyworker = live.as_role("peer_keyworker")
+    found = keyworker.get("/api/v1/meetings", params={"client_id": _alex(live)})
+    assert found.status_code == 200, found.text
+    (held,) = [m for m in found.json() if m["title"] == "Case review: Alex Morgan"]
+    assert held["kind"] == "case_meeting"
+    assert held["state"] == "ended" and held["cancelled_at"] is None
+    assert datetime.fromisoformat(held["ends_at"]) < datetime.now(UTC)
+    rows = keyworker.get(f"/api/v1/meetings/{held['id']}/attendance")
+    assert rows.status_code == 200, rows.text
+    minutes = {row["name"]: row["minutes"] for row in rows.json()}
+    assert minutes == {"Priya Shah": 45.0, "Tom Okafor": 43.0, "Erin Walsh": 32.0}
+    assert {row["state"] for row in rows.json()} == {"left"}

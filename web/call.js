@@ -1,6 +1,6 @@
 // The media side of a meeting: this device's camera and microphone, and one
 // RTCPeerConnection per other participant (a mesh). Signalling goes through
-// the caller's `send(to, signal)`; see docs/meetings-protocol.md.
+// the caller's `send(to, signal)`; see docs/realtime.md, "Meeting signalling".
 //
 // - The newcomer calls `call(pid)` for each participant already there; the
 //   others answer the offer that arrives (`signal(from, signal)`).

@@ -333,32 +333,32 @@ export function submitButton(text, { busyText } = {}) {
 }
 
 /**
- * A button for something that cannot be undone: the first press asks
- * "question [yes] [no]" in place, and only `yes` runs `action`. Focus moves
- * to the answer, and back to the button when the person keeps things as they are.
- * `hiddenLabel` is read after the label by screen readers alone (": which one").
- * @param {{
- *   label: string, question: string, yesText: string, noText?: string, hiddenLabel?: string,
- *   action: () => Promise<any>,
- * }} options
+ * A button that asks first: the first click shows "question [confirm] [cancel]"
+ * in place of it, with focus on the confirming button; `action` runs on
+ * confirmation, and the button comes back once it has finished.
+ * `hiddenLabel` is appended to the button's name for screen readers only
+ * (": Case review", " Tom Okafor"), telling apart buttons of a list.
+ * @param {{ label: string, hiddenLabel?: string, question: string, confirmLabel: string,
+ *   cancelLabel?: string, className?: string, action: () => (Promise<unknown> | unknown) }} options
+ * @returns {HTMLElement}
  */
-export function confirmingButton({ label: text, question, yesText, noText = 'Cancel', hiddenLabel = '', action }) {
-  const start = h('button', { type: 'button', class: 'button button--small button--secondary' }, text,
+export function confirmingButton({
+  label, hiddenLabel = '', question, confirmLabel, cancelLabel = 'Cancel', className, action,
+}) {
+  const start = h('button', { type: 'button', class: ['button', 'button--small', className] }, label,
     hiddenLabel ? h('span', { class: 'visually-hidden' }, hiddenLabel) : null);
-  const yes = h('button', { type: 'button', class: 'button button--small button--danger' }, yesText);
-  const no = h('button', { type: 'button', class: 'button button--small button--secondary' }, noText);
+  const yes = h('button', { type: 'button', class: 'button button--small button--danger' }, confirmLabel);
+  const no = h('button', { type: 'button', class: 'button button--small button--secondary' }, cancelLabel);
   const ask = h('span', { class: 'confirm', role: 'group', 'aria-label': question, hidden: true },
     h('span', { class: 'confirm__question' }, question), ' ', yes, ' ', no);
-  const asking = (value) => {
-    start.hidden = value;
-    ask.hidden = !value;
-  };
   start.addEventListener('click', () => {
-    asking(true);
+    start.hidden = true;
+    ask.hidden = false;
     yes.focus();
   });
   no.addEventListener('click', () => {
-    asking(false);
+    ask.hidden = true;
+    start.hidden = false;
     start.focus();
   });
   yes.addEventListener('click', async () => {
@@ -368,7 +368,8 @@ export function confirmingButton({ label: text, question, yesText, noText = 'Can
       await action();
     } finally {
       yes.removeAttribute('aria-disabled');
-      asking(false);
+      ask.hidden = true;
+      start.hidden = false;
     }
   });
   return h('span', { class: 'confirming' }, start, ask);

@@ -149,6 +149,39 @@ async def _send_invitations(
         )
 
 
+async def _send_uninvitations(
+    request: Request,
+    session: SessionDep,
+    sender: EmailSenderDep,
+    meeting: Meeting,
+    user_ids: set[uuid.UUID],
+) -> None:
+    """Those taken off a meeting's list get the event cancelled in their calendars (the same
+    UID and SEQUENCE as the others' update), each named alone as its attendee."""
+    if not user_ids:
+        return
+    host = await session.get(User, meeting.host_id)
+    assert host is not None
+    people = await service.names(session=session, user_ids=user_ids)
+    for person in people.values():
+        await sender.send(
+            EmailMessage(
+                to=person.email,
+                subject=f"{CALENDAR_TITLE} cancelled",
+                text=(
+                    f"Hello {person.display_name},\n\n{host.display_name} changed a meeting in "
+                    f"Teamwell, and you are no longer invited to it. The calendar entry attached "
+                    f"removes it from your calendar.\n"
+                ),
+                attachments=(
+                    invitation_attachment(
+                        _ics(request, meeting, host, [person], "CANCEL"), method="CANCEL"
+                    ),
+                ),
+            )
+        )
+
+
 @router.get("/ice-servers")
 async def get_ice_servers(principal: CurrentUser, request: Request) -> list[dict[str, Any]]:
     """STUN and TURN servers for WebRTC, with short-lived TURN credentials for this person."""
@@ -205,9 +238,12 @@ async def update_meeting(
     """Change a meeting (its host only); calendars update the same event (same UID, higher
     SEQUENCE)."""
     meeting = await _arranged(session, principal, meeting_id)
+    invited = await service.invitee_ids(session=session, meeting_id=meeting.id)
     meeting = await service.update(session=session, ctx=principal.ctx, meeting=meeting, data=body)
     await _audit(session, principal, meeting, "meeting.update")
     await _send_invitations(request, session, sender, meeting, "REQUEST")
+    uninvited = invited - await service.invitee_ids(session=session, meeting_id=meeting.id)
+    await _send_uninvitations(request, session, sender, meeting, uninvited)
     return await service.public(session=session, meeting=meeting)
 
 

@@ -1,7 +1,8 @@
 """The care team meets by video: the keyworker calls a case meeting from Alex's record with the
 therapist and the employment specialist invited, moves it, and the three meet, each seeing the
 others' video; afterwards the meeting is listed as past with who attended. A call also starts
-from a conversation, and only a meeting's host is offered to change or cancel it.
+from a conversation, and only a meeting's host is offered to change or cancel it, and to choose
+who is invited.
 
 Each person has a browser context of their own in a Chromium with fake camera and microphone
 (tests/browser/test_meeting_room.py explains the flags and how video is shown to be playing), and
@@ -19,17 +20,19 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from tests.browser.accessibility import axe_check
 from tests.browser.support import (
     MEDIA_CSP,
     Person,
     meeting_for_alex,
     open_client,
+    open_nav,
     open_person,
     sign_in,
     sign_in_as,
 )
 from tests.browser.test_meeting_room import expect_video_playing
-from tests.conftest import ROLE_EMAILS, Live
+from tests.conftest import ROLE_EMAILS, Live, demo_team_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -293,3 +296,106 @@ async def test_the_host_cancels_and_a_refused_change_or_cancel_shows_the_reason(
     for entry in refused:
         host.problems.console_errors.remove(entry)
     host.problems.assert_clean()
+
+
+async def test_the_host_adds_and_removes_invitees_when_changing_a_meeting(
+    browser: Browser, live_sqlite: Live
+) -> None:
+    title = f"Who comes {uuid.uuid4().hex[:6]}"
+    meeting_id = arrange_for_alex(live_sqlite, title)
+    keyworker = live_sqlite.as_role("peer_keyworker")
+    path = f"/api/v1/meetings/{meeting_id}"
+    ids = {
+        role: live_sqlite.as_role(role).get("/api/v1/auth/me").json()["id"]
+        for role in ("therapist", "employment_specialist", "client")
+    }
+    invited = keyworker.patch(path, json={"invitee_ids": [ids["therapist"]]})
+    assert invited.status_code == 200, invited.text
+    contexts: list[BrowserContext] = []
+    try:
+        host = await signed_in(browser, contexts, live_sqlite, "peer_keyworker")
+        page = host.page
+        await open_nav(page, "Meetings")
+        upcoming = page.get_by_role("region", name="Upcoming")
+        item = upcoming.get_by_role("listitem").filter(has_text=title)
+        await item.get_by_role("button", name="Change").click()
+        change = item.get_by_role("form", name=f"Change {title}")
+        invite = change.get_by_role("group", name="Invite")
+        # The care team and the client are offered; the one invited so far is ticked.
+        tom = invite.get_by_label("Tom Okafor (Therapist)")
+        erin = invite.get_by_label("Erin Walsh", exact=False)
+        alex = invite.get_by_label(f"{CLIENT_NAME} (the client)")
+        await expect(tom).to_be_checked()
+        await expect(erin).not_to_be_checked()
+        await expect(alex).not_to_be_checked()
+        await axe_check(page, "changing a meeting, with who is invited")
+
+        await tom.uncheck()
+        await erin.check()
+        await alex.check()
+        await change.get_by_role("button", name="Save changes").click()
+        await expect(page.get_by_text("Case meeting changed")).to_be_visible()
+        changed = keyworker.get(path).json()
+        assert set(changed["invitee_ids"]) == {ids["employment_specialist"], ids["client"]}
+        assert changed["ical_sequence"] == 2
+
+        # Opened again, the form starts from the list as it now is.
+        await item.get_by_role("button", name="Change").click()
+        await expect(tom).not_to_be_checked()
+        await expect(erin).to_be_checked()
+        await expect(alex).to_be_checked()
+
+        # A team's meeting offers the team's members; Erin is taken off, Tom stays.
+        team_title = f"Team huddle {uuid.uuid4().hex[:6]}"
+        starts = datetime.now(UTC) + timedelta(days=2)
+        huddle = keyworker.post(
+            "/api/v1/meetings",
+            json={
+                "kind": "case_meeting",
+                "title": team_title,
+                "team_id": demo_team_id(keyworker),
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=1)).isoformat(),
+                "invitee_ids": [ids["therapist"], ids["employment_specialist"]],
+            },
+        )
+        assert huddle.status_code == 201, huddle.text
+        await page.reload()
+        team_item = upcoming.get_by_role("listitem").filter(has_text=team_title)
+        await team_item.get_by_role("button", name="Change").click()
+        team_invite = team_item.get_by_role("group", name="Invite")
+        await expect(team_invite.get_by_label("Tom Okafor", exact=False)).to_be_checked()
+        await team_invite.get_by_label("Erin Walsh", exact=False).uncheck()
+        await team_item.get_by_role("button", name="Save changes").click()
+        await expect(page.get_by_text("Case meeting changed")).to_be_visible()
+        after = keyworker.get(f"/api/v1/meetings/{huddle.json()['id']}").json()
+        assert after["invitee_ids"] == [ids["therapist"]]
+    finally:
+        for context in contexts:
+            await context.close()
+    host.problems.assert_clean()
+
+
+async def test_the_demo_shows_a_past_case_meeting_with_who_attended(
+    browser: Browser, live_sqlite: Live
+) -> None:
+    contexts: list[BrowserContext] = []
+    try:
+        person = await signed_in(browser, contexts, live_sqlite, "therapist")
+        page = person.page
+        await open_client(page)
+        panel = page.get_by_role("region", name="Case meetings")
+        held = (
+            panel.get_by_role("region", name="Past")
+            .get_by_role("listitem")
+            .filter(has_text=f"Case review: {CLIENT_NAME}")
+        )
+        await held.get_by_text(re.compile(r"^Attendance")).click()
+        attendance = held.get_by_role("table", name=f"Attendance at Case review: {CLIENT_NAME}")
+        for name in NAMES.values():
+            await expect(attendance.get_by_role("rowheader", name=name)).to_be_visible()
+        await expect(attendance.get_by_role("row")).to_have_count(1 + len(NAMES))
+    finally:
+        for context in contexts:
+            await context.close()
+    person.problems.assert_clean()

@@ -208,6 +208,11 @@ async def walk_keyworker(browser: Browser, live: Live, walk: Walk) -> PageProble
     await open_nav(page, "Meetings")
     await expect(page.get_by_role("listitem").filter(has_text=SESSION_TITLE)).to_be_visible()
     await walk.shot(page, "keyworker-meetings")
+    # Changing a meeting one hosts, with who is invited (the guide describes the open form).
+    hosted = page.get_by_role("listitem").filter(has_text=SESSION_TITLE)
+    await hosted.get_by_role("button", name="Change").click()
+    await expect(hosted.get_by_role("group", name="Invite")).to_be_visible()
+    await walk.look(page, "keyworker-meetings")
     await person.context.close()
     return person.problems
 

@@ -193,8 +193,9 @@ export async function renderTrial(ctx) {
         confirmingButton({
           label: 'Close the trial',
           question: `Close “${trial.name}” for good?`,
-          yesText: 'Yes, close it',
-          noText: 'Keep it open',
+          confirmLabel: 'Yes, close it',
+          cancelLabel: 'Keep it open',
+          className: 'button--secondary',
           action: async () => {
             errors.clear();
             try {

@@ -9,11 +9,11 @@
 import * as api from '../api.js';
 import * as chat from '../chat.js';
 import {
-  h, heading, page, uid, badge, textField, applyFieldErrors, submitButton, problemMessage,
-  roleLabel, dataTable, emptyState, formatDateTime, confirmingButton,
+  h, heading, page, uid, badge, problemMessage, roleLabel, dataTable, emptyState, formatDateTime,
+  confirmingButton,
 } from '../ui.js';
-import { KIND_LABELS, meetingWhen } from './meeting.js';
-import { whenFields, localDate, isUpcoming } from './sessions.js';
+import { KIND_LABELS, meetingWhen } from './meeting/labels.js';
+import { meetingForm, localDate, isUpcoming } from './sessions.js';
 import { myTeams } from './messages.js';
 
 const KIND_NOUNS = {
@@ -92,13 +92,9 @@ export function caseMeetingPanel(client, ctx) {
     },
     status,
     emptyUpcoming: 'No case meetings arranged.',
+    candidates: async () => careTeamInvitees(client, ctx),
   });
-  const people = (client.care_team || [])
-    .filter((m) => !m.until && m.user_id && m.user_id !== ctx.user.id)
-    .map((m) => ({ user_id: m.user_id, display_name: m.display_name, role: m.role_on_team, checked: true }));
-  if (client.user_id) {
-    people.push({ user_id: client.user_id, display_name: `${name} (the client)`, checked: false });
-  }
+  const people = careTeamInvitees(client, ctx);
   const form = arrangeForm(ctx, {
     kind: 'case_meeting',
     target: { client_id: client.id },
@@ -119,6 +115,36 @@ export function caseMeetingPanel(client, ctx) {
     status,
     form,
     list.element);
+}
+
+/**
+ * Whom a case's meeting may invite: the client's current care team (invited
+ * unless unticked), and the client (offered, not invited).
+ */
+function careTeamInvitees(client, ctx) {
+  const people = (client.care_team || [])
+    .filter((m) => !m.until && m.user_id && m.user_id !== ctx.user.id)
+    .map((m) => ({ user_id: m.user_id, display_name: m.display_name, role: m.role_on_team, checked: true }));
+  if (client.user_id) {
+    const name = client.display_name || 'the client';
+    people.push({ user_id: client.user_id, display_name: `${name} (the client)`, checked: false });
+  }
+  return people;
+}
+
+/**
+ * Whom a meeting may invite, for its host changing it: a case's care team and
+ * client, or a team's members in force.
+ */
+async function inviteCandidates(ctx, meeting, signal) {
+  if (meeting.client_id) {
+    const client = await api.request(`/api/v1/clients/${encodeURIComponent(meeting.client_id)}`, { signal });
+    return careTeamInvitees(client, ctx);
+  }
+  const members = await api.request(`/api/v1/teams/${encodeURIComponent(meeting.team_id)}/members`, { signal });
+  return (Array.isArray(members) ? members : [])
+    .filter((m) => m.status !== 'pending' && m.user_id !== ctx.user.id)
+    .map((m) => ({ user_id: m.user_id, display_name: m.display_name, role: m.role, checked: true }));
 }
 
 /* ------------------------------------------------ start a call (chat) -- */
@@ -170,15 +196,10 @@ export function callBar(ctx, conversation) {
 /* ------------------------------------------------- arranging a meeting -- */
 
 /**
- * A folded form that arranges a meeting: title, time and length, and who is
- * invited (people: [{ user_id, display_name, role?, checked }]).
- * onArranged(meeting, invitedCount) runs after the server made it.
+ * Who is invited, as checkboxes (people: [{ user_id, display_name, role?, checked }]).
+ * chosen(): the ids ticked.
  */
-function arrangeForm(ctx, { kind, target, summary, defaultTitle, people, submitText, onArranged }) {
-  const title = textField({ label: 'Title', name: 'title', value: defaultTitle, autocomplete: 'off' });
-  const when = whenFields();
-  const summaryError = h('p', { class: 'field__error', role: 'alert' });
-  const submit = submitButton(submitText, { busyText: 'Arranging…' });
+function inviteeChoices(people) {
   const boxes = people.map((person) => {
     const id = uid('invitee');
     const input = h('input', {
@@ -191,56 +212,47 @@ function arrangeForm(ctx, { kind, target, summary, defaultTitle, people, submitT
           person.role ? ` (${roleLabel(person.role)})` : '')),
     };
   });
-  const invitees = boxes.length
+  const element = boxes.length
     ? h('fieldset', { class: 'fieldset' }, h('legend', {}, 'Invite'), boxes.map((b) => b.element))
     : h('p', { class: 'muted' }, 'There is no one else to invite yet.');
-  const form = h('form', { class: 'form sessions__form', novalidate: true },
-    summaryError,
-    title.element,
-    when.element,
-    invitees,
-    h('div', { class: 'form__actions' }, submit.element));
-  const details = h('details', { class: 'details sessions__schedule' }, h('summary', {}, summary), form);
+  return { element, chosen: () => boxes.filter((b) => b.input.checked).map((b) => b.input.value) };
+}
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    if (submit.busy) return;
-    title.clearError();
-    summaryError.textContent = '';
-    const text = title.input.value.trim();
-    if (!text) {
-      title.setError('Enter a title');
-      title.input.focus();
-      return;
-    }
-    const times = when.read();
-    if (!times) return;
-    const chosen = boxes.filter((b) => b.input.checked).map((b) => b.input.value);
-    submit.setBusy(true);
-    try {
-      const meeting = await api.request('/api/v1/meetings', {
+/**
+ * A folded form that arranges a meeting: title, time and length, and who is
+ * invited (people: [{ user_id, display_name, role?, checked }]).
+ * onArranged(meeting, invitedCount) runs after the server made it.
+ */
+function arrangeForm(ctx, { kind, target, summary, defaultTitle, people, submitText, onArranged }) {
+  const invitees = inviteeChoices(people);
+  let invited = 0;
+  const { form, when } = meetingForm(ctx, {
+    title: defaultTitle,
+    submitText,
+    busyText: 'Arranging…',
+    extra: invitees.element,
+    save: ({ title, startsAt, endsAt }) => {
+      const chosen = invitees.chosen();
+      invited = chosen.length;
+      return api.request('/api/v1/meetings', {
         method: 'POST',
         body: {
           kind,
-          title: text,
+          title,
           ...target,
-          starts_at: times.startsAt.toISOString(),
-          ends_at: times.endsAt.toISOString(),
+          starts_at: startsAt.toISOString(),
+          ends_at: endsAt.toISOString(),
           invitee_ids: chosen,
         },
       });
-      if (!ctx.isCurrent()) return;
+    },
+    done: async (meeting) => {
       details.open = false;
       when.reset();
-      await onArranged(meeting, chosen.length);
-    } catch (failure) {
-      if (!ctx.isCurrent()) return;
-      const unmatched = applyFieldErrors(failure, { title, starts_at: when.date, ends_at: when.time });
-      summaryError.textContent = [problemMessage(failure), ...unmatched].join(' ');
-    } finally {
-      submit.setBusy(false);
-    }
+      await onArranged(meeting, invited);
+    },
   });
+  const details = h('details', { class: 'details sessions__schedule' }, h('summary', {}, summary), form);
   return details;
 }
 
@@ -249,9 +261,12 @@ function arrangeForm(ctx, { kind, target, summary, defaultTitle, people, submitT
 /**
  * Upcoming and past meetings under headings of `level` (0: titles that are
  * not headings, in a panel titled the same way). load(signal) gives
- * the meetings; status: where changes are announced. Returns { element, reload }.
+ * the meetings; status: where changes are announced; candidates(meeting, signal):
+ * whom the host may invite when changing a meeting. Returns { element, reload }.
  */
-function meetingList(ctx, { level, load, status, emptyUpcoming = 'No upcoming meetings.' }) {
+function meetingList(ctx, {
+  level, load, status, emptyUpcoming = 'No upcoming meetings.', candidates = (meeting, signal) => inviteCandidates(ctx, meeting, signal),
+}) {
   const upcomingId = uid('upcoming');
   const pastId = uid('past');
   const error = h('p', { class: 'field__error', role: 'alert' });
@@ -275,7 +290,7 @@ function meetingList(ctx, { level, load, status, emptyUpcoming = 'No upcoming me
         return reload({ focusStatus: true });
       };
       loading.hidden = true;
-      upcoming.replaceChildren(...ahead.map((m) => upcomingItem(ctx, m, now, changed)));
+      upcoming.replaceChildren(...ahead.map((m) => upcomingItem(ctx, m, now, changed, candidates)));
       past.replaceChildren(...behind.map((m) => pastItem(ctx, m)));
       upcoming.hidden = !ahead.length;
       upcomingEmpty.hidden = Boolean(ahead.length);
@@ -311,7 +326,7 @@ function itemHeader(meeting, ...badges) {
       h('time', { datetime: meeting.starts_at }, meetingWhen(meeting))));
 }
 
-function upcomingItem(ctx, meeting, now, changed) {
+function upcomingItem(ctx, meeting, now, changed, candidates) {
   const title = meetingTitle(meeting);
   const error = h('p', { class: 'field__error', role: 'alert' });
   const hidden = (text) => h('span', { class: 'visually-hidden' }, `: ${text}`);
@@ -338,7 +353,8 @@ function upcomingItem(ctx, meeting, now, changed) {
   if (hosting) {
     const change = h('button', { type: 'button', class: 'button button--small button--secondary', 'aria-expanded': 'false' },
       'Change', hidden(title));
-    changeForm = changeMeetingForm(ctx, meeting, {
+    const changing = changeMeetingForm(ctx, meeting, {
+      candidates,
       onDone: (updated) => changed(`${KIND_NOUNS[meeting.kind] || 'Meeting'} changed: ${meetingWhen(updated)}. Invitees were sent the new time.`),
       onClose: () => {
         changeForm.hidden = true;
@@ -346,21 +362,33 @@ function upcomingItem(ctx, meeting, now, changed) {
         change.focus();
       },
     });
+    changeForm = changing.form;
     changeForm.hidden = true;
     change.addEventListener('click', () => {
       const opening = changeForm.hidden;
       changeForm.hidden = !opening;
       change.setAttribute('aria-expanded', String(opening));
-      if (opening) changeForm.querySelector('input').focus();
-    });
-    const cancel = confirmCancel(title, async () => {
-      error.textContent = '';
-      try {
-        await api.request(`/api/v1/meetings/${encodeURIComponent(meeting.id)}/cancel`, { method: 'POST' });
-        if (ctx.isCurrent()) await changed(`${title} was cancelled. Invitees were told.`);
-      } catch (failure) {
-        if (ctx.isCurrent()) error.textContent = `The meeting could not be cancelled. ${problemMessage(failure)}`;
+      if (opening) {
+        changing.loadInvitees();
+        changeForm.querySelector('input').focus();
       }
+    });
+    const cancel = confirmingButton({
+      label: 'Cancel meeting',
+      hiddenLabel: `: ${title}`,
+      question: 'Cancel this meeting for everyone?',
+      confirmLabel: 'Yes, cancel it',
+      cancelLabel: 'Keep it',
+      className: 'button--secondary',
+      action: async () => {
+        error.textContent = '';
+        try {
+          await api.request(`/api/v1/meetings/${encodeURIComponent(meeting.id)}/cancel`, { method: 'POST' });
+          if (ctx.isCurrent()) await changed(`${title} was cancelled. Invitees were told.`);
+        } catch (failure) {
+          if (ctx.isCurrent()) error.textContent = `The meeting could not be cancelled. ${problemMessage(failure)}`;
+        }
+      },
     });
     actions.push(change, cancel);
   }
@@ -372,61 +400,68 @@ function upcomingItem(ctx, meeting, now, changed) {
     changeForm);
 }
 
-/** "Cancel meeting", asking first; `action` runs on confirmation. */
-function confirmCancel(title, action) {
-  return confirmingButton({
-    label: 'Cancel meeting',
-    hiddenLabel: `: ${title}`,
-    question: 'Cancel this meeting for everyone?',
-    yesText: 'Yes, cancel it',
-    noText: 'Keep it',
-    action,
-  });
-}
-
-/** The host's form to move or retitle a meeting (PATCH); invitees get the update by email. */
-function changeMeetingForm(ctx, meeting, { onDone, onClose }) {
-  const title = textField({ label: 'Title', name: 'title', value: meeting.title, autocomplete: 'off' });
-  const when = whenFields(meeting);
-  const summaryError = h('p', { class: 'field__error', role: 'alert' });
-  const submit = submitButton('Save changes', { busyText: 'Saving…' });
+/**
+ * The host's form to move or retitle a meeting and to choose who is invited
+ * (PATCH); invitees get the update by email, and those no longer invited a
+ * cancellation. Who may be invited is loaded when the form first opens
+ * (loadInvitees); until then, or if that fails, the invitees stay as they are.
+ */
+function changeMeetingForm(ctx, meeting, { candidates, onDone, onClose }) {
   const close = h('button', { type: 'button', class: 'button button--secondary' }, 'Close');
   close.addEventListener('click', onClose);
-  const form = h('form', { class: 'form sessions__form meeting-item__change', novalidate: true, 'aria-label': `Change ${meetingTitle(meeting)}` },
-    summaryError,
-    title.element,
-    when.element,
-    h('div', { class: 'form__actions button-row' }, submit.element, close));
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    if (submit.busy) return;
-    title.clearError();
-    summaryError.textContent = '';
-    const text = title.input.value.trim();
-    if (!text) {
-      title.setError('Enter a title');
-      title.input.focus();
-      return;
-    }
-    const times = when.read();
-    if (!times) return;
-    submit.setBusy(true);
-    try {
-      const updated = await api.request(`/api/v1/meetings/${encodeURIComponent(meeting.id)}`, {
-        method: 'PATCH',
-        body: { title: text, starts_at: times.startsAt.toISOString(), ends_at: times.endsAt.toISOString() },
-      });
-      if (!ctx.isCurrent()) return;
-      await onDone(updated);
-    } catch (failure) {
-      if (!ctx.isCurrent()) return;
-      const unmatched = applyFieldErrors(failure, { title, starts_at: when.date, ends_at: when.time });
-      summaryError.textContent = [`The meeting could not be changed. ${problemMessage(failure)}`, ...unmatched].join(' ');
-    } finally {
-      submit.setBusy(false);
-    }
+  const invitees = h('div', { class: 'meeting-item__invitees' });
+  let choices = null;
+  let loading = null;
+  const { form } = meetingForm(ctx, {
+    title: meeting.title,
+    meeting,
+    submitText: 'Save changes',
+    busyText: 'Saving…',
+    label: `Change ${meetingTitle(meeting)}`,
+    className: 'meeting-item__change',
+    extra: invitees,
+    close,
+    failurePrefix: 'The meeting could not be changed. ',
+    save: ({ title, startsAt, endsAt }) => api.request(`/api/v1/meetings/${encodeURIComponent(meeting.id)}`, {
+      method: 'PATCH',
+      body: {
+        title,
+        starts_at: startsAt.toISOString(),
+        ends_at: endsAt.toISOString(),
+        ...(choices ? { invitee_ids: choices.chosen() } : {}),
+      },
+    }),
+    done: onDone,
   });
-  return form;
+
+  function loadInvitees() {
+    if (loading) return loading;
+    invitees.replaceChildren(h('p', { class: 'muted' }, 'Loading who can be invited…'));
+    loading = (async () => {
+      try {
+        const offered = await candidates(meeting, ctx.signal);
+        if (!ctx.isCurrent()) return;
+        const invited = new Set((meeting.invitee_ids || []).map(String));
+        const people = offered.map((p) => ({ ...p, checked: invited.has(String(p.user_id)) }));
+        const known = new Set(people.map((p) => String(p.user_id)));
+        // Someone invited earlier who is no longer among those offered (they left the care
+        // team): still invited until the host unticks them.
+        for (const id of invited) {
+          if (!known.has(id)) people.push({ user_id: id, display_name: chat.nameOf(id) || 'Someone no longer on the team', checked: true });
+        }
+        choices = inviteeChoices(people);
+        invitees.replaceChildren(choices.element);
+      } catch (failure) {
+        if (!ctx.isCurrent() || (failure && failure.name === 'AbortError')) return;
+        loading = null;
+        invitees.replaceChildren(h('p', { class: 'field__error', role: 'alert' },
+          `Who is invited cannot be changed just now. ${problemMessage(failure)}`));
+      }
+    })();
+    return loading;
+  }
+
+  return { form, loadInvitees };
 }
 
 function pastItem(ctx, meeting) {

@@ -6,7 +6,7 @@ import * as api from '../api.js';
 import {
   h, uid, badge, textField, applyFieldErrors, submitButton, problemMessage,
 } from '../ui.js';
-import { KIND_LABELS, meetingWhen } from './meeting.js';
+import { KIND_LABELS, meetingWhen } from './meeting/labels.js';
 
 /** @type {[number, string][]} */
 export const DURATIONS = [
@@ -199,19 +199,43 @@ export function whenFields(meeting = null) {
   };
 }
 
-function scheduleForm(client, ctx, firstName, onScheduled) {
-  const title = textField({ label: 'Title', name: 'title', value: `Session with ${firstName}`, autocomplete: 'off' });
-  const when = whenFields();
+/**
+ * A meeting's title and time as one form, for arranging a meeting or changing
+ * one: the title, whenFields(meeting), anything `extra` (who is invited), and
+ * the submit button (with `close` beside it, if given). On submit the title
+ * and time are checked here first; then `save({ title, startsAt, endsAt })`
+ * makes the request while the button shows `busyText`, and `done(result)`
+ * runs if the page is still open. A refusal is shown above the fields (after
+ * `failurePrefix`), its field errors on their fields.
+ * @param {import('../app.js').ViewContext} ctx
+ * @param {{
+ *   title: string,
+ *   meeting?: Record<string, any> | null,
+ *   submitText: string,
+ *   busyText: string,
+ *   label?: string,
+ *   className?: string,
+ *   extra?: Node | null,
+ *   close?: HTMLElement | null,
+ *   failurePrefix?: string,
+ *   save: (values: { title: string, startsAt: Date, endsAt: Date }) => Promise<any>,
+ *   done: (result: any) => (Promise<void> | void),
+ * }} options
+ */
+export function meetingForm(ctx, {
+  title: initialTitle, meeting = null, submitText, busyText, label, className, extra = null, close = null,
+  failurePrefix = '', save, done,
+}) {
+  const title = textField({ label: 'Title', name: 'title', value: initialTitle, autocomplete: 'off' });
+  const when = whenFields(meeting);
   const summaryError = h('p', { class: 'field__error', role: 'alert' });
-  const submit = submitButton('Schedule session', { busyText: 'Scheduling…' });
-  const form = h('form', { class: 'form sessions__form', novalidate: true },
+  const submit = submitButton(submitText, { busyText });
+  const form = h('form', { class: ['form', 'sessions__form', className], novalidate: true, 'aria-label': label },
     summaryError,
     title.element,
     when.element,
-    h('div', { class: 'form__actions' }, submit.element));
-  const details = h('details', { class: 'details sessions__schedule' },
-    h('summary', {}, 'Schedule a session'),
-    form);
+    extra,
+    h('div', { class: ['form__actions', close ? 'button-row' : null] }, submit.element, close));
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -228,28 +252,44 @@ function scheduleForm(client, ctx, firstName, onScheduled) {
     if (!times) return;
     submit.setBusy(true);
     try {
-      const meeting = await api.request('/api/v1/meetings', {
-        method: 'POST',
-        body: {
-          kind: 'client_session',
-          title: text,
-          client_id: client.id,
-          starts_at: times.startsAt.toISOString(),
-          ends_at: times.endsAt.toISOString(),
-          invitee_ids: [],
-        },
-      });
+      const result = await save({ title: text, ...times });
       if (!ctx.isCurrent()) return;
-      details.open = false;
-      when.reset();
-      await onScheduled(meeting);
+      await done(result);
     } catch (failure) {
       if (!ctx.isCurrent()) return;
       const unmatched = applyFieldErrors(failure, { title, starts_at: when.date, ends_at: when.time });
-      summaryError.textContent = [problemMessage(failure), ...unmatched].join(' ');
+      summaryError.textContent = [`${failurePrefix}${problemMessage(failure)}`, ...unmatched].join(' ');
     } finally {
       submit.setBusy(false);
     }
   });
+  return { form, when };
+}
+
+function scheduleForm(client, ctx, firstName, onScheduled) {
+  const { form, when } = meetingForm(ctx, {
+    title: `Session with ${firstName}`,
+    submitText: 'Schedule session',
+    busyText: 'Scheduling…',
+    save: ({ title, startsAt, endsAt }) => api.request('/api/v1/meetings', {
+      method: 'POST',
+      body: {
+        kind: 'client_session',
+        title,
+        client_id: client.id,
+        starts_at: startsAt.toISOString(),
+        ends_at: endsAt.toISOString(),
+        invitee_ids: [],
+      },
+    }),
+    done: async (meeting) => {
+      details.open = false;
+      when.reset();
+      await onScheduled(meeting);
+    },
+  });
+  const details = h('details', { class: 'details sessions__schedule' },
+    h('summary', {}, 'Schedule a session'),
+    form);
   return details;
 }
