@@ -22,11 +22,11 @@ from app.errors import Problem
 from auth.deps import Principal, principal_from_token, require_mfa
 from realtime import protocol as p
 from realtime.connection import Connection
+from realtime.container import Realtime
 from realtime.handlers import (
     HANDLERS,
     STARTED_AT_ONCE,
     Handler,
-    Realtime,
     problem_to_error,
     raises,
 )
