@@ -432,3 +432,28 @@ async def test_one_script_stored_in_batches_and_one_by_one_stores_the_same(
             Message.conversation_id == cast.other_team, Message.seq == 1
         )
         assert (await left.exec(first)).one() != (await right.exec(first)).one()
+
+
+def test_the_shared_rules_at_their_edges() -> None:
+    """The rules both paths call, directly: who may send, and which numbers a send gets."""
+    me, other = uuid.uuid4(), uuid.uuid4()
+    assert isinstance(
+        messaging.refusal(kind=None, sender_id=me, members=frozenset({me})),
+        messaging.ConversationNotFound,
+    )
+    assert isinstance(
+        messaging.refusal(kind="team", sender_id=me, members=frozenset({other})),
+        messaging.NotAMember,
+    )
+    assert isinstance(
+        messaging.refusal(kind="direct", sender_id=me, members=frozenset()), messaging.NotAMember
+    )
+    assert messaging.refusal(kind="direct", sender_id=me, members=frozenset({me, other})) is None
+    assert [messaging.stored_in_a_batch(k) for k in ("team", "direct", "case")] == [
+        True,
+        True,
+        False,
+    ]
+    assert list(messaging.numbers_taken(1, 1)) == [1]
+    assert list(messaging.numbers_taken(7, 3)) == [5, 6, 7]
+    assert list(messaging.numbers_taken(3, 0)) == []
