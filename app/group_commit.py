@@ -1,6 +1,6 @@
 """The queue behind a group commit: one task per process takes everything handed to it while
 the previous batch was being written, and writes it as the next batch. The message writer
-(``realtime/message_writer.py``) and the audit writer (``app/audit/writer.py``) store different
+(``app/messaging/writer.py``) and the audit writer (``app/audit/writer.py``) store different
 things in their batches; this is what they share: the hand-over, the one task, and never
 leaving a caller waiting when a batch fails."""
 

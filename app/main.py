@@ -51,9 +51,9 @@ from auth.routes import router as auth_router
 from auth.service import AuthRuntime
 from auth.sso.routes import router as sso_router
 from auth.tokens import TokenSigner
+from realtime.container import Realtime
 from realtime.gateway import WS_PATH, websocket_endpoint
 from realtime.gateway import router as realtime_router
-from realtime.handlers import Realtime
 from realtime.hub import Hub
 from realtime.presence_service import PresenceService
 from realtime.presence_store import PresenceUnavailable, create_presence_store

@@ -6,76 +6,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit_service
-from app.config import Settings
 from app.errors import Problem
 from app.messaging import service as messaging
-from app.messaging.keyring import MessageKeyring
 from app.messaging.models import Conversation, ConversationKind, Message
 from app.users.models import User
 from auth.deps import principal_from_token
-from auth.service import AuthRuntime
 from realtime import protocol as p
 from realtime.connection import Connection, TokenBucket
-from realtime.hub import Hub
-from realtime.message_writer import MessageWriter
-from realtime.presence_service import PresenceService
+from realtime.container import Realtime
 from realtime.protocol import ErrorCode, FrameError
 
 log = logging.getLogger("teamwell.realtime")
-
-
-@dataclass
-class Realtime:
-    """What the handlers need, built once per process."""
-
-    settings: Settings
-    runtime: AuthRuntime
-    sessions: async_sessionmaker[AsyncSession]
-    keyring: MessageKeyring
-    hub: Hub
-    presence: PresenceService
-    send_buckets: dict[Any, TokenBucket] = field(default_factory=dict)
-    typing_buckets: dict[Any, TokenBucket] = field(default_factory=dict)
-    signal_buckets: dict[Any, TokenBucket] = field(default_factory=dict)
-    # Timers that outlive the frame that started them (a dropped participant's grace time).
-    background: set[asyncio.Task[None]] = field(default_factory=set)
-    # Group commit for message.send (realtime/message_writer.py), made on first use.
-    message_writer: MessageWriter | None = None
-
-    def writer(self) -> MessageWriter:
-        if self.message_writer is None:
-            self.message_writer = MessageWriter(
-                self.sessions, self.keyring, on_task=self._keep_in_background
-            )
-        return self.message_writer
-
-    def _keep_in_background(self, task: asyncio.Task[None]) -> None:
-        # Cancelled with the other timers when the application stops.
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
-
-    def send_bucket(self, connection: Connection) -> TokenBucket:
-        # Per person (all their devices on this process), so extra sockets buy no extra rate.
-        bucket = self.send_buckets.get(connection.user_id)
-        if bucket is None:
-            bucket = TokenBucket(self.settings.messages_per_second, self.settings.message_burst)
-            self.send_buckets[connection.user_id] = bucket
-        return bucket
-
-    def typing_bucket(self, connection: Connection) -> TokenBucket:
-        bucket = self.typing_buckets.get(connection.id)
-        if bucket is None:
-            rate = self.settings.typing_per_second
-            bucket = TokenBucket(rate, max(1, int(rate)))
-            self.typing_buckets[connection.id] = bucket
-        return bucket
 
 
 SLUG_CODES = {

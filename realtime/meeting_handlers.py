@@ -22,7 +22,8 @@ from app.meetings.models import Meeting, MeetingParticipant, ParticipantState
 from app.users.models import Role, User
 from realtime import protocol as p
 from realtime.connection import Connection, TokenBucket
-from realtime.handlers import Handler, Realtime, fresh_user, rate_limited
+from realtime.container import Realtime
+from realtime.handlers import Handler, fresh_user, rate_limited
 from realtime.protocol import ErrorCode, FrameError
 
 log = logging.getLogger("teamwell.meetings")

@@ -26,11 +26,11 @@ from app.messaging import service as messaging
 from app.messaging.batch import NeedsFullPath, store_batch
 from app.messaging.keyring import MessageKeyring, keyring_from_settings, message_aad
 from app.messaging.models import Conversation, ConversationKind, Message, ReadMarker
+from app.messaging.writer import MessageWriter
 from app.migrate import upgrade_async
 from app.teams.models import Team
 from app.users.models import User
 from bench.seed import seed
-from realtime.message_writer import MessageWriter
 from tests.support.postgres import PostgresServer
 
 

@@ -1,5 +1,5 @@
-"""Messages sent at the same moment are stored together (a group commit, realtime/
-message_writer.py) and each still exactly as if alone: every one acknowledged once, the
+"""Messages sent at the same moment are stored together (a group commit, app/messaging/
+writer.py) and each still exactly as if alone: every one acknowledged once, the
 sequence gap-free, a resend of one client message id (even racing itself from two devices)
 stored once, and a refused one refused alone while the rest of its batch is stored."""
 

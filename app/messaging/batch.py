@@ -1,4 +1,4 @@
-"""Storing a group commit's messages (realtime/message_writer.py) on the database driver itself.
+"""Storing a group commit's messages (app/messaging/writer.py) on the database driver itself.
 
 This is the hottest write in Teamwell: every chat message passes through it. Profiles of the
 fan-out benchmark showed about two thirds of a busy server's time spent storing batches, nearly
@@ -13,13 +13,16 @@ database. So this path speaks to the driver directly, with a few statements writ
   them meanwhile, and writes the messages and read markers; if somebody did, the batch is stored
   again in a transaction with the counters locked (``_PostgresInOneGo``, ``_Postgres``).
 
-The rules are written once (``_store``) and are those of ``messaging.send_once``: the sender
-re-read and active, membership read (team and direct conversations; it is also who is told), a
-resend answered with the stored message, the next gap-free sequence numbers taken from the
-conversation's counter, the body sealed with the conversation and sequence number as associated
-data, the sender's read marker moved forward. Messages to a client's case thread are not stored
-here: their membership follows the shared care-team and consent policies and each is audited,
-so the writer stores them through ``send_once`` (``NeedsFullPath``).
+The rules are those of ``messaging.store_one``, and where they are more than a statement they
+are the same functions (app/messaging/service.py, "what is stored, by whichever path"): the
+sender re-read and active, membership read (team and direct conversations; it is also who is
+told) and checked (``refusal``), a resend answered with the stored message (``opened``), the
+next gap-free sequence numbers taken from the conversation's counter (``numbers_taken``), the
+body sealed with the conversation and sequence number as associated data (``sealed``), the
+sender's read marker moved forward. Messages to a client's case thread are not stored here
+(``stored_in_a_batch``): their membership follows the shared care-team and consent policies and
+each is audited, so the writer stores them through ``store_one`` (``NeedsFullPath``).
+tests/test_message_paths.py holds the two paths to storing the same.
 
 A batch that fails while writing (a resend racing in from another process hits the unique
 client message id, say) is rolled back whole; the writer then stores its messages one at a time.
@@ -39,15 +42,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.dbtypes import new_id
-from app.messaging.keyring import MessageKeyring, message_aad
-from app.messaging.models import ConversationKind, Message
-from app.messaging.service import (
-    ConversationNotFound,
-    NotAMember,
-    Outgoing,
-    SenderInactive,
-    Stored,
-)
+from app.messaging import service as messaging
+from app.messaging.keyring import MessageKeyring
+from app.messaging.models import Message
+from app.messaging.service import Outgoing, SenderInactive, Stored
 
 # (conversation, sender, client message id): what makes a resend the same message.
 Key = tuple[uuid.UUID, uuid.UUID, str]
@@ -55,7 +53,7 @@ T = TypeVar("T")
 
 
 class NeedsFullPath(Exception):
-    """A case thread's message: stored through ``send_once`` with the policies and the audit."""
+    """A case thread's message: stored through ``store_one`` with the policies and the audit."""
 
 
 Outcome = Stored | Exception
@@ -150,16 +148,15 @@ async def _store(
         kind = facts.kinds.get(item.conversation_id)
         if sender is None or not sender[0]:
             results[index] = SenderInactive()
-        elif kind is None:
-            results[index] = ConversationNotFound()
-        elif kind == ConversationKind.case:
+        elif kind is not None and not messaging.stored_in_a_batch(kind):
             results[index] = NeedsFullPath()
         else:
             members = frozenset(facts.members.get(item.conversation_id, ()))
-            if item.sender_id in members:
+            refused = messaging.refusal(kind=kind, sender_id=item.sender_id, members=members)
+            if refused is None:
                 accepted.append((index, sender[1], members))
             else:
-                results[index] = NotAMember()
+                results[index] = refused
 
     # Resends: stored before, or earlier in this very batch.
     keys: set[Key] = {
@@ -182,12 +179,9 @@ async def _store(
         key = (item.conversation_id, item.sender_id, item.client_msg_id)
         if key in stored_before:
             earlier = stored_before[key]
-            body = keyring.decrypt(
-                earlier.key_id,
-                earlier.body_ciphertext,
-                aad=message_aad(earlier.conversation_id, earlier.seq),
+            results[index] = Stored(
+                earlier, False, name, members, messaging.opened(keyring, earlier)
             )
-            results[index] = Stored(earlier, False, name, members, body)
         elif key in first_in_batch:
             repeats.append((index, first_in_batch[key]))
         else:
@@ -200,25 +194,22 @@ async def _store(
             cid = items[index].conversation_id
             wanted[cid] = wanted.get(cid, 0) + 1
         last = await db.take_seqs(wanted, now)
-        next_seq = {cid: last[cid] - count + 1 for cid, count in wanted.items()}
+        numbers = {
+            cid: iter(messaging.numbers_taken(last[cid], count)) for cid, count in wanted.items()
+        }
         messages: list[Message] = []
         markers: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
         for index, name, members in fresh:
             item = items[index]
-            seq = next_seq[item.conversation_id]
-            next_seq[item.conversation_id] = seq + 1
-            key_id, blob = keyring.encrypt(item.body, aad=message_aad(item.conversation_id, seq))
-            message = Message.model_construct(
-                id=new_id(),
+            seq = next(numbers[item.conversation_id])
+            message = messaging.sealed(
+                keyring,
                 conversation_id=item.conversation_id,
                 seq=seq,
                 sender_id=item.sender_id,
                 client_msg_id=item.client_msg_id,
-                key_id=key_id,
-                body_ciphertext=blob,
-                created_at=now,
-                edited_at=None,
-                deleted_at=None,
+                body=item.body,
+                now=now,
             )
             messages.append(message)
             markers[(item.conversation_id, item.sender_id)] = seq

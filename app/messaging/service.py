@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import and_, func, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.audit import service as audit_service
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
 from app.context import Context
@@ -355,17 +357,7 @@ def to_public(
 ) -> MessagePublic:
     """``body``: the text when the caller has it already (it just sealed it)."""
     deleted = message.deleted_at is not None
-    body = (
-        ""
-        if deleted
-        else body
-        if body is not None
-        else keyring.decrypt(
-            message.key_id,
-            message.body_ciphertext,
-            aad=message_aad(message.conversation_id, message.seq),
-        )
-    )
+    body = "" if deleted else body if body is not None else opened(keyring, message)
     return MessagePublic(
         id=message.id,
         conversation_id=message.conversation_id,
@@ -421,7 +413,7 @@ async def send(
     found = await _existing(session, conversation.id, sender.id, client_msg_id)
     if found is not None:
         return Sent(found, created=False)
-    seq: int = (
+    last: int = (
         await session.exec(
             update(Conversation)
             .where(col(Conversation.id) == conversation.id)
@@ -429,15 +421,15 @@ async def send(
             .returning(col(Conversation.last_seq))
         )
     ).scalar_one()
-    key_id, blob = keyring.encrypt(body, aad=message_aad(conversation.id, seq))
-    message = Message(
+    (seq,) = numbers_taken(last, 1)
+    message = sealed(
+        keyring,
         conversation_id=conversation.id,
         seq=seq,
         sender_id=sender.id,
         client_msg_id=client_msg_id,
-        key_id=key_id,
-        body_ciphertext=blob,
-        created_at=ctx.now(),
+        body=body,
+        now=ctx.now(),
     )
     # One INSERT statement rather than the unit of work's flush: this is the hottest write.
     fields = message.model_dump(include=set(Message.model_fields))
@@ -469,11 +461,14 @@ async def send_once(
     """``send`` that resolves a lost race on the client message id to the stored message."""
     members: frozenset[uuid.UUID] | None = None
     conversation = await get(session=session, conversation_id=conversation_id)
-    if conversation.kind in (ConversationKind.direct, ConversationKind.team):
+    if stored_in_a_batch(conversation.kind):
         # The members are what the membership check reads: read them once, for the check and
         # for the caller who announces the message to them.
         members = frozenset(await member_ids(session=session, conversation=conversation))
-        if not sender.is_active or sender.id not in members:
+        refused = refusal(kind=conversation.kind, sender_id=sender.id, members=members)
+        if refused is not None:
+            raise refused
+        if not sender.is_active:
             raise NotAMember()
     elif not await is_member(session=session, conversation=conversation, user=sender):
         raise NotAMember()
@@ -522,6 +517,121 @@ class Stored:
 
 class SenderInactive(Exception):
     """The sender's account is gone or deactivated."""
+
+
+# --- what is stored, by whichever path --------------------------------------------------------
+# A message is stored either one at a time with the session (``store_one``) or with the others
+# of a group commit on the database driver (app/messaging/batch.py). The rules both follow are
+# written once, here: who may send (``refusal``), which conversations a batch may store
+# (``stored_in_a_batch``), how sequence numbers are given out (``numbers_taken``), how a body is
+# sealed (``sealed``) and opened (``opened``), and what is audited (``record_sent``).
+# tests/test_message_paths.py runs one script through both and compares what was stored.
+
+
+def stored_in_a_batch(kind: str) -> bool:
+    """Team and direct conversations: their membership is a list (the team's members in force,
+    the participants), read for the whole batch at once. A case thread's follows the care-team
+    and consent policies, and each of its messages is audited: stored by ``store_one``."""
+    return kind in (ConversationKind.direct, ConversationKind.team)
+
+
+def refusal(
+    *, kind: str | None, sender_id: uuid.UUID, members: frozenset[uuid.UUID]
+) -> Problem | None:
+    """Why a sender may not post to a team or direct conversation (``kind`` None: there is no
+    such conversation), or None."""
+    if kind is None:
+        return ConversationNotFound()
+    if sender_id not in members:
+        return NotAMember()
+    return None
+
+
+def numbers_taken(last: int, count: int) -> range:
+    """The sequence numbers a send of ``count`` messages got when the conversation's counter,
+    moved on by ``count`` in the same transaction, reads ``last``: gap-free, in order."""
+    return range(last - count + 1, last + 1)
+
+
+def sealed(
+    keyring: MessageKeyring,
+    *,
+    conversation_id: uuid.UUID,
+    seq: int,
+    sender_id: uuid.UUID,
+    client_msg_id: str,
+    body: str,
+    now: datetime,
+) -> Message:
+    """A new message row, its body encrypted with its conversation and sequence number as
+    associated data (a ciphertext copied onto another row does not open)."""
+    key_id, blob = keyring.encrypt(body, aad=message_aad(conversation_id, seq))
+    return Message.model_construct(
+        id=new_id(),
+        conversation_id=conversation_id,
+        seq=seq,
+        sender_id=sender_id,
+        client_msg_id=client_msg_id,
+        key_id=key_id,
+        body_ciphertext=blob,
+        created_at=now,
+        edited_at=None,
+        deleted_at=None,
+    )
+
+
+def opened(keyring: MessageKeyring, message: Message) -> str:
+    """A stored message's body (the text of a resend's answer, or of a page)."""
+    return keyring.decrypt(
+        message.key_id,
+        message.body_ciphertext,
+        aad=message_aad(message.conversation_id, message.seq),
+    )
+
+
+async def record_sent(
+    session: AsyncSession, ctx: Context, conversation: Conversation, message: Message
+) -> None:
+    """A message newly stored in a client's case thread is audited (it is part of the record);
+    team and direct conversations are not about a client."""
+    if conversation.kind == ConversationKind.case:
+        await audit_service.record(
+            session,
+            ctx,
+            action="message.send",
+            resource_type="conversation",
+            resource_id=str(message.id),
+            client_id=conversation.client_id,
+        )
+
+
+async def store_one(*, session: AsyncSession, keyring: MessageKeyring, item: Outgoing) -> Stored:
+    """Store one message in ``session`` (the caller commits); what refused it is raised
+    (``SenderInactive``, ``ConversationNotFound``, ``NotAMember``). The sender is read again, so
+    a deactivation takes effect at once; a resend gets the stored message back."""
+    sender = await session.get(User, item.sender_id)
+    if sender is None or not sender.is_active:
+        raise SenderInactive()
+    # Read now: a lost race on the client message id rolls the session back.
+    name = sender.display_name
+    sent = await send_once(
+        session=session,
+        ctx=item.ctx,
+        keyring=keyring,
+        conversation_id=item.conversation_id,
+        sender=sender,
+        client_msg_id=item.client_msg_id,
+        body=item.body,
+    )
+    conversation = await get(session=session, conversation_id=item.conversation_id)
+    if sent.created:
+        await record_sent(session, item.ctx, conversation, sent.message)
+    members = (
+        sent.members
+        if sent.members is not None
+        else frozenset(await member_ids(session=session, conversation=conversation))
+    )
+    return Stored(sent.message, sent.created, name, members)
 
 
 async def page(

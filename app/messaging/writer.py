@@ -11,9 +11,13 @@ previous was stored).
 
 If a batch fails while writing (for example a resend racing in from another process hits the
 unique client message id), it is rolled back and its messages are stored one at a time through
-``messaging.send_once``, so one message's trouble is only ever that message's. Messages to a
+``messaging.store_one``, so one message's trouble is only ever that message's. Messages to a
 client's case thread are stored that way too, after the batch: their membership follows the
-shared care-team and consent policies, and each is audited.
+shared care-team and consent policies, and each is audited. Both ways follow the same rules
+(app/messaging/service.py, "what is stored, by whichever path").
+
+The socket's side (checking the frame, acknowledging, announcing) is the gateway's
+(realtime/handlers.py); this only stores.
 """
 
 from __future__ import annotations
@@ -25,15 +29,12 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.audit import service as audit_service
 from app.group_commit import GroupCommit
 from app.messaging import service as messaging
 from app.messaging.batch import NeedsFullPath, store_batch
 from app.messaging.keyring import MessageKeyring
-from app.messaging.models import ConversationKind
-from app.users.models import User
 
-log = logging.getLogger("teamwell.realtime")
+log = logging.getLogger("teamwell.messaging")
 
 # At most this many messages share a transaction (keeps one batch's commit short).
 BATCH_MAX = 64
@@ -113,41 +114,8 @@ class MessageWriter(GroupCommit[messaging.Outgoing, messaging.Stored]):
     ) -> None:
         try:
             async with self.sessions() as session:
-                sender = await session.get(User, item.sender_id)
-                if sender is None or not sender.is_active:
-                    raise messaging.SenderInactive()
-                # Read now: a lost race on the client message id rolls the session back.
-                name = sender.display_name
-                sent = await messaging.send_once(
-                    session=session,
-                    ctx=item.ctx,
-                    keyring=self.keyring,
-                    conversation_id=item.conversation_id,
-                    sender=sender,
-                    client_msg_id=item.client_msg_id,
-                    body=item.body,
-                )
-                conversation = await messaging.get(
-                    session=session, conversation_id=item.conversation_id
-                )
-                if sent.created and conversation.kind == ConversationKind.case:
-                    await audit_service.record(
-                        session,
-                        item.ctx,
-                        action="message.send",
-                        resource_type="conversation",
-                        resource_id=str(sent.message.id),
-                        client_id=conversation.client_id,
-                    )
-                members = (
-                    sent.members
-                    if sent.members is not None
-                    else frozenset(
-                        await messaging.member_ids(session=session, conversation=conversation)
-                    )
-                )
+                result = await messaging.store_one(session=session, keyring=self.keyring, item=item)
                 await session.commit()
-            result = messaging.Stored(sent.message, sent.created, name, members)
         except Exception as exc:
             if not waiter.done():
                 waiter.set_exception(exc)
