@@ -21,8 +21,8 @@ from app.clients.schemas import (
 from app.context import Context
 from app.errors import Conflict, NotFound, Problem
 from app.teams.models import Team
-from app.users import service as users_service
 from app.users.models import CLINICAL_ROLES, SupervisionLink, User
+from auth.policies import supervision as supervision_policies
 
 
 class ClientNotFound(NotFound):
@@ -65,7 +65,7 @@ async def care_relation(
     )
     supervising = exists().where(
         col(SupervisionLink.supervisor_id) == user_id,
-        *users_service.link_in_force(),
+        *supervision_policies.link_in_force(),
         col(CareTeamMember.user_id) == col(SupervisionLink.supervisee_id),
         col(CareTeamMember.client_id) == client_id,
         col(CareTeamMember.until).is_(None),
@@ -89,7 +89,7 @@ def _related_clients(user_id: uuid.UUID) -> ColumnElement[bool]:
         CareTeamMember.user_id == user_id, col(CareTeamMember.until).is_(None)
     )
     supervisees = select(SupervisionLink.supervisee_id).where(
-        SupervisionLink.supervisor_id == user_id, *users_service.link_in_force()
+        SupervisionLink.supervisor_id == user_id, *supervision_policies.link_in_force()
     )
     supervised_care = select(CareTeamMember.client_id).where(
         col(CareTeamMember.user_id).in_(supervisees), col(CareTeamMember.until).is_(None)
@@ -276,7 +276,7 @@ async def supervisors_of(*, session: AsyncSession, user_ids: set[uuid.UUID]) -> 
         return set()
     rows = await session.exec(
         select(SupervisionLink.supervisor_id).where(
-            col(SupervisionLink.supervisee_id).in_(user_ids), *users_service.link_in_force()
+            col(SupervisionLink.supervisee_id).in_(user_ids), *supervision_policies.link_in_force()
         )
     )
     return set(rows.all())

@@ -47,7 +47,8 @@ from app.ips.schemas import (
 from app.plans import service as plans_service
 from app.users import service as users_service
 from app.users.models import Role, User
-from auth import policies
+from auth.policies import clients as client_policies
+from auth.policies import ips as ips_policies
 
 # Milestones that happen once in a journey; a second one is refused.
 ONCE_ONLY = frozenset({MilestoneKind.first_meeting, MilestoneKind.first_employer_contact})
@@ -510,7 +511,7 @@ async def alert_recipients(*, session: AsyncSession, client: ClientRecord) -> li
     recipients = []
     for user_id in await clients_service.care_team_user_ids(session=session, client_id=client.id):
         user = await session.get(User, user_id)
-        if user is not None and await policies.can_read_client(session, user, client):
+        if user is not None and await client_policies.can_read_client(session, user, client):
             recipients.append(user_id)
     return sorted(recipients, key=str)
 
@@ -787,7 +788,7 @@ async def assign_specialist(
     active = len(
         (await caseload_clients(session=session, specialist_ids={specialist.id}))[specialist.id]
     )
-    is_supervisor = bool(policies.can_override_caseload(assigner))
+    is_supervisor = bool(ips_policies.can_override_caseload(assigner))
     decision = rules.can_assign(
         active,
         limit=settings.limit,
