@@ -11,16 +11,19 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy import ColumnElement, or_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.clients import service as clients_service
-from app.clients.models import ClientRecord
+from app.clients.models import CareTeamMember, ClientRecord
 from app.consents import service as consents_service
 from app.consents.models import ConsentPurpose
 from app.organisations import service as organisations_service
 from app.organisations.models import OrganisationKind
 from app.users import service as users_service
-from app.users.models import CLINICAL_ROLES, Role, User
+from app.users.models import CLINICAL_ROLES, Role, SupervisionLink, User
+from auth.policies import supervision as supervision_policies
 from auth.policies.decision import ALLOW, Decision
 
 
@@ -62,6 +65,29 @@ async def relationship(session: AsyncSession, user: User, client: ClientRecord) 
         session=session, client_id=client.id, user_id=user.id
     )
     return _related(user, client, on_care_team=on_care_team, supervising=supervising)
+
+
+def related_to(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """``relationship`` as the condition of a query on client records, for the lists (clients,
+    meetings, conversations, the home page): the person's own record, the care teams they are
+    on, and the care teams of the staff they supervise under a link in force. The role and
+    consent rules are applied after, in Python, to what it finds (``readable_clients``); the
+    care-team and supervision services admit only clinical staff and supervisors to those
+    relationships. ``tests/test_policy_sql.py`` holds the two to the same answer."""
+    on_care_team = select(CareTeamMember.client_id).where(
+        CareTeamMember.user_id == user_id, col(CareTeamMember.until).is_(None)
+    )
+    supervisees = select(SupervisionLink.supervisee_id).where(
+        SupervisionLink.supervisor_id == user_id, *supervision_policies.link_in_force()
+    )
+    supervised_care = select(CareTeamMember.client_id).where(
+        col(CareTeamMember.user_id).in_(supervisees), col(CareTeamMember.until).is_(None)
+    )
+    return or_(
+        col(ClientRecord.user_id) == user_id,
+        col(ClientRecord.id).in_(on_care_team),
+        col(ClientRecord.id).in_(supervised_care),
+    )
 
 
 async def _consent_across_organisations(
