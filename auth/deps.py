@@ -421,32 +421,41 @@ async def visible_meeting(
     return meeting
 
 
-async def managed_meeting(
-    meeting_id: uuid.UUID, session: SessionDep, principal: CurrentUser
-) -> Meeting:
-    meeting = await meetings_service.get(session=session, meeting_id=meeting_id)
-    decision = await meeting_policies.can_arrange(session, principal.user, meeting)
-    if not decision:
-        raise Forbidden(f"A meeting is changed or cancelled by its host: {decision.reason}.")
-    return meeting
+MeetingPolicy = Callable[[AsyncSession, User, Meeting], Awaitable[Decision]]
 
 
-async def run_meeting(
-    meeting_id: uuid.UUID, session: SessionDep, principal: CurrentUser
-) -> Meeting:
-    meeting = await meetings_service.get(session=session, meeting_id=meeting_id)
-    decision = await meeting_policies.can_read_attendance(session, principal.user, meeting)
-    if not decision:
-        raise Forbidden(f"{decision.reason}.")
-    return meeting
+def meeting_access(policy: MeetingPolicy, refused: str) -> Callable[..., Awaitable[Meeting]]:
+    """Load the meeting named in the path and admit the caller only if the policy allows;
+    ``refused`` words the refusal around the policy's ``{reason}``."""
+
+    async def dependency(
+        meeting_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> Meeting:
+        meeting = await meetings_service.get(session=session, meeting_id=meeting_id)
+        decision = await policy(session, principal.user, meeting)
+        if not decision:
+            raise Forbidden(refused.format(reason=decision.reason))
+        return meeting
+
+    dependency.__name__ = f"meeting_{policy.__name__}"
+    return dependency
 
 
 # A meeting the caller may see: its host, the staff who run it, whoever may join it.
 VisibleMeeting = Annotated[Meeting, Depends(visible_meeting)]
 # A meeting the caller may change or cancel: its host, while they still run it.
-ManagedMeeting = Annotated[Meeting, Depends(managed_meeting)]
+ManagedMeeting = Annotated[
+    Meeting,
+    Depends(
+        meeting_access(
+            meeting_policies.can_arrange, "A meeting is changed or cancelled by its host: {reason}."
+        )
+    ),
+]
 # A meeting the caller runs with colleagues, so its attendance is theirs to read.
-RunMeeting = Annotated[Meeting, Depends(run_meeting)]
+RunMeeting = Annotated[
+    Meeting, Depends(meeting_access(meeting_policies.can_read_attendance, "{reason}."))
+]
 
 
 async def conversation_member(

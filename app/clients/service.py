@@ -21,7 +21,7 @@ from app.clients.schemas import (
 from app.context import Context
 from app.errors import Conflict, NotFound, Problem
 from app.teams.models import Team
-from app.users.models import CLINICAL_ROLES, SupervisionLink, User
+from app.users.models import SupervisionLink, User
 from auth.policies import clients as client_policies
 from auth.policies import supervision as supervision_policies
 
@@ -172,7 +172,7 @@ async def add_care_team_member(
     user: User,
     data: CareTeamMemberAdd,
 ) -> CareTeamMember:
-    if user.role not in CLINICAL_ROLES or not user.is_active:
+    if not client_policies.can_join_care_team(user):
         raise NotClinicalStaff()
     if user.id in await care_team_user_ids(session=session, client_id=client.id):
         raise Conflict("That person is already on this client's care team.")

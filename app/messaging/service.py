@@ -133,8 +133,9 @@ async def open_direct(
 
 
 async def open_team(*, session: AsyncSession, ctx: Context, user: User, team: Team) -> Conversation:
-    if user.id not in await teams_service.member_ids(session=session, team_id=team.id):
-        raise Forbidden("Only the team's members take part in its conversation.")
+    decision = await messaging_policies.can_open_team_conversation(session, user, team.id)
+    if not decision:
+        raise Forbidden(f"{decision.reason}.")
     found = (
         await session.exec(
             select(Conversation).where(

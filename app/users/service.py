@@ -168,7 +168,7 @@ async def propose_supervisor(
     """Propose who supervises a member of staff. Nothing changes for anyone until the supervisee
     accepts: the current link stays in force, and an earlier proposal still open is withdrawn.
     Proposing the supervisor already in force changes nothing and answers that link."""
-    if supervisor.role != Role.supervisor:
+    if not supervision_policies.can_be_supervisor(supervisor):
         raise NotASupervisor()
     if supervisor.id == supervisee.id:
         raise NotASupervisor("Nobody supervises themselves.")

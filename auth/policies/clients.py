@@ -286,6 +286,14 @@ async def readable_clients(
     return [c for c in candidates if c.id not in foreign or c.id in granted]
 
 
+def can_join_care_team(user: User) -> Decision:
+    """A client's care team is made of active clinical staff (``NotClinicalStaff`` otherwise):
+    its members read the record, so an admin or a client never joins one."""
+    if user.role in CLINICAL_ROLES and user.is_active:
+        return ALLOW
+    return Decision(False, "care teams are made of active clinical staff")
+
+
 def can_create_client(user: User) -> Decision:
     if user.role in CLINICAL_ROLES:
         return ALLOW

@@ -83,6 +83,15 @@ async def member_conversation(
     return conversation
 
 
+async def can_open_team_conversation(
+    session: AsyncSession, user: User, team_id: uuid.UUID
+) -> Decision:
+    """A team's conversation is opened by its members in force."""
+    if await teams_service.is_member(session=session, team_id=team_id, user_id=user.id):
+        return ALLOW
+    return Decision(False, "Only the team's members take part in its conversation")
+
+
 async def can_open_case_thread(
     session: AsyncSession, user: User, client: ClientRecord, *, includes_client: bool
 ) -> Decision:

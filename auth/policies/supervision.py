@@ -38,6 +38,14 @@ def link_in_force() -> list[ColumnElement[bool]]:
     ]
 
 
+def can_be_supervisor(user: User) -> Decision:
+    """Only an account of the supervisor role is proposed as someone's supervisor
+    (``NotASupervisor`` otherwise): a link opens the supervisee's clients' records to it."""
+    if user.role == Role.supervisor:
+        return ALLOW
+    return Decision(False, "only a supervisor supervises")
+
+
 def can_decide_supervision(user: User, supervisee_id: uuid.UUID) -> Decision:
     """A proposed supervisor is accepted or declined by the supervisee alone: the one person who
     already holds the clinical relationships the link would open, and whom an admin does not
