@@ -238,7 +238,7 @@ async def list_employer_contacts(
 ) -> Page[EmployerContactPublic]:
     """Employer contacts, newest first: a specialist's own, or for a supervisor those of the
     employment specialists they supervise (``specialist_id`` narrows to one of them)."""
-    owners = await service.contact_log_owners(session=session, reader=principal.user)
+    owners = await ips_policies.employer_contact_log_owners(session, principal.user)
     if specialist_id is not None:
         owners &= {specialist_id}
     found, total = await service.employer_contacts(

@@ -655,20 +655,14 @@ async def employer_contacts(
     return list(rows.all()), int(total)
 
 
-async def contact_log_owners(*, session: AsyncSession, reader: User) -> set[uuid.UUID]:
-    """Whose employer contacts this person reads: a specialist their own; a supervisor those
-    of the employment specialists they supervise."""
-    if reader.role == Role.employment_specialist:
-        return {reader.id}
-    if reader.role != Role.supervisor:
-        return set()
-    supervisees = await users_service.supervisee_ids(session=session, supervisor_id=reader.id)
-    if not supervisees:
+async def employment_specialists_among(
+    *, session: AsyncSession, user_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these people are employment specialists."""
+    if not user_ids:
         return set()
     rows = await session.exec(
-        select(User.id).where(
-            col(User.id).in_(supervisees), User.role == Role.employment_specialist
-        )
+        select(User.id).where(col(User.id).in_(user_ids), User.role == Role.employment_specialist)
     )
     return set(rows.all())
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.ips import service as ips_service
+from app.users import service as users_service
 from app.users.models import CLINICAL_ROLES, Role, User
 from auth.policies.decision import ALLOW, Decision
 
@@ -33,6 +37,17 @@ def can_read_employer_contacts(user: User) -> Decision:
     if user.role in (Role.employment_specialist, Role.supervisor):
         return ALLOW
     return Decision(False, "employer contacts are read by the specialists and their supervisors")
+
+
+async def employer_contact_log_owners(session: AsyncSession, reader: User) -> set[uuid.UUID]:
+    """Whose employer contacts this person reads (``can_read_employer_contacts``): a
+    specialist their own; a supervisor those of the employment specialists they supervise."""
+    if reader.role == Role.employment_specialist:
+        return {reader.id}
+    if reader.role != Role.supervisor:
+        return set()
+    supervisees = await users_service.supervisee_ids(session=session, supervisor_id=reader.id)
+    return await ips_service.employment_specialists_among(session=session, user_ids=supervisees)
 
 
 def can_read_caseloads(user: User) -> Decision:
