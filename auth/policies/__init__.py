@@ -13,6 +13,7 @@ holds the two to the same answer on SQLite and PostgreSQL.
 - ``supervision``: supervision links, check-ins, supervision records
 - ``meetings``: who runs, joins, sees, changes a meeting
 - ``messaging``: conversation membership, case threads, direct contacts
-- ``ips``: employer contacts and caseloads
+- ``plans``: which sections of a plan a client changes
+- ``ips``: employer contacts (and whose a reader sees) and caseloads
 - ``reports``: programme reports and evaluations
 """
