@@ -20,9 +20,18 @@ from app.clock import Clock
 from app.context import Actor, Context
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthenticated, problem_response
+from app.meetings import service as meetings_service
+from app.meetings.models import Meeting
+from app.messaging.models import Conversation
 from app.users.models import User
-from auth import policies
 from auth import service as auth_service
+from auth.policies import accounts as account_policies
+from auth.policies import clients as client_policies
+from auth.policies import meetings as meeting_policies
+from auth.policies import messaging as messaging_policies
+from auth.policies import reports as report_policies
+from auth.policies import supervision as supervision_policies
+from auth.policies.decision import Decision
 from auth.service import AuthRuntime
 from auth.tokens import InvalidToken
 
@@ -301,7 +310,7 @@ def install_refusal_audit(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, audit_refusal)
 
 
-UserPolicy = Callable[[User], policies.Decision]
+UserPolicy = Callable[[User], Decision]
 
 
 def require(policy: UserPolicy, action: str) -> Callable[..., Awaitable[Principal]]:
@@ -326,20 +335,28 @@ def require(policy: UserPolicy, action: str) -> Callable[..., Awaitable[Principa
     return dependency
 
 
-AccountManager = Annotated[Principal, Depends(require(policies.can_manage_accounts, "accounts"))]
-AuditReader = Annotated[Principal, Depends(require(policies.can_read_audit, "audit.read"))]
-ClinicalStaff = Annotated[Principal, Depends(require(policies.can_create_client, "client.create"))]
-Staff = Annotated[Principal, Depends(require(policies.is_staff, "staff"))]
+AccountManager = Annotated[
+    Principal, Depends(require(account_policies.can_manage_accounts, "accounts"))
+]
+AuditReader = Annotated[Principal, Depends(require(account_policies.can_read_audit, "audit.read"))]
+ClinicalStaff = Annotated[
+    Principal, Depends(require(client_policies.can_create_client, "client.create"))
+]
+Staff = Annotated[Principal, Depends(require(account_policies.is_staff, "staff"))]
 ClinicalReader = Annotated[
-    Principal, Depends(require(policies.sees_clinical_content, "client.list"))
+    Principal, Depends(require(client_policies.sees_clinical_content, "client.list"))
 ]
 WellbeingReporter = Annotated[
-    Principal, Depends(require(policies.can_check_in, "wellbeing.check_in"))
+    Principal, Depends(require(supervision_policies.can_check_in, "wellbeing.check_in"))
 ]
-Supervisor = Annotated[Principal, Depends(require(policies.can_supervise, "supervision"))]
-ReportReader = Annotated[Principal, Depends(require(policies.can_read_reports, "reports.read"))]
+Supervisor = Annotated[
+    Principal, Depends(require(supervision_policies.can_supervise, "supervision"))
+]
+ReportReader = Annotated[
+    Principal, Depends(require(report_policies.can_read_reports, "reports.read"))
+]
 EvaluationManager = Annotated[
-    Principal, Depends(require(policies.can_manage_evaluation, "evaluation.manage"))
+    Principal, Depends(require(report_policies.can_manage_evaluation, "evaluation.manage"))
 ]
 
 
@@ -353,7 +370,7 @@ class ClientAccess:
         return self.principal.ctx
 
 
-ClientPolicy = Callable[[AsyncSession, User, ClientRecord], Awaitable[policies.Decision]]
+ClientPolicy = Callable[[AsyncSession, User, ClientRecord], Awaitable[Decision]]
 
 
 def client_access(policy: ClientPolicy, action: str) -> Callable[..., Awaitable[ClientAccess]]:
@@ -381,11 +398,71 @@ def client_access(policy: ClientPolicy, action: str) -> Callable[..., Awaitable[
 
 
 ReadableClient = Annotated[
-    ClientAccess, Depends(client_access(policies.can_read_client, "client.read"))
+    ClientAccess, Depends(client_access(client_policies.can_read_client, "client.read"))
 ]
 ChangeableClient = Annotated[
-    ClientAccess, Depends(client_access(policies.can_change_client, "client.update"))
+    ClientAccess, Depends(client_access(client_policies.can_change_client, "client.update"))
 ]
 ConsentRecorder = Annotated[
-    ClientAccess, Depends(client_access(policies.can_record_consent, "consent.record"))
+    ClientAccess, Depends(client_access(client_policies.can_record_consent, "consent.record"))
 ]
+
+
+# --- meetings and conversations: the policy, then the object -------------------------------------
+# A refusal here is a Forbidden raised once the caller is known, so it is audited as every
+# refusal decided in a route is (``audit_refusal``, ``route.refused``).
+
+
+async def visible_meeting(
+    meeting_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> Meeting:
+    meeting = await meetings_service.get(session=session, meeting_id=meeting_id)
+    await meeting_policies.require_visible(session, principal.user, meeting)
+    return meeting
+
+
+MeetingPolicy = Callable[[AsyncSession, User, Meeting], Awaitable[Decision]]
+
+
+def meeting_access(policy: MeetingPolicy, refused: str) -> Callable[..., Awaitable[Meeting]]:
+    """Load the meeting named in the path and admit the caller only if the policy allows;
+    ``refused`` words the refusal around the policy's ``{reason}``."""
+
+    async def dependency(
+        meeting_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> Meeting:
+        meeting = await meetings_service.get(session=session, meeting_id=meeting_id)
+        decision = await policy(session, principal.user, meeting)
+        if not decision:
+            raise Forbidden(refused.format(reason=decision.reason))
+        return meeting
+
+    dependency.__name__ = f"meeting_{policy.__name__}"
+    return dependency
+
+
+# A meeting the caller may see: its host, the staff who run it, whoever may join it.
+VisibleMeeting = Annotated[Meeting, Depends(visible_meeting)]
+# A meeting the caller may change or cancel: its host, while they still run it.
+ManagedMeeting = Annotated[
+    Meeting,
+    Depends(
+        meeting_access(
+            meeting_policies.can_arrange, "A meeting is changed or cancelled by its host: {reason}."
+        )
+    ),
+]
+# A meeting the caller runs with colleagues, so its attendance is theirs to read.
+RunMeeting = Annotated[
+    Meeting, Depends(meeting_access(meeting_policies.can_read_attendance, "{reason}."))
+]
+
+
+async def conversation_member(
+    conversation_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> Conversation:
+    return await messaging_policies.member_conversation(session, principal.user, conversation_id)
+
+
+# A conversation the caller is in (``NotAMember``, 403, otherwise).
+ConversationMember = Annotated[Conversation, Depends(conversation_member)]

@@ -1,5 +1,5 @@
 """One handler per client frame type. Each opens its own database session (one per message),
-checks the shared permission policies through the services, and replies or publishes."""
+checks the shared permission policies (``auth.policies``), and replies or publishes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from app.messaging import service as messaging
 from app.messaging.models import Conversation, ConversationKind, Message
 from app.users.models import User
 from auth.deps import principal_from_token
+from auth.policies import messaging as messaging_policies
 from realtime import protocol as p
 from realtime.connection import Connection, TokenBucket
 from realtime.container import Realtime
@@ -213,8 +214,8 @@ async def _revise(
 ) -> None:
     async with rt.sessions() as session:
         editor = await fresh_user(session, connection)
-        conversation = await messaging.require_member(
-            session=session, conversation_id=frame.conversation_id, user=editor
+        conversation = await messaging_policies.member_conversation(
+            session, editor, frame.conversation_id
         )
         message = await messaging.get_message(
             session=session, conversation_id=conversation.id, seq=frame.seq
@@ -263,8 +264,8 @@ async def on_sync(rt: Realtime, connection: Connection, frame: p.Sync) -> None:
     limit = min(frame.limit or rt.settings.sync_page_max, rt.settings.sync_page_max)
     async with rt.sessions() as session:
         reader = await fresh_user(session, connection)
-        conversation = await messaging.require_member(
-            session=session, conversation_id=frame.conversation_id, user=reader
+        conversation = await messaging_policies.member_conversation(
+            session, reader, frame.conversation_id
         )
         messages, has_more = await messaging.page(
             session=session,
@@ -290,8 +291,8 @@ async def on_sync(rt: Realtime, connection: Connection, frame: p.Sync) -> None:
 async def on_read(rt: Realtime, connection: Connection, frame: p.Read) -> None:
     async with rt.sessions() as session:
         reader = await fresh_user(session, connection)
-        conversation = await messaging.require_member(
-            session=session, conversation_id=frame.conversation_id, user=reader
+        conversation = await messaging_policies.member_conversation(
+            session, reader, frame.conversation_id
         )
         seq = min(frame.seq, conversation.last_seq)
         marker = await messaging.mark_read(
@@ -324,8 +325,8 @@ async def on_typing(rt: Realtime, connection: Connection, frame: p.Typing) -> No
         raise rate_limited(bucket, "Typing notices are limited.", None)
     async with rt.sessions() as session:
         user = await fresh_user(session, connection)
-        conversation = await messaging.require_member(
-            session=session, conversation_id=frame.conversation_id, user=user
+        conversation = await messaging_policies.member_conversation(
+            session, user, frame.conversation_id
         )
         members = await messaging.member_ids(session=session, conversation=conversation)
     await rt.hub.send_to_users(

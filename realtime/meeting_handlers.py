@@ -20,6 +20,7 @@ from app.meetings import service as meetings
 from app.meetings.ice import ice_servers
 from app.meetings.models import Meeting, MeetingParticipant, ParticipantState
 from app.users.models import Role, User
+from auth.policies import meetings as meeting_policies
 from realtime import protocol as p
 from realtime.connection import Connection, TokenBucket
 from realtime.container import Realtime
@@ -95,7 +96,7 @@ async def _tell_hosts_about_lobby(rt: Realtime, session: AsyncSession, meeting: 
     frame = await _lobby_frame(session, meeting)
     for seat in await meetings.active(session=session, meeting_id=meeting.id):
         user = await session.get(User, seat.user_id)
-        if user is not None and await meetings.is_care_staff(session, user, meeting):
+        if user is not None and await meeting_policies.runs_meeting(session, user, meeting):
             await rt.hub.send_to_connection(seat.user_id, seat.connection_id, frame)
 
 
@@ -189,7 +190,7 @@ async def on_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) ->
         await _broadcast(
             rt, others, {"type": event, "meeting_id": str(meeting.id), "participant": mine}
         )
-        if await meetings.is_care_staff(session, user, meeting):
+        if await meeting_policies.runs_meeting(session, user, meeting):
             waiting = await _lobby_frame(session, meeting)
             if waiting["waiting"]:
                 connection.send(waiting)
@@ -325,7 +326,7 @@ async def _as_care_staff(
     await meetings.require_admitted(
         session=session, meeting_id=meeting.id, connection_id=connection.id
     )
-    if not await meetings.is_care_staff(session, user, meeting):
+    if not await meeting_policies.runs_meeting(session, user, meeting):
         raise Forbidden("Only staff on the care team (or the team) can do that.")
     return meeting, user
 
@@ -467,10 +468,10 @@ async def on_lobby_message(
                 s
                 for s in await meetings.active(session=session, meeting_id=meeting.id)
                 if (u := await session.get(User, s.user_id)) is not None
-                and await meetings.is_care_staff(session, u, meeting)
+                and await meeting_policies.runs_meeting(session, u, meeting)
             ]
             recipients = staff
-        elif await meetings.is_care_staff(session, user, meeting):
+        elif await meeting_policies.runs_meeting(session, user, meeting):
             recipients = await meetings.waiting(session=session, meeting_id=meeting.id)
         else:
             raise Forbidden("Only staff write to the lobby.")

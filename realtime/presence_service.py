@@ -1,6 +1,6 @@
 """Presence driven by socket events and a timer: the pure transitions of realtime.presence,
 applied to the shared presence store (realtime.presence_store), coalesced per person in this
-process, and published only to the people entitled to see it (policies.contacts).
+process, and published only to the people entitled to see it (messaging_policies.contacts).
 
 State lives in the store, never here: with Redis, every process sees one person's devices
 wherever they are connected, builds snapshots from it, and any process's timer may time out
@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.clock import Clock
 from app.users.models import User
-from auth import policies
+from auth.policies import messaging as messaging_policies
 from realtime import presence as rules
 from realtime.connection import Connection
 from realtime.hub import Hub
@@ -120,7 +120,7 @@ class PresenceService:
     async def _audience(self, user_id: uuid.UUID) -> set[uuid.UUID]:
         async with self.sessions() as session:
             user = await session.get(User, user_id)
-            return await policies.contacts(session, user) if user else set()
+            return await messaging_policies.contacts(session, user) if user else set()
 
     async def _apply(self, user_id: uuid.UUID, fn: Update) -> None:
         transition = await self.store.update(user_id, fn)

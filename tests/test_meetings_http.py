@@ -9,7 +9,7 @@ from typing import Any
 
 from app.meetings.schemas import MAX_INVITEES
 from app.users.models import Role, User
-from auth import policies
+from auth.policies import meetings as meeting_policies
 from tests.conftest import Live, Session, problem
 
 
@@ -93,10 +93,10 @@ def _person(role: Role) -> User:
 def test_the_change_policy_wants_the_host_who_still_runs_the_meeting() -> None:
     host = _person(Role.peer_keyworker)
     colleague = _person(Role.therapist)
-    assert policies.can_change_meeting(host, host_id=host.id, runs_it=True)
-    assert not policies.can_change_meeting(colleague, host_id=host.id, runs_it=True)
+    assert meeting_policies.can_change_meeting(host, host_id=host.id, runs_it=True)
+    assert not meeting_policies.can_change_meeting(colleague, host_id=host.id, runs_it=True)
     # A host taken off the care team (or deactivated) no longer changes the client's meetings.
-    left = policies.can_change_meeting(host, host_id=host.id, runs_it=False)
+    left = meeting_policies.can_change_meeting(host, host_id=host.id, runs_it=False)
     assert not left and "care team" in left.reason
 
 

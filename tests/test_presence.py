@@ -524,7 +524,7 @@ def test_offer_touches_only_the_offering_user() -> None:
     assert counting.reads == 1
 
 
-# --- who is told: the audience rule (auth/policies.py `contacts`) on a real server ---------------
+# --- who is told: the audience rule (auth/policies/messaging.py `contacts`) on a real server --
 
 
 async def test_presence_reaches_only_those_entitled(live_sqlite: Live) -> None:

@@ -1,7 +1,8 @@
-"""Who is told of a change to a client's record (``policies.record_audience``, decided for
-everyone at once) is exactly who ``can_read_client`` lets read it, person by person: on the
-demo programme, and again after a care-team member is deactivated, a supervisor's link ends,
-the client's partner consent flips, and a client's account is unlinked."""
+"""Who is told of a change to a client's record (``auth.policies.clients.record_audience``,
+decided for everyone at once) is exactly who ``can_read_client`` lets read it, person by
+person: on the demo programme, and again after a care-team member is deactivated, a
+supervisor's link ends, the client's partner consent flips, and a client's account is
+unlinked."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from app.messaging.keyring import keyring_from_settings
 from app.migrate import upgrade_async
 from app.organisations.models import Organisation, OrganisationKind
 from app.users.models import Role, SupervisionLink, User
-from auth import policies
+from auth.policies import clients as client_policies
 from tests.conftest import DEMO_PASSWORD
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -52,14 +53,14 @@ async def session(tmp_path: Path) -> AsyncIterator[AsyncSession]:
 
 async def one_by_one(session: AsyncSession, client: ClientRecord) -> set[uuid.UUID]:
     everyone = (await session.exec(select(User))).all()
-    return {u.id for u in everyone if await policies.can_read_client(session, u, client)}
+    return {u.id for u in everyone if await client_policies.can_read_client(session, u, client)}
 
 
 async def agree_everywhere(session: AsyncSession) -> None:
     clients = (await session.exec(select(ClientRecord))).all()
     assert clients
     for client in clients:
-        assert await policies.record_audience(session, client) == await one_by_one(
+        assert await client_policies.record_audience(session, client) == await one_by_one(
             session, client
         ), client.display_name
 
@@ -162,8 +163,8 @@ async def test_item_answers_are_for_the_client_and_the_care_teams_clinicians(
     checked = 0
     for client in clients:
         for user in everyone:
-            reads = await policies.can_read_client(session, user, client)
-            sees = await policies.can_see_item_answers(session, user, client)
+            reads = await client_policies.can_read_client(session, user, client)
+            sees = await client_policies.can_see_item_answers(session, user, client)
             if sees:
                 assert reads, (user.display_name, client.display_name)
             if not reads:
@@ -175,5 +176,5 @@ async def test_item_answers_are_for_the_client_and_the_care_teams_clinicians(
             )
             assert bool(sees) == expected, (user.display_name, user.role, client.display_name)
     assert checked
-    granted = [c for c in clients if await policies.can_read_client(session, theirs, c)]
+    granted = [c for c in clients if await client_policies.can_read_client(session, theirs, c)]
     assert granted, "the provider's supervisor reads some record through consent"

@@ -3,7 +3,7 @@
 The alert goes to everyone on the care team who may see item answers (its therapists and
 supervisors); a care team with none alerts the supervisors of its staff; with nobody over it
 either, the organisation's supervisors, audited as an escalation. The member of staff who entered
-the answers is told whom it reached (auth.policies.risk_alert_audience)."""
+the answers is told whom it reached (auth.policies.clients.risk_alert_audience)."""
 
 from __future__ import annotations
 

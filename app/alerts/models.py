@@ -11,7 +11,7 @@ from app.dbtypes import enum_field, id_field, timestamp_field
 
 class AlertKind(StrEnum):
     # Thoughts of self-harm: urgent, at once, to the care team's clinicians; never to nobody
-    # (auth.policies.risk_alert_audience).
+    # (auth.policies.clients.risk_alert_audience).
     phq9_item9 = "phq9_item9"
     # The IPS journey (app/ips): overdue items, to the care team.
     first_employer_contact_overdue = "first_employer_contact_overdue"
@@ -20,7 +20,7 @@ class AlertKind(StrEnum):
 
 
 # Alerts that carry clinical risk (what a questionnaire answer said): seen only by those who may
-# see item answers (auth.policies.can_see_item_answers), never by the whole care team.
+# see item answers (auth.policies.clients.can_see_item_answers), never by the whole care team.
 RISK_ALERT_KINDS = frozenset({AlertKind.phq9_item9})
 
 
@@ -35,7 +35,7 @@ class Alert(SQLModel, table=True):
     source_id: uuid.UUID | None = None  # e.g. the questionnaire that raised it
     detail: str = Field(max_length=500)
     # Sent to the organisation's supervisors because nobody on or over the care team may see it
-    # (auth.policies.risk_alert_audience): they keep it while they are such supervisors.
+    # (auth.policies.clients.risk_alert_audience): they keep it while they are such supervisors.
     escalated: bool = False
     raised_at: datetime = timestamp_field(index=True)
     acknowledged_at: datetime | None = timestamp_field(nullable=True)

@@ -31,7 +31,6 @@ from app.organisations import service as organisations_service
 from app.pagination import Page, PageDep
 from app.teams import service as teams_service
 from app.users import service as users_service
-from auth import policies
 from auth.deps import (
     ChangeableClient,
     ClinicalReader,
@@ -39,6 +38,7 @@ from auth.deps import (
     ConsentRecorder,
     ReadableClient,
 )
+from auth.policies import clients as client_policies
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 
@@ -106,7 +106,7 @@ async def list_clients(
         user_id=principal.id,
         query=service.ClientQuery(status=status_filter, text=q, team_id=team_id),
     )
-    visible = await policies.readable_clients(session, principal.user, candidates)
+    visible = await client_policies.readable_clients(session, principal.user, candidates)
     window = visible[page.offset : page.offset + page.limit]
     await audit_service.record_many(
         session,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, func, or_
+from sqlalchemy import exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,8 +21,9 @@ from app.clients.schemas import (
 from app.context import Context
 from app.errors import Conflict, NotFound, Problem
 from app.teams.models import Team
-from app.users import service as users_service
-from app.users.models import CLINICAL_ROLES, SupervisionLink, User
+from app.users.models import SupervisionLink, User
+from auth.policies import clients as client_policies
+from auth.policies import supervision as supervision_policies
 
 
 class ClientNotFound(NotFound):
@@ -65,7 +66,7 @@ async def care_relation(
     )
     supervising = exists().where(
         col(SupervisionLink.supervisor_id) == user_id,
-        *users_service.link_in_force(),
+        *supervision_policies.link_in_force(),
         col(CareTeamMember.user_id) == col(SupervisionLink.supervisee_id),
         col(CareTeamMember.client_id) == client_id,
         col(CareTeamMember.until).is_(None),
@@ -82,29 +83,12 @@ class ClientQuery:
     team_id: uuid.UUID | None = None
 
 
-def _related_clients(user_id: uuid.UUID) -> ColumnElement[bool]:
-    """Ids of clients the person is connected to: their own record, their care teams, and the
-    care teams of the staff they supervise. Consent across organisations is checked after."""
-    on_care_team = select(CareTeamMember.client_id).where(
-        CareTeamMember.user_id == user_id, col(CareTeamMember.until).is_(None)
-    )
-    supervisees = select(SupervisionLink.supervisee_id).where(
-        SupervisionLink.supervisor_id == user_id, *users_service.link_in_force()
-    )
-    supervised_care = select(CareTeamMember.client_id).where(
-        col(CareTeamMember.user_id).in_(supervisees), col(CareTeamMember.until).is_(None)
-    )
-    return or_(
-        col(ClientRecord.user_id) == user_id,
-        col(ClientRecord.id).in_(on_care_team),
-        col(ClientRecord.id).in_(supervised_care),
-    )
-
-
 async def related_clients(
     *, session: AsyncSession, user_id: uuid.UUID, query: ClientQuery
 ) -> list[ClientRecord]:
-    stmt = select(ClientRecord).where(_related_clients(user_id))
+    """The clients this person is connected to (``auth.policies.clients.related_to``); the
+    caller applies the role and consent rules (``readable_clients``)."""
+    stmt = select(ClientRecord).where(client_policies.related_to(user_id))
     if query.status:
         stmt = stmt.where(ClientRecord.status == query.status)
     if query.team_id:
@@ -188,7 +172,7 @@ async def add_care_team_member(
     user: User,
     data: CareTeamMemberAdd,
 ) -> CareTeamMember:
-    if user.role not in CLINICAL_ROLES or not user.is_active:
+    if not client_policies.can_join_care_team(user):
         raise NotClinicalStaff()
     if user.id in await care_team_user_ids(session=session, client_id=client.id):
         raise Conflict("That person is already on this client's care team.")
@@ -276,7 +260,7 @@ async def supervisors_of(*, session: AsyncSession, user_ids: set[uuid.UUID]) -> 
         return set()
     rows = await session.exec(
         select(SupervisionLink.supervisor_id).where(
-            col(SupervisionLink.supervisee_id).in_(user_ids), *users_service.link_in_force()
+            col(SupervisionLink.supervisee_id).in_(user_ids), *supervision_policies.link_in_force()
         )
     )
     return set(rows.all())

@@ -15,7 +15,7 @@ What goes in:
 * ``CareTeam`` — the current members by name, each with their role as text.
 * ``QuestionnaireResponse`` (completed) per completed questionnaire: linkId = item number,
   ``valueInteger`` answers ("not applicable" as the data-absent-reason code). Only for readers
-  who see item answers (``auth.policies.can_see_item_answers``: the client, the care team's
+  who see item answers (``auth.policies.clients.can_see_item_answers``: the client, the care team's
   therapists, the supervisors of its staff); for the others the bundle has none.
 * ``Observation`` (final, survey) per scored questionnaire: LOINC 44261-6 (PHQ-9) or 70274-6
   (GAD-7), or a text code when the instrument has no LOINC total (WSAS); ``valueInteger`` total;
@@ -106,8 +106,8 @@ class ClinicalRecord:
     staff_names: dict[uuid.UUID, str]
     measures: list[MeasureResponse]
     consents: list[ConsentRecord]
-    # Whether the reader sees item answers (auth.policies.can_see_item_answers): when not, no
-    # QuestionnaireResponse goes in, only the Observations with the totals.
+    # Whether the reader sees item answers (auth.policies.clients.can_see_item_answers): when
+    # not, no QuestionnaireResponse goes in, only the Observations with the totals.
     item_answers: bool
 
 

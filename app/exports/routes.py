@@ -12,14 +12,16 @@ from app.audit import service as audit_service
 from app.db import SessionDep
 from app.exports import fhir, sar
 from app.messaging.keyring import MessageKeyring
-from auth import policies
 from auth.deps import ClientAccess, ReadableClient, client_access
+from auth.policies import clients as client_policies
 
 router = APIRouter(prefix="/clients/{client_id}", tags=["exports"])
 
 SubjectAccessRequester = Annotated[
     ClientAccess,
-    Depends(client_access(sar.can_request_subject_access, "client.subject_access_export")),
+    Depends(
+        client_access(client_policies.can_request_subject_access, "client.subject_access_export")
+    ),
 ]
 
 
@@ -40,7 +42,9 @@ async def fhir_export(access: ReadableClient, session: SessionDep) -> Response:
     Consent per current consent decision. Entries and references are ``urn:uuid:`` URLs.
     Readers who see only scores (not the care team's therapists or the supervisors of its
     staff) get no QuestionnaireResponse: the Observations carry the totals alone."""
-    items = await policies.can_see_item_answers(session, access.principal.user, access.client)
+    items = await client_policies.can_see_item_answers(
+        session, access.principal.user, access.client
+    )
     await audit_service.record(
         session,
         access.ctx,

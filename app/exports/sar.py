@@ -1,14 +1,14 @@
 """The subject-access archive: everything Teamwell holds about one client, as one JSON document.
 
 Asked for by the client themselves, or — for a data-protection request made another way — by a
-supervisor of their care team (``can_request_subject_access``). Sections:
+supervisor of their care team (``auth.policies.clients.can_request_subject_access``). Sections:
 
 * ``record`` — the record summary: organisation and team, the client's login account (no
   secrets), the care team with its history, referrals, and every consent decision;
 * ``plan`` — the plan as it stands, every saved version, and the comments;
 * ``measures`` — every questionnaire with its answers and score; ``alerts`` — risk alerts raised;
   the answers item by item and the risk alerts only for a requester who may see them
-  (``policies.can_see_item_answers``: the client's own answers are theirs), otherwise
+  (``auth.policies.clients.can_see_item_answers``: the client's own answers are theirs), otherwise
   ``answers`` is null and ``about.withheld`` counts what was held back;
 * ``journey`` — the IPS employment journey (milestones, jobs and their reviews, employer
   contacts), an empty object while none is recorded; ``other_records`` — rows of any other
@@ -71,8 +71,8 @@ from app.plans import service as plans_service
 from app.plans.schemas import CommentPublic, PlanPublic, PlanVersionPublic
 from app.teams import service as teams_service
 from app.users import service as users_service
-from app.users.models import Role, User
-from auth import policies
+from app.users.models import User
+from auth.policies import clients as client_policies
 
 ARCHIVE_FORMAT: Final = "teamwell.subject-access.v1"
 MESSAGE_BATCH = 500
@@ -97,23 +97,6 @@ REVIEW_REASON = (
     "Kept among the care team; released through a supervisor of the care team, who checks it "
     "first (Data Protection Act 2018, Sch. 3, serious harm)."
 )
-
-
-async def can_request_subject_access(
-    session: AsyncSession, user: User, client: ClientRecord
-) -> policies.Decision:
-    """The client themselves, or a supervisor of their care team (a data-protection request);
-    either still needs to be able to read the record (a withdrawn consent counts)."""
-    readable = await policies.can_read_client(session, user, client)
-    if not readable:
-        return readable
-    if client.user_id is not None and client.user_id == user.id:
-        return policies.ALLOW
-    if user.role == Role.supervisor:
-        return policies.ALLOW
-    return policies.Decision(
-        False, "a subject-access export is for the client and their care team's supervisors"
-    )
 
 
 # --- the archive ---------------------------------------------------------------------------
@@ -266,7 +249,7 @@ async def archive(
     alerts = await _alerts(session, client)
     journey, other_records = await _kept_elsewhere(session, client)
     measures = await _measures(session, client)
-    items = await policies.can_see_item_answers(session, requester, client)
+    items = await client_policies.can_see_item_answers(session, requester, client)
     if not items:
         # A supervisor outside the clinical need to know (one at an employment service) exports
         # the scores; the answers and the risk alerts go out through a clinician.

@@ -30,8 +30,9 @@ from app.fidelity.schemas import (
 from app.teams import service as teams_service
 from app.teams.models import Team
 from app.users.models import User
-from auth import policies
 from auth.deps import CurrentUser, Principal, refuse
+from auth.policies import teams as team_policies
+from auth.policies.decision import Decision
 
 router = APIRouter(prefix="/teams/{team_id}/fidelity-reviews", tags=["fidelity"])
 
@@ -42,7 +43,7 @@ class TeamAccess:
     principal: Principal
 
 
-TeamPolicy = Callable[[AsyncSession, User, uuid.UUID], Awaitable[policies.Decision]]
+TeamPolicy = Callable[[AsyncSession, User, uuid.UUID], Awaitable[Decision]]
 
 
 def team_access(policy: TeamPolicy, action: str) -> Callable[..., Awaitable[TeamAccess]]:
@@ -70,10 +71,10 @@ def team_access(policy: TeamPolicy, action: str) -> Callable[..., Awaitable[Team
 
 
 TeamSupervisor = Annotated[
-    TeamAccess, Depends(team_access(policies.can_view_team, "fidelity_review.write"))
+    TeamAccess, Depends(team_access(team_policies.can_view_team, "fidelity_review.write"))
 ]
 FidelityReader = Annotated[
-    TeamAccess, Depends(team_access(policies.can_read_fidelity, "fidelity_review.read"))
+    TeamAccess, Depends(team_access(team_policies.can_read_fidelity, "fidelity_review.read"))
 ]
 FteQuery = Annotated[float | None, Query(gt=0, le=MAX_SPECIALIST_FTE, description=FTE_DESCRIPTION)]
 

@@ -37,8 +37,10 @@ from app.supervision.service import SupervisionSettings
 from app.teams import service as teams_service
 from app.users import service as users_service
 from app.users.models import CLINICAL_ROLES, Role, User
-from auth import policies
 from auth.invitations import service as invitations_service
+from auth.policies import accounts as account_policies
+from auth.policies import clients as client_policies
+from auth.policies import supervision as supervision_policies
 
 
 def upcoming(meetings: list[Meeting], now: datetime, until: datetime | None) -> list[Meeting]:
@@ -95,7 +97,7 @@ async def _due_work(session: AsyncSession, ctx: Context, user: User) -> list[Due
     the supervision page). Each client listed is an audited read of their record."""
     mine = await clients_service.on_care_team_of(session=session, user_id=user.id)
     open_cases = [c for c in mine if c.status != ProgrammeStatus.closed]
-    readable = await policies.readable_clients(session, user, open_cases)
+    readable = await client_policies.readable_clients(session, user, open_cases)
     today = ips_service.today_of(ctx)
     work: list[DueWork] = []
     shown: list[ClientRecord] = []
@@ -193,19 +195,19 @@ async def _admin_day(session: AsyncSession, ctx: Context, user: User) -> AdminDa
 async def today(*, session: AsyncSession, ctx: Context, user: User, settings: Settings) -> Today:
     """The caller's day, by role (see ``docs/api.md``, "Home: my day")."""
     now = ctx.now()
-    clinical = bool(policies.sees_clinical_content(user))
+    clinical = bool(client_policies.sees_clinical_content(user))
     meetings: list[MeetingPublic] | None = None
     next_session: Meeting | None = None
     if clinical:
         meetings, next_session = await _meetings(session, user, now, settings.home_meetings_hours)
     alerts = None
-    if clinical and policies.is_staff(user):
+    if clinical and account_policies.is_staff(user):
         visible = await measures_service.visible_alerts(
             session=session, user=user, include_acknowledged=False
         )
         alerts = [measures_service.alert_public(alert, client) for alert, client in visible]
     check_in = None
-    if policies.can_check_in(user):
+    if supervision_policies.can_check_in(user):
         check_in = await supervision_service.prompt(
             session=session,
             ctx=ctx,
@@ -213,7 +215,7 @@ async def today(*, session: AsyncSession, ctx: Context, user: User, settings: Se
             settings=SupervisionSettings.of(settings),
         )
     talk_requests = None
-    if policies.can_supervise(user):
+    if supervision_policies.can_supervise(user):
         talk_requests = await supervision_service.supervisees_talk_requests(
             session=session, ctx=ctx, supervisor_id=user.id, include_acknowledged=False
         )
@@ -232,6 +234,8 @@ async def today(*, session: AsyncSession, ctx: Context, user: User, settings: Se
             else None
         ),
         admin=(
-            await _admin_day(session, ctx, user) if policies.can_manage_accounts(user) else None
+            await _admin_day(session, ctx, user)
+            if account_policies.can_manage_accounts(user)
+            else None
         ),
     )

@@ -42,25 +42,26 @@ from app.measures.schemas import AlertPublic
 from app.pagination import Page, PageDep
 from app.users import service as users_service
 from app.users.models import User
-from auth import policies
 from auth.deps import ChangeableClient, Principal, ReadableClient, refuse, require
+from auth.policies import clients as client_policies
+from auth.policies import ips as ips_policies
 
 router = APIRouter(tags=["ips"])
 
 EmployerContactLogger = Annotated[
     Principal,
-    Depends(require(policies.can_log_employer_contacts, "employer_contact.create")),
+    Depends(require(ips_policies.can_log_employer_contacts, "employer_contact.create")),
 ]
 EmployerContactEditor = Annotated[
     Principal,
-    Depends(require(policies.can_log_employer_contacts, "employer_contact.update")),
+    Depends(require(ips_policies.can_log_employer_contacts, "employer_contact.update")),
 ]
 EmployerContactReader = Annotated[
     Principal,
-    Depends(require(policies.can_read_employer_contacts, "employer_contact.read")),
+    Depends(require(ips_policies.can_read_employer_contacts, "employer_contact.read")),
 ]
 CaseloadReader = Annotated[
-    Principal, Depends(require(policies.can_read_caseloads, "caseload.read"))
+    Principal, Depends(require(ips_policies.can_read_caseloads, "caseload.read"))
 ]
 
 
@@ -221,7 +222,7 @@ async def _contact_views(
     readable: set[uuid.UUID] = set()
     for client_id in {c.client_id for c in contacts if c.client_id is not None}:
         client = await session.get(ClientRecord, client_id)
-        if client is not None and await policies.can_read_client(session, reader, client):
+        if client is not None and await client_policies.can_read_client(session, reader, client):
             readable.add(client_id)
     names = await users_service.names(session=session, ids={c.specialist_id for c in contacts})
     views = [service.contact_view(c, names, show_client=c.client_id in readable) for c in contacts]
@@ -237,7 +238,7 @@ async def list_employer_contacts(
 ) -> Page[EmployerContactPublic]:
     """Employer contacts, newest first: a specialist's own, or for a supervisor those of the
     employment specialists they supervise (``specialist_id`` narrows to one of them)."""
-    owners = await service.contact_log_owners(session=session, reader=principal.user)
+    owners = await ips_policies.employer_contact_log_owners(session, principal.user)
     if specialist_id is not None:
         owners &= {specialist_id}
     found, total = await service.employer_contacts(
@@ -265,7 +266,7 @@ async def _must_read_linked_client(
 ) -> None:
     """A contact linked to a client is logged or changed only by someone who may read them."""
     client = await clients_service.get(session=session, client_id=client_id)
-    decision = await policies.can_read_client(session, principal.user, client)
+    decision = await client_policies.can_read_client(session, principal.user, client)
     if not decision:
         raise await refuse(
             session,
@@ -318,7 +319,7 @@ async def change_employer_contact(
     (only the fields given change). A contact linked to a client is changed only while you may
     read that client's record; the client it is linked to does not change."""
     contact = await service.get_employer_contact(session=session, contact_id=contact_id)
-    decision = policies.can_change_employer_contact(principal.user, contact.specialist_id)
+    decision = ips_policies.can_change_employer_contact(principal.user, contact.specialist_id)
     if not decision:
         raise await refuse(
             session,

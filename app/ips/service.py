@@ -48,7 +48,8 @@ from app.pagination import paginate
 from app.plans import service as plans_service
 from app.users import service as users_service
 from app.users.models import Role, User
-from auth import policies
+from auth.policies import clients as client_policies
+from auth.policies import ips as ips_policies
 
 # Milestones that happen once in a journey; a second one is refused.
 ONCE_ONLY = frozenset({MilestoneKind.first_meeting, MilestoneKind.first_employer_contact})
@@ -511,7 +512,7 @@ async def alert_recipients(*, session: AsyncSession, client: ClientRecord) -> li
     recipients = []
     for user_id in await clients_service.care_team_user_ids(session=session, client_id=client.id):
         user = await session.get(User, user_id)
-        if user is not None and await policies.can_read_client(session, user, client):
+        if user is not None and await client_policies.can_read_client(session, user, client):
             recipients.append(user_id)
     return sorted(recipients, key=str)
 
@@ -653,20 +654,14 @@ async def employer_contacts(
     )
 
 
-async def contact_log_owners(*, session: AsyncSession, reader: User) -> set[uuid.UUID]:
-    """Whose employer contacts this person reads: a specialist their own; a supervisor those
-    of the employment specialists they supervise."""
-    if reader.role == Role.employment_specialist:
-        return {reader.id}
-    if reader.role != Role.supervisor:
-        return set()
-    supervisees = await users_service.supervisee_ids(session=session, supervisor_id=reader.id)
-    if not supervisees:
+async def employment_specialists_among(
+    *, session: AsyncSession, user_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these people are employment specialists."""
+    if not user_ids:
         return set()
     rows = await session.exec(
-        select(User.id).where(
-            col(User.id).in_(supervisees), User.role == Role.employment_specialist
-        )
+        select(User.id).where(col(User.id).in_(user_ids), User.role == Role.employment_specialist)
     )
     return set(rows.all())
 
@@ -786,7 +781,7 @@ async def assign_specialist(
     active = len(
         (await caseload_clients(session=session, specialist_ids={specialist.id}))[specialist.id]
     )
-    is_supervisor = bool(policies.can_override_caseload(assigner))
+    is_supervisor = bool(ips_policies.can_override_caseload(assigner))
     decision = rules.can_assign(
         active,
         limit=settings.limit,

@@ -30,7 +30,6 @@ from app.measures.schemas import (
     OutcomeSummary,
     RiskAlertNotice,
 )
-from auth import policies
 from auth.deps import (
     AnonymousContext,
     ChangeableClient,
@@ -42,6 +41,8 @@ from auth.deps import (
     refuse,
 )
 from auth.email import EmailSenderDep
+from auth.policies import clients as client_policies
+from auth.policies.decision import Decision
 
 router = APIRouter(tags=["measures"])
 
@@ -52,8 +53,8 @@ def _public(response: MeasureResponse, *, items: bool) -> MeasurePublic:
     return view if items else view.model_copy(update={"answers": None})
 
 
-async def _item_answers(session: AsyncSession, access: ClientAccess) -> policies.Decision:
-    return await policies.can_see_item_answers(session, access.principal.user, access.client)
+async def _item_answers(session: AsyncSession, access: ClientAccess) -> Decision:
+    return await client_policies.can_see_item_answers(session, access.principal.user, access.client)
 
 
 @router.get("/instruments")
@@ -129,7 +130,7 @@ def _alert_frame(alert: Any, client: ClientRecord) -> dict[str, Any]:
 @router.get("/clients/{client_id}/measures", response_model=list[MeasurePublic])
 async def measures(access: ReadableClient, session: SessionDep) -> list[MeasurePublic]:
     """Every questionnaire the client completed, oldest first. ``answers`` is null for readers
-    who see only the scores (``auth.policies.can_see_item_answers``)."""
+    who see only the scores (``auth.policies.clients.can_see_item_answers``)."""
     items = await _item_answers(session, access)
     await audit_service.record(
         session,
@@ -184,11 +185,11 @@ async def acknowledge(
     if alert.kind in RISK_ALERT_KINDS:
         client = await session.get(ClientRecord, alert.client_id)
         decision = (
-            await policies.can_see_risk_alert(
+            await client_policies.can_see_risk_alert(
                 session, principal.user, client, escalated=alert.escalated
             )
             if client is not None
-            else policies.Decision(False, "the client's record is gone")
+            else Decision(False, "the client's record is gone")
         )
         if not decision:
             raise await refuse(

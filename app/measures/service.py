@@ -29,8 +29,8 @@ from app.measures.scoring import (
     score,
 )
 from app.users.models import Role, User
-from auth import policies
-from auth.policies import RiskAlertReach, risk_alert_audience
+from auth.policies import clients as client_policies
+from auth.policies.clients import RiskAlertReach, risk_alert_audience
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ async def visible_alerts(
 ) -> list[tuple[Alert, ClientRecord | None]]:
     """Alerts addressed to this person, newest first, each with its client. A risk alert
     (PHQ-9 item 9) is left out unless its recipient may still see the client's item answers
-    (``auth.policies.can_see_risk_alert``): someone since taken off the care team, or whose
+    (``auth.policies.clients.can_see_risk_alert``): someone since taken off the care team, or whose
     consent was withdrawn, no longer sees it; one escalated to the organisation's supervisors is
     seen while its recipient is one. The alerts list and the home page share this."""
     found = await alerts_for(
@@ -263,7 +263,7 @@ async def visible_alerts(
             key = (alert.client_id, alert.escalated)
             if key not in sees_risk:
                 sees_risk[key] = bool(
-                    await policies.can_see_risk_alert(
+                    await client_policies.can_see_risk_alert(
                         session, user, client, escalated=alert.escalated
                     )
                 )

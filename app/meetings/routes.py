@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request, Response, status
 
 from app.audit import service as audit_service
 from app.db import SessionDep
-from app.errors import Forbidden
 from app.meetings import service
 from app.meetings.calendar import invitation_attachment, meeting_ics
 from app.meetings.ice import ice_servers
@@ -22,11 +21,16 @@ from app.meetings.schemas import (
     MeetingPublic,
     MeetingUpdate,
 )
-from app.messaging import service as messaging
 from app.messaging.models import ConversationKind
 from app.users.models import User
-from auth import policies
-from auth.deps import CurrentUser, Principal
+from auth.deps import (
+    ConversationMember,
+    CurrentUser,
+    ManagedMeeting,
+    Principal,
+    RunMeeting,
+    VisibleMeeting,
+)
 from auth.email import EmailMessage, EmailSenderDep
 
 router = APIRouter(prefix="/meetings", tags=["meetings"])
@@ -34,47 +38,6 @@ calls = APIRouter(prefix="/conversations", tags=["meetings"])
 
 # A neutral title in calendars and email: the meeting's own title may name a client.
 CALENDAR_TITLE = "Teamwell meeting"
-
-
-async def _visible(session: SessionDep, principal: Principal, meeting_id: uuid.UUID) -> Meeting:
-    meeting = await service.get(session=session, meeting_id=meeting_id)
-    user = principal.user
-    if meeting.host_id == user.id or await service.is_care_staff(session, user, meeting):
-        return meeting
-    try:
-        await service.join_mode(session, user, meeting)
-    except service.MeetingEnded:
-        if user.id in await service.invitee_ids(session=session, meeting_id=meeting.id):
-            return meeting
-        raise
-    return meeting
-
-
-async def _run_by_caller(
-    session: SessionDep, principal: Principal, meeting_id: uuid.UUID
-) -> Meeting:
-    """A meeting the caller runs with colleagues (its attendance is theirs to read)."""
-    meeting = await service.get(session=session, meeting_id=meeting_id)
-    if not await service.is_care_staff(session, principal.user, meeting):
-        raise Forbidden("Attendance is read by the care team or the team's staff.")
-    if meeting.kind == MeetingKind.supervision and meeting.host_id != principal.user.id:
-        # Those supervised join it; its record is the supervisor's who holds it.
-        raise Forbidden("Attendance at supervision is read by the supervisor who arranged it.")
-    return meeting
-
-
-async def _arranged(session: SessionDep, principal: Principal, meeting_id: uuid.UUID) -> Meeting:
-    """A meeting the caller may change or cancel: one they host and still run. Anyone else is
-    refused with 403 (audited as ``route.refused`` like every refusal decided in a route)."""
-    meeting = await service.get(session=session, meeting_id=meeting_id)
-    decision = policies.can_change_meeting(
-        principal.user,
-        host_id=meeting.host_id,
-        runs_it=await service.is_care_staff(session, principal.user, meeting),
-    )
-    if not decision:
-        raise Forbidden(f"A meeting is changed or cancelled by its host: {decision.reason}.")
-    return meeting
 
 
 async def _audit(session: SessionDep, principal: Principal, meeting: Meeting, action: str) -> None:
@@ -217,18 +180,14 @@ async def create_meeting(
 
 
 @router.get("/{meeting_id}", response_model=MeetingPublic)
-async def get_meeting(
-    meeting_id: uuid.UUID, principal: CurrentUser, session: SessionDep
-) -> MeetingPublic:
+async def get_meeting(meeting: VisibleMeeting, session: SessionDep) -> MeetingPublic:
     """One meeting the caller may join or runs."""
-    return await service.public(
-        session=session, meeting=await _visible(session, principal, meeting_id)
-    )
+    return await service.public(session=session, meeting=meeting)
 
 
 @router.patch("/{meeting_id}", response_model=MeetingPublic)
 async def update_meeting(
-    meeting_id: uuid.UUID,
+    meeting: ManagedMeeting,
     body: MeetingUpdate,
     principal: CurrentUser,
     session: SessionDep,
@@ -237,7 +196,6 @@ async def update_meeting(
 ) -> MeetingPublic:
     """Change a meeting (its host only); calendars update the same event (same UID, higher
     SEQUENCE)."""
-    meeting = await _arranged(session, principal, meeting_id)
     invited = await service.invitee_ids(session=session, meeting_id=meeting.id)
     meeting = await service.update(session=session, ctx=principal.ctx, meeting=meeting, data=body)
     await _audit(session, principal, meeting, "meeting.update")
@@ -249,14 +207,13 @@ async def update_meeting(
 
 @router.post("/{meeting_id}/cancel", response_model=MeetingPublic)
 async def cancel_meeting(
-    meeting_id: uuid.UUID,
+    meeting: ManagedMeeting,
     principal: CurrentUser,
     session: SessionDep,
     request: Request,
     sender: EmailSenderDep,
 ) -> MeetingPublic:
     """Cancel a meeting (its host only); invitees' calendars remove the event."""
-    meeting = await _arranged(session, principal, meeting_id)
     meeting = await service.cancel(session=session, ctx=principal.ctx, meeting=meeting)
     await _audit(session, principal, meeting, "meeting.cancel")
     await _send_invitations(request, session, sender, meeting, "CANCEL")
@@ -265,10 +222,9 @@ async def cancel_meeting(
 
 @router.get("/{meeting_id}/invite.ics", response_class=Response)
 async def download_ics(
-    meeting_id: uuid.UUID, principal: CurrentUser, session: SessionDep, request: Request
+    meeting: VisibleMeeting, principal: CurrentUser, session: SessionDep, request: Request
 ) -> Response:
     """The meeting as an iCalendar file for the caller's own calendar."""
-    meeting = await _visible(session, principal, meeting_id)
     host = await session.get(User, meeting.host_id)
     assert host is not None
     method: Literal["REQUEST", "CANCEL"] = "CANCEL" if meeting.cancelled_at else "REQUEST"
@@ -282,10 +238,9 @@ async def download_ics(
 
 @router.get("/{meeting_id}/attendance", response_model=list[AttendancePublic])
 async def attendance(
-    meeting_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+    meeting: RunMeeting, principal: CurrentUser, session: SessionDep
 ) -> list[AttendancePublic]:
     """Who came, when they were admitted and left, and for how long (staff running it)."""
-    meeting = await _run_by_caller(session, principal, meeting_id)
     await _audit(session, principal, meeting, "meeting.attendance_read")
     return await service.attendance(session=session, meeting_id=meeting.id)
 
@@ -294,12 +249,9 @@ async def attendance(
     "/{conversation_id}/call", response_model=MeetingPublic, status_code=status.HTTP_201_CREATED
 )
 async def start_call(
-    conversation_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+    conversation: ConversationMember, principal: CurrentUser, session: SessionDep
 ) -> MeetingPublic:
     """Start an ad-hoc call from a team conversation or a case thread; its members join."""
-    conversation = await messaging.require_member(
-        session=session, conversation_id=conversation_id, user=principal.user
-    )
     if conversation.kind == ConversationKind.direct:
         raise service.Problem("Calls start from a team conversation or a case thread.")
     now = principal.ctx.now()

@@ -26,8 +26,9 @@ from app.meetings.models import (
 )
 from app.meetings.schemas import AttendancePublic, MeetingCreate, MeetingPublic, MeetingUpdate
 from app.teams import service as teams_service
-from app.users.models import Role, User
-from auth import policies
+from app.users.models import User
+from auth.policies import clients as client_policies
+from auth.policies import meetings as meeting_policies
 
 
 class MeetingNotFound(NotFound):
@@ -73,46 +74,6 @@ async def invitee_ids(*, session: AsyncSession, meeting_id: uuid.UUID) -> set[uu
     return set(rows.all())
 
 
-# --- who may do what -----------------------------------------------------------------------------
-
-
-async def is_care_staff(session: AsyncSession, user: User, meeting: Meeting) -> bool:
-    """Staff who run this meeting: the client's care team (and their supervisors) for a case,
-    the team's staff for a team meeting. Supervision is private to those in it: of the team,
-    only its host and the people invited (a one-to-one is not open to colleagues)."""
-    if not user.is_active or user.role in (Role.client, Role.admin):
-        return False
-    if meeting.client_id is not None:
-        client = await clients_service.get(session=session, client_id=meeting.client_id)
-        return bool(await policies.can_change_client(session, user, client))
-    assert meeting.team_id is not None
-    if user.id not in await teams_service.member_ids(session=session, team_id=meeting.team_id):
-        return False
-    if meeting.kind == MeetingKind.supervision and user.id != meeting.host_id:
-        return user.id in await invitee_ids(session=session, meeting_id=meeting.id)
-    return True
-
-
-async def join_mode(session: AsyncSession, user: User, meeting: Meeting) -> JoinMode:
-    if meeting.state == MeetingState.ended or meeting.cancelled_at is not None:
-        raise MeetingEnded()
-    if await is_care_staff(session, user, meeting):
-        return JoinMode.direct
-    invited = user.id in await invitee_ids(session=session, meeting_id=meeting.id)
-    if (
-        not invited
-        and meeting.kind == MeetingKind.client_session
-        and meeting.client_id is not None
-        and user.role == Role.client
-    ):
-        # A client is always expected at their own sessions (not at the team's case meetings).
-        client = await clients_service.get(session=session, client_id=meeting.client_id)
-        invited = client.user_id == user.id
-    if not invited or not user.is_active:
-        raise NotInvited()
-    return JoinMode.lobby
-
-
 # --- scheduling ------------------------------------------------------------------------------
 
 
@@ -136,7 +97,7 @@ async def create(
         ical_uid=f"{uuid.uuid4()}@teamwell",
         created_at=ctx.now(),
     )
-    if not await is_care_staff(session, host, meeting):
+    if not await meeting_policies.runs_meeting(session, host, meeting):
         raise Forbidden("Meetings are arranged by the client's care team or the team's staff.")
     session.add(meeting)
     await session.flush()
@@ -216,7 +177,7 @@ async def meetings_for(
     related = await clients_service.related_clients(
         session=session, user_id=user.id, query=clients_service.ClientQuery()
     )
-    readable = {c.id for c in await policies.readable_clients(session, user, related)}
+    readable = {c.id for c in await client_policies.readable_clients(session, user, related)}
     if readable:
         rows = await session.exec(select(Meeting).where(col(Meeting.client_id).in_(readable)))
         for meeting in rows.all():
@@ -313,7 +274,7 @@ async def join(
     video: bool,
     limit: int,
 ) -> Seat:
-    mode = await join_mode(session, user, meeting)
+    mode = await meeting_policies.join_mode(session, user, meeting)
     now = ctx.now()
     await _expire_reconnecting(session, meeting.id, now)
     seat = await _current_seat(session, meeting.id, user.id)

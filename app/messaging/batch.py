@@ -15,13 +15,14 @@ database. So this path speaks to the driver directly, with a few statements writ
 
 The rules are those of ``messaging.store_one``, and where they are more than a statement they
 are the same functions (app/messaging/service.py, "what is stored, by whichever path"): the
-sender re-read and active, membership read (team and direct conversations; it is also who is
-told) and checked (``refusal``), a resend answered with the stored message (``opened``), the
-next gap-free sequence numbers taken from the conversation's counter (``numbers_taken``), the
-body sealed with the conversation and sequence number as associated data (``sealed``), the
-sender's read marker moved forward. Messages to a client's case thread are not stored here
-(``stored_in_a_batch``): their membership follows the shared care-team and consent policies and
-each is audited, so the writer stores them through ``store_one`` (``NeedsFullPath``).
+sender re-read and active, membership read (team and direct conversations, by the membership
+policy's statement, ``auth.policies.messaging.MEMBERS_SQL``; it is also who is told) and checked
+(``refusal``), a resend answered with the stored message (``opened``), the next gap-free
+sequence numbers taken from the conversation's counter (``numbers_taken``), the body sealed with
+the conversation and sequence number as associated data (``sealed``), the sender's read marker
+moved forward. Messages to a client's case thread are not stored here (``stored_in_a_batch``):
+their membership follows the shared care-team and consent policies and each is audited, so the
+writer stores them through ``store_one`` (``NeedsFullPath``).
 tests/test_message_paths.py holds the two paths to storing the same.
 
 A batch that fails while writing (a resend racing in from another process hits the unique
@@ -46,6 +47,7 @@ from app.messaging import service as messaging
 from app.messaging.keyring import MessageKeyring
 from app.messaging.models import Message
 from app.messaging.service import Outgoing, SenderInactive, Stored
+from auth.policies import messaging as messaging_policies
 
 # (conversation, sender, client message id): what makes a resend the same message.
 Key = tuple[uuid.UUID, uuid.UUID, str]
@@ -71,23 +73,23 @@ class Facts:
 
 
 # One row per fact: (what, a, b, c), all text so that the branches line up on both databases.
-# A team's members are those in force (``teams.membership_in_force``): a proposed member is told
-# nothing and sends nothing.
-_FACTS = """
+# The members of team and direct conversations are the membership policy's own statement
+# (``auth.policies.messaging.MEMBERS_SQL``, held to agree with its Python predicate): a proposed
+# team member is told nothing and sends nothing.
+_FACTS = (
+    """
 SELECT 's', CAST(id AS TEXT), CAST(is_active AS TEXT), display_name FROM "user" WHERE id {s}
 UNION ALL
 SELECT 'c', CAST(id AS TEXT), kind, CAST(last_seq AS TEXT) FROM conversation WHERE id {c}
 UNION ALL
-SELECT 'm', CAST(c.id AS TEXT), CAST(m.user_id AS TEXT), NULL
-  FROM conversation c JOIN team_membership m ON m.team_id = c.team_id
-  WHERE c.kind = 'team' AND c.id {c} AND m.confirmed_at IS NOT NULL
-UNION ALL
-SELECT 'm', CAST(conversation_id AS TEXT), CAST(user_id AS TEXT), NULL
-  FROM conversation_participant WHERE conversation_id {c}
+SELECT 'm', conversation_id, member_id, NULL FROM ("""
+    + messaging_policies.MEMBERS_SQL
+    + """) AS members
 UNION ALL
 SELECT 'r', CAST(conversation_id AS TEXT), CAST(sender_id AS TEXT), client_msg_id
   FROM {stored}
 """
+)
 _COLUMNS = (
     "id, conversation_id, seq, sender_id, client_msg_id, key_id, body_ciphertext,"
     " created_at, edited_at, deleted_at"

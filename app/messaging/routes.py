@@ -3,7 +3,6 @@ Sending, typing and live delivery go over the `/ws` gateway."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -25,7 +24,7 @@ from app.messaging.schemas import (
 from app.pagination import Page
 from app.teams import service as teams_service
 from app.users import service as users_service
-from auth.deps import CurrentUser, Principal
+from auth.deps import ConversationMember, CurrentUser, Principal
 
 router = APIRouter(prefix="/conversations", tags=["messaging"])
 
@@ -35,14 +34,11 @@ def keyring_of(request: Request) -> MessageKeyring:
     return keyring
 
 
-async def _member_conversation(
-    session: SessionDep, principal: Principal, conversation_id: uuid.UUID
-) -> Conversation:
-    conversation = await service.require_member(
-        session=session, conversation_id=conversation_id, user=principal.user
-    )
+async def _audit_case_read(
+    session: SessionDep, principal: Principal, conversation: Conversation
+) -> None:
+    """Reading a case thread is an access to the client's record."""
     if conversation.kind == ConversationKind.case:
-        # Reading a case thread is an access to the client's record.
         await audit_service.record(
             session,
             principal.ctx,
@@ -51,7 +47,6 @@ async def _member_conversation(
             resource_id=conversation.id,
             client_id=conversation.client_id,
         )
-    return conversation
 
 
 @router.get("", response_model=Page[ConversationPublic])
@@ -127,10 +122,10 @@ async def unread(principal: CurrentUser, session: SessionDep) -> list[UnreadCoun
 
 @router.get("/{conversation_id}", response_model=ConversationPublic)
 async def get_conversation(
-    conversation_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+    conversation: ConversationMember, principal: CurrentUser, session: SessionDep
 ) -> ConversationPublic:
     """One conversation the caller is in."""
-    conversation = await _member_conversation(session, principal, conversation_id)
+    await _audit_case_read(session, principal, conversation)
     return (
         await service.public_conversations(
             session=session, user=principal.user, conversations=[conversation]
@@ -140,7 +135,7 @@ async def get_conversation(
 
 @router.get("/{conversation_id}/messages", response_model=MessagePage)
 async def history(
-    conversation_id: uuid.UUID,
+    conversation: ConversationMember,
     principal: CurrentUser,
     session: SessionDep,
     request: Request,
@@ -156,7 +151,7 @@ async def history(
     before one (scrolling back). With neither, the latest page."""
     cap = request.app.state.settings.sync_page_max
     chosen = min(limit or cap, cap)
-    conversation = await _member_conversation(session, principal, conversation_id)
+    await _audit_case_read(session, principal, conversation)
     if after_seq is not None and before_seq is not None:
         raise Problem("Give after_seq or before_seq, not both.")
     if after_seq is not None:
@@ -181,7 +176,7 @@ async def history(
 
 @router.get("/{conversation_id}/search", response_model=MessagePage)
 async def search(
-    conversation_id: uuid.UUID,
+    conversation: ConversationMember,
     principal: CurrentUser,
     session: SessionDep,
     request: Request,
@@ -189,7 +184,7 @@ async def search(
 ) -> MessagePage:
     """Messages containing the words, newest last. Bodies are encrypted at rest, so the search
     decrypts this one conversation's messages in the server's memory; nothing is indexed."""
-    conversation = await _member_conversation(session, principal, conversation_id)
+    await _audit_case_read(session, principal, conversation)
     keyring = keyring_of(request)
     cap = request.app.state.settings.sync_page_max
     needle = q.casefold()

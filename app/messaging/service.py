@@ -1,5 +1,6 @@
 """Conversations and messages: membership, gap-free sequence numbers, exactly-once sends,
-encryption at rest, read markers and unread counts. Callers check policies; this runs the SQL."""
+encryption at rest, read markers and unread counts. Callers check the policies
+(``auth.policies.messaging``); this runs the SQL."""
 
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ from app.messaging.models import (
 )
 from app.messaging.schemas import ConversationPublic, MessagePublic, UnreadCount
 from app.teams import service as teams_service
-from app.teams.models import Team, TeamMembership
-from app.users.models import Role, User
-from auth import policies
+from app.teams.models import Team
+from app.users.models import User
+from auth.policies import clients as client_policies
+from auth.policies import messaging as messaging_policies
 
 
 class ConversationNotFound(NotFound):
@@ -76,46 +78,23 @@ async def member_ids(*, session: AsyncSession, conversation: Conversation) -> se
         return await teams_service.member_ids(session=session, team_id=conversation.team_id)
     assert conversation.client_id is not None
     client = await clients_service.get(session=session, client_id=conversation.client_id)
-    audience = await policies.record_audience(session, client)
+    audience = await client_policies.record_audience(session, client)
     if not conversation.includes_client and client.user_id is not None:
         audience.discard(client.user_id)
     return audience
 
 
-async def is_member(*, session: AsyncSession, conversation: Conversation, user: User) -> bool:
-    if not user.is_active:
-        return False
-    if conversation.kind == ConversationKind.direct:
-        found = await session.exec(
-            select(ConversationParticipant.id).where(
-                ConversationParticipant.conversation_id == conversation.id,
-                ConversationParticipant.user_id == user.id,
-            )
+async def is_participant(
+    *, session: AsyncSession, conversation_id: uuid.UUID, user_id: uuid.UUID
+) -> bool:
+    """Whether the person is one of a direct conversation's participants."""
+    found = await session.exec(
+        select(ConversationParticipant.id).where(
+            ConversationParticipant.conversation_id == conversation_id,
+            ConversationParticipant.user_id == user_id,
         )
-        return found.first() is not None
-    if conversation.kind == ConversationKind.team:
-        found = await session.exec(
-            select(TeamMembership.id).where(
-                TeamMembership.team_id == conversation.team_id,
-                TeamMembership.user_id == user.id,
-                *teams_service.membership_in_force(),
-            )
-        )
-        return found.first() is not None
-    assert conversation.client_id is not None
-    client = await clients_service.get(session=session, client_id=conversation.client_id)
-    if user.role == Role.client and not conversation.includes_client:
-        return False
-    return bool(await policies.can_read_client(session, user, client))
-
-
-async def require_member(
-    *, session: AsyncSession, conversation_id: uuid.UUID, user: User
-) -> Conversation:
-    conversation = await get(session=session, conversation_id=conversation_id)
-    if not await is_member(session=session, conversation=conversation, user=user):
-        raise NotAMember()
-    return conversation
+    )
+    return found.first() is not None
 
 
 # --- opening conversations ---------------------------------------------------------------------
@@ -131,7 +110,7 @@ async def open_direct(
 ) -> Conversation:
     if other.id == user.id or not other.is_active:
         raise InvalidConversation("Choose someone else to talk to.")
-    if other.id not in await policies.contacts(session, user):
+    if other.id not in await messaging_policies.contacts(session, user):
         raise Forbidden("You can message the people you work with, and a client's care team.")
     key = direct_key(user.id, other.id)
     existing = await session.exec(select(Conversation).where(Conversation.direct_key == key))
@@ -156,8 +135,9 @@ async def open_direct(
 
 
 async def open_team(*, session: AsyncSession, ctx: Context, user: User, team: Team) -> Conversation:
-    if user.id not in await teams_service.member_ids(session=session, team_id=team.id):
-        raise Forbidden("Only the team's members take part in its conversation.")
+    decision = await messaging_policies.can_open_team_conversation(session, user, team.id)
+    if not decision:
+        raise Forbidden(f"{decision.reason}.")
     found = (
         await session.exec(
             select(Conversation).where(
@@ -183,10 +163,11 @@ async def open_team(*, session: AsyncSession, ctx: Context, user: User, team: Te
 async def open_case(
     *, session: AsyncSession, ctx: Context, user: User, client: ClientRecord, includes_client: bool
 ) -> Conversation:
-    if not await policies.can_read_client(session, user, client):
-        raise Forbidden("Case threads are for the client's care team.")
-    if user.role == Role.client and not includes_client:
-        raise Forbidden("The staff-only thread is for the care team.")
+    decision = await messaging_policies.can_open_case_thread(
+        session, user, client, includes_client=includes_client
+    )
+    if not decision:
+        raise Forbidden(f"{decision.reason}.")
     found = (
         await session.exec(
             select(Conversation).where(
@@ -230,17 +211,17 @@ async def conversations_of(*, session: AsyncSession, user: User) -> list[Convers
         )
     )
     found = list(rows.all())
-    if user.role != Role.admin:
+    if client_policies.sees_clinical_content(user):
         related = await clients_service.related_clients(
             session=session, user_id=user.id, query=clients_service.ClientQuery()
         )
-        readable = {c.id for c in await policies.readable_clients(session, user, related)}
+        readable = {c.id for c in await client_policies.readable_clients(session, user, related)}
         if readable:
             case = select(Conversation).where(
                 Conversation.kind == ConversationKind.case,
                 col(Conversation.client_id).in_(readable),
             )
-            if user.role == Role.client:
+            if not messaging_policies.sees_staff_threads(user):
                 case = case.where(col(Conversation.includes_client).is_(True))
             found.extend((await session.exec(case)).all())
     return sorted(found, key=lambda c: (c.last_activity_at, str(c.id)), reverse=True)
@@ -470,7 +451,7 @@ async def send_once(
             raise refused
         if not sender.is_active:
             raise NotAMember()
-    elif not await is_member(session=session, conversation=conversation, user=sender):
+    elif not await messaging_policies.is_member(session, sender, conversation):
         raise NotAMember()
     try:
         sent = await send(

@@ -9,8 +9,8 @@ from app.db import SessionDep
 from app.organisations import service
 from app.organisations.schemas import OrganisationCreate, OrganisationPublic, OrganisationUpdate
 from app.pagination import Page, PageDep
-from auth import policies
 from auth.deps import AccountManager, CurrentUser, refuse
+from auth.policies import accounts as account_policies
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
 
@@ -64,7 +64,7 @@ async def update_organisation(
     """Rename or re-classify an organisation (admins of that organisation; another's is 403,
     audited)."""
     organisation = await service.get(session=session, organisation_id=organisation_id)
-    decision = policies.can_change_organisation(principal.user, organisation.id)
+    decision = account_policies.can_change_organisation(principal.user, organisation.id)
     if not decision:
         raise await refuse(
             session,

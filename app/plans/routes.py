@@ -19,8 +19,8 @@ from app.plans.schemas import (
     PlanVersionPublic,
 )
 from app.users import service as users_service
-from auth import policies
 from auth.deps import ClientAccess, ReadableClient
+from auth.policies import clients as client_policies
 
 router = APIRouter(prefix="/clients/{client_id}/plan", tags=["plans"])
 
@@ -86,7 +86,7 @@ async def save_plan(
             detail=f"version {plan.version}: {', '.join(sections)}",
         )
     view = await _view(session, access)
-    audience = await policies.record_audience(session, access.client)
+    audience = await client_policies.record_audience(session, access.client)
     # Stored before it is announced.
     await session.commit()
     if sections:
@@ -179,7 +179,7 @@ async def add_comment(
         author_name=access.principal.user.display_name,
         created_at=comment.created_at,
     )
-    audience = await policies.record_audience(session, access.client)
+    audience = await client_policies.record_audience(session, access.client)
     await session.commit()
     await request.app.state.realtime.hub.send_to_users(
         audience,

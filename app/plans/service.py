@@ -15,12 +15,12 @@ from app.context import Context
 from app.errors import Forbidden, Problem
 from app.plans.models import CarePlan, CarePlanVersion, PlanComment
 from app.plans.schemas import (
-    CLIENT_EDITABLE,
     SECTIONS,
     CommentCreate,
     PlanContent,
 )
-from app.users.models import Role, User
+from app.users.models import User
+from auth.policies import plans as plan_policies
 
 
 class PlanChanged(Problem):
@@ -93,8 +93,9 @@ async def save(
     if plan.version != based_on:
         raise _conflict(plan)
     sections = changed_sections(content_of(plan), content)
-    if editor.role == Role.client and not set(sections) <= CLIENT_EDITABLE:
-        raise Forbidden("You can change your own goals; your care team changes the rest.")
+    decision = plan_policies.can_change_plan_sections(editor, sections)
+    if not decision:
+        raise Forbidden(f"{decision.reason}.")
     if not sections:
         return plan, []
     now = ctx.now()

@@ -18,8 +18,8 @@ from app.db import SessionDep
 from app.reports import definitions, service
 from app.reports.schemas import DefinitionPublic, ProgrammeReport, ReportScopes
 from app.reports.service import ScopeKind
-from auth import policies
 from auth.deps import Principal, ReportReader, refuse
+from auth.policies import reports as report_policies
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -56,7 +56,7 @@ async def _report(
     today = principal.ctx.now().date()
     service.check_period(first_day, last_day, max_days=settings.report_max_period_days, today=today)
     scope = await service.resolve_scope(session=session, kind=kind, scope_id=scope_id)
-    decision = await policies.can_read_report_scope(
+    decision = await report_policies.can_read_report_scope(
         session,
         principal.user,
         kind=scope.kind,

@@ -142,7 +142,8 @@ async def resolve_scope(*, session: AsyncSession, kind: ScopeKind, scope_id: str
 
 
 async def readable_scopes(*, session: AsyncSession, reader: User) -> ReportScopes:
-    """The scopes this report reader may ask for (``policies.can_read_report_scope``)."""
+    """The scopes this report reader may ask for
+    (``auth.policies.reports.can_read_report_scope``)."""
     if reader.role == Role.admin:
         query = select(Team).where(Team.organisation_id == reader.organisation_id)
     else:

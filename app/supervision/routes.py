@@ -44,9 +44,10 @@ from app.teams import service as teams_service
 from app.users import service as users_service
 from app.users.models import SupervisionLink
 from app.users.schemas import SupervisionPublic
-from auth import policies
 from auth.deps import CurrentUser, Principal, Staff, Supervisor, WellbeingReporter, refuse
-from auth.policies import Decision
+from auth.policies import supervision as supervision_policies
+from auth.policies import teams as team_policies
+from auth.policies.decision import Decision
 from realtime.protocol import TalkRequested
 
 router = APIRouter(tags=["supervision"])
@@ -174,7 +175,7 @@ async def check_ins_of_person(
 ) -> Page[CheckInPublic]:
     """One person's check-ins, newest first: for that person and their current supervisors
     only. Anyone else is refused (403, audited) whether or not the person exists."""
-    decision = await policies.can_read_wellbeing_of(session, principal.user, user_id)
+    decision = await supervision_policies.can_read_wellbeing_of(session, principal.user, user_id)
     if not decision:
         raise await refuse(
             session,
@@ -253,7 +254,7 @@ async def _decide_link(
     session: SessionDep, principal: Principal, link_id: uuid.UUID, action: str
 ) -> SupervisionLink:
     link = await users_service.get_link(session=session, link_id=link_id)
-    decision = policies.can_decide_supervision(principal.user, link.supervisee_id)
+    decision = supervision_policies.can_decide_supervision(principal.user, link.supervisee_id)
     if not decision:
         raise await refuse(
             session,
@@ -400,7 +401,9 @@ async def _readable_record(
     session: SessionDep, principal: Principal, record_id: uuid.UUID, action: str
 ) -> SupervisionRecord:
     record = await service.get_record(session=session, record_id=record_id)
-    decision = await service.may_read_record(session, principal.user, record)
+    decision = await supervision_policies.can_read_supervision_record(
+        session, principal.user, record
+    )
     await _unless_allowed(session, principal, record, action, decision)
     return record
 
@@ -411,7 +414,11 @@ async def _changeable_record(
     """A record the caller may read and change (the supervisor who holds it)."""
     record = await _readable_record(session, principal, record_id, action)
     await _unless_allowed(
-        session, principal, record, action, service.may_change_record(principal.user, record)
+        session,
+        principal,
+        record,
+        action,
+        supervision_policies.can_change_supervision_record(principal.user, record),
     )
     return record
 
@@ -547,7 +554,7 @@ async def update_action(
     record = await _readable_record(
         session, principal, action.record_id, "supervision.action_update"
     )
-    decision = service.may_change_action(principal.user, record, action)
+    decision = supervision_policies.can_mark_supervision_action(principal.user, record, action)
     if not decision:
         raise await refuse(
             session,
@@ -589,7 +596,7 @@ async def team_overview(
     aggregates (a week is withheld when fewer than TEAMWELL_TEAM_WELLBEING_MIN_PEOPLE answered),
     caseloads against the limits, overdue plan actions and reviews, open alerts by kind, and
     who is present. Counts only where clients would otherwise be named."""
-    decision = await policies.can_view_team(session, principal.user, team_id)
+    decision = await team_policies.can_view_team(session, principal.user, team_id)
     if not decision:
         raise await refuse(
             session,

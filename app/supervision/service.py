@@ -1,6 +1,6 @@
 """Wellbeing check-ins, supervision cadence and records, and the supervisor's views.
 
-Callers check who may act (``auth.policies`` and the checks named here); this runs the SQL.
+Callers check who may act (``auth.policies.supervision``); this runs the SQL.
 "Today" is the UTC date of the request's clock (``ctx.now()``). Free text (a check-in's text,
 supervision notes) is sealed with the message keyring, its associated data binding it to its
 row, so a ciphertext copied onto another row, or another person's row, does not open.
@@ -62,7 +62,8 @@ from app.teams import service as teams_service
 from app.teams.models import Team
 from app.users import service as users_service
 from app.users.models import Role, SupervisionLink, User
-from auth.policies import ALLOW, Decision
+from auth.policies import meetings as meeting_policies
+from auth.policies import supervision as supervision_policies
 from realtime.presence_store import PresenceStore, PresenceUnavailable
 
 
@@ -162,7 +163,7 @@ async def supervisor_ids(*, session: AsyncSession, supervisee_id: uuid.UUID) -> 
         .join(User, col(User.id) == SupervisionLink.supervisor_id)
         .where(
             SupervisionLink.supervisee_id == supervisee_id,
-            *users_service.link_in_force(),
+            *supervision_policies.link_in_force(),
             col(User.is_active).is_(True),
             User.role == Role.supervisor,
         )
@@ -502,7 +503,7 @@ async def _check_meeting(session: AsyncSession, supervisor: User, meeting_id: uu
         meeting.host_id == supervisor.id
         or supervisor.id
         in await meetings_service.invitee_ids(session=session, meeting_id=meeting.id)
-        or await meetings_service.is_care_staff(session, supervisor, meeting)
+        or await meeting_policies.runs_meeting(session, supervisor, meeting)
     )
     if meeting is None or not known:
         raise _field_problem(
@@ -602,30 +603,6 @@ async def attendee_ids(*, session: AsyncSession, record_id: uuid.UUID) -> set[uu
         select(SupervisionAttendee.supervisee_id).where(SupervisionAttendee.record_id == record_id)
     )
     return set(rows.all())
-
-
-async def may_read_record(session: AsyncSession, user: User, record: SupervisionRecord) -> Decision:
-    """A record (its notes above all) is read by the supervisor who holds it and the people who
-    attended: not colleagues, not other supervisors, not admins."""
-    if not user.is_active:
-        return Decision(False, "account is inactive")
-    if user.id == record.supervisor_id:
-        return ALLOW
-    if user.id in await attendee_ids(session=session, record_id=record.id):
-        return ALLOW
-    return Decision(False, "supervision records are seen only by their supervisor and attendees")
-
-
-def may_change_record(user: User, record: SupervisionRecord) -> Decision:
-    if user.is_active and user.id == record.supervisor_id:
-        return ALLOW
-    return Decision(False, "only the supervisor who holds the record changes it")
-
-
-def may_change_action(user: User, record: SupervisionRecord, action: SupervisionAction) -> Decision:
-    if user.is_active and user.id in (record.supervisor_id, action.owner_id):
-        return ALLOW
-    return Decision(False, "an action is marked by its owner or the record's supervisor")
 
 
 async def update_notes(
@@ -825,7 +802,9 @@ async def supervisees_overview(
     rows = await session.exec(
         select(SupervisionLink, User)
         .join(User, col(User.id) == SupervisionLink.supervisee_id)
-        .where(SupervisionLink.supervisor_id == supervisor.id, *users_service.link_in_force())
+        .where(
+            SupervisionLink.supervisor_id == supervisor.id, *supervision_policies.link_in_force()
+        )
         .order_by(col(User.display_name), col(User.id), col(SupervisionLink.since))
     )
     links: dict[uuid.UUID, tuple[SupervisionLink, User]] = {}

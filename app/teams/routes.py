@@ -18,8 +18,8 @@ from app.teams.schemas import (
     TeamUpdate,
 )
 from app.users import service as users_service
-from auth import policies
 from auth.deps import AccountManager, Principal, Staff, refuse
+from auth.policies import teams as team_policies
 
 router = APIRouter(prefix="/teams", tags=["teams"])
 
@@ -155,7 +155,7 @@ async def add_member(
     if user.organisation_id != team.organisation_id:
         # Another organisation's people are not found here, as everywhere (docs/security.md).
         raise users_service.UserNotFound()
-    decision = policies.can_join_team(user)
+    decision = team_policies.can_join_team(user)
     if not decision:
         raise await refuse(
             session,
@@ -183,7 +183,7 @@ async def _decide_membership(
     session: SessionDep, principal: Principal, team_id: uuid.UUID, user_id: uuid.UUID, action: str
 ) -> TeamMembership:
     team = await _visible_team(session, principal, team_id)
-    decision = policies.can_confirm_team_member(
+    decision = team_policies.can_confirm_team_member(
         principal.user,
         candidate_id=user_id,
         confirmers=await service.confirmer_ids(session=session, team_id=team.id),

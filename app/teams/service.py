@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ColumnElement, func
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import func
 from sqlalchemy import update as sql_update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,7 +20,8 @@ from app.teams.schemas import (
     TeamMembershipStatus,
     TeamUpdate,
 )
-from app.users.models import CLINICAL_ROLES, Role, User
+from app.users.models import CLINICAL_ROLES, User
+from auth.policies import teams as team_policies
 
 
 class TeamNotFound(NotFound):
@@ -63,18 +64,10 @@ async def create(
     return team
 
 
-def membership_in_force() -> list[ColumnElement[bool]]:
-    """The condition of a team membership in force: confirmed. Every reader of memberships that
-    grants anything (the team's conversation and meetings, colleagues' presence, the team view,
-    fidelity reviews, reports) goes through the readers below, which use it, so a proposal
-    nobody confirmed opens nothing."""
-    return [col(TeamMembership.confirmed_at).is_not(None)]
-
-
 def teams_in_force_of(user_id: uuid.UUID) -> SelectOfScalar[uuid.UUID]:
     """The teams this person is a member of in force, as a subquery for other services."""
     return select(TeamMembership.team_id).where(
-        TeamMembership.user_id == user_id, *membership_in_force()
+        TeamMembership.user_id == user_id, *team_policies.membership_in_force()
     )
 
 
@@ -199,17 +192,30 @@ async def colleague_ids(*, session: AsyncSession, user_id: uuid.UUID) -> set[uui
     """People who share a team with this person (not themselves), both in force."""
     rows = await session.exec(
         select(TeamMembership.user_id).where(
-            col(TeamMembership.team_id).in_(teams_in_force_of(user_id)), *membership_in_force()
+            col(TeamMembership.team_id).in_(teams_in_force_of(user_id)),
+            *team_policies.membership_in_force(),
         )
     )
     return set(rows.all()) - {user_id}
+
+
+async def is_member(*, session: AsyncSession, team_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Whether the person is a member of the team in force."""
+    found = await session.exec(
+        select(TeamMembership.id).where(
+            TeamMembership.team_id == team_id,
+            TeamMembership.user_id == user_id,
+            *team_policies.membership_in_force(),
+        )
+    )
+    return found.first() is not None
 
 
 async def member_ids(*, session: AsyncSession, team_id: uuid.UUID) -> set[uuid.UUID]:
     """The team's members in force."""
     rows = await session.exec(
         select(TeamMembership.user_id).where(
-            TeamMembership.team_id == team_id, *membership_in_force()
+            TeamMembership.team_id == team_id, *team_policies.membership_in_force()
         )
     )
     return set(rows.all())
@@ -227,14 +233,12 @@ async def confirmer_ids(*, session: AsyncSession, team_id: uuid.UUID) -> set[uui
         .join(TeamMembership, col(TeamMembership.user_id) == User.id)
         .where(
             TeamMembership.team_id == team_id,
-            *membership_in_force(),
+            *team_policies.membership_in_force(),
             col(User.is_active).is_(True),
             col(User.role).in_(CLINICAL_ROLES),
         )
     )
-    people = list(rows.all())
-    supervisors = {uid for uid, role in people if role == Role.supervisor}
-    return supervisors or {uid for uid, _ in people}
+    return team_policies.confirmers_among(rows.all())
 
 
 async def get_membership(

@@ -8,7 +8,7 @@ from app.audit import service as audit_service
 from app.db import SessionDep
 from app.pagination import Page, PageDep
 from app.users import service
-from app.users.models import Role, User
+from app.users.models import User
 from app.users.schemas import (
     SupervisionPublic,
     SupervisorAssign,
@@ -16,9 +16,9 @@ from app.users.schemas import (
     UserPublic,
     UserUpdate,
 )
-from auth import policies
 from auth import service as auth_service
 from auth.deps import AccountManager, Principal, RuntimeDep, Staff, refuse
+from auth.policies import accounts as account_policies
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -39,7 +39,7 @@ async def list_users(principal: Staff, session: SessionDep, page: PageDep) -> Pa
     rows, total = await service.list_users(
         session=session,
         organisation_id=principal.user.organisation_id,
-        staff_only=principal.user.role != Role.admin,
+        staff_only=not account_policies.sees_client_accounts(principal.user),
         limit=page.limit,
         offset=page.offset,
     )
@@ -74,7 +74,7 @@ async def create_user(
 async def get_user(user_id: uuid.UUID, principal: Staff, session: SessionDep) -> UserPublic:
     """One person in the caller's organisation."""
     user = await _user_in_own_organisation(session, principal, user_id)
-    if principal.user.role != Role.admin and not user.is_staff:
+    if not user.is_staff and not account_policies.sees_client_accounts(principal.user):
         raise service.UserNotFound()
     return UserPublic.model_validate(user)
 
@@ -92,7 +92,7 @@ async def update_user(
     client this way (403, audited)."""
     user = await _user_in_own_organisation(session, principal, user_id)
     if body.role is not None:
-        decision = policies.can_change_role(user, body.role)
+        decision = account_policies.can_change_role(user, body.role)
         if not decision:
             raise await refuse(
                 session,

@@ -18,6 +18,7 @@ from app.users.schemas import (
     UserUpdate,
 )
 from auth.passwords import hash_password
+from auth.policies import supervision as supervision_policies
 
 
 class UserNotFound(NotFound):
@@ -135,16 +136,6 @@ async def update(*, session: AsyncSession, user: User, data: UserUpdate) -> User
     return user
 
 
-def link_in_force() -> list[ColumnElement[bool]]:
-    """The conditions of a supervision link in force: accepted by the supervisee and not ended.
-    Every reader of links that grants anything (records, check-ins, supervision) uses these,
-    so a proposal nobody accepted opens nothing."""
-    return [
-        col(SupervisionLink.accepted_at).is_not(None),
-        col(SupervisionLink.until).is_(None),
-    ]
-
-
 def link_pending() -> list[ColumnElement[bool]]:
     return [
         col(SupervisionLink.accepted_at).is_(None),
@@ -178,7 +169,7 @@ async def propose_supervisor(
     """Propose who supervises a member of staff. Nothing changes for anyone until the supervisee
     accepts: the current link stays in force, and an earlier proposal still open is withdrawn.
     Proposing the supervisor already in force changes nothing and answers that link."""
-    if supervisor.role != Role.supervisor:
+    if not supervision_policies.can_be_supervisor(supervisor):
         raise NotASupervisor()
     if supervisor.id == supervisee.id:
         raise NotASupervisor("Nobody supervises themselves.")
@@ -186,7 +177,7 @@ async def propose_supervisor(
         select(SupervisionLink).where(
             SupervisionLink.supervisee_id == supervisee.id,
             SupervisionLink.supervisor_id == supervisor.id,
-            *link_in_force(),
+            *supervision_policies.link_in_force(),
         )
     )
     in_force = current.first()
@@ -231,7 +222,7 @@ async def accept_supervisor(
         .where(
             col(SupervisionLink.supervisee_id) == link.supervisee_id,
             col(SupervisionLink.id) != link.id,
-            *link_in_force(),
+            *supervision_policies.link_in_force(),
         )
         .values(until=now)
     )
@@ -310,7 +301,7 @@ async def supervision_links_of(
 async def supervisee_ids(*, session: AsyncSession, supervisor_id: uuid.UUID) -> set[uuid.UUID]:
     rows = await session.exec(
         select(SupervisionLink.supervisee_id).where(
-            SupervisionLink.supervisor_id == supervisor_id, *link_in_force()
+            SupervisionLink.supervisor_id == supervisor_id, *supervision_policies.link_in_force()
         )
     )
     return set(rows.all())

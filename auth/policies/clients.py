@@ -1,4 +1,4 @@
-"""Who may do what: named policies, one place, used by HTTP routes and WebSocket handlers alike.
+"""A client's record: who reads it, who changes it, who sees its item answers and risk alerts.
 
 A client's record is open to the members of their care team, the supervisors of those members,
 and the client. Admins manage accounts but see no clinical content. Staff of another organisation
@@ -11,29 +11,20 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy import ColumnElement, or_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.clients import service as clients_service
-from app.clients.models import ClientRecord
+from app.clients.models import CareTeamMember, ClientRecord
 from app.consents import service as consents_service
 from app.consents.models import ConsentPurpose
 from app.organisations import service as organisations_service
 from app.organisations.models import OrganisationKind
-from app.teams import service as teams_service
 from app.users import service as users_service
-from app.users.models import CLINICAL_ROLES, Role, User
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    reason: str
-
-    def __bool__(self) -> bool:
-        return self.allowed
-
-
-ALLOW = Decision(True, "allowed")
+from app.users.models import CLINICAL_ROLES, Role, SupervisionLink, User
+from auth.policies import supervision as supervision_policies
+from auth.policies.decision import ALLOW, Decision
 
 
 class Relationship(StrEnum):
@@ -74,6 +65,29 @@ async def relationship(session: AsyncSession, user: User, client: ClientRecord) 
         session=session, client_id=client.id, user_id=user.id
     )
     return _related(user, client, on_care_team=on_care_team, supervising=supervising)
+
+
+def related_to(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """``relationship`` as the condition of a query on client records, for the lists (clients,
+    meetings, conversations, the home page): the person's own record, the care teams they are
+    on, and the care teams of the staff they supervise under a link in force. The role and
+    consent rules are applied after, in Python, to what it finds (``readable_clients``); the
+    care-team and supervision services admit only clinical staff and supervisors to those
+    relationships. ``tests/test_policy_sql.py`` holds the two to the same answer."""
+    on_care_team = select(CareTeamMember.client_id).where(
+        CareTeamMember.user_id == user_id, col(CareTeamMember.until).is_(None)
+    )
+    supervisees = select(SupervisionLink.supervisee_id).where(
+        SupervisionLink.supervisor_id == user_id, *supervision_policies.link_in_force()
+    )
+    supervised_care = select(CareTeamMember.client_id).where(
+        col(CareTeamMember.user_id).in_(supervisees), col(CareTeamMember.until).is_(None)
+    )
+    return or_(
+        col(ClientRecord.user_id) == user_id,
+        col(ClientRecord.id).in_(on_care_team),
+        col(ClientRecord.id).in_(supervised_care),
+    )
 
 
 async def _consent_across_organisations(
@@ -272,83 +286,12 @@ async def readable_clients(
     return [c for c in candidates if c.id not in foreign or c.id in granted]
 
 
-def can_manage_accounts(user: User) -> Decision:
-    if user.role == Role.admin:
+def can_join_care_team(user: User) -> Decision:
+    """A client's care team is made of active clinical staff (``NotClinicalStaff`` otherwise):
+    its members read the record, so an admin or a client never joins one."""
+    if user.role in CLINICAL_ROLES and user.is_active:
         return ALLOW
-    return Decision(False, "only admins manage accounts, teams and organisations")
-
-
-def can_change_organisation(user: User, organisation_id: uuid.UUID) -> Decision:
-    """An admin renames or re-classifies their own organisation only: a partner's name and kind
-    are what its own people, and the clients who consent to sharing with it, go by."""
-    if user.role != Role.admin:
-        return Decision(False, "only admins manage accounts, teams and organisations")
-    if user.organisation_id != organisation_id:
-        return Decision(False, "admins manage their own organisation only")
-    return ALLOW
-
-
-def can_join_team(user: User) -> Decision:
-    """Teams are clinical staff: their members read the team's conversation and meetings, so
-    an admin (who may put people on teams) is never one, nor is a client (care teams instead)."""
-    if user.role == Role.client:
-        return Decision(False, "teams are made of staff; clients have care teams instead")
-    if user.role not in CLINICAL_ROLES:
-        return Decision(False, "admins manage teams and are not their members")
-    return ALLOW
-
-
-def can_confirm_team_member(
-    user: User, *, candidate_id: uuid.UUID, confirmers: set[uuid.UUID]
-) -> Decision:
-    """A member an admin proposes for a team is confirmed (or declined) by someone already on it
-    in force: its supervisors, or any of its clinical members when it has no supervisor
-    (``teams.confirmer_ids``). They already read what the new member would, and the admin, who
-    controls every account it makes, is none of them (admins are never members)."""
-    if not user.is_active:
-        return Decision(False, "account is inactive")
-    if user.role not in CLINICAL_ROLES:
-        return Decision(False, "a team's own clinical staff confirm who joins it")
-    if user.id == candidate_id:
-        return Decision(False, "nobody confirms their own place on a team")
-    if user.id in confirmers:
-        return ALLOW
-    return Decision(
-        False,
-        "a team's supervisors confirm who joins it (its clinical members, when it has no "
-        "supervisor)",
-    )
-
-
-def can_change_role(target: User, new_role: Role) -> Decision:
-    """Roles change only among the clinical roles. An account is never made an admin or a
-    clinician from the other side (an admin would otherwise give itself, or an account it runs,
-    clinical reach), nor a client's login staff or the reverse (it belongs to a record)."""
-    if new_role == target.role:
-        return ALLOW
-    if target.role in CLINICAL_ROLES and new_role in CLINICAL_ROLES:
-        return ALLOW
-    return Decision(
-        False,
-        f"a {target.role} account does not become {new_role}; invite a new account instead",
-    )
-
-
-def can_decide_supervision(user: User, supervisee_id: uuid.UUID) -> Decision:
-    """A proposed supervisor is accepted or declined by the supervisee alone: the one person who
-    already holds the clinical relationships the link would open, and whom an admin does not
-    control."""
-    if not user.is_active:
-        return Decision(False, "account is inactive")
-    if user.id == supervisee_id:
-        return ALLOW
-    return Decision(False, "only the person to be supervised accepts or declines a supervisor")
-
-
-def can_read_audit(user: User) -> Decision:
-    if user.role in (Role.admin, Role.supervisor):
-        return ALLOW
-    return Decision(False, "only supervisors and admins read the audit trail")
+    return Decision(False, "care teams are made of active clinical staff")
 
 
 def can_create_client(user: User) -> Decision:
@@ -361,22 +304,6 @@ def sees_clinical_content(user: User) -> Decision:
     if user.role == Role.admin:
         return Decision(False, "admins manage accounts and see no clinical content")
     return ALLOW
-
-
-def is_staff(user: User) -> Decision:
-    if user.is_staff:
-        return ALLOW
-    return Decision(False, "staff only")
-
-
-async def contacts(session: AsyncSession, user: User) -> set[uuid.UUID]:
-    """Whose presence this person sees, and who may message them directly: colleagues who share
-    a team or a client's care team; for a client, only their own care team. The relation is
-    symmetric, so it is also who sees this person's presence."""
-    related = await clients_service.care_relationship_ids(session=session, user_id=user.id)
-    if user.role != Role.client:
-        related |= await teams_service.colleague_ids(session=session, user_id=user.id)
-    return related
 
 
 async def record_audience(session: AsyncSession, client: ClientRecord) -> set[uuid.UUID]:
@@ -423,160 +350,18 @@ async def record_audience(session: AsyncSession, client: ClientRecord) -> set[uu
     return audience
 
 
-# --- meetings ----------------------------------------------------------------------------------
-
-
-def can_change_meeting(user: User, *, host_id: uuid.UUID, runs_it: bool) -> Decision:
-    """A meeting is moved, re-invited or cancelled only by the person who arranged it, its host
-    (a meeting has one host and no co-hosts): colleagues on the care team join it, admit people
-    and may end the call for everyone, but do not rearrange or call off a meeting someone else
-    is holding and has sent invitations for in their own name. ``runs_it``: whether the person
-    is still among the staff who run it (``meetings.is_care_staff``): a host taken off the care
-    team, or deactivated, no longer changes the client's meetings."""
-    if user.id != host_id:
-        return Decision(False, "only the person who arranged the meeting changes or cancels it")
-    if not runs_it:
-        return Decision(False, "no longer on the care team or the team the meeting belongs to")
-    return ALLOW
-
-
-# --- IPS: the employment specialist's own work -------------------------------------------------
-
-
-def can_log_employer_contacts(user: User) -> Decision:
-    """Job development is the employment specialist's: they log their own employer contacts."""
-    if user.role == Role.employment_specialist:
+async def can_request_subject_access(
+    session: AsyncSession, user: User, client: ClientRecord
+) -> Decision:
+    """The client themselves, or a supervisor of their care team (a data-protection request);
+    either still needs to be able to read the record (a withdrawn consent counts)."""
+    readable = await can_read_client(session, user, client)
+    if not readable:
+        return readable
+    if client.user_id is not None and client.user_id == user.id:
         return ALLOW
-    return Decision(False, "employment specialists log their own employer contacts")
-
-
-def can_change_employer_contact(user: User, specialist_id: uuid.UUID) -> Decision:
-    """A logged contact is corrected by the specialist who logged it, and only while they are
-    one (the same policy that lets them log it): a supervisor reads the log but does not rewrite
-    their specialists' work."""
-    allowed = can_log_employer_contacts(user)
-    if not allowed:
-        return allowed
-    if user.id != specialist_id:
-        return Decision(False, "only the specialist who logged an employer contact changes it")
-    return ALLOW
-
-
-def can_read_employer_contacts(user: User) -> Decision:
-    """A specialist reads their own log; a supervisor the logs of the specialists they supervise
-    (the IPS-25 job-development items are judged on them)."""
-    if user.role in (Role.employment_specialist, Role.supervisor):
-        return ALLOW
-    return Decision(False, "employer contacts are read by the specialists and their supervisors")
-
-
-def can_read_caseloads(user: User) -> Decision:
-    """Caseload sizes (counts, no client names) are open to the clinical team."""
-    if user.role in CLINICAL_ROLES:
-        return ALLOW
-    return Decision(False, "caseloads are for the clinical team and its supervisors")
-
-
-def can_override_caseload(user: User) -> Decision:
-    """Assigning beyond the caseload limit is a supervisor's decision."""
     if user.role == Role.supervisor:
         return ALLOW
-    return Decision(False, "only a supervisor may assign beyond the caseload limit")
-
-
-# --- supervision, staff wellbeing, fidelity, reports and evaluation -----------------------------
-
-
-def can_check_in(user: User) -> Decision:
-    """Every member of staff may record how they are; clients have their own measures."""
-    if user.is_staff and user.is_active:
-        return ALLOW
-    return Decision(False, "wellbeing check-ins are for staff")
-
-
-def can_supervise(user: User) -> Decision:
-    """Supervision, team wellbeing, the team view and fidelity reviews are the supervisor's."""
-    if user.role == Role.supervisor and user.is_active:
-        return ALLOW
-    return Decision(False, "only supervisors hold supervision and see the team's wellbeing")
-
-
-async def can_read_wellbeing_of(
-    session: AsyncSession, user: User, person_id: uuid.UUID
-) -> Decision:
-    """A single person's check-ins are read by that person and their current supervisors, no one
-    else (not colleagues, not admins, not other supervisors)."""
-    if not user.is_active:
-        return Decision(False, "account is inactive")
-    if user.id == person_id:
-        return ALLOW
-    if user.role == Role.supervisor:
-        supervisees = await users_service.supervisee_ids(session=session, supervisor_id=user.id)
-        if person_id in supervisees:
-            return ALLOW
-    return Decision(False, "check-ins are seen only by the person and their supervisor")
-
-
-async def can_view_team(session: AsyncSession, user: User, team_id: uuid.UUID) -> Decision:
-    """A team's view (aggregate wellbeing, caseloads, overdue work, alerts, presence) is for the
-    supervisors who are members of that team."""
-    decision = can_supervise(user)
-    if not decision:
-        return decision
-    if team_id in await teams_service.team_ids_of(session=session, user_id=user.id):
-        return ALLOW
-    return Decision(False, "not a supervisor of this team")
-
-
-def can_read_reports(user: User) -> Decision:
-    """Programme reports hold only suppressed aggregates: supervisors and admins read them."""
-    if user.role in (Role.supervisor, Role.admin) and user.is_active:
-        return ALLOW
-    return Decision(False, "programme reports are for supervisors and admins")
-
-
-def can_manage_evaluation(user: User) -> Decision:
-    """Opening or closing a randomised evaluation is a supervisor's decision; the seed is never
-    shown to anyone, so managing a trial does not reveal future allocations."""
-    return can_supervise(user)
-
-
-async def can_read_fidelity(session: AsyncSession, user: User, team_id: uuid.UUID) -> Decision:
-    """A team's IPS-25 reviews are read by its clinical members, supervisors included: the scores
-    describe the service they all give, and improving them is the whole team's work. Admins and
-    staff of other teams do not read them; only the team's supervisors record them."""
-    if not user.is_active:
-        return Decision(False, "account is inactive")
-    if user.role not in CLINICAL_ROLES:
-        return Decision(False, "fidelity reviews are read by the team's clinical staff")
-    if team_id in await teams_service.team_ids_of(session=session, user_id=user.id):
-        return ALLOW
-    return Decision(False, "not a member of this team")
-
-
-async def can_read_report_scope(
-    session: AsyncSession,
-    user: User,
-    *,
-    kind: str,
-    organisation_ids: frozenset[uuid.UUID],
-    team_ids: frozenset[uuid.UUID],
-) -> Decision:
-    """Which programme reports a report reader may see: an organisation's by its own supervisors
-    and admins; a team's or an area cluster's by a supervisor who is a member of a team in it,
-    or by an admin whose organisation has a team in it. ``organisation_ids`` and ``team_ids``
-    are the scope's (for an organisation, that organisation and its teams)."""
-    decision = can_read_reports(user)
-    if not decision:
-        return decision
-    if kind == "organisation":
-        if user.organisation_id in organisation_ids:
-            return ALLOW
-        return Decision(False, "an organisation's reports are for its own supervisors and admins")
-    if user.role == Role.admin:
-        if user.organisation_id in organisation_ids:
-            return ALLOW
-        return Decision(False, "no team of your organisation is in this scope")
-    if await teams_service.team_ids_of(session=session, user_id=user.id) & team_ids:
-        return ALLOW
-    return Decision(False, "you are not a member of a team in this scope")
+    return Decision(
+        False, "a subject-access export is for the client and their care team's supervisors"
+    )
