@@ -138,6 +138,34 @@ async def seed_demo(
         organisation_id=organisations[TRUST.slug].id,
         data=TeamCreate(name="Newcastle IPS Team", area_cluster="Tyne and Wear"),
     )
+    people, logins = await _demo_staff(session, ctx, password, organisations, team)
+    keyworker = people[Role.peer_keyworker]
+    as_keyworker = Context(
+        actor=Actor(
+            user_id=keyworker.id, role=keyworker.role, organisation_id=keyworker.organisation_id
+        ),
+        clock=ctx.clock,
+    )
+    cast = _DemoCast(
+        organisations=organisations, team=team, people=people, as_keyworker=as_keyworker
+    )
+    for index, entry in enumerate(CLIENTS):
+        login = await _demo_client(session, ctx, cast, password, index, entry)
+        if login is not None:
+            logins.append(login)
+    await _demo_team_past(session, ctx, keyring, team, people)
+    return logins
+
+
+async def _demo_staff(
+    session: AsyncSession,
+    ctx: Context,
+    password: str,
+    organisations: dict[str, Organisation],
+    team: Team,
+) -> tuple[dict[Role, User], list[DemoLogin]]:
+    """The staff of both organisations, on the team in force, supervised by the supervisor;
+    the first person of each role stands for that role."""
     people: dict[Role, User] = {}
     logins: list[DemoLogin] = []
     for email, name, role, slug in STAFF:
@@ -161,61 +189,74 @@ async def seed_demo(
             session=session, ctx=ctx, supervisee=people[role], supervisor=people[Role.supervisor]
         )
         await users_service.accept_supervisor(session=session, ctx=ctx, link=link)
+    return people, logins
+
+
+@dataclass(frozen=True)
+class _DemoCast:
+    """Who the demo's clients are made with: the organisations, the team, the first person of
+    each role, and the keyworker acting (who takes every referral)."""
+
+    organisations: dict[str, Organisation]
+    team: Team
+    people: dict[Role, User]
+    as_keyworker: Context
+
+
+async def _demo_client(
+    session: AsyncSession,
+    ctx: Context,
+    cast: _DemoCast,
+    password: str,
+    index: int,
+    entry: tuple[str, ProgrammeStatus, ReferralSource, str, bool],
+) -> DemoLogin | None:
+    """One demo client, referred by the keyworker with the therapist and specialist on the care
+    team; the one with a login also has a session today and a case meeting behind them."""
+    name, status, source, reason, has_login = entry
+    people, team, as_keyworker = cast.people, cast.team, cast.as_keyworker
     keyworker = people[Role.peer_keyworker]
-    as_keyworker = Context(
-        actor=Actor(
-            user_id=keyworker.id, role=keyworker.role, organisation_id=keyworker.organisation_id
+    client = await clients_service.create(
+        session=session,
+        ctx=as_keyworker,
+        team=team,
+        creator=keyworker,
+        data=ClientCreate(
+            display_name=name,
+            team_id=team.id,
+            referral=ReferralCreate(
+                source=source,
+                reason=reason,
+                referred_on=ctx.now().date() - timedelta(days=20 + 15 * index),
+            ),
         ),
-        clock=ctx.clock,
     )
-    today = ctx.now().date()
-    for index, (name, status, source, reason, has_login) in enumerate(CLIENTS):
-        client = await clients_service.create(
+    if status != ProgrammeStatus.referred:
+        await clients_service.update(
+            session=session, ctx=as_keyworker, client=client, data=ClientUpdate(status=status)
+        )
+    for role in (Role.therapist, Role.employment_specialist):
+        await clients_service.add_care_team_member(
             session=session,
             ctx=as_keyworker,
-            team=team,
-            creator=keyworker,
-            data=ClientCreate(
-                display_name=name,
-                team_id=team.id,
-                referral=ReferralCreate(
-                    source=source,
-                    reason=reason,
-                    referred_on=today - timedelta(days=20 + 15 * index),
-                ),
-            ),
+            client=client,
+            user=people[role],
+            data=CareTeamMemberAdd(user_id=people[role].id),
         )
-        if status != ProgrammeStatus.referred:
-            await clients_service.update(
-                session=session, ctx=as_keyworker, client=client, data=ClientUpdate(status=status)
-            )
-        for role in (Role.therapist, Role.employment_specialist):
-            await clients_service.add_care_team_member(
-                session=session,
-                ctx=as_keyworker,
-                client=client,
-                user=people[role],
-                data=CareTeamMemberAdd(user_id=people[role].id),
-            )
-        await _demo_consents(session, as_keyworker, client, organisations, granted=index != 3)
-        if has_login:
-            user = await users_service.create(
-                session=session,
-                ctx=ctx,
-                organisation_id=client.organisation_id,
-                data=UserCreate(
-                    email=DEMO_CLIENT_LOGIN,
-                    display_name=name,
-                    role=Role.client,
-                ),
-                password=password,
-            )
-            await clients_service.link_login(session=session, client=client, user=user)
-            logins.append(DemoLogin(user.email, Role.client, name))
-            await _demo_session_today(session, as_keyworker, keyworker, client)
-            await _demo_case_meeting_past(session, as_keyworker, client, people)
-    await _demo_team_past(session, ctx, keyring, team, people)
-    return logins
+    await _demo_consents(session, as_keyworker, client, cast.organisations, granted=index != 3)
+    if not has_login:
+        return None
+    user = await users_service.create(
+        session=session,
+        ctx=ctx,
+        organisation_id=client.organisation_id,
+        data=UserCreate(email=DEMO_CLIENT_LOGIN, display_name=name, role=Role.client),
+        password=password,
+    )
+    await clients_service.link_login(session=session, client=client, user=user)
+    await _demo_session_today(session, as_keyworker, keyworker, client)
+    await _demo_case_meeting_past(session, as_keyworker, client, people)
+    return DemoLogin(user.email, Role.client, name)
 
 
 # When the demo's video session with Alex starts, after the demo is loaded, and how long it is:
