@@ -279,6 +279,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             interval=settings.audit_checkpoint_seconds,
         )
         hub = Hub(create_pubsub(settings.redis_url))
+        # Where each request's events go once its session has committed (app/events.py).
+        app.state.events = hub
         presence = PresenceService(
             hub,
             app.state.session_factory,

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from app import events
 from app.audit import service as audit_service
 from app.audit.service import AuditEntry
 from app.db import SessionDep
@@ -21,6 +22,7 @@ from app.ips.routes import CaseloadSettingsDep
 from app.messaging.keyring import MessageKeyring
 from app.pagination import Page, PageDep
 from app.supervision import service
+from app.supervision.events import talk_requested
 from app.supervision.models import SupervisionRecord
 from app.supervision.schemas import (
     ActionCreate,
@@ -47,7 +49,6 @@ from app.users.schemas import SupervisionPublic
 from auth import policies
 from auth.deps import CurrentUser, Principal, Staff, Supervisor, WellbeingReporter, refuse
 from auth.policies import Decision
-from realtime.protocol import TalkRequested
 
 router = APIRouter(tags=["supervision"])
 
@@ -96,7 +97,6 @@ async def submit_check_in(
     body: CheckInCreate,
     principal: WellbeingReporter,
     session: SessionDep,
-    request: Request,
     keyring: KeyringDep,
     settings: SettingsDep,
 ) -> CheckInCreated:
@@ -128,15 +128,12 @@ async def submit_check_in(
         supervisors_notified=len(supervisors),
     )
     if supervisors:
-        frame = TalkRequested(
-            check_in_id=row.id,
-            user_id=principal.id,
-            display_name=principal.user.display_name,
-            at=row.at,
-        ).model_dump(mode="json")
-        # Stored before anyone is told.
-        await session.commit()
-        await request.app.state.realtime.hub.send_to_users(supervisors, frame)
+        events.announce(
+            session,
+            talk_requested(
+                supervisors=supervisors, check_in=row, display_name=principal.user.display_name
+            ),
+        )
     return view
 
 
