@@ -514,27 +514,28 @@ class Waiting(BaseModel):
     since: IsoInstant
 
 
-class MeetingJoined(ServerFrame):
-    """The answer to ``meeting.join`` once in the call: the others admitted, to offer to."""
+class _InTheCall(ServerFrame):
+    """What a device needs once in the call: the others admitted (to offer to), the host, and
+    the ICE servers to reach them through."""
+
+    meeting_id: uuid.UUID
+    participant_id: uuid.UUID
+    participants: list[Participant]
+    host_id: uuid.UUID
+    ice_servers: list[dict[str, Any]]
+
+
+class MeetingJoined(_InTheCall):
+    """The answer to ``meeting.join`` once in the call."""
 
     type: Literal["meeting.joined"] = "meeting.joined"
     id: str
-    meeting_id: uuid.UUID
-    participant_id: uuid.UUID
-    participants: list[Participant]
-    host_id: uuid.UUID
-    ice_servers: list[dict[str, Any]]
 
 
-class MeetingAdmitted(ServerFrame):
-    """To a lobby participant let in: as ``meeting.joined``, without a request to answer."""
+class MeetingAdmitted(_InTheCall):
+    """To a lobby participant let in (no request to answer)."""
 
     type: Literal["meeting.admitted"] = "meeting.admitted"
-    meeting_id: uuid.UUID
-    participant_id: uuid.UUID
-    participants: list[Participant]
-    host_id: uuid.UUID
-    ice_servers: list[dict[str, Any]]
 
 
 class MeetingWaiting(ServerFrame):

@@ -30,8 +30,7 @@ from app.organisations.models import Organisation, OrganisationKind
 from realtime import protocol as p
 from realtime.hub import Hub, unpack
 from realtime.pubsub import MemoryPubSub, RedisPubSub, user_channel
-from tests.conftest import requirement
-from tests.support.postgres import PostgresServer
+from tests.conftest import fresh_database, requirement
 from tests.support.redis import RedisServer, redis_available
 
 WATCHER = uuid.uuid4()
@@ -57,11 +56,7 @@ def slug(n: int) -> str:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'events.db'}"
-    else:
-        pg: PostgresServer = request.getfixturevalue("postgres")
-        url = pg.create_database(f"events_{uuid.uuid4().hex[:8]}")
+    url = fresh_database(request, tmp_path, "events")
     await upgrade_async(url)
     running = create_engine(Settings(data_dir=tmp_path, database_url=url))
     yield running
