@@ -85,8 +85,9 @@ def _committed(session: Session) -> None:
 @sa_event.listens_for(Session, "after_soft_rollback")
 def _rolled_back(session: Session, _previous: Any) -> None:
     # Not stored, so not said. Fired for every rollback, also of a session that had not yet
-    # touched the database; a savepoint's rollback leaves its outer transaction (and what that
-    # announced) in place.
+    # touched the database. A savepoint's rollback leaves the outer transaction going, and what
+    # was announced stays with it, also inside the savepoint: announce after a savepoint, not in
+    # one that may roll back.
     if not session.in_transaction():
         _queued(session, _PENDING)
 
