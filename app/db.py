@@ -1,7 +1,9 @@
 """Database engine and the one-session-per-request boundary.
 
 A request gets one session; it is committed once when the route returns and rolled back when it
-raises, so a client-record read and its audit event are stored together or not at all.
+raises, so a client-record read and its audit event are stored together or not at all. What the
+request announced (``app.events.announce``) is published after that commit, and dropped with a
+rollback.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import events
 from app.config import Settings
 
 # One naming convention so alembic's constraint names are stable on SQLite and PostgreSQL.
@@ -294,6 +297,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+    # Told once stored: the events go out after the commit, with the connection handed back.
+    await events.publish_committed(session, request.app.state.events)
 
 
 # "function" scope: the commit runs before the response is sent, so a commit that fails (the

@@ -312,6 +312,8 @@ def _lifespan(
             interval=settings.audit_checkpoint_seconds,
         )
         hub = Hub(create_pubsub(settings.redis_url))
+        # Where each request's events go once its session has committed (app/events.py).
+        app.state.events = hub
         presence = PresenceService(
             hub,
             app.state.session_factory,

@@ -8,12 +8,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.context import Context
 from app.users.models import Role
 from auth.deps import Principal
-from realtime.protocol import Close, encode
+from realtime.protocol import Close, ServerFrame, encode
 
 
 class TokenBucket:
@@ -153,7 +152,7 @@ class Connection:
         the first frame the client reads."""
         self.held = []
 
-    def open(self, *first: dict[str, Any]) -> None:
+    def open(self, *first: ServerFrame) -> None:
         """Queue the socket's first frames, then what was held back while they were made, in
         the order it came."""
         held, self.held = self.held, None
@@ -178,7 +177,7 @@ class Connection:
         except asyncio.QueueFull:
             self.close(Close.resume, "too far behind; reconnect and resume")
 
-    def send(self, frame: dict[str, Any]) -> None:
+    def send(self, frame: ServerFrame) -> None:
         self.deliver(encode(frame))
 
     def close(self, code: int, reason: str) -> None:

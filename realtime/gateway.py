@@ -224,20 +224,19 @@ async def _serve(websocket: WebSocket) -> None:
     await rt.hub.attach(connection)
     try:
         await rt.presence.connect(connection)
-        ready = {
-            "type": "ready",
-            "user_id": str(connection.user_id),
-            "connection_id": connection.id,
-            "expires_at": expires_at,
-            "heartbeat_seconds": rt.presence.timings.heartbeat_interval,
-            "limits": {
-                "frame_bytes": rt.settings.ws_max_frame_bytes,
-                "message_chars": rt.settings.message_max_chars,
-                "messages_per_second": rt.settings.messages_per_second,
-                "message_burst": rt.settings.message_burst,
-                "sync_page": rt.settings.sync_page_max,
-            },
-        }
+        ready = p.Ready(
+            user_id=connection.user_id,
+            connection_id=connection.id,
+            expires_at=expires_at,
+            heartbeat_seconds=rt.presence.timings.heartbeat_interval,
+            limits=p.Limits(
+                frame_bytes=rt.settings.ws_max_frame_bytes,
+                message_chars=rt.settings.message_max_chars,
+                messages_per_second=rt.settings.messages_per_second,
+                message_burst=rt.settings.message_burst,
+                sync_page=rt.settings.sync_page_max,
+            ),
+        )
         connection.open(ready, await rt.presence.snapshot(connection))
         await _run(rt, websocket, connection)
     finally:
@@ -615,6 +614,6 @@ def _check(rt: Realtime, connection: Connection, now: float, wall: float) -> Non
         if wall >= connection.token_expires_at:
             grace = rt.settings.ws_auth_grace_seconds
             connection.grace_deadline = now + grace
-            connection.send({"type": "auth.expired", "grace_seconds": grace})
+            connection.send(p.AuthExpired(grace_seconds=grace))
     elif now >= connection.grace_deadline:
         connection.close(Close.unauthenticated, "token expired")

@@ -1,5 +1,8 @@
 """One handler per client frame type. Each opens its own database session (one per message),
-checks the shared permission policies (``auth.policies``), and replies or publishes."""
+checks the shared permission policies (``auth.policies``), and replies or publishes. A handler
+that stores a change announces its events on its session (app/events.py): they are published
+once the session has committed, then the handler replies, as a request's answer follows its
+events."""
 
 from __future__ import annotations
 
@@ -10,10 +13,13 @@ from typing import Any, NoReturn
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import events
 from app.audit import service as audit_service
 from app.errors import Problem
+from app.messaging import events as messaging_events
 from app.messaging import service as messaging
 from app.messaging.models import Conversation, ConversationKind, Message
+from app.messaging.schemas import MessagePublic
 from app.users.models import User
 from auth.deps import principal_from_token
 from auth.policies import messaging as messaging_policies
@@ -80,10 +86,10 @@ async def _audit_case_access(
         )
 
 
-def _message_frame(
+def _message_view(
     rt: Realtime, message: Message, sender_name: str | None, body: str | None = None
-) -> dict[str, Any]:
-    return messaging.to_public(message, rt.keyring, sender_name, body=body).model_dump(mode="json")
+) -> MessagePublic:
+    return messaging.to_public(message, rt.keyring, sender_name, body=body)
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -91,7 +97,7 @@ def _message_frame(
 
 async def on_ping(rt: Realtime, connection: Connection, frame: p.Ping) -> None:
     await rt.presence.heartbeat(connection)
-    connection.send({"type": "pong", "id": frame.id})
+    connection.send(p.Pong(id=frame.id))
 
 
 async def on_auth(rt: Realtime, connection: Connection, frame: p.Auth) -> None:
@@ -116,12 +122,12 @@ async def on_auth(rt: Realtime, connection: Connection, frame: p.Auth) -> None:
     claims = rt.runtime.signer.read_access_token(frame.token, now=rt.runtime.now())
     connection.reauthenticated(principal, claims.expires_at)
     connection.grace_deadline = None
-    connection.send({"type": "ack", "id": frame.id, "expires_at": claims.expires_at})
+    connection.send(p.Ack(id=frame.id, expires_at=claims.expires_at))
 
 
 async def on_presence_set(rt: Realtime, connection: Connection, frame: p.PresenceSet) -> None:
     await rt.presence.set_state(connection, frame.state)
-    connection.send({"type": "ack", "id": frame.id})
+    connection.send(p.Ack(id=frame.id))
 
 
 async def on_activity(rt: Realtime, connection: Connection, frame: p.Activity) -> None:
@@ -194,15 +200,16 @@ async def _finish_message_send(
         stored = await storing
     except messaging.SenderInactive:
         _account_gone(connection)
-    message = _message_frame(rt, stored.message, stored.sender_name, stored.body)
+    message = _message_view(rt, stored.message, stored.sender_name, stored.body)
     # Stored (committed) before it is acknowledged.
-    connection.send(
-        {"type": "message.ack", "id": frame.id, "message": message, "duplicate": not stored.created}
-    )
-    # A resend (duplicate) is announced again: its first announcement may never have gone out
-    # (the process died between storing and publishing), and members drop a seq they have.
-    await rt.hub.send_to_users(
-        stored.members, {"type": "message.new", "message": message}, origin=connection.id
+    connection.send(p.MessageAck(id=frame.id, message=message, duplicate=not stored.created))
+    # Published here, not by a session after its commit (app/events.py): the message writer
+    # stores by group commit on the database driver (app/messaging/batch.py), and has said by
+    # now that this message is durably stored. A resend (duplicate) is announced again: its
+    # first announcement may never have gone out (the process died between storing and
+    # publishing), and members drop a seq they have.
+    await rt.hub.publish(
+        messaging_events.message_new(members=stored.members, message=message, origin=connection.id)
     )
 
 
@@ -212,7 +219,7 @@ async def _revise(
     frame: p.MessageEdit | p.MessageDelete,
     new_body: str | None,
 ) -> None:
-    async with rt.sessions() as session:
+    async with events.transaction(rt.sessions, rt.hub) as session:
         editor = await fresh_user(session, connection)
         conversation = await messaging_policies.member_conversation(
             session, editor, frame.conversation_id
@@ -239,10 +246,13 @@ async def _revise(
             detail=f"conversation {conversation.id} seq {message.seq}",
         )
         members = await messaging.member_ids(session=session, conversation=conversation)
-        public = _message_frame(rt, message, editor.display_name)
-        await session.commit()
-    connection.send({"type": "ack", "id": frame.id})
-    await rt.hub.send_to_users(members, {"type": "message.updated", "message": public})
+        events.announce(
+            session,
+            messaging_events.message_updated(
+                members=members, message=_message_view(rt, message, editor.display_name)
+            ),
+        )
+    connection.send(p.Ack(id=frame.id))
 
 
 async def on_message_edit(rt: Realtime, connection: Connection, frame: p.MessageEdit) -> None:
@@ -277,19 +287,18 @@ async def on_sync(rt: Realtime, connection: Connection, frame: p.Sync) -> None:
         await _audit_case_access(session, connection, conversation, "case_thread.read")
         await session.commit()
     connection.send(
-        {
-            "type": "sync.page",
-            "id": frame.id,
-            "conversation_id": str(conversation.id),
-            "messages": [_message_frame(rt, m, names.get(m.sender_id)) for m in messages],
-            "has_more": has_more,
-            "last_seq": conversation.last_seq,
-        }
+        p.SyncPage(
+            id=frame.id,
+            conversation_id=conversation.id,
+            messages=[_message_view(rt, m, names.get(m.sender_id)) for m in messages],
+            has_more=has_more,
+            last_seq=conversation.last_seq,
+        )
     )
 
 
 async def on_read(rt: Realtime, connection: Connection, frame: p.Read) -> None:
-    async with rt.sessions() as session:
+    async with events.transaction(rt.sessions, rt.hub) as session:
         reader = await fresh_user(session, connection)
         conversation = await messaging_policies.member_conversation(
             session, reader, frame.conversation_id
@@ -302,20 +311,18 @@ async def on_read(rt: Realtime, connection: Connection, frame: p.Read) -> None:
             user_id=reader.id,
             seq=seq,
         )
-        members = await messaging.member_ids(session=session, conversation=conversation)
-        await session.commit()
+        events.announce(
+            session,
+            messaging_events.read_up_to(
+                members=await messaging.member_ids(session=session, conversation=conversation),
+                conversation_id=conversation.id,
+                reader_id=reader.id,
+                seq=marker,
+                origin=connection.id,
+            ),
+        )
     if frame.id is not None:
-        connection.send({"type": "ack", "id": frame.id, "seq": marker})
-    await rt.hub.send_to_users(
-        members,
-        {
-            "type": "receipt",
-            "conversation_id": str(conversation.id),
-            "user_id": str(reader.id),
-            "seq": marker,
-        },
-        origin=connection.id,
-    )
+        connection.send(p.Ack(id=frame.id, seq=marker))
 
 
 async def on_typing(rt: Realtime, connection: Connection, frame: p.Typing) -> None:
@@ -331,13 +338,12 @@ async def on_typing(rt: Realtime, connection: Connection, frame: p.Typing) -> No
         members = await messaging.member_ids(session=session, conversation=conversation)
     await rt.hub.send_to_users(
         members - {user.id},
-        {
-            "type": "typing",
-            "conversation_id": str(conversation.id),
-            "user_id": str(user.id),
-            "name": user.display_name,
-            "active": frame.active,
-        },
+        p.TypingNotice(
+            conversation_id=conversation.id,
+            user_id=user.id,
+            name=user.display_name,
+            active=frame.active,
+        ),
     )
 
 

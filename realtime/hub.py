@@ -15,9 +15,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from realtime.protocol import Close, encode
+from app.events import Event
+from realtime.protocol import Close, ServerFrame, encode
 from realtime.pubsub import (
     PubSub,
     PubSubUnavailable,
@@ -34,7 +35,7 @@ log = logging.getLogger("teamwell.realtime")
 _SEPARATOR = b"\n"
 
 
-def pack(frame: dict[str, Any], origin: str | None, target: str | None = None) -> bytes:
+def pack(frame: ServerFrame, origin: str | None, target: str | None = None) -> bytes:
     """An event on the wire: the origin connection (not echoed back to it), the one target
     connection (signalling goes to one device only) or none, then the frame."""
     return (
@@ -125,8 +126,24 @@ class Hub:
                 if self._subscription is not None:
                     await self._subscription.remove(user_channel(connection.user_id))
 
+    async def publish(self, event: Event) -> None:
+        """Publish a committed change's event (app/events.py) to whoever it names.
+
+        The publication guarantee: what is published here is already stored, so a pub/sub
+        outage must not turn a stored change into a failed request (a retry would store it
+        twice). The frame is then lost, not the change: subscriptions that lost Redis ask their
+        clients to resume when it is back, and a client that sees a sequence gap syncs (or, for
+        a plan or an alert, reads it again over HTTP)."""
+        if event.to:
+            await self.send_to_users(event.to, event.frame, origin=event.origin)
+        for device in event.devices:
+            try:
+                await self.send_to_connection(device.user_id, device.connection_id, event.frame)
+            except PubSubUnavailable as exc:
+                log.warning("a %s frame was not published: %s", event.frame.type, exc)
+
     async def send_to_users(
-        self, user_ids: Iterable[uuid.UUID], frame: dict[str, Any], *, origin: str | None = None
+        self, user_ids: Iterable[uuid.UUID], frame: ServerFrame, *, origin: str | None = None
     ) -> None:
         """Publish one frame to each person's channel (one round trip on Redis).
 
@@ -141,14 +158,14 @@ class Hub:
             try:
                 await self.pubsub.publish_many(items)
             except PubSubUnavailable as exc:
-                log.warning("a %s frame was not published: %s", frame.get("type"), exc)
+                log.warning("a %s frame was not published: %s", frame.type, exc)
 
     def _ask_everyone_to_resume(self, reason: str) -> None:
         for connection in list(self.connections()):
             connection.close(Close.resume, reason)
 
     async def send_to_connection(
-        self, user_id: uuid.UUID, connection_id: str, frame: dict[str, Any]
+        self, user_id: uuid.UUID, connection_id: str, frame: ServerFrame
     ) -> None:
         """One frame to one device of one person, wherever its socket is."""
         await self.pubsub.publish(user_channel(user_id), pack(frame, None, connection_id))

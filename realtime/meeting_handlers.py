@@ -1,5 +1,6 @@
 """Meeting signalling: one handler per meeting frame. Seats live in the database (shared by
-every server process); offers, answers and candidates are relayed, never stored, and only
+every server process), and what a change of seats announces (app/meetings/events.py) is
+published once it is stored; offers, answers and candidates are relayed, never stored, and only
 between admitted participants of the same meeting."""
 
 from __future__ import annotations
@@ -8,14 +9,18 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import events
 from app.audit import service as audit_service
 from app.db import read_only
 from app.errors import Forbidden
+from app.events import Device
+from app.meetings import events as meeting_events
 from app.meetings import service as meetings
 from app.meetings.ice import ice_servers
 from app.meetings.models import Meeting, MeetingParticipant, ParticipantState
@@ -41,86 +46,55 @@ class Named(Protocol):
     def role(self) -> Role: ...
 
 
-def participant_view(seat: MeetingParticipant, user: Named | None) -> dict[str, Any]:
-    return {
-        "participant_id": str(seat.id),
-        "user_id": str(seat.user_id),
-        "name": user.display_name if user else "",
-        "role": str(user.role) if user else "",
-        "state": str(seat.state),
-        "audio": seat.audio,
-        "video": seat.video,
-        "screen": seat.screen,
-        "hand": seat.hand,
-    }
+def participant_view(seat: MeetingParticipant, user: Named | None) -> p.Participant:
+    return p.Participant(
+        participant_id=seat.id,
+        user_id=seat.user_id,
+        name=user.display_name if user else "",
+        role=str(user.role) if user else "",
+        state=str(seat.state),
+        audio=seat.audio,
+        video=seat.video,
+        screen=seat.screen,
+        hand=seat.hand,
+    )
 
 
-async def _views(session: AsyncSession, seats: list[MeetingParticipant]) -> list[dict[str, Any]]:
+async def _views(session: AsyncSession, seats: list[MeetingParticipant]) -> list[p.Participant]:
     people = await meetings.names(session=session, user_ids={s.user_id for s in seats})
     return [participant_view(s, people.get(s.user_id)) for s in seats]
 
 
-async def _broadcast(
-    rt: Realtime,
-    seats: list[MeetingParticipant],
-    frame: dict[str, Any],
-    *,
-    skip: uuid.UUID | None = None,
-) -> None:
-    """To each listed participant's own device (not every device of the person)."""
-    for seat in seats:
-        if seat.id != skip and seat.state == ParticipantState.admitted:
-            await rt.hub.send_to_connection(seat.user_id, seat.connection_id, frame)
-
-
-async def _lobby_frame(session: AsyncSession, meeting: Meeting) -> dict[str, Any]:
+async def _lobby_frame(session: AsyncSession, meeting: Meeting) -> p.MeetingLobby:
     seats = await meetings.waiting(session=session, meeting_id=meeting.id)
     people = await meetings.names(session=session, user_ids={s.user_id for s in seats})
-    return {
-        "type": "meeting.lobby",
-        "meeting_id": str(meeting.id),
-        "waiting": [
-            {
-                "participant_id": str(s.id),
-                "user_id": str(s.user_id),
-                "name": people[s.user_id].display_name if s.user_id in people else "",
-                "since": s.arrived_at.isoformat(),
-            }
+    return p.MeetingLobby(
+        meeting_id=meeting.id,
+        waiting=[
+            p.Waiting(
+                participant_id=s.id,
+                user_id=s.user_id,
+                name=people[s.user_id].display_name if s.user_id in people else "",
+                since=s.arrived_at,
+            )
             for s in seats
         ],
-    }
+    )
 
 
-async def _tell_hosts_about_lobby(rt: Realtime, session: AsyncSession, meeting: Meeting) -> None:
+async def _announce_lobby(session: AsyncSession, meeting: Meeting) -> None:
     """Everyone admitted who may admit hears who is waiting (the web client plays a sound)."""
     frame = await _lobby_frame(session, meeting)
+    hosts = []
     for seat in await meetings.active(session=session, meeting_id=meeting.id):
         user = await session.get(User, seat.user_id)
         if user is not None and await meeting_policies.runs_meeting(session, user, meeting):
-            await rt.hub.send_to_connection(seat.user_id, seat.connection_id, frame)
+            hosts.append(meeting_events.device_of(seat))
+    events.announce(session, meeting_events.LobbyChanged(devices=tuple(hosts), frame=frame))
 
 
-def _room_frame(
-    rt: Realtime,
-    meeting: Meeting,
-    seat: MeetingParticipant,
-    user: User,
-    others: list[dict[str, Any]],
-    *,
-    reply_type: str,
-    request_id: str | None = None,
-) -> dict[str, Any]:
-    frame: dict[str, Any] = {
-        "type": reply_type,
-        "meeting_id": str(meeting.id),
-        "participant_id": str(seat.id),
-        "participants": others,
-        "host_id": str(meeting.host_id),
-        "ice_servers": ice_servers(rt.settings, user_id=user.id, now=rt.runtime.now()),
-    }
-    if request_id is not None:
-        frame["id"] = request_id
-    return frame
+def _ice_servers(rt: Realtime, user: User) -> list[dict[str, Any]]:
+    return ice_servers(rt.settings, user_id=user.id, now=rt.runtime.now())
 
 
 async def _audit_join(session: AsyncSession, connection: Connection, meeting: Meeting) -> None:
@@ -136,11 +110,17 @@ async def _audit_join(session: AsyncSession, connection: Connection, meeting: Me
         )
 
 
+def _transaction(rt: Realtime) -> AbstractAsyncContextManager[AsyncSession]:
+    """One frame's session: its events are published once the seats are stored."""
+    return events.transaction(rt.sessions, rt.hub)
+
+
 # --- handlers ------------------------------------------------------------------------------------
 
 
 async def on_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) -> None:
-    async with rt.sessions() as session:
+    lobby: p.MeetingLobby | None = None
+    async with _transaction(rt) as session:
         user = await fresh_user(session, connection)
         meeting = await meetings.get(session=session, meeting_id=frame.meeting_id)
         seat = await meetings.join(
@@ -158,79 +138,90 @@ async def on_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) ->
         others = [s for s in everyone if s.id != seat.participant.id]
         views = await _views(session, others)
         mine = participant_view(seat.participant, user)
-        await session.commit()
         if seat.moved_from is not None:
             # The device that held the seat is out of the call: say so, rather than let its
             # meeting frames be refused without a word.
-            moved = p.MeetingMoved(meeting_id=meeting.id, participant_id=seat.participant.id)
-            await rt.hub.send_to_connection(user.id, seat.moved_from, moved.model_dump(mode="json"))
-        if seat.mode == meetings.JoinMode.lobby and seat.participant.state == "lobby":
-            connection.send(
-                {
-                    "type": "meeting.waiting",
-                    "id": frame.id,
-                    "meeting_id": str(meeting.id),
-                    "participant_id": str(seat.participant.id),
-                }
+            events.announce(
+                session,
+                meeting_events.SeatMoved(
+                    devices=(Device(user.id, seat.moved_from),),
+                    frame=p.MeetingMoved(meeting_id=meeting.id, participant_id=seat.participant.id),
+                ),
             )
-            await _tell_hosts_about_lobby(rt, session, meeting)
-            return
+        in_lobby = seat.mode == meetings.JoinMode.lobby and seat.participant.state == "lobby"
+        if in_lobby:
+            await _announce_lobby(session, meeting)
+        else:
+            to_others = meeting_events.admitted(others)
+            if seat.rejoined:
+                events.announce(
+                    session,
+                    meeting_events.ParticipantChanged(
+                        devices=to_others,
+                        frame=p.MeetingParticipantChanged(meeting_id=meeting.id, participant=mine),
+                    ),
+                )
+            else:
+                events.announce(
+                    session,
+                    meeting_events.ParticipantJoined(
+                        devices=to_others,
+                        frame=p.MeetingParticipantJoined(meeting_id=meeting.id, participant=mine),
+                    ),
+                )
+            if await meeting_policies.runs_meeting(session, user, meeting):
+                lobby = await _lobby_frame(session, meeting)
+    if in_lobby:
         connection.send(
-            _room_frame(
-                rt,
-                meeting,
-                seat.participant,
-                user,
-                views,
-                reply_type="meeting.joined",
-                request_id=frame.id,
-            )
+            p.MeetingWaiting(id=frame.id, meeting_id=meeting.id, participant_id=seat.participant.id)
         )
-        event = "meeting.participant" if seat.rejoined else "meeting.participant_joined"
-        await _broadcast(
-            rt, others, {"type": event, "meeting_id": str(meeting.id), "participant": mine}
+        return
+    connection.send(
+        p.MeetingJoined(
+            id=frame.id,
+            meeting_id=meeting.id,
+            participant_id=seat.participant.id,
+            participants=views,
+            host_id=meeting.host_id,
+            ice_servers=_ice_servers(rt, user),
         )
-        if await meeting_policies.runs_meeting(session, user, meeting):
-            waiting = await _lobby_frame(session, meeting)
-            if waiting["waiting"]:
-                connection.send(waiting)
+    )
+    if lobby is not None and lobby.waiting:
+        connection.send(lobby)
 
 
 async def _leave_as(
-    rt: Realtime,
     session: AsyncSession,
     connection: Connection,
     seat: MeetingParticipant,
     state: ParticipantState,
-    reason: str,
+    reason: Literal["left", "removed"],
 ) -> None:
     await meetings.finish(session=session, ctx=connection.ctx, seat=seat, state=state)
     meeting = await meetings.get(session=session, meeting_id=seat.meeting_id)
     others = await meetings.active(session=session, meeting_id=seat.meeting_id)
-    await session.commit()
-    await _broadcast(
-        rt,
-        others,
-        {
-            "type": "meeting.participant_left",
-            "meeting_id": str(seat.meeting_id),
-            "participant_id": str(seat.id),
-            "reason": reason,
-        },
+    events.announce(
+        session,
+        meeting_events.ParticipantLeft(
+            devices=meeting_events.admitted(others),
+            frame=p.MeetingParticipantLeft(
+                meeting_id=seat.meeting_id, participant_id=seat.id, reason=reason
+            ),
+        ),
     )
-    await _tell_hosts_about_lobby(rt, session, meeting)
+    await _announce_lobby(session, meeting)
 
 
 async def on_leave(rt: Realtime, connection: Connection, frame: p.MeetingLeave) -> None:
-    async with rt.sessions() as session:
+    async with _transaction(rt) as session:
         seat = await meetings.seat_of(
             session=session, meeting_id=frame.meeting_id, connection_id=connection.id
         )
         if seat is None:
             raise FrameError(ErrorCode.not_found, "You are not in that meeting.", frame.id)
-        await _leave_as(rt, session, connection, seat, ParticipantState.left, "left")
+        await _leave_as(session, connection, seat, ParticipantState.left, "left")
     if frame.id is not None:
-        connection.send({"type": "ack", "id": frame.id})
+        connection.send(p.Ack(id=frame.id))
 
 
 def _check_signal(rt: Realtime, frame: p.MeetingSignal) -> None:
@@ -283,20 +274,20 @@ async def on_signal(rt: Realtime, connection: Connection, frame: p.MeetingSignal
             # Not audited: candidates still trickling to someone who has just left are a race,
             # not a refusal of the sender (who is admitted).
             raise FrameError(ErrorCode.not_admitted, "That participant is not in the call.")
+    # Relayed, never stored: sent now, not as an event after a commit.
     await rt.hub.send_to_connection(
         target.user_id,
         target.connection_id,
-        {
-            "type": "meeting.signal",
-            "meeting_id": str(frame.meeting_id),
-            "from": str(sender.id),
-            "signal": frame.signal.model_dump(exclude_none=True),
-        },
+        p.MeetingSignalled(
+            meeting_id=frame.meeting_id,
+            from_=sender.id,
+            signal=frame.signal.model_dump(exclude_none=True),
+        ),
     )
 
 
 async def on_media(rt: Realtime, connection: Connection, frame: p.MeetingMedia) -> None:
-    async with rt.sessions() as session:
+    async with _transaction(rt) as session:
         seat = await meetings.require_admitted(
             session=session, meeting_id=frame.meeting_id, connection_id=connection.id
         )
@@ -310,12 +301,13 @@ async def on_media(rt: Realtime, connection: Connection, frame: p.MeetingMedia) 
         await session.flush()
         everyone = await meetings.active(session=session, meeting_id=frame.meeting_id)
         view = participant_view(seat, await session.get(User, seat.user_id))
-        await session.commit()
-    await _broadcast(
-        rt,
-        everyone,
-        {"type": "meeting.participant", "meeting_id": str(frame.meeting_id), "participant": view},
-    )
+        events.announce(
+            session,
+            meeting_events.ParticipantChanged(
+                devices=meeting_events.admitted(everyone),
+                frame=p.MeetingParticipantChanged(meeting_id=frame.meeting_id, participant=view),
+            ),
+        )
 
 
 async def _as_care_staff(
@@ -332,7 +324,7 @@ async def _as_care_staff(
 
 
 async def on_admit(rt: Realtime, connection: Connection, frame: p.MeetingAdmit) -> None:
-    async with rt.sessions() as session:
+    async with _transaction(rt) as session:
         meeting, _ = await _as_care_staff(session, connection, frame.meeting_id)
         seat = await meetings.participant(
             session=session, meeting_id=meeting.id, participant_id=frame.participant_id
@@ -348,22 +340,30 @@ async def on_admit(rt: Realtime, connection: Connection, frame: p.MeetingAdmit) 
         assert admitted_user is not None
         everyone = await meetings.active(session=session, meeting_id=meeting.id)
         others = [s for s in everyone if s.id != seat.id]
-        views = await _views(session, others)
-        mine = participant_view(seat, admitted_user)
-        await session.commit()
-    connection.send({"type": "ack", "id": frame.id})
-    await rt.hub.send_to_connection(
-        seat.user_id,
-        seat.connection_id,
-        _room_frame(rt, meeting, seat, admitted_user, views, reply_type="meeting.admitted"),
-    )
-    await _broadcast(
-        rt,
-        others,
-        {"type": "meeting.participant_joined", "meeting_id": str(meeting.id), "participant": mine},
-    )
-    async with rt.sessions() as session:
-        await _tell_hosts_about_lobby(rt, session, meeting)
+        events.announce(
+            session,
+            meeting_events.Admitted(
+                devices=(meeting_events.device_of(seat),),
+                frame=p.MeetingAdmitted(
+                    meeting_id=meeting.id,
+                    participant_id=seat.id,
+                    participants=await _views(session, others),
+                    host_id=meeting.host_id,
+                    ice_servers=_ice_servers(rt, admitted_user),
+                ),
+            ),
+        )
+        events.announce(
+            session,
+            meeting_events.ParticipantJoined(
+                devices=meeting_events.admitted(others),
+                frame=p.MeetingParticipantJoined(
+                    meeting_id=meeting.id, participant=participant_view(seat, admitted_user)
+                ),
+            ),
+        )
+        await _announce_lobby(session, meeting)
+    connection.send(p.Ack(id=frame.id))
 
 
 async def _turn_away(
@@ -372,10 +372,9 @@ async def _turn_away(
     meeting_id: uuid.UUID,
     participant_id: uuid.UUID,
     state: ParticipantState,
-    event: str,
     request_id: str,
 ) -> None:
-    async with rt.sessions() as session:
+    async with _transaction(rt) as session:
         meeting, _ = await _as_care_staff(session, connection, meeting_id)
         seat = await meetings.participant(
             session=session, meeting_id=meeting.id, participant_id=participant_id
@@ -384,19 +383,19 @@ async def _turn_away(
             raise FrameError(ErrorCode.conflict, "That person is not in the lobby.", request_id)
         if seat.state not in (ParticipantState.lobby, *meetings.ACTIVE_STATES):
             raise FrameError(ErrorCode.conflict, "That person is not in the meeting.", request_id)
-        target_connection = seat.connection_id
-        await rt.hub.send_to_connection(
-            seat.user_id, target_connection, {"type": event, "meeting_id": str(meeting.id)}
+        removed = state == ParticipantState.removed
+        told: p.MeetingDeclined | p.MeetingRemoved = (
+            p.MeetingRemoved(meeting_id=meeting.id)
+            if removed
+            else p.MeetingDeclined(meeting_id=meeting.id)
         )
-        await _leave_as(
-            rt,
+        # The seat's own device, first: before it hears anything else of the meeting.
+        events.announce(
             session,
-            connection,
-            seat,
-            state,
-            "removed" if state == ParticipantState.removed else "left",
+            meeting_events.TurnedAway(devices=(meeting_events.device_of(seat),), frame=told),
         )
-    connection.send({"type": "ack", "id": request_id})
+        await _leave_as(session, connection, seat, state, "removed" if removed else "left")
+    connection.send(p.Ack(id=request_id))
 
 
 async def on_decline(rt: Realtime, connection: Connection, frame: p.MeetingDecline) -> None:
@@ -406,7 +405,6 @@ async def on_decline(rt: Realtime, connection: Connection, frame: p.MeetingDecli
         frame.meeting_id,
         frame.participant_id,
         ParticipantState.declined,
-        "meeting.declined",
         frame.id,
     )
 
@@ -418,13 +416,12 @@ async def on_remove(rt: Realtime, connection: Connection, frame: p.MeetingRemove
         frame.meeting_id,
         frame.participant_id,
         ParticipantState.removed,
-        "meeting.removed",
         frame.id,
     )
 
 
 async def on_end(rt: Realtime, connection: Connection, frame: p.MeetingEnd) -> None:
-    async with rt.sessions() as session:
+    async with _transaction(rt) as session:
         meeting, _ = await _as_care_staff(session, connection, frame.meeting_id)
         seats = await meetings.end(session=session, ctx=connection.ctx, meeting=meeting)
         await audit_service.record(
@@ -435,14 +432,14 @@ async def on_end(rt: Realtime, connection: Connection, frame: p.MeetingEnd) -> N
             resource_id=meeting.id,
             client_id=meeting.client_id,
         )
-        await session.commit()
-    connection.send({"type": "ack", "id": frame.id})
-    for seat in seats:
-        await rt.hub.send_to_connection(
-            seat.user_id,
-            seat.connection_id,
-            {"type": "meeting.ended", "meeting_id": str(meeting.id)},
+        events.announce(
+            session,
+            meeting_events.MeetingEnded(
+                devices=tuple(meeting_events.device_of(seat) for seat in seats),
+                frame=p.MeetingEnded(meeting_id=meeting.id),
+            ),
         )
+    connection.send(p.Ack(id=frame.id))
 
 
 async def on_lobby_message(
@@ -475,17 +472,17 @@ async def on_lobby_message(
             recipients = await meetings.waiting(session=session, meeting_id=meeting.id)
         else:
             raise Forbidden("Only staff write to the lobby.")
-    message = {
-        "type": "meeting.lobby_message",
-        "meeting_id": str(meeting.id),
-        "from_user_id": str(user.id),
-        "from_name": user.display_name,
-        "text": frame.text,
-        "at": rt.runtime.now().isoformat(),
-    }
+    # Relayed, never stored: sent now, not as an event after a commit.
+    message = p.MeetingLobbyNote(
+        meeting_id=meeting.id,
+        from_user_id=user.id,
+        from_name=user.display_name,
+        text=frame.text,
+        at=rt.runtime.now(),
+    )
     for seat_to in recipients:
         await rt.hub.send_to_connection(seat_to.user_id, seat_to.connection_id, message)
-    connection.send({"type": "ack", "id": frame.id})
+    connection.send(p.Ack(id=frame.id))
 
 
 # --- sockets that drop ---------------------------------------------------------------------------
@@ -494,36 +491,32 @@ async def on_lobby_message(
 async def on_disconnect(rt: Realtime, connection: Connection) -> None:
     """The seat waits for a rejoin for the grace time; then the others are told."""
     grace = timedelta(seconds=rt.settings.meeting_rejoin_grace_seconds)
-    async with rt.sessions() as session:
+    async with _transaction(rt) as session:
         changed = await meetings.dropped(
             session=session, ctx=connection.ctx, connection_id=connection.id, grace=grace
         )
-        notices = []
         for seat in changed:
-            others = await meetings.active(session=session, meeting_id=seat.meeting_id)
             meeting = await meetings.get(session=session, meeting_id=seat.meeting_id)
-            view = participant_view(seat, connection)
-            notices.append((seat, others, meeting, view))
-        await session.commit()
-    for seat, others, meeting, view in notices:
+            if seat.state == ParticipantState.reconnecting:
+                others = await meetings.active(session=session, meeting_id=seat.meeting_id)
+                events.announce(
+                    session,
+                    meeting_events.ParticipantChanged(
+                        devices=meeting_events.admitted(others, skip=seat.id),
+                        frame=p.MeetingParticipantChanged(
+                            meeting_id=seat.meeting_id,
+                            participant=participant_view(seat, connection),
+                        ),
+                    ),
+                )
+            else:
+                await _announce_lobby(session, meeting)
+    for seat in changed:
         if seat.state == ParticipantState.reconnecting:
-            await _broadcast(
-                rt,
-                others,
-                {
-                    "type": "meeting.participant",
-                    "meeting_id": str(seat.meeting_id),
-                    "participant": view,
-                },
-                skip=seat.id,
-            )
             assert seat.reconnect_deadline is not None
             task = asyncio.create_task(_give_up_later(rt, seat.id, seat.reconnect_deadline, grace))
             rt.background.add(task)
             task.add_done_callback(rt.background.discard)
-        else:
-            async with rt.sessions() as session:
-                await _tell_hosts_about_lobby(rt, session, meeting)
 
 
 async def _give_up_later(
@@ -531,24 +524,22 @@ async def _give_up_later(
 ) -> None:
     await asyncio.sleep(grace.total_seconds())
     with contextlib.suppress(Exception):
-        async with rt.sessions() as session:
+        async with _transaction(rt) as session:
             seat = await meetings.give_up_seat(
                 session=session, participant_id=participant_id, deadline=deadline
             )
             if seat is None:
                 return  # they came back
             others = await meetings.active(session=session, meeting_id=seat.meeting_id)
-            await session.commit()
-        await _broadcast(
-            rt,
-            others,
-            {
-                "type": "meeting.participant_left",
-                "meeting_id": str(seat.meeting_id),
-                "participant_id": str(seat.id),
-                "reason": "timeout",
-            },
-        )
+            events.announce(
+                session,
+                meeting_events.ParticipantLeft(
+                    devices=meeting_events.admitted(others),
+                    frame=p.MeetingParticipantLeft(
+                        meeting_id=seat.meeting_id, participant_id=seat.id, reason="timeout"
+                    ),
+                ),
+            )
 
 
 MEETING_HANDLERS: dict[str, Handler] = {

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import math
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,13 +26,9 @@ from realtime import presence as rules
 from realtime.connection import Connection
 from realtime.hub import Hub
 from realtime.presence_store import CLAIM_BATCH, PresenceStore, Update
+from realtime.protocol import PresenceChanged, PresenceSnapshot, PresenceView
 
 log = logging.getLogger("teamwell.presence")
-
-
-def public(user_id: uuid.UUID, presence: rules.UserPresence) -> dict[str, Any]:
-    """One person's presence as others see it."""
-    return {"user_id": str(user_id), "state": str(presence.state), "last_seen": presence.last_seen}
 
 
 class PresenceService:
@@ -104,16 +99,19 @@ class PresenceService:
         device, chosen, now = connection.id, rules.PresenceState(state), self.now()
         await self._apply(connection.user_id, lambda u: rules.handle_set(u, device, chosen, now))
 
-    async def snapshot(self, connection: Connection) -> dict[str, Any]:
+    async def snapshot(self, connection: Connection) -> PresenceSnapshot:
         """The current presence of everyone this person may see, wherever they are connected."""
         audience = sorted(await self._audience(connection.user_id), key=str)
         presences = await self.store.get_many(audience)
-        shown = []
-        for uid in audience:
-            entry = public(uid, presences[uid])
-            entry["state"] = str(self.coalescer.shown(str(uid), presences[uid].state))
-            shown.append(entry)
-        return {"type": "presence.snapshot", "presences": shown}
+        shown = [
+            PresenceView(
+                user_id=uid,
+                state=str(self.coalescer.shown(str(uid), presences[uid].state)),
+                last_seen=presences[uid].last_seen,
+            )
+            for uid in audience
+        ]
+        return PresenceSnapshot(presences=shown)
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -147,7 +145,9 @@ class PresenceService:
         audience = await self._audience(user_id)
         if audience:
             presence = (await self.store.get_many([user_id]))[user_id]
-            frame = {"type": "presence", **public(user_id, presence)}
+            frame = PresenceChanged(
+                user_id=user_id, state=str(presence.state), last_seen=presence.last_seen
+            )
             await self.hub.send_to_users(audience, frame)
 
     async def _tick(self) -> None:

@@ -13,9 +13,19 @@ from enum import IntEnum, StrEnum
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+)
 
 from app.dbtypes import INT32_MAX
+from app.measures.schemas import AlertPublic
+from app.messaging.schemas import MessagePublic
+from app.plans.schemas import CommentPublic, PlanContent
 
 SUBPROTOCOL = "teamwell.v1"
 BEARER_PREFIX = "bearer."
@@ -297,10 +307,37 @@ def parse_client_frame(raw: str | bytes) -> Any:
 
 
 # --- server to client --------------------------------------------------------------------------
+#
+# Every frame the server sends is one of the models below (SERVER_FRAMES), so what goes out is
+# typed as what comes in, and docs/realtime.md is checked against them
+# (tests/test_realtime_docs.py). A field declared with ``Omitted`` is left out of the frame when
+# it has no value (docs: ``field?``); every other field is always present, null or not.
+
+Omitted = Field(default=None, exclude_if=lambda value: value is None)
+# Instants that went out as Python's isoformat ("+00:00") before frames were typed; pydantic
+# would write "Z". Kept as they were: clients may compare them as text.
+IsoInstant = Annotated[datetime, PlainSerializer(lambda at: at.isoformat(), return_type=str)]
 
 
-def encode(frame: dict[str, Any]) -> str:
-    return orjson.dumps(frame).decode()
+class ServerFrame(Frame):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True)
+
+    type: str
+
+
+def encode(frame: ServerFrame) -> str:
+    return frame.model_dump_json(by_alias=True)
+
+
+class Error(ServerFrame):
+    """A frame was refused; the connection stays up."""
+
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    id: str | None = Omitted
+    # Only with rate_limited: when the same frame would be accepted.
+    retry_after_ms: int | None = Omitted
 
 
 def error_frame(
@@ -309,16 +346,112 @@ def error_frame(
     request_id: str | None = None,
     *,
     retry_after_ms: int | None = None,
-) -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "error", "code": str(code), "message": message}
-    if request_id is not None:
-        frame["id"] = request_id
-    if retry_after_ms is not None:
-        frame["retry_after_ms"] = retry_after_ms
-    return frame
+) -> Error:
+    return Error(code=code, message=message, id=request_id, retry_after_ms=retry_after_ms)
 
 
-class TalkRequested(Frame):
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    frame_bytes: int
+    message_chars: int
+    messages_per_second: float
+    message_burst: int
+    sync_page: int
+
+
+class Ready(ServerFrame):
+    type: Literal["ready"] = "ready"
+    user_id: uuid.UUID
+    connection_id: str
+    expires_at: int
+    heartbeat_seconds: float
+    limits: Limits
+
+
+class Pong(ServerFrame):
+    type: Literal["pong"] = "pong"
+    id: str | None
+
+
+class Ack(ServerFrame):
+    """A request was done. ``expires_at`` answers ``auth``, ``seq`` answers ``read``."""
+
+    type: Literal["ack"] = "ack"
+    id: str | None
+    expires_at: int | None = Omitted
+    seq: int | None = Omitted
+
+
+class AuthExpired(ServerFrame):
+    type: Literal["auth.expired"] = "auth.expired"
+    grace_seconds: float
+
+
+class PresenceView(BaseModel):
+    """One person's presence as others see it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_id: uuid.UUID
+    state: str
+    last_seen: float | None
+
+
+class PresenceSnapshot(ServerFrame):
+    type: Literal["presence.snapshot"] = "presence.snapshot"
+    presences: list[PresenceView]
+
+
+class PresenceChanged(ServerFrame):
+    type: Literal["presence"] = "presence"
+    user_id: uuid.UUID
+    state: str
+    last_seen: float | None
+
+
+class MessageAck(ServerFrame):
+    type: Literal["message.ack"] = "message.ack"
+    id: str
+    message: MessagePublic
+    duplicate: bool
+
+
+class MessageNew(ServerFrame):
+    type: Literal["message.new"] = "message.new"
+    message: MessagePublic
+
+
+class MessageUpdated(ServerFrame):
+    type: Literal["message.updated"] = "message.updated"
+    message: MessagePublic
+
+
+class SyncPage(ServerFrame):
+    type: Literal["sync.page"] = "sync.page"
+    id: str
+    conversation_id: uuid.UUID
+    messages: list[MessagePublic]
+    has_more: bool
+    last_seq: int
+
+
+class Receipt(ServerFrame):
+    type: Literal["receipt"] = "receipt"
+    conversation_id: uuid.UUID
+    user_id: uuid.UUID
+    seq: int
+
+
+class TypingNotice(ServerFrame):
+    type: Literal["typing"] = "typing"
+    conversation_id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    active: bool
+
+
+class TalkRequested(ServerFrame):
     """An "I'd like to talk" from a check-in, sent at once to every current supervisor of the
     member of staff who ticked it. It names who and when only; the answers are read (and audited)
     over HTTP, and the request stays open until a supervisor acknowledges it."""
@@ -330,7 +463,129 @@ class TalkRequested(Frame):
     at: datetime
 
 
-class MeetingMoved(Frame):
+class AlertRaised(ServerFrame):
+    type: Literal["alert.raised"] = "alert.raised"
+    alert: AlertPublic
+
+
+class PlanUpdated(ServerFrame):
+    type: Literal["plan.updated"] = "plan.updated"
+    client_id: uuid.UUID
+    version: int
+    sections: list[str]
+    updated_by: uuid.UUID
+    updated_by_name: str
+    content: PlanContent
+
+
+class PlanCommented(ServerFrame):
+    type: Literal["plan.comment"] = "plan.comment"
+    client_id: uuid.UUID
+    comment: CommentPublic
+
+
+# --- meetings (server to client) ----------------------------------------------------------------
+
+
+class Participant(BaseModel):
+    """One device of one person in a meeting, as the participant list shows it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    participant_id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    role: str
+    state: str
+    audio: bool
+    video: bool
+    screen: bool
+    hand: bool
+
+
+class Waiting(BaseModel):
+    """Someone in a meeting's lobby."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    participant_id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    since: IsoInstant
+
+
+class _InTheCall(ServerFrame):
+    """What a device needs once in the call: the others admitted (to offer to), the host, and
+    the ICE servers to reach them through."""
+
+    meeting_id: uuid.UUID
+    participant_id: uuid.UUID
+    participants: list[Participant]
+    host_id: uuid.UUID
+    ice_servers: list[dict[str, Any]]
+
+
+class MeetingJoined(_InTheCall):
+    """The answer to ``meeting.join`` once in the call."""
+
+    type: Literal["meeting.joined"] = "meeting.joined"
+    id: str
+
+
+class MeetingAdmitted(_InTheCall):
+    """To a lobby participant let in (no request to answer)."""
+
+    type: Literal["meeting.admitted"] = "meeting.admitted"
+
+
+class MeetingWaiting(ServerFrame):
+    type: Literal["meeting.waiting"] = "meeting.waiting"
+    id: str
+    meeting_id: uuid.UUID
+    participant_id: uuid.UUID
+
+
+class MeetingLobby(ServerFrame):
+    type: Literal["meeting.lobby"] = "meeting.lobby"
+    meeting_id: uuid.UUID
+    waiting: list[Waiting]
+
+
+class MeetingParticipantJoined(ServerFrame):
+    type: Literal["meeting.participant_joined"] = "meeting.participant_joined"
+    meeting_id: uuid.UUID
+    participant: Participant
+
+
+class MeetingParticipantChanged(ServerFrame):
+    type: Literal["meeting.participant"] = "meeting.participant"
+    meeting_id: uuid.UUID
+    participant: Participant
+
+
+class MeetingParticipantLeft(ServerFrame):
+    type: Literal["meeting.participant_left"] = "meeting.participant_left"
+    meeting_id: uuid.UUID
+    participant_id: uuid.UUID
+    reason: Literal["left", "removed", "timeout"]
+
+
+class MeetingDeclined(ServerFrame):
+    type: Literal["meeting.declined"] = "meeting.declined"
+    meeting_id: uuid.UUID
+
+
+class MeetingRemoved(ServerFrame):
+    type: Literal["meeting.removed"] = "meeting.removed"
+    meeting_id: uuid.UUID
+
+
+class MeetingEnded(ServerFrame):
+    type: Literal["meeting.ended"] = "meeting.ended"
+    meeting_id: uuid.UUID
+
+
+class MeetingMoved(ServerFrame):
     """To the device that held a person's seat when they joined the same meeting from another
     device (or tab): the seat now belongs to the new one, so this device is out of the call and
     its meeting frames are refused. Joining again from here takes the seat back."""
@@ -339,3 +594,57 @@ class MeetingMoved(Frame):
     meeting_id: uuid.UUID
     participant_id: uuid.UUID
     reason: Literal["joined_on_another_device"] = "joined_on_another_device"
+
+
+class MeetingLobbyNote(ServerFrame):
+    """A lobby message, relayed (never stored)."""
+
+    type: Literal["meeting.lobby_message"] = "meeting.lobby_message"
+    meeting_id: uuid.UUID
+    from_user_id: uuid.UUID
+    from_name: str
+    text: str
+    at: IsoInstant
+
+
+class MeetingSignalled(ServerFrame):
+    """An offer, answer or candidate relayed to the one participant addressed."""
+
+    type: Literal["meeting.signal"] = "meeting.signal"
+    meeting_id: uuid.UUID
+    from_: uuid.UUID = Field(alias="from")
+    signal: dict[str, Any]
+
+
+SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
+    Error,
+    Ready,
+    Pong,
+    Ack,
+    AuthExpired,
+    PresenceSnapshot,
+    PresenceChanged,
+    MessageAck,
+    MessageNew,
+    MessageUpdated,
+    SyncPage,
+    Receipt,
+    TypingNotice,
+    TalkRequested,
+    AlertRaised,
+    PlanUpdated,
+    PlanCommented,
+    MeetingJoined,
+    MeetingAdmitted,
+    MeetingWaiting,
+    MeetingLobby,
+    MeetingParticipantJoined,
+    MeetingParticipantChanged,
+    MeetingParticipantLeft,
+    MeetingDeclined,
+    MeetingRemoved,
+    MeetingEnded,
+    MeetingMoved,
+    MeetingLobbyNote,
+    MeetingSignalled,
+)

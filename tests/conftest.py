@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +52,14 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+def fresh_database(request: pytest.FixtureRequest, data_dir: Path, name: str) -> str:
+    """The URL of a new, empty database, for a fixture parametrised ``["sqlite", "postgres"]``."""
+    if request.param == "sqlite":
+        return f"sqlite:///{data_dir / f'{name}.db'}"
+    pg: PostgresServer = request.getfixturevalue("postgres")
+    return pg.create_database(f"{name}_{uuid.uuid4().hex[:8]}")
 
 
 def base_env(data_dir: Path, database_url: str) -> dict[str, str]:

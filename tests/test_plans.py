@@ -3,6 +3,7 @@ comments, and live updates to everyone viewing it."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -166,5 +167,36 @@ async def test_viewers_see_changes_live(live: Live, role: str) -> None:
         update = await viewer.wait_type("plan.updated", client_id=client_id)
         assert update["version"] == saved.json()["version"] and update["sections"] == ["goals"]
         assert update["content"]["goals"][-1]["text"] == f"Seen live by the {role}"
+    finally:
+        await viewer.close()
+
+
+async def test_a_save_is_readable_by_the_time_its_frame_arrives(live: Live) -> None:
+    """The frame is published by the request's session after its commit (app/events.py), so
+    whoever is told of a save can read it at once. The save runs in a thread of its own, so the
+    frame is looked at as it arrives, not after the save's answer."""
+    client_id = alex(live)
+    therapist = live.as_role("therapist")
+    viewer = await WsClient.connect(live.base_url, therapist.tokens["access_token"])
+    try:
+        await viewer.wait_type("ready")
+        keyworker = live.as_role("peer_keyworker")
+        current = keyworker.get(f"/api/v1/clients/{client_id}/plan")
+        content = current.json()["content"]
+        content["goals"] = [*content["goals"], {"text": "Readable when told"}]
+        saving = asyncio.create_task(
+            asyncio.to_thread(
+                keyworker.put,
+                f"/api/v1/clients/{client_id}/plan",
+                json=content,
+                headers={"If-Match": current.headers["etag"]},
+            )
+        )
+        update = await viewer.wait_type("plan.updated", client_id=client_id)
+        read = await asyncio.to_thread(therapist.get, f"/api/v1/clients/{client_id}/plan")
+        assert read.json()["version"] >= update["version"]
+        assert read.json()["content"]["goals"][-1]["text"] == "Readable when told"
+        saved = await saving
+        assert saved.status_code == 200 and saved.json()["version"] == update["version"]
     finally:
         await viewer.close()

@@ -36,6 +36,7 @@ from realtime.presence_store import (
     create_presence_store,
     presence_key,
 )
+from realtime.protocol import ServerFrame
 from tests.conftest import requirement
 from tests.support.net import free_port
 from tests.support.redis import RedisServer, redis_available
@@ -355,8 +356,8 @@ class Recorder:
     def __init__(self) -> None:
         self.frames: list[tuple[set[uuid.UUID], dict[str, Any]]] = []
 
-    async def send_to_users(self, user_ids: Any, frame: dict[str, Any], **_: Any) -> None:
-        self.frames.append((set(user_ids), frame))
+    async def send_to_users(self, user_ids: Any, frame: ServerFrame, **_: Any) -> None:
+        self.frames.append((set(user_ids), frame.model_dump(mode="json")))
 
     def states_of(self, user_id: uuid.UUID) -> list[str]:
         return [f["state"] for _, f in self.frames if f["user_id"] == str(user_id)]
@@ -387,7 +388,8 @@ async def test_snapshots_cover_people_connected_to_other_processes(
     two = Process(await stores.process(), clock, {priya, tom})
     await one.connect(Device(priya, "laptop"))
     await two.set_state(Device(priya, "phone"), "busy")
-    snapshot = await two.snapshot(Device(tom, "desk"))
+    # As it goes out on the wire.
+    snapshot = (await two.snapshot(Device(tom, "desk"))).model_dump(mode="json")
     assert snapshot == {
         "type": "presence.snapshot",
         "presences": [{"user_id": str(priya), "state": "busy", "last_seen": T0}],

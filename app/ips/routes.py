@@ -9,11 +9,12 @@ also raises its overdue items as alerts to the care team (``GET /api/v1/alerts``
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
-from app.alerts.models import Alert
+from app import events
+from app.alerts.events import alert_raised
 from app.audit import service as audit_service
 from app.audit.service import AuditEntry
 from app.clients import service as clients_service
@@ -38,7 +39,6 @@ from app.ips.schemas import (
     ReviewPublic,
     SpecialistAssign,
 )
-from app.measures.schemas import AlertPublic
 from app.pagination import Page, PageDep
 from app.users import service as users_service
 from app.users.models import User
@@ -75,23 +75,8 @@ def caseload_settings(request: Request) -> service.CaseloadSettings:
 CaseloadSettingsDep = Annotated[service.CaseloadSettings, Depends(caseload_settings)]
 
 
-def _alert_frame(alert: Alert, client: ClientRecord) -> dict[str, Any]:
-    view = AlertPublic(
-        id=alert.id,
-        kind=alert.kind,
-        urgent=alert.urgent,
-        client_id=alert.client_id,
-        client_name=client.display_name,
-        detail=alert.detail,
-        raised_at=alert.raised_at,
-        acknowledged_at=alert.acknowledged_at,
-        acknowledgement_note=alert.acknowledgement_note,
-    )
-    return {"type": "alert.raised", "alert": view.model_dump(mode="json")}
-
-
 @router.get("/clients/{client_id}/journey", response_model=Journey)
-async def get_journey(access: ReadableClient, session: SessionDep, request: Request) -> Journey:
+async def get_journey(access: ReadableClient, session: SessionDep) -> Journey:
     """The client's IPS journey as of today: milestones; jobs with their 26-week in-work support
     window, reviews and the 13/26/52-week sustainment checks; and what is due or overdue (first
     employer contact 30 days after joining, in-work reviews, plan actions). Overdue items are
@@ -106,12 +91,8 @@ async def get_journey(access: ReadableClient, session: SessionDep, request: Requ
     )
     journey = await service.journey(session=session, ctx=access.ctx, client=access.client)
     raised = await service.raise_due_alerts(session, access.ctx, access.client, due=journey.alerts)
-    if raised:
-        frames = [(a.recipient_id, _alert_frame(a, access.client)) for a in raised]
-        # Stored before anyone is told.
-        await session.commit()
-        for recipient, frame in frames:
-            await request.app.state.realtime.hub.send_to_users([recipient], frame)
+    for alert in raised:
+        events.announce(session, alert_raised(alert, access.client))
     return journey
 
 

@@ -8,10 +8,12 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import events
+from app.alerts.events import alert_raised
 from app.alerts.models import RISK_ALERT_KINDS
 from app.audit import service as audit_service
 from app.clients.models import ClientRecord
@@ -68,9 +70,7 @@ async def instruments(principal: CurrentUser) -> list[dict[str, Any]]:
     response_model=MeasurePublic,
     status_code=status.HTTP_201_CREATED,
 )
-async def submit(
-    body: MeasureSubmit, access: ReadableClient, session: SessionDep, request: Request
-) -> MeasurePublic:
+async def submit(body: MeasureSubmit, access: ReadableClient, session: SessionDep) -> MeasurePublic:
     """Record a completed questionnaire. A PHQ-9 item 9 answer above 0 raises an urgent alert
     at once to the care team's clinicians, or, when it has none, to the supervisors of its
     staff, or else to the organisation's supervisors; staff who entered it are told which
@@ -100,31 +100,20 @@ async def submit(
             recipients=len(alerting.alerts),
             message=service.REACH_MESSAGES[alerting.reach],
         )
-    await _commit_and_alert(session, request, alerting, access.client)
+    _announce_alerts(session, alerting, access.client)
     return view
 
 
-async def _commit_and_alert(
-    session: AsyncSession,
-    request: Request,
-    alerting: service.RiskAlerting | None,
-    client: ClientRecord,
+def _announce_alerts(
+    session: AsyncSession, alerting: service.RiskAlerting | None, client: ClientRecord
 ) -> None:
-    """Store the answers and their alerts, then tell each recipient live."""
-    alerts = alerting.alerts if alerting is not None else []
-    frames = [(a.recipient_id, _alert_frame(a, client)) for a in alerts]
-    # Stored before anyone is told.
-    await session.commit()
-    for recipient, frame in frames:
-        await request.app.state.realtime.hub.send_to_users([recipient], frame)
+    """Each recipient is told live once the answers and their alerts are stored."""
+    for alert in alerting.alerts if alerting is not None else []:
+        events.announce(session, alert_raised(alert, client))
 
 
 def _alert_view(alert: Any, client: ClientRecord | None) -> AlertPublic:
     return service.alert_public(alert, client)
-
-
-def _alert_frame(alert: Any, client: ClientRecord) -> dict[str, Any]:
-    return {"type": "alert.raised", "alert": _alert_view(alert, client).model_dump(mode="json")}
 
 
 @router.get("/clients/{client_id}/measures", response_model=list[MeasurePublic])
@@ -314,7 +303,6 @@ async def answer_measure_link(
     body: MeasureLinkAnswers,
     session: SessionDep,
     ctx: AnonymousContext,
-    request: Request,
 ) -> MeasureLinkResult:
     """Send the answers (no sign-in). The link then stops working. A PHQ-9 item 9 answer above
     0 raises the same urgent alert as answers given signed in."""
@@ -340,5 +328,5 @@ async def answer_measure_link(
         detail=f"{response.instrument} by link {link.id}",
     )
     result = MeasureLinkResult(total=response.total, band=response.band)
-    await _commit_and_alert(session, request, alerting, client)
+    _announce_alerts(session, alerting, client)
     return result

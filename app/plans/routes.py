@@ -1,15 +1,18 @@
 """A client's shared plan: read, edit with optimistic concurrency, history and comments.
-People viewing the plan hear about each saved change over `/ws` (``plan.updated``)."""
+People viewing the plan hear about each saved change over `/ws` (``plan.updated``), once it is
+stored (app/plans/events.py)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Header, Response, status
 
+from app import events
 from app.audit import service as audit_service
 from app.audit.writer import AuditedRead
 from app.db import SessionDep
+from app.plans import events as plan_events
 from app.plans import service
 from app.plans.schemas import (
     CommentCreate,
@@ -59,7 +62,6 @@ async def save_plan(
     body: PlanContent,
     access: ReadableClient,
     session: SessionDep,
-    request: Request,
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> PlanPublic:
@@ -86,21 +88,16 @@ async def save_plan(
             detail=f"version {plan.version}: {', '.join(sections)}",
         )
     view = await _view(session, access)
-    audience = await client_policies.record_audience(session, access.client)
-    # Stored before it is announced.
-    await session.commit()
     if sections:
-        await request.app.state.realtime.hub.send_to_users(
-            audience,
-            {
-                "type": "plan.updated",
-                "client_id": str(access.client.id),
-                "version": view.version,
-                "sections": sections,
-                "updated_by": str(access.principal.id),
-                "updated_by_name": access.principal.user.display_name,
-                "content": view.content.model_dump(mode="json"),
-            },
+        events.announce(
+            session,
+            plan_events.plan_updated(
+                audience=await client_policies.record_audience(session, access.client),
+                plan=view,
+                sections=sections,
+                by=access.principal.id,
+                by_name=access.principal.user.display_name,
+            ),
         )
     response.headers["ETag"] = service.etag(view.version)
     return view
@@ -156,7 +153,7 @@ async def list_comments(access: ReadableClient, session: SessionDep) -> list[Com
 
 @router.post("/comments", response_model=CommentPublic, status_code=status.HTTP_201_CREATED)
 async def add_comment(
-    body: CommentCreate, access: ReadableClient, session: SessionDep, request: Request
+    body: CommentCreate, access: ReadableClient, session: SessionDep
 ) -> CommentPublic:
     """Comment on an item (or a section) so the team discusses in place; the client too."""
     plan = await service.ensure(session=session, client=access.client)
@@ -179,14 +176,12 @@ async def add_comment(
         author_name=access.principal.user.display_name,
         created_at=comment.created_at,
     )
-    audience = await client_policies.record_audience(session, access.client)
-    await session.commit()
-    await request.app.state.realtime.hub.send_to_users(
-        audience,
-        {
-            "type": "plan.comment",
-            "client_id": str(access.client.id),
-            "comment": view.model_dump(mode="json"),
-        },
+    events.announce(
+        session,
+        plan_events.plan_commented(
+            audience=await client_policies.record_audience(session, access.client),
+            client_id=access.client.id,
+            comment=view,
+        ),
     )
     return view

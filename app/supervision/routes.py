@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from app import events
 from app.audit import service as audit_service
 from app.audit.service import AuditEntry
 from app.db import SessionDep
@@ -21,6 +22,7 @@ from app.ips.routes import CaseloadSettingsDep
 from app.messaging.keyring import MessageKeyring
 from app.pagination import Page, PageDep
 from app.supervision import service
+from app.supervision.events import talk_requested
 from app.supervision.models import SupervisionRecord
 from app.supervision.schemas import (
     ActionCreate,
@@ -48,7 +50,6 @@ from auth.deps import CurrentUser, Principal, Staff, Supervisor, WellbeingReport
 from auth.policies import supervision as supervision_policies
 from auth.policies import teams as team_policies
 from auth.policies.decision import Decision
-from realtime.protocol import TalkRequested
 
 router = APIRouter(tags=["supervision"])
 
@@ -97,7 +98,6 @@ async def submit_check_in(
     body: CheckInCreate,
     principal: WellbeingReporter,
     session: SessionDep,
-    request: Request,
     keyring: KeyringDep,
     settings: SettingsDep,
 ) -> CheckInCreated:
@@ -129,15 +129,12 @@ async def submit_check_in(
         supervisors_notified=len(supervisors),
     )
     if supervisors:
-        frame = TalkRequested(
-            check_in_id=row.id,
-            user_id=principal.id,
-            display_name=principal.user.display_name,
-            at=row.at,
-        ).model_dump(mode="json")
-        # Stored before anyone is told.
-        await session.commit()
-        await request.app.state.realtime.hub.send_to_users(supervisors, frame)
+        events.announce(
+            session,
+            talk_requested(
+                supervisors=supervisors, check_in=row, display_name=principal.user.display_name
+            ),
+        )
     return view
 
 
