@@ -257,8 +257,9 @@ def cmd_reencrypt_messages(settings: Settings, _args: argparse.Namespace) -> int
     from app.evaluation.models import EvaluationTrial
     from app.evaluation.service import seed_aad
     from app.messaging.models import Message, MessageRevision
+    from app.supervision.check_ins import check_in_aad
     from app.supervision.models import SupervisionRecord, WellbeingCheckIn
-    from app.supervision.service import check_in_aad, notes_aad
+    from app.supervision.records import notes_aad
 
     keyring = keyring_from_settings(settings)
     messages: Table = Message.__table__  # type: ignore[attr-defined]

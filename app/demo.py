@@ -28,10 +28,12 @@ from app.messaging.keyring import MessageKeyring
 from app.organisations import service as organisations_service
 from app.organisations.models import Organisation, OrganisationKind
 from app.organisations.schemas import OrganisationCreate
+from app.supervision import check_ins as supervision_check_ins
+from app.supervision import records as supervision_records
 from app.supervision import rules as supervision_rules
-from app.supervision import service as supervision_service
 from app.supervision.models import SupervisionKind
 from app.supervision.schemas import ActionCreate, CheckInCreate, RecordCreate
+from app.supervision.service import SupervisionSettings
 from app.teams import service as teams_service
 from app.teams.models import Team
 from app.teams.schemas import TeamCreate
@@ -416,7 +418,7 @@ async def _demo_team_past(
     team: Team,
     people: dict[Role, User],
 ) -> None:
-    settings = supervision_service.SupervisionSettings()
+    settings = SupervisionSettings()
     supervisor = people[Role.supervisor]
     today = ctx.now().date()
     this_monday = today - timedelta(days=today.weekday())
@@ -427,7 +429,7 @@ async def _demo_team_past(
             # Tuesday of each past week, staggered by person.
             day = this_monday - timedelta(weeks=weeks - index) + timedelta(days=1)
             hour = 9 + list(CHECK_IN_WEEKS).index(role)
-            await supervision_service.record_check_in(
+            await supervision_check_ins.record_check_in(
                 session=session,
                 ctx=acting_as(Context(actor=ctx.actor, clock=_at(day, hour)), person),
                 keyring=keyring,
@@ -442,7 +444,7 @@ async def _demo_team_past(
         people[Role.therapist],
         people[Role.employment_specialist],
     )
-    await supervision_service.create_record(
+    await supervision_records.create_record(
         session=session,
         ctx=as_supervisor,
         keyring=keyring,
@@ -471,7 +473,7 @@ async def _demo_team_past(
         ),
         settings=settings,
     )
-    await supervision_service.create_record(
+    await supervision_records.create_record(
         session=session,
         ctx=as_supervisor,
         keyring=keyring,

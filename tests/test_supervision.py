@@ -15,7 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.messaging.keyring import KEY_FILE_NAME, MessageKeyring, UndecryptableMessage
-from app.supervision.service import check_in_aad, notes_aad
+from app.supervision.check_ins import check_in_aad
+from app.supervision.records import notes_aad
 from tests.conftest import Live, Session, problem, teamwell_cli
 from tests.support.net import wait_until
 from tests.support.ws import WsClient

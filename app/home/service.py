@@ -32,7 +32,7 @@ from app.meetings import service as meetings_service
 from app.meetings.models import Meeting, MeetingKind, MeetingState
 from app.meetings.schemas import MeetingPublic
 from app.messaging import service as messaging_service
-from app.supervision import service as supervision_service
+from app.supervision import check_ins as supervision_check_ins
 from app.supervision.service import SupervisionSettings
 from app.teams import service as teams_service
 from app.users import service as users_service
@@ -208,7 +208,7 @@ async def today(*, session: AsyncSession, ctx: Context, user: User, settings: Se
         alerts = [measures_service.alert_public(alert, client) for alert, client in visible]
     check_in = None
     if supervision_policies.can_check_in(user):
-        check_in = await supervision_service.prompt(
+        check_in = await supervision_check_ins.prompt(
             session=session,
             ctx=ctx,
             user_id=user.id,
@@ -216,7 +216,7 @@ async def today(*, session: AsyncSession, ctx: Context, user: User, settings: Se
         )
     talk_requests = None
     if supervision_policies.can_supervise(user):
-        talk_requests = await supervision_service.supervisees_talk_requests(
+        talk_requests = await supervision_check_ins.supervisees_talk_requests(
             session=session, ctx=ctx, supervisor_id=user.id, include_acknowledged=False
         )
     return Today(

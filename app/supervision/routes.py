@@ -21,7 +21,8 @@ from app.db import SessionDep
 from app.ips.routes import CaseloadSettingsDep
 from app.messaging.keyring import MessageKeyring
 from app.pagination import Page, PageDep
-from app.supervision import service
+from app.supervision import cadence, check_ins, links, service, team_view
+from app.supervision import records as supervision_records
 from app.supervision.events import talk_requested
 from app.supervision.models import SupervisionRecord
 from app.supervision.schemas import (
@@ -42,6 +43,7 @@ from app.supervision.schemas import (
     TeamOverview,
 )
 from app.supervision.service import SupervisionSettings
+from app.supervision.supervisees import supervisees_overview
 from app.teams import service as teams_service
 from app.users import service as users_service
 from app.users.models import SupervisionLink
@@ -105,7 +107,7 @@ async def submit_check_in(
     encrypted). With ``wants_to_talk`` every current supervisor of yours is told at once
     (``wellbeing.talk_requested`` over ``/ws``) and the request waits in their list until one
     acknowledges it."""
-    row = await service.record_check_in(
+    row = await check_ins.record_check_in(
         session=session,
         ctx=principal.ctx,
         keyring=keyring,
@@ -123,9 +125,9 @@ async def submit_check_in(
     )
     supervisors: set[uuid.UUID] = set()
     if row.wants_to_talk:
-        supervisors = await service.supervisor_ids(session=session, supervisee_id=principal.id)
+        supervisors = await links.supervisor_ids(session=session, supervisee_id=principal.id)
     view = CheckInCreated(
-        **service.check_in_public(row, keyring, {}).model_dump(),
+        **check_ins.check_in_public(row, keyring, {}).model_dump(),
         supervisors_notified=len(supervisors),
     )
     if supervisors:
@@ -143,11 +145,11 @@ async def my_check_ins(
     principal: WellbeingReporter, session: SessionDep, page: PageDep, keyring: KeyringDep
 ) -> Page[CheckInPublic]:
     """Your own check-ins, newest first."""
-    rows, total = await service.check_ins_of(
+    rows, total = await check_ins.check_ins_of(
         session=session, user_id=principal.id, limit=page.limit, offset=page.offset
     )
     await _audit_wellbeing_read(session, principal, principal.id)
-    items = await service.check_ins_public(session=session, keyring=keyring, rows=rows)
+    items = await check_ins.check_ins_public(session=session, keyring=keyring, rows=rows)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -157,7 +159,7 @@ async def check_in_prompt(
 ) -> CheckInPrompt:
     """Whether you are due to check in: ``cadence_days`` after your last check-in (the cadence
     your supervisor set, or the default), at once if you never have."""
-    return await service.prompt(
+    return await check_ins.prompt(
         session=session, ctx=principal.ctx, user_id=principal.id, settings=settings
     )
 
@@ -182,11 +184,11 @@ async def check_ins_of_person(
             resource_id=user_id,
             reason=decision.reason,
         )
-    rows, total = await service.check_ins_of(
+    rows, total = await check_ins.check_ins_of(
         session=session, user_id=user_id, limit=page.limit, offset=page.offset
     )
     await _audit_wellbeing_read(session, principal, user_id)
-    items = await service.check_ins_public(session=session, keyring=keyring, rows=rows)
+    items = await check_ins.check_ins_public(session=session, keyring=keyring, rows=rows)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -196,7 +198,7 @@ async def talk_requests(
 ) -> list[TalkRequestPublic]:
     """'I'd like to talk' requests from your current supervisees, oldest first (open ones
     only unless ``include_acknowledged``)."""
-    return await service.supervisees_talk_requests(
+    return await check_ins.supervisees_talk_requests(
         session=session,
         ctx=principal.ctx,
         supervisor_id=principal.id,
@@ -210,8 +212,8 @@ async def acknowledge_talk_request(
 ) -> TalkRequestPublic:
     """Say you have picked up a supervisee's 'I'd like to talk' (409 if another supervisor
     already did)."""
-    check_in = await service.get_check_in(session=session, check_in_id=check_in_id)
-    people = await service.supervisee_ids(session=session, supervisor_id=principal.id)
+    check_in = await check_ins.get_check_in(session=session, check_in_id=check_in_id)
+    people = await links.supervisee_ids(session=session, supervisor_id=principal.id)
     if check_in.user_id not in people:
         raise await refuse(
             session,
@@ -221,7 +223,7 @@ async def acknowledge_talk_request(
             resource_id=check_in.user_id,
             reason="only a current supervisor of the person acknowledges their request",
         )
-    view = await service.acknowledge_talk(session=session, ctx=principal.ctx, check_in=check_in)
+    view = await check_ins.acknowledge_talk(session=session, ctx=principal.ctx, check_in=check_in)
     await audit_service.record(
         session,
         principal.ctx,
@@ -310,7 +312,7 @@ async def supervisees(
     """Your current supervisees: last supervision, when the next is due and whether it is
     overdue by their cadence, whether a check-in is due, the actions they own from your
     sessions (open and overdue), and any open 'I'd like to talk'."""
-    overview = await service.supervisees_overview(
+    overview = await supervisees_overview(
         session=session, ctx=principal.ctx, supervisor=principal.user, settings=settings
     )
     await audit_service.record_many(
@@ -339,7 +341,7 @@ async def set_cadence(
 ) -> CadencePublic:
     """How often your supervisee is prompted to check in, and how often they should have
     supervision. Only for your own current supervisees."""
-    if user_id not in await service.supervisee_ids(session=session, supervisor_id=principal.id):
+    if user_id not in await links.supervisee_ids(session=session, supervisor_id=principal.id):
         raise await refuse(
             session,
             principal,
@@ -348,7 +350,7 @@ async def set_cadence(
             resource_id=user_id,
             reason="the cadence is set by the person's own supervisor",
         )
-    chosen = await service.set_cadence(
+    chosen = await cadence.set_cadence(
         session=session, ctx=principal.ctx, supervisee_id=user_id, data=body, settings=settings
     )
     await audit_service.record(
@@ -369,7 +371,7 @@ async def set_cadence(
 async def _record_view(
     session: SessionDep, principal: Principal, keyring: MessageKeyring, record: SupervisionRecord
 ) -> RecordPublic:
-    views = await service.records_public(
+    views = await supervision_records.records_public(
         session=session, keyring=keyring, records=[record], today=service.today_of(principal.ctx)
     )
     return views[0]
@@ -397,7 +399,7 @@ async def _unless_allowed(
 async def _readable_record(
     session: SessionDep, principal: Principal, record_id: uuid.UUID, action: str
 ) -> SupervisionRecord:
-    record = await service.get_record(session=session, record_id=record_id)
+    record = await supervision_records.get_record(session=session, record_id=record_id)
     decision = await supervision_policies.can_read_supervision_record(
         session, principal.user, record
     )
@@ -445,7 +447,7 @@ async def create_record(
     """Record a one-to-one or group supervision session with your own supervisees: the day it
     was held, optionally the supervision meeting it was held in, notes (stored encrypted, seen
     only by you and the attendees) and agreed actions with owner and due date."""
-    own = await service.supervisee_ids(session=session, supervisor_id=principal.id)
+    own = await links.supervisee_ids(session=session, supervisor_id=principal.id)
     others = [uid for uid in body.supervisee_ids if uid not in own]
     if others:
         raise await refuse(
@@ -456,7 +458,7 @@ async def create_record(
             resource_id=",".join(str(uid) for uid in others),
             reason="supervision is recorded only with your own supervisees",
         )
-    record = await service.create_record(
+    record = await supervision_records.create_record(
         session=session,
         ctx=principal.ctx,
         keyring=keyring,
@@ -473,7 +475,7 @@ async def my_records(
     principal: Staff, session: SessionDep, page: PageDep, keyring: KeyringDep
 ) -> Page[RecordPublic]:
     """Supervision records you hold as supervisor or attended, latest session first."""
-    records, total = await service.records_for(
+    records, total = await supervision_records.records_for(
         session=session, user_id=principal.id, limit=page.limit, offset=page.offset
     )
     await audit_service.record_many(
@@ -486,7 +488,7 @@ async def my_records(
             for r in records
         ],
     )
-    items = await service.records_public(
+    items = await supervision_records.records_public(
         session=session, keyring=keyring, records=records, today=service.today_of(principal.ctx)
     )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
@@ -513,7 +515,7 @@ async def update_record(
 ) -> RecordPublic:
     """Replace the notes (the supervisor who holds the record)."""
     record = await _changeable_record(session, principal, record_id, "supervision.update")
-    await service.update_notes(
+    await supervision_records.update_notes(
         session=session,
         ctx=principal.ctx,
         keyring=keyring,
@@ -535,9 +537,11 @@ async def add_action(
 ) -> ActionPublic:
     """Add an agreed action, owned by an attendee or by you (the record's supervisor)."""
     record = await _changeable_record(session, principal, record_id, "supervision.action_create")
-    action = await service.add_action(session=session, ctx=principal.ctx, record=record, data=body)
+    action = await supervision_records.add_action(
+        session=session, ctx=principal.ctx, record=record, data=body
+    )
     await _audit_record(session, principal, record, "supervision.action_create")
-    return await service.action_view(
+    return await supervision_records.action_view(
         session=session, action=action, today=service.today_of(principal.ctx)
     )
 
@@ -547,7 +551,7 @@ async def update_action(
     action_id: uuid.UUID, body: ActionUpdate, principal: Staff, session: SessionDep
 ) -> ActionPublic:
     """Mark an action done (or open again): its owner or the record's supervisor."""
-    action = await service.get_action(session=session, action_id=action_id)
+    action = await supervision_records.get_action(session=session, action_id=action_id)
     record = await _readable_record(
         session, principal, action.record_id, "supervision.action_update"
     )
@@ -561,7 +565,9 @@ async def update_action(
             resource_id=action.id,
             reason=decision.reason,
         )
-    await service.set_action_done(session=session, ctx=principal.ctx, action=action, done=body.done)
+    await supervision_records.set_action_done(
+        session=session, ctx=principal.ctx, action=action, done=body.done
+    )
     await audit_service.record(
         session,
         principal.ctx,
@@ -570,7 +576,7 @@ async def update_action(
         resource_id=action.id,
         detail="done" if body.done else "reopened",
     )
-    return await service.action_view(
+    return await supervision_records.action_view(
         session=session, action=action, today=service.today_of(principal.ctx)
     )
 
@@ -604,8 +610,10 @@ async def team_overview(
             reason=decision.reason,
         )
     team = await teams_service.get(session=session, team_id=team_id)
-    period = service.team_period(service.today_of(principal.ctx), period_from, period_to, settings)
-    overview = await service.team_overview(
+    period = team_view.team_period(
+        service.today_of(principal.ctx), period_from, period_to, settings
+    )
+    overview = await team_view.team_overview(
         session=session,
         ctx=principal.ctx,
         team=team,

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.supervision import service as supervision_service
+from app.supervision import records as supervision_records
 from app.supervision.models import SupervisionAction, SupervisionRecord
 from app.users import service as users_service
 from app.users.models import Role, SupervisionLink, User
@@ -96,7 +96,7 @@ async def can_read_supervision_record(
         return Decision(False, "account is inactive")
     if user.id == record.supervisor_id:
         return ALLOW
-    if user.id in await supervision_service.attendee_ids(session=session, record_id=record.id):
+    if user.id in await supervision_records.attendee_ids(session=session, record_id=record.id):
         return ALLOW
     return Decision(False, "supervision records are seen only by their supervisor and attendees")
 
