@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -119,6 +120,29 @@ class Session:
 
     def delete(self, url: str, **kw: Any) -> httpx.Response:
         return self.http.delete(url, **kw)
+
+    def recovery_code(self) -> str:
+        """One of the person's recovery codes, used up (a browser test signs in with it: a TOTP
+        step is accepted once per person). The demo people sign in to a shared server from many
+        tests, so when the codes run out they are replaced as a person would: password and the
+        authenticator's code (the next step's, if this one was used)."""
+        codes: list[str] = self.tokens["recovery_codes"]
+        if not codes:
+            assert self.totp_secret is not None, "only an account enrolled here can replace codes"
+            totp = pyotp.TOTP(self.totp_secret)
+            for step in (0, 1):
+                replaced = self.post(
+                    "/api/v1/auth/mfa/recovery-codes",
+                    json={
+                        "password": DEMO_PASSWORD,
+                        "code": totp.at(time.time() + step * totp.interval),
+                    },
+                )
+                if replaced.status_code == 200:
+                    break
+            assert replaced.status_code == 200, replaced.text
+            codes.extend(replaced.json()["recovery_codes"])
+        return codes.pop()
 
 
 @dataclass

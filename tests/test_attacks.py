@@ -160,7 +160,7 @@ def test_a_token_of_another_organisation_is_refused_and_audited(live: Live) -> N
     own_trail = audit_events(partner_admin, actor_id=partner_admin.user["id"])
     on_the_organisation = [e for e in own_trail if e["user_agent"] == ua]
     assert {(e["action"], e["resource_id"], e["outcome"]) for e in on_the_organisation} == {
-        ("route.refused", f"PATCH /api/v1/organisations/{trust_id}", "denied"),
+        ("organisation.update", trust_id, "denied"),
         ("client.read", alex, "denied"),
     }
     assert trust.get(f"/api/v1/organisations/{trust_id}").json()["name"] != "Taken over"

@@ -172,7 +172,7 @@ async def sign_in(
 def recovery_code(live: Live, role: str) -> str:
     """One of the recovery codes the demo person of ``role`` got at enrolment, used up: a TOTP
     step is accepted once per person, and other tests sign in with the next step's code."""
-    code: str = live.as_role(role).tokens["recovery_codes"].pop()
+    code: str = live.as_role(role).recovery_code()
     return code
 
 

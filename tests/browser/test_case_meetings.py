@@ -248,7 +248,7 @@ async def test_the_host_cancels_and_a_refused_change_or_cancel_shows_the_reason(
             page,
             live_sqlite,
             ROLE_EMAILS["peer_keyworker"],
-            code=keyworker.tokens["recovery_codes"].pop(),
+            code=keyworker.recovery_code(),
         )
         await (
             page.get_by_role("navigation", name="Main").get_by_role("link", name="Meetings").click()

@@ -60,7 +60,7 @@ async def test_a_supervisor_runs_a_trial_and_staff_see_each_clients_arm(
     sofia_context, sofia = await open_page(browser, sofia_problems)
     priya_context, priya = await open_page(browser, priya_problems)
     try:
-        code = own.as_role("supervisor").tokens["recovery_codes"].pop()
+        code = own.as_role("supervisor").recovery_code()
         await sign_in(sofia, own, ROLE_EMAILS["supervisor"], code=code)
         await open_nav(sofia, "Reports", "Programme reports")
         await sofia.get_by_role("link", name="Evaluation trials").click()
@@ -119,7 +119,7 @@ async def test_a_supervisor_runs_a_trial_and_staff_see_each_clients_arm(
         )
 
         # Priya finds each client's place on their record, when she asks for it.
-        code = own.as_role("peer_keyworker").tokens["recovery_codes"].pop()
+        code = own.as_role("peer_keyworker").recovery_code()
         await sign_in(priya, own, ROLE_EMAILS["peer_keyworker"], code=code)
         for client_id, arm in arms.items():
             await open_record(priya, own, client_id)

@@ -38,8 +38,8 @@ async def test_referral_care_team_and_consent_decide_who_reads_the_record(
     browser: Browser, live_sqlite: Live
 ) -> None:
     keyworker_api = live_sqlite.as_role("peer_keyworker")
-    keyworker_code = keyworker_api.tokens["recovery_codes"].pop()
-    specialist_code = live_sqlite.as_role("employment_specialist").tokens["recovery_codes"].pop()
+    keyworker_code = keyworker_api.recovery_code()
+    specialist_code = live_sqlite.as_role("employment_specialist").recovery_code()
     name = f"Gwen Harper {uuid.uuid4().hex[:6]}"
     reason = "Wants to get back to bus driving after a long absence."
 

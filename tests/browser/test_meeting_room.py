@@ -96,7 +96,7 @@ async def test_client_waits_is_admitted_and_both_see_each_other(
     meeting_id = schedule_session_for_alex(live_sqlite, title)
     # The keyworker signs in with a recovery code: TOTP steps are accepted once per person,
     # and test_messaging.py signs the keyworker in with the next step's code.
-    recovery_code = live_sqlite.as_role("peer_keyworker").tokens["recovery_codes"].pop()
+    recovery_code = live_sqlite.as_role("peer_keyworker").recovery_code()
 
     contexts: list[BrowserContext] = []
     try:

@@ -42,7 +42,7 @@ async def team(browser: Browser, live_sqlite: Live) -> AsyncIterator[dict[str, P
     assert keyworker.totp_secret
     codes = {
         "keyworker": pyotp.TOTP(keyworker.totp_secret).at(time.time() + 30),
-        "therapist": therapist.tokens["recovery_codes"].pop(),
+        "therapist": therapist.recovery_code(),
     }
     emails = {"keyworker": ROLE_EMAILS["peer_keyworker"], "therapist": ROLE_EMAILS["therapist"]}
 

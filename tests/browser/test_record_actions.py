@@ -39,7 +39,7 @@ async def test_record_actions_through_the_client_page(
     browser: Browser, live_sqlite: Live, tmp_path: Path
 ) -> None:
     keyworker = live_sqlite.as_role("peer_keyworker")
-    code: str = keyworker.tokens["recovery_codes"].pop()
+    code: str = keyworker.recovery_code()
     alex = next(
         c
         for c in keyworker.get("/api/v1/clients").json()["items"]

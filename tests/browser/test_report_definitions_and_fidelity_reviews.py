@@ -37,7 +37,7 @@ async def test_a_supervisor_reads_how_figures_are_counted_and_opens_a_past_revie
     reviews = supervisor.get(f"/api/v1/teams/{team}/fidelity-reviews").json()
     assert reviews, "the demo team has a past review"
 
-    code = supervisor.tokens["recovery_codes"].pop()
+    code = supervisor.recovery_code()
     await sign_in(page, live_sqlite, ROLE_EMAILS["supervisor"], code=code)
     await open_nav(page, "Reports", "Programme reports")
 

@@ -41,9 +41,9 @@ async def test_check_in_reaches_the_supervisor_and_the_dashboard_draws_its_chart
             "/api/v1/wellbeing/check-ins", json={**ANSWERS, "wants_to_talk": False}
         )
         assert reply.status_code == 201, reply.text
-    supervisor_code = live_sqlite.as_role("supervisor").tokens["recovery_codes"].pop()
+    supervisor_code = live_sqlite.as_role("supervisor").recovery_code()
     therapist_api = live_sqlite.as_role("therapist")
-    therapist_code = therapist_api.tokens["recovery_codes"].pop()
+    therapist_code = therapist_api.recovery_code()
 
     problems = PageProblems()
     sofia_context, sofia = await open_page(browser, problems)
@@ -145,9 +145,7 @@ async def test_a_proposed_supervisor_is_accepted_by_the_supervisee_in_the_browse
     )
     assert proposed.status_code == 200 and proposed.json()["status"] == "pending", proposed.text
 
-    await sign_in(
-        page, live_sqlite, therapist_email, code=as_therapist.tokens["recovery_codes"].pop()
-    )
+    await sign_in(page, live_sqlite, therapist_email, code=as_therapist.recovery_code())
     await page.get_by_role("link", name="How are you?").click()
     mine = page.get_by_role("region", name="My supervisor")
     await expect(mine).to_contain_text("You have no supervisor at the moment.")
@@ -184,7 +182,7 @@ async def test_a_supervisor_confirms_who_joins_the_team_in_the_browser(
     assert added.status_code == 201, added.text
     as_lead = live.sign_in(lead_email)
 
-    await sign_in(page, live, lead_email, code=as_lead.tokens["recovery_codes"].pop())
+    await sign_in(page, live, lead_email, code=as_lead.recovery_code())
     await page.get_by_role("link", name="Supervision").click()
     waiting = page.get_by_role("region", name="Waiting to join your team")
     proposal = waiting.get_by_role("list", name="Waiting to join your team").get_by_role("listitem")
@@ -218,7 +216,7 @@ def supervised_by_sofia(
 
 
 async def sofia_opens_supervision(page: Page, live: Live) -> None:
-    code = live.as_role("supervisor").tokens["recovery_codes"].pop()
+    code = live.as_role("supervisor").recovery_code()
     await sign_in(page, live, ROLE_EMAILS["supervisor"], code=code)
     await open_nav(page, "Supervision")
 
@@ -425,7 +423,7 @@ async def test_those_who_attended_open_the_record_and_only_read_it(
     ):
         context, page = await open_page(browser, problems)
         try:
-            await sign_in(page, live, email, code=session.tokens["recovery_codes"].pop())
+            await sign_in(page, live, email, code=session.recovery_code())
             await open_nav(page, "How are you?")
             card = page.locator(f'article[data-record-id="{record_id}"]')
             await card.get_by_role("link").click()
