@@ -48,7 +48,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     of a database parameter (``live`` and the like), so ``-m "not postgres"`` leaves every such
     case out. Browser tests share one ``xdist_group``: in a parallel run (``-n 2``, which runs
     ``--dist loadgroup``) they stay on one worker, one after another, as in a serial run; the
-    other tests share the other workers.
+    other tests share the other workers. ``slow``: the test starts or uses a server, so
+    ``-m "not slow"`` is the quick inner loop (the tests that start a server of their own are
+    marked where they are written).
     """
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -58,8 +60,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
         if item.get_closest_marker("browser") is not None:
             item.add_marker(pytest.mark.xdist_group("browser"))
-        needs_a_server = any(item.get_closest_marker(m) for m in ("postgres", "browser", "slow"))
-        if needs_a_server or _uses_a_shared_server(item):
+        if item.get_closest_marker("slow") is None and (
+            item.get_closest_marker("postgres") is not None
+            or item.get_closest_marker("browser") is not None
+            or _uses_a_shared_server(item)
+        ):
             item.add_marker(pytest.mark.slow)
 
 
