@@ -42,6 +42,49 @@ def requirement(env_var: str) -> bool:
     return os.environ.get(env_var, "").lower() == "required"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks that follow from what a test uses, so no test has to repeat them.
+
+    ``postgres``: the test needs the PostgreSQL server, by the fixture or as the "postgres" case
+    of a database parameter (``live`` and the like), so ``-m "not postgres"`` leaves every such
+    case out. Browser tests share one ``xdist_group``: in a parallel run (``-n 2``, which runs
+    ``--dist loadgroup``) they stay on one worker, one after another, as in a serial run; the
+    other tests share the other workers. ``slow``: the test starts or uses a server, so
+    ``-m "not slow"`` is the quick inner loop (the tests that start a server of their own are
+    marked where they are written).
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        fixtures = getattr(item, "fixturenames", ())
+        if "postgres" in fixtures or any(p == "postgres" for p in params if isinstance(p, str)):
+            item.add_marker(pytest.mark.postgres)
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        if item.get_closest_marker("slow") is None and (
+            item.get_closest_marker("postgres") is not None
+            or item.get_closest_marker("browser") is not None
+            or _uses_a_shared_server(item)
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
+def _uses_a_shared_server(item: pytest.Item) -> bool:
+    """Whether the test takes a fixture of this suite (not of a plugin) kept for a module or the
+    session: those are the servers (Teamwell, PostgreSQL, Redis, coturn, the OpenID provider,
+    Chromium), whose start and whose tests make most of the suite's time."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    # A plugin's fixtures have an empty baseid; the suite's are under tests/.
+    return any(
+        fixturedef.baseid and fixturedef.scope in ("session", "package", "module")
+        for defs in info.name2fixturedefs.values()
+        for fixturedef in defs
+    )
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     if not postgres_available():

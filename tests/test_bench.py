@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 
+@pytest.mark.slow  # starts the benchmark deployments
 def test_every_benchmark_runs_and_reports_beside_its_baseline(tmp_path: Path) -> None:
     report = tmp_path / "benchmarks.md"
     done = subprocess.run(

@@ -8,11 +8,13 @@ import sqlite3
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import REPO_ROOT, base_env, problem, teamwell_cli
 from tests.support.server import LiveServer
 
 
+@pytest.mark.slow  # starts a server of its own
 def test_readiness_follows_migrations_and_create_admin_can_sign_in(tmp_path: Path) -> None:
     env = base_env(tmp_path, f"sqlite:///{tmp_path / 'fresh.db'}")
     server = LiveServer(env=env, cwd=REPO_ROOT).start()
