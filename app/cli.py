@@ -8,6 +8,7 @@ import asyncio
 import getpass
 import os
 import secrets
+import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -240,6 +241,42 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    """Run scheduled jobs in a process of their own (besides, or instead of, the servers'
+    runners, `TEAMWELL_JOBS_IN_SERVICE`), until SIGTERM or SIGINT; `--once` runs one round."""
+    return asyncio.run(run_jobs(settings, once=args.once))
+
+
+async def run_jobs(settings: Settings, *, once: bool = False) -> int:
+    from app.jobs.runner import JobRunner  # the handlers import most of the service
+    from realtime.hub import Hub
+    from realtime.pubsub import create_pubsub
+
+    engine = create_engine(settings)
+    # Events go to the servers' sockets through Redis (TEAMWELL_REDIS_URL); without it, this
+    # process has no sockets and what jobs announce reaches people when they next read.
+    hub = Hub(create_pubsub(settings.redis_url))
+    await hub.start()
+    runner = JobRunner(session_factory(engine), hub, settings=settings, clock=SystemClock())
+    try:
+        if once:
+            report = await runner.tick()
+            print(f"jobs: claimed={report.claimed} done={report.done} failed={report.failed}")
+            return 0
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        runner.start()
+        print(f"jobs: running as {runner.worker}", flush=True)
+        await stopping.wait()
+        await runner.stop()
+        return 0
+    finally:
+        await hub.stop()
+        await engine.dispose()
+
+
 def cmd_rotate_message_key(settings: Settings, _args: argparse.Namespace) -> int:
     if settings.message_keys is not None:
         print(
@@ -393,6 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     retention.add_argument(
         "--dry-run", action="store_true", help="count what would go and change nothing"
     )
+    run_jobs_parser = sub.add_parser("run-jobs", help="run scheduled jobs in this process")
+    run_jobs_parser.add_argument("--once", action="store_true", help="one round, then stop")
     sub.add_parser("rotate-message-key", help="add a message key and make it current")
     sub.add_parser(
         "reencrypt-messages",
@@ -418,6 +457,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "verify-audit": cmd_verify_audit,
     "verify-trial": cmd_verify_trial,
     "retention": cmd_retention,
+    "run-jobs": cmd_run_jobs,
     "rotate-message-key": cmd_rotate_message_key,
     "reencrypt-messages": cmd_reencrypt_messages,
     "serve": cmd_serve,

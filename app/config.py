@@ -223,6 +223,28 @@ class Settings(BaseSettings):
     audit_checkpoint_path: Path | None = None
     audit_checkpoint_seconds: float = Field(default=10.0, ge=0.01, le=3600)
 
+    # Scheduled work (app/jobs, docs/architecture.md "Scheduled work"). Every process that runs
+    # jobs (each server while `jobs_in_service`, or `teamwell run-jobs`) looks for due jobs every
+    # `jobs_poll_seconds`, claims up to `jobs_batch_size` of them for `jobs_lease_seconds` (a
+    # process that dies leaves them to another once the lease is over), and retries a failed job
+    # after `jobs_retry_base_seconds`, doubling each time up to `jobs_retry_max_seconds`, until
+    # it has had `jobs_max_attempts` attempts; then it is failed and waits for an admin's retry.
+    # Finished jobs are kept `jobs_keep_finished_days` (longer than any recurring period, so a
+    # slot's key is still there when a late process starts). The recurring jobs: the IPS journey
+    # alerts every `jobs_journey_alerts_minutes` (unset: only when the journey page is opened),
+    # retention every `jobs_retention_minutes` (unset: only `teamwell retention`, from an
+    # outside scheduler).
+    jobs_in_service: bool = True
+    jobs_poll_seconds: float = Field(default=5.0, ge=0.01, le=3600)
+    jobs_batch_size: int = Field(default=20, ge=1, le=1000)
+    jobs_lease_seconds: float = Field(default=300.0, ge=1, le=24 * 3600)
+    jobs_max_attempts: int = Field(default=5, ge=1, le=100)
+    jobs_retry_base_seconds: float = Field(default=30.0, ge=0, le=24 * 3600)
+    jobs_retry_max_seconds: float = Field(default=3600.0, ge=0, le=7 * 24 * 3600)
+    jobs_keep_finished_days: int = Field(default=7, ge=2, le=3650)
+    jobs_journey_alerts_minutes: int | None = Field(default=60, ge=1, le=24 * 60)
+    jobs_retention_minutes: int | None = Field(default=24 * 60, ge=1, le=24 * 60)
+
     @field_validator(
         "jwt_secret",
         "field_encryption_key",

@@ -31,6 +31,8 @@ from app.fidelity.routes import router as fidelity_router
 from app.health.routes import router as health_router
 from app.home.routes import router as home_router
 from app.ips.routes import router as ips_router
+from app.jobs.routes import router as jobs_router
+from app.jobs.runner import JobRunner
 from app.measures.routes import router as measures_router
 from app.meetings.routes import calls as calls_router
 from app.meetings.routes import router as meetings_router
@@ -328,12 +330,17 @@ def _lifespan(
             hub=hub,
             presence=presence,
         )
+        # Scheduled work (app/jobs): every server runs due jobs, each claimed by one process.
+        app.state.jobs = JobRunner(app.state.session_factory, hub, settings=settings, clock=clock)
         await hub.start()
         await presence.start()
         await app.state.audit_checkpointer.start()
+        if settings.jobs_in_service:
+            app.state.jobs.start()
         try:
             yield
         finally:
+            await app.state.jobs.stop()
             for task in list(app.state.realtime.background):
                 task.cancel()
             if app.state.realtime.message_writer is not None:
@@ -387,6 +394,7 @@ def _include_routes(app: Teamwell) -> None:
         meetings_router,
         supervision_router,
         audit_router,
+        jobs_router,
         home_router,
         meta_router,
     ):

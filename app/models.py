@@ -7,6 +7,7 @@ from app.clients.models import CareTeamMember, ClientRecord, Referral
 from app.consents.models import ConsentRecord
 from app.evaluation.models import EvaluationTrial, TrialAllocation
 from app.fidelity.models import FidelityReview
+from app.jobs.models import ScheduledJob
 from app.measures.models import MeasureResponse
 from app.meetings.models import Meeting, MeetingInvitee, MeetingParticipant
 from app.messaging.models import (
@@ -64,6 +65,7 @@ __all__ = [
     "RecoveryCode",
     "Referral",
     "RefreshToken",
+    "ScheduledJob",
     "SsoLoginCode",
     "SsoProvider",
     "SupervisionAction",

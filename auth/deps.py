@@ -27,6 +27,7 @@ from app.users.models import User
 from auth import service as auth_service
 from auth.policies import accounts as account_policies
 from auth.policies import clients as client_policies
+from auth.policies import jobs as jobs_policies
 from auth.policies import meetings as meeting_policies
 from auth.policies import messaging as messaging_policies
 from auth.policies import reports as report_policies
@@ -355,6 +356,7 @@ Supervisor = Annotated[
 ReportReader = Annotated[
     Principal, Depends(require(report_policies.can_read_reports, "reports.read"))
 ]
+JobManager = Annotated[Principal, Depends(require(jobs_policies.can_manage_jobs, "jobs.manage"))]
 EvaluationManager = Annotated[
     Principal, Depends(require(report_policies.can_manage_evaluation, "evaluation.manage"))
 ]

@@ -1,0 +1,5 @@
+"""Every job kind's handler, imported in one place so every runner knows them all (as
+``app.models`` does for tables). A domain keeps its handlers in its own ``jobs.py``."""
+
+import app.ips.jobs  # ips.journey_alerts
+import app.retention.jobs  # noqa: F401  (retention.run)
