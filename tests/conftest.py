@@ -120,6 +120,10 @@ def base_env(data_dir: Path, database_url: str) -> dict[str, str]:
         # Every test signs in from 127.0.0.1, and some fail on purpose (the fuzzers often); the
         # per-address limit has its own tests at its edge (tests/test_signin_throttle.py).
         "TEAMWELL_LOGIN_ADDRESS_MAX_FAILURES": "100000",
+        # The servers run no scheduled jobs: a journey scan or retention at start would change
+        # what other tests read. The runner has its own tests (tests/test_jobs*.py), and
+        # tests/test_jobs_api.py runs it in a server.
+        "TEAMWELL_JOBS_IN_SERVICE": "false",
     }
 
 

@@ -846,6 +846,16 @@ RULES: list[Rule] = [
     Rule("GET", "/api/v1/meetings/{meeting_id}/attendance", frozenset(CLINICAL)),
     Rule("GET", "/api/v1/audit-events", frozenset({"supervisor", "admin", "partner_admin"})),
     Rule("GET", "/api/v1/audit-events/verify", frozenset({"supervisor", "admin", "partner_admin"})),
+    Rule("GET", "/api/v1/admin/jobs", frozenset({"admin", "partner_admin"})),
+    # A job nobody has: admins pass the rule and are answered 404 (tests/test_jobs_api.py
+    # retries real failed jobs).
+    Rule(
+        "POST",
+        "/api/v1/admin/jobs/{job_id}/retry",
+        frozenset({"admin", "partner_admin"}),
+        ok=404,
+        params=fixed({"job_id": "00000000-0000-4000-8000-000000000000"}),
+    ),
 ]
 
 # Routes every signed-in person (or anyone) uses for themselves, tested in their own modules.

@@ -20,7 +20,7 @@ export const ACCESS = {
     "admin": "home",
     "client": "home"
   },
-  "nav": ["home", "clients", "meetings", "my-record", "users", "teams", "organisation", "supervision", "reports", "audit", "wellbeing"],
+  "nav": ["home", "clients", "meetings", "my-record", "users", "teams", "organisation", "supervision", "reports", "audit", "jobs", "wellbeing"],
   "tools": ["messages", "alerts", "caseloads"],
   "pages": {
     "home": {
@@ -153,6 +153,11 @@ export const ACCESS = {
       "label": "Audit", "href": "#/audit",
       "roles": ["supervisor", "admin"],
       "needs": ["GET /api/v1/audit-events"]
+    },
+    "jobs": {
+      "label": "Jobs", "href": "#/jobs",
+      "roles": ["admin"],
+      "needs": ["GET /api/v1/admin/jobs", "POST /api/v1/admin/jobs/{job_id}/retry"]
     },
     "wellbeing": {
       "label": "How are you?", "href": "#/wellbeing",

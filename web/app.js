@@ -35,6 +35,7 @@ import * as teamView from './views/team.js';
 import * as ssoSettingsView from './views/sso-settings.js';
 import * as organisationView from './views/organisation.js';
 import * as auditView from './views/audit.js';
+import * as jobsView from './views/jobs.js';
 import * as accountView from './views/account.js';
 import * as messagesView from './views/messages.js';
 import * as meetingView from './views/meeting.js';
@@ -98,6 +99,7 @@ const ROUTES = [
   { pattern: /^\/organisation$/, view: organisationView, page: 'organisation', nav: 'organisation' },
   { pattern: /^\/single-sign-on$/, view: ssoSettingsView, page: 'sso-settings', nav: 'users' },
   { pattern: /^\/audit$/, view: auditView, page: 'audit', nav: 'audit' },
+  { pattern: /^\/jobs$/, view: jobsView, page: 'jobs', nav: 'jobs' },
   { pattern: /^\/account$/, view: accountView, page: 'account', nav: 'account' },
   { pattern: /^\/messages$/, view: messagesView, page: 'messages', nav: 'messages' },
   { pattern: /^\/messages\/([^/]+)$/, keys: ['id'], view: messagesView, page: 'messages', nav: 'messages' },
