@@ -223,3 +223,8 @@ def test_the_home_day_is_documented_as_answered(
 
 def type_words_shallow(schema: dict[str, Any]) -> set[str]:
     return {"or null" for one in schema.get("anyOf", []) if one.get("type") == "null"}
+
+
+def test_the_scheduled_job_is_documented_as_served(spec: dict[str, Any]) -> None:
+    table = table_after((DOCS / "api.md").read_text(), "A job:")
+    check_fields(spec, spec["components"]["schemas"]["JobPublic"], table, "type")

@@ -84,6 +84,7 @@ STAFF_VIEWS = {
         "/single-sign-on",
         "/reports",
         "/audit",
+        "/jobs",
         "/wellbeing",
         "/messages",
         "/account",

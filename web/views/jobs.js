@@ -36,9 +36,6 @@ export async function render(ctx) {
   const said = h('div', { role: 'status', class: 'jobs__said' });
   const load = ({ offset, limit, signal }) => request('/api/v1/admin/jobs', { query: { limit, offset }, signal });
   const initial = await load({ offset: 0, limit: LIMIT, signal: ctx.signal });
-  /** @type {{ element: HTMLElement, reload: (offset: number, options?: { focus?: boolean }) => Promise<void> }} */
-  let table;
-
   /** @param {ScheduledJob} job */
   function retryButton(job) {
     if (job.status !== 'failed') return '—';
@@ -62,7 +59,7 @@ export async function render(ctx) {
     return button;
   }
 
-  table = pagedTable({
+  const table = pagedTable({
     caption: 'Scheduled jobs',
     noun: ['job', 'jobs'],
     emptyText: 'Nothing is waiting, running or failed.',
