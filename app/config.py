@@ -245,6 +245,12 @@ class Settings(BaseSettings):
     jobs_journey_alerts_minutes: int | None = Field(default=60, ge=1, le=24 * 60)
     jobs_retention_minutes: int | None = Field(default=24 * 60, ge=1, le=24 * 60)
 
+    @field_validator("jobs_journey_alerts_minutes", "jobs_retention_minutes", mode="before")
+    @classmethod
+    def empty_is_never(cls, value: object) -> object:
+        """An empty setting turns a recurring job off (``TEAMWELL_JOBS_RETENTION_MINUTES=``)."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator(
         "jwt_secret",
         "field_encryption_key",

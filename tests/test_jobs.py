@@ -202,6 +202,16 @@ def test_job_settings_at_their_edges(name: str, lowest: float, highest: float) -
             Settings(**{name: wrong})
 
 
+@pytest.mark.parametrize("name", ["jobs_journey_alerts_minutes", "jobs_retention_minutes"])
+def test_an_empty_period_turns_a_recurring_job_off(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(f"TEAMWELL_{name.upper()}", "")
+    assert getattr(Settings(), name) is None
+    monkeypatch.setenv(f"TEAMWELL_{name.upper()}", "15")
+    assert getattr(Settings(), name) == 15
+
+
 def test_the_first_jobs_are_registered_and_a_kind_is_registered_once() -> None:
     assert {JOURNEY_ALERTS, RETENTION} <= set(HANDLERS)
     with pytest.raises(ValueError, match="registered already"):

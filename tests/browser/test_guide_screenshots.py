@@ -37,6 +37,7 @@ from tests.browser.support import (
     sign_in_as,
 )
 from tests.conftest import REPO_ROOT, Live, demo_team_id, sqlite_live
+from tests.support.jobs import plant_job
 
 pytestmark = [pytest.mark.browser]
 
@@ -453,6 +454,12 @@ async def walk_admin(browser: Browser, live: Live, walk: Walk) -> PageProblems:
     await page.get_by_role("link", name="Single sign-on settings").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Single sign-on")
     await walk.shot(page, "admin-single-sign-on")
+
+    # A job that used its attempts (the guide server runs none of its own).
+    await plant_job(live.env["TEAMWELL_DATABASE_URL"], live.data_dir, kind="retention.run")
+    await open_nav(page, "Jobs", "Scheduled jobs")
+    await expect(page.get_by_role("button", name="Retry Retention")).to_be_visible()
+    await walk.shot(page, "admin-jobs")
     await person.context.close()
     # With no single sign-on set up yet, reading its settings is a 404 that Chromium logs.
     only_these_refusals(person.problems, [("404", "/api/v1/auth/sso/organisations/")])
