@@ -227,4 +227,4 @@ def type_words_shallow(schema: dict[str, Any]) -> set[str]:
 
 def test_the_scheduled_job_is_documented_as_served(spec: dict[str, Any]) -> None:
     table = table_after((DOCS / "api.md").read_text(), "A job:")
-    check_fields(spec, spec["components"]["schemas"]["JobPublic"], table, "type")
+    check_fields(spec, spec["components"]["schemas"]["ScheduledJobPublic"], table, "type")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from app.jobs.models import JobStatus
 
 
-class JobPublic(BaseModel):
+class ScheduledJobPublic(BaseModel):
     id: uuid.UUID
     kind: str = Field(description="What the job does, e.g. `ips.journey_alerts`, `retention.run`")
     status: JobStatus
