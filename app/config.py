@@ -244,8 +244,16 @@ class Settings(BaseSettings):
     jobs_keep_finished_days: int = Field(default=7, ge=2, le=3650)
     jobs_journey_alerts_minutes: int | None = Field(default=60, ge=1, le=24 * 60)
     jobs_retention_minutes: int | None = Field(default=24 * 60, ge=1, le=24 * 60)
+    # Wellbeing check-in prompts: how often to look for people whose check-in has fallen due
+    # (each is prompted once per gap between check-ins; unset: the prompt shows only on pages).
+    jobs_check_in_prompts_minutes: int | None = Field(default=60, ge=1, le=24 * 60)
 
-    @field_validator("jobs_journey_alerts_minutes", "jobs_retention_minutes", mode="before")
+    @field_validator(
+        "jobs_journey_alerts_minutes",
+        "jobs_retention_minutes",
+        "jobs_check_in_prompts_minutes",
+        mode="before",
+    )
     @classmethod
     def empty_is_never(cls, value: object) -> object:
         """An empty setting turns a recurring job off (``TEAMWELL_JOBS_RETENTION_MINUTES=``)."""

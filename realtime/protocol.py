@@ -463,6 +463,15 @@ class TalkRequested(ServerFrame):
     at: datetime
 
 
+class CheckInDue(ServerFrame):
+    """A wellbeing check-in has fallen due (the cadence after the last one, or at once for
+    someone who never checked in): sent once per gap between check-ins, to the person only, by
+    the scheduled job ``wellbeing.check_in_prompts``. It says when, nothing more."""
+
+    type: Literal["wellbeing.check_in_due"] = "wellbeing.check_in_due"
+    due_at: datetime
+
+
 class AlertRaised(ServerFrame):
     type: Literal["alert.raised"] = "alert.raised"
     alert: AlertPublic
@@ -631,6 +640,7 @@ SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Receipt,
     TypingNotice,
     TalkRequested,
+    CheckInDue,
     AlertRaised,
     PlanUpdated,
     PlanCommented,

@@ -39,6 +39,10 @@ from app.jobs.runner import SYSTEM, JobRunner
 from app.messaging.keyring import keyring_from_settings
 from app.migrate import upgrade_async
 from app.retention.jobs import RETENTION
+from app.supervision import check_ins
+from app.supervision.events import CheckInDue
+from app.supervision.jobs import PROMPT
+from app.supervision.service import SupervisionSettings
 from realtime import protocol as p
 from tests.conftest import DEMO_PASSWORD, fresh_database
 
@@ -144,6 +148,7 @@ def quiet_settings(tmp_path: Path, url: str) -> Settings:
         jobs_max_attempts=3,
         jobs_retention_minutes=None,
         jobs_journey_alerts_minutes=None,
+        jobs_check_in_prompts_minutes=None,
     )
 
 
@@ -191,6 +196,7 @@ def test_a_slot_starts_on_its_boundary_and_ends_just_before_the_next() -> None:
         ("jobs_keep_finished_days", 2, 3650),
         ("jobs_journey_alerts_minutes", 1, 24 * 60),
         ("jobs_retention_minutes", 1, 24 * 60),
+        ("jobs_check_in_prompts_minutes", 1, 24 * 60),
     ],
 )
 def test_job_settings_at_their_edges(name: str, lowest: float, highest: float) -> None:
@@ -202,7 +208,10 @@ def test_job_settings_at_their_edges(name: str, lowest: float, highest: float) -
             Settings(**{name: wrong})
 
 
-@pytest.mark.parametrize("name", ["jobs_journey_alerts_minutes", "jobs_retention_minutes"])
+@pytest.mark.parametrize(
+    "name",
+    ["jobs_journey_alerts_minutes", "jobs_retention_minutes", "jobs_check_in_prompts_minutes"],
+)
 def test_an_empty_period_turns_a_recurring_job_off(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -444,3 +453,29 @@ async def test_retention_runs_as_a_job_and_is_audited(demo: Db) -> None:
     async with demo.sessions() as session:
         runs = await session.exec(select(AuditEvent).where(AuditEvent.action == "retention.run"))
         assert len(runs.all()) == 1
+
+
+async def test_a_due_check_in_is_prompted_once_per_gap_to_the_person_only(demo: Db) -> None:
+    runner = demo.runner(jobs_check_in_prompts_minutes=60)
+    demo.clock.advance(days=30)  # past every demo person's cadence
+    async with demo.sessions() as session:
+        due = await check_ins.due_check_ins(
+            session=session,
+            ctx=Context(actor=SYSTEM, clock=demo.clock),
+            settings=SupervisionSettings.of(demo.settings),
+        )
+    assert due, "the demo staff are due a check-in 30 days on"
+    await runner.tick()  # the scan: one prompt job per person
+    assert len(await demo.jobs(PROMPT)) == len(due)
+    await runner.tick()  # the prompts
+    told = [e for e in demo.published.events if isinstance(e, CheckInDue)]
+    assert sorted(next(iter(e.to)) for e in told) == sorted(d.user_id for d in due)
+    assert all(len(e.to) == 1 and e.frame.type == "wellbeing.check_in_due" for e in told)
+    assert {e.frame.due_at for e in told} == {d.due_at for d in due}
+    # The next scans find the same gaps: nobody is prompted again.
+    demo.published.events.clear()
+    for _ in range(3):
+        demo.clock.advance(hours=1)
+        await runner.tick()
+    assert [e for e in demo.published.events if isinstance(e, CheckInDue)] == []
+    assert len(await demo.jobs(PROMPT)) == len(due)

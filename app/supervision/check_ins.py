@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
@@ -35,6 +36,7 @@ from app.supervision.service import (
 )
 from app.users import service as users_service
 from app.users.models import User
+from auth.policies import supervision as supervision_policies
 
 
 class InvalidCheckIn(Problem):
@@ -182,6 +184,35 @@ async def prompt(
         next_due_at=rules.next_prompt_due(last, chosen.check_in_days, now),
         due=rules.check_in_due(last, chosen.check_in_days, now),
     )
+
+
+@dataclass(frozen=True)
+class DueCheckIn:
+    """A member of staff whose check-in has fallen due: since ``last`` (None: never checked
+    in), due from ``due_at``."""
+
+    user_id: uuid.UUID
+    last: datetime | None
+    due_at: datetime
+
+
+async def due_check_ins(
+    *, session: AsyncSession, ctx: Context, settings: SupervisionSettings
+) -> list[DueCheckIn]:
+    """Everyone who may check in (``can_check_in``) and whose check-in is due now, by their
+    cadence (``prompt``'s rule)."""
+    now = ctx.now()
+    rows = await session.exec(select(User).where(col(User.is_active)).order_by(col(User.id)))
+    due = []
+    for user in rows.all():
+        if not supervision_policies.can_check_in(user):
+            continue
+        chosen = await cadence(session=session, supervisee_id=user.id, settings=settings)
+        last = await last_check_in_at(session=session, user_id=user.id)
+        if rules.check_in_due(last, chosen.check_in_days, now):
+            due_at = rules.next_prompt_due(last, chosen.check_in_days, now)
+            due.append(DueCheckIn(user_id=user.id, last=last, due_at=due_at))
+    return due
 
 
 # --- "I'd like to talk" ----------------------------------------------------------------------

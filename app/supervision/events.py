@@ -1,10 +1,12 @@
 """What staff wellbeing announces: an "I'd like to talk" from a check-in, to every current
-supervisor of the person, once the check-in is stored (``wellbeing.talk_requested``)."""
+supervisor of the person, once the check-in is stored (``wellbeing.talk_requested``); and a
+check-in fallen due, to the person (``wellbeing.check_in_due``, from a scheduled job)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 
 from app.events import Event
 from app.supervision.models import WellbeingCheckIn
@@ -27,3 +29,11 @@ def talk_requested(
             at=check_in.at,
         ),
     )
+
+
+class CheckInDue(Event):
+    frame: p.CheckInDue
+
+
+def check_in_due(*, user_id: uuid.UUID, due_at: datetime) -> CheckInDue:
+    return CheckInDue(to=frozenset({user_id}), frame=p.CheckInDue(due_at=due_at))

@@ -4,6 +4,7 @@
 // content; clients see their next session, questionnaires and plan.
 
 import { request } from '../api.js';
+import * as rt from '../realtime.js';
 import {
   h, heading, page, section, badge, formatDate, formatDateTime, uid,
 } from '../ui.js';
@@ -79,12 +80,20 @@ function dueWorkPart(work) {
       : empty('Nothing is due on your clients’ journeys.'));
 }
 
-function checkInPart(prompt) {
-  return section('Your wellbeing',
-    prompt.due
-      ? h('p', {}, 'Your wellbeing check-in is due. ', h('a', { href: '#/wellbeing' }, 'Check in now'))
-      : h('p', {}, `Your next check-in is due ${formatDate(prompt.next_due_at)}. `,
-        h('a', { href: '#/wellbeing' }, 'Check in early')));
+function checkInText(prompt) {
+  return prompt.due
+    ? h('p', {}, 'Your wellbeing check-in is due. ', h('a', { href: '#/wellbeing' }, 'Check in now'))
+    : h('p', {}, `Your next check-in is due ${formatDate(prompt.next_due_at)}. `,
+      h('a', { href: '#/wellbeing' }, 'Check in early'));
+}
+
+// The service's scheduled prompt (`wellbeing.check_in_due`) turns the part to "due" while the
+// page is open, as it would read on the next visit.
+function checkInPart(prompt, ctx) {
+  const body = h('div', {}, checkInText(prompt));
+  const stop = rt.on('wellbeing.check_in_due', () => body.replaceChildren(checkInText({ due: true })));
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  return section('Your wellbeing', body);
 }
 
 function talkPart(requests) {
@@ -123,7 +132,7 @@ function clientParts(day, ctx) {
   ];
 }
 
-function adminParts(day) {
+function adminParts(day, ctx) {
   const a = day.admin;
   return [
     section('Your organisation',
@@ -136,7 +145,7 @@ function adminParts(day) {
         h('li', { class: 'home-item' }, h('a', { href: '#/users' }, 'Manage accounts and invitations')),
         h('li', { class: 'home-item' }, h('a', { href: '#/teams' }, 'Set up a team')),
       ], 'Administration')),
-    day.check_in ? checkInPart(day.check_in) : null,
+    day.check_in ? checkInPart(day.check_in, ctx) : null,
     unreadPart(day.unread),
   ];
 }
@@ -148,7 +157,7 @@ function staffParts(day, ctx) {
     day.talk_requests ? talkPart(day.talk_requests) : null,
     unreadPart(day.unread),
     day.due_work ? dueWorkPart(day.due_work) : null,
-    day.check_in ? checkInPart(day.check_in) : null,
+    day.check_in ? checkInPart(day.check_in, ctx) : null,
   ];
 }
 
@@ -156,7 +165,7 @@ function staffParts(day, ctx) {
 export async function render(ctx) {
   const day = await request('/api/v1/me/today', { signal: ctx.signal });
   let parts;
-  if (day.admin) parts = adminParts(day);
+  if (day.admin) parts = adminParts(day, ctx);
   else if (day.client || ctx.user.role === 'client') parts = clientParts(day, ctx);
   else parts = staffParts(day, ctx);
   const name = String(ctx.user.display_name || '').trim().split(/\s+/)[0];

@@ -12,6 +12,8 @@ const LIMIT = 50;
 const KINDS = {
   'ips.journey_alerts': 'IPS journey alerts',
   'retention.run': 'Retention',
+  'wellbeing.check_in_prompts': 'Wellbeing check-in prompts',
+  'wellbeing.check_in_prompt': 'A wellbeing check-in prompt',
 };
 
 const STATUS_VARIANTS = {
