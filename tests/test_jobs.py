@@ -466,7 +466,10 @@ async def test_a_due_check_in_is_prompted_once_per_gap_to_the_person_only(demo: 
         )
     assert due, "the demo staff are due a check-in 30 days on"
     await runner.tick()  # the scan: one prompt job per person
-    assert len(await demo.jobs(PROMPT)) == len(due)
+    prompts = await demo.jobs(PROMPT)
+    assert len(prompts) == len(due)
+    owners = {d.user_id: d.organisation_id for d in due}
+    assert {j.organisation_id for j in prompts} == set(owners.values())
     await runner.tick()  # the prompts
     told = [e for e in demo.published.events if isinstance(e, CheckInDue)]
     assert sorted(next(iter(e.to)) for e in told) == sorted(d.user_id for d in due)

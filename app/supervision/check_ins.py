@@ -192,6 +192,7 @@ class DueCheckIn:
     in), due from ``due_at``."""
 
     user_id: uuid.UUID
+    organisation_id: uuid.UUID
     last: datetime | None
     due_at: datetime
 
@@ -211,7 +212,14 @@ async def due_check_ins(
         last = await last_check_in_at(session=session, user_id=user.id)
         if rules.check_in_due(last, chosen.check_in_days, now):
             due_at = rules.next_prompt_due(last, chosen.check_in_days, now)
-            due.append(DueCheckIn(user_id=user.id, last=last, due_at=due_at))
+            due.append(
+                DueCheckIn(
+                    user_id=user.id,
+                    organisation_id=user.organisation_id,
+                    last=last,
+                    due_at=due_at,
+                )
+            )
     return due
 
 

@@ -47,6 +47,7 @@ async def find_due_check_ins(job: JobContext) -> None:
             run_at=now,
             payload={"user_id": str(due.user_id)},
             key=prompt_key(due.user_id, due.last),
+            organisation_id=due.organisation_id,  # seen by the person's own admins only
             now=now,
             settings=job.settings,
         )
