@@ -44,7 +44,7 @@ from app.supervision.events import CheckInDue
 from app.supervision.jobs import PROMPT
 from app.supervision.service import SupervisionSettings
 from realtime import protocol as p
-from tests.conftest import DEMO_PASSWORD, fresh_database
+from tests.conftest import DEMO_PASSWORD, base_env, fresh_database, teamwell_cli
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BASE = 10.0  # seconds before the first retry
@@ -482,3 +482,15 @@ async def test_a_due_check_in_is_prompted_once_per_gap_to_the_person_only(demo: 
         await runner.tick()
     assert [e for e in demo.published.events if isinstance(e, CheckInDue)] == []
     assert len(await demo.jobs(PROMPT)) == len(due)
+
+
+@pytest.mark.slow
+def test_run_jobs_once_runs_what_is_due_and_a_second_round_finds_nothing(tmp_path: Path) -> None:
+    env = base_env(tmp_path, f"sqlite:///{tmp_path / 'teamwell.db'}")
+    assert teamwell_cli(env, "migrate").returncode == 0
+    first = teamwell_cli(env, "run-jobs", "--once")
+    assert first.returncode == 0, first.stderr
+    # The recurring jobs of a fresh service: journey alerts, retention, check-in prompts.
+    assert "jobs: claimed=3 done=3 failed=0" in first.stdout
+    again = teamwell_cli(env, "run-jobs", "--once")
+    assert "jobs: claimed=0 done=0 failed=0" in again.stdout

@@ -36,6 +36,8 @@ from app.jobs.models import ScheduledJob
 from app.jobs.registry import HANDLERS, JobContext
 
 log = logging.getLogger("teamwell.jobs")
+# How long a stopping process waits for the job in hand (a server's shutdown waits with it).
+STOP_SECONDS = 10.0
 SYSTEM = Actor(user_id=None, role=None, organisation_id=None, user_agent="teamwell-jobs")
 
 
@@ -78,9 +80,14 @@ class JobRunner:
         self._task = asyncio.create_task(self._run(), name="job runner")
 
     async def stop(self) -> None:
-        """Stop after the job in hand (its transaction commits or rolls back as usual)."""
+        """Stop after the job in hand, or cancel it after ``STOP_SECONDS``: its transaction
+        rolls back and another process runs it again once its lease is over."""
         self._stopping.set()
         if self._task is not None:
+            done, _ = await asyncio.wait({self._task}, timeout=STOP_SECONDS)
+            if not done:
+                log.warning("jobs: the job in hand did not finish in time; cancelled")
+                self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.errors import Conflict, NotFound
 from app.jobs import rules
 from app.jobs.models import JobStatus, ScheduledJob
@@ -62,7 +62,7 @@ async def schedule(
     ``payload`` is JSON of ids and settings only, never clinical content (admins see jobs)."""
     if kind not in HANDLERS:
         raise UnknownJobKind(f"no handler is registered for {kind!r}")
-    attempts = max_attempts or (settings or Settings()).jobs_max_attempts
+    attempts = max_attempts or (settings or get_settings()).jobs_max_attempts
     values = {
         "id": uuid.uuid4(),
         "kind": kind,
