@@ -7,6 +7,7 @@ tests/test_jobs_processes.py runs the same runner in separate processes over Pos
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -33,6 +34,7 @@ from app.demo import seed_demo
 from app.ips.jobs import JOURNEY_ALERTS
 from app.ips.service import JOURNEY_ALERT_KINDS
 from app.jobs import rules, service
+from app.jobs import runner as runner_module
 from app.jobs.models import JobStatus, ScheduledJob
 from app.jobs.registry import HANDLERS, JobContext, JobError, handler
 from app.jobs.runner import SYSTEM, JobRunner
@@ -85,6 +87,18 @@ async def _flaky(job: JobContext) -> None:
     await _ok(job)
     if CALLS.runs[job.job_id] <= CALLS.fail_until.get(job.job_id, 0):
         raise RuntimeError("Alex Morgan scored 27 on the PHQ-9")
+
+
+STARTED = asyncio.Event()
+
+
+@handler("test.stuck")
+async def _stuck(job: JobContext) -> None:
+    """Never finishes on its first attempt (a handler waiting on something that never comes)."""
+    if job.attempt == 1:
+        STARTED.set()
+        await asyncio.Event().wait()
+    await _ok(job)
 
 
 @handler("test.explained")
@@ -334,6 +348,23 @@ async def test_a_job_left_by_a_dead_process_is_taken_over_after_its_lease(db: Db
     # The dead process, back, finds it is no longer its job.
     async with db.sessions() as session:
         assert await service.hold(session, job_id=job_id, worker="dead") is None
+
+
+async def test_a_stopping_runner_cancels_a_stuck_job_which_another_takes_over(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_module, "STOP_SECONDS", 0.05)
+    STARTED.clear()
+    job_id = await db.schedule("test.stuck")
+    stopping = db.runner("stopping")
+    stopping.start()
+    await asyncio.wait_for(STARTED.wait(), timeout=30)
+    await asyncio.wait_for(stopping.stop(), timeout=30)
+    job = await db.job(job_id)
+    assert (job.status, job.claimed_by, job.attempts) == (JobStatus.running, "stopping", 1)
+    db.clock.advance(seconds=61)  # past the lease
+    assert (await db.runner("other").tick()).done == 1
+    assert (await db.job(job_id)).status == JobStatus.done
 
 
 async def test_a_job_abandoned_on_its_last_attempt_fails(db: Db) -> None:
