@@ -38,6 +38,9 @@ from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
 from app.meta.docs import router as api_docs_router
 from app.meta.routes import router as meta_router
+from app.notifications.channels import channels_for
+from app.notifications.routes import router as notifications_router
+from app.notifications.routes import staff_router as notification_status_router
 from app.organisations.routes import router as organisations_router
 from app.plans.routes import router as plans_router
 from app.reports.routes import router as reports_router
@@ -281,6 +284,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         clock=clock,
     )
     app.state.email_sender = email_sender_for(settings)
+    # The notification senders (app/notifications/channels.py), for deliver_due.
+    app.state.notification_channels = channels_for(settings, app.state.email_sender)
     app.state.keyring = keyring_from_settings(settings)
     install_error_handlers(app, outages=REALTIME_OUTAGES)
     install_refusal_audit(app)
@@ -388,6 +393,8 @@ def _include_routes(app: Teamwell) -> None:
         supervision_router,
         audit_router,
         home_router,
+        notifications_router,
+        notification_status_router,
         meta_router,
     ):
         api.include_router(router)
