@@ -411,6 +411,23 @@ def _include_routes(app: Teamwell) -> None:
         async def index() -> FileResponse:
             return FileResponse(WEB_DIR / "index.html")
 
+        # The service worker is served from the root, so that its scope is every page (one
+        # under /static/ could serve only /static/), and never from a cache: browsers check it
+        # for a new release on each visit. The manifest makes the web client installable.
+        @app.get("/sw.js", include_in_schema=False)
+        async def service_worker() -> FileResponse:
+            return FileResponse(
+                WEB_DIR / "sw.js",
+                media_type="text/javascript",
+                headers={"Cache-Control": "no-cache"},
+            )
+
+        @app.get("/manifest.webmanifest", include_in_schema=False)
+        async def manifest() -> FileResponse:
+            return FileResponse(
+                WEB_DIR / "manifest.webmanifest", media_type="application/manifest+json"
+            )
+
 
 def _default_app() -> FastAPI:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

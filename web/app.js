@@ -36,6 +36,7 @@ import * as ssoSettingsView from './views/sso-settings.js';
 import * as organisationView from './views/organisation.js';
 import * as auditView from './views/audit.js';
 import * as accountView from './views/account.js';
+import * as notificationsView from './views/notifications.js';
 import * as messagesView from './views/messages.js';
 import * as meetingView from './views/meeting.js';
 import * as meetingsView from './views/meetings.js';
@@ -99,6 +100,7 @@ const ROUTES = [
   { pattern: /^\/single-sign-on$/, view: ssoSettingsView, page: 'sso-settings', nav: 'users' },
   { pattern: /^\/audit$/, view: auditView, page: 'audit', nav: 'audit' },
   { pattern: /^\/account$/, view: accountView, page: 'account', nav: 'account' },
+  { pattern: /^\/notifications$/, view: notificationsView, page: 'notifications', nav: 'notifications' },
   { pattern: /^\/messages$/, view: messagesView, page: 'messages', nav: 'messages' },
   { pattern: /^\/messages\/([^/]+)$/, keys: ['id'], view: messagesView, page: 'messages', nav: 'messages' },
   { pattern: /^\/meetings$/, view: meetingsView, page: 'meetings', nav: 'meetings' },
@@ -297,6 +299,7 @@ function renderHeader(activeNav) {
         h('span', { class: 'account__name' }, user.display_name || user.email || 'Signed in'),
         h('span', { class: 'account__role' }, roleLabel(user.role))),
       sees(user, 'account') ? h('a', { class: 'account__link', href: '#/account', 'aria-current': activeNav === 'account' ? 'page' : undefined }, 'Your account') : null,
+      sees(user, 'notifications') ? h('a', { class: 'account__link', href: '#/notifications', 'aria-current': activeNav === 'notifications' ? 'page' : undefined }, 'Notifications') : null,
       h('button', { type: 'button', class: 'button button--secondary button--small', onclick: signOut }, 'Sign out'),
     ].filter(Boolean));
   }
@@ -639,3 +642,9 @@ document.querySelector('.skip-link').addEventListener('click', (event) => {
 
 window.addEventListener('hashchange', () => route());
 route();
+
+// The service worker (/sw.js, at the root so that it serves every page): the app shell and an
+// offline page when the network is away, and push notifications shown while Teamwell is closed.
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {});
+}

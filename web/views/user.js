@@ -15,9 +15,10 @@ const LINK_STATUS = {
 /** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const { id } = ctx.params;
-  const [person, people] = await Promise.all([
+  const [person, people, delivery] = await Promise.all([
     request(`/api/v1/users/${id}`, { signal: ctx.signal }),
     everyone({ signal: ctx.signal }),
+    request(`/api/v1/users/${id}/notification-status`, { signal: ctx.signal }),
   ]);
   const clinical = CLINICAL_ROLES.includes(person.role);
   const state = h('p', { class: 'user-summary' });
@@ -32,6 +33,12 @@ export async function render(ctx) {
       state,
       h('p', {}, h('a', { href: '#/users' }, 'All users'))),
   ];
+  // A bounced address is flagged here, where the admin who can correct it looks.
+  if (delivery.email_bounced_at) {
+    parts.push(h('div', { class: 'notice notice--warning', role: 'status' },
+      `Email to ${delivery.email_bounced_address} bounced on ${formatDate(delivery.email_bounced_at)}: `
+      + 'Teamwell no longer emails them notifications. Check the address with them.'));
+  }
 
   if (clinical) {
     const role = selectField({
