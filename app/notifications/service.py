@@ -277,9 +277,8 @@ async def notify(
         available.append(Channel.push)
     if sms_available and profile is not None and profile.sms_number:
         available.append(Channel.sms)
-    channels = rules.channels_for(
-        user.role, template.kind, await _choices(session, person_id), available
-    )
+    choices = rules.effective(user.role, await _choices(session, person_id))
+    channels = rules.channels_for(user.role, template.kind, choices, available)
     if not channels:
         return []
     due = rules.first_attempt(template.kind, now, _quiet(profile, default_time_zone))
