@@ -7,6 +7,7 @@ Notify documents it. No notice carries clinical content: asserted on every one t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email
 import email.policy
@@ -66,9 +67,11 @@ from app.notifications.models import (
 from app.notifications.notices import TEMPLATES, Notice, UnsafeLink, render
 from app.notifications.schemas import PushKeys, PushSubscriptionIn
 from app.users.models import Role, User
+from auth.email import EmailMessage as AuthEmailMessage
 from auth.email import LogEmailSender, SmtpEmailSender
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS
 from tests.support.net import free_port
+from tests.support.postgres import PostgresServer
 
 LONDON = "Europe/London"
 # A Monday at noon in London (GMT): no one's default quiet hours.
@@ -795,3 +798,56 @@ def test_senders_never_show_their_secrets() -> None:
     for shown in (repr(made.sms), repr(made.push), repr(settings)):
         assert NOTIFY_SECRET not in shown
         assert settings.vapid_private_key.get_secret_value() not in shown
+
+
+# --- several processes on PostgreSQL -----------------------------------------------------------
+
+
+@dataclass
+class HoldingSender:
+    """An email sender that holds its first message until released: the delivery run using it
+    keeps its claimed rows locked meanwhile."""
+
+    sent: list[str] = field(default_factory=list)
+    holding: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, message: AuthEmailMessage) -> None:
+        self.holding.set()
+        await self.release.wait()
+        self.sent.append(message.to)
+
+
+async def test_two_runs_at_once_on_postgresql_send_each_delivery_once(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres.create_database(f"notifications_{uuid.uuid4().hex[:8]}")
+    await upgrade_async(url)
+    settings = settings_for(tmp_path, database_url=url)
+    running = create_engine(settings)
+    try:
+        async with session_factory(running)() as session:
+            await seed_demo(
+                session,
+                Context(actor=SYSTEM, clock=FrozenClock(NOON)),
+                DEMO_PASSWORD,
+                keyring_from_settings(settings),
+            )
+            await session.commit()
+        for notice in (Notice.new_messages, Notice.questionnaire, Notice.check_in_due):
+            await notify(running, CLIENT, notice)
+        first, second = HoldingSender(), HoldingSender()
+        second.release.set()
+        one = asyncio.create_task(deliver(running, NOON, channels_for(settings, first), settings))
+        await asyncio.wait_for(first.holding.wait(), timeout=30)
+        # The first run holds its rows: the second, meanwhile, finds nothing to claim.
+        other = await asyncio.wait_for(
+            deliver(running, NOON, channels_for(settings, second), settings), timeout=30
+        )
+        first.release.set()
+        report = await asyncio.wait_for(one, timeout=30)
+        assert (report.sent, other.sent, second.sent) == (3, 0, [])
+        assert first.sent == [CLIENT] * 3
+        assert {d.status for d in await deliveries(running)} == {DeliveryStatus.sent}
+    finally:
+        await running.dispose()
