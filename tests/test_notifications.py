@@ -69,7 +69,7 @@ from app.notifications.schemas import PushKeys, PushSubscriptionIn
 from app.users.models import Role, User
 from auth.email import EmailMessage as AuthEmailMessage
 from auth.email import LogEmailSender, SmtpEmailSender
-from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS
+from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, base_env, teamwell_cli
 from tests.support.net import free_port
 from tests.support.postgres import PostgresServer
 
@@ -851,3 +851,24 @@ async def test_two_runs_at_once_on_postgresql_send_each_delivery_once(
         assert {d.status for d in await deliveries(running)} == {DeliveryStatus.sent}
     finally:
         await running.dispose()
+
+
+def test_the_command_sends_what_is_due(demo_file: Path, tmp_path: Path) -> None:
+    """``teamwell deliver-notifications``: the same run, once, with the log senders."""
+    path = tmp_path / "teamwell.db"
+    shutil.copy(demo_file, path)
+    env = {**base_env(tmp_path, f"sqlite:///{path}"), "TEAMWELL_PUBLIC_URL": PUBLIC_URL}
+
+    async def plant() -> None:
+        running = create_engine(Settings(data_dir=tmp_path, database_url=f"sqlite:///{path}"))
+        try:
+            # Created long ago, so due now whatever the real clock's quiet hours.
+            await notify(running, CLIENT, Notice.new_messages, now=NOON)
+        finally:
+            await running.dispose()
+
+    asyncio.run(plant())
+    done = teamwell_cli(env, "deliver-notifications")
+    assert done.returncode == 0, done.stderr
+    assert "notifications: 1 sent, 0 to try again, 0 failed" in done.stdout
+    assert_nothing_clinical(done.stdout + done.stderr)
