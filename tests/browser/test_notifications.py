@@ -9,13 +9,24 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from app.config import Settings
+from app.db import create_engine, session_factory
+from app.notifications.models import (
+    Channel,
+    DeliveryStatus,
+    Kind,
+    NotificationDelivery,
+    NotificationProfile,
+)
 from tests.browser.accessibility import axe_check
-from tests.browser.support import only_these_refusals, open_person, sign_in_as
+from tests.browser.support import only_these_refusals, open_nav, open_person, sign_in_as
 from tests.conftest import Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -173,3 +184,59 @@ async def test_installable_and_offline(
         await person.context.set_offline(False)
     await axe_check(page, "the offline page")
     assert re.search(r"offline", await page.title(), re.IGNORECASE)
+
+
+async def test_an_admin_sees_a_bounced_address_on_the_persons_page(
+    browser: Browser, live_sqlite: Live, people: list[BrowserContext]
+) -> None:
+    """A bounce as the delivery run records it (a fresh colleague, so no other test's person is
+    flagged), then the admin finds it where people are managed: Users, then the person."""
+    email = f"bounced-{uuid.uuid4().hex[:8]}@tyneside.example"
+    name = f"Bea Bounced {uuid.uuid4().hex[:4]}"
+    made = live_sqlite.new_account(email, name, "therapist")
+    when = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    url = live_sqlite.env["TEAMWELL_DATABASE_URL"]
+    engine = create_engine(Settings(data_dir=live_sqlite.data_dir, database_url=url))
+    try:
+        async with session_factory(engine)() as session:
+            person_id = uuid.UUID(made["id"])
+            session.add(
+                NotificationProfile(
+                    user_id=person_id,
+                    time_zone="Europe/London",
+                    email_bounced_at=when,
+                    email_bounced_address=email,
+                    updated_at=when,
+                )
+            )
+            session.add(
+                NotificationDelivery(
+                    user_id=person_id,
+                    kind=Kind.urgent_alerts,
+                    notice="urgent_alert",
+                    channel=Channel.email,
+                    link="#/alerts",
+                    status=DeliveryStatus.failed,
+                    attempts=1,
+                    next_attempt_at=when,
+                    created_at=when,
+                    last_error="SMTP recipient refused",
+                )
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+    person = await open_person(browser, contexts=people, viewport=DESKTOP)
+    page = person.page
+    await sign_in_as(page, live_sqlite, "admin")
+    await open_nav(page, "Users")
+    await page.get_by_role("link", name=name, exact=True).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    await expect(page.get_by_role("status").filter(has_text="bounced")).to_contain_text(
+        f"Email to {email} bounced on"
+    )
+    undelivered = page.get_by_role("region", name="Notifications not delivered")
+    await expect(undelivered).to_contain_text("Urgent alerts by email")
+    await scan(page, "a person whose email bounced, as admin")
+    person.problems.assert_clean()

@@ -3,7 +3,7 @@
 
 import { request } from '../api.js';
 import {
-  h, heading, page, section, badge, roleLabel, formatDate, dataTable, emptyState,
+  h, heading, page, section, badge, roleLabel, formatDate, dataTable, emptyState, humanise,
 } from '../ui.js';
 import { actionForm, selectField, everyone, CLINICAL_ROLES } from './admin-kit.js';
 
@@ -38,6 +38,12 @@ export async function render(ctx) {
     parts.push(h('div', { class: 'notice notice--warning', role: 'status' },
       `Email to ${delivery.email_bounced_address} bounced on ${formatDate(delivery.email_bounced_at)}: `
       + 'Teamwell no longer emails them notifications. Check the address with them.'));
+  }
+  if (delivery.failed.length) {
+    // Kind and channel only: a notice never carries content.
+    parts.push(section('Notifications not delivered',
+      h('ul', {}, delivery.failed.map((f) => h('li', {},
+        `${humanise(f.kind)} by ${f.channel === 'sms' ? 'text message' : f.channel}, ${formatDate(f.created_at)}`)))));
   }
 
   if (clinical) {
