@@ -6,6 +6,7 @@ import * as chat from './chat.js';
 import * as alerts from './alerts.js';
 import { statusMenu } from './presence.js';
 import { h, roleLabel, loadingState } from './ui.js';
+import { svg } from './charts.js';
 import { sees, navFor, landingFor } from './access.js';
 import * as loginView from './views/login.js';
 import * as mfaView from './views/mfa.js';
@@ -299,11 +300,24 @@ function renderHeader(activeNav) {
         h('span', { class: 'account__name' }, user.display_name || user.email || 'Signed in'),
         h('span', { class: 'account__role' }, roleLabel(user.role))),
       sees(user, 'account') ? h('a', { class: 'account__link', href: '#/account', 'aria-current': activeNav === 'account' ? 'page' : undefined }, 'Your account') : null,
-      sees(user, 'notifications') ? h('a', { class: 'account__link', href: '#/notifications', 'aria-current': activeNav === 'notifications' ? 'page' : undefined }, 'Notifications') : null,
+      sees(user, 'notifications') ? notificationsLink(activeNav === 'notifications') : null,
       h('button', { type: 'button', class: 'button button--secondary button--small', onclick: signOut }, 'Sign out'),
     ].filter(Boolean));
   }
   account.hidden = !signedIn;
+}
+
+/**
+ * "Notifications" beside the person's name: a bell and the word, the word shown only where
+ * there is room (on the narrowest phones the bell alone keeps the header to short rows; the
+ * word stays as the link's name for screen readers).
+ * @param {boolean} current
+ */
+function notificationsLink(current) {
+  const bell = svg('svg', { class: 'account__icon', viewBox: '0 0 24 24', width: '20', height: '20', 'aria-hidden': 'true', focusable: 'false' },
+    svg('path', { d: 'M12 3a6 6 0 0 0-6 6v4l-2 3h16l-2-3V9a6 6 0 0 0-6-6Zm-2 15a2 2 0 0 0 4 0', fill: 'none', stroke: 'currentColor', 'stroke-width': '2', 'stroke-linejoin': 'round' }));
+  return h('a', { class: 'account__link account__link--notifications', href: '#/notifications', 'aria-current': current ? 'page' : undefined },
+    bell, h('span', { class: 'account__link-text' }, 'Notifications'));
 }
 
 /*
