@@ -65,7 +65,7 @@ from app.notifications.models import (
     PushSubscription,
 )
 from app.notifications.notices import TEMPLATES, Notice, UnsafeLink, render
-from app.notifications.schemas import PushKeys, PushSubscriptionIn
+from app.notifications.schemas import PreferencesUpdate, PushKeys, PushSubscriptionIn
 from app.users.models import Role, User
 from auth.email import EmailMessage as AuthEmailMessage
 from auth.email import LogEmailSender, SmtpEmailSender
@@ -872,3 +872,27 @@ def test_the_command_sends_what_is_due(demo_file: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "notifications: 1 sent, 0 to try again, 0 failed" in done.stdout
     assert_nothing_clinical(done.stdout + done.stderr)
+
+
+async def test_without_sms_the_settings_show_none_and_refuse_it(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, sms_backend="off")
+    async with session_factory(engine)() as session:
+        therapist = await person(session, THERAPIST)
+        prefs = await service.preferences(session=session, user=therapist, settings=settings)
+        assert prefs.sms_available is False
+        assert not any(choice.sms for choice in prefs.kinds.values())
+        wanted = prefs.model_dump()
+        wanted["kinds"]["urgent_alerts"]["sms"] = True
+        with pytest.raises(service.SmsUnavailable):
+            await service.update_preferences(
+                session=session,
+                user=therapist,
+                data=PreferencesUpdate.model_validate(
+                    {k: wanted[k] for k in ("kinds", "time_zone", "quiet_hours")}
+                    | {"sms_number": SMS_NUMBER}
+                ),
+                settings=settings,
+                now=NOON,
+            )

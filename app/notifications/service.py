@@ -114,6 +114,7 @@ def _bounced(profile: NotificationProfile | None, user: User) -> bool:
 async def preferences(*, session: AsyncSession, user: User, settings: Settings) -> Preferences:
     profile = await _profile(session, user.id)
     choices = rules.effective(user.role, await _choices(session, user.id))
+    sms_available = settings.sms_backend != "off"
     quiet = _quiet(profile, settings.notification_default_time_zone)
     subscriptions = await session.exec(
         select(PushSubscription)
@@ -125,7 +126,8 @@ async def preferences(*, session: AsyncSession, user: User, settings: Settings) 
             kind: ChannelChoices(
                 email=choices[(kind, Channel.email)],
                 push=choices[(kind, Channel.push)],
-                sms=choices[(kind, Channel.sms)],
+                # Where the service sends no SMS, none is shown as on.
+                sms=choices[(kind, Channel.sms)] and sms_available,
             )
             for kind in Kind
         },
@@ -134,7 +136,7 @@ async def preferences(*, session: AsyncSession, user: User, settings: Settings) 
             QuietHoursIn(start=f"{quiet.start:%H:%M}", end=f"{quiet.end:%H:%M}") if quiet else None
         ),
         sms_number=profile.sms_number if profile else None,
-        sms_available=settings.sms_backend != "off",
+        sms_available=sms_available,
         urgent_alerts_required=rules.is_clinician(user.role),
         email_bounced=_bounced(profile, user),
         push_public_key=vapid_public_key(settings.secret("vapid_private_key")),
