@@ -33,6 +33,8 @@ from app.messaging.keyring import (
     reencrypt_revisions,
     rotate_key,
 )
+from app.notifications import service as notifications_service
+from app.notifications.channels import channels_for
 from app.organisations import service as organisations_service
 from app.organisations.models import OrganisationKind
 from app.organisations.schemas import OrganisationCreate
@@ -40,6 +42,7 @@ from app.retention import service as retention_service
 from app.users import service as users_service
 from app.users.models import Role
 from app.users.schemas import UserCreate
+from auth.email import email_sender_for
 from realtime.wire import PROTOCOL_PATH
 
 T = TypeVar("T")
@@ -277,6 +280,24 @@ async def run_jobs(settings: Settings, *, once: bool = False) -> int:
         await engine.dispose()
 
 
+def cmd_deliver_notifications(settings: Settings, _args: argparse.Namespace) -> int:
+    """Send the notifications that are due (docs/notifications.md). The service's scheduled
+    work runs the same; this runs it once, by hand or from an outside scheduler."""
+    channels = channels_for(settings, email_sender_for(settings))
+    now = SystemClock().now()
+
+    async def work(session: AsyncSession) -> notifications_service.DeliveryReport:
+        return await notifications_service.deliver_due(
+            session, now=now, channels=channels, settings=settings
+        )
+
+    report = asyncio.run(_in_session(settings, work))
+    print(
+        f"notifications: {report.sent} sent, {report.retrying} to try again, {report.failed} failed"
+    )
+    return 0
+
+
 def cmd_rotate_message_key(settings: Settings, _args: argparse.Namespace) -> int:
     if settings.message_keys is not None:
         print(
@@ -432,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run_jobs_parser = sub.add_parser("run-jobs", help="run scheduled jobs in this process")
     run_jobs_parser.add_argument("--once", action="store_true", help="one round, then stop")
+    sub.add_parser("deliver-notifications", help="send the notifications that are due, once")
     sub.add_parser("rotate-message-key", help="add a message key and make it current")
     sub.add_parser(
         "reencrypt-messages",
@@ -458,6 +480,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "verify-trial": cmd_verify_trial,
     "retention": cmd_retention,
     "run-jobs": cmd_run_jobs,
+    "deliver-notifications": cmd_deliver_notifications,
     "rotate-message-key": cmd_rotate_message_key,
     "reencrypt-messages": cmd_reencrypt_messages,
     "serve": cmd_serve,

@@ -27,6 +27,7 @@ SECRET_NAMES = (
     "session_secret",
     "turn_secret",
     "audit_checkpoint_key",
+    "vapid_private_key",
 )
 ICE_URL_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
 
@@ -259,6 +260,34 @@ class Settings(BaseSettings):
         """An empty setting turns a recurring job off (``TEAMWELL_JOBS_RETENTION_MINUTES=``)."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    # Notifications (docs/notifications.md). Each channel's sender is "log" by default, so
+    # nothing leaves the machine until one is configured. Web Push: "webpush" signs with the VAPID
+    # key `vapid_private_key` (the P-256 private number, 32 bytes base64url; unset, generated into
+    # <data_dir>/secrets.json) and names `vapid_subject` to the push services. SMS: "notify" sends
+    # through GOV.UK Notify with `notify_api_key` and the template `notify_sms_template_id`;
+    # "off" offers no SMS at all. A failed delivery is tried again after
+    # `notification_retry_base_seconds`, doubling up to `notification_retry_max_seconds`, at most
+    # `notification_max_attempts` times; `deliver_due` sends at most `notification_batch_size` a
+    # run. People's quiet hours are in their own time zone, `notification_default_time_zone`
+    # until they choose one.
+    push_backend: str = "log"
+    vapid_private_key: SecretStr | None = None
+    vapid_subject: str = "mailto:no-reply@teamwell.invalid"
+    push_ttl_seconds: int = Field(default=86_400, ge=0, le=2_419_200)
+    push_subscriptions_per_person: int = Field(default=10, ge=1, le=100)
+    # Push services are reached over https only; "false" lets a test's endpoint on loopback in.
+    push_endpoint_https_only: bool = True
+    sms_backend: str = "log"
+    notify_api_key: SecretStr | None = None
+    notify_sms_template_id: str | None = None
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notification_send_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    notification_retry_base_seconds: float = Field(default=60.0, gt=0)
+    notification_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    notification_max_attempts: int = Field(default=6, ge=1, le=50)
+    notification_batch_size: int = Field(default=100, ge=1, le=10_000)
+    notification_default_time_zone: str = "Europe/London"
+
     @field_validator(
         "jwt_secret",
         "field_encryption_key",
@@ -266,6 +295,8 @@ class Settings(BaseSettings):
         "smtp_password",
         "turn_secret",
         "audit_checkpoint_key",
+        "vapid_private_key",
+        "notify_api_key",
     )
     @classmethod
     def refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
@@ -360,6 +391,20 @@ def async_database_url(url: str) -> str:
     return url
 
 
+def _random_secret() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _vapid_key() -> str:
+    # A VAPID key is a P-256 private key, not random text (app/notifications/channels.py).
+    from app.notifications.channels import new_vapid_private_key
+
+    return new_vapid_private_key()
+
+
+_GENERATED = {"vapid_private_key": _vapid_key}
+
+
 def load_or_create_secrets(data_dir: Path) -> dict[str, str]:
     path = data_dir / "secrets.json"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -369,7 +414,7 @@ def load_or_create_secrets(data_dir: Path) -> dict[str, str]:
     missing = [name for name in SECRET_NAMES if name not in existing]
     if missing:
         for name in missing:
-            existing[name] = secrets.token_urlsafe(48)
+            existing[name] = _GENERATED.get(name, _random_secret)()
         # Create with 0600 from the start so the secrets are never briefly world-readable.
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -40,6 +40,9 @@ from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
 from app.meta.docs import router as api_docs_router
 from app.meta.routes import router as meta_router
+from app.notifications.channels import channels_for
+from app.notifications.routes import router as notifications_router
+from app.notifications.routes import staff_router as notification_status_router
 from app.organisations.routes import router as organisations_router
 from app.plans.routes import router as plans_router
 from app.reports.routes import router as reports_router
@@ -283,6 +286,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         clock=clock,
     )
     app.state.email_sender = email_sender_for(settings)
+    # The notification senders (app/notifications/channels.py), for deliver_due.
+    app.state.notification_channels = channels_for(settings, app.state.email_sender)
     app.state.keyring = keyring_from_settings(settings)
     install_error_handlers(app, outages=REALTIME_OUTAGES)
     install_refusal_audit(app)
@@ -396,6 +401,8 @@ def _include_routes(app: Teamwell) -> None:
         audit_router,
         jobs_router,
         home_router,
+        notifications_router,
+        notification_status_router,
         meta_router,
     ):
         api.include_router(router)
@@ -411,6 +418,23 @@ def _include_routes(app: Teamwell) -> None:
         @app.get("/", include_in_schema=False)
         async def index() -> FileResponse:
             return FileResponse(WEB_DIR / "index.html")
+
+        # The service worker is served from the root, so that its scope is every page (one
+        # under /static/ could serve only /static/), and never from a cache: browsers check it
+        # for a new release on each visit. The manifest makes the web client installable.
+        @app.get("/sw.js", include_in_schema=False)
+        async def service_worker() -> FileResponse:
+            return FileResponse(
+                WEB_DIR / "sw.js",
+                media_type="text/javascript",
+                headers={"Cache-Control": "no-cache"},
+            )
+
+        @app.get("/manifest.webmanifest", include_in_schema=False)
+        async def manifest() -> FileResponse:
+            return FileResponse(
+                WEB_DIR / "manifest.webmanifest", media_type="application/manifest+json"
+            )
 
 
 def _default_app() -> FastAPI:

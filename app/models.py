@@ -17,6 +17,12 @@ from app.messaging.models import (
     MessageRevision,
     ReadMarker,
 )
+from app.notifications.models import (
+    NotificationDelivery,
+    NotificationPreference,
+    NotificationProfile,
+    PushSubscription,
+)
 from app.organisations.models import Organisation
 from app.plans.models import CarePlan, CarePlanVersion, PlanComment
 from app.supervision.models import (
@@ -59,8 +65,12 @@ __all__ = [
     "MeetingParticipant",
     "Message",
     "MessageRevision",
+    "NotificationDelivery",
+    "NotificationPreference",
+    "NotificationProfile",
     "Organisation",
     "PlanComment",
+    "PushSubscription",
     "ReadMarker",
     "RecoveryCode",
     "Referral",

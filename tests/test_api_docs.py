@@ -228,3 +228,29 @@ def type_words_shallow(schema: dict[str, Any]) -> set[str]:
 def test_the_scheduled_job_is_documented_as_served(spec: dict[str, Any]) -> None:
     table = table_after((DOCS / "api.md").read_text(), "A job:")
     check_fields(spec, spec["components"]["schemas"]["ScheduledJobPublic"], table, "type")
+
+
+# --- docs/api.md: notifications -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("marker", "schema_name"),
+    [
+        ("The settings (`GET` and `PUT` answer):", "Preferences"),
+        ("The body of `PUT` (every field", "PreferencesUpdate"),
+        ("The body of `POST .../push-subscriptions`", "PushSubscriptionIn"),
+    ],
+)
+def test_the_notification_settings_are_documented_as_served(
+    spec: dict[str, Any], marker: str, schema_name: str
+) -> None:
+    """Every field by name, and which may be null, as the server's schema says."""
+    table = table_after((DOCS / "api.md").read_text(), marker)
+    schema = spec["components"]["schemas"][schema_name]
+    assert set(table) == set(schema["properties"]), "documented fields differ"
+    type_column = "type"
+    for name, prop in schema["properties"].items():
+        nullable = "or null" in type_words_shallow(prop)
+        assert ("or null" in table[name][type_column]) == nullable, name
+    if schema_name != "Preferences":
+        assert schema.get("additionalProperties") is False

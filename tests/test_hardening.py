@@ -67,6 +67,9 @@ def test_every_kind_of_answer_carries_the_security_headers(live_sqlite: Live) ->
         answers = {
             "the web client": http.get("/"),
             "a script": http.get("/static/app.js"),
+            "the service worker": http.get("/sw.js"),
+            "the manifest": http.get("/manifest.webmanifest"),
+            "the offline page": http.get("/static/offline.html"),
             "an API answer": keyworker.get("/api/v1/clients"),
             "not signed in": http.get("/api/v1/clients"),
             "refused": live_sqlite.as_role("client").get("/api/v1/users"),
@@ -81,6 +84,11 @@ def test_every_kind_of_answer_carries_the_security_headers(live_sqlite: Live) ->
         }
     assert answers["the web client"].status_code == 200
     assert answers["a script"].headers["content-type"].startswith("text/javascript")
+    # The service worker from the root (its scope is every page), checked for a new release on
+    # every visit; the manifest as what it is.
+    assert answers["the service worker"].headers["content-type"].startswith("text/javascript")
+    assert answers["the service worker"].headers["cache-control"] == "no-cache"
+    assert answers["the manifest"].headers["content-type"] == "application/manifest+json"
     assert answers["too large"].status_code == 413
     for what, reply in answers.items():
         try:
@@ -93,7 +101,7 @@ def test_the_web_client_needs_nothing_the_policy_forbids() -> None:
     """No inline script, inline style or event-handler attribute anywhere in the web client, and
     no string evaluated as code: the policy can stay without 'unsafe-inline' or 'unsafe-eval'.
     (The browser tests then load every page under the real policy and fail on any violation.)"""
-    pages = [WEB / "index.html", *sorted(WEB.rglob("*.js"))]
+    pages = [*sorted(WEB.rglob("*.html")), *sorted(WEB.rglob("*.js"))]
     assert len(pages) > 5
     for page in pages:
         text = page.read_text()

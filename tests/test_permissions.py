@@ -161,6 +161,24 @@ class Rule:
     headers: Factory | None = None
 
 
+NOTIFICATION_SETTINGS = {
+    "kinds": {
+        kind: {"email": True, "push": True, "sms": False}
+        for kind in (
+            "messages",
+            "urgent_alerts",
+            "meetings",
+            "questionnaires",
+            "journey_work",
+            "check_ins",
+        )
+    },
+    "time_zone": "Europe/London",
+    "quiet_hours": {"start": "21:00", "end": "08:00"},
+    "sms_number": None,
+}
+
+
 def fixed(value: Any) -> Factory:
     return lambda _w: value
 
@@ -856,6 +874,25 @@ RULES: list[Rule] = [
         ok=404,
         params=fixed({"job_id": "00000000-0000-4000-8000-000000000000"}),
     ),
+    # Everyone has their own notification settings and devices (tests/test_notifications_api.py).
+    Rule("GET", "/api/v1/me/notifications", ROLES),
+    Rule("PUT", "/api/v1/me/notifications", ROLES, body=fixed(NOTIFICATION_SETTINGS)),
+    Rule(
+        "POST",
+        "/api/v1/me/notifications/push-subscriptions",
+        ROLES,
+        201,
+        body=lambda _w: {
+            "endpoint": f"https://push.example.org/{uuid.uuid4().hex}",
+            "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
+        },
+    ),
+    Rule(
+        "GET",
+        "/api/v1/users/{user_id}/notification-status",
+        frozenset({"admin"}),
+        hidden=frozenset({"partner_admin"}),
+    ),
 ]
 
 # Routes every signed-in person (or anyone) uses for themselves, tested in their own modules.
@@ -883,6 +920,8 @@ SELF_SERVICE = {
     # What the sign-in page shows before anyone signs in: the name, and in a demo the demo
     # logins (tests/test_meta.py).
     ("GET", "/api/v1/meta"),
+    # Removing one's own push subscription needs one of one's own (test_notifications_api.py).
+    ("DELETE", "/api/v1/me/notifications/push-subscriptions/{subscription_id}"),
 }
 
 

@@ -79,7 +79,7 @@ export const ACCESS = {
     },
     "user": {
       "roles": ["admin"],
-      "needs": ["GET /api/v1/users/{user_id}", "GET /api/v1/users/{user_id}/supervisor"]
+      "needs": ["GET /api/v1/users/{user_id}", "GET /api/v1/users/{user_id}/supervisor", "GET /api/v1/users/{user_id}/notification-status"]
     },
     "teams": {
       "label": "Teams", "href": "#/teams",
@@ -148,6 +148,10 @@ export const ACCESS = {
       "notShownTo": {
         "client": "Clients sign in with a password alone (no authenticator app), so they have no recovery codes to replace; the server answers them 409 mfa-not-started."
       }
+    },
+    "notifications": {
+      "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "admin", "client"],
+      "needs": ["GET /api/v1/me/notifications"]
     },
     "audit": {
       "label": "Audit", "href": "#/audit",

@@ -6,6 +6,7 @@ import * as chat from './chat.js';
 import * as alerts from './alerts.js';
 import { statusMenu } from './presence.js';
 import { h, roleLabel, loadingState } from './ui.js';
+import { svg } from './charts.js';
 import { sees, navFor, landingFor } from './access.js';
 import * as loginView from './views/login.js';
 import * as mfaView from './views/mfa.js';
@@ -37,6 +38,7 @@ import * as organisationView from './views/organisation.js';
 import * as auditView from './views/audit.js';
 import * as jobsView from './views/jobs.js';
 import * as accountView from './views/account.js';
+import * as notificationsView from './views/notifications.js';
 import * as messagesView from './views/messages.js';
 import * as meetingView from './views/meeting.js';
 import * as meetingsView from './views/meetings.js';
@@ -101,6 +103,7 @@ const ROUTES = [
   { pattern: /^\/audit$/, view: auditView, page: 'audit', nav: 'audit' },
   { pattern: /^\/jobs$/, view: jobsView, page: 'jobs', nav: 'jobs' },
   { pattern: /^\/account$/, view: accountView, page: 'account', nav: 'account' },
+  { pattern: /^\/notifications$/, view: notificationsView, page: 'notifications', nav: 'notifications' },
   { pattern: /^\/messages$/, view: messagesView, page: 'messages', nav: 'messages' },
   { pattern: /^\/messages\/([^/]+)$/, keys: ['id'], view: messagesView, page: 'messages', nav: 'messages' },
   { pattern: /^\/meetings$/, view: meetingsView, page: 'meetings', nav: 'meetings' },
@@ -299,10 +302,24 @@ function renderHeader(activeNav) {
         h('span', { class: 'account__name' }, user.display_name || user.email || 'Signed in'),
         h('span', { class: 'account__role' }, roleLabel(user.role))),
       sees(user, 'account') ? h('a', { class: 'account__link', href: '#/account', 'aria-current': activeNav === 'account' ? 'page' : undefined }, 'Your account') : null,
+      sees(user, 'notifications') ? notificationsLink(activeNav === 'notifications') : null,
       h('button', { type: 'button', class: 'button button--secondary button--small', onclick: signOut }, 'Sign out'),
     ].filter(Boolean));
   }
   account.hidden = !signedIn;
+}
+
+/**
+ * "Notifications" beside the person's name: a bell and the word, the word shown only where
+ * there is room (on the narrowest phones the bell alone keeps the header to short rows; the
+ * word stays as the link's name for screen readers).
+ * @param {boolean} current
+ */
+function notificationsLink(current) {
+  const bell = svg('svg', { class: 'account__icon', viewBox: '0 0 24 24', width: '20', height: '20', 'aria-hidden': 'true', focusable: 'false' },
+    svg('path', { d: 'M12 3a6 6 0 0 0-6 6v4l-2 3h16l-2-3V9a6 6 0 0 0-6-6Zm-2 15a2 2 0 0 0 4 0', fill: 'none', stroke: 'currentColor', 'stroke-width': '2', 'stroke-linejoin': 'round' }));
+  return h('a', { class: 'account__link account__link--notifications', href: '#/notifications', 'aria-current': current ? 'page' : undefined },
+    bell, h('span', { class: 'account__link-text' }, 'Notifications'));
 }
 
 /*
@@ -641,3 +658,9 @@ document.querySelector('.skip-link').addEventListener('click', (event) => {
 
 window.addEventListener('hashchange', () => route());
 route();
+
+// The service worker (/sw.js, at the root so that it serves every page): the app shell and an
+// offline page when the network is away, and push notifications shown while Teamwell is closed.
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {});
+}

@@ -35,6 +35,12 @@ from app.db import metadata
 from app.measures.models import MeasureLink
 from app.messaging.keyring import MessageKeyring, message_aad
 from app.messaging.models import ConversationParticipant, Message, MessageRevision, ReadMarker
+from app.notifications.models import (
+    NotificationDelivery,
+    NotificationPreference,
+    NotificationProfile,
+    PushSubscription,
+)
 from app.retention import rules
 from app.users.models import User
 from auth.models import (
@@ -249,8 +255,19 @@ async def _remove_client(session: AsyncSession, client: ClientRecord) -> dict[st
     roots[clients].add(client.id)
     login = await session.get(User, client.user_id) if client.user_id else None
     if login is not None:
-        # The client's own sign-in records and direct conversations are theirs too.
-        for model in (AuthSession, RecoveryCode, ExternalIdentity, SsoLoginCode, ReadMarker):
+        # The client's own sign-in records, notification settings, devices and notices, and
+        # direct conversations are theirs too.
+        for model in (
+            AuthSession,
+            RecoveryCode,
+            ExternalIdentity,
+            SsoLoginCode,
+            ReadMarker,
+            NotificationPreference,
+            NotificationProfile,
+            PushSubscription,
+            NotificationDelivery,
+        ):
             table = _table(model)
             roots[table] |= await _ids(
                 session, select(_key(table)).where(table.c.user_id == login.id)

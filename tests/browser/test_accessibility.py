@@ -57,6 +57,7 @@ COMMON_STAFF = [
     "/wellbeing",
     "/supervision/records/{record}",
     "/account",
+    "/notifications",
 ]
 STAFF_VIEWS = {
     "peer_keyworker": COMMON_STAFF,
@@ -88,6 +89,7 @@ STAFF_VIEWS = {
         "/wellbeing",
         "/messages",
         "/account",
+        "/notifications",
     ],
 }
 CLIENT_VIEWS = [
@@ -97,6 +99,7 @@ CLIENT_VIEWS = [
     "/clients/{client}/plan",
     "/clients/{client}/measures/phq9",
     "/messages",
+    "/notifications",
     "/no-such-page",
 ]
 

@@ -3,7 +3,7 @@
 
 import { request } from '../api.js';
 import {
-  h, heading, page, section, badge, roleLabel, formatDate, dataTable, emptyState,
+  h, heading, page, section, badge, roleLabel, formatDate, dataTable, emptyState, humanise,
 } from '../ui.js';
 import { actionForm, selectField, everyone, CLINICAL_ROLES } from './admin-kit.js';
 
@@ -15,9 +15,10 @@ const LINK_STATUS = {
 /** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const { id } = ctx.params;
-  const [person, people] = await Promise.all([
+  const [person, people, delivery] = await Promise.all([
     request(`/api/v1/users/${id}`, { signal: ctx.signal }),
     everyone({ signal: ctx.signal }),
+    request(`/api/v1/users/${id}/notification-status`, { signal: ctx.signal }),
   ]);
   const clinical = CLINICAL_ROLES.includes(person.role);
   const state = h('p', { class: 'user-summary' });
@@ -32,6 +33,18 @@ export async function render(ctx) {
       state,
       h('p', {}, h('a', { href: '#/users' }, 'All users'))),
   ];
+  // A bounced address is flagged here, where the admin who can correct it looks.
+  if (delivery.email_bounced_at) {
+    parts.push(h('div', { class: 'notice notice--warning', role: 'status' },
+      `Email to ${delivery.email_bounced_address} bounced on ${formatDate(delivery.email_bounced_at)}: `
+      + 'Teamwell no longer emails them notifications. Check the address with them.'));
+  }
+  if (delivery.failed.length) {
+    // Kind and channel only: a notice never carries content.
+    parts.push(section('Notifications not delivered',
+      h('ul', {}, delivery.failed.map((f) => h('li', {},
+        `${humanise(f.kind)} by ${f.channel === 'sms' ? 'text message' : f.channel}, ${formatDate(f.created_at)}`)))));
+  }
 
   if (clinical) {
     const role = selectField({
