@@ -33,6 +33,7 @@ from app.home.routes import router as home_router
 from app.ips.routes import router as ips_router
 from app.measures.routes import router as measures_router
 from app.meetings.routes import calls as calls_router
+from app.meetings.routes import guest_links as guest_links_router
 from app.meetings.routes import router as meetings_router
 from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
@@ -385,6 +386,7 @@ def _include_routes(app: Teamwell) -> None:
         conversations_router,
         calls_router,
         meetings_router,
+        guest_links_router,
         supervision_router,
         audit_router,
         home_router,

@@ -8,7 +8,7 @@ from app.consents.models import ConsentRecord
 from app.evaluation.models import EvaluationTrial, TrialAllocation
 from app.fidelity.models import FidelityReview
 from app.measures.models import MeasureResponse
-from app.meetings.models import Meeting, MeetingInvitee, MeetingParticipant
+from app.meetings.models import GuestLink, Meeting, MeetingInvitee, MeetingParticipant
 from app.messaging.models import (
     Conversation,
     ConversationParticipant,
@@ -51,6 +51,7 @@ __all__ = [
     "EvaluationTrial",
     "ExternalIdentity",
     "FidelityReview",
+    "GuestLink",
     "Invitation",
     "MeasureResponse",
     "Meeting",

@@ -83,3 +83,36 @@ class MeetingParticipant(SQLModel, table=True):
     joined_at: datetime | None = timestamp_field(nullable=True)  # admitted
     left_at: datetime | None = timestamp_field(nullable=True)
     reconnect_deadline: datetime | None = timestamp_field(nullable=True)
+
+
+class GuestKind(StrEnum):
+    """Who a guest link brings into a client's session, as the participant list and attendance
+    name them."""
+
+    client = "client"  # the client themselves, without a Teamwell account
+    interpreter = "interpreter"
+    family = "family"  # a family member or friend the client asked for
+
+
+class GuestLink(SQLModel, table=True):
+    """A one-time link that lets one person without an account into one client session's lobby.
+
+    The token in the link and the short code are stored only as digests. The link works once
+    (``used_at``), only within a window around the session's time, until it is revoked, and
+    after too many wrong names or codes (``failed_attempts``) not at all."""
+
+    __tablename__ = "meeting_guest_link"
+
+    id: uuid.UUID = id_field()
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
+    kind: GuestKind = enum_field()
+    # The guest's name for an interpreter or family member (checked on joining, shown in the
+    # participant list); empty for the client, whose name is read from their record.
+    guest_name: str = Field(default="", max_length=200)
+    token_hash: str = Field(max_length=64, unique=True)
+    code_hash: str = Field(max_length=64)
+    created_by: uuid.UUID = Field(foreign_key="user.id")
+    created_at: datetime = timestamp_field()
+    failed_attempts: int = 0
+    used_at: datetime | None = timestamp_field(nullable=True)
+    revoked_at: datetime | None = timestamp_field(nullable=True)
