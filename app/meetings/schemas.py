@@ -106,15 +106,15 @@ class AttendancePublic(BaseModel):
 class GuestLinkCreate(BaseModel):
     """docs/meetings.md, "Guest links"; tests/test_api_docs.py compares the two."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")
 
     kind: GuestKind
     # The interpreter's or family member's name (required for them; none for the client, whose
     # name is on their record).
-    guest_name: Name = Field(default="", max_length=200)
+    guest_name: Name = Field(default="", max_length=200, strict=True)
     # Where to email the link; none: the client's login email for the client, or no email.
     email: str | None = Field(
-        default=None, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"
+        default=None, min_length=3, max_length=320, strict=True, pattern=r"^[^@\s]+@[^@\s]+$"
     )
 
 
@@ -150,10 +150,10 @@ class GuestLinkOpened(BaseModel):
 
 
 class GuestJoin(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = Field(default=None, min_length=1, max_length=200)
-    code: str | None = Field(default=None, min_length=1, max_length=20)
+    name: Name | None = Field(default=None, min_length=1, max_length=200, strict=True)
+    code: str | None = Field(default=None, min_length=1, max_length=20, strict=True)
 
     @model_validator(mode="after")
     def one_of(self) -> GuestJoin:
