@@ -323,6 +323,107 @@ async def test_the_guest_credential_opens_nothing_else(guest_live: Live) -> None
                 assert reply.status_code == 401, (method, path, reply.status_code, reply.text)
                 refused += 1
         assert refused > 100  # every operation that needs a person
-    # Nor does /ws take it as a person's token.
-    client = await WsClient.connect(guest_live.base_url, credential)
-    assert await client.wait_closed() == 4401
+    # On /ws it opens its own meeting's call and nothing else: every other frame is refused,
+    # and each refusal audited.
+    other = session_for(guest_live)
+    guest = await WsClient.connect(guest_live.base_url, credential)
+    try:
+        await guest.wait_type("ready")
+        tried = {
+            "presence.set": {"state": "away"},
+            "activity": {},
+            "message.send": {
+                "conversation_id": str(uuid.uuid4()),
+                "client_msg_id": uuid.uuid4().hex,
+                "body": "hello",
+            },
+            "message.edit": {"message_id": str(uuid.uuid4()), "body": "x"},
+            "message.delete": {"message_id": str(uuid.uuid4())},
+            "sync": {"conversation_id": str(uuid.uuid4()), "after_seq": 0},
+            "read": {"conversation_id": str(uuid.uuid4()), "seq": 1},
+            "typing": {"conversation_id": str(uuid.uuid4())},
+            "auth": {"token": credential},
+            "meeting.admit": {"meeting_id": meeting["id"], "participant_id": str(uuid.uuid4())},
+            "meeting.decline": {"meeting_id": meeting["id"], "participant_id": str(uuid.uuid4())},
+            "meeting.remove": {"meeting_id": meeting["id"], "participant_id": str(uuid.uuid4())},
+            "meeting.end": {"meeting_id": meeting["id"]},
+            "meeting.lobby_message": {"meeting_id": meeting["id"], "text": "hi"},
+            "meeting.join": {"meeting_id": other["id"]},
+        }
+        for frame_type, fields in tried.items():
+            refused = await guest.request({"type": frame_type, **fields})
+            assert refused["type"] == "error", (frame_type, refused)
+            assert refused["code"] in ("forbidden", "invalid_frame"), (frame_type, refused)
+        pong = await guest.request({"type": "ping"})
+        assert pong["type"] == "pong"
+    finally:
+        await guest.close()
+    denied = audit(guest_live, "Alex Morgan", "meeting.join")
+    assert any(e["outcome"] == "denied" and e["resource_id"] == other["id"] for e in denied)
+
+
+async def test_a_guest_waits_in_the_lobby_and_is_admitted_by_staff(guest_live: Live) -> None:
+    meeting = session_for(guest_live)
+    interpreter = make_link(guest_live, meeting, kind="interpreter", guest_name="Dana Price")
+    credential = join(guest_live, interpreter, name="Dana")
+    assert credential.status_code == 200, credential.text
+    keyworker = guest_live.as_role("peer_keyworker")
+    staff = await WsClient.connect(guest_live.base_url, keyworker.tokens["access_token"])
+    guest = await WsClient.connect(guest_live.base_url, credential.json()["credential"])
+    try:
+        await staff.wait_type("ready")
+        ready = await guest.wait_type("ready")
+        assert ready["user_id"] == interpreter["id"]
+        joined = await staff.request({"type": "meeting.join", "meeting_id": meeting["id"]})
+        assert joined["type"] == "meeting.joined"
+        waiting = await guest.request(
+            {"type": "meeting.join", "meeting_id": meeting["id"], "video": False}
+        )
+        assert waiting["type"] == "meeting.waiting"
+        lobby = await staff.wait_for(
+            lambda f: f.get("type") == "meeting.lobby" and len(f["waiting"]) == 1
+        )
+        [entry] = lobby["waiting"]
+        assert entry["name"] == "Dana Price (interpreter)" and entry["guest"] == "interpreter"
+        admit = {"type": "meeting.admit", "meeting_id": meeting["id"]}
+        ack = await staff.request({**admit, "participant_id": waiting["participant_id"]})
+        assert ack["type"] == "ack", ack
+        admitted = await guest.wait_type("meeting.admitted")
+        assert [p["name"] for p in admitted["participants"]] == ["Priya Shah"]
+        came = await staff.wait_type("meeting.participant_joined")
+        assert came["participant"]["guest"] == "interpreter"
+        assert came["participant"]["role"] == "guest"
+        # Signalling reaches the guest's socket, as any participant's.
+        await staff.send(
+            {
+                "type": "meeting.signal",
+                "meeting_id": meeting["id"],
+                "to": waiting["participant_id"],
+                "signal": {"kind": "offer", "sdp": "v=0"},
+            }
+        )
+        offer = await guest.wait_type("meeting.signal")
+        assert offer["from"] == joined["participant_id"]
+        left = await guest.request({"type": "meeting.leave", "meeting_id": meeting["id"]})
+        assert left["type"] == "ack"
+    finally:
+        await guest.close()
+        await staff.close()
+    attendance = keyworker.get(f"/api/v1/meetings/{meeting['id']}/attendance").json()
+    [seat] = [a for a in attendance if a["guest"] == "interpreter"]
+    assert seat["name"] == "Dana Price (interpreter)" and seat["user_id"] is None
+    assert seat["joined_at"] and seat["left_at"]
+    joins = audit(guest_live, "Alex Morgan", "meeting.join")
+    assert any(e["resource_id"] == meeting["id"] and e["actor_id"] is None for e in joins)
+
+
+async def test_a_revoked_links_credential_is_refused_at_the_socket(guest_live: Live) -> None:
+    meeting = session_for(guest_live)
+    link = make_link(guest_live, meeting)
+    credential = join(guest_live, link, name="Alex").json()["credential"]
+    path = f"/api/v1/meetings/{meeting['id']}/guest-links/{link['id']}"
+    assert guest_live.as_role("peer_keyworker").delete(path).status_code == 204
+    guest = await WsClient.connect(guest_live.base_url, credential)
+    refused = await guest.wait_type("error")
+    assert refused["code"] == "unauthenticated" and "withdrawn" in refused["message"]
+    assert await guest.wait_closed() == 4401

@@ -94,7 +94,10 @@ class MeetingPublic(BaseModel):
 
 class AttendancePublic(BaseModel):
     participant_id: uuid.UUID
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None = Field(description="None for a guest without an account")
+    guest: GuestKind | None = Field(
+        default=None, description="client, interpreter or family for a guest; else None"
+    )
     name: str
     arrived_at: datetime
     joined_at: datetime | None
