@@ -67,7 +67,14 @@ WS_PATH = "/ws"
 # All a guest's socket may send (app/meetings/guests.py): its one meeting's call. Anything else
 # is refused (``forbidden``) and the refusal audited.
 GUEST_FRAMES = frozenset(
-    {"ping", "meeting.join", "meeting.leave", "meeting.signal", "meeting.media"}
+    {
+        "ping",
+        "meeting.join",
+        "meeting.leave",
+        "meeting.signal",
+        "meeting.media",
+        "meeting.lobby_message",
+    }
 )
 # How often the watchdog looks at heartbeats and token expiry.
 WATCHDOG_INTERVAL = 0.5

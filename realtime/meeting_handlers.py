@@ -532,7 +532,8 @@ async def on_lobby_message(
             frame.id,
         )
     async with rt.sessions() as session:
-        user = await fresh_user(session, connection)
+        # A guest (no account) writes only from the lobby, to the staff.
+        user = await fresh_user(session, connection) if connection.guest is None else None
         meeting = await meetings.get(session=session, meeting_id=frame.meeting_id)
         seat = await meetings.seat_of(
             session=session, meeting_id=meeting.id, connection_id=connection.id
@@ -548,15 +549,15 @@ async def on_lobby_message(
                 and await meeting_policies.runs_meeting(session, u, meeting)
             ]
             recipients = staff
-        elif await meeting_policies.runs_meeting(session, user, meeting):
+        elif user is not None and await meeting_policies.runs_meeting(session, user, meeting):
             recipients = await meetings.waiting(session=session, meeting_id=meeting.id)
         else:
             raise Forbidden("Only staff write to the lobby.")
     # Relayed, never stored: sent now, not as an event after a commit.
     message = p.MeetingLobbyNote(
         meeting_id=meeting.id,
-        from_user_id=user.id,
-        from_name=user.display_name,
+        from_user_id=connection.user_id,
+        from_name=connection.display_name,
         text=frame.text,
         at=rt.runtime.now(),
     )

@@ -347,7 +347,6 @@ async def test_the_guest_credential_opens_nothing_else(guest_live: Live) -> None
             "meeting.decline": {"meeting_id": meeting["id"], "participant_id": str(uuid.uuid4())},
             "meeting.remove": {"meeting_id": meeting["id"], "participant_id": str(uuid.uuid4())},
             "meeting.end": {"meeting_id": meeting["id"]},
-            "meeting.lobby_message": {"meeting_id": meeting["id"], "text": "hi"},
             "meeting.join": {"meeting_id": other["id"]},
         }
         for frame_type, fields in tried.items():
@@ -385,6 +384,14 @@ async def test_a_guest_waits_in_the_lobby_and_is_admitted_by_staff(guest_live: L
         )
         [entry] = lobby["waiting"]
         assert entry["name"] == "Dana Price (interpreter)" and entry["guest"] == "interpreter"
+        # From the lobby a guest may tell the staff they are there, as a client may.
+        note = await guest.request(
+            {"type": "meeting.lobby_message", "meeting_id": meeting["id"], "text": "Ready"}
+        )
+        assert note["type"] == "ack", note
+        heard = await staff.wait_type("meeting.lobby_message")
+        assert heard["from_name"] == "Dana Price (interpreter)"
+        assert heard["from_user_id"] == interpreter["id"]
         admit = {"type": "meeting.admit", "meeting_id": meeting["id"]}
         ack = await staff.request({**admit, "participant_id": waiting["participant_id"]})
         assert ack["type"] == "ack", ack
