@@ -505,6 +505,8 @@ async def join_as_guest(
         credential=credential,
         expires_at=expires,
         meeting_id=meeting.id,
+        starts_at=meeting.starts_at,
+        ends_at=meeting.ends_at,
         kind=link.kind,
         name=guests.guest_label(link, client),
     )

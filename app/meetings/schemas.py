@@ -169,5 +169,7 @@ class GuestCredential(BaseModel):
     credential: str
     expires_at: datetime
     meeting_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
     kind: GuestKind
     name: str
