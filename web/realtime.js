@@ -114,6 +114,11 @@ export function userId() {
   return conn.userId;
 }
 
+/** Whether this socket is a guest's (a guest link), not a signed-in person's. */
+export function isGuest() {
+  return Boolean(guestToken);
+}
+
 /** The server's limits from the ready frame ({} before the first one). */
 export function limits() {
   return (conn.ready && conn.ready.limits) || {};
