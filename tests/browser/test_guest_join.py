@@ -2,7 +2,8 @@
 makes the link on the session's page, Alex opens it on a phone-sized screen, gives his first
 name, waits in the waiting room, is let in, and each sees the other's video playing over a real
 WebRTC connection (fake camera and microphone, as in test_meeting_room.py). A wrong name and an
-expired link are refused with a page that says so. axe finds nothing on the guest pages or the
+expired link are refused with a page that says so; without a camera a guest joins with sound
+only. axe finds nothing on the guest pages or the
 "Invite a guest" panel, at desktop and phone sizes."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tests.browser.support import (
     schedule_session_for_alex,
     sign_in,
 )
-from tests.browser.test_meeting_room import expect_video_playing
+from tests.browser.test_meeting_room import NO_CAMERA, expect_video_playing
 from tests.conftest import ROLE_EMAILS, Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -165,3 +166,32 @@ async def test_a_wrong_name_and_an_expired_link_are_refused_with_a_clear_page(
     only_these_refusals(
         guest.problems, [("403", "/api/v1/guest-links/"), ("410", "/api/v1/guest-links/")]
     )
+
+
+async def test_a_guest_without_a_camera_joins_with_sound_only(
+    media_browser: Browser, live_sqlite: Live
+) -> None:
+    meeting_id = schedule_session_for_alex(live_sqlite, f"Sound only {uuid.uuid4().hex[:6]}")
+    link = guest_link(live_sqlite, meeting_id)
+    contexts: list[BrowserContext] = []
+    try:
+        guest = await open_person(media_browser, NO_CAMERA, contexts=contexts, **PHONE)
+        page = guest.page
+        await page.goto(link)
+        await page.get_by_role("button", name="Use the code you were sent instead").click()
+        await page.get_by_label("The code you were sent").fill("not the code")
+        await page.get_by_role("button", name="Continue").click()
+        await expect(page.get_by_text("That does not match")).to_be_visible()
+        await page.get_by_role("button", name="Use your first name instead").click()
+        await page.get_by_label("Your first name").fill("Alex")
+        await page.get_by_role("button", name="Continue").click()
+        await expect(page.get_by_text("you will join with sound only")).to_be_visible()
+        await expect(page.get_by_role("figure", name="Alex (you)")).to_contain_text("Camera off")
+        await page.get_by_role("button", name="Join", exact=True).click()
+        await expect(
+            page.get_by_role("heading", name="Waiting for your care team to let you in")
+        ).to_be_visible()
+    finally:
+        for context in contexts:
+            await context.close()
+    only_these_refusals(guest.problems, [("403", "/api/v1/guest-links/")])
