@@ -31,6 +31,7 @@ from app.context import Context
 from app.crypto import new_token, same_secret, token_digest
 from app.errors import Forbidden, NotFound, Problem
 from app.meetings.models import GuestKind, GuestLink, Meeting, MeetingState
+from app.users.models import User
 from auth.email import EmailMessage, EmailSender
 
 LINK_PATH = "/#/guest/"
@@ -264,6 +265,15 @@ async def spend(*, session: AsyncSession, ctx: Context, link: GuestLink) -> None
             "This link has just been used. Ask the person who sent it for a new one."
         )
     await session.refresh(link)
+
+
+async def client_login_email(*, session: AsyncSession, meeting: Meeting) -> str | None:
+    """Where a client's link goes when staff give no address: the client's login email."""
+    if meeting.client_id is None:
+        return None
+    client = await clients_service.get(session=session, client_id=meeting.client_id)
+    login = await session.get(User, client.user_id) if client.user_id is not None else None
+    return login.email if login is not None and login.email else None
 
 
 async def send(*, sender: EmailSender, to: str, link: GuestLink, url: str, span: Window) -> None:

@@ -358,10 +358,8 @@ async def create_guest_link(
     )
     url = guests.link_url(settings.public_url, token)
     to = body.email
-    if to is None and body.kind == GuestKind.client and meeting.client_id is not None:
-        client = await session.get(ClientRecord, meeting.client_id)
-        login = await session.get(User, client.user_id) if client and client.user_id else None
-        to = login.email if login is not None and login.email else None
+    if to is None and body.kind == GuestKind.client:
+        to = await guests.client_login_email(session=session, meeting=meeting)
     if to is not None:
         await guests.send(
             sender=sender, to=to, link=link, url=url, span=guests.window(meeting, rules)
