@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     sso_code_seconds: int = Field(default=60, ge=10, le=600)
     invitation_days: int = Field(default=7, ge=1, le=30)
     measure_link_hours: int = 72
+    # Guest links into a client session (app/meetings/guests.py, docs/meetings.md): a link opens
+    # this many minutes before the session starts and closes this many after it ends; after
+    # `guest_link_max_attempts` wrong names or codes it stops working; the credential a guest is
+    # given lasts `guest_credential_minutes`, and never past the window's close.
+    guest_link_open_minutes_before: int = Field(default=30, ge=0, le=1440)
+    guest_link_close_minutes_after: int = Field(default=30, ge=0, le=1440)
+    guest_link_max_attempts: int = Field(default=5, ge=1, le=20)
+    guest_credential_minutes: int = Field(default=120, ge=5, le=720)
     # The home page (GET /api/v1/me/today) lists the meetings starting within this many hours
     # (and those under way): "today" without knowing the reader's time zone.
     home_meetings_hours: int = Field(default=24, ge=1, le=168)

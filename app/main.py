@@ -35,6 +35,7 @@ from app.jobs.routes import router as jobs_router
 from app.jobs.runner import JobRunner
 from app.measures.routes import router as measures_router
 from app.meetings.routes import calls as calls_router
+from app.meetings.routes import guest_links as guest_links_router
 from app.meetings.routes import router as meetings_router
 from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
@@ -397,6 +398,7 @@ def _include_routes(app: Teamwell) -> None:
         conversations_router,
         calls_router,
         meetings_router,
+        guest_links_router,
         supervision_router,
         audit_router,
         jobs_router,

@@ -9,7 +9,7 @@ from app.evaluation.models import EvaluationTrial, TrialAllocation
 from app.fidelity.models import FidelityReview
 from app.jobs.models import ScheduledJob
 from app.measures.models import MeasureResponse
-from app.meetings.models import Meeting, MeetingInvitee, MeetingParticipant
+from app.meetings.models import GuestLink, Meeting, MeetingInvitee, MeetingParticipant
 from app.messaging.models import (
     Conversation,
     ConversationParticipant,
@@ -58,6 +58,7 @@ __all__ = [
     "EvaluationTrial",
     "ExternalIdentity",
     "FidelityReview",
+    "GuestLink",
     "Invitation",
     "MeasureResponse",
     "Meeting",

@@ -458,6 +458,10 @@ ManagedMeeting = Annotated[
 RunMeeting = Annotated[
     Meeting, Depends(meeting_access(meeting_policies.can_read_attendance, "{reason}."))
 ]
+# A client session the caller may bring guests into (``can_invite_guests``).
+GuestInviter = Annotated[
+    Meeting, Depends(meeting_access(meeting_policies.can_invite_guests, "{reason}."))
+]
 
 
 async def conversation_member(

@@ -101,6 +101,18 @@ class Flag:
         await asyncio.shield(self.future())
 
 
+@dataclass(frozen=True, slots=True)
+class GuestPass:
+    """A guest's socket (app/meetings/guests.py): one guest link, one meeting, and the frames
+    of that meeting's call only (``realtime.gateway.GUEST_FRAMES``)."""
+
+    link_id: uuid.UUID
+    meeting_id: uuid.UUID
+    client_id: uuid.UUID | None
+    kind: str
+    name: str
+
+
 # Identity, not value: connections live in sets. Slots: there is one per socket, thousands.
 @dataclass(eq=False, slots=True)
 class Connection:
@@ -123,6 +135,8 @@ class Connection:
     # Events that arrived while the socket was being opened, kept until its first frames
     # (``ready``) are queued: see hold() and open().
     held: list[str] | None = None
+    # A guest's socket: ``user_id`` is then the guest link's id (the channel it listens on).
+    guest: GuestPass | None = None
 
     def __post_init__(self) -> None:
         self.outbound = Outbox(self.outbound_limit)
@@ -137,6 +151,22 @@ class Connection:
             ctx=principal.ctx,
             token_expires_at=token_expires_at,
             outbound_limit=outbound_limit,
+        )
+
+    @classmethod
+    def of_guest(
+        cls, guest: GuestPass, ctx: Context, *, token_expires_at: int, outbound_limit: int
+    ) -> Connection:
+        return cls(
+            user_id=guest.link_id,
+            # No account and no role of their own: a client's reach at most, and the gateway
+            # lets through only the frames of their meeting's call.
+            role=Role.client,
+            display_name=guest.name,
+            ctx=ctx,
+            token_expires_at=token_expires_at,
+            outbound_limit=outbound_limit,
+            guest=guest,
         )
 
     def reauthenticated(self, principal: Principal, token_expires_at: int) -> None:

@@ -34,12 +34,16 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from app.audit import service as audit_service
 from app.audit.models import Outcome
+from app.clients.models import ClientRecord
 from app.config import web_origin
 from app.context import Actor, Context
-from app.errors import Problem
+from app.errors import Forbidden, Problem
+from app.meetings import guests
+from app.meetings.models import GuestLink, Meeting
 from auth.deps import Principal, principal_from_token, require_mfa
+from auth.tokens import InvalidToken, claimed_purpose, claimed_subject, read_guest_token
 from realtime import protocol as p
-from realtime.connection import Connection
+from realtime.connection import Connection, GuestPass
 from realtime.container import Realtime
 from realtime.handlers import (
     HANDLERS,
@@ -60,6 +64,18 @@ ALL_HANDLERS: dict[str, Handler] = {**HANDLERS, **MEETING_HANDLERS}
 assert set(ALL_HANDLERS) == p.CLIENT_FRAME_TYPES, "every frame type has exactly one handler"
 
 WS_PATH = "/ws"
+# All a guest's socket may send (app/meetings/guests.py): its one meeting's call. Anything else
+# is refused (``forbidden``) and the refusal audited.
+GUEST_FRAMES = frozenset(
+    {
+        "ping",
+        "meeting.join",
+        "meeting.leave",
+        "meeting.signal",
+        "meeting.media",
+        "meeting.lobby_message",
+    }
+)
 # How often the watchdog looks at heartbeats and token expiry.
 WATCHDOG_INTERVAL = 0.5
 
@@ -82,7 +98,61 @@ async def _receive_text(websocket: WebSocket) -> str | None:
     return text or ""
 
 
-async def _authenticate(rt: Realtime, websocket: WebSocket) -> tuple[Principal, int] | None:
+def _anonymous_ctx(rt: Realtime, websocket: WebSocket) -> Context:
+    client = websocket.client
+    return Context(
+        actor=Actor(
+            user_id=None,
+            role=None,
+            organisation_id=None,
+            ip=client.host if client else None,
+            user_agent=websocket.headers.get("user-agent"),
+        ),
+        clock=rt.runtime.clock,
+    )
+
+
+async def _guest_pass(rt: Realtime, websocket: WebSocket, token: str) -> tuple[GuestPass, int]:
+    """A guest credential of a link still standing (not revoked): the socket is that guest's.
+    A refusal is audited (``ws.connect``, denied) and raised as ``Problem``."""
+    ctx = _anonymous_ctx(rt, websocket)
+    async with rt.sessions() as session:
+        try:
+            claims = read_guest_token(rt.runtime.signer, token, now=rt.runtime.now())
+            link = await session.get(GuestLink, claims.link_id)
+            if link is None or link.revoked_at is not None or link.meeting_id != claims.meeting_id:
+                raise InvalidToken("the guest link was withdrawn", signed=True)
+        except InvalidToken as exc:
+            await audit_service.record(
+                session,
+                ctx,
+                action="ws.connect",
+                resource_type="guest_link",
+                resource_id=claimed_subject(token),
+                outcome=Outcome.denied,
+                detail=f"guest credential refused: {exc}",
+            )
+            await session.commit()
+            raise Problem(f"Guest credential refused: {exc}.") from exc
+        meeting = await session.get(Meeting, link.meeting_id)
+        client = (
+            await session.get(ClientRecord, meeting.client_id)
+            if meeting is not None and meeting.client_id is not None
+            else None
+        )
+        name = guests.guest_label(link, client) if client is not None else link.guest_name
+    return GuestPass(
+        link_id=link.id,
+        meeting_id=link.meeting_id,
+        client_id=client.id if client is not None else None,
+        kind=str(link.kind),
+        name=name,
+    ), claims.expires_at
+
+
+async def _authenticate(
+    rt: Realtime, websocket: WebSocket
+) -> tuple[Principal | GuestPass, int] | None:
     """The token from the subprotocol header, or else from the first frame (never the URL)."""
     token = _offered_token(websocket)
     if token is None:
@@ -106,6 +176,15 @@ async def _authenticate(rt: Realtime, websocket: WebSocket) -> tuple[Principal, 
             await websocket.close(Close.unauthenticated, "authenticate first")
             return None
         token = frame.token
+    if claimed_purpose(token) == "guest":
+        try:
+            return await _guest_pass(rt, websocket, token)
+        except Problem as exc:
+            await websocket.send_text(
+                p.encode(p.error_frame(ErrorCode.unauthenticated, exc.detail))
+            )
+            await websocket.close(Close.unauthenticated, "token refused")
+            return None
     client = websocket.client
     async with rt.sessions() as session:
         try:
@@ -160,17 +239,7 @@ def _origin_refusal(rt: Realtime, websocket: WebSocket) -> str | None:
 
 
 async def _audit_refused_origin(rt: Realtime, websocket: WebSocket, detail: str) -> None:
-    client = websocket.client
-    ctx = Context(
-        actor=Actor(
-            user_id=None,
-            role=None,
-            organisation_id=None,
-            ip=client.host if client else None,
-            user_agent=websocket.headers.get("user-agent"),
-        ),
-        clock=rt.runtime.clock,
-    )
+    ctx = _anonymous_ctx(rt, websocket)
     try:
         async with rt.sessions() as session:
             await audit_service.record(
@@ -201,6 +270,9 @@ async def _serve(websocket: WebSocket) -> None:
     if authenticated is None:
         return
     principal, expires_at = authenticated
+    if isinstance(principal, GuestPass):
+        await _serve_guest(rt, websocket, principal, expires_at)
+        return
     if rt.hub.count_for(principal.user.id) >= rt.settings.ws_connections_per_user:
         await websocket.send_text(
             p.encode(
@@ -249,6 +321,63 @@ async def _serve(websocket: WebSocket) -> None:
             await leave_meetings_on_disconnect(rt, connection)
         except Exception:
             log.exception("could not release the meeting seats of a closed connection")
+
+
+async def _serve_guest(
+    rt: Realtime, websocket: WebSocket, guest: GuestPass, expires_at: int
+) -> None:
+    """A guest's socket: no presence (nobody has a guest as a contact), one connection per link
+    at a time is enough for a phone and a retry, and only their meeting's frames."""
+    if rt.hub.count_for(guest.link_id) >= rt.settings.ws_connections_per_user:
+        await websocket.send_text(
+            p.encode(p.error_frame(ErrorCode.forbidden, "Too many connections for this link."))
+        )
+        await websocket.close(Close.too_many_connections, "too many connections")
+        return
+    connection = Connection.of_guest(
+        guest,
+        _anonymous_ctx(rt, websocket),
+        token_expires_at=expires_at,
+        outbound_limit=rt.settings.ws_outbound_queue,
+    )
+    connection.hold()
+    await rt.hub.attach(connection)
+    try:
+        ready = p.Ready(
+            user_id=connection.user_id,
+            connection_id=connection.id,
+            expires_at=expires_at,
+            heartbeat_seconds=rt.presence.timings.heartbeat_interval,
+            limits=p.Limits(
+                frame_bytes=rt.settings.ws_max_frame_bytes,
+                message_chars=rt.settings.message_max_chars,
+                messages_per_second=rt.settings.messages_per_second,
+                message_burst=rt.settings.message_burst,
+                sync_page=rt.settings.sync_page_max,
+            ),
+        )
+        connection.open(ready)
+        await _run(rt, websocket, connection)
+    finally:
+        await rt.hub.detach(connection)
+        rt.signal_buckets.pop(connection.id, None)
+        try:
+            await leave_meetings_on_disconnect(rt, connection)
+        except Exception:
+            log.exception("could not release the meeting seat of a closed guest connection")
+
+
+def _guest_refusal(connection: Connection, frame: Any) -> Problem | None:
+    """Why a guest's socket may not send this frame, or None."""
+    guest = connection.guest
+    if guest is None:
+        return None
+    if frame.type not in GUEST_FRAMES:
+        return Forbidden("A guest takes part only in the call they were invited to.")
+    meeting_id = getattr(frame, "meeting_id", None)
+    if meeting_id is not None and meeting_id != guest.meeting_id:
+        return Forbidden("This guest link is for another meeting.")
+    return None
 
 
 async def _run(rt: Realtime, websocket: WebSocket, connection: Connection) -> None:
@@ -419,6 +548,9 @@ async def _audit_refused_frame(
                 action=frame.type,
                 resource_type=resource_type,
                 resource_id=resource_id,
+                # A guest's refusals are filed with the client whose session they came for,
+                # where the client's organisation reads them.
+                client_id=connection.guest.client_id if connection.guest else None,
                 outcome=Outcome.denied,
                 detail=refusal.detail,
             )
@@ -447,6 +579,13 @@ async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) 
                 frame = p.parse_client_frame(raw)
             except FrameError as exc:
                 _refused(rt, connection, exc, None)
+                continue
+            refusal = _guest_refusal(connection, frame)
+            if refusal is not None:
+                await _audit_refused_frame(rt, connection, frame, refusal)
+                _refused(
+                    rt, connection, problem_to_error(refusal, getattr(frame, "id", None)), frame
+                )
                 continue
             start = STARTED_AT_ONCE.get(frame.type)
             if start is None:

@@ -96,7 +96,8 @@ def _message_view(
 
 
 async def on_ping(rt: Realtime, connection: Connection, frame: p.Ping) -> None:
-    await rt.presence.heartbeat(connection)
+    if connection.guest is None:  # a guest has no presence to keep up
+        await rt.presence.heartbeat(connection)
     connection.send(p.Pong(id=frame.id))
 
 

@@ -23,7 +23,7 @@ from app.events import Device
 from app.meetings import events as meeting_events
 from app.meetings import service as meetings
 from app.meetings.ice import ice_servers
-from app.meetings.models import Meeting, MeetingParticipant, ParticipantState
+from app.meetings.models import GuestLink, Meeting, MeetingParticipant, ParticipantState
 from app.users.models import Role, User
 from auth.policies import meetings as meeting_policies
 from realtime import protocol as p
@@ -47,12 +47,14 @@ class Named(Protocol):
 
 
 def participant_view(seat: MeetingParticipant, user: Named | None) -> p.Participant:
+    guest = seat.user_id is None
     return p.Participant(
         participant_id=seat.id,
-        user_id=seat.user_id,
-        name=user.display_name if user else "",
-        role=str(user.role) if user else "",
+        user_id=seat.person_id,
+        name=seat.guest_name if guest else (user.display_name if user else ""),
+        role="guest" if guest else (str(user.role) if user else ""),
         state=str(seat.state),
+        guest=seat.guest_kind,
         audio=seat.audio,
         video=seat.video,
         screen=seat.screen,
@@ -60,21 +62,30 @@ def participant_view(seat: MeetingParticipant, user: Named | None) -> p.Particip
     )
 
 
+def _people_of(seats: list[MeetingParticipant]) -> set[uuid.UUID]:
+    return {s.user_id for s in seats if s.user_id is not None}
+
+
 async def _views(session: AsyncSession, seats: list[MeetingParticipant]) -> list[p.Participant]:
-    people = await meetings.names(session=session, user_ids={s.user_id for s in seats})
-    return [participant_view(s, people.get(s.user_id)) for s in seats]
+    people = await meetings.names(session=session, user_ids=_people_of(seats))
+    return [participant_view(s, people.get(s.user_id) if s.user_id else None) for s in seats]
 
 
 async def _lobby_frame(session: AsyncSession, meeting: Meeting) -> p.MeetingLobby:
     seats = await meetings.waiting(session=session, meeting_id=meeting.id)
-    people = await meetings.names(session=session, user_ids={s.user_id for s in seats})
+    people = await meetings.names(session=session, user_ids=_people_of(seats))
     return p.MeetingLobby(
         meeting_id=meeting.id,
         waiting=[
             p.Waiting(
                 participant_id=s.id,
-                user_id=s.user_id,
-                name=people[s.user_id].display_name if s.user_id in people else "",
+                user_id=s.person_id,
+                name=(
+                    s.guest_name
+                    if s.user_id is None
+                    else (people[s.user_id].display_name if s.user_id in people else "")
+                ),
+                guest=s.guest_kind,
                 since=s.arrived_at,
             )
             for s in seats
@@ -87,14 +98,16 @@ async def _announce_lobby(session: AsyncSession, meeting: Meeting) -> None:
     frame = await _lobby_frame(session, meeting)
     hosts = []
     for seat in await meetings.active(session=session, meeting_id=meeting.id):
+        if seat.user_id is None:
+            continue  # a guest admits nobody
         user = await session.get(User, seat.user_id)
         if user is not None and await meeting_policies.runs_meeting(session, user, meeting):
             hosts.append(meeting_events.device_of(seat))
     events.announce(session, meeting_events.LobbyChanged(devices=tuple(hosts), frame=frame))
 
 
-def _ice_servers(rt: Realtime, user: User) -> list[dict[str, Any]]:
-    return ice_servers(rt.settings, user_id=user.id, now=rt.runtime.now())
+def _ice_servers(rt: Realtime, person_id: uuid.UUID) -> list[dict[str, Any]]:
+    return ice_servers(rt.settings, user_id=person_id, now=rt.runtime.now())
 
 
 async def _audit_join(session: AsyncSession, connection: Connection, meeting: Meeting) -> None:
@@ -118,7 +131,71 @@ def _transaction(rt: Realtime) -> AbstractAsyncContextManager[AsyncSession]:
 # --- handlers ------------------------------------------------------------------------------------
 
 
+async def _guest_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) -> None:
+    """A guest (app/meetings/guests.py) joins their one meeting's lobby, audited as any join;
+    staff who run the session admit them."""
+    guest = connection.guest
+    assert guest is not None
+    async with _transaction(rt) as session:
+        meeting = await meetings.get(session=session, meeting_id=frame.meeting_id)
+        link = await session.get(GuestLink, guest.link_id)
+        if link is None:
+            raise meetings.NotInvited("This guest link no longer exists.")
+        seat = await meetings.join_as_guest(
+            session=session,
+            ctx=connection.ctx,
+            meeting=meeting,
+            link=link,
+            label=guest.name,
+            connection_id=connection.id,
+            audio=frame.audio,
+            video=frame.video,
+        )
+        await _audit_join(session, connection, meeting)
+        if seat.moved_from is not None:
+            events.announce(
+                session,
+                meeting_events.SeatMoved(
+                    devices=(Device(guest.link_id, seat.moved_from),),
+                    frame=p.MeetingMoved(meeting_id=meeting.id, participant_id=seat.participant.id),
+                ),
+            )
+        if seat.participant.state == ParticipantState.lobby:
+            await _announce_lobby(session, meeting)
+        else:
+            everyone = await meetings.active(session=session, meeting_id=meeting.id)
+            others = [s for s in everyone if s.id != seat.participant.id]
+            views = await _views(session, others)
+            events.announce(
+                session,
+                meeting_events.ParticipantChanged(
+                    devices=meeting_events.admitted(others),
+                    frame=p.MeetingParticipantChanged(
+                        meeting_id=meeting.id, participant=participant_view(seat.participant, None)
+                    ),
+                ),
+            )
+    if seat.participant.state == ParticipantState.lobby:
+        connection.send(
+            p.MeetingWaiting(id=frame.id, meeting_id=meeting.id, participant_id=seat.participant.id)
+        )
+        return
+    connection.send(
+        p.MeetingJoined(
+            id=frame.id,
+            meeting_id=meeting.id,
+            participant_id=seat.participant.id,
+            participants=views,
+            host_id=meeting.host_id,
+            ice_servers=_ice_servers(rt, guest.link_id),
+        )
+    )
+
+
 async def on_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) -> None:
+    if connection.guest is not None:
+        await _guest_join(rt, connection, frame)
+        return
     lobby: p.MeetingLobby | None = None
     async with _transaction(rt) as session:
         user = await fresh_user(session, connection)
@@ -183,7 +260,7 @@ async def on_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) ->
             participant_id=seat.participant.id,
             participants=views,
             host_id=meeting.host_id,
-            ice_servers=_ice_servers(rt, user),
+            ice_servers=_ice_servers(rt, user.id),
         )
     )
     if lobby is not None and lobby.waiting:
@@ -276,7 +353,7 @@ async def on_signal(rt: Realtime, connection: Connection, frame: p.MeetingSignal
             raise FrameError(ErrorCode.not_admitted, "That participant is not in the call.")
     # Relayed, never stored: sent now, not as an event after a commit.
     await rt.hub.send_to_connection(
-        target.user_id,
+        target.person_id,
         target.connection_id,
         p.MeetingSignalled(
             meeting_id=frame.meeting_id,
@@ -300,7 +377,9 @@ async def on_media(rt: Realtime, connection: Connection, frame: p.MeetingMedia) 
         session.add(seat)
         await session.flush()
         everyone = await meetings.active(session=session, meeting_id=frame.meeting_id)
-        view = participant_view(seat, await session.get(User, seat.user_id))
+        view = participant_view(
+            seat, await session.get(User, seat.user_id) if seat.user_id is not None else None
+        )
         events.announce(
             session,
             meeting_events.ParticipantChanged(
@@ -336,8 +415,8 @@ async def on_admit(rt: Realtime, connection: Connection, frame: p.MeetingAdmit) 
             seat=seat,
             limit=rt.settings.meeting_max_participants,
         )
-        admitted_user = await session.get(User, seat.user_id)
-        assert admitted_user is not None
+        admitted_user = await session.get(User, seat.user_id) if seat.user_id else None
+        assert admitted_user is not None or seat.guest_link_id is not None
         everyone = await meetings.active(session=session, meeting_id=meeting.id)
         others = [s for s in everyone if s.id != seat.id]
         events.announce(
@@ -349,7 +428,7 @@ async def on_admit(rt: Realtime, connection: Connection, frame: p.MeetingAdmit) 
                     participant_id=seat.id,
                     participants=await _views(session, others),
                     host_id=meeting.host_id,
-                    ice_servers=_ice_servers(rt, admitted_user),
+                    ice_servers=_ice_servers(rt, seat.person_id),
                 ),
             ),
         )
@@ -453,7 +532,8 @@ async def on_lobby_message(
             frame.id,
         )
     async with rt.sessions() as session:
-        user = await fresh_user(session, connection)
+        # A guest (no account) writes only from the lobby, to the staff.
+        user = await fresh_user(session, connection) if connection.guest is None else None
         meeting = await meetings.get(session=session, meeting_id=frame.meeting_id)
         seat = await meetings.seat_of(
             session=session, meeting_id=meeting.id, connection_id=connection.id
@@ -464,24 +544,25 @@ async def on_lobby_message(
             staff = [
                 s
                 for s in await meetings.active(session=session, meeting_id=meeting.id)
-                if (u := await session.get(User, s.user_id)) is not None
+                if s.user_id is not None
+                and (u := await session.get(User, s.user_id)) is not None
                 and await meeting_policies.runs_meeting(session, u, meeting)
             ]
             recipients = staff
-        elif await meeting_policies.runs_meeting(session, user, meeting):
+        elif user is not None and await meeting_policies.runs_meeting(session, user, meeting):
             recipients = await meetings.waiting(session=session, meeting_id=meeting.id)
         else:
             raise Forbidden("Only staff write to the lobby.")
     # Relayed, never stored: sent now, not as an event after a commit.
     message = p.MeetingLobbyNote(
         meeting_id=meeting.id,
-        from_user_id=user.id,
-        from_name=user.display_name,
+        from_user_id=connection.user_id,
+        from_name=connection.display_name,
         text=frame.text,
         at=rt.runtime.now(),
     )
     for seat_to in recipients:
-        await rt.hub.send_to_connection(seat_to.user_id, seat_to.connection_id, message)
+        await rt.hub.send_to_connection(seat_to.person_id, seat_to.connection_id, message)
     connection.send(p.Ack(id=frame.id))
 
 

@@ -502,10 +502,13 @@ class Participant(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     participant_id: uuid.UUID
+    # A guest without an account (app/meetings/guests.py) has no user id: their guest link's
+    # id stands in, and ``guest`` says who they are (client, interpreter or family).
     user_id: uuid.UUID
     name: str
     role: str
     state: str
+    guest: str | None = None
     audio: bool
     video: bool
     screen: bool
@@ -520,6 +523,7 @@ class Waiting(BaseModel):
     participant_id: uuid.UUID
     user_id: uuid.UUID
     name: str
+    guest: str | None = None
     since: IsoInstant
 
 

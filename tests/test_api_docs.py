@@ -108,6 +108,8 @@ def check_fields(
     [
         ("`POST /api/v1/meetings` (arrange", "MeetingCreate"),
         ("`PATCH /api/v1/meetings/{id}` (change", "MeetingUpdate"),
+        ("`POST /api/v1/meetings/{id}/guest-links` (make", "GuestLinkCreate"),
+        ("`POST /api/v1/guest-links/{token}/join` (say", "GuestJoin"),
     ],
 )
 def test_the_meeting_request_bodies_are_documented_as_validated(

@@ -89,6 +89,33 @@ def test_without_a_login_the_link_is_recorded_as_remote_by_its_maker(live: Live)
     assert events
 
 
+def test_the_link_is_emailed_to_an_address_given_without_saying_what_it_measures(
+    live: Live,
+) -> None:
+    bea = client_id(live, "Bea Collins")  # no login: only an address given reaches her
+    address = "bea.collins@example.net"
+    made = live.as_role("peer_keyworker").post(
+        f"/api/v1/clients/{bea}/measure-links", json={"instrument": "gad7", "email": address}
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["emailed"] is True
+    assert live.server.log_path is not None
+    log = live.server.log_path.read_text(errors="replace")
+    sent = log[log.rfind(f"email to {address}:") :]
+    assert made.json()["link"] in sent
+    body = sent[: sent.find("expires on")]
+    for clinical in ("GAD", "anxiety", "Anxiety", "Collins"):
+        assert clinical not in body
+    for bad in (
+        {"instrument": "gad7", "email": "not-an-address"},
+        {"instrument": "gad7", "email": 7},
+    ):
+        problem(
+            live.as_role("peer_keyworker").post(f"/api/v1/clients/{bea}/measure-links", json=bad),
+            422,
+        )
+
+
 def test_links_are_made_only_by_the_care_team(live: Live) -> None:
     alex = client_id(live, "Alex Morgan")
     problem(

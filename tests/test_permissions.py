@@ -144,6 +144,32 @@ def new_case_meeting(w: World) -> dict[str, str]:
     return {"meeting_id": made.json()["id"]}
 
 
+def new_client_session(w: World) -> dict[str, str]:
+    """Alex's own session with his keyworker, which guests may be brought into."""
+    made = w.live.as_role("peer_keyworker").post(
+        "/api/v1/meetings",
+        json={
+            "kind": "client_session",
+            "title": "Session",
+            "client_id": w.ids["client"],
+            "starts_at": "2030-01-09T10:00:00Z",
+            "ends_at": "2030-01-09T11:00:00Z",
+        },
+    )
+    assert made.status_code == 201, made.text
+    return {"meeting_id": made.json()["id"]}
+
+
+def new_guest_link(w: World) -> dict[str, str]:
+    """A guest link for the client into a session of his (to revoke)."""
+    meeting = new_client_session(w)
+    made = w.live.as_role("peer_keyworker").post(
+        f"/api/v1/meetings/{meeting['meeting_id']}/guest-links", json={"kind": "client"}
+    )
+    assert made.status_code == 201, made.text
+    return {**meeting, "link_id": made.json()["id"]}
+
+
 Factory = Callable[[World], Any]
 
 
@@ -862,6 +888,28 @@ RULES: list[Rule] = [
     ),
     Rule("GET", "/api/v1/meetings/{meeting_id}/invite.ics", frozenset(CLINICAL)),
     Rule("GET", "/api/v1/meetings/{meeting_id}/attendance", frozenset(CLINICAL)),
+    # Guest links into a client's own session: the staff who run it (tests/test_meetings_guests.py).
+    Rule(
+        "POST",
+        "/api/v1/meetings/{meeting_id}/guest-links",
+        frozenset(CLINICAL),
+        201,
+        body=fixed({"kind": "client"}),
+        params=new_client_session,
+    ),
+    Rule(
+        "GET",
+        "/api/v1/meetings/{meeting_id}/guest-links",
+        frozenset(CLINICAL),
+        params=new_client_session,
+    ),
+    Rule(
+        "DELETE",
+        "/api/v1/meetings/{meeting_id}/guest-links/{link_id}",
+        frozenset(CLINICAL),
+        204,
+        params=new_guest_link,
+    ),
     Rule("GET", "/api/v1/audit-events", frozenset({"supervisor", "admin", "partner_admin"})),
     Rule("GET", "/api/v1/audit-events/verify", frozenset({"supervisor", "admin", "partner_admin"})),
     Rule("GET", "/api/v1/admin/jobs", frozenset({"admin", "partner_admin"})),
@@ -917,6 +965,10 @@ SELF_SERVICE = {
     # Public questionnaire links, opened and answered without signing in (test_measure_links.py).
     ("GET", "/api/v1/measure-links/{token}"),
     ("POST", "/api/v1/measure-links/{token}"),
+    # Public guest links into a client session, opened without signing in
+    # (tests/test_meetings_guests.py).
+    ("GET", "/api/v1/guest-links/{token}"),
+    ("POST", "/api/v1/guest-links/{token}/join"),
     # What the sign-in page shows before anyone signs in: the name, and in a demo the demo
     # logins (tests/test_meta.py).
     ("GET", "/api/v1/meta"),

@@ -70,6 +70,7 @@ export class ApiError extends Error {
  * @property {boolean} is_active
  * @property {boolean} mfa_enabled
  * @property {string} created_at
+ * @property {string} [guest] only in a guest's room (views/guest.js): client, interpreter or family
  */
 
 /** Events: "change" (who is signed in changed), "expired" (session ended). */

@@ -41,6 +41,7 @@ import * as accountView from './views/account.js';
 import * as notificationsView from './views/notifications.js';
 import * as messagesView from './views/messages.js';
 import * as meetingView from './views/meeting.js';
+import * as guestView from './views/guest.js';
 import * as meetingsView from './views/meetings.js';
 import * as notFoundView from './views/not-found.js';
 import * as homeView from './views/home.js';
@@ -60,6 +61,7 @@ const ROUTES = [
   { pattern: /^\/mfa\/enrol$/, view: enrolView, access: 'enrol' },
   { pattern: /^\/invite\/([^/]+)$/, keys: ['token'], view: inviteView, access: 'public' },
   { pattern: /^\/q\/([^/]+)$/, keys: ['token'], view: { render: measureView.renderLink }, access: 'public' },
+  { pattern: /^\/guest\/([^/]+)$/, keys: ['token'], view: guestView, access: 'public' },
   { pattern: /^\/sso\/([^/]+)$/, keys: ['code'], view: ssoView, access: 'public' },
   { pattern: /^\/sso\/failed\/([^/]+)$/, keys: ['failure'], view: { render: ssoView.renderFailure }, access: 'public' },
   { pattern: /^\/home$/, view: homeView, page: 'home', nav: 'home' },
@@ -474,8 +476,11 @@ async function signOut(event) {
 /* --------------------------------------------------------------- render -- */
 
 function show(node, { focus = true } = {}) {
-  // Clients (signed in, or answering a questionnaire link) do not see the staff-facing footer.
-  document.body.classList.toggle('audience-client', api.getUser()?.role === 'client' || parseHash().path.startsWith('/q/'));
+  // Clients (signed in, or answering a questionnaire link) and guests joining a session by
+  // link do not see the staff-facing footer.
+  const { path: shown } = parseHash();
+  document.body.classList.toggle('audience-client',
+    api.getUser()?.role === 'client' || shown.startsWith('/q/') || shown.startsWith('/guest/'));
   main.replaceChildren(node);
   main.removeAttribute('aria-busy');
   updateTitle();

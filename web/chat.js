@@ -586,6 +586,7 @@ export function stopTyping() {
 /* ------------------------------------------------------- server events -- */
 
 rt.on('connected', () => {
+  if (rt.isGuest()) return; // a guest in a session has no conversations
   // Catch up every open conversation, then send what is waiting.
   for (const t of store.threads.values()) {
     if (t.status === 'ready') syncThread(t);

@@ -77,10 +77,10 @@ export function questionnairePanel(client, ctx) {
   const list = h('ul', { class: 'questionnaire-links' });
   const status = h('p', { class: 'muted' }, 'Loading questionnaires…');
   const element = panel('record-panel--measures',
-    isClient ? 'Complete a questionnaire' : 'Record a questionnaire in session',
+    isClient ? 'Complete a questionnaire' : 'Questionnaires',
     h('p', { class: 'record-panel__intro' }, isClient
       ? 'A few questions about how you have been. Your answers go to your care team.'
-      : `Go through a questionnaire with ${firstName} and record the answers.`),
+      : `Go through a questionnaire with ${firstName} and record the answers, or send them a link to answer it on their own device.`),
     status,
     list);
   instruments({ signal: ctx.signal }).then((items) => {

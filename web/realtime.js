@@ -65,6 +65,10 @@ const conn = {
   pending: new Map(), // request id → { resolve, reject, timer }
 };
 
+// A guest's credential (docs/realtime.md, "A guest's socket"), used instead of the
+// signed-in person's token: no presence, no renewal (a guest renews by a new link).
+let guestToken = null;
+
 const presences = new Map(); // user_id → { state, last_seen }
 let selfState = 'online'; // what this device reports
 let chosenState = 'online'; // what the person picked (re-applied after reconnecting)
@@ -110,6 +114,11 @@ export function userId() {
   return conn.userId;
 }
 
+/** Whether this socket is a guest's (a guest link), not a signed-in person's. */
+export function isGuest() {
+  return Boolean(guestToken);
+}
+
 /** The server's limits from the ready frame ({} before the first one). */
 export function limits() {
   return (conn.ready && conn.ready.limits) || {};
@@ -141,9 +150,23 @@ export function connect() {
   open();
 }
 
+/**
+ * Open the socket as a guest with the credential from a guest link
+ * (POST /api/v1/guest-links/{token}/join): only the meeting's frames work.
+ * @param {string} credential
+ */
+export function connectAsGuest(credential) {
+  if (guestToken !== credential) {
+    disconnect();
+    guestToken = credential;
+  }
+  connect();
+}
+
 /** Close the socket and stop reconnecting (signing out). */
 export function disconnect() {
   conn.wanted = false;
+  guestToken = null;
   clearTimeout(conn.reconnectTimer);
   conn.reconnectTimer = null;
   const { socket } = conn;
@@ -255,7 +278,7 @@ function socketUrl() {
 }
 
 function open() {
-  const token = api.accessToken();
+  const token = guestToken || api.accessToken();
   if (!token) {
     // No token yet (a reload restoring the session): renew, then open.
     renewThenReconnect();
@@ -312,6 +335,11 @@ function handleClose(code) {
     conn.wanted = false;
     setStatus('stopped', 'Your session has ended.');
     api.endSession();
+    return;
+  }
+  if (code === CLOSE.unauthenticated && guestToken) {
+    conn.wanted = false;
+    setStatus('stopped', 'Your link has expired or was withdrawn.');
     return;
   }
   if (code === CLOSE.unauthenticated) {
@@ -386,7 +414,7 @@ function handleFrame(frame) {
       conn.awaitingPong = false;
       break;
     case 'auth.expired':
-      renewToken();
+      if (!guestToken) renewToken();
       break;
     default:
       break;
@@ -412,10 +440,10 @@ function onReady(frame) {
   conn.lastActivitySent = 0;
   setStatus('open');
   startHeartbeat(Number(frame.heartbeat_seconds) || 20);
-  scheduleRenewal(Number(frame.expires_at));
+  if (!guestToken) scheduleRenewal(Number(frame.expires_at));
   // A new connection starts online: put back what the person chose.
   selfState = 'online';
-  if (chosenState !== 'online') {
+  if (chosenState !== 'online' && !guestToken) {
     selfState = chosenState;
     request({ type: 'presence.set', state: chosenState }).catch(() => {});
   }

@@ -385,6 +385,28 @@ export async function copyText(text) {
   }
 }
 
+/**
+ * A link (or code) to pass on: shown in a read-only field to select, with a
+ * "Copy" button that says whether it worked.
+ * @param {string} value
+ * @param {{ label: string, copyLabel?: string }} options
+ */
+export function copyableValue(value, { label: labelText, copyLabel = 'Copy' }) {
+  const id = uid('copy');
+  const input = h('input', { id, type: 'text', class: 'input copyable__input', value, readonly: true });
+  input.addEventListener('focus', () => input.select());
+  const status = h('span', { class: 'copyable__status', role: 'status' });
+  const button = h('button', { type: 'button', class: 'button button--small button--secondary' }, copyLabel,
+    h('span', { class: 'visually-hidden' }, ` ${labelText.toLowerCase()}`));
+  button.addEventListener('click', async () => {
+    status.textContent = (await copyText(value)) ? 'Copied.' : 'Select it and copy it yourself.';
+  });
+  return h('div', { class: 'field copyable' },
+    h('label', { for: id, class: 'field__label' }, labelText),
+    h('div', { class: 'copyable__row' }, input, button),
+    status);
+}
+
 /* --------------------------------------------------------------- tables -- */
 
 /**

@@ -48,13 +48,13 @@ def first_name(client: ClientRecord) -> str:
     return parts[0] if parts else ""
 
 
-def link_email(
-    *, to: str, client: ClientRecord, instrument_name: str, link: str, expires: datetime
-) -> EmailMessage:
+def link_email(*, to: str, client: ClientRecord, link: str, expires: datetime) -> EmailMessage:
+    """No clinical content: not which questionnaire it is (its name says what it measures),
+    only the first name, the link and when it expires."""
     when = as_utc(expires).strftime("%d %B %Y at %H:%M UTC")
     text = (
         f"Hello {first_name(client)},\n\n"
-        f"Your care team has asked you to complete a short questionnaire ({instrument_name}).\n"
+        "Your care team has asked you to complete a short questionnaire.\n"
         "Open this link to answer it; you do not need to sign in:\n\n"
         f"{link}\n\n"
         f"The link works once and expires on {when}.\n"
@@ -98,18 +98,20 @@ async def send(
     client: ClientRecord,
     link: MeasureLink,
     url: str,
+    to: str | None = None,
 ) -> bool:
-    """Email the link to the client's login email. False when they have no login."""
-    if client.user_id is None:
-        return False
-    user = await session.get(User, client.user_id)
-    if user is None or not user.email:
-        return False
+    """Email the link to ``to``, or else to the client's login email. False when there is
+    neither. (Email is the one channel today; an SMS sender, when Teamwell has one, takes the
+    same text with no clinical content beside this.)"""
+    if to is None:
+        user = await session.get(User, client.user_id) if client.user_id is not None else None
+        if user is None or not user.email:
+            return False
+        to = user.email
     await sender.send(
         link_email(
-            to=user.email,
+            to=to,
             client=client,
-            instrument_name=REGISTRY[link.instrument].name,
             link=url,
             expires=link.expires_at,
         )

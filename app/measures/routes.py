@@ -206,6 +206,10 @@ async def acknowledge(
 
 class MeasureLinkCreate(BaseModel):
     instrument: str = Field(min_length=1, max_length=32, examples=["phq9"])
+    # Where to email the link instead of the client's login email (a client without a login).
+    email: str | None = Field(
+        default=None, min_length=3, max_length=320, strict=True, pattern=r"^[^@\s]+@[^@\s]+$"
+    )
 
 
 class MeasureLinkCreated(BaseModel):
@@ -214,7 +218,9 @@ class MeasureLinkCreated(BaseModel):
     id: uuid.UUID
     instrument: str
     expires_at: datetime
-    emailed: bool = Field(description="Whether it was emailed to the client's login email")
+    emailed: bool = Field(
+        description="Whether it was emailed: to the address given, else the client's login email"
+    )
     link: str
 
 
@@ -246,8 +252,9 @@ async def create_measure_link(
     sender: EmailSenderDep,
 ) -> MeasureLinkCreated:
     """Ask the client to complete a questionnaire remotely (care team). The one-time link is
-    emailed to the client's login email when they have one, and returned here, once, so it can
-    be given another way. It expires after the configured number of hours."""
+    emailed to the address given, or else to the client's login email when they have one, and
+    returned here, once, so it can be copied and given another way. It expires after the
+    configured number of hours."""
     link, token = await links.create(
         session=session,
         ctx=access.ctx,
@@ -267,7 +274,7 @@ async def create_measure_link(
     )
     url = links.link_url(runtime.settings.public_url, token)
     emailed = await links.send(
-        session=session, sender=sender, client=access.client, link=link, url=url
+        session=session, sender=sender, client=access.client, link=link, url=url, to=body.email
     )
     return MeasureLinkCreated(
         id=link.id,

@@ -49,7 +49,7 @@ class MeetingEnded(Event):
 
 
 def device_of(seat: MeetingParticipant) -> Device:
-    return Device(seat.user_id, seat.connection_id)
+    return Device(seat.person_id, seat.connection_id)
 
 
 def admitted(

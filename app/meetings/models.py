@@ -72,7 +72,12 @@ class MeetingParticipant(SQLModel, table=True):
 
     id: uuid.UUID = id_field()
     meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
-    user_id: uuid.UUID = Field(foreign_key="user.id", index=True)
+    # A person with an account, or else a guest who came by a guest link (no account): then the
+    # link stands for them, and ``guest_name`` and ``guest_kind`` say who they are.
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", index=True)
+    guest_link_id: uuid.UUID | None = Field(default=None, foreign_key="meeting_guest_link.id")
+    guest_kind: str | None = Field(default=None, max_length=32)
+    guest_name: str = Field(default="", max_length=200)
     connection_id: str = Field(max_length=64, index=True)
     state: ParticipantState = enum_field(ParticipantState.lobby, index=True)
     audio: bool = True
@@ -83,3 +88,44 @@ class MeetingParticipant(SQLModel, table=True):
     joined_at: datetime | None = timestamp_field(nullable=True)  # admitted
     left_at: datetime | None = timestamp_field(nullable=True)
     reconnect_deadline: datetime | None = timestamp_field(nullable=True)
+
+    @property
+    def person_id(self) -> uuid.UUID:
+        """Whom the seat's frames are routed to: the person's id, or a guest's link's id (the
+        channel a guest's socket listens on)."""
+        person = self.user_id if self.user_id is not None else self.guest_link_id
+        assert person is not None  # one or the other, always
+        return person
+
+
+class GuestKind(StrEnum):
+    """Who a guest link brings into a client's session, as the participant list and attendance
+    name them."""
+
+    client = "client"  # the client themselves, without a Teamwell account
+    interpreter = "interpreter"
+    family = "family"  # a family member or friend the client asked for
+
+
+class GuestLink(SQLModel, table=True):
+    """A one-time link that lets one person without an account into one client session's lobby.
+
+    The token in the link and the short code are stored only as digests. The link works once
+    (``used_at``), only within a window around the session's time, until it is revoked, and
+    after too many wrong names or codes (``failed_attempts``) not at all."""
+
+    __tablename__ = "meeting_guest_link"
+
+    id: uuid.UUID = id_field()
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
+    kind: GuestKind = enum_field()
+    # The guest's name for an interpreter or family member (checked on joining, shown in the
+    # participant list); empty for the client, whose name is read from their record.
+    guest_name: str = Field(default="", max_length=200)
+    token_hash: str = Field(max_length=64, unique=True)
+    code_hash: str = Field(max_length=64)
+    created_by: uuid.UUID = Field(foreign_key="user.id")
+    created_at: datetime = timestamp_field()
+    failed_attempts: int = 0
+    used_at: datetime | None = timestamp_field(nullable=True)
+    revoked_at: datetime | None = timestamp_field(nullable=True)

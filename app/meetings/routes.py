@@ -10,13 +10,24 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response, status
 
 from app.audit import service as audit_service
+from app.audit.models import Outcome
+from app.clients.models import ClientRecord
+from app.config import Settings
+from app.context import Context
 from app.db import SessionDep
-from app.meetings import service
+from app.errors import Problem
+from app.meetings import guests, service
 from app.meetings.calendar import invitation_attachment, meeting_ics
 from app.meetings.ice import ice_servers
-from app.meetings.models import Meeting, MeetingKind
+from app.meetings.models import GuestKind, GuestLink, Meeting, MeetingKind
 from app.meetings.schemas import (
     AttendancePublic,
+    GuestCredential,
+    GuestJoin,
+    GuestLinkCreate,
+    GuestLinkCreated,
+    GuestLinkOpened,
+    GuestLinkPublic,
     MeetingCreate,
     MeetingPublic,
     MeetingUpdate,
@@ -24,17 +35,23 @@ from app.meetings.schemas import (
 from app.messaging.models import ConversationKind
 from app.users.models import User
 from auth.deps import (
+    AnonymousContext,
     ConversationMember,
     CurrentUser,
+    GuestInviter,
     ManagedMeeting,
     Principal,
     RunMeeting,
+    RuntimeDep,
     VisibleMeeting,
 )
 from auth.email import EmailMessage, EmailSenderDep
+from auth.tokens import guest_token
 
 router = APIRouter(prefix="/meetings", tags=["meetings"])
 calls = APIRouter(prefix="/conversations", tags=["meetings"])
+# Opened by a guest without an account (app/meetings/guests.py): no bearer token.
+guest_links = APIRouter(prefix="/guest-links", tags=["meetings"])
 
 # A neutral title in calendars and email: the meeting's own title may name a client.
 CALENDAR_TITLE = "Teamwell meeting"
@@ -273,3 +290,221 @@ async def start_call(
     )
     await _audit(session, principal, meeting, "meeting.call")
     return await service.public(session=session, meeting=meeting)
+
+
+# --- guest links (docs/meetings.md, "Guest links") ----------------------------------------------
+
+
+def _guest_rules(settings: Settings) -> guests.Rules:
+    return guests.Rules(
+        open_minutes_before=settings.guest_link_open_minutes_before,
+        close_minutes_after=settings.guest_link_close_minutes_after,
+        max_attempts=settings.guest_link_max_attempts,
+        credential_minutes=settings.guest_credential_minutes,
+    )
+
+
+def _guest_view(link: GuestLink, meeting: Meeting, rules: guests.Rules) -> GuestLinkPublic:
+    span = guests.window(meeting, rules)
+    return GuestLinkPublic(
+        id=link.id,
+        meeting_id=link.meeting_id,
+        kind=link.kind,
+        guest_name=link.guest_name,
+        created_at=link.created_at,
+        opens_at=span.opens_at,
+        closes_at=span.closes_at,
+        used_at=link.used_at,
+        revoked_at=link.revoked_at,
+        failed_attempts=link.failed_attempts,
+    )
+
+
+@router.post(
+    "/{meeting_id}/guest-links",
+    response_model=GuestLinkCreated,
+    status_code=status.HTTP_201_CREATED,
+)
+async def create_guest_link(
+    body: GuestLinkCreate,
+    meeting: GuestInviter,
+    principal: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    sender: EmailSenderDep,
+) -> GuestLinkCreated:
+    """A one-time link into this client session's lobby, for the client without an account,
+    an interpreter, or a family member the client asked for (the staff who run the session).
+    The link and its short code are returned only here; the link is emailed when an address is
+    given (or, for the client, to their login email)."""
+    settings: Settings = request.app.state.settings
+    rules = _guest_rules(settings)
+    link, token, code = await guests.create(
+        session=session,
+        ctx=principal.ctx,
+        meeting=meeting,
+        by=principal.id,
+        kind=body.kind,
+        guest_name=body.guest_name,
+    )
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="guest_link.create",
+        resource_type="guest_link",
+        resource_id=link.id,
+        client_id=meeting.client_id,
+        detail=f"{link.kind} for meeting {meeting.id}",
+    )
+    url = guests.link_url(settings.public_url, token)
+    to = body.email
+    if to is None and body.kind == GuestKind.client:
+        to = await guests.client_login_email(session=session, meeting=meeting)
+    if to is not None:
+        await guests.send(
+            sender=sender, to=to, link=link, url=url, span=guests.window(meeting, rules)
+        )
+    view = _guest_view(link, meeting, rules)
+    return GuestLinkCreated(**view.model_dump(), link=url, code=code, emailed=to is not None)
+
+
+@router.get("/{meeting_id}/guest-links", response_model=list[GuestLinkPublic])
+async def list_guest_links(
+    meeting: GuestInviter, principal: CurrentUser, session: SessionDep, request: Request
+) -> list[GuestLinkPublic]:
+    """The session's guest links, oldest first, with whether each was used or revoked."""
+    rules = _guest_rules(request.app.state.settings)
+    links = await guests.for_meeting(session=session, meeting_id=meeting.id)
+    return [_guest_view(link, meeting, rules) for link in links]
+
+
+@router.delete("/{meeting_id}/guest-links/{link_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_guest_link(
+    link_id: uuid.UUID, meeting: GuestInviter, principal: CurrentUser, session: SessionDep
+) -> Response:
+    """Withdraw a guest link: it stops working at once (revoking twice is the same as once)."""
+    link = await guests.get(session=session, meeting_id=meeting.id, link_id=link_id)
+    await guests.revoke(session=session, ctx=principal.ctx, link=link)
+    await audit_service.record(
+        session,
+        principal.ctx,
+        action="guest_link.revoke",
+        resource_type="guest_link",
+        resource_id=link.id,
+        client_id=meeting.client_id,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _refuse_guest(
+    session: SessionDep,
+    ctx: Context,
+    problem: Problem,
+    *,
+    link: GuestLink | None,
+    meeting: Meeting | None,
+) -> Problem:
+    """Audit a refused guest (outcome ``denied``) and keep it, with any failed attempt counted,
+    though the request then fails: a refusal is recorded like any join."""
+    await audit_service.record(
+        session,
+        ctx,
+        action="guest_link.refused",
+        resource_type="guest_link",
+        resource_id=link.id if link else None,
+        client_id=meeting.client_id if meeting else None,
+        outcome=Outcome.denied,
+        detail=problem.slug,
+    )
+    await session.commit()
+    return problem
+
+
+async def _usable_link(
+    session: SessionDep, ctx: Context, token: str, rules: guests.Rules
+) -> tuple[GuestLink, Meeting, ClientRecord]:
+    try:
+        link = await guests.by_token(session=session, token=token)
+    except guests.GuestLinkNotFound as missing:
+        raise await _refuse_guest(session, ctx, missing, link=None, meeting=None) from None
+    meeting, client = await guests.meeting_and_client(session=session, link=link)
+    refused = guests.refusal(link, meeting, rules, ctx.now())
+    if refused is not None:
+        raise await _refuse_guest(session, ctx, refused, link=link, meeting=meeting)
+    return link, meeting, client
+
+
+@guest_links.get("/{token}", response_model=GuestLinkOpened)
+async def open_guest_link(
+    token: str, session: SessionDep, ctx: AnonymousContext, request: Request
+) -> GuestLinkOpened:
+    """What a guest link is for, before the guest says who they are (no sign-in): its times,
+    and no names. Unknown links answer 404; used, revoked, locked or expired ones 410; one not
+    yet open 409. Each refusal is audited."""
+    rules = _guest_rules(request.app.state.settings)
+    link, meeting, _client = await _usable_link(session, ctx, token, rules)
+    span = guests.window(meeting, rules)
+    return GuestLinkOpened(
+        kind=link.kind,
+        starts_at=meeting.starts_at,
+        ends_at=meeting.ends_at,
+        opens_at=span.opens_at,
+        closes_at=span.closes_at,
+    )
+
+
+@guest_links.post("/{token}/join", response_model=GuestCredential)
+async def join_as_guest(
+    token: str,
+    body: GuestJoin,
+    session: SessionDep,
+    ctx: AnonymousContext,
+    request: Request,
+    runtime: RuntimeDep,
+) -> GuestCredential:
+    """Say who you are (first name, or the short code) and get a credential for this one
+    meeting's lobby. A wrong name or code answers 403 and counts against the link; after
+    ``guest_link_max_attempts`` of them the link is locked (410). The link is then used up."""
+    rules = _guest_rules(request.app.state.settings)
+    link, meeting, client = await _usable_link(session, ctx, token, rules)
+    matched = (
+        guests.name_matches(guests.expected_name(link, client), body.name)
+        if body.name is not None
+        else guests.code_matches(link, body.code or "")
+    )
+    if not matched:
+        failures = await guests.count_failure(session=session, link=link)
+        left = max(0, rules.max_attempts - failures)
+        refused = guests.GuestNameRefused(
+            "That does not match. Check the spelling, or use the code you were sent."
+            if left
+            else "That does not match, and the link is now locked. Ask for a new one.",
+            extra={"attempts_left": left},
+        )
+        raise await _refuse_guest(session, ctx, refused, link=link, meeting=meeting)
+    await guests.spend(session=session, ctx=ctx, link=link)
+    await audit_service.record(
+        session,
+        ctx,
+        action="guest_link.use",
+        resource_type="meeting",
+        resource_id=meeting.id,
+        client_id=meeting.client_id,
+        detail=f"{link.kind} by link {link.id}",
+    )
+    now = ctx.now()
+    expires = min(
+        now + timedelta(minutes=rules.credential_minutes), guests.window(meeting, rules).closes_at
+    )
+    credential = guest_token(
+        runtime.signer, link_id=link.id, meeting_id=meeting.id, now=now, lifetime=expires - now
+    )
+    return GuestCredential(
+        credential=credential,
+        expires_at=expires,
+        meeting_id=meeting.id,
+        starts_at=meeting.starts_at,
+        ends_at=meeting.ends_at,
+        kind=link.kind,
+        name=guests.guest_label(link, client),
+    )

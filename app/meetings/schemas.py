@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.meetings.models import MeetingKind, MeetingState
+from app.meetings.models import GuestKind, MeetingKind, MeetingState
 from app.schemas import Name
 
 # The most people one meeting invites (besides its host), in a request body.
@@ -94,10 +94,82 @@ class MeetingPublic(BaseModel):
 
 class AttendancePublic(BaseModel):
     participant_id: uuid.UUID
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None = Field(description="None for a guest without an account")
+    guest: GuestKind | None = Field(
+        default=None, description="client, interpreter or family for a guest; else None"
+    )
     name: str
     arrived_at: datetime
     joined_at: datetime | None
     left_at: datetime | None
     minutes: float | None
     state: str
+
+
+class GuestLinkCreate(BaseModel):
+    """docs/meetings.md, "Guest links"; tests/test_api_docs.py compares the two."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: GuestKind
+    # The interpreter's or family member's name (required for them; none for the client, whose
+    # name is on their record).
+    guest_name: Name = Field(default="", max_length=200, strict=True)
+    # Where to email the link; none: the client's login email for the client, or no email.
+    email: str | None = Field(
+        default=None, min_length=3, max_length=320, strict=True, pattern=r"^[^@\s]+@[^@\s]+$"
+    )
+
+
+class GuestLinkPublic(BaseModel):
+    id: uuid.UUID
+    meeting_id: uuid.UUID
+    kind: GuestKind
+    guest_name: str
+    created_at: datetime
+    opens_at: datetime
+    closes_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+    failed_attempts: int
+
+
+class GuestLinkCreated(GuestLinkPublic):
+    """The link and its code are shown only here, to the member of staff who made it."""
+
+    link: str
+    code: str
+    emailed: bool
+
+
+class GuestLinkOpened(BaseModel):
+    """What the guest page shows before the guest says who they are: no names, no title."""
+
+    kind: GuestKind
+    starts_at: datetime
+    ends_at: datetime
+    opens_at: datetime
+    closes_at: datetime
+
+
+class GuestJoin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = Field(default=None, min_length=1, max_length=200, strict=True)
+    code: str | None = Field(default=None, min_length=1, max_length=20, strict=True)
+
+    @model_validator(mode="after")
+    def one_of(self) -> GuestJoin:
+        if (self.name is None) == (self.code is None):
+            raise ValueError("give your first name (name) or the code you were sent (code)")
+        return self
+
+
+class GuestCredential(BaseModel):
+    credential: str
+    expires_at: datetime
+    meeting_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    kind: GuestKind
+    name: str

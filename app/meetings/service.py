@@ -17,6 +17,7 @@ from app.context import Context
 from app.errors import Conflict, Forbidden, NotFound, Problem
 from app.meetings.models import (
     ACTIVE_STATES,
+    GuestLink,
     Meeting,
     MeetingInvitee,
     MeetingKind,
@@ -246,12 +247,20 @@ async def waiting(*, session: AsyncSession, meeting_id: uuid.UUID) -> list[Meeti
 
 
 async def _current_seat(
-    session: AsyncSession, meeting_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession,
+    meeting_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    guest_link_id: uuid.UUID | None = None,
 ) -> MeetingParticipant | None:
+    who = (
+        MeetingParticipant.user_id == user_id
+        if user_id is not None
+        else MeetingParticipant.guest_link_id == guest_link_id
+    )
     rows = await session.exec(
         select(MeetingParticipant).where(
             MeetingParticipant.meeting_id == meeting_id,
-            MeetingParticipant.user_id == user_id,
+            who,
             col(MeetingParticipant.state).in_((*ACTIVE_STATES, ParticipantState.lobby)),
         )
     )
@@ -308,6 +317,53 @@ async def join(
         session.add(meeting)
     await session.flush()
     return Seat(seat, mode)
+
+
+async def join_as_guest(
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    meeting: Meeting,
+    link: GuestLink,
+    label: str,
+    connection_id: str,
+    audio: bool,
+    video: bool,
+) -> Seat:
+    """A guest (app/meetings/guests.py) always waits in the lobby to be admitted; the same link
+    again (a new socket after a drop) takes the same seat."""
+    if meeting.state == MeetingState.ended or meeting.cancelled_at is not None:
+        raise MeetingEnded()
+    if link.meeting_id != meeting.id or link.revoked_at is not None:
+        raise NotInvited("This guest link is not for that meeting, or was withdrawn.")
+    now = ctx.now()
+    await _expire_reconnecting(session, meeting.id, now)
+    seat = await _current_seat(session, meeting.id, None, link.id)
+    if seat is not None:
+        moved_from = seat.connection_id if seat.connection_id != connection_id else None
+        seat.connection_id = connection_id
+        seat.audio, seat.video = audio, video
+        rejoined = seat.state in ACTIVE_STATES
+        if rejoined:
+            seat.state = ParticipantState.admitted
+            seat.reconnect_deadline = None
+        session.add(seat)
+        await session.flush()
+        return Seat(seat, JoinMode.lobby, rejoined=rejoined, moved_from=moved_from)
+    seat = MeetingParticipant(
+        meeting_id=meeting.id,
+        guest_link_id=link.id,
+        guest_kind=str(link.kind),
+        guest_name=label,
+        connection_id=connection_id,
+        state=ParticipantState.lobby,
+        audio=audio,
+        video=video,
+        arrived_at=now,
+    )
+    session.add(seat)
+    await session.flush()
+    return Seat(seat, JoinMode.lobby)
 
 
 async def seat_of(
@@ -462,7 +518,7 @@ async def give_up_seat(
 async def attendance(*, session: AsyncSession, meeting_id: uuid.UUID) -> list[AttendancePublic]:
     rows = await session.exec(
         select(MeetingParticipant, User)
-        .join(User, col(User.id) == MeetingParticipant.user_id)
+        .outerjoin(User, col(User.id) == MeetingParticipant.user_id)
         .where(MeetingParticipant.meeting_id == meeting_id)
         .order_by(col(MeetingParticipant.arrived_at))
     )
@@ -474,8 +530,9 @@ async def attendance(*, session: AsyncSession, meeting_id: uuid.UUID) -> list[At
         result.append(
             AttendancePublic(
                 participant_id=seat.id,
-                user_id=user.id,
-                name=user.display_name,
+                user_id=user.id if user is not None else None,
+                guest=seat.guest_kind,
+                name=user.display_name if user is not None else seat.guest_name,
                 arrived_at=seat.arrived_at,
                 joined_at=seat.joined_at,
                 left_at=seat.left_at,

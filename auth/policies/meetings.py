@@ -106,3 +106,17 @@ async def can_arrange(session: AsyncSession, user: User, meeting: Meeting) -> De
     return can_change_meeting(
         user, host_id=meeting.host_id, runs_it=await runs_meeting(session, user, meeting)
     )
+
+
+async def can_invite_guests(session: AsyncSession, user: User, meeting: Meeting) -> Decision:
+    """Guest links (the client without an account, an interpreter, a family member the client
+    asked for) are made, listed and revoked by the staff who run the session: the client's care
+    team and their supervisors, as ``runs_meeting`` says. Only for a client's own session (a case
+    meeting or supervision has no guests), and only while it has not ended."""
+    if meeting.kind != MeetingKind.client_session or meeting.client_id is None:
+        return Decision(False, "guests join only a client's own session")
+    if not await runs_meeting(session, user, meeting):
+        return Decision(False, "guests are invited by the staff who run the session")
+    if meeting.state == MeetingState.ended or meeting.cancelled_at is not None:
+        return Decision(False, "the session has ended or was cancelled")
+    return ALLOW

@@ -206,6 +206,13 @@ async def walk_keyworker(browser: Browser, live: Live, walk: Walk) -> PageProble
     await expect(panel.get_by_role("button", name="Call the case meeting")).to_be_visible()
     await walk.shot(page, "keyworker-case-meeting", panel)
 
+    questionnaires = page.get_by_role("region", name="Questionnaires")
+    await questionnaires.get_by_text("Send a questionnaire link").click()
+    await questionnaires.get_by_label("Questionnaire", exact=True).select_option("phq9")
+    await questionnaires.get_by_role("button", name="Make the link").click()
+    await expect(questionnaires.get_by_text("The PHQ-9 link was emailed.")).to_be_visible()
+    await walk.shot(page, "keyworker-questionnaire-link", questionnaires)
+
     await open_nav(page, "Meetings")
     await expect(page.get_by_role("listitem").filter(has_text=SESSION_TITLE)).to_be_visible()
     await walk.shot(page, "keyworker-meetings")
@@ -214,6 +221,16 @@ async def walk_keyworker(browser: Browser, live: Live, walk: Walk) -> PageProble
     await hosted.get_by_role("button", name="Change").click()
     await expect(hosted.get_by_role("group", name="Invite")).to_be_visible()
     await walk.look(page, "keyworker-meetings")
+
+    # A guest link into the session, for an interpreter.
+    await hosted.get_by_role("link", name="Join").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(SESSION_TITLE)
+    invite = page.get_by_role("region", name="Invite a guest")
+    await invite.get_by_label("Who is it for?").select_option("interpreter")
+    await invite.get_by_label("Their name").fill("Dana Price")
+    await invite.get_by_role("button", name="Make the link").click()
+    await expect(invite.get_by_role("textbox", name="Join link")).to_be_visible()
+    await walk.shot(page, "keyworker-guest-link", invite)
     await person.context.close()
     return person.problems
 
@@ -412,6 +429,20 @@ async def walk_client(browser: Browser, live: Live, walk: Walk) -> PageProblems:
     await expect(page.get_by_role("heading", level=1)).not_to_have_text("Today")
     await walk.shot(page, "client-plan")
     await person.context.close()
+
+    # A client without an account opens a guest link to the session.
+    keyworker = live.as_role("peer_keyworker")
+    meeting = next(
+        m for m in keyworker.get("/api/v1/meetings").json() if m["title"] == SESSION_TITLE
+    )
+    made = keyworker.post(f"/api/v1/meetings/{meeting['id']}/guest-links", json={"kind": "client"})
+    assert made.status_code == 201, made.text
+    guest = await open_person(browser, viewport=PHONE, is_mobile=True, has_touch=True)
+    await guest.page.goto(made.json()["link"])
+    await guest.page.get_by_label("Your first name").fill("Alex")
+    await walk.shot(guest.page, "client-guest-link")
+    await guest.context.close()
+    guest.problems.assert_clean()
     return person.problems
 
 

@@ -4,10 +4,13 @@ answers a GAD-7 on a phone-sized screen and the answers reach their record."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
+from tests.browser.accessibility import axe_check
+from tests.browser.support import open_client, open_person, sign_in_as
 from tests.conftest import Live
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -38,3 +41,43 @@ async def test_a_client_without_a_login_answers_through_the_link(
     # The link is spent.
     again = keyworker.http.get(f"/api/v1/measure-links/{fragment.rsplit('/', 1)[1]}")
     assert again.status_code == 410
+
+
+async def test_staff_make_a_questionnaire_link_on_the_client_page_and_email_it(
+    media_browser: Browser, live_sqlite: Live
+) -> None:
+    """The keyworker, on Bea's page (Bea has no login), makes a GAD-7 link in the questionnaire
+    panel, emails it to the address Bea gave, and has it to copy; the link opens the GAD-7. The
+    panel with its result has no axe violation at desktop or phone size."""
+    keyworker = live_sqlite.as_role("peer_keyworker")
+    address = f"bea.{uuid.uuid4().hex[:6]}@example.net"
+    person = await open_person(media_browser, viewport={"width": 1366, "height": 768})
+    page = person.page
+    try:
+        await sign_in_as(page, live_sqlite, "peer_keyworker")
+        await open_client(page, "Bea Collins")
+        panel = page.get_by_role("region", name="Questionnaires")
+        await panel.get_by_text("Send a questionnaire link").click()
+        await panel.get_by_label("Questionnaire", exact=True).select_option("gad7")
+        await expect(panel.get_by_text("The client has no login")).to_be_visible()
+        await panel.get_by_label("Email the link to (optional)").fill(address)
+        await panel.get_by_role("button", name="Make the link").click()
+        await expect(panel.get_by_text("The GAD-7 link was emailed.")).to_be_visible()
+        link = await panel.get_by_role("textbox", name="Questionnaire link").input_value()
+        await panel.get_by_role("button", name="Copy questionnaire link").click()
+        await expect(
+            panel.get_by_role("status").filter(has_text=re.compile("Copied|copy it yourself"))
+        ).to_be_visible()
+        for size, (width, height) in {"desktop": (1366, 768), "phone": (390, 844)}.items():
+            await page.set_viewport_size({"width": width, "height": height})
+            await axe_check(page, f"a questionnaire link made on the client page at {size} size")
+    finally:
+        await person.context.close()
+    person.problems.assert_clean()
+
+    token = link.rsplit("/#/q/", 1)[1]
+    opened = keyworker.http.get(f"/api/v1/measure-links/{token}")
+    assert opened.status_code == 200 and opened.json()["instrument"]["code"] == "gad7"
+    assert live_sqlite.server.log_path is not None
+    log = live_sqlite.server.log_path.read_text(errors="replace")
+    assert link in log[log.rfind(f"email to {address}:") :]

@@ -89,14 +89,16 @@ async def test_record_actions_through_the_client_page(
         record = keyworker.get(f"/api/v1/clients/{gus['id']}").json()
         assert (record["display_name"], record["status"]) == (corrected, "active")
 
-        # Send a questionnaire link: Gus has no login, so the page shows the link to give him.
-        actions = page.get_by_role("region", name="Record actions")
-        await actions.get_by_text("Send a questionnaire link").click()
-        await actions.get_by_label("Questionnaire", exact=True).select_option("phq9")
-        await actions.get_by_role("button", name="Send the link").click()
-        shown = actions.get_by_text("has no login email, so nothing was sent")
+        # Send a questionnaire link (in the questionnaire panel): Gus has no login and no
+        # address is given, so the page shows the link to give him.
+        panel = page.get_by_role("region", name="Questionnaires")
+        await panel.get_by_text("Send a questionnaire link").click()
+        await panel.get_by_label("Questionnaire", exact=True).select_option("phq9")
+        await panel.get_by_role("button", name="Make the link").click()
+        shown = panel.get_by_text("has no login email")
         await expect(shown).to_be_visible()
-        link = await actions.locator(".record-actions__link").inner_text()
+        link = await panel.get_by_role("textbox", name="Questionnaire link").input_value()
+        actions = page.get_by_role("region", name="Record actions")
         opened = keyworker.http.get(f"/api/v1/measure-links/{link.rsplit('/', 1)[1]}")
         assert opened.status_code == 200, opened.text
         assert opened.json()["instrument"]["code"] == "phq9"

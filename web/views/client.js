@@ -12,6 +12,8 @@ import { referralsPanel } from './referrals-panel.js';
 import { consentPanel } from './consent-panel.js';
 import { allocationPanel } from './allocation-panel.js';
 import { recordActions } from './record-actions.js';
+import { measureLinkForm } from './measure-link-form.js';
+import { CLINICAL_ROLES } from './record-fields.js';
 import {
   h, heading, page, statusBadge, time, problemMessage, uid, summaryRow,
 } from '../ui.js';
@@ -41,7 +43,7 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
     ctx ? sessionsPanel(client, ctx) : null,
     ctx && ctx.user.role !== 'client' ? caseMeetingPanel(client, ctx) : null,
     ctx ? caseThreadSection(client, ctx) : null,
-    ctx ? h('div', { class: 'record-panels' }, planPanel(client, ctx), questionnairePanel(client, ctx)) : null,
+    ctx ? h('div', { class: 'record-panels' }, planPanel(client, ctx), questionnaires(client, ctx)) : null,
     ctx ? scoresPanel(client, ctx) : null,
     ctx && ctx.user.role !== 'client' ? journeyPanel(client) : null,
     // The record's administration: each panel in its own module.
@@ -51,6 +53,13 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
     allocationPanel(client, ctx),
     recordActions(client, ctx),
   );
+}
+
+/** The questionnaire panel, with "Send a questionnaire link" for clinical staff. */
+function questionnaires(client, ctx) {
+  const element = questionnairePanel(client, ctx);
+  if (CLINICAL_ROLES.includes(ctx.user.role)) element.append(measureLinkForm(client, ctx));
+  return element;
 }
 
 /**

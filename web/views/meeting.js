@@ -17,6 +17,10 @@
 //   tiles.js       one video tile
 //   stage.js       what is drawn for each phase, and leaving for good
 //   signalling.js  joining, the meeting frames of /ws, leaving and ending
+//   guests.js      "Invite a guest": guest links, for staff of a client session
+//
+// A guest without an account (views/guest.js) enters the same room, as a
+// client would, through the waiting room.
 
 import * as api from '../api.js';
 import { h, heading, page } from '../ui.js';
@@ -29,6 +33,7 @@ import { waitingRoom, waitingPanel } from './meeting/lobby.js';
 import { createPeople } from './meeting/people.js';
 import { createStage, backLink } from './meeting/stage.js';
 import { connectSignalling } from './meeting/signalling.js';
+import { guestLinksPanel } from './meeting/guests.js';
 
 export { KIND_LABELS, meetingWhen };
 
@@ -58,7 +63,7 @@ function closedPage(ctx, meeting, message) {
  * @param {import('../app.js').ViewContext} ctx
  * @param {Record<string, any>} meeting
  */
-function meetingRoom(ctx, meeting) {
+export function meetingRoom(ctx, meeting) {
   const room = createRoom(ctx, meeting);
   const media = createMedia(room);
   room.state.mediaReady = media.startLocalMedia();
@@ -93,5 +98,6 @@ function meetingRoom(ctx, meeting) {
       h('p', { class: 'lead meeting__when' }, `${kind}, ${meetingWhen(meeting)}`)),
     room.announcer,
     room.statusNote,
-    room.stage);
+    room.stage,
+    guestLinksPanel(ctx, meeting));
 }

@@ -1,15 +1,15 @@
 // The client page's record actions: downloading the record as FHIR (anyone
 // who reads it) and the subject-access export (the client and supervisors),
 // and, for clinical staff who may change the record (auth.policies
-// .can_change_client), changing the client's name or status, sending a
-// questionnaire link and assigning an employment specialist. The server
+// .can_change_client), changing the client's name or status and assigning an
+// employment specialist. (Sending a questionnaire link is in the questionnaire
+// panel: measure-link-form.js.) The server
 // decides in the end: a refusal shows its problem detail.
 
 import { request, download } from '../api.js';
-import { instruments, shortName } from '../measures.js';
 import {
   h, section, notice, problemMessage, errorArea, applyFieldErrors, submitButton, textField,
-  formatDateTime, STATUS_LABELS, roleLabel,
+  STATUS_LABELS, roleLabel,
 } from '../ui.js';
 import {
   CLINICAL_ROLES, careTeamCandidates, selectField, textareaField,
@@ -62,7 +62,6 @@ export function recordActions(client, ctx) {
     h('p', { class: 'muted' }, intro),
     status, failure, downloads,
     mayChange ? detailsForm(client, ctx, base) : null,
-    mayChange ? measureLinkForm(client, ctx, base) : null,
     mayChange ? specialistForm(client, ctx, base) : null);
 }
 
@@ -111,75 +110,6 @@ function detailsForm(client, ctx, base) {
     }
   });
   return h('details', { class: 'details' }, h('summary', {}, 'Change name or status'), form);
-}
-
-/** Email the client a one-time questionnaire link (POST /clients/{id}/measure-links). */
-function measureLinkForm(client, ctx, base) {
-  const details = h('details', { class: 'details' }, h('summary', {}, 'Send a questionnaire link'));
-  const result = h('div', { class: 'record-actions__result' });
-  let loaded = false;
-  details.addEventListener('toggle', () => {
-    if (!details.open || loaded) return;
-    loaded = true;
-    const waiting = h('p', { role: 'status' }, 'Loading questionnaires…');
-    details.append(waiting);
-    instruments({ signal: ctx.signal })
-      .then((items) => {
-        if (!ctx.isCurrent()) return;
-        waiting.replaceWith(form(items), result);
-      })
-      .catch((error) => {
-        if (error.name === 'AbortError' || !ctx.isCurrent()) return;
-        loaded = false;
-        waiting.replaceWith(h('p', { class: 'field__error', role: 'alert' }, problemMessage(error)));
-      });
-  });
-
-  function form(items) {
-    const errors = errorArea();
-    const instrument = selectField({
-      label: 'Questionnaire', name: 'instrument', placeholder: 'Choose a questionnaire',
-      options: items.map((i) => /** @type {[string, string]} */ ([i.code, i.name || shortName(i)])),
-    });
-    const submit = submitButton('Send the link', { busyText: 'Sending…' });
-    const el = h('form', { class: 'form', novalidate: true, 'aria-label': 'Send a questionnaire link' },
-      h('p', { class: 'field__hint' }, 'The client gets a one-time link to answer it on their own device.'),
-      errors.element, instrument.element, h('div', { class: 'form__actions' }, submit.element));
-    el.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      if (submit.busy) return;
-      errors.clear();
-      instrument.clearError();
-      result.replaceChildren();
-      if (!instrument.input.value) {
-        instrument.setError('Choose a questionnaire');
-        return;
-      }
-      submit.setBusy(true);
-      try {
-        const made = await request(`${base}/measure-links`, {
-          method: 'POST', body: { instrument: instrument.input.value }, signal: ctx.signal,
-        });
-        if (!ctx.isCurrent()) return;
-        const chosen = items.find((i) => i.code === made.instrument);
-        const what = chosen ? shortName(chosen) : made.instrument;
-        const until = `It works once, until ${formatDateTime(made.expires_at)}.`;
-        result.replaceChildren(made.emailed
-          ? notice(`The ${what} link was emailed to ${client.display_name || 'the client'}. ${until}`, 'success')
-          : h('div', { class: 'notice notice--warning', role: 'status' },
-            h('p', {}, `${client.display_name || 'The client'} has no login email, so nothing was sent. ${until} Give them this link another way:`),
-            h('p', { class: 'record-actions__link' }, made.link)));
-      } catch (error) {
-        if (error.name === 'AbortError') return;
-        errors.show(error, applyFieldErrors(error, { instrument }));
-        errors.element.focus();
-      } finally {
-        submit.setBusy(false);
-      }
-    });
-    return el;
-  }
-  return details;
 }
 
 /**

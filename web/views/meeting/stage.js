@@ -12,6 +12,8 @@ import { h } from '../../ui.js';
  * @param {Record<string, any> | null} meeting
  */
 export function backLink(ctx, meeting) {
+  // A guest (no account) has nowhere in Teamwell to go back to.
+  if (ctx.user.guest) return null;
   if (ctx.user.role === 'client') return h('a', { href: '#/my-record' }, 'Back to my record');
   if (meeting && meeting.client_id) {
     return h('a', { href: `#/clients/${encodeURIComponent(meeting.client_id)}` }, 'Back to the client’s record');
