@@ -14,7 +14,7 @@ from alembic import op
 import app.dbtypes
 
 revision: str = "0015_guest_links"
-down_revision: str | None = "0012_employer_contact_type"
+down_revision: str | None = "0014_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
