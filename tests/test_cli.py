@@ -5,21 +5,19 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import REPO_ROOT, base_env, problem, teamwell_cli
-from tests.support.server import LiveServer
+from tests.conftest import live_server, problem, teamwell_cli
 
 
 @pytest.mark.slow  # starts a server of its own
-def test_readiness_follows_migrations_and_create_admin_can_sign_in(tmp_path: Path) -> None:
-    env = base_env(tmp_path, f"sqlite:///{tmp_path / 'fresh.db'}")
-    server = LiveServer(env=env, cwd=REPO_ROOT).start()
-    try:
-        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+def test_readiness_follows_migrations_and_create_admin_can_sign_in(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with live_server(tmp_path_factory, "cli-fresh", prepared=False) as live:
+        env, server, data_dir = live.env, live.server, live.data_dir
+        with live.client() as http:
             # Alive, but not ready: the database has no schema yet.
             assert http.get("/healthz").status_code == 200
             body = problem(http.get("/readyz"), 503)
@@ -55,19 +53,18 @@ def test_readiness_follows_migrations_and_create_admin_can_sign_in(tmp_path: Pat
 
             verified = teamwell_cli(env, "verify-audit")
             assert verified.returncode == 0 and "intact" in verified.stdout
-    finally:
         server.stop()
     # Stopping, the server signed a checkpoint of the chain as it left it (it signs one every
     # TEAMWELL_AUDIT_CHECKPOINT_SECONDS while events come): the newest event removed is found.
     verified = teamwell_cli(env, "verify-audit")
     matched = re.search(r"(\d+) signed checkpoints matched", verified.stdout)
     assert verified.returncode == 0 and matched and int(matched[1]) >= 1, verified.stdout
-    with sqlite3.connect(tmp_path / "fresh.db") as db:
+    with sqlite3.connect(data_dir / "teamwell.db") as db:
         db.execute("DELETE FROM audit_event WHERE id = (SELECT max(id) FROM audit_event)")
     truncated = teamwell_cli(env, "verify-audit")
     assert truncated.returncode == 1
     assert "BROKEN: 1 events missing after the checkpoint of" in truncated.stdout
-    secrets_file = tmp_path / "secrets.json"
+    secrets_file = data_dir / "secrets.json"
     assert secrets_file.exists() and oct(os.stat(secrets_file).st_mode & 0o777) == "0o600"
     log = server.log_path.read_text() if server.log_path and server.log_path.exists() else ""
     assert password not in log

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import aioice.stun
 import pytest
 
-from tests.conftest import REPO_ROOT, Live, demo_team_id, requirement, start_live
+from tests.conftest import Live, demo_team_id, live_server
 from tests.support.postgres import PostgresServer
-from tests.support.redis import RedisServer, redis_available
+from tests.support.redis import RedisServer
 from tests.support.rtc_peer import MeetingPeer
 from tests.support.server import LiveServer
 from tests.support.ws import WsClient
@@ -30,29 +30,15 @@ def quick_stun_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def two_processes(
-    postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+    postgres: PostgresServer, redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Live, LiveServer]]:
-    if not redis_available():
-        if requirement("TEAMWELL_TEST_REDIS"):
-            pytest.fail("Redis is required for this run but is not installed")
-        pytest.skip("Redis is not installed")
-    redis = RedisServer().start()
-    try:
-        first = start_live(
-            "postgres",
-            tmp_path_factory.mktemp("cluster-meeting"),
-            postgres.create_database("cluster_meeting"),
-            extra_env={"TEAMWELL_REDIS_URL": redis.url},
-        )
-        second = LiveServer(env=first.env, cwd=REPO_ROOT).start()
-        try:
-            yield first, second
-        finally:
-            second.stop()
-            first.close()
-            first.server.stop()
-    finally:
-        redis.stop()
+    with live_server(
+        tmp_path_factory,
+        "cluster-meeting",
+        postgres=postgres,
+        extra_env={"TEAMWELL_REDIS_URL": redis.url},
+    ) as first:
+        yield first, first.another_process()
 
 
 async def test_one_conversation_and_one_meeting_across_two_processes(

@@ -27,11 +27,10 @@ from tests.conftest import (
     Live,
     Session,
     demo_team_id,
+    live_server,
     problem,
-    start_live,
     teamwell_cli,
 )
-from tests.support.postgres import PostgresServer
 
 TRIALS = "/api/v1/evaluation/trials"
 ARMS = {arm.value for arm in Arm}
@@ -40,18 +39,8 @@ DEFAULT_MAX_BLOCK_SIZE = 12  # TEAMWELL_EVALUATION_MAX_BLOCK_SIZE's default
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def own(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    data_dir = tmp_path_factory.mktemp(f"evaluation-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{data_dir / 'teamwell.db'}"
-    else:
-        pg: PostgresServer = request.getfixturevalue("postgres")
-        url = pg.create_database("evaluation_trials")
-    running = start_live(request.param, data_dir, url)
-    try:
+    with live_server(tmp_path_factory, f"evaluation-{request.param}", request=request) as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 # --- builders -----------------------------------------------------------------------------------

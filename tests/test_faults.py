@@ -36,11 +36,11 @@ from tests.conftest import (
     Live,
     Session,
     demo_team_id,
+    live_server,
     requirement,
-    start_live,
 )
 from tests.support.postgres import PostgresServer, postgres_available
-from tests.support.redis import RedisServer, redis_available
+from tests.support.redis import RedisServer
 from tests.support.resume import (
     Progress,
     Reader,
@@ -81,19 +81,6 @@ def fault_postgres() -> Iterator[PostgresServer]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def fault_redis() -> Iterator[RedisServer]:
-    if not redis_available():
-        if requirement("TEAMWELL_TEST_REDIS"):
-            pytest.fail("Redis is required for this run but is not installed")
-        pytest.skip("Redis is not installed")
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @dataclass
 class Cluster:
     live: Live  # process A (restartable) and what the tests know about the service
@@ -122,23 +109,20 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(
     fault_postgres: PostgresServer,
-    fault_redis: RedisServer,
+    redis: RedisServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Cluster]:
-    live = start_live(
-        "postgres",
-        tmp_path_factory.mktemp("faults"),
-        fault_postgres.create_database("faults"),
-        extra_env={"TEAMWELL_REDIS_URL": fault_redis.url},
-    )
-    b = LiveServer(env=live.env, cwd=REPO_ROOT).start()
-    running = Cluster(live=live, b=b)
-    try:
-        yield running
-    finally:
-        running.b.stop()
-        running.a.stop()
-        live.close()
+    with live_server(
+        tmp_path_factory,
+        "faults",
+        postgres=fault_postgres,
+        extra_env={"TEAMWELL_REDIS_URL": redis.url},
+    ) as live:
+        running = Cluster(live=live, b=live.another_process())
+        try:
+            yield running
+        finally:
+            running.a.stop()  # A as a test may have restarted it
 
 
 def conversations(cluster: Cluster) -> tuple[str, str]:
@@ -502,9 +486,7 @@ async def test_a_postgresql_restart_under_load(
 # --- Redis stopped ------------------------------------------------------------------------------
 
 
-async def test_redis_stopped_for_a_while_under_load(
-    cluster: Cluster, fault_redis: RedisServer
-) -> None:
+async def test_redis_stopped_for_a_while_under_load(cluster: Cluster, redis: RedisServer) -> None:
     team, direct = conversations(cluster)
     comments = plan_comments(cluster)
     before = count_comments(cluster, comments)
@@ -526,11 +508,11 @@ async def test_redis_stopped_for_a_while_under_load(
 
     async def outage() -> None:
         await crowd.acked_at_least(10)
-        await asyncio.to_thread(fault_redis.halt, kill=True)
+        await asyncio.to_thread(redis.halt, kill=True)
         down.append(time.monotonic())
         await asyncio.sleep(DOWN_FOR)  # stays down for a while, under load
         down.append(time.monotonic())
-        await asyncio.to_thread(fault_redis.resume)
+        await asyncio.to_thread(redis.resume)
         # Every process's subscription comes back and asks its sockets to resume (4000); each
         # reader is connected again since Redis returned, and has synced.
         await crowd.progress.until(
@@ -581,20 +563,20 @@ class _Socket:
 
 
 async def test_a_socket_that_could_not_subscribe_holds_no_connection_slot(
-    fault_redis: RedisServer,
+    redis: RedisServer,
 ) -> None:
-    hub = Hub(RedisPubSub(fault_redis.url, confirm_timeout=0.5))
+    hub = Hub(RedisPubSub(redis.url, confirm_timeout=0.5))
     await hub.start()
     socket = _Socket()
     try:
-        await asyncio.to_thread(fault_redis.halt)
+        await asyncio.to_thread(redis.halt)
         with pytest.raises(PubSubUnavailable):
             await hub.attach(socket)  # type: ignore[arg-type]
         # Otherwise every failed attempt would count against the person's connection limit
         # for as long as the process lives.
         assert hub.count_for(socket.user_id) == 0
     finally:
-        await asyncio.to_thread(fault_redis.resume)
+        await asyncio.to_thread(redis.resume)
         await hub.stop()
 
 

@@ -43,7 +43,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import PARTNER_ADMIN_EMAIL, Live, start_live
+from tests.conftest import PARTNER_ADMIN_EMAIL, Live, live_server
 
 # Examples per operation for each generation mode. A positive example is sent once as every
 # role; a negative one (refused by validation, which only roles let past the permission check
@@ -97,9 +97,7 @@ def _bearer(token: str) -> requests.Session:
 
 @pytest.fixture(scope="module")
 def fuzz_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzWorld]:
-    data_dir = tmp_path_factory.mktemp("fuzz-api")
-    live = start_live("sqlite", data_dir, f"sqlite:///{data_dir / 'teamwell.db'}")
-    try:
+    with live_server(tmp_path_factory, "fuzz-api") as live:
         world = FuzzWorld(live)
         for role in ROLES:
             if role == "anonymous":
@@ -114,9 +112,6 @@ def fuzz_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzWorld]:
         yield world
         for http in world.sessions.values():
             http.close()
-    finally:
-        live.close()
-        live.server.stop()
 
 
 def _real_ids(live: Live) -> dict[str, str]:

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from realtime import protocol as p
-from tests.conftest import Live, demo_team_id, start_live
+from tests.conftest import Live, demo_team_id, live_server
 from tests.support.ws import WsClient
 
 MAX_FRAME_BYTES = 4096
@@ -82,11 +82,9 @@ class Arena:
 
 @pytest.fixture(scope="module")
 def fuzz_live(tmp_path_factory: pytest.TempPathFactory) -> typing.Iterator[Live]:
-    data_dir = tmp_path_factory.mktemp("fuzz-ws")
-    running = start_live(
-        "sqlite",
-        data_dir,
-        f"sqlite:///{data_dir / 'teamwell.db'}",
+    with live_server(
+        tmp_path_factory,
+        "fuzz-ws",
         extra_env={
             "TEAMWELL_WS_MAX_FRAME_BYTES": str(MAX_FRAME_BYTES),
             "TEAMWELL_WS_MAX_CONSECUTIVE_ERRORS": str(MAX_CONSECUTIVE_ERRORS),
@@ -94,12 +92,8 @@ def fuzz_live(tmp_path_factory: pytest.TempPathFactory) -> typing.Iterator[Live]
             "TEAMWELL_MESSAGE_MAX_CHARS": "200",
             "TEAMWELL_SDP_MAX_BYTES": "1024",
         },
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

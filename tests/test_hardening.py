@@ -23,7 +23,7 @@ import pytest
 
 from app.config import Settings
 from app.main import CONTENT_SECURITY_POLICY, create_app
-from tests.conftest import REPO_ROOT, Live, problem, start_live
+from tests.conftest import REPO_ROOT, Live, live_server, problem
 
 WEB = REPO_ROOT / "web"
 HSTS = "strict-transport-security"
@@ -163,18 +163,10 @@ def test_hsts_only_when_the_browser_came_over_tls(live_sqlite: Live) -> None:
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server whose TLS proxy is on another machine (not on loopback): forwarded headers from
     anywhere else, this test included, are not believed."""
-    data_dir = tmp_path_factory.mktemp("proxied")
-    running = start_live(
-        "sqlite",
-        data_dir,
-        f"sqlite:///{data_dir / 'teamwell.db'}",
-        extra_env={"FORWARDED_ALLOW_IPS": "192.0.2.10"},
-    )
-    try:
+    with live_server(
+        tmp_path_factory, "proxied", extra_env={"FORWARDED_ALLOW_IPS": "192.0.2.10"}
+    ) as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 def test_a_forwarded_proto_from_an_untrusted_address_is_ignored(proxied: Live) -> None:

@@ -52,18 +52,13 @@ from auth.invitations import service as invitations_service
 from auth.invitations.schemas import InvitationStatus
 from auth.models import Invitation
 from tests.conftest import (
-    DEMO_PASSWORD,
     PARTNER_ADMIN_EMAIL,
-    REPO_ROOT,
     ROLE_EMAILS,
     Live,
-    base_env,
+    live_server,
     problem,
-    teamwell_cli,
 )
 from tests.support.net import free_port
-from tests.support.postgres import PostgresServer
-from tests.support.server import LiveServer
 
 MAIL_WAIT_SECONDS = 15.0
 EMAIL_FROM = "Teamwell <invitations@teamwell.example>"
@@ -183,35 +178,19 @@ def invites(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Invites]:
     smtp = SmtpServer(Mailbox()).start()
-    data_dir = tmp_path_factory.mktemp(f"invitations-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{data_dir / 'teamwell.db'}"
-    else:
-        pg: PostgresServer = request.getfixturevalue("postgres")
-        url = pg.create_database("invitations_api")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **base_env(data_dir, url),
-        "TEAMWELL_EMAIL_BACKEND": "smtp",
-        "TEAMWELL_EMAIL_FROM": EMAIL_FROM,
-        "TEAMWELL_SMTP_HOST": "127.0.0.1",
-        "TEAMWELL_SMTP_PORT": str(smtp.port),
-        "TEAMWELL_PUBLIC_URL": base_url,
-    }
     try:
-        for args in (("migrate",), ("seed-demo", "--password", DEMO_PASSWORD)):
-            done = teamwell_cli(env, *args)
-            assert done.returncode == 0, done.stdout + done.stderr
-        server = LiveServer(env=env, cwd=REPO_ROOT, port=port).start()
-        live = Live(
-            backend=request.param, base_url=base_url, env=env, data_dir=data_dir, server=server
-        )
-        try:
+        with live_server(
+            tmp_path_factory,
+            f"invitations-{request.param}",
+            request=request,
+            extra_env={
+                "TEAMWELL_EMAIL_BACKEND": "smtp",
+                "TEAMWELL_EMAIL_FROM": EMAIL_FROM,
+                "TEAMWELL_SMTP_HOST": "127.0.0.1",
+                "TEAMWELL_SMTP_PORT": str(smtp.port),
+            },
+        ) as live:
             yield Invites(live=live, smtp=smtp)
-        finally:
-            live.close()
-            server.stop()
     finally:
         smtp.stop()
 

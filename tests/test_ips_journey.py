@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Live, Session, demo_team_id, problem, start_live
+from tests.conftest import Live, Session, demo_team_id, live_server, problem
 
 
 def today() -> date:
@@ -393,18 +393,12 @@ def test_who_may_log_and_read(live: Live) -> None:
 
 @pytest.fixture(scope="module")
 def small_caseload(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    data_dir = tmp_path_factory.mktemp("live-caseload")
-    running = start_live(
-        "sqlite",
-        data_dir,
-        f"sqlite:///{data_dir / 'teamwell.db'}",
+    with live_server(
+        tmp_path_factory,
+        "live-caseload",
         extra_env={"TEAMWELL_CASELOAD_LIMIT": "2", "TEAMWELL_CASELOAD_WARN_ABOVE": "1"},
-    )
-    try:
+    ) as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 def test_assigning_beyond_the_limit_needs_a_supervisors_recorded_override(

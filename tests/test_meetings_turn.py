@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import aioice.stun
 import pytest
 
-from tests.conftest import Live, start_live
+from tests.conftest import Live, live_server
 from tests.support.coturn import CoturnServer, coturn_available
 from tests.test_meetings_rtc import assert_connected, call, case_meeting
 
@@ -29,22 +29,16 @@ def relayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, Co
         pytest.skip("coturn is not installed")
     secret = secrets.token_urlsafe(40)
     turn = CoturnServer(secret).start()
-    data_dir = tmp_path_factory.mktemp("relayed")
     try:
-        live = start_live(
-            "sqlite",
-            data_dir,
-            f"sqlite:///{data_dir / 'teamwell.db'}",
+        with live_server(
+            tmp_path_factory,
+            "relayed",
             extra_env={
                 "TEAMWELL_TURN_URLS": json.dumps([turn.url]),
                 "TEAMWELL_TURN_SECRET": secret,
             },
-        )
-        try:
+        ) as live:
             yield live, turn
-        finally:
-            live.close()
-            live.server.stop()
     finally:
         turn.stop()
 

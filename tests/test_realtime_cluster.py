@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT, Live, Session, demo_team_id, requirement, start_live
+from tests.conftest import Live, Session, demo_team_id, live_server
 from tests.support.postgres import PostgresServer
-from tests.support.redis import RedisServer, redis_available
+from tests.support.redis import RedisServer
 from tests.support.server import LiveServer
 from tests.support.ws import WsClient
 
@@ -30,40 +30,20 @@ DEAD_AFTER = 4.0
 
 
 @pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    if not redis_available():
-        if requirement("TEAMWELL_TEST_REDIS"):
-            pytest.fail("Redis is required for this run but is not installed")
-        pytest.skip("Redis is not installed")
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def cluster(
     postgres: PostgresServer, redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Live, LiveServer]]:
-    data_dir = tmp_path_factory.mktemp("cluster")
-    first = start_live(
-        "postgres",
-        data_dir,
-        postgres.create_database("cluster"),
+    with live_server(
+        tmp_path_factory,
+        "cluster",
+        postgres=postgres,
         extra_env={
             "TEAMWELL_REDIS_URL": redis.url,
             "TEAMWELL_PRESENCE_HEARTBEAT_SECONDS": str(HEARTBEAT),
             "TEAMWELL_PRESENCE_DEAD_AFTER_SECONDS": str(DEAD_AFTER),
         },
-    )
-    second = LiveServer(env=first.env, cwd=REPO_ROOT).start()
-    try:
-        yield first, second
-    finally:
-        second.stop()
-        first.close()
-        first.server.stop()
+    ) as first:
+        yield first, first.another_process()
 
 
 async def test_a_message_crosses_processes(cluster: tuple[Live, LiveServer]) -> None:
@@ -201,7 +181,7 @@ async def test_people_on_a_killed_process_go_offline_for_the_others(
     first, _second = cluster
     keyworker, therapist = first.as_role("peer_keyworker"), first.as_role("therapist")
     priya_id = keyworker.user["id"]
-    doomed = LiveServer(env=first.env, cwd=REPO_ROOT).start()
+    doomed = first.another_process()
     try:
         priya = await connect(doomed.base_url, keyworker)
         tom = await connect(first.base_url, therapist)

@@ -15,7 +15,7 @@ from websockets.exceptions import InvalidStatus
 
 from app.clock import SystemClock
 from auth.tokens import TokenSigner
-from tests.conftest import Live, demo_team_id, start_live
+from tests.conftest import Live, demo_team_id, live_server
 from tests.support.net import wait_until
 from tests.support.ws import WsClient
 
@@ -45,15 +45,8 @@ LIMITS = {
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    data_dir = tmp_path_factory.mktemp("limits")
-    running = start_live(
-        "sqlite", data_dir, f"sqlite:///{data_dir / 'teamwell.db'}", extra_env=LIMITS
-    )
-    try:
+    with live_server(tmp_path_factory, "limits", extra_env=LIMITS) as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 async def connect(live: Live, role: str) -> WsClient:

@@ -16,7 +16,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from tests.conftest import DEMO_PASSWORD, Live, Session, start_live
+from tests.conftest import DEMO_PASSWORD, Live, Session, live_server
 from tests.test_invitations import Mailbox, SmtpServer
 
 ROUTE = "/api/v1/auth/mfa/recovery-codes"
@@ -25,23 +25,17 @@ ROUTE = "/api/v1/auth/mfa/recovery-codes"
 @pytest.fixture(scope="module")
 def mailed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, Mailbox]]:
     smtp = SmtpServer(Mailbox()).start()
-    data_dir = tmp_path_factory.mktemp("recovery-codes")
     try:
-        live = start_live(
-            "sqlite",
-            data_dir,
-            f"sqlite:///{data_dir / 'teamwell.db'}",
+        with live_server(
+            tmp_path_factory,
+            "recovery-codes",
             extra_env={
                 "TEAMWELL_EMAIL_BACKEND": "smtp",
                 "TEAMWELL_SMTP_HOST": "127.0.0.1",
                 "TEAMWELL_SMTP_PORT": str(smtp.port),
             },
-        )
-        try:
+        ) as live:
             yield live, smtp.mailbox
-        finally:
-            live.close()
-            live.server.stop()
     finally:
         smtp.stop()
 

@@ -55,8 +55,7 @@ from app.reports.definitions import (
     tally,
 )
 from app.reports.service import CSV_COLUMNS
-from tests.conftest import Live, Session, problem, start_live
-from tests.support.postgres import PostgresServer
+from tests.conftest import Live, Session, live_server, problem
 
 D0 = date(2026, 3, 2)
 
@@ -344,18 +343,8 @@ def report_live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Live]:
     """A server of its own, so the organisation-wide figures hold only the seeded clients."""
-    data_dir = tmp_path_factory.mktemp(f"reports-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{data_dir / 'teamwell.db'}"
-    else:
-        pg: PostgresServer = request.getfixturevalue("postgres")
-        url = pg.create_database("reports_api")
-    running = start_live(request.param, data_dir, url)
-    try:
+    with live_server(tmp_path_factory, f"reports-{request.param}", request=request) as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 @dataclass

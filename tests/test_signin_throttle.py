@@ -25,11 +25,10 @@ from auth.throttle import (
     retry_after,
     throttled_until,
 )
-from tests.conftest import DEMO_PASSWORD, REPO_ROOT, ROLE_EMAILS, Live, problem, start_live
+from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, live_server, problem
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 from tests.support.server import LiveServer
-from tests.test_realtime_cluster import redis  # noqa: F401 - the module's Redis fixture
 
 SETTINGS = Settings(
     login_max_failures=5,
@@ -107,7 +106,7 @@ async def test_the_memory_store_counts_and_forgets() -> None:
     assert await store.read("e", T0) is None
 
 
-async def test_redis_counts_are_shared_between_clients(redis: RedisServer) -> None:  # noqa: F811
+async def test_redis_counts_are_shared_between_clients(redis: RedisServer) -> None:
     first, second = RedisFailureStore(redis.url), RedisFailureStore(redis.url)
     key = f"signin:test:{uuid.uuid4().hex}"
     try:
@@ -144,26 +143,19 @@ ADDRESS_LIMIT = 4
 @pytest.fixture(scope="module")
 def cluster(
     postgres: PostgresServer,
-    redis: RedisServer,  # noqa: F811
+    redis: RedisServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Live, LiveServer]]:
-    data_dir = tmp_path_factory.mktemp("throttle-cluster")
-    first = start_live(
-        "postgres",
-        data_dir,
-        postgres.create_database("throttle"),
+    with live_server(
+        tmp_path_factory,
+        "throttle-cluster",
+        postgres=postgres,
         extra_env={
             "TEAMWELL_REDIS_URL": redis.url,
             "TEAMWELL_LOGIN_ADDRESS_MAX_FAILURES": str(ADDRESS_LIMIT),
         },
-    )
-    second = LiveServer(env=first.env, cwd=REPO_ROOT).start()
-    try:
-        yield first, second
-    finally:
-        second.stop()
-        first.close()
-        first.server.stop()
+    ) as first:
+        yield first, first.another_process()
 
 
 def test_the_address_limit_holds_across_processes(cluster: tuple[Live, LiveServer]) -> None:

@@ -31,17 +31,13 @@ from auth.service import AuthRuntime
 from auth.sso import service as sso
 from auth.tokens import TokenSigner
 from tests.conftest import (
-    DEMO_PASSWORD,
     PARTNER_ADMIN_EMAIL,
-    REPO_ROOT,
     Live,
-    base_env,
+    live_server,
     problem,
-    teamwell_cli,
 )
 from tests.support.net import free_port
 from tests.support.oidc import OidcProvider, complete_login, require_node
-from tests.support.server import LiveServer
 
 SLUG = "tyneside-nhs"
 CLIENT_ID = "teamwell-tyneside"
@@ -81,38 +77,23 @@ class SsoWorld:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoWorld]:
     require_node()  # skipped without Node.js 20+, failed instead under CI
-    data_dir = tmp_path_factory.mktemp("sso")
-    port = free_port()
-    public_url = f"http://127.0.0.1:{port}"
-    env = {
-        **base_env(data_dir, f"sqlite:///{data_dir / 'teamwell.db'}"),
-        "TEAMWELL_PUBLIC_URL": public_url,
-    }
-    for args in (("migrate",), ("seed-demo", "--password", DEMO_PASSWORD)):
-        done = teamwell_cli(env, *args)
-        assert done.returncode == 0, done.stdout + done.stderr
-    # The redirect URI is known before either starts; the server takes its port first.
-    server = LiveServer(env=env, cwd=REPO_ROOT, port=port).start()
-    provider = OidcProvider(
-        clients=[
-            {
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "redirect_uris": [f"{public_url}/api/v1/auth/sso/{SLUG}/callback"],
-            }
-        ],
-        accounts=ACCOUNTS,
-    )
-    live = Live(
-        backend="sqlite", base_url=server.base_url, env=env, data_dir=data_dir, server=server
-    )
-    try:
-        provider.start()
-        yield SsoWorld(live=live, provider=provider, public_url=public_url)
-    finally:
-        live.close()
-        provider.stop()
-        server.stop()
+    with live_server(tmp_path_factory, "sso") as live:
+        # The redirect URI is the server's own address: the server is started first.
+        provider = OidcProvider(
+            clients=[
+                {
+                    "client_id": CLIENT_ID,
+                    "client_secret": CLIENT_SECRET,
+                    "redirect_uris": [f"{live.base_url}/api/v1/auth/sso/{SLUG}/callback"],
+                }
+            ],
+            accounts=ACCOUNTS,
+        )
+        try:
+            provider.start()
+            yield SsoWorld(live=live, provider=provider, public_url=live.base_url)
+        finally:
+            provider.stop()
 
 
 @pytest.fixture(scope="module")

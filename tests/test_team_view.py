@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
-from tests.conftest import Live, Session, problem, start_live
+from tests.conftest import Live, Session, live_server, problem
 from tests.support.ws import WsClient
 
 
@@ -131,18 +131,10 @@ def test_a_week_is_shown_only_once_three_people_answered(live: Live) -> None:
 @pytest.fixture(scope="module")
 def strict_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server that needs four people before it shows a week."""
-    data_dir = tmp_path_factory.mktemp("live-min-people")
-    running = start_live(
-        "sqlite",
-        data_dir,
-        f"sqlite:///{data_dir / 'teamwell.db'}",
-        extra_env={"TEAMWELL_TEAM_WELLBEING_MIN_PEOPLE": "4"},
-    )
-    try:
+    with live_server(
+        tmp_path_factory, "live-min-people", extra_env={"TEAMWELL_TEAM_WELLBEING_MIN_PEOPLE": "4"}
+    ) as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 def test_a_raised_minimum_withholds_three(strict_live: Live) -> None:

@@ -36,7 +36,7 @@ from tests.browser.support import (
     schedule_session_for_alex,
     sign_in_as,
 )
-from tests.conftest import REPO_ROOT, Live, demo_team_id, sqlite_live
+from tests.conftest import REPO_ROOT, Live, demo_team_id, live_server
 
 pytestmark = [pytest.mark.browser]
 
@@ -122,7 +122,7 @@ class Walk:
 @pytest.fixture(scope="module")
 def guide_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server of its own, so the screens show the demo data and nothing other tests added."""
-    with sqlite_live(tmp_path_factory, "live-guide") as running:
+    with live_server(tmp_path_factory, "live-guide") as running:
         yield running
 
 
