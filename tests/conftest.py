@@ -25,6 +25,7 @@ import pyotp
 import pytest
 
 from app.demo import CLIENTS, STAFF
+from tests.support.builders import demo_team_id as demo_team_id  # where tests found it
 from tests.support.postgres import PostgresServer, postgres_available
 from tests.support.redis import RedisServer, redis_available
 from tests.support.server import LiveServer
@@ -408,15 +409,6 @@ def live_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """One server on SQLite, for tests that need a server but not both databases."""
     with live_server(tmp_path_factory, "live-single") as running:
         yield running
-
-
-DEMO_TEAM = "Newcastle IPS Team"
-
-
-def demo_team_id(session: Session) -> str:
-    """The demo team (other tests may add teams to the same organisation)."""
-    teams = session.get("/api/v1/teams", params={"limit": 200}).json()["items"]
-    return str(next(t["id"] for t in teams if t["name"] == DEMO_TEAM))
 
 
 def problem(reply: httpx.Response, status: int) -> dict[str, Any]:

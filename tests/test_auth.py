@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pyotp
@@ -18,7 +18,8 @@ import pytest
 from app.config import Settings
 from auth.service import reuse_forgiven
 from auth.throttle import account_delay
-from tests.conftest import DEMO_CLIENT_EMAIL, Live, demo_team_id, problem
+from tests.conftest import DEMO_CLIENT_EMAIL, Live, problem
+from tests.support.builders import new_client
 
 PASSWORD = "a-long-enough-password-1"
 
@@ -28,21 +29,9 @@ def new_person(live: Live, role: str = "therapist") -> str:
     email = f"{role}-{uuid.uuid4().hex[:10]}@tyneside.example"
     client_id = None
     if role == "client":  # a client's login opens their record, made first by the care team
-        keyworker = live.as_role("peer_keyworker")
-        made = keyworker.post(
-            "/api/v1/clients",
-            json={
-                "display_name": "Test Person",
-                "team_id": demo_team_id(keyworker),
-                "referral": {
-                    "source": "self",
-                    "referred_on": str(date.today()),
-                    "reason": "Wants help finding work",
-                },
-            },
+        client_id = new_client(
+            live.as_role("peer_keyworker"), "Test Person", reason="Wants help finding work"
         )
-        assert made.status_code == 201, made.text
-        client_id = made.json()["id"]
     live.new_account(email, "Test Person", role, password=PASSWORD, client_id=client_id)
     return email
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from tests.conftest import (
     problem,
     teamwell_cli,
 )
+from tests.support import builders
 
 TRIALS = "/api/v1/evaluation/trials"
 ARMS = {arm.value for arm in Arm}
@@ -81,20 +81,13 @@ class World:
                 self.close_trial(trial["id"])
 
     def new_client(self, source: str = "jobcentre", team_id: str | None = None) -> str:
-        reply = self.keyworker.post(
-            "/api/v1/clients",
-            json={
-                "display_name": f"Entrant {uuid.uuid4().hex[:6]}",
-                "team_id": team_id or self.team_id,
-                "referral": {
-                    "source": source,
-                    "referred_on": str(date.today()),
-                    "reason": "Wants to get back to work",
-                },
-            },
+        return builders.new_client(
+            self.keyworker,
+            f"Entrant {uuid.uuid4().hex[:6]}",
+            team_id=team_id or self.team_id,
+            source=source,
+            reason="Wants to get back to work",
         )
-        assert reply.status_code == 201, reply.text
-        return str(reply.json()["id"])
 
     def consent(self, client_id: str, state: str = "granted") -> httpx.Response:
         reply = self.seen(
@@ -357,18 +350,13 @@ def test_verification_notices_a_changed_allocation(world: World) -> None:
 
 
 def test_area_clusters_are_normalised_into_one_stratum(world: World) -> None:
-    admin = world.live.as_role("admin")
-    teams = {}
-    for name, cluster in (
-        ("Gateshead IPS Team", "  tyne AND   wear "),
-        ("Hexham IPS Team", "Northumberland"),
-    ):
-        made = admin.post(
-            "/api/v1/teams",
-            json={"name": f"{name} {uuid.uuid4().hex[:4]}", "area_cluster": cluster},
+    teams = {
+        cluster: builders.new_team(world.live, f"{name} {uuid.uuid4().hex[:4]}", cluster)
+        for name, cluster in (
+            ("Gateshead IPS Team", "  tyne AND   wear "),
+            ("Hexham IPS Team", "Northumberland"),
         )
-        assert made.status_code == 201, made.text
-        teams[cluster] = made.json()["id"]
+    }
     trial = world.open_trial(stratify_by="area_cluster", block_sizes=[2])
     # The demo team's cluster is "Tyne and Wear": one stratum with the Gateshead team's.
     for team_id in (world.team_id, teams["  tyne AND   wear "], teams["Northumberland"]):

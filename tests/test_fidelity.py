@@ -27,6 +27,8 @@ from app.config import Settings
 from app.fidelity.service import employer_contact_score, rapid_job_search_score, score_problems
 from app.supervision.rules import FIDELITY_ITEMS
 from tests.conftest import Live, Session, demo_team_id, problem
+from tests.support import builders
+from tests.support.builders import new_team
 
 CASELOAD, RAPID, CONTACTS = (
     "caseload size",
@@ -172,38 +174,29 @@ def team(live: Live) -> FidelityTeam:
         "specialist1": "employment_specialist",
         "specialist2": "employment_specialist",
     }
-    made = ok(
-        admin.post(
-            "/api/v1/teams",
-            json={"name": f"Fidelity Team {suffix}", "area_cluster": f"Fidelity {suffix}"},
-        ),
-        201,
+    user_ids = {
+        who: live.new_account(email, f"{who.title()} {suffix}", roles[who])["id"]
+        for who, email in emails.items()
+    }
+    # The lead, first on the new team, confirms the others.
+    team_id = new_team(
+        live,
+        f"Fidelity Team {suffix}",
+        f"Fidelity {suffix}",
+        list(user_ids.values()),
+        confirmer=live.as_email(emails["lead"]),
+        admin=admin,
     )
-    user_ids = {}
-    for who, email in emails.items():
-        user_ids[who] = live.new_account(email, f"{who.title()} {suffix}", roles[who])["id"]
-        # The lead, first on the new team, confirms the others.
-        confirmer = live.as_email(emails["lead"]) if who != "lead" else None
-        live.join_team(made["id"], user_ids[who], confirmer=confirmer, admin=admin)
-    t = FidelityTeam(live, made["id"], datetime.now(UTC).date().isoformat(), emails)
+    t = FidelityTeam(live, team_id, datetime.now(UTC).date().isoformat(), emails)
     clinician = t.as_("clinician")
 
     def new_client(name: str, referred_back: int, met_back: int | None, specialist: str) -> str:
-        client = ok(
-            clinician.post(
-                "/api/v1/clients",
-                json={
-                    "display_name": f"Fidelity client {name}",
-                    "team_id": t.team_id,
-                    "referral": {
-                        "source": "self",
-                        "referred_on": t.day(referred_back),
-                        "reason": "Wants work",
-                    },
-                },
-            ),
-            201,
-        )["id"]
+        client = builders.new_client(
+            clinician,
+            f"Fidelity client {name}",
+            team_id=t.team_id,
+            referred_on=t.day(referred_back),
+        )
         if met_back is not None:
             ok(
                 clinician.post(

@@ -11,6 +11,7 @@ from typing import Any
 from app.config import Settings
 from app.demo import DEMO_SESSION_LENGTH
 from tests.conftest import Live, Session, problem
+from tests.support.builders import days_ago, new_client
 
 PHQ9_ITEM9 = {"1": 1, "2": 1, "3": 0, "4": 1, "5": 0, "6": 1, "7": 0, "8": 0, "9": 1}
 DEMO_SESSION = "Weekly check-in with Alex"
@@ -26,10 +27,6 @@ def today(session: Session) -> dict[str, Any]:
     body: dict[str, Any] = reply.json()
     assert set(body) == PARTS
     return body
-
-
-def days_ago(n: int) -> str:
-    return (datetime.now(UTC).date() - timedelta(days=n)).isoformat()
 
 
 def alex(live: Live) -> str:
@@ -52,16 +49,7 @@ def test_due_work_is_from_the_persons_own_care_teams(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
     team_id = keyworker.get("/api/v1/clients").json()["items"][0]["team_id"]
     name = f"Dee Due {uuid.uuid4().hex[:6]}"
-    made = keyworker.post(
-        "/api/v1/clients",
-        json={
-            "display_name": name,
-            "team_id": team_id,
-            "referral": {"source": "self", "referred_on": days_ago(40), "reason": "Wants work"},
-        },
-    )
-    assert made.status_code == 201, made.text
-    client_id = made.json()["id"]
+    client_id = new_client(keyworker, name, team_id=team_id, referred_on=days_ago(40))
     # Met 40 days ago, no employer contact since: the 30-day rule is overdue.
     met = keyworker.post(
         f"/api/v1/clients/{client_id}/milestones",

@@ -5,54 +5,19 @@ once, and caseloads with the supervisor's override beyond the limit."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from tests.conftest import Live, Session, demo_team_id, live_server, problem
-
-
-def today() -> date:
-    """The server's "today": the UTC date of its clock."""
-    return datetime.now(UTC).date()
-
-
-def days_ago(n: int) -> str:
-    return (today() - timedelta(days=n)).isoformat()
+from tests.conftest import Live, Session, live_server, problem
+from tests.support import builders
+from tests.support.builders import days_ago, share_with_specialist, today
 
 
 def new_client(live: Live, name: str) -> str:
     """A client referred today by the keyworker (who is then their care team)."""
-    keyworker = live.as_role("peer_keyworker")
-    made = keyworker.post(
-        "/api/v1/clients",
-        json={
-            "display_name": name,
-            "team_id": demo_team_id(keyworker),
-            "referral": {"source": "self", "referred_on": days_ago(0), "reason": "Wants work"},
-        },
-    )
-    assert made.status_code == 201, made.text
-    return str(made.json()["id"])
-
-
-def with_specialist(live: Live, client_id: str) -> None:
-    """The client agrees to share with the employment provider; Erin joins the care team."""
-    keyworker, erin = live.as_role("peer_keyworker"), live.as_role("employment_specialist")
-    consent = keyworker.post(
-        f"/api/v1/clients/{client_id}/consents",
-        json={
-            "organisation_id": erin.user["organisation_id"],
-            "purpose": "employment_sharing",
-            "state": "granted",
-        },
-    )
-    assert consent.status_code == 201, consent.text
-    assigned = keyworker.post(
-        f"/api/v1/clients/{client_id}/employment-specialist", json={"user_id": erin.user["id"]}
-    )
-    assert assigned.status_code == 201, assigned.text
+    return builders.new_client(live.as_role("peer_keyworker"), name, reason="Wants work")
 
 
 def journey(session: Session, client_id: str) -> dict[str, Any]:
@@ -183,7 +148,7 @@ def test_milestones_and_jobs_show_support_window_and_sustainment(live: Live) -> 
 
 def test_first_contact_alert_reaches_the_care_team_once_then_clears(live: Live) -> None:
     client_id = new_client(live, "Kit Contact")
-    with_specialist(live, client_id)
+    share_with_specialist(live, client_id)
     keyworker, erin = live.as_role("peer_keyworker"), live.as_role("employment_specialist")
     joined = keyworker.post(
         f"/api/v1/clients/{client_id}/milestones",
@@ -244,7 +209,7 @@ def test_first_contact_alert_reaches_the_care_team_once_then_clears(live: Live) 
 
 def test_a_specialist_corrects_her_own_employer_contact(live: Live) -> None:
     client_id = new_client(live, "Cam Correct")
-    with_specialist(live, client_id)
+    share_with_specialist(live, client_id)
     erin, supervisor = live.as_role("employment_specialist"), live.as_role("supervisor")
     logged = erin.post(
         "/api/v1/employer-contacts",

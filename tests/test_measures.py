@@ -3,7 +3,8 @@ urgent PHQ-9 item-9 alert reaching the therapist live, to be acknowledged."""
 
 from __future__ import annotations
 
-from tests.conftest import Live, demo_team_id, problem
+from tests.conftest import Live, problem
+from tests.support import builders
 from tests.support.ws import WsClient
 
 
@@ -18,21 +19,13 @@ def answers(*values: int | str | None) -> dict[str, int | str | None]:
 
 def new_client(live: Live) -> str:
     """A client of the therapist's own with no measures yet (others' tests use Alex's)."""
-    therapist = live.as_role("therapist")
-    made = therapist.post(
-        "/api/v1/clients",
-        json={
-            "display_name": "Cal Dunn",
-            "team_id": demo_team_id(therapist),
-            "referral": {
-                "source": "talking_therapies",
-                "referred_on": "2026-01-05",
-                "reason": "Low mood; wants to return to work",
-            },
-        },
+    return builders.new_client(
+        live.as_role("therapist"),
+        "Cal Dunn",
+        source="talking_therapies",
+        referred_on="2026-01-05",
+        reason="Low mood; wants to return to work",
     )
-    assert made.status_code == 201, made.text
-    return str(made.json()["id"])
 
 
 def test_scores_and_outcome_between_the_first_and_latest_pair(live: Live) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Live, Session, problem
+from tests.support.builders import add_to_care_team, new_client
 from tests.test_exports import references
 
 PHQ9_ITEM9 = {"1": 1, "2": 1, "3": 0, "4": 1, "5": 0, "6": 1, "7": 0, "8": 0, "9": 1}  # 5, mild
@@ -184,25 +185,9 @@ def test_subject_access_archives_carry_the_answers_for_the_client_and_the_superv
 
 def test_a_therapist_taken_off_the_care_team_no_longer_sees_the_risk_alert(live: Live) -> None:
     therapist = live.as_role("therapist")
-    made = therapist.post(
-        "/api/v1/clients",
-        json={
-            "display_name": "Rae Quinn",
-            "team_id": next(
-                t["id"]
-                for t in therapist.get("/api/v1/teams", params={"limit": 200}).json()["items"]
-                if t["name"] == "Newcastle IPS Team"
-            ),
-            "referral": {"source": "self", "referred_on": "2026-01-05", "reason": "Low mood"},
-        },
-    )
-    assert made.status_code == 201, made.text
-    client_id = made.json()["id"]
+    client_id = new_client(therapist, "Rae Quinn", referred_on="2026-01-05", reason="Low mood")
     keyworker = live.as_role("peer_keyworker")
-    added = therapist.post(
-        f"/api/v1/clients/{client_id}/care-team", json={"user_id": keyworker.user["id"]}
-    )
-    assert added.status_code in (200, 201), added.text
+    add_to_care_team(therapist, client_id, keyworker.user["id"])
     saved = therapist.post(
         f"/api/v1/clients/{client_id}/measures", json={"instrument": "phq9", "answers": PHQ9_ITEM9}
     )

@@ -56,6 +56,7 @@ from app.reports.definitions import (
 )
 from app.reports.service import CSV_COLUMNS
 from tests.conftest import Live, Session, live_server, problem
+from tests.support.builders import new_client, new_team
 
 D0 = date(2026, 3, 2)
 
@@ -401,19 +402,13 @@ class Seeder:
         self.staff = staff
 
     def client(self, name: str, team: str, referred_back: int) -> str:
-        made = self.staff.post(
-            "/api/v1/clients",
-            json={
-                "display_name": f"Seeded client {name.upper()}",
-                "team_id": self.p.ids[team],
-                "referral": {
-                    "source": "self",
-                    "referred_on": self.p.day(referred_back),
-                    "reason": "Wants help back to work",
-                },
-            },
+        self.p.ids[name] = new_client(
+            self.staff,
+            f"Seeded client {name.upper()}",
+            team_id=self.p.ids[team],
+            referred_on=self.p.day(referred_back),
+            reason="Wants help back to work",
         )
-        self.p.ids[name] = ok(made, 201)["id"]
         return str(self.p.ids[name])
 
     def referral(self, name: str, back: int) -> None:
@@ -483,18 +478,6 @@ class Seeder:
 
 def _new_user(live: Live, admin: Session, email: str, role: str, name: str) -> str:
     return str(live.new_account(email, name, role, admin=admin)["id"])
-
-
-def _new_team(
-    live: Live, admin: Session, name: str, cluster: str, members: list[str], confirmer: str = ""
-) -> str:
-    """A new team; its first member is in force at once and confirms the others (``confirmer``,
-    their email)."""
-    team = ok(admin.post("/api/v1/teams", json={"name": name, "area_cluster": cluster}), 201)
-    for n, user_id in enumerate(members):
-        by = live.as_email(confirmer) if n else None
-        live.join_team(str(team["id"]), user_id, confirmer=by, admin=admin)
-    return str(team["id"])
 
 
 async def _allocate(
@@ -575,16 +558,16 @@ def programme(report_live: Live) -> Programme:
     ids = {
         "provider": organisations[PROVIDER_SLUG],
         "trust": organisations[TRUST_SLUG],
-        "A": _new_team(
+        "A": new_team(
             live,
-            provider_admin,
             "Report Team A",
             NORTH,
             [supervisor, therapist],
-            confirmer=emails["supervisor"],
+            confirmer=live.as_email(emails["supervisor"]),
+            admin=provider_admin,
         ),
-        "B": _new_team(live, provider_admin, "Report Team B", SOUTH, [therapist]),
-        "C": _new_team(live, live.as_email(emails["trust_admin"]), "Report Team C", NORTH, []),
+        "B": new_team(live, "Report Team B", SOUTH, [therapist], admin=provider_admin),
+        "C": new_team(live, "Report Team C", NORTH, admin=live.as_email(emails["trust_admin"])),
     }
     p = Programme(live, datetime.now(UTC).date(), ids, emails)
     seed = Seeder(p, live.as_email(emails["therapist"]))

@@ -10,30 +10,23 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Live, Session, demo_team_id, problem
+from tests.support.builders import Person, new_staff, refer_client, supervise
 from tests.support.ws import WsClient
-from tests.test_supervision import Person, new_staff, supervise
 
 ITEM9_ABOVE_0 = {"1": 1, "2": 1, "3": 0, "4": 1, "5": 0, "6": 1, "7": 0, "8": 0, "9": 1}
 
 
 def take_referral(live: Live, keyworker: Person) -> str:
     """A client whose care team is this keyworker alone (no therapist)."""
-    made = keyworker.session.post(
-        "/api/v1/clients",
-        json={
-            "display_name": "Rowan Pike",
-            "team_id": demo_team_id(live.as_role("peer_keyworker")),
-            "referral": {
-                "source": "self",
-                "referred_on": "2026-01-05",
-                "reason": "Wants help finding work",
-            },
-        },
+    made = refer_client(
+        keyworker.session,
+        "Rowan Pike",
+        team_id=demo_team_id(live.as_role("peer_keyworker")),
+        referred_on="2026-01-05",
+        reason="Wants help finding work",
     )
-    assert made.status_code == 201, made.text
-    care_team = made.json()["care_team"]
-    assert [m["role_on_team"] for m in care_team] == ["peer_keyworker"]
-    return str(made.json()["id"])
+    assert [m["role_on_team"] for m in made["care_team"]] == ["peer_keyworker"]
+    return str(made["id"])
 
 
 async def enter_item9_and_wait(

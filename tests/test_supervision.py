@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,46 +18,12 @@ from app.messaging.keyring import KEY_FILE_NAME, MessageKeyring, UndecryptableMe
 from app.supervision.check_ins import check_in_aad
 from app.supervision.records import notes_aad
 from tests.conftest import Live, Session, problem, teamwell_cli
+from tests.support.builders import Person, days_from_today, new_staff, new_team, supervise
 from tests.support.net import wait_until
 from tests.support.ws import WsClient
 
 TEXT_MAX = 2000  # TEAMWELL_WELLBEING_TEXT_MAX_CHARS, default
 NOTES_MAX = 20_000  # TEAMWELL_SUPERVISION_NOTES_MAX_CHARS, default
-
-
-def today() -> date:
-    """The server's "today": the UTC date of its clock."""
-    return datetime.now(UTC).date()
-
-
-def days_from_today(n: int) -> str:
-    return (today() + timedelta(days=n)).isoformat()
-
-
-@dataclass
-class Person:
-    id: str
-    name: str
-    session: Session
-
-
-def new_staff(live: Live, role: str, name: str) -> Person:
-    """A new member of the trust's staff, signed in (second factor enrolled)."""
-    email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@tyneside.example"
-    made = live.new_account(email, name, role)
-    return Person(str(made["id"]), name, live.as_email(email))
-
-
-def supervise(live: Live, supervisor: Person, supervisee: Person) -> None:
-    """The admin proposes the supervisor; the supervisee accepts, which puts it in force."""
-    linked = live.as_role("admin").put(
-        f"/api/v1/users/{supervisee.id}/supervisor", json={"supervisor_id": supervisor.id}
-    )
-    assert linked.status_code == 200, linked.text
-    assert linked.json()["status"] == "pending"
-    accepted = supervisee.session.post(f"/api/v1/supervision/links/{linked.json()['id']}/accept")
-    assert accepted.status_code == 200, accepted.text
-    assert accepted.json()["status"] == "active"
 
 
 @dataclass
@@ -513,22 +479,15 @@ def test_agreed_actions_are_marked_by_their_owner_or_the_supervisor(cast: Cast) 
 
 def new_team_meeting(live: Live, cast: Cast, kind: str) -> str:
     """A meeting of a new team the supervisor is on, arranged by them."""
-    admin = live.as_role("admin")
-    team = admin.post(
-        "/api/v1/teams",
-        json={"name": f"Reflective practice {uuid.uuid4().hex[:6]}", "area_cluster": "Tyne"},
+    team_id = new_team(
+        live, f"Reflective practice {uuid.uuid4().hex[:6]}", "Tyne", [cast.supervisor.id]
     )
-    assert team.status_code == 201, team.text
-    joined = admin.post(
-        f"/api/v1/teams/{team.json()['id']}/members", json={"user_id": cast.supervisor.id}
-    )
-    assert joined.status_code == 201, joined.text
     made = cast.supervisor.session.post(
         "/api/v1/meetings",
         json={
             "kind": kind,
             "title": "Reflective practice",
-            "team_id": team.json()["id"],
+            "team_id": team_id,
             "starts_at": f"{days_from_today(-1)}T10:00:00Z",
             "ends_at": f"{days_from_today(-1)}T11:00:00Z",
             "invitee_ids": [cast.keyworker.id],

@@ -14,34 +14,14 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
-from tests.conftest import Live, Session, live_server, problem
+from tests.conftest import Live, live_server, problem
+from tests.support import builders
+from tests.support.builders import Person, days_from_today, new_staff, today
 from tests.support.ws import WsClient
-
-
-def today() -> date:
-    """The server's "today": the UTC date of its clock."""
-    return datetime.now(UTC).date()
-
-
-def days_from_today(n: int) -> str:
-    return (today() + timedelta(days=n)).isoformat()
 
 
 def monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
-
-
-@dataclass
-class Person:
-    id: str
-    name: str
-    session: Session
-
-
-def new_staff(live: Live, role: str, name: str) -> Person:
-    email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@tyneside.example"
-    made = live.new_account(email, name, role)
-    return Person(str(made["id"]), name, live.as_email(email))
 
 
 @dataclass
@@ -66,17 +46,11 @@ class Team:
 
 def new_team(live: Live, roles: list[str]) -> Team:
     """A new team of the trust: a supervisor and members of these roles."""
-    admin = live.as_role("admin")
-    made = admin.post(
-        "/api/v1/teams",
-        json={"name": f"Team view {uuid.uuid4().hex[:6]}", "area_cluster": "Tyne and Wear"},
-    )
-    assert made.status_code == 201, made.text
-    team_id = str(made.json()["id"])
+    name = f"Team view {uuid.uuid4().hex[:6]}"
     supervisor = new_staff(live, "supervisor", "Vera Viewer")
     members = [new_staff(live, role, f"Member{n} Person") for n, role in enumerate(roles)]
-    for person in (supervisor, *members):
-        live.join_team(team_id, person.id, confirmer=supervisor.session, admin=admin)
+    people = [person.id for person in (supervisor, *members)]
+    team_id = builders.new_team(live, name, members=people, confirmer=supervisor.session)
     return Team(team_id, supervisor, members)
 
 
@@ -240,16 +214,7 @@ def test_only_supervisors_on_the_team_see_it(live: Live, small_team: Team) -> No
 
 
 def new_client(keyworker: Person, team: Team, name: str) -> str:
-    made = keyworker.session.post(
-        "/api/v1/clients",
-        json={
-            "display_name": name,
-            "team_id": team.id,
-            "referral": {"source": "self", "referred_on": days_from_today(0), "reason": "Work"},
-        },
-    )
-    assert made.status_code == 201, made.text
-    return str(made.json()["id"])
+    return builders.new_client(keyworker.session, name, team_id=team.id, reason="Work")
 
 
 def ok(reply: Any, status: int = 200) -> Any:
