@@ -131,7 +131,7 @@ def base_env(data_dir: Path, database_url: str) -> dict[str, str]:
         "TEAMWELL_MESSAGES_PER_SECOND": "100",
         "TEAMWELL_MESSAGE_BURST": "200",
         # Every test signs in from 127.0.0.1, and some fail on purpose (the fuzzers often); the
-        # per-address limit has its own tests at its edge (tests/test_signin_throttle.py).
+        # per-address limit has its own tests at its edge (tests/auth/test_signin_throttle.py).
         "TEAMWELL_LOGIN_ADDRESS_MAX_FAILURES": "100000",
     }
 
