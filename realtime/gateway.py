@@ -13,11 +13,11 @@ loop before it starts. Measured on this path (a writable socket, each delivery i
 the loop as in the fan-out benchmark, uvloop; the fastest of 7 rounds on a busy two-core
 machine): 1.9 µs a delivery started by hand, 4.4 µs with a task per delivery; and a task
 waiting on a send holds about 0.8 KiB while it lives. With a task a frame would also not be on
-its way when ``deliver`` returns, which tests/test_gateway_sender.py holds. Continuing a waiting
-send by yielding its future up to the task (as ``yield from`` does) instead of ``_finish``'s
-clearing of ``_asyncio_future_blocking`` avoids the private attribute but was measured 5% slower
-per waiting send (6.8 against 6.5 µs), so ``_finish`` stays. On 3.12, an eager task replaces
-both."""
+its way when ``deliver`` returns, which tests/realtime/test_gateway_sender.py holds. Continuing
+a waiting send by yielding its future up to the task (as ``yield from`` does) instead of
+``_finish``'s clearing of ``_asyncio_future_blocking`` avoids the private attribute but was
+measured 5% slower per waiting send (6.8 against 6.5 µs), so ``_finish`` stays. On 3.12, an eager
+task replaces both."""
 
 from __future__ import annotations
 

@@ -310,7 +310,8 @@ def parse_client_frame(raw: str | bytes) -> Any:
 #
 # Every frame the server sends is one of the models below (SERVER_FRAMES), so what goes out is
 # typed as what comes in, and docs/realtime.md is checked against them
-# (tests/test_realtime_docs.py). A field declared with ``Omitted`` is left out of the frame when
+# (tests/realtime/test_realtime_docs.py). A field declared with ``Omitted`` is left out of the
+# frame when
 # it has no value (docs: ``field?``); every other field is always present, null or not.
 
 Omitted = Field(default=None, exclude_if=lambda value: value is None)

@@ -25,7 +25,9 @@ import pyotp
 import pytest
 
 from app.demo import CLIENTS, STAFF
+from tests.support.builders import demo_team_id as demo_team_id  # where tests found it
 from tests.support.postgres import PostgresServer, postgres_available
+from tests.support.redis import RedisServer, redis_available
 from tests.support.server import LiveServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +100,17 @@ def postgres() -> Iterator[PostgresServer]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    """A Redis server of the module's own (processes of one service share events through it)."""
+    if not redis_available():
+        if requirement("TEAMWELL_TEST_REDIS"):
+            pytest.fail("Redis is required for this run but is not installed")
+        pytest.skip("Redis is not installed")
+    with RedisServer() as server:
+        yield server
+
+
 def fresh_database(request: pytest.FixtureRequest, data_dir: Path, name: str) -> str:
     """The URL of a new, empty database, for a fixture parametrised ``["sqlite", "postgres"]``."""
     if request.param == "sqlite":
@@ -118,11 +131,11 @@ def base_env(data_dir: Path, database_url: str) -> dict[str, str]:
         "TEAMWELL_MESSAGES_PER_SECOND": "100",
         "TEAMWELL_MESSAGE_BURST": "200",
         # Every test signs in from 127.0.0.1, and some fail on purpose (the fuzzers often); the
-        # per-address limit has its own tests at its edge (tests/test_signin_throttle.py).
+        # per-address limit has its own tests at its edge (tests/auth/test_signin_throttle.py).
         "TEAMWELL_LOGIN_ADDRESS_MAX_FAILURES": "100000",
         # The servers run no scheduled jobs: a journey scan or retention at start would change
-        # what other tests read. The runner has its own tests (tests/test_jobs*.py), and
-        # tests/test_jobs_api.py runs it in a server.
+        # what other tests read. The runner has its own tests (tests/app/jobs/test_jobs*.py), and
+        # tests/app/jobs/test_jobs_api.py runs it in a server.
         "TEAMWELL_JOBS_IN_SERVICE": "false",
     }
 
@@ -202,6 +215,7 @@ class Live:
     data_dir: Path
     server: LiveServer
     _sessions: dict[str, Session] = field(default_factory=dict)
+    _others: list[LiveServer] = field(default_factory=list)
 
     def client(self, **kw: Any) -> httpx.Client:
         # A kept-alive connection is dropped by the client before the server drops it (uvicorn
@@ -310,16 +324,36 @@ class Live:
             self._sessions[email] = self.sign_in(email)
         return self._sessions[email]
 
+    def another_process(self, **kw: Any) -> LiveServer:
+        """One more process of the service on the same database and settings (a cluster's
+        second node; with Redis in ``env`` they share events), stopped with this one. ``kw``
+        goes to ``LiveServer`` (``port`` to restart one where its clients expect it)."""
+        server = LiveServer(env=self.env, cwd=REPO_ROOT, **kw).start()
+        self._others.append(server)
+        return server
+
     def close(self) -> None:
         for session in self._sessions.values():
             session.http.close()
 
+    def stop(self) -> None:
+        """Sign everyone out here and stop every process of this service."""
+        self.close()
+        for server in (*self._others, self.server):
+            server.stop()
+
 
 def start_live(
-    backend: str, data_dir: Path, database_url: str, extra_env: dict[str, str] | None = None
+    backend: str,
+    data_dir: Path,
+    database_url: str,
+    extra_env: dict[str, str] | None = None,
+    *,
+    prepared: bool = True,
 ) -> Live:
+    """Start the service; ``prepared``: migrated and loaded with the demo data first."""
     env = {**base_env(data_dir, database_url), **(extra_env or {})}
-    for args in (("migrate",), ("seed-demo", "--password", DEMO_PASSWORD)):
+    for args in (("migrate",), ("seed-demo", "--password", DEMO_PASSWORD)) if prepared else ():
         done = teamwell_cli(env, *args)
         assert done.returncode == 0, done.stdout + done.stderr
     server = LiveServer(env=env, cwd=REPO_ROOT).start()
@@ -328,52 +362,57 @@ def start_live(
     )
 
 
+@contextmanager
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    *,
+    request: pytest.FixtureRequest | None = None,
+    backend: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    prepared: bool = True,
+    postgres: PostgresServer | None = None,
+) -> Iterator[Live]:
+    """A Teamwell server of its own (a real uvicorn process), on a fresh database migrated and
+    loaded with the demo data, stopped on leaving with every other process it started: the one
+    way the tests start the service.
+
+    The database is SQLite unless ``backend`` says "postgres", or the fixture asking
+    (``request``) is parametrised ``["sqlite", "postgres"]`` and this is its PostgreSQL case.
+    ``extra_env``: settings of this server (a limit at its edge, Redis, a mail server);
+    ``prepared=False``: neither migrated nor seeded. ``postgres``: a PostgreSQL server other
+    than the session's (one a test stops and starts)."""
+    if backend is None:
+        backend = "postgres" if postgres is not None else str(getattr(request, "param", "sqlite"))
+    data_dir = tmp_path_factory.mktemp(name)
+    database = f"{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+    if backend == "sqlite":
+        url = f"sqlite:///{data_dir / 'teamwell.db'}"
+    elif postgres is not None:
+        url = postgres.create_database(database)
+    else:
+        assert request is not None, "the session's PostgreSQL server comes by the request"
+        url = request.getfixturevalue("postgres").create_database(database)
+    running = start_live(backend, data_dir, url, extra_env, prepared=prepared)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Live]:
-    data_dir = tmp_path_factory.mktemp(f"live-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{data_dir / 'teamwell.db'}"
-    else:
-        pg: PostgresServer = request.getfixturevalue("postgres")
-        url = pg.create_database("live_api")
-    running = start_live(request.param, data_dir, url)
-    try:
+    with live_server(tmp_path_factory, f"live-{request.param}", request=request) as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
-
-
-@contextmanager
-def sqlite_live(
-    tmp_path_factory: pytest.TempPathFactory, name: str, extra_env: dict[str, str] | None = None
-) -> Iterator[Live]:
-    """A server of its own on a fresh SQLite database with the demo data, stopped on leaving."""
-    data_dir = tmp_path_factory.mktemp(name)
-    running = start_live("sqlite", data_dir, f"sqlite:///{data_dir / 'teamwell.db'}", extra_env)
-    try:
-        yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 @pytest.fixture(scope="session")
 def live_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """One server on SQLite, for tests that need a server but not both databases."""
-    with sqlite_live(tmp_path_factory, "live-single") as running:
+    with live_server(tmp_path_factory, "live-single") as running:
         yield running
-
-
-DEMO_TEAM = "Newcastle IPS Team"
-
-
-def demo_team_id(session: Session) -> str:
-    """The demo team (other tests may add teams to the same organisation)."""
-    teams = session.get("/api/v1/teams", params={"limit": 200}).json()["items"]
-    return str(next(t["id"] for t in teams if t["name"] == DEMO_TEAM))
 
 
 def problem(reply: httpx.Response, status: int) -> dict[str, Any]:

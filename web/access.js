@@ -2,7 +2,7 @@
 //
 // Each page names the roles that may open it and the server operations it
 // needs to show anything ("METHOD /path/template", the first one being the
-// page's main operation). tests/test_web_access.py reads the object between
+// page's main operation). tests/web/test_web_access.py reads the object between
 // the ACCESS markers as JSON and checks it against the server's permission
 // table: no role is shown a page whose operations it may not call, and every
 // role that may call a navigation entry's main operation sees the entry, sees

@@ -39,7 +39,7 @@ MeetingTime = Annotated[AwareDatetime, BeforeValidator(_written_as_date_time)]
 
 
 class MeetingCreate(BaseModel):
-    """docs/meetings.md, "Request bodies"; tests/test_api_docs.py compares the two."""
+    """docs/meetings.md, "Request bodies"; tests/system/test_api_docs.py compares the two."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -107,7 +107,7 @@ class AttendancePublic(BaseModel):
 
 
 class GuestLinkCreate(BaseModel):
-    """docs/meetings.md, "Guest links"; tests/test_api_docs.py compares the two."""
+    """docs/meetings.md, "Guest links"; tests/system/test_api_docs.py compares the two."""
 
     model_config = ConfigDict(extra="forbid")
 

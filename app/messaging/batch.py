@@ -23,7 +23,7 @@ the conversation and sequence number as associated data (``sealed``), the sender
 moved forward. Messages to a client's case thread are not stored here (``stored_in_a_batch``):
 their membership follows the shared care-team and consent policies and each is audited, so the
 writer stores them through ``store_one`` (``NeedsFullPath``).
-tests/test_message_paths.py holds the two paths to storing the same.
+tests/app/messaging/test_message_paths.py holds the two paths to storing the same.
 
 A batch that fails while writing (a resend racing in from another process hits the unique
 client message id, say) is rolled back whole; the writer then stores its messages one at a time.

@@ -506,7 +506,8 @@ class SenderInactive(Exception):
 # written once, here: who may send (``refusal``), which conversations a batch may store
 # (``stored_in_a_batch``), how sequence numbers are given out (``numbers_taken``), how a body is
 # sealed (``sealed``) and opened (``opened``), and what is audited (``record_sent``).
-# tests/test_message_paths.py runs one script through both and compares what was stored.
+# tests/app/messaging/test_message_paths.py runs one script through both and compares what was
+# stored.
 
 
 def stored_in_a_batch(kind: str) -> bool:

@@ -4,7 +4,8 @@ dependency aliases of ``auth.deps``), by WebSocket handlers and by services alik
 Each policy answers with a ``Decision`` (``auth.policies.decision``) that carries its reason, so a
 refusal is audited with it. Where a rule must also run inside SQL for speed (a supervision link
 in force, a team membership in force, a conversation's members for the group commit), the SQL
-is written beside the Python predicate in the same module, and ``tests/test_policy_sql.py``
+is written beside the Python predicate in the same module, and
+``tests/auth/policies/test_policy_sql.py``
 holds the two to the same answer on SQLite and PostgreSQL.
 
 - ``clients``: a client's record, its item answers and risk alerts, consent across organisations

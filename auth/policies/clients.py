@@ -73,7 +73,7 @@ def related_to(user_id: uuid.UUID) -> ColumnElement[bool]:
     on, and the care teams of the staff they supervise under a link in force. The role and
     consent rules are applied after, in Python, to what it finds (``readable_clients``); the
     care-team and supervision services admit only clinical staff and supervisors to those
-    relationships. ``tests/test_policy_sql.py`` holds the two to the same answer."""
+    relationships. ``tests/auth/policies/test_policy_sql.py`` holds the two to the same answer."""
     on_care_team = select(CareTeamMember.client_id).where(
         CareTeamMember.user_id == user_id, col(CareTeamMember.until).is_(None)
     )

@@ -10,7 +10,8 @@ includes them), a direct conversation its two participants. HTTP routes name mem
 The group commit (``app/messaging/batch.py``) reads team and direct membership for a whole
 batch in one statement on the database driver, for speed; that statement's membership is
 ``MEMBERS_SQL`` below, beside the predicate it must agree with (``is_member``).
-``tests/test_policy_sql.py`` holds the two to the same answer on SQLite and PostgreSQL.
+``tests/auth/policies/test_policy_sql.py`` holds the two to the same answer on SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations

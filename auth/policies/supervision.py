@@ -5,7 +5,8 @@ A supervision link opens the supervisee's clients' records to the supervisor, th
 and their supervision. It does so only while it is in force, and that rule is written twice
 below, side by side: as a Python predicate (``link_is_in_force``) for a link in hand, and as a
 SQL condition (``link_in_force``) for the services that find links in a query.
-``tests/test_policy_sql.py`` holds the two to the same answer on SQLite and PostgreSQL.
+``tests/auth/policies/test_policy_sql.py`` holds the two to the same answer on SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations

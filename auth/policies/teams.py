@@ -5,7 +5,8 @@ A team membership grants the team's conversation, its meetings, colleagues' pres
 view and fidelity reviews, but only once it is in force. That rule is written twice below, side
 by side: as a Python predicate (``membership_is_in_force``) and as a SQL condition
 (``membership_in_force``) for the services that find members in a query (and, as text, in the
-group commit's statement: ``auth.policies.messaging``). ``tests/test_policy_sql.py`` holds them to
+group commit's statement: ``auth.policies.messaging``). ``tests/auth/policies/test_policy_sql.py``
+holds them to
 the same answer on SQLite and PostgreSQL.
 """
 

@@ -2,7 +2,8 @@
 
 The async Playwright API on pytest-asyncio's session loop, not the sync API: while a sync
 Playwright is running it marks its own event loop as the thread's running loop between calls, so
-every async test that pytest-asyncio runs later in the session (tests/test_sso.py and others)
+every async test that pytest-asyncio runs later in the session (tests/auth/sso/test_sso.py and
+others)
 fails with "Cannot run the event loop while another loop is running".
 
 The browser is Debian's Chromium (never ``playwright install``). Without it the tests skip, unless

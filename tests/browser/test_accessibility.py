@@ -30,7 +30,7 @@ from tests.conftest import (
     ROLE_EMAILS,
     Live,
     demo_team_id,
-    sqlite_live,
+    live_server,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -118,8 +118,8 @@ SEED_REFRESH_TOKEN = """
 def live_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server of this module's own, in demo mode: each role signs in here for the first time
     (enrolling its second factor over HTTP), and the sign-in page shows the demo logins."""
-    with sqlite_live(
-        tmp_path_factory, "live-accessibility", {"TEAMWELL_DEMO_MODE": "true"}
+    with live_server(
+        tmp_path_factory, "live-accessibility", extra_env={"TEAMWELL_DEMO_MODE": "true"}
     ) as running:
         yield running
 

@@ -28,7 +28,7 @@ from tests.browser.support import (
     sign_in_as,
 )
 from tests.conftest import Live
-from tests.test_hardening import _Discovery
+from tests.system.test_hardening import _Discovery
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 

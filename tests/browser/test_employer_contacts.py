@@ -20,7 +20,8 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.browser.support import PageProblems, open_page, sign_in_as
-from tests.conftest import Live, demo_team_id
+from tests.conftest import Live
+from tests.support.builders import demo_team_id, new_client, share_with_specialist
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -32,34 +33,8 @@ def long_date(day: date) -> str:
 
 def client_with_erin(live: Live, name: str) -> str:
     """A client referred today by the keyworker, shared with Erin's provider, Erin assigned."""
-    keyworker, erin = live.as_role("peer_keyworker"), live.as_role("employment_specialist")
-    made = keyworker.post(
-        "/api/v1/clients",
-        json={
-            "display_name": name,
-            "team_id": demo_team_id(keyworker),
-            "referral": {
-                "source": "self",
-                "referred_on": datetime.now(UTC).date().isoformat(),
-                "reason": "Wants work",
-            },
-        },
-    )
-    assert made.status_code == 201, made.text
-    client_id = str(made.json()["id"])
-    consent = keyworker.post(
-        f"/api/v1/clients/{client_id}/consents",
-        json={
-            "organisation_id": erin.user["organisation_id"],
-            "purpose": "employment_sharing",
-            "state": "granted",
-        },
-    )
-    assert consent.status_code == 201, consent.text
-    assigned = keyworker.post(
-        f"/api/v1/clients/{client_id}/employment-specialist", json={"user_id": erin.user["id"]}
-    )
-    assert assigned.status_code == 201, assigned.text
+    client_id = new_client(live.as_role("peer_keyworker"), name)
+    share_with_specialist(live, client_id)
     return client_id
 
 

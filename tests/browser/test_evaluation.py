@@ -20,12 +20,12 @@ from collections.abc import Iterator
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.app.evaluation.test_evaluation import TRIALS, World
 from tests.browser.accessibility import axe_check
 from tests.browser.conftest import PageProblems, open_nav, sign_in
 from tests.browser.test_administration import only_these_refusals
 from tests.browser.test_supervision import open_page
-from tests.conftest import ROLE_EMAILS, Live, sqlite_live
-from tests.test_evaluation import TRIALS, World
+from tests.conftest import ROLE_EMAILS, Live, live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -34,7 +34,7 @@ ARM_WORDS = {"ips": "IPS", "treatment_as_usual": "Treatment as usual"}
 
 @pytest.fixture(scope="module")
 def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with sqlite_live(tmp_path_factory, "live-evaluation-browser") as running:
+    with live_server(tmp_path_factory, "live-evaluation-browser") as running:
         yield running
 
 

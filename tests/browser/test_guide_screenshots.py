@@ -36,7 +36,8 @@ from tests.browser.support import (
     schedule_session_for_alex,
     sign_in_as,
 )
-from tests.conftest import REPO_ROOT, Live, demo_team_id, sqlite_live
+from tests.conftest import REPO_ROOT, Live, demo_team_id, live_server
+from tests.support.builders import consent, new_client
 from tests.support.jobs import plant_job
 
 pytestmark = [pytest.mark.browser]
@@ -123,7 +124,7 @@ class Walk:
 @pytest.fixture(scope="module")
 def guide_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A server of its own, so the screens show the demo data and nothing other tests added."""
-    with sqlite_live(tmp_path_factory, "live-guide") as running:
+    with live_server(tmp_path_factory, "live-guide") as running:
         yield running
 
 
@@ -358,28 +359,10 @@ async def walk_supervisor(browser: Browser, live: Live, walk: Walk) -> PageProbl
     keyworker = live.as_role("peer_keyworker")
     team = demo_team_id(keyworker)
     for name in ("Jo Entrant", "Sam Entrant"):
-        made = keyworker.post(
-            "/api/v1/clients",
-            json={
-                "display_name": name,
-                "team_id": team,
-                "referral": {
-                    "source": "jobcentre",
-                    "referred_on": str(date.today()),
-                    "reason": "Wants to get back to work",
-                },
-            },
+        client_id = new_client(
+            keyworker, name, team_id=team, source="jobcentre", reason="Wants to get back to work"
         )
-        assert made.status_code == 201, made.text
-        consent = keyworker.post(
-            f"/api/v1/clients/{made.json()['id']}/consents",
-            json={
-                "organisation_id": keyworker.user["organisation_id"],
-                "purpose": "evaluation",
-                "state": "granted",
-            },
-        )
-        assert consent.status_code == 201, consent.text
+        consent(keyworker, client_id, keyworker.user["organisation_id"], "evaluation")
     await page.reload()
     await page.get_by_role("button", name="Verify the allocations").click()
     verdict = page.locator(".evaluation-verification")

@@ -21,7 +21,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
 from tests.browser.support import PageProblems, open_page, sign_in
-from tests.conftest import ROLE_EMAILS, Live, start_live
+from tests.conftest import ROLE_EMAILS, Live, live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -38,15 +38,8 @@ LIMITS = {
 
 @pytest.fixture(scope="module")
 def rated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    data_dir = tmp_path_factory.mktemp("outbox")
-    running = start_live(
-        "sqlite", data_dir, f"sqlite:///{data_dir / 'teamwell.db'}", extra_env=LIMITS
-    )
-    try:
+    with live_server(tmp_path_factory, "outbox", extra_env=LIMITS) as running:
         yield running
-    finally:
-        running.close()
-        running.server.stop()
 
 
 class Link:

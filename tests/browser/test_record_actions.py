@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.browser.support import PageProblems, open_nav, open_page, sign_in
 from tests.conftest import DEMO_CLIENT_EMAIL, ROLE_EMAILS, Live
+from tests.support.builders import refer_client
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -46,16 +46,7 @@ async def test_record_actions_through_the_client_page(
         if c["display_name"] == "Alex Morgan"
     )
     suffix = uuid.uuid4().hex[:6]
-    made = keyworker.post(
-        "/api/v1/clients",
-        json={
-            "display_name": f"Gus Hael {suffix}",
-            "team_id": alex["team_id"],
-            "referral": {"source": "self", "referred_on": str(date.today()), "reason": "Work"},
-        },
-    )
-    assert made.status_code == 201, made.text
-    gus = made.json()
+    gus = refer_client(keyworker, f"Gus Hael {suffix}", team_id=alex["team_id"], reason="Work")
     corrected = f"Gus Hale {suffix}"
 
     problems = PageProblems()

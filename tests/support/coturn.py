@@ -32,7 +32,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from .net import free_port, tail, wait_until
+from .net import free_port
+from .process import launch, startup_failure, stop_process
 
 __all__ = [
     "CoturnError",
@@ -286,26 +287,22 @@ class CoturnServer:
                 self.port = _free_tcp_and_udp_port(self.host)
                 config = self._write_config()
                 log_from = self.log_size()
-                self._proc = proc = subprocess.Popen(
+                proc, ok = launch(
                     [str(binary), "-c", str(config)],
-                    cwd=self.base_dir,
-                    stdin=subprocess.DEVNULL,
-                    stdout=self._log,
-                    stderr=subprocess.STDOUT,
-                )
-                ok = wait_until(
-                    functools.partial(stun_binding_ok, self.port, self.host),
+                    ready=functools.partial(stun_binding_ok, self.port, self.host),
                     timeout=self.startup_timeout,
                     interval=0.02,
-                    alive=functools.partial(self._starting, proc, log_from),
+                    log=self._log,
+                    cwd=self.base_dir,
+                    still_starting=functools.partial(self._starting, log_from=log_from),
                 )
-                if ok and proc.poll() is None:
+                if ok:
+                    self._proc = proc
                     break
-                self._terminate()
                 # coturn retries a listener port in use forever rather than exiting.
                 if ADDRESS_IN_USE not in self.log_text(log_from):
-                    log = tail(str(self.log_path))
-                    raise CoturnError(f"turnserver did not start\n--- turnserver log ---\n{log}")
+                    failure = startup_failure("turnserver", "no STUN answer", self.log_path)
+                    raise CoturnError(failure)
             else:
                 raise CoturnError("turnserver: no free port after 5 tries")
         except BaseException:
@@ -315,14 +312,7 @@ class CoturnServer:
 
     def _terminate(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
 
     def stop(self) -> None:
         """Stop the server and delete its temp dir (idempotent)."""

@@ -52,6 +52,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from .process import stop_process
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_DIR = REPO_ROOT / "tests" / "oidc"
 PROVIDER_SCRIPT = PROVIDER_DIR / "provider.mjs"
@@ -354,13 +356,7 @@ class OidcProvider:
             if process.stdin is not None:
                 with contextlib.suppress(OSError):
                     process.stdin.close()
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+            stop_process(process, grace=5)
             if process.stdout is not None:
                 process.stdout.close()
         if self._reader is not None:

@@ -25,7 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from .net import free_port, tail, wait_until
+from .net import free_port, tail
+from .process import launch, startup_failure, stop_process
 
 __all__ = ["RedisError", "RedisServer", "find_redis_server", "redis_available", "redis_ping"]
 
@@ -68,10 +69,6 @@ def redis_ping(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool
     return reply.startswith(b"+PONG")
 
 
-def _is_running(proc: subprocess.Popen[bytes]) -> bool:
-    return proc.poll() is None
-
-
 class RedisServer:
     """A private redis-server on 127.0.0.1:<port> without persistence."""
 
@@ -102,27 +99,33 @@ class RedisServer:
             raise RedisError("RedisServer is not started")
         return self.base_dir / "redis.log"
 
-    def _spawn(self, binary: Path) -> subprocess.Popen[bytes]:
+    def _command(self, binary: Path) -> list[str]:
+        return [
+            str(binary),
+            "--bind", self.host,
+            "--port", str(self.port),
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.base_dir),
+            "--daemonize", "no",
+            "--protected-mode", "yes",
+            "--logfile", "",
+            "--loglevel", "warning",
+            *self._extra_args,
+        ]  # fmt: skip
+
+    def _launch(self, binary: Path) -> bool:
+        """Run redis-server on ``self.port``; whether it answered PING in time."""
         assert self.base_dir is not None and self._log is not None
-        return subprocess.Popen(
-            [
-                str(binary),
-                "--bind", self.host,
-                "--port", str(self.port),
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.base_dir),
-                "--daemonize", "no",
-                "--protected-mode", "yes",
-                "--logfile", "",
-                "--loglevel", "warning",
-                *self._extra_args,
-            ],
+        proc, ok = launch(
+            self._command(binary),
+            ready=functools.partial(redis_ping, self.port, self.host),
+            timeout=self.startup_timeout,
+            log=self._log,
             cwd=self.base_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
+        self._proc = proc if ok else None
+        return ok
 
     def start(self) -> Self:
         """Start redis-server; returns self once it answers PING."""
@@ -137,19 +140,12 @@ class RedisServer:
         try:
             for _attempt in range(5 if self._fixed_port is None else 1):
                 self.port = self._fixed_port or free_port(self.host)
-                self._proc = proc = self._spawn(binary)
-                ok = wait_until(
-                    functools.partial(redis_ping, self.port, self.host),
-                    timeout=self.startup_timeout,
-                    interval=0.05,
-                    alive=functools.partial(_is_running, proc),
-                )
-                if ok and proc.poll() is None:
+                if self._launch(binary):
                     break
-                self._terminate()
                 log = tail(str(self.log_path))
                 if "already in use" not in log:
-                    raise RedisError(f"redis-server did not start\n--- redis log ---\n{log}")
+                    failure = startup_failure("redis-server", "no PING answer", self.log_path)
+                    raise RedisError(failure)
             else:
                 if self._fixed_port is not None:
                     raise RedisError(f"redis-server: port {self.port} is in use")
@@ -162,14 +158,7 @@ class RedisServer:
 
     def _terminate(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
 
     # -- outages (fault tests) -----------------------------------------------------------
 
@@ -193,15 +182,8 @@ class RedisServer:
         binary = self._binary or find_redis_server()
         if self.base_dir is None or not self.port or binary is None:
             raise RedisError("RedisServer was never started")
-        self._proc = proc = self._spawn(binary)
-        if not wait_until(
-            functools.partial(redis_ping, self.port, self.host),
-            timeout=self.startup_timeout,
-            interval=0.05,
-            alive=functools.partial(_is_running, proc),
-        ):
-            self._terminate()
-            raise RedisError(f"redis-server did not start again\n{tail(str(self.log_path))}")
+        if not self._launch(binary):
+            raise RedisError(startup_failure("redis-server", "restarting", self.log_path))
         return self
 
     def stop(self) -> None:

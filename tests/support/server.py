@@ -28,7 +28,8 @@ from typing import Self
 
 from app.cli import SERVER_ARGS
 
-from .net import free_port, tail, wait_until
+from .net import free_port, tail
+from .process import launch, startup_failure, stop_process
 
 __all__ = ["LiveServer", "LiveServerError"]
 
@@ -106,51 +107,32 @@ class LiveServer:
             # The service's public address is where it runs, as in a deployment: the web
             # client's pages come from there, and `/ws` accepts scripts of that origin only.
             env.setdefault("TEAMWELL_PUBLIC_URL", self.base_url)
+        atexit.register(self.stop)
         with os.fdopen(fd, "wb") as log:
-            self._proc = subprocess.Popen(
+            self._proc, ok = launch(
                 self.command,
+                ready=lambda: _healthy(self.base_url + self.health_path),
+                timeout=self.startup_timeout,
+                log=log,
                 cwd=self.cwd,
                 env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
             )
-        atexit.register(self.stop)
-        proc = self._proc
-        ok = wait_until(
-            lambda: _healthy(self.base_url + self.health_path),
-            timeout=self.startup_timeout,
-            interval=0.05,
-            alive=lambda: proc.poll() is None,
-        )
         if not ok:
-            exit_code = proc.poll()
-            self._terminate()
+            exit_code, self._proc = self._proc.returncode, None
             reason = (
-                f"exited with code {exit_code}"
-                if exit_code is not None
-                else f"GET {self.health_path} not 200 within {self.startup_timeout:g}s"
+                f"GET {self.health_path} not 200 within {self.startup_timeout:g}s"
+                if exit_code is None or exit_code < 0
+                else f"exited with code {exit_code}"
             )
-            message = (
-                f"service failed to start ({reason}): {' '.join(self.command)}\n"
-                f"--- server log (last 4 KB) ---\n{self.log_tail()}"
-            )
+            command = " ".join(self.command)
+            message = startup_failure("service", f"{reason}: {command}", self.log_path)
             self.stop()
             raise LiveServerError(message)
         return self
 
     def _terminate(self) -> int | None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        return proc.returncode
+        return stop_process(proc)
 
     def kill(self) -> None:
         """SIGKILL the service: no shutdown, no cleanup, as in a crash. The log is kept (for

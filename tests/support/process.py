@@ -1,0 +1,83 @@
+"""Start, wait for and stop the test servers' processes, one way for all of them.
+
+The Teamwell service (``server.py``), redis-server, coturn and the OpenID provider are each a
+subprocess that is started, waited for until it answers (a bounded wait that ends early if the
+process dies), and stopped (SIGTERM, then SIGKILL after a grace period). What differs is the
+command line and the question that says "ready"; those are the callers'. PostgreSQL is started
+by ``pg_ctl`` (which waits itself) and shares the bounded wait and the failure message.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from .net import tail, wait_until
+
+__all__ = ["launch", "startup_failure", "stop_process"]
+
+# How long a process has to stop after SIGTERM, and again after SIGKILL.
+STOP_GRACE_SECONDS = 10.0
+
+
+def launch(
+    command: Sequence[str],
+    *,
+    ready: Callable[[], bool],
+    timeout: float,
+    interval: float = 0.05,
+    log: IO[bytes] | int,
+    cwd: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    still_starting: Callable[[subprocess.Popen[bytes]], bool] | None = None,
+    **popen: Any,
+) -> tuple[subprocess.Popen[bytes], bool]:
+    """Start ``command`` with its output to ``log`` and wait at most ``timeout`` seconds until
+    ``ready()``. The wait ends early when the process exits, or when ``still_starting(proc)``
+    says it is no use waiting (coturn loops on a taken port rather than exit). Returns the
+    process and whether it became ready; one that did not has been stopped."""
+    proc: subprocess.Popen[bytes] = subprocess.Popen(
+        list(command),
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=popen.pop("stdin", subprocess.DEVNULL),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        **popen,
+    )
+
+    def alive() -> bool:
+        if still_starting is not None:
+            return still_starting(proc)
+        return proc.poll() is None
+
+    ok = wait_until(ready, timeout=timeout, interval=interval, alive=alive)
+    if ok and proc.poll() is None:
+        return proc, True
+    stop_process(proc)
+    return proc, False
+
+
+def stop_process(
+    proc: subprocess.Popen[Any] | None, *, grace: float = STOP_GRACE_SECONDS
+) -> int | None:
+    """SIGTERM the process, SIGKILL it if it has not exited within ``grace`` seconds; its exit
+    code (None when there was no process)."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=grace)
+    return proc.returncode
+
+
+def startup_failure(what: str, reason: str, log_path: str | Path | None, limit: int = 4096) -> str:
+    """The message of a server that did not start: what, why, and the end of its log."""
+    log = tail(str(log_path), limit) if log_path is not None else ""
+    return f"{what} did not start ({reason})\n--- {what} log (last {limit // 1024} KB) ---\n{log}"
