@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit_service
 from app.audit.models import Outcome
+from app.audit.service import AuditEntry
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
 from app.clock import Clock
@@ -23,6 +24,8 @@ from app.errors import Forbidden, Unauthenticated, problem_response
 from app.meetings import service as meetings_service
 from app.meetings.models import Meeting
 from app.messaging.models import Conversation
+from app.teams import service as teams_service
+from app.teams.models import Team
 from app.users.models import User
 from auth import service as auth_service
 from auth.policies import accounts as account_policies
@@ -76,18 +79,59 @@ async def anonymous_context(request: Request, runtime: RuntimeDep) -> Context:
 AnonymousContext = Annotated[Context, Depends(anonymous_context)]
 
 
+ResourceId = uuid.UUID | str | int | None
+
+
 @dataclass(frozen=True)
 class Principal:
-    """The signed-in person behind a request or a WebSocket, and the session they signed in with."""
+    """The signed-in person behind a request or a WebSocket, and the session they signed in with.
+
+    Over HTTP it also holds the request's database session (``db``, the route's ``SessionDep``:
+    FastAPI hands one request one session), so that a route audits what it did in one call,
+    ``principal.audit("team.update", resource_type="team", resource_id=team.id)``, and the event
+    is stored with the request's changes or not at all. A WebSocket handler has no request
+    session: it records with the session of the message it handles."""
 
     user: User
     session_id: uuid.UUID
     mfa_verified: bool
     ctx: Context
+    db: AsyncSession | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> uuid.UUID:
         return self.user.id
+
+    def _session(self) -> AsyncSession:
+        if self.db is None:
+            raise RuntimeError("this principal has no request session to audit with")
+        return self.db
+
+    async def audit(
+        self,
+        action: str,
+        *,
+        resource_type: str,
+        resource_id: ResourceId = None,
+        client_id: uuid.UUID | None = None,
+        outcome: Outcome = Outcome.success,
+        detail: str | None = None,
+    ) -> None:
+        """Append one event to the audit trail as this person, in the request's transaction."""
+        await audit_service.record(
+            self._session(),
+            self.ctx,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            client_id=client_id,
+            outcome=outcome,
+            detail=detail,
+        )
+
+    async def audit_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Append several events in one go (one per record of a listing, say)."""
+        await audit_service.record_many(self._session(), self.ctx, entries)
 
 
 async def _audit_refused_token(
@@ -176,13 +220,15 @@ async def authenticated(
     """Signed in, whether or not multi-factor enrolment is still owed (for /auth/me, enrolment)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("Sign in to continue.")
-    return await principal_from_token(
+    principal = await principal_from_token(
         session=session,
         runtime=runtime,
         token=credentials.credentials,
         ip=client_address(request),
         user_agent=request.headers.get("user-agent"),
     )
+    # The request's own session, for the route's audit events (Principal.audit).
+    return replace(principal, db=session)
 
 
 SignedIn = Annotated[Principal, Depends(authenticated)]
@@ -360,14 +406,46 @@ EvaluationManager = Annotated[
 ]
 
 
+# "The client of this access", where an audit event names its resource or client by default.
+_THIS_CLIENT: Any = object()
+_THIS_TEAM: Any = object()
+
+
 @dataclass(frozen=True)
 class ClientAccess:
+    """A client's record that the caller was admitted to, and the caller."""
+
     client: ClientRecord
     principal: Principal
 
     @property
     def ctx(self) -> Context:
         return self.principal.ctx
+
+    async def audit(
+        self,
+        action: str,
+        *,
+        resource_type: str = "client",
+        resource_id: ResourceId = _THIS_CLIENT,
+        client_id: uuid.UUID | None = _THIS_CLIENT,
+        outcome: Outcome = Outcome.success,
+        detail: str | None = None,
+    ) -> None:
+        """Audit an access to this client's record: the event names the client, and the client
+        is its resource unless another is named (``resource_type="plan"``: a client's plan is
+        known by the client's id; ``resource_type="referral", resource_id=referral.id``)."""
+        await self.principal.audit(
+            action,
+            resource_type=resource_type,
+            resource_id=self.client.id if resource_id is _THIS_CLIENT else resource_id,
+            client_id=self.client.id if client_id is _THIS_CLIENT else client_id,
+            outcome=outcome,
+            detail=detail,
+        )
+
+    async def audit_many(self, entries: Sequence[AuditEntry]) -> None:
+        await self.principal.audit_many(entries)
 
 
 ClientPolicy = Callable[[AsyncSession, User, ClientRecord], Awaitable[Decision]]
@@ -406,6 +484,62 @@ ChangeableClient = Annotated[
 ConsentRecorder = Annotated[
     ClientAccess, Depends(client_access(client_policies.can_record_consent, "consent.record"))
 ]
+
+
+# --- teams ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamAccess:
+    """A team that the caller was admitted to, and the caller."""
+
+    team: Team
+    principal: Principal
+
+    async def audit(
+        self,
+        action: str,
+        *,
+        resource_type: str = "team",
+        resource_id: ResourceId = _THIS_TEAM,
+        outcome: Outcome = Outcome.success,
+        detail: str | None = None,
+    ) -> None:
+        """Audit an access to this team: the team is the resource unless another is named."""
+        await self.principal.audit(
+            action,
+            resource_type=resource_type,
+            resource_id=self.team.id if resource_id is _THIS_TEAM else resource_id,
+            outcome=outcome,
+            detail=detail,
+        )
+
+
+TeamPolicy = Callable[[AsyncSession, User, uuid.UUID], Awaitable[Decision]]
+
+
+def team_access(policy: TeamPolicy, action: str) -> Callable[..., Awaitable[TeamAccess]]:
+    """Load the team named in the path (404 if absent) and admit the caller only if the policy
+    allows; a refusal is audited under ``action``."""
+
+    async def dependency(
+        team_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> TeamAccess:
+        team = await teams_service.get(session=session, team_id=team_id)
+        decision = await policy(session, principal.user, team.id)
+        if not decision:
+            raise await refuse(
+                session,
+                principal,
+                action=action,
+                resource_type="team",
+                resource_id=team.id,
+                reason=decision.reason,
+            )
+        return TeamAccess(team=team, principal=principal)
+
+    dependency.__name__ = f"team_{policy.__name__}"
+    return dependency
 
 
 # --- meetings and conversations: the policy, then the object -------------------------------------

@@ -154,9 +154,7 @@ async def logout(
     await auth_service.revoke_session(
         session=session, runtime=runtime, session_id=principal.session_id, reason="logout"
     )
-    await audit_service.record(
-        session, principal.ctx, action="auth.logout", resource_type="user", resource_id=principal.id
-    )
+    await principal.audit("auth.logout", resource_type="user", resource_id=principal.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -172,13 +170,7 @@ async def mfa_enrol(principal: SignedIn, session: SessionDep, runtime: RuntimeDe
     enrolment = await auth_service.begin_mfa_enrolment(
         session=session, runtime=runtime, user=principal.user
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="auth.mfa_enrol_started",
-        resource_type="user",
-        resource_id=principal.id,
-    )
+    await principal.audit("auth.mfa_enrol_started", resource_type="user", resource_id=principal.id)
     return enrolment
 
 
@@ -199,13 +191,7 @@ async def mfa_verify(
         raise await _refuse_sign_in(
             session, principal.ctx, principal.user, exc, "auth.mfa_verify"
         ) from None
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="auth.mfa_enabled",
-        resource_type="user",
-        resource_id=principal.id,
-    )
+    await principal.audit("auth.mfa_enabled", resource_type="user", resource_id=principal.id)
     return MfaVerified(**tokens.model_dump(), recovery_codes=codes)
 
 
@@ -238,12 +224,8 @@ async def new_recovery_codes(
     codes = await auth_service.replace_recovery_codes(
         session=session, runtime=runtime, user=principal.user
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="auth.recovery_codes_replaced",
-        resource_type="user",
-        resource_id=principal.id,
+    await principal.audit(
+        "auth.recovery_codes_replaced", resource_type="user", resource_id=principal.id
     )
     await sender.send(
         recovery_codes_replaced_email(

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Request, status
 
 from app import events
 from app.alerts.events import alert_raised
-from app.audit import service as audit_service
 from app.audit.service import AuditEntry
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
@@ -81,14 +80,7 @@ async def get_journey(access: ReadableClient, session: SessionDep) -> Journey:
     window, reviews and the 13/26/52-week sustainment checks; and what is due or overdue (first
     employer contact 30 days after joining, in-work reviews, plan actions). Overdue items are
     raised once as alerts to each member of the care team."""
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="journey.read",
-        resource_type="client",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("journey.read")
     journey = await service.journey(session=session, ctx=access.ctx, client=access.client)
     raised = await service.raise_due_alerts(session, access.ctx, access.client, due=journey.alerts)
     for alert in raised:
@@ -109,13 +101,10 @@ async def record_milestone(
     milestone = await service.record_milestone(
         session=session, ctx=access.ctx, client=access.client, data=body
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="journey.milestone",
+    await access.audit(
+        "journey.milestone",
         resource_type="milestone",
         resource_id=milestone.id,
-        client_id=access.client.id,
         detail=f"{milestone.kind} on {milestone.occurred_on.isoformat()}",
     )
     return MilestonePublic(
@@ -137,14 +126,7 @@ async def start_job(body: JobCreate, access: ChangeableClient, session: SessionD
     """Record a job start (employer, role, hours): a job-start milestone, 26 weeks of in-work
     support from that day, and sustainment checks at 13, 26 and 52 weeks."""
     job = await service.start_job(session=session, ctx=access.ctx, client=access.client, data=body)
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="journey.job_start",
-        resource_type="job",
-        resource_id=job.id,
-        client_id=access.client.id,
-    )
+    await access.audit("journey.job_start", resource_type="job", resource_id=job.id)
     return await service.job_public(session=session, ctx=access.ctx, job=job)
 
 
@@ -157,14 +139,7 @@ async def end_job(
     job = await service.end_job(
         session=session, ctx=access.ctx, client=access.client, job=job, data=body
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="journey.job_end",
-        resource_type="job",
-        resource_id=job.id,
-        client_id=access.client.id,
-    )
+    await access.audit("journey.job_end", resource_type="job", resource_id=job.id)
     return await service.job_public(session=session, ctx=access.ctx, job=job)
 
 
@@ -179,14 +154,7 @@ async def add_review(
     """Record an in-work support review of a job; the next one falls due a fortnight later."""
     job = await service.get_job(session=session, client=access.client, job_id=job_id)
     review = await service.add_review(session=session, ctx=access.ctx, job=job, data=body)
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="journey.support_review",
-        resource_type="job",
-        resource_id=job.id,
-        client_id=access.client.id,
-    )
+    await access.audit("journey.support_review", resource_type="job", resource_id=job.id)
     return ReviewPublic(
         id=review.id,
         reviewed_on=review.reviewed_on,
@@ -226,9 +194,7 @@ async def list_employer_contacts(
         session=session, specialist_ids=owners, limit=page.limit, offset=page.offset
     )
     views, shown_clients = await _contact_views(session, principal.user, found)
-    await audit_service.record_many(
-        session,
-        principal.ctx,
+    await principal.audit_many(
         [
             AuditEntry(
                 action="employer_contact.list",
@@ -237,7 +203,7 @@ async def list_employer_contacts(
                 client_id=client_id,
             )
             for client_id in sorted(shown_clients, key=str)
-        ],
+        ]
     )
     return Page(items=views, total=total, limit=page.limit, offset=page.offset)
 
@@ -277,10 +243,8 @@ async def log_employer_contact(
     contact = await service.log_employer_contact(
         session=session, ctx=principal.ctx, specialist=principal.user, data=body
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="employer_contact.create",
+    await principal.audit(
+        "employer_contact.create",
         resource_type="employer_contact",
         resource_id=contact.id,
         client_id=contact.client_id,
@@ -318,10 +282,8 @@ async def change_employer_contact(
     changed = await service.update_employer_contact(
         session=session, ctx=principal.ctx, contact=contact, data=body
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="employer_contact.update",
+    await principal.audit(
+        "employer_contact.update",
         resource_type="employer_contact",
         resource_id=contact.id,
         client_id=contact.client_id,
@@ -371,23 +333,17 @@ async def assign_employment_specialist(
         override_reason=body.override_reason,
         settings=settings,
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="care_team.add",
+    await access.audit(
+        "care_team.add",
         resource_type="care_team_member",
         resource_id=member.id,
-        client_id=access.client.id,
         detail=f"user {specialist.id} as employment specialist",
     )
     if override is not None:
-        await audit_service.record(
-            session,
-            access.ctx,
-            action="caseload.override",
+        await access.audit(
+            "caseload.override",
             resource_type="caseload_override",
             resource_id=override.id,
-            client_id=access.client.id,
             detail=f"user {specialist.id}: caseload {override.caseload_before} at limit "
             f"{override.caseload_limit}; reason: {override.reason}",
         )

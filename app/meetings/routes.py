@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.audit import service as audit_service
 from app.db import SessionDep
 from app.meetings import service
 from app.meetings.calendar import invitation_attachment, meeting_ics
@@ -40,15 +39,10 @@ calls = APIRouter(prefix="/conversations", tags=["meetings"])
 CALENDAR_TITLE = "Teamwell meeting"
 
 
-async def _audit(session: SessionDep, principal: Principal, meeting: Meeting, action: str) -> None:
+async def _audit(principal: Principal, meeting: Meeting, action: str) -> None:
     """Meetings about a client are part of their record: each change is audited against it."""
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action=action,
-        resource_type="meeting",
-        resource_id=meeting.id,
-        client_id=meeting.client_id,
+    await principal.audit(
+        action, resource_type="meeting", resource_id=meeting.id, client_id=meeting.client_id
     )
 
 
@@ -174,7 +168,7 @@ async def create_meeting(
     meeting = await service.create(
         session=session, ctx=principal.ctx, host=principal.user, data=body
     )
-    await _audit(session, principal, meeting, "meeting.create")
+    await _audit(principal, meeting, "meeting.create")
     await _send_invitations(request, session, sender, meeting, "REQUEST")
     return await service.public(session=session, meeting=meeting)
 
@@ -198,7 +192,7 @@ async def update_meeting(
     SEQUENCE)."""
     invited = await service.invitee_ids(session=session, meeting_id=meeting.id)
     meeting = await service.update(session=session, ctx=principal.ctx, meeting=meeting, data=body)
-    await _audit(session, principal, meeting, "meeting.update")
+    await _audit(principal, meeting, "meeting.update")
     await _send_invitations(request, session, sender, meeting, "REQUEST")
     uninvited = invited - await service.invitee_ids(session=session, meeting_id=meeting.id)
     await _send_uninvitations(request, session, sender, meeting, uninvited)
@@ -215,7 +209,7 @@ async def cancel_meeting(
 ) -> MeetingPublic:
     """Cancel a meeting (its host only); invitees' calendars remove the event."""
     meeting = await service.cancel(session=session, ctx=principal.ctx, meeting=meeting)
-    await _audit(session, principal, meeting, "meeting.cancel")
+    await _audit(principal, meeting, "meeting.cancel")
     await _send_invitations(request, session, sender, meeting, "CANCEL")
     return await service.public(session=session, meeting=meeting)
 
@@ -241,7 +235,7 @@ async def attendance(
     meeting: RunMeeting, principal: CurrentUser, session: SessionDep
 ) -> list[AttendancePublic]:
     """Who came, when they were admitted and left, and for how long (staff running it)."""
-    await _audit(session, principal, meeting, "meeting.attendance_read")
+    await _audit(principal, meeting, "meeting.attendance_read")
     return await service.attendance(session=session, meeting_id=meeting.id)
 
 
@@ -271,5 +265,5 @@ async def start_call(
         data=data,
         conversation_id=conversation.id,
     )
-    await _audit(session, principal, meeting, "meeting.call")
+    await _audit(principal, meeting, "meeting.call")
     return await service.public(session=session, meeting=meeting)

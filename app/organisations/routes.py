@@ -4,7 +4,6 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from app.audit import service as audit_service
 from app.db import SessionDep
 from app.organisations import service
 from app.organisations.schemas import OrganisationCreate, OrganisationPublic, OrganisationUpdate
@@ -35,12 +34,8 @@ async def create_organisation(
 ) -> OrganisationPublic:
     """Add a partner organisation (admins)."""
     organisation = await service.create(session=session, ctx=principal.ctx, data=body)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="organisation.create",
-        resource_type="organisation",
-        resource_id=organisation.id,
+    await principal.audit(
+        "organisation.create", resource_type="organisation", resource_id=organisation.id
     )
     return OrganisationPublic.model_validate(organisation)
 
@@ -75,11 +70,7 @@ async def update_organisation(
             reason=decision.reason,
         )
     organisation = await service.update(session=session, organisation=organisation, data=body)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="organisation.update",
-        resource_type="organisation",
-        resource_id=organisation.id,
+    await principal.audit(
+        "organisation.update", resource_type="organisation", resource_id=organisation.id
     )
     return OrganisationPublic.model_validate(organisation)

@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.audit import service as audit_service
 from app.db import SessionDep
 from app.reports import definitions, service
 from app.reports.schemas import DefinitionPublic, ProgrammeReport, ReportScopes
@@ -82,10 +81,8 @@ async def _report(
         threshold=settings.report_suppression_threshold,
         by_arm=split == "arm",
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action=action,
+    await principal.audit(
+        action,
         resource_type="report",
         resource_id=f"{scope.kind}:{scope.id}",
         detail=f"{first_day.isoformat()} to {last_day.isoformat()}"

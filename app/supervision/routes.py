@@ -15,7 +15,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from app import events
-from app.audit import service as audit_service
 from app.audit.service import AuditEntry
 from app.db import SessionDep
 from app.ips.routes import CaseloadSettingsDep
@@ -77,19 +76,6 @@ PeriodFrom = Annotated[
 PeriodTo = Annotated[date | None, Query(alias="to", description="Last day (default: today)")]
 
 
-async def _audit_wellbeing_read(
-    session: SessionDep, principal: Principal, person_id: uuid.UUID, detail: str | None = None
-) -> None:
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="wellbeing.read",
-        resource_type="wellbeing",
-        resource_id=person_id,
-        detail=detail,
-    )
-
-
 # --- check-ins -------------------------------------------------------------------------------
 
 
@@ -115,10 +101,8 @@ async def submit_check_in(
         data=body,
         settings=settings,
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="wellbeing.check_in",
+    await principal.audit(
+        "wellbeing.check_in",
         resource_type="wellbeing",
         resource_id=row.id,
         detail="wants to talk" if row.wants_to_talk else None,
@@ -148,7 +132,7 @@ async def my_check_ins(
     rows, total = await check_ins.check_ins_of(
         session=session, user_id=principal.id, limit=page.limit, offset=page.offset
     )
-    await _audit_wellbeing_read(session, principal, principal.id)
+    await principal.audit("wellbeing.read", resource_type="wellbeing", resource_id=principal.id)
     items = await check_ins.check_ins_public(session=session, keyring=keyring, rows=rows)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
@@ -187,7 +171,7 @@ async def check_ins_of_person(
     rows, total = await check_ins.check_ins_of(
         session=session, user_id=user_id, limit=page.limit, offset=page.offset
     )
-    await _audit_wellbeing_read(session, principal, user_id)
+    await principal.audit("wellbeing.read", resource_type="wellbeing", resource_id=user_id)
     items = await check_ins.check_ins_public(session=session, keyring=keyring, rows=rows)
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
@@ -224,10 +208,8 @@ async def acknowledge_talk_request(
             reason="only a current supervisor of the person acknowledges their request",
         )
     view = await check_ins.acknowledge_talk(session=session, ctx=principal.ctx, check_in=check_in)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="wellbeing.talk_acknowledge",
+    await principal.audit(
+        "wellbeing.talk_acknowledge",
         resource_type="wellbeing",
         resource_id=check_in.user_id,
         detail=f"check-in {check_in.id}",
@@ -275,10 +257,8 @@ async def accept_supervisor(
     previous supervisor's link ends. 409 ``supervision-link-not-pending`` once decided."""
     link = await _decide_link(session, principal, link_id, "supervision.link_accept")
     link = await users_service.accept_supervisor(session=session, ctx=principal.ctx, link=link)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="supervision.link_accept",
+    await principal.audit(
+        "supervision.link_accept",
         resource_type="supervision_link",
         resource_id=link.id,
         detail=f"supervisor {link.supervisor_id}",
@@ -294,10 +274,8 @@ async def decline_supervisor(
     changes for your current supervisor. 409 ``supervision-link-not-pending`` once decided."""
     link = await _decide_link(session, principal, link_id, "supervision.link_decline")
     link = await users_service.decline_supervisor(session=session, ctx=principal.ctx, link=link)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="supervision.link_decline",
+    await principal.audit(
+        "supervision.link_decline",
         resource_type="supervision_link",
         resource_id=link.id,
         detail=f"supervisor {link.supervisor_id}",
@@ -315,9 +293,7 @@ async def supervisees(
     overview = await supervisees_overview(
         session=session, ctx=principal.ctx, supervisor=principal.user, settings=settings
     )
-    await audit_service.record_many(
-        session,
-        principal.ctx,
+    await principal.audit_many(
         [
             AuditEntry(
                 action="wellbeing.read",
@@ -326,7 +302,7 @@ async def supervisees(
                 detail="supervisees overview",
             )
             for item in overview
-        ],
+        ]
     )
     return overview
 
@@ -353,10 +329,8 @@ async def set_cadence(
     chosen = await cadence.set_cadence(
         session=session, ctx=principal.ctx, supervisee_id=user_id, data=body, settings=settings
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="supervision.cadence_set",
+    await principal.audit(
+        "supervision.cadence_set",
         resource_type="supervision_cadence",
         resource_id=user_id,
         detail=f"check-in every {body.check_in_days} days, "
@@ -422,18 +396,6 @@ async def _changeable_record(
     return record
 
 
-async def _audit_record(
-    session: SessionDep, principal: Principal, record: SupervisionRecord, action: str
-) -> None:
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action=action,
-        resource_type="supervision_record",
-        resource_id=record.id,
-    )
-
-
 @router.post(
     "/supervision/records", response_model=RecordPublic, status_code=status.HTTP_201_CREATED
 )
@@ -466,7 +428,9 @@ async def create_record(
         data=body,
         settings=settings,
     )
-    await _audit_record(session, principal, record, "supervision.create")
+    await principal.audit(
+        "supervision.create", resource_type="supervision_record", resource_id=record.id
+    )
     return await _record_view(session, principal, keyring, record)
 
 
@@ -478,15 +442,13 @@ async def my_records(
     records, total = await supervision_records.records_for(
         session=session, user_id=principal.id, limit=page.limit, offset=page.offset
     )
-    await audit_service.record_many(
-        session,
-        principal.ctx,
+    await principal.audit_many(
         [
             AuditEntry(
                 action="supervision.read", resource_type="supervision_record", resource_id=r.id
             )
             for r in records
-        ],
+        ]
     )
     items = await supervision_records.records_public(
         session=session, keyring=keyring, records=records, today=service.today_of(principal.ctx)
@@ -500,7 +462,9 @@ async def get_record(
 ) -> RecordPublic:
     """One record: for the supervisor who holds it and its attendees only."""
     record = await _readable_record(session, principal, record_id, "supervision.read")
-    await _audit_record(session, principal, record, "supervision.read")
+    await principal.audit(
+        "supervision.read", resource_type="supervision_record", resource_id=record.id
+    )
     return await _record_view(session, principal, keyring, record)
 
 
@@ -523,7 +487,9 @@ async def update_record(
         notes=body.notes,
         settings=settings,
     )
-    await _audit_record(session, principal, record, "supervision.update")
+    await principal.audit(
+        "supervision.update", resource_type="supervision_record", resource_id=record.id
+    )
     return await _record_view(session, principal, keyring, record)
 
 
@@ -540,7 +506,9 @@ async def add_action(
     action = await supervision_records.add_action(
         session=session, ctx=principal.ctx, record=record, data=body
     )
-    await _audit_record(session, principal, record, "supervision.action_create")
+    await principal.audit(
+        "supervision.action_create", resource_type="supervision_record", resource_id=record.id
+    )
     return await supervision_records.action_view(
         session=session, action=action, today=service.today_of(principal.ctx)
     )
@@ -568,10 +536,8 @@ async def update_action(
     await supervision_records.set_action_done(
         session=session, ctx=principal.ctx, action=action, done=body.done
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="supervision.action_update",
+    await principal.audit(
+        "supervision.action_update",
         resource_type="supervision_action",
         resource_id=action.id,
         detail="done" if body.done else "reopened",
@@ -622,10 +588,8 @@ async def team_overview(
         caseload_settings=caseload_settings,
         presence=request.app.state.realtime.presence.store,
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="team.overview",
+    await principal.audit(
+        "team.overview",
         resource_type="team",
         resource_id=team.id,
         detail=f"{period[0].isoformat()}..{period[1].isoformat()}",

@@ -4,7 +4,6 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from app.audit import service as audit_service
 from app.db import SessionDep
 from app.pagination import Page, PageDep
 from app.teams import service
@@ -72,9 +71,7 @@ async def create_team(
         organisation_id=principal.user.organisation_id,
         data=body,
     )
-    await audit_service.record(
-        session, principal.ctx, action="team.create", resource_type="team", resource_id=team.id
-    )
+    await principal.audit("team.create", resource_type="team", resource_id=team.id)
     return TeamPublic.model_validate(team)
 
 
@@ -99,10 +96,8 @@ async def update_team(
     """Rename a team or change its area cluster (admins of its organisation)."""
     team = await _team_in_own_organisation(session, principal, team_id)
     team = await service.update(session=session, team=team, data=body)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="team.update",
+    await principal.audit(
+        "team.update",
         resource_type="team",
         resource_id=team.id,
         detail=",".join(sorted(body.model_dump(exclude_unset=True))),
@@ -118,13 +113,8 @@ async def remove_member(
     on they no longer read the team's conversation or join its meetings as a member."""
     team = await _team_in_own_organisation(session, principal, team_id)
     await service.remove_member(session=session, team=team, user_id=user_id)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="team.member_remove",
-        resource_type="team",
-        resource_id=team.id,
-        detail=f"user {user_id}",
+    await principal.audit(
+        "team.member_remove", resource_type="team", resource_id=team.id, detail=f"user {user_id}"
     )
     return await service.members(session=session, team_id=team.id)
 
@@ -168,10 +158,8 @@ async def add_member(
     membership = await service.add_member(
         session=session, ctx=principal.ctx, team=team, user=user, proposed_by=principal.id
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="team.member_add",
+    await principal.audit(
+        "team.member_add",
         resource_type="team",
         resource_id=team.id,
         detail=f"user {user.id} {service.membership_status(membership)}",
@@ -212,13 +200,8 @@ async def confirm_member(
         session, principal, team_id, user_id, "team.member_confirm"
     )
     await service.confirm_member(session=session, ctx=principal.ctx, membership=membership)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="team.member_confirm",
-        resource_type="team",
-        resource_id=team_id,
-        detail=f"user {user_id}",
+    await principal.audit(
+        "team.member_confirm", resource_type="team", resource_id=team_id, detail=f"user {user_id}"
     )
     return await service.members(session=session, team_id=team_id)
 
@@ -234,12 +217,7 @@ async def decline_member(
         session, principal, team_id, user_id, "team.member_decline"
     )
     await service.decline_member(session=session, ctx=principal.ctx, membership=membership)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="team.member_decline",
-        resource_type="team",
-        resource_id=team_id,
-        detail=f"user {user_id}",
+    await principal.audit(
+        "team.member_decline", resource_type="team", resource_id=team_id, detail=f"user {user_id}"
     )
     return await service.members(session=session, team_id=team_id)

@@ -4,7 +4,6 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from app.audit import service as audit_service
 from app.db import SessionDep
 from app.pagination import Page, PageDep
 from app.users import service
@@ -64,9 +63,7 @@ async def create_user(
         organisation_id=principal.user.organisation_id,
         data=body,
     )
-    await audit_service.record(
-        session, principal.ctx, action="user.create", resource_type="user", resource_id=user.id
-    )
+    await principal.audit("user.create", resource_type="user", resource_id=user.id)
     return UserPublic.model_validate(user)
 
 
@@ -107,10 +104,8 @@ async def update_user(
         await auth_service.revoke_all_sessions(
             session=session, runtime=runtime, user_id=user.id, reason="deactivated"
         )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="user.update",
+    await principal.audit(
+        "user.update",
         resource_type="user",
         resource_id=user.id,
         detail=",".join(sorted(body.model_dump(exclude_unset=True))),
@@ -143,10 +138,8 @@ async def assign_supervisor(
     link = await service.propose_supervisor(
         session=session, ctx=principal.ctx, supervisee=supervisee, supervisor=supervisor
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="user.supervisor_assign",
+    await principal.audit(
+        "user.supervisor_assign",
         resource_type="user",
         resource_id=supervisee.id,
         detail=f"supervisor {supervisor.id} ({service.link_status(link)})",

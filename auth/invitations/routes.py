@@ -43,10 +43,8 @@ async def create_invitation(
         data=body,
         lifetime=timedelta(days=runtime.settings.invitation_days),
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="invitation.create",
+    await principal.audit(
+        "invitation.create",
         resource_type="invitation",
         resource_id=invitation.id,
         client_id=invitation.client_id,
@@ -95,10 +93,8 @@ async def revoke_invitation(
         organisation_id=principal.user.organisation_id,
     )
     if await service.revoke(session=session, ctx=principal.ctx, invitation=invitation):
-        await audit_service.record(
-            session,
-            principal.ctx,
-            action="invitation.revoke",
+        await principal.audit(
+            "invitation.revoke",
             resource_type="invitation",
             resource_id=invitation.id,
             client_id=invitation.client_id,
