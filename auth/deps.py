@@ -24,9 +24,12 @@ from app.errors import Forbidden, Unauthenticated, problem_response
 from app.meetings import service as meetings_service
 from app.meetings.models import Meeting
 from app.messaging.models import Conversation
+from app.supervision import records as supervision_records
+from app.supervision.models import SupervisionAction, SupervisionRecord
 from app.teams import service as teams_service
-from app.teams.models import Team
-from app.users.models import User
+from app.teams.models import Team, TeamMembership
+from app.users import service as users_service
+from app.users.models import SupervisionLink, User
 from auth import service as auth_service
 from auth.policies import accounts as account_policies
 from auth.policies import clients as client_policies
@@ -34,6 +37,7 @@ from auth.policies import meetings as meeting_policies
 from auth.policies import messaging as messaging_policies
 from auth.policies import reports as report_policies
 from auth.policies import supervision as supervision_policies
+from auth.policies import teams as team_policies
 from auth.policies.decision import Decision
 from auth.service import AuthRuntime
 from auth.tokens import InvalidToken
@@ -312,6 +316,29 @@ async def refuse(
     return Refusal(f"You do not have access to this: {reason}.")
 
 
+async def refuse_unless(
+    decision: Decision,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: object = None,
+    client_id: uuid.UUID | None = None,
+) -> None:
+    """Raise the audited refusal (:func:`refuse`) when the policy's decision does not allow."""
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            client_id=client_id,
+            reason=decision.reason,
+        )
+
+
 class Refusal(Forbidden):
     """A refusal already written to the audit trail (by :func:`refuse`)."""
 
@@ -365,16 +392,14 @@ def require(policy: UserPolicy, action: str) -> Callable[..., Awaitable[Principa
     async def dependency(
         request: Request, session: SessionDep, principal: CurrentUser
     ) -> Principal:
-        decision = policy(principal.user)
-        if not decision:
-            raise await refuse(
-                session,
-                principal,
-                action=action,
-                resource_type="route",
-                resource_id=request.url.path,
-                reason=decision.reason,
-            )
+        await refuse_unless(
+            policy(principal.user),
+            session,
+            principal,
+            action=action,
+            resource_type="route",
+            resource_id=request.url.path,
+        )
         return principal
 
     dependency.__name__ = f"require_{policy.__name__}"
@@ -458,17 +483,15 @@ def client_access(policy: ClientPolicy, action: str) -> Callable[..., Awaitable[
         client_id: uuid.UUID, session: SessionDep, principal: CurrentUser
     ) -> ClientAccess:
         client = await clients_service.get(session=session, client_id=client_id)
-        decision = await policy(session, principal.user, client)
-        if not decision:
-            raise await refuse(
-                session,
-                principal,
-                action=action,
-                resource_type="client",
-                resource_id=client.id,
-                client_id=client.id,
-                reason=decision.reason,
-            )
+        await refuse_unless(
+            await policy(session, principal.user, client),
+            session,
+            principal,
+            action=action,
+            resource_type="client",
+            resource_id=client.id,
+            client_id=client.id,
+        )
         return ClientAccess(client=client, principal=principal)
 
     dependency.__name__ = f"client_{policy.__name__}"
@@ -518,15 +541,73 @@ class TeamAccess:
 TeamPolicy = Callable[[AsyncSession, User, uuid.UUID], Awaitable[Decision]]
 
 
-def team_access(policy: TeamPolicy, action: str) -> Callable[..., Awaitable[TeamAccess]]:
+def team_access(
+    policy: TeamPolicy, action: str, *, policy_first: bool = False
+) -> Callable[..., Awaitable[TeamAccess]]:
     """Load the team named in the path (404 if absent) and admit the caller only if the policy
-    allows; a refusal is audited under ``action``."""
+    allows; a refusal is audited under ``action``. With ``policy_first`` the policy is asked
+    before the team is looked up, so that a team the caller may not see is refused (403) alike
+    whether or not it exists."""
 
     async def dependency(
         team_id: uuid.UUID, session: SessionDep, principal: CurrentUser
     ) -> TeamAccess:
-        team = await teams_service.get(session=session, team_id=team_id)
-        decision = await policy(session, principal.user, team.id)
+        team = None if policy_first else await teams_service.get(session=session, team_id=team_id)
+        await refuse_unless(
+            await policy(session, principal.user, team_id),
+            session,
+            principal,
+            action=action,
+            resource_type="team",
+            resource_id=team_id,
+        )
+        team = team or await teams_service.get(session=session, team_id=team_id)
+        return TeamAccess(team=team, principal=principal)
+
+    dependency.__name__ = f"team_{policy.__name__}"
+    return dependency
+
+
+async def visible_team(team_id: uuid.UUID, session: SessionDep, principal: CurrentUser) -> Team:
+    """A team of the caller's organisation, or one they belong to: integrated teams have
+    members employed by partner organisations. Any other is not found (404)."""
+    team = await teams_service.get(session=session, team_id=team_id)
+    if team.organisation_id != principal.user.organisation_id and team.id not in (
+        await teams_service.team_ids_of(session=session, user_id=principal.id)
+    ):
+        raise teams_service.TeamNotFound()
+    return team
+
+
+async def organisation_team(
+    team_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> Team:
+    """A team of the caller's own organisation (another organisation's is not found, 404)."""
+    team = await teams_service.get(session=session, team_id=team_id)
+    if team.organisation_id != principal.user.organisation_id:
+        raise teams_service.TeamNotFound()
+    return team
+
+
+# A team the caller may see: their organisation's, or one they belong to.
+VisibleTeam = Annotated[Team, Depends(visible_team)]
+# A team of the caller's own organisation (what its admins change).
+OrganisationTeam = Annotated[Team, Depends(organisation_team)]
+
+
+def membership_decision(action: str) -> Callable[..., Awaitable[TeamMembership]]:
+    """The proposed membership of the person named in the path on a team the caller sees, for
+    someone who may confirm or decline it (``can_confirm_team_member``); a refusal is audited
+    under ``action``, against the team."""
+
+    async def dependency(
+        user_id: uuid.UUID, team: VisibleTeam, session: SessionDep, principal: CurrentUser
+    ) -> TeamMembership:
+        decision = team_policies.can_confirm_team_member(
+            principal.user,
+            candidate_id=user_id,
+            confirmers=await teams_service.confirmer_ids(session=session, team_id=team.id),
+        )
         if not decision:
             raise await refuse(
                 session,
@@ -534,12 +615,143 @@ def team_access(policy: TeamPolicy, action: str) -> Callable[..., Awaitable[Team
                 action=action,
                 resource_type="team",
                 resource_id=team.id,
-                reason=decision.reason,
+                reason=f"{decision.reason} (user {user_id})",
             )
-        return TeamAccess(team=team, principal=principal)
+        return await teams_service.get_membership(session=session, team_id=team.id, user_id=user_id)
 
-    dependency.__name__ = f"team_{policy.__name__}"
+    dependency.__name__ = f"membership_{action.replace('.', '_')}"
     return dependency
+
+
+MembershipToConfirm = Annotated[TeamMembership, Depends(membership_decision("team.member_confirm"))]
+MembershipToDecline = Annotated[TeamMembership, Depends(membership_decision("team.member_decline"))]
+
+
+# --- supervision: links, check-ins, records ------------------------------------------------------
+
+
+async def wellbeing_subject(
+    user_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> uuid.UUID:
+    """The person named in the path, whose check-ins the caller may read (they themselves or
+    their current supervisor); anyone else is refused whether or not the person exists."""
+    await refuse_unless(
+        await supervision_policies.can_read_wellbeing_of(session, principal.user, user_id),
+        session,
+        principal,
+        action="wellbeing.read",
+        resource_type="wellbeing",
+        resource_id=user_id,
+    )
+    return user_id
+
+
+# The id of a person whose check-ins the caller may read.
+WellbeingSubject = Annotated[uuid.UUID, Depends(wellbeing_subject)]
+
+
+def link_decision(action: str) -> Callable[..., Awaitable[SupervisionLink]]:
+    """The supervision link named in the path, for its supervisee to accept or decline
+    (``can_decide_supervision``); a refusal is audited under ``action``."""
+
+    async def dependency(
+        link_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> SupervisionLink:
+        link = await users_service.get_link(session=session, link_id=link_id)
+        await refuse_unless(
+            supervision_policies.can_decide_supervision(principal.user, link.supervisee_id),
+            session,
+            principal,
+            action=action,
+            resource_type="supervision_link",
+            resource_id=link.id,
+        )
+        return link
+
+    dependency.__name__ = f"link_{action.replace('.', '_')}"
+    return dependency
+
+
+LinkToAccept = Annotated[SupervisionLink, Depends(link_decision("supervision.link_accept"))]
+LinkToDecline = Annotated[SupervisionLink, Depends(link_decision("supervision.link_decline"))]
+
+
+async def _readable_record(
+    session: AsyncSession, principal: Principal, record_id: uuid.UUID, action: str
+) -> SupervisionRecord:
+    record = await supervision_records.get_record(session=session, record_id=record_id)
+    await refuse_unless(
+        await supervision_policies.can_read_supervision_record(session, principal.user, record),
+        session,
+        principal,
+        action=action,
+        resource_type="supervision_record",
+        resource_id=record.id,
+    )
+    return record
+
+
+def supervision_record(
+    action: str, *, change: bool = False
+) -> Callable[..., Awaitable[SupervisionRecord]]:
+    """The supervision record named in the path, for its supervisor and attendees to read, and
+    (``change``) for the supervisor who holds it to change; a refusal is audited under
+    ``action``."""
+
+    async def dependency(
+        record_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> SupervisionRecord:
+        record = await _readable_record(session, principal, record_id, action)
+        if change:
+            await refuse_unless(
+                supervision_policies.can_change_supervision_record(principal.user, record),
+                session,
+                principal,
+                action=action,
+                resource_type="supervision_record",
+                resource_id=record.id,
+            )
+        return record
+
+    dependency.__name__ = f"record_{action.replace('.', '_')}"
+    return dependency
+
+
+ReadableRecord = Annotated[SupervisionRecord, Depends(supervision_record("supervision.read"))]
+RecordToUpdate = Annotated[
+    SupervisionRecord, Depends(supervision_record("supervision.update", change=True))
+]
+RecordToAddActionTo = Annotated[
+    SupervisionRecord, Depends(supervision_record("supervision.action_create", change=True))
+]
+
+
+async def markable_action(
+    action_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> SupervisionAction:
+    """An agreed action of a record the caller reads, for its owner or the record's supervisor
+    to mark done or open again."""
+    action = await supervision_records.get_action(session=session, action_id=action_id)
+    record = await _readable_record(
+        session, principal, action.record_id, "supervision.action_update"
+    )
+    await refuse_unless(
+        supervision_policies.can_mark_supervision_action(principal.user, record, action),
+        session,
+        principal,
+        action="supervision.action_update",
+        resource_type="supervision_action",
+        resource_id=action.id,
+    )
+    return action
+
+
+MarkableAction = Annotated[SupervisionAction, Depends(markable_action)]
+# A team whose overview the caller may see (its supervisors); refused alike if it is absent.
+ViewableTeam = Annotated[
+    TeamAccess,
+    Depends(team_access(team_policies.can_view_team, "team.overview", policy_first=True)),
+]
 
 
 # --- meetings and conversations: the policy, then the object -------------------------------------

@@ -43,14 +43,23 @@ from app.supervision.schemas import (
 )
 from app.supervision.service import SupervisionSettings
 from app.supervision.supervisees import supervisees_overview
-from app.teams import service as teams_service
 from app.users import service as users_service
-from app.users.models import SupervisionLink
 from app.users.schemas import SupervisionPublic
-from auth.deps import CurrentUser, Principal, Staff, Supervisor, WellbeingReporter, refuse
-from auth.policies import supervision as supervision_policies
-from auth.policies import teams as team_policies
-from auth.policies.decision import Decision
+from auth.deps import (
+    LinkToAccept,
+    LinkToDecline,
+    MarkableAction,
+    Principal,
+    ReadableRecord,
+    RecordToAddActionTo,
+    RecordToUpdate,
+    Staff,
+    Supervisor,
+    ViewableTeam,
+    WellbeingReporter,
+    WellbeingSubject,
+    refuse,
+)
 
 router = APIRouter(tags=["supervision"])
 
@@ -150,24 +159,14 @@ async def check_in_prompt(
 
 @router.get("/wellbeing/people/{user_id}/check-ins", response_model=Page[CheckInPublic])
 async def check_ins_of_person(
-    user_id: uuid.UUID,
     principal: WellbeingReporter,
+    user_id: WellbeingSubject,
     session: SessionDep,
     page: PageDep,
     keyring: KeyringDep,
 ) -> Page[CheckInPublic]:
     """One person's check-ins, newest first: for that person and their current supervisors
     only. Anyone else is refused (403, audited) whether or not the person exists."""
-    decision = await supervision_policies.can_read_wellbeing_of(session, principal.user, user_id)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="wellbeing.read",
-            resource_type="wellbeing",
-            resource_id=user_id,
-            reason=decision.reason,
-        )
     rows, total = await check_ins.check_ins_of(
         session=session, user_id=user_id, limit=page.limit, offset=page.offset
     )
@@ -231,31 +230,13 @@ async def my_supervision_links(principal: Staff, session: SessionDep) -> list[Su
     return await users_service.links_public(session=session, links=links)
 
 
-async def _decide_link(
-    session: SessionDep, principal: Principal, link_id: uuid.UUID, action: str
-) -> SupervisionLink:
-    link = await users_service.get_link(session=session, link_id=link_id)
-    decision = supervision_policies.can_decide_supervision(principal.user, link.supervisee_id)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action=action,
-            resource_type="supervision_link",
-            resource_id=link.id,
-            reason=decision.reason,
-        )
-    return link
-
-
 @router.post("/supervision/links/{link_id}/accept", response_model=SupervisionPublic)
 async def accept_supervisor(
-    link_id: uuid.UUID, principal: Staff, session: SessionDep
+    principal: Staff, link: LinkToAccept, session: SessionDep
 ) -> SupervisionPublic:
     """Accept a proposed supervisor (the supervisee only; anyone else 403, audited). From now
     on they are your supervisor: they see your check-ins and your clients' records, and your
     previous supervisor's link ends. 409 ``supervision-link-not-pending`` once decided."""
-    link = await _decide_link(session, principal, link_id, "supervision.link_accept")
     link = await users_service.accept_supervisor(session=session, ctx=principal.ctx, link=link)
     await principal.audit(
         "supervision.link_accept",
@@ -268,11 +249,10 @@ async def accept_supervisor(
 
 @router.post("/supervision/links/{link_id}/decline", response_model=SupervisionPublic)
 async def decline_supervisor(
-    link_id: uuid.UUID, principal: Staff, session: SessionDep
+    principal: Staff, link: LinkToDecline, session: SessionDep
 ) -> SupervisionPublic:
     """Decline a proposed supervisor (the supervisee only; anyone else 403, audited). Nothing
     changes for your current supervisor. 409 ``supervision-link-not-pending`` once decided."""
-    link = await _decide_link(session, principal, link_id, "supervision.link_decline")
     link = await users_service.decline_supervisor(session=session, ctx=principal.ctx, link=link)
     await principal.audit(
         "supervision.link_decline",
@@ -351,51 +331,6 @@ async def _record_view(
     return views[0]
 
 
-async def _unless_allowed(
-    session: SessionDep,
-    principal: Principal,
-    record: SupervisionRecord,
-    action: str,
-    decision: Decision,
-) -> None:
-    """Refuse (audited) the action on the record unless the decision allows it."""
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action=action,
-            resource_type="supervision_record",
-            resource_id=record.id,
-            reason=decision.reason,
-        )
-
-
-async def _readable_record(
-    session: SessionDep, principal: Principal, record_id: uuid.UUID, action: str
-) -> SupervisionRecord:
-    record = await supervision_records.get_record(session=session, record_id=record_id)
-    decision = await supervision_policies.can_read_supervision_record(
-        session, principal.user, record
-    )
-    await _unless_allowed(session, principal, record, action, decision)
-    return record
-
-
-async def _changeable_record(
-    session: SessionDep, principal: Principal, record_id: uuid.UUID, action: str
-) -> SupervisionRecord:
-    """A record the caller may read and change (the supervisor who holds it)."""
-    record = await _readable_record(session, principal, record_id, action)
-    await _unless_allowed(
-        session,
-        principal,
-        record,
-        action,
-        supervision_policies.can_change_supervision_record(principal.user, record),
-    )
-    return record
-
-
 @router.post(
     "/supervision/records", response_model=RecordPublic, status_code=status.HTTP_201_CREATED
 )
@@ -458,10 +393,9 @@ async def my_records(
 
 @router.get("/supervision/records/{record_id}", response_model=RecordPublic)
 async def get_record(
-    record_id: uuid.UUID, principal: Staff, session: SessionDep, keyring: KeyringDep
+    principal: Staff, record: ReadableRecord, session: SessionDep, keyring: KeyringDep
 ) -> RecordPublic:
     """One record: for the supervisor who holds it and its attendees only."""
-    record = await _readable_record(session, principal, record_id, "supervision.read")
     await principal.audit(
         "supervision.read", resource_type="supervision_record", resource_id=record.id
     )
@@ -470,15 +404,14 @@ async def get_record(
 
 @router.patch("/supervision/records/{record_id}", response_model=RecordPublic)
 async def update_record(
-    record_id: uuid.UUID,
     body: RecordUpdate,
     principal: Staff,
+    record: RecordToUpdate,
     session: SessionDep,
     keyring: KeyringDep,
     settings: SettingsDep,
 ) -> RecordPublic:
     """Replace the notes (the supervisor who holds the record)."""
-    record = await _changeable_record(session, principal, record_id, "supervision.update")
     await supervision_records.update_notes(
         session=session,
         ctx=principal.ctx,
@@ -499,10 +432,9 @@ async def update_record(
     status_code=status.HTTP_201_CREATED,
 )
 async def add_action(
-    record_id: uuid.UUID, body: ActionCreate, principal: Staff, session: SessionDep
+    body: ActionCreate, principal: Staff, record: RecordToAddActionTo, session: SessionDep
 ) -> ActionPublic:
     """Add an agreed action, owned by an attendee or by you (the record's supervisor)."""
-    record = await _changeable_record(session, principal, record_id, "supervision.action_create")
     action = await supervision_records.add_action(
         session=session, ctx=principal.ctx, record=record, data=body
     )
@@ -516,23 +448,9 @@ async def add_action(
 
 @router.patch("/supervision/actions/{action_id}", response_model=ActionPublic)
 async def update_action(
-    action_id: uuid.UUID, body: ActionUpdate, principal: Staff, session: SessionDep
+    body: ActionUpdate, principal: Staff, action: MarkableAction, session: SessionDep
 ) -> ActionPublic:
     """Mark an action done (or open again): its owner or the record's supervisor."""
-    action = await supervision_records.get_action(session=session, action_id=action_id)
-    record = await _readable_record(
-        session, principal, action.record_id, "supervision.action_update"
-    )
-    decision = supervision_policies.can_mark_supervision_action(principal.user, record, action)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="supervision.action_update",
-            resource_type="supervision_action",
-            resource_id=action.id,
-            reason=decision.reason,
-        )
     await supervision_records.set_action_done(
         session=session, ctx=principal.ctx, action=action, done=body.done
     )
@@ -552,8 +470,7 @@ async def update_action(
 
 @router.get("/teams/{team_id}/overview", response_model=TeamOverview)
 async def team_overview(
-    team_id: uuid.UUID,
-    principal: CurrentUser,
+    access: ViewableTeam,
     session: SessionDep,
     request: Request,
     settings: SettingsDep,
@@ -565,33 +482,21 @@ async def team_overview(
     aggregates (a week is withheld when fewer than TEAMWELL_TEAM_WELLBEING_MIN_PEOPLE answered),
     caseloads against the limits, overdue plan actions and reviews, open alerts by kind, and
     who is present. Counts only where clients would otherwise be named."""
-    decision = await team_policies.can_view_team(session, principal.user, team_id)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="team.overview",
-            resource_type="team",
-            resource_id=team_id,
-            reason=decision.reason,
-        )
-    team = await teams_service.get(session=session, team_id=team_id)
+    principal = access.principal
     period = team_view.team_period(
         service.today_of(principal.ctx), period_from, period_to, settings
     )
     overview = await team_view.team_overview(
         session=session,
         ctx=principal.ctx,
-        team=team,
+        team=access.team,
         period=period,
         settings=settings,
         caseload_settings=caseload_settings,
         presence=request.app.state.realtime.presence.store,
     )
-    await principal.audit(
+    await access.audit(
         "team.overview",
-        resource_type="team",
-        resource_id=team.id,
         detail=f"{period[0].isoformat()}..{period[1].isoformat()}",
     )
     return overview
