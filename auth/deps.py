@@ -676,12 +676,22 @@ LinkToAccept = Annotated[SupervisionLink, Depends(link_decision("supervision.lin
 LinkToDecline = Annotated[SupervisionLink, Depends(link_decision("supervision.link_decline"))]
 
 
-async def _readable_record(
-    session: AsyncSession, principal: Principal, record_id: uuid.UUID, action: str
+async def _supervision_record(
+    session: AsyncSession,
+    principal: Principal,
+    record_id: uuid.UUID,
+    action: str,
+    *,
+    change: bool = False,
 ) -> SupervisionRecord:
     record = await supervision_records.get_record(session=session, record_id=record_id)
+    decision = await supervision_policies.can_read_supervision_record(
+        session, principal.user, record
+    )
+    if decision and change:
+        decision = supervision_policies.can_change_supervision_record(principal.user, record)
     await refuse_unless(
-        await supervision_policies.can_read_supervision_record(session, principal.user, record),
+        decision,
         session,
         principal,
         action=action,
@@ -701,17 +711,7 @@ def supervision_record(
     async def dependency(
         record_id: uuid.UUID, session: SessionDep, principal: CurrentUser
     ) -> SupervisionRecord:
-        record = await _readable_record(session, principal, record_id, action)
-        if change:
-            await refuse_unless(
-                supervision_policies.can_change_supervision_record(principal.user, record),
-                session,
-                principal,
-                action=action,
-                resource_type="supervision_record",
-                resource_id=record.id,
-            )
-        return record
+        return await _supervision_record(session, principal, record_id, action, change=change)
 
     dependency.__name__ = f"record_{action.replace('.', '_')}"
     return dependency
@@ -732,7 +732,7 @@ async def markable_action(
     """An agreed action of a record the caller reads, for its owner or the record's supervisor
     to mark done or open again."""
     action = await supervision_records.get_action(session=session, action_id=action_id)
-    record = await _readable_record(
+    record = await _supervision_record(
         session, principal, action.record_id, "supervision.action_update"
     )
     await refuse_unless(

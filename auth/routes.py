@@ -57,8 +57,28 @@ async def finish_sign_in(
     """After the first factor: ask for the second, or open a session (shared with SSO)."""
     if user.mfa_enabled:
         return auth_service.mfa_challenge(user, runtime, method)
-    tokens = await auth_service.start_session(
+    return await _open_session(
         session=session, runtime=runtime, ctx=ctx, user=user, method=method, mfa_verified=False
+    )
+
+
+async def _open_session(
+    *,
+    session: SessionDep,
+    runtime: AuthRuntime,
+    ctx: Context,
+    user: User,
+    method: str,
+    mfa_verified: bool,
+) -> TokenResponse:
+    """Open a session for someone who has signed in, and audit it (``auth.login``, with how)."""
+    tokens = await auth_service.start_session(
+        session=session,
+        runtime=runtime,
+        ctx=ctx,
+        user=user,
+        method=method,
+        mfa_verified=mfa_verified,
     )
     await audit_service.record(
         session,
@@ -66,7 +86,7 @@ async def finish_sign_in(
         action="auth.login",
         resource_type="user",
         resource_id=user.id,
-        detail=method,
+        detail=f"{method}+mfa" if mfa_verified else method,
     )
     return tokens
 
@@ -113,18 +133,9 @@ async def login_mfa(
         )
     except (auth_service.InvalidMfaCode, auth_service.SignInThrottled) as exc:
         raise await _refuse_sign_in(session, ctx, user, exc, "auth.mfa") from None
-    tokens = await auth_service.start_session(
+    return await _open_session(
         session=session, runtime=runtime, ctx=ctx, user=user, method=method, mfa_verified=True
     )
-    await audit_service.record(
-        session,
-        acting_as(ctx, user),
-        action="auth.login",
-        resource_type="user",
-        resource_id=user.id,
-        detail=f"{method}+mfa",
-    )
-    return tokens
 
 
 @router.post("/refresh", response_model=TokenResponse)

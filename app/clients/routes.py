@@ -27,7 +27,7 @@ from app.db import SessionDep
 from app.errors import Forbidden
 from app.evaluation import service as evaluation_service
 from app.organisations import service as organisations_service
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.teams import service as teams_service
 from app.users import service as users_service
 from auth.deps import (
@@ -115,12 +115,7 @@ async def list_clients(
             for c in window
         ]
     )
-    return Page(
-        items=[ClientListItem.model_validate(c) for c in window],
-        total=len(visible),
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(page, [ClientListItem.model_validate(c) for c in window], len(visible))
 
 
 @router.post("", response_model=ClientSummary, status_code=status.HTTP_201_CREATED)

@@ -38,10 +38,10 @@ from app.ips.schemas import (
     ReviewPublic,
     SpecialistAssign,
 )
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.users import service as users_service
 from app.users.models import User
-from auth.deps import ChangeableClient, Principal, ReadableClient, refuse, require
+from auth.deps import ChangeableClient, Principal, ReadableClient, refuse_unless, require
 from auth.policies import clients as client_policies
 from auth.policies import ips as ips_policies
 
@@ -205,7 +205,7 @@ async def list_employer_contacts(
             for client_id in sorted(shown_clients, key=str)
         ]
     )
-    return Page(items=views, total=total, limit=page.limit, offset=page.offset)
+    return page_of(page, views, total)
 
 
 async def _must_read_linked_client(
@@ -214,16 +214,15 @@ async def _must_read_linked_client(
     """A contact linked to a client is logged or changed only by someone who may read them."""
     client = await clients_service.get(session=session, client_id=client_id)
     decision = await client_policies.can_read_client(session, principal.user, client)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action=action,
-            resource_type="client",
-            resource_id=client.id,
-            client_id=client.id,
-            reason=decision.reason,
-        )
+    await refuse_unless(
+        decision,
+        session,
+        principal,
+        action=action,
+        resource_type="client",
+        resource_id=client.id,
+        client_id=client.id,
+    )
 
 
 @router.post(
@@ -265,16 +264,15 @@ async def change_employer_contact(
     read that client's record; the client it is linked to does not change."""
     contact = await service.get_employer_contact(session=session, contact_id=contact_id)
     decision = ips_policies.can_change_employer_contact(principal.user, contact.specialist_id)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="employer_contact.update",
-            resource_type="employer_contact",
-            resource_id=contact.id,
-            client_id=contact.client_id,
-            reason=decision.reason,
-        )
+    await refuse_unless(
+        decision,
+        session,
+        principal,
+        action="employer_contact.update",
+        resource_type="employer_contact",
+        resource_id=contact.id,
+        client_id=contact.client_id,
+    )
     if contact.client_id is not None:
         await _must_read_linked_client(
             session, principal, contact.client_id, action="employer_contact.update"

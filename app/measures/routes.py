@@ -40,7 +40,7 @@ from auth.deps import (
     ReadableClient,
     RuntimeDep,
     Staff,
-    refuse,
+    refuse_unless,
 )
 from auth.email import EmailSenderDep
 from auth.policies import clients as client_policies
@@ -164,16 +164,15 @@ async def acknowledge(
             if client is not None
             else Decision(False, "the client's record is gone")
         )
-        if not decision:
-            raise await refuse(
-                session,
-                principal,
-                action="alert.acknowledge",
-                resource_type="alert",
-                resource_id=alert.id,
-                client_id=alert.client_id,
-                reason=decision.reason,
-            )
+        await refuse_unless(
+            decision,
+            session,
+            principal,
+            action="alert.acknowledge",
+            resource_type="alert",
+            resource_id=alert.id,
+            client_id=alert.client_id,
+        )
     alert = await service.acknowledge(
         session=session, ctx=principal.ctx, alert=alert, user=principal.user, note=body.note
     )

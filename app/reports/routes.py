@@ -17,7 +17,7 @@ from app.db import SessionDep
 from app.reports import definitions, service
 from app.reports.schemas import DefinitionPublic, ProgrammeReport, ReportScopes
 from app.reports.service import ScopeKind
-from auth.deps import Principal, ReportReader, refuse
+from auth.deps import Principal, ReportReader, refuse_unless
 from auth.policies import reports as report_policies
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -62,15 +62,14 @@ async def _report(
         organisation_ids=scope.organisation_ids,
         team_ids=scope.team_ids,
     )
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action=action,
-            resource_type="report",
-            resource_id=f"{scope.kind}:{scope.id}",
-            reason=decision.reason,
-        )
+    await refuse_unless(
+        decision,
+        session,
+        principal,
+        action=action,
+        resource_type="report",
+        resource_id=f"{scope.kind}:{scope.id}",
+    )
     report = await service.programme_report(
         session=session,
         scope=scope,

@@ -19,7 +19,7 @@ from app.audit.service import AuditEntry
 from app.db import SessionDep
 from app.ips.routes import CaseloadSettingsDep
 from app.messaging.keyring import MessageKeyring
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.supervision import cadence, check_ins, links, service, team_view
 from app.supervision import records as supervision_records
 from app.supervision.events import talk_requested
@@ -143,7 +143,7 @@ async def my_check_ins(
     )
     await principal.audit("wellbeing.read", resource_type="wellbeing", resource_id=principal.id)
     items = await check_ins.check_ins_public(session=session, keyring=keyring, rows=rows)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page_of(page, items, total)
 
 
 @router.get("/wellbeing/prompt", response_model=CheckInPrompt)
@@ -172,7 +172,7 @@ async def check_ins_of_person(
     )
     await principal.audit("wellbeing.read", resource_type="wellbeing", resource_id=user_id)
     items = await check_ins.check_ins_public(session=session, keyring=keyring, rows=rows)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page_of(page, items, total)
 
 
 @router.get("/wellbeing/talk-requests", response_model=list[TalkRequestPublic])
@@ -388,7 +388,7 @@ async def my_records(
     items = await supervision_records.records_public(
         session=session, keyring=keyring, records=records, today=service.today_of(principal.ctx)
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page_of(page, items, total)
 
 
 @router.get("/supervision/records/{record_id}", response_model=RecordPublic)

@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from app.db import SessionDep
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.teams import service
 from app.teams.schemas import (
     PendingTeamMember,
@@ -23,7 +23,7 @@ from auth.deps import (
     OrganisationTeam,
     Staff,
     VisibleTeam,
-    refuse,
+    refuse_unless,
 )
 from auth.policies import teams as team_policies
 
@@ -39,12 +39,7 @@ async def list_teams(principal: Staff, session: SessionDep, page: PageDep) -> Pa
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(
-        items=[TeamPublic.model_validate(t) for t in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(page, [TeamPublic.model_validate(t) for t in rows], total)
 
 
 @router.post("", response_model=TeamPublic, status_code=status.HTTP_201_CREATED)
@@ -129,15 +124,14 @@ async def add_member(
         # Another organisation's people are not found here, as everywhere (docs/security.md).
         raise users_service.UserNotFound()
     decision = team_policies.can_join_team(user)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="team.member_add",
-            resource_type="team",
-            resource_id=team.id,
-            reason=decision.reason,
-        )
+    await refuse_unless(
+        decision,
+        session,
+        principal,
+        action="team.member_add",
+        resource_type="team",
+        resource_id=team.id,
+    )
     membership = await service.add_member(
         session=session, ctx=principal.ctx, team=team, user=user, proposed_by=principal.id
     )

@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from app.db import SessionDep
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.users import service
 from app.users.models import User
 from app.users.schemas import (
@@ -16,7 +16,7 @@ from app.users.schemas import (
     UserUpdate,
 )
 from auth import service as auth_service
-from auth.deps import AccountManager, Principal, RuntimeDep, Staff, refuse
+from auth.deps import AccountManager, Principal, RuntimeDep, Staff, refuse_unless
 from auth.policies import accounts as account_policies
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -42,12 +42,7 @@ async def list_users(principal: Staff, session: SessionDep, page: PageDep) -> Pa
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(
-        items=[UserPublic.model_validate(u) for u in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(page, [UserPublic.model_validate(u) for u in rows], total)
 
 
 @router.post("", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
@@ -90,15 +85,14 @@ async def update_user(
     user = await _user_in_own_organisation(session, principal, user_id)
     if body.role is not None:
         decision = account_policies.can_change_role(user, body.role)
-        if not decision:
-            raise await refuse(
-                session,
-                principal,
-                action="user.update",
-                resource_type="user",
-                resource_id=user.id,
-                reason=decision.reason,
-            )
+        await refuse_unless(
+            decision,
+            session,
+            principal,
+            action="user.update",
+            resource_type="user",
+            resource_id=user.id,
+        )
     user = await service.update(session=session, user=user, data=body)
     if body.is_active is False:
         await auth_service.revoke_all_sessions(

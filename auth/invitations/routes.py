@@ -12,7 +12,7 @@ from app.audit.models import Outcome
 from app.context import Actor, Context, acting_as
 from app.db import SessionDep
 from app.errors import Problem
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.users.schemas import UserPublic
 from auth.deps import AccountManager, AnonymousContext, RuntimeDep
 from auth.email import EmailSenderDep
@@ -73,12 +73,7 @@ async def list_invitations(
         offset=page.offset,
     )
     now = principal.ctx.now()
-    return Page(
-        items=[service.to_public(i, now) for i in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(page, [service.to_public(i, now) for i in rows], total)
 
 
 @router.post("/{invitation_id}/revoke", response_model=InvitationPublic)
