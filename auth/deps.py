@@ -24,8 +24,9 @@ from app.errors import Forbidden, Unauthenticated, problem_response
 from app.meetings import service as meetings_service
 from app.meetings.models import Meeting
 from app.messaging.models import Conversation
+from app.supervision import check_ins as supervision_check_ins
 from app.supervision import records as supervision_records
-from app.supervision.models import SupervisionAction, SupervisionRecord
+from app.supervision.models import SupervisionAction, SupervisionRecord, WellbeingCheckIn
 from app.teams import service as teams_service
 from app.teams.models import Team, TeamMembership
 from app.users import service as users_service
@@ -648,6 +649,43 @@ async def wellbeing_subject(
 
 # The id of a person whose check-ins the caller may read.
 WellbeingSubject = Annotated[uuid.UUID, Depends(wellbeing_subject)]
+
+
+async def talk_to_acknowledge(
+    check_in_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> WellbeingCheckIn:
+    """The check-in named in the path, whose 'I'd like to talk' the caller may pick up."""
+    check_in = await supervision_check_ins.get_check_in(session=session, check_in_id=check_in_id)
+    await refuse_unless(
+        await supervision_policies.can_acknowledge_talk(session, principal.user, check_in.user_id),
+        session,
+        principal,
+        action="wellbeing.talk_acknowledge",
+        resource_type="wellbeing",
+        resource_id=check_in.user_id,
+    )
+    return check_in
+
+
+async def cadence_subject(
+    user_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> uuid.UUID:
+    """The person named in the path, whose cadence the caller (their supervisor) sets."""
+    await refuse_unless(
+        await supervision_policies.can_set_cadence(session, principal.user, user_id),
+        session,
+        principal,
+        action="supervision.cadence_set",
+        resource_type="supervision_cadence",
+        resource_id=user_id,
+    )
+    return user_id
+
+
+# A check-in whose 'I'd like to talk' the caller may acknowledge.
+TalkToAcknowledge = Annotated[WellbeingCheckIn, Depends(talk_to_acknowledge)]
+# The id of a supervisee whose cadence the caller may set.
+CadenceSubject = Annotated[uuid.UUID, Depends(cadence_subject)]
 
 
 def link_decision(action: str) -> Callable[..., Awaitable[SupervisionLink]]:

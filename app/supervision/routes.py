@@ -46,6 +46,7 @@ from app.supervision.supervisees import supervisees_overview
 from app.users import service as users_service
 from app.users.schemas import SupervisionPublic
 from auth.deps import (
+    CadenceSubject,
     LinkToAccept,
     LinkToDecline,
     MarkableAction,
@@ -55,6 +56,7 @@ from auth.deps import (
     RecordToUpdate,
     Staff,
     Supervisor,
+    TalkToAcknowledge,
     ViewableTeam,
     WellbeingReporter,
     WellbeingSubject,
@@ -191,21 +193,10 @@ async def talk_requests(
 
 @router.post("/wellbeing/talk-requests/{check_in_id}/acknowledge", response_model=TalkRequestPublic)
 async def acknowledge_talk_request(
-    check_in_id: uuid.UUID, principal: Supervisor, session: SessionDep
+    principal: Supervisor, check_in: TalkToAcknowledge, session: SessionDep
 ) -> TalkRequestPublic:
     """Say you have picked up a supervisee's 'I'd like to talk' (409 if another supervisor
     already did)."""
-    check_in = await check_ins.get_check_in(session=session, check_in_id=check_in_id)
-    people = await links.supervisee_ids(session=session, supervisor_id=principal.id)
-    if check_in.user_id not in people:
-        raise await refuse(
-            session,
-            principal,
-            action="wellbeing.talk_acknowledge",
-            resource_type="wellbeing",
-            resource_id=check_in.user_id,
-            reason="only a current supervisor of the person acknowledges their request",
-        )
     view = await check_ins.acknowledge_talk(session=session, ctx=principal.ctx, check_in=check_in)
     await principal.audit(
         "wellbeing.talk_acknowledge",
@@ -289,23 +280,14 @@ async def supervisees(
 
 @router.put("/supervision/supervisees/{user_id}/cadence", response_model=CadencePublic)
 async def set_cadence(
-    user_id: uuid.UUID,
     body: CadenceSet,
     principal: Supervisor,
+    user_id: CadenceSubject,
     session: SessionDep,
     settings: SettingsDep,
 ) -> CadencePublic:
     """How often your supervisee is prompted to check in, and how often they should have
     supervision. Only for your own current supervisees."""
-    if user_id not in await links.supervisee_ids(session=session, supervisor_id=principal.id):
-        raise await refuse(
-            session,
-            principal,
-            action="supervision.cadence_set",
-            resource_type="supervision_cadence",
-            resource_id=user_id,
-            reason="the cadence is set by the person's own supervisor",
-        )
     chosen = await cadence.set_cadence(
         session=session, ctx=principal.ctx, supervisee_id=user_id, data=body, settings=settings
     )
