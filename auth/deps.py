@@ -477,22 +477,36 @@ class ClientAccess:
 ClientPolicy = Callable[[AsyncSession, User, ClientRecord], Awaitable[Decision]]
 
 
+async def admitted_client(
+    session: AsyncSession,
+    principal: Principal,
+    client_id: uuid.UUID,
+    policy: ClientPolicy,
+    *,
+    action: str,
+) -> ClientRecord:
+    """The client (404 if absent), if the policy admits the caller; else the audited refusal
+    of ``action``, against the client."""
+    client = await clients_service.get(session=session, client_id=client_id)
+    await refuse_unless(
+        await policy(session, principal.user, client),
+        session,
+        principal,
+        action=action,
+        resource_type="client",
+        resource_id=client.id,
+        client_id=client.id,
+    )
+    return client
+
+
 def client_access(policy: ClientPolicy, action: str) -> Callable[..., Awaitable[ClientAccess]]:
     """Load the client named in the path and admit the caller only if the policy allows."""
 
     async def dependency(
         client_id: uuid.UUID, session: SessionDep, principal: CurrentUser
     ) -> ClientAccess:
-        client = await clients_service.get(session=session, client_id=client_id)
-        await refuse_unless(
-            await policy(session, principal.user, client),
-            session,
-            principal,
-            action=action,
-            resource_type="client",
-            resource_id=client.id,
-            client_id=client.id,
-        )
+        client = await admitted_client(session, principal, client_id, policy, action=action)
         return ClientAccess(client=client, principal=principal)
 
     dependency.__name__ = f"client_{policy.__name__}"

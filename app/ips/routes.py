@@ -41,7 +41,14 @@ from app.ips.schemas import (
 from app.pagination import Page, PageDep, page_of
 from app.users import service as users_service
 from app.users.models import User
-from auth.deps import ChangeableClient, Principal, ReadableClient, refuse_unless, require
+from auth.deps import (
+    ChangeableClient,
+    Principal,
+    ReadableClient,
+    admitted_client,
+    refuse_unless,
+    require,
+)
 from auth.policies import clients as client_policies
 from auth.policies import ips as ips_policies
 
@@ -212,16 +219,8 @@ async def _must_read_linked_client(
     session: SessionDep, principal: Principal, client_id: uuid.UUID, *, action: str
 ) -> None:
     """A contact linked to a client is logged or changed only by someone who may read them."""
-    client = await clients_service.get(session=session, client_id=client_id)
-    decision = await client_policies.can_read_client(session, principal.user, client)
-    await refuse_unless(
-        decision,
-        session,
-        principal,
-        action=action,
-        resource_type="client",
-        resource_id=client.id,
-        client_id=client.id,
+    await admitted_client(
+        session, principal, client_id, client_policies.can_read_client, action=action
     )
 
 
