@@ -418,8 +418,22 @@ async def _demo_team_past(
     team: Team,
     people: dict[Role, User],
 ) -> None:
+    """The team's last weeks: everyone's check-ins, two supervision sessions and a fidelity
+    self-review, so that the supervisor's views have a past to show."""
     settings = SupervisionSettings()
-    supervisor = people[Role.supervisor]
+    await _demo_check_ins(session, ctx, keyring, people, settings)
+    await _demo_supervision_records(session, ctx, keyring, people, settings)
+    await _demo_fidelity_review(session, ctx, team, people[Role.supervisor])
+
+
+async def _demo_check_ins(
+    session: AsyncSession,
+    ctx: Context,
+    keyring: MessageKeyring,
+    people: dict[Role, User],
+    settings: SupervisionSettings,
+) -> None:
+    """A check-in a week for the past weeks, each person on a Tuesday at their own hour."""
     today = ctx.now().date()
     this_monday = today - timedelta(days=today.weekday())
     weeks = len(next(iter(CHECK_IN_WEEKS.values())))
@@ -438,6 +452,17 @@ async def _demo_team_past(
                 settings=settings,
             )
 
+
+async def _demo_supervision_records(
+    session: AsyncSession,
+    ctx: Context,
+    keyring: MessageKeyring,
+    people: dict[Role, User],
+    settings: SupervisionSettings,
+) -> None:
+    """A group session with agreed actions (one overdue) and a one-to-one."""
+    supervisor = people[Role.supervisor]
+    today = ctx.now().date()
     as_supervisor = acting_as(ctx, supervisor)
     keyworker, therapist, specialist = (
         people[Role.peer_keyworker],
@@ -487,9 +512,16 @@ async def _demo_team_past(
         ),
         settings=settings,
     )
+
+
+async def _demo_fidelity_review(
+    session: AsyncSession, ctx: Context, team: Team, supervisor: User
+) -> None:
+    """The IPS-25 self-review held about two months ago."""
+    today = ctx.now().date()
     await fidelity_service.record(
         session=session,
-        ctx=as_supervisor,
+        ctx=acting_as(ctx, supervisor),
         team=team,
         reviewer=supervisor,
         data=FidelityReviewCreate(

@@ -29,14 +29,19 @@ def page_params(
     return PageParams(limit=chosen, offset=offset)
 
 
-PageDep = Annotated[PageParams, Depends(page_params)]
-
-
 class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int
     limit: int
     offset: int
+
+
+def page_of(page: PageParams, items: list[T], total: int) -> Page[T]:
+    """The answer for one page: its items, how many there are in all, and the page asked for."""
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 async def paginate(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit_service
 from app.audit.models import Outcome
+from app.audit.service import AuditEntry
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
 from app.clock import Clock
@@ -23,7 +24,13 @@ from app.errors import Forbidden, Unauthenticated, problem_response
 from app.meetings import service as meetings_service
 from app.meetings.models import Meeting
 from app.messaging.models import Conversation
-from app.users.models import User
+from app.supervision import check_ins as supervision_check_ins
+from app.supervision import records as supervision_records
+from app.supervision.models import SupervisionAction, SupervisionRecord, WellbeingCheckIn
+from app.teams import service as teams_service
+from app.teams.models import Team, TeamMembership
+from app.users import service as users_service
+from app.users.models import SupervisionLink, User
 from auth import service as auth_service
 from auth.policies import accounts as account_policies
 from auth.policies import clients as client_policies
@@ -32,6 +39,7 @@ from auth.policies import meetings as meeting_policies
 from auth.policies import messaging as messaging_policies
 from auth.policies import reports as report_policies
 from auth.policies import supervision as supervision_policies
+from auth.policies import teams as team_policies
 from auth.policies.decision import Decision
 from auth.service import AuthRuntime
 from auth.tokens import InvalidToken
@@ -77,18 +85,59 @@ async def anonymous_context(request: Request, runtime: RuntimeDep) -> Context:
 AnonymousContext = Annotated[Context, Depends(anonymous_context)]
 
 
+ResourceId = uuid.UUID | str | int | None
+
+
 @dataclass(frozen=True)
 class Principal:
-    """The signed-in person behind a request or a WebSocket, and the session they signed in with."""
+    """The signed-in person behind a request or a WebSocket, and the session they signed in with.
+
+    Over HTTP it also holds the request's database session (``db``, the route's ``SessionDep``:
+    FastAPI hands one request one session), so that a route audits what it did in one call,
+    ``principal.audit("team.update", resource_type="team", resource_id=team.id)``, and the event
+    is stored with the request's changes or not at all. A WebSocket handler has no request
+    session: it records with the session of the message it handles."""
 
     user: User
     session_id: uuid.UUID
     mfa_verified: bool
     ctx: Context
+    db: AsyncSession | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> uuid.UUID:
         return self.user.id
+
+    def _session(self) -> AsyncSession:
+        if self.db is None:
+            raise RuntimeError("this principal has no request session to audit with")
+        return self.db
+
+    async def audit(
+        self,
+        action: str,
+        *,
+        resource_type: str,
+        resource_id: ResourceId = None,
+        client_id: uuid.UUID | None = None,
+        outcome: Outcome = Outcome.success,
+        detail: str | None = None,
+    ) -> None:
+        """Append one event to the audit trail as this person, in the request's transaction."""
+        await audit_service.record(
+            self._session(),
+            self.ctx,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            client_id=client_id,
+            outcome=outcome,
+            detail=detail,
+        )
+
+    async def audit_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Append several events in one go (one per record of a listing, say)."""
+        await audit_service.record_many(self._session(), self.ctx, entries)
 
 
 async def _audit_refused_token(
@@ -177,13 +226,15 @@ async def authenticated(
     """Signed in, whether or not multi-factor enrolment is still owed (for /auth/me, enrolment)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("Sign in to continue.")
-    return await principal_from_token(
+    principal = await principal_from_token(
         session=session,
         runtime=runtime,
         token=credentials.credentials,
         ip=client_address(request),
         user_agent=request.headers.get("user-agent"),
     )
+    # The request's own session, for the route's audit events (Principal.audit).
+    return replace(principal, db=session)
 
 
 SignedIn = Annotated[Principal, Depends(authenticated)]
@@ -267,6 +318,29 @@ async def refuse(
     return Refusal(f"You do not have access to this: {reason}.")
 
 
+async def refuse_unless(
+    decision: Decision,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: object = None,
+    client_id: uuid.UUID | None = None,
+) -> None:
+    """Raise the audited refusal (:func:`refuse`) when the policy's decision does not allow."""
+    if not decision:
+        raise await refuse(
+            session,
+            principal,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            client_id=client_id,
+            reason=decision.reason,
+        )
+
+
 class Refusal(Forbidden):
     """A refusal already written to the audit trail (by :func:`refuse`)."""
 
@@ -320,16 +394,14 @@ def require(policy: UserPolicy, action: str) -> Callable[..., Awaitable[Principa
     async def dependency(
         request: Request, session: SessionDep, principal: CurrentUser
     ) -> Principal:
-        decision = policy(principal.user)
-        if not decision:
-            raise await refuse(
-                session,
-                principal,
-                action=action,
-                resource_type="route",
-                resource_id=request.url.path,
-                reason=decision.reason,
-            )
+        await refuse_unless(
+            policy(principal.user),
+            session,
+            principal,
+            action=action,
+            resource_type="route",
+            resource_id=request.url.path,
+        )
         return principal
 
     dependency.__name__ = f"require_{policy.__name__}"
@@ -362,8 +434,15 @@ EvaluationManager = Annotated[
 ]
 
 
+# "The client of this access", where an audit event names its resource or client by default.
+_THIS_CLIENT: Any = object()
+_THIS_TEAM: Any = object()
+
+
 @dataclass(frozen=True)
 class ClientAccess:
+    """A client's record that the caller was admitted to, and the caller."""
+
     client: ClientRecord
     principal: Principal
 
@@ -371,8 +450,56 @@ class ClientAccess:
     def ctx(self) -> Context:
         return self.principal.ctx
 
+    async def audit(
+        self,
+        action: str,
+        *,
+        resource_type: str = "client",
+        resource_id: ResourceId = _THIS_CLIENT,
+        client_id: uuid.UUID | None = _THIS_CLIENT,
+        outcome: Outcome = Outcome.success,
+        detail: str | None = None,
+    ) -> None:
+        """Audit an access to this client's record: the event names the client, and the client
+        is its resource unless another is named (``resource_type="plan"``: a client's plan is
+        known by the client's id; ``resource_type="referral", resource_id=referral.id``)."""
+        await self.principal.audit(
+            action,
+            resource_type=resource_type,
+            resource_id=self.client.id if resource_id is _THIS_CLIENT else resource_id,
+            client_id=self.client.id if client_id is _THIS_CLIENT else client_id,
+            outcome=outcome,
+            detail=detail,
+        )
+
+    async def audit_many(self, entries: Sequence[AuditEntry]) -> None:
+        await self.principal.audit_many(entries)
+
 
 ClientPolicy = Callable[[AsyncSession, User, ClientRecord], Awaitable[Decision]]
+
+
+async def admitted_client(
+    session: AsyncSession,
+    principal: Principal,
+    client_id: uuid.UUID,
+    policy: ClientPolicy,
+    *,
+    action: str,
+) -> ClientRecord:
+    """The client (404 if absent), if the policy admits the caller; else the audited refusal
+    of ``action``, against the client."""
+    client = await clients_service.get(session=session, client_id=client_id)
+    await refuse_unless(
+        await policy(session, principal.user, client),
+        session,
+        principal,
+        action=action,
+        resource_type="client",
+        resource_id=client.id,
+        client_id=client.id,
+    )
+    return client
 
 
 def client_access(policy: ClientPolicy, action: str) -> Callable[..., Awaitable[ClientAccess]]:
@@ -381,18 +508,7 @@ def client_access(policy: ClientPolicy, action: str) -> Callable[..., Awaitable[
     async def dependency(
         client_id: uuid.UUID, session: SessionDep, principal: CurrentUser
     ) -> ClientAccess:
-        client = await clients_service.get(session=session, client_id=client_id)
-        decision = await policy(session, principal.user, client)
-        if not decision:
-            raise await refuse(
-                session,
-                principal,
-                action=action,
-                resource_type="client",
-                resource_id=client.id,
-                client_id=client.id,
-                reason=decision.reason,
-            )
+        client = await admitted_client(session, principal, client_id, policy, action=action)
         return ClientAccess(client=client, principal=principal)
 
     dependency.__name__ = f"client_{policy.__name__}"
@@ -407,6 +523,288 @@ ChangeableClient = Annotated[
 ]
 ConsentRecorder = Annotated[
     ClientAccess, Depends(client_access(client_policies.can_record_consent, "consent.record"))
+]
+
+
+# --- teams ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamAccess:
+    """A team that the caller was admitted to, and the caller."""
+
+    team: Team
+    principal: Principal
+
+    async def audit(
+        self,
+        action: str,
+        *,
+        resource_type: str = "team",
+        resource_id: ResourceId = _THIS_TEAM,
+        outcome: Outcome = Outcome.success,
+        detail: str | None = None,
+    ) -> None:
+        """Audit an access to this team: the team is the resource unless another is named."""
+        await self.principal.audit(
+            action,
+            resource_type=resource_type,
+            resource_id=self.team.id if resource_id is _THIS_TEAM else resource_id,
+            outcome=outcome,
+            detail=detail,
+        )
+
+
+TeamPolicy = Callable[[AsyncSession, User, uuid.UUID], Awaitable[Decision]]
+
+
+def team_access(
+    policy: TeamPolicy, action: str, *, policy_first: bool = False
+) -> Callable[..., Awaitable[TeamAccess]]:
+    """Load the team named in the path (404 if absent) and admit the caller only if the policy
+    allows; a refusal is audited under ``action``. With ``policy_first`` the policy is asked
+    before the team is looked up, so that a team the caller may not see is refused (403) alike
+    whether or not it exists."""
+
+    async def dependency(
+        team_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> TeamAccess:
+        team = None if policy_first else await teams_service.get(session=session, team_id=team_id)
+        await refuse_unless(
+            await policy(session, principal.user, team_id),
+            session,
+            principal,
+            action=action,
+            resource_type="team",
+            resource_id=team_id,
+        )
+        team = team or await teams_service.get(session=session, team_id=team_id)
+        return TeamAccess(team=team, principal=principal)
+
+    dependency.__name__ = f"team_{policy.__name__}"
+    return dependency
+
+
+async def visible_team(team_id: uuid.UUID, session: SessionDep, principal: CurrentUser) -> Team:
+    """A team of the caller's organisation, or one they belong to: integrated teams have
+    members employed by partner organisations. Any other is not found (404)."""
+    team = await teams_service.get(session=session, team_id=team_id)
+    if team.organisation_id != principal.user.organisation_id and team.id not in (
+        await teams_service.team_ids_of(session=session, user_id=principal.id)
+    ):
+        raise teams_service.TeamNotFound()
+    return team
+
+
+async def organisation_team(
+    team_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> Team:
+    """A team of the caller's own organisation (another organisation's is not found, 404)."""
+    team = await teams_service.get(session=session, team_id=team_id)
+    if team.organisation_id != principal.user.organisation_id:
+        raise teams_service.TeamNotFound()
+    return team
+
+
+# A team the caller may see: their organisation's, or one they belong to.
+VisibleTeam = Annotated[Team, Depends(visible_team)]
+# A team of the caller's own organisation (what its admins change).
+OrganisationTeam = Annotated[Team, Depends(organisation_team)]
+
+
+def membership_decision(action: str) -> Callable[..., Awaitable[TeamMembership]]:
+    """The proposed membership of the person named in the path on a team the caller sees, for
+    someone who may confirm or decline it (``can_confirm_team_member``); a refusal is audited
+    under ``action``, against the team."""
+
+    async def dependency(
+        user_id: uuid.UUID, team: VisibleTeam, session: SessionDep, principal: CurrentUser
+    ) -> TeamMembership:
+        decision = team_policies.can_confirm_team_member(
+            principal.user,
+            candidate_id=user_id,
+            confirmers=await teams_service.confirmer_ids(session=session, team_id=team.id),
+        )
+        if not decision:
+            raise await refuse(
+                session,
+                principal,
+                action=action,
+                resource_type="team",
+                resource_id=team.id,
+                reason=f"{decision.reason} (user {user_id})",
+            )
+        return await teams_service.get_membership(session=session, team_id=team.id, user_id=user_id)
+
+    dependency.__name__ = f"membership_{action.replace('.', '_')}"
+    return dependency
+
+
+MembershipToConfirm = Annotated[TeamMembership, Depends(membership_decision("team.member_confirm"))]
+MembershipToDecline = Annotated[TeamMembership, Depends(membership_decision("team.member_decline"))]
+
+
+# --- supervision: links, check-ins, records ------------------------------------------------------
+
+
+async def wellbeing_subject(
+    user_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> uuid.UUID:
+    """The person named in the path, whose check-ins the caller may read (they themselves or
+    their current supervisor); anyone else is refused whether or not the person exists."""
+    await refuse_unless(
+        await supervision_policies.can_read_wellbeing_of(session, principal.user, user_id),
+        session,
+        principal,
+        action="wellbeing.read",
+        resource_type="wellbeing",
+        resource_id=user_id,
+    )
+    return user_id
+
+
+# The id of a person whose check-ins the caller may read.
+WellbeingSubject = Annotated[uuid.UUID, Depends(wellbeing_subject)]
+
+
+async def talk_to_acknowledge(
+    check_in_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> WellbeingCheckIn:
+    """The check-in named in the path, whose 'I'd like to talk' the caller may pick up."""
+    check_in = await supervision_check_ins.get_check_in(session=session, check_in_id=check_in_id)
+    await refuse_unless(
+        await supervision_policies.can_acknowledge_talk(session, principal.user, check_in.user_id),
+        session,
+        principal,
+        action="wellbeing.talk_acknowledge",
+        resource_type="wellbeing",
+        resource_id=check_in.user_id,
+    )
+    return check_in
+
+
+async def cadence_subject(
+    user_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> uuid.UUID:
+    """The person named in the path, whose cadence the caller (their supervisor) sets."""
+    await refuse_unless(
+        await supervision_policies.can_set_cadence(session, principal.user, user_id),
+        session,
+        principal,
+        action="supervision.cadence_set",
+        resource_type="supervision_cadence",
+        resource_id=user_id,
+    )
+    return user_id
+
+
+# A check-in whose 'I'd like to talk' the caller may acknowledge.
+TalkToAcknowledge = Annotated[WellbeingCheckIn, Depends(talk_to_acknowledge)]
+# The id of a supervisee whose cadence the caller may set.
+CadenceSubject = Annotated[uuid.UUID, Depends(cadence_subject)]
+
+
+def link_decision(action: str) -> Callable[..., Awaitable[SupervisionLink]]:
+    """The supervision link named in the path, for its supervisee to accept or decline
+    (``can_decide_supervision``); a refusal is audited under ``action``."""
+
+    async def dependency(
+        link_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> SupervisionLink:
+        link = await users_service.get_link(session=session, link_id=link_id)
+        await refuse_unless(
+            supervision_policies.can_decide_supervision(principal.user, link.supervisee_id),
+            session,
+            principal,
+            action=action,
+            resource_type="supervision_link",
+            resource_id=link.id,
+        )
+        return link
+
+    dependency.__name__ = f"link_{action.replace('.', '_')}"
+    return dependency
+
+
+LinkToAccept = Annotated[SupervisionLink, Depends(link_decision("supervision.link_accept"))]
+LinkToDecline = Annotated[SupervisionLink, Depends(link_decision("supervision.link_decline"))]
+
+
+async def _supervision_record(
+    session: AsyncSession,
+    principal: Principal,
+    record_id: uuid.UUID,
+    action: str,
+    *,
+    change: bool = False,
+) -> SupervisionRecord:
+    record = await supervision_records.get_record(session=session, record_id=record_id)
+    decision = await supervision_policies.can_read_supervision_record(
+        session, principal.user, record
+    )
+    if decision and change:
+        decision = supervision_policies.can_change_supervision_record(principal.user, record)
+    await refuse_unless(
+        decision,
+        session,
+        principal,
+        action=action,
+        resource_type="supervision_record",
+        resource_id=record.id,
+    )
+    return record
+
+
+def supervision_record(
+    action: str, *, change: bool = False
+) -> Callable[..., Awaitable[SupervisionRecord]]:
+    """The supervision record named in the path, for its supervisor and attendees to read, and
+    (``change``) for the supervisor who holds it to change; a refusal is audited under
+    ``action``."""
+
+    async def dependency(
+        record_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> SupervisionRecord:
+        return await _supervision_record(session, principal, record_id, action, change=change)
+
+    dependency.__name__ = f"record_{action.replace('.', '_')}"
+    return dependency
+
+
+ReadableRecord = Annotated[SupervisionRecord, Depends(supervision_record("supervision.read"))]
+RecordToUpdate = Annotated[
+    SupervisionRecord, Depends(supervision_record("supervision.update", change=True))
+]
+RecordToAddActionTo = Annotated[
+    SupervisionRecord, Depends(supervision_record("supervision.action_create", change=True))
+]
+
+
+async def markable_action(
+    action_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> SupervisionAction:
+    """An agreed action of a record the caller reads, for its owner or the record's supervisor
+    to mark done or open again."""
+    action = await supervision_records.get_action(session=session, action_id=action_id)
+    record = await _supervision_record(
+        session, principal, action.record_id, "supervision.action_update"
+    )
+    await refuse_unless(
+        supervision_policies.can_mark_supervision_action(principal.user, record, action),
+        session,
+        principal,
+        action="supervision.action_update",
+        resource_type="supervision_action",
+        resource_id=action.id,
+    )
+    return action
+
+
+MarkableAction = Annotated[SupervisionAction, Depends(markable_action)]
+# A team whose overview the caller may see (its supervisors); refused alike if it is absent.
+ViewableTeam = Annotated[
+    TeamAccess,
+    Depends(team_access(team_policies.can_view_team, "team.overview", policy_first=True)),
 ]
 
 

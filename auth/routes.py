@@ -57,8 +57,28 @@ async def finish_sign_in(
     """After the first factor: ask for the second, or open a session (shared with SSO)."""
     if user.mfa_enabled:
         return auth_service.mfa_challenge(user, runtime, method)
-    tokens = await auth_service.start_session(
+    return await _open_session(
         session=session, runtime=runtime, ctx=ctx, user=user, method=method, mfa_verified=False
+    )
+
+
+async def _open_session(
+    *,
+    session: SessionDep,
+    runtime: AuthRuntime,
+    ctx: Context,
+    user: User,
+    method: str,
+    mfa_verified: bool,
+) -> TokenResponse:
+    """Open a session for someone who has signed in, and audit it (``auth.login``, with how)."""
+    tokens = await auth_service.start_session(
+        session=session,
+        runtime=runtime,
+        ctx=ctx,
+        user=user,
+        method=method,
+        mfa_verified=mfa_verified,
     )
     await audit_service.record(
         session,
@@ -66,7 +86,7 @@ async def finish_sign_in(
         action="auth.login",
         resource_type="user",
         resource_id=user.id,
-        detail=method,
+        detail=f"{method}+mfa" if mfa_verified else method,
     )
     return tokens
 
@@ -113,18 +133,9 @@ async def login_mfa(
         )
     except (auth_service.InvalidMfaCode, auth_service.SignInThrottled) as exc:
         raise await _refuse_sign_in(session, ctx, user, exc, "auth.mfa") from None
-    tokens = await auth_service.start_session(
+    return await _open_session(
         session=session, runtime=runtime, ctx=ctx, user=user, method=method, mfa_verified=True
     )
-    await audit_service.record(
-        session,
-        acting_as(ctx, user),
-        action="auth.login",
-        resource_type="user",
-        resource_id=user.id,
-        detail=f"{method}+mfa",
-    )
-    return tokens
 
 
 @router.post("/refresh", response_model=TokenResponse)
@@ -154,9 +165,7 @@ async def logout(
     await auth_service.revoke_session(
         session=session, runtime=runtime, session_id=principal.session_id, reason="logout"
     )
-    await audit_service.record(
-        session, principal.ctx, action="auth.logout", resource_type="user", resource_id=principal.id
-    )
+    await principal.audit("auth.logout", resource_type="user", resource_id=principal.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -172,13 +181,7 @@ async def mfa_enrol(principal: SignedIn, session: SessionDep, runtime: RuntimeDe
     enrolment = await auth_service.begin_mfa_enrolment(
         session=session, runtime=runtime, user=principal.user
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="auth.mfa_enrol_started",
-        resource_type="user",
-        resource_id=principal.id,
-    )
+    await principal.audit("auth.mfa_enrol_started", resource_type="user", resource_id=principal.id)
     return enrolment
 
 
@@ -199,13 +202,7 @@ async def mfa_verify(
         raise await _refuse_sign_in(
             session, principal.ctx, principal.user, exc, "auth.mfa_verify"
         ) from None
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="auth.mfa_enabled",
-        resource_type="user",
-        resource_id=principal.id,
-    )
+    await principal.audit("auth.mfa_enabled", resource_type="user", resource_id=principal.id)
     return MfaVerified(**tokens.model_dump(), recovery_codes=codes)
 
 
@@ -238,12 +235,8 @@ async def new_recovery_codes(
     codes = await auth_service.replace_recovery_codes(
         session=session, runtime=runtime, user=principal.user
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="auth.recovery_codes_replaced",
-        resource_type="user",
-        resource_id=principal.id,
+    await principal.audit(
+        "auth.recovery_codes_replaced", resource_type="user", resource_id=principal.id
     )
     await sender.send(
         recovery_codes_replaced_email(

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.clients import service as clients_service
 from app.clients.models import ReferralSource
@@ -68,106 +70,141 @@ async def _seed(settings: Settings, *, people: int, clients: int) -> World:
             )
             session.add(organisation)
             await session.flush()
-            team_count = max(1, people // TEAM_SIZE)
-            teams = [
-                Team(
-                    organisation_id=organisation.id,
-                    name=f"Benchmark team {t + 1}",
-                    area_cluster="Benchmark",
-                    created_at=now,
-                )
-                for t in range(team_count)
-            ]
-            session.add_all(teams)
-            users: list[User] = []
-            sessions: list[AuthSession] = []
-            for index in range(team_count * TEAM_SIZE):
-                user = User(
-                    organisation_id=organisation.id,
-                    email=f"bench-{index}-{organisation.slug}@bench.example",
-                    display_name=f"Bench Person {index}",
-                    role=ROLES[index % len(ROLES)],
-                    created_at=now,
-                )
-                users.append(user)
-                sessions.append(
-                    AuthSession(
-                        user_id=user.id,
-                        method="password",
-                        mfa_verified=True,
-                        created_at=now,
-                        last_used_at=now,
-                    )
-                )
-            session.add_all(users)
-            await session.flush()
-            session.add_all(
-                # Established teams: in force, as memberships a team has confirmed are.
-                TeamMembership(
-                    team_id=teams[index // TEAM_SIZE].id,
-                    user_id=user.id,
-                    since=now,
-                    confirmed_at=now,
-                )
-                for index, user in enumerate(users)
-            )
-            session.add_all(sessions)
-            await session.flush()
-            ctx_of = {
-                user.id: Context(
-                    actor=Actor(
-                        user_id=user.id,
-                        role=user.role,
-                        organisation_id=organisation.id,
-                        ip="127.0.0.1",
-                        user_agent="teamwell-bench",
-                    ),
-                    clock=clock,
-                )
-                for user in users[:clients]
-            }
-            made = []
-            for index in range(min(clients, len(users))):
-                creator = users[index]
-                client = await clients_service.create(
-                    session=session,
-                    ctx=ctx_of[creator.id],
-                    team=teams[0],
-                    creator=creator,
-                    data=ClientCreate(
-                        display_name=f"Bench Client {index}",
-                        team_id=teams[0].id,
-                        referral=ReferralCreate(
-                            source=ReferralSource.self_referral,
-                            referred_on=date.today(),
-                            reason="Benchmark referral",
-                        ),
-                    ),
-                )
-                made.append((str(client.id), index))
+            teams = _teams(session, organisation, max(1, people // TEAM_SIZE), now)
+            users, sessions = await _people(session, organisation, teams, now)
+            made = await _clients(session, clock, organisation, teams[0], users, clients)
             await session.commit()
-        lifetime = timedelta(minutes=TOKEN_MINUTES)
-        persons = [
-            Person(
-                id=str(user.id),
-                token=signer.access_token(
-                    user_id=user.id,
-                    session_id=auth.id,
-                    role=user.role,
-                    mfa=True,
-                    now=now,
-                    lifetime=lifetime,
-                ),
-            )
-            for user, auth in zip(users, sessions, strict=True)
-        ]
+        persons = _signed_in(signer, users, sessions, now)
         return World(
-            teams=[persons[t * TEAM_SIZE : (t + 1) * TEAM_SIZE] for t in range(team_count)],
+            teams=[persons[t * TEAM_SIZE : (t + 1) * TEAM_SIZE] for t in range(len(teams))],
             team_ids=[str(t.id) for t in teams],
             clients=[(client_id, persons[index]) for client_id, index in made],
         )
     finally:
         await engine.dispose()
+
+
+def _teams(
+    session: AsyncSession, organisation: Organisation, count: int, now: datetime
+) -> list[Team]:
+    teams = [
+        Team(
+            organisation_id=organisation.id,
+            name=f"Benchmark team {t + 1}",
+            area_cluster="Benchmark",
+            created_at=now,
+        )
+        for t in range(count)
+    ]
+    session.add_all(teams)
+    return teams
+
+
+async def _people(
+    session: AsyncSession, organisation: Organisation, teams: list[Team], now: datetime
+) -> tuple[list[User], list[AuthSession]]:
+    """TEAM_SIZE people a team, in force on it, each signed in with a session of their own."""
+    users: list[User] = []
+    sessions: list[AuthSession] = []
+    for index in range(len(teams) * TEAM_SIZE):
+        user = User(
+            organisation_id=organisation.id,
+            email=f"bench-{index}-{organisation.slug}@bench.example",
+            display_name=f"Bench Person {index}",
+            role=ROLES[index % len(ROLES)],
+            created_at=now,
+        )
+        users.append(user)
+        sessions.append(
+            AuthSession(
+                user_id=user.id,
+                method="password",
+                mfa_verified=True,
+                created_at=now,
+                last_used_at=now,
+            )
+        )
+    session.add_all(users)
+    await session.flush()
+    session.add_all(
+        # Established teams: in force, as memberships a team has confirmed are.
+        TeamMembership(
+            team_id=teams[index // TEAM_SIZE].id,
+            user_id=user.id,
+            since=now,
+            confirmed_at=now,
+        )
+        for index, user in enumerate(users)
+    )
+    session.add_all(sessions)
+    await session.flush()
+    return users, sessions
+
+
+async def _clients(
+    session: AsyncSession,
+    clock: SystemClock,
+    organisation: Organisation,
+    team: Team,
+    users: list[User],
+    clients: int,
+) -> list[tuple[str, int]]:
+    """``clients`` records on the first team, each taken on by one of the first people; (the
+    client's id, the index of its creator) for each."""
+    ctx_of = {
+        user.id: Context(
+            actor=Actor(
+                user_id=user.id,
+                role=user.role,
+                organisation_id=organisation.id,
+                ip="127.0.0.1",
+                user_agent="teamwell-bench",
+            ),
+            clock=clock,
+        )
+        for user in users[:clients]
+    }
+    made = []
+    for index in range(min(clients, len(users))):
+        creator = users[index]
+        client = await clients_service.create(
+            session=session,
+            ctx=ctx_of[creator.id],
+            team=team,
+            creator=creator,
+            data=ClientCreate(
+                display_name=f"Bench Client {index}",
+                team_id=team.id,
+                referral=ReferralCreate(
+                    source=ReferralSource.self_referral,
+                    referred_on=date.today(),
+                    reason="Benchmark referral",
+                ),
+            ),
+        )
+        made.append((str(client.id), index))
+    return made
+
+
+def _signed_in(
+    signer: TokenSigner, users: list[User], sessions: list[AuthSession], now: datetime
+) -> list[Person]:
+    """Each person with an access token of their session, good for the benchmark's length."""
+    lifetime = timedelta(minutes=TOKEN_MINUTES)
+    return [
+        Person(
+            id=str(user.id),
+            token=signer.access_token(
+                user_id=user.id,
+                session_id=auth.id,
+                role=user.role,
+                mfa=True,
+                now=now,
+                lifetime=lifetime,
+            ),
+        )
+        for user, auth in zip(users, sessions, strict=True)
+    ]
 
 
 async def seed(settings: Settings, *, people: int, clients: int) -> World:

@@ -243,6 +243,44 @@ export function problemMessage(error) {
   return error.detail || error.title || error.message || 'Something went wrong. Please try again.';
 }
 
+/**
+ * Fill a disclosure the first time it is opened, so that nothing is fetched for a form nobody
+ * opens: a status line (`loadingText`) while `load` runs, then whatever `show` makes of its
+ * answer in that line's place. A failure is said there instead, and the next opening tries
+ * again. Nothing is shown once the view has moved on (`ctx.isCurrent()`) or the load was
+ * aborted.
+ * @template T
+ * @param {HTMLElement} details a <details> element
+ * @param {{
+ *   ctx: { isCurrent: () => boolean },
+ *   load: () => Promise<T>,
+ *   show: (value: T) => Node | Node[],
+ *   loadingText?: string,
+ * }} options
+ * @returns {HTMLElement} the same details element
+ */
+export function loadOnFirstOpen(details, { ctx, load, show, loadingText = 'Loading…' }) {
+  let loaded = false;
+  details.addEventListener('toggle', () => {
+    if (!(/** @type {HTMLDetailsElement} */ (details)).open || loaded) return;
+    loaded = true;
+    const waiting = h('p', { role: 'status' }, loadingText);
+    details.append(waiting);
+    load()
+      .then((value) => {
+        if (!ctx.isCurrent()) return;
+        const shown = show(value);
+        waiting.replaceWith(...(Array.isArray(shown) ? shown : [shown]));
+      })
+      .catch((error) => {
+        if (error.name === 'AbortError' || !ctx.isCurrent()) return;
+        loaded = false;
+        waiting.replaceWith(h('p', { class: 'field__error', role: 'alert' }, problemMessage(error)));
+      });
+  });
+  return details;
+}
+
 /* ---------------------------------------------------------------- forms -- */
 
 /**

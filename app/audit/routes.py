@@ -10,7 +10,7 @@ from app.audit import checkpoints, service
 from app.audit.schemas import AuditEventPublic, ChainReport
 from app.config import Settings
 from app.db import SessionDep
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.users import service as users_service
 from auth.deps import AuditReader
 
@@ -58,7 +58,7 @@ async def list_events(
         )
         for e in rows
     ]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page_of(page, items, total)
 
 
 @router.get("/verify", response_model=ChainReport)

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.audit import service as audit_service
 from app.audit.service import AuditEntry
 from app.clients import service
 from app.clients.models import ClientRecord, ProgrammeStatus
@@ -28,7 +27,7 @@ from app.db import SessionDep
 from app.errors import Forbidden
 from app.evaluation import service as evaluation_service
 from app.organisations import service as organisations_service
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.teams import service as teams_service
 from app.users import service as users_service
 from auth.deps import (
@@ -108,22 +107,15 @@ async def list_clients(
     )
     visible = await client_policies.readable_clients(session, principal.user, candidates)
     window = visible[page.offset : page.offset + page.limit]
-    await audit_service.record_many(
-        session,
-        principal.ctx,
+    await principal.audit_many(
         [
             AuditEntry(
                 action="client.list", resource_type="client", resource_id=c.id, client_id=c.id
             )
             for c in window
-        ],
+        ]
     )
-    return Page(
-        items=[ClientListItem.model_validate(c) for c in window],
-        total=len(visible),
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(page, [ClientListItem.model_validate(c) for c in window], len(visible))
 
 
 @router.post("", response_model=ClientSummary, status_code=status.HTTP_201_CREATED)
@@ -138,13 +130,8 @@ async def create_client(
     client = await service.create(
         session=session, ctx=principal.ctx, team=team, creator=principal.user, data=body
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="client.create",
-        resource_type="client",
-        resource_id=client.id,
-        client_id=client.id,
+    await principal.audit(
+        "client.create", resource_type="client", resource_id=client.id, client_id=client.id
     )
     return await summary_of(session, client)
 
@@ -152,14 +139,7 @@ async def create_client(
 @router.get("/{client_id}", response_model=ClientSummary)
 async def get_client(access: ReadableClient, session: SessionDep) -> ClientSummary:
     """A client's summary: status, care team, referrals and current consent."""
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="client.read",
-        resource_type="client",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("client.read")
     return await summary_of(session, access.client)
 
 
@@ -169,13 +149,8 @@ async def update_client(
 ) -> ClientSummary:
     """Change a client's name or programme status."""
     client = await service.update(session=session, ctx=access.ctx, client=access.client, data=body)
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="client.update",
-        resource_type="client",
-        resource_id=client.id,
-        client_id=client.id,
+    await access.audit(
+        "client.update",
         detail=",".join(sorted(body.model_dump(exclude_unset=True))),
     )
     return await summary_of(session, client)
@@ -188,14 +163,7 @@ async def list_care_team(
     include_past: bool = False,
 ) -> list[CareTeamMemberPublic]:
     """The client's care team (with past members when asked)."""
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="care_team.read",
-        resource_type="client",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("care_team.read")
     return await service.care_team(
         session=session, client_id=access.client.id, include_past=include_past
     )
@@ -214,13 +182,10 @@ async def add_care_team_member(
     member = await service.add_care_team_member(
         session=session, ctx=access.ctx, client=access.client, user=user, data=body
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="care_team.add",
+    await access.audit(
+        "care_team.add",
         resource_type="care_team_member",
         resource_id=member.id,
-        client_id=access.client.id,
         detail=f"user {user.id}",
     )
     return await service.care_team(session=session, client_id=access.client.id)
@@ -234,13 +199,10 @@ async def end_care_team_membership(
     member = await service.end_care_team_membership(
         session=session, ctx=access.ctx, client=access.client, member_id=member_id
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="care_team.remove",
+    await access.audit(
+        "care_team.remove",
         resource_type="care_team_member",
         resource_id=member.id,
-        client_id=access.client.id,
         detail=f"user {member.user_id}",
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -249,14 +211,7 @@ async def end_care_team_membership(
 @router.get("/{client_id}/referrals", response_model=list[ReferralPublic])
 async def list_referrals(access: ReadableClient, session: SessionDep) -> list[ReferralPublic]:
     """The client's referrals, oldest first."""
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="referral.read",
-        resource_type="client",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("referral.read")
     return await service.referrals(session=session, client_id=access.client.id)
 
 
@@ -270,28 +225,14 @@ async def add_referral(
     referral = await service.add_referral(
         session=session, ctx=access.ctx, client=access.client, data=body
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="referral.create",
-        resource_type="referral",
-        resource_id=referral.id,
-        client_id=access.client.id,
-    )
+    await access.audit("referral.create", resource_type="referral", resource_id=referral.id)
     return ReferralPublic.model_validate(referral)
 
 
 @router.get("/{client_id}/consents", response_model=list[ConsentPublic])
 async def consent_history(access: ReadableClient, session: SessionDep) -> list[ConsentPublic]:
     """Every consent decision the client has made, oldest first."""
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="consent.read",
-        resource_type="client",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("consent.read")
     history = await consents_service.history(session=session, client_id=access.client.id)
     return await consent_views(session, history)
 
@@ -339,5 +280,5 @@ async def record_consent(
                 f"position {allocation.position}",
             )
         )
-    await audit_service.record_many(session, access.ctx, entries)
+    await access.audit_many(entries)
     return (await consent_views(session, [entry]))[0]

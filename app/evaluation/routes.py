@@ -13,7 +13,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
-from app.audit import service as audit_service
 from app.db import SessionDep
 from app.evaluation import service
 from app.evaluation.models import EvaluationTrial
@@ -81,10 +80,8 @@ async def open_trial(
         data=body,
         max_block_size=request.app.state.settings.evaluation_max_block_size,
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="evaluation.trial_open",
+    await principal.audit(
+        "evaluation.trial_open",
         resource_type="evaluation_trial",
         resource_id=trial.id,
         detail=f"stratified by {trial.stratify_by}, block sizes {trial.block_sizes}",
@@ -99,9 +96,7 @@ async def list_trials(principal: EvaluationManager, session: SessionDep) -> list
         session=session, organisation_id=principal.user.organisation_id
     )
     counts = await service.allocation_counts(session=session, trial_ids=[t.id for t in trials])
-    await audit_service.record(
-        session, principal.ctx, action="evaluation.trial_list", resource_type="evaluation_trial"
-    )
+    await principal.audit("evaluation.trial_list", resource_type="evaluation_trial")
     return [_public(t, counts.get(t.id, 0)) for t in trials]
 
 
@@ -113,12 +108,8 @@ async def get_trial(
     trial = await service.get_trial(
         session=session, trial_id=trial_id, organisation_id=principal.user.organisation_id
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="evaluation.trial_read",
-        resource_type="evaluation_trial",
-        resource_id=trial.id,
+    await principal.audit(
+        "evaluation.trial_read", resource_type="evaluation_trial", resource_id=trial.id
     )
     return await _with_count(session, trial)
 
@@ -133,12 +124,8 @@ async def close_trial(
         session=session, trial_id=trial_id, organisation_id=principal.user.organisation_id
     )
     trial = await service.close_trial(session=session, ctx=principal.ctx, trial=trial)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="evaluation.trial_close",
-        resource_type="evaluation_trial",
-        resource_id=trial.id,
+    await principal.audit(
+        "evaluation.trial_close", resource_type="evaluation_trial", resource_id=trial.id
     )
     return await _with_count(session, trial)
 
@@ -155,10 +142,8 @@ async def verify_trial(
     result = await service.verify(
         session=session, keyring=keyring, trial=trial, now=principal.ctx.now()
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="evaluation.verify",
+    await principal.audit(
+        "evaluation.verify",
         resource_type="evaluation_trial",
         resource_id=trial.id,
         detail=f"{result.matched} of {result.allocations} allocations match"
@@ -218,11 +203,8 @@ async def get_allocation(access: ReadableClient, session: SessionDep) -> Allocat
             allocated_at=None,
             consent_record_id=None,
         )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="evaluation.allocation_read",
-        resource_type="client",
+    await access.audit(
+        "evaluation.allocation_read",
         resource_id=client.id,
         client_id=client.id,
         detail=f"trial {view.trial_id}: {view.status}",

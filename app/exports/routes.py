@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from app.audit import service as audit_service
 from app.db import SessionDep
 from app.exports import fhir, sar
 from app.messaging.keyring import MessageKeyring
@@ -45,14 +44,8 @@ async def fhir_export(access: ReadableClient, session: SessionDep) -> Response:
     items = await client_policies.can_see_item_answers(
         session, access.principal.user, access.client
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="client.fhir_export",
-        resource_type="client",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-        detail=None if items else f"item answers withheld: {items.reason}",
+    await access.audit(
+        "client.fhir_export", detail=None if items else f"item answers withheld: {items.reason}"
     )
     record = await fhir.collect(session=session, client=access.client, item_answers=bool(items))
     bundle = fhir.bundle_of(record, now=access.ctx.now(), bundle_id=uuid.uuid4())
@@ -69,14 +62,7 @@ async def subject_access_export(
     comments; measures; journey records; case-thread messages, decrypted; meetings and
     attendance; and the audit trail about them, this export included. For the client themselves
     and the supervisors of their care team."""
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="client.subject_access_export",
-        resource_type="client",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("client.subject_access_export")
     keyring: MessageKeyring = request.app.state.keyring
     archive = await sar.archive(
         session=session,

@@ -9,15 +9,11 @@ items. The team's clinical members read its reviews over time. Every access is a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.audit import service as audit_service
 from app.db import SessionDep
 from app.fidelity import service
 from app.fidelity.schemas import (
@@ -27,47 +23,10 @@ from app.fidelity.schemas import (
     FidelityReviewCreate,
     FidelityReviewPublic,
 )
-from app.teams import service as teams_service
-from app.teams.models import Team
-from app.users.models import User
-from auth.deps import CurrentUser, Principal, refuse
+from auth.deps import TeamAccess, team_access
 from auth.policies import teams as team_policies
-from auth.policies.decision import Decision
 
 router = APIRouter(prefix="/teams/{team_id}/fidelity-reviews", tags=["fidelity"])
-
-
-@dataclass(frozen=True)
-class TeamAccess:
-    team: Team
-    principal: Principal
-
-
-TeamPolicy = Callable[[AsyncSession, User, uuid.UUID], Awaitable[Decision]]
-
-
-def team_access(policy: TeamPolicy, action: str) -> Callable[..., Awaitable[TeamAccess]]:
-    """Load the team named in the path (404 if absent) and admit the caller only if the policy
-    allows; a refusal is audited."""
-
-    async def dependency(
-        team_id: uuid.UUID, session: SessionDep, principal: CurrentUser
-    ) -> TeamAccess:
-        team = await teams_service.get(session=session, team_id=team_id)
-        decision = await policy(session, principal.user, team.id)
-        if not decision:
-            raise await refuse(
-                session,
-                principal,
-                action=action,
-                resource_type="team",
-                resource_id=team.id,
-                reason=decision.reason,
-            )
-        return TeamAccess(team=team, principal=principal)
-
-    dependency.__name__ = f"team_{policy.__name__}"
-    return dependency
 
 
 TeamSupervisor = Annotated[
@@ -111,14 +70,7 @@ async def draft_review(
         specialist_fte=specialist_fte,
         settings=settings,
     )
-    await audit_service.record(
-        session,
-        access.principal.ctx,
-        action="fidelity_review.draft",
-        resource_type="team",
-        resource_id=access.team.id,
-        detail=day.isoformat(),
-    )
+    await access.audit("fidelity_review.draft", detail=day.isoformat())
     return found
 
 
@@ -141,10 +93,8 @@ async def record_review(
         data=body,
         settings=settings,
     )
-    await audit_service.record(
-        session,
-        access.principal.ctx,
-        action="fidelity_review.create",
+    await access.audit(
+        "fidelity_review.create",
         resource_type="fidelity_review",
         resource_id=review.id,
         detail=f"team {access.team.id} on {review.reviewed_on.isoformat()}: "
@@ -158,13 +108,7 @@ async def list_reviews(access: FidelityReader, session: SessionDep) -> list[Fide
     """The team's reviews, oldest first, to chart change over time. The team's clinical
     members and supervisors."""
     found = await service.reviews_of(session=session, team_id=access.team.id)
-    await audit_service.record(
-        session,
-        access.principal.ctx,
-        action="fidelity_review.list",
-        resource_type="team",
-        resource_id=access.team.id,
-    )
+    await access.audit("fidelity_review.list")
     return await service.public(session=session, reviews=found)
 
 
@@ -174,11 +118,7 @@ async def get_review(
 ) -> FidelityReviewPublic:
     """One review of the team. The team's clinical members and supervisors."""
     review = await service.get(session=session, team_id=access.team.id, review_id=review_id)
-    await audit_service.record(
-        session,
-        access.principal.ctx,
-        action="fidelity_review.read",
-        resource_type="fidelity_review",
-        resource_id=review.id,
+    await access.audit(
+        "fidelity_review.read", resource_type="fidelity_review", resource_id=review.id
     )
     return (await service.public(session=session, reviews=[review]))[0]

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Request, status
 
 from app import events
 from app.alerts.events import alert_raised
-from app.audit import service as audit_service
 from app.audit.service import AuditEntry
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
@@ -39,10 +38,17 @@ from app.ips.schemas import (
     ReviewPublic,
     SpecialistAssign,
 )
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.users import service as users_service
 from app.users.models import User
-from auth.deps import ChangeableClient, Principal, ReadableClient, refuse, require
+from auth.deps import (
+    ChangeableClient,
+    Principal,
+    ReadableClient,
+    admitted_client,
+    refuse_unless,
+    require,
+)
 from auth.policies import clients as client_policies
 from auth.policies import ips as ips_policies
 
@@ -81,14 +87,7 @@ async def get_journey(access: ReadableClient, session: SessionDep) -> Journey:
     window, reviews and the 13/26/52-week sustainment checks; and what is due or overdue (first
     employer contact 30 days after joining, in-work reviews, plan actions). Overdue items are
     raised once as alerts to each member of the care team."""
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="journey.read",
-        resource_type="client",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("journey.read")
     journey = await service.journey(session=session, ctx=access.ctx, client=access.client)
     raised = await service.raise_due_alerts(session, access.ctx, access.client, due=journey.alerts)
     for alert in raised:
@@ -109,13 +108,10 @@ async def record_milestone(
     milestone = await service.record_milestone(
         session=session, ctx=access.ctx, client=access.client, data=body
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="journey.milestone",
+    await access.audit(
+        "journey.milestone",
         resource_type="milestone",
         resource_id=milestone.id,
-        client_id=access.client.id,
         detail=f"{milestone.kind} on {milestone.occurred_on.isoformat()}",
     )
     return MilestonePublic(
@@ -137,14 +133,7 @@ async def start_job(body: JobCreate, access: ChangeableClient, session: SessionD
     """Record a job start (employer, role, hours): a job-start milestone, 26 weeks of in-work
     support from that day, and sustainment checks at 13, 26 and 52 weeks."""
     job = await service.start_job(session=session, ctx=access.ctx, client=access.client, data=body)
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="journey.job_start",
-        resource_type="job",
-        resource_id=job.id,
-        client_id=access.client.id,
-    )
+    await access.audit("journey.job_start", resource_type="job", resource_id=job.id)
     return await service.job_public(session=session, ctx=access.ctx, job=job)
 
 
@@ -157,14 +146,7 @@ async def end_job(
     job = await service.end_job(
         session=session, ctx=access.ctx, client=access.client, job=job, data=body
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="journey.job_end",
-        resource_type="job",
-        resource_id=job.id,
-        client_id=access.client.id,
-    )
+    await access.audit("journey.job_end", resource_type="job", resource_id=job.id)
     return await service.job_public(session=session, ctx=access.ctx, job=job)
 
 
@@ -179,14 +161,7 @@ async def add_review(
     """Record an in-work support review of a job; the next one falls due a fortnight later."""
     job = await service.get_job(session=session, client=access.client, job_id=job_id)
     review = await service.add_review(session=session, ctx=access.ctx, job=job, data=body)
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="journey.support_review",
-        resource_type="job",
-        resource_id=job.id,
-        client_id=access.client.id,
-    )
+    await access.audit("journey.support_review", resource_type="job", resource_id=job.id)
     return ReviewPublic(
         id=review.id,
         reviewed_on=review.reviewed_on,
@@ -226,9 +201,7 @@ async def list_employer_contacts(
         session=session, specialist_ids=owners, limit=page.limit, offset=page.offset
     )
     views, shown_clients = await _contact_views(session, principal.user, found)
-    await audit_service.record_many(
-        session,
-        principal.ctx,
+    await principal.audit_many(
         [
             AuditEntry(
                 action="employer_contact.list",
@@ -237,27 +210,18 @@ async def list_employer_contacts(
                 client_id=client_id,
             )
             for client_id in sorted(shown_clients, key=str)
-        ],
+        ]
     )
-    return Page(items=views, total=total, limit=page.limit, offset=page.offset)
+    return page_of(page, views, total)
 
 
 async def _must_read_linked_client(
     session: SessionDep, principal: Principal, client_id: uuid.UUID, *, action: str
 ) -> None:
     """A contact linked to a client is logged or changed only by someone who may read them."""
-    client = await clients_service.get(session=session, client_id=client_id)
-    decision = await client_policies.can_read_client(session, principal.user, client)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action=action,
-            resource_type="client",
-            resource_id=client.id,
-            client_id=client.id,
-            reason=decision.reason,
-        )
+    await admitted_client(
+        session, principal, client_id, client_policies.can_read_client, action=action
+    )
 
 
 @router.post(
@@ -277,10 +241,8 @@ async def log_employer_contact(
     contact = await service.log_employer_contact(
         session=session, ctx=principal.ctx, specialist=principal.user, data=body
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="employer_contact.create",
+    await principal.audit(
+        "employer_contact.create",
         resource_type="employer_contact",
         resource_id=contact.id,
         client_id=contact.client_id,
@@ -301,16 +263,15 @@ async def change_employer_contact(
     read that client's record; the client it is linked to does not change."""
     contact = await service.get_employer_contact(session=session, contact_id=contact_id)
     decision = ips_policies.can_change_employer_contact(principal.user, contact.specialist_id)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="employer_contact.update",
-            resource_type="employer_contact",
-            resource_id=contact.id,
-            client_id=contact.client_id,
-            reason=decision.reason,
-        )
+    await refuse_unless(
+        decision,
+        session,
+        principal,
+        action="employer_contact.update",
+        resource_type="employer_contact",
+        resource_id=contact.id,
+        client_id=contact.client_id,
+    )
     if contact.client_id is not None:
         await _must_read_linked_client(
             session, principal, contact.client_id, action="employer_contact.update"
@@ -318,10 +279,8 @@ async def change_employer_contact(
     changed = await service.update_employer_contact(
         session=session, ctx=principal.ctx, contact=contact, data=body
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="employer_contact.update",
+    await principal.audit(
+        "employer_contact.update",
         resource_type="employer_contact",
         resource_id=contact.id,
         client_id=contact.client_id,
@@ -371,23 +330,17 @@ async def assign_employment_specialist(
         override_reason=body.override_reason,
         settings=settings,
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="care_team.add",
+    await access.audit(
+        "care_team.add",
         resource_type="care_team_member",
         resource_id=member.id,
-        client_id=access.client.id,
         detail=f"user {specialist.id} as employment specialist",
     )
     if override is not None:
-        await audit_service.record(
-            session,
-            access.ctx,
-            action="caseload.override",
+        await access.audit(
+            "caseload.override",
             resource_type="caseload_override",
             resource_id=override.id,
-            client_id=access.client.id,
             detail=f"user {specialist.id}: caseload {override.caseload_before} at limit "
             f"{override.caseload_limit}; reason: {override.reason}",
         )

@@ -7,7 +7,6 @@ import uuid
 
 from fastapi import APIRouter
 
-from app.audit import service as audit_service
 from app.db import SessionDep
 from app.jobs import service
 from app.jobs.models import JobStatus, ScheduledJob
@@ -44,10 +43,8 @@ async def retry_job(
     for any other job; 404 for one that is not the admin's to see). Audited as `job.retry`."""
     job = await service.get_visible(session, job_id=job_id, viewer=principal.user)
     await service.retry(session, job=job, now=principal.ctx.now())
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="job.retry",
+    await principal.audit(
+        "job.retry",
         resource_type="job",
         resource_id=job.id,
         detail=job.kind,

@@ -40,7 +40,7 @@ from auth.deps import (
     ReadableClient,
     RuntimeDep,
     Staff,
-    refuse,
+    refuse_unless,
 )
 from auth.email import EmailSenderDep
 from auth.policies import clients as client_policies
@@ -84,13 +84,10 @@ async def submit(body: MeasureSubmit, access: ReadableClient, session: SessionDe
         raw_answers=dict(body.answers),
         session_key=body.session_key,
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="measure.record",
+    await access.audit(
+        "measure.record",
         resource_type="measure",
         resource_id=response.id,
-        client_id=access.client.id,
         detail=response.instrument,
     )
     view = _public(response, items=bool(await _item_answers(session, access)))
@@ -121,14 +118,8 @@ async def measures(access: ReadableClient, session: SessionDep) -> list[MeasureP
     """Every questionnaire the client completed, oldest first. ``answers`` is null for readers
     who see only the scores (``auth.policies.clients.can_see_item_answers``)."""
     items = await _item_answers(session, access)
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="measure.read",
-        resource_type="client",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-        detail=None if items else f"item answers withheld: {items.reason}",
+    await access.audit(
+        "measure.read", detail=None if items else f"item answers withheld: {items.reason}"
     )
     found = await service.history(session=session, client_id=access.client.id)
     return [_public(r, items=bool(items)) for r in found]
@@ -137,14 +128,7 @@ async def measures(access: ReadableClient, session: SessionDep) -> list[MeasureP
 @router.get("/clients/{client_id}/outcomes", response_model=OutcomeSummary)
 async def outcomes(access: ReadableClient, session: SessionDep) -> OutcomeSummary:
     """Caseness, recovery and reliable change between the first and latest paired sessions."""
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="measure.read",
-        resource_type="client",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("measure.read")
     pairs, first, last, result = service.outcome(
         await service.history(session=session, client_id=access.client.id)
     )
@@ -180,26 +164,20 @@ async def acknowledge(
             if client is not None
             else Decision(False, "the client's record is gone")
         )
-        if not decision:
-            raise await refuse(
-                session,
-                principal,
-                action="alert.acknowledge",
-                resource_type="alert",
-                resource_id=alert.id,
-                client_id=alert.client_id,
-                reason=decision.reason,
-            )
+        await refuse_unless(
+            decision,
+            session,
+            principal,
+            action="alert.acknowledge",
+            resource_type="alert",
+            resource_id=alert.id,
+            client_id=alert.client_id,
+        )
     alert = await service.acknowledge(
         session=session, ctx=principal.ctx, alert=alert, user=principal.user, note=body.note
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="alert.acknowledge",
-        resource_type="alert",
-        resource_id=alert.id,
-        client_id=alert.client_id,
+    await principal.audit(
+        "alert.acknowledge", resource_type="alert", resource_id=alert.id, client_id=alert.client_id
     )
     return _alert_view(alert, await session.get(ClientRecord, alert.client_id))
 
@@ -263,13 +241,10 @@ async def create_measure_link(
         instrument_code=body.instrument,
         lifetime=timedelta(hours=runtime.settings.measure_link_hours),
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="measure_link.create",
+    await access.audit(
+        "measure_link.create",
         resource_type="measure_link",
         resource_id=link.id,
-        client_id=access.client.id,
         detail=link.instrument,
     )
     url = links.link_url(runtime.settings.public_url, token)

@@ -57,15 +57,10 @@ guest_links = APIRouter(prefix="/guest-links", tags=["meetings"])
 CALENDAR_TITLE = "Teamwell meeting"
 
 
-async def _audit(session: SessionDep, principal: Principal, meeting: Meeting, action: str) -> None:
+async def _audit(principal: Principal, meeting: Meeting, action: str) -> None:
     """Meetings about a client are part of their record: each change is audited against it."""
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action=action,
-        resource_type="meeting",
-        resource_id=meeting.id,
-        client_id=meeting.client_id,
+    await principal.audit(
+        action, resource_type="meeting", resource_id=meeting.id, client_id=meeting.client_id
     )
 
 
@@ -191,7 +186,7 @@ async def create_meeting(
     meeting = await service.create(
         session=session, ctx=principal.ctx, host=principal.user, data=body
     )
-    await _audit(session, principal, meeting, "meeting.create")
+    await _audit(principal, meeting, "meeting.create")
     await _send_invitations(request, session, sender, meeting, "REQUEST")
     return await service.public(session=session, meeting=meeting)
 
@@ -215,7 +210,7 @@ async def update_meeting(
     SEQUENCE)."""
     invited = await service.invitee_ids(session=session, meeting_id=meeting.id)
     meeting = await service.update(session=session, ctx=principal.ctx, meeting=meeting, data=body)
-    await _audit(session, principal, meeting, "meeting.update")
+    await _audit(principal, meeting, "meeting.update")
     await _send_invitations(request, session, sender, meeting, "REQUEST")
     uninvited = invited - await service.invitee_ids(session=session, meeting_id=meeting.id)
     await _send_uninvitations(request, session, sender, meeting, uninvited)
@@ -232,7 +227,7 @@ async def cancel_meeting(
 ) -> MeetingPublic:
     """Cancel a meeting (its host only); invitees' calendars remove the event."""
     meeting = await service.cancel(session=session, ctx=principal.ctx, meeting=meeting)
-    await _audit(session, principal, meeting, "meeting.cancel")
+    await _audit(principal, meeting, "meeting.cancel")
     await _send_invitations(request, session, sender, meeting, "CANCEL")
     return await service.public(session=session, meeting=meeting)
 
@@ -258,7 +253,7 @@ async def attendance(
     meeting: RunMeeting, principal: CurrentUser, session: SessionDep
 ) -> list[AttendancePublic]:
     """Who came, when they were admitted and left, and for how long (staff running it)."""
-    await _audit(session, principal, meeting, "meeting.attendance_read")
+    await _audit(principal, meeting, "meeting.attendance_read")
     return await service.attendance(session=session, meeting_id=meeting.id)
 
 
@@ -288,7 +283,7 @@ async def start_call(
         data=data,
         conversation_id=conversation.id,
     )
-    await _audit(session, principal, meeting, "meeting.call")
+    await _audit(principal, meeting, "meeting.call")
     return await service.public(session=session, meeting=meeting)
 
 
@@ -347,10 +342,8 @@ async def create_guest_link(
         kind=body.kind,
         guest_name=body.guest_name,
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="guest_link.create",
+    await principal.audit(
+        "guest_link.create",
         resource_type="guest_link",
         resource_id=link.id,
         client_id=meeting.client_id,
@@ -385,10 +378,8 @@ async def revoke_guest_link(
     """Withdraw a guest link: it stops working at once (revoking twice is the same as once)."""
     link = await guests.get(session=session, meeting_id=meeting.id, link_id=link_id)
     await guests.revoke(session=session, ctx=principal.ctx, link=link)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="guest_link.revoke",
+    await principal.audit(
+        "guest_link.revoke",
         resource_type="guest_link",
         resource_id=link.id,
         client_id=meeting.client_id,

@@ -133,18 +133,39 @@ class _Driver(Protocol):
 # --- the rules ---------------------------------------------------------------------------------
 
 
+# An item that may be stored: its index, the sender's name and the conversation's members.
+Accepted = tuple[int, str, frozenset[uuid.UUID]]
+Results = list[Outcome | None]
+
+
 async def _store(
     db: _Driver, keyring: MessageKeyring, items: Sequence[Outgoing], now: Any
 ) -> list[Outcome]:
     """Store what may be stored of ``items``; an outcome for each. Raises only on a failure to
     write (the caller rolls the transaction back)."""
-    results: list[Outcome | None] = [None] * len(items)
+    results: Results = [None] * len(items)
     facts = await db.facts(
         list({i.sender_id for i in items}),
         list({i.conversation_id for i in items}),
         list({(i.conversation_id, i.sender_id, i.client_msg_id) for i in items}),
     )
-    accepted: list[tuple[int, str, frozenset[uuid.UUID]]] = []  # (index, sender's name, members)
+    accepted = _admitted(facts, items, results)
+    fresh, repeats = await _without_resends(db, keyring, facts, items, accepted, results)
+    if fresh:
+        await _write_fresh(db, keyring, items, fresh, now, results)
+    for index, first in repeats:
+        stored = results[first]
+        assert isinstance(stored, Stored)
+        results[index] = Stored(
+            stored.message, False, stored.sender_name, stored.members, stored.body
+        )
+    return [r if r is not None else RuntimeError("not handled") for r in results]
+
+
+def _admitted(facts: Facts, items: Sequence[Outgoing], results: Results) -> list[Accepted]:
+    """The items whose sender may send to their conversation; the others' refusals go into
+    ``results``."""
+    accepted: list[Accepted] = []
     for index, item in enumerate(items):
         sender = facts.senders.get(item.sender_id)
         kind = facts.kinds.get(item.conversation_id)
@@ -159,8 +180,20 @@ async def _store(
                 accepted.append((index, sender[1], members))
             else:
                 results[index] = refused
+    return accepted
 
-    # Resends: stored before, or earlier in this very batch.
+
+async def _without_resends(
+    db: _Driver,
+    keyring: MessageKeyring,
+    facts: Facts,
+    items: Sequence[Outgoing],
+    accepted: list[Accepted],
+    results: Results,
+) -> tuple[list[Accepted], list[tuple[int, int]]]:
+    """Resends: stored before (answered with what was stored, in ``results``), or earlier in
+    this very batch (``repeats``: index, index of the first with the same key). What is left is
+    fresh, to be written."""
     keys: set[Key] = {
         (items[i].conversation_id, items[i].sender_id, items[i].client_msg_id)
         for i, _, _ in accepted
@@ -172,9 +205,9 @@ async def _store(
             stored_before[(earlier.conversation_id, earlier.sender_id, earlier.client_msg_id)] = (
                 earlier
             )
-    fresh: list[tuple[int, str, frozenset[uuid.UUID]]] = []
+    fresh: list[Accepted] = []
     first_in_batch: dict[Key, int] = {}
-    repeats: list[tuple[int, int]] = []  # (index, index of the first with the same key)
+    repeats: list[tuple[int, int]] = []
     for entry in accepted:
         index, name, members = entry
         item = items[index]
@@ -189,49 +222,53 @@ async def _store(
         else:
             first_in_batch[key] = index
             fresh.append(entry)
+    return fresh, repeats
 
-    if fresh:
-        wanted: dict[uuid.UUID, int] = {}
-        for index, _, _ in fresh:
-            cid = items[index].conversation_id
-            wanted[cid] = wanted.get(cid, 0) + 1
-        last = await db.take_seqs(wanted, now)
-        numbers = {
-            cid: iter(messaging.numbers_taken(last[cid], count)) for cid, count in wanted.items()
-        }
-        messages: list[Message] = []
-        markers: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
-        for index, name, members in fresh:
-            item = items[index]
-            seq = next(numbers[item.conversation_id])
-            message = messaging.sealed(
-                keyring,
-                conversation_id=item.conversation_id,
-                seq=seq,
-                sender_id=item.sender_id,
-                client_msg_id=item.client_msg_id,
-                body=item.body,
-                now=now,
-            )
-            messages.append(message)
-            markers[(item.conversation_id, item.sender_id)] = seq
-            results[index] = Stored(message, True, name, members, item.body)
-        await db.write(
-            messages,
-            # In one order everywhere, like the counters (see _Postgres.take_seqs).
-            sorted(
-                ((c, u, seq) for (c, u), seq in markers.items()),
-                key=lambda m: (str(m[0]), str(m[1])),
-            ),
-            now,
+
+async def _write_fresh(
+    db: _Driver,
+    keyring: MessageKeyring,
+    items: Sequence[Outgoing],
+    fresh: list[Accepted],
+    now: Any,
+    results: Results,
+) -> None:
+    """Number the fresh messages in their conversations, seal and write them with their
+    senders' read markers; each one's outcome goes into ``results``."""
+    wanted: dict[uuid.UUID, int] = {}
+    for index, _, _ in fresh:
+        cid = items[index].conversation_id
+        wanted[cid] = wanted.get(cid, 0) + 1
+    last = await db.take_seqs(wanted, now)
+    numbers = {
+        cid: iter(messaging.numbers_taken(last[cid], count)) for cid, count in wanted.items()
+    }
+    messages: list[Message] = []
+    markers: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+    for index, name, members in fresh:
+        item = items[index]
+        seq = next(numbers[item.conversation_id])
+        message = messaging.sealed(
+            keyring,
+            conversation_id=item.conversation_id,
+            seq=seq,
+            sender_id=item.sender_id,
+            client_msg_id=item.client_msg_id,
+            body=item.body,
+            now=now,
         )
-    for index, first in repeats:
-        stored = results[first]
-        assert isinstance(stored, Stored)
-        results[index] = Stored(
-            stored.message, False, stored.sender_name, stored.members, stored.body
-        )
-    return [r if r is not None else RuntimeError("not handled") for r in results]
+        messages.append(message)
+        markers[(item.conversation_id, item.sender_id)] = seq
+        results[index] = Stored(message, True, name, members, item.body)
+    await db.write(
+        messages,
+        # In one order everywhere, like the counters (see _Postgres.take_seqs).
+        sorted(
+            ((c, u, seq) for (c, u), seq in markers.items()),
+            key=lambda m: (str(m[0]), str(m[1])),
+        ),
+        now,
+    )
 
 
 # --- the drivers ---------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from app.audit import service as audit_service
 from app.clients import service as clients_service
 from app.db import SessionDep
 from app.dbtypes import INT32_MAX
@@ -34,15 +33,11 @@ def keyring_of(request: Request) -> MessageKeyring:
     return keyring
 
 
-async def _audit_case_read(
-    session: SessionDep, principal: Principal, conversation: Conversation
-) -> None:
+async def _audit_case_read(principal: Principal, conversation: Conversation) -> None:
     """Reading a case thread is an access to the client's record."""
     if conversation.kind == ConversationKind.case:
-        await audit_service.record(
-            session,
-            principal.ctx,
-            action="case_thread.read",
+        await principal.audit(
+            "case_thread.read",
             resource_type="conversation",
             resource_id=conversation.id,
             client_id=conversation.client_id,
@@ -94,10 +89,8 @@ async def open_conversation(
             client=client,
             includes_client=body.includes_client,
         )
-        await audit_service.record(
-            session,
-            principal.ctx,
-            action="case_thread.open",
+        await principal.audit(
+            "case_thread.open",
             resource_type="conversation",
             resource_id=conversation.id,
             client_id=client.id,
@@ -125,7 +118,7 @@ async def get_conversation(
     conversation: ConversationMember, principal: CurrentUser, session: SessionDep
 ) -> ConversationPublic:
     """One conversation the caller is in."""
-    await _audit_case_read(session, principal, conversation)
+    await _audit_case_read(principal, conversation)
     return (
         await service.public_conversations(
             session=session, user=principal.user, conversations=[conversation]
@@ -151,7 +144,7 @@ async def history(
     before one (scrolling back). With neither, the latest page."""
     cap = request.app.state.settings.sync_page_max
     chosen = min(limit or cap, cap)
-    await _audit_case_read(session, principal, conversation)
+    await _audit_case_read(principal, conversation)
     if after_seq is not None and before_seq is not None:
         raise Problem("Give after_seq or before_seq, not both.")
     if after_seq is not None:
@@ -184,7 +177,7 @@ async def search(
 ) -> MessagePage:
     """Messages containing the words, newest last. Bodies are encrypted at rest, so the search
     decrypts this one conversation's messages in the server's memory; nothing is indexed."""
-    await _audit_case_read(session, principal, conversation)
+    await _audit_case_read(principal, conversation)
     keyring = keyring_of(request)
     cap = request.app.state.settings.sync_page_max
     needle = q.casefold()

@@ -7,7 +7,6 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.audit import service as audit_service
 from app.config import Settings
 from app.db import SessionDep
 from app.notifications import service
@@ -56,10 +55,8 @@ async def update_my_preferences(
         settings=_settings(request),
         now=principal.ctx.now(),
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="notification.preferences_update",
+    await principal.audit(
+        "notification.preferences_update",
         resource_type="user",
         resource_id=principal.user.id,
     )
@@ -85,10 +82,8 @@ async def subscribe_push(
         settings=_settings(request),
         now=principal.ctx.now(),
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="notification.push_subscribe",
+    await principal.audit(
+        "notification.push_subscribe",
         resource_type="push_subscription",
         resource_id=subscription.id,
     )
@@ -103,10 +98,8 @@ async def unsubscribe_push(
     await service.remove_push_subscription(
         session=session, user=principal.user, subscription_id=subscription_id
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="notification.push_unsubscribe",
+    await principal.audit(
+        "notification.push_unsubscribe",
         resource_type="push_subscription",
         resource_id=subscription_id,
     )
@@ -122,10 +115,8 @@ async def notification_status(
     user = await users_service.get(session=session, user_id=user_id)
     if user.organisation_id != principal.user.organisation_id:
         raise users_service.UserNotFound()
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="notification.status_read",
+    await principal.audit(
+        "notification.status_read",
         resource_type="user",
         resource_id=user.id,
     )

@@ -4,12 +4,11 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from app.audit import service as audit_service
 from app.db import SessionDep
 from app.organisations import service
 from app.organisations.schemas import OrganisationCreate, OrganisationPublic, OrganisationUpdate
-from app.pagination import Page, PageDep
-from auth.deps import AccountManager, CurrentUser, refuse
+from app.pagination import Page, PageDep, page_of
+from auth.deps import AccountManager, CurrentUser, refuse_unless
 from auth.policies import accounts as account_policies
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
@@ -21,12 +20,7 @@ async def list_organisations(
 ) -> Page[OrganisationPublic]:
     """Organisations in the programme (names and kinds only: needed to record consent)."""
     rows, total = await service.list_all(session=session, limit=page.limit, offset=page.offset)
-    return Page(
-        items=[OrganisationPublic.model_validate(o) for o in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(page, [OrganisationPublic.model_validate(o) for o in rows], total)
 
 
 @router.post("", response_model=OrganisationPublic, status_code=status.HTTP_201_CREATED)
@@ -35,12 +29,8 @@ async def create_organisation(
 ) -> OrganisationPublic:
     """Add a partner organisation (admins)."""
     organisation = await service.create(session=session, ctx=principal.ctx, data=body)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="organisation.create",
-        resource_type="organisation",
-        resource_id=organisation.id,
+    await principal.audit(
+        "organisation.create", resource_type="organisation", resource_id=organisation.id
     )
     return OrganisationPublic.model_validate(organisation)
 
@@ -65,21 +55,16 @@ async def update_organisation(
     audited)."""
     organisation = await service.get(session=session, organisation_id=organisation_id)
     decision = account_policies.can_change_organisation(principal.user, organisation.id)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="organisation.update",
-            resource_type="organisation",
-            resource_id=organisation.id,
-            reason=decision.reason,
-        )
-    organisation = await service.update(session=session, organisation=organisation, data=body)
-    await audit_service.record(
+    await refuse_unless(
+        decision,
         session,
-        principal.ctx,
+        principal,
         action="organisation.update",
         resource_type="organisation",
         resource_id=organisation.id,
+    )
+    organisation = await service.update(session=session, organisation=organisation, data=body)
+    await principal.audit(
+        "organisation.update", resource_type="organisation", resource_id=organisation.id
     )
     return OrganisationPublic.model_validate(organisation)

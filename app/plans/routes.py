@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response, status
 
 from app import events
-from app.audit import service as audit_service
 from app.audit.writer import AuditedRead
 from app.db import SessionDep
 from app.plans import events as plan_events
@@ -44,14 +43,7 @@ async def _view(session: SessionDep, access: ClientAccess) -> PlanPublic:
 @router.get("", response_model=PlanPublic, dependencies=[AuditedRead])
 async def get_plan(access: ReadableClient, session: SessionDep, response: Response) -> PlanPublic:
     """The plan, with its version as the ETag to send back in If-Match when saving."""
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="plan.read",
-        resource_type="plan",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("plan.read", resource_type="plan")
     view = await _view(session, access)
     response.headers["ETag"] = service.etag(view.version)
     return view
@@ -78,13 +70,9 @@ async def save_plan(
         based_on=based_on,
     )
     if sections:
-        await audit_service.record(
-            session,
-            access.ctx,
-            action="plan.update",
+        await access.audit(
+            "plan.update",
             resource_type="plan",
-            resource_id=access.client.id,
-            client_id=access.client.id,
             detail=f"version {plan.version}: {', '.join(sections)}",
         )
     view = await _view(session, access)
@@ -106,14 +94,7 @@ async def save_plan(
 @router.get("/history", response_model=list[PlanVersionPublic], dependencies=[AuditedRead])
 async def plan_history(access: ReadableClient, session: SessionDep) -> list[PlanVersionPublic]:
     """Every saved version: who, when, which sections changed, and the content then."""
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="plan.history_read",
-        resource_type="plan",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("plan.history_read", resource_type="plan")
     plan = await service.find(session=session, client_id=access.client.id)
     if plan is None:
         return []
@@ -160,14 +141,7 @@ async def add_comment(
     comment = await service.add_comment(
         session=session, ctx=access.ctx, plan=plan, author=access.principal.user, data=body
     )
-    await audit_service.record(
-        session,
-        access.ctx,
-        action="plan.comment",
-        resource_type="plan",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("plan.comment", resource_type="plan")
     view = CommentPublic(
         id=comment.id,
         item_id=comment.item_id,

@@ -13,12 +13,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.audit import service as audit_service
 from app.db import SessionDep
 from app.reports import definitions, service
 from app.reports.schemas import DefinitionPublic, ProgrammeReport, ReportScopes
 from app.reports.service import ScopeKind
-from auth.deps import Principal, ReportReader, refuse
+from auth.deps import Principal, ReportReader, refuse_unless
 from auth.policies import reports as report_policies
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -63,15 +62,14 @@ async def _report(
         organisation_ids=scope.organisation_ids,
         team_ids=scope.team_ids,
     )
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action=action,
-            resource_type="report",
-            resource_id=f"{scope.kind}:{scope.id}",
-            reason=decision.reason,
-        )
+    await refuse_unless(
+        decision,
+        session,
+        principal,
+        action=action,
+        resource_type="report",
+        resource_id=f"{scope.kind}:{scope.id}",
+    )
     report = await service.programme_report(
         session=session,
         scope=scope,
@@ -82,10 +80,8 @@ async def _report(
         threshold=settings.report_suppression_threshold,
         by_arm=split == "arm",
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action=action,
+    await principal.audit(
+        action,
         resource_type="report",
         resource_id=f"{scope.kind}:{scope.id}",
         detail=f"{first_day.isoformat()} to {last_day.isoformat()}"

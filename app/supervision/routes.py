@@ -15,12 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from app import events
-from app.audit import service as audit_service
 from app.audit.service import AuditEntry
 from app.db import SessionDep
 from app.ips.routes import CaseloadSettingsDep
 from app.messaging.keyring import MessageKeyring
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.supervision import cadence, check_ins, links, service, team_view
 from app.supervision import records as supervision_records
 from app.supervision.events import talk_requested
@@ -44,14 +43,25 @@ from app.supervision.schemas import (
 )
 from app.supervision.service import SupervisionSettings
 from app.supervision.supervisees import supervisees_overview
-from app.teams import service as teams_service
 from app.users import service as users_service
-from app.users.models import SupervisionLink
 from app.users.schemas import SupervisionPublic
-from auth.deps import CurrentUser, Principal, Staff, Supervisor, WellbeingReporter, refuse
-from auth.policies import supervision as supervision_policies
-from auth.policies import teams as team_policies
-from auth.policies.decision import Decision
+from auth.deps import (
+    CadenceSubject,
+    LinkToAccept,
+    LinkToDecline,
+    MarkableAction,
+    Principal,
+    ReadableRecord,
+    RecordToAddActionTo,
+    RecordToUpdate,
+    Staff,
+    Supervisor,
+    TalkToAcknowledge,
+    ViewableTeam,
+    WellbeingReporter,
+    WellbeingSubject,
+    refuse,
+)
 
 router = APIRouter(tags=["supervision"])
 
@@ -75,19 +85,6 @@ PeriodFrom = Annotated[
     ),
 ]
 PeriodTo = Annotated[date | None, Query(alias="to", description="Last day (default: today)")]
-
-
-async def _audit_wellbeing_read(
-    session: SessionDep, principal: Principal, person_id: uuid.UUID, detail: str | None = None
-) -> None:
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="wellbeing.read",
-        resource_type="wellbeing",
-        resource_id=person_id,
-        detail=detail,
-    )
 
 
 # --- check-ins -------------------------------------------------------------------------------
@@ -115,10 +112,8 @@ async def submit_check_in(
         data=body,
         settings=settings,
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="wellbeing.check_in",
+    await principal.audit(
+        "wellbeing.check_in",
         resource_type="wellbeing",
         resource_id=row.id,
         detail="wants to talk" if row.wants_to_talk else None,
@@ -148,9 +143,9 @@ async def my_check_ins(
     rows, total = await check_ins.check_ins_of(
         session=session, user_id=principal.id, limit=page.limit, offset=page.offset
     )
-    await _audit_wellbeing_read(session, principal, principal.id)
+    await principal.audit("wellbeing.read", resource_type="wellbeing", resource_id=principal.id)
     items = await check_ins.check_ins_public(session=session, keyring=keyring, rows=rows)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page_of(page, items, total)
 
 
 @router.get("/wellbeing/prompt", response_model=CheckInPrompt)
@@ -166,30 +161,20 @@ async def check_in_prompt(
 
 @router.get("/wellbeing/people/{user_id}/check-ins", response_model=Page[CheckInPublic])
 async def check_ins_of_person(
-    user_id: uuid.UUID,
     principal: WellbeingReporter,
+    user_id: WellbeingSubject,
     session: SessionDep,
     page: PageDep,
     keyring: KeyringDep,
 ) -> Page[CheckInPublic]:
     """One person's check-ins, newest first: for that person and their current supervisors
     only. Anyone else is refused (403, audited) whether or not the person exists."""
-    decision = await supervision_policies.can_read_wellbeing_of(session, principal.user, user_id)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="wellbeing.read",
-            resource_type="wellbeing",
-            resource_id=user_id,
-            reason=decision.reason,
-        )
     rows, total = await check_ins.check_ins_of(
         session=session, user_id=user_id, limit=page.limit, offset=page.offset
     )
-    await _audit_wellbeing_read(session, principal, user_id)
+    await principal.audit("wellbeing.read", resource_type="wellbeing", resource_id=user_id)
     items = await check_ins.check_ins_public(session=session, keyring=keyring, rows=rows)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page_of(page, items, total)
 
 
 @router.get("/wellbeing/talk-requests", response_model=list[TalkRequestPublic])
@@ -208,26 +193,13 @@ async def talk_requests(
 
 @router.post("/wellbeing/talk-requests/{check_in_id}/acknowledge", response_model=TalkRequestPublic)
 async def acknowledge_talk_request(
-    check_in_id: uuid.UUID, principal: Supervisor, session: SessionDep
+    principal: Supervisor, check_in: TalkToAcknowledge, session: SessionDep
 ) -> TalkRequestPublic:
     """Say you have picked up a supervisee's 'I'd like to talk' (409 if another supervisor
     already did)."""
-    check_in = await check_ins.get_check_in(session=session, check_in_id=check_in_id)
-    people = await links.supervisee_ids(session=session, supervisor_id=principal.id)
-    if check_in.user_id not in people:
-        raise await refuse(
-            session,
-            principal,
-            action="wellbeing.talk_acknowledge",
-            resource_type="wellbeing",
-            resource_id=check_in.user_id,
-            reason="only a current supervisor of the person acknowledges their request",
-        )
     view = await check_ins.acknowledge_talk(session=session, ctx=principal.ctx, check_in=check_in)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="wellbeing.talk_acknowledge",
+    await principal.audit(
+        "wellbeing.talk_acknowledge",
         resource_type="wellbeing",
         resource_id=check_in.user_id,
         detail=f"check-in {check_in.id}",
@@ -249,36 +221,16 @@ async def my_supervision_links(principal: Staff, session: SessionDep) -> list[Su
     return await users_service.links_public(session=session, links=links)
 
 
-async def _decide_link(
-    session: SessionDep, principal: Principal, link_id: uuid.UUID, action: str
-) -> SupervisionLink:
-    link = await users_service.get_link(session=session, link_id=link_id)
-    decision = supervision_policies.can_decide_supervision(principal.user, link.supervisee_id)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action=action,
-            resource_type="supervision_link",
-            resource_id=link.id,
-            reason=decision.reason,
-        )
-    return link
-
-
 @router.post("/supervision/links/{link_id}/accept", response_model=SupervisionPublic)
 async def accept_supervisor(
-    link_id: uuid.UUID, principal: Staff, session: SessionDep
+    principal: Staff, link: LinkToAccept, session: SessionDep
 ) -> SupervisionPublic:
     """Accept a proposed supervisor (the supervisee only; anyone else 403, audited). From now
     on they are your supervisor: they see your check-ins and your clients' records, and your
     previous supervisor's link ends. 409 ``supervision-link-not-pending`` once decided."""
-    link = await _decide_link(session, principal, link_id, "supervision.link_accept")
     link = await users_service.accept_supervisor(session=session, ctx=principal.ctx, link=link)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="supervision.link_accept",
+    await principal.audit(
+        "supervision.link_accept",
         resource_type="supervision_link",
         resource_id=link.id,
         detail=f"supervisor {link.supervisor_id}",
@@ -288,16 +240,13 @@ async def accept_supervisor(
 
 @router.post("/supervision/links/{link_id}/decline", response_model=SupervisionPublic)
 async def decline_supervisor(
-    link_id: uuid.UUID, principal: Staff, session: SessionDep
+    principal: Staff, link: LinkToDecline, session: SessionDep
 ) -> SupervisionPublic:
     """Decline a proposed supervisor (the supervisee only; anyone else 403, audited). Nothing
     changes for your current supervisor. 409 ``supervision-link-not-pending`` once decided."""
-    link = await _decide_link(session, principal, link_id, "supervision.link_decline")
     link = await users_service.decline_supervisor(session=session, ctx=principal.ctx, link=link)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="supervision.link_decline",
+    await principal.audit(
+        "supervision.link_decline",
         resource_type="supervision_link",
         resource_id=link.id,
         detail=f"supervisor {link.supervisor_id}",
@@ -315,9 +264,7 @@ async def supervisees(
     overview = await supervisees_overview(
         session=session, ctx=principal.ctx, supervisor=principal.user, settings=settings
     )
-    await audit_service.record_many(
-        session,
-        principal.ctx,
+    await principal.audit_many(
         [
             AuditEntry(
                 action="wellbeing.read",
@@ -326,37 +273,26 @@ async def supervisees(
                 detail="supervisees overview",
             )
             for item in overview
-        ],
+        ]
     )
     return overview
 
 
 @router.put("/supervision/supervisees/{user_id}/cadence", response_model=CadencePublic)
 async def set_cadence(
-    user_id: uuid.UUID,
     body: CadenceSet,
     principal: Supervisor,
+    user_id: CadenceSubject,
     session: SessionDep,
     settings: SettingsDep,
 ) -> CadencePublic:
     """How often your supervisee is prompted to check in, and how often they should have
     supervision. Only for your own current supervisees."""
-    if user_id not in await links.supervisee_ids(session=session, supervisor_id=principal.id):
-        raise await refuse(
-            session,
-            principal,
-            action="supervision.cadence_set",
-            resource_type="supervision_cadence",
-            resource_id=user_id,
-            reason="the cadence is set by the person's own supervisor",
-        )
     chosen = await cadence.set_cadence(
         session=session, ctx=principal.ctx, supervisee_id=user_id, data=body, settings=settings
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="supervision.cadence_set",
+    await principal.audit(
+        "supervision.cadence_set",
         resource_type="supervision_cadence",
         resource_id=user_id,
         detail=f"check-in every {body.check_in_days} days, "
@@ -375,63 +311,6 @@ async def _record_view(
         session=session, keyring=keyring, records=[record], today=service.today_of(principal.ctx)
     )
     return views[0]
-
-
-async def _unless_allowed(
-    session: SessionDep,
-    principal: Principal,
-    record: SupervisionRecord,
-    action: str,
-    decision: Decision,
-) -> None:
-    """Refuse (audited) the action on the record unless the decision allows it."""
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action=action,
-            resource_type="supervision_record",
-            resource_id=record.id,
-            reason=decision.reason,
-        )
-
-
-async def _readable_record(
-    session: SessionDep, principal: Principal, record_id: uuid.UUID, action: str
-) -> SupervisionRecord:
-    record = await supervision_records.get_record(session=session, record_id=record_id)
-    decision = await supervision_policies.can_read_supervision_record(
-        session, principal.user, record
-    )
-    await _unless_allowed(session, principal, record, action, decision)
-    return record
-
-
-async def _changeable_record(
-    session: SessionDep, principal: Principal, record_id: uuid.UUID, action: str
-) -> SupervisionRecord:
-    """A record the caller may read and change (the supervisor who holds it)."""
-    record = await _readable_record(session, principal, record_id, action)
-    await _unless_allowed(
-        session,
-        principal,
-        record,
-        action,
-        supervision_policies.can_change_supervision_record(principal.user, record),
-    )
-    return record
-
-
-async def _audit_record(
-    session: SessionDep, principal: Principal, record: SupervisionRecord, action: str
-) -> None:
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action=action,
-        resource_type="supervision_record",
-        resource_id=record.id,
-    )
 
 
 @router.post(
@@ -466,7 +345,9 @@ async def create_record(
         data=body,
         settings=settings,
     )
-    await _audit_record(session, principal, record, "supervision.create")
+    await principal.audit(
+        "supervision.create", resource_type="supervision_record", resource_id=record.id
+    )
     return await _record_view(session, principal, keyring, record)
 
 
@@ -478,43 +359,41 @@ async def my_records(
     records, total = await supervision_records.records_for(
         session=session, user_id=principal.id, limit=page.limit, offset=page.offset
     )
-    await audit_service.record_many(
-        session,
-        principal.ctx,
+    await principal.audit_many(
         [
             AuditEntry(
                 action="supervision.read", resource_type="supervision_record", resource_id=r.id
             )
             for r in records
-        ],
+        ]
     )
     items = await supervision_records.records_public(
         session=session, keyring=keyring, records=records, today=service.today_of(principal.ctx)
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return page_of(page, items, total)
 
 
 @router.get("/supervision/records/{record_id}", response_model=RecordPublic)
 async def get_record(
-    record_id: uuid.UUID, principal: Staff, session: SessionDep, keyring: KeyringDep
+    principal: Staff, record: ReadableRecord, session: SessionDep, keyring: KeyringDep
 ) -> RecordPublic:
     """One record: for the supervisor who holds it and its attendees only."""
-    record = await _readable_record(session, principal, record_id, "supervision.read")
-    await _audit_record(session, principal, record, "supervision.read")
+    await principal.audit(
+        "supervision.read", resource_type="supervision_record", resource_id=record.id
+    )
     return await _record_view(session, principal, keyring, record)
 
 
 @router.patch("/supervision/records/{record_id}", response_model=RecordPublic)
 async def update_record(
-    record_id: uuid.UUID,
     body: RecordUpdate,
     principal: Staff,
+    record: RecordToUpdate,
     session: SessionDep,
     keyring: KeyringDep,
     settings: SettingsDep,
 ) -> RecordPublic:
     """Replace the notes (the supervisor who holds the record)."""
-    record = await _changeable_record(session, principal, record_id, "supervision.update")
     await supervision_records.update_notes(
         session=session,
         ctx=principal.ctx,
@@ -523,7 +402,9 @@ async def update_record(
         notes=body.notes,
         settings=settings,
     )
-    await _audit_record(session, principal, record, "supervision.update")
+    await principal.audit(
+        "supervision.update", resource_type="supervision_record", resource_id=record.id
+    )
     return await _record_view(session, principal, keyring, record)
 
 
@@ -533,14 +414,15 @@ async def update_record(
     status_code=status.HTTP_201_CREATED,
 )
 async def add_action(
-    record_id: uuid.UUID, body: ActionCreate, principal: Staff, session: SessionDep
+    body: ActionCreate, principal: Staff, record: RecordToAddActionTo, session: SessionDep
 ) -> ActionPublic:
     """Add an agreed action, owned by an attendee or by you (the record's supervisor)."""
-    record = await _changeable_record(session, principal, record_id, "supervision.action_create")
     action = await supervision_records.add_action(
         session=session, ctx=principal.ctx, record=record, data=body
     )
-    await _audit_record(session, principal, record, "supervision.action_create")
+    await principal.audit(
+        "supervision.action_create", resource_type="supervision_record", resource_id=record.id
+    )
     return await supervision_records.action_view(
         session=session, action=action, today=service.today_of(principal.ctx)
     )
@@ -548,30 +430,14 @@ async def add_action(
 
 @router.patch("/supervision/actions/{action_id}", response_model=ActionPublic)
 async def update_action(
-    action_id: uuid.UUID, body: ActionUpdate, principal: Staff, session: SessionDep
+    body: ActionUpdate, principal: Staff, action: MarkableAction, session: SessionDep
 ) -> ActionPublic:
     """Mark an action done (or open again): its owner or the record's supervisor."""
-    action = await supervision_records.get_action(session=session, action_id=action_id)
-    record = await _readable_record(
-        session, principal, action.record_id, "supervision.action_update"
-    )
-    decision = supervision_policies.can_mark_supervision_action(principal.user, record, action)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="supervision.action_update",
-            resource_type="supervision_action",
-            resource_id=action.id,
-            reason=decision.reason,
-        )
     await supervision_records.set_action_done(
         session=session, ctx=principal.ctx, action=action, done=body.done
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="supervision.action_update",
+    await principal.audit(
+        "supervision.action_update",
         resource_type="supervision_action",
         resource_id=action.id,
         detail="done" if body.done else "reopened",
@@ -586,8 +452,7 @@ async def update_action(
 
 @router.get("/teams/{team_id}/overview", response_model=TeamOverview)
 async def team_overview(
-    team_id: uuid.UUID,
-    principal: CurrentUser,
+    access: ViewableTeam,
     session: SessionDep,
     request: Request,
     settings: SettingsDep,
@@ -599,35 +464,21 @@ async def team_overview(
     aggregates (a week is withheld when fewer than TEAMWELL_TEAM_WELLBEING_MIN_PEOPLE answered),
     caseloads against the limits, overdue plan actions and reviews, open alerts by kind, and
     who is present. Counts only where clients would otherwise be named."""
-    decision = await team_policies.can_view_team(session, principal.user, team_id)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="team.overview",
-            resource_type="team",
-            resource_id=team_id,
-            reason=decision.reason,
-        )
-    team = await teams_service.get(session=session, team_id=team_id)
+    principal = access.principal
     period = team_view.team_period(
         service.today_of(principal.ctx), period_from, period_to, settings
     )
     overview = await team_view.team_overview(
         session=session,
         ctx=principal.ctx,
-        team=team,
+        team=access.team,
         period=period,
         settings=settings,
         caseload_settings=caseload_settings,
         presence=request.app.state.realtime.presence.store,
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="team.overview",
-        resource_type="team",
-        resource_id=team.id,
+    await access.audit(
+        "team.overview",
         detail=f"{period[0].isoformat()}..{period[1].isoformat()}",
     )
     return overview

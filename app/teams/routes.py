@@ -4,11 +4,9 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from app.audit import service as audit_service
 from app.db import SessionDep
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.teams import service
-from app.teams.models import Team, TeamMembership
 from app.teams.schemas import (
     PendingTeamMember,
     TeamCreate,
@@ -18,30 +16,18 @@ from app.teams.schemas import (
     TeamUpdate,
 )
 from app.users import service as users_service
-from auth.deps import AccountManager, Principal, Staff, refuse
+from auth.deps import (
+    AccountManager,
+    MembershipToConfirm,
+    MembershipToDecline,
+    OrganisationTeam,
+    Staff,
+    VisibleTeam,
+    refuse_unless,
+)
 from auth.policies import teams as team_policies
 
 router = APIRouter(prefix="/teams", tags=["teams"])
-
-
-async def _visible_team(session: SessionDep, principal: Principal, team_id: uuid.UUID) -> Team:
-    """A team of the caller's organisation, or one they belong to: integrated teams have
-    members employed by partner organisations."""
-    team = await service.get(session=session, team_id=team_id)
-    if team.organisation_id != principal.user.organisation_id and team.id not in (
-        await service.team_ids_of(session=session, user_id=principal.id)
-    ):
-        raise service.TeamNotFound()
-    return team
-
-
-async def _team_in_own_organisation(
-    session: SessionDep, principal: Principal, team_id: uuid.UUID
-) -> Team:
-    team = await service.get(session=session, team_id=team_id)
-    if team.organisation_id != principal.user.organisation_id:
-        raise service.TeamNotFound()
-    return team
 
 
 @router.get("", response_model=Page[TeamPublic])
@@ -53,12 +39,7 @@ async def list_teams(principal: Staff, session: SessionDep, page: PageDep) -> Pa
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(
-        items=[TeamPublic.model_validate(t) for t in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(page, [TeamPublic.model_validate(t) for t in rows], total)
 
 
 @router.post("", response_model=TeamPublic, status_code=status.HTTP_201_CREATED)
@@ -72,9 +53,7 @@ async def create_team(
         organisation_id=principal.user.organisation_id,
         data=body,
     )
-    await audit_service.record(
-        session, principal.ctx, action="team.create", resource_type="team", resource_id=team.id
-    )
+    await principal.audit("team.create", resource_type="team", resource_id=team.id)
     return TeamPublic.model_validate(team)
 
 
@@ -87,22 +66,19 @@ async def pending_members(principal: Staff, session: SessionDep) -> list[Pending
 
 
 @router.get("/{team_id}", response_model=TeamPublic)
-async def get_team(team_id: uuid.UUID, principal: Staff, session: SessionDep) -> TeamPublic:
+async def get_team(principal: Staff, team: VisibleTeam) -> TeamPublic:
     """One team of the caller's organisation or that the caller belongs to."""
-    return TeamPublic.model_validate(await _visible_team(session, principal, team_id))
+    return TeamPublic.model_validate(team)
 
 
 @router.patch("/{team_id}", response_model=TeamPublic)
 async def update_team(
-    team_id: uuid.UUID, body: TeamUpdate, principal: AccountManager, session: SessionDep
+    body: TeamUpdate, principal: AccountManager, team: OrganisationTeam, session: SessionDep
 ) -> TeamPublic:
     """Rename a team or change its area cluster (admins of its organisation)."""
-    team = await _team_in_own_organisation(session, principal, team_id)
     team = await service.update(session=session, team=team, data=body)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="team.update",
+    await principal.audit(
+        "team.update",
         resource_type="team",
         resource_id=team.id,
         detail=",".join(sorted(body.model_dump(exclude_unset=True))),
@@ -112,29 +88,22 @@ async def update_team(
 
 @router.delete("/{team_id}/members/{user_id}", response_model=list[TeamMemberPublic])
 async def remove_member(
-    team_id: uuid.UUID, user_id: uuid.UUID, principal: AccountManager, session: SessionDep
+    user_id: uuid.UUID, principal: AccountManager, team: OrganisationTeam, session: SessionDep
 ) -> list[TeamMemberPublic]:
     """Take someone off a team (admins of its organisation); answers the members left. From then
     on they no longer read the team's conversation or join its meetings as a member."""
-    team = await _team_in_own_organisation(session, principal, team_id)
     await service.remove_member(session=session, team=team, user_id=user_id)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="team.member_remove",
-        resource_type="team",
-        resource_id=team.id,
-        detail=f"user {user_id}",
+    await principal.audit(
+        "team.member_remove", resource_type="team", resource_id=team.id, detail=f"user {user_id}"
     )
     return await service.members(session=session, team_id=team.id)
 
 
 @router.get("/{team_id}/members", response_model=list[TeamMemberPublic])
 async def list_members(
-    team_id: uuid.UUID, principal: Staff, session: SessionDep
+    principal: Staff, team: VisibleTeam, session: SessionDep
 ) -> list[TeamMemberPublic]:
     """The staff on a team."""
-    team = await _visible_team(session, principal, team_id)
     return await service.members(session=session, team_id=team.id)
 
 
@@ -142,7 +111,7 @@ async def list_members(
     "/{team_id}/members", response_model=list[TeamMemberPublic], status_code=status.HTTP_201_CREATED
 )
 async def add_member(
-    team_id: uuid.UUID, body: TeamMemberAdd, principal: AccountManager, session: SessionDep
+    body: TeamMemberAdd, principal: AccountManager, team: OrganisationTeam, session: SessionDep
 ) -> list[TeamMemberPublic]:
     """Propose a member of clinical staff of the team's organisation for a team (admins). The
     membership is ``pending`` and grants nothing until one of the team's supervisors (or, with
@@ -150,28 +119,24 @@ async def add_member(
     ``active`` at once. Another organisation's person is not found (404); clients and admins
     are refused (403): a team's members read its conversation, and admins see no clinical
     content."""
-    team = await _team_in_own_organisation(session, principal, team_id)
     user = await users_service.get(session=session, user_id=body.user_id)
     if user.organisation_id != team.organisation_id:
         # Another organisation's people are not found here, as everywhere (docs/security.md).
         raise users_service.UserNotFound()
     decision = team_policies.can_join_team(user)
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action="team.member_add",
-            resource_type="team",
-            resource_id=team.id,
-            reason=decision.reason,
-        )
+    await refuse_unless(
+        decision,
+        session,
+        principal,
+        action="team.member_add",
+        resource_type="team",
+        resource_id=team.id,
+    )
     membership = await service.add_member(
         session=session, ctx=principal.ctx, team=team, user=user, proposed_by=principal.id
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="team.member_add",
+    await principal.audit(
+        "team.member_add",
         resource_type="team",
         resource_id=team.id,
         detail=f"user {user.id} {service.membership_status(membership)}",
@@ -179,67 +144,38 @@ async def add_member(
     return await service.members(session=session, team_id=team.id)
 
 
-async def _decide_membership(
-    session: SessionDep, principal: Principal, team_id: uuid.UUID, user_id: uuid.UUID, action: str
-) -> TeamMembership:
-    team = await _visible_team(session, principal, team_id)
-    decision = team_policies.can_confirm_team_member(
-        principal.user,
-        candidate_id=user_id,
-        confirmers=await service.confirmer_ids(session=session, team_id=team.id),
-    )
-    if not decision:
-        raise await refuse(
-            session,
-            principal,
-            action=action,
-            resource_type="team",
-            resource_id=team.id,
-            reason=f"{decision.reason} (user {user_id})",
-        )
-    return await service.get_membership(session=session, team_id=team.id, user_id=user_id)
-
-
 @router.post("/{team_id}/members/{user_id}/confirm", response_model=list[TeamMemberPublic])
 async def confirm_member(
-    team_id: uuid.UUID, user_id: uuid.UUID, principal: Staff, session: SessionDep
+    team_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: Staff,
+    membership: MembershipToConfirm,
+    session: SessionDep,
 ) -> list[TeamMemberPublic]:
     """Confirm a proposed member: from now on they read the team's conversation, join its
     meetings and see their colleagues' presence. The team's supervisors in force confirm (its
     clinical members, when it has no supervisor); anyone else 403, audited. 409
     ``team-member-not-pending`` when they are already on the team."""
-    membership = await _decide_membership(
-        session, principal, team_id, user_id, "team.member_confirm"
-    )
     await service.confirm_member(session=session, ctx=principal.ctx, membership=membership)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="team.member_confirm",
-        resource_type="team",
-        resource_id=team_id,
-        detail=f"user {user_id}",
+    await principal.audit(
+        "team.member_confirm", resource_type="team", resource_id=team_id, detail=f"user {user_id}"
     )
     return await service.members(session=session, team_id=team_id)
 
 
 @router.post("/{team_id}/members/{user_id}/decline", response_model=list[TeamMemberPublic])
 async def decline_member(
-    team_id: uuid.UUID, user_id: uuid.UUID, principal: Staff, session: SessionDep
+    team_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: Staff,
+    membership: MembershipToDecline,
+    session: SessionDep,
 ) -> list[TeamMemberPublic]:
     """Decline a proposed member: the proposal goes (an admin may propose them again). Who may
     confirm may decline; anyone else 403, audited. 409 ``team-member-not-pending`` when they
     are already on the team."""
-    membership = await _decide_membership(
-        session, principal, team_id, user_id, "team.member_decline"
-    )
     await service.decline_member(session=session, ctx=principal.ctx, membership=membership)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="team.member_decline",
-        resource_type="team",
-        resource_id=team_id,
-        detail=f"user {user_id}",
+    await principal.audit(
+        "team.member_decline", resource_type="team", resource_id=team_id, detail=f"user {user_id}"
     )
     return await service.members(session=session, team_id=team_id)

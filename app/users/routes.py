@@ -4,9 +4,8 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from app.audit import service as audit_service
 from app.db import SessionDep
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.users import service
 from app.users.models import User
 from app.users.schemas import (
@@ -17,7 +16,7 @@ from app.users.schemas import (
     UserUpdate,
 )
 from auth import service as auth_service
-from auth.deps import AccountManager, Principal, RuntimeDep, Staff, refuse
+from auth.deps import AccountManager, Principal, RuntimeDep, Staff, refuse_unless
 from auth.policies import accounts as account_policies
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -43,12 +42,7 @@ async def list_users(principal: Staff, session: SessionDep, page: PageDep) -> Pa
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(
-        items=[UserPublic.model_validate(u) for u in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(page, [UserPublic.model_validate(u) for u in rows], total)
 
 
 @router.post("", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
@@ -64,9 +58,7 @@ async def create_user(
         organisation_id=principal.user.organisation_id,
         data=body,
     )
-    await audit_service.record(
-        session, principal.ctx, action="user.create", resource_type="user", resource_id=user.id
-    )
+    await principal.audit("user.create", resource_type="user", resource_id=user.id)
     return UserPublic.model_validate(user)
 
 
@@ -93,24 +85,21 @@ async def update_user(
     user = await _user_in_own_organisation(session, principal, user_id)
     if body.role is not None:
         decision = account_policies.can_change_role(user, body.role)
-        if not decision:
-            raise await refuse(
-                session,
-                principal,
-                action="user.update",
-                resource_type="user",
-                resource_id=user.id,
-                reason=decision.reason,
-            )
+        await refuse_unless(
+            decision,
+            session,
+            principal,
+            action="user.update",
+            resource_type="user",
+            resource_id=user.id,
+        )
     user = await service.update(session=session, user=user, data=body)
     if body.is_active is False:
         await auth_service.revoke_all_sessions(
             session=session, runtime=runtime, user_id=user.id, reason="deactivated"
         )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="user.update",
+    await principal.audit(
+        "user.update",
         resource_type="user",
         resource_id=user.id,
         detail=",".join(sorted(body.model_dump(exclude_unset=True))),
@@ -143,10 +132,8 @@ async def assign_supervisor(
     link = await service.propose_supervisor(
         session=session, ctx=principal.ctx, supervisee=supervisee, supervisor=supervisor
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="user.supervisor_assign",
+    await principal.audit(
+        "user.supervisor_assign",
         resource_type="user",
         resource_id=supervisee.id,
         detail=f"supervisor {supervisor.id} ({service.link_status(link)})",

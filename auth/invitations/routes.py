@@ -12,7 +12,7 @@ from app.audit.models import Outcome
 from app.context import Actor, Context, acting_as
 from app.db import SessionDep
 from app.errors import Problem
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, page_of
 from app.users.schemas import UserPublic
 from auth.deps import AccountManager, AnonymousContext, RuntimeDep
 from auth.email import EmailSenderDep
@@ -43,10 +43,8 @@ async def create_invitation(
         data=body,
         lifetime=timedelta(days=runtime.settings.invitation_days),
     )
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="invitation.create",
+    await principal.audit(
+        "invitation.create",
         resource_type="invitation",
         resource_id=invitation.id,
         client_id=invitation.client_id,
@@ -75,12 +73,7 @@ async def list_invitations(
         offset=page.offset,
     )
     now = principal.ctx.now()
-    return Page(
-        items=[service.to_public(i, now) for i in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return page_of(page, [service.to_public(i, now) for i in rows], total)
 
 
 @router.post("/{invitation_id}/revoke", response_model=InvitationPublic)
@@ -95,10 +88,8 @@ async def revoke_invitation(
         organisation_id=principal.user.organisation_id,
     )
     if await service.revoke(session=session, ctx=principal.ctx, invitation=invitation):
-        await audit_service.record(
-            session,
-            principal.ctx,
-            action="invitation.revoke",
+        await principal.audit(
+            "invitation.revoke",
             resource_type="invitation",
             resource_id=invitation.id,
             client_id=invitation.client_id,

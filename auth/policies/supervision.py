@@ -88,6 +88,20 @@ async def can_read_wellbeing_of(
     return Decision(False, "check-ins are seen only by the person and their supervisor")
 
 
+async def can_acknowledge_talk(session: AsyncSession, user: User, person_id: uuid.UUID) -> Decision:
+    """An 'I'd like to talk' is picked up by a current supervisor of the person who asked."""
+    if person_id in await users_service.supervisee_ids(session=session, supervisor_id=user.id):
+        return ALLOW
+    return Decision(False, "only a current supervisor of the person acknowledges their request")
+
+
+async def can_set_cadence(session: AsyncSession, user: User, person_id: uuid.UUID) -> Decision:
+    """How often someone checks in and is supervised is set by their current supervisor."""
+    if person_id in await users_service.supervisee_ids(session=session, supervisor_id=user.id):
+        return ALLOW
+    return Decision(False, "the cadence is set by the person's own supervisor")
+
+
 async def can_read_supervision_record(
     session: AsyncSession, user: User, record: SupervisionRecord
 ) -> Decision:

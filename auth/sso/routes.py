@@ -96,10 +96,8 @@ async def put_settings(
         session=session, runtime=runtime, organisation_id=organisation_id, data=body
     )
     clients.forget(organisation_id)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="sso.configure",
+    await principal.audit(
+        "sso.configure",
         resource_type="sso_provider",
         resource_id=provider.id,
         detail=f"{'created' if created else 'updated'}; enabled={provider.enabled}",
@@ -119,13 +117,7 @@ async def delete_settings(
     _own_organisation(principal, organisation_id)
     provider = await service.delete_settings(session=session, organisation_id=organisation_id)
     clients.forget(organisation_id)
-    await audit_service.record(
-        session,
-        principal.ctx,
-        action="sso.delete",
-        resource_type="sso_provider",
-        resource_id=provider.id,
-    )
+    await principal.audit("sso.delete", resource_type="sso_provider", resource_id=provider.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

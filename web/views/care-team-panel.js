@@ -5,7 +5,7 @@
 
 import { request } from '../api.js';
 import {
-  h, section, dataTable, time, badge, roleLabel, emptyState, problemMessage,
+  h, section, dataTable, time, badge, roleLabel, emptyState, problemMessage, loadOnFirstOpen,
   errorArea, applyFieldErrors, submitButton, notice,
 } from '../ui.js';
 import {
@@ -73,23 +73,14 @@ export function careTeamPanel(client, ctx) {
 
   function pastMembers() {
     const details = h('details', { class: 'details' }, h('summary', {}, 'Past members'));
-    let loaded = false;
-    details.addEventListener('toggle', () => {
-      if (!details.open || loaded) return;
-      loaded = true;
-      const waiting = h('p', { role: 'status' }, 'Loading…');
-      details.append(waiting);
-      request(base, { query: { include_past: true }, signal: ctx.signal })
-        .then((all) => {
-          if (!ctx.isCurrent()) return;
-          const past = all.filter((m) => m.until);
-          waiting.replaceWith(past.length ? table(past, { past: true }) : emptyState('No one has left this care team.'));
-        })
-        .catch((error) => {
-          if (error.name === 'AbortError' || !ctx.isCurrent()) return;
-          loaded = false;
-          waiting.replaceWith(h('p', { class: 'field__error', role: 'alert' }, problemMessage(error)));
-        });
+    loadOnFirstOpen(details, {
+      ctx,
+      loadingText: 'Loading…',
+      load: () => request(base, { query: { include_past: true }, signal: ctx.signal }),
+      show: (all) => {
+        const past = all.filter((m) => m.until);
+        return past.length ? table(past, { past: true }) : emptyState('No one has left this care team.');
+      },
     });
     return details;
   }
@@ -111,24 +102,13 @@ export function careTeamPanel(client, ctx) {
 
   function addForm() {
     const details = h('details', { class: 'details care-team-form' }, h('summary', {}, 'Add to the care team'));
-    let loaded = false;
-    details.addEventListener('toggle', () => {
-      if (!details.open || loaded) return;
-      loaded = true;
-      const waiting = h('p', { role: 'status' }, 'Loading staff…');
-      details.append(waiting);
-      candidates()
-        .then((people) => {
-          if (!ctx.isCurrent()) return;
-          waiting.replaceWith(people.length
-            ? form(people, details)
-            : h('p', { class: 'muted' }, 'Everyone on the team is already on this care team.'));
-        })
-        .catch((error) => {
-          if (error.name === 'AbortError' || !ctx.isCurrent()) return;
-          loaded = false;
-          waiting.replaceWith(h('p', { class: 'field__error', role: 'alert' }, problemMessage(error)));
-        });
+    loadOnFirstOpen(details, {
+      ctx,
+      loadingText: 'Loading staff…',
+      load: candidates,
+      show: (people) => people.length
+        ? form(people, details)
+        : h('p', { class: 'muted' }, 'Everyone on the team is already on this care team.'),
     });
     return details;
   }

@@ -8,7 +8,7 @@
 import { request } from '../api.js';
 import {
   h, section, dataTable, consentBadge, time, label, emptyState, formatDate, uid,
-  errorArea, applyFieldErrors, submitButton, notice, problemMessage,
+  errorArea, applyFieldErrors, submitButton, notice, problemMessage, loadOnFirstOpen,
   PURPOSE_LABELS, CONSENT_STATE_LABELS,
 } from '../ui.js';
 import { selectField, textareaField } from './record-fields.js';
@@ -181,22 +181,11 @@ export function consentPanel(client, ctx) {
   function decisionForm() {
     const details = h('details', { class: 'details consent-form' },
       h('summary', {}, isClient ? 'Record your consent decision' : 'Record a consent decision'));
-    let loaded = false;
-    details.addEventListener('toggle', () => {
-      if (!details.open || loaded) return;
-      loaded = true;
-      const waiting = h('p', { role: 'status' }, 'Loading organisations…');
-      details.append(waiting);
-      request('/api/v1/organisations', { query: { limit: 100 }, signal: ctx.signal })
-        .then((found) => {
-          if (!ctx.isCurrent()) return;
-          waiting.replaceWith(form((found && found.items) || []));
-        })
-        .catch((error) => {
-          if (error.name === 'AbortError' || !ctx.isCurrent()) return;
-          loaded = false;
-          waiting.replaceWith(h('p', { class: 'field__error', role: 'alert' }, problemMessage(error)));
-        });
+    loadOnFirstOpen(details, {
+      ctx,
+      loadingText: 'Loading organisations…',
+      load: () => request('/api/v1/organisations', { query: { limit: 100 }, signal: ctx.signal }),
+      show: (found) => form((found && found.items) || []),
     });
     return details;
   }

@@ -10,8 +10,8 @@
 import { request } from '../api.js';
 import { instruments, shortName } from '../measures.js';
 import {
-  h, notice, problemMessage, errorArea, applyFieldErrors, submitButton, textField,
-  formatDateTime, copyableValue,
+  h, notice, errorArea, applyFieldErrors, submitButton, textField,
+  formatDateTime, copyableValue, loadOnFirstOpen,
 } from '../ui.js';
 import { selectField } from './record-fields.js';
 
@@ -23,22 +23,11 @@ export function measureLinkForm(client, ctx) {
   const base = `/api/v1/clients/${encodeURIComponent(client.id)}`;
   const details = h('details', { class: 'details measure-link' }, h('summary', {}, 'Send a questionnaire link'));
   const result = h('div', { class: 'measure-link__result' });
-  let loaded = false;
-  details.addEventListener('toggle', () => {
-    if (!details.open || loaded) return;
-    loaded = true;
-    const waiting = h('p', { role: 'status' }, 'Loading questionnaires…');
-    details.append(waiting);
-    instruments({ signal: ctx.signal })
-      .then((items) => {
-        if (!ctx.isCurrent()) return;
-        waiting.replaceWith(form(items), result);
-      })
-      .catch((error) => {
-        if (error.name === 'AbortError' || !ctx.isCurrent()) return;
-        loaded = false;
-        waiting.replaceWith(h('p', { class: 'field__error', role: 'alert' }, problemMessage(error)));
-      });
+  loadOnFirstOpen(details, {
+    ctx,
+    loadingText: 'Loading questionnaires…',
+    load: () => instruments({ signal: ctx.signal }),
+    show: (items) => [form(items), result],
   });
 
   function form(items) {

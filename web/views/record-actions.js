@@ -9,7 +9,7 @@
 import { request, download } from '../api.js';
 import {
   h, section, notice, problemMessage, errorArea, applyFieldErrors, submitButton, textField,
-  STATUS_LABELS, roleLabel,
+  loadOnFirstOpen, STATUS_LABELS, roleLabel,
 } from '../ui.js';
 import {
   CLINICAL_ROLES, careTeamCandidates, selectField, textareaField,
@@ -120,24 +120,13 @@ function detailsForm(client, ctx, base) {
 function specialistForm(client, ctx, base) {
   const details = h('details', { class: 'details' }, h('summary', {}, 'Assign the employment specialist'));
   const onTeam = new Set((client.care_team || []).filter((m) => !m.until).map((m) => m.user_id));
-  let loaded = false;
-  details.addEventListener('toggle', () => {
-    if (!details.open || loaded) return;
-    loaded = true;
-    const waiting = h('p', { role: 'status' }, 'Loading staff…');
-    details.append(waiting);
-    specialists()
-      .then((people) => {
-        if (!ctx.isCurrent()) return;
-        waiting.replaceWith(people.length
-          ? form(people)
-          : h('p', { class: 'muted' }, 'No employment specialist can be added: those on the team are on this care team already.'));
-      })
-      .catch((error) => {
-        if (error.name === 'AbortError' || !ctx.isCurrent()) return;
-        loaded = false;
-        waiting.replaceWith(h('p', { class: 'field__error', role: 'alert' }, problemMessage(error)));
-      });
+  loadOnFirstOpen(details, {
+    ctx,
+    loadingText: 'Loading staff…',
+    load: specialists,
+    show: (people) => people.length
+      ? form(people)
+      : h('p', { class: 'muted' }, 'No employment specialist can be added: those on the team are on this care team already.'),
   });
 
   /** Active employment specialists of the client's team (partners' among them) and of one's organisation. */

@@ -4,7 +4,7 @@
 
 import { request } from '../api.js';
 import {
-  h, errorArea, applyFieldErrors, submitButton, textField, problemMessage,
+  h, errorArea, applyFieldErrors, submitButton, textField, loadOnFirstOpen,
 } from '../ui.js';
 import { isClinical, referralFields, selectField } from './record-fields.js';
 
@@ -12,25 +12,16 @@ import { isClinical, referralFields, selectField } from './record-fields.js';
 export function referralIntake(ctx) {
   if (!isClinical(ctx.user)) return null;
   const details = h('details', { class: 'details referral-intake' }, h('summary', {}, 'Take a referral'));
-  let loaded = false;
-  details.addEventListener('toggle', () => {
-    if (!details.open || loaded) return;
-    loaded = true;
-    const waiting = h('p', { role: 'status' }, 'Loading your teams…');
-    details.append(waiting);
-    request('/api/v1/teams', { query: { limit: 100 }, signal: ctx.signal })
-      .then((found) => {
-        if (!ctx.isCurrent()) return;
-        const teams = (found && found.items) || [];
-        waiting.replaceWith(teams.length
-          ? intakeForm(ctx, teams)
-          : h('p', { class: 'muted' }, 'Your organisation has no team to take referrals into. An administrator of your organisation adds teams.'));
-      })
-      .catch((failure) => {
-        if (failure.name === 'AbortError' || !ctx.isCurrent()) return;
-        loaded = false;
-        waiting.replaceWith(h('p', { class: 'field__error', role: 'alert' }, problemMessage(failure)));
-      });
+  loadOnFirstOpen(details, {
+    ctx,
+    loadingText: 'Loading your teams…',
+    load: () => request('/api/v1/teams', { query: { limit: 100 }, signal: ctx.signal }),
+    show: (found) => {
+      const teams = (found && found.items) || [];
+      return teams.length
+      ? intakeForm(ctx, teams)
+      : h('p', { class: 'muted' }, 'Your organisation has no team to take referrals into. An administrator of your organisation adds teams.');
+    },
   });
   return details;
 }
