@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     # keeps mental-health records 20 years after the last contact).
     retention_auth_days: int = Field(default=30, ge=0, le=3650)
     retention_link_days: int = Field(default=30, ge=0, le=3650)
+    # Guest links into client sessions, once used, withdrawn or past their window; the guests'
+    # attendance stays (app/retention/rules.py).
+    retention_guest_link_days: int = Field(default=30, ge=0, le=3650)
     retention_message_days: int | None = Field(default=None, ge=1)
     retention_closed_client_years: int | None = Field(default=None, ge=1, le=100)
 
