@@ -127,6 +127,8 @@ async def test_staff_text_a_questionnaire_link_from_the_client_page(
     log = live_sqlite.server.log_path.read_text(errors="replace")
     texted = log[log.rfind("sms to ...555:") :].splitlines()[0]
     assert "Your Teamwell questionnaire link" in texted and "/#/q/…" in texted
+    texts = [line for line in log.splitlines() if "sms to" in line]
+    assert texts and all(token not in line for line in texts)
     assert token not in log and "7700900555" not in log and "900 555" not in log
     bea = next(
         c["id"]
