@@ -1,9 +1,9 @@
 """A client without an account joins their session from a guest link on a phone: the keyworker
-makes the link on the session's page (emailed and texted), Alex opens it on a phone-sized screen, gives his first
-name, waits in the waiting room, is let in, and each sees the other's video playing over a real
-WebRTC connection (fake camera and microphone, as in test_meeting_room.py). A wrong name and an
-expired link are refused with a page that says so; without a camera a guest joins with sound
-only. axe finds nothing on the guest pages or the
+makes the link on the session's page (emailed and texted), Alex opens it on a phone-sized
+screen, gives his first name, waits in the waiting room, is let in, and each sees the other's
+video playing over a real WebRTC connection (fake camera and microphone, as in
+test_meeting_room.py). A wrong name and an expired link are refused with a page that says so;
+without a camera a guest joins with sound only. axe finds nothing on the guest pages or the
 "Invite a guest" panel, at desktop and phone sizes."""
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -319,6 +320,43 @@ def test_a_text_notify_refuses_fails_the_request_and_keeps_no_link(
     assert problem(made, 502)["type"].endswith("/sms-not-sent")
     listed = sms_live.as_role("peer_keyworker").get(f"/api/v1/meetings/{meeting['id']}/guest-links")
     assert listed.json() == []
+
+
+def test_where_sms_is_off_it_is_not_offered_and_asking_is_refused(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    env = {"TEAMWELL_SMS_BACKEND": "off"}
+    with live_server(tmp_path_factory, "link-texts-off", extra_env=env) as off:
+        keyworker = off.as_role("peer_keyworker")
+        # What the web forms ask before offering "Text the link".
+        assert keyworker.get("/api/v1/me/notifications").json()["sms_available"] is False
+        alex = client_id(off, "Alex Morgan")
+        asked = keyworker.post(
+            f"/api/v1/clients/{alex}/measure-links",
+            json={"instrument": "phq9", "sms_to": "07700900123"},
+        )
+        assert problem(asked, 409)["type"].endswith("/sms-off")
+        meeting = client_session(off, "Alex Morgan")
+        guest = keyworker.post(
+            f"/api/v1/meetings/{meeting['id']}/guest-links", json={"kind": "client", "sms": True}
+        )
+        assert problem(guest, 409)["type"].endswith("/sms-off")
+        assert keyworker.get(f"/api/v1/meetings/{meeting['id']}/guest-links").json() == []
+        assert audit(off, "Alex Morgan", "measure_link.create") == []
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [("0", False), ("1", True), ("100", True), ("101", False)]
+)
+def test_the_daily_limit_setting_at_its_edges(
+    value: str, ok: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEAMWELL_LINK_SMS_PER_CLIENT_PER_DAY", value)
+    if ok:
+        assert Settings(data_dir=tmp_path).link_sms_per_client_per_day == int(value)
+    else:
+        with pytest.raises(ValueError):
+            Settings(data_dir=tmp_path)
 
 
 async def test_where_sms_is_off_a_text_is_refused_before_anything_else() -> None:
