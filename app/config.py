@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     guest_link_close_minutes_after: int = Field(default=30, ge=0, le=1440)
     guest_link_max_attempts: int = Field(default=5, ge=1, le=20)
     guest_credential_minutes: int = Field(default=120, ge=5, le=720)
+    # Guest and questionnaire links sent by text message (app/notifications/link_texts.py): at
+    # most this many to one client in any 24 hours.
+    link_sms_per_client_per_day: int = Field(default=5, ge=1, le=100)
     # The home page (GET /api/v1/me/today) lists the meetings starting within this many hours
     # (and those under way): "today" without knowing the reader's time zone.
     home_meetings_hours: int = Field(default=24, ge=1, le=168)
@@ -125,6 +128,9 @@ class Settings(BaseSettings):
     # keeps mental-health records 20 years after the last contact).
     retention_auth_days: int = Field(default=30, ge=0, le=3650)
     retention_link_days: int = Field(default=30, ge=0, le=3650)
+    # Guest links into client sessions, once used, withdrawn or past their window; the guests'
+    # attendance stays (app/retention/rules.py).
+    retention_guest_link_days: int = Field(default=30, ge=0, le=3650)
     retention_message_days: int | None = Field(default=None, ge=1)
     retention_closed_client_years: int | None = Field(default=None, ge=1, le=100)
 

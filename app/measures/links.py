@@ -101,8 +101,7 @@ async def send(
     to: str | None = None,
 ) -> bool:
     """Email the link to ``to``, or else to the client's login email. False when there is
-    neither. (Email is the one channel today; an SMS sender, when Teamwell has one, takes the
-    same text with no clinical content beside this.)"""
+    neither. (A text message goes through app/notifications/link_texts.py instead.)"""
     if to is None:
         user = await session.get(User, client.user_id) if client.user_id is not None else None
         if user is None or not user.email:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events
@@ -32,6 +32,8 @@ from app.measures.schemas import (
     OutcomeSummary,
     RiskAlertNotice,
 )
+from app.notifications import link_texts
+from app.notifications.link_texts import UkMobile
 from auth.deps import (
     AnonymousContext,
     ChangeableClient,
@@ -188,6 +190,10 @@ class MeasureLinkCreate(BaseModel):
     email: str | None = Field(
         default=None, min_length=3, max_length=320, strict=True, pattern=r"^[^@\s]+@[^@\s]+$"
     )
+    # Text the link to this UK mobile (app/notifications/link_texts.py), normalised to E.164.
+    sms_to: UkMobile | None = None
+    # Text the link to the client's own mobile number on record (without sms_to).
+    sms: StrictBool = False
 
 
 class MeasureLinkCreated(BaseModel):
@@ -199,6 +205,7 @@ class MeasureLinkCreated(BaseModel):
     emailed: bool = Field(
         description="Whether it was emailed: to the address given, else the client's login email"
     )
+    texted: bool = Field(description="Whether it was texted: to sms_to, else the client's mobile")
     link: str
 
 
@@ -228,11 +235,24 @@ async def create_measure_link(
     session: SessionDep,
     runtime: RuntimeDep,
     sender: EmailSenderDep,
+    sms_sender: link_texts.SmsSenderDep,
 ) -> MeasureLinkCreated:
     """Ask the client to complete a questionnaire remotely (care team). The one-time link is
     emailed to the address given, or else to the client's login email when they have one, and
-    returned here, once, so it can be copied and given another way. It expires after the
-    configured number of hours."""
+    returned here, once, so it can be copied and given another way. It is texted to ``sms_to``
+    (or, with ``sms``, to the client's own mobile on record) where the service sends SMS. It
+    expires after the configured number of hours."""
+    text = None
+    if body.sms or body.sms_to is not None:
+        # Checked before the link is made: a text that cannot go leaves no link behind.
+        text = await link_texts.plan(
+            session=session,
+            ctx=access.ctx,
+            settings=runtime.settings,
+            client=access.client,
+            number=body.sms_to,
+            action="measure_link.sms",
+        )
     link, token = await links.create(
         session=session,
         ctx=access.ctx,
@@ -248,6 +268,19 @@ async def create_measure_link(
         detail=link.instrument,
     )
     url = links.link_url(runtime.settings.public_url, token)
+    # The text first: should it fail, nothing was emailed with a link that is not kept.
+    if text is not None:
+        await link_texts.send(
+            session=session,
+            ctx=access.ctx,
+            sender=sms_sender,
+            text=text,
+            client_id=access.client.id,
+            resource_type="measure_link",
+            resource_id=link.id,
+            title=link_texts.MEASURE_LINK_TITLE,
+            link=url,
+        )
     emailed = await links.send(
         session=session, sender=sender, client=access.client, link=link, url=url, to=body.email
     )
@@ -256,6 +289,7 @@ async def create_measure_link(
         instrument=link.instrument,
         expires_at=link.expires_at,
         emailed=emailed,
+        texted=text is not None,
         link=url,
     )
 

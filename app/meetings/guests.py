@@ -267,6 +267,11 @@ async def spend(*, session: AsyncSession, ctx: Context, link: GuestLink) -> None
     await session.refresh(link)
 
 
+async def client_of(*, session: AsyncSession, meeting: Meeting) -> ClientRecord:
+    assert meeting.client_id is not None  # guest links are for client sessions
+    return await clients_service.get(session=session, client_id=meeting.client_id)
+
+
 async def client_login_email(*, session: AsyncSession, meeting: Meeting) -> str | None:
     """Where a client's link goes when staff give no address: the client's login email."""
     if meeting.client_id is None:
@@ -277,6 +282,5 @@ async def client_login_email(*, session: AsyncSession, meeting: Meeting) -> str 
 
 
 async def send(*, sender: EmailSender, to: str, link: GuestLink, url: str, span: Window) -> None:
-    # The one channel today; an SMS sender plugs in beside this (issue: notification channels)
-    # taking the same neutral text.
+    # By email; a text message goes through app/notifications/link_texts.py instead.
     await sender.send(invitation_email(to=to, link=link, url=url, span=span))

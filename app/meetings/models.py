@@ -92,10 +92,11 @@ class MeetingParticipant(SQLModel, table=True):
     @property
     def person_id(self) -> uuid.UUID:
         """Whom the seat's frames are routed to: the person's id, or a guest's link's id (the
-        channel a guest's socket listens on)."""
-        person = self.user_id if self.user_id is not None else self.guest_link_id
-        assert person is not None  # one or the other, always
-        return person
+        channel a guest's socket listens on). A guest's seat whose link retention has removed
+        (long after the session) routes to no one: the seat's own id stands in."""
+        if self.user_id is not None:
+            return self.user_id
+        return self.guest_link_id if self.guest_link_id is not None else self.id
 
 
 class GuestKind(StrEnum):

@@ -33,6 +33,7 @@ from app.meetings.schemas import (
     MeetingUpdate,
 )
 from app.messaging.models import ConversationKind
+from app.notifications import link_texts
 from app.users.models import User
 from auth.deps import (
     AnonymousContext,
@@ -327,13 +328,28 @@ async def create_guest_link(
     session: SessionDep,
     request: Request,
     sender: EmailSenderDep,
+    sms_sender: link_texts.SmsSenderDep,
 ) -> GuestLinkCreated:
     """A one-time link into this client session's lobby, for the client without an account,
     an interpreter, or a family member the client asked for (the staff who run the session).
     The link and its short code are returned only here; the link is emailed when an address is
-    given (or, for the client, to their login email)."""
+    given (or, for the client, to their login email), and texted to ``sms_to`` (or, with
+    ``sms``, to the client's own mobile on record) where the service sends SMS."""
     settings: Settings = request.app.state.settings
     rules = _guest_rules(settings)
+    text = None
+    if body.sms or body.sms_to is not None:
+        if body.sms_to is None and body.kind != GuestKind.client:
+            raise link_texts.SmsNumberMissing("Give the mobile number to text the link to.")
+        # Checked before the link is made: a text that cannot go leaves no link behind.
+        text = await link_texts.plan(
+            session=session,
+            ctx=principal.ctx,
+            settings=settings,
+            client=await guests.client_of(session=session, meeting=meeting),
+            number=body.sms_to,
+            action="guest_link.sms",
+        )
     link, token, code = await guests.create(
         session=session,
         ctx=principal.ctx,
@@ -350,6 +366,20 @@ async def create_guest_link(
         detail=f"{link.kind} for meeting {meeting.id}",
     )
     url = guests.link_url(settings.public_url, token)
+    # The text first: should it fail, nothing was emailed with a link that is not kept.
+    if text is not None:
+        assert meeting.client_id is not None  # a client session
+        await link_texts.send(
+            session=session,
+            ctx=principal.ctx,
+            sender=sms_sender,
+            text=text,
+            client_id=meeting.client_id,
+            resource_type="guest_link",
+            resource_id=link.id,
+            title=link_texts.GUEST_LINK_TITLE,
+            link=url,
+        )
     to = body.email
     if to is None and body.kind == GuestKind.client:
         to = await guests.client_login_email(session=session, meeting=meeting)
@@ -358,7 +388,9 @@ async def create_guest_link(
             sender=sender, to=to, link=link, url=url, span=guests.window(meeting, rules)
         )
     view = _guest_view(link, meeting, rules)
-    return GuestLinkCreated(**view.model_dump(), link=url, code=code, emailed=to is not None)
+    return GuestLinkCreated(
+        **view.model_dump(), link=url, code=code, emailed=to is not None, texted=text is not None
+    )
 
 
 @router.get("/{meeting_id}/guest-links", response_model=list[GuestLinkPublic])

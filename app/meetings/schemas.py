@@ -11,10 +11,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     model_validator,
 )
 
 from app.meetings.models import GuestKind, MeetingKind, MeetingState
+from app.notifications.link_texts import UkMobile
 from app.schemas import Name
 
 # The most people one meeting invites (besides its host), in a request body.
@@ -119,6 +121,10 @@ class GuestLinkCreate(BaseModel):
     email: str | None = Field(
         default=None, min_length=3, max_length=320, strict=True, pattern=r"^[^@\s]+@[^@\s]+$"
     )
+    # Text the link to this UK mobile (app/notifications/link_texts.py), normalised to E.164.
+    sms_to: UkMobile | None = None
+    # Text the link to the client's own number on record (the client's link, without sms_to).
+    sms: StrictBool = False
 
 
 class GuestLinkPublic(BaseModel):
@@ -140,6 +146,7 @@ class GuestLinkCreated(GuestLinkPublic):
     link: str
     code: str
     emailed: bool
+    texted: bool
 
 
 class GuestLinkOpened(BaseModel):

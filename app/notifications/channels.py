@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import logging
+import re
 import smtplib
 import time
 from dataclasses import dataclass
@@ -154,11 +155,20 @@ class SmsSender(Protocol):
     async def send(self, number: str, *, title: str, link: str) -> None: ...
 
 
+# A one-time link's token in a URL's fragment (``/#/guest/<token>``, ``/#/q/<token>``): long,
+# unbroken, and never to be logged, for it opens what it links to.
+_TOKEN_IN_FRAGMENT = re.compile(r"(#(?:/[^/]*)*/)[A-Za-z0-9_-]{20,}")
+
+
+def without_tokens(link: str) -> str:
+    return _TOKEN_IN_FRAGMENT.sub(r"\1…", link)
+
+
 class LogSmsSender:
-    """Development: logs the SMS with the number's last three digits only."""
+    """Development: logs the SMS with the number's last three digits only, and no link's token."""
 
     async def send(self, number: str, *, title: str, link: str) -> None:
-        log.info("sms to ...%s: %s %s", number[-3:], title, link)
+        log.info("sms to ...%s: %s %s", number[-3:], title, without_tokens(link))
 
 
 class NotifySmsSender:

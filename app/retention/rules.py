@@ -10,6 +10,11 @@ What is kept, and for how long (docs/security.md, "Faults and retention"):
 * One-time links (invitations, questionnaire links, single-sign-on codes): removed
   ``link_days`` after they stopped working (used, revoked or expired, whichever came first).
   They carry no clinical content, only that a link existed.
+* Guest links into a client session: removed ``guest_link_days`` after they stopped working
+  (used, revoked, the session cancelled, or the link's window closed ``guest_link_close_after``
+  after the session's end). The guests' seats in the meeting stay, as attendance (who came, as
+  what, when), with their reference to the link cleared: the link's secrets (the digests of its
+  token and code) go.
 * Messages: erased ``message_days`` after they were sent, only when that setting is given.
 * Client records: a closed record, with everything about the client, is removed
   ``closed_client_years`` after it was last changed (the closure, or any later change), only
@@ -34,9 +39,12 @@ class RetentionPolicy:
     session_idle: timedelta
     message_days: int | None = None
     closed_client_years: int | None = None
+    guest_link_days: int = 30
+    # How long after a session's end its guest links stop working (guest_link_close_minutes_after).
+    guest_link_close_after: timedelta = timedelta(minutes=30)
 
     def __post_init__(self) -> None:
-        if self.auth_days < 0 or self.link_days < 0:
+        if self.auth_days < 0 or self.link_days < 0 or self.guest_link_days < 0:
             raise ValueError("retention periods cannot be negative")
         if self.message_days is not None and self.message_days < 1:
             raise ValueError("messages are kept at least a day")
@@ -51,6 +59,7 @@ class Cutoffs:
 
     auth_ended_before: datetime
     link_ended_before: datetime
+    guest_link_ended_before: datetime
     messages_sent_before: datetime | None
     closed_clients_changed_before: datetime | None
 
@@ -67,6 +76,7 @@ def cutoffs(policy: RetentionPolicy, now: datetime) -> Cutoffs:
     return Cutoffs(
         auth_ended_before=now - timedelta(days=policy.auth_days),
         link_ended_before=now - timedelta(days=policy.link_days),
+        guest_link_ended_before=now - timedelta(days=policy.guest_link_days),
         messages_sent_before=(
             now - timedelta(days=policy.message_days) if policy.message_days is not None else None
         ),
@@ -88,6 +98,19 @@ def session_ended_at(
 def link_ended_at(expires_at: datetime, *ends: datetime | None) -> datetime:
     """When a one-time link stopped working: the first of its expiry and any use or revocation."""
     return min([expires_at, *(end for end in ends if end is not None)])
+
+
+def guest_link_ended_at(
+    *,
+    session_ends_at: datetime,
+    close_after: timedelta,
+    used_at: datetime | None = None,
+    revoked_at: datetime | None = None,
+    cancelled_at: datetime | None = None,
+) -> datetime:
+    """When a guest link stopped working: its use, its withdrawal, the session's cancellation,
+    or else the close of its window after the session's end, whichever came first."""
+    return link_ended_at(session_ends_at + close_after, used_at, revoked_at, cancelled_at)
 
 
 def has_outlived(ended_at: datetime, before: datetime | None) -> bool:

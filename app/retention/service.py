@@ -33,6 +33,7 @@ from app.config import Settings
 from app.context import Actor, Context
 from app.db import metadata
 from app.measures.models import MeasureLink
+from app.meetings.models import GuestLink, Meeting, MeetingParticipant
 from app.messaging.keyring import MessageKeyring, message_aad
 from app.messaging.models import ConversationParticipant, Message, MessageRevision, ReadMarker
 from app.notifications.models import (
@@ -59,6 +60,7 @@ KINDS = (
     "invitation",
     "measure_link",
     "sso_login_code",
+    "guest_link",
     "message",
     "client_record",
 )
@@ -99,6 +101,9 @@ async def run(
     report = RetentionReport()
     report.removed.update(await _remove_ended_sign_ins(session, cut, policy))
     report.removed.update(await _remove_spent_links(session, cut.link_ended_before))
+    report.removed["guest_link"] = await _remove_spent_guest_links(
+        session, cut.guest_link_ended_before, policy.guest_link_close_after
+    )
     if cut.messages_sent_before is not None:
         report.removed["message"] = await _erase_messages(
             session, ctx, keyring, sent_before=cut.messages_sent_before
@@ -168,6 +173,35 @@ async def _remove_spent_links(session: AsyncSession, link: datetime) -> dict[str
             ),
         ),
     }
+
+
+async def _remove_spent_guest_links(
+    session: AsyncSession, before: datetime, close_after: timedelta
+) -> int:
+    """Guest links that stopped working before ``before`` (``rules.guest_link_ended_at``). The
+    guests' seats stay as attendance (kind, name, arrival, admission, leaving); only their
+    reference to the link is cleared, so the link's token and code digests go with the row."""
+    spent = await session.exec(
+        select(GuestLink.id)
+        .join(Meeting, col(Meeting.id) == GuestLink.meeting_id)
+        .where(
+            or_(
+                col(GuestLink.used_at) < before,
+                col(GuestLink.revoked_at) < before,
+                col(Meeting.cancelled_at) < before,
+                col(Meeting.ends_at) < before - close_after,
+            )
+        )
+    )
+    ids = list(spent.all())
+    if not ids:
+        return 0
+    await session.exec(
+        update(MeetingParticipant)
+        .where(col(MeetingParticipant.guest_link_id).in_(ids))
+        .values(guest_link_id=None)
+    )
+    return await _delete(session, delete(GuestLink).where(col(GuestLink.id).in_(ids)))
 
 
 async def _remove_closed_clients(
@@ -338,6 +372,8 @@ def policy_from_settings(settings: Settings) -> rules.RetentionPolicy:
     return rules.RetentionPolicy(
         auth_days=settings.retention_auth_days,
         link_days=settings.retention_link_days,
+        guest_link_days=settings.retention_guest_link_days,
+        guest_link_close_after=timedelta(minutes=settings.guest_link_close_minutes_after),
         session_idle=timedelta(minutes=settings.session_idle_minutes),
         message_days=settings.retention_message_days,
         closed_client_years=settings.retention_closed_client_years,

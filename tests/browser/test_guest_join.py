@@ -1,9 +1,9 @@
 """A client without an account joins their session from a guest link on a phone: the keyworker
-makes the link on the session's page, Alex opens it on a phone-sized screen, gives his first
-name, waits in the waiting room, is let in, and each sees the other's video playing over a real
-WebRTC connection (fake camera and microphone, as in test_meeting_room.py). A wrong name and an
-expired link are refused with a page that says so; without a camera a guest joins with sound
-only. axe finds nothing on the guest pages or the
+makes the link on the session's page (emailed and texted), Alex opens it on a phone-sized
+screen, gives his first name, waits in the waiting room, is let in, and each sees the other's
+video playing over a real WebRTC connection (fake camera and microphone, as in
+test_meeting_room.py). A wrong name and an expired link are refused with a page that says so;
+without a camera a guest joins with sound only. axe finds nothing on the guest pages or the
 "Invite a guest" panel, at desktop and phone sizes."""
 
 from __future__ import annotations
@@ -76,9 +76,12 @@ async def test_a_client_joins_from_a_guest_link_on_a_phone_and_is_admitted(
         await expect(invite.get_by_text("No guest links yet.")).to_be_visible()
         await invite.get_by_label("Who is it for?").select_option("client")
         await expect(invite.get_by_label("Their name")).to_be_hidden()
+        # Texted as well (the log sender here), to the mobile the keyworker gives.
+        await invite.get_by_label("Text the link").check()
+        await invite.get_by_label("Mobile number").fill("07700 900 987")
         await invite.get_by_role("button", name="Make the link").click()
         # Alex has a login email: the link went there, and is shown to copy too.
-        await expect(invite.get_by_text("The link was emailed.")).to_be_visible()
+        await expect(invite.get_by_text("The link was emailed and texted.")).to_be_visible()
         link = await invite.get_by_label("Join link").input_value()
         assert "/#/guest/" in link
         code = await invite.get_by_label(re.compile("Short code")).input_value()
@@ -130,6 +133,13 @@ async def test_a_client_joins_from_a_guest_link_on_a_phone_and_is_admitted(
     ).json()
     [seat] = [a for a in attendance if a["guest"] == "client"]
     assert seat["name"] == "Alex" and seat["joined_at"] and seat["left_at"]
+    # The text: the fixed words and the link, whose token the log of texts never holds (the
+    # log email sender, development's, writes the whole email).
+    assert live_sqlite.server.log_path is not None
+    log = live_sqlite.server.log_path.read_text(errors="replace")
+    texted = log[log.rfind("sms to ...987:") :].splitlines()[0]
+    assert "Your Teamwell video appointment link" in texted and "/#/guest/…" in texted
+    assert link.rsplit("/", 1)[1] not in texted and "900987" not in log
 
 
 async def test_a_wrong_name_and_an_expired_link_are_refused_with_a_clear_page(

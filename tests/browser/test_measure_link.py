@@ -81,3 +81,61 @@ async def test_staff_make_a_questionnaire_link_on_the_client_page_and_email_it(
     assert live_sqlite.server.log_path is not None
     log = live_sqlite.server.log_path.read_text(errors="replace")
     assert link in log[log.rfind(f"email to {address}:") :]
+
+
+async def test_staff_text_a_questionnaire_link_from_the_client_page(
+    media_browser: Browser, live_sqlite: Live
+) -> None:
+    """Where the service sends SMS (the log sender here), the keyworker ticks "Text the link" on
+    Bea's page: a number that is not a UK mobile is refused at its field; a UK mobile gets the
+    link texted, audited with its last three digits, and the log shows neither the token nor the
+    whole number. The form with the option open has no axe violation at desktop or phone size."""
+    keyworker = live_sqlite.as_role("peer_keyworker")
+    person = await open_person(media_browser, viewport={"width": 1366, "height": 768})
+    page = person.page
+    try:
+        await sign_in_as(page, live_sqlite, "peer_keyworker")
+        await open_client(page, "Bea Collins")
+        panel = page.get_by_role("region", name="Questionnaires")
+        await panel.get_by_text("Send a questionnaire link").click()
+        await panel.get_by_label("Questionnaire", exact=True).select_option("gad7")
+        await panel.get_by_label("Text the link").check()
+        number = panel.get_by_label("Mobile number")
+        await number.fill("020 7946 0000")  # a landline
+        await panel.get_by_role("button", name="Make the link").click()
+        await expect(number).to_have_attribute("aria-invalid", "true")
+        await number.fill("07700 900 555")
+        await panel.get_by_role("button", name="Make the link").click()
+        await expect(panel.get_by_text("The GAD-7 link was texted.")).to_be_visible()
+        link = await panel.get_by_role("textbox", name="Questionnaire link").input_value()
+        await panel.get_by_label("Text the link").check()
+        for size, (width, height) in {"desktop": (1366, 768), "phone": (390, 844)}.items():
+            await page.set_viewport_size({"width": width, "height": height})
+            await axe_check(
+                page, f"a questionnaire link texted from the client page at {size} size"
+            )
+    finally:
+        await person.context.close()
+    # The landline, refused by the server as the form showed: that one 422 and nothing else.
+    refused = [e for e in person.problems.console_errors if "status of 422" in e]
+    assert len(refused) == 1, person.problems.console_errors
+    person.problems.console_errors.remove(refused[0])
+    person.problems.assert_clean()
+
+    token = link.rsplit("/#/q/", 1)[1]
+    assert live_sqlite.server.log_path is not None
+    log = live_sqlite.server.log_path.read_text(errors="replace")
+    texted = log[log.rfind("sms to ...555:") :].splitlines()[0]
+    assert "Your Teamwell questionnaire link" in texted and "/#/q/…" in texted
+    texts = [line for line in log.splitlines() if "sms to" in line]
+    assert texts and all(token not in line for line in texts)
+    assert token not in log and "7700900555" not in log and "900 555" not in log
+    bea = next(
+        c["id"]
+        for c in keyworker.get("/api/v1/clients").json()["items"]
+        if c["display_name"] == "Bea Collins"
+    )
+    events = live_sqlite.as_role("supervisor").get(
+        "/api/v1/audit-events", params={"client_id": bea, "action": "measure_link.sms"}
+    )
+    assert [e["detail"] for e in events.json()["items"]][-1:] == ["to …555"]

@@ -27,6 +27,15 @@ from app.context import Actor, Context
 from app.db import create_engine, metadata, session_factory
 from app.demo import seed_demo
 from app.measures.models import MeasureLink, MeasureResponse
+from app.meetings import service as meetings_service
+from app.meetings.models import (
+    GuestKind,
+    GuestLink,
+    Meeting,
+    MeetingKind,
+    MeetingParticipant,
+    ParticipantState,
+)
 from app.messaging import service as messaging
 from app.messaging.keyring import MessageKeyring, keyring_from_settings, message_aad
 from app.messaging.models import Message, MessageRevision
@@ -85,6 +94,22 @@ def test_a_session_ends_when_revoked_or_when_it_went_idle_for_good() -> None:
     assert rules.session_ended_at(revoked_at=revoked, last_used_at=used, idle=IDLE) == revoked
 
 
+def test_a_guest_link_ends_at_its_use_withdrawal_cancellation_or_window_close() -> None:
+    ends, close = NOW - timedelta(days=2), timedelta(minutes=30)
+    assert rules.guest_link_ended_at(session_ends_at=ends, close_after=close) == ends + close
+    used = ends - timedelta(hours=1)
+    assert rules.guest_link_ended_at(session_ends_at=ends, close_after=close, used_at=used) == used
+    cancelled = ends - timedelta(days=3)
+    assert (
+        rules.guest_link_ended_at(
+            session_ends_at=ends, close_after=close, revoked_at=used, cancelled_at=cancelled
+        )
+        == cancelled
+    )
+    cut = rules.cutoffs(rules.RetentionPolicy(**{**POLICY.__dict__, "guest_link_days": 9}), NOW)
+    assert cut.guest_link_ended_before == NOW - timedelta(days=9)
+
+
 def test_a_link_ends_at_the_first_of_expiry_use_and_revocation() -> None:
     expires = NOW + timedelta(days=7)
     assert rules.link_ended_at(expires) == expires
@@ -97,6 +122,7 @@ def test_a_link_ends_at_the_first_of_expiry_use_and_revocation() -> None:
     [
         {"auth_days": -1},
         {"link_days": -1},
+        {"guest_link_days": -1},
         {"message_days": 0},
         {"closed_client_years": 0},
     ],
@@ -114,6 +140,8 @@ def test_a_policy_refuses_periods_that_cannot_be_meant(changes: dict[str, int]) 
         ("retention_auth_days", "-1", False),
         ("retention_link_days", "0", True),
         ("retention_link_days", "-1", False),
+        ("retention_guest_link_days", "0", True),
+        ("retention_guest_link_days", "-1", False),
         ("retention_message_days", "1", True),
         ("retention_message_days", "0", False),
         ("retention_closed_client_years", "1", True),
@@ -134,7 +162,8 @@ def test_retention_settings_at_their_edges(
 def test_by_default_messages_and_client_records_are_kept(tmp_path: Path) -> None:
     policy = retention.policy_from_settings(Settings(data_dir=tmp_path))
     assert policy.message_days is None and policy.closed_client_years is None
-    assert (policy.auth_days, policy.link_days) == (30, 30)
+    assert (policy.auth_days, policy.link_days, policy.guest_link_days) == (30, 30, 30)
+    assert policy.guest_link_close_after == timedelta(minutes=30)
 
 
 # --- the job on a database -----------------------------------------------------------------------
@@ -345,6 +374,7 @@ async def test_the_job_removes_exactly_what_ended_before_its_cutoff(engine: Asyn
         "invitation": 3,
         "measure_link": 2,
         "sso_login_code": 1,
+        "guest_link": 0,
         "message": 0,
         "client_record": 0,
     }
@@ -365,8 +395,117 @@ async def test_the_job_removes_exactly_what_ended_before_its_cutoff(engine: Asyn
     later = await run_job(engine, NOW + TICK)
     assert later.summary() == (
         "auth_session=2 refresh_token=1 invitation=2 measure_link=1 sso_login_code=0 "
-        "message=0 client_record=0"
+        "guest_link=0 message=0 client_record=0"
     )
+
+
+async def test_spent_guest_links_go_and_their_guests_attendance_stays(
+    engine: AsyncEngine,
+) -> None:
+    """Guest links used, withdrawn, cancelled with their session or past their window's close
+    before the cutoff go; those that stopped at the cutoff or still work stay. A guest who came
+    keeps their seat (kind, name, times) with no link behind it, and attendance still reads it."""
+    close = POLICY.guest_link_close_after
+    cut = rules.cutoffs(POLICY, NOW).guest_link_ended_before
+
+    async def plant(session: AsyncSession) -> tuple[Planted, uuid.UUID, uuid.UUID]:
+        priya = await person(session, Role.peer_keyworker)
+        alex = (await session.exec(select(ClientRecord))).first()
+        assert alex is not None
+        planted = Planted(kept={"guest_link": set()}, gone={"guest_link": set()})
+
+        def meeting(ends_at: datetime, cancelled_at: datetime | None = None) -> Meeting:
+            row = Meeting(
+                kind=MeetingKind.client_session,
+                title="Session",
+                client_id=alex.id,
+                team_id=alex.team_id,
+                starts_at=ends_at - timedelta(hours=1),
+                ends_at=ends_at,
+                host_id=priya.id,
+                ical_uid=f"{uuid.uuid4()}@teamwell",
+                cancelled_at=cancelled_at,
+                created_at=ends_at - timedelta(days=7),
+            )
+            session.add(row)
+            return row
+
+        def link(
+            on: Meeting, *, used_at: datetime | None = None, revoked_at: datetime | None = None
+        ) -> GuestLink:
+            row = GuestLink(
+                meeting_id=on.id,
+                kind=GuestKind.interpreter,
+                guest_name="Dana Price",
+                token_hash=uuid.uuid4().hex,
+                code_hash=uuid.uuid4().hex,
+                created_by=priya.id,
+                created_at=on.starts_at - timedelta(days=1),
+                used_at=used_at,
+                revoked_at=revoked_at,
+            )
+            session.add(row)
+            return row
+
+        far = NOW + timedelta(days=30)
+        upcoming, past = meeting(far), meeting(cut - close - TICK)
+        at_edge = meeting(cut - close)
+        cancelled = meeting(far, cancelled_at=cut - TICK)
+        await session.flush()
+        came = link(upcoming, used_at=cut - TICK)  # used before the cutoff: gone
+        planted.gone["guest_link"] |= {
+            came.id,
+            link(upcoming, revoked_at=cut - TICK).id,
+            link(past).id,  # its window closed a microsecond before the cutoff
+            link(cancelled).id,
+        }
+        planted.kept["guest_link"] |= {
+            link(upcoming, used_at=cut).id,
+            link(upcoming).id,  # still to be used
+            link(at_edge).id,  # its window closed exactly at the cutoff
+        }
+        await session.flush()
+        seat = MeetingParticipant(
+            meeting_id=upcoming.id,
+            guest_link_id=came.id,
+            guest_kind=str(GuestKind.interpreter),
+            guest_name="Dana Price (interpreter)",
+            connection_id="gone-long-ago",
+            state=ParticipantState.left,
+            arrived_at=cut - timedelta(minutes=10),
+            joined_at=cut - timedelta(minutes=9),
+            left_at=cut - TICK,
+        )
+        session.add(seat)
+        await session.flush()
+        return planted, seat.id, upcoming.id
+
+    planted, seat_id, meeting_id = await in_session(engine, plant)
+    report = await run_job(engine, NOW)
+    assert report.removed["guest_link"] == 4
+    assert "guest_link=4" in report.summary()
+
+    async def after(session: AsyncSession) -> tuple[set[Any], MeetingParticipant | None]:
+        return await ids(session, GuestLink), await session.get(MeetingParticipant, seat_id)
+
+    left, seat = await in_session(engine, after)
+    assert planted.kept["guest_link"] <= left and not planted.gone["guest_link"] & left
+    assert seat is not None and seat.guest_link_id is None
+    assert (seat.guest_kind, seat.guest_name) == ("interpreter", "Dana Price (interpreter)")
+    assert seat.joined_at is not None and seat.left_at is not None
+    assert seat.person_id == seat.id  # routes to no one
+
+    async def attendance(session: AsyncSession) -> list[Any]:
+        return await meetings_service.attendance(session=session, meeting_id=meeting_id)
+
+    [guest] = await in_session(engine, attendance)
+    assert (guest.guest, guest.name, guest.user_id) == (
+        "interpreter",
+        "Dana Price (interpreter)",
+        None,
+    )
+    # A microsecond later what stopped exactly at the cutoff has outlived it too.
+    assert (await run_job(engine, NOW + TICK)).removed["guest_link"] == 2
 
 
 async def test_messages_are_erased_only_when_a_period_is_set_and_keep_their_numbers(

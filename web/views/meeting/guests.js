@@ -5,8 +5,8 @@
 // shown once, to copy; the link is emailed when an address is given (or, for
 // the client, to their login email). Links already made are listed with
 // whether they were used, and can be withdrawn. The server decides in the
-// end: a refusal shows its problem detail. SMS joins email here when Teamwell
-// has an SMS sender (the notification channels).
+// end: a refusal shows its problem detail. Where the service sends SMS, the
+// link can be texted too (./../sms-option.js).
 
 import { request } from '../../api.js';
 import {
@@ -14,6 +14,7 @@ import {
   formatDateTime, confirmingButton, copyableValue,
 } from '../../ui.js';
 import { selectField } from '../record-fields.js';
+import { smsOption, sentBy } from '../sms-option.js';
 
 export const GUEST_KIND_LABELS = {
   client: 'The client',
@@ -113,6 +114,10 @@ export function guestLinksPanel(ctx, meeting) {
       label: 'Email the link to (optional)', name: 'email', type: 'email', required: false, autocomplete: 'off',
       hint: 'Left empty, the client’s link goes to their login email if they have one; otherwise copy the link and send it yourself.',
     });
+    const sms = smsOption({
+      signal: ctx.signal,
+      ownNumberHint: 'Left empty, the client’s link goes to the mobile they gave in their notification settings.',
+    });
     const submit = submitButton('Make the link', { busyText: 'Making the link…' });
     const showName = () => {
       name.element.hidden = kind.input.value === 'client';
@@ -120,7 +125,7 @@ export function guestLinksPanel(ctx, meeting) {
     kind.input.addEventListener('change', showName);
     showName();
     const el = h('form', { class: 'form', novalidate: true, 'aria-label': 'Invite a guest' },
-      errors.element, kind.element, name.element, email.element,
+      errors.element, kind.element, name.element, email.element, sms.element,
       h('div', { class: 'form__actions' }, submit.element));
     el.addEventListener('submit', async (event) => {
       event.preventDefault();
@@ -128,7 +133,9 @@ export function guestLinksPanel(ctx, meeting) {
       errors.clear();
       name.clearError();
       email.clearError();
+      sms.field.clearError();
       result.replaceChildren();
+      /** @type {Record<string, any>} */
       const body = { kind: kind.input.value };
       const guestName = name.input.value.trim();
       if (body.kind !== 'client') {
@@ -141,23 +148,26 @@ export function guestLinksPanel(ctx, meeting) {
       }
       const address = email.input.value.trim();
       if (address) body.email = address;
+      Object.assign(body, sms.body());
       submit.setBusy(true);
       try {
         const made = await request(base, { method: 'POST', body, signal: ctx.signal });
         if (!ctx.isCurrent()) return;
+        const sent = sentBy(made);
         result.replaceChildren(
-          notice(made.emailed
-            ? `The link was emailed. It opens ${formatDateTime(made.opens_at)} and works once.`
+          notice(sent
+            ? `${sent} It opens ${formatDateTime(made.opens_at)} and works once.`
             : `Nothing was sent: copy the link and give it to them. It opens ${formatDateTime(made.opens_at)} and works once.`,
-          made.emailed ? 'success' : 'info'),
+          sent ? 'success' : 'info'),
           copyableValue(made.link, { label: 'Join link' }),
           copyableValue(made.code, { label: 'Short code (they can type it instead of their name)' }));
         name.input.value = '';
         email.input.value = '';
+        sms.reset();
         await load();
       } catch (error) {
         if (error.name === 'AbortError') return;
-        errors.show(error, applyFieldErrors(error, { guest_name: name, email, kind }));
+        errors.show(error, applyFieldErrors(error, { guest_name: name, email, kind, sms_to: sms.field }));
         errors.element.focus();
       } finally {
         submit.setBusy(false);

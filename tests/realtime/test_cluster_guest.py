@@ -1,0 +1,124 @@
+"""A guest across two server processes on one PostgreSQL and one Redis: an interpreter who came
+by a guest link opens `/ws` on one process and waits in the lobby; the member of staff, on the
+other process, sees them waiting and admits them; each then sees the other in the participant
+list, and signalling crosses the processes both ways; the guest's leaving is seen across too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.app.meetings.test_meetings_guests import join, make_link, session_for
+from tests.conftest import Live, live_server
+from tests.support.postgres import PostgresServer
+from tests.support.redis import RedisServer
+from tests.support.server import LiveServer
+from tests.support.ws import WsClient
+
+
+@pytest.fixture(scope="module")
+def two_processes(
+    postgres: PostgresServer, redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Live, LiveServer]]:
+    with live_server(
+        tmp_path_factory,
+        "cluster-guest",
+        postgres=postgres,
+        extra_env={"TEAMWELL_REDIS_URL": redis.url},
+    ) as first:
+        yield first, first.another_process()
+
+
+async def test_a_guest_on_one_process_is_admitted_from_the_other(
+    two_processes: tuple[Live, LiveServer],
+) -> None:
+    first, second = two_processes
+    assert first.base_url != second.base_url
+    meeting = session_for(first)
+    interpreter = make_link(first, meeting, kind="interpreter", guest_name="Dana Price")
+    credential = join(first, interpreter, name="Dana")
+    assert credential.status_code == 200, credential.text
+    keyworker = first.as_role("peer_keyworker")
+    # The member of staff on process B, the guest on process A.
+    staff = await WsClient.connect(second.base_url, keyworker.tokens["access_token"])
+    guest = await WsClient.connect(first.base_url, credential.json()["credential"])
+    try:
+        await staff.wait_type("ready")
+        ready = await guest.wait_type("ready")
+        assert ready["user_id"] == interpreter["id"]
+        joined = await staff.request({"type": "meeting.join", "meeting_id": meeting["id"]})
+        assert joined["type"] == "meeting.joined", joined
+        staff_seat = joined["participant_id"]
+        waiting = await guest.request(
+            {"type": "meeting.join", "meeting_id": meeting["id"], "video": False}
+        )
+        assert waiting["type"] == "meeting.waiting", waiting
+        guest_seat = waiting["participant_id"]
+
+        # Process B learns of the guest waiting on process A.
+        lobby = await staff.wait_for(
+            lambda f: f.get("type") == "meeting.lobby" and len(f["waiting"]) == 1
+        )
+        [entry] = lobby["waiting"]
+        assert entry["participant_id"] == guest_seat
+        assert entry["name"] == "Dana Price (interpreter)" and entry["guest"] == "interpreter"
+
+        # Admitted from B: the guest on A is told, with the staff member in the list...
+        ack = await staff.request(
+            {"type": "meeting.admit", "meeting_id": meeting["id"], "participant_id": guest_seat}
+        )
+        assert ack["type"] == "ack", ack
+        admitted = await guest.wait_type("meeting.admitted")
+        assert [(p["participant_id"], p["name"]) for p in admitted["participants"]] == [
+            (staff_seat, "Priya Shah")
+        ]
+        # ...and B sees the guest join, named as such.
+        came = await staff.wait_for(
+            lambda f: (
+                f.get("type") == "meeting.participant_joined"
+                and f["participant"]["participant_id"] == guest_seat
+            )
+        )
+        assert came["participant"]["guest"] == "interpreter"
+        assert came["participant"]["name"] == "Dana Price (interpreter)"
+
+        # Signalling crosses the processes both ways.
+        await staff.send(
+            {
+                "type": "meeting.signal",
+                "meeting_id": meeting["id"],
+                "to": guest_seat,
+                "signal": {"kind": "offer", "sdp": "v=0 offer-from-b"},
+            }
+        )
+        offer = await guest.wait_type("meeting.signal")
+        assert offer["from"] == staff_seat and offer["signal"]["sdp"] == "v=0 offer-from-b"
+        await guest.send(
+            {
+                "type": "meeting.signal",
+                "meeting_id": meeting["id"],
+                "to": staff_seat,
+                "signal": {"kind": "answer", "sdp": "v=0 answer-from-a"},
+            }
+        )
+        answer = await staff.wait_type("meeting.signal")
+        assert answer["from"] == guest_seat and answer["signal"]["sdp"] == "v=0 answer-from-a"
+
+        # The guest leaves on A; B sees it.
+        assert (await guest.request({"type": "meeting.leave", "meeting_id": meeting["id"]}))[
+            "type"
+        ] == "ack"
+        left = await staff.wait_for(
+            lambda f: (
+                f.get("type") == "meeting.participant_left" and f["participant_id"] == guest_seat
+            )
+        )
+        assert left["reason"] == "left"
+    finally:
+        await guest.close()
+        await staff.close()
+    attendance = keyworker.get(f"/api/v1/meetings/{meeting['id']}/attendance").json()
+    [seat] = [a for a in attendance if a["guest"] == "interpreter"]
+    assert seat["joined_at"] and seat["left_at"] and seat["user_id"] is None
