@@ -163,6 +163,7 @@ def quiet_settings(tmp_path: Path, url: str) -> Settings:
         jobs_retention_minutes=None,
         jobs_journey_alerts_minutes=None,
         jobs_check_in_prompts_minutes=None,
+        jobs_deliver_notifications_seconds=None,
     )
 
 
