@@ -6,6 +6,7 @@ and, unacknowledged, escalates to their supervisors (audited); no email says any
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,8 @@ from app.jobs.models import ScheduledJob
 from app.jobs.runner import SYSTEM, JobRunner
 from app.measures import service as measures
 from app.measures.jobs import ESCALATE
+from app.messaging import jobs as message_jobs
+from app.messaging.jobs import DIGEST
 from app.messaging.keyring import keyring_from_settings
 from app.migrate import upgrade_async
 from app.notifications import service as notifications
@@ -39,10 +42,12 @@ from app.notifications.jobs import DELIVER
 from app.notifications.models import DeliveryStatus, NotificationDelivery
 from app.notifications.notices import Notice
 from app.users.models import User
-from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, fresh_database
+from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, fresh_database, sqlite_live
 from tests.support.net import free_port
+from tests.support.ws import WsClient
 from tests.test_jobs import Recorder
 from tests.test_notifications import Inbox, assert_nothing_clinical
+from tests.test_realtime import connect, team_conversation
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 PUBLIC_URL = "https://teamwell.example.org"
@@ -310,3 +315,179 @@ def test_wiring_settings_at_their_edges(name: str, lowest: int, highest: int) ->
 def test_an_empty_period_turns_delivery_by_the_service_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEAMWELL_JOBS_DELIVER_NOTIFICATIONS_SECONDS", "")
     assert Settings().jobs_deliver_notifications_seconds is None
+
+
+# --- message digests, through a running server -------------------------------------------------
+#
+# The server stores messages and schedules digests as it does in service (its own runner off);
+# the test's runner, on the same database with a frozen clock, runs them.
+
+
+@pytest.fixture(scope="module")
+def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    with sqlite_live(tmp_path_factory, "live-digests") as live:
+        yield live
+
+
+@dataclass
+class Chat:
+    live: Live
+    world: World
+    priya: WsClient
+    tom: WsClient
+    conversation: str
+    tom_id: uuid.UUID
+
+    async def digests_for_tom(self) -> list[ScheduledJob]:
+        return await self.world.rows(
+            ScheduledJob,
+            ScheduledJob.kind == DIGEST,
+            col(ScheduledJob.key).like(f"{DIGEST}:{self.tom_id}:%"),
+        )
+
+    async def send(self, body: str) -> int:
+        ack = await self.priya.send_message(self.conversation, body)
+        assert ack["type"] == "message.ack", ack
+        await self.tom.wait_for(
+            lambda f: (
+                f.get("type") == "message.new" and f["message"]["seq"] == ack["message"]["seq"]
+            )
+        )
+        return int(ack["message"]["seq"])
+
+    async def tom_reads(self, seq: int) -> None:
+        reply = await self.tom.request(
+            {"type": "read", "conversation_id": self.conversation, "seq": seq}
+        )
+        assert reply["seq"] == seq, reply
+
+
+@pytest.fixture
+async def chat(chat_server: Live, smtp: tuple[int, Inbox], tmp_path: Path) -> AsyncIterator[Chat]:
+    url = chat_server.env["TEAMWELL_DATABASE_URL"]
+    port, inbox = smtp
+    settings = world_settings(chat_server.data_dir, url, port)
+    engine = create_engine(settings)
+    # Somewhere in working hours after anything this server has stored.
+    start = (datetime.now(UTC) + timedelta(days=1)).replace(hour=11, minute=0, second=0)
+    world = World(engine, session_factory(engine), FrozenClock(start), settings, Recorder(), inbox)
+    async with world.sessions() as session:
+        # Each test starts with no digests or notices left by the one before.
+        for job in await session.exec(select(ScheduledJob).where(ScheduledJob.kind == DIGEST)):
+            await session.delete(job)
+        for delivery in await session.exec(select(NotificationDelivery)):
+            await session.delete(delivery)
+        await session.commit()
+    conversation = team_conversation(chat_server)
+    priya = await connect(chat_server, chat_server.as_role("peer_keyworker"))
+    tom = await connect(chat_server, chat_server.as_role("therapist"))
+    # Tom has read everything so far.
+    marker = await tom.request({"type": "sync", "conversation_id": conversation, "after_seq": 0})
+    if marker.get("last_seq"):
+        await tom.request(
+            {"type": "read", "conversation_id": conversation, "seq": marker["last_seq"]}
+        )
+    tom_id = uuid.UUID(chat_server.as_role("therapist").user["id"])
+    yield Chat(chat_server, world, priya, tom, conversation, tom_id)
+    await priya.close()
+    await tom.close()
+    await engine.dispose()
+
+
+NEW_MESSAGES = "You have a new message in Teamwell"
+
+
+def daytime_after(job: ScheduledJob) -> datetime:
+    """A time after the job is due, in working hours wherever the test runs (no quiet hours)."""
+    return (job.run_at.replace(tzinfo=UTC) + timedelta(days=1)).replace(hour=11, minute=0)
+
+
+async def test_unread_messages_bring_one_digest_per_window_without_their_words(chat: Chat) -> None:
+    bodies = ["Alex Morgan scored 19 on the PHQ-9", "Can we talk about Bea Collins", "Thanks"]
+    for body in bodies:
+        await chat.send(body)
+    [job] = await chat.digests_for_tom()  # one per window, not one per message
+    chat.world.clock.current = daytime_after(job)
+    await chat.world.tick()
+    world = chat.world
+    tom = await world.person(ROLE_EMAILS["therapist"])
+    # The notice is made by the digest, and sent by the next delivery run.
+    world.clock.advance(seconds=15)
+    await world.tick()
+    assert world.mail_to(tom.email) == [NEW_MESSAGES]
+    for message in world.inbox.messages:
+        content = message.get_content()
+        assert f"{PUBLIC_URL}/#/messages" in content
+        for body in bodies:
+            assert body not in content
+        assert "Priya" not in content and "19" not in str(message["Subject"])
+    world.assert_nothing_clinical()
+    # Later runs send nothing more for those messages.
+    world.clock.advance(minutes=5)
+    await world.tick()
+    assert world.mail_to(tom.email) == [NEW_MESSAGES]
+
+
+async def test_reading_in_the_app_means_no_digest(chat: Chat) -> None:
+    seq = await chat.send("See you at ten")
+    await chat.tom_reads(seq)
+    [job] = await chat.digests_for_tom()
+    chat.world.clock.current = daytime_after(job)
+    await chat.world.tick()
+    chat.world.clock.advance(seconds=15)
+    await chat.world.tick()
+    [done] = await chat.digests_for_tom()
+    assert done.status == "done"
+    assert (
+        await chat.world.rows(NotificationDelivery, NotificationDelivery.user_id == chat.tom_id)
+        == []
+    )
+
+
+async def test_reading_cancels_a_notice_held_by_quiet_hours(chat: Chat) -> None:
+    seq = await chat.send("Running late")
+    [job] = await chat.digests_for_tom()
+    # The digest runs at night: the notice waits for the morning.
+    night = job.run_at.replace(tzinfo=UTC).replace(hour=23, minute=30) + timedelta(days=1)
+    chat.world.clock.current = night
+    await chat.world.tick()
+    [held] = await chat.world.rows(
+        NotificationDelivery, NotificationDelivery.user_id == chat.tom_id
+    )
+    assert held.status == DeliveryStatus.pending
+    await chat.tom_reads(seq)
+    [cancelled] = await chat.world.rows(
+        NotificationDelivery, NotificationDelivery.user_id == chat.tom_id
+    )
+    assert cancelled.status == DeliveryStatus.cancelled
+    chat.world.clock.advance(hours=12)
+    await chat.world.tick()
+    # The other members, who did not read it, are told in the morning; Tom is not.
+    assert chat.world.inbox.messages
+    assert chat.world.mail_to(ROLE_EMAILS["therapist"]) == []
+
+
+async def test_a_message_after_the_windows_digest_is_covered_by_the_next_window(
+    chat: Chat,
+) -> None:
+    await chat.send("First")
+    [job] = await chat.digests_for_tom()
+    chat.world.clock.current = job.run_at.replace(tzinfo=UTC) + timedelta(seconds=1)
+    await chat.world.tick()
+    async with chat.world.sessions() as session:
+        found = await session.get(ScheduledJob, job.id)
+        assert found is not None and found.status == "done"
+    # The same window, as the server would store a later message (its clock is real).
+    async with chat.world.sessions() as session:
+        await message_jobs.schedule_digests(
+            session,
+            recipients=[chat.tom_id],
+            stored_at=job.created_at.replace(tzinfo=UTC) + timedelta(seconds=1),
+            settings=chat.world.settings,
+        )
+        await session.commit()
+    jobs = sorted(await chat.digests_for_tom(), key=lambda j: j.run_at)
+    assert len(jobs) == 2
+    window = timedelta(minutes=chat.world.settings.message_digest_window_minutes)
+    assert jobs[1].run_at - jobs[0].run_at <= window
+    assert jobs[1].run_at.replace(tzinfo=UTC).timestamp() % window.total_seconds() == 0
