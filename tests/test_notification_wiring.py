@@ -33,6 +33,10 @@ from app.jobs.models import ScheduledJob
 from app.jobs.runner import SYSTEM, JobRunner
 from app.measures import service as measures
 from app.measures.jobs import ESCALATE
+from app.meetings import service as meetings
+from app.meetings.jobs import REMINDER
+from app.meetings.models import Meeting, MeetingKind
+from app.meetings.schemas import MeetingCreate, MeetingUpdate
 from app.messaging import jobs as message_jobs
 from app.messaging.jobs import DIGEST
 from app.messaging.keyring import keyring_from_settings
@@ -142,6 +146,9 @@ async def world(
             DEMO_PASSWORD,
             keyring_from_settings(settings),
         )
+        # The demo's meetings scheduled their reminders: each test runs only what it schedules.
+        for job in await session.exec(select(ScheduledJob)):
+            await session.delete(job)
         await session.commit()
     yield World(engine, sessions, clock, settings, Recorder(), inbox)
     await engine.dispose()
@@ -491,3 +498,102 @@ async def test_a_message_after_the_windows_digest_is_covered_by_the_next_window(
     window = timedelta(minutes=chat.world.settings.message_digest_window_minutes)
     assert jobs[1].run_at - jobs[0].run_at <= window
     assert jobs[1].run_at.replace(tzinfo=UTC).timestamp() % window.total_seconds() == 0
+
+
+# --- meeting reminders -------------------------------------------------------------------------
+
+REMINDER_SUBJECT = "You have a meeting soon in Teamwell"
+STARTS = NOW.replace(hour=10) + timedelta(days=2)
+
+
+async def arrange_meeting(world: World) -> Meeting:
+    therapist = await world.person(ROLE_EMAILS["therapist"])
+    client_login = await world.person(ROLE_EMAILS["client"])
+    async with world.sessions() as session:
+        client = (
+            await session.exec(select(ClientRecord).where(ClientRecord.user_id == client_login.id))
+        ).one()
+        meeting = await meetings.create(
+            session=session,
+            ctx=Context(actor=SYSTEM, clock=world.clock),
+            host=therapist,
+            data=MeetingCreate(
+                kind=MeetingKind.client_session,
+                title="Alex Morgan: review of PHQ-9",
+                client_id=client.id,
+                starts_at=STARTS,
+                ends_at=STARTS + timedelta(hours=1),
+                invitee_ids=[client_login.id],
+            ),
+        )
+        await session.commit()
+        await session.refresh(meeting)
+        return meeting
+
+
+async def run_at(world: World, when: datetime) -> None:
+    """Run what is due at ``when``, and the delivery run just after."""
+    world.clock.current = when
+    await world.tick()
+    world.clock.advance(seconds=15)
+    await world.tick()
+
+
+async def test_reminders_a_day_and_a_quarter_hour_before_to_staff_and_client(
+    world: World,
+) -> None:
+    meeting = await arrange_meeting(world)
+    jobs = await world.rows(ScheduledJob, ScheduledJob.kind == REMINDER)
+    assert sorted(j.run_at.replace(tzinfo=UTC) for j in jobs) == [
+        STARTS - timedelta(hours=24),
+        STARTS - timedelta(minutes=15),
+    ]
+    therapist, client = ROLE_EMAILS["therapist"], ROLE_EMAILS["client"]
+    await run_at(world, STARTS - timedelta(hours=24))
+    assert world.mail_to(therapist) == [REMINDER_SUBJECT]
+    assert world.mail_to(client) == [REMINDER_SUBJECT]
+    await run_at(world, STARTS - timedelta(minutes=15))
+    assert world.mail_to(therapist) == [REMINDER_SUBJECT] * 2
+    assert world.mail_to(client) == [REMINDER_SUBJECT] * 2
+    for message in world.inbox.messages:
+        content = message.get_content()
+        # The client's reminder carries the meeting page, where they join.
+        assert f"{PUBLIC_URL}/#/meetings/{meeting.id}" in content
+        assert "review" not in content.lower()
+    world.assert_nothing_clinical()
+
+
+async def test_no_reminder_for_a_cancelled_meeting_and_a_moved_one_is_reminded_at_its_new_time(
+    world: World,
+) -> None:
+    ctx = Context(actor=SYSTEM, clock=world.clock)
+    cancelled = await arrange_meeting(world)
+    async with world.sessions() as session:
+        found = await session.get(Meeting, cancelled.id)
+        assert found is not None
+        await meetings.cancel(session=session, ctx=ctx, meeting=found)
+        await session.commit()
+    moved = await arrange_meeting(world)
+    later = STARTS + timedelta(days=1)
+    async with world.sessions() as session:
+        found = await session.get(Meeting, moved.id)
+        assert found is not None
+        await meetings.update(
+            session=session,
+            ctx=ctx,
+            meeting=found,
+            data=MeetingUpdate(starts_at=later, ends_at=later + timedelta(hours=1)),
+        )
+        await session.commit()
+    # The old time's reminders, and the cancelled meeting's: nothing.
+    await run_at(world, STARTS - timedelta(hours=24))
+    await run_at(world, STARTS - timedelta(minutes=15))
+    assert world.inbox.messages == []
+    await run_at(world, later - timedelta(hours=24))
+    assert world.mail_to(ROLE_EMAILS["client"]) == [REMINDER_SUBJECT]
+    await run_at(world, later - timedelta(minutes=15))
+    assert world.mail_to(ROLE_EMAILS["client"]) == [REMINDER_SUBJECT] * 2
+    for message in world.inbox.messages:
+        assert f"/#/meetings/{moved.id}" in message.get_content()
+    jobs = await world.rows(ScheduledJob, ScheduledJob.kind == REMINDER)
+    assert len(jobs) == 6 and {j.status for j in jobs} == {"done"}

@@ -3,6 +3,7 @@
 
 import app.ips.jobs  # ips.journey_alerts
 import app.measures.jobs  # alerts.escalate
+import app.meetings.jobs  # meetings.reminder
 import app.messaging.jobs  # messages.digest
 import app.notifications.jobs  # notifications.deliver
 import app.retention.jobs  # retention.run
