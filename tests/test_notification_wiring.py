@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.alerts import rules as alert_rules
-from app.alerts.models import Alert
+from app.alerts.models import Alert, AlertKind
 from app.audit.models import AuditEvent
 from app.clients.models import ClientRecord
 from app.clock import FrozenClock
@@ -29,6 +29,7 @@ from app.config import Settings
 from app.context import Context
 from app.db import create_engine, session_factory
 from app.demo import CLIENTS, seed_demo
+from app.ips.models import Job as IpsJob
 from app.jobs.models import ScheduledJob
 from app.jobs.runner import SYSTEM, JobRunner
 from app.measures import service as measures
@@ -45,6 +46,7 @@ from app.notifications import service as notifications
 from app.notifications.jobs import DELIVER
 from app.notifications.models import DeliveryStatus, NotificationDelivery
 from app.notifications.notices import Notice
+from app.supervision.jobs import PROMPT
 from app.users.models import User
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, fresh_database, sqlite_live
 from tests.support.net import free_port
@@ -597,3 +599,82 @@ async def test_no_reminder_for_a_cancelled_meeting_and_a_moved_one_is_reminded_a
         assert f"/#/meetings/{moved.id}" in message.get_content()
     jobs = await world.rows(ScheduledJob, ScheduledJob.kind == REMINDER)
     assert len(jobs) == 6 and {j.status for j in jobs} == {"done"}
+
+
+# --- journey work and check-ins ----------------------------------------------------------------
+
+ALEX = CLIENTS[0][0]
+
+
+async def test_a_sustainment_check_is_a_journey_alert_on_its_due_day_and_notifies_once(
+    world: World,
+) -> None:
+    specialist = await world.person(ROLE_EMAILS["employment_specialist"])
+    async with world.sessions() as session:
+        client = (
+            await session.exec(
+                select(ClientRecord).where(ClientRecord.display_name == CLIENTS[0][0])
+            )
+        ).one()
+        job = IpsJob(
+            client_id=client.id,
+            employer="Northside Retail",
+            role="Stock assistant",
+            hours_per_week=16,
+            started_on=NOW.date(),
+            recorded_by=specialist.id,
+            recorded_at=NOW,
+        )
+        session.add(job)
+        await session.commit()
+        await session.refresh(job)
+    due_on = job.started_on + timedelta(weeks=13)
+    world.clock.current = datetime.combine(due_on, time(11, 0), tzinfo=UTC)
+    world.settings = world.settings.model_copy(update={"jobs_journey_alerts_minutes": 60})
+    await world.tick()
+    checks = await world.rows(
+        Alert, Alert.kind == AlertKind.sustainment_check_due, Alert.client_id == job.client_id
+    )
+    assert checks and all("13-week sustainment check" in a.detail for a in checks)
+    raised_now = await world.rows(Alert, Alert.raised_at == world.clock.current)
+    told = {a.recipient_id for a in raised_now}
+    assert told
+    world.clock.advance(seconds=15)
+    await world.tick()
+    for uid in told:
+        async with world.sessions() as session:
+            person = await session.get(User, uid)
+            assert person is not None
+        # One notice per person per run, however many alerts it raised for them.
+        assert world.mail_to(person.email) == ["You have journey work due in Teamwell"]
+    # The next run raises nothing new and tells nobody again.
+    world.clock.advance(hours=1)
+    await world.tick()
+    world.clock.advance(seconds=15)
+    await world.tick()
+    assert len(world.inbox.messages) == len(told)
+    world.assert_nothing_clinical()
+    # The day after, the check is no longer due: no new alert of it.
+    world.clock.advance(days=1)
+    await world.tick()
+    assert len(
+        await world.rows(
+            Alert, Alert.kind == AlertKind.sustainment_check_due, Alert.client_id == job.client_id
+        )
+    ) == len(checks)
+
+
+async def test_a_due_check_in_is_notified_under_check_ins(world: World) -> None:
+    world.settings = world.settings.model_copy(update={"jobs_check_in_prompts_minutes": 60})
+    await world.tick()  # the scan schedules the prompts
+    world.clock.advance(seconds=15)
+    await world.tick()  # the prompts notify
+    world.clock.advance(seconds=15)
+    await world.tick()  # and the notices go
+    prompted = await world.rows(ScheduledJob, ScheduledJob.kind == PROMPT)
+    assert prompted
+    subjects = [str(m["Subject"]) for m in world.inbox.messages]
+    assert subjects and set(subjects) == {"It is time for your check-in in Teamwell"}
+    assert len(subjects) <= len(prompted)
+    for message in world.inbox.messages:
+        assert f"{PUBLIC_URL}/#/wellbeing" in message.get_content()
