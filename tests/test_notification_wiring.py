@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import events
 from app.alerts import rules as alert_rules
 from app.alerts.models import Alert, AlertKind
 from app.audit.models import AuditEvent
@@ -51,13 +52,22 @@ from app.users.models import User
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, fresh_database, sqlite_live
 from tests.support.net import free_port
 from tests.support.ws import WsClient
-from tests.test_jobs import Recorder
 from tests.test_notifications import Inbox, assert_nothing_clinical
 from tests.test_realtime import connect, team_conversation
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 PUBLIC_URL = "https://teamwell.example.org"
 ITEM9_ABOVE_0 = {1: 1, 2: 1, 3: 0, 4: 1, 5: 0, 6: 1, 7: 0, 8: 0, 9: 1}
+
+
+class Recorder:
+    """The events published after each job's commit."""
+
+    def __init__(self) -> None:
+        self.events: list[events.Event] = []
+
+    async def publish(self, event: events.Event) -> None:
+        self.events.append(event)
 
 
 @pytest.fixture
