@@ -391,8 +391,9 @@ async def chat(chat_server: Live, smtp: tuple[int, Inbox], tmp_path: Path) -> As
     start = (datetime.now(UTC) + timedelta(days=1)).replace(hour=11, minute=0, second=0)
     world = World(engine, session_factory(engine), FrozenClock(start), settings, Recorder(), inbox)
     async with world.sessions() as session:
-        # Each test starts with no digests or notices left by the one before.
-        for job in await session.exec(select(ScheduledJob).where(ScheduledJob.kind == DIGEST)):
+        # Each test starts with no jobs (the demo meetings' reminders among them) or notices
+        # left by the one before: it runs only the digests its messages schedule.
+        for job in await session.exec(select(ScheduledJob)):
             await session.delete(job)
         for delivery in await session.exec(select(NotificationDelivery)):
             await session.delete(delivery)
@@ -688,3 +689,24 @@ async def test_a_due_check_in_is_notified_under_check_ins(world: World) -> None:
     assert len(subjects) <= len(prompted)
     for message in world.inbox.messages:
         assert f"{PUBLIC_URL}/#/wellbeing" in message.get_content()
+
+
+async def test_a_message_too_recent_for_the_windows_digest_is_looked_at_in_the_next(
+    chat: Chat,
+) -> None:
+    await chat.tom_reads(await chat.send("One"))
+    await chat.send("Two")  # unread, and stored after the digest was scheduled
+    [job] = await chat.digests_for_tom()
+    chat.world.clock.current = job.run_at.replace(tzinfo=UTC)  # "Two" is not old enough yet
+    await chat.world.tick()
+    assert (
+        await chat.world.rows(NotificationDelivery, NotificationDelivery.user_id == chat.tom_id)
+        == []
+    )
+    jobs = sorted(await chat.digests_for_tom(), key=lambda j: j.run_at)
+    assert len(jobs) == 2 and jobs[0].status == "done"
+    chat.world.clock.current = daytime_after(jobs[1])
+    await chat.world.tick()
+    chat.world.clock.advance(seconds=15)
+    await chat.world.tick()
+    assert chat.world.mail_to(ROLE_EMAILS["therapist"]) == [NEW_MESSAGES]

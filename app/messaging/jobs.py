@@ -5,7 +5,8 @@ publishes ``message.new`` and then calls ``schedule_digests``), each other membe
 ``messages.digest`` job keyed by the person and the window (``message_digest_window_minutes``)
 the notice would fall in, due ``message_notice_delay_minutes`` after the message. Further
 messages in that window find the key taken and add nothing; one stored after that window's
-digest ran is covered by the next window's, due at its start.
+digest ran is covered by the next window's, due at its start; and a digest that finds messages
+unread but too recent to notify of schedules the next window's to look again.
 
 When the digest runs, the person is notified ("You have a new message in Teamwell", a link to
 their messages, nothing else) only if they have messages from others stored at least the delay
@@ -95,8 +96,8 @@ async def digest(job: JobContext) -> None:
     if user is None or not user.is_active:
         return
     now = job.ctx.now()
-    before = now - timedelta(minutes=job.settings.message_notice_delay_minutes)
-    if await messaging.unread_older_than(session=job.session, user=user, before=before):
+    delay = timedelta(minutes=job.settings.message_notice_delay_minutes)
+    if await messaging.unread_older_than(session=job.session, user=user, before=now - delay):
         await notifications.tell(
             job.session,
             person_ids=[user_id],
@@ -104,6 +105,21 @@ async def digest(job: JobContext) -> None:
             link=LINK,
             now=now,
             topic=TOPIC,
+            settings=job.settings,
+        )
+        return
+    if await messaging.unread_older_than(session=job.session, user=user, before=now):
+        # Unread, but stored too recently to notify of (after this window's digest was
+        # scheduled): the next window's digest looks again once they are old enough.
+        every = timedelta(minutes=job.settings.message_digest_window_minutes)
+        following = job_rules.slot(now, every) + every
+        await jobs_service.schedule(
+            job.session,
+            DIGEST,
+            run_at=max(following, now + delay),
+            payload={"user_id": str(user_id)},
+            key=digest_key(user_id, following),
+            now=now,
             settings=job.settings,
         )
 
