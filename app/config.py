@@ -262,11 +262,15 @@ class Settings(BaseSettings):
     # Wellbeing check-in prompts: how often to look for people whose check-in has fallen due
     # (each is prompted once per gap between check-ins; unset: the prompt shows only on pages).
     jobs_check_in_prompts_minutes: int | None = Field(default=60, ge=1, le=24 * 60)
+    # Notifications go out (with their retries) from a recurring job every
+    # `jobs_deliver_notifications_seconds` (unset: only `teamwell deliver-notifications`).
+    jobs_deliver_notifications_seconds: int | None = Field(default=15, ge=1, le=3600)
 
     @field_validator(
         "jobs_journey_alerts_minutes",
         "jobs_retention_minutes",
         "jobs_check_in_prompts_minutes",
+        "jobs_deliver_notifications_seconds",
         mode="before",
     )
     @classmethod
@@ -301,6 +305,13 @@ class Settings(BaseSettings):
     notification_max_attempts: int = Field(default=6, ge=1, le=50)
     notification_batch_size: int = Field(default=100, ge=1, le=10_000)
     notification_default_time_zone: str = "Europe/London"
+    # What happens on its own (docs/notifications.md, "What notifies whom"). An urgent alert
+    # nobody has acknowledged after `urgent_alert_escalation_minutes` goes to the supervisors of
+    # those it reached. Messages unread for `message_notice_delay_minutes` bring one notice per
+    # person per `message_digest_window_minutes`.
+    urgent_alert_escalation_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    message_notice_delay_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    message_digest_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 
     @field_validator(
         "jwt_secret",

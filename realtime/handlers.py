@@ -15,8 +15,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events
 from app.audit import service as audit_service
+from app.clock import as_utc
 from app.errors import Problem
 from app.messaging import events as messaging_events
+from app.messaging import jobs as message_jobs
 from app.messaging import service as messaging
 from app.messaging.models import Conversation, ConversationKind, Message
 from app.messaging.schemas import MessagePublic
@@ -212,6 +214,31 @@ async def _finish_message_send(
     await rt.hub.publish(
         messaging_events.message_new(members=stored.members, message=message, origin=connection.id)
     )
+    if stored.created:
+        await _schedule_message_notices(rt, connection, stored)
+
+
+async def _schedule_message_notices(
+    rt: Realtime, connection: Connection, stored: messaging.Stored
+) -> None:
+    """After the message is stored and announced: each other member's digest notice
+    (app/messaging/jobs.py), in a short transaction of its own. Whichever path the writer
+    stored it by, it ends here. A failure here loses a notice, never the message, so it is
+    logged rather than raised to the sender."""
+    recipients = stored.members - {connection.user_id}
+    if not recipients:
+        return
+    try:
+        async with rt.sessions() as session:
+            await message_jobs.schedule_digests(
+                session,
+                recipients=sorted(recipients, key=str),
+                stored_at=as_utc(stored.message.created_at),
+                settings=rt.settings,
+            )
+            await session.commit()
+    except Exception:
+        log.exception("message notices for a stored message could not be scheduled")
 
 
 async def _revise(
@@ -312,6 +339,7 @@ async def on_read(rt: Realtime, connection: Connection, frame: p.Read) -> None:
             user_id=reader.id,
             seq=seq,
         )
+        await message_jobs.read_in_app(session, user_id=reader.id, now=connection.ctx.now())
         events.announce(
             session,
             messaging_events.read_up_to(

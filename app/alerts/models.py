@@ -17,6 +17,8 @@ class AlertKind(StrEnum):
     first_employer_contact_overdue = "first_employer_contact_overdue"
     support_review_overdue = "support_review_overdue"
     plan_action_overdue = "plan_action_overdue"
+    # A job's 13, 26 or 52-week sustainment check falls due (raised on its due day).
+    sustainment_check_due = "sustainment_check_due"
 
 
 # Alerts that carry clinical risk (what a questionnaire answer said): seen only by those who may

@@ -57,7 +57,11 @@ JOURNEY_ALERT_KINDS = (
     AlertKind.first_employer_contact_overdue,
     AlertKind.support_review_overdue,
     AlertKind.plan_action_overdue,
+    AlertKind.sustainment_check_due,
 )
+# Raised on the day they fall due rather than once overdue: a sustainment check is confirmed on
+# its due day (after it, the job counts as sustained unless it ended before).
+RAISED_WHEN_DUE = frozenset({AlertKind.sustainment_check_due})
 # A client on a specialist's caseload: every programme status but closed.
 CASELOAD_STATUSES = (ProgrammeStatus.referred, ProgrammeStatus.active, ProgrammeStatus.in_work)
 # Plan actions have short string ids; their alerts name them by a stable UUID.
@@ -393,6 +397,21 @@ def due_alerts(journey: JourneyFacts, today: date) -> list[JourneyAlert]:
                     job_id=job.id,
                 )
             )
+    for job in journey.jobs:
+        for check in rules.sustainment_checks(as_rule_job(job), today):
+            if check.status == "due":
+                found.append(
+                    JourneyAlert(
+                        kind=AlertKind.sustainment_check_due,
+                        due_on=check.due_on,
+                        days_past_due=0,
+                        overdue=False,
+                        detail=f"{check.weeks}-week sustainment check for {_clip(job.role, 80)} "
+                        f"at {_clip(job.employer, 80)} due today, {check.due_on:%d %b %Y}: "
+                        "confirm the job is still held.",
+                        job_id=job.id,
+                    )
+                )
     for action_id, text, due_on, status in journey.plan_actions:
         if due_on is not None and rules.action_overdue(due_on, status, today):
             found.append(
@@ -499,6 +518,9 @@ async def job_public(*, session: AsyncSession, ctx: Context, job: Job) -> JobPub
 
 def alert_source(client: ClientRecord, item: JourneyAlert) -> uuid.UUID:
     """What an alert is about: the job for a review, the plan action, else the client."""
+    if item.kind == AlertKind.sustainment_check_due and item.job_id is not None:
+        # Each check of a job is its own thing: the 26-week one is not the 13-week one.
+        return uuid.uuid5(PLAN_ACTION_NAMESPACE, f"{item.job_id}:sustainment:{item.due_on}")
     if item.job_id is not None:
         return item.job_id
     if item.action_id is not None:
@@ -524,7 +546,8 @@ async def raise_due_alerts(
     *,
     due: list[JourneyAlert] | None = None,
 ) -> list[Alert]:
-    """Raise each overdue journey item as an alert to every member of the care team.
+    """Raise each overdue journey item (and each sustainment check on its due day) as an alert
+    to every member of the care team.
 
     Idempotent: a member is not alerted again while they hold an unacknowledged alert of the
     same kind about the same thing, nor when they already had one raised after it fell due (an
@@ -533,7 +556,7 @@ async def raise_due_alerts(
     """
     if due is None:
         due = due_alerts(await facts(session=session, client=client), today_of(ctx))
-    overdue = [item for item in due if item.overdue]
+    overdue = [item for item in due if item.overdue or item.kind in RAISED_WHEN_DUE]
     if not overdue:
         return []
     recipients = await alert_recipients(session=session, client=client)

@@ -287,3 +287,10 @@ async def retry(session: AsyncSession, *, job: ScheduledJob, now: datetime) -> S
     session.add(job)
     await session.flush()
     return job
+
+
+async def status_of(session: AsyncSession, key: str) -> JobStatus | None:
+    """The status of the job scheduled under ``key``, if there is one."""
+    rows = await session.exec(select(ScheduledJob.status).where(ScheduledJob.key == key))
+    found = rows.first()
+    return None if found is None else JobStatus(found)

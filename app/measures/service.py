@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,8 +14,11 @@ from app.alerts.models import RISK_ALERT_KINDS, Alert, AlertKind
 from app.audit import service as audit_service
 from app.audit.models import Outcome
 from app.clients.models import ClientRecord
+from app.config import get_settings
 from app.context import Context
 from app.errors import Problem
+from app.jobs import service as jobs_service
+from app.measures import jobs as measure_jobs
 from app.measures.instruments import PHQ9, REGISTRY
 from app.measures.models import MeasureResponse
 from app.measures.schemas import AlertPublic
@@ -28,6 +32,8 @@ from app.measures.scoring import (
     risk_flag,
     score,
 )
+from app.notifications import service as notifications
+from app.notifications.notices import Notice
 from app.users.models import Role, User
 from auth.policies import clients as client_policies
 from auth.policies.clients import RiskAlertReach, risk_alert_audience
@@ -144,6 +150,7 @@ async def _raise_risk_alerts(
     ]
     session.add_all(alerts)
     await session.flush()
+    await _notify_and_watch(session, ctx, client, response, alerts, audience.reach)
     if escalated:
         # Says whom it reached, not what was answered (admins read the audit trail too).
         await audit_service.record(
@@ -163,6 +170,43 @@ async def _raise_risk_alerts(
             ),
         )
     return RiskAlerting(audience.reach, alerts)
+
+
+async def _notify_and_watch(
+    session: AsyncSession,
+    ctx: Context,
+    client: ClientRecord,
+    response: MeasureResponse,
+    alerts: list[Alert],
+    reach: RiskAlertReach,
+) -> None:
+    """Each recipient is told at once by every channel they have (urgent alerts ignore quiet
+    hours); and, in the same transaction, one escalation job is scheduled, keyed by the
+    response, for when the alert should have been acknowledged (``measures.jobs``). An alert
+    that already went to the organisation's supervisors has nobody further to go to."""
+    if not alerts:
+        return
+    settings = get_settings()
+    now = ctx.now()
+    await notifications.tell(
+        session,
+        person_ids=[a.recipient_id for a in alerts],
+        notice=Notice.urgent_alert,
+        link=measure_jobs.ALERTS_LINK,
+        now=now,
+        settings=settings,
+    )
+    if reach in (RiskAlertReach.care_team, RiskAlertReach.supervisors_of_care_team):
+        await jobs_service.schedule(
+            session,
+            measure_jobs.ESCALATE,
+            run_at=now + timedelta(minutes=settings.urgent_alert_escalation_minutes),
+            payload={"source_id": str(response.id), "client_id": str(client.id)},
+            key=measure_jobs.escalation_key(response.id),
+            organisation_id=client.organisation_id,
+            now=now,
+            settings=settings,
+        )
 
 
 async def history(*, session: AsyncSession, client_id: uuid.UUID) -> list[MeasureResponse]:

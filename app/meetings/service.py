@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.clients import service as clients_service
 from app.context import Context
 from app.errors import Conflict, Forbidden, NotFound, Problem
+from app.meetings import jobs as meeting_jobs
 from app.meetings.models import (
     ACTIVE_STATES,
     GuestLink,
@@ -103,6 +104,7 @@ async def create(
     session.add(meeting)
     await session.flush()
     await _set_invitees(session, ctx, meeting, set(data.invitee_ids) - {host.id})
+    await meeting_jobs.schedule_reminders(session, meeting, ctx.now())
     return meeting
 
 
@@ -141,6 +143,8 @@ async def update(
     meeting.ical_sequence += 1  # calendars replace the event with the same UID
     session.add(meeting)
     await session.flush()
+    # A new time has reminders of its own (those for the old time find it moved and stay quiet).
+    await meeting_jobs.schedule_reminders(session, meeting, ctx.now())
     return meeting
 
 

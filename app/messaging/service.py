@@ -264,6 +264,29 @@ async def read_markers(
     return dict(rows.all())
 
 
+async def unread_older_than(*, session: AsyncSession, user: User, before: datetime) -> int:
+    """Messages from others the person has not read (after their read marker) in the
+    conversations they are in now, stored before ``before``: what a message notice is about."""
+    ids = [c.id for c in await conversations_of(session=session, user=user)]
+    if not ids:
+        return 0
+    marker_of = (
+        select(ReadMarker.last_read_seq)
+        .where(ReadMarker.user_id == user.id, ReadMarker.conversation_id == Message.conversation_id)
+        .scalar_subquery()
+    )
+    rows = await session.exec(
+        select(func.count()).where(
+            col(Message.conversation_id).in_(ids),
+            Message.sender_id != user.id,
+            col(Message.deleted_at).is_(None),
+            col(Message.created_at) <= before,
+            col(Message.seq) > func.coalesce(marker_of, 0),
+        )
+    )
+    return int(rows.one())
+
+
 async def unread_counts(
     *, session: AsyncSession, user_id: uuid.UUID, conversations: list[Conversation]
 ) -> list[UnreadCount]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.errors import Conflict, NotFound, Problem
 from app.notifications import rules
 from app.notifications.channels import (
@@ -491,3 +492,33 @@ async def status(*, session: AsyncSession, user: User) -> NotificationStatus:
         email_bounced_address=profile.email_bounced_address if bounced and profile else None,
         failed=[FailedDelivery.model_validate(d) for d in failed],
     )
+
+
+async def tell(
+    session: AsyncSession,
+    *,
+    person_ids: Iterable[uuid.UUID],
+    notice: Notice,
+    link: str,
+    now: datetime,
+    topic: str | None = None,
+    settings: Settings | None = None,
+) -> int:
+    """``notify`` each of ``person_ids`` under this service's settings (whether SMS is offered,
+    the default time zone): how other domains notify. Returns how many deliveries were made."""
+    settings = settings or get_settings()
+    made = 0
+    for person_id in dict.fromkeys(person_ids):
+        made += len(
+            await notify(
+                session,
+                person_id=person_id,
+                notice=notice,
+                link=link,
+                now=now,
+                topic=topic,
+                sms_available=settings.sms_backend != "off",
+                default_time_zone=settings.notification_default_time_zone,
+            )
+        )
+    return made

@@ -4,7 +4,8 @@
 check-in has fallen due by their cadence and schedules one ``wellbeing.check_in_prompt`` job
 each, keyed by the person and their last check-in, so each gap between check-ins is prompted
 once however often the scan runs. That job checks it is still due (they may have checked in
-since) and tells the person, ``wellbeing.check_in_due``, which names only when it fell due.
+since) and tells the person, ``wellbeing.check_in_due``, which names only when it fell due,
+and notifies them under "check-ins" (a fixed notice with a link to their wellbeing page).
 The same pair (a scan that schedules keyed jobs, a job that tells) is the pattern for
 reminders of other kinds.
 """
@@ -18,12 +19,15 @@ from app import events
 from app.config import Settings
 from app.jobs import service as jobs_service
 from app.jobs.registry import JobContext, JobError, handler
+from app.notifications import service as notifications
+from app.notifications.notices import Notice
 from app.supervision import check_ins
 from app.supervision.events import check_in_due
 from app.supervision.service import SupervisionSettings
 
 PROMPTS = "wellbeing.check_in_prompts"
 PROMPT = "wellbeing.check_in_prompt"
+WELLBEING_LINK = "#/wellbeing"
 
 
 def _every(settings: Settings) -> timedelta | None:
@@ -65,3 +69,12 @@ async def prompt_check_in(job: JobContext) -> None:
     )
     if prompt.due:
         events.announce(job.session, check_in_due(user_id=user_id, due_at=prompt.next_due_at))
+        # And away from the screen, under "check-ins" (the keyed job makes it once per gap).
+        await notifications.tell(
+            job.session,
+            person_ids=[user_id],
+            notice=Notice.check_in_due,
+            link=WELLBEING_LINK,
+            now=job.ctx.now(),
+            settings=job.settings,
+        )

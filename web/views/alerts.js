@@ -13,6 +13,7 @@ const KIND_LABELS = {
   first_employer_contact_overdue: 'First employer contact overdue',
   support_review_overdue: 'In-work support review overdue',
   plan_action_overdue: 'Plan action overdue',
+  sustainment_check_due: 'Sustainment check due',
 };
 
 /** @param {import('../app.js').ViewContext} ctx */

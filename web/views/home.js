@@ -15,12 +15,14 @@ const ALERT_LABELS = {
   first_employer_contact_overdue: 'First employer contact overdue',
   support_review_overdue: 'In-work support review overdue',
   plan_action_overdue: 'Plan action overdue',
+  sustainment_check_due: 'Sustainment check due',
 };
 
 const DUE_LABELS = {
   first_employer_contact_overdue: 'First employer contact',
   support_review_overdue: 'In-work support review',
   plan_action_overdue: 'Plan action',
+  sustainment_check_due: 'Sustainment check',
 };
 
 function plural(n, one, many) {

@@ -32,6 +32,7 @@ const CHECK_LABELS = {
 const ALERT_LABELS = {
   first_employer_contact: 'First employer contact',
   in_work_support_review: 'In-work support review',
+  sustainment_check_due: 'Sustainment check due',
 };
 
 export const CONTACT_TYPE_LABELS = {

@@ -163,6 +163,7 @@ def quiet_settings(tmp_path: Path, url: str) -> Settings:
         jobs_retention_minutes=None,
         jobs_journey_alerts_minutes=None,
         jobs_check_in_prompts_minutes=None,
+        jobs_deliver_notifications_seconds=None,
     )
 
 
@@ -518,10 +519,13 @@ async def test_a_due_check_in_is_prompted_once_per_gap_to_the_person_only(demo: 
 @pytest.mark.slow
 def test_run_jobs_once_runs_what_is_due_and_a_second_round_finds_nothing(tmp_path: Path) -> None:
     env = base_env(tmp_path, f"sqlite:///{tmp_path / 'teamwell.db'}")
+    # Delivery's period as long as the others', so the second round falls in the same slots.
+    env["TEAMWELL_JOBS_DELIVER_NOTIFICATIONS_SECONDS"] = "3600"
     assert teamwell_cli(env, "migrate").returncode == 0
     first = teamwell_cli(env, "run-jobs", "--once")
     assert first.returncode == 0, first.stderr
-    # The recurring jobs of a fresh service: journey alerts, retention, check-in prompts.
-    assert "jobs: claimed=3 done=3 failed=0" in first.stdout
+    # The recurring jobs of a fresh service: journey alerts, retention, check-in prompts and
+    # notification delivery.
+    assert "jobs: claimed=4 done=4 failed=0" in first.stdout
     again = teamwell_cli(env, "run-jobs", "--once")
     assert "jobs: claimed=0 done=0 failed=0" in again.stdout
