@@ -49,11 +49,11 @@ from app.notifications.models import DeliveryStatus, NotificationDelivery
 from app.notifications.notices import Notice
 from app.supervision.jobs import PROMPT
 from app.users.models import User
+from tests.app.notifications.test_notifications import Inbox, assert_nothing_clinical
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, fresh_database, sqlite_live
+from tests.realtime.test_realtime import connect, team_conversation
 from tests.support.net import free_port
 from tests.support.ws import WsClient
-from tests.test_notifications import Inbox, assert_nothing_clinical
-from tests.test_realtime import connect, team_conversation
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 PUBLIC_URL = "https://teamwell.example.org"
