@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
+from app.messaging.jobs import ScheduledDigests
 from app.messaging.keyring import MessageKeyring
 from app.messaging.writer import MessageWriter
 from auth.service import AuthRuntime
@@ -36,6 +37,8 @@ class Realtime:
     background: set[asyncio.Task[None]] = field(default_factory=set)
     # Group commit for message.send (app/messaging/writer.py), made on first use.
     message_writer: MessageWriter | None = None
+    # The message digests this process knows are still to come (app/messaging/jobs.py).
+    digests: ScheduledDigests = field(default_factory=ScheduledDigests)
 
     def writer(self) -> MessageWriter:
         if self.message_writer is None:

@@ -225,18 +225,19 @@ async def _schedule_message_notices(
     (app/messaging/jobs.py), in a short transaction of its own. Whichever path the writer
     stored it by, it ends here. A failure here loses a notice, never the message, so it is
     logged rather than raised to the sender."""
-    recipients = stored.members - {connection.user_id}
+    stored_at = as_utc(stored.message.created_at)
+    recipients = rt.digests.uncovered(
+        sorted(stored.members - {connection.user_id}, key=str), stored_at, rt.settings
+    )
     if not recipients:
         return
     try:
         async with rt.sessions() as session:
-            await message_jobs.schedule_digests(
-                session,
-                recipients=sorted(recipients, key=str),
-                stored_at=as_utc(stored.message.created_at),
-                settings=rt.settings,
+            queued = await message_jobs.schedule_digests(
+                session, recipients=recipients, stored_at=stored_at, settings=rt.settings
             )
             await session.commit()
+        rt.digests.remember(queued, stored_at, rt.settings)
     except Exception:
         log.exception("message notices for a stored message could not be scheduled")
 

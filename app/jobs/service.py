@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.clock import as_utc
 from app.config import Settings, get_settings
 from app.errors import Conflict, NotFound
 from app.jobs import rules
@@ -291,6 +292,14 @@ async def retry(session: AsyncSession, *, job: ScheduledJob, now: datetime) -> S
 
 async def status_of(session: AsyncSession, key: str) -> JobStatus | None:
     """The status of the job scheduled under ``key``, if there is one."""
-    rows = await session.exec(select(ScheduledJob.status).where(ScheduledJob.key == key))
+    found = await state_of(session, key)
+    return None if found is None else found[0]
+
+
+async def state_of(session: AsyncSession, key: str) -> tuple[JobStatus, datetime] | None:
+    """The status and run time of the job scheduled under ``key``, if there is one."""
+    rows = await session.exec(
+        select(ScheduledJob.status, ScheduledJob.run_at).where(ScheduledJob.key == key)
+    )
     found = rows.first()
-    return None if found is None else JobStatus(found)
+    return None if found is None else (JobStatus(found[0]), as_utc(found[1]))

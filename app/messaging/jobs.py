@@ -50,16 +50,57 @@ def digest_due(stored_at: datetime, settings: Settings) -> tuple[datetime, datet
     return due, job_rules.slot(due, timedelta(minutes=settings.message_digest_window_minutes))
 
 
+class ScheduledDigests:
+    """This process's memory of the digests it has seen queued: for a person and a window, when
+    that digest runs. A message stored before then is covered by it without a word to the
+    database. Without this memory every stored message costs a write transaction of its own
+    (a schedule per recipient), on the message path; with it, a recipient costs one per window
+    on each process. A digest is claimed only once its run time has passed, so a message stored
+    earlier than that (less `margin`, for clocks of several processes) is still found unread
+    when it runs. Entries whose digest has run are dropped as new ones come."""
+
+    def __init__(self, margin: timedelta = timedelta(seconds=2)) -> None:
+        self.margin = margin
+        self._runs_at: dict[tuple[uuid.UUID, datetime], datetime] = {}
+        self._prune_above = 1024
+
+    def uncovered(
+        self, recipients: Iterable[uuid.UUID], stored_at: datetime, settings: Settings
+    ) -> list[uuid.UUID]:
+        """The recipients whose digest for this message is not known to be still to come."""
+        _, window = digest_due(stored_at, settings)
+        left = []
+        for user_id in recipients:
+            runs_at = self._runs_at.get((user_id, window))
+            if runs_at is None or stored_at >= runs_at - self.margin:
+                left.append(user_id)
+        return left
+
+    def remember(
+        self, queued: dict[uuid.UUID, datetime], stored_at: datetime, settings: Settings
+    ) -> None:
+        _, window = digest_due(stored_at, settings)
+        for user_id, runs_at in queued.items():
+            self._runs_at[(user_id, window)] = runs_at
+        if len(self._runs_at) > self._prune_above:
+            self._runs_at = {
+                key: runs_at for key, runs_at in self._runs_at.items() if runs_at > stored_at
+            }
+            self._prune_above = max(1024, 2 * len(self._runs_at))
+
+
 async def schedule_digests(
     session: AsyncSession,
     *,
     recipients: Iterable[uuid.UUID],
     stored_at: datetime,
     settings: Settings,
-) -> None:
-    """One digest job per recipient per window (see the module's docstring)."""
+) -> dict[uuid.UUID, datetime]:
+    """One digest job per recipient per window (see the module's docstring). Returns, for each
+    recipient whose window's digest is queued, when it runs (what `ScheduledDigests` keeps)."""
     due, window = digest_due(stored_at, settings)
     every = timedelta(minutes=settings.message_digest_window_minutes)
+    queued: dict[uuid.UUID, datetime] = {}
     for user_id in recipients:
         key = digest_key(user_id, window)
         added = await jobs_service.schedule(
@@ -71,7 +112,13 @@ async def schedule_digests(
             now=stored_at,
             settings=settings,
         )
-        if added or await jobs_service.status_of(session, key) != JobStatus.done:
+        if added:
+            queued[user_id] = due
+            continue
+        state = await jobs_service.state_of(session, key)
+        if state is None or state[0] != JobStatus.done:
+            if state is not None and state[0] == JobStatus.queued:
+                queued[user_id] = state[1]
             continue
         # This window's digest has gone: the next one covers this message.
         following = window + every
@@ -84,6 +131,7 @@ async def schedule_digests(
             now=stored_at,
             settings=settings,
         )
+    return queued
 
 
 @handler(DIGEST)

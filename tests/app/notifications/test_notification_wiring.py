@@ -6,6 +6,7 @@ and, unacknowledged, escalates to their supervisors (audited); no email says any
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ from app.notifications.notices import Notice
 from app.supervision.jobs import PROMPT
 from app.users.models import User
 from tests.app.notifications.test_notifications import Inbox, assert_nothing_clinical
-from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, fresh_database, sqlite_live
+from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, fresh_database, live_server
 from tests.realtime.test_realtime import connect, team_conversation
 from tests.support.net import free_port
 from tests.support.ws import WsClient
@@ -342,9 +343,12 @@ def test_an_empty_period_turns_delivery_by_the_service_off(monkeypatch: pytest.M
 # the test's runner, on the same database with a frozen clock, runs them.
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with sqlite_live(tmp_path_factory, "live-digests") as live:
+    # A server per test: a server remembers the digests it has scheduled
+    # (app/messaging/jobs.py, ScheduledDigests), so one test's jobs cannot be cleared from
+    # under it for the next.
+    with live_server(tmp_path_factory, "live-digests") as live:
         yield live
 
 
@@ -372,6 +376,12 @@ class Chat:
                 f.get("type") == "message.new" and f["message"]["seq"] == ack["message"]["seq"]
             )
         )
+        # The server schedules digests just after it publishes the message (realtime/handlers.py):
+        # wait, bounded, until Tom's is there.
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await self.digests_for_tom():
+            assert asyncio.get_running_loop().time() < deadline, "no digest was scheduled"
+            await asyncio.sleep(0.05)
         return int(ack["message"]["seq"])
 
     async def tom_reads(self, seq: int) -> None:
@@ -710,3 +720,33 @@ async def test_a_message_too_recent_for_the_windows_digest_is_looked_at_in_the_n
     chat.world.clock.advance(seconds=15)
     await chat.world.tick()
     assert chat.world.mail_to(ROLE_EMAILS["therapist"]) == [NEW_MESSAGES]
+
+
+# --- this process's memory of digests still to come ---------------------------------------------
+
+
+def test_a_message_stored_before_a_known_digest_runs_needs_no_schedule() -> None:
+    settings = Settings(message_notice_delay_minutes=15, message_digest_window_minutes=60)
+    memory = message_jobs.ScheduledDigests(margin=timedelta(seconds=2))
+    kim, lee = uuid.uuid4(), uuid.uuid4()
+    first = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    due, _window = message_jobs.digest_due(first, settings)
+    assert memory.uncovered([kim, lee], first, settings) == [kim, lee]
+    memory.remember({kim: due}, first, settings)
+    later = first + timedelta(minutes=5)
+    # Kim's digest runs at `due`, after this message: it will find it. Lee's is not known.
+    assert memory.uncovered([kim, lee], later, settings) == [lee]
+    # Within the margin of the run time, or after it, the database is asked again.
+    assert memory.uncovered([kim], due - timedelta(seconds=1), settings) == [kim]
+    assert memory.uncovered([kim], due + timedelta(minutes=1), settings) == [kim]
+
+
+def test_the_memory_forgets_digests_that_have_run() -> None:
+    settings = Settings(message_notice_delay_minutes=1, message_digest_window_minutes=1)
+    memory = message_jobs.ScheduledDigests()
+    start = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    for minute in range(3000):
+        stored_at = start + timedelta(minutes=minute)
+        due, _window = message_jobs.digest_due(stored_at, settings)
+        memory.remember({uuid.uuid4(): due}, stored_at, settings)
+    assert len(memory._runs_at) <= 2048
