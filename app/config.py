@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.benefits.rules import DEFAULT_RESTART_WINDOW_DAYS
+from app.clients.eligibility import TRAILBLAZER_QUESTIONS, Question
 from app.supervision.rules import MIN_PEOPLE_FLOOR, SUPPRESSION_THRESHOLD
 from realtime import presence
 
@@ -153,6 +155,17 @@ class Settings(BaseSettings):
     team_wellbeing_min_people: int = Field(default=MIN_PEOPLE_FLOOR, ge=MIN_PEOPLE_FLOOR)
     team_view_default_weeks: int = Field(default=12, ge=1)
     team_view_max_weeks: int = Field(default=52, ge=1)
+
+    # Eligibility at referral (docs/api.md): the programme's questions, as data (a JSON list
+    # in TEAMWELL_ELIGIBILITY_QUESTIONS); the defaults are the trailblazer's.
+    eligibility_questions: tuple[Question, ...] = Field(
+        default=TRAILBLAZER_QUESTIONS, min_length=1, max_length=20
+    )
+
+    # Benefits and off-flow (docs/reports.md). Out-of-work claims that restart within
+    # `benefit_restart_window_days` days of an end are one spell: the end was not an off-flow,
+    # and an off-flow is confirmed only once that many days have passed without a new claim.
+    benefit_restart_window_days: int = Field(default=DEFAULT_RESTART_WINDOW_DAYS, ge=0, le=366)
 
     # Programme reports (docs/reports.md). A count from 1 to one below
     # `report_suppression_threshold` is withheld; 3 is the floor (a lower value is refused).

@@ -26,6 +26,7 @@ from app.messaging.models import Conversation
 from app.users.models import User
 from auth import service as auth_service
 from auth.policies import accounts as account_policies
+from auth.policies import benefits as benefit_policies
 from auth.policies import clients as client_policies
 from auth.policies import jobs as jobs_policies
 from auth.policies import meetings as meeting_policies
@@ -404,6 +405,12 @@ ReadableClient = Annotated[
 ]
 ChangeableClient = Annotated[
     ClientAccess, Depends(client_access(client_policies.can_change_client, "client.update"))
+]
+BenefitsReader = Annotated[
+    ClientAccess, Depends(client_access(benefit_policies.can_read_benefits, "benefits.read"))
+]
+BenefitsRecorder = Annotated[
+    ClientAccess, Depends(client_access(benefit_policies.can_record_benefits, "benefits.record"))
 ]
 ConsentRecorder = Annotated[
     ClientAccess, Depends(client_access(client_policies.can_record_consent, "consent.record"))
