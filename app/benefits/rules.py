@@ -9,9 +9,9 @@ Definitions (docs/reports.md prints the same words):
   regime except "working enough" (the regime of a claimant whose earnings are already at the
   threshold: in work, not out of it). PIP is paid in or out of work, so it is never out-of-work;
   "other" benefits are not counted either.
-* Out-of-work claims that overlap, or where one restarts within ``window_days`` of the end of
-  another, are one *spell* on benefits: a claim that ends and restarts within the window is not
-  an off-flow.
+* Out-of-work claims that overlap, follow back to back, or where one restarts fewer than
+  ``window_days`` days after the end of another, are one *spell* on benefits: a claim that ends
+  and restarts within the window is not an off-flow.
 * An *off-flow* is the end of a spell: the client is off out-of-work benefits from the day their
   last out-of-work claim of the spell ends, with no other out-of-work claim in force. It is
   *confirmed* once ``window_days`` days have passed since then with no new claim (before that it
@@ -120,8 +120,9 @@ def spells(
     for start, end in known:
         if found:
             last = found[-1]
-            # Overlapping, or restarting within the window of the last end: the same spell.
-            if last.ended_on is None or start <= last.ended_on + window:
+            # Overlapping, back to back, or restarting within the window (fewer than
+            # ``window_days`` days after the last end): the same spell.
+            if last.ended_on is None or start <= last.ended_on or start < last.ended_on + window:
                 if last.ended_on is None or end is None:
                     merged_end = None
                 else:
