@@ -97,11 +97,14 @@ def test_every_figure_has_its_definition_in_one_place() -> None:
     keys = [d.key for d in DEFINITIONS]
     assert keys == [
         "referrals",
+        "ineligible_referrals",
         "engagement",
         "job_entries",
         "sustained_13_weeks",
         "sustained_26_weeks",
         "sustained_52_weeks",
+        "benefit_off_flows",
+        "off_flow_rate",
         "first_employer_contact_median_days",
         "first_employer_contact_within_30_days",
         "recovery",
