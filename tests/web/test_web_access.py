@@ -144,19 +144,7 @@ NOT_FOR_PEOPLE: dict[Operation, str] = {
 
 # Operations people need that the web client does not offer yet: the gap, written down (none
 # today; an operation added to the API without a screen goes here, with its reason).
-BENEFITS_NEXT = (
-    "the Benefits section of the client's page is the next step of this change (issue 19)"
-)
-ELIGIBILITY_NEXT = (
-    "the eligibility questions in the referral form are the next step of this change (issue 19)"
-)
-NOT_YET_IN_THE_WEB_CLIENT: dict[Operation, str] = {
-    ("GET", "/api/v1/clients/{client_id}/benefits"): BENEFITS_NEXT,
-    ("POST", "/api/v1/clients/{client_id}/benefits/claims"): BENEFITS_NEXT,
-    ("POST", "/api/v1/clients/{client_id}/benefits/claims/{claim_id}/end"): BENEFITS_NEXT,
-    ("POST", "/api/v1/clients/{client_id}/benefits/better-off-calculations"): BENEFITS_NEXT,
-    ("GET", "/api/v1/eligibility-questions"): ELIGIBILITY_NEXT,
-}
+NOT_YET_IN_THE_WEB_CLIENT: dict[Operation, str] = {}
 
 LITERAL = r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|`(?:[^`\\]|\\.)*`"
 PLACEHOLDER = "\x00"
