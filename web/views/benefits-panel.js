@@ -10,7 +10,7 @@
 import { request } from '../api.js';
 import {
   h, section, dataTable, time, emptyState, errorArea, applyFieldErrors, submitButton, notice,
-  problemMessage, summaryRow, textField,
+  problemMessage, summaryRow, textField, formatDate,
 } from '../ui.js';
 import { dateField, selectField, today } from './record-fields.js';
 
@@ -47,7 +47,7 @@ function offFlowWords(status) {
   if (!status) return '—';
   if (status.state === 'on_benefits') return 'Claiming an out-of-work benefit';
   if (status.state === 'never_claimed') return 'No out-of-work benefit recorded';
-  const since = `since ${status.off_since} (${status.days_off} days)`;
+  const since = `since ${formatDate(status.off_since)} (${status.days_off} days)`;
   if (status.state === 'pending') {
     return `Left out-of-work benefits ${since}; counted as an off-flow once ${status.restart_window_days} days pass without a new claim`;
   }
@@ -57,7 +57,7 @@ function offFlowWords(status) {
 function baselineWords(status) {
   if (!status || status.baseline_on === null) return 'No referral recorded';
   const claiming = status.on_out_of_work_benefit_at_baseline ? 'claiming an out-of-work benefit' : 'not claiming an out-of-work benefit';
-  return `At referral (${status.baseline_on}): ${claiming}`;
+  return `At referral (${formatDate(status.baseline_on)}): ${claiming}`;
 }
 
 function claimDetail(claim) {
