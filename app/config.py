@@ -270,6 +270,15 @@ class Settings(BaseSettings):
     # (each is prompted once per gap between check-ins; unset: the prompt shows only on pages).
     jobs_check_in_prompts_minutes: int | None = Field(default=60, ge=1, le=24 * 60)
 
+    @field_validator("eligibility_questions")
+    @classmethod
+    def one_answer_per_key(cls, value: tuple[Question, ...]) -> tuple[Question, ...]:
+        """Answers are stored by question key, so two questions may not share one."""
+        keys = [q.key for q in value]
+        if len(set(keys)) != len(keys):
+            raise ValueError("eligibility question keys must differ")
+        return value
+
     @field_validator(
         "jobs_journey_alerts_minutes",
         "jobs_retention_minutes",
