@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.benefits.rules import DEFAULT_RESTART_WINDOW_DAYS
+from app.clients.eligibility import TRAILBLAZER_QUESTIONS, Question
 from app.supervision.rules import MIN_PEOPLE_FLOOR, SUPPRESSION_THRESHOLD
 from realtime import presence
 
@@ -160,6 +162,17 @@ class Settings(BaseSettings):
     team_view_default_weeks: int = Field(default=12, ge=1)
     team_view_max_weeks: int = Field(default=52, ge=1)
 
+    # Eligibility at referral (docs/api.md): the programme's questions, as data (a JSON list
+    # in TEAMWELL_ELIGIBILITY_QUESTIONS); the defaults are the trailblazer's.
+    eligibility_questions: tuple[Question, ...] = Field(
+        default=TRAILBLAZER_QUESTIONS, min_length=1, max_length=20
+    )
+
+    # Benefits and off-flow (docs/reports.md). Out-of-work claims that restart within
+    # `benefit_restart_window_days` days of an end are one spell: the end was not an off-flow,
+    # and an off-flow is confirmed only once that many days have passed without a new claim.
+    benefit_restart_window_days: int = Field(default=DEFAULT_RESTART_WINDOW_DAYS, ge=0, le=366)
+
     # Programme reports (docs/reports.md). A count from 1 to one below
     # `report_suppression_threshold` is withheld; 3 is the floor (a lower value is refused).
     # One report covers at most `report_max_period_days` days.
@@ -265,6 +278,15 @@ class Settings(BaseSettings):
     # Notifications go out (with their retries) from a recurring job every
     # `jobs_deliver_notifications_seconds` (unset: only `teamwell deliver-notifications`).
     jobs_deliver_notifications_seconds: int | None = Field(default=15, ge=1, le=3600)
+
+    @field_validator("eligibility_questions")
+    @classmethod
+    def one_answer_per_key(cls, value: tuple[Question, ...]) -> tuple[Question, ...]:
+        """Answers are stored by question key, so two questions may not share one."""
+        keys = [q.key for q in value]
+        if len(set(keys)) != len(keys):
+            raise ValueError("eligibility question keys must differ")
+        return value
 
     @field_validator(
         "jobs_journey_alerts_minutes",

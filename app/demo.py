@@ -11,6 +11,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.benefits import service as benefits_service
+from app.benefits.models import BenefitSource, BetterOffOutcome
+from app.benefits.rules import BenefitKind, EsaGroup, UcRegime
+from app.benefits.schemas import BenefitClaimCreate, BetterOffCreate
+from app.clients import eligibility
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord, ProgrammeStatus, ReferralSource
 from app.clients.schemas import CareTeamMemberAdd, ClientCreate, ClientUpdate, ReferralCreate
@@ -230,9 +235,11 @@ async def _demo_client(
                 source=source,
                 reason=reason,
                 referred_on=ctx.now().date() - timedelta(days=20 + 15 * index),
+                eligibility={q.key: q.eligible_answer for q in eligibility.TRAILBLAZER_QUESTIONS},
             ),
         ),
     )
+    await _demo_benefits(session, as_keyworker, client, index)
     if status != ProgrammeStatus.referred:
         await clients_service.update(
             session=session, ctx=as_keyworker, client=client, data=ClientUpdate(status=status)
@@ -259,6 +266,59 @@ async def _demo_client(
     await _demo_session_today(session, as_keyworker, keyworker, client)
     await _demo_case_meeting_past(session, as_keyworker, client, people)
     return DemoLogin(user.email, Role.client, name)
+
+
+# Each demo client's benefit history: (benefit, ESA group, UC regime, started days before the
+# referral, ended days after it or None), and a better-off calculation (days after the
+# referral) for those who left benefits. Chris, Dana and Eli left out-of-work benefits more than
+# the restart window ago, so the report's off-flow figures have something to show.
+DEMO_BENEFITS: dict[
+    int, list[tuple[BenefitKind, EsaGroup | None, UcRegime | None, int, int | None]]
+] = {
+    0: [(BenefitKind.universal_credit, None, UcRegime.intensive_work_search, 200, None)],
+    1: [
+        (BenefitKind.esa, EsaGroup.work_related_activity, None, 400, None),
+        (BenefitKind.pip, None, None, 300, None),
+    ],
+    2: [
+        (BenefitKind.esa, EsaGroup.work_related_activity, None, 500, 10),
+        (BenefitKind.universal_credit, None, UcRegime.working_enough, -10, None),
+    ],
+    3: [(BenefitKind.jsa, None, None, 120, 10)],
+    4: [(BenefitKind.esa, EsaGroup.support, None, 700, 10)],
+    5: [(BenefitKind.universal_credit, None, UcRegime.intensive_work_search, 90, None)],
+}
+
+
+async def _demo_benefits(
+    session: AsyncSession, ctx: Context, client: ClientRecord, index: int
+) -> None:
+    referred_on = ctx.now().date() - timedelta(days=20 + 15 * index)
+    for benefit, group, regime, before, after in DEMO_BENEFITS.get(index, []):
+        await benefits_service.add_claim(
+            session=session,
+            ctx=ctx,
+            client=client,
+            data=BenefitClaimCreate(
+                benefit=benefit,
+                esa_group=group,
+                uc_regime=regime,
+                started_on=referred_on - timedelta(days=before),
+                ended_on=None if after is None else referred_on + timedelta(days=after),
+                source=BenefitSource.verified,
+            ),
+        )
+        if after is not None:
+            await benefits_service.add_calculation(
+                session=session,
+                ctx=ctx,
+                client=client,
+                data=BetterOffCreate(
+                    done_on=referred_on + timedelta(days=after // 2),
+                    outcome=BetterOffOutcome.better_off_in_work,
+                    hours_modelled=16.0,
+                ),
+            )
 
 
 # When the demo's video session with Alex starts, after the demo is loaded, and how long it is:

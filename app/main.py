@@ -19,6 +19,8 @@ from app.audit.checkpoints import Checkpointer
 from app.audit.checkpoints import settings_key as checkpoint_key
 from app.audit.routes import router as audit_router
 from app.audit.writer import AuditWriter
+from app.benefits.routes import router as benefits_router
+from app.clients.routes import eligibility_router
 from app.clients.routes import router as clients_router
 from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
@@ -388,7 +390,9 @@ def _include_routes(app: Teamwell) -> None:
         teams_router,
         users_router,
         clients_router,
+        eligibility_router,
         plans_router,
+        benefits_router,
         measures_router,
         exports_router,
         ips_router,

@@ -3,7 +3,8 @@
 import app.ips.models  # noqa: F401  (the IPS journey tables)
 from app.alerts.models import Alert
 from app.audit.models import AuditEvent
-from app.clients.models import CareTeamMember, ClientRecord, Referral
+from app.benefits.models import BenefitClaim, BetterOffCalculation
+from app.clients.models import CareTeamMember, ClientRecord, EligibilityAnswer, Referral
 from app.consents.models import ConsentRecord
 from app.evaluation.models import EvaluationTrial, TrialAllocation
 from app.fidelity.models import FidelityReview
@@ -48,6 +49,8 @@ __all__ = [
     "Alert",
     "AuditEvent",
     "AuthSession",
+    "BenefitClaim",
+    "BetterOffCalculation",
     "CarePlan",
     "CarePlanVersion",
     "CareTeamMember",
@@ -55,6 +58,7 @@ __all__ = [
     "ConsentRecord",
     "Conversation",
     "ConversationParticipant",
+    "EligibilityAnswer",
     "EvaluationTrial",
     "ExternalIdentity",
     "FidelityReview",

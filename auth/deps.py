@@ -33,6 +33,7 @@ from app.users import service as users_service
 from app.users.models import SupervisionLink, User
 from auth import service as auth_service
 from auth.policies import accounts as account_policies
+from auth.policies import benefits as benefit_policies
 from auth.policies import clients as client_policies
 from auth.policies import jobs as jobs_policies
 from auth.policies import meetings as meeting_policies
@@ -520,6 +521,12 @@ ReadableClient = Annotated[
 ]
 ChangeableClient = Annotated[
     ClientAccess, Depends(client_access(client_policies.can_change_client, "client.update"))
+]
+BenefitsReader = Annotated[
+    ClientAccess, Depends(client_access(benefit_policies.can_read_benefits, "benefits.read"))
+]
+BenefitsRecorder = Annotated[
+    ClientAccess, Depends(client_access(benefit_policies.can_record_benefits, "benefits.record"))
 ]
 ConsentRecorder = Annotated[
     ClientAccess, Depends(client_access(client_policies.can_record_consent, "consent.record"))

@@ -62,3 +62,21 @@ class Referral(SQLModel, table=True):
     reason: str = Field(max_length=2000)
     recorded_by: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     recorded_at: datetime = timestamp_field()
+    # Eligibility at referral: None when the questions were not asked; an ineligible referral
+    # keeps its reasons and still counts as a referral.
+    eligible: bool | None = None
+    ineligible_reason: str | None = Field(default=None, max_length=2000)
+
+
+class EligibilityAnswer(SQLModel, table=True):
+    """One eligibility question answered at a referral, with its wording then."""
+
+    __tablename__ = "referral_eligibility_answer"
+
+    id: uuid.UUID = id_field()
+    referral_id: uuid.UUID = Field(foreign_key="referral.id", index=True)
+    question_key: str = Field(max_length=64)
+    question_text: str = Field(max_length=300)
+    answer: bool
+    recorded_by: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    recorded_at: datetime = timestamp_field()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.audit.service import AuditEntry
-from app.clients import service
+from app.clients import eligibility, service
 from app.clients.models import ClientRecord, ProgrammeStatus
 from app.clients.schemas import (
     CareTeamMemberAdd,
@@ -17,6 +17,7 @@ from app.clients.schemas import (
     ClientListItem,
     ClientSummary,
     ClientUpdate,
+    EligibilityQuestionPublic,
     ReferralCreate,
     ReferralPublic,
 )
@@ -40,6 +41,26 @@ from auth.deps import (
 from auth.policies import clients as client_policies
 
 router = APIRouter(prefix="/clients", tags=["clients"])
+eligibility_router = APIRouter(prefix="/eligibility-questions", tags=["clients"])
+
+
+def eligibility_questions(request: Request) -> tuple[eligibility.Question, ...]:
+    """The programme's eligibility questions (the ``eligibility_questions`` setting)."""
+    questions: tuple[eligibility.Question, ...] = tuple(
+        request.app.state.settings.eligibility_questions
+    )
+    return questions
+
+
+QuestionsDep = Annotated[tuple[eligibility.Question, ...], Depends(eligibility_questions)]
+
+
+@eligibility_router.get("", response_model=list[EligibilityQuestionPublic])
+async def list_eligibility_questions(
+    principal: ClinicalStaff, questions: QuestionsDep
+) -> list[EligibilityQuestionPublic]:
+    """The questions asked at referral, in order, with the answer an eligible person gives."""
+    return [EligibilityQuestionPublic(**q.model_dump()) for q in questions]
 
 
 async def consent_views(session: SessionDep, records: list[ConsentRecord]) -> list[ConsentPublic]:
@@ -120,7 +141,7 @@ async def list_clients(
 
 @router.post("", response_model=ClientSummary, status_code=status.HTTP_201_CREATED)
 async def create_client(
-    body: ClientCreate, principal: ClinicalStaff, session: SessionDep
+    body: ClientCreate, principal: ClinicalStaff, session: SessionDep, questions: QuestionsDep
 ) -> ClientSummary:
     """Take a referral: create the client's record with its first referral. The member of staff
     who takes it joins the care team."""
@@ -128,7 +149,12 @@ async def create_client(
     if team.organisation_id != principal.user.organisation_id:
         raise Forbidden("Referrals are taken into a team of your own organisation.")
     client = await service.create(
-        session=session, ctx=principal.ctx, team=team, creator=principal.user, data=body
+        session=session,
+        ctx=principal.ctx,
+        team=team,
+        creator=principal.user,
+        data=body,
+        questions=questions,
     )
     await principal.audit(
         "client.create", resource_type="client", resource_id=client.id, client_id=client.id
@@ -219,14 +245,17 @@ async def list_referrals(access: ReadableClient, session: SessionDep) -> list[Re
     "/{client_id}/referrals", response_model=ReferralPublic, status_code=status.HTTP_201_CREATED
 )
 async def add_referral(
-    body: ReferralCreate, access: ChangeableClient, session: SessionDep
+    body: ReferralCreate, access: ChangeableClient, session: SessionDep, questions: QuestionsDep
 ) -> ReferralPublic:
-    """Record a further referral (for example a re-referral after closure)."""
+    """Record a further referral (for example a re-referral after closure), with the answers to
+    the eligibility questions when they were asked. An ineligible referral is stored with its
+    reasons (``eligible`` false) and still counts as a referral."""
     referral = await service.add_referral(
-        session=session, ctx=access.ctx, client=access.client, data=body
+        session=session, ctx=access.ctx, client=access.client, data=body, questions=questions
     )
     await access.audit("referral.create", resource_type="referral", resource_id=referral.id)
-    return ReferralPublic.model_validate(referral)
+    answers = await service.referrals(session=session, client_id=access.client.id)
+    return next(r for r in answers if r.id == referral.id)
 
 
 @router.get("/{client_id}/consents", response_model=list[ConsentPublic])

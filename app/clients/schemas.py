@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from app.clients.models import ProgrammeStatus, ReferralSource
 from app.consents.schemas import ConsentPublic
@@ -15,6 +15,21 @@ class ReferralCreate(BaseModel):
     source: ReferralSource
     referred_on: date
     reason: str = Field(min_length=1, max_length=2000)
+    eligibility: dict[str, StrictBool] | None = Field(
+        default=None,
+        description="The answer (true/false) to every eligibility question, by its key "
+        "(GET /eligibility-questions); omitted when the questions were not asked",
+    )
+
+
+class EligibilityAnswerPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    question_key: str
+    question_text: str
+    answer: bool
+    recorded_by: uuid.UUID | None
+    recorded_at: datetime
 
 
 class ReferralPublic(BaseModel):
@@ -25,6 +40,16 @@ class ReferralPublic(BaseModel):
     referred_on: date
     reason: str
     recorded_at: datetime
+    eligible: bool | None = Field(description="None when the questions were not asked")
+    ineligible_reason: str | None
+    eligibility: list[EligibilityAnswerPublic] = Field(default_factory=list)
+
+
+class EligibilityQuestionPublic(BaseModel):
+    key: str
+    text: str
+    eligible_answer: bool
+    reason_if_not: str
 
 
 class ClientCreate(BaseModel):

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.clients.models import CareTeamMember, ClientRecord, ProgrammeStatus, Referral
+from app.clients import eligibility
+from app.clients.models import (
+    CareTeamMember,
+    ClientRecord,
+    EligibilityAnswer,
+    ProgrammeStatus,
+    Referral,
+)
 from app.clients.schemas import (
     CareTeamMemberAdd,
     CareTeamMemberPublic,
     ClientCreate,
     ClientUpdate,
+    EligibilityAnswerPublic,
     ReferralCreate,
     ReferralPublic,
 )
@@ -32,6 +41,14 @@ class ClientNotFound(NotFound):
 
 class CareTeamMemberNotFound(NotFound):
     title = "Care-team member not found"
+
+
+class EligibilityAnswersDoNotFit(Problem):
+    status, slug, title = (
+        422,
+        "eligibility-answers-do-not-fit",
+        "Answer every eligibility question, and only those",
+    )
 
 
 class NotClinicalStaff(Problem):
@@ -100,7 +117,13 @@ async def related_clients(
 
 
 async def create(
-    *, session: AsyncSession, ctx: Context, team: Team, creator: User, data: ClientCreate
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    team: Team,
+    creator: User,
+    data: ClientCreate,
+    questions: Sequence[eligibility.Question] = eligibility.TRAILBLAZER_QUESTIONS,
 ) -> ClientRecord:
     now = ctx.now()
     client = ClientRecord(
@@ -125,7 +148,9 @@ async def create(
             added_by=creator.id,
         )
     )
-    await add_referral(session=session, ctx=ctx, client=client, data=data.referral)
+    await add_referral(
+        session=session, ctx=ctx, client=client, data=data.referral, questions=questions
+    )
     return client
 
 
@@ -200,19 +225,60 @@ async def end_care_team_membership(
     return member
 
 
+def _assess(questions: Sequence[eligibility.Question], answers: dict[str, bool]) -> list[str]:
+    try:
+        return eligibility.assess(questions, answers)
+    except eligibility.AnswersDoNotFit as wrong:
+        errors = [
+            {"field": f"body.referral.eligibility.{key}", "message": "not answered"}
+            for key in wrong.missing
+        ] + [
+            {"field": f"body.referral.eligibility.{key}", "message": "not a question asked"}
+            for key in wrong.unknown
+        ]
+        raise EligibilityAnswersDoNotFit(
+            "Answer each question of GET /api/v1/eligibility-questions once, by its key.",
+            extra={"errors": errors},
+        ) from None
+
+
 async def add_referral(
-    *, session: AsyncSession, ctx: Context, client: ClientRecord, data: ReferralCreate
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    client: ClientRecord,
+    data: ReferralCreate,
+    questions: Sequence[eligibility.Question] = eligibility.TRAILBLAZER_QUESTIONS,
 ) -> Referral:
+    """Store the referral; with eligibility answers, each answer (with the question's wording)
+    and the verdict. An ineligible referral is kept, with its reasons, never dropped."""
+    reasons = _assess(questions, data.eligibility) if data.eligibility is not None else None
+    now = ctx.now()
     referral = Referral(
         client_id=client.id,
         source=data.source,
         referred_on=data.referred_on,
         reason=data.reason,
         recorded_by=ctx.actor.user_id,
-        recorded_at=ctx.now(),
+        recorded_at=now,
+        eligible=None if reasons is None else not reasons,
+        ineligible_reason="; ".join(reasons) if reasons else None,
     )
     session.add(referral)
     await session.flush()
+    if data.eligibility is not None:
+        for question in questions:
+            session.add(
+                EligibilityAnswer(
+                    referral_id=referral.id,
+                    question_key=question.key,
+                    question_text=question.text,
+                    answer=data.eligibility[question.key],
+                    recorded_by=ctx.actor.user_id,
+                    recorded_at=now,
+                )
+            )
+        await session.flush()
     return referral
 
 
@@ -222,7 +288,31 @@ async def referrals(*, session: AsyncSession, client_id: uuid.UUID) -> list[Refe
         .where(Referral.client_id == client_id)
         .order_by(col(Referral.referred_on), col(Referral.recorded_at))
     )
-    return [ReferralPublic.model_validate(r) for r in rows.all()]
+    found = list(rows.all())
+    answers: dict[uuid.UUID, list[EligibilityAnswerPublic]] = {r.id: [] for r in found}
+    if found:
+        for answer in await session.exec(
+            select(EligibilityAnswer)
+            .where(col(EligibilityAnswer.referral_id).in_(list(answers)))
+            .order_by(col(EligibilityAnswer.recorded_at), col(EligibilityAnswer.id))
+        ):
+            answers[answer.referral_id].append(EligibilityAnswerPublic.model_validate(answer))
+    return [referral_public(r, answers[r.id]) for r in found]
+
+
+def referral_public(
+    referral: Referral, answers: list[EligibilityAnswerPublic] | None = None
+) -> ReferralPublic:
+    return ReferralPublic(
+        id=referral.id,
+        source=referral.source,
+        referred_on=referral.referred_on,
+        reason=referral.reason,
+        recorded_at=referral.recorded_at,
+        eligible=referral.eligible,
+        ineligible_reason=referral.ineligible_reason,
+        eligibility=answers or [],
+    )
 
 
 async def link_login(*, session: AsyncSession, client: ClientRecord, user: User) -> None:

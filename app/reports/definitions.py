@@ -14,6 +14,9 @@ Therapies conventions):
 * Talking Therapies — recovery counts only clients at caseness at the first measure; reliable
   improvement counts every client with two paired measures (``app.measures.scoring.change``).
 * Small-number suppression — ``app.supervision.rules.suppress`` and ``rate``.
+* Benefit off-flow — ``app.benefits.rules`` (out-of-work benefits, spells, the restart window);
+  the trailblazer's evaluation counts "out-of-work benefit off-flows".
+* Eligibility at referral — ``app.clients.eligibility``.
 
 Suppression (what leaves the service)
     1. *Primary*: a count from 1 to ``threshold - 1`` is withheld (zero is shown).
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
 
+from app.benefits import rules as benefit_rules
 from app.ips import rules as ips_rules
 from app.supervision.rules import rate, suppress
 
@@ -85,6 +89,15 @@ DEFINITIONS: Final[tuple[Definition, ...]] = (
         denominator=None,
     ),
     Definition(
+        key="ineligible_referrals",
+        label="Ineligible referrals",
+        unit="count",
+        definition="Referrals dated in the period whose eligibility answers made them "
+        "ineligible (they are counted in Referrals too; none is dropped).",
+        numerator="Referrals dated in the period recorded as ineligible",
+        denominator=None,
+    ),
+    Definition(
         key="engagement",
         label="Engagement",
         unit="proportion",
@@ -105,6 +118,30 @@ DEFINITIONS: Final[tuple[Definition, ...]] = (
     _sustained(13),
     _sustained(26),
     _sustained(52),
+    Definition(
+        key="benefit_off_flows",
+        label="Benefit off-flows",
+        unit="count",
+        definition="Clients who left out-of-work benefits (ESA, JSA, or Universal Credit in any "
+        "regime but working enough; PIP is not one) on a day in the period and did not claim "
+        "one again within the restart window: the day the last out-of-work claim of a spell "
+        "ended, with no other in force. Claims that restart within the window are one spell. "
+        "An off-flow is counted once the window has passed by the end of the period; a client "
+        "counts once.",
+        numerator="Clients with an off-flow dated in the period, confirmed by its end",
+        denominator=None,
+    ),
+    Definition(
+        key="off_flow_rate",
+        label="Off out-of-work benefits, of those claiming at referral",
+        unit="proportion",
+        definition="Of the clients with a referral dated in the period who were claiming an "
+        "out-of-work benefit on the day of their first referral in the period (the baseline), "
+        "the share off out-of-work benefits at the end of the period for at least the restart "
+        "window.",
+        numerator="Clients off out-of-work benefits for at least the window at the period's end",
+        denominator="Clients referred in the period, claiming an out-of-work benefit then",
+    ),
     Definition(
         key="first_employer_contact_median_days",
         label="Time to first employer contact (median days)",
@@ -200,6 +237,8 @@ class ClientFacts:
     jobs: tuple[ips_rules.Job, ...]
     outcome: OutcomeFacts | None = None
     diversion: DiversionFacts | None = None
+    benefit_claims: tuple[benefit_rules.Claim, ...] = ()
+    ineligible_referred_on: tuple[date, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +264,15 @@ class Cell:
 # --- counting --------------------------------------------------------------------------------
 
 
-def tally(clients: Sequence[ClientFacts], *, first_day: date, as_of: date) -> dict[str, Tally]:
-    """Every figure's raw counts for these clients over ``[first_day, as_of]`` (both inclusive)."""
+def tally(
+    clients: Sequence[ClientFacts],
+    *,
+    first_day: date,
+    as_of: date,
+    window_days: int = benefit_rules.DEFAULT_RESTART_WINDOW_DAYS,
+) -> dict[str, Tally]:
+    """Every figure's raw counts for these clients over ``[first_day, as_of]`` (both inclusive);
+    ``window_days`` is the benefits' restart window."""
     if as_of < first_day:
         raise ValueError("as_of must not be before first_day")
 
@@ -237,9 +283,13 @@ def tally(clients: Sequence[ClientFacts], *, first_day: date, as_of: date) -> di
     found["referrals"] = Tally(
         sum(1 for c in clients for day in c.referred_on if in_period(day)), None
     )
+    found["ineligible_referrals"] = Tally(
+        sum(1 for c in clients for day in c.ineligible_referred_on if in_period(day)), None
+    )
     referred = [c for c in clients if any(in_period(day) for day in c.referred_on)]
     engaged = [c for c in referred if c.first_meeting_on and c.first_meeting_on <= as_of]
     found["engagement"] = Tally(len(engaged), len(referred))
+    found.update(_off_flows(clients, referred, first_day, as_of, window_days))
     jobs = [job for c in clients for job in c.jobs if job.started_on <= as_of]
     found["job_entries"] = Tally(sum(1 for job in jobs if in_period(job.started_on)), None)
     for weeks in ips_rules.SUSTAINMENT_WEEKS:
@@ -287,12 +337,46 @@ def tally(clients: Sequence[ClientFacts], *, first_day: date, as_of: date) -> di
     return found
 
 
+def _off_flows(
+    clients: Sequence[ClientFacts],
+    referred: Sequence[ClientFacts],
+    first_day: date,
+    as_of: date,
+    window_days: int,
+) -> dict[str, Tally]:
+    off_flowed = 0
+    for client in clients:
+        status = benefit_rules.off_flow(client.benefit_claims, as_of=as_of, window_days=window_days)
+        off_flowed += any(first_day <= day <= as_of for day in status.off_flows)
+    claiming = stayed_off = 0
+    for client in referred:
+        baseline = min(day for day in client.referred_on if first_day <= day <= as_of)
+        if not benefit_rules.on_out_of_work_benefit(client.benefit_claims, baseline):
+            continue
+        claiming += 1
+        status = benefit_rules.off_flow(client.benefit_claims, as_of=as_of, window_days=window_days)
+        stayed_off += status.state == benefit_rules.OffFlowState.off
+    return {
+        "benefit_off_flows": Tally(off_flowed, None),
+        "off_flow_rate": Tally(stayed_off, claiming),
+    }
+
+
 def tally_by_arm(
-    clients: Sequence[ClientFacts], *, first_day: date, as_of: date
+    clients: Sequence[ClientFacts],
+    *,
+    first_day: date,
+    as_of: date,
+    window_days: int = benefit_rules.DEFAULT_RESTART_WINDOW_DAYS,
 ) -> dict[Group, dict[str, Tally]]:
     """:func:`tally` for each arm group (every client is in exactly one)."""
     return {
-        group: tally([c for c in clients if c.arm == group], first_day=first_day, as_of=as_of)
+        group: tally(
+            [c for c in clients if c.arm == group],
+            first_day=first_day,
+            as_of=as_of,
+            window_days=window_days,
+        )
         for group in ARM_GROUPS
     }
 
@@ -401,10 +485,15 @@ def figures(
     as_of: date,
     threshold: int,
     by_arm: bool,
+    window_days: int = benefit_rules.DEFAULT_RESTART_WINDOW_DAYS,
 ) -> list[Figure]:
     """Every figure in :data:`DEFINITIONS` order, suppressed for export."""
-    overall = tally(clients, first_day=first_day, as_of=as_of)
-    split = tally_by_arm(clients, first_day=first_day, as_of=as_of) if by_arm else None
+    overall = tally(clients, first_day=first_day, as_of=as_of, window_days=window_days)
+    split = (
+        tally_by_arm(clients, first_day=first_day, as_of=as_of, window_days=window_days)
+        if by_arm
+        else None
+    )
     found = []
     for definition in DEFINITIONS:
         parts = {g: split[g][definition.key] for g in ARM_GROUPS} if split is not None else None

@@ -79,6 +79,7 @@ async def _report(
         now=principal.ctx.now(),
         threshold=settings.report_suppression_threshold,
         by_arm=split == "arm",
+        window_days=settings.benefit_restart_window_days,
     )
     await principal.audit(
         action,

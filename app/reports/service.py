@@ -22,6 +22,8 @@ from sqlalchemy import tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.benefits import rules as benefit_rules
+from app.benefits import service as benefits_service
 from app.clients.models import ClientRecord, Referral
 from app.errors import NotFound, Problem
 from app.evaluation.models import TrialAllocation
@@ -297,6 +299,8 @@ class _JourneyRows:
     """Each client's referrals, journey milestones, jobs and employer contacts up to a day."""
 
     referrals: dict[uuid.UUID, list[date]]
+    ineligible: dict[uuid.UUID, list[date]]
+    claims: dict[uuid.UUID, list[benefit_rules.Claim]]
     milestones: dict[uuid.UUID, list[Milestone]]
     jobs: dict[uuid.UUID, list[Job]]
     contacts: dict[uuid.UUID, list[EmployerContact]]
@@ -304,14 +308,18 @@ class _JourneyRows:
 
 async def _journey_rows(session: AsyncSession, in_scope: Any, as_of: date) -> _JourneyRows:
     referrals: dict[uuid.UUID, list[date]] = defaultdict(list)
-    for client_id, referred_on in (
+    ineligible: dict[uuid.UUID, list[date]] = defaultdict(list)
+    for client_id, referred_on, eligible in (
         await session.exec(
-            select(col(Referral.client_id), col(Referral.referred_on)).where(
-                col(Referral.client_id).in_(in_scope), col(Referral.referred_on) <= as_of
-            )
+            select(
+                col(Referral.client_id), col(Referral.referred_on), col(Referral.eligible)
+            ).where(col(Referral.client_id).in_(in_scope), col(Referral.referred_on) <= as_of)
         )
     ).all():
         referrals[client_id].append(referred_on)
+        if eligible is False:
+            ineligible[client_id].append(referred_on)
+    claims = await benefits_service.claims_of(session=session, client_ids=in_scope)
 
     milestones: dict[uuid.UUID, list[Milestone]] = defaultdict(list)
     for milestone in await session.exec(
@@ -338,7 +346,14 @@ async def _journey_rows(session: AsyncSession, in_scope: Any, as_of: date) -> _J
     ):
         if contact.client_id is not None:
             contacts[contact.client_id].append(contact)
-    return _JourneyRows(referrals=referrals, milestones=milestones, jobs=jobs, contacts=contacts)
+    return _JourneyRows(
+        referrals=referrals,
+        ineligible=ineligible,
+        claims=claims,
+        milestones=milestones,
+        jobs=jobs,
+        contacts=contacts,
+    )
 
 
 async def client_facts(
@@ -410,6 +425,8 @@ def _client_fact(
         jobs=tuple(ips_service.as_rule_job(j) for j in jobs if _valid_job(j)),
         outcome=_outcome(responses),
         diversion=diversion,
+        benefit_claims=tuple(rows.claims.get(client.id, ())),
+        ineligible_referred_on=tuple(sorted(rows.ineligible[client.id])),
     )
 
 
@@ -463,13 +480,19 @@ async def programme_report(
     now: datetime,
     threshold: int,
     by_arm: bool,
+    window_days: int = benefit_rules.DEFAULT_RESTART_WINDOW_DAYS,
 ) -> ProgrammeReport:
     as_of = definitions.as_of_day(last_day, today)
     facts = await client_facts(
         session=session, team_ids=scope.team_ids, first_day=first_day, as_of=as_of
     )
     found = definitions.figures(
-        facts, first_day=first_day, as_of=as_of, threshold=threshold, by_arm=by_arm
+        facts,
+        first_day=first_day,
+        as_of=as_of,
+        threshold=threshold,
+        by_arm=by_arm,
+        window_days=window_days,
     )
     return ProgrammeReport(
         scope=ScopePublic(kind=scope.kind, id=scope.id, name=scope.name),

@@ -17,4 +17,5 @@ holds the two to the same answer on SQLite and PostgreSQL.
 - ``plans``: which sections of a plan a client changes
 - ``ips``: employer contacts (and whose a reader sees) and caseloads
 - ``reports``: programme reports and evaluations
+- ``benefits``: a client's benefit history and better-off calculations
 """

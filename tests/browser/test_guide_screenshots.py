@@ -291,6 +291,16 @@ async def walk_specialist(browser: Browser, live: Live, walk: Walk) -> PageProbl
     await expect(page.get_by_role("link", name=f"{CLIENT_NAME}’s journey")).to_be_visible()
     await walk.shot(page, "specialist-employer-contacts")
 
+    await walk.look(page, "specialist-benefits")
+    await open_client(page, CLIENT_NAME)
+    benefits = page.get_by_role("region", name="Benefits")
+    await expect(benefits).to_contain_text("Claiming an out-of-work benefit")
+    await benefits.locator("summary", has_text="Add a benefit").click()
+    await benefits.get_by_label("Benefit", exact=True).select_option(label="Universal Credit")
+    add = benefits.get_by_role("form", name="Add a benefit")
+    await expect(add.get_by_label("Conditionality regime")).to_be_visible()
+    await walk.shot(page, "specialist-benefits", add)
+
     await open_nav(page, "How are you?")
     await expect(page.get_by_role("form", name="Wellbeing check-in")).to_be_visible()
     await walk.shot(page, "specialist-check-in")

@@ -74,7 +74,14 @@ def type_words(spec: dict[str, Any], schema: dict[str, Any]) -> set[str]:
         elif form == "date-time":
             words.add("date-time string")
         else:
-            words.add({"string": "string", "integer": "integer", "boolean": "boolean"}[kind])
+            words.add(
+                {
+                    "string": "string",
+                    "integer": "integer",
+                    "boolean": "boolean",
+                    "number": "number",
+                }[kind]
+            )
     return words
 
 
@@ -225,6 +232,22 @@ def test_the_home_day_is_documented_as_answered(
 
 def type_words_shallow(schema: dict[str, Any]) -> set[str]:
     return {"or null" for one in schema.get("anyOf", []) if one.get("type") == "null"}
+
+
+@pytest.mark.parametrize(
+    ("marker", "schema_name"),
+    [
+        ("The body of `POST .../benefits/claims`", "BenefitClaimCreate"),
+        ("A claim:", "BenefitClaimPublic"),
+        ("The body of `POST .../benefits/better-off-calculations`", "BetterOffCreate"),
+        ("The off-flow status (`off_flow`)", "OffFlowPublic"),
+    ],
+)
+def test_the_benefits_are_documented_as_served(
+    spec: dict[str, Any], marker: str, schema_name: str
+) -> None:
+    table = table_after((DOCS / "api.md").read_text(), marker)
+    check_fields(spec, spec["components"]["schemas"][schema_name], table, "type")
 
 
 def test_the_scheduled_job_is_documented_as_served(spec: dict[str, Any]) -> None:

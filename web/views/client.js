@@ -9,6 +9,7 @@ import { journeyPanel } from './journey.js';
 import { planPanel, questionnairePanel, scoresPanel } from '../measures.js';
 import { careTeamPanel } from './care-team-panel.js';
 import { referralsPanel } from './referrals-panel.js';
+import { benefitsPanel } from './benefits-panel.js';
 import { consentPanel } from './consent-panel.js';
 import { allocationPanel } from './allocation-panel.js';
 import { recordActions } from './record-actions.js';
@@ -46,6 +47,7 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
     ctx ? h('div', { class: 'record-panels' }, planPanel(client, ctx), questionnaires(client, ctx)) : null,
     ctx ? scoresPanel(client, ctx) : null,
     ctx && ctx.user.role !== 'client' ? journeyPanel(client) : null,
+    benefitsPanel(client, ctx),
     // The record's administration: each panel in its own module.
     careTeamPanel(client, ctx),
     referralsPanel(client, ctx),

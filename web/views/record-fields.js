@@ -79,10 +79,67 @@ export function dateField({ label: labelText, name, value }) {
 }
 
 /**
- * A referral's source, date and reason (POST /clients and POST /clients/{id}/referrals).
- * Returns { elements, fields, read() → body or null (errors shown), reset() }.
+ * The programme's eligibility questions (GET /eligibility-questions), each answered yes or no.
+ * Answering none leaves the referral's eligibility "not asked"; answering some but not all is
+ * refused here as the server would. Returns { element, read() → answers, null, or false
+ * (errors shown), reset() }.
+ * @param {{ signal?: AbortSignal }} ctx
  */
-export function referralFields() {
+export function eligibilityFields(ctx) {
+  const error = h('p', { class: 'field__error', role: 'alert', hidden: true });
+  const list = h('div', { class: 'eligibility__questions' }, h('p', { role: 'status' }, 'Loading the eligibility questions…'));
+  /** @type {{ key: string, yes: HTMLInputElement, no: HTMLInputElement, group: HTMLElement }[]} */
+  let questions = [];
+  const element = h('fieldset', { class: 'fieldset eligibility' },
+    h('legend', { class: 'fieldset__legend' }, 'Eligibility'),
+    h('p', { class: 'field__hint' }, 'Ask each question, or leave them all unanswered if they were not asked. An ineligible referral is still recorded.'),
+    error, list);
+  request('/api/v1/eligibility-questions', { signal: ctx.signal })
+    .then((found) => {
+      questions = found.map((q) => {
+        const name = uid(`eligibility-${q.key}`);
+        const yes = h('input', { type: 'radio', name, value: 'yes', id: `${name}-yes` });
+        const no = h('input', { type: 'radio', name, value: 'no', id: `${name}-no` });
+        const group = h('fieldset', { class: 'fieldset fieldset--inline' },
+          h('legend', { class: 'field__label' }, q.text),
+          h('div', { class: 'radios' },
+            h('div', { class: 'radio' }, yes, h('label', { for: yes.id }, 'Yes')),
+            h('div', { class: 'radio' }, no, h('label', { for: no.id }, 'No'))));
+        return { key: q.key, yes, no, group };
+      });
+      list.replaceChildren(...questions.map((q) => q.group));
+    })
+    .catch((failure) => {
+      if (failure && failure.name === 'AbortError') return;
+      list.replaceChildren(h('p', { class: 'muted' }, 'The eligibility questions could not be loaded; the referral can be taken without them.'));
+    });
+  return {
+    element,
+    read() {
+      error.hidden = true;
+      const answered = questions.filter((q) => q.yes.checked || q.no.checked);
+      if (!answered.length) return null;
+      if (answered.length !== questions.length) {
+        error.replaceChildren(h('span', { class: 'visually-hidden' }, 'Error: '), 'Answer every eligibility question, or none');
+        error.hidden = false;
+        return false;
+      }
+      return Object.fromEntries(questions.map((q) => [q.key, q.yes.checked]));
+    },
+    reset() {
+      for (const q of questions) { q.yes.checked = false; q.no.checked = false; }
+      error.hidden = true;
+    },
+  };
+}
+
+/**
+ * A referral's source, date and reason (POST /clients and POST /clients/{id}/referrals), and,
+ * given the router context, the eligibility questions.
+ * Returns { elements, fields, read() → body or null (errors shown), reset() }.
+ * @param {{ signal?: AbortSignal } | null} [ctx]
+ */
+export function referralFields(ctx = null) {
   const source = selectField({
     label: 'Referred by',
     name: 'source',
@@ -94,9 +151,10 @@ export function referralFields() {
     label: 'Reason for referral', name: 'reason', maxlength: '2000',
     hint: 'What the referrer said, and what the person wants help with.',
   });
+  const eligibility = ctx ? eligibilityFields(ctx) : null;
   const fields = { source, referred_on: referredOn, reason };
   return {
-    elements: [source.element, referredOn.element, reason.element],
+    elements: [source.element, referredOn.element, reason.element, eligibility ? eligibility.element : null],
     fields,
     read() {
       let ok = true;
@@ -104,13 +162,17 @@ export function referralFields() {
       if (!source.input.value) { source.setError('Choose who referred them'); ok = false; }
       if (!referredOn.input.value) { referredOn.setError('Enter the date of the referral'); ok = false; }
       if (!reason.input.value.trim()) { reason.setError('Enter the reason for the referral'); ok = false; }
+      const answers = eligibility ? eligibility.read() : null;
+      if (answers === false) ok = false;
       if (!ok) return null;
-      return { source: source.input.value, referred_on: referredOn.input.value, reason: reason.input.value.trim() };
+      const body = { source: source.input.value, referred_on: referredOn.input.value, reason: reason.input.value.trim() };
+      return answers ? { ...body, eligibility: answers } : body;
     },
     reset() {
       source.input.value = '';
       referredOn.input.value = today();
       reason.input.value = '';
+      if (eligibility) eligibility.reset();
       for (const f of Object.values(fields)) f.clearError();
     },
   };

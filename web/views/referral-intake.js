@@ -34,7 +34,7 @@ function intakeForm(ctx, teams) {
     label: 'Team', name: 'team_id', options: teams.map((t) => [t.id, t.name]),
     placeholder: teams.length > 1 ? 'Choose a team' : undefined,
   });
-  const referral = referralFields();
+  const referral = referralFields(ctx);
   const submit = submitButton('Take referral', { busyText: 'Saving…' });
   const form = h('form', { class: 'form', novalidate: true, 'aria-label': 'Take a referral' },
     errors.element,

@@ -11,6 +11,13 @@ import {
 } from '../ui.js';
 import { referralFields } from './record-fields.js';
 
+/** The eligibility verdict at referral, with the reasons when ineligible. */
+function eligibleWords(referral) {
+  if (referral.eligible === true) return 'Yes';
+  if (referral.eligible === false) return `No: ${referral.ineligible_reason || 'ineligible'}`;
+  return 'Not asked';
+}
+
 /** ctx null: read only. */
 export function referralsPanel(client, ctx) {
   const status = h('div', { class: 'referrals-panel__status' });
@@ -42,13 +49,14 @@ export function referralsPanel(client, ctx) {
         { header: 'Referred on', rowHeader: true, cell: (r) => time(r.referred_on) },
         { header: 'Source', cell: (r) => label(REFERRAL_SOURCE_LABELS, r.source) },
         { header: 'Reason', className: 'table__wide', cell: (r) => r.reason || '—' },
+        { header: 'Eligible', cell: eligibleWords },
       ],
     }) : emptyState('No referrals recorded.'));
   }
 
   function addForm() {
     const errors = errorArea();
-    const fields = referralFields();
+    const fields = referralFields(ctx);
     const submit = submitButton('Add referral', { busyText: 'Saving…' });
     const form = h('form', { class: 'form', novalidate: true, 'aria-label': 'Add a referral' },
       errors.element, ...fields.elements, h('div', { class: 'form__actions' }, submit.element));

@@ -23,6 +23,13 @@ Team B (the employment provider, cluster "South Tyne")
     b1-b3  referred D-70, met D-65, first contact D-60 (5 days); b1 PHQ-9/GAD-7 10/3 then 9/3
 Team C (the trust, cluster "North Tyne")
     c1  referred D-10, never met
+Benefits (recorded by the team's employment specialist; the restart window is 28 days)
+    a1  ESA D-400 to D-100: off-flow D-100        a2  JSA D-260 to D-200, again from D-190
+    a3  UC (intensive work search) D-300 to D-150  (within the window: one spell, still on)
+    a4  ESA D-200 to D-50: off-flow D-50          a5  PIP only (not out-of-work)
+    a8  UC D-100 to D-10 (pending: inside the window)
+    So team A: 3 off-flows; claiming at referral a1, a2, a3, a4, a8 (5), off at D a1, a3, a4.
+Eligibility: b1-b3 each re-referred D-70 and found ineligible (3 ineligible referrals).
 """
 
 from __future__ import annotations
@@ -97,11 +104,14 @@ def test_every_figure_has_its_definition_in_one_place() -> None:
     keys = [d.key for d in DEFINITIONS]
     assert keys == [
         "referrals",
+        "ineligible_referrals",
         "engagement",
         "job_entries",
         "sustained_13_weeks",
         "sustained_26_weeks",
         "sustained_52_weeks",
+        "benefit_off_flows",
+        "off_flow_rate",
         "first_employer_contact_median_days",
         "first_employer_contact_within_30_days",
         "recovery",
@@ -420,6 +430,34 @@ class Seeder:
             201,
         )
 
+    def ineligible_referral(self, name: str, back: int) -> None:
+        answers = {
+            "claims_out_of_work_benefit": False,
+            "seeking_mental_health_treatment": True,
+            "on_mandatory_dwp_programme": False,
+        }
+        made = ok(
+            self.staff.post(
+                f"/api/v1/clients/{self.p.ids[name]}/referrals",
+                json={
+                    "source": "jobcentre",
+                    "referred_on": self.p.day(back),
+                    "reason": "Again",
+                    "eligibility": answers,
+                },
+            ),
+            201,
+        )
+        assert made["eligible"] is False
+
+    def claim(
+        self, by: Session, name: str, claim: dict[str, Any], start: int, end: int | None = None
+    ) -> None:
+        body = {**claim, "started_on": self.p.day(start), "source": "verified"}
+        if end is not None:
+            body["ended_on"] = self.p.day(end)
+        ok(by.post(f"/api/v1/clients/{self.p.ids[name]}/benefits/claims", json=body), 201)
+
     def milestone(self, name: str, kind: str, back: int) -> None:
         ok(
             self.staff.post(
@@ -632,10 +670,29 @@ def programme(report_live: Live) -> Programme:
         201,
     )
 
+    esa = {"benefit": "esa", "esa_group": "work_related_activity"}
+    uc = {"benefit": "universal_credit", "uc_regime": "intensive_work_search"}
+    for name in ("a1", "a2", "a3", "a4", "a5"):
+        ok(
+            seed.staff.post(
+                f"/api/v1/clients/{ids[name]}/employment-specialist",
+                json={"user_id": specialist.user["id"]},
+            ),
+            201,
+        )
+    seed.claim(specialist, "a1", esa, 400, 100)
+    seed.claim(specialist, "a2", {"benefit": "jsa"}, 260, 200)
+    seed.claim(specialist, "a2", {"benefit": "jsa"}, 190)
+    seed.claim(specialist, "a3", uc, 300, 150)
+    seed.claim(specialist, "a4", esa, 200, 50)
+    seed.claim(specialist, "a5", {"benefit": "pip"}, 300)
+    seed.claim(specialist, "a8", uc, 100, 10)
+
     for name in ("b1", "b2", "b3"):
         seed.client(name, "B", 70)
         seed.milestone(name, "first_meeting", 65)
         seed.milestone(name, "first_employer_contact", 60)
+        seed.ineligible_referral(name, 70)
     seed.measures("b1", (10, 3), (9, 3))
 
     Seeder(p, live.as_email(emails["trust_therapist"])).client("c1", "C", 10)
@@ -676,11 +733,14 @@ def cells(report: dict[str, Any], group: str = "overall") -> dict[str, tuple[Any
 WITHHELD = (None, None, None, True)
 TEAM_A = {
     "referrals": (8, 8, None, False),
+    "ineligible_referrals": (0, 0, None, False),
     "engagement": (0.875, 7, 8, False),
     "job_entries": (4, 4, None, False),
     "sustained_13_weeks": (0.75, 3, 4, False),
     "sustained_26_weeks": (None, None, 3, True),  # 2 of 3: the 2 is withheld
     "sustained_52_weeks": WITHHELD,  # 1 of 1
+    "benefit_off_flows": (3, 3, None, False),  # a1, a3, a4
+    "off_flow_rate": (0.6, 3, 5, False),  # of a1, a2, a3, a4, a8
     "first_employer_contact_median_days": (15.0, None, 4, False),  # 5, 10, 20, 55
     "first_employer_contact_within_30_days": (0.6, 3, 5, False),
     "recovery": (None, None, 3, True),  # 2 of 3
@@ -718,7 +778,8 @@ def test_organisation_and_area_cluster_reports(programme: Programme) -> None:
     assert organisation["scope"]["id"] == programme.ids["provider"]
     assert cells(organisation) == {
         **TEAM_A,
-        "referrals": (11, 11, None, False),
+        "referrals": (14, 14, None, False),  # b1-b3's ineligible referrals count too
+        "ineligible_referrals": (3, 3, None, False),
         "engagement": (0.9091, 10, 11, False),
         "first_employer_contact_median_days": (5.0, None, 7, False),  # 5, 5, 5, 5, 10, 20, 55
         "first_employer_contact_within_30_days": (0.75, 6, 8, False),

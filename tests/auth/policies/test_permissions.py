@@ -30,6 +30,7 @@ ROLES = frozenset(ROLES_ORDER)
 CLINICAL = {"peer_keyworker", "therapist", "employment_specialist", "supervisor"}
 STAFF = CLINICAL | {"admin", "outsider", "partner_admin"}
 CARE = CLINICAL | {"client"}  # those related to the demo client Alex Morgan
+BENEFIT_RECORDERS = {"peer_keyworker", "employment_specialist"}  # on Alex's care team
 
 
 @dataclass
@@ -93,6 +94,21 @@ def fresh_job(w: World) -> dict[str, str]:
     )
     assert made.status_code == 201, made.text
     return {"job_id": made.json()["id"]}
+
+
+def fresh_claim(w: World) -> dict[str, str]:
+    """An open Universal Credit claim of Alex's, recorded by his keyworker."""
+    made = w.live.as_role("peer_keyworker").post(
+        f"/api/v1/clients/{w.ids['client']}/benefits/claims",
+        json={
+            "benefit": "universal_credit",
+            "uc_regime": "intensive_work_search",
+            "started_on": past_day(60),
+            "source": "client_reported",
+        },
+    )
+    assert made.status_code == 201, made.text
+    return {"claim_id": made.json()["id"]}
 
 
 def fresh_employer_contact(w: World) -> dict[str, str]:
@@ -530,6 +546,29 @@ RULES: list[Rule] = [
         params=care_team_member_to_remove,
     ),
     Rule("GET", "/api/v1/clients/{client_id}/referrals", frozenset(CARE)),
+    Rule("GET", "/api/v1/eligibility-questions", frozenset(CLINICAL | {"outsider"})),
+    Rule("GET", "/api/v1/clients/{client_id}/benefits", frozenset(CARE)),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/benefits/claims",
+        frozenset(BENEFIT_RECORDERS),
+        201,
+        body=lambda _w: {"benefit": "jsa", "started_on": past_day(30), "source": "verified"},
+    ),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/benefits/claims/{claim_id}/end",
+        frozenset(BENEFIT_RECORDERS),
+        body=lambda _w: {"ended_on": past_day(1)},
+        params=fresh_claim,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/benefits/better-off-calculations",
+        frozenset(BENEFIT_RECORDERS),
+        201,
+        body=lambda _w: {"done_on": past_day(2), "outcome": "about_the_same"},
+    ),
     Rule(
         "POST",
         "/api/v1/clients/{client_id}/referrals",
