@@ -24,6 +24,7 @@ from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
 from app.crypto import FieldCipher
 from app.db import create_engine, session_factory
+from app.equality.routes import router as equality_router
 from app.errors import install_error_handlers, is_outage, problem_response
 from app.evaluation.routes import router as evaluation_router
 from app.exports.routes import router as exports_router
@@ -393,6 +394,7 @@ def _include_routes(app: Teamwell) -> None:
         exports_router,
         ips_router,
         evaluation_router,
+        equality_router,
         fidelity_router,
         reports_router,
         conversations_router,

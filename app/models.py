@@ -5,6 +5,7 @@ from app.alerts.models import Alert
 from app.audit.models import AuditEvent
 from app.clients.models import CareTeamMember, ClientRecord, Referral
 from app.consents.models import ConsentRecord
+from app.equality.models import EqualityProfile
 from app.evaluation.models import EvaluationTrial, TrialAllocation
 from app.fidelity.models import FidelityReview
 from app.jobs.models import ScheduledJob
@@ -55,6 +56,7 @@ __all__ = [
     "ConsentRecord",
     "Conversation",
     "ConversationParticipant",
+    "EqualityProfile",
     "EvaluationTrial",
     "ExternalIdentity",
     "FidelityReview",
