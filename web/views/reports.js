@@ -8,7 +8,7 @@ import { barChart } from '../charts.js';
 import { sees } from '../access.js';
 import {
   h, uid, heading, page, lead, section, emptyState, errorArea, problemMessage, submitButton,
-  ARM_LABELS,
+  dataTable, humanise, ARM_LABELS,
 } from '../ui.js';
 
 const UNIT_TEXT = {
@@ -157,6 +157,8 @@ export async function render(ctx) {
     if (!submit.busy) show();
   });
 
+  const groups = equalityGroups(params, ctx);
+
   const page_ = page(
     h('div', { class: 'page-header' }, heading('Programme reports')),
     lead('Referrals, engagement, jobs and recovery for a team, an area cluster or an organisation. Only totals and rates leave Teamwell; numbers so small that they could point to a person are withheld.'),
@@ -165,9 +167,64 @@ export async function render(ctx) {
       ': randomise consenting new clients between IPS and treatment as usual, and check the allocations.') : null,
     section('Report', form),
     output,
+    groups,
     howCounted(definitions),
   );
   show();
   return page_;
 }
 
+
+const CHARACTERISTICS = [
+  ['ethnicity', 'Ethnic group (ONS high-level groups)'],
+  ['age_band', 'Age'],
+  ['sex', 'Sex'],
+  ['gender_identity', 'Gender identity'],
+  ['disability', 'Disability'],
+  ['young_not_in_education_employment_training', 'Young and not in education, employment or training'],
+  ['conviction', 'Convictions'],
+  ['insecure_housing', 'Insecure housing'],
+];
+
+/** The headline figures by the groups of one equality characteristic (GET /reports/equality). */
+function equalityGroups(params, ctx) {
+  const selectId = uid('characteristic');
+  const select = h('select', { id: selectId, class: 'input', name: 'characteristic' },
+    CHARACTERISTICS.map(([value, text]) => h('option', { value }, text)));
+  const errors = errorArea();
+  const submit = submitButton('Show by group', { busyText: 'Counting…' });
+  const output = h('div', { 'aria-live': 'polite' });
+  const form = h('form', { class: 'form', novalidate: true, 'aria-label': 'Figures by equality group' },
+    errors.element,
+    h('div', { class: 'field' }, h('label', { for: selectId, class: 'field__label' }, 'Group by'), select),
+    h('div', { class: 'form__actions' }, submit.element));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (submit.busy) return;
+    errors.clear();
+    submit.setBusy(true);
+    try {
+      const search = params();
+      search.delete('split');
+      search.set('characteristic', select.value);
+      const report = await request(`/api/v1/reports/equality?${search}`, { signal: ctx.signal });
+      const shown = (cell) => (cell.suppressed ? 'withheld' : cell.value === null ? '—' : String(cell.value));
+      output.replaceChildren(dataTable({
+        caption: `By ${select.selectedOptions[0].textContent.toLowerCase()}, ${report.period.from} to ${report.period.to}`,
+        columns: [
+          { header: 'Figure', cell: (f) => f.label, rowHeader: true },
+          { header: 'All', cell: (f) => shown(f.overall) },
+          ...report.groups.map((g) => ({ header: humanise(g), cell: (f) => shown(f.by_group[g]) })),
+        ],
+        items: report.figures,
+      }));
+    } catch (error) {
+      if (error.name !== 'AbortError') errors.show(problemMessage(error));
+    } finally {
+      submit.setBusy(false);
+    }
+  });
+  return section('By equality group',
+    h('p', {}, 'The same figures for each group of clients who answered the optional equality questions, with “prefer not to say” and “not recorded” beside them. Small numbers are withheld as above, and so is a second group whenever one alone would be.'),
+    form, output);
+}
