@@ -45,7 +45,7 @@ Characteristic = Literal[
 async def _own_record(session: SessionDep, principal: Principal) -> ClientRecord:
     record = await clients_service.own_record(session=session, user_id=principal.id)
     if record is None:
-        raise service.NoEqualityAnswers("Your login has no client record.")
+        raise service.NoClientRecord("Your login has no client record.")
     return record
 
 
@@ -53,7 +53,7 @@ async def _own_record(session: SessionDep, principal: Principal) -> ClientRecord
 async def my_equality(
     principal: OwnAnswerer, session: SessionDep, keyring: KeyringDep
 ) -> EqualityPublic:
-    """The signed-in client's own equality answers (404 while they have given none)."""
+    """The signed-in client's own equality answers (every one null while none are given)."""
     record = await _own_record(session, principal)
     found = await service.own_answers(session=session, keyring=keyring, client_id=record.id)
     await audit_service.record(

@@ -114,11 +114,12 @@ class StaffEqualityEntry(Strict):
 
 
 class EqualityPublic(BaseModel):
-    """The client's own answers, shown only to them."""
+    """The client's own answers, shown only to them. Before any are given (or after they are
+    withdrawn) every answer is null, as are ``entered_by`` and ``updated_at``."""
 
     answers: EqualityAnswers
-    entered_by: Literal["client", "staff"]
-    updated_at: datetime
+    entered_by: Literal["client", "staff"] | None
+    updated_at: datetime | None
 
 
 CHARACTERISTICS: tuple[str, ...] = tuple(EqualityAnswers.model_fields)

@@ -28,7 +28,7 @@ NOT_RECORDED = "not_recorded"
 ETHNIC_GROUPS = ("asian", "black", "mixed", "white", "other")
 
 
-class NoEqualityAnswers(NotFound):
+class NoClientRecord(NotFound):
     pass
 
 
@@ -92,10 +92,10 @@ async def save(
 async def own_answers(
     *, session: AsyncSession, keyring: MessageKeyring, client_id: uuid.UUID
 ) -> EqualityPublic:
-    """The signed-in client's own answers (404 when they have given none)."""
+    """The signed-in client's own answers (all null when they have given none)."""
     profile = await _profile(session, client_id)
     if profile is None:
-        raise NoEqualityAnswers("You have not answered the equality questions.")
+        return EqualityPublic(answers=EqualityAnswers(), entered_by=None, updated_at=None)
     return EqualityPublic(
         answers=_open(keyring, profile),
         entered_by="staff" if profile.entered_by == "staff" else "client",

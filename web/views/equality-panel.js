@@ -63,21 +63,22 @@ function ownPanel(ctx) {
     status, body);
 
   async function draw() {
-    let current = null;
+    let current;
     try {
       current = await request('/api/v1/me/equality', { signal: ctx.signal });
     } catch (error) {
-      if (error.name === 'AbortError') return;
-      if (error.status !== 404) { status.replaceChildren(notice(problemMessage(error), 'error')); return; }
+      if (error.name !== 'AbortError') status.replaceChildren(notice(problemMessage(error), 'error'));
+      return;
     }
     if (!ctx.isCurrent()) return;
-    const { fields, read } = questionFields(current ? current.answers : {});
+    const { fields, read } = questionFields(current.answers);
     const form = h('form', { class: 'form', novalidate: true }, fields, submitButton('Save my answers', { busyText: 'Saving…' }).element);
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       try {
         await request('/api/v1/me/equality', { method: 'PUT', body: read(), signal: ctx.signal });
         status.replaceChildren(notice('Your answers are saved.', 'success'));
+        if (ctx.isCurrent()) draw();
       } catch (error) {
         if (error.name !== 'AbortError') status.replaceChildren(notice(problemMessage(error), 'error'));
       }
@@ -92,7 +93,7 @@ function ownPanel(ctx) {
         if (error.name !== 'AbortError') status.replaceChildren(notice(problemMessage(error), 'error'));
       }
     });
-    body.replaceChildren(form, current ? withdraw : null);
+    body.replaceChildren(...(current.updated_at ? [form, withdraw] : [form]));
   }
   draw();
   return panel;
