@@ -48,6 +48,7 @@ from app.notifications.routes import staff_router as notification_status_router
 from app.organisations.routes import router as organisations_router
 from app.plans.routes import router as plans_router
 from app.reports.routes import router as reports_router
+from app.reports.target_routes import router as targets_router
 from app.supervision.routes import router as supervision_router
 from app.teams.routes import router as teams_router
 from app.users.routes import router as users_router
@@ -396,6 +397,7 @@ def _include_routes(app: Teamwell) -> None:
         evaluation_router,
         equality_router,
         fidelity_router,
+        targets_router,
         reports_router,
         conversations_router,
         calls_router,

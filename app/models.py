@@ -26,6 +26,7 @@ from app.notifications.models import (
 )
 from app.organisations.models import Organisation
 from app.plans.models import CarePlan, CarePlanVersion, PlanComment
+from app.reports.models import ReportTarget
 from app.supervision.models import (
     SupervisionAction,
     SupervisionAttendee,
@@ -78,6 +79,7 @@ __all__ = [
     "RecoveryCode",
     "Referral",
     "RefreshToken",
+    "ReportTarget",
     "ScheduledJob",
     "SsoLoginCode",
     "SsoProvider",

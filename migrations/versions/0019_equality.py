@@ -35,7 +35,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("client_id"),
     )
+    op.create_table(
+        "report_target",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("scope_kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("scope_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("quarter", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+        sa.Column("measure", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("target", sa.Integer(), nullable=False),
+        sa.Column("set_by", sa.Uuid(), nullable=False),
+        sa.Column("set_at", app.dbtypes.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["set_by"], ["user.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("scope_kind", "scope_id", "quarter", "measure"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("report_target")
     op.drop_table("equality_profile")

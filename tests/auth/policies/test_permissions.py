@@ -825,6 +825,24 @@ RULES: list[Rule] = [
         frozenset({"supervisor", "admin"}),
         query={**REPORT_QUERY, "characteristic": "ethnicity"},
     ),
+    Rule(
+        "PUT",
+        "/api/v1/reports/targets",
+        frozenset({"supervisor", "admin"}),
+        body=lambda w: {
+            "scope": "team",
+            "scope_id": w.ids["team"],
+            "quarter": "2026-Q4",
+            "measure": "referrals",
+            "target": 12,
+        },
+    ),
+    Rule(
+        "GET",
+        "/api/v1/reports/targets",
+        frozenset({"supervisor", "admin"}),
+        query={"scope": "area_cluster", "scope_id": "Tyne and Wear", "quarter": "2026-Q4"},
+    ),
     # Equality answers: the client's own; staff may only enter them, on the client's consent,
     # and get nothing back (tests/app/equality/test_equality.py).
     Rule("PUT", "/api/v1/me/equality", frozenset({"client"}), body=fixed({"sex": "male"})),
