@@ -837,10 +837,12 @@ RULES: list[Rule] = [
             "target": 12,
         },
     ),
+    # By now the partner's admin has a team in Tyne and Wear (the POST /teams rule above), so
+    # reads the cluster's targets as they read its programme report.
     Rule(
         "GET",
         "/api/v1/reports/targets",
-        frozenset({"supervisor", "admin"}),
+        frozenset({"supervisor", "admin", "partner_admin"}),
         query={"scope": "area_cluster", "scope_id": "Tyne and Wear", "quarter": "2026-Q4"},
     ),
     # Equality answers: the client's own; staff may only enter them, on the client's consent,
