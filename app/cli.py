@@ -166,6 +166,60 @@ def cmd_verify_audit(settings: Settings, args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_evaluation_extract(settings: Settings, args: argparse.Namespace) -> int:
+    """Write the evaluators' extract of a trial as CSV (docs/evaluation.md). Without
+    ``--key-file`` a fresh key is made and thrown away, so the extract joins with no other."""
+    from app.evaluation import extract as evaluation_extract
+
+    try:
+        trial_id = uuid.UUID(args.trial_id)
+    except ValueError:
+        print(f"{args.trial_id!r} is not a trial id", file=sys.stderr)
+        return 2
+    if args.key_file:
+        key = Path(args.key_file).read_bytes()
+        if len(key) < evaluation_extract.KEY_BYTES:
+            print(f"the key must be at least {evaluation_extract.KEY_BYTES} bytes", file=sys.stderr)
+            return 2
+    else:
+        key = evaluation_extract.new_key()
+
+    async def work(session: AsyncSession) -> str:
+        trial = await evaluation_service.trial_by_id(session=session, trial_id=trial_id)
+        ctx = Context(
+            actor=Actor(
+                user_id=None,
+                role=None,
+                organisation_id=trial.organisation_id,
+                user_agent=SYSTEM.user_agent,
+            ),
+            clock=SystemClock(),
+        )
+        rows = await evaluation_extract.extract(
+            session=session,
+            trial=trial,
+            key=key,
+            as_of=ctx.now().date(),
+            threshold=settings.report_suppression_threshold,
+        )
+        await audit_service.record(
+            session,
+            ctx,
+            action="evaluation.extract",
+            resource_type="evaluation_trial",
+            resource_id=trial_id,
+            detail=f"{len(rows)} participants, from the command line",
+        )
+        return evaluation_extract.to_csv(rows)
+
+    body = asyncio.run(_in_session(settings, work))
+    if args.out:
+        Path(args.out).write_text(body)
+    else:
+        sys.stdout.write(body)
+    return 0
+
+
 def cmd_verify_trial(settings: Settings, args: argparse.Namespace) -> int:
     """Recompute an evaluation trial's allocations from its recorded seed (never printed)."""
     try:
@@ -312,6 +366,8 @@ def cmd_rotate_message_key(settings: Settings, _args: argparse.Namespace) -> int
 
 
 def cmd_reencrypt_messages(settings: Settings, _args: argparse.Namespace) -> int:
+    from app.equality.models import EqualityProfile
+    from app.equality.service import profile_aad
     from app.evaluation.models import EvaluationTrial
     from app.evaluation.service import seed_aad
     from app.messaging.models import Message, MessageRevision
@@ -348,6 +404,14 @@ def cmd_reencrypt_messages(settings: Settings, _args: argparse.Namespace) -> int
             "seed_ciphertext",
             ("id",),
             seed_aad,
+        ),
+        (
+            "equality answers",
+            EqualityProfile.__table__,  # type: ignore[attr-defined]
+            "answers_key_id",
+            "answers_ciphertext",
+            ("client_id",),
+            profile_aad,
         ),
     ]
 
@@ -447,6 +511,14 @@ def build_parser() -> argparse.ArgumentParser:
         "verify-trial", help="recompute an evaluation trial's allocations from its seed"
     )
     verify_trial.add_argument("trial_id", help="the trial's id")
+    extract = sub.add_parser(
+        "evaluation-extract", help="write a trial's pseudonymised evaluators' extract as CSV"
+    )
+    extract.add_argument("trial_id")
+    extract.add_argument(
+        "--key-file", help="the pseudonymisation key (default: a fresh one, thrown away)"
+    )
+    extract.add_argument("--out", help="the file to write (default: standard output)")
     retention = sub.add_parser("retention", help="remove what has outlived its retention")
     retention.add_argument(
         "--dry-run", action="store_true", help="count what would go and change nothing"
@@ -478,6 +550,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "seed-demo": cmd_seed_demo,
     "verify-audit": cmd_verify_audit,
     "verify-trial": cmd_verify_trial,
+    "evaluation-extract": cmd_evaluation_extract,
     "retention": cmd_retention,
     "run-jobs": cmd_run_jobs,
     "deliver-notifications": cmd_deliver_notifications,

@@ -26,6 +26,7 @@ from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
 from app.crypto import FieldCipher
 from app.db import create_engine, session_factory
+from app.equality.routes import router as equality_router
 from app.errors import install_error_handlers, is_outage, problem_response
 from app.evaluation.routes import router as evaluation_router
 from app.exports.routes import router as exports_router
@@ -49,6 +50,7 @@ from app.notifications.routes import staff_router as notification_status_router
 from app.organisations.routes import router as organisations_router
 from app.plans.routes import router as plans_router
 from app.reports.routes import router as reports_router
+from app.reports.target_routes import router as targets_router
 from app.supervision.routes import router as supervision_router
 from app.teams.routes import router as teams_router
 from app.users.routes import router as users_router
@@ -397,7 +399,9 @@ def _include_routes(app: Teamwell) -> None:
         exports_router,
         ips_router,
         evaluation_router,
+        equality_router,
         fidelity_router,
+        targets_router,
         reports_router,
         conversations_router,
         calls_router,

@@ -6,6 +6,7 @@ from app.audit.models import AuditEvent
 from app.benefits.models import BenefitClaim, BetterOffCalculation
 from app.clients.models import CareTeamMember, ClientRecord, EligibilityAnswer, Referral
 from app.consents.models import ConsentRecord
+from app.equality.models import EqualityProfile
 from app.evaluation.models import EvaluationTrial, TrialAllocation
 from app.fidelity.models import FidelityReview
 from app.jobs.models import ScheduledJob
@@ -26,6 +27,7 @@ from app.notifications.models import (
 )
 from app.organisations.models import Organisation
 from app.plans.models import CarePlan, CarePlanVersion, PlanComment
+from app.reports.models import ReportTarget
 from app.supervision.models import (
     SupervisionAction,
     SupervisionAttendee,
@@ -59,6 +61,7 @@ __all__ = [
     "Conversation",
     "ConversationParticipant",
     "EligibilityAnswer",
+    "EqualityProfile",
     "EvaluationTrial",
     "ExternalIdentity",
     "FidelityReview",
@@ -80,6 +83,7 @@ __all__ = [
     "RecoveryCode",
     "Referral",
     "RefreshToken",
+    "ReportTarget",
     "ScheduledJob",
     "SsoLoginCode",
     "SsoProvider",

@@ -132,7 +132,7 @@ export const ACCESS = {
     "reports": {
       "label": "Reports", "href": "#/reports",
       "roles": ["supervisor", "admin"],
-      "needs": ["GET /api/v1/reports/programme", "GET /api/v1/reports/scopes"]
+      "needs": ["GET /api/v1/reports/programme", "GET /api/v1/reports/scopes", "GET /api/v1/reports/equality", "GET /api/v1/reports/targets"]
     },
     "evaluation": {
       "roles": ["supervisor"],

@@ -11,9 +11,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.db import SessionDep
+from app.evaluation import extract as evaluation_extract
 from app.evaluation import service
 from app.evaluation.models import EvaluationTrial
 from app.evaluation.schemas import (
@@ -167,6 +168,48 @@ async def verify_trial(
         ],
         all_match=result.all_match,
         verified_at=result.verified_at,
+    )
+
+
+@router.get(
+    "/evaluation/trials/{trial_id}/extract",
+    responses={
+        200: {
+            "content": {"text/csv": {}},
+            "description": "The evaluators' extract as CSV (Content-Disposition names it)",
+        }
+    },
+)
+async def evaluation_extract_csv(
+    trial_id: uuid.UUID, principal: EvaluationManager, session: SessionDep, request: Request
+) -> Response:
+    """The evaluators' extract (docs/evaluation.md): one row per participant whose evaluation
+    consent stands today, with a pseudonymous id under a key made for this extract and thrown
+    away (two downloads share no id), arm, stratum (coarsened to `other` below the suppression
+    threshold), months from randomisation, PHQ-9/GAD-7 at baseline and latest, recovery, job
+    starts and sustainment, and the benefit columns. No name, contact, NHS number, free text or
+    exact date."""
+    trial = await service.get_trial(
+        session=session, trial_id=trial_id, organisation_id=principal.user.organisation_id
+    )
+    rows = await evaluation_extract.extract(
+        session=session,
+        trial=trial,
+        key=evaluation_extract.new_key(),
+        as_of=principal.ctx.now().date(),
+        threshold=request.app.state.settings.report_suppression_threshold,
+    )
+    await principal.audit(
+        "evaluation.extract",
+        resource_type="evaluation_trial",
+        resource_id=trial.id,
+        detail=f"{len(rows)} participants",
+    )
+    name = f"evaluation-extract-{principal.ctx.now().date().isoformat()}.csv"
+    return Response(
+        content=evaluation_extract.to_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -35,7 +35,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 from app.benefits import rules as benefit_rules
 from app.ips import rules as ips_rules
@@ -49,6 +49,8 @@ ARM_GROUPS: Final[tuple[Group, ...]] = ("ips", "treatment_as_usual", "not_alloca
 allocation in any trial is "not allocated"."""
 
 PROPORTION_DECIMALS: Final = 4
+
+K = TypeVar("K", bound=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,12 +453,12 @@ def _cell(definition: Definition, shown: _Shown, threshold: int) -> Cell:
 def present(
     definition: Definition,
     overall: Tally,
-    parts: Mapping[Group, Tally] | None = None,
+    parts: Mapping[K, Tally] | None = None,
     *,
     threshold: int,
-) -> tuple[Cell, dict[Group, Cell] | None]:
+) -> tuple[Cell, dict[K, Cell] | None]:
     """One figure, suppressed for export: the overall cell and, when split, one cell per group
-    (``parts`` must add up to ``overall``)."""
+    (``parts`` must add up to ``overall``; the groups are the arms, or equality groups)."""
     shown_overall = _primary(overall, threshold)
     if parts is None:
         return _cell(definition, shown_overall, threshold), None

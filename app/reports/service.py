@@ -370,20 +370,40 @@ async def client_facts(
     teams = list(team_ids)
     if not teams:
         return []
+    found = await client_facts_by_id(
+        session=session,
+        in_scope=select(ClientRecord.id).where(col(ClientRecord.team_id).in_(teams)),
+        first_day=first_day,
+        as_of=as_of,
+        with_outcomes=with_outcomes,
+    )
+    return list(found.values())
+
+
+async def client_facts_by_id(
+    *,
+    session: AsyncSession,
+    in_scope: Any,
+    first_day: date,
+    as_of: date,
+    with_outcomes: bool = True,
+) -> dict[uuid.UUID, ClientFacts]:
+    """:func:`client_facts` for the clients ``in_scope`` (a select of client ids) by client id:
+    for figures split by something the facts do not carry (equality groups, the evaluation
+    extract's rows)."""
     clients = list(
-        await session.exec(select(ClientRecord).where(col(ClientRecord.team_id).in_(teams)))
+        await session.exec(select(ClientRecord).where(col(ClientRecord.id).in_(in_scope)))
     )
     if not clients:
-        return []
-    in_scope = select(ClientRecord.id).where(col(ClientRecord.team_id).in_(teams))
+        return {}
     rows = await _journey_rows(session, in_scope, as_of)
     responses: dict[uuid.UUID, list[MeasureResponse]] = defaultdict(list)
     arms: dict[uuid.UUID, Group] = {}
     diversion: dict[uuid.UUID, DiversionFacts] = {}
     if with_outcomes:
         responses, arms, diversion = await _outcome_facts(session, in_scope, first_day, as_of)
-    return [
-        _client_fact(
+    return {
+        client.id: _client_fact(
             client,
             rows,
             as_of,
@@ -392,7 +412,7 @@ async def client_facts(
             diversion=diversion.get(client.id),
         )
         for client in clients
-    ]
+    }
 
 
 def _client_fact(

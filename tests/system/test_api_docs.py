@@ -279,3 +279,23 @@ def test_the_notification_settings_are_documented_as_served(
         assert ("or null" in table[name][type_column]) == nullable, name
     if schema_name != "Preferences":
         assert schema.get("additionalProperties") is False
+
+
+# --- docs/api.md: equality monitoring -----------------------------------------------------------
+
+
+def test_the_equality_answers_are_documented_as_validated(spec: dict[str, Any]) -> None:
+    """Every question, each of its values, and that each may be null (not answered)."""
+    table = table_after((DOCS / "api.md").read_text(), "The answers (`PUT` body")
+    schema = spec["components"]["schemas"]["EqualityAnswers"]
+    check_fields(spec, schema, table, "type")
+    assert schema.get("additionalProperties") is False
+
+
+def test_the_client_s_equality_reply_is_documented_as_served(spec: dict[str, Any]) -> None:
+    table = table_after((DOCS / "api.md").read_text(), "The client's reply (`GET` and `PUT")
+    schema = spec["components"]["schemas"]["EqualityPublic"]
+    assert set(table) == set(schema["properties"]), "documented fields differ"
+    for name, prop in schema["properties"].items():
+        nullable = "or null" in type_words_shallow(prop)
+        assert ("or null" in table[name]["type"]) == nullable, name

@@ -11,6 +11,7 @@ import { careTeamPanel } from './care-team-panel.js';
 import { referralsPanel } from './referrals-panel.js';
 import { benefitsPanel } from './benefits-panel.js';
 import { consentPanel } from './consent-panel.js';
+import { equalityPanel } from './equality-panel.js';
 import { allocationPanel } from './allocation-panel.js';
 import { recordActions } from './record-actions.js';
 import { measureLinkForm } from './measure-link-form.js';
@@ -52,6 +53,7 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
     careTeamPanel(client, ctx),
     referralsPanel(client, ctx),
     consentPanel(client, ctx),
+    equalityPanel(client, ctx),
     allocationPanel(client, ctx),
     recordActions(client, ctx),
   );

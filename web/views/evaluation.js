@@ -3,7 +3,7 @@
 // (the total allocated, never counts by arm or stratum: those would let someone guess the next
 // allocation), closing it and verifying its allocations against the sealed seed.
 
-import { ApiError, request } from '../api.js';
+import { ApiError, download, request } from '../api.js';
 import {
   h, heading, page, lead, section, dataTable, badge, time, label, textField, errorArea, notice,
   confirmingButton, emptyState, problemMessage,
@@ -185,6 +185,14 @@ export async function renderTrial(ctx) {
     }
   });
 
+  const extractButton = h('button', { type: 'button', class: 'button button--secondary' }, 'Download the extract (CSV)');
+  extractButton.addEventListener('click', () => {
+    errors.clear();
+    download(`/api/v1/evaluation/trials/${id}/extract`, 'evaluation-extract.csv', { signal: ctx.signal })
+      .then(() => { status.replaceChildren(notice('The extract is downloaded.', 'success')); })
+      .catch((error) => { if (error.name !== 'AbortError') errors.show(problemMessage(error)); });
+  });
+
   const closing = h('div', {});
   const drawClosing = () => {
     closing.replaceChildren(trial.open
@@ -231,6 +239,9 @@ export async function renderTrial(ctx) {
       h('p', {}, 'Recompute every allocation from the trial’s sealed seed and compare it with the arm stored. The seed itself is never shown.'),
       h('div', { class: 'form__actions' }, verifyButton),
       verifyResult),
+    section('The evaluators’ extract',
+      h('p', {}, 'One row per client whose evaluation consent stands today: a pseudonymous id made for this download only (two downloads cannot be joined), arm, stratum, months from randomisation, PHQ-9 and GAD-7, recovery, job starts and sustainment. No name, contact, NHS number, free text or exact date; strata too small to hide a person are shown as “other”.'),
+      h('div', { class: 'form__actions' }, extractButton)),
     section('Close the trial', closing),
   );
 }

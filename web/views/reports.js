@@ -8,7 +8,7 @@ import { barChart } from '../charts.js';
 import { sees } from '../access.js';
 import {
   h, uid, heading, page, lead, section, emptyState, errorArea, problemMessage, submitButton,
-  ARM_LABELS,
+  dataTable, humanise, label, ARM_LABELS,
 } from '../ui.js';
 
 const UNIT_TEXT = {
@@ -157,6 +157,9 @@ export async function render(ctx) {
     if (!submit.busy) show();
   });
 
+  const groups = equalityGroups(params, ctx);
+  const goals = quarterlyTargets(scopeSelect, ctx);
+
   const page_ = page(
     h('div', { class: 'page-header' }, heading('Programme reports')),
     lead('Referrals, engagement, jobs and recovery for a team, an area cluster or an organisation. Only totals and rates leave Teamwell; numbers so small that they could point to a person are withheld.'),
@@ -165,9 +168,158 @@ export async function render(ctx) {
       ': randomise consenting new clients between IPS and treatment as usual, and check the allocations.') : null,
     section('Report', form),
     output,
+    goals,
+    groups,
     howCounted(definitions),
   );
   show();
   return page_;
 }
 
+
+const CHARACTERISTICS = [
+  ['ethnicity', 'Ethnic group (ONS high-level groups)'],
+  ['age_band', 'Age'],
+  ['sex', 'Sex'],
+  ['gender_identity', 'Gender identity'],
+  ['disability', 'Disability'],
+  ['young_not_in_education_employment_training', 'Young and not in education, employment or training'],
+  ['conviction', 'Convictions'],
+  ['insecure_housing', 'Insecure housing'],
+];
+
+/** The headline figures by the groups of one equality characteristic (GET /reports/equality). */
+function equalityGroups(params, ctx) {
+  const selectId = uid('characteristic');
+  const select = h('select', { id: selectId, class: 'input', name: 'characteristic' },
+    CHARACTERISTICS.map(([value, text]) => h('option', { value }, text)));
+  const errors = errorArea();
+  const submit = submitButton('Show by group', { busyText: 'Counting…' });
+  const output = h('div', { 'aria-live': 'polite' });
+  const form = h('form', { class: 'form', novalidate: true, 'aria-label': 'Figures by equality group' },
+    errors.element,
+    h('div', { class: 'field' }, h('label', { for: selectId, class: 'field__label' }, 'Group by'), select),
+    h('div', { class: 'form__actions' }, submit.element));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (submit.busy) return;
+    errors.clear();
+    submit.setBusy(true);
+    try {
+      const search = params();
+      search.delete('split');
+      search.set('characteristic', select.value);
+      const report = await request(`/api/v1/reports/equality?${search}`, { signal: ctx.signal });
+      const shown = (cell) => (cell.suppressed ? 'withheld' : cell.value === null ? '—' : String(cell.value));
+      output.replaceChildren(dataTable({
+        caption: `By ${select.selectedOptions[0].textContent.toLowerCase()}, ${report.period.from} to ${report.period.to}`,
+        columns: [
+          { header: 'Figure', cell: (f) => f.label, rowHeader: true },
+          { header: 'All', cell: (f) => shown(f.overall) },
+          ...report.groups.map((g) => ({ header: humanise(g), cell: (f) => shown(f.by_group[g]) })),
+        ],
+        items: report.figures,
+      }));
+    } catch (error) {
+      if (error.name !== 'AbortError') errors.show(problemMessage(error));
+    } finally {
+      submit.setBusy(false);
+    }
+  });
+  return section('By equality group',
+    h('p', {}, 'The same figures for each group of clients who answered the optional equality questions, with “prefer not to say” and “not recorded” beside them. Small numbers are withheld as above, and so is a second group whenever one alone would be.'),
+    form, output);
+}
+
+const TARGET_MEASURES = [
+  ['referrals', 'Referrals'],
+  ['job_entries', 'Job starts'],
+  ['sustained_13_weeks', 'Jobs sustained at 13 weeks'],
+  ['off_flow', 'Benefit off-flows'],
+];
+
+function currentQuarter() {
+  const now = new Date();
+  return `${now.getFullYear()}-Q${Math.floor(now.getMonth() / 3) + 1}`;
+}
+
+/** Quarterly targets for the chosen team or area cluster, and progress against them. */
+function quarterlyTargets(scopeSelect, ctx) {
+  const quarterId = uid('quarter');
+  const quarter = h('input', { id: quarterId, class: 'input', name: 'quarter', value: currentQuarter(), pattern: '\\d{4}-Q[1-4]', 'aria-describedby': `${quarterId}-hint` });
+  const measureId = uid('measure');
+  const measure = h('select', { id: measureId, class: 'input', name: 'measure' },
+    TARGET_MEASURES.map(([value, text]) => h('option', { value }, text)));
+  const targetId = uid('target');
+  const target = h('input', { id: targetId, class: 'input', name: 'target', type: 'number', min: '0', max: '100000', step: '1', required: true });
+  const errors = errorArea();
+  const submit = submitButton('Set the target', { busyText: 'Saving…' });
+  const output = h('div', { 'aria-live': 'polite' });
+
+  const scope = () => {
+    const [kind, id] = scopeSelect.value.split('|');
+    return { kind, id };
+  };
+  const draw = (report) => {
+    const text = (p) => (p.status === 'not_yet_measured' ? 'not yet measured'
+      : p.status === 'suppressed' ? 'withheld' : String(p.actual));
+    output.replaceChildren(dataTable({
+      caption: `${report.scope_name}, ${report.quarter} (counted to ${report.as_of})`,
+      columns: [
+        { header: 'Measure', cell: (p) => label(Object.fromEntries(TARGET_MEASURES), p.measure), rowHeader: true },
+        { header: 'Target', cell: (p) => (p.target === null ? 'none set' : String(p.target)) },
+        { header: 'So far', cell: text },
+      ],
+      items: report.progress,
+    }));
+  };
+  const show = async () => {
+    errors.clear();
+    const { kind, id } = scope();
+    if (kind === 'organisation') {
+      output.replaceChildren(emptyState('Targets are set for a team or an area cluster: choose one above.'));
+      return;
+    }
+    try {
+      const search = new URLSearchParams({ scope: kind, scope_id: id, quarter: quarter.value });
+      draw(await request(`/api/v1/reports/targets?${search}`, { signal: ctx.signal }));
+    } catch (error) {
+      if (error.name !== 'AbortError') errors.show(problemMessage(error));
+    }
+  };
+  const form = h('form', { class: 'form', novalidate: true, 'aria-label': 'Set a quarterly target' },
+    errors.element,
+    h('div', { class: 'field' }, h('label', { for: quarterId, class: 'field__label' }, 'Quarter'),
+      h('p', { id: `${quarterId}-hint`, class: 'field__hint' }, 'Written like 2026-Q4.'), quarter),
+    h('div', { class: 'field' }, h('label', { for: measureId, class: 'field__label' }, 'Measure'), measure),
+    h('div', { class: 'field' }, h('label', { for: targetId, class: 'field__label' }, 'Target for the quarter'), target),
+    h('div', { class: 'form__actions' }, submit.element));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (submit.busy) return;
+    const { kind, id } = scope();
+    errors.clear();
+    if (kind === 'organisation') {
+      errors.show('Targets are set for a team or an area cluster: choose one above.');
+      return;
+    }
+    submit.setBusy(true);
+    try {
+      draw(await request('/api/v1/reports/targets', {
+        method: 'PUT',
+        body: { scope: kind, scope_id: id, quarter: quarter.value, measure: measure.value, target: Number(target.value) },
+        signal: ctx.signal,
+      }));
+    } catch (error) {
+      if (error.name !== 'AbortError') errors.show(problemMessage(error));
+    } finally {
+      submit.setBusy(false);
+    }
+  });
+  scopeSelect.addEventListener('change', show);
+  quarter.addEventListener('change', show);
+  show();
+  return section('Quarterly targets',
+    h('p', {}, 'Targets for each quarter, and how far the team or area cluster has come. Off-flows are not measured yet: their target is kept until they are.'),
+    output, form);
+}

@@ -858,6 +858,50 @@ RULES: list[Rule] = [
         frozenset({"supervisor", "admin"}),
         query={**REPORT_QUERY, "format": "csv"},
     ),
+    Rule(
+        "GET",
+        "/api/v1/reports/equality",
+        frozenset({"supervisor", "admin"}),
+        query={**REPORT_QUERY, "characteristic": "ethnicity"},
+    ),
+    Rule(
+        "PUT",
+        "/api/v1/reports/targets",
+        frozenset({"supervisor", "admin"}),
+        body=lambda w: {
+            "scope": "team",
+            "scope_id": w.ids["team"],
+            "quarter": "2026-Q4",
+            "measure": "referrals",
+            "target": 12,
+        },
+    ),
+    # By now the partner's admin has a team in Tyne and Wear (the POST /teams rule above), so
+    # reads the cluster's targets as they read its programme report.
+    Rule(
+        "GET",
+        "/api/v1/reports/targets",
+        frozenset({"supervisor", "admin", "partner_admin"}),
+        query={"scope": "area_cluster", "scope_id": "Tyne and Wear", "quarter": "2026-Q4"},
+    ),
+    # Equality answers: the client's own; staff may only enter them, on the client's consent,
+    # and get nothing back (tests/app/equality/test_equality.py).
+    Rule("PUT", "/api/v1/me/equality", frozenset({"client"}), body=fixed({"sex": "male"})),
+    Rule("GET", "/api/v1/me/equality", frozenset({"client"})),
+    Rule("DELETE", "/api/v1/me/equality", frozenset({"client"}), 204),
+    Rule(
+        "PUT",
+        "/api/v1/clients/{client_id}/equality",
+        frozenset(CLINICAL),
+        204,
+        body=fixed({"client_consents": True, "answers": {"age_band": "25_34"}}),
+    ),
+    Rule(
+        "GET",
+        "/api/v1/evaluation/trials/{trial_id}/extract",
+        frozenset({"supervisor"}),
+        params=closed_trial,
+    ),
     Rule("GET", "/api/v1/instruments", ROLES),
     Rule(
         "POST",
