@@ -76,7 +76,7 @@ CaseloadSettingsDep = Annotated[service.CaseloadSettings, Depends(caseload_setti
 
 
 @router.get("/clients/{client_id}/journey", response_model=Journey)
-async def get_journey(access: ReadableClient, session: SessionDep) -> Journey:
+async def get_journey(access: ReadableClient, session: SessionDep, request: Request) -> Journey:
     """The client's IPS journey as of today: milestones; jobs with their 26-week in-work support
     window, reviews and the 13/26/52-week sustainment checks; and what is due or overdue (first
     employer contact 30 days after joining, in-work reviews, plan actions). Overdue items are
@@ -90,6 +90,7 @@ async def get_journey(access: ReadableClient, session: SessionDep) -> Journey:
         client_id=access.client.id,
     )
     journey = await service.journey(session=session, ctx=access.ctx, client=access.client)
+    journey.job_quality = service.job_quality_settings(request.app.state.settings)
     raised = await service.raise_due_alerts(session, access.ctx, access.client, due=journey.alerts)
     for alert in raised:
         events.announce(session, alert_raised(alert, access.client))
@@ -133,10 +134,19 @@ async def record_milestone(
 @router.post(
     "/clients/{client_id}/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED
 )
-async def start_job(body: JobCreate, access: ChangeableClient, session: SessionDep) -> JobPublic:
-    """Record a job start (employer, role, hours): a job-start milestone, 26 weeks of in-work
-    support from that day, and sustainment checks at 13, 26 and 52 weeks."""
-    job = await service.start_job(session=session, ctx=access.ctx, client=access.client, data=body)
+async def start_job(
+    body: JobCreate, access: ChangeableClient, session: SessionDep, request: Request
+) -> JobPublic:
+    """Record a job start (employer, role, hours, and its quality: hourly pay, contract,
+    competitive or not, sector): a job-start milestone, 26 weeks of in-work support from that
+    day, and sustainment checks at 13, 26 and 52 weeks."""
+    job = await service.start_job(
+        session=session,
+        ctx=access.ctx,
+        client=access.client,
+        data=body,
+        wage_threshold_pence=request.app.state.settings.wage_threshold_pence,
+    )
     await audit_service.record(
         session,
         access.ctx,

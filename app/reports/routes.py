@@ -81,6 +81,7 @@ async def _report(
         now=principal.ctx.now(),
         threshold=settings.report_suppression_threshold,
         by_arm=split == "arm",
+        competitive_only=settings.sustainment_competitive_only,
     )
     await audit_service.record(
         session,

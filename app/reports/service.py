@@ -463,13 +463,19 @@ async def programme_report(
     now: datetime,
     threshold: int,
     by_arm: bool,
+    competitive_only: bool = True,
 ) -> ProgrammeReport:
     as_of = definitions.as_of_day(last_day, today)
     facts = await client_facts(
         session=session, team_ids=scope.team_ids, first_day=first_day, as_of=as_of
     )
     found = definitions.figures(
-        facts, first_day=first_day, as_of=as_of, threshold=threshold, by_arm=by_arm
+        facts,
+        first_day=first_day,
+        as_of=as_of,
+        threshold=threshold,
+        by_arm=by_arm,
+        competitive_only=competitive_only,
     )
     return ProgrammeReport(
         scope=ScopePublic(kind=scope.kind, id=scope.id, name=scope.name),

@@ -255,6 +255,12 @@ function jobItem(job, data, { canRecord, base, send }) {
       fact('Employer', job.employer),
       fact('Role', job.role),
       fact('Hours', hoursText(job.hours_per_week)),
+      fact('Pay', job.hourly_pay_pence ? h('span', {}, payText(job.hourly_pay_pence), ' ',
+        job.meets_wage_threshold ? badge('At or above the wage threshold', 'open') : badge('Below the wage threshold', 'closed'))
+        : h('span', { class: 'muted' }, 'Not recorded')),
+      fact('Contract', job.contract_type ? label(CONTRACT_LABELS, job.contract_type) : h('span', { class: 'muted' }, 'Not recorded')),
+      fact('Competitive', job.competitive ? 'Yes' : 'No: not counted in sustainment'),
+      fact('Sector', job.sector || h('span', { class: 'muted' }, 'Not recorded')),
       fact('Started', time(job.started_on)),
       fact('Ended', ended ? time(job.ended_on) : h('span', { class: 'muted' }, 'Still in this job'))),
     supportBlock(job, data.today),
@@ -379,7 +385,48 @@ function milestoneForm(data, base, send) {
     (payload) => send(`${base}/milestones`, 'POST', payload, `${label(MILESTONE_LABELS, payload.kind)} recorded.`));
 }
 
+const CONTRACT_LABELS = {
+  permanent: 'Permanent',
+  fixed_term: 'Fixed-term',
+  zero_hours: 'Zero-hours',
+  self_employed: 'Self-employed',
+  apprenticeship: 'Apprenticeship',
+};
+
+/* A select that may be left as "Not recorded": quality is recorded when known. */
+function optionalSelect(labelText, name, options) {
+  const field = selectField(labelText, name, options);
+  field.input.required = false;
+  field.input.options[0].textContent = 'Not recorded';
+  return field;
+}
+
+function competitiveField() {
+  const id = uid('competitive');
+  const hintId = `${id}-hint`;
+  const input = h('input', { id, name: 'competitive', type: 'checkbox', class: 'checkbox__input', checked: true, 'aria-describedby': hintId });
+  const element = h('div', { class: 'field' },
+    h('div', { class: 'checkbox' }, input, h('label', { for: id, class: 'checkbox__label' }, 'Competitive job')),
+    h('p', { id: hintId, class: 'field__hint' },
+      'Open to anyone and paid at least the usual rate, not set aside for disabled people. Sustainment counts competitive jobs.'));
+  return { element, input, setError() {}, clearError() {} };
+}
+
+/** Pounds typed by a person ("13.45") as whole pence (1345); null when empty. */
+export function penceOf(text) {
+  const value = String(text || '').trim();
+  if (!value) return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? Math.round(n * 100) : value;
+}
+
+export function payText(pence) {
+  return `£${(pence / 100).toFixed(2)} an hour`;
+}
+
 function jobStartForm(data, base, send) {
+  const quality = data.job_quality || { sectors: [], wage_threshold_name: 'the wage threshold', wage_threshold_pence: null };
+  const sectors = Object.fromEntries((quality.sectors || []).map((s) => [s.code, `${s.code}: ${s.label}`]));
   const fields = {
     employer: textField({ label: 'Employer', name: 'employer', autocomplete: 'off' }),
     role: textField({ label: 'Role', name: 'role', autocomplete: 'off' }),
@@ -387,16 +434,31 @@ function jobStartForm(data, base, send) {
       label: 'Hours a week', name: 'hours_per_week', type: 'number', inputmode: 'decimal', extraClass: 'input--number',
     }),
     started_on: dateField('First day in the job', 'started_on', data.today),
+    hourly_pay_pence: textField({
+      label: 'Hourly pay (£)', name: 'hourly_pay_pence', type: 'number', inputmode: 'decimal', extraClass: 'input--number',
+      hint: quality.wage_threshold_pence
+        ? `Optional. ${quality.wage_threshold_name} is ${payText(quality.wage_threshold_pence)}.`
+        : 'Optional.',
+    }),
+    contract_type: optionalSelect('Contract', 'contract_type', CONTRACT_LABELS),
+    sector: optionalSelect('Sector', 'sector', sectors),
+    competitive: competitiveField(),
   };
   fields.employer.input.setAttribute('maxlength', '200');
   fields.role.input.setAttribute('maxlength', '200');
+  fields.hourly_pay_pence.input.required = false;
   Object.entries({ min: '0.5', max: '80', step: '0.5' }).forEach(([k, v]) => fields.hours_per_week.input.setAttribute(k, v));
+  Object.entries({ min: '0.01', step: '0.01' }).forEach(([k, v]) => fields.hourly_pay_pence.input.setAttribute(k, v));
   return journeyForm('Record a job start', fields, 'Save job start',
     () => ({
       employer: fields.employer.input.value.trim(),
       role: fields.role.input.value.trim(),
       hours_per_week: Number(fields.hours_per_week.input.value),
       started_on: fields.started_on.input.value,
+      hourly_pay_pence: penceOf(fields.hourly_pay_pence.input.value),
+      contract_type: fields.contract_type.input.value || null,
+      sector: fields.sector.input.value || null,
+      competitive: fields.competitive.input.checked,
     }),
     (payload) => send(`${base}/jobs`, 'POST', payload, `Job start recorded: ${payload.role} at ${payload.employer}.`));
 }
