@@ -3,6 +3,7 @@
 import app.ips.models  # noqa: F401  (the IPS journey tables)
 from app.alerts.models import Alert
 from app.audit.models import AuditEvent
+from app.brokerage.models import Application, Employer, Vacancy
 from app.clients.models import CareTeamMember, ClientRecord, Referral
 from app.consents.models import ConsentRecord
 from app.evaluation.models import EvaluationTrial, TrialAllocation
@@ -46,6 +47,9 @@ from auth.models import (
 
 __all__ = [
     "Alert",
+    "Application",
+    "Employer",
+    "Vacancy",
     "AuditEvent",
     "AuthSession",
     "CarePlan",

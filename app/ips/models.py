@@ -107,6 +107,8 @@ class EmployerContact(SQLModel, table=True):
     contact_type: EmployerContactType | None = enum_field(default=None)
     outcome: str = Field(max_length=1000)
     client_id: uuid.UUID | None = Field(default=None, foreign_key="client_record.id", index=True)
+    # The directory employer (``app.brokerage.models.Employer``) it was with, when one was named.
+    employer_id: uuid.UUID | None = Field(default=None, foreign_key="employer.id", index=True)
     recorded_at: datetime = timestamp_field()
 
 
