@@ -19,6 +19,7 @@ from app.audit.checkpoints import Checkpointer
 from app.audit.checkpoints import settings_key as checkpoint_key
 from app.audit.routes import router as audit_router
 from app.audit.writer import AuditWriter
+from app.brokerage.routes import router as brokerage_router
 from app.clients.routes import router as clients_router
 from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
@@ -392,6 +393,7 @@ def _include_routes(app: Teamwell) -> None:
         measures_router,
         exports_router,
         ips_router,
+        brokerage_router,
         evaluation_router,
         fidelity_router,
         reports_router,

@@ -48,8 +48,6 @@ from auth.models import (
 __all__ = [
     "Alert",
     "Application",
-    "Employer",
-    "Vacancy",
     "AuditEvent",
     "AuthSession",
     "CarePlan",
@@ -59,6 +57,7 @@ __all__ = [
     "ConsentRecord",
     "Conversation",
     "ConversationParticipant",
+    "Employer",
     "EvaluationTrial",
     "ExternalIdentity",
     "FidelityReview",
@@ -92,5 +91,6 @@ __all__ = [
     "TeamMembership",
     "TrialAllocation",
     "User",
+    "Vacancy",
     "WellbeingCheckIn",
 ]

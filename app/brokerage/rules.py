@@ -176,3 +176,21 @@ def matches(
             m.opening.key,
         ),
     )
+
+
+# --- applications ---------------------------------------------------------------------------
+
+NEXT_STATUSES: Final[Mapping[str, frozenset[str]]] = {
+    "applied": frozenset({"interview", "offer", "unsuccessful", "withdrawn"}),
+    "interview": frozenset({"offer", "unsuccessful", "withdrawn"}),
+    "offer": frozenset({"started", "unsuccessful", "withdrawn"}),
+    "started": frozenset(),
+    "unsuccessful": frozenset(),
+    "withdrawn": frozenset(),
+}
+"""Where an application may move from each status: forward only, and ``started`` (the job
+start) only from an accepted offer. The last three are final."""
+
+
+def can_move(current: str, to: str) -> bool:
+    return to in NEXT_STATUSES.get(current, frozenset())

@@ -17,6 +17,7 @@ from app import events
 from app.alerts.events import alert_raised
 from app.audit import service as audit_service
 from app.audit.service import AuditEntry
+from app.brokerage import service as brokerage_service
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
 from app.db import SessionDep
@@ -283,6 +284,13 @@ async def log_employer_contact(
     if body.client_id is not None:
         await _must_read_linked_client(
             session, principal, body.client_id, action="employer_contact.create"
+        )
+    if body.employer_id is not None:
+        # Only an employer of the specialist's own directory (another's is not found).
+        await brokerage_service.get_employer(
+            session=session,
+            employer_id=body.employer_id,
+            organisation_ids={principal.user.organisation_id},
         )
     contact = await service.log_employer_contact(
         session=session, ctx=principal.ctx, specialist=principal.user, data=body

@@ -182,6 +182,11 @@ class EmployerContactCreate(Strict):
     client_id: uuid.UUID | None = Field(
         default=None, description="The client the contact was for, if any"
     )
+    employer_id: uuid.UUID | None = Field(
+        default=None,
+        description="The employer in the specialist's organisation's directory, if it is one "
+        "(GET /api/v1/employers); another organisation's is a 404",
+    )
 
 
 class EmployerContactUpdate(Strict):
@@ -204,6 +209,9 @@ class EmployerContactPublic(BaseModel):
     outcome: str
     client_id: uuid.UUID | None = Field(
         description="Shown only when the reader may read that client's record"
+    )
+    employer_id: uuid.UUID | None = Field(
+        default=None, description="The directory employer it was logged against"
     )
     recorded_at: datetime
 

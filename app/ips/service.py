@@ -625,6 +625,7 @@ async def log_employer_contact(
         contact_type=data.contact_type,
         outcome=data.outcome,
         client_id=data.client_id,
+        employer_id=data.employer_id,
         recorded_at=ctx.now(),
     )
     session.add(contact)
@@ -676,6 +677,7 @@ def contact_view(
         contact_type=contact.contact_type,
         outcome=contact.outcome,
         client_id=contact.client_id if show_client else None,
+        employer_id=contact.employer_id,
         recorded_at=contact.recorded_at,
     )
 
