@@ -73,10 +73,12 @@ export function journeyPanel(client) {
 /** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const base = clientPath(ctx.params.id);
-  const [client, journey] = await Promise.all([
+  const [client, journey, brokerage] = await Promise.all([
     request(base, { signal: ctx.signal }),
     request(`${base}/journey`, { signal: ctx.signal }),
+    loadBrokerage(base, ctx.signal),
   ]);
+  let jobs = brokerage;
   const name = client.display_name || 'Unnamed client';
   const canRecord = STAFF.has(ctx.user.role);
   // The server's policy (can_log_employer_contacts): job development is the specialist's own.
@@ -87,8 +89,12 @@ export async function render(ctx) {
   const body = h('div', { class: 'journey' });
 
   async function reload(message) {
-    const fresh = await request(`${base}/journey`, { signal: ctx.signal });
+    const [fresh, brokered] = await Promise.all([
+      request(`${base}/journey`, { signal: ctx.signal }),
+      loadBrokerage(base, ctx.signal),
+    ]);
     if (!ctx.isCurrent()) return;
+    jobs = brokered;
     draw(fresh);
     status.replaceChildren(notice(message, 'success'));
     status.focus();
@@ -108,6 +114,7 @@ export async function render(ctx) {
       dueSection(data),
       timelineSection(data, { canRecord, base, send, name }),
       canRecord ? recordSection(data, { base, send }) : null,
+      brokerageSection(data, jobs, { canApply: canLogContacts, base, send }),
       contactsSection(data, {
         canLogContacts, userId: ctx.user.id, clientId: client.id, send,
         everyContact: sees(ctx.user, 'employer-contacts'),
@@ -598,4 +605,117 @@ function contactsSection(data, {
       contactForm('Log an employer contact', 'Save contact', data.today, null,
         (payload) => send(contactsPath, 'POST', { ...payload, client_id: clientId },
           `Employer contact logged: ${payload.employer}.`))) : null);
+}
+
+/* ------------------------------------------------------ job brokerage -- */
+
+const APPLICATION_LABELS = {
+  applied: 'Applied',
+  interview: 'Interview',
+  offer: 'Offer',
+  started: 'Started the job',
+  unsuccessful: 'Unsuccessful',
+  withdrawn: 'Withdrawn',
+};
+
+/* Where an application may move next (the server's rule, app.brokerage.rules.NEXT_STATUSES). */
+const NEXT_STATUSES = {
+  applied: ['interview', 'offer', 'unsuccessful', 'withdrawn'],
+  interview: ['offer', 'unsuccessful', 'withdrawn'],
+  offer: ['started', 'unsuccessful', 'withdrawn'],
+};
+
+const OUTCOME_LABELS = { met: 'Fits', not_met: 'Does not fit', unknown: 'Not known' };
+
+/** The client's vacancy matches and applications (the care team reads both). */
+async function loadBrokerage(base, signal) {
+  const [matches, applications] = await Promise.all([
+    request(`${base}/vacancy-matches`, { signal }),
+    request(`${base}/applications`, { signal }),
+  ]);
+  return { matches, applications };
+}
+
+function vacancyFacts(v) {
+  return [
+    `${v.hours_per_week} hours a week`,
+    v.hourly_pay_pence ? payText(v.hourly_pay_pence) : 'pay not given',
+    v.location || 'location not given',
+    v.closing_on ? `closes ${formatDate(v.closing_on)}` : 'no closing date',
+  ].join(' · ');
+}
+
+function matchItem(match, { canApply, base, send, today }) {
+  const v = match.vacancy;
+  const title = `${v.title} at ${v.employer_name}`;
+  return h('li', { class: 'vacancy-match' },
+    h('h3', { class: 'vacancy-match__title' }, title),
+    h('p', { class: 'muted' }, vacancyFacts(v)),
+    h('ul', { class: 'vacancy-match__reasons', 'aria-label': `Why ${title} is shown` },
+      match.criteria.map((c) => h('li', {}, badge(OUTCOME_LABELS[c.outcome] || c.outcome, c.outcome === 'met' ? 'open' : 'neutral'), ' ', c.reason))),
+    match.application_id
+      ? h('p', {}, badge('Applied', 'open'))
+      : canApply ? formDetails(`Record an application to ${title}`, 'Record an application', (name) => {
+        const fields = { applied_on: dateField('Date of the application', 'applied_on', today) };
+        return journeyForm(name, fields, 'Save application',
+          () => ({ vacancy_id: v.id, applied_on: fields.applied_on.input.value }),
+          (payload) => send(`${base}/applications`, 'POST', payload, `Application recorded: ${title}.`));
+      }) : null);
+}
+
+function moveForm(application, { base, send, today }) {
+  const v = application.vacancy;
+  const title = `${v.title} at ${v.employer_name}`;
+  const next = NEXT_STATUSES[application.status] || [];
+  return formDetails(`Move on the application to ${title}`, 'Move the application on', (name) => {
+    const options = Object.fromEntries(next.map((s) => [s, APPLICATION_LABELS[s]]));
+    const fields = {
+      status: selectField('New status', 'status', options),
+      status_on: dateField('Date', 'status_on', today),
+      contract_type: optionalSelect('Contract (for a job start)', 'contract_type', CONTRACT_LABELS),
+      competitive: competitiveField(),
+    };
+    return journeyForm(name, fields, 'Save',
+      () => {
+        const payload = { status: fields.status.input.value, status_on: fields.status_on.input.value };
+        if (payload.status === 'started') {
+          payload.job = {
+            contract_type: fields.contract_type.input.value || null,
+            competitive: fields.competitive.input.checked,
+          };
+        }
+        return payload;
+      },
+      (payload) => send(`${base}/applications/${encodeURIComponent(application.id)}`, 'PATCH', payload,
+        `Application ${APPLICATION_LABELS[payload.status].toLowerCase()}: ${title}.`));
+  });
+}
+
+function brokerageSection(data, brokerage, { canApply, base, send }) {
+  const { matches = [], applications = [] } = brokerage || {};
+  const today = data.today;
+  return section('Vacancies and applications',
+    h('p', { class: 'section__intro' },
+      'Open vacancies from the employers of the client\u2019s employment specialist that fit their job preferences (from the plan\u2019s vocational profile), with why each is shown.'),
+    h('h3', {}, 'Matching vacancies'),
+    matches.length
+      ? h('ul', { class: 'vacancy-matches', 'aria-label': 'Matching vacancies' },
+        matches.map((m) => matchItem(m, { canApply, base, send, today })))
+      : emptyState('No open vacancy fits the client\u2019s preferences.'),
+    h('h3', {}, 'Applications'),
+    dataTable({
+      caption: 'Applications, newest first',
+      captionHidden: true,
+      items: applications,
+      emptyText: 'No applications yet.',
+      columns: [
+        { header: 'Vacancy', rowHeader: true, cell: (a) => `${a.vacancy.title} at ${a.vacancy.employer_name}` },
+        { header: 'Applied', cell: (a) => time(a.applied_on) },
+        { header: 'Status', cell: (a) => h('span', {}, APPLICATION_LABELS[a.status] || a.status, ' ', h('span', { class: 'muted' }, `(${formatDate(a.status_on)})`)) },
+        {
+          header: 'Next',
+          cell: (a) => (canApply && NEXT_STATUSES[a.status] ? moveForm(a, { base, send, today }) : h('span', { class: 'muted' }, '—')),
+        },
+      ],
+    }));
 }
