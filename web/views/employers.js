@@ -128,7 +128,7 @@ export async function render(ctx) {
         cell: (v) => (v.status === 'open' ? h('button', {
           type: 'button',
           class: 'button button--secondary button--small',
-          'aria-label': `Mark ${v.title} at ${v.employer_name} filled`,
+          'aria-label': `Mark filled: ${v.title} at ${v.employer_name}`,
           onClick: async () => {
             await request(`/api/v1/vacancies/${encodeURIComponent(v.id)}`, { method: 'PATCH', body: { status: 'filled' }, signal: ctx.signal });
             await refresh(`${v.title} marked filled.`);
