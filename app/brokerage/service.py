@@ -201,6 +201,40 @@ async def employer_detail(
     )
 
 
+async def directory_use(
+    *,
+    session: AsyncSession,
+    specialist_ids: list[uuid.UUID],
+    contacted_from: date,
+    contacted_to: date,
+) -> tuple[int, int]:
+    """For IPS-25 employer items: how many employers the directories of these specialists'
+    organisations hold, and how many of them these specialists contacted in the window."""
+    organisations = await organisations_of(session=session, user_ids=specialist_ids)
+    if not organisations:
+        return 0, 0
+    held = int(
+        (
+            await session.exec(
+                select(func.count()).where(col(Employer.organisation_id).in_(organisations))
+            )
+        ).one()
+    )
+    contacted = int(
+        (
+            await session.exec(
+                select(func.count(func.distinct(col(EmployerContact.employer_id)))).where(
+                    col(EmployerContact.specialist_id).in_(specialist_ids),
+                    col(EmployerContact.employer_id).is_not(None),
+                    col(EmployerContact.contacted_on) >= contacted_from,
+                    col(EmployerContact.contacted_on) <= contacted_to,
+                )
+            )
+        ).one()
+    )
+    return held, contacted
+
+
 # --- vacancies -------------------------------------------------------------------------------
 
 

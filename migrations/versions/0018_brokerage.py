@@ -34,7 +34,6 @@ def upgrade() -> None:
             sa.Column("sector", sqlmodel.sql.sqltypes.AutoString(length=1), nullable=True)
         )
 
-
     op.create_table(
         "employer",
         sa.Column("id", sa.Uuid(), nullable=False),

@@ -181,8 +181,41 @@ def test_directory_vacancies_matching_and_an_application_to_a_job_start(live: Li
 
     # Audited: the directory read, the application and the job start it made.
     events = ok(
-        live.as_role("admin").get("/api/v1/audit-events", params={"client_id": client_id, "limit": 200})
+        live.as_role("admin").get(
+            "/api/v1/audit-events", params={"client_id": client_id, "limit": 200}
+        )
     )
     actions = {e["action"] for e in events["items"]}
     assert {"application.create", "application.update", "journey.job_start"} <= actions
     assert "application.list" in actions and "vacancy.match" in actions
+
+
+def test_the_fidelity_draft_fills_diversity_of_employers_from_jobs_and_the_directory(
+    live: Live,
+) -> None:
+    specialist = live.as_role("employment_specialist")
+    made = specialist.post("/api/v1/employers", json={"name": f"Draft {uuid.uuid4().hex[:6]}"})
+    assert made.status_code == 201, made.text
+    ok(
+        specialist.post(
+            "/api/v1/employer-contacts",
+            json={
+                "employer": made.json()["name"],
+                "employer_id": made.json()["id"],
+                "contacted_on": days_ago(0),
+                "outcome": "Introduced the service",
+            },
+        ),
+        201,
+    )
+    supervisor = live.as_role("supervisor")
+    listed = supervisor.get("/api/v1/teams").json()
+    teams = listed["items"] if isinstance(listed, dict) else listed
+    team_id = next(t["id"] for t in teams if t["name"] == "Newcastle IPS Team")
+    draft = ok(supervisor.get(f"/api/v1/teams/{team_id}/fidelity-reviews/draft"))
+    measured = draft["measured"]["diversity of employers"]
+    # The demo's four job starts with four employers, and whatever other tests have added.
+    assert measured["jobs"] >= 4 and 1 <= measured["employers"] <= measured["jobs"]
+    assert measured["share_different"] == round(measured["employers"] / measured["jobs"], 4)
+    assert measured["directory_employers"] >= 1 and measured["directory_employers_contacted"] >= 1
+    assert draft["scores"]["diversity of employers"] == measured["suggested_score"]
