@@ -11,6 +11,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.brokerage import service as brokerage_service
+from app.brokerage.schemas import (
+    ApplicationCreate,
+    ApplicationUpdate,
+    EmployerCreate,
+    VacancyCreate,
+)
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord, ProgrammeStatus, ReferralSource
 from app.clients.schemas import CareTeamMemberAdd, ClientCreate, ClientUpdate, ReferralCreate
@@ -160,7 +167,9 @@ async def seed_demo(
         login, clients[entry[0]] = await _demo_client(session, ctx, cast, password, index, entry)
         if login is not None:
             logins.append(login)
-    await _demo_jobs(session, acting_as(ctx, people[Role.employment_specialist]), clients)
+    as_specialist = acting_as(ctx, people[Role.employment_specialist])
+    await _demo_jobs(session, as_specialist, clients)
+    await _demo_brokerage(session, as_specialist, people[Role.employment_specialist], clients)
     await _demo_team_past(session, ctx, keyring, team, people)
     return logins
 
@@ -352,6 +361,66 @@ async def _demo_jobs(session: AsyncSession, ctx: Context, clients: dict[str, Cli
                 job=job,
                 data=JobEnd(ended_on=today - timedelta(days=ended)),
             )
+
+
+# The employment provider's employer directory: (name, sector, location, vacancies as (title,
+# hours, pay in pence or None, closing in days or None)).
+DEMO_EMPLOYERS: list[tuple[str, str, str, list[tuple[str, float, int | None, int | None]]]] = [
+    ("Quayside Kitchen", "I", "Newcastle Quayside", [("Kitchen assistant", 16, 1350, 21)]),
+    ("Metro Logistics", "H", "Gateshead", [("Warehouse operative", 30, 1400, None)]),
+    ("Grainger Market Stores", "G", "Newcastle city centre", [("Retail assistant", 20, 1300, 10)]),
+]
+
+
+async def _demo_brokerage(
+    session: AsyncSession, ctx: Context, specialist: User, clients: dict[str, ClientRecord]
+) -> None:
+    """Erin's employer directory with a few vacancies, and Farah's application to one of them,
+    at interview."""
+    today = ctx.now().date()
+    threshold = Settings()
+    made = {}
+    for name, sector, location, openings in DEMO_EMPLOYERS:
+        employer = await brokerage_service.create_employer(
+            session=session,
+            ctx=ctx,
+            organisation_id=specialist.organisation_id,
+            data=EmployerCreate(name=name, sector=sector, location=location),
+        )
+        for title, hours, pay, closing in openings:
+            made[title] = await brokerage_service.create_vacancy(
+                session=session,
+                ctx=ctx,
+                employer=employer,
+                data=VacancyCreate(
+                    title=title,
+                    hours_per_week=hours,
+                    hourly_pay_pence=pay,
+                    location=location,
+                    closing_on=today + timedelta(days=closing) if closing is not None else None,
+                ),
+            )
+    farah = clients["Farah Ghani"]
+    application, vacancy, employer = await brokerage_service.record_application(
+        session=session,
+        ctx=ctx,
+        client=farah,
+        data=ApplicationCreate(
+            vacancy_id=made["Kitchen assistant"].id, applied_on=today - timedelta(days=6)
+        ),
+    )
+    await brokerage_service.move_application(
+        session=session,
+        ctx=ctx,
+        client=farah,
+        application=application,
+        vacancy=vacancy,
+        employer=employer,
+        data=ApplicationUpdate(status="interview", status_on=today - timedelta(days=2)),
+        threshold=brokerage_service.WageThreshold(
+            pence=threshold.wage_threshold_pence, name=threshold.wage_threshold_name
+        ),
+    )
 
 
 # When the demo's video session with Alex starts, after the demo is loaded, and how long it is:
