@@ -187,12 +187,17 @@ export const ACCESS = {
     },
     "employers": {
       "label": "Employers", "href": "#/employers",
-      "roles": ["employment_specialist", "supervisor"],
+      "roles": ["employment_specialist"],
       "needs": ["GET /api/v1/employers", "GET /api/v1/vacancies"],
+      "elsewhere": {"supervisor": "employer-directory"},
       "notShownTo": {
         "peer_keyworker": "The employer directory is the employment specialists' job development, read by their supervisor; a keyworker sees the vacancies matching a client on the client's journey.",
         "therapist": "The employer directory is the employment specialists' job development, read by their supervisor; a therapist sees the vacancies matching a client on the client's journey."
       }
+    },
+    "employer-directory": {
+      "roles": ["employment_specialist", "supervisor"],
+      "needs": ["GET /api/v1/employers", "GET /api/v1/vacancies"]
     },
     "caseloads": {
       "label": "Caseloads", "href": "#/caseloads",

@@ -80,7 +80,8 @@ const ROUTES = [
   { pattern: /^\/alerts$/, view: alertsView, page: 'alerts', nav: 'alerts' },
   { pattern: /^\/caseloads$/, view: caseloadsView, page: 'caseloads', nav: 'caseloads' },
   { pattern: /^\/employer-contacts$/, view: employerContactsView, page: 'employer-contacts', nav: 'caseloads' },
-  { pattern: /^\/employers$/, view: employersView, page: 'employers', nav: 'employers' },
+  // Specialists open it from their navigation; supervisors (who read it) from Caseloads.
+  { pattern: /^\/employers$/, view: employersView, page: 'employer-directory', nav: 'employers', navByRole: { supervisor: 'caseloads' } },
   { pattern: /^\/wellbeing$/, view: wellbeingView, page: 'wellbeing', nav: 'wellbeing' },
   { pattern: /^\/supervision$/, view: supervisionView, page: 'supervision', nav: 'supervision' },
   {

@@ -1,7 +1,8 @@
 """Job brokerage in a real browser: Erin (employment specialist) opens Employers from her
 navigation, adds an employer and a vacancy, then on a client's journey sees it among the
 matching vacancies with why, records an application and moves it to an interview; Sofia
-(supervisor) reads the directory but is offered no forms. Axe finds nothing on either page."""
+(supervisor) reads the directory from Caseloads but is offered no forms. Axe finds nothing on
+either page."""
 
 from __future__ import annotations
 
@@ -97,11 +98,13 @@ async def test_a_specialist_keeps_employers_and_records_an_application(
     )
     assert [a["status"] for a in listed] == ["interview"]
 
-    # Sofia reads the directory from her navigation; she is offered no forms.
+    # Sofia reads the directory from Caseloads; she is offered no forms.
     await page.context.clear_cookies()
     await page.evaluate("sessionStorage.clear(); localStorage.clear()")
     await sign_in_as(page, live, "supervisor")
-    await open_nav(page, "Employers")
+    await page.get_by_role("link", name="Caseloads").click()
+    await page.get_by_role("link", name="Employers", exact=True).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Employers")
     await expect(
         page.get_by_role("table", name="Employer directory").get_by_role("button", name=employer)
     ).to_be_visible()
