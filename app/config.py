@@ -146,6 +146,15 @@ class Settings(BaseSettings):
     caseload_limit: int = Field(default=30, ge=1)
     caseload_warn_above: int = Field(default=20, ge=0)
 
+    # Job quality (docs/reports.md). A job's hourly pay meets the wage threshold when it is at
+    # least `wage_threshold_pence` (default: the Real Living Wage outside London, £13.45 an hour
+    # for 2025-26); the threshold in force is kept with each job when it is recorded.
+    # Sustainment figures count only competitive jobs unless `sustainment_competitive_only` is
+    # false (IPS counts competitive employment as its outcome).
+    wage_threshold_pence: int = Field(default=1345, ge=1)
+    wage_threshold_name: str = Field(default="Real Living Wage", min_length=1, max_length=100)
+    sustainment_competitive_only: bool = True
+
     # Evaluation trials: the largest permuted block a supervisor may choose. Larger blocks drift
     # further from balance within a stratum (up to half a block) and cost more to compute.
     evaluation_max_block_size: int = Field(default=12, ge=2)

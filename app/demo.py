@@ -15,17 +15,28 @@ from app.benefits import service as benefits_service
 from app.benefits.models import BenefitSource, BetterOffOutcome
 from app.benefits.rules import BenefitKind, EsaGroup, UcRegime
 from app.benefits.schemas import BenefitClaimCreate, BetterOffCreate
+from app.brokerage import service as brokerage_service
+from app.brokerage.schemas import (
+    ApplicationCreate,
+    ApplicationUpdate,
+    EmployerCreate,
+    VacancyCreate,
+)
 from app.clients import eligibility
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord, ProgrammeStatus, ReferralSource
 from app.clients.schemas import CareTeamMemberAdd, ClientCreate, ClientUpdate, ReferralCreate
 from app.clock import FrozenClock
+from app.config import Settings
 from app.consents import service as consents_service
 from app.consents.models import ConsentPurpose, ConsentState
 from app.consents.schemas import ConsentDecision
 from app.context import Actor, Context, acting_as
 from app.fidelity import service as fidelity_service
 from app.fidelity.schemas import FidelityReviewCreate
+from app.ips import service as ips_service
+from app.ips.models import ContractType
+from app.ips.schemas import JobCreate, JobEnd
 from app.meetings import service as meetings_service
 from app.meetings.models import MeetingKind, ParticipantState
 from app.meetings.schemas import MeetingCreate
@@ -156,10 +167,14 @@ async def seed_demo(
     cast = _DemoCast(
         organisations=organisations, team=team, people=people, as_keyworker=as_keyworker
     )
+    clients: dict[str, ClientRecord] = {}
     for index, entry in enumerate(CLIENTS):
-        login = await _demo_client(session, ctx, cast, password, index, entry)
+        login, clients[entry[0]] = await _demo_client(session, ctx, cast, password, index, entry)
         if login is not None:
             logins.append(login)
+    as_specialist = acting_as(ctx, people[Role.employment_specialist])
+    await _demo_jobs(session, as_specialist, clients)
+    await _demo_brokerage(session, as_specialist, people[Role.employment_specialist], clients)
     await _demo_team_past(session, ctx, keyring, team, people)
     return logins
 
@@ -217,7 +232,7 @@ async def _demo_client(
     password: str,
     index: int,
     entry: tuple[str, ProgrammeStatus, ReferralSource, str, bool],
-) -> DemoLogin | None:
+) -> tuple[DemoLogin | None, ClientRecord]:
     """One demo client, referred by the keyworker with the therapist and specialist on the care
     team; the one with a login also has a session today and a case meeting behind them."""
     name, status, source, reason, has_login = entry
@@ -254,7 +269,7 @@ async def _demo_client(
         )
     await _demo_consents(session, as_keyworker, client, cast.organisations, granted=index != 3)
     if not has_login:
-        return None
+        return None, client
     user = await users_service.create(
         session=session,
         ctx=ctx,
@@ -265,7 +280,154 @@ async def _demo_client(
     await clients_service.link_login(session=session, client=client, user=user)
     await _demo_session_today(session, as_keyworker, keyworker, client)
     await _demo_case_meeting_past(session, as_keyworker, client, people)
-    return DemoLogin(user.email, Role.client, name)
+    return DemoLogin(user.email, Role.client, name), client
+
+
+# Job starts with their quality, so the reports' job-quality figures have something to show:
+# (client, employer, role, hours, pay in pence, contract, competitive, sector, started and ended
+# days ago). All began more than 26 weeks ago, so no in-work review is due today.
+DEMO_JOBS: list[tuple[str, str, str, float, int, ContractType, bool, str, int, int | None]] = [
+    (
+        "Chris Doyle",
+        "Quayside Kitchen",
+        "Kitchen porter",
+        12,
+        1144,
+        ContractType.zero_hours,
+        True,
+        "I",
+        300,
+        200,
+    ),
+    (
+        "Chris Doyle",
+        "Tyne Bistro",
+        "Commis chef",
+        16,
+        1360,
+        ContractType.permanent,
+        True,
+        "I",
+        190,
+        None,
+    ),
+    (
+        "Farah Ghani",
+        "Walker Community Garden",
+        "Supported placement",
+        30,
+        1200,
+        ContractType.fixed_term,
+        False,
+        "Q",
+        250,
+        100,
+    ),
+    (
+        "Farah Ghani",
+        "Grainger Market Stores",
+        "Retail assistant",
+        20,
+        1345,
+        ContractType.permanent,
+        True,
+        "G",
+        210,
+        None,
+    ),
+]
+
+
+async def _demo_jobs(session: AsyncSession, ctx: Context, clients: dict[str, ClientRecord]) -> None:
+    """The demo's job starts, recorded by the employment specialist against the default wage
+    threshold."""
+    today = ctx.now().date()
+    for name, employer, role, hours, pay, contract, competitive, sector, began, ended in DEMO_JOBS:
+        client = clients[name]
+        job = await ips_service.start_job(
+            session=session,
+            ctx=ctx,
+            client=client,
+            data=JobCreate(
+                employer=employer,
+                role=role,
+                hours_per_week=hours,
+                started_on=today - timedelta(days=began),
+                hourly_pay_pence=pay,
+                contract_type=contract,
+                competitive=competitive,
+                sector=sector,
+            ),
+            wage_threshold_pence=Settings().wage_threshold_pence,
+        )
+        if ended is not None:
+            await ips_service.end_job(
+                session=session,
+                ctx=ctx,
+                client=client,
+                job=job,
+                data=JobEnd(ended_on=today - timedelta(days=ended)),
+            )
+
+
+# The employment provider's employer directory: (name, sector, location, vacancies as (title,
+# hours, pay in pence or None, closing in days or None)).
+DEMO_EMPLOYERS: list[tuple[str, str, str, list[tuple[str, float, int | None, int | None]]]] = [
+    ("Quayside Kitchen", "I", "Newcastle Quayside", [("Kitchen assistant", 16, 1350, 21)]),
+    ("Metro Logistics", "H", "Gateshead", [("Warehouse operative", 30, 1400, None)]),
+    ("Grainger Market Stores", "G", "Newcastle city centre", [("Retail assistant", 20, 1300, 10)]),
+]
+
+
+async def _demo_brokerage(
+    session: AsyncSession, ctx: Context, specialist: User, clients: dict[str, ClientRecord]
+) -> None:
+    """Erin's employer directory with a few vacancies, and Farah's application to one of them,
+    at interview."""
+    today = ctx.now().date()
+    threshold = Settings()
+    made = {}
+    for name, sector, location, openings in DEMO_EMPLOYERS:
+        employer = await brokerage_service.create_employer(
+            session=session,
+            ctx=ctx,
+            organisation_id=specialist.organisation_id,
+            data=EmployerCreate(name=name, sector=sector, location=location),
+        )
+        for title, hours, pay, closing in openings:
+            made[title] = await brokerage_service.create_vacancy(
+                session=session,
+                ctx=ctx,
+                employer=employer,
+                data=VacancyCreate(
+                    title=title,
+                    hours_per_week=hours,
+                    hourly_pay_pence=pay,
+                    location=location,
+                    closing_on=today + timedelta(days=closing) if closing is not None else None,
+                ),
+            )
+    farah = clients["Farah Ghani"]
+    application, vacancy, employer = await brokerage_service.record_application(
+        session=session,
+        ctx=ctx,
+        client=farah,
+        data=ApplicationCreate(
+            vacancy_id=made["Kitchen assistant"].id, applied_on=today - timedelta(days=6)
+        ),
+    )
+    await brokerage_service.move_application(
+        session=session,
+        ctx=ctx,
+        client=farah,
+        application=application,
+        vacancy=vacancy,
+        employer=employer,
+        data=ApplicationUpdate(status="interview", status_on=today - timedelta(days=2)),
+        threshold=brokerage_service.WageThreshold(
+            pence=threshold.wage_threshold_pence, name=threshold.wage_threshold_name
+        ),
+    )
 
 
 # Each demo client's benefit history: (benefit, ESA group, UC regime, started days before the

@@ -20,6 +20,7 @@ from app.audit.checkpoints import settings_key as checkpoint_key
 from app.audit.routes import router as audit_router
 from app.audit.writer import AuditWriter
 from app.benefits.routes import router as benefits_router
+from app.brokerage.routes import router as brokerage_router
 from app.clients.routes import eligibility_router
 from app.clients.routes import router as clients_router
 from app.clock import Clock, SystemClock
@@ -398,6 +399,7 @@ def _include_routes(app: Teamwell) -> None:
         measures_router,
         exports_router,
         ips_router,
+        brokerage_router,
         evaluation_router,
         equality_router,
         fidelity_router,

@@ -4,6 +4,7 @@ import app.ips.models  # noqa: F401  (the IPS journey tables)
 from app.alerts.models import Alert
 from app.audit.models import AuditEvent
 from app.benefits.models import BenefitClaim, BetterOffCalculation
+from app.brokerage.models import Application, Employer, Vacancy
 from app.clients.models import CareTeamMember, ClientRecord, EligibilityAnswer, Referral
 from app.consents.models import ConsentRecord
 from app.equality.models import EqualityProfile
@@ -49,6 +50,7 @@ from auth.models import (
 
 __all__ = [
     "Alert",
+    "Application",
     "AuditEvent",
     "AuthSession",
     "BenefitClaim",
@@ -61,6 +63,7 @@ __all__ = [
     "Conversation",
     "ConversationParticipant",
     "EligibilityAnswer",
+    "Employer",
     "EqualityProfile",
     "EvaluationTrial",
     "ExternalIdentity",
@@ -96,5 +99,6 @@ __all__ = [
     "TeamMembership",
     "TrialAllocation",
     "User",
+    "Vacancy",
     "WellbeingCheckIn",
 ]

@@ -20,7 +20,7 @@ export const ACCESS = {
     "admin": "home",
     "client": "home"
   },
-  "nav": ["home", "clients", "meetings", "my-record", "users", "teams", "organisation", "supervision", "reports", "audit", "jobs", "wellbeing"],
+  "nav": ["home", "clients", "meetings", "my-record", "employers", "users", "teams", "organisation", "supervision", "reports", "audit", "jobs", "wellbeing"],
   "tools": ["messages", "alerts", "caseloads"],
   "pages": {
     "home": {
@@ -184,6 +184,20 @@ export const ACCESS = {
     "employer-contacts": {
       "roles": ["employment_specialist", "supervisor"],
       "needs": ["GET /api/v1/employer-contacts", "GET /api/v1/clients"]
+    },
+    "employers": {
+      "label": "Employers", "href": "#/employers",
+      "roles": ["employment_specialist"],
+      "needs": ["GET /api/v1/employers", "GET /api/v1/vacancies"],
+      "elsewhere": {"supervisor": "employer-directory"},
+      "notShownTo": {
+        "peer_keyworker": "The employer directory is the employment specialists' job development, read by their supervisor; a keyworker sees the vacancies matching a client on the client's journey.",
+        "therapist": "The employer directory is the employment specialists' job development, read by their supervisor; a therapist sees the vacancies matching a client on the client's journey."
+      }
+    },
+    "employer-directory": {
+      "roles": ["employment_specialist", "supervisor"],
+      "needs": ["GET /api/v1/employers", "GET /api/v1/vacancies"]
     },
     "caseloads": {
       "label": "Caseloads", "href": "#/caseloads",

@@ -19,6 +19,7 @@ import * as planView from './views/plan.js';
 import * as journeyView from './views/journey.js';
 import * as caseloadsView from './views/caseloads.js';
 import * as employerContactsView from './views/employer-contacts.js';
+import * as employersView from './views/employers.js';
 import * as wellbeingView from './views/wellbeing.js';
 import * as supervisionView from './views/supervision.js';
 import * as supervisionRecordView from './views/supervision-record.js';
@@ -79,6 +80,8 @@ const ROUTES = [
   { pattern: /^\/alerts$/, view: alertsView, page: 'alerts', nav: 'alerts' },
   { pattern: /^\/caseloads$/, view: caseloadsView, page: 'caseloads', nav: 'caseloads' },
   { pattern: /^\/employer-contacts$/, view: employerContactsView, page: 'employer-contacts', nav: 'caseloads' },
+  // Specialists open it from their navigation; supervisors (who read it) from Caseloads.
+  { pattern: /^\/employers$/, view: employersView, page: 'employer-directory', nav: 'employers', navByRole: { supervisor: 'caseloads' } },
   { pattern: /^\/wellbeing$/, view: wellbeingView, page: 'wellbeing', nav: 'wellbeing' },
   { pattern: /^\/supervision$/, view: supervisionView, page: 'supervision', nav: 'supervision' },
   {

@@ -77,6 +77,25 @@ class EmployerContactMeasure(BaseModel):
     basis: str
 
 
+class EmployerDiversityMeasure(BaseModel):
+    """IPS-25 diversity of employers: the share of job starts with different employers, and
+    the employer directory of the team's specialists' organisations behind them."""
+
+    window_from: date
+    window_to: date
+    jobs: int = Field(description="Job starts of the team's clients in the window")
+    employers: int = Field(description="Different employers among them (names, case ignored)")
+    share_different: float | None = Field(description="employers / jobs, 0-1")
+    directory_employers: int = Field(
+        description="Employers in the directories of the team's employment specialists"
+    )
+    directory_employers_contacted: int = Field(
+        description="Directory employers with a contact the specialists logged in the window"
+    )
+    suggested_score: int | None
+    basis: str
+
+
 class MeasuredItems(BaseModel):
     """What Teamwell measured for the items it can, keyed by item name."""
 
@@ -87,6 +106,7 @@ class MeasuredItems(BaseModel):
     frequent_employer_contact: EmployerContactMeasure = Field(
         alias="job development - frequent employer contact"
     )
+    diversity_of_employers: EmployerDiversityMeasure = Field(alias="diversity of employers")
 
 
 class FidelityDraft(BaseModel):

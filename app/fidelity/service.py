@@ -37,12 +37,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.brokerage import service as brokerage_service
 from app.context import Context
 from app.errors import Conflict, NotFound, Problem
 from app.fidelity.models import FidelityReview
 from app.fidelity.schemas import (
     CaseloadMeasure,
     EmployerContactMeasure,
+    EmployerDiversityMeasure,
     FidelityDraft,
     FidelityReviewCreate,
     FidelityReviewPublic,
@@ -62,7 +64,21 @@ from app.users.models import Role, User
 CASELOAD_ITEM: Final = "caseload size"
 RAPID_SEARCH_ITEM: Final = "rapid job search"
 EMPLOYER_CONTACT_ITEM: Final = "job development - frequent employer contact"
-MEASURED_ITEMS: Final = (CASELOAD_ITEM, RAPID_SEARCH_ITEM, EMPLOYER_CONTACT_ITEM)
+EMPLOYER_DIVERSITY_ITEM: Final = "diversity of employers"
+MEASURED_ITEMS: Final = (
+    CASELOAD_ITEM,
+    RAPID_SEARCH_ITEM,
+    EMPLOYER_CONTACT_ITEM,
+    EMPLOYER_DIVERSITY_ITEM,
+)
+
+EMPLOYER_DIVERSITY_FLOORS: Final = (
+    (Fraction(90, 100), 5),
+    (Fraction(75, 100), 4),
+    (Fraction(50, 100), 3),
+    (Fraction(25, 100), 2),
+)
+"""Share of jobs with different employers, at least -> score; below 25% scores 1."""
 
 RAPID_SEARCH_CEILINGS: Final = ((30, 5), (60, 4), (150, 3), (270, 2))
 """Mean days from joining to first employer contact, at most -> score; beyond 270 scores 1."""
@@ -108,6 +124,16 @@ def employer_contact_score(per_specialist_per_week: Fraction | float) -> int:
         raise ValueError("the rate must not be negative")
     for floor, score in EMPLOYER_CONTACT_FLOORS:
         if per_specialist_per_week >= floor:
+            return score
+    return 1
+
+
+def employer_diversity_score(share: Fraction | float) -> int:
+    """IPS-25 diversity of employers from the share of jobs with different employers."""
+    if not 0 <= share <= 1:
+        raise ValueError("the share must be from 0 to 1")
+    for floor, score in EMPLOYER_DIVERSITY_FLOORS:
+        if share >= floor:
             return score
     return 1
 
@@ -274,6 +300,51 @@ async def _employer_contacts(
     )
 
 
+async def _employer_diversity(
+    session: AsyncSession,
+    team: Team,
+    specialists: list[User],
+    reviewed_on: date,
+    window_days: int,
+    contact_weeks: int,
+) -> EmployerDiversityMeasure:
+    window_from = reviewed_on - timedelta(days=window_days - 1)
+    facts = await reports_service.client_facts(
+        session=session,
+        team_ids=[team.id],
+        first_day=window_from,
+        as_of=reviewed_on,
+        with_outcomes=False,
+    )
+    names = [
+        " ".join(job.employer.casefold().split())
+        for c in facts
+        for job in c.jobs
+        if window_from <= job.started_on <= reviewed_on
+    ]
+    share = Fraction(len(set(names)), len(names)) if names else None
+    directory, contacted = await brokerage_service.directory_use(
+        session=session,
+        specialist_ids=[s.id for s in specialists],
+        contacted_from=reviewed_on - timedelta(days=7 * contact_weeks - 1),
+        contacted_to=reviewed_on,
+    )
+    return EmployerDiversityMeasure(
+        window_from=window_from,
+        window_to=reviewed_on,
+        jobs=len(names),
+        employers=len(set(names)),
+        share_different=_decimal(share, 4) if share is not None else None,
+        directory_employers=directory,
+        directory_employers_contacted=contacted,
+        suggested_score=employer_diversity_score(share) if share is not None else None,
+        basis="Job starts of the team's clients in the window and how many different employers "
+        "they are with (names, case and spacing ignored). 5 = 90-100% different, 4 = 75-89%, "
+        "3 = 50-74%, 2 = 25-49%, 1 = under 25%. The employer directory and the contacts "
+        "logged against it show how many employers the specialists work with.",
+    )
+
+
 async def measure(
     *,
     session: AsyncSession,
@@ -292,6 +363,14 @@ async def measure(
         frequent_employer_contact=await _employer_contacts(
             session, specialists, reviewed_on, settings.contact_weeks
         ),
+        diversity_of_employers=await _employer_diversity(
+            session,
+            team,
+            specialists,
+            reviewed_on,
+            settings.rapid_search_days,
+            settings.contact_weeks,
+        ),
     )
 
 
@@ -300,6 +379,7 @@ def suggested_scores(measured: MeasuredItems) -> dict[str, int]:
         CASELOAD_ITEM: measured.caseload_size.suggested_score,
         RAPID_SEARCH_ITEM: measured.rapid_job_search.suggested_score,
         EMPLOYER_CONTACT_ITEM: measured.frequent_employer_contact.suggested_score,
+        EMPLOYER_DIVERSITY_ITEM: measured.diversity_of_employers.suggested_score,
     }
     return {item: score for item, score in found.items() if score is not None}
 

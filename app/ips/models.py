@@ -32,8 +32,24 @@ class Milestone(SQLModel, table=True):
     recorded_at: datetime = timestamp_field()
 
 
+class ContractType(StrEnum):
+    """The job's contract: its quality as well as its security (issue: job quality)."""
+
+    permanent = "permanent"
+    fixed_term = "fixed_term"
+    zero_hours = "zero_hours"
+    self_employed = "self_employed"
+    apprenticeship = "apprenticeship"
+
+
 class Job(SQLModel, table=True):
-    """A competitive job the client started. ``ended_on`` is the last day in the job."""
+    """A job the client started. ``ended_on`` is the last day in the job.
+
+    Its quality: hourly pay in pence and the wage threshold in force when it was recorded (so a
+    job that met the Real Living Wage when it started does not stop meeting it when the rate
+    rises), the contract, whether it is competitive (open labour market, the IPS goal) and its
+    sector (a UK SIC 2007 section letter, ``app.ips.sectors``). Jobs recorded before these were
+    asked have None (competitive: true, as every job then was)."""
 
     __tablename__ = "ips_job"
 
@@ -44,6 +60,11 @@ class Job(SQLModel, table=True):
     hours_per_week: float
     started_on: date
     ended_on: date | None = None
+    hourly_pay_pence: int | None = None
+    wage_threshold_pence: int | None = None
+    contract_type: ContractType | None = enum_field(default=None)
+    competitive: bool = True
+    sector: str | None = Field(default=None, max_length=1)
     recorded_by: uuid.UUID = Field(foreign_key="user.id")
     recorded_at: datetime = timestamp_field()
 
@@ -86,6 +107,8 @@ class EmployerContact(SQLModel, table=True):
     contact_type: EmployerContactType | None = enum_field(default=None)
     outcome: str = Field(max_length=1000)
     client_id: uuid.UUID | None = Field(default=None, foreign_key="client_record.id", index=True)
+    # The directory employer (``app.brokerage.models.Employer``) it was with, when one was named.
+    employer_id: uuid.UUID | None = Field(default=None, foreign_key="employer.id", index=True)
     recorded_at: datetime = timestamp_field()
 
 

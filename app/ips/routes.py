@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request, status
 from app import events
 from app.alerts.events import alert_raised
 from app.audit.service import AuditEntry
+from app.brokerage import service as brokerage_service
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
 from app.db import SessionDep
@@ -82,13 +83,14 @@ CaseloadSettingsDep = Annotated[service.CaseloadSettings, Depends(caseload_setti
 
 
 @router.get("/clients/{client_id}/journey", response_model=Journey)
-async def get_journey(access: ReadableClient, session: SessionDep) -> Journey:
+async def get_journey(access: ReadableClient, session: SessionDep, request: Request) -> Journey:
     """The client's IPS journey as of today: milestones; jobs with their 26-week in-work support
     window, reviews and the 13/26/52-week sustainment checks; and what is due or overdue (first
     employer contact 30 days after joining, in-work reviews, plan actions). Overdue items are
     raised once as alerts to each member of the care team."""
     await access.audit("journey.read")
     journey = await service.journey(session=session, ctx=access.ctx, client=access.client)
+    journey.job_quality = service.job_quality_settings(request.app.state.settings)
     raised = await service.raise_due_alerts(session, access.ctx, access.client, due=journey.alerts)
     for alert in raised:
         events.announce(session, alert_raised(alert, access.client))
@@ -129,10 +131,19 @@ async def record_milestone(
 @router.post(
     "/clients/{client_id}/jobs", response_model=JobPublic, status_code=status.HTTP_201_CREATED
 )
-async def start_job(body: JobCreate, access: ChangeableClient, session: SessionDep) -> JobPublic:
-    """Record a job start (employer, role, hours): a job-start milestone, 26 weeks of in-work
-    support from that day, and sustainment checks at 13, 26 and 52 weeks."""
-    job = await service.start_job(session=session, ctx=access.ctx, client=access.client, data=body)
+async def start_job(
+    body: JobCreate, access: ChangeableClient, session: SessionDep, request: Request
+) -> JobPublic:
+    """Record a job start (employer, role, hours, and its quality: hourly pay, contract,
+    competitive or not, sector): a job-start milestone, 26 weeks of in-work support from that
+    day, and sustainment checks at 13, 26 and 52 weeks."""
+    job = await service.start_job(
+        session=session,
+        ctx=access.ctx,
+        client=access.client,
+        data=body,
+        wage_threshold_pence=request.app.state.settings.wage_threshold_pence,
+    )
     await access.audit("journey.job_start", resource_type="job", resource_id=job.id)
     return await service.job_public(session=session, ctx=access.ctx, job=job)
 
@@ -237,6 +248,13 @@ async def log_employer_contact(
     if body.client_id is not None:
         await _must_read_linked_client(
             session, principal, body.client_id, action="employer_contact.create"
+        )
+    if body.employer_id is not None:
+        # Only an employer of the specialist's own directory (another's is not found).
+        await brokerage_service.get_employer(
+            session=session,
+            employer_id=body.employer_id,
+            organisation_ids={principal.user.organisation_id},
         )
     contact = await service.log_employer_contact(
         session=session, ctx=principal.ctx, specialist=principal.user, data=body

@@ -86,13 +86,20 @@ class AlertKind(StrEnum):
 
 @dataclass(frozen=True)
 class Job:
-    """A competitive job the client started. ``ended_on`` is the last day in the job."""
+    """A job the client started. ``ended_on`` is the last day in the job.
+
+    Its quality: ``competitive`` (open labour market), the hourly pay and the wage threshold in
+    force when it was recorded (both in pence; None when not recorded) and the contract type."""
 
     employer: str
     role: str
     hours_per_week: float
     started_on: date
     ended_on: date | None = None
+    competitive: bool = True
+    hourly_pay_pence: int | None = None
+    wage_threshold_pence: int | None = None
+    contract_type: str | None = None
 
     def __post_init__(self) -> None:
         if self.hours_per_week <= 0:
@@ -311,6 +318,19 @@ def sustainment_checks(job: Job, today: date) -> list[Check]:
             status = "sustained"
         checks.append(Check(weeks=weeks, due_on=due_on, status=status))
     return checks
+
+
+def meets_wage_threshold(pay_pence: int | None, threshold_pence: int | None) -> bool | None:
+    """Pay at or above the threshold meets it; None when either is unknown."""
+    if pay_pence is None or threshold_pence is None:
+        return None
+    return pay_pence >= threshold_pence
+
+
+def counts_for_sustainment(job: Job, *, competitive_only: bool = True) -> bool:
+    """IPS counts competitive jobs (open labour market, paid at least the usual rate) as its
+    outcome; a sheltered or set-aside job counts only when the setting says so."""
+    return job.competitive or not competitive_only
 
 
 # --- plan actions ---------------------------------------------------------------------------

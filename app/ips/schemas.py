@@ -5,13 +5,23 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    WithJsonSchema,
+)
 
 from app.clients.schemas import CareTeamMemberPublic
-from app.ips.models import EmployerContactType
+from app.ips.models import ContractType, EmployerContactType
 from app.ips.rules import CaseloadState, CheckStatus, FirstContactSource, MilestoneKind
+from app.ips.sectors import SIC_SECTIONS
 from app.schemas import Name
 
 
@@ -44,7 +54,48 @@ class MilestonePublic(BaseModel):
     recorded_at: datetime
 
 
-class JobCreate(Strict):
+MAX_HOURLY_PAY_PENCE = 100_000
+"""The highest hourly pay accepted (£1,000 an hour): a guard against pounds typed as pence."""
+
+
+def _sector(value: str) -> str:
+    if value not in SIC_SECTIONS:
+        raise ValueError("must be a UK SIC 2007 section letter, A to U")
+    return value
+
+
+Sector = Annotated[
+    str, AfterValidator(_sector), WithJsonSchema({"type": "string", "enum": list(SIC_SECTIONS)})
+]
+
+
+class JobQuality(Strict):
+    """A job's quality, recorded with its start (each optional, so a start is never lost for
+    want of one; reports count what is recorded)."""
+
+    hourly_pay_pence: StrictInt | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_HOURLY_PAY_PENCE,
+        description="Hourly pay in whole pence (1345 is £13.45): an integer; a string, a "
+        "decimal or true/false is refused",
+    )
+    contract_type: ContractType | None = Field(
+        default=None,
+        description="permanent, fixed_term, zero_hours, self_employed or apprenticeship",
+    )
+    competitive: StrictBool = Field(
+        default=True,
+        description="Open labour market: any person could apply and it pays at least the usual "
+        "rate (not set aside for disabled people). Sustainment counts competitive jobs only by "
+        "default",
+    )
+    sector: Sector | None = Field(
+        default=None, description="A UK SIC 2007 section letter, A to U (GET /api/v1/ips/sectors)"
+    )
+
+
+class JobCreate(JobQuality):
     employer: Name = Field(min_length=1, max_length=200)
     role: Name = Field(min_length=1, max_length=200)
     hours_per_week: StrictFloat = Field(
@@ -93,6 +144,16 @@ class JobPublic(BaseModel):
     hours_per_week: float
     started_on: date
     ended_on: date | None
+    hourly_pay_pence: int | None
+    wage_threshold_pence: int | None = Field(
+        description="The wage threshold in force when the job was recorded (pence an hour)"
+    )
+    meets_wage_threshold: bool | None = Field(
+        description="Pay at or above that threshold; None when the pay was not recorded"
+    )
+    contract_type: ContractType | None
+    competitive: bool
+    sector: str | None
     in_work_support: InWorkSupport
     sustainment: list[SustainmentCheck]
     reviews: list[ReviewPublic]
@@ -121,6 +182,11 @@ class EmployerContactCreate(Strict):
     client_id: uuid.UUID | None = Field(
         default=None, description="The client the contact was for, if any"
     )
+    employer_id: uuid.UUID | None = Field(
+        default=None,
+        description="The employer in the specialist's organisation's directory, if it is one "
+        "(GET /api/v1/employers); another organisation's is a 404",
+    )
 
 
 class EmployerContactUpdate(Strict):
@@ -144,7 +210,25 @@ class EmployerContactPublic(BaseModel):
     client_id: uuid.UUID | None = Field(
         description="Shown only when the reader may read that client's record"
     )
+    employer_id: uuid.UUID | None = Field(
+        default=None, description="The directory employer it was logged against"
+    )
     recorded_at: datetime
+
+
+class SectorPublic(BaseModel):
+    code: str = Field(description="The UK SIC 2007 section letter")
+    label: str
+
+
+class JobQualitySettings(BaseModel):
+    """The settings job quality is judged by."""
+
+    wage_threshold_name: str
+    wage_threshold_pence: int
+    sustainment_competitive_only: bool
+    sectors: list[SectorPublic]
+    contract_types: list[ContractType]
 
 
 class Journey(BaseModel):
@@ -163,6 +247,11 @@ class Journey(BaseModel):
         description="Employer contacts logged for this client, newest first"
     )
     alerts: list[JourneyAlert]
+    job_quality: JobQualitySettings | None = Field(
+        default=None,
+        description="What a job start's quality is judged by: the wage threshold in force, "
+        "whether sustainment counts competitive jobs only, the sectors and contract types",
+    )
 
 
 class Caseload(BaseModel):

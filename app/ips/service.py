@@ -22,10 +22,18 @@ from app.alerts.models import Alert, AlertKind
 from app.clients import service as clients_service
 from app.clients.models import CareTeamMember, ClientRecord, ProgrammeStatus
 from app.clients.schemas import CareTeamMemberAdd
+from app.config import Settings
 from app.context import Context
 from app.errors import Conflict, NotFound, Problem
 from app.ips import rules
-from app.ips.models import CaseloadOverride, EmployerContact, Job, Milestone, SupportReview
+from app.ips.models import (
+    CaseloadOverride,
+    ContractType,
+    EmployerContact,
+    Job,
+    Milestone,
+    SupportReview,
+)
 from app.ips.rules import MilestoneKind
 from app.ips.schemas import (
     Caseload,
@@ -36,14 +44,17 @@ from app.ips.schemas import (
     JobCreate,
     JobEnd,
     JobPublic,
+    JobQualitySettings,
     Journey,
     JourneyAlert,
     MilestoneCreate,
     MilestonePublic,
     ReviewCreate,
     ReviewPublic,
+    SectorPublic,
     SustainmentCheck,
 )
+from app.ips.sectors import SIC_SECTIONS
 from app.pagination import paginate
 from app.plans import service as plans_service
 from app.users import service as users_service
@@ -189,9 +200,15 @@ async def get_job(*, session: AsyncSession, client: ClientRecord, job_id: uuid.U
 
 
 async def start_job(
-    *, session: AsyncSession, ctx: Context, client: ClientRecord, data: JobCreate
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    client: ClientRecord,
+    data: JobCreate,
+    wage_threshold_pence: int,
 ) -> Job:
-    """A job start: the job, and its ``job_start`` milestone on the journey."""
+    """A job start: the job with its quality, and its ``job_start`` milestone on the journey.
+    The wage threshold in force today is kept with the job (``Job``'s docstring says why)."""
     _not_after_today(ctx, "started_on", data.started_on)
     assert ctx.actor.user_id is not None
     job = Job(
@@ -200,6 +217,11 @@ async def start_job(
         role=data.role,
         hours_per_week=data.hours_per_week,
         started_on=data.started_on,
+        hourly_pay_pence=data.hourly_pay_pence,
+        wage_threshold_pence=wage_threshold_pence if data.hourly_pay_pence is not None else None,
+        contract_type=data.contract_type,
+        competitive=data.competitive,
+        sector=data.sector,
         recorded_by=ctx.actor.user_id,
         recorded_at=ctx.now(),
     )
@@ -279,6 +301,10 @@ def as_rule_job(job: Job) -> rules.Job:
         hours_per_week=job.hours_per_week,
         started_on=job.started_on,
         ended_on=job.ended_on,
+        competitive=job.competitive,
+        hourly_pay_pence=job.hourly_pay_pence,
+        wage_threshold_pence=job.wage_threshold_pence,
+        contract_type=str(job.contract_type) if job.contract_type else None,
     )
 
 
@@ -428,6 +454,16 @@ def due_alerts(journey: JourneyFacts, today: date) -> list[JourneyAlert]:
     return found
 
 
+def job_quality_settings(settings: Settings) -> JobQualitySettings:
+    return JobQualitySettings(
+        wage_threshold_name=settings.wage_threshold_name,
+        wage_threshold_pence=settings.wage_threshold_pence,
+        sustainment_competitive_only=settings.sustainment_competitive_only,
+        sectors=[SectorPublic(code=code, label=label) for code, label in SIC_SECTIONS.items()],
+        contract_types=list(ContractType),
+    )
+
+
 async def journey(*, session: AsyncSession, ctx: Context, client: ClientRecord) -> Journey:
     """The journey as of today, with what is due (see ``due_alerts``)."""
     recorded = await facts(session=session, client=client)
@@ -484,6 +520,14 @@ def job_view(
         hours_per_week=job.hours_per_week,
         started_on=job.started_on,
         ended_on=job.ended_on,
+        hourly_pay_pence=job.hourly_pay_pence,
+        wage_threshold_pence=job.wage_threshold_pence,
+        meets_wage_threshold=rules.meets_wage_threshold(
+            job.hourly_pay_pence, job.wage_threshold_pence
+        ),
+        contract_type=job.contract_type,
+        competitive=job.competitive,
+        sector=job.sector,
         in_work_support=InWorkSupport(
             until=rules.in_work_support_until(rule_job),
             open=rules.in_work_support_open(rule_job, today),
@@ -604,6 +648,7 @@ async def log_employer_contact(
         contact_type=data.contact_type,
         outcome=data.outcome,
         client_id=data.client_id,
+        employer_id=data.employer_id,
         recorded_at=ctx.now(),
     )
     session.add(contact)
@@ -655,6 +700,7 @@ def contact_view(
         contact_type=contact.contact_type,
         outcome=contact.outcome,
         client_id=contact.client_id if show_client else None,
+        employer_id=contact.employer_id,
         recorded_at=contact.recorded_at,
     )
 

@@ -10,7 +10,11 @@ Therapies conventions):
 
 * IPS rapid job search — first employer contact within 30 days of joining
   (``app.ips.rules.first_contact_due_on``).
-* Job sustainment at 13, 26 and 52 weeks (``app.ips.rules.sustainment_checks``).
+* Job sustainment at 13, 26 and 52 weeks (``app.ips.rules.sustainment_checks``), of competitive
+  jobs only unless the ``sustainment_competitive_only`` setting is off
+  (``app.ips.rules.counts_for_sustainment``): IPS counts competitive employment.
+* Job quality — pay against the wage threshold in force when the job was recorded (by default
+  the Real Living Wage), contract type, competitive or not.
 * Talking Therapies — recovery counts only clients at caseness at the first measure; reliable
   improvement counts every client with two paired measures (``app.measures.scoring.change``).
 * Small-number suppression — ``app.supervision.rules.suppress`` and ``rate``.
@@ -41,7 +45,7 @@ from app.benefits import rules as benefit_rules
 from app.ips import rules as ips_rules
 from app.supervision.rules import rate, suppress
 
-Unit = Literal["count", "proportion", "days"]
+Unit = Literal["count", "proportion", "days", "hours"]
 Group = Literal["ips", "treatment_as_usual", "not_allocated"]
 
 ARM_GROUPS: Final[tuple[Group, ...]] = ("ips", "treatment_as_usual", "not_allocated")
@@ -51,6 +55,14 @@ allocation in any trial is "not allocated"."""
 PROPORTION_DECIMALS: Final = 4
 
 K = TypeVar("K", bound=str)
+CONTRACT_LABELS: Final[Mapping[str, str]] = {
+    "permanent": "permanent",
+    "fixed_term": "fixed-term",
+    "zero_hours": "zero-hours",
+    "self_employed": "self-employed",
+    "apprenticeship": "apprenticeship",
+}
+"""The contract mix shown beside job entries (``app.ips.models.ContractType`` values)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +83,11 @@ def _sustained(weeks: int) -> Definition:
         label=f"Jobs sustained at {weeks} weeks",
         unit="proportion",
         definition=(
-            f"Of the jobs whose {weeks}-week point (the start day + {weeks} weeks) fell in the "
-            "period, the share the client still held on that day (a job that ended on that day "
-            "counts as held)."
+            f"Of the competitive jobs whose {weeks}-week point (the start day + {weeks} weeks) "
+            "fell in the period, the share the client still held on that day (a job that ended "
+            "on that day counts as held). Jobs that are not competitive are left out, as IPS "
+            "does, unless the service counts every job (the sustainment_competitive_only "
+            "setting)."
         ),
         numerator=f"Jobs still held at their {weeks}-week point",
         denominator=f"Jobs whose {weeks}-week point fell in the period",
@@ -112,10 +126,49 @@ DEFINITIONS: Final[tuple[Definition, ...]] = (
         key="job_entries",
         label="Job entries",
         unit="count",
-        definition="Competitive jobs started in the period (a client starting two jobs counts "
-        "twice).",
+        definition="Jobs started in the period, competitive or not (a client starting two jobs "
+        "counts twice).",
         numerator="Job starts dated in the period",
         denominator=None,
+    ),
+    Definition(
+        key="job_entries_competitive",
+        label="Job entries: competitive",
+        unit="proportion",
+        definition="Of the jobs started in the period, the share that are competitive: open "
+        "to anyone on the open labour market and paid at least the usual rate, not set aside "
+        "for disabled people (the IPS goal).",
+        numerator="Competitive job starts dated in the period",
+        denominator="Job starts dated in the period",
+    ),
+    Definition(
+        key="job_entries_at_wage_threshold",
+        label="Job entries: at or above the wage threshold",
+        unit="proportion",
+        definition="Of the jobs started in the period whose hourly pay was recorded, the share "
+        "paid at or above the wage threshold in force when the job was recorded (by default "
+        "the Real Living Wage; the wage_threshold_pence setting).",
+        numerator="Job starts paid at or above the wage threshold",
+        denominator="Job starts dated in the period with their hourly pay recorded",
+    ),
+    Definition(
+        key="job_entries_median_hours",
+        label="Job entries: median hours a week",
+        unit="hours",
+        definition="The median contracted hours a week of the jobs started in the period.",
+        numerator="Median hours a week",
+        denominator="Job starts dated in the period",
+    ),
+    *(
+        Definition(
+            key=f"job_entries_{contract}",
+            label=f"Job entries: {label}",
+            unit="count",
+            definition=f"Jobs started in the period on a {label} contract (contract mix).",
+            numerator=f"Job starts on a {label} contract dated in the period",
+            denominator=None,
+        )
+        for contract, label in CONTRACT_LABELS.items()
     ),
     _sustained(13),
     _sustained(26),
@@ -246,11 +299,11 @@ class ClientFacts:
 @dataclass(frozen=True, slots=True)
 class Tally:
     """A figure's raw counts before suppression. ``days`` holds the values a median is taken
-    of (then ``denominator`` is how many there are and ``numerator`` is None)."""
+    of, days or hours (then ``denominator`` is how many there are and ``numerator`` is None)."""
 
     numerator: int | None
     denominator: int | None
-    days: tuple[int, ...] = ()
+    days: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,9 +325,12 @@ def tally(
     first_day: date,
     as_of: date,
     window_days: int = benefit_rules.DEFAULT_RESTART_WINDOW_DAYS,
+    competitive_only: bool = True,
 ) -> dict[str, Tally]:
     """Every figure's raw counts for these clients over ``[first_day, as_of]`` (both inclusive);
-    ``window_days`` is the benefits' restart window."""
+    ``window_days`` is the benefits' restart window; ``competitive_only``: sustainment counts
+    competitive jobs only (the IPS rule)."""
+    only = competitive_only
     if as_of < first_day:
         raise ValueError("as_of must not be before first_day")
 
@@ -293,10 +349,11 @@ def tally(
     found["engagement"] = Tally(len(engaged), len(referred))
     found.update(_off_flows(clients, referred, first_day, as_of, window_days))
     jobs = [job for c in clients for job in c.jobs if job.started_on <= as_of]
-    found["job_entries"] = Tally(sum(1 for job in jobs if in_period(job.started_on)), None)
+    found.update(_job_quality([job for job in jobs if in_period(job.started_on)]))
+    counted = [j for j in jobs if ips_rules.counts_for_sustainment(j, competitive_only=only)]
     for weeks in ips_rules.SUSTAINMENT_WEEKS:
         reached = held = 0
-        for job in jobs:
+        for job in counted:
             check = next(c for c in ips_rules.sustainment_checks(job, as_of) if c.weeks == weeks)
             if in_period(check.due_on):
                 reached += 1
@@ -364,12 +421,34 @@ def _off_flows(
     }
 
 
+def _job_quality(started: Sequence[ips_rules.Job]) -> dict[str, Tally]:
+    """Job entries and their quality, over the jobs started in the period."""
+    found = {"job_entries": Tally(len(started), None)}
+    found["job_entries_competitive"] = Tally(sum(j.competitive for j in started), len(started))
+    paid = [
+        met
+        for j in started
+        if (met := ips_rules.meets_wage_threshold(j.hourly_pay_pence, j.wage_threshold_pence))
+        is not None
+    ]
+    found["job_entries_at_wage_threshold"] = Tally(sum(paid), len(paid))
+    found["job_entries_median_hours"] = Tally(
+        None, len(started), tuple(sorted(j.hours_per_week for j in started))
+    )
+    for contract in CONTRACT_LABELS:
+        found[f"job_entries_{contract}"] = Tally(
+            sum(j.contract_type == contract for j in started), None
+        )
+    return found
+
+
 def tally_by_arm(
     clients: Sequence[ClientFacts],
     *,
     first_day: date,
     as_of: date,
     window_days: int = benefit_rules.DEFAULT_RESTART_WINDOW_DAYS,
+    competitive_only: bool = True,
 ) -> dict[Group, dict[str, Tally]]:
     """:func:`tally` for each arm group (every client is in exactly one)."""
     return {
@@ -378,6 +457,7 @@ def tally_by_arm(
             first_day=first_day,
             as_of=as_of,
             window_days=window_days,
+            competitive_only=competitive_only,
         )
         for group in ARM_GROUPS
     }
@@ -437,7 +517,7 @@ def _cell(definition: Definition, shown: _Shown, threshold: int) -> Cell:
     value: float | int | None
     if definition.unit == "count":
         value = numerator
-    elif definition.unit == "days":
+    elif definition.unit in ("days", "hours"):
         value = float(statistics.median(item.days)) if shown.denominator and item.days else None
     elif numerator is not None and denominator is not None:
         found = rate(numerator, denominator, threshold=threshold)
@@ -488,11 +568,24 @@ def figures(
     threshold: int,
     by_arm: bool,
     window_days: int = benefit_rules.DEFAULT_RESTART_WINDOW_DAYS,
+    competitive_only: bool = True,
 ) -> list[Figure]:
     """Every figure in :data:`DEFINITIONS` order, suppressed for export."""
-    overall = tally(clients, first_day=first_day, as_of=as_of, window_days=window_days)
+    overall = tally(
+        clients,
+        first_day=first_day,
+        as_of=as_of,
+        window_days=window_days,
+        competitive_only=competitive_only,
+    )
     split = (
-        tally_by_arm(clients, first_day=first_day, as_of=as_of, window_days=window_days)
+        tally_by_arm(
+            clients,
+            first_day=first_day,
+            as_of=as_of,
+            window_days=window_days,
+            competitive_only=competitive_only,
+        )
         if by_arm
         else None
     )

@@ -80,6 +80,7 @@ async def _report(
         threshold=settings.report_suppression_threshold,
         by_arm=split == "arm",
         window_days=settings.benefit_restart_window_days,
+        competitive_only=settings.sustainment_competitive_only,
     )
     await principal.audit(
         action,

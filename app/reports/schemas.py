@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Unit = Literal["count", "proportion", "days"]
+Unit = Literal["count", "proportion", "days", "hours"]
 ScopeKindName = Literal["team", "organisation", "area_cluster"]
 
 
@@ -18,7 +18,7 @@ class DefinitionPublic(BaseModel):
     label: str
     unit: Unit = Field(
         description="count: a number of things; proportion: a share from 0 to 1; "
-        "days: a median number of days"
+        "days: a median number of days; hours: a median number of hours a week"
     )
     definition: str
     numerator_label: str
@@ -29,7 +29,8 @@ class CellPublic(BaseModel):
     """One figure for one group. A withheld part is null and ``suppressed`` is true."""
 
     value: float | int | None = Field(
-        description="The count, the proportion (0-1, 4 decimals) or the median days"
+        description="The count, the proportion (0-1, 4 decimals), the median days or the "
+        "median hours a week"
     )
     numerator: int | None
     denominator: int | None

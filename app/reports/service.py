@@ -501,6 +501,7 @@ async def programme_report(
     threshold: int,
     by_arm: bool,
     window_days: int = benefit_rules.DEFAULT_RESTART_WINDOW_DAYS,
+    competitive_only: bool = True,
 ) -> ProgrammeReport:
     as_of = definitions.as_of_day(last_day, today)
     facts = await client_facts(
@@ -513,6 +514,7 @@ async def programme_report(
         threshold=threshold,
         by_arm=by_arm,
         window_days=window_days,
+        competitive_only=competitive_only,
     )
     return ProgrammeReport(
         scope=ScopePublic(kind=scope.kind, id=scope.id, name=scope.name),

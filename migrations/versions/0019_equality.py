@@ -1,7 +1,7 @@
 """equality monitoring: a client's optional answers, sealed; quarterly targets
 
 Revision ID: 0019_equality
-Revises: 0015_guest_links
+Revises: 0018_brokerage
 Create Date: 2026-12-07 14:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.dbtypes
 
 revision: str = "0019_equality"
-down_revision: str | None = "0017_benefits"
+down_revision: str | None = "0018_brokerage"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,6 +2,7 @@
 // (a warning above the IPS-25 best-practice level, at the limit, over it).
 
 import { request } from '../api.js';
+import { sees } from '../access.js';
 import { h, heading, page, lead, badge, dataTable, emptyState, notice } from '../ui.js';
 
 const STATE_LABELS = {
@@ -41,7 +42,9 @@ export async function render(ctx) {
   return page(
     h('div', { class: 'page-header' },
       heading('Caseloads'),
-      h('p', {}, h('a', { href: '#/employer-contacts' }, 'Employer contacts'), ': job development with employers, newest first.')),
+      h('p', {}, h('a', { href: '#/employer-contacts' }, 'Employer contacts'), ': job development with employers, newest first.'),
+      sees(ctx.user, 'employer-directory')
+        ? h('p', {}, h('a', { href: '#/employers' }, 'Employers'), ': the employer directory and its vacancies.') : null),
     lead(sample
       ? `Open cases per employment specialist. Best practice (IPS-25) is ${sample.warn_above} or fewer; the limit is ${sample.limit}. Beyond the limit, only a supervisor can assign, giving a reason.`
       : 'Open cases per employment specialist.'),

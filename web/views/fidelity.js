@@ -31,6 +31,10 @@ function measuredFigure(item, m) {
     return `${m.clients_contacted} of ${m.clients_joined} clients who joined between ${formatDate(m.window_from)} and ${formatDate(m.window_to)} `
       + `had a first employer contact; median ${none(m.median_days)} days. ${m.waiting_over_30_days} waiting more than 30 days.`;
   }
+  if (item === 'diversity of employers') {
+    return `${m.jobs} job starts between ${formatDate(m.window_from)} and ${formatDate(m.window_to)} with ${m.employers} different employers; `
+      + `${m.directory_employers} employers in the directory, ${m.directory_employers_contacted} contacted lately.`;
+  }
   if (item === 'job development - frequent employer contact') {
     return `${m.contacts} employer contacts by ${m.specialists} specialists over ${m.weeks} weeks: `
       + `${none(m.contacts_per_specialist_per_week)} per specialist per week.`;

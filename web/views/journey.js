@@ -74,10 +74,12 @@ export function journeyPanel(client) {
 /** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const base = clientPath(ctx.params.id);
-  const [client, journey] = await Promise.all([
+  const [client, journey, brokerage] = await Promise.all([
     request(base, { signal: ctx.signal }),
     request(`${base}/journey`, { signal: ctx.signal }),
+    loadBrokerage(base, ctx.signal),
   ]);
+  let jobs = brokerage;
   const name = client.display_name || 'Unnamed client';
   const canRecord = STAFF.has(ctx.user.role);
   // The server's policy (can_log_employer_contacts): job development is the specialist's own.
@@ -88,8 +90,12 @@ export async function render(ctx) {
   const body = h('div', { class: 'journey' });
 
   async function reload(message) {
-    const fresh = await request(`${base}/journey`, { signal: ctx.signal });
+    const [fresh, brokered] = await Promise.all([
+      request(`${base}/journey`, { signal: ctx.signal }),
+      loadBrokerage(base, ctx.signal),
+    ]);
     if (!ctx.isCurrent()) return;
+    jobs = brokered;
     draw(fresh);
     status.replaceChildren(notice(message, 'success'));
     status.focus();
@@ -109,6 +115,7 @@ export async function render(ctx) {
       dueSection(data),
       timelineSection(data, { canRecord, base, send, name }),
       canRecord ? recordSection(data, { base, send }) : null,
+      brokerageSection(data, jobs, { canApply: canLogContacts, base, send }),
       contactsSection(data, {
         canLogContacts, userId: ctx.user.id, clientId: client.id, send,
         everyContact: sees(ctx.user, 'employer-contacts'),
@@ -256,6 +263,12 @@ function jobItem(job, data, { canRecord, base, send }) {
       fact('Employer', job.employer),
       fact('Role', job.role),
       fact('Hours', hoursText(job.hours_per_week)),
+      fact('Pay', job.hourly_pay_pence ? h('span', {}, payText(job.hourly_pay_pence), ' ',
+        job.meets_wage_threshold ? badge('At or above the wage threshold', 'open') : badge('Below the wage threshold', 'closed'))
+        : h('span', { class: 'muted' }, 'Not recorded')),
+      fact('Contract', job.contract_type ? label(CONTRACT_LABELS, job.contract_type) : h('span', { class: 'muted' }, 'Not recorded')),
+      fact('Competitive', job.competitive ? 'Yes' : 'No: not counted in sustainment'),
+      fact('Sector', job.sector || h('span', { class: 'muted' }, 'Not recorded')),
       fact('Started', time(job.started_on)),
       fact('Ended', ended ? time(job.ended_on) : h('span', { class: 'muted' }, 'Still in this job'))),
     supportBlock(job, data.today),
@@ -380,7 +393,48 @@ function milestoneForm(data, base, send) {
     (payload) => send(`${base}/milestones`, 'POST', payload, `${label(MILESTONE_LABELS, payload.kind)} recorded.`));
 }
 
+const CONTRACT_LABELS = {
+  permanent: 'Permanent',
+  fixed_term: 'Fixed-term',
+  zero_hours: 'Zero-hours',
+  self_employed: 'Self-employed',
+  apprenticeship: 'Apprenticeship',
+};
+
+/* A select that may be left as "Not recorded": quality is recorded when known. */
+function optionalSelect(labelText, name, options) {
+  const field = selectField(labelText, name, options);
+  field.input.required = false;
+  field.input.options[0].textContent = 'Not recorded';
+  return field;
+}
+
+function competitiveField() {
+  const id = uid('competitive');
+  const hintId = `${id}-hint`;
+  const input = h('input', { id, name: 'competitive', type: 'checkbox', class: 'checkbox__input', checked: true, 'aria-describedby': hintId });
+  const element = h('div', { class: 'field' },
+    h('div', { class: 'checkbox' }, input, h('label', { for: id, class: 'checkbox__label' }, 'Competitive job')),
+    h('p', { id: hintId, class: 'field__hint' },
+      'Open to anyone and paid at least the usual rate, not set aside for disabled people. Sustainment counts competitive jobs.'));
+  return { element, input, setError() {}, clearError() {} };
+}
+
+/** Pounds typed by a person ("13.45") as whole pence (1345); null when empty. */
+export function penceOf(text) {
+  const value = String(text || '').trim();
+  if (!value) return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? Math.round(n * 100) : value;
+}
+
+export function payText(pence) {
+  return `£${(pence / 100).toFixed(2)} an hour`;
+}
+
 function jobStartForm(data, base, send) {
+  const quality = data.job_quality || { sectors: [], wage_threshold_name: 'the wage threshold', wage_threshold_pence: null };
+  const sectors = Object.fromEntries((quality.sectors || []).map((s) => [s.code, `${s.code}: ${s.label}`]));
   const fields = {
     employer: textField({ label: 'Employer', name: 'employer', autocomplete: 'off' }),
     role: textField({ label: 'Role', name: 'role', autocomplete: 'off' }),
@@ -388,16 +442,31 @@ function jobStartForm(data, base, send) {
       label: 'Hours a week', name: 'hours_per_week', type: 'number', inputmode: 'decimal', extraClass: 'input--number',
     }),
     started_on: dateField('First day in the job', 'started_on', data.today),
+    hourly_pay_pence: textField({
+      label: 'Hourly pay (£)', name: 'hourly_pay_pence', type: 'number', inputmode: 'decimal', extraClass: 'input--number',
+      hint: quality.wage_threshold_pence
+        ? `Optional. ${quality.wage_threshold_name} is ${payText(quality.wage_threshold_pence)}.`
+        : 'Optional.',
+    }),
+    contract_type: optionalSelect('Contract', 'contract_type', CONTRACT_LABELS),
+    sector: optionalSelect('Sector', 'sector', sectors),
+    competitive: competitiveField(),
   };
   fields.employer.input.setAttribute('maxlength', '200');
   fields.role.input.setAttribute('maxlength', '200');
+  fields.hourly_pay_pence.input.required = false;
   Object.entries({ min: '0.5', max: '80', step: '0.5' }).forEach(([k, v]) => fields.hours_per_week.input.setAttribute(k, v));
+  Object.entries({ min: '0.01', step: '0.01' }).forEach(([k, v]) => fields.hourly_pay_pence.input.setAttribute(k, v));
   return journeyForm('Record a job start', fields, 'Save job start',
     () => ({
       employer: fields.employer.input.value.trim(),
       role: fields.role.input.value.trim(),
       hours_per_week: Number(fields.hours_per_week.input.value),
       started_on: fields.started_on.input.value,
+      hourly_pay_pence: penceOf(fields.hourly_pay_pence.input.value),
+      contract_type: fields.contract_type.input.value || null,
+      sector: fields.sector.input.value || null,
+      competitive: fields.competitive.input.checked,
     }),
     (payload) => send(`${base}/jobs`, 'POST', payload, `Job start recorded: ${payload.role} at ${payload.employer}.`));
 }
@@ -537,4 +606,117 @@ function contactsSection(data, {
       contactForm('Log an employer contact', 'Save contact', data.today, null,
         (payload) => send(contactsPath, 'POST', { ...payload, client_id: clientId },
           `Employer contact logged: ${payload.employer}.`))) : null);
+}
+
+/* ------------------------------------------------------ job brokerage -- */
+
+const APPLICATION_LABELS = {
+  applied: 'Applied',
+  interview: 'Interview',
+  offer: 'Offer',
+  started: 'Started the job',
+  unsuccessful: 'Unsuccessful',
+  withdrawn: 'Withdrawn',
+};
+
+/* Where an application may move next (the server's rule, app.brokerage.rules.NEXT_STATUSES). */
+const NEXT_STATUSES = {
+  applied: ['interview', 'offer', 'unsuccessful', 'withdrawn'],
+  interview: ['offer', 'unsuccessful', 'withdrawn'],
+  offer: ['started', 'unsuccessful', 'withdrawn'],
+};
+
+const OUTCOME_LABELS = { met: 'Fits', not_met: 'Does not fit', unknown: 'Not known' };
+
+/** The client's vacancy matches and applications (the care team reads both). */
+async function loadBrokerage(base, signal) {
+  const [matches, applications] = await Promise.all([
+    request(`${base}/vacancy-matches`, { signal }),
+    request(`${base}/applications`, { signal }),
+  ]);
+  return { matches, applications };
+}
+
+function vacancyFacts(v) {
+  return [
+    `${v.hours_per_week} hours a week`,
+    v.hourly_pay_pence ? payText(v.hourly_pay_pence) : 'pay not given',
+    v.location || 'location not given',
+    v.closing_on ? `closes ${formatDate(v.closing_on)}` : 'no closing date',
+  ].join(' · ');
+}
+
+function matchItem(match, { canApply, base, send, today }) {
+  const v = match.vacancy;
+  const title = `${v.title} at ${v.employer_name}`;
+  return h('li', { class: 'vacancy-match' },
+    h('h3', { class: 'vacancy-match__title' }, title),
+    h('p', { class: 'muted' }, vacancyFacts(v)),
+    h('ul', { class: 'vacancy-match__reasons', 'aria-label': `Why ${title} is shown` },
+      match.criteria.map((c) => h('li', {}, badge(OUTCOME_LABELS[c.outcome] || c.outcome, c.outcome === 'met' ? 'open' : 'neutral'), ' ', c.reason))),
+    match.application_id
+      ? h('p', {}, badge('Applied', 'open'))
+      : canApply ? formDetails(`Record an application to ${title}`, 'Record an application', (name) => {
+        const fields = { applied_on: dateField('Date of the application', 'applied_on', today) };
+        return journeyForm(name, fields, 'Save application',
+          () => ({ vacancy_id: v.id, applied_on: fields.applied_on.input.value }),
+          (payload) => send(`${base}/applications`, 'POST', payload, `Application recorded: ${title}.`));
+      }) : null);
+}
+
+function moveForm(application, { base, send, today }) {
+  const v = application.vacancy;
+  const title = `${v.title} at ${v.employer_name}`;
+  const next = NEXT_STATUSES[application.status] || [];
+  return formDetails(`Move on the application to ${title}`, 'Move the application on', (name) => {
+    const options = Object.fromEntries(next.map((s) => [s, APPLICATION_LABELS[s]]));
+    const fields = {
+      status: selectField('New status', 'status', options),
+      status_on: dateField('Date', 'status_on', today),
+      contract_type: optionalSelect('Contract (for a job start)', 'contract_type', CONTRACT_LABELS),
+      competitive: competitiveField(),
+    };
+    return journeyForm(name, fields, 'Save',
+      () => {
+        const payload = { status: fields.status.input.value, status_on: fields.status_on.input.value };
+        if (payload.status === 'started') {
+          payload.job = {
+            contract_type: fields.contract_type.input.value || null,
+            competitive: fields.competitive.input.checked,
+          };
+        }
+        return payload;
+      },
+      (payload) => send(`${base}/applications/${encodeURIComponent(application.id)}`, 'PATCH', payload,
+        `Application ${APPLICATION_LABELS[payload.status].toLowerCase()}: ${title}.`));
+  });
+}
+
+function brokerageSection(data, brokerage, { canApply, base, send }) {
+  const { matches = [], applications = [] } = brokerage || {};
+  const today = data.today;
+  return section('Vacancies and applications',
+    h('p', { class: 'section__intro' },
+      'Open vacancies from the employers of the client\u2019s employment specialist that fit their job preferences (from the plan\u2019s vocational profile), with why each is shown.'),
+    h('h3', {}, 'Matching vacancies'),
+    matches.length
+      ? h('ul', { class: 'vacancy-matches', 'aria-label': 'Matching vacancies' },
+        matches.map((m) => matchItem(m, { canApply, base, send, today })))
+      : emptyState('No open vacancy fits the client\u2019s preferences.'),
+    h('h3', {}, 'Applications'),
+    dataTable({
+      caption: 'Applications, newest first',
+      captionHidden: true,
+      items: applications,
+      emptyText: 'No applications yet.',
+      columns: [
+        { header: 'Vacancy', rowHeader: true, cell: (a) => `${a.vacancy.title} at ${a.vacancy.employer_name}` },
+        { header: 'Applied', cell: (a) => time(a.applied_on) },
+        { header: 'Status', cell: (a) => h('span', {}, APPLICATION_LABELS[a.status] || a.status, ' ', h('span', { class: 'muted' }, `(${formatDate(a.status_on)})`)) },
+        {
+          header: 'Next',
+          cell: (a) => (canApply && NEXT_STATUSES[a.status] ? moveForm(a, { base, send, today }) : h('span', { class: 'muted' }, '—')),
+        },
+      ],
+    }));
 }

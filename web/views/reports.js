@@ -15,6 +15,7 @@ const UNIT_TEXT = {
   count: 'Shown as a number.',
   proportion: 'Shown as a percentage.',
   days: 'Shown as a median number of days.',
+  hours: 'Shown as a median number of hours a week.',
 };
 
 function isoDay(date) {
@@ -26,6 +27,7 @@ export function cellText(figure, cell) {
   if (!cell || cell.suppressed || cell.value === null || cell.value === undefined) return 'withheld';
   if (figure.unit === 'proportion') return `${Math.round(cell.value * 1000) / 10}%`;
   if (figure.unit === 'days') return `${cell.value} days`;
+  if (figure.unit === 'hours') return `${cell.value} hours a week`;
   return String(cell.value);
 }
 

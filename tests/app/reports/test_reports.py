@@ -107,6 +107,14 @@ def test_every_figure_has_its_definition_in_one_place() -> None:
         "ineligible_referrals",
         "engagement",
         "job_entries",
+        "job_entries_competitive",
+        "job_entries_at_wage_threshold",
+        "job_entries_median_hours",
+        "job_entries_permanent",
+        "job_entries_fixed_term",
+        "job_entries_zero_hours",
+        "job_entries_self_employed",
+        "job_entries_apprenticeship",
         "sustained_13_weeks",
         "sustained_26_weeks",
         "sustained_52_weeks",
@@ -736,6 +744,11 @@ TEAM_A = {
     "ineligible_referrals": (0, 0, None, False),
     "engagement": (0.875, 7, 8, False),
     "job_entries": (4, 4, None, False),
+    # Seeded jobs record no quality: competitive by default, pay and contract not recorded.
+    "job_entries_competitive": (1.0, 4, 4, False),
+    "job_entries_at_wage_threshold": (None, 0, 0, False),
+    "job_entries_median_hours": (20.0, None, 4, False),
+    **{f"job_entries_{c}": (0, 0, None, False) for c in definitions.CONTRACT_LABELS},
     "sustained_13_weeks": (0.75, 3, 4, False),
     "sustained_26_weeks": (None, None, 3, True),  # 2 of 3: the 2 is withheld
     "sustained_52_weeks": WITHHELD,  # 1 of 1

@@ -126,6 +126,36 @@ def fresh_employer_contact(w: World) -> dict[str, str]:
     return {"contact_id": made.json()["id"]}
 
 
+def fresh_employer(w: World) -> dict[str, str]:
+    """An employer Erin added to her organisation's directory."""
+    made = w.live.as_role("employment_specialist").post(
+        "/api/v1/employers", json={"name": f"Metro {uuid.uuid4().hex[:6]}", "sector": "H"}
+    )
+    assert made.status_code == 201, made.text
+    return {"employer_id": made.json()["id"]}
+
+
+def fresh_vacancy(w: World) -> dict[str, str]:
+    """An open vacancy from a fresh employer of Erin's directory."""
+    employer = fresh_employer(w)["employer_id"]
+    made = w.live.as_role("employment_specialist").post(
+        f"/api/v1/employers/{employer}/vacancies",
+        json={"title": "Warehouse operative", "hours_per_week": 20, "hourly_pay_pence": 1350},
+    )
+    assert made.status_code == 201, made.text
+    return {"vacancy_id": made.json()["id"]}
+
+
+def fresh_application(w: World) -> dict[str, str]:
+    """Alex's application to a fresh vacancy, recorded by Erin today."""
+    made = w.live.as_role("employment_specialist").post(
+        f"/api/v1/clients/{w.ids['client']}/applications",
+        json={"vacancy_id": fresh_vacancy(w)["vacancy_id"], "applied_on": past_day(0)},
+    )
+    assert made.status_code == 201, made.text
+    return {"application_id": made.json()["id"]}
+
+
 def fresh_alert(w: World) -> dict[str, str]:
     """An urgent alert to Alex's therapist (his PHQ-9 item 9 answered above 0)."""
     answers = {str(n): 1 for n in range(1, 10)}
@@ -704,6 +734,59 @@ RULES: list[Rule] = [
         params=fresh_employer_contact,
     ),
     Rule("GET", "/api/v1/caseloads", frozenset(CLINICAL | {"outsider"})),
+    Rule("GET", "/api/v1/employers", frozenset({"employment_specialist", "supervisor"})),
+    Rule(
+        "POST",
+        "/api/v1/employers",
+        frozenset({"employment_specialist"}),
+        201,
+        body=lambda _w: {"name": f"Tyne Foods {uuid.uuid4().hex[:6]}", "location": "Newcastle"},
+    ),
+    Rule(
+        "GET",
+        "/api/v1/employers/{employer_id}",
+        frozenset({"employment_specialist", "supervisor"}),
+        params=fresh_employer,
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/employers/{employer_id}",
+        frozenset({"employment_specialist"}),
+        body=fixed({"location": "Gateshead"}),
+        params=fresh_employer,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/employers/{employer_id}/vacancies",
+        frozenset({"employment_specialist"}),
+        201,
+        body=fixed({"title": "Packer", "hours_per_week": 16}),
+        params=fresh_employer,
+    ),
+    Rule("GET", "/api/v1/vacancies", frozenset({"employment_specialist", "supervisor"})),
+    Rule(
+        "PATCH",
+        "/api/v1/vacancies/{vacancy_id}",
+        frozenset({"employment_specialist"}),
+        body=fixed({"status": "filled"}),
+        params=fresh_vacancy,
+    ),
+    Rule("GET", "/api/v1/clients/{client_id}/vacancy-matches", frozenset(CARE)),
+    Rule("GET", "/api/v1/clients/{client_id}/applications", frozenset(CARE)),
+    Rule(
+        "POST",
+        "/api/v1/clients/{client_id}/applications",
+        frozenset({"employment_specialist"}),
+        201,
+        body=lambda w: {"vacancy_id": fresh_vacancy(w)["vacancy_id"], "applied_on": past_day(0)},
+    ),
+    Rule(
+        "PATCH",
+        "/api/v1/clients/{client_id}/applications/{application_id}",
+        frozenset({"employment_specialist"}),
+        body=lambda _w: {"status": "interview", "status_on": past_day(0)},
+        params=fresh_application,
+    ),
     Rule(
         "POST",
         "/api/v1/clients/{client_id}/employment-specialist",

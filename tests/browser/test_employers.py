@@ -1,0 +1,112 @@
+"""Job brokerage in a real browser: Erin (employment specialist) opens Employers from her
+navigation, adds an employer and a vacancy, then on a client's journey sees it among the
+matching vacancies with why, records an application and moves it to an interview; Sofia
+(supervisor) reads the directory from Caseloads but is offered no forms. Axe finds nothing on
+either page."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.browser.accessibility import axe_check
+from tests.browser.support import open_nav, sign_in_as
+from tests.conftest import Live
+from tests.support.builders import new_client, share_with_specialist
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+
+async def test_a_specialist_keeps_employers_and_records_an_application(
+    page: Page, live_sqlite: Live
+) -> None:
+    live = live_sqlite
+    keyworker = live.as_role("peer_keyworker")
+    client_id = new_client(keyworker, f"Brokered {uuid.uuid4().hex[:6]}")
+    share_with_specialist(live, client_id)
+    read = keyworker.get(f"/api/v1/clients/{client_id}/plan")
+    content = read.json()["content"]
+    content["vocational_profile"]["preferences"] = {
+        "types": ["bakery"],
+        "locations": ["Gateshead"],
+        "hours_per_week": 20,
+    }
+    saved = keyworker.put(
+        f"/api/v1/clients/{client_id}/plan",
+        json=content,
+        headers={"If-Match": read.headers["etag"]},
+    )
+    assert saved.status_code == 200, saved.text
+    employer = f"Gateshead Bakery {uuid.uuid4().hex[:6]}"
+
+    await sign_in_as(page, live, "employment_specialist")
+    await open_nav(page, "Employers")
+    form = page.get_by_role("form", name="Add an employer")
+    await form.get_by_label("Employer name").fill(employer)
+    await form.get_by_label("Sector").select_option("C")
+    await form.get_by_label("Location (optional)").fill("Gateshead")
+    await form.get_by_role("button", name="Add the employer").click()
+    await expect(page.get_by_text(f"{employer} added to the directory.")).to_be_visible()
+
+    vacancy = page.get_by_role("form", name="Add a vacancy")
+    await vacancy.get_by_label("Employer").select_option(label=employer)
+    await vacancy.get_by_label("Job title").fill("Bakery assistant")
+    await vacancy.get_by_label("Hours a week").fill("20")
+    await vacancy.get_by_label("Hourly pay (£, optional)").fill("13.60")
+    await vacancy.get_by_label("Location (optional)").fill("Gateshead town centre")
+    await vacancy.get_by_role("button", name="Add the vacancy").click()
+    await expect(
+        page.get_by_text(f"Vacancy added: Bakery assistant at {employer}.")
+    ).to_be_visible()
+    vacancies = page.get_by_role("table", name="Vacancies, soonest closing first")
+    await expect(vacancies.get_by_role("row").filter(has_text=employer)).to_contain_text("£13.60")
+    await page.get_by_role("button", name=employer, exact=True).click()
+    await expect(page.get_by_role("table", name=f"Vacancies at {employer}")).to_contain_text(
+        "Bakery assistant"
+    )
+    await axe_check(page, "the Employers page")
+
+    # On the client's journey: the vacancy matches, with why; an application, then interview.
+    await page.goto(f"{live.base_url}/#/clients/{client_id}/journey")
+    matches = page.get_by_role("list", name="Matching vacancies")
+    match = matches.get_by_role("listitem").filter(
+        has=page.get_by_role("heading", name=f"Bakery assistant at {employer}")
+    )
+    await expect(match).to_contain_text("Preferred type “bakery” fits this job")
+    await expect(match).to_contain_text("In the preferred location “Gateshead”")
+    await match.get_by_text("Record an application", exact=True).click()
+    await match.get_by_role("button", name="Save application").click()
+    await expect(page.get_by_role("status").filter(has_text="Application recorded")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text=f"Bakery assistant at {employer}")
+    await expect(row).to_contain_text("Applied")
+    await row.get_by_text("Move the application on", exact=True).click()
+    await row.get_by_label("New status").select_option("interview")
+    await row.get_by_role("button", name="Save").click()
+    await expect(
+        page.get_by_role("status").filter(has_text="Application interview")
+    ).to_be_visible()
+    await expect(
+        page.get_by_role("row").filter(has_text=f"Bakery assistant at {employer}")
+    ).to_contain_text("Interview")
+    await axe_check(page, "the journey with vacancies and applications")
+    listed = (
+        live.as_role("employment_specialist")
+        .get(f"/api/v1/clients/{client_id}/applications")
+        .json()
+    )
+    assert [a["status"] for a in listed] == ["interview"]
+
+    # Sofia reads the directory from Caseloads; she is offered no forms.
+    await page.context.clear_cookies()
+    await page.evaluate("sessionStorage.clear(); localStorage.clear()")
+    await sign_in_as(page, live, "supervisor")
+    await page.get_by_role("link", name="Caseloads").click()
+    await page.get_by_role("link", name="Employers", exact=True).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Employers")
+    await expect(
+        page.get_by_role("table", name="Employer directory").get_by_role("button", name=employer)
+    ).to_be_visible()
+    await expect(page.get_by_role("form", name="Add an employer")).to_have_count(0)
+    await axe_check(page, "the Employers page read by a supervisor")
