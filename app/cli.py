@@ -201,6 +201,7 @@ def cmd_evaluation_extract(settings: Settings, args: argparse.Namespace) -> int:
             key=key,
             as_of=ctx.now().date(),
             threshold=settings.report_suppression_threshold,
+            window_days=settings.benefit_restart_window_days,
         )
         await audit_service.record(
             session,

@@ -8,6 +8,10 @@
   joined, and the id cannot be turned back into the client.
 * Nothing identifying: no name, email, address, NHS number, free text or exact date. Dates are
   whole months since the participant's randomisation.
+* Benefits: the status on the randomisation day and the off-flow state on the extract day, by
+  the rules of ``app.benefits.rules`` with the configured restart window; the month of the first
+  confirmed off-flow after randomisation, never its date. ``not_recorded`` when the client has
+  no benefit history at all (not the same as "not claiming").
 * Small cells coarsened: a stratum with fewer participants than the suppression threshold is
   reported as ``other``, so no small area or team singles anyone out.
 """
@@ -27,6 +31,8 @@ from datetime import date
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.benefits import rules as benefit_rules
+from app.benefits import service as benefits_service
 from app.consents import service as consents_service
 from app.consents.models import ConsentPurpose
 from app.evaluation.models import EvaluationTrial, TrialAllocation
@@ -36,6 +42,7 @@ from app.reports.service import client_facts_by_id
 
 KEY_BYTES = 32
 COARSENED_STRATUM = "other"
+BENEFIT_NOT_RECORDED = "not_recorded"
 # The mean length of a month, so "months since randomisation" does not depend on which months.
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -58,10 +65,12 @@ class ExtractRow:
     sustained_13_weeks: bool | None
     sustained_26_weeks: bool | None
     sustained_52_weeks: bool | None
-    # The seam for the benefits outcome (benefit status at baseline and off-flow): filled once
-    # benefit histories are recorded (app/benefits); until then "not_recorded".
+    # "claiming" / "not_claiming" an out-of-work benefit on the randomisation day; "not_recorded"
+    # with no benefit history at all.
     benefit_status_at_baseline: str
+    # The off-flow state on the extract day (benefit_rules.OffFlowState) or "not_recorded".
     benefit_off_flow: str
+    off_flow_month: int | None
 
 
 COLUMNS: tuple[str, ...] = tuple(ExtractRow.__dataclass_fields__)
@@ -98,6 +107,25 @@ def _sustained(jobs: tuple[ips_rules.Job, ...], weeks: int, as_of: date) -> bool
     return check.status in ("sustained", "due")
 
 
+def _benefits(
+    claims: list[benefit_rules.Claim] | None, start: date, as_of: date, window_days: int
+) -> tuple[str, str, int | None]:
+    """(status at baseline, off-flow state, month of the first confirmed off-flow after
+    randomisation) for one participant's claims; None for a client with no history."""
+    if not claims:
+        return BENEFIT_NOT_RECORDED, BENEFIT_NOT_RECORDED, None
+    claiming = benefit_rules.on_out_of_work_benefit(claims, start)
+    status = benefit_rules.off_flow(claims, as_of=as_of, window_days=window_days)
+    # Strictly after: an off-flow on the randomisation day itself means the client was not
+    # claiming that day, so it is not an outcome of the trial.
+    after = [day for day in status.off_flows if day > start]
+    return (
+        "claiming" if claiming else "not_claiming",
+        str(status.state),
+        months_between(start, after[0]) if after else None,
+    )
+
+
 async def extract(
     *,
     session: AsyncSession,
@@ -105,6 +133,7 @@ async def extract(
     key: bytes,
     as_of: date,
     threshold: int,
+    window_days: int,
 ) -> list[ExtractRow]:
     """The rows, ordered by participant id (so the order says nothing about enrolment)."""
     allocations = list(
@@ -129,6 +158,7 @@ async def extract(
         first_day=first_day,
         as_of=as_of,
     )
+    benefit_claims = await benefits_service.claims_of(session=session, client_ids=ids)
     totals: dict[uuid.UUID, dict[str, list[tuple[date, int]]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -155,6 +185,9 @@ async def extract(
         latest_day = max((d for d, _ in phq + gad), default=None)
         jobs = tuple(j for j in fact.jobs if j.started_on >= start) if fact else ()
         outcome = fact.outcome if fact else None
+        at_baseline, off_flow, off_flow_month = _benefits(
+            benefit_claims.get(cid), start, as_of, window_days
+        )
         rows.append(
             ExtractRow(
                 participant_id=pseudonym(key, cid),
@@ -177,14 +210,12 @@ async def extract(
                 sustained_13_weeks=_sustained(jobs, 13, as_of),
                 sustained_26_weeks=_sustained(jobs, 26, as_of),
                 sustained_52_weeks=_sustained(jobs, 52, as_of),
-                benefit_status_at_baseline=BENEFIT_NOT_RECORDED,
-                benefit_off_flow=BENEFIT_NOT_RECORDED,
+                benefit_status_at_baseline=at_baseline,
+                benefit_off_flow=off_flow,
+                off_flow_month=off_flow_month,
             )
         )
     return sorted(rows, key=lambda r: r.participant_id)
-
-
-BENEFIT_NOT_RECORDED = "not_recorded"
 
 
 def _cell(value: object) -> str:

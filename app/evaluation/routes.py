@@ -198,6 +198,7 @@ async def evaluation_extract_csv(
         key=evaluation_extract.new_key(),
         as_of=principal.ctx.now().date(),
         threshold=request.app.state.settings.report_suppression_threshold,
+        window_days=request.app.state.settings.benefit_restart_window_days,
     )
     await principal.audit(
         "evaluation.extract",

@@ -68,6 +68,7 @@ async def set_target(
         quarter=body.quarter,
         today=principal.ctx.now().date(),
         threshold=request.app.state.settings.report_suppression_threshold,
+        window_days=request.app.state.settings.benefit_restart_window_days,
     )
 
 
@@ -81,7 +82,7 @@ async def target_progress(
     quarter: Annotated[str, Query(min_length=7, max_length=7, description="YYYY-Qn")],
 ) -> targets.TargetsReport:
     """Each measure's target for the quarter (null when none is set) beside the count so far,
-    with the programme report's suppression; off-flow is `not_yet_measured`."""
+    with the programme report's suppression; off-flow counts the report's benefit off-flows."""
     found = await _scope(session, principal, scope, scope_id, "report.targets")
     report = await targets.progress(
         session=session,
@@ -90,6 +91,7 @@ async def target_progress(
         quarter=quarter,
         today=principal.ctx.now().date(),
         threshold=request.app.state.settings.report_suppression_threshold,
+        window_days=request.app.state.settings.benefit_restart_window_days,
     )
     await principal.audit(
         "report.targets",

@@ -2,8 +2,8 @@
 
 A target is a number for one figure, one scope (a team or an area cluster) and one calendar
 quarter. Progress is the figure counted over the quarter to today, with the programme report's
-suppression. Off-flow is not measured yet (benefit histories are not recorded): its target is
-stored and its progress says ``not_yet_measured`` until the figure exists.
+suppression. Off-flow progress is the report's ``benefit_off_flows`` figure, computed from
+the clients' benefit histories with the configured restart window.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ MEASURED: Final[dict[TargetMeasure, tuple[str, Literal["numerator"]]]] = {
     TargetMeasure.referrals: ("referrals", "numerator"),
     TargetMeasure.job_entries: ("job_entries", "numerator"),
     TargetMeasure.sustained_13_weeks: ("sustained_13_weeks", "numerator"),
+    TargetMeasure.off_flow: ("benefit_off_flows", "numerator"),
 }
 
 
@@ -74,10 +75,9 @@ class TargetProgress(BaseModel):
     measure: TargetMeasure
     target: int | None = Field(description="Null when no target is set for this measure")
     actual: int | None = Field(
-        description="The count so far in the quarter; null when withheld (1 to threshold - 1) "
-        "or not yet measured"
+        description="The count so far in the quarter; null when withheld (1 to threshold - 1)"
     )
-    status: Literal["measured", "suppressed", "not_yet_measured"]
+    status: Literal["measured", "suppressed"]
     set_by: str | None = None
     set_at: datetime | None = None
 
@@ -132,6 +132,7 @@ async def progress(
     quarter: str,
     today: date,
     threshold: int,
+    window_days: int,
 ) -> TargetsReport:
     first_day, last_day = quarter_days(quarter)
     as_of = max(first_day, definitions.as_of_day(last_day, today))
@@ -152,6 +153,7 @@ async def progress(
             ),
             first_day=first_day,
             as_of=as_of,
+            window_days=window_days,
         )
         if today >= first_day
         else None
@@ -159,15 +161,13 @@ async def progress(
     found = []
     for measure in TargetMeasure:
         row = rows.get(measure.value)
-        actual: int | None = None
-        status: Literal["measured", "suppressed", "not_yet_measured"] = "not_yet_measured"
-        if measure in MEASURED:
-            if tallies is None:
-                actual, status = 0, "measured"  # a quarter still ahead: nothing yet
-            else:
-                count = tallies[MEASURED[measure][0]].numerator or 0
-                actual = suppress(count, threshold=threshold)
-                status = "measured" if actual is not None else "suppressed"
+        actual: int | None = 0  # a quarter still ahead: nothing yet
+        if tallies is not None:
+            count = tallies[MEASURED[measure][0]].numerator or 0
+            actual = suppress(count, threshold=threshold)
+        status: Literal["measured", "suppressed"] = (
+            "measured" if actual is not None else "suppressed"
+        )
         found.append(
             TargetProgress(
                 measure=measure,

@@ -402,7 +402,7 @@ async def walk_supervisor(browser: Browser, live: Live, walk: Walk) -> PageProbl
     form = goals.get_by_role("form", name="Set a quarterly target")
     await form.get_by_label("Target for the quarter").fill("30")
     await form.get_by_role("button", name="Set the target").click()
-    await expect(goals.get_by_role("table")).to_contain_text("not yet measured")
+    await expect(goals.get_by_role("table")).to_contain_text("Benefit off-flows")
     referrals = goals.get_by_role("row").filter(has_text="Referrals")
     await expect(referrals.get_by_role("cell").nth(0)).to_have_text("30")
     await expect(form.get_by_role("button", name="Set the target")).to_be_visible()

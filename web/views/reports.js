@@ -263,8 +263,7 @@ function quarterlyTargets(scopeSelect, ctx) {
     return { kind, id };
   };
   const draw = (report) => {
-    const text = (p) => (p.status === 'not_yet_measured' ? 'not yet measured'
-      : p.status === 'suppressed' ? 'withheld' : String(p.actual));
+    const text = (p) => (p.status === 'suppressed' ? 'withheld' : String(p.actual));
     output.replaceChildren(dataTable({
       caption: `${report.scope_name}, ${report.quarter} (counted to ${report.as_of})`,
       columns: [

@@ -5,11 +5,14 @@ strata are coarsened.
 Participants (a trial stratified by referral source; randomised 100 days ago, set in the
 database since no API dates an allocation in the past):
 
-    a  jobcentre; PHQ-9/GAD-7 15/12 then 5/4 (a case who recovered); a job started today
-    b  jobcentre; no measures, no job
-    c  jobcentre; one pair 9/7 (a baseline, no latest)
+    a  jobcentre; PHQ-9/GAD-7 15/12 then 5/4 (a case who recovered); a job started today;
+       ESA from 400 days ago to 40 days ago (day 60 after randomisation)
+    b  jobcentre; no measures, no job, no benefit history
+    c  jobcentre; one pair 9/7 (a baseline, no latest); JSA from 300 to 70 days ago, ESA again
+       from 60 days ago, open (a restart within the 28-day window: no off-flow)
     d  jobcentre; withdrew evaluation consent: absent
-    e  self-referred; the only one of their stratum: reported as "other"
+    e  self-referred; the only one of their stratum: reported as "other"; PIP from 200 days ago,
+       open, and Universal Credit from 90 to 50 days ago (claimed after randomisation)
 """
 
 from __future__ import annotations
@@ -111,6 +114,24 @@ class Trial:
                 )
                 assert reply.status_code == 201, reply.text
 
+    def claim(self, key: str, benefit: str, started: int, ended: int | None = None) -> None:
+        """A claim started ``started`` days ago and ended ``ended`` days ago (open if None)."""
+        details = {
+            "esa": {"esa_group": "support"},
+            "universal_credit": {"uc_regime": "intensive_work_search"},
+        }.get(benefit, {})
+        reply = self.keyworker.post(
+            f"/api/v1/clients/{self.ids[key]}/benefits/claims",
+            json={
+                "benefit": benefit,
+                **details,
+                "started_on": builders.days_ago(started),
+                "ended_on": builders.days_ago(ended) if ended is not None else None,
+                "source": "verified",
+            },
+        )
+        assert reply.status_code == 201, reply.text
+
     def extract(self) -> str:
         reply = self.supervisor.get(f"{TRIALS}/{self.id}/extract")
         assert reply.status_code == 200, reply.text
@@ -137,6 +158,12 @@ def trial(own: Live) -> Trial:
         },
     )
     assert job.status_code == 201, job.text
+    t.claim("a", "esa", 400, 40)
+    t.claim("c", "jsa", 300, 70)
+    t.claim("c", "esa", 60)
+    t.claim("e", "pip", 200)
+    t.claim("e", "universal_credit", 90, 50)
+    t.claim("d", "esa", 400, 40)
     t.consent("d", "withdrawn")
     backdate_allocations(own, 100)
     return t
@@ -152,8 +179,6 @@ def test_one_row_per_consenting_participant_with_what_was_recorded(trial: Trial)
     for row in rows:
         by_stratum.setdefault(row["stratum"], []).append(row)
         assert row["arm"] in ("ips", "treatment_as_usual")
-        assert row["benefit_status_at_baseline"] == "not_recorded"
-        assert row["benefit_off_flow"] == "not_recorded"
     assert sorted(by_stratum) == ["jobcentre", "other"]  # self-referred, one person: coarsened
     assert len(by_stratum["jobcentre"]) == 3
     recovered = next(r for r in rows if r["phq9_baseline"] == "15")
@@ -171,6 +196,36 @@ def test_one_row_per_consenting_participant_with_what_was_recorded(trial: Trial)
     baseline_only = next(r for r in rows if r["phq9_baseline"] == "9")
     assert baseline_only["phq9_latest"] == "" and baseline_only["recovery"] == ""
     assert sum(r["job_starts"] == "0" for r in rows) == 3
+
+
+def test_benefit_status_at_baseline_and_off_flow(trial: Trial) -> None:
+    """Randomised 100 days ago, with the 28-day restart window (worked from the module's
+    histories)."""
+    rows = rows_of(trial.extract())
+    benefits = {
+        (
+            "a"
+            if r["phq9_baseline"] == "15"
+            else "c"
+            if r["phq9_baseline"] == "9"
+            else "e"
+            if r["stratum"] == "other"
+            else "b"
+        ): (r["benefit_status_at_baseline"], r["benefit_off_flow"], r["off_flow_month"])
+        for r in rows
+    }
+    assert benefits == {
+        # On ESA at randomisation; off since day 60 after it (floor(60 / 30.4375) = month 1),
+        # confirmed 12 days ago (40 - 28).
+        "a": ("claiming", "off", "1"),
+        # No benefit history at all: not the same as not claiming.
+        "b": ("not_recorded", "not_recorded", ""),
+        # JSA ended 70 days ago, ESA 10 days later: one spell, still on benefits, no off-flow.
+        "c": ("claiming", "on_benefits", ""),
+        # PIP is not out-of-work; Universal Credit from day 10 to day 50 after randomisation,
+        # off since 50 days ago (confirmed 22 days ago): month floor(50 / 30.4375) = 1.
+        "e": ("not_claiming", "off", "1"),
+    }
 
 
 def test_nothing_identifying_leaves(trial: Trial) -> None:
