@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
@@ -50,10 +49,11 @@ from app.notifications.models import DeliveryStatus, NotificationDelivery
 from app.notifications.notices import Notice
 from app.supervision.jobs import PROMPT
 from app.users.models import User
-from tests.app.notifications.test_notifications import Inbox, assert_nothing_clinical
+from tests.app.notifications.test_notifications import assert_nothing_clinical
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, fresh_database, live_server
 from tests.realtime.test_realtime import connect, team_conversation
 from tests.support.net import free_port
+from tests.support.smtp import Mailbox, SmtpServer
 from tests.support.ws import WsClient
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -72,15 +72,9 @@ class Recorder:
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[int, Inbox]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
+def smtp() -> Iterator[tuple[int, Mailbox]]:
+    with SmtpServer() as server:
+        yield server.port, server.mailbox
 
 
 @dataclass
@@ -90,7 +84,7 @@ class World:
     clock: FrozenClock
     settings: Settings
     published: Recorder
-    inbox: Inbox
+    inbox: Mailbox
 
     def runner(self) -> JobRunner:
         return JobRunner(
@@ -143,7 +137,7 @@ def world_settings(tmp_path: Path, url: str, port: int, **extra: Any) -> Setting
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def world(
-    request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[int, Inbox]
+    request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[int, Mailbox]
 ) -> AsyncIterator[World]:
     url = fresh_database(request, tmp_path, "wiring")
     await upgrade_async(url)
@@ -392,7 +386,7 @@ class Chat:
 
 
 @pytest.fixture
-async def chat(chat_server: Live, smtp: tuple[int, Inbox], tmp_path: Path) -> AsyncIterator[Chat]:
+async def chat(chat_server: Live, smtp: tuple[int, Mailbox], tmp_path: Path) -> AsyncIterator[Chat]:
     url = chat_server.env["TEAMWELL_DATABASE_URL"]
     port, inbox = smtp
     settings = world_settings(chat_server.data_dir, url, port)

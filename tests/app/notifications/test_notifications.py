@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import email
-import email.policy
 import inspect
 import json
 import shutil
@@ -19,17 +17,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage as MimeMessage
 from pathlib import Path
 from typing import Any
 
 import http_ece
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope
-from aiosmtpd.smtp import Session as SMTPSession
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -72,6 +65,7 @@ from auth.email import LogEmailSender, SmtpEmailSender
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, base_env, teamwell_cli
 from tests.support.net import free_port
 from tests.support.postgres import PostgresServer
+from tests.support.smtp import Mailbox, SmtpServer
 
 LONDON = "Europe/London"
 # A Monday at noon in London (GMT): no one's default quiet hours.
@@ -350,44 +344,10 @@ CLIENT = ROLE_EMAILS["client"]
 # --- email -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Inbox:
-    messages: list[MimeMessage] = field(default_factory=list)
-    refused: set[str] = field(default_factory=set)
-
-    async def handle_RCPT(
-        self,
-        server: SMTPServer,
-        session: SMTPSession,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
-        if address in self.refused:
-            return "550 5.1.1 No such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(
-        self, server: SMTPServer, session: SMTPSession, envelope: Envelope
-    ) -> str:
-        assert isinstance(envelope.content, bytes)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, MimeMessage)
-        self.messages.append(message)
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[int, Inbox]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
+def smtp() -> Iterator[tuple[int, Mailbox]]:
+    with SmtpServer() as server:
+        yield server.port, server.mailbox
 
 
 def email_channels(port: int, settings: Settings) -> Channels:
@@ -396,7 +356,7 @@ def email_channels(port: int, settings: Settings) -> Channels:
 
 
 async def test_email_notices_arrive_and_say_nothing_clinical(
-    engine: AsyncEngine, smtp: tuple[int, Inbox], tmp_path: Path
+    engine: AsyncEngine, smtp: tuple[int, Mailbox], tmp_path: Path
 ) -> None:
     port, inbox = smtp
     settings = settings_for(tmp_path)
@@ -447,15 +407,11 @@ async def test_a_failed_delivery_is_retried_after_a_doubling_delay(
     [delivery] = await deliveries(engine)
     assert delivery.next_attempt_at == NOON + timedelta(seconds=60 + 120)
     # The server is back: the third attempt goes.
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with SmtpServer(port=port) as server:
+        inbox = server.mailbox
         third = await deliver(
             engine, NOON + timedelta(seconds=180), email_channels(port, settings), settings
         )
-    finally:
-        controller.stop()
     assert third.sent == 1 and len(inbox.messages) == 1
     [delivery] = await deliveries(engine)
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.sent, 3)
@@ -473,7 +429,7 @@ async def test_attempts_used_up_leave_the_delivery_failed(
 
 
 async def test_a_bounced_address_is_flagged_to_staff_and_not_used_again(
-    engine: AsyncEngine, smtp: tuple[int, Inbox], tmp_path: Path
+    engine: AsyncEngine, smtp: tuple[int, Mailbox], tmp_path: Path
 ) -> None:
     port, inbox = smtp
     inbox.refused.add(CLIENT)
