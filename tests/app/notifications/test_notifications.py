@@ -33,13 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.clock import FrozenClock
 from app.config import Settings
-from app.context import Actor, Context
+from app.context import Actor
 from app.db import create_engine, session_factory
-from app.demo import CLIENTS, seed_demo
-from app.messaging.keyring import keyring_from_settings
-from app.migrate import upgrade_async
+from app.demo import CLIENTS
 from app.notifications import rules, service
 from app.notifications.channels import (
     Channels,
@@ -62,7 +59,8 @@ from app.notifications.schemas import PreferencesUpdate, PushKeys, PushSubscript
 from app.users.models import Role, User
 from auth.email import EmailMessage as AuthEmailMessage
 from auth.email import LogEmailSender, SmtpEmailSender
-from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, base_env, teamwell_cli
+from tests.conftest import ROLE_EMAILS, base_env, teamwell_cli
+from tests.support.demo import copy_demo, demo_database, migrate_and_seed
 from tests.support.net import free_port
 from tests.support.postgres import PostgresServer
 from tests.support.smtp import Mailbox, SmtpServer
@@ -267,28 +265,13 @@ def test_nothing_leaves_the_machine_by_default(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 async def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("notifications") / "demo.db"
-    await upgrade_async(f"sqlite:///{path}")
-    engine = create_engine(Settings(data_dir=path.parent, database_url=f"sqlite:///{path}"))
-    try:
-        async with session_factory(engine)() as session:
-            await seed_demo(
-                session,
-                Context(actor=SYSTEM, clock=FrozenClock(NOON)),
-                DEMO_PASSWORD,
-                keyring_from_settings(Settings(data_dir=path.parent)),
-            )
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return path
+    return await demo_database(tmp_path_factory, "notifications", SYSTEM, NOON)
 
 
 @pytest.fixture
 async def engine(demo_file: Path, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    path = tmp_path / "teamwell.db"
-    shutil.copy(demo_file, path)
-    running = create_engine(Settings(data_dir=tmp_path, database_url=f"sqlite:///{path}"))
+    url = copy_demo(demo_file, tmp_path)
+    running = create_engine(Settings(data_dir=tmp_path, database_url=url))
     yield running
     await running.dispose()
 
@@ -778,18 +761,10 @@ async def test_two_runs_at_once_on_postgresql_send_each_delivery_once(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
     url = postgres.create_database(f"notifications_{uuid.uuid4().hex[:8]}")
-    await upgrade_async(url)
     settings = settings_for(tmp_path, database_url=url)
+    await migrate_and_seed(settings, SYSTEM, NOON)
     running = create_engine(settings)
     try:
-        async with session_factory(running)() as session:
-            await seed_demo(
-                session,
-                Context(actor=SYSTEM, clock=FrozenClock(NOON)),
-                DEMO_PASSWORD,
-                keyring_from_settings(settings),
-            )
-            await session.commit()
         for notice in (Notice.new_messages, Notice.questionnaire, Notice.check_in_due):
             await notify(running, CLIENT, notice)
         first, second = HoldingSender(), HoldingSender()
