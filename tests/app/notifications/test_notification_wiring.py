@@ -107,6 +107,13 @@ class World:
     def mail_to(self, address: str) -> list[str]:
         return [str(m["Subject"]) for m in self.inbox.messages if address in str(m["To"])]
 
+    async def mail_to_user(self, user_id: Any) -> list[str]:
+        """The subjects of what was emailed to this person."""
+        async with self.sessions() as session:
+            person = await session.get(User, user_id)
+            assert person is not None
+        return self.mail_to(person.email)
+
     def assert_nothing_clinical(self) -> None:
         assert self.inbox.messages
         for message in self.inbox.messages:
@@ -262,10 +269,7 @@ async def test_an_urgent_alert_reaches_the_care_team_at_once_and_escalates_once_
     assert job.run_at.replace(tzinfo=UTC) == NOW + timedelta(minutes=30)
     await world.tick()
     for uid in reached:
-        async with world.sessions() as session:
-            person = await session.get(User, uid)
-            assert person is not None
-        assert world.mail_to(person.email) == ["You have an urgent alert in Teamwell"]
+        assert await world.mail_to_user(uid) == ["You have an urgent alert in Teamwell"]
     # Thirty minutes on, nobody has acknowledged: the supervisors are told.
     world.clock.advance(minutes=30)
     await world.tick()
@@ -278,10 +282,9 @@ async def test_an_urgent_alert_reaches_the_care_team_at_once_and_escalates_once_
     assert escalated, audits[0].detail
     assert not {a.recipient_id for a in escalated} & reached
     for alert in escalated:
-        async with world.sessions() as session:
-            person = await session.get(User, alert.recipient_id)
-            assert person is not None
-        assert world.mail_to(person.email) == ["An urgent alert in Teamwell needs someone to act"]
+        assert await world.mail_to_user(alert.recipient_id) == [
+            "An urgent alert in Teamwell needs someone to act"
+        ]
     assert [e.frame.type for e in world.published.events] == ["alert.raised"] * len(escalated)
     # Once: a later run of anything does not escalate again.
     world.clock.advance(minutes=30)
@@ -657,11 +660,8 @@ async def test_a_sustainment_check_is_a_journey_alert_on_its_due_day_and_notifie
     world.clock.advance(seconds=15)
     await world.tick()
     for uid in told:
-        async with world.sessions() as session:
-            person = await session.get(User, uid)
-            assert person is not None
         # One notice per person per run, however many alerts it raised for them.
-        assert world.mail_to(person.email) == ["You have journey work due in Teamwell"]
+        assert await world.mail_to_user(uid) == ["You have journey work due in Teamwell"]
     # The next run raises nothing new and tells nobody again.
     world.clock.advance(hours=1)
     await world.tick()

@@ -661,13 +661,15 @@ async def notify_api() -> AsyncIterator[NotifyApi]:
         await runner.cleanup()
 
 
-async def test_sms_goes_through_notify_as_its_api_documents(
-    engine: AsyncEngine, notify_api: NotifyApi, tmp_path: Path
-) -> None:
+async def sms_to_the_therapist(
+    engine: AsyncEngine, notify_api: NotifyApi, tmp_path: Path, secret: str
+) -> Settings:
+    """Settings sending SMS through ``notify_api`` with a key ending in ``secret``, and the
+    therapist's phone number on file."""
     settings = settings_for(
         tmp_path,
         sms_backend="notify",
-        notify_api_key=SecretStr(f"{NOTIFY_KEY_NAME}-{NOTIFY_SERVICE_ID}-{NOTIFY_SECRET}"),
+        notify_api_key=SecretStr(f"{NOTIFY_KEY_NAME}-{NOTIFY_SERVICE_ID}-{secret}"),
         notify_sms_template_id=NOTIFY_TEMPLATE,
         notify_base_url=f"http://127.0.0.1:{notify_api.port}",
     )
@@ -679,6 +681,13 @@ async def test_sms_goes_through_notify_as_its_api_documents(
             )
         )
         await session.commit()
+    return settings
+
+
+async def test_sms_goes_through_notify_as_its_api_documents(
+    engine: AsyncEngine, notify_api: NotifyApi, tmp_path: Path
+) -> None:
+    settings = await sms_to_the_therapist(engine, notify_api, tmp_path, NOTIFY_SECRET)
     made = await notify(engine, THERAPIST, Notice.urgent_alert)
     assert [d.channel for d in made] == [Channel.email, Channel.sms]
     channels = channels_for(settings, LogEmailSender())
@@ -702,21 +711,7 @@ async def test_sms_goes_through_notify_as_its_api_documents(
 async def test_a_refused_sms_key_fails_for_good(
     engine: AsyncEngine, notify_api: NotifyApi, tmp_path: Path
 ) -> None:
-    settings = settings_for(
-        tmp_path,
-        sms_backend="notify",
-        notify_api_key=SecretStr(f"{NOTIFY_KEY_NAME}-{NOTIFY_SERVICE_ID}-{uuid.uuid4()}"),
-        notify_sms_template_id=NOTIFY_TEMPLATE,
-        notify_base_url=f"http://127.0.0.1:{notify_api.port}",
-    )
-    async with session_factory(engine)() as session:
-        therapist = await person(session, THERAPIST)
-        session.add(
-            NotificationProfile(
-                user_id=therapist.id, time_zone=LONDON, sms_number=SMS_NUMBER, updated_at=NOON
-            )
-        )
-        await session.commit()
+    settings = await sms_to_the_therapist(engine, notify_api, tmp_path, str(uuid.uuid4()))
     await notify(engine, THERAPIST, Notice.urgent_alert)
     report = await deliver(engine, NOON, channels_for(settings, LogEmailSender()), settings)
     assert (report.sent, report.failed, notify_api.sent) == (1, 1, [])
