@@ -131,6 +131,36 @@ def _transaction(rt: Realtime) -> AbstractAsyncContextManager[AsyncSession]:
 # --- handlers ------------------------------------------------------------------------------------
 
 
+def _answer_join(
+    rt: Realtime,
+    connection: Connection,
+    frame: p.MeetingJoin,
+    meeting: Meeting,
+    seat: MeetingParticipant,
+    views: list[p.Participant],
+    in_lobby: bool,
+    ice_for: uuid.UUID,
+) -> bool:
+    """Answer a join: waiting in the lobby, or joined with the others and the ICE servers (TURN
+    credentials for ``ice_for``); whether the seat joined."""
+    if in_lobby:
+        connection.send(
+            p.MeetingWaiting(id=frame.id, meeting_id=meeting.id, participant_id=seat.id)
+        )
+        return False
+    connection.send(
+        p.MeetingJoined(
+            id=frame.id,
+            meeting_id=meeting.id,
+            participant_id=seat.id,
+            participants=views,
+            host_id=meeting.host_id,
+            ice_servers=_ice_servers(rt, ice_for),
+        )
+    )
+    return True
+
+
 async def _guest_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) -> None:
     """A guest (app/meetings/guests.py) joins their one meeting's lobby, audited as any join;
     staff who run the session admit them."""
@@ -160,6 +190,7 @@ async def _guest_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin
                     frame=p.MeetingMoved(meeting_id=meeting.id, participant_id=seat.participant.id),
                 ),
             )
+        views: list[p.Participant] = []  # a guest in the lobby is told of nobody yet
         if seat.participant.state == ParticipantState.lobby:
             await _announce_lobby(session, meeting)
         else:
@@ -175,21 +206,8 @@ async def _guest_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin
                     ),
                 ),
             )
-    if seat.participant.state == ParticipantState.lobby:
-        connection.send(
-            p.MeetingWaiting(id=frame.id, meeting_id=meeting.id, participant_id=seat.participant.id)
-        )
-        return
-    connection.send(
-        p.MeetingJoined(
-            id=frame.id,
-            meeting_id=meeting.id,
-            participant_id=seat.participant.id,
-            participants=views,
-            host_id=meeting.host_id,
-            ice_servers=_ice_servers(rt, guest.link_id),
-        )
-    )
+    in_lobby = seat.participant.state == ParticipantState.lobby
+    _answer_join(rt, connection, frame, meeting, seat.participant, views, in_lobby, guest.link_id)
 
 
 async def on_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) -> None:
@@ -248,21 +266,8 @@ async def on_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) ->
                 )
             if await meeting_policies.runs_meeting(session, user, meeting):
                 lobby = await _lobby_frame(session, meeting)
-    if in_lobby:
-        connection.send(
-            p.MeetingWaiting(id=frame.id, meeting_id=meeting.id, participant_id=seat.participant.id)
-        )
+    if not _answer_join(rt, connection, frame, meeting, seat.participant, views, in_lobby, user.id):
         return
-    connection.send(
-        p.MeetingJoined(
-            id=frame.id,
-            meeting_id=meeting.id,
-            participant_id=seat.participant.id,
-            participants=views,
-            host_id=meeting.host_id,
-            ice_servers=_ice_servers(rt, user.id),
-        )
-    )
     if lobby is not None and lobby.waiting:
         connection.send(lobby)
 

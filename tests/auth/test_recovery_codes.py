@@ -17,8 +17,8 @@ from typing import Any
 import pyotp
 import pytest
 
-from tests.auth.invitations.test_invitations import Mailbox, SmtpServer
 from tests.conftest import DEMO_PASSWORD, Live, Session, live_server
+from tests.support.smtp import Mailbox, SmtpServer
 
 ROUTE = "/api/v1/auth/mfa/recovery-codes"
 

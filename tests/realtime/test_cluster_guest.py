@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.app.meetings.test_meetings_guests import join, make_link, session_for
-from tests.conftest import Live, live_server
+from tests.conftest import Live
+from tests.support.cluster import two_processes
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 from tests.support.server import LiveServer
@@ -19,22 +20,17 @@ from tests.support.ws import WsClient
 
 
 @pytest.fixture(scope="module")
-def two_processes(
+def processes(
     postgres: PostgresServer, redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Live, LiveServer]]:
-    with live_server(
-        tmp_path_factory,
-        "cluster-guest",
-        postgres=postgres,
-        extra_env={"TEAMWELL_REDIS_URL": redis.url},
-    ) as first:
-        yield first, first.another_process()
+    with two_processes(tmp_path_factory, "cluster-guest", postgres, redis) as both:
+        yield both
 
 
 async def test_a_guest_on_one_process_is_admitted_from_the_other(
-    two_processes: tuple[Live, LiveServer],
+    processes: tuple[Live, LiveServer],
 ) -> None:
-    first, second = two_processes
+    first, second = processes
     assert first.base_url != second.base_url
     meeting = session_for(first)
     interpreter = make_link(first, meeting, kind="interpreter", guest_name="Dana Price")

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import aioice.stun
 import pytest
 
-from tests.conftest import Live, demo_team_id, live_server
+from tests.conftest import Live, demo_team_id
+from tests.support.cluster import two_processes
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 from tests.support.rtc_peer import MeetingPeer
@@ -29,22 +30,17 @@ def quick_stun_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_processes(
+def processes(
     postgres: PostgresServer, redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Live, LiveServer]]:
-    with live_server(
-        tmp_path_factory,
-        "cluster-meeting",
-        postgres=postgres,
-        extra_env={"TEAMWELL_REDIS_URL": redis.url},
-    ) as first:
-        yield first, first.another_process()
+    with two_processes(tmp_path_factory, "cluster-meeting", postgres, redis) as both:
+        yield both
 
 
 async def test_one_conversation_and_one_meeting_across_two_processes(
-    two_processes: tuple[Live, LiveServer],
+    processes: tuple[Live, LiveServer],
 ) -> None:
-    first, second = two_processes
+    first, second = processes
     assert first.base_url != second.base_url
     keyworker, therapist = first.as_role("peer_keyworker"), first.as_role("therapist")
     opened = keyworker.post(

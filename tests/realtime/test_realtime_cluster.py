@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Live, Session, demo_team_id, live_server
+from tests.conftest import Live, Session, demo_team_id
+from tests.support.cluster import two_processes
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 from tests.support.server import LiveServer
@@ -33,17 +34,12 @@ DEAD_AFTER = 4.0
 def cluster(
     postgres: PostgresServer, redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Live, LiveServer]]:
-    with live_server(
-        tmp_path_factory,
-        "cluster",
-        postgres=postgres,
-        extra_env={
-            "TEAMWELL_REDIS_URL": redis.url,
-            "TEAMWELL_PRESENCE_HEARTBEAT_SECONDS": str(HEARTBEAT),
-            "TEAMWELL_PRESENCE_DEAD_AFTER_SECONDS": str(DEAD_AFTER),
-        },
-    ) as first:
-        yield first, first.another_process()
+    presence = {
+        "TEAMWELL_PRESENCE_HEARTBEAT_SECONDS": str(HEARTBEAT),
+        "TEAMWELL_PRESENCE_DEAD_AFTER_SECONDS": str(DEAD_AFTER),
+    }
+    with two_processes(tmp_path_factory, "cluster", postgres, redis, presence) as both:
+        yield both
 
 
 async def test_a_message_crosses_processes(cluster: tuple[Live, LiveServer]) -> None:

@@ -18,22 +18,18 @@ loopback. Set ``TEAMWELL_TURNSERVER`` to use a specific binary.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import functools
 import os
 import random
 import shutil
 import socket
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 from .net import free_port
-from .process import launch, startup_failure, stop_process
+from .process import TempDirServer, launch, startup_failure
 
 __all__ = [
     "CoturnError",
@@ -152,8 +148,10 @@ def _free_tcp_and_udp_port(host: str) -> int:
     raise CoturnError("could not find a port free for both TCP and UDP")
 
 
-class CoturnServer:
+class CoturnServer(TempDirServer):
     """A private coturn on 127.0.0.1:<port> accepting TURN REST credentials made with ``secret``."""
+
+    log_name = "turnserver.log"
 
     host = "127.0.0.1"
 
@@ -175,9 +173,7 @@ class CoturnServer:
         self._binary = binary
         self.startup_timeout = startup_timeout
         self.port = 0
-        self.base_dir: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        super().__init__()
 
     @property
     def url(self) -> str:
@@ -186,12 +182,6 @@ class CoturnServer:
     @property
     def stun_url(self) -> str:
         return f"stun:{self.host}:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        if self.base_dir is None:
-            raise CoturnError("CoturnServer is not started")
-        return self.base_dir / "turnserver.log"
 
     def log_text(self, since: int = 0) -> str:
         """What coturn has written to stdout so far (from byte ``since``)."""
@@ -279,9 +269,7 @@ class CoturnServer:
         binary = self._binary or find_turnserver()
         if binary is None:
             raise CoturnError("turnserver not found; install the 'coturn' package")
-        self.base_dir = Path(tempfile.mkdtemp(prefix="teamwell-coturn-"))
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        atexit.register(self.stop)
+        log = self._make_base_dir("teamwell-coturn-")
         try:
             for _attempt in range(5):
                 self.port = _free_tcp_and_udp_port(self.host)
@@ -292,7 +280,7 @@ class CoturnServer:
                     ready=functools.partial(stun_binding_ok, self.port, self.host),
                     timeout=self.startup_timeout,
                     interval=0.02,
-                    log=self._log,
+                    log=log,
                     cwd=self.base_dir,
                     still_starting=functools.partial(self._starting, log_from=log_from),
                 )
@@ -309,33 +297,6 @@ class CoturnServer:
             self.stop()
             raise
         return self
-
-    def _terminate(self) -> None:
-        proc, self._proc = self._proc, None
-        stop_process(proc)
-
-    def stop(self) -> None:
-        """Stop the server and delete its temp dir (idempotent)."""
-        atexit.unregister(self.stop)
-        self._terminate()
-        if self._log is not None:
-            with contextlib.suppress(OSError):
-                self._log.close()
-            self._log = None
-        if self.base_dir is not None:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-            self.base_dir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"CoturnServer(port={self.port}, running={self._proc is not None})"

@@ -45,14 +45,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Self
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from .process import stop_process
+from .process import ManagedServer, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_DIR = REPO_ROOT / "tests" / "oidc"
@@ -236,7 +235,7 @@ def _read_tail(path: Path, limit: int = 4000) -> str:
         return ""
 
 
-class OidcProvider:
+class OidcProvider(ManagedServer):
     """A throwaway ``oidc-provider`` process on ``127.0.0.1``.
 
     ``clients``: dicts with ``client_id``, ``client_secret``, ``redirect_uris`` (other OIDC
@@ -373,17 +372,6 @@ class OidcProvider:
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _drain_stdout(process: subprocess.Popen[str], ready: threading.Event) -> None:

@@ -34,10 +34,10 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from .net import free_port, tail, wait_until
+from .process import ManagedServer
 
 __all__ = ["PostgresError", "PostgresServer", "find_pg_bin", "postgres_available"]
 
@@ -146,7 +146,7 @@ def _quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
-class PostgresServer:
+class PostgresServer(ManagedServer):
     """A private PostgreSQL cluster in a temp dir, listening on 127.0.0.1:<port>."""
 
     host = "127.0.0.1"
@@ -488,17 +488,6 @@ class PostgresServer:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"PostgresServer(port={self.port}, started={self._started})"

@@ -5,18 +5,27 @@ subprocess that is started, waited for until it answers (a bounded wait that end
 process dies), and stopped (SIGTERM, then SIGKILL after a grace period). What differs is the
 command line and the question that says "ready"; those are the callers'. PostgreSQL is started
 by ``pg_ctl`` (which waits itself) and shares the bounded wait and the failure message.
+
+Every server is also a context manager (``ManagedServer``: started on entry, stopped on exit),
+and redis-server and coturn, which keep a log file in a temp dir of their own, share its making
+and removal (``TempDirServer``).
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from types import TracebackType
+from typing import IO, Any, Self
 
 from .net import tail, wait_until
 
-__all__ = ["launch", "startup_failure", "stop_process"]
+__all__ = ["ManagedServer", "TempDirServer", "launch", "startup_failure", "stop_process"]
 
 # How long a process has to stop after SIGTERM, and again after SIGKILL.
 STOP_GRACE_SECONDS = 10.0
@@ -81,3 +90,66 @@ def startup_failure(what: str, reason: str, log_path: str | Path | None, limit: 
     """The message of a server that did not start: what, why, and the end of its log."""
     log = tail(str(log_path), limit) if log_path is not None else ""
     return f"{what} did not start ({reason})\n--- {what} log (last {limit // 1024} KB) ---\n{log}"
+
+
+class ManagedServer:
+    """A throwaway server used as a context manager: ``with Server(...) as server:`` starts it
+    and stops it however the block ends."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class TempDirServer(ManagedServer):
+    """A subprocess with a temp dir of its own holding its log (``log_name``); ``stop`` ends the
+    process and removes the dir, and runs at exit too should a test never call it."""
+
+    log_name = "server.log"
+
+    def __init__(self) -> None:
+        self.base_dir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        if self.base_dir is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        return self.base_dir / self.log_name
+
+    def _make_base_dir(self, prefix: str) -> IO[bytes]:
+        """Make the temp dir, open the log in it (returned) and have ``stop`` run at exit."""
+        self.base_dir = Path(tempfile.mkdtemp(prefix=prefix))
+        self._log = log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        atexit.register(self.stop)
+        return log
+
+    def _terminate(self) -> None:
+        proc, self._proc = self._proc, None
+        stop_process(proc)
+
+    def stop(self) -> None:
+        """Stop the server and delete its temp dir (idempotent)."""
+        atexit.unregister(self.stop)
+        self._terminate()
+        if self._log is not None:
+            with contextlib.suppress(OSError):
+                self._log.close()
+            self._log = None
+        if self.base_dir is not None:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+            self.base_dir = None

@@ -13,20 +13,15 @@ Set ``TEAMWELL_REDIS_SERVER`` to use a specific binary.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import functools
 import os
 import shutil
 import socket
-import subprocess
-import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 from .net import free_port, tail
-from .process import launch, startup_failure, stop_process
+from .process import TempDirServer, launch, startup_failure
 
 __all__ = ["RedisError", "RedisServer", "find_redis_server", "redis_available", "redis_ping"]
 
@@ -69,8 +64,10 @@ def redis_ping(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool
     return reply.startswith(b"+PONG")
 
 
-class RedisServer:
+class RedisServer(TempDirServer):
     """A private redis-server on 127.0.0.1:<port> without persistence."""
+
+    log_name = "redis.log"
 
     host = "127.0.0.1"
 
@@ -89,15 +86,7 @@ class RedisServer:
         self._fixed_port = port
         self.port = port or 0
         self.url = ""
-        self.base_dir: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    @property
-    def log_path(self) -> Path:
-        if self.base_dir is None:
-            raise RedisError("RedisServer is not started")
-        return self.base_dir / "redis.log"
+        super().__init__()
 
     def _command(self, binary: Path) -> list[str]:
         return [
@@ -134,9 +123,7 @@ class RedisServer:
         binary = self._binary or find_redis_server()
         if binary is None:
             raise RedisError("redis-server not found; install the 'redis-server' package")
-        self.base_dir = Path(tempfile.mkdtemp(prefix="teamwell-redis-"))
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        atexit.register(self.stop)
+        self._make_base_dir("teamwell-redis-")
         try:
             for _attempt in range(5 if self._fixed_port is None else 1):
                 self.port = self._fixed_port or free_port(self.host)
@@ -155,10 +142,6 @@ class RedisServer:
             raise
         self.url = f"redis://{self.host}:{self.port}/0"
         return self
-
-    def _terminate(self) -> None:
-        proc, self._proc = self._proc, None
-        stop_process(proc)
 
     # -- outages (fault tests) -----------------------------------------------------------
 
@@ -185,29 +168,6 @@ class RedisServer:
         if not self._launch(binary):
             raise RedisError(startup_failure("redis-server", "restarting", self.log_path))
         return self
-
-    def stop(self) -> None:
-        """Stop the server and delete its temp dir (idempotent)."""
-        atexit.unregister(self.stop)
-        self._terminate()
-        if self._log is not None:
-            with contextlib.suppress(OSError):
-                self._log.close()
-            self._log = None
-        if self.base_dir is not None:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-            self.base_dir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"RedisServer(port={self.port}, running={self._proc is not None})"

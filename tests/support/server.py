@@ -23,13 +23,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from app.cli import SERVER_ARGS
 
 from .net import free_port, tail
-from .process import launch, startup_failure, stop_process
+from .process import ManagedServer, launch, startup_failure, stop_process
 
 __all__ = ["LiveServer", "LiveServerError"]
 
@@ -49,7 +48,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
-class LiveServer:
+class LiveServer(ManagedServer):
     """``python -m uvicorn app.main:app`` on 127.0.0.1:<free port>."""
 
     host = "127.0.0.1"
@@ -152,17 +151,6 @@ class LiveServer:
             with contextlib.suppress(OSError):
                 self.log_path.unlink()
             self.log_path = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"LiveServer({self.base_url}, running={self.running})"

@@ -8,7 +8,6 @@ tests/app/jobs/test_jobs_processes.py runs the same runner in separate processes
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ from app.clock import FrozenClock
 from app.config import Settings
 from app.context import Context
 from app.db import create_engine, session_factory
-from app.demo import seed_demo
 from app.ips.jobs import JOURNEY_ALERTS
 from app.ips.service import JOURNEY_ALERT_KINDS
 from app.jobs import rules, service
@@ -38,7 +36,6 @@ from app.jobs import runner as runner_module
 from app.jobs.models import JobStatus, ScheduledJob
 from app.jobs.registry import HANDLERS, JobContext, JobError, handler
 from app.jobs.runner import SYSTEM, JobRunner
-from app.messaging.keyring import keyring_from_settings
 from app.migrate import upgrade_async
 from app.retention.jobs import RETENTION
 from app.supervision import check_ins
@@ -46,7 +43,8 @@ from app.supervision.events import CheckInDue
 from app.supervision.jobs import PROMPT
 from app.supervision.service import SupervisionSettings
 from realtime import protocol as p
-from tests.conftest import DEMO_PASSWORD, base_env, fresh_database, teamwell_cli
+from tests.conftest import base_env, fresh_database, teamwell_cli
+from tests.support.demo import copy_demo, demo_database
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BASE = 10.0  # seconds before the first retry
@@ -420,29 +418,12 @@ async def test_recurring_jobs_are_scheduled_once_per_slot_by_any_number_of_proce
 
 @pytest.fixture(scope="module")
 async def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("jobs-demo") / "demo.db"
-    await upgrade_async(f"sqlite:///{path}")
-    settings = Settings(data_dir=path.parent, database_url=f"sqlite:///{path}")
-    engine = create_engine(settings)
-    try:
-        async with session_factory(engine)() as session:
-            await seed_demo(
-                session,
-                Context(actor=SYSTEM, clock=FrozenClock(NOW)),
-                DEMO_PASSWORD,
-                keyring_from_settings(settings),
-            )
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return path
+    return await demo_database(tmp_path_factory, "jobs-demo", SYSTEM, NOW)
 
 
 @pytest.fixture
 async def demo(demo_file: Path, tmp_path: Path) -> AsyncIterator[Db]:
-    path = tmp_path / "teamwell.db"
-    shutil.copy(demo_file, path)
-    settings = quiet_settings(tmp_path, f"sqlite:///{path}")
+    settings = quiet_settings(tmp_path, copy_demo(demo_file, tmp_path))
     engine = create_engine(settings)
     yield Db(engine, session_factory(engine), FrozenClock(NOW), settings, Recorder())
     await engine.dispose()

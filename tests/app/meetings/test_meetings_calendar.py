@@ -8,25 +8,17 @@ part, and through the log sender, which names it without its content.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import logging
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from email.message import EmailMessage as MimeMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope
-from aiosmtpd.smtp import Session as SMTPSession
 from icalendar import Calendar, Event
 
 from app.meetings.calendar import PRODID, invitation_attachment, meeting_ics
 from auth.email import Attachment, EmailMessage, LogEmailSender, SmtpEmailSender
-from tests.support.net import free_port
+from tests.support.smtp import Mailbox, SmtpServer
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 UID = "3b9a7c52-5d1e-4f0a-9c1b-2a7e6d4f8e10@teamwell"
@@ -234,36 +226,14 @@ def test_unsafe_attachments_are_refused(filename: str, content_type: str) -> Non
 # --- emailed ---------------------------------------------------------------------------------
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[MimeMessage] = []
-        self.arrived = threading.Event()
-
-    async def handle_DATA(
-        self, server: SMTPServer, session: SMTPSession, envelope: Envelope
-    ) -> str:
-        assert isinstance(envelope.content, bytes)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, MimeMessage)
-        self.messages.append(message)
-        self.arrived.set()
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[tuple[int, Inbox]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
+def smtp() -> Iterator[tuple[int, Mailbox]]:
+    with SmtpServer() as server:
+        yield server.port, server.mailbox
 
 
 async def test_an_invitation_email_carries_the_ics_as_a_calendar_part(
-    smtp: tuple[int, Inbox],
+    smtp: tuple[int, Mailbox],
 ) -> None:
     port, inbox = smtp
     data = ics()
@@ -276,7 +246,7 @@ async def test_an_invitation_email_carries_the_ics_as_a_calendar_part(
             attachments=(invitation_attachment(data, method="REQUEST"),),
         )
     )
-    assert inbox.arrived.wait(10)
+    assert inbox.wait_count(1, timeout=10)
     (message,) = inbox.messages
     assert message.get_content_type() == "multipart/mixed"
     body = message.get_body(preferencelist=("plain",))
@@ -293,13 +263,12 @@ async def test_an_invitation_email_carries_the_ics_as_a_calendar_part(
     assert calendar["METHOD"] == "REQUEST" and event["UID"] == UID
 
 
-async def test_a_plain_email_is_still_single_part(smtp: tuple[int, Inbox]) -> None:
+async def test_a_plain_email_is_still_single_part(smtp: tuple[int, Mailbox]) -> None:
     port, inbox = smtp
-    inbox.messages.clear()
-    inbox.arrived.clear()
+    inbox.clear()
     sender = SmtpEmailSender(host="127.0.0.1", port=port, sender="Teamwell <t@teamwell.example>")
     await sender.send(EmailMessage(to="sam@example.org", subject="Hello", text="Just text"))
-    assert inbox.arrived.wait(10)
+    assert inbox.wait_count(1, timeout=10)
     (message,) = inbox.messages
     assert message.get_content_type() == "text/plain"
     assert list(message.iter_attachments()) == []

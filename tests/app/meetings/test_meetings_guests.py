@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.auth.invitations.test_invitations import Mailbox, SmtpServer
 from tests.conftest import Live, live_server, problem
+from tests.support.smtp import Mailbox, SmtpServer
 from tests.support.ws import WsClient
 
 MAX_ATTEMPTS = 3

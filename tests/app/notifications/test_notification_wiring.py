@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
@@ -50,10 +49,11 @@ from app.notifications.models import DeliveryStatus, NotificationDelivery
 from app.notifications.notices import Notice
 from app.supervision.jobs import PROMPT
 from app.users.models import User
-from tests.app.notifications.test_notifications import Inbox, assert_nothing_clinical
+from tests.app.notifications.test_notifications import assert_nothing_clinical
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, fresh_database, live_server
 from tests.realtime.test_realtime import connect, team_conversation
 from tests.support.net import free_port
+from tests.support.smtp import Mailbox, SmtpServer
 from tests.support.ws import WsClient
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -72,15 +72,9 @@ class Recorder:
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[int, Inbox]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
+def smtp() -> Iterator[tuple[int, Mailbox]]:
+    with SmtpServer() as server:
+        yield server.port, server.mailbox
 
 
 @dataclass
@@ -90,7 +84,7 @@ class World:
     clock: FrozenClock
     settings: Settings
     published: Recorder
-    inbox: Inbox
+    inbox: Mailbox
 
     def runner(self) -> JobRunner:
         return JobRunner(
@@ -112,6 +106,13 @@ class World:
 
     def mail_to(self, address: str) -> list[str]:
         return [str(m["Subject"]) for m in self.inbox.messages if address in str(m["To"])]
+
+    async def mail_to_user(self, user_id: Any) -> list[str]:
+        """The subjects of what was emailed to this person."""
+        async with self.sessions() as session:
+            person = await session.get(User, user_id)
+            assert person is not None
+        return self.mail_to(person.email)
 
     def assert_nothing_clinical(self) -> None:
         assert self.inbox.messages
@@ -143,7 +144,7 @@ def world_settings(tmp_path: Path, url: str, port: int, **extra: Any) -> Setting
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def world(
-    request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[int, Inbox]
+    request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[int, Mailbox]
 ) -> AsyncIterator[World]:
     url = fresh_database(request, tmp_path, "wiring")
     await upgrade_async(url)
@@ -268,10 +269,7 @@ async def test_an_urgent_alert_reaches_the_care_team_at_once_and_escalates_once_
     assert job.run_at.replace(tzinfo=UTC) == NOW + timedelta(minutes=30)
     await world.tick()
     for uid in reached:
-        async with world.sessions() as session:
-            person = await session.get(User, uid)
-            assert person is not None
-        assert world.mail_to(person.email) == ["You have an urgent alert in Teamwell"]
+        assert await world.mail_to_user(uid) == ["You have an urgent alert in Teamwell"]
     # Thirty minutes on, nobody has acknowledged: the supervisors are told.
     world.clock.advance(minutes=30)
     await world.tick()
@@ -284,10 +282,9 @@ async def test_an_urgent_alert_reaches_the_care_team_at_once_and_escalates_once_
     assert escalated, audits[0].detail
     assert not {a.recipient_id for a in escalated} & reached
     for alert in escalated:
-        async with world.sessions() as session:
-            person = await session.get(User, alert.recipient_id)
-            assert person is not None
-        assert world.mail_to(person.email) == ["An urgent alert in Teamwell needs someone to act"]
+        assert await world.mail_to_user(alert.recipient_id) == [
+            "An urgent alert in Teamwell needs someone to act"
+        ]
     assert [e.frame.type for e in world.published.events] == ["alert.raised"] * len(escalated)
     # Once: a later run of anything does not escalate again.
     world.clock.advance(minutes=30)
@@ -392,7 +389,7 @@ class Chat:
 
 
 @pytest.fixture
-async def chat(chat_server: Live, smtp: tuple[int, Inbox], tmp_path: Path) -> AsyncIterator[Chat]:
+async def chat(chat_server: Live, smtp: tuple[int, Mailbox], tmp_path: Path) -> AsyncIterator[Chat]:
     url = chat_server.env["TEAMWELL_DATABASE_URL"]
     port, inbox = smtp
     settings = world_settings(chat_server.data_dir, url, port)
@@ -663,11 +660,8 @@ async def test_a_sustainment_check_is_a_journey_alert_on_its_due_day_and_notifie
     world.clock.advance(seconds=15)
     await world.tick()
     for uid in told:
-        async with world.sessions() as session:
-            person = await session.get(User, uid)
-            assert person is not None
         # One notice per person per run, however many alerts it raised for them.
-        assert world.mail_to(person.email) == ["You have journey work due in Teamwell"]
+        assert await world.mail_to_user(uid) == ["You have journey work due in Teamwell"]
     # The next run raises nothing new and tells nobody again.
     world.clock.advance(hours=1)
     await world.tick()

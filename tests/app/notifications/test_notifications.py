@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import email
-import email.policy
 import inspect
 import json
 import shutil
@@ -19,17 +17,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage as MimeMessage
 from pathlib import Path
 from typing import Any
 
 import http_ece
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope
-from aiosmtpd.smtp import Session as SMTPSession
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -40,13 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.clock import FrozenClock
 from app.config import Settings
-from app.context import Actor, Context
+from app.context import Actor
 from app.db import create_engine, session_factory
-from app.demo import CLIENTS, seed_demo
-from app.messaging.keyring import keyring_from_settings
-from app.migrate import upgrade_async
+from app.demo import CLIENTS
 from app.notifications import rules, service
 from app.notifications.channels import (
     Channels,
@@ -69,9 +59,11 @@ from app.notifications.schemas import PreferencesUpdate, PushKeys, PushSubscript
 from app.users.models import Role, User
 from auth.email import EmailMessage as AuthEmailMessage
 from auth.email import LogEmailSender, SmtpEmailSender
-from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, base_env, teamwell_cli
+from tests.conftest import ROLE_EMAILS, base_env, teamwell_cli
+from tests.support.demo import copy_demo, demo_database, migrate_and_seed
 from tests.support.net import free_port
 from tests.support.postgres import PostgresServer
+from tests.support.smtp import Mailbox, SmtpServer
 
 LONDON = "Europe/London"
 # A Monday at noon in London (GMT): no one's default quiet hours.
@@ -273,28 +265,13 @@ def test_nothing_leaves_the_machine_by_default(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 async def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("notifications") / "demo.db"
-    await upgrade_async(f"sqlite:///{path}")
-    engine = create_engine(Settings(data_dir=path.parent, database_url=f"sqlite:///{path}"))
-    try:
-        async with session_factory(engine)() as session:
-            await seed_demo(
-                session,
-                Context(actor=SYSTEM, clock=FrozenClock(NOON)),
-                DEMO_PASSWORD,
-                keyring_from_settings(Settings(data_dir=path.parent)),
-            )
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return path
+    return await demo_database(tmp_path_factory, "notifications", SYSTEM, NOON)
 
 
 @pytest.fixture
 async def engine(demo_file: Path, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    path = tmp_path / "teamwell.db"
-    shutil.copy(demo_file, path)
-    running = create_engine(Settings(data_dir=tmp_path, database_url=f"sqlite:///{path}"))
+    url = copy_demo(demo_file, tmp_path)
+    running = create_engine(Settings(data_dir=tmp_path, database_url=url))
     yield running
     await running.dispose()
 
@@ -350,44 +327,10 @@ CLIENT = ROLE_EMAILS["client"]
 # --- email -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Inbox:
-    messages: list[MimeMessage] = field(default_factory=list)
-    refused: set[str] = field(default_factory=set)
-
-    async def handle_RCPT(
-        self,
-        server: SMTPServer,
-        session: SMTPSession,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
-        if address in self.refused:
-            return "550 5.1.1 No such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(
-        self, server: SMTPServer, session: SMTPSession, envelope: Envelope
-    ) -> str:
-        assert isinstance(envelope.content, bytes)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, MimeMessage)
-        self.messages.append(message)
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[int, Inbox]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
+def smtp() -> Iterator[tuple[int, Mailbox]]:
+    with SmtpServer() as server:
+        yield server.port, server.mailbox
 
 
 def email_channels(port: int, settings: Settings) -> Channels:
@@ -396,7 +339,7 @@ def email_channels(port: int, settings: Settings) -> Channels:
 
 
 async def test_email_notices_arrive_and_say_nothing_clinical(
-    engine: AsyncEngine, smtp: tuple[int, Inbox], tmp_path: Path
+    engine: AsyncEngine, smtp: tuple[int, Mailbox], tmp_path: Path
 ) -> None:
     port, inbox = smtp
     settings = settings_for(tmp_path)
@@ -447,15 +390,11 @@ async def test_a_failed_delivery_is_retried_after_a_doubling_delay(
     [delivery] = await deliveries(engine)
     assert delivery.next_attempt_at == NOON + timedelta(seconds=60 + 120)
     # The server is back: the third attempt goes.
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with SmtpServer(port=port) as server:
+        inbox = server.mailbox
         third = await deliver(
             engine, NOON + timedelta(seconds=180), email_channels(port, settings), settings
         )
-    finally:
-        controller.stop()
     assert third.sent == 1 and len(inbox.messages) == 1
     [delivery] = await deliveries(engine)
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.sent, 3)
@@ -473,7 +412,7 @@ async def test_attempts_used_up_leave_the_delivery_failed(
 
 
 async def test_a_bounced_address_is_flagged_to_staff_and_not_used_again(
-    engine: AsyncEngine, smtp: tuple[int, Inbox], tmp_path: Path
+    engine: AsyncEngine, smtp: tuple[int, Mailbox], tmp_path: Path
 ) -> None:
     port, inbox = smtp
     inbox.refused.add(CLIENT)
@@ -722,13 +661,15 @@ async def notify_api() -> AsyncIterator[NotifyApi]:
         await runner.cleanup()
 
 
-async def test_sms_goes_through_notify_as_its_api_documents(
-    engine: AsyncEngine, notify_api: NotifyApi, tmp_path: Path
-) -> None:
+async def sms_to_the_therapist(
+    engine: AsyncEngine, notify_api: NotifyApi, tmp_path: Path, secret: str
+) -> Settings:
+    """Settings sending SMS through ``notify_api`` with a key ending in ``secret``, and the
+    therapist's phone number on file."""
     settings = settings_for(
         tmp_path,
         sms_backend="notify",
-        notify_api_key=SecretStr(f"{NOTIFY_KEY_NAME}-{NOTIFY_SERVICE_ID}-{NOTIFY_SECRET}"),
+        notify_api_key=SecretStr(f"{NOTIFY_KEY_NAME}-{NOTIFY_SERVICE_ID}-{secret}"),
         notify_sms_template_id=NOTIFY_TEMPLATE,
         notify_base_url=f"http://127.0.0.1:{notify_api.port}",
     )
@@ -740,6 +681,13 @@ async def test_sms_goes_through_notify_as_its_api_documents(
             )
         )
         await session.commit()
+    return settings
+
+
+async def test_sms_goes_through_notify_as_its_api_documents(
+    engine: AsyncEngine, notify_api: NotifyApi, tmp_path: Path
+) -> None:
+    settings = await sms_to_the_therapist(engine, notify_api, tmp_path, NOTIFY_SECRET)
     made = await notify(engine, THERAPIST, Notice.urgent_alert)
     assert [d.channel for d in made] == [Channel.email, Channel.sms]
     channels = channels_for(settings, LogEmailSender())
@@ -763,21 +711,7 @@ async def test_sms_goes_through_notify_as_its_api_documents(
 async def test_a_refused_sms_key_fails_for_good(
     engine: AsyncEngine, notify_api: NotifyApi, tmp_path: Path
 ) -> None:
-    settings = settings_for(
-        tmp_path,
-        sms_backend="notify",
-        notify_api_key=SecretStr(f"{NOTIFY_KEY_NAME}-{NOTIFY_SERVICE_ID}-{uuid.uuid4()}"),
-        notify_sms_template_id=NOTIFY_TEMPLATE,
-        notify_base_url=f"http://127.0.0.1:{notify_api.port}",
-    )
-    async with session_factory(engine)() as session:
-        therapist = await person(session, THERAPIST)
-        session.add(
-            NotificationProfile(
-                user_id=therapist.id, time_zone=LONDON, sms_number=SMS_NUMBER, updated_at=NOON
-            )
-        )
-        await session.commit()
+    settings = await sms_to_the_therapist(engine, notify_api, tmp_path, str(uuid.uuid4()))
     await notify(engine, THERAPIST, Notice.urgent_alert)
     report = await deliver(engine, NOON, channels_for(settings, LogEmailSender()), settings)
     assert (report.sent, report.failed, notify_api.sent) == (1, 1, [])
@@ -822,18 +756,10 @@ async def test_two_runs_at_once_on_postgresql_send_each_delivery_once(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
     url = postgres.create_database(f"notifications_{uuid.uuid4().hex[:8]}")
-    await upgrade_async(url)
     settings = settings_for(tmp_path, database_url=url)
+    await migrate_and_seed(settings, SYSTEM, NOON)
     running = create_engine(settings)
     try:
-        async with session_factory(running)() as session:
-            await seed_demo(
-                session,
-                Context(actor=SYSTEM, clock=FrozenClock(NOON)),
-                DEMO_PASSWORD,
-                keyring_from_settings(settings),
-            )
-            await session.commit()
         for notice in (Notice.new_messages, Notice.questionnaire, Notice.check_in_due):
             await notify(running, CLIENT, notice)
         first, second = HoldingSender(), HoldingSender()

@@ -4,7 +4,6 @@ with a frozen clock, and ``teamwell retention`` with the audit chain verified be
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from app.clock import FrozenClock
 from app.config import Settings
 from app.context import Actor, Context
 from app.db import create_engine, metadata, session_factory
-from app.demo import seed_demo
 from app.measures.models import MeasureLink, MeasureResponse
 from app.meetings import service as meetings_service
 from app.meetings.models import (
@@ -37,15 +35,15 @@ from app.meetings.models import (
     ParticipantState,
 )
 from app.messaging import service as messaging
-from app.messaging.keyring import MessageKeyring, keyring_from_settings, message_aad
+from app.messaging.keyring import MessageKeyring, message_aad
 from app.messaging.models import Message, MessageRevision
-from app.migrate import upgrade_async
 from app.retention import rules
 from app.retention import service as retention
 from app.teams.models import Team
 from app.users.models import Role, User
 from auth.models import AuthSession, Invitation, RefreshToken, SsoLoginCode
-from tests.conftest import DEMO_PASSWORD, base_env, teamwell_cli
+from tests.conftest import base_env, teamwell_cli
+from tests.support.demo import copy_demo, demo_database
 
 T = TypeVar("T")
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -172,28 +170,13 @@ def test_by_default_messages_and_client_records_are_kept(tmp_path: Path) -> None
 @pytest.fixture(scope="module")
 async def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated database with the demo data, made once and copied for each test."""
-    path = tmp_path_factory.mktemp("retention") / "demo.db"
-    await upgrade_async(f"sqlite:///{path}")
-    engine = create_engine(Settings(data_dir=path.parent, database_url=f"sqlite:///{path}"))
-    try:
-        async with session_factory(engine)() as session:
-            await seed_demo(
-                session,
-                Context(actor=SYSTEM, clock=FrozenClock(NOW)),
-                DEMO_PASSWORD,
-                keyring_from_settings(Settings(data_dir=path.parent)),
-            )
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return path
+    return await demo_database(tmp_path_factory, "retention", SYSTEM, NOW)
 
 
 @pytest.fixture
 async def engine(demo_file: Path, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    path = tmp_path / "teamwell.db"
-    shutil.copy(demo_file, path)
-    running = create_engine(Settings(data_dir=tmp_path, database_url=f"sqlite:///{path}"))
+    url = copy_demo(demo_file, tmp_path)
+    running = create_engine(Settings(data_dir=tmp_path, database_url=url))
     yield running
     await running.dispose()
 

@@ -1,14 +1,12 @@
 """Invitations by one-time link, end to end: a real server emailing through a real SMTP server.
 
 ``invites`` is a Teamwell server (on SQLite and on PostgreSQL) whose email backend is SMTP,
-pointed at an aiosmtpd server on loopback that keeps what it receives in a ``Mailbox``. The
-email senders and the pure invitation rules are tested directly at the end.
+pointed at an aiosmtpd server on loopback (``tests/support/smtp.py``) that keeps what it receives
+in a ``Mailbox``. The email senders and the pure invitation rules are tested directly at the end.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import ipaddress
 import logging
 import re
@@ -17,16 +15,13 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage as MimeMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from aiosmtpd.smtp import Session as SMTPSession
@@ -59,79 +54,10 @@ from tests.conftest import (
     problem,
 )
 from tests.support.net import free_port
+from tests.support.smtp import Mailbox, SmtpServer
 
-MAIL_WAIT_SECONDS = 15.0
 EMAIL_FROM = "Teamwell <invitations@teamwell.example>"
 STRONG_PASSWORD = "a-long-enough-password-42"
-
-
-# --- a real SMTP server ----------------------------------------------------------------------
-
-
-class Mailbox:
-    """What the SMTP server received, with a bounded wait for a message to someone."""
-
-    def __init__(self) -> None:
-        self._messages: list[MimeMessage] = []
-        self._arrived = threading.Condition()
-
-    async def handle_DATA(
-        self, server: SMTPServer, session: SMTPSession, envelope: Envelope
-    ) -> str:
-        assert isinstance(envelope.content, bytes)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, MimeMessage)
-        with self._arrived:
-            self._messages.append(message)
-            self._arrived.notify_all()
-        return "250 Message accepted for delivery"
-
-    def _find(self, to: str, subject: str) -> MimeMessage | None:
-        return next(
-            (m for m in self._messages if m["To"] == to and subject in str(m["Subject"])), None
-        )
-
-    def wait_for(
-        self, to: str, timeout: float = MAIL_WAIT_SECONDS, *, subject: str = ""
-    ) -> MimeMessage:
-        """The first message to ``to`` whose subject holds ``subject``."""
-        with self._arrived:
-            found = self._arrived.wait_for(lambda: self._find(to, subject), timeout=timeout)
-        assert found is not None, f"no email to {to} ({subject!r}) within {timeout}s"
-        return found
-
-    def sent_to(self, to: str) -> list[MimeMessage]:
-        with self._arrived:
-            return [m for m in self._messages if m["To"] == to]
-
-
-class SmtpServer:
-    """aiosmtpd on 127.0.0.1; ``down()`` takes it away for a while (connections refused)."""
-
-    def __init__(self, mailbox: Mailbox, **smtp_options: Any) -> None:
-        self.mailbox = mailbox
-        self.port = free_port()
-        self._options = smtp_options
-        self._controller: Controller | None = None
-
-    def start(self) -> SmtpServer:
-        controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, **self._options)
-        controller.start()
-        self._controller = controller
-        return self
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    @contextmanager
-    def down(self) -> Iterator[None]:
-        self.stop()
-        try:
-            yield
-        finally:
-            self.start()
 
 
 @dataclass
