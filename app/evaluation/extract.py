@@ -38,6 +38,7 @@ from app.consents.models import ConsentPurpose
 from app.evaluation.models import EvaluationTrial, TrialAllocation
 from app.ips import rules as ips_rules
 from app.measures.models import MeasureResponse
+from app.reports.definitions import ClientFacts
 from app.reports.service import client_facts_by_id
 
 KEY_BYTES = 32
@@ -136,6 +137,42 @@ async def extract(
     window_days: int,
 ) -> list[ExtractRow]:
     """The rows, ordered by participant id (so the order says nothing about enrolment)."""
+    kept = await _consenting_allocations(session, trial)
+    if not kept:
+        return []
+    ids = [a.client_id for a in kept]
+    facts = await client_facts_by_id(
+        session=session,
+        in_scope=select(TrialAllocation.client_id).where(
+            col(TrialAllocation.client_id).in_(ids), TrialAllocation.trial_id == trial.id
+        ),
+        first_day=min(a.allocated_at.date() for a in kept),
+        as_of=as_of,
+    )
+    benefit_claims = await benefits_service.claims_of(session=session, client_ids=ids)
+    totals = await _measure_totals(session, ids, as_of)
+    strata = coarsen_strata({a.client_id: a.stratum for a in kept}, threshold)
+    rows = [
+        _row(
+            allocation,
+            key=key,
+            stratum=strata[allocation.client_id],
+            fact=facts.get(allocation.client_id),
+            measures=totals[allocation.client_id],
+            claims=benefit_claims.get(allocation.client_id),
+            as_of=as_of,
+            window_days=window_days,
+        )
+        for allocation in kept
+    ]
+    return sorted(rows, key=lambda r: r.participant_id)
+
+
+async def _consenting_allocations(
+    session: AsyncSession, trial: EvaluationTrial
+) -> list[TrialAllocation]:
+    """The trial's participants whose consent to the evaluation is in force (the others are
+    left out of the extract altogether)."""
     allocations = list(
         await session.exec(select(TrialAllocation).where(TrialAllocation.trial_id == trial.id))
     )
@@ -145,20 +182,13 @@ async def extract(
         organisation_id=trial.organisation_id,
         purpose=ConsentPurpose.evaluation,
     )
-    kept = [a for a in allocations if a.client_id in consenting]
-    if not kept:
-        return []
-    ids = [a.client_id for a in kept]
-    first_day = min(a.allocated_at.date() for a in kept)
-    facts = await client_facts_by_id(
-        session=session,
-        in_scope=select(TrialAllocation.client_id).where(
-            col(TrialAllocation.client_id).in_(ids), TrialAllocation.trial_id == trial.id
-        ),
-        first_day=first_day,
-        as_of=as_of,
-    )
-    benefit_claims = await benefits_service.claims_of(session=session, client_ids=ids)
+    return [a for a in allocations if a.client_id in consenting]
+
+
+async def _measure_totals(
+    session: AsyncSession, ids: list[uuid.UUID], as_of: date
+) -> dict[uuid.UUID, dict[str, list[tuple[date, int]]]]:
+    """Each participant's PHQ-9 and GAD-7 totals up to ``as_of``, oldest first."""
     totals: dict[uuid.UUID, dict[str, list[tuple[date, int]]]] = defaultdict(
         lambda: defaultdict(list)
     )
@@ -174,48 +204,52 @@ async def extract(
             totals[response.client_id][response.instrument].append(
                 (response.completed_at.date(), response.total)
             )
-    strata = coarsen_strata({a.client_id: a.stratum for a in kept}, threshold)
-    rows = []
-    for allocation in kept:
-        cid = allocation.client_id
-        start = allocation.allocated_at.date()
-        fact = facts.get(cid)
-        measures = totals[cid]
-        phq, gad = measures.get("phq9", []), measures.get("gad7", [])
-        latest_day = max((d for d, _ in phq + gad), default=None)
-        jobs = tuple(j for j in fact.jobs if j.started_on >= start) if fact else ()
-        outcome = fact.outcome if fact else None
-        at_baseline, off_flow, off_flow_month = _benefits(
-            benefit_claims.get(cid), start, as_of, window_days
-        )
-        rows.append(
-            ExtractRow(
-                participant_id=pseudonym(key, cid),
-                arm=str(allocation.arm),
-                stratum=strata[cid],
-                phq9_baseline=phq[0][1] if phq else None,
-                gad7_baseline=gad[0][1] if gad else None,
-                phq9_latest=phq[-1][1] if len(phq) > 1 else None,
-                gad7_latest=gad[-1][1] if len(gad) > 1 else None,
-                latest_measure_month=(
-                    months_between(start, latest_day) if latest_day is not None else None
-                ),
-                caseness_at_baseline=outcome.caseness if outcome else None,
-                recovery=outcome.recovery if outcome else None,
-                reliable_improvement=outcome.reliable_improvement if outcome else None,
-                job_starts=len(jobs),
-                first_job_start_month=(
-                    months_between(start, min(j.started_on for j in jobs)) if jobs else None
-                ),
-                sustained_13_weeks=_sustained(jobs, 13, as_of),
-                sustained_26_weeks=_sustained(jobs, 26, as_of),
-                sustained_52_weeks=_sustained(jobs, 52, as_of),
-                benefit_status_at_baseline=at_baseline,
-                benefit_off_flow=off_flow,
-                off_flow_month=off_flow_month,
-            )
-        )
-    return sorted(rows, key=lambda r: r.participant_id)
+    return totals
+
+
+def _row(
+    allocation: TrialAllocation,
+    *,
+    key: bytes,
+    stratum: str,
+    fact: ClientFacts | None,
+    measures: dict[str, list[tuple[date, int]]],
+    claims: list[benefit_rules.Claim] | None,
+    as_of: date,
+    window_days: int,
+) -> ExtractRow:
+    """One participant's row: dates as whole months from randomisation, never a date."""
+    start = allocation.allocated_at.date()
+    phq, gad = measures.get("phq9", []), measures.get("gad7", [])
+    latest_day = max((d for d, _ in phq + gad), default=None)
+    jobs = tuple(j for j in fact.jobs if j.started_on >= start) if fact else ()
+    outcome = fact.outcome if fact else None
+    at_baseline, off_flow, off_flow_month = _benefits(claims, start, as_of, window_days)
+    return ExtractRow(
+        participant_id=pseudonym(key, allocation.client_id),
+        arm=str(allocation.arm),
+        stratum=stratum,
+        phq9_baseline=phq[0][1] if phq else None,
+        gad7_baseline=gad[0][1] if gad else None,
+        phq9_latest=phq[-1][1] if len(phq) > 1 else None,
+        gad7_latest=gad[-1][1] if len(gad) > 1 else None,
+        latest_measure_month=(
+            months_between(start, latest_day) if latest_day is not None else None
+        ),
+        caseness_at_baseline=outcome.caseness if outcome else None,
+        recovery=outcome.recovery if outcome else None,
+        reliable_improvement=outcome.reliable_improvement if outcome else None,
+        job_starts=len(jobs),
+        first_job_start_month=(
+            months_between(start, min(j.started_on for j in jobs)) if jobs else None
+        ),
+        sustained_13_weeks=_sustained(jobs, 13, as_of),
+        sustained_26_weeks=_sustained(jobs, 26, as_of),
+        sustained_52_weeks=_sustained(jobs, 52, as_of),
+        benefit_status_at_baseline=at_baseline,
+        benefit_off_flow=off_flow,
+        off_flow_month=off_flow_month,
+    )
 
 
 def _cell(value: object) -> str:
