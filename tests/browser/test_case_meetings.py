@@ -78,7 +78,8 @@ async def test_keyworker_calls_a_case_meeting_the_care_team_meets_and_attendance
         await open_client(priya)
         panel = priya.get_by_role("region", name="Case meetings")
         await panel.get_by_text("Call a case meeting").click()
-        await panel.get_by_label("Title").fill(title)
+        # The call form's title (each listed meeting's closed Change form has one too).
+        await panel.get_by_role("textbox", name="Title", exact=True).fill(title)
         invite = panel.get_by_role("group", name="Invite")
         await expect(invite.get_by_label("Tom Okafor (Therapist)")).to_be_checked()
         await expect(invite.get_by_label("Erin Walsh", exact=False)).to_be_checked()

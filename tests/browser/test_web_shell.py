@@ -91,7 +91,15 @@ async def test_therapist_signs_in_with_a_code_and_opens_a_client(
     await expect(page).to_have_url(re.compile(r"#/clients/[^/]+$"))
     await expect(page.get_by_role("heading", level=1)).to_have_text(chosen)
     sections = page.get_by_role("heading", level=2)
-    panels = ["Care team", "Referrals", "Consent", "Evaluation", "Record actions"]
+    panels = [
+        "Benefits",
+        "Care team",
+        "Referrals",
+        "Consent",
+        "Equality monitoring",
+        "Evaluation",
+        "Record actions",
+    ]
     await expect(sections).to_have_text(panels)
     for name in panels:
         await expect(page.get_by_role("region", name=name)).to_be_visible()
@@ -144,7 +152,14 @@ async def test_client_sees_their_own_record(page: Page, live_sqlite: Live) -> No
     await expect(page).to_have_url(re.compile(r"#/my-record$"))
     # A client's own record offers their data to download, not staff's record actions.
     await expect(page.get_by_role("heading", level=2)).to_have_text(
-        ["Care team", "Referrals", "Consent", "Your data"]
+        [
+            "Benefits",
+            "Care team",
+            "Referrals",
+            "Consent",
+            "About you (equality monitoring)",
+            "Your data",
+        ]
     )
 
 
@@ -157,7 +172,7 @@ async def test_admin_sees_administration_and_no_client_list(page: Page, live_sql
     await expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     links = page.get_by_role("navigation", name="Main").get_by_role("link")
     await expect(links).to_have_text(
-        ["Home", "Users", "Teams", "Organisation", "Reports", "Audit", "How are you?"]
+        ["Home", "Users", "Teams", "Organisation", "Reports", "Audit", "Jobs", "How are you?"]
     )
     await open_nav(page, "Users")
     await expect(page.get_by_role("link", name="Clients")).to_have_count(0)
