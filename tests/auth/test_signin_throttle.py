@@ -25,7 +25,8 @@ from auth.throttle import (
     retry_after,
     throttled_until,
 )
-from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, live_server, problem
+from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, problem
+from tests.support.cluster import two_processes
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 from tests.support.server import LiveServer
@@ -146,16 +147,14 @@ def cluster(
     redis: RedisServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Live, LiveServer]]:
-    with live_server(
+    with two_processes(
         tmp_path_factory,
         "throttle-cluster",
-        postgres=postgres,
-        extra_env={
-            "TEAMWELL_REDIS_URL": redis.url,
-            "TEAMWELL_LOGIN_ADDRESS_MAX_FAILURES": str(ADDRESS_LIMIT),
-        },
-    ) as first:
-        yield first, first.another_process()
+        postgres,
+        redis,
+        extra_env={"TEAMWELL_LOGIN_ADDRESS_MAX_FAILURES": str(ADDRESS_LIMIT)},
+    ) as both:
+        yield both
 
 
 def test_the_address_limit_holds_across_processes(cluster: tuple[Live, LiveServer]) -> None:

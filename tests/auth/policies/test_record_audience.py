@@ -16,18 +16,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.clients.models import CareTeamMember, ClientRecord
-from app.clock import FrozenClock
 from app.config import Settings
 from app.consents.models import ConsentPurpose, ConsentRecord, ConsentState
-from app.context import Actor, Context
+from app.context import Actor
 from app.db import create_engine, session_factory
-from app.demo import seed_demo
-from app.messaging.keyring import keyring_from_settings
 from app.migrate import upgrade_async
 from app.organisations.models import Organisation, OrganisationKind
 from app.users.models import Role, SupervisionLink, User
 from auth.policies import clients as client_policies
-from tests.conftest import DEMO_PASSWORD
+from tests.support.demo import seed_demo_in
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 SYSTEM = Actor(user_id=None, role=None, organisation_id=None, user_agent="audience-test")
@@ -40,13 +37,7 @@ async def session(tmp_path: Path) -> AsyncIterator[AsyncSession]:
     settings = Settings(data_dir=tmp_path, database_url=url)
     engine = create_engine(settings)
     async with session_factory(engine)() as session:
-        await seed_demo(
-            session,
-            Context(actor=SYSTEM, clock=FrozenClock(NOW)),
-            DEMO_PASSWORD,
-            keyring_from_settings(settings),
-        )
-        await session.commit()
+        await seed_demo_in(session, settings, SYSTEM, NOW)
         yield session
     await engine.dispose()
 
