@@ -10,13 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.app.meetings.test_meetings_guests import join, make_link, session_for
+from tests.app.meetings.test_meetings_guests import interpreter_waiting
 from tests.conftest import Live
 from tests.support.cluster import two_processes
 from tests.support.postgres import PostgresServer
 from tests.support.redis import RedisServer
 from tests.support.server import LiveServer
-from tests.support.ws import WsClient
 
 
 @pytest.fixture(scope="module")
@@ -32,34 +31,10 @@ async def test_a_guest_on_one_process_is_admitted_from_the_other(
 ) -> None:
     first, second = processes
     assert first.base_url != second.base_url
-    meeting = session_for(first)
-    interpreter = make_link(first, meeting, kind="interpreter", guest_name="Dana Price")
-    credential = join(first, interpreter, name="Dana")
-    assert credential.status_code == 200, credential.text
-    keyworker = first.as_role("peer_keyworker")
-    # The member of staff on process B, the guest on process A.
-    staff = await WsClient.connect(second.base_url, keyworker.tokens["access_token"])
-    guest = await WsClient.connect(first.base_url, credential.json()["credential"])
-    try:
-        await staff.wait_type("ready")
-        ready = await guest.wait_type("ready")
-        assert ready["user_id"] == interpreter["id"]
-        joined = await staff.request({"type": "meeting.join", "meeting_id": meeting["id"]})
-        assert joined["type"] == "meeting.joined", joined
-        staff_seat = joined["participant_id"]
-        waiting = await guest.request(
-            {"type": "meeting.join", "meeting_id": meeting["id"], "video": False}
-        )
-        assert waiting["type"] == "meeting.waiting", waiting
-        guest_seat = waiting["participant_id"]
-
-        # Process B learns of the guest waiting on process A.
-        lobby = await staff.wait_for(
-            lambda f: f.get("type") == "meeting.lobby" and len(f["waiting"]) == 1
-        )
-        [entry] = lobby["waiting"]
-        assert entry["participant_id"] == guest_seat
-        assert entry["name"] == "Dana Price (interpreter)" and entry["guest"] == "interpreter"
+    # The member of staff on process B, the guest on process A; B learns of the guest waiting.
+    async with interpreter_waiting(first, second.base_url, first.base_url) as lobby:
+        meeting, staff, guest = lobby.meeting, lobby.staff, lobby.guest
+        staff_seat, guest_seat = lobby.staff_seat, lobby.guest_seat
 
         # Admitted from B: the guest on A is told, with the staff member in the list...
         ack = await staff.request(
@@ -112,9 +87,6 @@ async def test_a_guest_on_one_process_is_admitted_from_the_other(
             )
         )
         assert left["reason"] == "left"
-    finally:
-        await guest.close()
-        await staff.close()
-    attendance = keyworker.get(f"/api/v1/meetings/{meeting['id']}/attendance").json()
+    attendance = lobby.keyworker.get(f"/api/v1/meetings/{meeting['id']}/attendance").json()
     [seat] = [a for a in attendance if a["guest"] == "interpreter"]
     assert seat["joined_at"] and seat["left_at"] and seat["user_id"] is None

@@ -7,14 +7,16 @@ nothing but its own meeting's lobby."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Live, live_server, problem
+from tests.conftest import Live, Session, live_server, problem
 from tests.support.smtp import Mailbox, SmtpServer
 from tests.support.ws import WsClient
 
@@ -108,6 +110,61 @@ def audit(live: Live, client: str, action: str) -> list[dict[str, Any]]:
     assert reply.status_code == 200, reply.text
     items: list[dict[str, Any]] = reply.json()["items"]
     return items
+
+
+@dataclass
+class Lobby:
+    """An interpreter waiting in a session's lobby, and the keyworker who runs it, joined."""
+
+    meeting: dict[str, Any]
+    interpreter: dict[str, Any]
+    keyworker: Session
+    staff: WsClient
+    guest: WsClient
+    staff_seat: str
+    guest_seat: str
+
+
+@asynccontextmanager
+async def interpreter_waiting(live: Live, staff_url: str, guest_url: str) -> AsyncIterator[Lobby]:
+    """An interpreter's link for a new session of ``live``'s keyworker: the keyworker joins over
+    ``/ws`` at ``staff_url``, the interpreter at ``guest_url`` and waits; the staff side is told
+    of them waiting, by name. Both sockets are closed on leaving."""
+    meeting = session_for(live)
+    interpreter = make_link(live, meeting, kind="interpreter", guest_name="Dana Price")
+    credential = join(live, interpreter, name="Dana")
+    assert credential.status_code == 200, credential.text
+    keyworker = live.as_role("peer_keyworker")
+    staff = await WsClient.connect(staff_url, keyworker.tokens["access_token"])
+    guest = await WsClient.connect(guest_url, credential.json()["credential"])
+    try:
+        await staff.wait_type("ready")
+        ready = await guest.wait_type("ready")
+        assert ready["user_id"] == interpreter["id"]
+        joined = await staff.request({"type": "meeting.join", "meeting_id": meeting["id"]})
+        assert joined["type"] == "meeting.joined", joined
+        waiting = await guest.request(
+            {"type": "meeting.join", "meeting_id": meeting["id"], "video": False}
+        )
+        assert waiting["type"] == "meeting.waiting", waiting
+        lobby = await staff.wait_for(
+            lambda f: f.get("type") == "meeting.lobby" and len(f["waiting"]) == 1
+        )
+        [entry] = lobby["waiting"]
+        assert entry["participant_id"] == waiting["participant_id"]
+        assert entry["name"] == "Dana Price (interpreter)" and entry["guest"] == "interpreter"
+        yield Lobby(
+            meeting,
+            interpreter,
+            keyworker,
+            staff,
+            guest,
+            staff_seat=joined["participant_id"],
+            guest_seat=waiting["participant_id"],
+        )
+    finally:
+        await guest.close()
+        await staff.close()
 
 
 def test_the_client_is_emailed_a_link_and_joins_by_first_name(
@@ -362,28 +419,9 @@ async def test_the_guest_credential_opens_nothing_else(guest_live: Live) -> None
 
 
 async def test_a_guest_waits_in_the_lobby_and_is_admitted_by_staff(guest_live: Live) -> None:
-    meeting = session_for(guest_live)
-    interpreter = make_link(guest_live, meeting, kind="interpreter", guest_name="Dana Price")
-    credential = join(guest_live, interpreter, name="Dana")
-    assert credential.status_code == 200, credential.text
-    keyworker = guest_live.as_role("peer_keyworker")
-    staff = await WsClient.connect(guest_live.base_url, keyworker.tokens["access_token"])
-    guest = await WsClient.connect(guest_live.base_url, credential.json()["credential"])
-    try:
-        await staff.wait_type("ready")
-        ready = await guest.wait_type("ready")
-        assert ready["user_id"] == interpreter["id"]
-        joined = await staff.request({"type": "meeting.join", "meeting_id": meeting["id"]})
-        assert joined["type"] == "meeting.joined"
-        waiting = await guest.request(
-            {"type": "meeting.join", "meeting_id": meeting["id"], "video": False}
-        )
-        assert waiting["type"] == "meeting.waiting"
-        lobby = await staff.wait_for(
-            lambda f: f.get("type") == "meeting.lobby" and len(f["waiting"]) == 1
-        )
-        [entry] = lobby["waiting"]
-        assert entry["name"] == "Dana Price (interpreter)" and entry["guest"] == "interpreter"
+    url = guest_live.base_url
+    async with interpreter_waiting(guest_live, url, url) as lobby:
+        meeting, staff, guest = lobby.meeting, lobby.staff, lobby.guest
         # From the lobby a guest may tell the staff they are there, as a client may.
         note = await guest.request(
             {"type": "meeting.lobby_message", "meeting_id": meeting["id"], "text": "Ready"}
@@ -391,9 +429,9 @@ async def test_a_guest_waits_in_the_lobby_and_is_admitted_by_staff(guest_live: L
         assert note["type"] == "ack", note
         heard = await staff.wait_type("meeting.lobby_message")
         assert heard["from_name"] == "Dana Price (interpreter)"
-        assert heard["from_user_id"] == interpreter["id"]
+        assert heard["from_user_id"] == lobby.interpreter["id"]
         admit = {"type": "meeting.admit", "meeting_id": meeting["id"]}
-        ack = await staff.request({**admit, "participant_id": waiting["participant_id"]})
+        ack = await staff.request({**admit, "participant_id": lobby.guest_seat})
         assert ack["type"] == "ack", ack
         admitted = await guest.wait_type("meeting.admitted")
         assert [p["name"] for p in admitted["participants"]] == ["Priya Shah"]
@@ -405,18 +443,15 @@ async def test_a_guest_waits_in_the_lobby_and_is_admitted_by_staff(guest_live: L
             {
                 "type": "meeting.signal",
                 "meeting_id": meeting["id"],
-                "to": waiting["participant_id"],
+                "to": lobby.guest_seat,
                 "signal": {"kind": "offer", "sdp": "v=0"},
             }
         )
         offer = await guest.wait_type("meeting.signal")
-        assert offer["from"] == joined["participant_id"]
+        assert offer["from"] == lobby.staff_seat
         left = await guest.request({"type": "meeting.leave", "meeting_id": meeting["id"]})
         assert left["type"] == "ack"
-    finally:
-        await guest.close()
-        await staff.close()
-    attendance = keyworker.get(f"/api/v1/meetings/{meeting['id']}/attendance").json()
+    attendance = lobby.keyworker.get(f"/api/v1/meetings/{meeting['id']}/attendance").json()
     [seat] = [a for a in attendance if a["guest"] == "interpreter"]
     assert seat["name"] == "Dana Price (interpreter)" and seat["user_id"] is None
     assert seat["joined_at"] and seat["left_at"]
