@@ -5,11 +5,13 @@ for each test (a copy of a SQLite file costs far less than seeding it again).
 from __future__ import annotations
 
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.clock import FrozenClock
 from app.config import Settings
@@ -20,7 +22,7 @@ from app.messaging.keyring import keyring_from_settings
 from app.migrate import upgrade_async
 from tests.conftest import DEMO_PASSWORD
 
-__all__ = ["copy_demo", "demo_database", "migrate_and_seed", "seed_demo_in"]
+__all__ = ["copy_demo", "demo_database", "demo_engine", "migrate_and_seed", "seed_demo_in"]
 
 
 async def seed_demo_in(
@@ -63,3 +65,13 @@ def copy_demo(demo_file: Path, folder: Path) -> str:
     path = folder / "teamwell.db"
     shutil.copy(demo_file, path)
     return f"sqlite:///{path}"
+
+
+@asynccontextmanager
+async def demo_engine(demo_file: Path, folder: Path) -> AsyncIterator[AsyncEngine]:
+    """An engine on a copy of ``demo_file`` in ``folder``, disposed of on leaving."""
+    engine = create_engine(Settings(data_dir=folder, database_url=copy_demo(demo_file, folder)))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

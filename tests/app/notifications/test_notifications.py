@@ -14,7 +14,8 @@ import json
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,7 +61,7 @@ from app.users.models import Role, User
 from auth.email import EmailMessage as AuthEmailMessage
 from auth.email import LogEmailSender, SmtpEmailSender
 from tests.conftest import ROLE_EMAILS, base_env, teamwell_cli
-from tests.support.demo import copy_demo, demo_database, migrate_and_seed
+from tests.support.demo import demo_database, demo_engine, migrate_and_seed
 from tests.support.net import free_port
 from tests.support.postgres import PostgresServer
 from tests.support.smtp import Mailbox, SmtpServer
@@ -70,6 +71,7 @@ LONDON = "Europe/London"
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SYSTEM = Actor(user_id=None, role=None, organisation_id=None, user_agent="notifications-test")
 PUBLIC_URL = "https://teamwell.example.org"
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 NOTIFY_KEY_NAME = "teamwell_test"
 NOTIFY_SERVICE_ID = "26785a09-ab16-4eb0-8407-a37497a57506"
 NOTIFY_SECRET = "3d844edf-8d35-48ac-975b-e847b4f122b0"
@@ -270,10 +272,8 @@ async def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def engine(demo_file: Path, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = copy_demo(demo_file, tmp_path)
-    running = create_engine(Settings(data_dir=tmp_path, database_url=url))
-    yield running
-    await running.dispose()
+    async with demo_engine(demo_file, tmp_path) as running:
+        yield running
 
 
 def settings_for(tmp_path: Path, **extra: Any) -> Settings:
@@ -508,18 +508,25 @@ class PushService:
         return web.Response(status=self.status)
 
 
+@asynccontextmanager
+async def serving(port: int, path: str, handle: Handler) -> AsyncIterator[None]:
+    """``handle`` answering POSTs to ``path`` on loopback at ``port``, until leaving."""
+    app = web.Application()
+    app.router.add_post(path, handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def push_service() -> AsyncIterator[PushService]:
     running = PushService(free_port())
-    app = web.Application()
-    app.router.add_post("/push/{name}", running.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", running.port).start()
-    try:
+    async with serving(running.port, "/push/{name}", running.handle):
         yield running
-    finally:
-        await runner.cleanup()
 
 
 def verify_vapid(header: str, audience: str, public_key: str, subject: str) -> None:
@@ -650,15 +657,8 @@ class NotifyApi:
 @pytest.fixture
 async def notify_api() -> AsyncIterator[NotifyApi]:
     running = NotifyApi(free_port())
-    app = web.Application()
-    app.router.add_post("/v2/notifications/sms", running.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", running.port).start()
-    try:
+    async with serving(running.port, "/v2/notifications/sms", running.handle):
         yield running
-    finally:
-        await runner.cleanup()
 
 
 async def sms_to_the_therapist(

@@ -23,7 +23,7 @@ from app.clients.models import ClientRecord
 from app.clock import FrozenClock
 from app.config import Settings
 from app.context import Actor, Context
-from app.db import create_engine, metadata, session_factory
+from app.db import metadata, session_factory
 from app.measures.models import MeasureLink, MeasureResponse
 from app.meetings import service as meetings_service
 from app.meetings.models import (
@@ -43,7 +43,7 @@ from app.teams.models import Team
 from app.users.models import Role, User
 from auth.models import AuthSession, Invitation, RefreshToken, SsoLoginCode
 from tests.conftest import base_env, teamwell_cli
-from tests.support.demo import copy_demo, demo_database
+from tests.support.demo import demo_database, demo_engine
 
 T = TypeVar("T")
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -175,10 +175,8 @@ async def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def engine(demo_file: Path, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = copy_demo(demo_file, tmp_path)
-    running = create_engine(Settings(data_dir=tmp_path, database_url=url))
-    yield running
-    await running.dispose()
+    async with demo_engine(demo_file, tmp_path) as running:
+        yield running
 
 
 async def in_session(engine: AsyncEngine, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
