@@ -3,9 +3,9 @@
 
 import * as api from '../api.js';
 import {
-  h, heading, page, errorArea, textField, submitButton, applyFieldErrors, uid,
+  h, heading, page, errorArea, textField, submitButton, uid,
 } from '../ui.js';
-import { normaliseCode } from './mfa.js';
+import { codeField, onCodeSubmit } from './mfa.js';
 import { recoveryCodesCard } from './mfa-enrol.js';
 
 /** @param {import('../app.js').ViewContext} ctx */
@@ -37,15 +37,8 @@ function recoveryCodesSection(ctx, onReplaced) {
   const password = textField({
     label: 'Your password', name: 'password', type: 'password', autocomplete: 'current-password',
   });
-  const code = textField({
-    label: 'Authentication code',
-    name: 'code',
-    inputmode: 'numeric',
-    autocomplete: 'one-time-code',
-    spellcheck: false,
-    hint: 'The 6-digit code your authenticator app shows for Teamwell now.',
-    extraClass: 'input--code',
-  });
+  const code = codeField('The 6-digit code your authenticator app shows for Teamwell now.',
+    { inputmode: 'numeric' });
   const submit = submitButton('Replace my recovery codes', { busyText: 'Replacing…' });
   const form = h('form', { class: 'form', novalidate: true },
     errors.element,
@@ -53,25 +46,18 @@ function recoveryCodesSection(ctx, onReplaced) {
     code.element,
     h('div', { class: 'form__actions' }, submit.element));
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    if (submit.busy) return;
-    errors.clear();
-    password.clearError();
-    code.clearError();
-    const value = normaliseCode(code.input.value);
-    if (!password.input.value) {
+  onCodeSubmit(form, {
+    ctx, code, submit, errors,
+    fields: { password, code },
+    check: () => {
+      if (password.input.value) return true;
       password.setError('Enter your password');
       password.input.focus();
-      return;
-    }
-    if (!value) {
-      code.setError('Enter the code from your authenticator app');
-      code.input.focus();
-      return;
-    }
-    submit.setBusy(true);
-    try {
+      return false;
+    },
+    missing: 'Enter the code from your authenticator app',
+    focusOnFailure: errors.element,
+    send: async (value) => {
       // A wrong password or code is a 401 that must not end the session.
       const answer = await api.request('/api/v1/auth/mfa/recovery-codes', {
         method: 'POST',
@@ -81,13 +67,7 @@ function recoveryCodesSection(ctx, onReplaced) {
       });
       if (!ctx.isCurrent()) return;
       onReplaced((answer && Array.isArray(answer.recovery_codes) ? answer.recovery_codes : []).map(String));
-    } catch (failure) {
-      if (!ctx.isCurrent()) return;
-      submit.setBusy(false);
-      code.input.value = '';
-      errors.show(failure, applyFieldErrors(failure, { password, code }));
-      errors.element.focus();
-    }
+    },
   });
 
   return h('section', { class: 'account-section', 'aria-labelledby': titleId },

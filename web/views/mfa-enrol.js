@@ -2,9 +2,9 @@
 
 import * as api from '../api.js';
 import {
-  h, heading, errorArea, textField, submitButton, applyFieldErrors, copyText, notice, uid,
+  h, heading, errorArea, submitButton, copyText, notice, uid,
 } from '../ui.js';
-import { normaliseCode } from './mfa.js';
+import { codeField, onCodeSubmit } from './mfa.js';
 
 /** "JBSWY3DPEHPK3PXP" → "JBSW Y3DP EHPK 3PXP" */
 export function groupSecret(secret) {
@@ -34,47 +34,25 @@ function copyButton(text, value, status) {
 function setupView(ctx, { secret, otpauth_uri: uri }) {
   const errors = errorArea();
   const copyStatus = h('p', { class: 'copy-status', role: 'status' });
-  const code = textField({
-    label: 'Authentication code',
-    name: 'code',
-    inputmode: 'numeric',
-    autocomplete: 'one-time-code',
-    spellcheck: false,
-    hint: 'The 6-digit code your app shows for Teamwell.',
-    extraClass: 'input--code',
-  });
+  const code = codeField('The 6-digit code your app shows for Teamwell.', { inputmode: 'numeric' });
   const submit = submitButton('Verify', { busyText: 'Verifying…' });
   const form = h('form', { class: 'form', novalidate: true },
     code.element, h('div', { class: 'form__actions' }, submit.element));
 
   const root = h('div', { class: 'auth-layout auth-layout--wide' });
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    if (submit.busy) return;
-    errors.clear();
-    code.clearError();
-    const value = normaliseCode(code.input.value);
-    if (!value) {
-      code.setError('Enter the code from your authenticator app');
-      errors.show('Enter the 6-digit code from your authenticator app.');
-      code.input.focus();
-      return;
-    }
-    submit.setBusy(true);
-    try {
+  onCodeSubmit(form, {
+    ctx, code, submit, errors,
+    fields: { code },
+    missing: 'Enter the code from your authenticator app',
+    summary: 'Enter the 6-digit code from your authenticator app.',
+    send: async (value) => {
       const recoveryCodes = await api.verifyEnrolment(value);
       if (!ctx.isCurrent()) return;
       root.replaceWith(recoveryCodesView(ctx, recoveryCodes));
       ctx.updateTitle();
       ctx.focusHeading();
-    } catch (error) {
-      if (!ctx.isCurrent()) return;
-      submit.setBusy(false);
-      code.input.value = '';
-      errors.show(error, applyFieldErrors(error, { code }));
-      code.input.focus();
-    }
+    },
   });
 
   const stepOne = uid('step');

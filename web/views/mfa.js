@@ -13,37 +13,88 @@ export function normaliseCode(value) {
     : trimmed;
 }
 
-/** @param {import('../app.js').ViewContext} ctx */
-export function render(ctx) {
-  const errors = errorArea();
-  const code = textField({
+/**
+ * The field for a code from an authenticator app, as every form asking for one shows it.
+ * @param {string} hint
+ * @param {{ inputmode?: string, autocapitalize?: string }} [extra]
+ */
+export function codeField(hint, extra = {}) {
+  return textField({
     label: 'Authentication code',
     name: 'code',
     autocomplete: 'one-time-code',
     spellcheck: false,
-    autocapitalize: 'none',
-    hint: 'Enter the 6-digit code from your authenticator app. If you cannot use the app, enter one of your recovery codes.',
+    hint,
     extraClass: 'input--code',
+    ...extra,
   });
-  const submit = submitButton('Verify', { busyText: 'Verifying…' });
+}
 
-  const form = h('form', { class: 'form', novalidate: true },
-    code.element, h('div', { class: 'form__actions' }, submit.element));
-
+/**
+ * Send the code when `form` is submitted, the same way on every form that asks for one: an
+ * empty code is refused at its field (`missing`, and `summary` above the form when given) before
+ * anything is sent; a refusal from the server clears the code and is shown beside `fields`
+ * (problem field name → field), then focus goes to `focusOnFailure` (the code by default).
+ * `check` runs first for the form's other fields; `send` does the rest of a success.
+ * @param {HTMLFormElement} form
+ * @param {{
+ *   ctx: import('../app.js').ViewContext,
+ *   code: ReturnType<typeof textField>,
+ *   submit: ReturnType<typeof submitButton>,
+ *   errors: ReturnType<typeof errorArea>,
+ *   fields: Record<string, ReturnType<typeof textField>>,
+ *   missing: string,
+ *   summary?: string,
+ *   check?: () => boolean,
+ *   focusOnFailure?: HTMLElement,
+ *   send: (code: string) => Promise<void>,
+ * }} options
+ */
+export function onCodeSubmit(form, options) {
+  const { ctx, code, submit, errors, fields } = options;
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (submit.busy) return;
     errors.clear();
-    code.clearError();
+    for (const field of new Set(Object.values(fields))) field.clearError();
     const value = normaliseCode(code.input.value);
+    if (options.check && !options.check()) return;
     if (!value) {
-      code.setError('Enter your authentication code');
-      errors.show('Enter the code from your authenticator app.');
+      code.setError(options.missing);
+      if (options.summary) errors.show(options.summary);
       code.input.focus();
       return;
     }
     submit.setBusy(true);
     try {
+      await options.send(value);
+    } catch (error) {
+      if (!ctx.isCurrent()) return;
+      submit.setBusy(false);
+      code.input.value = '';
+      errors.show(error, applyFieldErrors(error, fields));
+      (options.focusOnFailure || code.input).focus();
+    }
+  });
+}
+
+/** @param {import('../app.js').ViewContext} ctx */
+export function render(ctx) {
+  const errors = errorArea();
+  const code = codeField(
+    'Enter the 6-digit code from your authenticator app. If you cannot use the app, enter one of your recovery codes.',
+    { autocapitalize: 'none' });
+  const submit = submitButton('Verify', { busyText: 'Verifying…' });
+
+  const form = h('form', { class: 'form', novalidate: true },
+    code.element, h('div', { class: 'form__actions' }, submit.element));
+
+  onCodeSubmit(form, {
+    ctx, code, submit, errors,
+    fields: { code, mfa_token: code },
+    missing: 'Enter your authentication code',
+    summary: 'Enter the code from your authenticator app.',
+    send: async (value) => {
       const outcome = await api.verifyLoginCode(value);
       if (!ctx.isCurrent()) return;
       if (outcome === 'mfa') {
@@ -55,13 +106,7 @@ export function render(ctx) {
       } else {
         ctx.goHome();
       }
-    } catch (error) {
-      if (!ctx.isCurrent()) return;
-      submit.setBusy(false);
-      code.input.value = '';
-      errors.show(error, applyFieldErrors(error, { code, mfa_token: code }));
-      code.input.focus();
-    }
+    },
   });
 
   const back = h('a', {
