@@ -5,11 +5,12 @@
 
 import { request } from '../api.js';
 import {
-  h, section, dataTable, time, badge, roleLabel, emptyState, problemMessage, loadOnFirstOpen,
-  errorArea, applyFieldErrors, submitButton, notice,
+  h, section, dataTable, time, badge, roleLabel, emptyState, loadOnFirstOpen,
+  errorArea, submitButton, notice,
 } from '../ui.js';
 import {
-  CLINICAL_ROLES, careTeamCandidates, roleOptions, selectField,
+  CLINICAL_ROLES, careTeamCandidates, roleOptions, selectField, sendForm, rowActionButton,
+  reloadPanel,
 } from './record-fields.js';
 
 const mayChange = (ctx) => Boolean(ctx) && ctx.user.role !== 'client';
@@ -23,41 +24,30 @@ export function careTeamPanel(client, ctx) {
   let members = client.care_team || [];
   const changes = mayChange(ctx);
 
-  async function refresh() {
-    try {
-      members = await request(base, { signal: ctx.signal });
-    } catch (error) {
-      if (error.name === 'AbortError' || !ctx.isCurrent()) return;
-      // Ending one's own membership ends one's access to the record.
-      failure.textContent = problemMessage(error);
-      body.replaceChildren();
-      return;
-    }
-    if (ctx.isCurrent()) draw();
+  function refresh() {
+    // Ending one's own membership ends one's access to the record.
+    return reloadPanel(ctx, {
+      load: () => request(base, { signal: ctx.signal }),
+      failure,
+      body,
+      draw: (found) => { members = found; draw(); },
+    });
   }
 
   function endButton(member) {
     const name = member.display_name || 'this member';
-    const button = h('button', {
-      type: 'button', class: 'button button--small button--secondary', 'aria-label': `End membership: ${name}`,
-    }, 'End membership');
-    button.addEventListener('click', async () => {
-      if (button.getAttribute('aria-disabled') === 'true') return;
-      button.setAttribute('aria-disabled', 'true');
-      failure.textContent = '';
-      status.replaceChildren();
-      try {
+    return rowActionButton(ctx, {
+      text: 'End membership',
+      label: `End membership: ${name}`,
+      failure,
+      act: async () => {
+        status.replaceChildren();
         await request(`${base}/${encodeURIComponent(member.id)}`, { method: 'DELETE', signal: ctx.signal });
         if (!ctx.isCurrent()) return;
         status.replaceChildren(notice(`${name} is no longer on the care team.`, 'success'));
         await refresh();
-      } catch (error) {
-        if (error.name === 'AbortError' || !ctx.isCurrent()) return;
-        failure.textContent = problemMessage(error);
-        button.removeAttribute('aria-disabled');
-      }
+      },
     });
-    return button;
   }
 
   function table(items, { past = false } = {}) {
@@ -141,21 +131,18 @@ export function careTeamPanel(client, ctx) {
       const chosen = people.find((p) => p.id === person.input.value);
       const payload = { user_id: person.input.value };
       if (role.input.value) payload.role_on_team = role.input.value;
-      submit.setBusy(true);
-      try {
-        members = await request(base, { method: 'POST', body: payload, signal: ctx.signal });
-        if (!ctx.isCurrent()) return;
-        details.open = false;
-        status.replaceChildren(notice(`${chosen ? chosen.name : 'They'} joined the care team.`, 'success'));
-        draw();
-      } catch (error) {
-        if (error.name === 'AbortError') return;
-        const unmatched = applyFieldErrors(error, { user_id: person, role_on_team: role });
-        errors.show(error, unmatched);
-        errors.element.focus();
-      } finally {
-        submit.setBusy(false);
-      }
+      await sendForm({
+        submit,
+        errors,
+        fields: { user_id: person, role_on_team: role },
+        send: async () => {
+          members = await request(base, { method: 'POST', body: payload, signal: ctx.signal });
+          if (!ctx.isCurrent()) return;
+          details.open = false;
+          status.replaceChildren(notice(`${chosen ? chosen.name : 'They'} joined the care team.`, 'success'));
+          draw();
+        },
+      });
     });
     return el;
   }

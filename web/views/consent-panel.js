@@ -8,10 +8,12 @@
 import { request } from '../api.js';
 import {
   h, section, dataTable, consentBadge, time, label, emptyState, formatDate, uid,
-  errorArea, applyFieldErrors, submitButton, notice, problemMessage, loadOnFirstOpen,
+  errorArea, submitButton, notice, problemMessage, loadOnFirstOpen,
   PURPOSE_LABELS, CONSENT_STATE_LABELS,
 } from '../ui.js';
-import { selectField, textareaField } from './record-fields.js';
+import {
+  selectField, textareaField, sendForm, rowActionButton, reloadPanel,
+} from './record-fields.js';
 
 /**
  * The latest consent decision for each organisation and purpose.
@@ -58,38 +60,29 @@ export function consentPanel(client, ctx) {
     status.replaceChildren(notice(
       `${label(CONSENT_STATE_LABELS, entry.state)}: ${label(PURPOSE_LABELS, entry.purpose)} for ${entry.organisation_name || 'the organisation'}.`,
       'success'));
-    try {
-      // The whole history, not only the summary's current decisions.
-      history = await request(`/api/v1/clients/${encodeURIComponent(client.id)}/consents`, { signal: ctx.signal });
-      fullHistory = true;
-    } catch (error) {
-      if (error.name === 'AbortError' || !ctx.isCurrent()) return;
-      // Withdrawing consent for one's own organisation ends one's own access.
-      failure.textContent = problemMessage(error);
-      body.replaceChildren();
-      return;
-    }
-    if (ctx.isCurrent()) draw();
+    // The whole history, not only the summary's current decisions. Withdrawing consent for one's
+    // own organisation ends one's own access.
+    await reloadPanel(ctx, {
+      load: () => request(`/api/v1/clients/${encodeURIComponent(client.id)}/consents`, { signal: ctx.signal }),
+      failure,
+      body,
+      draw: (records) => {
+        history = records;
+        fullHistory = true;
+        draw();
+      },
+    });
   }
 
   function withdrawButton(record) {
     const name = `${label(PURPOSE_LABELS, record.purpose)} for ${record.organisation_name || 'this organisation'}`;
-    const button = h('button', {
-      type: 'button', class: 'button button--small button--secondary consent-cell__action', 'aria-label': `Withdraw consent: ${name}`,
-    }, 'Withdraw');
-    button.addEventListener('click', async () => {
-      if (button.getAttribute('aria-disabled') === 'true') return;
-      button.setAttribute('aria-disabled', 'true');
-      failure.textContent = '';
-      try {
-        await decide({ organisation_id: record.organisation_id, purpose: record.purpose, state: 'withdrawn' });
-      } catch (error) {
-        if (error.name === 'AbortError' || !ctx.isCurrent()) return;
-        failure.textContent = problemMessage(error);
-        button.removeAttribute('aria-disabled');
-      }
+    return rowActionButton(ctx, {
+      text: 'Withdraw',
+      label: `Withdraw consent: ${name}`,
+      className: 'consent-cell__action',
+      failure,
+      act: () => decide({ organisation_id: record.organisation_id, purpose: record.purpose, state: 'withdrawn' }),
     });
-    return button;
   }
 
   function consentCell(record) {
@@ -239,20 +232,17 @@ export function consentPanel(client, ctx) {
       if (!ok) return;
       const body = { organisation_id: organisation.input.value, purpose: purpose.input.value, state: chosen.value };
       if (note.input.value.trim()) body.note = note.input.value.trim();
-      submit.setBusy(true);
-      try {
-        await decide(body);
-        if (!ctx.isCurrent()) return;
-        el.reset();
-        formDetails.open = false;
-      } catch (error) {
-        if (error.name === 'AbortError') return;
-        const unmatched = applyFieldErrors(error, { organisation_id: organisation, purpose, note });
-        errors.show(error, unmatched);
-        errors.element.focus();
-      } finally {
-        submit.setBusy(false);
-      }
+      await sendForm({
+        submit,
+        errors,
+        fields: { organisation_id: organisation, purpose, note },
+        send: async () => {
+          await decide(body);
+          if (!ctx.isCurrent()) return;
+          el.reset();
+          formDetails.open = false;
+        },
+      });
     });
     return el;
   }

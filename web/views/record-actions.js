@@ -8,11 +8,11 @@
 
 import { request, download } from '../api.js';
 import {
-  h, section, notice, problemMessage, errorArea, applyFieldErrors, submitButton, textField,
+  h, section, notice, problemMessage, errorArea, submitButton, textField,
   loadOnFirstOpen, STATUS_LABELS, roleLabel,
 } from '../ui.js';
 import {
-  CLINICAL_ROLES, careTeamCandidates, selectField, textareaField,
+  CLINICAL_ROLES, careTeamCandidates, selectField, textareaField, sendForm,
 } from './record-fields.js';
 
 /** Who may ask for the subject-access export (app/exports/sar.py). */
@@ -95,19 +95,17 @@ function detailsForm(client, ctx, base) {
       errors.show('Nothing has changed.');
       return;
     }
-    submit.setBusy(true);
-    try {
-      await request(base, { method: 'PATCH', body: payload, signal: ctx.signal });
-      if (!ctx.isCurrent()) return;
-      ctx.setFlash('The record is updated.', 'success');
-      ctx.navigate(window.location.hash);
-    } catch (error) {
-      if (error.name === 'AbortError') return;
-      errors.show(error, applyFieldErrors(error, { display_name: name, status: state }));
-      errors.element.focus();
-    } finally {
-      submit.setBusy(false);
-    }
+    await sendForm({
+      submit,
+      errors,
+      fields: { display_name: name, status: state },
+      send: async () => {
+        await request(base, { method: 'PATCH', body: payload, signal: ctx.signal });
+        if (!ctx.isCurrent()) return;
+        ctx.setFlash('The record is updated.', 'success');
+        ctx.navigate(window.location.hash);
+      },
+    });
   });
   return h('details', { class: 'details' }, h('summary', {}, 'Change name or status'), form);
 }
@@ -165,27 +163,25 @@ function specialistForm(client, ctx, base) {
       const why = reason ? reason.input.value.trim() : '';
       if (why) payload.override_reason = why;
       const chosen = people.find((p) => p.id === person.input.value);
-      submit.setBusy(true);
-      try {
-        const assigned = await request(`${base}/employment-specialist`, {
-          method: 'POST', body: payload, signal: ctx.signal,
-        });
-        if (!ctx.isCurrent()) return;
-        const caseload = assigned.caseload;
-        ctx.setFlash(
-          `${chosen ? chosen.name : 'The specialist'} is now ${client.display_name || 'the client'}’s employment specialist`
-          + `${caseload ? ` (${caseload.active_clients} of ${caseload.limit} clients on their caseload)` : ''}.`,
-          'success');
-        ctx.navigate(window.location.hash);
-      } catch (error) {
-        if (error.name === 'AbortError') return;
-        const fields = { user_id: person };
-        if (reason) fields.override_reason = reason;
-        errors.show(error, applyFieldErrors(error, fields));
-        errors.element.focus();
-      } finally {
-        submit.setBusy(false);
-      }
+      const fields = { user_id: person };
+      if (reason) fields.override_reason = reason;
+      await sendForm({
+        submit,
+        errors,
+        fields,
+        send: async () => {
+          const assigned = await request(`${base}/employment-specialist`, {
+            method: 'POST', body: payload, signal: ctx.signal,
+          });
+          if (!ctx.isCurrent()) return;
+          const caseload = assigned.caseload;
+          ctx.setFlash(
+            `${chosen ? chosen.name : 'The specialist'} is now ${client.display_name || 'the client'}’s employment specialist`
+            + `${caseload ? ` (${caseload.active_clients} of ${caseload.limit} clients on their caseload)` : ''}.`,
+            'success');
+          ctx.navigate(window.location.hash);
+        },
+      });
     });
     return el;
   }

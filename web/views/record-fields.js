@@ -1,10 +1,11 @@
 // Form fields shared by intake and the record's administration panels
-// (taking a referral, adding a referral, care team, consent), and the staff
-// those panels offer to put on a client's care team.
+// (taking a referral, adding a referral, care team, consent), the staff
+// those panels offer to put on a client's care team, and how those panels
+// send a form, act from a button and reload after a change.
 
 import { request } from '../api.js';
 import {
-  h, uid, REFERRAL_SOURCE_LABELS, ROLE_LABELS,
+  h, uid, REFERRAL_SOURCE_LABELS, ROLE_LABELS, applyFieldErrors, problemMessage,
 } from '../ui.js';
 
 /** The roles that take referrals and join care teams (the server's CLINICAL_ROLES). */
@@ -213,4 +214,77 @@ export async function careTeamCandidates(client, { signal }) {
     else people.delete(u.id);
   }
   return [...people.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * Send a panel's form: `send` makes the request and shows what follows. Meanwhile the submit
+ * button is busy; a refusal is shown beside `fields` (problem field name → field) or, for the
+ * rest, above the form, which takes the focus so a screen reader hears it.
+ * @param {{
+ *   submit: { setBusy: (busy: boolean) => void },
+ *   errors: { show: (error: any, unmatched?: any) => void, element: HTMLElement },
+ *   fields: Record<string, any>,
+ *   send: () => Promise<void>,
+ * }} options
+ */
+export async function sendForm({ submit, errors, fields, send }) {
+  submit.setBusy(true);
+  try {
+    await send();
+  } catch (error) {
+    if (error.name === 'AbortError') return;
+    errors.show(error, applyFieldErrors(error, fields));
+    errors.element.focus();
+  } finally {
+    submit.setBusy(false);
+  }
+}
+
+/**
+ * A small button for one change to a row of a panel, doing `act` once at a time: it is marked
+ * aria-disabled while the change is made (a disabled button would lose the focus); a refusal is
+ * said in `failure` and the button offered again.
+ * @param {import('../app.js').ViewContext} ctx
+ * @param {{ text: string, label: string, className?: string, failure: HTMLElement,
+ *   act: () => Promise<void> }} options
+ */
+export function rowActionButton(ctx, { text, label, className, failure, act }) {
+  const button = h('button', {
+    type: 'button', class: ['button button--small button--secondary', className], 'aria-label': label,
+  }, text);
+  button.addEventListener('click', async () => {
+    if (button.getAttribute('aria-disabled') === 'true') return;
+    button.setAttribute('aria-disabled', 'true');
+    failure.textContent = '';
+    try {
+      await act();
+    } catch (error) {
+      if (error.name === 'AbortError' || !ctx.isCurrent()) return;
+      failure.textContent = problemMessage(error);
+      button.removeAttribute('aria-disabled');
+    }
+  });
+  return button;
+}
+
+/**
+ * Reload what a panel shows after a change made in it, and draw it again. A change can end one's
+ * own access to the record (leaving its care team, withdrawing one's own organisation's consent):
+ * then the reload is refused, and the panel says why in `failure` and shows nothing more.
+ * @template T
+ * @param {import('../app.js').ViewContext} ctx
+ * @param {{ load: () => Promise<T>, failure: HTMLElement, body: HTMLElement,
+ *   draw: (loaded: T) => void }} options
+ */
+export async function reloadPanel(ctx, { load, failure, body, draw }) {
+  let loaded;
+  try {
+    loaded = await load();
+  } catch (error) {
+    if (error.name === 'AbortError' || !ctx.isCurrent()) return;
+    failure.textContent = problemMessage(error);
+    body.replaceChildren();
+    return;
+  }
+  if (ctx.isCurrent()) draw(loaded);
 }

@@ -6,10 +6,10 @@
 
 import { request } from '../api.js';
 import {
-  h, section, dataTable, time, label, emptyState, errorArea, applyFieldErrors, submitButton, notice,
+  h, section, dataTable, time, label, emptyState, errorArea, submitButton, notice,
   problemMessage, REFERRAL_SOURCE_LABELS,
 } from '../ui.js';
-import { referralFields } from './record-fields.js';
+import { referralFields, sendForm } from './record-fields.js';
 
 /** The eligibility verdict at referral, with the reasons when ineligible. */
 function eligibleWords(referral) {
@@ -67,22 +67,19 @@ export function referralsPanel(client, ctx) {
       errors.clear();
       const payload = fields.read();
       if (!payload) return;
-      submit.setBusy(true);
-      try {
-        await request(path, { method: 'POST', body: payload, signal: ctx.signal });
-        if (!ctx.isCurrent()) return;
-        fields.reset();
-        details.open = false;
-        status.replaceChildren(notice('Referral added.', 'success'));
-        await load();
-      } catch (error) {
-        if (error.name === 'AbortError') return;
-        const unmatched = applyFieldErrors(error, fields.fields);
-        errors.show(error, unmatched);
-        errors.element.focus();
-      } finally {
-        submit.setBusy(false);
-      }
+      await sendForm({
+        submit,
+        errors,
+        fields: fields.fields,
+        send: async () => {
+          await request(path, { method: 'POST', body: payload, signal: ctx.signal });
+          if (!ctx.isCurrent()) return;
+          fields.reset();
+          details.open = false;
+          status.replaceChildren(notice('Referral added.', 'success'));
+          await load();
+        },
+      });
     });
     return details;
   }
