@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,7 @@ from app.config import Settings
 from app.context import Actor, Context
 from app.db import create_engine, session_factory
 from app.migrate import upgrade_async
-from tests.conftest import Live, base_env, teamwell_cli
-from tests.support.postgres import PostgresServer
+from tests.conftest import Live, base_env, fresh_database, teamwell_cli
 
 
 @pytest.fixture
@@ -94,36 +92,16 @@ async def test_verify_audit_command_says_where_the_chain_breaks(
 def test_reading_a_record_is_audited_with_who_and_where(live: Live) -> None:
     therapist = live.as_role("therapist")
     client = therapist.get("/api/v1/clients").json()["items"][0]
-    before = (
-        live.as_role("supervisor")
-        .get(
-            "/api/v1/audit-events",
-            params={
-                "client_id": client["id"],
-                "action": "client.read",
-                "actor_id": therapist.user["id"],
-            },
-        )
-        .json()["total"]
-    )
+    reads = {"client_id": client["id"], "action": "client.read", "actor_id": therapist.user["id"]}
+    supervisor = live.as_role("supervisor")
+    before = supervisor.get("/api/v1/audit-events", params=reads).json()["total"]
     assert (
         therapist.get(
             f"/api/v1/clients/{client['id']}", headers={"User-Agent": "ward-laptop/1.0"}
         ).status_code
         == 200
     )
-    events = (
-        live.as_role("supervisor")
-        .get(
-            "/api/v1/audit-events",
-            params={
-                "client_id": client["id"],
-                "action": "client.read",
-                "actor_id": therapist.user["id"],
-            },
-        )
-        .json()
-    )
+    events = supervisor.get("/api/v1/audit-events", params=reads).json()
     assert events["total"] == before + 1
     newest = events["items"][0]
     assert newest["outcome"] == "success" and newest["ip"] == "127.0.0.1"
@@ -174,11 +152,7 @@ class Trail:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def trail(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Trail]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'audit.db'}"
-    else:
-        pg: PostgresServer = request.getfixturevalue("postgres")
-        url = pg.create_database(f"audit_{uuid.uuid4().hex[:8]}")
+    url = fresh_database(request, tmp_path, "audit")
     await upgrade_async(url)
     settings = Settings(data_dir=tmp_path, database_url=url)
     engine = create_engine(settings)

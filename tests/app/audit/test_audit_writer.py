@@ -25,8 +25,7 @@ from app.config import Settings
 from app.context import Actor, Context
 from app.db import create_engine, session_factory
 from app.migrate import upgrade_async
-from tests.conftest import Live
-from tests.support.postgres import PostgresServer
+from tests.conftest import Live, fresh_database
 
 REQUESTS = 40
 # More than either database's connection pool holds (SQLite 15, PostgreSQL 30): the reads wait
@@ -57,11 +56,7 @@ def entries(n: int, request: int) -> list[audit_service.AuditEntry]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'audit.db'}"
-    else:
-        pg: PostgresServer = request.getfixturevalue("postgres")
-        url = pg.create_database(f"audit_{uuid.uuid4().hex[:8]}")
+    url = fresh_database(request, tmp_path, "audit")
     await upgrade_async(url)
     running = create_engine(Settings(data_dir=tmp_path, database_url=url))
     yield running

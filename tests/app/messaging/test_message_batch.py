@@ -31,7 +31,7 @@ from app.migrate import upgrade_async
 from app.teams.models import Team
 from app.users.models import User
 from bench.seed import seed
-from tests.support.postgres import PostgresServer
+from tests.conftest import fresh_database
 
 
 @dataclass
@@ -62,11 +62,7 @@ class World:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'batch.db'}"
-    else:
-        pg: PostgresServer = request.getfixturevalue("postgres")
-        url = pg.create_database(f"batch_{uuid.uuid4().hex[:8]}")
+    url = fresh_database(request, tmp_path, "batch")
     await upgrade_async(url)
     settings = Settings(data_dir=tmp_path, database_url=url)
     people = await seed(settings, people=20, clients=0)

@@ -57,7 +57,7 @@ from auth.policies import clients as client_policies
 from auth.policies import messaging as messaging_policies
 from auth.policies import supervision as supervision_policies
 from auth.policies import teams as team_policies
-from tests.support.postgres import PostgresServer
+from tests.conftest import fresh_database
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 SYSTEM = Actor(user_id=None, role=None, organisation_id=None, user_agent="policy-sql-test")
@@ -75,11 +75,7 @@ class Db:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Db]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'policies.db'}"
-    else:
-        pg: PostgresServer = request.getfixturevalue("postgres")
-        url = pg.create_database(f"policies_{uuid.uuid4().hex[:8]}")
+    url = fresh_database(request, tmp_path, "policies")
     await upgrade_async(url)
     settings = Settings(data_dir=tmp_path, database_url=url)
     engine = create_engine(settings)
