@@ -10,10 +10,8 @@ Real Chromium against a real server; every step through the web client after sig
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 
 import pyotp
 import pytest
@@ -28,7 +26,7 @@ from tests.browser.support import (
     sign_in_as,
 )
 from tests.conftest import Live
-from tests.system.test_hardening import _Discovery
+from tests.support.oidc import discovery_only
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -36,14 +34,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 @pytest.fixture
 def discovery() -> Iterator[str]:
     """A provider's discovery document (naming its issuer without a trailing slash)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Discovery)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with discovery_only() as url:
+        yield url
 
 
 async def sign_in_admin(page: Page, live: Live) -> None:

@@ -42,8 +42,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any, Self
 from urllib.parse import urlsplit
@@ -446,6 +447,46 @@ def _page_text(page: str, limit: int = 1000) -> str:
     text = re.sub(r"<style\b.*?</style>|<script\b.*?</script>", " ", page, flags=re.S | re.I)
     text = html.unescape(re.sub(r"<[^>]+>", " ", text))
     return " ".join(text.split())[:limit]
+
+
+class _DiscoveryOnly(BaseHTTPRequestHandler):
+    """Just enough of an OpenID provider for Teamwell to build the redirect to it."""
+
+    def do_GET(self) -> None:
+        issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if self.path != "/.well-known/openid-configuration":
+            self.send_error(404)
+            return
+        body = json.dumps(
+            {
+                "issuer": issuer,
+                "authorization_endpoint": f"{issuer}/authorize",
+                "token_endpoint": f"{issuer}/token",
+                "jwks_uri": f"{issuer}/jwks",
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: Any) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def discovery_only() -> Iterator[str]:
+    """A provider on loopback that serves its discovery document and nothing else (its issuer
+    named without a trailing slash), for tests that stop at the redirect to it: its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DiscoveryOnly)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def main(argv: Sequence[str]) -> int:

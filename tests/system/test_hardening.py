@@ -11,13 +11,9 @@ message, typing and signalling rate limits tests/realtime/test_realtime_limits.p
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +21,7 @@ import pytest
 from app.config import Settings
 from app.main import CONTENT_SECURITY_POLICY, create_app
 from tests.conftest import REPO_ROOT, Live, live_server, problem
+from tests.support.oidc import discovery_only
 
 WEB = REPO_ROOT / "web"
 HSTS = "strict-transport-security"
@@ -200,42 +197,10 @@ async def test_an_https_public_url_sends_hsts_and_secure_cookies(tmp_path: Path)
 # --- cookies --------------------------------------------------------------------------------------
 
 
-class _Discovery(BaseHTTPRequestHandler):
-    """Just enough of an OpenID provider for Teamwell to build the redirect to it."""
-
-    def do_GET(self) -> None:
-        issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
-        if self.path != "/.well-known/openid-configuration":
-            self.send_error(404)
-            return
-        body = json.dumps(
-            {
-                "issuer": issuer,
-                "authorization_endpoint": f"{issuer}/authorize",
-                "token_endpoint": f"{issuer}/token",
-                "jwks_uri": f"{issuer}/jwks",
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args: Any) -> None:
-        return None
-
-
 @pytest.fixture
 def discovery() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Discovery)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with discovery_only() as url:
+        yield url
 
 
 def test_the_only_cookie_is_http_only_same_site_and_short_lived(
