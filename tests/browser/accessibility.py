@@ -28,6 +28,8 @@ AXE_SOURCE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 
 # WCAG 2.0, 2.1 and 2.2 at levels A and AA: the level the service is held to.
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa")
+# The sizes a screen is scanned at: a desktop's and a phone's (width, height).
+SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 
 _RUN = """
 async (tags) => {
@@ -77,3 +79,15 @@ async def axe_check(page: Page, context_label: str) -> None:
     """Fail, listing each violation and its elements, unless axe finds nothing."""
     found = await axe_violations(page)
     assert not found, f"axe-core: accessibility violations on {context_label}:\n" + describe(found)
+
+
+async def scan_both_sizes(
+    page: Page, context_label: str, back_to: tuple[int, int] | None = SIZES["desktop"]
+) -> None:
+    """``axe_check`` at each of ``SIZES``, then the page back at ``back_to`` (``None``: left at
+    the last size), as the steps after the scan expect it."""
+    for size, (width, height) in SIZES.items():
+        await page.set_viewport_size({"width": width, "height": height})
+        await axe_check(page, f"{context_label} at {size} size")
+    if back_to is not None:
+        await page.set_viewport_size({"width": back_to[0], "height": back_to[1]})

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.accessibility import axe_check
+from tests.browser.accessibility import SIZES, axe_check, scan_both_sizes
 from tests.browser.support import (
     Person,
     only_these_refusals,
@@ -35,7 +35,6 @@ from tests.conftest import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 DESKTOP = {"width": SIZES["desktop"][0], "height": SIZES["desktop"][1]}
 CLIENT_NAME = "Alex Morgan"
 
@@ -137,13 +136,6 @@ async def settled(page: Page) -> None:
     await expect(page.locator("h1").first).to_be_visible()
     await expect(page.locator("#main[aria-busy='true'], #main .loading")).to_have_count(0)
     await page.wait_for_function(NOTHING_LOADING)
-
-
-async def scan_both_sizes(page: Page, label: str) -> None:
-    for size, (width, height) in SIZES.items():
-        await page.set_viewport_size({"width": width, "height": height})
-        await axe_check(page, f"{label} at {size} size")
-    await page.set_viewport_size({"width": 1366, "height": 768})
 
 
 # The forms and histories a view keeps folded away (taking a referral, recording consent, adding

@@ -13,9 +13,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, expect
 
-from tests.browser.accessibility import axe_check
+from tests.browser.accessibility import scan_both_sizes
 from tests.browser.support import (
     MEDIA_CSP,
     meeting_for_alex,
@@ -30,15 +30,7 @@ from tests.conftest import ROLE_EMAILS, Live
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 KEYWORKER_NAME = "Priya Shah"
-
-
-async def scan_both_sizes(page: Page, label: str, back_to: tuple[int, int]) -> None:
-    for size, (width, height) in SIZES.items():
-        await page.set_viewport_size({"width": width, "height": height})
-        await axe_check(page, f"{label} at {size} size")
-    await page.set_viewport_size({"width": back_to[0], "height": back_to[1]})
 
 
 def guest_link(live: Live, meeting_id: str, **body: str) -> str:

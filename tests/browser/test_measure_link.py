@@ -7,9 +7,9 @@ import re
 import uuid
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
-from tests.browser.accessibility import axe_check
+from tests.browser.accessibility import scan_both_sizes
 from tests.browser.support import open_client, open_person, sign_in_as
 from tests.conftest import Live
 
@@ -43,6 +43,17 @@ async def test_a_client_without_a_login_answers_through_the_link(
     assert again.status_code == 410
 
 
+async def gad7_link_form(page: Page, live: Live) -> Locator:
+    """The keyworker on Bea's page with the questionnaire link form open, the GAD-7 chosen: the
+    questionnaire panel."""
+    await sign_in_as(page, live, "peer_keyworker")
+    await open_client(page, "Bea Collins")
+    panel = page.get_by_role("region", name="Questionnaires")
+    await panel.get_by_text("Send a questionnaire link").click()
+    await panel.get_by_label("Questionnaire", exact=True).select_option("gad7")
+    return panel
+
+
 async def test_staff_make_a_questionnaire_link_on_the_client_page_and_email_it(
     media_browser: Browser, live_sqlite: Live
 ) -> None:
@@ -54,11 +65,7 @@ async def test_staff_make_a_questionnaire_link_on_the_client_page_and_email_it(
     person = await open_person(media_browser, viewport={"width": 1366, "height": 768})
     page = person.page
     try:
-        await sign_in_as(page, live_sqlite, "peer_keyworker")
-        await open_client(page, "Bea Collins")
-        panel = page.get_by_role("region", name="Questionnaires")
-        await panel.get_by_text("Send a questionnaire link").click()
-        await panel.get_by_label("Questionnaire", exact=True).select_option("gad7")
+        panel = await gad7_link_form(page, live_sqlite)
         await expect(panel.get_by_text("The client has no login")).to_be_visible()
         await panel.get_by_label("Email the link to (optional)").fill(address)
         await panel.get_by_role("button", name="Make the link").click()
@@ -68,9 +75,7 @@ async def test_staff_make_a_questionnaire_link_on_the_client_page_and_email_it(
         await expect(
             panel.get_by_role("status").filter(has_text=re.compile("Copied|copy it yourself"))
         ).to_be_visible()
-        for size, (width, height) in {"desktop": (1366, 768), "phone": (390, 844)}.items():
-            await page.set_viewport_size({"width": width, "height": height})
-            await axe_check(page, f"a questionnaire link made on the client page at {size} size")
+        await scan_both_sizes(page, "a questionnaire link made on the client page", back_to=None)
     finally:
         await person.context.close()
     person.problems.assert_clean()
@@ -94,11 +99,7 @@ async def test_staff_text_a_questionnaire_link_from_the_client_page(
     person = await open_person(media_browser, viewport={"width": 1366, "height": 768})
     page = person.page
     try:
-        await sign_in_as(page, live_sqlite, "peer_keyworker")
-        await open_client(page, "Bea Collins")
-        panel = page.get_by_role("region", name="Questionnaires")
-        await panel.get_by_text("Send a questionnaire link").click()
-        await panel.get_by_label("Questionnaire", exact=True).select_option("gad7")
+        panel = await gad7_link_form(page, live_sqlite)
         await panel.get_by_label("Text the link").check()
         number = panel.get_by_label("Mobile number")
         await number.fill("020 7946 0000")  # a landline
@@ -109,11 +110,9 @@ async def test_staff_text_a_questionnaire_link_from_the_client_page(
         await expect(panel.get_by_text("The GAD-7 link was texted.")).to_be_visible()
         link = await panel.get_by_role("textbox", name="Questionnaire link").input_value()
         await panel.get_by_label("Text the link").check()
-        for size, (width, height) in {"desktop": (1366, 768), "phone": (390, 844)}.items():
-            await page.set_viewport_size({"width": width, "height": height})
-            await axe_check(
-                page, f"a questionnaire link texted from the client page at {size} size"
-            )
+        await scan_both_sizes(
+            page, "a questionnaire link texted from the client page", back_to=None
+        )
     finally:
         await person.context.close()
     # The landline, refused by the server as the form showed: that one 422 and nothing else.

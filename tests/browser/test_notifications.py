@@ -25,7 +25,7 @@ from app.notifications.models import (
     NotificationDelivery,
     NotificationProfile,
 )
-from tests.browser.accessibility import axe_check
+from tests.browser.accessibility import axe_check, scan_both_sizes
 from tests.browser.support import only_these_refusals, open_nav, open_person, sign_in_as
 from tests.conftest import Live
 
@@ -33,7 +33,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 768}
-SIZES = {"desktop": DESKTOP, "phone": PHONE}
 
 SERVICE_WORKER_READY = """
 async () => {
@@ -62,9 +61,7 @@ async def open_notifications(page: Page) -> None:
 
 
 async def scan(page: Page, label: str) -> None:
-    for size, viewport in SIZES.items():
-        await page.set_viewport_size(viewport)
-        await axe_check(page, f"{label} at {size} size")
+    await scan_both_sizes(page, label, back_to=None)
 
 
 async def test_alex_chooses_his_notifications_on_a_phone(
