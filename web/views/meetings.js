@@ -13,7 +13,7 @@ import {
   confirmingButton,
 } from '../ui.js';
 import { KIND_LABELS, meetingWhen } from './meeting/labels.js';
-import { meetingForm, localDate, isUpcoming } from './sessions.js';
+import { meetingForm, isUpcoming, calendarButton } from './sessions.js';
 import { myTeams } from './messages.js';
 
 const KIND_NOUNS = {
@@ -332,21 +332,7 @@ function upcomingItem(ctx, meeting, now, changed, candidates) {
   const hidden = (text) => h('span', { class: 'visually-hidden' }, `: ${text}`);
   const join = h('a', { class: 'button button--small', href: `#/meetings/${encodeURIComponent(meeting.id)}` },
     'Join', hidden(title));
-  const download = h('button', { type: 'button', class: 'button button--small button--secondary' },
-    'Download calendar file', hidden(title));
-  download.addEventListener('click', async () => {
-    if (download.getAttribute('aria-disabled') === 'true') return;
-    download.setAttribute('aria-disabled', 'true');
-    error.textContent = '';
-    try {
-      const day = localDate(new Date(meeting.starts_at));
-      await api.download(`/api/v1/meetings/${encodeURIComponent(meeting.id)}/invite.ics`, `teamwell-${day}.ics`);
-    } catch (failure) {
-      if (ctx.isCurrent()) error.textContent = `The calendar file could not be downloaded. ${problemMessage(failure)}`;
-    } finally {
-      download.removeAttribute('aria-disabled');
-    }
-  });
+  const download = calendarButton(ctx, meeting, title, error);
   const hosting = meeting.host_id === ctx.user.id;
   const actions = [join, download];
   let changeForm = null;

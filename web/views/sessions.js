@@ -43,14 +43,10 @@ function isNow(meeting, now) {
 }
 
 /**
- * One upcoming meeting: its title and time, "Join", and its calendar file.
- * error: where a failed download is reported; showKind: badge meetings that
- * are not client sessions with their kind.
+ * "Download calendar file" for a meeting (its .ics, named by its local day); `title` names the
+ * meeting for screen readers, `error` is where a failed download is reported.
  */
-export function meetingItem(meeting, now, ctx, error, { showKind = false } = {}) {
-  const title = meeting.title || KIND_LABELS[meeting.kind] || 'Meeting';
-  const join = h('a', { class: 'button button--small', href: `#/meetings/${encodeURIComponent(meeting.id)}` },
-    'Join', h('span', { class: 'visually-hidden' }, `: ${title}`));
+export function calendarButton(ctx, meeting, title, error) {
   const download = h('button', { type: 'button', class: 'button button--small button--secondary' },
     'Download calendar file', h('span', { class: 'visually-hidden' }, `: ${title}`));
   download.addEventListener('click', async () => {
@@ -66,6 +62,19 @@ export function meetingItem(meeting, now, ctx, error, { showKind = false } = {})
       download.removeAttribute('aria-disabled');
     }
   });
+  return download;
+}
+
+/**
+ * One upcoming meeting: its title and time, "Join", and its calendar file.
+ * error: where a failed download is reported; showKind: badge meetings that
+ * are not client sessions with their kind.
+ */
+export function meetingItem(meeting, now, ctx, error, { showKind = false } = {}) {
+  const title = meeting.title || KIND_LABELS[meeting.kind] || 'Meeting';
+  const join = h('a', { class: 'button button--small', href: `#/meetings/${encodeURIComponent(meeting.id)}` },
+    'Join', h('span', { class: 'visually-hidden' }, `: ${title}`));
+  const download = calendarButton(ctx, meeting, title, error);
   return h('li', { class: 'session' },
     h('div', { class: 'session__text' },
       h('p', { class: 'session__title' }, title, ' ',
