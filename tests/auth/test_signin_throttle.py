@@ -8,7 +8,6 @@ many failures per address (tests/conftest.py) that only this module's cluster me
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -26,8 +25,7 @@ from auth.throttle import (
     throttled_until,
 )
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, problem
-from tests.support.cluster import two_processes
-from tests.support.postgres import PostgresServer
+from tests.support.cluster import cluster_fixture
 from tests.support.redis import RedisServer
 from tests.support.server import LiveServer
 
@@ -141,20 +139,9 @@ async def test_without_redis_each_process_still_counts() -> None:
 ADDRESS_LIMIT = 4
 
 
-@pytest.fixture(scope="module")
-def cluster(
-    postgres: PostgresServer,
-    redis: RedisServer,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Live, LiveServer]]:
-    with two_processes(
-        tmp_path_factory,
-        "throttle-cluster",
-        postgres,
-        redis,
-        extra_env={"TEAMWELL_LOGIN_ADDRESS_MAX_FAILURES": str(ADDRESS_LIMIT)},
-    ) as both:
-        yield both
+cluster = cluster_fixture(
+    "throttle-cluster", {"TEAMWELL_LOGIN_ADDRESS_MAX_FAILURES": str(ADDRESS_LIMIT)}
+)
 
 
 def test_the_address_limit_holds_across_processes(cluster: tuple[Live, LiveServer]) -> None:

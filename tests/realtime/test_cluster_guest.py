@@ -6,24 +6,12 @@ list, and signalling crosses the processes both ways; the guest's leaving is see
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests.app.meetings.test_meetings_guests import interpreter_waiting
 from tests.conftest import Live
-from tests.support.cluster import two_processes
-from tests.support.postgres import PostgresServer
-from tests.support.redis import RedisServer
+from tests.support.cluster import cluster_fixture
 from tests.support.server import LiveServer
 
-
-@pytest.fixture(scope="module")
-def processes(
-    postgres: PostgresServer, redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Live, LiveServer]]:
-    with two_processes(tmp_path_factory, "cluster-guest", postgres, redis) as both:
-        yield both
+processes = cluster_fixture("cluster-guest", fixture="processes")
 
 
 async def test_a_guest_on_one_process_is_admitted_from_the_other(

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 
 import aioice.stun
 import pytest
 
 from tests.conftest import Live, demo_team_id
-from tests.support.cluster import two_processes
-from tests.support.postgres import PostgresServer
-from tests.support.redis import RedisServer
+from tests.support.cluster import cluster_fixture
 from tests.support.rtc_peer import MeetingPeer
 from tests.support.server import LiveServer
 from tests.support.ws import WsClient
@@ -29,12 +26,7 @@ def quick_stun_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aioice.stun, "RETRY_RTO", 0.1)
 
 
-@pytest.fixture(scope="module")
-def processes(
-    postgres: PostgresServer, redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Live, LiveServer]]:
-    with two_processes(tmp_path_factory, "cluster-meeting", postgres, redis) as both:
-        yield both
+processes = cluster_fixture("cluster-meeting", fixture="processes")
 
 
 async def test_one_conversation_and_one_meeting_across_two_processes(

@@ -14,15 +14,11 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
 from tests.conftest import Live, Session, demo_team_id
-from tests.support.cluster import two_processes
-from tests.support.postgres import PostgresServer
-from tests.support.redis import RedisServer
+from tests.support.cluster import cluster_fixture
 from tests.support.server import LiveServer
 from tests.support.ws import WsClient
 
@@ -30,16 +26,13 @@ HEARTBEAT = 1.0
 DEAD_AFTER = 4.0
 
 
-@pytest.fixture(scope="module")
-def cluster(
-    postgres: PostgresServer, redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Live, LiveServer]]:
-    presence = {
+cluster = cluster_fixture(
+    "cluster",
+    {
         "TEAMWELL_PRESENCE_HEARTBEAT_SECONDS": str(HEARTBEAT),
         "TEAMWELL_PRESENCE_DEAD_AFTER_SECONDS": str(DEAD_AFTER),
-    }
-    with two_processes(tmp_path_factory, "cluster", postgres, redis, presence) as both:
-        yield both
+    },
+)
 
 
 async def test_a_message_crosses_processes(cluster: tuple[Live, LiveServer]) -> None:
