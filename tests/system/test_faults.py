@@ -295,6 +295,24 @@ class Crowd:
 
         await asyncio.gather(*(load(sender) for sender in self.senders))
 
+    async def through(
+        self,
+        fault: Callable[[], Awaitable[None]],
+        conversation_ids: list[str],
+        http: HttpLoad | None = None,
+    ) -> None:
+        """With every reader connected, each sender sends 30 messages while ``fault`` happens
+        (``http`` loading the API meanwhile, when given); then what is stored is checked."""
+        async with self.reading():
+            if http is not None:
+                http.start()
+            try:
+                await asyncio.gather(self.send(30), fault())
+            finally:
+                if http is not None:
+                    await http.stop()
+            await self.check(conversation_ids)
+
     async def acked_at_least(self, count: int, timeout: float = 30.0) -> None:
         await self.progress.until(lambda: sum(len(s.acked) for s in self.senders) >= count, timeout)
 
@@ -381,10 +399,8 @@ async def test_kill_9_during_a_message_load_loses_nothing_acknowledged(cluster: 
         cluster.a, cluster.a_down = restarted, False
 
     try:
-        async with crowd.reading():
-            await asyncio.gather(crowd.send(30), kill_and_restart())
-            # After the restart, A serves the whole history (and the readers have it all).
-            await crowd.check([team, direct])
+        # After the restart, A serves the whole history (and the readers have it all).
+        await crowd.through(kill_and_restart, [team, direct])
     finally:
         cluster.a_down = False
         killed.stop()  # its log
@@ -462,13 +478,7 @@ async def test_a_postgresql_restart_under_load(
         # Recovers without a restart: the pool's pre-ping replaces the dead connections.
         await http.until(lambda o: o.status == 200 and o.name == "open a conversation", 20)
 
-    async with crowd.reading():
-        http.start()
-        try:
-            await asyncio.gather(crowd.send(30), outage())
-        finally:
-            await http.stop()
-        await crowd.check([team, direct])
+    await crowd.through(outage, [team, direct], http)
     assert (cluster.a._proc, cluster.b._proc) == processes  # nothing was restarted
     assert_clean_outages(http.outcomes, cluster.logs())
     assert any(o.status == 503 for o in http.outcomes)
@@ -522,13 +532,7 @@ async def test_redis_stopped_for_a_while_under_load(cluster: Cluster, redis: Red
             30,
         )
 
-    async with crowd.reading():
-        http.start()
-        try:
-            await asyncio.gather(crowd.send(30), outage())
-        finally:
-            await http.stop()
-        await crowd.check([team, direct])
+    await crowd.through(outage, [team, direct], http)
     assert_clean_outages(http.outcomes, cluster.logs())
     assert any(4000 in r.close_codes for r in crowd.readers)
     # A change stored while Redis was away is answered as stored (its live frame is what is
