@@ -143,7 +143,26 @@ class Pace:
             await asyncio.sleep(ready_at - now)  # pacing, as a client does; not a wait for an event
 
 
-class Sender:
+class _Person:
+    """What a sender and a reader both are: someone named, signed in (``token``), connecting
+    to ``address`` until ``deadline``, noting their progress."""
+
+    def __init__(
+        self,
+        name: str,
+        address: Address,
+        token: str,
+        deadline: float,
+        progress: Progress | None = None,
+    ) -> None:
+        self.name = name
+        self.progress = progress or Progress()
+        self.address = address
+        self.token = token
+        self.deadline = deadline
+
+
+class Sender(_Person):
     def __init__(
         self,
         name: str,
@@ -153,12 +172,8 @@ class Sender:
         deadline: float,
         progress: Progress | None = None,
     ) -> None:
-        self.name = name
-        self.progress = progress or Progress()
-        self.address = address
-        self.token = token
+        super().__init__(name, address, token, deadline, progress)
         self.conversation_id = conversation_id
-        self.deadline = deadline
         self.sent: list[str] = []  # the client_msg_id of each message, in the order sent
         self.acked: list[Message] = []  # acknowledged messages, in the order they were sent
         self.duplicates = 0  # acknowledgements that said the message was already stored
@@ -254,7 +269,7 @@ class Sender:
             await close_quietly(client)
 
 
-class Reader:
+class Reader(_Person):
     def __init__(
         self,
         name: str,
@@ -264,11 +279,7 @@ class Reader:
         deadline: float,
         progress: Progress | None = None,
     ) -> None:
-        self.name = name
-        self.progress = progress or Progress()
-        self.address = address
-        self.token = token
-        self.deadline = deadline
+        super().__init__(name, address, token, deadline, progress)
         self.applied: dict[str, list[Message]] = {c: [] for c in conversations}
         self.dropped = 0  # messages received again and ignored
         self.syncs = 0
