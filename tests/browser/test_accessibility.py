@@ -24,6 +24,7 @@ from tests.browser.support import (
     only_these_refusals,
     open_person,
     schedule_session_for_alex,
+    submit_sign_in,
 )
 from tests.conftest import (
     DEMO_PASSWORD,
@@ -318,9 +319,7 @@ async def test_pages_before_sign_in_have_no_violations(
         await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
         await scan_both_sizes(page, "sign-in")
 
-        await page.get_by_label("Email").fill(ROLE_EMAILS["peer_keyworker"])
-        await page.get_by_label("Password").fill(DEMO_PASSWORD)
-        await page.get_by_role("button", name="Sign in", exact=True).click()
+        await submit_sign_in(page, ROLE_EMAILS["peer_keyworker"])
         await expect(page.get_by_role("heading", level=1)).to_have_text(
             "Check your authenticator app"
         )
@@ -333,9 +332,7 @@ async def test_pages_before_sign_in_have_no_violations(
     page = person.page
     try:
         await page.goto(f"{live_demo.base_url}/#/login")
-        await page.get_by_label("Email").fill(newcomer)
-        await page.get_by_label("Password").fill(DEMO_PASSWORD)
-        await page.get_by_role("button", name="Sign in", exact=True).click()
+        await submit_sign_in(page, newcomer)
         await expect(page.get_by_role("heading", level=1)).to_have_text(
             "Set up two-step verification"
         )

@@ -24,6 +24,7 @@ from tests.browser.support import (
     open_nav,
     open_page,
     sign_in_as,
+    submit_sign_in,
 )
 from tests.conftest import Live
 from tests.support.oidc import discovery_only
@@ -90,9 +91,7 @@ async def admin_journey(page: Page, browser: Browser, live_sqlite: Live) -> None
         await newcomer.get_by_label("Password", exact=True).fill(password)
         await newcomer.get_by_role("button", name="Create account").click()
         await expect(newcomer.get_by_role("heading", level=1)).to_have_text("Sign in")
-        await newcomer.get_by_label("Email").fill(email)
-        await newcomer.get_by_label("Password").fill(password)
-        await newcomer.get_by_role("button", name="Sign in", exact=True).click()
+        await submit_sign_in(newcomer, email, password)
         await expect(newcomer.get_by_role("heading", level=1)).to_have_text(
             "Set up two-step verification"
         )

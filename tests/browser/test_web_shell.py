@@ -19,6 +19,7 @@ from playwright.async_api import Page, expect
 
 from app.config import Settings
 from tests.browser.conftest import open_nav
+from tests.browser.support import submit_sign_in
 from tests.conftest import (
     DEMO_CLIENT_EMAIL,
     DEMO_CLIENT_NAMES,
@@ -52,9 +53,7 @@ async def open_sign_in(page: Page, live: Live) -> None:
 
 async def submit_password(page: Page, live: Live, email: str, password: str) -> None:
     await open_sign_in(page, live)
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await submit_sign_in(page, email, password)
 
 
 async def sign_in_with_code(page: Page, live: Live, email: str, secret: str) -> None:
