@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 
 from app.brokerage import service
+from app.brokerage.models import Employer
 from app.brokerage.schemas import (
     ApplicationCreate,
     ApplicationPublic,
@@ -51,6 +52,23 @@ def wage_threshold(request: Request) -> service.WageThreshold:
 Threshold = Annotated[service.WageThreshold, Depends(wage_threshold)]
 
 
+async def _employer_answer(
+    principal: Principal,
+    action: str,
+    employer: Employer,
+    session: SessionDep,
+    threshold: Threshold,
+) -> EmployerDetail:
+    """Audit what was done to the employer, then answer with the employer and its vacancies."""
+    await principal.audit(action, resource_type="employer", resource_id=employer.id)
+    return await service.employer_detail(
+        session=session,
+        employer=employer,
+        today=ips_service.today_of(principal.ctx),
+        threshold=threshold,
+    )
+
+
 @router.get("/employers", response_model=list[EmployerPublic])
 async def list_employers(principal: EmployerReader, session: SessionDep) -> list[EmployerPublic]:
     """The employer directories this person reads: their organisation's, and a supervisor's
@@ -73,17 +91,7 @@ async def create_employer(
         organisation_id=principal.user.organisation_id,
         data=body,
     )
-    await principal.audit(
-        "employer.create",
-        resource_type="employer",
-        resource_id=employer.id,
-    )
-    return await service.employer_detail(
-        session=session,
-        employer=employer,
-        today=ips_service.today_of(principal.ctx),
-        threshold=threshold,
-    )
+    return await _employer_answer(principal, "employer.create", employer, session, threshold)
 
 
 @router.get("/employers/{employer_id}", response_model=EmployerDetail)
@@ -95,17 +103,7 @@ async def get_employer(
     employer = await service.get_employer(
         session=session, employer_id=employer_id, organisation_ids=organisations
     )
-    await principal.audit(
-        "employer.read",
-        resource_type="employer",
-        resource_id=employer.id,
-    )
-    return await service.employer_detail(
-        session=session,
-        employer=employer,
-        today=ips_service.today_of(principal.ctx),
-        threshold=threshold,
-    )
+    return await _employer_answer(principal, "employer.read", employer, session, threshold)
 
 
 @router.patch("/employers/{employer_id}", response_model=EmployerDetail)
@@ -123,17 +121,7 @@ async def update_employer(
         organisation_ids={principal.user.organisation_id},
     )
     employer = await service.update_employer(session=session, employer=employer, data=body)
-    await principal.audit(
-        "employer.update",
-        resource_type="employer",
-        resource_id=employer.id,
-    )
-    return await service.employer_detail(
-        session=session,
-        employer=employer,
-        today=ips_service.today_of(principal.ctx),
-        threshold=threshold,
-    )
+    return await _employer_answer(principal, "employer.update", employer, session, threshold)
 
 
 @router.post(
