@@ -62,12 +62,24 @@ class Conflict(Problem):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class Gone(Problem):
+    status, slug, title = 410, "gone", "No longer available"
+
+
+class Unprocessable(Problem):
+    status, slug, title = 422, "unprocessable", "The request cannot be done as asked"
+
+
 class TooManyRequests(Problem):
     status, slug, title = 429, "too-many-requests", "Too many requests"
 
 
 class PayloadTooLarge(Problem):
     status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class BadGateway(Problem):
+    status, slug, title = 502, "bad-gateway", "A service it relies on did not do its part"
 
 
 class ServiceUnavailable(Problem):

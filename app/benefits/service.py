@@ -23,7 +23,7 @@ from app.benefits.schemas import (
 )
 from app.clients.models import ClientRecord, Referral
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.errors import Conflict, NotFound, Unprocessable
 from app.users import service as users_service
 
 
@@ -35,12 +35,12 @@ class ClaimAlreadyEnded(Conflict):
     slug, title = "claim-already-ended", "This claim has already ended"
 
 
-class DateInFuture(Problem):
-    status, slug, title = 422, "date-in-future", "That date has not happened yet"
+class DateInFuture(Unprocessable):
+    slug, title = "date-in-future", "That date has not happened yet"
 
 
-class InvalidClaimDates(Problem):
-    status, slug, title = 422, "invalid-claim-dates", "The dates do not fit the claim"
+class InvalidClaimDates(Unprocessable):
+    slug, title = "invalid-claim-dates", "The dates do not fit the claim"
 
 
 def _not_after_today(ctx: Context, name: str, value: date) -> None:

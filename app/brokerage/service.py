@@ -34,7 +34,7 @@ from app.brokerage.schemas import (
 )
 from app.clients.models import CareTeamMember, ClientRecord
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.errors import Conflict, NotFound, Unprocessable
 from app.ips import rules as ips_rules
 from app.ips import service as ips_service
 from app.ips.models import EmployerContact, Job
@@ -60,8 +60,8 @@ class AlreadyApplied(Conflict):
     slug, title = "already-applied", "The client has already applied for this vacancy"
 
 
-class InvalidApplication(Problem):
-    status, slug, title = 422, "invalid-application", "The application cannot be recorded as asked"
+class InvalidApplication(Unprocessable):
+    slug, title = "invalid-application", "The application cannot be recorded as asked"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from app.clients.schemas import (
     ReferralPublic,
 )
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.errors import Conflict, NotFound, Unprocessable
 from app.teams.models import Team
 from app.users.models import SupervisionLink, User
 from auth.policies import clients as client_policies
@@ -43,16 +43,15 @@ class CareTeamMemberNotFound(NotFound):
     title = "Care-team member not found"
 
 
-class EligibilityAnswersDoNotFit(Problem):
-    status, slug, title = (
-        422,
+class EligibilityAnswersDoNotFit(Unprocessable):
+    slug, title = (
         "eligibility-answers-do-not-fit",
         "Answer every eligibility question, and only those",
     )
 
 
-class NotClinicalStaff(Problem):
-    status, slug, title = 422, "not-clinical-staff", "Only clinical staff join a care team"
+class NotClinicalStaff(Unprocessable):
+    slug, title = "not-clinical-staff", "Only clinical staff join a care team"
 
 
 async def get(*, session: AsyncSession, client_id: uuid.UUID) -> ClientRecord:

@@ -40,7 +40,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.clients.models import ClientRecord, ProgrammeStatus, Referral
 from app.consents.models import ConsentPurpose, ConsentRecord, ConsentState
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.errors import Conflict, NotFound, Unprocessable
 from app.evaluation import randomisation
 from app.evaluation.models import EvaluationTrial, TrialAllocation
 from app.evaluation.randomisation import ALGORITHM_VERSION, Arm
@@ -71,8 +71,8 @@ class TrialClosed(Conflict):
     slug, title = "trial-closed", "The trial is closed"
 
 
-class BlockSizeTooLarge(Problem):
-    status, slug, title = 422, "validation-error", "Invalid request"
+class BlockSizeTooLarge(Unprocessable):
+    slug, title = "validation-error", "Invalid request"
 
     def __init__(self, size: int, limit: int) -> None:
         message = f"block size {size} is above the largest allowed, {limit}"

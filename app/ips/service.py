@@ -24,7 +24,7 @@ from app.clients.models import CareTeamMember, ClientRecord, ProgrammeStatus
 from app.clients.schemas import CareTeamMemberAdd
 from app.config import Settings
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.errors import Conflict, NotFound, Unprocessable
 from app.ips import rules
 from app.ips.models import (
     CaseloadOverride,
@@ -83,20 +83,20 @@ class JobNotFound(NotFound):
     title = "Job not found"
 
 
-class DateInFuture(Problem):
-    status, slug, title = 422, "date-in-future", "That date has not happened yet"
+class DateInFuture(Unprocessable):
+    slug, title = "date-in-future", "That date has not happened yet"
 
 
-class InvalidJobDates(Problem):
-    status, slug, title = 422, "invalid-job-dates", "The dates do not fit the job"
+class InvalidJobDates(Unprocessable):
+    slug, title = "invalid-job-dates", "The dates do not fit the job"
 
 
 class EmployerContactNotFound(NotFound):
     title = "Employer contact not found"
 
 
-class InvalidContactUpdate(Problem):
-    status, slug, title = 422, "invalid-contact-update", "That change cannot be made"
+class InvalidContactUpdate(Unprocessable):
+    slug, title = "invalid-contact-update", "That change cannot be made"
 
 
 class JobAlreadyEnded(Conflict):
@@ -107,8 +107,8 @@ class MilestoneAlreadyRecorded(Conflict):
     slug, title = "milestone-already-recorded", "This milestone is already recorded"
 
 
-class NotAnEmploymentSpecialist(Problem):
-    status, slug, title = 422, "not-an-employment-specialist", "Not an employment specialist"
+class NotAnEmploymentSpecialist(Unprocessable):
+    slug, title = "not-an-employment-specialist", "Not an employment specialist"
 
 
 class CaseloadLimitReached(Conflict):

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.clients import service as clients_service
 from app.context import Context
-from app.errors import Conflict, Forbidden, NotFound, Problem
+from app.errors import Conflict, Forbidden, Gone, NotFound, Problem
 from app.meetings import jobs as meeting_jobs
 from app.meetings.models import (
     ACTIVE_STATES,
@@ -45,12 +45,12 @@ class NotInvited(Forbidden):
     slug, title = "not-invited", "You are not invited to this meeting"
 
 
-class MeetingFull(Problem):
-    status, slug, title = 409, "meeting-full", "The meeting is full"
+class MeetingFull(Conflict):
+    slug, title = "meeting-full", "The meeting is full"
 
 
-class MeetingEnded(Problem):
-    status, slug, title = 410, "meeting-ended", "The meeting has ended"
+class MeetingEnded(Gone):
+    slug, title = "meeting-ended", "The meeting has ended"
 
 
 class NotAdmitted(Forbidden):

@@ -19,7 +19,7 @@ from app.clients import service as clients_service
 from app.clients.models import ClientRecord
 from app.context import Context
 from app.dbtypes import new_id
-from app.errors import Conflict, Forbidden, NotFound, Problem
+from app.errors import Conflict, Forbidden, NotFound, Problem, Unprocessable
 from app.messaging.keyring import MessageKeyring, message_aad
 from app.messaging.models import (
     Conversation,
@@ -49,8 +49,8 @@ class NotAMember(Forbidden):
     slug, title = "not-a-member", "You are not in this conversation"
 
 
-class InvalidConversation(Problem):
-    status, slug, title = 422, "invalid-conversation", "That conversation cannot be opened"
+class InvalidConversation(Unprocessable):
+    slug, title = "invalid-conversation", "That conversation cannot be opened"
 
 
 async def get(*, session: AsyncSession, conversation_id: uuid.UUID) -> Conversation:

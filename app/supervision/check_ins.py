@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.audit import service as audit_service
 from app.audit.service import AuditEntry
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.errors import Conflict, NotFound, Unprocessable
 from app.messaging.keyring import MessageKeyring
 from app.pagination import paginate
 from app.supervision import rules
@@ -39,8 +39,8 @@ from app.users.models import User
 from auth.policies import supervision as supervision_policies
 
 
-class InvalidCheckIn(Problem):
-    status, slug, title = 422, "invalid-check-in", "The check-in is not valid"
+class InvalidCheckIn(Unprocessable):
+    slug, title = "invalid-check-in", "The check-in is not valid"
 
 
 class CheckInNotFound(NotFound):

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.context import Context
-from app.errors import NotFound, Problem
+from app.errors import NotFound, Unprocessable
 from app.ips import rules as ips_rules
 from app.ips import service as ips_service
 from app.meetings import service as meetings_service
@@ -45,12 +45,12 @@ from app.users.models import User
 from auth.policies import meetings as meeting_policies
 
 
-class InvalidSupervisionMeeting(Problem):
-    status, slug, title = 422, "invalid-supervision-meeting", "Not a supervision meeting of yours"
+class InvalidSupervisionMeeting(Unprocessable):
+    slug, title = "invalid-supervision-meeting", "Not a supervision meeting of yours"
 
 
-class InvalidActionOwner(Problem):
-    status, slug, title = 422, "invalid-action-owner", "The action's owner was not there"
+class InvalidActionOwner(Unprocessable):
+    slug, title = "invalid-action-owner", "The action's owner was not there"
 
 
 class RecordNotFound(NotFound):

@@ -8,7 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.errors import Conflict, NotFound, Unprocessable
 from app.pagination import paginate
 from app.users.models import Role, SupervisionLink, User
 from app.users.schemas import (
@@ -25,8 +25,8 @@ class UserNotFound(NotFound):
     title = "User not found"
 
 
-class NotASupervisor(Problem):
-    status, slug, title = 422, "not-a-supervisor", "That person is not a supervisor"
+class NotASupervisor(Unprocessable):
+    slug, title = "not-a-supervisor", "That person is not a supervisor"
 
 
 class SupervisionLinkNotFound(NotFound):
@@ -37,8 +37,8 @@ class SupervisionLinkNotPending(Conflict):
     slug, title = "supervision-link-not-pending", "This proposal has already been decided"
 
 
-class RoleChangeRefused(Problem):
-    status, slug, title = 422, "role-change-refused", "This role change is not allowed"
+class RoleChangeRefused(Unprocessable):
+    slug, title = "role-change-refused", "This role change is not allowed"
 
 
 def normalise_email(email: str) -> str:
