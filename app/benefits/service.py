@@ -24,6 +24,7 @@ from app.benefits.schemas import (
 from app.clients.models import ClientRecord, Referral
 from app.context import Context
 from app.errors import Conflict, NotFound, Unprocessable
+from app.ips.service import not_after_today
 from app.users import service as users_service
 
 
@@ -35,22 +36,8 @@ class ClaimAlreadyEnded(Conflict):
     slug, title = "claim-already-ended", "This claim has already ended"
 
 
-class DateInFuture(Unprocessable):
-    slug, title = "date-in-future", "That date has not happened yet"
-
-
 class InvalidClaimDates(Unprocessable):
     slug, title = "invalid-claim-dates", "The dates do not fit the claim"
-
-
-def _not_after_today(ctx: Context, name: str, value: date) -> None:
-    today = ctx.now().date()
-    if value > today:
-        raise DateInFuture(
-            f"{name} is {value.isoformat()}, after today ({today.isoformat()}); "
-            "record it on or after the day it happens.",
-            extra={"errors": [{"field": f"body.{name}", "message": "after today"}]},
-        )
 
 
 def as_rule_claim(claim: BenefitClaim) -> rules.Claim:
@@ -97,9 +84,9 @@ async def calculations(
 async def add_claim(
     *, session: AsyncSession, ctx: Context, client: ClientRecord, data: BenefitClaimCreate
 ) -> BenefitClaim:
-    _not_after_today(ctx, "started_on", data.started_on)
+    not_after_today(ctx, "started_on", data.started_on)
     if data.ended_on is not None:
-        _not_after_today(ctx, "ended_on", data.ended_on)
+        not_after_today(ctx, "ended_on", data.ended_on)
     now = ctx.now()
     assert ctx.actor.user_id is not None
     claim = BenefitClaim(
@@ -134,7 +121,7 @@ async def end_claim(
         raise BenefitClaimNotFound()
     if claim.ended_on is not None:
         raise ClaimAlreadyEnded(f"This claim ended on {claim.ended_on.isoformat()}.")
-    _not_after_today(ctx, "ended_on", ended_on)
+    not_after_today(ctx, "ended_on", ended_on)
     if ended_on <= claim.started_on:
         raise InvalidClaimDates(
             f"ended_on must be after the claim started ({claim.started_on.isoformat()}).",
@@ -151,7 +138,7 @@ async def end_claim(
 async def add_calculation(
     *, session: AsyncSession, ctx: Context, client: ClientRecord, data: BetterOffCreate
 ) -> BetterOffCalculation:
-    _not_after_today(ctx, "done_on", data.done_on)
+    not_after_today(ctx, "done_on", data.done_on)
     assert ctx.actor.user_id is not None
     found = BetterOffCalculation(
         client_id=client.id,

@@ -385,12 +385,9 @@ def suggested_scores(measured: MeasuredItems) -> dict[str, int]:
 
 
 def not_after_today(reviewed_on: date, today: date, field: str) -> None:
-    if reviewed_on > today:
-        raise ips_service.DateInFuture(
-            f"reviewed_on is {reviewed_on.isoformat()}, after today ({today.isoformat()}); "
-            "a review is of a day that has come.",
-            extra={"errors": [{"field": field, "message": "after today"}]},
-        )
+    ips_service.refuse_future(
+        reviewed_on, today, field=field, advice="a review is of a day that has come."
+    )
 
 
 async def draft(

@@ -119,13 +119,26 @@ def today_of(ctx: Context) -> date:
     return ctx.now().date()
 
 
-def _not_after_today(ctx: Context, name: str, value: date) -> None:
-    if value > today_of(ctx):
+def refuse_future(
+    value: date,
+    today: date,
+    *,
+    field: str,
+    advice: str = "record it on or after the day it happens.",
+) -> None:
+    """A record of something done (a job start, a review, a claim) names a day that has come:
+    a later one is refused, naming the field (``body.started_on``) and what to do instead."""
+    if value > today:
+        name = field.rsplit(".", 1)[-1]
         raise DateInFuture(
-            f"{name} is {value.isoformat()}, after today ({today_of(ctx).isoformat()}); "
-            "record it on or after the day it happens.",
-            extra={"errors": [{"field": f"body.{name}", "message": "after today"}]},
+            f"{name} is {value.isoformat()}, after today ({today.isoformat()}); {advice}",
+            extra={"errors": [{"field": field, "message": "after today"}]},
         )
+
+
+def not_after_today(ctx: Context, name: str, value: date) -> None:
+    """:func:`refuse_future` for the body's field ``name``, today by the request's clock."""
+    refuse_future(value, today_of(ctx), field=f"body.{name}")
 
 
 # --- milestones ------------------------------------------------------------------------------
@@ -167,7 +180,7 @@ async def record_milestone(
     """Referral, first meeting or first employer contact (job starts and ends come with the job).
     A first meeting or first employer contact is recorded once."""
     kind = MilestoneKind(data.kind.value)
-    _not_after_today(ctx, "occurred_on", data.occurred_on)
+    not_after_today(ctx, "occurred_on", data.occurred_on)
     if kind in ONCE_ONLY:
         existing = await session.exec(
             select(Milestone.id).where(Milestone.client_id == client.id, Milestone.kind == kind)
@@ -209,7 +222,7 @@ async def start_job(
 ) -> Job:
     """A job start: the job with its quality, and its ``job_start`` milestone on the journey.
     The wage threshold in force today is kept with the job (``Job``'s docstring says why)."""
-    _not_after_today(ctx, "started_on", data.started_on)
+    not_after_today(ctx, "started_on", data.started_on)
     assert ctx.actor.user_id is not None
     job = Job(
         client_id=client.id,
@@ -241,7 +254,7 @@ async def end_job(
     """The job's last day, and its ``job_end`` milestone; in-work support stops with it."""
     if job.ended_on is not None:
         raise JobAlreadyEnded(f"This job ended on {job.ended_on.isoformat()}.")
-    _not_after_today(ctx, "ended_on", data.ended_on)
+    not_after_today(ctx, "ended_on", data.ended_on)
     if data.ended_on < job.started_on:
         raise InvalidJobDates(
             f"A job cannot end ({data.ended_on.isoformat()}) before it started "
@@ -259,7 +272,7 @@ async def end_job(
 async def add_review(
     *, session: AsyncSession, ctx: Context, job: Job, data: ReviewCreate
 ) -> SupportReview:
-    _not_after_today(ctx, "reviewed_on", data.reviewed_on)
+    not_after_today(ctx, "reviewed_on", data.reviewed_on)
     if data.reviewed_on < job.started_on:
         raise InvalidJobDates(
             f"A review ({data.reviewed_on.isoformat()}) cannot come before the job started "
@@ -640,7 +653,7 @@ async def raise_due_alerts(
 async def log_employer_contact(
     *, session: AsyncSession, ctx: Context, specialist: User, data: EmployerContactCreate
 ) -> EmployerContact:
-    _not_after_today(ctx, "contacted_on", data.contacted_on)
+    not_after_today(ctx, "contacted_on", data.contacted_on)
     contact = EmployerContact(
         specialist_id=specialist.id,
         employer=data.employer,
@@ -669,7 +682,7 @@ async def update_employer_contact(
     """Correct a logged contact; returns the names of the fields that changed. The linked
     client and who logged it stay as they were (log a new contact for another client)."""
     if data.contacted_on is not None:
-        _not_after_today(ctx, "contacted_on", data.contacted_on)
+        not_after_today(ctx, "contacted_on", data.contacted_on)
     changed = []
     for name in sorted(data.model_fields_set):
         value = getattr(data, name)

@@ -130,14 +130,12 @@ def _check_owner(owner_id: uuid.UUID, allowed: set[uuid.UUID], index: int | None
 
 
 def _not_after_today(ctx: Context, held_on: date) -> None:
-    if held_on > today_of(ctx):
-        raise field_problem(
-            ips_service.DateInFuture,
-            "body.held_on",
-            f"held_on is {held_on.isoformat()}, after today ({today_of(ctx).isoformat()}); "
-            "record a session once it has taken place.",
-            "after today",
-        )
+    ips_service.refuse_future(
+        held_on,
+        today_of(ctx),
+        field="body.held_on",
+        advice="record a session once it has taken place.",
+    )
 
 
 async def create_record(
