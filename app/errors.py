@@ -144,6 +144,19 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
+def answer_problem(request: Request, exc: Problem) -> JSONResponse:
+    """The answer to a request that raised ``exc``: the problem, at the request's path."""
+    return problem_response(
+        exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        slug=exc.slug,
+        instance=request.url.path,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
     "description": "An RFC 9457 problem: what went wrong, for people and for programs.",
@@ -220,15 +233,7 @@ def install_error_handlers(app: FastAPI, *, outages: tuple[type[Exception], ...]
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(
-            exc.status,
-            title=exc.title,
-            detail=exc.detail,
-            slug=exc.slug,
-            instance=request.url.path,
-            headers=exc.headers,
-            **exc.extra,
-        )
+        return answer_problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
