@@ -21,6 +21,7 @@ from app.benefits.schemas import (
     BetterOffPublic,
     OffFlowPublic,
 )
+from app.clients import service as clients_service
 from app.clients.models import ClientRecord, Referral
 from app.context import Context
 from app.errors import Conflict, NotFound, Unprocessable
@@ -116,9 +117,13 @@ async def end_claim(
     claim_id: uuid.UUID,
     ended_on: date,
 ) -> BenefitClaim:
-    claim = await session.get(BenefitClaim, claim_id)
-    if claim is None or claim.client_id != client.id:
-        raise BenefitClaimNotFound()
+    claim = await clients_service.record_of(
+        session=session,
+        model=BenefitClaim,
+        record_id=claim_id,
+        client=client,
+        missing=BenefitClaimNotFound,
+    )
     if claim.ended_on is not None:
         raise ClaimAlreadyEnded(f"This claim ended on {claim.ended_on.isoformat()}.")
     not_after_today(ctx, "ended_on", ended_on)

@@ -32,6 +32,7 @@ from app.brokerage.schemas import (
     VacancyPublic,
     VacancyUpdate,
 )
+from app.clients import service as clients_service
 from app.clients.models import CareTeamMember, ClientRecord
 from app.context import Context
 from app.errors import Conflict, NotFound, Unprocessable
@@ -498,9 +499,13 @@ async def record_application(
 async def get_application(
     *, session: AsyncSession, client: ClientRecord, application_id: uuid.UUID
 ) -> tuple[Application, Vacancy, Employer]:
-    application = await session.get(Application, application_id)
-    if application is None or application.client_id != client.id:
-        raise ApplicationNotFound()
+    application = await clients_service.record_of(
+        session=session,
+        model=Application,
+        record_id=application_id,
+        client=client,
+        missing=ApplicationNotFound,
+    )
     vacancy = await session.get(Vacancy, application.vacancy_id)
     employer = await session.get(Employer, vacancy.employer_id) if vacancy else None
     assert vacancy is not None and employer is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from sqlalchemy import exists, func, or_
 from sqlmodel import col, select
@@ -59,6 +60,31 @@ async def get(*, session: AsyncSession, client_id: uuid.UUID) -> ClientRecord:
     if client is None:
         raise ClientNotFound()
     return client
+
+
+class OfAClient(Protocol):
+    """A record kept about one client (a job, a benefit claim, an application)."""
+
+    client_id: uuid.UUID
+
+
+R = TypeVar("R", bound=OfAClient)
+
+
+async def record_of(
+    *,
+    session: AsyncSession,
+    model: type[R],
+    record_id: uuid.UUID,
+    client: ClientRecord,
+    missing: type[NotFound],
+) -> R:
+    """The client's record of this kind with this id. Another client's is ``missing`` (404) as
+    one that does not exist is: the path names the client, and the record must be theirs."""
+    record = await session.get(model, record_id)
+    if record is None or record.client_id != client.id:
+        raise missing()
+    return record
 
 
 async def care_team_user_ids(*, session: AsyncSession, client_id: uuid.UUID) -> set[uuid.UUID]:

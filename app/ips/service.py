@@ -206,10 +206,9 @@ async def jobs(*, session: AsyncSession, client_id: uuid.UUID) -> list[Job]:
 
 
 async def get_job(*, session: AsyncSession, client: ClientRecord, job_id: uuid.UUID) -> Job:
-    job = await session.get(Job, job_id)
-    if job is None or job.client_id != client.id:
-        raise JobNotFound()
-    return job
+    return await clients_service.record_of(
+        session=session, model=Job, record_id=job_id, client=client, missing=JobNotFound
+    )
 
 
 async def start_job(
