@@ -29,6 +29,7 @@ from app.clients.schemas import (
     ReferralPublic,
 )
 from app.context import Context
+from app.db import found
 from app.errors import Conflict, NotFound, Unprocessable
 from app.teams.models import Team
 from app.users.models import SupervisionLink, User
@@ -56,10 +57,7 @@ class NotClinicalStaff(Unprocessable):
 
 
 async def get(*, session: AsyncSession, client_id: uuid.UUID) -> ClientRecord:
-    client = await session.get(ClientRecord, client_id)
-    if client is None:
-        raise ClientNotFound()
-    return client
+    return await found(session, ClientRecord, client_id, missing=ClientNotFound)
 
 
 class OfAClient(Protocol):

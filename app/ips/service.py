@@ -24,6 +24,7 @@ from app.clients.models import CareTeamMember, ClientRecord, ProgrammeStatus
 from app.clients.schemas import CareTeamMemberAdd
 from app.config import Settings
 from app.context import Context
+from app.db import found
 from app.errors import Conflict, NotFound, Unprocessable
 from app.ips import rules
 from app.ips.models import (
@@ -669,10 +670,7 @@ async def log_employer_contact(
 
 
 async def get_employer_contact(*, session: AsyncSession, contact_id: uuid.UUID) -> EmployerContact:
-    contact = await session.get(EmployerContact, contact_id)
-    if contact is None:
-        raise EmployerContactNotFound()
-    return contact
+    return await found(session, EmployerContact, contact_id, missing=EmployerContactNotFound)
 
 
 async def update_employer_contact(

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.clients import service as clients_service
 from app.context import Context
+from app.db import found
 from app.errors import Conflict, Forbidden, Gone, NotFound, Problem
 from app.meetings import jobs as meeting_jobs
 from app.meetings.models import (
@@ -63,10 +64,7 @@ class JoinMode(StrEnum):
 
 
 async def get(*, session: AsyncSession, meeting_id: uuid.UUID) -> Meeting:
-    meeting = await session.get(Meeting, meeting_id)
-    if meeting is None:
-        raise MeetingNotFound()
-    return meeting
+    return await found(session, Meeting, meeting_id, missing=MeetingNotFound)
 
 
 async def invitee_ids(*, session: AsyncSession, meeting_id: uuid.UUID) -> set[uuid.UUID]:

@@ -19,6 +19,7 @@ from app.audit import service as audit_service
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
 from app.context import Context
+from app.db import found
 from app.dbtypes import new_id
 from app.errors import Conflict, Forbidden, NotFound, Problem, Unprocessable
 from app.messaging.keyring import MessageKeyring, message_aad
@@ -55,10 +56,7 @@ class InvalidConversation(Unprocessable):
 
 
 async def get(*, session: AsyncSession, conversation_id: uuid.UUID) -> Conversation:
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise ConversationNotFound()
-    return conversation
+    return await found(session, Conversation, conversation_id, missing=ConversationNotFound)
 
 
 # --- membership --------------------------------------------------------------------------------

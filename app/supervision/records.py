@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.context import Context
+from app.db import found
 from app.errors import NotFound, Unprocessable
 from app.ips import rules as ips_rules
 from app.ips import service as ips_service
@@ -186,10 +187,7 @@ async def create_record(
 
 
 async def get_record(*, session: AsyncSession, record_id: uuid.UUID) -> SupervisionRecord:
-    record = await session.get(SupervisionRecord, record_id)
-    if record is None:
-        raise RecordNotFound()
-    return record
+    return await found(session, SupervisionRecord, record_id, missing=RecordNotFound)
 
 
 async def attendee_ids(*, session: AsyncSession, record_id: uuid.UUID) -> set[uuid.UUID]:
@@ -235,10 +233,7 @@ async def add_action(
 
 
 async def get_action(*, session: AsyncSession, action_id: uuid.UUID) -> SupervisionAction:
-    action = await session.get(SupervisionAction, action_id)
-    if action is None:
-        raise ActionNotFound()
-    return action
+    return await found(session, SupervisionAction, action_id, missing=ActionNotFound)
 
 
 async def set_action_done(

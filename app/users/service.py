@@ -8,6 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.context import Context
+from app.db import found
 from app.errors import Conflict, NotFound, Unprocessable
 from app.pagination import paginate
 from app.users.models import Role, SupervisionLink, User
@@ -46,10 +47,7 @@ def normalise_email(email: str) -> str:
 
 
 async def get(*, session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise UserNotFound()
-    return user
+    return await found(session, User, user_id, missing=UserNotFound)
 
 
 async def get_by_email(*, session: AsyncSession, email: str) -> User | None:
@@ -157,10 +155,7 @@ def link_status(link: SupervisionLink) -> SupervisionLinkStatus:
 
 
 async def get_link(*, session: AsyncSession, link_id: uuid.UUID) -> SupervisionLink:
-    link = await session.get(SupervisionLink, link_id)
-    if link is None:
-        raise SupervisionLinkNotFound()
-    return link
+    return await found(session, SupervisionLink, link_id, missing=SupervisionLinkNotFound)
 
 
 async def propose_supervisor(
