@@ -118,11 +118,7 @@ async def end_claim(
     ended_on: date,
 ) -> BenefitClaim:
     claim = await clients_service.record_of(
-        session=session,
-        model=BenefitClaim,
-        record_id=claim_id,
-        client=client,
-        missing=BenefitClaimNotFound,
+        session, BenefitClaim, claim_id, client, missing=BenefitClaimNotFound
     )
     if claim.ended_on is not None:
         raise ClaimAlreadyEnded(f"This claim ended on {claim.ended_on.isoformat()}.")

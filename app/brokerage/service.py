@@ -500,11 +500,7 @@ async def get_application(
     *, session: AsyncSession, client: ClientRecord, application_id: uuid.UUID
 ) -> tuple[Application, Vacancy, Employer]:
     application = await clients_service.record_of(
-        session=session,
-        model=Application,
-        record_id=application_id,
-        client=client,
-        missing=ApplicationNotFound,
+        session, Application, application_id, client, missing=ApplicationNotFound
     )
     vacancy = await session.get(Vacancy, application.vacancy_id)
     employer = await session.get(Employer, vacancy.employer_id) if vacancy else None

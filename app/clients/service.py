@@ -70,11 +70,11 @@ R = TypeVar("R", bound=OfAClient)
 
 
 async def record_of(
-    *,
     session: AsyncSession,
     model: type[R],
     record_id: uuid.UUID,
     client: ClientRecord,
+    *,
     missing: type[NotFound],
 ) -> R:
     """The client's record of this kind with this id. Another client's is ``missing`` (404) as

@@ -207,9 +207,7 @@ async def jobs(*, session: AsyncSession, client_id: uuid.UUID) -> list[Job]:
 
 
 async def get_job(*, session: AsyncSession, client: ClientRecord, job_id: uuid.UUID) -> Job:
-    return await clients_service.record_of(
-        session=session, model=Job, record_id=job_id, client=client, missing=JobNotFound
-    )
+    return await clients_service.record_of(session, Job, job_id, client, missing=JobNotFound)
 
 
 async def start_job(
