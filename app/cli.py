@@ -26,6 +26,7 @@ from app.config import Settings, get_settings
 from app.context import Actor, Context
 from app.db import create_engine, session_factory
 from app.evaluation import service as evaluation_service
+from app.evaluation.models import EvaluationTrial
 from app.messaging.keyring import (
     keyring_from_settings,
     reencrypt_column,
@@ -62,6 +63,20 @@ async def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitab
 
 def _system_context() -> Context:
     return Context(actor=SYSTEM, clock=SystemClock())
+
+
+def _trial_context(trial: EvaluationTrial) -> Context:
+    """The command line acting on an evaluation trial: recorded against the trial's
+    organisation, so its supervisors see in the audit trail what was run."""
+    return Context(
+        actor=Actor(
+            user_id=None,
+            role=None,
+            organisation_id=trial.organisation_id,
+            user_agent=SYSTEM.user_agent,
+        ),
+        clock=SystemClock(),
+    )
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -186,15 +201,7 @@ def cmd_evaluation_extract(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(session: AsyncSession) -> str:
         trial = await evaluation_service.trial_by_id(session=session, trial_id=trial_id)
-        ctx = Context(
-            actor=Actor(
-                user_id=None,
-                role=None,
-                organisation_id=trial.organisation_id,
-                user_agent=SYSTEM.user_agent,
-            ),
-            clock=SystemClock(),
-        )
+        ctx = _trial_context(trial)
         rows = await evaluation_extract.extract(
             session=session,
             trial=trial,
@@ -232,16 +239,7 @@ def cmd_verify_trial(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(session: AsyncSession) -> evaluation_service.Verification:
         trial = await evaluation_service.trial_by_id(session=session, trial_id=trial_id)
-        # Recorded against the trial's organisation, so its supervisors see the check was run.
-        ctx = Context(
-            actor=Actor(
-                user_id=None,
-                role=None,
-                organisation_id=trial.organisation_id,
-                user_agent=SYSTEM.user_agent,
-            ),
-            clock=SystemClock(),
-        )
+        ctx = _trial_context(trial)
         result = await evaluation_service.verify(
             session=session, keyring=keyring, trial=trial, now=ctx.now()
         )

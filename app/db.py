@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events
 from app.config import Settings
+from app.errors import NotFound
 
 # One naming convention so alembic's constraint names are stable on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -34,6 +35,16 @@ NAMING_CONVENTION = {
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 T = TypeVar("T")
 metadata: MetaData = SQLModel.metadata
+
+
+async def found(
+    session: AsyncSession, model: type[T], row_id: object, *, missing: type[NotFound]
+) -> T:
+    """The row of ``model`` with this id, or the ``missing`` problem (404) when there is none."""
+    row = await session.get(model, row_id)
+    if row is None:
+        raise missing()
+    return row
 
 
 def create_engine(settings: Settings, *, connections: int | None = None) -> AsyncEngine:

@@ -62,12 +62,24 @@ class Conflict(Problem):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class Gone(Problem):
+    status, slug, title = 410, "gone", "No longer available"
+
+
+class Unprocessable(Problem):
+    status, slug, title = 422, "unprocessable", "The request cannot be done as asked"
+
+
 class TooManyRequests(Problem):
     status, slug, title = 429, "too-many-requests", "Too many requests"
 
 
 class PayloadTooLarge(Problem):
     status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class BadGateway(Problem):
+    status, slug, title = 502, "bad-gateway", "A service it relies on did not do its part"
 
 
 class ServiceUnavailable(Problem):
@@ -130,6 +142,19 @@ def problem_response(
         body["instance"] = instance
     body.update(extra)
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def answer_problem(request: Request, exc: Problem) -> JSONResponse:
+    """The answer to a request that raised ``exc``: the problem, at the request's path."""
+    return problem_response(
+        exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        slug=exc.slug,
+        instance=request.url.path,
+        headers=exc.headers,
+        **exc.extra,
+    )
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -208,15 +233,7 @@ def install_error_handlers(app: FastAPI, *, outages: tuple[type[Exception], ...]
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(
-            exc.status,
-            title=exc.title,
-            detail=exc.detail,
-            slug=exc.slug,
-            instance=request.url.path,
-            headers=exc.headers,
-            **exc.extra,
-        )
+        return answer_problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -20,7 +20,7 @@ from app.clients.models import ClientRecord
 from app.clock import Clock
 from app.context import Actor, Context
 from app.db import SessionDep
-from app.errors import Forbidden, Unauthenticated, problem_response
+from app.errors import Forbidden, Unauthenticated, answer_problem
 from app.meetings import service as meetings_service
 from app.meetings.models import Meeting
 from app.messaging.models import Conversation
@@ -371,15 +371,7 @@ async def audit_refusal(request: Request, exc: Exception) -> Response:
                 await session.commit()
         except Exception:
             log.exception("could not audit a refusal of %s %s", request.method, request.url.path)
-    return problem_response(
-        exc.status,
-        title=exc.title,
-        detail=exc.detail,
-        slug=exc.slug,
-        instance=request.url.path,
-        headers=exc.headers,
-        **exc.extra,
-    )
+    return answer_problem(request, exc)
 
 
 def install_refusal_audit(app: FastAPI) -> None:

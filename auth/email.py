@@ -22,7 +22,7 @@ from fastapi import Depends, Request
 from pydantic import SecretStr
 
 from app.config import Settings
-from app.errors import Problem
+from app.errors import BadGateway
 
 log = logging.getLogger("teamwell.email")
 
@@ -30,8 +30,8 @@ SMTP_TIMEOUT_SECONDS = 10.0
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
-class EmailNotSent(Problem):
-    status, slug, title = 502, "email-not-sent", "The email could not be sent"
+class EmailNotSent(BadGateway):
+    slug, title = "email-not-sent", "The email could not be sent"
 
 
 @dataclass(frozen=True)

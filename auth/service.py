@@ -59,8 +59,8 @@ class MfaAlreadyEnabled(Conflict):
     slug, title = "mfa-already-enabled", "Multi-factor authentication is already set up"
 
 
-class MfaNotStarted(Problem):
-    status, slug, title = 409, "mfa-not-started", "Start multi-factor enrolment first"
+class MfaNotStarted(Conflict):
+    slug, title = "mfa-not-started", "Start multi-factor enrolment first"
 
 
 @dataclass

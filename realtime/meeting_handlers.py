@@ -161,6 +161,64 @@ def _answer_join(
     return True
 
 
+def _announce_seat_moved(session: AsyncSession, owner_id: uuid.UUID, seat: meetings.Seat) -> None:
+    """The device that held the seat is out of the call: say so, rather than let its meeting
+    frames be refused without a word. ``owner_id``: the person's id, or a guest's link id."""
+    if seat.moved_from is None:
+        return
+    events.announce(
+        session,
+        meeting_events.SeatMoved(
+            devices=(Device(owner_id, seat.moved_from),),
+            frame=p.MeetingMoved(
+                meeting_id=seat.participant.meeting_id, participant_id=seat.participant.id
+            ),
+        ),
+    )
+
+
+async def _others_in(
+    session: AsyncSession, participant: MeetingParticipant
+) -> list[MeetingParticipant]:
+    """Everyone in the participant's meeting but the participant."""
+    everyone = await meetings.active(session=session, meeting_id=participant.meeting_id)
+    return [s for s in everyone if s.id != participant.id]
+
+
+def _tell_joined(
+    session: AsyncSession,
+    seats: list[MeetingParticipant],
+    meeting_id: uuid.UUID,
+    view: p.Participant,
+) -> None:
+    """Tell those of ``seats`` who are in the call that this participant joined it."""
+    events.announce(
+        session,
+        meeting_events.ParticipantJoined(
+            devices=meeting_events.admitted(seats),
+            frame=p.MeetingParticipantJoined(meeting_id=meeting_id, participant=view),
+        ),
+    )
+
+
+def _tell_changed(
+    session: AsyncSession,
+    seats: list[MeetingParticipant],
+    meeting_id: uuid.UUID,
+    view: p.Participant,
+    *,
+    skip: uuid.UUID | None = None,
+) -> None:
+    """Tell those of ``seats`` who are in the call (but ``skip``) how this participant is now."""
+    events.announce(
+        session,
+        meeting_events.ParticipantChanged(
+            devices=meeting_events.admitted(seats, skip=skip),
+            frame=p.MeetingParticipantChanged(meeting_id=meeting_id, participant=view),
+        ),
+    )
+
+
 async def _guest_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) -> None:
     """A guest (app/meetings/guests.py) joins their one meeting's lobby, audited as any join;
     staff who run the session admit them."""
@@ -182,30 +240,14 @@ async def _guest_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin
             video=frame.video,
         )
         await _audit_join(session, connection, meeting)
-        if seat.moved_from is not None:
-            events.announce(
-                session,
-                meeting_events.SeatMoved(
-                    devices=(Device(guest.link_id, seat.moved_from),),
-                    frame=p.MeetingMoved(meeting_id=meeting.id, participant_id=seat.participant.id),
-                ),
-            )
+        _announce_seat_moved(session, guest.link_id, seat)
         views: list[p.Participant] = []  # a guest in the lobby is told of nobody yet
         if seat.participant.state == ParticipantState.lobby:
             await _announce_lobby(session, meeting)
         else:
-            everyone = await meetings.active(session=session, meeting_id=meeting.id)
-            others = [s for s in everyone if s.id != seat.participant.id]
+            others = await _others_in(session, seat.participant)
             views = await _views(session, others)
-            events.announce(
-                session,
-                meeting_events.ParticipantChanged(
-                    devices=meeting_events.admitted(others),
-                    frame=p.MeetingParticipantChanged(
-                        meeting_id=meeting.id, participant=participant_view(seat.participant, None)
-                    ),
-                ),
-            )
+            _tell_changed(session, others, meeting.id, participant_view(seat.participant, None))
     in_lobby = seat.participant.state == ParticipantState.lobby
     _answer_join(rt, connection, frame, meeting, seat.participant, views, in_lobby, guest.link_id)
 
@@ -229,41 +271,18 @@ async def on_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) ->
             limit=rt.settings.meeting_max_participants,
         )
         await _audit_join(session, connection, meeting)
-        everyone = await meetings.active(session=session, meeting_id=meeting.id)
-        others = [s for s in everyone if s.id != seat.participant.id]
+        others = await _others_in(session, seat.participant)
         views = await _views(session, others)
         mine = participant_view(seat.participant, user)
-        if seat.moved_from is not None:
-            # The device that held the seat is out of the call: say so, rather than let its
-            # meeting frames be refused without a word.
-            events.announce(
-                session,
-                meeting_events.SeatMoved(
-                    devices=(Device(user.id, seat.moved_from),),
-                    frame=p.MeetingMoved(meeting_id=meeting.id, participant_id=seat.participant.id),
-                ),
-            )
+        _announce_seat_moved(session, user.id, seat)
         in_lobby = seat.mode == meetings.JoinMode.lobby and seat.participant.state == "lobby"
         if in_lobby:
             await _announce_lobby(session, meeting)
         else:
-            to_others = meeting_events.admitted(others)
             if seat.rejoined:
-                events.announce(
-                    session,
-                    meeting_events.ParticipantChanged(
-                        devices=to_others,
-                        frame=p.MeetingParticipantChanged(meeting_id=meeting.id, participant=mine),
-                    ),
-                )
+                _tell_changed(session, others, meeting.id, mine)
             else:
-                events.announce(
-                    session,
-                    meeting_events.ParticipantJoined(
-                        devices=to_others,
-                        frame=p.MeetingParticipantJoined(meeting_id=meeting.id, participant=mine),
-                    ),
-                )
+                _tell_joined(session, others, meeting.id, mine)
             if await meeting_policies.runs_meeting(session, user, meeting):
                 lobby = await _lobby_frame(session, meeting)
     if not _answer_join(rt, connection, frame, meeting, seat.participant, views, in_lobby, user.id):
@@ -385,13 +404,7 @@ async def on_media(rt: Realtime, connection: Connection, frame: p.MeetingMedia) 
         view = participant_view(
             seat, await session.get(User, seat.user_id) if seat.user_id is not None else None
         )
-        events.announce(
-            session,
-            meeting_events.ParticipantChanged(
-                devices=meeting_events.admitted(everyone),
-                frame=p.MeetingParticipantChanged(meeting_id=frame.meeting_id, participant=view),
-            ),
-        )
+        _tell_changed(session, everyone, frame.meeting_id, view)
 
 
 async def _as_care_staff(
@@ -437,15 +450,7 @@ async def on_admit(rt: Realtime, connection: Connection, frame: p.MeetingAdmit) 
                 ),
             ),
         )
-        events.announce(
-            session,
-            meeting_events.ParticipantJoined(
-                devices=meeting_events.admitted(others),
-                frame=p.MeetingParticipantJoined(
-                    meeting_id=meeting.id, participant=participant_view(seat, admitted_user)
-                ),
-            ),
-        )
+        _tell_joined(session, others, meeting.id, participant_view(seat, admitted_user))
         await _announce_lobby(session, meeting)
     connection.send(p.Ack(id=frame.id))
 
@@ -585,16 +590,8 @@ async def on_disconnect(rt: Realtime, connection: Connection) -> None:
             meeting = await meetings.get(session=session, meeting_id=seat.meeting_id)
             if seat.state == ParticipantState.reconnecting:
                 others = await meetings.active(session=session, meeting_id=seat.meeting_id)
-                events.announce(
-                    session,
-                    meeting_events.ParticipantChanged(
-                        devices=meeting_events.admitted(others, skip=seat.id),
-                        frame=p.MeetingParticipantChanged(
-                            meeting_id=seat.meeting_id,
-                            participant=participant_view(seat, connection),
-                        ),
-                    ),
-                )
+                view = participant_view(seat, connection)
+                _tell_changed(session, others, seat.meeting_id, view, skip=seat.id)
             else:
                 await _announce_lobby(session, meeting)
     for seat in changed:

@@ -21,9 +21,11 @@ from app.benefits.schemas import (
     BetterOffPublic,
     OffFlowPublic,
 )
+from app.clients import service as clients_service
 from app.clients.models import ClientRecord, Referral
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.errors import Conflict, NotFound, Unprocessable
+from app.ips.service import not_after_today
 from app.users import service as users_service
 
 
@@ -35,22 +37,8 @@ class ClaimAlreadyEnded(Conflict):
     slug, title = "claim-already-ended", "This claim has already ended"
 
 
-class DateInFuture(Problem):
-    status, slug, title = 422, "date-in-future", "That date has not happened yet"
-
-
-class InvalidClaimDates(Problem):
-    status, slug, title = 422, "invalid-claim-dates", "The dates do not fit the claim"
-
-
-def _not_after_today(ctx: Context, name: str, value: date) -> None:
-    today = ctx.now().date()
-    if value > today:
-        raise DateInFuture(
-            f"{name} is {value.isoformat()}, after today ({today.isoformat()}); "
-            "record it on or after the day it happens.",
-            extra={"errors": [{"field": f"body.{name}", "message": "after today"}]},
-        )
+class InvalidClaimDates(Unprocessable):
+    slug, title = "invalid-claim-dates", "The dates do not fit the claim"
 
 
 def as_rule_claim(claim: BenefitClaim) -> rules.Claim:
@@ -97,9 +85,9 @@ async def calculations(
 async def add_claim(
     *, session: AsyncSession, ctx: Context, client: ClientRecord, data: BenefitClaimCreate
 ) -> BenefitClaim:
-    _not_after_today(ctx, "started_on", data.started_on)
+    not_after_today(ctx, "started_on", data.started_on)
     if data.ended_on is not None:
-        _not_after_today(ctx, "ended_on", data.ended_on)
+        not_after_today(ctx, "ended_on", data.ended_on)
     now = ctx.now()
     assert ctx.actor.user_id is not None
     claim = BenefitClaim(
@@ -129,12 +117,12 @@ async def end_claim(
     claim_id: uuid.UUID,
     ended_on: date,
 ) -> BenefitClaim:
-    claim = await session.get(BenefitClaim, claim_id)
-    if claim is None or claim.client_id != client.id:
-        raise BenefitClaimNotFound()
+    claim = await clients_service.record_of(
+        session, BenefitClaim, claim_id, client, missing=BenefitClaimNotFound
+    )
     if claim.ended_on is not None:
         raise ClaimAlreadyEnded(f"This claim ended on {claim.ended_on.isoformat()}.")
-    _not_after_today(ctx, "ended_on", ended_on)
+    not_after_today(ctx, "ended_on", ended_on)
     if ended_on <= claim.started_on:
         raise InvalidClaimDates(
             f"ended_on must be after the claim started ({claim.started_on.isoformat()}).",
@@ -151,7 +139,7 @@ async def end_claim(
 async def add_calculation(
     *, session: AsyncSession, ctx: Context, client: ClientRecord, data: BetterOffCreate
 ) -> BetterOffCalculation:
-    _not_after_today(ctx, "done_on", data.done_on)
+    not_after_today(ctx, "done_on", data.done_on)
     assert ctx.actor.user_id is not None
     found = BetterOffCalculation(
         client_id=client.id,

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 
 from app.brokerage import service
+from app.brokerage.models import Application, Employer, Vacancy
 from app.brokerage.schemas import (
     ApplicationCreate,
     ApplicationPublic,
@@ -28,7 +29,14 @@ from app.brokerage.schemas import (
 )
 from app.db import SessionDep
 from app.ips import service as ips_service
-from auth.deps import ChangeableClient, Principal, ReadableClient, refuse, require
+from auth.deps import (
+    ChangeableClient,
+    ClientAccess,
+    Principal,
+    ReadableClient,
+    refuse_unless,
+    require,
+)
 from auth.policies import brokerage as policies
 
 router = APIRouter(tags=["brokerage"])
@@ -49,6 +57,35 @@ def wage_threshold(request: Request) -> service.WageThreshold:
 
 
 Threshold = Annotated[service.WageThreshold, Depends(wage_threshold)]
+
+
+async def _employer_answer(
+    principal: Principal,
+    action: str,
+    employer: Employer,
+    session: SessionDep,
+    threshold: Threshold,
+) -> EmployerDetail:
+    """Audit what was done to the employer, then answer with the employer and its vacancies."""
+    await principal.audit(action, resource_type="employer", resource_id=employer.id)
+    return await service.employer_detail(
+        session=session,
+        employer=employer,
+        today=ips_service.today_of(principal.ctx),
+        threshold=threshold,
+    )
+
+
+async def _vacancy_answer(
+    principal: Principal,
+    action: str,
+    vacancy: Vacancy,
+    employer: Employer,
+    threshold: Threshold,
+) -> VacancyPublic:
+    """Audit what was done to the vacancy, then answer with it as seen today."""
+    await principal.audit(action, resource_type="vacancy", resource_id=vacancy.id)
+    return service.vacancy_view(vacancy, employer, ips_service.today_of(principal.ctx), threshold)
 
 
 @router.get("/employers", response_model=list[EmployerPublic])
@@ -73,17 +110,7 @@ async def create_employer(
         organisation_id=principal.user.organisation_id,
         data=body,
     )
-    await principal.audit(
-        "employer.create",
-        resource_type="employer",
-        resource_id=employer.id,
-    )
-    return await service.employer_detail(
-        session=session,
-        employer=employer,
-        today=ips_service.today_of(principal.ctx),
-        threshold=threshold,
-    )
+    return await _employer_answer(principal, "employer.create", employer, session, threshold)
 
 
 @router.get("/employers/{employer_id}", response_model=EmployerDetail)
@@ -95,17 +122,7 @@ async def get_employer(
     employer = await service.get_employer(
         session=session, employer_id=employer_id, organisation_ids=organisations
     )
-    await principal.audit(
-        "employer.read",
-        resource_type="employer",
-        resource_id=employer.id,
-    )
-    return await service.employer_detail(
-        session=session,
-        employer=employer,
-        today=ips_service.today_of(principal.ctx),
-        threshold=threshold,
-    )
+    return await _employer_answer(principal, "employer.read", employer, session, threshold)
 
 
 @router.patch("/employers/{employer_id}", response_model=EmployerDetail)
@@ -123,17 +140,7 @@ async def update_employer(
         organisation_ids={principal.user.organisation_id},
     )
     employer = await service.update_employer(session=session, employer=employer, data=body)
-    await principal.audit(
-        "employer.update",
-        resource_type="employer",
-        resource_id=employer.id,
-    )
-    return await service.employer_detail(
-        session=session,
-        employer=employer,
-        today=ips_service.today_of(principal.ctx),
-        threshold=threshold,
-    )
+    return await _employer_answer(principal, "employer.update", employer, session, threshold)
 
 
 @router.post(
@@ -157,12 +164,7 @@ async def create_vacancy(
     vacancy = await service.create_vacancy(
         session=session, ctx=principal.ctx, employer=employer, data=body
     )
-    await principal.audit(
-        "vacancy.create",
-        resource_type="vacancy",
-        resource_id=vacancy.id,
-    )
-    return service.vacancy_view(vacancy, employer, ips_service.today_of(principal.ctx), threshold)
+    return await _vacancy_answer(principal, "vacancy.create", vacancy, employer, threshold)
 
 
 @router.get("/vacancies", response_model=list[VacancyPublic])
@@ -194,12 +196,7 @@ async def update_vacancy(
         session=session, vacancy_id=vacancy_id, organisation_ids={principal.user.organisation_id}
     )
     vacancy = await service.update_vacancy(session=session, vacancy=vacancy, data=body)
-    await principal.audit(
-        "vacancy.update",
-        resource_type="vacancy",
-        resource_id=vacancy.id,
-    )
-    return service.vacancy_view(vacancy, employer, ips_service.today_of(principal.ctx), threshold)
+    return await _vacancy_answer(principal, "vacancy.update", vacancy, employer, threshold)
 
 
 @router.get("/clients/{client_id}/vacancy-matches", response_model=list[VacancyMatch])
@@ -209,12 +206,7 @@ async def vacancy_matches(
     """The live vacancies of the client's employment specialists' organisations that their job
     preferences (the plan's vocational profile) do not rule out, best first, each criterion
     with its reason (``app.brokerage.rules``)."""
-    await access.audit(
-        "vacancy.match",
-        resource_type="client",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("vacancy.match")
     return await service.matches(
         session=session,
         client=access.client,
@@ -228,12 +220,7 @@ async def list_applications(
     access: ReadableClient, session: SessionDep, threshold: Threshold
 ) -> list[ApplicationPublic]:
     """The client's applications to vacancies, newest first: the care team reads them."""
-    await access.audit(
-        "application.list",
-        resource_type="client",
-        resource_id=access.client.id,
-        client_id=access.client.id,
-    )
+    await access.audit("application.list")
     return await service.applications(
         session=session,
         client=access.client,
@@ -243,17 +230,30 @@ async def list_applications(
 
 
 async def _check_recorder(access: ChangeableClient, session: SessionDep, action: str) -> None:
-    decision = policies.can_record_applications(access.principal.user)
-    if not decision:
-        raise await refuse(
-            session,
-            access.principal,
-            action=action,
-            resource_type="client",
-            resource_id=access.client.id,
-            client_id=access.client.id,
-            reason=decision.reason,
-        )
+    await refuse_unless(
+        policies.can_record_applications(access.principal.user),
+        session,
+        access.principal,
+        action=action,
+        resource_type="client",
+        resource_id=access.client.id,
+        client_id=access.client.id,
+    )
+
+
+async def _application_answer(
+    access: ClientAccess,
+    action: str,
+    application: Application,
+    vacancy: Vacancy,
+    employer: Employer,
+    threshold: Threshold,
+) -> ApplicationPublic:
+    """Audit what was done to the client's application, then answer with it as seen today."""
+    await access.audit(action, resource_type="application", resource_id=application.id)
+    return service.application_view(
+        application, vacancy, employer, ips_service.today_of(access.ctx), threshold
+    )
 
 
 @router.post(
@@ -269,14 +269,8 @@ async def record_application(
     application, vacancy, employer = await service.record_application(
         session=session, ctx=access.ctx, client=access.client, data=body
     )
-    await access.audit(
-        "application.create",
-        resource_type="application",
-        resource_id=application.id,
-        client_id=access.client.id,
-    )
-    return service.application_view(
-        application, vacancy, employer, ips_service.today_of(access.ctx), threshold
+    return await _application_answer(
+        access, "application.create", application, vacancy, employer, threshold
     )
 
 
@@ -306,19 +300,8 @@ async def move_application(
         data=body,
         threshold=threshold,
     )
-    await access.audit(
-        "application.update",
-        resource_type="application",
-        resource_id=application.id,
-        client_id=access.client.id,
-    )
     if job is not None:
-        await access.audit(
-            "journey.job_start",
-            resource_type="job",
-            resource_id=job.id,
-            client_id=access.client.id,
-        )
-    return service.application_view(
-        application, vacancy, employer, ips_service.today_of(access.ctx), threshold
+        await access.audit("journey.job_start", resource_type="job", resource_id=job.id)
+    return await _application_answer(
+        access, "application.update", application, vacancy, employer, threshold
     )

@@ -32,9 +32,10 @@ from app.brokerage.schemas import (
     VacancyPublic,
     VacancyUpdate,
 )
+from app.clients import service as clients_service
 from app.clients.models import CareTeamMember, ClientRecord
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.errors import Conflict, NotFound, Unprocessable
 from app.ips import rules as ips_rules
 from app.ips import service as ips_service
 from app.ips.models import EmployerContact, Job
@@ -60,8 +61,8 @@ class AlreadyApplied(Conflict):
     slug, title = "already-applied", "The client has already applied for this vacancy"
 
 
-class InvalidApplication(Problem):
-    status, slug, title = 422, "invalid-application", "The application cannot be recorded as asked"
+class InvalidApplication(Unprocessable):
+    slug, title = "invalid-application", "The application cannot be recorded as asked"
 
 
 @dataclass(frozen=True)
@@ -498,9 +499,9 @@ async def record_application(
 async def get_application(
     *, session: AsyncSession, client: ClientRecord, application_id: uuid.UUID
 ) -> tuple[Application, Vacancy, Employer]:
-    application = await session.get(Application, application_id)
-    if application is None or application.client_id != client.id:
-        raise ApplicationNotFound()
+    application = await clients_service.record_of(
+        session, Application, application_id, client, missing=ApplicationNotFound
+    )
     vacancy = await session.get(Vacancy, application.vacancy_id)
     employer = await session.get(Employer, vacancy.employer_id) if vacancy else None
     assert vacancy is not None and employer is not None

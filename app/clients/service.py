@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from sqlalchemy import exists, func, or_
 from sqlmodel import col, select
@@ -28,7 +29,8 @@ from app.clients.schemas import (
     ReferralPublic,
 )
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.db import found
+from app.errors import Conflict, NotFound, Unprocessable
 from app.teams.models import Team
 from app.users.models import SupervisionLink, User
 from auth.policies import clients as client_policies
@@ -43,23 +45,44 @@ class CareTeamMemberNotFound(NotFound):
     title = "Care-team member not found"
 
 
-class EligibilityAnswersDoNotFit(Problem):
-    status, slug, title = (
-        422,
+class EligibilityAnswersDoNotFit(Unprocessable):
+    slug, title = (
         "eligibility-answers-do-not-fit",
         "Answer every eligibility question, and only those",
     )
 
 
-class NotClinicalStaff(Problem):
-    status, slug, title = 422, "not-clinical-staff", "Only clinical staff join a care team"
+class NotClinicalStaff(Unprocessable):
+    slug, title = "not-clinical-staff", "Only clinical staff join a care team"
 
 
 async def get(*, session: AsyncSession, client_id: uuid.UUID) -> ClientRecord:
-    client = await session.get(ClientRecord, client_id)
-    if client is None:
-        raise ClientNotFound()
-    return client
+    return await found(session, ClientRecord, client_id, missing=ClientNotFound)
+
+
+class OfAClient(Protocol):
+    """A record kept about one client (a job, a benefit claim, an application)."""
+
+    client_id: uuid.UUID
+
+
+R = TypeVar("R", bound=OfAClient)
+
+
+async def record_of(
+    session: AsyncSession,
+    model: type[R],
+    record_id: uuid.UUID,
+    client: ClientRecord,
+    *,
+    missing: type[NotFound],
+) -> R:
+    """The client's record of this kind with this id. Another client's is ``missing`` (404) as
+    one that does not exist is: the path names the client, and the record must be theirs."""
+    record = await session.get(model, record_id)
+    if record is None or record.client_id != client.id:
+        raise missing()
+    return record
 
 
 async def care_team_user_ids(*, session: AsyncSession, client_id: uuid.UUID) -> set[uuid.UUID]:

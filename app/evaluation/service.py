@@ -40,7 +40,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.clients.models import ClientRecord, ProgrammeStatus, Referral
 from app.consents.models import ConsentPurpose, ConsentRecord, ConsentState
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.db import found
+from app.errors import Conflict, NotFound, Unprocessable
 from app.evaluation import randomisation
 from app.evaluation.models import EvaluationTrial, TrialAllocation
 from app.evaluation.randomisation import ALGORITHM_VERSION, Arm
@@ -71,8 +72,8 @@ class TrialClosed(Conflict):
     slug, title = "trial-closed", "The trial is closed"
 
 
-class BlockSizeTooLarge(Problem):
-    status, slug, title = 422, "validation-error", "Invalid request"
+class BlockSizeTooLarge(Unprocessable):
+    slug, title = "validation-error", "Invalid request"
 
     def __init__(self, size: int, limit: int) -> None:
         message = f"block size {size} is above the largest allowed, {limit}"
@@ -415,7 +416,4 @@ async def verify(
 
 async def trial_by_id(*, session: AsyncSession, trial_id: uuid.UUID) -> EvaluationTrial:
     """Any organisation's trial, for the command line (an operator's tool, not an API)."""
-    trial = await session.get(EvaluationTrial, trial_id)
-    if trial is None:
-        raise TrialNotFound()
-    return trial
+    return await found(session, EvaluationTrial, trial_id, missing=TrialNotFound)

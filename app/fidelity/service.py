@@ -39,7 +39,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.brokerage import service as brokerage_service
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.errors import Conflict, NotFound, Unprocessable
 from app.fidelity.models import FidelityReview
 from app.fidelity.schemas import (
     CaseloadMeasure,
@@ -87,8 +87,8 @@ EMPLOYER_CONTACT_FLOORS: Final = ((6, 5), (5, 4), (4, 3), (2, 2))
 """Employer contacts per specialist per week, at least -> score; fewer than 2 scores 1."""
 
 
-class InvalidFidelityScores(Problem):
-    status, slug, title = 422, "invalid-fidelity-review", "The IPS-25 scores are not valid"
+class InvalidFidelityScores(Unprocessable):
+    slug, title = "invalid-fidelity-review", "The IPS-25 scores are not valid"
 
 
 class FidelityReviewNotFound(NotFound):
@@ -385,12 +385,9 @@ def suggested_scores(measured: MeasuredItems) -> dict[str, int]:
 
 
 def not_after_today(reviewed_on: date, today: date, field: str) -> None:
-    if reviewed_on > today:
-        raise ips_service.DateInFuture(
-            f"reviewed_on is {reviewed_on.isoformat()}, after today ({today.isoformat()}); "
-            "a review is of a day that has come.",
-            extra={"errors": [{"field": field, "message": "after today"}]},
-        )
+    ips_service.refuse_future(
+        reviewed_on, today, field=field, advice="a review is of a day that has come."
+    )
 
 
 async def draft(

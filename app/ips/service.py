@@ -24,7 +24,8 @@ from app.clients.models import CareTeamMember, ClientRecord, ProgrammeStatus
 from app.clients.schemas import CareTeamMemberAdd
 from app.config import Settings
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.db import found
+from app.errors import Conflict, NotFound, Unprocessable
 from app.ips import rules
 from app.ips.models import (
     CaseloadOverride,
@@ -83,20 +84,20 @@ class JobNotFound(NotFound):
     title = "Job not found"
 
 
-class DateInFuture(Problem):
-    status, slug, title = 422, "date-in-future", "That date has not happened yet"
+class DateInFuture(Unprocessable):
+    slug, title = "date-in-future", "That date has not happened yet"
 
 
-class InvalidJobDates(Problem):
-    status, slug, title = 422, "invalid-job-dates", "The dates do not fit the job"
+class InvalidJobDates(Unprocessable):
+    slug, title = "invalid-job-dates", "The dates do not fit the job"
 
 
 class EmployerContactNotFound(NotFound):
     title = "Employer contact not found"
 
 
-class InvalidContactUpdate(Problem):
-    status, slug, title = 422, "invalid-contact-update", "That change cannot be made"
+class InvalidContactUpdate(Unprocessable):
+    slug, title = "invalid-contact-update", "That change cannot be made"
 
 
 class JobAlreadyEnded(Conflict):
@@ -107,8 +108,8 @@ class MilestoneAlreadyRecorded(Conflict):
     slug, title = "milestone-already-recorded", "This milestone is already recorded"
 
 
-class NotAnEmploymentSpecialist(Problem):
-    status, slug, title = 422, "not-an-employment-specialist", "Not an employment specialist"
+class NotAnEmploymentSpecialist(Unprocessable):
+    slug, title = "not-an-employment-specialist", "Not an employment specialist"
 
 
 class CaseloadLimitReached(Conflict):
@@ -119,13 +120,26 @@ def today_of(ctx: Context) -> date:
     return ctx.now().date()
 
 
-def _not_after_today(ctx: Context, name: str, value: date) -> None:
-    if value > today_of(ctx):
+def refuse_future(
+    value: date,
+    today: date,
+    *,
+    field: str,
+    advice: str = "record it on or after the day it happens.",
+) -> None:
+    """A record of something done (a job start, a review, a claim) names a day that has come:
+    a later one is refused, naming the field (``body.started_on``) and what to do instead."""
+    if value > today:
+        name = field.rsplit(".", 1)[-1]
         raise DateInFuture(
-            f"{name} is {value.isoformat()}, after today ({today_of(ctx).isoformat()}); "
-            "record it on or after the day it happens.",
-            extra={"errors": [{"field": f"body.{name}", "message": "after today"}]},
+            f"{name} is {value.isoformat()}, after today ({today.isoformat()}); {advice}",
+            extra={"errors": [{"field": field, "message": "after today"}]},
         )
+
+
+def not_after_today(ctx: Context, name: str, value: date) -> None:
+    """:func:`refuse_future` for the body's field ``name``, today by the request's clock."""
+    refuse_future(value, today_of(ctx), field=f"body.{name}")
 
 
 # --- milestones ------------------------------------------------------------------------------
@@ -167,7 +181,7 @@ async def record_milestone(
     """Referral, first meeting or first employer contact (job starts and ends come with the job).
     A first meeting or first employer contact is recorded once."""
     kind = MilestoneKind(data.kind.value)
-    _not_after_today(ctx, "occurred_on", data.occurred_on)
+    not_after_today(ctx, "occurred_on", data.occurred_on)
     if kind in ONCE_ONLY:
         existing = await session.exec(
             select(Milestone.id).where(Milestone.client_id == client.id, Milestone.kind == kind)
@@ -193,10 +207,7 @@ async def jobs(*, session: AsyncSession, client_id: uuid.UUID) -> list[Job]:
 
 
 async def get_job(*, session: AsyncSession, client: ClientRecord, job_id: uuid.UUID) -> Job:
-    job = await session.get(Job, job_id)
-    if job is None or job.client_id != client.id:
-        raise JobNotFound()
-    return job
+    return await clients_service.record_of(session, Job, job_id, client, missing=JobNotFound)
 
 
 async def start_job(
@@ -209,7 +220,7 @@ async def start_job(
 ) -> Job:
     """A job start: the job with its quality, and its ``job_start`` milestone on the journey.
     The wage threshold in force today is kept with the job (``Job``'s docstring says why)."""
-    _not_after_today(ctx, "started_on", data.started_on)
+    not_after_today(ctx, "started_on", data.started_on)
     assert ctx.actor.user_id is not None
     job = Job(
         client_id=client.id,
@@ -241,7 +252,7 @@ async def end_job(
     """The job's last day, and its ``job_end`` milestone; in-work support stops with it."""
     if job.ended_on is not None:
         raise JobAlreadyEnded(f"This job ended on {job.ended_on.isoformat()}.")
-    _not_after_today(ctx, "ended_on", data.ended_on)
+    not_after_today(ctx, "ended_on", data.ended_on)
     if data.ended_on < job.started_on:
         raise InvalidJobDates(
             f"A job cannot end ({data.ended_on.isoformat()}) before it started "
@@ -259,7 +270,7 @@ async def end_job(
 async def add_review(
     *, session: AsyncSession, ctx: Context, job: Job, data: ReviewCreate
 ) -> SupportReview:
-    _not_after_today(ctx, "reviewed_on", data.reviewed_on)
+    not_after_today(ctx, "reviewed_on", data.reviewed_on)
     if data.reviewed_on < job.started_on:
         raise InvalidJobDates(
             f"A review ({data.reviewed_on.isoformat()}) cannot come before the job started "
@@ -640,7 +651,7 @@ async def raise_due_alerts(
 async def log_employer_contact(
     *, session: AsyncSession, ctx: Context, specialist: User, data: EmployerContactCreate
 ) -> EmployerContact:
-    _not_after_today(ctx, "contacted_on", data.contacted_on)
+    not_after_today(ctx, "contacted_on", data.contacted_on)
     contact = EmployerContact(
         specialist_id=specialist.id,
         employer=data.employer,
@@ -657,10 +668,7 @@ async def log_employer_contact(
 
 
 async def get_employer_contact(*, session: AsyncSession, contact_id: uuid.UUID) -> EmployerContact:
-    contact = await session.get(EmployerContact, contact_id)
-    if contact is None:
-        raise EmployerContactNotFound()
-    return contact
+    return await found(session, EmployerContact, contact_id, missing=EmployerContactNotFound)
 
 
 async def update_employer_contact(
@@ -669,7 +677,7 @@ async def update_employer_contact(
     """Correct a logged contact; returns the names of the fields that changed. The linked
     client and who logged it stay as they were (log a new contact for another client)."""
     if data.contacted_on is not None:
-        _not_after_today(ctx, "contacted_on", data.contacted_on)
+        not_after_today(ctx, "contacted_on", data.contacted_on)
     changed = []
     for name in sorted(data.model_fields_set):
         value = getattr(data, name)

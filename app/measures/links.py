@@ -20,7 +20,7 @@ from app.clients.models import ClientRecord
 from app.clock import as_utc
 from app.context import Context
 from app.crypto import new_token, token_digest
-from app.errors import NotFound, Problem
+from app.errors import Gone, NotFound
 from app.measures import service
 from app.measures.instruments import REGISTRY
 from app.measures.models import MeasureLink, MeasureResponse
@@ -34,8 +34,8 @@ class MeasureLinkNotFound(NotFound):
     title = "Questionnaire link not found"
 
 
-class MeasureLinkGone(Problem):
-    status, slug, title = 410, "measure-link-gone", "This questionnaire link can no longer be used"
+class MeasureLinkGone(Gone):
+    slug, title = "measure-link-gone", "This questionnaire link can no longer be used"
 
 
 def link_url(public_url: str, token: str) -> str:

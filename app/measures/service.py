@@ -16,7 +16,7 @@ from app.audit.models import Outcome
 from app.clients.models import ClientRecord
 from app.config import get_settings
 from app.context import Context
-from app.errors import Problem
+from app.errors import NotFound, Unprocessable
 from app.jobs import service as jobs_service
 from app.measures import jobs as measure_jobs
 from app.measures.instruments import PHQ9, REGISTRY
@@ -65,8 +65,8 @@ REACH_MESSAGES = {
 }
 
 
-class InvalidMeasure(Problem):
-    status, slug, title = 422, "invalid-answers", "The answers are not valid for this measure"
+class InvalidMeasure(Unprocessable):
+    slug, title = "invalid-answers", "The answers are not valid for this measure"
 
 
 def _answers(raw: dict[int, int | str | None]) -> dict[int, Answer]:
@@ -336,5 +336,5 @@ async def acknowledge(
     return alert
 
 
-class AlertNotFound(Problem):
-    status, slug, title = 404, "not-found", "Alert not found"
+class AlertNotFound(NotFound):
+    slug, title = "not-found", "Alert not found"

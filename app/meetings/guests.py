@@ -29,7 +29,7 @@ from app.clients.models import ClientRecord
 from app.clock import as_utc
 from app.context import Context
 from app.crypto import new_token, same_secret, token_digest
-from app.errors import Forbidden, NotFound, Problem
+from app.errors import Conflict, Forbidden, Gone, NotFound, Problem, Unprocessable
 from app.meetings.models import GuestKind, GuestLink, Meeting, MeetingState
 from app.users.models import User
 from auth.email import EmailMessage, EmailSender
@@ -42,20 +42,20 @@ class GuestLinkNotFound(NotFound):
     slug, title = "guest-link-not-found", "Join link not found"
 
 
-class GuestLinkGone(Problem):
-    status, slug, title = 410, "guest-link-gone", "This join link can no longer be used"
+class GuestLinkGone(Gone):
+    slug, title = "guest-link-gone", "This join link can no longer be used"
 
 
-class GuestLinkNotOpen(Problem):
-    status, slug, title = 409, "guest-link-not-open", "This join link is not open yet"
+class GuestLinkNotOpen(Conflict):
+    slug, title = "guest-link-not-open", "This join link is not open yet"
 
 
 class GuestNameRefused(Forbidden):
     slug, title = "guest-name-refused", "The name or code does not match"
 
 
-class GuestNameRequired(Problem):
-    status, slug, title = 422, "guest-name-required", "A name is needed for this guest"
+class GuestNameRequired(Unprocessable):
+    slug, title = "guest-name-required", "A name is needed for this guest"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.clients import service as clients_service
 from app.context import Context
-from app.errors import Conflict, Forbidden, NotFound, Problem
+from app.db import found
+from app.errors import Conflict, Forbidden, Gone, NotFound, Problem
 from app.meetings import jobs as meeting_jobs
 from app.meetings.models import (
     ACTIVE_STATES,
@@ -45,12 +46,12 @@ class NotInvited(Forbidden):
     slug, title = "not-invited", "You are not invited to this meeting"
 
 
-class MeetingFull(Problem):
-    status, slug, title = 409, "meeting-full", "The meeting is full"
+class MeetingFull(Conflict):
+    slug, title = "meeting-full", "The meeting is full"
 
 
-class MeetingEnded(Problem):
-    status, slug, title = 410, "meeting-ended", "The meeting has ended"
+class MeetingEnded(Gone):
+    slug, title = "meeting-ended", "The meeting has ended"
 
 
 class NotAdmitted(Forbidden):
@@ -63,10 +64,7 @@ class JoinMode(StrEnum):
 
 
 async def get(*, session: AsyncSession, meeting_id: uuid.UUID) -> Meeting:
-    meeting = await session.get(Meeting, meeting_id)
-    if meeting is None:
-        raise MeetingNotFound()
-    return meeting
+    return await found(session, Meeting, meeting_id, missing=MeetingNotFound)
 
 
 async def invitee_ids(*, session: AsyncSession, meeting_id: uuid.UUID) -> set[uuid.UUID]:
@@ -276,6 +274,28 @@ async def _ensure_room(session: AsyncSession, meeting_id: uuid.UUID, limit: int)
         raise MeetingFull(f"The meeting is full: at most {limit} people take part.")
 
 
+async def _take_seat_again(
+    session: AsyncSession,
+    seat: MeetingParticipant,
+    mode: JoinMode,
+    connection_id: str,
+    audio: bool,
+    video: bool,
+) -> Seat:
+    """A person or guest who holds a seat joins again (a new socket after a drop, or a second
+    join): the seat moves to this socket, and one still in the call is back in it at once."""
+    moved_from = seat.connection_id if seat.connection_id != connection_id else None
+    seat.connection_id = connection_id
+    seat.audio, seat.video = audio, video
+    rejoined = seat.state in ACTIVE_STATES
+    if rejoined:
+        seat.state = ParticipantState.admitted
+        seat.reconnect_deadline = None
+    session.add(seat)
+    await session.flush()
+    return Seat(seat, mode, rejoined=rejoined, moved_from=moved_from)
+
+
 async def join(
     *,
     session: AsyncSession,
@@ -293,16 +313,7 @@ async def join(
     seat = await _current_seat(session, meeting.id, user.id)
     if seat is not None:
         # The same person again (a new socket after a drop, or a second join): same seat.
-        moved_from = seat.connection_id if seat.connection_id != connection_id else None
-        seat.connection_id = connection_id
-        seat.audio, seat.video = audio, video
-        rejoined = seat.state in ACTIVE_STATES
-        if rejoined:
-            seat.state = ParticipantState.admitted
-            seat.reconnect_deadline = None
-        session.add(seat)
-        await session.flush()
-        return Seat(seat, mode, rejoined=rejoined, moved_from=moved_from)
+        return await _take_seat_again(session, seat, mode, connection_id, audio, video)
     if mode == JoinMode.direct:
         await _ensure_room(session, meeting.id, limit)
     seat = MeetingParticipant(
@@ -344,16 +355,7 @@ async def join_as_guest(
     await _expire_reconnecting(session, meeting.id, now)
     seat = await _current_seat(session, meeting.id, None, link.id)
     if seat is not None:
-        moved_from = seat.connection_id if seat.connection_id != connection_id else None
-        seat.connection_id = connection_id
-        seat.audio, seat.video = audio, video
-        rejoined = seat.state in ACTIVE_STATES
-        if rejoined:
-            seat.state = ParticipantState.admitted
-            seat.reconnect_deadline = None
-        session.add(seat)
-        await session.flush()
-        return Seat(seat, JoinMode.lobby, rejoined=rejoined, moved_from=moved_from)
+        return await _take_seat_again(session, seat, JoinMode.lobby, connection_id, audio, video)
     seat = MeetingParticipant(
         meeting_id=meeting.id,
         guest_link_id=link.id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,8 +19,9 @@ from app.audit import service as audit_service
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
 from app.context import Context
+from app.db import found
 from app.dbtypes import new_id
-from app.errors import Conflict, Forbidden, NotFound, Problem
+from app.errors import Conflict, Forbidden, NotFound, Problem, Unprocessable
 from app.messaging.keyring import MessageKeyring, message_aad
 from app.messaging.models import (
     Conversation,
@@ -49,15 +51,12 @@ class NotAMember(Forbidden):
     slug, title = "not-a-member", "You are not in this conversation"
 
 
-class InvalidConversation(Problem):
-    status, slug, title = 422, "invalid-conversation", "That conversation cannot be opened"
+class InvalidConversation(Unprocessable):
+    slug, title = "invalid-conversation", "That conversation cannot be opened"
 
 
 async def get(*, session: AsyncSession, conversation_id: uuid.UUID) -> Conversation:
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise ConversationNotFound()
-    return conversation
+    return await found(session, Conversation, conversation_id, missing=ConversationNotFound)
 
 
 # --- membership --------------------------------------------------------------------------------
@@ -105,6 +104,22 @@ def direct_key(a: uuid.UUID, b: uuid.UUID) -> str:
     return f"{first}:{second}"
 
 
+async def _found_or_opened(
+    session: AsyncSession, ctx: Context, user: User, *where: Any, **fields: Any
+) -> tuple[Conversation, bool]:
+    """The one conversation that ``where`` picks out, or else a new one with ``fields`` opened by
+    ``user``; and whether it is new. There is one direct, team or case conversation of a kind."""
+    found = (await session.exec(select(Conversation).where(*where))).first()
+    if found is not None:
+        return found, False
+    conversation = Conversation(
+        **fields, created_at=ctx.now(), last_activity_at=ctx.now(), created_by=user.id
+    )
+    session.add(conversation)
+    await session.flush()
+    return conversation, True
+
+
 async def open_direct(
     *, session: AsyncSession, ctx: Context, user: User, other: User
 ) -> Conversation:
@@ -113,19 +128,16 @@ async def open_direct(
     if other.id not in await messaging_policies.contacts(session, user):
         raise Forbidden("You can message the people you work with, and a client's care team.")
     key = direct_key(user.id, other.id)
-    existing = await session.exec(select(Conversation).where(Conversation.direct_key == key))
-    found = existing.first()
-    if found is not None:
-        return found
-    conversation = Conversation(
+    conversation, new = await _found_or_opened(
+        session,
+        ctx,
+        user,
+        Conversation.direct_key == key,
         kind=ConversationKind.direct,
         direct_key=key,
-        created_at=ctx.now(),
-        last_activity_at=ctx.now(),
-        created_by=user.id,
     )
-    session.add(conversation)
-    await session.flush()
+    if not new:
+        return conversation
     session.add_all(
         ConversationParticipant(conversation_id=conversation.id, user_id=uid)
         for uid in (user.id, other.id)
@@ -138,25 +150,16 @@ async def open_team(*, session: AsyncSession, ctx: Context, user: User, team: Te
     decision = await messaging_policies.can_open_team_conversation(session, user, team.id)
     if not decision:
         raise Forbidden(f"{decision.reason}.")
-    found = (
-        await session.exec(
-            select(Conversation).where(
-                Conversation.team_id == team.id, Conversation.kind == ConversationKind.team
-            )
-        )
-    ).first()
-    if found is not None:
-        return found
-    conversation = Conversation(
+    conversation, _new = await _found_or_opened(
+        session,
+        ctx,
+        user,
+        Conversation.team_id == team.id,
+        Conversation.kind == ConversationKind.team,
         kind=ConversationKind.team,
         team_id=team.id,
         title=team.name,
-        created_at=ctx.now(),
-        last_activity_at=ctx.now(),
-        created_by=user.id,
     )
-    session.add(conversation)
-    await session.flush()
     return conversation
 
 
@@ -168,25 +171,16 @@ async def open_case(
     )
     if not decision:
         raise Forbidden(f"{decision.reason}.")
-    found = (
-        await session.exec(
-            select(Conversation).where(
-                Conversation.client_id == client.id, Conversation.includes_client == includes_client
-            )
-        )
-    ).first()
-    if found is not None:
-        return found
-    conversation = Conversation(
+    conversation, _new = await _found_or_opened(
+        session,
+        ctx,
+        user,
+        Conversation.client_id == client.id,
+        Conversation.includes_client == includes_client,
         kind=ConversationKind.case,
         client_id=client.id,
         includes_client=includes_client,
-        created_at=ctx.now(),
-        last_activity_at=ctx.now(),
-        created_by=user.id,
     )
-    session.add(conversation)
-    await session.flush()
     return conversation
 
 

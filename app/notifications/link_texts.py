@@ -30,7 +30,7 @@ from app.audit.models import AuditEvent
 from app.clients.models import ClientRecord
 from app.config import Settings
 from app.context import Context
-from app.errors import Problem
+from app.errors import BadGateway, Conflict, TooManyRequests, Unprocessable
 from app.notifications.channels import DeliveryFailed, SmsSender
 from app.notifications.models import NotificationProfile
 
@@ -74,20 +74,20 @@ def last_digits(number: str) -> str:
     return "…" + number[-3:]
 
 
-class SmsOff(Problem):
-    status, slug, title = 409, "sms-off", "This service does not send text messages"
+class SmsOff(Conflict):
+    slug, title = "sms-off", "This service does not send text messages"
 
 
-class SmsNumberMissing(Problem):
-    status, slug, title = 422, "sms-number-missing", "No mobile number to text"
+class SmsNumberMissing(Unprocessable):
+    slug, title = "sms-number-missing", "No mobile number to text"
 
 
-class TooManyTexts(Problem):
-    status, slug, title = 429, "too-many-texts", "Too many texts to this client today"
+class TooManyTexts(TooManyRequests):
+    slug, title = "too-many-texts", "Too many texts to this client today"
 
 
-class SmsNotSent(Problem):
-    status, slug, title = 502, "sms-not-sent", "The text message could not be sent"
+class SmsNotSent(BadGateway):
+    slug, title = "sms-not-sent", "The text message could not be sent"
 
 
 @dataclass(frozen=True)

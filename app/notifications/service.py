@@ -14,7 +14,7 @@ from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings, get_settings
-from app.errors import Conflict, NotFound, Problem
+from app.errors import Conflict, NotFound, Problem, Unprocessable
 from app.notifications import rules
 from app.notifications.channels import (
     AddressBounced,
@@ -52,20 +52,20 @@ log = logging.getLogger("teamwell.notifications")
 FAILED_SHOWN = 20
 
 
-class UrgentAlertsRequired(Problem):
-    status, slug, title = 422, "urgent-alerts-required", "Urgent alerts must reach you somehow"
+class UrgentAlertsRequired(Unprocessable):
+    slug, title = "urgent-alerts-required", "Urgent alerts must reach you somehow"
 
 
-class SmsNumberRequired(Problem):
-    status, slug, title = 422, "sms-number-required", "Give a number for text messages"
+class SmsNumberRequired(Unprocessable):
+    slug, title = "sms-number-required", "Give a number for text messages"
 
 
-class SmsUnavailable(Problem):
-    status, slug, title = 422, "sms-unavailable", "This service does not send text messages"
+class SmsUnavailable(Unprocessable):
+    slug, title = "sms-unavailable", "This service does not send text messages"
 
 
-class PushEndpointRefused(Problem):
-    status, slug, title = 422, "push-endpoint-refused", "Not a push service address"
+class PushEndpointRefused(Unprocessable):
+    slug, title = "push-endpoint-refused", "Not a push service address"
 
 
 class TooManyPushSubscriptions(Conflict):

@@ -6,6 +6,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.context import Context
+from app.db import found
 from app.errors import Conflict, NotFound
 from app.organisations.models import Organisation
 from app.organisations.schemas import OrganisationCreate, OrganisationUpdate
@@ -17,10 +18,7 @@ class OrganisationNotFound(NotFound):
 
 
 async def get(*, session: AsyncSession, organisation_id: uuid.UUID) -> Organisation:
-    organisation = await session.get(Organisation, organisation_id)
-    if organisation is None:
-        raise OrganisationNotFound()
-    return organisation
+    return await found(session, Organisation, organisation_id, missing=OrganisationNotFound)
 
 
 async def get_by_slug(*, session: AsyncSession, slug: str) -> Organisation:

@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.benefits import rules as benefit_rules
 from app.benefits import service as benefits_service
 from app.clients.models import ClientRecord, Referral
-from app.errors import NotFound, Problem
+from app.errors import NotFound, Unprocessable
 from app.evaluation.models import TrialAllocation
 from app.ips import service as ips_service
 from app.ips.models import EmployerContact, Job, Milestone
@@ -75,8 +75,8 @@ class ScopeNotFound(NotFound):
     title = "Report scope not found"
 
 
-class InvalidReportRequest(Problem):
-    status, slug, title = 422, "invalid-report-request", "The report cannot be made as asked"
+class InvalidReportRequest(Unprocessable):
+    slug, title = "invalid-report-request", "The report cannot be made as asked"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.audit import service as audit_service
 from app.audit.service import AuditEntry
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.db import found
+from app.errors import Conflict, NotFound, Unprocessable
 from app.messaging.keyring import MessageKeyring
 from app.pagination import paginate
 from app.supervision import rules
@@ -39,8 +40,8 @@ from app.users.models import User
 from auth.policies import supervision as supervision_policies
 
 
-class InvalidCheckIn(Problem):
-    status, slug, title = 422, "invalid-check-in", "The check-in is not valid"
+class InvalidCheckIn(Unprocessable):
+    slug, title = "invalid-check-in", "The check-in is not valid"
 
 
 class CheckInNotFound(NotFound):
@@ -155,10 +156,7 @@ async def check_ins_of(
 
 
 async def get_check_in(*, session: AsyncSession, check_in_id: uuid.UUID) -> WellbeingCheckIn:
-    row = await session.get(WellbeingCheckIn, check_in_id)
-    if row is None:
-        raise CheckInNotFound()
-    return row
+    return await found(session, WellbeingCheckIn, check_in_id, missing=CheckInNotFound)
 
 
 async def last_check_in_at(*, session: AsyncSession, user_id: uuid.UUID) -> datetime | None:

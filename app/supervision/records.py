@@ -18,7 +18,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.context import Context
-from app.errors import NotFound, Problem
+from app.db import found
+from app.errors import NotFound, Unprocessable
 from app.ips import rules as ips_rules
 from app.ips import service as ips_service
 from app.meetings import service as meetings_service
@@ -45,12 +46,12 @@ from app.users.models import User
 from auth.policies import meetings as meeting_policies
 
 
-class InvalidSupervisionMeeting(Problem):
-    status, slug, title = 422, "invalid-supervision-meeting", "Not a supervision meeting of yours"
+class InvalidSupervisionMeeting(Unprocessable):
+    slug, title = "invalid-supervision-meeting", "Not a supervision meeting of yours"
 
 
-class InvalidActionOwner(Problem):
-    status, slug, title = 422, "invalid-action-owner", "The action's owner was not there"
+class InvalidActionOwner(Unprocessable):
+    slug, title = "invalid-action-owner", "The action's owner was not there"
 
 
 class RecordNotFound(NotFound):
@@ -130,14 +131,12 @@ def _check_owner(owner_id: uuid.UUID, allowed: set[uuid.UUID], index: int | None
 
 
 def _not_after_today(ctx: Context, held_on: date) -> None:
-    if held_on > today_of(ctx):
-        raise field_problem(
-            ips_service.DateInFuture,
-            "body.held_on",
-            f"held_on is {held_on.isoformat()}, after today ({today_of(ctx).isoformat()}); "
-            "record a session once it has taken place.",
-            "after today",
-        )
+    ips_service.refuse_future(
+        held_on,
+        today_of(ctx),
+        field="body.held_on",
+        advice="record a session once it has taken place.",
+    )
 
 
 async def create_record(
@@ -188,10 +187,7 @@ async def create_record(
 
 
 async def get_record(*, session: AsyncSession, record_id: uuid.UUID) -> SupervisionRecord:
-    record = await session.get(SupervisionRecord, record_id)
-    if record is None:
-        raise RecordNotFound()
-    return record
+    return await found(session, SupervisionRecord, record_id, missing=RecordNotFound)
 
 
 async def attendee_ids(*, session: AsyncSession, record_id: uuid.UUID) -> set[uuid.UUID]:
@@ -237,10 +233,7 @@ async def add_action(
 
 
 async def get_action(*, session: AsyncSession, action_id: uuid.UUID) -> SupervisionAction:
-    action = await session.get(SupervisionAction, action_id)
-    if action is None:
-        raise ActionNotFound()
-    return action
+    return await found(session, SupervisionAction, action_id, missing=ActionNotFound)
 
 
 async def set_action_done(

@@ -16,7 +16,7 @@ from datetime import date
 
 from app.config import Settings
 from app.context import Context
-from app.errors import Problem
+from app.errors import Problem, Unprocessable
 from app.supervision import rules
 
 
@@ -53,8 +53,8 @@ def field_problem(cls: type[Problem], field: str, detail: str, message: str) -> 
     return cls(detail, extra={"errors": [{"field": field, "message": message}]})
 
 
-class TextTooLong(Problem):
-    status, slug, title = 422, "text-too-long", "The text is too long"
+class TextTooLong(Unprocessable):
+    slug, title = "text-too-long", "The text is too long"
 
 
 def today_of(ctx: Context) -> date:

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.alerts.models import Alert, AlertKind
 from app.clients.models import ClientRecord, ProgrammeStatus
 from app.context import Context
-from app.errors import Problem
+from app.errors import Unprocessable
 from app.ips import service as ips_service
 from app.supervision import rules
 from app.supervision.models import WellbeingCheckIn
@@ -33,8 +33,8 @@ from app.users.models import Role, User
 from realtime.presence_store import PresenceStore, PresenceUnavailable
 
 
-class InvalidPeriod(Problem):
-    status, slug, title = 422, "invalid-period", "The period cannot be shown"
+class InvalidPeriod(Unprocessable):
+    slug, title = "invalid-period", "The period cannot be shown"
 
 
 def _monday(day: date) -> date:

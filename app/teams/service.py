@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.context import Context
+from app.db import found
 from app.errors import Conflict, NotFound
 from app.pagination import paginate
 from app.teams.models import Team, TeamMembership
@@ -37,10 +38,7 @@ class TeamMembershipNotPending(Conflict):
 
 
 async def get(*, session: AsyncSession, team_id: uuid.UUID) -> Team:
-    team = await session.get(Team, team_id)
-    if team is None:
-        raise TeamNotFound()
-    return team
+    return await found(session, Team, team_id, missing=TeamNotFound)
 
 
 async def list_for_organisation(

@@ -8,7 +8,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.context import Context
-from app.errors import Conflict, NotFound, Problem
+from app.db import found
+from app.errors import Conflict, NotFound, Unprocessable
 from app.pagination import paginate
 from app.users.models import Role, SupervisionLink, User
 from app.users.schemas import (
@@ -25,8 +26,8 @@ class UserNotFound(NotFound):
     title = "User not found"
 
 
-class NotASupervisor(Problem):
-    status, slug, title = 422, "not-a-supervisor", "That person is not a supervisor"
+class NotASupervisor(Unprocessable):
+    slug, title = "not-a-supervisor", "That person is not a supervisor"
 
 
 class SupervisionLinkNotFound(NotFound):
@@ -37,8 +38,8 @@ class SupervisionLinkNotPending(Conflict):
     slug, title = "supervision-link-not-pending", "This proposal has already been decided"
 
 
-class RoleChangeRefused(Problem):
-    status, slug, title = 422, "role-change-refused", "This role change is not allowed"
+class RoleChangeRefused(Unprocessable):
+    slug, title = "role-change-refused", "This role change is not allowed"
 
 
 def normalise_email(email: str) -> str:
@@ -46,10 +47,7 @@ def normalise_email(email: str) -> str:
 
 
 async def get(*, session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise UserNotFound()
-    return user
+    return await found(session, User, user_id, missing=UserNotFound)
 
 
 async def get_by_email(*, session: AsyncSession, email: str) -> User | None:
@@ -157,10 +155,7 @@ def link_status(link: SupervisionLink) -> SupervisionLinkStatus:
 
 
 async def get_link(*, session: AsyncSession, link_id: uuid.UUID) -> SupervisionLink:
-    link = await session.get(SupervisionLink, link_id)
-    if link is None:
-        raise SupervisionLinkNotFound()
-    return link
+    return await found(session, SupervisionLink, link_id, missing=SupervisionLinkNotFound)
 
 
 async def propose_supervisor(

@@ -18,7 +18,7 @@ from app.clients import service as clients_service
 from app.clock import as_utc
 from app.context import Context, acting_as
 from app.crypto import new_token, token_digest
-from app.errors import Conflict, NotFound, Problem
+from app.errors import Conflict, Gone, NotFound, Unprocessable
 from app.organisations import service as organisations_service
 from app.teams import service as teams_service
 from app.users import service as users_service
@@ -55,12 +55,12 @@ class InvitationNotFound(NotFound):
     title = "Invitation not found"
 
 
-class InvitationGone(Problem):
-    status, slug, title = 410, "invitation-gone", "This invitation can no longer be used"
+class InvitationGone(Gone):
+    slug, title = "invitation-gone", "This invitation can no longer be used"
 
 
-class InvalidInvitation(Problem):
-    status, slug, title = 422, "invalid-invitation", "This invitation cannot be made"
+class InvalidInvitation(Unprocessable):
+    slug, title = "invalid-invitation", "This invitation cannot be made"
 
 
 class AccountExists(Conflict):

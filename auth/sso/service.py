@@ -30,7 +30,7 @@ from starlette.responses import Response
 
 from app.config import Settings
 from app.crypto import FieldCipher, new_token, token_digest
-from app.errors import Forbidden, NotFound, Problem, Unauthenticated
+from app.errors import Forbidden, NotFound, Problem, Unauthenticated, Unprocessable
 from app.organisations import service as organisations_service
 from app.organisations.models import Organisation
 from app.users import service as users_service
@@ -104,8 +104,8 @@ class SsoNotConfigured(SsoProblem, NotFound):
     failure = SsoFailure.not_configured
 
 
-class SsoSettingsInvalid(Problem):
-    status, slug, title = 422, "sso-settings-invalid", "These single sign-on settings are not valid"
+class SsoSettingsInvalid(Unprocessable):
+    slug, title = "sso-settings-invalid", "These single sign-on settings are not valid"
 
 
 class SsoFailed(SsoProblem):
