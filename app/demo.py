@@ -42,6 +42,9 @@ from app.equality.schemas import (
     Sex,
     YesNo,
 )
+from app.evaluation import service as evaluation_service
+from app.evaluation.models import EvaluationTrial
+from app.evaluation.schemas import StratifyBy, TrialCreate
 from app.fidelity import service as fidelity_service
 from app.fidelity.schemas import FidelityReviewCreate
 from app.ips import service as ips_service
@@ -179,6 +182,7 @@ async def seed_demo(
     cast = _DemoCast(
         organisations=organisations, team=team, people=people, as_keyworker=as_keyworker
     )
+    trial = await _demo_trial_opened(session, ctx, keyring, people[Role.supervisor])
     clients: dict[str, ClientRecord] = {}
     for index, entry in enumerate(CLIENTS):
         login, clients[entry[0]] = await _demo_client(session, ctx, cast, password, index, entry)
@@ -188,6 +192,7 @@ async def seed_demo(
     await _demo_jobs(session, as_specialist, clients)
     await _demo_brokerage(session, as_specialist, people[Role.employment_specialist], clients)
     await _demo_equality(session, ctx, keyring, clients, people[Role.peer_keyworker])
+    await _demo_trial_run(session, as_keyworker, keyring, trial, clients)
     await _demo_team_past(session, ctx, keyring, team, people)
     await _demo_targets(session, ctx, team, people[Role.supervisor])
     return logins
@@ -652,6 +657,58 @@ async def _demo_targets(session: AsyncSession, ctx: Context, team: Team, supervi
                 user_id=supervisor.id,
                 now=ctx.now(),
             )
+
+
+# The trust's randomised evaluation: opened by the supervisor before the demo's clients were
+# referred, three of them consenting and allocated, then closed, so the Evaluation page has a
+# trial with allocations by arm to show and verify, and no trial is left open to take in new
+# clients. Alex gave no evaluation consent: he is in no trial. The seed is fixed so the arms
+# are the same on every load (a real trial's is generated and never known).
+DEMO_TRIAL = TrialCreate(name="Tyneside IPS evaluation pilot", stratify_by=StratifyBy.area_cluster)
+DEMO_TRIAL_SEED = "teamwell-demo-evaluation-seed"
+DEMO_TRIAL_PARTICIPANTS = ("Bea Collins", "Dana Evans", "Farah Ghani")
+
+
+async def _demo_trial_opened(
+    session: AsyncSession, ctx: Context, keyring: MessageKeyring, supervisor: User
+) -> EvaluationTrial:
+    return await evaluation_service.open_trial(
+        session=session,
+        ctx=acting_as(ctx, supervisor),
+        keyring=keyring,
+        organisation_id=supervisor.organisation_id,
+        created_by=supervisor.id,
+        data=DEMO_TRIAL,
+        max_block_size=Settings().evaluation_max_block_size,
+        seed=DEMO_TRIAL_SEED,
+    )
+
+
+async def _demo_trial_run(
+    session: AsyncSession,
+    ctx: Context,
+    keyring: MessageKeyring,
+    trial: EvaluationTrial,
+    clients: dict[str, ClientRecord],
+) -> None:
+    for name in DEMO_TRIAL_PARTICIPANTS:
+        client = clients[name]
+        consent = await consents_service.record(
+            session=session,
+            ctx=ctx,
+            client_id=client.id,
+            decision=ConsentDecision(
+                organisation_id=trial.organisation_id,
+                purpose=ConsentPurpose.evaluation,
+                state=ConsentState.granted,
+            ),
+        )
+        allocated = await evaluation_service.allocate_on_consent(
+            session=session, ctx=ctx, keyring=keyring, client=client, consent=consent
+        )
+        if allocated is None:
+            raise RuntimeError(f"the demo's {name} was not allocated")
+    await evaluation_service.close_trial(session=session, ctx=ctx, trial=trial)
 
 
 # When the demo's video session with Alex starts, after the demo is loaded, and how long it is:

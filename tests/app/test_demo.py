@@ -1,8 +1,8 @@
 """The demo data gives every report section and page something real to show: the programme
 report's off-flow, eligibility and job-quality figures, the report by equality group, the
 quarter's targets for the team and its cluster, benefit histories and counselling, employers
-with contacts, vacancies and applications. On a server of its own, so no other test's clients
-change what the demo alone shows."""
+with contacts, vacancies and applications, and a closed trial with its allocations. On a
+server of its own, so no other test's clients change what the demo alone shows."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.demo import DEMO_INELIGIBLE, DEMO_TARGETS
+from app.demo import DEMO_INELIGIBLE, DEMO_TARGETS, DEMO_TRIAL, DEMO_TRIAL_PARTICIPANTS
 from app.reports.targets import quarter_of
 from tests.conftest import Live, live_server
 from tests.support import builders
@@ -114,3 +114,16 @@ def test_the_pages_have_histories_employers_and_applications(demo: Live) -> None
     assert len(vacancies) == 3
     alex = ok(specialist.get(f"/api/v1/clients/{clients['Alex Morgan']['id']}/applications"))
     assert [a["status"] for a in alex] == ["applied"]
+
+
+def test_the_evaluation_page_has_a_closed_trial_with_allocations(demo: Live) -> None:
+    supervisor = demo.as_role("supervisor")
+    [trial] = ok(supervisor.get("/api/v1/evaluation/trials"))
+    assert (trial["name"], trial["open"]) == (DEMO_TRIAL.name, False)
+    assert trial["allocations"] == len(DEMO_TRIAL_PARTICIPANTS)
+    verified = supervisor.post(f"/api/v1/evaluation/trials/{trial['id']}/verify")
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["all_match"] is True and verified.json()["matched"] == 3
+    extract = supervisor.get(f"/api/v1/evaluation/trials/{trial['id']}/extract")
+    assert extract.status_code == 200, extract.text
+    assert len(extract.text.strip().splitlines()) == 1 + len(DEMO_TRIAL_PARTICIPANTS)
