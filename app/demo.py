@@ -1,6 +1,10 @@
 """Demo data: two organisations, one integrated team, six clients at different stages, and the
 team's recent past (weekly check-ins, supervision with agreed actions, a fidelity review), so
-the supervisor's dashboard has something to show on first start."""
+the supervisor's dashboard has something to show on first start. The programme's own outcomes
+have something to show too: benefit histories with counselling, eligibility answers (one
+ineligible referral), job starts with their quality, an employer directory with contacts,
+vacancies and applications, equality answers, this quarter's targets, and a closed evaluation
+pilot. Everything is dated from the clock passed in, so a load is the same at any time."""
 
 from __future__ import annotations
 
