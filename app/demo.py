@@ -1,6 +1,10 @@
 """Demo data: two organisations, one integrated team, six clients at different stages, and the
 team's recent past (weekly check-ins, supervision with agreed actions, a fidelity review), so
-the supervisor's dashboard has something to show on first start."""
+the supervisor's dashboard has something to show on first start. The programme's own outcomes
+have something to show too: benefit histories with counselling, eligibility answers (one
+ineligible referral), job starts with their quality, an employer directory with contacts,
+vacancies and applications, equality answers, this quarter's targets, and a closed evaluation
+pilot. Everything is dated from the clock passed in, so a load is the same at any time."""
 
 from __future__ import annotations
 
@@ -32,11 +36,24 @@ from app.consents import service as consents_service
 from app.consents.models import ConsentPurpose, ConsentState
 from app.consents.schemas import ConsentDecision
 from app.context import Actor, Context, acting_as
+from app.equality import service as equality_service
+from app.equality.schemas import (
+    AgeBand,
+    Disability,
+    EqualityAnswers,
+    Ethnicity,
+    GenderIdentity,
+    Sex,
+    YesNo,
+)
+from app.evaluation import service as evaluation_service
+from app.evaluation.models import EvaluationTrial
+from app.evaluation.schemas import StratifyBy, TrialCreate
 from app.fidelity import service as fidelity_service
 from app.fidelity.schemas import FidelityReviewCreate
 from app.ips import service as ips_service
-from app.ips.models import ContractType
-from app.ips.schemas import JobCreate, JobEnd
+from app.ips.models import ContractType, EmployerContactType
+from app.ips.schemas import EmployerContactCreate, JobCreate, JobEnd
 from app.meetings import service as meetings_service
 from app.meetings.models import MeetingKind, ParticipantState
 from app.meetings.schemas import MeetingCreate
@@ -44,6 +61,8 @@ from app.messaging.keyring import MessageKeyring
 from app.organisations import service as organisations_service
 from app.organisations.models import Organisation, OrganisationKind
 from app.organisations.schemas import OrganisationCreate
+from app.reports import targets as report_targets
+from app.reports.service import ScopeKind, resolve_scope
 from app.supervision import check_ins as supervision_check_ins
 from app.supervision import records as supervision_records
 from app.supervision import rules as supervision_rules
@@ -167,6 +186,7 @@ async def seed_demo(
     cast = _DemoCast(
         organisations=organisations, team=team, people=people, as_keyworker=as_keyworker
     )
+    trial = await _demo_trial_opened(session, ctx, keyring, people[Role.supervisor])
     clients: dict[str, ClientRecord] = {}
     for index, entry in enumerate(CLIENTS):
         login, clients[entry[0]] = await _demo_client(session, ctx, cast, password, index, entry)
@@ -175,7 +195,10 @@ async def seed_demo(
     as_specialist = acting_as(ctx, people[Role.employment_specialist])
     await _demo_jobs(session, as_specialist, clients)
     await _demo_brokerage(session, as_specialist, people[Role.employment_specialist], clients)
+    await _demo_equality(session, ctx, keyring, clients, people[Role.peer_keyworker])
+    await _demo_trial_run(session, as_keyworker, keyring, trial, clients)
     await _demo_team_past(session, ctx, keyring, team, people)
+    await _demo_targets(session, ctx, team, people[Role.supervisor])
     return logins
 
 
@@ -225,6 +248,19 @@ class _DemoCast:
     as_keyworker: Context
 
 
+# The one demo referral found ineligible (Bea was referred by the jobcentre, but her only
+# benefit is PIP, which is not an out-of-work benefit): stored with its reason, still counted.
+DEMO_INELIGIBLE: dict[str, set[str]] = {"Bea Collins": {"claims_out_of_work_benefit"}}
+
+
+def _demo_eligibility(name: str) -> dict[str, bool]:
+    wrong = DEMO_INELIGIBLE.get(name, set())
+    return {
+        q.key: (not q.eligible_answer) if q.key in wrong else q.eligible_answer
+        for q in eligibility.TRAILBLAZER_QUESTIONS
+    }
+
+
 async def _demo_client(
     session: AsyncSession,
     ctx: Context,
@@ -250,7 +286,7 @@ async def _demo_client(
                 source=source,
                 reason=reason,
                 referred_on=ctx.now().date() - timedelta(days=20 + 15 * index),
-                eligibility={q.key: q.eligible_answer for q in eligibility.TRAILBLAZER_QUESTIONS},
+                eligibility=_demo_eligibility(name),
             ),
         ),
     )
@@ -379,16 +415,35 @@ DEMO_EMPLOYERS: list[tuple[str, str, str, list[tuple[str, float, int | None, int
 ]
 
 
+# Erin's job development with the directory's employers: (employer, days ago, how, outcome).
+DEMO_EMPLOYER_CONTACTS: list[tuple[str, int, EmployerContactType, str]] = [
+    (
+        "Metro Logistics",
+        40,
+        EmployerContactType.face_to_face,
+        "Met the site manager; two warehouse openings expected before Christmas.",
+    ),
+    (
+        "Quayside Kitchen",
+        25,
+        EmployerContactType.face_to_face,
+        "Visited the kitchen with the head chef; open to a working interview.",
+    ),
+    ("Grainger Market Stores", 12, EmployerContactType.phone, "Agreed a trial shift process."),
+    ("Metro Logistics", 4, EmployerContactType.email, "Sent the job description back marked up."),
+]
+
+
 async def _demo_brokerage(
     session: AsyncSession, ctx: Context, specialist: User, clients: dict[str, ClientRecord]
 ) -> None:
-    """Erin's employer directory with a few vacancies, and Farah's application to one of them,
-    at interview."""
+    """Erin's employer directory with a few vacancies and her contacts with those employers;
+    Alex's application (applied) and Farah's (at interview)."""
     today = ctx.now().date()
     threshold = Settings()
-    made = {}
+    made, directory = {}, {}
     for name, sector, location, openings in DEMO_EMPLOYERS:
-        employer = await brokerage_service.create_employer(
+        directory[name] = employer = await brokerage_service.create_employer(
             session=session,
             ctx=ctx,
             organisation_id=specialist.organisation_id,
@@ -407,6 +462,28 @@ async def _demo_brokerage(
                     closing_on=today + timedelta(days=closing) if closing is not None else None,
                 ),
             )
+    for name, days, kind, outcome in DEMO_EMPLOYER_CONTACTS:
+        await ips_service.log_employer_contact(
+            session=session,
+            ctx=ctx,
+            specialist=specialist,
+            data=EmployerContactCreate(
+                employer=name,
+                contacted_on=today - timedelta(days=days),
+                contact_type=kind,
+                outcome=outcome,
+                employer_id=directory[name].id,
+            ),
+        )
+    # Alex applied for the warehouse job he wants; no answer yet.
+    await brokerage_service.record_application(
+        session=session,
+        ctx=ctx,
+        client=clients["Alex Morgan"],
+        data=ApplicationCreate(
+            vacancy_id=made["Warehouse operative"].id, applied_on=today - timedelta(days=3)
+        ),
+    )
     farah = clients["Farah Ghani"]
     application, vacancy, employer = await brokerage_service.record_application(
         session=session,
@@ -431,24 +508,38 @@ async def _demo_brokerage(
 
 
 # Each demo client's benefit history: (benefit, ESA group, UC regime, started days before the
-# referral, ended days after it or None), and a better-off calculation (days after the
-# referral) for those who left benefits. Chris, Dana and Eli left out-of-work benefits more than
-# the restart window ago, so the report's off-flow figures have something to show.
+# referral, ended days after it or None). Chris, Dana and Eli left out-of-work benefits more
+# than the restart window ago, so the report's off-flow figures have something to show; Farah's
+# Universal Credit ended and a new claim began 14 days later, inside the window, so hers is one
+# spell and no off-flow; Bea claims PIP only, which is not an out-of-work benefit.
 DEMO_BENEFITS: dict[
     int, list[tuple[BenefitKind, EsaGroup | None, UcRegime | None, int, int | None]]
 ] = {
     0: [(BenefitKind.universal_credit, None, UcRegime.intensive_work_search, 200, None)],
-    1: [
-        (BenefitKind.esa, EsaGroup.work_related_activity, None, 400, None),
-        (BenefitKind.pip, None, None, 300, None),
-    ],
+    1: [(BenefitKind.pip, None, None, 300, None)],
     2: [
         (BenefitKind.esa, EsaGroup.work_related_activity, None, 500, 10),
         (BenefitKind.universal_credit, None, UcRegime.working_enough, -10, None),
     ],
     3: [(BenefitKind.jsa, None, None, 120, 10)],
     4: [(BenefitKind.esa, EsaGroup.support, None, 700, 10)],
-    5: [(BenefitKind.universal_credit, None, UcRegime.intensive_work_search, 90, None)],
+    5: [
+        (BenefitKind.universal_credit, None, UcRegime.intensive_work_search, 90, 5),
+        (BenefitKind.universal_credit, None, UcRegime.intensive_work_search, -19, None),
+    ],
+}
+
+# Welfare-benefits counselling: each client's better-off calculations (days after the referral,
+# outcome, weekly hours modelled).
+DEMO_CALCULATIONS: dict[int, list[tuple[int, BetterOffOutcome, float | None]]] = {
+    0: [(7, BetterOffOutcome.about_the_same, 16.0)],
+    2: [(5, BetterOffOutcome.better_off_in_work, 16.0)],
+    3: [(5, BetterOffOutcome.better_off_in_work, 25.0)],
+    4: [(5, BetterOffOutcome.better_off_in_work, None)],
+    5: [
+        (2, BetterOffOutcome.worse_off_in_work, 30.0),
+        (30, BetterOffOutcome.better_off_in_work, 20.0),
+    ],
 }
 
 
@@ -470,17 +561,158 @@ async def _demo_benefits(
                 source=BenefitSource.verified,
             ),
         )
-        if after is not None:
-            await benefits_service.add_calculation(
+    for days, outcome, hours in DEMO_CALCULATIONS.get(index, []):
+        await benefits_service.add_calculation(
+            session=session,
+            ctx=ctx,
+            client=client,
+            data=BetterOffCreate(
+                done_on=referred_on + timedelta(days=days),
+                outcome=outcome,
+                hours_modelled=hours,
+            ),
+        )
+
+
+# Equality answers the keyworker recorded with each client's consent (Alex gives his own on his
+# record, and Dana chose not to answer): some "prefer not to say", as real answers have.
+DEMO_EQUALITY: dict[str, EqualityAnswers] = {
+    "Bea Collins": EqualityAnswers(
+        age_band=AgeBand.age_25_34,
+        sex=Sex.female,
+        ethnicity=Ethnicity.white_british,
+        disability=Disability.limited_a_little,
+        insecure_housing=YesNo.no,
+    ),
+    "Chris Doyle": EqualityAnswers(
+        age_band=AgeBand.age_35_49,
+        sex=Sex.male,
+        gender_identity=GenderIdentity.same_as_sex_at_birth,
+        ethnicity=Ethnicity.prefer_not_to_say,
+        disability=Disability.not_limited,
+        conviction=YesNo.prefer_not_to_say,
+    ),
+    "Eli Fraser": EqualityAnswers(
+        age_band=AgeBand.age_16_24,
+        sex=Sex.prefer_not_to_say,
+        young_not_in_education_employment_training=YesNo.yes,
+        insecure_housing=YesNo.yes,
+    ),
+    "Farah Ghani": EqualityAnswers(
+        age_band=AgeBand.age_25_34,
+        sex=Sex.female,
+        ethnicity=Ethnicity.asian_pakistani,
+        disability=Disability.prefer_not_to_say,
+        conviction=YesNo.no,
+        insecure_housing=YesNo.no,
+    ),
+}
+
+
+async def _demo_equality(
+    session: AsyncSession,
+    ctx: Context,
+    keyring: MessageKeyring,
+    clients: dict[str, ClientRecord],
+    keyworker: User,
+) -> None:
+    for name, answers in DEMO_EQUALITY.items():
+        await equality_service.save(
+            session=session,
+            keyring=keyring,
+            client_id=clients[name].id,
+            answers=answers,
+            entered_by="staff",
+            consent_by=keyworker.id,
+            now=ctx.now(),
+        )
+
+
+# This quarter's targets for the team and its area cluster, set by the supervisor.
+DEMO_TARGETS: dict[report_targets.TargetMeasure, int] = {
+    report_targets.TargetMeasure.referrals: 12,
+    report_targets.TargetMeasure.job_entries: 4,
+    report_targets.TargetMeasure.sustained_13_weeks: 3,
+    report_targets.TargetMeasure.off_flow: 3,
+}
+# The cluster's are the team's with room for its other teams.
+DEMO_CLUSTER_FACTOR = 3
+
+
+async def _demo_targets(session: AsyncSession, ctx: Context, team: Team, supervisor: User) -> None:
+    quarter = report_targets.quarter_of(ctx.now().date())
+    scopes = (
+        ("team", str(team.id), ScopeKind.team, 1),
+        ("area_cluster", team.area_cluster or "", ScopeKind.area_cluster, DEMO_CLUSTER_FACTOR),
+    )
+    for kind, scope_id, scope_kind, factor in scopes:
+        scope = await resolve_scope(session=session, kind=scope_kind, scope_id=scope_id)
+        for measure, target in DEMO_TARGETS.items():
+            await report_targets.set_target(
                 session=session,
-                ctx=ctx,
-                client=client,
-                data=BetterOffCreate(
-                    done_on=referred_on + timedelta(days=after // 2),
-                    outcome=BetterOffOutcome.better_off_in_work,
-                    hours_modelled=16.0,
+                body=report_targets.TargetSet(
+                    scope=kind,
+                    scope_id=scope_id,
+                    quarter=quarter,
+                    measure=measure,
+                    target=target * factor,
                 ),
+                scope=scope,
+                user_id=supervisor.id,
+                now=ctx.now(),
             )
+
+
+# The trust's randomised evaluation: opened by the supervisor before the demo's clients were
+# referred, three of them consenting and allocated, then closed, so the Evaluation page has a
+# trial with allocations by arm to show and verify, and no trial is left open to take in new
+# clients. Alex gave no evaluation consent: he is in no trial. The seed is fixed so the arms
+# are the same on every load (a real trial's is generated and never known).
+DEMO_TRIAL = TrialCreate(name="Tyneside IPS evaluation pilot", stratify_by=StratifyBy.area_cluster)
+DEMO_TRIAL_SEED = "teamwell-demo-evaluation-seed"
+DEMO_TRIAL_PARTICIPANTS = ("Bea Collins", "Dana Evans", "Farah Ghani")
+
+
+async def _demo_trial_opened(
+    session: AsyncSession, ctx: Context, keyring: MessageKeyring, supervisor: User
+) -> EvaluationTrial:
+    return await evaluation_service.open_trial(
+        session=session,
+        ctx=acting_as(ctx, supervisor),
+        keyring=keyring,
+        organisation_id=supervisor.organisation_id,
+        created_by=supervisor.id,
+        data=DEMO_TRIAL,
+        max_block_size=Settings().evaluation_max_block_size,
+        seed=DEMO_TRIAL_SEED,
+    )
+
+
+async def _demo_trial_run(
+    session: AsyncSession,
+    ctx: Context,
+    keyring: MessageKeyring,
+    trial: EvaluationTrial,
+    clients: dict[str, ClientRecord],
+) -> None:
+    for name in DEMO_TRIAL_PARTICIPANTS:
+        client = clients[name]
+        consent = await consents_service.record(
+            session=session,
+            ctx=ctx,
+            client_id=client.id,
+            decision=ConsentDecision(
+                organisation_id=trial.organisation_id,
+                purpose=ConsentPurpose.evaluation,
+                state=ConsentState.granted,
+            ),
+        )
+        allocated = await evaluation_service.allocate_on_consent(
+            session=session, ctx=ctx, keyring=keyring, client=client, consent=consent
+        )
+        if allocated is None:
+            raise RuntimeError(f"the demo's {name} was not allocated")
+    await evaluation_service.close_trial(session=session, ctx=ctx, trial=trial)
 
 
 # When the demo's video session with Alex starts, after the demo is loaded, and how long it is:

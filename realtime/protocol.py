@@ -494,6 +494,17 @@ class PlanCommented(ServerFrame):
     comment: CommentPublic
 
 
+class BenefitsUpdated(ServerFrame):
+    """The client's benefit history changed. Says what kind of change and who made it, never
+    a benefit: the reader fetches the history (an audited read) to see it."""
+
+    type: Literal["benefits.updated"] = "benefits.updated"
+    client_id: uuid.UUID
+    change: Literal["claim_added", "claim_ended", "calculation_added"]
+    updated_by: uuid.UUID
+    updated_by_name: str
+
+
 # --- meetings (server to client) ----------------------------------------------------------------
 
 
@@ -649,6 +660,7 @@ SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     AlertRaised,
     PlanUpdated,
     PlanCommented,
+    BenefitsUpdated,
     MeetingJoined,
     MeetingAdmitted,
     MeetingWaiting,

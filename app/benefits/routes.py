@@ -9,7 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
+from app import events
 from app.audit.writer import AuditedRead
+from app.benefits import events as benefit_events
 from app.benefits import service
 from app.benefits.schemas import (
     BenefitClaimCreate,
@@ -20,7 +22,8 @@ from app.benefits.schemas import (
     BetterOffPublic,
 )
 from app.db import SessionDep
-from auth.deps import BenefitsReader, BenefitsRecorder
+from auth.deps import BenefitsReader, BenefitsRecorder, ClientAccess
+from auth.policies import benefits as benefit_policies
 
 router = APIRouter(prefix="/clients/{client_id}/benefits", tags=["benefits"])
 
@@ -31,6 +34,22 @@ async def restart_window(request: Request) -> int:
 
 
 WindowDep = Annotated[int, Depends(restart_window)]
+
+
+async def _announce(
+    session: SessionDep, access: ClientAccess, change: benefit_events.Change
+) -> None:
+    """Tell the history's readers of the change once it is stored (app/events.py)."""
+    events.announce(
+        session,
+        benefit_events.benefits_updated(
+            audience=await benefit_policies.benefits_audience(session, access.client),
+            client_id=access.client.id,
+            change=change,
+            by=access.principal.id,
+            by_name=access.principal.user.display_name,
+        ),
+    )
 
 
 @router.get("", response_model=BenefitsPublic, dependencies=[AuditedRead])
@@ -53,6 +72,7 @@ async def add_claim(
         session=session, ctx=access.ctx, client=access.client, data=body
     )
     await access.audit("benefits.claim_add", resource_type="benefit_claim", resource_id=claim.id)
+    await _announce(session, access, "claim_added")
     return service.claim_public(claim, {claim.recorded_by: access.principal.user.display_name})
 
 
@@ -69,6 +89,7 @@ async def end_claim(
         ended_on=body.ended_on,
     )
     await access.audit("benefits.claim_end", resource_type="benefit_claim", resource_id=claim.id)
+    await _announce(session, access, "claim_ended")
     names = await service.users_service.names(session=session, ids={claim.recorded_by})
     return service.claim_public(claim, names)
 
@@ -88,6 +109,7 @@ async def add_better_off_calculation(
     await access.audit(
         "benefits.better_off_add", resource_type="better_off_calculation", resource_id=found.id
     )
+    await _announce(session, access, "calculation_added")
     return service.calculation_public(
         found, {found.recorded_by: access.principal.user.display_name}
     )

@@ -26,7 +26,10 @@ from enum import StrEnum
 from typing import Final
 
 DEFAULT_RESTART_WINDOW_DAYS: Final = 28
-"""The default of the ``benefit_restart_window_days`` setting (``app.config``)."""
+"""The default of the ``benefit_restart_window_days`` setting (``app.config``). The programme's
+documents name off-flow as an outcome without defining a restart window, so four weeks is
+Teamwell's own choice (docs/reports.md, "Where the 28 days comes from"); a programme with its
+evaluators' definition sets its own."""
 
 
 class BenefitKind(StrEnum):

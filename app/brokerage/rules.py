@@ -1,7 +1,8 @@
 """Matching a client's job preferences to vacancies: a pure, explained rule.
 
 Nothing here reads a clock, a database or the environment. The caller passes the client's
-preferences (from the vocational profile of their plan: job types, locations, hours a week),
+preferences (from the vocational profile of their plan: job types, locations, hours a week,
+sectors, minimum hourly pay),
 the vacancies with their employer's sector, the wage threshold and ``today``.
 
 Each criterion gives ``met``, ``not_met`` or ``unknown`` (the client stated no preference, or
@@ -11,12 +12,17 @@ the vacancy does not say), with the reason in words:
   sector's letter is named (case and spacing ignored);
 * **location** — a preferred location appears in the vacancy's location, or the other way round;
 * **hours** — the vacancy's hours are within ``HOURS_TOLERANCE`` of the preferred hours;
-* **pay** — the vacancy pays at least the wage threshold (job quality, docs/reports.md).
+* **pay** — the vacancy pays at least the wage threshold (job quality, docs/reports.md);
+* **sector** — the employer's sector (a UK SIC 2007 section letter, the list job quality uses)
+  is one of the client's preferred sectors;
+* **minimum_pay** — the vacancy pays at least the client's own minimum hourly pay.
 
 A vacancy is a match when it is open, its closing day has not passed, and no criterion is
-``not_met``. Matches are ordered by how many criteria are met, then by closing day (soonest
-first, none last), then by title. IPS job search follows the client's preferences, so an
-unknown is never held against a vacancy: the specialist sees why it is shown.
+``not_met``: so a vacancy outside the client's sectors or below their own minimum pay is not
+suggested at all, rather than ranked lower, as the client said they would not take it.
+Matches are ordered by how many criteria are met, then by closing day (soonest first, none
+last), then by title. IPS job search follows the client's preferences, so an unknown is never
+held against a vacancy: the specialist sees why it is shown.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ HOURS_TOLERANCE: Final = 8.0
 """Hours a week a vacancy may differ from the preferred hours and still match them."""
 
 Outcome = Literal["met", "not_met", "unknown"]
-CRITERIA: Final = ("type", "location", "hours", "pay")
+CRITERIA: Final = ("type", "location", "hours", "pay", "sector", "minimum_pay")
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ class Preferences:
     types: tuple[str, ...] = ()
     locations: tuple[str, ...] = ()
     hours_per_week: float | None = None
+    sectors: tuple[str, ...] = ()
+    min_hourly_pay_pence: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,28 @@ def _pay(opening: Opening, threshold_pence: int, threshold_name: str) -> Criteri
     return Criterion("pay", "not_met", f"Pays less than the {threshold_name}")
 
 
+def _sector(prefs: Preferences, opening: Opening, sectors: Mapping[str, str]) -> Criterion:
+    if not prefs.sectors:
+        return Criterion("sector", "unknown", "No preferred sector recorded")
+    if not opening.sector:
+        return Criterion("sector", "unknown", "The employer's sector is not recorded")
+    name = sectors.get(opening.sector, opening.sector)
+    if opening.sector in prefs.sectors:
+        return Criterion("sector", "met", f"In a preferred sector ({name})")
+    return Criterion("sector", "not_met", f"Not in a preferred sector ({name})")
+
+
+def _minimum_pay(prefs: Preferences, opening: Opening) -> Criterion:
+    if prefs.min_hourly_pay_pence is None:
+        return Criterion("minimum_pay", "unknown", "No minimum hourly pay recorded")
+    if opening.hourly_pay_pence is None:
+        return Criterion("minimum_pay", "unknown", "The vacancy gives no hourly pay")
+    wanted = f"£{prefs.min_hourly_pay_pence / 100:.2f}"
+    if opening.hourly_pay_pence >= prefs.min_hourly_pay_pence:
+        return Criterion("minimum_pay", "met", f"Pays at least the client's minimum of {wanted}")
+    return Criterion("minimum_pay", "not_met", f"Pays less than the client's minimum of {wanted}")
+
+
 def is_live(opening: Opening, today: date) -> bool:
     """Open, and its closing day (the last day to apply) has not passed."""
     return opening.status == "open" and (opening.closing_on is None or today <= opening.closing_on)
@@ -138,6 +168,8 @@ def assess(
             _location(prefs, opening),
             _hours(prefs, opening, tolerance),
             _pay(opening, threshold_pence, threshold_name),
+            _sector(prefs, opening, sectors),
+            _minimum_pay(prefs, opening),
         ),
     )
 

@@ -84,7 +84,7 @@ class EmployerDetail(EmployerPublic):
 
 
 class CriterionPublic(BaseModel):
-    name: str = Field(description="type, location, hours or pay")
+    name: str = Field(description="type, location, hours, pay, sector or minimum_pay")
     outcome: str = Field(description="met, not_met or unknown")
     reason: str
 

@@ -367,6 +367,8 @@ async def preferences(*, session: AsyncSession, client: ClientRecord) -> rules.P
         types=tuple(wanted.types),
         locations=tuple(wanted.locations),
         hours_per_week=wanted.hours_per_week,
+        sectors=tuple(wanted.sectors),
+        min_hourly_pay_pence=wanted.min_hourly_pay_pence,
     )
 
 

@@ -128,8 +128,11 @@ async def open_trial(
     created_by: uuid.UUID,
     data: TrialCreate,
     max_block_size: int,
+    seed: str | None = None,
 ) -> EvaluationTrial:
-    """Open a trial with a seed generated here, sealed at once; the plain seed goes nowhere."""
+    """Open a trial with a seed generated here, sealed at once; the plain seed goes nowhere.
+    ``seed`` is for the demo data only, whose allocations must be the same on every load; no
+    route passes one."""
     largest = max(data.block_sizes)
     if largest > max_block_size:
         raise BlockSizeTooLarge(largest, max_block_size)
@@ -137,7 +140,8 @@ async def open_trial(
         # One at a time: a consenting client must belong to one trial, not to whichever is first.
         raise TrialAlreadyOpen("Close the organisation's open trial before opening another.")
     trial_id = uuid.uuid4()
-    key_id, sealed = keyring.encrypt(secrets.token_urlsafe(SEED_BYTES), aad=seed_aad(trial_id))
+    plain = seed if seed is not None else secrets.token_urlsafe(SEED_BYTES)
+    key_id, sealed = keyring.encrypt(plain, aad=seed_aad(trial_id))
     trial = EvaluationTrial(
         id=trial_id,
         organisation_id=organisation_id,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from app.brokerage.routes import wage_threshold
 from app.db import SessionDep
 from app.exports import fhir, sar
 from app.messaging.keyring import MessageKeyring
@@ -60,16 +61,20 @@ async def subject_access_export(
     """Everything held about the client, as a JSON file to download (a subject-access request):
     the record with its care-team, referral and consent history; the plan with its versions and
     comments; measures; journey records; case-thread messages, decrypted; meetings and
-    attendance; and the audit trail about them, this export included. For the client themselves
-    and the supervisors of their care team."""
+    attendance; the audit trail about them, this export included; the benefit history with
+    the better-off calculations and off-flow status; job applications with their vacancies;
+    and, in the client's own export only, their equality-monitoring answers. For the client
+    themselves and the supervisors of their care team."""
     await access.audit("client.subject_access_export")
     keyring: MessageKeyring = request.app.state.keyring
     archive = await sar.archive(
         session=session,
+        ctx=access.ctx,
         client=access.client,
         requester=access.principal.user,
         keyring=keyring,
-        now=access.ctx.now(),
+        window_days=request.app.state.settings.benefit_restart_window_days,
+        threshold=wage_threshold(request),
     )
     await session.commit()
     return Response(

@@ -19,7 +19,15 @@ supervisor of their care team (``auth.policies.clients.can_request_subject_acces
 * ``meetings`` — meetings about the client with invitees and attendance;
 * ``audit_events`` — every audit event about the client, including this export's own (it is
   written in the same transaction before the trail is read). Staff network addresses are left
-  out; the client's own are kept.
+  out; the client's own are kept;
+* ``benefits`` — the benefit history, the welfare-benefits counselling (better-off
+  calculations) and the off-flow status computed as of the export; the eligibility answers are
+  with each referral in ``record.referrals``;
+* ``applications`` — the client's job applications, each with the vacancy applied to and its
+  employer;
+* ``equality`` — the client's own equality-monitoring answers. The client is their subject, so
+  they belong in the client's own export; they are never shown to staff (docs/equality.md), so
+  a supervisor's export leaves them out and ``about.withheld`` says so.
 
 A client exporting their own record gets everything except what the care team keeps among
 themselves: the staff-only case thread, and the alerts sent to staff (PHQ-9 item 9 risk, overdue
@@ -45,12 +53,19 @@ from sqlmodel.main import default_registry
 
 from app.alerts.models import RISK_ALERT_KINDS, Alert
 from app.audit.models import AuditEvent
+from app.benefits import service as benefits_service
+from app.benefits.schemas import BenefitsPublic
+from app.brokerage import service as brokerage_service
+from app.brokerage.schemas import ApplicationPublic
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord, ProgrammeStatus
 from app.clients.schemas import CareTeamMemberPublic, ReferralPublic
 from app.consents import service as consents_service
 from app.consents.schemas import ConsentPublic
+from app.context import Context
 from app.db import metadata
+from app.equality import service as equality_service
+from app.equality.schemas import EqualityPublic
 from app.measures import service as measures_service
 from app.measures.instruments import REGISTRY
 from app.measures.schemas import MeasurePublic
@@ -91,7 +106,15 @@ EXPORTED_TABLES = frozenset(
         "conversation",
         "meeting",
         "audit_event",
+        "benefit_claim",
+        "benefit_better_off_calculation",
+        "vacancy_application",
+        "equality_profile",
     }
+)
+EQUALITY_REASON = (
+    "The client's own equality-monitoring answers are never shown to staff; they are in the "
+    "client's own export."
 )
 REVIEW_REASON = (
     "Kept among the care team; released through a supervisor of the care team, who checks it "
@@ -231,20 +254,32 @@ class SubjectAccessArchive(BaseModel):
     messages: list[Thread]
     meetings: list[MeetingEntry]
     audit_events: list[AuditEntryView]
+    benefits: BenefitsPublic
+    applications: list[ApplicationPublic]
+    equality: EqualityPublic | None = None
 
 
 async def archive(
     *,
     session: AsyncSession,
+    ctx: Context,
     client: ClientRecord,
     requester: User,
     keyring: MessageKeyring,
-    now: datetime,
+    window_days: int,
+    threshold: brokerage_service.WageThreshold,
 ) -> SubjectAccessArchive:
     """Everything held about the client. Call after auditing the export, in the same
-    transaction, so the archive lists its own event."""
+    transaction, so the archive lists its own event. ``window_days`` is the benefit restart
+    window and ``threshold`` the wage threshold, as configured."""
+    now = ctx.now()
     by_client = client.user_id is not None and requester.id == client.user_id
     withheld: list[Withheld] = []
+    equality = await equality_service.own_answers(
+        session=session, keyring=keyring, client_id=client.id
+    )
+    if not by_client and equality.updated_at is not None:
+        withheld.append(Withheld(section="equality", items=1, reason=EQUALITY_REASON))
     threads = await _threads(session, client, keyring)
     alerts = await _alerts(session, client)
     journey, other_records = await _kept_elsewhere(session, client)
@@ -292,6 +327,13 @@ async def archive(
         messages=threads,
         meetings=await _meetings(session, client, [t.conversation_id for t in threads]),
         audit_events=await _audit_events(session, client),
+        benefits=await benefits_service.history(
+            session=session, ctx=ctx, client=client, window_days=window_days
+        ),
+        applications=await brokerage_service.applications(
+            session=session, client=client, today=now.date(), threshold=threshold
+        ),
+        equality=equality if by_client else None,
     )
 
 

@@ -9,6 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from app.ips.schemas import MAX_HOURLY_PAY_PENCE, Sector
+from app.ips.sectors import SIC_SECTIONS
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -29,6 +32,19 @@ class JobPreferences(Strict):
     types: list[str] = Field(default_factory=list, max_length=20)
     locations: list[str] = Field(default_factory=list, max_length=20)
     hours_per_week: StrictInt | None = Field(default=None, ge=0, le=80)
+    # Vacancy matching leaves out vacancies outside these sectors or below this pay
+    # (app.brokerage.rules); each is optional, and unset rules nothing out.
+    sectors: list[Sector] = Field(
+        default_factory=list,
+        max_length=len(SIC_SECTIONS),
+        description="Preferred sectors, UK SIC 2007 section letters (A-U)",
+    )
+    min_hourly_pay_pence: StrictInt | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_HOURLY_PAY_PENCE,
+        description="The least hourly pay the client would take, in whole pence",
+    )
 
 
 class VocationalProfile(Strict):

@@ -8,6 +8,8 @@ supervisors read it, the client sees their own history but does not change it.
 
 from __future__ import annotations
 
+import uuid
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.clients.models import ClientRecord
@@ -29,3 +31,9 @@ async def can_record_benefits(session: AsyncSession, user: User, client: ClientR
     if user.role not in BENEFIT_RECORDERS:
         return Decision(False, "benefits are recorded by the employment specialists and keyworkers")
     return await client_policies.can_change_client(session, user, client)
+
+
+async def benefits_audience(session: AsyncSession, client: ClientRecord) -> set[uuid.UUID]:
+    """Who is told live that the benefit history changed: everyone :func:`can_read_benefits`
+    lets read it now (the record's readers, decided at once for all of them)."""
+    return await client_policies.record_audience(session, client)

@@ -7,7 +7,9 @@ server computed it, that the client has been off out-of-work benefits for 40 day
 better-off calculation. She adds a further referral answering the eligibility questions with the
 client on a mandatory DWP programme: the referral is listed as not eligible, with the reason.
 The page is axe clean at desktop and phone sizes. Alex, the client, sees his own benefit history
-on his phone, with nothing to change.
+on his phone, with nothing to change. Tom, the therapist, has a client's record open when Priya
+records a benefit elsewhere: his Benefits section says who changed it and shows the claim,
+without a reload.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from playwright.async_api import Browser, expect
 from tests.browser.accessibility import axe_check
 from tests.browser.support import PageProblems, open_page, sign_in_as
 from tests.conftest import Live
-from tests.support.builders import days_ago, new_client
+from tests.support.builders import add_to_care_team, days_ago, new_client
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -135,6 +137,40 @@ async def test_client_sees_their_own_benefits_on_their_phone(
         await expect(benefits.locator("summary", has_text="Add a benefit")).to_have_count(0)
         await expect(benefits.locator("summary", has_text="End claim")).to_have_count(0)
         await axe_check(page, "the client's own record with benefits (phone)")
+    finally:
+        await context.close()
+    problems.assert_clean()
+
+
+async def test_a_reader_s_benefits_section_follows_changes_made_elsewhere(
+    browser: Browser, live_sqlite: Live
+) -> None:
+    keyworker, therapist = live_sqlite.as_role("peer_keyworker"), live_sqlite.as_role("therapist")
+    name = f"Lee Live {uuid.uuid4().hex[:6]}"
+    client_id = new_client(keyworker, name, referred_on=days_ago(30))
+    add_to_care_team(keyworker, client_id, therapist.user["id"])
+    problems = PageProblems()
+    context, page = await open_page(browser, problems, viewport=DESKTOP)
+    try:
+        await sign_in_as(page, live_sqlite, "therapist")
+        await page.goto(f"{live_sqlite.base_url}/#/clients/{client_id}")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(name)
+        benefits = page.get_by_role("region", name="Benefits")
+        await expect(benefits).to_contain_text("No out-of-work benefit recorded")
+
+        added = keyworker.post(
+            f"/api/v1/clients/{client_id}/benefits/claims",
+            json={"benefit": "jsa", "started_on": days_ago(90), "source": "client_reported"},
+        )
+        assert added.status_code == 201, added.text
+        await expect(benefits.get_by_role("status")).to_contain_text(
+            f"{keyworker.user['display_name']} changed the benefits."
+        )
+        await expect(benefits.get_by_role("table", name="Benefit history")).to_contain_text(
+            "Jobseeker’s Allowance (JSA)"
+        )
+        await expect(benefits).to_contain_text("Claiming an out-of-work benefit")
+        await axe_check(page, "the benefits section after a change made elsewhere")
     finally:
         await context.close()
     problems.assert_clean()

@@ -2,10 +2,12 @@
 navigation, adds an employer and a vacancy, then on a client's journey sees it among the
 matching vacancies with why, records an application and moves it to an interview; Sofia
 (supervisor) reads the directory from Caseloads but is offered no forms. Axe finds nothing on
-either page."""
+either page. On a client's plan Erin sets the sectors wanted and the lowest hourly pay, and the
+journey's matching vacancies leave out those outside them."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -110,3 +112,62 @@ async def test_a_specialist_keeps_employers_and_records_an_application(
     ).to_be_visible()
     await expect(page.get_by_role("form", name="Add an employer")).to_have_count(0)
     await axe_check(page, "the Employers page read by a supervisor")
+
+
+async def test_sectors_and_lowest_pay_on_the_plan_narrow_the_matching_vacancies(
+    page: Page, live_sqlite: Live
+) -> None:
+    live = live_sqlite
+    specialist = live.as_role("employment_specialist")
+    mark = uuid.uuid4().hex[:6]
+    titles = {}
+    for key, sector, pay in (
+        ("Cook", "I", 1500),
+        ("Chef", "I", 1400),
+        ("Shop assistant", "G", 1450),
+    ):
+        employer = specialist.post(
+            "/api/v1/employers", json={"name": f"{key} employer {mark}", "sector": sector}
+        )
+        assert employer.status_code == 201, employer.text
+        titles[key] = title = f"{key} {mark}"
+        made = specialist.post(
+            f"/api/v1/employers/{employer.json()['id']}/vacancies",
+            json={"title": title, "hours_per_week": 20, "hourly_pay_pence": pay},
+        )
+        assert made.status_code == 201, made.text
+    name = f"Pref Erence {mark}"
+    client_id = new_client(live.as_role("peer_keyworker"), name)
+    share_with_specialist(live, client_id)
+
+    await sign_in_as(page, live, "employment_specialist")
+    await page.goto(f"{live.base_url}/#/clients/{client_id}/journey")
+    matches = page.get_by_role("list", name="Matching vacancies")
+    for title in titles.values():
+        await expect(matches).to_contain_text(title)
+
+    await page.goto(f"{live.base_url}/#/clients/{client_id}")
+    await page.get_by_role("region", name="Plan").get_by_role("link", name="Open the plan").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Plan for {name}")
+    profile = page.get_by_role("region", name="Vocational profile")
+    await profile.get_by_label("Lowest hourly pay (£)").fill("14.50")
+    sectors = profile.get_by_role("group", name="Sectors wanted")
+    await sectors.get_by_label("Accommodation and food service activities").check()
+    await expect(page.get_by_text("Unsaved changes to Vocational profile.")).to_be_visible()
+    await axe_check(page, "the plan's job preferences with sectors and lowest pay")
+    await page.get_by_role("button", name="Save plan").click()
+    await expect(page.get_by_text(re.compile(r"^Saved as version \d+\.$"))).to_be_visible()
+
+    await page.goto(f"{live.base_url}/#/clients/{client_id}/journey")
+    matches = page.get_by_role("list", name="Matching vacancies")
+    cook = matches.get_by_role("listitem").filter(
+        has=page.get_by_role("heading", name=re.compile(titles["Cook"]))
+    )
+    await expect(cook).to_contain_text("In a preferred sector")
+    await expect(cook).to_contain_text("Pays at least the client's minimum of £14.50")
+    # The chef pays under the client's minimum; the shop is in another sector.
+    await expect(matches).not_to_contain_text(titles["Chef"])
+    await expect(matches).not_to_contain_text(titles["Shop assistant"])
+    saved = specialist.get(f"/api/v1/clients/{client_id}/plan").json()["content"]
+    assert saved["vocational_profile"]["preferences"]["sectors"] == ["I"]
+    assert saved["vocational_profile"]["preferences"]["min_hourly_pay_pence"] == 1450

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from app.demo import DEMO_TRIAL
 from tests.app.evaluation.test_evaluation import TRIALS, World
 from tests.browser.accessibility import axe_check
 from tests.browser.conftest import PageProblems, open_nav, sign_in
@@ -65,9 +66,9 @@ async def test_a_supervisor_runs_a_trial_and_staff_see_each_clients_arm(
         await open_nav(sofia, "Reports", "Programme reports")
         await sofia.get_by_role("link", name="Evaluation trials").click()
         await expect(sofia.get_by_role("heading", level=1)).to_have_text("Evaluation")
-        await expect(sofia.get_by_role("region", name="Trials")).to_contain_text(
-            "Your organisation has not opened an evaluation trial."
-        )
+        # The demo's pilot, closed with its allocations: nothing is open.
+        await expect(sofia.get_by_role("region", name="Trials")).to_contain_text(DEMO_TRIAL.name)
+        assert [t["open"] for t in world.supervisor.get(TRIALS).json()] == [False]
 
         # An odd block size: the server's words, beside the field, and nothing opened.
         form = sofia.get_by_role("form", name="Open an evaluation trial")
@@ -89,14 +90,14 @@ async def test_a_supervisor_runs_a_trial_and_staff_see_each_clients_arm(
         await expect(form.locator(".field--error")).to_contain_text(
             "block sizes must be even numbers of at least 2, not 5"
         )
-        assert world.supervisor.get(TRIALS).json() == []
+        assert [t["name"] for t in world.supervisor.get(TRIALS).json()] == [DEMO_TRIAL.name]
         await scan(sofia, "the Evaluation page with a refused trial")
 
         await form.get_by_label("Block sizes").fill("2")
         await form.get_by_role("button", name="Open the trial").click()
         await expect(sofia.get_by_role("heading", level=1)).to_have_text(name)
         await expect(sofia.get_by_role("status").filter(has_text="is open")).to_be_visible()
-        [trial] = world.supervisor.get(TRIALS).json()
+        [trial] = [t for t in world.supervisor.get(TRIALS).json() if t["open"]]
         assert trial["name"] == name and trial["open"] is True
         assert trial["stratify_by"] == "referral_source" and trial["block_sizes"] == [2]
         assert sofia.url.endswith(f"#/evaluation/{trial['id']}")
@@ -183,7 +184,7 @@ async def test_a_supervisor_runs_a_trial_and_staff_see_each_clients_arm(
         await expect(form.get_by_role("alert")).to_contain_text(
             "Close the organisation's open trial before opening another."
         )
-        assert len(world.supervisor.get(TRIALS).json()) == 1
+        assert len(world.supervisor.get(TRIALS).json()) == 2  # this one and the demo's pilot
 
         # Closing asks first; keeping it open changes nothing.
         await row.get_by_role("link", name=name).click()

@@ -5,9 +5,11 @@
 // specialists and peer keyworkers on the care team record claims, end them and
 // record calculations (auth.policies.benefits); the rest of the care team,
 // their supervisors and the client read. The list is the server's, read when
-// the panel opens and after each change.
+// the panel opens, after each change made here, and when benefits.updated says
+// someone else changed it (the frame names the change, never a benefit).
 
 import { request } from '../api.js';
+import * as rt from '../realtime.js';
 import {
   h, section, dataTable, time, emptyState, errorArea, applyFieldErrors, submitButton, notice,
   problemMessage, summaryRow, textField, formatDate,
@@ -126,6 +128,22 @@ export function benefitsPanel(client, ctx) {
     );
   }
 
+  /** Read the history again when it changes elsewhere, or after a reconnection. */
+  function followBenefits() {
+    const offs = [
+      rt.on('benefits.updated', (frame) => {
+        if (!frame || String(frame.client_id) !== String(client.id) || !ctx.isCurrent()) return;
+        // A change made on this page reloads on its own answer; another's is said, then shown.
+        if (String(frame.updated_by) !== String(ctx.user.id)) {
+          status.replaceChildren(notice(`${frame.updated_by_name || 'Someone'} changed the benefits.`, 'info'));
+        }
+        load();
+      }),
+      rt.on('connected', ({ resumed }) => { if (resumed && ctx.isCurrent()) load(); }),
+    ];
+    ctx.signal.addEventListener('abort', () => { for (const off of offs.splice(0)) off(); }, { once: true });
+  }
+
   /** Run one recording call (`post`), then show the list again, or the problem by its fields. */
   async function send(post, fields, errors, submit, done) {
     if (submit.busy) return;
@@ -232,5 +250,6 @@ export function benefitsPanel(client, ctx) {
   }
 
   load();
+  followBenefits();
   return section('Benefits', status, body, records ? claimForm() : null, records ? calculationForm() : null);
 }

@@ -9,7 +9,7 @@ import { actionForm, selectField } from './admin-kit.js';
 import { payText, penceOf } from './journey.js';
 
 /** The SIC 2007 sections, as the server lists them on a journey (letters A to U). */
-const SECTORS = [
+export const SECTORS = [
   ['A', 'Agriculture, forestry and fishing'], ['B', 'Mining and quarrying'], ['C', 'Manufacturing'],
   ['D', 'Electricity, gas, steam and air conditioning supply'], ['E', 'Water supply and waste'],
   ['F', 'Construction'], ['G', 'Wholesale and retail trade'], ['H', 'Transportation and storage'],

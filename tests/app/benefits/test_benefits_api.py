@@ -4,7 +4,15 @@ at referral, through the API of a real server."""
 from __future__ import annotations
 
 from tests.conftest import Live, problem
-from tests.support.builders import days_ago, days_from_today, new_client, refer_client
+from tests.support.builders import (
+    add_to_care_team,
+    days_ago,
+    days_from_today,
+    new_client,
+    new_staff,
+    refer_client,
+)
+from tests.support.ws import WsClient
 
 
 def test_history_off_flow_and_audit(live: Live) -> None:
@@ -180,3 +188,70 @@ def test_referral_with_eligibility_at_intake(live: Live) -> None:
     assert record.json()["referrals"][0]["ineligible_reason"] == (
         "not claiming an out-of-work benefit"
     )
+
+
+async def test_changes_are_announced_to_the_history_s_readers_only(live: Live) -> None:
+    """benefits.updated reaches the care team once each change is stored, naming the change and
+    who made it but no benefit; a colleague off the care team hears nothing, nor does anyone of
+    a change refused."""
+    keyworker, therapist = live.as_role("peer_keyworker"), live.as_role("therapist")
+    client_id = new_client(keyworker, "Bo Broadcast", referred_on=days_ago(30))
+    add_to_care_team(keyworker, client_id, therapist.user["id"])
+    outsider = new_staff(live, "therapist", "Olu Outside")
+    url = f"/api/v1/clients/{client_id}/benefits"
+    reader = await WsClient.connect(live.base_url, therapist.tokens["access_token"])
+    other = await WsClient.connect(live.base_url, outsider.session.tokens["access_token"])
+    try:
+        await reader.wait_type("ready")
+        await other.wait_type("ready")
+        claim = keyworker.post(
+            f"{url}/claims",
+            json={"benefit": "jsa", "started_on": days_ago(60), "source": "verified"},
+        )
+        assert claim.status_code == 201, claim.text
+        added = await reader.wait_type("benefits.updated", client_id=client_id)
+        assert added == {
+            "type": "benefits.updated",
+            "client_id": client_id,
+            "change": "claim_added",
+            "updated_by": keyworker.user["id"],
+            "updated_by_name": keyworker.user["display_name"],
+        }
+        ended = keyworker.post(
+            f"{url}/claims/{claim.json()['id']}/end", json={"ended_on": days_ago(5)}
+        )
+        assert ended.status_code == 200, ended.text
+        assert (await reader.wait_type("benefits.updated", client_id=client_id))[
+            "change"
+        ] == "claim_ended"
+        done = keyworker.post(
+            f"{url}/better-off-calculations",
+            json={"done_on": days_ago(4), "outcome": "about_the_same"},
+        )
+        assert done.status_code == 201, done.text
+        assert (await reader.wait_type("benefits.updated", client_id=client_id))[
+            "change"
+        ] == "calculation_added"
+
+        # Refused (a therapist does not record benefits): stored nothing, so announces nothing.
+        problem(
+            therapist.post(
+                f"{url}/claims",
+                json={"benefit": "pip", "started_on": days_ago(9), "source": "verified"},
+            ),
+            403,
+        )
+        # Frames reach a socket in order, and each change's frame is sent before its answer:
+        # once a pong arrives after the last answer, nothing more about these changes is due.
+        for socket in (reader, other):
+            await socket.request({"type": "ping"})
+        told = [f for f in reader.frames if f.get("type") == "benefits.updated"]
+        assert [f["change"] for f in told if f["client_id"] == client_id] == [
+            "claim_added",
+            "claim_ended",
+            "calculation_added",
+        ]
+        assert not [f for f in other.frames if f.get("type") == "benefits.updated"]
+    finally:
+        await reader.close()
+        await other.close()

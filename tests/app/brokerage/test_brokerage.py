@@ -130,6 +130,8 @@ def test_directory_vacancies_matching_and_an_application_to_a_job_start(live: Li
         "location": "met",
         "hours": "met",
         "pay": "met",
+        "sector": "unknown",
+        "minimum_pay": "unknown",
     }
     assert far["id"] not in {m["vacancy"]["id"] for m in matched}
 
@@ -219,3 +221,65 @@ def test_the_fidelity_draft_fills_diversity_of_employers_from_jobs_and_the_direc
     assert measured["share_different"] == round(measured["employers"] / measured["jobs"], 4)
     assert measured["directory_employers"] >= 1 and measured["directory_employers_contacted"] >= 1
     assert draft["scores"]["diversity of employers"] == measured["suggested_score"]
+
+
+def test_preferred_sectors_and_minimum_pay_narrow_the_matches(live: Live) -> None:
+    specialist, keyworker = live.as_role("employment_specialist"), live.as_role("peer_keyworker")
+    mark = uuid.uuid4().hex[:6]
+    made = {}
+    for sector, title, pay in (("I", "Cook", 1500), ("G", "Shop assistant", 1360)):
+        employer = ok(
+            specialist.post(
+                "/api/v1/employers", json={"name": f"{title} {mark}", "sector": sector}
+            ),
+            201,
+        )
+        made[title] = ok(
+            specialist.post(
+                f"/api/v1/employers/{employer['id']}/vacancies",
+                json={"title": f"{title} {mark}", "hours_per_week": 20, "hourly_pay_pence": pay},
+            ),
+            201,
+        )["id"]
+    client_id = new_client(keyworker, "Sam Sector")
+    share_with_specialist(live, client_id)
+
+    def shown() -> set[str]:
+        found = ok(keyworker.get(f"/api/v1/clients/{client_id}/vacancy-matches"))
+        return {m["vacancy"]["id"] for m in found} & set(made.values())
+
+    assert shown() == set(made.values())
+    set_preferences(keyworker, client_id, sectors=["I", "G"], min_hourly_pay_pence=1361)
+    assert shown() == {made["Cook"]}  # the shop pays a penny under the client's minimum
+    set_preferences(keyworker, client_id, sectors=["G"], min_hourly_pay_pence=1360)
+    assert shown() == {made["Shop assistant"]}  # at the minimum, in the one sector
+    kept = ok(keyworker.get(f"/api/v1/clients/{client_id}/plan"))["content"]
+    assert kept["vocational_profile"]["preferences"]["sectors"] == ["G"]
+    assert kept["vocational_profile"]["preferences"]["min_hourly_pay_pence"] == 1360
+
+    # Strict: pay in whole pence as a JSON integer, a known sector letter; nothing stored.
+    read = keyworker.get(f"/api/v1/clients/{client_id}/plan")
+    for bad in (
+        {"min_hourly_pay_pence": "1360"},
+        {"min_hourly_pay_pence": 13.6},
+        {"min_hourly_pay_pence": True},
+        {"min_hourly_pay_pence": 0},
+        {"min_hourly_pay_pence": 100_001},
+        {"sectors": ["Z"]},
+        {"sectors": "G"},
+    ):
+        content = read.json()["content"]
+        content["vocational_profile"]["preferences"] |= bad
+        refused = problem(
+            keyworker.put(
+                f"/api/v1/clients/{client_id}/plan",
+                json=content,
+                headers={"If-Match": read.headers["etag"]},
+            ),
+            422,
+        )
+        field = f"body.vocational_profile.preferences.{next(iter(bad))}"
+        assert any(e["field"].startswith(field) for e in refused["errors"]), (bad, refused)
+    assert (
+        ok(keyworker.get(f"/api/v1/clients/{client_id}/plan"))["version"] == read.json()["version"]
+    )

@@ -39,12 +39,16 @@ def test_each_criterion_is_met_not_met_or_unknown() -> None:
         "location": "met",
         "hours": "met",
         "pay": "met",
+        "sector": "unknown",
+        "minimum_pay": "unknown",
     }
     assert outcomes(Preferences(), opening(hourly_pay_pence=None, location=None)) == {
         "type": "unknown",
         "location": "unknown",
         "hours": "unknown",
         "pay": "unknown",
+        "sector": "unknown",
+        "minimum_pay": "unknown",
     }
     wrong = opening(title="Forklift driver", sector="H", location="Sunderland", hours_per_week=40)
     assert outcomes(prefs, wrong) == {
@@ -52,6 +56,8 @@ def test_each_criterion_is_met_not_met_or_unknown() -> None:
         "location": "not_met",
         "hours": "not_met",
         "pay": "met",
+        "sector": "unknown",
+        "minimum_pay": "unknown",
     }
 
 
@@ -101,3 +107,50 @@ def test_only_live_vacancies_that_nothing_rules_out_best_first() -> None:
     assert [m.opening.key for m in found] == ["b", "a", "c"]
     assert [m.met for m in found] == [4, 4, 3]
     assert is_live(sooner, TODAY) and not is_live(passed, TODAY) and not is_live(closed, TODAY)
+
+
+def test_sectors_and_minimum_pay_rule_a_vacancy_out_at_their_edges() -> None:
+    prefs = Preferences(sectors=("I", "G"), min_hourly_pay_pence=1400)
+    assert outcomes(prefs, opening()) == {
+        "type": "unknown",
+        "location": "unknown",
+        "hours": "unknown",
+        "pay": "met",
+        "sector": "met",
+        "minimum_pay": "met",  # 1400 is the minimum itself
+    }
+    below = opening(hourly_pay_pence=1399)
+    assert outcomes(prefs, below)["minimum_pay"] == "not_met"
+    assert outcomes(prefs, opening(sector="H"))["sector"] == "not_met"
+    # Not known on the vacancy's side: shown, as any unknown is.
+    assert outcomes(prefs, opening(sector=None))["sector"] == "unknown"
+    assert outcomes(prefs, opening(hourly_pay_pence=None))["minimum_pay"] == "unknown"
+    reasons = {
+        c.name: c.reason
+        for c in assess(prefs, below, sectors=SIC_SECTIONS, threshold_pence=THRESHOLD).criteria
+    }
+    assert reasons["minimum_pay"] == "Pays less than the client's minimum of £14.00"
+    assert reasons["sector"] == (
+        "In a preferred sector (Accommodation and food service activities)"
+    )
+
+
+def test_a_vacancy_outside_the_sectors_or_below_the_minimum_is_not_suggested() -> None:
+    openings = [
+        opening("kitchen"),
+        opening("warehouse", title="Warehouse operative", sector="H"),
+        opening("cheap", title="Kitchen porter", hourly_pay_pence=1350),
+        opening("unsaid", title="Porter", sector=None, hourly_pay_pence=None),
+    ]
+    shown = matches(
+        Preferences(sectors=("I",), min_hourly_pay_pence=1400),
+        openings,
+        today=TODAY,
+        sectors=SIC_SECTIONS,
+        threshold_pence=THRESHOLD,
+    )
+    assert [m.opening.key for m in shown] == ["kitchen", "unsaid"]
+    everything = matches(
+        Preferences(), openings, today=TODAY, sectors=SIC_SECTIONS, threshold_pence=THRESHOLD
+    )
+    assert {m.opening.key for m in everything} == {"kitchen", "warehouse", "cheap", "unsaid"}

@@ -26,6 +26,9 @@ ARCHIVE_SECTIONS = {
     "messages",
     "meetings",
     "audit_events",
+    "benefits",
+    "applications",
+    "equality",
 }
 
 
@@ -215,6 +218,10 @@ async def test_subject_access_archive_for_the_client_and_a_supervisor(live: Live
     await send_case_message(live, client_id, True, shared)
     await send_case_message(live, client_id, False, staff_only)
     me, supervisor = live.as_role("client"), live.as_role("supervisor")
+    answered = me.put(
+        "/api/v1/me/equality", json={"age_band": "35_49", "conviction": "prefer_not_to_say"}
+    )
+    assert answered.status_code == 200, answered.text
 
     mine = export(live, me, client_id)
     assert mine["about"]["client_id"] == client_id
@@ -236,9 +243,27 @@ async def test_subject_access_archive_for_the_client_and_a_supervisor(live: Live
     withheld = [w["section"] for w in mine["about"]["withheld"]]
     assert "messages" in withheld and set(withheld) <= {"messages", "alerts"}
     assert mine["alerts"] == []
+    # Benefits, counselling, eligibility, applications (the demo's) and his own equality answers.
+    assert [c["benefit"] for c in mine["benefits"]["claims"]][:1] == ["universal_credit"]
+    assert mine["benefits"]["better_off_calculations"]
+    assert mine["benefits"]["off_flow"]["restart_window_days"] == 28
+    eligibility = record_section["referrals"][0]["eligibility"]
+    assert eligibility and all(q["recorded_by"] for q in eligibility)
+    assert "Warehouse operative" in {a["vacancy"]["title"] for a in mine["applications"]}
+    assert {a["vacancy"]["employer_name"] for a in mine["applications"]} >= {"Metro Logistics"}
+    assert mine["equality"]["answers"]["age_band"] == "35_49"
+    assert mine["equality"]["answers"]["conviction"] == "prefer_not_to_say"
+    # Nothing of his equality answers, nor the tables behind these sections, in other_records.
+    assert not {"benefit_claim", "vacancy_application", "equality_profile"} & set(
+        mine["other_records"]
+    )
 
     theirs = export(live, supervisor, client_id)
-    assert theirs["about"]["withheld"] == []
+    # Never on a colleague's screen: the supervisor's export says they are withheld, not what.
+    assert theirs["equality"] is None
+    assert [w["section"] for w in theirs["about"]["withheld"]] == ["equality"]
+    assert theirs["benefits"]["claims"] == mine["benefits"]["claims"]
+    assert theirs["applications"] == mine["applications"]
     assert {shared, staff_only} <= bodies(theirs)
     assert {t["includes_client"] for t in theirs["messages"] if t["kind"] == "case"} == {
         True,

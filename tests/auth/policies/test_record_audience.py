@@ -23,6 +23,7 @@ from app.db import create_engine, session_factory
 from app.migrate import upgrade_async
 from app.organisations.models import Organisation, OrganisationKind
 from app.users.models import Role, SupervisionLink, User
+from auth.policies import benefits as benefit_policies
 from auth.policies import clients as client_policies
 from tests.support.demo import seed_demo_in
 
@@ -169,3 +170,17 @@ async def test_item_answers_are_for_the_client_and_the_care_teams_clinicians(
     assert checked
     granted = [c for c in clients if await client_policies.can_read_client(session, theirs, c)]
     assert granted, "the provider's supervisor reads some record through consent"
+
+
+async def test_who_hears_of_a_benefit_change_is_who_may_read_the_benefits(
+    session: AsyncSession,
+) -> None:
+    """``benefits_audience`` (who is sent ``benefits.updated``) against ``can_read_benefits``,
+    person by person, for every demo client."""
+    everyone = (await session.exec(select(User))).all()
+    for client in (await session.exec(select(ClientRecord))).all():
+        readers = {
+            u.id for u in everyone if await benefit_policies.can_read_benefits(session, u, client)
+        }
+        assert readers, client.display_name
+        assert await benefit_policies.benefits_audience(session, client) == readers

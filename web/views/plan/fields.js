@@ -101,5 +101,47 @@ export function draftControls(edited) {
     return el;
   }
 
-  return { textArea, textInput, numberInput, listArea, select, dateInput };
+  /** Pounds and pence typed, whole pence kept (what is not an amount is kept as typed, for
+   * the check before saving to name). */
+  function poundsInput(key, pence, onValue) {
+    const el = control('input', key, {
+      type: 'number', inputmode: 'decimal', min: '0.01', max: '1000', step: '0.01', class: 'input input--number',
+    });
+    el.value = Number.isInteger(pence) ? (pence / 100).toFixed(2) : '';
+    el.addEventListener('input', () => {
+      const raw = el.value.trim();
+      onValue(raw === '' ? null : /^\d+(\.\d{1,2})?$/.test(raw) ? Math.round(Number(raw) * 100) : raw);
+      edited();
+    });
+    return el;
+  }
+
+  /**
+   * A checkbox for each option in a fieldset; the chosen values in the options' order.
+   * @param {string} key
+   * @param {string} legend
+   * @param {string[][]} options  [value, text]
+   * @param {string[]} values
+   * @param {(values: string[]) => void} onValue
+   * @param {{ hint?: string }} [options_]
+   */
+  function checkboxes(key, legend, options, values, onValue, { hint } = /** @type {{ hint?: string }} */ ({})) {
+    const chosen = new Set(values);
+    const hintId = hint ? uid('plan-hint') : null;
+    const boxes = options.map(([value, text]) => {
+      const box = control('input', `${key}.${value}`, { type: 'checkbox', class: 'checkbox__input', value, checked: chosen.has(value) });
+      box.addEventListener('change', () => {
+        if (box.checked) chosen.add(value); else chosen.delete(value);
+        onValue(options.map(([v]) => v).filter((v) => chosen.has(v)));
+        edited();
+      });
+      return h('div', { class: 'checkbox' }, box, h('label', { for: box.id, class: 'checkbox__label' }, text));
+    });
+    return h('fieldset', { class: 'field plan-fieldset plan-grid__wide', 'aria-describedby': hintId },
+      h('legend', { class: 'field__label' }, legend),
+      hint ? h('p', { id: hintId, class: 'field__hint' }, hint) : null,
+      h('div', { class: 'checkbox-grid' }, boxes));
+  }
+
+  return { textArea, textInput, numberInput, poundsInput, checkboxes, listArea, select, dateInput };
 }

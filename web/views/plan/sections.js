@@ -9,6 +9,7 @@ import {
   SECTIONS, SECTION_TITLES, ACTION_STATUS, SUPPORT_KINDS, REFERRAL_STATUS, DIVERSION_KINDS, newId,
 } from './state.js';
 import { field, button, draftControls } from './fields.js';
+import { SECTORS } from '../employers.js';
 
 /**
  * @typedef {(key: string, content: import('./state.js').PlanContent, options?: { withComments?: boolean }) => HTMLElement | null} ReadOnly
@@ -38,6 +39,8 @@ export function readOnlyView({ ownerName, commentBox }) {
           row('Types of work wanted', vp.preferences.types.join(', ')),
           row('Where', vp.preferences.locations.join(', ')),
           row('Hours per week', vp.preferences.hours_per_week === null ? '' : String(vp.preferences.hours_per_week)),
+          row('Sectors', SECTORS.filter(([code]) => vp.preferences.sectors.includes(code)).map(([, name]) => name).join(', ')),
+          row('Lowest hourly pay', vp.preferences.min_hourly_pay_pence === null ? '' : `£${(vp.preferences.min_hourly_pay_pence / 100).toFixed(2)}`),
           row('Skills', vp.skills.join(', ')),
           row('Work history', vp.work_history),
           row('What helps', vp.what_helps),
@@ -90,7 +93,7 @@ export function readOnlyView({ ownerName, commentBox }) {
 export function planSections({ state, isClient, firstName, ownerOptions, readOnly, commentBox, edited, afterDraw }) {
   const canEdit = (key) => !isClient || key === 'goals';
   const controls = draftControls(edited);
-  const { textArea, textInput, numberInput, listArea, select, dateInput } = controls;
+  const { textArea, textInput, numberInput, poundsInput, checkboxes, listArea, select, dateInput } = controls;
 
   const inBase = (key, id) => state.base.content[key].some((item) => item.id === id);
 
@@ -135,6 +138,8 @@ export function planSections({ state, isClient, firstName, ownerOptions, readOnl
       field('Types of work wanted', listArea('vp.types', prefs.types, (v) => { prefs.types = v; }), { hint: 'One per line' }),
       field('Where', listArea('vp.locations', prefs.locations, (v) => { prefs.locations = v; }), { hint: 'Places or areas, one per line' }),
       field('Hours per week', numberInput('vp.hours', prefs.hours_per_week, (v) => { prefs.hours_per_week = v; }, { max: 80 }), { hint: 'Leave empty if not decided' }),
+      field('Lowest hourly pay (£)', poundsInput('vp.min_pay', prefs.min_hourly_pay_pence, (v) => { prefs.min_hourly_pay_pence = v; }), { hint: 'Vacancies paying less are not suggested. Leave empty if not decided' }),
+      checkboxes('vp.sectors', 'Sectors wanted', SECTORS, prefs.sectors, (v) => { prefs.sectors = v; }, { hint: 'Vacancies with employers in other sectors are not suggested. Choose none to see every sector' }),
       field('Skills', listArea('vp.skills', vp.skills, (v) => { vp.skills = v; }), { hint: 'One per line' }),
       field('Work history', textArea('vp.work_history', vp.work_history, (v) => { vp.work_history = v; }, { rows: 4, maxlength: 4000 }), { className: 'plan-grid__wide' }),
       field('What helps', textArea('vp.what_helps', vp.what_helps, (v) => { vp.what_helps = v; }, { rows: 3, maxlength: 2000 })),

@@ -63,6 +63,8 @@ export function normalise(content) {
         types: strings(prefs.types),
         locations: strings(prefs.locations),
         hours_per_week: Number.isInteger(prefs.hours_per_week) ? prefs.hours_per_week : null,
+        sectors: strings(prefs.sectors),
+        min_hourly_pay_pence: Number.isInteger(prefs.min_hourly_pay_pence) ? prefs.min_hourly_pay_pence : null,
       },
       work_history: str(vp.work_history),
       skills: strings(vp.skills),

@@ -25,6 +25,8 @@ export function validate(draft, sections) {
   if (sections.includes('vocational_profile')) {
     const hours = d.vocational_profile.preferences.hours_per_week;
     if (hours !== null && !whole(hours, 80)) problems.push({ key: 'vp.hours', message: 'Hours per week must be a whole number from 0 to 80' });
+    const pay = d.vocational_profile.preferences.min_hourly_pay_pence;
+    if (pay !== null && !(whole(pay, 100000) && pay > 0)) problems.push({ key: 'vp.min_pay', message: 'Lowest hourly pay must be an amount in pounds and pence, such as 12.60, up to £1,000' });
   }
   if (sections.includes('actions')) {
     d.actions.forEach((a, i) => {
