@@ -120,7 +120,7 @@ export async function render(ctx) {
         done: () => 'Employer saved.',
       }).element);
     }
-    detail.replaceChildren(...parts);
+    detail.replaceChildren(...parts.filter(Boolean));
     const title = detail.querySelector('h3');
     if (title instanceof HTMLElement) title.focus();
   }
