@@ -129,6 +129,7 @@ async def test_a_specialist_keeps_employers_and_records_an_application(
     )
     await expect(on_employer.get_by_role("row").nth(1)).to_contain_text("Phone")
     await expect(on_employer.get_by_role("row")).to_have_count(2)  # the header and this one
+    await expect(page.locator(".employer-detail")).not_to_contain_text("null")
     await axe_check(page, "an employer's page with its contacts")
     listed = (
         live.as_role("employment_specialist")
