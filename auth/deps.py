@@ -425,6 +425,10 @@ JobManager = Annotated[Principal, Depends(require(jobs_policies.can_manage_jobs,
 EvaluationManager = Annotated[
     Principal, Depends(require(report_policies.can_manage_evaluation, "evaluation.manage"))
 ]
+AllocationFiguresReader = Annotated[
+    Principal,
+    Depends(require(report_policies.can_read_allocation_figures, "evaluation.figures")),
+]
 
 
 # "The client of this access", where an audit event names its resource or client by default.

@@ -140,7 +140,7 @@ export const ACCESS = {
     },
     "evaluation-trial": {
       "roles": ["supervisor"],
-      "needs": ["GET /api/v1/evaluation/trials/{trial_id}"]
+      "needs": ["GET /api/v1/evaluation/trials/{trial_id}", "GET /api/v1/evaluation/trials/{trial_id}/figures"]
     },
     "account": {
       "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "admin"],

@@ -20,13 +20,16 @@ from app.evaluation.models import EvaluationTrial
 from app.evaluation.schemas import (
     AllocationPublic,
     AllocationStatus,
+    ArmFigures,
+    ConsentCounts,
     StratumVerification,
     TrialCreate,
+    TrialFigures,
     TrialPublic,
     TrialVerification,
 )
 from app.messaging.keyring import MessageKeyring
-from auth.deps import EvaluationManager, ReadableClient
+from auth.deps import AllocationFiguresReader, EvaluationManager, ReadableClient
 
 router = APIRouter(tags=["evaluation"])
 
@@ -168,6 +171,46 @@ async def verify_trial(
         ],
         all_match=result.all_match,
         verified_at=result.verified_at,
+    )
+
+
+def _arm_figures(counts: service.ArmCounts) -> ArmFigures:
+    return ArmFigures(
+        stratum=counts.stratum,
+        ips=counts.ips,
+        treatment_as_usual=counts.treatment_as_usual,
+        total=counts.ips + counts.treatment_as_usual,
+    )
+
+
+@router.get("/evaluation/trials/{trial_id}/figures", response_model=TrialFigures)
+async def trial_figures(
+    trial_id: uuid.UUID, principal: AllocationFiguresReader, session: SessionDep
+) -> TrialFigures:
+    """The programme lead's figures: the entrants' evaluation consent decisions (consented,
+    declined, withdrawn, not asked) and the allocations by arm, overall and per stratum. Each
+    reading is audited (`evaluation.figures_read`); docs/evaluation.md says who may see them
+    and why."""
+    trial = await service.get_trial(
+        session=session, trial_id=trial_id, organisation_id=principal.user.organisation_id
+    )
+    found = await service.figures(session=session, trial=trial)
+    await principal.audit(
+        "evaluation.figures_read", resource_type="evaluation_trial", resource_id=trial.id
+    )
+    return TrialFigures(
+        trial_id=trial.id,
+        open=trial.closed_at is None,
+        consents=ConsentCounts(
+            entrants=found.entrants,
+            consented=found.consented,
+            declined=found.declined,
+            withdrawn=found.withdrawn,
+            not_asked=found.not_asked,
+        ),
+        allocations=_arm_figures(found.overall),
+        strata=[_arm_figures(s) for s in found.strata],
+        as_of=principal.ctx.now(),
     )
 
 

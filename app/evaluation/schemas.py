@@ -59,8 +59,8 @@ class TrialCreate(Strict):
 
 
 class TrialPublic(BaseModel):
-    """A trial as its supervisors see it. Only the total number allocated is shown, never counts
-    by arm or stratum: those would let someone predict the end of a block."""
+    """A trial as its supervisors see it: the total allocated. The figures by arm are a separate,
+    audited reading (``TrialFigures``), so that nobody meets them by opening the trial."""
 
     id: uuid.UUID
     organisation_id: uuid.UUID
@@ -116,3 +116,31 @@ class TrialVerification(BaseModel):
     strata: list[StratumVerification]
     all_match: bool
     verified_at: datetime
+
+
+class ConsentCounts(BaseModel):
+    entrants: int = Field(
+        description="Clients of the organisation whose record was made while the trial was open"
+    )
+    consented: int = Field(description="Entrants whose latest evaluation decision grants")
+    declined: int = Field(description="Entrants whose every evaluation decision withdraws")
+    withdrawn: int = Field(description="Entrants who granted, then withdrew (latest withdraws)")
+    not_asked: int = Field(description="Entrants with no evaluation decision recorded")
+
+
+class ArmFigures(BaseModel):
+    stratum: str
+    ips: int
+    treatment_as_usual: int
+    total: int
+
+
+class TrialFigures(BaseModel):
+    """Consent counts and allocations by arm, overall and per stratum (docs/evaluation.md)."""
+
+    trial_id: uuid.UUID
+    open: bool
+    consents: ConsentCounts
+    allocations: ArmFigures = Field(description="All strata together (`stratum` is `all`)")
+    strata: list[ArmFigures]
+    as_of: datetime

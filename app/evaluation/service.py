@@ -33,7 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -219,6 +219,87 @@ async def allocation_counts(
         .group_by(col(TrialAllocation.trial_id))
     )
     return {trial_id: int(count) for trial_id, count in rows.all()}
+
+
+@dataclass(frozen=True)
+class ArmCounts:
+    stratum: str
+    ips: int
+    treatment_as_usual: int
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A trial's recruitment as its programme lead follows it (docs/evaluation.md, "Figures")."""
+
+    entrants: int
+    consented: int
+    declined: int
+    withdrawn: int
+    not_asked: int
+    overall: ArmCounts
+    strata: list[ArmCounts]
+
+
+def _arm_counts(stratum: str, arms: list[Arm]) -> ArmCounts:
+    return ArmCounts(
+        stratum=stratum,
+        ips=sum(1 for a in arms if a == Arm.IPS),
+        treatment_as_usual=sum(1 for a in arms if a == Arm.TREATMENT_AS_USUAL),
+    )
+
+
+async def figures(*, session: AsyncSession, trial: EvaluationTrial) -> Figures:
+    """Consent decisions of the trial's entrants and its allocations by arm.
+
+    Entrants are the organisation's clients whose record was made while the trial was open (the
+    only ones it can randomise). Of them: consented (latest evaluation decision grants),
+    withdrawn (granted once, latest withdraws), declined (every decision withdraws: they said no
+    when asked) and not asked (no decision yet)."""
+    entrant_filter: list[ColumnElement[bool]] = [
+        col(ClientRecord.organisation_id) == trial.organisation_id,
+        col(ClientRecord.created_at) >= trial.opened_at,
+    ]
+    if trial.closed_at is not None:
+        entrant_filter.append(col(ClientRecord.created_at) <= trial.closed_at)
+    entrants = set((await session.exec(select(ClientRecord.id).where(*entrant_filter))).all())
+    decisions = await session.exec(
+        select(ConsentRecord.client_id, ConsentRecord.state)
+        .join(ClientRecord, col(ClientRecord.id) == col(ConsentRecord.client_id))
+        .where(
+            *entrant_filter,
+            ConsentRecord.organisation_id == trial.organisation_id,
+            ConsentRecord.purpose == ConsentPurpose.evaluation,
+        )
+        .order_by(col(ConsentRecord.id))
+    )
+    latest: dict[uuid.UUID, ConsentState] = {}
+    ever_granted: set[uuid.UUID] = set()
+    for client_id, state in decisions.all():
+        latest[client_id] = ConsentState(state)
+        if state == ConsentState.granted:
+            ever_granted.add(client_id)
+    consented = sum(1 for s in latest.values() if s == ConsentState.granted)
+    withdrawn = sum(
+        1 for c, s in latest.items() if s == ConsentState.withdrawn and c in ever_granted
+    )
+    rows = await session.exec(
+        select(TrialAllocation.stratum, TrialAllocation.arm).where(
+            TrialAllocation.trial_id == trial.id
+        )
+    )
+    by_stratum: dict[str, list[Arm]] = defaultdict(list)
+    for stratum, arm in rows.all():
+        by_stratum[stratum].append(Arm(arm))
+    return Figures(
+        entrants=len(entrants),
+        consented=consented,
+        declined=len(latest) - consented - withdrawn,
+        withdrawn=withdrawn,
+        not_asked=len(entrants - set(latest)),
+        overall=_arm_counts("all", [a for arms in by_stratum.values() for a in arms]),
+        strata=[_arm_counts(s, arms) for s, arms in sorted(by_stratum.items())],
+    )
 
 
 # --- allocation ---------------------------------------------------------------------------------

@@ -202,14 +202,20 @@ async def list_employer_contacts(
     session: SessionDep,
     page: PageDep,
     specialist_id: uuid.UUID | None = None,
+    employer_id: uuid.UUID | None = None,
 ) -> Page[EmployerContactPublic]:
     """Employer contacts, newest first: a specialist's own, or for a supervisor those of the
-    employment specialists they supervise (``specialist_id`` narrows to one of them)."""
+    employment specialists they supervise (``specialist_id`` narrows to one of them,
+    ``employer_id`` to those logged against one directory employer)."""
     owners = await ips_policies.employer_contact_log_owners(session, principal.user)
     if specialist_id is not None:
         owners &= {specialist_id}
     found, total = await service.employer_contacts(
-        session=session, specialist_ids=owners, limit=page.limit, offset=page.offset
+        session=session,
+        specialist_ids=owners,
+        employer_id=employer_id,
+        limit=page.limit,
+        offset=page.offset,
     )
     views, shown_clients = await _contact_views(session, principal.user, found)
     await principal.audit_many(

@@ -714,12 +714,19 @@ def contact_view(
 
 
 async def employer_contacts(
-    *, session: AsyncSession, specialist_ids: set[uuid.UUID], limit: int, offset: int
+    *,
+    session: AsyncSession,
+    specialist_ids: set[uuid.UUID],
+    limit: int,
+    offset: int,
+    employer_id: uuid.UUID | None = None,
 ) -> tuple[list[EmployerContact], int]:
-    """The specialists' contacts, newest first."""
+    """The specialists' contacts, newest first; only those against ``employer_id`` if given."""
     if not specialist_ids:
         return [], 0
     query = select(EmployerContact).where(col(EmployerContact.specialist_id).in_(specialist_ids))
+    if employer_id is not None:
+        query = query.where(EmployerContact.employer_id == employer_id)
     return await paginate(
         session,
         query,

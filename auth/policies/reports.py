@@ -25,6 +25,17 @@ def can_manage_evaluation(user: User) -> Decision:
     return supervision_policies.can_supervise(user)
 
 
+def can_read_allocation_figures(user: User) -> Decision:
+    """A trial's figures by arm are for its programme lead (the organisation's supervisors, who
+    manage it), to follow recruitment and balance. Clinicians see only their own clients' arm,
+    on the record; knowing where each stratum stands would let whoever enrols guess the next
+    allocation (docs/evaluation.md, "Who sees the figures by arm")."""
+    decision = can_manage_evaluation(user)
+    if not decision:
+        return Decision(False, "a trial's figures by arm are for the supervisors who manage it")
+    return decision
+
+
 async def can_read_report_scope(
     session: AsyncSession,
     user: User,

@@ -80,7 +80,7 @@ async def test_specialist_logs_and_corrects_an_employer_contact_on_the_journey(
         await contacts.get_by_text("Log an employer contact", exact=True).click()
         form = page.get_by_role("form", name="Log an employer contact")
         today = date.fromisoformat(await form.get_by_label("Date of the contact").input_value())
-        await form.get_by_label("Employer").fill(employer)
+        await form.get_by_label("Employer", exact=True).fill(employer)
         await form.get_by_label("Date of the contact").fill((today + timedelta(days=1)).isoformat())
         await form.get_by_label("How").select_option("phone")
         await form.get_by_label("Outcome").fill("Asked about kitchen vacancies")
@@ -105,7 +105,7 @@ async def test_specialist_logs_and_corrects_an_employer_contact_on_the_journey(
             "button", name=re.compile(f"^Edit the contact with {employer}")
         ).click()
         edit = page.get_by_role("form", name=re.compile("^Edit the employer contact"))
-        await expect(edit.get_by_label("Employer")).to_have_value(employer)
+        await expect(edit.get_by_label("Employer", exact=True)).to_have_value(employer)
         await edit.get_by_label("How").select_option("face_to_face")
         await edit.get_by_label("Outcome").fill("Met the head chef; trial shift offered")
         await edit.get_by_role("button", name="Save changes").click()
@@ -120,7 +120,8 @@ async def test_specialist_logs_and_corrects_an_employer_contact_on_the_journey(
             f"/api/v1/clients/{client_id}/journey"
         )
         [contact] = stored.json()["employer_contacts"]
-        assert contact["contact_type"] == "face_to_face"
+        # Left "Not in the directory" (or with no directory to choose from): no employer linked.
+        assert contact["contact_type"] == "face_to_face" and contact["employer_id"] is None
 
         # A job start recorded on the second client's journey satisfies the milestone too.
         await open_journey(page, live_sqlite, second_id, second)

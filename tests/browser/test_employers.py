@@ -1,9 +1,10 @@
 """Job brokerage in a real browser: Erin (employment specialist) opens Employers from her
 navigation, adds an employer and a vacancy, then on a client's journey sees it among the
-matching vacancies with why, records an application and moves it to an interview; Sofia
-(supervisor) reads the directory from Caseloads but is offered no forms. Axe finds nothing on
-either page. On a client's plan Erin sets the sectors wanted and the lowest hourly pay, and the
-journey's matching vacancies leave out those outside them."""
+matching vacancies with why, records an application and moves it to an interview, and logs a
+contact with the employer chosen from her directory, which then shows on the employer's page;
+Sofia (supervisor) reads the directory from Caseloads, with Erin's contact, but is offered no
+forms. Axe finds nothing on either page. On a client's plan Erin sets the sectors wanted and the
+lowest hourly pay, and the journey's matching vacancies leave out those outside them."""
 
 from __future__ import annotations
 
@@ -93,6 +94,44 @@ async def test_a_specialist_keeps_employers_and_records_an_application(
         page.get_by_role("row").filter(has_text=f"Bakery assistant at {employer}")
     ).to_contain_text("Interview")
     await axe_check(page, "the journey with vacancies and applications")
+
+    # She logs a contact with the employer, chosen from her directory: its name fills in.
+    contacts = page.get_by_role("region", name="Employer contacts")
+    await contacts.get_by_text("Log an employer contact", exact=True).click()
+    form = page.get_by_role("form", name="Log an employer contact")
+    await expect(form.get_by_label("From your directory")).to_have_value("")
+    await form.get_by_label("From your directory").select_option(label=f"{employer} (Gateshead)")
+    await expect(form.get_by_label("Employer", exact=True)).to_have_value(employer)
+    await form.get_by_label("How").select_option("phone")
+    await form.get_by_label("Outcome").fill("Talked through the interview with the manager")
+    await form.get_by_role("button", name="Save contact").click()
+    await expect(
+        page.get_by_role("status").filter(has_text="Employer contact logged")
+    ).to_be_visible()
+    await expect(contacts.get_by_role("row").filter(has_text=employer)).to_contain_text(
+        "(in the directory)"
+    )
+    await axe_check(page, "the journey with a contact logged against a directory employer")
+    [logged] = (
+        live.as_role("employment_specialist")
+        .get(f"/api/v1/clients/{client_id}/journey")
+        .json()["employer_contacts"]
+    )
+    directory = live.as_role("employment_specialist").get("/api/v1/employers").json()
+    [listed_employer] = [e for e in directory if e["name"] == employer]
+    assert logged["employer_id"] == listed_employer["id"] and listed_employer["contacts"] == 1
+
+    # The employer's page in the directory shows the contact.
+    await open_nav(page, "Employers")
+    await page.get_by_role("button", name=employer, exact=True).click()
+    on_employer = page.get_by_role("table", name=f"Contacts with {employer}, newest first")
+    await expect(on_employer.get_by_role("row").nth(1)).to_contain_text(
+        "Talked through the interview with the manager"
+    )
+    await expect(on_employer.get_by_role("row").nth(1)).to_contain_text("Phone")
+    await expect(on_employer.get_by_role("row")).to_have_count(2)  # the header and this one
+    await expect(page.locator(".employer-detail")).not_to_contain_text("null")
+    await axe_check(page, "an employer's page with its contacts")
     listed = (
         live.as_role("employment_specialist")
         .get(f"/api/v1/clients/{client_id}/applications")
@@ -111,6 +150,13 @@ async def test_a_specialist_keeps_employers_and_records_an_application(
         page.get_by_role("table", name="Employer directory").get_by_role("button", name=employer)
     ).to_be_visible()
     await expect(page.get_by_role("form", name="Add an employer")).to_have_count(0)
+    # She opens the employer: the contact Erin logged against it, by Erin.
+    await page.get_by_role("button", name=employer, exact=True).click()
+    await expect(
+        page.get_by_role("table", name=f"Contacts with {employer}, newest first")
+        .get_by_role("row")
+        .nth(1)
+    ).to_contain_text("Erin Walsh")
     await axe_check(page, "the Employers page read by a supervisor")
 
 

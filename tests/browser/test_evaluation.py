@@ -2,8 +2,9 @@
 
 Sofia (supervisor) opens a trial from the Evaluation page: first with a block size the server
 refuses, in its own words beside the field, then as it should be. Two new clients consent and are
-allocated; a third has not consented yet. Priya (keyworker) finds each client's place on their
-record: the arm, "awaiting consent", and for Alex, who joined before the trial, the server's own
+allocated; a third has not consented yet, and Sofia reads the consent and arm figures. Priya
+(keyworker) finds each client's place on their record: the arm, "awaiting consent", and for
+Alex, who joined before the trial, the server's own
 "in no trial". Sofia verifies the allocations against the seed, is refused a second trial while
 this one is open, and closes it after confirming.
 
@@ -118,6 +119,32 @@ async def test_a_supervisor_runs_a_trial_and_staff_see_each_clients_arm(
         await expect(summary.locator(".summary-list__row", has_text="Status")).to_contain_text(
             "Open"
         )
+
+        # The programme lead's figures, when she asks: consents, then arms overall and by stratum.
+        figures = sofia.get_by_role("region", name="Consent and allocation figures")
+        await expect(figures).to_contain_text("where each stratum stands in its block")
+        await figures.get_by_role("button", name="Show the figures").click()
+        consent = figures.locator(".summary-list")
+        for term, count in (
+            ("New clients since the trial opened", "3"),
+            ("Consented", "2"),
+            ("Declined", "0"),
+            ("Withdrew after consenting", "0"),
+            ("Not asked yet", "1"),
+        ):
+            await expect(consent.locator(".summary-list__row", has_text=term)).to_contain_text(
+                count
+            )
+        overall = figures.get_by_role("table", name="Allocations by arm", exact=True)
+        await expect(
+            overall.get_by_role("row", name=re.compile("^All strata")).get_by_role("cell")
+        ).to_have_text(["1", "1", "2"])
+        by_stratum = figures.get_by_role("table", name=re.compile("in each stratum"))
+        await expect(
+            by_stratum.get_by_role("row", name=re.compile("^jobcentre")).get_by_role("cell")
+        ).to_have_text(["1", "1", "2"])
+        assert [e["actor_name"] for e in world.audit("evaluation.figures_read")] == ["Sofia Lind"]
+        await scan(sofia, "an evaluation trial's consent and allocation figures")
 
         # Priya finds each client's place on their record, when she asks for it.
         code = own.as_role("peer_keyworker").recovery_code()

@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, FloatRect, Locator, Page, expect
 
 from tests.browser.support import (
     PageProblems,
@@ -57,8 +57,10 @@ PHONE = {"width": 390, "height": 844}
 CLIENT_NAME = "Alex Morgan"
 SESSION_TITLE = "Check-in from home"
 PHQ9_ITEM9 = {"1": 1, "2": 1, "3": 0, "4": 1, "5": 0, "6": 1, "7": 0, "8": 0, "9": 1}
-# All the images together, committed: kept small (viewports, not whole pages).
-MAX_TOTAL_IMAGE_BYTES = 3_000_000
+# All the images together, committed: kept small (viewports, not whole pages; parts of pages cut
+# to PART_MAX_HEIGHT pixels).
+MAX_TOTAL_IMAGE_BYTES = 3_200_000
+PART_MAX_HEIGHT = 600
 
 # Markdown images, or HTML ones (the phone screenshots are shown narrower).
 IMAGE_REF = re.compile(r"(?:\]\(|src=\")img/([a-z0-9-]+)\.png")
@@ -120,6 +122,29 @@ class Walk:
             path=str(self.out / f"{shot}.png"), animations="disabled", caret="hide"
         )
 
+    async def part(self, page: Page, shot: str, part: Locator) -> None:
+        """Photograph one part of the page (a form, a section): smaller than the viewport, for
+        the screens a guide shows in detail. Remembers the whole screen's text all the same."""
+        await part.scroll_into_view_if_needed()
+        await self.look(page, shot)
+        await page.mouse.move(0, 0)
+        box = await part.bounding_box()
+        assert box is not None, f"{shot}: the part to photograph is not on the page"
+        # Its top, at most PART_MAX_HEIGHT of it: the pictures stay small.
+        clip: FloatRect = {
+            "x": box["x"],
+            "y": box["y"],
+            "width": box["width"],
+            "height": min(box["height"], PART_MAX_HEIGHT),
+        }
+        await page.screenshot(
+            path=str(self.out / f"{shot}.png"),
+            animations="disabled",
+            caret="hide",
+            full_page=True,
+            clip=clip,
+        )
+
 
 @pytest.fixture(scope="module")
 def guide_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
@@ -136,8 +161,9 @@ async def signed_in(browser: Browser, live: Live, role: str) -> Person:
 
 def prepare(live: Live) -> dict[str, str]:
     """What the day in the guides has in it, beyond the demo: a session with Alex now, an
-    urgent PHQ-9 answer, a specialist who asked to talk, her employer contacts, a newcomer
-    waiting to join the team and a new supervisor proposed for the therapist."""
+    urgent PHQ-9 answer, a specialist who asked to talk, her employer contacts, an employer in
+    her directory with a vacancy Alex applied to, a newcomer waiting to join the team and a new
+    supervisor proposed for the therapist."""
     schedule_session_for_alex(live, SESSION_TITLE)
     therapist = live.as_role("therapist")
     clients = therapist.get("/api/v1/clients", params={"limit": 100}).json()["items"]
@@ -169,6 +195,33 @@ def prepare(live: Live) -> dict[str, str]:
             json={"contacted_on": str(date.today()), **contact},
         )
         assert logged.status_code == 201, logged.text
+    specialist = live.as_role("employment_specialist")
+    employer = specialist.post(
+        "/api/v1/employers",
+        json={"name": "Tyne Bakery", "sector": "C", "location": "Gateshead"},
+    )
+    assert employer.status_code == 201, employer.text
+    vacancy = specialist.post(
+        f"/api/v1/employers/{employer.json()['id']}/vacancies",
+        json={"title": "Bakery assistant", "hours_per_week": 20, "hourly_pay_pence": 1360},
+    )
+    assert vacancy.status_code == 201, vacancy.text
+    logged = specialist.post(
+        "/api/v1/employer-contacts",
+        json={
+            "employer": "Tyne Bakery",
+            "employer_id": employer.json()["id"],
+            "contacted_on": str(date.today()),
+            "contact_type": "face_to_face",
+            "outcome": "Met the owner; two bakery assistant posts from next month",
+        },
+    )
+    assert logged.status_code == 201, logged.text
+    applied = specialist.post(
+        f"/api/v1/clients/{alex}/applications",
+        json={"vacancy_id": vacancy.json()["id"], "applied_on": str(date.today())},
+    )
+    assert applied.status_code == 201, applied.text
     admin = live.as_role("admin")
     newcomer = live.new_account("nat.rowe@tyneside.example", "Nat Rowe", "therapist")
     added = admin.post(
@@ -194,7 +247,8 @@ async def walk_keyworker(browser: Browser, live: Live, walk: Walk) -> PageProble
     await page.locator("summary", has_text="Take a referral").click()
     form = page.get_by_role("form", name="Take a referral")
     await expect(form.get_by_role("button", name="Take referral")).to_be_visible()
-    await walk.shot(page, "keyworker-take-referral", form)
+    # The eligibility questions in view: the referral's fields above them are the familiar part.
+    await walk.shot(page, "keyworker-take-referral", form.get_by_role("group", name="Eligibility"))
 
     await (
         page.get_by_role("table", name="Clients")
@@ -285,6 +339,36 @@ async def walk_specialist(browser: Browser, live: Live, walk: Walk) -> PageProbl
     form = page.get_by_role("form", name="Log an employer contact")
     await expect(form.get_by_role("button", name="Save contact")).to_be_visible()
     await walk.shot(page, "specialist-employer-contact", form)
+
+    await expect(form.get_by_label("From your directory")).to_be_visible()
+    await walk.look(page, "specialist-employer-contact")
+    # The journey's link to every contact is where the next task starts.
+    await walk.look(page, "specialist-employer-contacts")
+
+    await walk.look(page, "specialist-job-quality")
+    await page.locator("summary", has_text="Record a job start").click()
+    job = page.get_by_role("form", name="Record a job start")
+    await job.get_by_label("Employer", exact=True).fill("Tyne Bakery")
+    await job.get_by_label("Role").fill("Bakery assistant")
+    await job.get_by_label("Hours a week").fill("20")
+    await job.get_by_label("Hourly pay (£)").fill("13.60")
+    await walk.part(page, "specialist-job-quality", job)
+    await page.locator("summary", has_text="Record a job start").click()
+
+    brokerage = page.get_by_role("region", name="Vacancies and applications")
+    await expect(brokerage.get_by_role("row").filter(has_text="Tyne Bakery")).to_contain_text(
+        "Applied"
+    )
+    await walk.part(page, "specialist-vacancies", brokerage)
+
+    await open_nav(page, "Employers")
+    await page.get_by_role("button", name="Tyne Bakery", exact=True).click()
+    await expect(
+        page.get_by_role("table", name="Contacts with Tyne Bakery, newest first")
+    ).to_contain_text("Met the owner")
+    await walk.part(
+        page, "specialist-employers", page.get_by_role("region", name="Employer directory")
+    )
 
     await walk.look(page, "specialist-employer-contacts")
     await page.get_by_role("navigation", name="Caseloads").get_by_role("link").click()
@@ -381,7 +465,13 @@ async def walk_supervisor(browser: Browser, live: Live, walk: Walk) -> PageProbl
     await page.get_by_role("button", name="Verify the allocations").click()
     verdict = page.locator(".evaluation-verification")
     await expect(verdict).to_contain_text("The allocations match")
-    await walk.shot(page, "supervisor-evaluation", verdict)
+    await walk.look(page, "supervisor-evaluation")
+    figures = page.get_by_role("region", name="Consent and allocation figures")
+    await figures.get_by_role("button", name="Show the figures").click()
+    await expect(
+        figures.get_by_role("table", name="Allocations by arm", exact=True)
+    ).to_contain_text("All strata")
+    await walk.shot(page, "supervisor-evaluation", figures.get_by_role("table").first)
     closing = page.get_by_role("region", name="Close the trial")
     await closing.get_by_role("button", name="Close the trial").click()
     await expect(closing.get_by_role("button", name="Yes, close it")).to_be_visible()

@@ -4,9 +4,11 @@
 // vacancies and the contacts logged against it.
 
 import { request } from '../api.js';
-import { h, heading, page, lead, section, dataTable, badge, time, textField, notice } from '../ui.js';
+import {
+  h, heading, page, lead, section, dataTable, badge, time, textField, notice, label, normalisePage,
+} from '../ui.js';
 import { actionForm, selectField } from './admin-kit.js';
-import { payText, penceOf } from './journey.js';
+import { CONTACT_TYPE_LABELS, payText, penceOf } from './journey.js';
 
 /** The SIC 2007 sections, as the server lists them on a journey (letters A to U). */
 export const SECTORS = [
@@ -22,6 +24,7 @@ export const SECTORS = [
 ];
 
 const STATUS_LABELS = { open: 'Open', filled: 'Filled', closed: 'Closed' };
+const CONTACTS_SHOWN = 20; // the latest on an employer's page; the Employer contacts page has all
 
 function optional(field) {
   field.input.required = false;
@@ -53,12 +56,39 @@ export async function render(ctx) {
   }
 
   async function open(employerId) {
-    const e = await request(`/api/v1/employers/${encodeURIComponent(employerId)}`, { signal: ctx.signal });
+    const id = encodeURIComponent(employerId);
+    // The contacts against this employer that the reader's contact log holds: a specialist's
+    // own, a supervisor's those of the specialists they supervise (the count is everyone's).
+    const [e, contactPage] = await Promise.all([
+      request(`/api/v1/employers/${id}`, { signal: ctx.signal }),
+      request('/api/v1/employer-contacts', { query: { employer_id: employerId, limit: CONTACTS_SHOWN }, signal: ctx.signal }),
+    ]);
     if (!ctx.isCurrent()) return;
+    const contacts = normalisePage(contactPage);
     const parts = [
       h('h3', { tabindex: '-1' }, e.name),
       h('p', { class: 'muted' }, [e.sector ? `Sector ${e.sector}` : 'Sector not recorded', e.location || 'no location',
         `${e.contacts} employer contact${e.contacts === 1 ? '' : 's'} logged`].join(' · ')),
+      dataTable({
+        caption: `Contacts with ${e.name}, newest first`,
+        items: contacts.items,
+        emptyText: manages ? 'You have logged no contact with this employer. Log one on a client\u2019s journey, choosing the employer from your directory.' : 'The specialists you supervise have logged no contact with this employer.',
+        columns: [
+          { header: 'Date', rowHeader: true, cell: (c) => time(c.contacted_on) },
+          { header: 'How', cell: (c) => (c.contact_type ? label(CONTACT_TYPE_LABELS, c.contact_type) : h('span', { class: 'muted' }, 'Not recorded')) },
+          { header: 'Outcome', className: 'table__wide', cell: (c) => c.outcome },
+          { header: 'Specialist', cell: (c) => c.specialist_name || '\u2014' },
+          {
+            header: 'Client',
+            cell: (c) => (c.client_id
+              ? h('a', { href: `#/clients/${encodeURIComponent(c.client_id)}/journey` }, 'Open the journey')
+              : h('span', { class: 'muted' }, 'None')),
+          },
+        ],
+      }),
+      contacts.total > contacts.items.length
+        ? h('p', { class: 'muted' }, `The ${contacts.items.length} latest of ${contacts.total} are shown; every contact is on the Employer contacts page.`)
+        : null,
       dataTable({
         caption: `Vacancies at ${e.name}`,
         items: e.vacancies,
@@ -90,7 +120,7 @@ export async function render(ctx) {
         done: () => 'Employer saved.',
       }).element);
     }
-    detail.replaceChildren(...parts);
+    detail.replaceChildren(...parts.filter(Boolean));
     const title = detail.querySelector('h3');
     if (title instanceof HTMLElement) title.focus();
   }

@@ -1,7 +1,8 @@
 // Randomised evaluation of IPS against treatment as usual (docs/evaluation.md), for the
 // organisation's supervisors: its trials, opening one, and for one trial what the server gives
-// (the total allocated, never counts by arm or stratum: those would let someone guess the next
-// allocation), closing it and verifying its allocations against the sealed seed.
+// (the total allocated; the consent counts and figures by arm only when asked for, since each
+// reading is audited and, while the trial is open, tells where each stratum stands in its
+// block), closing it and verifying its allocations against the sealed seed.
 
 import { ApiError, download, request } from '../api.js';
 import {
@@ -37,7 +38,7 @@ export async function render(ctx) {
   const openOne = trials.find((t) => t.open);
   return page(
     h('div', { class: 'page-header' }, heading('Evaluation')),
-    lead('Randomise your organisation’s consenting new clients between IPS and treatment as usual, and check every allocation against the trial’s sealed seed. Only the total number allocated is shown: counts by arm would let someone guess the next allocation.'),
+    lead('Randomise your organisation’s consenting new clients between IPS and treatment as usual, and check every allocation against the trial’s sealed seed. A trial’s consent counts and figures by arm are on its page, shown when you ask for them.'),
     ctx.flash ? notice(ctx.flash.message, ctx.flash.kind) : null,
     section('Trials', dataTable({
       caption: 'Your organisation’s evaluation trials, newest first',
@@ -155,6 +156,37 @@ function verificationResult(v) {
     }));
 }
 
+const ARM_COLUMNS = [
+  { header: 'IPS', cell: (f) => String(f.ips) },
+  { header: 'Treatment as usual', cell: (f) => String(f.treatment_as_usual) },
+  { header: 'Total', cell: (f) => String(f.total) },
+];
+
+/** The programme lead's figures: consent decisions of the entrants, then allocations by arm. */
+function figuresResult(f, stratifyBy) {
+  const c = f.consents;
+  return h('div', { class: 'evaluation-figures' },
+    h('p', { class: 'muted' }, 'As of ', time(f.as_of, { withTime: true }), '.'),
+    h('h3', {}, 'Consent'),
+    h('dl', { class: 'summary-list' },
+      summaryRow('New clients since the trial opened', String(c.entrants)),
+      summaryRow('Consented', String(c.consented)),
+      summaryRow('Declined', String(c.declined)),
+      summaryRow('Withdrew after consenting', String(c.withdrawn)),
+      summaryRow('Not asked yet', String(c.not_asked))),
+    dataTable({
+      caption: 'Allocations by arm',
+      items: [f.allocations],
+      columns: [{ header: 'Clients', rowHeader: true, cell: () => 'All strata' }, ...ARM_COLUMNS],
+    }),
+    dataTable({
+      caption: `Allocations by arm in each stratum (${label(STRATIFY_LABELS, stratifyBy).toLowerCase()})`,
+      items: f.strata,
+      emptyText: 'No client has been allocated yet.',
+      columns: [{ header: 'Stratum', rowHeader: true, cell: (s) => s.stratum }, ...ARM_COLUMNS],
+    }));
+}
+
 /** @param {import('../app.js').ViewContext} ctx */
 export async function renderTrial(ctx) {
   const id = encodeURIComponent(ctx.params.id);
@@ -182,6 +214,26 @@ export async function renderTrial(ctx) {
     } finally {
       verifyButton.removeAttribute('aria-disabled');
       verifyButton.textContent = 'Verify the allocations';
+    }
+  });
+
+  const figuresResultArea = h('div', { 'aria-live': 'polite' });
+  const figuresButton = h('button', { type: 'button', class: 'button button--secondary' }, 'Show the figures');
+  figuresButton.addEventListener('click', async () => {
+    if (figuresButton.getAttribute('aria-disabled') === 'true') return;
+    figuresButton.setAttribute('aria-disabled', 'true');
+    errors.clear();
+    try {
+      const figures = await request(`/api/v1/evaluation/trials/${id}/figures`, { signal: ctx.signal });
+      if (!ctx.isCurrent()) return;
+      figuresResultArea.replaceChildren(figuresResult(figures, trial.stratify_by));
+      figuresButton.textContent = 'Refresh the figures';
+    } catch (error) {
+      if (error.name === 'AbortError') return;
+      errors.show(problemMessage(error));
+      errors.element.focus();
+    } finally {
+      figuresButton.removeAttribute('aria-disabled');
     }
   });
 
@@ -234,7 +286,11 @@ export async function renderTrial(ctx) {
     errors.element,
     status,
     summary,
-    h('p', { class: 'muted' }, 'Only the total is shown: counts by arm or stratum would let someone predict the next allocation. Each client’s arm is on their record.'),
+    section('Consent and allocation figures',
+      h('p', {}, 'How the new clients since the trial opened answered the evaluation consent, and how many were allocated to each arm, overall and in each stratum. Each reading is recorded in the audit trail.'),
+      trial.open ? h('p', { class: 'muted' }, 'While the trial is open, the figures by stratum tell where each stratum stands in its block. Keep them to yourself, and leave recording evaluation consent to colleagues who do not read them. Each client’s arm is on their record, for the staff who read it.') : null,
+      h('div', { class: 'form__actions' }, figuresButton),
+      figuresResultArea),
     section('Verify the allocations',
       h('p', {}, 'Recompute every allocation from the trial’s sealed seed and compare it with the arm stored. The seed itself is never shown.'),
       h('div', { class: 'form__actions' }, verifyButton),

@@ -74,16 +74,18 @@ export function journeyPanel(client) {
 /** @param {import('../app.js').ViewContext} ctx */
 export async function render(ctx) {
   const base = clientPath(ctx.params.id);
-  const [client, journey, brokerage] = await Promise.all([
+  // The server's policy (can_log_employer_contacts): job development is the specialist's own.
+  const canLogContacts = ctx.user.role === 'employment_specialist';
+  const [client, journey, brokerage, employers] = await Promise.all([
     request(base, { signal: ctx.signal }),
     request(`${base}/journey`, { signal: ctx.signal }),
     loadBrokerage(base, ctx.signal),
+    // The specialist's own organisation's directory, to link a contact they log to an employer.
+    canLogContacts ? request('/api/v1/employers', { signal: ctx.signal }) : Promise.resolve([]),
   ]);
   let jobs = brokerage;
   const name = client.display_name || 'Unnamed client';
   const canRecord = STAFF.has(ctx.user.role);
-  // The server's policy (can_log_employer_contacts): job development is the specialist's own.
-  const canLogContacts = ctx.user.role === 'employment_specialist';
 
   const summary = h('dl', { class: 'summary-list' });
   const status = h('div', { class: 'journey__status', tabindex: '-1' });
@@ -117,7 +119,7 @@ export async function render(ctx) {
       canRecord ? recordSection(data, { base, send }) : null,
       brokerageSection(data, jobs, { canApply: canLogContacts, base, send }),
       contactsSection(data, {
-        canLogContacts, userId: ctx.user.id, clientId: client.id, send,
+        canLogContacts, userId: ctx.user.id, clientId: client.id, send, employers,
         everyContact: sees(ctx.user, 'employer-contacts'),
       }),
     );
@@ -527,9 +529,36 @@ function fieldWithError(element, input, error, errorId) {
   };
 }
 
-/** Employer, date, how and outcome: the form to log a contact and to correct one. */
-function contactForm(formName, buttonText, today, contact, submit) {
+/**
+ * Which employer of the specialist's directory the contact was with, or none ("Not in the
+ * directory"): the contact then counts on that employer in the directory. Choosing one fills in
+ * the employer's name, which stays editable (the contact keeps the name as it was told).
+ */
+function directoryField(employers) {
+  const id = uid('employer_id');
+  const hintId = `${id}-hint`;
+  const errorId = `${id}-error`;
+  const input = h('select', { id, name: 'employer_id', class: 'select', 'aria-describedby': hintId },
+    h('option', { value: '' }, 'Not in the directory'),
+    employers.map((e) => h('option', { value: String(e.id) }, e.location ? `${e.name} (${e.location})` : e.name)));
+  const error = h('p', { id: errorId, class: 'field__error', hidden: true });
+  const element = h('div', { class: 'field' },
+    h('label', { for: id, class: 'field__label' }, 'From your directory'),
+    h('p', { id: hintId, class: 'field__hint' }, 'Choose the employer if it is in your organisation’s directory, so the contact shows on its page there.'),
+    error, input);
+  const field = fieldWithError(element, input, error, errorId);
+  // An error's aria-describedby is the error alone; without one, the hint describes the choice.
+  const { clearError } = field;
+  field.clearError = () => { clearError(); input.setAttribute('aria-describedby', hintId); };
+  return field;
+}
+
+/** Employer, date, how and outcome: the form to log a contact and to correct one. When logging,
+ * `employers` (the specialist's directory) offers the directory employer to link it to. */
+function contactForm(formName, buttonText, today, contact, submit, employers = []) {
+  const directory = !contact && employers.length ? directoryField(employers) : null;
   const fields = {
+    ...(directory ? { employer_id: directory } : {}),
     employer: textField({ label: 'Employer', name: 'employer', autocomplete: 'off', value: contact && contact.employer }),
     contacted_on: dateField('Date of the contact', 'contacted_on', contact ? contact.contacted_on : today),
     contact_type: selectField('How', 'contact_type', CONTACT_TYPE_LABELS, contact && contact.contact_type),
@@ -537,8 +566,15 @@ function contactForm(formName, buttonText, today, contact, submit) {
   };
   fields.employer.input.setAttribute('maxlength', '200');
   fields.contacted_on.input.setAttribute('max', today);
+  if (directory) {
+    directory.input.addEventListener('change', () => {
+      const chosen = employers.find((e) => String(e.id) === directory.input.value);
+      if (chosen) fields.employer.input.value = chosen.name;
+    });
+  }
   return journeyForm(formName, fields, buttonText,
     () => ({
+      ...(directory && directory.input.value ? { employer_id: directory.input.value } : {}),
       employer: fields.employer.input.value.trim(),
       contacted_on: fields.contacted_on.input.value,
       contact_type: fields.contact_type.input.value,
@@ -548,7 +584,7 @@ function contactForm(formName, buttonText, today, contact, submit) {
 }
 
 function contactsSection(data, {
-  canLogContacts, userId, clientId, send, everyContact,
+  canLogContacts, userId, clientId, send, everyContact, employers,
 }) {
   const contacts = data.employer_contacts || [];
   const editArea = h('div', { class: 'journey-contact-edit' });
@@ -570,7 +606,10 @@ function contactsSection(data, {
 
   const columns = [
     { header: 'Date', rowHeader: true, cell: (c) => time(c.contacted_on) },
-    { header: 'Employer', cell: (c) => c.employer },
+    {
+      header: 'Employer',
+      cell: (c) => (c.employer_id ? h('span', {}, c.employer, ' ', h('span', { class: 'muted' }, '(in the directory)')) : c.employer),
+    },
     { header: 'How', cell: (c) => (c.contact_type ? label(CONTACT_TYPE_LABELS, c.contact_type) : h('span', { class: 'muted' }, 'Not recorded')) },
     { header: 'Outcome', className: 'table__wide', cell: (c) => c.outcome },
     { header: 'Specialist', cell: (c) => c.specialist_name || '—' },
@@ -605,7 +644,7 @@ function contactsSection(data, {
       h('summary', {}, 'Log an employer contact'),
       contactForm('Log an employer contact', 'Save contact', data.today, null,
         (payload) => send(contactsPath, 'POST', { ...payload, client_id: clientId },
-          `Employer contact logged: ${payload.employer}.`))) : null);
+          `Employer contact logged: ${payload.employer}.`), employers)) : null);
 }
 
 /* ------------------------------------------------------ job brokerage -- */

@@ -101,6 +101,24 @@ def test_directory_vacancies_matching_and_an_application_to_a_job_start(live: Li
     )
     after = ok(specialist.get(f"/api/v1/employers/{employer['id']}"))
     assert (after["contacts"], after["last_contact_on"]) == (1, days_ago(2))
+    # The contact log narrowed to this employer: the contact, for Erin and for her supervisor;
+    # a contact with no directory employer is not among them.
+    ok(
+        specialist.post(
+            "/api/v1/employer-contacts",
+            json={"employer": name, "contacted_on": days_ago(1), "outcome": "Not linked"},
+        ),
+        201,
+    )
+    for reader in (specialist, supervisor):
+        against = ok(
+            reader.get("/api/v1/employer-contacts", params={"employer_id": employer["id"]})
+        )
+        assert against["total"] == 1, against
+        assert [c["outcome"] for c in against["items"]] == ["Met the head chef about kitchen roles"]
+        assert against["items"][0]["employer_id"] == employer["id"]
+    nobody = ok(specialist.get("/api/v1/employer-contacts", params={"employer_id": uuid.uuid4()}))
+    assert (nobody["total"], nobody["items"]) == (0, [])
     problem(
         specialist.post(
             "/api/v1/employer-contacts",

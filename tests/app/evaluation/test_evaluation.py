@@ -563,3 +563,63 @@ def test_an_allocation_is_read_only_by_those_who_read_the_record(world: World) -
     problem(world.live.as_role("therapist").get(f"/api/v1/clients/{client_id}/allocation"), 403)
     denied = world.audit("client.read", client_id=client_id)
     assert {e["outcome"] for e in denied} == {"denied"}
+
+
+def test_the_programme_leads_figures_count_consents_and_arms(world: World) -> None:
+    """Six entrants: three consent, one consents then withdraws, one declines, one is not asked;
+    a client from before the trial consents and counts nowhere. Blocks of two, so each stratum
+    of two allocations holds one of each arm."""
+    alex = next(
+        c["id"]
+        for c in world.keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
+        if c["display_name"] == "Alex Morgan"
+    )
+    trial = world.open_trial(stratify_by="referral_source", block_sizes=[2])
+    figures_url = f"{TRIALS}/{trial['id']}/figures"
+    jobcentre = [world.new_client("jobcentre"), world.new_client("jobcentre")]
+    own_referral = [world.new_client("self"), world.new_client("self")]
+    for client_id in jobcentre + own_referral:
+        world.consent(client_id)
+    world.consent(own_referral[1], state="withdrawn")  # allocated, then withdraws
+    world.consent(world.new_client(), state="withdrawn")  # said no when asked
+    world.new_client()  # not asked yet
+    world.consent(alex)  # on the caseload before the trial: not an entrant
+
+    reply = world.seen(world.supervisor.get(figures_url))
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["trial_id"] == trial["id"] and body["open"] is True
+    assert body["consents"] == {
+        "entrants": 6,
+        "consented": 3,
+        "declined": 1,
+        "withdrawn": 1,
+        "not_asked": 1,
+    }
+    # The withdrawn participant keeps their place (intention to treat).
+    assert body["allocations"] == {
+        "stratum": "all",
+        "ips": 2,
+        "treatment_as_usual": 2,
+        "total": 4,
+    }
+    assert body["strata"] == [
+        {"stratum": "jobcentre", "ips": 1, "treatment_as_usual": 1, "total": 2},
+        {"stratum": "self", "ips": 1, "treatment_as_usual": 1, "total": 2},
+    ]
+    assert [e["resource_id"] for e in world.audit("evaluation.figures_read")] == [trial["id"]]
+
+    # Clinicians see their own clients' arm on the record, never the trial's figures.
+    for role in ("peer_keyworker", "therapist", "employment_specialist", "admin", "client"):
+        refused = problem(world.live.as_role(role).get(figures_url), 403)
+        assert "supervisors who manage it" in refused["detail"]
+    # Each staff refusal is audited (the client's is refused as a client's, before any policy).
+    denied = world.audit("evaluation.figures")
+    assert len(denied) == 4 and all(e["outcome"] == "denied" for e in denied)
+
+    # Closed, the trial's entrants stop at its closing: a later client is not one.
+    world.close_trial(trial["id"])
+    world.new_client()
+    closed = world.supervisor.get(figures_url).json()
+    assert closed["open"] is False and closed["consents"]["entrants"] == 6
+    problem(world.supervisor.get(f"{TRIALS}/{uuid.uuid4()}/figures"), 404)

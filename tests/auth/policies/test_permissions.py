@@ -991,6 +991,13 @@ RULES: list[Rule] = [
         frozenset({"supervisor"}),
         params=closed_trial,
     ),
+    # The figures by arm are the programme lead's; clinicians see their own clients' arm only.
+    Rule(
+        "GET",
+        "/api/v1/evaluation/trials/{trial_id}/figures",
+        frozenset({"supervisor"}),
+        params=closed_trial,
+    ),
     Rule("GET", "/api/v1/instruments", ROLES),
     Rule(
         "POST",
