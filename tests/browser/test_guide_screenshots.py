@@ -289,6 +289,10 @@ async def walk_keyworker(browser: Browser, live: Live, walk: Walk) -> PageProble
     await invite.get_by_label("Their name").fill("Dana Price")
     await invite.get_by_role("button", name="Make the link").click()
     await expect(invite.get_by_role("textbox", name="Join link")).to_be_visible()
+    # The link shows before the form is ready again and the list has the new link: the picture
+    # (and the words the guide quotes) wait for both.
+    await expect(page.get_by_role("button", name="Make the link")).to_be_visible()
+    await expect(page.get_by_role("button", name="Withdraw the link for").first).to_be_visible()
     await walk.shot(page, "keyworker-guest-link", invite)
     await person.context.close()
     return person.problems
