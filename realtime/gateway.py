@@ -296,8 +296,7 @@ async def _serve(websocket: WebSocket) -> None:
     await rt.hub.attach(connection)
     try:
         await rt.presence.connect(connection)
-        ready = _ready(rt, connection, expires_at)
-        connection.open(ready, await rt.presence.snapshot(connection))
+        connection.open(_ready(rt, connection, expires_at), await rt.presence.snapshot(connection))
         await _run(rt, websocket, connection)
     finally:
         await rt.hub.detach(connection)
@@ -313,7 +312,9 @@ async def _serve(websocket: WebSocket) -> None:
 
 def _ready(rt: Realtime, connection: Connection, expires_at: int) -> p.Ready:
     """The first frame of a socket, staff's or a guest's: who it is, until when, and the limits
-    it is held to."""
+    it is held to. Made here, not in the serving coroutine, so that no local of the frame
+    suspended for the socket's whole life keeps it (a model and its limits, about a kilobyte a
+    socket)."""
     return p.Ready(
         user_id=connection.user_id,
         connection_id=connection.id,
@@ -349,8 +350,7 @@ async def _serve_guest(
     connection.hold()
     await rt.hub.attach(connection)
     try:
-        ready = _ready(rt, connection, expires_at)
-        connection.open(ready)
+        connection.open(_ready(rt, connection, expires_at))
         await _run(rt, websocket, connection)
     finally:
         await rt.hub.detach(connection)

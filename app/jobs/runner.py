@@ -30,6 +30,7 @@ from app import events
 from app.clock import Clock
 from app.config import Settings
 from app.context import Actor, Context
+from app.db import read_only
 from app.errors import is_outage
 from app.jobs import service
 from app.jobs.models import ScheduledJob
@@ -116,6 +117,10 @@ class JobRunner:
     async def tick(self) -> TickReport:
         report = TickReport()
         now = self.clock.now()
+        async with self.sessions() as session:
+            read_only(session)
+            if not await service.anything_to_do(session, self.settings, now):
+                return report
         async with self.sessions() as session:
             report.scheduled = await service.schedule_recurring(session, self.settings, now)
             await service.fail_abandoned(session, now)

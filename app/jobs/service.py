@@ -111,6 +111,37 @@ def _claimable(now: datetime) -> Any:
     )
 
 
+async def anything_to_do(session: AsyncSession, settings: Settings, now: datetime) -> bool:
+    """Whether a tick has work: a recurring job's current slot not yet scheduled, a job to
+    claim (due, or its lease over: also where abandoned ones are failed), or a finished job to
+    purge. Reads only, so an idle tick takes no write lock (on SQLite, ``BEGIN IMMEDIATE``
+    with a commit to disk every poll, in the way of every request that writes)."""
+    keys = []
+    for recurring in RECURRING.values():
+        every = recurring.every(settings)
+        if every is not None:
+            keys.append(rules.recurring_key(recurring.kind, rules.slot(now, every)))
+    if keys:
+        found = await session.exec(select(ScheduledJob.key).where(col(ScheduledJob.key).in_(keys)))
+        if len(set(found.all())) < len(keys):
+            return True
+    cutoff = now - timedelta(days=settings.jobs_keep_finished_days)
+    waiting = await session.exec(
+        select(ScheduledJob.id)
+        .where(
+            or_(
+                _claimable(now),
+                and_(
+                    col(ScheduledJob.status) == JobStatus.done,
+                    col(ScheduledJob.finished_at) < cutoff,
+                ),
+            )
+        )
+        .limit(1)
+    )
+    return waiting.first() is not None
+
+
 async def fail_abandoned(session: AsyncSession, now: datetime) -> int:
     """Jobs whose process died holding them on their last attempt: failed, not run again."""
     result = await session.exec(
