@@ -123,9 +123,12 @@ async def can_read_document(
     decision = await can_use_place(session, user, target)
     if not decision:
         return decision
-    if user.role == Role.client and target.place == Place.client_record:
-        if not _own_record(user, target) or not document.shared_with_client:
-            return Decision(False, "this document is not shared with the client")
+    if (
+        user.role == Role.client
+        and target.place == Place.client_record
+        and not (_own_record(user, target) and document.shared_with_client)
+    ):
+        return Decision(False, "this document is not shared with the client")
     return ALLOW
 
 
@@ -175,9 +178,7 @@ async def audience(session: AsyncSession, document: Document, target: Target) ->
             people.discard(target.client.user_id)
         return people
     if target.conversation is not None:
-        return await messaging_service.member_ids(
-            session=session, conversation=target.conversation
-        )
+        return await messaging_service.member_ids(session=session, conversation=target.conversation)
     assert target.meeting is not None
     meeting = target.meeting
     people = {meeting.host_id} | await meetings_service.invitee_ids(
