@@ -4,7 +4,9 @@ the S3 API with ``aiobotocore``.
 The store only ever sees ciphertext (``app.documents.sealing``) under keys Teamwell makes from
 ids (``app.documents.storage.checked_key``). One client (one connection pool) serves the
 process; it is made at first use, since the store is built from settings outside an event loop,
-and closed by ``close``.
+and closed by ``close``. Before its first request the bucket is checked, and made when missing
+(``ensure_bucket``), so a new deployment needs no step of its own and a wrong bucket or key is
+reported at once, on the store's first use.
 """
 
 from __future__ import annotations
@@ -62,50 +64,62 @@ class S3Store:
         self._secret_access_key = secret_access_key
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
+        self._ready: Any = None  # the client, once its bucket is known to exist
         self._opening = asyncio.Lock()
 
     def __repr__(self) -> str:  # never the secret
         return f"S3Store(endpoint_url={self.endpoint_url!r}, bucket={self.bucket!r})"
 
     async def _s3(self) -> Any:
+        """The client, its bucket checked (or made) once per process."""
+        if self._ready is not None:
+            return self._ready
+        async with self._opening:
+            if self._ready is None:
+                client = await self._open()
+                await self._ensure_bucket(client)
+                self._ready = client
+        return self._ready
+
+    async def _open(self) -> Any:
         if self._client is not None:
             return self._client
-        async with self._opening:
-            if self._client is None:
-                config = AioConfig(
-                    s3={"addressing_style": "path"},
-                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                    read_timeout=READ_TIMEOUT_SECONDS,
-                    retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
-                    max_pool_connections=MAX_POOL_CONNECTIONS,
-                    # Checksums only where the API requires them: several S3-compatible stores
-                    # refuse botocore's default CRC headers, and the objects are AES-GCM
-                    # sealed, so a corrupted one fails to open whatever the transport said.
-                    request_checksum_calculation="when_required",
-                    response_checksum_validation="when_required",
-                )
-                stack = AsyncExitStack()
-                self._client = await stack.enter_async_context(
-                    get_session().create_client(
-                        "s3",
-                        endpoint_url=self.endpoint_url,
-                        region_name=self.region,
-                        aws_access_key_id=self._access_key_id,
-                        aws_secret_access_key=self._secret_access_key,
-                        config=config,
-                    )
-                )
-                self._stack = stack
+        config = AioConfig(
+            s3={"addressing_style": "path"},
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=READ_TIMEOUT_SECONDS,
+            retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+            max_pool_connections=MAX_POOL_CONNECTIONS,
+            # Checksums only where the API requires them: several S3-compatible stores refuse
+            # botocore's default CRC headers, and the objects are AES-GCM sealed, so a corrupted
+            # one fails to open whatever the transport said.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        stack = AsyncExitStack()
+        self._client = await stack.enter_async_context(
+            get_session().create_client(
+                "s3",
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id=self._access_key_id,
+                aws_secret_access_key=self._secret_access_key,
+                config=config,
+            )
+        )
+        self._stack = stack
         return self._client
 
     async def ensure_bucket(self) -> None:
         """Create the bucket unless it exists (and is ours)."""
-        s3 = await self._s3()
+        await self._s3()
+
+    async def _ensure_bucket(self, s3: Any) -> None:
         try:
             await s3.head_bucket(Bucket=self.bucket)
             return
         except ClientError as error:
-            if _code(error) not in _MISSING_CODES and _code(error) != "NoSuchBucket":
+            if _code(error) not in _MISSING_CODES | {"NoSuchBucket"}:
                 raise
         extra: dict[str, Any] = {}
         if self.region != _DEFAULT_REGION:
@@ -138,6 +152,6 @@ class S3Store:
         await s3.delete_object(Bucket=self.bucket, Key=checked_key(key))
 
     async def close(self) -> None:
-        stack, self._stack, self._client = self._stack, None, None
+        stack, self._stack, self._client, self._ready = self._stack, None, None, None
         if stack is not None:
             await stack.aclose()

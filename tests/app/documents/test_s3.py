@@ -8,6 +8,8 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from app.documents.s3 import S3Store
@@ -48,15 +50,22 @@ async def test_a_missing_object_and_deleting_it_again(store: S3Store) -> None:
     await store.delete(key)
 
 
-async def test_ensure_bucket_twice_and_a_bucket_of_its_own(seaweedfs: SeaweedFSServer) -> None:
-    other = seaweedfs.store(bucket=f"teamwell-other-{secrets.token_hex(4)}")
+async def test_a_new_bucket_is_made_before_the_first_request(seaweedfs: SeaweedFSServer) -> None:
+    bucket = f"teamwell-other-{secrets.token_hex(4)}"
+    first = seaweedfs.store(bucket=bucket)
     try:
-        await other.ensure_bucket()
-        await other.ensure_bucket()
-        await other.put("documents/one", b"in the other bucket")
-        assert await other.get("documents/one") == b"in the other bucket"
+        await first.put("documents/one", b"in the other bucket")  # no ensure_bucket before
+        assert await first.get("documents/one") == b"in the other bucket"
     finally:
-        await other.close()
+        await first.close()
+    # Another process: the bucket exists, and ensure_bucket is idempotent.
+    second = seaweedfs.store(bucket=bucket)
+    try:
+        await second.ensure_bucket()
+        await second.ensure_bucket()
+        assert await second.get("documents/one") == b"in the other bucket"
+    finally:
+        await second.close()
 
 
 async def test_a_wrong_secret_is_refused(seaweedfs: SeaweedFSServer, store: S3Store) -> None:
@@ -67,9 +76,28 @@ async def test_a_wrong_secret_is_refused(seaweedfs: SeaweedFSServer, store: S3St
         for attempt in (forged.get(key), forged.put(key, b"overwritten"), forged.delete(key)):
             with pytest.raises(ClientError) as refused:
                 await attempt
-            assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+            # The first request is the bucket check (HEAD, whose refusal has no body to name
+            # the reason); each is refused by the signature check.
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     finally:
         await forged.close()
+    # And past the bucket check, each object request is refused by the signature check too.
+    async with get_session().create_client(
+        "s3",
+        endpoint_url=seaweedfs.endpoint_url,
+        region_name=seaweedfs.region,
+        aws_access_key_id=seaweedfs.access_key_id,
+        aws_secret_access_key="not-" + seaweedfs.secret_access_key,
+        config=AioConfig(s3={"addressing_style": "path"}),
+    ) as raw:
+        for request in (
+            raw.get_object(Bucket=seaweedfs.bucket, Key=key),
+            raw.put_object(Bucket=seaweedfs.bucket, Key=key, Body=b"overwritten"),
+            raw.delete_object(Bucket=seaweedfs.bucket, Key=key),
+        ):
+            with pytest.raises(ClientError) as refused:
+                await request
+            assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
     assert await store.get(key) == b"sealed bytes"  # untouched
 
 
