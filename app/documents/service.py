@@ -277,6 +277,15 @@ def upload_public(upload: DocumentUpload) -> UploadPublic:
     )
 
 
+async def close_upload(*, session: AsyncSession, upload_id: uuid.UUID, now: datetime) -> None:
+    """Close an upload that was refused for good (its parts are removed already)."""
+    upload = await get_upload(session=session, upload_id=upload_id)
+    upload.completed_at = now
+    upload.key_id = upload.wrapped_key = None
+    session.add(upload)
+    await session.flush()
+
+
 def _chunk_key(upload_id: uuid.UUID, offset: int) -> str:
     return f"uploads/{upload_id}/{offset}"
 
@@ -475,6 +484,15 @@ async def _remove_object(runtime: Runtime, version: DocumentVersion, now: dateti
     version.key_id = None
     version.wrapped_key = None
     version.removed_at = version.removed_at or now
+
+
+def place_link(document: Document) -> str:
+    """Where in the web client the uploader finds the document (ids only: a notice's link)."""
+    if document.client_id is not None:
+        return f"#/clients/{document.client_id}"
+    if document.meeting_id is not None:
+        return f"#/meetings/{document.meeting_id}"
+    return "#/messages"
 
 
 # --- reading -------------------------------------------------------------------------------------

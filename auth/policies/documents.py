@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.clients import service as clients_service
 from app.clients.models import ClientRecord
-from app.documents.models import Document, DocumentVersion, Place, ScanStatus
+from app.documents.models import Document, DocumentUpload, DocumentVersion, Place, ScanStatus
 from app.errors import Forbidden
 from app.meetings import service as meetings_service
 from app.meetings.models import Meeting
@@ -162,6 +162,13 @@ def can_share_with_client(user: User) -> Decision:
     if user.role == Role.client:
         return Decision(False, "staff decide which documents the client sees")
     return ALLOW
+
+
+def can_use_upload(user: User, upload: DocumentUpload) -> Decision:
+    """An upload under way is its uploader's alone: only they send its parts and complete it."""
+    if upload.uploader_id == user.id and user.is_active:
+        return ALLOW
+    return Decision(False, "an upload is continued only by whoever started it")
 
 
 def can_see_version(user: User, version: DocumentVersion) -> Decision:
