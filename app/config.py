@@ -367,6 +367,21 @@ class Settings(BaseSettings):
     document_retention_days: dict[str, int] = {}
     document_token_secret: SecretStr | None = None
 
+    # Documents in an S3-compatible store (docs/deploy.md), when `document_store` is `s3`: the
+    # endpoint (empty: AWS itself, found from the region), the bucket (made at start when
+    # missing) and the access key the service signs its requests with.
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr | None = None
+    # Malware scanning with ClamAV's clamd over TCP (docs/deploy.md). No host: scanning is not
+    # configured and new documents stay "not scanned". A scan not answered within the timeout
+    # is "unavailable" (the document waits, never shown as clean).
+    clamd_host: str = ""
+    clamd_port: int = Field(default=3310, ge=1, le=65535)
+    clamd_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+
     @field_validator(
         "jwt_secret",
         "field_encryption_key",
@@ -443,6 +458,30 @@ class Settings(BaseSettings):
                 raise ValueError(f"document_retention_days: {kind!r} is not a document kind")
             if days < 1:
                 raise ValueError("document_retention_days: a kind is kept at least a day")
+        return self
+
+    @model_validator(mode="after")
+    def s3_settings_complete(self) -> Settings:
+        # Checked at start, so a deployment on S3 with a setting missing does not start rather
+        # than fail at the first upload.
+        if self.s3_endpoint_url and urlsplit(self.s3_endpoint_url).scheme not in ("http", "https"):
+            raise ValueError("s3_endpoint_url must be an http:// or https:// URL")
+        if self.document_store != "s3":
+            return self
+        secret = self.s3_secret_access_key
+        missing = [
+            f"TEAMWELL_{name.upper()}"
+            for name, value in (
+                ("s3_bucket", self.s3_bucket),
+                ("s3_access_key_id", self.s3_access_key_id),
+                ("s3_secret_access_key", secret.get_secret_value() if secret else ""),
+            )
+            if not value.strip()
+        ]
+        if missing:
+            raise ValueError(f"TEAMWELL_DOCUMENT_STORE=s3 needs {', '.join(missing)}")
+        if secret is not None and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("s3_secret_access_key is a placeholder; set the real one")
         return self
 
     @property
