@@ -96,4 +96,3 @@ def store_from_settings(settings: Settings) -> ObjectStore:
             secret_access_key=secret.get_secret_value() if secret else "",
         )
     return LocalFolderStore(settings.document_dir or settings.data_dir / "documents")
-
