@@ -482,6 +482,24 @@ def test_delete_with_a_reason_removes_the_content_and_keeps_the_record(live: Liv
     assert audit(live, "document.delete")[0]["detail"] == "Uploaded to the wrong record"
 
 
+def test_the_subject_access_archive_lists_the_documents(live: Live) -> None:
+    keyworker, client = live.as_role("peer_keyworker"), live.as_role("client")
+    alex = client_id(live, "Alex Morgan")
+    shared = upload(keyworker, a_pdf(), client_id=alex, kind="letters", shared_with_client=True)
+    staff_only = upload(keyworker, a_pdf(), client_id=alex, kind="forms")
+    supervisor = live.as_role("supervisor").get(f"/api/v1/clients/{alex}/subject-access").json()
+    listed = {d["id"]: d for d in supervisor["documents"]}
+    assert {shared["id"], staff_only["id"]} <= set(listed)
+    version = listed[shared["id"]]["versions"][0]
+    assert version["sha256"] == shared["current"]["sha256"] and "content" not in version
+    own = client.get(f"/api/v1/clients/{alex}/subject-access").json()
+    mine = {d["id"] for d in own["documents"]}
+    assert shared["id"] in mine and staff_only["id"] not in mine
+    withheld = {w["section"]: w["items"] for w in own["about"]["withheld"]}
+    assert withheld["documents"] >= 1
+    assert "document" not in own["other_records"]
+
+
 # --- retention, rotation --------------------------------------------------------------------------
 
 
