@@ -38,9 +38,9 @@ def checked_key(key: str) -> str:
 
 
 class LocalFolderStore:
-    """Objects as files under a folder (mode 0700), written atomically: to a temporary file in
-    the same folder, flushed to disk, then renamed over the key's path, so a reader sees the
-    whole object or none."""
+    """Objects as files (mode 0600) under folders of mode 0700, written atomically: to a
+    temporary file in the same folder, flushed to disk, then renamed over the key's path, so a
+    reader sees the whole object or none."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -50,7 +50,12 @@ class LocalFolderStore:
 
     def _put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Each folder on the way private to the service (mkdir's mode covers only the last).
+        folder = self.root
+        for part in (Path(), *path.parent.relative_to(self.root).parts):
+            folder = folder / part
+            if not folder.is_dir():
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
