@@ -458,17 +458,19 @@ async def download(token: str, request: Request, session: SessionDep) -> Respons
         detail=f"version {version.number}" + (" inline" if inline else ""),
     )
     await session.commit()
-    return Response(
-        content=data,
-        media_type=version.media_type,
-        headers={
-            "Content-Disposition": _disposition(version.filename, inline=inline),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": FILE_CSP,
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-        },
-    )
+    headers = {
+        "Content-Disposition": _disposition(version.filename, inline=inline),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": FILE_CSP,
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+    }
+    if inline:
+        # A preview is shown in a sandboxed frame of the web client's own pages; no other site
+        # may frame it (the service's default for every other answer is DENY).
+        headers["X-Frame-Options"] = "SAMEORIGIN"
+        headers["Content-Security-Policy"] = f"{FILE_CSP}; frame-ancestors 'self'"
+    return Response(content=data, media_type=version.media_type, headers=headers)
 
 
 class DownloadRefused(Forbidden):
