@@ -88,7 +88,7 @@ function hidden(text) {
 
 function smallButton(text, name, secondary = true) {
   return h('button', { type: 'button', class: ['button', 'button--small', secondary ? 'button--secondary' : null] },
-    text, hidden(`: ${name}`));
+    text, hidden(` ${name}`));
 }
 
 /**
@@ -227,7 +227,7 @@ export function documentsPanel(ctx, {
       }
     });
     return h('p', { class: 'checkbox documents__shared' }, input, ' ',
-      h('label', { for: inputId }, 'Visible to client', hidden(`: ${d.title}`)), ' ', note);
+      h('label', { for: inputId }, 'Visible to client', hidden(` for ${d.title}`)), ' ', note);
   }
 
   async function showPreview(d, version, area, error, button) {
