@@ -325,7 +325,7 @@ async def test_a_file_attached_in_a_case_thread_appears_live_for_the_other_membe
     await expect(card).to_be_visible()
     await expect(card.get_by_role("button", name="Download job advert.pdf")).to_be_visible()
     files = therapist.page.locator("details.thread__files")
-    await files.locator("summary").click()
+    await files.get_by_text("Files in this conversation").click()
     await expect(files.get_by_role("listitem").filter(has_text="job advert.pdf")).to_be_visible()
     await axe_check(therapist.page, "a case thread with a file")
     await axe_check(page, "a case thread with the attach panel open")
