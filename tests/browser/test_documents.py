@@ -25,7 +25,9 @@ from tests.app.documents.test_documents import client_id, upload
 from tests.browser.accessibility import axe_check
 from tests.browser.support import (
     CLIENT_NAME,
+    MEDIA_CSP,
     Person,
+    meeting_for_alex,
     open_client,
     open_nav,
     open_person,
@@ -331,3 +333,26 @@ async def test_a_file_attached_in_a_case_thread_appears_live_for_the_other_membe
     await axe_check(page, "a case thread with the attach panel open")
     keyworker.problems.assert_clean()
     therapist.problems.assert_clean()
+
+
+async def test_a_meetings_agenda_is_uploaded_on_its_page(
+    media_browser: Browser, live: Live, people: list[BrowserContext]
+) -> None:
+    title = "Review with Alex"
+    meeting_id = meeting_for_alex(live, title)
+    person = await open_person(media_browser, contexts=people)
+    page = person.page
+    await sign_in_as(page, live, "peer_keyworker", csp_contains=MEDIA_CSP)
+    await page.goto(f"{live.base_url}/#/meetings/{meeting_id}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    papers = page.get_by_role("region", name="Agenda and notes")
+    await papers.get_by_label("Folder").select_option(label="Agenda")
+    await papers.get_by_label("Choose a file").set_input_files(
+        file("agenda.pdf", "application/pdf", a_pdf(2 * CHUNK))  # type: ignore[arg-type]
+    )
+    await papers.get_by_role("button", name="Upload", exact=True).click()
+    agenda = item(papers.get_by_role("region", name="Agenda"), "agenda.pdf")
+    await expect(agenda).to_contain_text("Checked for viruses")
+    await expect(agenda.get_by_role("button", name="Preview agenda.pdf")).to_be_visible()
+    await axe_check(page, "a meeting's agenda and notes")
+    person.problems.assert_clean()
