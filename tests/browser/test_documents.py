@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Locator, Page, Route, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    FilePayload,
+    Locator,
+    Page,
+    Route,
+    expect,
+)
 
 from tests.app.documents.test_content import pdf, png
 from tests.app.documents.test_documents import client_id, upload
@@ -79,8 +87,8 @@ def a_pdf(size: int) -> bytes:
     return body + b"%" + b"x" * (size - len(body) - 2) + b"\n"
 
 
-def file(name: str, mime: str, data: bytes) -> dict[str, Any]:
-    return {"name": name, "mimeType": mime, "buffer": data}
+def file(name: str, mime: str, data: bytes) -> FilePayload:
+    return FilePayload(name=name, mimeType=mime, buffer=data)
 
 
 def documents(page: Page) -> Locator:
@@ -94,13 +102,13 @@ def item(where: Locator, title: str) -> Locator:
 
 
 async def upload_file(
-    where: Locator, data: dict[str, Any], *, folder: str | None = None, share: bool = False
+    where: Locator, data: FilePayload, *, folder: str | None = None, share: bool = False
 ) -> None:
     if folder is not None:
         await where.get_by_label("Folder").select_option(label=folder)
     if share:
         await where.locator(".documents__upload").get_by_label("Visible to client").check()
-    await where.get_by_label("Choose a file").set_input_files(data)  # type: ignore[arg-type]
+    await where.get_by_label("Choose a file").set_input_files(data)
     await where.get_by_role("button", name="Upload", exact=True).click()
 
 
@@ -317,7 +325,7 @@ async def test_a_file_attached_in_a_case_thread_appears_live_for_the_other_membe
     page = keyworker.page
     await page.get_by_role("button", name="Attach file").click()
     await page.get_by_label("File to send").set_input_files(
-        file("job advert.pdf", "application/pdf", a_pdf(3 * CHUNK))  # type: ignore[arg-type]
+        file("job advert.pdf", "application/pdf", a_pdf(3 * CHUNK))
     )
     await page.get_by_role("button", name="Send file").click()
     await expect(page.get_by_role("log")).to_contain_text("Shared a file: job advert.pdf")
@@ -348,7 +356,7 @@ async def test_a_meetings_agenda_is_uploaded_on_its_page(
     papers = page.get_by_role("region", name="Agenda and notes")
     await papers.get_by_label("Folder").select_option(label="Agenda")
     await papers.get_by_label("Choose a file").set_input_files(
-        file("agenda.pdf", "application/pdf", a_pdf(2 * CHUNK))  # type: ignore[arg-type]
+        file("agenda.pdf", "application/pdf", a_pdf(2 * CHUNK))
     )
     await papers.get_by_role("button", name="Upload", exact=True).click()
     agenda = item(papers.get_by_role("region", name="Agenda"), "agenda.pdf")
