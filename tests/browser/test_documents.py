@@ -36,6 +36,7 @@ from tests.browser.support import (
     MEDIA_CSP,
     Person,
     meeting_for_alex,
+    only_these_refusals,
     open_client,
     open_nav,
     open_person,
@@ -48,6 +49,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
 CHUNK = 1024
 MAX_BYTES = 64 * 1024
+# Per person a day: the keyworker's uploads across this module stay well under it; the
+# specialist reaches it on purpose.
+DAILY_BYTES = 48 * 1024
 PHONE: dict[str, Any] = {
     "viewport": {"width": 390, "height": 844},
     "is_mobile": True,
@@ -76,6 +80,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, clamd: ClamdServer) -> Iterat
         "TEAMWELL_CLAMD_TIMEOUT_SECONDS": "30",
         "TEAMWELL_DOCUMENT_CHUNK_BYTES": str(CHUNK),
         "TEAMWELL_DOCUMENT_MAX_BYTES": str(MAX_BYTES),
+        "TEAMWELL_DOCUMENT_DAILY_BYTES_PER_PERSON": str(DAILY_BYTES),
     }
     with live_server(tmp_path_factory, "documents-web", extra_env=env) as running:
         yield running
@@ -264,6 +269,28 @@ async def test_a_file_over_the_limit_is_refused_in_the_servers_words(
     for entry in refused:
         keyworker.problems.console_errors.remove(entry)
     keyworker.problems.assert_clean()
+
+
+async def test_the_daily_limit_is_said_with_when_to_try_again(
+    browser: Browser, live: Live, people: list[BrowserContext]
+) -> None:
+    person = await open_person(browser, contexts=people)
+    page = person.page
+    await sign_in_as(page, live, "employment_specialist")
+    await open_client(page)
+    section = documents(page)
+    await upload_file(
+        section, file("big form.pdf", "application/pdf", a_pdf(40 * 1024)), folder="Forms"
+    )
+    await expect(item(section.get_by_role("region", name="Forms"), "big form.pdf")).to_be_visible()
+    await upload_file(section, file("one more.pdf", "application/pdf", a_pdf(10 * 1024)))
+    refusal = section.get_by_role("alert").filter(has_text="in 24 hours")
+    await expect(refusal).to_contain_text(f"You may upload {DAILY_BYTES} bytes in 24 hours")
+    # Retry-After, in the person's words: the first upload stops counting in about a day.
+    await expect(refusal).to_contain_text(
+        re.compile(r"You can upload again in about \d+ minutes\.")
+    )
+    only_these_refusals(person.problems, [("429", "/api/v1/documents/uploads")])
 
 
 async def test_a_lost_chunk_is_sent_again_and_the_upload_completes(
