@@ -112,22 +112,30 @@ export function documentsPanel(ctx, {
   const kinds = PLACE_KINDS[place];
   let documents = [];
   let loading = null;
+  let again = false;
 
+  /** Read the list again. A change told while a read is under way may have missed it: read once more after. */
   async function reload() {
-    if (loading) return loading;
+    if (loading) {
+      again = true;
+      return loading;
+    }
     loading = (async () => {
-      try {
-        documents = await listOf(place, id, ctx.signal);
-        listError.textContent = '';
-        draw();
-      } catch (error) {
-        if (error.name === 'AbortError' || !ctx.isCurrent()) return;
-        listError.textContent = `The documents could not be loaded. ${problemMessage(error)}`;
-      } finally {
-        loading = null;
-        status.textContent = '';
-      }
-    })();
+      do {
+        again = false;
+        try {
+          documents = await listOf(place, id, ctx.signal);
+          listError.textContent = '';
+          draw();
+        } catch (error) {
+          if (error.name === 'AbortError' || !ctx.isCurrent()) return;
+          listError.textContent = `The documents could not be loaded. ${problemMessage(error)}`;
+        }
+      } while (again && ctx.isCurrent());
+    })().finally(() => {
+      loading = null;
+      status.textContent = '';
+    });
     return loading;
   }
 
