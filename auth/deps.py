@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +20,7 @@ from app.clients.models import ClientRecord
 from app.clock import Clock
 from app.context import Actor, Context
 from app.db import SessionDep
+from app.dbtypes import INT32_MAX
 from app.documents import service as documents_service
 from app.documents.models import Document, DocumentUpload, DocumentVersion, Place
 from app.documents.schemas import DocumentChange, UploadCreate
@@ -972,7 +973,7 @@ class VersionAccess:
 
 
 async def readable_version(
-    number: int, access: ReadableDocument, session: SessionDep
+    number: Annotated[int, Path(ge=1, le=INT32_MAX)], access: ReadableDocument, session: SessionDep
 ) -> VersionAccess:
     """A version of a readable document that the caller may see (until found safe, only its
     uploader); a refusal is audited as ``document.download``."""

@@ -403,9 +403,8 @@ async def complete(
             max_expanded_bytes=runtime.settings.document_max_expanded_bytes,
         )
     except content.ContentRefused as refused:
+        await _discard_chunks(runtime, upload)  # refused for good: nothing to complete again
         raise ContentNotAllowed(refused.detail, extra={"code": refused.code}) from None
-    finally:
-        await _discard_chunks(runtime, upload)
     status, signature = ScanStatus.not_scanned, None
     if runtime.scanner is not None:
         result = await runtime.scanner.scan(data)
@@ -457,6 +456,8 @@ async def complete(
         await _store_version(runtime, document, version, data)
     session.add_all([document, version, upload])
     await session.flush()
+    # Only once the file is stored: a completion that fails before may be tried again.
+    await _discard_chunks(runtime, upload)
     return Completed(document=document, version=version, new_document=new_document)
 
 

@@ -51,9 +51,10 @@ class LocalFolderStore:
     def _put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         # Each folder on the way private to the service (mkdir's mode covers only the last).
-        folder = self.root
-        for part in (Path(), *path.parent.relative_to(self.root).parts):
-            folder = folder / part
+        folders = [self.root]
+        for part in path.parent.relative_to(self.root).parts:
+            folders.append(folders[-1] / part)
+        for folder in folders:
             if not folder.is_dir():
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")

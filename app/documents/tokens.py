@@ -66,6 +66,10 @@ def read(secret: str, token: str, *, now: datetime) -> DownloadGrant:
         payload, given = _unb64(encoded), _unb64(mac)
     except (binascii.Error, ValueError):
         raise TokenRefused("not a download token") from None
+    # One spelling per token: base64 whose unused bits differ decodes alike, and would
+    # otherwise let an altered token through unnoticed.
+    if _b64(payload) != encoded or _b64(given) != mac:
+        raise TokenRefused("not a download token")
     if not hmac.compare_digest(_mac(secret, payload), given):
         raise TokenRefused("signature does not match (forged or altered)")
     try:

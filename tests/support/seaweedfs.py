@@ -172,6 +172,9 @@ class SeaweedFSServer(TempDirServer):
             "-s3.port.lance=0",
             "-master.telemetry=false",
             f"-master.volumeSizeLimitMB={VOLUME_SIZE_LIMIT_MB}",
+            # Room for a bucket per test module: each new bucket (a collection) takes volumes
+            # of its own, and the default of 8 is gone after the first.
+            "-volume.max=64",
         ]  # fmt: skip
 
     def start(self) -> Self:

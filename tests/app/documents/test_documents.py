@@ -25,6 +25,7 @@ from app.db import create_engine, session_factory
 from app.documents import service
 from tests.app.documents.test_content import pdf, png
 from tests.conftest import Live, Session, live_server, problem, teamwell_cli
+from tests.support.ws import WsClient
 
 CHUNK = 1024
 MAX_BYTES = 8192
@@ -196,6 +197,121 @@ def test_stored_objects_are_not_the_plaintext_and_chunks_go(live: Live) -> None:
     assert marker not in mine[0].read_bytes() and len(mine[0].read_bytes()) > len(data)
     assert all(marker not in p.read_bytes() for p in files)
     assert not [p for p in files if "uploads" in p.parts]  # the sealed chunks were removed
+
+
+def open_case_thread(live: Live, name: str, *, includes_client: bool) -> str:
+    opened = live.as_role("peer_keyworker").post(
+        "/api/v1/conversations",
+        json={
+            "kind": "case",
+            "client_id": client_id(live, name),
+            "includes_client": includes_client,
+        },
+    )
+    assert opened.status_code in (200, 201), opened.text
+    return str(opened.json()["id"])
+
+
+def test_a_case_thread_attachment_is_read_by_whoever_reads_the_thread(live: Live) -> None:
+    keyworker, client = live.as_role("peer_keyworker"), live.as_role("client")
+    with_client = open_case_thread(live, "Alex Morgan", includes_client=True)
+    staff_only = open_case_thread(live, "Alex Morgan", includes_client=False)
+    shared = upload(client, a_pdf(), conversation_id=with_client, filename="offer.pdf")
+    assert shared["place"] == "conversation" and shared["kind"] == "attachment"
+    among_staff = upload(keyworker, a_pdf(), conversation_id=staff_only)
+    listed = live.as_role("therapist").get(f"/api/v1/conversations/{with_client}/documents")
+    assert shared["id"] in [d["id"] for d in listed.json()]
+    assert (
+        live.as_role("therapist").get(f"/api/v1/documents/{among_staff['id']}").status_code == 200
+    )
+    # The client is in the thread with them, not in the care team's own.
+    assert client.get(f"/api/v1/documents/{shared['id']}").status_code == 200
+    problem(client.get(f"/api/v1/conversations/{staff_only}/documents"), 403)
+    problem(client.get(f"/api/v1/documents/{among_staff['id']}"), 403)
+    problem(
+        client.post(
+            "/api/v1/documents/uploads",
+            json={"conversation_id": staff_only, "filename": "a.pdf", "size": 10},
+        ),
+        403,
+    )
+    assert audit(live, "document.upload")[0]["outcome"] == "denied"
+    # Consent governs another organisation's staff in a case thread too.
+    dana_thread = open_case_thread(live, "Dana Evans", includes_client=False)
+    problem(
+        live.as_role("employment_specialist").get(f"/api/v1/conversations/{dana_thread}/documents"),
+        403,
+    )
+
+
+def test_a_meetings_papers_are_added_by_those_who_run_it(live: Live) -> None:
+    keyworker, client = live.as_role("peer_keyworker"), live.as_role("client")
+    made = keyworker.post(
+        "/api/v1/meetings",
+        json={
+            "kind": "case_meeting",
+            "title": "Review",
+            "client_id": client_id(live, "Alex Morgan"),
+            "starts_at": "2030-01-07T10:00:00Z",
+            "ends_at": "2030-01-07T11:00:00Z",
+        },
+    )
+    assert made.status_code == 201, made.text
+    meeting = made.json()["id"]
+    agenda = upload(
+        keyworker, b"1. Progress\n2. Next steps\n", meeting_id=meeting, filename="a.txt"
+    )
+    assert agenda["place"] == "meeting" and agenda["kind"] == "agenda"
+    notes = upload(
+        live.as_role("therapist"), b"Agreed: two applications.\n", meeting_id=meeting, kind="notes"
+    )
+    papers = live.as_role("employment_specialist").get(f"/api/v1/meetings/{meeting}/documents")
+    assert {agenda["id"], notes["id"]} <= {d["id"] for d in papers.json()}
+    # The client is not at the team's case meeting: neither its papers nor adding to them.
+    problem(client.get(f"/api/v1/meetings/{meeting}/documents"), 403)
+    problem(
+        client.post(
+            "/api/v1/documents/uploads",
+            json={"meeting_id": meeting, "filename": "a.txt", "size": 10},
+        ),
+        403,
+    )
+
+
+async def test_the_people_who_may_read_it_are_told_live(live: Live) -> None:
+    keyworker, therapist, client = (
+        live.as_role("peer_keyworker"),
+        live.as_role("therapist"),
+        live.as_role("client"),
+    )
+    alex = client_id(live, "Alex Morgan")
+    staff_view = await WsClient.connect(live.base_url, therapist.tokens["access_token"])
+    client_view = await WsClient.connect(live.base_url, client.tokens["access_token"])
+    try:
+        await staff_view.wait_type("ready")
+        await client_view.wait_type("ready")
+        unshared = await asyncio.to_thread(upload, keyworker, a_pdf(), client_id=alex)
+        added = await staff_view.wait_type("document.added")
+        assert added["document"]["document_id"] == unshared["id"]
+        assert added["document"]["client_id"] == alex and added["document"]["version"] == 1
+        shared = await asyncio.to_thread(
+            keyworker.patch,
+            f"/api/v1/documents/{unshared['id']}",
+            json={"shared_with_client": True},
+        )
+        assert shared.status_code == 200
+        # The client hears of it first when it is shared with them, not when it was added.
+        told = await client_view.wait_type("document.changed")
+        assert told["document"]["document_id"] == unshared["id"]
+        assert told["change"] == "shared_with_client"
+        assert not [
+            f
+            for f in client_view.frames
+            if f.get("type") == "document.added" and f["document"]["document_id"] == unshared["id"]
+        ]
+    finally:
+        await staff_view.close()
+        await client_view.close()
 
 
 # --- resuming -------------------------------------------------------------------------------------
