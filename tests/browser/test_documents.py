@@ -162,6 +162,9 @@ async def test_staff_upload_preview_download_and_share_on_the_record(
     assert answer.status == 200
     assert answer.headers["content-type"] == "application/pdf"
     assert answer.headers["content-disposition"].startswith("inline")
+    # Framed by the web client's own page alone (every other answer may not be framed at all).
+    assert answer.headers["x-frame-options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in answer.headers["content-security-policy"]
     frame = pdf_item.locator("iframe")
     await expect(frame).to_have_attribute("title", "Preview of offer-letter.pdf")
     await expect(frame).to_have_attribute("sandbox", "")
