@@ -12,6 +12,7 @@ live for the other member. Each new screen is axe clean.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -335,6 +336,38 @@ async def test_a_lost_chunk_is_sent_again_and_the_upload_completes(
             item(section, "resumed.pdf").get_by_role("button", name="Download resumed.pdf").click()
         )
     assert await asyncio.to_thread(Path(await (await saving.value).path()).read_bytes) == data
+
+
+async def test_an_upload_is_cancelled_while_its_chunks_go(
+    browser: Browser, live: Live, people: list[BrowserContext]
+) -> None:
+    keyworker = await staff(browser, live, people)
+    page = keyworker.page
+    held: asyncio.Queue[Route] = asyncio.Queue()
+
+    async def hold_the_second_chunk(route: Route) -> None:
+        if route.request.url.endswith(f"/chunks/{CHUNK}"):
+            await held.put(route)  # answered only after the person cancelled
+        else:
+            await route.continue_()
+
+    await page.route(
+        re.compile(r"/api/v1/documents/uploads/[^/]+/chunks/\d+$"), hold_the_second_chunk
+    )
+    await open_client(page)
+    section = documents(page)
+    await upload_file(section, file("cancelled.pdf", "application/pdf", a_pdf(5 * CHUNK)))
+    waiting = await asyncio.wait_for(held.get(), timeout=10)
+    bar = section.get_by_role("progressbar", name="Uploading cancelled.pdf")
+    await expect(bar).to_be_visible()
+    await expect(section.get_by_text("20%")).to_be_visible()  # one chunk of five
+    await section.get_by_role("button", name="Cancel upload").click()
+    await expect(section.get_by_role("status").filter(has_text="Upload cancelled.")).to_be_visible()
+    await expect(bar).to_be_hidden()
+    with contextlib.suppress(Exception):  # the browser gave up on it: nothing to answer
+        await waiting.continue_()
+    await expect(section.get_by_text("cancelled.pdf", exact=True)).to_have_count(0)
+    keyworker.problems.assert_clean()
 
 
 async def test_a_file_attached_in_a_case_thread_appears_live_for_the_other_member(
