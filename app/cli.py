@@ -365,6 +365,8 @@ def cmd_rotate_message_key(settings: Settings, _args: argparse.Namespace) -> int
 
 
 def cmd_reencrypt_messages(settings: Settings, _args: argparse.Namespace) -> int:
+    from app.documents.models import DocumentUpload, DocumentVersion
+    from app.documents.sealing import data_key_aad
     from app.equality.models import EqualityProfile
     from app.equality.service import profile_aad
     from app.evaluation.models import EvaluationTrial
@@ -411,6 +413,23 @@ def cmd_reencrypt_messages(settings: Settings, _args: argparse.Namespace) -> int
             "answers_ciphertext",
             ("client_id",),
             profile_aad,
+        ),
+        # Documents' data keys (envelope encryption): re-wrapped, the objects never rewritten.
+        (
+            "document keys",
+            DocumentVersion.__table__,  # type: ignore[attr-defined]
+            "key_id",
+            "wrapped_key",
+            ("id",),
+            data_key_aad,
+        ),
+        (
+            "upload keys",
+            DocumentUpload.__table__,  # type: ignore[attr-defined]
+            "key_id",
+            "wrapped_key",
+            ("id",),
+            data_key_aad,
         ),
     ]
 

@@ -12,6 +12,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -19,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.benefits.rules import DEFAULT_RESTART_WINDOW_DAYS
 from app.clients.eligibility import TRAILBLAZER_QUESTIONS, Question
+from app.documents.models import DocumentKind
 from app.supervision.rules import MIN_PEOPLE_FLOOR, SUPPRESSION_THRESHOLD
 from realtime import presence
 
@@ -30,6 +32,7 @@ SECRET_NAMES = (
     "turn_secret",
     "audit_checkpoint_key",
     "vapid_private_key",
+    "document_token_secret",
 )
 ICE_URL_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
 
@@ -344,6 +347,41 @@ class Settings(BaseSettings):
     message_notice_delay_minutes: int = Field(default=15, ge=1, le=24 * 60)
     message_digest_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
 
+    # Documents (docs/documents.md). The sealed objects go to a folder (`local`, under
+    # `document_dir`, default <data_dir>/documents) or to an S3-compatible store (`s3`). Limits:
+    # one file's size, what one person may upload in any 24 hours, the size of an upload's
+    # chunks (at most `max_request_bytes`), how long a download link works, and for zip-based
+    # types (OOXML, OpenDocument) the expansion refused as a bomb. An upload not completed within
+    # `document_upload_hours` is abandoned. `document_retention_days`: a JSON object of days per
+    # kind ({"cv": 730, "attachment": 365}); a kind not named is kept. Download links are signed
+    # with `document_token_secret` (unset: generated into <data_dir>/secrets.json).
+    document_store: Literal["local", "s3"] = "local"
+    document_dir: Path | None = None
+    document_max_bytes: int = Field(default=20_000_000, ge=1)
+    document_daily_bytes_per_person: int = Field(default=200_000_000, ge=1)
+    document_chunk_bytes: int = Field(default=524_288, ge=1024)
+    document_download_token_seconds: int = Field(default=300, ge=10, le=3600)
+    document_max_expansion_ratio: int = Field(default=100, ge=1)
+    document_max_expanded_bytes: int = Field(default=200_000_000, ge=1)
+    document_upload_hours: int = Field(default=24, ge=1, le=24 * 7)
+    document_retention_days: dict[str, int] = {}
+    document_token_secret: SecretStr | None = None
+
+    # Documents in an S3-compatible store (docs/deploy.md), when `document_store` is `s3`: the
+    # endpoint (empty: AWS itself, found from the region), the bucket (made at start when
+    # missing) and the access key the service signs its requests with.
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr | None = None
+    # Malware scanning with ClamAV's clamd over TCP (docs/deploy.md). No host: scanning is not
+    # configured and new documents stay "not scanned". A scan not answered within the timeout
+    # is "unavailable" (the document waits, never shown as clean).
+    clamd_host: str = ""
+    clamd_port: int = Field(default=3310, ge=1, le=65535)
+    clamd_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+
     @field_validator(
         "jwt_secret",
         "field_encryption_key",
@@ -353,6 +391,7 @@ class Settings(BaseSettings):
         "audit_checkpoint_key",
         "vapid_private_key",
         "notify_api_key",
+        "document_token_secret",
     )
     @classmethod
     def refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
@@ -366,6 +405,7 @@ class Settings(BaseSettings):
         "session_secret",
         "turn_secret",
         "audit_checkpoint_key",
+        "document_token_secret",
     )
     @classmethod
     def long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -405,6 +445,43 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def presence_timings_work(self) -> Settings:
         self.presence_timings  # noqa: B018 - raises ValueError for timings that cannot work
+        return self
+
+    @model_validator(mode="after")
+    def document_limits_work(self) -> Settings:
+        # A chunk is one request body: one larger than the body limit could never arrive.
+        if self.document_chunk_bytes > self.max_request_bytes:
+            raise ValueError("document_chunk_bytes must not exceed max_request_bytes")
+        kinds = {kind.value for kind in DocumentKind}
+        for kind, days in self.document_retention_days.items():
+            if kind not in kinds:
+                raise ValueError(f"document_retention_days: {kind!r} is not a document kind")
+            if days < 1:
+                raise ValueError("document_retention_days: a kind is kept at least a day")
+        return self
+
+    @model_validator(mode="after")
+    def s3_settings_complete(self) -> Settings:
+        # Checked at start, so a deployment on S3 with a setting missing does not start rather
+        # than fail at the first upload.
+        if self.s3_endpoint_url and urlsplit(self.s3_endpoint_url).scheme not in ("http", "https"):
+            raise ValueError("s3_endpoint_url must be an http:// or https:// URL")
+        if self.document_store != "s3":
+            return self
+        secret = self.s3_secret_access_key
+        missing = [
+            f"TEAMWELL_{name.upper()}"
+            for name, value in (
+                ("s3_bucket", self.s3_bucket),
+                ("s3_access_key_id", self.s3_access_key_id),
+                ("s3_secret_access_key", secret.get_secret_value() if secret else ""),
+            )
+            if not value.strip()
+        ]
+        if missing:
+            raise ValueError(f"TEAMWELL_DOCUMENT_STORE=s3 needs {', '.join(missing)}")
+        if secret is not None and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("s3_secret_access_key is a placeholder; set the real one")
         return self
 
     @property

@@ -27,6 +27,9 @@ from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
 from app.crypto import FieldCipher
 from app.db import create_engine, session_factory
+from app.documents.routes import files as document_files_router
+from app.documents.routes import router as documents_router
+from app.documents.service import runtime_from_settings as documents_runtime
 from app.equality.routes import router as equality_router
 from app.errors import install_error_handlers, is_outage, problem_response
 from app.evaluation.routes import router as evaluation_router
@@ -295,6 +298,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # The notification senders (app/notifications/channels.py), for deliver_due.
     app.state.notification_channels = channels_for(settings, app.state.email_sender)
     app.state.keyring = keyring_from_settings(settings)
+    # Documents: the object store, the malware scanner (if configured), the keyring.
+    app.state.documents = documents_runtime(settings, keyring=app.state.keyring)
     install_error_handlers(app, outages=REALTIME_OUTAGES)
     install_refusal_audit(app)
     _install_middleware(app, settings)
@@ -361,6 +366,7 @@ def _lifespan(
             await app.state.auth.throttle.close()
             await app.state.audit_writer.stop()
             await app.state.audit_checkpointer.stop()  # after the last events are written
+            await app.state.documents.store.close()
             await audit_engine.dispose()
             await engine.dispose()
 
@@ -416,9 +422,12 @@ def _include_routes(app: Teamwell) -> None:
         notifications_router,
         notification_status_router,
         meta_router,
+        documents_router,
     ):
         api.include_router(router)
     app.include_router(api)
+    # Files by download token: outside /api, and with no session authority (docs/documents.md).
+    app.include_router(document_files_router)
     app.include_router(api_docs_router)
     app.include_router(health_router)
     app.include_router(realtime_router)

@@ -7,6 +7,7 @@ from app.benefits.models import BenefitClaim, BetterOffCalculation
 from app.brokerage.models import Application, Employer, Vacancy
 from app.clients.models import CareTeamMember, ClientRecord, EligibilityAnswer, Referral
 from app.consents.models import ConsentRecord
+from app.documents.models import Document, DocumentUpload, DocumentVersion
 from app.equality.models import EqualityProfile
 from app.evaluation.models import EvaluationTrial, TrialAllocation
 from app.fidelity.models import FidelityReview
@@ -62,6 +63,9 @@ __all__ = [
     "ConsentRecord",
     "Conversation",
     "ConversationParticipant",
+    "Document",
+    "DocumentUpload",
+    "DocumentVersion",
     "EligibilityAnswer",
     "Employer",
     "EqualityProfile",

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,9 +20,14 @@ from app.clients.models import ClientRecord
 from app.clock import Clock
 from app.context import Actor, Context
 from app.db import SessionDep
+from app.dbtypes import INT32_MAX
+from app.documents import service as documents_service
+from app.documents.models import Document, DocumentUpload, DocumentVersion, Place
+from app.documents.schemas import DocumentChange, UploadCreate
 from app.errors import Forbidden, Unauthenticated, answer_problem
 from app.meetings import service as meetings_service
 from app.meetings.models import Meeting
+from app.messaging import service as messaging_service
 from app.messaging.models import Conversation
 from app.supervision import check_ins as supervision_check_ins
 from app.supervision import records as supervision_records
@@ -35,6 +40,7 @@ from auth import service as auth_service
 from auth.policies import accounts as account_policies
 from auth.policies import benefits as benefit_policies
 from auth.policies import clients as client_policies
+from auth.policies import documents as document_policies
 from auth.policies import jobs as jobs_policies
 from auth.policies import meetings as meeting_policies
 from auth.policies import messaging as messaging_policies
@@ -873,3 +879,223 @@ async def conversation_member(
 
 # A conversation the caller is in (``NotAMember``, 403, otherwise).
 ConversationMember = Annotated[Conversation, Depends(conversation_member)]
+
+
+# --- documents ------------------------------------------------------------------------------------
+# A document's permissions are its place's (auth/policies/documents.py); each refusal is audited
+# against the document, naming the client its place is about.
+
+
+@dataclass(frozen=True)
+class DocumentAccess:
+    """A document the caller was admitted to, where it lives, and the caller."""
+
+    document: Document
+    target: document_policies.Target
+    principal: Principal
+
+    async def audit(
+        self,
+        action: str,
+        *,
+        outcome: Outcome = Outcome.success,
+        detail: str | None = None,
+    ) -> None:
+        await self.principal.audit(
+            action,
+            resource_type="document",
+            resource_id=self.document.id,
+            client_id=self.target.client_id,
+            outcome=outcome,
+            detail=detail,
+        )
+
+
+DocumentPolicy = Callable[
+    [AsyncSession, User, Document, document_policies.Target], Awaitable[Decision]
+]
+
+
+async def admitted_document(
+    session: AsyncSession,
+    principal: Principal,
+    document_id: uuid.UUID,
+    policy: DocumentPolicy,
+    *,
+    action: str,
+) -> DocumentAccess:
+    """The document (404 if absent), if the policy admits the caller; else the audited refusal
+    of ``action``."""
+    document = await documents_service.get(session=session, document_id=document_id)
+    target = await document_policies.target_of(session, document)
+    await refuse_unless(
+        await policy(session, principal.user, document, target),
+        session,
+        principal,
+        action=action,
+        resource_type="document",
+        resource_id=document.id,
+        client_id=target.client_id,
+    )
+    return DocumentAccess(document=document, target=target, principal=principal)
+
+
+def document_access(
+    policy: DocumentPolicy, action: str
+) -> Callable[..., Awaitable[DocumentAccess]]:
+    async def dependency(
+        document_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    ) -> DocumentAccess:
+        return await admitted_document(session, principal, document_id, policy, action=action)
+
+    dependency.__name__ = f"document_{policy.__name__}"
+    return dependency
+
+
+ReadableDocument = Annotated[
+    DocumentAccess,
+    Depends(document_access(document_policies.can_read_document, "document.read")),
+]
+ChangeableDocument = Annotated[
+    DocumentAccess,
+    Depends(document_access(document_policies.can_change_document, "document.update")),
+]
+
+
+@dataclass(frozen=True)
+class VersionAccess:
+    access: DocumentAccess
+    version: DocumentVersion
+
+
+async def readable_version(
+    number: Annotated[int, Path(ge=1, le=INT32_MAX)], access: ReadableDocument, session: SessionDep
+) -> VersionAccess:
+    """A version of a readable document that the caller may see (until found safe, only its
+    uploader); a refusal is audited as ``document.download``."""
+    version = await documents_service.get_version(
+        session=session, document=access.document, number=number
+    )
+    await refuse_unless(
+        document_policies.can_see_version(access.principal.user, version),
+        session,
+        access.principal,
+        action="document.download",
+        resource_type="document",
+        resource_id=access.document.id,
+        client_id=access.target.client_id,
+    )
+    return VersionAccess(access=access, version=version)
+
+
+ReadableVersion = Annotated[VersionAccess, Depends(readable_version)]
+
+
+@dataclass(frozen=True)
+class UploadPlace:
+    """Where a new upload goes, admitted: the place (and the document, for a new version)."""
+
+    data: UploadCreate
+    target: document_policies.Target
+    document: Document | None
+    principal: Principal
+
+
+async def upload_place(
+    data: UploadCreate, session: SessionDep, principal: CurrentUser
+) -> UploadPlace:
+    """The place an upload names, if the caller may add to it (a new version: if they may
+    change the document); a refusal is audited as ``document.upload``."""
+    if data.document_id is not None:
+        if any(x is not None for x in (data.client_id, data.conversation_id, data.meeting_id)):
+            raise documents_service.PlaceRequired("A new version names its document alone.")
+        access = await admitted_document(
+            session,
+            principal,
+            data.document_id,
+            document_policies.can_change_document,
+            action="document.upload",
+        )
+        if access.document.deleted_at is not None:
+            raise documents_service.DocumentDeleted()
+        return UploadPlace(data, access.target, access.document, principal)
+    place = documents_service.place_of(data)
+    if place == Place.client_record:
+        assert data.client_id is not None
+        target = document_policies.Target(
+            place, client=await clients_service.get(session=session, client_id=data.client_id)
+        )
+    elif place == Place.conversation:
+        assert data.conversation_id is not None
+        target = document_policies.Target(
+            place,
+            conversation=await messaging_service.get(
+                session=session, conversation_id=data.conversation_id
+            ),
+        )
+    else:
+        assert data.meeting_id is not None
+        target = document_policies.Target(
+            place, meeting=await meetings_service.get(session=session, meeting_id=data.meeting_id)
+        )
+    await refuse_unless(
+        await document_policies.can_add_document(session, principal.user, target),
+        session,
+        principal,
+        action="document.upload",
+        resource_type=place.value,
+        resource_id=(target.client or target.conversation or target.meeting).id,  # type: ignore[union-attr]
+        client_id=target.client_id,
+    )
+    return UploadPlace(data, target, None, principal)
+
+
+NewUpload = Annotated[UploadPlace, Depends(upload_place)]
+
+
+async def own_upload(
+    upload_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> DocumentUpload:
+    """An upload of the caller's own (another's is refused, audited, whether or not it exists
+    is not said apart from 404 for no upload at all)."""
+    upload = await documents_service.get_upload(session=session, upload_id=upload_id)
+    await refuse_unless(
+        document_policies.can_use_upload(principal.user, upload),
+        session,
+        principal,
+        action="document.upload",
+        resource_type="document_upload",
+        resource_id=upload.id,
+        client_id=upload.client_id,
+    )
+    return upload
+
+
+OwnUpload = Annotated[DocumentUpload, Depends(own_upload)]
+
+
+@dataclass(frozen=True)
+class DocumentChangeRequest:
+    access: DocumentAccess
+    change: DocumentChange
+
+
+async def document_change(
+    change: DocumentChange, access: ChangeableDocument, session: SessionDep
+) -> DocumentChangeRequest:
+    """A change of a document the caller may change; sharing with the client is staff's
+    (``can_share_with_client``), refused and audited for anyone else."""
+    if change.shared_with_client is not None:
+        await refuse_unless(
+            document_policies.can_share_with_client(access.principal.user),
+            session,
+            access.principal,
+            action="document.update",
+            resource_type="document",
+            resource_id=access.document.id,
+            client_id=access.target.client_id,
+        )
+    return DocumentChangeRequest(access=access, change=change)
+
+
+DocumentChangeDep = Annotated[DocumentChangeRequest, Depends(document_change)]

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from app.dbtypes import INT32_MAX
+from app.documents.schemas import DocumentSummary
 from app.measures.schemas import AlertPublic
 from app.messaging.schemas import MessagePublic
 from app.plans.schemas import CommentPublic, PlanContent
@@ -641,6 +642,22 @@ class MeetingSignalled(ServerFrame):
     signal: dict[str, Any]
 
 
+class DocumentAdded(ServerFrame):
+    """A document one may read was added (docs/documents.md): its uploader at once, everyone
+    else once it is found safe (or at once when no scanner is configured)."""
+
+    type: Literal["document.added"] = "document.added"
+    document: DocumentSummary
+
+
+class DocumentChanged(ServerFrame):
+    """A document one may read has a new version, was renamed, shared, unshared or deleted."""
+
+    type: Literal["document.changed"] = "document.changed"
+    document: DocumentSummary
+    change: str
+
+
 SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Error,
     Ready,
@@ -674,4 +691,6 @@ SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     MeetingMoved,
     MeetingLobbyNote,
     MeetingSignalled,
+    DocumentAdded,
+    DocumentChanged,
 )

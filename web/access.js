@@ -20,7 +20,7 @@ export const ACCESS = {
     "admin": "home",
     "client": "home"
   },
-  "nav": ["home", "clients", "meetings", "my-record", "employers", "users", "teams", "organisation", "supervision", "reports", "audit", "jobs", "wellbeing"],
+  "nav": ["home", "clients", "meetings", "my-record", "my-documents", "employers", "users", "teams", "organisation", "supervision", "reports", "audit", "jobs", "wellbeing"],
   "tools": ["messages", "alerts", "caseloads"],
   "pages": {
     "home": {
@@ -36,7 +36,7 @@ export const ACCESS = {
     },
     "client": {
       "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "client"],
-      "needs": ["GET /api/v1/clients/{client_id}"]
+      "needs": ["GET /api/v1/clients/{client_id}", "GET /api/v1/clients/{client_id}/documents"]
     },
     "plan": {
       "roles": ["peer_keyworker", "therapist", "employment_specialist", "supervisor", "client"],
@@ -65,6 +65,12 @@ export const ACCESS = {
       "roles": ["client"],
       "needs": ["GET /api/v1/clients", "GET /api/v1/clients/{client_id}", "GET /api/v1/meetings"],
       "elsewhere": {"peer_keyworker": "clients", "therapist": "clients", "employment_specialist": "clients", "supervisor": "clients"}
+    },
+    "my-documents": {
+      "label": "My documents", "href": "#/my-documents",
+      "roles": ["client"],
+      "needs": ["GET /api/v1/clients/{client_id}/documents", "GET /api/v1/clients"],
+      "elsewhere": {"peer_keyworker": "client", "therapist": "client", "employment_specialist": "client", "supervisor": "client"}
     },
     "users": {
       "label": "Users", "href": "#/users",

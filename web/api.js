@@ -195,7 +195,9 @@ export async function request(path, options = {}) {
     ...(extraHeaders || {}),
     Accept: as === 'blob' ? '*/*' : 'application/json, application/problem+json',
   };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // A Blob (a chunk of a file being uploaded) goes as its bytes; anything else as JSON.
+  const raw = typeof Blob !== 'undefined' && body instanceof Blob;
+  if (body !== undefined) headers['Content-Type'] = raw ? 'application/octet-stream' : 'application/json';
   const sentToken = auth ? state.accessToken : null;
   if (sentToken) headers.Authorization = `Bearer ${sentToken}`;
 
@@ -204,7 +206,7 @@ export async function request(path, options = {}) {
     response = await fetch(buildUrl(path, query), {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || raw ? body : JSON.stringify(body),
       signal,
       credentials: 'same-origin',
       cache: 'no-store',

@@ -30,6 +30,7 @@ import * as evaluationView from './views/evaluation.js';
 import * as measureView from './views/measure.js';
 import * as alertsView from './views/alerts.js';
 import * as myRecordView from './views/my-record.js';
+import * as myDocumentsView from './views/documents.js';
 import * as usersView from './views/users.js';
 import * as teamsView from './views/teams.js';
 import * as userView from './views/user.js';
@@ -99,6 +100,7 @@ const ROUTES = [
   { pattern: /^\/evaluation$/, view: evaluationView, page: 'evaluation', nav: 'reports' },
   { pattern: /^\/evaluation\/([^/]+)$/, keys: ['id'], view: { render: evaluationView.renderTrial }, page: 'evaluation-trial', nav: 'reports' },
   { pattern: /^\/my-record$/, view: myRecordView, page: 'my-record', nav: 'my-record' },
+  { pattern: /^\/my-documents$/, view: myDocumentsView, page: 'my-documents', nav: 'my-documents' },
   { pattern: /^\/users$/, view: usersView, page: 'users', nav: 'users' },
   { pattern: /^\/teams$/, view: teamsView, page: 'teams', nav: 'teams' },
   { pattern: /^\/users\/([^/]+)$/, keys: ['id'], view: userView, page: 'user', nav: 'users' },

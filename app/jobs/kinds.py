@@ -1,6 +1,7 @@
 """Every job kind's handler, imported in one place so every runner knows them all (as
 ``app.models`` does for tables). A domain keeps its handlers in its own ``jobs.py``."""
 
+import app.documents.jobs  # documents.scan, documents.retention
 import app.ips.jobs  # ips.journey_alerts
 import app.measures.jobs  # alerts.escalate
 import app.meetings.jobs  # meetings.reminder

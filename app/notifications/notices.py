@@ -25,6 +25,7 @@ class Notice(StrEnum):
     questionnaire = "questionnaire"
     journey_work_due = "journey_work_due"
     check_in_due = "check_in_due"
+    document_quarantined = "document_quarantined"
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,13 @@ TEMPLATES: dict[Notice, Template] = {
         Kind.check_ins,
         "It is time for your check-in in Teamwell",
         "Sign in to Teamwell when you have a moment.",
+    ),
+    # A file someone uploaded was found to carry malware: no name, no place, no signature.
+    # Sent with the messages' choices (files travel with conversations and records alike).
+    Notice.document_quarantined: Template(
+        Kind.messages,
+        "A file you uploaded to Teamwell was not accepted",
+        "Sign in to Teamwell to see which one and why.",
     ),
 }
 

@@ -410,8 +410,9 @@ async def test_a_clients_record_on_a_phone(media_browser: Browser, live_demo: Li
         tops = await page.locator(".site-header .nav .nav__link:visible").evaluate_all(
             "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
         )
-        assert len(tops) == 2 and len(set(tops)) == 1, tops  # "Home" beside "My record"
-        # Two links fit: a client's header has no menu to open.
+        # "Home", "My record" and "My documents" side by side.
+        assert len(tops) == 3 and len(set(tops)) == 1, tops
+        # Three links fit: a client's header has no menu to open.
         await expect(page.get_by_role("button", name="Menu", exact=True)).to_be_hidden()
 
         # The care team fits the screen, and its scroll container takes keyboard focus.

@@ -24,8 +24,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, FloatRect, Locator, Page, expect
+from playwright.async_api import Browser, FilePayload, FloatRect, Locator, Page, expect
 
+from tests.app.documents.test_content import pdf
 from tests.browser.support import (
     PageProblems,
     Person,
@@ -264,6 +265,18 @@ async def walk_keyworker(browser: Browser, live: Live, walk: Walk) -> PageProble
     await panel.get_by_text("Call a case meeting").click()
     await expect(panel.get_by_role("button", name="Call the case meeting")).to_be_visible()
     await walk.shot(page, "keyworker-case-meeting", panel)
+
+    # A letter on Alex's record, shared with Alex (the client's walk finds it).
+    documents = page.get_by_role("region", name="Documents")
+    await documents.get_by_label("Folder").select_option(label="Letters")
+    await documents.locator(".documents__upload").get_by_label("Visible to client").check()
+    await documents.get_by_label("Choose a file").set_input_files(
+        FilePayload(name="Letter from the job centre.pdf", mimeType="application/pdf", buffer=pdf())
+    )
+    await documents.get_by_role("button", name="Upload", exact=True).click()
+    letter = documents.get_by_role("region", name="Letters").get_by_role("listitem")
+    await expect(letter.get_by_role("button", name="Preview")).to_be_visible()
+    await walk.shot(page, "keyworker-documents", documents.get_by_role("heading", name="Documents"))
 
     questionnaires = page.get_by_role("region", name="Questionnaires")
     await questionnaires.get_by_text("Send a questionnaire link").click()
@@ -543,6 +556,11 @@ async def walk_client(browser: Browser, live: Live, walk: Walk) -> PageProblems:
     await own.get_by_role("button", name="Save my answers").click()
     await expect(own.get_by_role("button", name="Withdraw my answers")).to_be_visible()
     await walk.shot(page, "client-equality", own.get_by_role("heading"))
+
+    await open_nav(page, "My documents")
+    mine = page.get_by_role("region", name="Your files")
+    await expect(mine.get_by_role("button", name="Preview")).to_be_visible()
+    await walk.shot(page, "client-documents")
     await person.context.close()
 
     # A client without an account opens a guest link to the session.

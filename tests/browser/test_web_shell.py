@@ -91,6 +91,7 @@ async def test_therapist_signs_in_with_a_code_and_opens_a_client(
     await expect(page.get_by_role("heading", level=1)).to_have_text(chosen)
     sections = page.get_by_role("heading", level=2)
     panels = [
+        "Documents",
         "Benefits",
         "Care team",
         "Referrals",
@@ -145,7 +146,7 @@ async def test_client_sees_their_own_record(page: Page, live_sqlite: Live) -> No
     await expect(page).to_have_url(re.compile(r"#/home$"))
     await expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     links = page.get_by_role("navigation", name="Main").get_by_role("link")
-    await expect(links).to_have_text(["Home", "My record"])
+    await expect(links).to_have_text(["Home", "My record", "My documents"])
     await expect(links.first).to_have_attribute("aria-current", "page")
     await open_nav(page, "My record", "Alex Morgan")
     await expect(page).to_have_url(re.compile(r"#/my-record$"))

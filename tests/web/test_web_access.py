@@ -140,6 +140,11 @@ NOT_FOR_PEOPLE: dict[Operation, str] = {
         "A light unread summary for other callers; the web client counts unread messages from "
         "the conversation list and the realtime frames it already holds."
     ),
+    ("GET", "/files/{token}"): (
+        "The browser opens the short-lived link that asking for a download or preview answers "
+        "with (views/documents.js), in a frame, an image or a download; the client never "
+        "builds this address."
+    ),
 }
 
 # Operations people need that the web client does not offer yet: the gap, written down (none

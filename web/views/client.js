@@ -15,6 +15,7 @@ import { equalityPanel } from './equality-panel.js';
 import { allocationPanel } from './allocation-panel.js';
 import { recordActions } from './record-actions.js';
 import { measureLinkForm } from './measure-link-form.js';
+import { documentsPanel } from './documents.js';
 import { CLINICAL_ROLES } from './record-fields.js';
 import {
   h, heading, page, statusBadge, time, problemMessage, uid, summaryRow,
@@ -48,6 +49,9 @@ export function clientSummary(client, { breadcrumbs = true, ctx = null } = {}) {
     ctx ? h('div', { class: 'record-panels' }, planPanel(client, ctx), questionnaires(client, ctx)) : null,
     ctx ? scoresPanel(client, ctx) : null,
     ctx && ctx.user.role !== 'client' ? journeyPanel(client) : null,
+    // Clients find their documents under "My documents"; staff here, in folders.
+    ctx && ctx.user.role !== 'client'
+      ? documentsPanel(ctx, { place: 'client', id: client.id, canShare: true }).element : null,
     benefitsPanel(client, ctx),
     // The record's administration: each panel in its own module.
     careTeamPanel(client, ctx),

@@ -34,6 +34,7 @@ import { createPeople } from './meeting/people.js';
 import { createStage, backLink } from './meeting/stage.js';
 import { connectSignalling } from './meeting/signalling.js';
 import { guestLinksPanel } from './meeting/guests.js';
+import { documentsPanel } from './documents.js';
 
 export { KIND_LABELS, meetingWhen };
 
@@ -99,5 +100,10 @@ export function meetingRoom(ctx, meeting) {
     room.announcer,
     room.statusNote,
     room.stage,
-    guestLinksPanel(ctx, meeting));
+    guestLinksPanel(ctx, meeting),
+    // The agenda and notes: read by whoever sees the meeting, added by the staff who run it.
+    // A guest without an account (views/guest.js) has no access to them.
+    ctx.user.guest ? null : documentsPanel(ctx, {
+      place: 'meeting', id: meeting.id, title: 'Agenda and notes', canUpload: ctx.user.role !== 'client',
+    }).element);
 }

@@ -6,6 +6,7 @@ import * as rt from '../realtime.js';
 import * as chat from '../chat.js';
 import { presenceDot, setDot } from '../presence.js';
 import { callBar } from './meetings.js';
+import { conversationFiles } from './documents.js';
 import {
   h, heading, page, uid, emptyState, problemMessage, roleLabel, formatDateTime,
 } from '../ui.js';
@@ -505,7 +506,7 @@ function conversationPane(ctx, c, cleanups) {
       const key = `${m.sender_id}:${m.client_msg_id || m.seq}`;
       const item = messageItem(key);
       drawMessage(item, m, { seenBy: seen.get(m.seq) || [] });
-      wanted.push([key, item.li]);
+      wanted.push([key, item.li, m.created_at]);
     }
     for (const entry of state.outbox) {
       const key = `${meId}:${entry.client_msg_id}`;
@@ -513,7 +514,7 @@ function conversationPane(ctx, c, cleanups) {
       drawMessage(item, {
         sender_id: meId, body: entry.body, created_at: entry.createdAt, edited_at: null, deleted: false,
       }, { pending: entry });
-      wanted.push([key, item.li]);
+      wanted.push([key, item.li, entry.createdAt]);
     }
     const keep = new Set(wanted.map(([key]) => key));
     for (const [key, item] of items) {
@@ -522,11 +523,13 @@ function conversationPane(ctx, c, cleanups) {
         items.delete(key);
       }
     }
-    wanted.forEach(([, li], index) => {
+    // The files attached here, as cards among the messages (views/documents.js).
+    const shown = files.merge(wanted);
+    shown.forEach(([, li], index) => {
       if (list.children[index] !== li) list.insertBefore(li, list.children[index] || null);
     });
 
-    empty.hidden = state.status !== 'ready' || wanted.length > 0;
+    empty.hidden = state.status !== 'ready' || shown.length > 0;
     older.hidden = !(state.status === 'ready' && state.hasOlder);
     if (state.status === 'loading' || state.status === 'new') status.textContent = 'Loading messages…';
     else if (state.status === 'gone') status.textContent = 'You are no longer in this conversation.';
@@ -569,6 +572,8 @@ function conversationPane(ctx, c, cleanups) {
 
   /* ----- composer ----- */
 
+  const files = conversationFiles(ctx, c, { onChange: () => drawThread(), nameOf: chat.nameOf });
+
   const textareaId = uid('message');
   const hintId = `${textareaId}-hint`;
   const errorId = `${textareaId}-error`;
@@ -586,7 +591,9 @@ function conversationPane(ctx, c, cleanups) {
     h('label', { for: textareaId, class: 'field__label' }, 'Message'),
     h('p', { id: hintId, class: 'field__hint' }, 'Press Enter to send, Shift and Enter for a new line.'),
     composerError,
-    h('div', { class: 'composer__row' }, textarea, send));
+    h('div', { class: 'composer__row' }, textarea, send),
+    h('div', { class: 'composer__tools' }, files.attach),
+    files.attachPanel);
 
   function showError(message) {
     composerError.textContent = message || '';
@@ -665,6 +672,7 @@ function conversationPane(ctx, c, cleanups) {
     caseLink,
     ctx.user.role !== 'client' && c.kind !== 'direct' ? callBar(ctx, c) : null,
     searchPanel(ctx, c),
+    files.list,
     older,
     status,
     log,

@@ -1,0 +1,774 @@
+"""Documents: uploads in chunks, completion (identify, scan, seal, store), reading, versions,
+deletion with a reason, the scan retried by a job, and retention. The only place their SQL is
+written. What is sealed and how: ``app.documents.sealing``; where: ``app.documents.storage``."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.clock import as_utc
+from app.config import Settings
+from app.context import Context
+from app.documents import content, sealing
+from app.documents.models import (
+    KINDS_OF_PLACE,
+    Document,
+    DocumentKind,
+    DocumentUpload,
+    DocumentVersion,
+    Place,
+    ScanStatus,
+)
+from app.documents.scanning import Scanner, ScanOutcome, scanner_from_settings
+from app.documents.schemas import (
+    DocumentPublic,
+    DocumentSummary,
+    UploadCreate,
+    UploadPublic,
+    VersionPublic,
+)
+from app.documents.storage import ObjectStore, StoredObjectMissing, store_from_settings
+from app.errors import Conflict, NotFound, PayloadTooLarge, Problem, TooManyRequests
+from app.messaging.keyring import MessageKeyring, keyring_from_settings
+from app.schemas import no_control_characters
+from app.users.models import Role, User
+from auth.policies.documents import Target, can_see_version
+
+DAY = timedelta(hours=24)
+UNTITLED = "Untitled document"
+MALWARE_FOUND = "malware found"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the documents service works with, made once per process (``app.state.documents``)
+    or per job run from the settings."""
+
+    settings: Settings
+    store: ObjectStore
+    scanner: Scanner | None
+    keyring: MessageKeyring
+
+
+def runtime_from_settings(settings: Settings, keyring: MessageKeyring | None = None) -> Runtime:
+    return Runtime(
+        settings=settings,
+        store=store_from_settings(settings),
+        scanner=scanner_from_settings(settings),
+        keyring=keyring or keyring_from_settings(settings),
+    )
+
+
+# --- problems ------------------------------------------------------------------------------------
+
+
+class DocumentNotFound(NotFound):
+    slug, title = "document-not-found", "No such document"
+
+
+class UploadNotFound(NotFound):
+    slug, title = "upload-not-found", "No such upload"
+
+
+class VersionNotFound(NotFound):
+    slug, title = "document-version-not-found", "No such version of the document"
+
+
+class PlaceRequired(Problem):
+    status, slug, title = 422, "document-place", "Say where the document goes"
+
+
+class KindNotAllowed(Problem):
+    status, slug, title = 422, "document-kind", "That kind of document does not go there"
+
+
+class DocumentTooLarge(PayloadTooLarge):
+    slug, title = "document-too-large", "The file is larger than allowed"
+
+
+class DailyLimitReached(TooManyRequests):
+    slug, title = "document-daily-limit", "Upload limit for today reached"
+
+
+class ChunkOffsetWrong(Conflict):
+    slug, title = "upload-offset", "That part of the file is not the one expected"
+
+
+class ChunkSizeWrong(Problem):
+    status, slug, title = 422, "upload-chunk-size", "That part of the file has the wrong size"
+
+
+class UploadIncomplete(Conflict):
+    slug, title = "upload-incomplete", "The file has not all arrived yet"
+
+
+class UploadClosed(Problem):
+    status, slug, title = 410, "upload-closed", "This upload is finished or has expired"
+
+
+class ContentNotAllowed(Problem):
+    status, slug, title = 422, "document-content-refused", "This file cannot be shared here"
+
+
+class DocumentDeleted(Problem):
+    status, slug, title = 410, "document-deleted", "The document was deleted"
+
+
+class VersionUnavailable(Problem):
+    status, slug, title = 410, "document-version-unavailable", "This version cannot be opened"
+
+
+class NotPreviewable(Problem):
+    status, slug, title = 422, "document-not-previewable", "Only PDFs and images open inline"
+
+
+# --- places --------------------------------------------------------------------------------------
+
+
+def place_of(data: UploadCreate) -> Place:
+    """The one place an upload names (a new version names its document instead)."""
+    named = [
+        place
+        for place, given in (
+            (Place.client_record, data.client_id),
+            (Place.conversation, data.conversation_id),
+            (Place.meeting, data.meeting_id),
+        )
+        if given is not None
+    ]
+    if len(named) != 1:
+        raise PlaceRequired(
+            "Name exactly one of client_id, conversation_id or meeting_id "
+            "(or document_id alone, for a new version)."
+        )
+    return named[0]
+
+
+def default_kind(place: Place) -> DocumentKind:
+    return {
+        Place.client_record: DocumentKind.other,
+        Place.conversation: DocumentKind.attachment,
+        Place.meeting: DocumentKind.agenda,
+    }[place]
+
+
+def default_title(filename: str) -> str:
+    """A document's title when none is given: its filename, if that is one line of text."""
+    try:
+        return no_control_characters(filename.strip())[:200] or UNTITLED
+    except ValueError:
+        return UNTITLED
+
+
+def check_kind(place: Place, kind: DocumentKind) -> None:
+    if kind not in KINDS_OF_PLACE[place]:
+        allowed = ", ".join(sorted(KINDS_OF_PLACE[place]))
+        raise KindNotAllowed(f"A document here is one of: {allowed}.")
+
+
+async def get(*, session: AsyncSession, document_id: uuid.UUID) -> Document:
+    document = await session.get(Document, document_id)
+    if document is None:
+        raise DocumentNotFound()
+    return document
+
+
+# --- uploads -------------------------------------------------------------------------------------
+
+
+async def uploaded_since(*, session: AsyncSession, user_id: uuid.UUID, since: datetime) -> int:
+    """Bytes this person declared in uploads started since then (the daily limit counts what
+    was asked for, so an upload cannot be split to pass it)."""
+    total = await session.exec(
+        select(func.coalesce(func.sum(DocumentUpload.size_bytes), 0)).where(
+            DocumentUpload.uploader_id == user_id, col(DocumentUpload.created_at) > since
+        )
+    )
+    return int(total.one())
+
+
+async def _retry_after(*, session: AsyncSession, user_id: uuid.UUID, now: datetime) -> int:
+    """Seconds until the oldest upload of the last 24 hours stops counting."""
+    oldest = await session.exec(
+        select(func.min(DocumentUpload.created_at)).where(
+            DocumentUpload.uploader_id == user_id, col(DocumentUpload.created_at) > now - DAY
+        )
+    )
+    first = oldest.one()
+    if first is None:
+        return 1
+    return max(1, math.ceil((as_utc(first) + DAY - now).total_seconds()))
+
+
+def check_size(size: int, settings: Settings) -> None:
+    if size > settings.document_max_bytes:
+        raise DocumentTooLarge(
+            f"A file may be at most {settings.document_max_bytes} bytes.",
+            extra={"max_bytes": settings.document_max_bytes},
+        )
+
+
+async def create_upload(
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    runtime: Runtime,
+    uploader: User,
+    target: Target,
+    document: Document | None,
+    data: UploadCreate,
+) -> DocumentUpload:
+    """Start an upload, within the per-file and per-person daily limits."""
+    settings = runtime.settings
+    now = ctx.now()
+    check_size(data.size, settings)
+    used = await uploaded_since(session=session, user_id=uploader.id, since=now - DAY)
+    if used + data.size > settings.document_daily_bytes_per_person:
+        wait = await _retry_after(session=session, user_id=uploader.id, now=now)
+        raise DailyLimitReached(
+            f"You may upload {settings.document_daily_bytes_per_person} bytes in 24 hours; "
+            f"{used} are used. Try again later.",
+            headers={"Retry-After": str(wait)},
+        )
+    kind = document.kind if document else (data.kind or default_kind(target.place))
+    check_kind(target.place, kind)
+    # A client's own uploads are theirs to see; staff choose for each document.
+    shared = True if uploader.role == Role.client else data.shared_with_client
+    upload = DocumentUpload(
+        uploader_id=uploader.id,
+        place=target.place,
+        client_id=target.client.id if target.client else None,
+        conversation_id=target.conversation.id if target.conversation else None,
+        meeting_id=target.meeting.id if target.meeting else None,
+        document_id=document.id if document else None,
+        kind=kind,
+        title=document.title if document else (data.title or default_title(data.filename)),
+        shared_with_client=document.shared_with_client if document else shared,
+        filename=data.filename,
+        size_bytes=data.size,
+        chunk_bytes=settings.document_chunk_bytes,
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.document_upload_hours),
+    )
+    upload.key_id, upload.wrapped_key = sealing.wrap(
+        runtime.keyring, sealing.new_data_key(), row_id=upload.id
+    )
+    session.add(upload)
+    await session.flush()
+    return upload
+
+
+async def get_upload(*, session: AsyncSession, upload_id: uuid.UUID) -> DocumentUpload:
+    upload = await session.get(DocumentUpload, upload_id)
+    if upload is None:
+        raise UploadNotFound()
+    return upload
+
+
+def upload_public(upload: DocumentUpload) -> UploadPublic:
+    return UploadPublic(
+        id=upload.id,
+        size=upload.size_bytes,
+        chunk_bytes=upload.chunk_bytes,
+        received_bytes=upload.received_bytes,
+        expires_at=upload.expires_at,
+        completed=upload.completed_at is not None,
+        document_id=upload.document_id,
+    )
+
+
+async def close_upload(*, session: AsyncSession, upload_id: uuid.UUID, now: datetime) -> None:
+    """Close an upload that was refused for good (its parts are removed already)."""
+    upload = await get_upload(session=session, upload_id=upload_id)
+    upload.completed_at = now
+    upload.key_id = upload.wrapped_key = None
+    session.add(upload)
+    await session.flush()
+
+
+def _chunk_key(upload_id: uuid.UUID, offset: int) -> str:
+    return f"uploads/{upload_id}/{offset}"
+
+
+def _check_open(upload: DocumentUpload, now: datetime) -> None:
+    if upload.completed_at is not None or now >= upload.expires_at:
+        raise UploadClosed("Start a new upload.")
+
+
+async def put_chunk(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    upload: DocumentUpload,
+    offset: int,
+    data: bytes,
+    now: datetime,
+) -> DocumentUpload:
+    """Store one chunk, sealed. Chunks start at multiples of ``chunk_bytes`` and each but the
+    last is exactly that long. The next expected offset (``received_bytes``) moves the upload
+    on; an offset already received is a re-send (a reply lost on a poor link) and is stored
+    again without moving it; a later offset is refused with where to resume."""
+    _check_open(upload, now)
+    chunk = upload.chunk_bytes
+    if offset < 0 or offset % chunk or offset >= upload.size_bytes:
+        raise ChunkOffsetWrong(
+            f"Send parts at multiples of {chunk} bytes below {upload.size_bytes}.",
+            extra={"received_bytes": upload.received_bytes},
+        )
+    expected = min(chunk, upload.size_bytes - offset)
+    if len(data) != expected:
+        raise ChunkSizeWrong(f"The part at {offset} must be {expected} bytes, not {len(data)}.")
+    if offset > upload.received_bytes:
+        raise ChunkOffsetWrong(
+            f"Resume at {upload.received_bytes}.", extra={"received_bytes": upload.received_bytes}
+        )
+    assert upload.key_id is not None and upload.wrapped_key is not None
+    key = sealing.unwrap(runtime.keyring, upload.key_id, upload.wrapped_key, row_id=upload.id)
+    sealed = sealing.seal(data, key, aad=sealing.chunk_aad(upload.id, offset))
+    await runtime.store.put(_chunk_key(upload.id, offset), sealed)
+    if offset == upload.received_bytes:
+        # Moved only from where it was read: of two requests sending the same part, one moves it.
+        await session.exec(
+            update(DocumentUpload)
+            .where(
+                col(DocumentUpload.id) == upload.id, col(DocumentUpload.received_bytes) == offset
+            )
+            .values(received_bytes=offset + len(data))
+        )
+        await session.refresh(upload)
+    return upload
+
+
+async def _assemble(runtime: Runtime, upload: DocumentUpload) -> bytes:
+    assert upload.key_id is not None and upload.wrapped_key is not None
+    key = sealing.unwrap(runtime.keyring, upload.key_id, upload.wrapped_key, row_id=upload.id)
+    parts = []
+    for offset in range(0, upload.size_bytes, upload.chunk_bytes):
+        blob = await runtime.store.get(_chunk_key(upload.id, offset))
+        parts.append(sealing.open_sealed(blob, key, aad=sealing.chunk_aad(upload.id, offset)))
+    return b"".join(parts)
+
+
+async def _discard_chunks(runtime: Runtime, upload: DocumentUpload) -> None:
+    for offset in range(0, upload.size_bytes, upload.chunk_bytes):
+        await runtime.store.delete(_chunk_key(upload.id, offset))
+
+
+@dataclass(frozen=True)
+class Completed:
+    document: Document
+    version: DocumentVersion
+    new_document: bool
+
+
+def _object_key(document_id: uuid.UUID, version_id: uuid.UUID) -> str:
+    return f"documents/{document_id}/{version_id}"
+
+
+async def complete(
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    runtime: Runtime,
+    upload: DocumentUpload,
+    uploader: User,
+) -> Completed:
+    """Once every byte has arrived: identify the content (by its bytes, never its name), scan
+    it, seal it under a new data key and store it as a new document or a new version. An
+    infected file is not stored (quarantined: the row says so, the uploader is told by the
+    caller); with the scanner away it waits ``pending`` and the caller schedules the scan."""
+    now = ctx.now()
+    _check_open(upload, now)
+    if upload.received_bytes < upload.size_bytes:
+        raise UploadIncomplete(
+            f"{upload.received_bytes} of {upload.size_bytes} bytes have arrived.",
+            extra={"received_bytes": upload.received_bytes},
+        )
+    data = await _assemble(runtime, upload)
+    upload.completed_at = now
+    try:
+        identified = content.identify(
+            data,
+            max_expansion_ratio=runtime.settings.document_max_expansion_ratio,
+            max_expanded_bytes=runtime.settings.document_max_expanded_bytes,
+        )
+    except content.ContentRefused as refused:
+        await _discard_chunks(runtime, upload)  # refused for good: nothing to complete again
+        raise ContentNotAllowed(refused.detail, extra={"code": refused.code}) from None
+    status, signature = ScanStatus.not_scanned, None
+    if runtime.scanner is not None:
+        result = await runtime.scanner.scan(data)
+        status = {
+            ScanOutcome.CLEAN: ScanStatus.clean,
+            ScanOutcome.INFECTED: ScanStatus.infected,
+            ScanOutcome.UNAVAILABLE: ScanStatus.pending,
+        }[result.outcome]
+        signature = (result.signature or "unknown")[:200] if status == ScanStatus.infected else None
+    new_document = upload.document_id is None
+    if new_document:
+        document = Document(
+            place=upload.place,
+            client_id=upload.client_id,
+            conversation_id=upload.conversation_id,
+            meeting_id=upload.meeting_id,
+            kind=upload.kind,
+            title=upload.title,
+            shared_with_client=upload.shared_with_client,
+            created_by=uploader.id,
+            created_at=now,
+        )
+        session.add(document)
+        await session.flush()
+        upload.document_id = document.id
+    else:
+        assert upload.document_id is not None
+        document = await get(session=session, document_id=upload.document_id)
+        if document.deleted_at is not None:
+            raise DocumentDeleted()
+    document.latest_version += 1
+    version = DocumentVersion(
+        document_id=document.id,
+        number=document.latest_version,
+        filename=content.safe_filename(upload.filename, identified.extension),
+        media_type=identified.media_type,
+        previewable=identified.previewable,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        uploaded_by=uploader.id,
+        uploaded_at=now,
+        scan_status=status,
+        scanned_at=now if status in (ScanStatus.clean, ScanStatus.infected) else None,
+        scan_signature=signature,
+    )
+    if status == ScanStatus.infected:
+        version.removed_at = now  # quarantined: never stored
+    else:
+        await _store_version(runtime, document, version, data)
+    session.add_all([document, version, upload])
+    await session.flush()
+    # Only once the file is stored: a completion that fails before may be tried again.
+    await _discard_chunks(runtime, upload)
+    return Completed(document=document, version=version, new_document=new_document)
+
+
+async def _store_version(
+    runtime: Runtime, document: Document, version: DocumentVersion, data: bytes
+) -> None:
+    key = sealing.new_data_key()
+    aad = sealing.object_aad(document.id, version.id)
+    sealed = await asyncio.to_thread(sealing.seal, data, key, aad=aad)
+    object_key = _object_key(document.id, version.id)
+    await runtime.store.put(object_key, sealed)
+    version.object_key = object_key
+    version.key_id, version.wrapped_key = sealing.wrap(runtime.keyring, key, row_id=version.id)
+
+
+async def open_version(runtime: Runtime, version: DocumentVersion) -> bytes:
+    """The plaintext of a stored version (``VersionUnavailable`` once removed)."""
+    if version.object_key is None or version.key_id is None or version.wrapped_key is None:
+        raise VersionUnavailable("Its content was removed (deleted, quarantined or expired).")
+    key = sealing.unwrap(runtime.keyring, version.key_id, version.wrapped_key, row_id=version.id)
+    try:
+        blob = await runtime.store.get(version.object_key)
+    except StoredObjectMissing:
+        raise VersionUnavailable("Its content is missing from the store.") from None
+    aad = sealing.object_aad(version.document_id, version.id)
+    return await asyncio.to_thread(sealing.open_sealed, blob, key, aad=aad)
+
+
+async def _remove_object(runtime: Runtime, version: DocumentVersion, now: datetime) -> None:
+    """Remove a version's content: the object, and its data key with it, so a copy of the
+    object kept anywhere (a backup) no longer opens. The row stays."""
+    if version.object_key is not None:
+        await runtime.store.delete(version.object_key)
+    version.object_key = None
+    version.key_id = None
+    version.wrapped_key = None
+    version.removed_at = version.removed_at or now
+
+
+def place_link(document: Document) -> str:
+    """Where in the web client the uploader finds the document (ids only: a notice's link)."""
+    if document.client_id is not None:
+        return f"#/clients/{document.client_id}"
+    if document.meeting_id is not None:
+        return f"#/meetings/{document.meeting_id}"
+    return "#/messages"
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+async def versions_of(
+    *, session: AsyncSession, document_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[DocumentVersion]]:
+    ids = list(document_ids)
+    found: dict[uuid.UUID, list[DocumentVersion]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    rows = await session.exec(
+        select(DocumentVersion)
+        .where(col(DocumentVersion.document_id).in_(ids))
+        .order_by(col(DocumentVersion.number))
+    )
+    for version in rows.all():
+        found[version.document_id].append(version)
+    return found
+
+
+async def get_version(*, session: AsyncSession, document: Document, number: int) -> DocumentVersion:
+    rows = await session.exec(
+        select(DocumentVersion).where(
+            DocumentVersion.document_id == document.id, DocumentVersion.number == number
+        )
+    )
+    version = rows.first()
+    if version is None:
+        raise VersionNotFound()
+    return version
+
+
+async def get_version_by_id(*, session: AsyncSession, version_id: uuid.UUID) -> DocumentVersion:
+    version = await session.get(DocumentVersion, version_id)
+    if version is None:
+        raise VersionNotFound()
+    return version
+
+
+async def in_place(*, session: AsyncSession, target: Target) -> list[Document]:
+    """The documents of a place that are not deleted, newest first."""
+    column = {
+        Place.client_record: col(Document.client_id),
+        Place.conversation: col(Document.conversation_id),
+        Place.meeting: col(Document.meeting_id),
+    }[target.place]
+    place_id = {
+        Place.client_record: target.client,
+        Place.conversation: target.conversation,
+        Place.meeting: target.meeting,
+    }[target.place]
+    assert place_id is not None
+    rows = await session.exec(
+        select(Document)
+        .where(column == place_id.id, col(Document.deleted_at).is_(None))
+        .order_by(col(Document.created_at).desc())
+    )
+    return list(rows.all())
+
+
+async def about_client(
+    *,
+    session: AsyncSession,
+    client_id: uuid.UUID,
+    conversation_ids: Iterable[uuid.UUID],
+    meeting_ids: Iterable[uuid.UUID],
+) -> list[Document]:
+    """Every document about a client, deleted ones too (a subject-access export): on their
+    record, in the given conversations (their case threads) and of the given meetings."""
+    where = [col(Document.client_id) == client_id]
+    if conversations := list(conversation_ids):
+        where.append(col(Document.conversation_id).in_(conversations))
+    if meetings := list(meeting_ids):
+        where.append(col(Document.meeting_id).in_(meetings))
+    rows = await session.exec(
+        select(Document).where(or_(*where)).order_by(col(Document.created_at))
+    )
+    return list(rows.all())
+
+
+def version_public(
+    version: DocumentVersion, reader: User, names: dict[uuid.UUID, str]
+) -> VersionPublic:
+    detail = None
+    if version.scan_status == ScanStatus.infected:
+        # The signature's name for staff and the uploader; "malware found" is enough for others.
+        own = version.uploaded_by == reader.id or reader.role != Role.client
+        detail = f"{MALWARE_FOUND}: {version.scan_signature}" if own else MALWARE_FOUND
+    return VersionPublic(
+        number=version.number,
+        filename=version.filename,
+        media_type=version.media_type,
+        previewable=version.previewable,
+        size=version.size_bytes,
+        sha256=version.sha256,
+        uploaded_by=version.uploaded_by,
+        uploaded_by_name=names.get(version.uploaded_by),
+        uploaded_at=version.uploaded_at,
+        scan_status=version.scan_status,
+        scan_detail=detail,
+        available=version.object_key is not None,
+    )
+
+
+def visible_versions(reader: User, versions: Sequence[DocumentVersion]) -> list[DocumentVersion]:
+    return [v for v in versions if can_see_version(reader, v)]
+
+
+def document_public(
+    document: Document,
+    versions: Sequence[DocumentVersion],
+    reader: User,
+    names: dict[uuid.UUID, str],
+) -> DocumentPublic:
+    shown = [version_public(v, reader, names) for v in visible_versions(reader, versions)]
+    return DocumentPublic(
+        id=document.id,
+        place=document.place,
+        client_id=document.client_id,
+        conversation_id=document.conversation_id,
+        meeting_id=document.meeting_id,
+        kind=document.kind,
+        title=document.title,
+        shared_with_client=document.shared_with_client,
+        created_by=document.created_by,
+        created_at=document.created_at,
+        deleted_at=document.deleted_at,
+        delete_reason=document.delete_reason,
+        current=shown[-1] if shown else None,
+        versions=shown,
+    )
+
+
+def summary(document: Document, version: int | None = None) -> DocumentSummary:
+    return DocumentSummary(
+        document_id=document.id,
+        place=document.place,
+        client_id=document.client_id,
+        conversation_id=document.conversation_id,
+        meeting_id=document.meeting_id,
+        kind=document.kind,
+        title=document.title,
+        version=document.latest_version if version is None else version,
+        deleted=document.deleted_at is not None,
+    )
+
+
+# --- changes -------------------------------------------------------------------------------------
+
+
+def change(document: Document, *, title: str | None, shared_with_client: bool | None) -> list[str]:
+    """Apply a change; the names of the fields that changed."""
+    changed = []
+    if title is not None and title != document.title:
+        document.title = title
+        changed.append("title")
+    if shared_with_client is not None and shared_with_client != document.shared_with_client:
+        document.shared_with_client = shared_with_client
+        changed.append("shared_with_client")
+    return changed
+
+
+async def delete(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    document: Document,
+    by: uuid.UUID | None,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Soft deletion: the row and its versions' rows stay (who, when, why), every version's
+    content and data key go."""
+    if document.deleted_at is not None:
+        raise DocumentDeleted()
+    document.deleted_at, document.deleted_by, document.delete_reason = now, by, reason
+    for version in (await versions_of(session=session, document_ids=[document.id]))[document.id]:
+        await _remove_object(runtime, version, now)
+        session.add(version)
+    session.add(document)
+    await session.flush()
+
+
+# --- scanning later, and retention ---------------------------------------------------------------
+
+
+async def scan_pending(
+    *, session: AsyncSession, runtime: Runtime, version: DocumentVersion, now: datetime
+) -> ScanStatus:
+    """Scan a version that waited for the scanner: clean, infected (quarantined), or still
+    pending when the scanner is away again (the caller retries later)."""
+    if version.scan_status != ScanStatus.pending or version.object_key is None:
+        return version.scan_status
+    if runtime.scanner is None:
+        return version.scan_status  # scanning was switched off meanwhile: it stays pending
+    result = await runtime.scanner.scan(await open_version(runtime, version))
+    if result.outcome == ScanOutcome.UNAVAILABLE:
+        return version.scan_status
+    version.scanned_at = now
+    if result.outcome == ScanOutcome.CLEAN:
+        version.scan_status = ScanStatus.clean
+    else:
+        version.scan_status = ScanStatus.infected
+        version.scan_signature = (result.signature or "unknown")[:200]
+        await _remove_object(runtime, version, now)
+    session.add(version)
+    await session.flush()
+    return version.scan_status
+
+
+@dataclass
+class RetentionDone:
+    documents: list[Document]
+    abandoned_uploads: int
+
+
+async def apply_retention(
+    *, session: AsyncSession, runtime: Runtime, now: datetime
+) -> RetentionDone:
+    """Delete (as above, with the reason "retention") the documents of each kind given a period
+    in ``document_retention_days`` whose newest version was uploaded before ``now - period``,
+    and remove uploads abandoned past their expiry with their chunks."""
+    removed: list[Document] = []
+    for kind, days in runtime.settings.document_retention_days.items():
+        cutoff = now - timedelta(days=days)
+        newest = (
+            select(
+                DocumentVersion.document_id,
+                func.max(DocumentVersion.uploaded_at).label("last"),
+            )
+            .group_by(col(DocumentVersion.document_id))
+            .subquery()
+        )
+        rows = await session.exec(
+            select(Document)
+            .join(newest, newest.c.document_id == Document.id)
+            .where(
+                Document.kind == kind,
+                col(Document.deleted_at).is_(None),
+                newest.c.last < cutoff,
+            )
+        )
+        for document in rows.all():
+            await delete(
+                session=session,
+                runtime=runtime,
+                document=document,
+                by=None,
+                reason=f"retention: {kind} documents are kept {days} days",
+                now=now,
+            )
+            removed.append(document)
+    abandoned = await session.exec(
+        select(DocumentUpload).where(
+            col(DocumentUpload.completed_at).is_(None), col(DocumentUpload.expires_at) <= now
+        )
+    )
+    count = 0
+    for upload in abandoned.all():
+        await _discard_chunks(runtime, upload)
+        upload.completed_at = now
+        upload.key_id = upload.wrapped_key = None
+        session.add(upload)
+        count += 1
+    await session.flush()
+    return RetentionDone(documents=removed, abandoned_uploads=count)
