@@ -504,6 +504,9 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     from app.backup import service as backup_service
 
     passphrase = _backup_passphrase(args)
+    if passphrase is not None and args.unencrypted:
+        print("a passphrase was given and --unencrypted said: choose one", file=sys.stderr)
+        return 2
     if passphrase is None and not args.unencrypted:
         print(
             f"give the passphrase in {BACKUP_PASSPHRASE_ENV} or --passphrase-file (the backup "

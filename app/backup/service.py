@@ -333,6 +333,8 @@ def _unpack(archive: Path, staging: Path) -> tuple[dict[str, Any], dict[str, Pat
             expected: dict[str, dict[str, Any]] = manifest["members"]
             extracted: dict[str, Path] = {}
             for index, member in enumerate(tar):
+                if index == 0:
+                    continue  # the manifest, read above
                 if member.name not in expected or member.name in extracted:
                     raise BackupError(f"the archive holds {member.name!r}, not in its manifest")
                 if not member.isfile():
