@@ -247,6 +247,13 @@ def backup(settings: Settings, out: Path, *, passphrase: str | None, now: dateti
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".teamwell-backup-") as staging_name:
         staging = Path(staging_name)
         members: list[tuple[str, Path]] = []
+        # The order matters. The signed audit checkpoints are copied before the database, so
+        # none names an event the copy lacks; the keys and files after it, so every key a
+        # copied row was sealed with is there (a rotation meanwhile only adds one).
+        if settings.audit_checkpoint_file.is_file():
+            checkpoints = staging / "audit-checkpoints"
+            _write_private(checkpoints, settings.audit_checkpoint_file)
+            members.append((CHECKPOINTS_MEMBER, checkpoints))
         if engine == "sqlite":
             live = sqlite_path(settings).resolve()
             skip |= {live, *(Path(str(live) + side) for side in _SQLITE_SIDE_FILES)}
@@ -260,8 +267,6 @@ def backup(settings: Settings, out: Path, *, passphrase: str | None, now: dateti
             dump = staging / "teamwell.dump"
             _run_pg(settings, "pg_dump", ["--format=custom", "--no-owner", "--file", str(dump)])
             members.append((PG_MEMBER, dump))
-        if settings.audit_checkpoint_file.is_file():
-            members.append((CHECKPOINTS_MEMBER, settings.audit_checkpoint_file))
         members.extend(_data_files(settings, skip))
         manifest: dict[str, Any] = {
             "format": FORMAT,
