@@ -188,3 +188,10 @@ async def test_a_backup_taken_during_writes_restores_everything_acknowledged_bef
             assert set(made["audit_ids"]) <= restored_ids
     finally:
         server.stop()
+    # Now the instance holds data: another restore is refused, unless forced.
+    again = teamwell_cli(restored_env, "restore", str(archive))
+    assert again.returncode == 1 and "not empty" in again.stderr, again.stdout + again.stderr
+    forced = teamwell_cli(restored_env, "restore", "--force", str(archive))
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    verified = teamwell_cli(restored_env, "verify-audit")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
