@@ -241,6 +241,9 @@ def backup(settings: Settings, out: Path, *, passphrase: str | None, now: dateti
     """Write a backup of the running service to ``out`` (encrypted unless ``passphrase`` is
     None). The service may go on writing meanwhile."""
     out = out.resolve()
+    if settings.data_dir.resolve() in out.parents:
+        # Every later backup would hold this one, and the one after both.
+        raise BackupError(f"write the backup outside the data directory ({settings.data_dir})")
     out.parent.mkdir(parents=True, exist_ok=True)
     engine = _engine(settings)
     skip = {out, settings.audit_checkpoint_file.resolve()}

@@ -48,6 +48,9 @@ def test_a_backup_needs_a_passphrase_or_says_it_is_unencrypted(tmp_path: Path) -
     assert code == 2 and "choose one" in said
     code, said = run(source, "backup", str(tmp_path / "b"), "--unencrypted", passphrase=None)
     assert code == 0 and "NOT encrypted" in said
+    inside = Path(source["TEAMWELL_DATA_DIR"], "backups", "b")
+    code, said = run(source, "backup", str(inside))
+    assert code == 1 and "outside the data directory" in said and not inside.exists()
     with tarfile.open(tmp_path / "b") as tar:
         assert tar.getnames()[0] == "manifest.json"
 
