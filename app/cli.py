@@ -1,5 +1,5 @@
 """The ``teamwell`` command: migrate, create-admin, seed-demo, verify-audit, verify-trial,
-serve, demo."""
+serve, demo, backup, restore."""
 
 from __future__ import annotations
 
@@ -503,6 +503,71 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# The backup passphrase comes from here or from a file, never from the command line, where other
+# users of the machine could read it (ps) and shells keep it in their history.
+BACKUP_PASSPHRASE_ENV = "TEAMWELL_BACKUP_PASSPHRASE"  # noqa: S105 (a variable's name)
+
+
+def _backup_passphrase(args: argparse.Namespace) -> str | None:
+    if args.passphrase_file:
+        passphrase = Path(args.passphrase_file).read_text().rstrip("\r\n")
+    else:
+        passphrase = os.environ.get(BACKUP_PASSPHRASE_ENV, "")
+    return passphrase or None
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """Back up the database, keys and data files into one archive (docs/operations.md)."""
+    from app.backup import service as backup_service
+
+    passphrase = _backup_passphrase(args)
+    if passphrase is not None and args.unencrypted:
+        print("a passphrase was given and --unencrypted said: choose one", file=sys.stderr)
+        return 2
+    if passphrase is None and not args.unencrypted:
+        print(
+            f"give the passphrase in {BACKUP_PASSPHRASE_ENV} or --passphrase-file (the backup "
+            "holds the keys to the messages), or say --unencrypted",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        outcome = backup_service.backup(
+            settings, Path(args.out), passphrase=passphrase, now=SystemClock().now()
+        )
+    except backup_service.BackupError as error:
+        print(f"backup failed: {error}", file=sys.stderr)
+        return 1
+    manifest = outcome.manifest
+    print(
+        f"backup of the {manifest['engine']} database at migration {manifest['migration']} and "
+        f"{len(manifest['members']) - 1} files written to {outcome.path}"
+        + ("" if manifest["encrypted"] else " (NOT encrypted)")
+    )
+    if manifest["message_keys_from_environment"]:
+        print("the message keys come from TEAMWELL_MESSAGE_KEYS: keep them safe apart from it")
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    """Restore a backup into an empty database and data directory (the service stopped)."""
+    from app.backup import service as backup_service
+
+    try:
+        outcome = backup_service.restore(
+            settings, Path(args.archive), passphrase=_backup_passphrase(args), force=args.force
+        )
+    except backup_service.BackupError as error:
+        print(f"restore refused: {error}", file=sys.stderr)
+        return 1
+    manifest = outcome.manifest
+    print(
+        f"restored the backup of {manifest['created_at']} (migration {manifest['migration']}); "
+        "run `teamwell migrate`, then `teamwell verify-audit`, before serving"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="teamwell", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -550,6 +615,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-encrypt message bodies, check-in texts, supervision notes and trial seeds "
         "not under the current key",
     )
+    backup = sub.add_parser(
+        "backup", help="back up the database, keys and data files into one archive"
+    )
+    backup.add_argument("out", help="the archive to write")
+    backup.add_argument("--passphrase-file", metavar="FILE", help=f"else {BACKUP_PASSPHRASE_ENV}")
+    backup.add_argument("--unencrypted", action="store_true", help="write it without encryption")
+    restore = sub.add_parser("restore", help="restore a backup into an empty instance")
+    restore.add_argument("archive", help="the archive to restore")
+    restore.add_argument("--passphrase-file", metavar="FILE", help=f"else {BACKUP_PASSPHRASE_ENV}")
+    restore.add_argument(
+        "--force", action="store_true", help="overwrite a database or files that hold data"
+    )
     for name in ("serve", "demo"):
         serve = sub.add_parser(
             name,
@@ -576,6 +653,8 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "reencrypt-messages": cmd_reencrypt_messages,
     "serve": cmd_serve,
     "demo": cmd_demo,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
 }
 
 

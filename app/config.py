@@ -346,6 +346,9 @@ class Settings(BaseSettings):
     urgent_alert_escalation_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
     message_notice_delay_minutes: int = Field(default=15, ge=1, le=24 * 60)
     message_digest_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # Backups (docs/operations.md): the folder holding PostgreSQL's pg_dump and pg_restore, of the
+    # server's major version or newer; unset, they are looked up on PATH.
+    pg_bin: Path | None = None
 
     # Documents (docs/documents.md). The sealed objects go to a folder (`local`, under
     # `document_dir`, default <data_dir>/documents) or to an S3-compatible store (`s3`). Limits:
