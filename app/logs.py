@@ -79,8 +79,12 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 def route_template(scope: Scope) -> str | None:
     """The matched route's path template (``/api/v1/clients/{client_id}``), not the path."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
+    # A route of an included router is matched as itself (``route.path`` lacks the routers'
+    # prefixes); FastAPI keeps the whole template in the route context it resolved.
+    resolved = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(resolved, "path_format", None)
+    if not isinstance(path, str):
+        path = getattr(scope.get("route"), "path", None)
     return path if isinstance(path, str) else None
 
 
@@ -110,20 +114,13 @@ class RequestLog:
     async def _http(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         started = time.perf_counter()
         status = 500  # if nothing is sent: the server closes the connection without an answer
+        logged = False
         echoed = (REQUEST_ID_HEADER, rid.encode())
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message = {**message, "headers": [*message.get("headers", []), echoed]}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            state = scope.get("state") or {}
-            user = state.get("user_id")
+        def line() -> None:
+            nonlocal logged
+            logged = True
+            user = (scope.get("state") or {}).get("user_id")
             log.info(
                 "request",
                 extra={
@@ -134,6 +131,23 @@ class RequestLog:
                     "user_id": str(user) if user is not None else None,
                 },
             )
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), echoed]}
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Logged before the answer's end goes out: whoever has the answer can find
+                # its line already written.
+                line()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if not logged:
+                line()
 
 
 def _context(record: logging.LogRecord) -> dict[str, Any]:
