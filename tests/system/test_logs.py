@@ -117,9 +117,11 @@ def test_a_problem_names_its_request_as_instance(logged: Live) -> None:
     line = request_line(logged, given)
     assert (line["route"], line["status"]) == ("/api/v1/clients", 401)
     # Also a validation error, a route that does not exist, and a refusal before routing.
+    too_large = "x" * (int(logged.env.get("TEAMWELL_MAX_REQUEST_BYTES", 1_000_000)) + 1)
     for reply in (
         http.post("/api/v1/auth/login", json={"email": 5}),
         http.get("/api/v1/no-such-thing"),
+        http.post("/api/v1/auth/login", content=too_large),  # refused before routing
     ):
         body = reply.json()
         assert body["instance"] == INSTANCE + reply.headers["x-request-id"], body
