@@ -183,14 +183,14 @@ class JsonFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
-    """Development: ``time LEVEL logger: message key=value ...`` for a person reading along."""
+    """Development: ``time LEVEL logger key=value ...: message`` for a person reading along;
+    the fields before the message, which may run over several lines (an email, with the log
+    email backend)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = " ".join(f"{key}={value}" for key, value in _context(record).items())
+        fields = "".join(f" {key}={value}" for key, value in _context(record).items())
         when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
-        line = f"{when} {record.levelname:<7} {record.name}: {record.getMessage()}"
-        if fields:
-            line += " " + fields
+        line = f"{when} {record.levelname:<7} {record.name}{fields}: {record.getMessage()}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
