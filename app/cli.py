@@ -496,6 +496,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     # The app reads its settings when uvicorn imports it, here in this process: the sign-in
     # page then lists the demo logins (GET /api/v1/meta).
     os.environ["TEAMWELL_DEMO_MODE"] = "true"
+    # Readable log lines for the person watching the demo, unless they asked for JSON.
+    os.environ.setdefault("TEAMWELL_LOG_FORMAT", "console")
     get_settings.cache_clear()  # read before this command ran, without demo mode
     import uvicorn
 

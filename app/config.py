@@ -263,6 +263,13 @@ class Settings(BaseSettings):
     audit_checkpoint_path: Path | None = None
     audit_checkpoint_seconds: float = Field(default=10.0, ge=0.01, le=3600)
 
+    # Logs (docs/operations.md "Logs"): "json", one object a line for a log collector (the
+    # default), or "console", readable lines for a person (what `teamwell demo` sets). A request's
+    # X-Request-ID is kept when well formed and at most `request_id_max_chars` long, else replaced.
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    request_id_max_chars: int = Field(default=128, ge=16, le=1024)
+
     # Scheduled work (app/jobs, docs/architecture.md "Scheduled work"). Every process that runs
     # jobs (each server while `jobs_in_service`, or `teamwell run-jobs`) looks for due jobs every
     # `jobs_poll_seconds`, claims up to `jobs_batch_size` of them for `jobs_lease_seconds` (a

@@ -61,11 +61,16 @@ def create_engine(settings: Settings, *, connections: int | None = None) -> Asyn
         async def connect() -> aiosqlite.Connection:
             return await _sqlite_connection(database)
 
-        engine = create_async_engine(url, async_creator=connect, **pool)
+        engine = create_async_engine(url, async_creator=connect, hide_parameters=True, **pool)
         _serialise_sqlite_writes(engine)
         return engine
+    # hide_parameters: a database error's text, logged with its traceback, leaves out the values
+    # bound to the statement (a note, an answer, a token's hash).
     return create_async_engine(
-        url, **(pool or {"pool_size": 10, "max_overflow": 20}), pool_pre_ping=True
+        url,
+        **(pool or {"pool_size": 10, "max_overflow": 20}),
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 

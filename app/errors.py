@@ -19,6 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import logs
+
 log = logging.getLogger("teamwell.errors")
 PROBLEM_BASE = "https://teamwell.invalid/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -138,6 +140,7 @@ def problem_response(
         "status": status,
         "detail": detail or title or phrase,
     }
+    instance = instance or logs.instance()  # a refusal made before routing (413) too
     if instance:
         body["instance"] = instance
     body.update(extra)
@@ -145,13 +148,13 @@ def problem_response(
 
 
 def answer_problem(request: Request, exc: Problem) -> JSONResponse:
-    """The answer to a request that raised ``exc``: the problem, at the request's path."""
+    """The answer to a request that raised ``exc``: the problem, named by the request's id."""
     return problem_response(
         exc.status,
         title=exc.title,
         detail=exc.detail,
         slug=exc.slug,
-        instance=request.url.path,
+        instance=_instance(request),
         headers=exc.headers,
         **exc.extra,
     )
@@ -167,7 +170,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "title": {"type": "string"},
         "status": {"type": "integer", "minimum": 400, "maximum": 599},
         "detail": {"type": "string"},
-        "instance": {"type": "string"},
+        "instance": {
+            "description": "urn:teamwell:request:<id>: the request's id, as in its X-Request-ID "
+            "answer header and the service's log line for it.",
+            "type": "string",
+        },
         "errors": {
             "description": "For invalid requests: each field and what is wrong with it.",
             "type": "array",
@@ -222,6 +229,17 @@ def document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _instance(request: Request) -> str:
+    """The request's id as a URN (app/logs.py), which its log line carries too: what a person
+    quotes from an error leads to that line. The path only outside the service's own stack."""
+    return logs.instance() or request.url.path
+
+
+def _where(request: Request) -> str:
+    # The route's template, not the path: a path may hold a link's token.
+    return f"{request.method} {logs.route_template(request.scope) or '(no route)'}"
+
+
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -247,7 +265,7 @@ def install_error_handlers(app: FastAPI, *, outages: tuple[type[Exception], ...]
             title="Invalid request",
             detail=f"Check these fields: {names}" if names else "The request is not valid",
             slug="validation-error",
-            instance=request.url.path,
+            instance=_instance(request),
             errors=errors,
         )
 
@@ -256,7 +274,7 @@ def install_error_handlers(app: FastAPI, *, outages: tuple[type[Exception], ...]
         return problem_response(
             exc.status_code,
             detail=str(exc.detail) if exc.detail else None,
-            instance=request.url.path,
+            instance=_instance(request),
             headers=dict(exc.headers or {}),
         )
 
@@ -266,15 +284,13 @@ def install_error_handlers(app: FastAPI, *, outages: tuple[type[Exception], ...]
         if not (is_outage(exc) or isinstance(exc, outages)):
             return await _unexpected(request, exc)
         # An outage is logged in one line: the traceback says nothing the message does not.
-        log.warning(
-            "%s %s: a backing service is unreachable: %r", request.method, request.url.path, exc
-        )
+        log.warning("%s: a backing service is unreachable: %r", _where(request), exc)
         return problem_response(
             503,
             title=ServiceUnavailable.title,
             detail="The service is briefly unavailable; try again shortly.",
             slug=ServiceUnavailable.slug,
-            instance=request.url.path,
+            instance=_instance(request),
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
@@ -283,10 +299,10 @@ def install_error_handlers(app: FastAPI, *, outages: tuple[type[Exception], ...]
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s", _where(request))
         return problem_response(
             500,
             detail="Something went wrong on our side; nothing was changed.",
             slug="internal-error",
-            instance=request.url.path,
+            instance=_instance(request),
         )

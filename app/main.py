@@ -40,6 +40,8 @@ from app.home.routes import router as home_router
 from app.ips.routes import router as ips_router
 from app.jobs.routes import router as jobs_router
 from app.jobs.runner import JobRunner
+from app.logs import RequestLog
+from app.logs import configure as configure_logging
 from app.measures.routes import router as measures_router
 from app.meetings.routes import calls as calls_router
 from app.meetings.routes import guest_links as guest_links_router
@@ -236,8 +238,16 @@ class Teamwell(FastAPI):
     sent. Everything else, including ``/ws`` under a root path, takes the usual way."""
 
     ws_fast_path: ASGIApp | None = None
+    # Outside everything, the fast path too: each request's id and its log line (app/logs.py).
+    request_log: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.request_log is not None:
+            await self.request_log(scope, receive, send)
+        else:
+            await self.dispatch(scope, receive, send)
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "websocket"
             and scope.get("path") == WS_PATH
@@ -288,6 +298,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.settings = settings
     app.state.clock = clock
+    app.request_log = RequestLog(app.dispatch, settings.request_id_max_chars)
     app.state.auth = AuthRuntime(
         settings=settings,
         signer=TokenSigner(settings.secret("jwt_secret")),
@@ -459,8 +470,9 @@ def _include_routes(app: Teamwell) -> None:
 
 
 def _default_app() -> FastAPI:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return create_app()
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)
 
 
 app = _default_app()

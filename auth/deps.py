@@ -240,6 +240,8 @@ async def authenticated(
         ip=client_address(request),
         user_agent=request.headers.get("user-agent"),
     )
+    # Who is acting, by id only, for the request's log line (app/logs.py).
+    request.state.user_id = principal.user.id
     # The request's own session, for the route's audit events (Principal.audit).
     return replace(principal, db=session)
 

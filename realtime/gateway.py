@@ -32,6 +32,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from app import logs
 from app.audit import service as audit_service
 from app.audit.models import Outcome
 from app.clients.models import ClientRecord
@@ -383,6 +384,11 @@ async def _run(rt: Realtime, websocket: WebSocket, connection: Connection) -> No
     this = asyncio.current_task()
     assert this is not None
     interrupted = False
+    # Every line about this socket from here on (its tasks' too) names it by the id its "ready"
+    # frame told the client, and the person by id; a guest by neither name nor link.
+    logs.connection_id.set(connection.id)
+    user = None if connection.guest is not None else str(connection.user_id)
+    log.info("socket opened", extra={"user_id": user})
 
     def interrupt(_done: object) -> None:
         nonlocal interrupted
@@ -424,6 +430,7 @@ async def _run(rt: Realtime, websocket: WebSocket, connection: Connection) -> No
             while not connection.outbound.empty():
                 await websocket.send_text(connection.outbound.get_nowait())
             await websocket.close(connection.close_code, connection.close_reason)
+    log.info("socket closed", extra={"user_id": user, "code": connection.close_code})
 
 
 # The frame of the last text sent, shared by every socket of the process (see LastFrame).
@@ -574,6 +581,7 @@ async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) 
             except FrameError as exc:
                 _refused(rt, connection, exc, None)
                 continue
+            log.debug("frame", extra={"frame_type": frame.type})  # its type, never its content
             refusal = _guest_refusal(connection, frame)
             if refusal is not None:
                 await _audit_refused_frame(rt, connection, frame, refusal)
@@ -628,6 +636,12 @@ async def _answer(rt: Realtime, connection: Connection, frame: Any, work: Awaita
 def _refused(rt: Realtime, connection: Connection, exc: FrameError, frame: Any) -> None:
     # Every refusal of a request names it, whichever check raised it.
     request_id = exc.request_id or getattr(frame, "id", None)
+    # Told at debug level when only a rate limit: a burst is slowed down, not at fault.
+    log.log(
+        logging.DEBUG if exc.code == ErrorCode.rate_limited else logging.INFO,
+        "frame refused",
+        extra={"frame_type": getattr(frame, "type", None), "code": exc.code},
+    )
     connection.send(
         p.error_frame(exc.code, exc.message, request_id, retry_after_ms=exc.retry_after_ms)
     )

@@ -129,6 +129,9 @@ def base_env(data_dir: Path, database_url: str) -> dict[str, str]:
         "TEAMWELL_ACCESS_TOKEN_MINUTES": "60",
         "TEAMWELL_MFA_REQUIRED_FOR_STAFF": "true",
         "TEAMWELL_EMAIL_BACKEND": "log",
+        # Readable lines: tests read the emails of the log backend from the log as written.
+        # The JSON form has its own tests (tests/system/test_logs.py).
+        "TEAMWELL_LOG_FORMAT": "console",
         # Functional tests send in bursts; the limits have their own tests at their edges.
         "TEAMWELL_MESSAGES_PER_SECOND": "100",
         "TEAMWELL_MESSAGE_BURST": "200",
