@@ -20,6 +20,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Awaitable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -97,21 +98,30 @@ class RequestLog:
         self.app = app
         self.max_chars = max_chars
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        rid = accepted_id(_header(scope, REQUEST_ID_HEADER), self.max_chars) or new_id()
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A plain function: a WebSocket gets the application's own coroutine, so a socket held
+        # open for hours keeps no frame of this layer (idle-connection memory). Its id is set in
+        # the socket's own task (the server runs each connection in a task of its own), where
+        # nothing else reads it, so it needs no reset.
+        if scope["type"] == "websocket":
+            request_id.set(self._id_of(scope))
+            return self.app(scope, receive, send)
+        if scope["type"] == "http":
+            return self._http(scope, receive, send)
+        return self.app(scope, receive, send)
+
+    def _id_of(self, scope: Scope) -> str:
+        return accepted_id(_header(scope, REQUEST_ID_HEADER), self.max_chars) or new_id()
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rid = self._id_of(scope)
         token = request_id.set(rid)
         try:
-            if scope["type"] == "websocket":
-                await self.app(scope, receive, send)
-            else:
-                await self._http(scope, receive, send, rid)
+            await self._answer(scope, receive, send, rid)
         finally:
             request_id.reset(token)
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         started = time.perf_counter()
         status = 500  # if nothing is sent: the server closes the connection without an answer
         logged = False

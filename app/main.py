@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
@@ -241,13 +241,16 @@ class Teamwell(FastAPI):
     # Outside everything, the fast path too: each request's id and its log line (app/logs.py).
     request_log: ASGIApp | None = None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    # Plain functions, not coroutines: each hands on the next layer's coroutine, so a socket
+    # held open for hours keeps no frame of these two (idle-connection memory, docs/benchmarks.md).
+    def __call__(  # type: ignore[override]
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> Awaitable[None]:
         if self.request_log is not None:
-            await self.request_log(scope, receive, send)
-        else:
-            await self.dispatch(scope, receive, send)
+            return self.request_log(scope, receive, send)
+        return self.dispatch(scope, receive, send)
 
-    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if (
             scope["type"] == "websocket"
             and scope.get("path") == WS_PATH
@@ -255,9 +258,8 @@ class Teamwell(FastAPI):
             and self.ws_fast_path is not None
         ):
             scope["app"] = self
-            await self.ws_fast_path(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+            return self.ws_fast_path(scope, receive, send)
+        return super().__call__(scope, receive, send)
 
 
 async def _gateway(scope: Scope, receive: Receive, send: Send) -> None:
