@@ -104,11 +104,15 @@ class RequestLog:
         # the socket's own task (the server runs each connection in a task of its own), where
         # nothing else reads it, so it needs no reset.
         if scope["type"] == "websocket":
-            request_id.set(self._id_of(scope))
+            self.name_socket(scope)
             return self.app(scope, receive, send)
         if scope["type"] == "http":
             return self._http(scope, receive, send)
         return self.app(scope, receive, send)
+
+    def name_socket(self, scope: Scope) -> None:
+        """Give a WebSocket its request id, in the socket's own task."""
+        request_id.set(self._id_of(scope))
 
     def _id_of(self, scope: Scope) -> str:
         return accepted_id(_header(scope, REQUEST_ID_HEADER), self.max_chars) or new_id()

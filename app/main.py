@@ -239,26 +239,29 @@ class Teamwell(FastAPI):
 
     ws_fast_path: ASGIApp | None = None
     # Outside everything, the fast path too: each request's id and its log line (app/logs.py).
-    request_log: ASGIApp | None = None
+    request_log: RequestLog | None = None
 
-    # Plain functions, not coroutines: each hands on the next layer's coroutine, so a socket
-    # held open for hours keeps no frame of these two (idle-connection memory, docs/benchmarks.md).
-    def __call__(  # type: ignore[override]
-        self, scope: Scope, receive: Receive, send: Send
-    ) -> Awaitable[None]:
-        if self.request_log is not None:
-            return self.request_log(scope, receive, send)
-        return self.dispatch(scope, receive, send)
-
-    def dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "websocket"
             and scope.get("path") == WS_PATH
             and not scope.get("root_path")
             and self.ws_fast_path is not None
         ):
+            # The socket's request id is given here, not by awaiting the request-log layer, so
+            # that a socket held open for hours keeps no frame of that layer (idle-connection
+            # memory, docs/benchmarks.md).
+            if self.request_log is not None:
+                self.request_log.name_socket(scope)
             scope["app"] = self
-            return self.ws_fast_path(scope, receive, send)
+            await self.ws_fast_path(scope, receive, send)
+        elif self.request_log is not None:
+            await self.request_log(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    def dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """Everything but the ``/ws`` fast path: FastAPI's own stack (inside the request log)."""
         return super().__call__(scope, receive, send)
 
 
