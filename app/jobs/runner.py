@@ -33,7 +33,7 @@ from app.context import Actor, Context
 from app.errors import is_outage
 from app.jobs import service
 from app.jobs.models import ScheduledJob
-from app.jobs.registry import HANDLERS, JobContext
+from app.jobs.registry import HANDLERS, OUTSIDE_TRANSACTION, Handler, JobContext
 
 log = logging.getLogger("teamwell.jobs")
 # How long a stopping process waits for the job in hand (a server's shutdown waits with it).
@@ -146,6 +146,8 @@ class JobRunner:
         """One attempt of a claimed job; True when it is done."""
         run = HANDLERS.get(job.kind)
         try:
+            if job.kind in OUTSIDE_TRANSACTION and run is not None:
+                return await self._run_outside(job, run)
             async with events.transaction(self.sessions, self.publisher) as session:
                 held = await service.hold(session, job_id=job.id, worker=self.worker)
                 if held is None:
@@ -180,3 +182,32 @@ class JobRunner:
                 )
                 await session.commit()
             return False
+
+    async def _run_outside(self, job: ScheduledJob, run: Handler) -> bool:
+        """A handler that waits on the network, with no transaction held while it runs: the
+        job is checked to be still this worker's, then run, then held and marked done."""
+        async with self.sessions() as session:
+            held = await service.hold(session, job_id=job.id, worker=self.worker)
+            await session.commit()
+        if held is None:
+            log.warning("jobs: %s %s was taken over before it ran", job.kind, job.id)
+            return True
+        async with events.transaction(self.sessions, self.publisher) as session:
+            await run(
+                JobContext(
+                    session=session,
+                    ctx=Context(actor=SYSTEM, clock=self.clock),
+                    payload=dict(held.payload),
+                    settings=self.settings,
+                    job_id=held.id,
+                    attempt=held.attempts,
+                    sessions=self.sessions,
+                )
+            )
+            done = await service.hold(session, job_id=job.id, worker=self.worker)
+            if done is None:
+                log.warning("jobs: %s %s was taken over while it ran", job.kind, job.id)
+                return True
+            service.finish(done, self.clock.now())
+            session.add(done)
+        return True

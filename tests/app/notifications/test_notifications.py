@@ -295,10 +295,9 @@ async def person(session: AsyncSession, email_address: str) -> User:
 async def deliver(
     engine: AsyncEngine, now: datetime, channels: Channels, settings: Settings
 ) -> service.DeliveryReport:
-    async with session_factory(engine)() as session:
-        report = await service.deliver_due(session, now=now, channels=channels, settings=settings)
-        await session.commit()
-        return report
+    return await service.deliver_due(
+        session_factory(engine), now=now, channels=channels, settings=settings
+    )
 
 
 async def notify(
@@ -740,7 +739,7 @@ def test_senders_never_show_their_secrets() -> None:
 @dataclass
 class HoldingSender:
     """An email sender that holds its first message until released: the delivery run using it
-    keeps its claimed rows locked meanwhile."""
+    keeps its claimed rows (their lease) meanwhile."""
 
     sent: list[str] = field(default_factory=list)
     holding: asyncio.Event = field(default_factory=asyncio.Event)
@@ -766,7 +765,7 @@ async def test_two_runs_at_once_on_postgresql_send_each_delivery_once(
         second.release.set()
         one = asyncio.create_task(deliver(running, NOON, channels_for(settings, first), settings))
         await asyncio.wait_for(first.holding.wait(), timeout=30)
-        # The first run holds its rows: the second, meanwhile, finds nothing to claim.
+        # The first run's claims hold its rows: the second, meanwhile, finds nothing to claim.
         other = await asyncio.wait_for(
             deliver(running, NOON, channels_for(settings, second), settings), timeout=30
         )
