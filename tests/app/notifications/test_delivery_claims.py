@@ -127,7 +127,7 @@ async def test_a_write_completes_while_a_notice_is_on_its_way(
         assert delivery.claimed_until == NOON + timedelta(
             seconds=settings.notification_claim_seconds
         )
-        assert not run.done()
+        assert not run.done(), "the write waited for the send to end"
     finally:
         mailbox.release.set()
     report = await asyncio.wait_for(run, WAIT)
@@ -172,7 +172,7 @@ async def test_the_delivery_job_holds_no_transaction_while_it_sends(
     try:
         await in_flight(mailbox)
         await asyncio.wait_for(save_plan(engine, "Look at the warehouse vacancies"), WAIT)
-        assert not tick.done()
+        assert not tick.done(), "the write waited for the send to end"
     finally:
         mailbox.release.set()
     report = await asyncio.wait_for(tick, WAIT)
