@@ -155,16 +155,7 @@ class JobRunner:
                     return True
                 if run is None:
                     raise LookupError(f"no handler is registered for {job.kind!r}")
-                await run(
-                    JobContext(
-                        session=session,
-                        ctx=Context(actor=SYSTEM, clock=self.clock),
-                        payload=dict(held.payload),
-                        settings=self.settings,
-                        job_id=held.id,
-                        attempt=held.attempts,
-                    )
-                )
+                await run(self._context(held, session))
                 service.finish(held, self.clock.now())
                 session.add(held)
             return True
@@ -193,17 +184,7 @@ class JobRunner:
             log.warning("jobs: %s %s was taken over before it ran", job.kind, job.id)
             return True
         async with events.transaction(self.sessions, self.publisher) as session:
-            await run(
-                JobContext(
-                    session=session,
-                    ctx=Context(actor=SYSTEM, clock=self.clock),
-                    payload=dict(held.payload),
-                    settings=self.settings,
-                    job_id=held.id,
-                    attempt=held.attempts,
-                    sessions=self.sessions,
-                )
-            )
+            await run(self._context(held, session, sessions=self.sessions))
             done = await service.hold(session, job_id=job.id, worker=self.worker)
             if done is None:
                 log.warning("jobs: %s %s was taken over while it ran", job.kind, job.id)
@@ -211,3 +192,20 @@ class JobRunner:
             service.finish(done, self.clock.now())
             session.add(done)
         return True
+
+    def _context(
+        self,
+        held: ScheduledJob,
+        session: AsyncSession,
+        *,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> JobContext:
+        return JobContext(
+            session=session,
+            ctx=Context(actor=SYSTEM, clock=self.clock),
+            payload=dict(held.payload),
+            settings=self.settings,
+            job_id=held.id,
+            attempt=held.attempts,
+            sessions=sessions,
+        )

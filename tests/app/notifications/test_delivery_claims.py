@@ -10,7 +10,7 @@ claiming leaves its rows to the next run after their lease: at least once, never
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -22,9 +22,8 @@ from sqlmodel import select
 from app import events
 from app.clients.models import ClientRecord
 from app.clock import FrozenClock
-from app.config import Settings
 from app.context import Context
-from app.db import create_engine, session_factory
+from app.db import session_factory
 from app.jobs.models import ScheduledJob
 from app.jobs.runner import SYSTEM, JobRunner
 from app.notifications.channels import channels_for
@@ -44,23 +43,9 @@ from tests.app.notifications.test_notifications import (
     person,
     settings_for,
 )
-from tests.support.demo import copy_demo, demo_database
 from tests.support.smtp import MAIL_WAIT_SECONDS, HoldingMailbox, Mailbox, SmtpServer
 
 WAIT = MAIL_WAIT_SECONDS
-
-
-@pytest.fixture(scope="module")
-async def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return await demo_database(tmp_path_factory, "delivery_claims", SYSTEM, NOON)
-
-
-@pytest.fixture
-async def engine(demo_file: Path, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = copy_demo(demo_file, tmp_path)
-    running = create_engine(Settings(data_dir=tmp_path, database_url=url))
-    yield running
-    await running.dispose()
 
 
 @pytest.fixture
@@ -299,24 +284,3 @@ async def test_sends_go_at_once_up_to_the_bound(
     report = await asyncio.wait_for(run, WAIT)
     assert report.sent == 3
     assert sender.most == bound
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "ok"),
-    [
-        ("notification_claim_seconds", 0, False),
-        ("notification_claim_seconds", 1, True),
-        ("notification_claim_seconds", 86_400, True),
-        ("notification_claim_seconds", 86_401, False),
-        ("notification_send_concurrency", 0, False),
-        ("notification_send_concurrency", 1, True),
-        ("notification_send_concurrency", 100, True),
-        ("notification_send_concurrency", 101, False),
-    ],
-)
-def test_claim_settings_at_their_edges(name: str, value: int, ok: bool) -> None:
-    if ok:
-        assert getattr(Settings(**{name: value}), name) == value
-    else:
-        with pytest.raises(ValueError):
-            Settings(**{name: value})

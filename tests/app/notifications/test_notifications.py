@@ -60,7 +60,7 @@ from app.users.models import Role, User
 from auth.email import EmailMessage as AuthEmailMessage
 from auth.email import LogEmailSender, SmtpEmailSender
 from tests.conftest import ROLE_EMAILS, base_env, teamwell_cli
-from tests.support.demo import copy_demo, demo_database, migrate_and_seed
+from tests.support.demo import migrate_and_seed
 from tests.support.net import free_port
 from tests.support.postgres import PostgresServer
 from tests.support.smtp import Mailbox, SmtpServer
@@ -237,6 +237,14 @@ def test_urgent_alerts_always_reach_a_clinician() -> None:
         ("push_ttl_seconds", -1, False),
         ("push_ttl_seconds", 2_419_200, True),
         ("push_ttl_seconds", 2_419_201, False),
+        ("notification_claim_seconds", 0, False),
+        ("notification_claim_seconds", 1, True),
+        ("notification_claim_seconds", 86_400, True),
+        ("notification_claim_seconds", 86_401, False),
+        ("notification_send_concurrency", 0, False),
+        ("notification_send_concurrency", 1, True),
+        ("notification_send_concurrency", 100, True),
+        ("notification_send_concurrency", 101, False),
     ],
 )
 def test_notification_settings_at_their_edges(name: str, value: int, ok: bool) -> None:
@@ -263,17 +271,8 @@ def test_nothing_leaves_the_machine_by_default(tmp_path: Path) -> None:
 # --- on a real database ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-async def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return await demo_database(tmp_path_factory, "notifications", SYSTEM, NOON)
-
-
-@pytest.fixture
-async def engine(demo_file: Path, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = copy_demo(demo_file, tmp_path)
-    running = create_engine(Settings(data_dir=tmp_path, database_url=url))
-    yield running
-    await running.dispose()
+# ``demo_file`` (the demo data, made once per module) and ``engine`` (a copy of it for one
+# test) are this folder's fixtures (conftest.py).
 
 
 def settings_for(tmp_path: Path, **extra: Any) -> Settings:
