@@ -339,12 +339,17 @@ def cmd_deliver_notifications(settings: Settings, _args: argparse.Namespace) -> 
     channels = channels_for(settings, email_sender_for(settings))
     now = SystemClock().now()
 
-    async def work(session: AsyncSession) -> notifications_service.DeliveryReport:
-        return await notifications_service.deliver_due(
-            session, now=now, channels=channels, settings=settings
-        )
+    async def work() -> notifications_service.DeliveryReport:
+        # Sessions, not one: the run holds no transaction while it sends.
+        engine = create_engine(settings)
+        try:
+            return await notifications_service.deliver_due(
+                session_factory(engine), now=now, channels=channels, settings=settings
+            )
+        finally:
+            await engine.dispose()
 
-    report = asyncio.run(_in_session(settings, work))
+    report = asyncio.run(work())
     print(
         f"notifications: {report.sent} sent, {report.retrying} to try again, {report.failed} failed"
     )

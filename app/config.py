@@ -346,6 +346,11 @@ class Settings(BaseSettings):
     notification_max_attempts: int = Field(default=6, ge=1, le=50)
     notification_batch_size: int = Field(default=100, ge=1, le=10_000)
     notification_default_time_zone: str = "Europe/London"
+    # A delivery run claims its batch for `notification_claim_seconds` and sends outside any
+    # transaction, at most `notification_send_concurrency` at once; a run that dies leaves its
+    # claims to expire, and the next run after them sends those again (at least once).
+    notification_claim_seconds: float = Field(default=300.0, ge=1, le=24 * 3600)
+    notification_send_concurrency: int = Field(default=10, ge=1, le=100)
     # What happens on its own (docs/notifications.md, "What notifies whom"). An urgent alert
     # nobody has acknowledged after `urgent_alert_escalation_minutes` goes to the supervisors of
     # those it reached. Messages unread for `message_notice_delay_minutes` bring one notice per

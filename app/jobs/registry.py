@@ -8,6 +8,12 @@ events are published after that commit. So a job whose process dies part-way lea
 behind and runs again in full. A handler that raises is retried with backoff; raise
 ``JobError`` to record a reason of your own (never clinical content: admins read it), anything
 else is recorded by its class name only.
+
+A handler that waits on the network (sending notices) registers with
+``outside_transaction=True``: it opens short transactions of its own from ``job.sessions`` and
+none is held while it runs (on SQLite one would hold the database's write lock throughout).
+Its ``job.session`` is committed with "done" after it returns; the job's lease keeps other
+processes off the job meanwhile.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.config import Settings
@@ -39,6 +46,8 @@ class JobContext:
     settings: Settings
     job_id: uuid.UUID
     attempt: int  # 1 for the first attempt
+    # Sessions of the handler's own, for one registered ``outside_transaction``.
+    sessions: async_sessionmaker[AsyncSession] | None = None
 
 
 Handler = Callable[[JobContext], Awaitable[None]]
@@ -54,13 +63,18 @@ class Recurring:
 
 HANDLERS: dict[str, Handler] = {}
 RECURRING: dict[str, Recurring] = {}
+OUTSIDE_TRANSACTION: set[str] = set()
 
 
 def handler(
-    kind: str, *, every: Callable[[Settings], timedelta | None] | None = None
+    kind: str,
+    *,
+    every: Callable[[Settings], timedelta | None] | None = None,
+    outside_transaction: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register the function below as the handler of ``kind``; with ``every``, also schedule a
-    job of that kind at the start of each period (read from the settings)."""
+    job of that kind at the start of each period (read from the settings); with
+    ``outside_transaction``, run it with no transaction held (above)."""
 
     def register(run: Handler) -> Handler:
         if kind in HANDLERS:
@@ -70,6 +84,8 @@ def handler(
         HANDLERS[kind] = run
         if every is not None:
             RECURRING[kind] = Recurring(kind=kind, every=every)
+        if outside_transaction:
+            OUTSIDE_TRANSACTION.add(kind)
         return run
 
     return register

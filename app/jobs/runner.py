@@ -34,7 +34,7 @@ from app.db import read_only
 from app.errors import is_outage
 from app.jobs import service
 from app.jobs.models import ScheduledJob
-from app.jobs.registry import HANDLERS, JobContext
+from app.jobs.registry import HANDLERS, OUTSIDE_TRANSACTION, Handler, JobContext
 
 log = logging.getLogger("teamwell.jobs")
 # How long a stopping process waits for the job in hand (a server's shutdown waits with it).
@@ -151,6 +151,8 @@ class JobRunner:
         """One attempt of a claimed job; True when it is done."""
         run = HANDLERS.get(job.kind)
         try:
+            if job.kind in OUTSIDE_TRANSACTION and run is not None:
+                return await self._run_outside(job, run)
             async with events.transaction(self.sessions, self.publisher) as session:
                 held = await service.hold(session, job_id=job.id, worker=self.worker)
                 if held is None:
@@ -158,16 +160,7 @@ class JobRunner:
                     return True
                 if run is None:
                     raise LookupError(f"no handler is registered for {job.kind!r}")
-                await run(
-                    JobContext(
-                        session=session,
-                        ctx=Context(actor=SYSTEM, clock=self.clock),
-                        payload=dict(held.payload),
-                        settings=self.settings,
-                        job_id=held.id,
-                        attempt=held.attempts,
-                    )
-                )
+                await run(self._context(held, session))
                 service.finish(held, self.clock.now())
                 session.add(held)
             return True
@@ -185,3 +178,39 @@ class JobRunner:
                 )
                 await session.commit()
             return False
+
+    async def _run_outside(self, job: ScheduledJob, run: Handler) -> bool:
+        """A handler that waits on the network, with no transaction held while it runs: the
+        job is checked to be still this worker's, then run, then held and marked done."""
+        async with self.sessions() as session:
+            held = await service.hold(session, job_id=job.id, worker=self.worker)
+            await session.commit()
+        if held is None:
+            log.warning("jobs: %s %s was taken over before it ran", job.kind, job.id)
+            return True
+        async with events.transaction(self.sessions, self.publisher) as session:
+            await run(self._context(held, session, sessions=self.sessions))
+            done = await service.hold(session, job_id=job.id, worker=self.worker)
+            if done is None:
+                log.warning("jobs: %s %s was taken over while it ran", job.kind, job.id)
+                return True
+            service.finish(done, self.clock.now())
+            session.add(done)
+        return True
+
+    def _context(
+        self,
+        held: ScheduledJob,
+        session: AsyncSession,
+        *,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> JobContext:
+        return JobContext(
+            session=session,
+            ctx=Context(actor=SYSTEM, clock=self.clock),
+            payload=dict(held.payload),
+            settings=self.settings,
+            job_id=held.id,
+            attempt=held.attempts,
+            sessions=sessions,
+        )

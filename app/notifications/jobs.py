@@ -1,8 +1,9 @@
 """Notifications as scheduled work: ``notifications.deliver`` sends what is due (with its
 retries) every ``jobs_deliver_notifications_seconds``, in every process that runs jobs, so no
-outside scheduler is needed. Two processes running it at once send each delivery once
-(``deliver_due`` claims its rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the
-one process's write lock serialises it)."""
+outside scheduler is needed. It runs outside the job's transaction: ``deliver_due`` claims its
+rows with a lease in a short transaction of its own, sends with none open, and records each
+outcome in another, so a slow mail server or push service holds no lock (SQLite's write lock,
+PostgreSQL's rows) while it answers. Two processes running it at once never take the same row."""
 
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ def channels(settings: Settings) -> Channels:
     return kept[1]
 
 
-@handler(DELIVER, every=_every)
+@handler(DELIVER, every=_every, outside_transaction=True)
 async def deliver(job: JobContext) -> None:
+    assert job.sessions is not None  # registered outside_transaction
     await service.deliver_due(
-        job.session, now=job.ctx.now(), channels=channels(job.settings), settings=job.settings
+        job.sessions, now=job.ctx.now(), channels=channels(job.settings), settings=job.settings
     )

@@ -102,3 +102,7 @@ class NotificationDelivery(SQLModel, table=True):
     sent_at: datetime | None = timestamp_field(nullable=True)
     # The kind of failure ("SMTPRecipientsRefused", "push 410"): never a body or an address.
     last_error: str | None = Field(default=None, max_length=200)
+    # A delivery run's claim (a lease): the run sends outside any transaction, so these say the
+    # row is in hand; once `claimed_until` has passed, a run that died is taken over.
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = timestamp_field(nullable=True)

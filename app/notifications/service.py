@@ -3,13 +3,17 @@ and ``deliver_due`` (sends what is due; the scheduled work calls it). The only S
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import and_, or_
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,7 +38,7 @@ from app.notifications.models import (
     NotificationProfile,
     PushSubscription,
 )
-from app.notifications.notices import TEMPLATES, Notice, checked_link, render
+from app.notifications.notices import TEMPLATES, Notice, Rendered, checked_link, render
 from app.notifications.schemas import (
     ChannelChoices,
     FailedDelivery,
@@ -333,129 +337,269 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """One claimed delivery and all that sending it needs, read in the claim's transaction so
+    that the send itself touches no database."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    channel: Channel
+    attempts: int
+    rendered: Rendered | None = None
+    address: str | None = None  # the email address or the SMS number
+    push: tuple[tuple[uuid.UUID, PushTarget], ...] = ()
+    refused: DeliveryFailed | None = None  # known before sending: nothing is sent
+
+
+@dataclass
+class _Outcome:
+    failure: DeliveryFailed | None = None
+    pushed: list[uuid.UUID] = field(default_factory=list)  # subscriptions that took it
+    gone: list[uuid.UUID] = field(default_factory=list)  # subscriptions the service forgot
+    bounced: str | None = None  # the address the mail server refused for good
+
+
 async def deliver_due(
-    session: AsyncSession, *, now: datetime, channels: Channels, settings: Settings
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    now: datetime,
+    channels: Channels,
+    settings: Settings,
 ) -> DeliveryReport:
-    """Send the pending deliveries due by ``now`` (at most ``notification_batch_size``), in the
-    caller's transaction. On PostgreSQL the rows are claimed with ``FOR UPDATE SKIP LOCKED``, so
-    processes running this at once send each delivery once. A failure is tried again after a
-    doubling delay, up to ``notification_max_attempts``; a permanent one is not."""
-    due = await session.exec(
-        select(NotificationDelivery)
-        .where(
-            NotificationDelivery.status == DeliveryStatus.pending,
-            col(NotificationDelivery.next_attempt_at) <= now,
-        )
-        .order_by(col(NotificationDelivery.next_attempt_at))
-        .limit(settings.notification_batch_size)
-        .with_for_update(skip_locked=True)
-    )
+    """Send the pending deliveries due by ``now`` (at most ``notification_batch_size``, oldest
+    first) in three steps, so that no transaction is open while a notice is on the network
+    (a send may take ``notification_send_timeout_seconds``; a transaction held across it would
+    hold SQLite's write lock, or PostgreSQL's row locks and a connection, as long):
+
+    1. claim them in a short transaction: a lease (``claimed_by``, ``claimed_until``) and an
+       attempt, with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so runs at once never take the
+       same row; read what sending needs; commit;
+    2. send, at most ``notification_send_concurrency`` at once, in no transaction;
+    3. record each outcome in a short transaction of its own, if the claim is still this run's.
+
+    A run that dies after claiming leaves its rows pending: once their lease has passed, a later
+    run claims and sends them again (at least once). A failure is tried again after a doubling
+    delay, up to ``notification_max_attempts``; a permanent one is not."""
+    claim = uuid.uuid4().hex
+    async with sessions() as session:
+        claimed = await _claim(session, claim=claim, now=now, settings=settings)
+        await session.commit()
     report = DeliveryReport()
-    for delivery in list(due):
-        delivery.attempts += 1
-        try:
-            await _send(session, delivery, channels=channels, settings=settings, now=now)
-        except DeliveryFailed as exc:
-            delivery.last_error = exc.reason
-            report.errors.append(exc.reason)
-            if isinstance(exc, AddressBounced):
-                await _flag_bounce(session, delivery.user_id, now)
-            if exc.permanent or delivery.attempts >= settings.notification_max_attempts:
-                delivery.status = DeliveryStatus.failed
-                report.failed += 1
-            else:
-                delivery.next_attempt_at = now + rules.retry_delay(
-                    delivery.attempts,
-                    base_seconds=settings.notification_retry_base_seconds,
-                    max_seconds=settings.notification_retry_max_seconds,
-                )
-                report.retrying += 1
-            log.warning(
-                "notification %s (%s) to person %s failed, attempt %d: %s",
-                delivery.id,
-                delivery.channel,
-                delivery.user_id,
-                delivery.attempts,
-                exc.reason,
+    bound = asyncio.Semaphore(settings.notification_send_concurrency)
+
+    async def one(item: _Claimed) -> None:
+        async with bound:
+            outcome = await _send(item, channels)
+        async with sessions() as session:
+            await _record(
+                session, item, outcome, claim=claim, now=now, settings=settings, report=report
             )
-        else:
-            delivery.status = DeliveryStatus.sent
-            delivery.sent_at = now
-            delivery.last_error = None
-            report.sent += 1
-        session.add(delivery)
-    await session.flush()
+            await session.commit()
+
+    # Every send runs to its end even if recording another failed (the database went away):
+    # what was not recorded is sent again after its lease.
+    results = await asyncio.gather(*(one(item) for item in claimed), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
     return report
 
 
-async def _send(
+def _claimable(now: datetime) -> Any:
+    return and_(
+        col(NotificationDelivery.status) == DeliveryStatus.pending,
+        col(NotificationDelivery.next_attempt_at) <= now,
+        or_(
+            col(NotificationDelivery.claimed_until).is_(None),
+            col(NotificationDelivery.claimed_until) <= now,
+        ),
+    )
+
+
+async def _claim(
+    session: AsyncSession, *, claim: str, now: datetime, settings: Settings
+) -> list[_Claimed]:
+    due = await session.exec(
+        select(NotificationDelivery)
+        .where(_claimable(now))
+        .order_by(col(NotificationDelivery.next_attempt_at), col(NotificationDelivery.id))
+        .limit(settings.notification_batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    until = now + timedelta(seconds=settings.notification_claim_seconds)
+    claimed: list[_Claimed] = []
+    for delivery in list(due):
+        delivery.attempts += 1
+        delivery.claimed_by = claim
+        delivery.claimed_until = until
+        session.add(delivery)
+        claimed.append(await _prepare(session, delivery, settings=settings))
+    await session.flush()
+    return claimed
+
+
+async def _prepare(
     session: AsyncSession,
     delivery: NotificationDelivery,
     *,
-    channels: Channels,
     settings: Settings,
-    now: datetime,
-) -> None:
+) -> _Claimed:
+    """What sending ``delivery`` needs: the rendered notice and where it goes, or why not."""
+    base = _Claimed(
+        id=delivery.id,
+        user_id=delivery.user_id,
+        channel=Channel(delivery.channel),
+        attempts=delivery.attempts,
+    )
     user = await session.get(User, delivery.user_id)
     if user is None or not user.is_active:
-        raise DeliveryFailed("person inactive", permanent=True)
+        return replace(base, refused=DeliveryFailed("person inactive", permanent=True))
     rendered = render(Notice(delivery.notice), delivery.link, settings.public_url)
     profile = await _profile(session, user.id)
     if delivery.channel == Channel.email:
         if _bounced(profile, user):
-            raise DeliveryFailed("address bounced before", permanent=True)
-        await send_email(
-            channels.email,
-            EmailMessage(to=user.email, subject=rendered.title, text=rendered.email_text),
-        )
-    elif delivery.channel == Channel.sms:
-        if profile is None or not profile.sms_number or not channels.sms_configured:
-            raise DeliveryFailed("no SMS number", permanent=True)
-        await channels.sms.send(profile.sms_number, title=rendered.title, link=rendered.url)
-    else:
-        await _push(session, user.id, channels, rendered.title, rendered.text, rendered.url, now)
-
-
-async def _push(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    channels: Channels,
-    title: str,
-    text: str,
-    url: str,
-    now: datetime,
-) -> None:
-    """To every browser the person subscribed; sent when one took it. A subscription the push
-    service no longer knows is removed."""
-    subscriptions = list(
-        await session.exec(select(PushSubscription).where(PushSubscription.user_id == user_id))
+            return replace(base, refused=DeliveryFailed("address bounced before", permanent=True))
+        return replace(base, rendered=rendered, address=user.email)
+    if delivery.channel == Channel.sms:
+        if profile is None or not profile.sms_number:
+            return replace(base, refused=DeliveryFailed("no SMS number", permanent=True))
+        return replace(base, rendered=rendered, address=profile.sms_number)
+    subscriptions = await session.exec(
+        select(PushSubscription).where(PushSubscription.user_id == user.id)
     )
-    payload = {"title": title, "body": text, "url": url}
+    targets = tuple((s.id, PushTarget(s.endpoint, s.p256dh, s.auth)) for s in subscriptions)
+    return replace(base, rendered=rendered, push=targets)
+
+
+async def _send(item: _Claimed, channels: Channels) -> _Outcome:
+    """Hand one notice over to its channel: no database here."""
+    if item.refused is not None:
+        return _Outcome(failure=item.refused)
+    assert item.rendered is not None
+    rendered = item.rendered
+    try:
+        if item.channel == Channel.email:
+            assert item.address is not None
+            await send_email(
+                channels.email,
+                EmailMessage(to=item.address, subject=rendered.title, text=rendered.email_text),
+            )
+        elif item.channel == Channel.sms:
+            assert item.address is not None
+            if not channels.sms_configured:
+                raise DeliveryFailed("no SMS number", permanent=True)
+            await channels.sms.send(item.address, title=rendered.title, link=rendered.url)
+        else:
+            return await _push(item, channels, rendered)
+    except AddressBounced as exc:
+        return _Outcome(failure=exc, bounced=item.address)
+    except DeliveryFailed as exc:
+        return _Outcome(failure=exc)
+    return _Outcome()
+
+
+async def _push(item: _Claimed, channels: Channels, rendered: Rendered) -> _Outcome:
+    """To every browser the person subscribed; sent when one took it. A subscription the push
+    service no longer knows is removed (when the outcome is recorded)."""
+    payload = {"title": rendered.title, "body": rendered.text, "url": rendered.url}
+    outcome = _Outcome()
     failure: DeliveryFailed | None = None
-    delivered = False
-    for subscription in subscriptions:
-        target = PushTarget(subscription.endpoint, subscription.p256dh, subscription.auth)
+    for subscription_id, target in item.push:
         try:
             await channels.push.send(target, payload)
         except SubscriptionGone as exc:
-            await session.delete(subscription)
+            outcome.gone.append(subscription_id)
             failure = failure or exc
         except DeliveryFailed as exc:
             failure = exc
         else:
-            subscription.last_sent_at = now
-            session.add(subscription)
-            delivered = True
-    if delivered:
-        return
+            outcome.pushed.append(subscription_id)
+    if outcome.pushed:
+        return outcome
     if failure is None:
-        raise DeliveryFailed("no push subscription", permanent=True)
-    if isinstance(failure, SubscriptionGone):
-        raise DeliveryFailed(failure.reason, permanent=True)
-    raise failure
+        failure = DeliveryFailed("no push subscription", permanent=True)
+    elif isinstance(failure, SubscriptionGone):
+        failure = DeliveryFailed(failure.reason, permanent=True)
+    outcome.failure = failure
+    return outcome
 
 
-async def _flag_bounce(session: AsyncSession, user_id: uuid.UUID, now: datetime) -> None:
+async def _record(
+    session: AsyncSession,
+    item: _Claimed,
+    outcome: _Outcome,
+    *,
+    claim: str,
+    now: datetime,
+    settings: Settings,
+    report: DeliveryReport,
+) -> None:
+    """Store one send's outcome, if the claim is still this run's (a run slower than its lease
+    may have been taken over: the run that took it records it)."""
+    delivery = (
+        await session.exec(
+            select(NotificationDelivery)
+            .where(
+                col(NotificationDelivery.id) == item.id,
+                col(NotificationDelivery.claimed_by) == claim,
+            )
+            .with_for_update()
+        )
+    ).first()
+    for subscription_id in outcome.gone:
+        gone = await session.get(PushSubscription, subscription_id)
+        if gone is not None:
+            await session.delete(gone)
+    for subscription_id in outcome.pushed:
+        taken = await session.get(PushSubscription, subscription_id)
+        if taken is not None:
+            taken.last_sent_at = now
+            session.add(taken)
+    if outcome.bounced is not None:
+        await _flag_bounce(session, item.user_id, outcome.bounced, now)
+    if delivery is None:
+        log.warning("notification %s was taken over by another run before it was recorded", item.id)
+        return
+    delivery.claimed_by = None
+    delivery.claimed_until = None
+    failure = outcome.failure
+    if failure is None:
+        # Sent, even if cancelled meanwhile: it was.
+        delivery.status = DeliveryStatus.sent
+        delivery.sent_at = now
+        delivery.last_error = None
+        report.sent += 1
+    else:
+        delivery.last_error = failure.reason
+        report.errors.append(failure.reason)
+        if delivery.status != DeliveryStatus.pending:
+            pass  # cancelled while in flight: it stays so
+        elif failure.permanent or delivery.attempts >= settings.notification_max_attempts:
+            delivery.status = DeliveryStatus.failed
+            report.failed += 1
+        else:
+            delivery.next_attempt_at = now + rules.retry_delay(
+                delivery.attempts,
+                base_seconds=settings.notification_retry_base_seconds,
+                max_seconds=settings.notification_retry_max_seconds,
+            )
+            report.retrying += 1
+        log.warning(
+            "notification %s (%s) to person %s failed, attempt %d: %s",
+            delivery.id,
+            delivery.channel,
+            delivery.user_id,
+            delivery.attempts,
+            failure.reason,
+        )
+    session.add(delivery)
+    await session.flush()
+
+
+async def _flag_bounce(
+    session: AsyncSession, user_id: uuid.UUID, address: str, now: datetime
+) -> None:
     user = await session.get(User, user_id)
     if user is None:
         return
@@ -469,8 +613,10 @@ async def _flag_bounce(session: AsyncSession, user_id: uuid.UUID, now: datetime)
             quiet_end=rules.DEFAULT_QUIET_END,
             updated_at=now,
         )
+    # The address that bounced, not the one the person has now: a corrected address, changed
+    # while the notice was on its way, is not flagged.
     profile.email_bounced_at = now
-    profile.email_bounced_address = user.email
+    profile.email_bounced_address = address
     session.add(profile)
     log.warning("email to person %s bounced; flagged for staff", user_id)
 

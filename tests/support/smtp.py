@@ -5,11 +5,13 @@ The mailbox parses each message as the recipient's mail program would and offers
 (the server runs in a thread of its own, so a test waits for mail rather than sleeping). An
 address in ``Mailbox.refused`` is answered 550 at RCPT, as a server refuses an unknown mailbox.
 ``SmtpServer.down()`` takes the server away for a while (connections refused), and it is a
-context manager like the other test servers.
+context manager like the other test servers. A ``HoldingMailbox`` holds its answer to each
+message until the test releases it: a send in flight for as long as the test wants.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -26,7 +28,7 @@ from aiosmtpd.smtp import Session as SMTPSession
 from .net import free_port
 from .process import ManagedServer
 
-__all__ = ["MAIL_WAIT_SECONDS", "Mailbox", "SmtpServer"]
+__all__ = ["MAIL_WAIT_SECONDS", "HoldingMailbox", "Mailbox", "SmtpServer"]
 
 MAIL_WAIT_SECONDS = 15.0
 
@@ -92,6 +94,27 @@ class Mailbox:
     def clear(self) -> None:
         with self._arrived:
             self.messages.clear()
+
+
+class HoldingMailbox(Mailbox):
+    """A mailbox whose server answers each message (after its data) only once ``release`` is
+    set: ``holding`` is set while a message waits. The wait is bounded, so a test that fails
+    never leaves the server hanging."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(
+        self, server: SMTPServer, session: SMTPSession, envelope: Envelope
+    ) -> str:
+        self.holding.set()
+        await asyncio.to_thread(self.release.wait, MAIL_WAIT_SECONDS * 2)
+        return await super().handle_DATA(server, session, envelope)
+
+    def wait_holding(self, timeout: float = MAIL_WAIT_SECONDS) -> bool:
+        return self.holding.wait(timeout)
 
 
 class SmtpServer(ManagedServer):

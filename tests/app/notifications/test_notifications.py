@@ -61,7 +61,7 @@ from app.users.models import Role, User
 from auth.email import EmailMessage as AuthEmailMessage
 from auth.email import LogEmailSender, SmtpEmailSender
 from tests.conftest import ROLE_EMAILS, base_env, teamwell_cli
-from tests.support.demo import demo_database, demo_engine, migrate_and_seed
+from tests.support.demo import migrate_and_seed
 from tests.support.net import free_port
 from tests.support.postgres import PostgresServer
 from tests.support.smtp import Mailbox, SmtpServer
@@ -239,6 +239,14 @@ def test_urgent_alerts_always_reach_a_clinician() -> None:
         ("push_ttl_seconds", -1, False),
         ("push_ttl_seconds", 2_419_200, True),
         ("push_ttl_seconds", 2_419_201, False),
+        ("notification_claim_seconds", 0, False),
+        ("notification_claim_seconds", 1, True),
+        ("notification_claim_seconds", 86_400, True),
+        ("notification_claim_seconds", 86_401, False),
+        ("notification_send_concurrency", 0, False),
+        ("notification_send_concurrency", 1, True),
+        ("notification_send_concurrency", 100, True),
+        ("notification_send_concurrency", 101, False),
     ],
 )
 def test_notification_settings_at_their_edges(name: str, value: int, ok: bool) -> None:
@@ -265,15 +273,8 @@ def test_nothing_leaves_the_machine_by_default(tmp_path: Path) -> None:
 # --- on a real database ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-async def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return await demo_database(tmp_path_factory, "notifications", SYSTEM, NOON)
-
-
-@pytest.fixture
-async def engine(demo_file: Path, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    async with demo_engine(demo_file, tmp_path) as running:
-        yield running
+# ``demo_file`` (the demo data, made once per module) and ``engine`` (a copy of it for one
+# test) are this folder's fixtures (conftest.py).
 
 
 def settings_for(tmp_path: Path, **extra: Any) -> Settings:
@@ -295,10 +296,9 @@ async def person(session: AsyncSession, email_address: str) -> User:
 async def deliver(
     engine: AsyncEngine, now: datetime, channels: Channels, settings: Settings
 ) -> service.DeliveryReport:
-    async with session_factory(engine)() as session:
-        report = await service.deliver_due(session, now=now, channels=channels, settings=settings)
-        await session.commit()
-        return report
+    return await service.deliver_due(
+        session_factory(engine), now=now, channels=channels, settings=settings
+    )
 
 
 async def notify(
@@ -740,7 +740,7 @@ def test_senders_never_show_their_secrets() -> None:
 @dataclass
 class HoldingSender:
     """An email sender that holds its first message until released: the delivery run using it
-    keeps its claimed rows locked meanwhile."""
+    keeps its claimed rows (their lease) meanwhile."""
 
     sent: list[str] = field(default_factory=list)
     holding: asyncio.Event = field(default_factory=asyncio.Event)
@@ -766,7 +766,7 @@ async def test_two_runs_at_once_on_postgresql_send_each_delivery_once(
         second.release.set()
         one = asyncio.create_task(deliver(running, NOON, channels_for(settings, first), settings))
         await asyncio.wait_for(first.holding.wait(), timeout=30)
-        # The first run holds its rows: the second, meanwhile, finds nothing to claim.
+        # The first run's claims hold its rows: the second, meanwhile, finds nothing to claim.
         other = await asyncio.wait_for(
             deliver(running, NOON, channels_for(settings, second), settings), timeout=30
         )
