@@ -315,7 +315,7 @@ async def complete_upload(
     stored as a new document (or version). Until it is found clean it is its uploader's alone;
     a file carrying malware is quarantined (``scan_status`` infected)."""
     runtime = _runtime(request)
-    upload_id = upload.id
+    upload_id, upload_client = upload.id, upload.client_id
     try:
         done = await service.complete(
             session=session,
@@ -332,7 +332,7 @@ async def complete_upload(
             "document.upload_refused",
             resource_type="document_upload",
             resource_id=upload_id,
-            client_id=upload.client_id,
+            client_id=upload_client,
             outcome=Outcome.denied,
             detail=str(refused.extra.get("code")),
         )
@@ -497,14 +497,17 @@ async def _refuse(
 ) -> None:
     """Audit a refused download and commit it before the refusal is answered (which rolls the
     request's session back)."""
+    # Read before the rollback, which expires what the session loaded.
+    resource_id = document.id if document else version_id
+    client_id = target.client_id if target else None
     await session.rollback()
     await audit_service.record(
         session,
         ctx,
         action="document.download",
         resource_type="document" if document else "document_version",
-        resource_id=document.id if document else version_id,
-        client_id=target.client_id if target else None,
+        resource_id=resource_id,
+        client_id=client_id,
         outcome=Outcome.denied,
         detail=reason,
     )

@@ -30,13 +30,12 @@ class Scanner(Protocol):
 
 def scanner_from_settings(settings: Settings) -> Scanner | None:
     """clamd when ``TEAMWELL_CLAMD_HOST`` is set; None (scanning not configured) otherwise."""
-    host = getattr(settings, "clamd_host", None)
-    if not host:
+    if not settings.clamd_host:
         return None
     from app.documents.clamd import ClamdScanner
 
     return ClamdScanner(
-        host,
-        int(getattr(settings, "clamd_port", 3310)),
-        timeout_seconds=float(getattr(settings, "clamd_timeout_seconds", 30.0)),
+        settings.clamd_host,
+        settings.clamd_port,
+        timeout_seconds=settings.clamd_timeout_seconds,
     )

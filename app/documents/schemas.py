@@ -9,6 +9,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from app.documents.models import DocumentKind, Place, ScanStatus
+from app.schemas import Name
 
 
 class Strict(BaseModel):
@@ -27,7 +28,9 @@ class UploadCreate(Strict):
     kind: DocumentKind | None = Field(
         default=None, description="Its folder on a record; attachment, agenda or notes elsewhere"
     )
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: Name | None = Field(
+        default=None, min_length=1, max_length=200, description="Unset: the filename"
+    )
     filename: str = Field(min_length=1, max_length=255)
     size: StrictInt = Field(ge=1, description="The file's size in bytes")
     shared_with_client: StrictBool = False
@@ -77,7 +80,7 @@ class DocumentPublic(BaseModel):
 
 
 class DocumentChange(Strict):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: Name | None = Field(default=None, min_length=1, max_length=200)
     shared_with_client: StrictBool | None = None
 
 

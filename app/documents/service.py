@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,10 +40,12 @@ from app.documents.schemas import (
 from app.documents.storage import ObjectStore, StoredObjectMissing, store_from_settings
 from app.errors import Conflict, NotFound, PayloadTooLarge, Problem, TooManyRequests
 from app.messaging.keyring import MessageKeyring, keyring_from_settings
+from app.schemas import no_control_characters
 from app.users.models import Role, User
 from auth.policies.documents import Target, can_see_version
 
 DAY = timedelta(hours=24)
+UNTITLED = "Untitled document"
 MALWARE_FOUND = "malware found"
 
 
@@ -160,6 +162,14 @@ def default_kind(place: Place) -> DocumentKind:
     }[place]
 
 
+def default_title(filename: str) -> str:
+    """A document's title when none is given: its filename, if that is one line of text."""
+    try:
+        return no_control_characters(filename.strip())[:200] or UNTITLED
+    except ValueError:
+        return UNTITLED
+
+
 def check_kind(place: Place, kind: DocumentKind) -> None:
     if kind not in KINDS_OF_PLACE[place]:
         allowed = ", ".join(sorted(KINDS_OF_PLACE[place]))
@@ -242,7 +252,7 @@ async def create_upload(
         meeting_id=target.meeting.id if target.meeting else None,
         document_id=document.id if document else None,
         kind=kind,
-        title=document.title if document else (data.title or data.filename)[:200],
+        title=document.title if document else (data.title or default_title(data.filename)),
         shared_with_client=document.shared_with_client if document else shared,
         filename=data.filename,
         size_bytes=data.size,
@@ -551,6 +561,26 @@ async def in_place(*, session: AsyncSession, target: Target) -> list[Document]:
         select(Document)
         .where(column == place_id.id, col(Document.deleted_at).is_(None))
         .order_by(col(Document.created_at).desc())
+    )
+    return list(rows.all())
+
+
+async def about_client(
+    *,
+    session: AsyncSession,
+    client_id: uuid.UUID,
+    conversation_ids: Iterable[uuid.UUID],
+    meeting_ids: Iterable[uuid.UUID],
+) -> list[Document]:
+    """Every document about a client, deleted ones too (a subject-access export): on their
+    record, in the given conversations (their case threads) and of the given meetings."""
+    where = [col(Document.client_id) == client_id]
+    if conversations := list(conversation_ids):
+        where.append(col(Document.conversation_id).in_(conversations))
+    if meetings := list(meeting_ids):
+        where.append(col(Document.meeting_id).in_(meetings))
+    rows = await session.exec(
+        select(Document).where(or_(*where)).order_by(col(Document.created_at))
     )
     return list(rows.all())
 

@@ -87,16 +87,12 @@ def store_from_settings(settings: Settings) -> ObjectStore:
     if settings.document_store == "s3":
         from app.documents.s3 import S3Store  # only a deployment on S3 needs its client
 
+        secret = settings.s3_secret_access_key
         return S3Store(
-            endpoint_url=getattr(settings, "s3_endpoint_url", ""),
-            bucket=getattr(settings, "s3_bucket", ""),
-            region=getattr(settings, "s3_region", ""),
-            access_key_id=getattr(settings, "s3_access_key_id", ""),
-            secret_access_key=_secret(getattr(settings, "s3_secret_access_key", "")),
+            endpoint_url=settings.s3_endpoint_url,
+            bucket=settings.s3_bucket,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret else "",
         )
     return LocalFolderStore(settings.document_dir or settings.data_dir / "documents")
-
-
-def _secret(value: object) -> str:
-    reveal = getattr(value, "get_secret_value", None)
-    return str(reveal() if reveal else value or "")

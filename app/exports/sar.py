@@ -17,6 +17,10 @@ supervisor of their care team (``auth.policies.clients.can_request_subject_acces
 * ``messages`` — the client's case threads and their direct conversations, decrypted, with the
   earlier text of edited or deleted messages;
 * ``meetings`` — meetings about the client with invitees and attendance;
+* ``documents`` — the documents on the record, in those threads and of those meetings, with
+  their versions (filename, type, size, SHA-256, who and when, scan status) and any deletion:
+  a listing, not the files, which are downloaded as any other (docs/documents.md); a client
+  gets those shared with them, the rest counted in ``about.withheld``;
 * ``audit_events`` — every audit event about the client, including this export's own (it is
   written in the same transaction before the trail is read). Staff network addresses are left
   out; the client's own are kept.
@@ -51,6 +55,9 @@ from app.clients.schemas import CareTeamMemberPublic, ReferralPublic
 from app.consents import service as consents_service
 from app.consents.schemas import ConsentPublic
 from app.db import metadata
+from app.documents import service as documents_service
+from app.documents.models import Place
+from app.documents.schemas import DocumentPublic
 from app.measures import service as measures_service
 from app.measures.instruments import REGISTRY
 from app.measures.schemas import MeasurePublic
@@ -91,6 +98,8 @@ EXPORTED_TABLES = frozenset(
         "conversation",
         "meeting",
         "audit_event",
+        "document",
+        "document_version",
     }
 )
 REVIEW_REASON = (
@@ -230,6 +239,8 @@ class SubjectAccessArchive(BaseModel):
     other_records: dict[str, list[dict[str, Any]]]
     messages: list[Thread]
     meetings: list[MeetingEntry]
+    # The files are listed, not carried: each is downloaded as any other (docs/documents.md).
+    documents: list[DocumentPublic]
     audit_events: list[AuditEntryView]
 
 
@@ -274,6 +285,23 @@ async def archive(
         if alerts:
             withheld.append(Withheld(section="alerts", items=len(alerts), reason=REVIEW_REASON))
             alerts = []
+    meetings = await _meetings(session, client, [t.conversation_id for t in threads])
+    documents = await _documents(
+        session,
+        client,
+        requester,
+        conversation_ids=[t.conversation_id for t in threads],
+        meeting_ids=[m.meeting.id for m in meetings],
+    )
+    if by_client:
+        unshared = [
+            d for d in documents if d.place == Place.client_record and not d.shared_with_client
+        ]
+        if unshared:
+            withheld.append(
+                Withheld(section="documents", items=len(unshared), reason=REVIEW_REASON)
+            )
+            documents = [d for d in documents if d not in unshared]
     return SubjectAccessArchive(
         about=About(
             client_id=client.id,
@@ -290,7 +318,8 @@ async def archive(
         journey=journey,
         other_records=other_records,
         messages=threads,
-        meetings=await _meetings(session, client, [t.conversation_id for t in threads]),
+        meetings=meetings,
+        documents=documents,
         audit_events=await _audit_events(session, client),
     )
 
@@ -613,6 +642,31 @@ async def _meetings(
         )
         for m in rows.all()
     ]
+
+
+async def _documents(
+    session: AsyncSession,
+    client: ClientRecord,
+    requester: User,
+    *,
+    conversation_ids: list[uuid.UUID],
+    meeting_ids: list[uuid.UUID],
+) -> list[DocumentPublic]:
+    """Documents on the record, in the threads exported and of the meetings exported, with the
+    versions the requester may see (a version still being scanned only by its uploader)."""
+    found = await documents_service.about_client(
+        session=session,
+        client_id=client.id,
+        conversation_ids=conversation_ids,
+        meeting_ids=meeting_ids,
+    )
+    versions = await documents_service.versions_of(
+        session=session, document_ids=[d.id for d in found]
+    )
+    names = await users_service.names(
+        session=session, ids={v.uploaded_by for vs in versions.values() for v in vs}
+    )
+    return [documents_service.document_public(d, versions[d.id], requester, names) for d in found]
 
 
 async def _audit_events(session: AsyncSession, client: ClientRecord) -> list[AuditEntryView]:

@@ -25,6 +25,7 @@ ARCHIVE_SECTIONS = {
     "other_records",
     "messages",
     "meetings",
+    "documents",
     "audit_events",
 }
 

@@ -6,6 +6,7 @@ not cover, so no route escapes the permission review.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -220,6 +221,64 @@ def new_guest_link(w: World) -> dict[str, str]:
     )
     assert made.status_code == 201, made.text
     return {**meeting, "link_id": made.json()["id"]}
+
+
+# Documents (tests/app/documents/): what a chunk sends is the JSON of this text, so an upload of
+# its encoded length is complete after one chunk.
+CHUNK_TEXT = "A short note for the permission table."
+CHUNK_BYTES = len(json.dumps(CHUNK_TEXT).encode())
+
+
+def fresh_upload(w: World) -> dict[str, str]:
+    """An upload to Alex's record that his keyworker started (uploads are their starter's)."""
+    started = w.live.as_role("peer_keyworker").post(
+        "/api/v1/documents/uploads",
+        json={"client_id": w.ids["client"], "filename": "note.txt", "size": CHUNK_BYTES},
+    )
+    assert started.status_code == 201, started.text
+    return {"upload_id": started.json()["id"], "offset": "0"}
+
+
+def sent_upload(w: World) -> dict[str, str]:
+    """An upload of the keyworker's whose every byte has arrived, to complete."""
+    upload = fresh_upload(w)
+    sent = w.live.as_role("peer_keyworker").put(
+        f"/api/v1/documents/uploads/{upload['upload_id']}/chunks/0", json=CHUNK_TEXT
+    )
+    assert sent.status_code == 200, sent.text
+    return upload
+
+
+def fresh_document(w: World) -> dict[str, str]:
+    """A document on Alex's record, uploaded by his keyworker and shared with him."""
+    keyworker = w.live.as_role("peer_keyworker")
+    started = keyworker.post(
+        "/api/v1/documents/uploads",
+        json={
+            "client_id": w.ids["client"],
+            "filename": "note.txt",
+            "size": CHUNK_BYTES,
+            "shared_with_client": True,
+        },
+    )
+    assert started.status_code == 201, started.text
+    upload = {"upload_id": started.json()["id"]}
+    assert (
+        keyworker.put(
+            f"/api/v1/documents/uploads/{upload['upload_id']}/chunks/0", json=CHUNK_TEXT
+        ).status_code
+        == 200
+    )
+    done = keyworker.post(f"/api/v1/documents/uploads/{upload['upload_id']}/complete")
+    assert done.status_code == 201, done.text
+    return {"document_id": done.json()["id"], "number": "1"}
+
+
+def shared_document(w: World) -> dict[str, str]:
+    """One document of ``fresh_document``'s kind, made once, for the rules that only read."""
+    if "document" not in w.ids:
+        w.ids["document"] = fresh_document(w)["document_id"]
+    return {"document_id": w.ids["document"], "number": "1"}
 
 
 Factory = Callable[[World], Any]
@@ -1115,6 +1174,62 @@ RULES: list[Rule] = [
         frozenset({"admin"}),
         hidden=frozenset({"partner_admin"}),
     ),
+    # Documents: a record's readers (the client, documents shared with them); the conversation's
+    # members; whoever sees the meeting. An upload is continued by its starter alone.
+    Rule("GET", "/api/v1/clients/{client_id}/documents", frozenset(CARE)),
+    Rule("GET", "/api/v1/conversations/{conversation_id}/documents", frozenset(CLINICAL)),
+    Rule("GET", "/api/v1/meetings/{meeting_id}/documents", frozenset(CLINICAL)),
+    Rule(
+        "POST",
+        "/api/v1/documents/uploads",
+        frozenset(CARE),
+        201,
+        body=lambda w: {"client_id": w.ids["client"], "filename": "a.txt", "size": 10},
+    ),
+    Rule(
+        "GET",
+        "/api/v1/documents/uploads/{upload_id}",
+        frozenset({"peer_keyworker"}),
+        params=fresh_upload,
+    ),
+    Rule(
+        "PUT",
+        "/api/v1/documents/uploads/{upload_id}/chunks/{offset}",
+        frozenset({"peer_keyworker"}),
+        body=lambda _w: CHUNK_TEXT,
+        params=fresh_upload,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/documents/uploads/{upload_id}/complete",
+        frozenset({"peer_keyworker"}),
+        201,
+        params=sent_upload,
+    ),
+    Rule("GET", "/api/v1/documents/{document_id}", frozenset(CARE), params=shared_document),
+    # Staff who may change the record rename and share; the client only what they uploaded.
+    Rule(
+        "PATCH",
+        "/api/v1/documents/{document_id}",
+        frozenset(CLINICAL),
+        body=lambda _w: {"title": "Renamed in the permission table"},
+        params=shared_document,
+    ),
+    Rule(
+        "DELETE",
+        "/api/v1/documents/{document_id}",
+        frozenset(CLINICAL),
+        body=lambda _w: {"reason": "Checked by the permission table"},
+        params=fresh_document,
+    ),
+    Rule(
+        "POST",
+        "/api/v1/documents/{document_id}/versions/{number}/download",
+        frozenset(CARE),
+        201,
+        body=lambda _w: {},
+        params=shared_document,
+    ),
 ]
 
 # Routes every signed-in person (or anyone) uses for themselves, tested in their own modules.
@@ -1147,6 +1262,8 @@ SELF_SERVICE = {
     # What the sign-in page shows before anyone signs in: the name, and in a demo the demo
     # logins (tests/app/meta/test_meta.py).
     ("GET", "/api/v1/meta"),
+    # A file by its download token, which is its only authority (tests/app/documents/).
+    ("GET", "/files/{token}"),
     # Removing one's own push subscription needs one of one's own (test_notifications_api.py).
     ("DELETE", "/api/v1/me/notifications/push-subscriptions/{subscription_id}"),
 }
