@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import events
 from app.audit import service as audit_service
 from app.audit.models import Outcome
+from app.audit.writer import AuditedRead
 from app.config import Settings
 from app.context import Actor, Context
 from app.db import SessionDep
@@ -212,10 +213,13 @@ async def _audience(session: AsyncSession, access: DocumentAccess) -> set[uuid.U
     return await document_policies.audience(session, access.document, access.target)
 
 
+# Making a link and using it only read (and audit): their audit events go through the audit
+# writer (app/audit/writer.py), so neither takes SQLite's write lock nor pays a commit of its own.
 @router.post(
     "/documents/{document_id}/versions/{number}/download",
     response_model=DownloadLink,
     status_code=status.HTTP_201_CREATED,
+    dependencies=[AuditedRead],
 )
 async def download_link(
     body: DownloadRequest, version: ReadableVersion, session: SessionDep, request: Request
@@ -414,6 +418,7 @@ def _disposition(filename: str, *, inline: bool) -> str:
 
 @files.get(
     "/files/{token}",
+    dependencies=[AuditedRead],
     response_class=Response,
     responses={
         200: {"description": "The file's content", "content": {"application/octet-stream": {}}}
