@@ -446,14 +446,17 @@ class Prepared:
     sealed: Sealed | None
 
 
-def _inspect(data: bytes, settings: Settings) -> tuple[content.IdentifiedContent, str]:
-    """What the content is and its digest: CPU work on every byte, run in a thread."""
+def _inspect_and_seal(
+    data: bytes, settings: Settings, key: bytes, aad: bytes
+) -> tuple[content.IdentifiedContent, str, bytes]:
+    """What the content is, its digest, and the content sealed: CPU work on every byte, run in
+    a thread while clamd scans (the sealed bytes are stored only if the scan allows it)."""
     identified = content.identify(
         data,
         max_expansion_ratio=settings.document_max_expansion_ratio,
         max_expanded_bytes=settings.document_max_expanded_bytes,
     )
-    return identified, hashlib.sha256(data).hexdigest()
+    return identified, hashlib.sha256(data).hexdigest(), sealing.seal(data, key, aad=aad)
 
 
 async def _scan(scanner: Scanner, data: bytes) -> tuple[ScanStatus, str | None]:
@@ -472,8 +475,8 @@ async def prepare(*, runtime: Runtime, upload: DocumentUpload, now: datetime) ->
     it, seal it under a new data key and store it. No database work, so the caller holds no
     transaction (on SQLite, the write lock) while the chunks are read back, clamd reads the file
     and the object is stored; ``complete`` then writes the rows. The scan runs while the content
-    is identified and hashed in a thread. Content that is refused discards the chunks (refused
-    for good: nothing to complete again) and raises ``ContentNotAllowed``."""
+    is identified, hashed and sealed in a thread. Content that is refused discards the chunks
+    (refused for good: nothing to complete again) and raises ``ContentNotAllowed``."""
     _check_open(upload, now)
     if upload.received_bytes < upload.size_bytes:
         raise UploadIncomplete(
@@ -481,11 +484,18 @@ async def prepare(*, runtime: Runtime, upload: DocumentUpload, now: datetime) ->
             extra={"received_bytes": upload.received_bytes},
         )
     data = await _assemble(runtime, upload)
+    # The rows' ids are chosen now: the sealed object is bound to them (its associated data).
+    document_id = upload.document_id or uuid.uuid4()
+    version_id = uuid.uuid4()
+    key = sealing.new_data_key()
+    aad = sealing.object_aad(document_id, version_id)
     scanning = (
         asyncio.create_task(_scan(runtime.scanner, data)) if runtime.scanner is not None else None
     )
     try:
-        identified, digest = await asyncio.to_thread(_inspect, data, runtime.settings)
+        identified, digest, blob = await asyncio.to_thread(
+            _inspect_and_seal, data, runtime.settings, key, aad
+        )
     except BaseException as exc:
         if scanning is not None:
             scanning.cancel()
@@ -494,11 +504,9 @@ async def prepare(*, runtime: Runtime, upload: DocumentUpload, now: datetime) ->
             raise ContentNotAllowed(exc.detail, extra={"code": exc.code}) from None
         raise
     status, signature = (ScanStatus.not_scanned, None) if scanning is None else await scanning
-    document_id = upload.document_id or uuid.uuid4()
-    version_id = uuid.uuid4()
     sealed = None
     if status != ScanStatus.infected:  # an infected file is quarantined: never stored
-        sealed = await _seal_and_store(runtime, document_id, version_id, data)
+        sealed = await _store(runtime, document_id, version_id, key, blob)
     return Prepared(
         upload_id=upload.id,
         document_id=document_id,
@@ -601,14 +609,11 @@ async def _write_rows(
     return Completed(document=document, version=version, new_document=new_document)
 
 
-async def _seal_and_store(
-    runtime: Runtime, document_id: uuid.UUID, version_id: uuid.UUID, data: bytes
+async def _store(
+    runtime: Runtime, document_id: uuid.UUID, version_id: uuid.UUID, key: bytes, blob: bytes
 ) -> Sealed:
-    key = sealing.new_data_key()
-    aad = sealing.object_aad(document_id, version_id)
-    sealed = await asyncio.to_thread(sealing.seal, data, key, aad=aad)
     object_key = _object_key(document_id, version_id)
-    await runtime.store.put(object_key, sealed)
+    await runtime.store.put(object_key, blob)
     key_id, wrapped = sealing.wrap(runtime.keyring, key, row_id=version_id)
     return Sealed(object_key=object_key, key_id=key_id, wrapped_key=wrapped)
 
