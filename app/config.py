@@ -374,7 +374,10 @@ class Settings(BaseSettings):
     document_dir: Path | None = None
     document_max_bytes: int = Field(default=20_000_000, ge=1)
     document_daily_bytes_per_person: int = Field(default=200_000_000, ge=1)
-    document_chunk_bytes: int = Field(default=524_288, ge=1024)
+    # As large as a request may be (by default): each chunk is a request, a store round trip and
+    # a row update, so fewer of them is most of an upload's speed; 1 MB still resumes well on a
+    # phone's poor link.
+    document_chunk_bytes: int = Field(default=1_000_000, ge=1024)
     document_download_token_seconds: int = Field(default=300, ge=10, le=3600)
     document_max_expansion_ratio: int = Field(default=100, ge=1)
     document_max_expanded_bytes: int = Field(default=200_000_000, ge=1)

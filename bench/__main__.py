@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import connections, fanout, plans, signalling
+from bench import connections, documents, fanout, plans, signalling
 from bench.deploy import (
     REPO_ROOT,
     SERVER_ARGS,
@@ -34,7 +34,7 @@ from tests.support.net import free_port, port_is_open, wait_until
 from tests.support.server import LiveServer
 
 DEPLOYMENTS = ("embedded", "cluster")
-BENCHMARKS = ("connections", "fanout", "signalling", "plans")
+BENCHMARKS = ("connections", "fanout", "signalling", "plans", "documents")
 
 
 class Baselines:
@@ -287,6 +287,36 @@ class Suite:
                     )
 
                 await self.guarded(f"plans ({deployment.name} {kind})", teamwell)
+
+    async def bench_documents(self) -> None:
+        print("documents: 1 MB and 20 MB, through the API and bare to the same S3", flush=True)
+        rig = documents.Rig(self._work)
+        try:
+            await rig.start()
+            self.run.deployments[documents.TARGET] = rig.description
+            for size in documents.SIZES:
+                rounds = documents.QUICK_ROUNDS if self.quick else documents.ROUNDS[size]
+
+                async def bare(size: int = size, rounds: int = rounds) -> None:
+                    self.run.documents.extend(await rig.measure_bare(size, rounds))
+
+                async def teamwell(size: int = size, rounds: int = rounds) -> None:
+                    results = await rig.measure(size, rounds)
+                    self.run.documents.extend(results)
+                    for r in results:
+                        _say(
+                            r.target,
+                            f"{r.direction} {r.size // documents.MB} MB: "
+                            f"{r.mb_per_second:.1f} MB/s"
+                            + (f", {r.errors} errors ({r.last_error})" if r.errors else ""),
+                        )
+
+                await self.guarded(f"documents (bare {size // documents.MB} MB)", bare)
+                await self.guarded(f"documents ({size // documents.MB} MB)", teamwell)
+        except Exception as exc:
+            self.run.problems.append(f"documents failed to start: {type(exc).__name__}: {exc}")
+        finally:
+            rig.stop(keep_logs=bool(self.run.problems))
 
 
 def _shown_command(argv: list[str]) -> str:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.connections import ConnectionsResult
+from bench.documents import BARE as DOCUMENTS_BARE
+from bench.documents import MB, DocumentResult
 from bench.fanout import REFINE_STEPS, FanoutResult, Step
 from bench.measure import GENERATOR, SERVER, SUPPORT
 from bench.plans import PlanResult
@@ -44,6 +46,7 @@ class Run:
     fanout: list[FanoutResult] = field(default_factory=list)
     signalling: list[SignallingResult] = field(default_factory=list)
     plans: list[PlanResult] = field(default_factory=list)
+    documents: list[DocumentResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     profile: list[tuple[str, str]] = field(default_factory=list)  # (heading, preformatted)
 
@@ -258,6 +261,31 @@ def _plans(run: Run) -> list[str]:
     return out
 
 
+def _documents(run: Run) -> list[str]:
+    out = [
+        "",
+        "| target | direction | size | rounds | median s | MB/s | errors | rate to bare |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in run.documents:
+        bare = next(
+            (
+                b
+                for b in run.documents
+                if b.target == DOCUMENTS_BARE and (b.direction, b.size) == (r.direction, r.size)
+            ),
+            None,
+        )
+        errors = f"{r.errors}" + (f" ({r.last_error[:80]})" if r.errors else "")
+        out.append(
+            f"| {r.target} | {r.direction} | {r.size // MB} MB | {r.rounds} | "
+            f"{r.median_seconds:.3f} | {r.mb_per_second:,.1f} | {errors} | "
+            + (_ratio(r.mb_per_second, bare.mb_per_second) if bare and r is not bare else "-")
+            + " |"
+        )
+    return out
+
+
 def render(run: Run) -> str:
     took = (run.finished - run.started).total_seconds() if run.finished else 0.0
     lines = [
@@ -312,6 +340,14 @@ def render(run: Run) -> str:
         "",
         "## 4. Plan reads and writes over HTTP",
         *_plans(run),
+        "",
+        "## 5. Document uploads and downloads",
+        "",
+        "Through the API (chunked upload, content check, clamd scan, sealing, S3 put; download "
+        "link, token and permission checks, S3 get, opening) beside a bare aiobotocore put and "
+        "get of the same sizes to the same SeaweedFS (bench/documents.py). The target is at "
+        "least half the bare rate.",
+        *_documents(run),
     ]
     for heading, text in run.profile:
         lines += ["", f"### Profile: {heading}", "", "```", text.rstrip(), "```"]

@@ -119,8 +119,10 @@ MAX_ARCHIVE_ENTRIES = 10_000
 # as such and markup has no place in a document for a person.
 _MARKUP_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<", re.ASCII)
 _MARKUP_TAGS = re.compile(rb"<\s*(script|html|body|iframe|svg|object|embed)\b", re.IGNORECASE)
-# Plain text is UTF-8 with no control characters other than these layout ones.
-_TEXT_CONTROLS_ALLOWED = frozenset("\t\n\r\f")
+# Plain text is UTF-8 with no control characters (C0, DEL, C1) other than tab, line feed, form
+# feed and carriage return. A regular expression, not a loop over characters: a 20 MB text is
+# checked in milliseconds.
+_TEXT_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 
 def _refuse_type(detail: str = "This kind of file cannot be shared here.") -> ContentRefused:
@@ -170,9 +172,7 @@ def _is_plain_text(data: bytes) -> bool:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return not any(
-        unicodedata.category(ch) == "Cc" and ch not in _TEXT_CONTROLS_ALLOWED for ch in text
-    )
+    return _TEXT_CONTROL.search(text) is None
 
 
 def _identify_archive(

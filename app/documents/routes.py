@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import events
 from app.audit import service as audit_service
 from app.audit.models import Outcome
+from app.audit.writer import AuditedRead
 from app.config import Settings
 from app.context import Actor, Context
 from app.db import SessionDep
@@ -212,10 +213,13 @@ async def _audience(session: AsyncSession, access: DocumentAccess) -> set[uuid.U
     return await document_policies.audience(session, access.document, access.target)
 
 
+# Making a link and using it only read (and audit): their audit events go through the audit
+# writer (app/audit/writer.py), so neither takes SQLite's write lock nor pays a commit of its own.
 @router.post(
     "/documents/{document_id}/versions/{number}/download",
     response_model=DownloadLink,
     status_code=status.HTTP_201_CREATED,
+    dependencies=[AuditedRead],
 )
 async def download_link(
     body: DownloadRequest, version: ReadableVersion, session: SessionDep, request: Request
@@ -294,14 +298,13 @@ async def put_chunk(
     """One part of the file, at its byte offset (a multiple of ``chunk_bytes``). Sending a part
     again is harmless; a part beyond what has arrived is refused with where to resume."""
     data = await request.body()
-    await service.put_chunk(
-        session=session,
-        runtime=_runtime(request),
-        upload=upload,
-        offset=offset,
-        data=data,
-        now=principal.ctx.now(),
-    )
+    service.check_chunk(upload, offset, data, principal.ctx.now())
+    # The store's round trip is made outside a transaction: on SQLite every transaction holds
+    # the write lock, which no one else's request should wait on while a chunk travels.
+    await session.commit()
+    await service.store_chunk(_runtime(request), upload, offset, data)
+    if offset == upload.received_bytes:
+        await service.record_chunk(session=session, upload=upload, offset=offset, length=len(data))
     return service.upload_public(upload)
 
 
@@ -316,13 +319,19 @@ async def complete_upload(
     a file carrying malware is quarantined (``scan_status`` infected)."""
     runtime = _runtime(request)
     upload_id, upload_client = upload.id, upload.client_id
+    # Reading the chunks back, clamd's scan and storing the sealed file take a while: done
+    # outside a transaction (on SQLite, every transaction holds the write lock), the rows then
+    # written in one of their own.
+    await session.commit()
     try:
+        prepared = await service.prepare(runtime=runtime, upload=upload, now=principal.ctx.now())
         done = await service.complete(
             session=session,
             ctx=principal.ctx,
             runtime=runtime,
             upload=upload,
             uploader=principal.user,
+            prepared=prepared,
         )
     except service.ContentNotAllowed as refused:
         # Refused for good: the upload is closed (its parts are gone) and the refusal kept.
@@ -409,6 +418,7 @@ def _disposition(filename: str, *, inline: bool) -> str:
 
 @files.get(
     "/files/{token}",
+    dependencies=[AuditedRead],
     response_class=Response,
     responses={
         200: {"description": "The file's content", "content": {"application/octet-stream": {}}}

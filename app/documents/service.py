@@ -8,9 +8,10 @@ import asyncio
 import hashlib
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, or_, update
 from sqlmodel import col, select
@@ -47,6 +48,12 @@ from auth.policies.documents import Target, can_see_version
 DAY = timedelta(hours=24)
 UNTITLED = "Untitled document"
 MALWARE_FOUND = "malware found"
+# How many of an upload's chunks are read from (or removed from) the store at once: their round
+# trips overlap, well within the S3 client's pool of connections (app/documents/s3.py).
+STORE_CONCURRENCY = 8
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -305,19 +312,11 @@ def _check_open(upload: DocumentUpload, now: datetime) -> None:
         raise UploadClosed("Start a new upload.")
 
 
-async def put_chunk(
-    *,
-    session: AsyncSession,
-    runtime: Runtime,
-    upload: DocumentUpload,
-    offset: int,
-    data: bytes,
-    now: datetime,
-) -> DocumentUpload:
-    """Store one chunk, sealed. Chunks start at multiples of ``chunk_bytes`` and each but the
-    last is exactly that long. The next expected offset (``received_bytes``) moves the upload
-    on; an offset already received is a re-send (a reply lost on a poor link) and is stored
-    again without moving it; a later offset is refused with where to resume."""
+def check_chunk(upload: DocumentUpload, offset: int, data: bytes, now: datetime) -> None:
+    """Whether this chunk may be stored. Chunks start at multiples of ``chunk_bytes`` and each
+    but the last is exactly that long. The next expected offset (``received_bytes``) moves the
+    upload on; an offset already received is a re-send (a reply lost on a poor link) and is
+    stored again without moving it; a later offset is refused with where to resume."""
     _check_open(upload, now)
     chunk = upload.chunk_bytes
     if offset < 0 or offset % chunk or offset >= upload.size_bytes:
@@ -332,36 +331,83 @@ async def put_chunk(
         raise ChunkOffsetWrong(
             f"Resume at {upload.received_bytes}.", extra={"received_bytes": upload.received_bytes}
         )
+
+
+async def store_chunk(runtime: Runtime, upload: DocumentUpload, offset: int, data: bytes) -> None:
+    """Seal a checked chunk and put it in the store. No database work: the caller need not
+    hold a transaction (on SQLite, the write lock) across the store's round trip."""
     assert upload.key_id is not None and upload.wrapped_key is not None
     key = sealing.unwrap(runtime.keyring, upload.key_id, upload.wrapped_key, row_id=upload.id)
-    sealed = sealing.seal(data, key, aad=sealing.chunk_aad(upload.id, offset))
+    sealed = await asyncio.to_thread(
+        sealing.seal, data, key, aad=sealing.chunk_aad(upload.id, offset)
+    )
     await runtime.store.put(_chunk_key(upload.id, offset), sealed)
-    if offset == upload.received_bytes:
-        # Moved only from where it was read: of two requests sending the same part, one moves it.
-        await session.exec(
-            update(DocumentUpload)
-            .where(
-                col(DocumentUpload.id) == upload.id, col(DocumentUpload.received_bytes) == offset
-            )
-            .values(received_bytes=offset + len(data))
-        )
-        await session.refresh(upload)
+
+
+async def record_chunk(
+    *, session: AsyncSession, upload: DocumentUpload, offset: int, length: int
+) -> DocumentUpload:
+    """Move the upload past a stored chunk, if it was the next one expected."""
+    # Moved only from where it was read: of two requests sending the same part, one moves it.
+    await session.exec(
+        update(DocumentUpload)
+        .where(col(DocumentUpload.id) == upload.id, col(DocumentUpload.received_bytes) == offset)
+        .values(received_bytes=offset + length)
+    )
+    await session.refresh(upload)
     return upload
+
+
+async def put_chunk(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    upload: DocumentUpload,
+    offset: int,
+    data: bytes,
+    now: datetime,
+) -> DocumentUpload:
+    """Check, store and record one chunk, sealed, in the session's transaction (the route
+    does the same in three steps, committing before the store's round trip)."""
+    check_chunk(upload, offset, data, now)
+    await store_chunk(runtime, upload, offset, data)
+    if offset == upload.received_bytes:
+        await record_chunk(session=session, upload=upload, offset=offset, length=len(data))
+    return upload
+
+
+async def _each(items: Iterable[T], work: Callable[[T], Awaitable[R]]) -> list[R]:
+    """``work`` on every item, at most ``STORE_CONCURRENCY`` at a time, results in order: the
+    store's round trips overlap instead of following one another."""
+    gate = asyncio.Semaphore(STORE_CONCURRENCY)
+
+    async def one(item: T) -> R:
+        async with gate:
+            return await work(item)
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+def _offsets(upload: DocumentUpload) -> range:
+    return range(0, upload.size_bytes, upload.chunk_bytes)
 
 
 async def _assemble(runtime: Runtime, upload: DocumentUpload) -> bytes:
     assert upload.key_id is not None and upload.wrapped_key is not None
     key = sealing.unwrap(runtime.keyring, upload.key_id, upload.wrapped_key, row_id=upload.id)
-    parts = []
-    for offset in range(0, upload.size_bytes, upload.chunk_bytes):
+
+    async def part(offset: int) -> bytes:
         blob = await runtime.store.get(_chunk_key(upload.id, offset))
-        parts.append(sealing.open_sealed(blob, key, aad=sealing.chunk_aad(upload.id, offset)))
-    return b"".join(parts)
+        aad = sealing.chunk_aad(upload.id, offset)
+        return await asyncio.to_thread(sealing.open_sealed, blob, key, aad=aad)
+
+    return b"".join(await _each(_offsets(upload), part))
 
 
 async def _discard_chunks(runtime: Runtime, upload: DocumentUpload) -> None:
-    for offset in range(0, upload.size_bytes, upload.chunk_bytes):
-        await runtime.store.delete(_chunk_key(upload.id, offset))
+    await _each(
+        _offsets(upload), lambda offset: runtime.store.delete(_chunk_key(upload.id, offset))
+    )
 
 
 @dataclass(frozen=True)
@@ -375,19 +421,62 @@ def _object_key(document_id: uuid.UUID, version_id: uuid.UUID) -> str:
     return f"documents/{document_id}/{version_id}"
 
 
-async def complete(
-    *,
-    session: AsyncSession,
-    ctx: Context,
-    runtime: Runtime,
-    upload: DocumentUpload,
-    uploader: User,
-) -> Completed:
+@dataclass(frozen=True)
+class Sealed:
+    """A version's content as stored: where, and its data key wrapped by the keyring."""
+
+    object_key: str
+    key_id: str
+    wrapped_key: bytes
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An upload's content checked, scanned and (unless infected) sealed and stored, under ids
+    chosen beforehand for the document and version rows that ``complete`` then writes."""
+
+    upload_id: uuid.UUID
+    document_id: uuid.UUID
+    version_id: uuid.UUID
+    identified: content.IdentifiedContent
+    size_bytes: int
+    sha256: str
+    scan_status: ScanStatus
+    scan_signature: str | None
+    sealed: Sealed | None
+
+
+def _inspect_and_seal(
+    data: bytes, settings: Settings, key: bytes, aad: bytes
+) -> tuple[content.IdentifiedContent, str, bytes]:
+    """What the content is, its digest, and the content sealed: CPU work on every byte, run in
+    a thread while clamd scans (the sealed bytes are stored only if the scan allows it)."""
+    identified = content.identify(
+        data,
+        max_expansion_ratio=settings.document_max_expansion_ratio,
+        max_expanded_bytes=settings.document_max_expanded_bytes,
+    )
+    return identified, hashlib.sha256(data).hexdigest(), sealing.seal(data, key, aad=aad)
+
+
+async def _scan(scanner: Scanner, data: bytes) -> tuple[ScanStatus, str | None]:
+    result = await scanner.scan(data)
+    status = {
+        ScanOutcome.CLEAN: ScanStatus.clean,
+        ScanOutcome.INFECTED: ScanStatus.infected,
+        ScanOutcome.UNAVAILABLE: ScanStatus.pending,
+    }[result.outcome]
+    signature = (result.signature or "unknown")[:200] if status == ScanStatus.infected else None
+    return status, signature
+
+
+async def prepare(*, runtime: Runtime, upload: DocumentUpload, now: datetime) -> Prepared:
     """Once every byte has arrived: identify the content (by its bytes, never its name), scan
-    it, seal it under a new data key and store it as a new document or a new version. An
-    infected file is not stored (quarantined: the row says so, the uploader is told by the
-    caller); with the scanner away it waits ``pending`` and the caller schedules the scan."""
-    now = ctx.now()
+    it, seal it under a new data key and store it. No database work, so the caller holds no
+    transaction (on SQLite, the write lock) while the chunks are read back, clamd reads the file
+    and the object is stored; ``complete`` then writes the rows. The scan runs while the content
+    is identified, hashed and sealed in a thread. Content that is refused discards the chunks
+    (refused for good: nothing to complete again) and raises ``ContentNotAllowed``."""
     _check_open(upload, now)
     if upload.received_bytes < upload.size_bytes:
         raise UploadIncomplete(
@@ -395,28 +484,87 @@ async def complete(
             extra={"received_bytes": upload.received_bytes},
         )
     data = await _assemble(runtime, upload)
-    upload.completed_at = now
+    # The rows' ids are chosen now: the sealed object is bound to them (its associated data).
+    document_id = upload.document_id or uuid.uuid4()
+    version_id = uuid.uuid4()
+    key = sealing.new_data_key()
+    aad = sealing.object_aad(document_id, version_id)
+    scanning = (
+        asyncio.create_task(_scan(runtime.scanner, data)) if runtime.scanner is not None else None
+    )
     try:
-        identified = content.identify(
-            data,
-            max_expansion_ratio=runtime.settings.document_max_expansion_ratio,
-            max_expanded_bytes=runtime.settings.document_max_expanded_bytes,
+        identified, digest, blob = await asyncio.to_thread(
+            _inspect_and_seal, data, runtime.settings, key, aad
         )
-    except content.ContentRefused as refused:
-        await _discard_chunks(runtime, upload)  # refused for good: nothing to complete again
-        raise ContentNotAllowed(refused.detail, extra={"code": refused.code}) from None
-    status, signature = ScanStatus.not_scanned, None
-    if runtime.scanner is not None:
-        result = await runtime.scanner.scan(data)
-        status = {
-            ScanOutcome.CLEAN: ScanStatus.clean,
-            ScanOutcome.INFECTED: ScanStatus.infected,
-            ScanOutcome.UNAVAILABLE: ScanStatus.pending,
-        }[result.outcome]
-        signature = (result.signature or "unknown")[:200] if status == ScanStatus.infected else None
+    except BaseException as exc:
+        if scanning is not None:
+            scanning.cancel()
+        if isinstance(exc, content.ContentRefused):
+            await _discard_chunks(runtime, upload)
+            raise ContentNotAllowed(exc.detail, extra={"code": exc.code}) from None
+        raise
+    status, signature = (ScanStatus.not_scanned, None) if scanning is None else await scanning
+    sealed = None
+    if status != ScanStatus.infected:  # an infected file is quarantined: never stored
+        sealed = await _store(runtime, document_id, version_id, key, blob)
+    return Prepared(
+        upload_id=upload.id,
+        document_id=document_id,
+        version_id=version_id,
+        identified=identified,
+        size_bytes=len(data),
+        sha256=digest,
+        scan_status=status,
+        scan_signature=signature,
+        sealed=sealed,
+    )
+
+
+async def discard_prepared(runtime: Runtime, prepared: Prepared) -> None:
+    """Remove what ``prepare`` stored, when its rows are not to be written after all (without
+    its data key, which only a row would hold, the object could never be opened anyway)."""
+    if prepared.sealed is not None:
+        await runtime.store.delete(prepared.sealed.object_key)
+
+
+async def complete(
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    runtime: Runtime,
+    upload: DocumentUpload,
+    uploader: User,
+    prepared: Prepared,
+) -> Completed:
+    """Write what ``prepare`` made as a new document or a new version. An infected file is not
+    stored (quarantined: the row says so, the uploader is told by the caller); with the scanner
+    away it waits ``pending`` and the caller schedules the scan. The upload is read again, locked:
+    of two completions of the same upload, the second finds it closed (and removes its copy)."""
+    now = ctx.now()
+    try:
+        await session.refresh(upload, with_for_update=True)
+        _check_open(upload, now)
+        completed = await _write_rows(session, upload, uploader, prepared, now)
+    except BaseException:
+        await discard_prepared(runtime, prepared)
+        raise
+    # Only once the file is stored: a completion that fails before may be tried again.
+    await _discard_chunks(runtime, upload)
+    return completed
+
+
+async def _write_rows(
+    session: AsyncSession,
+    upload: DocumentUpload,
+    uploader: User,
+    prepared: Prepared,
+    now: datetime,
+) -> Completed:
+    upload.completed_at = now
     new_document = upload.document_id is None
     if new_document:
         document = Document(
+            id=prepared.document_id,
             place=upload.place,
             client_id=upload.client_id,
             conversation_id=upload.conversation_id,
@@ -436,41 +584,38 @@ async def complete(
         if document.deleted_at is not None:
             raise DocumentDeleted()
     document.latest_version += 1
+    status, sealed = prepared.scan_status, prepared.sealed
     version = DocumentVersion(
+        id=prepared.version_id,
         document_id=document.id,
         number=document.latest_version,
-        filename=content.safe_filename(upload.filename, identified.extension),
-        media_type=identified.media_type,
-        previewable=identified.previewable,
-        size_bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        filename=content.safe_filename(upload.filename, prepared.identified.extension),
+        media_type=prepared.identified.media_type,
+        previewable=prepared.identified.previewable,
+        size_bytes=prepared.size_bytes,
+        sha256=prepared.sha256,
         uploaded_by=uploader.id,
         uploaded_at=now,
         scan_status=status,
         scanned_at=now if status in (ScanStatus.clean, ScanStatus.infected) else None,
-        scan_signature=signature,
+        scan_signature=prepared.scan_signature,
+        object_key=sealed.object_key if sealed else None,
+        key_id=sealed.key_id if sealed else None,
+        wrapped_key=sealed.wrapped_key if sealed else None,
+        removed_at=None if sealed else now,  # quarantined: never stored
     )
-    if status == ScanStatus.infected:
-        version.removed_at = now  # quarantined: never stored
-    else:
-        await _store_version(runtime, document, version, data)
     session.add_all([document, version, upload])
     await session.flush()
-    # Only once the file is stored: a completion that fails before may be tried again.
-    await _discard_chunks(runtime, upload)
     return Completed(document=document, version=version, new_document=new_document)
 
 
-async def _store_version(
-    runtime: Runtime, document: Document, version: DocumentVersion, data: bytes
-) -> None:
-    key = sealing.new_data_key()
-    aad = sealing.object_aad(document.id, version.id)
-    sealed = await asyncio.to_thread(sealing.seal, data, key, aad=aad)
-    object_key = _object_key(document.id, version.id)
-    await runtime.store.put(object_key, sealed)
-    version.object_key = object_key
-    version.key_id, version.wrapped_key = sealing.wrap(runtime.keyring, key, row_id=version.id)
+async def _store(
+    runtime: Runtime, document_id: uuid.UUID, version_id: uuid.UUID, key: bytes, blob: bytes
+) -> Sealed:
+    object_key = _object_key(document_id, version_id)
+    await runtime.store.put(object_key, blob)
+    key_id, wrapped = sealing.wrap(runtime.keyring, key, row_id=version_id)
+    return Sealed(object_key=object_key, key_id=key_id, wrapped_key=wrapped)
 
 
 async def open_version(runtime: Runtime, version: DocumentVersion) -> bytes:

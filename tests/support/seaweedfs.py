@@ -15,8 +15,9 @@ ports a free one on 127.0.0.1 (the gRPC ports too, which otherwise default to po
 data and sockets in a fresh temp dir, and no usage reporting (``-master.telemetry=false``). An
 S3 identity config (``-s3.config``) gives it one access key with a random secret, so requests are
 signature-checked: without one SeaweedFS accepts anonymous requests. Ready when the S3 gateway
-answers HTTP (with "access denied" to the anonymous check). It takes long to stop on SIGTERM, and
-its data is thrown away, so it is killed. Set ``TEAMWELL_WEED`` to use a specific binary.
+answers HTTP (with "access denied" to the anonymous check) and the master knows a volume
+server. It takes long to stop on SIGTERM, and its data is thrown away, so it is killed. Set
+``TEAMWELL_WEED`` to use a specific binary.
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ from .process import TempDirServer, launch, startup_failure
 if TYPE_CHECKING:
     from app.documents.s3 import S3Store
 
-__all__ = ["SeaweedFSError", "SeaweedFSServer", "find_weed", "s3_answers", "seaweedfs_available"]
+__all__ = [
+    "SeaweedFSError",
+    "SeaweedFSServer",
+    "find_weed",
+    "s3_answers",
+    "seaweedfs_available",
+    "volume_server_joined",
+]
 
 REGION = "us-east-1"
 # The ports of one `weed server`: each HTTP port has a gRPC one beside it.
@@ -77,6 +85,30 @@ def s3_answers(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool
     finally:
         connection.close()
     return reply.status in (200, 403)
+
+
+def volume_server_joined(master_port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
+    """Whether the master knows a volume server (before that, a write finds nowhere to go)."""
+    connection = http.client.HTTPConnection(host, master_port, timeout=timeout)
+    try:
+        connection.request("GET", "/dir/status")
+        reply = connection.getresponse()
+        body = reply.read()
+    except OSError:
+        return False
+    finally:
+        connection.close()
+    if reply.status != 200:
+        return False
+    try:
+        topology = json.loads(body)["Topology"]
+        return any(
+            rack.get("DataNodes")
+            for centre in topology.get("DataCenters") or []
+            for rack in centre.get("Racks") or []
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
 
 
 class SeaweedFSServer(TempDirServer):
@@ -195,7 +227,7 @@ class SeaweedFSServer(TempDirServer):
                 }
                 proc, ok = launch(
                     self._command(binary, identities),
-                    ready=lambda: s3_answers(self.s3_port, self.host),
+                    ready=self._ready,
                     timeout=self.startup_timeout,
                     interval=0.2,
                     log=log,
@@ -214,6 +246,11 @@ class SeaweedFSServer(TempDirServer):
             self.stop()
             raise
         return self
+
+    def _ready(self) -> bool:
+        return s3_answers(self.s3_port, self.host) and volume_server_joined(
+            self.ports["master"], self.host
+        )
 
     def _log_text(self) -> str:
         try:

@@ -29,7 +29,7 @@ def test_every_benchmark_runs_and_reports_beside_its_baseline(tmp_path: Path) ->
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,  # about 100 s here with the documents rig (SeaweedFS, clamd, 20 MB files)
         check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -42,6 +42,7 @@ def test_every_benchmark_runs_and_reports_beside_its_baseline(tmp_path: Path) ->
         "## 2. Idle authenticated connections with presence",
         "## 3. Signalling",
         "## 4. Plan reads and writes over HTTP",
+        "## 5. Document uploads and downloads",
     ):
         assert heading in text, heading
     rows = [line for line in text.splitlines() if line.startswith("| ")]
@@ -61,6 +62,12 @@ def test_every_benchmark_runs_and_reports_beside_its_baseline(tmp_path: Path) ->
         for kind in ("read", "write"):
             assert f"| {target} | {kind} | 8 | " in row(target, f"| {kind} |")
             assert "| 0 |" in row(target, f"| {kind} |")
+    # Documents: 1 MB and 20 MB up and down, bare and through the API, without errors.
+    for target in ("bare aiobotocore", "embedded, SeaweedFS + clamd"):
+        for direction in ("upload", "download"):
+            for size in ("1 MB", "20 MB"):
+                assert "| 1 | " in row(target, f"| {direction} | {size} |")
+                assert "| 0 |" in row(target, f"| {direction} | {size} |")
     # Fan-out: a rate was sustained by both (messages acknowledged and delivered to all ten).
     assert "**bare `websockets` broadcast**: 4 conversations of 10; highest sustained" in text
     assert "**embedded**: 4 conversations of 10; highest sustained" in text
