@@ -1,7 +1,7 @@
 """notification deliveries claimed with a lease, so they are sent outside any transaction
 
 Revision ID: 0021_delivery_claims
-Revises: 0019_equality
+Revises: 0020_documents
 Create Date: 2026-12-07 17:40:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.dbtypes
 
 revision: str = "0021_delivery_claims"
-down_revision: str | None = "0019_equality"
+down_revision: str | None = "0020_documents"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
