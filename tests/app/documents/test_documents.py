@@ -656,6 +656,31 @@ def test_retention_removes_the_objects_of_a_kind_past_its_period(live: Live) -> 
     assert keyworker.get(f"/api/v1/documents/{cv['id']}").json()["deleted_at"] is None
 
 
+def test_the_retention_command_removes_documents_as_the_job_does(live: Live) -> None:
+    keyworker = live.as_role("peer_keyworker")
+    letter = upload(keyworker, a_pdf(), client_id=client_id(live, "Alex Morgan"), kind="letters")
+    objects = [p for p in stored_files(live) if letter["id"] in p.parts]
+    assert objects
+    long_ago = (datetime.now(UTC) - timedelta(days=31)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(live.data_dir / "teamwell.db") as db:
+        db.execute(
+            "UPDATE document_version SET uploaded_at = ? WHERE document_id = ?",
+            (long_ago, letter["id"].replace("-", "")),
+        )
+    dry = teamwell_cli(live.env, "retention", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would remove:" in dry.stdout and "document=1" in dry.stdout
+    assert all(p.exists() for p in objects)  # a dry run deletes nothing from the store
+    assert keyworker.get(f"/api/v1/documents/{letter['id']}").json()["deleted_at"] is None
+    done = teamwell_cli(live.env, "retention")
+    assert done.returncode == 0, done.stderr
+    assert "removed:" in done.stdout and "document=1" in done.stdout
+    assert not any(p.exists() for p in objects)
+    gone = keyworker.get(f"/api/v1/documents/{letter['id']}").json()
+    assert gone["delete_reason"].startswith("retention") and gone["deleted_at"]
+    assert audit(live, "document.retention")[0]["detail"].startswith("documents=1 ")
+
+
 def test_rotation_rewraps_data_keys_and_old_objects_still_open(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
     data = a_pdf(2222)
