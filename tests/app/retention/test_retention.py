@@ -4,6 +4,8 @@ with a frozen clock, and ``teamwell retention`` with the audit chain verified be
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -205,7 +207,10 @@ def documents_runtime(engine: AsyncEngine) -> documents_service.Runtime:
 
 
 async def run_job(
-    engine: AsyncEngine, now: datetime, policy: rules.RetentionPolicy = POLICY
+    engine: AsyncEngine,
+    now: datetime,
+    policy: rules.RetentionPolicy = POLICY,
+    documents: documents_service.Runtime | None = None,
 ) -> retention.RetentionReport:
     async def work(session: AsyncSession) -> retention.RetentionReport:
         before = await audit_service.verify_chain(session)
@@ -215,7 +220,7 @@ async def run_job(
             ctx=Context(actor=SYSTEM, clock=FrozenClock(now)),
             policy=policy,
             keyring=KEYRING,
-            documents=documents_runtime(engine),
+            documents=documents or documents_runtime(engine),
         )
 
     report = await in_session(engine, work)
@@ -688,10 +693,19 @@ async def test_the_command_removes_audits_and_the_chain_verifies_before_and_afte
     assert after.startswith("audit chain intact") and checked[1] == checked[0] + 2
 
 
-async def test_a_removed_client_records_documents_leave_the_store_too(engine: AsyncEngine) -> None:
+@pytest.mark.parametrize("kind", ["local", "s3"])
+async def test_a_removed_client_records_documents_leave_the_store_too(
+    engine: AsyncEngine, kind: str, request: pytest.FixtureRequest
+) -> None:
     closed_at = NOW - timedelta(days=4 * 365)
-    store = documents_runtime(engine).store
-    version_key = "documents/eli/cv"
+    documents = documents_runtime(engine)
+    if kind == "s3":  # the same run against a real S3 server (SeaweedFS)
+        s3 = request.getfixturevalue("seaweedfs").store()
+        await s3.ensure_bucket()
+        documents = dataclasses.replace(documents, store=s3)
+    store = documents.store
+    run = secrets.token_hex(4)  # the S3 bucket is shared by the tests
+    version_key = f"documents/eli-{run}/cv"
 
     async def prepare(session: AsyncSession) -> None:
         eli = (
@@ -729,16 +743,19 @@ async def test_a_removed_client_records_documents_leave_the_store_too(engine: As
 
     await in_session(engine, prepare)
     chunk_key = "uploads/00000000-0000-0000-0000-000000000007/0"
-    other_key = "documents/someone-else/letter"  # of a record that stays
-    for key in (version_key, chunk_key, other_key):
-        await store.put(key, b"sealed")
-    policy = rules.RetentionPolicy(
-        auth_days=30, link_days=7, session_idle=IDLE, closed_client_years=3
-    )
-    report = await run_job(engine, NOW + TICK, policy)
-    assert report.removed["client_record"] == 1
-    assert report.with_client_records["document_version"] == 1
-    for gone in (version_key, chunk_key):
-        with pytest.raises(StoredObjectMissing):
-            await store.get(gone)
-    assert await store.get(other_key) == b"sealed"
+    other_key = f"documents/someone-else-{run}/letter"  # of a record that stays
+    try:
+        for key in (version_key, chunk_key, other_key):
+            await store.put(key, b"sealed")
+        policy = rules.RetentionPolicy(
+            auth_days=30, link_days=7, session_idle=IDLE, closed_client_years=3
+        )
+        report = await run_job(engine, NOW + TICK, policy, documents)
+        assert report.removed["client_record"] == 1
+        assert report.with_client_records["document_version"] == 1
+        for gone in (version_key, chunk_key):
+            with pytest.raises(StoredObjectMissing):
+                await store.get(gone)
+        assert await store.get(other_key) == b"sealed"
+    finally:
+        await store.close()
