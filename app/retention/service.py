@@ -33,7 +33,7 @@ from app.config import Settings
 from app.context import Actor, Context
 from app.db import metadata
 from app.documents import service as documents_service
-from app.documents.models import DocumentUpload, DocumentVersion
+from app.documents.models import Document, DocumentUpload, DocumentVersion
 from app.measures.models import MeasureLink
 from app.meetings.models import GuestLink, Meeting, MeetingParticipant
 from app.messaging.keyring import MessageKeyring, message_aad
@@ -318,12 +318,19 @@ async def _remove_client(
             roots[table] |= await _ids(
                 session, select(_key(table)).where(table.c.user_id == login.id)
             )
-        roots[metadata.tables["conversation"]] |= await _ids(
+        direct = await _ids(
             session,
             select(ConversationParticipant.conversation_id).where(
                 col(ConversationParticipant.user_id) == login.id
             ),
         )
+        roots[metadata.tables["conversation"]] |= direct
+        # Files sent in those conversations go with them (their key to the conversation is
+        # optional, so the closure would only clear it and leave them nowhere).
+        if direct:
+            roots[_table(Document)] |= await _ids(
+                session, select(Document.id).where(col(Document.conversation_id).in_(direct))
+            )
     doomed, detach = await _closure(session, roots, owner=clients)
     # The documents' content is in the object store, not in a row: removed from it first, or
     # it would stay there with nothing naming it. Before the commit, so a run that fails after

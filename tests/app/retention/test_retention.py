@@ -706,6 +706,7 @@ async def test_a_removed_client_records_documents_leave_the_store_too(
     store = documents.store
     run = secrets.token_hex(4)  # the S3 bucket is shared by the tests
     version_key = f"documents/eli-{run}/cv"
+    direct_key = f"documents/eli-{run}/payslip"
 
     async def prepare(session: AsyncSession) -> None:
         eli = (
@@ -730,6 +731,32 @@ async def test_a_removed_client_records_documents_leave_the_store_too(
                 object_key=version_key, key_id="k1", wrapped_key=b"sealed key",
             )
         )  # fmt: skip
+        # A file Eli sent their keyworker in a conversation of their own (no record named).
+        session.add(login := User(
+            organisation_id=eli.organisation_id, email=f"eli-{run}@example.org",
+            display_name="Eli Fraser", role=Role.client, password_hash="x", created_at=closed_at,
+        ))  # fmt: skip
+        await session.flush()
+        eli.user_id = login.id
+        session.add(eli)
+        direct = await messaging.open_direct(
+            session=session, ctx=Context(actor=SYSTEM, clock=FrozenClock(closed_at)),
+            user=login, other=priya,
+        )  # fmt: skip
+        sent = Document(
+            place=Place.conversation, conversation_id=direct.id, kind=DocumentKind.attachment,
+            title="Payslip", created_by=login.id, created_at=closed_at, latest_version=1,
+        )  # fmt: skip
+        session.add(sent)
+        await session.flush()
+        session.add(
+            DocumentVersion(
+                document_id=sent.id, number=1, filename="payslip.pdf",
+                media_type="application/pdf", size_bytes=6, sha256="0" * 64,
+                uploaded_by=login.id, uploaded_at=closed_at, scan_status=ScanStatus.clean,
+                object_key=direct_key, key_id="k1", wrapped_key=b"sealed key",
+            )
+        )  # fmt: skip
         # An upload left half-way, its one chunk in the store.
         session.add(
             DocumentUpload(
@@ -745,15 +772,16 @@ async def test_a_removed_client_records_documents_leave_the_store_too(
     chunk_key = "uploads/00000000-0000-0000-0000-000000000007/0"
     other_key = f"documents/someone-else-{run}/letter"  # of a record that stays
     try:
-        for key in (version_key, chunk_key, other_key):
+        for key in (version_key, direct_key, chunk_key, other_key):
             await store.put(key, b"sealed")
         policy = rules.RetentionPolicy(
             auth_days=30, link_days=7, session_idle=IDLE, closed_client_years=3
         )
         report = await run_job(engine, NOW + TICK, policy, documents)
         assert report.removed["client_record"] == 1
-        assert report.with_client_records["document_version"] == 1
-        for gone in (version_key, chunk_key):
+        assert report.with_client_records["document_version"] == 2
+        assert report.with_client_records["document"] == 2
+        for gone in (version_key, direct_key, chunk_key):
             with pytest.raises(StoredObjectMissing):
                 await store.get(gone)
         assert await store.get(other_key) == b"sealed"
