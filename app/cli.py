@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import getpass
 import os
 import secrets
@@ -25,6 +26,9 @@ from app.clock import SystemClock
 from app.config import Settings, get_settings
 from app.context import Actor, Context
 from app.db import create_engine, session_factory
+from app.documents import jobs as documents_jobs
+from app.documents import service as documents_service
+from app.documents.storage import ObjectStore
 from app.evaluation import service as evaluation_service
 from app.evaluation.models import EvaluationTrial
 from app.messaging.keyring import (
@@ -276,22 +280,54 @@ def cmd_verify_trial(settings: Settings, args: argparse.Namespace) -> int:
     return 1
 
 
+class _KeepingStore:
+    """A store that deletes nothing: a dry run's rows are rolled back, and so must its store's
+    deletions be, which cannot be undone; reads and writes pass through."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+
+    async def put(self, key: str, data: bytes) -> None:
+        await self._store.put(key, data)
+
+    async def get(self, key: str) -> bytes:
+        return await self._store.get(key)
+
+    async def delete(self, key: str) -> None:
+        return None
+
+    async def close(self) -> None:
+        await self._store.close()
+
+
 def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
-    """Remove what has outlived its retention; audited with counts. Run it daily."""
+    """Remove what has outlived its retention, documents too (as the ``retention.run`` and
+    ``documents.retention`` jobs do, through the same code); audited with counts."""
     policy = retention_service.policy_from_settings(settings)
     keyring = keyring_from_settings(settings)
+    documents = documents_service.runtime_from_settings(settings, keyring)
+    if args.dry_run:
+        documents = dataclasses.replace(documents, store=_KeepingStore(documents.store))
+    removed_documents = 0
 
     async def work(session: AsyncSession) -> retention_service.RetentionReport:
-        report = await retention_service.run(
-            session=session, ctx=_system_context(), policy=policy, keyring=keyring
-        )
+        nonlocal removed_documents
+        ctx = _system_context()
+        try:
+            report = await retention_service.run(
+                session=session, ctx=ctx, policy=policy, keyring=keyring, documents=documents
+            )
+            done = await documents_jobs.apply_retention(session=session, ctx=ctx, runtime=documents)
+        finally:
+            await documents.store.close()
+        removed_documents = len(done.documents)
         if args.dry_run:
             await session.rollback()
         return report
 
     report = asyncio.run(_in_session(settings, work))
     verb = "would remove" if args.dry_run else "removed"
-    print(f"retention {verb}: {report.summary()}")
+    print(f"retention {verb}: {report.summary()} document={removed_documents}")
     for table, count in sorted(report.with_client_records.items()):
         print(f"  with the client records, {table}: {count}")
     return 0

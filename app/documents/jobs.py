@@ -8,10 +8,13 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from app import events
 from app.audit import service as audit_service
 from app.audit.models import Outcome
 from app.config import Settings
+from app.context import Context
 from app.documents import events as document_events
 from app.documents import service
 from app.documents.models import ScanStatus
@@ -88,15 +91,22 @@ def _every(settings: Settings) -> timedelta | None:
 async def documents_retention(job: JobContext) -> None:
     runtime = service.runtime_from_settings(job.settings)
     try:
-        done = await service.apply_retention(
-            session=job.session, runtime=runtime, now=job.ctx.now()
-        )
-        await audit_service.record(
-            job.session,
-            job.ctx,
-            action="document.retention",
-            resource_type="retention",
-            detail=f"documents={len(done.documents)} uploads={done.abandoned_uploads}",
-        )
+        await apply_retention(session=job.session, ctx=job.ctx, runtime=runtime)
     finally:
         await runtime.store.close()
+
+
+async def apply_retention(
+    *, session: AsyncSession, ctx: Context, runtime: service.Runtime
+) -> service.RetentionDone:
+    """The retention periods by kind and abandoned uploads, audited with counts: this job's
+    run and ``teamwell retention``'s (one code path, so the command does what the job does)."""
+    done = await service.apply_retention(session=session, runtime=runtime, now=ctx.now())
+    await audit_service.record(
+        session,
+        ctx,
+        action="document.retention",
+        resource_type="retention",
+        detail=f"documents={len(done.documents)} uploads={done.abandoned_uploads}",
+    )
+    return done

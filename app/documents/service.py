@@ -917,3 +917,35 @@ async def apply_retention(
         count += 1
     await session.flush()
     return RetentionDone(documents=removed, abandoned_uploads=count)
+
+
+async def remove_content(
+    *,
+    session: AsyncSession,
+    runtime: Runtime,
+    version_ids: Iterable[uuid.UUID],
+    upload_ids: Iterable[uuid.UUID],
+    now: datetime,
+) -> int:
+    """Remove from the store the content of versions and the chunks of unfinished uploads whose
+    rows are about to go with a closed client record (app/retention/service.py), so no object
+    is left that no row names and no key opens. Returns the objects of versions removed."""
+    removed = 0
+    versions = list(version_ids)
+    if versions:
+        rows = await session.exec(
+            select(DocumentVersion).where(col(DocumentVersion.id).in_(versions))
+        )
+        for version in rows.all():
+            removed += version.object_key is not None
+            await _remove_object(runtime, version, now)
+    uploads = list(upload_ids)
+    if uploads:
+        pending = await session.exec(
+            select(DocumentUpload).where(
+                col(DocumentUpload.id).in_(uploads), col(DocumentUpload.completed_at).is_(None)
+            )
+        )
+        for upload in pending.all():
+            await _discard_chunks(runtime, upload)
+    return removed

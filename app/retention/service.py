@@ -32,6 +32,8 @@ from app.clients.models import ClientRecord, ProgrammeStatus
 from app.config import Settings
 from app.context import Actor, Context
 from app.db import metadata
+from app.documents import service as documents_service
+from app.documents.models import Document, DocumentUpload, DocumentVersion
 from app.measures.models import MeasureLink
 from app.meetings.models import GuestLink, Meeting, MeetingParticipant
 from app.messaging.keyring import MessageKeyring, message_aad
@@ -94,9 +96,11 @@ async def run(
     ctx: Context,
     policy: rules.RetentionPolicy,
     keyring: MessageKeyring,
+    documents: documents_service.Runtime,
 ) -> RetentionReport:
     """Remove everything past its retention, then record one ``retention.run`` audit event
-    (and one ``client.removed`` per client record removed). The caller commits."""
+    (and one ``client.removed`` per client record removed). The caller commits. ``documents``
+    is the documents' store: a removed client's documents leave it with their rows."""
     cut = rules.cutoffs(policy, ctx.now())
     report = RetentionReport()
     report.removed.update(await _remove_ended_sign_ins(session, cut, policy))
@@ -110,7 +114,7 @@ async def run(
         )
     if cut.closed_clients_changed_before is not None:
         await _remove_closed_clients(
-            session, ctx, report, changed_before=cut.closed_clients_changed_before
+            session, ctx, report, documents, changed_before=cut.closed_clients_changed_before
         )
     await audit_service.record_many(
         session,
@@ -205,7 +209,12 @@ async def _remove_spent_guest_links(
 
 
 async def _remove_closed_clients(
-    session: AsyncSession, ctx: Context, report: RetentionReport, *, changed_before: datetime
+    session: AsyncSession,
+    ctx: Context,
+    report: RetentionReport,
+    documents: documents_service.Runtime,
+    *,
+    changed_before: datetime,
 ) -> None:
     """Closed client records unchanged since ``changed_before``, with everything about them."""
     closed = await session.exec(
@@ -215,7 +224,8 @@ async def _remove_closed_clients(
         )
     )
     for client in list(closed.all()):
-        for table, count in (await _remove_client(session, client)).items():
+        removed = await _remove_client(session, client, documents, ctx.now())
+        for table, count in removed.items():
             report.with_client_records[table] = report.with_client_records.get(table, 0) + count
         report.client_ids.append(client.id)
         # Recorded for the client's organisation, so its admins see the record went.
@@ -282,7 +292,9 @@ async def _ids(session: AsyncSession, statement: Any) -> set[Any]:
     return set((await session.exec(statement)).all())
 
 
-async def _remove_client(session: AsyncSession, client: ClientRecord) -> dict[str, int]:
+async def _remove_client(
+    session: AsyncSession, client: ClientRecord, documents: documents_service.Runtime, now: datetime
+) -> dict[str, int]:
     """Remove a client record and every row that refers to it; returns rows removed by table."""
     clients = _table(ClientRecord)
     roots: dict[Table, set[Any]] = defaultdict(set)
@@ -306,13 +318,30 @@ async def _remove_client(session: AsyncSession, client: ClientRecord) -> dict[st
             roots[table] |= await _ids(
                 session, select(_key(table)).where(table.c.user_id == login.id)
             )
-        roots[metadata.tables["conversation"]] |= await _ids(
+        direct = await _ids(
             session,
             select(ConversationParticipant.conversation_id).where(
                 col(ConversationParticipant.user_id) == login.id
             ),
         )
+        roots[metadata.tables["conversation"]] |= direct
+        # Files sent in those conversations go with them (their key to the conversation is
+        # optional, so the closure would only clear it and leave them nowhere).
+        if direct:
+            roots[_table(Document)] |= await _ids(
+                session, select(Document.id).where(col(Document.conversation_id).in_(direct))
+            )
     doomed, detach = await _closure(session, roots, owner=clients)
+    # The documents' content is in the object store, not in a row: removed from it first, or
+    # it would stay there with nothing naming it. Before the commit, so a run that fails after
+    # leaves rows whose content reads as removed, and the next run removes those rows.
+    await documents_service.remove_content(
+        session=session,
+        runtime=documents,
+        version_ids=doomed.get(_table(DocumentVersion), set()),
+        upload_ids=doomed.get(_table(DocumentUpload), set()),
+        now=now,
+    )
     for table, column, parents in detach:
         await session.exec(update(table).where(column.in_(parents)).values({column.name: None}))
     counts: dict[str, int] = {}

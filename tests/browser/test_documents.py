@@ -6,7 +6,10 @@ The keyworker adds a PDF and an image to Alex's record, previews both, downloads
 it; Alex, on a phone, finds it under "My documents" and adds a CV; the EICAR file is refused in
 words on the page; a file over the size limit is refused with the server's own words; a chunk
 lost on the way is sent again and the upload completes; a file attached in a case thread appears
-live for the other member. Each new screen is axe clean.
+live for the other member; a document renamed, given a new version (the history showing both,
+with who and when) and deleted with a reason in its dialog; a file waiting while clamd is away
+("Checking for viruses…") shown once the scan job finds it clean; a client sending a file in
+their conversation with their team, on a phone. Each new screen is axe clean.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from playwright.async_api import (
 )
 
 from tests.app.documents.test_content import pdf, png
-from tests.app.documents.test_documents import client_id, upload
+from tests.app.documents.test_documents import client_id, open_case_thread, upload
 from tests.browser.accessibility import axe_check
 from tests.browser.support import (
     CLIENT_NAME,
@@ -82,6 +85,12 @@ def live(tmp_path_factory: pytest.TempPathFactory, clamd: ClamdServer) -> Iterat
         "TEAMWELL_DOCUMENT_CHUNK_BYTES": str(CHUNK),
         "TEAMWELL_DOCUMENT_MAX_BYTES": str(MAX_BYTES),
         "TEAMWELL_DOCUMENT_DAILY_BYTES_PER_PERSON": str(DAILY_BYTES),
+        # A scan that waited for clamd is retried within a second or so once it is back.
+        "TEAMWELL_JOBS_IN_SERVICE": "true",
+        "TEAMWELL_JOBS_POLL_SECONDS": "0.2",
+        "TEAMWELL_JOBS_RETRY_BASE_SECONDS": "0.5",
+        "TEAMWELL_JOBS_RETRY_MAX_SECONDS": "1",
+        "TEAMWELL_JOBS_MAX_ATTEMPTS": "50",
     }
     with live_server(tmp_path_factory, "documents-web", extra_env=env) as running:
         yield running
@@ -426,4 +435,135 @@ async def test_a_meetings_agenda_is_uploaded_on_its_page(
     await expect(agenda).to_contain_text("Checked for viruses")
     await expect(agenda.get_by_role("button", name="Preview agenda.pdf")).to_be_visible()
     await axe_check(page, "a meeting's agenda and notes")
+    person.problems.assert_clean()
+
+
+async def test_rename_a_new_version_its_history_and_delete_with_a_reason(
+    browser: Browser, live: Live, people: list[BrowserContext]
+) -> None:
+    keyworker = await staff(browser, live, people)
+    page = keyworker.page
+    name = live.as_role("peer_keyworker").user["display_name"]
+    await open_client(page)
+    section = documents(page)
+    await upload_file(section, file("cv.pdf", "application/pdf", a_pdf(2 * CHUNK)), folder="CV")
+    cvs = section.get_by_role("region", name="CV")
+    await expect(item(cvs, "cv.pdf")).to_contain_text("Checked for viruses")
+
+    # Rename: the new title is the server's.
+    cv = item(cvs, "cv.pdf")
+    await cv.locator("summary", has_text="Rename").click()
+    await cv.get_by_label("New title for cv.pdf").fill("Alex's CV")
+    await cv.get_by_role("button", name="Save title").click()
+    renamed = item(cvs, "Alex's CV")
+    await expect(renamed).to_be_visible()
+    await expect(item(cvs, "cv.pdf")).to_have_count(0)
+
+    # A new version: the current one says 2, the history lists both with who and when.
+    second = a_pdf(3 * CHUNK)
+    await renamed.locator("summary", has_text="New version").click()
+    await renamed.get_by_label("A new version of Alex's CV").set_input_files(
+        file("cv-june.pdf", "application/pdf", second)
+    )
+    await renamed.get_by_role("button", name="Upload new version").click()
+    await expect(renamed).to_contain_text("Version 2 · cv-june.pdf")
+    await renamed.locator("summary", has_text="Versions (2)").click()
+    versions = renamed.locator("ol.documents__versions > li")
+    await expect(versions).to_have_count(2)
+    await expect(versions.nth(0)).to_contain_text(f"Version 2: cv-june.pdf, 3 KB, {name}, ")
+    await expect(versions.nth(1)).to_contain_text(f"Version 1: cv.pdf, 2 KB, {name}, ")
+    await expect(versions.nth(1)).to_contain_text(re.compile(r"\d{4}"))  # when, dated
+    async with page.expect_download() as saving:
+        await renamed.get_by_role("button", name="Download version 2 Alex's CV").click()
+    assert await asyncio.to_thread(Path(await (await saving.value).path()).read_bytes) == second
+    await axe_check(page, "a document's version history, rename and new version open")
+
+    # Delete: the dialog asks why, refuses too short a reason, then the document goes.
+    document_id = next(
+        d["id"]
+        for d in live.as_role("peer_keyworker")
+        .get(f"/api/v1/clients/{client_id(live, CLIENT_NAME)}/documents")
+        .json()
+        if d["title"] == "Alex's CV"
+    )
+    await renamed.get_by_role("button", name="Delete Alex's CV").click()
+    dialog = page.get_by_role("dialog", name="Delete Alex's CV?")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.get_by_label("Reason for deleting")).to_be_focused()
+    await axe_check(page, "the delete dialog of a document")
+    await dialog.get_by_role("button", name="Delete document").click()
+    await expect(dialog.get_by_role("alert")).to_have_text(
+        "Say why it is being deleted (at least 3 characters)."
+    )
+    await dialog.get_by_label("Reason for deleting").fill("Uploaded to the wrong record")
+    await dialog.get_by_role("button", name="Delete document").click()
+    await expect(dialog).to_have_count(0)
+    await expect(item(section, "Alex's CV")).to_have_count(0)
+    gone = live.as_role("peer_keyworker").get(f"/api/v1/documents/{document_id}").json()
+    assert gone["deleted_at"] and gone["delete_reason"] == "Uploaded to the wrong record"
+    keyworker.problems.assert_clean()
+
+
+async def test_while_clamd_is_away_a_file_says_checking_then_the_job_shows_it(
+    browser: Browser, live: Live, people: list[BrowserContext], clamd: ClamdServer
+) -> None:
+    keyworker = await staff(browser, live, people)
+    therapist = await open_person(browser, contexts=people)
+    await sign_in_as(therapist.page, live, "therapist")
+    await open_client(therapist.page)
+    theirs = documents(therapist.page)
+    await expect(theirs.get_by_role("heading", name="Documents")).to_be_visible()
+    page = keyworker.page
+    await open_client(page)
+    section = documents(page)
+    clamd.halt()
+    try:
+        await upload_file(
+            section, file("fit note.pdf", "application/pdf", a_pdf(2 * CHUNK)), folder="Forms"
+        )
+        waiting = item(section.get_by_role("region", name="Forms"), "fit note.pdf")
+        await expect(waiting).to_contain_text("Checking for viruses…")
+        await expect(waiting).not_to_contain_text("Checked for viruses")  # never said unscanned
+        await axe_check(page, "a record with a file waiting for its scan")
+        # Only its uploader sees it until it is found clean.
+        await expect(theirs).not_to_contain_text("fit note.pdf")
+    finally:
+        clamd.resume()
+    # The scan job (retried every second here) finds it clean; both pages are told live.
+    await expect(waiting).to_contain_text("Checked for viruses", timeout=30_000)
+    await expect(item(theirs.get_by_role("region", name="Forms"), "fit note.pdf")).to_contain_text(
+        "Checked for viruses", timeout=30_000
+    )
+    keyworker.problems.assert_clean()
+    therapist.problems.assert_clean()
+
+
+async def test_a_client_attaches_a_file_in_their_conversation_with_their_team(
+    browser: Browser, live: Live, people: list[BrowserContext]
+) -> None:
+    thread = open_case_thread(live, CLIENT_NAME, includes_client=True)
+    person = await open_person(browser, contexts=people, **PHONE)
+    page = person.page
+    await sign_in_as(page, live, "client")
+    await page.get_by_role("link", name=re.compile("^Messages")).first.click()
+    await page.get_by_role("link", name=re.compile("Your care team")).first.click()
+    await expect(page).to_have_url(re.compile(f"#/messages/{thread}$"))
+    await page.get_by_role("button", name="Attach file").click()
+    await page.get_by_label("File to send").set_input_files(
+        file("payslip.pdf", "application/pdf", a_pdf(2 * CHUNK))
+    )
+    await page.get_by_role("button", name="Send file").click()
+    log = page.get_by_role("log")
+    card = log.get_by_role("listitem").filter(has_text="Shared a file: payslip.pdf")
+    await expect(card).to_contain_text("You")
+    await expect(card.get_by_role("button", name="Download payslip.pdf")).to_be_visible()
+    files = page.locator("details.thread__files")
+    await files.get_by_text("Files in this conversation").click()
+    await expect(files.get_by_role("listitem").filter(has_text="payslip.pdf")).to_be_visible()
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    await axe_check(page, "a client's conversation with their team, a file sent")
+    # Their team reads it.
+    listed = live.as_role("peer_keyworker").get(f"/api/v1/conversations/{thread}/documents")
+    assert "payslip.pdf" in [d["title"] for d in listed.json()]
     person.problems.assert_clean()

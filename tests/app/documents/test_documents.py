@@ -23,7 +23,7 @@ import pytest
 from app.config import Settings
 from app.db import create_engine, session_factory
 from app.documents import service
-from tests.app.documents.test_content import pdf, png
+from tests.app.documents.test_content import bomb, pdf, png
 from tests.conftest import Live, Session, live_server, problem, teamwell_cli
 from tests.support.ws import WsClient
 
@@ -421,6 +421,23 @@ def test_content_is_judged_by_its_bytes_not_its_name(live: Live) -> None:
     problem(complete(keyworker, started), 410)
 
 
+def test_a_zip_bomb_within_the_size_limit_is_refused_and_audited(live: Live) -> None:
+    keyworker = live.as_role("peer_keyworker")
+    data = bomb(1024 * 1024)  # a .docx of a few KB that opens to a megabyte of zeros
+    assert len(data) <= MAX_BYTES  # so the size limit alone would let it through
+    started = start(
+        keyworker, data, client_id=client_id(live, "Alex Morgan"), filename="letter.docx"
+    )
+    for offset in range(0, len(data), started["chunk_bytes"]):
+        assert send(keyworker, started, data, offset).status_code == 200
+    refused = problem(complete(keyworker, started), 422)
+    assert refused["code"] == "archive-bomb"
+    event = audit(live, "document.upload_refused")[0]
+    assert event["outcome"] == "denied" and event["detail"] == "archive-bomb"
+    assert event["actor_id"] == stored_id(keyworker)
+    assert not [p for p in stored_files(live) if started["id"] in p.parts]  # its parts are gone
+
+
 # --- attacks -------------------------------------------------------------------------------------
 
 
@@ -450,6 +467,9 @@ def test_consent_withdrawn_removes_access_and_spends_no_token(live: Live) -> Non
     assert withdrawn.status_code == 201, withdrawn.text
     try:
         problem(specialist.get(f"/api/v1/documents/{document['id']}"), 403)
+        read = audit(live, "document.read")[0]
+        assert read["outcome"] == "denied" and read["actor_id"] == stored_id(specialist)
+        assert read["resource_id"] == document["id"]
         problem(fetch(live, minted), 403)  # the link minted before is asked again
         assert audit(live, "document.download")[0]["outcome"] == "denied"
     finally:
@@ -463,7 +483,16 @@ def test_a_client_reads_neither_another_clients_file_nor_an_unshared_one(live: L
     keyworker, client = live.as_role("peer_keyworker"), live.as_role("client")
     bea_file = upload(keyworker, a_pdf(), client_id=client_id(live, "Bea Collins"))
     problem(client.get(f"/api/v1/documents/{bea_file['id']}"), 403)
+    read = audit(live, "document.read")[0]
+    assert read["outcome"] == "denied" and read["actor_id"] == stored_id(client)
+    assert read["resource_id"] == bea_file["id"]
     problem(link(client, bea_file), 403)
+    refusals = [
+        e
+        for e in audit(live, "document.read")
+        if e["resource_id"] == bea_file["id"] and e["actor_id"] == stored_id(client)
+    ]
+    assert [e["outcome"] for e in refusals] == ["denied", "denied"]  # the read, then the link
     alex = client_id(live, "Alex Morgan")
     unshared = upload(keyworker, a_pdf(), client_id=alex, kind="forms", title="Staff notes")
     assert unshared["shared_with_client"] is False
@@ -547,6 +576,9 @@ def test_a_path_traversal_filename_is_made_safe(live: Live) -> None:
         p for p in stored_files(live) if "documents" not in p.relative_to(live.data_dir).parts
     ]
     assert not outside
+    # Audited as the upload it is, naming the document, not the path it pretended to be.
+    event = audit(live, "document.upload")[0]
+    assert event["resource_id"] == document["id"] and ".." not in (event["detail"] or "")
 
 
 # --- versions, deletion ------------------------------------------------------------------------
@@ -654,6 +686,31 @@ def test_retention_removes_the_objects_of_a_kind_past_its_period(live: Live) -> 
     gone = keyworker.get(f"/api/v1/documents/{letter['id']}").json()
     assert gone["delete_reason"].startswith("retention") and gone["deleted_at"]
     assert keyworker.get(f"/api/v1/documents/{cv['id']}").json()["deleted_at"] is None
+
+
+def test_the_retention_command_removes_documents_as_the_job_does(live: Live) -> None:
+    keyworker = live.as_role("peer_keyworker")
+    letter = upload(keyworker, a_pdf(), client_id=client_id(live, "Alex Morgan"), kind="letters")
+    objects = [p for p in stored_files(live) if letter["id"] in p.parts]
+    assert objects
+    long_ago = (datetime.now(UTC) - timedelta(days=31)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(live.data_dir / "teamwell.db") as db:
+        db.execute(
+            "UPDATE document_version SET uploaded_at = ? WHERE document_id = ?",
+            (long_ago, letter["id"].replace("-", "")),
+        )
+    dry = teamwell_cli(live.env, "retention", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would remove:" in dry.stdout and "document=1" in dry.stdout
+    assert all(p.exists() for p in objects)  # a dry run deletes nothing from the store
+    assert keyworker.get(f"/api/v1/documents/{letter['id']}").json()["deleted_at"] is None
+    done = teamwell_cli(live.env, "retention")
+    assert done.returncode == 0, done.stderr
+    assert "removed:" in done.stdout and "document=1" in done.stdout
+    assert not any(p.exists() for p in objects)
+    gone = keyworker.get(f"/api/v1/documents/{letter['id']}").json()
+    assert gone["delete_reason"].startswith("retention") and gone["deleted_at"]
+    assert audit(live, "document.retention")[0]["detail"].startswith("documents=1 ")
 
 
 def test_rotation_rewraps_data_keys_and_old_objects_still_open(live: Live) -> None:

@@ -505,8 +505,8 @@ def test_run_jobs_once_runs_what_is_due_and_a_second_round_finds_nothing(tmp_pat
     assert teamwell_cli(env, "migrate").returncode == 0
     first = teamwell_cli(env, "run-jobs", "--once")
     assert first.returncode == 0, first.stderr
-    # The recurring jobs of a fresh service: journey alerts, retention, check-in prompts and
-    # notification delivery.
-    assert "jobs: claimed=4 done=4 failed=0" in first.stdout
+    # The recurring jobs of a fresh service: journey alerts, retention, the documents'
+    # retention, check-in prompts and notification delivery.
+    assert "jobs: claimed=5 done=5 failed=0" in first.stdout
     again = teamwell_cli(env, "run-jobs", "--once")
     assert "jobs: claimed=0 done=0 failed=0" in again.stdout

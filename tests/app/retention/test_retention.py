@@ -4,6 +4,8 @@ with a frozen clock, and ``teamwell retention`` with the audit chain verified be
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -19,11 +21,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit_service
 from app.audit.models import AuditEvent
-from app.clients.models import ClientRecord
+from app.clients.models import ClientRecord, ProgrammeStatus
 from app.clock import FrozenClock
 from app.config import Settings
 from app.context import Actor, Context
 from app.db import metadata, session_factory
+from app.documents import service as documents_service
+from app.documents.models import (
+    Document,
+    DocumentKind,
+    DocumentUpload,
+    DocumentVersion,
+    Place,
+    ScanStatus,
+)
+from app.documents.storage import StoredObjectMissing
 from app.measures.models import MeasureLink, MeasureResponse
 from app.meetings import service as meetings_service
 from app.meetings.models import (
@@ -186,8 +198,17 @@ async def in_session(engine: AsyncEngine, work: Callable[[AsyncSession], Awaitab
         return result
 
 
+def documents_runtime(engine: AsyncEngine) -> documents_service.Runtime:
+    """The documents' local folder store, beside the test's database."""
+    folder = Path(str(engine.url.database)).parent
+    return documents_service.runtime_from_settings(Settings(data_dir=folder), KEYRING)
+
+
 async def run_job(
-    engine: AsyncEngine, now: datetime, policy: rules.RetentionPolicy = POLICY
+    engine: AsyncEngine,
+    now: datetime,
+    policy: rules.RetentionPolicy = POLICY,
+    documents: documents_service.Runtime | None = None,
 ) -> retention.RetentionReport:
     async def work(session: AsyncSession) -> retention.RetentionReport:
         before = await audit_service.verify_chain(session)
@@ -197,6 +218,7 @@ async def run_job(
             ctx=Context(actor=SYSTEM, clock=FrozenClock(now)),
             policy=policy,
             keyring=KEYRING,
+            documents=documents or documents_runtime(engine),
         )
 
     report = await in_session(engine, work)
@@ -665,4 +687,101 @@ async def test_the_command_removes_audits_and_the_chain_verifies_before_and_afte
     assert "removed: auth_session=1 " in cli("retention")
     after = cli("verify-audit")
     checked = [int(text.split(": ")[1].split()[0]) for text in (before, after)]
-    assert after.startswith("audit chain intact") and checked[1] == checked[0] + 1
+    # One event for the run, one for the documents' part of it.
+    assert after.startswith("audit chain intact") and checked[1] == checked[0] + 2
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+async def test_a_removed_client_records_documents_leave_the_store_too(
+    engine: AsyncEngine, kind: str, request: pytest.FixtureRequest
+) -> None:
+    closed_at = NOW - timedelta(days=4 * 365)
+    documents = documents_runtime(engine)
+    if kind == "s3":  # the same run against a real S3 server (SeaweedFS)
+        s3 = request.getfixturevalue("seaweedfs").store()
+        await s3.ensure_bucket()
+        documents = dataclasses.replace(documents, store=s3)
+    store = documents.store
+    run = secrets.token_hex(4)  # the S3 bucket is shared by the tests
+    version_key = f"documents/eli-{run}/cv"
+    direct_key = f"documents/eli-{run}/payslip"
+
+    async def prepare(session: AsyncSession) -> None:
+        eli = (
+            await session.exec(
+                select(ClientRecord).where(ClientRecord.display_name == "Eli Fraser")
+            )
+        ).one()
+        priya = await person(session, Role.peer_keyworker)
+        eli.status, eli.updated_at = ProgrammeStatus.closed, closed_at
+        session.add(eli)
+        document = Document(
+            place=Place.client_record, client_id=eli.id, kind=DocumentKind.cv, title="CV",
+            created_by=priya.id, created_at=closed_at, latest_version=1,
+        )  # fmt: skip
+        session.add(document)
+        await session.flush()
+        session.add(
+            DocumentVersion(
+                document_id=document.id, number=1, filename="cv.pdf",
+                media_type="application/pdf", size_bytes=6, sha256="0" * 64,
+                uploaded_by=priya.id, uploaded_at=closed_at, scan_status=ScanStatus.clean,
+                object_key=version_key, key_id="k1", wrapped_key=b"sealed key",
+            )
+        )  # fmt: skip
+        # A file Eli sent their keyworker in a conversation of their own (no record named).
+        session.add(login := User(
+            organisation_id=eli.organisation_id, email=f"eli-{run}@example.org",
+            display_name="Eli Fraser", role=Role.client, password_hash="x", created_at=closed_at,
+        ))  # fmt: skip
+        await session.flush()
+        eli.user_id = login.id
+        session.add(eli)
+        direct = await messaging.open_direct(
+            session=session, ctx=Context(actor=SYSTEM, clock=FrozenClock(closed_at)),
+            user=login, other=priya,
+        )  # fmt: skip
+        sent = Document(
+            place=Place.conversation, conversation_id=direct.id, kind=DocumentKind.attachment,
+            title="Payslip", created_by=login.id, created_at=closed_at, latest_version=1,
+        )  # fmt: skip
+        session.add(sent)
+        await session.flush()
+        session.add(
+            DocumentVersion(
+                document_id=sent.id, number=1, filename="payslip.pdf",
+                media_type="application/pdf", size_bytes=6, sha256="0" * 64,
+                uploaded_by=login.id, uploaded_at=closed_at, scan_status=ScanStatus.clean,
+                object_key=direct_key, key_id="k1", wrapped_key=b"sealed key",
+            )
+        )  # fmt: skip
+        # An upload left half-way, its one chunk in the store.
+        session.add(
+            DocumentUpload(
+                id=uuid.UUID(int=7), uploader_id=priya.id, place=Place.client_record,
+                client_id=eli.id, kind=DocumentKind.letters, title="Letter",
+                filename="letter.pdf", size_bytes=10, chunk_bytes=10, received_bytes=10,
+                created_at=closed_at, expires_at=closed_at + timedelta(days=1),
+            )
+        )  # fmt: skip
+        await session.flush()
+
+    await in_session(engine, prepare)
+    chunk_key = "uploads/00000000-0000-0000-0000-000000000007/0"
+    other_key = f"documents/someone-else-{run}/letter"  # of a record that stays
+    try:
+        for key in (version_key, direct_key, chunk_key, other_key):
+            await store.put(key, b"sealed")
+        policy = rules.RetentionPolicy(
+            auth_days=30, link_days=7, session_idle=IDLE, closed_client_years=3
+        )
+        report = await run_job(engine, NOW + TICK, policy, documents)
+        assert report.removed["client_record"] == 1
+        assert report.with_client_records["document_version"] == 2
+        assert report.with_client_records["document"] == 2
+        for gone in (version_key, direct_key, chunk_key):
+            with pytest.raises(StoredObjectMissing):
+                await store.get(gone)
+        assert await store.get(other_key) == b"sealed"
+    finally:
+        await store.close()
