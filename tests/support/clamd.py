@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
-import shutil
-import socket
 from pathlib import Path
 from typing import Self
 
-from .net import free_port, tail
-from .process import TempDirServer, launch, startup_failure
+from .net import exchange, free_port, tail
+from .process import TempDirServer, find_program, launch, startup_failure
 
 __all__ = [
     "EICAR",
@@ -54,16 +51,7 @@ class ClamdError(RuntimeError):
 
 def find_clamd() -> Path | None:
     """Path of the ``clamd`` binary, or None."""
-    override = os.environ.get("TEAMWELL_CLAMD")
-    if override:
-        return Path(override) if os.access(override, os.X_OK) else None
-    found = shutil.which("clamd")
-    if found:
-        return Path(found)
-    for candidate in ("/usr/sbin/clamd", "/usr/local/sbin/clamd"):
-        if os.access(candidate, os.X_OK):
-            return Path(candidate)
-    return None
+    return find_program("clamd", "TEAMWELL_CLAMD")
 
 
 def clamd_available() -> bool:
@@ -72,18 +60,8 @@ def clamd_available() -> bool:
 
 def clamd_ping(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
     """Send ``zPING``; True when clamd answers ``PONG``."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"zPING\0")
-            reply = b""
-            while not reply.endswith(b"\0") and len(reply) < 64:
-                chunk = sock.recv(64)
-                if not chunk:
-                    break
-                reply += chunk
-    except OSError:
-        return False
-    return reply.rstrip(b"\0") == b"PONG"
+    reply = exchange(port, b"zPING\0", until=b"\0", limit=64, host=host, timeout=timeout)
+    return reply is not None and reply.rstrip(b"\0") == b"PONG"
 
 
 class ClamdServer(TempDirServer):

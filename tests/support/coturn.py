@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import os
 import random
-import shutil
 import socket
 import subprocess
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Self
 
 from .net import free_port
-from .process import TempDirServer, launch, startup_failure
+from .process import TempDirServer, find_program, launch, startup_failure
 
 __all__ = [
     "CoturnError",
@@ -86,16 +85,7 @@ class CoturnError(RuntimeError):
 
 def find_turnserver() -> Path | None:
     """Path of the ``turnserver`` binary, or None."""
-    override = os.environ.get("TEAMWELL_TURNSERVER")
-    if override:
-        return Path(override) if os.access(override, os.X_OK) else None
-    found = shutil.which("turnserver")
-    if found:
-        return Path(found)
-    for candidate in ("/usr/bin/turnserver", "/usr/local/bin/turnserver"):
-        if os.access(candidate, os.X_OK):
-            return Path(candidate)
-    return None
+    return find_program("turnserver", "TEAMWELL_TURNSERVER")
 
 
 def coturn_available() -> bool:

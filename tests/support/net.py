@@ -71,3 +71,28 @@ def tail(path: str, limit: int = 4096) -> str:
             return fh.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def exchange(
+    port: int,
+    request: bytes,
+    *,
+    until: bytes,
+    limit: int,
+    host: str = "127.0.0.1",
+    timeout: float = 1.0,
+) -> bytes | None:
+    """Send ``request`` to a line protocol on ``port`` and read the reply up to ``until`` (at
+    most ``limit`` bytes): a server's ping. None when nothing could be exchanged."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(request)
+            reply = b""
+            while not reply.endswith(until) and len(reply) < limit:
+                chunk = sock.recv(limit)
+                if not chunk:
+                    break
+                reply += chunk
+    except OSError:
+        return None
+    return reply

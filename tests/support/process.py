@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -29,6 +30,28 @@ __all__ = ["ManagedServer", "TempDirServer", "launch", "startup_failure", "stop_
 
 # How long a process has to stop after SIGTERM, and again after SIGKILL.
 STOP_GRACE_SECONDS = 10.0
+
+
+def find_program(
+    name: str, override_variable: str, *, also: Sequence[str | Path] = ()
+) -> Path | None:
+    """Path of the program ``name``: the one the environment variable ``override_variable``
+    names (None when that is not executable), else the first of ``also`` that is, else ``name``
+    on ``PATH``, else Debian's and a local install's usual places."""
+    override = os.environ.get(override_variable)
+    if override:
+        return Path(override) if os.access(override, os.X_OK) else None
+    for candidate in also:
+        if os.access(candidate, os.X_OK):
+            return Path(candidate)
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    for folder in ("/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"):
+        candidate = Path(folder) / name
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 def launch(

@@ -14,14 +14,11 @@ Set ``TEAMWELL_REDIS_SERVER`` to use a specific binary.
 from __future__ import annotations
 
 import functools
-import os
-import shutil
-import socket
 from pathlib import Path
 from typing import Self
 
-from .net import free_port, tail
-from .process import TempDirServer, launch, startup_failure
+from .net import exchange, free_port, tail
+from .process import TempDirServer, find_program, launch, startup_failure
 
 __all__ = ["RedisError", "RedisServer", "find_redis_server", "redis_available", "redis_ping"]
 
@@ -32,16 +29,7 @@ class RedisError(RuntimeError):
 
 def find_redis_server() -> Path | None:
     """Path of the ``redis-server`` binary, or None."""
-    override = os.environ.get("TEAMWELL_REDIS_SERVER")
-    if override:
-        return Path(override) if os.access(override, os.X_OK) else None
-    found = shutil.which("redis-server")
-    if found:
-        return Path(found)
-    for candidate in ("/usr/bin/redis-server", "/usr/local/bin/redis-server"):
-        if os.access(candidate, os.X_OK):
-            return Path(candidate)
-    return None
+    return find_program("redis-server", "TEAMWELL_REDIS_SERVER")
 
 
 def redis_available() -> bool:
@@ -50,18 +38,8 @@ def redis_available() -> bool:
 
 def redis_ping(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
     """Send an inline ``PING``; True when the reply is ``+PONG``."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"PING\r\n")
-            reply = b""
-            while not reply.endswith(b"\r\n") and len(reply) < 512:
-                chunk = sock.recv(512)
-                if not chunk:
-                    break
-                reply += chunk
-    except OSError:
-        return False
-    return reply.startswith(b"+PONG")
+    reply = exchange(port, b"PING\r\n", until=b"\r\n", limit=512, host=host, timeout=timeout)
+    return reply is not None and reply.startswith(b"+PONG")
 
 
 class RedisServer(TempDirServer):

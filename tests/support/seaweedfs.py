@@ -26,13 +26,12 @@ import http.client
 import json
 import os
 import secrets
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from .net import free_port
-from .process import TempDirServer, launch, startup_failure
+from .process import TempDirServer, find_program, launch, startup_failure
 
 if TYPE_CHECKING:
     from app.documents.s3 import S3Store
@@ -59,14 +58,7 @@ class SeaweedFSError(RuntimeError):
 
 def find_weed() -> Path | None:
     """Path of the ``weed`` binary (the test extra's, beside this Python first), or None."""
-    override = os.environ.get("TEAMWELL_WEED")
-    if override:
-        return Path(override) if os.access(override, os.X_OK) else None
-    beside = Path(sys.executable).parent / "weed"
-    if os.access(beside, os.X_OK):
-        return beside
-    found = shutil.which("weed")
-    return Path(found) if found else None
+    return find_program("weed", "TEAMWELL_WEED", also=[Path(sys.executable).parent / "weed"])
 
 
 def seaweedfs_available() -> bool:
