@@ -414,6 +414,13 @@ def restore(
             for target, path in files.items()
             if target.exists() and not _same_content(target, path)
         ]
+        # Checkpoints this instance signed name events of the data a restore replaces: left in
+        # place, they would read as events removed from the restored trail.
+        stale_checkpoints = (
+            CHECKPOINTS_MEMBER not in members and settings.audit_checkpoint_file.is_file()
+        )
+        if stale_checkpoints:
+            occupied.append(str(settings.audit_checkpoint_file))
         if engine == "sqlite":
             database = sqlite_path(settings)
             if _sqlite_has_tables(database):
@@ -446,4 +453,8 @@ def restore(
             )
         for target, path in files.items():
             _write_private(target, path)
+        if stale_checkpoints:
+            # Kept beside, out of the way, for whoever looks into what was replaced.
+            checkpoints = settings.audit_checkpoint_file
+            os.replace(checkpoints, checkpoints.with_name(checkpoints.name + ".replaced"))
     return Outcome(manifest=manifest, path=source)
