@@ -39,7 +39,14 @@ from app.documents.schemas import (
     VersionPublic,
 )
 from app.documents.storage import ObjectStore, StoredObjectMissing, store_from_settings
-from app.errors import Conflict, NotFound, PayloadTooLarge, Problem, TooManyRequests
+from app.errors import (
+    Conflict,
+    Gone,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unprocessable,
+)
 from app.messaging.keyring import MessageKeyring, keyring_from_settings
 from app.schemas import no_control_characters
 from app.users.models import Role, User
@@ -91,12 +98,12 @@ class VersionNotFound(NotFound):
     slug, title = "document-version-not-found", "No such version of the document"
 
 
-class PlaceRequired(Problem):
-    status, slug, title = 422, "document-place", "Say where the document goes"
+class PlaceRequired(Unprocessable):
+    slug, title = "document-place", "Say where the document goes"
 
 
-class KindNotAllowed(Problem):
-    status, slug, title = 422, "document-kind", "That kind of document does not go there"
+class KindNotAllowed(Unprocessable):
+    slug, title = "document-kind", "That kind of document does not go there"
 
 
 class DocumentTooLarge(PayloadTooLarge):
@@ -111,32 +118,32 @@ class ChunkOffsetWrong(Conflict):
     slug, title = "upload-offset", "That part of the file is not the one expected"
 
 
-class ChunkSizeWrong(Problem):
-    status, slug, title = 422, "upload-chunk-size", "That part of the file has the wrong size"
+class ChunkSizeWrong(Unprocessable):
+    slug, title = "upload-chunk-size", "That part of the file has the wrong size"
 
 
 class UploadIncomplete(Conflict):
     slug, title = "upload-incomplete", "The file has not all arrived yet"
 
 
-class UploadClosed(Problem):
-    status, slug, title = 410, "upload-closed", "This upload is finished or has expired"
+class UploadClosed(Gone):
+    slug, title = "upload-closed", "This upload is finished or has expired"
 
 
-class ContentNotAllowed(Problem):
-    status, slug, title = 422, "document-content-refused", "This file cannot be shared here"
+class ContentNotAllowed(Unprocessable):
+    slug, title = "document-content-refused", "This file cannot be shared here"
 
 
-class DocumentDeleted(Problem):
-    status, slug, title = 410, "document-deleted", "The document was deleted"
+class DocumentDeleted(Gone):
+    slug, title = "document-deleted", "The document was deleted"
 
 
-class VersionUnavailable(Problem):
-    status, slug, title = 410, "document-version-unavailable", "This version cannot be opened"
+class VersionUnavailable(Gone):
+    slug, title = "document-version-unavailable", "This version cannot be opened"
 
 
-class NotPreviewable(Problem):
-    status, slug, title = 422, "document-not-previewable", "Only PDFs and images open inline"
+class NotPreviewable(Unprocessable):
+    slug, title = "document-not-previewable", "Only PDFs and images open inline"
 
 
 # --- places --------------------------------------------------------------------------------------
