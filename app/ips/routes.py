@@ -241,6 +241,19 @@ async def _must_read_linked_client(
     )
 
 
+async def _must_be_in_directory(
+    session: SessionDep, principal: Principal, employer_id: uuid.UUID | None
+) -> None:
+    """A contact is linked only to an employer of the specialist's own directory (another
+    organisation's is not found)."""
+    if employer_id is not None:
+        await brokerage_service.get_employer(
+            session=session,
+            employer_id=employer_id,
+            organisation_ids={principal.user.organisation_id},
+        )
+
+
 @router.post(
     "/employer-contacts",
     response_model=EmployerContactPublic,
@@ -255,13 +268,7 @@ async def log_employer_contact(
         await _must_read_linked_client(
             session, principal, body.client_id, action="employer_contact.create"
         )
-    if body.employer_id is not None:
-        # Only an employer of the specialist's own directory (another's is not found).
-        await brokerage_service.get_employer(
-            session=session,
-            employer_id=body.employer_id,
-            organisation_ids={principal.user.organisation_id},
-        )
+    await _must_be_in_directory(session, principal, body.employer_id)
     contact = await service.log_employer_contact(
         session=session, ctx=principal.ctx, specialist=principal.user, data=body
     )
@@ -282,9 +289,9 @@ async def change_employer_contact(
     principal: EmployerContactEditor,
     session: SessionDep,
 ) -> EmployerContactPublic:
-    """Correct one of your own employer contacts: its employer, date, contact type or outcome
-    (only the fields given change). A contact linked to a client is changed only while you may
-    read that client's record; the client it is linked to does not change."""
+    """Correct one of your own employer contacts: its employer, date, contact type, outcome or
+    directory employer (only the fields given change). A contact linked to a client is changed
+    only while you may read that client's record; the client it is linked to does not change."""
     contact = await service.get_employer_contact(session=session, contact_id=contact_id)
     decision = ips_policies.can_change_employer_contact(principal.user, contact.specialist_id)
     await refuse_unless(
@@ -300,6 +307,7 @@ async def change_employer_contact(
         await _must_read_linked_client(
             session, principal, contact.client_id, action="employer_contact.update"
         )
+    await _must_be_in_directory(session, principal, body.employer_id)
     changed = await service.update_employer_contact(
         session=session, ctx=principal.ctx, contact=contact, data=body
     )

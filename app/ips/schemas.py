@@ -190,13 +190,18 @@ class EmployerContactCreate(Strict):
 
 
 class EmployerContactUpdate(Strict):
-    """A correction of a logged contact: only the fields given change. ``contact_type`` may be
-    set to null; the others may not. The linked client does not change."""
+    """A correction of a logged contact: only the fields given change. ``contact_type`` and
+    ``employer_id`` may be set to null; the others may not. The linked client does not change."""
 
     employer: Name | None = Field(default=None, min_length=1, max_length=200)
     contacted_on: date | None = None
     contact_type: EmployerContactType | None = None
     outcome: str | None = Field(default=None, min_length=1, max_length=1000)
+    employer_id: uuid.UUID | None = Field(
+        default=None,
+        description="Link the contact to another employer of the specialist's organisation's "
+        "directory (another organisation's is a 404), or null: not in the directory",
+    )
 
 
 class EmployerContactPublic(BaseModel):

@@ -671,6 +671,10 @@ async def get_employer_contact(*, session: AsyncSession, contact_id: uuid.UUID) 
     return await found(session, EmployerContact, contact_id, missing=EmployerContactNotFound)
 
 
+# A contact need not say how it happened, nor be with an employer of the directory.
+CLEARABLE_CONTACT_FIELDS = frozenset({"contact_type", "employer_id"})
+
+
 async def update_employer_contact(
     *, session: AsyncSession, ctx: Context, contact: EmployerContact, data: EmployerContactUpdate
 ) -> list[str]:
@@ -681,7 +685,7 @@ async def update_employer_contact(
     changed = []
     for name in sorted(data.model_fields_set):
         value = getattr(data, name)
-        if name != "contact_type" and value is None:
+        if name not in CLEARABLE_CONTACT_FIELDS and value is None:
             raise InvalidContactUpdate(
                 f"{name} cannot be cleared.",
                 extra={"errors": [{"field": f"body.{name}", "message": "must not be null"}]},

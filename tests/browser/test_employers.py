@@ -112,6 +112,27 @@ async def test_a_specialist_keeps_employers_and_records_an_application(
         "(in the directory)"
     )
     await axe_check(page, "the journey with a contact logged against a directory employer")
+
+    # Logged against the wrong entry, the link is corrected: taken away, then put back.
+    async def relink(choice: str) -> None:
+        await contacts.get_by_role(
+            "button", name=re.compile(f"^Edit the contact with {employer}")
+        ).click()
+        edit = page.get_by_role("form", name=re.compile("^Edit the employer contact"))
+        await edit.get_by_label("From your directory").select_option(label=choice)
+        await edit.get_by_role("button", name="Save changes").click()
+        await expect(
+            page.get_by_role("status").filter(has_text="Employer contact updated")
+        ).to_be_visible()
+
+    await relink("Not in the directory")
+    await expect(contacts.get_by_role("row").filter(has_text=employer)).not_to_contain_text(
+        "(in the directory)"
+    )
+    await relink(f"{employer} (Gateshead)")
+    await expect(contacts.get_by_role("row").filter(has_text=employer)).to_contain_text(
+        "(in the directory)"
+    )
     [logged] = (
         live.as_role("employment_specialist")
         .get(f"/api/v1/clients/{client_id}/journey")

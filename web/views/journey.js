@@ -534,13 +534,15 @@ function fieldWithError(element, input, error, errorId) {
  * directory"): the contact then counts on that employer in the directory. Choosing one fills in
  * the employer's name, which stays editable (the contact keeps the name as it was told).
  */
-function directoryField(employers) {
+function directoryField(employers, chosenId = null) {
   const id = uid('employer_id');
   const hintId = `${id}-hint`;
   const errorId = `${id}-error`;
+  const chosen = chosenId ? String(chosenId) : '';
   const input = h('select', { id, name: 'employer_id', class: 'select', 'aria-describedby': hintId },
-    h('option', { value: '' }, 'Not in the directory'),
-    employers.map((e) => h('option', { value: String(e.id) }, e.location ? `${e.name} (${e.location})` : e.name)));
+    h('option', { value: '', selected: chosen === '' }, 'Not in the directory'),
+    employers.map((e) => h('option', { value: String(e.id), selected: String(e.id) === chosen },
+      e.location ? `${e.name} (${e.location})` : e.name)));
   const error = h('p', { id: errorId, class: 'field__error', hidden: true });
   const element = h('div', { class: 'field' },
     h('label', { for: id, class: 'field__label' }, 'From your directory'),
@@ -553,10 +555,20 @@ function directoryField(employers) {
   return field;
 }
 
-/** Employer, date, how and outcome: the form to log a contact and to correct one. When logging,
- * `employers` (the specialist's directory) offers the directory employer to link it to. */
+/** The directory link to send: a new contact only names one when chosen; a correction sends a
+ * change of link, `null` when it is taken away, and nothing when it stays as it was. */
+function directoryChoice(directory, contact) {
+  if (!directory) return {};
+  const chosen = directory.input.value || null;
+  if (!contact) return chosen ? { employer_id: chosen } : {};
+  return chosen === (contact.employer_id ? String(contact.employer_id) : null) ? {} : { employer_id: chosen };
+}
+
+/** Employer, date, how and outcome: the form to log a contact and to correct one. `employers`
+ * (the specialist's directory) offers the directory employer to link it to, or to change the
+ * link of a contact being corrected ("Not in the directory" unlinks it). */
 function contactForm(formName, buttonText, today, contact, submit, employers = []) {
-  const directory = !contact && employers.length ? directoryField(employers) : null;
+  const directory = employers.length ? directoryField(employers, contact && contact.employer_id) : null;
   const fields = {
     ...(directory ? { employer_id: directory } : {}),
     employer: textField({ label: 'Employer', name: 'employer', autocomplete: 'off', value: contact && contact.employer }),
@@ -574,7 +586,7 @@ function contactForm(formName, buttonText, today, contact, submit, employers = [
   }
   return journeyForm(formName, fields, buttonText,
     () => ({
-      ...(directory && directory.input.value ? { employer_id: directory.input.value } : {}),
+      ...directoryChoice(directory, contact),
       employer: fields.employer.input.value.trim(),
       contacted_on: fields.contacted_on.input.value,
       contact_type: fields.contact_type.input.value,
@@ -599,7 +611,7 @@ function contactsSection(data, {
       h('h3', { id: titleId, tabindex: '-1' }, `Edit the contact with ${what}`),
       contactForm(`Edit the employer contact with ${what}`, 'Save changes', data.today, contact,
         (payload) => send(`${contactsPath}/${encodeURIComponent(contact.id)}`, 'PATCH', payload,
-          `Employer contact updated: ${payload.employer}.`)),
+          `Employer contact updated: ${payload.employer}.`), employers),
       h('div', { class: 'button-row' }, cancel)));
     editArea.querySelector('h3').focus();
   }

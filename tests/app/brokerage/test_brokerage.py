@@ -103,7 +103,7 @@ def test_directory_vacancies_matching_and_an_application_to_a_job_start(live: Li
     assert (after["contacts"], after["last_contact_on"]) == (1, days_ago(2))
     # The contact log narrowed to this employer: the contact, for Erin and for her supervisor;
     # a contact with no directory employer is not among them.
-    ok(
+    unlinked = ok(
         specialist.post(
             "/api/v1/employer-contacts",
             json={"employer": name, "contacted_on": days_ago(1), "outcome": "Not linked"},
@@ -131,6 +131,25 @@ def test_directory_vacancies_matching_and_an_application_to_a_job_start(live: Li
         ),
         404,
     )
+
+    # A logged contact's link is corrected: to the directory employer, and back to none; an
+    # employer outside the specialist's directory is not found and changes nothing.
+    contact_path = f"/api/v1/employer-contacts/{unlinked['id']}"
+
+    def linked_outcomes() -> list[str]:
+        page = ok(
+            specialist.get("/api/v1/employer-contacts", params={"employer_id": employer["id"]})
+        )
+        return sorted(c["outcome"] for c in page["items"])
+
+    problem(specialist.patch(contact_path, json={"employer_id": str(uuid.uuid4())}), 404)
+    assert linked_outcomes() == ["Met the head chef about kitchen roles"]
+    relinked = ok(specialist.patch(contact_path, json={"employer_id": employer["id"]}))
+    assert relinked["employer_id"] == employer["id"]
+    assert linked_outcomes() == ["Met the head chef about kitchen roles", "Not linked"]
+    cleared = ok(specialist.patch(contact_path, json={"employer_id": None}))
+    assert cleared["employer_id"] is None
+    assert linked_outcomes() == ["Met the head chef about kitchen roles"]
 
     # A client who wants kitchen work in Newcastle, about 16 hours a week.
     client_id = new_client(keyworker, "Kit Chen")
