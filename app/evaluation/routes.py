@@ -146,6 +146,9 @@ async def verify_trial(
     result = await service.verify(
         session=session, keyring=keyring, trial=trial, now=principal.ctx.now()
     )
+    labels = await service.stratum_labels(
+        session=session, stratify_by=trial.stratify_by, strata={s.stratum for s in result.strata}
+    )
     await principal.audit(
         "evaluation.verify",
         resource_type="evaluation_trial",
@@ -163,6 +166,7 @@ async def verify_trial(
         strata=[
             StratumVerification(
                 stratum=s.stratum,
+                stratum_label=labels[s.stratum],
                 allocations=s.allocations,
                 matched=s.matched,
                 missing_positions=s.missing_positions,
@@ -174,9 +178,10 @@ async def verify_trial(
     )
 
 
-def _arm_figures(counts: service.ArmCounts) -> ArmFigures:
+def _arm_figures(counts: service.ArmCounts, labels: dict[str, str]) -> ArmFigures:
     return ArmFigures(
         stratum=counts.stratum,
+        stratum_label=labels.get(counts.stratum, counts.stratum),
         ips=counts.ips,
         treatment_as_usual=counts.treatment_as_usual,
         total=counts.ips + counts.treatment_as_usual,
@@ -195,6 +200,9 @@ async def trial_figures(
         session=session, trial_id=trial_id, organisation_id=principal.user.organisation_id
     )
     found = await service.figures(session=session, trial=trial)
+    labels = await service.stratum_labels(
+        session=session, stratify_by=trial.stratify_by, strata={s.stratum for s in found.strata}
+    )
     await principal.audit(
         "evaluation.figures_read", resource_type="evaluation_trial", resource_id=trial.id
     )
@@ -208,8 +216,8 @@ async def trial_figures(
             withdrawn=found.withdrawn,
             not_asked=found.not_asked,
         ),
-        allocations=_arm_figures(found.overall),
-        strata=[_arm_figures(s) for s in found.strata],
+        allocations=_arm_figures(found.overall, labels),
+        strata=[_arm_figures(s, labels) for s in found.strata],
         as_of=principal.ctx.now(),
     )
 
@@ -266,6 +274,9 @@ async def get_allocation(access: ReadableClient, session: SessionDep) -> Allocat
     found = await service.allocation_of(session=session, client_id=client.id)
     if found is not None:
         allocation, trial = found
+        labels = await service.stratum_labels(
+            session=session, stratify_by=trial.stratify_by, strata={allocation.stratum}
+        )
         view = AllocationPublic(
             client_id=client.id,
             trial_id=trial.id,
@@ -273,6 +284,7 @@ async def get_allocation(access: ReadableClient, session: SessionDep) -> Allocat
             status=AllocationStatus.allocated,
             arm=allocation.arm,
             stratum=allocation.stratum,
+            stratum_label=labels[allocation.stratum],
             allocated_at=allocation.allocated_at,
             consent_record_id=allocation.consent_record_id,
         )
@@ -287,6 +299,7 @@ async def get_allocation(access: ReadableClient, session: SessionDep) -> Allocat
             status=AllocationStatus.awaiting_consent,
             arm=None,
             stratum=None,
+            stratum_label=None,
             allocated_at=None,
             consent_record_id=None,
         )

@@ -82,6 +82,9 @@ class AllocationStatus(StrEnum):
     awaiting_consent = "awaiting_consent"
 
 
+STRATUM_LABEL = "The stratum as a person reads it: a team stratum by the team's name"
+
+
 class AllocationPublic(BaseModel):
     client_id: uuid.UUID
     trial_id: uuid.UUID
@@ -89,6 +92,7 @@ class AllocationPublic(BaseModel):
     status: AllocationStatus
     arm: Arm | None = Field(description="Set only once the client's consent is recorded")
     stratum: str | None
+    stratum_label: str | None = Field(description=STRATUM_LABEL)
     allocated_at: datetime | None
     consent_record_id: int | None = Field(
         description="The evaluation consent that the allocation was made on"
@@ -97,6 +101,7 @@ class AllocationPublic(BaseModel):
 
 class StratumVerification(BaseModel):
     stratum: str
+    stratum_label: str = Field(description=STRATUM_LABEL)
     allocations: int
     matched: int
     missing_positions: list[int] = Field(
@@ -130,6 +135,7 @@ class ConsentCounts(BaseModel):
 
 class ArmFigures(BaseModel):
     stratum: str
+    stratum_label: str = Field(description=STRATUM_LABEL)
     ips: int
     treatment_as_usual: int
     total: int

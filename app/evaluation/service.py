@@ -324,6 +324,27 @@ async def stratum_of(
     return normalise_stratum(first.first())
 
 
+async def stratum_labels(
+    *, session: AsyncSession, stratify_by: StratifyBy | str, strata: set[str]
+) -> dict[str, str]:
+    """What each stratum is called for a person reading the figures. A team stratum is stored as
+    the team's id (names change, ids do not); it is shown by the team's name. Area clusters and
+    referral sources are their own (normalised) names."""
+    labels = {stratum: stratum for stratum in strata}
+    if StratifyBy(stratify_by) is not StratifyBy.team:
+        return labels
+    ids = set()
+    for stratum in strata:
+        try:
+            ids.add(uuid.UUID(stratum))
+        except ValueError:
+            continue  # "all", or "other" where small cells were coarsened
+    if ids:
+        rows = await session.exec(select(Team.id, Team.name).where(col(Team.id).in_(ids)))
+        labels.update({str(team_id): name for team_id, name in rows.all()})
+    return labels
+
+
 async def allocation_in(
     *, session: AsyncSession, trial_id: uuid.UUID, client_id: uuid.UUID
 ) -> TrialAllocation | None:

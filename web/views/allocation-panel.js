@@ -18,7 +18,7 @@ function allocationText(allocation, name) {
   return h('dl', { class: 'summary-list' },
     row('Trial', allocation.trial_name),
     row('Arm', h('strong', { class: 'allocation__arm' }, label(ARM_LABELS, allocation.arm))),
-    row('Stratum', allocation.stratum || '—'),
+    row('Stratum', allocation.stratum_label || '—'),
     row('Allocated', time(allocation.allocated_at, { withTime: true })));
 }
 

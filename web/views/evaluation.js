@@ -148,7 +148,7 @@ function verificationResult(v) {
       items: v.strata,
       emptyText: 'No client has been allocated yet.',
       columns: [
-        { header: 'Stratum', rowHeader: true, cell: (s) => s.stratum },
+        { header: 'Stratum', rowHeader: true, cell: (s) => s.stratum_label },
         { header: 'Allocations', cell: (s) => String(s.allocations) },
         { header: 'Matching the seed', cell: (s) => String(s.matched) },
         { header: 'Missing positions', cell: (s) => (s.missing_positions.length ? s.missing_positions.join(', ') : 'None') },
@@ -183,7 +183,7 @@ function figuresResult(f, stratifyBy) {
       caption: `Allocations by arm in each stratum (${label(STRATIFY_LABELS, stratifyBy).toLowerCase()})`,
       items: f.strata,
       emptyText: 'No client has been allocated yet.',
-      columns: [{ header: 'Stratum', rowHeader: true, cell: (s) => s.stratum }, ...ARM_COLUMNS],
+      columns: [{ header: 'Stratum', rowHeader: true, cell: (s) => s.stratum_label }, ...ARM_COLUMNS],
     }));
 }
 

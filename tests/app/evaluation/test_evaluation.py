@@ -31,6 +31,7 @@ from tests.conftest import (
     teamwell_cli,
 )
 from tests.support import builders
+from tests.support.builders import DEMO_TEAM
 
 TRIALS = "/api/v1/evaluation/trials"
 ARMS = {arm.value for arm in Arm}
@@ -381,6 +382,7 @@ def test_the_arm_is_concealed_until_consent_is_recorded(world: World) -> None:
             "status": "awaiting_consent",
             "arm": None,
             "stratum": None,
+            "stratum_label": None,
             "allocated_at": None,
             "consent_record_id": None,
         }
@@ -404,6 +406,8 @@ def test_the_arm_is_concealed_until_consent_is_recorded(world: World) -> None:
     assert body["status"] == "allocated" and body["arm"] in ARMS
     assert body["consent_record_id"] == granted["id"]
     assert body["stratum"] == world.team_id and body["trial_id"] == trial["id"]
+    # A team stratum is stored as the team's id and read by its name.
+    assert body["stratum_label"] == DEMO_TEAM
     # The supervisor of the care team reads it too; each reading is audited.
     assert world.allocation(client_id, world.supervisor).json()["arm"] == body["arm"]
     reads = world.audit("evaluation.allocation_read", client_id=client_id)
@@ -599,13 +603,20 @@ def test_the_programme_leads_figures_count_consents_and_arms(world: World) -> No
     # The withdrawn participant keeps their place (intention to treat).
     assert body["allocations"] == {
         "stratum": "all",
+        "stratum_label": "all",
         "ips": 2,
         "treatment_as_usual": 2,
         "total": 4,
     }
     assert body["strata"] == [
-        {"stratum": "jobcentre", "ips": 1, "treatment_as_usual": 1, "total": 2},
-        {"stratum": "self", "ips": 1, "treatment_as_usual": 1, "total": 2},
+        {
+            "stratum": "jobcentre",
+            "stratum_label": "jobcentre",
+            "ips": 1,
+            "treatment_as_usual": 1,
+            "total": 2,
+        },
+        {"stratum": "self", "stratum_label": "self", "ips": 1, "treatment_as_usual": 1, "total": 2},
     ]
     assert [e["resource_id"] for e in world.audit("evaluation.figures_read")] == [trial["id"]]
 
