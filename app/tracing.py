@@ -241,12 +241,21 @@ def _scrubbed(span: ReadableSpan) -> ReadableSpan:
     from opentelemetry.trace import Link
     from opentelemetry.trace.status import Status
 
+    attributes = _kept(span.attributes, ATTRIBUTES)
+    name = span.name
+    database = attributes.get("db.name")
+    if isinstance(database, str) and name.endswith(" " + database):
+        # A statement's span is named by its operation: for SQLite the database's "name" is
+        # its file's path on this machine.
+        name = name.removesuffix(" " + database)
+    if attributes.get("db.system") == "sqlite":
+        attributes.pop("db.name", None)
     return ReadableSpan(
-        name=span.name,
+        name=name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
-        attributes=_kept(span.attributes, ATTRIBUTES),
+        attributes=attributes,
         events=tuple(
             Event(event.name, _kept(event.attributes, EVENT_ATTRIBUTES), event.timestamp)
             for event in span.events
