@@ -7,13 +7,13 @@ leave them off); the rest is the SDK's own reading of the environment: where the
 ``OTEL_RESOURCE_ATTRIBUTES``), sampling (``OTEL_TRACES_SAMPLER``, ``..._ARG``) and batching
 (``OTEL_BSP_*``). The exporter is OTLP over HTTP with protobuf, the one protocol installed.
 
-Off, nothing of the SDK, the exporter or the instrumentations is imported and nothing is
-patched: FastAPI's own telemetry finds no tracer provider and steps aside, and the WebSocket
+Off, nothing of the tracing SDK, the exporter or the instrumentations is imported and nothing
+is patched: FastAPI's own telemetry finds no tracer provider and steps aside, and the WebSocket
 gateway tests one module attribute (``tracer``) per frame.
 
 On, a request's spans are FastAPI's (the server span named by the route's template, and its
 dependency, endpoint and serialisation steps), SQLAlchemy's (one per statement, on every
-engine made afterwards, SQLite and PostgreSQL alike) and redis-py's (the presence store and the
+engine app/db.py makes, SQLite and PostgreSQL alike) and redis-py's (the presence store and the
 sign-in throttle); and one span per WebSocket frame handled (``frame_span``), named by the
 frame's type. What a span may carry is fixed here, as a log line's fields are in app/logs.py:
 every finished span passes ``_scrubbed``, which keeps only the attributes in ``ATTRIBUTES``,

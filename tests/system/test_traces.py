@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from app.demo import CLIENTS, STAFF
-from app.tracing import TracingSettingError, wanted
+from app.tracing import ATTRIBUTES, TracingSettingError, _Scrubbing, wanted
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, live_server, problem
 from tests.realtime.test_realtime import client_id_of, team_conversation
 from tests.support.otlp import OtlpCollector, Span
@@ -298,3 +298,47 @@ def test_with_traces_off_no_tracer_exporter_or_instrumentation_is_loaded(tmp_pat
     modules, provider = done.stdout.splitlines()[-2:]
     assert modules == "[]"
     assert provider == "ProxyTracerProvider"  # FastAPI's own telemetry steps aside
+
+
+def test_a_span_leaves_with_its_allowed_attributes_and_an_error_s_type_only() -> None:
+    """Whatever an instrumentation records, the scrubber lets out only the allowed attributes,
+    an exception's type (not its message or stack) and no status description."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import Status, StatusCode
+
+    exported = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(_Scrubbing(SimpleSpanProcessor(exported)))  # type: ignore[arg-type]
+    secret = "someone@example.org"
+    with provider.get_tracer("test").start_as_current_span(
+        "INSERT /var/lib/teamwell/teamwell.db",
+        attributes={
+            "db.system": "sqlite",
+            "db.name": "/var/lib/teamwell/teamwell.db",
+            "db.statement": "INSERT INTO user (email) VALUES (?)",
+            "db.user": "teamwell",
+            "url.path": "/api/v1/clients/3f2a/plan",
+            "url.query": f"email={secret}",
+            "http.request.header.authorization": ("Bearer eyJ",),
+            "enduser.id": secret,
+        },
+        record_exception=False,
+    ) as span:
+        span.record_exception(ValueError(f"Key (email)=({secret}) already exists"))
+        span.set_status(Status(StatusCode.ERROR, f"Key (email)=({secret}) already exists"))
+    [out] = exported.get_finished_spans()
+    assert out.name == "INSERT"  # the operation, without the database's path
+    assert dict(out.attributes or {}) == {
+        "db.system": "sqlite",
+        "db.statement": "INSERT INTO user (email) VALUES (?)",
+    }
+    assert set(out.attributes or {}) <= ATTRIBUTES
+    [event] = out.events
+    assert (event.name, dict(event.attributes or {})) == (
+        "exception",
+        {"exception.type": "ValueError"},
+    )
+    assert out.status.status_code == StatusCode.ERROR and not out.status.description
+    provider.shutdown()
