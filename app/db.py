@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import events
+from app import events, tracing
 from app.config import Settings
 from app.errors import NotFound
 
@@ -63,15 +63,18 @@ def create_engine(settings: Settings, *, connections: int | None = None) -> Asyn
 
         engine = create_async_engine(url, async_creator=connect, hide_parameters=True, **pool)
         _serialise_sqlite_writes(engine)
+        tracing.trace_engine(engine)
         return engine
     # hide_parameters: a database error's text, logged with its traceback, leaves out the values
     # bound to the statement (a note, an answer, a token's hash).
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         **(pool or {"pool_size": 10, "max_overflow": 20}),
         pool_pre_ping=True,
         hide_parameters=True,
     )
+    tracing.trace_engine(engine)  # its statements are spans when traces are on
+    return engine
 
 
 # --- SQLite: one trip to the connection's thread per statement ------------------------------

@@ -7,6 +7,7 @@ leaving a caller waiting when a batch fails."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -35,7 +36,11 @@ class GroupCommit(ABC, Generic[Item, Result]):
         waiter: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending.append((item, waiter))
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name=self._name)
+            # In a context of its own: the task outlives the request or frame that started it
+            # and writes for many, so it must not carry that one's request id or trace span.
+            self._task = asyncio.create_task(
+                self._run(), name=self._name, context=contextvars.Context()
+            )
             if self._on_task is not None:
                 self._on_task(self._task)
         self._wake.set()

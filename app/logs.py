@@ -20,7 +20,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +51,10 @@ FIELDS = (
     "frame_type",
     "code",
 )
+
+# The current span's ``trace_id`` and ``span_id``, so that a line and its trace can be joined;
+# set by app/tracing.py when traces are on, None (nothing looked up) when they are off.
+trace_fields: Callable[[], dict[str, str]] | None = None
 
 
 def accepted_id(value: bytes | None, max_chars: int) -> str | None:
@@ -176,6 +180,8 @@ def _context(record: logging.LogRecord) -> dict[str, Any]:
         value = record.__dict__.get(name)
         if value is not None:
             fields[name] = value
+    if trace_fields is not None:
+        fields.update(trace_fields())
     return fields
 
 

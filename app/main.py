@@ -59,6 +59,8 @@ from app.reports.routes import router as reports_router
 from app.reports.target_routes import router as targets_router
 from app.supervision.routes import router as supervision_router
 from app.teams.routes import router as teams_router
+from app.tracing import FASTAPI_TELEMETRY
+from app.tracing import configure as configure_tracing
 from app.users.routes import router as users_router
 from auth.deps import install_refusal_audit
 from auth.email import email_sender_for
@@ -300,6 +302,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         lifespan=_lifespan(settings, clock),
         docs_url=None,  # served by app/meta/docs.py, under the Content-Security-Policy
         redoc_url=None,
+        # Spans only when traces are on (app/tracing.py); none for probes.
+        telemetry=FASTAPI_TELEMETRY,
     )
     app.state.settings = settings
     app.state.clock = clock
@@ -477,6 +481,7 @@ def _include_routes(app: Teamwell) -> None:
 def _default_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    configure_tracing()  # before the app's engines are made, so they are traced
     return create_app(settings)
 
 

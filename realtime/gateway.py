@@ -32,7 +32,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from app import logs
+from app import logs, tracing
 from app.audit import service as audit_service
 from app.audit.models import Outcome
 from app.clients.models import ClientRecord
@@ -608,7 +608,16 @@ async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) 
 
 
 async def _answer(rt: Realtime, connection: Connection, frame: Any, work: Awaitable[None]) -> None:
-    """Run a frame's handling, and answer a failure with an error frame naming the request."""
+    """Run a frame's handling, and answer a failure with an error frame naming the request;
+    a span of its own when traces are on (app/tracing.py)."""
+    if tracing.tracer is None:
+        await _handle(rt, connection, frame, work)
+        return
+    with tracing.frame_span(frame.type):
+        await _handle(rt, connection, frame, work)
+
+
+async def _handle(rt: Realtime, connection: Connection, frame: Any, work: Awaitable[None]) -> None:
     try:
         try:
             await work
@@ -642,6 +651,8 @@ def _refused(rt: Realtime, connection: Connection, exc: FrameError, frame: Any) 
         "frame refused",
         extra={"frame_type": getattr(frame, "type", None), "code": exc.code},
     )
+    if tracing.tracer is not None:
+        tracing.frame_refused(str(exc.code))
     connection.send(
         p.error_frame(exc.code, exc.message, request_id, retry_after_ms=exc.retry_after_ms)
     )
