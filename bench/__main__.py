@@ -35,6 +35,8 @@ from tests.support.server import LiveServer
 
 DEPLOYMENTS = ("embedded", "cluster")
 BENCHMARKS = ("connections", "fanout", "signalling", "plans", "documents", "backup")
+# Benchmarks that start what they measure themselves.
+OWN_RIGS = ("documents", "backup")
 
 
 class Baselines:
@@ -102,9 +104,11 @@ class Suite:
         return max(needed_for_connections, 10 * (self.conversations + self.pairs))
 
     async def start(self) -> None:
-        self.baselines.start()
         work = work_dir()
         self._work = work
+        if not set(self.args.only) - set(OWN_RIGS):
+            return  # only benchmarks with rigs of their own: no baselines or deployments needed
+        self.baselines.start()
         for name in self.args.deployments:
             if name == "cluster" and not cluster_available():
                 self.run.problems.append("cluster skipped: PostgreSQL or Redis is not installed")
@@ -331,6 +335,7 @@ class Suite:
             rig = backup.Rig(self._work, engine, messages)
             try:
                 await rig.start()
+                self.run.deployments[rig.target] = rig.description
                 for encryption in backup.ENCRYPTIONS:
 
                     async def measure(rig: backup.Rig = rig, encryption: str = encryption) -> None:

@@ -293,8 +293,9 @@ def _backup(run: Run) -> list[str]:
     out = [
         "",
         "| target | encryption | messages | database MB | archive MB | rounds | "
-        "backup median s | backup MB/s | restore median s | restore MB/s | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "start-up s (`--help`) | backup median s | backup MB/s | restore median s | "
+        "restore MB/s | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     # Results kept (--results) before this benchmark existed have none.
     for r in getattr(run, "backup", []):
@@ -302,7 +303,7 @@ def _backup(run: Run) -> list[str]:
         out.append(
             f"| {r.target} | {r.encryption} | {r.messages:,} | "
             f"{r.database_bytes / BACKUP_MB:,.1f} | {r.archive_bytes / BACKUP_MB:,.1f} | "
-            f"{r.rounds} | {r.backup_median:.2f} | {r.mb_per_second(r.backup_median):,.1f} | "
+            f"{r.rounds} | {r.startup_median:.2f} | {r.backup_median:.2f} | {r.mb_per_second(r.backup_median):,.1f} | "
             f"{r.restore_median:.2f} | {r.mb_per_second(r.restore_median):,.1f} | {errors} |"
         )
     return out
@@ -376,8 +377,9 @@ def render(run: Run) -> str:
         "`teamwell backup` and `teamwell restore` run as an operator runs them (a process each, "
         "start-up included) on a database seeded with people and client records and filled "
         "with sealed messages (bench/backup.py), restored into a fresh instance each round. "
-        "MB/s are of the database's size. These are the figures docs/deploy.md's recovery "
-        "times (RTO) rest on.",
+        "MB/s are of the database's size. Start-up is `teamwell backup --help`, the process "
+        "and its imports alone, included in both times. These are the figures docs/deploy.md's "
+        "recovery times (RTO) rest on.",
         *_backup(run),
     ]
     for heading, text in run.profile:
