@@ -303,7 +303,8 @@ def _backup(run: Run) -> list[str]:
         out.append(
             f"| {r.target} | {r.encryption} | {r.messages:,} | "
             f"{r.database_bytes / BACKUP_MB:,.1f} | {r.archive_bytes / BACKUP_MB:,.1f} | "
-            f"{r.rounds} | {r.startup_median:.2f} | {r.backup_median:.2f} | {r.mb_per_second(r.backup_median):,.1f} | "
+            f"{r.rounds} | {r.startup_median:.2f} | "
+            f"{r.backup_median:.2f} | {r.mb_per_second(r.backup_median):,.1f} | "
             f"{r.restore_median:.2f} | {r.mb_per_second(r.restore_median):,.1f} | {errors} |"
         )
     return out
