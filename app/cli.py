@@ -1,5 +1,5 @@
 """The ``teamwell`` command: migrate, create-admin, seed-demo, verify-audit, verify-trial,
-serve, demo, backup, restore."""
+serve, demo, backup, restore, backup-keygen."""
 
 from __future__ import annotations
 
@@ -561,31 +561,61 @@ def _backup_passphrase(args: argparse.Namespace) -> str | None:
 
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     """Back up the database, keys and data files into one archive (docs/operations.md)."""
+    from app.backup import publickey
     from app.backup import service as backup_service
 
     passphrase = _backup_passphrase(args)
-    if passphrase is not None and args.unencrypted:
-        print("a passphrase was given and --unencrypted said: choose one", file=sys.stderr)
-        return 2
-    if passphrase is None and not args.unencrypted:
+    # Recipients are public keys: the command line may name them.
+    try:
+        recipients = publickey.parse_recipients(args.recipient or [])
+        for name in args.recipients_file or []:
+            recipients += publickey.read_recipients_file(Path(name))
+    except publickey.KeyFileError as error:
+        print(f"backup refused: {error}", file=sys.stderr)
+        return backup_service.KeyNeeded.exit_code
+    chosen = [
+        what
+        for what, given in (
+            ("a passphrase", passphrase is not None),
+            ("recipients", bool(recipients)),
+            ("--unencrypted", args.unencrypted),
+        )
+        if given
+    ]
+    if len(chosen) > 1:
+        print(f"{' and '.join(chosen)} were given: choose one", file=sys.stderr)
+        return backup_service.KeyNeeded.exit_code
+    if args.recipients_file and not recipients:
+        print("no recipient in the recipients file", file=sys.stderr)
+        return backup_service.KeyNeeded.exit_code
+    if not chosen:
         print(
-            f"give the passphrase in {BACKUP_PASSPHRASE_ENV} or --passphrase-file (the backup "
-            "holds the keys to the messages), or say --unencrypted",
+            "give --recipient age1… (or --recipients-file), or the passphrase in "
+            f"{BACKUP_PASSPHRASE_ENV} or --passphrase-file (the backup holds the keys to the "
+            "messages), or say --unencrypted",
             file=sys.stderr,
         )
-        return 2
+        return backup_service.KeyNeeded.exit_code
     try:
         outcome = backup_service.backup(
-            settings, Path(args.out), passphrase=passphrase, now=SystemClock().now()
+            settings,
+            Path(args.out),
+            passphrase=passphrase,
+            now=SystemClock().now(),
+            recipients=recipients,
         )
     except backup_service.BackupError as error:
         print(f"backup failed: {error}", file=sys.stderr)
-        return 1
+        return error.exit_code
     manifest = outcome.manifest
+    sealing = {
+        "age": f" (encrypted to {len(recipients)} recipient{'s' if len(recipients) > 1 else ''})",
+        "passphrase": " (encrypted with the passphrase)",
+        "none": " (NOT encrypted)",
+    }[manifest["encryption"]]
     print(
         f"backup of the {manifest['engine']} database at migration {manifest['migration']} and "
-        f"{len(manifest['members']) - 1} files written to {outcome.path}"
-        + ("" if manifest["encrypted"] else " (NOT encrypted)")
+        f"{len(manifest['members']) - 1} files written to {outcome.path}{sealing}"
     )
     if manifest["message_keys_from_environment"]:
         print("the message keys come from TEAMWELL_MESSAGE_KEYS: keep them safe apart from it")
@@ -594,20 +624,48 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     """Restore a backup into an empty database and data directory (the service stopped)."""
+    from app.backup import publickey
     from app.backup import service as backup_service
 
     try:
+        identities = publickey.read_identities([Path(name) for name in args.identity or []])
+    except publickey.KeyFileError as error:
+        print(f"restore refused: {error}", file=sys.stderr)
+        return backup_service.KeyNeeded.exit_code
+    try:
         outcome = backup_service.restore(
-            settings, Path(args.archive), passphrase=_backup_passphrase(args), force=args.force
+            settings,
+            Path(args.archive),
+            passphrase=_backup_passphrase(args),
+            force=args.force,
+            identities=identities,
         )
     except backup_service.BackupError as error:
-        print(f"restore refused: {error}", file=sys.stderr)
-        return 1
+        hint = ""
+        if isinstance(error, backup_service.KeyNeeded):
+            hint = f" ({BACKUP_PASSPHRASE_ENV} or --passphrase-file; --identity FILE)"
+        print(f"restore refused: {error}{hint}", file=sys.stderr)
+        return error.exit_code
     manifest = outcome.manifest
     print(
         f"restored the backup of {manifest['created_at']} (migration {manifest['migration']}); "
         "run `teamwell migrate`, then `teamwell verify-audit`, before serving"
     )
+    return 0
+
+
+def cmd_backup_keygen(settings: Settings, args: argparse.Namespace) -> int:
+    """Make an identity (private key) for backups; print its recipient (public key). The
+    identity is kept away from the hosts that take backups (docs/operations.md)."""
+    from app.backup import publickey
+
+    try:
+        recipient = publickey.generate_identity(Path(args.out), SystemClock().now())
+    except (publickey.KeyFileError, OSError) as error:
+        print(f"backup-keygen failed: {error}", file=sys.stderr)
+        return 1
+    print(f"identity written to {args.out} (keep it off the hosts that take backups)")
+    print(f"recipient (public key, for teamwell backup --recipient): {recipient}")
     return 0
 
 
@@ -664,12 +722,34 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("out", help="the archive to write")
     backup.add_argument("--passphrase-file", metavar="FILE", help=f"else {BACKUP_PASSPHRASE_ENV}")
     backup.add_argument("--unencrypted", action="store_true", help="write it without encryption")
+    backup.add_argument(
+        "--recipient",
+        action="append",
+        metavar="AGE1…",
+        help="encrypt to this age public key (repeatable); only its identity opens the backup",
+    )
+    backup.add_argument(
+        "--recipients-file",
+        action="append",
+        metavar="FILE",
+        help="encrypt to the age public keys in FILE, one a line (repeatable)",
+    )
     restore = sub.add_parser("restore", help="restore a backup into an empty instance")
     restore.add_argument("archive", help="the archive to restore")
     restore.add_argument("--passphrase-file", metavar="FILE", help=f"else {BACKUP_PASSPHRASE_ENV}")
     restore.add_argument(
         "--force", action="store_true", help="overwrite a database or files that hold data"
     )
+    restore.add_argument(
+        "--identity",
+        action="append",
+        metavar="FILE",
+        help="an age identity file that opens a backup made with --recipient (repeatable)",
+    )
+    keygen = sub.add_parser(
+        "backup-keygen", help="make an identity for backups and print its public key"
+    )
+    keygen.add_argument("out", help="the identity file to write (0600; never overwritten)")
     for name in ("serve", "demo"):
         serve = sub.add_parser(
             name,
@@ -698,6 +778,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "demo": cmd_demo,
     "backup": cmd_backup,
     "restore": cmd_restore,
+    "backup-keygen": cmd_backup_keygen,
 }
 
 

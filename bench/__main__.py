@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import connections, documents, fanout, plans, signalling
+from bench import backup, connections, documents, fanout, plans, signalling
 from bench.deploy import (
     REPO_ROOT,
     SERVER_ARGS,
@@ -34,7 +34,9 @@ from tests.support.net import free_port, port_is_open, wait_until
 from tests.support.server import LiveServer
 
 DEPLOYMENTS = ("embedded", "cluster")
-BENCHMARKS = ("connections", "fanout", "signalling", "plans", "documents")
+BENCHMARKS = ("connections", "fanout", "signalling", "plans", "documents", "backup")
+# Benchmarks that start what they measure themselves.
+OWN_RIGS = ("documents", "backup")
 
 
 class Baselines:
@@ -102,9 +104,11 @@ class Suite:
         return max(needed_for_connections, 10 * (self.conversations + self.pairs))
 
     async def start(self) -> None:
-        self.baselines.start()
         work = work_dir()
         self._work = work
+        if not set(self.args.only) - set(OWN_RIGS):
+            return  # only benchmarks with rigs of their own: no baselines or deployments needed
+        self.baselines.start()
         for name in self.args.deployments:
             if name == "cluster" and not cluster_available():
                 self.run.problems.append("cluster skipped: PostgreSQL or Redis is not installed")
@@ -317,6 +321,40 @@ class Suite:
             self.run.problems.append(f"documents failed to start: {type(exc).__name__}: {exc}")
         finally:
             rig.stop(keep_logs=bool(self.run.problems))
+
+    async def bench_backup(self) -> None:
+        messages = backup.QUICK_MESSAGES if self.quick else backup.MESSAGES
+        rounds = backup.QUICK_ROUNDS if self.quick else backup.ROUNDS
+        print(f"backup: teamwell backup and restore of {messages:,} messages", flush=True)
+        engines = [
+            engine
+            for name, engine in (("embedded", "sqlite"), ("cluster", "postgresql"))
+            if name in self.args.deployments and (name != "cluster" or cluster_available())
+        ]
+        for engine in engines:
+            rig = backup.Rig(self._work, engine, messages)
+            try:
+                await rig.start()
+                self.run.deployments[rig.target] = rig.description
+                for encryption in backup.ENCRYPTIONS:
+
+                    async def measure(rig: backup.Rig = rig, encryption: str = encryption) -> None:
+                        r = await rig.measure(encryption, rounds)
+                        self.run.backup.append(r)
+                        _say(
+                            r.target,
+                            f"{encryption}: {r.database_bytes / backup.MB:,.1f} MB, backup "
+                            f"{r.backup_median:.2f} s, restore {r.restore_median:.2f} s"
+                            + (f", {r.errors} errors ({r.last_error})" if r.errors else ""),
+                        )
+
+                    await self.guarded(f"backup ({rig.target} {encryption})", measure)
+            except Exception as exc:
+                self.run.problems.append(
+                    f"backup ({engine}) failed to start: {type(exc).__name__}: {exc}"
+                )
+            finally:
+                rig.stop()
 
 
 def _shown_command(argv: list[str]) -> str:

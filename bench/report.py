@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from bench.backup import MB as BACKUP_MB
+from bench.backup import BackupResult
 from bench.connections import ConnectionsResult
 from bench.documents import BARE as DOCUMENTS_BARE
 from bench.documents import MB, DocumentResult
@@ -47,6 +49,7 @@ class Run:
     signalling: list[SignallingResult] = field(default_factory=list)
     plans: list[PlanResult] = field(default_factory=list)
     documents: list[DocumentResult] = field(default_factory=list)
+    backup: list[BackupResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     profile: list[tuple[str, str]] = field(default_factory=list)  # (heading, preformatted)
 
@@ -286,6 +289,27 @@ def _documents(run: Run) -> list[str]:
     return out
 
 
+def _backup(run: Run) -> list[str]:
+    out = [
+        "",
+        "| target | encryption | messages | database MB | archive MB | rounds | "
+        "start-up s (`--help`) | backup median s | backup MB/s | restore median s | "
+        "restore MB/s | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    # Results kept (--results) before this benchmark existed have none.
+    for r in getattr(run, "backup", []):
+        errors = f"{r.errors}" + (f" ({r.last_error[:80]})" if r.errors else "")
+        out.append(
+            f"| {r.target} | {r.encryption} | {r.messages:,} | "
+            f"{r.database_bytes / BACKUP_MB:,.1f} | {r.archive_bytes / BACKUP_MB:,.1f} | "
+            f"{r.rounds} | {r.startup_median:.2f} | "
+            f"{r.backup_median:.2f} | {r.mb_per_second(r.backup_median):,.1f} | "
+            f"{r.restore_median:.2f} | {r.mb_per_second(r.restore_median):,.1f} | {errors} |"
+        )
+    return out
+
+
 def render(run: Run) -> str:
     took = (run.finished - run.started).total_seconds() if run.finished else 0.0
     lines = [
@@ -348,6 +372,16 @@ def render(run: Run) -> str:
         "get of the same sizes to the same SeaweedFS (bench/documents.py). The target is at "
         "least half the bare rate.",
         *_documents(run),
+        "",
+        "## 6. Backup and restore",
+        "",
+        "`teamwell backup` and `teamwell restore` run as an operator runs them (a process each, "
+        "start-up included) on a database seeded with people and client records and filled "
+        "with sealed messages (bench/backup.py), restored into a fresh instance each round. "
+        "MB/s are of the database's size. Start-up is `teamwell backup --help`, the process "
+        "and its imports alone, included in both times. These are the figures docs/deploy.md's "
+        "recovery times (RTO) rest on.",
+        *_backup(run),
     ]
     for heading, text in run.profile:
         lines += ["", f"### Profile: {heading}", "", "```", text.rstrip(), "```"]

@@ -40,6 +40,14 @@ class ArchiveError(Exception):
     """The archive cannot be opened: not one, a wrong passphrase, or altered."""
 
 
+class WrongKey(ArchiveError):
+    """The passphrase or identity given does not open the archive."""
+
+
+class Damaged(ArchiveError):
+    """The archive was altered, cut off or is not one at all."""
+
+
 def is_encrypted(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(len(MAGIC)) == MAGIC
@@ -76,13 +84,13 @@ def decrypt_file(source: BinaryIO, target: Path, passphrase: str) -> None:
     """Decrypt into ``target`` (created 0600); raises ArchiveError and leaves no usable target
     when the passphrase is wrong or any byte was changed, added or cut off."""
     if source.read(len(MAGIC)) != MAGIC:
-        raise ArchiveError("not an encrypted Teamwell backup")
+        raise Damaged("not an encrypted Teamwell backup")
     header = source.read(_HEADER.size)
     if len(header) != _HEADER.size:
-        raise ArchiveError("the archive is cut off in its header")
+        raise Damaged("the archive is cut off in its header")
     salt, log2_n, r, p, prefix = _HEADER.unpack(header)
     if not (1 <= log2_n <= MAX_SCRYPT_LOG2_N and 1 <= r <= 32 and 1 <= p <= 16):
-        raise ArchiveError("the archive's header was altered (impossible key-stretching cost)")
+        raise Damaged("the archive's header was altered (impossible key-stretching cost)")
     aead = AESGCM(_key(passphrase, salt, log2_n, r, p))
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as plain:
@@ -92,15 +100,15 @@ def decrypt_file(source: BinaryIO, target: Path, passphrase: str) -> None:
             if not length_bytes:
                 break
             if finished:
-                raise ArchiveError("the archive has data after its last chunk (altered)")
+                raise Damaged("the archive has data after its last chunk (altered)")
             if len(length_bytes) != _LENGTH.size:
-                raise ArchiveError("the archive is cut off")
+                raise Damaged("the archive is cut off")
             (length,) = _LENGTH.unpack(length_bytes)
             if not TAG_BYTES <= length <= CHUNK_BYTES + TAG_BYTES:
-                raise ArchiveError("the archive was altered (impossible chunk length)")
+                raise Damaged("the archive was altered (impossible chunk length)")
             sealed = source.read(length)
             if len(sealed) != length:
-                raise ArchiveError("the archive is cut off")
+                raise Damaged("the archive is cut off")
             # The last chunk is the one that opens with the last-chunk flag in its nonce.
             for last in (False, True):
                 try:
@@ -111,10 +119,12 @@ def decrypt_file(source: BinaryIO, target: Path, passphrase: str) -> None:
                 break
             else:
                 if index == 0:
-                    raise ArchiveError(
+                    # The first chunk is where a wrong passphrase shows; an altered header or
+                    # first chunk looks the same, and the message says both.
+                    raise WrongKey(
                         "the passphrase is wrong, or the archive was altered at its start"
                     )
-                raise ArchiveError(f"the archive was altered (chunk {index} does not verify)")
+                raise Damaged(f"the archive was altered (chunk {index} does not verify)")
             index += 1
     if not finished:
-        raise ArchiveError("the archive is cut off (its last chunk is missing)")
+        raise Damaged("the archive is cut off (its last chunk is missing)")

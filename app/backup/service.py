@@ -1,7 +1,7 @@
 """Making and restoring backups (docs/operations.md, "Backups and restore").
 
 A backup is one archive (gzip'd tar, then sealed by ``archive.encrypt_file`` unless asked not to
-be) holding ``manifest.json`` first, then:
+be, or by ``publickey.encrypt_file`` to age recipients) holding ``manifest.json`` first, then:
 
 * ``database/teamwell.db``: on SQLite, a copy made with SQLite's online backup API, which reads
   one consistent snapshot while the service goes on writing (WAL lets it read beside a writer);
@@ -30,15 +30,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from pyrage import x25519
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.backup.archive import ArchiveError, decrypt_file, encrypt_file, is_encrypted
+from app.backup import publickey
+from app.backup.archive import (
+    ArchiveError,
+    Damaged,
+    WrongKey,
+    decrypt_file,
+    encrypt_file,
+    is_encrypted,
+)
 from app.config import Settings
 from app.migrate import alembic_config
 
@@ -58,11 +67,47 @@ PG_TIMEOUT_SECONDS = 6 * 3600
 
 
 class BackupError(Exception):
-    """A backup could not be made or restored; the message says why, for the operator."""
+    """A backup could not be made or restored; the message says why, for the operator. Each
+    kind has its own exit code for `teamwell backup` and `restore` (docs/operations.md), so a
+    script can tell a missing key from a wrong one from a damaged archive."""
+
+    exit_code = 1
+
+
+class KeyNeeded(BackupError):
+    """No key was given for the archive's encryption, or one given is not a key."""
+
+    exit_code = 2
+
+
+class WrongKeyError(BackupError):
+    """The passphrase or identity given does not open the archive."""
+
+    exit_code = 3
+
+
+class ArchiveDamaged(BackupError):
+    """The archive is cut off, altered, or not a Teamwell backup."""
+
+    exit_code = 4
 
 
 class TargetNotEmpty(BackupError):
     """The restore's target already holds data, and ``force`` was not given."""
+
+    exit_code = 5
+
+
+Encryption = Literal["passphrase", "age", "none"]
+
+
+def encryption_of(path: Path) -> Encryption:
+    """How an archive is sealed, read from its first bytes (no key needed)."""
+    if is_encrypted(path):
+        return "passphrase"
+    if publickey.is_age(path):
+        return "age"
+    return "none"
 
 
 @dataclass(frozen=True)
@@ -237,9 +282,22 @@ def _data_target(settings: Settings, member: str) -> Path:
 # -- backup ------------------------------------------------------------------------------------
 
 
-def backup(settings: Settings, out: Path, *, passphrase: str | None, now: datetime) -> Outcome:
-    """Write a backup of the running service to ``out`` (encrypted unless ``passphrase`` is
-    None). The service may go on writing meanwhile."""
+def backup(
+    settings: Settings,
+    out: Path,
+    *,
+    passphrase: str | None,
+    now: datetime,
+    recipients: list[x25519.Recipient] | None = None,
+) -> Outcome:
+    """Write a backup of the running service to ``out``: encrypted with ``passphrase``, or to
+    ``recipients`` (public keys), or, with neither, not at all. The service may go on writing
+    meanwhile."""
+    if passphrase is not None and recipients:
+        raise KeyNeeded("give a passphrase or recipients, not both")
+    encryption: Encryption = "passphrase" if passphrase is not None else "none"
+    if recipients:
+        encryption = "age"
     out = out.resolve()
     if settings.data_dir.resolve() in out.parents:
         # Every later backup would hold this one, and the one after both.
@@ -277,7 +335,8 @@ def backup(settings: Settings, out: Path, *, passphrase: str | None, now: dateti
             "engine": engine,
             "migration": revision,
             "created_at": now.isoformat(),
-            "encrypted": passphrase is not None,
+            "encrypted": encryption != "none",
+            "encryption": encryption,
             "message_keys_from_environment": settings.message_keys is not None,
             "members": {
                 name: {"size": path.stat().st_size, "sha256": _sha256(path)}
@@ -292,12 +351,16 @@ def backup(settings: Settings, out: Path, *, passphrase: str | None, now: dateti
             for name, path in members:
                 tar.add(path, arcname=name)
         partial = staging / "archive.out"
-        if passphrase is None:
+        if encryption == "none":
             _write_private(partial, tar_path)
         else:
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as sealed:
-                encrypt_file(tar_path, sealed, passphrase)
+                if recipients:
+                    publickey.encrypt_file(tar_path, sealed, recipients)
+                else:
+                    assert passphrase is not None
+                    encrypt_file(tar_path, sealed, passphrase)
         os.replace(partial, out)
     return Outcome(manifest=manifest, path=out)
 
@@ -305,17 +368,34 @@ def backup(settings: Settings, out: Path, *, passphrase: str | None, now: dateti
 # -- restore -----------------------------------------------------------------------------------
 
 
-def _open_archive(source: Path, staging: Path, passphrase: str | None) -> Path:
+def _open_archive(
+    source: Path,
+    staging: Path,
+    passphrase: str | None,
+    identities: list[x25519.Identity] | None,
+) -> Path:
     if not source.is_file():
         raise BackupError(f"there is no backup at {source}")
-    if not is_encrypted(source):
+    encryption = encryption_of(source)
+    if encryption == "none":
         return source
-    if passphrase is None:
-        raise BackupError("the backup is encrypted: give its passphrase")
+    if encryption == "passphrase" and passphrase is None:
+        raise KeyNeeded("the backup is encrypted: give its passphrase")
+    if encryption == "age" and not identities:
+        raise KeyNeeded("the backup is encrypted to a public key: give its identity file")
     plain = staging / "archive.tar.gz"
     with source.open("rb") as sealed:
         try:
-            decrypt_file(sealed, plain, passphrase)
+            if encryption == "age":
+                assert identities
+                publickey.decrypt_file(sealed, plain, identities)
+            else:
+                assert passphrase is not None
+                decrypt_file(sealed, plain, passphrase)
+        except WrongKey as error:
+            raise WrongKeyError(str(error)) from None
+        except Damaged as error:
+            raise ArchiveDamaged(str(error)) from None
         except ArchiveError as error:
             raise BackupError(str(error)) from None
     return plain
@@ -327,12 +407,12 @@ def _unpack(archive: Path, staging: Path) -> tuple[dict[str, Any], dict[str, Pat
         with tarfile.open(archive, "r:gz") as tar:
             first = tar.next()
             if first is None or first.name != MANIFEST:
-                raise BackupError("not a Teamwell backup (no manifest first)")
+                raise ArchiveDamaged("not a Teamwell backup (no manifest first)")
             handle = tar.extractfile(first)
             assert handle is not None
             manifest = json.loads(handle.read())
             if manifest.get("format") != FORMAT:
-                raise BackupError("not a Teamwell backup (the manifest names another format)")
+                raise ArchiveDamaged("not a Teamwell backup (the manifest names another format)")
             if manifest.get("version") != FORMAT_VERSION:
                 raise BackupError(
                     f"backup format version {manifest.get('version')} is not one this version "
@@ -344,9 +424,9 @@ def _unpack(archive: Path, staging: Path) -> tuple[dict[str, Any], dict[str, Pat
                 if index == 0:
                     continue  # the manifest, read above
                 if member.name not in expected or member.name in extracted:
-                    raise BackupError(f"the archive holds {member.name!r}, not in its manifest")
+                    raise ArchiveDamaged(f"the archive holds {member.name!r}, not in its manifest")
                 if not member.isfile():
-                    raise BackupError(f"{member.name!r} in the archive is not a file")
+                    raise ArchiveDamaged(f"{member.name!r} in the archive is not a file")
                 path = staging / "members" / str(index)
                 path.parent.mkdir(exist_ok=True, mode=0o700)
                 data = tar.extractfile(member)
@@ -355,13 +435,13 @@ def _unpack(archive: Path, staging: Path) -> tuple[dict[str, Any], dict[str, Pat
                 with os.fdopen(fd, "wb") as out:
                     shutil.copyfileobj(data, out, 1 << 20)
                 if _sha256(path) != expected[member.name]["sha256"]:
-                    raise BackupError(f"{member.name} does not match its checksum (altered)")
+                    raise ArchiveDamaged(f"{member.name} does not match its checksum (altered)")
                 extracted[member.name] = path
     except (tarfile.TarError, EOFError, OSError, ValueError, KeyError) as error:
-        raise BackupError(f"the archive is damaged or altered: {error}") from None
+        raise ArchiveDamaged(f"the archive is damaged or altered: {error}") from None
     missing = sorted(set(expected) - set(extracted))
     if missing:
-        raise BackupError(f"the archive lacks {', '.join(missing)} (cut off or altered)")
+        raise ArchiveDamaged(f"the archive lacks {', '.join(missing)} (cut off or altered)")
     return manifest, extracted
 
 
@@ -384,7 +464,12 @@ def _same_content(target: Path, source: Path) -> bool:
 
 
 def restore(
-    settings: Settings, source: Path, *, passphrase: str | None, force: bool = False
+    settings: Settings,
+    source: Path,
+    *,
+    passphrase: str | None,
+    force: bool = False,
+    identities: list[x25519.Identity] | None = None,
 ) -> Outcome:
     """Restore a backup into this instance's database and data directory. The database must be
     empty and no file may differ from the backup's, unless ``force``. Run with the service
@@ -393,7 +478,7 @@ def restore(
     source = source.resolve()
     with tempfile.TemporaryDirectory(prefix="teamwell-restore-") as staging_name:
         staging = Path(staging_name)
-        manifest, members = _unpack(_open_archive(source, staging, passphrase), staging)
+        manifest, members = _unpack(_open_archive(source, staging, passphrase, identities), staging)
         if manifest["engine"] != engine:
             raise BackupError(
                 f"the backup is of a {manifest['engine']} database and this instance uses "

@@ -29,7 +29,9 @@ def test_every_benchmark_runs_and_reports_beside_its_baseline(tmp_path: Path) ->
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         capture_output=True,
         text=True,
-        timeout=300,  # about 100 s here with the documents rig (SeaweedFS, clamd, 20 MB files)
+        # About 100 s here with the documents rig (SeaweedFS, clamd, 20 MB files), and the
+        # backup rig's six commands; over three minutes on a busy machine.
+        timeout=480,
         check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -43,6 +45,7 @@ def test_every_benchmark_runs_and_reports_beside_its_baseline(tmp_path: Path) ->
         "## 3. Signalling",
         "## 4. Plan reads and writes over HTTP",
         "## 5. Document uploads and downloads",
+        "## 6. Backup and restore",
     ):
         assert heading in text, heading
     rows = [line for line in text.splitlines() if line.startswith("| ")]
@@ -68,6 +71,10 @@ def test_every_benchmark_runs_and_reports_beside_its_baseline(tmp_path: Path) ->
             for size in ("1 MB", "20 MB"):
                 assert "| 1 | " in row(target, f"| {direction} | {size} |")
                 assert "| 0 |" in row(target, f"| {direction} | {size} |")
+    # Backup: backed up and restored once each way, without errors.
+    for encryption in ("age", "passphrase"):
+        found = row("embedded (SQLite)", f"| {encryption} | 2,000 |")
+        assert found.endswith("| 0 |") and "| 1 |" in found, found
     # Fan-out: a rate was sustained by both (messages acknowledged and delivered to all ten).
     assert "**bare `websockets` broadcast**: 4 conversations of 10; highest sustained" in text
     assert "**embedded**: 4 conversations of 10; highest sustained" in text

@@ -1,7 +1,11 @@
 """The restore drill, on both databases: a service filled through its API is backed up while a
 writer keeps sending messages, the backup is restored into a fresh data directory and database,
 and a server started on it has everything acknowledged before the backup began, with its audit
-chain intact and its message bodies readable (so the keys came back with the data)."""
+chain intact and its message bodies readable (so the keys came back with the data).
+
+The backup is encrypted to a public key (an identity made with `teamwell backup-keygen`): the
+source holds only the recipient, the restoring side the identity; passphrase backups have their
+round trip in test_backup_cli.py, and the two modes share everything but the sealing."""
 
 from __future__ import annotations
 
@@ -19,7 +23,6 @@ from tests.support.postgres import PostgresServer
 from tests.support.server import LiveServer
 from tests.support.ws import WsClient
 
-PASSPHRASE = "drill passphrase, not a real one"
 # The writer is bounded: it stops when the backup is done, or after this many messages, fewer
 # than the test servers' burst of messages (TEAMWELL_MESSAGE_BURST), so none is refused.
 WRITER_MAX_MESSAGES = 150
@@ -113,8 +116,13 @@ async def test_a_backup_taken_during_writes_restores_everything_acknowledged_bef
     made = fill(source)
     keyworker = source.as_role("peer_keyworker")
     extra = pg_env(request, source.backend)
-    archive = tmp_path_factory.mktemp("backups") / "teamwell.backup"
-    env = {**source.env, **extra, "TEAMWELL_BACKUP_PASSPHRASE": PASSPHRASE}
+    backups = tmp_path_factory.mktemp("backups")
+    archive, identity = backups / "teamwell.backup", backups / "restore-identity.txt"
+    made_key = teamwell_cli(source.env, "backup-keygen", str(identity))
+    assert made_key.returncode == 0, made_key.stdout + made_key.stderr
+    recipient = made_key.stdout.strip().rsplit(" ", 1)[-1]
+    secret = identity.read_text().splitlines()[-1]
+    env = {**source.env, **extra}
 
     ws = await WsClient.connect(source.base_url, keyworker.tokens["access_token"])
     await ws.wait_type("ready")
@@ -125,7 +133,9 @@ async def test_a_backup_taken_during_writes_restores_everything_acknowledged_bef
         async with asyncio.timeout(30):
             await started.wait()
         before = list(acked)  # acknowledged before the backup began
-        done = await asyncio.to_thread(teamwell_cli, env, "backup", str(archive))
+        done = await asyncio.to_thread(
+            teamwell_cli, env, "backup", str(archive), "--recipient", recipient
+        )
         stop.set()
         async with asyncio.timeout(30):
             await writer
@@ -143,10 +153,12 @@ async def test_a_backup_taken_during_writes_restores_everything_acknowledged_bef
         url = request.getfixturevalue("postgres").create_database(
             f"restored_{uuid.uuid4().hex[:8]}"
         )
-    restored_env = {**base_env(data_dir, url), **extra, "TEAMWELL_BACKUP_PASSPHRASE": PASSPHRASE}
-    for args in (("restore", str(archive)), ("migrate",)):
+    restored_env = {**base_env(data_dir, url), **extra}
+    printed = [made_key.stdout + made_key.stderr, done.stdout + done.stderr]
+    for args in (("restore", str(archive), "--identity", str(identity)), ("migrate",)):
         step = teamwell_cli(restored_env, *args)
         assert step.returncode == 0, step.stdout + step.stderr
+        printed.append(step.stdout + step.stderr)
     verified = teamwell_cli(restored_env, "verify-audit")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "audit chain intact" in verified.stdout
@@ -189,9 +201,15 @@ async def test_a_backup_taken_during_writes_restores_everything_acknowledged_bef
     finally:
         server.stop()
     # Now the instance holds data: another restore is refused, unless forced.
-    again = teamwell_cli(restored_env, "restore", str(archive))
-    assert again.returncode == 1 and "not empty" in again.stderr, again.stdout + again.stderr
-    forced = teamwell_cli(restored_env, "restore", "--force", str(archive))
+    again = teamwell_cli(restored_env, "restore", str(archive), "--identity", str(identity))
+    assert again.returncode == 5 and "not empty" in again.stderr, again.stdout + again.stderr
+    forced = teamwell_cli(
+        restored_env, "restore", "--force", str(archive), "--identity", str(identity)
+    )
     assert forced.returncode == 0, forced.stdout + forced.stderr
+    printed += [again.stdout + again.stderr, forced.stdout + forced.stderr]
+    # The identity's secret key is in its file and nowhere else the commands wrote.
+    assert not any(secret in text for text in printed)
+    assert secret.encode() not in archive.read_bytes()
     verified = teamwell_cli(restored_env, "verify-audit")
     assert verified.returncode == 0, verified.stdout + verified.stderr
