@@ -5,6 +5,7 @@ audit chain's last verification; a key older than the warning setting, at its ed
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -12,13 +13,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.jobs.models import JobStatus
 from app.migrate import head_revision
 from tests.conftest import PARTNER_ADMIN_EMAIL, REPO_ROOT, Live, live_server, problem
+from tests.support.jobs import plant_job
 from tests.support.redis import RedisServer, redis_available
 
 SYSTEM = "/api/v1/admin/system"
@@ -130,6 +134,29 @@ def test_a_key_older_than_the_warning_setting_is_a_warning_at_its_edge(own: Live
 
 def _sqlite_file(live: Live) -> Path:
     return Path(live.env["TEAMWELL_DATABASE_URL"].removeprefix("sqlite:///"))
+
+
+def plant(live: Live, **fields: Any) -> None:
+    asyncio.run(plant_job(live.env["TEAMWELL_DATABASE_URL"], live.data_dir, **fields))
+
+
+def test_a_due_job_waiting_past_the_overdue_setting_is_a_warning_at_its_edge(own: Live) -> None:
+    """The server runs no jobs (tests/conftest.py): what is planted due stays due. What the
+    demo data queued is first marked done, as a runner would have left it."""
+    with sqlite3.connect(_sqlite_file(own)) as db:
+        db.execute("UPDATE scheduled_job SET status = 'done' WHERE status = 'queued'")
+    now = datetime.now(UTC)
+    queued = {"status": JobStatus.queued, "attempts": 0, "last_error": None, "finished_at": None}
+    plant(own, run_at=now - timedelta(minutes=29), **queued)
+    jobs = system(own)["jobs"]
+    assert jobs["failed"] == 0 and jobs["due"] >= 1
+    assert 29 * 60 <= jobs["oldest_due_seconds"] < 30 * 60
+    assert jobs["status"] == "ok"
+    plant(own, run_at=now - timedelta(minutes=31), **queued)
+    jobs = system(own)["jobs"]
+    assert jobs["oldest_due_seconds"] >= 31 * 60 and jobs["status"] == "warning"
+    plant(own)  # a failed job, out of attempts
+    assert system(own)["jobs"]["failed"] == 1
 
 
 def test_pending_migrations_are_shown_when_the_database_is_one_behind(own: Live) -> None:
