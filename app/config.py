@@ -400,6 +400,18 @@ class Settings(BaseSettings):
     clamd_port: int = Field(default=3310, ge=1, le=65535)
     clamd_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
 
+    # The admins' System page (app/system, docs/operations.md "System page"): an identifier of
+    # this build, shown beside the package version (set by the image build; unset: none);
+    # Redis is given `system_probe_timeout_seconds` to answer before it is shown down; a message
+    # or document key, or the TURN secret, older than `key_rotation_warn_days` is a warning, as
+    # are due jobs waiting longer than `system_job_overdue_minutes` and an audit chain not
+    # verified within `audit_verify_warn_days`.
+    build_id: str | None = Field(default=None, max_length=64)
+    system_probe_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    key_rotation_warn_days: int = Field(default=365, ge=1, le=3650)
+    system_job_overdue_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    audit_verify_warn_days: int = Field(default=7, ge=1, le=365)
+
     @field_validator(
         "jwt_secret",
         "field_encryption_key",

@@ -58,6 +58,7 @@ from app.plans.routes import router as plans_router
 from app.reports.routes import router as reports_router
 from app.reports.target_routes import router as targets_router
 from app.supervision.routes import router as supervision_router
+from app.system.routes import router as system_router
 from app.teams.routes import router as teams_router
 from app.tracing import FASTAPI_TELEMETRY
 from app.tracing import configure as configure_tracing
@@ -443,6 +444,7 @@ def _include_routes(app: Teamwell) -> None:
         notification_status_router,
         meta_router,
         documents_router,
+        system_router,
     ):
         api.include_router(router)
     app.include_router(api)

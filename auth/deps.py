@@ -46,6 +46,7 @@ from auth.policies import meetings as meeting_policies
 from auth.policies import messaging as messaging_policies
 from auth.policies import reports as report_policies
 from auth.policies import supervision as supervision_policies
+from auth.policies import system as system_policies
 from auth.policies import teams as team_policies
 from auth.policies.decision import Decision
 from auth.service import AuthRuntime
@@ -430,6 +431,9 @@ ReportReader = Annotated[
     Principal, Depends(require(report_policies.can_read_reports, "reports.read"))
 ]
 JobManager = Annotated[Principal, Depends(require(jobs_policies.can_manage_jobs, "jobs.manage"))]
+SystemAdministrator = Annotated[
+    Principal, Depends(require(system_policies.can_read_system, "system.read"))
+]
 EvaluationManager = Annotated[
     Principal, Depends(require(report_policies.can_manage_evaluation, "evaluation.manage"))
 ]

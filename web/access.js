@@ -20,7 +20,7 @@ export const ACCESS = {
     "admin": "home",
     "client": "home"
   },
-  "nav": ["home", "clients", "meetings", "my-record", "my-documents", "employers", "users", "teams", "organisation", "supervision", "reports", "audit", "jobs", "wellbeing"],
+  "nav": ["home", "clients", "meetings", "my-record", "my-documents", "employers", "users", "teams", "organisation", "supervision", "reports", "audit", "jobs", "system", "wellbeing"],
   "tools": ["messages", "alerts", "caseloads"],
   "pages": {
     "home": {
@@ -168,6 +168,11 @@ export const ACCESS = {
       "label": "Jobs", "href": "#/jobs",
       "roles": ["admin"],
       "needs": ["GET /api/v1/admin/jobs", "POST /api/v1/admin/jobs/{job_id}/retry"]
+    },
+    "system": {
+      "label": "System", "href": "#/system",
+      "roles": ["admin"],
+      "needs": ["GET /api/v1/admin/system"]
     },
     "wellbeing": {
       "label": "How are you?", "href": "#/wellbeing",

@@ -39,6 +39,7 @@ import * as ssoSettingsView from './views/sso-settings.js';
 import * as organisationView from './views/organisation.js';
 import * as auditView from './views/audit.js';
 import * as jobsView from './views/jobs.js';
+import * as systemView from './views/system.js';
 import * as accountView from './views/account.js';
 import * as notificationsView from './views/notifications.js';
 import * as messagesView from './views/messages.js';
@@ -109,6 +110,7 @@ const ROUTES = [
   { pattern: /^\/single-sign-on$/, view: ssoSettingsView, page: 'sso-settings', nav: 'users' },
   { pattern: /^\/audit$/, view: auditView, page: 'audit', nav: 'audit' },
   { pattern: /^\/jobs$/, view: jobsView, page: 'jobs', nav: 'jobs' },
+  { pattern: /^\/system$/, view: systemView, page: 'system', nav: 'system' },
   { pattern: /^\/account$/, view: accountView, page: 'account', nav: 'account' },
   { pattern: /^\/notifications$/, view: notificationsView, page: 'notifications', nav: 'notifications' },
   { pattern: /^\/messages$/, view: messagesView, page: 'messages', nav: 'messages' },

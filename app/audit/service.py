@@ -325,3 +325,15 @@ async def list_events(
     if filters.until:
         query = query.where(col(AuditEvent.occurred_at) < filters.until)
     return await paginate(session, query, col(AuditEvent.id).desc(), limit=limit, offset=offset)
+
+
+async def latest_of(session: AsyncSession, action: str) -> AuditEvent | None:
+    """The newest event of one action across the whole trail (the System page's "last verified"
+    reads ``audit.verify``): the service's own state, not any organisation's people."""
+    statement = (
+        select(AuditEvent)
+        .where(AuditEvent.action == action)
+        .order_by(col(AuditEvent.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(statement)).first()

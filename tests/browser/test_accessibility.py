@@ -86,6 +86,7 @@ STAFF_VIEWS = {
         "/reports",
         "/audit",
         "/jobs",
+        "/system",
         "/wellbeing",
         "/messages",
         "/account",

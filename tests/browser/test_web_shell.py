@@ -172,7 +172,17 @@ async def test_admin_sees_administration_and_no_client_list(page: Page, live_sql
     await expect(page.get_by_role("heading", level=1)).to_have_text("Today")
     links = page.get_by_role("navigation", name="Main").get_by_role("link")
     await expect(links).to_have_text(
-        ["Home", "Users", "Teams", "Organisation", "Reports", "Audit", "Jobs", "How are you?"]
+        [
+            "Home",
+            "Users",
+            "Teams",
+            "Organisation",
+            "Reports",
+            "Audit",
+            "Jobs",
+            "System",
+            "How are you?",
+        ]
     )
     await open_nav(page, "Users")
     await expect(page.get_by_role("link", name="Clients")).to_have_count(0)

@@ -299,3 +299,31 @@ def test_the_client_s_equality_reply_is_documented_as_served(spec: dict[str, Any
     for name, prop in schema["properties"].items():
         nullable = "or null" in type_words_shallow(prop)
         assert ("or null" in table[name]["type"]) == nullable, name
+
+
+# --- docs/api.md: the System page ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("marker", "schema_name", "leaf"),
+    [
+        ("The answer:", "SystemReport", False),
+        ("Its `version`:", "VersionInfo", True),
+        ("Its `migrations`:", "MigrationInfo", True),
+        ("Its `database`:", "DatabaseInfo", True),
+        ("Its `redis`:", "RedisInfo", True),
+        ("Its `jobs`", "JobQueueInfo", True),
+        ("Its `audit_chain`", "AuditChainInfo", True),
+        ("Each of `keys`:", "KeyAge", True),
+    ],
+)
+def test_the_system_page_is_documented_as_served(
+    spec: dict[str, Any], marker: str, schema_name: str, leaf: bool
+) -> None:
+    text = (DOCS / "api.md").read_text()
+    table = table_after(text[text.index("## System\n") :], marker)
+    schema = spec["components"]["schemas"][schema_name]
+    if leaf:
+        check_fields(spec, schema, table, "type")
+    else:
+        assert set(table) == set(schema["properties"]), "documented fields differ"

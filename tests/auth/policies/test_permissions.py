@@ -1161,6 +1161,8 @@ RULES: list[Rule] = [
         ok=404,
         params=fixed({"job_id": "00000000-0000-4000-8000-000000000000"}),
     ),
+    # The state of the service (tests/app/system/test_system_api.py).
+    Rule("GET", "/api/v1/admin/system", frozenset({"admin", "partner_admin"})),
     # Everyone has their own notification settings and devices
     # (tests/app/notifications/test_notifications_api.py).
     Rule("GET", "/api/v1/me/notifications", ROLES),
