@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import app.jobs.kinds  # noqa: F401  (every handler registered)
-from app import events
+from app import events, metrics
 from app.clock import Clock
 from app.config import Settings
 from app.context import Actor, Context
@@ -131,8 +132,13 @@ class JobRunner:
                 lease=timedelta(seconds=self.settings.jobs_lease_seconds),
                 limit=self.settings.jobs_batch_size,
             )
+            due = await service.due_count(session, now)
             await session.commit()
         report.claimed = len(claimed)
+        # The depth before this tick takes its share, and that the runner is alive: a due
+        # count that stays up while the last tick grows old is a stuck queue.
+        metrics.JOBS_DUE.set(due + report.claimed)
+        metrics.JOBS_LAST_TICK.set(time.time())
         for job in claimed:
             if self._stopping.is_set():
                 break  # the rest go back to others when their lease ends
@@ -165,10 +171,12 @@ class JobRunner:
                 )
                 service.finish(held, self.clock.now())
                 session.add(held)
+            metrics.job_run(_kind_label(job.kind), done=True)
             return True
         except Exception as exc:
             error = service.error_text(exc)
             log.warning("jobs: %s %s attempt %d failed: %s", job.kind, job.id, job.attempts, error)
+            metrics.job_run(_kind_label(job.kind), done=False)
             async with self.sessions() as session:
                 await service.record_failure(
                     session,
@@ -180,3 +188,8 @@ class JobRunner:
                 )
                 await session.commit()
             return False
+
+
+def _kind_label(kind: str) -> str:
+    # Only the registered kinds name a series; anything else (a row of an older release) is one.
+    return kind if kind in HANDLERS else "other"

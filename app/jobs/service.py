@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -109,6 +109,14 @@ def _claimable(now: datetime) -> Any:
         and_(col(ScheduledJob.status) == JobStatus.queued, col(ScheduledJob.run_at) <= now),
         and_(col(ScheduledJob.status) == JobStatus.running, col(ScheduledJob.lease_until) < now),
     )
+
+
+async def due_count(session: AsyncSession, now: datetime) -> int:
+    """How many jobs could be claimed now (the job queue's depth, for the metrics)."""
+    found = await session.exec(
+        select(func.count()).select_from(ScheduledJob).where(_claimable(now))
+    )
+    return int(found.one())
 
 
 async def fail_abandoned(session: AsyncSession, now: datetime) -> int:

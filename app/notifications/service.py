@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import metrics
 from app.config import Settings, get_settings
 from app.errors import Conflict, NotFound, Problem
 from app.notifications import rules
@@ -363,6 +364,7 @@ async def deliver_due(
             if exc.permanent or delivery.attempts >= settings.notification_max_attempts:
                 delivery.status = DeliveryStatus.failed
                 report.failed += 1
+                metrics.notification_delivery(delivery.channel, "failed")
             else:
                 delivery.next_attempt_at = now + rules.retry_delay(
                     delivery.attempts,
@@ -370,6 +372,7 @@ async def deliver_due(
                     max_seconds=settings.notification_retry_max_seconds,
                 )
                 report.retrying += 1
+                metrics.notification_delivery(delivery.channel, "retrying")
             log.warning(
                 "notification %s (%s) to person %s failed, attempt %d: %s",
                 delivery.id,
@@ -383,6 +386,7 @@ async def deliver_due(
             delivery.sent_at = now
             delivery.last_error = None
             report.sent += 1
+            metrics.notification_delivery(delivery.channel, "sent")
         session.add(delivery)
     await session.flush()
     return report
