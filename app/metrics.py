@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import time
 from typing import Any
 
@@ -241,11 +242,26 @@ class HttpMetrics:
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
+# What the prefix of an included router may look like: plain words (``/api/v1``), so that a
+# label can never take part of a path carrying an id.
+_STATIC_PREFIX = re.compile(r"(/[a-z][a-z0-9_-]{0,30})*")
+
+
 def _route_template(scope: Scope) -> str:
-    # The router leaves the route it matched in the scope; a mount (the static files) its path.
+    """The template of the route that answered. The router leaves the route it matched in the
+    scope, its path relative to the router that included it (``/clients/{client_id}`` under
+    ``/api/v1``): the including routers' prefix is as many leading segments of the request's
+    path as the template does not have, and is kept only if it is plain words."""
     route = scope.get("route")
-    path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED
+    template = getattr(route, "path_format", None)
+    if not isinstance(template, str):
+        return UNMATCHED
+    segments = scope.get("path", "").split("/")
+    depth = template.count("/")
+    prefix = "/".join(segments[: len(segments) - depth]) if len(segments) > depth else ""
+    if not _STATIC_PREFIX.fullmatch(prefix):
+        return template
+    return prefix + template
 
 
 router = APIRouter()
