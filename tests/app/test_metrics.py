@@ -121,6 +121,10 @@ async def test_frames_and_messages_move_the_counters(served: Live) -> None:
         await client.wait_type("error")
     finally:
         await client.close()
+    # A read of a client's plan is audited through the audit writer's group commit.
+    listed = keyworker.get("/api/v1/clients").json()
+    first = (listed["items"] if isinstance(listed, dict) else listed)[0]["id"]
+    assert keyworker.get(f"/api/v1/clients/{first}/plan").status_code in (200, 404)
     after = scrape(served)
 
     def grew(name: str, by: float = 1, **labels: str) -> None:
@@ -135,6 +139,7 @@ async def test_frames_and_messages_move_the_counters(served: Live) -> None:
     grew("teamwell_group_commit_batch_size_count", writer="messages")
     grew("teamwell_group_commit_seconds_count", writer="messages")
     grew("teamwell_audit_events_total")
+    grew("teamwell_group_commit_batch_size_count", writer="audit")
 
 
 def test_no_label_names_a_person_an_id_or_a_path(served: Live) -> None:
