@@ -3,9 +3,13 @@ and messages, and no label value names a person, an id or a raw path."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -167,3 +171,19 @@ def test_a_refusal_does_not_log_the_token(served: Live) -> None:
         http.get("/metrics", headers={"Authorization": f"Bearer {wrong}"})
     assert served.server.log_path is not None
     assert wrong not in served.server.log_path.read_text(errors="replace")
+
+
+def test_several_processes_add_up_in_multiprocess_mode(tmp_path: Path) -> None:
+    """Two processes count into the shared directory; a third's exposition is their sum."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    count = "from app import metrics; metrics.messages_stored.inc(2); metrics.WS_CONNECTIONS.inc()"
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", count], env=env, check=True, timeout=60)
+    read = (
+        "from prometheus_client import generate_latest; from app import metrics; "
+        "print(generate_latest(metrics._registry()).decode())"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", read], env=env, check=True, timeout=60, capture_output=True
+    ).stdout.decode()
+    assert "teamwell_messages_stored_total 4.0" in shown, shown
