@@ -279,11 +279,12 @@ async def metrics(request: Request) -> Response:
     scheme, _, credential = offered.partition(" ")
     expected = token.get_secret_value().encode()
     if scheme.lower() != "bearer" or not hmac.compare_digest(credential.strip().encode(), expected):
-        response = problem_response(
-            401, detail="A bearer token for the metrics is required.", slug="unauthenticated"
+        return problem_response(
+            401,
+            detail="A bearer token for the metrics is required.",
+            slug="unauthenticated",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
-        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response
     _sample_pool(request)
     return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
 
