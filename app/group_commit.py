@@ -7,9 +7,12 @@ leaving a caller waiting when a batch fails."""
 from __future__ import annotations
 
 import asyncio
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from app.metrics import GroupCommitMetrics
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -20,6 +23,7 @@ class GroupCommit(ABC, Generic[Item, Result]):
         self,
         *,
         name: str,
+        metric: str,
         batch_max: int,
         on_task: Callable[[asyncio.Task[None]], None] | None = None,
     ) -> None:
@@ -29,11 +33,13 @@ class GroupCommit(ABC, Generic[Item, Result]):
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._metrics = GroupCommitMetrics(metric)  # ``metric``: the writer's label value
 
     def _submit(self, item: Item) -> asyncio.Future[Result]:
         """Hand ``item`` over; the future is resolved once its batch is written (or fails)."""
         waiter: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending.append((item, waiter))
+        self._metrics.queue.inc()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=self._name)
             if self._on_task is not None:
@@ -53,6 +59,7 @@ class GroupCommit(ABC, Generic[Item, Result]):
         for _item, waiter in self._pending:
             if not waiter.done():
                 waiter.set_exception(RuntimeError(f"the {self._name} stopped"))
+        self._metrics.queue.dec(len(self._pending))
         self._pending.clear()
 
     async def _run(self) -> None:
@@ -62,8 +69,12 @@ class GroupCommit(ABC, Generic[Item, Result]):
             while self._pending:
                 batch = self._pending[: self._batch_max]
                 del self._pending[: self._batch_max]
+                self._metrics.queue.dec(len(batch))
+                self._metrics.batch.observe(len(batch))
+                started = time.perf_counter()
                 try:
                     await self._write(batch)
+                    self._metrics.seconds.observe(time.perf_counter() - started)
                 except BaseException as exc:  # never leave a caller waiting
                     for _item, waiter in batch:
                         if not waiter.done():

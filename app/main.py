@@ -50,6 +50,8 @@ from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
 from app.meta.docs import router as api_docs_router
 from app.meta.routes import router as meta_router
+from app.metrics import HttpMetrics, process_stopped
+from app.metrics import router as metrics_router
 from app.notifications.channels import channels_for
 from app.notifications.routes import router as notifications_router
 from app.notifications.routes import staff_router as notification_status_router
@@ -385,6 +387,7 @@ def _lifespan(
             await app.state.documents.store.close()
             await audit_engine.dispose()
             await engine.dispose()
+            process_stopped()
 
     return lifespan
 
@@ -403,6 +406,8 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # Added last, so outermost: its headers are on every answer, also the refusals the
     # middleware above makes itself (413 for an oversized body).
     app.add_middleware(SecurityHeaders, settings=settings)
+    # Outermost of all, so every answer is counted and timed, the refusals above included.
+    app.add_middleware(HttpMetrics)
 
 
 def _include_routes(app: Teamwell) -> None:
@@ -446,6 +451,7 @@ def _include_routes(app: Teamwell) -> None:
     app.include_router(document_files_router)
     app.include_router(api_docs_router)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(realtime_router)
     app.ws_fast_path = _gateway
 
