@@ -14,6 +14,7 @@ lookup per message.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import re
 import time
@@ -35,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import problem_response
 
+log = logging.getLogger("teamwell.metrics")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Unmatched requests (a 404 for any path) share one label value, so a scan of made-up paths
 # cannot grow the series without bound.
@@ -66,6 +68,16 @@ WS_FRAMES_OUT = Counter(
 WS_REFUSED = Counter(
     "teamwell_ws_frames_refused_total", "Frames answered with an error frame, by code.", ["code"]
 )
+WS_SEND_QUEUE = Gauge(
+    "teamwell_ws_send_queue_frames",
+    "Frames queued to this process's sockets and not yet written, summed, at the last scrape.",
+    multiprocess_mode="livesum",
+)
+WS_SEND_QUEUE_MAX = Gauge(
+    "teamwell_ws_send_queue_max_frames",
+    "The longest send queue of one socket of this process, at the last scrape.",
+    multiprocess_mode="livemax",
+)
 MESSAGES_STORED = Counter("teamwell_messages_stored_total", "Messages stored (committed).")
 GROUP_COMMIT_BATCH = Histogram(
     "teamwell_group_commit_batch_size",
@@ -84,6 +96,22 @@ GROUP_COMMIT_QUEUE = Gauge(
     "Items handed to a group-commit writer and not yet taken into a batch, by writer.",
     ["writer"],
     multiprocess_mode="livesum",
+)
+PRESENCE_PUBLISHED = Counter(
+    "teamwell_presence_changes_published_total",
+    "Presence changes published to the people entitled to see them.",
+)
+MEETING_PARTICIPANTS = Gauge(
+    "teamwell_meeting_participants",
+    "Seats taken in meetings, by state (lobby, admitted, reconnecting), read from the database "
+    "at the last scrape: the same figure on every process.",
+    ["state"],
+    multiprocess_mode="livemostrecent",
+)
+SIGNALS_RELAYED = Counter(
+    "teamwell_meeting_signals_relayed_total",
+    "Call signalling relayed between participants, by kind (offer, answer, candidate).",
+    ["kind"],
 )
 AUDIT_EVENTS = Counter(
     "teamwell_audit_events_total", "Audit events appended to the chain (in their transaction)."
@@ -172,6 +200,8 @@ frames_in = _Children(WS_FRAMES_IN, _client_types | {"invalid"})
 frames_out = _Children(WS_FRAMES_OUT, _server_types)
 refused = _Children(WS_REFUSED, _codes)
 messages_stored = MESSAGES_STORED
+presence_published = PRESENCE_PUBLISHED
+signals_relayed = _Children(SIGNALS_RELAYED, {"offer", "answer", "candidate"})
 audit_events = AUDIT_EVENTS
 
 
@@ -286,6 +316,8 @@ async def metrics(request: Request) -> Response:
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
     _sample_pool(request)
+    _sample_send_queues(request)
+    await _sample_meetings(request)
     return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -295,6 +327,34 @@ def _sample_pool(request: Request) -> None:
     checked_out = getattr(pool, "checkedout", None)
     if callable(checked_out):
         DB_POOL.set(checked_out())
+
+
+def _sample_send_queues(request: Request) -> None:
+    # Read at scrape time from this process's sockets: a frame queued or sent pays nothing.
+    realtime = getattr(request.app.state, "realtime", None)
+    if realtime is None:
+        return
+    sizes = [connection.outbound.qsize() for connection in realtime.hub.connections()]
+    WS_SEND_QUEUE.set(sum(sizes))
+    WS_SEND_QUEUE_MAX.set(max(sizes, default=0))
+
+
+async def _sample_meetings(request: Request) -> None:
+    # Seats are rows in the database, shared by every process: counted when scraped, and a
+    # database that does not answer leaves the last figures (its own metrics say why).
+    from app.meetings import service as meetings  # here: the domains import this module
+
+    sessions = getattr(request.app.state, "session_factory", None)
+    if sessions is None:
+        return
+    try:
+        async with sessions() as session:
+            counts = await meetings.seats_by_state(session=session)
+    except Exception as exc:  # the scrape still answers with everything else
+        log.warning("metrics: meeting seats not counted: %r", exc)
+        return
+    for state, count in counts.items():
+        MEETING_PARTICIPANTS.labels(state).set(count)
 
 
 def _registry() -> CollectorRegistry:

@@ -187,3 +187,66 @@ def test_several_processes_add_up_in_multiprocess_mode(tmp_path: Path) -> None:
         [sys.executable, "-c", read], env=env, check=True, timeout=60, capture_output=True
     ).stdout.decode()
     assert "teamwell_messages_stored_total 4.0" in shown, shown
+
+
+OFFER = {"kind": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}
+
+
+async def test_presence_meetings_and_send_queues_are_counted(served: Live) -> None:
+    keyworker, therapist = served.as_role("peer_keyworker"), served.as_role("therapist")
+    alex = next(
+        c["id"]
+        for c in keyworker.get("/api/v1/clients").json()["items"]
+        if c["display_name"] == "Alex Morgan"
+    )
+    meeting = keyworker.post(
+        "/api/v1/meetings",
+        json={
+            "kind": "client_session",
+            "title": "Counted, not named",
+            "client_id": alex,
+            "starts_at": "2030-03-04T10:00:00Z",
+            "ends_at": "2030-03-04T10:45:00Z",
+        },
+    )
+    assert meeting.status_code == 201, meeting.text
+    meeting_id = meeting.json()["id"]
+    before = scrape(served)
+    priya = await WsClient.connect(served.base_url, keyworker.tokens["access_token"])
+    tom = await WsClient.connect(served.base_url, therapist.tokens["access_token"])
+    try:
+        await priya.wait_type("ready")
+        await tom.wait_type("ready")
+        priya_id = keyworker.user["id"]
+        await priya.request({"type": "presence.set", "state": "busy"})
+        await tom.wait_for(
+            lambda f: (
+                f.get("type") == "presence" and f["user_id"] == priya_id and f["state"] == "busy"
+            )
+        )
+        joined = await priya.request({"type": "meeting.join", "meeting_id": meeting_id})
+        assert joined["type"] == "meeting.joined", joined
+        await tom.request({"type": "meeting.join", "meeting_id": meeting_id})
+        await tom.send(
+            {
+                "type": "meeting.signal",
+                "meeting_id": meeting_id,
+                "to": joined["participant_id"],
+                "signal": OFFER,
+            }
+        )
+        await priya.wait_type("meeting.signal")
+        during = scrape(served)
+    finally:
+        await priya.close()
+        await tom.close()
+
+    def grew(name: str, by: float = 1, **labels: str) -> None:
+        assert value(during, name, **labels) >= value(before, name, **labels) + by, (name, labels)
+
+    grew("teamwell_presence_changes_published_total")
+    grew("teamwell_meeting_signals_relayed_total", kind="offer")
+    assert value(during, "teamwell_meeting_participants", state="admitted") >= 2
+    # Read at the scrape from the sockets of the process: present, whatever their depth.
+    assert ("teamwell_ws_send_queue_frames", frozenset()) in during
+    assert ("teamwell_ws_send_queue_max_frames", frozenset()) in during
