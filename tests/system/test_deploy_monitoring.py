@@ -48,3 +48,14 @@ def test_rules_and_dashboard_name_only_exported_metrics() -> None:
     }
     assert named, "the rules and the dashboard use the service's metrics"
     assert named <= exported(), named - exported()
+
+
+def test_operations_lists_every_metric_the_service_exports() -> None:
+    """The table of docs/operations.md "What is exported" names each of the service's metrics,
+    and only those."""
+    table = (DEPLOY.parent / "docs" / "operations.md").read_text()
+    listed = set(re.findall(r"^\| `(teamwell_[a-z_]+)` \|", table, re.M))
+    families = {family.name for family in REGISTRY.collect() if family.name.startswith("teamwell_")}
+    # The client library names a counter's family without its ``_total``.
+    documented = {name.removesuffix("_total") for name in listed}
+    assert documented == families, documented ^ families
