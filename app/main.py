@@ -51,6 +51,7 @@ from app.messaging.routes import router as conversations_router
 from app.meta.docs import router as api_docs_router
 from app.meta.routes import router as meta_router
 from app.metrics import HttpMetrics, process_stopped
+from app.metrics import configure as configure_metrics
 from app.metrics import router as metrics_router
 from app.notifications.channels import channels_for
 from app.notifications.routes import router as notifications_router
@@ -304,6 +305,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         redoc_url=None,
     )
     app.state.settings = settings
+    # Nothing is counted when nothing may scrape: the hot paths then pay nothing for metrics.
+    configure_metrics(on=settings.metrics_token is not None)
     app.state.clock = clock
     app.request_log = RequestLog(app.dispatch, settings.request_id_max_chars)
     app.state.auth = AuthRuntime(
@@ -407,7 +410,8 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # middleware above makes itself (413 for an oversized body).
     app.add_middleware(SecurityHeaders, settings=settings)
     # Outermost of all, so every answer is counted and timed, the refusals above included.
-    app.add_middleware(HttpMetrics)
+    if settings.metrics_token is not None:
+        app.add_middleware(HttpMetrics)
 
 
 def _include_routes(app: Teamwell) -> None:

@@ -195,14 +195,60 @@ def _subclasses(cls: Any) -> list[Any]:
     return found
 
 
+class _Off:
+    """Stands for a metric, or a set of children, while the metrics are off: does nothing."""
+
+    __slots__ = ()
+
+    def __getitem__(self, _value: str) -> _Off:
+        return self
+
+    def inc(self, _amount: float = 1) -> None:
+        pass
+
+    def dec(self, _amount: float = 1) -> None:
+        pass
+
+    def set(self, _value: float) -> None:
+        pass
+
+    def observe(self, _value: float) -> None:
+        pass
+
+
+OFF = _Off()
+
 _client_types, _server_types, _codes = _frame_types()
-frames_in = _Children(WS_FRAMES_IN, _client_types | {"invalid"})
-frames_out = _Children(WS_FRAMES_OUT, _server_types)
-refused = _Children(WS_REFUSED, _codes)
-messages_stored = MESSAGES_STORED
-presence_published = PRESENCE_PUBLISHED
-signals_relayed = _Children(SIGNALS_RELAYED, {"offer", "answer", "candidate"})
-audit_events = AUDIT_EVENTS
+# What the hot paths count with, by name (``metrics.frames_out[...]``), so that ``configure``
+# can put ``OFF`` in their place.
+_ON: dict[str, Any] = {
+    "frames_in": _Children(WS_FRAMES_IN, _client_types | {"invalid"}),
+    "frames_out": _Children(WS_FRAMES_OUT, _server_types),
+    "refused": _Children(WS_REFUSED, _codes),
+    "ws_connections": WS_CONNECTIONS,
+    "messages_stored": MESSAGES_STORED,
+    "presence_published": PRESENCE_PUBLISHED,
+    "signals_relayed": _Children(SIGNALS_RELAYED, {"offer", "answer", "candidate"}),
+    "audit_events": AUDIT_EVENTS,
+}
+frames_in: Any = _ON["frames_in"]
+frames_out: Any = _ON["frames_out"]
+refused: Any = _ON["refused"]
+ws_connections: Any = _ON["ws_connections"]
+messages_stored: Any = _ON["messages_stored"]
+presence_published: Any = _ON["presence_published"]
+signals_relayed: Any = _ON["signals_relayed"]
+audit_events: Any = _ON["audit_events"]
+enabled = True
+
+
+def configure(*, on: bool) -> None:
+    """Count, or not. Off when nothing may scrape (``TEAMWELL_METRICS_TOKEN`` unset), so that a
+    service without metrics pays nothing for them on its hot paths; on and off back to back is
+    also how the benchmark measures their cost (docs/operations.md, "Cost")."""
+    global enabled
+    enabled = on
+    globals().update(_ON if on else dict.fromkeys(_ON, OFF))
 
 
 def frame_type_of(text: str) -> str:
@@ -219,20 +265,26 @@ class GroupCommitMetrics:
     """One group-commit writer's batch size, commit time and queue, children made once."""
 
     __slots__ = ("batch", "queue", "seconds")
+    batch: Any
+    seconds: Any
+    queue: Any
 
     def __init__(self, writer: str) -> None:
-        self.batch = GROUP_COMMIT_BATCH.labels(writer)
-        self.seconds = GROUP_COMMIT_SECONDS.labels(writer)
-        self.queue = GROUP_COMMIT_QUEUE.labels(writer)
+        # Made when the writer is (as the service starts, once ``configure`` has been called).
+        self.batch = GROUP_COMMIT_BATCH.labels(writer) if enabled else OFF
+        self.seconds = GROUP_COMMIT_SECONDS.labels(writer) if enabled else OFF
+        self.queue = GROUP_COMMIT_QUEUE.labels(writer) if enabled else OFF
 
 
 def job_run(kind: str, done: bool) -> None:
     # Job kinds are the registry's fixed names (app/jobs/kinds.py), never a job's id or payload.
-    JOB_RUNS.labels(kind, "done" if done else "failed").inc()
+    if enabled:
+        JOB_RUNS.labels(kind, "done" if done else "failed").inc()
 
 
 def notification_delivery(channel: str, outcome: str) -> None:
-    NOTIFICATION_DELIVERIES.labels(channel, outcome).inc()
+    if enabled:
+        NOTIFICATION_DELIVERIES.labels(channel, outcome).inc()
 
 
 def redis_connected(up: bool) -> None:

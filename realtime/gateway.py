@@ -216,7 +216,7 @@ async def _authenticate(
 
 @router.websocket(WS_PATH)
 async def websocket_endpoint(websocket: WebSocket) -> None:
-    metrics.WS_CONNECTIONS.inc()
+    metrics.ws_connections.inc()
     try:
         await _serve(websocket)
     except WebSocketDisconnect:
@@ -225,7 +225,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         # drop sockets, and must not be able to fill the log with them.
         log.info("a socket closed before it was answered")
     finally:
-        metrics.WS_CONNECTIONS.dec()
+        metrics.ws_connections.dec()
 
 
 def _origin_refusal(rt: Realtime, websocket: WebSocket) -> str | None:

@@ -250,3 +250,36 @@ async def test_presence_meetings_and_send_queues_are_counted(served: Live) -> No
     # Read at the scrape from the sockets of the process: present, whatever their depth.
     assert ("teamwell_ws_send_queue_frames", frozenset()) in during
     assert ("teamwell_ws_send_queue_max_frames", frozenset()) in during
+
+
+def test_without_a_token_nothing_is_counted(tmp_path: Path) -> None:
+    """No token, nothing may scrape: the service counts nothing and times no request, so the
+    hot paths pay nothing (and the benchmark's "metrics off" is that)."""
+    from prometheus_client import REGISTRY
+
+    from app import metrics
+    from app.main import create_app
+
+    def counted() -> tuple[float | None, ...]:
+        return (
+            REGISTRY.get_sample_value("teamwell_messages_stored_total"),
+            REGISTRY.get_sample_value("teamwell_ws_frames_sent_total", {"type": "ready"}),
+            REGISTRY.get_sample_value("teamwell_group_commit_batch_size_count", {"writer": "t"}),
+        )
+
+    app = create_app(Settings(data_dir=tmp_path))
+    try:
+        assert not [m for m in app.user_middleware if m.cls is metrics.HttpMetrics]
+        before = counted()
+        metrics.messages_stored.inc()
+        metrics.frames_out["ready"].inc()
+        metrics.GroupCommitMetrics("t").batch.observe(3)
+        assert counted() == before
+        with_token = create_app(Settings(data_dir=tmp_path, metrics_token=TOKEN))
+        assert [m for m in with_token.user_middleware if m.cls is metrics.HttpMetrics]
+        metrics.messages_stored.inc()
+        metrics.GroupCommitMetrics("t").batch.observe(3)
+        after = counted()
+        assert after[0] == (before[0] or 0) + 1 and after[2] == (before[2] or 0) + 1
+    finally:
+        metrics.configure(on=True)
