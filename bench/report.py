@@ -186,24 +186,19 @@ def _metrics_cost_target(name: str, with_metrics: FanoutResult, without: FanoutR
 
 
 def _metrics_cost(run: Run) -> list[str]:
-    costed = [(name, pair) for name in run.deployments if (pair := _costed(run, name))]
-    if not costed:
-        return []
-    out = [
-        "",
-        "**Metrics' cost**: the highest sustained fan-out rate with metrics counted (a scraper's "
-        "token set) and without, measured back to back on freshly started processes of the same "
-        'database (`--metrics both`, docs/operations.md "Cost").',
-        "",
-        "| deployment | with metrics | without | cost |",
-        "|---|---|---|---|",
-    ]
-    for name, (with_metrics, without) in costed:
-        cost = _cost(with_metrics, without)
-        out.append(
-            f"| {name} | {_rate(with_metrics)} | {_rate(without)} | "
-            f"{'-' if math.isnan(cost) else f'{cost:.1%}'} |"
-        )
+    out: list[str] = []
+    for name in run.deployments:
+        pair = _costed(run, name)
+        if pair is None:
+            continue
+        cost = _cost(*pair)
+        out += [
+            "",
+            f"**{name}, the metrics' cost**: {_rate(pair[0])} with metrics, {_rate(pair[1])} "
+            f"without, a cost of {'-' if math.isnan(cost) else f'{cost:.1%}'} (the highest "
+            "sustained rates, measured back to back on freshly started processes of the same "
+            'database: `--metrics both`, docs/operations.md "Cost").',
+        ]
     return out
 
 
