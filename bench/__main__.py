@@ -193,6 +193,10 @@ class Suite:
         # database and world, back to back (docs/operations.md, "Cost").
         both = self.args.metrics == "both"
         for deployment in self.deployments:
+            if both:
+                # The first use of a fresh database (its pages, everyone's first sign-in and
+                # conversation) would otherwise fall on the first of the two, without metrics.
+                await self.guarded(f"fan-out ({deployment.name}, warm-up)", self._warm(deployment))
             for on in (False, True) if both else (deployment.metrics,):
                 way = "on" if on else "off"
 
@@ -215,6 +219,18 @@ class Suite:
                         raise RuntimeError("metrics on, yet /metrics counted no message stored")
 
                 await self.guarded(f"fan-out ({deployment.name}, metrics {way})", teamwell)
+
+    def _warm(self, deployment: Deployment) -> Callable[[], Awaitable[None]]:
+        async def warm() -> None:
+            rig = await fanout.teamwell_rig(deployment, self.conversations)
+            try:
+                await fanout.ladder(
+                    rig, "warm-up", seconds=self.seconds, rates=self.ladder[:1], log=False
+                )
+            finally:
+                await fanout.close_rig(rig)
+
+        return warm
 
     async def bench_signalling(self) -> None:
         print(f"signalling: {self.pairs} pairs", flush=True)
