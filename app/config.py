@@ -298,6 +298,11 @@ class Settings(BaseSettings):
     # `jobs_deliver_notifications_seconds` (unset: only `teamwell deliver-notifications`).
     jobs_deliver_notifications_seconds: int | None = Field(default=15, ge=1, le=3600)
 
+    # Prometheus metrics at /metrics (docs/operations.md "Metrics"), for a scraper sending
+    # `Authorization: Bearer <metrics_token>`; unset, the endpoint is off (404). At least 32
+    # characters, like the other secrets.
+    metrics_token: SecretStr | None = None
+
     @field_validator("eligibility_questions")
     @classmethod
     def one_answer_per_key(cls, value: tuple[Question, ...]) -> tuple[Question, ...]:
@@ -422,6 +427,7 @@ class Settings(BaseSettings):
         "vapid_private_key",
         "notify_api_key",
         "document_token_secret",
+        "metrics_token",
     )
     @classmethod
     def refuse_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
@@ -436,6 +442,7 @@ class Settings(BaseSettings):
         "turn_secret",
         "audit_checkpoint_key",
         "document_token_secret",
+        "metrics_token",
     )
     @classmethod
     def long_enough(cls, value: SecretStr | None) -> SecretStr | None:

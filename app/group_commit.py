@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from app.metrics import GroupCommitMetrics
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -21,6 +24,7 @@ class GroupCommit(ABC, Generic[Item, Result]):
         self,
         *,
         name: str,
+        metric: str,
         batch_max: int,
         on_task: Callable[[asyncio.Task[None]], None] | None = None,
     ) -> None:
@@ -30,11 +34,13 @@ class GroupCommit(ABC, Generic[Item, Result]):
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._metrics = GroupCommitMetrics(metric)  # ``metric``: the writer's label value
 
     def _submit(self, item: Item) -> asyncio.Future[Result]:
         """Hand ``item`` over; the future is resolved once its batch is written (or fails)."""
         waiter: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending.append((item, waiter))
+        self._metrics.queue.inc()
         if self._task is None or self._task.done():
             # In a context of its own: the task outlives the request or frame that started it
             # and writes for many, so it must not carry that one's request id or trace span.
@@ -58,6 +64,7 @@ class GroupCommit(ABC, Generic[Item, Result]):
         for _item, waiter in self._pending:
             if not waiter.done():
                 waiter.set_exception(RuntimeError(f"the {self._name} stopped"))
+        self._metrics.queue.dec(len(self._pending))
         self._pending.clear()
 
     async def _run(self) -> None:
@@ -67,8 +74,12 @@ class GroupCommit(ABC, Generic[Item, Result]):
             while self._pending:
                 batch = self._pending[: self._batch_max]
                 del self._pending[: self._batch_max]
+                self._metrics.queue.dec(len(batch))
+                self._metrics.batch.observe(len(batch))
+                started = time.perf_counter()
                 try:
                     await self._write(batch)
+                    self._metrics.seconds.observe(time.perf_counter() - started)
                 except BaseException as exc:  # never leave a caller waiting
                     for _item, waiter in batch:
                         if not waiter.done():

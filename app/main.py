@@ -50,6 +50,9 @@ from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
 from app.meta.docs import router as api_docs_router
 from app.meta.routes import router as meta_router
+from app.metrics import HttpMetrics, process_stopped
+from app.metrics import configure as configure_metrics
+from app.metrics import router as metrics_router
 from app.notifications.channels import channels_for
 from app.notifications.routes import router as notifications_router
 from app.notifications.routes import staff_router as notification_status_router
@@ -307,6 +310,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         telemetry=FASTAPI_TELEMETRY,
     )
     app.state.settings = settings
+    # Nothing is counted when nothing may scrape: the hot paths then pay nothing for metrics.
+    configure_metrics(on=settings.metrics_token is not None)
     app.state.clock = clock
     app.request_log = RequestLog(app.dispatch, settings.request_id_max_chars)
     app.state.auth = AuthRuntime(
@@ -390,6 +395,7 @@ def _lifespan(
             await app.state.documents.store.close()
             await audit_engine.dispose()
             await engine.dispose()
+            process_stopped()
 
     return lifespan
 
@@ -408,6 +414,9 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # Added last, so outermost: its headers are on every answer, also the refusals the
     # middleware above makes itself (413 for an oversized body).
     app.add_middleware(SecurityHeaders, settings=settings)
+    # Outermost of all, so every answer is counted and timed, the refusals above included.
+    if settings.metrics_token is not None:
+        app.add_middleware(HttpMetrics)
 
 
 def _include_routes(app: Teamwell) -> None:
@@ -452,6 +461,7 @@ def _include_routes(app: Teamwell) -> None:
     app.include_router(document_files_router)
     app.include_router(api_docs_router)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(realtime_router)
     app.ws_fast_path = _gateway
 

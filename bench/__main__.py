@@ -117,7 +117,11 @@ class Suite:
             print(f"starting the {name} deployment ({self.people:,} people)", flush=True)
             deployment = await starter(work, people=self.people, clients=plans.WORKERS)
             self.deployments.append(deployment)
-            self.run.deployments[deployment.name] = deployment.description
+            if self.args.metrics == "off":
+                deployment.restart(metrics=False)
+            self.run.deployments[deployment.name] = deployment.description + (
+                ", metrics off" if self.args.metrics == "off" else ", metrics on"
+            )
 
     def stop(self) -> None:
         for deployment in self.deployments:
@@ -189,18 +193,48 @@ class Suite:
                 await fanout.close_rig(rig)
 
         await self.guarded("fan-out (baseline)", baseline)
+        # ``both``: without metrics, then with, each on freshly started processes of the same
+        # database and world, back to back (docs/operations.md, "Cost").
+        both = self.args.metrics == "both"
         for deployment in self.deployments:
+            if both:
+                # The first use of a fresh database (its pages, everyone's first sign-in and
+                # conversation) would otherwise fall on the first of the two, without metrics.
+                await self.guarded(f"fan-out ({deployment.name}, warm-up)", self._warm(deployment))
+            for on in (False, True) if both else (deployment.metrics,):
+                way = "on" if on else "off"
 
-            async def teamwell(d: Deployment = deployment) -> None:
-                rig = await fanout.teamwell_rig(d, self.conversations)
-                try:
-                    self.run.fanout.append(
-                        await fanout.ladder(rig, d.name, seconds=self.seconds, rates=self.ladder)
-                    )
-                finally:
-                    await fanout.close_rig(rig)
+                async def teamwell(
+                    d: Deployment = deployment, on: bool = on, way: str = way
+                ) -> None:
+                    name = d.name
+                    if both:
+                        print(f"  {d.name}: restarted with metrics {way}", flush=True)
+                        d.restart(metrics=on)
+                        name += "" if on else fanout.WITHOUT_METRICS
+                    rig = await fanout.teamwell_rig(d, self.conversations)
+                    try:
+                        self.run.fanout.append(
+                            await fanout.ladder(rig, name, seconds=self.seconds, rates=self.ladder)
+                        )
+                    finally:
+                        await fanout.close_rig(rig)
+                    if on and not await fanout.messages_counted(d):
+                        raise RuntimeError("metrics on, yet /metrics counted no message stored")
 
-            await self.guarded(f"fan-out ({deployment.name})", teamwell)
+                await self.guarded(f"fan-out ({deployment.name}, metrics {way})", teamwell)
+
+    def _warm(self, deployment: Deployment) -> Callable[[], Awaitable[None]]:
+        async def warm() -> None:
+            rig = await fanout.teamwell_rig(deployment, self.conversations)
+            try:
+                await fanout.ladder(
+                    rig, "warm-up", seconds=self.seconds, rates=self.ladder[:1], log=False
+                )
+            finally:
+                await fanout.close_rig(rig)
+
+        return warm
 
     async def bench_signalling(self) -> None:
         print(f"signalling: {self.pairs} pairs", flush=True)
@@ -411,6 +445,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--connections", type=int, help="idle sockets to hold (10,000)")
     parser.add_argument("--seconds", type=float, help="length of each measured step (5)")
+    parser.add_argument(
+        "--metrics",
+        choices=("both", "on", "off"),
+        default="both",
+        help="metrics counted (a scraper's token set) or not; both (the default): every "
+        "benchmark with them, and fan-out also without, back to back, to show their cost",
+    )
     parser.add_argument(
         "--results",
         type=Path,

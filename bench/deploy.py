@@ -29,6 +29,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # uvicorn as docs/deploy.md runs it (uvloop and httptools are picked up on their own).
 SERVER_ARGS = cli.SERVER_ARGS
 
+METRICS_SETTING = "TEAMWELL_METRICS_TOKEN"
+METRICS_TOKEN = "bench-metrics-token-" + "m" * 32
+
 # Settings changed for the benchmark, and why. Everything else is the default.
 BENCH_SETTINGS = {
     # The load generator sends for a few people at hundreds of messages a second each; the
@@ -38,6 +41,9 @@ BENCH_SETTINGS = {
     # Minted tokens should outlive the run (60 minutes is the most the server allows).
     "TEAMWELL_ACCESS_TOKEN_MINUTES": "60",
     "TEAMWELL_EMAIL_BACKEND": "log",
+    # Metrics counted, as a production server with a scraper counts them; ``Deployment.restart``
+    # takes the token away to measure the service without them (docs/operations.md, "Cost").
+    METRICS_SETTING: METRICS_TOKEN,
 }
 
 
@@ -48,6 +54,8 @@ class Deployment:
     servers: list[LiveServer]
     world: World
     support: list[int] = field(default_factory=list)  # PostgreSQL and Redis process ids
+    env: dict[str, str] = field(default_factory=dict)  # the servers' settings
+    metrics: bool = True
     _stops: list[object] = field(default_factory=list)
 
     @property
@@ -61,6 +69,20 @@ class Deployment:
     @property
     def server_pids(self) -> list[int]:
         return [s._proc.pid for s in self.servers if s._proc is not None]
+
+    def restart(self, *, metrics: bool) -> None:
+        """Start the service's processes again, as many, on the same database and world, with
+        the metrics counted or not: the fan-out benchmark runs each way back to back."""
+        count = len(self.servers)
+        for server in self.servers:
+            server.stop()
+        self.servers = []
+        env = {k: v for k, v in self.env.items() if k != METRICS_SETTING}
+        if metrics:
+            env[METRICS_SETTING] = METRICS_TOKEN
+        for _ in range(count):  # one by one, so that ``stop`` finds those started
+            self.servers.append(_server(env))
+        self.metrics = metrics
 
     def stop(self, *, keep_logs: bool = False) -> None:
         """Stop everything; ``keep_logs`` keeps the servers' logs (when something failed) and
@@ -80,6 +102,10 @@ def _env(data_dir: Path, database_url: str, extra: dict[str, str] | None = None)
         **BENCH_SETTINGS,
         **(extra or {}),
     }
+
+
+def _server(env: dict[str, str]) -> LiveServer:
+    return LiveServer(env=env, cwd=REPO_ROOT, startup_timeout=60, extra_args=SERVER_ARGS).start()
 
 
 def _migrate(env: dict[str, str]) -> None:
@@ -108,12 +134,12 @@ async def start_embedded(work: Path, *, people: int, clients: int) -> Deployment
     env = _env(data_dir, f"sqlite:///{data_dir / 'teamwell.db'}")
     _migrate(env)
     world = await seed(_settings(env), people=people, clients=clients)
-    server = LiveServer(env=env, cwd=REPO_ROOT, startup_timeout=60, extra_args=SERVER_ARGS).start()
     return Deployment(
         name="embedded",
         description="1 process, SQLite, in-process pub/sub and presence",
-        servers=[server],
+        servers=[_server(env)],
         world=world,
+        env=env,
     )
 
 
@@ -143,11 +169,7 @@ async def start_cluster(work: Path, *, people: int, clients: int, processes: int
         world = await seed(_settings(env), people=people, clients=clients)
         servers: list[LiveServer] = []
         for _ in range(processes):
-            servers.append(
-                LiveServer(
-                    env=env, cwd=REPO_ROOT, startup_timeout=60, extra_args=SERVER_ARGS
-                ).start()
-            )
+            servers.append(_server(env))
             stops.append(servers[-1])
     except BaseException:
         for stopper in reversed(stops):
@@ -162,6 +184,7 @@ async def start_cluster(work: Path, *, people: int, clients: int, processes: int
         servers=servers,
         world=world,
         support=[pid for pid in support if pid],
+        env=env,
         _stops=[postgres, redis],
     )
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from bench.clients import Frame, Http, Socket, close_all, open_many
-from bench.deploy import Deployment
+from bench.deploy import METRICS_TOKEN, Deployment
 from bench.measure import GENERATOR, SERVER, SUPPORT, CpuWindow, Latency
 
 MEMBERS = 10
@@ -309,3 +309,27 @@ async def baseline_rig(base_url: str, pid: int, conversations: int) -> Rig:
 
 async def close_rig(rig: Rig) -> None:
     await close_all(rig.senders + rig.receivers)
+
+
+# The fan-out target of a deployment measured again without metrics (``--metrics both``).
+WITHOUT_METRICS = " without metrics"
+
+
+async def messages_counted(deployment: Deployment) -> float:
+    """The messages the deployment's processes say they stored, from ``/metrics``: that the
+    run with metrics on counted (and could be scraped)."""
+    total = 0.0
+    for url in deployment.urls:
+        http = Http(url)
+        try:
+            status, _, body = await http.request(
+                "GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+            )
+        finally:
+            await http.close()
+        if status != 200:
+            raise RuntimeError(f"scraping {url}/metrics: {status} {body[:200]!r}")
+        for line in body.decode().splitlines():
+            if line.startswith("teamwell_messages_stored_total "):
+                total += float(line.split()[1])
+    return total

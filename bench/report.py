@@ -16,7 +16,7 @@ from bench.backup import BackupResult
 from bench.connections import ConnectionsResult
 from bench.documents import BARE as DOCUMENTS_BARE
 from bench.documents import MB, DocumentResult
-from bench.fanout import REFINE_STEPS, FanoutResult, Step
+from bench.fanout import REFINE_STEPS, WITHOUT_METRICS, FanoutResult, Step
 from bench.measure import GENERATOR, SERVER, SUPPORT
 from bench.plans import PlanResult
 from bench.signalling import SignallingResult
@@ -27,6 +27,7 @@ NOTES = Path(__file__).with_name("notes.md")
 
 # The issue's targets on the 2-core machine.
 FANOUT_SHARE = 0.30  # of the bare websockets baseline's highest sustained rate
+METRICS_COST = 0.05  # the most of the fan-out rate the metrics may cost (issue 22)
 SYNAPSE_RATE = 60.0  # messages/s to 10 receivers, Synapse on this class of machine
 SYNAPSE_FACTOR = 25
 LATENCY_RATE = 200.0  # messages/s to conversations of ten
@@ -114,6 +115,11 @@ def _targets(run: Run) -> list[str]:
             f"{_ms(bare_step.latency.p99) if bare_step else '-'} ms | "
             f"{_verdict(None if step is None else step.latency.p99 < LATENCY_P99_MS and step.sustained)} |"  # noqa: E501
         )
+    rows += [
+        _metrics_cost_target(name, *pair)
+        for name in run.deployments
+        if (pair := _costed(run, name)) is not None
+    ]
     bare_conn = _by_target(run.connections, BASELINE)
     for name in run.deployments:
         held: ConnectionsResult | None = _by_target(run.connections, name)
@@ -150,6 +156,55 @@ def _targets(run: Run) -> list[str]:
     return rows
 
 
+def _costed(run: Run, name: str) -> tuple[FanoutResult, FanoutResult] | None:
+    """A deployment's fan-out with metrics and without, when both were measured."""
+    with_metrics = _by_target(run.fanout, name)
+    without = _by_target(run.fanout, name + WITHOUT_METRICS)
+    return (with_metrics, without) if with_metrics and without else None
+
+
+def _cost(with_metrics: FanoutResult, without: FanoutResult) -> float:
+    """The share of the rate without metrics that metrics cost (nan unless both ladders found
+    their limit: a lower bound compares with nothing)."""
+    if not (with_metrics.found_limit and without.found_limit and without.best):
+        return float("nan")
+    best = with_metrics.best.rate if with_metrics.best else 0.0
+    return 1 - best / without.best.rate
+
+
+def _rate(result: FanoutResult) -> str:
+    best = result.best
+    return f"{'' if result.found_limit else '≥ '}{best.rate:g} msg/s" if best else "none sustained"
+
+
+def _metrics_cost_target(name: str, with_metrics: FanoutResult, without: FanoutResult) -> str:
+    cost = _cost(with_metrics, without)
+    shown = "-" if math.isnan(cost) else f"{cost:.1%}"
+    return (
+        f"| metrics cost ≤ {METRICS_COST:.0%} of the fan-out rate | {name} | "
+        f"{_rate(with_metrics)} with metrics, a cost of {shown} | "
+        f"{_rate(without)} without metrics | "
+        f"{_verdict(None if math.isnan(cost) else cost <= METRICS_COST)} |"
+    )
+
+
+def _metrics_cost(run: Run) -> list[str]:
+    out: list[str] = []
+    for name in run.deployments:
+        pair = _costed(run, name)
+        if pair is None:
+            continue
+        cost = _cost(*pair)
+        out += [
+            "",
+            f"**{name}, the metrics' cost**: {_rate(pair[0])} with metrics, {_rate(pair[1])} "
+            f"without, a cost of {'-' if math.isnan(cost) else f'{cost:.1%}'} (the highest "
+            "sustained rates, measured back to back on freshly started processes of the same "
+            'database: `--metrics both`, docs/operations.md "Cost").',
+        ]
+    return out
+
+
 def _fanout(run: Run) -> list[str]:
     out: list[str] = []
     bare = _by_target(run.fanout, BASELINE)
@@ -174,7 +229,7 @@ def _fanout(run: Run) -> list[str]:
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         out += [_step_row(step) for step in result.steps]
-    return out
+    return out + _metrics_cost(run)
 
 
 def _step_row(step: Step) -> str:

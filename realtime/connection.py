@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app import metrics
 from app.context import Context
 from app.users.models import Role
 from auth.deps import Principal
@@ -208,6 +209,7 @@ class Connection:
             self.close(Close.resume, "too far behind; reconnect and resume")
 
     def send(self, frame: ServerFrame) -> None:
+        metrics.frames_out[frame.type].inc()
         self.deliver(encode(frame))
 
     def close(self, code: int, reason: str) -> None:

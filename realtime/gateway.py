@@ -32,7 +32,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from app import logs, tracing
+from app import logs, metrics, tracing
 from app.audit import service as audit_service
 from app.audit.models import Outcome
 from app.clients.models import ClientRecord
@@ -216,6 +216,7 @@ async def _authenticate(
 
 @router.websocket(WS_PATH)
 async def websocket_endpoint(websocket: WebSocket) -> None:
+    metrics.ws_connections.inc()
     try:
         await _serve(websocket)
     except WebSocketDisconnect:
@@ -223,6 +224,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         # made, say): nothing went wrong here. One line, not a traceback: anyone can open and
         # drop sockets, and must not be able to fill the log with them.
         log.info("a socket closed before it was answered")
+    finally:
+        metrics.ws_connections.dec()
 
 
 def _origin_refusal(rt: Realtime, websocket: WebSocket) -> str | None:
@@ -579,9 +582,11 @@ async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) 
                     )
                 frame = p.parse_client_frame(raw)
             except FrameError as exc:
+                metrics.frames_in["invalid"].inc()
                 _refused(rt, connection, exc, None)
                 continue
             log.debug("frame", extra={"frame_type": frame.type})  # its type, never its content
+            metrics.frames_in[frame.type].inc()
             refusal = _guest_refusal(connection, frame)
             if refusal is not None:
                 await _audit_refused_frame(rt, connection, frame, refusal)
@@ -653,6 +658,7 @@ def _refused(rt: Realtime, connection: Connection, exc: FrameError, frame: Any) 
     )
     if tracing.tracer is not None:
         tracing.frame_refused(str(exc.code))
+    metrics.refused[exc.code.value].inc()
     connection.send(
         p.error_frame(exc.code, exc.message, request_id, retry_after_ms=exc.retry_after_ms)
     )

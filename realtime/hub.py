@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
+from app import metrics
 from app.events import Event
 from realtime.protocol import Close, ServerFrame, encode
 from realtime.pubsub import (
@@ -184,9 +185,13 @@ class Hub:
                         if event.message != last[0]:
                             last = (event.message, unpack(event.message))
                         origin, target, text = last[1]
+                        delivered = 0
                         for connection in list(self.local.get(user_id, ())):
                             if connection.id != origin and target in (None, connection.id):
                                 connection.deliver(text)
+                                delivered += 1
+                        if delivered:  # one increment per event, not per socket
+                            metrics.frames_out[metrics.frame_type_of(text)].inc(delivered)
                     return
                 except SubscriptionGap:
                     # Redis dropped and came back: events of the gap may be missing here.

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import events
+from app import events, metrics
 from app.audit import service as audit_service
 from app.db import read_only
 from app.errors import Forbidden
@@ -385,6 +385,7 @@ async def on_signal(rt: Realtime, connection: Connection, frame: p.MeetingSignal
             signal=frame.signal.model_dump(exclude_none=True),
         ),
     )
+    metrics.signals_relayed[frame.signal.kind].inc()
 
 
 async def on_media(rt: Realtime, connection: Connection, frame: p.MeetingMedia) -> None:

@@ -19,6 +19,7 @@ import uuid
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import metrics
 from app.clock import Clock
 from app.users.models import User
 from auth.policies import messaging as messaging_policies
@@ -148,6 +149,7 @@ class PresenceService:
             frame = PresenceChanged(
                 user_id=user_id, state=str(presence.state), last_seen=presence.last_seen
             )
+            metrics.presence_published.inc()
             await self.hub.send_to_users(audience, frame)
 
     async def _tick(self) -> None:

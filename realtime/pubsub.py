@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import hiredis
 
+from app import metrics
 from realtime.redis_line import CommandLine, LineDown, RedisLine
 
 __all__ = [
@@ -417,6 +418,7 @@ class _RedisSubscription(_BufferedSubscription):
                 raise PubSubUnavailable(
                     f"cannot subscribe through Redis at {_redacted(self._url)}: {exc}"
                 ) from exc
+        metrics.redis_connected(True)
         self._reader = asyncio.create_task(self._read(), name="redis-pubsub-reader")
 
     async def close(self) -> None:
@@ -553,6 +555,7 @@ class _RedisSubscription(_BufferedSubscription):
         """Replace the connection, with capped backoff for as long as Redis is away."""
         attempts = 0
         failure: Exception | None = None
+        metrics.redis_connected(False)
         while not self._closed:
             if attempts or not self._heard_since_reconnect:
                 if attempts == 1 or self._reconnect_delay >= RECONNECT_DELAY_MAX:
@@ -578,6 +581,8 @@ class _RedisSubscription(_BufferedSubscription):
                     failure = exc
                     continue
             self._heard_since_reconnect = False
+            metrics.redis_connected(True)
+            metrics.REDIS_RECONNECTS.inc()
             self._mark_gap()
             log.warning(
                 "Redis pub/sub reconnected after %d attempt(s); %d channel(s) subscribed again "

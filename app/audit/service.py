@@ -14,6 +14,7 @@ from sqlalchemy import or_, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import metrics
 from app.audit.models import AuditEvent, Outcome
 from app.clients.models import ClientRecord
 from app.context import Context
@@ -121,6 +122,7 @@ async def record_many(
     events = chained(await _chain_tail(session), [(ctx, entry) for entry in entries])
     session.add_all(events)
     await session.flush()
+    metrics.audit_events.inc(len(events))
     return events
 
 
@@ -162,6 +164,7 @@ async def append_chained(
     events = chained(await _chain_tail(session), items)
     session.add_all(events)
     await session.flush()
+    metrics.audit_events.inc(len(events))
     return events
 
 

@@ -49,7 +49,7 @@ Pending = tuple[ReadEvents, "asyncio.Future[list[AuditEvent]]"]
 
 class AuditWriter(GroupCommit[ReadEvents, list[AuditEvent]]):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        super().__init__(name="audit writer", batch_max=BATCH_MAX)
+        super().__init__(name="audit writer", metric="audit", batch_max=BATCH_MAX)
         self.sessions = sessions
 
     async def append(

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import app.jobs.kinds  # noqa: F401  (every handler registered)
-from app import events
+from app import events, metrics
 from app.clock import Clock
 from app.config import Settings
 from app.context import Actor, Context
@@ -120,6 +121,9 @@ class JobRunner:
         async with self.sessions() as session:
             read_only(session)
             if not await service.anything_to_do(session, self.settings, now):
+                # Nothing claimable: an empty queue, and a runner that is alive.
+                metrics.JOBS_DUE.set(0)
+                metrics.JOBS_LAST_TICK.set(time.time())
                 return report
         async with self.sessions() as session:
             report.scheduled = await service.schedule_recurring(session, self.settings, now)
@@ -136,8 +140,13 @@ class JobRunner:
                 lease=timedelta(seconds=self.settings.jobs_lease_seconds),
                 limit=self.settings.jobs_batch_size,
             )
+            due = await service.due_count(session, now)
             await session.commit()
         report.claimed = len(claimed)
+        # The depth before this tick takes its share, and that the runner is alive: a due
+        # count that stays up while the last tick grows old is a stuck queue.
+        metrics.JOBS_DUE.set(due + report.claimed)
+        metrics.JOBS_LAST_TICK.set(time.time())
         for job in claimed:
             if self._stopping.is_set():
                 break  # the rest go back to others when their lease ends
@@ -152,7 +161,9 @@ class JobRunner:
         run = HANDLERS.get(job.kind)
         try:
             if job.kind in OUTSIDE_TRANSACTION and run is not None:
-                return await self._run_outside(job, run)
+                if await self._run_outside(job, run):
+                    metrics.job_run(_kind_label(job.kind), done=True)
+                return True
             async with events.transaction(self.sessions, self.publisher) as session:
                 held = await service.hold(session, job_id=job.id, worker=self.worker)
                 if held is None:
@@ -163,10 +174,12 @@ class JobRunner:
                 await run(self._context(held, session))
                 service.finish(held, self.clock.now())
                 session.add(held)
+            metrics.job_run(_kind_label(job.kind), done=True)
             return True
         except Exception as exc:
             error = service.error_text(exc)
             log.warning("jobs: %s %s attempt %d failed: %s", job.kind, job.id, job.attempts, error)
+            metrics.job_run(_kind_label(job.kind), done=False)
             async with self.sessions() as session:
                 await service.record_failure(
                     session,
@@ -181,19 +194,20 @@ class JobRunner:
 
     async def _run_outside(self, job: ScheduledJob, run: Handler) -> bool:
         """A handler that waits on the network, with no transaction held while it runs: the
-        job is checked to be still this worker's, then run, then held and marked done."""
+        job is checked to be still this worker's, then run, then held and marked done. True
+        when this worker finished it; False when another took it over (nothing to retry)."""
         async with self.sessions() as session:
             held = await service.hold(session, job_id=job.id, worker=self.worker)
             await session.commit()
         if held is None:
             log.warning("jobs: %s %s was taken over before it ran", job.kind, job.id)
-            return True
+            return False
         async with events.transaction(self.sessions, self.publisher) as session:
             await run(self._context(held, session, sessions=self.sessions))
             done = await service.hold(session, job_id=job.id, worker=self.worker)
             if done is None:
                 log.warning("jobs: %s %s was taken over while it ran", job.kind, job.id)
-                return True
+                return False
             service.finish(done, self.clock.now())
             session.add(done)
         return True
@@ -214,3 +228,8 @@ class JobRunner:
             attempt=held.attempts,
             sessions=sessions,
         )
+
+
+def _kind_label(kind: str) -> str:
+    # Only the registered kinds name a series; anything else (a row of an older release) is one.
+    return kind if kind in HANDLERS else "other"

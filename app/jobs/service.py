@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -140,6 +140,14 @@ async def anything_to_do(session: AsyncSession, settings: Settings, now: datetim
         .limit(1)
     )
     return waiting.first() is not None
+
+
+async def due_count(session: AsyncSession, now: datetime) -> int:
+    """How many jobs could be claimed now (the job queue's depth, for the metrics)."""
+    found = await session.exec(
+        select(func.count()).select_from(ScheduledJob).where(_claimable(now))
+    )
+    return int(found.one())
 
 
 async def fail_abandoned(session: AsyncSession, now: datetime) -> int:

@@ -566,5 +566,18 @@ async def count_active(*, session: AsyncSession, meeting_id: uuid.UUID) -> int:
     return int(total.one())
 
 
+async def seats_by_state(*, session: AsyncSession) -> dict[str, int]:
+    """How many seats are taken now, by state (waiting in a lobby, in a call, reconnecting):
+    counts only, for the metrics."""
+    live = (ParticipantState.lobby, *ACTIVE_STATES)
+    rows = await session.exec(
+        select(MeetingParticipant.state, func.count())
+        .where(col(MeetingParticipant.state).in_(live))
+        .group_by(col(MeetingParticipant.state))
+    )
+    counted = {str(state): int(n) for state, n in rows.all()}
+    return {str(state): counted.get(str(state), 0) for state in live}
+
+
 def is_client_meeting(meeting: Meeting) -> bool:
     return meeting.client_id is not None or meeting.kind == MeetingKind.client_session

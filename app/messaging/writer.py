@@ -29,6 +29,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import metrics
 from app.group_commit import GroupCommit
 from app.messaging import service as messaging
 from app.messaging.batch import NeedsFullPath, store_batch
@@ -50,7 +51,9 @@ class MessageWriter(GroupCommit[messaging.Outgoing, messaging.Stored]):
         *,
         on_task: Callable[[asyncio.Task[None]], None] | None = None,
     ) -> None:
-        super().__init__(name="message-writer", batch_max=BATCH_MAX, on_task=on_task)
+        super().__init__(
+            name="message-writer", metric="messages", batch_max=BATCH_MAX, on_task=on_task
+        )
         self.sessions = sessions
         self.keyring = keyring
         engine = sessions.kw["bind"]
@@ -99,6 +102,9 @@ class MessageWriter(GroupCommit[messaging.Outgoing, messaging.Stored]):
             for pending in batch:
                 await self._write_one(*pending)
             return
+        metrics.messages_stored.inc(
+            sum(not isinstance(outcome, (NeedsFullPath, Exception)) for outcome in outcomes)
+        )
         for (item, waiter), outcome in zip(batch, outcomes, strict=True):
             if waiter.done():  # the sender's socket went away meanwhile; the message stays
                 continue
@@ -120,5 +126,6 @@ class MessageWriter(GroupCommit[messaging.Outgoing, messaging.Stored]):
             if not waiter.done():
                 waiter.set_exception(exc)
             return
+        metrics.messages_stored.inc()
         if not waiter.done():
             waiter.set_result(result)

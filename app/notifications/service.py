@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import metrics
 from app.config import Settings, get_settings
 from app.errors import Conflict, NotFound, Problem, Unprocessable
 from app.notifications import rules
@@ -570,14 +571,17 @@ async def _record(
         delivery.sent_at = now
         delivery.last_error = None
         report.sent += 1
+        metrics.notification_delivery(item.channel, "sent")
     else:
         delivery.last_error = failure.reason
         report.errors.append(failure.reason)
         if delivery.status != DeliveryStatus.pending:
-            pass  # cancelled while in flight: it stays so
+            # Cancelled while in flight: it stays so, and is not tried again.
+            metrics.notification_delivery(item.channel, "failed")
         elif failure.permanent or delivery.attempts >= settings.notification_max_attempts:
             delivery.status = DeliveryStatus.failed
             report.failed += 1
+            metrics.notification_delivery(item.channel, "failed")
         else:
             delivery.next_attempt_at = now + rules.retry_delay(
                 delivery.attempts,
@@ -585,6 +589,7 @@ async def _record(
                 max_seconds=settings.notification_retry_max_seconds,
             )
             report.retrying += 1
+            metrics.notification_delivery(item.channel, "retrying")
         log.warning(
             "notification %s (%s) to person %s failed, attempt %d: %s",
             delivery.id,

@@ -78,6 +78,9 @@ def test_every_benchmark_runs_and_reports_beside_its_baseline(tmp_path: Path) ->
     # Fan-out: a rate was sustained by both (messages acknowledged and delivered to all ten).
     assert "**bare `websockets` broadcast**: 4 conversations of 10; highest sustained" in text
     assert "**embedded**: 4 conversations of 10; highest sustained" in text
+    # ... and again without metrics, the two side by side (the figures mean nothing here).
+    assert "**embedded without metrics**: 4 conversations of 10; highest sustained" in text
+    assert "**embedded, the metrics' cost**: " in text
 
 
 def test_a_late_answer_to_an_offer_sent_before_counting_is_not_counted() -> None:
@@ -111,3 +114,41 @@ def test_a_late_delivery_of_an_earlier_step_is_not_counted() -> None:
     tally.on_delivery(delivery(1.9), 2.4)  # type: ignore[arg-type]
     tally.on_delivery(delivery(2.5), 2.75)  # type: ignore[arg-type]
     assert tally.samples == [pytest.approx(0.25)]
+
+
+def test_the_metrics_cost_is_judged_only_when_both_ladders_found_their_limit() -> None:
+    from datetime import UTC, datetime
+
+    from bench.fanout import WITHOUT_METRICS, FanoutResult, Step
+    from bench.measure import Latency
+    from bench.report import Run, render
+
+    def ladder(target: str, sustained: float, failed: float | None) -> FanoutResult:
+        def step(rate: float, ok: bool) -> Step:
+            latency = Latency(count=1, p50=1.0, p95=1.0, p99=1.0, max=1.0)
+            return Step(rate, 1, 1, 0, 10, 1.0, latency, {}, True, ok)
+
+        steps = [step(sustained, True)] + ([step(failed, False)] if failed else [])
+        return FanoutResult(target=target, conversations=4, steps=steps)
+
+    def cost_rows(with_metrics: FanoutResult, without: FanoutResult) -> list[str]:
+        run = Run(started=datetime.now(UTC), command="python -m bench", facts={}, deployments={})
+        run.deployments["embedded"] = "1 process"
+        run.fanout += [with_metrics, without]
+        text = render(run)
+        return [line for line in text.splitlines() if "metrics" in line and "cost" in line]
+
+    found = cost_rows(
+        ladder("embedded", 960, 1000), ladder("embedded" + WITHOUT_METRICS, 1000, 1100)
+    )
+    assert any("a cost of 4.0%" in r and "**met**" in r for r in found), found
+    assert any("960 msg/s with metrics, 1000 msg/s without, a cost of 4.0%" in r for r in found)
+    over = cost_rows(
+        ladder("embedded", 900, 1000), ladder("embedded" + WITHOUT_METRICS, 1000, 1100)
+    )
+    assert any("a cost of 10.0%" in r and "**not met**" in r for r in over), over
+    # A ladder that never failed gives only a lower bound: nothing to judge.
+    unbounded = cost_rows(
+        ladder("embedded", 900, 1000), ladder("embedded" + WITHOUT_METRICS, 1000, None)
+    )
+    assert any("metrics cost" in r and "not measured" in r for r in unbounded), unbounded
