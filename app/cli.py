@@ -83,8 +83,74 @@ def _trial_context(trial: EvaluationTrial) -> Context:
     )
 
 
-def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+# `teamwell migrate --check`'s exit codes (docs/deploy.md, "Upgrades"): a deployment script
+# tells "migrate first" from "this release is older than the schema" without reading the text.
+CHECK_UP_TO_DATE = 0
+CHECK_UNREACHABLE = 1
+CHECK_PENDING = 3
+CHECK_AHEAD = 4
+
+
+async def _read_migration_state(settings: Settings) -> migrations.MigrationState:
+    url = settings.effective_database_url
+    if url.startswith("sqlite"):
+        # A check must not leave an empty database file behind where none was.
+        database = url.split(":///", 1)[1]
+        if not Path(database).exists():
+            return migrations.state_at(None)
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(migrations.migration_state)
+    finally:
+        await engine.dispose()
+
+
+def cmd_migrate_check(settings: Settings) -> int:
+    try:
+        state = asyncio.run(_read_migration_state(settings))
+    except Exception as error:  # noqa: BLE001  (any driver's refusal: say so, exit 1)
+        reason = (str(error).strip().splitlines() or [""])[0]
+        print(f"the database cannot be read: {type(error).__name__}: {reason}", file=sys.stderr)
+        return CHECK_UNREACHABLE
+    print(f"database: {state.current or '(none: no migration applied)'}")
+    print(f"code: {state.head}")
+    if state.ahead:
+        print(
+            f"the database is at {state.current}, a migration this release does not know: "
+            "a newer release has migrated it. Run that release, or this one only while its "
+            "migrations are expand steps (docs/deploy.md, Upgrades)."
+        )
+        return CHECK_AHEAD
+    if not state.pending:
+        print("up to date")
+        return CHECK_UP_TO_DATE
+    print(f"pending, in order ({len(state.pending)}):")
+    for revision in state.pending:
+        print(f"  {revision}  {migrations.describe(revision)}")
+    return CHECK_PENDING
+
+
+def _upgrade_unless_ahead(settings: Settings) -> bool:
+    """Migrate to this code's head; False, changing nothing, when the database is already past
+    it (a newer release migrated it: alembic would fail on the revision it does not know)."""
+    state = asyncio.run(_read_migration_state(settings))
+    if state.ahead:
+        print(
+            f"the database is at migration {state.current}, newer than this release's "
+            f"{state.head}: left as it is",
+            file=sys.stderr,
+        )
+        return False
     migrations.upgrade(settings.effective_database_url)
+    return True
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    if getattr(args, "check", False):
+        return cmd_migrate_check(settings)
+    if not _upgrade_unless_ahead(settings):
+        return CHECK_AHEAD
     print(f"database is at migration {migrations.head_revision()}")
     return 0
 
@@ -518,7 +584,8 @@ SERVER_ARGS = ["--ws", PROTOCOL_PATH, "--ws-per-message-deflate", "false"]
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    migrations.upgrade(settings.effective_database_url)
+    # Behind a newer schema (a rolling upgrade's old processes restarting) it serves as it is.
+    _upgrade_unless_ahead(settings)
     uvicorn.run(
         "app.main:app", host=args.host, port=args.port, proxy_headers=True, **SERVER_OPTIONS
     )
@@ -614,7 +681,14 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="teamwell", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="upgrade the database to the latest migration")
+    migrate = sub.add_parser("migrate", help="upgrade the database to the latest migration")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help=f"change nothing; report the database's and the code's migrations and exit "
+        f"{CHECK_UP_TO_DATE} up to date, {CHECK_PENDING} migrations pending, {CHECK_AHEAD} the "
+        f"database ahead of this code, {CHECK_UNREACHABLE} the database unreadable",
+    )
     admin = sub.add_parser("create-admin", help="create an admin account")
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", required=True)
