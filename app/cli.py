@@ -91,13 +91,15 @@ CHECK_PENDING = 3
 CHECK_AHEAD = 4
 
 
-async def _read_migration_state(settings: Settings) -> migrations.MigrationState:
+def _read_migration_state(settings: Settings) -> migrations.MigrationState:
     url = settings.effective_database_url
-    if url.startswith("sqlite"):
-        # A check must not leave an empty database file behind where none was.
-        database = url.split(":///", 1)[1]
-        if not Path(database).exists():
-            return migrations.state_at(None)
+    # A check must not leave an empty SQLite database file behind where none was.
+    if url.startswith("sqlite") and not Path(url.split(":///", 1)[1]).exists():
+        return migrations.state_at(None)
+    return asyncio.run(_migration_state_of(settings))
+
+
+async def _migration_state_of(settings: Settings) -> migrations.MigrationState:
     engine = create_engine(settings)
     try:
         async with engine.connect() as connection:
@@ -108,8 +110,8 @@ async def _read_migration_state(settings: Settings) -> migrations.MigrationState
 
 def cmd_migrate_check(settings: Settings) -> int:
     try:
-        state = asyncio.run(_read_migration_state(settings))
-    except Exception as error:  # noqa: BLE001  (any driver's refusal: say so, exit 1)
+        state = _read_migration_state(settings)
+    except Exception as error:  # any driver's refusal: said in one line, exit 1
         reason = (str(error).strip().splitlines() or [""])[0]
         print(f"the database cannot be read: {type(error).__name__}: {reason}", file=sys.stderr)
         return CHECK_UNREACHABLE
@@ -134,7 +136,7 @@ def cmd_migrate_check(settings: Settings) -> int:
 def _upgrade_unless_ahead(settings: Settings) -> bool:
     """Migrate to this code's head; False, changing nothing, when the database is already past
     it (a newer release migrated it: alembic would fail on the revision it does not know)."""
-    state = asyncio.run(_read_migration_state(settings))
+    state = _read_migration_state(settings)
     if state.ahead:
         print(
             f"the database is at migration {state.current}, newer than this release's "

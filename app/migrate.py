@@ -74,9 +74,9 @@ def state_at(current: str | None) -> MigrationState:
     if head is None or current == head:
         return MigrationState(current=current, head=head, pending=(), ahead=False)
     # From the head down to (not including) the database's revision, then turned oldest first.
-    pending = tuple(
-        step.revision for step in script.iterate_revisions(head, current or "base")
-    )[::-1]
+    pending = tuple(step.revision for step in script.iterate_revisions(head, current or "base"))[
+        ::-1
+    ]
     return MigrationState(current=current, head=head, pending=pending, ahead=False)
 
 
