@@ -27,45 +27,65 @@ from tests.support.ws import WsClient
 pytestmark = pytest.mark.slow
 
 
-def git(*args: str) -> str:
+def git(repo: Path, *args: str) -> str:
     done = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
     return done.stdout.strip()
 
 
-def previous_release() -> tuple[str, str]:
-    """The previous release's commit, and the head revision this release adds after it."""
+def previous_release(repo: Path = REPO_ROOT) -> str:
+    """The previous release's commit in ``repo``: before the head revision's file came in."""
     if subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "rev-parse", "--git-dir"], capture_output=True, check=False
+        ["git", "-C", str(repo), "rev-parse", "--git-dir"], capture_output=True, check=False
     ).returncode:
         pytest.fail("the rolling-upgrade test needs the project's git history; this is no clone")
-    if git("rev-parse", "--is-shallow-repository") == "true":
+    if git(repo, "rev-parse", "--is-shallow-repository") == "true":
         pytest.fail(
             "the rolling-upgrade test needs the previous release from git history, and this "
             "clone is shallow: clone with full history (git clone without --depth), or run "
             "`git fetch --unshallow` where the remote is reachable"
         )
-    head = _scripts().get_current_head()
-    assert head is not None
-    step = _scripts().get_revision(head)
-    assert step is not None and step.path is not None
-    path = Path(step.path).resolve().relative_to(REPO_ROOT.resolve()).as_posix()
-    added = git("log", "--first-parent", "--diff-filter=A", "--format=%H", "--", path).split()
+    added = git(
+        repo, "log", "--first-parent", "--diff-filter=A", "--format=%H", "--", newest_file()
+    ).split()
     if not added:
         # The newest migration is not committed yet: the release before it is the last commit.
-        return git("rev-parse", "HEAD"), head
-    return git("rev-parse", f"{added[-1]}^1"), head
+        return git(repo, "rev-parse", "HEAD")
+    return git(repo, "rev-parse", f"{added[-1]}^1")
+
+
+def newest_file() -> str:
+    """The head revision's file, from the repository's root."""
+    head = _scripts().get_current_head()
+    step = _scripts().get_revision(str(head))
+    assert step is not None and step.path is not None
+    return Path(step.path).resolve().relative_to(REPO_ROOT.resolve()).as_posix()
+
+
+def test_the_previous_release_is_the_tree_just_before_the_newest_migration() -> None:
+    commit = previous_release()
+    newest = _scripts().get_revision(str(_scripts().get_current_head()))
+    assert newest is not None and isinstance(newest.down_revision, str)
+    parent = _scripts().get_revision(newest.down_revision)
+    assert parent is not None and parent.path is not None
+    files = git(REPO_ROOT, "ls-tree", "-r", "--name-only", commit, "migrations/versions/")
+    assert newest_file() not in files.splitlines()
+    parent_file = Path(parent.path).resolve().relative_to(REPO_ROOT.resolve()).as_posix()
+    assert parent_file in files.splitlines(), "the previous release had the head's parent"
+
+
+def test_a_shallow_clone_fails_the_test_and_says_why(tmp_path: Path) -> None:
+    clone = tmp_path / "shallow"
+    git(REPO_ROOT, "clone", "--quiet", "--depth", "1", f"file://{REPO_ROOT}", str(clone))
+    with pytest.raises(pytest.fail.Exception, match="shallow"):
+        previous_release(clone)
 
 
 @pytest.fixture(scope="module")
 def old_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    commit, _head = previous_release()
+    commit = previous_release()
     tree = tmp_path_factory.mktemp("previous-release")
     archive = subprocess.Popen(
         ["git", "-C", str(REPO_ROOT), "archive", commit], stdout=subprocess.PIPE
