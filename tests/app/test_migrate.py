@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from app.cli import CHECK_AHEAD, CHECK_PENDING, CHECK_UP_TO_DATE
+from app.cli import CHECK_AHEAD, CHECK_PENDING, CHECK_UNREACHABLE, CHECK_UP_TO_DATE
 from app.migrate import MigrationState, _scripts, migration_state, upgrade
 from tests.conftest import base_env, teamwell_cli
+from tests.support.net import free_port
 from tests.support.postgres import PostgresServer
 
 UNKNOWN = "0999_from_a_newer_release"
@@ -106,5 +107,12 @@ def test_check_reports_pending_in_order_then_up_to_date_then_ahead(
     assert state(url).current == UNKNOWN
 
 
-def test_check_exit_codes_are_distinct() -> None:
-    assert len({CHECK_UP_TO_DATE, CHECK_PENDING, CHECK_AHEAD, 1, 2}) == 5
+def test_check_says_when_the_database_cannot_be_read(tmp_path: Path) -> None:
+    nowhere = f"postgresql://teamwell@127.0.0.1:{free_port('127.0.0.1')}/teamwell"
+    done = teamwell_cli(base_env(tmp_path, nowhere), "migrate", "--check")
+    assert done.returncode == CHECK_UNREACHABLE, done.stdout + done.stderr
+    assert (
+        done.stderr.startswith("the database cannot be read: ") and "Traceback" not in done.stderr
+    )
+    # Each outcome its own code, none argparse's usage error (2).
+    assert len({CHECK_UP_TO_DATE, CHECK_UNREACHABLE, CHECK_PENDING, CHECK_AHEAD, 2}) == 5
