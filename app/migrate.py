@@ -25,14 +25,14 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 
 @functools.cache
-def _scripts() -> ScriptDirectory:
+def script_directory() -> ScriptDirectory:
     # Read once a process: the migrations a process knows are those it was started with, and
     # /readyz asks often.
     return ScriptDirectory.from_config(alembic_config())
 
 
 def head_revision() -> str | None:
-    return _scripts().get_current_head()
+    return script_directory().get_current_head()
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -66,7 +66,7 @@ def migration_state(connection: Connection) -> MigrationState:
 
 def state_at(current: str | None) -> MigrationState:
     """The migration state of a database at revision ``current`` (None: none applied)."""
-    script = _scripts()
+    script = script_directory()
     head = script.get_current_head()
     known = {step.revision for step in script.walk_revisions()}
     if current is not None and current not in known:
@@ -82,7 +82,7 @@ def state_at(current: str | None) -> MigrationState:
 
 def describe(revision: str) -> str:
     """A revision's one-line description (the first line of its message)."""
-    step = _scripts().get_revision(revision)
+    step = script_directory().get_revision(revision)
     return (step.doc or "").strip().splitlines()[0] if step is not None and step.doc else ""
 
 

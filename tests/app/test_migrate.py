@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from app.cli import CHECK_AHEAD, CHECK_PENDING, CHECK_UNREACHABLE, CHECK_UP_TO_DATE
-from app.migrate import MigrationState, _scripts, migration_state, upgrade
+from app.migrate import MigrationState, migration_state, script_directory, upgrade
 from tests.conftest import base_env, teamwell_cli
 from tests.support.net import free_port
 from tests.support.postgres import PostgresServer
@@ -22,7 +22,7 @@ UNKNOWN = "0999_from_a_newer_release"
 
 def every_revision() -> list[str]:
     """The code's revisions, oldest first."""
-    return [step.revision for step in _scripts().walk_revisions()][::-1]
+    return [step.revision for step in script_directory().walk_revisions()][::-1]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from app.migrate import MIGRATIONS_DIR, _scripts
+from app.migrate import MIGRATIONS_DIR, script_directory
 
 # The migrations written before the rule (0001 to 0021_delivery_claims) are checked by it as
 # any other: when it came in, none broke it (they create tables, add nullable or server-defaulted
@@ -121,7 +121,7 @@ def contract_of(source: str) -> str | None:
 
 def migrations() -> list[tuple[str, str, list[str]]]:
     """Each migration's revision, source and ancestors (oldest first), in order."""
-    steps = list(_scripts().walk_revisions())[::-1]
+    steps = list(script_directory().walk_revisions())[::-1]
     order = [step.revision for step in steps]
     return [
         (step.revision, Path(str(step.path)).read_text(), order[:index])
@@ -210,5 +210,5 @@ def test_a_contract_step_names_the_revision_it_follows() -> None:
 
 def test_every_migration_file_is_read() -> None:
     files = {p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py")}
-    read = {Path(str(step.path)).name for step in _scripts().walk_revisions()}
+    read = {Path(str(step.path)).name for step in script_directory().walk_revisions()}
     assert files == read

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
-from app.migrate import _scripts
+from app.migrate import script_directory
 from tests.conftest import REPO_ROOT, ROLE_EMAILS, Live, demo_team_id, fresh_database, start_live
 from tests.support.redis import RedisServer
 from tests.support.server import LiveServer
@@ -58,17 +58,17 @@ def previous_release(repo: Path = REPO_ROOT) -> str:
 
 def newest_file() -> str:
     """The head revision's file, from the repository's root."""
-    head = _scripts().get_current_head()
-    step = _scripts().get_revision(str(head))
+    head = script_directory().get_current_head()
+    step = script_directory().get_revision(str(head))
     assert step is not None and step.path is not None
     return Path(step.path).resolve().relative_to(REPO_ROOT.resolve()).as_posix()
 
 
 def test_the_previous_release_is_the_tree_just_before_the_newest_migration() -> None:
     commit = previous_release()
-    newest = _scripts().get_revision(str(_scripts().get_current_head()))
+    newest = script_directory().get_revision(str(script_directory().get_current_head()))
     assert newest is not None and isinstance(newest.down_revision, str)
-    parent = _scripts().get_revision(newest.down_revision)
+    parent = script_directory().get_revision(newest.down_revision)
     assert parent is not None and parent.path is not None
     files = git(REPO_ROOT, "ls-tree", "-r", "--name-only", commit, "migrations/versions/")
     assert newest_file() not in files.splitlines()
@@ -141,7 +141,7 @@ async def test_the_previous_release_serves_the_new_schema_beside_this_one(
     old_and_new: tuple[Live, Live], old_tree: Path
 ) -> None:
     old, new = old_and_new
-    head = _scripts().get_current_head()
+    head = script_directory().get_current_head()
 
     # The old server runs the previous release's code: Python compiled its modules from the
     # extracted tree (which had no bytecode), and it knows an older head, which its readiness
