@@ -10,7 +10,10 @@ offline), as a missing previous release is not a passed check."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +21,19 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
+from app.cli import CHECK_PENDING, CHECK_UP_TO_DATE
 from app.migrate import script_directory
-from tests.conftest import REPO_ROOT, ROLE_EMAILS, Live, demo_team_id, fresh_database, start_live
+from tests.conftest import (
+    DEMO_PASSWORD,
+    REPO_ROOT,
+    ROLE_EMAILS,
+    Live,
+    Session,
+    base_env,
+    demo_team_id,
+    fresh_database,
+    teamwell_cli,
+)
 from tests.support.redis import RedisServer
 from tests.support.server import LiveServer
 from tests.support.ws import WsClient
@@ -99,37 +113,40 @@ def old_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def old_and_new(
+def previous_serving(
     request: pytest.FixtureRequest,
     old_tree: Path,
     redis: RedisServer,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Live, Live]]:
-    """This release's server, which migrated the database to its head and loaded the demo
-    data, and the previous release's server beside it on the same database, data directory
-    (keys, secrets) and Redis."""
+) -> Iterator[Live]:
+    """The previous release as deployed before the upgrade: its code migrated a new database
+    and loaded the demo data, and its server is serving (with Redis, for a second process).
+    Every process a test starts beside it (``_others``) stops with it."""
     data_dir = tmp_path_factory.mktemp(f"upgrade-{request.param}")
     url = fresh_database(request, data_dir, "upgrade")
-    new = start_live(request.param, data_dir, url, {"TEAMWELL_REDIS_URL": redis.url})
-    try:
-        # The previous release's code: its own tree first on the path, the same interpreter.
-        # (Bytecode written, as the test checks the old modules were the ones loaded.)
-        env = {**new.env, "PYTHONPATH": str(old_tree), "PYTHONDONTWRITEBYTECODE": ""}
-        old_server = LiveServer(env=env, cwd=old_tree).start()
-        new._others.append(old_server)  # stopped with the new one
-        old = Live(
-            backend=request.param,
-            base_url=old_server.base_url,
-            env=env,
-            data_dir=data_dir,
-            server=old_server,
+    env = {**base_env(data_dir, url), "TEAMWELL_REDIS_URL": redis.url}
+    # The previous release's code: its own tree first on the path, the same interpreter.
+    # (Bytecode written, as the test checks the old modules were the ones loaded.)
+    old_env = {**env, "PYTHONPATH": str(old_tree), "PYTHONDONTWRITEBYTECODE": ""}
+    for args in (("migrate",), ("seed-demo", "--password", DEMO_PASSWORD)):
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", *args],
+            env={**os.environ, **old_env},
+            cwd=old_tree,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
-        try:
-            yield old, new
-        finally:
-            old.close()
+        assert done.returncode == 0, done.stdout + done.stderr
+    server = LiveServer(env=old_env, cwd=old_tree).start()
+    old = Live(
+        backend=request.param, base_url=server.base_url, env=env, data_dir=data_dir, server=server
+    )
+    try:
+        yield old
     finally:
-        new.stop()
+        old.stop()
 
 
 def client_named(live: Live, name: str) -> str:
@@ -137,112 +154,156 @@ def client_named(live: Live, name: str) -> str:
     return str(next(c["id"] for c in items if c["display_name"] == name))
 
 
-async def test_the_previous_release_serves_the_new_schema_beside_this_one(
-    old_and_new: tuple[Live, Live], old_tree: Path
-) -> None:
-    old, new = old_and_new
-    head = script_directory().get_current_head()
+def bearer(session: Session) -> dict[str, str]:
+    return {"Authorization": str(session.http.headers["Authorization"])}
 
-    # The old server runs the previous release's code: Python compiled its modules from the
-    # extracted tree (which had no bytecode), and it knows an older head, which its readiness
-    # names when it predates ready-when-ahead.
-    assert list((old_tree / "app" / "__pycache__").glob("main.*.pyc")), "old code not loaded"
+
+async def test_the_previous_release_serves_on_through_the_migration_beside_this_one(
+    previous_serving: Live, old_tree: Path
+) -> None:
+    old = previous_serving
+    head = script_directory().get_current_head()
     old_head = ScriptDirectory(str(old_tree / "migrations")).get_current_head()
     assert old_head is not None and old_head != head
+    old_revisions = {
+        s.revision for s in ScriptDirectory(str(old_tree / "migrations")).walk_revisions()
+    }
+    added = [
+        s.revision for s in script_directory().walk_revisions() if s.revision not in old_revisions
+    ][::-1]
+
+    # Before the upgrade: people signed in on the previous release, one of them on /ws.
     with old.client() as http:
-        ready = http.get("/readyz")
-    if ready.status_code == 503:
-        assert ready.json()["detail"] == (
-            f"The database is at migration {head}, not {old_head}."
-        ), ready.text
-    else:
-        assert ready.json() == {"status": "ready", "migration": head}, ready.text
-
-    # Signing in on either; each one's tokens work on the other.
+        assert http.get("/readyz").json() == {"status": "ready", "migration": old_head}
     therapist = old.sign_in(ROLE_EMAILS["therapist"])
-    keyworker = new.sign_in(ROLE_EMAILS["peer_keyworker"])
-    old._sessions["therapist"] = therapist
-    new._sessions["peer_keyworker"] = keyworker
-    old._sessions["peer_keyworker"] = keyworker
-    for live, session in ((new, therapist), (old, keyworker)):
-        with live.client(headers={"Authorization": session.http.headers["Authorization"]}) as h:
-            assert h.get("/api/v1/auth/me").status_code == 200
-
-    # The plan: saved on the old, read and saved on the new, read back on the old.
-    bea = client_named(new, "Bea Collins")
-    plan_url = f"/api/v1/clients/{bea}/plan"
-    read = therapist.get(plan_url)
-    assert read.status_code == 200, read.text
-    version = read.json()["version"]
-    saved = therapist.put(
-        plan_url,
-        json={"goals": [{"text": "Saved by the previous release"}]},
-        headers={"If-Match": read.headers["etag"]},
-    )
-    assert saved.status_code == 200, saved.text
-    with new.client(headers={"Authorization": therapist.http.headers["Authorization"]}) as h:
-        on_new = h.get(plan_url)
-    assert on_new.json()["version"] == version + 1
-    assert on_new.json()["content"]["goals"][0]["text"] == "Saved by the previous release"
-    again = keyworker.put(
-        plan_url,
-        json={"goals": [{"text": "Saved by this release"}]},
-        headers={"If-Match": on_new.headers["etag"]},
-    )
-    assert again.status_code == 200, again.text
-    back = therapist.get(plan_url).json()
-    assert (back["version"], back["content"]["goals"][0]["text"]) == (
-        version + 2,
-        "Saved by this release",
-    )
-
-    # A measure submitted through the old, listed by the new, and one the other way.
-    alex = client_named(new, "Alex Morgan")
-    phq9 = {str(n): 1 for n in range(1, 10)}
-    gad7 = {str(n): 2 for n in range(1, 8)}
-    sitting = f"upgrade-{uuid.uuid4().hex[:6]}"
-    with new.client(headers={"Authorization": therapist.http.headers["Authorization"]}) as h:
-        for session_http, code, answers in ((therapist.http, "phq9", phq9), (h, "gad7", gad7)):
-            done = session_http.post(
-                f"/api/v1/clients/{alex}/measures",
-                json={"instrument": code, "answers": answers, "session_key": sitting},
-            )
-            assert done.status_code == 201, done.text
-        on_new_list = h.get(f"/api/v1/clients/{alex}/measures").json()
-    on_old_list = therapist.get(f"/api/v1/clients/{alex}/measures").json()
-    for listed in (on_new_list, on_old_list):
-        mine = {(m["instrument"], m["total"]) for m in listed if m["session_key"] == sitting}
-        assert mine == {("phq9", 9), ("gad7", 14)}
-
-    # Messages on /ws: sent through the old, received on the new, and back.
+    keyworker = old.sign_in(ROLE_EMAILS["peer_keyworker"])
+    old._sessions.update({"therapist": therapist, "peer_keyworker": keyworker})
     made = keyworker.post(
         "/api/v1/conversations", json={"kind": "team", "team_id": demo_team_id(keyworker)}
     )
     assert made.status_code in (200, 201), made.text
     conversation = made.json()["id"]
     on_old = await WsClient.connect(old.base_url, keyworker.tokens["access_token"])
-    on_new_ws = await WsClient.connect(new.base_url, therapist.tokens["access_token"])
+    on_new: WsClient | None = None
     try:
         await on_old.wait_type("ready")
-        await on_new_ws.wait_type("ready")
-        ack = await on_old.send_message(conversation, "Sent through the previous release")
-        assert ack["type"] == "message.ack", ack
-        got = await on_new_ws.wait_type("message.new")
-        assert got["message"] == ack["message"]
-        answer = await on_new_ws.send_message(conversation, "Answered through this release")
-        assert answer["type"] == "message.ack", answer
-        assert answer["message"]["seq"] == ack["message"]["seq"] + 1
+
+        # This release checks, migrates (expand) while the old one serves, and checks again.
+        # (The commands and the start run in threads: the open socket's keepalive pings are
+        # answered from this event loop meanwhile.)
+        check = await asyncio.to_thread(teamwell_cli, old.env, "migrate", "--check")
+        assert check.returncode == CHECK_PENDING, check.stdout + check.stderr
+        pending = [line.split()[0] for line in check.stdout.splitlines() if line.startswith("  ")]
+        assert pending == added
+        migrated = await asyncio.to_thread(teamwell_cli, old.env, "migrate")
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        settled = await asyncio.to_thread(teamwell_cli, old.env, "migrate", "--check")
+        assert settled.returncode == CHECK_UP_TO_DATE, settled.stdout + settled.stderr
+        new_server = LiveServer(env=old.env, cwd=REPO_ROOT)
+        old._others.append(new_server)
+        await asyncio.to_thread(new_server.start)
+        new = Live(
+            backend=old.backend,
+            base_url=new_server.base_url,
+            env=old.env,
+            data_dir=old.data_dir,
+            server=new_server,
+        )
+
+        # The old server runs the previous release's code: Python compiled its modules from the
+        # extracted tree (which had no bytecode), and its readiness names its own older head
+        # when it predates ready-when-ahead.
+        assert list((old_tree / "app" / "__pycache__").glob("main.*.pyc")), "old code not loaded"
+        with old.client() as http:
+            ready = http.get("/readyz")
+        if ready.status_code == 503:
+            assert ready.json()["detail"] == (
+                f"The database is at migration {head}, not {old_head}."
+            ), ready.text
+        else:
+            assert ready.json() == {"status": "ready", "migration": head}, ready.text
+
+        # Tokens from the old work on the new; a sign-in on the new works on the old.
+        supervisor = new.sign_in(ROLE_EMAILS["supervisor"])
+        for live, session in ((new, therapist), (old, supervisor)):
+            with live.client(headers=bearer(session)) as http:
+                assert http.get("/api/v1/auth/me").status_code == 200
+
+        # The plan: saved on the old, read and saved on the new, read back on the old.
+        bea = client_named(old, "Bea Collins")
+        plan_url = f"/api/v1/clients/{bea}/plan"
+        read = therapist.get(plan_url)
+        assert read.status_code == 200, read.text
+        version = read.json()["version"]
+        saved = therapist.put(
+            plan_url,
+            json={"goals": [{"text": "Saved by the previous release"}]},
+            headers={"If-Match": read.headers["etag"]},
+        )
+        assert saved.status_code == 200, saved.text
+        with new.client(headers=bearer(keyworker)) as http:
+            on_new_plan = http.get(plan_url)
+            assert on_new_plan.json()["version"] == version + 1
+            assert on_new_plan.json()["content"]["goals"][0]["text"] == (
+                "Saved by the previous release"
+            )
+            again = http.put(
+                plan_url,
+                json={"goals": [{"text": "Saved by this release"}]},
+                headers={"If-Match": on_new_plan.headers["etag"]},
+            )
+            assert again.status_code == 200, again.text
+        back = therapist.get(plan_url).json()
+        assert (back["version"], back["content"]["goals"][0]["text"]) == (
+            version + 2,
+            "Saved by this release",
+        )
+
+        # A measure submitted through the old, one through the new; each lists both.
+        alex = client_named(old, "Alex Morgan")
+        phq9 = {str(n): 1 for n in range(1, 10)}
+        gad7 = {str(n): 2 for n in range(1, 8)}
+        sitting = f"upgrade-{uuid.uuid4().hex[:6]}"
+        with new.client(headers=bearer(therapist)) as http:
+            for sender, code, answers in ((therapist.http, "phq9", phq9), (http, "gad7", gad7)):
+                done = sender.post(
+                    f"/api/v1/clients/{alex}/measures",
+                    json={"instrument": code, "answers": answers, "session_key": sitting},
+                )
+                assert done.status_code == 201, done.text
+            listed_on_new = http.get(f"/api/v1/clients/{alex}/measures").json()
+        listed_on_old = therapist.get(f"/api/v1/clients/{alex}/measures").json()
+        for listed in (listed_on_new, listed_on_old):
+            mine = {(m["instrument"], m["total"]) for m in listed if m["session_key"] == sitting}
+            assert mine == {("phq9", 9), ("gad7", 14)}
+
+        # Messages on /ws: the socket opened on the old before the migration hears one sent
+        # through the new, and answers through the old.
+        on_new = await WsClient.connect(new.base_url, therapist.tokens["access_token"])
+        await on_new.wait_type("ready")
+        sent = await on_new.send_message(conversation, "Sent through this release")
+        assert sent["type"] == "message.ack", sent
         heard = await on_old.wait_type("message.new")
-        assert heard["message"]["body"] == "Answered through this release"
+        assert heard["message"] == sent["message"]
+        answer = await on_old.send_message(conversation, "Answered through the previous release")
+        assert answer["type"] == "message.ack", answer
+        assert answer["message"]["seq"] == sent["message"]["seq"] + 1
+        got = await on_new.wait_type("message.new")
+        assert got["message"] == answer["message"]
+    except BaseException:
+        # What each release's server said, for the failure's report.
+        for server in (old.server, *old._others):
+            print(f"log of {server.base_url}:\n{server.log_tail(6000)}")
+        raise
     finally:
         await on_old.close()
-        await on_new_ws.close()
+        if on_new is not None:
+            await on_new.close()
 
-    # Both releases wrote the audit trail; either checks the whole chain whole.
-    supervisor = new.sign_in(ROLE_EMAILS["supervisor"])
+    # Both releases wrote the audit trail; each checks the whole chain whole.
     for live in (old, new):
-        with live.client(headers={"Authorization": supervisor.http.headers["Authorization"]}) as h:
-            chain = h.get("/api/v1/audit-events/verify")
+        with live.client(headers=bearer(supervisor)) as http:
+            chain = http.get("/api/v1/audit-events/verify")
         assert chain.status_code == 200, chain.text
         assert chain.json()["ok"] is True, chain.json()
         assert chain.json()["checked"] > 0
