@@ -1,6 +1,8 @@
-"""A rolling upgrade (docs/deploy.md, "Upgrades"): the database migrated by this release, the
-previous release's code still serving beside this one's on it, and the main flows crossing
-between them: signing in, the plan, messages on `/ws` both ways, a measure, the audit chain.
+"""A rolling upgrade (docs/deploy.md, "Upgrades"): the previous release serving on its own
+schema, with a person connected on `/ws`; this release checks and migrates the database while it
+serves (the socket stays open), then this release's server starts beside it on the same database,
+data directory and Redis, and the main flows cross between them: signing in, the plan, measures,
+messages both ways, and the audit chain, which each checks whole.
 
 The previous release is the tree at the commit before the newest migration came in: on the
 first-parent line of history (a merge brings a branch's migration), the parent of the commit
