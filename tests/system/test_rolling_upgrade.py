@@ -227,6 +227,7 @@ async def test_the_previous_release_serves_on_through_the_migration_beside_this_
 
         # Tokens from the old work on the new; a sign-in on the new works on the old.
         supervisor = new.sign_in(ROLE_EMAILS["supervisor"])
+        old._sessions["supervisor"] = supervisor  # signed out with the others
         for live, session in ((new, therapist), (old, supervisor)):
             with live.client(headers=bearer(session)) as http:
                 assert http.get("/api/v1/auth/me").status_code == 200
