@@ -19,6 +19,9 @@ from tests.support.postgres import PostgresServer
 
 UNKNOWN = "0999_from_a_newer_release"
 
+# Each test runs `teamwell` in processes of its own, several seconds each: not for the quick loop.
+pytestmark = pytest.mark.slow
+
 
 def every_revision() -> list[str]:
     """The code's revisions, oldest first."""
