@@ -83,8 +83,76 @@ def _trial_context(trial: EvaluationTrial) -> Context:
     )
 
 
-def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+# `teamwell migrate --check`'s exit codes (docs/deploy.md, "Upgrades"): a deployment script
+# tells "migrate first" from "this release is older than the schema" without reading the text.
+CHECK_UP_TO_DATE = 0
+CHECK_UNREACHABLE = 1
+CHECK_PENDING = 3
+CHECK_AHEAD = 4
+
+
+def _read_migration_state(settings: Settings) -> migrations.MigrationState:
+    url = settings.effective_database_url
+    # A check must not leave an empty SQLite database file behind where none was.
+    if url.startswith("sqlite") and not Path(url.split(":///", 1)[1]).exists():
+        return migrations.state_at(None)
+    return asyncio.run(_migration_state_of(settings))
+
+
+async def _migration_state_of(settings: Settings) -> migrations.MigrationState:
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(migrations.migration_state)
+    finally:
+        await engine.dispose()
+
+
+def cmd_migrate_check(settings: Settings) -> int:
+    try:
+        state = _read_migration_state(settings)
+    except Exception as error:  # any driver's refusal: said in one line, exit 1
+        reason = (str(error).strip().splitlines() or [""])[0]
+        print(f"the database cannot be read: {type(error).__name__}: {reason}", file=sys.stderr)
+        return CHECK_UNREACHABLE
+    print(f"database: {state.current or '(none: no migration applied)'}")
+    print(f"code: {state.head}")
+    if state.ahead:
+        print(
+            f"the database is at {state.current}, a migration this release does not know: "
+            "a newer release has migrated it. Run that release, or this one only while its "
+            "migrations are expand steps (docs/deploy.md, Upgrades)."
+        )
+        return CHECK_AHEAD
+    if not state.pending:
+        print("up to date")
+        return CHECK_UP_TO_DATE
+    print(f"pending, in order ({len(state.pending)}):")
+    for revision in state.pending:
+        print(f"  {revision}  {migrations.describe(revision)}")
+    return CHECK_PENDING
+
+
+def _upgrade_unless_ahead(settings: Settings) -> bool:
+    """Migrate to this code's head; False, changing nothing, when the database is already past
+    it (a newer release migrated it: alembic would fail on the revision it does not know)."""
+    state = _read_migration_state(settings)
+    if state.ahead:
+        print(
+            f"the database is at migration {state.current}, newer than this release's "
+            f"{state.head}: left as it is",
+            file=sys.stderr,
+        )
+        return False
     migrations.upgrade(settings.effective_database_url)
+    return True
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    if getattr(args, "check", False):
+        return cmd_migrate_check(settings)
+    if not _upgrade_unless_ahead(settings):
+        return CHECK_AHEAD
     print(f"database is at migration {migrations.head_revision()}")
     return 0
 
@@ -518,7 +586,8 @@ SERVER_ARGS = ["--ws", PROTOCOL_PATH, "--ws-per-message-deflate", "false"]
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    migrations.upgrade(settings.effective_database_url)
+    # Behind a newer schema (a rolling upgrade's old processes restarting) it serves as it is.
+    _upgrade_unless_ahead(settings)
     uvicorn.run(
         "app.main:app", host=args.host, port=args.port, proxy_headers=True, **SERVER_OPTIONS
     )
@@ -672,7 +741,14 @@ def cmd_backup_keygen(settings: Settings, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="teamwell", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="upgrade the database to the latest migration")
+    migrate = sub.add_parser("migrate", help="upgrade the database to the latest migration")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help=f"change nothing; report the database's and the code's migrations and exit "
+        f"{CHECK_UP_TO_DATE} up to date, {CHECK_PENDING} migrations pending, {CHECK_AHEAD} the "
+        f"database ahead of this code, {CHECK_UNREACHABLE} the database unreadable",
+    )
     admin = sub.add_parser("create-admin", help="create an admin account")
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", required=True)

@@ -27,6 +27,18 @@ def test_readiness_follows_migrations_and_create_admin_can_sign_in(
             assert migrated.returncode == 0, migrated.stderr
             assert http.get("/readyz").json()["status"] == "ready"
 
+            # Past this code's head (a newer release migrated it, during a rolling upgrade):
+            # still ready, naming the database's revision.
+            with sqlite3.connect(data_dir / "teamwell.db") as db:
+                (head,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+                db.execute("UPDATE alembic_version SET version_num = '0999_newer_release'")
+            assert http.get("/readyz").json() == {
+                "status": "ready",
+                "migration": "0999_newer_release",
+            }
+            with sqlite3.connect(data_dir / "teamwell.db") as db:
+                db.execute("UPDATE alembic_version SET version_num = ?", (head,))
+
             password = "an-admin-password-long-enough"
             made = teamwell_cli(
                 {**env, "TEAMWELL_ADMIN_PASSWORD": password},
