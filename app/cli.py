@@ -688,7 +688,23 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     )
     if manifest["message_keys_from_environment"]:
         print("the message keys come from TEAMWELL_MESSAGE_KEYS: keep them safe apart from it")
+    asyncio.run(_in_session(settings, lambda session: _record_backup(session, manifest)))
     return 0
+
+
+async def _record_backup(session: AsyncSession, manifest: dict[str, Any]) -> None:
+    """Recorded after the archive is written, in the trail of the database it holds, so the
+    admins' System page can say when the last backup was taken and how it was sealed (the
+    archive's name and place stay with the operator: they are not the service's to show)."""
+    from app.backup.service import BACKUP_TAKEN
+
+    await audit_service.record(
+        session,
+        _system_context(),
+        action=BACKUP_TAKEN,
+        resource_type="backup",
+        detail=str(manifest["encryption"]),
+    )
 
 
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:

@@ -416,6 +416,9 @@ class Settings(BaseSettings):
     key_rotation_warn_days: int = Field(default=365, ge=1, le=3650)
     system_job_overdue_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
     audit_verify_warn_days: int = Field(default=7, ge=1, le=365)
+    # A day's backup plus a couple of hours' slack: a nightly `teamwell backup` that missed a
+    # night shows as a warning the next morning.
+    backup_warn_hours: int = Field(default=26, ge=1, le=24 * 90)
 
     @field_validator(
         "jwt_secret",

@@ -66,6 +66,12 @@ _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 PG_TIMEOUT_SECONDS = 6 * 3600
 
 
+# `teamwell backup` records each backup it finishes in the audit trail of the database it backed
+# up, with the archive's encryption (age, passphrase, none) as the detail: the System page reads
+# the newest (docs/operations.md, "System page").
+BACKUP_TAKEN = "backup.taken"
+
+
 class BackupError(Exception):
     """A backup could not be made or restored; the message says why, for the operator. Each
     kind has its own exit code for `teamwell backup` and `restore` (docs/operations.md), so a

@@ -18,8 +18,8 @@ async def read_system(
     principal: SystemAdministrator, session: SessionDep, request: Request
 ) -> SystemReport:
     """Version, migration state, database and Redis reachability, the job queue, when the audit
-    chain was last verified, and the age of the message keys and the TURN secret: ids, counts
-    and ages, never a secret. Admins. Audited as `system.read`."""
+    chain was last verified, the last backup, and the age of the message keys and the TURN
+    secret: ids, counts and ages, never a secret. Admins. Audited as `system.read`."""
     settings: Settings = request.app.state.settings
     now = principal.ctx.now()
     migrations = await service.migrations(session)
@@ -27,6 +27,7 @@ async def read_system(
     redis = await service.redis(settings)
     jobs = await service.job_queue(session, viewer=principal.user, settings=settings, now=now)
     audit_chain = await service.audit_chain(session, settings, now)
+    backups = await service.backups(session, settings, now)
     keys = service.key_ages(settings, request.app.state.keyring, now)
     await principal.audit("system.read", resource_type="system")
     return SystemReport(
@@ -37,6 +38,7 @@ async def read_system(
             redis.status,
             jobs.status,
             audit_chain.status,
+            backups.status,
             *(key.status for key in keys),
         ),
         version=service.version_info(settings),
@@ -45,5 +47,6 @@ async def read_system(
         redis=redis,
         jobs=jobs,
         audit_chain=audit_chain,
+        backups=backups,
         keys=keys,
     )

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from app.backup.service import Encryption
+
 
 class Health(StrEnum):
     ok = "ok"
@@ -57,6 +59,13 @@ class AuditChainInfo(BaseModel):
     last_checkpoint_events: int | None
 
 
+class BackupInfo(BaseModel):
+    status: Health
+    last_backup_at: datetime | None
+    encryption: Encryption | None
+    warn_after_hours: int
+
+
 class KeyAge(BaseModel):
     name: Literal["message_keys", "turn_secret"]
     status: Health
@@ -75,4 +84,5 @@ class SystemReport(BaseModel):
     redis: RedisInfo
     jobs: JobQueueInfo
     audit_chain: AuditChainInfo
+    backups: BackupInfo
     keys: list[KeyAge]

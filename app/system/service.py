@@ -9,6 +9,7 @@ import importlib.metadata
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import get_args
 
 from redis.asyncio import Redis
 from sqlalchemy import func, text
@@ -17,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import checkpoints
 from app.audit import service as audit_service
+from app.backup.service import BACKUP_TAKEN, Encryption
 from app.clock import as_utc
 from app.config import Settings
 from app.jobs.models import JobStatus, ScheduledJob
@@ -24,6 +26,7 @@ from app.messaging.keyring import KEY_FILE_NAME, MessageKeyring
 from app.migrate import migration_state
 from app.system.schemas import (
     AuditChainInfo,
+    BackupInfo,
     DatabaseInfo,
     Health,
     JobQueueInfo,
@@ -160,6 +163,26 @@ async def audit_chain(session: AsyncSession, settings: Settings, now: datetime) 
         last_verified_intact=None if verified is None else verified.detail == "intact",
         last_checkpoint_at=None if newest is None else as_utc(newest.at),
         last_checkpoint_events=None if newest is None else newest.count,
+    )
+
+
+ENCRYPTIONS: dict[str | None, Encryption] = {e: e for e in get_args(Encryption)}
+
+
+async def backups(session: AsyncSession, settings: Settings, now: datetime) -> BackupInfo:
+    """The last backup `teamwell backup` recorded. None, or none for `backup_warn_hours`, is a
+    warning, as is an unencrypted one (the archive holds the keys to the messages)."""
+    taken = await audit_service.latest_of(session, BACKUP_TAKEN)
+    encryption = None if taken is None else ENCRYPTIONS.get(taken.detail)
+    late = taken is not None and now - as_utc(taken.occurred_at) > timedelta(
+        hours=settings.backup_warn_hours
+    )
+    status = Health.warning if taken is None or encryption == "none" or late else Health.ok
+    return BackupInfo(
+        status=status,
+        last_backup_at=None if taken is None else as_utc(taken.occurred_at),
+        encryption=encryption,
+        warn_after_hours=settings.backup_warn_hours,
     )
 
 

@@ -56,6 +56,27 @@ function part(title, status, rows, ...more) {
     ...more);
 }
 
+const ENCRYPTIONS = {
+  age: 'to the backup recipients’ public keys',
+  passphrase: 'with the backup passphrase',
+  none: 'NOT encrypted: the archive holds the keys to the messages',
+};
+
+/**
+ * @param {any} b the report's `backups`
+ * @returns {Array<[string, any]>}
+ */
+function backupRows(b) {
+  if (!b.last_backup_at) {
+    return [['Last backup', 'None recorded: take one with "teamwell backup" (docs/operations.md, Backups).']];
+  }
+  return [
+    ['Last backup', time(b.last_backup_at, { withTime: true })],
+    ['Encrypted', ENCRYPTIONS[b.encryption] || 'not known'],
+    ['Expected', `at least every ${b.warn_after_hours} hours`],
+  ];
+}
+
 const KEY_NAMES = {
   message_keys: 'Message and document keys',
   turn_secret: 'TURN secret (meeting relay)',
@@ -110,6 +131,7 @@ function sections(report) {
         ? h('span', {}, time(a.last_checkpoint_at, { withTime: true }), `, ${a.last_checkpoint_events} events`)
         : 'none yet'],
     ], h('p', {}, h('a', { href: '#/audit' }, 'Check the audit trail now'))),
+    part('Backups', report.backups.status, backupRows(report.backups)),
     section('Keys and secrets',
       h('p', { class: 'section__intro' }, 'How long each has been in use; never the key itself.'),
       h('dl', { class: 'summary-list' }, report.keys.map((/** @type {any} */ key) => summaryRow(

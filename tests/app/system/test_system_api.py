@@ -21,7 +21,14 @@ import pytest
 
 from app.jobs.models import JobStatus
 from app.migrate import head_revision
-from tests.conftest import PARTNER_ADMIN_EMAIL, REPO_ROOT, Live, live_server, problem
+from tests.conftest import (
+    PARTNER_ADMIN_EMAIL,
+    REPO_ROOT,
+    Live,
+    live_server,
+    problem,
+    teamwell_cli,
+)
 from tests.support.jobs import plant_job
 from tests.support.redis import RedisServer, redis_available
 
@@ -51,7 +58,7 @@ def test_an_admin_sees_the_state_of_the_service_and_no_secret(live: Live) -> Non
     body = system(live)
     assert set(body) == {
         "checked_at", "status", "version", "migrations", "database", "redis", "jobs",
-        "audit_chain", "keys",
+        "audit_chain", "backups", "keys",
     }  # fmt: skip
     assert body["version"]["version"] == "0.1.0"
     assert body["migrations"] == {
@@ -113,6 +120,35 @@ def test_the_audit_chain_shows_when_it_was_last_verified(own: Live) -> None:
     assert chain["status"] == "ok" and chain["last_verified_intact"] is True
     assert chain["last_verified_at"] is not None
     assert audit_events(own, "audit.verify")[0]["detail"] == "intact"
+
+
+def test_the_last_backup_is_shown_with_how_it_was_encrypted(own: Live, tmp_path: Path) -> None:
+    def backup(*args: str, **env: str) -> None:
+        done = teamwell_cli({**own.env, **env}, "backup", *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    before = system(own)["backups"]
+    assert before["warn_after_hours"] == 26
+    if before["last_backup_at"] is None:
+        assert before["status"] == "warning" and before["encryption"] is None
+    # An unencrypted archive holds the keys to the messages: recorded, and a warning.
+    backup(str(tmp_path / "plain.tar"), "--unencrypted")
+    plain = system(own)["backups"]
+    assert (plain["status"], plain["encryption"]) == ("warning", "none")
+    assert plain["last_backup_at"] is not None
+    # Sealed with the passphrase: ok, and later than the one before.
+    backup(str(tmp_path / "sealed.tar"), TEAMWELL_BACKUP_PASSPHRASE="correct horse battery staple")
+    sealed = system(own)["backups"]
+    assert (sealed["status"], sealed["encryption"]) == ("ok", "passphrase")
+    assert sealed["last_backup_at"] >= plain["last_backup_at"]
+    # Each is in the trail as the service's own event (no person's, so in no organisation's
+    # listing): its encryption, and no archive name or place.
+    with sqlite3.connect(_sqlite_file(own)) as db:
+        taken = db.execute(
+            "SELECT actor_id, resource_type, detail FROM audit_event"
+            " WHERE action = 'backup.taken' ORDER BY id DESC LIMIT 2"
+        ).fetchall()
+    assert taken == [(None, "backup", "passphrase"), (None, "backup", "none")]
 
 
 def test_a_key_older_than_the_warning_setting_is_a_warning_at_its_edge(own: Live) -> None:
