@@ -109,7 +109,12 @@ async def contacts(session: AsyncSession, user: User) -> set[uuid.UUID]:
     """Whose presence this person sees, and who may message them directly: colleagues who share
     a team or a client's care team; for a client, only their own care team. The relation is
     symmetric, so it is also who sees this person's presence."""
-    related = await clients_service.care_relationship_ids(session=session, user_id=user.id)
-    if user.role != Role.client:
-        related |= await teams_service.colleague_ids(session=session, user_id=user.id)
+    return await contact_ids(session, user.id, user.role)
+
+
+async def contact_ids(session: AsyncSession, user_id: uuid.UUID, role: Role) -> set[uuid.UUID]:
+    """``contacts`` of a person known by id and role (a socket has both without the row)."""
+    related = await clients_service.care_relationship_ids(session=session, user_id=user_id)
+    if role != Role.client:
+        related |= await teams_service.colleague_ids(session=session, user_id=user_id)
     return related

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from app.clock import FrozenClock
 from app.config import Settings
+from app.users.models import Role
 from realtime import presence as rules
 from realtime.presence_service import PresenceService
 from realtime.presence_store import (
@@ -348,6 +349,7 @@ class Device:
 
     user_id: uuid.UUID
     id: str
+    role: Role = Role.therapist
 
 
 class Recorder:
@@ -371,7 +373,7 @@ class Process(PresenceService):
         super().__init__(self.recorder, None, clock, store)
         self.people = people
 
-    async def _audience(self, user_id: uuid.UUID) -> set[uuid.UUID]:
+    async def _audience(self, user_id: uuid.UUID, role: Role | None = None) -> set[uuid.UUID]:
         return self.people - {user_id}
 
 
