@@ -114,7 +114,8 @@ async def contacts(session: AsyncSession, user: User) -> set[uuid.UUID]:
 
 async def contact_ids(session: AsyncSession, user_id: uuid.UUID, role: Role) -> set[uuid.UUID]:
     """``contacts`` of a person known by id and role (a socket has both without the row)."""
-    related = await clients_service.care_relationship_ids(session=session, user_id=user_id)
-    if role != Role.client:
-        related |= await teams_service.colleague_ids(session=session, user_id=user_id)
-    return related
+    # One statement: every socket's presence reads this as it connects.
+    colleagues = [] if role == Role.client else [teams_service.colleagues_of(user_id)]
+    return await clients_service.care_relationship_ids(
+        session=session, user_id=user_id, also=colleagues
+    )
