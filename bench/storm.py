@@ -86,6 +86,8 @@ class _Device:
     back_at: float = 0.0
     # Set whenever this device applies a message (shared by all devices of a storm).
     progress: asyncio.Event | None = None
+    syncing: bool = False
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 def _delay(attempts: int) -> float:
@@ -99,23 +101,52 @@ def _on_frame(device: _Device, conversation: str | None) -> Any:
         if frame.get("type") != "message.new" or conversation is None:
             return
         message = frame.get("message") or {}
-        if message.get("conversation_id") == conversation:
-            _apply(device, [message])
+        if message.get("conversation_id") != conversation:
+            return
+        _apply(device, [message])
+        # A gap (a seq more than one past the highest applied in order): the web client syncs
+        # from the highest applied, unless it is syncing already.
+        if device.highest < int(message["seq"]) and device.back_at and not device.syncing:
+            device.tasks.add(asyncio.create_task(_sync_gap(device, conversation)))
 
     return handle
 
 
+async def _sync_gap(device: _Device, conversation: str) -> None:
+    try:
+        await _resync(device, conversation)
+    except Exception:  # the socket went; its reconnection syncs
+        return
+    finally:
+        this = asyncio.current_task()
+        if this is not None:
+            device.tasks.discard(this)
+
+
 def _apply(device: _Device, messages: list[dict[str, Any]]) -> None:
+    """Applied as the web client applies them: ``highest`` is the highest ``seq`` up to which
+    every message was applied (what it syncs from), so a live message past a gap does not
+    hide the gap."""
     for message in messages:
         seq = int(message["seq"])
         device.received += 1
         device.applied.add(seq)
-        device.highest = max(device.highest, seq)
+    while device.highest + 1 in device.applied:
+        device.highest += 1
     if device.progress is not None:
         device.progress.set()
 
 
 async def _resync(device: _Device, conversation: str) -> None:
+    assert device.socket is not None
+    device.syncing = True
+    try:
+        await _sync_pages(device, conversation)
+    finally:
+        device.syncing = False
+
+
+async def _sync_pages(device: _Device, conversation: str) -> None:
     assert device.socket is not None
     while True:
         page = await device.socket.request(
