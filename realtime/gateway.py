@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Coroutine
 from typing import Any
@@ -51,6 +52,7 @@ from auth.deps import (
     principal_of,
     require_mfa,
 )
+from auth.policies import messaging as messaging_policies
 from auth.tokens import InvalidToken, claimed_purpose, claimed_subject, read_guest_token
 from realtime import protocol as p
 from realtime.connection import Connection, GuestPass
@@ -162,8 +164,9 @@ async def _guest_pass(rt: Realtime, websocket: WebSocket, token: str) -> tuple[G
 
 async def _authenticate(
     rt: Realtime, websocket: WebSocket
-) -> tuple[Principal | GuestPass, int] | None:
-    """The token from the subprotocol header, or else from the first frame (never the URL)."""
+) -> tuple[Principal | GuestPass, int, set[uuid.UUID] | None] | None:
+    """The token from the subprotocol header, or else from the first frame (never the URL);
+    with the person's presence audience when it was read on the way (``_admitted``)."""
     token = _offered_token(websocket)
     if token is None:
         try:
@@ -188,7 +191,8 @@ async def _authenticate(
         token = frame.token
     if claimed_purpose(token) == "guest":
         try:
-            return await _guest_pass(rt, websocket, token)
+            guest, expires_at = await _guest_pass(rt, websocket, token)
+            return guest, expires_at, None
         except Problem as exc:
             await websocket.send_text(
                 p.encode(p.error_frame(ErrorCode.unauthenticated, exc.detail))
@@ -225,17 +229,18 @@ async def _authenticate(
             await websocket.close(Close.unauthenticated, "multi-factor authentication required")
             return None
     claims = rt.runtime.signer.read_access_token(token, now=rt.runtime.now())
-    return principal, claims.expires_at
+    return principal, claims.expires_at, None
 
 
 async def _admitted(
     rt: Realtime, token: str, ip: str | None, user_agent: str | None
-) -> tuple[Principal, int] | None:
-    """The person and the token's expiry when the token is good, the session live and its second
-    factor passed as required: one query, in a transaction that only reads (on SQLite it neither
-    takes nor waits for the write lock, which every connect took before; a crowd reconnecting
-    after a restart queued on it). None otherwise, and nothing recorded: the caller then goes
-    the way that explains and audits the refusal."""
+) -> tuple[Principal, int, set[uuid.UUID]] | None:
+    """The person, the token's expiry and who may see the person's presence, when the token is
+    good, the session live and its second factor passed as required: two queries in one
+    transaction that only reads (on SQLite it neither takes nor waits for the write lock, which
+    every connect took before: a crowd reconnecting after a restart queued on it). None
+    otherwise, and nothing recorded: the caller then goes the way that explains and audits the
+    refusal."""
     try:
         claims = rt.runtime.signer.read_access_token(token, now=rt.runtime.now())
     except InvalidToken:
@@ -245,14 +250,17 @@ async def _admitted(
         found = await auth_service.signed_in(
             session=session, session_id=claims.session_id, user_id=claims.user_id
         )
-    if found is None or not found[0].is_active:
-        return None
-    principal = principal_of(rt.runtime, found[0], claims.session_id, found[1], ip, user_agent)
-    try:
-        enforce_mfa(principal, rt.runtime)
-    except MfaEnrolmentRequired:
-        return None
-    return principal, claims.expires_at
+        if found is None or not found[0].is_active:
+            return None
+        principal = principal_of(rt.runtime, found[0], claims.session_id, found[1], ip, user_agent)
+        try:
+            enforce_mfa(principal, rt.runtime)
+        except MfaEnrolmentRequired:
+            return None
+        # Whose presence the socket shows, in the same transaction: one checkout of a database
+        # connection per connect rather than two (each a ping and a BEGIN on PostgreSQL).
+        audience = await messaging_policies.contact_ids(session, found[0].id, found[0].role)
+    return principal, claims.expires_at, audience
 
 
 @router.websocket(WS_PATH)
@@ -311,7 +319,7 @@ async def _serve(websocket: WebSocket) -> None:
     authenticated = await _authenticate(rt, websocket)
     if authenticated is None:
         return
-    principal, expires_at = authenticated
+    principal, expires_at, audience = authenticated
     if isinstance(principal, GuestPass):
         await _serve_guest(rt, websocket, principal, expires_at)
         return
@@ -337,7 +345,10 @@ async def _serve(websocket: WebSocket) -> None:
     connection.hold()
     await rt.hub.attach(connection)
     try:
-        connection.open(_ready(rt, connection, expires_at), await rt.presence.connect(connection))
+        snapshot = await rt.presence.connect(connection, audience)
+        del audience  # not kept alive by this frame for the socket's life
+        connection.open(_ready(rt, connection, expires_at), snapshot)
+        del snapshot
         await _run(rt, websocket, connection)
     finally:
         await rt.hub.detach(connection)

@@ -97,13 +97,17 @@ class PresenceService:
 
     # --- socket events ---------------------------------------------------------------------
 
-    async def connect(self, connection: Connection) -> PresenceSnapshot:
+    async def connect(
+        self, connection: Connection, audience: set[uuid.UUID] | None = None
+    ) -> PresenceSnapshot:
         """The device is online; returns the new socket's snapshot. Who may see this person is
         read once for both (the relation is symmetric: those they see are those who see them),
-        without the write lock, since a reconnecting crowd all pass through here at once."""
+        without the write lock, since a reconnecting crowd all pass through here at once;
+        ``audience`` when the caller has just read it (``messaging_policies.contact_ids``)."""
         device, now = connection.id, self.now()
         self._live.add(device)
-        audience = await self._audience(connection.user_id, connection.role)
+        if audience is None:
+            audience = await self._audience(connection.user_id, connection.role)
         await self._apply(
             connection.user_id, lambda u: rules.handle_connect(u, device, now), audience
         )
