@@ -36,6 +36,7 @@ from bench.clients import Http, Socket, close_all, open_many
 # web/realtime.js: BACKOFF_BASE_MS, BACKOFF_MAX_MS.
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 30.0
+HEARTBEAT = 20.0  # seconds, the server's default heartbeat_seconds
 MESSAGES_BEFORE = 3
 MESSAGES_DURING = 20
 SEND_SPACING = 0.1
@@ -259,6 +260,21 @@ async def storm(
             device.back_at = time.perf_counter() - dropped_at
             return
 
+    async def heartbeat() -> None:
+        """Ping every open socket once per heartbeat interval, as the web client does (opening
+        10,000 takes longer than the dead time on a busy machine)."""
+        tick, position = 0.1, 0
+        while True:
+            await asyncio.sleep(tick)  # the clients' cadence, not a wait for anything
+            share = max(1, round(len(devices) * tick / HEARTBEAT))
+            for _ in range(share):
+                position = (position + 1) % len(devices)
+                socket = devices[position].socket
+                if socket is not None and socket.ready and not socket.closed:
+                    with contextlib.suppress(ConnectionError):
+                        socket.send_nowait({"type": "ping"})
+
+    beating = asyncio.create_task(heartbeat())
     try:
         await first_open()
         if sender is not None and conversation is not None:
@@ -320,6 +336,8 @@ async def storm(
     except Exception as exc:  # reported, not fatal: how far it got is the finding
         result.failed = f"{type(exc).__name__}: {exc}"
     finally:
+        beating.cancel()
+        await asyncio.gather(beating, return_exceptions=True)
         await close_all([d.socket for d in devices if d.socket is not None])
     return result
 
