@@ -210,6 +210,18 @@ async def principal_from_token(
         await _audit_refused_token(session, runtime, ended, ip, user_agent)
         raise auth_service.SessionEnded()
     user, mfa_verified = found
+    return principal_of(runtime, user, claims.session_id, mfa_verified, ip, user_agent)
+
+
+def principal_of(
+    runtime: AuthRuntime,
+    user: User,
+    session_id: uuid.UUID,
+    mfa_verified: bool,
+    ip: str | None,
+    user_agent: str | None,
+) -> Principal:
+    """The principal of a person found signed in (``auth_service.signed_in``)."""
     actor = Actor(
         user_id=user.id,
         role=user.role,
@@ -219,7 +231,7 @@ async def principal_from_token(
     )
     return Principal(
         user=user,
-        session_id=claims.session_id,
+        session_id=session_id,
         mfa_verified=mfa_verified,
         ctx=Context(actor=actor, clock=runtime.clock),
     )

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import backup, connections, documents, fanout, plans, signalling
+from bench import backup, connections, documents, fanout, plans, signalling, storm
 from bench.deploy import (
     REPO_ROOT,
     SERVER_ARGS,
@@ -34,7 +34,7 @@ from tests.support.net import free_port, port_is_open, wait_until
 from tests.support.server import LiveServer
 
 DEPLOYMENTS = ("embedded", "cluster")
-BENCHMARKS = ("connections", "fanout", "signalling", "plans", "documents", "backup")
+BENCHMARKS = ("connections", "storm", "fanout", "signalling", "plans", "documents", "backup")
 # Benchmarks that start what they measure themselves.
 OWN_RIGS = ("documents", "backup")
 
@@ -177,6 +177,38 @@ class Suite:
                 )
 
             await self.guarded(f"connections ({deployment.name})", teamwell)
+
+    async def bench_storm(self) -> None:
+        print(f"reconnect storm: {self.connections:,} sockets dropped at once", flush=True)
+
+        async def baseline() -> None:
+            result = await storm.storm(
+                BASELINE, [self.baselines.ws_url], ["rooms."] * self.connections
+            )
+            self.run.storms.append(result)
+            _say(result.target, f"{result.back:,} back in {result.seconds:.1f} s")
+
+        await self.guarded("storm (baseline)", baseline)
+        for deployment in self.deployments:
+
+            async def teamwell(d: Deployment = deployment) -> None:
+                people = [p.token for p in d.world.people]
+                result = await storm.teamwell_storm(
+                    d.name,
+                    d.urls,
+                    connections.teamwell_tokens(people, self.connections),
+                    [p.token for p in d.world.teams[0]],
+                    d.world.team_ids[0],
+                )
+                self.run.storms.append(result)
+                _say(
+                    result.target,
+                    f"{result.back:,} back in {result.seconds:.1f} s, {result.lost} lost, "
+                    f"{result.duplicated} duplicated of {result.sent} x {result.members}"
+                    + (f" ({result.failed})" if result.failed else ""),
+                )
+
+            await self.guarded(f"storm ({deployment.name})", teamwell)
 
     async def bench_fanout(self) -> None:
         print(f"fan-out: {self.conversations} conversations of 10", flush=True)

@@ -35,6 +35,8 @@ class ConnectionsResult:
     # Per server process: (connections on it, resident memory before, after).
     memory: list[tuple[int, int, int]] = field(default_factory=list)
     idle_cpu: dict[str, float] = field(default_factory=dict)
+    # The same, each server process on its own (a share of one core each).
+    idle_cpu_per_process: list[float] = field(default_factory=list)
 
     @property
     def connects_per_second(self) -> float:
@@ -106,10 +108,14 @@ async def hold(
             sockets.extend(opened)
             beats.sockets = sockets
         result.connect_seconds = time.perf_counter() - started
-        cpu = CpuWindow({SERVER: server_pids, SUPPORT: support_pids, GENERATOR: [os.getpid()]})
+        each = {f"{SERVER} {i}": [pid] for i, pid in enumerate(server_pids)}
+        cpu = CpuWindow(
+            {SERVER: server_pids, SUPPORT: support_pids, GENERATOR: [os.getpid()], **each}
+        )
         cpu.start()
         await asyncio.sleep(idle_seconds)
         result.idle_cpu = cpu.stop()
+        result.idle_cpu_per_process = [result.idle_cpu.pop(name) for name in each]
         alive = [s for s in sockets if not s.closed]
         result.held = len(alive)
         after = [rss_bytes(pid) for pid in server_pids]

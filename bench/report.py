@@ -20,6 +20,7 @@ from bench.fanout import REFINE_STEPS, WITHOUT_METRICS, FanoutResult, Step
 from bench.measure import GENERATOR, SERVER, SUPPORT
 from bench.plans import PlanResult
 from bench.signalling import SignallingResult
+from bench.storm import BACK_WITHIN, StormResult
 
 T = TypeVar("T")
 BASELINE = "baseline"
@@ -35,6 +36,9 @@ LATENCY_P99_MS = 20.0
 CONNECTIONS = 10_000
 BYTES_PER_CONNECTION = 30 * 1024
 SIGNAL_P99_MS = 10.0
+CONNECTS_SHARE = 0.5  # authenticated connects/s with presence, of the bare server's (issue 21)
+BYTES_SHARE = 1.25  # memory per idle connection, at most this times the bare server's
+IDLE_CPU_PER_PROCESS = 0.05  # of a core, for 10,000 idle sockets with presence
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Run:
     plans: list[PlanResult] = field(default_factory=list)
     documents: list[DocumentResult] = field(default_factory=list)
     backup: list[BackupResult] = field(default_factory=list)
+    storms: list[StormResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     profile: list[tuple[str, str]] = field(default_factory=list)  # (heading, preformatted)
 
@@ -142,6 +147,7 @@ def _targets(run: Run) -> list[str]:
             f"| {CONNECTIONS:,} idle connections in one process, < 30 KiB each | {name} | "
             f"{measured} | {base} | {verdict} |"
         )
+    rows += _connection_targets(run)
     bare_sig = _by_target(run.signalling, BASELINE)
     for name in run.deployments:
         sig: SignallingResult | None = _by_target(run.signalling, name)
@@ -253,12 +259,76 @@ def _step_row(step: Step) -> str:
     )
 
 
+def _connection_targets(run: Run) -> list[str]:
+    """Issue 21's targets for connections: connects/s and memory against the bare server's,
+    idle CPU per process, and the reconnect storm."""
+    rows: list[str] = []
+    bare = _by_target(run.connections, BASELINE)
+    bare_storm = _by_target(run.storms, BASELINE)
+    for name in run.deployments:
+        held: ConnectionsResult | None = _by_target(run.connections, name)
+        if held is not None and bare is not None:
+            share = held.connects_per_second / bare.connects_per_second if bare.held else 0.0
+            rows.append(
+                f"| authenticated `/ws` connects ≥ {CONNECTS_SHARE:g}x the bare server's | "
+                f"{name} | "
+                f"{held.connects_per_second:,.0f}/s ({share:.2f}x) | "
+                f"{bare.connects_per_second:,.0f}/s | "
+                f"{_verdict(None if held.failed else share >= CONNECTS_SHARE)} |"
+            )
+            ratio = held.bytes_per_connection / bare.bytes_per_connection
+            rows.append(
+                f"| idle connection ≤ {BYTES_SHARE:g}x the bare server's memory | {name} | "
+                f"{_kib(held.bytes_per_connection)} ({_ratio(held.bytes_per_connection, bare.bytes_per_connection)}) | "  # noqa: E501
+                f"{_kib(bare.bytes_per_connection)} | "
+                f"{_verdict(None if held.failed or math.isnan(ratio) else ratio <= BYTES_SHARE)} |"
+            )
+        if held is not None and held.idle_cpu_per_process:
+            worst = max(held.idle_cpu_per_process)
+            shown = ", ".join(f"{c:.1%}" for c in held.idle_cpu_per_process)
+            rows.append(
+                f"| idle CPU < {IDLE_CPU_PER_PROCESS:.0%} of a core per process "
+                f"({held.held:,} sockets) | {name} | {shown} | - | "
+                f"{_verdict(None if held.failed else worst < IDLE_CPU_PER_PROCESS)} |"
+            )
+        storm: StormResult | None = _by_target(run.storms, name)
+        if storm is not None:
+            rows.append(
+                f"| reconnect storm of {storm.sockets:,} back and resynchronised within "
+                f"{BACK_WITHIN:g} s, none lost or duplicated | {name} | "
+                f"{storm.back:,} back in {storm.seconds:.1f} s, {storm.lost} lost, "
+                f"{storm.duplicated} duplicated of {storm.sent} x {storm.members} | "
+                + (f"{bare_storm.seconds:.1f} s" if bare_storm else "-")
+                + f" | {_verdict(storm.within_target)} |"
+            )
+    return rows
+
+
+def _storms(run: Run) -> list[str]:
+    out = [
+        "",
+        "| target | sockets | back | seconds to all back | 50% / 90% / 99% back by | attempts | "
+        "messages x member devices | lost | duplicated | redelivered (dropped) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in run.storms:
+        failed = f" — {r.failed}" if r.failed else ""
+        marks = " / ".join(f"{r.quantiles.get(q, float('nan')):.1f}" for q in ("50%", "90%", "99%"))
+        out.append(
+            f"| {r.target} | {r.sockets:,} | {r.back:,}{failed} | {r.seconds:.1f} | {marks} s | "
+            f"{r.attempts:,} | {r.sent} x {r.members} | {r.lost} | {r.duplicated} | "
+            f"{r.redelivered} |"
+        )
+    return out
+
+
 def _connections(run: Run) -> list[str]:
     out = [
         "",
         "| target | held / wanted | per process | memory per connection | connects/s | "
-        "server CPU idle | PostgreSQL+Redis CPU idle | ratio to baseline (memory) |",
-        "|---|---|---|---|---|---|---|---|",
+        "server CPU idle | per process | PostgreSQL+Redis CPU idle | ratio to baseline (memory) "
+        "| ratio to baseline (connects/s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     bare = _by_target(run.connections, BASELINE)
     for result in run.connections:
@@ -269,9 +339,17 @@ def _connections(run: Run) -> list[str]:
         out.append(
             f"| {result.target} | {result.held:,} / {result.wanted:,}{failed} | {per_process} | "
             f"{_kib(result.bytes_per_connection)} | {result.connects_per_second:,.0f} | "
-            f"{_cpu(result.idle_cpu, SERVER)} | {_cpu(result.idle_cpu, SUPPORT)} | "
+            f"{_cpu(result.idle_cpu, SERVER)} | "
+            + (", ".join(f"{c:.1%}" for c in result.idle_cpu_per_process) or "-")
+            + f" | {_cpu(result.idle_cpu, SUPPORT)} | "
             + (
                 _ratio(result.bytes_per_connection, bare.bytes_per_connection)
+                if bare and result is not bare
+                else "-"
+            )
+            + " | "
+            + (
+                _ratio(result.connects_per_second, bare.connects_per_second)
                 if bare and result is not bare
                 else "-"
             )
@@ -413,6 +491,15 @@ def render(run: Run) -> str:
         "",
         "## 2. Idle authenticated connections with presence",
         *_connections(run),
+        "",
+        "### Reconnect storm",
+        "",
+        "Every socket of the connections benchmark dropped at once from the client side, each "
+        "reconnecting after the web client's delay (half a second plus up to another half, "
+        "doubling after each failed try); a socket is back once `ready` arrived, and a device "
+        "of the watched conversation's members once it has also resynchronised it. Messages "
+        "are sent to that conversation during the storm (bench/storm.py).",
+        *_storms(run),
         "",
         "## 3. Signalling: offer and answer relayed between two participants",
         *_signalling(run),

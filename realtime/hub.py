@@ -67,7 +67,6 @@ class Hub:
         self._subscription_cm: AbstractAsyncContextManager[Subscription] | None = None
         self._subscription: Subscription | None = None
         self._pump: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         await self.pubsub.connect()
@@ -97,35 +96,44 @@ class Hub:
         return len(self.local.get(user_id, ()))
 
     async def attach(self, connection: Connection) -> None:
-        async with self._lock:
-            first = not self.local.get(connection.user_id)
-            self.local[connection.user_id].add(connection)
-            self._channel_people[user_channel(connection.user_id)] = connection.user_id
-            if first and self._subscription is not None:
-                try:
-                    await self._subscription.add(user_channel(connection.user_id))
-                except BaseException:
-                    # Not attached after all (Redis away): a socket that never opened must not
-                    # go on counting against its person's connection limit.
-                    self.local[connection.user_id].discard(connection)
-                    if not self.local[connection.user_id]:
-                        del self.local[connection.user_id]
-                        self._channel_people.pop(user_channel(connection.user_id), None)
-                        with contextlib.suppress(Exception):
-                            await self._subscription.remove(user_channel(connection.user_id))
-                    raise
+        """Listen on the person's channel; returns once it is subscribed (so nothing published
+        from then on is missed). No lock across the round trip to Redis: the people and
+        channels here change without an ``await`` in between, and the subscription sends its
+        commands in the order they were asked for, so the last word on a channel is always the
+        last change of its people here. A crowd reconnecting at once then waits for Redis
+        together instead of one socket after another (it took seconds for a hundred sockets
+        on a busy machine). Every device waits for the subscription, not only the first: the
+        first one's confirmation may still be on its way."""
+        channel = user_channel(connection.user_id)
+        self.local[connection.user_id].add(connection)
+        self._channel_people[channel] = connection.user_id
+        if self._subscription is None:
+            return
+        try:
+            await self._subscription.add(channel)
+        except BaseException:
+            # Not attached after all (Redis away): a socket that never opened must not go on
+            # counting against its person's connection limit.
+            with contextlib.suppress(Exception):
+                await self._forget(connection)
+            raise
 
     async def detach(self, connection: Connection) -> None:
-        async with self._lock:
-            group = self.local.get(connection.user_id)
-            if group is None:
-                return
-            group.discard(connection)
-            if not group:
-                del self.local[connection.user_id]
-                self._channel_people.pop(user_channel(connection.user_id), None)
-                if self._subscription is not None:
-                    await self._subscription.remove(user_channel(connection.user_id))
+        await self._forget(connection)
+
+    async def _forget(self, connection: Connection) -> None:
+        group = self.local.get(connection.user_id)
+        if group is None:
+            return
+        group.discard(connection)
+        if not group:
+            del self.local[connection.user_id]
+            channel = user_channel(connection.user_id)
+            self._channel_people.pop(channel, None)
+            if self._subscription is not None:
+                # Awaited directly, not in a task of its own: the subscription drops the channel
+                # from its set before it first waits, so a later attach subscribes it again.
+                await self._subscription.remove(channel)
 
     async def publish(self, event: Event) -> None:
         """Publish a committed change's event (app/events.py) to whoever it names.

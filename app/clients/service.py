@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import exists, func, or_
+from sqlalchemy import exists, func, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.clients import eligibility
 from app.clients.models import (
@@ -346,9 +347,9 @@ async def link_login(*, session: AsyncSession, client: ClientRecord, user: User)
     await session.flush()
 
 
-async def care_relationship_ids(*, session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUID]:
-    """People this person meets through a client's care: for staff, the others on the care teams
-    they are on and those clients' own logins; for a client, their own care team."""
+def _care_relationship_queries(
+    user_id: uuid.UUID,
+) -> tuple[SelectOfScalar[uuid.UUID], SelectOfScalar[Any]]:
     my_clients = select(CareTeamMember.client_id).where(
         CareTeamMember.user_id == user_id, col(CareTeamMember.until).is_(None)
     )
@@ -356,16 +357,26 @@ async def care_relationship_ids(*, session: AsyncSession, user_id: uuid.UUID) ->
     clients = or_(
         col(CareTeamMember.client_id).in_(my_clients), col(CareTeamMember.client_id).in_(own_record)
     )
-    staff = await session.exec(
-        select(CareTeamMember.user_id).where(clients, col(CareTeamMember.until).is_(None))
+    staff = select(CareTeamMember.user_id).where(clients, col(CareTeamMember.until).is_(None))
+    logins = select(ClientRecord.user_id).where(
+        col(ClientRecord.id).in_(my_clients), col(ClientRecord.user_id).is_not(None)
     )
-    logins = await session.exec(
-        select(ClientRecord.user_id).where(
-            col(ClientRecord.id).in_(my_clients), col(ClientRecord.user_id).is_not(None)
-        )
-    )
-    related = set(staff.all()) | {u for u in logins.all() if u is not None}
-    return related - {user_id}
+    return staff, logins
+
+
+async def care_relationship_ids(
+    *,
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    also: Sequence[SelectOfScalar[uuid.UUID]] = (),
+) -> set[uuid.UUID]:
+    """People this person meets through a client's care: for staff, the others on the care teams
+    they are on and those clients' own logins; for a client, their own care team. ``also``: the
+    ids other queries name (a person's colleagues, say), read in the same statement, one round
+    trip however many there are (every socket's presence reads them as it connects)."""
+    staff, logins = _care_relationship_queries(user_id)
+    rows = await session.execute(union(staff, logins, *also))
+    return {u for u in rows.scalars() if u is not None} - {user_id}
 
 
 async def supervisors_of(*, session: AsyncSession, user_ids: set[uuid.UUID]) -> set[uuid.UUID]:

@@ -186,14 +186,17 @@ async def team_ids_of(*, session: AsyncSession, user_id: uuid.UUID) -> set[uuid.
     return set(rows.all())
 
 
+def colleagues_of(user_id: uuid.UUID) -> SelectOfScalar[uuid.UUID]:
+    """``colleague_ids`` as a query (themselves included), for other services to combine."""
+    return select(TeamMembership.user_id).where(
+        col(TeamMembership.team_id).in_(teams_in_force_of(user_id)),
+        *team_policies.membership_in_force(),
+    )
+
+
 async def colleague_ids(*, session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUID]:
     """People who share a team with this person (not themselves), both in force."""
-    rows = await session.exec(
-        select(TeamMembership.user_id).where(
-            col(TeamMembership.team_id).in_(teams_in_force_of(user_id)),
-            *team_policies.membership_in_force(),
-        )
-    )
+    rows = await session.exec(colleagues_of(user_id))
     return set(rows.all()) - {user_id}
 
 

@@ -109,7 +109,13 @@ async def contacts(session: AsyncSession, user: User) -> set[uuid.UUID]:
     """Whose presence this person sees, and who may message them directly: colleagues who share
     a team or a client's care team; for a client, only their own care team. The relation is
     symmetric, so it is also who sees this person's presence."""
-    related = await clients_service.care_relationship_ids(session=session, user_id=user.id)
-    if user.role != Role.client:
-        related |= await teams_service.colleague_ids(session=session, user_id=user.id)
-    return related
+    return await contact_ids(session, user.id, user.role)
+
+
+async def contact_ids(session: AsyncSession, user_id: uuid.UUID, role: Role) -> set[uuid.UUID]:
+    """``contacts`` of a person known by id and role (a socket has both without the row)."""
+    # One statement: every socket's presence reads this as it connects.
+    colleagues = [] if role == Role.client else [teams_service.colleagues_of(user_id)]
+    return await clients_service.care_relationship_ids(
+        session=session, user_id=user_id, also=colleagues
+    )

@@ -24,11 +24,13 @@ from redis.asyncio import Redis
 
 from app.clock import FrozenClock
 from app.config import Settings
+from app.users.models import Role
 from realtime import presence as rules
 from realtime.presence_service import PresenceService
 from realtime.presence_store import (
     CLAIM_LEASE_SECONDS,
     DEADLINES_KEY,
+    Beat,
     MemoryPresenceStore,
     PresenceStore,
     PresenceUnavailable,
@@ -273,6 +275,56 @@ async def test_the_devices_of_a_dead_process_are_timed_out_by_another(stores: St
     assert await alive.claim_due(T0 + 55.0 + DEAD - 0.001) == []
 
 
+async def test_a_refresh_moves_known_heartbeats_forward_in_one_call(stores: Stores) -> None:
+    one, two = await stores.process(), await stores.process()
+    priya, tom, nobody = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await one.update(priya, set_state("laptop", BUSY, T0))
+    await one.update(priya, connect("phone", T0))
+    await two.update(tom, connect("desk", T0 + 5))
+    missing = await two.refresh(
+        [
+            Beat(priya, "laptop", T0 + 20.000000000000004),
+            Beat(tom, "desk", T0 + 1),  # older than the one there: kept as it was
+            Beat(priya, "tablet", T0 + 20),  # not a device of hers (timed out, say)
+            Beat(nobody, "anything", T0 + 20),
+        ]
+    )
+    assert missing == [Beat(priya, "tablet", T0 + 20), Beat(nobody, "anything", T0 + 20)]
+    seen = await one.get_many([priya, tom, nobody])
+    assert seen[priya].devices == {
+        "laptop": rules.DeviceState(BUSY, last_active=T0, last_heartbeat=T0 + 20.000000000000004),
+        "phone": rules.DeviceState(ONLINE, last_active=T0, last_heartbeat=T0),
+    }
+    assert seen[tom].devices["desk"].last_heartbeat == T0 + 5
+    assert seen[nobody] == rules.UserPresence()
+    # Nobody anyone sees changed, so the deadlines stand: earlier than needed, never later.
+    assert await one.claim_due(T0 + DEAD) == [priya]
+    done = await one.update(priya, timeout(T0 + DEAD))
+    assert set(done.presence.devices) == {"laptop"}  # the phone did not beat: gone
+    assert await one.next_deadline() == T0 + 5 + DEAD  # tom's, then priya's laptop's
+    assert await one.claim_due(T0 + 20.000000000000004 + DEAD) == [tom, priya]
+
+
+async def test_a_refreshed_heartbeat_reads_back_as_an_update_would_write_it(
+    redis_server: RedisServer,
+) -> None:
+    store = RedisPresenceStore(redis_server.url, TIMINGS)
+    await store.connect()
+    side = Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        by_refresh, by_update = uuid.uuid4(), uuid.uuid4()
+        for person in (by_refresh, by_update):
+            await store.update(person, set_state("c1", BUSY, T0 + 1 / 3))
+        assert await store.refresh([Beat(by_refresh, "c1", T0 + 2 / 3)]) == []
+        await store.update(by_update, heartbeat("c1", T0 + 2 / 3))
+        assert await side.hgetall(presence_key(by_refresh)) == await side.hgetall(
+            presence_key(by_update)
+        )
+    finally:
+        await side.aclose()
+        await store.close()
+
+
 async def test_a_transition_that_raises_changes_nothing(stores: Stores) -> None:
     store = await stores.process()
     person = uuid.uuid4()
@@ -348,6 +400,7 @@ class Device:
 
     user_id: uuid.UUID
     id: str
+    role: Role = Role.therapist
 
 
 class Recorder:
@@ -371,7 +424,7 @@ class Process(PresenceService):
         super().__init__(self.recorder, None, clock, store)
         self.people = people
 
-    async def _audience(self, user_id: uuid.UUID) -> set[uuid.UUID]:
+    async def _audience(self, user_id: uuid.UUID, role: Role | None = None) -> set[uuid.UUID]:
         return self.people - {user_id}
 
 
@@ -419,6 +472,67 @@ async def test_a_change_after_another_process_published_is_not_taken_for_a_flap(
     assert one.recorder.states_of(priya) == ["online", "busy", "busy"]
     assert two.recorder.states_of(priya) == ["in_session", "online"]
     assert (await one.store.get_many([priya]))[priya].state is BUSY
+
+
+async def test_heartbeats_are_written_in_batches_and_before_the_timer_looks(
+    stores: Stores, clock: FrozenClock
+) -> None:
+    priya, tom = uuid.uuid4(), uuid.uuid4()
+    process = Process(await stores.process(), clock, {priya, tom})
+    laptop, desk = Device(priya, "laptop"), Device(tom, "desk")
+    await process.connect(laptop)
+    await process.connect(desk)
+    clock.advance(seconds=DEAD - 1)
+    await process.heartbeat(laptop)
+    await process.heartbeat(desk)
+    waiting = await process.store.get_many([priya])
+    assert waiting[priya].devices["laptop"].last_heartbeat == T0  # not written yet
+    clock.advance(seconds=1)
+    told = len(process.recorder.frames)  # both online, when they connected
+    await process._tick()  # writes the waiting heartbeats first: nobody times out
+    assert process.recorder.frames[told:] == []
+    written = await process.store.get_many([priya, tom])
+    assert written[priya].devices["laptop"].last_heartbeat == T0 + DEAD - 1
+    assert written[tom].devices["desk"].last_heartbeat == T0 + DEAD - 1
+
+
+async def test_a_heartbeat_brings_back_a_timed_out_device_unless_it_closed(
+    stores: Stores, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    priya, tom = uuid.uuid4(), uuid.uuid4()
+    one = Process(await stores.process(), clock, {priya, tom})
+    two = Process(await stores.process(), clock, {priya, tom})
+    laptop, desk = Device(priya, "laptop"), Device(tom, "desk")
+    await one.connect(laptop)
+    await one.connect(desk)
+    clock.advance(seconds=DEAD)
+    await two._tick()  # both timed out (their process looked slow, say)
+    assert two.recorder.states_of(priya) == ["offline"]
+    assert two.recorder.states_of(tom) == ["offline"]
+    clock.advance(seconds=2)
+    await one.heartbeat(laptop)
+    await one.heartbeat(desk)
+    await one.disconnect(desk)  # closed while its heartbeat waited: it stays gone
+    await one.flush_heartbeats()
+    seen = await one.store.get_many([priya, tom])
+    assert set(seen[priya].devices) == {"laptop"} and seen[priya].state is ONLINE
+    assert seen[tom].devices == {}
+    # Closed while its batch was being written (the store's answer on its way): gone too.
+    phone = Device(tom, "phone")
+    await one.connect(phone)
+    clock.advance(seconds=DEAD)
+    await two._tick()
+    await one.heartbeat(phone)
+    refresh = one.store.refresh
+
+    async def closing_meanwhile(beats: list[Beat]) -> list[Beat]:
+        missing = await refresh(beats)
+        await one.disconnect(phone)
+        return missing
+
+    monkeypatch.setattr(one.store, "refresh", closing_meanwhile)
+    await one.flush_heartbeats()
+    assert (await one.store.get_many([tom]))[tom].devices == {}
 
 
 async def test_any_process_times_out_the_devices_of_one_that_died(

@@ -57,6 +57,11 @@ def test_every_benchmark_runs_and_reports_beside_its_baseline(tmp_path: Path) ->
 
     # Connections: all twenty held, by the baseline and by Teamwell.
     assert "20 / 20" in row("baseline") and "20 / 20" in row("embedded")
+    # Reconnect storm: every socket back, and every message sent meanwhile applied exactly once
+    # by each of the ten member devices.
+    assert "### Reconnect storm" in text
+    assert "| baseline | 20 | 20 |" in row("baseline", "| 0 x 0 |")
+    assert "| embedded | 20 | 20 |" in row("embedded", "| 23 x 10 | 0 | 0 |")
     # Signalling: round trips measured, none lost.
     for target in ("baseline", "embedded"):
         assert "| 0 |" in row(target, "2 x 20")
