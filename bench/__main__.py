@@ -309,11 +309,16 @@ class Suite:
         assert self.baselines.http is not None
         bare_url = self.baselines.http.base_url
         bare_pid = self.baselines.http._proc.pid if self.baselines.http._proc else 0
-        for kind in ("read", "write"):
+        for kind in plans.KINDS:
 
             async def baseline(kind: str = kind) -> None:
                 workers = [
-                    plans.Worker(url=bare_url, path=f"/plans/client-{i}", token=None)
+                    plans.Worker(
+                        url=bare_url,
+                        path=f"/plans/client-{i}",
+                        token=None,
+                        client_path=f"/clients/client-{i}",
+                    )
                     for i in range(plans.WORKERS)
                 ]
                 result = await plans.measure(
@@ -335,6 +340,7 @@ class Suite:
                             url=d.url(i),
                             path=f"/api/v1/clients/{client_id}/plan",
                             token=person.token,
+                            client_path=f"/api/v1/clients/{client_id}",
                         )
                         for i, (client_id, person) in enumerate(d.world.clients)
                     ]

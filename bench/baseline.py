@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
+from app.measures.schemas import MeasureSubmit
 from app.plans.schemas import PlanContent
 
 ROOM_PREFIX = "bearer.rooms."
@@ -181,6 +182,28 @@ async def save_plan(client_id: str, body: PlanContent) -> dict[str, Any]:
     version = _plans.get(client_id, (0, body))[0] + 1
     _plans[client_id] = (version, body)
     return {"client_id": client_id, "version": version, "content": body.model_dump(mode="json")}
+
+
+# A client's summary and measures, as the record benchmark reads and writes them: the same
+# submission model as Teamwell's (strictly typed answers), stored and listed, nothing else.
+_measures: dict[str, list[dict[str, Any]]] = {}
+
+
+@http_app.get("/clients/{client_id}")
+async def read_client(client_id: str) -> dict[str, Any]:
+    return {"id": client_id, "status": "active", "care_team": [], "referrals": [], "consent": None}
+
+
+@http_app.post("/clients/{client_id}/measures", status_code=201)
+async def submit_measure(client_id: str, body: MeasureSubmit) -> dict[str, Any]:
+    stored = {"client_id": client_id, **body.model_dump(mode="json")}
+    _measures.setdefault(client_id, []).append(stored)
+    return stored
+
+
+@http_app.get("/clients/{client_id}/measures")
+async def list_measures(client_id: str) -> list[dict[str, Any]]:
+    return _measures.get(client_id, [])
 
 
 def main() -> None:
