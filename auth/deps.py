@@ -510,9 +510,15 @@ async def admitted_client(
 ) -> ClientRecord:
     """The client (404 if absent), if the policy admits the caller; else the audited refusal
     of ``action``, against the client."""
-    client = await clients_service.get(session=session, client_id=client_id)
+    client = await clients_service.get_with_relation(
+        session=session, client_id=client_id, user_id=principal.id
+    )
+    try:
+        decision = await policy(session, principal.user, client)
+    finally:
+        clients_service.forget_relation(session)
     await refuse_unless(
-        await policy(session, principal.user, client),
+        decision,
         session,
         principal,
         action=action,

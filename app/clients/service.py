@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import exists, func, or_, union
+from sqlalchemy import Exists, exists, func, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -95,11 +95,7 @@ async def care_team_user_ids(*, session: AsyncSession, client_id: uuid.UUID) -> 
     return set(rows.all())
 
 
-async def care_relation(
-    *, session: AsyncSession, client_id: uuid.UUID, user_id: uuid.UUID
-) -> tuple[bool, bool]:
-    """Whether the person is on the client's current care team, and whether they currently
-    supervise someone who is: one query (it decides every access to a client's record)."""
+def _care_relation_exists(client_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Exists, Exists]:
     on_care_team = exists().where(
         col(CareTeamMember.client_id) == client_id,
         col(CareTeamMember.user_id) == user_id,
@@ -112,9 +108,49 @@ async def care_relation(
         col(CareTeamMember.client_id) == client_id,
         col(CareTeamMember.until).is_(None),
     )
-    rows = await session.exec(select(on_care_team, supervising))
+    return on_care_team, supervising
+
+
+# Kept in a session's ``info`` by ``get_with_relation`` for the one ``care_relation`` that
+# follows it: (client id, person id, the relation).
+_KNOWN_RELATION = "teamwell_known_care_relation"
+
+
+async def care_relation(
+    *, session: AsyncSession, client_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[bool, bool]:
+    """Whether the person is on the client's current care team, and whether they currently
+    supervise someone who is: one query (it decides every access to a client's record), or none
+    just after ``get_with_relation`` read it with the client."""
+    known = session.info.pop(_KNOWN_RELATION, None)
+    if known is not None and known[:2] == (client_id, user_id):
+        return known[2]
+    rows = await session.exec(select(*_care_relation_exists(client_id, user_id)))
     on_team, supervises = rows.one()
     return bool(on_team), bool(supervises)
+
+
+async def get_with_relation(
+    *, session: AsyncSession, client_id: uuid.UUID, user_id: uuid.UUID
+) -> ClientRecord:
+    """``get``, with the person's care relation to the client read in the same query: the next
+    ``care_relation`` of this person and client in this session answers from it (the access
+    decision made straight after; it is then forgotten, so nothing later reads it stale)."""
+    on_care_team, supervising = _care_relation_exists(client_id, user_id)
+    row = (
+        await session.exec(
+            select(ClientRecord, on_care_team, supervising).where(col(ClientRecord.id) == client_id)
+        )
+    ).first()
+    if row is None:
+        raise ClientNotFound()
+    client, on_team, supervises = row
+    session.info[_KNOWN_RELATION] = (client_id, user_id, (bool(on_team), bool(supervises)))
+    return client
+
+
+def forget_relation(session: AsyncSession) -> None:
+    session.info.pop(_KNOWN_RELATION, None)
 
 
 @dataclass(frozen=True)
