@@ -36,7 +36,16 @@ def object_aad(document_id: uuid.UUID, version_id: uuid.UUID) -> bytes:
 
 
 def chunk_aad(upload_id: uuid.UUID, offset: int) -> bytes:
+    """A chunk of an upload made before segments (only removed now, never opened)."""
     return f"upload:{upload_id}:{offset}".encode()
+
+
+def segment_aad(document_id: uuid.UUID, version_id: uuid.UUID, index: int, *, last: bool) -> bytes:
+    """The associated data of one segment of a version: its document, version, place in the
+    file and whether it is the last. A segment moved to another place (reordered), copied to
+    another version, or a file cut short after a segment that does not say it is the last
+    (truncated), fails to open."""
+    return f"segment:{document_id}:{version_id}:{index}:{'last' if last else 'more'}".encode()
 
 
 def data_key_aad(row_id: uuid.UUID) -> bytes:
