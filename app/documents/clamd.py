@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import struct
+from collections.abc import AsyncIterable, AsyncIterator
 
 from app.documents.scanning import ScanOutcome, ScanResult
 
@@ -48,9 +49,15 @@ class ClamdScanner:
         self.timeout_seconds = timeout_seconds
 
     async def scan(self, data: bytes) -> ScanResult:
+        return await self.scan_parts(_one(data))
+
+    async def scan_parts(self, parts: AsyncIterable[bytes]) -> ScanResult:
+        """Scan a file given in parts, each sent to clamd as it comes (so a file read from the
+        store is scanned while the rest is still being read). An error raised by ``parts`` is
+        the caller's and passes through; only clamd's failures are ``UNAVAILABLE``."""
         try:
             async with asyncio.timeout(self.timeout_seconds):
-                reply = await self._instream(data)
+                reply = await self._instream(parts)
         except TimeoutError:
             log.warning(
                 "clamd at %s:%d did not answer in %ss", *self._where(), self.timeout_seconds
@@ -79,18 +86,19 @@ class ClamdScanner:
     def _where(self) -> tuple[str, int]:
         return self.host, self.port
 
-    async def _instream(self, data: bytes) -> str:
+    async def _instream(self, parts: AsyncIterable[bytes]) -> str:
         reader, writer = await asyncio.open_connection(self.host, self.port, limit=_MAX_REPLY_BYTES)
         try:
             try:
                 writer.write(b"zINSTREAM\0")
-                view = memoryview(data)
-                for start in range(0, len(data), CHUNK_BYTES):
-                    chunk = view[start : start + CHUNK_BYTES]
-                    writer.write(struct.pack(">I", len(chunk)))
-                    writer.write(chunk)
-                    # Waiting on each chunk keeps at most a chunk or two queued in memory.
-                    await writer.drain()
+                async for data in parts:
+                    view = memoryview(data)
+                    for start in range(0, len(data), CHUNK_BYTES):
+                        chunk = view[start : start + CHUNK_BYTES]
+                        writer.write(struct.pack(">I", len(chunk)))
+                        writer.write(chunk)
+                        # Waiting on each chunk keeps at most a chunk or two queued in memory.
+                        await writer.drain()
                 writer.write(struct.pack(">I", 0))
                 await writer.drain()
             except ConnectionError:
@@ -123,6 +131,10 @@ class ClamdScanner:
             # clamd's own error text names no content (e.g. "... ERROR"), only what failed.
             log.warning("clamd at %s:%d answered %r", *self._where(), reply[:200])
         return ScanResult(ScanOutcome.UNAVAILABLE)
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

@@ -435,26 +435,57 @@ def _chunk_keys(upload: DocumentUpload) -> list[str]:
     return [_segment_key(base, index) for index in range(count)]
 
 
-async def _assemble(runtime: Runtime, upload: DocumentUpload) -> bytes:
-    """The upload's plaintext, from its sealed segments (fetched several at a time). A segment
-    that is not there (its request claimed it and failed without giving it back) means the
-    upload cannot complete: ``UploadIncomplete``."""
-    assert upload.key_id is not None and upload.wrapped_key is not None
-    key = sealing.unwrap(runtime.keyring, upload.key_id, upload.wrapped_key, row_id=upload.id)
-    base = _upload_object_key(upload)
+async def _opened_segments(
+    runtime: Runtime,
+    key: bytes,
+    base: str,
+    count: int,
+    aad: Callable[[int], bytes],
+    missing: Callable[[int], Exception],
+) -> AsyncIterator[bytes]:
+    """Segments ``base/0`` to ``base/<count - 1>`` opened, in order, the next one fetched and
+    opened while this one is used (a download, a scan): the file is never held whole for it."""
 
-    async def part(index: int) -> bytes:
+    async def one(index: int) -> bytes:
         try:
             blob = await runtime.store.get(_segment_key(base, index))
         except StoredObjectMissing:
-            raise UploadIncomplete(
-                f"The part at {index * upload.chunk_bytes} is missing: start a new upload."
-            ) from None
-        aad = _segment_aad(upload, index)
-        return await asyncio.to_thread(sealing.open_sealed, blob, key, aad=aad)
+            raise missing(index) from None
+        return await asyncio.to_thread(sealing.open_sealed, blob, key, aad=aad(index))
+
+    following = asyncio.ensure_future(one(0))
+    try:
+        for index in range(count):
+            this = await following
+            if index + 1 < count:
+                following = asyncio.ensure_future(one(index + 1))
+            yield this
+    finally:
+        following.cancel()
+
+
+def _upload_segments(runtime: Runtime, upload: DocumentUpload) -> AsyncIterator[bytes]:
+    """The upload's plaintext, segment by segment. A segment that is not there (its request
+    claimed it and failed without giving it back) means the upload cannot complete:
+    ``UploadIncomplete``."""
+    assert upload.key_id is not None and upload.wrapped_key is not None
+    key = sealing.unwrap(runtime.keyring, upload.key_id, upload.wrapped_key, row_id=upload.id)
+
+    def missing(index: int) -> Exception:
+        return UploadIncomplete(
+            f"The part at {index * upload.chunk_bytes} is missing: start a new upload.",
+            extra={"received_bytes": upload.received_bytes},
+        )
 
     count = _segment_count(upload.size_bytes, upload.chunk_bytes)
-    return b"".join(await _each(range(count), part))
+    return _opened_segments(
+        runtime,
+        key,
+        _upload_object_key(upload),
+        count,
+        lambda index: _segment_aad(upload, index),
+        missing,
+    )
 
 
 async def _discard_chunks(runtime: Runtime, upload: DocumentUpload) -> None:
@@ -506,8 +537,8 @@ def _inspect(data: bytes, settings: Settings) -> tuple[content.IdentifiedContent
     return identified, hashlib.sha256(data).hexdigest()
 
 
-async def _scan(scanner: Scanner, data: bytes) -> tuple[ScanStatus, str | None]:
-    result = await scanner.scan(data)
+async def _scan(scanner: Scanner, parts: AsyncIterator[bytes]) -> tuple[ScanStatus, str | None]:
+    result = await scanner.scan_parts(parts)
     status = {
         ScanOutcome.CLEAN: ScanStatus.clean,
         ScanOutcome.INFECTED: ScanStatus.infected,
@@ -533,21 +564,42 @@ async def prepare(*, runtime: Runtime, upload: DocumentUpload, now: datetime) ->
             extra={"received_bytes": upload.received_bytes},
         )
     assert upload.key_id is not None and upload.wrapped_key is not None
-    data = await _assemble(runtime, upload)
     document_id, version_id = segment_place(upload)
-    scanning = (
-        asyncio.create_task(_scan(runtime.scanner, data)) if runtime.scanner is not None else None
-    )
+    parts: list[bytes] = []
+    failed: list[Exception] = []
+    finished = False
+
+    # Each segment goes to clamd as soon as it is opened, while the next is fetched: the scan
+    # runs alongside the reading instead of after it. The reading's own errors are kept apart,
+    # so that a store that fails is never taken for a scanner that is away.
+    async def read() -> AsyncIterator[bytes]:
+        nonlocal finished
+        try:
+            async for part in _upload_segments(runtime, upload):
+                parts.append(part)
+                yield part
+            finished = True
+        except Exception as exc:
+            failed.append(exc)
+
+    reading = read()
+    scanned: tuple[ScanStatus, str | None] = ScanStatus.not_scanned, None
+    if runtime.scanner is not None:
+        scanned = await _scan(runtime.scanner, reading)
+    async for _ in reading:  # what the scanner left unread (away, or failing on the way)
+        pass
+    if failed:
+        raise failed[0]
+    if not finished:  # the reading was cut off with the scan (its timeout): read it all again
+        parts[:] = [part async for part in _upload_segments(runtime, upload)]
+    data = b"".join(parts)
+    del parts[:]
     try:
         identified, digest = await asyncio.to_thread(_inspect, data, runtime.settings)
-    except BaseException as exc:
-        if scanning is not None:
-            scanning.cancel()
-        if isinstance(exc, content.ContentRefused):
-            await _discard_chunks(runtime, upload)
-            raise ContentNotAllowed(exc.detail, extra={"code": exc.code}) from None
-        raise
-    status, signature = (ScanStatus.not_scanned, None) if scanning is None else await scanning
+    except content.ContentRefused as refused:
+        await _discard_chunks(runtime, upload)
+        raise ContentNotAllowed(refused.detail, extra={"code": refused.code}) from None
+    status, signature = scanned
     sealed = None
     if status == ScanStatus.infected:  # quarantined: never kept
         await _discard_chunks(runtime, upload)
@@ -678,21 +730,17 @@ async def segments(runtime: Runtime, version: DocumentVersion) -> AsyncIterator[
         yield await asyncio.to_thread(sealing.open_sealed, await _get(runtime, base), key, aad=aad)
         return
     count = _segment_count(version.size_bytes, version.segment_bytes)
-
-    async def one(index: int) -> bytes:
-        blob = await _get(runtime, _segment_key(base, index))
-        aad = sealing.segment_aad(version.document_id, version.id, index, last=index == count - 1)
-        return await asyncio.to_thread(sealing.open_sealed, blob, key, aad=aad)
-
-    following = asyncio.ensure_future(one(0))
-    try:
-        for index in range(count):
-            this = await following
-            if index + 1 < count:
-                following = asyncio.ensure_future(one(index + 1))
-            yield this
-    finally:
-        following.cancel()
+    document_id, version_id = version.document_id, version.id
+    parts = _opened_segments(
+        runtime,
+        key,
+        base,
+        count,
+        lambda i: sealing.segment_aad(document_id, version_id, i, last=i == count - 1),
+        lambda _: VersionUnavailable("Its content is missing from the store."),
+    )
+    async for part in parts:
+        yield part
 
 
 async def open_version(runtime: Runtime, version: DocumentVersion) -> bytes:
