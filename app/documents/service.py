@@ -554,8 +554,8 @@ async def prepare(*, runtime: Runtime, upload: DocumentUpload, now: datetime) ->
     so nothing is sealed or stored again; an infected file's segments are removed (quarantined:
     never kept). No database work, so the caller holds no transaction (on SQLite, the write
     lock) while the segments are read back and clamd reads the file; ``complete`` then writes
-    the rows. The scan runs while the content is identified and hashed in a thread. Content
-    that is refused discards the segments (refused for good: nothing to complete again) and
+    the rows. Each segment goes to clamd as it is opened; the content is identified and hashed
+    in a thread while clamd finishes. Content that is refused discards the segments (refused for good: nothing to complete again) and
     raises ``ContentNotAllowed``."""
     _check_open(upload, now)
     if upload.received_bytes < upload.size_bytes:
@@ -567,38 +567,47 @@ async def prepare(*, runtime: Runtime, upload: DocumentUpload, now: datetime) ->
     document_id, version_id = segment_place(upload)
     parts: list[bytes] = []
     failed: list[Exception] = []
-    finished = False
+    inspecting: list[asyncio.Task[tuple[content.IdentifiedContent, str]]] = []
+
+    def inspect() -> None:
+        # Identified and hashed in a thread as soon as every byte is read, while clamd (which
+        # scans once the stream ends) is still at work.
+        data = b"".join(parts)
+        inspecting.append(asyncio.create_task(asyncio.to_thread(_inspect, data, runtime.settings)))
 
     # Each segment goes to clamd as soon as it is opened, while the next is fetched: the scan
     # runs alongside the reading instead of after it. The reading's own errors are kept apart,
     # so that a store that fails is never taken for a scanner that is away.
     async def read() -> AsyncIterator[bytes]:
-        nonlocal finished
         try:
             async for part in _upload_segments(runtime, upload):
                 parts.append(part)
                 yield part
-            finished = True
+            inspect()
         except Exception as exc:
             failed.append(exc)
 
     reading = read()
     scanned: tuple[ScanStatus, str | None] = ScanStatus.not_scanned, None
-    if runtime.scanner is not None:
-        scanned = await _scan(runtime.scanner, reading)
-    async for _ in reading:  # what the scanner left unread (away, or failing on the way)
-        pass
-    if failed:
-        raise failed[0]
-    if not finished:  # the reading was cut off with the scan (its timeout): read it all again
-        parts[:] = [part async for part in _upload_segments(runtime, upload)]
-    data = b"".join(parts)
-    del parts[:]
     try:
-        identified, digest = await asyncio.to_thread(_inspect, data, runtime.settings)
+        if runtime.scanner is not None:
+            scanned = await _scan(runtime.scanner, reading)
+        async for _ in reading:  # what the scanner left unread (away, or failing on the way)
+            pass
+        if failed:
+            raise failed[0]
+        if not inspecting:  # the reading was cut off with the scan (its timeout): read it again
+            parts[:] = [part async for part in _upload_segments(runtime, upload)]
+            inspect()
+        identified, digest = await inspecting[0]
     except content.ContentRefused as refused:
         await _discard_chunks(runtime, upload)
         raise ContentNotAllowed(refused.detail, extra={"code": refused.code}) from None
+    finally:
+        for task in inspecting:
+            task.cancel()
+    size = sum(len(part) for part in parts)
+    del parts[:]
     status, signature = scanned
     sealed = None
     if status == ScanStatus.infected:  # quarantined: never kept
@@ -617,7 +626,7 @@ async def prepare(*, runtime: Runtime, upload: DocumentUpload, now: datetime) ->
         document_id=document_id,
         version_id=version_id,
         identified=identified,
-        size_bytes=len(data),
+        size_bytes=size,
         sha256=digest,
         scan_status=status,
         scan_signature=signature,
