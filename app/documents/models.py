@@ -110,7 +110,8 @@ class DocumentVersion(SQLModel, table=True):
 
 class DocumentUpload(SQLModel, table=True):
     """An upload under way: where it goes, what was declared, how much has arrived. Its chunks
-    are sealed objects of the store too, under a data key of the upload's, removed once done."""
+    are sealed, as they arrive, as the segments of the version it becomes (whose id is the
+    upload's), under the upload's data key, which the version takes over on completion."""
 
     __tablename__ = "document_upload"
 

@@ -555,8 +555,8 @@ async def prepare(*, runtime: Runtime, upload: DocumentUpload, now: datetime) ->
     never kept). No database work, so the caller holds no transaction (on SQLite, the write
     lock) while the segments are read back and clamd reads the file; ``complete`` then writes
     the rows. Each segment goes to clamd as it is opened; the content is identified and hashed
-    in a thread while clamd finishes. Content that is refused discards the segments (refused for good: nothing to complete again) and
-    raises ``ContentNotAllowed``."""
+    in a thread while clamd finishes. Content that is refused discards the segments (refused
+    for good: nothing to complete again) and raises ``ContentNotAllowed``."""
     _check_open(upload, now)
     if upload.received_bytes < upload.size_bytes:
         raise UploadIncomplete(
