@@ -356,6 +356,21 @@ def test_a_dropped_chunk_is_resumed_from_what_arrived(live: Live) -> None:
     assert got.headers["content-length"] == str(len(data))
 
 
+def test_an_upload_started_before_segments_is_closed(live: Live) -> None:
+    """An upload left open across the upgrade to segments kept its chunks elsewhere: it cannot
+    be continued or completed (410, start again); retention removes what it stored."""
+    keyworker = live.as_role("peer_keyworker")
+    data = a_pdf(CHUNK + 10)
+    started = start(keyworker, data, client_id=client_id(live, "Alex Morgan"))
+    with sqlite3.connect(live.data_dir / "teamwell.db") as db:
+        db.execute(
+            "UPDATE document_upload SET segmented = NULL WHERE id = ?",
+            (started["id"].replace("-", ""),),
+        )
+    assert problem(send(keyworker, started, data, 0), 410)["type"].endswith("/upload-closed")
+    assert problem(complete(keyworker, started), 410)["type"].endswith("/upload-closed")
+
+
 def test_chunks_of_the_wrong_size_or_place_are_refused(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
     data = a_pdf(2 * CHUNK + 10)
