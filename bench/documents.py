@@ -7,9 +7,10 @@ and one Teamwell process on SQLite keeping its documents in that SeaweedFS and s
 that clamd, migrated and seeded like the embedded deployment (bench/deploy.py).
 
 * An **upload** is what the web client does: start the upload, send its chunks one after
-  another (``TEAMWELL_DOCUMENT_CHUNK_BYTES``, the default), complete it. Completing identifies
-  the content, scans it, seals it (a data key per file) and stores it, and answers once the
-  document is stored and found clean. Timed from the first request to that answer.
+  another (``TEAMWELL_DOCUMENT_CHUNK_BYTES``, the default: 8 MiB), each sealed (a data key per
+  file) and stored as it arrives, then complete it. Completing reads the sealed segments back,
+  scans them and identifies the content, and answers once the document is kept and found
+  clean. Timed from the first request to that answer.
 * A **download** asks for a download link and fetches ``/files/{token}``: the token checked,
   the permissions checked again, the segments fetched from the store and opened as they are
   sent. Timed from the link request to the last byte; the bytes are compared with what was
