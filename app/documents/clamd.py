@@ -15,7 +15,6 @@ when it has not. Nothing of the file's content is logged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import struct
 from collections.abc import AsyncIterable, AsyncIterator
@@ -137,7 +136,17 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+# Closing waits for what is still queued to be sent; a daemon that stopped reading would make
+# that wait endless (after the scan's own timeout has fired), so it is cut short.
+_CLOSE_SECONDS = 1.0
+
+
 async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
+    try:
+        async with asyncio.timeout(_CLOSE_SECONDS):
+            await writer.wait_closed()
+    except TimeoutError:
+        writer.transport.abort()
+    except OSError:
+        pass
