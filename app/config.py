@@ -370,19 +370,21 @@ class Settings(BaseSettings):
     # Documents (docs/documents.md). The sealed objects go to a folder (`local`, under
     # `document_dir`, default <data_dir>/documents) or to an S3-compatible store (`s3`). Limits:
     # one file's size, what one person may upload in any 24 hours, the size of an upload's
-    # chunks (at most `max_request_bytes`), how long a download link works, and for zip-based
-    # types (OOXML, OpenDocument) the expansion refused as a bomb. An upload not completed within
-    # `document_upload_hours` is abandoned. `document_retention_days`: a JSON object of days per
-    # kind ({"cv": 730, "attachment": 365}); a kind not named is kept. Download links are signed
-    # with `document_token_secret` (unset: generated into <data_dir>/secrets.json).
+    # chunks (the one request body allowed past `max_request_bytes`), how long a download link
+    # works, and for zip-based types (OOXML, OpenDocument) the expansion refused as a bomb. An
+    # upload not completed within `document_upload_hours` is abandoned.
+    # `document_retention_days`: a JSON object of days per kind ({"cv": 730, "attachment":
+    # 365}); a kind not named is kept. Download links are signed with `document_token_secret`
+    # (unset: generated into <data_dir>/secrets.json).
     document_store: Literal["local", "s3"] = "local"
     document_dir: Path | None = None
     document_max_bytes: int = Field(default=20_000_000, ge=1)
     document_daily_bytes_per_person: int = Field(default=200_000_000, ge=1)
-    # As large as a request may be (by default): each chunk is a request, a store round trip and
-    # a row update, so fewer of them is most of an upload's speed; 1 MB still resumes well on a
-    # phone's poor link.
-    document_chunk_bytes: int = Field(default=1_000_000, ge=1024)
+    # Each chunk is a request, a store round trip and a row update, and is kept as one sealed
+    # segment of the stored file (a download reads it whole): 8 MiB makes a 1 MB file one
+    # request and a 20 MB file three, while a phone whose link drops resends at most 8 MiB.
+    # At most 64 MiB: the service holds a chunk in memory while it is sealed.
+    document_chunk_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     document_download_token_seconds: int = Field(default=300, ge=10, le=3600)
     document_max_expansion_ratio: int = Field(default=100, ge=1)
     document_max_expanded_bytes: int = Field(default=200_000_000, ge=1)
@@ -489,9 +491,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def document_limits_work(self) -> Settings:
-        # A chunk is one request body: one larger than the body limit could never arrive.
-        if self.document_chunk_bytes > self.max_request_bytes:
-            raise ValueError("document_chunk_bytes must not exceed max_request_bytes")
         kinds = {kind.value for kind in DocumentKind}
         for kind, days in self.document_retention_days.items():
             if kind not in kinds:

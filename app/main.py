@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -91,17 +92,36 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+# An upload's chunk is the one body allowed past `max_request_bytes`, up to
+# `document_chunk_bytes`: a chunk of several megabytes is one request instead of several.
+DOCUMENT_CHUNK_PATH = re.compile(r"/api/v1/documents/uploads/[^/]+/chunks/[^/]+")
+
+
 class BodySizeLimit:
     """Refuse request bodies over the configured size before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, chunk_max_bytes: int | None = None) -> None:
+        self.app = app
+        self.default_max_bytes = max_bytes
+        self.chunk_max_bytes = chunk_max_bytes or max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunk = scope["method"] == "PUT" and DOCUMENT_CHUNK_PATH.fullmatch(scope["path"])
+        limit = self.chunk_max_bytes if chunk else self.default_max_bytes
+        await _LimitedBody(self.app, limit)(scope, receive, send)
+
+
+class _LimitedBody:
+    """One request's body held to ``max_bytes``."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
@@ -401,7 +421,11 @@ def _lifespan(
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_request_bytes,
+        chunk_max_bytes=settings.document_chunk_bytes,
+    )
     app.add_middleware(CloseSocketsOnOutage)
     app.add_middleware(
         SessionMiddleware,

@@ -15,9 +15,9 @@ when it has not. Nothing of the file's content is logged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import struct
+from collections.abc import AsyncIterable, AsyncIterator
 
 from app.documents.scanning import ScanOutcome, ScanResult
 
@@ -48,9 +48,15 @@ class ClamdScanner:
         self.timeout_seconds = timeout_seconds
 
     async def scan(self, data: bytes) -> ScanResult:
+        return await self.scan_parts(_one(data))
+
+    async def scan_parts(self, parts: AsyncIterable[bytes]) -> ScanResult:
+        """Scan a file given in parts, each sent to clamd as it comes (so a file read from the
+        store is scanned while the rest is still being read). An error raised by ``parts`` is
+        the caller's and passes through; only clamd's failures are ``UNAVAILABLE``."""
         try:
             async with asyncio.timeout(self.timeout_seconds):
-                reply = await self._instream(data)
+                reply = await self._instream(parts)
         except TimeoutError:
             log.warning(
                 "clamd at %s:%d did not answer in %ss", *self._where(), self.timeout_seconds
@@ -79,18 +85,19 @@ class ClamdScanner:
     def _where(self) -> tuple[str, int]:
         return self.host, self.port
 
-    async def _instream(self, data: bytes) -> str:
+    async def _instream(self, parts: AsyncIterable[bytes]) -> str:
         reader, writer = await asyncio.open_connection(self.host, self.port, limit=_MAX_REPLY_BYTES)
         try:
             try:
                 writer.write(b"zINSTREAM\0")
-                view = memoryview(data)
-                for start in range(0, len(data), CHUNK_BYTES):
-                    chunk = view[start : start + CHUNK_BYTES]
-                    writer.write(struct.pack(">I", len(chunk)))
-                    writer.write(chunk)
-                    # Waiting on each chunk keeps at most a chunk or two queued in memory.
-                    await writer.drain()
+                async for data in parts:
+                    view = memoryview(data)
+                    for start in range(0, len(data), CHUNK_BYTES):
+                        chunk = view[start : start + CHUNK_BYTES]
+                        writer.write(struct.pack(">I", len(chunk)))
+                        writer.write(chunk)
+                        # Waiting on each chunk keeps at most a chunk or two queued in memory.
+                        await writer.drain()
                 writer.write(struct.pack(">I", 0))
                 await writer.drain()
             except ConnectionError:
@@ -125,7 +132,21 @@ class ClamdScanner:
         return ScanResult(ScanOutcome.UNAVAILABLE)
 
 
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+# Closing waits for what is still queued to be sent; a daemon that stopped reading would make
+# that wait endless (after the scan's own timeout has fired), so it is cut short.
+_CLOSE_SECONDS = 1.0
+
+
 async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
+    try:
+        async with asyncio.timeout(_CLOSE_SECONDS):
+            await writer.wait_closed()
+    except TimeoutError:
+        writer.transport.abort()
+    except OSError:
+        pass

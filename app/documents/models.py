@@ -96,8 +96,12 @@ class DocumentVersion(SQLModel, table=True):
     scanned_at: datetime | None = timestamp_field(nullable=True)
     # The virus name when infected: for staff and the uploader's own list, never in a notice.
     scan_signature: str | None = Field(default=None, max_length=200)
-    # The sealed object; None once it is removed (quarantine, deletion, retention).
+    # The sealed object; None once it is removed (quarantine, deletion, retention). With
+    # ``segment_bytes`` set, the content is in segments of that many bytes (the last shorter),
+    # each sealed on its own and stored under ``<object_key>/<index>``; without (versions stored
+    # before segments), one object sealed whole under ``object_key``.
     object_key: str | None = Field(default=None, max_length=200)
+    segment_bytes: int | None = None
     removed_at: datetime | None = timestamp_field(nullable=True)
     # The data key, sealed with the service keyring (app/messaging/keyring.py).
     key_id: str | None = Field(default=None, max_length=16)
@@ -106,7 +110,8 @@ class DocumentVersion(SQLModel, table=True):
 
 class DocumentUpload(SQLModel, table=True):
     """An upload under way: where it goes, what was declared, how much has arrived. Its chunks
-    are sealed objects of the store too, under a data key of the upload's, removed once done."""
+    are sealed, as they arrive, as the segments of the version it becomes (whose id is the
+    upload's), under the upload's data key, which the version takes over on completion."""
 
     __tablename__ = "document_upload"
 
@@ -130,3 +135,7 @@ class DocumentUpload(SQLModel, table=True):
     completed_at: datetime | None = timestamp_field(nullable=True)
     key_id: str | None = Field(default=None, max_length=16)
     wrapped_key: bytes | None = Field(default=None, sa_type=LargeBinary)
+    # Set on every upload started since segments: its chunks are the segments of the version it
+    # becomes, stored where they stay. None: an upload started before, its chunks under
+    # ``uploads/<id>/<offset>``, which can no longer be completed (only removed).
+    segmented: bool | None = None

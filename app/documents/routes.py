@@ -6,11 +6,13 @@ that reads no cookie and no bearer header: a signed, short-lived token is its on
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request, Response, status
+from fastapi.responses import StreamingResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events
@@ -299,12 +301,22 @@ async def put_chunk(
     again is harmless; a part beyond what has arrived is refused with where to resume."""
     data = await request.body()
     service.check_chunk(upload, offset, data, principal.ctx.now())
+    if offset < upload.received_bytes:  # a re-send of a part already stored: kept as it was
+        return service.upload_public(upload)
+    claimed = await service.claim_chunk(
+        session=session, upload=upload, offset=offset, length=len(data)
+    )
     # The store's round trip is made outside a transaction: on SQLite every transaction holds
     # the write lock, which no one else's request should wait on while a chunk travels.
     await session.commit()
-    await service.store_chunk(_runtime(request), upload, offset, data)
-    if offset == upload.received_bytes:
-        await service.record_chunk(session=session, upload=upload, offset=offset, length=len(data))
+    if not claimed:  # another request is storing this part
+        return service.upload_public(upload)
+    try:
+        await service.store_chunk(_runtime(request), upload, offset, data)
+    except BaseException:
+        await service.release_chunk(session=session, upload=upload, offset=offset, length=len(data))
+        await session.commit()
+        raise
     return service.upload_public(upload)
 
 
@@ -456,7 +468,10 @@ async def download(token: str, request: Request, session: SessionDep) -> Respons
         reason = decision.reason if not decision else "the document was deleted"
         await _refuse(session, ctx, grant.version_id, reason, document=document, target=target)
         raise DownloadRefused(f"This download link does not work: {reason}.")
-    data = await service.open_version(runtime, version)
+    # The first segment opened before answering, so a missing or altered object is a problem
+    # answer; a later one that fails to open cuts the answer short of its Content-Length.
+    parts = service.segments(runtime, version)
+    first = await anext(parts)
     inline = grant.inline and version.previewable and version.media_type in INLINE_TYPES
     await audit_service.record(
         session,
@@ -480,7 +495,14 @@ async def download(token: str, request: Request, session: SessionDep) -> Respons
         # may frame it (the service's default for every other answer is DENY).
         headers["X-Frame-Options"] = "SAMEORIGIN"
         headers["Content-Security-Policy"] = f"{FILE_CSP}; frame-ancestors 'self'"
-    return Response(content=data, media_type=version.media_type, headers=headers)
+    headers["Content-Length"] = str(version.size_bytes)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        async for part in parts:
+            yield part
+
+    return StreamingResponse(body(), media_type=version.media_type, headers=headers)
 
 
 class DownloadRefused(Forbidden):

@@ -5,6 +5,7 @@ unavailable, and never raises for an unreachable daemon. The clamd scanner
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -26,6 +27,9 @@ class ScanResult:
 
 class Scanner(Protocol):
     async def scan(self, data: bytes) -> ScanResult: ...
+
+    # The file in parts, scanned as they come; the parts' own errors pass through.
+    async def scan_parts(self, parts: AsyncIterable[bytes]) -> ScanResult: ...
 
 
 def scanner_from_settings(settings: Settings) -> Scanner | None:

@@ -1,9 +1,15 @@
-"""Envelope encryption of documents: each version (and each upload) has a random 256-bit data
-key; the content is sealed with it (AES-256-GCM, a fresh 96-bit nonce), and the data key is
-sealed with the service keyring (``app/messaging/keyring.py``), whose key id and ciphertext the
-row keeps. The associated data binds each sealed thing to where it belongs: an object to its
-document and version, a chunk to its upload and offset, a data key to its row. So an object
-copied under another version's key, or a wrapped key copied onto another row, does not open.
+"""Envelope encryption of documents: each upload has a random 256-bit data key, which becomes
+the key of the version it makes; the content is sealed with it (AES-256-GCM, a fresh 96-bit
+nonce for each seal), and the data key is sealed with the service keyring
+(``app/messaging/keyring.py``), whose key id and ciphertext the row keeps. The content is sealed
+in segments, one per chunk as it arrives; versions stored before segments were sealed whole.
+The associated data binds each sealed thing to where it belongs: a segment to its document,
+version, index and whether it is the last, a whole object to its document and version, a data
+key to its row. So a segment moved, reordered or cut short, an object copied under another
+version's key, or a wrapped key copied onto another row, does not open.
+
+Nonces are random rather than counted from the segment's index: a part sent again could differ,
+and the same nonce under the same key for two different plaintexts would break AES-GCM.
 
 Rotating the keyring re-wraps the data keys only (``teamwell reencrypt-messages``): objects are
 never rewritten, and a store never sees a key or plaintext."""
@@ -35,8 +41,12 @@ def object_aad(document_id: uuid.UUID, version_id: uuid.UUID) -> bytes:
     return f"document:{document_id}:{version_id}".encode()
 
 
-def chunk_aad(upload_id: uuid.UUID, offset: int) -> bytes:
-    return f"upload:{upload_id}:{offset}".encode()
+def segment_aad(document_id: uuid.UUID, version_id: uuid.UUID, index: int, *, last: bool) -> bytes:
+    """The associated data of one segment of a version: its document, version, place in the
+    file and whether it is the last. A segment moved to another place (reordered), copied to
+    another version, or a file cut short after a segment that does not say it is the last
+    (truncated), fails to open."""
+    return f"segment:{document_id}:{version_id}:{index}:{'last' if last else 'more'}".encode()
 
 
 def data_key_aad(row_id: uuid.UUID) -> bytes:

@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import math
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -271,6 +271,7 @@ async def create_upload(
         filename=data.filename,
         size_bytes=data.size,
         chunk_bytes=settings.document_chunk_bytes,
+        segmented=True,
         created_at=now,
         expires_at=now + timedelta(hours=settings.document_upload_hours),
     )
@@ -311,11 +312,42 @@ async def close_upload(*, session: AsyncSession, upload_id: uuid.UUID, now: date
 
 
 def _chunk_key(upload_id: uuid.UUID, offset: int) -> str:
+    """Where an upload started before segments kept a chunk (only ever removed now)."""
     return f"uploads/{upload_id}/{offset}"
 
 
+def _object_key(document_id: uuid.UUID, version_id: uuid.UUID) -> str:
+    return f"documents/{document_id}/{version_id}"
+
+
+def _segment_key(object_key: str, index: int) -> str:
+    return f"{object_key}/{index}"
+
+
+def _segment_count(size: int, segment_bytes: int) -> int:
+    return max(1, math.ceil(size / segment_bytes))
+
+
+def segment_place(upload: DocumentUpload) -> tuple[uuid.UUID, uuid.UUID]:
+    """The document and version an upload's segments belong to. The upload's id is the id of
+    the version it becomes, and of the document when it starts one: so each chunk is sealed
+    and stored, as it arrives, where it stays, and completing moves no bytes."""
+    return upload.document_id or upload.id, upload.id
+
+
+def _upload_object_key(upload: DocumentUpload) -> str:
+    return _object_key(*segment_place(upload))
+
+
+def _segment_aad(upload: DocumentUpload, index: int) -> bytes:
+    document_id, version_id = segment_place(upload)
+    last = index == _segment_count(upload.size_bytes, upload.chunk_bytes) - 1
+    return sealing.segment_aad(document_id, version_id, index, last=last)
+
+
 def _check_open(upload: DocumentUpload, now: datetime) -> None:
-    if upload.completed_at is not None or now >= upload.expires_at:
+    # An upload from before segments cannot be completed: its chunks are not a version's.
+    if upload.completed_at is not None or now >= upload.expires_at or not upload.segmented:
         raise UploadClosed("Start a new upload.")
 
 
@@ -323,7 +355,7 @@ def check_chunk(upload: DocumentUpload, offset: int, data: bytes, now: datetime)
     """Whether this chunk may be stored. Chunks start at multiples of ``chunk_bytes`` and each
     but the last is exactly that long. The next expected offset (``received_bytes``) moves the
     upload on; an offset already received is a re-send (a reply lost on a poor link) and is
-    stored again without moving it; a later offset is refused with where to resume."""
+    answered without storing it again; a later offset is refused with where to resume."""
     _check_open(upload, now)
     chunk = upload.chunk_bytes
     if offset < 0 or offset % chunk or offset >= upload.size_bytes:
@@ -341,46 +373,45 @@ def check_chunk(upload: DocumentUpload, offset: int, data: bytes, now: datetime)
 
 
 async def store_chunk(runtime: Runtime, upload: DocumentUpload, offset: int, data: bytes) -> None:
-    """Seal a checked chunk and put it in the store. No database work: the caller need not
-    hold a transaction (on SQLite, the write lock) across the store's round trip."""
+    """Seal a checked chunk as a segment of the version the upload becomes and put it in the
+    store. No database work: the caller need not hold a transaction (on SQLite, the write lock)
+    across the store's round trip."""
     assert upload.key_id is not None and upload.wrapped_key is not None
     key = sealing.unwrap(runtime.keyring, upload.key_id, upload.wrapped_key, row_id=upload.id)
-    sealed = await asyncio.to_thread(
-        sealing.seal, data, key, aad=sealing.chunk_aad(upload.id, offset)
-    )
-    await runtime.store.put(_chunk_key(upload.id, offset), sealed)
+    index = offset // upload.chunk_bytes
+    sealed = await asyncio.to_thread(sealing.seal, data, key, aad=_segment_aad(upload, index))
+    await runtime.store.put(_segment_key(_upload_object_key(upload), index), sealed)
 
 
-async def record_chunk(
+async def claim_chunk(
     *, session: AsyncSession, upload: DocumentUpload, offset: int, length: int
-) -> DocumentUpload:
-    """Move the upload past a stored chunk, if it was the next one expected."""
-    # Moved only from where it was read: of two requests sending the same part, one moves it.
-    await session.exec(
+) -> bool:
+    """Move the upload past a chunk before it is stored, if it is the next one expected: of
+    two requests sending the same part, one claims it and stores it, and no segment is ever
+    written twice, so the bytes completion reads and scans are the bytes that stay.
+    ``release_chunk`` gives the claim back when the store failed."""
+    moved = await session.exec(
         update(DocumentUpload)
         .where(col(DocumentUpload.id) == upload.id, col(DocumentUpload.received_bytes) == offset)
         .values(received_bytes=offset + length)
     )
     await session.refresh(upload)
-    return upload
+    return bool(moved.rowcount)
 
 
-async def put_chunk(
-    *,
-    session: AsyncSession,
-    runtime: Runtime,
-    upload: DocumentUpload,
-    offset: int,
-    data: bytes,
-    now: datetime,
-) -> DocumentUpload:
-    """Check, store and record one chunk, sealed, in the session's transaction (the route
-    does the same in three steps, committing before the store's round trip)."""
-    check_chunk(upload, offset, data, now)
-    await store_chunk(runtime, upload, offset, data)
-    if offset == upload.received_bytes:
-        await record_chunk(session=session, upload=upload, offset=offset, length=len(data))
-    return upload
+async def release_chunk(
+    *, session: AsyncSession, upload: DocumentUpload, offset: int, length: int
+) -> None:
+    await session.exec(
+        update(DocumentUpload)
+        .where(
+            col(DocumentUpload.id) == upload.id,
+            col(DocumentUpload.received_bytes) == offset + length,
+            col(DocumentUpload.completed_at).is_(None),
+        )
+        .values(received_bytes=offset)
+    )
+    await session.refresh(upload)
 
 
 async def _each(items: Iterable[T], work: Callable[[T], Awaitable[R]]) -> list[R]:
@@ -395,26 +426,70 @@ async def _each(items: Iterable[T], work: Callable[[T], Awaitable[R]]) -> list[R
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-def _offsets(upload: DocumentUpload) -> range:
-    return range(0, upload.size_bytes, upload.chunk_bytes)
+def _chunk_keys(upload: DocumentUpload) -> list[str]:
+    if not upload.segmented:
+        offsets = range(0, upload.size_bytes, upload.chunk_bytes)
+        return [_chunk_key(upload.id, offset) for offset in offsets]
+    base = _upload_object_key(upload)
+    count = _segment_count(upload.size_bytes, upload.chunk_bytes)
+    return [_segment_key(base, index) for index in range(count)]
 
 
-async def _assemble(runtime: Runtime, upload: DocumentUpload) -> bytes:
+async def _opened_segments(
+    runtime: Runtime,
+    key: bytes,
+    base: str,
+    count: int,
+    aad: Callable[[int], bytes],
+    missing: Callable[[int], Exception],
+) -> AsyncIterator[bytes]:
+    """Segments ``base/0`` to ``base/<count - 1>`` opened, in order, the next one fetched and
+    opened while this one is used (a download, a scan): the file is never held whole for it."""
+
+    async def one(index: int) -> bytes:
+        try:
+            blob = await runtime.store.get(_segment_key(base, index))
+        except StoredObjectMissing:
+            raise missing(index) from None
+        return await asyncio.to_thread(sealing.open_sealed, blob, key, aad=aad(index))
+
+    following = asyncio.ensure_future(one(0))
+    try:
+        for index in range(count):
+            this = await following
+            if index + 1 < count:
+                following = asyncio.ensure_future(one(index + 1))
+            yield this
+    finally:
+        following.cancel()
+
+
+def _upload_segments(runtime: Runtime, upload: DocumentUpload) -> AsyncIterator[bytes]:
+    """The upload's plaintext, segment by segment. A segment that is not there (its request
+    claimed it and failed without giving it back) means the upload cannot complete:
+    ``UploadIncomplete``."""
     assert upload.key_id is not None and upload.wrapped_key is not None
     key = sealing.unwrap(runtime.keyring, upload.key_id, upload.wrapped_key, row_id=upload.id)
 
-    async def part(offset: int) -> bytes:
-        blob = await runtime.store.get(_chunk_key(upload.id, offset))
-        aad = sealing.chunk_aad(upload.id, offset)
-        return await asyncio.to_thread(sealing.open_sealed, blob, key, aad=aad)
+    def missing(index: int) -> Exception:
+        return UploadIncomplete(
+            f"The part at {index * upload.chunk_bytes} is missing: start a new upload.",
+            extra={"received_bytes": upload.received_bytes},
+        )
 
-    return b"".join(await _each(_offsets(upload), part))
+    count = _segment_count(upload.size_bytes, upload.chunk_bytes)
+    return _opened_segments(
+        runtime,
+        key,
+        _upload_object_key(upload),
+        count,
+        lambda index: _segment_aad(upload, index),
+        missing,
+    )
 
 
 async def _discard_chunks(runtime: Runtime, upload: DocumentUpload) -> None:
-    await _each(
-        _offsets(upload), lambda offset: runtime.store.delete(_chunk_key(upload.id, offset))
-    )
+    await _each(_chunk_keys(upload), runtime.store.delete)
 
 
 @dataclass(frozen=True)
@@ -424,23 +499,21 @@ class Completed:
     new_document: bool
 
 
-def _object_key(document_id: uuid.UUID, version_id: uuid.UUID) -> str:
-    return f"documents/{document_id}/{version_id}"
-
-
 @dataclass(frozen=True)
 class Sealed:
-    """A version's content as stored: where, and its data key wrapped by the keyring."""
+    """A version's content as stored: where, in segments of how many bytes, and its data key
+    wrapped by the keyring."""
 
     object_key: str
+    segment_bytes: int
     key_id: str
     wrapped_key: bytes
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """An upload's content checked, scanned and (unless infected) sealed and stored, under ids
-    chosen beforehand for the document and version rows that ``complete`` then writes."""
+    """An upload's content checked and scanned, its segments (unless infected) kept as the
+    version's, under the ids of the document and version rows that ``complete`` then writes."""
 
     upload_id: uuid.UUID
     document_id: uuid.UUID
@@ -453,21 +526,19 @@ class Prepared:
     sealed: Sealed | None
 
 
-def _inspect_and_seal(
-    data: bytes, settings: Settings, key: bytes, aad: bytes
-) -> tuple[content.IdentifiedContent, str, bytes]:
-    """What the content is, its digest, and the content sealed: CPU work on every byte, run in
-    a thread while clamd scans (the sealed bytes are stored only if the scan allows it)."""
+def _inspect(data: bytes, settings: Settings) -> tuple[content.IdentifiedContent, str]:
+    """What the content is, and its digest: CPU work on every byte, run in a thread while
+    clamd scans."""
     identified = content.identify(
         data,
         max_expansion_ratio=settings.document_max_expansion_ratio,
         max_expanded_bytes=settings.document_max_expanded_bytes,
     )
-    return identified, hashlib.sha256(data).hexdigest(), sealing.seal(data, key, aad=aad)
+    return identified, hashlib.sha256(data).hexdigest()
 
 
-async def _scan(scanner: Scanner, data: bytes) -> tuple[ScanStatus, str | None]:
-    result = await scanner.scan(data)
+async def _scan(scanner: Scanner, parts: AsyncIterator[bytes]) -> tuple[ScanStatus, str | None]:
+    result = await scanner.scan_parts(parts)
     status = {
         ScanOutcome.CLEAN: ScanStatus.clean,
         ScanOutcome.INFECTED: ScanStatus.infected,
@@ -478,60 +549,89 @@ async def _scan(scanner: Scanner, data: bytes) -> tuple[ScanStatus, str | None]:
 
 
 async def prepare(*, runtime: Runtime, upload: DocumentUpload, now: datetime) -> Prepared:
-    """Once every byte has arrived: identify the content (by its bytes, never its name), scan
-    it, seal it under a new data key and store it. No database work, so the caller holds no
-    transaction (on SQLite, the write lock) while the chunks are read back, clamd reads the file
-    and the object is stored; ``complete`` then writes the rows. The scan runs while the content
-    is identified, hashed and sealed in a thread. Content that is refused discards the chunks
-    (refused for good: nothing to complete again) and raises ``ContentNotAllowed``."""
+    """Once every byte has arrived: identify the content (by its bytes, never its name) and
+    scan it. Its segments were sealed and stored as they arrived, where the version keeps them,
+    so nothing is sealed or stored again; an infected file's segments are removed (quarantined:
+    never kept). No database work, so the caller holds no transaction (on SQLite, the write
+    lock) while the segments are read back and clamd reads the file; ``complete`` then writes
+    the rows. Each segment goes to clamd as it is opened; the content is identified and hashed
+    in a thread while clamd finishes. Content that is refused discards the segments (refused
+    for good: nothing to complete again) and raises ``ContentNotAllowed``."""
     _check_open(upload, now)
     if upload.received_bytes < upload.size_bytes:
         raise UploadIncomplete(
             f"{upload.received_bytes} of {upload.size_bytes} bytes have arrived.",
             extra={"received_bytes": upload.received_bytes},
         )
-    data = await _assemble(runtime, upload)
-    # The rows' ids are chosen now: the sealed object is bound to them (its associated data).
-    document_id = upload.document_id or uuid.uuid4()
-    version_id = uuid.uuid4()
-    key = sealing.new_data_key()
-    aad = sealing.object_aad(document_id, version_id)
-    scanning = (
-        asyncio.create_task(_scan(runtime.scanner, data)) if runtime.scanner is not None else None
-    )
+    assert upload.key_id is not None and upload.wrapped_key is not None
+    document_id, version_id = segment_place(upload)
+    parts: list[bytes] = []
+    failed: list[Exception] = []
+    inspecting: list[asyncio.Task[tuple[content.IdentifiedContent, str]]] = []
+
+    def inspect() -> None:
+        # Identified and hashed in a thread as soon as every byte is read, while clamd (which
+        # scans once the stream ends) is still at work.
+        data = b"".join(parts)
+        inspecting.append(asyncio.create_task(asyncio.to_thread(_inspect, data, runtime.settings)))
+
+    # Each segment goes to clamd as soon as it is opened, while the next is fetched: the scan
+    # runs alongside the reading instead of after it. The reading's own errors are kept apart,
+    # so that a store that fails is never taken for a scanner that is away.
+    async def read() -> AsyncIterator[bytes]:
+        try:
+            async for part in _upload_segments(runtime, upload):
+                parts.append(part)
+                yield part
+            inspect()
+        except Exception as exc:
+            failed.append(exc)
+
+    reading = read()
+    scanned: tuple[ScanStatus, str | None] = ScanStatus.not_scanned, None
     try:
-        identified, digest, blob = await asyncio.to_thread(
-            _inspect_and_seal, data, runtime.settings, key, aad
-        )
-    except BaseException as exc:
-        if scanning is not None:
-            scanning.cancel()
-        if isinstance(exc, content.ContentRefused):
-            await _discard_chunks(runtime, upload)
-            raise ContentNotAllowed(exc.detail, extra={"code": exc.code}) from None
-        raise
-    status, signature = (ScanStatus.not_scanned, None) if scanning is None else await scanning
+        if runtime.scanner is not None:
+            scanned = await _scan(runtime.scanner, reading)
+        async for _ in reading:  # what the scanner left unread (away, or failing on the way)
+            pass
+        if failed:
+            raise failed[0]
+        if not inspecting:  # the reading was cut off with the scan (its timeout): read it again
+            parts[:] = [part async for part in _upload_segments(runtime, upload)]
+            inspect()
+        identified, digest = await inspecting[0]
+    except content.ContentRefused as refused:
+        await _discard_chunks(runtime, upload)
+        raise ContentNotAllowed(refused.detail, extra={"code": refused.code}) from None
+    finally:
+        for task in inspecting:
+            task.cancel()
+    size = sum(len(part) for part in parts)
+    del parts[:]
+    status, signature = scanned
     sealed = None
-    if status != ScanStatus.infected:  # an infected file is quarantined: never stored
-        sealed = await _store(runtime, document_id, version_id, key, blob)
+    if status == ScanStatus.infected:  # quarantined: never kept
+        await _discard_chunks(runtime, upload)
+    else:
+        # The upload's data key becomes the version's: wrapped for the same row id (the
+        # version's id is the upload's), so it is kept as it is.
+        sealed = Sealed(
+            object_key=_upload_object_key(upload),
+            segment_bytes=upload.chunk_bytes,
+            key_id=upload.key_id,
+            wrapped_key=upload.wrapped_key,
+        )
     return Prepared(
         upload_id=upload.id,
         document_id=document_id,
         version_id=version_id,
         identified=identified,
-        size_bytes=len(data),
+        size_bytes=size,
         sha256=digest,
         scan_status=status,
         scan_signature=signature,
         sealed=sealed,
     )
-
-
-async def discard_prepared(runtime: Runtime, prepared: Prepared) -> None:
-    """Remove what ``prepare`` stored, when its rows are not to be written after all (without
-    its data key, which only a row would hold, the object could never be opened anyway)."""
-    if prepared.sealed is not None:
-        await runtime.store.delete(prepared.sealed.object_key)
 
 
 async def complete(
@@ -544,20 +644,14 @@ async def complete(
     prepared: Prepared,
 ) -> Completed:
     """Write what ``prepare`` made as a new document or a new version. An infected file is not
-    stored (quarantined: the row says so, the uploader is told by the caller); with the scanner
+    kept (quarantined: the row says so, the uploader is told by the caller); with the scanner
     away it waits ``pending`` and the caller schedules the scan. The upload is read again, locked:
-    of two completions of the same upload, the second finds it closed (and removes its copy)."""
+    of two completions of the same upload, the second finds it closed. When the rows are not
+    written, the segments stay the upload's (completed again, or removed once it expires)."""
     now = ctx.now()
-    try:
-        await session.refresh(upload, with_for_update=True)
-        _check_open(upload, now)
-        completed = await _write_rows(session, upload, uploader, prepared, now)
-    except BaseException:
-        await discard_prepared(runtime, prepared)
-        raise
-    # Only once the file is stored: a completion that fails before may be tried again.
-    await _discard_chunks(runtime, upload)
-    return completed
+    await session.refresh(upload, with_for_update=True)
+    _check_open(upload, now)
+    return await _write_rows(session, upload, uploader, prepared, now)
 
 
 async def _write_rows(
@@ -568,6 +662,8 @@ async def _write_rows(
     now: datetime,
 ) -> Completed:
     upload.completed_at = now
+    # The data key is the version's now: deleting the version must leave no copy that opens.
+    upload.key_id = upload.wrapped_key = None
     new_document = upload.document_id is None
     if new_document:
         document = Document(
@@ -607,6 +703,7 @@ async def _write_rows(
         scanned_at=now if status in (ScanStatus.clean, ScanStatus.infected) else None,
         scan_signature=prepared.scan_signature,
         object_key=sealed.object_key if sealed else None,
+        segment_bytes=sealed.segment_bytes if sealed else None,
         key_id=sealed.key_id if sealed else None,
         wrapped_key=sealed.wrapped_key if sealed else None,
         removed_at=None if sealed else now,  # quarantined: never stored
@@ -616,33 +713,60 @@ async def _write_rows(
     return Completed(document=document, version=version, new_document=new_document)
 
 
-async def _store(
-    runtime: Runtime, document_id: uuid.UUID, version_id: uuid.UUID, key: bytes, blob: bytes
-) -> Sealed:
-    object_key = _object_key(document_id, version_id)
-    await runtime.store.put(object_key, blob)
-    key_id, wrapped = sealing.wrap(runtime.keyring, key, row_id=version_id)
-    return Sealed(object_key=object_key, key_id=key_id, wrapped_key=wrapped)
+def _version_key(runtime: Runtime, version: DocumentVersion) -> bytes:
+    if version.object_key is None or version.key_id is None or version.wrapped_key is None:
+        raise VersionUnavailable("Its content was removed (deleted, quarantined or expired).")
+    return sealing.unwrap(runtime.keyring, version.key_id, version.wrapped_key, row_id=version.id)
+
+
+async def _get(runtime: Runtime, key: str) -> bytes:
+    try:
+        return await runtime.store.get(key)
+    except StoredObjectMissing:
+        raise VersionUnavailable("Its content is missing from the store.") from None
+
+
+async def segments(runtime: Runtime, version: DocumentVersion) -> AsyncIterator[bytes]:
+    """A stored version's plaintext, in order, a segment at a time (the whole of it, for a
+    version stored before segments), the next one fetched while this one is used: a download
+    streams without holding the file. ``VersionUnavailable`` once removed or missing;
+    ``UndecryptableDocument`` for a segment altered, moved, or a file cut short."""
+    key = _version_key(runtime, version)
+    assert version.object_key is not None
+    base = version.object_key
+    if version.segment_bytes is None:  # the whole-object format, sealed in one piece
+        aad = sealing.object_aad(version.document_id, version.id)
+        yield await asyncio.to_thread(sealing.open_sealed, await _get(runtime, base), key, aad=aad)
+        return
+    count = _segment_count(version.size_bytes, version.segment_bytes)
+    document_id, version_id = version.document_id, version.id
+    parts = _opened_segments(
+        runtime,
+        key,
+        base,
+        count,
+        lambda i: sealing.segment_aad(document_id, version_id, i, last=i == count - 1),
+        lambda _: VersionUnavailable("Its content is missing from the store."),
+    )
+    async for part in parts:
+        yield part
 
 
 async def open_version(runtime: Runtime, version: DocumentVersion) -> bytes:
     """The plaintext of a stored version (``VersionUnavailable`` once removed)."""
-    if version.object_key is None or version.key_id is None or version.wrapped_key is None:
-        raise VersionUnavailable("Its content was removed (deleted, quarantined or expired).")
-    key = sealing.unwrap(runtime.keyring, version.key_id, version.wrapped_key, row_id=version.id)
-    try:
-        blob = await runtime.store.get(version.object_key)
-    except StoredObjectMissing:
-        raise VersionUnavailable("Its content is missing from the store.") from None
-    aad = sealing.object_aad(version.document_id, version.id)
-    return await asyncio.to_thread(sealing.open_sealed, blob, key, aad=aad)
+    return b"".join([part async for part in segments(runtime, version)])
 
 
 async def _remove_object(runtime: Runtime, version: DocumentVersion, now: datetime) -> None:
-    """Remove a version's content: the object, and its data key with it, so a copy of the
-    object kept anywhere (a backup) no longer opens. The row stays."""
+    """Remove a version's content: the object (or its segments), and its data key with it, so a
+    copy of the object kept anywhere (a backup) no longer opens. The row stays."""
     if version.object_key is not None:
-        await runtime.store.delete(version.object_key)
+        if version.segment_bytes is None:
+            await runtime.store.delete(version.object_key)
+        else:
+            count = _segment_count(version.size_bytes, version.segment_bytes)
+            base = version.object_key
+            await _each(range(count), lambda i: runtime.store.delete(_segment_key(base, i)))
     version.object_key = None
     version.key_id = None
     version.wrapped_key = None

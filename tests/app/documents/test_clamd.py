@@ -4,13 +4,23 @@ daemon stopped or silent is UNAVAILABLE (never clean), a file past clamd's strea
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from app.config import Settings
+from app.documents import sealing, service
 from app.documents.clamd import CHUNK_BYTES, ClamdScanner
+from app.documents.models import DocumentUpload, ScanStatus
 from app.documents.scanning import ScanOutcome, ScanResult
+from app.documents.storage import LocalFolderStore
+from app.messaging.keyring import MessageKeyring
 from tests.support.clamd import EICAR, EICAR_SIGNATURE, ClamdServer
 from tests.support.net import free_port
 
@@ -96,3 +106,39 @@ async def test_nothing_listening_is_unavailable() -> None:
 def test_the_timeout_must_be_positive() -> None:
     with pytest.raises(ValueError):
         ClamdScanner("127.0.0.1", 3310, timeout_seconds=0)
+
+
+async def test_a_scan_cut_off_by_its_timeout_still_reads_the_whole_file(
+    silent_server: int, tmp_path: Path
+) -> None:
+    """Completion sends each segment to clamd as it reads it. A daemon that stops reading
+    (its socket full) times the scan out half-way through the file: the upload is then
+    pending, and its content (size, digest) is the whole file, read again, never the part the
+    scan had reached."""
+    keyring = MessageKeyring({"k1": bytes(range(32))}, "k1")
+    runtime = service.Runtime(
+        settings=Settings(data_dir=tmp_path),
+        store=LocalFolderStore(tmp_path / "documents"),
+        scanner=ClamdScanner("127.0.0.1", silent_server, timeout_seconds=0.5),
+        keyring=keyring,
+    )
+    segment = 4 * 1024 * 1024
+    data = b"%PDF-1.7\n" + os.urandom(3 * segment - 9)
+    now = datetime.now(UTC)
+    upload = DocumentUpload(
+        id=uuid.uuid4(),
+        size_bytes=len(data),
+        chunk_bytes=segment,
+        received_bytes=len(data),
+        segmented=True,
+        expires_at=now + timedelta(hours=1),
+    )
+    upload.key_id, upload.wrapped_key = sealing.wrap(
+        keyring, sealing.new_data_key(), row_id=upload.id
+    )
+    for offset in range(0, len(data), segment):
+        await service.store_chunk(runtime, upload, offset, data[offset : offset + segment])
+    prepared = await service.prepare(runtime=runtime, upload=upload, now=now)
+    assert prepared.scan_status is ScanStatus.pending
+    assert prepared.size_bytes == len(data)
+    assert prepared.sha256 == hashlib.sha256(data).hexdigest()

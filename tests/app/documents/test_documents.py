@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -192,11 +193,15 @@ def test_stored_objects_are_not_the_plaintext_and_chunks_go(live: Live) -> None:
         keyworker, data, client_id=client_id(live, "Bea Collins"), filename="letter.txt"
     )
     files = stored_files(live)
-    mine = [p for p in files if document["id"] in p.parts]
-    assert len(mine) == 1
-    assert marker not in mine[0].read_bytes() and len(mine[0].read_bytes()) > len(data)
+    # One sealed segment per chunk (a nonce and a tag more than the chunk), kept where the
+    # chunk was stored as it arrived; nothing else of the upload stays.
+    mine = sorted((p for p in files if document["id"] in p.parts), key=lambda p: int(p.name))
+    assert [p.name for p in mine] == [str(i) for i in range(math.ceil(len(data) / CHUNK))]
+    assert [len(p.read_bytes()) for p in mine] == [
+        len(data[i : i + CHUNK]) + 12 + 16 for i in range(0, len(data), CHUNK)
+    ]
     assert all(marker not in p.read_bytes() for p in files)
-    assert not [p for p in files if "uploads" in p.parts]  # the sealed chunks were removed
+    assert not [p for p in files if "uploads" in p.parts]
 
 
 def open_case_thread(live: Live, name: str, *, includes_client: bool) -> str:
@@ -329,15 +334,41 @@ def test_a_dropped_chunk_is_resumed_from_what_arrived(live: Live) -> None:
     problem(complete(keyworker, started), 409)
     status = keyworker.get(f"/api/v1/documents/uploads/{started['id']}").json()
     assert status["received_bytes"] == CHUNK and not status["completed"]
-    # The first chunk again (its answer was lost): harmless.
+    # The first chunk again (its answer was lost): harmless, and what was stored stays, even
+    # when the bytes sent again differ (a stored segment is never replaced: what is scanned at
+    # completion is what is kept).
     again = send(keyworker, started, data, 0)
     assert again.status_code == 200 and again.json()["received_bytes"] == CHUNK
+    other = keyworker.put(
+        f"/api/v1/documents/uploads/{started['id']}/chunks/0",
+        content=b"X" * CHUNK,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert other.status_code == 200 and other.json()["received_bytes"] == CHUNK
     for offset in (CHUNK, 2 * CHUNK, 3 * CHUNK):
         assert send(keyworker, started, data, offset).status_code == 200
     done = complete(keyworker, started)
     assert done.status_code == 201, done.text
     assert done.json()["current"]["sha256"] == hashlib.sha256(data).hexdigest()
     problem(complete(keyworker, started), 410)  # completed once only
+    got = fetch(live, link(keyworker, done.json()).json()["url"])
+    assert got.status_code == 200 and got.content == data
+    assert got.headers["content-length"] == str(len(data))
+
+
+def test_an_upload_started_before_segments_is_closed(live: Live) -> None:
+    """An upload left open across the upgrade to segments kept its chunks elsewhere: it cannot
+    be continued or completed (410, start again); retention removes what it stored."""
+    keyworker = live.as_role("peer_keyworker")
+    data = a_pdf(CHUNK + 10)
+    started = start(keyworker, data, client_id=client_id(live, "Alex Morgan"))
+    with sqlite3.connect(live.data_dir / "teamwell.db") as db:
+        db.execute(
+            "UPDATE document_upload SET segmented = NULL WHERE id = ?",
+            (started["id"].replace("-", ""),),
+        )
+    assert problem(send(keyworker, started, data, 0), 410)["type"].endswith("/upload-closed")
+    assert problem(complete(keyworker, started), 410)["type"].endswith("/upload-closed")
 
 
 def test_chunks_of_the_wrong_size_or_place_are_refused(live: Live) -> None:
@@ -353,6 +384,20 @@ def test_chunks_of_the_wrong_size_or_place_are_refused(live: Live) -> None:
     other = live.as_role("therapist")
     problem(other.get(f"/api/v1/documents/uploads/{started['id']}"), 403)
     assert audit(live, "document.upload")[0]["outcome"] == "denied"
+
+
+def test_a_chunk_body_is_limited_to_the_chunk_size_at_its_edge(live: Live) -> None:
+    """A chunk is the one body allowed past TEAMWELL_MAX_REQUEST_BYTES, up to
+    TEAMWELL_DOCUMENT_CHUNK_BYTES (here 1024, below the request limit): one byte more is
+    refused before it is read, as any body over its limit is."""
+    keyworker = live.as_role("peer_keyworker")
+    data = a_pdf(2 * CHUNK)
+    started = start(keyworker, data, client_id=client_id(live, "Alex Morgan"))
+    url = f"/api/v1/documents/uploads/{started['id']}/chunks/0"
+    headers = {"Content-Type": "application/octet-stream"}
+    over = keyworker.put(url, content=data[:CHUNK] + b"x", headers=headers)
+    assert problem(over, 413)["type"].endswith("/payload-too-large")
+    assert keyworker.put(url, content=data[:CHUNK], headers=headers).status_code == 200
 
 
 # --- limits ---------------------------------------------------------------------------------------

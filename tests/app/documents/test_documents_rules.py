@@ -15,7 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
-from app.documents import sealing, tokens
+from app.documents import sealing, service, tokens
+from app.documents.models import DocumentUpload, DocumentVersion
 from app.documents.storage import LocalFolderStore, StoredObjectMissing
 from app.messaging.keyring import MessageKeyring
 
@@ -99,6 +100,115 @@ def test_a_wrapped_data_key_opens_only_on_its_row_and_after_rotation() -> None:
     assert new_id == "k2" and sealing.unwrap(rotated, new_id, rewrapped, row_id=row) == key
 
 
+# --- segments: each chunk sealed on arrival, opened in order ------------------------------------
+
+SEGMENT = 1024
+
+
+def stored_version(tmp_path: Path, data: bytes) -> tuple[service.Runtime, DocumentVersion]:
+    """``data`` sent as an upload's chunks (sealed and stored as they arrive), and the version
+    it becomes, as completion would make it: the upload's id, key and segments."""
+    runtime = service.Runtime(
+        settings=Settings(data_dir=tmp_path),
+        store=LocalFolderStore(tmp_path / "documents"),
+        scanner=None,
+        keyring=KEYRING,
+    )
+    upload = DocumentUpload(
+        id=uuid.uuid4(), size_bytes=len(data), chunk_bytes=SEGMENT, segmented=True
+    )
+    upload.key_id, upload.wrapped_key = sealing.wrap(
+        KEYRING, sealing.new_data_key(), row_id=upload.id
+    )
+    for offset in range(0, len(data), SEGMENT):
+        asyncio.run(service.store_chunk(runtime, upload, offset, data[offset : offset + SEGMENT]))
+    version = DocumentVersion(
+        id=upload.id,
+        document_id=upload.id,
+        size_bytes=len(data),
+        segment_bytes=SEGMENT,
+        object_key=f"documents/{upload.id}/{upload.id}",
+        key_id=upload.key_id,
+        wrapped_key=upload.wrapped_key,
+    )
+    return runtime, version
+
+
+def segment_file(tmp_path: Path, version: DocumentVersion, index: int) -> Path:
+    return tmp_path / "documents" / f"{version.object_key}/{index}"
+
+
+def opened(runtime: service.Runtime, version: DocumentVersion) -> bytes:
+    return asyncio.run(service.open_version(runtime, version))
+
+
+def test_segments_open_in_order_and_stream_one_at_a_time(tmp_path: Path) -> None:
+    data = os.urandom(3 * SEGMENT + 10)
+    runtime, version = stored_version(tmp_path, data)
+    assert opened(runtime, version) == data
+
+    async def parts() -> list[bytes]:
+        return [part async for part in service.segments(runtime, version)]
+
+    assert [len(p) for p in asyncio.run(parts())] == [SEGMENT, SEGMENT, SEGMENT, 10]
+    for index in range(4):  # the store holds ciphertext only
+        assert (
+            data[index * SEGMENT : index * SEGMENT + 64]
+            not in segment_file(tmp_path, version, index).read_bytes()
+        )
+
+
+def test_an_altered_segment_does_not_open(tmp_path: Path) -> None:
+    runtime, version = stored_version(tmp_path, os.urandom(3 * SEGMENT))
+    path = segment_file(tmp_path, version, 1)
+    blob = path.read_bytes()
+    path.write_bytes(blob[:100] + bytes([blob[100] ^ 1]) + blob[101:])
+    with pytest.raises(sealing.UndecryptableDocument):
+        opened(runtime, version)
+
+
+def test_reordered_segments_do_not_open(tmp_path: Path) -> None:
+    runtime, version = stored_version(tmp_path, os.urandom(3 * SEGMENT))
+    first, second = segment_file(tmp_path, version, 0), segment_file(tmp_path, version, 1)
+    a, b = first.read_bytes(), second.read_bytes()
+    first.write_bytes(b)
+    second.write_bytes(a)
+    with pytest.raises(sealing.UndecryptableDocument):
+        opened(runtime, version)
+
+
+def test_a_truncated_file_does_not_open(tmp_path: Path) -> None:
+    runtime, version = stored_version(tmp_path, os.urandom(3 * SEGMENT))
+    # Read as if it ended a segment early: the segment read as the last was sealed as "more".
+    version.size_bytes = 2 * SEGMENT
+    with pytest.raises(sealing.UndecryptableDocument):
+        opened(runtime, version)
+    # Its last segment removed from the store: missing, not opened short.
+    version.size_bytes = 3 * SEGMENT
+    segment_file(tmp_path, version, 2).unlink()
+    with pytest.raises(service.VersionUnavailable):
+        opened(runtime, version)
+
+
+def test_segments_copied_under_another_version_do_not_open(tmp_path: Path) -> None:
+    runtime, version = stored_version(tmp_path, os.urandom(2 * SEGMENT))
+    other = uuid.uuid4()
+    version.document_id = other  # the same segments and key, read as another document's
+    with pytest.raises(sealing.UndecryptableDocument):
+        opened(runtime, version)
+
+
+def test_a_version_stored_whole_before_segments_still_opens(tmp_path: Path) -> None:
+    runtime, version = stored_version(tmp_path, b"unused")
+    key = sealing.unwrap(KEYRING, "k1", version.wrapped_key or b"", row_id=version.id)
+    data = os.urandom(3 * SEGMENT)
+    whole = sealing.seal(data, key, aad=sealing.object_aad(version.document_id, version.id))
+    version.object_key, version.segment_bytes = f"documents/old/{version.id}", None
+    asyncio.run(runtime.store.put(version.object_key, whole))
+    version.size_bytes = len(data)
+    assert opened(runtime, version) == data
+
+
 # --- the local folder store -----------------------------------------------------------------------
 
 
@@ -136,11 +246,14 @@ def test_the_local_store_refuses_keys_that_could_escape(tmp_path: Path, key: str
 # --- settings -------------------------------------------------------------------------------------
 
 
-def test_a_chunk_is_at_most_one_request_body(tmp_path: Path) -> None:
-    Settings(data_dir=tmp_path, max_request_bytes=2048, document_chunk_bytes=2048)
+def test_a_chunk_is_between_1024_bytes_and_64_mib(tmp_path: Path) -> None:
+    # A chunk may be larger than other request bodies (the body limit lets it through).
+    Settings(data_dir=tmp_path, max_request_bytes=2048, document_chunk_bytes=64 * 1024 * 1024)
+    Settings(data_dir=tmp_path, document_chunk_bytes=1024)
+    assert Settings(data_dir=tmp_path).document_chunk_bytes == 8 * 1024 * 1024
     with pytest.raises(ValidationError, match="document_chunk_bytes"):
-        Settings(data_dir=tmp_path, max_request_bytes=2048, document_chunk_bytes=2049)
-    with pytest.raises(ValidationError):
+        Settings(data_dir=tmp_path, document_chunk_bytes=64 * 1024 * 1024 + 1)
+    with pytest.raises(ValidationError, match="document_chunk_bytes"):
         Settings(data_dir=tmp_path, document_chunk_bytes=1023)
 
 

@@ -86,8 +86,10 @@ def test_a_clean_file_on_s3_round_trips_sealed(live: Live, seaweedfs: SeaweedFSS
     ]
     key = object_key(live, document)
     assert key is not None
-    stored = s3_object(seaweedfs, key)
-    assert stored != data and data[:200] not in stored and len(stored) > len(data)
+    # Sealed in segments of a chunk each (a nonce and a tag more), under the version's key.
+    segments = [s3_object(seaweedfs, f"{key}/{index}") for index in range(3)]
+    assert [len(s) for s in segments] == [1024 + 28, 1024 + 28, 2500 - 2048 + 28]
+    assert all(data[i : i + 100] not in s for s in segments for i in range(0, 2500, 100))
     got = fetch(live, link(therapist, document).json()["url"])
     assert got.status_code == 200 and got.content == data
     # Deleted: the object leaves the bucket.
@@ -95,8 +97,9 @@ def test_a_clean_file_on_s3_round_trips_sealed(live: Live, seaweedfs: SeaweedFSS
         "DELETE", f"/api/v1/documents/{document['id']}", json={"reason": "Test of deletion"}
     )
     assert deleted.status_code == 200, deleted.text
-    with pytest.raises(StoredObjectMissing):
-        s3_object(seaweedfs, key)
+    for index in range(3):
+        with pytest.raises(StoredObjectMissing):
+            s3_object(seaweedfs, f"{key}/{index}")
 
 
 def test_the_eicar_file_is_quarantined_and_its_uploader_told(live: Live) -> None:
