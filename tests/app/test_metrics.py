@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import Settings
 from tests.conftest import DEMO_CLIENT_NAMES, ROLE_EMAILS, Live, demo_team_id, live_server, problem
+from tests.realtime.test_realtime import client_id_of
 from tests.support.ws import WsClient
 
 TOKEN = "metrics-" + "k" * 40
@@ -194,11 +195,7 @@ OFFER = {"kind": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 
 
 async def test_presence_meetings_and_send_queues_are_counted(served: Live) -> None:
     keyworker, therapist = served.as_role("peer_keyworker"), served.as_role("therapist")
-    alex = next(
-        c["id"]
-        for c in keyworker.get("/api/v1/clients").json()["items"]
-        if c["display_name"] == "Alex Morgan"
-    )
+    alex = client_id_of(served, "Alex Morgan")
     meeting = keyworker.post(
         "/api/v1/meetings",
         json={
