@@ -255,6 +255,53 @@ class Suite:
                         raise RuntimeError("metrics on, yet /metrics counted no message stored")
 
                 await self.guarded(f"fan-out ({deployment.name}, metrics {way})", teamwell)
+            if both:
+                await self.guarded(
+                    f"fan-out ({deployment.name}, the metrics' cost)", self._cost(deployment)
+                )
+
+    def _cost(self, deployment: Deployment) -> Callable[[], Awaitable[None]]:
+        """The metrics' cost at a fixed rate (bench/fanout.py, ``COST_ROUNDS``), after both
+        ladders: half the lower of their limits, in rounds alternating without and with metrics;
+        the last round is with them, as the benchmarks after this one expect."""
+
+        async def cost() -> None:
+            ladders = {result.target: result for result in self.run.fanout}
+            without = ladders.get(deployment.name + fanout.WITHOUT_METRICS)
+            with_metrics = ladders.get(deployment.name)
+            if not (without and without.best and with_metrics and with_metrics.best):
+                raise RuntimeError("a ladder sustained no rate: no fixed rate to measure at")
+            limit = without.best
+            rate = float(round(fanout.COST_SHARE * min(limit.rate, with_metrics.best.rate)))
+            seconds = min(self.seconds, 1.0) if self.quick else fanout.COST_SECONDS
+            rounds = []
+            for pair in fanout.COST_ROUNDS[:1] if self.quick else fanout.COST_ROUNDS:
+                for on in pair:
+                    deployment.restart(metrics=on)
+                    rig = await fanout.teamwell_rig(deployment, self.conversations)
+                    try:
+                        rounds.append(await fanout.cost_round(rig, on, rate, seconds))
+                    finally:
+                        await fanout.close_rig(rig)
+            result = fanout.MetricsCost(
+                target=deployment.name,
+                rate=rate,
+                rounds=rounds,
+                limit_rate=limit.rate,
+                limit_us=limit.server_us_per_message,
+                limit_found=without.found_limit,
+            )
+            self.run.metrics_costs.append(result)
+            print(
+                f"  {deployment.name}: at {rate:g} msg/s the service used "
+                f"{result.per_message(False):.0f} us a message without metrics and "
+                f"{result.per_message(True):.0f} with ({result.at_rate:+.1%}); at the limit "
+                f"({limit.rate:g} msg/s, {limit.server_us_per_message:.0f} us a message) "
+                f"that is {result.of_limit:.1%} of the rate",
+                flush=True,
+            )
+
+        return cost
 
     def _warm(self, deployment: Deployment) -> Callable[[], Awaitable[None]]:
         async def warm() -> None:

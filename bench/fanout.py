@@ -51,6 +51,13 @@ class Step:
     cpu: dict[str, float]
     on_schedule: bool
     sustained: bool
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # CPU used over the step
+
+    @property
+    def server_us_per_message(self) -> float:
+        """The service's CPU per message sent (nan without a measure)."""
+        used = self.cpu_seconds.get(SERVER)
+        return used / self.sent * 1e6 if used is not None and self.sent else float("nan")
 
     @property
     def deliveries_per_second(self) -> float:
@@ -188,6 +195,7 @@ async def run_step(rig: Rig, tally: Tally, rate: float, seconds: float) -> Step:
         seconds=finished - start,
         latency=latency,
         cpu=used,
+        cpu_seconds=dict(cpu.seconds),
         on_schedule=on_schedule,
         sustained=sustained,
     )
@@ -235,6 +243,93 @@ async def ladder(
     if tally.last_error and log:
         print(f"    last error: {tally.last_error}", flush=True)
     return result
+
+
+# --- the metrics' cost at a fixed rate (``--metrics both``) --------------------------------
+#
+# Two ladders back to back (without metrics, then with) give each a highest sustained rate, but
+# they resolve it only to about 9% (three bisection steps), and near those rates the service and
+# the generator together fill both cores, so two ladders of the same code differ by more than 5%
+# on noise alone. The cost is therefore also measured where it is made: the service's CPU per
+# message at one fixed rate, in rounds that alternate without and with metrics on freshly
+# started processes (so drift over the rounds falls on both alike). At the limit the rate is the
+# CPU there is divided by the CPU per message, so what the metrics add per message, over the CPU
+# per message at the highest rate sustained without them, is the share of that rate they cost.
+COST_ROUNDS: tuple[tuple[bool, bool], ...] = ((False, True), (True, False), (False, True))
+COST_SHARE = 0.5  # the fixed rate, as a share of the lower of the two ladders' limits
+COST_SECONDS = 10.0
+
+
+@dataclass
+class CostRound:
+    metrics: bool
+    step: Step
+
+
+@dataclass
+class MetricsCost:
+    """One deployment's service CPU per message at a fixed rate, without and with metrics."""
+
+    target: str
+    rate: float
+    rounds: list[CostRound]
+    limit_rate: float  # the highest rate sustained without metrics, by its ladder
+    limit_us: float  # the service's CPU per message at that rate
+    limit_found: bool  # whether that ladder found its limit (else its top is a lower bound)
+
+    def per_message(self, metrics: bool) -> float:
+        """Microseconds of the service's CPU per message over every round of one kind."""
+        steps = [r.step for r in self.rounds if r.metrics == metrics]
+        sent = sum(s.sent for s in steps)
+        used = sum(s.cpu_seconds.get(SERVER, float("nan")) for s in steps)
+        return used / sent * 1e6 if sent else float("nan")
+
+    @property
+    def added_us(self) -> float:
+        return self.per_message(True) - self.per_message(False)
+
+    @property
+    def at_rate(self) -> float:
+        """What metrics add to the CPU per message at the fixed rate, as a share."""
+        return self.per_message(True) / self.per_message(False) - 1
+
+    @property
+    def pairs(self) -> list[float]:
+        """The same share for each round alone (with over without): the spread of the rounds."""
+        shares = []
+        for i in range(0, len(self.rounds) - 1, 2):
+            a, b = self.rounds[i], self.rounds[i + 1]
+            on, off = (a, b) if a.metrics else (b, a)
+            shares.append(on.step.server_us_per_message / off.step.server_us_per_message - 1)
+        return shares
+
+    @property
+    def of_limit(self) -> float:
+        """The share of the highest sustained rate the metrics cost: what they add per message
+        over the CPU per message there (with them added). Below the limit a message costs more
+        CPU (less is shared between messages), so without a limit found this is not judged."""
+        if not (self.limit_found and self.sustained):
+            return float("nan")
+        return self.added_us / (self.limit_us + self.added_us)
+
+    @property
+    def sustained(self) -> bool:
+        return all(r.step.sustained for r in self.rounds)
+
+
+async def cost_round(rig: Rig, metrics: bool, rate: float, seconds: float) -> CostRound:
+    """One round of the fixed rate on a freshly started deployment's rig: a moment to warm the
+    sockets and conversations up, then the measured step."""
+    tally = Tally()
+    for socket in rig.receivers:
+        socket.on_frame = tally.on_delivery
+    for socket in rig.senders:
+        socket.on_frame = tally.on_reply
+    await run_step(rig, tally, rate, min(1.0, seconds))
+    await _quiet(tally)
+    step = await run_step(rig, tally, rate, seconds)
+    _log(f"{'with' if metrics else 'without'} metrics (cost)", step)
+    return CostRound(metrics=metrics, step=step)
 
 
 async def _quiet(tally: Tally) -> None:

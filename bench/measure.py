@@ -86,6 +86,7 @@ class CpuWindow:
     _before: dict[str, dict[int, float]] = field(default_factory=dict)
     _wall: float = 0.0
     result: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # CPU seconds used, by group
 
     def start(self) -> None:
         self._procs = {
@@ -103,6 +104,7 @@ class CpuWindow:
             for proc in procs:
                 now = _cpu_seconds([proc])
                 used += max(0.0, now - self._before[name].get(proc.pid, now))
+            self.seconds[name] = used
             self.result[name] = used / wall
         return self.result
 
