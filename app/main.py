@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -51,7 +52,7 @@ from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
 from app.meta.docs import router as api_docs_router
 from app.meta.routes import router as meta_router
-from app.metrics import HttpMetrics, process_stopped
+from app.metrics import HttpMetrics, flush_every, process_stopped
 from app.metrics import configure as configure_metrics
 from app.metrics import router as metrics_router
 from app.notifications.channels import channels_for
@@ -399,9 +400,13 @@ def _lifespan(
         await app.state.audit_checkpointer.start()
         if settings.jobs_in_service:
             app.state.jobs.start()
+        # Counts tallied on the hot paths reach the shared registry (app/metrics.py, _Tally).
+        flusher = asyncio.create_task(flush_every()) if settings.metrics_token else None
         try:
             yield
         finally:
+            if flusher is not None:
+                flusher.cancel()
             await app.state.jobs.stop()
             for task in list(app.state.realtime.background):
                 task.cancel()

@@ -7,12 +7,14 @@ them adds all of them up.
 
 No label carries personal data: label values come from fixed sets (route templates, frame types,
 error codes, channel names, job kinds), never from ids, names, emails or raw paths. The hot paths
-(a frame sent, a message stored) pay one counter increment on a child made once, never a label
-lookup per message.
+(a frame sent, a message stored) pay one addition to a plain integer on a child made once
+(``_Tally``), handed to the client library in one increment at least every ``FLUSH_SECONDS``;
+never a label lookup per message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import os
@@ -152,14 +154,56 @@ REDIS_RECONNECTS = Counter(
 )
 
 
+class _Tally:
+    """A counter child of the hot paths (a frame, a message), counted in a plain integer and
+    handed to the client library in one increment by ``flush``: before every scrape, every
+    ``FLUSH_SECONDS`` and as the process stops. In multi-process mode the library's increment
+    takes a lock and writes to the shared file: 0.68 µs, against 0.035 µs for this addition,
+    measured on the 2-core benchmark machine; a message to a conversation of ten counts about
+    a dozen times. Counted only from the event loop's thread (no lock)."""
+
+    __slots__ = ("_child", "pending")
+
+    def __init__(self, child: Any) -> None:
+        self._child = child
+        self.pending = 0
+        _TALLIES.append(self)
+
+    def inc(self, amount: int = 1) -> None:
+        self.pending += amount
+
+    def flush(self) -> None:
+        if self.pending:
+            amount, self.pending = self.pending, 0
+            self._child.inc(amount)
+
+
+_TALLIES: list[_Tally] = []
+FLUSH_SECONDS = 1.0  # how stale another process's counts may be at a scrape, at most
+
+
+def flush() -> None:
+    """Hand every tallied count to the client library (from the event loop's thread)."""
+    for tally in _TALLIES:
+        tally.flush()
+
+
+async def flush_every(seconds: float = FLUSH_SECONDS) -> None:
+    """While the service runs with metrics on: a scrape of any process of the host reads every
+    process's counts from the shared directory, so each hands its own over regularly."""
+    while True:
+        await asyncio.sleep(seconds)
+        flush()
+
+
 class _Children:
-    """The children of a labelled metric for a fixed set of label values, made once; any other
-    value is counted under ``other``, so a label can only take the values named here."""
+    """The children of a labelled counter for a fixed set of label values, made once and
+    tallied (``_Tally``); any other value is counted under ``other``, so a label can only take
+    the values named here."""
 
     def __init__(self, metric: Any, values: set[str]) -> None:
-        self._metric = metric
-        self._known = {value: metric.labels(value) for value in values}
-        self._other = metric.labels(OTHER)
+        self._known = {value: _Tally(metric.labels(value)) for value in values}
+        self._other = _Tally(metric.labels(OTHER))
 
     def __getitem__(self, value: str) -> Any:
         return self._known.get(value, self._other)
@@ -226,8 +270,8 @@ _ON: dict[str, Any] = {
     "frames_out": _Children(WS_FRAMES_OUT, _server_types),
     "refused": _Children(WS_REFUSED, _codes),
     "ws_connections": WS_CONNECTIONS,
-    "messages_stored": MESSAGES_STORED,
-    "presence_published": PRESENCE_PUBLISHED,
+    "messages_stored": _Tally(MESSAGES_STORED),
+    "presence_published": _Tally(PRESENCE_PUBLISHED),
     "signals_relayed": _Children(SIGNALS_RELAYED, {"offer", "answer", "candidate"}),
     "audit_events": AUDIT_EVENTS,
 }
@@ -367,6 +411,7 @@ async def metrics(request: Request) -> Response:
             slug="unauthenticated",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
+    flush()
     _sample_pool(request)
     _sample_send_queues(request)
     await _sample_meetings(request)
@@ -418,6 +463,8 @@ def _registry() -> CollectorRegistry:
 
 
 def process_stopped() -> None:
-    """Let the live gauges of a stopping process go, in multi-process mode."""
+    """Hand over the last tallied counts; let the live gauges of a stopping process go, in
+    multi-process mode."""
+    flush()
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.mark_process_dead(os.getpid())

@@ -3,6 +3,7 @@ and messages, and no label value names a person, an id or a raw path."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -177,7 +178,10 @@ def test_a_refusal_does_not_log_the_token(served: Live) -> None:
 def test_several_processes_add_up_in_multiprocess_mode(tmp_path: Path) -> None:
     """Two processes count into the shared directory; a third's exposition is their sum."""
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    count = "from app import metrics; metrics.messages_stored.inc(2); metrics.WS_CONNECTIONS.inc()"
+    count = (
+        "from app import metrics; metrics.messages_stored.inc(2); metrics.WS_CONNECTIONS.inc(); "
+        "metrics.process_stopped()"
+    )
     for _ in range(2):
         subprocess.run([sys.executable, "-c", count], env=env, check=True, timeout=60)
     read = (
@@ -276,7 +280,34 @@ def test_without_a_token_nothing_is_counted(tmp_path: Path) -> None:
         assert [m for m in with_token.user_middleware if m.cls is metrics.HttpMetrics]
         metrics.messages_stored.inc()
         metrics.GroupCommitMetrics("t").batch.observe(3)
+        metrics.flush()  # what a scrape does first
         after = counted()
         assert after[0] == (before[0] or 0) + 1 and after[2] == (before[2] or 0) + 1
     finally:
         metrics.configure(on=True)
+
+
+async def test_tallied_counts_reach_the_registry_without_a_scrape() -> None:
+    """With several processes, a scrape of one reads the others' counts from the shared
+    directory: each process hands its tallied counts over every ``FLUSH_SECONDS``, whether it
+    is scraped itself or not."""
+    from prometheus_client import REGISTRY
+
+    from app import metrics
+
+    def stored() -> float:
+        return REGISTRY.get_sample_value("teamwell_messages_stored_total") or 0.0
+
+    metrics.configure(on=True)
+    metrics.flush()
+    before = stored()
+    metrics.messages_stored.inc(3)
+    assert stored() == before  # tallied, not yet handed over
+    flusher = asyncio.create_task(metrics.flush_every(0.01))
+    try:
+        async with asyncio.timeout(10):
+            while stored() < before + 3:
+                await asyncio.sleep(0.01)
+    finally:
+        flusher.cancel()
+    assert stored() == before + 3
