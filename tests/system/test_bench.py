@@ -85,7 +85,10 @@ def test_every_benchmark_runs_and_reports_beside_its_baseline(tmp_path: Path) ->
     assert "**embedded**: 4 conversations of 10; highest sustained" in text
     # ... and again without metrics, the two side by side (the figures mean nothing here).
     assert "**embedded without metrics**: 4 conversations of 10; highest sustained" in text
-    assert "**embedded, the metrics' cost**: " in text
+    assert "**embedded, the metrics' cost by the ladders**: " in text
+    # ... and at a fixed rate, one round each way.
+    assert "**embedded, the metrics' cost at a fixed rate**: " in text
+    assert row("1", "| off |") and row("2", "| on |")
 
 
 def test_a_late_answer_to_an_offer_sent_before_counting_is_not_counted() -> None:
@@ -157,3 +160,50 @@ def test_the_metrics_cost_is_judged_only_when_both_ladders_found_their_limit() -
         ladder("embedded", 900, 1000), ladder("embedded" + WITHOUT_METRICS, 1000, None)
     )
     assert any("metrics cost" in r and "not measured" in r for r in unbounded), unbounded
+
+
+def test_the_metrics_cost_at_a_fixed_rate_is_what_they_add_over_the_cpu_at_the_limit() -> None:
+    from datetime import UTC, datetime
+
+    from bench.fanout import WITHOUT_METRICS, CostRound, FanoutResult, MetricsCost, Step
+    from bench.measure import SERVER, Latency
+    from bench.report import Run, render
+
+    latency = Latency(count=1, p50=1.0, p95=1.0, p99=1.0, max=1.0)
+
+    def step(rate: float, server_seconds: float, ok: bool = True) -> Step:
+        # ``rate`` messages sent, so the CPU per message is server_seconds / rate.
+        sent = int(rate)
+        return Step(
+            rate, sent, sent, 0, sent * 10, 1.0, latency, {}, True, ok, {SERVER: server_seconds}
+        )
+
+    def rows(rounds: list[CostRound], limit_found: bool = True) -> list[str]:
+        run = Run(started=datetime.now(UTC), command="python -m bench", facts={}, deployments={})
+        run.deployments["embedded"] = "1 process"
+        for target in ("embedded", "embedded" + WITHOUT_METRICS):
+            run.fanout.append(FanoutResult(target, 4, [step(1000, 0.4), step(1100, 0.5, False)]))
+        run.metrics_costs.append(
+            MetricsCost(
+                "embedded", 500, rounds, limit_rate=1000, limit_us=400.0, limit_found=limit_found
+            )
+        )
+        return [line for line in render(run).splitlines() if line.startswith("| metrics cost")]
+
+    # 600 µs a message without, 612 with: 12 µs over 400 µs at the limit is 2.9% of the rate.
+    cheap = [
+        CostRound(False, step(500, 0.30)),
+        CostRound(True, step(500, 0.306)),
+        CostRound(True, step(500, 0.306)),
+        CostRound(False, step(500, 0.30)),
+    ]
+    found = rows(cheap)
+    assert len(found) == 1 and "+12 µs" in found[0] and "2.9% of the rate" in found[0], found
+    assert "**met**" in found[0]
+    # 30 µs more a message: 7.0% of the rate at the limit, though only 5% at the fixed rate.
+    dear = [CostRound(False, step(500, 0.30)), CostRound(True, step(500, 0.315))]
+    assert "7.0% of the rate" in rows(dear)[0] and "**not met**" in rows(dear)[0]
+    # A round not sustained, or a ladder that never failed: nothing to judge.
+    late = [CostRound(False, step(500, 0.30)), CostRound(True, step(500, 0.306, ok=False))]
+    assert "not measured" in rows(late)[0]
+    assert "not measured" in rows(cheap, limit_found=False)[0]
