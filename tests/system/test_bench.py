@@ -171,12 +171,13 @@ def test_the_metrics_cost_at_a_fixed_rate_is_what_they_add_over_the_cpu_at_the_l
 
     latency = Latency(count=1, p50=1.0, p95=1.0, p99=1.0, max=1.0)
 
-    def step(rate: float, server_seconds: float, ok: bool = True) -> Step:
+    def step(rate: float, server_seconds: float, ok: bool = True, lost: int = 0) -> Step:
         # ``rate`` messages sent, so the CPU per message is server_seconds / rate.
         sent = int(rate)
         return Step(
-            rate, sent, sent, 0, sent * 10, 1.0, latency, {}, True, ok, {SERVER: server_seconds}
-        )
+            rate, sent, sent, 0, sent * 10 - lost, 1.0, latency, {}, True, ok,
+            {SERVER: server_seconds},
+        )  # fmt: skip
 
     def rows(rounds: list[CostRound], limit_found: bool = True) -> list[str]:
         run = Run(started=datetime.now(UTC), command="python -m bench", facts={}, deployments={})
@@ -203,7 +204,10 @@ def test_the_metrics_cost_at_a_fixed_rate_is_what_they_add_over_the_cpu_at_the_l
     # 30 µs more a message: 7.0% of the rate at the limit, though only 5% at the fixed rate.
     dear = [CostRound(False, step(500, 0.30)), CostRound(True, step(500, 0.315))]
     assert "7.0% of the rate" in rows(dear)[0] and "**not met**" in rows(dear)[0]
-    # A round not sustained, or a ladder that never failed: nothing to judge.
+    # A round late is still counted (its CPU is the whole work of its messages); one with a
+    # delivery missing, or a ladder that never failed, leaves nothing to judge.
     late = [CostRound(False, step(500, 0.30)), CostRound(True, step(500, 0.306, ok=False))]
-    assert "not measured" in rows(late)[0]
+    assert "2.9% of the rate" in rows(late)[0]
+    short = [CostRound(False, step(500, 0.30)), CostRound(True, step(500, 0.306, lost=1))]
+    assert "not measured" in rows(short)[0]
     assert "not measured" in rows(cheap, limit_found=False)[0]
