@@ -125,6 +125,33 @@ def test_the_audit_chain_shows_when_it_was_last_verified(own: Live) -> None:
     assert audit_events(own, "audit.verify")[0]["detail"] == "intact"
 
 
+def test_a_verification_older_than_the_warning_setting_is_a_warning_at_its_edge(own: Live) -> None:
+    """The System page's audit chain, judged a second before and a second after
+    ``audit_verify_warn_days`` since the last verification (the service's clock injected)."""
+    from app.config import Settings
+    from app.db import create_engine, session_factory
+    from app.system.schemas import Health
+    from app.system.service import audit_chain
+
+    verified = own.as_role("admin").get("/api/v1/audit-events/verify")
+    assert verified.status_code == 200 and verified.json()["ok"] is True, verified.text
+    at = datetime.fromisoformat(system(own)["audit_chain"]["last_verified_at"])
+    settings = Settings(data_dir=own.data_dir, database_url=own.env["TEAMWELL_DATABASE_URL"])
+    days = settings.audit_verify_warn_days
+    assert days == 7  # the default, as the page shows it
+
+    async def status_at(now: datetime) -> Health:
+        engine = create_engine(settings)
+        try:
+            async with session_factory(engine)() as session:
+                return (await audit_chain(session, settings, now)).status
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(status_at(at + timedelta(days=days, seconds=-1))) == Health.ok
+    assert asyncio.run(status_at(at + timedelta(days=days, seconds=1))) == Health.warning
+
+
 def test_the_last_backup_is_shown_with_how_it_was_encrypted(own: Live, tmp_path: Path) -> None:
     def backup(*args: str, **env: str) -> None:
         done = teamwell_cli({**own.env, **env}, "backup", *args)
