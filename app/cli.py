@@ -237,6 +237,7 @@ def cmd_verify_audit(settings: Settings, args: argparse.Namespace) -> int:
     verdict = asyncio.run(
         _in_session(settings, lambda session: audit_checkpoints.verify(session, paths, key))
     )
+    asyncio.run(_record_verification(settings, intact=verdict.ok))
     if verdict.ok:
         print(
             f"audit chain intact: {verdict.checked} events verified, "
@@ -251,6 +252,37 @@ def cmd_verify_audit(settings: Settings, args: argparse.Namespace) -> int:
             f"({verdict.checked} events before it verified)"
         )
     return 1
+
+
+async def _record_verification(settings: Settings, *, intact: bool) -> None:
+    """Recorded as the web client's verification is (``audit.verify``, by the service itself),
+    so the admins' System page says when the chain was last verified, from cron or by hand.
+    A chain found intact is then checkpointed, so the event is itself covered by a signed
+    checkpoint (as the service would cover it within its interval, were it running); a broken
+    one is not: a checkpoint vouches for a chain as verified."""
+    await _in_session(
+        settings,
+        lambda session: audit_service.record(
+            session,
+            _system_context(),
+            action="audit.verify",
+            resource_type="audit_chain",
+            detail="intact" if intact else "broken",
+        ),
+    )
+    if not intact:
+        return
+    engine = create_engine(settings)
+    try:
+        await audit_checkpoints.Checkpointer(
+            session_factory(engine),
+            path=settings.audit_checkpoint_file,
+            key=audit_checkpoints.settings_key(settings),
+            clock=SystemClock(),
+            interval=settings.audit_checkpoint_seconds,
+        ).checkpoint()
+    finally:
+        await engine.dispose()
 
 
 def cmd_evaluation_extract(settings: Settings, args: argparse.Namespace) -> int:

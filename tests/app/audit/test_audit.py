@@ -177,21 +177,26 @@ async def test_signed_checkpoints_find_the_newest_events_removed(trail: Trail) -
     ok = teamwell_cli(trail.env, "verify-audit")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "8 events verified, 2 signed checkpoints matched" in ok.stdout
+    # The command recorded its verification (event 9) and checkpointed the chain with it.
+    assert (await trail.verdict()).checkpoints == 3
 
     await trail.sql("DELETE FROM audit_event WHERE id >= 6")
     # The chain alone cannot tell: what is left is a valid chain.
     assert (await trail.plain_verdict()).ok
     found = await trail.verdict()
     assert not found.ok and found.reason
-    assert found.reason.startswith("2 events missing after the checkpoint of")
+    assert found.reason.startswith("4 events missing after the checkpoint of")
     broken = teamwell_cli(trail.env, "verify-audit")
     assert broken.returncode == 1
-    assert "audit chain BROKEN: 2 events missing after the checkpoint of" in broken.stdout
+    assert "audit chain BROKEN: 4 events missing after the checkpoint of" in broken.stdout
+    # Its verification is recorded (broken), and not checkpointed.
+    assert trail.settings.audit_checkpoint_file.read_text().count("\n") == 3
 
     # The server's checkpointer notices too, and its next checkpoint counts the chain afresh
-    # (the signed earlier one still shows what was removed).
+    # (the signed earlier ones still show what was removed): the five left and the record of
+    # the broken verification.
     third = await writer.checkpoint()
-    assert third is not None and (third.count, third.head_id) == (5, 5)
+    assert third is not None and third.count == 6
     assert not (await trail.verdict()).ok
 
 

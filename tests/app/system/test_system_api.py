@@ -123,6 +123,18 @@ def test_the_audit_chain_shows_when_it_was_last_verified(own: Live) -> None:
     assert chain["status"] == "ok" and chain["last_verified_intact"] is True
     assert chain["last_verified_at"] is not None
     assert audit_events(own, "audit.verify")[0]["detail"] == "intact"
+    # Verified on the host (from cron, say): shown too, as the service's own event.
+    done = teamwell_cli(own.env, "verify-audit")
+    assert done.returncode == 0 and "intact" in done.stdout, done.stdout + done.stderr
+    by_host = system(own)["audit_chain"]
+    assert by_host["last_verified_at"] > chain["last_verified_at"], (by_host, chain)
+    assert by_host["status"] == "ok" and by_host["last_verified_intact"] is True
+    with sqlite3.connect(_sqlite_file(own)) as db:
+        newest = db.execute(
+            "SELECT actor_id, resource_type, detail FROM audit_event"
+            " WHERE action = 'audit.verify' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    assert newest == (None, "audit_chain", "intact")
 
 
 def test_a_verification_older_than_the_warning_setting_is_a_warning_at_its_edge(own: Live) -> None:
