@@ -221,7 +221,8 @@ async def test_the_bar_moves_more_than_once_for_a_file_of_one_chunk(
     async def hold_completion(route: Route) -> None:
         if not checked.done():
             values = await page.evaluate("window.__progress")
-            label = await section.locator(".upload__progress:not([hidden]) .upload__label").inner_text()
+            running = section.locator(".upload__progress:not([hidden]) .upload__label")
+            label = await running.inner_text()
             checked.set_result((values, label))
         await route.continue_()
 
