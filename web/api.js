@@ -162,6 +162,47 @@ function toError(status, body, headers = null) {
 }
 
 /**
+ * fetch() for a Blob body whose sending is reported as it goes: fetch() says
+ * nothing until the answer, so an upload's bar would jump a whole chunk at a
+ * time; XMLHttpRequest's upload events say how much has left. Resolves a
+ * Response like fetch's; rejects as fetch does (TypeError when the request
+ * did not get through, AbortError when cancelled).
+ * @param {string} url
+ * @param {{ method: string, headers: Record<string, string>, body: Blob, signal?: AbortSignal }} init
+ * @param {(sent: number, total: number) => void} onProgress
+ * @returns {Promise<Response>}
+ */
+function sendWithProgress(url, { method, headers, body, signal }, onProgress) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new DOMException('The request was cancelled.', 'AbortError'));
+      return;
+    }
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, url);
+    xhr.responseType = 'blob';
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+    xhr.upload.addEventListener('progress', (event) => {
+      onProgress(event.loaded, event.lengthComputable ? event.total : body.size);
+    });
+    xhr.addEventListener('load', () => {
+      const answered = new Headers();
+      for (const line of xhr.getAllResponseHeaders().trim().split(/[\r\n]+/)) {
+        const colon = line.indexOf(':');
+        if (colon > 0) answered.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+      }
+      const empty = xhr.status === 204 || xhr.status === 304;
+      resolve(new Response(empty ? null : xhr.response, { status: xhr.status, headers: answered }));
+    });
+    xhr.addEventListener('error', () => reject(new TypeError('The request did not get through.')));
+    xhr.addEventListener('timeout', () => reject(new TypeError('The request timed out.')));
+    xhr.addEventListener('abort', () => reject(new DOMException('The request was cancelled.', 'AbortError')));
+    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.send(body);
+  });
+}
+
+/**
  * Make an API request and return the parsed JSON body (null for 204).
  * options: method, body (JSON-encoded), query (object), signal,
  *   auth (default true: send the bearer token and refresh on 401),
@@ -170,19 +211,22 @@ function toError(status, body, headers = null) {
  *   as (default "json"; "blob" resolves the body as a Blob, for downloads),
  *   headers (extra request headers, e.g. If-Match),
  *   withHeaders (default false: resolve { data, headers } instead of the body,
- *     for reading an ETag).
+ *     for reading an ETag),
+ *   onUploadProgress (sent, total) => void: called as a Blob body leaves the
+ *     browser (a chunk of an upload), so a progress bar moves within a request.
  * @param {string} path
  * @param {{
  *   method?: string, body?: any, query?: Record<string, any>, signal?: AbortSignal,
  *   auth?: boolean, retry?: boolean, expireOnFailure?: boolean, as?: 'json' | 'blob',
  *   headers?: Record<string, string>, withHeaders?: boolean,
+ *   onUploadProgress?: (sent: number, total: number) => void,
  * }} [options]
  * @returns {Promise<any>}
  */
 export async function request(path, options = {}) {
   const {
     method = 'GET', body, query, signal, auth = true, retry = true, expireOnFailure = true,
-    as = 'json', headers: extraHeaders, withHeaders = false,
+    as = 'json', headers: extraHeaders, withHeaders = false, onUploadProgress,
   } = options;
 
   // After a reload we have a refresh token but no access token yet.
@@ -203,14 +247,17 @@ export async function request(path, options = {}) {
 
   let response;
   try {
-    response = await fetch(buildUrl(path, query), {
+    const init = {
       method,
       headers,
       body: body === undefined || raw ? body : JSON.stringify(body),
       signal,
-      credentials: 'same-origin',
-      cache: 'no-store',
-    });
+      credentials: /** @type {RequestCredentials} */ ('same-origin'),
+      cache: /** @type {RequestCache} */ ('no-store'),
+    };
+    response = raw && onUploadProgress
+      ? await sendWithProgress(buildUrl(path, query), init, onUploadProgress)
+      : await fetch(buildUrl(path, query), init);
   } catch (error) {
     if (error && error.name === 'AbortError') throw error;
     throw new ApiError({ status: 0 });

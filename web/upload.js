@@ -15,6 +15,8 @@
 import { request, ApiError } from './api.js';
 import { h, uid, problemMessage } from './ui.js';
 
+/** How much of the bar the bytes on their way fill; the server's check of the file is the rest. */
+const SENT_SHARE = 95;
 /** How many failed chunks in a row we try again before giving up. */
 const MAX_RETRIES = 5;
 /** The first pause after a failed chunk; it doubles with each failure, up to the cap. */
@@ -41,14 +43,19 @@ function pause(ms, signal) {
 /**
  * Send `file` to the place `place` names (client_id, conversation_id, meeting_id or
  * document_id, with kind, title, shared_with_client as docs/api.md allows).
- * `onProgress(sentBytes, totalBytes)` is called as chunks arrive.
+ * `onProgress(sentBytes, totalBytes)` is called as each chunk's bytes leave the browser;
+ * `onChecking()` once every byte has arrived, while the server checks the file (its type
+ * and, where a scanner is set up, viruses: seconds, for a large file).
  * Resolves the document the server made (or added a version to).
  * @param {File} file
  * @param {Record<string, any>} place
- * @param {{ onProgress?: (sent: number, total: number) => void, signal?: AbortSignal }} [options]
+ * @param {{
+ *   onProgress?: (sent: number, total: number) => void, onChecking?: () => void,
+ *   signal?: AbortSignal,
+ * }} [options]
  * @returns {Promise<Record<string, any>>}
  */
-export async function sendFile(file, place, { onProgress = () => {}, signal } = {}) {
+export async function sendFile(file, place, { onProgress = () => {}, onChecking = () => {}, signal } = {}) {
   const upload = await request('/api/v1/documents/uploads', {
     method: 'POST', body: { ...place, filename: file.name, size: file.size }, signal,
   });
@@ -61,8 +68,10 @@ export async function sendFile(file, place, { onProgress = () => {}, signal } = 
     const offset = sent;
     const piece = file.slice(offset, Math.min(offset + chunkBytes, file.size));
     try {
+      // The bar moves as the chunk's bytes leave, not once per chunk (8 MiB by default).
       const answer = await request(`/api/v1/documents/uploads/${uploadId}/chunks/${offset}`, {
         method: 'PUT', body: piece, signal,
+        onUploadProgress: (leaving) => onProgress(offset + Math.min(leaving, piece.size), file.size),
       });
       sent = Number(answer.received_bytes);
       failures = 0;
@@ -75,6 +84,7 @@ export async function sendFile(file, place, { onProgress = () => {}, signal } = 
     }
     onProgress(sent, file.size);
   }
+  onChecking();
   return request(`/api/v1/documents/uploads/${uploadId}/complete`, { method: 'POST', signal });
 }
 
@@ -136,10 +146,18 @@ export function uploadControl({ label, buttonLabel = 'Upload', hint, accept, pla
   const refusal = h('p', { class: 'field__error upload__error', role: 'alert' });
   let controller = null;
 
-  function show(sent, total) {
-    const value = total ? Math.floor((sent / total) * 100) : 100;
+  // The bytes on their way fill the bar to SENT_SHARE; the server's check of the whole file
+  // (a virus scan takes seconds for a large one) is the rest, so a full bar means done.
+  function fill(value) {
     bar.setAttribute('value', String(value));
     percent.textContent = `${value}%`;
+  }
+  function show(sent, total) {
+    fill(total ? Math.floor((sent / total) * SENT_SHARE) : SENT_SHARE);
+  }
+  function checking(name) {
+    progressName.textContent = `Checking ${name}`;
+    fill(SENT_SHARE);
   }
 
   start.addEventListener('click', async () => {
@@ -165,7 +183,10 @@ export function uploadControl({ label, buttonLabel = 'Upload', hint, accept, pla
     running.hidden = false;
     start.setAttribute('aria-disabled', 'true');
     try {
-      const document = await sendFile(file, where, { onProgress: show, signal: controller.signal });
+      const document = await sendFile(file, where, {
+        onProgress: show, onChecking: () => checking(file.name), signal: controller.signal,
+      });
+      fill(100);
       input.value = '';
       if (quarantined(document)) {
         refusal.textContent = `Malware found — ${file.name} was removed and not shared with anyone.`;
