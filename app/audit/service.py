@@ -46,13 +46,16 @@ def event_digest(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# Built once: every audited request (or the audit writer's batch) reads the tail.
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=AUDIT_CHAIN_LOCK)
+_TAIL = select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+
+
 async def _chain_tail(session: AsyncSession) -> str:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        await session.exec(
-            text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=AUDIT_CHAIN_LOCK)
-        )  # type: ignore[call-overload]
-    last = await session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1))
+        await session.exec(_CHAIN_LOCK)  # type: ignore[call-overload]
+    last = await session.exec(_TAIL)
     return last.first() or GENESIS_HASH
 
 
