@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.audit.service import AuditEntry
+from app.audit.writer import AuditedRead
 from app.clients import eligibility, service
 from app.clients.models import ClientRecord, ProgrammeStatus
 from app.clients.schemas import (
@@ -162,7 +163,9 @@ async def create_client(
     return await summary_of(session, client)
 
 
-@router.get("/{client_id}", response_model=ClientSummary)
+# Reading routes append their audit events through the audit writer (app/audit/writer.py): the
+# request reads without SQLite's write lock and its event is group-committed before it answers.
+@router.get("/{client_id}", response_model=ClientSummary, dependencies=[AuditedRead])
 async def get_client(access: ReadableClient, session: SessionDep) -> ClientSummary:
     """A client's summary: status, care team, referrals and current consent."""
     await access.audit("client.read")
@@ -182,7 +185,11 @@ async def update_client(
     return await summary_of(session, client)
 
 
-@router.get("/{client_id}/care-team", response_model=list[CareTeamMemberPublic])
+@router.get(
+    "/{client_id}/care-team",
+    response_model=list[CareTeamMemberPublic],
+    dependencies=[AuditedRead],
+)
 async def list_care_team(
     access: ReadableClient,
     session: SessionDep,
