@@ -89,10 +89,7 @@ async def consent_views(session: SessionDep, records: list[ConsentRecord]) -> li
 
 
 async def summary_of(session: SessionDep, client: ClientRecord) -> ClientSummary:
-    organisation = await organisations_service.get(
-        session=session, organisation_id=client.organisation_id
-    )
-    team = await teams_service.get(session=session, team_id=client.team_id)
+    organisation_name, team_name = await service.place_names(session=session, client=client)
     history = await consents_service.history(session=session, client_id=client.id)
     return ClientSummary(
         id=client.id,
@@ -103,8 +100,8 @@ async def summary_of(session: SessionDep, client: ClientRecord) -> ClientSummary
         created_at=client.created_at,
         updated_at=client.updated_at,
         user_id=client.user_id,
-        organisation_name=organisation.name,
-        team_name=team.name,
+        organisation_name=organisation_name,
+        team_name=team_name,
         care_team=await service.care_team(session=session, client_id=client.id),
         referrals=await service.referrals(session=session, client_id=client.id),
         consents=await consent_views(session, consents_service.current_of(history)),

@@ -33,6 +33,7 @@ from app.clients.schemas import (
 from app.context import Context
 from app.db import found
 from app.errors import Conflict, NotFound, Unprocessable
+from app.organisations.models import Organisation
 from app.teams.models import Team
 from app.users.models import SupervisionLink, User
 from auth.policies import clients as client_policies
@@ -130,6 +131,22 @@ def _with_relation_statement() -> Select[ClientRecord, bool, bool]:
     return select(ClientRecord, *_care_relation_exists(client_id, user_id)).where(
         col(ClientRecord.id) == client_id
     )
+
+
+# Built once: the client's organisation and team names for the summary, in one query rather
+# than a load of each whole row (both are the client's foreign keys, so the row is there).
+_PLACE_NAMES = select(Organisation.name, Team.name).where(
+    col(Organisation.id) == bindparam("organisation_id"), col(Team.id) == bindparam("team_id")
+)
+
+
+async def place_names(*, session: AsyncSession, client: ClientRecord) -> tuple[str, str]:
+    """The names of the client's organisation and team."""
+    rows = await session.exec(
+        _PLACE_NAMES, params={"organisation_id": client.organisation_id, "team_id": client.team_id}
+    )
+    organisation, team = rows.one()
+    return organisation, team
 
 
 # Kept in a session's ``info`` by ``get_with_relation`` for the one ``care_relation`` that
