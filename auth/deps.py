@@ -237,13 +237,20 @@ def principal_of(
     )
 
 
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
 async def authenticated(
-    request: Request,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    request: Request, session: SessionDep, credentials: Credentials
 ) -> Principal:
     """Signed in, whether or not multi-factor enrolment is still owed (for /auth/me, enrolment)."""
+    return await _signed_in(request, session, credentials)
+
+
+async def _signed_in(
+    request: Request, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    runtime: AuthRuntime = request.app.state.auth
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("Sign in to continue.")
     principal = await principal_from_token(
@@ -297,8 +304,12 @@ async def require_mfa(
 
 
 async def current_principal(
-    request: Request, principal: SignedIn, runtime: RuntimeDep, session: SessionDep
+    request: Request, session: SessionDep, credentials: Credentials
 ) -> Principal:
+    # Signed in (as ``authenticated``), called here rather than solved as a dependency of its
+    # own: every dependency FastAPI solves per request costs a share of a record read.
+    principal = await _signed_in(request, session, credentials)
+    runtime: AuthRuntime = request.app.state.auth
     # Audited here, not by audit_refusal: request.state.principal is set only once admitted.
     await require_mfa(session, principal, runtime, where=f"{request.method} {request.url.path}")
     # Kept so that a refusal raised further on can be audited as theirs (audit_refusal).

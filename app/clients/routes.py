@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.audit.service import AuditEntry
+from app.audit.writer import AuditedRead
 from app.clients import eligibility, service
 from app.clients.models import ClientRecord, ProgrammeStatus
 from app.clients.schemas import (
@@ -88,10 +89,7 @@ async def consent_views(session: SessionDep, records: list[ConsentRecord]) -> li
 
 
 async def summary_of(session: SessionDep, client: ClientRecord) -> ClientSummary:
-    organisation = await organisations_service.get(
-        session=session, organisation_id=client.organisation_id
-    )
-    team = await teams_service.get(session=session, team_id=client.team_id)
+    organisation_name, team_name = await service.place_names(session=session, client=client)
     history = await consents_service.history(session=session, client_id=client.id)
     return ClientSummary(
         id=client.id,
@@ -102,8 +100,8 @@ async def summary_of(session: SessionDep, client: ClientRecord) -> ClientSummary
         created_at=client.created_at,
         updated_at=client.updated_at,
         user_id=client.user_id,
-        organisation_name=organisation.name,
-        team_name=team.name,
+        organisation_name=organisation_name,
+        team_name=team_name,
         care_team=await service.care_team(session=session, client_id=client.id),
         referrals=await service.referrals(session=session, client_id=client.id),
         consents=await consent_views(session, consents_service.current_of(history)),
@@ -162,7 +160,9 @@ async def create_client(
     return await summary_of(session, client)
 
 
-@router.get("/{client_id}", response_model=ClientSummary)
+# Reading routes append their audit events through the audit writer (app/audit/writer.py): the
+# request reads without SQLite's write lock and its event is group-committed before it answers.
+@router.get("/{client_id}", response_model=ClientSummary, dependencies=[AuditedRead])
 async def get_client(access: ReadableClient, session: SessionDep) -> ClientSummary:
     """A client's summary: status, care team, referrals and current consent."""
     await access.audit("client.read")
@@ -182,7 +182,11 @@ async def update_client(
     return await summary_of(session, client)
 
 
-@router.get("/{client_id}/care-team", response_model=list[CareTeamMemberPublic])
+@router.get(
+    "/{client_id}/care-team",
+    response_model=list[CareTeamMemberPublic],
+    dependencies=[AuditedRead],
+)
 async def list_care_team(
     access: ReadableClient,
     session: SessionDep,

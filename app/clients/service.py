@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Exists, exists, func, or_, union
+from sqlalchemy import Exists, bindparam, exists, func, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from app.clients import eligibility
 from app.clients.models import (
@@ -32,6 +33,7 @@ from app.clients.schemas import (
 from app.context import Context
 from app.db import found
 from app.errors import Conflict, NotFound, Unprocessable
+from app.organisations.models import Organisation
 from app.teams.models import Team
 from app.users.models import SupervisionLink, User
 from auth.policies import clients as client_policies
@@ -111,6 +113,42 @@ def _care_relation_exists(client_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Exi
     return on_care_team, supervising
 
 
+# Built once with bound parameters: every access to a client's record runs one of these, and
+# building the statement and its cache key anew each time cost as much as running it. (Built
+# on first use: the policies they use import this module. The parameters are typed as the ids
+# they stand for, which the statement compares them with.)
+@cache
+def _care_relation_statement() -> Select[bool, bool]:
+    client_id: Any = bindparam("client_id")
+    user_id: Any = bindparam("user_id")
+    return select(*_care_relation_exists(client_id, user_id))
+
+
+@cache
+def _with_relation_statement() -> Select[ClientRecord, bool, bool]:
+    client_id: Any = bindparam("client_id")
+    user_id: Any = bindparam("user_id")
+    return select(ClientRecord, *_care_relation_exists(client_id, user_id)).where(
+        col(ClientRecord.id) == client_id
+    )
+
+
+# Built once: the client's organisation and team names for the summary, in one query rather
+# than a load of each whole row (both are the client's foreign keys, so the row is there).
+_PLACE_NAMES = select(Organisation.name, Team.name).where(
+    col(Organisation.id) == bindparam("organisation_id"), col(Team.id) == bindparam("team_id")
+)
+
+
+async def place_names(*, session: AsyncSession, client: ClientRecord) -> tuple[str, str]:
+    """The names of the client's organisation and team."""
+    rows = await session.exec(
+        _PLACE_NAMES, params={"organisation_id": client.organisation_id, "team_id": client.team_id}
+    )
+    organisation, team = rows.one()
+    return organisation, team
+
+
 # Kept in a session's ``info`` by ``get_with_relation`` for the one ``care_relation`` that
 # follows it: (client id, person id, the relation).
 _KNOWN_RELATION = "teamwell_known_care_relation"
@@ -125,7 +163,9 @@ async def care_relation(
     known = session.info.pop(_KNOWN_RELATION, None)
     if known is not None and known[:2] == (client_id, user_id):
         return known[2]
-    rows = await session.exec(select(*_care_relation_exists(client_id, user_id)))
+    rows = await session.exec(
+        _care_relation_statement(), params={"client_id": client_id, "user_id": user_id}
+    )
     on_team, supervises = rows.one()
     return bool(on_team), bool(supervises)
 
@@ -136,10 +176,9 @@ async def get_with_relation(
     """``get``, with the person's care relation to the client read in the same query: the next
     ``care_relation`` of this person and client in this session answers from it (the access
     decision made straight after; it is then forgotten, so nothing later reads it stale)."""
-    on_care_team, supervising = _care_relation_exists(client_id, user_id)
     row = (
         await session.exec(
-            select(ClientRecord, on_care_team, supervising).where(col(ClientRecord.id) == client_id)
+            _with_relation_statement(), params={"client_id": client_id, "user_id": user_id}
         )
     ).first()
     if row is None:

@@ -16,6 +16,7 @@ from app import events
 from app.alerts.events import alert_raised
 from app.alerts.models import RISK_ALERT_KINDS
 from app.audit import service as audit_service
+from app.audit.writer import AuditedRead
 from app.clients.models import ClientRecord
 from app.context import acting_as
 from app.db import SessionDep
@@ -115,7 +116,12 @@ def _alert_view(alert: Any, client: ClientRecord | None) -> AlertPublic:
     return service.alert_public(alert, client)
 
 
-@router.get("/clients/{client_id}/measures", response_model=list[MeasurePublic])
+# Reading routes append their audit events through the audit writer (app/audit/writer.py).
+@router.get(
+    "/clients/{client_id}/measures",
+    response_model=list[MeasurePublic],
+    dependencies=[AuditedRead],
+)
 async def measures(access: ReadableClient, session: SessionDep) -> list[MeasurePublic]:
     """Every questionnaire the client completed, oldest first. ``answers`` is null for readers
     who see only the scores (``auth.policies.clients.can_see_item_answers``)."""
@@ -127,7 +133,9 @@ async def measures(access: ReadableClient, session: SessionDep) -> list[MeasureP
     return [_public(r, items=bool(items)) for r in found]
 
 
-@router.get("/clients/{client_id}/outcomes", response_model=OutcomeSummary)
+@router.get(
+    "/clients/{client_id}/outcomes", response_model=OutcomeSummary, dependencies=[AuditedRead]
+)
 async def outcomes(access: ReadableClient, session: SessionDep) -> OutcomeSummary:
     """Caseness, recovery and reliable change between the first and latest paired sessions."""
     await access.audit("measure.read")

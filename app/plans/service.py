@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -55,15 +55,19 @@ async def find(*, session: AsyncSession, client_id: uuid.UUID) -> CarePlan | Non
     return rows.first()
 
 
+# Built once with a bound parameter (every plan read runs it; see clients.get_with_relation).
+_WITH_EDITOR = (
+    select(CarePlan, User.display_name)
+    .outerjoin(User, col(User.id) == col(CarePlan.updated_by))
+    .where(col(CarePlan.client_id) == bindparam("client_id"))
+)
+
+
 async def find_with_editor(
     *, session: AsyncSession, client_id: uuid.UUID
 ) -> tuple[CarePlan | None, str | None]:
     """The plan and the name of who saved it last, in one query."""
-    rows = await session.exec(
-        select(CarePlan, User.display_name)
-        .outerjoin(User, col(User.id) == col(CarePlan.updated_by))
-        .where(CarePlan.client_id == client_id)
-    )
+    rows = await session.exec(_WITH_EDITOR, params={"client_id": client_id})
     found = rows.first()
     return (found[0], found[1]) if found is not None else (None, None)
 
