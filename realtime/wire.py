@@ -65,7 +65,20 @@ class LastFrame:
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's WebSocket protocol, offering ``write_frame`` to the application."""
+    """uvicorn's WebSocket protocol, offering ``write_frame`` to the application, and sending
+    no keepalive pings of its own (whatever ``--ws-ping-interval`` says).
+
+    Why no pings: the clients send Teamwell's own heartbeat (``ping`` every ``heartbeat_seconds``,
+    docs/realtime.md), and the gateway closes a socket from which nothing arrives for the
+    heartbeat timeout, so the protocol's pings found nothing the heartbeat does not. They were
+    uvicorn's default of one every 20 s to every socket, each a timer, a frame written and a
+    pong parsed: the largest share of an idle server's time (about a third of its samples with
+    4,000 idle sockets), and a timer handle held by every socket. Pings from the client are
+    still answered."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ping_interval = None  # read by start_keepalive: no timer is ever scheduled
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
