@@ -138,6 +138,11 @@ class Connection:
     held: list[str] | None = None
     # A guest's socket: ``user_id`` is then the guest link's id (the channel it listens on).
     guest: GuestPass | None = None
+    # Set when the socket first asks to join a meeting (before the seat is stored, so a join
+    # whose answer failed still counts) and never cleared: only such a socket may have a seat
+    # to release when it closes. The rest close without a database transaction, which ten
+    # thousand sockets dropped at once took a whole pool of connections for.
+    joined_meeting: bool = False
 
     def __post_init__(self) -> None:
         self.outbound = Outbox(self.outbound_limit)

@@ -253,6 +253,7 @@ async def _guest_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin
 
 
 async def on_join(rt: Realtime, connection: Connection, frame: p.MeetingJoin) -> None:
+    connection.joined_meeting = True  # see on_disconnect
     if connection.guest is not None:
         await _guest_join(rt, connection, frame)
         return
@@ -581,7 +582,11 @@ async def on_lobby_message(
 
 
 async def on_disconnect(rt: Realtime, connection: Connection) -> None:
-    """The seat waits for a rejoin for the grace time; then the others are told."""
+    """The seat waits for a rejoin for the grace time; then the others are told. A socket that
+    never asked to join a meeting has no seat (seats are taken by ``meeting.join`` alone, under
+    the joining socket's id), and looks for none."""
+    if not connection.joined_meeting:
+        return
     grace = timedelta(seconds=rt.settings.meeting_rejoin_grace_seconds)
     async with _transaction(rt) as session:
         changed = await meetings.dropped(
