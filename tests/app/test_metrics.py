@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import Settings
 from tests.conftest import DEMO_CLIENT_NAMES, ROLE_EMAILS, Live, demo_team_id, live_server, problem
-from tests.realtime.test_realtime import client_id_of
+from tests.support.builders import client_id_of
 from tests.support.ws import WsClient
 
 TOKEN = "metrics-" + "k" * 40

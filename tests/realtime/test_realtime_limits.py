@@ -16,6 +16,7 @@ from websockets.exceptions import InvalidStatus
 from app.clock import SystemClock
 from auth.tokens import TokenSigner
 from tests.conftest import Live, demo_team_id, live_server
+from tests.support.builders import client_id_of
 from tests.support.net import wait_until
 from tests.support.ws import WsClient
 
@@ -336,8 +337,7 @@ def test_conversation_pages_are_capped_at_the_edge(small: Live) -> None:
 
 
 def case_meeting(live: Live) -> str:
-    clients = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    alex = next(c["id"] for c in clients if c["display_name"] == "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     made = live.as_role("peer_keyworker").post(
         "/api/v1/meetings",
         json={

@@ -135,6 +135,17 @@ def new_client(by: Session, name: str, **referral: Any) -> str:
     return str(refer_client(by, name, **referral)["id"])
 
 
+def client_id_of(live: Live, name: str, *, as_role: str = "peer_keyworker") -> str:
+    """The id of the one client with this display name (a demo client, say "Alex Morgan"),
+    looked up by name as the demo person with ``as_role`` would (the keyworker, on every demo
+    client's care team, unless another is given); a name that is not exactly one client's is a
+    set-up error."""
+    listed = live.as_role(as_role).get("/api/v1/clients", params={"q": name, "limit": 200})
+    assert listed.status_code == 200, listed.text
+    [found] = [c["id"] for c in listed.json()["items"] if c["display_name"] == name]
+    return str(found)
+
+
 def add_to_care_team(by: Session, client_id: str, user_id: str) -> None:
     added = by.post(f"/api/v1/clients/{client_id}/care-team", json={"user_id": user_id})
     assert added.status_code in (200, 201), added.text

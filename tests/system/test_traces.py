@@ -20,7 +20,8 @@ import pytest
 
 from app.tracing import ATTRIBUTES, TracingSettingError, _Scrubbing, wanted
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, live_server, problem
-from tests.realtime.test_realtime import client_id_of, team_conversation
+from tests.realtime.test_realtime import team_conversation
+from tests.support.builders import client_id_of
 from tests.support.leaks import assert_nothing_leaked, demo_identities
 from tests.support.otlp import OtlpCollector, Span
 from tests.support.ws import WsClient

@@ -11,6 +11,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 
 from tests.conftest import Live, Session, problem
+from tests.support.builders import client_id_of
 from tests.support.ws import WsClient
 
 PHQ9 = {"1": 2, "2": 2, "3": 1, "4": 1, "5": 1, "6": 1, "7": 0, "8": 0, "9": 0}  # 8, mild
@@ -31,11 +32,6 @@ ARCHIVE_SECTIONS = {
     "applications",
     "equality",
 }
-
-
-def alex(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == "Alex Morgan"))
 
 
 def save_plan(live: Live, client_id: str, marker: str) -> dict[str, Any]:
@@ -98,7 +94,7 @@ def audit_actions(live: Live, client_id: str, actor: Session) -> list[dict[str, 
 
 
 def test_the_fhir_bundle_is_valid_r4_and_its_references_resolve(live: Live) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     marker = uuid.uuid4().hex[:8]
     plan = save_plan(live, client_id, marker)
     phq_id = record(live, client_id, "phq9", PHQ9)
@@ -211,7 +207,7 @@ def export(live: Live, session: Session, client_id: str) -> dict[str, Any]:
 
 
 async def test_subject_access_archive_for_the_client_and_a_supervisor(live: Live) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     marker = uuid.uuid4().hex[:8]
     save_plan(live, client_id, marker)
     phq_id = record(live, client_id, "phq9", PHQ9)
@@ -288,7 +284,7 @@ async def test_subject_access_archive_for_the_client_and_a_supervisor(live: Live
 
 
 def test_other_staff_cannot_take_a_subject_access_export(live: Live) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     for role in ("therapist", "admin", "peer_keyworker"):
         session = live.as_role(role)
         problem(session.get(f"/api/v1/clients/{client_id}/subject-access"), 403)
@@ -302,4 +298,6 @@ def test_other_staff_cannot_take_a_subject_access_export(live: Live) -> None:
 
 
 def test_admins_cannot_export_fhir(live: Live) -> None:
-    problem(live.as_role("admin").get(f"/api/v1/clients/{alex(live)}/fhir"), 403)
+    problem(
+        live.as_role("admin").get(f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}/fhir"), 403
+    )

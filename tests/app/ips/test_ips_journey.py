@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import Live, Session, live_server, problem
 from tests.support import builders
-from tests.support.builders import days_ago, share_with_specialist, today
+from tests.support.builders import client_id_of, days_ago, share_with_specialist, today
 
 
 def new_client(live: Live, name: str) -> str:
@@ -336,11 +336,7 @@ def test_who_may_log_and_read(live: Live) -> None:
     unlinked = erin.post("/api/v1/employer-contacts", json=contact)
     assert unlinked.status_code == 201 and unlinked.json()["client_id"] is None
     # Admins see no clinical content; a client reads their own journey but does not record on it.
-    alex = next(
-        c["id"]
-        for c in live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-        if c["display_name"] == "Alex Morgan"
-    )
+    alex = client_id_of(live, "Alex Morgan")
     problem(live.as_role("admin").get(f"/api/v1/clients/{alex}/journey"), 403)
     assert live.as_role("client").get(f"/api/v1/clients/{alex}/journey").status_code == 200
     problem(

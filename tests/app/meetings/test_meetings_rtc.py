@@ -20,6 +20,7 @@ import aioice.stun
 import pytest
 
 from tests.conftest import Live
+from tests.support.builders import client_id_of
 from tests.support.rtc_peer import MeetingError, MeetingPeer
 from tests.support.ws import WsClient
 
@@ -80,11 +81,6 @@ async def call(live: Live) -> AsyncIterator[Call]:
         await running.close()
 
 
-def alex_id(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == "Alex Morgan"))
-
-
 def user_id(live: Live, role: str) -> str:
     return str(live.as_role(role).user["id"])
 
@@ -97,7 +93,7 @@ def case_meeting(live: Live, *invited_roles: str, kind: str = "case_meeting") ->
         json={
             "kind": kind,
             "title": f"Alex: review {uuid.uuid4().hex[:6]}",
-            "client_id": alex_id(live),
+            "client_id": client_id_of(live, "Alex Morgan"),
             "starts_at": now.isoformat(),
             "ends_at": (now + timedelta(hours=1)).isoformat(),
             "invitee_ids": [user_id(live, role) for role in invited_roles],

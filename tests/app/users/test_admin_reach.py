@@ -16,11 +16,7 @@ import uuid
 from typing import Any
 
 from tests.conftest import PARTNER_ADMIN_EMAIL, Live, Session, problem
-
-
-def _alex(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients", params={"limit": 200})
-    return str(next(c["id"] for c in items.json()["items"] if c["display_name"] == "Alex Morgan"))
+from tests.support.builders import client_id_of
 
 
 def _case_thread(live: Live, client_id: str) -> str:
@@ -55,7 +51,7 @@ def _reads_nothing_of(session: Session, client_id: str, thread: str) -> None:
 
 def test_an_admin_cannot_read_records_through_a_supervisor_account_it_made(live: Live) -> None:
     admin = live.as_role("admin")
-    alex = _alex(live)
+    alex = client_id_of(live, "Alex Morgan")
     thread = _case_thread(live, alex)
     tom = live.as_role("therapist")  # on Alex's care team
     tom_id = str(tom.user["id"])
@@ -116,7 +112,7 @@ def test_an_admin_cannot_read_records_through_a_supervisor_account_it_made(live:
 def test_a_supervisor_reads_the_records_only_once_the_supervisee_accepted(live: Live) -> None:
     """The control: the same link, accepted by the supervisee, opens the records, so the
     refusal above comes from the missing acceptance and nothing else."""
-    alex = _alex(live)
+    alex = client_id_of(live, "Alex Morgan")
     thread = _case_thread(live, alex)
     suffix = uuid.uuid4().hex[:8]
     therapist = live.new_account(f"tess-{suffix}@tyneside.example", "Tess Hale", "therapist")
