@@ -25,7 +25,7 @@ from playwright.async_api import (
 )
 
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live
-from tests.support.builders import client_id_of
+from tests.support.builders import arrange_meeting, client_id_of
 
 # The real binary first: /usr/bin/chromium is a shell wrapper that may print a harmless warning.
 CHROMIUM_CANDIDATES = (Path("/usr/lib/chromium/chromium"), Path("/usr/bin/chromium"))
@@ -224,19 +224,16 @@ def meeting_for_alex(
     now = datetime.now(UTC)
     starts = starts or now - timedelta(minutes=1)
     ends = ends or now + timedelta(hours=1)
-    created = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": kind,
-            "title": title,
-            "client_id": alex,
-            "starts_at": starts.isoformat(),
-            "ends_at": ends.isoformat(),
-            "invitee_ids": [],
-        },
+    made = arrange_meeting(
+        keyworker,
+        kind=kind,
+        title=title,
+        client_id=alex,
+        starts_at=starts,
+        ends_at=ends,
+        invitee_ids=[],
     )
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
+    return str(made["id"])
 
 
 def schedule_session_for_alex(live: Live, title: str) -> str:

@@ -23,7 +23,7 @@ import pyotp
 from app.clock import SystemClock
 from auth.tokens import TokenSigner
 from tests.conftest import DEMO_PASSWORD, PARTNER_ADMIN_EMAIL, Live, Session, problem
-from tests.support.builders import client_id_of
+from tests.support.builders import arrange_meeting, client_id_of
 from tests.support.ws import WsClient
 
 ONE_MINUTE = timedelta(minutes=1)
@@ -104,16 +104,14 @@ def test_other_peoples_conversations_and_meetings_are_refused_and_audited(live: 
     conversation = keyworker.post(
         "/api/v1/conversations", json={"kind": "team", "team_id": team}
     ).json()["id"]
-    meeting = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "case_meeting",
-            "title": "Review without Alex",
-            "client_id": alex,
-            "starts_at": "2030-02-03T10:00:00Z",
-            "ends_at": "2030-02-03T11:00:00Z",
-        },
-    ).json()["id"]
+    meeting = arrange_meeting(
+        keyworker,
+        kind="case_meeting",
+        title="Review without Alex",
+        client_id=alex,
+        starts_at="2030-02-03T10:00:00Z",
+        ends_at="2030-02-03T11:00:00Z",
+    )["id"]
     client = live.as_role("client")
     ua = attacker("deep")
     paths = [
@@ -377,26 +375,15 @@ async def test_signalling_without_admission_is_refused_and_audited(live: Live) -
     keyworker = live.as_role("peer_keyworker")
     alex_client = live.as_role("client")
     alex = client_id_of(live, "Alex Morgan")
-    meeting = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "client_session",
-            "title": "Weekly check-in",
-            "client_id": alex,
-            "starts_at": "2030-03-04T10:00:00Z",
-            "ends_at": "2030-03-04T10:45:00Z",
-        },
-    ).json()["id"]
-    case_meeting = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "case_meeting",
-            "title": "Case review",
-            "client_id": alex,
-            "starts_at": "2030-03-05T10:00:00Z",
-            "ends_at": "2030-03-05T11:00:00Z",
-        },
-    ).json()["id"]
+    meeting = arrange_meeting(keyworker, title="Weekly check-in", client_id=alex)["id"]
+    case_meeting = arrange_meeting(
+        keyworker,
+        kind="case_meeting",
+        title="Case review",
+        client_id=alex,
+        starts_at="2030-03-05T10:00:00Z",
+        ends_at="2030-03-05T11:00:00Z",
+    )["id"]
     priya = await connect(live, keyworker.tokens["access_token"])
     lobby = await connect(live, alex_client.tokens["access_token"])
     try:

@@ -26,7 +26,7 @@ from app.db import create_engine, session_factory
 from app.documents import service
 from tests.app.documents.test_content import bomb, pdf, png
 from tests.conftest import Live, Session, live_server, problem, teamwell_cli
-from tests.support.builders import client_id_of
+from tests.support.builders import arrange_meeting, client_id_of
 from tests.support.ws import WsClient
 
 CHUNK = 1024
@@ -247,18 +247,14 @@ def test_a_case_thread_attachment_is_read_by_whoever_reads_the_thread(live: Live
 
 def test_a_meetings_papers_are_added_by_those_who_run_it(live: Live) -> None:
     keyworker, client = live.as_role("peer_keyworker"), live.as_role("client")
-    made = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "case_meeting",
-            "title": "Review",
-            "client_id": client_id_of(live, "Alex Morgan"),
-            "starts_at": "2030-01-07T10:00:00Z",
-            "ends_at": "2030-01-07T11:00:00Z",
-        },
-    )
-    assert made.status_code == 201, made.text
-    meeting = made.json()["id"]
+    meeting = arrange_meeting(
+        keyworker,
+        kind="case_meeting",
+        title="Review",
+        client_id=client_id_of(live, "Alex Morgan"),
+        starts_at="2030-01-07T10:00:00Z",
+        ends_at="2030-01-07T11:00:00Z",
+    )["id"]
     agenda = upload(
         keyworker, b"1. Progress\n2. Next steps\n", meeting_id=meeting, filename="a.txt"
     )

@@ -11,7 +11,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 
 from tests.conftest import Live, Session, problem
-from tests.support.builders import client_id_of
+from tests.support.builders import client_id_of, edit_plan
 from tests.support.ws import WsClient
 
 PHQ9 = {"1": 2, "2": 2, "3": 1, "4": 1, "5": 1, "6": 1, "7": 0, "8": 0, "9": 0}  # 8, mild
@@ -37,29 +37,19 @@ ARCHIVE_SECTIONS = {
 def save_plan(live: Live, client_id: str, marker: str) -> dict[str, Any]:
     """Put a plan with two goals and an open and a done action (GET for the ETag, PUT with
     If-Match)."""
-    keyworker = live.as_role("peer_keyworker")
-    read = keyworker.get(f"/api/v1/clients/{client_id}/plan")
-    assert read.status_code == 200, read.text
-    content = read.json()["content"]
-    content["goals"] = [
-        {"text": f"Back to warehouse work by summer {marker}"},
-        {"text": f"Sleep better {marker}"},
-    ]
-    content["actions"] = [
-        {
-            "text": f"Update the CV {marker}",
-            "owner_id": live.as_role("employment_specialist").user["id"],
-            "due_on": "2030-02-01",
-        },
-        {"text": f"Visit the job centre {marker}", "status": "done"},
-    ]
-    saved = keyworker.put(
-        f"/api/v1/clients/{client_id}/plan",
-        json=content,
-        headers={"If-Match": read.headers["etag"]},
-    )
-    assert saved.status_code == 200, saved.text
-    return dict(saved.json()["content"])
+    specialist = live.as_role("employment_specialist").user["id"]
+
+    def change(content: dict[str, Any]) -> None:
+        content["goals"] = [
+            {"text": f"Back to warehouse work by summer {marker}"},
+            {"text": f"Sleep better {marker}"},
+        ]
+        content["actions"] = [
+            {"text": f"Update the CV {marker}", "owner_id": specialist, "due_on": "2030-02-01"},
+            {"text": f"Visit the job centre {marker}", "status": "done"},
+        ]
+
+    return dict(edit_plan(live.as_role("peer_keyworker"), client_id, change)["content"])
 
 
 def record(live: Live, client_id: str, instrument: str, answers: dict[str, int]) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from app.config import Settings
 from app.demo import DEMO_SESSION_LENGTH
 from tests.conftest import Live, Session, problem
-from tests.support.builders import client_id_of, days_ago, new_client
+from tests.support.builders import arrange_meeting, client_id_of, days_ago, new_client
 
 PHQ9_ITEM9 = {"1": 1, "2": 1, "3": 0, "4": 1, "5": 0, "6": 1, "7": 0, "8": 0, "9": 1}
 DEMO_SESSION = "Weekly check-in with Alex"
@@ -163,17 +163,14 @@ def test_meetings_within_the_home_horizon_only(live: Live) -> None:
     now = datetime.now(UTC)
     for name, offset in (("inside", -timedelta(minutes=2)), ("outside", timedelta(minutes=2))):
         starts = now + timedelta(hours=hours) + offset
-        made = keyworker.post(
-            "/api/v1/meetings",
-            json={
-                "kind": "case_meeting",
-                "title": f"Horizon {name} {tag}",
-                "client_id": client_id,
-                "starts_at": starts.isoformat(),
-                "ends_at": (starts + DEMO_SESSION_LENGTH).isoformat(),
-            },
+        arrange_meeting(
+            keyworker,
+            kind="case_meeting",
+            title=f"Horizon {name} {tag}",
+            client_id=client_id,
+            starts_at=starts,
+            ends_at=starts + DEMO_SESSION_LENGTH,
         )
-        assert made.status_code == 201, made.text
     titles = [m["title"] for m in today(keyworker)["meetings"]]
     assert f"Horizon inside {tag}" in titles
     assert f"Horizon outside {tag}" not in titles

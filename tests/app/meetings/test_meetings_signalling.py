@@ -11,7 +11,7 @@ import pytest
 from icalendar import Calendar
 
 from tests.conftest import Live, Session
-from tests.support.builders import client_id_of
+from tests.support.builders import arrange_meeting, client_id_of
 from tests.support.ws import WsClient
 
 OFFER = {"kind": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}
@@ -24,19 +24,12 @@ async def connect(live: Live, session: Session) -> WsClient:
 
 
 def client_session(live: Live, **extra: Any) -> dict[str, Any]:
-    made = live.as_role("peer_keyworker").post(
-        "/api/v1/meetings",
-        json={
-            "kind": "client_session",
-            "title": "Weekly check-in with Alex",
-            "client_id": client_id_of(live, "Alex Morgan"),
-            "starts_at": "2030-03-04T10:00:00Z",
-            "ends_at": "2030-03-04T10:45:00Z",
-            **extra,
-        },
+    return arrange_meeting(
+        live.as_role("peer_keyworker"),
+        title="Weekly check-in with Alex",
+        client_id=client_id_of(live, "Alex Morgan"),
+        **extra,
     )
-    assert made.status_code == 201, made.text
-    return dict(made.json())
 
 
 @pytest.fixture
@@ -192,20 +185,14 @@ async def test_the_lobby_admission_and_relaying(
 
 async def test_declined_and_uninvited(live_sqlite: Live) -> None:
     meeting = client_session(live_sqlite)["id"]
-    case_meeting = (
-        live_sqlite.as_role("peer_keyworker")
-        .post(
-            "/api/v1/meetings",
-            json={
-                "kind": "case_meeting",
-                "title": "Care team review",
-                "client_id": client_id_of(live_sqlite, "Alex Morgan"),
-                "starts_at": "2030-03-05T10:00:00Z",
-                "ends_at": "2030-03-05T11:00:00Z",
-            },
-        )
-        .json()["id"]
-    )
+    case_meeting = arrange_meeting(
+        live_sqlite.as_role("peer_keyworker"),
+        kind="case_meeting",
+        title="Care team review",
+        client_id=client_id_of(live_sqlite, "Alex Morgan"),
+        starts_at="2030-03-05T10:00:00Z",
+        ends_at="2030-03-05T11:00:00Z",
+    )["id"]
     priya = await connect(live_sqlite, live_sqlite.as_role("peer_keyworker"))
     alex = await connect(live_sqlite, live_sqlite.as_role("client"))
     try:

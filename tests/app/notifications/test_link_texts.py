@@ -39,7 +39,7 @@ from tests.app.notifications.test_notifications import (
     assert_nothing_clinical,
 )
 from tests.conftest import Live, live_server, problem
-from tests.support.builders import client_id_of
+from tests.support.builders import arrange_meeting, client_id_of
 from tests.support.net import free_port
 
 LIMIT = 3
@@ -135,19 +135,13 @@ def sms_live(tmp_path_factory: pytest.TempPathFactory, notify: NotifyStandIn) ->
 
 def client_session(live: Live, name: str) -> dict[str, Any]:
     starts = datetime.now(UTC) + timedelta(hours=2)
-    made = live.as_role("peer_keyworker").post(
-        "/api/v1/meetings",
-        json={
-            "kind": "client_session",
-            "title": TITLE,
-            "client_id": client_id_of(live, name),
-            "starts_at": starts.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "ends_at": (starts + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
+    return arrange_meeting(
+        live.as_role("peer_keyworker"),
+        title=TITLE,
+        client_id=client_id_of(live, name),
+        starts_at=starts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ends_at=(starts + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-    assert made.status_code == 201, made.text
-    meeting: dict[str, Any] = made.json()
-    return meeting
 
 
 def audit(live: Live, name: str, action: str) -> list[dict[str, Any]]:

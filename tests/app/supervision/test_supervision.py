@@ -18,7 +18,14 @@ from app.messaging.keyring import KEY_FILE_NAME, MessageKeyring, UndecryptableMe
 from app.supervision.check_ins import check_in_aad
 from app.supervision.records import notes_aad
 from tests.conftest import Live, Session, problem, teamwell_cli
-from tests.support.builders import Person, days_from_today, new_staff, new_team, supervise
+from tests.support.builders import (
+    Person,
+    arrange_meeting,
+    days_from_today,
+    new_staff,
+    new_team,
+    supervise,
+)
 from tests.support.net import wait_until
 from tests.support.ws import WsClient
 
@@ -482,19 +489,16 @@ def new_team_meeting(live: Live, cast: Cast, kind: str) -> str:
     team_id = new_team(
         live, f"Reflective practice {uuid.uuid4().hex[:6]}", "Tyne", [cast.supervisor.id]
     )
-    made = cast.supervisor.session.post(
-        "/api/v1/meetings",
-        json={
-            "kind": kind,
-            "title": "Reflective practice",
-            "team_id": team_id,
-            "starts_at": f"{days_from_today(-1)}T10:00:00Z",
-            "ends_at": f"{days_from_today(-1)}T11:00:00Z",
-            "invitee_ids": [cast.keyworker.id],
-        },
+    made = arrange_meeting(
+        cast.supervisor.session,
+        kind=kind,
+        title="Reflective practice",
+        team_id=team_id,
+        starts_at=f"{days_from_today(-1)}T10:00:00Z",
+        ends_at=f"{days_from_today(-1)}T11:00:00Z",
+        invitee_ids=[cast.keyworker.id],
     )
-    assert made.status_code == 201, made.text
-    return str(made.json()["id"])
+    return str(made["id"])
 
 
 def test_a_record_links_only_a_supervision_meeting(live: Live, cast: Cast) -> None:

@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 from tests.conftest import PARTNER_ADMIN_EMAIL, Live, Session, problem
-from tests.support.builders import client_id_of
+from tests.support.builders import arrange_meeting, client_id_of
 
 
 def _case_thread(live: Live, client_id: str) -> str:
@@ -200,18 +200,15 @@ def test_an_admin_put_on_a_team_reads_nothing_of_it_until_the_team_confirms(live
     chat = lead.post("/api/v1/conversations", json={"kind": "team", "team_id": team_id})
     assert chat.status_code == 200, chat.text
     conversation = str(chat.json()["id"])
-    meeting = lead.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "case_meeting",
-            "title": "Team huddle",
-            "team_id": team_id,
-            "starts_at": "2030-01-07T10:00:00Z",
-            "ends_at": "2030-01-07T11:00:00Z",
-        },
+    meeting = arrange_meeting(
+        lead,
+        kind="case_meeting",
+        title="Team huddle",
+        team_id=team_id,
+        starts_at="2030-01-07T10:00:00Z",
+        ends_at="2030-01-07T11:00:00Z",
     )
-    assert meeting.status_code == 201, meeting.text
-    meeting_id = str(meeting.json()["id"])
+    meeting_id = str(meeting["id"])
 
     # The admin's account: invited with the team, accepted by the admin with its own password.
     email = f"mole-{suffix}@tyneside.example"
