@@ -109,8 +109,6 @@ async def arena(fuzz_live: Live) -> AsyncIterator[Arena]:
         kind="case_meeting",
         title="Review",
         client_id=client_id_of(fuzz_live, "Alex Morgan"),
-        starts_at="2030-01-07T10:00:00Z",
-        ends_at="2030-01-07T11:00:00Z",
     )["id"]
     bystander = await WsClient.connect(fuzz_live.base_url, therapist.tokens["access_token"])
     await bystander.wait_type("ready")

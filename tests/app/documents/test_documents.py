@@ -252,8 +252,6 @@ def test_a_meetings_papers_are_added_by_those_who_run_it(live: Live) -> None:
         kind="case_meeting",
         title="Review",
         client_id=client_id_of(live, "Alex Morgan"),
-        starts_at="2030-01-07T10:00:00Z",
-        ends_at="2030-01-07T11:00:00Z",
     )["id"]
     agenda = upload(
         keyworker, b"1. Progress\n2. Next steps\n", meeting_id=meeting, filename="a.txt"
