@@ -222,6 +222,21 @@ async def sofia_opens_supervision(page: Page, live: Live) -> None:
     await open_nav(page, "Supervision")
 
 
+def one_to_one_with_tom(live: Live, notes: str) -> str:
+    """The id of a one-to-one Sofia recorded with Tom yesterday, with these notes."""
+    made = live.as_role("supervisor").post(
+        "/api/v1/supervision/records",
+        json={
+            "kind": "one_to_one",
+            "held_on": str(date.today() - timedelta(days=1)),
+            "supervisee_ids": [live.as_role("therapist").user["id"]],
+            "notes": notes,
+        },
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
 async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action(
     browser: Browser, live_sqlite: Live
 ) -> None:
@@ -229,21 +244,10 @@ async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action
     page, corrects the notes, is told in the server's words when they are too long (and nothing
     changes), and adds an action Tom owns; Tom reads both."""
     live = live_sqlite
-    sofia_api = live.as_role("supervisor")
     tom_api = live.as_role("therapist")
     tom = tom_api.user
     suffix = uuid.uuid4().hex[:8]
-    made = sofia_api.post(
-        "/api/v1/supervision/records",
-        json={
-            "kind": "one_to_one",
-            "held_on": str(date.today() - timedelta(days=1)),
-            "supervisee_ids": [tom["id"]],
-            "notes": f"First draft {suffix}.",
-        },
-    )
-    assert made.status_code == 201, made.text
-    record_id = made.json()["id"]
+    record_id = one_to_one_with_tom(live, f"First draft {suffix}.")
 
     problems = PageProblems()
     context, page = await open_page(browser, problems)
@@ -315,17 +319,7 @@ async def test_notes_saved_elsewhere_meanwhile_show_both_versions_and_nothing_is
     live = live_sqlite
     sofia_api = live.as_role("supervisor")
     suffix = uuid.uuid4().hex[:8]
-    made = sofia_api.post(
-        "/api/v1/supervision/records",
-        json={
-            "kind": "one_to_one",
-            "held_on": str(date.today() - timedelta(days=1)),
-            "supervisee_ids": [live.as_role("therapist").user["id"]],
-            "notes": f"First draft {suffix}.",
-        },
-    )
-    assert made.status_code == 201, made.text
-    record_id = made.json()["id"]
+    record_id = one_to_one_with_tom(live, f"First draft {suffix}.")
     path = f"/api/v1/supervision/records/{record_id}"
 
     problems = PageProblems()
