@@ -104,12 +104,8 @@ async def arena(fuzz_live: Live) -> AsyncIterator[Arena]:
     conversation = keyworker.post(
         "/api/v1/conversations", json={"kind": "team", "team_id": demo_team_id(keyworker)}
     ).json()["id"]
-    meeting = arrange_meeting(
-        keyworker,
-        kind="case_meeting",
-        title="Review",
-        client_id=client_id_of(fuzz_live, "Alex Morgan"),
-    )["id"]
+    alex = client_id_of(fuzz_live, "Alex Morgan")
+    meeting = arrange_meeting(keyworker, kind="case_meeting", title="Review", client_id=alex)["id"]
     bystander = await WsClient.connect(fuzz_live.base_url, therapist.tokens["access_token"])
     await bystander.wait_type("ready")
     arena = Arena(

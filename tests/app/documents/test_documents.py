@@ -247,12 +247,8 @@ def test_a_case_thread_attachment_is_read_by_whoever_reads_the_thread(live: Live
 
 def test_a_meetings_papers_are_added_by_those_who_run_it(live: Live) -> None:
     keyworker, client = live.as_role("peer_keyworker"), live.as_role("client")
-    meeting = arrange_meeting(
-        keyworker,
-        kind="case_meeting",
-        title="Review",
-        client_id=client_id_of(live, "Alex Morgan"),
-    )["id"]
+    alex = client_id_of(live, "Alex Morgan")
+    meeting = arrange_meeting(keyworker, kind="case_meeting", title="Review", client_id=alex)["id"]
     agenda = upload(
         keyworker, b"1. Progress\n2. Next steps\n", meeting_id=meeting, filename="a.txt"
     )
