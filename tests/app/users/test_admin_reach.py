@@ -212,22 +212,10 @@ def test_an_admin_put_on_a_team_reads_nothing_of_it_until_the_team_confirms(live
 
     # The admin's account: invited with the team, accepted by the admin with its own password.
     email = f"mole-{suffix}@tyneside.example"
-    invited = admin.post(
-        "/api/v1/invitations",
-        json={"email": email, "role": "therapist", "display_name": "Mo Le", "team_id": team_id},
+    made = live.new_account(
+        email, "Mo Le", "therapist", admin=admin, password="admin-chose-this-one", team_id=team_id
     )
-    assert invited.status_code == 201, invited.text
-    with live.client() as http:
-        accepted = http.post(
-            "/api/v1/invitations/accept",
-            json={
-                "token": live.invitation_token(email),
-                "display_name": "Mo Le",
-                "password": "admin-chose-this-one",
-            },
-        )
-    assert accepted.status_code == 201, accepted.text
-    mole_id = str(accepted.json()["id"])
+    mole_id = str(made["id"])
     mole = live.sign_in(email, "admin-chose-this-one")
 
     def reach() -> dict[str, int]:
