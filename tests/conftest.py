@@ -269,15 +269,18 @@ class Live:
         admin: Session | None = None,
         password: str = DEMO_PASSWORD,
         client_id: str | None = None,
+        team_id: str | None = None,
     ) -> dict[str, Any]:
         """A new account, made as people join: an admin invites them (the trust's admin unless
-        another is given; a client's login opens their record, ``client_id``) and they accept
-        the emailed link with their own password. Returns the account as the accept answered
-        it."""
+        another is given; a client's login opens their record, ``client_id``; staff may be
+        invited onto a team, ``team_id``) and they accept the emailed link with their own
+        password. Returns the account as the accept answered it."""
         inviter = admin or self.as_role("admin")
         body = {"email": email, "role": role, "display_name": display_name}
         if client_id is not None:
             body["client_id"] = client_id
+        if team_id is not None:
+            body["team_id"] = team_id
         invited = inviter.post("/api/v1/invitations", json=body)
         assert invited.status_code == 201, invited.text
         with self.client() as http:

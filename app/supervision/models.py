@@ -70,6 +70,9 @@ class SupervisionRecord(SQLModel, table=True):
     held_on: date = Field(index=True)
     notes_key_id: str | None = Field(default=None, max_length=16)
     notes_ciphertext: bytes | None = Field(default=None, sa_type=LargeBinary)
+    # The notes' version, the record's ETag: each save of the notes adds one, and a save must
+    # name the version it was based on (If-Match), so one made on a stale copy is refused.
+    version: int = 1
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 

@@ -13,13 +13,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import versions
 from app.context import Context
 from app.db import found
-from app.errors import NotFound, Unprocessable
+from app.errors import NotFound, Problem, Unprocessable
 from app.ips import rules as ips_rules
 from app.ips import service as ips_service
 from app.meetings import service as meetings_service
@@ -60,6 +61,10 @@ class RecordNotFound(NotFound):
 
 class ActionNotFound(NotFound):
     title = "Action not found"
+
+
+class RecordChanged(Problem):
+    status, slug, title = 412, "record-changed", "The notes were changed by someone else"
 
 
 # --- supervision records ---------------------------------------------------------------------
@@ -197,6 +202,23 @@ async def attendee_ids(*, session: AsyncSession, record_id: uuid.UUID) -> set[uu
     return set(rows.all())
 
 
+def _open_notes(record: SupervisionRecord, keyring: MessageKeyring) -> str | None:
+    if record.notes_key_id is None or record.notes_ciphertext is None:
+        return None
+    return keyring.decrypt(record.notes_key_id, record.notes_ciphertext, aad=notes_aad(record.id))
+
+
+def _changed(record: SupervisionRecord, keyring: MessageKeyring) -> RecordChanged:
+    # As a plan's 412 (app/plans/service.py): the current version and content, so the
+    # supervisor can compare and choose without another read.
+    return RecordChanged(
+        f"The notes are at version {record.version} now; reload them, re-apply your change and "
+        "save again.",
+        headers={"ETag": versions.etag(record.version)},
+        extra={"current": {"version": record.version, "notes": _open_notes(record, keyring)}},
+    )
+
+
 async def update_notes(
     *,
     session: AsyncSession,
@@ -205,8 +227,22 @@ async def update_notes(
     record: SupervisionRecord,
     notes: str | None,
     settings: SupervisionSettings,
+    based_on: int,
 ) -> SupervisionRecord:
-    _seal_notes(record, _check_notes(notes, settings), keyring)
+    """Replace the notes, or refuse with 412 when they moved on since version ``based_on``."""
+    checked = _check_notes(notes, settings)
+    if record.version != based_on:
+        raise _changed(record, keyring)
+    # Conditional on the version read, so two concurrent saves cannot both win.
+    claimed = await session.exec(
+        update(SupervisionRecord)
+        .where(col(SupervisionRecord.id) == record.id, col(SupervisionRecord.version) == based_on)
+        .values(version=based_on + 1)
+    )
+    await session.refresh(record)
+    if claimed.rowcount != 1:
+        raise _changed(record, keyring)
+    _seal_notes(record, checked, keyring)
     record.updated_at = ctx.now()
     session.add(record)
     await session.flush()
@@ -338,11 +374,7 @@ async def records_public(
     names = await users_service.names(session=session, ids=people)
     views = []
     for record in records:
-        notes = None
-        if record.notes_key_id is not None and record.notes_ciphertext is not None:
-            notes = keyring.decrypt(
-                record.notes_key_id, record.notes_ciphertext, aad=notes_aad(record.id)
-            )
+        notes = _open_notes(record, keyring)
         present = sorted(attendees[record.id], key=lambda uid: (names.get(uid, ""), str(uid)))
         views.append(
             RecordPublic(
@@ -355,6 +387,7 @@ async def records_public(
                 attendees=[AttendeePublic(user_id=u, display_name=names.get(u)) for u in present],
                 notes=notes,
                 actions=[action_public(a, names, today) for a in actions[record.id]],
+                version=record.version,
                 created_at=record.created_at,
                 updated_at=record.updated_at,
             )

@@ -12,9 +12,9 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from app import events
+from app import events, versions
 from app.audit.service import AuditEntry
 from app.db import SessionDep
 from app.ips.routes import CaseloadSettingsDep
@@ -375,12 +375,18 @@ async def my_records(
 
 @router.get("/supervision/records/{record_id}", response_model=RecordPublic)
 async def get_record(
-    principal: Staff, record: ReadableRecord, session: SessionDep, keyring: KeyringDep
+    principal: Staff,
+    record: ReadableRecord,
+    session: SessionDep,
+    keyring: KeyringDep,
+    response: Response,
 ) -> RecordPublic:
-    """One record: for the supervisor who holds it and its attendees only."""
+    """One record: for the supervisor who holds it and its attendees only. Its version is the
+    ETag to send back in If-Match when saving the notes."""
     await principal.audit(
         "supervision.read", resource_type="supervision_record", resource_id=record.id
     )
+    response.headers["ETag"] = versions.etag(record.version)
     return await _record_view(session, principal, keyring, record)
 
 
@@ -392,8 +398,12 @@ async def update_record(
     session: SessionDep,
     keyring: KeyringDep,
     settings: SettingsDep,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
 ) -> RecordPublic:
-    """Replace the notes (the supervisor who holds the record)."""
+    """Replace the notes (the supervisor who holds the record), based on the version in
+    If-Match. If they were saved in between, the answer is 412 with the current version and
+    notes: nothing is overwritten silently."""
     await supervision_records.update_notes(
         session=session,
         ctx=principal.ctx,
@@ -401,10 +411,12 @@ async def update_record(
         record=record,
         notes=body.notes,
         settings=settings,
+        based_on=versions.parse_if_match(if_match, "the record"),
     )
     await principal.audit(
         "supervision.update", resource_type="supervision_record", resource_id=record.id
     )
+    response.headers["ETag"] = versions.etag(record.version)
     return await _record_view(session, principal, keyring, record)
 
 

@@ -181,6 +181,7 @@ class RecordPublic(BaseModel):
     attendees: list[AttendeePublic]
     notes: str | None
     actions: list[ActionPublic]
+    version: int = Field(description="The notes' version, also the ETag to send in If-Match")
     created_at: datetime
     updated_at: datetime
 

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import Settings
 from tests.conftest import DEMO_CLIENT_NAMES, ROLE_EMAILS, Live, demo_team_id, live_server, problem
-from tests.realtime.test_realtime import client_id_of
+from tests.support.builders import arrange_meeting, client_id_of
 from tests.support.ws import WsClient
 
 TOKEN = "metrics-" + "k" * 40
@@ -200,18 +200,7 @@ OFFER = {"kind": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 
 async def test_presence_meetings_and_send_queues_are_counted(served: Live) -> None:
     keyworker, therapist = served.as_role("peer_keyworker"), served.as_role("therapist")
     alex = client_id_of(served, "Alex Morgan")
-    meeting = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "client_session",
-            "title": "Counted, not named",
-            "client_id": alex,
-            "starts_at": "2030-03-04T10:00:00Z",
-            "ends_at": "2030-03-04T10:45:00Z",
-        },
-    )
-    assert meeting.status_code == 201, meeting.text
-    meeting_id = meeting.json()["id"]
+    meeting_id = arrange_meeting(keyworker, title="Counted, not named", client_id=alex)["id"]
     before = scrape(served)
     priya = await WsClient.connect(served.base_url, keyworker.tokens["access_token"])
     tom = await WsClient.connect(served.base_url, therapist.tokens["access_token"])

@@ -25,6 +25,7 @@ from playwright.async_api import (
 )
 
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live
+from tests.support.builders import arrange_meeting, client_id_of
 
 # The real binary first: /usr/bin/chromium is a shell wrapper that may print a harmless warning.
 CHROMIUM_CANDIDATES = (Path("/usr/lib/chromium/chromium"), Path("/usr/bin/chromium"))
@@ -219,25 +220,20 @@ def meeting_for_alex(
     """A meeting about Alex arranged by the keyworker over the API, no one else invited; its
     id. By default a client session from a minute ago to an hour from now."""
     keyworker = live.as_role("peer_keyworker")
-    clients = keyworker.get("/api/v1/clients", params={"limit": 100})
-    assert clients.status_code == 200, clients.text
-    alex = next(c for c in clients.json()["items"] if c["display_name"] == CLIENT_NAME)
+    alex = client_id_of(live, CLIENT_NAME)
     now = datetime.now(UTC)
     starts = starts or now - timedelta(minutes=1)
     ends = ends or now + timedelta(hours=1)
-    created = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": kind,
-            "title": title,
-            "client_id": alex["id"],
-            "starts_at": starts.isoformat(),
-            "ends_at": ends.isoformat(),
-            "invitee_ids": [],
-        },
+    made = arrange_meeting(
+        keyworker,
+        kind=kind,
+        title=title,
+        client_id=alex,
+        starts_at=starts,
+        ends_at=ends,
+        invitee_ids=[],
     )
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
+    return str(made["id"])
 
 
 def schedule_session_for_alex(live: Live, title: str) -> str:

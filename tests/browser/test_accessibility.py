@@ -33,6 +33,7 @@ from tests.conftest import (
     demo_team_id,
     live_server,
 )
+from tests.support.builders import client_id_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -234,16 +235,14 @@ async def test_every_staff_view_has_no_violations(
 async def test_every_client_view_and_the_meeting_room_have_no_violations(
     media_browser: Browser, live_demo: Live
 ) -> None:
-    keyworker = live_demo.as_role("peer_keyworker")
-    clients = keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
-    alex = next(c for c in clients if c["display_name"] == CLIENT_NAME)
+    alex = client_id_of(live_demo, CLIENT_NAME)
     title = f"Check-in {uuid.uuid4().hex[:6]}"
     meeting = f"/meetings/{schedule_session_for_alex(live_demo, title)}"
 
     client = await reopened(media_browser, live_demo, "client")
     staff = await reopened(media_browser, live_demo, "peer_keyworker")
     try:
-        await scan_views(live_demo, client, "client", CLIENT_VIEWS, {"client": str(alex["id"])})
+        await scan_views(live_demo, client, "client", CLIENT_VIEWS, {"client": alex})
 
         alex_page, priya = client.page, staff.page
         await alex_page.goto(f"{live_demo.base_url}/#{meeting}")
@@ -280,8 +279,7 @@ async def test_pages_before_sign_in_have_no_violations(
     media_browser: Browser, live_demo: Live
 ) -> None:
     keyworker = live_demo.as_role("peer_keyworker")  # enrolled: its sign-in asks for a code
-    clients = keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
-    bea = next(c["id"] for c in clients if c["display_name"] == "Bea Collins")
+    bea = client_id_of(live_demo, "Bea Collins")
     made = keyworker.post(f"/api/v1/clients/{bea}/measure-links", json={"instrument": "phq9"})
     assert made.status_code == 201, made.text
     questionnaire = made.json()["link"].split("#", 1)[1]
@@ -387,10 +385,9 @@ OVERLAPS = """
 
 async def test_a_clients_record_on_a_phone(media_browser: Browser, live_demo: Live) -> None:
     keyworker = live_demo.as_role("peer_keyworker")
-    clients = keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
-    alex = next(c for c in clients if c["display_name"] == CLIENT_NAME)
+    alex = client_id_of(live_demo, CLIENT_NAME)
     scored = keyworker.post(
-        f"/api/v1/clients/{alex['id']}/measures",
+        f"/api/v1/clients/{alex}/measures",
         json={"instrument": "phq9", "answers": PHQ9_ON_THE_LINE},
     )
     assert scored.status_code == 201, scored.text

@@ -33,6 +33,7 @@ from tests.browser.support import (
 )
 from tests.browser.test_meeting_room import expect_video_playing
 from tests.conftest import ROLE_EMAILS, Live, demo_team_id
+from tests.support.builders import arrange_meeting
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -349,18 +350,15 @@ async def test_the_host_adds_and_removes_invitees_when_changing_a_meeting(
         # A team's meeting offers the team's members; Erin is taken off, Tom stays.
         team_title = f"Team huddle {uuid.uuid4().hex[:6]}"
         starts = datetime.now(UTC) + timedelta(days=2)
-        huddle = keyworker.post(
-            "/api/v1/meetings",
-            json={
-                "kind": "case_meeting",
-                "title": team_title,
-                "team_id": demo_team_id(keyworker),
-                "starts_at": starts.isoformat(),
-                "ends_at": (starts + timedelta(hours=1)).isoformat(),
-                "invitee_ids": [ids["therapist"], ids["employment_specialist"]],
-            },
+        huddle = arrange_meeting(
+            keyworker,
+            kind="case_meeting",
+            title=team_title,
+            team_id=demo_team_id(keyworker),
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=1),
+            invitee_ids=[ids["therapist"], ids["employment_specialist"]],
         )
-        assert huddle.status_code == 201, huddle.text
         await page.reload()
         team_item = upcoming.get_by_role("listitem").filter(has_text=team_title)
         await team_item.get_by_role("button", name="Change").click()
@@ -369,7 +367,7 @@ async def test_the_host_adds_and_removes_invitees_when_changing_a_meeting(
         await team_invite.get_by_label("Erin Walsh", exact=False).uncheck()
         await team_item.get_by_role("button", name="Save changes").click()
         await expect(page.get_by_text("Case meeting changed")).to_be_visible()
-        after = keyworker.get(f"/api/v1/meetings/{huddle.json()['id']}").json()
+        after = keyworker.get(f"/api/v1/meetings/{huddle['id']}").json()
         assert after["invitee_ids"] == [ids["therapist"]]
     finally:
         for context in contexts:

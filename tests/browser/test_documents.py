@@ -33,7 +33,7 @@ from playwright.async_api import (
 )
 
 from tests.app.documents.test_content import pdf, png
-from tests.app.documents.test_documents import client_id, open_case_thread, upload
+from tests.app.documents.test_documents import open_case_thread, upload
 from tests.browser.accessibility import axe_check
 from tests.browser.support import (
     CLIENT_NAME,
@@ -47,6 +47,7 @@ from tests.browser.support import (
     sign_in_as,
 )
 from tests.conftest import Live, live_server
+from tests.support.builders import client_id_of
 from tests.support.clamd import EICAR, ClamdServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -250,7 +251,7 @@ async def test_the_client_on_a_phone_sees_what_is_shared_and_adds_a_cv(
     browser: Browser, live: Live, people: list[BrowserContext]
 ) -> None:
     keyworker = live.as_role("peer_keyworker")
-    alex = client_id(live, CLIENT_NAME)
+    alex = client_id_of(live, CLIENT_NAME)
     data = a_pdf(2 * CHUNK)
     upload(
         keyworker,
@@ -527,7 +528,7 @@ async def test_rename_a_new_version_its_history_and_delete_with_a_reason(
     document_id = next(
         d["id"]
         for d in live.as_role("peer_keyworker")
-        .get(f"/api/v1/clients/{client_id(live, CLIENT_NAME)}/documents")
+        .get(f"/api/v1/clients/{client_id_of(live, CLIENT_NAME)}/documents")
         .json()
         if d["title"] == "Alex's CV"
     )

@@ -17,7 +17,7 @@ from playwright.async_api import Page, expect
 from tests.browser.accessibility import axe_check
 from tests.browser.support import open_nav, sign_in_as
 from tests.conftest import Live
-from tests.support.builders import new_client, share_with_specialist
+from tests.support.builders import edit_plan, new_client, share_with_specialist
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -29,19 +29,10 @@ async def test_a_specialist_keeps_employers_and_records_an_application(
     keyworker = live.as_role("peer_keyworker")
     client_id = new_client(keyworker, f"Brokered {uuid.uuid4().hex[:6]}")
     share_with_specialist(live, client_id)
-    read = keyworker.get(f"/api/v1/clients/{client_id}/plan")
-    content = read.json()["content"]
-    content["vocational_profile"]["preferences"] = {
-        "types": ["bakery"],
-        "locations": ["Gateshead"],
-        "hours_per_week": 20,
-    }
-    saved = keyworker.put(
-        f"/api/v1/clients/{client_id}/plan",
-        json=content,
-        headers={"If-Match": read.headers["etag"]},
+    preferences = {"types": ["bakery"], "locations": ["Gateshead"], "hours_per_week": 20}
+    edit_plan(
+        keyworker, client_id, lambda c: c["vocational_profile"].update(preferences=preferences)
     )
-    assert saved.status_code == 200, saved.text
     employer = f"Gateshead Bakery {uuid.uuid4().hex[:6]}"
 
     await sign_in_as(page, live, "employment_specialist")

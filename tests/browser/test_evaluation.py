@@ -28,6 +28,7 @@ from tests.browser.conftest import PageProblems, open_nav, sign_in
 from tests.browser.test_administration import only_these_refusals
 from tests.browser.test_supervision import open_page
 from tests.conftest import ROLE_EMAILS, Live, live_server
+from tests.support.builders import client_id_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -167,11 +168,7 @@ async def test_a_supervisor_runs_a_trial_and_staff_see_each_clients_arm(
         await expect(panel).to_contain_text(f"could join “{name}”")
         await expect(panel.locator(".summary-list__row", has_text="Arm")).to_have_count(0)
 
-        alex = next(
-            c["id"]
-            for c in world.keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
-            if c["display_name"] == "Alex Morgan"
-        )
+        alex = client_id_of(own, "Alex Morgan")
         await open_record(priya, own, alex)
         panel = priya.get_by_role("region", name="Evaluation")
         await panel.get_by_role("button", name="Show the evaluation arm").click()

@@ -38,7 +38,7 @@ from tests.browser.support import (
     sign_in_as,
 )
 from tests.conftest import REPO_ROOT, Live, demo_team_id, live_server
-from tests.support.builders import consent, new_client
+from tests.support.builders import client_id_of, consent, new_client
 from tests.support.jobs import plant_job
 
 pytestmark = [pytest.mark.browser]
@@ -167,8 +167,7 @@ def prepare(live: Live) -> dict[str, str]:
     supervisor proposed for the therapist."""
     schedule_session_for_alex(live, SESSION_TITLE)
     therapist = live.as_role("therapist")
-    clients = therapist.get("/api/v1/clients", params={"limit": 100}).json()["items"]
-    alex = next(c["id"] for c in clients if c["display_name"] == CLIENT_NAME)
+    alex = client_id_of(live, CLIENT_NAME, as_role="therapist")
     saved = therapist.post(
         f"/api/v1/clients/{alex}/measures", json={"instrument": "phq9", "answers": PHQ9_ITEM9}
     )

@@ -20,6 +20,7 @@ from tests.browser.support import (
     sign_in_as,
 )
 from tests.conftest import DEMO_CLIENT_EMAIL, Live
+from tests.support.builders import client_id_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -63,8 +64,7 @@ async def test_keyworker_lands_on_today_and_joins_the_session_from_it(
 async def test_therapist_sees_the_urgent_alert_on_today(
     browser: Browser, live_sqlite: Live, people: list[BrowserContext]
 ) -> None:
-    clients = live_sqlite.as_role("therapist").get("/api/v1/clients", params={"limit": 100})
-    alex = next(c["id"] for c in clients.json()["items"] if c["display_name"] == CLIENT_NAME)
+    alex = client_id_of(live_sqlite, CLIENT_NAME, as_role="therapist")
     saved = live_sqlite.as_role("therapist").post(
         f"/api/v1/clients/{alex}/measures", json={"instrument": "phq9", "answers": PHQ9_ITEM9}
     )

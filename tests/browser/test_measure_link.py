@@ -12,6 +12,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 from tests.browser.accessibility import scan_both_sizes
 from tests.browser.support import open_client, open_person, sign_in_as
 from tests.conftest import Live
+from tests.support.builders import client_id_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -20,8 +21,7 @@ async def test_a_client_without_a_login_answers_through_the_link(
     live_sqlite: Live, page: Page
 ) -> None:
     keyworker = live_sqlite.as_role("peer_keyworker")
-    clients = keyworker.get("/api/v1/clients").json()["items"]
-    bea = next(c["id"] for c in clients if c["display_name"] == "Bea Collins")
+    bea = client_id_of(live_sqlite, "Bea Collins")
     made = keyworker.post(f"/api/v1/clients/{bea}/measure-links", json={"instrument": "gad7"})
     assert made.status_code == 201, made.text
     fragment = made.json()["link"].split("#", 1)[1]
@@ -95,7 +95,6 @@ async def test_staff_text_a_questionnaire_link_from_the_client_page(
     Bea's page: a number that is not a UK mobile is refused at its field; a UK mobile gets the
     link texted, audited with its last three digits, and the log shows neither the token nor the
     whole number. The form with the option open has no axe violation at desktop or phone size."""
-    keyworker = live_sqlite.as_role("peer_keyworker")
     person = await open_person(media_browser, viewport={"width": 1366, "height": 768})
     page = person.page
     try:
@@ -129,11 +128,7 @@ async def test_staff_text_a_questionnaire_link_from_the_client_page(
     texts = [line for line in log.splitlines() if "sms to" in line]
     assert texts and all(token not in line for line in texts)
     assert token not in log and "7700900555" not in log and "900 555" not in log
-    bea = next(
-        c["id"]
-        for c in keyworker.get("/api/v1/clients").json()["items"]
-        if c["display_name"] == "Bea Collins"
-    )
+    bea = client_id_of(live_sqlite, "Bea Collins")
     events = live_sqlite.as_role("supervisor").get(
         "/api/v1/audit-events", params={"client_id": bea, "action": "measure_link.sms"}
     )

@@ -26,6 +26,7 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from tests.browser import support
 from tests.browser.support import PageProblems, Person, open_client, open_nav, sign_in, sign_in_as
 from tests.conftest import DEMO_CLIENT_EMAIL, Live
+from tests.support.builders import client_id_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -263,11 +264,7 @@ async def test_the_employment_specialist_sees_scores_without_answers(
 ) -> None:
     """Item answers are for the care team's clinicians: the therapist sees them beside each
     score, the partner provider's employment specialist sees the scores alone."""
-    client_id = next(
-        c["id"]
-        for c in live_sqlite.as_role("therapist").get("/api/v1/clients").json()["items"]
-        if c["display_name"] == CLIENT_NAME
-    )
+    client_id = client_id_of(live_sqlite, CLIENT_NAME, as_role="therapist")
     saved = live_sqlite.as_role("therapist").post(
         f"/api/v1/clients/{client_id}/measures",
         json={"instrument": "phq9", "answers": {str(n): 1 for n in range(1, 10)}},

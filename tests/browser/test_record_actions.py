@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.browser.support import PageProblems, open_nav, open_page, sign_in
 from tests.conftest import DEMO_CLIENT_EMAIL, ROLE_EMAILS, Live
-from tests.support.builders import refer_client
+from tests.support.builders import client_id_of, refer_client
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -40,11 +40,7 @@ async def test_record_actions_through_the_client_page(
 ) -> None:
     keyworker = live_sqlite.as_role("peer_keyworker")
     code: str = keyworker.recovery_code()
-    alex = next(
-        c
-        for c in keyworker.get("/api/v1/clients").json()["items"]
-        if c["display_name"] == "Alex Morgan"
-    )
+    alex = keyworker.get(f"/api/v1/clients/{client_id_of(live_sqlite, 'Alex Morgan')}").json()
     suffix = uuid.uuid4().hex[:6]
     gus = refer_client(keyworker, f"Gus Hael {suffix}", team_id=alex["team_id"], reason="Work")
     corrected = f"Gus Hale {suffix}"

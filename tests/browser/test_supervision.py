@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.browser.accessibility import axe_check
 from tests.browser.support import (
     PageProblems,
     only_these_refusals,
@@ -221,6 +222,21 @@ async def sofia_opens_supervision(page: Page, live: Live) -> None:
     await open_nav(page, "Supervision")
 
 
+def one_to_one_with_tom(live: Live, notes: str) -> str:
+    """The id of a one-to-one Sofia recorded with Tom yesterday, with these notes."""
+    made = live.as_role("supervisor").post(
+        "/api/v1/supervision/records",
+        json={
+            "kind": "one_to_one",
+            "held_on": str(date.today() - timedelta(days=1)),
+            "supervisee_ids": [live.as_role("therapist").user["id"]],
+            "notes": notes,
+        },
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
 async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action(
     browser: Browser, live_sqlite: Live
 ) -> None:
@@ -228,21 +244,10 @@ async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action
     page, corrects the notes, is told in the server's words when they are too long (and nothing
     changes), and adds an action Tom owns; Tom reads both."""
     live = live_sqlite
-    sofia_api = live.as_role("supervisor")
     tom_api = live.as_role("therapist")
     tom = tom_api.user
     suffix = uuid.uuid4().hex[:8]
-    made = sofia_api.post(
-        "/api/v1/supervision/records",
-        json={
-            "kind": "one_to_one",
-            "held_on": str(date.today() - timedelta(days=1)),
-            "supervisee_ids": [tom["id"]],
-            "notes": f"First draft {suffix}.",
-        },
-    )
-    assert made.status_code == 201, made.text
-    record_id = made.json()["id"]
+    record_id = one_to_one_with_tom(live, f"First draft {suffix}.")
 
     problems = PageProblems()
     context, page = await open_page(browser, problems)
@@ -303,6 +308,59 @@ async def test_a_supervisor_opens_a_record_corrects_its_notes_and_adds_an_action
     finally:
         await context.close()
     only_these_refusals(problems, [("422", f"/api/v1/supervision/records/{record_id}")])
+
+
+async def test_notes_saved_elsewhere_meanwhile_show_both_versions_and_nothing_is_overwritten(
+    browser: Browser, live_sqlite: Live
+) -> None:
+    """Sofia has a record open and corrects its notes; meanwhile the notes are saved from her
+    other device. Her save is refused (412) and the page shows the saved notes beside hers, as
+    the plan editor does; she re-applies hers, which are saved over the new version."""
+    live = live_sqlite
+    sofia_api = live.as_role("supervisor")
+    suffix = uuid.uuid4().hex[:8]
+    record_id = one_to_one_with_tom(live, f"First draft {suffix}.")
+    path = f"/api/v1/supervision/records/{record_id}"
+
+    problems = PageProblems()
+    context, page = await open_page(browser, problems)
+    try:
+        await sofia_opens_supervision(page, live)
+        await page.goto(f"{live.base_url}/#/supervision/records/{record_id}")
+        notes = page.get_by_role("region", name="Notes")
+        await expect(notes).to_contain_text(f"First draft {suffix}.")
+        await page.locator("summary", has_text="Correct the notes").click()
+        correct = page.get_by_role("form", name="Correct the notes")
+        await correct.get_by_label("Notes", exact=True).fill(f"Mine {suffix}.")
+
+        # Meanwhile, from her other device, over the version both read.
+        elsewhere = sofia_api.patch(
+            path, json={"notes": f"From the phone {suffix}."}, headers={"If-Match": '"1"'}
+        )
+        assert elsewhere.status_code == 200, elsewhere.text
+
+        await correct.get_by_role("button", name="Save the notes").click()
+        conflict = page.get_by_role(
+            "region", name="The notes were saved elsewhere while you were editing"
+        )
+        await expect(conflict).to_be_visible()
+        await expect(conflict).to_contain_text(f"From the phone {suffix}.")  # theirs
+        await expect(conflict).to_contain_text(f"Mine {suffix}.")  # hers, not lost
+        await expect(conflict.get_by_role("button", name="Use theirs")).to_be_visible()
+        await expect(correct.get_by_label("Notes", exact=True)).to_have_value(f"Mine {suffix}.")
+        await axe_check(page, "supervision record notes conflict")
+        stored = sofia_api.get(path).json()
+        assert (stored["version"], stored["notes"]) == (2, f"From the phone {suffix}.")
+
+        await conflict.get_by_role("button", name="Re-apply my change").click()
+        await expect(conflict).to_be_hidden()
+        await expect(page.get_by_text("The notes are saved")).to_be_visible()
+        await expect(notes.locator(".supervision-record__notes")).to_have_text(f"Mine {suffix}.")
+        stored = sofia_api.get(path).json()
+        assert (stored["version"], stored["notes"]) == (3, f"Mine {suffix}.")
+    finally:
+        await context.close()
+    only_these_refusals(problems, [("412", path)])
 
 
 async def test_a_supervisor_reads_a_supervisees_check_ins_and_sets_their_cadence(

@@ -29,6 +29,7 @@ from realtime.presence import (
     next_timeout,
 )
 from tests.conftest import Live, Session
+from tests.support.builders import client_id_of
 from tests.support.ws import WsClient
 
 ONLINE = PresenceState.ONLINE
@@ -551,11 +552,7 @@ async def test_presence_reaches_only_those_entitled(live_sqlite: Live) -> None:
             for name, c in (("outsider", outsider), ("alex", alex), ("tom", tom))
         }
         assert snapshots["outsider"] == []
-        alex_record = next(
-            c["id"]
-            for c in priya_session.get("/api/v1/clients").json()["items"]
-            if c["display_name"] == "Alex Morgan"
-        )
+        alex_record = client_id_of(live_sqlite, "Alex Morgan")
         care_team = {
             m["user_id"]
             for m in priya_session.get(f"/api/v1/clients/{alex_record}/care-team").json()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Live, Session, demo_team_id, teamwell_cli
+from tests.support.builders import client_id_of
 from tests.support.ws import WsClient
 
 
@@ -26,11 +27,6 @@ def team_conversation(live: Live) -> str:
     opened = keyworker.post("/api/v1/conversations", json={"kind": "team", "team_id": team_id})
     assert opened.status_code == 200, opened.text
     return str(opened.json()["id"])
-
-
-def client_id_of(live: Live, name: str) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return next(c["id"] for c in items if c["display_name"] == name)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from websockets.exceptions import InvalidStatus
 from app.clock import SystemClock
 from auth.tokens import TokenSigner
 from tests.conftest import Live, demo_team_id, live_server
+from tests.support.builders import arrange_meeting, client_id_of
 from tests.support.net import wait_until
 from tests.support.ws import WsClient
 
@@ -336,20 +337,13 @@ def test_conversation_pages_are_capped_at_the_edge(small: Live) -> None:
 
 
 def case_meeting(live: Live) -> str:
-    clients = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    alex = next(c["id"] for c in clients if c["display_name"] == "Alex Morgan")
-    made = live.as_role("peer_keyworker").post(
-        "/api/v1/meetings",
-        json={
-            "kind": "client_session",
-            "title": "Session",
-            "client_id": alex,
-            "starts_at": "2030-05-01T09:00:00Z",
-            "ends_at": "2030-05-01T10:00:00Z",
-        },
+    made = arrange_meeting(
+        live.as_role("peer_keyworker"),
+        client_id=client_id_of(live, "Alex Morgan"),
+        starts_at="2030-05-01T09:00:00Z",
+        ends_at="2030-05-01T10:00:00Z",
     )
-    assert made.status_code == 201, made.text
-    return str(made.json()["id"])
+    return str(made["id"])
 
 
 async def test_meeting_limits_at_their_edges(small: Live) -> None:

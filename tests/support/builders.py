@@ -10,7 +10,7 @@ returns ids or records for the test to use. The running service and its signed-i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -135,6 +135,17 @@ def new_client(by: Session, name: str, **referral: Any) -> str:
     return str(refer_client(by, name, **referral)["id"])
 
 
+def client_id_of(live: Live, name: str, *, as_role: str = "peer_keyworker") -> str:
+    """The id of the one client with this display name (a demo client, say "Alex Morgan"),
+    looked up by name as the demo person with ``as_role`` would (the keyworker, on every demo
+    client's care team, unless another is given); a name that is not exactly one client's is a
+    set-up error."""
+    listed = live.as_role(as_role).get("/api/v1/clients", params={"q": name, "limit": 200})
+    assert listed.status_code == 200, listed.text
+    [found] = [c["id"] for c in listed.json()["items"] if c["display_name"] == name]
+    return str(found)
+
+
 def add_to_care_team(by: Session, client_id: str, user_id: str) -> None:
     added = by.post(f"/api/v1/clients/{client_id}/care-team", json={"user_id": user_id})
     assert added.status_code in (200, 201), added.text
@@ -167,3 +178,49 @@ def share_with_specialist(
         json={"user_id": specialist.user["id"]},
     )
     assert assigned.status_code == 201, assigned.text
+
+
+# --- plans and meetings ---------------------------------------------------------------------
+
+
+def edit_plan(
+    by: Session, client_id: str, change: Callable[[dict[str, Any]], object]
+) -> dict[str, Any]:
+    """The client's plan as the plan editor saves it: read (its ETag), ``change`` edits the
+    content in place, saved with that ETag as If-Match. Returns the plan as saved."""
+    path = f"/api/v1/clients/{client_id}/plan"
+    read = by.get(path)
+    assert read.status_code == 200, read.text
+    content = read.json()["content"]
+    change(content)
+    saved = by.put(path, json=content, headers={"If-Match": read.headers["etag"]})
+    assert saved.status_code == 200, saved.text
+    plan: dict[str, Any] = saved.json()
+    return plan
+
+
+def arrange_meeting(
+    by: Session,
+    *,
+    kind: str = "client_session",
+    title: str = "Session",
+    starts_at: str | datetime = "2030-03-04T10:00:00Z",
+    ends_at: str | datetime = "2030-03-04T10:45:00Z",
+    **about: Any,
+) -> dict[str, Any]:
+    """A meeting arranged by this member of staff (its host) over the API, by default on a day
+    far enough ahead that it is never over; ``about`` goes into the request as it is (the
+    ``client_id`` or ``team_id`` it is about, ``invitee_ids``). Returns it as made."""
+    made = by.post(
+        "/api/v1/meetings",
+        json={
+            "kind": kind,
+            "title": title,
+            "starts_at": starts_at.isoformat() if isinstance(starts_at, datetime) else starts_at,
+            "ends_at": ends_at.isoformat() if isinstance(ends_at, datetime) else ends_at,
+            **about,
+        },
+    )
+    assert made.status_code == 201, made.text
+    meeting: dict[str, Any] = made.json()
+    return meeting

@@ -23,6 +23,7 @@ import pyotp
 from app.clock import SystemClock
 from auth.tokens import TokenSigner
 from tests.conftest import DEMO_PASSWORD, PARTNER_ADMIN_EMAIL, Live, Session, problem
+from tests.support.builders import arrange_meeting, client_id_of
 from tests.support.ws import WsClient
 
 ONE_MINUTE = timedelta(minutes=1)
@@ -47,11 +48,6 @@ def events_from(live: Live, user_agent: str, **params: str) -> list[dict[str, An
     return [e for e in found if e["user_agent"] == user_agent]
 
 
-def client_ids(live: Live) -> dict[str, str]:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients", params={"limit": 200})
-    return {c["display_name"]: c["id"] for c in items.json()["items"]}
-
-
 def fresh_therapist(live: Live) -> tuple[str, str]:
     """A new therapist of the trust: (email, user id)."""
     email = f"attack-therapist-{uuid.uuid4().hex[:8]}@tyneside.example"
@@ -69,8 +65,7 @@ async def connect(live: Live, token: str) -> WsClient:
 
 
 def test_another_clients_records_are_refused_and_audited(live: Live) -> None:
-    ids = client_ids(live)
-    bea, alex = ids["Bea Collins"], ids["Alex Morgan"]
+    bea, alex = client_id_of(live, "Bea Collins"), client_id_of(live, "Alex Morgan")
     client = live.as_role("client")  # Alex
     ua = attacker("idor")
     attempts = [
@@ -104,21 +99,14 @@ def test_another_clients_records_are_refused_and_audited(live: Live) -> None:
 def test_other_peoples_conversations_and_meetings_are_refused_and_audited(live: Live) -> None:
     """Refusals decided deep in a service (not by a permission dependency) are audited too."""
     keyworker = live.as_role("peer_keyworker")
-    alex = client_ids(live)["Alex Morgan"]
+    alex = client_id_of(live, "Alex Morgan")
     team = keyworker.get(f"/api/v1/clients/{alex}").json()["team_id"]
     conversation = keyworker.post(
         "/api/v1/conversations", json={"kind": "team", "team_id": team}
     ).json()["id"]
-    meeting = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "case_meeting",
-            "title": "Review without Alex",
-            "client_id": alex,
-            "starts_at": "2030-02-03T10:00:00Z",
-            "ends_at": "2030-02-03T11:00:00Z",
-        },
-    ).json()["id"]
+    meeting = arrange_meeting(
+        keyworker, kind="case_meeting", title="Review without Alex", client_id=alex
+    )["id"]
     client = live.as_role("client")
     ua = attacker("deep")
     paths = [
@@ -140,7 +128,7 @@ def test_a_token_of_another_organisation_is_refused_and_audited(live: Live) -> N
     partner_admin = live.as_email(PARTNER_ADMIN_EMAIL)
     trust = live.as_role("admin")
     trust_id = trust.user["organisation_id"]
-    alex = client_ids(live)["Alex Morgan"]
+    alex = client_id_of(live, "Alex Morgan")
     ua = attacker("tenant")
     headers = {"User-Agent": ua}
     problem(
@@ -319,7 +307,7 @@ def test_a_replayed_refresh_token_ends_the_session_and_is_audited(live: Live) ->
 
 def test_withdrawn_consent_is_refused_and_audited(live: Live) -> None:
     specialist = live.as_role("employment_specialist")  # of the partner provider
-    alex = client_ids(live)["Alex Morgan"]
+    alex = client_id_of(live, "Alex Morgan")
     provider = specialist.user["organisation_id"]
     client = live.as_role("client")
     decision = {"organisation_id": provider, "purpose": "employment_sharing"}
@@ -344,7 +332,7 @@ def test_withdrawn_consent_is_refused_and_audited(live: Live) -> None:
 
 async def test_a_removed_care_team_member_is_refused_and_audited(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
-    alex = client_ids(live)["Alex Morgan"]
+    alex = client_id_of(live, "Alex Morgan")
     email, user_id = fresh_therapist(live)
     added = keyworker.post(f"/api/v1/clients/{alex}/care-team", json={"user_id": user_id})
     assert added.status_code == 201, added.text
@@ -381,27 +369,16 @@ async def test_a_removed_care_team_member_is_refused_and_audited(live: Live) -> 
 async def test_signalling_without_admission_is_refused_and_audited(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
     alex_client = live.as_role("client")
-    alex = client_ids(live)["Alex Morgan"]
-    meeting = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "client_session",
-            "title": "Weekly check-in",
-            "client_id": alex,
-            "starts_at": "2030-03-04T10:00:00Z",
-            "ends_at": "2030-03-04T10:45:00Z",
-        },
-    ).json()["id"]
-    case_meeting = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "case_meeting",
-            "title": "Case review",
-            "client_id": alex,
-            "starts_at": "2030-03-05T10:00:00Z",
-            "ends_at": "2030-03-05T11:00:00Z",
-        },
-    ).json()["id"]
+    alex = client_id_of(live, "Alex Morgan")
+    meeting = arrange_meeting(keyworker, title="Weekly check-in", client_id=alex)["id"]
+    case_meeting = arrange_meeting(
+        keyworker,
+        kind="case_meeting",
+        title="Case review",
+        client_id=alex,
+        starts_at="2030-03-05T10:00:00Z",
+        ends_at="2030-03-05T11:00:00Z",
+    )["id"]
     priya = await connect(live, keyworker.tokens["access_token"])
     lobby = await connect(live, alex_client.tokens["access_token"])
     try:

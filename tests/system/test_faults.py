@@ -39,6 +39,7 @@ from tests.conftest import (
     live_server,
     requirement,
 )
+from tests.support.builders import client_id_of
 from tests.support.postgres import PostgresServer, postgres_available
 from tests.support.redis import RedisServer
 from tests.support.resume import (
@@ -143,11 +144,7 @@ def conversations(cluster: Cluster) -> tuple[str, str]:
 def plan_comments(cluster: Cluster) -> str:
     """Where the keyworker comments on Alex's plan: a write that is stored, then announced live
     to the care team through Redis."""
-    alex = next(
-        c["id"]
-        for c in cluster.session("peer_keyworker").get("/api/v1/clients").json()["items"]
-        if c["display_name"] == "Alex Morgan"
-    )
+    alex = client_id_of(cluster.live, "Alex Morgan")
     return f"/api/v1/clients/{alex}/plan/comments"
 
 

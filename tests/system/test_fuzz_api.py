@@ -44,6 +44,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import PARTNER_ADMIN_EMAIL, Live, live_server
+from tests.support.builders import client_id_of
 
 # Examples per operation for each generation mode. A positive example is sent once as every
 # role; a negative one (refused by validation, which only roles let past the permission check
@@ -119,11 +120,7 @@ def _real_ids(live: Live) -> dict[str, str]:
     generated deactivation or role change never signs out a session the fuzzer uses."""
     keyworker = live.as_role("peer_keyworker")
     admin = live.as_role("admin")
-    alex = next(
-        c
-        for c in keyworker.get("/api/v1/clients").json()["items"]
-        if c["display_name"] == "Alex Morgan"
-    )
+    alex = keyworker.get(f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}").json()
     target = live.new_account(
         f"fuzz-target-{uuid.uuid4().hex[:8]}@tyneside.example", "Fuzz Target", "therapist"
     )

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from realtime import protocol as p
 from tests.conftest import Live, demo_team_id, live_server
+from tests.support.builders import arrange_meeting, client_id_of
 from tests.support.ws import WsClient
 
 MAX_FRAME_BYTES = 4096
@@ -103,21 +104,8 @@ async def arena(fuzz_live: Live) -> AsyncIterator[Arena]:
     conversation = keyworker.post(
         "/api/v1/conversations", json={"kind": "team", "team_id": demo_team_id(keyworker)}
     ).json()["id"]
-    alex = next(
-        c["id"]
-        for c in keyworker.get("/api/v1/clients").json()["items"]
-        if c["display_name"] == "Alex Morgan"
-    )
-    meeting = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "case_meeting",
-            "title": "Review",
-            "client_id": alex,
-            "starts_at": "2030-01-07T10:00:00Z",
-            "ends_at": "2030-01-07T11:00:00Z",
-        },
-    ).json()["id"]
+    alex = client_id_of(fuzz_live, "Alex Morgan")
+    meeting = arrange_meeting(keyworker, kind="case_meeting", title="Review", client_id=alex)["id"]
     bystander = await WsClient.connect(fuzz_live.base_url, therapist.tokens["access_token"])
     await bystander.wait_type("ready")
     arena = Arena(

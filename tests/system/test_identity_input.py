@@ -16,13 +16,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import Live, demo_team_id, problem
+from tests.support.builders import client_id_of
 
 BAD_NAMES = ["Ann\x00Lee", "Ann\nLee", "Ann\x1bLee", "Ann\u202eeeL", "Ann\x85Lee"]
-
-
-def alex(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == "Alex Morgan"))
 
 
 def refused(reply: Any, field: str) -> None:
@@ -51,7 +47,7 @@ NAME_CASES: dict[str, NameCase] = {
     "client renamed": (
         "therapist",
         "PATCH",
-        lambda live: f"/api/v1/clients/{alex(live)}",
+        lambda live: f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}",
         lambda live, name: {"display_name": name},
         "body.display_name",
     ),
@@ -108,7 +104,7 @@ NAME_CASES: dict[str, NameCase] = {
     "job's employer": (
         "employment_specialist",
         "POST",
-        lambda live: f"/api/v1/clients/{alex(live)}/jobs",
+        lambda live: f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}/jobs",
         lambda live, name: {
             "employer": name,
             "role": "Picker",
@@ -147,7 +143,7 @@ def test_a_name_with_a_control_character_is_refused(live: Live, case: str) -> No
 def test_nothing_is_stored_from_a_refused_name(live: Live) -> None:
     marker = uuid.uuid4().hex[:8]
     therapist, admin = live.as_role("therapist"), live.as_role("admin")
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     for bad in (f"{marker}\x00", f"{marker}\u202e"):
         refused(
             therapist.post(
@@ -181,7 +177,7 @@ def test_nothing_is_stored_from_a_refused_name(live: Live) -> None:
 
 @pytest.mark.parametrize("bad", ["20", True])
 def test_numbers_on_the_record_are_not_coerced(live: Live, bad: Any) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     specialist, keyworker = live.as_role("employment_specialist"), live.as_role("peer_keyworker")
     refused(
         specialist.post(

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, live_server, problem
-from tests.realtime.test_realtime import client_id_of, team_conversation
+from tests.realtime.test_realtime import team_conversation
+from tests.support.builders import client_id_of, edit_plan
 from tests.support.leaks import assert_nothing_leaked, demo_identities
 from tests.support.smtp import Mailbox, SmtpServer
 from tests.support.ws import WsClient
@@ -160,17 +161,11 @@ async def test_a_whole_session_leaves_no_secret_or_content_in_the_log(logged: Li
         await priya.close()
         await tom.close()
 
-    current = keyworker.get(f"/api/v1/clients/{client_id}/plan")
-    content = current.json()["content"]
-    content["goals"] = [*content["goals"], {"text": typed["goal"]}]
-    content["vocational_profile"]["what_helps"] = typed["note"]
-    saved = keyworker.put(
-        f"/api/v1/clients/{client_id}/plan",
-        json=content,
-        headers={"If-Match": current.headers["etag"]},
-    )
-    assert saved.status_code == 200, saved.text
-    goal_id = saved.json()["content"]["goals"][-1]["id"]
+    def change(content: dict[str, Any]) -> None:
+        content["goals"] = [*content["goals"], {"text": typed["goal"]}]
+        content["vocational_profile"]["what_helps"] = typed["note"]
+
+    goal_id = edit_plan(keyworker, client_id, change)["content"]["goals"][-1]["id"]
     noted = client.post(
         f"/api/v1/clients/{client_id}/plan/comments",
         json={"item_id": goal_id, "text": typed["comment"]},

@@ -36,6 +36,7 @@ from tests.conftest import (
     fresh_database,
     teamwell_cli,
 )
+from tests.support.builders import client_id_of
 from tests.support.redis import RedisServer
 from tests.support.server import LiveServer
 from tests.support.ws import WsClient
@@ -175,11 +176,6 @@ def previous_serving(
         old.stop()
 
 
-def client_named(live: Live, name: str) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == name))
-
-
 def bearer(session: Session) -> dict[str, str]:
     return {"Authorization": str(session.http.headers["Authorization"])}
 
@@ -257,7 +253,7 @@ async def test_the_previous_release_serves_on_through_the_migration_beside_this_
                 assert http.get("/api/v1/auth/me").status_code == 200
 
         # The plan: saved on the old, read and saved on the new, read back on the old.
-        bea = client_named(old, "Bea Collins")
+        bea = client_id_of(old, "Bea Collins")
         plan_url = f"/api/v1/clients/{bea}/plan"
         read = therapist.get(plan_url)
         assert read.status_code == 200, read.text
@@ -287,7 +283,7 @@ async def test_the_previous_release_serves_on_through_the_migration_beside_this_
         )
 
         # A measure submitted through the old, one through the new; each lists both.
-        alex = client_named(old, "Alex Morgan")
+        alex = client_id_of(old, "Alex Morgan")
         phq9 = {str(n): 1 for n in range(1, 10)}
         gad7 = {str(n): 2 for n in range(1, 8)}
         sitting = f"upgrade-{uuid.uuid4().hex[:6]}"

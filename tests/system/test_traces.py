@@ -20,7 +20,8 @@ import pytest
 
 from app.tracing import ATTRIBUTES, TracingSettingError, _Scrubbing, wanted
 from tests.conftest import DEMO_PASSWORD, ROLE_EMAILS, Live, live_server, problem
-from tests.realtime.test_realtime import client_id_of, team_conversation
+from tests.realtime.test_realtime import team_conversation
+from tests.support.builders import client_id_of, edit_plan
 from tests.support.leaks import assert_nothing_leaked, demo_identities
 from tests.support.otlp import OtlpCollector, Span
 from tests.support.ws import WsClient
@@ -195,15 +196,9 @@ async def test_no_span_holds_a_secret_a_path_or_what_was_typed(
         assert refused["type"] == "error", refused
     finally:
         await socket.close()
-    current = keyworker.get(f"/api/v1/clients/{client_id}/plan")
-    content = current.json()["content"]
-    content["vocational_profile"]["what_helps"] = typed["note"]
-    saved = keyworker.put(
-        f"/api/v1/clients/{client_id}/plan",
-        json=content,
-        headers={"If-Match": current.headers["etag"]},
+    edit_plan(
+        keyworker, client_id, lambda c: c["vocational_profile"].update(what_helps=typed["note"])
     )
-    assert saved.status_code == 200, saved.text
     failed = traced.client().post(
         "/api/v1/auth/login",
         json={"email": ROLE_EMAILS["therapist"], "password": typed["wrong password"]},

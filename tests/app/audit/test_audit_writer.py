@@ -26,6 +26,7 @@ from app.context import Actor, Context
 from app.db import create_engine, session_factory
 from app.migrate import upgrade_async
 from tests.conftest import Live, fresh_database
+from tests.support.builders import client_id_of
 
 REQUESTS = 40
 # More than either database's connection pool holds (SQLite 15, PostgreSQL 30): the reads wait
@@ -125,8 +126,7 @@ async def test_a_request_that_cannot_be_stored_fails_alone(engine: AsyncEngine) 
 
 async def test_concurrent_plan_reads_each_leave_their_event(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
-    clients = keyworker.get("/api/v1/clients").json()["items"]
-    alex = next(c["id"] for c in clients if c["display_name"] == "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     plan = f"/api/v1/clients/{alex}/plan"
     supervisor = live.as_role("supervisor")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.conftest import Live, problem
 from tests.support.builders import (
     add_to_care_team,
+    client_id_of,
     days_ago,
     days_from_today,
     new_client,
@@ -103,12 +104,7 @@ def test_bad_claims_are_refused(live: Live) -> None:
 def test_the_client_reads_their_own_history_and_the_therapist_does_not_record(
     live: Live,
 ) -> None:
-    alex = next(
-        c
-        for c in live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-        if c["display_name"] == "Alex Morgan"
-    )
-    url = f"/api/v1/clients/{alex['id']}/benefits"
+    url = f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}/benefits"
     assert live.as_role("client").get(url).status_code == 200
     claim = {"benefit": "jsa", "started_on": days_ago(5), "source": "client_reported"}
     problem(live.as_role("client").post(f"{url}/claims", json=claim), 403)

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from tests.conftest import Live, Session, problem
-from tests.support.builders import days_ago, new_client, share_with_specialist
+from tests.support.builders import days_ago, edit_plan, new_client, share_with_specialist
 
 
 def ok(reply: Any, status: int = 200) -> Any:
@@ -18,15 +18,7 @@ def ok(reply: Any, status: int = 200) -> Any:
 
 
 def set_preferences(session: Session, client_id: str, **preferences: Any) -> None:
-    read = session.get(f"/api/v1/clients/{client_id}/plan")
-    content = read.json()["content"]
-    content["vocational_profile"]["preferences"] = preferences
-    saved = session.put(
-        f"/api/v1/clients/{client_id}/plan",
-        json=content,
-        headers={"If-Match": read.headers["etag"]},
-    )
-    assert saved.status_code == 200, saved.text
+    edit_plan(session, client_id, lambda c: c["vocational_profile"].update(preferences=preferences))
 
 
 def test_directory_vacancies_matching_and_an_application_to_a_job_start(live: Live) -> None:

@@ -26,6 +26,7 @@ from app.db import create_engine, session_factory
 from app.documents import service
 from tests.app.documents.test_content import bomb, pdf, png
 from tests.conftest import Live, Session, live_server, problem, teamwell_cli
+from tests.support.builders import arrange_meeting, client_id_of
 from tests.support.ws import WsClient
 
 CHUNK = 1024
@@ -46,11 +47,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def client_id(live: Live, name: str) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == name))
 
 
 def start(who: Session, data: bytes, **fields: Any) -> dict[str, Any]:
@@ -131,7 +127,7 @@ def provider_id(live: Live) -> str:
 
 
 def test_round_trip_on_a_record_with_a_download_token(live: Live) -> None:
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     keyworker, therapist = live.as_role("peer_keyworker"), live.as_role("therapist")
     data = a_pdf()
     document = upload(
@@ -175,7 +171,7 @@ def test_round_trip_on_a_record_with_a_download_token(live: Live) -> None:
 
 def test_text_is_not_previewed_inline_and_images_are(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     text = upload(keyworker, b"Notes from the call.\n", client_id=alex, filename="notes.txt")
     assert text["current"]["media_type"].startswith("text/plain")
     problem(link(keyworker, text, inline=True), 422)
@@ -190,7 +186,7 @@ def test_stored_objects_are_not_the_plaintext_and_chunks_go(live: Live) -> None:
     marker = b"UNMISTAKABLE-PLAINTEXT-" + uuid.uuid4().hex.encode()
     data = (marker + b"\n") * 100
     document = upload(
-        keyworker, data, client_id=client_id(live, "Bea Collins"), filename="letter.txt"
+        keyworker, data, client_id=client_id_of(live, "Bea Collins"), filename="letter.txt"
     )
     files = stored_files(live)
     # One sealed segment per chunk (a nonce and a tag more than the chunk), kept where the
@@ -209,7 +205,7 @@ def open_case_thread(live: Live, name: str, *, includes_client: bool) -> str:
         "/api/v1/conversations",
         json={
             "kind": "case",
-            "client_id": client_id(live, name),
+            "client_id": client_id_of(live, name),
             "includes_client": includes_client,
         },
     )
@@ -251,18 +247,8 @@ def test_a_case_thread_attachment_is_read_by_whoever_reads_the_thread(live: Live
 
 def test_a_meetings_papers_are_added_by_those_who_run_it(live: Live) -> None:
     keyworker, client = live.as_role("peer_keyworker"), live.as_role("client")
-    made = keyworker.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "case_meeting",
-            "title": "Review",
-            "client_id": client_id(live, "Alex Morgan"),
-            "starts_at": "2030-01-07T10:00:00Z",
-            "ends_at": "2030-01-07T11:00:00Z",
-        },
-    )
-    assert made.status_code == 201, made.text
-    meeting = made.json()["id"]
+    alex = client_id_of(live, "Alex Morgan")
+    meeting = arrange_meeting(keyworker, kind="case_meeting", title="Review", client_id=alex)["id"]
     agenda = upload(
         keyworker, b"1. Progress\n2. Next steps\n", meeting_id=meeting, filename="a.txt"
     )
@@ -289,7 +275,7 @@ async def test_the_people_who_may_read_it_are_told_live(live: Live) -> None:
         live.as_role("therapist"),
         live.as_role("client"),
     )
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     staff_view = await WsClient.connect(live.base_url, therapist.tokens["access_token"])
     client_view = await WsClient.connect(live.base_url, client.tokens["access_token"])
     try:
@@ -325,7 +311,7 @@ async def test_the_people_who_may_read_it_are_told_live(live: Live) -> None:
 def test_a_dropped_chunk_is_resumed_from_what_arrived(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
     data = a_pdf(3 * CHUNK + 100)
-    started = start(keyworker, data, client_id=client_id(live, "Alex Morgan"), kind="letters")
+    started = start(keyworker, data, client_id=client_id_of(live, "Alex Morgan"), kind="letters")
     assert started["chunk_bytes"] == CHUNK and started["received_bytes"] == 0
     assert send(keyworker, started, data, 0).status_code == 200
     # The second chunk is lost on the way; the third arrives and is refused with where to resume.
@@ -361,7 +347,7 @@ def test_an_upload_started_before_segments_is_closed(live: Live) -> None:
     be continued or completed (410, start again); retention removes what it stored."""
     keyworker = live.as_role("peer_keyworker")
     data = a_pdf(CHUNK + 10)
-    started = start(keyworker, data, client_id=client_id(live, "Alex Morgan"))
+    started = start(keyworker, data, client_id=client_id_of(live, "Alex Morgan"))
     with sqlite3.connect(live.data_dir / "teamwell.db") as db:
         db.execute(
             "UPDATE document_upload SET segmented = NULL WHERE id = ?",
@@ -374,7 +360,7 @@ def test_an_upload_started_before_segments_is_closed(live: Live) -> None:
 def test_chunks_of_the_wrong_size_or_place_are_refused(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
     data = a_pdf(2 * CHUNK + 10)
-    started = start(keyworker, data, client_id=client_id(live, "Alex Morgan"))
+    started = start(keyworker, data, client_id=client_id_of(live, "Alex Morgan"))
     short = keyworker.put(
         f"/api/v1/documents/uploads/{started['id']}/chunks/0", content=data[: CHUNK - 1]
     )
@@ -392,7 +378,7 @@ def test_a_chunk_body_is_limited_to_the_chunk_size_at_its_edge(live: Live) -> No
     refused before it is read, as any body over its limit is."""
     keyworker = live.as_role("peer_keyworker")
     data = a_pdf(2 * CHUNK)
-    started = start(keyworker, data, client_id=client_id(live, "Alex Morgan"))
+    started = start(keyworker, data, client_id=client_id_of(live, "Alex Morgan"))
     url = f"/api/v1/documents/uploads/{started['id']}/chunks/0"
     headers = {"Content-Type": "application/octet-stream"}
     over = keyworker.put(url, content=data[:CHUNK] + b"x", headers=headers)
@@ -405,7 +391,7 @@ def test_a_chunk_body_is_limited_to_the_chunk_size_at_its_edge(live: Live) -> No
 
 def test_file_size_limit_at_its_edge(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     largest = upload(keyworker, a_pdf(MAX_BYTES), client_id=alex)
     assert largest["current"]["size"] == MAX_BYTES
     over = keyworker.post(
@@ -417,7 +403,7 @@ def test_file_size_limit_at_its_edge(live: Live) -> None:
 
 def test_daily_limit_per_person_at_its_edge(live: Live) -> None:
     supervisor = live.as_role("supervisor")  # uploads nowhere else in this module
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     for _ in range(DAILY // MAX_BYTES):
         start(supervisor, a_pdf(MAX_BYTES), client_id=alex)  # declared counts, sent or not
     refused = supervisor.post(
@@ -429,7 +415,7 @@ def test_daily_limit_per_person_at_its_edge(live: Live) -> None:
 
 def test_strict_input_no_coercion(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     problem(
         keyworker.post(
             "/api/v1/documents/uploads", json={"client_id": alex, "filename": "a", "size": "10"}
@@ -458,7 +444,7 @@ def test_strict_input_no_coercion(live: Live) -> None:
 def test_content_is_judged_by_its_bytes_not_its_name(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
     liar = b"MZ\x90\x00" + bytes(200)  # a Windows program calling itself a PDF
-    started = start(keyworker, liar, client_id=client_id(live, "Alex Morgan"), filename="cv.pdf")
+    started = start(keyworker, liar, client_id=client_id_of(live, "Alex Morgan"), filename="cv.pdf")
     assert send(keyworker, started, liar, 0).status_code == 200
     refused = problem(complete(keyworker, started), 422)
     assert refused["code"] == "type-not-allowed"
@@ -471,7 +457,7 @@ def test_a_zip_bomb_within_the_size_limit_is_refused_and_audited(live: Live) -> 
     data = bomb(1024 * 1024)  # a .docx of a few KB that opens to a megabyte of zeros
     assert len(data) <= MAX_BYTES  # so the size limit alone would let it through
     started = start(
-        keyworker, data, client_id=client_id(live, "Alex Morgan"), filename="letter.docx"
+        keyworker, data, client_id=client_id_of(live, "Alex Morgan"), filename="letter.docx"
     )
     for offset in range(0, len(data), started["chunk_bytes"]):
         assert send(keyworker, started, data, offset).status_code == 200
@@ -487,7 +473,7 @@ def test_a_zip_bomb_within_the_size_limit_is_refused_and_audited(live: Live) -> 
 
 
 def test_another_organisation_without_consent_is_refused_and_audited(live: Live) -> None:
-    dana = client_id(live, "Dana Evans")  # no consent to share with the employment provider
+    dana = client_id_of(live, "Dana Evans")  # no consent to share with the employment provider
     document = upload(live.as_role("therapist"), a_pdf(), client_id=dana, kind="letters")
     specialist = live.as_role("employment_specialist")
     problem(specialist.get(f"/api/v1/clients/{dana}/documents"), 403)
@@ -499,7 +485,7 @@ def test_another_organisation_without_consent_is_refused_and_audited(live: Live)
 
 
 def test_consent_withdrawn_removes_access_and_spends_no_token(live: Live) -> None:
-    bea = client_id(live, "Bea Collins")
+    bea = client_id_of(live, "Bea Collins")
     document = upload(live.as_role("peer_keyworker"), a_pdf(), client_id=bea, kind="cv")
     specialist = live.as_role("employment_specialist")
     assert specialist.get(f"/api/v1/documents/{document['id']}").status_code == 200
@@ -526,7 +512,7 @@ def test_consent_withdrawn_removes_access_and_spends_no_token(live: Live) -> Non
 
 def test_a_client_reads_neither_another_clients_file_nor_an_unshared_one(live: Live) -> None:
     keyworker, client = live.as_role("peer_keyworker"), live.as_role("client")
-    bea_file = upload(keyworker, a_pdf(), client_id=client_id(live, "Bea Collins"))
+    bea_file = upload(keyworker, a_pdf(), client_id=client_id_of(live, "Bea Collins"))
     problem(client.get(f"/api/v1/documents/{bea_file['id']}"), 403)
     read = audit(live, "document.read")[0]
     assert read["outcome"] == "denied" and read["actor_id"] == stored_id(client)
@@ -538,7 +524,7 @@ def test_a_client_reads_neither_another_clients_file_nor_an_unshared_one(live: L
         if e["resource_id"] == bea_file["id"] and e["actor_id"] == stored_id(client)
     ]
     assert [e["outcome"] for e in refusals] == ["denied", "denied"]  # the read, then the link
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     unshared = upload(keyworker, a_pdf(), client_id=alex, kind="forms", title="Staff notes")
     assert unshared["shared_with_client"] is False
     assert unshared["id"] not in [
@@ -568,7 +554,7 @@ def _b64(data: bytes) -> str:
 
 def test_forged_altered_and_expired_tokens_are_refused_and_audited(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
-    document = upload(keyworker, a_pdf(), client_id=client_id(live, "Alex Morgan"))
+    document = upload(keyworker, a_pdf(), client_id=client_id_of(live, "Alex Morgan"))
     url = link(keyworker, document).json()["url"]
     token = url.removeprefix("/files/")
     payload, mac = token.split(".")
@@ -609,7 +595,7 @@ def test_a_path_traversal_filename_is_made_safe(live: Live) -> None:
     document = upload(
         keyworker,
         a_pdf(),
-        client_id=client_id(live, "Alex Morgan"),
+        client_id=client_id_of(live, "Alex Morgan"),
         filename="../../../etc/passwd.pdf",
     )
     name = document["current"]["filename"]
@@ -631,7 +617,7 @@ def test_a_path_traversal_filename_is_made_safe(live: Live) -> None:
 
 def test_versions_keep_who_changed_what(live: Live) -> None:
     keyworker, specialist = live.as_role("peer_keyworker"), live.as_role("employment_specialist")
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     first = upload(keyworker, a_pdf(2000), client_id=alex, kind="cv", title="CV")
     second = upload(specialist, a_pdf(2500), document_id=first["id"], filename="cv-v2.pdf")
     assert second["id"] == first["id"] and second["current"]["number"] == 2
@@ -647,7 +633,7 @@ def test_versions_keep_who_changed_what(live: Live) -> None:
 
 def test_delete_with_a_reason_removes_the_content_and_keeps_the_record(live: Live) -> None:
     keyworker, therapist = live.as_role("peer_keyworker"), live.as_role("therapist")
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     document = upload(keyworker, a_pdf(), client_id=alex, kind="letters")
     minted = link(therapist, document).json()["url"]
     objects = [p for p in stored_files(live) if document["id"] in p.parts]
@@ -677,7 +663,7 @@ def test_delete_with_a_reason_removes_the_content_and_keeps_the_record(live: Liv
 
 def test_the_subject_access_archive_lists_the_documents(live: Live) -> None:
     keyworker, client = live.as_role("peer_keyworker"), live.as_role("client")
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     shared = upload(keyworker, a_pdf(), client_id=alex, kind="letters", shared_with_client=True)
     staff_only = upload(keyworker, a_pdf(), client_id=alex, kind="forms")
     supervisor = live.as_role("supervisor").get(f"/api/v1/clients/{alex}/subject-access").json()
@@ -706,7 +692,7 @@ def _settings(live: Live) -> Settings:
 
 def test_retention_removes_the_objects_of_a_kind_past_its_period(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     letter = upload(keyworker, a_pdf(), client_id=alex, kind="letters")
     cv = upload(keyworker, a_pdf(), client_id=alex, kind="cv")
     letter_objects = [p for p in stored_files(live) if letter["id"] in p.parts]
@@ -735,7 +721,7 @@ def test_retention_removes_the_objects_of_a_kind_past_its_period(live: Live) -> 
 
 def test_the_retention_command_removes_documents_as_the_job_does(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
-    letter = upload(keyworker, a_pdf(), client_id=client_id(live, "Alex Morgan"), kind="letters")
+    letter = upload(keyworker, a_pdf(), client_id=client_id_of(live, "Alex Morgan"), kind="letters")
     objects = [p for p in stored_files(live) if letter["id"] in p.parts]
     assert objects
     long_ago = (datetime.now(UTC) - timedelta(days=31)).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -761,7 +747,7 @@ def test_the_retention_command_removes_documents_as_the_job_does(live: Live) -> 
 def test_rotation_rewraps_data_keys_and_old_objects_still_open(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
     data = a_pdf(2222)
-    document = upload(keyworker, data, client_id=client_id(live, "Alex Morgan"), kind="forms")
+    document = upload(keyworker, data, client_id=client_id_of(live, "Alex Morgan"), kind="forms")
     objects = {p: p.read_bytes() for p in stored_files(live) if document["id"] in p.parts}
     rotated = teamwell_cli(live.env, "rotate-message-key")
     assert rotated.returncode == 0, rotated.stderr

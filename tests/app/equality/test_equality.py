@@ -14,6 +14,7 @@ from app.equality.schemas import CHARACTERISTICS
 from app.equality.service import groups_of
 from tests.conftest import Live, Session, problem
 from tests.support import builders
+from tests.support.builders import client_id_of
 
 MINE = "/api/v1/me/equality"
 # Answers no other part of the service ever says, so finding one in a reply means a leak.
@@ -22,11 +23,6 @@ TELLTALE = {
     "gender_identity": "different_from_sex_at_birth",
     "disability": "limited_a_lot",
 }
-
-
-def alex_id(live: Live) -> str:
-    clients = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in clients if c["display_name"] == "Alex Morgan"))
 
 
 def staff_entry(by: Session, client_id: str, **answers: Any) -> Any:
@@ -68,7 +64,7 @@ def test_answers_are_checked_strictly(live: Live) -> None:
 
 def test_staff_enter_answers_only_with_consent_and_get_nothing_back(live: Live) -> None:
     keyworker = live.as_role("peer_keyworker")
-    client_id = alex_id(live)
+    client_id = client_id_of(live, "Alex Morgan")
     entered = staff_entry(keyworker, client_id, **TELLTALE)
     assert entered.status_code == 204, entered.text
     assert entered.content == b""
@@ -96,7 +92,7 @@ def test_staff_enter_answers_only_with_consent_and_get_nothing_back(live: Live) 
 def test_no_route_shows_a_client_s_answers_to_any_member_of_staff(live: Live) -> None:
     """Every GET in the API, with the client's id wherever a path takes an id, as each staff
     role: no reply carries an answer. The staff's own /me/equality is refused."""
-    client_id = alex_id(live)
+    client_id = client_id_of(live, "Alex Morgan")
     assert staff_entry(live.as_role("peer_keyworker"), client_id, **TELLTALE).status_code == 204
     with live.client() as http:
         paths = http.get("/openapi.json").json()["paths"]
@@ -114,7 +110,7 @@ def test_no_route_shows_a_client_s_answers_to_any_member_of_staff(live: Live) ->
 
 
 def test_answers_are_sealed_at_rest(live: Live) -> None:
-    client_id = alex_id(live)
+    client_id = client_id_of(live, "Alex Morgan")
     assert staff_entry(live.as_role("peer_keyworker"), client_id, **TELLTALE).status_code == 204
     url = live.env["TEAMWELL_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1)
     engine = sa.create_engine(url)

@@ -31,7 +31,7 @@ from tests.conftest import (
     teamwell_cli,
 )
 from tests.support import builders
-from tests.support.builders import DEMO_TEAM
+from tests.support.builders import DEMO_TEAM, client_id_of
 
 TRIALS = "/api/v1/evaluation/trials"
 ARMS = {arm.value for arm in Arm}
@@ -573,11 +573,7 @@ def test_the_programme_leads_figures_count_consents_and_arms(world: World) -> No
     """Six entrants: three consent, one consents then withdraws, one declines, one is not asked;
     a client from before the trial consents and counts nowhere. Blocks of two, so each stratum
     of two allocations holds one of each arm."""
-    alex = next(
-        c["id"]
-        for c in world.keyworker.get("/api/v1/clients", params={"limit": 100}).json()["items"]
-        if c["display_name"] == "Alex Morgan"
-    )
+    alex = client_id_of(world.live, "Alex Morgan")
     trial = world.open_trial(stratify_by="referral_source", block_sizes=[2])
     figures_url = f"{TRIALS}/{trial['id']}/figures"
     jobcentre = [world.new_client("jobcentre"), world.new_client("jobcentre")]

@@ -11,6 +11,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 
 from tests.conftest import Live, Session, problem
+from tests.support.builders import client_id_of, edit_plan
 from tests.support.ws import WsClient
 
 PHQ9 = {"1": 2, "2": 2, "3": 1, "4": 1, "5": 1, "6": 1, "7": 0, "8": 0, "9": 0}  # 8, mild
@@ -33,37 +34,22 @@ ARCHIVE_SECTIONS = {
 }
 
 
-def alex(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == "Alex Morgan"))
-
-
 def save_plan(live: Live, client_id: str, marker: str) -> dict[str, Any]:
     """Put a plan with two goals and an open and a done action (GET for the ETag, PUT with
     If-Match)."""
-    keyworker = live.as_role("peer_keyworker")
-    read = keyworker.get(f"/api/v1/clients/{client_id}/plan")
-    assert read.status_code == 200, read.text
-    content = read.json()["content"]
-    content["goals"] = [
-        {"text": f"Back to warehouse work by summer {marker}"},
-        {"text": f"Sleep better {marker}"},
-    ]
-    content["actions"] = [
-        {
-            "text": f"Update the CV {marker}",
-            "owner_id": live.as_role("employment_specialist").user["id"],
-            "due_on": "2030-02-01",
-        },
-        {"text": f"Visit the job centre {marker}", "status": "done"},
-    ]
-    saved = keyworker.put(
-        f"/api/v1/clients/{client_id}/plan",
-        json=content,
-        headers={"If-Match": read.headers["etag"]},
-    )
-    assert saved.status_code == 200, saved.text
-    return dict(saved.json()["content"])
+    specialist = live.as_role("employment_specialist").user["id"]
+
+    def change(content: dict[str, Any]) -> None:
+        content["goals"] = [
+            {"text": f"Back to warehouse work by summer {marker}"},
+            {"text": f"Sleep better {marker}"},
+        ]
+        content["actions"] = [
+            {"text": f"Update the CV {marker}", "owner_id": specialist, "due_on": "2030-02-01"},
+            {"text": f"Visit the job centre {marker}", "status": "done"},
+        ]
+
+    return dict(edit_plan(live.as_role("peer_keyworker"), client_id, change)["content"])
 
 
 def record(live: Live, client_id: str, instrument: str, answers: dict[str, int]) -> str:
@@ -98,7 +84,7 @@ def audit_actions(live: Live, client_id: str, actor: Session) -> list[dict[str, 
 
 
 def test_the_fhir_bundle_is_valid_r4_and_its_references_resolve(live: Live) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     marker = uuid.uuid4().hex[:8]
     plan = save_plan(live, client_id, marker)
     phq_id = record(live, client_id, "phq9", PHQ9)
@@ -211,7 +197,7 @@ def export(live: Live, session: Session, client_id: str) -> dict[str, Any]:
 
 
 async def test_subject_access_archive_for_the_client_and_a_supervisor(live: Live) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     marker = uuid.uuid4().hex[:8]
     save_plan(live, client_id, marker)
     phq_id = record(live, client_id, "phq9", PHQ9)
@@ -288,7 +274,7 @@ async def test_subject_access_archive_for_the_client_and_a_supervisor(live: Live
 
 
 def test_other_staff_cannot_take_a_subject_access_export(live: Live) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     for role in ("therapist", "admin", "peer_keyworker"):
         session = live.as_role(role)
         problem(session.get(f"/api/v1/clients/{client_id}/subject-access"), 403)
@@ -302,4 +288,6 @@ def test_other_staff_cannot_take_a_subject_access_export(live: Live) -> None:
 
 
 def test_admins_cannot_export_fhir(live: Live) -> None:
-    problem(live.as_role("admin").get(f"/api/v1/clients/{alex(live)}/fhir"), 403)
+    problem(
+        live.as_role("admin").get(f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}/fhir"), 403
+    )

@@ -11,7 +11,7 @@ from typing import Any
 from app.config import Settings
 from app.demo import DEMO_SESSION_LENGTH
 from tests.conftest import Live, Session, problem
-from tests.support.builders import days_ago, new_client
+from tests.support.builders import arrange_meeting, client_id_of, days_ago, new_client
 
 PHQ9_ITEM9 = {"1": 1, "2": 1, "3": 0, "4": 1, "5": 0, "6": 1, "7": 0, "8": 0, "9": 1}
 DEMO_SESSION = "Weekly check-in with Alex"
@@ -27,11 +27,6 @@ def today(session: Session) -> dict[str, Any]:
     body: dict[str, Any] = reply.json()
     assert set(body) == PARTS
     return body
-
-
-def alex(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients", params={"limit": 200})
-    return str(next(c["id"] for c in items.json()["items"] if c["display_name"] == "Alex Morgan"))
 
 
 def test_staff_see_todays_session_and_their_own_parts(live: Live) -> None:
@@ -77,7 +72,7 @@ def test_due_work_is_from_the_persons_own_care_teams(live: Live) -> None:
 
 
 def test_a_risk_alert_is_on_the_home_of_those_who_see_item_answers_only(live: Live) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     saved = live.as_role("therapist").post(
         f"/api/v1/clients/{client_id}/measures",
         json={"instrument": "phq9", "answers": PHQ9_ITEM9},
@@ -97,7 +92,7 @@ def test_a_risk_alert_is_on_the_home_of_those_who_see_item_answers_only(live: Li
 
 
 def test_the_client_sees_their_next_session_and_the_questionnaires_asked(live: Live) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     made = live.as_role("peer_keyworker").post(
         f"/api/v1/clients/{client_id}/measure-links", json={"instrument": "gad7"}
     )
@@ -163,22 +158,19 @@ def test_meetings_within_the_home_horizon_only(live: Live) -> None:
     one starting just after it is not (a minute either side of the server's now)."""
     hours = Settings().home_meetings_hours
     keyworker = live.as_role("peer_keyworker")
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     tag = uuid.uuid4().hex[:6]
     now = datetime.now(UTC)
     for name, offset in (("inside", -timedelta(minutes=2)), ("outside", timedelta(minutes=2))):
         starts = now + timedelta(hours=hours) + offset
-        made = keyworker.post(
-            "/api/v1/meetings",
-            json={
-                "kind": "case_meeting",
-                "title": f"Horizon {name} {tag}",
-                "client_id": client_id,
-                "starts_at": starts.isoformat(),
-                "ends_at": (starts + DEMO_SESSION_LENGTH).isoformat(),
-            },
+        arrange_meeting(
+            keyworker,
+            kind="case_meeting",
+            title=f"Horizon {name} {tag}",
+            client_id=client_id,
+            starts_at=starts,
+            ends_at=starts + DEMO_SESSION_LENGTH,
         )
-        assert made.status_code == 201, made.text
     titles = [m["title"] for m in today(keyworker)["meetings"]]
     assert f"Horizon inside {tag}" in titles
     assert f"Horizon outside {tag}" not in titles

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import Live, Session, live_server, problem
 from tests.support import builders
-from tests.support.builders import days_ago, share_with_specialist, today
+from tests.support.builders import client_id_of, days_ago, edit_plan, share_with_specialist, today
 
 
 def new_client(live: Live, name: str) -> str:
@@ -292,24 +292,17 @@ def test_a_specialist_corrects_her_own_employer_contact(live: Live) -> None:
 def test_an_overdue_plan_action_is_raised(live: Live) -> None:
     client_id = new_client(live, "Lee Late")
     keyworker = live.as_role("peer_keyworker")
-    plan = keyworker.get(f"/api/v1/clients/{client_id}/plan")
-    content = plan.json()["content"]
-    content["actions"] = [
+    actions = [
         {"text": "Update the CV", "due_on": days_ago(3)},
         {"text": "Visit the job fair", "due_on": days_ago(5), "status": "done"},
         {"text": "Call the college", "due_on": days_ago(0)},
     ]
-    saved = keyworker.put(
-        f"/api/v1/clients/{client_id}/plan",
-        json=content,
-        headers={"If-Match": plan.headers["etag"]},
-    )
-    assert saved.status_code == 200, saved.text
+    saved = edit_plan(keyworker, client_id, lambda content: content.update(actions=actions))
     overdue = [
         a for a in journey(keyworker, client_id)["alerts"] if a["kind"] == "plan_action_overdue"
     ]
     assert len(overdue) == 1 and overdue[0]["days_past_due"] == 3
-    assert overdue[0]["action_id"] == saved.json()["content"]["actions"][0]["id"]
+    assert overdue[0]["action_id"] == saved["content"]["actions"][0]["id"]
     [raised] = alerts_about(keyworker, client_id, "plan_action_overdue")
     assert "Update the CV" in raised["detail"]
 
@@ -336,11 +329,7 @@ def test_who_may_log_and_read(live: Live) -> None:
     unlinked = erin.post("/api/v1/employer-contacts", json=contact)
     assert unlinked.status_code == 201 and unlinked.json()["client_id"] is None
     # Admins see no clinical content; a client reads their own journey but does not record on it.
-    alex = next(
-        c["id"]
-        for c in live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-        if c["display_name"] == "Alex Morgan"
-    )
+    alex = client_id_of(live, "Alex Morgan")
     problem(live.as_role("admin").get(f"/api/v1/clients/{alex}/journey"), 403)
     assert live.as_role("client").get(f"/api/v1/clients/{alex}/journey").status_code == 200
     problem(

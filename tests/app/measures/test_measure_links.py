@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from tests.app.measures.test_measures import answers
 from tests.conftest import Live, problem
-
-
-def client_id(live: Live, name: str) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == name))
+from tests.support.builders import client_id_of
 
 
 def token_of(link: str) -> str:
@@ -18,7 +14,7 @@ def token_of(link: str) -> str:
 
 
 def test_a_link_is_answered_once_and_raises_the_item_nine_alert(live: Live) -> None:
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     keyworker, therapist = live.as_role("peer_keyworker"), live.as_role("therapist")
     before = {a["id"] for a in therapist.get("/api/v1/alerts").json()}
     made = keyworker.post(f"/api/v1/clients/{alex}/measure-links", json={"instrument": "phq9"})
@@ -68,7 +64,7 @@ def test_a_link_is_answered_once_and_raises_the_item_nine_alert(live: Live) -> N
 
 
 def test_without_a_login_the_link_is_recorded_as_remote_by_its_maker(live: Live) -> None:
-    bea = client_id(live, "Bea Collins")
+    bea = client_id_of(live, "Bea Collins")
     keyworker = live.as_role("peer_keyworker")
     made = keyworker.post(f"/api/v1/clients/{bea}/measure-links", json={"instrument": "gad7"})
     assert made.status_code == 201, made.text
@@ -92,7 +88,7 @@ def test_without_a_login_the_link_is_recorded_as_remote_by_its_maker(live: Live)
 def test_the_link_is_emailed_to_an_address_given_without_saying_what_it_measures(
     live: Live,
 ) -> None:
-    bea = client_id(live, "Bea Collins")  # no login: only an address given reaches her
+    bea = client_id_of(live, "Bea Collins")  # no login: only an address given reaches her
     address = "bea.collins@example.net"
     made = live.as_role("peer_keyworker").post(
         f"/api/v1/clients/{bea}/measure-links", json={"instrument": "gad7", "email": address}
@@ -117,7 +113,7 @@ def test_the_link_is_emailed_to_an_address_given_without_saying_what_it_measures
 
 
 def test_links_are_made_only_by_the_care_team(live: Live) -> None:
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     problem(
         live.as_role("client").post(
             f"/api/v1/clients/{alex}/measure-links", json={"instrument": "phq9"}

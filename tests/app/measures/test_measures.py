@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from tests.conftest import Live, problem
 from tests.support import builders
+from tests.support.builders import client_id_of
 from tests.support.ws import WsClient
-
-
-def alex(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == "Alex Morgan"))
 
 
 def answers(*values: int | str | None) -> dict[str, int | str | None]:
@@ -59,7 +55,7 @@ def test_scores_and_outcome_between_the_first_and_latest_pair(live: Live) -> Non
 
 def test_a_client_completes_a_measure_with_their_own_login(live: Live) -> None:
     done = live.as_role("client").post(
-        f"/api/v1/clients/{alex(live)}/measures",
+        f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}/measures",
         json={"instrument": "gad7", "answers": answers(0, 1, 0, 1, 0, 1, 0)},
     )
     assert done.status_code == 201, done.text
@@ -68,7 +64,7 @@ def test_a_client_completes_a_measure_with_their_own_login(live: Live) -> None:
 
 def test_wsas_prorates_one_not_applicable_item(live: Live) -> None:
     reply = live.as_role("therapist").post(
-        f"/api/v1/clients/{alex(live)}/measures",
+        f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}/measures",
         json={"instrument": "wsas", "answers": answers("not_applicable", 4, 5, 4, 5)},
     )
     assert reply.status_code == 201, reply.text
@@ -78,7 +74,7 @@ def test_wsas_prorates_one_not_applicable_item(live: Live) -> None:
 def test_invalid_answers_are_refused_clearly(live: Live) -> None:
     body = problem(
         live.as_role("therapist").post(
-            f"/api/v1/clients/{alex(live)}/measures",
+            f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}/measures",
             json={"instrument": "phq9", "answers": answers(4, 0, 0, 0, 0, 0, 0, 0)},
         ),
         422,
@@ -86,14 +82,15 @@ def test_invalid_answers_are_refused_clearly(live: Live) -> None:
     assert "item" in body["detail"].lower()
     problem(
         live.as_role("therapist").post(
-            f"/api/v1/clients/{alex(live)}/measures", json={"instrument": "bdi", "answers": {}}
+            f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}/measures",
+            json={"instrument": "bdi", "answers": {}},
         ),
         422,
     )
 
 
 async def test_item_nine_alerts_the_therapist_at_once(live: Live) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     tom = await WsClient.connect(live.base_url, live.as_role("therapist").tokens["access_token"])
     try:
         await tom.wait_type("ready")

@@ -18,14 +18,9 @@ import pytest
 
 from tests.app.exports.test_exports import references
 from tests.conftest import Live, Session, problem
-from tests.support.builders import add_to_care_team, new_client
+from tests.support.builders import add_to_care_team, client_id_of, new_client
 
 PHQ9_ITEM9 = {"1": 1, "2": 1, "3": 0, "4": 1, "5": 0, "6": 1, "7": 0, "8": 0, "9": 1}  # 5, mild
-
-
-def alex(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == "Alex Morgan"))
 
 
 def measures(reader: Session, client_id: str) -> list[dict[str, Any]]:
@@ -45,7 +40,7 @@ def refused_naming_item(reply: Any, item: str) -> None:
 
 @pytest.mark.parametrize("bad", ["2", True, False, 2.0, "1e0", [1]])
 def test_staff_and_client_answers_take_integers_only(live: Live, bad: Any) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     therapist = live.as_role("therapist")
     before = len(measures(therapist, client_id))
     for who in ("therapist", "client"):
@@ -62,7 +57,7 @@ def test_staff_and_client_answers_take_integers_only(live: Live, bad: Any) -> No
 
 @pytest.mark.parametrize("bad", ["2", True])
 def test_questionnaire_link_answers_take_integers_only(live: Live, bad: Any) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     therapist = live.as_role("therapist")
     made = live.as_role("peer_keyworker").post(
         f"/api/v1/clients/{client_id}/measure-links", json={"instrument": "gad7"}
@@ -87,7 +82,7 @@ def test_questionnaire_link_answers_take_integers_only(live: Live, bad: Any) -> 
 
 
 def test_the_employment_specialist_sees_scores_but_no_answers_or_risk_alerts(live: Live) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     therapist = live.as_role("therapist")
     specialist = live.as_role("employment_specialist")
     saved = therapist.post(
@@ -167,7 +162,7 @@ def test_the_employment_specialist_sees_scores_but_no_answers_or_risk_alerts(liv
 def test_subject_access_archives_carry_the_answers_for_the_client_and_the_supervisor(
     live: Live,
 ) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     saved = live.as_role("therapist").post(
         f"/api/v1/clients/{client_id}/measures", json={"instrument": "phq9", "answers": PHQ9_ITEM9}
     )

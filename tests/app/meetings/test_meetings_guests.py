@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import Live, Session, live_server, problem
+from tests.support.builders import client_id_of
 from tests.support.smtp import Mailbox, SmtpServer
 from tests.support.ws import WsClient
 
@@ -48,11 +49,6 @@ def guest_live(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> It
         smtp.stop()
 
 
-def _client_id(live: Live, name: str) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == name))
-
-
 def _at(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -71,7 +67,7 @@ def session_for(
         json={
             "kind": kind,
             "title": TITLE,
-            "client_id": _client_id(live, client),
+            "client_id": client_id_of(live, client),
             "starts_at": _at(starts),
             "ends_at": _at(starts + length),
         },
@@ -105,7 +101,7 @@ def join(live: Live, link: dict[str, Any], **body: str) -> httpx.Response:
 def audit(live: Live, client: str, action: str) -> list[dict[str, Any]]:
     reply = live.as_role("supervisor").get(
         "/api/v1/audit-events",
-        params={"client_id": _client_id(live, client), "action": action, "limit": "200"},
+        params={"client_id": client_id_of(live, client), "action": action, "limit": "200"},
     )
     assert reply.status_code == 200, reply.text
     items: list[dict[str, Any]] = reply.json()["items"]

@@ -11,11 +11,7 @@ from app.meetings.schemas import MAX_INVITEES
 from app.users.models import Role, User
 from auth.policies import meetings as meeting_policies
 from tests.conftest import Live, Session, problem
-
-
-def _alex(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients", params={"limit": 200})
-    return str(next(c["id"] for c in items.json()["items"] if c["display_name"] == "Alex Morgan"))
+from tests.support.builders import client_id_of
 
 
 def _refusals(live: Live, user_agent: str, actor: Session) -> list[dict[str, Any]]:
@@ -38,7 +34,7 @@ def test_only_the_host_changes_or_cancels_a_meeting(live: Live) -> None:
         json={
             "kind": "case_meeting",
             "title": "Care team review",
-            "client_id": _alex(live),
+            "client_id": client_id_of(live, "Alex Morgan"),
             "starts_at": "2030-04-01T10:00:00Z",
             "ends_at": "2030-04-01T11:00:00Z",
             "invitee_ids": [therapist.user["id"]],
@@ -107,7 +103,7 @@ def test_meeting_times_and_fields_are_taken_only_as_documented(live: Live) -> No
     body = {
         "kind": "case_meeting",
         "title": "Care team review",
-        "client_id": _alex(live),
+        "client_id": client_id_of(live, "Alex Morgan"),
         "starts_at": "2030-04-03T10:00:00Z",
         "ends_at": "2030-04-03T11:00:00Z",
     }
@@ -163,7 +159,7 @@ def test_the_host_changes_who_is_invited_and_those_taken_off_are_told(live: Live
         json={
             "kind": "case_meeting",
             "title": title,
-            "client_id": _alex(live),
+            "client_id": client_id_of(live, "Alex Morgan"),
             "starts_at": "2030-05-01T10:00:00Z",
             "ends_at": "2030-05-01T11:00:00Z",
             "invitee_ids": [therapist.user["id"]],
@@ -198,7 +194,9 @@ def test_the_host_changes_who_is_invited_and_those_taken_off_are_told(live: Live
 def test_the_demo_has_a_past_case_meeting_with_its_attendance(live: Live) -> None:
     """A fresh demo shows a past case meeting and who came to it (app/demo.py)."""
     keyworker = live.as_role("peer_keyworker")
-    found = keyworker.get("/api/v1/meetings", params={"client_id": _alex(live)})
+    found = keyworker.get(
+        "/api/v1/meetings", params={"client_id": client_id_of(live, "Alex Morgan")}
+    )
     assert found.status_code == 200, found.text
     (held,) = [m for m in found.json() if m["title"] == "Case review: Alex Morgan"]
     assert held["kind"] == "case_meeting"

@@ -20,6 +20,7 @@ import aioice.stun
 import pytest
 
 from tests.conftest import Live
+from tests.support.builders import arrange_meeting, client_id_of
 from tests.support.rtc_peer import MeetingError, MeetingPeer
 from tests.support.ws import WsClient
 
@@ -80,11 +81,6 @@ async def call(live: Live) -> AsyncIterator[Call]:
         await running.close()
 
 
-def alex_id(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == "Alex Morgan"))
-
-
 def user_id(live: Live, role: str) -> str:
     return str(live.as_role(role).user["id"])
 
@@ -92,19 +88,16 @@ def user_id(live: Live, role: str) -> str:
 def case_meeting(live: Live, *invited_roles: str, kind: str = "case_meeting") -> str:
     """A meeting about Alex, arranged by his keyworker, starting now."""
     now = datetime.now(UTC)
-    reply = live.as_role("peer_keyworker").post(
-        "/api/v1/meetings",
-        json={
-            "kind": kind,
-            "title": f"Alex: review {uuid.uuid4().hex[:6]}",
-            "client_id": alex_id(live),
-            "starts_at": now.isoformat(),
-            "ends_at": (now + timedelta(hours=1)).isoformat(),
-            "invitee_ids": [user_id(live, role) for role in invited_roles],
-        },
+    made = arrange_meeting(
+        live.as_role("peer_keyworker"),
+        kind=kind,
+        title=f"Alex: review {uuid.uuid4().hex[:6]}",
+        client_id=client_id_of(live, "Alex Morgan"),
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+        invitee_ids=[user_id(live, role) for role in invited_roles],
     )
-    assert reply.status_code in (200, 201), reply.text
-    return str(reply.json()["id"])
+    return str(made["id"])
 
 
 async def assert_connected(a: MeetingPeer, b: MeetingPeer) -> None:

@@ -11,6 +11,7 @@ import pytest
 from icalendar import Calendar
 
 from tests.conftest import Live, Session
+from tests.support.builders import arrange_meeting, client_id_of
 from tests.support.ws import WsClient
 
 OFFER = {"kind": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}
@@ -22,25 +23,13 @@ async def connect(live: Live, session: Session) -> WsClient:
     return client
 
 
-def alex_id(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == "Alex Morgan"))
-
-
 def client_session(live: Live, **extra: Any) -> dict[str, Any]:
-    made = live.as_role("peer_keyworker").post(
-        "/api/v1/meetings",
-        json={
-            "kind": "client_session",
-            "title": "Weekly check-in with Alex",
-            "client_id": alex_id(live),
-            "starts_at": "2030-03-04T10:00:00Z",
-            "ends_at": "2030-03-04T10:45:00Z",
-            **extra,
-        },
+    return arrange_meeting(
+        live.as_role("peer_keyworker"),
+        title="Weekly check-in with Alex",
+        client_id=client_id_of(live, "Alex Morgan"),
+        **extra,
     )
-    assert made.status_code == 201, made.text
-    return dict(made.json())
 
 
 @pytest.fixture
@@ -184,7 +173,10 @@ async def test_the_lobby_admission_and_relaying(
         live_sqlite.as_role("supervisor")
         .get(
             "/api/v1/audit-events",
-            params={"client_id": alex_id(live_sqlite), "action": "meeting.join"},
+            params={
+                "client_id": client_id_of(live_sqlite, "Alex Morgan"),
+                "action": "meeting.join",
+            },
         )
         .json()["items"]
     )
@@ -193,20 +185,14 @@ async def test_the_lobby_admission_and_relaying(
 
 async def test_declined_and_uninvited(live_sqlite: Live) -> None:
     meeting = client_session(live_sqlite)["id"]
-    case_meeting = (
-        live_sqlite.as_role("peer_keyworker")
-        .post(
-            "/api/v1/meetings",
-            json={
-                "kind": "case_meeting",
-                "title": "Care team review",
-                "client_id": alex_id(live_sqlite),
-                "starts_at": "2030-03-05T10:00:00Z",
-                "ends_at": "2030-03-05T11:00:00Z",
-            },
-        )
-        .json()["id"]
-    )
+    case_meeting = arrange_meeting(
+        live_sqlite.as_role("peer_keyworker"),
+        kind="case_meeting",
+        title="Care team review",
+        client_id=client_id_of(live_sqlite, "Alex Morgan"),
+        starts_at="2030-03-05T10:00:00Z",
+        ends_at="2030-03-05T11:00:00Z",
+    )["id"]
     priya = await connect(live_sqlite, live_sqlite.as_role("peer_keyworker"))
     alex = await connect(live_sqlite, live_sqlite.as_role("client"))
     try:

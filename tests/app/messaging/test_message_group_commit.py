@@ -9,6 +9,7 @@ import asyncio
 import uuid
 
 from tests.conftest import Live, demo_team_id
+from tests.support.builders import client_id_of
 from tests.support.ws import WsClient
 
 PER_SOCKET = 15
@@ -89,8 +90,7 @@ async def test_one_burst_over_team_direct_and_case_threads_stores_each_by_its_ow
     direct = keyworker.post(
         "/api/v1/conversations", json={"kind": "direct", "user_id": therapist.user["id"]}
     ).json()["id"]
-    clients = keyworker.get("/api/v1/clients").json()["items"]
-    alex_id = next(c["id"] for c in clients if c["display_name"] == "Alex Morgan")
+    alex_id = client_id_of(live, "Alex Morgan")
     case = keyworker.post(
         "/api/v1/conversations",
         json={"kind": "case", "client_id": alex_id, "includes_client": False},

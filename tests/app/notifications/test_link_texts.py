@@ -39,6 +39,7 @@ from tests.app.notifications.test_notifications import (
     assert_nothing_clinical,
 )
 from tests.conftest import Live, live_server, problem
+from tests.support.builders import arrange_meeting, client_id_of
 from tests.support.net import free_port
 
 LIMIT = 3
@@ -132,32 +133,21 @@ def sms_live(tmp_path_factory: pytest.TempPathFactory, notify: NotifyStandIn) ->
         yield running
 
 
-def client_id(live: Live, name: str) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == name))
-
-
 def client_session(live: Live, name: str) -> dict[str, Any]:
     starts = datetime.now(UTC) + timedelta(hours=2)
-    made = live.as_role("peer_keyworker").post(
-        "/api/v1/meetings",
-        json={
-            "kind": "client_session",
-            "title": TITLE,
-            "client_id": client_id(live, name),
-            "starts_at": starts.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "ends_at": (starts + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
+    return arrange_meeting(
+        live.as_role("peer_keyworker"),
+        title=TITLE,
+        client_id=client_id_of(live, name),
+        starts_at=starts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ends_at=(starts + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-    assert made.status_code == 201, made.text
-    meeting: dict[str, Any] = made.json()
-    return meeting
 
 
 def audit(live: Live, name: str, action: str) -> list[dict[str, Any]]:
     reply = live.as_role("supervisor").get(
         "/api/v1/audit-events",
-        params={"client_id": client_id(live, name), "action": action, "limit": "200"},
+        params={"client_id": client_id_of(live, name), "action": action, "limit": "200"},
     )
     assert reply.status_code == 200, reply.text
     items: list[dict[str, Any]] = reply.json()["items"]
@@ -211,7 +201,7 @@ def test_a_questionnaire_link_goes_to_the_clients_own_number(
     keyworker = sms_live.as_role("peer_keyworker")
     before = len(notify.sent)
     made = keyworker.post(
-        f"/api/v1/clients/{client_id(sms_live, 'Alex Morgan')}/measure-links",
+        f"/api/v1/clients/{client_id_of(sms_live, 'Alex Morgan')}/measure-links",
         json={"instrument": "phq9", "sms": True},
     )
     assert made.status_code == 201, made.text
@@ -245,7 +235,7 @@ def test_a_questionnaire_link_goes_to_the_clients_own_number(
 def test_only_a_uk_mobile_is_taken(sms_live: Live, notify: NotifyStandIn, number: Any) -> None:
     before = len(notify.sent)
     reply = sms_live.as_role("peer_keyworker").post(
-        f"/api/v1/clients/{client_id(sms_live, 'Bea Collins')}/measure-links",
+        f"/api/v1/clients/{client_id_of(sms_live, 'Bea Collins')}/measure-links",
         json={"instrument": "gad7", "sms_to": number},
     )
     problem(reply, 422)
@@ -263,7 +253,7 @@ def test_uk_mobiles_are_normalised_to_e164() -> None:
 
 def test_without_a_number_nothing_is_made(sms_live: Live, notify: NotifyStandIn) -> None:
     keyworker = sms_live.as_role("peer_keyworker")
-    bea = client_id(sms_live, "Bea Collins")  # no login, so no number on record
+    bea = client_id_of(sms_live, "Bea Collins")  # no login, so no number on record
     before = len(notify.sent)
     made = keyworker.post(f"/api/v1/clients/{bea}/measure-links", json={"instrument": "gad7"})
     assert made.status_code == 201  # the same client, without a text, is fine
@@ -287,7 +277,7 @@ def test_a_client_gets_at_most_the_limit_of_texts_a_day(
 ) -> None:
     keyworker = sms_live.as_role("peer_keyworker")
     # A client no other test texts: the count is theirs alone.
-    chris = client_id(sms_live, "Chris Doyle")
+    chris = client_id_of(sms_live, "Chris Doyle")
     sends = [
         keyworker.post(
             f"/api/v1/clients/{chris}/measure-links",
@@ -330,7 +320,7 @@ def test_where_sms_is_off_it_is_not_offered_and_asking_is_refused(
         keyworker = off.as_role("peer_keyworker")
         # What the web forms ask before offering "Text the link".
         assert keyworker.get("/api/v1/me/notifications").json()["sms_available"] is False
-        alex = client_id(off, "Alex Morgan")
+        alex = client_id_of(off, "Alex Morgan")
         asked = keyworker.post(
             f"/api/v1/clients/{alex}/measure-links",
             json={"instrument": "phq9", "sms_to": "07700900123"},

@@ -9,17 +9,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Live, problem
+from tests.support.builders import client_id_of
 from tests.support.ws import WsClient
-
-
-def alex(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == "Alex Morgan"))
-
-
-def bea(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients").json()["items"]
-    return str(next(c["id"] for c in items if c["display_name"] == "Bea Collins"))
 
 
 def a_plan(live: Live) -> dict[str, Any]:
@@ -60,7 +51,7 @@ def a_plan(live: Live) -> dict[str, Any]:
 
 
 def test_save_with_the_version_read_and_refuse_a_stale_one(live: Live) -> None:
-    client_id = bea(live)
+    client_id = client_id_of(live, "Bea Collins")
     keyworker, therapist = live.as_role("peer_keyworker"), live.as_role("therapist")
     first = keyworker.get(f"/api/v1/clients/{client_id}/plan")
     assert first.status_code == 200 and first.json()["version"] == 0
@@ -88,7 +79,7 @@ def test_save_with_the_version_read_and_refuse_a_stale_one(live: Live) -> None:
 
 
 def test_the_client_shapes_their_goals_and_comments_and_history_shows_who(live: Live) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     keyworker, me = live.as_role("peer_keyworker"), live.as_role("client")
     current = keyworker.get(f"/api/v1/clients/{client_id}/plan")
     plan = a_plan(live)
@@ -132,7 +123,7 @@ def test_the_client_shapes_their_goals_and_comments_and_history_shows_who(live: 
 
 
 def test_validation_names_the_field(live: Live) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     reply = live.as_role("peer_keyworker").put(
         f"/api/v1/clients/{client_id}/plan",
         json={"actions": [{"text": "x", "due_on": "someday"}], "surprise": 1},
@@ -143,14 +134,16 @@ def test_validation_names_the_field(live: Live) -> None:
 
 
 def test_only_the_care_relationship_sees_the_plan(live: Live) -> None:
-    problem(live.as_role("admin").get(f"/api/v1/clients/{alex(live)}/plan"), 403)
+    problem(
+        live.as_role("admin").get(f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}/plan"), 403
+    )
     partner = live.as_email("admin@northern-employment.example")
-    problem(partner.get(f"/api/v1/clients/{alex(live)}/plan"), 403)
+    problem(partner.get(f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}/plan"), 403)
 
 
 @pytest.mark.parametrize("role", ["therapist", "client"])
 async def test_viewers_see_changes_live(live: Live, role: str) -> None:
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     viewer = await WsClient.connect(live.base_url, live.as_role(role).tokens["access_token"])
     try:
         await viewer.wait_type("ready")
@@ -175,7 +168,7 @@ async def test_a_save_is_readable_by_the_time_its_frame_arrives(live: Live) -> N
     """The frame is published by the request's session after its commit (app/events.py), so
     whoever is told of a save can read it at once. The save runs in a thread of its own, so the
     frame is looked at as it arrives, not after the save's answer."""
-    client_id = alex(live)
+    client_id = client_id_of(live, "Alex Morgan")
     therapist = live.as_role("therapist")
     viewer = await WsClient.connect(live.base_url, therapist.tokens["access_token"])
     try:

@@ -18,7 +18,14 @@ from app.messaging.keyring import KEY_FILE_NAME, MessageKeyring, UndecryptableMe
 from app.supervision.check_ins import check_in_aad
 from app.supervision.records import notes_aad
 from tests.conftest import Live, Session, problem, teamwell_cli
-from tests.support.builders import Person, days_from_today, new_staff, new_team, supervise
+from tests.support.builders import (
+    Person,
+    arrange_meeting,
+    days_from_today,
+    new_staff,
+    new_team,
+    supervise,
+)
 from tests.support.net import wait_until
 from tests.support.ws import WsClient
 
@@ -418,9 +425,64 @@ def test_notes_are_seen_by_the_supervisor_and_attendees_only(live: Live, cast: C
 
     # Attendees read the notes; only the supervisor changes them.
     problem(cast.keyworker.session.patch(path, json={"notes": "mine now"}), 403)
-    changed = cast.supervisor.session.patch(path, json={"notes": "Agreed a contact plan."})
+    etag = cast.supervisor.session.get(path).headers["etag"]
+    changed = cast.supervisor.session.patch(
+        path, json={"notes": "Agreed a contact plan."}, headers={"If-Match": etag}
+    )
     assert changed.status_code == 200 and changed.json()["notes"] == "Agreed a contact plan."
     assert cast.therapist.session.get(path).json()["notes"] == "Agreed a contact plan."
+
+
+def test_notes_are_saved_over_the_version_read_and_a_stale_save_is_refused(
+    live: Live, cast: Cast
+) -> None:
+    """As the plan: the record's version is its ETag; a save without If-Match is 428, one over
+    a version saved since is 412 with the current version and notes, and nothing is stored."""
+    made = record(
+        cast.supervisor,
+        kind="one_to_one",
+        held_on=days_from_today(-1),
+        supervisee_ids=[cast.therapist.id],
+        notes="First draft.",
+    )
+    path = f"/api/v1/supervision/records/{made['id']}"
+    sofia = cast.supervisor.session
+    read = sofia.get(path)
+    assert read.headers["etag"] == '"1"' and read.json()["version"] == made["version"] == 1
+
+    # Missing, or not a version: 428, and nothing changes.
+    missing = problem(sofia.patch(path, json={"notes": "Unversioned."}), 428)
+    assert missing["type"].endswith("/if-match-required")
+    malformed = sofia.patch(path, json={"notes": "Unversioned."}, headers={"If-Match": "*"})
+    assert problem(malformed, 428)["type"].endswith("/if-match-required")
+
+    # The right version: saved, and the version moves on.
+    saved = sofia.patch(path, json={"notes": "Second draft."}, headers={"If-Match": '"1"'})
+    assert saved.status_code == 200, saved.text
+    assert saved.headers["etag"] == '"2"'
+    assert (saved.json()["version"], saved.json()["notes"]) == (2, "Second draft.")
+
+    # Stale (a second tab still on version 1): 412 with what is there now, nothing stored.
+    stale = sofia.patch(path, json={"notes": "From the old tab."}, headers={"If-Match": '"1"'})
+    refused = problem(stale, 412)
+    assert refused["type"].endswith("/record-changed")
+    assert stale.headers["etag"] == '"2"'
+    assert refused["current"] == {"version": 2, "notes": "Second draft."}
+    # Too long is refused for what it is, whatever the version.
+    problem(
+        sofia.patch(path, json={"notes": "x" * (NOTES_MAX + 1)}, headers={"If-Match": '"1"'}),
+        422,
+    )
+    now = cast.therapist.session.get(path)
+    assert now.headers["etag"] == '"2"'
+    assert (now.json()["version"], now.json()["notes"]) == (2, "Second draft.")
+    # Only the saves that were stored are audited as changes.
+    changes = [
+        e
+        for e in audit_events(live, cast.supervisor, "supervision.update")
+        if e["resource_id"] == made["id"]
+    ]
+    assert [e["outcome"] for e in changes] == ["success"]
 
 
 def test_agreed_actions_are_marked_by_their_owner_or_the_supervisor(cast: Cast) -> None:
@@ -482,19 +544,16 @@ def new_team_meeting(live: Live, cast: Cast, kind: str) -> str:
     team_id = new_team(
         live, f"Reflective practice {uuid.uuid4().hex[:6]}", "Tyne", [cast.supervisor.id]
     )
-    made = cast.supervisor.session.post(
-        "/api/v1/meetings",
-        json={
-            "kind": kind,
-            "title": "Reflective practice",
-            "team_id": team_id,
-            "starts_at": f"{days_from_today(-1)}T10:00:00Z",
-            "ends_at": f"{days_from_today(-1)}T11:00:00Z",
-            "invitee_ids": [cast.keyworker.id],
-        },
+    made = arrange_meeting(
+        cast.supervisor.session,
+        kind=kind,
+        title="Reflective practice",
+        team_id=team_id,
+        starts_at=f"{days_from_today(-1)}T10:00:00Z",
+        ends_at=f"{days_from_today(-1)}T11:00:00Z",
+        invitee_ids=[cast.keyworker.id],
     )
-    assert made.status_code == 201, made.text
-    return str(made.json()["id"])
+    return str(made["id"])
 
 
 def test_a_record_links_only_a_supervision_meeting(live: Live, cast: Cast) -> None:

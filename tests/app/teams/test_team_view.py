@@ -16,7 +16,14 @@ from pydantic import ValidationError
 from app.config import Settings
 from tests.conftest import Live, live_server, problem
 from tests.support import builders
-from tests.support.builders import Person, days_from_today, new_staff, today
+from tests.support.builders import (
+    Person,
+    arrange_meeting,
+    days_from_today,
+    edit_plan,
+    new_staff,
+    today,
+)
 from tests.support.ws import WsClient
 
 
@@ -275,17 +282,11 @@ async def test_counts_stand_in_for_clients(live: Live) -> None:
         ),
         201,
     )
-    plan = keyworker.session.get(f"/api/v1/clients/{yas}/plan")
-    content = plan.json()["content"]
-    content["actions"] = [
+    actions = [
         {"text": "Update the CV", "due_on": days_from_today(-3)},
         {"text": "Call the college", "due_on": days_from_today(0)},
     ]
-    ok(
-        keyworker.session.put(
-            f"/api/v1/clients/{yas}/plan", json=content, headers={"If-Match": plan.headers["etag"]}
-        )
-    )
+    edit_plan(keyworker.session, yas, lambda content: content.update(actions=actions))
     # Reading a journey raises its overdue items as alerts to each member of the care team.
     for client_id in (xan, yas):
         ok(keyworker.session.get(f"/api/v1/clients/{client_id}/journey"))
@@ -339,26 +340,17 @@ def test_supervision_meetings_are_private_to_those_in_them(live: Live) -> None:
     team = new_team(live, ["peer_keyworker", "therapist"])
     supervisee, colleague = team.members
     starts = datetime.now(UTC) + timedelta(days=1)
-    when = {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat()}
-    supervision = ok(
-        team.supervisor.session.post(
-            "/api/v1/meetings",
-            json={
-                "kind": "supervision",
-                "title": "Supervision",
-                "team_id": team.id,
-                "invitee_ids": [supervisee.id],
-                **when,
-            },
-        ),
-        201,
+    when = {"starts_at": starts, "ends_at": starts + timedelta(hours=1)}
+    supervision = arrange_meeting(
+        team.supervisor.session,
+        kind="supervision",
+        title="Supervision",
+        team_id=team.id,
+        invitee_ids=[supervisee.id],
+        **when,
     )
-    team_meeting = ok(
-        team.supervisor.session.post(
-            "/api/v1/meetings",
-            json={"kind": "case_meeting", "title": "Team huddle", "team_id": team.id, **when},
-        ),
-        201,
+    team_meeting = arrange_meeting(
+        team.supervisor.session, kind="case_meeting", title="Team huddle", team_id=team.id, **when
     )
     path = f"/api/v1/meetings/{supervision['id']}"
 

@@ -16,11 +16,7 @@ import uuid
 from typing import Any
 
 from tests.conftest import PARTNER_ADMIN_EMAIL, Live, Session, problem
-
-
-def _alex(live: Live) -> str:
-    items = live.as_role("peer_keyworker").get("/api/v1/clients", params={"limit": 200})
-    return str(next(c["id"] for c in items.json()["items"] if c["display_name"] == "Alex Morgan"))
+from tests.support.builders import arrange_meeting, client_id_of
 
 
 def _case_thread(live: Live, client_id: str) -> str:
@@ -55,7 +51,7 @@ def _reads_nothing_of(session: Session, client_id: str, thread: str) -> None:
 
 def test_an_admin_cannot_read_records_through_a_supervisor_account_it_made(live: Live) -> None:
     admin = live.as_role("admin")
-    alex = _alex(live)
+    alex = client_id_of(live, "Alex Morgan")
     thread = _case_thread(live, alex)
     tom = live.as_role("therapist")  # on Alex's care team
     tom_id = str(tom.user["id"])
@@ -116,7 +112,7 @@ def test_an_admin_cannot_read_records_through_a_supervisor_account_it_made(live:
 def test_a_supervisor_reads_the_records_only_once_the_supervisee_accepted(live: Live) -> None:
     """The control: the same link, accepted by the supervisee, opens the records, so the
     refusal above comes from the missing acceptance and nothing else."""
-    alex = _alex(live)
+    alex = client_id_of(live, "Alex Morgan")
     thread = _case_thread(live, alex)
     suffix = uuid.uuid4().hex[:8]
     therapist = live.new_account(f"tess-{suffix}@tyneside.example", "Tess Hale", "therapist")
@@ -204,37 +200,22 @@ def test_an_admin_put_on_a_team_reads_nothing_of_it_until_the_team_confirms(live
     chat = lead.post("/api/v1/conversations", json={"kind": "team", "team_id": team_id})
     assert chat.status_code == 200, chat.text
     conversation = str(chat.json()["id"])
-    meeting = lead.post(
-        "/api/v1/meetings",
-        json={
-            "kind": "case_meeting",
-            "title": "Team huddle",
-            "team_id": team_id,
-            "starts_at": "2030-01-07T10:00:00Z",
-            "ends_at": "2030-01-07T11:00:00Z",
-        },
+    meeting = arrange_meeting(
+        lead,
+        kind="case_meeting",
+        title="Team huddle",
+        team_id=team_id,
+        starts_at="2030-01-07T10:00:00Z",
+        ends_at="2030-01-07T11:00:00Z",
     )
-    assert meeting.status_code == 201, meeting.text
-    meeting_id = str(meeting.json()["id"])
+    meeting_id = str(meeting["id"])
 
     # The admin's account: invited with the team, accepted by the admin with its own password.
     email = f"mole-{suffix}@tyneside.example"
-    invited = admin.post(
-        "/api/v1/invitations",
-        json={"email": email, "role": "therapist", "display_name": "Mo Le", "team_id": team_id},
+    made = live.new_account(
+        email, "Mo Le", "therapist", admin=admin, password="admin-chose-this-one", team_id=team_id
     )
-    assert invited.status_code == 201, invited.text
-    with live.client() as http:
-        accepted = http.post(
-            "/api/v1/invitations/accept",
-            json={
-                "token": live.invitation_token(email),
-                "display_name": "Mo Le",
-                "password": "admin-chose-this-one",
-            },
-        )
-    assert accepted.status_code == 201, accepted.text
-    mole_id = str(accepted.json()["id"])
+    mole_id = str(made["id"])
     mole = live.sign_in(email, "admin-chose-this-one")
 
     def reach() -> dict[str, int]:

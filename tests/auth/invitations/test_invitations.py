@@ -53,6 +53,7 @@ from tests.conftest import (
     live_server,
     problem,
 )
+from tests.support.builders import client_id_of
 from tests.support.net import free_port
 from tests.support.smtp import Mailbox, SmtpServer
 
@@ -129,15 +130,6 @@ def demo_team_id(invites: Invites) -> str:
     teams = invites.live.as_role("admin").get("/api/v1/teams").json()["items"]
     team_id: str = teams[0]["id"]
     return team_id
-
-
-def demo_client_id(invites: Invites, name: str) -> str:
-    """A demo client's id, found as their peer keyworker (admins see no client records)."""
-    reply = invites.live.as_role("peer_keyworker").get("/api/v1/clients", params={"q": name})
-    assert reply.status_code == 200, reply.text
-    [client] = [c for c in reply.json()["items"] if c["display_name"] == name]
-    client_id: str = client["id"]
-    return client_id
 
 
 # --- the flow against the real server --------------------------------------------------------
@@ -270,7 +262,7 @@ def test_only_admins_invite(invites: Invites) -> None:
 
 def test_invited_client_signs_in_to_their_own_record(invites: Invites) -> None:
     live = invites.live
-    bea = demo_client_id(invites, "Bea Collins")
+    bea = client_id_of(invites.live, "Bea Collins")
     address = unique_email("bea.collins")
 
     created = invites.invite(email=address, role="client", client_id=bea)
@@ -307,11 +299,11 @@ def test_who_can_be_invited(invites: Invites) -> None:
     invites.invite(email=pending, role="supervisor")
     refused(409, email=pending, role="supervisor")  # already invited
     refused(422, email=unique_email("client"), role="client")  # no client record named
-    dana = demo_client_id(invites, "Dana Evans")
+    dana = client_id_of(invites.live, "Dana Evans")
     refused(422, email=unique_email("staff"), role="therapist", client_id=dana)
     refused(422, email=unique_email("client"), role="client", client_id=dana,
             team_id=demo_team_id(invites))  # fmt: skip
-    alex = demo_client_id(invites, "Alex Morgan")  # already has a login
+    alex = client_id_of(invites.live, "Alex Morgan")  # already has a login
     refused(409, email=unique_email("alex"), role="client", client_id=alex)
     refused(404, email=unique_email("staff"), role="therapist", team_id=str(uuid.uuid4()))
     refused(422, email="not-an-email", role="therapist")

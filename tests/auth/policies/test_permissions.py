@@ -962,6 +962,7 @@ RULES: list[Rule] = [
         "/api/v1/supervision/records/{record_id}",
         frozenset({"supervisor"}),
         body=fixed({"notes": "Agreed to review the caseload."}),
+        headers=fixed({"If-Match": '"1"'}),  # a fresh record is at version 1
         params=fresh_supervision_record,
     ),
     Rule(
