@@ -276,7 +276,9 @@ def test_without_a_token_nothing_is_counted(tmp_path: Path) -> None:
         metrics.configure(on=True)
 
 
-async def test_tallied_counts_reach_the_registry_without_a_scrape() -> None:
+async def test_tallied_counts_reach_the_registry_without_a_scrape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """With several processes, a scrape of one reads the others' counts from the shared
     directory: each process hands its tallied counts over every ``FLUSH_SECONDS``, whether it
     is scraped itself or not."""
@@ -292,11 +294,18 @@ async def test_tallied_counts_reach_the_registry_without_a_scrape() -> None:
     before = stored()
     metrics.messages_stored.inc(3)
     assert stored() == before  # tallied, not yet handed over
+    flushed = asyncio.Event()
+    handed_over = metrics.flush
+
+    def flush_and_tell() -> None:
+        handed_over()
+        flushed.set()
+
+    monkeypatch.setattr(metrics, "flush", flush_and_tell)
     flusher = asyncio.create_task(metrics.flush_every(0.01))
     try:
         async with asyncio.timeout(10):
-            while stored() < before + 3:
-                await asyncio.sleep(0.01)
+            await flushed.wait()
     finally:
         flusher.cancel()
     assert stored() == before + 3
