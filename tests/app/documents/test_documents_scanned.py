@@ -18,7 +18,6 @@ import pytest
 from app.documents.storage import StoredObjectMissing
 from tests.app.documents.test_documents import (
     a_pdf,
-    client_id,
     complete,
     fetch,
     link,
@@ -27,6 +26,7 @@ from tests.app.documents.test_documents import (
     upload,
 )
 from tests.conftest import Live, live_server, problem
+from tests.support.builders import client_id_of
 from tests.support.clamd import EICAR, EICAR_SIGNATURE, ClamdServer
 from tests.support.net import wait_until
 from tests.support.seaweedfs import SeaweedFSServer
@@ -78,11 +78,13 @@ def s3_object(seaweedfs: SeaweedFSServer, key: str) -> bytes:
 def test_a_clean_file_on_s3_round_trips_sealed(live: Live, seaweedfs: SeaweedFSServer) -> None:
     keyworker, therapist = live.as_role("peer_keyworker"), live.as_role("therapist")
     data = a_pdf(2500)
-    document = upload(keyworker, data, client_id=client_id(live, "Alex Morgan"), kind="cv")
+    document = upload(keyworker, data, client_id=client_id_of(live, "Alex Morgan"), kind="cv")
     assert document["current"]["scan_status"] == "clean"
     assert document["id"] in [
         d["id"]
-        for d in therapist.get(f"/api/v1/clients/{client_id(live, 'Alex Morgan')}/documents").json()
+        for d in therapist.get(
+            f"/api/v1/clients/{client_id_of(live, 'Alex Morgan')}/documents"
+        ).json()
     ]
     key = object_key(live, document)
     assert key is not None
@@ -104,7 +106,7 @@ def test_a_clean_file_on_s3_round_trips_sealed(live: Live, seaweedfs: SeaweedFSS
 
 def test_the_eicar_file_is_quarantined_and_its_uploader_told(live: Live) -> None:
     keyworker, therapist = live.as_role("peer_keyworker"), live.as_role("therapist")
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     started = start(keyworker, EICAR, client_id=alex, filename="harmless.txt", kind="letters")
     assert send(keyworker, started, EICAR, 0).status_code == 200
     done = complete(keyworker, started)
@@ -137,7 +139,7 @@ async def test_with_clamd_away_a_file_waits_then_the_job_scans_it(
     live: Live, clamd: ClamdServer
 ) -> None:
     keyworker, therapist = live.as_role("peer_keyworker"), live.as_role("therapist")
-    alex = client_id(live, "Alex Morgan")
+    alex = client_id_of(live, "Alex Morgan")
     viewer = await WsClient.connect(live.base_url, therapist.tokens["access_token"])
     try:
         await viewer.wait_type("ready")
