@@ -204,11 +204,7 @@ async def run_step(rig: Rig, tally: Tally, rate: float, seconds: float) -> Step:
 async def ladder(
     rig: Rig, name: str, *, seconds: float, rates: tuple[float, ...] = LADDER, log: bool = True
 ) -> FanoutResult:
-    tally = Tally()
-    for socket in rig.receivers:
-        socket.on_frame = tally.on_delivery
-    for socket in rig.senders:
-        socket.on_frame = tally.on_reply
+    tally = _listen(rig)
     result = FanoutResult(target=name, conversations=len(rig.conversations))
     await run_step(rig, tally, rates[0], min(1.0, seconds))  # warm-up, not reported
     failed: Step | None = None
@@ -327,16 +323,22 @@ class MetricsCost:
 async def cost_round(rig: Rig, metrics: bool, rate: float, seconds: float) -> CostRound:
     """One round of the fixed rate on a freshly started deployment's rig: a moment to warm the
     sockets and conversations up, then the measured step."""
-    tally = Tally()
-    for socket in rig.receivers:
-        socket.on_frame = tally.on_delivery
-    for socket in rig.senders:
-        socket.on_frame = tally.on_reply
+    tally = _listen(rig)
     await run_step(rig, tally, rate, min(1.0, seconds))
     await _quiet(tally)
     step = await run_step(rig, tally, rate, seconds)
     _log(f"{'with' if metrics else 'without'} metrics (cost)", step)
     return CostRound(metrics=metrics, step=step)
+
+
+def _listen(rig: Rig) -> Tally:
+    """A fresh tally of the rig's deliveries (receivers) and replies (senders)."""
+    tally = Tally()
+    for socket in rig.receivers:
+        socket.on_frame = tally.on_delivery
+    for socket in rig.senders:
+        socket.on_frame = tally.on_reply
+    return tally
 
 
 async def _quiet(tally: Tally) -> None:
