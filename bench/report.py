@@ -388,6 +388,18 @@ def _storms(run: Run) -> list[str]:
             f"{r.attempts:,} | {r.sent} x {r.members} | {r.lost} | {r.duplicated} | "
             f"{r.redelivered} |"
         )
+    refused = [r for r in run.storms if r.refusals]
+    if refused:
+        out += [
+            "",
+            "Attempts that failed, by what they met (a close code, or how the handshake failed):",
+            "",
+        ]
+        for r in refused:
+            reasons = ", ".join(
+                f"{why} {n:,}" for why, n in sorted(r.refusals.items(), key=lambda i: -i[1])
+            )
+            out.append(f"- {r.target}: {reasons}")
     return out
 
 

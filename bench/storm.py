@@ -61,6 +61,8 @@ class StormResult:
     duplicated: int = 0
     redelivered: int = 0
     failed: str = ""
+    # Why attempts after the drop failed (a close code, or how the handshake failed), counted.
+    refusals: dict[str, int] = field(default_factory=dict)
     # Seconds after the drop by which a quarter, half, ... of the sockets were back.
     quantiles: dict[str, float] = field(default_factory=dict)
 
@@ -89,6 +91,16 @@ class _Device:
     progress: asyncio.Event | None = None
     syncing: bool = False
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def _refusal(exc: BaseException) -> str:
+    """What a failed attempt to come back met, in a word: the server's close code, or how
+    the handshake failed (timed out, refused, reset)."""
+    if isinstance(exc, ConnectionError) and str(exc).startswith("closed with "):
+        return str(exc).removeprefix("closed with ")
+    if type(exc) is ConnectionError:  # an error frame before ``ready``: its message
+        return f"error frame: {exc}"
+    return type(exc).__name__
 
 
 def _delay(attempts: int) -> float:
@@ -245,12 +257,16 @@ async def storm(
                 await asyncio.sleep(_delay(attempts))  # the web client's backoff
             attempts += 1
             result.attempts += 1
+            stage = "open"
             try:
                 handler = _on_frame(device, conversation) if device.member else None
                 device.socket = await Socket.open(device.url, device.token, handler)
                 if device.member and conversation is not None:
+                    stage = "resync"
                     await _resync(device, conversation)
-            except Exception:
+            except Exception as exc:
+                reason = f"{stage}: {_refusal(exc)}"
+                result.refusals[reason] = result.refusals.get(reason, 0) + 1
                 if device.socket is not None:
                     await device.socket.close()
                 device.socket = None

@@ -211,3 +211,22 @@ def test_the_metrics_cost_at_a_fixed_rate_is_what_they_add_over_the_cpu_at_the_l
     short = [CostRound(False, step(500, 0.30)), CostRound(True, step(500, 0.306, lost=1))]
     assert "not measured" in rows(short)[0]
     assert "not measured" in rows(cheap, limit_found=False)[0]
+
+
+def test_a_storm_reports_what_its_failed_attempts_met() -> None:
+    from datetime import UTC, datetime
+
+    from bench.report import Run, render
+    from bench.storm import StormResult
+
+    run = Run(started=datetime.now(UTC), command="python -m bench", facts={}, deployments={})
+    run.storms += [
+        StormResult("baseline", 20, back=20, attempts=20),
+        StormResult(
+            "cluster", 20, back=20, attempts=26, refusals={"open: 4409": 2, "open: 1006": 4}
+        ),
+    ]
+    text = render(run)
+    assert "- cluster: open: 1006 4, open: 4409 2" in text, text
+    # A storm whose every first attempt came back has nothing to list.
+    assert "- baseline:" not in text
