@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Exists, bindparam, exists, func, or_, union
+from sqlalchemy import CompoundSelect, Exists, bindparam, exists, func, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select, SelectOfScalar
@@ -423,7 +423,7 @@ async def link_login(*, session: AsyncSession, client: ClientRecord, user: User)
 
 
 def _care_relationship_queries(
-    user_id: uuid.UUID,
+    user_id: Any,
 ) -> tuple[SelectOfScalar[uuid.UUID], SelectOfScalar[Any]]:
     my_clients = select(CareTeamMember.client_id).where(
         CareTeamMember.user_id == user_id, col(CareTeamMember.until).is_(None)
@@ -439,18 +439,34 @@ def _care_relationship_queries(
     return staff, logins
 
 
+# What other services add to a person's care relationships: a query of further ids, built from
+# the person's id (a bound parameter), such as ``teams_service.colleagues_of``.
+AlsoRelated = Callable[[Any], SelectOfScalar[uuid.UUID]]
+
+
+# Built once per kind of ``also`` with the person's id bound: every socket reads this as it
+# connects, and building the union and its cache key anew took about as long as running it.
+@cache
+def _care_relationships_statement(also: tuple[AlsoRelated, ...]) -> CompoundSelect[Any]:
+    user_id: Any = bindparam("user_id")
+    staff, logins = _care_relationship_queries(user_id)
+    return union(staff, logins, *(query(user_id) for query in also))
+
+
 async def care_relationship_ids(
     *,
     session: AsyncSession,
     user_id: uuid.UUID,
-    also: Sequence[SelectOfScalar[uuid.UUID]] = (),
+    also: Sequence[AlsoRelated] = (),
 ) -> set[uuid.UUID]:
     """People this person meets through a client's care: for staff, the others on the care teams
     they are on and those clients' own logins; for a client, their own care team. ``also``: the
     ids other queries name (a person's colleagues, say), read in the same statement, one round
     trip however many there are (every socket's presence reads them as it connects)."""
-    staff, logins = _care_relationship_queries(user_id)
-    rows = await session.execute(union(staff, logins, *also))
+    statement = _care_relationships_statement(tuple(also))
+    # On the session's connection: plain ids, nothing for the ORM to load.
+    connection = await session.connection()
+    rows = await connection.execute(statement, {"user_id": user_id})
     return {u for u in rows.scalars() if u is not None} - {user_id}
 
 

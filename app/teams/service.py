@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func
@@ -62,8 +63,9 @@ async def create(
     return team
 
 
-def teams_in_force_of(user_id: uuid.UUID) -> SelectOfScalar[uuid.UUID]:
-    """The teams this person is a member of in force, as a subquery for other services."""
+def teams_in_force_of(user_id: Any) -> SelectOfScalar[uuid.UUID]:
+    """The teams this person is a member of in force, as a subquery for other services (the
+    person's id, or a bound parameter standing for it)."""
     return select(TeamMembership.team_id).where(
         TeamMembership.user_id == user_id, *team_policies.membership_in_force()
     )
@@ -186,8 +188,9 @@ async def team_ids_of(*, session: AsyncSession, user_id: uuid.UUID) -> set[uuid.
     return set(rows.all())
 
 
-def colleagues_of(user_id: uuid.UUID) -> SelectOfScalar[uuid.UUID]:
-    """``colleague_ids`` as a query (themselves included), for other services to combine."""
+def colleagues_of(user_id: Any) -> SelectOfScalar[uuid.UUID]:
+    """``colleague_ids`` as a query (themselves included), for other services to combine (the
+    person's id, or a bound parameter standing for it)."""
     return select(TeamMembership.user_id).where(
         col(TeamMembership.team_id).in_(teams_in_force_of(user_id)),
         *team_policies.membership_in_force(),

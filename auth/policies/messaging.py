@@ -115,7 +115,7 @@ async def contacts(session: AsyncSession, user: User) -> set[uuid.UUID]:
 async def contact_ids(session: AsyncSession, user_id: uuid.UUID, role: Role) -> set[uuid.UUID]:
     """``contacts`` of a person known by id and role (a socket has both without the row)."""
     # One statement: every socket's presence reads this as it connects.
-    colleagues = [] if role == Role.client else [teams_service.colleagues_of(user_id)]
+    colleagues = () if role == Role.client else (teams_service.colleagues_of,)
     return await clients_service.care_relationship_ids(
         session=session, user_id=user_id, also=colleagues
     )
