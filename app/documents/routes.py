@@ -8,11 +8,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events
@@ -25,12 +27,13 @@ from app.db import SessionDep
 from app.dbtypes import INT64_MAX
 from app.documents import events as document_events
 from app.documents import service, tokens
-from app.documents.models import Document, DocumentVersion, Place, ScanStatus
+from app.documents.models import Document, DocumentKind, DocumentVersion, Place, ScanStatus
 from app.documents.schemas import (
     DocumentDelete,
     DocumentPublic,
     DownloadLink,
     DownloadRequest,
+    UploadCreate,
     UploadPublic,
 )
 from app.errors import Forbidden
@@ -47,10 +50,12 @@ from auth.deps import (
     DocumentChangeDep,
     NewUpload,
     OwnUpload,
+    Principal,
     ReadableClient,
     ReadableDocument,
     ReadableVersion,
     VisibleMeeting,
+    upload_place,
 )
 from auth.policies import documents as document_policies
 
@@ -276,6 +281,98 @@ async def start_upload(place: NewUpload, session: SessionDep, request: Request) 
     return service.upload_public(upload)
 
 
+def _whole_place(
+    filename: Annotated[str, Query(min_length=1, max_length=255)],
+    client_id: uuid.UUID | None = None,
+    conversation_id: uuid.UUID | None = None,
+    meeting_id: uuid.UUID | None = None,
+    document_id: uuid.UUID | None = None,
+    kind: DocumentKind | None = None,
+    title: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    # A query string carries text: exactly "true" or "false", nothing taken for either.
+    shared_with_client: Literal["true", "false"] = "false",
+) -> dict[str, object]:
+    return {
+        "client_id": client_id,
+        "conversation_id": conversation_id,
+        "meeting_id": meeting_id,
+        "document_id": document_id,
+        "kind": kind,
+        "title": title,
+        "filename": filename,
+        "shared_with_client": shared_with_client == "true",
+    }
+
+
+@router.post(
+    "/documents",
+    response_model=DocumentPublic,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_whole(
+    fields: Annotated[dict[str, object], Depends(_whole_place)],
+    session: SessionDep,
+    request: Request,
+    principal: CurrentUser,
+) -> DocumentPublic:
+    """A file no larger than one chunk (``chunk_bytes``), in one request: where it goes and
+    what it is in the query (as ``POST .../uploads`` says them in its body), the bytes as the
+    body. It is identified, scanned, sealed and stored as the chunked upload's completion does,
+    and answered the same way: the document (or its new version), ``pending`` when the scanner
+    is away, quarantined when it carries malware."""
+    runtime = _runtime(request)
+    data = await request.body()
+    service.check_whole(data, runtime.settings)
+    try:
+        created = UploadCreate.model_validate({**fields, "size": len(data)})
+    except ValidationError as invalid:
+        raise RequestValidationError(invalid.errors()) from None
+    place = await upload_place(created, session, principal)
+    now = principal.ctx.now()
+    await service.check_limits(
+        session=session, settings=runtime.settings, uploader=principal.user, size=len(data), now=now
+    )
+    upload = service.new_upload(runtime, principal.user, place.target, place.document, created, now)
+    # clamd's scan and storing the sealed file are made outside a transaction (on SQLite every
+    # transaction holds the write lock); the rows, the audit and the event then in one.
+    await session.commit()
+    try:
+        prepared = await service.prepare_whole(runtime=runtime, upload=upload, data=data)
+    except service.ContentNotAllowed as refused:
+        # Kept closed, as a refused chunked upload is: it counts towards the daily limit.
+        upload.received_bytes = upload.size_bytes
+        upload.completed_at = now
+        upload.key_id = upload.wrapped_key = None
+        session.add(upload)
+        await principal.audit(
+            "document.upload_refused",
+            resource_type="document_upload",
+            resource_id=upload.id,
+            client_id=upload.client_id,
+            outcome=Outcome.denied,
+            detail=str(refused.extra.get("code")),
+        )
+        await session.commit()
+        raise
+    done = await service.complete_whole(
+        session=session,
+        ctx=principal.ctx,
+        runtime=runtime,
+        upload=upload,
+        uploader=principal.user,
+        prepared=prepared,
+    )
+    return await _uploaded(session, runtime, principal, done)
+
+
 @router.get("/documents/uploads/{upload_id}", response_model=UploadPublic)
 async def upload_status(upload: OwnUpload) -> UploadPublic:
     """How much of an upload has arrived (``received_bytes``): where to resume."""
@@ -359,6 +456,13 @@ async def complete_upload(
         )
         await session.commit()
         raise
+    return await _uploaded(session, runtime, principal, done)
+
+
+async def _uploaded(
+    session: AsyncSession, runtime: service.Runtime, principal: Principal, done: service.Completed
+) -> DocumentPublic:
+    """A file kept (or quarantined): audited, told, its scan scheduled when clamd was away."""
     document, version = done.document, done.version
     target = await document_policies.target_of(session, document)
     access = DocumentAccess(document=document, target=target, principal=principal)
