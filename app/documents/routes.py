@@ -34,6 +34,7 @@ from app.documents.schemas import (
     DownloadLink,
     DownloadRequest,
     UploadCreate,
+    UploadLimits,
     UploadPublic,
 )
 from app.errors import Forbidden
@@ -143,6 +144,22 @@ async def meeting_documents(
     )
     target = document_policies.Target(Place.meeting, meeting=meeting)
     return await _readable(session, principal.user, target)
+
+
+# --- limits -------------------------------------------------------------------------------------
+
+
+# Before ``/documents/{document_id}``, which would otherwise take "limits" for an id.
+@router.get("/documents/limits", response_model=UploadLimits)
+async def upload_limits(principal: CurrentUser, request: Request) -> UploadLimits:
+    """How large a file may be, and up to what size it is sent in one request
+    (``POST /documents``) rather than in chunks: what the web client reads once."""
+    settings = _runtime(request).settings
+    return UploadLimits(
+        max_bytes=settings.document_max_bytes,
+        chunk_bytes=settings.document_chunk_bytes,
+        daily_bytes_per_person=settings.document_daily_bytes_per_person,
+    )
 
 
 # --- one document -------------------------------------------------------------------------------
