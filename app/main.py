@@ -96,6 +96,8 @@ CONTENT_SECURITY_POLICY = (
 # An upload's chunk is the one body allowed past `max_request_bytes`, up to
 # `document_chunk_bytes`: a chunk of several megabytes is one request instead of several.
 DOCUMENT_CHUNK_PATH = re.compile(r"/api/v1/documents/uploads/[^/]+/chunks/[^/]+")
+# A file of one chunk sent whole (``POST /documents``) is allowed the same.
+DOCUMENT_WHOLE_PATH = "/api/v1/documents"
 
 
 class BodySizeLimit:
@@ -110,7 +112,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        chunk = scope["method"] == "PUT" and DOCUMENT_CHUNK_PATH.fullmatch(scope["path"])
+        chunk = (scope["method"] == "PUT" and DOCUMENT_CHUNK_PATH.fullmatch(scope["path"])) or (
+            scope["method"] == "POST" and scope["path"] == DOCUMENT_WHOLE_PATH
+        )
         limit = self.chunk_max_bytes if chunk else self.default_max_bytes
         await _LimitedBody(self.app, limit)(scope, receive, send)
 

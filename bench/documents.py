@@ -6,11 +6,14 @@ so a scan costs clamd's reading and hashing of the file, not a real signature se
 and one Teamwell process on SQLite keeping its documents in that SeaweedFS and scanning with
 that clamd, migrated and seeded like the embedded deployment (bench/deploy.py).
 
-* An **upload** is what the web client does: start the upload, send its chunks one after
-  another (``TEAMWELL_DOCUMENT_CHUNK_BYTES``, the default: 8 MiB), each sealed (a data key per
-  file) and stored as it arrives, then complete it. Completing reads the sealed segments back,
-  scans them and identifies the content, and answers once the document is kept and found
-  clean. Timed from the first request to that answer.
+* An **upload** is what the web client does. A file of one chunk (``TEAMWELL_DOCUMENT_CHUNK_BYTES``,
+  the default: 8 MiB; the 1 MB file) goes whole in one request (``POST /documents``): scanned
+  while it is sealed (a data key per file) and stored, answered once it is kept and found clean.
+  A larger one (20 MB) starts an upload, sends its chunks one after another, each sealed and
+  stored as it arrives, then completes it: completing reads the sealed segments back, scans
+  them and identifies the content, and answers once the document is kept and found clean.
+  Timed from the first request to that answer. The limits (``GET /documents/limits``) are read
+  once, before the rounds, as the web client reads them once.
 * A **download** asks for a download link and fetches ``/files/{token}``: the token checked,
   the permissions checked again, the segments fetched from the store and opened as they are
   sent. Timed from the link request to the last byte; the bytes are compared with what was
@@ -163,13 +166,21 @@ class Rig:
             timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_SECONDS),
         )
         async with self._api() as api, files:
+            limits = _check(await api.get("/api/v1/documents/limits"), 200, "reading the limits")
+            whole = int(str(limits["chunk_bytes"]))
+
+            async def _upload(client_id: str, data: bytes) -> dict[str, object]:
+                if len(data) <= whole:
+                    return await _upload_whole(api, client_id, data)
+                return await _upload_chunked(api, client_id, data)
+
             for _ in range(WARM_UP_ROUNDS):
-                await _download(api, files, await _upload(api, self.client_id, _payload(size)))
+                await _download(api, files, await _upload(self.client_id, _payload(size)))
             for _ in range(rounds):
                 data = _payload(size)
                 try:
                     started = time.perf_counter()
-                    document = await _upload(api, self.client_id, data)
+                    document = await _upload(self.client_id, data)
                     up.seconds.append(time.perf_counter() - started)
                     started = time.perf_counter()
                     got = await _download(api, files, document)
@@ -226,7 +237,30 @@ def _check(reply: httpx.Response, status: int, what: str) -> dict[str, object]:
     return body
 
 
-async def _upload(api: httpx.AsyncClient, client_id: str, data: bytes) -> dict[str, object]:
+def _found_clean(document: dict[str, object]) -> dict[str, object]:
+    current = document["current"]
+    assert isinstance(current, dict)
+    if current.get("scan_status") != "clean":
+        raise RuntimeError(f"the upload was not found clean: {current.get('scan_status')}")
+    return document
+
+
+async def _upload_whole(api: httpx.AsyncClient, client_id: str, data: bytes) -> dict[str, object]:
+    """A file of one chunk, in one request, as the web client sends it."""
+    document = _check(
+        await api.post(
+            "/api/v1/documents",
+            params={"client_id": client_id, "kind": "cv", "filename": "cv.pdf"},
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        ),
+        201,
+        "uploading a file whole",
+    )
+    return _found_clean(document)
+
+
+async def _upload_chunked(api: httpx.AsyncClient, client_id: str, data: bytes) -> dict[str, object]:
     upload = _check(
         await api.post(
             "/api/v1/documents/uploads",
@@ -256,11 +290,7 @@ async def _upload(api: httpx.AsyncClient, client_id: str, data: bytes) -> dict[s
         201,
         "completing an upload",
     )
-    current = document["current"]
-    assert isinstance(current, dict)
-    if current.get("scan_status") != "clean":
-        raise RuntimeError(f"the upload was not found clean: {current.get('scan_status')}")
-    return document
+    return _found_clean(document)
 
 
 async def _download(

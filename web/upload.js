@@ -1,5 +1,7 @@
-// Uploading a file as docs/api.md ("Documents") says: start an upload, send
-// the file in chunks of the size the server answers with, then complete it.
+// Uploading a file as docs/api.md ("Documents") says: a file no larger than
+// one chunk (most files: `chunk_bytes` is 8 MiB by default) goes whole in one
+// request; a larger one starts an upload, is sent in chunks of the size the
+// server answers with, then completed.
 //
 // A phone on a poor link loses chunks: a chunk that fails for a passing
 // reason (no connection, the server busy or restarting, an offset the server
@@ -56,6 +58,10 @@ function pause(ms, signal) {
  * @returns {Promise<Record<string, any>>}
  */
 export async function sendFile(file, place, { onProgress = () => {}, onChecking = () => {}, signal } = {}) {
+  const limits = await uploadLimits(signal);
+  if (file.size > 0 && file.size <= limits.chunk_bytes && file.size <= limits.max_bytes) {
+    return sendWhole(file, place, { onProgress, onChecking, signal });
+  }
   const upload = await request('/api/v1/documents/uploads', {
     method: 'POST', body: { ...place, filename: file.name, size: file.size }, signal,
   });
@@ -86,6 +92,57 @@ export async function sendFile(file, place, { onProgress = () => {}, onChecking 
   }
   onChecking();
   return request(`/api/v1/documents/uploads/${uploadId}/complete`, { method: 'POST', signal });
+}
+
+/** @type {Promise<{chunk_bytes: number, max_bytes: number}> | null} */
+let limitsRead = null;
+
+/** The server's upload limits, read once (a failure is read again next time). */
+function uploadLimits(signal) {
+  if (!limitsRead) {
+    limitsRead = request('/api/v1/documents/limits', { signal }).then(
+      (limits) => ({ chunk_bytes: Number(limits.chunk_bytes), max_bytes: Number(limits.max_bytes) }),
+      (error) => { limitsRead = null; throw error; },
+    );
+  }
+  return limitsRead;
+}
+
+/**
+ * A file no larger than one chunk, in one request (`POST /api/v1/documents`): where it goes in
+ * the query, its bytes as the body; the answer is the document, checked and scanned. A request
+ * that fails for a passing reason before all its bytes have left is sent again, a bounded
+ * number of times, as a chunk would be; once they have all left, the server may have kept the
+ * file, so it is not sent again (that would make a second copy).
+ */
+async function sendWhole(file, place, { onProgress, onChecking, signal }) {
+  /** @type {Record<string, string>} */
+  const query = { filename: file.name };
+  for (const [key, value] of Object.entries(place)) {
+    if (value !== undefined && value !== null) query[key] = String(value);
+  }
+  let failures = 0;
+  for (;;) {
+    let arrived = false;
+    onProgress(0, file.size);
+    try {
+      return await request('/api/v1/documents', {
+        method: 'POST', body: file, query, signal,
+        onUploadProgress: (leaving) => {
+          onProgress(Math.min(leaving, file.size), file.size);
+          if (leaving >= file.size && !arrived) {
+            arrived = true;
+            onChecking();
+          }
+        },
+      });
+    } catch (error) {
+      if (signal?.aborted || !passing(error) || arrived) throw error;
+      failures += 1;
+      if (failures > MAX_RETRIES) throw error;
+      await pause(Math.min(FIRST_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS), signal);
+    }
+  }
 }
 
 /** Where to go on from: what a 409 said, else what the server says it has now. */

@@ -5,14 +5,17 @@ that reads no cookie and no bearer header: a signed, short-lived token is its on
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import events
@@ -25,12 +28,14 @@ from app.db import SessionDep
 from app.dbtypes import INT64_MAX
 from app.documents import events as document_events
 from app.documents import service, tokens
-from app.documents.models import Document, DocumentVersion, Place, ScanStatus
+from app.documents.models import Document, DocumentKind, DocumentVersion, Place, ScanStatus
 from app.documents.schemas import (
     DocumentDelete,
     DocumentPublic,
     DownloadLink,
     DownloadRequest,
+    UploadCreate,
+    UploadLimits,
     UploadPublic,
 )
 from app.errors import Forbidden
@@ -47,10 +52,12 @@ from auth.deps import (
     DocumentChangeDep,
     NewUpload,
     OwnUpload,
+    Principal,
     ReadableClient,
     ReadableDocument,
     ReadableVersion,
     VisibleMeeting,
+    upload_place,
 )
 from auth.policies import documents as document_policies
 
@@ -138,6 +145,22 @@ async def meeting_documents(
     )
     target = document_policies.Target(Place.meeting, meeting=meeting)
     return await _readable(session, principal.user, target)
+
+
+# --- limits -------------------------------------------------------------------------------------
+
+
+# Before ``/documents/{document_id}``, which would otherwise take "limits" for an id.
+@router.get("/documents/limits", response_model=UploadLimits)
+async def upload_limits(principal: CurrentUser, request: Request) -> UploadLimits:
+    """How large a file may be, and up to what size it is sent in one request
+    (``POST /documents``) rather than in chunks: what the web client reads once."""
+    settings = _runtime(request).settings
+    return UploadLimits(
+        max_bytes=settings.document_max_bytes,
+        chunk_bytes=settings.document_chunk_bytes,
+        daily_bytes_per_person=settings.document_daily_bytes_per_person,
+    )
 
 
 # --- one document -------------------------------------------------------------------------------
@@ -276,6 +299,98 @@ async def start_upload(place: NewUpload, session: SessionDep, request: Request) 
     return service.upload_public(upload)
 
 
+def _whole_place(
+    filename: Annotated[str, Query(min_length=1, max_length=255)],
+    client_id: uuid.UUID | None = None,
+    conversation_id: uuid.UUID | None = None,
+    meeting_id: uuid.UUID | None = None,
+    document_id: uuid.UUID | None = None,
+    kind: DocumentKind | None = None,
+    title: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    # A query string carries text: exactly "true" or "false", nothing taken for either.
+    shared_with_client: Literal["true", "false"] = "false",
+) -> dict[str, object]:
+    return {
+        "client_id": client_id,
+        "conversation_id": conversation_id,
+        "meeting_id": meeting_id,
+        "document_id": document_id,
+        "kind": kind,
+        "title": title,
+        "filename": filename,
+        "shared_with_client": shared_with_client == "true",
+    }
+
+
+@router.post(
+    "/documents",
+    response_model=DocumentPublic,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_whole(
+    fields: Annotated[dict[str, object], Depends(_whole_place)],
+    session: SessionDep,
+    request: Request,
+    principal: CurrentUser,
+) -> DocumentPublic:
+    """A file no larger than one chunk (``chunk_bytes``), in one request: where it goes and
+    what it is in the query (as ``POST .../uploads`` says them in its body), the bytes as the
+    body. It is identified, scanned, sealed and stored as the chunked upload's completion does,
+    and answered the same way: the document (or its new version), ``pending`` when the scanner
+    is away, quarantined when it carries malware."""
+    runtime = _runtime(request)
+    data = await request.body()
+    service.check_whole(data, runtime.settings)
+    try:
+        created = UploadCreate.model_validate({**fields, "size": len(data)})
+    except ValidationError as invalid:
+        raise RequestValidationError(invalid.errors()) from None
+    place = await upload_place(created, session, principal)
+    now = principal.ctx.now()
+    await service.check_limits(
+        session=session, settings=runtime.settings, uploader=principal.user, size=len(data), now=now
+    )
+    upload = service.new_upload(runtime, principal.user, place.target, place.document, created, now)
+    # clamd's scan and storing the sealed file are made outside a transaction (on SQLite every
+    # transaction holds the write lock); the rows, the audit and the event then in one.
+    await session.commit()
+    try:
+        prepared = await service.prepare_whole(runtime=runtime, upload=upload, data=data)
+    except service.ContentNotAllowed as refused:
+        # Kept closed, as a refused chunked upload is: it counts towards the daily limit.
+        upload.received_bytes = upload.size_bytes
+        upload.completed_at = now
+        upload.key_id = upload.wrapped_key = None
+        session.add(upload)
+        await principal.audit(
+            "document.upload_refused",
+            resource_type="document_upload",
+            resource_id=upload.id,
+            client_id=upload.client_id,
+            outcome=Outcome.denied,
+            detail=str(refused.extra.get("code")),
+        )
+        await session.commit()
+        raise
+    done = await service.complete_whole(
+        session=session,
+        ctx=principal.ctx,
+        runtime=runtime,
+        upload=upload,
+        uploader=principal.user,
+        prepared=prepared,
+    )
+    return await _uploaded(session, runtime, principal, done)
+
+
 @router.get("/documents/uploads/{upload_id}", response_model=UploadPublic)
 async def upload_status(upload: OwnUpload) -> UploadPublic:
     """How much of an upload has arrived (``received_bytes``): where to resume."""
@@ -359,6 +474,13 @@ async def complete_upload(
         )
         await session.commit()
         raise
+    return await _uploaded(session, runtime, principal, done)
+
+
+async def _uploaded(
+    session: AsyncSession, runtime: service.Runtime, principal: Principal, done: service.Completed
+) -> DocumentPublic:
+    """A file kept (or quarantined): audited, told, its scan scheduled when clamd was away."""
     document, version = done.document, done.version
     target = await document_policies.target_of(session, document)
     access = DocumentAccess(document=document, target=target, principal=principal)
@@ -459,19 +581,28 @@ async def download(token: str, request: Request, session: SessionDep) -> Respons
     if user is None or version is None:
         await _refuse(session, ctx, grant.version_id, "no such person or version")
         raise DownloadRefused("This download link does not work.")
-    document = await service.get(session=session, document_id=version.document_id)
-    target = await document_policies.target_of(session, document)
-    decision = await document_policies.can_read_document(session, user, document, target)
-    if decision:
-        decision = document_policies.can_see_version(user, version)
-    if not decision or document.deleted_at is not None:
-        reason = decision.reason if not decision else "the document was deleted"
-        await _refuse(session, ctx, grant.version_id, reason, document=document, target=target)
-        raise DownloadRefused(f"This download link does not work: {reason}.")
-    # The first segment opened before answering, so a missing or altered object is a problem
-    # answer; a later one that fails to open cuts the answer short of its Content-Length.
+    # The first segment is fetched from the store and opened while the permissions are checked
+    # (the store's round trip and the database's overlap); nothing of it leaves unless they
+    # allow it, and a refusal drops it. It is opened before answering, so a missing or altered
+    # object is a problem answer; a later one that fails to open cuts the answer short of its
+    # Content-Length.
     parts = service.segments(runtime, version)
-    first = await anext(parts)
+    opening = asyncio.ensure_future(anext(parts))
+    try:
+        document = await service.get(session=session, document_id=version.document_id)
+        target = await document_policies.target_of(session, document)
+        decision = await document_policies.can_read_document(session, user, document, target)
+        if decision:
+            decision = document_policies.can_see_version(user, version)
+        if not decision or document.deleted_at is not None:
+            reason = decision.reason if not decision else "the document was deleted"
+            await _drop(opening, parts)
+            await _refuse(session, ctx, grant.version_id, reason, document=document, target=target)
+            raise DownloadRefused(f"This download link does not work: {reason}.")
+        first = await opening
+    except BaseException:
+        await _drop(opening, parts)
+        raise
     inline = grant.inline and version.previewable and version.media_type in INLINE_TYPES
     await audit_service.record(
         session,
@@ -503,6 +634,16 @@ async def download(token: str, request: Request, session: SessionDep) -> Respons
             yield part
 
     return StreamingResponse(body(), media_type=version.media_type, headers=headers)
+
+
+async def _drop(opening: asyncio.Future[bytes], parts: AsyncGenerator[bytes, None]) -> None:
+    """Give up a download's first segment (refused, or failing): its fetch stopped, whatever it
+    found (an object missing, say) left unsaid."""
+    opening.cancel()
+    await asyncio.wait([opening])
+    if not opening.cancelled():
+        opening.exception()  # retrieved, so never reported as unhandled
+    await parts.aclose()
 
 
 class DownloadRefused(Forbidden):

@@ -36,6 +36,12 @@ class UploadCreate(Strict):
     shared_with_client: StrictBool = False
 
 
+class UploadLimits(BaseModel):
+    max_bytes: int  # a file's largest size
+    chunk_bytes: int  # a chunk's size; a file no larger goes whole in one request
+    daily_bytes_per_person: int
+
+
 class UploadPublic(BaseModel):
     id: uuid.UUID
     size: int

@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import math
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -232,6 +232,21 @@ def check_size(size: int, settings: Settings) -> None:
         )
 
 
+async def check_limits(
+    *, session: AsyncSession, settings: Settings, uploader: User, size: int, now: datetime
+) -> None:
+    """The per-file limit, and the per-person daily one with this file counted."""
+    check_size(size, settings)
+    used = await uploaded_since(session=session, user_id=uploader.id, since=now - DAY)
+    if used + size > settings.document_daily_bytes_per_person:
+        wait = await _retry_after(session=session, user_id=uploader.id, now=now)
+        raise DailyLimitReached(
+            f"You may upload {settings.document_daily_bytes_per_person} bytes in 24 hours; "
+            f"{used} are used. Try again later.",
+            headers={"Retry-After": str(wait)},
+        )
+
+
 async def create_upload(
     *,
     session: AsyncSession,
@@ -243,17 +258,26 @@ async def create_upload(
     data: UploadCreate,
 ) -> DocumentUpload:
     """Start an upload, within the per-file and per-person daily limits."""
-    settings = runtime.settings
     now = ctx.now()
-    check_size(data.size, settings)
-    used = await uploaded_since(session=session, user_id=uploader.id, since=now - DAY)
-    if used + data.size > settings.document_daily_bytes_per_person:
-        wait = await _retry_after(session=session, user_id=uploader.id, now=now)
-        raise DailyLimitReached(
-            f"You may upload {settings.document_daily_bytes_per_person} bytes in 24 hours; "
-            f"{used} are used. Try again later.",
-            headers={"Retry-After": str(wait)},
-        )
+    await check_limits(
+        session=session, settings=runtime.settings, uploader=uploader, size=data.size, now=now
+    )
+    upload = new_upload(runtime, uploader, target, document, data, now)
+    session.add(upload)
+    await session.flush()
+    return upload
+
+
+def new_upload(
+    runtime: Runtime,
+    uploader: User,
+    target: Target,
+    document: Document | None,
+    data: UploadCreate,
+    now: datetime,
+) -> DocumentUpload:
+    """An upload's row, not yet added: where it goes, what it is, its data key."""
+    settings = runtime.settings
     kind = document.kind if document else (data.kind or default_kind(target.place))
     check_kind(target.place, kind)
     # A client's own uploads are theirs to see; staff choose for each document.
@@ -278,8 +302,6 @@ async def create_upload(
     upload.key_id, upload.wrapped_key = sealing.wrap(
         runtime.keyring, sealing.new_data_key(), row_id=upload.id
     )
-    session.add(upload)
-    await session.flush()
     return upload
 
 
@@ -654,6 +676,101 @@ async def complete(
     return await _write_rows(session, upload, uploader, prepared, now)
 
 
+def check_whole(data: bytes, settings: Settings) -> None:
+    """A file sent in one request: not empty, and within the per-file limit (its body is held
+    to ``document_chunk_bytes`` before it is read)."""
+    if not data:
+        raise ContentNotAllowed("The file is empty.", extra={"code": content.EMPTY_FILE})
+    check_size(len(data), settings)
+
+
+async def prepare_whole(*, runtime: Runtime, upload: DocumentUpload, data: bytes) -> Prepared:
+    """A file of one chunk, sent whole (``POST /documents``): its plaintext is in hand, so
+    clamd reads it while it is sealed and stored as the version's one segment, and it is
+    identified and hashed in a thread meanwhile, instead of one after the other. No database
+    work (the caller holds no transaction). Content refused, or found infected, leaves nothing
+    in the store: ``ContentNotAllowed`` for the first."""
+    assert upload.key_id is not None and upload.wrapped_key is not None
+    assert len(data) <= upload.chunk_bytes
+    document_id, version_id = segment_place(upload)
+    scanner = runtime.scanner
+    storing = asyncio.ensure_future(store_chunk(runtime, upload, 0, data))
+    inspecting = asyncio.ensure_future(asyncio.to_thread(_inspect, data, runtime.settings))
+    try:
+        scanned: tuple[ScanStatus, str | None] = ScanStatus.not_scanned, None
+        if scanner is not None:
+            scanned = await _scan(scanner, _one_part(data))
+        try:
+            identified, digest = await inspecting
+        finally:
+            # Stored whatever was found: what is refused or infected is then removed.
+            await storing
+    except content.ContentRefused as refused:
+        await _discard_chunks(runtime, upload)
+        raise ContentNotAllowed(refused.detail, extra={"code": refused.code}) from None
+    except BaseException:
+        inspecting.cancel()
+        storing.cancel()
+        raise
+    status, signature = scanned
+    sealed = None
+    if status == ScanStatus.infected:  # quarantined: never kept
+        await _discard_chunks(runtime, upload)
+    else:
+        sealed = Sealed(
+            object_key=_upload_object_key(upload),
+            segment_bytes=upload.chunk_bytes,
+            key_id=upload.key_id,
+            wrapped_key=upload.wrapped_key,
+        )
+    return Prepared(
+        upload_id=upload.id,
+        document_id=document_id,
+        version_id=version_id,
+        identified=identified,
+        size_bytes=len(data),
+        sha256=digest,
+        scan_status=status,
+        scan_signature=signature,
+        sealed=sealed,
+    )
+
+
+async def _one_part(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def complete_whole(
+    *,
+    session: AsyncSession,
+    ctx: Context,
+    runtime: Runtime,
+    upload: DocumentUpload,
+    uploader: User,
+    prepared: Prepared,
+) -> Completed:
+    """Write a file sent whole: its upload's row (kept, completed, so the daily limit counts
+    it), the document (or version). The daily limit is checked again in this transaction: two
+    uploads sent at once cannot both pass it. When refused here, its stored segment goes."""
+    now = ctx.now()
+    try:
+        await check_limits(
+            session=session,
+            settings=runtime.settings,
+            uploader=uploader,
+            size=upload.size_bytes,
+            now=now,
+        )
+        upload.received_bytes = upload.size_bytes
+        session.add(upload)
+        await session.flush()
+        return await _write_rows(session, upload, uploader, prepared, now)
+    except (DailyLimitReached, DocumentDeleted):
+        if prepared.sealed is not None:
+            await _discard_chunks(runtime, upload)
+        raise
+
+
 async def _write_rows(
     session: AsyncSession,
     upload: DocumentUpload,
@@ -726,7 +843,7 @@ async def _get(runtime: Runtime, key: str) -> bytes:
         raise VersionUnavailable("Its content is missing from the store.") from None
 
 
-async def segments(runtime: Runtime, version: DocumentVersion) -> AsyncIterator[bytes]:
+async def segments(runtime: Runtime, version: DocumentVersion) -> AsyncGenerator[bytes, None]:
     """A stored version's plaintext, in order, a segment at a time (the whole of it, for a
     version stored before segments), the next one fetched while this one is used: a download
     streams without holding the file. ``VersionUnavailable`` once removed or missing;

@@ -294,7 +294,7 @@ class Rule:
     # Who is refused with 404 rather than 403 (things outside their organisation are invisible).
     hidden: frozenset[str] = frozenset()
     params: Factory | None = None
-    query: dict[str, str] | None = None
+    query: dict[str, str] | Factory | None = None  # a factory: a query naming the world's ids
     headers: Factory | None = None
 
 
@@ -1196,6 +1196,16 @@ RULES: list[Rule] = [
         201,
         body=lambda w: {"client_id": w.ids["client"], "filename": "a.txt", "size": 10},
     ),
+    # A file of one chunk in one request: the place in the query, the bytes as the body.
+    Rule(
+        "POST",
+        "/api/v1/documents",
+        frozenset(CARE),
+        201,
+        body=lambda _w: CHUNK_TEXT,
+        query=lambda w: {"client_id": w.ids["client"], "filename": "a.txt"},
+    ),
+    Rule("GET", "/api/v1/documents/limits", ROLES),
     Rule(
         "GET",
         "/api/v1/documents/uploads/{upload_id}",
@@ -1308,8 +1318,9 @@ def test_route_by_role(world: World, rule: Rule, role: str) -> None:
     path = _path(rule, world, extra)
     kwargs = {"json": rule.body(world)} if rule.body else {}
     headers = rule.headers(world) if rule.headers else None
+    query = rule.query(world) if callable(rule.query) else rule.query
     reply = world.session(role).http.request(
-        rule.method, path, params=rule.query, headers=headers, **kwargs
+        rule.method, path, params=query, headers=headers, **kwargs
     )
     if role in rule.allowed:
         assert reply.status_code == rule.ok, f"{role} {rule.method} {path}: {reply.text}"
