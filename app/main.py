@@ -32,6 +32,7 @@ from app.db import create_engine, session_factory
 from app.documents.routes import files as document_files_router
 from app.documents.routes import router as documents_router
 from app.documents.service import runtime_from_settings as documents_runtime
+from app.edge import PrefixGate
 from app.equality.routes import router as equality_router
 from app.errors import install_error_handlers, is_outage, problem_response
 from app.evaluation.routes import router as evaluation_router
@@ -85,6 +86,7 @@ from realtime.pubsub import PubSubUnavailable, create_pubsub
 
 log = logging.getLogger("teamwell")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+API_PREFIX = "/api/v1"
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -449,7 +451,6 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
 
 
 def _include_routes(app: Teamwell) -> None:
-    api = APIRouter(prefix="/api/v1")
     for router in (
         auth_router,
         sso_router,
@@ -484,8 +485,8 @@ def _include_routes(app: Teamwell) -> None:
         documents_router,
         system_router,
     ):
-        api.include_router(router)
-    app.include_router(api)
+        # Through a gate: a path none of its routes can match is not tried route by route.
+        app.include_router(PrefixGate(router, API_PREFIX))
     # Files by download token: outside /api, and with no session authority (docs/documents.md).
     app.include_router(document_files_router)
     app.include_router(api_docs_router)
