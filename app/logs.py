@@ -5,7 +5,8 @@ client made it, so the operator's own logs and ours can be joined), else it is m
 echoed in the answer's ``X-Request-ID`` and is a problem answer's ``instance``
 (``urn:teamwell:request:<id>``), so a person's error report leads to the log line. A WebSocket's
 handshake gets an id the same way, and its connection id (the one its ``ready`` frame names) is
-on every line about it once it is known.
+on every line about it once it is known. The layer that gives the ids and writes the request
+lines is app/edge.py's ``Edge``.
 
 What a line may say is fixed here: the route's template (never the path, which may carry a link's
 token, nor the query), the method, the status, the duration, the acting user's id (never a name
@@ -18,14 +19,13 @@ import json
 import logging
 import re
 import sys
-import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 log = logging.getLogger("teamwell.requests")
 
@@ -75,13 +75,6 @@ def instance() -> str | None:
     return INSTANCE_PREFIX + current if current is not None else None
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return bytes(value)
-    return None
-
-
 def route_template(scope: Scope) -> str | None:
     """The matched route's path template (``/api/v1/clients/{client_id}``), not the path."""
     # A route of an included router is matched as itself (``route.path`` lacks the routers'
@@ -91,81 +84,6 @@ def route_template(scope: Scope) -> str | None:
     if not isinstance(path, str):
         path = getattr(scope.get("route"), "path", None)
     return path if isinstance(path, str) else None
-
-
-class RequestLog:
-    """The outermost layer: gives each HTTP request and WebSocket handshake its id, echoes it,
-    and logs one line per HTTP request when it is answered. Outside Starlette's own error layer,
-    so an unexpected error's 500 carries the id too and is logged with its status."""
-
-    def __init__(self, app: ASGIApp, max_chars: int) -> None:
-        self.app = app
-        self.max_chars = max_chars
-
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # A plain function: a WebSocket gets the application's own coroutine, so a socket held
-        # open for hours keeps no frame of this layer (idle-connection memory). Its id is set in
-        # the socket's own task (the server runs each connection in a task of its own), where
-        # nothing else reads it, so it needs no reset.
-        if scope["type"] == "websocket":
-            self.name_socket(scope)
-            return self.app(scope, receive, send)
-        if scope["type"] == "http":
-            return self._http(scope, receive, send)
-        return self.app(scope, receive, send)
-
-    def name_socket(self, scope: Scope) -> None:
-        """Give a WebSocket its request id, in the socket's own task."""
-        request_id.set(self._id_of(scope))
-
-    def _id_of(self, scope: Scope) -> str:
-        return accepted_id(_header(scope, REQUEST_ID_HEADER), self.max_chars) or new_id()
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        rid = self._id_of(scope)
-        token = request_id.set(rid)
-        try:
-            await self._answer(scope, receive, send, rid)
-        finally:
-            request_id.reset(token)
-
-    async def _answer(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
-        started = time.perf_counter()
-        status = 500  # if nothing is sent: the server closes the connection without an answer
-        logged = False
-        echoed = (REQUEST_ID_HEADER, rid.encode())
-
-        def line() -> None:
-            nonlocal logged
-            logged = True
-            user = (scope.get("state") or {}).get("user_id")
-            log.info(
-                "request",
-                extra={
-                    "method": scope.get("method"),
-                    "route": route_template(scope),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    "user_id": str(user) if user is not None else None,
-                },
-            )
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message = {**message, "headers": [*message.get("headers", []), echoed]}
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                # Logged before the answer's end goes out: whoever has the answer can find
-                # its line already written.
-                line()
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            if not logged:
-                line()
 
 
 def _context(record: logging.LogRecord) -> dict[str, Any]:
@@ -218,9 +136,9 @@ class ConsoleFormatter(logging.Formatter):
 
 def configure(log_format: str, level: str) -> None:
     """Every logger to standard error in ``log_format`` ("json" or "console"); uvicorn's own
-    lines (start, stop, errors) the same way, and its access log off: ``RequestLog`` writes the
-    request lines. Called when the app is imported, which uvicorn does after setting up its
-    logging, so this takes precedence over it."""
+    lines (start, stop, errors) the same way, and its access log off: the edge layer
+    (app/edge.py) writes the request lines. Called when the app is imported, which uvicorn does
+    after setting up its logging, so this takes precedence over it."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else ConsoleFormatter())
     root = logging.getLogger()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, WebSocket
+from fastapi import FastAPI, WebSocket
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
@@ -32,8 +30,10 @@ from app.db import create_engine, session_factory
 from app.documents.routes import files as document_files_router
 from app.documents.routes import router as documents_router
 from app.documents.service import runtime_from_settings as documents_runtime
+from app.edge import CONTENT_SECURITY_POLICY as CONTENT_SECURITY_POLICY
+from app.edge import BodyTooLarge, Edge, PrefixGate, answer_body_too_large
 from app.equality.routes import router as equality_router
-from app.errors import install_error_handlers, is_outage, problem_response
+from app.errors import install_error_handlers, is_outage
 from app.evaluation.routes import router as evaluation_router
 from app.exports.routes import router as exports_router
 from app.fidelity.routes import router as fidelity_router
@@ -42,7 +42,6 @@ from app.home.routes import router as home_router
 from app.ips.routes import router as ips_router
 from app.jobs.routes import router as jobs_router
 from app.jobs.runner import JobRunner
-from app.logs import RequestLog
 from app.logs import configure as configure_logging
 from app.measures.routes import router as measures_router
 from app.meetings.routes import calls as calls_router
@@ -52,8 +51,8 @@ from app.messaging.keyring import keyring_from_settings
 from app.messaging.routes import router as conversations_router
 from app.meta.docs import router as api_docs_router
 from app.meta.routes import router as meta_router
-from app.metrics import HttpMetrics, flush_every, process_stopped
 from app.metrics import configure as configure_metrics
+from app.metrics import flush_every, process_stopped
 from app.metrics import router as metrics_router
 from app.notifications.channels import channels_for
 from app.notifications.routes import router as notifications_router
@@ -85,140 +84,7 @@ from realtime.pubsub import PubSubUnavailable, create_pubsub
 
 log = logging.getLogger("teamwell")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-
-
-# An upload's chunk is the one body allowed past `max_request_bytes`, up to
-# `document_chunk_bytes`: a chunk of several megabytes is one request instead of several.
-DOCUMENT_CHUNK_PATH = re.compile(r"/api/v1/documents/uploads/[^/]+/chunks/[^/]+")
-# A file of one chunk sent whole (``POST /documents``) is allowed the same.
-DOCUMENT_WHOLE_PATH = "/api/v1/documents"
-
-
-class BodySizeLimit:
-    """Refuse request bodies over the configured size before they are read into memory."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int, chunk_max_bytes: int | None = None) -> None:
-        self.app = app
-        self.default_max_bytes = max_bytes
-        self.chunk_max_bytes = chunk_max_bytes or max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        chunk = (scope["method"] == "PUT" and DOCUMENT_CHUNK_PATH.fullmatch(scope["path"])) or (
-            scope["method"] == "POST" and scope["path"] == DOCUMENT_WHOLE_PATH
-        )
-        limit = self.chunk_max_bytes if chunk else self.default_max_bytes
-        await _LimitedBody(self.app, limit)(scope, receive, send)
-
-
-class _LimitedBody:
-    """One request's body held to ``max_bytes``."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
-            return
-        received = 0
-        started = refused = False
-
-        # A body without a Content-Length is counted as it arrives. The 413 is sent from here,
-        # when the limit is passed: the framework reading the body turns any exception raised
-        # while reading into its own 400, so the refusal cannot wait to travel back up; what
-        # the application answers after it is dropped.
-        async def limited_receive() -> Message:
-            nonlocal received, refused
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    if not started and not refused:
-                        refused = True
-                        await self._refuse(scope, receive, send)
-                    raise _BodyTooLarge()
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if refused:
-                return
-            started = True
-            await send(message)
-
-        with contextlib.suppress(_BodyTooLarge):
-            await self.app(scope, limited_receive, guarded_send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            413,
-            detail=f"Request bodies are limited to {self.max_bytes} bytes.",
-            slug="payload-too-large",
-        )
-        await response(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-    (
-        b"permissions-policy",
-        b"camera=(self), microphone=(self), display-capture=(self), geolocation=()",
-    ),
-)
-HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
-
-
-class SecurityHeaders:
-    """Add the CSP, ``nosniff``, ``no-referrer``, frame denial and the permissions policy to every
-    HTTP answer that does not set its own; ``no-store`` to the API's. A plain ASGI layer that
-    edits the response's start message: the ``@app.middleware("http")`` form ran each request in
-    a task of its own with streams between the two, a large share of a short request's time."""
-
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
-        self.public_https = settings.public_url.startswith("https://")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = list(SECURITY_HEADERS)
-        if scope["path"].startswith("/api/"):
-            extra.append((b"cache-control", b"no-store"))
-        # HSTS only where the browser reached us over TLS: the public address is https (the
-        # setting), or this request came over https, directly or per the X-Forwarded-Proto of
-        # a proxy uvicorn trusts (--forwarded-allow-ips; by default only 127.0.0.1).
-        if self.public_https or scope.get("scheme") == "https":
-            extra.append(HSTS)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(item for item in extra if item[0] not in present)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
+API_PREFIX = "/api/v1"
 
 # Redis being unreachable, as the realtime layer reports it (beside the errors app.errors knows).
 REALTIME_OUTAGES: tuple[type[Exception], ...] = (PubSubUnavailable, PresenceUnavailable)
@@ -269,8 +135,9 @@ class Teamwell(FastAPI):
     sent. Everything else, including ``/ws`` under a root path, takes the usual way."""
 
     ws_fast_path: ASGIApp | None = None
-    # Outside everything, the fast path too: each request's id and its log line (app/logs.py).
-    request_log: RequestLog | None = None
+    # Outside everything: the service's own layer (app/edge.py), the request's id and log line
+    # among what it does; a socket on the fast path gets its id from it too.
+    edge: Edge | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -282,17 +149,17 @@ class Teamwell(FastAPI):
             # The socket's request id is given here, not by awaiting the request-log layer, so
             # that a socket held open for hours keeps no frame of that layer (idle-connection
             # memory, docs/benchmarks.md).
-            if self.request_log is not None:
-                self.request_log.name_socket(scope)
+            if self.edge is not None:
+                self.edge.name_socket(scope)
             scope["app"] = self
             await self.ws_fast_path(scope, receive, send)
-        elif self.request_log is not None:
-            await self.request_log(scope, receive, send)
+        elif self.edge is not None:
+            await self.edge(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
 
     def dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        """Everything but the ``/ws`` fast path: FastAPI's own stack (inside the request log)."""
+        """Everything but the ``/ws`` fast path: FastAPI's own stack (inside the edge layer)."""
         return super().__call__(scope, receive, send)
 
 
@@ -318,7 +185,7 @@ async def _gateway(scope: Scope, receive: Receive, send: Send) -> None:
         )
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Teamwell:
     settings = settings or get_settings()
     clock = clock or SystemClock()
     app = Teamwell(
@@ -338,7 +205,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # Nothing is counted when nothing may scrape: the hot paths then pay nothing for metrics.
     configure_metrics(on=settings.metrics_token is not None)
     app.state.clock = clock
-    app.request_log = RequestLog(app.dispatch, settings.request_id_max_chars)
     app.state.auth = AuthRuntime(
         settings=settings,
         signer=TokenSigner(settings.secret("jwt_secret")),
@@ -429,31 +295,33 @@ def _lifespan(
     return lifespan
 
 
-def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    app.add_middleware(
-        BodySizeLimit,
-        max_bytes=settings.max_request_bytes,
-        chunk_max_bytes=settings.document_chunk_bytes,
+def _install_middleware(app: Teamwell, settings: Settings) -> None:
+    """The service's own layer around FastAPI's stack (app/edge.py); FastAPI's stack has no
+    middleware of the service's."""
+
+    def sessions(inner: ASGIApp) -> ASGIApp:
+        return SessionMiddleware(
+            inner,
+            secret_key=settings.secret("session_secret"),
+            session_cookie="teamwell_sso",
+            same_site="lax",
+            https_only=settings.public_url.startswith("https://"),
+            max_age=600,
+        )
+
+    app.edge = Edge(
+        app.dispatch,
+        settings=settings,
+        sockets=CloseSocketsOnOutage(app.dispatch),
+        sessions=sessions,
+        # Nothing is counted when nothing may scrape.
+        counted=settings.metrics_token is not None,
     )
-    app.add_middleware(CloseSocketsOnOutage)
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret("session_secret"),
-        session_cookie="teamwell_sso",
-        same_site="lax",
-        https_only=settings.public_url.startswith("https://"),
-        max_age=600,
-    )
-    # Added last, so outermost: its headers are on every answer, also the refusals the
-    # middleware above makes itself (413 for an oversized body).
-    app.add_middleware(SecurityHeaders, settings=settings)
-    # Outermost of all, so every answer is counted and timed, the refusals above included.
-    if settings.metrics_token is not None:
-        app.add_middleware(HttpMetrics)
+    # A route reading its body itself, past the limit, after the edge has answered 413.
+    app.add_exception_handler(BodyTooLarge, answer_body_too_large)
 
 
 def _include_routes(app: Teamwell) -> None:
-    api = APIRouter(prefix="/api/v1")
     for router in (
         auth_router,
         sso_router,
@@ -488,8 +356,8 @@ def _include_routes(app: Teamwell) -> None:
         documents_router,
         system_router,
     ):
-        api.include_router(router)
-    app.include_router(api)
+        # Through a gate: a path none of its routes can match is not tried route by route.
+        app.include_router(PrefixGate(router, API_PREFIX))
     # Files by download token: outside /api, and with no session authority (docs/documents.md).
     app.include_router(document_files_router)
     app.include_router(api_docs_router)

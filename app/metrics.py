@@ -34,7 +34,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.errors import problem_response
 
@@ -335,34 +335,15 @@ def redis_connected(up: bool) -> None:
     REDIS_CONNECTED.labels("pubsub").set(1 if up else 0)
 
 
-class HttpMetrics:
-    """Counts every HTTP answer by the route template that served it (``/api/v1/plans/{plan_id}``,
-    never the path with its ids) and times it. A plain ASGI layer, like the others in
-    ``app/main.py``; WebSockets pass untouched (they have their own metrics)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the server answers when the application fails without answering
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            route = _route_template(scope)
-            method = scope["method"] if scope["method"] in _METHODS else OTHER
-            HTTP_REQUESTS.labels(route, method, str(status)).inc()
-            HTTP_DURATION.labels(route, method).observe(time.perf_counter() - started)
+def count_http(scope: Scope, status: int, started: float) -> None:
+    """Count an HTTP answer by the route template that served it (``/api/v1/plans/{plan_id}``,
+    never the path with its ids) and time it from ``started`` (``time.perf_counter``). Called
+    by the service's edge layer (app/edge.py) once the request is done, for every HTTP answer
+    while metrics are counted; WebSockets have their own metrics."""
+    route = _route_template(scope)
+    method = scope["method"] if scope["method"] in _METHODS else OTHER
+    HTTP_REQUESTS.labels(route, method, str(status)).inc()
+    HTTP_DURATION.labels(route, method).observe(time.perf_counter() - started)
 
 
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}

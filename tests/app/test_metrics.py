@@ -259,14 +259,14 @@ def test_without_a_token_nothing_is_counted(tmp_path: Path) -> None:
 
     app = create_app(Settings(data_dir=tmp_path))
     try:
-        assert not [m for m in app.user_middleware if m.cls is metrics.HttpMetrics]
+        assert app.edge is not None and not app.edge.counted
         before = counted()
         metrics.messages_stored.inc()
         metrics.frames_out["ready"].inc()
         metrics.GroupCommitMetrics("t").batch.observe(3)
         assert counted() == before
         with_token = create_app(Settings(data_dir=tmp_path, metrics_token=TOKEN))
-        assert [m for m in with_token.user_middleware if m.cls is metrics.HttpMetrics]
+        assert with_token.edge is not None and with_token.edge.counted
         metrics.messages_stored.inc()
         metrics.GroupCommitMetrics("t").batch.observe(3)
         metrics.flush()  # what a scrape does first

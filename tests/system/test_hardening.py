@@ -190,8 +190,9 @@ async def test_an_https_public_url_sends_hsts_and_secure_cookies(tmp_path: Path)
     async with httpx.AsyncClient(transport=transport, base_url="http://teamwell.test") as http:
         reply = await http.get("/healthz")
     assert reply.headers[HSTS] == "max-age=31536000; includeSubDomains"
-    sessions = [m for m in app.user_middleware if m.cls.__name__ == "SessionMiddleware"]
-    assert [m.kwargs["https_only"] for m in sessions] == [True]
+    # The sign-on's session (app/edge.py: on the sign-on's routes only) sets Secure cookies.
+    assert app.edge is not None
+    assert "secure" in app.edge.sessions.security_flags  # type: ignore[attr-defined]
 
 
 # --- cookies --------------------------------------------------------------------------------------
