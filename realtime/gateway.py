@@ -322,8 +322,7 @@ async def _serve(websocket: WebSocket) -> None:
         await _audit_refused_origin(rt, websocket, refusal)
         await websocket.close()
         return
-    offered = websocket.scope.get("subprotocols", [])
-    await websocket.accept(subprotocol=p.SUBPROTOCOL if p.SUBPROTOCOL in offered else None)
+    await websocket.accept(subprotocol=_accepted_subprotocol(websocket))
     authenticated = await _authenticate(rt, websocket)
     if authenticated is None:
         return
@@ -369,6 +368,12 @@ async def _serve(websocket: WebSocket) -> None:
             await leave_meetings_on_disconnect(rt, connection)
         except Exception:
             log.exception("could not release the meeting seats of a closed connection")
+
+
+def _accepted_subprotocol(websocket: WebSocket) -> str | None:
+    # Not looked up in ``_serve``: its frame lives as long as the socket, and a local there
+    # would keep the offered list (the token in it) after _let_go_of_headers.
+    return p.SUBPROTOCOL if p.SUBPROTOCOL in websocket.scope.get("subprotocols", ()) else None
 
 
 def _let_go_of_headers(websocket: WebSocket) -> None:
