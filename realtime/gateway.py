@@ -68,6 +68,7 @@ from realtime.handlers import (
 from realtime.meeting_handlers import MEETING_HANDLERS
 from realtime.meeting_handlers import on_disconnect as leave_meetings_on_disconnect
 from realtime.protocol import Close, ErrorCode, FrameError
+from realtime.watchdog import Watchdog
 from realtime.wire import FRAME_WRITER, FrameWriter, LastFrame
 
 log = logging.getLogger("teamwell.realtime")
@@ -89,8 +90,6 @@ GUEST_FRAMES = frozenset(
         "meeting.lobby_message",
     }
 )
-# How often the watchdog looks at heartbeats and token expiry.
-WATCHDOG_INTERVAL = 0.5
 
 
 def _offered_token(websocket: WebSocket) -> str | None:
@@ -810,58 +809,15 @@ class _InOrder:
             task.add_done_callback(self._rt.background.discard)
 
 
-class _Watchdog:
-    """One task per process looks at every socket's heartbeat and token each WATCHDOG_INTERVAL:
-    a silent connection is dead after the heartbeat timeout; an expired token gets a grace frame,
-    and the socket closes if no fresh token arrives within the grace time. (A task per socket
-    would wake the process thousands of times a second while ten thousand sockets sit idle.)"""
-
-    def __init__(self, rt: Realtime) -> None:
-        self.rt = rt
-        self.connections: set[Connection] = set()
-        self._task: asyncio.Task[None] | None = None
-
-    def watch(self, connection: Connection) -> None:
-        self.connections.add(connection)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="ws-watchdog")
-            # Cancelled with the other background timers when the application stops.
-            self.rt.background.add(self._task)
-            self._task.add_done_callback(self.rt.background.discard)
-
-    def forget(self, connection: Connection) -> None:
-        self.connections.discard(connection)
-
-    async def _run(self) -> None:
-        while self.connections:
-            await asyncio.sleep(WATCHDOG_INTERVAL)
-            now, wall = time.monotonic(), self.rt.runtime.now().timestamp()
-            for connection in list(self.connections):
-                try:
-                    _check(self.rt, connection, now, wall)
-                except Exception:  # one socket's failure must not stop the others' watch
-                    log.exception("watchdog check of a connection failed")
-
-
-def _watchdog_for(websocket: WebSocket, rt: Realtime) -> _Watchdog:
+def _watchdog_for(websocket: WebSocket, rt: Realtime) -> Watchdog:
     state = websocket.app.state
-    watchdog: _Watchdog | None = getattr(state, "ws_watchdog", None)
-    if watchdog is None or watchdog.rt is not rt:
-        watchdog = _Watchdog(rt)
+    watchdog: Watchdog | None = getattr(state, "ws_watchdog", None)
+    if watchdog is None or watchdog.background is not rt.background:
+        watchdog = Watchdog(
+            heartbeat_timeout=rt.settings.ws_heartbeat_timeout_seconds,
+            auth_grace=rt.settings.ws_auth_grace_seconds,
+            wall=lambda: rt.runtime.now().timestamp(),
+            background=rt.background,
+        )
         state.ws_watchdog = watchdog
     return watchdog
-
-
-def _check(rt: Realtime, connection: Connection, now: float, wall: float) -> None:
-    if connection.closed.is_set():
-        return
-    if now - connection.last_received > rt.settings.ws_heartbeat_timeout_seconds:
-        connection.close(Close.timeout, "no heartbeat")
-        return
-    if connection.grace_deadline is None:
-        if wall >= connection.token_expires_at:
-            grace = rt.settings.ws_auth_grace_seconds
-            connection.grace_deadline = now + grace
-            connection.send(p.AuthExpired(grace_seconds=grace))
-    elif now >= connection.grace_deadline:
-        connection.close(Close.unauthenticated, "token expired")
