@@ -2,7 +2,9 @@
 websockets library builds; uvicorn running Teamwell's protocol offers the frame writer, the
 socket's sender uses it, and a real client receives every frame whole and in order; the writer
 declines (and ASGI sends instead) when compression was negotiated, under flow control and once
-the socket is closing."""
+the socket is closing. Received frames: a frame the application is waiting for is handed over at
+once; frames it has not asked for yet wait (at most one read's worth) and the socket is not read
+further until they are taken, in order; the protocol keeps nothing outside its slots."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from websockets.asyncio.client import connect
 from websockets.frames import Frame, Opcode
 
 from realtime.gateway import _Sender
-from realtime.wire import FRAME_WRITER, PROTOCOL_PATH, LastFrame, text_frame
+from realtime.wire import FRAME_WRITER, PROTOCOL_PATH, Inbox, LastFrame, text_frame
 from tests.realtime.test_gateway_sender import LIMIT, connection
 
 # Lengths at the edges of the frame header's three sizes (RFC 6455 5.2), and text that is not
@@ -155,3 +157,68 @@ async def test_the_writer_declines_under_flow_control_and_once_the_socket_is_clo
     assert texts == ["one", "two"]
     assert seen == {"open": True, "paused": False, "resumed": True, "closing": False}
     assert served.failure is None
+
+
+class _Noticed(Inbox):
+    """The socket's inbox, noticing when a frame had to be kept (the application was not
+    waiting for it)."""
+
+    __slots__ = ("kept",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept = asyncio.Event()
+
+    def put(self, event: Any) -> bool:
+        taken = super().put(event)
+        if not taken:
+            self.kept.set()
+        return taken
+
+
+# asyncio's transports read at most 256 KiB at a time (262,144 bytes; uvloop's 256,000).
+READ_MAX = 262_144
+FRAME = "x" * 1_000
+SENT = 1_000  # about 1 MB, several reads
+
+
+async def test_reading_pauses_while_frames_wait_and_resumes_once_they_are_taken() -> None:
+    seen: dict[str, Any] = {}
+
+    async def handler(websocket: WebSocket, writer: Any) -> None:
+        protocol = writer.__self__
+        inbox = protocol.queue = protocol._inbox = _Noticed()
+        await websocket.send_text("go")
+        async with asyncio.timeout(10):
+            await inbox.kept.wait()
+        # Not waiting for a frame: what was read waits, and the socket is not read further.
+        seen["paused"] = protocol.read_paused
+        seen["kept"] = len(inbox.events or ())
+        texts = [await websocket.receive_text() for _ in range(SENT)]
+        seen["in order"] = texts == [f"{i}{FRAME}" for i in range(SENT)]
+        seen["resumed"] = not protocol.read_paused
+        # Waiting for one when it comes: handed over, the socket read on.
+        inbox.kept.clear()
+        await websocket.send_text("taken")
+        seen["next"] = await websocket.receive_text()
+        seen["kept after"] = inbox.kept.is_set()
+        seen["paused after"] = protocol.read_paused
+        seen["no dictionary"] = protocol.__dict__ == {}
+        await websocket.send_text("done")
+
+    async with Served(handler, compression=False) as served:
+        url = f"ws://127.0.0.1:{served.port}/"
+        async with connect(url, compression=None) as client, asyncio.timeout(30):
+            assert await client.recv() == "go"
+            for i in range(SENT):
+                await client.send(f"{i}{FRAME}")
+            assert await client.recv() == "taken"
+            await client.send("next")
+            assert await client.recv() == "done"
+    assert served.failure is None
+    assert seen["paused"] is True
+    assert 1 <= seen["kept"] <= READ_MAX // len(FRAME) + 1
+    assert seen["in order"] and seen["resumed"]
+    assert seen["next"] == "next" and seen["kept after"] is False
+    assert seen["paused after"] is False
+    assert seen["no dictionary"], "every attribute of the protocol has a slot"
