@@ -133,6 +133,38 @@ def _with_relation_statement() -> Select[ClientRecord, bool, bool]:
     )
 
 
+@cache
+def _audience_statement() -> Select[User, bool, bool]:
+    client_id: Any = bindparam("client_id")
+    care_team = select(CareTeamMember.user_id).where(
+        col(CareTeamMember.client_id) == client_id, col(CareTeamMember.until).is_(None)
+    )
+    supervisors = select(SupervisionLink.supervisor_id).where(
+        col(SupervisionLink.supervisee_id).in_(care_team), *supervision_policies.link_in_force()
+    )
+    # The relation flags are ``care_relation``'s, correlated to each person found.
+    person: Any = col(User.id)
+    return select(User, *_care_relation_exists(client_id, person)).where(
+        or_(
+            col(User.id).in_(union(care_team, supervisors)),
+            col(User.id) == bindparam("client_user_id"),
+        )
+    )
+
+
+async def audience_candidates(
+    *, session: AsyncSession, client: ClientRecord
+) -> list[tuple[User, bool, bool]]:
+    """The people who may read this client's record, before the policy's rules (the client,
+    the current care team, the supervisors of its members under a link in force), each with
+    their ``care_relation`` to the client: one query (every plan save and case-thread message
+    decides its audience)."""
+    rows = await session.exec(
+        _audience_statement(), params={"client_id": client.id, "client_user_id": client.user_id}
+    )
+    return [(user, bool(on_team), bool(supervises)) for user, on_team, supervises in rows.all()]
+
+
 # Built once: the client's organisation and team names for the summary, in one query rather
 # than a load of each whole row (both are the client's foreign keys, so the row is there).
 _PLACE_NAMES = select(Organisation.name, Team.name).where(
@@ -190,6 +222,21 @@ async def get_with_relation(
 
 def forget_relation(session: AsyncSession) -> None:
     session.info.pop(_KNOWN_RELATION, None)
+
+
+def known_relation(session: AsyncSession) -> tuple[uuid.UUID, uuid.UUID, tuple[bool, bool]] | None:
+    """What ``get_with_relation`` read and no ``care_relation`` has used yet: (client id,
+    person id, the relation)."""
+    known: tuple[uuid.UUID, uuid.UUID, tuple[bool, bool]] | None = session.info.get(_KNOWN_RELATION)
+    return known
+
+
+def remember_relation(
+    session: AsyncSession, client_id: uuid.UUID, user_id: uuid.UUID, relation: tuple[bool, bool]
+) -> None:
+    """Have the next ``care_relation`` of this person and client answer ``relation`` (read
+    earlier in the same transaction) instead of asking the database again."""
+    session.info[_KNOWN_RELATION] = (client_id, user_id, relation)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,8 @@ def _public(response: MeasureResponse, *, items: bool) -> MeasurePublic:
 
 
 async def _item_answers(session: AsyncSession, access: ClientAccess) -> Decision:
-    return await client_policies.can_see_item_answers(session, access.principal.user, access.client)
+    # Nothing a measures route does changes the care team: the relation read at admission holds.
+    return await access.decide(session, client_policies.can_see_item_answers)
 
 
 @router.get("/instruments")

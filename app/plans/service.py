@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -50,8 +51,12 @@ def changed_sections(before: PlanContent, after: PlanContent) -> list[str]:
     return [name for name in SECTIONS if old[name] != new[name]]
 
 
+# Built once with a bound parameter (every save reads the plan first).
+_FIND = select(CarePlan).where(col(CarePlan.client_id) == bindparam("client_id"))
+
+
 async def find(*, session: AsyncSession, client_id: uuid.UUID) -> CarePlan | None:
-    rows = await session.exec(select(CarePlan).where(CarePlan.client_id == client_id))
+    rows = await session.exec(_FIND, params={"client_id": client_id})
     return rows.first()
 
 
@@ -104,28 +109,63 @@ async def save(
         return plan, []
     now = ctx.now()
     dumped = content.model_dump(mode="json")
-    # Conditional on the version read, so two concurrent saves cannot both win.
-    claimed = await session.exec(
-        update(CarePlan)
-        .where(col(CarePlan.id) == plan.id, col(CarePlan.version) == based_on)
-        .values(version=based_on + 1, content=dumped, updated_at=now, updated_by=editor.id)
-    )
-    if claimed.rowcount != 1:
+    # Conditional on the version read, so two concurrent saves cannot both win; what was stored
+    # comes back with the update instead of a second read of the row. On the driver: the ORM's
+    # update would first look for the row among the session's objects.
+    connection = await session.connection()
+    claimed = (
+        await connection.execute(
+            _CLAIM,
+            {
+                "plan_id": plan.id,
+                "based_on": based_on,
+                "new_version": based_on + 1,
+                "new_content": dumped,
+                "new_updated_at": now,
+                "new_updated_by": editor.id,
+            },
+        )
+    ).first()
+    if claimed is None:
         await session.refresh(plan)
         raise _conflict(plan)
-    await session.refresh(plan)
-    session.add(
-        CarePlanVersion(
-            plan_id=plan.id,
-            version=plan.version,
-            content=dumped,
-            sections=sections,
-            changed_by=editor.id,
-            changed_at=now,
-        )
+    for key, value in claimed._mapping.items():
+        set_committed_value(plan, key, value)  # as stored, and not a change to flush
+    # Inserted on the driver too: a version is only ever added, and nothing in the request reads
+    # it back.
+    await connection.execute(
+        _ADD_VERSION,
+        {
+            "id": uuid.uuid4(),
+            "plan_id": plan.id,
+            "version": plan.version,
+            "content": dumped,
+            "sections": sections,
+            "changed_by": editor.id,
+            "changed_at": now,
+        },
     )
-    await session.flush()
     return plan, sections
+
+
+# Built once with bound parameters (every save runs them; see clients.get_with_relation).
+_CLAIM = (
+    update(CarePlan)
+    .where(col(CarePlan.id) == bindparam("plan_id"), col(CarePlan.version) == bindparam("based_on"))
+    .values(
+        version=bindparam("new_version"),
+        content=bindparam("new_content"),
+        updated_at=bindparam("new_updated_at"),
+        updated_by=bindparam("new_updated_by"),
+    )
+    .returning(
+        col(CarePlan.version),
+        col(CarePlan.content),
+        col(CarePlan.updated_at),
+        col(CarePlan.updated_by),
+    )
+)
+_ADD_VERSION = insert(CarePlanVersion)
 
 
 def _conflict(plan: CarePlan) -> PlanChanged:
