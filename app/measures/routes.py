@@ -130,8 +130,10 @@ async def measures(access: ReadableClient, session: SessionDep) -> list[MeasureP
     await access.audit(
         "measure.read", detail=None if items else f"item answers withheld: {items.reason}"
     )
-    found = await service.history(session=session, client_id=access.client.id)
-    return [_public(r, items=bool(items)) for r in found]
+    found = await service.listed(session=session, client_id=access.client.id)
+    return [
+        MeasurePublic.model_validate(row if items else {**row, "answers": None}) for row in found
+    ]
 
 
 @router.get(

@@ -13,7 +13,6 @@ from app.audit.writer import AuditedRead
 from app.db import SessionDep
 from app.plans import events as plan_events
 from app.plans import service
-from app.plans.models import CarePlan
 from app.plans.schemas import (
     CommentCreate,
     CommentPublic,
@@ -33,7 +32,7 @@ async def _view(session: SessionDep, access: ClientAccess) -> PlanPublic:
     return _public(access, plan, editor)
 
 
-def _public(access: ClientAccess, plan: CarePlan | None, editor: str | None) -> PlanPublic:
+def _public(access: ClientAccess, plan: service.PlanRow | None, editor: str | None) -> PlanPublic:
     return PlanPublic(
         client_id=access.client.id,
         version=plan.version if plan else 0,

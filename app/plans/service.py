@@ -4,9 +4,11 @@ version kept for every change, and comments on any item."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -62,22 +64,41 @@ async def find(*, session: AsyncSession, client_id: uuid.UUID) -> CarePlan | Non
 
 # Built once with a bound parameter (every plan read runs it; see clients.get_with_relation).
 _WITH_EDITOR = (
-    select(CarePlan, User.display_name)
+    sa_select(
+        col(CarePlan.version),
+        col(CarePlan.content),
+        col(CarePlan.updated_at),
+        col(CarePlan.updated_by),
+        col(User.display_name).label("editor"),
+    )
     .outerjoin(User, col(User.id) == col(CarePlan.updated_by))
     .where(col(CarePlan.client_id) == bindparam("client_id"))
 )
 
 
+class PlanRow(Protocol):
+    """What a plan's view shows of it (a row of ``find_with_editor``, or the plan itself)."""
+
+    version: int
+    content: dict[str, Any]
+    updated_at: datetime | None
+    updated_by: uuid.UUID | None
+
+
 async def find_with_editor(
     *, session: AsyncSession, client_id: uuid.UUID
-) -> tuple[CarePlan | None, str | None]:
-    """The plan and the name of who saved it last, in one query."""
-    rows = await session.exec(_WITH_EDITOR, params={"client_id": client_id})
-    found = rows.first()
-    return (found[0], found[1]) if found is not None else (None, None)
+) -> tuple[PlanRow | None, str | None]:
+    """The plan as stored and the name of who saved it last, in one query: a row on the
+    driver, not an object in the session (every plan read runs it, and changes nothing)."""
+    connection = await session.connection()
+    found = (await connection.execute(_WITH_EDITOR, {"client_id": client_id})).first()
+    if found is None:
+        return None, None
+    row: PlanRow = found
+    return row, found.editor
 
 
-def content_of(plan: CarePlan | None) -> PlanContent:
+def content_of(plan: PlanRow | None) -> PlanContent:
     return PlanContent.model_validate(plan.content) if plan and plan.content else PlanContent()
 
 
