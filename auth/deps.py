@@ -477,10 +477,26 @@ class ClientAccess:
 
     client: ClientRecord
     principal: Principal
+    # The caller's care relation to the client as read at admission (``clients.care_relation``:
+    # on the care team, supervising someone on it), for further policies of the same request.
+    relation: tuple[bool, bool] | None = None
 
     @property
     def ctx(self) -> Context:
         return self.principal.ctx
+
+    async def decide(self, session: AsyncSession, policy: ClientPolicy) -> Decision:
+        """Another policy on this client for the caller, decided with the care relation read at
+        admission rather than a second query: for a route that changes nothing about the care
+        team in between (a measure stored, say)."""
+        if self.relation is not None:
+            clients_service.remember_relation(
+                session, self.client.id, self.principal.id, self.relation
+            )
+        try:
+            return await policy(session, self.principal.user, self.client)
+        finally:
+            clients_service.forget_relation(session)
 
     async def audit(
         self,
@@ -521,9 +537,23 @@ async def admitted_client(
 ) -> ClientRecord:
     """The client (404 if absent), if the policy admits the caller; else the audited refusal
     of ``action``, against the client."""
+    client, _ = await _admitted(session, principal, client_id, policy, action=action)
+    return client
+
+
+async def _admitted(
+    session: AsyncSession,
+    principal: Principal,
+    client_id: uuid.UUID,
+    policy: ClientPolicy,
+    *,
+    action: str,
+) -> tuple[ClientRecord, tuple[bool, bool] | None]:
+    """``admitted_client``, and the care relation read with the client."""
     client = await clients_service.get_with_relation(
         session=session, client_id=client_id, user_id=principal.id
     )
+    known = clients_service.known_relation(session)
     try:
         decision = await policy(session, principal.user, client)
     finally:
@@ -537,7 +567,7 @@ async def admitted_client(
         resource_id=client.id,
         client_id=client.id,
     )
-    return client
+    return client, known[2] if known is not None else None
 
 
 def client_access(policy: ClientPolicy, action: str) -> Callable[..., Awaitable[ClientAccess]]:
@@ -546,8 +576,8 @@ def client_access(policy: ClientPolicy, action: str) -> Callable[..., Awaitable[
     async def dependency(
         client_id: uuid.UUID, session: SessionDep, principal: CurrentUser
     ) -> ClientAccess:
-        client = await admitted_client(session, principal, client_id, policy, action=action)
-        return ClientAccess(client=client, principal=principal)
+        client, relation = await _admitted(session, principal, client_id, policy, action=action)
+        return ClientAccess(client=client, principal=principal, relation=relation)
 
     dependency.__name__ = f"client_{policy.__name__}"
     return dependency

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import CompoundSelect, Exists, bindparam, exists, func, or_, union
+from sqlalchemy import CompoundSelect, Executable, Exists, bindparam, exists, func, or_, union
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select, SelectOfScalar
@@ -133,6 +134,38 @@ def _with_relation_statement() -> Select[ClientRecord, bool, bool]:
     )
 
 
+@cache
+def _audience_statement() -> Select[User, bool, bool]:
+    client_id: Any = bindparam("client_id")
+    care_team = select(CareTeamMember.user_id).where(
+        col(CareTeamMember.client_id) == client_id, col(CareTeamMember.until).is_(None)
+    )
+    supervisors = select(SupervisionLink.supervisor_id).where(
+        col(SupervisionLink.supervisee_id).in_(care_team), *supervision_policies.link_in_force()
+    )
+    # The relation flags are ``care_relation``'s, correlated to each person found.
+    person: Any = col(User.id)
+    return select(User, *_care_relation_exists(client_id, person)).where(
+        or_(
+            col(User.id).in_(union(care_team, supervisors)),
+            col(User.id) == bindparam("client_user_id"),
+        )
+    )
+
+
+async def audience_candidates(
+    *, session: AsyncSession, client: ClientRecord
+) -> list[tuple[User, bool, bool]]:
+    """The people who may read this client's record, before the policy's rules (the client,
+    the current care team, the supervisors of its members under a link in force), each with
+    their ``care_relation`` to the client: one query (every plan save and case-thread message
+    decides its audience)."""
+    rows = await session.exec(
+        _audience_statement(), params={"client_id": client.id, "client_user_id": client.user_id}
+    )
+    return [(user, bool(on_team), bool(supervises)) for user, on_team, supervises in rows.all()]
+
+
 # Built once: the client's organisation and team names for the summary, in one query rather
 # than a load of each whole row (both are the client's foreign keys, so the row is there).
 _PLACE_NAMES = select(Organisation.name, Team.name).where(
@@ -190,6 +223,21 @@ async def get_with_relation(
 
 def forget_relation(session: AsyncSession) -> None:
     session.info.pop(_KNOWN_RELATION, None)
+
+
+def known_relation(session: AsyncSession) -> tuple[uuid.UUID, uuid.UUID, tuple[bool, bool]] | None:
+    """What ``get_with_relation`` read and no ``care_relation`` has used yet: (client id,
+    person id, the relation)."""
+    known: tuple[uuid.UUID, uuid.UUID, tuple[bool, bool]] | None = session.info.get(_KNOWN_RELATION)
+    return known
+
+
+def remember_relation(
+    session: AsyncSession, client_id: uuid.UUID, user_id: uuid.UUID, relation: tuple[bool, bool]
+) -> None:
+    """Have the next ``care_relation`` of this person and client answer ``relation`` (read
+    earlier in the same transaction) instead of asking the database again."""
+    session.info[_KNOWN_RELATION] = (client_id, user_id, relation)
 
 
 @dataclass(frozen=True)
@@ -264,28 +312,33 @@ async def update(
     return client
 
 
-async def care_team(
-    *, session: AsyncSession, client_id: uuid.UUID, include_past: bool = False
-) -> list[CareTeamMemberPublic]:
+@cache
+def _care_team_statement(include_past: bool) -> Executable:
     stmt = (
-        select(CareTeamMember, User)
-        .join(User, col(User.id) == CareTeamMember.user_id)
-        .where(CareTeamMember.client_id == client_id)
+        sa_select(
+            col(CareTeamMember.id),
+            col(CareTeamMember.user_id),
+            col(User.display_name),
+            col(CareTeamMember.role_on_team),
+            col(CareTeamMember.since),
+            col(CareTeamMember.until),
+        )
+        .join(User, col(User.id) == col(CareTeamMember.user_id))
+        .where(col(CareTeamMember.client_id) == bindparam("client_id"))
     )
     if not include_past:
         stmt = stmt.where(col(CareTeamMember.until).is_(None))
-    rows = await session.exec(stmt.order_by(col(CareTeamMember.since), col(User.display_name)))
-    return [
-        CareTeamMemberPublic(
-            id=member.id,
-            user_id=member.user_id,
-            display_name=user.display_name,
-            role_on_team=member.role_on_team,
-            since=member.since,
-            until=member.until,
-        )
-        for member, user in rows.all()
-    ]
+    return stmt.order_by(col(CareTeamMember.since), col(User.display_name))
+
+
+async def care_team(
+    *, session: AsyncSession, client_id: uuid.UUID, include_past: bool = False
+) -> list[CareTeamMemberPublic]:
+    """The care team (current, or everyone who was on it), as rows on the driver: built once
+    for each, and only shown."""
+    connection = await session.connection()
+    rows = await connection.execute(_care_team_statement(include_past), {"client_id": client_id})
+    return [CareTeamMemberPublic.model_validate(row._mapping) for row in rows]
 
 
 async def add_care_team_member(
@@ -381,37 +434,63 @@ async def add_referral(
     return referral
 
 
+# Built once: the client's referrals with their eligibility answers, in one statement (every
+# summary shows them), as rows on the driver.
+_REFERRALS: Executable = (
+    sa_select(
+        col(Referral.id),
+        col(Referral.source),
+        col(Referral.referred_on),
+        col(Referral.reason),
+        col(Referral.recorded_at),
+        col(Referral.eligible),
+        col(Referral.ineligible_reason),
+        col(EligibilityAnswer.id).label("answer_id"),
+        col(EligibilityAnswer.question_key),
+        col(EligibilityAnswer.question_text),
+        col(EligibilityAnswer.answer),
+        col(EligibilityAnswer.recorded_by).label("answer_recorded_by"),
+        col(EligibilityAnswer.recorded_at).label("answer_recorded_at"),
+    )
+    .outerjoin(EligibilityAnswer, col(EligibilityAnswer.referral_id) == col(Referral.id))
+    .where(col(Referral.client_id) == bindparam("client_id"))
+    .order_by(
+        col(Referral.referred_on),
+        col(Referral.recorded_at),
+        col(Referral.id),
+        col(EligibilityAnswer.recorded_at),
+        col(EligibilityAnswer.id),
+    )
+)
+
+
 async def referrals(*, session: AsyncSession, client_id: uuid.UUID) -> list[ReferralPublic]:
-    rows = await session.exec(
-        select(Referral)
-        .where(Referral.client_id == client_id)
-        .order_by(col(Referral.referred_on), col(Referral.recorded_at))
-    )
-    found = list(rows.all())
-    answers: dict[uuid.UUID, list[EligibilityAnswerPublic]] = {r.id: [] for r in found}
-    if found:
-        for answer in await session.exec(
-            select(EligibilityAnswer)
-            .where(col(EligibilityAnswer.referral_id).in_(list(answers)))
-            .order_by(col(EligibilityAnswer.recorded_at), col(EligibilityAnswer.id))
-        ):
-            answers[answer.referral_id].append(EligibilityAnswerPublic.model_validate(answer))
-    return [referral_public(r, answers[r.id]) for r in found]
-
-
-def referral_public(
-    referral: Referral, answers: list[EligibilityAnswerPublic] | None = None
-) -> ReferralPublic:
-    return ReferralPublic(
-        id=referral.id,
-        source=referral.source,
-        referred_on=referral.referred_on,
-        reason=referral.reason,
-        recorded_at=referral.recorded_at,
-        eligible=referral.eligible,
-        ineligible_reason=referral.ineligible_reason,
-        eligibility=answers or [],
-    )
+    connection = await session.connection()
+    found: dict[uuid.UUID, ReferralPublic] = {}
+    for row in await connection.execute(_REFERRALS, {"client_id": client_id}):
+        referral = found.get(row.id)
+        if referral is None:
+            referral = found[row.id] = ReferralPublic(
+                id=row.id,
+                source=row.source,
+                referred_on=row.referred_on,
+                reason=row.reason,
+                recorded_at=row.recorded_at,
+                eligible=row.eligible,
+                ineligible_reason=row.ineligible_reason,
+                eligibility=[],
+            )
+        if row.answer_id is not None:
+            referral.eligibility.append(
+                EligibilityAnswerPublic(
+                    question_key=row.question_key,
+                    question_text=row.question_text,
+                    answer=row.answer,
+                    recorded_by=row.answer_recorded_by,
+                    recorded_at=row.answer_recorded_at,
+                )
+            )
+    return list(found.values())
 
 
 async def link_login(*, session: AsyncSession, client: ClientRecord, user: User) -> None:

@@ -59,7 +59,8 @@ def _public(response: MeasureResponse, *, items: bool) -> MeasurePublic:
 
 
 async def _item_answers(session: AsyncSession, access: ClientAccess) -> Decision:
-    return await client_policies.can_see_item_answers(session, access.principal.user, access.client)
+    # Nothing a measures route does changes the care team: the relation read at admission holds.
+    return await access.decide(session, client_policies.can_see_item_answers)
 
 
 @router.get("/instruments")
@@ -129,8 +130,10 @@ async def measures(access: ReadableClient, session: SessionDep) -> list[MeasureP
     await access.audit(
         "measure.read", detail=None if items else f"item answers withheld: {items.reason}"
     )
-    found = await service.history(session=session, client_id=access.client.id)
-    return [_public(r, items=bool(items)) for r in found]
+    found = await service.listed(session=session, client_id=access.client.id)
+    return [
+        MeasurePublic.model_validate(row if items else {**row, "answers": None}) for row in found
+    ]
 
 
 @router.get(

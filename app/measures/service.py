@@ -6,7 +6,10 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -207,6 +210,22 @@ async def _notify_and_watch(
             now=now,
             settings=settings,
         )
+
+
+# Built once with a bound parameter: every read of a client's measures list runs it.
+_LISTED = (
+    sa_select(*MeasureResponse.__table__.columns)  # type: ignore[attr-defined]
+    .where(col(MeasureResponse.client_id) == bindparam("client_id"))
+    .order_by(col(MeasureResponse.completed_at), col(MeasureResponse.id))
+)
+
+
+async def listed(*, session: AsyncSession, client_id: uuid.UUID) -> list[dict[str, Any]]:
+    """``history`` as plain values (the columns by name), on the driver: the list only shows
+    them, and loading each as an object in the session cost more than reading it."""
+    connection = await session.connection()
+    rows = await connection.execute(_LISTED, {"client_id": client_id})
+    return [dict(row) for row in rows.mappings()]
 
 
 async def history(*, session: AsyncSession, client_id: uuid.UUID) -> list[MeasureResponse]:

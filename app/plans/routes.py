@@ -29,6 +29,10 @@ router = APIRouter(prefix="/clients/{client_id}/plan", tags=["plans"])
 
 async def _view(session: SessionDep, access: ClientAccess) -> PlanPublic:
     plan, editor = await service.find_with_editor(session=session, client_id=access.client.id)
+    return _public(access, plan, editor)
+
+
+def _public(access: ClientAccess, plan: service.PlanRow | None, editor: str | None) -> PlanPublic:
     return PlanPublic(
         client_id=access.client.id,
         version=plan.version if plan else 0,
@@ -69,24 +73,29 @@ async def save_plan(
         content=body,
         based_on=based_on,
     )
-    if sections:
-        await access.audit(
-            "plan.update",
-            resource_type="plan",
-            detail=f"version {plan.version}: {', '.join(sections)}",
-        )
-    view = await _view(session, access)
-    if sections:
-        events.announce(
-            session,
-            plan_events.plan_updated(
-                audience=await client_policies.record_audience(session, access.client),
-                plan=view,
-                sections=sections,
-                by=access.principal.id,
-                by_name=access.principal.user.display_name,
-            ),
-        )
+    if not sections:  # nothing changed: the plan as stored (its last editor may be another)
+        view = await _view(session, access)
+        response.headers["ETag"] = service.etag(view.version)
+        return view
+    # Saved just now by this person: the view needs no second read.
+    view = _public(access, plan, access.principal.user.display_name)
+    events.announce(
+        session,
+        plan_events.plan_updated(
+            audience=await client_policies.record_audience(session, access.client),
+            plan=view,
+            sections=sections,
+            by=access.principal.id,
+            by_name=access.principal.user.display_name,
+        ),
+    )
+    # Audited last: on PostgreSQL the event takes the audit chain's lock until the commit, and
+    # every audited write of every process waits for it (app/audit/service.py, _chain_tail).
+    await access.audit(
+        "plan.update",
+        resource_type="plan",
+        detail=f"version {plan.version}: {', '.join(sections)}",
+    )
     response.headers["ETag"] = service.etag(view.version)
     return view
 

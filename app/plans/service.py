@@ -4,9 +4,12 @@ version kept for every change, and comments on any item."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -50,29 +53,52 @@ def changed_sections(before: PlanContent, after: PlanContent) -> list[str]:
     return [name for name in SECTIONS if old[name] != new[name]]
 
 
+# Built once with a bound parameter (every save reads the plan first).
+_FIND = select(CarePlan).where(col(CarePlan.client_id) == bindparam("client_id"))
+
+
 async def find(*, session: AsyncSession, client_id: uuid.UUID) -> CarePlan | None:
-    rows = await session.exec(select(CarePlan).where(CarePlan.client_id == client_id))
+    rows = await session.exec(_FIND, params={"client_id": client_id})
     return rows.first()
 
 
 # Built once with a bound parameter (every plan read runs it; see clients.get_with_relation).
 _WITH_EDITOR = (
-    select(CarePlan, User.display_name)
+    sa_select(
+        col(CarePlan.version),
+        col(CarePlan.content),
+        col(CarePlan.updated_at),
+        col(CarePlan.updated_by),
+        col(User.display_name).label("editor"),
+    )
     .outerjoin(User, col(User.id) == col(CarePlan.updated_by))
     .where(col(CarePlan.client_id) == bindparam("client_id"))
 )
 
 
+class PlanRow(Protocol):
+    """What a plan's view shows of it (a row of ``find_with_editor``, or the plan itself)."""
+
+    version: int
+    content: dict[str, Any]
+    updated_at: datetime | None
+    updated_by: uuid.UUID | None
+
+
 async def find_with_editor(
     *, session: AsyncSession, client_id: uuid.UUID
-) -> tuple[CarePlan | None, str | None]:
-    """The plan and the name of who saved it last, in one query."""
-    rows = await session.exec(_WITH_EDITOR, params={"client_id": client_id})
-    found = rows.first()
-    return (found[0], found[1]) if found is not None else (None, None)
+) -> tuple[PlanRow | None, str | None]:
+    """The plan as stored and the name of who saved it last, in one query: a row on the
+    driver, not an object in the session (every plan read runs it, and changes nothing)."""
+    connection = await session.connection()
+    found = (await connection.execute(_WITH_EDITOR, {"client_id": client_id})).first()
+    if found is None:
+        return None, None
+    row: PlanRow = found
+    return row, found.editor
 
 
-def content_of(plan: CarePlan | None) -> PlanContent:
+def content_of(plan: PlanRow | None) -> PlanContent:
     return PlanContent.model_validate(plan.content) if plan and plan.content else PlanContent()
 
 
@@ -104,28 +130,63 @@ async def save(
         return plan, []
     now = ctx.now()
     dumped = content.model_dump(mode="json")
-    # Conditional on the version read, so two concurrent saves cannot both win.
-    claimed = await session.exec(
-        update(CarePlan)
-        .where(col(CarePlan.id) == plan.id, col(CarePlan.version) == based_on)
-        .values(version=based_on + 1, content=dumped, updated_at=now, updated_by=editor.id)
-    )
-    if claimed.rowcount != 1:
+    # Conditional on the version read, so two concurrent saves cannot both win; what was stored
+    # comes back with the update instead of a second read of the row. On the driver: the ORM's
+    # update would first look for the row among the session's objects.
+    connection = await session.connection()
+    claimed = (
+        await connection.execute(
+            _CLAIM,
+            {
+                "plan_id": plan.id,
+                "based_on": based_on,
+                "new_version": based_on + 1,
+                "new_content": dumped,
+                "new_updated_at": now,
+                "new_updated_by": editor.id,
+            },
+        )
+    ).first()
+    if claimed is None:
         await session.refresh(plan)
         raise _conflict(plan)
-    await session.refresh(plan)
-    session.add(
-        CarePlanVersion(
-            plan_id=plan.id,
-            version=plan.version,
-            content=dumped,
-            sections=sections,
-            changed_by=editor.id,
-            changed_at=now,
-        )
+    for key, value in claimed._mapping.items():
+        set_committed_value(plan, key, value)  # as stored, and not a change to flush
+    # Inserted on the driver too: a version is only ever added, and nothing in the request reads
+    # it back.
+    await connection.execute(
+        _ADD_VERSION,
+        {
+            "id": uuid.uuid4(),
+            "plan_id": plan.id,
+            "version": plan.version,
+            "content": dumped,
+            "sections": sections,
+            "changed_by": editor.id,
+            "changed_at": now,
+        },
     )
-    await session.flush()
     return plan, sections
+
+
+# Built once with bound parameters (every save runs them; see clients.get_with_relation).
+_CLAIM = (
+    update(CarePlan)
+    .where(col(CarePlan.id) == bindparam("plan_id"), col(CarePlan.version) == bindparam("based_on"))
+    .values(
+        version=bindparam("new_version"),
+        content=bindparam("new_content"),
+        updated_at=bindparam("new_updated_at"),
+        updated_by=bindparam("new_updated_by"),
+    )
+    .returning(
+        col(CarePlan.version),
+        col(CarePlan.content),
+        col(CarePlan.updated_at),
+        col(CarePlan.updated_by),
+    )
+)
+_ADD_VERSION = insert(CarePlanVersion)
 
 
 def _conflict(plan: CarePlan) -> PlanChanged:

@@ -310,25 +310,17 @@ async def record_audience(session: AsyncSession, client: ClientRecord) -> set[uu
     """Everyone who may read this client's record now: its care team, their supervisors and the
     client, each as ``can_read_client`` would decide (so withdrawn consent takes them out).
 
-    Decided for everyone at once, in a few queries whatever the care team's size: it runs on
-    every save of a plan and every case-thread message, where one ``can_read_client`` per person
-    was most of a save's queries."""
-    care = await clients_service.care_team_user_ids(session=session, client_id=client.id)
-    supervising = await clients_service.supervisors_of(session=session, user_ids=care)
-    candidates = care | supervising
-    if client.user_id is not None:
-        candidates.add(client.user_id)
-    if not candidates:
-        return set()
+    Decided for everyone at once, in one query whatever the care team's size (and two more for
+    each other organisation among them): it runs on every save of a plan and every case-thread
+    message, where one ``can_read_client`` per person was most of a save's queries."""
     audience: set[uuid.UUID] = set()
     elsewhere: dict[uuid.UUID, set[uuid.UUID]] = {}  # other organisation -> its people here
-    for user in await users_service.many(session=session, ids=candidates):
+    found = await clients_service.audience_candidates(session=session, client=client)
+    for user, on_care_team, supervising in found:
         # As can_read_client, through the same rules.
         if _account_refusal(user) is not None:
             continue
-        related = _related(
-            user, client, on_care_team=user.id in care, supervising=user.id in supervising
-        )
+        related = _related(user, client, on_care_team=on_care_team, supervising=supervising)
         if related == Relationship.none:
             continue
         if related == Relationship.own_record or user.organisation_id == client.organisation_id:
