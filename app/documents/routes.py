@@ -5,9 +5,8 @@ that reads no cookie and no bearer header: a signed, short-lived token is its on
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -581,28 +580,19 @@ async def download(token: str, request: Request, session: SessionDep) -> Respons
     if user is None or version is None:
         await _refuse(session, ctx, grant.version_id, "no such person or version")
         raise DownloadRefused("This download link does not work.")
-    # The first segment is fetched from the store and opened while the permissions are checked
-    # (the store's round trip and the database's overlap); nothing of it leaves unless they
-    # allow it, and a refusal drops it. It is opened before answering, so a missing or altered
-    # object is a problem answer; a later one that fails to open cuts the answer short of its
-    # Content-Length.
+    document = await service.get(session=session, document_id=version.document_id)
+    target = await document_policies.target_of(session, document)
+    decision = await document_policies.can_read_document(session, user, document, target)
+    if decision:
+        decision = document_policies.can_see_version(user, version)
+    if not decision or document.deleted_at is not None:
+        reason = decision.reason if not decision else "the document was deleted"
+        await _refuse(session, ctx, grant.version_id, reason, document=document, target=target)
+        raise DownloadRefused(f"This download link does not work: {reason}.")
+    # The first segment opened before answering, so a missing or altered object is a problem
+    # answer; a later one that fails to open cuts the answer short of its Content-Length.
     parts = service.segments(runtime, version)
-    opening = asyncio.ensure_future(anext(parts))
-    try:
-        document = await service.get(session=session, document_id=version.document_id)
-        target = await document_policies.target_of(session, document)
-        decision = await document_policies.can_read_document(session, user, document, target)
-        if decision:
-            decision = document_policies.can_see_version(user, version)
-        if not decision or document.deleted_at is not None:
-            reason = decision.reason if not decision else "the document was deleted"
-            await _drop(opening, parts)
-            await _refuse(session, ctx, grant.version_id, reason, document=document, target=target)
-            raise DownloadRefused(f"This download link does not work: {reason}.")
-        first = await opening
-    except BaseException:
-        await _drop(opening, parts)
-        raise
+    first = await anext(parts)
     inline = grant.inline and version.previewable and version.media_type in INLINE_TYPES
     await audit_service.record(
         session,
@@ -634,16 +624,6 @@ async def download(token: str, request: Request, session: SessionDep) -> Respons
             yield part
 
     return StreamingResponse(body(), media_type=version.media_type, headers=headers)
-
-
-async def _drop(opening: asyncio.Future[bytes], parts: AsyncGenerator[bytes, None]) -> None:
-    """Give up a download's first segment (refused, or failing): its fetch stopped, whatever it
-    found (an object missing, say) left unsaid."""
-    opening.cancel()
-    await asyncio.wait([opening])
-    if not opening.cancelled():
-        opening.exception()  # retrieved, so never reported as unhandled
-    await parts.aclose()
 
 
 class DownloadRefused(Forbidden):

@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import math
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -843,7 +843,7 @@ async def _get(runtime: Runtime, key: str) -> bytes:
         raise VersionUnavailable("Its content is missing from the store.") from None
 
 
-async def segments(runtime: Runtime, version: DocumentVersion) -> AsyncGenerator[bytes, None]:
+async def segments(runtime: Runtime, version: DocumentVersion) -> AsyncIterator[bytes]:
     """A stored version's plaintext, in order, a segment at a time (the whole of it, for a
     version stored before segments), the next one fetched while this one is used: a download
     streams without holding the file. ``VersionUnavailable`` once removed or missing;
