@@ -46,15 +46,20 @@ def event_digest(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# Built once: every audited request (or the audit writer's batch) reads the tail.
-_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=AUDIT_CHAIN_LOCK)
+# Built once: every audited request (or the audit writer's batch) reads the tail. On
+# PostgreSQL the chain's lock is taken and the tail read after it in one round trip, by the
+# function of migration 0024 (which says why a function); on SQLite the transaction holds
+# the database's write lock already.
+_LOCKED_TAIL = text("SELECT teamwell_audit_chain_tail(:key)").bindparams(key=AUDIT_CHAIN_LOCK)
 _TAIL = select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
 
 
 async def _chain_tail(session: AsyncSession) -> str:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        await session.exec(_CHAIN_LOCK)  # type: ignore[call-overload]
+        locked = await session.exec(_LOCKED_TAIL)  # type: ignore[call-overload]
+        tail: str | None = locked.scalar()
+        return tail or GENESIS_HASH
     last = await session.exec(_TAIL)
     return last.first() or GENESIS_HASH
 

@@ -147,3 +147,22 @@ async def test_concurrent_plan_reads_each_leave_their_event(live: Live) -> None:
     assert reads_so_far() == before + CONCURRENT_READS
     verdict = supervisor.get("/api/v1/audit-events/verify").json()
     assert verdict["ok"], verdict
+
+
+async def test_writes_of_many_transactions_at_once_keep_one_chain(engine: AsyncEngine) -> None:
+    # Each an audited write of its own (a request's own transaction, as a plan save's), all at
+    # once, so that on PostgreSQL each waits for the chain's lock while others append: the tail
+    # each links to must be read after the lock is taken, or two events name the same one.
+    sessions = session_factory(engine)
+    clock = FrozenClock(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+
+    async def write(n: int) -> None:
+        async with sessions() as session:
+            await audit_service.record_many(session, context(clock), entries(2, n))
+            await session.commit()
+
+    await asyncio.gather(*(write(n) for n in range(REQUESTS)))
+    rows = await stored(engine)
+    assert len(rows) == 2 * REQUESTS
+    assert len({r.prev_hash for r in rows}) == len(rows)  # each linked to its own predecessor
+    assert await chain_holds(engine)
