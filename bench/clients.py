@@ -139,11 +139,19 @@ class Socket:
         ).encode()
         socket = cls(on_frame)
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(OPEN_TIMEOUT):
-            _, socket.protocol = await loop.create_connection(
-                lambda: _Protocol(socket, request), host, port
-            )
-            socket.ready = await socket._ready
+        try:
+            async with asyncio.timeout(OPEN_TIMEOUT):
+                _, socket.protocol = await loop.create_connection(
+                    lambda: _Protocol(socket, request), host, port
+                )
+                socket.ready = await socket._ready
+        except BaseException:
+            # Given up (timed out, refused): its connection must not stay open behind the
+            # caller's back, where the server would go on counting it against the person's
+            # connections, and refuse the next attempt for it (close 4409).
+            if socket.protocol is not None and socket.protocol.transport is not None:
+                socket.protocol.transport.abort()
+            raise
         return socket
 
     def _failed(self, failure: BaseException) -> None:
