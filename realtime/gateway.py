@@ -62,7 +62,6 @@ from realtime.handlers import (
     HANDLERS,
     STARTED_AT_ONCE,
     Handler,
-    answer_ping,
     problem_to_error,
     raises,
 )
@@ -679,9 +678,6 @@ async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) 
                 )
                 continue
             start = STARTED_AT_ONCE.get(frame.type)
-            if type(frame) is p.Ping and tracing.tracer is None:
-                _answer_ping_now(rt, connection, frame)
-                continue
             if start is None:
                 await _answer(
                     rt, connection, frame, ALL_HANDLERS[frame.type](rt, connection, frame)
@@ -697,20 +693,6 @@ async def _receiver(rt: Realtime, websocket: WebSocket, connection: Connection) 
     finally:
         if in_order is not None:
             in_order.let_go()
-
-
-def _answer_ping_now(rt: Realtime, connection: Connection, frame: p.Ping) -> None:
-    """A ``ping`` answered as ``_handle`` would answer it, without its coroutines (``on_ping``
-    waits for nothing); with traces on, it goes the usual way for its span."""
-    try:
-        answer_ping(rt, connection, frame)
-    except Exception:
-        log.exception("handler for ping failed")
-        connection.send(
-            p.error_frame(ErrorCode.internal, "Something went wrong; try again.", frame.id)
-        )
-    else:
-        connection.consecutive_errors = 0
 
 
 async def _answer(rt: Realtime, connection: Connection, frame: Any, work: Awaitable[None]) -> None:

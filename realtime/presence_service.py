@@ -121,12 +121,9 @@ class PresenceService:
         await self._apply(connection.user_id, lambda u: rules.handle_disconnect(u, device, now))
 
     async def heartbeat(self, connection: Connection) -> None:
-        self.beat(connection)
-
-    def beat(self, connection: Connection) -> None:
         """Kept for the next batch of heartbeats (``HEARTBEAT_BATCH_SECONDS``), not written now:
         a heartbeat changes nothing anyone sees, and ten thousand idle sockets send 500 a
-        second. Nothing here waits, so the ``ping`` is answered without a coroutine."""
+        second."""
         self._beats[connection.id] = Beat(connection.user_id, connection.id, self.now())
         if self._beating is None:
             self._beating = asyncio.create_task(self._beat_later(), name="presence-heartbeats")
