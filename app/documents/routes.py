@@ -321,18 +321,20 @@ def _whole_place(
     }
 
 
+# The OpenAPI description of a body of raw bytes (a whole file, or a chunk of one).
+BINARY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
 @router.post(
     "/documents",
     response_model=DocumentPublic,
     status_code=201,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
+    openapi_extra=BINARY_BODY,
 )
 async def upload_whole(
     fields: Annotated[dict[str, object], Depends(_whole_place)],
@@ -399,14 +401,7 @@ async def upload_status(upload: OwnUpload) -> UploadPublic:
 @router.put(
     "/documents/uploads/{upload_id}/chunks/{offset}",
     response_model=UploadPublic,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
+    openapi_extra=BINARY_BODY,
 )
 async def put_chunk(
     offset: Offset, upload: OwnUpload, session: SessionDep, request: Request, principal: CurrentUser

@@ -630,13 +630,31 @@ async def prepare(*, runtime: Runtime, upload: DocumentUpload, now: datetime) ->
             task.cancel()
     size = sum(len(part) for part in parts)
     del parts[:]
+    return await _prepared(
+        runtime, upload, document_id, version_id, identified, size, digest, scanned
+    )
+
+
+async def _prepared(
+    runtime: Runtime,
+    upload: DocumentUpload,
+    document_id: uuid.UUID,
+    version_id: uuid.UUID,
+    identified: content.IdentifiedContent,
+    size: int,
+    digest: str,
+    scanned: tuple[ScanStatus, str | None],
+) -> Prepared:
+    """A stored upload, identified and scanned, as its completion will keep it: what was found
+    infected is removed from the store (quarantined: never kept)."""
     status, signature = scanned
     sealed = None
-    if status == ScanStatus.infected:  # quarantined: never kept
+    if status == ScanStatus.infected:
         await _discard_chunks(runtime, upload)
     else:
         # The upload's data key becomes the version's: wrapped for the same row id (the
         # version's id is the upload's), so it is kept as it is.
+        assert upload.key_id is not None and upload.wrapped_key is not None  # sealed as it came
         sealed = Sealed(
             object_key=_upload_object_key(upload),
             segment_bytes=upload.chunk_bytes,
@@ -712,27 +730,8 @@ async def prepare_whole(*, runtime: Runtime, upload: DocumentUpload, data: bytes
         inspecting.cancel()
         storing.cancel()
         raise
-    status, signature = scanned
-    sealed = None
-    if status == ScanStatus.infected:  # quarantined: never kept
-        await _discard_chunks(runtime, upload)
-    else:
-        sealed = Sealed(
-            object_key=_upload_object_key(upload),
-            segment_bytes=upload.chunk_bytes,
-            key_id=upload.key_id,
-            wrapped_key=upload.wrapped_key,
-        )
-    return Prepared(
-        upload_id=upload.id,
-        document_id=document_id,
-        version_id=version_id,
-        identified=identified,
-        size_bytes=len(data),
-        sha256=digest,
-        scan_status=status,
-        scan_signature=signature,
-        sealed=sealed,
+    return await _prepared(
+        runtime, upload, document_id, version_id, identified, len(data), digest, scanned
     )
 
 

@@ -84,6 +84,15 @@ class ClamdServer(TempDirServer):
         self.port = 0
         super().__init__()
 
+    def settings_env(self) -> dict[str, str]:
+        """The settings of a Teamwell server scanning with this clamd (30 s for a scan: a busy
+        test machine, not the service's default)."""
+        return {
+            "TEAMWELL_CLAMD_HOST": self.host,
+            "TEAMWELL_CLAMD_PORT": str(self.port),
+            "TEAMWELL_CLAMD_TIMEOUT_SECONDS": "30",
+        }
+
     def _write_database(self) -> Path:
         assert self.base_dir is not None
         database = self.base_dir / "db"

@@ -39,9 +39,7 @@ def live(
 ) -> Iterator[Live]:
     env = {
         **seaweedfs.settings_env(),
-        "TEAMWELL_CLAMD_HOST": clamd.host,
-        "TEAMWELL_CLAMD_PORT": str(clamd.port),
-        "TEAMWELL_CLAMD_TIMEOUT_SECONDS": "30",
+        **clamd.settings_env(),
         # This server runs its scheduled work (the others of the suite do not): the scan job is
         # claimed soon after it is due and retried soon after it fails.
         "TEAMWELL_JOBS_IN_SERVICE": "true",

@@ -32,9 +32,7 @@ def live(
 ) -> Iterator[Live]:
     env = {
         **seaweedfs.settings_env(),
-        "TEAMWELL_CLAMD_HOST": clamd.host,
-        "TEAMWELL_CLAMD_PORT": str(clamd.port),
-        "TEAMWELL_CLAMD_TIMEOUT_SECONDS": "30",
+        **clamd.settings_env(),
         "TEAMWELL_DOCUMENT_CHUNK_BYTES": str(CHUNK),
         "TEAMWELL_DOCUMENT_MAX_BYTES": str(MAX_BYTES),
         "TEAMWELL_DOCUMENT_DAILY_BYTES_PER_PERSON": str(DAILY),
