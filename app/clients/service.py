@@ -543,9 +543,9 @@ async def care_relationship_ids(
     ids other queries name (a person's colleagues, say), read in the same statement, one round
     trip however many there are (every socket's presence reads them as it connects)."""
     statement = _care_relationships_statement(tuple(also))
-    # On the session's connection: plain ids, nothing for the ORM to load.
-    connection = await session.connection()
-    rows = await connection.execute(statement, {"user_id": user_id})
+    # Through the session, not on its connection: what the session holds unflushed (a care team
+    # just joined, a login just linked to its record) is flushed first and counted.
+    rows = await session.execute(statement, {"user_id": user_id})
     return {u for u in rows.scalars() if u is not None} - {user_id}
 
 

@@ -75,6 +75,10 @@ export function benefitsPanel(client, ctx) {
   const status = h('div', { class: 'benefits-panel__status' });
   const body = h('div', { class: 'benefits-panel' }, h('p', { role: 'status' }, 'Loading…'));
   const path = `/api/v1/clients/${encodeURIComponent(client.id)}/benefits`;
+  // Changes made on this page whose frame has not come yet. Their own answer shows the history
+  // again, so their frame must not load it once more: that would close, and empty, a form
+  // opened in between (ending the claim just added, say).
+  let ownChanges = 0;
   const records = BENEFIT_RECORDERS.includes(ctx.user.role);
 
   async function load() {
@@ -134,12 +138,21 @@ export function benefitsPanel(client, ctx) {
       rt.on('benefits.updated', (frame) => {
         if (!frame || String(frame.client_id) !== String(client.id) || !ctx.isCurrent()) return;
         // A change made on this page reloads on its own answer; another's is said, then shown.
-        if (String(frame.updated_by) !== String(ctx.user.id)) {
+        if (String(frame.updated_by) === String(ctx.user.id)) {
+          if (ownChanges > 0) {
+            ownChanges -= 1;
+            return;
+          }
+        } else {
           status.replaceChildren(notice(`${frame.updated_by_name || 'Someone'} changed the benefits.`, 'info'));
         }
         load();
       }),
-      rt.on('connected', ({ resumed }) => { if (resumed && ctx.isCurrent()) load(); }),
+      rt.on('connected', ({ resumed }) => {
+        if (!resumed || !ctx.isCurrent()) return;
+        ownChanges = 0; // frames missed while away are not waited for: the history is read again
+        load();
+      }),
     ];
     ctx.signal.addEventListener('abort', () => { for (const off of offs.splice(0)) off(); }, { once: true });
   }
@@ -149,12 +162,14 @@ export function benefitsPanel(client, ctx) {
     if (submit.busy) return;
     errors.clear();
     submit.setBusy(true);
+    ownChanges += 1;
     try {
       await post();
       if (!ctx.isCurrent()) return;
       status.replaceChildren(notice(done, 'success'));
       await load();
     } catch (error) {
+      ownChanges = Math.max(0, ownChanges - 1); // refused or lost: no frame of it will come
       if (error.name === 'AbortError') return;
       const unmatched = applyFieldErrors(error, fields);
       errors.show(error, unmatched);
