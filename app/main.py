@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -273,16 +272,9 @@ def _lifespan(
             app.state.jobs.start()
         # Counts tallied on the hot paths reach the shared registry (app/metrics.py, _Tally).
         flusher = asyncio.create_task(flush_every()) if settings.metrics_token else None
-        # What starting made (modules, models, the application) lives as long as the service:
-        # kept out of the collector's passes, each full pass over which walked half a million
-        # objects for the garbage of a few sockets (0.28 s, bench/notes.md). Not collected
-        # first: a full pass here would cost every start (and every test's) as much, for the
-        # little garbage of starting.
-        gc.freeze()
         try:
             yield
         finally:
-            gc.unfreeze()
             if flusher is not None:
                 flusher.cancel()
             await app.state.jobs.stop()
